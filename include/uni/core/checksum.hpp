@@ -1,0 +1,80 @@
+// uni/core/checksum.hpp: the Internet checksum (RFC 1071) and its incremental
+// update (RFC 1624, eqn. 3), used by IPv4, ICMP, UDP and TCP.
+//
+// `checksum_accumulator` sums any sequence of byte spans as if they were one
+// buffer (an odd-length span carries its last byte over to the next), so a
+// pseudo-header, a header and scattered payload fragments sum without copying.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace uni {
+
+class checksum_accumulator {
+ public:
+  constexpr void add(std::span<const std::uint8_t> bytes) noexcept {
+    std::size_t i = 0;
+    const std::size_t n = bytes.size();
+    if (odd_ && n > 0) {  // pair the carried byte with this span's first
+      sum_ += bytes[0];
+      odd_ = false;
+      i = 1;
+    }
+    // Eight bytes per step into a 64-bit sum: carries are folded at the end.
+    for (; i + 8 <= n; i += 8) {
+      sum_ += (std::uint64_t{bytes[i]} << 8) + bytes[i + 1];
+      sum_ += (std::uint64_t{bytes[i + 2]} << 8) + bytes[i + 3];
+      sum_ += (std::uint64_t{bytes[i + 4]} << 8) + bytes[i + 5];
+      sum_ += (std::uint64_t{bytes[i + 6]} << 8) + bytes[i + 7];
+    }
+    for (; i + 2 <= n; i += 2) sum_ += (std::uint64_t{bytes[i]} << 8) + bytes[i + 1];
+    if (i < n) {
+      sum_ += std::uint64_t{bytes[i]} << 8;
+      odd_ = true;
+    }
+  }
+  constexpr void add16(std::uint16_t v) noexcept { sum_ += v; }
+  constexpr void add32(std::uint32_t v) noexcept { sum_ += (v >> 16) + (v & 0xffff); }
+
+  // The one's-complement sum folded to 16 bits (not yet complemented).
+  constexpr std::uint16_t folded() const noexcept {
+    std::uint64_t s = sum_;
+    while (s >> 16) s = (s & 0xffff) + (s >> 16);
+    return static_cast<std::uint16_t>(s);
+  }
+  // The value to store in a checksum field.
+  constexpr std::uint16_t finish() const noexcept { return static_cast<std::uint16_t>(~folded()); }
+
+ private:
+  std::uint64_t sum_ = 0;
+  bool odd_ = false;
+};
+
+// Checksum of one buffer. A buffer that includes a correct checksum field sums to 0.
+constexpr std::uint16_t internet_checksum(std::span<const std::uint8_t> bytes) noexcept {
+  checksum_accumulator acc;
+  acc.add(bytes);
+  return acc.finish();
+}
+
+// RFC 1624: the new checksum after one 16-bit word of the covered data changes
+// from `old_word` to `new_word`, without summing everything again.
+constexpr std::uint16_t checksum_update16(std::uint16_t checksum, std::uint16_t old_word,
+                                          std::uint16_t new_word) noexcept {
+  std::uint32_t s = static_cast<std::uint16_t>(~checksum);
+  s += static_cast<std::uint16_t>(~old_word);
+  s += new_word;
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return static_cast<std::uint16_t>(~s);
+}
+
+constexpr std::uint16_t checksum_update32(std::uint16_t checksum, std::uint32_t old_value,
+                                          std::uint32_t new_value) noexcept {
+  checksum = checksum_update16(checksum, static_cast<std::uint16_t>(old_value >> 16),
+                               static_cast<std::uint16_t>(new_value >> 16));
+  return checksum_update16(checksum, static_cast<std::uint16_t>(old_value), static_cast<std::uint16_t>(new_value));
+}
+
+}  // namespace uni

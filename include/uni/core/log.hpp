@@ -1,0 +1,66 @@
+// uni/core/log.hpp: levelled logging through one platform-supplied sink.
+// The core never prints by itself: the POSIX platform installs a stderr sink and
+// the Xen platform the console ring. Messages below the compile-time floor
+// (UNI_LOG_FLOOR) compile to nothing; the run-time level filters the rest.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include <uni/core/format.hpp>
+
+#ifndef UNI_LOG_FLOOR
+#define UNI_LOG_FLOOR 0  // 0 = debug: keep everything; 4 = none
+#endif
+
+namespace uni {
+
+enum class log_level : std::uint8_t { debug = 0, info = 1, warn = 2, error = 3, none = 4 };
+
+constexpr std::string_view to_string(log_level l) noexcept {
+  switch (l) {
+    case log_level::debug: return "debug";
+    case log_level::info: return "info";
+    case log_level::warn: return "warn";
+    case log_level::error: return "error";
+    case log_level::none: return "none";
+  }
+  return "?";
+}
+
+using log_sink_fn = void (*)(log_level, std::string_view line) noexcept;
+
+struct log_state {
+  log_sink_fn sink = nullptr;
+  log_level level = log_level::info;
+};
+inline log_state& log_settings() noexcept {
+  static constinit log_state s{};
+  return s;
+}
+
+inline void set_log_sink(log_sink_fn f) noexcept { log_settings().sink = f; }
+inline void set_log_level(log_level l) noexcept { log_settings().level = l; }
+inline constexpr log_level log_floor = static_cast<log_level>(UNI_LOG_FLOOR);
+
+inline bool log_enabled(log_level l) noexcept {
+  return l >= log_floor && l >= log_settings().level &&
+         log_settings().sink != nullptr;
+}
+
+// log(level, "tcp: ", port, " reset") with any formattable arguments.
+template <class... Args>
+void log(log_level l, const Args&... args) noexcept {
+  if (!log_enabled(l)) return;
+  char buf[256];
+  text_writer w{buf, sizeof buf};
+  format_to(w, args...);
+  log_settings().sink(l, w.view());
+}
+
+template <class... Args> void log_debug(const Args&... a) noexcept { log(log_level::debug, a...); }
+template <class... Args> void log_info(const Args&... a) noexcept { log(log_level::info, a...); }
+template <class... Args> void log_warn(const Args&... a) noexcept { log(log_level::warn, a...); }
+template <class... Args> void log_error(const Args&... a) noexcept { log(log_level::error, a...); }
+
+}  // namespace uni

@@ -1,0 +1,267 @@
+// uni/core/task.hpp: task<T>, a lazily started coroutine: uni's lightweight thread.
+//
+// - `co_await child()` runs a child task to completion (symmetric transfer: no
+//   scheduler round trip, no stack growth) and yields its value.
+// - `sched.spawn(t)` (spawn() below) starts a task concurrently and returns a
+//   join_handle that owns it: `co_await h.join()` waits for its result;
+//   destroying the handle, or `h.cancel()`, cancels it; `h.detach()` lets it run
+//   on its own, freeing itself when it finishes.
+// - Cancelling destroys the coroutine frame: destructors of its locals run (views
+//   return their pages, waiters leave their queues), and the child tasks it was
+//   awaiting are destroyed with it. Cancellation is the release of what it held.
+// - with_timeout(sched, d, t) runs t and cancels it if it is not done in time.
+// Tasks never throw: errors are values (result<T>).
+#pragma once
+
+#include <coroutine>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include <uni/core/panic.hpp>
+#include <uni/core/result.hpp>
+#include <uni/core/scheduler.hpp>
+
+namespace uni {
+
+template <class T = void>
+class task;
+template <class T>
+class join_handle;
+
+// What joining a task yields: result<T>, flattened when T is already a result.
+template <class T>
+struct outcome {
+  using type = result<T>;
+};
+template <class U>
+struct outcome<result<U>> {
+  using type = result<U>;
+};
+template <class T>
+using outcome_t = typename outcome<T>::type;
+
+namespace detail {
+
+struct promise_base {
+  std::coroutine_handle<> continuation{};  // the coroutine co_awaiting this task
+  // Only for spawned tasks:
+  scheduler* sched = nullptr;
+  waitlist* joiners = nullptr;  // lives in the promise's own storage below
+  bool done = false;
+  bool detached = false;
+
+  std::suspend_always initial_suspend() noexcept { return {}; }
+  void unhandled_exception() noexcept { panic("an exception escaped a uni task"); }
+
+  struct final_awaiter {
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+      promise_base& p = h.promise();
+      p.done = true;
+      if (p.continuation) return p.continuation;
+      if (p.sched) {
+        while (waiter* w = p.joiners->front()) p.sched->wake(*w, wake_reason::notified);
+        if (p.detached) h.destroy();
+      }
+      return std::noop_coroutine();
+    }
+    void await_resume() const noexcept {}
+  };
+  final_awaiter final_suspend() noexcept { return {}; }
+};
+
+// Storage for the start-of-run node and the joiners of a spawned task; kept in
+// the promise so spawning allocates nothing beyond the coroutine frame.
+struct spawn_state {
+  waiter start;
+  waitlist joiners;
+};
+
+template <class T>
+struct promise : promise_base {
+  std::optional<T> value;
+  spawn_state spawn;
+
+  task<T> get_return_object() noexcept;
+  template <class U>
+    requires std::is_convertible_v<U&&, T>
+  void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+    value.emplace(std::forward<U>(v));
+  }
+  ~promise() { wake_joiners_cancelled(); }
+  void wake_joiners_cancelled() noexcept {
+    while (waiter* w = spawn.joiners.front()) sched->wake(*w, wake_reason::cancelled);
+  }
+};
+
+template <>
+struct promise<void> : promise_base {
+  spawn_state spawn;
+
+  task<void> get_return_object() noexcept;
+  void return_void() noexcept {}
+  ~promise() { wake_joiners_cancelled(); }
+  void wake_joiners_cancelled() noexcept {
+    while (waiter* w = spawn.joiners.front()) sched->wake(*w, wake_reason::cancelled);
+  }
+};
+
+}  // namespace detail
+
+template <class T>
+class [[nodiscard]] task {
+ public:
+  using promise_type = detail::promise<T>;
+  using handle_type = std::coroutine_handle<promise_type>;
+  using value_type = T;
+
+  task() noexcept = default;
+  explicit task(handle_type h) noexcept : h_(h) {}
+  task(task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+  task& operator=(task&& o) noexcept {
+    if (this != &o) {
+      if (h_) h_.destroy();
+      h_ = std::exchange(o.h_, {});
+    }
+    return *this;
+  }
+  task(const task&) = delete;
+  task& operator=(const task&) = delete;
+  ~task() {
+    if (h_) h_.destroy();
+  }
+
+  bool valid() const noexcept { return static_cast<bool>(h_); }
+
+  // Awaiting a task starts it and resumes the awaiting coroutine when it ends.
+  struct awaiter {
+    handle_type h;
+    bool await_ready() const noexcept { return false; }
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> outer) noexcept {
+      h.promise().continuation = outer;
+      return h;
+    }
+    T await_resume() noexcept {
+      if constexpr (!std::is_void_v<T>) return std::move(*h.promise().value);
+    }
+  };
+  awaiter operator co_await() && noexcept {
+    if (!h_) panic("co_await on an empty task");
+    return awaiter{h_};
+  }
+
+  handle_type release() noexcept { return std::exchange(h_, {}); }
+
+ private:
+  handle_type h_{};
+};
+
+namespace detail {
+template <class T>
+task<T> promise<T>::get_return_object() noexcept {
+  return task<T>{std::coroutine_handle<promise<T>>::from_promise(*this)};
+}
+inline task<void> promise<void>::get_return_object() noexcept {
+  return task<void>{std::coroutine_handle<promise<void>>::from_promise(*this)};
+}
+}  // namespace detail
+
+// Owns a spawned task. Destroying it cancels the task unless detached.
+template <class T>
+class [[nodiscard]] join_handle {
+ public:
+  using handle_type = typename task<T>::handle_type;
+
+  join_handle() noexcept = default;
+  join_handle(join_handle&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+  join_handle& operator=(join_handle&& o) noexcept {
+    if (this != &o) {
+      cancel();
+      h_ = std::exchange(o.h_, {});
+    }
+    return *this;
+  }
+  ~join_handle() { cancel(); }
+
+  bool valid() const noexcept { return static_cast<bool>(h_); }
+  bool done() const noexcept { return h_ && h_.promise().done; }
+
+  // Destroys the task wherever it is suspended, releasing what it held.
+  void cancel() noexcept {
+    if (h_) std::exchange(h_, {}).destroy();
+  }
+  // Lets the task run on its own; it frees itself when it finishes.
+  void detach() noexcept {
+    if (!h_) return;
+    auto h = std::exchange(h_, {});
+    if (h.promise().done) h.destroy();
+    else h.promise().detached = true;
+  }
+
+  // co_await h.join(): the task's value as an outcome (cancelled if it was).
+  struct join_awaiter {
+    join_handle& jh;
+    time_point deadline;
+    timed_waiter w{};
+    bool await_ready() const noexcept { return !jh.h_ || jh.h_.promise().done; }
+    void await_suspend(std::coroutine_handle<> h) noexcept {
+      auto& p = jh.h_.promise();
+      w.handle = h;
+      p.joiners->push_back(w);
+      if (deadline != time_never) p.sched->add_timer(w, deadline);
+    }
+    outcome_t<T> await_resume() noexcept {
+      if (!jh.h_ || w.reason == wake_reason::cancelled) return fail(error::cancelled);
+      if (!jh.h_.promise().done) return fail(error::timed_out);
+      if constexpr (std::is_void_v<T>) return {};
+      else return std::move(*jh.h_.promise().value);
+    }
+  };
+  join_awaiter join() noexcept { return {*this, time_never}; }
+  // Like join(), but gives up (leaving the task running) with timed_out at `deadline`.
+  join_awaiter join_until(time_point deadline) noexcept { return {*this, deadline}; }
+
+ private:
+  friend class spawner;
+  explicit join_handle(handle_type h) noexcept : h_(h) {}
+  handle_type h_{};
+};
+
+class spawner {
+ public:
+  template <class T>
+  static join_handle<T> spawn(scheduler& s, task<T> t) noexcept {
+    auto h = t.release();
+    if (!h) panic("spawn of an empty task");
+    auto& p = h.promise();
+    p.sched = &s;
+    p.joiners = &p.spawn.joiners;
+    p.spawn.start.handle = h;
+    s.schedule(p.spawn.start);
+    return join_handle<T>{h};
+  }
+};
+
+// Starts `t` concurrently on `s`; it first runs at the scheduler's next turn.
+template <class T>
+join_handle<T> spawn(scheduler& s, task<T> t) noexcept {
+  return spawner::spawn(s, std::move(t));
+}
+
+// Starts `t` and forgets it: it frees itself when it finishes.
+template <class T>
+void detach(scheduler& s, task<T> t) noexcept {
+  spawn(s, std::move(t)).detach();
+}
+
+// Runs `t`; if it has not finished within `d`, cancels it and yields timed_out.
+template <class T>
+task<outcome_t<T>> with_timeout(scheduler& s, duration d, task<T> t) {
+  join_handle<T> h = spawn(s, std::move(t));
+  outcome_t<T> r = co_await h.join_until(s.now() + d);
+  co_return r;  // h's destructor cancels the task if it is still running
+}
+
+}  // namespace uni

@@ -1,0 +1,90 @@
+// uni/core/wire.hpp: big-endian fields read and written in place.
+//
+// The contract every protocol header in uni follows (as smoltcp's wire module
+// does): a header view is created only through a checked constructor that proves
+// the buffer is long enough for every fixed field; after that, no accessor can read
+// or write out of bounds, so accessors do no checks of their own.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include <uni/core/result.hpp>
+
+namespace uni::wire {
+
+constexpr std::uint16_t load_be16(const std::uint8_t* p) noexcept {
+  return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+}
+constexpr std::uint32_t load_be32(const std::uint8_t* p) noexcept {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+constexpr void store_be16(std::uint8_t* p, std::uint16_t v) noexcept {
+  p[0] = static_cast<std::uint8_t>(v >> 8);
+  p[1] = static_cast<std::uint8_t>(v);
+}
+constexpr void store_be32(std::uint8_t* p, std::uint32_t v) noexcept {
+  p[0] = static_cast<std::uint8_t>(v >> 24);
+  p[1] = static_cast<std::uint8_t>(v >> 16);
+  p[2] = static_cast<std::uint8_t>(v >> 8);
+  p[3] = static_cast<std::uint8_t>(v);
+}
+
+// A typed field at a fixed offset: `using total_length = field<std::uint16_t, 2>;`
+// then `total_length::get(bytes)` / `total_length::set(bytes, v)`.
+template <class T, std::size_t Offset>
+struct field {
+  static_assert(sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4, "8-, 16- or 32-bit fields");
+  static constexpr std::size_t offset = Offset;
+  static constexpr std::size_t end = Offset + sizeof(T);
+
+  static constexpr T get(const std::uint8_t* base) noexcept {
+    if constexpr (sizeof(T) == 1) return static_cast<T>(base[Offset]);
+    else if constexpr (sizeof(T) == 2) return static_cast<T>(load_be16(base + Offset));
+    else return static_cast<T>(load_be32(base + Offset));
+  }
+  static constexpr void set(std::uint8_t* base, T v) noexcept {
+    if constexpr (sizeof(T) == 1) base[Offset] = static_cast<std::uint8_t>(v);
+    else if constexpr (sizeof(T) == 2) store_be16(base + Offset, static_cast<std::uint16_t>(v));
+    else store_be32(base + Offset, static_cast<std::uint32_t>(v));
+  }
+};
+
+// Base for header views: holds the bytes and is constructible only with at least
+// MinSize of them. Derived views add named accessors built from `field`.
+template <std::size_t MinSize>
+class header_view {
+ public:
+  static constexpr std::size_t min_size = MinSize;
+
+  // The only way in: checks the length once, for every accessor after it.
+  template <class Derived>
+  static result<Derived> checked(std::span<std::uint8_t> bytes) noexcept {
+    if (bytes.size() < MinSize) return fail(error::truncated);
+    return Derived{bytes};
+  }
+
+  std::span<std::uint8_t> bytes() const noexcept { return bytes_; }
+  std::uint8_t* data() const noexcept { return bytes_.data(); }
+  std::size_t size() const noexcept { return bytes_.size(); }
+
+ protected:
+  explicit header_view(std::span<std::uint8_t> bytes) noexcept : bytes_(bytes) {}
+
+  template <class F>
+  auto get() const noexcept {
+    static_assert(F::end <= MinSize, "field outside the checked header");
+    return F::get(bytes_.data());
+  }
+  template <class F, class V>
+  void set(V v) const noexcept {
+    static_assert(F::end <= MinSize, "field outside the checked header");
+    F::set(bytes_.data(), static_cast<decltype(F::get(nullptr))>(v));
+  }
+
+ private:
+  std::span<std::uint8_t> bytes_;
+};
+
+}  // namespace uni::wire

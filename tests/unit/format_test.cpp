@@ -1,0 +1,67 @@
+#include <catch2/catch.hpp>
+
+#include <climits>
+#include <string>
+#include <uni/core/counters.hpp>
+#include <uni/core/format.hpp>
+#include <uni/core/result.hpp>
+#include <uni/net/mac_address.hpp>
+
+using namespace uni;
+
+namespace {
+enum class toy_drop { bad_checksum, too_short, count_ };
+constexpr std::string_view to_string(toy_drop d) {
+  return d == toy_drop::bad_checksum ? "bad checksum" : "too short";
+}
+template <class... A>
+std::string fmt(const A&... a) {
+  return std::string(fixed_text<128>(a...).view());
+}
+}  // namespace
+
+TEST_CASE("the formatter writes strings, integers and hex", "[format]") {
+  CHECK(fmt("port ", 80, " seq ", 4294967295u) == "port 80 seq 4294967295");
+  CHECK(fmt(-42, ' ', LLONG_MIN) == "-42 -9223372036854775808");
+  CHECK(fmt(hex(0xbeefu), " ", hex(std::uint8_t{5}, 2)) == "beef 05");
+  CHECK(fmt(true, false) == "truefalse");
+}
+
+TEST_CASE("the formatter truncates instead of overflowing", "[format]") {
+  fixed_text<4> t("abcdefgh");
+  CHECK(t.view() == "abcd");
+}
+
+TEST_CASE("counters print non-zero drop reasons", "[counters]") {
+  layer_counters<toy_drop> c;
+  c.received = 10;
+  c.sent = 3;
+  c.drop(toy_drop::too_short);
+  c.drop(toy_drop::too_short);
+  CHECK(c.dropped_total() == 2);
+  CHECK(fmt(c) == "rx 10 tx 3 dropped 2 (too short 2)");
+}
+
+TEST_CASE("MAC addresses parse and print", "[format]") {
+  auto m = mac_address::parse("02:00:5e:10:AB:ff");
+  REQUIRE(m.ok());
+  CHECK(fmt(*m) == "02:00:5e:10:ab:ff");
+  CHECK_FALSE(mac_address::parse("02:00:5e:10:ab").ok());
+  CHECK_FALSE(mac_address::parse("02:00:5e:10:ab:fg").ok());
+  CHECK(mac_address::broadcast().is_broadcast());
+  CHECK(m->is_multicast() == false);
+}
+
+TEST_CASE("result holds a value or an error", "[result]") {
+  result<std::string> ok = std::string("x");
+  result<std::string> bad = fail(error::timed_out);
+  CHECK(ok.ok());
+  CHECK(*ok == "x");
+  CHECK_FALSE(bad.ok());
+  CHECK(bad.err() == error::timed_out);
+  result<std::string> copy = ok;
+  CHECK(*copy == "x");
+  bad = copy;
+  CHECK(*bad == "x");
+  CHECK(to_string(error::reset) == "reset");
+}

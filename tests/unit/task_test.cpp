@@ -1,0 +1,195 @@
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <string>
+#include <uni/core/buffer.hpp>
+#include <uni/core/run.hpp>
+#include <uni/core/task.hpp>
+#include <uni/sim/manual_clock.hpp>
+#include <vector>
+
+using namespace uni;
+using sim::manual_clock;
+
+namespace {
+task<int> add(int a, int b) { co_return a + b; }
+
+task<int> nested(int depth) {
+  if (depth == 0) co_return 0;
+  int below = co_await nested(depth - 1);
+  co_return below + 1;
+}
+
+task<void> sleeper(scheduler& s, duration d, std::vector<int>& log, int id) {
+  co_await s.sleep_for(d);
+  log.push_back(id);
+}
+}  // namespace
+
+TEST_CASE("a task returns its value through co_await", "[task]") {
+  scheduler s;
+  manual_clock clock;
+  auto r = run(s, clock, add(2, 3));
+  REQUIRE(r.ok());
+  CHECK(*r == 5);
+}
+
+TEST_CASE("ten thousand nested awaits complete", "[task]") {
+  scheduler s;
+  manual_clock clock;
+  auto r = run(s, clock, nested(10000));
+  REQUIRE(r.ok());
+  CHECK(*r == 10000);
+}
+
+TEST_CASE("sleeping tasks wake in deadline order, in simulated time", "[task]") {
+  scheduler s;
+  manual_clock clock;
+  std::vector<int> log;
+  auto main = [&]() -> task<int> {
+    auto a = spawn(s, sleeper(s, 30ms, log, 3));
+    auto b = spawn(s, sleeper(s, 10ms, log, 1));
+    auto c = spawn(s, sleeper(s, 20ms, log, 2));
+    co_await a.join();
+    co_await b.join();
+    co_await c.join();
+    co_return static_cast<int>((s.now() - time_point{}) / 1ms);
+  };
+  auto r = run(s, clock, main());
+  REQUIRE(r.ok());
+  CHECK(*r == 30);
+  CHECK(log == std::vector<int>{1, 2, 3});
+}
+
+TEST_CASE("spawned tasks run concurrently and are joined", "[task]") {
+  scheduler s;
+  manual_clock clock;
+  auto main = [&]() -> task<int> {
+    std::vector<join_handle<int>> hs;
+    for (int i = 0; i < 100; ++i) hs.push_back(spawn(s, add(i, 1)));
+    int sum = 0;
+    for (auto& h : hs) sum += *co_await h.join();
+    co_return sum;
+  };
+  auto r = run(s, clock, main());
+  REQUIRE(r.ok());
+  CHECK(*r == 5050);
+}
+
+TEST_CASE("with_timeout cancels a task that is too slow", "[task]") {
+  scheduler s;
+  manual_clock clock;
+  static_page_pool<4> pool;
+  bool finished = false;
+  auto slow = [&]() -> task<int> {
+    view held = *pool.allocate();  // released by cancellation
+    co_await s.sleep_for(10s);
+    finished = true;
+    co_return 1;
+  };
+  auto main = [&]() -> task<int> {
+    auto r = co_await with_timeout(s, 1s, slow());
+    CHECK(r.err() == error::timed_out);
+    CHECK(pool.available() == 4);  // the page went back when the task was cancelled
+    CHECK(s.timer_count() == 0);   // and its sleep left the timer heap
+    auto fast = co_await with_timeout(s, 1s, add(1, 1));
+    CHECK(fast.ok());
+    co_return fast.ok() ? *fast : -1;
+  };
+  auto r = run(s, clock, main());
+  REQUIRE(r.ok());
+  CHECK(*r == 2);
+  CHECK_FALSE(finished);
+  CHECK(s.now() == time_point{1s});
+}
+
+TEST_CASE("with_timeout flattens a task that already returns a result", "[task]") {
+  scheduler s;
+  manual_clock clock;
+  auto failing = []() -> task<result<int>> { co_return fail(error::refused); };
+  auto main = [&]() -> task<result<int>> { co_return co_await with_timeout(s, 1s, failing()); };
+  auto r = run(s, clock, main());
+  CHECK(r.err() == error::refused);
+}
+
+TEST_CASE("dropping a join handle cancels; detach lets the task run", "[task]") {
+  scheduler s;
+  manual_clock clock;
+  std::vector<int> log;
+  auto main = [&]() -> task<void> {
+    { auto h = spawn(s, sleeper(s, 5ms, log, 1)); }  // cancelled at once
+    detach(s, sleeper(s, 5ms, log, 2));               // runs to its end
+    co_await s.sleep_for(10ms);
+  };
+  auto r = run(s, clock, main());
+  CHECK(r.ok());
+  CHECK(log == std::vector<int>{2});
+  CHECK(s.timer_count() == 0);
+}
+
+TEST_CASE("a joiner sees cancellation of the task it waits for", "[task]") {
+  scheduler s;
+  manual_clock clock;
+  std::vector<int> log;
+  auto main = [&]() -> task<int> {
+    auto h = spawn(s, sleeper(s, 1s, log, 1));
+    auto canceller = [&]() -> task<void> {
+      co_await s.sleep_for(1ms);
+      h.cancel();
+    };
+    auto c = spawn(s, canceller());
+    auto r = co_await h.join();
+    co_return r.err() == error::cancelled ? 1 : 0;
+  };
+  auto r = run(s, clock, main());
+  REQUIRE(r.ok());
+  CHECK(*r == 1);
+  CHECK(log.empty());
+}
+
+TEST_CASE("wait queues wake waiters in order and time out", "[task]") {
+  scheduler s;
+  manual_clock clock;
+  wait_queue q(s);
+  std::vector<std::string> log;
+  auto waiter_task = [&](std::string name) -> task<void> {
+    auto why = co_await q.wait_until(s.now() + 50ms);
+    log.push_back(name + (why == wake_reason::notified ? ":notified" : ":timeout"));
+  };
+  auto main = [&]() -> task<void> {
+    auto a = spawn(s, waiter_task("a"));
+    auto b = spawn(s, waiter_task("b"));
+    auto c = spawn(s, waiter_task("c"));
+    co_await s.sleep_for(10ms);
+    CHECK(q.size() == 3);
+    q.notify_one();
+    co_await s.yield();
+    q.notify_one();
+    co_await a.join();
+    co_await b.join();
+    co_await c.join();
+  };
+  CHECK(run(s, clock, main()).ok());
+  CHECK(log == std::vector<std::string>{"a:notified", "b:notified", "c:timeout"});
+  CHECK(s.now() == time_point{50ms});
+}
+
+TEST_CASE("yield lets other ready tasks run first", "[task]") {
+  scheduler s;
+  manual_clock clock;
+  std::vector<int> log;
+  auto worker = [&](int id) -> task<void> {
+    for (int i = 0; i < 3; ++i) {
+      log.push_back(id);
+      co_await s.yield();
+    }
+  };
+  auto main = [&]() -> task<void> {
+    auto a = spawn(s, worker(1));
+    auto b = spawn(s, worker(2));
+    co_await a.join();
+    co_await b.join();
+  };
+  CHECK(run(s, clock, main()).ok());
+  CHECK(log == std::vector<int>{1, 2, 1, 2, 1, 2});
+}
