@@ -1,0 +1,47 @@
+// uni/posix/signals.hpp: SIGINT/SIGTERM as an event a coroutine can wait for, so
+// an appliance's main task can stop its services, print its counters and return
+// its exit status instead of dying mid-write.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+
+#include <uni/core/scheduler.hpp>
+
+namespace uni::posix {
+
+class stop_signal {
+ public:
+  stop_signal(scheduler& s, boost::asio::io_context& io) : set_(io, SIGINT, SIGTERM), q_(s) {
+    set_.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      signal_ = sig;
+      q_.notify_all();
+    });
+  }
+  ~stop_signal() {
+    boost::system::error_code ec;
+    set_.cancel(ec);
+  }
+
+  bool stopped() const noexcept { return signal_ != 0; }
+  int signal() const noexcept { return signal_; }
+
+  // co_await stop.wait(): returns once a stop signal arrived.
+  struct awaiter {
+    stop_signal& s;
+    wait_queue::wait_awaiter inner;
+    bool await_ready() const noexcept { return s.stopped(); }
+    void await_suspend(std::coroutine_handle<> h) noexcept { inner.await_suspend(h); }
+    int await_resume() const noexcept { return s.signal_; }
+  };
+  awaiter wait() noexcept { return {*this, q_.wait()}; }
+
+ private:
+  boost::asio::signal_set set_;
+  wait_queue q_;
+  int signal_ = 0;
+};
+
+}  // namespace uni::posix

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Sets up the machine, builds every configuration the suite covers and runs every
+# test: the debug build, then the whole suite again under ASan + UBSan.
+#   scripts/test.sh            everything
+#   scripts/test.sh debug      one preset only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+presets=("${@:-debug asan}")
+read -r -a presets <<<"${presets[*]}"
+jobs=$(nproc)
+for p in "${presets[@]}"; do
+  echo "== $p: configure and build"
+  cmake --preset "$p" >/dev/null
+  cmake --build --preset "$p" -j "$jobs"
+  echo "== $p: test"
+  ctest --preset "$p" -j "$jobs"
+done
