@@ -29,7 +29,7 @@ uni::task<int> serve_udp(Stack& stack, std::uint16_t port, counters& c) {
     auto d = co_await sock->receive();
     if (!d) continue;  // no buffers right now: the datagram waits in its queue
     ++c.datagrams;
-    c.bytes += d->payload.size();
+    c.bytes += d->payload.length();
     // The reply is the received page itself: no copy.
     auto sent = co_await sock->send_to(d->source, d->payload);
     if (!sent) ++c.send_errors;

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include <uni/core/buffer.hpp>
+#include <uni/core/view_chain.hpp>
 #include <uni/core/format.hpp>
 #include <uni/net/ipv4_address.hpp>
 
@@ -19,11 +20,12 @@ struct endpoint {
 
 inline void format_value(text_writer& w, const endpoint& e) noexcept { format_to(w, e.address, ':', e.port); }
 
-// A received UDP datagram: the payload is a view of the page it arrived in.
+// A received UDP datagram: the payload is a view of the page it arrived in (or
+// views of the pages its fragments arrived in, when it was reassembled).
 struct datagram {
   endpoint source;
   endpoint destination;
-  view payload;
+  view_chain payload;
 };
 
 }  // namespace uni

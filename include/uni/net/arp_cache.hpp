@@ -1,0 +1,148 @@
+// uni/net/arp_cache.hpp: the bounded neighbour table of ARP (RFC 826, with the
+// timing advice of RFC 1122 §2.3.2.1): resolved entries expire, unresolved ones
+// are retried a bounded number of times and then given up. Pure data structure:
+// time comes in as an argument, requests go out through a callback.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include <uni/core/time.hpp>
+#include <uni/net/ipv4_address.hpp>
+#include <uni/net/mac_address.hpp>
+
+namespace uni {
+
+struct arp_timing {
+  duration reachable_time = std::chrono::seconds(60);  // a learned entry is trusted this long
+  duration retry_interval = std::chrono::seconds(1);   // between requests for one address
+  std::uint8_t max_requests = 3;                       // then resolution fails
+};
+
+template <std::size_t Capacity>
+class arp_cache {
+ public:
+  static constexpr std::size_t capacity = Capacity;
+  enum class start_result : std::uint8_t { pending, started, table_full };
+
+  explicit arp_cache(arp_timing t = {}) noexcept : timing_(t) {}
+
+  // The MAC for `ip` if resolved and fresh; an expired entry is forgotten.
+  std::optional<mac_address> lookup(ipv4_address ip, time_point now) noexcept {
+    entry* e = find(ip);
+    if (!e || e->state != state::reachable) return std::nullopt;
+    if (e->deadline <= now) {
+      e->state = state::empty;
+      return std::nullopt;
+    }
+    e->last_used = now;
+    return e->mac;
+  }
+
+  bool pending(ipv4_address ip) const noexcept {
+    const entry* e = const_cast<arp_cache*>(this)->find(ip);
+    return e && e->state == state::incomplete;
+  }
+
+  // Records ip -> mac as reachable. Returns false if no slot could be had (the
+  // table is full of addresses still being resolved).
+  bool learn(ipv4_address ip, mac_address mac, time_point now) noexcept {
+    entry* e = find(ip);
+    if (!e) e = free_slot(now);
+    if (!e) return false;
+    *e = entry{ip, mac, state::reachable, 0, now + timing_.reachable_time, now};
+    return true;
+  }
+
+  // Updates an existing entry only (RFC 826: "merge" when the sender is known).
+  bool refresh(ipv4_address ip, mac_address mac, time_point now) noexcept {
+    entry* e = find(ip);
+    if (!e) return false;
+    *e = entry{ip, mac, state::reachable, 0, now + timing_.reachable_time, now};
+    return true;
+  }
+
+  // Begins resolving `ip`: the caller sends the first request when `started`.
+  start_result start(ipv4_address ip, time_point now) noexcept {
+    if (entry* e = find(ip)) {
+      if (e->state == state::incomplete) return start_result::pending;
+      if (e->state == state::reachable && e->deadline > now) return start_result::pending;
+    }
+    entry* e = find(ip);
+    if (!e) e = free_slot(now);
+    if (!e) return start_result::table_full;
+    *e = entry{ip, {}, state::incomplete, 1, now + timing_.retry_interval, now};
+    return start_result::started;
+  }
+
+  // Runs retries and give-ups that are due: `request(ip)` to send again,
+  // `failed(ip)` when an address did not answer max_requests requests.
+  template <class Request, class Failed>
+  void on_timer(time_point now, Request&& request, Failed&& failed) noexcept {
+    for (entry& e : entries_) {
+      if (e.state != state::incomplete || e.deadline > now) continue;
+      if (e.requests >= timing_.max_requests) {
+        e.state = state::empty;
+        failed(e.ip);
+      } else {
+        ++e.requests;
+        e.deadline = now + timing_.retry_interval;
+        request(e.ip);
+      }
+    }
+  }
+
+  // When on_timer must run next (time_never if nothing is being resolved).
+  time_point next_deadline() const noexcept {
+    time_point t = time_never;
+    for (const entry& e : entries_)
+      if (e.state == state::incomplete && e.deadline < t) t = e.deadline;
+    return t;
+  }
+
+  std::size_t size() const noexcept {
+    std::size_t n = 0;
+    for (const entry& e : entries_) n += e.state != state::empty;
+    return n;
+  }
+  std::uint64_t evictions() const noexcept { return evictions_; }
+  const arp_timing& timing() const noexcept { return timing_; }
+
+ private:
+  enum class entry_state : std::uint8_t { empty, incomplete, reachable };
+  using state = entry_state;
+  struct entry {
+    ipv4_address ip{};
+    mac_address mac{};
+    entry_state state = entry_state::empty;
+    std::uint8_t requests = 0;
+    time_point deadline{};  // expiry when reachable, next retry when incomplete
+    time_point last_used{};
+  };
+
+  entry* find(ipv4_address ip) noexcept {
+    for (entry& e : entries_)
+      if (e.state != state::empty && e.ip == ip) return &e;
+    return nullptr;
+  }
+  // An empty slot, else an expired one, else the least recently used resolved
+  // one. Entries being resolved are never evicted.
+  entry* free_slot(time_point now) noexcept {
+    entry* victim = nullptr;
+    for (entry& e : entries_) {
+      if (e.state == state::empty) return &e;
+      if (e.state == state::reachable && e.deadline <= now) return &e;
+      if (e.state == state::reachable && (!victim || e.last_used < victim->last_used)) victim = &e;
+    }
+    if (victim) ++evictions_;
+    return victim;
+  }
+
+  arp_timing timing_;
+  std::array<entry, Capacity> entries_{};
+  std::uint64_t evictions_ = 0;
+};
+
+}  // namespace uni

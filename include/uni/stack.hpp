@@ -1,0 +1,541 @@
+// uni/stack.hpp: uni::Stack<Netif, Clock, Config>, the network stack below TCP:
+// Ethernet II, ARP (RFC 826), IPv4 (RFC 791, 1122) with fragmentation and
+// reassembly, ICMP echo and port unreachable (RFC 792), UDP (RFC 768).
+//
+// The stack is wired at compile time: each protocol is a set of member
+// functions of this one template, and what the Config switches off (UDP, DHCP)
+// is never instantiated, so an ICMP-only appliance holds no UDP code at all.
+// Receiving runs synchronously in the device's callback, parsing each header in
+// place on the page the frame arrived in; sending builds headers in small slices
+// of a header page and hands the device a fragment list (scatter-gather), so a
+// payload is never copied on its way through.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include <uni/concepts.hpp>
+#include <uni/config.hpp>
+#include <uni/core/buffer.hpp>
+#include <uni/core/counters.hpp>
+#include <uni/core/header_allocator.hpp>
+#include <uni/core/log.hpp>
+#include <uni/core/scheduler.hpp>
+#include <uni/core/task.hpp>
+#include <uni/core/view_chain.hpp>
+#include <uni/net/arp.hpp>
+#include <uni/net/arp_cache.hpp>
+#include <uni/net/endpoint.hpp>
+#include <uni/net/ethernet.hpp>
+#include <uni/net/icmp.hpp>
+#include <uni/net/ipv4.hpp>
+#include <uni/net/ipv4_reassembly.hpp>
+#include <uni/net/stack_counters.hpp>
+#include <uni/net/token_bucket.hpp>
+#include <uni/net/udp.hpp>
+#include <uni/net/udp_socket_table.hpp>
+
+namespace uni {
+
+namespace detail {
+struct no_udp {
+  explicit no_udp(scheduler&) noexcept {}
+};
+}  // namespace detail
+
+template <class N, class C, class Config = default_config>
+class Stack {
+  static_assert(Netif<N>,
+                "uni::Stack<N, C>: N must be a Netif: mac(), mtu(), transmit(std::span<const view>) -> "
+                "result<void>, set_receiver(frame_receiver) (see uni/concepts.hpp)");
+  static_assert(Clock<C>,
+                "uni::Stack<N, C>: C must be a Clock: now() noexcept -> time_point, wait_until(time_point) "
+                "(see uni/concepts.hpp)");
+
+  static constexpr std::size_t eth_ip_header = ethernet_view::header_size + ipv4_header::min_size;
+  using udp_table = udp_socket_table<Config::udp_sockets, Config::udp_queue>;
+
+ public:
+  using config = Config;
+
+  struct counters {
+    layer_counters<ethernet_drop> ethernet;
+    layer_counters<arp_drop> arp;
+    layer_counters<ipv4_drop> ipv4;
+    layer_counters<icmp_drop> icmp;
+    layer_counters<udp_drop> udp;
+  };
+
+  Stack(N& netif, C& clock, scheduler& sched, page_pool& pool,
+        stack_settings settings = stack_settings::from<Config>()) noexcept
+      : netif_(netif),
+        clock_(clock),
+        sched_(sched),
+        pool_(pool),
+        headers_(pool),
+        settings_(settings),
+        arp_(Config::arp),
+        reassembly_(Config::reassembly_timeout),
+        resolved_(sched),
+        housekeeping_wake_(sched),
+        icmp_errors_(Config::icmp_errors_per_second, Config::icmp_error_burst),
+        udp_(sched) {}
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+  ~Stack() { netif_.set_receiver({}); }
+
+  // Attaches to the device, starts the timers, and announces our address with a
+  // gratuitous ARP (RFC 5227 §3).
+  void start() noexcept {
+    netif_.set_receiver(receiver_);
+    housekeeping_ = spawn(sched_, housekeeping());
+    if (!settings_.address.address.is_any()) send_arp(arp_op::request, mac_address::broadcast(), {}, settings_.address.address);
+  }
+
+  ipv4_cidr address() const noexcept { return settings_.address; }
+  ipv4_address gateway() const noexcept { return settings_.gateway; }
+  mac_address mac() const noexcept { return netif_.mac(); }
+  const counters& statistics() const noexcept { return counters_; }
+  std::size_t arp_entries() const noexcept { return arp_.size(); }
+  std::size_t reassembly_in_progress() const noexcept { return reassembly_.in_progress(); }
+  std::size_t pending_packets() const noexcept { return pending_count_; }
+  scheduler& sched() noexcept { return sched_; }
+  page_pool& pool() noexcept { return pool_; }
+
+  // Logs one line per layer: "ipv4: rx 10 tx 9 dropped 1 (bad checksum 1)".
+  void log_counters() const noexcept {
+    log_info("ethernet: ", counters_.ethernet);
+    log_info("arp: ", counters_.arp);
+    log_info("ipv4: ", counters_.ipv4);
+    log_info("icmp: ", counters_.icmp);
+    if constexpr (Config::udp) log_info("udp: ", counters_.udp);
+    const auto& p = pool_.statistics();
+    log_info("pages: ", p.in_use, " in use of ", p.capacity, ", high water ", p.high_water, ", exhausted ",
+             p.exhausted);
+  }
+
+  // ---- UDP (RFC 768): the same API as posix::SocketStack ------------------------
+
+  class udp_socket {
+   public:
+    udp_socket(udp_socket&& o) noexcept : stack_(std::exchange(o.stack_, nullptr)), slot_(o.slot_) {}
+    udp_socket& operator=(udp_socket&& o) noexcept {
+      if (this != &o) {
+        close();
+        stack_ = std::exchange(o.stack_, nullptr);
+        slot_ = o.slot_;
+      }
+      return *this;
+    }
+    ~udp_socket() { close(); }
+
+    endpoint local() const noexcept { return {stack_->settings_.address.address, stack_->udp_.port(slot_)}; }
+
+    // The next datagram for this port; its payload views the page(s) it came in.
+    task<result<datagram>> receive() {
+      auto& table = stack_->udp_;
+      const std::size_t i = slot_;
+      while (!table.has_datagram(i)) {
+        if (co_await table.ready(i).wait() == wake_reason::cancelled) co_return fail(error::cancelled);
+      }
+      co_return table.pop(i);
+    }
+
+    // Sends `payload` (any number of views, not copied) to `to`, resolving the
+    // next hop first: error::unreachable if ARP gets no answer.
+    task<result<void>> send_to(endpoint to, std::span<const view> payload) {
+      return stack_->udp_send(stack_->udp_.port(slot_), to, payload);
+    }
+    task<result<void>> send_to(endpoint to, const view& payload) {
+      return stack_->udp_send(stack_->udp_.port(slot_), to, std::span<const view>(&payload, 1));
+    }
+
+    void close() noexcept {
+      if (stack_) std::exchange(stack_, nullptr)->udp_.unbind(slot_);
+    }
+
+   private:
+    friend class Stack;
+    udp_socket(Stack* s, std::size_t slot) noexcept : stack_(s), slot_(slot) {}
+    Stack* stack_;
+    std::size_t slot_;
+  };
+
+  // Binds `port`: error::in_use, or error::table_full past Config::udp_sockets.
+  result<udp_socket> udp_bind(std::uint16_t port) noexcept
+    requires Config::udp
+  {
+    auto slot = udp_.bind(port);
+    if (!slot) return fail(slot.err());
+    return udp_socket{this, *slot};
+  }
+
+  // Waits until `next_hop` is resolved (error::unreachable after the ARP
+  // retries run out, error::table_full if the neighbour table is full of
+  // addresses being resolved).
+  task<result<mac_address>> resolve(ipv4_address next_hop) {
+    bool started = false;
+    while (true) {
+      if (is_broadcast(next_hop)) co_return mac_address::broadcast();
+      if (auto m = arp_.lookup(next_hop, now())) co_return *m;
+      if (!arp_.pending(next_hop)) {
+        if (started) co_return fail(error::unreachable);  // our resolution failed
+        if (auto r = begin_resolution(next_hop); !r) co_return fail(r.err());
+        started = true;
+      }
+      if (co_await resolved_.wait() == wake_reason::cancelled) co_return fail(error::cancelled);
+    }
+  }
+
+  // Sends an IP datagram now if the next hop is known, else queues it (bounded)
+  // while ARP resolves it. For replies generated on the receive path.
+  result<void> ip_send(ipv4_address dst, ip_protocol proto, std::span<const view> payload) noexcept {
+    auto next = next_hop(dst);
+    if (!next) return fail(next.err());
+    if (is_broadcast(*next)) return ip_transmit(mac_address::broadcast(), dst, proto, payload);
+    if (auto m = arp_.lookup(*next, now())) return ip_transmit(*m, dst, proto, payload);
+    return enqueue_pending(*next, dst, proto, payload);
+  }
+
+  // Builds the IPv4 header(s) and the Ethernet header and transmits, fragmenting
+  // when the datagram exceeds the MTU (RFC 791 §2.3). `payload` is not copied.
+  result<void> ip_transmit(mac_address dst_mac, ipv4_address dst, ip_protocol proto,
+                           std::span<const view> payload) noexcept {
+    const std::size_t total = total_size(payload);
+    if (total > 65535 - ipv4_header::min_size) return fail(error::too_large);
+    const std::size_t mtu = netif_.mtu();
+    const std::size_t room = (mtu - ipv4_header::min_size) & ~std::size_t{7};  // per fragment, 8-aligned
+    ipv4_header h;
+    h.ttl = Config::ttl;
+    h.protocol = static_cast<std::uint8_t>(proto);
+    h.source = settings_.address.address;
+    h.destination = dst;
+    h.identification = next_ip_id_++;
+    std::size_t offset = 0;
+    do {
+      const std::size_t left = total - offset;
+      const bool last = left + ipv4_header::min_size <= mtu;
+      const std::size_t len = last ? left : room;
+      auto hdr = headers_.allocate(eth_ip_header);
+      if (!hdr) {
+        counters_.ipv4.drop(ipv4_drop::no_buffers);
+        return fail(hdr.err());
+      }
+      ethernet_view::emit(hdr->bytes(), dst_mac, netif_.mac(), ethertype::ipv4);
+      h.total_length = static_cast<std::uint16_t>(ipv4_header::min_size + len);
+      h.flags_fragment = static_cast<std::uint16_t>((offset / 8) | (last ? 0 : ipv4_header::flag_mf));
+      h.emit(hdr->bytes().subspan(ethernet_view::header_size));
+      view_chain frame(std::move(*hdr));
+      if (!append_range(frame, payload, offset, len)) return fail(error::too_large);
+      if (auto r = transmit(frame); !r) return r;
+      ++counters_.ipv4.sent;
+      offset += len;
+    } while (offset < total);
+    return {};
+  }
+
+ private:
+  // ---- Ethernet -------------------------------------------------------------------
+
+  struct receive_fn {
+    Stack* s;
+    void operator()(view frame) const noexcept { s->ethernet_input(std::move(frame)); }
+  };
+
+  void ethernet_input(view frame) noexcept {
+    auto eth = ethernet_view::parse(frame.bytes());
+    if (!eth) return counters_.ethernet.drop(ethernet_drop::truncated);
+    ++counters_.ethernet.received;
+    const mac_address dst = eth->destination();
+    if (dst != netif_.mac() && !dst.is_broadcast()) return counters_.ethernet.drop(ethernet_drop::not_for_us);
+    switch (static_cast<ethertype>(eth->type())) {
+      case ethertype::arp: return arp_input(frame.tail(ethernet_view::header_size));
+      case ethertype::ipv4: return ipv4_input(frame.tail(ethernet_view::header_size));
+      default: return counters_.ethernet.drop(ethernet_drop::unsupported_type);
+    }
+  }
+
+  result<void> transmit(std::span<const view> frame) noexcept {
+    auto r = netif_.transmit(frame);
+    if (r) ++counters_.ethernet.sent;
+    else counters_.ethernet.drop(ethernet_drop::transmit_failed);
+    return r;
+  }
+
+  // ---- ARP (RFC 826) --------------------------------------------------------------
+
+  void arp_input(view body) noexcept {
+    auto p = arp_packet::parse(body.bytes());
+    if (!p) return counters_.arp.drop(arp_drop::malformed);
+    ++counters_.arp.received;
+    const ipv4_address us = settings_.address.address;
+    const time_point t = now();
+    // RFC 826 "merge": refresh a sender we already know, whoever was asked.
+    const bool merged = !p->sender_ip.is_any() && arp_.refresh(p->sender_ip, p->sender_mac, t);
+    if (us.is_any() || p->target_ip != us) {
+      if (merged) address_resolved(p->sender_ip, p->sender_mac);
+      else counters_.arp.drop(arp_drop::not_for_us);
+      return;
+    }
+    // Addressed to us: learn the sender (from requests too), answer requests.
+    if (!merged && !p->sender_ip.is_any() && !arp_.learn(p->sender_ip, p->sender_mac, t))
+      counters_.arp.drop(arp_drop::table_full);
+    if (p->op == arp_op::request) send_arp(arp_op::reply, p->sender_mac, p->sender_mac, p->sender_ip);
+    if (!p->sender_ip.is_any()) address_resolved(p->sender_ip, p->sender_mac);
+  }
+
+  // A request has target_mac zero and goes to broadcast; a reply goes to the asker.
+  void send_arp(arp_op op, mac_address eth_dst, mac_address target_mac, ipv4_address target_ip) noexcept {
+    auto buf = headers_.allocate(ethernet_view::header_size + arp_packet::size);
+    if (!buf) return counters_.arp.drop(arp_drop::no_buffers);
+    ethernet_view::emit(buf->bytes(), eth_dst, netif_.mac(), ethertype::arp);
+    arp_packet{op, netif_.mac(), settings_.address.address, target_mac, target_ip}.emit(
+        buf->bytes().subspan(ethernet_view::header_size));
+    if (transmit(std::span<const view>(&*buf, 1))) ++counters_.arp.sent;
+  }
+
+  result<void> begin_resolution(ipv4_address ip) noexcept {
+    switch (arp_.start(ip, now())) {
+      case arp_cache<Config::arp_entries>::start_result::pending: return {};
+      case arp_cache<Config::arp_entries>::start_result::table_full:
+        counters_.arp.drop(arp_drop::table_full);
+        return fail(error::table_full);
+      case arp_cache<Config::arp_entries>::start_result::started: break;
+    }
+    send_arp(arp_op::request, mac_address::broadcast(), {}, ip);
+    housekeeping_wake_.notify_one();  // a new retry deadline
+    return {};
+  }
+
+  // Sends what waited for `ip` and wakes the coroutines resolving it.
+  void address_resolved(ipv4_address ip, mac_address mac) noexcept {
+    for (pending_packet& p : pending_) {
+      if (!p.used || p.next_hop != ip) continue;
+      (void)ip_transmit(mac, p.destination, p.protocol, p.payload);
+      release_pending(p);
+    }
+    resolved_.notify_all();
+  }
+
+  void resolution_failed(ipv4_address ip) noexcept {
+    for (pending_packet& p : pending_) {
+      if (!p.used || p.next_hop != ip) continue;
+      counters_.arp.drop(arp_drop::resolution_failed);
+      release_pending(p);
+    }
+    resolved_.notify_all();
+  }
+
+  struct pending_packet {
+    bool used = false;
+    ipv4_address next_hop{};
+    ipv4_address destination{};
+    ip_protocol protocol{};
+    view_chain payload;
+  };
+
+  result<void> enqueue_pending(ipv4_address next, ipv4_address dst, ip_protocol proto,
+                               std::span<const view> payload) noexcept {
+    for (pending_packet& p : pending_) {
+      if (p.used) continue;
+      view_chain copy;
+      if (!append_range(copy, payload, 0, total_size(payload))) return fail(error::too_large);
+      if (auto r = begin_resolution(next); !r) return r;
+      p = pending_packet{true, next, dst, proto, std::move(copy)};
+      ++pending_count_;
+      return {};
+    }
+    counters_.arp.drop(arp_drop::pending_full);
+    return fail(error::would_block);
+  }
+  void release_pending(pending_packet& p) noexcept {
+    p = pending_packet{};
+    --pending_count_;
+  }
+
+  // ---- IPv4 (RFC 791, RFC 1122 §3.2) ----------------------------------------------
+
+  bool is_broadcast(ipv4_address a) const noexcept {
+    return a.is_broadcast() || (settings_.address.prefix < 31 && a == settings_.address.subnet_broadcast());
+  }
+  bool for_us(ipv4_address dst) const noexcept {
+    // Without an address yet (DHCP), everything may be the answer we wait for.
+    return settings_.address.address.is_any() || dst == settings_.address.address || is_broadcast(dst);
+  }
+  result<ipv4_address> next_hop(ipv4_address dst) const noexcept {
+    if (is_broadcast(dst) || settings_.address.contains(dst)) return dst;
+    if (settings_.gateway.is_any()) return fail(error::unreachable);
+    return settings_.gateway;
+  }
+
+  void ipv4_input(view packet) noexcept {
+    ipv4_header::reject why{};
+    auto h = ipv4_header::parse(packet.bytes(), &why);
+    if (!h) return counters_.ipv4.drop(drop_reason(why));
+    ++counters_.ipv4.received;
+    if (!for_us(h->destination)) return counters_.ipv4.drop(ipv4_drop::not_for_us);
+    packet.truncate(h->total_length);  // anything after is link padding
+    view payload = packet.tail(h->header_length);
+    if (!h->is_fragment()) return deliver(*h, view_chain(std::move(payload)));
+    auto o = reassembly_.add(*h, std::move(payload), now());
+    switch (o.status) {
+      case reassembly_status::complete: return deliver(*h, std::move(o.payload));
+      case reassembly_status::incomplete: return housekeeping_wake_.notify_one();  // a new timeout
+      case reassembly_status::duplicate: return counters_.ipv4.drop(ipv4_drop::fragment_duplicate);
+      case reassembly_status::overlap: return counters_.ipv4.drop(ipv4_drop::fragment_overlap);
+      case reassembly_status::bogus: return counters_.ipv4.drop(ipv4_drop::fragment_bogus);
+      case reassembly_status::too_many_fragments: return counters_.ipv4.drop(ipv4_drop::fragment_too_many);
+      case reassembly_status::over_budget: return counters_.ipv4.drop(ipv4_drop::fragment_over_budget);
+    }
+  }
+
+  static ipv4_drop drop_reason(ipv4_header::reject r) noexcept {
+    switch (r) {
+      case ipv4_header::reject::truncated: return ipv4_drop::truncated;
+      case ipv4_header::reject::bad_version: return ipv4_drop::bad_version;
+      case ipv4_header::reject::bad_header_length: return ipv4_drop::bad_header_length;
+      case ipv4_header::reject::bad_total_length: return ipv4_drop::bad_total_length;
+      case ipv4_header::reject::bad_checksum: return ipv4_drop::bad_checksum;
+    }
+    return ipv4_drop::truncated;
+  }
+
+  // `h` describes the datagram (for a reassembled one, its last fragment's header).
+  void deliver(const ipv4_header& h, view_chain payload) noexcept {
+    switch (static_cast<ip_protocol>(h.protocol)) {
+      case ip_protocol::icmp: return icmp_input(h, std::move(payload));
+      case ip_protocol::udp:
+        if constexpr (Config::udp) return udp_input(h, std::move(payload));
+        [[fallthrough]];
+      default: return counters_.ipv4.drop(ipv4_drop::unknown_protocol);
+    }
+  }
+
+  // ---- ICMP (RFC 792, RFC 1122 §3.2.2) --------------------------------------------
+
+  void icmp_input(const ipv4_header& h, view_chain message) noexcept {
+    auto m = icmp_header::parse(message);
+    if (!m) return counters_.icmp.drop(m.err() == error::bad_checksum ? icmp_drop::bad_checksum : icmp_drop::malformed);
+    ++counters_.icmp.received;
+    if (m->type != static_cast<std::uint8_t>(icmp_type::echo_request) || m->code != 0)
+      return counters_.icmp.drop(icmp_drop::unsupported_type);
+    // RFC 1122 §3.2.2.6 lets a host ignore echo requests sent to a broadcast address.
+    if (is_broadcast(h.destination)) return counters_.icmp.drop(icmp_drop::broadcast_echo);
+    // The reply carries the request's data from the page it arrived in; only the
+    // type changes, so the checksum is updated, not recomputed (RFC 1624).
+    auto hdr = headers_.allocate(icmp_header::size);
+    if (!hdr) return counters_.icmp.drop(icmp_drop::no_buffers);
+    std::uint8_t* b = hdr->data();
+    b[0] = static_cast<std::uint8_t>(icmp_type::echo_reply);
+    b[1] = 0;
+    wire::store_be16(b + 2, checksum_update16(m->checksum, 0x0800, 0x0000));
+    wire::store_be32(b + 4, m->rest);
+    view_chain reply(std::move(*hdr));
+    if (!append_range(reply, message.views(), icmp_header::size, message.length() - icmp_header::size))
+      return counters_.icmp.drop(icmp_drop::malformed);
+    if (ip_send(h.source, ip_protocol::icmp, reply)) ++counters_.icmp.sent;
+  }
+
+  // Destination unreachable carrying the offending header and 8 bytes of its data.
+  void send_unreachable(icmp_unreachable_code code, const ipv4_header& h, const view_chain& payload) noexcept {
+    if (!icmp_errors_.take(now())) return counters_.icmp.drop(icmp_drop::rate_limited);
+    auto buf = headers_.allocate(icmp_header::size + ipv4_header::min_size + 8);
+    if (!buf) return counters_.icmp.drop(icmp_drop::no_buffers);
+    std::span<std::uint8_t> quoted = buf->bytes().subspan(icmp_header::size);
+    ipv4_header original = h;
+    original.header_length = ipv4_header::min_size;
+    original.emit(quoted);
+    const std::size_t n = payload.copy_to(quoted.subspan(ipv4_header::min_size, 8));
+    view message = buf->head(icmp_header::size + ipv4_header::min_size + n);
+    std::uint8_t* b = message.data();
+    b[0] = static_cast<std::uint8_t>(icmp_type::destination_unreachable);
+    b[1] = static_cast<std::uint8_t>(code);
+    wire::store_be16(b + 2, 0);
+    wire::store_be32(b + 4, 0);
+    wire::store_be16(b + 2, internet_checksum(message.bytes()));
+    if (ip_send(h.source, ip_protocol::icmp, std::span<const view>(&message, 1))) ++counters_.icmp.sent;
+  }
+
+  // ---- UDP (RFC 768) --------------------------------------------------------------
+
+  void udp_input(const ipv4_header& h, view_chain datagram_bytes) noexcept {
+    auto u = udp_header::parse(datagram_bytes, h.source, h.destination);
+    if (!u) return counters_.udp.drop(u.err() == error::bad_checksum ? udp_drop::bad_checksum : udp_drop::malformed);
+    ++counters_.udp.received;
+    const std::size_t slot = udp_.find(u->destination_port);
+    if (slot == udp_table::none) {
+      counters_.udp.drop(udp_drop::no_listener);
+      if (!is_broadcast(h.destination) && !settings_.address.address.is_any())
+        send_unreachable(icmp_unreachable_code::port, h, datagram_bytes);
+      return;
+    }
+    datagram d{{h.source, u->source_port},
+               {h.destination, u->destination_port},
+               datagram_bytes.subchain(udp_header::size, u->length - udp_header::size)};
+    if (!udp_.deliver(slot, std::move(d))) counters_.udp.drop(udp_drop::queue_full);
+  }
+
+  task<result<void>> udp_send(std::uint16_t sport, endpoint to, std::span<const view> payload) {
+    if (total_size(payload) > 65535 - ipv4_header::min_size - udp_header::size) co_return fail(error::too_large);
+    auto next = next_hop(to.address);
+    if (!next) co_return fail(next.err());
+    auto mac = co_await resolve(*next);
+    if (!mac) co_return fail(mac.err());
+    auto hdr = headers_.allocate(udp_header::size);
+    if (!hdr) co_return fail(hdr.err());
+    udp_header::emit(hdr->bytes(), sport, to.port, settings_.address.address, to.address, payload);
+    view_chain dgram(std::move(*hdr));
+    if (!append_range(dgram, payload, 0, total_size(payload))) co_return fail(error::too_large);
+    auto r = ip_transmit(*mac, to.address, ip_protocol::udp, dgram);
+    if (r) ++counters_.udp.sent;
+    co_return r;
+  }
+
+  // ---- Timers ---------------------------------------------------------------------
+
+  // One background task runs ARP retries and give-ups and reassembly timeouts.
+  task<void> housekeeping() {
+    while (true) {
+      time_point next = arp_.next_deadline();
+      if (time_point r = reassembly_.next_deadline(); r < next) next = r;
+      if (co_await housekeeping_wake_.wait_until(next) == wake_reason::cancelled) co_return;
+      const time_point t = now();
+      struct request_fn {
+        Stack* s;
+        void operator()(ipv4_address ip) const noexcept { s->send_arp(arp_op::request, mac_address::broadcast(), {}, ip); }
+      };
+      struct failed_fn {
+        Stack* s;
+        void operator()(ipv4_address ip) const noexcept { s->resolution_failed(ip); }
+      };
+      arp_.on_timer(t, request_fn{this}, failed_fn{this});
+      for (std::size_t n = reassembly_.expire(t); n > 0; --n) counters_.ipv4.drop(ipv4_drop::fragment_timeout);
+    }
+  }
+
+  time_point now() const noexcept { return sched_.now(); }
+
+  N& netif_;
+  C& clock_;
+  scheduler& sched_;
+  page_pool& pool_;
+  header_allocator headers_;
+  stack_settings settings_;
+  counters counters_{};
+  receive_fn receive_fn_{this};
+  frame_receiver receiver_{receive_fn_};
+
+  arp_cache<Config::arp_entries> arp_;
+  std::array<pending_packet, Config::arp_pending_packets> pending_{};
+  std::size_t pending_count_ = 0;
+  ipv4_reassembly<Config::reassembly_slots, Config::reassembly_bytes> reassembly_;
+  std::uint16_t next_ip_id_ = 1;
+  wait_queue resolved_;
+  wait_queue housekeeping_wake_;
+  token_bucket icmp_errors_;
+  [[no_unique_address]] std::conditional_t<Config::udp, udp_table, detail::no_udp> udp_;
+  join_handle<void> housekeeping_;
+};
+
+}  // namespace uni
