@@ -29,6 +29,9 @@ struct default_config {
   static constexpr ipv4_address gateway = ipv4_address::from_octets(10, 0, 0, 1);
   static constexpr std::uint8_t ttl = 64;
 
+  // I/O pages (4 KiB each) in the pool every frame lives in.
+  static constexpr std::size_t io_pages = 1024;
+
   // ARP: neighbour table size, packets held while an address is resolved.
   static constexpr std::size_t arp_entries = 64;
   static constexpr std::size_t arp_pending_packets = 16;
