@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost-dev catch2
   clang libclang-rt-14-dev
-  iproute2 iputils-ping tcpdump nftables socat
+  iproute2 iputils-ping iputils-arping tcpdump nftables socat dnsmasq-base
   gnuplot-nox libbenchmark-dev
 )
 

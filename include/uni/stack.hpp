@@ -39,8 +39,8 @@
 namespace uni {
 
 namespace detail {
-struct no_udp {
-  explicit no_udp(scheduler&) noexcept {}
+struct absent_layer {
+  explicit absent_layer(scheduler&) noexcept {}
 };
 }  // namespace detail
 
@@ -534,7 +534,7 @@ class Stack {
   wait_queue resolved_;
   wait_queue housekeeping_wake_;
   token_bucket icmp_errors_;
-  [[no_unique_address]] std::conditional_t<Config::udp, udp_table, detail::no_udp> udp_;
+  [[no_unique_address]] std::conditional_t<Config::udp, udp_table, detail::absent_layer> udp_;
   join_handle<void> housekeeping_;
 };
 
