@@ -370,3 +370,48 @@ TEST_CASE("two stacks exchange UDP over a lossy, reordering link", "[stack][udp]
     for (auto v : received) CHECK(v < 100);
   }
 }
+
+namespace {
+// A device that keeps the fragment lists it is given, to see where bytes live.
+struct capture_netif {
+  mac_address address{{2, 0, 0, 0, 0, 0x10}};
+  frame_receiver receiver{};
+  std::vector<std::vector<view>> sent{};
+  mac_address mac() const noexcept { return address; }
+  std::size_t mtu() const noexcept { return 1500; }
+  void set_receiver(frame_receiver r) noexcept { receiver = r; }
+  result<void> transmit(std::span<const view> frags) noexcept {
+    sent.emplace_back(frags.begin(), frags.end());
+    return {};
+  }
+};
+}  // namespace
+
+TEST_CASE("zero copy: an echo reply sends the request's data from the page it arrived in", "[stack][icmp]") {
+  auto pool = std::make_unique<static_page_pool<16>>();
+  scheduler sched;
+  manual_clock clock;
+  capture_netif nic;
+  const mac_address peer_mac{{2, 0, 0, 0, 0, 0x20}};
+  {
+    Stack<capture_netif, manual_clock> stack{nic, clock, sched, *pool, {{us, 24}, peer_ip, false}};
+    stack.start();
+    auto inject = [&](const bytes& frame) {
+      view page = *pool->allocate();
+      std::copy(frame.begin(), frame.end(), page.data());
+      nic.receiver(page.head(frame.size()));
+      return page;
+    };
+    inject(ethernet(mac_address::broadcast(), peer_mac, 0x0806, arp(1, peer_mac, peer_ip, {}, us)));
+    nic.sent.clear();
+    view request = inject(ethernet(nic.address, peer_mac, 0x0800, ipv4({peer_ip, us, 1}, icmp_echo(8, 5, 6, pattern(1000)))));
+    REQUIRE(nic.sent.size() == 1);
+    const auto& frags = nic.sent[0];
+    REQUIRE(frags.size() == 3);  // Ethernet + IPv4 header, ICMP header, the data
+    CHECK(frags[2].page() == request.page());
+    CHECK(frags[2].data() == request.data() + 14 + 20 + 8);
+    CHECK(frags[2].size() == 1000);
+    nic.sent.clear();
+  }
+  CHECK(pool->statistics().in_use == 0);  // nothing leaked once the stack is gone
+}
