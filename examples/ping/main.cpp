@@ -1,18 +1,20 @@
 // examples/ping: an appliance that answers ARP and ping, and nothing else. Its
 // configuration switches UDP off, so the image holds no UDP (or TCP, DHCP) code:
 // tests/scripts/symbols.sh checks that on the built binary.
-//   ping --tap IFNAME --ipv4 ADDR/PREFIX [--gateway ADDR] [--pcap FILE]
-#include <uni/posix/tap_appliance.hpp>
+//   ping-tap --tap IFNAME --ipv4 ADDR/PREFIX [--gateway ADDR] [--pcap FILE]
+#include <coroutine>
+#include <uni/appliance.hpp>
 
 struct ping_config : uni::default_config {
   static constexpr bool udp = false;
 };
 
-int main(int argc, char** argv) {
-  // The stack does all the work: the application only waits to be stopped.
-  return uni::posix::run_tap_appliance<ping_config>(
-      "ping", argc, argv, [](auto&, const uni::posix::appliance_options&) -> uni::task<int> {
-        co_await std::suspend_always{};
-        co_return 0;
-      });
+namespace {
+// The stack does all the work: the service only waits to be stopped.
+uni::task<int> serve(auto&, const uni::appliance_options&) {
+  co_await std::suspend_always{};
+  co_return 0;
 }
+}  // namespace
+
+UNI_APPLIANCE("ping", ping_config, serve)

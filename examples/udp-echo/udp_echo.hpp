@@ -1,6 +1,6 @@
-// examples/udp-echo/udp_echo.hpp: the UDP echo appliance (RFC 862), written once
-// against the transport API and compiled over any stack: host sockets
-// (SocketStack) or uni's own (Stack<TapNetif, PosixClock>).
+// examples/udp-echo/udp_echo.hpp: the UDP echo service, written once against the
+// transport API and compiled over any stack: host sockets (SocketStack) or
+// uni's own (Stack<TapNetif, PosixClock>).
 #pragma once
 
 #include <cstdint>
@@ -14,17 +14,23 @@ struct counters {
   std::uint64_t datagrams = 0;
   std::uint64_t bytes = 0;
   std::uint64_t send_errors = 0;
+
+  // Printed when the service ends, cancellation included: the frame's locals die.
+  ~counters() {
+    uni::log_info("udp-echo: ", datagrams, " datagrams, ", bytes, " bytes echoed, ", send_errors, " send errors");
+  }
 };
 
 // Serves until cancelled; returns an exit status only if it cannot start.
 template <class Stack>
-uni::task<int> serve_udp(Stack& stack, std::uint16_t port, counters& c) {
+uni::task<int> serve_udp(Stack& stack, std::uint16_t port) {
   auto sock = stack.udp_bind(port);
   if (!sock) {
     uni::log_error("udp-echo: cannot bind port ", port, ": ", uni::to_string(sock.err()));
     co_return 1;
   }
   uni::log_info("udp-echo: listening on udp ", sock->local());
+  counters c;
   while (true) {
     auto d = co_await sock->receive();
     if (!d) continue;  // no buffers right now: the datagram waits in its queue

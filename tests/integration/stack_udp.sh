@@ -6,7 +6,7 @@
 set -euo pipefail
 source "$(dirname "$0")/netns.sh"
 netns_setup 82
-start_app "$1" --tap tap0 --ipv4 "$APP_IP/24" --port 7
+start_app "$1" --tap tap0 --ipv4 "$APP_IP/24" --port 7 ${UNI_TEST_PCAP:+--pcap "$UNI_TEST_PCAP"}
 
 for size in 1 100 1472 1473 4000 8000; do
   msg=$(head -c "$size" /dev/urandom | base64 -w0 | head -c "$size")

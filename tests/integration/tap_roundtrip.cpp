@@ -31,6 +31,7 @@ extern char** environ;
 
 namespace {
 
+using namespace std::chrono_literals;
 using uni::wire::load_be16;
 using uni::wire::store_be16;
 

@@ -2,10 +2,13 @@
 //
 // As in Mirage (Lwt), one thread runs everything; coroutines are the lightweight
 // threads. A suspended coroutine is represented by a `waiter`, an intrusive node
-// that lives in the coroutine's own frame (inside the awaiter), so waiting never
-// allocates. A waiter sits in at most one list (a wait queue or the ready queue)
-// and, if it has a deadline, in the timer heap as well. Its destructor unlinks it
-// from both: destroying a suspended coroutine (cancellation) is always safe.
+// that lives in the coroutine's own frame (inside the awaiter), so waiting on a
+// queue never allocates. A waiter sits in at most one list (a wait queue or the
+// ready queue) and, if it has a deadline, has an entry in the timer heap as well:
+// a 4-ary array heap whose keys sit inline, so firing a timer touches no frame
+// but the one it wakes (the heap grows to the most timers ever pending;
+// reserve_timers() sizes it up front). A waiter's destructor unlinks it from
+// both: destroying a suspended coroutine (cancellation) is always safe.
 //
 // The scheduler has no clock of its own: the run loop (uni/core/run.hpp) feeds it
 // the time from a Clock policy and asks the platform to wait for I/O or the next
@@ -15,6 +18,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include <uni/core/panic.hpp>
 #include <uni/core/time.hpp>
@@ -47,9 +51,7 @@ struct waiter {
 struct timed_waiter : waiter {
   time_point deadline{};
   std::uint64_t sequence = 0;  // ties between equal deadlines fire in FIFO order
-  timed_waiter* child = nullptr;
-  timed_waiter* sibling = nullptr;
-  timed_waiter* back = nullptr;  // left sibling, or the parent for a leftmost child
+  std::size_t index = 0;  // position in the scheduler's timer heap
   scheduler* heap = nullptr;
   inline ~timed_waiter();
 };
@@ -106,10 +108,14 @@ class scheduler {
   scheduler(const scheduler&) = delete;
   scheduler& operator=(const scheduler&) = delete;
   ~scheduler() {
-    if (heap_) panic("scheduler destroyed with timers pending");
+    if (!heap_.empty()) panic("scheduler destroyed with timers pending");
   }
 
   time_point now() const noexcept { return now_; }
+
+  // Grows the timer heap ahead of time, so adding up to `n` timers allocates
+  // nothing (the heap otherwise grows to the most timers ever pending).
+  void reserve_timers(std::size_t n) { heap_.reserve(n); }
 
   // Makes `w` runnable (no effect if it already is), taking it out of its wait
   // list and the timer heap.
@@ -126,45 +132,38 @@ class scheduler {
     if (w.timed) remove_timer(w);
     w.deadline = deadline;
     w.sequence = next_sequence_++;
-    w.child = w.sibling = w.back = nullptr;
     w.heap = this;
     w.timed = true;
-    heap_ = heap_ ? meld(heap_, &w) : &w;
-    ++timers_;
+    heap_.push_back({});
+    sift_up(heap_.size() - 1, {deadline, w.sequence, &w});
   }
 
   void remove_timer(timed_waiter& w) noexcept {
     if (!w.timed) return;
-    if (&w == heap_) {
-      heap_ = merge_pairs(w.child);
-    } else {
-      // Cut w's subtree out of its parent's child list, then meld its children back.
-      if (w.back->child == &w) w.back->child = w.sibling;
-      else w.back->sibling = w.sibling;
-      if (w.sibling) w.sibling->back = w.back;
-      timed_waiter* sub = merge_pairs(w.child);
-      if (sub) heap_ = meld(heap_, sub);
+    const std::size_t i = w.index;
+    const entry last = heap_.back();
+    heap_.pop_back();
+    if (i < heap_.size()) {
+      if (i > 0 && earlier(last, heap_[(i - 1) / 4])) sift_up(i, last);
+      else sift_down(i, last);
     }
-    if (heap_) heap_->back = nullptr;
-    w.child = w.sibling = w.back = nullptr;
     w.heap = nullptr;
     w.timed = false;
-    --timers_;
   }
 
   // The earliest deadline in the heap, or time_never.
-  time_point next_deadline() const noexcept { return heap_ ? heap_->deadline : time_never; }
+  time_point next_deadline() const noexcept { return heap_.empty() ? time_never : heap_.front().deadline; }
   bool has_ready() const noexcept { return !ready_.empty(); }
   std::size_t ready_count() const noexcept { return ready_.size(); }
-  std::size_t timer_count() const noexcept { return timers_; }
+  std::size_t timer_count() const noexcept { return heap_.size(); }
   const stats& statistics() const noexcept { return stats_; }
 
   // Sets the current time and wakes every waiter whose deadline has passed.
   void advance(time_point now) noexcept {
     if (now > now_) now_ = now;
-    while (heap_ && heap_->deadline <= now_) {
+    while (!heap_.empty() && heap_.front().deadline <= now_) {
       ++stats_.timers_fired;
-      wake(*heap_, wake_reason::timed_out);
+      wake(*heap_.front().w, wake_reason::timed_out);
     }
   }
 
@@ -214,58 +213,46 @@ class scheduler {
   yield_awaiter yield() noexcept { return {*this}; }
 
  private:
-  static bool earlier(const timed_waiter* a, const timed_waiter* b) noexcept {
-    return a->deadline < b->deadline || (a->deadline == b->deadline && a->sequence < b->sequence);
+  // A 4-ary implicit heap: keys inline (comparisons never touch a frame), and
+  // each waiter knows its index so any node can leave in O(log n).
+  struct entry {
+    time_point deadline;
+    std::uint64_t sequence;
+    timed_waiter* w;
+  };
+  static bool earlier(const entry& a, const entry& b) noexcept {
+    return a.deadline < b.deadline || (a.deadline == b.deadline && a.sequence < b.sequence);
   }
-  // Both arguments are roots (no siblings); the later becomes the leftmost child.
-  static timed_waiter* meld(timed_waiter* a, timed_waiter* b) noexcept {
-    if (earlier(b, a)) {
-      timed_waiter* t = a;
-      a = b;
-      b = t;
-    }
-    b->sibling = a->child;
-    if (a->child) a->child->back = b;
-    b->back = a;
-    a->child = b;
-    a->sibling = nullptr;
-    a->back = nullptr;
-    return a;
+  void place(std::size_t i, const entry& e) noexcept {
+    heap_[i] = e;
+    e.w->index = i;
   }
-  // Two-pass pairing of a sibling list into one tree.
-  static timed_waiter* merge_pairs(timed_waiter* first) noexcept {
-    timed_waiter* pairs = nullptr;  // melded pairs, last first, linked by sibling
-    while (first) {
-      timed_waiter* a = first;
-      timed_waiter* b = a->sibling;
-      a->sibling = a->back = nullptr;
-      if (!b) {
-        a->sibling = pairs;
-        pairs = a;
-        break;
-      }
-      first = b->sibling;
-      b->sibling = b->back = nullptr;
-      timed_waiter* m = meld(a, b);
-      m->sibling = pairs;
-      pairs = m;
+  void sift_up(std::size_t i, entry e) noexcept {
+    while (i > 0) {
+      const std::size_t parent = (i - 1) / 4;
+      if (!earlier(e, heap_[parent])) break;
+      place(i, heap_[parent]);
+      i = parent;
     }
-    timed_waiter* root = pairs;
-    if (!root) return nullptr;
-    pairs = root->sibling;
-    root->sibling = nullptr;
-    while (pairs) {
-      timed_waiter* next = pairs->sibling;
-      pairs->sibling = nullptr;
-      root = meld(root, pairs);
-      pairs = next;
+    place(i, e);
+  }
+  void sift_down(std::size_t i, entry e) noexcept {
+    const std::size_t n = heap_.size();
+    while (true) {
+      const std::size_t first = 4 * i + 1;
+      if (first >= n) break;
+      std::size_t best = first;
+      for (std::size_t c = first + 1; c < first + 4 && c < n; ++c)
+        if (earlier(heap_[c], heap_[best])) best = c;
+      if (!earlier(heap_[best], e)) break;
+      place(i, heap_[best]);
+      i = best;
     }
-    return root;
+    place(i, e);
   }
 
   waitlist ready_;
-  timed_waiter* heap_ = nullptr;
-  std::size_t timers_ = 0;
+  std::vector<entry> heap_;  // grows to the most timers ever pending, never shrinks
   std::uint64_t next_sequence_ = 0;
   time_point now_{};
   stats stats_;
@@ -299,6 +286,17 @@ class wait_queue {
   // co_await q.wait(): returns wake_reason::notified (or cancelled).
   struct wait_awaiter {
     wait_queue& q;
+    waiter w{};
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) noexcept {
+      w.handle = h;
+      q.list_.push_back(w);
+    }
+    wake_reason await_resume() const noexcept { return w.reason; }
+  };
+  // The same with a deadline: the waiter is also in the timer heap.
+  struct timed_wait_awaiter {
+    wait_queue& q;
     time_point deadline;
     timed_waiter w{};
     bool await_ready() const noexcept { return false; }
@@ -309,10 +307,10 @@ class wait_queue {
     }
     wake_reason await_resume() const noexcept { return w.reason; }
   };
-  wait_awaiter wait() noexcept { return {*this, time_never}; }
+  wait_awaiter wait() noexcept { return {*this}; }
   // Returns notified, or timed_out once `deadline` passes.
-  wait_awaiter wait_until(time_point deadline) noexcept { return {*this, deadline}; }
-  wait_awaiter wait_for(duration d) noexcept { return {*this, sched_->now() + d}; }
+  timed_wait_awaiter wait_until(time_point deadline) noexcept { return {*this, deadline}; }
+  timed_wait_awaiter wait_for(duration d) noexcept { return {*this, sched_->now() + d}; }
 
   scheduler& sched() const noexcept { return *sched_; }
 

@@ -47,7 +47,6 @@ struct promise_base {
   std::coroutine_handle<> continuation{};  // the coroutine co_awaiting this task
   // Only for spawned tasks:
   scheduler* sched = nullptr;
-  waitlist* joiners = nullptr;  // lives in the promise's own storage below
   bool done = false;
   bool detached = false;
 
@@ -58,11 +57,11 @@ struct promise_base {
     bool await_ready() const noexcept { return false; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-      promise_base& p = h.promise();
+      P& p = h.promise();
       p.done = true;
       if (p.continuation) return p.continuation;
       if (p.sched) {
-        while (waiter* w = p.joiners->front()) p.sched->wake(*w, wake_reason::notified);
+        while (waiter* w = p.spawn.joiners.front()) p.sched->wake(*w, wake_reason::notified);
         if (p.detached) h.destroy();
       }
       return std::noop_coroutine();
@@ -209,7 +208,7 @@ class [[nodiscard]] join_handle {
     void await_suspend(std::coroutine_handle<> h) noexcept {
       auto& p = jh.h_.promise();
       w.handle = h;
-      p.joiners->push_back(w);
+      p.spawn.joiners.push_back(w);
       if (deadline != time_never) p.sched->add_timer(w, deadline);
     }
     outcome_t<T> await_resume() noexcept {
@@ -237,7 +236,6 @@ class spawner {
     if (!h) panic("spawn of an empty task");
     auto& p = h.promise();
     p.sched = &s;
-    p.joiners = &p.spawn.joiners;
     p.spawn.start.handle = h;
     s.schedule(p.spawn.start);
     return join_handle<T>{h};

@@ -6,6 +6,8 @@
 // deliver frames and wake coroutines; the run loop then resumes them.
 #pragma once
 
+#include <sys/prctl.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <chrono>
@@ -17,7 +19,11 @@ namespace uni::posix {
 
 class PosixClock {
  public:
-  explicit PosixClock(boost::asio::io_context& io) noexcept : io_(io), work_(io.get_executor()) {}
+  // Linux delays timer wake-ups by up to 50 µs by default to batch them; an
+  // appliance's timers are its work, so the clock asks for 1 ns slack.
+  explicit PosixClock(boost::asio::io_context& io) noexcept : io_(io), work_(io.get_executor()) {
+    ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+  }
 
   time_point now() const noexcept {
     return time_point{std::chrono::duration_cast<duration>(std::chrono::steady_clock::now().time_since_epoch())};

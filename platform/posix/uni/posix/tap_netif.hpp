@@ -41,6 +41,7 @@ class TapNetif {
     std::uint64_t tx_would_block = 0; // frames dropped: the device queue was full
     std::uint64_t tx_errors = 0;
     std::uint64_t tx_oversize = 0;
+    std::uint64_t rx_errors = 0;      // the device failed; reception stopped
   };
 
   // `mac` is the appliance's own address (the TAP device's is the kernel's side).
@@ -53,6 +54,11 @@ class TapNetif {
   // Attaches to the TAP device `ifname` (created if the caller may). On failure
   // error_message() says what to do.
   result<void> open(const std::string& ifname) {
+    close();
+    if (ifname.empty() || ifname.size() >= IFNAMSIZ) {
+      message_ = "TAP device name '" + ifname + "' must be 1 to 15 characters";
+      return fail(error::invalid_argument);
+    }
     int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
       const int e = errno;
@@ -128,28 +134,36 @@ class TapNetif {
   void arm() {
     fd_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
       if (ec) return;  // cancelled: the device is closing
-      read_ready();
-      arm();
+      if (read_ready()) arm();
     });
   }
 
-  void read_ready() noexcept {
+  // False when the device failed (deleted under us): stop waiting on it, or the
+  // descriptor stays readable and poll() never returns.
+  bool read_ready() noexcept {
     for (std::size_t i = 0; i < read_batch; ++i) {
       auto page = pool_.allocate();
       if (!page) {
         // Drain the frame anyway, or the device would stay readable forever.
         std::uint8_t scratch[page_size];
-        if (::read(fd_.native_handle(), scratch, sizeof scratch) <= 0) return;
+        if (::read(fd_.native_handle(), scratch, sizeof scratch) < 0) return read_failed(errno);
         ++stats_.rx_no_buffers;
         continue;
       }
       const ssize_t n = ::read(fd_.native_handle(), page->data(), page_size);
-      if (n <= 0) return;  // EAGAIN: nothing more for now
+      if (n <= 0) return n == 0 || read_failed(errno);
       view frame = page->head(static_cast<std::size_t>(n));
       ++stats_.rx_frames;
       if (pcap_) pcap_->record(frame, std::chrono::system_clock::now());
       if (receiver_) receiver_(std::move(frame));
     }
+    return true;
+  }
+  bool read_failed(int e) noexcept {
+    if (e == EAGAIN || e == EINTR) return true;  // nothing more for now
+    ++stats_.rx_errors;
+    log_error("tap ", name_.c_str(), ": read failed (", std::strerror(e), "); the device is gone");
+    return false;
   }
 
   page_pool& pool_;

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# bench/run.sh: the core benchmarks, side by side with Linux threads (the Mirage
+# paper's Figure 7). Builds the release preset if needed, runs bench_tasks
+# (1 M and 10 M tasks; 100 k pthreads) and bench_timers (1 M sleepers; 10 k
+# pthreads), and writes, under the results folder:
+#   core.md            the tables (task cost in time and bytes; timer jitter)
+#   timer-jitter.png   CDF of wake-up jitter, uni vs pthreads (gnuplot)
+#   raw.txt            the benchmarks' own output lines, jitter-*.dat the CDFs
+# Usage: bench/run.sh [--quick] [--out DIR]   (--quick: 100 k tasks, short sleeps)
+# Every step is bounded in time (timeout); any failure stops the run.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=$root/bench/results
+quick=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=1 ;;
+    --out) out=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--out DIR]" >&2; exit 2 ;;
+  esac
+  shift
+done
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+cd "$root"
+[ -f build/release/build.ninja ] || timeout 300 cmake --preset release >/dev/null
+timeout 900 cmake --build --preset release --target bench_tasks bench_timers >/dev/null
+bin=$root/build/release/bench
+
+if [ $quick = 1 ]; then
+  task_sizes=(100000); threads=2000; sleepers=100000; sleeper_threads=1000; max_sleep_ms=400
+else
+  task_sizes=(1000000 10000000); threads=100000; sleepers=1000000; sleeper_threads=10000; max_sleep_ms=4000
+fi
+
+raw=$out/raw.txt
+: >"$raw"
+run() { echo "+ $*" >&2; timeout 300 "$@" | tee -a "$raw"; }
+first=1
+for n in "${task_sizes[@]}"; do
+  if [ $first = 1 ]; then run "$bin/bench_tasks" "$n" --threads "$threads"; first=0
+  else run "$bin/bench_tasks" "$n" --threads 0; fi
+done
+rm -f "$out"/jitter-*.dat
+run "$bin/bench_timers" --tasks "$sleepers" --threads "$sleeper_threads" --max-sleep-ms "$max_sleep_ms" --out "$out"
+
+# field LINE KEY: the value of KEY=... in a `record key=value ...` line.
+field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
+# num X: X rounded to an integer, with thousands separators.
+num() { LC_ALL=C printf "%.0f" "$1" | sed -E ':a;s/^([0-9]+)([0-9]{3})/\1,\2/;ta'; }
+# us X: microseconds, one decimal below 1000, else as num.
+us() { if awk -v x="$1" 'BEGIN { exit !(x < 1000) }'; then echo "$1"; else num "$1"; fi; }
+# The output lines of one record, uni first.
+lines() { grep "^$1 impl=uni" "$raw" || true; grep "^$1 impl=" "$raw" | grep -v "^$1 impl=uni" || true; }
+
+{
+  echo "# uni core benchmarks"
+  echo
+  echo "Written by \`bench/run.sh$([ $quick = 1 ] && echo ' --quick')\` on $(date -u '+%Y-%m-%d %H:%M UTC'):" \
+    "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')," \
+    "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) CPUs, Linux $(uname -r)," \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end. Raw output: \`raw.txt\`."
+  echo
+  echo "## Tasks: create, run, park, wake, finish (Figure 7a)"
+  echo
+  echo "uni: N detached tasks are spawned, each runs until it parks on one wait_queue (all N alive at once),"
+  echo "then all are woken and finish. *cold*: the heap grows (each new page of frames is a page fault);"
+  echo "*warm*: the same again in memory freed by the first round, as in a long-running appliance."
+  echo "pthread: std::thread create + join, 1000 threads alive at a time."
+  echo
+  echo "| implementation | N | wall s | tasks/s | ns/task | spawn / first run / wake+finish, ns |"
+  echo "| --- | ---: | ---: | ---: | ---: | --- |"
+  while read -r l; do
+    case $l in
+      "tasks impl=uni"*)
+        echo "| uni ($(field "$l" heap) heap) | $(num "$(field "$l" n)") | $(field "$l" seconds) | $(num "$(field "$l" tasks_per_s)") |" \
+          "$(num "$(field "$l" ns_per_task)") | $(field "$l" spawn_ns) / $(field "$l" start_ns) / $(field "$l" finish_ns) |" ;;
+      "tasks impl=pthread"*)
+        echo "| pthread (std::thread) | $(num "$(field "$l" n)") | $(field "$l" seconds) | $(num "$(field "$l" tasks_per_s)") |" \
+          "$(num "$(field "$l" ns_per_task)") | create + join |" ;;
+    esac
+  done < <(lines tasks)
+  echo
+  echo "### Memory per live task"
+  echo
+  echo "frame: what the coroutine frame asks of operator new; malloc: what malloc holds for it (mallinfo2);"
+  echo "RSS: growth of resident memory per task (first round). A pthread's figures are for 1000 threads parked: its stack is reserved (virtual) in full, touched (RSS) in part."
+  echo
+  echo "| implementation | N | frame B | malloc B | RSS B | virtual B |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+  while read -r l; do
+    case $l in
+      "tasks impl=uni heap=cold"*)
+        echo "| uni task | $(num "$(field "$l" n)") | $(field "$l" frame_bytes) | $(field "$l" heap_bytes) | $(field "$l" rss_bytes) | ≈ malloc |" ;;
+      "tasks impl=pthread"*)
+        echo "| pthread (std::thread) | 1,000 | — | — | $(num "$(field "$l" rss_bytes)") | $(num "$(field "$l" vsz_bytes)") |" ;;
+    esac
+  done < <(lines tasks)
+  uw=$(grep -m1 '^tasks impl=uni heap=warm' "$raw" || true)
+  uc=$(grep -m1 '^tasks impl=uni heap=cold' "$raw" || true)
+  pt=$(grep -m1 '^tasks impl=pthread' "$raw" || true)
+  if [ -n "$uw" ] && [ -n "$pt" ]; then
+    echo
+    awk -v p="$(field "$pt" ns_per_task)" -v w="$(field "$uw" ns_per_task)" -v c="$(field "$uc" ns_per_task)" \
+      -v pr="$(field "$pt" rss_bytes)" -v ur="$(field "$uc" heap_bytes)" \
+      'BEGIN { printf "Ratios: a pthread create+join costs %.0fx the time of a uni task (warm heap; %.0fx cold) and %.0fx its resident memory.\n", p / w, p / c, pr / ur }'
+  fi
+  echo
+  echo "## Timer precision: wake-up jitter (Figure 7b)"
+  echo
+  echo "Every sleeper reads the clock, sleeps a uniformly random time (seeded), and records its real"
+  echo "wake-up time minus the deadline it asked for. uni: all tasks at once under \`uni::run\` on"
+  echo "\`PosixClock\`; pthread: one thread per sleeper, \`clock_nanosleep(TIMER_ABSTIME)\`."
+  echo
+  echo "| implementation | sleepers | sleep | p50 µs | p99 µs | p99.9 µs | max µs | mean µs |"
+  echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+  while read -r l; do
+    case $l in
+      "timers "*)
+        echo "| $(field "$l" impl) | $(num "$(field "$l" n)") | $(field "$l" min_sleep_ms)–$(field "$l" max_sleep_ms) ms |" \
+          "$(us "$(field "$l" p50_us)") | $(us "$(field "$l" p99_us)") | $(us "$(field "$l" p999_us)") | $(us "$(field "$l" max_us)") | $(us "$(field "$l" mean_us)") |" ;;
+    esac
+  done < <(lines timers)
+  echo
+  echo "Timer slack of the process: $(field "$(grep -m1 '^timers ' "$raw")" slack_ns) ns (Linux default 50 µs)."
+  echo
+  echo "![CDF of wake-up jitter](timer-jitter.png)"
+} >"$out/core.md"
+
+# The CDF, as the paper plots it (log x axis: the tail spans decades).
+plots=()
+for impl in uni pthread; do
+  f=$out/jitter-$impl.dat
+  [ -s "$f" ] && plots+=("'$f' using 1:2 with lines lw 2 title '$impl ($(sed -n 's/^# [a-z]*: wake-up jitter of \([0-9]*\).*/\1/p' "$f") sleepers)'")
+done
+if [ ${#plots[@]} -gt 0 ]; then
+  timeout 60 gnuplot <<EOF
+set terminal pngcairo size 900,560 font ",11"
+set output '$out/timer-jitter.png'
+set title "Wake-up jitter of parallel sleepers, each sleeping $((max_sleep_ms / 4))–${max_sleep_ms} ms"
+set xlabel 'jitter: wake-up time - deadline (µs, log scale)'
+set ylabel 'cumulative frequency (%)'
+set logscale x
+set grid
+set key bottom right
+set yrange [0:100]
+plot $(IFS=,; echo "${plots[*]}")
+EOF
+fi
+echo "wrote $out/core.md and $out/timer-jitter.png" >&2
