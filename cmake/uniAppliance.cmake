@@ -1,22 +1,31 @@
-# uni_add_appliance(NAME SOURCES src... TARGETS posix-socket|posix-tap...)
+# uni_add_appliance(NAME SOURCES src... TARGETS posix-socket|posix-tap|xen...)
 #
 # Builds one application source for each target: NAME-socket (host sockets via
-# Boost.Asio) and NAME-tap (uni's own stack on a TAP device). The source includes
-# <uni/appliance.hpp> and names its service with UNI_APPLIANCE.
+# Boost.Asio), NAME-tap (uni's own stack on a TAP device) and NAME-xen (a PVH Xen
+# guest kernel, with NAME-xen.cfg for xl). The source includes
+# <uni/appliance.hpp> and names its service with UNI_APPLIANCE. A build makes
+# either the POSIX targets or, with the `xen` preset (UNI_XEN), the xen ones.
 function(uni_add_appliance name)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "SOURCES;TARGETS;LIBRARIES")
   if(NOT arg_SOURCES OR NOT arg_TARGETS)
     message(FATAL_ERROR "uni_add_appliance(${name}): SOURCES and TARGETS are required")
   endif()
   foreach(target IN LISTS arg_TARGETS)
-    if(target STREQUAL "posix-socket")
+    if(target STREQUAL "xen")
+      if(UNI_XEN)
+        uni_add_xen_image(${name}-xen SOURCES ${arg_SOURCES} LIBRARIES ${arg_LIBRARIES})
+      endif()
+      continue()
+    elseif(UNI_XEN)
+      continue()  # the xen preset builds Xen images only
+    elseif(target STREQUAL "posix-socket")
       set(exe ${name}-socket)
       set(define UNI_TARGET_POSIX_SOCKET)
     elseif(target STREQUAL "posix-tap")
       set(exe ${name}-tap)
       set(define UNI_TARGET_POSIX_TAP)
     else()
-      message(FATAL_ERROR "uni_add_appliance(${name}): unknown target '${target}' (posix-socket, posix-tap)")
+      message(FATAL_ERROR "uni_add_appliance(${name}): unknown target '${target}' (posix-socket, posix-tap, xen)")
     endif()
     add_executable(${exe} ${arg_SOURCES})
     target_compile_definitions(${exe} PRIVATE ${define})

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Sets up the machine, builds every configuration the suite covers and runs every
-# test: the debug build, then the whole suite again under ASan + UBSan.
+# test: the debug build, then the whole suite again under ASan + UBSan, then the
+# Xen guest images (freestanding build; booted by QEMU, and by Xen under QEMU).
 #   scripts/test.sh            everything
 #   scripts/test.sh debug      one preset only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-presets=("${@:-debug asan}")
+presets=("${@:-debug asan xen}")
 read -r -a presets <<<"${presets[*]}"
 jobs=$(nproc)
 for p in "${presets[@]}"; do

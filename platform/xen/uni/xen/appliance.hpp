@@ -1,0 +1,125 @@
+// uni/xen/appliance.hpp: the Xen platform's start of day after src/boot's, and the
+// run loop.
+//
+//   uni::task<int> main_task(uni::xen::platform& p) { ... co_return 0; }
+//   UNI_XEN_APPLIANCE("hello", main_task)
+//
+// The console comes up first (so everything after is reported), then the shared
+// info page, event channels and XenClock; the main task runs in uni::run over the
+// scheduler and XenClock, and its value is the exit status: the domain shuts down
+// (poweroff for 0, crash otherwise). Booted without Xen, the image says so and
+// stops: nothing here can work without the hypervisor.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include <uni/boot/boot.hpp>
+#include <uni/boot/heap.hpp>
+#include <uni/core/log.hpp>
+#include <uni/core/panic.hpp>
+#include <uni/core/run.hpp>
+#include <uni/core/scheduler.hpp>
+#include <uni/core/task.hpp>
+#include <uni/xen/clock.hpp>
+#include <uni/xen/console.hpp>
+#include <uni/xen/events.hpp>
+#include <uni/xen/hypercall.hpp>
+#include <uni/xen/shared_info.hpp>
+
+namespace uni::xen {
+
+// What an appliance's main task is given.
+struct platform {
+  const boot::info& boot;
+  console& con;
+  event_channels& events;
+  XenClock& clock;
+  scheduler& sched;
+  bool dom0;
+  std::uint32_t xen_version;  // major << 16 | minor
+};
+
+namespace detail {
+
+inline bool is_dom0() noexcept {
+  xen_feature_info_t fi{};
+  fi.submap_idx = 0;
+  return xen_version(XENVER_get_features, &fi) == 0 && (fi.submap & (1u << XENFEAT_dom0)) != 0;
+}
+
+// Ends the domain. dom0 also tells QEMU's isa-debug-exit (the test harness's
+// verdict; a real machine has no device there and ignores it).
+[[noreturn]] inline void shutdown(int status, bool dom0) noexcept {
+  if (dom0) cpu::outb(0xf4, static_cast<std::uint8_t>(status));
+  sched_shutdown_t s{};
+  s.reason = status == 0 ? SHUTDOWN_poweroff : SHUTDOWN_crash;
+  sched_op(SCHEDOP_shutdown, &s);
+  boot::hard_stop(static_cast<std::uint8_t>(status));
+}
+
+inline bool dom0_flag = false;
+[[noreturn]] inline void halt_on_panic() noexcept {
+  shutdown(255, dom0_flag);
+}
+
+inline void report_layout(const boot::info& b, const XenClock* clock) noexcept {
+  const auto kib = [](const boot::region& r) { return r.size() / 1024; };
+  const boot::layout& m = b.memory;
+  log_info("boot: text ", hex(m.text.start), "+", kib(m.text), "K rx, rodata ", hex(m.rodata.start), "+", kib(m.rodata),
+           "K r, data ", hex(m.data.start), "+", kib(m.data), "K rw");
+  log_info("boot: guard page ", hex(m.guard.start), ", stack ", hex(m.stack.start), "+", kib(m.stack), "K, I/O pages ",
+           hex(m.io_pages.start), "+", kib(m.io_pages), "K, heap ", hex(m.heap.start), "+", kib(m.heap), "K");
+  log_info("boot: W^X ", b.wx_violations == 0 ? "holds" : "VIOLATED", " (", b.wx_pages_checked, " pages walked, ",
+           b.wx_violations, " writable+executable", b.nx ? "" : "; no NX on this CPU", ")");
+  const std::uint64_t cycles = b.tsc_at_main - b.tsc_at_entry;
+  if (clock) log_info("boot: start of day took ", cycles, " cycles (", clock->tsc_to_ns(cycles) / 1000, " us)");
+  else log_info("boot: start of day took ", cycles, " cycles");
+}
+
+}  // namespace detail
+
+template <class Main>
+[[noreturn]] void run_appliance(std::string_view name, const boot::info& b, Main main_task) noexcept {
+  const bool on_xen = b.xen_cpuid_base != 0;
+  console& con = the_console();
+  con.start(on_xen);
+  set_log_sink(&console_sink);
+  set_log_level(log_level::info);
+  if (!on_xen) {
+    log_info("uni: ", name, ": booted by QEMU's PVH loader, cmdline '", b.cmdline, "'");
+    detail::report_layout(b, nullptr);
+    log_warn("uni: ", name, ": not running on Xen (no Xen CPUID leaves): nothing to do, exiting");
+    boot::hard_stop(0);
+  }
+  detail::dom0_flag = detail::is_dom0();
+  halt_hook() = &detail::halt_on_panic;
+  const long v = xen_version(XENVER_version, static_cast<void*>(nullptr));
+  log_info("uni: ", name, " on Xen ", v >> 16, ".", v & 0xffff, " (PVH ", detail::dom0_flag ? "dom0" : "domU",
+           ", console ", con.output() == console::kind::ring ? "ring" : "console_io", "), cmdline '", b.cmdline, "'");
+
+  auto shared = map_shared_info();
+  if (!shared) panic("xen: cannot map the shared info page: ", to_string(shared.err()));
+  event_channels events{*shared};
+  XenClock clock{events};
+  if (auto r = clock.start(); !r) panic("xen: cannot start the clock (upcall vector, VIRQ_TIMER): ", to_string(r.err()));
+  detail::report_layout(b, &clock);
+
+  scheduler sched;
+  platform p{b, con, events, clock, sched, detail::dom0_flag, static_cast<std::uint32_t>(v)};
+  auto outcome = run(sched, clock, main_task(p));
+  const int status = outcome ? *outcome : 1;
+  if (!outcome) log_error("uni: ", name, ": main task failed: ", to_string(outcome.err()));
+  const auto& hs = boot::kernel_heap().statistics();
+  log_info("uni: ", name, ": exit status ", status, " (heap high water ", hs.high_water, " bytes, ",
+           clock.statistics().blocks, " blocks, ", events.statistics().dispatched, " events)");
+  boot::run_exit_handlers();
+  detail::shutdown(status, detail::dom0_flag);
+}
+
+}  // namespace uni::xen
+
+#define UNI_XEN_APPLIANCE(NAME, MAIN)                                         \
+  [[noreturn]] void uni_appliance_main(const ::uni::boot::info& b) noexcept { \
+    ::uni::xen::run_appliance(NAME, b, [](::uni::xen::platform& p) { return MAIN(p); }); \
+  }
