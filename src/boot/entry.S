@@ -142,6 +142,10 @@ long_mode:
   movb $0, %bl                   /* a NUL byte stops string overflows from copying it */
   mov %rbx, __stack_chk_guard(%rip)
 
+  rdtsc                          /* long mode reached: the first step of the breakdown */
+  shl $32, %rdx
+  or %rdx, %rax
+  mov %rax, uni_boot_tsc_long_mode(%rip)
   movl uni_boot_start_info(%rip), %edi
   call uni_boot_main
 7:
@@ -216,6 +220,9 @@ uni_boot_trap_stubs:
   .balign 8
   .globl uni_boot_tsc
 uni_boot_tsc:
+  .quad 0
+  .globl uni_boot_tsc_long_mode
+uni_boot_tsc_long_mode:
   .quad 0
   .globl uni_boot_upcall_pending
 uni_boot_upcall_pending:          /* &vcpu_info[0].evtchn_upcall_pending, once mapped */

@@ -27,7 +27,7 @@ extern "C" {
 extern char __image_start[], __image_end[], __text_start[], __text_end[], __rodata_start[], __rodata_end[];
 extern char __data_start[], __data_end[], __stack_guard[], __stack_bottom[], __stack_top[];
 extern void (*__init_array_start[])(), (*__init_array_end[])();
-extern std::uint64_t uni_boot_tsc;
+extern std::uint64_t uni_boot_tsc, uni_boot_tsc_long_mode;
 extern std::uint32_t uni_boot_start_info;
 extern std::uint64_t uni_boot_pml4[512], uni_boot_pdpt[512], uni_boot_pd[4][512];
 extern std::uint8_t uni_boot_gdt[];
@@ -277,21 +277,32 @@ void early_write(std::string_view s) noexcept {
 
 using namespace uni::boot;
 
+static void step(const char* what) noexcept {
+  if (boot_info.step_count < info::max_steps) boot_info.steps[boot_info.step_count++] = {what, cpu::rdtsc()};
+}
+
 extern "C" [[noreturn]] void uni_boot_main(std::uint32_t start_info) noexcept {
   boot_info.tsc_at_entry = uni_boot_tsc;
+  boot_info.steps[boot_info.step_count++] = {"bss, boot tables, long mode", uni_boot_tsc_long_mode};
   boot_info.xen_cpuid_base = cpu::xen_cpuid_base();
   on_xen = boot_info.xen_cpuid_base != 0;
   boot_info.amd = cpu::is_amd();
   uni::xen::hypercall_uses_vmmcall = boot_info.amd;
   boot_info.nx = (cpu::rdmsr(0xc0000080) & (1u << 11)) != 0;
 
+  step("cpuid");
   copy_start_info(start_info);
   lay_out_memory();
+  step("memory map");
   install_traps();
+  step("traps");
   install_page_tables();
+  step("page tables");
   check_wx();
+  step("W^X walk");
   kernel_heap().init(reinterpret_cast<void*>(boot_info.memory.heap.start), boot_info.memory.heap.size());
   for (auto* f = __init_array_start; f != __init_array_end; ++f) (*f)();
+  step("heap, constructors");
   boot_info.tsc_at_main = cpu::rdtsc();
   uni_appliance_main(boot_info);
 }

@@ -7,10 +7,14 @@
 #         boots IMAGE as a PVH dom0; its banner and "NAME: exit status 0" must
 #         appear on Xen's serial console (HYPERVISOR_console_io), and dom0 ends
 #         the run through isa-debug-exit.
+#   fault tier 1 for tests/xen/fault_image.cpp: QEMU boots IMAGE without Xen with
+#         NAME as its command line (the fault to provoke); start of day's trap
+#         handler must report it (EXPECT, the 4th argument) and stop with status 255.
 # Stops at once on a panic or crash line; the console log is kept as
 # NAME-MODE.log in the working directory. Exits 77 when QEMU or Xen is missing.
 set -u
-mode=$1 image=$2 name=$3
+mode=$1 image=$2 name=$3 fault_expect=${4:-}
+want_rc=1
 log="$PWD/$name-$mode.log"
 timeout_s=${UNI_XEN_TEST_TIMEOUT:-40}
 
@@ -23,6 +27,11 @@ case $mode in
     args+=(-kernel "$image" -append "uni tier1")
     expect=("uni: $name: booted by QEMU's PVH loader, cmdline 'uni tier1'" "boot: W^X holds" "not running on Xen")
     ;;
+  fault)
+    args+=(-kernel "$image" -append "fault $name")
+    expect=("panic: page fault" "$fault_expect")
+    want_rc=255  # isa-debug-exit status 255: (255 << 1) | 1, truncated to 8 bits
+    ;;
   xen)
     xen_gz=/boot/xen-4.17-amd64.gz
     [[ -f $xen_gz ]] || { echo "SKIP: $xen_gz is missing (scripts/setup.sh installs xen-hypervisor-4.17-amd64)"; exit 77; }
@@ -34,7 +43,7 @@ case $mode in
       -initrd "$image uni tier2")
     expect=("uni: $name on Xen 4.17 (PVH dom0" "boot: W^X holds" "uni: $name: exit status 0")
     ;;
-  *) echo "usage: $0 qemu|xen IMAGE NAME"; exit 2 ;;
+  *) echo "usage: $0 qemu|xen|fault IMAGE NAME [EXPECT]"; exit 2 ;;
 esac
 
 start=$(date +%s%N)
@@ -43,9 +52,12 @@ pid=$!
 # Watch the console: stop early on a panic, a crash or a halted dom0.
 verdict=""
 deadline=$((SECONDS + timeout_s))
+# (A fault test expects a panic: its image stops by itself right after.)
+stop_on='Panic on CPU|crashed|panic:|Hardware Dom0 halted|Hardware Dom0 shutdown'
+[[ $mode == fault ]] && stop_on='Panic on CPU|crashed|Hardware Dom0'
 while kill -0 "$pid" 2>/dev/null; do
-  if grep -qE 'Panic on CPU|crashed|panic:|Hardware Dom0 halted|Hardware Dom0 shutdown' "$log"; then
-    sleep 0.2; kill "$pid" 2>/dev/null; verdict="stopped on: $(grep -m1 -E 'Panic on CPU|crashed|panic:|Hardware Dom0' "$log")"
+  if grep -qE "$stop_on" "$log"; then
+    sleep 0.2; kill "$pid" 2>/dev/null; verdict="stopped on: $(grep -m1 -E "$stop_on" "$log")"
     break
   fi
   if ((SECONDS >= deadline)); then
@@ -62,7 +74,7 @@ echo "--- QEMU exit status $rc after ${elapsed_ms} ms (log: $log) ${verdict}"
 
 fail=0
 [[ -z $verdict ]] || fail=1
-((rc == 1)) || { echo "FAIL: expected QEMU to exit through isa-debug-exit with status 0 (1), got $rc"; fail=1; }
+((rc == want_rc)) || { echo "FAIL: expected QEMU to exit through isa-debug-exit with $want_rc, got $rc"; fail=1; }
 for e in "${expect[@]}"; do
   grep -qF -- "$e" "$log" || { echo "FAIL: missing on the console: $e"; fail=1; }
 done

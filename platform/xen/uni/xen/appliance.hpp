@@ -72,6 +72,14 @@ inline void report_layout(const boot::info& b, const XenClock* clock) noexcept {
            hex(m.io_pages.start), "+", kib(m.io_pages), "K, heap ", hex(m.heap.start), "+", kib(m.heap), "K");
   log_info("boot: W^X ", b.wx_violations == 0 ? "holds" : "VIOLATED", " (", b.wx_pages_checked, " pages walked, ",
            b.wx_violations, " writable+executable", b.nx ? "" : "; no NX on this CPU", ")");
+  char steps[200];
+  text_writer w{steps, sizeof steps};
+  std::uint64_t last = b.tsc_at_entry;
+  for (std::size_t i = 0; i < b.step_count; ++i) {
+    format_to(w, i ? ", " : "", b.steps[i].what, " ", b.steps[i].tsc - last);
+    last = b.steps[i].tsc;
+  }
+  log_info("boot: cycles per step: ", w.view());
   const std::uint64_t cycles = b.tsc_at_main - b.tsc_at_entry;
   if (clock) log_info("boot: start of day took ", cycles, " cycles (", clock->tsc_to_ns(cycles) / 1000, " us)");
   else log_info("boot: start of day took ", cycles, " cycles");

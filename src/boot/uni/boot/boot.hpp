@@ -41,6 +41,14 @@ struct info {
   std::size_t wx_violations = 0;     // pages both writable and executable (must be 0)
   std::uint64_t tsc_at_entry = 0;    // rdtsc at the first instruction
   std::uint64_t tsc_at_main = 0;     // rdtsc when start of day handed over
+  // rdtsc after each step of start of day, for the boot-time breakdown.
+  struct step {
+    const char* what = nullptr;
+    std::uint64_t tsc = 0;
+  };
+  static constexpr std::size_t max_steps = 8;
+  step steps[max_steps];
+  std::size_t step_count = 0;
 };
 
 // Number of I/O pages start of day sets aside (the build can change it).
