@@ -429,7 +429,7 @@ class Stack {
     std::uint8_t* b = hdr->data();
     b[0] = static_cast<std::uint8_t>(icmp_type::echo_reply);
     b[1] = 0;
-    wire::store_be16(b + 2, checksum_update16(m->checksum, 0x0800, 0x0000));
+    wire::store_be16(b + 2, m->echo_reply_checksum(message));
     wire::store_be32(b + 4, m->rest);
     view_chain reply(std::move(*hdr));
     if (!append_range(reply, message.views(), icmp_header::size, message.length() - icmp_header::size))

@@ -125,6 +125,19 @@ TEST_CASE("RFC 792: an echo request is answered with the same identifier, sequen
   CHECK(bytes(r.begin() + 34, r.end()) == icmp_echo(0, 0x4242, 7, pattern(56)));
 }
 
+// Found by tests/fuzz/icmp_fuzz: the reply to an all-zero echo request carried
+// checksum 0x0000, which Linux drops; the right one is 0xffff.
+TEST_CASE("RFC 792: an echo reply of all zero bytes still checksums (fuzz regression)", "[stack][icmp]") {
+  fixture f;
+  f.teach_arp();
+  f.send_ip({peer_ip, us, 1}, icmp_echo(8, 0, 0, bytes(56, 0)));
+  f.settle();
+  auto got = f.peer.take(0x0800);
+  REQUIRE(got.size() == 1);
+  CHECK(get16(got[0], 34 + 2) == 0xffff);
+  CHECK(internet_checksum(std::span(got[0]).subspan(34)) == 0);
+}
+
 TEST_CASE("RFC 1122 3.2.1.8: IP options are skipped and the packet still served", "[stack][ipv4]") {
   fixture f;
   f.teach_arp();

@@ -2,6 +2,7 @@
 // truncation of a valid header must fail cleanly, never read past the end.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <uni/net/arp.hpp>
 #include <uni/net/ethernet.hpp>
@@ -132,6 +133,33 @@ TEST_CASE("ICMP: the checksum covers every fragment; short headers are truncated
   view shorter[] = {page.head(7)};
   CHECK(icmp_header::parse(shorter).err() == error::truncated);
   CHECK(icmp_header::parse({}).err() == error::truncated);
+}
+
+// Found by tests/fuzz/icmp_fuzz: the incremental update (RFC 1624 eqn. 3) gave
+// 0x0000 for a reply of all zero bytes, which a receiver rejects; it must be 0xffff.
+TEST_CASE("ICMP: the echo reply checksum verifies, all-zero replies included (fuzz regression)", "[wire][icmp]") {
+  auto pool = std::make_unique<static_page_pool<4>>();
+  const bytes requests[] = {icmp_echo(8, 0, 0, {}), icmp_echo(8, 0, 0, bytes(1, 0)), icmp_echo(8, 0, 0, bytes(56, 0)),
+                            icmp_echo(8, 0, 0, {0x80, 0x00, 0x7f, 0xff}),  // data summing to -0
+                            icmp_echo(8, 0, 1, bytes(56, 0)), icmp_echo(8, 0x1234, 9, pattern(100))};
+  for (const bytes& m : requests) {
+    view page = *pool->allocate();
+    std::copy(m.begin(), m.end(), page.data());
+    const std::size_t cut = std::min<std::size_t>(m.size(), 9);
+    view frags[] = {page.head(cut), page.tail(cut).head(m.size() - cut)};
+    auto h = icmp_header::parse(frags);
+    REQUIRE(h.ok());
+    bytes reply = m;
+    reply[0] = 0;
+    reply[2] = reply[3] = 0;
+    const std::uint16_t full = internet_checksum(reply);
+    const std::uint16_t c = h->echo_reply_checksum(frags);
+    INFO("request of " << m.size() << " bytes");
+    CHECK(c == full);
+    reply[2] = static_cast<std::uint8_t>(c >> 8);
+    reply[3] = static_cast<std::uint8_t>(c);
+    CHECK(internet_checksum(reply) == 0);
+  }
 }
 
 TEST_CASE("UDP: length and pseudo-header checksum are checked", "[wire][udp]") {

@@ -39,6 +39,25 @@ struct icmp_header {
     return icmp_header{b[0], b[1], wire::load_be16(b + 2), wire::load_be32(b + 4)};
   }
 
+  // The checksum of the echo reply to this echo request, `message` being the
+  // request (header and data): only the type changes (8 -> 0), so the checksum is
+  // updated, not recomputed (RFC 1624 eqn. 3). The update cannot produce 0xffff,
+  // yet a reply whose bytes are all zero (identifier, sequence and data 0) needs
+  // exactly 0xffff: its sum is +0, and a receiver folds the sum with the field to
+  // check for 0xffff. That one case is recognised by scanning the data, which
+  // happens only when the update gives 0.
+  std::uint16_t echo_reply_checksum(std::span<const view> message) const noexcept {
+    const std::uint16_t c = checksum_update16(checksum, 0x0800, 0x0000);
+    if (c != 0 || rest != 0) return c;
+    std::size_t skip = size;
+    for (const view& v : message) {
+      for (std::size_t i = skip < v.size() ? skip : v.size(); i < v.size(); ++i)
+        if (v[i] != 0) return c;
+      skip -= skip < v.size() ? skip : v.size();
+    }
+    return 0xffff;
+  }
+
   // Writes the 8-byte header; the checksum covers it and `data`.
   void emit(std::span<std::uint8_t> out, std::span<const view> data) const noexcept {
     out[0] = type;
