@@ -25,4 +25,6 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The tier-3 Xen tests boot a Linux dom0 unpacked (not installed) from Debian packages.
+if [[ $(id -u) -eq 0 ]]; then "$(dirname "$0")/xen-dom0.sh" fetch; else sudo "$(dirname "$0")/xen-dom0.sh" fetch; fi
 echo "setup: all packages present"

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# tests/xen/dom0.sh IMAGE NAME [ping ADDR]: tier 3. Boots the real Xen 4.17 under
+# QEMU (TCG) with a Debian Linux PV dom0 that runs from an initramfs built here:
+# busybox, the Xen toolstack (xenstored, xenconsoled, xl) and the kernel's
+# netback and bridge modules, from the packages scripts/xen-dom0.sh unpacked.
+# dom0 creates IMAGE as a PVH domU (`xl create`, a vif on bridge xenbr0 at
+# 10.0.0.1/24), waits for the domU's console (through its PV console ring and
+# xenconsoled) to say "NAME: exit status 0" -- or, with `ping ADDR`, for the
+# appliance to answer ping there -- prints the domU console, and reports the
+# verdict to QEMU's isa-debug-exit through /dev/port.
+# The domU console log is kept as NAME-dom0.domu.log, the whole run as NAME-dom0.log.
+# Exits 77 when QEMU, Xen or the dom0 packages are missing.
+set -u
+image=$1 name=$2 check=${3:-exit} ping_addr=${4:-10.0.0.2}
+dom0=${UNI_XEN_DOM0:-/var/cache/uni/xen-dom0}
+timeout_s=${UNI_XEN_TIER3_TIMEOUT:-120}
+log="$PWD/$name-dom0.log"
+
+qemu=$(command -v qemu-system-x86_64) || { echo "SKIP: qemu-system-x86_64 is not installed (scripts/setup.sh)"; exit 77; }
+xen_gz=/boot/xen-4.17-amd64.gz
+[[ -f $xen_gz ]] || { echo "SKIP: $xen_gz is missing (scripts/setup.sh installs xen-hypervisor-4.17-amd64)"; exit 77; }
+[[ -f $dom0/.complete ]] || { echo "SKIP: no dom0 packages in $dom0 (scripts/xen-dom0.sh fetch, run by scripts/setup.sh)"; exit 77; }
+kver=$(sed 's/^linux-image-//' "$dom0/kernel-package")
+root=$dom0/root
+
+work=$(mktemp -d) && trap 'rm -rf "$work"' EXIT
+zcat "$xen_gz" >"$work/xen.elf"
+rd=$work/initramfs
+mkdir -p "$rd"/{bin,sbin,dev,proc,sys,run,tmp,etc/xen/scripts,lib/modules,lib64,app,usr/lib/xen-4.17/bin,var/lib/xen,var/log/xen/console}
+cp "$root/bin/busybox" "$rd/bin/busybox"
+ln -s /run "$rd/var/run"
+for applet in $("$root/bin/busybox" --list); do [[ -e $rd/bin/$applet ]] || ln -s busybox "$rd/bin/$applet"; done
+for tool in xl xenstored xenconsoled xen-init-dom0; do cp "$root/usr/lib/xen-4.17/bin/$tool" "$rd/usr/lib/xen-4.17/bin/"; done
+cp "$root/usr/bin/xenstore-write" "$root/usr/bin/xenstore-read" "$rd/bin/" 2>/dev/null
+# Shared libraries of the toolstack, from the host (the same Debian packages).
+libs=$(for b in "$rd"/usr/lib/xen-4.17/bin/* "$rd"/bin/xenstore-*; do ldd "$b" 2>/dev/null; done | awk '/=> \// {print $3}' | sort -u)
+mkdir -p "$rd/lib/x86_64-linux-gnu"
+for l in $libs /lib/x86_64-linux-gnu/libgcc_s.so.1; do cp -L "$l" "$rd/lib/x86_64-linux-gnu/"; done
+cp -L /lib64/ld-linux-x86-64.so.2 "$rd/lib64/"
+mods=(net/llc/llc net/802/stp net/bridge/bridge drivers/xen/xen-evtchn drivers/xen/xen-gntdev drivers/xen/xen-gntalloc
+      drivers/xen/xen-privcmd drivers/xen/xenfs/xenfs drivers/net/xen-netback/xen-netback)
+for m in "${mods[@]}"; do cp "$root/lib/modules/$kver/kernel/$m.ko" "$rd/lib/modules/"; done
+: >"$rd/etc/xen/xl.conf"
+cp "$image" "$rd/app/$name"
+
+# The vif hotplug script (Debian's are bash): add the vif to the bridge, tell libxl.
+cat >"$rd/etc/xen/scripts/vif-bridge" <<'HOTPLUG'
+#!/bin/sh
+if [ "$1" = online ] || [ "$1" = add ]; then
+  ip link set "$vif" up
+  brctl addif xenbr0 "$vif"
+fi
+xenstore-write "$XENBUS_PATH/hotplug-status" connected
+HOTPLUG
+chmod +x "$rd/etc/xen/scripts/vif-bridge"
+
+cat >"$rd/app/$name.cfg" <<CFG
+name = "$name"
+type = "pvh"
+kernel = "/app/$name"
+memory = 32
+vcpus = 1
+vif = [ 'bridge=xenbr0,mac=00:16:3e:00:00:02' ]
+on_poweroff = "destroy"
+on_crash = "preserve"
+CFG
+
+cat >"$rd/init" <<INIT
+#!/bin/sh
+export PATH=/bin:/sbin:/usr/lib/xen-4.17/bin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /run/xen; mount -t devpts devpts /dev/pts
+for m in llc stp bridge xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback; do insmod /lib/modules/\$m.ko; done
+mount -t xenfs xenfs /proc/xen
+verdict() { echo "dom0: verdict \$1"; printf "\\\\\$(printf %o \$1)" | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null; poweroff -f; }
+xenstored --pid-file /run/xenstored.pid || verdict 10
+xen-init-dom0 >/dev/null || verdict 11
+xenconsoled --log=guest --log-dir=/var/log/xen/console || verdict 12
+brctl addbr xenbr0; ip addr add 10.0.0.1/24 dev xenbr0; ip link set xenbr0 up
+echo "dom0: toolstack up at \$(cut -d' ' -f1 /proc/uptime) s; xl create $name"
+t0=\$(cut -d' ' -f1 /proc/uptime)
+xl create /app/$name.cfg || verdict 13
+domu=/var/log/xen/console/guest-$name.log
+ok=0
+for i in \$(seq 1 600); do
+  if [ "$check" = ping ]; then
+    if ping -c 1 -W 1 $ping_addr >/dev/null 2>&1; then echo "dom0: $ping_addr answered ping \$(echo "\$(cut -d' ' -f1 /proc/uptime) - \$t0" | sed 's/ //g') s after xl create"; ok=1; break; fi
+  elif grep -q "$name: exit status 0" \$domu 2>/dev/null; then ok=1; break; fi
+  grep -qE "panic:|exit status [1-9]" \$domu 2>/dev/null && break
+  sleep 0.1
+done
+[ "$check" = ping ] && [ \$ok = 1 ] && ping -c 3 -i 0.2 $ping_addr
+echo "dom0: ---- domU console ----"; cat \$domu; echo "dom0: ---- end ----"
+xl list
+[ \$ok = 1 ] && verdict 0
+verdict 1
+INIT
+chmod +x "$rd/init"
+(cd "$rd" && find . | "$root/bin/busybox" cpio -o -H newc 2>/dev/null) >"$work/initramfs.cpio"  # busybox: cpio may be absent on the host
+
+start=$(date +%s%N)
+"$qemu" -accel tcg -cpu max -m 1536 -nographic -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+  -kernel "$work/xen.elf" \
+  -append "console=com1 com1=115200 dom0_mem=512M smap=0 noreboot loglvl=all guest_loglvl=all" \
+  -initrd "$root/boot/vmlinuz-$kver console=hvc0 earlyprintk=xen quiet,$work/initramfs.cpio" </dev/null >"$log" 2>&1 &
+pid=$!
+verdict=""
+deadline=$((SECONDS + timeout_s))
+while kill -0 "$pid" 2>/dev/null; do
+  if grep -qE 'Panic on CPU|Kernel panic|Hardware Dom0 (halted|crashed|shutdown)' "$log"; then
+    sleep 0.3; kill "$pid" 2>/dev/null; verdict="stopped on: $(grep -m1 -E 'Panic on CPU|Kernel panic|Hardware Dom0' "$log")"; break
+  fi
+  if ((SECONDS >= deadline)); then kill "$pid" 2>/dev/null; verdict="timed out after ${timeout_s}s"; break; fi
+  sleep 0.1
+done
+wait "$pid"
+rc=$?
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+tr -d '\r' <"$log" | sed -n '/dom0: ---- domU console/,/dom0: ---- end/p' >"$PWD/$name-dom0.domu.log"
+tr -d '\r' <"$log" | grep -E '^dom0:|^\[|^Name|^Domain-0|^'"$name" | head -60
+echo "--- QEMU exit status $rc after ${elapsed_ms} ms (log: $log) $verdict"
+((rc == 1)) && { echo "PASS: tier 3 ($check) of $name"; exit 0; }
+echo "FAIL: tier 3 ($check) of $name"
+exit 1
