@@ -6,14 +6,31 @@
 // UDP:  auto s = stack.udp_bind(port);            result<udp_socket>
 //       auto d = co_await s->receive();           result<datagram>
 //       auto r = co_await s->send_to(ep, frags);  result<void>
+//
+// TCP:  auto l = stack.tcp_listen(port);                 result<tcp_listener>
+//       auto c = co_await l->accept();                   result<tcp_stream>
+//       auto c = co_await stack.tcp_connect(ep, 2s);     result<tcp_stream>
+//       auto d = co_await c->read();                     result<view>, empty at end of stream
+//       auto r = co_await c->write(frags);               result<void>, waits while the send buffer is full
+//       c->shutdown(); c->close(); c->abort();           FIN after queued data / release / RST
+// Errors are uni::error values mapped from errno (detail::socket_error); Asio is
+// used only for readiness, through its error_code overloads: nothing throws.
 #pragma once
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <algorithm>
+#include <cerrno>
 #include <memory>
 #include <span>
+#include <utility>
 
 #include <uni/core/buffer.hpp>
 #include <uni/core/scheduler.hpp>
@@ -21,6 +38,66 @@
 #include <uni/net/endpoint.hpp>
 
 namespace uni::posix {
+
+namespace detail {
+
+// The uni::error a failed socket call's errno stands for.
+inline error socket_error(int e) noexcept {
+  switch (e) {
+    case ECONNREFUSED: return error::refused;
+    case ECONNRESET:
+    case ECONNABORTED: return error::reset;
+    case ETIMEDOUT: return error::timed_out;
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case ENETDOWN:
+    case EHOSTDOWN: return error::unreachable;
+    case EADDRINUSE:
+    case EADDRNOTAVAIL: return error::in_use;
+    case EACCES:
+    case EPERM: return error::permission;
+    case ENOBUFS:
+    case ENOMEM: return error::no_buffers;
+    case EMFILE:
+    case ENFILE: return error::table_full;
+    case EPIPE:
+    case ENOTCONN:
+    case ESHUTDOWN:
+    case EBADF: return error::closed;
+    case EMSGSIZE: return error::too_large;
+    default: return error::io;
+  }
+}
+
+inline endpoint to_endpoint(const boost::asio::ip::tcp::endpoint& ep) noexcept {
+  return {ipv4_address{ep.address().to_v4().to_uint()}, ep.port()};
+}
+
+// One direction (readable, writable) of a socket that coroutines wait on. At
+// most one Asio wait is armed for it, however many coroutines wait; its
+// completion wakes them all and each retries its call.
+struct readiness {
+  explicit readiness(scheduler& s) noexcept : waiters(s) {}
+  wait_queue waiters;
+  bool armed = false;
+};
+
+// Waits until `sock` is ready for `what` (or `deadline`). `keep` owns the state
+// holding `sock` and `r`: the Asio wait may complete after every handle is gone.
+template <class Socket>
+wait_queue::timed_wait_awaiter await_ready(std::shared_ptr<void> keep, Socket& sock, readiness& r,
+                                           typename Socket::wait_type what, time_point deadline = time_never) {
+  if (!r.armed) {
+    r.armed = true;
+    sock.async_wait(what, [keep = std::move(keep), &r](const boost::system::error_code&) {
+      r.armed = false;
+      r.waiters.notify_all();
+    });
+  }
+  return r.waiters.wait_until(deadline);
+}
+
+}  // namespace detail
 
 class SocketStack {
  public:
@@ -120,6 +197,283 @@ class SocketStack {
                                                                    : error::io);
     st->sock.non_blocking(true, ec);
     return udp_socket{std::move(st)};
+  }
+
+  // A TCP connection. Move-only; closing (or destroying) the handle releases the
+  // socket, and a coroutine still waiting in read() or write() on it (through
+  // another path) wakes with error::closed. After close(), abort() or a move,
+  // every call fails with error::closed.
+  class tcp_stream {
+   public:
+    tcp_stream(tcp_stream&&) noexcept = default;
+    tcp_stream& operator=(tcp_stream&& o) noexcept {
+      if (this != &o) {
+        close();
+        st_ = std::move(o.st_);
+      }
+      return *this;
+    }
+    ~tcp_stream() { close(); }
+
+    // Both ends, as they were when the connection was established.
+    endpoint local() const noexcept { return st_ ? st_->local : endpoint{}; }
+    endpoint remote() const noexcept { return st_ ? st_->remote : endpoint{}; }
+
+    // The next bytes received (at most a page), in a page of the pool; an empty
+    // view once the peer has closed its side (and on every read after that).
+    // error::no_buffers if the pool is empty: the bytes stay in the kernel.
+    task<result<view>> read() {
+      auto st = st_;  // this handle may move or close while we wait
+      if (!st) co_return fail(error::closed);
+      while (true) {
+        if (!st->sock.is_open()) co_return fail(error::closed);
+        {
+          auto page = st->pool.allocate();
+          if (!page) co_return fail(error::no_buffers);
+          const ssize_t n = ::recv(st->sock.native_handle(), page->data(), page->size(), MSG_DONTWAIT);
+          if (n > 0) co_return page->head(static_cast<std::size_t>(n));
+          if (n == 0) co_return view{};
+          if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) co_return fail(detail::socket_error(errno));
+        }  // no page is held while waiting
+        if (co_await detail::await_ready(st, st->sock, st->in, tcp::socket::wait_read) == wake_reason::cancelled)
+          co_return fail(error::cancelled);
+      }
+    }
+
+    // Sends every byte of `data` (gathered by the kernel, not copied by us),
+    // waiting while the send buffer is full. The views must live until it returns.
+    task<result<void>> write(std::span<const view> data) {
+      auto st = st_;
+      if (!st) co_return fail(error::closed);
+      std::size_t i = 0, offset = 0;  // the first unsent byte: data[i][offset]
+      while (true) {
+        while (i < data.size() && offset == data[i].size()) ++i, offset = 0;
+        if (i == data.size()) co_return result<void>{};
+        if (!st->sock.is_open()) co_return fail(error::closed);
+        iovec iov[max_iov];
+        std::size_t k = 0;
+        for (std::size_t j = i; j < data.size() && k < max_iov; ++j) {
+          const std::size_t skip = j == i ? offset : 0;
+          if (data[j].size() > skip) iov[k++] = iovec{data[j].data() + skip, data[j].size() - skip};
+        }
+        msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = k;
+        const ssize_t n = ::sendmsg(st->sock.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n >= 0) {
+          for (auto left = static_cast<std::size_t>(n); left > 0;) {
+            const std::size_t step = std::min(left, data[i].size() - offset);
+            offset += step;
+            left -= step;
+            if (offset == data[i].size()) ++i, offset = 0;
+          }
+          continue;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) co_return fail(detail::socket_error(errno));
+        if (co_await detail::await_ready(st, st->sock, st->out, tcp::socket::wait_write) == wake_reason::cancelled)
+          co_return fail(error::cancelled);
+      }
+    }
+    task<result<void>> write(const view& data) { return write(std::span<const view>(&data, 1)); }
+
+    // Half-close: the kernel sends a FIN after the bytes already written;
+    // reading goes on. A write still waiting for room fails with error::closed.
+    result<void> shutdown() noexcept {
+      if (!st_ || !st_->sock.is_open()) return fail(error::closed);
+      if (::shutdown(st_->sock.native_handle(), SHUT_WR) != 0) return fail(detail::socket_error(errno));
+      return {};
+    }
+
+    // Releases the connection; the kernel finishes sending and closes with a
+    // FIN. (Bytes received but never read make Linux reset the connection
+    // instead, as RFC 1122 §4.2.2.13 allows.)
+    void close() noexcept {
+      if (!st_) return;
+      boost::system::error_code ec;
+      std::exchange(st_, nullptr)->sock.close(ec);  // pending waits complete and wake their coroutines
+    }
+
+    // Resets the connection (RST) and releases it: SO_LINGER with a zero time.
+    void abort() noexcept {
+      if (!st_) return;
+      auto st = std::exchange(st_, nullptr);
+      boost::system::error_code ec;
+      st->sock.set_option(boost::asio::socket_base::linger(true, 0), ec);
+      st->sock.close(ec);
+    }
+
+    // Nagle's algorithm off (true) or on (false, the default).
+    void set_nodelay(bool on) noexcept {
+      if (!st_) return;
+      boost::system::error_code ec;
+      st_->sock.set_option(tcp::no_delay(on), ec);
+    }
+
+   private:
+    friend class SocketStack;
+    using tcp = boost::asio::ip::tcp;
+    static constexpr std::size_t max_iov = 64;  // views handed to one sendmsg
+
+    // Shared with pending Asio waits, which may complete after the handle is gone.
+    struct state {
+      state(scheduler& s, boost::asio::io_context& io, page_pool& p) : sock(io), pool(p), in(s), out(s) {}
+      tcp::socket sock;
+      page_pool& pool;
+      detail::readiness in, out;
+      endpoint local, remote;
+    };
+    explicit tcp_stream(std::shared_ptr<state> st) noexcept : st_(std::move(st)) {}
+
+    void learn_endpoints() noexcept {
+      boost::system::error_code ec;
+      if (auto ep = st_->sock.local_endpoint(ec); !ec) st_->local = detail::to_endpoint(ep);
+      if (auto ep = st_->sock.remote_endpoint(ec); !ec) st_->remote = detail::to_endpoint(ep);
+    }
+
+    std::shared_ptr<state> st_;
+  };
+
+  // A listening TCP port. Move-only; destroying or closing it stops listening
+  // (connections not yet accepted are reset by the kernel).
+  class tcp_listener {
+   public:
+    tcp_listener(tcp_listener&&) noexcept = default;
+    tcp_listener& operator=(tcp_listener&& o) noexcept {
+      if (this != &o) {
+        close();
+        st_ = std::move(o.st_);
+      }
+      return *this;
+    }
+    ~tcp_listener() { close(); }
+
+    endpoint local() const noexcept { return st_ ? st_->local : endpoint{}; }
+
+    // The next established connection. error::table_full when the process is
+    // out of file descriptors, error::no_buffers when the kernel is out of
+    // memory: the connection stays queued, and the listener stays readable, so
+    // the caller should pause before trying again.
+    task<result<tcp_stream>> accept() {
+      auto st = st_;
+      if (!st) co_return fail(error::closed);
+      while (true) {
+        if (!st->acceptor.is_open()) co_return fail(error::closed);
+        const int fd = ::accept4(st->acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+          auto cs = std::make_shared<tcp_stream::state>(st->sched, st->io, st->pool);
+          boost::system::error_code ec;
+          cs->sock.assign(boost::asio::ip::tcp::v4(), fd, ec);  // registers it with Asio's reactor
+          if (ec) {
+            ::close(fd);
+            co_return fail(error::io);
+          }
+          cs->sock.non_blocking(true, ec);
+          tcp_stream c{std::move(cs)};
+          c.learn_endpoints();
+          co_return std::move(c);
+        }
+        switch (errno) {
+          case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+          case EWOULDBLOCK:
+#endif
+            break;
+          // A connection that died in the queue, or a signal: take the next one
+          // (accept(2) asks for the network errors to be treated like EAGAIN).
+          case EINTR:
+          case ECONNABORTED:
+          case EPROTO:
+          case ENETDOWN:
+          case ENOPROTOOPT:
+          case EHOSTDOWN:
+          case ENONET:
+          case EHOSTUNREACH:
+          case EOPNOTSUPP:
+          case ENETUNREACH: continue;
+          default: co_return fail(detail::socket_error(errno));
+        }
+        if (co_await detail::await_ready(st, st->acceptor, st->ready, boost::asio::ip::tcp::acceptor::wait_read) ==
+            wake_reason::cancelled)
+          co_return fail(error::cancelled);
+      }
+    }
+
+    // Stops listening; a coroutine waiting in accept() wakes with error::closed.
+    void close() noexcept {
+      if (!st_) return;
+      boost::system::error_code ec;
+      std::exchange(st_, nullptr)->acceptor.close(ec);
+    }
+
+   private:
+    friend class SocketStack;
+    struct state {
+      state(scheduler& s, boost::asio::io_context& i, page_pool& p) : acceptor(i), sched(s), io(i), pool(p), ready(s) {}
+      boost::asio::ip::tcp::acceptor acceptor;
+      scheduler& sched;
+      boost::asio::io_context& io;
+      page_pool& pool;
+      detail::readiness ready;
+      endpoint local;
+    };
+    explicit tcp_listener(std::shared_ptr<state> st) noexcept : st_(std::move(st)) {}
+    std::shared_ptr<state> st_;
+  };
+
+  // Listens on `port` (0: any free port) of the stack's address: error::in_use
+  // if another socket listens there. SO_REUSEADDR is set, so a restarted
+  // server binds despite its old connections in TIME-WAIT.
+  result<tcp_listener> tcp_listen(std::uint16_t port) {
+    namespace ip = boost::asio::ip;
+    auto st = std::make_shared<tcp_listener::state>(sched_, io_, pool_);
+    boost::system::error_code ec;
+    ip::tcp::endpoint ep(ip::address_v4(address_.value), port);
+    st->acceptor.open(ep.protocol(), ec);
+    if (!ec) st->acceptor.set_option(ip::tcp::acceptor::reuse_address(true), ec);
+    if (!ec) st->acceptor.bind(ep, ec);
+    if (!ec) st->acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
+    if (!ec) st->acceptor.non_blocking(true, ec);
+    if (ec) return fail(detail::socket_error(ec.value()));
+    if (auto bound = st->acceptor.local_endpoint(ec); !ec) st->local = detail::to_endpoint(bound);
+    return tcp_listener{std::move(st)};
+  }
+
+  // Connects to `to`, giving up with error::timed_out after `timeout`;
+  // error::refused (RST), error::unreachable (no route, or ICMP says so). The
+  // kernel picks the source address and port by its routes: the stack's bind
+  // address is for services, and a loopback one could reach nothing else.
+  task<result<tcp_stream>> tcp_connect(endpoint to, duration timeout) {
+    const time_point deadline = sched_.now() + timeout;
+    auto st = std::make_shared<tcp_stream::state>(sched_, io_, pool_);
+    boost::system::error_code ec;
+    st->sock.open(boost::asio::ip::tcp::v4(), ec);
+    if (ec) co_return fail(detail::socket_error(ec.value()));
+    st->sock.non_blocking(true, ec);
+    tcp_stream c{st};  // closes the socket on every way out but success, cancellation included
+    sockaddr_in dst{};
+    dst.sin_family = AF_INET;
+    dst.sin_port = htons(to.port);
+    dst.sin_addr.s_addr = htonl(to.address.value);
+    const int fd = st->sock.native_handle();
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&dst), sizeof dst) != 0) {
+      if (errno != EINPROGRESS && errno != EINTR) co_return fail(detail::socket_error(errno));
+      while (true) {  // the handshake runs in the kernel; writable means done, either way
+        const auto why = co_await detail::await_ready(st, st->sock, st->out, boost::asio::ip::tcp::socket::wait_write,
+                                                      deadline);
+        if (why == wake_reason::timed_out) co_return fail(error::timed_out);
+        if (why == wake_reason::cancelled) co_return fail(error::cancelled);
+        if (!st->sock.is_open()) co_return fail(error::closed);
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+        if (err != 0) co_return fail(detail::socket_error(err));
+        sockaddr_in peer{};
+        len = sizeof peer;
+        if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0) break;
+      }
+    }
+    c.learn_endpoints();
+    co_return std::move(c);
   }
 
   scheduler& sched() noexcept { return sched_; }
