@@ -1,9 +1,16 @@
 // examples/udp-echo: the UDP echo appliance (RFC 862), one source for every
 // target: over host sockets (udp-echo-socket) and over uni's own stack on a TAP
-// device (udp-echo-tap). Flags: --port N (default 7), plus the platform's.
+// device (udp-echo-tap). Flags: --port N (default 7), plus the platform's
+// (on TAP, --dhcp leases the address instead of --ipv4).
 #include <uni/appliance.hpp>
 
 #include "udp_echo.hpp"
+
+// The DHCP client is built in, used only when asked: static addressing by default.
+struct udp_echo_config : uni::default_config {
+  static constexpr bool dhcp = true;
+  static constexpr bool dhcp_by_default = false;
+};
 
 namespace {
 uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
@@ -11,4 +18,4 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
 }
 }  // namespace
 
-UNI_APPLIANCE("udp-echo", uni::default_config, serve)
+UNI_APPLIANCE("udp-echo", udp_echo_config, serve)

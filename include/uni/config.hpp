@@ -22,7 +22,10 @@ namespace uni {
 struct default_config {
   // Which protocols exist (ICMP echo and ARP are always there).
   static constexpr bool udp = true;
-  static constexpr bool dhcp = false;  // address from a DHCP server instead of `address`
+  // The DHCP client (RFC 2131) is in the image only with `dhcp`; stack_settings::dhcp
+  // then picks a lease or the static `address` at run time, `dhcp_by_default` unless told.
+  static constexpr bool dhcp = false;
+  static constexpr bool dhcp_by_default = true;
 
   // Addressing: the defaults; appliances may override them at start.
   static constexpr ipv4_cidr address{ipv4_address::from_octets(10, 0, 0, 2), 24};
@@ -55,11 +58,11 @@ struct default_config {
 struct stack_settings {
   ipv4_cidr address{};
   ipv4_address gateway{};
-  bool dhcp = false;
+  bool dhcp = false;  // lease the address, gateway and DNS servers (only with Config::dhcp)
 
   template <class Config>
   static constexpr stack_settings from() noexcept {
-    return {Config::address, Config::gateway, Config::dhcp};
+    return {Config::address, Config::gateway, Config::dhcp && Config::dhcp_by_default};
   }
 };
 

@@ -11,6 +11,7 @@
 // payload is never copied on its way through.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -26,6 +27,7 @@
 #include <uni/core/view_chain.hpp>
 #include <uni/net/arp.hpp>
 #include <uni/net/arp_cache.hpp>
+#include <uni/net/dhcp.hpp>
 #include <uni/net/endpoint.hpp>
 #include <uni/net/ethernet.hpp>
 #include <uni/net/icmp.hpp>
@@ -86,10 +88,13 @@ class Stack {
   ~Stack() { netif_.set_receiver({}); }
 
   // Attaches to the device, starts the timers, and announces our address with a
-  // gratuitous ARP (RFC 5227 §3).
+  // gratuitous ARP (RFC 5227 §3), or with DHCP starts asking for a lease.
   void start() noexcept {
     netif_.set_receiver(receiver_);
     housekeeping_ = spawn(sched_, housekeeping());
+    if constexpr (Config::dhcp) {
+      if (settings_.dhcp) dhcp_start();
+    }
     if (!settings_.address.address.is_any()) send_arp(arp_op::request, mac_address::broadcast(), {}, settings_.address.address);
   }
 
@@ -103,6 +108,39 @@ class Stack {
   scheduler& sched() noexcept { return sched_; }
   page_pool& pool() noexcept { return pool_; }
 
+  // ---- DHCP (Config::dhcp with stack_settings::dhcp) ------------------------------
+
+  // The DNS servers of the lease (none with static addressing, or before a lease).
+  std::span<const ipv4_address> dns_servers() const noexcept {
+    if constexpr (Config::dhcp) {
+      if (dhcp_.lease) return dhcp_.lease->dns_servers();
+    }
+    return {};
+  }
+  // The lease the stack is configured from, if any.
+  const std::optional<dhcp_lease>& lease() const noexcept
+    requires Config::dhcp
+  {
+    return dhcp_.lease;
+  }
+  const dhcp_client_stats* dhcp_statistics() const noexcept
+    requires Config::dhcp
+  {
+    return dhcp_.client ? &dhcp_.client->stats() : nullptr;
+  }
+  // Waits until the stack has an address (at once if it has one): with DHCP, until
+  // a lease is bound.
+  task<result<ipv4_cidr>> address_assigned()
+    requires Config::dhcp
+  {
+    while (settings_.address.address.is_any()) {
+      // (Not `if (co_await ...)`: GCC 12 leaves this frame's resume index uninitialised.)
+      const wake_reason woken = co_await dhcp_.changed.wait();
+      if (woken == wake_reason::cancelled) co_return fail(error::cancelled);
+    }
+    co_return settings_.address;
+  }
+
   // Logs one line per layer: "ipv4: rx 10 tx 9 dropped 1 (bad checksum 1)".
   void log_counters() const noexcept {
     log_info("ethernet: ", counters_.ethernet);
@@ -110,6 +148,9 @@ class Stack {
     log_info("ipv4: ", counters_.ipv4);
     log_info("icmp: ", counters_.icmp);
     if constexpr (Config::udp) log_info("udp: ", counters_.udp);
+    if constexpr (Config::dhcp) {
+      if (dhcp_.client) log_info("dhcp: ", dhcp_.client->stats());
+    }
     const auto& p = pool_.statistics();
     log_info("pages: ", p.in_use, " in use of ", p.capacity, ", high water ", p.high_water, ", exhausted ",
              p.exhausted);
@@ -403,6 +444,10 @@ class Stack {
 
   // `h` describes the datagram (for a reassembled one, its last fragment's header).
   void deliver(const ipv4_header& h, view_chain payload) noexcept {
+    // Without an address (DHCP not bound yet) only the DHCP client's UDP port is
+    // served (RFC 1122 §3.2.1.3: 0.0.0.0 is only for the initialisation procedure).
+    if (unconfigured() && static_cast<ip_protocol>(h.protocol) != ip_protocol::udp)
+      return counters_.ipv4.drop(ipv4_drop::not_for_us);
     switch (static_cast<ip_protocol>(h.protocol)) {
       case ip_protocol::icmp: return icmp_input(h, std::move(payload));
       case ip_protocol::udp:
@@ -463,7 +508,8 @@ class Stack {
     auto u = udp_header::parse(datagram_bytes, h.source, h.destination);
     if (!u) return counters_.udp.drop(u.err() == error::bad_checksum ? udp_drop::bad_checksum : udp_drop::malformed);
     ++counters_.udp.received;
-    const std::size_t slot = udp_.find(u->destination_port);
+    const bool served = !unconfigured() || u->destination_port == dhcp_client_port;
+    const std::size_t slot = served ? udp_.find(u->destination_port) : udp_table::none;
     if (slot == udp_table::none) {
       counters_.udp.drop(udp_drop::no_listener);
       if (!is_broadcast(h.destination) && !settings_.address.address.is_any())
@@ -477,6 +523,7 @@ class Stack {
   }
 
   task<result<void>> udp_send(std::uint16_t sport, endpoint to, std::span<const view> payload) {
+    if (unconfigured() && sport != dhcp_client_port) co_return fail(error::unreachable);  // no address yet
     if (total_size(payload) > 65535 - ipv4_header::min_size - udp_header::size) co_return fail(error::too_large);
     auto next = next_hop(to.address);
     if (!next) co_return fail(next.err());
@@ -490,6 +537,96 @@ class Stack {
     auto r = ip_transmit(*mac, to.address, ip_protocol::udp, dgram);
     if (r) ++counters_.udp.sent;
     co_return r;
+  }
+
+  // ---- DHCP client (RFC 2131) ------------------------------------------------------
+  // dhcp_client (uni/net/dhcp.hpp) is the protocol, without I/O; this is its glue. One
+  // task owns UDP port 68: it gives the client what arrives there and the time, sends
+  // what the client asks for, and configures the stack from each new lease. Until a
+  // lease is bound our address is 0.0.0.0: the client's requests leave from 0.0.0.0 for
+  // 255.255.255.255 (RFC 2131 §4.1), and for_us() takes the servers' replies.
+
+  static_assert(!Config::dhcp || Config::udp, "uni::Stack: DHCP runs over UDP: a Config with dhcp = true needs udp = true");
+
+  bool unconfigured() const noexcept { return settings_.address.address.is_any(); }
+
+  struct dhcp_part {
+    explicit dhcp_part(scheduler& s) noexcept : changed(s) {}
+    std::optional<dhcp_client> client;  // made by start() when the settings ask for DHCP
+    std::optional<dhcp_lease> lease;    // the lease the stack is configured from
+    std::uint32_t generation = 0;       // client->lease_generation() when it was applied
+    wait_queue changed;                 // woken when the address is configured or removed
+    join_handle<void> task;
+  };
+
+  void dhcp_start() noexcept {
+    settings_.address = {};  // 0.0.0.0/32: no address, no route but broadcast
+    settings_.gateway = {};
+    // The seed only has to differ between clients and boots: xids and back-off jitter.
+    std::uint64_t seed = 0;
+    for (std::uint8_t b : netif_.mac().bytes) seed = seed << 8 | b;
+    seed ^= static_cast<std::uint64_t>(clock_.now().time_since_epoch().count());
+    dhcp_.client.emplace(netif_.mac(), seed);
+    dhcp_.task = spawn(sched_, dhcp_run());
+  }
+
+  task<void> dhcp_run() {
+    auto slot = udp_.bind(dhcp_client_port);
+    if (!slot) {
+      log_error("dhcp: cannot bind UDP port ", dhcp_client_port, ": ", to_string(slot.err()));
+      co_return;
+    }
+    dhcp_client& client = *dhcp_.client;
+    client.start(now());
+    while (true) {
+      dhcp_configure();  // a new lease (or its loss) takes effect before the next message
+      if (auto out = client.take_outgoing()) {
+        const result<void> sent = co_await dhcp_send(*out);
+        if (!sent) log_warn("dhcp: a message to ", out->destination, " was not sent: ", to_string(sent.err()));
+      }
+      if (!udp_.has_datagram(*slot)) {
+        const wake_reason woken = co_await udp_.ready(*slot).wait_until(client.next_deadline());
+        if (woken == wake_reason::cancelled) co_return;  // port 68 was closed under us
+      }
+      if (udp_.has_datagram(*slot)) dhcp_receive(udp_.pop(*slot).payload);
+      client.on_timer(now());  // does nothing before its deadline
+    }
+  }
+
+  void dhcp_receive(const view_chain& payload) noexcept {
+    if (payload.count() == 1) return dhcp_.client->on_message(payload[0].bytes(), now());
+    // A reassembled reply spans pages: gather it (rare; servers keep to 576 octets).
+    std::array<std::uint8_t, 1500> gathered;
+    dhcp_.client->on_message({gathered.data(), payload.copy_to(gathered)}, now());
+  }
+
+  // From port 68 to the server's port 67; the IP source is our address, 0.0.0.0 before
+  // a lease, exactly when the client asks for it (dhcp_outgoing::from_unspecified).
+  task<result<void>> dhcp_send(const dhcp_outgoing& out) {
+    auto buf = headers_.allocate(out.size);
+    if (!buf) co_return fail(buf.err());
+    std::copy_n(out.bytes.data(), out.size, buf->data());
+    co_return co_await udp_send(dhcp_client_port, {out.destination, dhcp_server_port}, std::span<const view>(&*buf, 1));
+  }
+
+  void dhcp_configure() noexcept {
+    const dhcp_client& client = *dhcp_.client;
+    dhcp_.lease = client.lease();  // a renewal moves only its times: nothing to reconfigure
+    if (client.lease_generation() == dhcp_.generation) return;
+    dhcp_.generation = client.lease_generation();
+    if (const auto& l = dhcp_.lease) {
+      settings_.address = l->address;
+      settings_.gateway = l->router;
+      const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(l->lease_time).count();
+      if (l->lease_time == dhcp_lease::infinite) log_info("dhcp: leased ", l->address, " for ever from ", l->server);
+      else log_info("dhcp: leased ", l->address, " for ", seconds, " s from ", l->server, ", gateway ", l->router);
+      send_arp(arp_op::request, mac_address::broadcast(), {}, l->address.address);  // RFC 5227 §3 announcement
+    } else {  // RFC 2131 §4.4.5: expired or refused; stop using the address at once
+      settings_.address = {};
+      settings_.gateway = {};
+      log_warn("dhcp: lease lost, no address until a new one is leased");
+    }
+    dhcp_.changed.notify_all();
   }
 
   // ---- Timers ---------------------------------------------------------------------
@@ -536,6 +673,8 @@ class Stack {
   token_bucket icmp_errors_;
   [[no_unique_address]] std::conditional_t<Config::udp, udp_table, detail::absent_layer> udp_;
   join_handle<void> housekeeping_;
+  // Last: its task is cancelled first, while everything it uses still exists.
+  [[no_unique_address]] std::conditional_t<Config::dhcp, dhcp_part, detail::absent_layer> dhcp_{sched_};
 };
 
 }  // namespace uni

@@ -1,7 +1,7 @@
 // uni/posix/appliance_options.hpp: the command line every POSIX appliance
 // shares (see tap_appliance.hpp and socket_appliance.hpp for the flags).
 // Anything of the form `--name value` that the platform does not know is kept
-// for the application (`get`, `get_number`).
+// for the application (`get`, `get_number`). `--dhcp` alone takes no value.
 #pragma once
 
 #include <cstdlib>
@@ -22,6 +22,7 @@ struct appliance_options {
   std::optional<ipv4_cidr> ipv4;
   std::optional<ipv4_address> gateway;
   std::optional<mac_address> mac;
+  bool dhcp = false;  // lease the address from a DHCP server (instead of --ipv4)
   log_level level = log_level::info;
   std::map<std::string, std::string, std::less<>> extra;  // application flags
 
@@ -41,6 +42,10 @@ inline std::optional<appliance_options> parse_appliance_options(int argc, char**
   if (const char* p = std::getenv("UNI_PCAP")) o.pcap = p;
   for (int i = 1; i < argc; ++i) {
     std::string_view flag = argv[i];
+    if (flag == "--dhcp") {
+      o.dhcp = true;
+      continue;
+    }
     if (flag.substr(0, 2) != "--" || i + 1 >= argc) {
       problem = "expected --name value, got '" + std::string(flag) + "'";
       return std::nullopt;

@@ -6,6 +6,9 @@
 //   --tap IFNAME          TAP device to attach to (default tap0)
 //   --ipv4 ADDR/PREFIX    our address (default: Config::address)
 //   --gateway ADDR        default route (default: Config::gateway)
+//   --dhcp                address, gateway and DNS servers from a DHCP server (only an
+//                         appliance whose Config has dhcp = true has the client); the
+//                         appliance says " on IFNAME" once the lease is bound
 //   --mac MAC             our MAC (default: random, locally administered)
 //   --pcap FILE           record every frame (also: UNI_PCAP=FILE)
 //   --log debug|info|warn log level
@@ -39,8 +42,14 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, App app) {
   std::string problem;
   auto opts = parse_appliance_options(argc, argv, problem);
   if (!opts) {
-    std::fprintf(stderr, "%.*s: %s\nusage: %s --tap IFNAME --ipv4 ADDR/PREFIX [--gateway ADDR] [--pcap FILE]\n",
+    std::fprintf(stderr,
+                 "%.*s: %s\nusage: %s --tap IFNAME (--ipv4 ADDR/PREFIX [--gateway ADDR] | --dhcp) [--pcap FILE]\n",
                  static_cast<int>(name.size()), name.data(), problem.c_str(), argv[0]);
+    return 2;
+  }
+  if (opts->dhcp && (!Config::dhcp || opts->ipv4)) {
+    std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(name.size()), name.data(),
+                 Config::dhcp ? "--dhcp and --ipv4 exclude each other" : "built without DHCP (its Config has dhcp = false)");
     return 2;
   }
   install_console(opts->level);
@@ -59,14 +68,27 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, App app) {
 
   stack_settings settings = stack_settings::from<Config>();
   if (opts->ipv4) settings.address = *opts->ipv4;
+  settings.dhcp = opts->dhcp || (settings.dhcp && !opts->ipv4);
   if (opts->gateway) settings.gateway = *opts->gateway;
   tap_stack<Config> stack(tap, clock, sched, *pool, settings);
   stop_signal stop(sched, io);
 
-  auto main_task = [&]() -> task<int> {
-    stack.start();
+  auto announce = [&]() -> task<void> {
+    if constexpr (Config::dhcp) {
+      if (settings.dhcp) {
+        log_info(name, ": asking DHCP for an address (mac ", mac, ")");
+        const auto assigned = co_await stack.address_assigned();
+        if (!assigned) co_return;  // stopped first
+      }
+    }
     log_info(name, ": ", stack.address(), " on ", tap.name().c_str(), " (mac ", mac, ", gateway ", stack.gateway(),
              ")");
+  };
+  auto main_task = [&]() -> task<int> {
+    stack.start();
+    join_handle<void> announced;  // with DHCP, when the lease is bound
+    if (settings.dhcp) announced = spawn(sched, announce());
+    else co_await announce();
     auto service = spawn(sched, app(stack, *opts));
     co_await stop.wait();
     if (service.done()) co_return *co_await service.join();
