@@ -1,5 +1,5 @@
 // examples/ping: an appliance that answers ARP and ping, and nothing else. Its
-// configuration switches UDP off, so the image holds no UDP (or TCP, DHCP) code:
+// configuration switches UDP and TCP off, so the image holds no UDP, TCP or DHCP code:
 // tests/scripts/symbols.sh checks that on the built binary.
 //   ping-tap --tap IFNAME --ipv4 ADDR/PREFIX [--gateway ADDR] [--pcap FILE]
 #include <coroutine>
@@ -7,6 +7,7 @@
 
 struct ping_config : uni::default_config {
   static constexpr bool udp = false;
+  static constexpr bool tcp = false;
 };
 
 namespace {

@@ -22,6 +22,7 @@ namespace uni {
 struct default_config {
   // Which protocols exist (ICMP echo and ARP are always there).
   static constexpr bool udp = true;
+  static constexpr bool tcp = true;
   // The DHCP client (RFC 2131) is in the image only with `dhcp`; stack_settings::dhcp
   // then picks a lease or the static `address` at run time, `dhcp_by_default` unless told.
   static constexpr bool dhcp = false;
@@ -52,6 +53,40 @@ struct default_config {
   // UDP: sockets, datagrams queued per socket before drops.
   static constexpr std::size_t udp_sockets = 16;
   static constexpr std::size_t udp_queue = 16;
+
+  // TCP: connections (of every state, TIME-WAIT included), listening ports,
+  // established connections waiting in accept(), half-open connections per
+  // listener (the oldest is dropped when a SYN flood fills them).
+  static constexpr std::size_t tcp_connections = 1024;
+  static constexpr std::size_t tcp_listeners = 8;
+  static constexpr std::size_t tcp_backlog = 128;
+  static constexpr std::size_t tcp_half_open = 256;
+  // Per connection: bytes and views held for sending (until acknowledged) and
+  // received (until read); out-of-order segments kept; views per segment sent.
+  // Each received segment holds one I/O page, so receive views bound pages.
+  static constexpr std::size_t tcp_send_buffer = 512 * 1024;
+  static constexpr std::size_t tcp_send_views = 256;
+  static constexpr std::size_t tcp_receive_buffer = 256 * 1024;
+  static constexpr std::size_t tcp_receive_views = 192;
+  static constexpr std::size_t tcp_out_of_order = 64;
+  static constexpr std::size_t tcp_segment_views = 8;
+  // Global budget: the I/O page pool. Windows offered shrink as free pages run
+  // short and close at this reserve, kept for transmission and control traffic,
+  // so a thousand connections cannot exhaust the pool.
+  static constexpr std::size_t tcp_pool_reserve = io_pages / 8;
+  // Options offered (RFC 7323, RFC 2018).
+  static constexpr bool tcp_window_scaling = true;
+  static constexpr bool tcp_timestamps = true;
+  static constexpr bool tcp_sack = true;
+  // Timers and limits.
+  static constexpr duration tcp_delayed_ack = std::chrono::milliseconds(40);
+  static constexpr duration tcp_time_wait = std::chrono::seconds(30);       // 2 MSL
+  static constexpr duration tcp_fin_wait_2 = std::chrono::seconds(60);      // orphaned connections
+  static constexpr unsigned tcp_syn_retries = 5;
+  static constexpr unsigned tcp_max_retries = 12;
+  static constexpr duration tcp_keepalive_idle = std::chrono::seconds(7200);  // RFC 1122 §4.2.3.6
+  static constexpr duration tcp_keepalive_interval = std::chrono::seconds(75);
+  static constexpr unsigned tcp_keepalive_probes = 9;
 };
 
 // The run-time part: addresses, from the configuration or the command line.
@@ -59,6 +94,7 @@ struct stack_settings {
   ipv4_cidr address{};
   ipv4_address gateway{};
   bool dhcp = false;  // lease the address, gateway and DNS servers (only with Config::dhcp)
+  std::uint64_t seed = 0;  // for sequence numbers and ports; 0: from the clock and the MAC
 
   template <class Config>
   static constexpr stack_settings from() noexcept {

@@ -34,6 +34,7 @@
 #include <uni/net/ipv4.hpp>
 #include <uni/net/ipv4_reassembly.hpp>
 #include <uni/net/stack_counters.hpp>
+#include <uni/net/tcp/socket.hpp>
 #include <uni/net/token_bucket.hpp>
 #include <uni/net/udp.hpp>
 #include <uni/net/udp_socket_table.hpp>
@@ -42,7 +43,8 @@ namespace uni {
 
 namespace detail {
 struct absent_layer {
-  explicit absent_layer(scheduler&) noexcept {}
+  template <class... Args>
+  explicit absent_layer(Args&&...) noexcept {}
 };
 }  // namespace detail
 
@@ -57,6 +59,8 @@ class Stack {
 
   static constexpr std::size_t eth_ip_header = ethernet_view::header_size + ipv4_header::min_size;
   using udp_table = udp_socket_table<Config::udp_sockets, Config::udp_queue>;
+  struct tcp_output_fn;
+  using tcp_layer = tcp::layer<Config, tcp_output_fn>;
 
  public:
   using config = Config;
@@ -68,6 +72,8 @@ class Stack {
     layer_counters<icmp_drop> icmp;
     layer_counters<udp_drop> udp;
   };
+  using tcp_listener = tcp::listener<tcp_layer>;
+  using tcp_stream = tcp::stream<tcp_layer>;
 
   Stack(N& netif, C& clock, scheduler& sched, page_pool& pool,
         stack_settings settings = stack_settings::from<Config>()) noexcept
@@ -82,7 +88,8 @@ class Stack {
         resolved_(sched),
         housekeeping_wake_(sched),
         icmp_errors_(Config::icmp_errors_per_second, Config::icmp_error_burst),
-        udp_(sched) {}
+        udp_(sched),
+        tcp_(transport(seed_for(settings, netif, clock))) {}
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;
   ~Stack() { netif_.set_receiver({}); }
@@ -95,6 +102,7 @@ class Stack {
     if constexpr (Config::dhcp) {
       if (settings_.dhcp) dhcp_start();
     }
+    if constexpr (Config::tcp) tcp_.start();
     if (!settings_.address.address.is_any()) send_arp(arp_op::request, mac_address::broadcast(), {}, settings_.address.address);
   }
 
@@ -150,6 +158,10 @@ class Stack {
     if constexpr (Config::udp) log_info("udp: ", counters_.udp);
     if constexpr (Config::dhcp) {
       if (dhcp_.client) log_info("dhcp: ", dhcp_.client->stats());
+    }
+    if constexpr (Config::tcp) {
+      log_info("tcp: ", tcp_.counters(), ", ", tcp_.connections(), " connections");
+      log_info("tcp segments: ", tcp_.segment_counters());
     }
     const auto& p = pool_.statistics();
     log_info("pages: ", p.in_use, " in use of ", p.capacity, ", high water ", p.high_water, ", exhausted ",
@@ -210,6 +222,33 @@ class Stack {
     auto slot = udp_.bind(port);
     if (!slot) return fail(slot.err());
     return udp_socket{this, *slot};
+  }
+
+  // ---- TCP (RFC 9293): the same API as posix::SocketStack -------------------------
+
+  // Listens on `port`: error::in_use, or error::table_full past Config::tcp_listeners.
+  result<tcp_listener> tcp_listen(std::uint16_t port) noexcept
+    requires Config::tcp
+  {
+    return tcp_listener::open(tcp_, port);
+  }
+
+  // Opens a connection: error::unreachable when ARP finds no next hop,
+  // error::refused, or error::timed_out after `timeout`.
+  task<result<tcp_stream>> tcp_connect(endpoint to, duration timeout)
+    requires Config::tcp
+  {
+    const time_point deadline = now() + timeout;
+    auto next = next_hop(to.address);
+    if (!next) co_return fail(next.err());
+    auto mac = co_await with_timeout(sched_, timeout, resolve(*next));
+    if (!mac) co_return fail(mac.err());
+    co_return co_await tcp::connect(tcp_, settings_.address.address, to, deadline - now());
+  }
+  const tcp_layer& tcp_statistics() const noexcept
+    requires Config::tcp
+  {
+    return tcp_;
   }
 
   // Waits until `next_hop` is resolved (error::unreachable after the ARP
@@ -453,6 +492,14 @@ class Stack {
       case ip_protocol::udp:
         if constexpr (Config::udp) return udp_input(h, std::move(payload));
         [[fallthrough]];
+      case ip_protocol::tcp:
+        if constexpr (Config::tcp) {
+          if (static_cast<ip_protocol>(h.protocol) == ip_protocol::tcp) {
+            if (is_broadcast(h.destination)) return counters_.ipv4.drop(ipv4_drop::not_for_us);
+            return tcp_.input(h.source, h.destination, std::move(payload));
+          }
+        }
+        [[fallthrough]];
       default: return counters_.ipv4.drop(ipv4_drop::unknown_protocol);
     }
   }
@@ -653,6 +700,29 @@ class Stack {
 
   time_point now() const noexcept { return sched_.now(); }
 
+  // The secret behind sequence numbers and ports: given, or from the clock and our MAC.
+  static std::uint64_t seed_for(const stack_settings& s, const N& netif, C& clock) noexcept {
+    if (s.seed != 0) return s.seed;
+    std::uint64_t x = 0;
+    for (std::uint8_t b : netif.mac().bytes) x = x << 8 | b;
+    return x ^ static_cast<std::uint64_t>(clock.now().time_since_epoch().count());
+  }
+
+  // The TCP layer, or nothing at all when the configuration has no TCP.
+  auto transport(std::uint64_t seed) noexcept {
+    if constexpr (Config::tcp)
+      return tcp_layer(sched_, pool_, headers_, tcp_output_fn{this}, static_cast<std::uint16_t>(netif_.mtu() - 40), seed);
+    else
+      return detail::absent_layer{};
+  }
+
+  struct tcp_output_fn {
+    Stack* s;
+    result<void> operator()(ipv4_address dst, std::span<const view> segment) const noexcept {
+      return s->ip_send(dst, ip_protocol::tcp, segment);
+    }
+  };
+
   N& netif_;
   C& clock_;
   scheduler& sched_;
@@ -672,6 +742,7 @@ class Stack {
   wait_queue housekeeping_wake_;
   token_bucket icmp_errors_;
   [[no_unique_address]] std::conditional_t<Config::udp, udp_table, detail::absent_layer> udp_;
+  std::conditional_t<Config::tcp, tcp_layer, detail::absent_layer> tcp_;  // built in place: no [[no_unique_address]]
   join_handle<void> housekeeping_;
   // Last: its task is cancelled first, while everything it uses still exists.
   [[no_unique_address]] std::conditional_t<Config::dhcp, dhcp_part, detail::absent_layer> dhcp_{sched_};

@@ -1,0 +1,464 @@
+// uni/net/tcp/layer.hpp: the TCP transport: a bounded table of connections
+// found by their four-tuple, listening ports with a bounded accept queue and
+// a bounded set of half-open connections (the oldest gives way under a SYN
+// flood), RSTs for segments no connection wants (RFC 9293 §3.10.7.1), initial
+// sequence numbers from a keyed hash (RFC 6528), ephemeral ports, and one timer
+// task for every connection. The application's handles (`listener`, `stream`)
+// are in uni/net/tcp/socket.hpp.
+//
+// The layer does no I/O of its own: segments come in through input(), and go
+// out through the `ip_output` function the stack gives it.
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include <uni/core/buffer.hpp>
+#include <uni/core/counters.hpp>
+#include <uni/core/header_allocator.hpp>
+#include <uni/core/random.hpp>
+#include <uni/core/scheduler.hpp>
+#include <uni/core/task.hpp>
+#include <uni/core/view_chain.hpp>
+#include <uni/net/endpoint.hpp>
+#include <uni/net/tcp/connection.hpp>
+#include <uni/net/tcp/segment.hpp>
+
+namespace uni::tcp {
+
+// Why the layer discards a segment (a connection's own reasons are segment_drop).
+enum class tcp_drop : std::uint8_t {
+  truncated, bad_offset, bad_checksum, bad_options, no_connection, not_syn, backlog_full, half_open_evicted,
+  table_full, no_buffers, count_
+};
+constexpr std::string_view to_string(tcp_drop d) noexcept {
+  constexpr std::string_view names[] = {"truncated",        "bad data offset",   "bad checksum",
+                                        "bad options",      "no connection (RST sent)", "not a SYN for a listener",
+                                        "backlog full",     "half-open evicted", "connection table full",
+                                        "no buffers"};
+  return names[static_cast<std::size_t>(d)];
+}
+
+// `Output` sends a segment (header and payload) in an IP datagram:
+// result<void> operator()(ipv4_address dst, std::span<const view> segment).
+template <class Config, class Output>
+class layer {
+ public:
+  using connection_type = connection<Config>;
+  static constexpr std::size_t none = static_cast<std::size_t>(-1);
+
+  layer(scheduler& s, page_pool& pool, header_allocator& headers, Output out, std::uint16_t mss,
+        std::uint64_t seed) noexcept
+      : sched_(s),
+        pool_(pool),
+        headers_(headers),
+        out_(out),
+        mss_(mss),
+        random_(seed),
+        slots_(new slot[Config::tcp_connections]),
+        listeners_(new listener_state[Config::tcp_listeners]),
+        wake_(s) {
+    secret_[0] = random_();
+    secret_[1] = random_();
+    for (auto& b : buckets_) b = none;
+  }
+  layer(const layer&) = delete;
+  layer& operator=(const layer&) = delete;
+  ~layer() {
+    for (std::size_t i = 0; i < Config::tcp_connections; ++i) slots_[i].conn.reset();
+  }
+
+  void start() { timers_ = spawn(sched_, run_timers()); }
+
+  layer_counters<tcp_drop>& counters() noexcept { return counters_; }
+  const layer_counters<tcp_drop>& counters() const noexcept { return counters_; }
+  const layer_counters<segment_drop>& segment_counters() const noexcept { return segment_drops_; }
+  std::size_t connections() const noexcept { return in_use_; }
+
+  // ---- Input ----------------------------------------------------------------------
+
+  void input(ipv4_address src, ipv4_address dst, view_chain segment) noexcept {
+    header::reject why{};
+    auto h = header::parse(segment.views(), src, dst, &why);
+    if (!h) return counters_.drop(drop_reason(why));
+    ++counters_.received;
+    view_chain data = segment.subchain(h->header_length, segment.length() - h->header_length);
+    const endpoints ep{dst, src, h->destination_port, h->source_port};
+    const time_point t = now();
+    if (std::size_t i = find(ep); i != none) {
+      slot& s = slots_[i];
+      if (s.half_open && s.conn->current_state() == state::syn_received && h->has(ack) &&
+          listeners_[s.listener].queued == Config::tcp_backlog) {
+        return counters_.drop(tcp_drop::backlog_full);  // the peer retransmits its ACK later
+      }
+      s.conn->on_segment(*h, std::move(data), t);
+      return settle(i);
+    }
+    if (h->has(rst)) return counters_.drop(tcp_drop::no_connection);  // never answer a RST
+    const std::size_t li = find_listener(h->destination_port);
+    if (li != none && h->has(syn) && !h->has(ack)) return accept_syn(li, ep, *h, t);
+    if (li != none && !h->has(ack)) return counters_.drop(tcp_drop::not_syn);
+    counters_.drop(tcp_drop::no_connection);
+    send_reset_for(ep, *h, static_cast<std::uint32_t>(data.length()));
+  }
+
+  // ---- Application (through uni/net/tcp/socket.hpp) ---------------------------------
+
+  result<std::size_t> listen(std::uint16_t port) noexcept {
+    if (port == 0) return fail(error::invalid_argument);
+    if (find_listener(port) != none) return fail(error::in_use);
+    for (std::size_t i = 0; i < Config::tcp_listeners; ++i) {
+      listener_state& l = listeners_[i];
+      if (l.used) continue;
+      l.used = true;
+      l.port = port;
+      l.queued = l.half_open = 0;
+      if (!l.ready) l.ready.emplace(sched_);
+      return i;
+    }
+    return fail(error::table_full);
+  }
+
+  // Stops listening: connections not yet accepted are reset.
+  void unlisten(std::size_t li) noexcept {
+    listener_state& l = listeners_[li];
+    for (std::size_t i = 0; i < Config::tcp_connections; ++i) {
+      slot& s = slots_[i];
+      if (!s.used || s.listener != li || (!s.half_open && !s.queued)) continue;
+      s.conn->abort();
+      s.half_open = s.queued = false;
+      s.listener = none;
+      settle(i);
+    }
+    l.used = false;
+    l.queued = l.half_open = 0;
+    l.ready->notify_all();
+  }
+
+  // The next established connection on listener `li` (its slot), waiting for one.
+  task<result<std::size_t>> accept(std::size_t li) {
+    listener_state& l = listeners_[li];
+    while (true) {
+      if (!l.used) co_return fail(error::closed);
+      if (l.queued > 0) {
+        const std::size_t i = l.accept[l.head];
+        l.head = (l.head + 1) % Config::tcp_backlog;
+        --l.queued;
+        slot& s = slots_[i];
+        s.queued = false;
+        s.listener = none;
+        s.held = true;
+        co_return i;
+      }
+      if (co_await l.ready->wait() == wake_reason::cancelled) co_return fail(error::cancelled);
+    }
+  }
+
+  // Active open from `local` to `remote`; the caller waits on the connection.
+  result<std::size_t> connect(ipv4_address local, endpoint remote) noexcept {
+    auto port = ephemeral_port(local, remote);
+    if (!port) return fail(port.err());
+    const endpoints ep{local, remote.address, *port, remote.port};
+    const std::size_t i = allocate(ep);
+    if (i == none) return fail(error::table_full);
+    slot& s = slots_[i];
+    s.held = true;
+    s.conn->open_active(ep, initial_sequence(ep), mss_, ts_offset(ep), now());
+    settle(i);
+    return i;
+  }
+
+  connection_type& at(std::size_t i) noexcept { return *slots_[i].conn; }
+  const connection_type& at(std::size_t i) const noexcept { return *slots_[i].conn; }
+
+  // The application lets go of slot `i`: a graceful close, or a RST when
+  // received data would go unread (RFC 2525 §2.17, as Linux does).
+  void release(std::size_t i, bool reset) noexcept {
+    slot& s = slots_[i];
+    connection_type& c = *s.conn;
+    if (reset || c.has_unread()) c.abort();
+    else c.shutdown(now());
+    c.orphan(now());
+    s.held = false;
+    settle(i);
+  }
+
+  // Called after every application call on slot `i`: frees it when done, and
+  // re-arms the timer task when the connection's next deadline moved earlier.
+  void settle(std::size_t i) noexcept {
+    slot& s = slots_[i];
+    connection_type& c = *s.conn;
+    const state st = c.current_state();
+    if (s.half_open && st != state::syn_received) {
+      listener_state& l = listeners_[s.listener];
+      s.half_open = false;
+      --l.half_open;
+      if (st != state::closed) {
+        if (l.queued == Config::tcp_backlog) {  // raced past the check in input()
+          counters_.drop(tcp_drop::backlog_full);
+          c.abort();
+        } else {
+          l.accept[(l.head + l.queued) % Config::tcp_backlog] = i;
+          ++l.queued;
+          s.queued = true;
+          l.ready->notify_one();
+        }
+      }
+    }
+    if (c.current_state() == state::closed && !s.held && !s.queued && !s.half_open) return free(i);
+    if (c.next_deadline() < wake_at_) wake_.notify_one();
+  }
+
+  time_point now() const noexcept { return sched_.now(); }
+
+ private:
+  struct slot;
+  // The connection's output: builds the header in a header page and hands the
+  // segment to IP. Lives in the slot, so the connection's function_ref stays valid.
+  struct output_binding {
+    layer* l = nullptr;
+    std::size_t index = 0;
+    void operator()(const header& h, std::span<const view> payload) const noexcept {
+      l->transmit(l->slots_[index].conn->ends(), h, payload);
+    }
+  };
+  struct slot {
+    std::optional<connection_type> conn;  // constructed on first use, then reused
+    output_binding out;
+    bool used = false, held = false, queued = false, half_open = false;
+    std::size_t listener = none;
+    std::size_t next = none;  // in its hash bucket
+    time_point opened{};
+  };
+  struct listener_state {
+    bool used = false;
+    std::uint16_t port = 0;
+    std::array<std::size_t, Config::tcp_backlog> accept{};
+    std::size_t head = 0, queued = 0, half_open = 0;
+    std::optional<wait_queue> ready;
+  };
+
+  static tcp_drop drop_reason(header::reject r) noexcept {
+    switch (r) {
+      case header::reject::truncated: return tcp_drop::truncated;
+      case header::reject::bad_offset: return tcp_drop::bad_offset;
+      case header::reject::bad_checksum: return tcp_drop::bad_checksum;
+      case header::reject::bad_options: return tcp_drop::bad_options;
+    }
+    return tcp_drop::truncated;
+  }
+
+  // ---- Output -----------------------------------------------------------------------
+
+  void transmit(const endpoints& ep, header h, std::span<const view> payload) noexcept {
+    h.source_port = ep.local_port;
+    h.destination_port = ep.remote_port;
+    auto hdr = headers_.allocate(header::min_size + h.opts.wire_size());
+    if (!hdr) return counters_.drop(tcp_drop::no_buffers);
+    h.emit(hdr->bytes(), ep.local_ip, ep.remote_ip, payload);
+    basic_view_chain<Config::tcp_segment_views + 1> segment(std::move(*hdr));
+    for (const view& v : payload) (void)segment.push_back(v);
+    if (out_(ep.remote_ip, segment.views())) ++counters_.sent;
+  }
+
+  // §3.10.7.1: the reset for a segment that belongs to no connection.
+  void send_reset_for(const endpoints& ep, const header& in, std::uint32_t data_len) noexcept {
+    header h;
+    if (in.has(ack)) {
+      h.seq = in.ack_number;
+      h.flags = rst;
+    } else {
+      h.ack_number = in.seq + data_len + (in.has(syn) ? 1u : 0u) + (in.has(fin) ? 1u : 0u);
+      h.flags = rst | ack;
+    }
+    transmit(ep, h, {});
+  }
+
+  // ---- Listening --------------------------------------------------------------------
+
+  std::size_t find_listener(std::uint16_t port) const noexcept {
+    for (std::size_t i = 0; i < Config::tcp_listeners; ++i)
+      if (listeners_[i].used && listeners_[i].port == port) return i;
+    return none;
+  }
+
+  void accept_syn(std::size_t li, const endpoints& ep, const header& syn, time_point t) noexcept {
+    listener_state& l = listeners_[li];
+    if (l.half_open >= Config::tcp_half_open) evict_oldest_half_open(li);
+    const std::size_t i = allocate(ep);
+    if (i == none) return counters_.drop(tcp_drop::table_full);
+    slot& s = slots_[i];
+    s.listener = li;
+    s.half_open = true;
+    ++l.half_open;
+    s.conn->open_passive(ep, syn, initial_sequence(ep), mss_, ts_offset(ep), t);
+    s.conn->set_passive();
+    settle(i);
+  }
+
+  // Under a SYN flood the table holds the newest handshakes: a real client
+  // completes its handshake within a round trip, a spoofed one never does.
+  void evict_oldest_half_open(std::size_t li) noexcept {
+    std::size_t oldest = none;
+    for (std::size_t i = 0; i < Config::tcp_connections; ++i) {
+      const slot& s = slots_[i];
+      if (s.used && s.half_open && s.listener == li && (oldest == none || s.opened < slots_[oldest].opened)) oldest = i;
+    }
+    if (oldest == none) return;
+    counters_.drop(tcp_drop::half_open_evicted);
+    slot& s = slots_[oldest];
+    s.half_open = false;
+    --listeners_[li].half_open;
+    s.conn->abort();
+    free(oldest);
+  }
+
+  // ---- The table --------------------------------------------------------------------
+
+  static constexpr std::size_t bucket_count = std::bit_ceil(Config::tcp_connections);
+
+  std::size_t bucket(const endpoints& ep) const noexcept {
+    std::uint64_t k = (std::uint64_t{ep.remote_ip.value} << 32) | (std::uint64_t{ep.remote_port} << 16) | ep.local_port;
+    k ^= secret_[1];  // keyed, so a peer cannot aim its connections at one bucket
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    return static_cast<std::size_t>(k) & (bucket_count - 1);
+  }
+
+  std::size_t find(const endpoints& ep) const noexcept {
+    for (std::size_t i = buckets_[bucket(ep)]; i != none; i = slots_[i].next)
+      if (slots_[i].conn->ends() == ep) return i;
+    return none;
+  }
+
+  // A free slot for `ep`, or the oldest TIME-WAIT one when the table is full.
+  std::size_t allocate(const endpoints& ep) noexcept {
+    std::size_t i = none;
+    for (std::size_t n = 0; n < Config::tcp_connections; ++n) {
+      const std::size_t k = (next_free_ + n) % Config::tcp_connections;
+      if (!slots_[k].used) {
+        i = k;
+        break;
+      }
+    }
+    if (i == none) i = reuse_time_wait();
+    if (i == none) return none;
+    next_free_ = (i + 1) % Config::tcp_connections;
+    slot& s = slots_[i];
+    if (!s.conn) {
+      s.conn.emplace(sched_);
+      s.out = output_binding{this, i};
+      s.conn->set_output(s.out);
+      s.conn->set_drop_counter(&segment_drops_);
+      s.conn->set_pool(&pool_);
+    }
+    s.used = true;
+    s.held = s.queued = s.half_open = false;
+    s.listener = none;
+    s.opened = now();
+    // The four-tuple is set by open_*; link into the bucket for `ep` now.
+    const std::size_t b = bucket(ep);
+    s.next = buckets_[b];
+    buckets_[b] = i;
+    ++in_use_;
+    return i;
+  }
+
+  std::size_t reuse_time_wait() noexcept {
+    for (std::size_t i = 0; i < Config::tcp_connections; ++i) {
+      slot& s = slots_[i];
+      if (s.used && !s.held && s.conn->current_state() == state::time_wait) {
+        s.conn->abort();
+        free(i);
+        return i;
+      }
+    }
+    return none;
+  }
+
+  void free(std::size_t i) noexcept {
+    slot& s = slots_[i];
+    std::size_t* link = &buckets_[bucket(s.conn->ends())];
+    while (*link != none && *link != i) link = &slots_[*link].next;
+    if (*link == i) *link = s.next;
+    s.conn->release_buffers();
+    s.used = s.held = s.queued = s.half_open = false;
+    s.listener = s.next = none;
+    --in_use_;
+  }
+
+  result<std::uint16_t> ephemeral_port(ipv4_address local, endpoint remote) noexcept {
+    constexpr std::uint32_t first = 49152, count = 65536 - first;  // RFC 6335 §6
+    const std::uint32_t start = static_cast<std::uint32_t>(random_.below(count));
+    for (std::uint32_t n = 0; n < count; ++n) {
+      const auto port = static_cast<std::uint16_t>(first + (start + n) % count);
+      if (find_listener(port) == none && find({local, remote.address, port, remote.port}) == none) return port;
+    }
+    return fail(error::in_use);
+  }
+
+  // RFC 6528: ISN = M + F(four-tuple, secret), M a 4 µs clock. F is a keyed
+  // 64-bit mix of the tuple with a boot-time secret.
+  seq32 initial_sequence(const endpoints& ep) const noexcept {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now().time_since_epoch()).count();
+    return {static_cast<std::uint32_t>(us / 4) + static_cast<std::uint32_t>(keyed(ep, secret_[0]))};
+  }
+  // RFC 7323 §5.4: a per-connection offset for timestamps.
+  std::uint32_t ts_offset(const endpoints& ep) const noexcept { return static_cast<std::uint32_t>(keyed(ep, secret_[1]) >> 32); }
+
+  static std::uint64_t keyed(const endpoints& ep, std::uint64_t key) noexcept {
+    std::uint64_t x = key ^ ((std::uint64_t{ep.local_ip.value} << 32) | ep.remote_ip.value);
+    for (int round = 0; round < 2; ++round) {
+      x ^= x >> 30;
+      x *= 0xbf58476d1ce4e5b9ull;
+      x ^= x >> 27;
+      x *= 0x94d049bb133111ebull;
+      x ^= x >> 31;
+      if (round == 0) x ^= (std::uint64_t{ep.local_port} << 16 | ep.remote_port) + key;
+    }
+    return x;
+  }
+
+  // ---- Timers -----------------------------------------------------------------------
+
+  task<void> run_timers() {
+    while (true) {
+      time_point next = time_never;
+      for (std::size_t i = 0; i < Config::tcp_connections; ++i)
+        if (slots_[i].used) next = std::min(next, slots_[i].conn->next_deadline());
+      wake_at_ = next;
+      if (co_await wake_.wait_until(next) == wake_reason::cancelled) co_return;
+      wake_at_ = time_point{};  // while we run, nobody needs to wake us
+      const time_point t = now();
+      for (std::size_t i = 0; i < Config::tcp_connections; ++i) {
+        slot& s = slots_[i];
+        if (!s.used || s.conn->next_deadline() > t) continue;
+        s.conn->on_timer(t);
+        settle(i);
+      }
+    }
+  }
+
+  scheduler& sched_;
+  page_pool& pool_;
+  header_allocator& headers_;
+  Output out_;
+  std::uint16_t mss_;
+  random_generator random_;
+  std::array<std::uint64_t, 2> secret_{};
+  std::unique_ptr<slot[]> slots_;
+  std::unique_ptr<listener_state[]> listeners_;
+  std::array<std::size_t, bucket_count> buckets_{};
+  std::size_t next_free_ = 0, in_use_ = 0;
+  layer_counters<tcp_drop> counters_{};
+  layer_counters<segment_drop> segment_drops_{};
+  wait_queue wake_;
+  time_point wake_at_ = time_point{};
+  join_handle<void> timers_;
+};
+
+}  // namespace uni::tcp

@@ -1,0 +1,201 @@
+// uni/net/tcp/segment.hpp: the TCP header (RFC 9293 §3.1) and its options:
+// MSS (§3.7.1), window scale and timestamps (RFC 7323), SACK-permitted and SACK
+// blocks (RFC 2018).
+//
+// parse() checks, in order: 20 bytes present, data offset >= 5 and within the
+// segment, the checksum over the pseudo-header, and every option's length
+// before reading it (a kind-1/kind-0 list, lengths >= 2, known kinds with
+// their exact lengths; unknown kinds are skipped by their length). A bad option
+// list makes the segment malformed. emit() writes header and options.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include <uni/core/buffer.hpp>
+#include <uni/core/checksum.hpp>
+#include <uni/core/wire.hpp>
+#include <uni/net/ipv4.hpp>
+#include <uni/net/tcp/seq.hpp>
+
+namespace uni::tcp {
+
+enum flag : std::uint8_t { fin = 0x01, syn = 0x02, rst = 0x04, psh = 0x08, ack = 0x10, urg = 0x20 };
+
+struct sack_block {
+  seq32 left, right;  // [left, right)
+};
+
+struct options {
+  std::optional<std::uint16_t> mss;
+  std::optional<std::uint8_t> window_scale;
+  bool sack_permitted = false;
+  std::optional<std::pair<std::uint32_t, std::uint32_t>> timestamps;  // TSval, TSecr
+  std::array<sack_block, 4> sack{};
+  std::uint8_t sack_count = 0;
+
+  // Bytes these options take on the wire, padded to a multiple of 4.
+  std::size_t wire_size() const noexcept {
+    std::size_t n = 0;
+    if (mss) n += 4;
+    if (window_scale) n += 4;  // NOP + 3
+    if (sack_permitted) n += timestamps ? 2 : 4;  // shares a word with timestamps when both
+    if (timestamps) n += sack_permitted ? 10 : 12;  // NOP NOP + 10
+    if (sack_count) n += 4 + 8 * sack_count;  // NOP NOP + 2 + 8n
+    return (n + 3) & ~std::size_t{3};
+  }
+};
+
+struct header {
+  static constexpr std::size_t min_size = 20;
+  static constexpr std::size_t max_size = 60;
+
+  std::uint16_t source_port = 0;
+  std::uint16_t destination_port = 0;
+  seq32 seq{};
+  seq32 ack_number{};
+  std::uint8_t flags = 0;
+  std::uint16_t window = 0;
+  std::uint16_t urgent = 0;
+  std::uint8_t header_length = 20;
+  tcp::options opts{};
+
+  bool has(flag f) const noexcept { return (flags & f) != 0; }
+
+  enum class reject : std::uint8_t { truncated, bad_offset, bad_checksum, bad_options };
+
+  // `segment` is the IP payload as fragments; the header must be in the first.
+  static result<header> parse(std::span<const view> segment, ipv4_address src, ipv4_address dst,
+                              reject* why = nullptr) noexcept {
+    auto no = [&](reject r, error e) {
+      if (why) *why = r;
+      return result<header>(fail(e));
+    };
+    if (segment.empty() || segment[0].size() < min_size) return no(reject::truncated, error::truncated);
+    const std::uint8_t* b = segment[0].data();
+    header h;
+    h.header_length = static_cast<std::uint8_t>((b[12] >> 4) * 4);
+    if (h.header_length < min_size || h.header_length > segment[0].size())
+      return no(reject::bad_offset, error::malformed);
+    checksum_accumulator acc;
+    add_pseudo_header(acc, src, dst, ip_protocol::tcp, total_size(segment));
+    for (const view& v : segment) acc.add(v.bytes());
+    if (acc.finish() != 0) return no(reject::bad_checksum, error::bad_checksum);
+    h.source_port = wire::load_be16(b);
+    h.destination_port = wire::load_be16(b + 2);
+    h.seq = {wire::load_be32(b + 4)};
+    h.ack_number = {wire::load_be32(b + 8)};
+    h.flags = b[13] & 0x3f;
+    h.window = wire::load_be16(b + 14);
+    h.urgent = wire::load_be16(b + 18);
+    if (!parse_options({b + min_size, h.header_length - min_size}, h.opts)) return no(reject::bad_options, error::malformed);
+    return h;
+  }
+
+  // Writes header and options (header_length is computed) into `out`, which
+  // must hold min_size + opts.wire_size() bytes; the checksum covers `payload`.
+  std::size_t emit(std::span<std::uint8_t> out, ipv4_address src, ipv4_address dst,
+                   std::span<const view> payload) const noexcept {
+    const std::size_t hl = min_size + opts.wire_size();
+    std::uint8_t* b = out.data();
+    wire::store_be16(b, source_port);
+    wire::store_be16(b + 2, destination_port);
+    wire::store_be32(b + 4, seq.value);
+    wire::store_be32(b + 8, ack_number.value);
+    b[12] = static_cast<std::uint8_t>((hl / 4) << 4);
+    b[13] = flags;
+    wire::store_be16(b + 14, window);
+    wire::store_be16(b + 16, 0);
+    wire::store_be16(b + 18, urgent);
+    std::uint8_t* o = b + min_size;
+    if (opts.mss) {
+      o[0] = 2, o[1] = 4;
+      wire::store_be16(o + 2, *opts.mss);
+      o += 4;
+    }
+    if (opts.sack_permitted && opts.timestamps) {
+      o[0] = 4, o[1] = 2, o[2] = 8, o[3] = 10;  // SACK-permitted, then timestamps
+      wire::store_be32(o + 4, opts.timestamps->first);
+      wire::store_be32(o + 8, opts.timestamps->second);
+      o += 12;
+    } else if (opts.timestamps) {
+      o[0] = 1, o[1] = 1, o[2] = 8, o[3] = 10;
+      wire::store_be32(o + 4, opts.timestamps->first);
+      wire::store_be32(o + 8, opts.timestamps->second);
+      o += 12;
+    } else if (opts.sack_permitted) {
+      o[0] = 1, o[1] = 1, o[2] = 4, o[3] = 2;
+      o += 4;
+    }
+    if (opts.window_scale) {
+      o[0] = 1, o[1] = 3, o[2] = 3, o[3] = *opts.window_scale;
+      o += 4;
+    }
+    if (opts.sack_count) {
+      o[0] = 1, o[1] = 1, o[2] = 5, o[3] = static_cast<std::uint8_t>(2 + 8 * opts.sack_count);
+      o += 4;
+      for (std::size_t i = 0; i < opts.sack_count; ++i) {
+        wire::store_be32(o, opts.sack[i].left.value);
+        wire::store_be32(o + 4, opts.sack[i].right.value);
+        o += 8;
+      }
+    }
+    while (o < b + hl) *o++ = 0;  // end of options / padding
+    checksum_accumulator acc;
+    add_pseudo_header(acc, src, dst, ip_protocol::tcp, hl + total_size(payload));
+    acc.add(out.first(hl));
+    for (const view& v : payload) acc.add(v.bytes());
+    wire::store_be16(b + 16, acc.finish());
+    return hl;
+  }
+
+ private:
+  static bool parse_options(std::span<const std::uint8_t> o, tcp::options& out) noexcept {
+    std::size_t i = 0;
+    while (i < o.size()) {
+      const std::uint8_t kind = o[i];
+      if (kind == 0) break;  // end of option list
+      if (kind == 1) {       // no-operation
+        ++i;
+        continue;
+      }
+      if (i + 1 >= o.size()) return false;
+      const std::uint8_t len = o[i + 1];
+      if (len < 2 || i + len > o.size()) return false;
+      const std::uint8_t* p = o.data() + i + 2;
+      switch (kind) {
+        case 2:
+          if (len != 4) return false;
+          out.mss = wire::load_be16(p);
+          break;
+        case 3:
+          if (len != 3) return false;
+          out.window_scale = p[0] > 14 ? std::uint8_t{14} : p[0];  // RFC 7323 §2.3: cap at 14
+          break;
+        case 4:
+          if (len != 2) return false;
+          out.sack_permitted = true;
+          break;
+        case 5:
+          if ((len - 2) % 8 != 0) return false;
+          out.sack_count = 0;
+          for (std::size_t n = 0; n < static_cast<std::size_t>(len - 2) / 8 && n < out.sack.size(); ++n) {
+            out.sack[n] = {{wire::load_be32(p + 8 * n)}, {wire::load_be32(p + 8 * n + 4)}};
+            ++out.sack_count;
+          }
+          break;
+        case 8:
+          if (len != 10) return false;
+          out.timestamps = std::pair{wire::load_be32(p), wire::load_be32(p + 4)};
+          break;
+        default: break;  // unknown: skipped by its length
+      }
+      i += len;
+    }
+    return true;
+  }
+};
+
+}  // namespace uni::tcp

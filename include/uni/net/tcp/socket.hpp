@@ -1,0 +1,184 @@
+// uni/net/tcp/socket.hpp: the application's TCP handles, the same API as
+// posix::SocketStack's:
+//
+//   auto l = stack.tcp_listen(port);                 result<tcp_listener>
+//   auto c = co_await l->accept();                   result<tcp_stream>
+//   auto c = co_await stack.tcp_connect(ep, 5s);     result<tcp_stream>
+//   auto d = co_await c->read();                     result<view>, empty at end of stream
+//   auto r = co_await c->write(views);               result<void>, waits for buffer room
+//   c->shutdown(); c->close(); c->abort(); c->set_nodelay(true);
+//
+// Reads return views of the pages the segments arrived in; writes queue the
+// caller's views (not copied) until the peer acknowledges them, so what a view
+// points at must stay put until then: pool pages (shared ownership) or static
+// memory. Both handles are move-only; dropping a stream closes it.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <utility>
+
+#include <uni/core/task.hpp>
+#include <uni/core/view_chain.hpp>
+#include <uni/net/endpoint.hpp>
+#include <uni/net/tcp/layer.hpp>
+
+namespace uni::tcp {
+
+template <class Layer>
+class stream {
+ public:
+  stream(stream&& o) noexcept : l_(std::exchange(o.l_, nullptr)), slot_(o.slot_) {}
+  stream& operator=(stream&& o) noexcept {
+    if (this != &o) {
+      close();
+      l_ = std::exchange(o.l_, nullptr);
+      slot_ = o.slot_;
+    }
+    return *this;
+  }
+  ~stream() { close(); }
+
+  endpoint local() const noexcept { return {conn().ends().local_ip, conn().ends().local_port}; }
+  endpoint remote() const noexcept { return {conn().ends().remote_ip, conn().ends().remote_port}; }
+  tcp::state state() const noexcept { return conn().current_state(); }
+  const typename Layer::connection_type& connection() const noexcept { return conn(); }
+
+  // The next bytes received, as a view of the page they arrived in; an empty
+  // view once the peer has closed its side and everything was read.
+  task<result<view>> read() {
+    while (true) {
+      auto& c = conn();
+      if (c.has_unread()) {
+        basic_view_chain<1> out;
+        c.read(out, static_cast<std::size_t>(-1), l_->now());
+        l_->settle(slot_);
+        co_return std::move(out.views()[0]);
+      }
+      if (c.peer_closed()) co_return view{};
+      if (c.failure() != error::none) co_return fail(c.failure());
+      if (c.current_state() == state::closed) co_return fail(error::closed);
+      if (co_await c.events().wait() == wake_reason::cancelled) co_return fail(error::cancelled);
+    }
+  }
+
+  // Queues every byte of `data`, waiting while the send buffer is full.
+  task<result<void>> write(std::span<const view> data) {
+    for (const view& v : data) {
+      view rest = v;
+      while (!rest.empty()) {
+        auto& c = conn();
+        if (c.failure() != error::none) co_return fail(c.failure());
+        if (!c.can_write()) co_return fail(error::closed);
+        const std::size_t room = c.send_space();
+        if (room > 0) {
+          view part = rest.head(std::min(room, rest.size()));
+          const std::size_t n = part.size();
+          if (c.write(std::move(part), l_->now())) {
+            rest = rest.tail(n);
+            l_->settle(slot_);
+            continue;
+          }
+        }
+        if (co_await c.events().wait() == wake_reason::cancelled) co_return fail(error::cancelled);
+      }
+    }
+    co_return result<void>{};
+  }
+  task<result<void>> write(const view& v) { return write(std::span<const view>(&v, 1)); }
+
+  // Half-close: a FIN follows the queued data; reading goes on.
+  result<void> shutdown() noexcept {
+    auto& c = conn();
+    if (c.failure() != error::none) return fail(c.failure());
+    c.shutdown(l_->now());
+    l_->settle(slot_);
+    return {};
+  }
+  // Lets go: queued data and a FIN still go out (a RST if received data was left unread).
+  void close() noexcept {
+    if (l_) std::exchange(l_, nullptr)->release(slot_, false);
+  }
+  void abort() noexcept {
+    if (l_) std::exchange(l_, nullptr)->release(slot_, true);
+  }
+  void set_nodelay(bool on) noexcept { conn().set_nodelay(on); }
+  void set_keepalive(bool on) noexcept { conn().set_keepalive(on, l_->now()); }
+
+ private:
+  template <class L>
+  friend class listener;
+  template <class L>
+  friend task<result<stream<L>>> connect(L&, ipv4_address, endpoint, duration);
+  stream(Layer* l, std::size_t slot) noexcept : l_(l), slot_(slot) {}
+  auto& conn() const noexcept { return l_->at(slot_); }
+
+  Layer* l_;
+  std::size_t slot_;
+};
+
+template <class Layer>
+class listener {
+ public:
+  listener(listener&& o) noexcept : l_(std::exchange(o.l_, nullptr)), index_(o.index_), port_(o.port_) {}
+  listener& operator=(listener&& o) noexcept {
+    if (this != &o) {
+      close();
+      l_ = std::exchange(o.l_, nullptr);
+      index_ = o.index_;
+      port_ = o.port_;
+    }
+    return *this;
+  }
+  ~listener() { close(); }
+
+  std::uint16_t port() const noexcept { return port_; }
+
+  task<result<stream<Layer>>> accept() {
+    auto i = co_await l_->accept(index_);
+    if (!i) co_return fail(i.err());
+    co_return stream<Layer>{l_, *i};
+  }
+
+  void close() noexcept {
+    if (l_) std::exchange(l_, nullptr)->unlisten(index_);
+  }
+
+  static result<listener> open(Layer& l, std::uint16_t port) noexcept {
+    auto i = l.listen(port);
+    if (!i) return fail(i.err());
+    return listener{&l, *i, port};
+  }
+
+ private:
+  listener(Layer* l, std::size_t i, std::uint16_t port) noexcept : l_(l), index_(i), port_(port) {}
+  Layer* l_;
+  std::size_t index_;
+  std::uint16_t port_;
+};
+
+// Active open: waits for the handshake (error::refused on a RST,
+// error::timed_out when `timeout` passes or the SYN retries run out).
+template <class Layer>
+task<result<stream<Layer>>> connect(Layer& l, ipv4_address local, endpoint remote, duration timeout) {
+  auto i = l.connect(local, remote);
+  if (!i) co_return fail(i.err());
+  stream<Layer> s{&l, *i};
+  const time_point deadline = l.now() + timeout;
+  while (true) {
+    auto& c = l.at(*i);
+    if (c.established()) co_return std::move(s);
+    if (c.current_state() == state::closed) {
+      const error e = c.failure() == error::none ? error::refused : c.failure();
+      s.abort();
+      co_return fail(e);
+    }
+    const wake_reason why = co_await c.events().wait_until(deadline);
+    if (why == wake_reason::cancelled || why == wake_reason::timed_out) {
+      s.abort();
+      co_return fail(why == wake_reason::cancelled ? error::cancelled : error::timed_out);
+    }
+  }
+}
+
+}  // namespace uni::tcp

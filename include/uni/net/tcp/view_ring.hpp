@@ -1,0 +1,97 @@
+// uni/net/tcp/view_ring.hpp: a bounded FIFO of views, addressed by byte offset.
+// TCP's send buffer (what the application wrote, until acknowledged) and its
+// receive buffer (in-order data, until the application reads it) both hold the
+// application's or the device's pages this way: no byte is copied in or out.
+#pragma once
+
+#include <array>
+#include <cstddef>
+
+#include <uni/core/buffer.hpp>
+#include <uni/core/view_chain.hpp>
+
+namespace uni::tcp {
+
+template <std::size_t Capacity>
+class view_ring {
+ public:
+  bool full() const noexcept { return count_ == Capacity; }
+  bool empty() const noexcept { return bytes_ == 0; }
+  std::size_t bytes() const noexcept { return bytes_; }
+  std::size_t count() const noexcept { return count_; }
+
+  bool push(view v) noexcept {
+    if (v.empty()) return true;
+    if (count_ == Capacity) return false;
+    bytes_ += v.size();
+    slots_[(head_ + count_++) % Capacity] = std::move(v);
+    return true;
+  }
+
+  // Forgets the first n bytes (acknowledged, or read).
+  void drop_front(std::size_t n) noexcept {
+    while (n > 0 && count_ > 0) {
+      view& v = slots_[head_];
+      if (n < v.size()) {
+        v.drop_front(n);
+        bytes_ -= n;
+        return;
+      }
+      n -= v.size();
+      bytes_ -= v.size();
+      v = view{};
+      head_ = (head_ + 1) % Capacity;
+      --count_;
+    }
+  }
+
+  // Appends the bytes [offset, offset + length) to `out` as shared sub-views,
+  // stopping early when `out` is full; returns the bytes appended.
+  template <std::size_t N>
+  std::size_t copy_range(std::size_t offset, std::size_t length, basic_view_chain<N>& out) const noexcept {
+    std::size_t done = 0;
+    for (std::size_t i = 0; i < count_ && done < length; ++i) {
+      const view& v = slots_[(head_ + i) % Capacity];
+      if (offset >= v.size()) {
+        offset -= v.size();
+        continue;
+      }
+      view piece = v.tail(offset).head(length - done);
+      offset = 0;
+      const std::size_t n = piece.size();
+      if (!out.push_back(std::move(piece))) break;
+      done += n;
+    }
+    return done;
+  }
+
+  // Moves up to `max_bytes` from the front into `out` (for reads).
+  template <std::size_t N>
+  void take(basic_view_chain<N>& out, std::size_t max_bytes) noexcept {
+    while (count_ > 0 && max_bytes > 0 && out.count() < N) {
+      view& v = slots_[head_];
+      if (v.size() > max_bytes) {
+        (void)out.push_back(v.head(max_bytes));
+        drop_front(max_bytes);
+        return;
+      }
+      max_bytes -= v.size();
+      const std::size_t n = v.size();
+      (void)out.push_back(std::move(v));
+      v = view{};
+      bytes_ -= n;
+      head_ = (head_ + 1) % Capacity;
+      --count_;
+    }
+  }
+
+  void clear() noexcept { drop_front(bytes_); }
+
+ private:
+  std::array<view, Capacity> slots_{};
+  std::size_t head_ = 0;
+  std::size_t count_ = 0;
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace uni::tcp
