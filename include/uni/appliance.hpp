@@ -4,7 +4,7 @@
 //   uni::task<int> serve(auto& stack, const uni::appliance_options& opts) { ... }
 //   UNI_APPLIANCE("name", my_config, serve)
 //
-// and uni_add_appliance(name SOURCES ... TARGETS posix-socket posix-tap) in CMake
+// and uni_add_appliance(name SOURCES ... TARGETS posix-socket posix-tap xen) in CMake
 // compiles it once per target, defining UNI_TARGET_* so that this header picks
 // the platform's start of day (its main) and its stack type. `serve` runs until
 // the appliance is stopped (cancelled); a value it returns early is the exit status.
@@ -30,6 +30,16 @@ using posix::appliance_options;
     return ::uni::posix::run_socket_appliance<CONFIG>(                                                  \
         NAME, argc, argv, [](auto& stack, const ::uni::appliance_options& o) { return SERVE(stack, o); }); \
   }
+#elif defined(UNI_TARGET_XEN)
+#include <uni/xen/net_appliance.hpp>
+namespace uni {
+using xen::appliance_options;
+}
+#define UNI_APPLIANCE(NAME, CONFIG, SERVE)                                                              \
+  [[noreturn]] void uni_appliance_main(const ::uni::boot::info& b) noexcept {                           \
+    ::uni::xen::run_net_appliance<CONFIG>(                                                              \
+        NAME, b, [](auto& stack, const ::uni::appliance_options& o) { return SERVE(stack, o); });       \
+  }
 #else
-#error "uni/appliance.hpp: build the appliance with uni_add_appliance(... TARGETS posix-socket posix-tap), which selects the platform (UNI_TARGET_*)"
+#error "uni/appliance.hpp: build the appliance with uni_add_appliance(... TARGETS posix-socket posix-tap xen), which selects the platform (UNI_TARGET_*)"
 #endif

@@ -48,6 +48,13 @@ int memcmp(const void* a, const void* b, std::size_t n) {
   return 0;
 }
 
+void* memchr(const void* p, int c, std::size_t n) {
+  auto* s = static_cast<const unsigned char*>(p);
+  for (std::size_t i = 0; i < n; ++i)
+    if (s[i] == static_cast<unsigned char>(c)) return const_cast<unsigned char*>(s + i);
+  return nullptr;
+}
+
 std::size_t strlen(const char* s) {
   std::size_t n = 0;
   while (s[n]) ++n;

@@ -79,18 +79,21 @@ xenconsoled --log=guest --log-dir=/var/log/xen/console || verdict 12
 brctl addbr xenbr0; ip addr add 10.0.0.1/24 dev xenbr0; ip link set xenbr0 up
 echo "dom0: toolstack up at \$(cut -d' ' -f1 /proc/uptime) s; xl create $name"
 t0=\$(cut -d' ' -f1 /proc/uptime)
-xl create /app/$name.cfg || verdict 13
+# (xl's domain-monitoring child has been seen to die at random here: retry once.)
+xl create /app/$name.cfg || { echo "dom0: xl create failed, once more"; xl destroy $name 2>/dev/null; xl create /app/$name.cfg; } || verdict 13
 domu=/var/log/xen/console/guest-$name.log
 ok=0
-for i in \$(seq 1 600); do
+limit=\$(( \${t0%.*} + ${UNI_XEN_DOMU_SECONDS:-40} ))
+while [ \$(cut -d. -f1 /proc/uptime) -lt \$limit ]; do
   if [ "$check" = ping ]; then
-    if ping -c 1 -W 1 $ping_addr >/dev/null 2>&1; then echo "dom0: $ping_addr answered ping \$(echo "\$(cut -d' ' -f1 /proc/uptime) - \$t0" | sed 's/ //g') s after xl create"; ok=1; break; fi
+    if ping -c 1 -W 1 $ping_addr >/dev/null 2>&1; then echo "dom0: $ping_addr answered ping \$(awk -v t0=\$t0 '{printf "%.2f", \$1 - t0}' /proc/uptime) s after xl create"; ok=1; break; fi
   elif grep -q "$name: exit status 0" \$domu 2>/dev/null; then ok=1; break; fi
   grep -qE "panic:|exit status [1-9]" \$domu 2>/dev/null && break
   sleep 0.1
 done
-[ "$check" = ping ] && [ \$ok = 1 ] && ping -c 3 -i 0.2 $ping_addr
+[ "$check" = ping ] && [ \$ok = 1 ] && ping -c 5 -i 0.2 $ping_addr | sed 's/^/dom0: /' 
 echo "dom0: ---- domU console ----"; cat \$domu; echo "dom0: ---- end ----"
+if [ \$ok != 1 ]; then echo "dom0: diagnostics"; brctl show; ip -s link; cat /proc/net/arp; fi
 xl list
 [ \$ok = 1 ] && verdict 0
 verdict 1

@@ -53,7 +53,7 @@ struct info {
 
 // Number of I/O pages start of day sets aside (the build can change it).
 #ifndef UNI_BOOT_IO_PAGES
-#define UNI_BOOT_IO_PAGES 256
+#define UNI_BOOT_IO_PAGES 1024  // 4 MiB, uni::default_config::io_pages
 #endif
 inline constexpr std::size_t io_page_count = UNI_BOOT_IO_PAGES;
 

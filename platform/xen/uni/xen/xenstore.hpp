@@ -1,0 +1,245 @@
+// uni/xen/xenstore.hpp: a xenstore client: read, write, watch, transactions.
+//
+// xenstore is dom0's configuration tree, reached through a shared page of two
+// byte rings (requests, responses; xen/io/xs_wire.h) and an event channel,
+// both named by HVM params. Messages are a xsd_sockmsg header and a payload.
+// One request is in flight at a time (requests queue on `idle_`); the event
+// handler drains the response ring as messages complete: the reply goes to the
+// waiting request, watch events are counted and wake `watch_fired()` waiters,
+// who re-read the nodes they care about. Every wait is bounded by a deadline.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include <uni/core/result.hpp>
+#include <uni/core/scheduler.hpp>
+#include <uni/core/task.hpp>
+#include <uni/xen/cpu.hpp>
+#include <uni/xen/events.hpp>
+#include <uni/xen/hypercall.hpp>
+
+#include <xen/io/xs_wire.h>
+
+namespace uni::xen {
+
+class xenstore {
+ public:
+  static constexpr std::size_t max_value = 256;  // our nodes hold short values
+  static constexpr duration timeout = std::chrono::seconds(10);
+
+  struct value {
+    char bytes[max_value];
+    std::size_t size = 0;
+    std::string_view view() const noexcept { return {bytes, size}; }
+  };
+
+  struct stats {
+    std::uint64_t requests = 0;
+    std::uint64_t errors = 0;         // XS_ERROR replies
+    std::uint64_t watch_events = 0;
+    std::uint64_t discarded = 0;      // replies nobody waited for, or too long
+  };
+
+  xenstore(event_channels& ev, scheduler& s) noexcept : ev_(ev), sched_(s), idle_(s), reply_(s), space_(s), watch_(s) {}
+  xenstore(const xenstore&) = delete;
+  xenstore& operator=(const xenstore&) = delete;
+
+  result<void> start() noexcept {
+    std::uint64_t pfn = 0, port = 0;
+    if (get_hvm_param(HVM_PARAM_STORE_PFN, pfn) != 0 || pfn == 0) return fail(error::no_device);
+    if (get_hvm_param(HVM_PARAM_STORE_EVTCHN, port) != 0) return fail(error::no_device);
+    ring_ = reinterpret_cast<xenstore_domain_interface*>(pfn << 12);
+    port_ = static_cast<evtchn_port_t>(port);
+    if (auto r = ev_.attach(port_, &xenstore::on_event, this); !r) return fail(r.err());
+    pump();
+    return {};
+  }
+
+  task<result<value>> read(std::string_view path, std::uint32_t tx = 0) {
+    value v;
+    const parts<2> msg{path, nul};
+    auto r = co_await request(XS_READ, tx, msg, v.bytes, sizeof v.bytes);
+    if (!r) co_return fail(r.err());
+    v.size = *r;
+    co_return v;
+  }
+
+  task<result<void>> write(std::string_view path, std::string_view data, std::uint32_t tx = 0) {
+    std::array<char, 8> ack;
+    const parts<3> msg{path, nul, data};
+    auto r = co_await request(XS_WRITE, tx, msg, ack.data(), ack.size());
+    if (!r) co_return fail(r.err());
+    co_return result<void>{};
+  }
+
+  task<result<std::uint32_t>> transaction_start() {
+    std::array<char, 16> id;
+    const parts<1> msg{nul};
+    auto r = co_await request(XS_TRANSACTION_START, 0, msg, id.data(), id.size());
+    if (!r) co_return fail(r.err());
+    std::uint32_t tx = 0;
+    for (std::size_t i = 0; i < *r && id[i] >= '0' && id[i] <= '9'; ++i) tx = tx * 10 + static_cast<std::uint32_t>(id[i] - '0');
+    co_return tx;
+  }
+
+  // Commits (or aborts) `tx`; error::would_block (EAGAIN) means: run it again.
+  task<result<void>> transaction_end(std::uint32_t tx, bool commit) {
+    std::array<char, 8> ack;
+    const parts<1> msg{commit ? std::string_view{"T\0", 2} : std::string_view{"F\0", 2}};
+    auto r = co_await request(XS_TRANSACTION_END, tx, msg, ack.data(), ack.size());
+    if (!r) co_return fail(r.err());
+    co_return result<void>{};
+  }
+
+  // Xen fires a watch once at registration, then on every change under `path`.
+  task<result<void>> watch(std::string_view path, std::string_view token) {
+    std::array<char, 8> ack;
+    const parts<4> msg{path, nul, token, nul};
+    auto r = co_await request(XS_WATCH, 0, msg, ack.data(), ack.size());
+    if (!r) co_return fail(r.err());
+    co_return result<void>{};
+  }
+  task<result<void>> unwatch(std::string_view path, std::string_view token) {
+    std::array<char, 8> ack;
+    const parts<4> msg{path, nul, token, nul};
+    auto r = co_await request(XS_UNWATCH, 0, msg, ack.data(), ack.size());
+    if (!r) co_return fail(r.err());
+    co_return result<void>{};
+  }
+
+  // Waiters are woken (notified) by every watch event, or time out.
+  wait_queue& watch_fired() noexcept { return watch_; }
+  const stats& statistics() const noexcept { return stats_; }
+
+ private:
+  static constexpr std::string_view nul{"\0", 1};
+  // A message's payload pieces. (Named arrays: GCC 12 cannot keep the array
+  // behind a braced initializer list alive across a co_await.)
+  template <std::size_t N>
+  using parts = std::array<std::string_view, N>;
+
+  struct pending {
+    std::uint32_t req_id;
+    char* out;
+    std::size_t cap;
+    std::size_t len = 0;
+    std::uint32_t type = 0;
+    bool done = false;
+    bool truncated = false;
+  };
+
+  task<result<std::size_t>> request(std::uint32_t type, std::uint32_t tx, std::span<const std::string_view> msg,
+                                    char* out, std::size_t cap) {
+    const time_point deadline = sched_.now() + timeout;
+    while (busy_)
+      if (co_await idle_.wait_until(deadline) != wake_reason::notified) co_return fail(error::timed_out);
+    busy_ = true;
+    auto r = co_await exchange(type, tx, msg, out, cap, deadline);
+    busy_ = false;
+    idle_.notify_one();
+    co_return r;
+  }
+
+  task<result<std::size_t>> exchange(std::uint32_t type, std::uint32_t tx, std::span<const std::string_view> msg,
+                                     char* out, std::size_t cap, time_point deadline) {
+    std::size_t len = 0;
+    for (auto p : msg) len += p.size();
+    if (len > XENSTORE_PAYLOAD_MAX) co_return fail(error::too_large);
+    pending p{++next_req_id_, out, cap};
+    xsd_sockmsg h{type, p.req_id, tx, static_cast<std::uint32_t>(len)};
+    current_ = &p;
+    ++stats_.requests;
+    bool ok = co_await put({reinterpret_cast<const char*>(&h), sizeof h}, deadline);
+    for (auto part : msg) ok = ok && co_await put(part, deadline);
+    while (ok && !p.done)
+      if (co_await reply_.wait_until(deadline) != wake_reason::notified) ok = false;
+    current_ = nullptr;
+    if (!ok) co_return fail(error::timed_out);
+    if (p.type == XS_ERROR) {
+      ++stats_.errors;
+      const std::string_view e{out, p.len < cap ? p.len : cap};
+      if (e.starts_with("ENOENT")) co_return fail(error::no_device);
+      if (e.starts_with("EAGAIN")) co_return fail(error::would_block);
+      if (e.starts_with("EACCES")) co_return fail(error::permission);
+      co_return fail(error::io);
+    }
+    if (p.truncated) co_return fail(error::too_large);
+    co_return p.len;
+  }
+
+  // Copies `s` into the request ring as room appears.
+  task<bool> put(std::string_view s, time_point deadline) {
+    while (!s.empty()) {
+      const XENSTORE_RING_IDX cons = __atomic_load_n(&ring_->req_cons, __ATOMIC_ACQUIRE);
+      XENSTORE_RING_IDX prod = ring_->req_prod;
+      std::size_t room = XENSTORE_RING_SIZE - (prod - cons);
+      if (room == 0) {
+        if (co_await space_.wait_until(deadline) != wake_reason::notified) co_return false;
+        continue;
+      }
+      while (room-- > 0 && !s.empty()) {
+        ring_->req[MASK_XENSTORE_IDX(prod++)] = s.front();
+        s.remove_prefix(1);
+      }
+      cpu::wmb();
+      ring_->req_prod = prod;
+      ev_.notify(port_);
+    }
+    co_return true;
+  }
+
+  static void on_event(void* self, evtchn_port_t) noexcept { static_cast<xenstore*>(self)->pump(); }
+
+  // Takes every complete message off the response ring.
+  void pump() noexcept {
+    space_.notify_all();
+    for (;;) {
+      const XENSTORE_RING_IDX prod = __atomic_load_n(&ring_->rsp_prod, __ATOMIC_ACQUIRE);
+      XENSTORE_RING_IDX cons = ring_->rsp_cons;
+      if (prod - cons < sizeof(xsd_sockmsg)) return;
+      xsd_sockmsg h;
+      copy_out(cons, reinterpret_cast<char*>(&h), sizeof h);
+      if (prod - cons < sizeof h + h.len) return;  // the rest is still coming
+      cons += sizeof h;
+      if (h.type == XS_WATCH_EVENT) {
+        ++stats_.watch_events;
+        watch_.notify_all();
+      } else if (current_ && h.req_id == current_->req_id) {
+        pending& p = *current_;
+        const std::size_t n = h.len < p.cap ? h.len : p.cap;
+        copy_out(cons, p.out, n);
+        p.len = n;
+        p.truncated = h.len > p.cap && h.type != XS_ERROR;
+        p.type = h.type;
+        p.done = true;
+        reply_.notify_all();
+      } else {
+        ++stats_.discarded;
+      }
+      cons += h.len;
+      cpu::mb();
+      ring_->rsp_cons = cons;
+      ev_.notify(port_);
+    }
+  }
+
+  void copy_out(XENSTORE_RING_IDX from, char* to, std::size_t n) const noexcept {
+    for (std::size_t i = 0; i < n; ++i) to[i] = ring_->rsp[MASK_XENSTORE_IDX(from + i)];
+  }
+
+  event_channels& ev_;
+  scheduler& sched_;
+  xenstore_domain_interface* ring_ = nullptr;
+  evtchn_port_t port_ = 0;
+  bool busy_ = false;
+  std::uint32_t next_req_id_ = 0;
+  pending* current_ = nullptr;
+  wait_queue idle_, reply_, space_, watch_;
+  stats stats_;
+};
+
+}  // namespace uni::xen
