@@ -97,6 +97,21 @@ TEST_CASE("ARP: malformed packets (wrong hardware type, short) are dropped and c
   CHECK(f.stack.statistics().arp.dropped_by(arp_drop::malformed) == 2);
 }
 
+// Found by tests/fuzz/arp_fuzz: a packet waiting on ARP went to the Ethernet
+// broadcast address because a reply said its next hop was there.
+TEST_CASE("ARP: a reply giving a broadcast MAC is not believed (fuzz regression)", "[stack][arp]") {
+  fixture f;
+  const ipv4_address other = ipv4_address::from_octets(10, 0, 0, 8);
+  const bytes data = pattern(10);
+  const view payload = view::unowned(std::span<const std::uint8_t>(data));
+  REQUIRE(f.stack.ip_send(other, ip_protocol::udp, std::span<const view>(&payload, 1)).ok());
+  f.peer.send(ethernet(f.us_mac, f.peer_mac, 0x0806, arp(2, mac_address::broadcast(), other, f.us_mac, us)));
+  f.settle();
+  CHECK(f.peer.take(0x0800).empty());
+  CHECK(f.stack.pending_packets() == 1);
+  CHECK(f.stack.statistics().arp.dropped_by(arp_drop::malformed) == 1);
+}
+
 TEST_CASE("Ethernet: frames for other MACs, unknown types and runts are dropped", "[stack][ethernet]") {
   fixture f;
   f.peer.send(ethernet(mac_address{{2, 9, 9, 9, 9, 9}}, f.peer_mac, 0x0800, pattern(40)));

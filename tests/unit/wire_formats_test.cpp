@@ -68,6 +68,16 @@ TEST_CASE("ARP: parse and emit are inverse; every other shape is rejected", "[wi
   }
 }
 
+// Found by tests/fuzz/arp_fuzz: a reply saying an address is at ff:ff:ff:ff:ff:ff
+// was learned, and the stack then sent that address's unicast traffic to broadcast.
+TEST_CASE("ARP: a broadcast or multicast sender hardware address is rejected (fuzz regression)", "[wire][arp]") {
+  for (mac_address group : {mac_address::broadcast(), mac_address{{0x01, 0x00, 0x5e, 0, 0, 1}}}) {
+    CHECK(arp_packet::parse(arp(2, group, a, mb, b)).err() == error::malformed);
+    CHECK(arp_packet::parse(arp(1, group, a, {}, b)).err() == error::malformed);
+  }
+  CHECK(arp_packet::parse(arp(2, ma, a, mac_address::broadcast(), b)).ok());  // a target may be anything
+}
+
 TEST_CASE("IPv4: a valid header parses; each field check rejects its violation", "[wire][ipv4]") {
   bytes p = ipv4({a, b, 17, 0xbeef, 0x2000 | 3, 33}, pattern(24));
   ipv4_header::reject why{};

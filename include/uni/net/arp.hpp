@@ -2,7 +2,10 @@
 //
 // `arp_packet` is the validated representation: parse() accepts only hardware
 // type 1 (Ethernet), protocol 0x0800, lengths 6 and 4, and opcodes request (1)
-// and reply (2); anything else is error::malformed. emit() writes exactly 28 bytes.
+// and reply (2); anything else is error::malformed, as is a sender hardware address
+// with the group bit set (broadcast or multicast): a station's own address never is
+// one (IEEE 802), and believing it would make us broadcast the traffic meant for that
+// IP address (RFC 1812 §3.3.2 says the same for routers). emit() writes exactly 28 bytes.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +34,7 @@ struct arp_packet {
       return fail(error::malformed);
     const std::uint16_t op = wire::load_be16(&b[6]);
     if (op != 1 && op != 2) return fail(error::malformed);
+    if (b[8] & 1) return fail(error::malformed);  // a group address as the sender
     arp_packet p;
     p.op = static_cast<arp_op>(op);
     for (std::size_t i = 0; i < 6; ++i) {
