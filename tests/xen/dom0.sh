@@ -91,7 +91,14 @@ while [ \$(cut -d. -f1 /proc/uptime) -lt \$limit ]; do
   grep -qE "panic:|exit status [1-9]" \$domu 2>/dev/null && break
   sleep 0.1
 done
-[ "$check" = ping ] && [ \$ok = 1 ] && ping -c 5 -i 0.2 $ping_addr | sed 's/^/dom0: /' 
+if [ "$check" = ping ] && [ \$ok = 1 ]; then
+  ping -c 5 -i 0.2 $ping_addr | sed 's/^/dom0: /'
+  # 3000 bytes: fragmented both ways (reassembly in the appliance, multi-slot TX).
+  ping -c 2 -s 3000 -W 2 $ping_addr | sed 's/^/dom0: /' | grep -q "2 packets received" || { echo "dom0: large ping failed"; ok=0; }
+  # A clean stop: xl shutdown -> control/shutdown -> netfront closes -> poweroff.
+  timeout 20 xl shutdown -w $name >/dev/null 2>&1
+  grep -q "netfront: closed" \$domu && grep -q "$name: exit status 0" \$domu || { echo "dom0: no clean shutdown"; ok=0; }
+fi
 echo "dom0: ---- domU console ----"; cat \$domu; echo "dom0: ---- end ----"
 if [ \$ok != 1 ]; then echo "dom0: diagnostics"; brctl show; ip -s link; cat /proc/net/arp; fi
 xl list

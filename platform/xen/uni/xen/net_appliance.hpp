@@ -5,12 +5,18 @@
 // region start of day reserved, connects netfront (device/vif/0), and runs
 // `serve(stack, options)` over Stack<XenNetif, XenClock, Config>.
 //
+// It stops when `serve` returns (its value is the exit status) or when the
+// toolstack asks (xl shutdown): then the service is cancelled, netfront closed,
+// and the domain powers off with status 0.
+//
 // The options come from the kernel command line (xl's `extra=`), in the form the
 // POSIX targets take on theirs: --ipv4 ADDR/PREFIX --gateway ADDR --log LEVEL,
 // and any other `--name value` for the application.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -87,6 +93,43 @@ struct appliance_options {
 template <class Config>
 using xen_stack = Stack<XenNetif, XenClock, Config>;
 
+namespace detail {
+
+// Why the appliance stops: its service returned, or the toolstack asked
+// (`xl shutdown`/`xl destroy` write control/shutdown; a guest acknowledges by
+// clearing the node).
+struct stop_state {
+  bool service_done = false;
+  bool shutdown_requested = false;
+  std::array<char, 16> reason{};
+};
+
+inline task<int> watch_shutdown(xenstore& xs, wait_queue& stop, stop_state& st) {
+  if (auto r = co_await xs.watch("control/shutdown", "uni-shutdown"); !r) co_return 1;
+  for (;;) {
+    auto v = co_await xs.read("control/shutdown");
+    if (v && !v->view().empty()) {
+      const std::size_t n = v->size < st.reason.size() - 1 ? v->size : st.reason.size() - 1;
+      std::memcpy(st.reason.data(), v->bytes, n);
+      (void)co_await xs.write("control/shutdown", "");
+      st.shutdown_requested = true;
+      stop.notify_all();
+      co_return 0;
+    }
+    co_await xs.watch_fired().wait();
+  }
+}
+
+template <class Serve, class S>
+task<int> serve_then_stop(Serve& serve, S& stack, const appliance_options& o, wait_queue& stop, stop_state& st) {
+  const int status = co_await serve(stack, o);
+  st.service_done = true;
+  stop.notify_all();
+  co_return status;
+}
+
+}  // namespace detail
+
 template <class Config, class Serve>
 [[noreturn]] void run_net_appliance(std::string_view name, const boot::info& b, Serve serve) noexcept {
   run_appliance(name, b, [name, serve](platform& p) -> task<int> {
@@ -124,14 +167,26 @@ template <class Config, class Serve>
              " I/O pages); network up ", cycles, " cycles (", p.clock.tsc_to_ns(cycles) / 1000,
              " us) after the first instruction");
 
-    auto service = spawn(p.sched, serve(stack, opts));
-    auto status = co_await service.join();
+    wait_queue stop(p.sched);
+    detail::stop_state st;
+    auto service = spawn(p.sched, detail::serve_then_stop(serve, stack, opts, stop, st));
+    auto watcher = spawn(p.sched, detail::watch_shutdown(store, stop, st));
+    while (!st.service_done && !st.shutdown_requested) co_await stop.wait();
+    int status = 0;
+    if (st.service_done) {
+      auto r = co_await service.join();
+      status = r ? *r : 1;
+    } else {
+      service.cancel();
+      log_info(name, ": stopped by the toolstack (", std::string_view{st.reason.data()}, ")");
+    }
+    watcher.cancel();
     stack.log_counters();
     const auto& s = net.statistics();
     log_info("netfront: rx ", s.rx_frames, " tx ", s.tx_frames, " (", s.tx_slots, " slots) rx errors ", s.rx_errors,
              " rx no buffers ", s.rx_no_buffers, " tx would block ", s.tx_would_block, " tx errors ", s.tx_errors);
-    (void)co_await net.close();
-    co_return status ? *status : 1;
+    if (auto r = co_await net.close(); !r) log_warn("netfront: close: ", to_string(r.err()));
+    co_return status;
   });
 }
 

@@ -125,6 +125,7 @@ class XenNetif {
     }
     (void)co_await xs_.write(at(path, "state"), state_text(XenbusStateClosed));
     release_all();
+    log_info("netfront: closed (rx ", stats_.rx_frames, " tx ", stats_.tx_frames, " frames)");
     co_return result<void>{};
   }
 
