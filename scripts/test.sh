@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Sets up the machine, builds every configuration the suite covers and runs every
 # test: the debug build, then the whole suite again under ASan + UBSan, then the
-# Xen guest images (freestanding build; booted by QEMU, and by Xen under QEMU).
+# Xen guest images (freestanding build; booted by QEMU, and by Xen under QEMU), then
+# the libFuzzer targets (clang), each for a few seconds over its seed corpus.
 #   scripts/test.sh            everything
 #   scripts/test.sh debug      one preset only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-presets=("${@:-debug asan xen}")
+presets=("${@:-debug asan xen fuzz}")
 read -r -a presets <<<"${presets[*]}"
 jobs=$(nproc)
 for p in "${presets[@]}"; do
