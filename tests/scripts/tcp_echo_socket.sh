@@ -8,7 +8,8 @@ app=$1
 port=$((20000 + RANDOM % 20000))
 dir=$(mktemp -d)
 pid=
-trap '[[ -n "$pid" ]] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+# On failure the appliance's log tells why (a sanitizer report, an error).
+trap 'rc=$?; [[ -n "$pid" ]] && kill "$pid" 2>/dev/null; ((rc)) && cat "$dir/log"; rm -rf "$dir"' EXIT
 "$app" --port "$port" 2>"$dir/log" &
 pid=$!
 for _ in $(seq 50); do grep -q listening "$dir/log" && break; sleep 0.1; done
