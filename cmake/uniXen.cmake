@@ -25,7 +25,38 @@ target_link_libraries(uni_xen_boot PRIVATE uni_xen uni_warnings)
 # The memory functions must not be compiled into calls to themselves.
 set_source_files_properties(src/boot/runtime.cpp PROPERTIES COMPILE_OPTIONS "-fno-builtin;-fno-tree-loop-distribute-patterns")
 
-set(UNI_XEN_LAYOUT ${CMAKE_CURRENT_SOURCE_DIR}/src/boot/layout.ld)
+# The layout randomised at build time (the paper's Section 3.3): a seed picks a
+# base shift and page gaps (src/boot/layout.ld.in) and lld shuffles functions and
+# data inside each segment. The seed is chosen once per build tree, kept in the
+# cache, printed here and by every image at boot; set it to rebuild an image
+# exactly, or to 0 for the canonical layout.
+set(UNI_XEN_LAYOUT_SEED "" CACHE STRING "Seed of the randomised Xen image layout (empty: pick one; 0: canonical)")
+if(UNI_XEN_LAYOUT_SEED STREQUAL "")
+  string(RANDOM LENGTH 9 ALPHABET 123456789 seed)
+  set(UNI_XEN_LAYOUT_SEED ${seed} CACHE STRING "Seed of the randomised Xen image layout (empty: pick one; 0: canonical)" FORCE)
+endif()
+if(NOT UNI_XEN_LAYOUT_SEED MATCHES "^[0-9]+$" OR UNI_XEN_LAYOUT_SEED GREATER 2000000000)
+  message(FATAL_ERROR "UNI_XEN_LAYOUT_SEED must be a number below 2000000000")
+endif()
+math(EXPR UNI_XEN_SHIFT_PAGES "${UNI_XEN_LAYOUT_SEED} % 256")
+math(EXPR UNI_XEN_GAP_RODATA "(${UNI_XEN_LAYOUT_SEED} / 256) % 16")
+math(EXPR UNI_XEN_GAP_DATA "(${UNI_XEN_LAYOUT_SEED} / 4096) % 16")
+math(EXPR UNI_XEN_GAP_STACK "(${UNI_XEN_LAYOUT_SEED} / 65536) % 16")
+set(UNI_XEN_LAYOUT ${CMAKE_CURRENT_BINARY_DIR}/uni-xen-layout.ld)
+configure_file(src/boot/layout.ld.in ${UNI_XEN_LAYOUT} @ONLY)
+find_program(UNI_XEN_LLD ld.lld)
+set(UNI_XEN_SHUFFLE)
+if(UNI_XEN_LAYOUT_SEED GREATER 0)
+  if(UNI_XEN_LLD)
+    foreach(group IN ITEMS .text.* .rodata.* .data.* .bss.*)
+      list(APPEND UNI_XEN_SHUFFLE "-Wl,--shuffle-sections=${group}=${UNI_XEN_LAYOUT_SEED}")
+    endforeach()
+  else()
+    message(WARNING "uni xen: ld.lld not found (package lld): the layout is shifted but functions are not shuffled")
+  endif()
+endif()
+target_compile_definitions(uni_xen_boot PRIVATE UNI_XEN_LAYOUT_SEED=${UNI_XEN_LAYOUT_SEED}u)
+message(STATUS "uni xen: layout seed ${UNI_XEN_LAYOUT_SEED} (base +${UNI_XEN_SHIFT_PAGES} pages, gaps ${UNI_XEN_GAP_RODATA}/${UNI_XEN_GAP_DATA}/${UNI_XEN_GAP_STACK} pages)")
 set(UNI_XEN_MEMORY_MB 32 CACHE STRING "Memory in the xl configuration written beside each image")
 set(UNI_XEN_BRIDGE xenbr0 CACHE STRING "Bridge of the vif in the xl configuration written beside each image")
 
@@ -37,7 +68,8 @@ function(uni_add_xen_image exe)
   add_executable(${exe} ${arg_SOURCES} $<TARGET_OBJECTS:uni_xen_boot>)
   target_link_libraries(${exe} PRIVATE uni_xen ${arg_LIBRARIES})
   set(dir ${CMAKE_CURRENT_BINARY_DIR})
-  target_link_options(${exe} PRIVATE -T ${UNI_XEN_LAYOUT} -Wl,-Map=${dir}/${exe}.map)
+  target_link_options(${exe} PRIVATE -T ${UNI_XEN_LAYOUT} -Wl,-Map=${dir}/${exe}.map ${UNI_XEN_SHUFFLE}
+    $<$<BOOL:${UNI_XEN_LLD}>:-fuse-ld=lld>)
   set_target_properties(${exe} PROPERTIES OUTPUT_NAME ${exe}.debug LINK_DEPENDS ${UNI_XEN_LAYOUT}
     UNI_XEN_IMAGE ${dir}/${exe})
   add_custom_command(TARGET ${exe} POST_BUILD

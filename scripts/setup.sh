@@ -9,7 +9,7 @@ packages=(
   clang libclang-rt-14-dev
   iproute2 iputils-ping iputils-arping tcpdump nftables socat dnsmasq-base
   gnuplot-nox libbenchmark-dev
-  libxen-dev qemu-system-x86 xen-hypervisor-4.17-amd64
+  libxen-dev qemu-system-x86 xen-hypervisor-4.17-amd64 lld
 )
 
 missing=()

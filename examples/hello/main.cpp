@@ -11,7 +11,7 @@ uni::task<int> hello(uni::xen::platform& p) {
   uni::log_info("hello: hello from uni, a ", p.boot.memory.text.size() / 1024, " KiB text unikernel on Xen");
   constexpr auto nap = 20ms;
   const uni::time_point t0 = p.clock.now();
-  co_await p.sched.sleep_for(nap);
+  co_await p.sched.sleep_until(t0 + nap);  // (sleep_for counts from the scheduler's last tick)
   const uni::duration slept = p.clock.now() - t0;
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(slept).count();
   uni::log_info("hello: slept ", us, " us on Xen's timer (", p.clock.statistics().blocks, " blocks, ",

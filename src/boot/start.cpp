@@ -104,6 +104,8 @@ void lay_out_memory() noexcept {
   const std::uintptr_t image_end = align_up(addr(__image_end), page);
   for (std::size_t i = 0; i < memmap_count; ++i) {
     const auto& e = memmap[i];
+    if (e.type == XEN_HVM_MEMMAP_TYPE_RAM && boot_info.ram_count < info::max_ram_ranges)
+      boot_info.ram[boot_info.ram_count++] = {e.addr, e.addr + e.size};
     if (e.type == XEN_HVM_MEMMAP_TYPE_RAM && e.addr <= addr(__image_start) && addr(__image_start) < e.addr + e.size)
       m.ram_end = e.addr + e.size;
   }
@@ -283,6 +285,7 @@ static void step(const char* what) noexcept {
 
 extern "C" [[noreturn]] void uni_boot_main(std::uint32_t start_info) noexcept {
   boot_info.tsc_at_entry = uni_boot_tsc;
+  boot_info.layout_seed = UNI_XEN_LAYOUT_SEED;
   boot_info.steps[boot_info.step_count++] = {"bss, boot tables, long mode", uni_boot_tsc_long_mode};
   boot_info.xen_cpuid_base = cpu::xen_cpuid_base();
   on_xen = boot_info.xen_cpuid_base != 0;

@@ -78,5 +78,5 @@ fail=0
 for e in "${expect[@]}"; do
   grep -qF -- "$e" "$log" || { echo "FAIL: missing on the console: $e"; fail=1; }
 done
-((fail == 0)) && echo "PASS: $mode boot of $name"
+if ((fail == 0)); then echo "PASS: $mode boot of $name"; else echo "--- last lines of the log:"; tr -d '\r' <"$log" | tail -15; fi
 exit $fail

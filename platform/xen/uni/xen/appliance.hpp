@@ -66,6 +66,10 @@ inline bool dom0_flag = false;
 inline void report_layout(const boot::info& b, const XenClock* clock) noexcept {
   const auto kib = [](const boot::region& r) { return r.size() / 1024; };
   const boot::layout& m = b.memory;
+  char ram[160];
+  text_writer rw{ram, sizeof ram};
+  for (std::size_t i = 0; i < b.ram_count; ++i) format_to(rw, i ? ", " : "", hex(b.ram[i].start), "-", hex(b.ram[i].end));
+  log_info("boot: layout seed ", b.layout_seed, "; RAM ", rw.view());
   log_info("boot: text ", hex(m.text.start), "+", kib(m.text), "K rx, rodata ", hex(m.rodata.start), "+", kib(m.rodata),
            "K r, data ", hex(m.data.start), "+", kib(m.data), "K rw");
   log_info("boot: guard page ", hex(m.guard.start), ", stack ", hex(m.stack.start), "+", kib(m.stack), "K, I/O pages ",
@@ -120,7 +124,8 @@ template <class Main>
   if (!outcome) log_error("uni: ", name, ": main task failed: ", to_string(outcome.err()));
   const auto& hs = boot::kernel_heap().statistics();
   log_info("uni: ", name, ": exit status ", status, " (heap high water ", hs.high_water, " bytes, ",
-           clock.statistics().blocks, " blocks, ", events.statistics().dispatched, " events)");
+           clock.statistics().waits, " waits, ", clock.statistics().blocks, " blocks, ", events.statistics().dispatched,
+           " events, ", events.statistics().unhandled, " unhandled)");
   boot::run_exit_handlers();
   detail::shutdown(status, detail::dom0_flag);
 }

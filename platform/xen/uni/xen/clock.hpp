@@ -30,6 +30,7 @@ class XenClock {
 
  public:
   struct stats {
+    std::uint64_t waits = 0;    // wait_until calls
     std::uint64_t blocks = 0;   // times the vCPU halted
     std::uint64_t wakeups_by_timer = 0;
   };
@@ -54,6 +55,7 @@ class XenClock {
   time_point now() const noexcept { return time_point{duration{static_cast<std::int64_t>(system_time_ns())}}; }
 
   void wait_until(time_point t) noexcept {
+    ++stats_.waits;
     cpu::cli();
     if (ev_.dispatch() > 0) return;
     const time_point n = now();

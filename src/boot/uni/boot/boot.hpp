@@ -39,6 +39,11 @@ struct info {
   bool nx = false;                   // the CPU has no-execute; W^X is enforced
   std::size_t wx_pages_checked = 0;  // pages the W^X walk looked at
   std::size_t wx_violations = 0;     // pages both writable and executable (must be 0)
+  // The RAM ranges of the memory map (E820 type 1), as the loader gave them.
+  static constexpr std::size_t max_ram_ranges = 8;
+  region ram[max_ram_ranges];
+  std::size_t ram_count = 0;
+  std::uint32_t layout_seed = 0;     // UNI_XEN_LAYOUT_SEED the image was linked with
   std::uint64_t tsc_at_entry = 0;    // rdtsc at the first instruction
   std::uint64_t tsc_at_main = 0;     // rdtsc when start of day handed over
   // rdtsc after each step of start of day, for the boot-time breakdown.
