@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <memory>
@@ -125,7 +126,7 @@ TEST_CASE("tcp: listen, connect, scatter-gather write, echo, half-close and end 
     wrote = co_await c->write(std::span<const view>(parts));
     shut = c->shutdown();  // our FIN; we still read the echo
     echoed = co_await read_all(*c);
-    co_await serve.join();
+    (void)co_await serve.join();
   };
   REQUIRE(h.go(main()).ok());
   CHECK(wrote.ok());
@@ -210,7 +211,7 @@ TEST_CASE("tcp: closing the listener wakes a coroutine waiting in accept() with 
     auto waiting = spawn(h.sched, waiting_body());
     co_await h.sched.sleep_for(std::chrono::milliseconds(10));
     l->close();
-    co_await waiting.join();
+    (void)co_await waiting.join();
   };
   REQUIRE(h.go(main()).ok());
   CHECK(woke == error::closed);
@@ -262,7 +263,7 @@ TEST_CASE("tcp: write waits while the peer does not read, and completes when it 
     co_await h.sched.sleep_for(std::chrono::milliseconds(300));
     done_while_unread = writer.done();
     got = co_await read_all(*server);
-    co_await writer.join();
+    (void)co_await writer.join();
   };
   REQUIRE(h.go(main()).ok());
   CHECK_FALSE(done_while_unread);
@@ -314,7 +315,7 @@ TEST_CASE("tcp: close wakes a reader of the same connection with error::closed; 
     auto waiting = spawn(h.sched, waiting_body());
     co_await h.sched.sleep_for(std::chrono::milliseconds(10));
     client->close();
-    co_await waiting.join();
+    (void)co_await waiting.join();
     peer = co_await read_all(*server);
   };
   REQUIRE(h.go(main()).ok());
@@ -348,4 +349,50 @@ TEST_CASE("tcp: a moved-from stream is closed; the moved-to one carries the conn
   CHECK(remote == l->local());
   CHECK((got.bytes == pattern(100)));
   CHECK(got.eof);
+}
+
+TEST_CASE("tcp: a reader that always has bytes ready still lets other tasks run", "[socket][tcp]") {
+  host h;
+  auto l = h.stack.tcp_listen(0);
+  REQUIRE(l.ok());
+  const auto bytes = pattern(256 * 1024);
+  std::size_t pages_read = 0, longest_run = 0;
+  auto main = [&]() -> task<void> {
+    auto client = co_await h.stack.tcp_connect(l->local(), std::chrono::seconds(2));
+    auto server = co_await l->accept();
+    if (!client || !server) co_return;
+    auto writer_body = [&]() -> task<void> {  // named: a coroutine lambda's captures live in the lambda
+      (void)co_await client->write(view::unowned(std::span<const std::uint8_t>(bytes)));
+      client->close();
+    };
+    auto writer = spawn(h.sched, writer_body());
+    co_await h.sched.sleep_for(std::chrono::milliseconds(50));  // the kernel queues what it can
+    std::uint64_t ticks = 0;
+    bool stop = false;
+    auto ticker_body = [&]() -> task<void> {
+      while (!stop) {
+        ++ticks;
+        co_await h.sched.yield();
+      }
+    };
+    auto ticker = spawn(h.sched, ticker_body());
+    // Reads in a row that the ticker did not interleave with.
+    std::uint64_t seen = ticks;
+    std::size_t run = 0;
+    while (true) {
+      auto d = co_await server->read();
+      if (!d || d->empty()) break;
+      ++pages_read;
+      run = ticks == seen ? run + 1 : 1;
+      seen = ticks;
+      longest_run = std::max(longest_run, run);
+    }
+    stop = true;
+    (void)co_await ticker.join();
+    (void)co_await writer.join();
+  };
+  REQUIRE(h.go(main()).ok());
+  CHECK(pages_read >= bytes.size() / page_size);
+  CHECK(longest_run >= 2);
+  CHECK(longest_run <= 16);
 }
