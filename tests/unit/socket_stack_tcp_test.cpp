@@ -175,7 +175,7 @@ TEST_CASE("tcp: reads are pages of the stack's pool, and an empty pool is error:
   CHECK(h.pool->statistics().in_use == 0);
 }
 
-TEST_CASE("tcp: a port already listened on is error::in_use; a closed listener stops listening", "[socket][tcp]") {
+TEST_CASE("tcp: a port already listened on is error::in_use, and a closed listener stops listening", "[socket][tcp]") {
   host h;
   auto l = h.stack.tcp_listen(0);
   REQUIRE(l.ok());
@@ -297,7 +297,7 @@ TEST_CASE("tcp: abort sends RST: the peer's read fails with error::reset", "[soc
   CHECK(after_abort_write == error::closed);
 }
 
-TEST_CASE("tcp: close wakes a reader of the same connection with error::closed; the peer sees a FIN", "[socket][tcp]") {
+TEST_CASE("tcp: close wakes a reader of the same connection with error::closed and the peer sees a FIN", "[socket][tcp]") {
   host h;
   auto l = h.stack.tcp_listen(0);
   REQUIRE(l.ok());
@@ -324,7 +324,7 @@ TEST_CASE("tcp: close wakes a reader of the same connection with error::closed; 
   CHECK(peer.bytes.empty());
 }
 
-TEST_CASE("tcp: a moved-from stream is closed; the moved-to one carries the connection", "[socket][tcp]") {
+TEST_CASE("tcp: a moved-from stream is closed, the moved-to one carries the connection", "[socket][tcp]") {
   host h;
   auto l = h.stack.tcp_listen(0);
   REQUIRE(l.ok());
