@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/xen/dom0.sh IMAGE NAME [ping ADDR]: tier 3. (IMAGE `linux`: a Debian Linux
+# tests/xen/dom0.sh IMAGE NAME [ping ADDR [tcp]]: tier 3. (IMAGE `linux`: a Debian Linux
 # PVH domU with netfront instead of a uni image, the comparison for boot times.) Boots the real Xen 4.17 under
 # QEMU (TCG) with a Debian Linux PV dom0 that runs from an initramfs built here:
 # busybox, the Xen toolstack (xenstored, xenconsoled, xl) and the kernel's
@@ -7,12 +7,13 @@
 # dom0 creates IMAGE as a PVH domU (`xl create`, a vif on bridge xenbr0 at
 # 10.0.0.1/24), waits for the domU's console (through its PV console ring and
 # xenconsoled) to say "NAME: exit status 0" -- or, with `ping ADDR`, for the
-# appliance to answer ping there -- prints the domU console, and reports the
+# appliance to answer ping there (and with `tcp`, to echo a file over TCP port 7)
+# -- prints the domU console, and reports the
 # verdict to QEMU's isa-debug-exit through /dev/port.
 # The domU console log is kept as NAME-dom0.domu.log, the whole run as NAME-dom0.log.
 # Exits 77 when QEMU, Xen or the dom0 packages are missing.
 set -u
-image=$1 name=$2 check=${3:-exit} ping_addr=${4:-10.0.0.2}
+image=$1 name=$2 check=${3:-exit} ping_addr=${4:-10.0.0.2} check_tcp=${5:-}
 dom0=${UNI_XEN_DOM0:-/var/cache/uni/xen-dom0}
 timeout_s=${UNI_XEN_TIER3_TIMEOUT:-120}
 log="$PWD/$name-dom0.log"
@@ -118,6 +119,13 @@ if [ "$check" = ping ] && [ \$ok = 1 ]; then
   ping -c 5 -i 0.2 $ping_addr | sed 's/^/dom0: /'
   # 3000 bytes: fragmented both ways (reassembly in the appliance, multi-slot TX).
   ping -c 2 -s 3000 -W 2 $ping_addr | sed 's/^/dom0: /' | grep -q "2 packets received" || { echo "dom0: large ping failed"; ok=0; }
+  if [ "$check_tcp" = tcp ]; then
+    # TCP echo over netfront: the bytes must come back unchanged.
+    seq 1 20000 >/tmp/sent  # 108894 bytes: many segments, windows, multi-slot frames
+    nc -w 5 $ping_addr 7 </tmp/sent >/tmp/got
+    if cmp -s /tmp/sent /tmp/got; then echo "dom0: tcp echo of \$(wc -c </tmp/sent) bytes came back intact"
+    else echo "dom0: tcp echo failed (\$(wc -c </tmp/got) bytes back)"; ok=0; fi
+  fi
   # A clean stop: xl shutdown -> control/shutdown -> netfront closes -> poweroff.
   if [ "$image" != linux ]; then
     timeout 20 xl shutdown -w $name >/dev/null 2>&1
