@@ -12,6 +12,9 @@ namespace {
 struct region {
   alignas(4096) std::uint8_t bytes[64 * 1024];
 };
+struct big_region {
+  alignas(4096) std::uint8_t bytes[4 * 1024 * 1024];
+};
 std::uintptr_t addr(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
 }  // namespace
 
@@ -73,4 +76,25 @@ TEST_CASE("heap: a pointer it did not hand out is refused", "[xen][heap]") {
   REQUIRE(h.deallocate(p));
   CHECK_FALSE(h.deallocate(p));  // a second free of the same block
   CHECK(h.deallocate(nullptr));
+}
+
+TEST_CASE("heap: a large block costs its size in pages, not the next power of two", "[xen][heap]") {
+  auto r = std::make_unique<big_region>();
+  heap h;
+  h.init(r->bytes, sizeof r->bytes);
+  const std::size_t n = 1024 * 1024 + 100;  // just over 1 MiB
+  void* a = h.allocate(n);
+  REQUIRE(a != nullptr);
+  CHECK(h.statistics().carved <= n + 4096 + 16);
+  CHECK(h.statistics().in_use == h.statistics().carved);
+  REQUIRE(h.deallocate(a));
+  CHECK(h.statistics().in_use == 0);
+  void* b = h.allocate(n - 1000);  // fits the freed block: reused, nothing carved
+  CHECK(b == a);
+  void* c = h.allocate(100 * 1024);  // far smaller than the free large block: new pages
+  REQUIRE(c != nullptr);
+  CHECK(c != a);
+  REQUIRE(h.deallocate(b));
+  REQUIRE(h.deallocate(c));
+  CHECK_FALSE(h.deallocate(c));
 }

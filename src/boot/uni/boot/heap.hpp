@@ -1,10 +1,13 @@
 // uni/boot/heap.hpp: the bounded heap behind operator new on the Xen target.
 //
-// A region fixed at start of day, carved by a bump pointer into power-of-two
-// blocks (16 B to 1 GiB, a 16-byte header each) that return to a free list per
-// size class. O(1) both ways, no coalescing: the heap serves coroutine frames and
-// tables sized at start of day, which come back in the sizes they left in, and
-// the packet path never allocates. Exhaustion is a null pointer (new panics).
+// A region fixed at start of day, carved by a bump pointer. Small blocks (up to
+// 64 KiB with their 16-byte header) are powers of two that return to a free list
+// per size class: O(1) both ways, no coalescing. Large blocks (the tables a stack
+// sizes at start of day, megabytes) are whole pages, so a 4.1 MiB table costs
+// 4.1 MiB, not 8; freed, they wait on one list and are reused first-fit by a
+// request that needs at least half of one. The heap serves coroutine frames and
+// start-of-day tables, which come back in the sizes they left in, and the packet
+// path never allocates. Exhaustion is a null pointer (operator new panics).
 #pragma once
 
 #include <cstddef>
@@ -30,6 +33,7 @@ class heap {
     stats_ = {};
     stats_.capacity = end_ > s ? end_ - s : 0;
     for (auto& f : free_) f = nullptr;
+    large_free_ = nullptr;
   }
 
   // `align` may be up to 4096; larger blocks are over-allocated and indirect.
@@ -43,7 +47,7 @@ class heap {
     auto* h = reinterpret_cast<header*>(p) - 1;
     h->magic = indirect_magic;
     h->cls = 0;
-    h->base = raw;
+    h->aux = reinterpret_cast<std::uintptr_t>(raw);
     return reinterpret_cast<void*>(p);
   }
 
@@ -51,7 +55,15 @@ class heap {
   bool deallocate(void* p) noexcept {
     if (!p) return true;
     auto* h = static_cast<header*>(p) - 1;
-    if (h->magic == indirect_magic) return deallocate(h->base);
+    if (h->magic == indirect_magic) return deallocate(reinterpret_cast<void*>(h->aux));
+    if (h->magic == block_magic && h->cls == large_class) {
+      h->magic = free_magic;
+      auto* f = reinterpret_cast<free_block*>(h);
+      f->next = large_free_;
+      large_free_ = f;
+      stats_.in_use -= h->aux;
+      return true;
+    }
     if (h->magic != block_magic || h->cls >= classes) return false;
     h->magic = free_magic;
     auto* f = reinterpret_cast<free_block*>(h);
@@ -65,16 +77,17 @@ class heap {
   std::size_t available() const noexcept { return end_ - next_; }
 
  private:
-  static constexpr unsigned classes = 31;                  // up to 1 GiB blocks
-  static constexpr std::size_t max_block = std::size_t{1} << 29;
+  static constexpr unsigned classes = 17;                  // small blocks: up to 64 KiB
+  static constexpr std::uint32_t large_class = 0xffffffff;
+  static constexpr std::size_t max_block = std::size_t{1} << 30;
   static constexpr std::uint32_t block_magic = 0x756e6962;     // "unib"
   static constexpr std::uint32_t free_magic = 0x756e6966;      // "unif"
   static constexpr std::uint32_t indirect_magic = 0x756e6969;  // "unii"
 
   struct header {
     std::uint32_t magic;
-    std::uint32_t cls;
-    void* base;  // indirect headers: the block the aligned pointer lives in
+    std::uint32_t cls;   // size class, or large_class
+    std::uintptr_t aux;  // large: the block's size; indirect: the block the aligned pointer lives in
   };
   static_assert(sizeof(header) == 16);
   struct free_block {
@@ -89,6 +102,7 @@ class heap {
 
   void* plain(std::size_t n) noexcept {
     if (n > max_block) return fail();
+    if (n + sizeof(header) > (std::size_t{1} << (classes - 1))) return large(n);
     unsigned cls = 5;  // 32-byte minimum: header + a free-list link
     while ((std::size_t{1} << cls) < n + sizeof(header)) ++cls;
     header* h;
@@ -104,9 +118,36 @@ class heap {
     }
     h->magic = block_magic;
     h->cls = cls;
-    h->base = nullptr;
+    h->aux = 0;
+    return account(h, std::size_t{1} << cls);
+  }
+
+  void* large(std::size_t n) noexcept {
+    const std::size_t size = (n + sizeof(header) + 4095) & ~std::size_t{4095};
+    header* h = nullptr;
+    for (free_block** link = &large_free_; *link; link = &(*link)->next) {
+      const std::size_t have = (*link)->h.aux;
+      if (have >= size && have / 2 <= size) {
+        h = &(*link)->h;
+        *link = (*link)->next;
+        break;
+      }
+    }
+    if (!h) {
+      if (end_ - next_ < size) return fail();
+      h = reinterpret_cast<header*>(next_);
+      next_ += size;
+      stats_.carved += size;
+      h->aux = size;
+    }
+    h->magic = block_magic;
+    h->cls = large_class;
+    return account(h, h->aux);
+  }
+
+  void* account(header* h, std::size_t size) noexcept {
     ++stats_.allocations;
-    stats_.in_use += std::size_t{1} << cls;
+    stats_.in_use += size;
     if (stats_.in_use > stats_.high_water) stats_.high_water = stats_.in_use;
     return h + 1;
   }
@@ -114,6 +155,7 @@ class heap {
   std::uintptr_t next_ = 0;
   std::uintptr_t end_ = 0;
   free_block* free_[classes] = {};
+  free_block* large_free_ = nullptr;
   stats stats_;
 };
 
