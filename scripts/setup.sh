@@ -26,5 +26,8 @@ if ((${#missing[@]})); then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # The tier-3 Xen tests boot a Linux dom0 unpacked (not installed) from Debian packages.
-if [[ $(id -u) -eq 0 ]]; then "$(dirname "$0")/xen-dom0.sh" fetch; else sudo "$(dirname "$0")/xen-dom0.sh" fetch; fi
+# Without them (no network) the tier-3 tests skip; everything else still runs.
+dom0_fetch=("$(dirname "$0")/xen-dom0.sh" fetch)
+[[ $(id -u) -eq 0 ]] || dom0_fetch=(sudo "${dom0_fetch[@]}")
+"${dom0_fetch[@]}" || echo "setup: could not unpack the Xen dom0 packages: the tier-3 Xen tests will be skipped"
 echo "setup: all packages present"
