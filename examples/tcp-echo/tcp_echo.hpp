@@ -15,7 +15,7 @@
 namespace echo {
 
 // Connections served at once; further ones wait in the listener's backlog.
-inline constexpr std::size_t max_tcp_connections = 64;
+inline constexpr std::size_t max_tcp_connections = 1000;
 
 struct tcp_counters {
   std::uint64_t connections = 0;

@@ -68,7 +68,7 @@ struct default_config {
   static constexpr std::size_t tcp_send_views = 256;
   static constexpr std::size_t tcp_receive_buffer = 256 * 1024;
   static constexpr std::size_t tcp_receive_views = 192;
-  static constexpr std::size_t tcp_out_of_order = 64;
+  static constexpr std::size_t tcp_out_of_order = 128;
   static constexpr std::size_t tcp_segment_views = 8;
   // Global budget: the I/O page pool. Windows offered shrink as free pages run
   // short and close at this reserve, kept for transmission and control traffic,

@@ -161,7 +161,6 @@ class Stack {
     }
     if constexpr (Config::tcp) {
       log_info("tcp: ", tcp_.counters(), ", ", tcp_.connections(), " connections");
-      log_info("tcp segments: ", tcp_.segment_counters());
     }
     const auto& p = pool_.statistics();
     log_info("pages: ", p.in_use, " in use of ", p.capacity, ", high water ", p.high_water, ", exhausted ",
@@ -230,7 +229,7 @@ class Stack {
   result<tcp_listener> tcp_listen(std::uint16_t port) noexcept
     requires Config::tcp
   {
-    return tcp_listener::open(tcp_, port);
+    return tcp_listener::open(tcp_, {settings_.address.address, port});
   }
 
   // Opens a connection: error::unreachable when ARP finds no next hop,

@@ -49,6 +49,7 @@ struct promise_base {
   scheduler* sched = nullptr;
   bool done = false;
   bool detached = false;
+  bool running_inline = false;  // started by co_await, not yet suspended: see task::awaiter
 
   std::suspend_always initial_suspend() noexcept { return {}; }
   void unhandled_exception() noexcept { panic("an exception escaped a uni task"); }
@@ -59,6 +60,7 @@ struct promise_base {
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
       P& p = h.promise();
       p.done = true;
+      if (p.continuation && p.running_inline) return std::noop_coroutine();  // back into awaiter::await_suspend
       if (p.continuation) return p.continuation;
       if (p.sched) {
         while (waiter* w = p.spawn.joiners.front()) p.sched->wake(*w, wake_reason::notified);
@@ -135,12 +137,21 @@ class [[nodiscard]] task {
   bool valid() const noexcept { return static_cast<bool>(h_); }
 
   // Awaiting a task starts it and resumes the awaiting coroutine when it ends.
+  // The child runs first on the awaiting coroutine's stack: if it finishes
+  // without suspending, the parent goes on without suspending either. (Handing
+  // control over by symmetric transfer instead needs the compiler's tail calls,
+  // which -O0 and ASan builds lack: a loop of child tasks that complete at once
+  // then grows the stack by a frame per iteration until it overflows.)
   struct awaiter {
     handle_type h;
     bool await_ready() const noexcept { return false; }
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> outer) noexcept {
-      h.promise().continuation = outer;
-      return h;
+    bool await_suspend(std::coroutine_handle<> outer) noexcept {
+      auto& p = h.promise();
+      p.continuation = outer;
+      p.running_inline = true;
+      h.resume();
+      p.running_inline = false;
+      return !p.done;  // suspended: its final_suspend resumes `outer` later
     }
     T await_resume() noexcept {
       if constexpr (!std::is_void_v<T>) return std::move(*h.promise().value);

@@ -19,6 +19,7 @@ concept CongestionControl = requires(C& c, const C& cc, std::uint32_t n) {
   c.on_dup_ack();            // a further duplicate during recovery
   c.on_timeout(n);           // RTO: bytes in flight
   { cc.window() } -> std::convertible_to<std::uint32_t>;
+  { cc.ssthresh() } -> std::convertible_to<std::uint32_t>;  // the window SACK recovery keeps (RFC 6675)
 };
 
 class new_reno {

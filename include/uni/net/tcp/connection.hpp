@@ -14,8 +14,8 @@
 // RFC 6582) through a CongestionControl policy; delayed ACKs; Nagle (per
 // connection); zero-window probing; keep-alive; a retry limit that fails the
 // connection with error::timed_out.
-// Not yet: SACK-based loss recovery on the sending side (RFC 6675): incoming
-// SACK blocks are parsed but recovery is NewReno's.
+// With SACK, loss recovery follows RFC 6675 (the scoreboard, the pipe, holes
+// sent again before new data); without it, NewReno's.
 #pragma once
 
 #include <algorithm>
@@ -28,7 +28,9 @@
 #include <uni/core/view_chain.hpp>
 #include <uni/net/ipv4_address.hpp>
 #include <uni/net/tcp/congestion.hpp>
+#include <uni/net/tcp/drop.hpp>
 #include <uni/net/tcp/rtt.hpp>
+#include <uni/net/tcp/scoreboard.hpp>
 #include <uni/net/tcp/segment.hpp>
 #include <uni/net/tcp/seq.hpp>
 #include <uni/net/tcp/view_ring.hpp>
@@ -43,17 +45,6 @@ constexpr std::string_view to_string(state s) noexcept {
   constexpr std::string_view names[] = {"CLOSED",     "SYN-SENT",   "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1",
                                         "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING",      "LAST-ACK",    "TIME-WAIT"};
   return names[static_cast<std::size_t>(s)];
-}
-
-// What a connection drops or answers with a bare ACK, counted by the layer.
-enum class segment_drop : std::uint8_t {
-  out_of_window, paws, rst_out_of_window, challenge_ack, ack_unsent, no_ack, ooo_full, buffer_full, count_
-};
-constexpr std::string_view to_string(segment_drop d) noexcept {
-  constexpr std::string_view names[] = {"out of window",      "PAWS",          "RST not at RCV.NXT",
-                                        "challenge ACK sent", "ACK of unsent", "no ACK flag",
-                                        "out-of-order queue full", "receive buffer full"};
-  return names[static_cast<std::size_t>(d)];
 }
 
 struct connection_stats {
@@ -116,7 +107,7 @@ class connection {
     // RFC 7323 §5.3 PAWS: a timestamp older than TS.Recent is a segment from an old incarnation.
     if (ts_ok_ && h.opts.timestamps && !h.has(rst) &&
         static_cast<std::int32_t>(h.opts.timestamps->first - ts_recent_) < 0) {
-      drop(segment_drop::paws);
+      drop(tcp_drop::paws);
       return send_ack(now);
     }
     // §3.10.7.4 first: is the segment in the window?
@@ -124,7 +115,7 @@ class connection {
 #ifdef UNI_TCP_TRACE
       std::fprintf(stderr, "%p oow seq %u len %u flags %x ack %u rcv_nxt %u rcv_adv %u st %d\n", (void*)this, h.seq.value, seg_len, h.flags, h.ack_number.value, rcv_nxt_.value, rcv_adv_.value, (int)state_);
 #endif
-      drop(h.has(rst) ? segment_drop::rst_out_of_window : segment_drop::out_of_window);
+      drop(h.has(rst) ? tcp_drop::rst_out_of_window : tcp_drop::out_of_window);
       if (!h.has(rst)) send_ack(now);
       return;
     }
@@ -142,7 +133,7 @@ class connection {
       return challenge_ack(now);
     }
     // Fifth: ACK.
-    if (!h.has(ack)) return drop(segment_drop::no_ack);
+    if (!h.has(ack)) return drop(tcp_drop::no_ack);
     if (state_ == state::syn_received) {
       if (!(snd_una_ < h.ack_number && h.ack_number <= snd_nxt_)) return send_reset(h.ack_number);
       state_ = state::established;
@@ -154,7 +145,7 @@ class connection {
     }
     // RFC 5961 §5.2: ACK of something never sent is answered; one too old is challenged.
     if (h.ack_number > snd_max_) {
-      drop(segment_drop::ack_unsent);
+      drop(tcp_drop::ack_unsent);
       return send_ack(now);
     }
     if (h.ack_number < snd_una_ - max_snd_wnd_) return challenge_ack(now);
@@ -215,7 +206,7 @@ class connection {
 
   void set_output(output_fn out) noexcept { out_ = out; }
   void set_pool(const page_pool* p) noexcept { pool_ = p; }
-  void set_drop_counter(layer_counters<segment_drop>* c) noexcept { drops_ = c; }
+  void set_drop_counter(layer_counters<tcp_drop>* c) noexcept { drops_ = c; }
   void set_nodelay(bool on) noexcept { nodelay_ = on; }
   void set_keepalive(bool on, time_point now) noexcept {
     keepalive_on_ = on;
@@ -231,13 +222,14 @@ class connection {
   // Moves up to `max` received bytes into `out`; the window reopens as space frees.
   template <std::size_t N>
   void read(basic_view_chain<N>& out, std::size_t max, time_point now) noexcept {
-    const std::uint32_t before = receive_window();
     recv_.take(out, max);
-    // RFC 1122 §4.2.3.3 (receiver SWS avoidance): announce a reopened window
-    // when it was nearly shut, or once it grew by a segment or half the buffer.
-    const std::uint32_t after = receive_window();
-    const bool worth_it = before < smss_ || after - before >= std::min<std::uint32_t>(smss_, Config::tcp_receive_buffer / 2);
-    if (can_receive() && after > before && worth_it) send_ack(now);
+    // RFC 1122 §4.2.3.3 (receiver SWS avoidance): a window update of its own
+    // only when the offered window was nearly shut or can grow by half the buffer;
+    // otherwise the next ACK carries the larger window anyway.
+    const std::uint32_t offered = rcv_adv_ > rcv_nxt_ ? rcv_adv_ - rcv_nxt_ : 0;
+    const std::uint32_t now_open = receive_window();
+    const bool worth_it = offered < smss_ || now_open - offered >= Config::tcp_receive_buffer / 2;
+    if (can_receive() && now_open > offered && worth_it) send_ack(now);
   }
   // Half-close: a FIN goes after the queued data (§3.10.4).
   void shutdown(time_point now) noexcept {
@@ -266,7 +258,8 @@ class connection {
 
   void reset(const endpoints& ep, seq32 iss, std::uint16_t local_mss, std::uint32_t ts_offset) noexcept {
     ep_ = ep;
-    iss_ = snd_una_ = snd_nxt_ = snd_max_ = iss;
+    iss_ = snd_una_ = snd_nxt_ = snd_max_ = recover_ = high_rxt_ = iss;
+    sacked_.clear();
     local_mss_ = local_mss;
     smss_ = mss_default;
     ts_offset_ = ts_offset;
@@ -294,7 +287,7 @@ class connection {
     return state_ == state::established || state_ == state::fin_wait_1 || state_ == state::fin_wait_2;
   }
 
-  void drop(segment_drop d) noexcept {
+  void drop(tcp_drop d) noexcept {
     if (drops_) drops_->drop(d);
   }
 
@@ -428,7 +421,7 @@ class connection {
   void send_probe(time_point now) noexcept { (void)emit(snd_una_ - 1, ack, 0, 0, now); }
   // RFC 5961 §7: challenge ACKs are rate limited (per connection here).
   void challenge_ack(time_point now) noexcept {
-    drop(segment_drop::challenge_ack);
+    drop(tcp_drop::challenge_ack);
     if (now - last_challenge_ < std::chrono::milliseconds(10)) return;
     last_challenge_ = now;
     send_ack(now);
@@ -446,6 +439,12 @@ class connection {
     if (state_ == state::closed || state_ == state::syn_sent || state_ == state::time_wait) return;
     if (state_ == state::syn_received) {
       if (unacked_segments_ > 0) send_ack(now);  // never happens before the handshake ends
+      return;
+    }
+    if (in_recovery_ && sack_ok_) {
+      sack_output(now);
+      if (ack_now_) send_ack(now);
+      ack_now_ = false;
       return;
     }
     bool sent_any = false;
@@ -490,6 +489,34 @@ class connection {
     ack_now_ = false;
   }
 
+  // RFC 6675 §5 (C): while the pipe leaves a segment's room under cwnd (ssthresh
+  // in recovery), send the next hole below the highest SACK, else new data.
+  // `first`: the fast retransmit itself goes whatever the pipe (§5 step 4.3).
+  void sack_output(time_point now, bool first = false) noexcept {
+    while (true) {
+      if (!first && sacked_.pipe(snd_una_, snd_max_, high_rxt_) + smss_ > cc_.ssthresh()) break;
+      first = false;
+      seq32 left, right;
+      if (sacked_.next_hole(max(high_rxt_, snd_una_), left, right)) {
+        const std::size_t offset = left - snd_una_;
+        const std::size_t len = std::min<std::size_t>({right - left, smss_, send_.bytes() - std::min(send_.bytes(), offset)});
+        if (len == 0) break;
+        const std::size_t carried = emit(left, ack, offset, len, now);
+        high_rxt_ = left + static_cast<std::uint32_t>(carried);
+        ++stats_.retransmits;
+        rtt_timing_ = false;  // Karn
+        continue;
+      }
+      const std::size_t offset = snd_nxt_ - snd_una_;
+      const std::uint32_t usable = snd_una_ + snd_wnd_ > snd_nxt_ ? (snd_una_ + snd_wnd_) - snd_nxt_ : 0;
+      const std::size_t len = std::min<std::size_t>({send_.bytes() - std::min(send_.bytes(), offset), smss_, usable});
+      if (len == 0) break;
+      snd_nxt_ += static_cast<std::uint32_t>(emit(snd_nxt_, ack, offset, len, now));
+      snd_max_ = max(snd_max_, snd_nxt_);
+    }
+    if (rto_at_ == time_never && snd_una_ != snd_max_) rto_at_ = now + rtt_.rto();
+  }
+
   // Sends again the first unacknowledged segment (fast retransmit, partial ACK).
   void retransmit_first(time_point now) noexcept {
     const std::size_t len = std::min<std::size_t>(send_.bytes(), smss_);
@@ -512,6 +539,10 @@ class connection {
     const seq32 a = h.ack_number;
     const std::uint32_t flight_before = snd_nxt_ - snd_una_;
     const std::uint32_t old_wnd = snd_wnd_;
+    // RFC 6675 §2: an ACK whose SACK blocks report new data counts as a duplicate.
+    bool new_sack = false;
+    if (sack_ok_)
+      for (std::size_t i = 0; i < h.opts.sack_count; ++i) new_sack |= sacked_.add(h.opts.sack[i], max(a, snd_una_), snd_max_);
     if (a > snd_una_) {
       std::uint32_t acked = a - snd_una_;
       // RTT: from the echoed timestamp (RFC 7323 §4.1), else the one timed segment.
@@ -527,13 +558,14 @@ class connection {
       send_.drop_front(data_acked);
       snd_una_ = a;
       if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
+      sacked_.advance(snd_una_);
       retries_ = 0;
       if (in_recovery_) {
         if (a >= recover_) {
           in_recovery_ = false;
           cc_.exit_recovery(snd_nxt_ - snd_una_);
         } else {
-          retransmit_first(now);
+          if (!sack_ok_) retransmit_first(now);  // with SACK, output() sends the next holes
           cc_.on_partial_ack(acked);
         }
       } else {
@@ -543,19 +575,24 @@ class connection {
       rto_at_ = snd_una_ == snd_max_ ? time_never : now + rtt_.rto();
       if (fin_acked) our_fin_acked(now);
       events_.notify_all();  // room to write, or a state change
-    } else if (a == snd_una_ && seg_len == 0 && h.window == (old_wnd >> snd_wscale_) && flight_before > 0) {
-      // A duplicate ACK (RFC 5681 §2). The third starts fast retransmit unless
-      // it belongs to a recovery already under way (RFC 6582 §3.2 step 1).
+    } else if (a == snd_una_ && seg_len == 0 && flight_before > 0 &&
+               (new_sack || (!sack_ok_ && h.window == (old_wnd >> snd_wscale_)))) {
+      // A duplicate ACK (RFC 5681 §2; with SACK, RFC 6675 §2).
       ++dupacks_;
-      if (in_recovery_) {
-        cc_.on_dup_ack();
-      } else if (dupacks_ == 3 && a > recover_ - 1) {
-        in_recovery_ = true;
-        recover_ = snd_max_;
-        cc_.enter_recovery(flight_before);
-        ++stats_.fast_retransmits;
-        retransmit_first(now);
-      }
+      if (in_recovery_) cc_.on_dup_ack();
+    }
+    // Loss: the third duplicate (RFC 5681 §3.2), or three segments' worth
+    // SACKed above SND.UNA (RFC 6675 §5 IsLost), unless it belongs to a
+    // recovery already under way (RFC 6582 §3.2 step 1).
+    if (!in_recovery_ && flight_before > 0 && a > recover_ - 1 &&
+        (dupacks_ >= 3 || (sack_ok_ && sacked_.sacked_bytes() >= 3 * smss_))) {
+      in_recovery_ = true;
+      recover_ = snd_max_;
+      high_rxt_ = snd_una_;
+      cc_.enter_recovery(flight_before);
+      ++stats_.fast_retransmits;
+      if (sack_ok_) sack_output(now, true);
+      else retransmit_first(now);
     }
     // Window update, if the segment is newer than the last one that set it.
     if (snd_wl1_ < h.seq || (snd_wl1_ == h.seq && snd_wl2_ <= a)) {
@@ -598,7 +635,7 @@ class connection {
     if (seq == rcv_nxt_) {
       for (view& v : data) {
         if (!recv_.push(v)) {  // out of slots: what did not fit is not acknowledged
-          drop(segment_drop::buffer_full);
+          drop(tcp_drop::buffer_full);
           with_fin = false;
           break;
         }
@@ -623,7 +660,7 @@ class connection {
     seq32 s = seq;
     for (const view& v : data) {
       if (ooo_count_ == ooo_.size()) {
-        drop(segment_drop::ooo_full);
+        drop(tcp_drop::ooo_full);
         return;
       }
       std::size_t at = 0;
@@ -740,6 +777,7 @@ class connection {
     cc_.on_timeout(snd_nxt_ - snd_una_);
     in_recovery_ = false;
     recover_ = snd_max_;
+    sacked_.clear();  // RFC 6675 §5.1: after a timeout, start afresh
     dupacks_ = 0;
     rtt_timing_ = false;  // Karn
     rto_at_ = now + rtt_.rto();
@@ -808,6 +846,8 @@ class connection {
   bool passive_ = false, orphaned_ = false;
   // Send sequence space (§3.3.1).
   seq32 iss_{}, snd_una_{}, snd_nxt_{}, snd_max_{}, snd_wl1_{}, snd_wl2_{}, recover_{}, fin_seq_{};
+  scoreboard<> sacked_{};
+  seq32 high_rxt_{};  // RFC 6675 HighRxt: the highest byte sent again in this recovery
   std::uint32_t snd_wnd_ = 0, max_snd_wnd_ = 0, smss_ = mss_default;
   std::uint16_t local_mss_ = 1460;
   // Receive sequence space.
@@ -836,7 +876,7 @@ class connection {
   connection_stats stats_{};
   output_fn out_{};
   const page_pool* pool_ = nullptr;
-  layer_counters<segment_drop>* drops_ = nullptr;
+  layer_counters<tcp_drop>* drops_ = nullptr;
   wait_queue events_;
 };
 

@@ -29,19 +29,6 @@
 
 namespace uni::tcp {
 
-// Why the layer discards a segment (a connection's own reasons are segment_drop).
-enum class tcp_drop : std::uint8_t {
-  truncated, bad_offset, bad_checksum, bad_options, no_connection, not_syn, backlog_full, half_open_evicted,
-  table_full, no_buffers, count_
-};
-constexpr std::string_view to_string(tcp_drop d) noexcept {
-  constexpr std::string_view names[] = {"truncated",        "bad data offset",   "bad checksum",
-                                        "bad options",      "no connection (RST sent)", "not a SYN for a listener",
-                                        "backlog full",     "half-open evicted", "connection table full",
-                                        "no buffers"};
-  return names[static_cast<std::size_t>(d)];
-}
-
 // `Output` sends a segment (header and payload) in an IP datagram:
 // result<void> operator()(ipv4_address dst, std::span<const view> segment).
 template <class Config, class Output>
@@ -75,7 +62,6 @@ class layer {
 
   layer_counters<tcp_drop>& counters() noexcept { return counters_; }
   const layer_counters<tcp_drop>& counters() const noexcept { return counters_; }
-  const layer_counters<segment_drop>& segment_counters() const noexcept { return segment_drops_; }
   std::size_t connections() const noexcept { return in_use_; }
 
   // ---- Input ----------------------------------------------------------------------
@@ -153,7 +139,8 @@ class layer {
         s.held = true;
         co_return i;
       }
-      if (co_await l.ready->wait() == wake_reason::cancelled) co_return fail(error::cancelled);
+      const wake_reason why = co_await l.ready->wait();  // a local first: see impaired_netif.hpp
+      if (why == wake_reason::cancelled) co_return fail(error::cancelled);
     }
   }
 
@@ -353,7 +340,7 @@ class layer {
       s.conn.emplace(sched_);
       s.out = output_binding{this, i};
       s.conn->set_output(s.out);
-      s.conn->set_drop_counter(&segment_drops_);
+      s.conn->set_drop_counter(&counters_);
       s.conn->set_pool(&pool_);
     }
     s.used = true;
@@ -431,7 +418,8 @@ class layer {
       for (std::size_t i = 0; i < Config::tcp_connections; ++i)
         if (slots_[i].used) next = std::min(next, slots_[i].conn->next_deadline());
       wake_at_ = next;
-      if (co_await wake_.wait_until(next) == wake_reason::cancelled) co_return;
+      const wake_reason why = co_await wake_.wait_until(next);
+      if (why == wake_reason::cancelled) co_return;
       wake_at_ = time_point{};  // while we run, nobody needs to wake us
       const time_point t = now();
       for (std::size_t i = 0; i < Config::tcp_connections; ++i) {
@@ -455,7 +443,6 @@ class layer {
   std::array<std::size_t, bucket_count> buckets_{};
   std::size_t next_free_ = 0, in_use_ = 0;
   layer_counters<tcp_drop> counters_{};
-  layer_counters<segment_drop> segment_drops_{};
   wait_queue wake_;
   time_point wake_at_ = time_point{};
   join_handle<void> timers_;

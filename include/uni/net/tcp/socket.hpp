@@ -58,7 +58,8 @@ class stream {
       if (c.peer_closed()) co_return view{};
       if (c.failure() != error::none) co_return fail(c.failure());
       if (c.current_state() == state::closed) co_return fail(error::closed);
-      if (co_await c.events().wait() == wake_reason::cancelled) co_return fail(error::cancelled);
+      const wake_reason why = co_await c.events().wait();
+      if (why == wake_reason::cancelled) co_return fail(error::cancelled);
     }
   }
 
@@ -80,7 +81,8 @@ class stream {
             continue;
           }
         }
-        if (co_await c.events().wait() == wake_reason::cancelled) co_return fail(error::cancelled);
+        const wake_reason why = co_await c.events().wait();
+        if (why == wake_reason::cancelled) co_return fail(error::cancelled);
       }
     }
     co_return result<void>{};
@@ -120,19 +122,19 @@ class stream {
 template <class Layer>
 class listener {
  public:
-  listener(listener&& o) noexcept : l_(std::exchange(o.l_, nullptr)), index_(o.index_), port_(o.port_) {}
+  listener(listener&& o) noexcept : l_(std::exchange(o.l_, nullptr)), index_(o.index_), local_(o.local_) {}
   listener& operator=(listener&& o) noexcept {
     if (this != &o) {
       close();
       l_ = std::exchange(o.l_, nullptr);
       index_ = o.index_;
-      port_ = o.port_;
+      local_ = o.local_;
     }
     return *this;
   }
   ~listener() { close(); }
 
-  std::uint16_t port() const noexcept { return port_; }
+  endpoint local() const noexcept { return local_; }
 
   task<result<stream<Layer>>> accept() {
     auto i = co_await l_->accept(index_);
@@ -144,17 +146,17 @@ class listener {
     if (l_) std::exchange(l_, nullptr)->unlisten(index_);
   }
 
-  static result<listener> open(Layer& l, std::uint16_t port) noexcept {
-    auto i = l.listen(port);
+  static result<listener> open(Layer& l, endpoint local) noexcept {
+    auto i = l.listen(local.port);
     if (!i) return fail(i.err());
-    return listener{&l, *i, port};
+    return listener{&l, *i, local};
   }
 
  private:
-  listener(Layer* l, std::size_t i, std::uint16_t port) noexcept : l_(l), index_(i), port_(port) {}
+  listener(Layer* l, std::size_t i, endpoint local) noexcept : l_(l), index_(i), local_(local) {}
   Layer* l_;
   std::size_t index_;
-  std::uint16_t port_;
+  endpoint local_;
 };
 
 // Active open: waits for the handshake (error::refused on a RST,

@@ -1,6 +1,6 @@
 // uni/posix/tap_appliance.hpp: the POSIX TAP target's start of day. Parses the
 // flags every TAP appliance shares, opens the device, builds
-// Stack<TapNetif, PosixClock, Config>, runs the application's task until
+// Stack<impaired_netif<TapNetif>, PosixClock, Config>, runs the application's task until
 // SIGINT/SIGTERM, then prints the stack's counters.
 //
 //   --tap IFNAME          TAP device to attach to (default tap0)
@@ -12,6 +12,9 @@
 //   --mac MAC             our MAC (default: random, locally administered)
 //   --pcap FILE           record every frame (also: UNI_PCAP=FILE)
 //   --log debug|info|warn log level
+//   --impair SPEC         impair our own traffic both ways, for tests (see
+//                         uni/sim/impaired_netif.hpp): e.g. loss=2,dup=1,reorder=2,delay=1-5
+//   --impair-seed N       its random seed (default: random, printed)
 // Anything else of the form `--name value` is kept for the application.
 #pragma once
 
@@ -29,12 +32,15 @@
 #include <uni/posix/console.hpp>
 #include <uni/posix/signals.hpp>
 #include <uni/posix/tap_netif.hpp>
+#include <uni/sim/impaired_netif.hpp>
 #include <uni/stack.hpp>
 
 namespace uni::posix {
 
+// The decorator forwards every call directly unless --impair is given.
+using tap_device = sim::impaired_netif<TapNetif>;
 template <class Config>
-using tap_stack = Stack<TapNetif, PosixClock, Config>;
+using tap_stack = Stack<tap_device, PosixClock, Config>;
 
 // Runs `app(stack, options) -> task<int>` on a TAP device; returns the exit status.
 template <class Config, class App>
@@ -65,12 +71,20 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, App app) {
   }
   pcap_writer pcap;
   if (!opts->pcap.empty() && pcap.open(opts->pcap)) tap.record_to(&pcap);
+  const auto impairment = sim::parse_impairment(opts->get("impair"));
+  if (!impairment) {
+    log_error(name, ": bad --impair (want e.g. loss=2,dup=1,reorder=2,delay=1-5): ", opts->get("impair"));
+    return 2;
+  }
+  const auto impair_seed = static_cast<std::uint64_t>(opts->get_number("impair-seed", std::random_device{}()));
+  if (impairment->impaired()) log_info(name, ": impairing traffic: ", opts->get("impair"), " (seed ", impair_seed, ")");
+  tap_device device(tap, sched, *impairment, impair_seed);
 
   stack_settings settings = stack_settings::from<Config>();
   if (opts->ipv4) settings.address = *opts->ipv4;
   settings.dhcp = opts->dhcp || (settings.dhcp && !opts->ipv4);
   if (opts->gateway) settings.gateway = *opts->gateway;
-  tap_stack<Config> stack(tap, clock, sched, *pool, settings);
+  tap_stack<Config> stack(device, clock, sched, *pool, settings);
   stop_signal stop(sched, io);
 
   auto announce = [&]() -> task<void> {
@@ -101,6 +115,11 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, App app) {
   const auto& t = tap.statistics();
   log_info("tap: rx ", t.rx_frames, " tx ", t.tx_frames, " rx dropped (no buffers) ", t.rx_no_buffers,
            " tx dropped (queue full) ", t.tx_would_block, " tx errors ", t.tx_errors);
+  if (impairment->impaired()) {
+    const auto& i = device.statistics();
+    log_info("impaired: lost ", i.lost, " duplicated ", i.duplicated, " delayed ", i.delayed, " reordered ", i.reordered,
+             " overflow ", i.overflow);
+  }
   return status.ok() ? *status : 1;
 }
 
