@@ -6,18 +6,26 @@
 #   core.md            the tables (task cost in time and bytes; timer jitter)
 #   timer-jitter.png   CDF of wake-up jitter, uni vs pthreads (gnuplot)
 #   raw.txt            the benchmarks' own output lines, jitter-*.dat the CDFs
-# Usage: bench/run.sh [--quick] [--out DIR]   (--quick: 100 k tasks, short sleeps)
+# then, as root, bench/ping.sh (ping latency and floods, the uni ping appliance
+# against the Linux stack), which writes ping.md and ping-cdf.png; its table is
+# appended to core.md. Without root that part is skipped, with a note.
+# Usage: bench/run.sh [--quick] [--out DIR] [--build DIR]   (--quick: 100 k tasks,
+#   short sleeps, 2 k pings and 20 k-packet floods; without it ping.sh runs --full:
+#   20 k pings, 100 k-packet floods and one 1 M-packet flood per target.
+#   --build: the release build directory, default build/release)
 # Every step is bounded in time (timeout); any failure stops the run.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/bench/results
 quick=0
+build=build/release
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
     --out) out=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--out DIR]" >&2; exit 2 ;;
+    --build) build=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--out DIR] [--build DIR]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -25,9 +33,10 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
 cd "$root"
-[ -f build/release/build.ninja ] || timeout 300 cmake --preset release >/dev/null
-timeout 900 cmake --build --preset release --target bench_tasks bench_timers >/dev/null
-bin=$root/build/release/bench
+[ -f "$build/build.ninja" ] || timeout 300 cmake --preset release -B "$build" >/dev/null
+timeout 900 cmake --build "$build" --target bench_tasks bench_timers >/dev/null
+build=$(cd "$build" && pwd)
+bin=$build/bench
 
 if [ $quick = 1 ]; then
   task_sizes=(100000); threads=2000; sleepers=100000; sleeper_threads=1000; max_sleep_ms=400
@@ -150,3 +159,30 @@ plot $(IFS=,; echo "${plots[*]}")
 EOF
 fi
 echo "wrote $out/core.md and $out/timer-jitter.png" >&2
+
+# Ping against the Linux stack (bench/ping.sh): needs root for namespaces and a TAP
+# device. Its table goes into core.md too; a failure (lost packets, memory growth)
+# stops the run like any other.
+if [ "$(id -u)" = 0 ]; then
+  if [ $quick = 1 ]; then ping_mode=--quick; else ping_mode=--full; fi
+  echo "+ bench/ping.sh $ping_mode" >&2
+  stamp=$(mktemp)
+  ping_status=0
+  timeout 1800 "$root/bench/ping.sh" $ping_mode --build "$build" --out "$out" || ping_status=$?
+  {
+    echo
+    echo "## Ping: the uni appliance against the Linux stack"
+    echo
+    if [ "$out/ping.md" -nt "$stamp" ]; then
+      sed -n '/^<!-- table -->/,/^<!-- end table -->/p' "$out/ping.md" | grep -v '^<!--'
+      echo
+      echo "Median of 3 alternated runs; ratios are uni / Linux. Details, memory and the CDF: [ping.md](ping.md)."
+    fi
+    [ $ping_status = 0 ] || echo "**bench/ping.sh failed (exit status $ping_status)**: see its output and ping.md."
+  } >>"$out/core.md"
+  rm -f "$stamp"
+  [ $ping_status = 0 ] || exit $ping_status
+else
+  echo "skipping bench/ping.sh: it needs root (network namespaces, a TAP device)" >&2
+  printf '\n## Ping: the uni appliance against the Linux stack\n\nNot run: bench/ping.sh needs root.\n' >>"$out/core.md"
+fi
