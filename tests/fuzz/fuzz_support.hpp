@@ -126,7 +126,10 @@ inline void fix_checksums(const record& r, std::span<std::uint8_t> ip) noexcept 
 
 // Every frame a stack sends must be well formed: ours, ARP or IPv4, within the
 // MTU, with correct checksums, and any unfragmented ICMP or UDP datagram intact.
-inline void check_outgoing(std::span<const std::uint8_t> f, std::size_t mtu = 1500) {
+// From our_ip; or, for a stack that leases its address (`leasing`), from whatever
+// it leased, and from 0.0.0.0 only for DHCP (RFC 1122 §3.2.1.3: 0.0.0.0 is a
+// source only while a host learns its address).
+inline void check_outgoing(std::span<const std::uint8_t> f, bool leasing = false, std::size_t mtu = 1500) {
   FUZZ_CHECK(f.size() >= ethernet_view::header_size && f.size() <= mtu + ethernet_view::header_size);
   mac_address dst, src;
   std::memcpy(dst.bytes.data(), f.data(), 6);
@@ -138,7 +141,7 @@ inline void check_outgoing(std::span<const std::uint8_t> f, std::size_t mtu = 15
     FUZZ_CHECK(body.size() == arp_packet::size);
     auto a = arp_packet::parse(body);
     FUZZ_CHECK(a.ok());
-    FUZZ_CHECK(a->sender_mac == our_mac && a->sender_ip == our_ip);
+    FUZZ_CHECK(a->sender_mac == our_mac && (leasing || a->sender_ip == our_ip));
     if (a->op == arp_op::request) FUZZ_CHECK(dst.is_broadcast() && a->target_mac == mac_address{});
     else FUZZ_CHECK(dst == a->target_mac);
     return;
@@ -147,13 +150,18 @@ inline void check_outgoing(std::span<const std::uint8_t> f, std::size_t mtu = 15
   auto h = ipv4_header::parse(body);
   FUZZ_CHECK(h.ok());
   FUZZ_CHECK(h->header_length == ipv4_header::min_size && h->total_length == body.size());
-  FUZZ_CHECK(h->source == our_ip && h->ttl == default_config::ttl);
-  FUZZ_CHECK(!dst.is_broadcast() || h->destination.is_broadcast() || h->destination == ipv4_address{0x0a0000ffu});
+  FUZZ_CHECK((leasing || h->source == our_ip) && h->ttl == default_config::ttl);
+  if (!leasing)
+    FUZZ_CHECK(!dst.is_broadcast() || h->destination.is_broadcast() || h->destination == ipv4_address{0x0a0000ffu});
+  const auto l4 = body.subspan(h->header_length);
+  if (h->source.is_any()) {
+    FUZZ_CHECK(!h->is_fragment() && h->protocol == static_cast<std::uint8_t>(ip_protocol::udp) && l4.size() >= 8);
+    FUZZ_CHECK(wire::load_be16(&l4[0]) == dhcp_client_port && wire::load_be16(&l4[2]) == dhcp_server_port);
+  }
   if (h->is_fragment()) {
     FUZZ_CHECK(!h->more_fragments() || h->payload_length() % 8 == 0);
     return;
   }
-  const auto l4 = body.subspan(h->header_length);
   if (h->protocol == static_cast<std::uint8_t>(ip_protocol::icmp)) {
     FUZZ_CHECK(l4.size() >= icmp_header::size && internet_checksum(l4) == 0);
   } else {
@@ -200,14 +208,15 @@ inline page_pool& shared_pool() {
   return *pool;
 }
 
-class stack_harness {
+template <class Config>
+class basic_stack_harness {
  public:
-  using stack_type = Stack<capture_netif, sim::manual_clock, fuzz_config>;
-  using socket_type = stack_type::udp_socket;
+  using stack_type = Stack<capture_netif, sim::manual_clock, Config>;
+  using socket_type = typename stack_type::udp_socket;
 
-  stack_harness() {
+  explicit basic_stack_harness(stack_settings settings = {{our_ip, 24}, peer_ip, false}) : leasing_(settings.dhcp) {
     FUZZ_CHECK(shared_pool().statistics().in_use == 0);
-    stack_.emplace(nic_, clock_, sched_, shared_pool(), stack_settings{{our_ip, 24}, peer_ip, false});
+    stack_.emplace(nic_, clock_, sched_, shared_pool(), settings);
     stack_->start();
     auto s = stack_->udp_bind(echo_port);
     FUZZ_CHECK(s.ok());
@@ -241,9 +250,15 @@ class stack_harness {
 
   // The frames sent since the last call, each checked.
   std::vector<std::vector<std::uint8_t>> take_sent() {
-    for (const auto& f : nic_.sent) check_outgoing(f);
+    for (const auto& f : nic_.sent) {
+      check_outgoing(f, leasing_);
+      // The transaction id of the last DHCP message (IPv4, no options, UDP port 68).
+      if (f.size() >= 14 + 20 + 8 + 8 && f[23] == 17 && wire::load_be16(&f[34]) == dhcp_client_port)
+        dhcp_xid_ = wire::load_be32(&f[14 + 20 + 8 + 4]);
+    }
     return std::exchange(nic_.sent, {});
   }
+  std::uint32_t dhcp_xid() const noexcept { return dhcp_xid_; }
 
   // Bounds and counters that must hold whatever came in.
   void check_state() const {
@@ -268,6 +283,15 @@ class stack_harness {
                              st.ipv4.dropped_by(ipv4_drop::unknown_protocol);
     FUZZ_CHECK(up <= st.ipv4.received);
     FUZZ_CHECK(st.icmp.dropped_by(icmp_drop::no_buffers) == 0 || shared_pool().statistics().exhausted != 0);
+    // A leased address is the one configured, and without a lease there is none.
+    if constexpr (Config::dhcp) {
+      if (const auto& l = stack_->lease()) {
+        FUZZ_CHECK(stack_->address() == l->address && stack_->gateway() == l->router);
+        FUZZ_CHECK(!l->address.address.is_any() && l->address.prefix <= 32);
+      } else {
+        FUZZ_CHECK(stack_->address().address.is_any());
+      }
+    }
   }
 
   // Lets every timer run out (ARP give-ups, reassembly timeouts), checks that
@@ -284,7 +308,7 @@ class stack_harness {
     FUZZ_CHECK(shared_pool().statistics().in_use == 0);
   }
 
-  ~stack_harness() {
+  ~basic_stack_harness() {
     if (stack_) finish();
   }
 
@@ -306,7 +330,11 @@ class stack_harness {
   std::optional<socket_type> socket_;
   join_handle<void> echo_;
   std::uint64_t injected_ = 0;
+  bool leasing_ = false;
+  std::uint32_t dhcp_xid_ = 0;
 };
+
+using stack_harness = basic_stack_harness<fuzz_config>;
 
 // Builds an Ethernet frame around `payload` (for targets whose input is a packet).
 inline std::vector<std::uint8_t> ethernet_frame(mac_address dst, mac_address src, ethertype type,

@@ -13,6 +13,8 @@ each *_fuzz.cpp):
   dhcp      the UDP payload of ports 67/68
   stack     records: the frames sent to the appliance, in order, with the time
             between them (quarter seconds), up to 8 frames per file
+  dhcp_stack  the same, from captures with DHCP, with the 0x40 bit that lets
+            dnsmasq's replies match the fuzzed client's transaction
 Files are named by content hash; inputs of the same shape (protocol, type, size
 class) are kept once, so each target gets tens of files, not thousands.
 """
@@ -81,7 +83,7 @@ def main():
     c = Corpus()
     fragments = {}  # (src, dst, proto, id) -> [(offset, mf, packet)]
     for path in captures:
-        incoming, last_time = [], None
+        incoming, last_time, has_dhcp = [], None, False
         for t, frame in read_pcap(path):
             if len(frame) < 14:
                 continue
@@ -93,7 +95,7 @@ def main():
             c.add("ethernet", (kind, to_app, size_class(len(frame))), frame)
             if to_app:
                 ticks = 0 if last_time is None else min(63, int((t - last_time) * 4))
-                incoming.append(record(ticks, frame))
+                incoming.append((ticks, frame))
                 last_time = t
             if etype == 0x0806:
                 c.add("arp", (body[6:8], to_app, body[14:18] == body[24:28]), body)
@@ -106,9 +108,12 @@ def main():
                     (ip["offset"], ip["mf"], packet))
             else:
                 l4_seed(c, ip, ip["payload"])
+                if ip["proto"] == 17 and ip["payload"][2:4] == b"\x00\x44":
+                    has_dhcp = True
         for i in range(0, len(incoming), 8):
-            chunk = b"".join(incoming[i:i + 8])
-            c.add("stack", (path, i), chunk)
+            c.add("stack", (path, i), b"".join(record(t, f) for t, f in incoming[i:i + 8]))
+            if has_dhcp:
+                c.add("dhcp_stack", (path, i), b"".join(record(t | 0x40, f) for t, f in incoming[i:i + 8]))
     for key, frags in fragments.items():
         # All fragments of a datagram, as captured, then reassembled for the layers above.
         group = b"".join(record(0, p) for _, _, p in frags)
