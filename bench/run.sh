@@ -7,11 +7,13 @@
 #   timer-jitter.png   CDF of wake-up jitter, uni vs pthreads (gnuplot)
 #   raw.txt            the benchmarks' own output lines, jitter-*.dat the CDFs
 # then, as root, bench/ping.sh (ping latency and floods, the uni ping appliance
-# against the Linux stack), which writes ping.md and ping-cdf.png; its table is
-# appended to core.md. Without root that part is skipped, with a note.
+# against the Linux stack), which writes ping.md and ping-cdf.png, and bench/tcp.sh
+# (TCP bulk throughput, uni against Linux), which writes tcp.md; their tables are
+# appended to core.md. Without root those parts are skipped, with a note.
 # Usage: bench/run.sh [--quick] [--out DIR] [--build DIR]   (--quick: 100 k tasks,
 #   short sleeps, 2 k pings and 20 k-packet floods; without it ping.sh runs --full:
-#   20 k pings, 100 k-packet floods and one 1 M-packet flood per target.
+#   20 k pings, 100 k-packet floods and one 1 M-packet flood per target; tcp.sh
+#   moves 256 MB per measurement with --quick, else 1 GB.
 #   --build: the release build directory, default build/release)
 # Every step is bounded in time (timeout); any failure stops the run.
 set -euo pipefail
@@ -185,4 +187,29 @@ if [ "$(id -u)" = 0 ]; then
 else
   echo "skipping bench/ping.sh: it needs root (network namespaces, a TAP device)" >&2
   printf '\n## Ping: the uni appliance against the Linux stack\n\nNot run: bench/ping.sh needs root.\n' >>"$out/core.md"
+fi
+
+# TCP bulk throughput against Linux (bench/tcp.sh): root too; its table goes into core.md.
+if [ "$(id -u)" = 0 ]; then
+  if [ $quick = 1 ]; then tcp_mode=--quick; else tcp_mode=""; fi
+  echo "+ bench/tcp.sh $tcp_mode" >&2
+  stamp=$(mktemp)
+  tcp_status=0
+  timeout 1800 "$root/bench/tcp.sh" $tcp_mode --build "$build" --out "$out" || tcp_status=$?
+  {
+    echo
+    echo "## TCP bulk throughput: uni against Linux (Figure 8)"
+    echo
+    if [ "$out/tcp.md" -nt "$stamp" ]; then
+      sed -n '/^<!-- table -->/,/^<!-- end table -->/p' "$out/tcp.md" | grep -v '^<!--'
+      echo
+      echo "Median of 3 alternated runs; Linux is Linux → Linux over a veth pair. Details: [tcp.md](tcp.md)."
+    fi
+    [ $tcp_status = 0 ] || echo "**bench/tcp.sh failed (exit status $tcp_status)**: see its output and tcp.md."
+  } >>"$out/core.md"
+  rm -f "$stamp"
+  [ $tcp_status = 0 ] || exit $tcp_status
+else
+  echo "skipping bench/tcp.sh: it needs root (network namespaces, a TAP device)" >&2
+  printf '\n## TCP bulk throughput: uni against Linux (Figure 8)\n\nNot run: bench/tcp.sh needs root.\n' >>"$out/core.md"
 fi
