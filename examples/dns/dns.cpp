@@ -1,0 +1,86 @@
+// examples/dns: an authoritative DNS server appliance (uni/dns), one source for
+// every target. The zone is compiled in at build time (uni_dns_zone in
+// examples/CMakeLists.txt embeds the master file's text, parsed at start); on
+// POSIX `--zone FILE[,FILE...]` serves files instead. Flags: --port N
+// (default 53), --origin NAME (for files whose names are relative and that
+// have no $ORIGIN), --memo N (memo table slots, 0 = off), plus the platform's.
+#include <string>
+#include <vector>
+
+#include <uni/appliance.hpp>
+#include <uni/dns/service.hpp>
+#include <uni/dns/zone_file.hpp>
+
+#include "dns_builtin_zone.hpp"  // generated: uni_dns_builtin_zone_{text,file}
+
+#if !defined(UNI_TARGET_XEN)
+#include <fstream>
+#include <sstream>
+#endif
+
+// UDP and TCP, no DHCP: an authoritative server has a fixed address.
+struct dns_config : uni::default_config {
+  static constexpr std::size_t udp_queue = 256;
+  static constexpr std::size_t io_pages = 4096;
+};
+
+namespace {
+
+bool load(std::vector<uni::dns::zone>& zones, std::string_view text, const uni::dns::name& origin,
+          std::string_view file) {
+  std::string problem;
+  auto z = uni::dns::load_zone(text, origin, file, problem);
+  if (!z) {
+    uni::log_error("dns: ", problem);
+    return false;
+  }
+  uni::log_info("dns: zone ", z->origin().to_string(), " from ", file, ": ", z->record_count(), " records, ",
+                z->node_count(), " names");
+  zones.push_back(std::move(*z));
+  return true;
+}
+
+uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
+  std::vector<uni::dns::zone> zones;
+  uni::dns::name origin;
+  if (auto given = o.get("origin"); !given.empty()) {
+    auto n = uni::dns::name::parse(given);
+    if (!n) {
+      uni::log_error("dns: bad --origin ", given);
+      co_return 2;
+    }
+    origin = *n;
+  }
+  const std::string_view files = o.get("zone");
+  if (files.empty()) {
+    if (!load(zones, uni::dns::builtin_zone_text, origin, uni::dns::builtin_zone_file)) co_return 1;
+  } else {
+#if defined(UNI_TARGET_XEN)
+    uni::log_error("dns: --zone needs a file system; the Xen image serves its built-in zone");
+    co_return 2;
+#else
+    std::string_view rest = files;
+    while (!rest.empty()) {
+      const std::size_t comma = rest.find(',');
+      const std::string file(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+      std::ifstream f(file);
+      if (!f) {
+        uni::log_error("dns: cannot read ", file);
+        co_return 1;
+      }
+      std::stringstream text;
+      text << f.rdbuf();
+      if (!load(zones, text.str(), origin, file)) co_return 1;
+    }
+#endif
+  }
+  uni::dns::server_options opts;
+  opts.memo_slots = static_cast<std::size_t>(o.get_number("memo", 4096));
+  uni::dns::server srv(std::move(zones), opts);
+  co_return co_await uni::dns::serve(stack, srv, static_cast<std::uint16_t>(o.get_number("port", 53)));
+}
+
+}  // namespace
+
+UNI_APPLIANCE("dns", dns_config, serve)

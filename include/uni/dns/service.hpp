@@ -1,0 +1,178 @@
+// uni/dns/service.hpp: the DNS server on a stack: UDP on a port, and DNS over
+// TCP (RFC 7766, RFC 1035 §4.2.2: two-byte length prefixes, several queries per
+// connection, pipelined) when the stack has TCP. Written against the transport
+// API, so it runs over host sockets (posix::SocketStack) and uni's own stack
+// alike; a Stack configured without TCP gets no TCP code at all.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <vector>
+
+#include <uni/core/buffer.hpp>
+#include <uni/core/log.hpp>
+#include <uni/core/scheduler.hpp>
+#include <uni/core/task.hpp>
+#include <uni/dns/server.hpp>
+
+namespace uni::dns {
+
+// Connections served at once over TCP, and how long one may sit idle (RFC 7766 §6.2.3).
+inline constexpr std::size_t max_tcp_connections = 64;
+inline constexpr auto tcp_idle_timeout = std::chrono::seconds(10);
+
+template <class Stack>
+concept has_tcp = requires(Stack& s) { s.tcp_listen(std::uint16_t{53}); };
+
+struct service_counters {
+  std::uint64_t udp_queries = 0, udp_no_pages = 0, udp_send_errors = 0;
+  std::uint64_t tcp_connections = 0, tcp_queries = 0, tcp_failed = 0;
+};
+
+// Answers datagrams on `sock` until cancelled. Each answer is written into a
+// page of the pool and sent from there: no allocation, no copy of the query.
+template <class Stack, class Socket>
+task<void> serve_udp(Stack& stack, Socket& sock, server& srv, service_counters& n) {
+  std::array<std::uint8_t, page_size> scratch;  // for a query in several pieces
+  while (true) {
+    auto d = co_await sock.receive();
+    if (!d) {
+      if (d.err() == error::cancelled) co_return;
+      continue;  // no buffers right now: the datagram waits in its queue
+    }
+    ++n.udp_queries;
+    std::span<const std::uint8_t> query;
+    if (d->payload.count() == 1) {
+      query = d->payload[0].bytes();
+    } else {
+      query = std::span<const std::uint8_t>(scratch.data(), d->payload.copy_to(scratch));
+    }
+    auto page = stack.pool().allocate();
+    if (!page) {
+      ++n.udp_no_pages;
+      continue;
+    }
+    const std::size_t size = srv.answer(query, page->bytes(), transport::udp);
+    if (size == 0) continue;
+    page->truncate(size);
+    auto sent = co_await sock.send_to(d->source, *page);
+    if (!sent) ++n.udp_send_errors;
+  }
+}
+
+// One TCP connection: length-prefixed queries in, answers out in order.
+template <class Stream>
+task<void> serve_tcp_connection(scheduler& sched, page_pool& pool, server& srv, Stream c, service_counters& n,
+                                wait_queue& ended) {
+  std::vector<std::uint8_t> in;  // per connection, at accept: not on the UDP path
+  std::vector<std::uint8_t> out(2 + 65535);
+  in.reserve(2 + 65535);
+  bool ok = true;
+  while (ok) {
+    auto d = co_await with_timeout(sched, tcp_idle_timeout, c.read());
+    if (!d || d->empty()) {
+      if (!d && d.err() != error::timed_out) ++n.tcp_failed;
+      break;
+    }
+    in.insert(in.end(), d->data(), d->data() + d->size());
+    std::size_t used = 0;
+    while (ok && in.size() - used >= 2) {
+      const std::size_t len = wire::load_be16(in.data() + used);
+      if (in.size() - used < 2 + len) break;
+      ++n.tcp_queries;
+      const std::size_t size =
+          srv.answer(std::span<const std::uint8_t>(in.data() + used + 2, len), std::span(out).subspan(2), transport::tcp);
+      used += 2 + len;
+      if (size == 0) continue;
+      wire::store_be16(out.data(), static_cast<std::uint16_t>(size));
+      // The answer, copied into pages (at most 17 for 64 KiB), written at once.
+      std::array<view, (2 + 65535 + page_size - 1) / page_size> pages;
+      std::size_t count = 0;
+      for (std::size_t at = 0; at < size + 2; at += page_size) {
+        auto p = pool.allocate();
+        if (!p) {
+          ok = false;
+          break;
+        }
+        const std::size_t k = std::min(page_size, size + 2 - at);
+        std::memcpy(p->data(), out.data() + at, k);
+        p->truncate(k);
+        pages[count++] = std::move(*p);
+      }
+      if (!ok) {
+        ++n.tcp_failed;
+        break;
+      }
+      if (auto w = co_await c.write(std::span<const view>(pages.data(), count)); !w) {
+        ++n.tcp_failed;
+        ok = false;
+      }
+    }
+    in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(used));
+  }
+  c.close();
+  ended.notify_one();
+}
+
+template <class Stack, class Listener>
+task<void> serve_tcp(Stack& stack, Listener& listener, server& srv, service_counters& n) {
+  wait_queue ended(stack.sched());
+  std::vector<join_handle<void>> active;  // declared last: cancelled first
+  active.reserve(max_tcp_connections);
+  while (true) {
+    std::erase_if(active, [](const join_handle<void>& h) { return h.done(); });
+    if (active.size() == max_tcp_connections) {
+      if (co_await ended.wait() == wake_reason::cancelled) co_return;
+      continue;
+    }
+    auto c = co_await listener.accept();
+    if (!c) {
+      if (c.err() == error::cancelled) co_return;
+      co_await stack.sched().sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
+    ++n.tcp_connections;
+    active.push_back(spawn(stack.sched(), serve_tcp_connection(stack.sched(), stack.pool(), srv, std::move(*c), n, ended)));
+  }
+}
+
+// Serves `srv` on `port` (UDP, and TCP when the stack has it) until cancelled;
+// returns an exit status only if it cannot start.
+template <class Stack>
+task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
+  auto udp = stack.udp_bind(port);
+  if (!udp) {
+    log_error("dns: cannot bind udp port ", port, ": ", to_string(udp.err()));
+    co_return 1;
+  }
+  log_info("dns: serving ", srv.zones().size(), " zone(s) on udp ", udp->local());
+  service_counters n;
+  struct report {
+    const service_counters& n;
+    const server& srv;
+    ~report() {
+      const auto& s = srv.stats();
+      log_info("dns: ", n.udp_queries, " udp and ", n.tcp_queries, " tcp queries (", n.tcp_connections,
+               " connections); ", s.answers, " answers, ", s.memo_hits, " memo hits, ", s.nxdomain, " nxdomain, ",
+               s.refused, " refused, ", s.formerr, " formerr, ", s.truncated, " truncated, ", s.ignored, " ignored");
+    }
+  } r{n, srv};
+  if constexpr (has_tcp<Stack>) {
+    auto listener = stack.tcp_listen(port);
+    if (!listener) {
+      log_error("dns: cannot listen on tcp port ", port, ": ", to_string(listener.err()));
+      co_return 1;
+    }
+    auto tcp = spawn(stack.sched(), serve_tcp(stack, *listener, srv, n));
+    co_await serve_udp(stack, *udp, srv, n);
+  } else {
+    co_await serve_udp(stack, *udp, srv, n);
+  }
+  co_return 0;
+}
+
+}  // namespace uni::dns

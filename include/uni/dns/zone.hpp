@@ -1,0 +1,202 @@
+// uni/dns/zone.hpp: an authoritative zone in memory, built once at start (from
+// a master file, uni/dns/zone_file.hpp) and then only read. Lookups take a
+// lowered wire name and touch no allocator: an open-addressing hash table maps
+// names to nodes, every node holds its RRsets, and every RRset its records'
+// uncompressed rdata in one shared byte array.
+//
+// The builder applies what RFC 1034 §4.3.2 and RFC 2181 ask of a zone: every
+// name at or below the origin, one SOA at the apex, CNAME alone at its name
+// (RFC 1034 §3.6.2, RFC 2181 §10.1), one TTL per RRset (§5.2: the first wins),
+// duplicate records removed (§5), and empty non-terminals (RFC 4592 §2.2.2)
+// present as nodes without data.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <uni/dns/message.hpp>
+#include <uni/dns/name.hpp>
+#include <uni/dns/rdata.hpp>
+
+namespace uni::dns {
+
+struct zone_record {
+  name owner;
+  std::uint16_t type = 0;
+  std::uint32_t ttl = 0;
+  std::vector<std::uint8_t> rdata;  // uncompressed
+};
+
+class zone {
+ public:
+  struct rrset {
+    std::uint16_t type;
+    std::uint32_t ttl;
+    std::uint32_t first;  // index into records
+    std::uint32_t count;
+  };
+  struct node {
+    name owner;             // as first written in the zone (case kept)
+    std::uint32_t first;    // index into rrsets
+    std::uint32_t count;
+    bool delegation;        // NS below the apex: a zone cut
+    const rrset* find(const zone& z, std::uint16_t type) const noexcept {
+      for (std::uint32_t i = first; i < first + count; ++i)
+        if (z.rrsets_[i].type == type) return &z.rrsets_[i];
+      return nullptr;
+    }
+    std::span<const rrset> sets(const zone& z) const noexcept { return {z.rrsets_.data() + first, count}; }
+  };
+
+  const name& origin() const noexcept { return origin_; }
+  const node* apex() const noexcept { return apex_; }
+  std::size_t node_count() const noexcept { return nodes_.size(); }
+  std::size_t record_count() const noexcept { return records_.size(); }
+  const rrset* soa() const noexcept { return apex_ ? apex_->find(*this, rr_type::soa) : nullptr; }
+
+  // The rdata of record `i` of a set.
+  std::span<const std::uint8_t> rdata(const rrset& s, std::uint32_t i) const noexcept {
+    const record& r = records_[s.first + i];
+    return {bytes_.data() + r.offset, r.length};
+  }
+
+  // The node named by the wire name `w` (any case), or null.
+  const node* find(std::span<const std::uint8_t> w) const noexcept {
+    if (table_.empty()) return nullptr;
+    const std::size_t mask = table_.size() - 1;
+    for (std::size_t i = wire_hash(w) & mask;; i = (i + 1) & mask) {
+      const std::uint32_t e = table_[i];
+      if (e == 0) return nullptr;
+      const node& n = nodes_[e - 1];
+      if (wire_equal(n.owner.wire(), w)) return &n;
+    }
+  }
+
+  // Builds a zone from records; the error names the problem (and, with
+  // `where`, which record: its index in `records`).
+  static result<zone> build(const name& origin, std::vector<zone_record> records, std::string& problem,
+                            std::size_t* where = nullptr) {
+    zone z;
+    z.origin_ = origin;
+    auto bad = [&](std::size_t i, std::string why) -> result<zone> {
+      problem = std::move(why);
+      if (where) *where = i;
+      return fail(error::malformed);
+    };
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      if (!records[i].owner.is_subdomain_of(origin))
+        return bad(i, records[i].owner.to_string() + " is outside the zone " + origin.to_string());
+      if (records[i].type == rr_type::soa && !(records[i].owner == origin))
+        return bad(i, "SOA record not at the zone apex " + origin.to_string());
+    }
+    // Sort by name (canonical: lowered wire bytes), then type; stable keeps file order.
+    std::vector<std::size_t> order(records.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    auto key_less = [&](std::size_t a, std::size_t b) {
+      const auto wa = records[a].owner.wire(), wb = records[b].owner.wire();
+      const std::size_t n = std::min(wa.size(), wb.size());
+      for (std::size_t k = 0; k < n; ++k) {
+        const auto ca = to_lower(wa[k]), cb = to_lower(wb[k]);
+        if (ca != cb) return ca < cb;
+      }
+      if (wa.size() != wb.size()) return wa.size() < wb.size();
+      return records[a].type < records[b].type;
+    };
+    std::stable_sort(order.begin(), order.end(), key_less);
+
+    for (std::size_t k = 0; k < order.size();) {
+      const zone_record& head = records[order[k]];
+      node nd{head.owner, static_cast<std::uint32_t>(z.rrsets_.size()), 0, false};
+      std::size_t end = k;
+      while (end < order.size() && records[order[end]].owner == head.owner) ++end;
+      bool cname = false, other = false;
+      for (std::size_t s = k; s < end;) {
+        const zone_record& first = records[order[s]];
+        rrset set{first.type, first.ttl, static_cast<std::uint32_t>(z.records_.size()), 0};
+        std::size_t e = s;
+        for (; e < end && records[order[e]].type == first.type; ++e) {
+          const zone_record& r = records[order[e]];
+          bool duplicate = false;
+          for (std::uint32_t j = 0; j < set.count && !duplicate; ++j) {
+            const record& have = z.records_[set.first + j];
+            duplicate = have.length == r.rdata.size() &&
+                        std::equal(r.rdata.begin(), r.rdata.end(), z.bytes_.begin() + have.offset);
+          }
+          if (duplicate) continue;
+          z.records_.push_back({static_cast<std::uint32_t>(z.bytes_.size()), static_cast<std::uint16_t>(r.rdata.size())});
+          z.bytes_.insert(z.bytes_.end(), r.rdata.begin(), r.rdata.end());
+          ++set.count;
+        }
+        if (first.type == rr_type::cname) {
+          cname = true;
+          if (set.count > 1) return bad(order[s], "more than one CNAME at " + head.owner.to_string());
+        } else if (first.type != rr_type::rrsig && first.type != rr_type::nsec) {
+          other = true;
+        }
+        if (first.type == rr_type::soa && set.count > 1) return bad(order[s], "more than one SOA record");
+        if (first.type == rr_type::ns && !(head.owner == origin)) nd.delegation = true;
+        z.rrsets_.push_back(set);
+        ++nd.count;
+        s = e;
+      }
+      if (cname && other) return bad(order[k], "CNAME and other data at " + head.owner.to_string());
+      z.nodes_.push_back(nd);
+      k = end;
+    }
+    // Empty non-terminals: every ancestor of a name, down from the origin, is a node.
+    z.index();
+    std::vector<name> ancestors;
+    for (const node& nd : z.nodes_)
+      for (name up = nd.owner; !(up == origin);) {
+        up = up.parent();
+        if (!z.find(up.wire())) ancestors.push_back(up);
+      }
+    for (name& n : ancestors) n.to_lower_case();
+    auto wire_less = [](const name& a, const name& b) {
+      return std::lexicographical_compare(a.wire().begin(), a.wire().end(), b.wire().begin(), b.wire().end());
+    };
+    std::sort(ancestors.begin(), ancestors.end(), wire_less);
+    ancestors.erase(std::unique(ancestors.begin(), ancestors.end()), ancestors.end());
+    for (const name& n : ancestors) z.nodes_.push_back(node{n, 0, 0, false});
+    z.index();
+    z.apex_ = z.find(origin.wire());
+    if (!z.soa()) return bad(records.size(), "no SOA record at the zone apex " + origin.to_string());
+    return z;
+  }
+
+  zone() = default;
+  zone(zone&&) noexcept = default;
+  zone& operator=(zone&&) noexcept = default;
+  zone(const zone&) = delete;
+
+ private:
+  struct record {
+    std::uint32_t offset;
+    std::uint16_t length;
+  };
+
+  void index() {
+    std::size_t cap = 16;
+    while (cap < nodes_.size() * 2) cap *= 2;
+    table_.assign(cap, 0);
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      std::size_t at = wire_hash(nodes_[i].owner.wire()) & (cap - 1);
+      while (table_[at] != 0) at = (at + 1) & (cap - 1);
+      table_[at] = static_cast<std::uint32_t>(i + 1);
+    }
+  }
+
+  name origin_;
+  std::vector<node> nodes_;
+  std::vector<rrset> rrsets_;
+  std::vector<record> records_;
+  std::vector<std::uint8_t> bytes_;
+  std::vector<std::uint32_t> table_;  // node index + 1, 0 = empty
+  const node* apex_ = nullptr;
+};
+
+}  // namespace uni::dns
