@@ -118,6 +118,65 @@ inline bytes udp(ipv4_address src, ipv4_address dst, std::uint16_t sport, std::u
   return b;
 }
 
+// A TCP segment, checksummed over the pseudo-header; `options` padded by the caller.
+struct tcp_fields {
+  std::uint16_t sport = 0, dport = 0;
+  std::uint32_t seq = 0, ack = 0;
+  std::uint8_t flags = 0;  // FIN 1, SYN 2, RST 4, PSH 8, ACK 16
+  std::uint16_t window = 65535;
+  bytes options{};
+  int data_offset = -1;  // words; -1: computed
+};
+inline bytes tcp(ipv4_address src, ipv4_address dst, const tcp_fields& f, const bytes& data = {}) {
+  bytes b;
+  put16(b, f.sport);
+  put16(b, f.dport);
+  put32(b, f.seq);
+  put32(b, f.ack);
+  const int words = f.data_offset >= 0 ? f.data_offset : static_cast<int>(5 + f.options.size() / 4);
+  b.push_back(static_cast<std::uint8_t>(words << 4));
+  b.push_back(f.flags);
+  put16(b, f.window);
+  put16(b, 0);
+  put16(b, 0);
+  b.insert(b.end(), f.options.begin(), f.options.end());
+  b.insert(b.end(), data.begin(), data.end());
+  bytes pseudo;
+  put32(pseudo, src.value);
+  put32(pseudo, dst.value);
+  put16(pseudo, 6);
+  put16(pseudo, static_cast<std::uint16_t>(b.size()));
+  pseudo.insert(pseudo.end(), b.begin(), b.end());
+  const std::uint16_t c = uni::internet_checksum(pseudo);
+  b[16] = static_cast<std::uint8_t>(c >> 8);
+  b[17] = static_cast<std::uint8_t>(c);
+  return b;
+}
+
+// A received frame's TCP segment, read by hand (Ethernet + 20-byte IPv4 assumed).
+struct tcp_seen {
+  std::uint16_t sport = 0, dport = 0;
+  std::uint32_t seq = 0, ack = 0;
+  std::uint8_t flags = 0;
+  std::uint16_t window = 0;
+  bytes options, data;
+};
+inline tcp_seen parse_tcp(const bytes& frame) {
+  tcp_seen t;
+  const std::size_t at = 14 + 20;
+  t.sport = get16(frame, at);
+  t.dport = get16(frame, at + 2);
+  t.seq = get32(frame, at + 4);
+  t.ack = get32(frame, at + 8);
+  const std::size_t hl = (frame[at + 12] >> 4) * 4u;
+  t.flags = frame[at + 13];
+  t.window = get16(frame, at + 14);
+  t.options.assign(frame.begin() + static_cast<long>(at + 20), frame.begin() + static_cast<long>(at + hl));
+  const std::size_t total = get16(frame, 14 + 2);
+  t.data.assign(frame.begin() + static_cast<long>(at + hl), frame.begin() + static_cast<long>(14 + total));
+  return t;
+}
+
 inline bytes pattern(std::size_t n, std::uint8_t seed = 0) {
   bytes b(n);
   for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::uint8_t>(seed + i * 7);
