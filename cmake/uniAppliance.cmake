@@ -1,12 +1,15 @@
-# uni_add_appliance(NAME SOURCES src... TARGETS posix-socket|posix-tap|xen...)
+# uni_add_appliance(NAME SOURCES src... TARGETS posix-socket|posix-tap|xen... [FILES dir])
 #
 # Builds one application source for each target: NAME-socket (host sockets via
 # Boost.Asio), NAME-tap (uni's own stack on a TAP device) and NAME-xen (a PVH Xen
 # guest kernel, with NAME-xen.cfg for xl). The source includes
 # <uni/appliance.hpp> and names its service with UNI_APPLIANCE. A build makes
 # either the POSIX targets or, with the `xen` preset (UNI_XEN), the xen ones.
+# FILES compiles a directory into every image as a read-only file system
+# (uni_embed_files, cmake/uniEmbed.cmake).
+include(${CMAKE_CURRENT_LIST_DIR}/uniEmbed.cmake)
 function(uni_add_appliance name)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "SOURCES;TARGETS;LIBRARIES")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "FILES" "SOURCES;TARGETS;LIBRARIES")
   if(NOT arg_SOURCES OR NOT arg_TARGETS)
     message(FATAL_ERROR "uni_add_appliance(${name}): SOURCES and TARGETS are required")
   endif()
@@ -14,6 +17,9 @@ function(uni_add_appliance name)
     if(target STREQUAL "xen")
       if(UNI_XEN)
         uni_add_xen_image(${name}-xen SOURCES ${arg_SOURCES} LIBRARIES ${arg_LIBRARIES})
+        if(arg_FILES)
+          uni_embed_files(${name}-xen ${arg_FILES})
+        endif()
       endif()
       continue()
     elseif(UNI_XEN)
@@ -30,5 +36,8 @@ function(uni_add_appliance name)
     add_executable(${exe} ${arg_SOURCES})
     target_compile_definitions(${exe} PRIVATE ${define})
     target_link_libraries(${exe} PRIVATE uni::posix ${arg_LIBRARIES})
+    if(arg_FILES)
+      uni_embed_files(${exe} ${arg_FILES})
+    endif()
   endforeach()
 endfunction()

@@ -1,0 +1,87 @@
+// uni/http/exchange.hpp: one request and its response, as a dynamic handler
+// sees them (uni/http/router.hpp). The server's connection implements it over
+// whichever TCP stream it runs on, so a handler is compiled once for every stack.
+//
+// Body bytes come as views of received pages (read_body; an empty view at the
+// end). A response is either whole (respond: head and body views in one write)
+// or streamed (start_stream, write_stream..., end_stream: chunked for HTTP/1.1,
+// delimited by closing the connection for HTTP/1.0). Views sent must stay valid
+// until the peer acknowledges them: static memory, or pool pages from scratch().
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+#include <uni/core/buffer.hpp>
+#include <uni/core/result.hpp>
+#include <uni/core/task.hpp>
+#include <uni/http/request.hpp>
+
+namespace uni::http {
+
+struct path_params {
+  std::array<field, 8> items{};  // name: the pattern's ":name" (or "*"), value: the segment
+  std::size_t count = 0;
+  std::string_view get(std::string_view name) const noexcept {
+    for (std::size_t i = 0; i < count; ++i)
+      if (items[i].name == name) return items[i].value;
+    return {};
+  }
+};
+
+// The raw value of `name` in a query string "a=1&b=2" (not percent-decoded),
+// empty if absent.
+constexpr std::string_view query_value(std::string_view query, std::string_view name) noexcept {
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const std::size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+class exchange {
+ public:
+  const http::request& request() const noexcept { return *req_; }
+  std::string_view param(std::string_view name) const noexcept { return params_.get(name); }
+  std::string_view query(std::string_view name) const noexcept { return query_value(req_->query, name); }
+  bool responded() const noexcept { return responded_; }
+
+  // The next piece of the request body; an empty view at its end. Errors:
+  // error::malformed (bad chunked framing: the server answers 400),
+  // error::too_large (past limits::max_body: 413), or the stream's.
+  virtual task<result<view>> read_body() = 0;
+
+  // Writable pool memory (at most a page) for building a body; send it as is
+  // or a head() of it.
+  virtual result<view> scratch(std::size_t bytes) noexcept = 0;
+
+  virtual task<result<void>> respond(int status, std::string_view content_type, std::span<const view> body,
+                                     std::span<const field> extra = {}) = 0;
+  // A body of static text (a literal: it outlives the send).
+  task<result<void>> respond_static(int status, std::string_view content_type, std::string_view text) {
+    const view v = view::unowned(
+        std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+    co_return co_await respond(status, content_type, std::span<const view>(&v, 1));
+  }
+
+  virtual task<result<void>> start_stream(int status, std::string_view content_type,
+                                          std::span<const field> extra = {}) = 0;
+  virtual task<result<void>> write_stream(std::span<const view> data) = 0;
+  virtual task<result<void>> end_stream() = 0;
+
+ protected:
+  exchange() noexcept = default;
+  ~exchange() = default;
+
+  const http::request* req_ = nullptr;
+  path_params params_;
+  bool responded_ = false;
+};
+
+}  // namespace uni::http

@@ -1,0 +1,377 @@
+// uni/http/request.hpp: HTTP/1.1 request heads (RFC 9112 §2-§5, RFC 9110 §5).
+//
+// Two pure pieces, no I/O:
+// - head_reader collects the bytes of one request head (request line, header
+//   fields, the empty line) from the views TCP delivers. When a whole head sits
+//   in one received view, the head *is* that view (shared, not copied); only a
+//   head split across segments is gathered into the reader's fixed buffer. It
+//   stops at the bounds: a request line longer than max_request_line (414) or a
+//   head longer than Capacity (431).
+// - parse_head checks a complete head and fills a `request` whose strings point
+//   into it: method, target (path and query), version, up to max_headers fields
+//   (431 past that), and what framing needs (Content-Length, chunked, Connection,
+//   Expect). A malformed head is a status code (400, 501, 505), never a throw.
+// Accepted grammar is strict where RFC 9112 lets a server choose: CRLF line ends
+// only, no whitespace before a field's colon (§5.1), no obs-fold (§5.2), no
+// Content-Length together with Transfer-Encoding (§6.3), one Host (§3.2).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string_view>
+
+#include <uni/core/buffer.hpp>
+
+namespace uni::http {
+
+enum class method : std::uint8_t { get, head, post, put, del, options, patch, trace, connect, other };
+
+constexpr std::string_view to_string(method m) noexcept {
+  switch (m) {
+    case method::get: return "GET";
+    case method::head: return "HEAD";
+    case method::post: return "POST";
+    case method::put: return "PUT";
+    case method::del: return "DELETE";
+    case method::options: return "OPTIONS";
+    case method::patch: return "PATCH";
+    case method::trace: return "TRACE";
+    case method::connect: return "CONNECT";
+    case method::other: break;
+  }
+  return "?";
+}
+
+// ASCII case-insensitive equality (field names, tokens: RFC 9110 §5.1).
+constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// tchar (RFC 9110 §5.6.2).
+constexpr bool is_tchar(char c) noexcept {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~': return true;
+    default: return false;
+  }
+}
+
+constexpr std::string_view trim_ows(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+struct field {
+  std::string_view name;
+  std::string_view value;
+};
+
+struct limits {
+  std::size_t max_request_line = 2048;  // longer: 414 URI Too Long
+  std::size_t max_headers = 48;         // more fields: 431
+  std::uint64_t max_body = 1 << 20;     // larger declared or received body: 413
+};
+
+enum class body_framing : std::uint8_t { none, length, chunked };
+
+struct request {
+  http::method method = method::other;
+  std::string_view method_name;
+  std::string_view target;  // as sent (origin-form, or the path part of absolute-form)
+  std::string_view path;    // target up to '?', still percent-encoded
+  std::string_view query;   // after '?', empty if none
+  std::uint8_t minor = 1;   // HTTP/1.minor
+  std::array<field, 64> fields_storage{};
+  std::size_t field_count = 0;
+
+  body_framing framing = body_framing::none;
+  std::uint64_t content_length = 0;
+  bool keep_alive = true;       // HTTP/1.1 default; 1.0 needs "Connection: keep-alive"
+  bool expect_continue = false;  // "Expect: 100-continue" (RFC 9110 §10.1.1)
+  std::string_view host;
+
+  std::span<const field> fields() const noexcept { return {fields_storage.data(), field_count}; }
+  // The first field named `name` (case-insensitive), or empty.
+  std::string_view header(std::string_view name) const noexcept {
+    for (const field& f : fields())
+      if (iequals(f.name, name)) return f.value;
+    return {};
+  }
+  bool has_header(std::string_view name) const noexcept {
+    for (const field& f : fields())
+      if (iequals(f.name, name)) return true;
+    return false;
+  }
+};
+
+// Does a comma-separated list (Connection, Transfer-Encoding) contain `token`?
+constexpr bool list_has(std::string_view list, std::string_view token) noexcept {
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    std::string_view item = trim_ows(list.substr(0, comma));
+    if (iequals(item, token)) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// The last element of a comma-separated list.
+constexpr std::string_view list_last(std::string_view list) noexcept {
+  const std::size_t comma = list.rfind(',');
+  return trim_ows(comma == std::string_view::npos ? list : list.substr(comma + 1));
+}
+
+// Decimal digits only (RFC 9110 §8.6); nullopt on anything else or overflow.
+constexpr std::optional<std::uint64_t> parse_decimal(std::string_view s) noexcept {
+  if (s.empty() || s.size() > 19) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return v;
+}
+
+namespace detail {
+constexpr http::method method_of(std::string_view m) noexcept {
+  switch (m.size()) {
+    case 3:
+      if (m == "GET") return method::get;
+      if (m == "PUT") return method::put;
+      break;
+    case 4:
+      if (m == "HEAD") return method::head;
+      if (m == "POST") return method::post;
+      break;
+    case 5:
+      if (m == "PATCH") return method::patch;
+      if (m == "TRACE") return method::trace;
+      break;
+    case 6:
+      if (m == "DELETE") return method::del;
+      break;
+    case 7:
+      if (m == "OPTIONS") return method::options;
+      if (m == "CONNECT") return method::connect;
+      break;
+    default: break;
+  }
+  return method::other;
+}
+
+// Field values: VCHAR, obs-text, SP, HTAB (RFC 9110 §5.5). No CR, LF or NUL.
+constexpr bool valid_value(std::string_view v) noexcept {
+  for (char ch : v) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 ? c != '\t' : c == 0x7f) return false;
+  }
+  return true;
+}
+
+// request-target (RFC 9112 §3.2): visible ASCII, no whitespace.
+constexpr bool valid_target(std::string_view t) noexcept {
+  for (char ch : t) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+}  // namespace detail
+
+// Parses one complete head (request line through the empty line, CRLFs included)
+// into `r`. Returns 0, or the status code to answer with.
+constexpr int parse_head(std::string_view head, request& r, const limits& lim = {}) noexcept {
+  r.field_count = 0;
+  r.framing = body_framing::none;
+  r.content_length = 0;
+  r.expect_continue = false;
+  r.host = {};
+
+  std::size_t eol = head.find("\r\n");
+  if (eol == std::string_view::npos) return 400;
+  if (eol > lim.max_request_line) return 414;
+  std::string_view line = head.substr(0, eol);
+  head.remove_prefix(eol + 2);
+
+  // request-line = method SP request-target SP HTTP-version (§3)
+  const std::size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos || sp1 == 0) return 400;
+  r.method_name = line.substr(0, sp1);
+  for (char c : r.method_name)
+    if (!is_tchar(c)) return 400;
+  r.method = detail::method_of(r.method_name);
+  line.remove_prefix(sp1 + 1);
+  const std::size_t sp2 = line.find(' ');
+  if (sp2 == std::string_view::npos || sp2 == 0) return 400;
+  r.target = line.substr(0, sp2);
+  std::string_view version = line.substr(sp2 + 1);
+  if (!detail::valid_target(r.target)) return 400;
+  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' || version[5] < '0' ||
+      version[5] > '9' || version[7] < '0' || version[7] > '9')
+    return 400;
+  if (version[5] != '1') return 505;
+  r.minor = static_cast<std::uint8_t>(version[7] - '0');
+
+  // absolute-form (§3.2.2): keep the path; authority-form only for CONNECT.
+  std::string_view t = r.target;
+  if (t.front() != '/') {
+    if (t == "*" && r.method == method::options) {
+    } else if (t.size() > 7 && (iequals(t.substr(0, 7), "http://") || (t.size() > 8 && iequals(t.substr(0, 8), "https://")))) {
+      t.remove_prefix(t[4] == ':' ? 7 : 8);
+      const std::size_t slash = t.find('/');
+      t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
+    } else if (r.method != method::connect) {
+      return 400;
+    }
+  }
+  const std::size_t q = t.find('?');
+  r.path = t.substr(0, q);
+  r.query = q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
+
+  // field-line = field-name ":" OWS field-value OWS (§5)
+  const std::size_t max_fields = lim.max_headers < r.fields_storage.size() ? lim.max_headers : r.fields_storage.size();
+  bool have_length = false, have_te = false, have_host = false;
+  while (true) {
+    eol = head.find("\r\n");
+    if (eol == std::string_view::npos) return 400;  // the head must end with an empty line
+    if (eol == 0) {
+      head.remove_prefix(2);
+      break;
+    }
+    std::string_view fl = head.substr(0, eol);
+    head.remove_prefix(eol + 2);
+    const std::size_t colon = fl.find(':');
+    if (colon == std::string_view::npos || colon == 0) return 400;  // also rejects obs-fold lines
+    field f{fl.substr(0, colon), trim_ows(fl.substr(colon + 1))};
+    for (char c : f.name)
+      if (!is_tchar(c)) return 400;  // whitespace before ':' included (§5.1)
+    if (!detail::valid_value(f.value)) return 400;
+    if (r.field_count == max_fields) return 431;
+    r.fields_storage[r.field_count++] = f;
+
+    if (iequals(f.name, "content-length")) {
+      auto n = parse_decimal(f.value);
+      if (!n || (have_length && *n != r.content_length)) return 400;
+      have_length = true;
+      r.content_length = *n;
+    } else if (iequals(f.name, "transfer-encoding")) {
+      // chunked must be the final coding (§6.3: else 400); it is the only
+      // one implemented (§6.1: any other is 501).
+      if (have_te || !iequals(list_last(f.value), "chunked")) return 400;
+      if (!iequals(f.value, "chunked")) return 501;
+      have_te = true;
+    } else if (iequals(f.name, "host")) {
+      if (have_host) return 400;
+      have_host = true;
+      r.host = f.value;
+    } else if (iequals(f.name, "expect")) {
+      if (!iequals(f.value, "100-continue")) return 417;
+      r.expect_continue = true;
+    }
+  }
+  if (!head.empty()) return 400;  // bytes after the empty line are not this head's
+  if (have_te && have_length) return 400;  // §6.3: a smuggling attempt, not a request
+  if (have_te && r.minor == 0) return 400;
+  if (r.minor >= 1 && !have_host) return 400;  // §3.2
+  if (have_te) r.framing = body_framing::chunked;
+  else if (have_length && r.content_length > 0) r.framing = body_framing::length;
+  if (r.content_length > lim.max_body) return 413;
+
+  const std::string_view conn = r.header("connection");
+  r.keep_alive = r.minor >= 1 ? !list_has(conn, "close") : list_has(conn, "keep-alive");
+  return 0;
+}
+
+enum class head_status : std::uint8_t { need_more, complete, line_too_long, too_large };
+
+// Collects one request head from received views (see the top of the file).
+template <std::size_t Capacity>
+class head_reader {
+ public:
+  explicit head_reader(std::size_t max_request_line = 2048) noexcept : max_line_(max_request_line) {}
+
+  // Takes bytes from the front of `in` (advancing it) until the head is
+  // complete or a bound is hit; bytes after the head stay in `in`.
+  head_status feed(view& in) noexcept {
+    const char* p = reinterpret_cast<const char*>(in.data());
+    const std::size_t n = in.size();
+    std::size_t i = 0;
+    // Empty lines before a request line are skipped (§2.2).
+    if (size_ == 0 && matched_ == 0)
+      while (i < n && (p[i] == '\r' || p[i] == '\n')) ++i;
+    const std::size_t start = i;
+    for (; i < n; ++i) {
+      const char c = p[i];
+      if (c == "\r\n\r\n"[matched_]) ++matched_;
+      else matched_ = c == '\r' ? 1 : 0;
+      if (!line_done_) {
+        if (matched_ == 2) line_done_ = true;
+        else if (++line_len_ > max_line_ + 1) return finish(in, i, head_status::line_too_long);
+      }
+      if (size_ + (i - start) + 1 > Capacity) return finish(in, i, head_status::too_large);
+      if (matched_ == 4) {
+        const std::size_t len = i + 1 - start;
+        if (size_ == 0) {
+          // Zero-copy: the head is part of this view; keep its page.
+          held_ = in.slice(start, len).value();
+          head_ = {reinterpret_cast<const char*>(held_.data()), len};
+        } else {
+          std::memcpy(buf_ + size_, p + start, len);
+          size_ += len;
+          head_ = {buf_, size_};
+        }
+        in.drop_front(i + 1);
+        return head_status::complete;
+      }
+    }
+    std::memcpy(buf_ + size_, p + start, n - start);
+    size_ += n - start;
+    in.drop_front(n);
+    return head_status::need_more;
+  }
+
+  // The complete head (valid until reset()).
+  std::string_view head() const noexcept { return head_; }
+  // Bytes of a head in progress (0 before its first byte).
+  std::size_t pending() const noexcept { return size_ + (matched_ ? 1 : 0); }
+  bool copied() const noexcept { return held_.empty() && !head_.empty(); }
+
+  void reset() noexcept {
+    size_ = 0;
+    matched_ = 0;
+    line_len_ = 0;
+    line_done_ = false;
+    head_ = {};
+    held_ = view{};
+  }
+
+ private:
+  head_status finish(view& in, std::size_t i, head_status s) noexcept {
+    in.drop_front(i + 1);
+    return s;
+  }
+
+  std::size_t max_line_;
+  std::size_t size_ = 0;
+  std::size_t line_len_ = 0;
+  std::uint8_t matched_ = 0;  // how much of "\r\n\r\n" the last bytes were
+  bool line_done_ = false;
+  std::string_view head_;
+  view held_;
+  char buf_[Capacity];
+};
+
+}  // namespace uni::http

@@ -1,0 +1,249 @@
+// uni/http/response.hpp: building response heads (RFC 9110 §15, RFC 9112 §4)
+// and the conditional and range rules a file server needs:
+// - head_writer formats a status line and fields into one I/O page, which is
+//   sent in front of the body's views (scatter-gather: the body is not copied);
+// - content_type_for picks Content-Type from a file extension;
+// - format_http_date writes an IMF-fixdate (RFC 9110 §5.6.7);
+// - etag_matches implements If-None-Match's weak comparison (§13.1.2);
+// - parse_range reads one "bytes=" range (RFC 9110 §14.1.2); several ranges
+//   are answered with the whole representation, as §14.2 allows.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string_view>
+
+#include <uni/core/buffer.hpp>
+#include <uni/http/request.hpp>
+
+namespace uni::http {
+
+constexpr std::string_view reason(int status) noexcept {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+constexpr std::string_view content_type_for(std::string_view path) noexcept {
+  const std::size_t dot = path.rfind('.');
+  const std::size_t slash = path.rfind('/');
+  if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash))
+    return "application/octet-stream";
+  const std::string_view e = path.substr(dot + 1);
+  struct entry {
+    std::string_view ext, type;
+  };
+  constexpr entry table[] = {
+      {"html", "text/html; charset=utf-8"}, {"htm", "text/html; charset=utf-8"},
+      {"css", "text/css; charset=utf-8"},   {"js", "text/javascript; charset=utf-8"},
+      {"mjs", "text/javascript; charset=utf-8"}, {"json", "application/json"},
+      {"txt", "text/plain; charset=utf-8"}, {"md", "text/markdown; charset=utf-8"},
+      {"xml", "application/xml"},           {"svg", "image/svg+xml"},
+      {"png", "image/png"},                 {"jpg", "image/jpeg"},
+      {"jpeg", "image/jpeg"},               {"gif", "image/gif"},
+      {"webp", "image/webp"},               {"ico", "image/vnd.microsoft.icon"},
+      {"woff", "font/woff"},                {"woff2", "font/woff2"},
+      {"pdf", "application/pdf"},           {"wasm", "application/wasm"},
+      {"mp4", "video/mp4"},                 {"gz", "application/gzip"},
+  };
+  for (const entry& x : table)
+    if (iequals(e, x.ext)) return x.type;
+  return "application/octet-stream";
+}
+
+// IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT" (29 bytes), from Unix time.
+inline std::size_t format_http_date(std::int64_t t, char (&out)[29]) noexcept {
+  static constexpr char days[] = "ThuFriSatSunMonTueWed";  // 1970-01-01 was a Thursday
+  static constexpr char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  if (t < 0) t = 0;
+  std::int64_t z = t / 86400;
+  const std::int64_t secs = t % 86400;
+  const int wday = static_cast<int>(z % 7);
+  // Civil date from days since the epoch (Howard Hinnant's algorithm).
+  z += 719468;
+  const std::int64_t era = z / 146097;
+  const std::int64_t doe = z - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  const int day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  const int month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  const int year = static_cast<int>(yoe + era * 400 + (month <= 2));
+  auto two = [&](std::size_t at, int v) {
+    out[at] = static_cast<char>('0' + v / 10);
+    out[at + 1] = static_cast<char>('0' + v % 10);
+  };
+  std::memcpy(out, days + wday * 3, 3);
+  out[3] = ',';
+  out[4] = ' ';
+  two(5, day);
+  out[7] = ' ';
+  std::memcpy(out + 8, months + (month - 1) * 3, 3);
+  out[11] = ' ';
+  two(12, year / 100 % 100);
+  two(14, year % 100);
+  out[16] = ' ';
+  two(17, static_cast<int>(secs / 3600));
+  out[19] = ':';
+  two(20, static_cast<int>(secs / 60 % 60));
+  out[22] = ':';
+  two(23, static_cast<int>(secs % 60));
+  std::memcpy(out + 25, " GMT", 4);
+  return 29;
+}
+
+// If-None-Match (RFC 9110 §13.1.2): "*" or a list of entity tags, compared weakly.
+constexpr bool etag_matches(std::string_view if_none_match, std::string_view etag) noexcept {
+  auto opaque = [](std::string_view t) {
+    t = trim_ows(t);
+    if (t.size() >= 2 && t[0] == 'W' && t[1] == '/') t.remove_prefix(2);
+    return t;
+  };
+  if (trim_ows(if_none_match) == "*") return !etag.empty();
+  const std::string_view want = opaque(etag);
+  while (!if_none_match.empty()) {
+    const std::size_t comma = if_none_match.find(',');
+    if (opaque(if_none_match.substr(0, comma)) == want) return true;
+    if (comma == std::string_view::npos) break;
+    if_none_match.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+struct byte_range {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;  // inclusive
+};
+enum class range_result : std::uint8_t { whole, partial, unsatisfiable };
+
+// One range of a representation of `size` bytes. Anything but a single valid
+// "bytes=" range is answered with the whole (§14.2 lets a server ignore Range).
+constexpr range_result parse_range(std::string_view h, std::uint64_t size, byte_range& out) noexcept {
+  h = trim_ows(h);
+  if (h.size() < 6 || !iequals(h.substr(0, 6), "bytes=")) return range_result::whole;
+  h = trim_ows(h.substr(6));
+  if (h.find(',') != std::string_view::npos) return range_result::whole;
+  const std::size_t dash = h.find('-');
+  if (dash == std::string_view::npos) return range_result::whole;
+  const std::string_view a = trim_ows(h.substr(0, dash)), b = trim_ows(h.substr(dash + 1));
+  if (a.empty()) {  // suffix: the last N bytes
+    auto n = parse_decimal(b);
+    if (!n) return range_result::whole;
+    if (*n == 0 || size == 0) return range_result::unsatisfiable;
+    out = {*n >= size ? 0 : size - *n, size - 1};
+    return range_result::partial;
+  }
+  auto first = parse_decimal(a);
+  if (!first) return range_result::whole;
+  std::uint64_t last = size == 0 ? 0 : size - 1;
+  if (!b.empty()) {
+    auto l = parse_decimal(b);
+    if (!l || *l < *first) return range_result::whole;  // invalid: ignored
+    if (*l < last) last = *l;
+  }
+  if (*first >= size) return range_result::unsatisfiable;
+  out = {*first, last};
+  return range_result::partial;
+}
+
+// Writes a response head into a buffer (an I/O page): status line, then fields,
+// then the empty line. Overflow is remembered and reported by finish().
+class head_writer {
+ public:
+  explicit head_writer(std::span<std::uint8_t> buf) noexcept
+      : p_(reinterpret_cast<char*>(buf.data())), cap_(buf.size()) {}
+
+  head_writer& status(int code, std::uint8_t minor = 1) noexcept {
+    put(minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    number(static_cast<std::uint64_t>(code));
+    put(" ");
+    put(reason(code));
+    put("\r\n");
+    return *this;
+  }
+  head_writer& field(std::string_view name, std::string_view value) noexcept {
+    put(name);
+    put(": ");
+    put(value);
+    put("\r\n");
+    return *this;
+  }
+  head_writer& field(std::string_view name, std::uint64_t value) noexcept {
+    put(name);
+    put(": ");
+    number(value);
+    put("\r\n");
+    return *this;
+  }
+  // Content-Range: bytes first-last/size, or bytes */size when first > last.
+  head_writer& content_range(std::uint64_t first, std::uint64_t last, std::uint64_t size) noexcept {
+    put("Content-Range: bytes ");
+    if (first > last) {
+      put("*");
+    } else {
+      number(first);
+      put("-");
+      number(last);
+    }
+    put("/");
+    number(size);
+    put("\r\n");
+    return *this;
+  }
+  // Ends the head; the number of bytes written, or nothing if it did not fit.
+  std::optional<std::size_t> finish() noexcept {
+    put("\r\n");
+    if (over_) return std::nullopt;
+    return n_;
+  }
+
+ private:
+  void put(std::string_view s) noexcept {
+    if (s.size() > cap_ - n_) {
+      over_ = true;
+      return;
+    }
+    std::memcpy(p_ + n_, s.data(), s.size());
+    n_ += s.size();
+  }
+  void number(std::uint64_t v) noexcept {
+    char tmp[20];
+    std::size_t i = sizeof tmp;
+    do {
+      tmp[--i] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v);
+    put({tmp + i, sizeof tmp - i});
+  }
+
+  char* p_;
+  std::size_t cap_;
+  std::size_t n_ = 0;
+  bool over_ = false;
+};
+
+}  // namespace uni::http

@@ -1,0 +1,113 @@
+// uni/http/router.hpp: dynamic handlers, written as coroutines, chosen by
+// method and path pattern:
+//
+//   uni::http::router<8> r;
+//   auto tweets = [&](uni::http::exchange& ex) -> uni::task<void> {
+//     std::string_view user = ex.param("user");        // from "/users/:user/tweets"
+//     std::string_view n = ex.query("limit");          // from "?limit=10", raw
+//     while (auto piece = co_await ex.read_body()) { if (piece->empty()) break; ... }
+//     co_await ex.respond(200, "application/json", body_views);
+//   };
+//   r.add(uni::http::method::get, "/users/:user/tweets", tweets);
+//
+// A pattern is literal segments, ":name" segments (one non-empty segment each)
+// and an optional final "*" (the rest of the path). The table is fixed-size;
+// handlers are referenced (function_ref), not owned, so they must outlive the
+// server. A path that matches with another method is a 405 with Allow.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+#include <uni/core/function_ref.hpp>
+#include <uni/core/result.hpp>
+#include <uni/core/task.hpp>
+#include <uni/http/exchange.hpp>
+#include <uni/http/request.hpp>
+
+namespace uni::http {
+
+using handler = function_ref<task<void>(exchange&)>;
+
+namespace detail {
+// Matches `path` against `pattern`, filling `out` with the ":name" segments.
+inline bool match_pattern(std::string_view pattern, std::string_view path, path_params& out) noexcept {
+  out.count = 0;
+  while (true) {
+    if (pattern.empty() || path.empty()) return pattern.empty() && path.empty();
+    if (pattern.front() != '/' || path.front() != '/') return false;
+    pattern.remove_prefix(1);
+    path.remove_prefix(1);
+    if (pattern == "*") {
+      if (out.count < out.items.size()) out.items[out.count++] = {"*", path};
+      return true;
+    }
+    const std::size_t ps = pattern.find('/'), qs = path.find('/');
+    const std::string_view pseg = pattern.substr(0, ps), seg = path.substr(0, qs);
+    if (!pseg.empty() && pseg.front() == ':') {
+      if (seg.empty() || out.count == out.items.size()) return false;
+      out.items[out.count++] = {pseg.substr(1), seg};
+    } else if (pseg != seg) {
+      return false;
+    }
+    pattern.remove_prefix(pseg.size());
+    path.remove_prefix(seg.size());
+  }
+}
+}  // namespace detail
+
+// What a router gives the server; the server knows no router size.
+class routes {
+ public:
+  struct route {
+    http::method method;
+    std::string_view pattern;
+    handler fn;
+  };
+  enum class outcome : std::uint8_t { found, wrong_method, none };
+
+  // The route for (m, path); `allow` lists the methods the path has when the
+  // outcome is wrong_method (for the Allow field).
+  outcome find(http::method m, std::string_view path, path_params& params, const route*& found,
+               std::array<http::method, 8>& allow, std::size_t& allowed) const noexcept {
+    allowed = 0;
+    for (const route& r : table_) {
+      path_params p;
+      if (!detail::match_pattern(r.pattern, path, p)) continue;
+      if (r.method == m || (m == method::head && r.method == method::get)) {
+        params = p;
+        found = &r;
+        return outcome::found;
+      }
+      if (allowed < allow.size()) allow[allowed++] = r.method;
+    }
+    return allowed ? outcome::wrong_method : outcome::none;
+  }
+
+ protected:
+  std::span<const route> table_;
+};
+
+template <std::size_t N>
+class router : public routes {
+ public:
+  router() noexcept { table_ = {items_.data(), 0}; }
+  router(const router&) = delete;
+  router& operator=(const router&) = delete;
+
+  // error::table_full past N routes.
+  result<void> add(http::method m, std::string_view pattern, handler fn) noexcept {
+    if (count_ == N) return fail(error::table_full);
+    items_[count_++] = {m, pattern, fn};
+    table_ = {items_.data(), count_};
+    return {};
+  }
+
+ private:
+  std::array<route, N> items_{};
+  std::size_t count_ = 0;
+};
+
+}  // namespace uni::http
