@@ -4,8 +4,8 @@
 // itself a name, so walking up the tree is moving an offset.
 //
 // Reading a name from a message follows compression pointers safely: a
-// pointer must point strictly before the label that holds it (so there are no
-// loops and no forward pointers), labels are at most 63 bytes, the whole name
+// pointer must point strictly before the run of labels that holds it (so
+// there are no loops and no forward pointers), labels are at most 63 bytes, the whole name
 // at most 255, and the 01/10 label types (RFC 6891 §5) are rejected.
 // Comparison is case-insensitive for ASCII letters only (RFC 4343).
 #pragma once
@@ -97,6 +97,7 @@ class name {
   static result<name> read(std::span<const std::uint8_t> msg, std::size_t& offset) noexcept {
     name n;
     std::size_t at = offset;
+    std::size_t run_start = offset;
     std::size_t out = 0;
     bool jumped = false;
     while (true) {
@@ -107,8 +108,10 @@ class name {
         const std::size_t target = static_cast<std::size_t>(len & 0x3F) << 8 | msg[at + 1];
         if (!jumped) offset = at + 2;
         jumped = true;
-        if (target >= at) return fail(error::malformed);  // forward pointer or loop
-        at = target;
+        // Strictly before the run of labels that led here: every jump goes further
+        // back, so there can be no loop and no forward pointer.
+        if (target >= run_start) return fail(error::malformed);
+        at = run_start = target;
         continue;
       }
       if (len & 0xC0) return fail(error::malformed);  // 01 and 10 label types

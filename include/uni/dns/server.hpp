@@ -278,6 +278,12 @@ class server {
   struct targets {
     std::span<const std::uint8_t> names[max_additional_targets];
     std::size_t n = 0;
+    // RRsets already in the answer: not repeated in additional (as NSD does).
+    const zone::rrset* answered[max_additional_targets];
+    std::size_t answered_n = 0;
+    bool in_answer(const zone::rrset* s) const noexcept {
+      return std::find(answered, answered + answered_n, s) != answered + answered_n;
+    }
     void add(std::uint16_t type, const zone& z, const zone::rrset& s) noexcept {
       if (type != rr_type::ns && type != rr_type::mx && type != rr_type::srv) return;
       for (std::uint32_t i = 0; i < s.count && n < max_additional_targets; ++i) {
@@ -295,7 +301,7 @@ class server {
     for (std::uint16_t type : {rr_type::a, rr_type::aaaa})
       for (std::size_t i = 0; i < t.n; ++i)
         if (const zone::node* n = z.find(t.names[i]))
-          if (const zone::rrset* s = n->find(z, type)) (void)put_rrset(w, t.names[i], z, *s, count);
+          if (const zone::rrset* s = n->find(z, type); s && !t.in_answer(s)) (void)put_rrset(w, t.names[i], z, *s, count);
   }
 
   std::size_t build(const header& qh, std::uint16_t echoed, const question& q, const edns& e,
@@ -388,6 +394,7 @@ class server {
             if (s.type != q.qtype && q.qtype != rr_type::any) continue;
             if (!put_rrset(w, owner, z, s, c.an)) return false;
             extra.add(s.type, z, s);
+            if (extra.answered_n < max_additional_targets) extra.answered[extra.answered_n++] = &s;
             any_data = true;
           }
           if (!any_data) return put_soa(w, z, c.ns);  // NODATA

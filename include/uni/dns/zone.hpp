@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -113,7 +114,8 @@ class zone {
       node nd{head.owner, static_cast<std::uint32_t>(z.rrsets_.size()), 0, false};
       std::size_t end = k;
       while (end < order.size() && records[order[end]].owner == head.owner) ++end;
-      bool cname = false, other = false;
+      bool other = false;
+      std::optional<std::size_t> cname;  // the CNAME record, for the error
       for (std::size_t s = k; s < end;) {
         const zone_record& first = records[order[s]];
         rrset set{first.type, first.ttl, static_cast<std::uint32_t>(z.records_.size()), 0};
@@ -132,7 +134,7 @@ class zone {
           ++set.count;
         }
         if (first.type == rr_type::cname) {
-          cname = true;
+          cname = order[s];
           if (set.count > 1) return bad(order[s], "more than one CNAME at " + head.owner.to_string());
         } else if (first.type != rr_type::rrsig && first.type != rr_type::nsec) {
           other = true;
@@ -143,7 +145,7 @@ class zone {
         ++nd.count;
         s = e;
       }
-      if (cname && other) return bad(order[k], "CNAME and other data at " + head.owner.to_string());
+      if (cname && other) return bad(*cname, "CNAME and other data at " + head.owner.to_string());
       z.nodes_.push_back(nd);
       k = end;
     }

@@ -1,0 +1,365 @@
+// The authoritative engine (uni/dns/server.hpp), one scenario per rule:
+// AA, NXDOMAIN and NODATA with the SOA, CNAME chains, referrals with glue,
+// wildcards (RFC 4592), case echoed, REFUSED, FORMERR, NOTIMP, silence for
+// responses, EDNS(0) sizes and TC, BADVERS, and the memo table (a hit is the
+// same answer, with the new query's ID, flags and case). Queries are built
+// byte by byte; answers are read back with the message reader.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include <uni/dns/server.hpp>
+#include <uni/dns/zone_file.hpp>
+
+using namespace uni;
+using namespace uni::dns;
+
+namespace {
+
+using bytes = std::vector<std::uint8_t>;
+
+const char* zone_text = R"($ORIGIN example.com.
+$TTL 3600
+@ SOA ns1 host 1 7200 3600 1209600 300
+  NS ns1
+  MX 10 mail
+ns1 A 192.0.2.53
+mail A 192.0.2.25
+www A 192.0.2.80
+    AAAA 2001:db8::80
+alias CNAME www
+c1 CNAME c2
+c2 CNAME gone
+out CNAME www.example.org.
+*.wild A 192.0.2.99
+*.wild TXT "w"
+x.wild A 192.0.2.7
+a.b.ent A 192.0.2.77
+sub NS ns.sub
+ns.sub A 192.0.2.200
+)";
+
+server make_server(server_options o = {}) {
+  std::string problem;
+  auto z = load_zone(zone_text, name{}, "test.zone", problem);
+  INFO(problem);
+  REQUIRE(z.has_value());
+  std::vector<zone> zones;
+  zones.push_back(std::move(*z));
+  std::string big = "$ORIGIN big.test.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n";
+  for (int i = 0; i < 40; ++i) big += "txt TXT \"record " + std::to_string(i) + " padding padding padding\"\n";
+  auto b = load_zone(big, name{}, "big.zone", problem);
+  INFO(problem);
+  REQUIRE(b.has_value());
+  zones.push_back(std::move(*b));
+  return server(std::move(zones), o);
+}
+
+struct query_spec {
+  std::string qname;
+  std::uint16_t qtype = rr_type::a;
+  std::uint16_t qclass = rr_class::in;
+  std::uint16_t id = 0x1234;
+  std::uint16_t flags = header::rd;
+  int edns = -1;  // payload size, or -1 for no OPT
+  std::uint8_t edns_version = 0;
+  bool dnssec_ok = false;
+};
+
+bytes make_query(const query_spec& s) {
+  bytes q(12, 0);
+  wire::store_be16(q.data(), s.id);
+  wire::store_be16(q.data() + 2, s.flags);
+  wire::store_be16(q.data() + 4, 1);
+  wire::store_be16(q.data() + 10, s.edns >= 0 ? 1 : 0);
+  const name n = *name::parse(s.qname);
+  q.insert(q.end(), n.wire().begin(), n.wire().end());
+  q.push_back(static_cast<std::uint8_t>(s.qtype >> 8));
+  q.push_back(static_cast<std::uint8_t>(s.qtype));
+  q.push_back(static_cast<std::uint8_t>(s.qclass >> 8));
+  q.push_back(static_cast<std::uint8_t>(s.qclass));
+  if (s.edns >= 0) {
+    q.insert(q.end(), {0, 0, 41, static_cast<std::uint8_t>(s.edns >> 8), static_cast<std::uint8_t>(s.edns), 0,
+                       s.edns_version, static_cast<std::uint8_t>(s.dnssec_ok ? 0x80 : 0), 0, 0, 0});
+  }
+  return q;
+}
+
+struct rr {
+  std::string owner;
+  std::uint16_t type;
+  std::uint32_t ttl;
+  bytes rdata;
+};
+struct answer {
+  bytes raw;
+  header h;
+  std::string qname;
+  std::vector<rr> an, ns, ar;
+  int rc() const { return h.flags & 0xF; }
+  bool aa() const { return h.flags & header::aa; }
+  bool tc() const { return h.flags & header::tc; }
+};
+
+answer parse(bytes raw) {
+  answer a;
+  a.raw = raw;
+  message_reader r(a.raw);
+  auto h = r.read_header();
+  REQUIRE(h.ok());
+  a.h = *h;
+  if (h->qdcount) {
+    auto q = r.read_question();
+    REQUIRE(q.ok());
+    a.qname = q->qname.to_string();
+  }
+  for (auto [count, out] : {std::pair{h->ancount, &a.an}, std::pair{h->nscount, &a.ns}, std::pair{h->arcount, &a.ar}}) {
+    for (int i = 0; i < count; ++i) {
+      auto rec = r.read_record();
+      REQUIRE(rec.ok());
+      std::uint8_t buf[1024];
+      bytes rd;
+      if (rec->type == rr_type::opt) {
+        rd = {};
+      } else {
+        auto n = expand_rdata(a.raw, *rec, buf);
+        REQUIRE(n.ok());
+        rd.assign(buf, buf + *n);
+      }
+      out->push_back({rec->owner.to_string(), rec->type, rec->type == rr_type::opt ? rec->rclass : rec->ttl, rd});
+    }
+  }
+  CHECK(r.offset() == a.raw.size());
+  return a;
+}
+
+answer ask(server& s, const query_spec& q, transport via = transport::udp) {
+  std::vector<std::uint8_t> out(65535);
+  const std::size_t n = s.answer(make_query(q), out, via);
+  REQUIRE(n > 0);
+  out.resize(n);
+  return parse(out);
+}
+
+}  // namespace
+
+TEST_CASE("dns server: an authoritative answer has AA, the question echoed, the zone's NS") {
+  server s = make_server();
+  answer a = ask(s, {"www.example.com.", rr_type::a});
+  CHECK(a.h.id == 0x1234);
+  CHECK((a.h.flags & header::qr));
+  CHECK((a.h.flags & header::rd));  // RD copied
+  CHECK(a.aa());
+  CHECK(a.rc() == 0);
+  REQUIRE(a.an.size() == 1);
+  CHECK(a.an[0].rdata == bytes{192, 0, 2, 80});
+  CHECK(a.an[0].ttl == 3600);
+  REQUIRE(a.ns.size() == 1);
+  CHECK(a.ns[0].type == rr_type::ns);
+  REQUIRE(a.ar.size() == 1);  // ns1's address
+  CHECK(a.ar[0].owner == "ns1.example.com.");
+}
+
+TEST_CASE("dns server: NXDOMAIN and NODATA carry the SOA, TTL capped by its minimum (RFC 2308)") {
+  server s = make_server();
+  answer nx = ask(s, {"nope.example.com.", rr_type::a});
+  CHECK(nx.rc() == 3);
+  CHECK(nx.aa());
+  CHECK(nx.an.empty());
+  REQUIRE(nx.ns.size() == 1);
+  CHECK(nx.ns[0].type == rr_type::soa);
+  CHECK(nx.ns[0].ttl == 300);
+  answer nodata = ask(s, {"www.example.com.", rr_type::mx});
+  CHECK(nodata.rc() == 0);
+  CHECK(nodata.an.empty());
+  REQUIRE(nodata.ns.size() == 1);
+  CHECK(nodata.ns[0].type == rr_type::soa);
+  // An empty non-terminal exists: NODATA, not NXDOMAIN (RFC 4592 §2.2.2).
+  answer ent = ask(s, {"b.ent.example.com.", rr_type::a});
+  CHECK(ent.rc() == 0);
+  CHECK(ent.an.empty());
+}
+
+TEST_CASE("dns server: CNAME chains are followed inside the zone (RFC 1034 §3.6.2, RFC 6604)") {
+  server s = make_server();
+  answer a = ask(s, {"alias.example.com.", rr_type::a});
+  REQUIRE(a.an.size() == 2);
+  CHECK(a.an[0].type == rr_type::cname);
+  CHECK(a.an[1].owner == "www.example.com.");
+  CHECK(a.an[1].type == rr_type::a);
+  // The CNAME itself when asked for.
+  answer c = ask(s, {"alias.example.com.", rr_type::cname});
+  REQUIRE(c.an.size() == 1);
+  // A chain ending nowhere: NXDOMAIN, the CNAMEs kept.
+  answer gone = ask(s, {"c1.example.com.", rr_type::a});
+  CHECK(gone.rc() == 3);
+  CHECK(gone.an.size() == 2);
+  // Leaving the zone: the CNAME alone, no SOA.
+  answer out = ask(s, {"out.example.com.", rr_type::a});
+  CHECK(out.rc() == 0);
+  CHECK(out.an.size() == 1);
+  CHECK(out.ns.empty());
+}
+
+TEST_CASE("dns server: names below a zone cut get a referral with glue, AA clear") {
+  server s = make_server();
+  for (const char* q : {"sub.example.com.", "host.sub.example.com.", "a.b.sub.example.com."}) {
+    answer a = ask(s, {q, rr_type::a});
+    CHECK_FALSE(a.aa());
+    CHECK(a.rc() == 0);
+    CHECK(a.an.empty());
+    REQUIRE(a.ns.size() == 1);
+    CHECK(a.ns[0].owner == "sub.example.com.");
+    REQUIRE(a.ar.size() == 1);
+    CHECK(a.ar[0].rdata == bytes{192, 0, 2, 200});
+  }
+  // DS belongs to the parent side of the cut (RFC 4035): NODATA here, with AA.
+  answer ds = ask(s, {"sub.example.com.", rr_type::ds});
+  CHECK(ds.aa());
+  CHECK(ds.ns.size() == 1);
+  CHECK(ds.ns[0].type == rr_type::soa);
+}
+
+TEST_CASE("dns server: wildcards synthesise for the name asked (RFC 4592)") {
+  server s = make_server();
+  answer a = ask(s, {"Foo.Wild.example.com.", rr_type::a});
+  CHECK(a.aa());
+  REQUIRE(a.an.size() == 1);
+  CHECK(a.an[0].owner == "Foo.Wild.example.com.");
+  CHECK(a.an[0].rdata == bytes{192, 0, 2, 99});
+  CHECK(ask(s, {"a.b.wild.example.com.", rr_type::txt}).an.size() == 1);
+  // An existing name is not covered by the wildcard.
+  CHECK(ask(s, {"x.wild.example.com.", rr_type::a}).an[0].rdata == bytes{192, 0, 2, 7});
+  CHECK(ask(s, {"x.wild.example.com.", rr_type::txt}).an.empty());
+  // A wildcard with no data of the type: NODATA.
+  answer nodata = ask(s, {"y.wild.example.com.", rr_type::mx});
+  CHECK(nodata.rc() == 0);
+  CHECK(nodata.an.empty());
+  // The wildcard does not match the empty non-terminal's children' siblings' parents.
+  CHECK(ask(s, {"q.ent.example.com.", rr_type::a}).rc() == 3);
+}
+
+TEST_CASE("dns server: matching ignores case and the answer echoes the query's") {
+  server s = make_server();
+  answer a = ask(s, {"WwW.ExAmPlE.cOm.", rr_type::aaaa});
+  CHECK(a.qname == "WwW.ExAmPlE.cOm.");
+  REQUIRE(a.an.size() == 1);
+  CHECK(a.an[0].owner == "WwW.ExAmPlE.cOm.");
+}
+
+TEST_CASE("dns server: REFUSED outside our zones, for other classes and transfers") {
+  server s = make_server();
+  for (query_spec q : {query_spec{"www.example.org.", rr_type::a}, query_spec{"com.", rr_type::ns},
+                       query_spec{"www.example.com.", rr_type::a, rr_class::ch},
+                       query_spec{"example.com.", rr_type::axfr}}) {
+    answer a = ask(s, q);
+    CHECK(a.rc() == 5);
+    CHECK_FALSE(a.aa());
+    CHECK(a.an.empty());
+  }
+}
+
+TEST_CASE("dns server: FORMERR, NOTIMP, and silence for responses and runts") {
+  server s = make_server();
+  std::vector<std::uint8_t> out(4096);
+  bytes q = make_query({"www.example.com."});
+  // QR set: no answer at all.
+  bytes resp = q;
+  resp[2] |= 0x80;
+  CHECK(s.answer(resp, out, transport::udp) == 0);
+  CHECK(s.answer(bytes(11, 0), out, transport::udp) == 0);
+  // Opcode STATUS: NOTIMP.
+  bytes status = q;
+  status[2] |= 2 << 3;
+  answer n = parse(bytes(out.begin(), out.begin() + static_cast<long>(s.answer(status, out, transport::udp))));
+  CHECK(n.rc() == 4);
+  CHECK(n.h.id == 0x1234);
+  // Two questions, an answer record in a query, a question cut short, a pointer loop.
+  auto formerr = [&](bytes m) {
+    const std::size_t len = s.answer(m, out, transport::udp);
+    REQUIRE(len == 12);
+    CHECK((out[3] & 0xF) == 1);
+    CHECK((out[2] & 0x80) != 0);
+  };
+  bytes two = q;
+  two[5] = 2;
+  formerr(two);
+  bytes an = q;
+  an[7] = 1;
+  formerr(an);
+  formerr(bytes(q.begin(), q.end() - 2));
+  bytes loop = {0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 12, 0, 1, 0, 1};
+  formerr(loop);
+  // Two OPT records.
+  bytes two_opt = make_query({"www.example.com.", rr_type::a, rr_class::in, 1, header::rd, 1232});
+  two_opt[11] = 2;
+  two_opt.insert(two_opt.end(), {0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0});
+  formerr(two_opt);
+  CHECK(s.stats().formerr == 5);
+  CHECK(s.stats().ignored == 2);
+}
+
+TEST_CASE("dns server: EDNS(0): OPT echoed with our size, DO kept, BADVERS above version 0") {
+  server s = make_server();
+  answer a = ask(s, {"www.example.com.", rr_type::a, rr_class::in, 7, 0, 4096, 0, true});
+  REQUIRE_FALSE(a.ar.empty());
+  const rr& opt = a.ar.back();
+  CHECK(opt.type == rr_type::opt);
+  CHECK(opt.ttl == 1232);  // (class field: our payload size)
+  CHECK((a.h.flags & header::rd) == 0);
+  // DO echoed: the OPT's TTL field, read raw from the end of the message.
+  const std::size_t end = a.raw.size();
+  CHECK(a.raw[end - 4] == 0x80);
+  answer bad = ask(s, {"www.example.com.", rr_type::a, rr_class::in, 7, 0, 4096, 1});
+  CHECK(bad.rc() == 0);
+  CHECK(bad.an.empty());
+  CHECK(bad.raw[bad.raw.size() - 6] == 1);  // extended rcode 1: BADVERS (16)
+}
+
+TEST_CASE("dns server: TC when the answer does not fit the client's size; whole over TCP") {
+  server s = make_server();
+  answer small = ask(s, {"txt.big.test.", rr_type::txt});  // no EDNS: 512 bytes
+  CHECK(small.tc());
+  CHECK(small.an.empty());
+  CHECK(small.raw.size() <= 512);
+  answer edns = ask(s, {"txt.big.test.", rr_type::txt, rr_class::in, 1, 0, 4096});
+  CHECK(edns.tc());  // 40 records do not fit our 1232 either
+  CHECK(edns.raw.size() <= 1232);
+  answer tcp = ask(s, {"txt.big.test.", rr_type::txt}, transport::tcp);
+  CHECK_FALSE(tcp.tc());
+  CHECK(tcp.an.size() == 40);
+  CHECK(s.stats().truncated == 2);
+}
+
+TEST_CASE("dns server: a memoized answer is the answer, with ID, flags and case patched") {
+  server with = make_server();
+  server_options off;
+  off.memo_slots = 0;
+  server without = make_server(off);
+  const std::vector<query_spec> queries = {
+      {"www.example.com.", rr_type::a, rr_class::in, 1, header::rd},
+      {"WWW.example.COM.", rr_type::a, rr_class::in, 2, 0},
+      {"www.EXAMPLE.com.", rr_type::a, rr_class::in, 3, header::rd | header::cd, 1232},
+      {"www.example.com.", rr_type::a, rr_class::in, 4, 0, 1232, 0, true},
+      {"Nope.Example.Com.", rr_type::a, rr_class::in, 5},
+      {"NOPE.example.com.", rr_type::a, rr_class::in, 6},
+      {"a.WILD.example.com.", rr_type::a, rr_class::in, 7},
+      {"a.wild.example.com.", rr_type::a, rr_class::in, 8},
+      {"txt.big.test.", rr_type::txt, rr_class::in, 9},
+      {"TXT.big.test.", rr_type::txt, rr_class::in, 10},
+  };
+  for (int round = 0; round < 2; ++round) {
+    for (const query_spec& q : queries) {
+      std::vector<std::uint8_t> a(4096), b(4096);
+      const std::size_t na = with.answer(make_query(q), a, transport::udp);
+      const std::size_t nb = without.answer(make_query(q), b, transport::udp);
+      a.resize(na);
+      b.resize(nb);
+      INFO(q.qname << " round " << round);
+      CHECK(a == b);
+    }
+  }
+  CHECK(with.stats().memo_hits >= 10);
+  CHECK(without.stats().memo_hits == 0);
+}
