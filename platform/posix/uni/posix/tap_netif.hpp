@@ -4,6 +4,16 @@
 // the pool, without blocking the loop: Asio reports the descriptor readable and
 // a batch of frames is read. A frame given as fragments is written with one
 // writev, so headers and payload are never joined by a copy.
+//
+// Segmentation offload on transmit (IFF_VNET_HDR): one system call per frame is
+// what bounds a bulk sender on TAP, so back-to-back TCP data segments of one
+// flow (same headers, consecutive sequence numbers, full-sized) are held, not
+// written, and leave as one GSO frame of up to 64 KiB when the event loop comes
+// round (an Asio handler posted at the first one), or as soon as any other frame
+// must go out, which keeps the order of frames. The kernel delivers such a frame
+// to its own TCP whole, or cuts it into the original segments if it forwards it.
+// A segment that cannot be merged goes out as it is. Received frames carry a
+// virtio header too, always without offloads (none are enabled for that way).
 #pragma once
 
 #include <fcntl.h>
@@ -15,6 +25,7 @@
 
 #include <array>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <cerrno>
 #include <chrono>
@@ -23,20 +34,39 @@
 
 #include <uni/concepts.hpp>
 #include <uni/core/buffer.hpp>
+#include <uni/core/checksum.hpp>
 #include <uni/core/log.hpp>
 #include <uni/core/random.hpp>
 #include <uni/posix/pcap.hpp>
 
 namespace uni::posix {
 
+// The header before every frame with IFF_VNET_HDR: struct virtio_net_hdr of
+// <linux/virtio_net.h> (a C header C++ cannot include), in host byte order.
+struct vnet_header {
+  std::uint8_t flags;
+  std::uint8_t gso_type;
+  std::uint16_t hdr_len;      // Ethernet + IP + TCP headers
+  std::uint16_t gso_size;     // payload bytes per segment
+  std::uint16_t csum_start;   // where the checksummed bytes start
+  std::uint16_t csum_offset;  // the checksum field, from csum_start
+};
+static_assert(sizeof(vnet_header) == 10);
+inline constexpr std::uint8_t vnet_needs_csum = 1;
+inline constexpr std::uint8_t vnet_gso_none = 0;
+inline constexpr std::uint8_t vnet_gso_tcpv4 = 1;
+
 class TapNetif {
  public:
   static constexpr std::size_t max_fragments = 16;
   static constexpr std::size_t read_batch = 64;  // frames per readiness event
+  static constexpr std::size_t gso_max_views = 128;  // payload views held for one GSO frame
 
   struct stats {
     std::uint64_t rx_frames = 0;
-    std::uint64_t tx_frames = 0;
+    std::uint64_t tx_frames = 0;      // frames given to transmit()
+    std::uint64_t tx_writes = 0;      // system calls that wrote them
+    std::uint64_t tx_gso_frames = 0;  // writes that merged segments (GSO)
     std::uint64_t rx_no_buffers = 0;  // frames dropped: the pool was empty
     std::uint64_t tx_would_block = 0; // frames dropped: the device queue was full
     std::uint64_t tx_errors = 0;
@@ -68,9 +98,17 @@ class TapNetif {
       return fail(e == ENOENT ? error::no_device : error::permission);
     }
     ifreq ifr{};
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
     std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
-    if (::ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int set = ::ioctl(fd, TUNSETIFF, &ifr);
+    vnet_ = set == 0;
+    if (set < 0 && errno == EINVAL) {  // a kernel without virtio headers on TAP: no offload
+      ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+      set = ::ioctl(fd, TUNSETIFF, &ifr);
+    }
+    int vnet_size = sizeof(vnet_header);
+    if (vnet_ && ::ioctl(fd, TUNSETVNETHDRSZ, &vnet_size) < 0) vnet_ = false;  // then it stays 10 bytes
+    if (set < 0) {
       const int e = errno;
       ::close(fd);
       message_ = "cannot attach to TAP device '" + ifname + "': " + std::strerror(e) +
@@ -87,6 +125,8 @@ class TapNetif {
   }
 
   void close() noexcept {
+    flush();
+    gso_.clear();
     if (fd_.is_open()) {
       boost::system::error_code ec;
       fd_.cancel(ec);
@@ -106,18 +146,51 @@ class TapNetif {
 
   result<void> transmit(std::span<const view> frags) noexcept {
     if (frags.size() > max_fragments) return fail(error::too_large);
-    std::array<iovec, max_fragments> iov;
     std::size_t total = 0;
-    for (std::size_t i = 0; i < frags.size(); ++i) {
-      iov[i] = iovec{frags[i].data(), frags[i].size()};
-      total += frags[i].size();
-    }
+    for (const view& f : frags) total += f.size();
     if (total > mtu_ + 14) {
       ++stats_.tx_oversize;
       return fail(error::too_large);
     }
-    const ssize_t n = ::writev(fd_.native_handle(), iov.data(), static_cast<int>(frags.size()));
-    if (n < 0) {
+    ++stats_.tx_frames;
+    if (pcap_) pcap_->record(frags, std::chrono::system_clock::now());
+    if (vnet_ && gso_.merge(frags, total)) return {};
+    flush();  // what is held goes first: frames leave in order
+    if (vnet_ && gso_.start(frags, total)) {
+      if (!flush_posted_) {
+        flush_posted_ = true;
+        boost::asio::post(fd_.get_executor(), [this] {
+          flush_posted_ = false;
+          flush();
+        });
+      }
+      return {};
+    }
+    std::array<iovec, max_fragments + 1> iov;
+    vnet_header plain{};
+    std::size_t n = 0;
+    if (vnet_) iov[n++] = iovec{&plain, sizeof plain};
+    for (const view& f : frags) iov[n++] = iovec{f.data(), f.size()};
+    return write(iov.data(), n);
+  }
+
+  // Writes the held segments now (one frame, merged if there are several).
+  void flush() noexcept {
+    if (gso_.empty()) return;
+    std::array<iovec, gso_max_views + 2> iov;
+    vnet_header h{};
+    const std::size_t n = gso_.finish(h, iov.data());
+    iov[0] = iovec{&h, sizeof h};
+    if (h.gso_type != vnet_gso_none) ++stats_.tx_gso_frames;
+    (void)write(iov.data(), n);  // a lost frame is a lost segment: TCP sends it again
+    gso_.clear();
+  }
+
+ private:
+  result<void> write(const iovec* iov, std::size_t n) noexcept {
+    if (!fd_.is_open()) return fail(error::io);
+    const ssize_t r = ::writev(fd_.native_handle(), iov, static_cast<int>(n));
+    if (r < 0) {
       if (errno == EAGAIN || errno == ENOBUFS) {
         ++stats_.tx_would_block;
         return fail(error::would_block);
@@ -125,12 +198,10 @@ class TapNetif {
       ++stats_.tx_errors;
       return fail(error::io);
     }
-    ++stats_.tx_frames;
-    if (pcap_) pcap_->record(frags, std::chrono::system_clock::now());
+    ++stats_.tx_writes;
     return {};
   }
 
- private:
   void arm() {
     fd_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
       if (ec) return;  // cancelled: the device is closing
@@ -143,16 +214,21 @@ class TapNetif {
   bool read_ready() noexcept {
     for (std::size_t i = 0; i < read_batch; ++i) {
       auto page = pool_.allocate();
+      vnet_header h{};
+      const std::size_t hn = vnet_ ? sizeof h : 0;
       if (!page) {
         // Drain the frame anyway, or the device would stay readable forever.
         std::uint8_t scratch[page_size];
-        if (::read(fd_.native_handle(), scratch, sizeof scratch) < 0) return read_failed(errno);
+        const iovec iov[2] = {{&h, hn}, {scratch, sizeof scratch}};
+        if (::readv(fd_.native_handle(), iov, 2) < 0) return read_failed(errno);
         ++stats_.rx_no_buffers;
         continue;
       }
-      const ssize_t n = ::read(fd_.native_handle(), page->data(), page_size);
+      const iovec iov[2] = {{&h, hn}, {page->data(), page_size}};
+      const ssize_t n = ::readv(fd_.native_handle(), iov, 2);
       if (n <= 0) return n == 0 || read_failed(errno);
-      view frame = page->head(static_cast<std::size_t>(n));
+      if (static_cast<std::size_t>(n) <= hn) continue;
+      view frame = page->head(static_cast<std::size_t>(n) - hn);
       ++stats_.rx_frames;
       if (pcap_) pcap_->record(frame, std::chrono::system_clock::now());
       if (receiver_) receiver_(std::move(frame));
@@ -166,6 +242,153 @@ class TapNetif {
     return false;
   }
 
+  // Consecutive TCP segments of one flow, to leave as one GSO frame: the first
+  // one's headers (patched at the end) and every payload view, which the TCP
+  // send queue keeps valid until acknowledged.
+  class gso_batch {
+   public:
+    static constexpr std::size_t max_header = 14 + 20 + 60;  // Ethernet, IPv4 without options, TCP
+    static constexpr std::size_t max_bytes = 65535 - 20 - 60;  // payload of one IPv4 datagram at most
+
+    bool empty() const noexcept { return segments_ == 0; }
+    void clear() noexcept {
+      for (std::size_t i = 0; i < views_; ++i) payload_[i] = view{};
+      segments_ = views_ = bytes_ = 0;
+      psh_ = last_short_ = false;
+    }
+
+    // Holds `frags` as the first segment if it is TCP data that may be merged.
+    bool start(std::span<const view> frags, std::size_t total) noexcept {
+      const std::size_t h = parse(frags, total, header_);
+      if (h == 0 || !take_payload(frags, h)) {
+        clear();
+        return false;
+      }
+      header_len_ = h;
+      segment_ = total - h;
+      bytes_ = segment_;
+      segments_ = 1;
+      next_seq_ = seq(header_) + static_cast<std::uint32_t>(segment_);
+      psh_ = (header_[tcp_at(header_) + 13] & 0x08) != 0;
+      return true;
+    }
+
+    // Appends `frags` if it continues the held flow exactly; else false (nothing held changes).
+    bool merge(std::span<const view> frags, std::size_t total) noexcept {
+      if (empty() || last_short_) return false;
+      std::uint8_t hdr[max_header];
+      const std::size_t h = parse(frags, total, hdr);
+      const std::size_t len = total - h;
+      if (h != header_len_ || len > segment_ || bytes_ + len > max_bytes || seq(hdr) != next_seq_) return false;
+      const std::size_t t = tcp_at(hdr);
+      // Same addresses and ports (MACs, IPs at 26..33, ports), TOS, DF, TTL, ACK,
+      // flags but PSH, window and options; only the sequence number, IP length,
+      // ID and checksums may differ.
+      if (std::memcmp(hdr, header_, 12) != 0 || std::memcmp(hdr + 26, header_ + 26, 8) != 0 || hdr[15] != header_[15] ||
+          hdr[20] != header_[20] || hdr[22] != header_[22] ||
+          std::memcmp(hdr + t + 8, header_ + t + 8, 5) != 0 || ((hdr[t + 13] ^ header_[t + 13]) & ~0x08) != 0 ||
+          std::memcmp(hdr + t + 14, header_ + t + 14, 2) != 0 ||
+          std::memcmp(hdr + t + 20, header_ + t + 20, h - t - 20) != 0)
+        return false;
+      const std::size_t held = views_;
+      if (!take_payload(frags, h)) {
+        while (views_ > held) payload_[--views_] = view{};
+        return false;
+      }
+      psh_ = psh_ || (hdr[t + 13] & 0x08) != 0;
+      bytes_ += len;
+      next_seq_ += static_cast<std::uint32_t>(len);
+      last_short_ = len < segment_;
+      ++segments_;
+      return true;
+    }
+
+    // Fills `vh` and iov[1..] (iov[0] is the virtio header's); returns the iovec count.
+    std::size_t finish(vnet_header& vh, iovec* iov) noexcept {
+      const std::size_t t = tcp_at(header_);
+      if (segments_ > 1) {
+        // One datagram of every byte; the kernel checksums or segments it.
+        const std::size_t ip_len = header_len_ - 14 + bytes_;
+        header_[16] = static_cast<std::uint8_t>(ip_len >> 8);
+        header_[17] = static_cast<std::uint8_t>(ip_len);
+        header_[24] = header_[25] = 0;
+        const std::uint16_t ip_sum = internet_checksum({header_ + 14, t - 14});
+        header_[24] = static_cast<std::uint8_t>(ip_sum >> 8);
+        header_[25] = static_cast<std::uint8_t>(ip_sum);
+        if (psh_) header_[t + 13] |= 0x08;
+        // A partial checksum holds the pseudo-header's sum, not complemented.
+        checksum_accumulator pseudo;
+        pseudo.add({header_ + 26, 8});
+        pseudo.add16(6);
+        pseudo.add16(static_cast<std::uint16_t>(header_len_ - t + bytes_));
+        const std::uint16_t p = pseudo.folded();
+        header_[t + 16] = static_cast<std::uint8_t>(p >> 8);
+        header_[t + 17] = static_cast<std::uint8_t>(p);
+        vh.flags = vnet_needs_csum;
+        vh.gso_type = vnet_gso_tcpv4;
+        vh.gso_size = static_cast<std::uint16_t>(segment_);
+        vh.hdr_len = static_cast<std::uint16_t>(header_len_);
+        vh.csum_start = static_cast<std::uint16_t>(t);
+        vh.csum_offset = 16;
+      }
+      std::size_t n = 1;
+      iov[n++] = iovec{header_, header_len_};
+      for (std::size_t i = 0; i < views_; ++i) iov[n++] = iovec{payload_[i].data(), payload_[i].size()};
+      return n;
+    }
+
+   private:
+    // The header length of a TCP data segment we may merge (copied into `out`),
+    // or 0: IPv4 without options or fragmentation, ACK with or without PSH only.
+    static std::size_t parse(std::span<const view> frags, std::size_t total, std::uint8_t* out) noexcept {
+      if (total < 14 + 20 + 20) return 0;
+      std::size_t got = 0;
+      for (const view& f : frags) {
+        const std::size_t n = std::min(f.size(), max_header - got);
+        std::memcpy(out + got, f.data(), n);
+        got += n;
+        if (got == max_header) break;
+      }
+      if (got < 14 + 20 + 20 || out[12] != 0x08 || out[13] != 0x00 || out[14] != 0x45 || out[23] != 6) return 0;
+      if ((out[20] & 0x3f) != 0 || out[21] != 0) return 0;                      // MF or an offset: a fragment
+      if (((std::size_t{out[16]} << 8) | out[17]) != total - 14) return 0;       // padding or a short frame
+      const std::size_t h = 14 + 20 + std::size_t{out[14 + 20 + 12]} / 16 * 4;
+      const std::uint8_t flags = out[14 + 20 + 13];
+      if (h < 14 + 20 + 20 || h > got || h >= total || (flags & ~0x08) != 0x10) return 0;
+      return h;
+    }
+    static std::size_t tcp_at(const std::uint8_t*) noexcept { return 14 + 20; }
+    static std::uint32_t seq(const std::uint8_t* hdr) noexcept {
+      const std::uint8_t* s = hdr + 14 + 20 + 4;
+      return (std::uint32_t{s[0]} << 24) | (std::uint32_t{s[1]} << 16) | (std::uint32_t{s[2]} << 8) | s[3];
+    }
+    // Keeps (shares) the views of the bytes after the first `h`.
+    bool take_payload(std::span<const view> frags, std::size_t h) noexcept {
+      std::size_t skip = h;
+      for (const view& f : frags) {
+        if (skip >= f.size()) {
+          skip -= f.size();
+          continue;
+        }
+        if (views_ == gso_max_views) return false;
+        payload_[views_++] = f.tail(skip);
+        skip = 0;
+      }
+      return true;
+    }
+
+    std::uint8_t header_[max_header];
+    std::size_t header_len_ = 0;
+    std::array<view, gso_max_views> payload_{};
+    std::size_t views_ = 0;
+    std::size_t segments_ = 0;
+    std::size_t segment_ = 0;  // the first segment's payload: the GSO size
+    std::size_t bytes_ = 0;
+    std::uint32_t next_seq_ = 0;
+    bool psh_ = false;
+    bool last_short_ = false;
+  };
+
   page_pool& pool_;
   boost::asio::posix::stream_descriptor fd_;
   mac_address mac_;
@@ -175,6 +398,9 @@ class TapNetif {
   std::string name_;
   std::string message_;
   stats stats_;
+  bool vnet_ = false;  // frames carry a vnet_header (IFF_VNET_HDR)
+  bool flush_posted_ = false;
+  gso_batch gso_;
 };
 
 static_assert(Netif<TapNetif>);
