@@ -8,8 +8,9 @@
 //   GET  /api/hello/:name?greeting=...   a greeting, text/plain
 //   POST /api/echo                       the request body streamed back (chunked)
 //
-// Flags: --port N (default 8080 over host sockets, 80 otherwise); on POSIX,
-// --root DIR serves DIR from disk instead of the embedded site.
+// Flags: --port N (default 8080 over host sockets, 80 otherwise),
+// --header-timeout S (10), --idle-timeout S (30), --max-connections N (512);
+// on POSIX, --root DIR serves DIR from disk instead of the embedded site.
 #include <uni/appliance.hpp>
 #include <uni/http/server.hpp>
 
@@ -56,14 +57,17 @@ uni::task<void> hello(uni::http::exchange& ex) {
 }
 
 // Streams the body back as it arrives: each piece is the received page itself.
+// The first piece is read before answering, so a body malformed from its start
+// gets the server's 400 (413 if too large); a later error cuts the stream.
 uni::task<void> echo(uni::http::exchange& ex) {
+  auto piece = co_await ex.read_body();
+  if (!piece) co_return;
   if (auto s = co_await ex.start_stream(200, "application/octet-stream"); !s) co_return;
-  while (true) {
-    auto piece = co_await ex.read_body();
-    if (!piece || piece->empty()) break;  // on a framing error the connection closes
+  while (piece && !piece->empty()) {
     if (auto w = co_await ex.write_stream(std::span<const uni::view>(&*piece, 1)); !w) co_return;
+    piece = co_await ex.read_body();
   }
-  co_await ex.end_stream();
+  if (piece) co_await ex.end_stream();
 }
 
 uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
@@ -76,6 +80,11 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
   (void)routes.add(uni::http::method::get, "/api/hello/:name", hello_fn);
   (void)routes.add(uni::http::method::post, "/api/echo", echo_fn);
   opt.router = &routes;
+  // Bounds for hostile clients (seconds; the tests shorten them).
+  opt.header_timeout = std::chrono::seconds(o.get_number("header-timeout", 10));
+  opt.idle_timeout = std::chrono::seconds(o.get_number("idle-timeout", 30));
+  opt.max_connections = static_cast<std::size_t>(o.get_number("max-connections", 512));
+  opt.limits.max_body = 16 << 20;  // /api/echo streams: a body costs no memory
 
   const uni::http::static_fs site(uni::http::embedded_files());
   auto embedded = [&](std::string_view path) { return site.find(path); };

@@ -199,6 +199,9 @@ class connection : public exchange {
 
       co_await dispatch();
       if (!responded_ && !failed_) co_await send_error(body_error_ ? body_error_ : 500);
+      // A streamed body cut short by a bad request body must not look
+      // complete: no last chunk, the connection just closes.
+      if (streaming_ && body_error_) co_return;
       if (streaming_ && !failed_) (void)co_await end_stream();
       if (failed_) co_return;
       if (!keep_alive_) {
