@@ -164,6 +164,12 @@ inline void check_outgoing(std::span<const std::uint8_t> f, bool leasing = false
   }
   if (h->protocol == static_cast<std::uint8_t>(ip_protocol::icmp)) {
     FUZZ_CHECK(l4.size() >= icmp_header::size && internet_checksum(l4) == 0);
+  } else if (h->protocol == static_cast<std::uint8_t>(ip_protocol::tcp)) {
+    view v = view::unowned(l4);
+    auto t = tcp::header::parse(std::span<const view>(&v, 1), h->source, h->destination);
+    FUZZ_CHECK(t.ok());  // well formed, checksum right
+    FUZZ_CHECK(!(t->has(tcp::syn) && t->has(tcp::rst)) && !(t->has(tcp::syn) && t->has(tcp::fin)));
+    FUZZ_CHECK(l4.size() - t->header_length <= 1460);  // within the MSS we offered
   } else {
     FUZZ_CHECK(h->protocol == static_cast<std::uint8_t>(ip_protocol::udp));
     view v = view::unowned(l4);

@@ -172,10 +172,22 @@ class connection {
     if (rto_at_ <= now) retransmission_timeout(now);
     if (state_ == state::closed) return;
     if (delack_at_ <= now) send_ack(now);
-    if (persist_at_ <= now) {  // zero window: probe with an old sequence number to elicit an ACK
-      send_probe(now);
-      persist_backoff_ = std::min(persist_backoff_ + 1, 6u);
-      persist_at_ = now + std::min(rtt_.rto() * (1 << persist_backoff_), duration(std::chrono::seconds(60)));
+    if (persist_at_ <= now) {
+      // A peer that answers no probe is gone (RFC 1122 §4.2.2.17 probes while it
+      // answers); one that keeps an orphaned connection's window shut for ever
+      // is not served for ever either.
+      if (++probes_ > Config::tcp_max_retries) return fail(error::timed_out);
+      persist_at_ = time_never;
+      if (snd_wnd_ == 0) {
+        send_probe(now);  // an old sequence number, to elicit an ACK with the window
+      } else {
+        sws_override_ = true;  // RFC 1122 §4.2.3.4: the override timeout sends what fits
+        output(now);
+      }
+      if (persist_at_ == time_never) {  // still held back: again, later
+        persist_backoff_ = std::min(persist_backoff_ + 1, 6u);
+        persist_at_ = now + std::min(rtt_.rto() * (1 << persist_backoff_), duration(std::chrono::seconds(60)));
+      }
     }
     if (keepalive_at_ <= now) keepalive(now);
   }
@@ -274,7 +286,7 @@ class connection {
     rcv_nxt_ = rcv_adv_ = last_ack_sent_ = seq32{};
     snd_wscale_ = rcv_wscale_ = 0;
     rto_at_ = delack_at_ = persist_at_ = keepalive_at_ = time_wait_at_ = time_never;
-    retries_ = dupacks_ = keepalive_probes_ = 0;
+    retries_ = dupacks_ = keepalive_probes_ = probes_ = 0;
     in_recovery_ = nodelay_ = keepalive_on_ = ack_now_ = false;
     rtt_ = rtt_estimator{};
     rtt_timing_ = false;
@@ -463,7 +475,8 @@ class connection {
       // a short segment goes only if it is all there is and nothing is in
       // flight (or Nagle is off), or it fills half the largest window seen.
       const bool all_of_it = len == unsent && (nodelay_ || flight == 0 || fin_now);
-      if (len > 0 && len < smss_ && !all_of_it && !(max_snd_wnd_ > 0 && len >= max_snd_wnd_ / 2)) break;
+      if (len > 0 && len < smss_ && !all_of_it && !sws_override_ && !(max_snd_wnd_ > 0 && len >= max_snd_wnd_ / 2))
+        break;
       std::uint8_t flags = ack;
       if (len > 0 && len == unsent) flags |= psh;
       if (fin_now) flags |= fin;
@@ -476,9 +489,10 @@ class connection {
       if (rto_at_ == time_never) rto_at_ = now + rtt_.rto();
       if (fin_sent) break;
     }
-    // Zero window with data waiting: the persist timer probes until it opens.
-    const bool blocked = snd_wnd_ == 0 && send_.bytes() > static_cast<std::size_t>(snd_nxt_ - snd_una_) &&
-                         snd_nxt_ == snd_una_;
+    sws_override_ = false;
+    // Data waiting with nothing in flight (a shut window, or one too small to
+    // use): no ACK will come to clock it out, so the persist timer must.
+    const bool blocked = send_.bytes() > static_cast<std::size_t>(snd_nxt_ - snd_una_) && snd_nxt_ == snd_una_;
     if (blocked && persist_at_ == time_never) {
       persist_backoff_ = 0;
       persist_at_ = now + rtt_.rto();
@@ -603,6 +617,7 @@ class connection {
       keepalive_at_ = now + Config::tcp_keepalive_idle;
       keepalive_probes_ = 0;
     }
+    if (!orphaned_) probes_ = 0;  // an answer: the peer is alive (orphans get a fixed number)
   }
 
   void our_fin_acked(time_point now) noexcept {
@@ -869,8 +884,8 @@ class connection {
   bool rtt_timing_ = false;
   seq32 rtt_seq_{};
   time_point rtt_start_{};
-  unsigned dupacks_ = 0, retries_ = 0, persist_backoff_ = 0, keepalive_probes_ = 0, unacked_segments_ = 0;
-  bool in_recovery_ = false, ack_now_ = false, nodelay_ = false, keepalive_on_ = false;
+  unsigned dupacks_ = 0, retries_ = 0, persist_backoff_ = 0, keepalive_probes_ = 0, unacked_segments_ = 0, probes_ = 0;
+  bool in_recovery_ = false, ack_now_ = false, nodelay_ = false, keepalive_on_ = false, sws_override_ = false;
   time_point rto_at_ = time_never, delack_at_ = time_never, persist_at_ = time_never, keepalive_at_ = time_never,
              time_wait_at_ = time_never, last_challenge_{};
   connection_stats stats_{};
