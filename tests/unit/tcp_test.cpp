@@ -159,3 +159,139 @@ TEST_CASE("TCP: connect times out when SYNs vanish", "[tcp][sim]") {
   };
   REQUIRE(f.go(main()).ok());
 }
+
+namespace {
+// Two bare connections wired back to back (no IP, no loss): segments go into
+// the other's queue and are delivered in order when pump() runs.
+struct wired_pair {
+  using conn = tcp::connection<default_config>;
+  struct pending {
+    bool to_a;
+    tcp::header h;
+    std::vector<std::uint8_t> data;
+  };
+  scheduler sched;
+  std::vector<pending> wire;
+  struct out_fn {
+    wired_pair* p;
+    bool from_a;
+    void operator()(const tcp::header& h, std::span<const view> payload) const {
+      std::vector<std::uint8_t> d(total_size(payload));
+      gather(payload, d);
+      p->wire.push_back({!from_a, h, std::move(d)});
+    }
+  };
+  out_fn fa{this, true}, fb{this, false};
+  conn a{sched}, b{sched};
+  std::unique_ptr<static_page_pool<64>> pool = std::make_unique<static_page_pool<64>>();
+  const tcp::endpoints ea{a_ip, b_ip, 5000, 6000}, eb{b_ip, a_ip, 6000, 5000};
+
+  wired_pair() {
+    a.set_output(fa);
+    b.set_output(fb);
+  }
+  void pump(time_point t) {
+    for (int rounds = 0; rounds < 100 && !wire.empty(); ++rounds) {
+      auto batch = std::exchange(wire, {});
+      for (auto& s : batch) {
+        view_chain data;
+        if (!s.data.empty()) {
+          view page = *pool->allocate();
+          std::copy(s.data.begin(), s.data.end(), page.data());
+          (void)data.push_back(page.head(s.data.size()));
+        }
+        (s.to_a ? a : b).on_segment(s.h, std::move(data), t);
+      }
+    }
+  }
+};
+}  // namespace
+
+TEST_CASE("RFC 9293 3.5: simultaneous open: both SYNs cross, both ends reach ESTABLISHED", "[tcp]") {
+  wired_pair p;
+  const time_point t{};
+  p.a.open_active(p.ea, {1000}, 1460, 0, t);
+  p.b.open_active(p.eb, {9000}, 1460, 0, t);
+  REQUIRE(p.wire.size() == 2);  // two SYNs in flight, crossing
+  p.pump(t);
+  CHECK(p.a.current_state() == tcp::state::established);
+  CHECK(p.b.current_state() == tcp::state::established);
+  // And data flows both ways afterwards.
+  view va = *p.pool->allocate(), vb = *p.pool->allocate();
+  std::memcpy(va.data(), "ping", 4);
+  std::memcpy(vb.data(), "pong", 4);
+  CHECK(p.a.write(va.head(4), t));
+  CHECK(p.b.write(vb.head(4), t));
+  p.pump(t);
+  basic_view_chain<4> ra, rb;
+  p.a.read(ra, 100, t);
+  p.b.read(rb, 100, t);
+  REQUIRE(ra.length() == 4);
+  REQUIRE(rb.length() == 4);
+  CHECK(std::memcmp(ra.views()[0].data(), "pong", 4) == 0);
+  CHECK(std::memcmp(rb.views()[0].data(), "ping", 4) == 0);
+  // Simultaneous close: both FINs cross, CLOSING, then TIME-WAIT on both sides.
+  p.a.shutdown(t);
+  p.b.shutdown(t);
+  CHECK(p.a.current_state() == tcp::state::fin_wait_1);
+  CHECK(p.b.current_state() == tcp::state::fin_wait_1);
+  p.pump(t);
+  CHECK(p.a.current_state() == tcp::state::time_wait);
+  CHECK(p.b.current_state() == tcp::state::time_wait);
+}
+
+TEST_CASE("TCP: every close order ends with both connections released", "[tcp][sim]") {
+  enum order { client_first, server_first, both_at_once, client_aborts };
+  for (order o : {client_first, server_first, both_at_once, client_aborts}) {
+    INFO("order " << int(o));
+    pair_fixture f(7);
+    auto main = [&]() -> task<void> {
+      auto l = f.b.tcp_listen(90);
+      REQUIRE(l);
+      std::optional<stream> server;
+      auto acceptor = [&]() -> task<void> {
+        auto c = co_await l->accept();
+        if (c) server.emplace(std::move(*c));
+      };
+      auto acc = spawn(f.sched, acceptor());
+      auto c = co_await f.a.tcp_connect({b_ip, 90}, 5s);
+      REQUIRE(c);
+      co_await f.sched.sleep_for(10ms);
+      REQUIRE(server);
+      switch (o) {
+        case client_first: {
+          CHECK(c->shutdown());
+          auto eof = co_await server->read();  // the server sees the end, then closes
+          CHECK((eof && eof->empty()));
+          server->close();
+          auto end = co_await c->read();
+          CHECK((end && end->empty()));
+          break;
+        }
+        case server_first: {
+          server->close();
+          auto end = co_await c->read();
+          CHECK((end && end->empty()));
+          break;
+        }
+        case both_at_once:
+          CHECK(c->shutdown());
+          server->close();
+          break;
+        case client_aborts: {
+          c->abort();
+          auto r = co_await server->read();
+          CHECK(!r);
+          if (!r) CHECK(r.err() == error::reset);
+          break;
+        }
+      }
+      co_await f.sched.sleep_for(10ms);
+    };
+    REQUIRE(f.go(main()).ok());
+    auto wait = [&]() -> task<void> { co_await f.sched.sleep_for(sim_stack::config::tcp_time_wait + 5s); };
+    REQUIRE(f.go(wait()).ok());
+    CHECK(f.a.tcp_statistics().connections() == 0);
+    CHECK(f.b.tcp_statistics().connections() == 0);
+  }
+}
