@@ -427,3 +427,82 @@ TEST_CASE("TCP: simultaneous close passes through CLOSING and TIME-WAIT", "[tcp]
   f.settle(sim_stack::config::tcp_time_wait + 1s);
   CHECK(f.connections() == 0);
 }
+
+TEST_CASE("RFC 5681 4.2: one segment is acknowledged after the delayed-ACK timer, every second at once", "[tcp]") {
+  fixture f;
+  f.handshake();
+  f.take();
+  f.send({.seq = f.peer_seq, .ack = f.our_seq, .flags = ACK | PSH}, pattern(100));
+  f.peer_seq += 100;
+  f.settle(10ms);
+  CHECK(f.take().empty());  // held back, hoping to ride on data
+  f.settle(sim_stack::config::tcp_delayed_ack);
+  auto got = f.take();
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].ack == f.peer_seq);
+  for (int i = 0; i < 2; ++i) {
+    f.send({.seq = f.peer_seq, .ack = f.our_seq, .flags = ACK}, pattern(1000));
+    f.peer_seq += 1000;
+  }
+  f.settle(1ms);
+  got = f.take();
+  REQUIRE(got.size() == 1);  // the second full segment is acknowledged at once
+  CHECK(got[0].ack == f.peer_seq);
+}
+
+TEST_CASE("RFC 896: Nagle holds a small segment while data is unacknowledged; set_nodelay sends it", "[tcp]") {
+  for (bool nodelay : {false, true}) {
+    INFO("nodelay " << nodelay);
+    fixture f;
+    f.handshake();
+    f.take();
+    f.conn->set_nodelay(nodelay);
+    auto writer = [&]() -> task<void> {
+      for (int i = 0; i < 2; ++i) {
+        auto page = f.pool->allocate();
+        auto r = co_await f.conn->write(page->head(10));
+        CHECK(r);
+      }
+    };
+    auto w = spawn(f.sched, writer());
+    f.settle(1ms);
+    auto got = f.take();
+    std::size_t segments = 0;
+    for (auto& s : got) segments += !s.data.empty();
+    CHECK(segments == (nodelay ? 2u : 1u));
+    f.send({.seq = f.peer_seq, .ack = f.our_seq + 10, .flags = ACK});  // the first is acknowledged
+    f.settle(1ms);
+    got = f.take();
+    if (!nodelay) {
+      REQUIRE(got.size() == 1);
+      CHECK(got[0].data.size() == 10);  // now the held one goes
+    }
+  }
+}
+
+TEST_CASE("RFC 1122 4.2.3.6: keep-alive probes an idle peer and gives up when it is gone", "[tcp]") {
+  fixture f;
+  f.handshake();
+  f.take();
+  f.conn->set_keepalive(true);
+  // (the peer refreshes our ARP entry first, or the probe would wait for ARP)
+  auto refresh_arp = [&] {
+    f.peer.send(ethernet(mac_address::broadcast(), f.peer_mac, 0x0806, arp(1, f.peer_mac, peer_ip, {}, us)));
+    f.settle();
+    f.peer.received.clear();
+  };
+  f.settle(sim_stack::config::tcp_keepalive_idle - 1s);
+  refresh_arp();
+  f.settle(2s);
+  auto got = f.take();
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].seq == f.our_seq - 1);  // a probe: one byte before SND.UNA, no data
+  CHECK(got[0].data.empty());
+  f.send({.seq = f.peer_seq, .ack = f.our_seq, .flags = ACK});  // the peer is alive
+  f.settle(sim_stack::config::tcp_keepalive_interval * 2);
+  CHECK(f.take().empty());  // idle again: the next probe comes after the idle time
+  f.settle(sim_stack::config::tcp_keepalive_idle +
+           sim_stack::config::tcp_keepalive_interval * (sim_stack::config::tcp_keepalive_probes + 1));
+  CHECK(f.conn->state() == tcp::state::closed);
+  CHECK(f.conn->connection().failure() == error::timed_out);
+}

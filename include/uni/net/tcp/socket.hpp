@@ -105,7 +105,10 @@ class stream {
     if (l_) std::exchange(l_, nullptr)->release(slot_, true);
   }
   void set_nodelay(bool on) noexcept { conn().set_nodelay(on); }
-  void set_keepalive(bool on) noexcept { conn().set_keepalive(on, l_->now()); }
+  void set_keepalive(bool on) noexcept {
+    conn().set_keepalive(on, l_->now());
+    l_->settle(slot_);  // a new deadline for the timer task
+  }
 
  private:
   template <class L>
