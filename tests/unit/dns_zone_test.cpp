@@ -125,6 +125,8 @@ TEST_CASE("zone file: the rdata of every type") {
   CHECK(one("a TYPE65281 \\# 0").rdata == bytes{});
   CHECK(one("a TYPE65282 \\# 3 ab cd EF").rdata == b({0xab, 0xcd, 0xef}));
   CHECK(one("a A \\# 4 c0000201").rdata == b({192, 0, 2, 1}));
+  CHECK(one("a MX \\# 5 000a016100").rdata == b({0, 10, 1, 'a', 0}));  // names after a prefix checked
+  CHECK(one("a SOA \\# 26 016100016200 0000000100000002000000030000000400000005").rdata.size() == 26);
   CHECK(one("a CLASS1 TYPE1 \\# 4 c0000201").type == rr_type::a);
 }
 

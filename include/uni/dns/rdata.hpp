@@ -53,7 +53,7 @@ inline result<void> check_rdata(std::uint16_t type, std::span<const std::uint8_t
     if (r.size() < l.prefix) return fail(error::malformed);
     std::size_t at = l.prefix;
     for (int i = 0; i < l.names; ++i) {
-      std::size_t end = at;
+      std::size_t end = 0;  // within the subspan
       // Uncompressed: a pointer would point outside this rdata, so reading
       // from a span that starts here rejects it.
       auto n = name::read(r.subspan(at), end);
