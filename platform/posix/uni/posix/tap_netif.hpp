@@ -14,6 +14,7 @@
 // to its own TCP whole, or cuts it into the original segments if it forwards it.
 // A segment that cannot be merged goes out as it is. Received frames carry a
 // virtio header too, always without offloads (none are enabled for that way).
+// UNI_TAP_OFFLOAD=0 in the environment turns all this off.
 #pragma once
 
 #include <fcntl.h>
@@ -29,8 +30,10 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include <uni/concepts.hpp>
 #include <uni/core/buffer.hpp>
@@ -98,16 +101,17 @@ class TapNetif {
       return fail(e == ENOENT ? error::no_device : error::permission);
     }
     ifreq ifr{};
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    // UNI_TAP_OFFLOAD=0 turns the offload off (one write per frame), for comparisons.
+    const char* offload = std::getenv("UNI_TAP_OFFLOAD");
+    const bool want_vnet = offload == nullptr || std::string_view(offload) != "0";
+    ifr.ifr_flags = static_cast<short>(IFF_TAP | IFF_NO_PI | (want_vnet ? IFF_VNET_HDR : 0));
     std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
     int set = ::ioctl(fd, TUNSETIFF, &ifr);
-    vnet_ = set == 0;
-    if (set < 0 && errno == EINVAL) {  // a kernel without virtio headers on TAP: no offload
+    vnet_ = set == 0 && want_vnet;
+    if (set < 0 && want_vnet && errno == EINVAL) {  // a kernel without virtio headers on TAP: no offload
       ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
       set = ::ioctl(fd, TUNSETIFF, &ifr);
     }
-    int vnet_size = sizeof(vnet_header);
-    if (vnet_ && ::ioctl(fd, TUNSETVNETHDRSZ, &vnet_size) < 0) vnet_ = false;  // then it stays 10 bytes
     if (set < 0) {
       const int e = errno;
       ::close(fd);
