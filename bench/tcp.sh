@@ -4,17 +4,20 @@
 #
 #   namespace A (the Linux peer)                         namespace B
 #     tap0 10.93.0.1 ---- TAP ---- uni tcp-bulk-tap 10.93.0.2
+#     tap1 10.95.0.1 ---- TAP ---- the same, UNI_TAP_OFFLOAD=0 10.95.0.2
 #     veth 10.94.0.1 ---- veth pair ----------------- veth 10.94.0.2 (Linux)
 #
 #   - Linux -> uni:   bench_tcp_peer client send (A)  ->  tcp-bulk-tap --mode sink
 #   - uni -> Linux:   bench_tcp_peer client recv (A)  <-  tcp-bulk-tap --mode source
 #   - Linux -> Linux: the same clients in A against bench_tcp_peer server sink /
 #     source in B, over the veth pair;
+#   - "uni, no offload": the same appliance with TapNetif's transmit offload off
+#     (one write per frame, as before it existed): what the offload gives;
 #   each with 1 flow and with 10 flows at once, the bytes split between them.
 #   The client in A times every transfer the same way: from its first connect to
 #   the end of the last flow (the receiver has read every byte and closed). Runs
-#   alternate uni and Linux (uni first, then Linux first, ...) so the machine's
-#   noise hits both; the median of the runs is reported, and uni / Linux.
+#   rotate the order of the targets (uni first, then the next first, ...) so the
+#   machine's noise hits all; the median of the runs is reported, and uni / Linux.
 #   uni's CPU use (user + system time of the appliance over the run's wall time)
 #   is given beside its figures: 100% means one core saturated.
 #
@@ -65,14 +68,14 @@ build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt")
 # ---- topology ------------------------------------------------------------------
 tag=ubt-$$-$RANDOM
 NS_A=$tag-a NS_B=$tag-b
-PEER_IP=10.93.0.1 UNI_IP=10.93.0.2 A_IP=10.94.0.1 B_IP=10.94.0.2
-APP_PID="" SRV_PID=""
+PEER_IP=10.93.0.1 UNI_IP=10.93.0.2 A_IP=10.94.0.1 B_IP=10.94.0.2 PEER0_IP=10.95.0.1 UNI0_IP=10.95.0.2
+APP_PID="" APP0_PID="" SRV_PID=""
 work=$(mktemp -d /tmp/uni-bench-tcp.XXXXXX)
 raw=$work/raw.txt
 : >"$raw"
 
 cleanup() {
-  for p in "$APP_PID" "$SRV_PID"; do
+  for p in "$APP_PID" "$APP0_PID" "$SRV_PID"; do
     if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then kill -KILL "$p" 2>/dev/null || true; fi
   done
   for ns in "$NS_A" "$NS_B"; do ip netns del "$ns" 2>/dev/null || true; done
@@ -91,6 +94,9 @@ done
 ip -n "$NS_A" tuntap add dev tap0 mode tap
 ip -n "$NS_A" addr add "$PEER_IP/24" dev tap0
 ip -n "$NS_A" link set tap0 up
+ip -n "$NS_A" tuntap add dev tap1 mode tap
+ip -n "$NS_A" addr add "$PEER0_IP/24" dev tap1
+ip -n "$NS_A" link set tap1 up
 ip -n "$NS_A" link add veth0 type veth peer name veth0 netns "$NS_B"
 ip -n "$NS_A" addr add "$A_IP/24" dev veth0
 ip -n "$NS_B" addr add "$B_IP/24" dev veth0
@@ -100,36 +106,50 @@ ip -n "$NS_B" link set veth0 up
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
-# start_app MODE BYTES: the appliance for one direction (ip execs it: $! is its PID).
-start_app() {
-  app_log=$work/appliance-$1-$2.log
-  ip netns exec "$NS_A" "$app" --tap tap0 --ipv4 "$UNI_IP/24" --gateway "$PEER_IP" --mode "$1" \
-    --bytes "$2" >"$app_log" 2>&1 &
-  APP_PID=$!
+# launch LOG TAP IP PEER MODE BYTES [ENV...]: one appliance (ip execs it: $! is its PID).
+launch() {
+  local log=$1 tap=$2 ip=$3 gw=$4 m=$5 n=$6
+  shift 6
+  ip netns exec "$NS_A" env "$@" "$app" --tap "$tap" --ipv4 "$ip/24" --gateway "$gw" --mode "$m" --bytes "$n" >"$log" 2>&1 &
+  launched=$!
   for _ in $(seq 100); do
-    grep -q "listening on tcp" "$app_log" && break
-    kill -0 "$APP_PID" 2>/dev/null || break
+    grep -q "listening on tcp" "$log" && return 0
+    kill -0 "$launched" 2>/dev/null || break
     sleep 0.05
   done
-  grep -q "listening on tcp" "$app_log" || { echo "bench/tcp.sh: the appliance did not start:" >&2; cat "$app_log" >&2; exit 1; }
+  echo "bench/tcp.sh: the appliance did not start:" >&2; cat "$log" >&2; exit 1
+}
+# start_app MODE BYTES: both appliances for one direction, with and without the offload.
+start_app() {
+  app_log=$work/appliance-$1-$2.log app0_log=$work/appliance-nooffload-$1-$2.log
+  launch "$app_log" tap0 "$UNI_IP" "$PEER_IP" "$1" "$2" UNI_TAP_OFFLOAD=1
+  APP_PID=$launched
+  launch "$app0_log" tap1 "$UNI0_IP" "$PEER0_IP" "$1" "$2" UNI_TAP_OFFLOAD=0
+  APP0_PID=$launched
 }
 app_status=0
-stop_app() {
-  kill -TERM "$APP_PID"
-  for _ in $(seq 50); do kill -0 "$APP_PID" 2>/dev/null || break; sleep 0.1; done
+stop_one() {
+  kill -TERM "$1"
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
   local s=0
-  wait "$APP_PID" || s=$?
-  APP_PID=""
+  wait "$1" || s=$?
   [ $s = 0 ] || app_status=$s
+}
+stop_app() {
+  stop_one "$APP_PID"
+  APP_PID=""
+  stop_one "$APP0_PID"
+  APP0_PID=""
 }
 
 # measure TARGET DIR FLOWS RUN: one transfer; DIR is send (to the target) or recv.
 # The uni appliance must be running in the matching mode; Linux gets a server per run.
 measure() {
   local t=$1 dir=$2 flows=$3 r=$4 per=$(( bytes / $3 )) ip f=$work/$1-$2-$3-$4.out t0 t1 status=0
-  if [ "$t" = uni ]; then
-    ip=$UNI_IP
-    t0=$(cpu_ticks "$APP_PID")
+  local pid=""
+  if [ "$t" = uni ]; then pid=$APP_PID ip=$UNI_IP; elif [ "$t" = uni0 ]; then pid=$APP0_PID ip=$UNI0_IP; fi
+  if [ -n "$pid" ]; then
+    t0=$(cpu_ticks "$pid")
   else
     ip=$B_IP
     local srv_log=$work/server.log
@@ -143,8 +163,8 @@ measure() {
   ip netns exec "$NS_A" timeout -k 5 $((run_timeout + 10)) "$peer" client "$dir" --host "$ip" --port 5001 \
     --flows "$flows" --bytes "$per" --timeout $run_timeout >"$f" 2>&1 || status=$?
   local cpu=""
-  if [ "$t" = uni ]; then
-    t1=$(cpu_ticks "$APP_PID")
+  if [ -n "$pid" ]; then
+    t1=$(cpu_ticks "$pid")
     cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' "$f")" \
       'BEGIN { if (s > 0) printf "%.0f", 100 * (b - a) / hz / s; else print 0 }')
   else
@@ -156,7 +176,8 @@ measure() {
   echo "run target=$t dir=$dir flows=$flows run=$r status=$status cpu=${cpu:-0} ${line#tcp-peer }" | tee -a "$raw"
 }
 
-order() { if [ $(($1 % 2)) = 1 ]; then echo uni linux; else echo linux uni; fi; }
+# order RUN: the targets, rotated by the run number.
+order() { local t=(uni uni0 linux) i; for i in 0 1 2; do echo "${t[$(( (i + $1 - 1) % 3 ))]}"; done; }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for dir in send recv; do
@@ -164,7 +185,7 @@ for dir in send recv; do
     # A source serves the same count on every connection: one appliance per flow count.
     if [ $dir = send ]; then start_app sink $((bytes / flows)); else start_app source $((bytes / flows)); fi
     # Warm-up: ARP on both paths.
-    for ip in "$UNI_IP" "$B_IP"; do
+    for ip in "$UNI_IP" "$UNI0_IP" "$B_IP"; do
       ip netns exec "$NS_A" timeout 10 ping -n -q -c 3 -i 0.1 -W 1 "$ip" >/dev/null ||
         { echo "bench/tcp.sh: no answer from $ip" >&2; cat "$app_log" >&2; exit 1; }
     done
@@ -202,13 +223,14 @@ case $mode in quick) flag=' --quick' ;; full) flag=' --full' ;; *) flag='' ;; es
   echo "medians. *uni CPU*: the appliance's user + system time over the transfer (100% = one core)."
   echo
   echo "<!-- table -->"
-  echo "| direction | flows | uni Gbit/s | Linux Gbit/s | uni / Linux | uni CPU |"
-  echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+  echo "| direction | flows | uni Gbit/s | Linux Gbit/s | uni / Linux | uni CPU | uni, no offload: Gbit/s | CPU |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for dir in send recv; do
     if [ $dir = send ]; then name="Linux → uni (uni receives)"; else name="uni → Linux (uni sends)"; fi
     for flows in "${flow_counts[@]}"; do
       u=$(med uni $dir "$flows" gbit_s) l=$(med linux $dir "$flows" gbit_s)
-      echo "| $name | $flows | $(printf %.2f "$u") | $(printf %.2f "$l") | $(ratio "$u" "$l") | $(med uni $dir "$flows" cpu)% |"
+      echo "| $name | $flows | $(printf %.2f "$u") | $(printf %.2f "$l") | $(ratio "$u" "$l") | $(med uni $dir "$flows" cpu)% |" \
+        "$(printf %.2f "$(med uni0 $dir "$flows" gbit_s)") | $(med uni0 $dir "$flows" cpu)% |"
     done
   done
   echo "<!-- end table -->"
@@ -222,16 +244,20 @@ case $mode in quick) flag=' --quick' ;; full) flag=' --full' ;; *) flag='' ;; es
   while read -r l; do
     echo "| $(field "$l" run) | $(field "$l" target) | $([ "$(field "$l" dir)" = send ] && echo 'to the target' || echo 'from the target') |" \
       "$(field "$l" flows) | $(field "$l" gbit_s) | $(field "$l" seconds) |" \
-      "$([ "$(field "$l" target)" = uni ] && echo "$(field "$l" cpu)%" || echo —) | $([ "$(field "$l" ok)" = 1 ] && [ "$(field "$l" status)" = 0 ] && echo yes || echo '**no**') |"
+      "$([ "$(field "$l" target)" = linux ] && echo — || echo "$(field "$l" cpu)%") | $([ "$(field "$l" ok)" = 1 ] && [ "$(field "$l" status)" = 0 ] && echo yes || echo '**no**') |"
   done < <(grep '^run ' "$raw")
   echo
   echo "## What the comparison holds"
   echo
   echo "Linux → Linux is the kernel on both ends of a veth: segmentation and checksum offloads (TSO/GSO, no"
-  echo "checksums on a veth) let it move 64 KB super-segments through one stack traversal. The path to uni"
-  echo "crosses a TAP device opened without IFF_VNET_HDR, so the kernel segments and checksums every"
-  echo "1500-byte frame for it, and the appliance pays one read() or writev() system call per frame and"
-  echo "computes every TCP checksum in software. uni and the Linux client share the machine's $(nproc) CPUs."
+  echo "checksums on a veth) let it move 64 KB super-segments through one stack traversal. Towards uni the"
+  echo "kernel segments and checksums every 1500-byte frame for the TAP device, and the appliance reads"
+  echo "them one read() each, and writes one ACK per two segments, one writev() each (in which the kernel"
+  echo "runs the Linux sender's ACK processing and its next transmissions). From uni, TapNetif merges"
+  echo "back-to-back segments of a flow into one GSO frame (IFF_VNET_HDR, up to 64 KiB, one writev) that"
+  echo "the Linux receiver takes whole; *uni, no offload* is the same appliance with it off"
+  echo "(UNI_TAP_OFFLOAD=0: one writev per frame). uni computes every TCP checksum in software."
+  echo "uni, the Linux peers and other work on the machine share its $(nproc) CPUs."
   echo
   for dir in send recv; do for flows in "${flow_counts[@]}"; do
     echo "The appliance's counters after the $([ $dir = send ] && echo 'receive (sink)' || echo 'send (source)') runs" \
@@ -240,6 +266,8 @@ case $mode in quick) flag=' --quick' ;; full) flag=' --full' ;; *) flag='' ;; es
     echo '```'
     sed 's/^\[info\] //' "$work/appliance-$([ $dir = send ] && echo sink || echo source)-$((bytes / flows)).log"
     echo '```'
+    echo
+    echo "Without the offload: $(sed -n 's/^\[info\] tap: //p' "$work/appliance-nooffload-$([ $dir = send ] && echo sink || echo source)-$((bytes / flows)).log")."
     echo
   done; done
   if [ "$bad" = 0 ] && [ "$app_status" = 0 ]; then echo "Verdict: **pass** (every transfer complete, the appliance exited 0)."
