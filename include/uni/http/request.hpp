@@ -194,6 +194,8 @@ constexpr bool valid_target(std::string_view t) noexcept {
 // Parses one complete head (request line through the empty line, CRLFs included)
 // into `r`. Returns 0, or the status code to answer with.
 constexpr int parse_head(std::string_view head, request& r, const limits& lim = {}) noexcept {
+  r.method = method::other;  // nothing of an earlier request survives a failure
+  r.minor = 1;
   r.field_count = 0;
   r.framing = body_framing::none;
   r.content_length = 0;

@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -169,7 +170,6 @@ class connection : public exchange {
   task<void> run() {
     while (true) {
       reader_.reset();
-      scratch_ = view{};  // an idle connection holds no page
       set_state(conn_state::idle, srv_.opt.idle_timeout);
       head_status hs = head_status::need_more;
       while (hs == head_status::need_more) {
@@ -182,6 +182,7 @@ class connection : public exchange {
           set_state(conn_state::head, srv_.opt.header_timeout);
       }
       ++srv_.n.requests;
+      if (hs != head_status::complete) reqv_.method = method::other, reqv_.minor = 1;  // no earlier request's
       int status = hs == head_status::line_too_long ? 414
                    : hs == head_status::too_large   ? 431
                                                     : parse_head(reader_.head(), reqv_, srv_.opt.limits);
@@ -321,6 +322,8 @@ class connection : public exchange {
 
   // Reads more into in_; false at end of stream or on an error.
   task<bool> fill() {
+    in_ = view{};      // a consumed view may still hold its page
+    scratch_ = view{};  // nor does a waiting connection keep a head page
     while (true) {
       auto d = co_await transport_read();
       if (d) {
@@ -370,7 +373,7 @@ class connection : public exchange {
   task<result<void>> send_with_head(const view& head, std::span<const view> body) {
     ++srv_.n.responses;
     if (body.empty()) co_return co_await send(std::span<const view>(&head, 1));
-    if (body.size() == 1 && body[0].size() <= send_piece) {
+    if (body.size() == 1) {  // one write for both: send() cuts it into pieces
       const std::array<view, 2> both{head, body[0]};
       co_return co_await send(both);
     }
@@ -407,9 +410,24 @@ class connection : public exchange {
                           std::span<const field> extra, const range_info* range) noexcept {
     if (!body_.finished() && !body_error_) keep_alive_ = false;  // the unread body is not worth reading
     if (body_error_) keep_alive_ = false;
-    auto room = reserve(page_size);
-    if (!room) return fail(room.err());
-    head_writer w(*room);
+    // Most heads fit in a few hundred bytes of the current scratch page; one
+    // with large extra fields gets a page of its own.
+    for (const std::size_t want : {std::size_t{1024}, page_size}) {
+      auto room = reserve(want);
+      if (!room) return fail(room.err());
+      auto n = write_head(room->first(want), status, content_type, length, extra, range);
+      if (n) {
+        detail::count_status(srv_.n, status);
+        return commit(*n);
+      }
+      scratch_ = view{};
+    }
+    return fail(error::too_large);
+  }
+  std::optional<std::size_t> write_head(std::span<std::uint8_t> room, int status, std::string_view content_type,
+                                        const std::uint64_t* length, std::span<const field> extra,
+                                        const range_info* range) noexcept {
+    head_writer w(room);
     w.status(status, reqv_.minor);
     if (srv_.opt.unix_time) w.field("Date", srv_.http_date());
     w.field("Server", "uni");
@@ -422,10 +440,7 @@ class connection : public exchange {
     }
     if (!keep_alive_) w.field("Connection", "close");
     else if (reqv_.minor == 0) w.field("Connection", "keep-alive");
-    auto n = w.finish();
-    if (!n) return fail(error::too_large);
-    detail::count_status(srv_.n, status);
-    return commit(*n);
+    return w.finish();
   }
 
   task<void> send_error(int status, std::span<const field> extra = {}) {
