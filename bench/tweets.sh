@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# bench/tweets.sh: the tweets appliance (examples/tweets, the Mirage paper's
+# dynamic web appliance) under a session load: each session is 1 POST of a
+# tweet and 9 GETs of that user's last 100 tweets (JSON, about 8 KB once the
+# store is warm), over 100 users, driven by wrk (one thread, a Lua script) with
+# 1, 10 and 100 connections as the rising load. Both targets:
+#   - tweets-tap on uni's stack over TAP (wrk in the namespace's Linux side);
+#   - tweets-socket on host sockets over loopback.
+# The store is warmed first (100 tweets per user), so every GET returns 100
+# tweets. Reported: requests/s, sessions/s, average and 99th-percentile latency,
+# server CPU use. (No baseline is run: the paper's was nginx + FastCGI, which
+# needs an application of its own.)
+# Writes RESULTS/tweets.md. Usage: bench/tweets.sh [--quick] [--duration S] [--out DIR] [--build DIR]
+# Needs root (namespace, TAP); exits 77 without it. Every step is bounded in time.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=$root/bench/results
+duration=5
+build=build/release
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) duration=3 ;;
+    --duration) duration=$2; shift ;;
+    --out) out=$2; shift ;;
+    --build) build=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--duration S] [--out DIR] [--build DIR]" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ "$(id -u)" = 0 ] || { echo "SKIP: bench/tweets.sh needs root (network namespace, a TAP device)" >&2; exit 77; }
+command -v wrk >/dev/null || { echo "bench/tweets.sh: wrk is missing (./scripts/setup.sh installs it)" >&2; exit 1; }
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+conn_counts=(1 10 100)
+
+cd "$root"
+[ -f "$build/build.ninja" ] || timeout 300 cmake --preset release -B "$build" >/dev/null
+timeout 900 cmake --build "$build" --target tweets-socket tweets-tap >/dev/null
+build=$(cd "$build" && pwd)
+
+NS="uni-bt-$$"
+PEER=10.97.0.1 UNI_IP=10.97.0.2
+work=$(mktemp -d)
+pid=
+cleanup() {
+  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
+  ip netns del "$NS" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+ip netns add "$NS"
+ip netns exec "$NS" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+ip -n "$NS" link set lo up
+ip -n "$NS" tuntap add dev tap0 mode tap
+ip -n "$NS" addr add "$PEER/24" dev tap0
+ip -n "$NS" link set tap0 up
+
+cat >"$work/session.lua" <<'EOF'
+-- 1 POST and 9 GETs per session, sessions spread over 100 users.
+local n = 0
+request = function()
+  n = n + 1
+  local session = math.floor((n - 1) / 10)
+  local path = "/users/u" .. (session % 100) .. "/tweets"
+  if (n - 1) % 10 == 0 then
+    return wrk.format("POST", path, { ["Content-Type"] = "text/plain" },
+      "tweet " .. n .. ": a benchmark tweet of roughly seventy bytes, give or take")
+  end
+  return wrk.format("GET", path)
+end
+EOF
+cat >"$work/warm.lua" <<'EOF'
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("POST", "/users/u" .. (n % 100) .. "/tweets", nil,
+    "tweet " .. n .. ": a benchmark tweet of roughly seventy bytes, give or take")
+end
+EOF
+
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
+
+: >"$work/runs.txt"
+for target in tap socket; do
+  if [ $target = tap ]; then
+    ip netns exec "$NS" "$build/examples/tweets-tap" --tap tap0 --ipv4 "$UNI_IP/24" --log warn >"$work/app.log" 2>&1 &
+    url="http://$UNI_IP:80"
+  else
+    ip netns exec "$NS" "$build/examples/tweets-socket" --port 8080 --log warn >"$work/app.log" 2>&1 &
+    url="http://127.0.0.1:8080"
+  fi
+  pid=$!
+  for _ in $(seq 100); do ip netns exec "$NS" timeout 2 curl -s -o /dev/null "$url/users/x/tweets" && break; sleep 0.1; done
+  # Warm: at least 100 tweets for each of the 100 users.
+  ip netns exec "$NS" timeout 60 wrk -t1 -c10 -d2s -s "$work/warm.lua" "$url" >/dev/null
+  for c in "${conn_counts[@]}"; do
+    t0=$(ticks "$pid")
+    w0=$(date +%s.%N)
+    raw=$(ip netns exec "$NS" timeout $((duration + 30)) wrk -t1 -c"$c" -d"${duration}s" --latency -s "$work/session.lua" "$url")
+    w1=$(date +%s.%N)
+    t1=$(ticks "$pid")
+    if grep -q "Non-2xx\|Socket errors" <<<"$raw"; then echo "bench/tweets.sh: errors ($target, c=$c):"; echo "$raw"; exit 1; fi
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$raw")
+    kb=$(awk '/^Transfer\/sec:/ { v = $2 + 0; if ($2 ~ /MB/) v *= 1024; if ($2 ~ /GB/) v *= 1048576; print v }' <<<"$raw")
+    avg=$(to_ms "$(awk '$1 == "Latency" { print $2; exit }' <<<"$raw")")
+    p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$raw")")
+    cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$w0" -v e="$w1" 'BEGIN { printf "%.2f", (b - a) / hz / (e - s) }')
+    echo "$target $c $rps $avg $p99 $cpu $kb" >>"$work/runs.txt"
+    printf '  tweets-%-6s c=%-3s %9.0f req/s (%7.0f sessions/s)  avg %7.3f ms  p99 %7.3f ms  cpu %.2f\n' \
+      "$target" "$c" "$rps" "$(awk -v r="$rps" 'BEGIN { print r / 10 }')" "$avg" "$p99" "$cpu"
+  done
+  kill -TERM "$pid"
+  timeout 10 tail --pid="$pid" -f /dev/null || true
+  pid=
+done
+
+{
+  echo "# The tweets appliance under a session load"
+  echo
+  echo "$(date -u +%Y-%m-%d) on $(nproc) cores; wrk 1 thread, ${duration} s per load level; a session = 1 POST + 9 GETs"
+  echo "of one of 100 users' last 100 tweets (JSON). cpu = server CPU time / wall time (wrk shares the cores)."
+  echo
+  echo "| target | conns | req/s | sessions/s | KB/s | avg ms | p99 ms | cpu | req/cpu-s |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  awk '{ printf "| %s | %d | %.0f | %.0f | %.0f | %.3f | %.3f | %.2f | %.0f |\n", $1, $2, $3, $3 / 10, $7, $4, $5, $6, ($6 > 0 ? $3 / $6 : 0) }' "$work/runs.txt"
+} >"$out/tweets.md"
+echo "bench/tweets.sh: wrote $out/tweets.md"
+cat "$out/tweets.md"
