@@ -94,7 +94,7 @@ class zone {
       if (records[i].type == rr_type::soa && !(records[i].owner == origin))
         return bad(i, "SOA record not at the zone apex " + origin.to_string());
     }
-    // Sort by name (canonical: lowered wire bytes), then type; stable keeps file order.
+    // Sort by name (canonical: lowered wire bytes), then type, then file order.
     std::vector<std::size_t> order(records.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     auto key_less = [&](std::size_t a, std::size_t b) {
@@ -105,9 +105,10 @@ class zone {
         if (ca != cb) return ca < cb;
       }
       if (wa.size() != wb.size()) return wa.size() < wb.size();
-      return records[a].type < records[b].type;
+      if (records[a].type != records[b].type) return records[a].type < records[b].type;
+      return a < b;  // file order within an RRset (std::sort, not stable_sort: no nothrow new on Xen)
     };
-    std::stable_sort(order.begin(), order.end(), key_less);
+    std::sort(order.begin(), order.end(), key_less);
 
     for (std::size_t k = 0; k < order.size();) {
       const zone_record& head = records[order[k]];

@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# bench/dns.sh: authoritative DNS throughput (the Mirage paper's Figure 10), the
+# uni DNS appliance beside NSD, BIND 9 and Knot serving the same zone, in one run.
+#
+# What is measured, and how:
+#   dnsperf (one thread, pinned to CPU 0) runs in a "client" namespace and asks
+#   for random existing names of a zone of N names (N = 100, 1,000, 10,000), for
+#   a fixed time per server; each server is pinned to CPU 1, one worker each:
+#
+#     client 10.94.0.1 --veth-- server namespace 10.94.0.2: uni dns-socket, NSD,
+#                                                           BIND, Knot (one at a time)
+#     client 10.93.0.1 --tap0-- uni dns-tap 10.93.0.2 (uni's own stack)
+#
+#   dns-socket runs the same engine over the host's UDP sockets, on the very
+#   path the daemons use (veth + kernel UDP): engine against engine. dns-tap is
+#   the appliance on uni's own stack, paying a TAP read and write per query.
+#   The engine alone (bench_dns_engine: query bytes in, answer out, no I/O) is
+#   measured too, and the appliance's image sizes are reported beside the
+#   paper's 184 KB (the Xen image if a xen build exists).
+# The machine has 2 cores and is shared: dnsperf and the server get one each,
+# so a fast server is bounded by the load generator; the figures are q/s as
+# dnsperf counts them (answers received), with queries lost shown.
+#
+# Writes bench/results/dns.md (or --out DIR). Every step is bounded by `timeout`;
+# namespaces and daemons are removed on exit whatever happens.
+# Usage: bench/dns.sh [--quick] [--seconds S] [--repeats N] [--build DIR] [--xen-build DIR] [--out DIR]
+#   --build: the release build (default build/release; configured with the
+#   release preset and the DNS targets built if missing).
+# Needs root (namespaces, TAP); exits 77 without it.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=$root/bench/results
+build=$root/build/release
+xen_build=$root/build/xen
+seconds=4
+repeats=3
+sizes="100 1000 10000"
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) sizes="1000"; seconds=3; repeats=1 ;;
+    --seconds) seconds=$2; shift ;;
+    --repeats) repeats=$2; shift ;;
+    --build) build=$(realpath "$2"); shift ;;
+    --xen-build) xen_build=$(realpath "$2"); shift ;;
+    --out) out=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--seconds S] [--repeats N] [--build DIR] [--xen-build DIR] [--out DIR]" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ "$(id -u)" = 0 ] || { echo "SKIP: bench/dns.sh needs root (network namespaces, a TAP device)" >&2; exit 77; }
+for tool in ip dnsperf dig nsd named knotd taskset timeout awk; do
+  command -v $tool >/dev/null || { echo "bench/dns.sh: $tool is missing (scripts/setup.sh installs it)" >&2; exit 1; }
+done
+if [ ! -x "$build/examples/dns-tap" ] || [ ! -x "$build/examples/dns-socket" ] || [ ! -x "$build/bench/bench_dns_engine" ]; then
+  [ -f "$build/CMakeCache.txt" ] || cmake --preset release -B "$build" >/dev/null
+  cmake --build "$build" --target dns-tap dns-socket bench_dns_engine -j2 >/dev/null
+fi
+
+work=$(mktemp -d)
+NC="uni-dnsb-c-$$"
+NSV="uni-dnsb-s-$$"
+SERVER_PID=""
+stop_server() {
+  if [ -n "$SERVER_PID" ]; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+  fi
+}
+cleanup() {
+  stop_server
+  ip netns del "$NC" 2>/dev/null || true
+  ip netns del "$NSV" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+ip netns add "$NC"
+ip netns add "$NSV"
+ip link add dnsb-c$$ type veth peer name dnsb-s$$
+ip link set dnsb-c$$ netns "$NC"
+ip link set dnsb-s$$ netns "$NSV"
+ip -n "$NC" link set lo up
+ip -n "$NSV" link set lo up
+ip -n "$NC" addr add 10.94.0.1/24 dev dnsb-c$$
+ip -n "$NSV" addr add 10.94.0.2/24 dev dnsb-s$$
+ip -n "$NC" link set dnsb-c$$ up
+ip -n "$NSV" link set dnsb-s$$ up
+ip netns exec "$NC" ip tuntap add dev tap0 mode tap
+ip -n "$NC" addr add 10.93.0.1/24 dev tap0
+ip -n "$NC" link set tap0 up
+
+make_zone() {  # make_zone N FILE: a zone of N names under bench.test
+  awk -v n="$1" 'BEGIN {
+    print "$ORIGIN bench.test.\n$TTL 3600\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n  NS ns1\nns1 A 10.94.0.2"
+    for (i = 0; i < n; i++) printf "host-%d A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256
+  }' >"$2"
+}
+make_queries() {  # make_queries N FILE: 20,000 queries for random existing names
+  awk -v n="$1" 'BEGIN { srand(7); for (k = 0; k < 20000; k++) printf "host-%d.bench.test A\n", int(rand() * n) }' >"$2"
+}
+
+start_server() {  # start_server KIND ZONE -> SERVER_PID, SERVER_IP
+  local kind=$1 zone=$2
+  SERVER_IP=10.94.0.2
+  case $kind in
+    uni-tap)
+      SERVER_IP=10.93.0.2
+      ip netns exec "$NC" taskset -c 1 "$build/examples/dns-tap" --tap tap0 --ipv4 10.93.0.2/24 --port 53 \
+        --zone "$zone" --memo 16384 >"$work/$kind.log" 2>&1 &
+      ;;
+    uni-socket)
+      ip netns exec "$NSV" taskset -c 1 "$build/examples/dns-socket" --bind 10.94.0.2 --port 53 --zone "$zone" --memo 16384 \
+        >"$work/$kind.log" 2>&1 &
+      ;;
+    nsd)
+      cat >"$work/nsd.conf" <<EOF
+server:
+  ip-address: 10.94.0.2
+  port: 53
+  username: ""
+  chroot: ""
+  zonesdir: "$work"
+  pidfile: "$work/nsd.pid"
+  database: ""
+  zonelistfile: "$work/nsd.zonelist"
+  xfrdfile: "$work/nsd.xfrd"
+  xfrdir: "$work"
+  logfile: "$work/nsd.log"
+  server-count: 1
+  rrl-ratelimit: 0
+remote-control:
+  control-enable: no
+zone:
+  name: bench.test
+  zonefile: "$zone"
+EOF
+      rm -f "$work/nsd.zonelist"
+      ip netns exec "$NSV" taskset -c 1 nsd -d -c "$work/nsd.conf" >"$work/$kind.log" 2>&1 &
+      ;;
+    bind)
+      mkdir -p "$work/bind"
+      cat >"$work/named.conf" <<EOF
+options {
+  directory "$work/bind";
+  pid-file "$work/bind/named.pid";
+  listen-on port 53 { 10.94.0.2; };
+  listen-on-v6 { none; };
+  recursion no;
+  dnssec-validation no;
+  minimal-responses no;
+};
+controls { };
+zone "bench.test" { type primary; file "$zone"; };
+EOF
+      ip netns exec "$NSV" taskset -c 1 named -g -n 1 -c "$work/named.conf" >"$work/$kind.log" 2>&1 &
+      ;;
+    knot)
+      mkdir -p "$work/knot"
+      cat >"$work/knot.conf" <<EOF
+server:
+  rundir: "$work/knot"
+  listen: 10.94.0.2@53
+  udp-workers: 1
+  tcp-workers: 1
+  background-workers: 1
+database:
+  storage: "$work/knot"
+log:
+  - target: stderr
+    any: warning
+zone:
+  - domain: bench.test
+    file: "$zone"
+    journal-content: none
+    zonefile-sync: -1
+EOF
+      ip netns exec "$NSV" taskset -c 1 knotd -c "$work/knot.conf" >"$work/$kind.log" 2>&1 &
+      ;;
+  esac
+  SERVER_PID=$!
+  for _ in $(seq 200); do
+    if ip netns exec "$NC" dig +short +tries=1 +time=1 @"$SERVER_IP" host-0.bench.test A 2>/dev/null | grep -q .; then
+      return 0
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "bench/dns.sh: $kind did not start:" >&2
+  cat "$work/$kind.log" >&2
+  return 1
+}
+
+# run_dnsperf QUERIES -> "qps lost"
+run_dnsperf() {
+  ip netns exec "$NC" timeout $((seconds + 30)) taskset -c 0 dnsperf -s "$SERVER_IP" -d "$1" -l "$seconds" -T 1 -c 1 \
+    -q 256 >"$work/dnsperf.out" 2>&1 || true
+  awk '/Queries per second:/ { q = $4 } /Queries lost:/ { l = $3 } END { printf "%.0f %s\n", q, (l == "" ? "?" : l) }' \
+    "$work/dnsperf.out"
+}
+
+servers="uni-tap uni-socket nsd bind knot"
+reversed="knot bind nsd uni-socket uni-tap"
+declare -A qps lost runs
+for n in $sizes; do
+  make_zone "$n" "$work/bench.test.zone"
+  make_queries "$n" "$work/queries"
+  # Each server $repeats times, the order reversed every other round so that
+  # machine noise falls on all; the median run is reported.
+  for r in $(seq "$repeats"); do
+    order=$servers
+    [ $((r % 2)) -eq 0 ] && order=$reversed
+    for s in $order; do
+      q=0 l="-"
+      if start_server "$s" "$work/bench.test.zone"; then
+        read -r q l < <(run_dnsperf "$work/queries")
+      fi
+      stop_server
+      runs[$s,$n]="${runs[$s,$n]:-} $q:$l"
+      echo "zone of $n names, round $r: $s $q q/s (lost $l)" >&2
+    done
+  done
+  for s in $servers; do
+    median=$(echo ${runs[$s,$n]} | tr ' ' '\n' | sort -t: -k1,1n | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }')
+    qps[$s,$n]=${median%%:*}
+    lost[$s,$n]=${median#*:}
+  done
+done
+
+engine=$(taskset -c 1 "$build/bench/bench_dns_engine" --names "$(echo $sizes | tr ' ' ',')" --seconds 1)
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+size_of() { [ -f "$1" ] && stat -c %s "$1" || echo 0; }
+stripped() {
+  [ -f "$1" ] || { echo 0; return; }
+  strip -o "$work/stripped" "$1" && stat -c %s "$work/stripped"
+}
+kb() { awk -v b="$1" 'BEGIN { printf "%.0f KB", b / 1024 }'; }
+
+mkdir -p "$out"
+{
+  echo "# DNS: uni against NSD, BIND and Knot"
+  echo
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'),"
+  echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs (shared with other work)."
+  echo "dnsperf: one thread on CPU 0, 256 queries outstanding, ${seconds} s per run, median of $repeats runs;"
+  echo "each server on CPU 1 with one worker (NSD's response rate limiting off). NSD $(nsd -v 2>&1 | head -1 | awk '{print $3}'),"
+  echo "BIND $(named -v | awk '{print $2}'), Knot $(knotd --version | awk '{print $NF}')."
+  echo
+  echo "## Queries per second (answers received by dnsperf; queries lost in parentheses)"
+  echo
+  echo "| names | uni dns-tap (own stack) | uni dns-socket | NSD | BIND | Knot | dns-socket / NSD | dns-tap / NSD | dns-socket / BIND |"
+  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  for n in $sizes; do
+    row="| $n"
+    for s in $servers; do row="$row | ${qps[$s,$n]} (${lost[$s,$n]})"; done
+    row="$row | $(ratio "${qps[uni-socket,$n]}" "${qps[nsd,$n]}") | $(ratio "${qps[uni-tap,$n]}" "${qps[nsd,$n]}")"
+    row="$row | $(ratio "${qps[uni-socket,$n]}" "${qps[bind,$n]}") |"
+    echo "$row"
+  done
+  echo
+  echo "The paper (ASPLOS'13, Figure 10): Mirage 75-80k q/s with memoization (40k without), NSD 70k, BIND 55k."
+  echo
+  echo "## The engine alone (bench_dns_engine: no I/O, one core)"
+  echo
+  echo '```'
+  echo "$engine"
+  echo '```'
+  echo
+  echo "## Image sizes"
+  echo
+  echo "| image | file | stripped |"
+  echo "| --- | ---: | ---: |"
+  for f in "$build/examples/dns-socket" "$build/examples/dns-tap" "$xen_build/examples/dns-xen"; do
+    [ -f "$f" ] && echo "| ${f#$root/} | $(kb "$(size_of "$f")") | $(kb "$(stripped "$f")") |"
+  done
+  echo
+  echo "The paper's DNS appliance: 184 KB (Xen image). dns-socket and dns-tap are dynamically linked"
+  echo "POSIX programs (libstdc++ not counted); the Xen image is the whole kernel."
+} >"$out/dns.md"
+cat "$out/dns.md"
