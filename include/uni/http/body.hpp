@@ -1,5 +1,6 @@
-// uni/http/body.hpp: request bodies (RFC 9112 §6, §7.1): Content-Length and
-// chunked, decoded incrementally from received views. The data handed out is
+// uni/http/body.hpp: message bodies (RFC 9112 §6, §7.1): Content-Length,
+// chunked, and (responses only) delimited by the end of the connection, decoded
+// incrementally from received views. The data handed out is
 // a slice of the received view (no copy); only chunk-size lines and trailers
 // are read, byte by byte, through a small state machine with bounds on the
 // chunk-size digits, the extension bytes and the trailer bytes. The total is
@@ -28,16 +29,26 @@ class body_decoder {
   static constexpr std::size_t max_line_extra = 256;   // chunk extensions, whitespace
   static constexpr std::size_t max_trailer_bytes = 4096;
 
-  void start(const request& r, std::uint64_t max_body) noexcept {
+  void start(const request& r, std::uint64_t max_body) noexcept { start(r.framing, r.content_length, max_body); }
+  // `to_close`: a response body that ends with the connection (RFC 9112 §6.3 item 8).
+  void start(body_framing f, std::uint64_t content_length, std::uint64_t max_body, bool to_close = false) noexcept {
     *this = body_decoder{};
     max_ = max_body;
-    if (r.framing == body_framing::length) {
+    if (f == body_framing::length) {
       mode_ = mode::length;
-      remaining_ = r.content_length;
-    } else if (r.framing == body_framing::chunked) {
+      remaining_ = content_length;
+    } else if (f == body_framing::chunked) {
       mode_ = mode::chunked;
       st_ = st::size;
+    } else if (to_close) {
+      mode_ = mode::to_close;
     }
+  }
+  // The connection ended: complete for a body delimited by it, else truncated.
+  body_status at_end_of_stream() noexcept {
+    if (mode_ == mode::to_close || mode_ == mode::none) return end();
+    mode_ = mode::failed;
+    return body_status::malformed;
   }
 
   bool finished() const noexcept { return mode_ == mode::none; }
@@ -61,12 +72,23 @@ class body_decoder {
         return body_status::data;
       }
       case mode::chunked: return chunked(in, out);
+      case mode::to_close: {
+        if (in.empty()) return body_status::need_more;
+        if (in.size() > max_ - total_) {
+          mode_ = mode::failed;
+          return body_status::too_large;
+        }
+        total_ += in.size();
+        out = std::move(in);
+        in = view{};
+        return body_status::data;
+      }
     }
     return body_status::malformed;
   }
 
  private:
-  enum class mode : std::uint8_t { none, length, chunked, failed };
+  enum class mode : std::uint8_t { none, length, chunked, to_close, failed };
   // size: hex digits; ext: after the digits up to CR; size_lf: LF of the size
   // line; data; data_cr/data_lf: CRLF after the data; trailer: a trailer line
   // (or the final empty line) from its first byte; trailer_lf: LF ending it.

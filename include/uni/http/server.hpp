@@ -623,22 +623,17 @@ inline task<void> reap(server_state& srv, std::vector<conn_slot>& slots) {
 }
 }  // namespace detail
 
-// Serves HTTP on `port` until cancelled; returns 1 only if it cannot listen.
-// `opt` and `n` must outlive the task.
-template <class Stack>
-task<int> serve(Stack& stack, std::uint16_t port, const server_options& opt, server_counters& n) {
-  auto listener = stack.tcp_listen(port);
-  if (!listener) {
-    log_error("http: cannot listen on port ", port, ": ", to_string(listener.err()));
-    co_return 1;
-  }
-  log_info("http: listening on http://", listener->local(), "/");
+// Serves HTTP on a listener until cancelled. `opt` and `n` must outlive the task.
+template <class Stack, class Listener>
+  requires requires(Listener& l) { l.accept(); }
+task<int> serve(Stack& stack, Listener listener, const server_options& opt, server_counters& n) {
+  log_info("http: listening on http://", listener.local(), "/");
   server_state srv{stack.sched(), stack.pool(), opt, n};
   std::vector<conn_slot> slots(opt.max_connections);
   join_handle<void> reaper = spawn(stack.sched(), detail::reap(srv, slots));  // destroyed first
   std::size_t cursor = 0;
   while (true) {
-    auto c = co_await listener->accept();
+    auto c = co_await listener.accept();
     if (!c) {
       log_warn("http: accept: ", to_string(c.err()));
       co_await stack.sched().sleep_for(std::chrono::milliseconds(10));
@@ -670,6 +665,17 @@ task<int> serve(Stack& stack, std::uint16_t port, const server_options& opt, ser
     slot->deadline = stack.sched().now() + opt.idle_timeout;
     slot->task = spawn(stack.sched(), detail::run_connection(srv, *slot, std::move(*c)));
   }
+}
+
+// Serves HTTP on `port`; returns 1 only if it cannot listen.
+template <class Stack>
+task<int> serve(Stack& stack, std::uint16_t port, const server_options& opt, server_counters& n) {
+  auto listener = stack.tcp_listen(port);
+  if (!listener) {
+    log_error("http: cannot listen on port ", port, ": ", to_string(listener.err()));
+    co_return 1;
+  }
+  co_return co_await serve(stack, std::move(*listener), opt, n);
 }
 
 }  // namespace uni::http
