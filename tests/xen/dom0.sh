@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/xen/dom0.sh IMAGE NAME [ping ADDR [tcp]]: tier 3. (IMAGE `linux`: a Debian Linux
+# tests/xen/dom0.sh IMAGE NAME [ping ADDR [tcp|http]]: tier 3. (IMAGE `linux`: a Debian Linux
 # PVH domU with netfront instead of a uni image, the comparison for boot times.) Boots the real Xen 4.17 under
 # QEMU (TCG) with a Debian Linux PV dom0 that runs from an initramfs built here:
 # busybox, the Xen toolstack (xenstored, xenconsoled, xl) and the kernel's
@@ -125,6 +125,13 @@ if [ "$check" = ping ] && [ \$ok = 1 ]; then
     nc -w 5 $ping_addr 7 </tmp/sent >/tmp/got
     if cmp -s /tmp/sent /tmp/got; then echo "dom0: tcp echo of \$(wc -c </tmp/sent) bytes came back intact"
     else echo "dom0: tcp echo failed (\$(wc -c </tmp/got) bytes back)"; ok=0; fi
+  fi
+  if [ "$check_tcp" = http ]; then
+    # The www appliance: busybox wget fetches the embedded home page twice.
+    if wget -q -O /tmp/page http://$ping_addr/ && grep -q "served by <strong>www</strong>" /tmp/page &&
+       wget -q -O /tmp/css http://$ping_addr/style.css && grep -q "font-family" /tmp/css; then
+      echo "dom0: http GET / (\$(wc -c </tmp/page) bytes) and /style.css from www over netfront"
+    else echo "dom0: http GET failed (\$(wc -c </tmp/page 2>/dev/null) bytes)"; ok=0; fi
   fi
   # A clean stop: xl shutdown -> control/shutdown -> netfront closes -> poweroff.
   if [ "$image" != linux ]; then
