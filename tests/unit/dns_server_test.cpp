@@ -317,7 +317,7 @@ TEST_CASE("dns server: EDNS(0): OPT echoed with our size, DO kept, BADVERS above
   CHECK(bad.raw[bad.raw.size() - 6] == 1);  // extended rcode 1: BADVERS (16)
 }
 
-TEST_CASE("dns server: TC when the answer does not fit the client's size; whole over TCP") {
+TEST_CASE("dns server: TC when the answer does not fit the client's size, whole over TCP") {
   server s = make_server();
   answer small = ask(s, {"txt.big.test.", rr_type::txt});  // no EDNS: 512 bytes
   CHECK(small.tc());
