@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/xen/dom0.sh IMAGE NAME [ping ADDR [tcp|http]]: tier 3. (IMAGE `linux`: a Debian Linux
+# tests/xen/dom0.sh IMAGE NAME [ping ADDR [tcp|http|dns]]: tier 3. (IMAGE `linux`: a Debian Linux
 # PVH domU with netfront instead of a uni image, the comparison for boot times.) Boots the real Xen 4.17 under
 # QEMU (TCG) with a Debian Linux PV dom0 that runs from an initramfs built here:
 # busybox, the Xen toolstack (xenstored, xenconsoled, xl) and the kernel's
@@ -132,6 +132,13 @@ if [ "$check" = ping ] && [ \$ok = 1 ]; then
        wget -q -O /tmp/css http://$ping_addr/style.css && grep -q "font-family" /tmp/css; then
       echo "dom0: http GET / (\$(wc -c </tmp/page) bytes) and /style.css from www over netfront"
     else echo "dom0: http GET failed (\$(wc -c </tmp/page 2>/dev/null) bytes)"; ok=0; fi
+  fi
+  if [ "$check_tcp" = dns ]; then
+    # The DNS appliance (examples/dns, example.zone compiled in): busybox nslookup asks it.
+    if nslookup www.example.com $ping_addr >/tmp/ns 2>&1 && grep -q "192.0.2.80" /tmp/ns &&
+       nslookup -type=mx example.com $ping_addr >/tmp/mx 2>&1 && grep -q "mail.example.com" /tmp/mx; then
+      echo "dom0: dns answered A www.example.com and MX example.com over netfront"
+    else echo "dom0: dns query failed"; cat /tmp/ns /tmp/mx 2>/dev/null; ok=0; fi
   fi
   # A clean stop: xl shutdown -> control/shutdown -> netfront closes -> poweroff.
   if [ "$image" != linux ]; then

@@ -113,9 +113,10 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, App app) {
   auto status = run(sched, clock, main_task());
   stack.log_counters();
   const auto& t = tap.statistics();
-  log_info("tap: rx ", t.rx_frames, " tx ", t.tx_frames, " in ", t.tx_writes, " writes (", t.tx_gso_frames,
-           " merged by GSO) rx dropped (no buffers) ", t.rx_no_buffers, " tx dropped (queue full) ", t.tx_would_block,
-           " tx errors ", t.tx_errors);
+  log_info("tap: rx ", t.rx_frames, " in ", t.rx_reads, " reads (", t.rx_gso_frames, " merged), tx ", t.tx_frames,
+           " in ", t.tx_writes, " writes (", t.tx_gso_frames, " merged by GSO) rx dropped (no buffers) ",
+           t.rx_no_buffers, " tx dropped (queue full) ", t.tx_would_block, " tx errors ", t.tx_errors, " rx errors ",
+           t.rx_errors);
   if (impairment->impaired()) {
     const auto& i = device.statistics();
     log_info("impaired: lost ", i.lost, " duplicated ", i.duplicated, " delayed ", i.delayed, " reordered ", i.reordered,

@@ -13,8 +13,12 @@
 // must go out, which keeps the order of frames. The kernel delivers such a frame
 // to its own TCP whole, or cuts it into the original segments if it forwards it.
 // A segment that cannot be merged goes out as it is. Received frames carry a
-// virtio header too, always without offloads (none are enabled for that way).
-// UNI_TAP_OFFLOAD=0 in the environment turns all this off.
+// virtio header too. On receive, the device is told we take partial checksums
+// and merged TCP frames (TUNSETOFFLOAD: TUN_F_CSUM, TUN_F_TSO4): a Linux sender
+// then hands over up to 64 KiB per read() without cutting or checksumming it,
+// and TapNetif completes the checksum, or cuts the frame into the sender's
+// segments (one page each, as the stack expects them). UNI_TAP_OFFLOAD=0 in the
+// environment turns all this off, =tx keeps the transmit side only.
 #pragma once
 
 #include <fcntl.h>
@@ -32,6 +36,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <string>
 #include <string_view>
 
@@ -64,12 +70,16 @@ class TapNetif {
   static constexpr std::size_t max_fragments = 16;
   static constexpr std::size_t read_batch = 64;  // frames per readiness event
   static constexpr std::size_t gso_max_views = 128;  // payload views held for one GSO frame
+  static constexpr std::size_t big_size = 65536;      // a merged received frame past its first page
+  static constexpr std::size_t rx_reserve = 64;       // free pages below which received frames are dropped
 
   struct stats {
     std::uint64_t rx_frames = 0;
     std::uint64_t tx_frames = 0;      // frames given to transmit()
     std::uint64_t tx_writes = 0;      // system calls that wrote them
     std::uint64_t tx_gso_frames = 0;  // writes that merged segments (GSO)
+    std::uint64_t rx_reads = 0;       // system calls that read rx_frames
+    std::uint64_t rx_gso_frames = 0;  // reads of a merged frame, cut into segments
     std::uint64_t rx_no_buffers = 0;  // frames dropped: the pool was empty
     std::uint64_t tx_would_block = 0; // frames dropped: the device queue was full
     std::uint64_t tx_errors = 0;
@@ -101,9 +111,11 @@ class TapNetif {
       return fail(e == ENOENT ? error::no_device : error::permission);
     }
     ifreq ifr{};
-    // UNI_TAP_OFFLOAD=0 turns the offload off (one write per frame), for comparisons.
+    // UNI_TAP_OFFLOAD=0 turns the offloads off (one read or write per frame), =tx
+    // keeps the transmit one only: for comparisons.
     const char* offload = std::getenv("UNI_TAP_OFFLOAD");
-    const bool want_vnet = offload == nullptr || std::string_view(offload) != "0";
+    const std::string_view want = offload ? offload : "";
+    const bool want_vnet = want != "0";
     ifr.ifr_flags = static_cast<short>(IFF_TAP | IFF_NO_PI | (want_vnet ? IFF_VNET_HDR : 0));
     std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
     int set = ::ioctl(fd, TUNSETIFF, &ifr);
@@ -112,6 +124,14 @@ class TapNetif {
       ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
       set = ::ioctl(fd, TUNSETIFF, &ifr);
     }
+    // Receive offload: the kernel may hand us unchecksummed and merged TCP frames
+    // (we complete and cut them), if the pool can hold a merged frame's pages.
+    rx_offload_ = false;
+    if (set == 0 && vnet_ && want != "tx" && pool_.available() >= 4 * rx_reserve) {
+      if (!big_) big_.reset(new (std::nothrow) std::uint8_t[big_size]);
+      rx_offload_ = big_ && ::ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) == 0;
+    }
+    if (set == 0 && !rx_offload_) (void)::ioctl(fd, TUNSETOFFLOAD, 0);  // a persistent device keeps the last setting
     if (set < 0) {
       const int e = errno;
       ::close(fd);
@@ -217,9 +237,11 @@ class TapNetif {
   // descriptor stays readable and poll() never returns.
   bool read_ready() noexcept {
     for (std::size_t i = 0; i < read_batch; ++i) {
-      auto page = pool_.allocate();
       vnet_header h{};
       const std::size_t hn = vnet_ ? sizeof h : 0;
+      // A merged frame becomes up to 64 pages: past that reserve, drop as if the pool were empty.
+      result<view> page = fail(error::no_buffers);
+      if (!rx_offload_ || pool_.available() > rx_reserve) page = pool_.allocate();
       if (!page) {
         // Drain the frame anyway, or the device would stay readable forever.
         std::uint8_t scratch[page_size];
@@ -228,17 +250,120 @@ class TapNetif {
         ++stats_.rx_no_buffers;
         continue;
       }
-      const iovec iov[2] = {{&h, hn}, {page->data(), page_size}};
-      const ssize_t n = ::readv(fd_.native_handle(), iov, 2);
-      if (n <= 0) return n == 0 || read_failed(errno);
-      if (static_cast<std::size_t>(n) <= hn) continue;
-      view frame = page->head(static_cast<std::size_t>(n) - hn);
-      ++stats_.rx_frames;
-      if (pcap_) pcap_->record(frame, std::chrono::system_clock::now());
-      if (receiver_) receiver_(std::move(frame));
+      // With the receive offload, what does not fit the page (a merged frame) goes on in big_.
+      const iovec iov[3] = {{&h, hn}, {page->data(), page_size}, {big_.get(), rx_offload_ ? big_size : 0}};
+      const ssize_t r = ::readv(fd_.native_handle(), iov, rx_offload_ ? 3 : 2);
+      if (r <= 0) return r == 0 || read_failed(errno);
+      ++stats_.rx_reads;
+      if (static_cast<std::size_t>(r) <= hn) continue;
+      const std::size_t n = static_cast<std::size_t>(r) - hn;
+      if (h.gso_type == vnet_gso_tcpv4) {
+        ++stats_.rx_gso_frames;
+        split(page->data(), n, h.gso_size);
+        continue;
+      }
+      if (h.gso_type != vnet_gso_none || n > page_size ||
+          ((h.flags & vnet_needs_csum) != 0 && !complete_checksum(page->data(), n, h))) {
+        ++stats_.rx_errors;
+        continue;
+      }
+      deliver(page->head(n));
     }
     return true;
   }
+
+  void deliver(view frame) noexcept {
+    ++stats_.rx_frames;
+    if (pcap_) pcap_->record(frame, std::chrono::system_clock::now());
+    if (receiver_) receiver_(std::move(frame));
+  }
+
+  // A frame the kernel left to us to checksum (TUN_F_CSUM): the field holds the
+  // pseudo-header's sum; the sum from csum_start to the end completes it.
+  static bool complete_checksum(std::uint8_t* d, std::size_t n, const vnet_header& h) noexcept {
+    const std::size_t at = std::size_t{h.csum_start} + h.csum_offset;
+    if (h.csum_start >= n || at + 2 > n) return false;
+    checksum_accumulator acc;
+    acc.add({d + h.csum_start, n - h.csum_start});
+    std::uint16_t c = acc.finish();
+    if (c == 0) c = 0xffff;  // 0 means "no checksum" to UDP; the same value to TCP
+    d[at] = static_cast<std::uint8_t>(c >> 8);
+    d[at + 1] = static_cast<std::uint8_t>(c);
+    return true;
+  }
+
+  // Cuts a merged TCP/IPv4 frame (TUN_F_TSO4) of `n` bytes, its first page_size in
+  // `first` and the rest in big_, into the segments of `mss` bytes the sender
+  // would have sent, each in a page of its own with complete checksums.
+  void split(const std::uint8_t* first, std::size_t n, std::size_t mss) noexcept {
+    const auto at = [&](std::size_t off) { return off < page_size ? first + off : big_.get() + (off - page_size); };
+    const auto copy = [&](std::uint8_t* dst, std::size_t off, std::size_t len) {
+      if (off < page_size) {
+        const std::size_t a = std::min(len, page_size - off);
+        std::memcpy(dst, first + off, a);
+        dst += a;
+        off += a;
+        len -= a;
+      }
+      if (len > 0) std::memcpy(dst, at(off), len);
+    };
+    if (n < 14 + 20 + 20 || n > page_size + big_size || mss == 0) {
+      ++stats_.rx_errors;
+      return;
+    }
+    const std::size_t ihl = std::size_t{first[14]} % 16 * 4;
+    const std::size_t t = 14 + ihl;
+    if (first[12] != 0x08 || first[13] != 0 || first[14] / 16 != 4 || ihl < 20 || first[23] != 6 || t + 20 > n) {
+      ++stats_.rx_errors;
+      return;
+    }
+    const std::size_t tcp_len = std::size_t{first[t + 12]} / 16 * 4;
+    const std::size_t hl = t + tcp_len;
+    if (tcp_len < 20 || hl >= n || hl + mss > page_size) {
+      ++stats_.rx_errors;
+      return;
+    }
+    const std::size_t payload = n - hl;
+    const std::uint16_t id = static_cast<std::uint16_t>((first[18] << 8) | first[19]);
+    const std::uint32_t seq = (std::uint32_t{first[t + 4]} << 24) | (std::uint32_t{first[t + 5]} << 16) |
+                              (std::uint32_t{first[t + 6]} << 8) | first[t + 7];
+    for (std::size_t o = 0, i = 0; o < payload; o += mss, ++i) {
+      const std::size_t len = std::min(mss, payload - o);
+      auto seg = pool_.allocate();
+      if (!seg) {
+        ++stats_.rx_no_buffers;
+        return;
+      }
+      std::uint8_t* d = seg->data();
+      copy(d, 0, hl);
+      copy(d + hl, hl + o, len);
+      const std::size_t ip_len = ihl + tcp_len + len;
+      const auto id_i = static_cast<std::uint16_t>(id + i);
+      const std::uint32_t seq_i = seq + static_cast<std::uint32_t>(o);
+      d[16] = static_cast<std::uint8_t>(ip_len >> 8);
+      d[17] = static_cast<std::uint8_t>(ip_len);
+      d[18] = static_cast<std::uint8_t>(id_i >> 8);
+      d[19] = static_cast<std::uint8_t>(id_i);
+      d[24] = d[25] = 0;
+      const std::uint16_t ip_sum = internet_checksum({d + 14, ihl});
+      d[24] = static_cast<std::uint8_t>(ip_sum >> 8);
+      d[25] = static_cast<std::uint8_t>(ip_sum);
+      for (int b = 0; b < 4; ++b) d[t + 4 + b] = static_cast<std::uint8_t>(seq_i >> (24 - 8 * b));
+      if (o + len < payload) d[t + 13] &= static_cast<std::uint8_t>(~0x09);  // FIN and PSH: the last only
+      if (i > 0) d[t + 13] &= static_cast<std::uint8_t>(~0x80);                // CWR: the first only
+      d[t + 16] = d[t + 17] = 0;
+      checksum_accumulator acc;
+      acc.add({d + 26, 8});
+      acc.add16(6);
+      acc.add16(static_cast<std::uint16_t>(tcp_len + len));
+      acc.add({d + t, tcp_len + len});
+      const std::uint16_t c = acc.finish();
+      d[t + 16] = static_cast<std::uint8_t>(c >> 8);
+      d[t + 17] = static_cast<std::uint8_t>(c);
+      deliver(seg->head(hl + len));
+    }
+  }
+
   bool read_failed(int e) noexcept {
     if (e == EAGAIN || e == EINTR) return true;  // nothing more for now
     ++stats_.rx_errors;
@@ -402,7 +527,9 @@ class TapNetif {
   std::string name_;
   std::string message_;
   stats stats_;
-  bool vnet_ = false;  // frames carry a vnet_header (IFF_VNET_HDR)
+  bool vnet_ = false;        // frames carry a virtio_net_hdr (IFF_VNET_HDR)
+  bool rx_offload_ = false;  // received frames may be merged or lack checksums
+  std::unique_ptr<std::uint8_t[]> big_;
   bool flush_posted_ = false;
   gso_batch gso_;
 };
