@@ -9,7 +9,8 @@
 //   POST /api/echo                       the request body streamed back (chunked)
 //
 // Flags: --port N (default 8080 over host sockets, 80 otherwise),
-// --header-timeout S (10), --idle-timeout S (30), --max-connections N (512);
+// --header-timeout S (10), --idle-timeout S (30), --send-timeout S (30),
+// --body-timeout S (60), --max-connections N (512);
 // on POSIX, --root DIR serves DIR from disk instead of the embedded site.
 #include <uni/appliance.hpp>
 #include <uni/http/server.hpp>
@@ -83,6 +84,8 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
   // Bounds for hostile clients (seconds; the tests shorten them).
   opt.header_timeout = std::chrono::seconds(o.get_number("header-timeout", 10));
   opt.idle_timeout = std::chrono::seconds(o.get_number("idle-timeout", 30));
+  opt.send_timeout = std::chrono::seconds(o.get_number("send-timeout", 30));
+  opt.body_timeout = std::chrono::seconds(o.get_number("body-timeout", 60));
   opt.max_connections = static_cast<std::size_t>(o.get_number("max-connections", 512));
   opt.limits.max_body = 16 << 20;  // /api/echo streams: a body costs no memory
 

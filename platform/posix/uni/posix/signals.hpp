@@ -1,12 +1,14 @@
 // uni/posix/signals.hpp: SIGINT/SIGTERM as an event a coroutine can wait for, so
 // an appliance's main task can stop its services, print its counters and return
-// its exit status instead of dying mid-write.
+// its exit status instead of dying mid-write. SIGUSR1 asks a running appliance
+// for its counters (tests read drops and page-pool use live).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
 
+#include <uni/core/function_ref.hpp>
 #include <uni/core/scheduler.hpp>
 
 namespace uni::posix {
@@ -42,6 +44,29 @@ class stop_signal {
   boost::asio::signal_set set_;
   wait_queue q_;
   int signal_ = 0;
+};
+
+// Calls `report` on every SIGUSR1, from the event loop (never inside a signal handler).
+class report_signal {
+ public:
+  report_signal(boost::asio::io_context& io, function_ref<void()> report) : set_(io, SIGUSR1), report_(report) {
+    arm();
+  }
+  ~report_signal() {
+    boost::system::error_code ec;
+    set_.cancel(ec);
+  }
+
+ private:
+  void arm() {
+    set_.async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      report_();
+      arm();
+    });
+  }
+  boost::asio::signal_set set_;
+  function_ref<void()> report_;
 };
 
 }  // namespace uni::posix

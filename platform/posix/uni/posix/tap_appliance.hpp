@@ -1,7 +1,7 @@
 // uni/posix/tap_appliance.hpp: the POSIX TAP target's start of day. Parses the
 // flags every TAP appliance shares, opens the device, builds
 // Stack<impaired_netif<TapNetif>, PosixClock, Config>, runs the application's task until
-// SIGINT/SIGTERM, then prints the stack's counters.
+// SIGINT/SIGTERM, then prints the stack's counters (also on SIGUSR1, while running).
 //
 //   --tap IFNAME          TAP device to attach to (default tap0)
 //   --ipv4 ADDR/PREFIX    our address (default: Config::address)
@@ -110,18 +110,22 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, App app) {
     log_info(name, ": stopped by signal ", stop.signal());
     co_return 0;
   };
+  auto report = [&] {
+    stack.log_counters();
+    const auto& t = tap.statistics();
+    log_info("tap: rx ", t.rx_frames, " in ", t.rx_reads, " reads (", t.rx_gso_frames, " merged), tx ", t.tx_frames,
+             " in ", t.tx_writes, " writes (", t.tx_gso_frames, " merged by GSO) rx dropped (no buffers) ",
+             t.rx_no_buffers, " tx dropped (queue full) ", t.tx_would_block, " tx errors ", t.tx_errors,
+             " rx errors ", t.rx_errors);
+    if (impairment->impaired()) {
+      const auto& i = device.statistics();
+      log_info("impaired: lost ", i.lost, " duplicated ", i.duplicated, " delayed ", i.delayed, " reordered ",
+               i.reordered, " overflow ", i.overflow);
+    }
+  };
+  report_signal on_usr1(io, report);
   auto status = run(sched, clock, main_task());
-  stack.log_counters();
-  const auto& t = tap.statistics();
-  log_info("tap: rx ", t.rx_frames, " in ", t.rx_reads, " reads (", t.rx_gso_frames, " merged), tx ", t.tx_frames,
-           " in ", t.tx_writes, " writes (", t.tx_gso_frames, " merged by GSO) rx dropped (no buffers) ",
-           t.rx_no_buffers, " tx dropped (queue full) ", t.tx_would_block, " tx errors ", t.tx_errors, " rx errors ",
-           t.rx_errors);
-  if (impairment->impaired()) {
-    const auto& i = device.statistics();
-    log_info("impaired: lost ", i.lost, " duplicated ", i.duplicated, " delayed ", i.delayed, " reordered ", i.reordered,
-             " overflow ", i.overflow);
-  }
+  report();
   return status.ok() ? *status : 1;
 }
 
