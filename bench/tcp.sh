@@ -5,14 +5,16 @@
 #   namespace A (the Linux peer)                         namespace B
 #     tap0 10.93.0.1 ---- TAP ---- uni tcp-bulk-tap 10.93.0.2
 #     tap1 10.95.0.1 ---- TAP ---- the same, UNI_TAP_OFFLOAD=0 10.95.0.2
+#     tap2 10.96.0.1 ---- TAP ---- the same, UNI_TAP_OFFLOAD=tx 10.96.0.2
 #     veth 10.94.0.1 ---- veth pair ----------------- veth 10.94.0.2 (Linux)
 #
 #   - Linux -> uni:   bench_tcp_peer client send (A)  ->  tcp-bulk-tap --mode sink
 #   - uni -> Linux:   bench_tcp_peer client recv (A)  <-  tcp-bulk-tap --mode source
 #   - Linux -> Linux: the same clients in A against bench_tcp_peer server sink /
 #     source in B, over the veth pair;
-#   - "uni, no offload": the same appliance with TapNetif's transmit offload off
-#     (one write per frame, as before it existed): what the offload gives;
+#   - "no offload": the same appliance with TapNetif's offloads off (one read or
+#     write per frame), and "tx offload only": merged frames on transmit only;
+#     what each step gives;
 #   each with 1 flow and with 10 flows at once, the bytes split between them.
 #   The client in A times every transfer the same way: from its first connect to
 #   the end of the last flow (the receiver has read every byte and closed). Runs
@@ -69,13 +71,14 @@ build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt")
 tag=ubt-$$-$RANDOM
 NS_A=$tag-a NS_B=$tag-b
 PEER_IP=10.93.0.1 UNI_IP=10.93.0.2 A_IP=10.94.0.1 B_IP=10.94.0.2 PEER0_IP=10.95.0.1 UNI0_IP=10.95.0.2
-APP_PID="" APP0_PID="" SRV_PID=""
+PEERTX_IP=10.96.0.1 UNITX_IP=10.96.0.2
+APP_PID="" APP0_PID="" APPTX_PID="" SRV_PID=""
 work=$(mktemp -d /tmp/uni-bench-tcp.XXXXXX)
 raw=$work/raw.txt
 : >"$raw"
 
 cleanup() {
-  for p in "$APP_PID" "$APP0_PID" "$SRV_PID"; do
+  for p in "$APP_PID" "$APP0_PID" "$APPTX_PID" "$SRV_PID"; do
     if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then kill -KILL "$p" 2>/dev/null || true; fi
   done
   for ns in "$NS_A" "$NS_B"; do ip netns del "$ns" 2>/dev/null || true; done
@@ -97,6 +100,9 @@ ip -n "$NS_A" link set tap0 up
 ip -n "$NS_A" tuntap add dev tap1 mode tap
 ip -n "$NS_A" addr add "$PEER0_IP/24" dev tap1
 ip -n "$NS_A" link set tap1 up
+ip -n "$NS_A" tuntap add dev tap2 mode tap
+ip -n "$NS_A" addr add "$PEERTX_IP/24" dev tap2
+ip -n "$NS_A" link set tap2 up
 ip -n "$NS_A" link add veth0 type veth peer name veth0 netns "$NS_B"
 ip -n "$NS_A" addr add "$A_IP/24" dev veth0
 ip -n "$NS_B" addr add "$B_IP/24" dev veth0
@@ -119,13 +125,15 @@ launch() {
   done
   echo "bench/tcp.sh: the appliance did not start:" >&2; cat "$log" >&2; exit 1
 }
-# start_app MODE BYTES: both appliances for one direction, with and without the offload.
+# start_app MODE BYTES: the appliances for one direction: offloads on, off, transmit only.
 start_app() {
-  app_log=$work/appliance-$1-$2.log app0_log=$work/appliance-nooffload-$1-$2.log
+  app_log=$work/appliance-$1-$2.log
   launch "$app_log" tap0 "$UNI_IP" "$PEER_IP" "$1" "$2" UNI_TAP_OFFLOAD=1
   APP_PID=$launched
-  launch "$app0_log" tap1 "$UNI0_IP" "$PEER0_IP" "$1" "$2" UNI_TAP_OFFLOAD=0
+  launch "$work/appliance-nooffload-$1-$2.log" tap1 "$UNI0_IP" "$PEER0_IP" "$1" "$2" UNI_TAP_OFFLOAD=0
   APP0_PID=$launched
+  launch "$work/appliance-txonly-$1-$2.log" tap2 "$UNITX_IP" "$PEERTX_IP" "$1" "$2" UNI_TAP_OFFLOAD=tx
+  APPTX_PID=$launched
 }
 app_status=0
 stop_one() {
@@ -140,6 +148,8 @@ stop_app() {
   APP_PID=""
   stop_one "$APP0_PID"
   APP0_PID=""
+  stop_one "$APPTX_PID"
+  APPTX_PID=""
 }
 
 # measure TARGET DIR FLOWS RUN: one transfer; DIR is send (to the target) or recv.
@@ -147,7 +157,11 @@ stop_app() {
 measure() {
   local t=$1 dir=$2 flows=$3 r=$4 per=$(( bytes / $3 )) ip f=$work/$1-$2-$3-$4.out t0 t1 status=0
   local pid=""
-  if [ "$t" = uni ]; then pid=$APP_PID ip=$UNI_IP; elif [ "$t" = uni0 ]; then pid=$APP0_PID ip=$UNI0_IP; fi
+  case $t in
+    uni) pid=$APP_PID ip=$UNI_IP ;;
+    uni0) pid=$APP0_PID ip=$UNI0_IP ;;
+    unitx) pid=$APPTX_PID ip=$UNITX_IP ;;
+  esac
   if [ -n "$pid" ]; then
     t0=$(cpu_ticks "$pid")
   else
@@ -177,7 +191,7 @@ measure() {
 }
 
 # order RUN: the targets, rotated by the run number.
-order() { local t=(uni uni0 linux) i; for i in 0 1 2; do echo "${t[$(( (i + $1 - 1) % 3 ))]}"; done; }
+order() { local t=(uni linux uni0 unitx) i; for i in 0 1 2 3; do echo "${t[$(( (i + $1 - 1) % 4 ))]}"; done; }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for dir in send recv; do
@@ -185,7 +199,7 @@ for dir in send recv; do
     # A source serves the same count on every connection: one appliance per flow count.
     if [ $dir = send ]; then start_app sink $((bytes / flows)); else start_app source $((bytes / flows)); fi
     # Warm-up: ARP on both paths.
-    for ip in "$UNI_IP" "$UNI0_IP" "$B_IP"; do
+    for ip in "$UNI_IP" "$UNI0_IP" "$UNITX_IP" "$B_IP"; do
       ip netns exec "$NS_A" timeout 10 ping -n -q -c 3 -i 0.1 -W 1 "$ip" >/dev/null ||
         { echo "bench/tcp.sh: no answer from $ip" >&2; cat "$app_log" >&2; exit 1; }
     done
@@ -223,14 +237,15 @@ case $mode in quick) flag=' --quick' ;; full) flag=' --full' ;; *) flag='' ;; es
   echo "medians. *uni CPU*: the appliance's user + system time over the transfer (100% = one core)."
   echo
   echo "<!-- table -->"
-  echo "| direction | flows | uni Gbit/s | Linux Gbit/s | uni / Linux | uni CPU | uni, no offload: Gbit/s | CPU |"
+  echo "| direction | flows | uni Gbit/s | Linux Gbit/s | uni / Linux | uni CPU | uni, tx offload only: Gbit/s (CPU) | uni, no offload: Gbit/s (CPU) |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for dir in send recv; do
     if [ $dir = send ]; then name="Linux → uni (uni receives)"; else name="uni → Linux (uni sends)"; fi
     for flows in "${flow_counts[@]}"; do
       u=$(med uni $dir "$flows" gbit_s) l=$(med linux $dir "$flows" gbit_s)
       echo "| $name | $flows | $(printf %.2f "$u") | $(printf %.2f "$l") | $(ratio "$u" "$l") | $(med uni $dir "$flows" cpu)% |" \
-        "$(printf %.2f "$(med uni0 $dir "$flows" gbit_s)") | $(med uni0 $dir "$flows" cpu)% |"
+        "$(printf %.2f "$(med unitx $dir "$flows" gbit_s)") ($(med unitx $dir "$flows" cpu)%) |" \
+        "$(printf %.2f "$(med uni0 $dir "$flows" gbit_s)") ($(med uni0 $dir "$flows" cpu)%) |"
     done
   done
   echo "<!-- end table -->"
@@ -250,13 +265,14 @@ case $mode in quick) flag=' --quick' ;; full) flag=' --full' ;; *) flag='' ;; es
   echo "## What the comparison holds"
   echo
   echo "Linux → Linux is the kernel on both ends of a veth: segmentation and checksum offloads (TSO/GSO, no"
-  echo "checksums on a veth) let it move 64 KB super-segments through one stack traversal. Towards uni the"
-  echo "kernel segments and checksums every 1500-byte frame for the TAP device, and the appliance reads"
-  echo "them one read() each, and writes one ACK per two segments, one writev() each (in which the kernel"
-  echo "runs the Linux sender's ACK processing and its next transmissions). From uni, TapNetif merges"
-  echo "back-to-back segments of a flow into one GSO frame (IFF_VNET_HDR, up to 64 KiB, one writev) that"
-  echo "the Linux receiver takes whole; *uni, no offload* is the same appliance with it off"
-  echo "(UNI_TAP_OFFLOAD=0: one writev per frame). uni computes every TCP checksum in software."
+  echo "checksums on a veth) let it move 64 KB super-segments through one stack traversal. TapNetif uses the"
+  echo "TAP device's offloads (IFF_VNET_HDR): towards uni the kernel hands over merged TCP frames of up to"
+  echo "64 KiB, one read() each, which TapNetif cuts back into segments (copying and checksumming them);"
+  echo "from uni it merges back-to-back segments of a flow into one GSO frame (one writev) that the Linux"
+  echo "receiver takes whole. uni still acknowledges every second segment with its own writev(), in which"
+  echo "the kernel runs the Linux sender's ACK processing and next transmissions, and computes every TCP"
+  echo "checksum in software. *tx offload only* (UNI_TAP_OFFLOAD=tx) and *no offload* (UNI_TAP_OFFLOAD=0:"
+  echo "one read or writev per frame) are the same appliance with less: what each step gives."
   echo "uni, the Linux peers and other work on the machine share its $(nproc) CPUs."
   echo
   for dir in send recv; do for flows in "${flow_counts[@]}"; do
@@ -267,7 +283,9 @@ case $mode in quick) flag=' --quick' ;; full) flag=' --full' ;; *) flag='' ;; es
     sed 's/^\[info\] //' "$work/appliance-$([ $dir = send ] && echo sink || echo source)-$((bytes / flows)).log"
     echo '```'
     echo
-    echo "Without the offload: $(sed -n 's/^\[info\] tap: //p' "$work/appliance-nooffload-$([ $dir = send ] && echo sink || echo source)-$((bytes / flows)).log")."
+    echo "Transmit offload only: $(sed -n 's/^\[info\] tap: //p' "$work/appliance-txonly-$([ $dir = send ] && echo sink || echo source)-$((bytes / flows)).log")."
+    echo
+    echo "No offload: $(sed -n 's/^\[info\] tap: //p' "$work/appliance-nooffload-$([ $dir = send ] && echo sink || echo source)-$((bytes / flows)).log")."
     echo
   done; done
   if [ "$bad" = 0 ] && [ "$app_status" = 0 ]; then echo "Verdict: **pass** (every transfer complete, the appliance exited 0)."
