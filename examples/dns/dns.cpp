@@ -18,8 +18,14 @@
 #include <sstream>
 #endif
 
-// UDP and TCP, no DHCP: an authoritative server has a fixed address.
+#ifndef UNI_DNS_UDP_ONLY
+#define UNI_DNS_UDP_ONLY 0
+#endif
+
+// UDP and TCP (UDP alone in dns-udp: UNI_DNS_UDP_ONLY), no DHCP: an authoritative
+// server has a fixed address.
 struct dns_config : uni::default_config {
+  static constexpr bool tcp = !UNI_DNS_UDP_ONLY;
   static constexpr std::size_t udp_queue = 256;
   static constexpr std::size_t io_pages = 4096;
 };
