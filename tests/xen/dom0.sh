@@ -103,8 +103,17 @@ xenconsoled --log=guest --log-dir=/var/log/xen/console || verdict 12
 brctl addbr xenbr0; ip addr add 10.0.0.1/24 dev xenbr0; ip link set xenbr0 up
 echo "dom0: toolstack up at \$(cut -d' ' -f1 /proc/uptime) s; xl create $name"
 t0=\$(cut -d' ' -f1 /proc/uptime)
-# (xl's domain-monitoring child has been seen to die at random here: retry once.)
-xl create /app/$name.cfg || { echo "dom0: xl create failed, once more"; xl destroy $name 2>/dev/null; xl create /app/$name.cfg; } || verdict 13
+# (xl has been seen to die at random here, in its domain-monitoring child or of
+# heap corruption, leaving a half-made domain: remove it by id, wait until it is
+# gone, and try again, three times in all.)
+created=0
+for attempt in 1 2 3; do
+  if xl create /app/$name.cfg; then created=1; break; fi
+  echo "dom0: xl create failed (attempt \$attempt)"
+  for id in \$(xl list 2>/dev/null | awk 'NR > 2 { print \$2 }'); do xl destroy \$id 2>/dev/null; done
+  for i in 1 2 3 4 5 6 7 8 9 10; do xl list $name >/dev/null 2>&1 || break; sleep 0.5; done
+done
+[ \$created = 1 ] || verdict 13
 domu=/var/log/xen/console/guest-$name.log
 ok=0
 limit=\$(( \${t0%.*} + ${UNI_XEN_DOMU_SECONDS:-40} ))
