@@ -82,7 +82,7 @@ names=(example.com EXAMPLE.com www.example.com WwW.ExAmPlE.CoM ns1.example.com n
   'dotted\.label.example.com' a.b.ent.example.com b.ent.example.com ent.example.com foo.wild.example.com
   a.b.wild.example.com wild.example.com '*.wild.example.com' foo.cnamewild.example.com FOO.CnameWild.example.com
   missing.example.com nope.example.com x.www.example.com big.example.com example.org com .)
-types=(A AAAA NS MX TXT SOA CNAME SRV CAA PTR TYPE65280 TYPE65281 DS)
+types=(A AAAA NS MX TXT SOA CNAME SRV CAA PTR TYPE65280 TYPE65281 DS ANY)
 transports=("+noedns" "+edns=0 +bufsize=512" "+edns=0 +bufsize=4096")
 : >"$work/queries"
 for t in "${transports[@]}"; do

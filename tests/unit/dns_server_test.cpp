@@ -363,3 +363,17 @@ TEST_CASE("dns server: a memoized answer is the answer, with ID, flags and case 
   CHECK(with.stats().memo_hits >= 10);
   CHECK(without.stats().memo_hits == 0);
 }
+
+TEST_CASE("dns server: ANY gets one RRset, the first of the name in the zone file (RFC 8482, as NSD)") {
+  server s = make_server();
+  answer apex = ask(s, {"example.com.", rr_type::any});
+  REQUIRE(apex.an.size() == 1);
+  CHECK(apex.an[0].type == rr_type::soa);
+  CHECK(apex.ns.empty());
+  answer www = ask(s, {"www.example.com.", rr_type::any}, transport::tcp);
+  REQUIRE(www.an.size() == 1);
+  CHECK(www.an[0].type == rr_type::a);
+  answer none = ask(s, {"b.ent.example.com.", rr_type::any});
+  CHECK(none.an.empty());
+  CHECK(none.ns.size() == 1);
+}

@@ -9,6 +9,8 @@
 //   parent side (RFC 4035 §3.1.4.1).
 // - Wildcards (RFC 4592): `*.<closest encloser>` synthesises RRsets owned by
 //   the query name; empty non-terminals stop them (§2.2.2).
+// - ANY answered with one RRset (RFC 8482 §4.2), the first of the name in the
+//   zone file, as NSD does.
 // - Names match ignoring case; owners in the answer are compressed against
 //   the question, so they echo the query's case.
 // - REFUSED outside our zones, for other classes and for zone transfers;
@@ -381,6 +383,19 @@ class server {
         case found_kind::wildcard: {
           const zone::node* n = f.node;
           const auto owner = current.wire();  // wildcard answers are owned by the name asked
+          if (q.qtype == rr_type::any) {
+            // RFC 8482 §4.2, as NSD answers ANY: one RRset (the first the zone
+            // file gave for the name) with its additional records, no authority.
+            const zone::rrset* first = nullptr;
+            for (const zone::rrset& s : n->sets(z))
+              if (!first || s.file_order < first->file_order) first = &s;
+            if (!first) return put_soa(w, z, c.ns);
+            if (!put_rrset(w, owner, z, *first, c.an)) return false;
+            extra.add(first->type, z, *first);
+            extra.answered[extra.answered_n++] = first;
+            put_additional(w, z, extra, c.ar);
+            return true;
+          }
           if (q.qtype != rr_type::cname) {
             if (const zone::rrset* cn = n->find(z, rr_type::cname)) {
               if (!put_rrset(w, owner, z, *cn, c.an)) return false;
@@ -391,7 +406,7 @@ class server {
           }
           bool any_data = false;
           for (const zone::rrset& s : n->sets(z)) {
-            if (s.type != q.qtype && q.qtype != rr_type::any) continue;
+            if (s.type != q.qtype) continue;
             if (!put_rrset(w, owner, z, s, c.an)) return false;
             extra.add(s.type, z, s);
             if (extra.answered_n < max_additional_targets) extra.answered[extra.answered_n++] = &s;
@@ -400,7 +415,7 @@ class server {
           if (!any_data) return put_soa(w, z, c.ns);  // NODATA
           // The zone's NS in authority, unless the answer is that very RRset.
           const zone::rrset* apex_ns = z.apex()->find(z, rr_type::ns);
-          const bool answered_apex_ns = n == z.apex() && (q.qtype == rr_type::ns || q.qtype == rr_type::any);
+          const bool answered_apex_ns = n == z.apex() && q.qtype == rr_type::ns;
           if (opts_.authority_ns && apex_ns && !answered_apex_ns) {
             if (put_rrset(w, z.origin().wire(), z, *apex_ns, c.ns)) extra.add(rr_type::ns, z, *apex_ns);
           }

@@ -39,6 +39,7 @@ class zone {
     std::uint32_t ttl;
     std::uint32_t first;  // index into records
     std::uint32_t count;
+    std::uint32_t file_order;  // where its first record was in the zone file
   };
   struct node {
     name owner;             // as first written in the zone (case kept)
@@ -119,7 +120,8 @@ class zone {
       std::optional<std::size_t> cname;  // the CNAME record, for the error
       for (std::size_t s = k; s < end;) {
         const zone_record& first = records[order[s]];
-        rrset set{first.type, first.ttl, static_cast<std::uint32_t>(z.records_.size()), 0};
+        rrset set{first.type, first.ttl, static_cast<std::uint32_t>(z.records_.size()), 0,
+                  static_cast<std::uint32_t>(order[s])};
         std::size_t e = s;
         for (; e < end && records[order[e]].type == first.type; ++e) {
           const zone_record& r = records[order[e]];
