@@ -156,7 +156,7 @@ class client {
                                   std::span<const field> headers, std::span<const view> data, sink body) {
     char redirect_target[1024];
     for (int hops = 0;; ++hops) {
-      auto r = co_await once(m, to, host, target, headers, data, body);
+      auto r = co_await once(m, to, host, target, headers, data, body, opt_.max_redirects - hops);
       if (!r) co_return r;
       const int s = resp_.status;
       const bool redirect = s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
@@ -192,7 +192,7 @@ class client {
   }
 
   task<result<void>> once(method m, endpoint to, std::string_view host, std::string_view target,
-                          std::span<const field> headers, std::span<const view> data, sink body) {
+                          std::span<const field> headers, std::span<const view> data, sink body, int redirects_left) {
     const bool retryable = m == method::get || m == method::head;
     for (int attempt = 0;; ++attempt) {
       const bool reused = conn_ && to_ == to;
@@ -207,7 +207,7 @@ class client {
         ++opened_;
       }
       bool answered = false;
-      auto r = co_await on_connection(m, host, target, headers, data, body, answered);
+      auto r = co_await on_connection(m, host, target, headers, data, body, redirects_left, answered);
       if (r) co_return r;
       conn_.reset();
       // A kept connection the server closed meanwhile: once more, afresh.
@@ -218,7 +218,7 @@ class client {
 
   task<result<void>> on_connection(method m, std::string_view host, std::string_view target,
                                    std::span<const field> headers, std::span<const view> data, sink body,
-                                   bool& answered) {
+                                   int redirects_left, bool& answered) {
     // The request head, in a pool page (it must live until sent).
     auto page = stack_.pool().allocate();
     if (!page) co_return fail(page.err());
@@ -280,6 +280,11 @@ class client {
       reader.reset();  // 1xx: an interim response, the final one follows
     }
     resp_.body_bytes = 0;
+    // The body of a redirect about to be followed is not the caller's.
+    const int s = resp_.status;
+    if (redirects_left > 0 && (s == 301 || s == 302 || s == 303 || s == 307 || s == 308) &&
+        !resp_.header("location").empty())
+      body = {};
     body_decoder dec;
     const bool to_close = resp_.framing == body_framing::none && resp_.content_length == ~std::uint64_t{0};
     dec.start(resp_.framing, resp_.content_length, opt_.max_body, to_close);
