@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# bench/hostile.sh: the full hostile-input campaign (issue 8), outside CI: builds the
+# TAP appliances and the injector in a build directory (default build/debug: the
+# assertions stay on), runs tests/hostile/run.sh without --quick (floods of 300,000
+# frames or 20 s each, twice, 1,100 idle connections, 600 slowloris connections,
+# a peer that never ACKs, and a 31 s wait for the page pool to return to its
+# baseline) and writes the table to bench/results/hostile.md.
+# Usage: bench/hostile.sh [--build DIR] [--out FILE]. Needs root (exit 77 without).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=build/debug
+out=$root/bench/results/hostile.md
+while [ $# -gt 0 ]; do
+  case $1 in
+    --build) build=$2; shift ;;
+    --out) out=$2; shift ;;
+    *) echo "usage: $0 [--build DIR] [--out FILE]" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ "$(id -u)" = 0 ] || { echo "SKIP: bench/hostile.sh needs root (network namespaces, a TAP device)" >&2; exit 77; }
+cd "$root"
+[ -f "$build/build.ninja" ] || timeout 300 cmake --preset debug -B "$build" >/dev/null
+timeout 1800 cmake --build "$build" -j2 --target tcp-echo-tap udp-echo-tap dns-tap www-tap uni_inject >/dev/null
+mkdir -p "$(dirname "$out")"
+exec timeout 3600 bash tests/hostile/run.sh --inject "$build/tests/hostile/uni_inject" --apps "$build/examples" \
+  --site examples/www/site --out "$out"
