@@ -8,12 +8,16 @@
 //      512 bytes (no EDNS) or 1232 (EDNS) over UDP, that reads back whole
 //      (every record, every rdata expanded) with a known rcode;
 //   3. the memo table changes nothing: the same query asked twice of a server
-//      with memos gives, both times, the bytes a server without them gives.
+//      with memos gives, both times, the bytes a server without them gives;
+//   4. the stub resolver reads the input as an answer to its own question
+//      (the input's ID and first question) without going out of bounds, and
+//      accepts it only if it is a response to that very question.
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include <uni/dns/server.hpp>
+#include <uni/dns/stub.hpp>
 #include <uni/dns/zone_file.hpp>
 
 #include "fuzz_support.hpp"
@@ -119,6 +123,14 @@ void check_answer(std::span<const std::uint8_t> q, std::span<const std::uint8_t>
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::span<const std::uint8_t> in(data, size);
   check_names(in);
+  if (size >= header_size) {
+    message_reader r(in);
+    (void)r.read_header();
+    if (auto q = r.read_question()) {
+      auto a = read_stub_answer(in, wire::load_be16(data), q->qname, q->qtype);
+      if (a) FUZZ_CHECK((data[2] & 0x80) && a->count <= stub_answer::max_addresses);
+    }
+  }
   static std::vector<std::uint8_t> a(65535), b(65535), c(65535);
   for (transport via : {transport::udp, transport::tcp}) {
     const std::size_t na = memo_server().answer(in, a, via);
