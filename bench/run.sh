@@ -7,8 +7,9 @@
 #   timer-jitter.png   CDF of wake-up jitter, uni vs pthreads (gnuplot)
 #   raw.txt            the benchmarks' own output lines, jitter-*.dat the CDFs
 # then, as root, bench/ping.sh (ping latency and floods, the uni ping appliance
-# against the Linux stack), which writes ping.md and ping-cdf.png, and bench/tcp.sh
-# (TCP bulk throughput, uni against Linux), which writes tcp.md; their tables are
+# against the Linux stack), which writes ping.md and ping-cdf.png, bench/tcp.sh
+# (TCP bulk throughput, uni against Linux), which writes tcp.md, and bench/http.sh and
+# bench/tweets.sh (www against nginx; the tweets appliance), http.md and tweets.md; their tables are
 # appended to core.md. Without root those parts are skipped, with a note.
 # Usage: bench/run.sh [--quick] [--out DIR] [--build DIR]   (--quick: 100 k tasks,
 #   short sleeps, 2 k pings and 20 k-packet floods; without it ping.sh runs --full:
@@ -212,4 +213,30 @@ if [ "$(id -u)" = 0 ]; then
 else
   echo "skipping bench/tcp.sh: it needs root (network namespaces, a TAP device)" >&2
   printf '\n## TCP bulk throughput: uni against Linux (Figure 8)\n\nNot run: bench/tcp.sh needs root.\n' >>"$out/core.md"
+fi
+
+# HTTP: www against nginx, and the tweets appliance under load (bench/http.sh,
+# bench/tweets.sh): root too; their tables go into core.md.
+if [ "$(id -u)" = 0 ]; then
+  for b in http tweets; do
+    flags=""
+    [ $quick = 1 ] && flags=--quick
+    echo "+ bench/$b.sh $flags" >&2
+    stamp=$(mktemp)
+    status=0
+    timeout 1800 "$root/bench/$b.sh" $flags --build "$build" --out "$out" || status=$?
+    {
+      echo
+      if [ "$out/$b.md" -nt "$stamp" ]; then
+        sed -e '1s/^# /## /' -e '2,$s/^## /### /' "$out/$b.md" | sed '/^Every run/,$d'
+        echo "Details: [$b.md]($b.md)."
+      fi
+      [ $status = 0 ] || echo "**bench/$b.sh failed (exit status $status)**: see its output."
+    } >>"$out/core.md"
+    rm -f "$stamp"
+    [ $status = 0 ] || exit $status
+  done
+else
+  echo "skipping bench/http.sh and bench/tweets.sh: they need root (network namespaces, a TAP device)" >&2
+  printf '\n## HTTP: www against nginx\n\nNot run: bench/http.sh needs root.\n' >>"$out/core.md"
 fi
