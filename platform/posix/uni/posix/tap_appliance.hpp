@@ -38,9 +38,13 @@
 namespace uni::posix {
 
 // The decorator forwards every call directly unless --impair is given.
-using tap_device = sim::impaired_netif<TapNetif>;
+// (The TAP driver's TCP offloads exist only where the Config has TCP.)
 template <class Config>
-using tap_stack = Stack<tap_device, PosixClock, Config>;
+using tap_driver = basic_tap_netif<Config::tcp>;
+template <class Config>
+using tap_device = sim::impaired_netif<tap_driver<Config>>;
+template <class Config>
+using tap_stack = Stack<tap_device<Config>, PosixClock, Config>;
 
 // Runs `app(stack, options) -> task<int>` on a TAP device; returns the exit status.
 template <class Config, class App>
@@ -64,7 +68,7 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, App app) {
   PosixClock clock(io);
   auto pool = std::make_unique<static_page_pool<Config::io_pages>>();
   const mac_address mac = opts->mac ? *opts->mac : random_local_mac(std::random_device{}());
-  TapNetif tap(io, *pool, mac);
+  tap_driver<Config> tap(io, *pool, mac);
   if (auto r = tap.open(opts->tap); !r) {
     log_error(name, ": ", tap.error_message().c_str());
     return 1;
@@ -78,7 +82,7 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, App app) {
   }
   const auto impair_seed = static_cast<std::uint64_t>(opts->get_number("impair-seed", std::random_device{}()));
   if (impairment->impaired()) log_info(name, ": impairing traffic: ", opts->get("impair"), " (seed ", impair_seed, ")");
-  tap_device device(tap, sched, *impairment, impair_seed);
+  tap_device<Config> device(tap, sched, *impairment, impair_seed);
 
   stack_settings settings = stack_settings::from<Config>();
   if (opts->ipv4) settings.address = *opts->ipv4;

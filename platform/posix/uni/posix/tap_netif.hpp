@@ -65,7 +65,10 @@ inline constexpr std::uint8_t vnet_needs_csum = 1;
 inline constexpr std::uint8_t vnet_gso_none = 0;
 inline constexpr std::uint8_t vnet_gso_tcpv4 = 1;
 
-class TapNetif {
+// `Offload`: the TCP segmentation offloads above. An appliance without TCP
+// (Config::tcp false) takes basic_tap_netif<false>, which holds no TCP code.
+template <bool Offload = true>
+class basic_tap_netif {
  public:
   static constexpr std::size_t max_fragments = 16;
   static constexpr std::size_t read_batch = 64;  // frames per readiness event
@@ -88,11 +91,11 @@ class TapNetif {
   };
 
   // `mac` is the appliance's own address (the TAP device's is the kernel's side).
-  TapNetif(boost::asio::io_context& io, page_pool& pool, mac_address mac, std::size_t mtu = 1500) noexcept
+  basic_tap_netif(boost::asio::io_context& io, page_pool& pool, mac_address mac, std::size_t mtu = 1500) noexcept
       : pool_(pool), fd_(io), mac_(mac), mtu_(mtu) {}
-  TapNetif(const TapNetif&) = delete;
-  TapNetif& operator=(const TapNetif&) = delete;
-  ~TapNetif() { close(); }
+  basic_tap_netif(const basic_tap_netif&) = delete;
+  basic_tap_netif& operator=(const basic_tap_netif&) = delete;
+  ~basic_tap_netif() { close(); }
 
   // Attaches to the TAP device `ifname` (created if the caller may). On failure
   // error_message() says what to do.
@@ -115,7 +118,7 @@ class TapNetif {
     // keeps the transmit one only: for comparisons.
     const char* offload = std::getenv("UNI_TAP_OFFLOAD");
     const std::string_view want = offload ? offload : "";
-    const bool want_vnet = want != "0";
+    const bool want_vnet = Offload && want != "0";
     ifr.ifr_flags = static_cast<short>(IFF_TAP | IFF_NO_PI | (want_vnet ? IFF_VNET_HDR : 0));
     std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
     int set = ::ioctl(fd, TUNSETIFF, &ifr);
@@ -178,17 +181,19 @@ class TapNetif {
     }
     ++stats_.tx_frames;
     if (pcap_) pcap_->record(frags, std::chrono::system_clock::now());
-    if (vnet_ && gso_.merge(frags, total)) return {};
-    flush();  // what is held goes first: frames leave in order
-    if (vnet_ && gso_.start(frags, total)) {
-      if (!flush_posted_) {
-        flush_posted_ = true;
-        boost::asio::post(fd_.get_executor(), [this] {
-          flush_posted_ = false;
-          flush();
-        });
+    if constexpr (Offload) {
+      if (vnet_ && gso_.merge(frags, total)) return {};
+      flush();  // what is held goes first: frames leave in order
+      if (vnet_ && gso_.start(frags, total)) {
+        if (!flush_posted_) {
+          flush_posted_ = true;
+          boost::asio::post(fd_.get_executor(), [this] {
+            flush_posted_ = false;
+            flush();
+          });
+        }
+        return {};
       }
-      return {};
     }
     std::array<iovec, max_fragments + 1> iov;
     vnet_header plain{};
@@ -200,6 +205,7 @@ class TapNetif {
 
   // Writes the held segments now (one frame, merged if there are several).
   void flush() noexcept {
+    if constexpr (!Offload) return;
     if (gso_.empty()) return;
     std::array<iovec, gso_max_views + 2> iov;
     vnet_header h{};
@@ -257,10 +263,12 @@ class TapNetif {
       ++stats_.rx_reads;
       if (static_cast<std::size_t>(r) <= hn) continue;
       const std::size_t n = static_cast<std::size_t>(r) - hn;
-      if (h.gso_type == vnet_gso_tcpv4) {
-        ++stats_.rx_gso_frames;
-        split(page->data(), n, h.gso_size);
-        continue;
+      if constexpr (Offload) {
+        if (h.gso_type == vnet_gso_tcpv4) {
+          ++stats_.rx_gso_frames;
+          split(page->data(), n, h.gso_size);
+          continue;
+        }
       }
       if (h.gso_type != vnet_gso_none || n > page_size ||
           ((h.flags & vnet_needs_csum) != 0 && !complete_checksum(page->data(), n, h))) {
@@ -534,7 +542,9 @@ class TapNetif {
   gso_batch gso_;
 };
 
+using TapNetif = basic_tap_netif<true>;
 static_assert(Netif<TapNetif>);
+static_assert(Netif<basic_tap_netif<false>>);
 
 // A locally administered unicast MAC, random per process unless seeded.
 inline mac_address random_local_mac(std::uint64_t seed) noexcept {
