@@ -59,8 +59,8 @@ struct default_config {
   // listener (the oldest is dropped when a SYN flood fills them).
   static constexpr std::size_t tcp_connections = 1024;
   static constexpr std::size_t tcp_listeners = 8;
-  static constexpr std::size_t tcp_backlog = 128;
-  static constexpr std::size_t tcp_half_open = 256;
+  static constexpr std::size_t tcp_backlog = 256;
+  static constexpr std::size_t tcp_half_open = 768;  // a burst of real clients must fit
   // Per connection: bytes and views held for sending (until acknowledged) and
   // received (until read); out-of-order segments kept; views per segment sent.
   // Each received segment holds one I/O page, so receive views bound pages.

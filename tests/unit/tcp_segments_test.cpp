@@ -506,3 +506,22 @@ TEST_CASE("RFC 1122 4.2.3.6: keep-alive probes an idle peer and gives up when it
   CHECK(f.conn->state() == tcp::state::closed);
   CHECK(f.conn->connection().failure() == error::timed_out);
 }
+
+TEST_CASE("RFC 1122 4.2.2.13: data for a connection its application closed draws a RST", "[tcp][hostile]") {
+  fixture f;
+  f.handshake();
+  f.take();
+  f.conn.reset();  // the application closes: FIN-WAIT-1
+  f.settle();
+  auto got = f.take();
+  REQUIRE(got.size() == 1);
+  CHECK((got[0].flags & FIN) != 0);
+  f.send({.seq = f.peer_seq, .ack = f.our_seq + 1, .flags = ACK | PSH}, pattern(50));  // the peer goes on sending
+  f.settle();
+  got = f.take();
+  REQUIRE(!got.empty());
+  CHECK((got.back().flags & RST) != 0);
+  CHECK(f.dropped(tcp_drop::data_after_close) == 1);
+  f.settle();
+  CHECK(f.connections() == 0);
+}

@@ -287,7 +287,7 @@ class connection {
     snd_wscale_ = rcv_wscale_ = 0;
     rto_at_ = delack_at_ = persist_at_ = keepalive_at_ = time_wait_at_ = time_never;
     retries_ = dupacks_ = keepalive_probes_ = probes_ = 0;
-    in_recovery_ = nodelay_ = keepalive_on_ = ack_now_ = false;
+    in_recovery_ = nodelay_ = keepalive_on_ = ack_now_ = ack_owed_ = false;
     rtt_ = rtt_estimator{};
     rtt_timing_ = false;
     stats_ = {};
@@ -399,6 +399,7 @@ class connection {
       last_ack_sent_ = rcv_nxt_;
       delack_at_ = time_never;
       unacked_segments_ = 0;
+      ack_owed_ = false;
     }
     ++stats_.segments_out;
     stats_.bytes_out += payload.length();
@@ -661,8 +662,13 @@ class connection {
       if (with_fin) receive_fin(rcv_nxt_, now);
       // Every second full segment is acknowledged at once (RFC 5681 §4.2), gaps
       // being filled too (§4.2: immediately when the out-of-order queue shrinks).
-      if (had_ooo || ++unacked_segments_ >= 2 || peer_closed_) ack_now_ = true;
-      else if (delack_at_ == time_never) delack_at_ = now + Config::tcp_delayed_ack;
+      // The every-second-segment ACK is owed, not sent here: the layer sends it
+      // once the device's batch of frames is through (flush_ack), so a burst of
+      // segments draws one ACK, as with Linux's receive offloads. The delayed
+      // ACK timer stays armed behind it in case nobody flushes.
+      if (had_ooo || peer_closed_) ack_now_ = true;
+      else if (++unacked_segments_ >= 2) ack_owed_ = true;
+      if (!ack_now_ && delack_at_ == time_never) delack_at_ = now + Config::tcp_delayed_ack;
       events_.notify_all();
     } else {
       // Out of order: keep it (bounded) and send a duplicate ACK at once (RFC 5681 §4.2).
@@ -842,6 +848,11 @@ class connection {
     if (state_ == state::fin_wait_2) time_wait_at_ = now + Config::tcp_fin_wait_2;
   }
   bool has_unread() const noexcept { return !recv_.empty(); }
+  // An ACK for in-order data is owed (see receive_data); flush_ack sends it.
+  bool ack_owed() const noexcept { return ack_owed_; }
+  void flush_ack(time_point now) noexcept {
+    if (ack_owed_ && state_ != state::closed) send_ack(now);
+  }
   // Received bytes not yet read, releasable pages when a connection is reaped.
   void release_buffers() noexcept {
     recv_.clear();
@@ -885,7 +896,8 @@ class connection {
   seq32 rtt_seq_{};
   time_point rtt_start_{};
   unsigned dupacks_ = 0, retries_ = 0, persist_backoff_ = 0, keepalive_probes_ = 0, unacked_segments_ = 0, probes_ = 0;
-  bool in_recovery_ = false, ack_now_ = false, nodelay_ = false, keepalive_on_ = false, sws_override_ = false;
+  bool in_recovery_ = false, ack_now_ = false, ack_owed_ = false, nodelay_ = false, keepalive_on_ = false,
+       sws_override_ = false;
   time_point rto_at_ = time_never, delack_at_ = time_never, persist_at_ = time_never, keepalive_at_ = time_never,
              time_wait_at_ = time_never, last_challenge_{};
   connection_stats stats_{};

@@ -58,7 +58,10 @@ class layer {
     for (std::size_t i = 0; i < Config::tcp_connections; ++i) slots_[i].conn.reset();
   }
 
-  void start() { timers_ = spawn(sched_, run_timers()); }
+  void start() {
+    timers_ = spawn(sched_, run_timers());
+    acks_ = spawn(sched_, send_owed_acks());
+  }
 
   layer_counters<tcp_drop>& counters() noexcept { return counters_; }
   const layer_counters<tcp_drop>& counters() const noexcept { return counters_; }
@@ -81,6 +84,13 @@ class layer {
         return counters_.drop(tcp_drop::backlog_full);  // the peer retransmits its ACK later
       }
       s.conn->on_segment(*h, std::move(data), t);
+      // Data for a connection its application has closed will never be read:
+      // reset it (RFC 1122 §4.2.2.13, as Linux does) rather than take it for ever.
+      if (!s.held && !s.queued && !s.half_open && s.conn->has_unread()) {
+        counters_.drop(tcp_drop::data_after_close);
+        s.conn->abort();
+      }
+      if (s.conn->ack_owed()) owe_ack(i);
       return settle(i);
     }
     if (h->has(rst)) return counters_.drop(tcp_drop::no_connection);  // never answer a RST
@@ -215,7 +225,7 @@ class layer {
   struct slot {
     std::optional<connection_type> conn;  // constructed on first use, then reused
     output_binding out;
-    bool used = false, held = false, queued = false, half_open = false;
+    bool used = false, held = false, queued = false, half_open = false, ack_listed = false;
     std::size_t listener = none;
     std::size_t next = none;  // in its hash bucket
     time_point opened{};
@@ -410,6 +420,31 @@ class layer {
     return x;
   }
 
+  // ---- ACKs owed ------------------------------------------------------------------
+
+  // Connections owing an ACK are listed once; the task below runs when the
+  // scheduler next turns, after the device's whole batch of frames.
+  void owe_ack(std::size_t i) noexcept {
+    slot& s = slots_[i];
+    if (s.ack_listed) return;
+    s.ack_listed = true;
+    owing_[owing_count_++] = i;
+    ack_wake_.notify_one();
+  }
+  task<void> send_owed_acks() {
+    while (true) {
+      const wake_reason why = co_await ack_wake_.wait();
+      if (why == wake_reason::cancelled) co_return;
+      const time_point t = now();
+      for (std::size_t k = 0; k < owing_count_; ++k) {
+        slot& s = slots_[owing_[k]];
+        s.ack_listed = false;
+        if (s.used) s.conn->flush_ack(t);
+      }
+      owing_count_ = 0;
+    }
+  }
+
   // ---- Timers -----------------------------------------------------------------------
 
   task<void> run_timers() {
@@ -445,7 +480,10 @@ class layer {
   layer_counters<tcp_drop> counters_{};
   wait_queue wake_;
   time_point wake_at_ = time_point{};
-  join_handle<void> timers_;
+  std::unique_ptr<std::size_t[]> owing_{new std::size_t[Config::tcp_connections]};
+  std::size_t owing_count_ = 0;
+  wait_queue ack_wake_{sched_};
+  join_handle<void> timers_, acks_;
 };
 
 }  // namespace uni::tcp
