@@ -354,29 +354,34 @@ std::string read_file(const std::string& path) {
   s << f.rdbuf();
   return s.str();
 }
+// A legitimate client's outcome: answered right, not answered (refused, timed out), or answered wrongly.
+enum verdict { answer_ok, answer_missing, answer_wrong };
+
 // GET / must answer 200 with the site's index, byte for byte.
-bool http_get_right(const options& o, int timeout_ms) {
+verdict http_get_right(const options& o, int timeout_ms) {
   int s = connect_to(o, o.http, timeout_ms);
-  if (s < 0) return false;
+  if (s < 0) return answer_missing;
   std::string resp;
   const bool sent = send_all(s, "GET / HTTP/1.1\r\nHost: hostile\r\nConnection: close\r\n\r\n", timeout_ms);
   const bool done = sent && recv_some(s, resp, 0, timeout_ms);
   ::close(s);
-  if (!done || resp.compare(0, 12, "HTTP/1.1 200") != 0) return false;
+  if (!done || resp.empty()) return answer_missing;
+  if (resp.compare(0, 12, "HTTP/1.1 200") != 0) return answer_wrong;
   const std::size_t body = resp.find("\r\n\r\n");
   static const std::string want = read_file(o.site);
-  return body != std::string::npos && (o.site.empty() || resp.substr(body + 4) == want);
+  return body != std::string::npos && (o.site.empty() || resp.substr(body + 4) == want) ? answer_ok : answer_wrong;
 }
-bool tcp_echo_right(const options& o, int timeout_ms, std::uint32_t n) {
+verdict tcp_echo_right(const options& o, int timeout_ms, std::uint32_t n) {
   int s = connect_to(o, o.tcp, timeout_ms);
-  if (s < 0) return false;
+  if (s < 0) return answer_missing;
   const std::string msg = "legitimate " + std::to_string(n) + std::string(200, 'x');
   std::string got;
-  const bool ok = send_all(s, msg, timeout_ms) && recv_some(s, got, msg.size(), timeout_ms) && got == msg;
+  const bool done = send_all(s, msg, timeout_ms) && recv_some(s, got, msg.size(), timeout_ms);
   ::close(s);
-  return ok;
+  if (got != msg.substr(0, std::min(got.size(), msg.size())) || got.size() > msg.size()) return answer_wrong;
+  return done ? answer_ok : answer_missing;
 }
-bool udp_echo_right(const options& o, int timeout_ms, std::uint32_t n) {
+verdict udp_echo_right(const options& o, int timeout_ms, std::uint32_t n) {
   int s = ::socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET, a.sin_port = htons(static_cast<std::uint16_t>(o.udp)), a.sin_addr.s_addr = o.app_ip;
@@ -384,16 +389,16 @@ bool udp_echo_right(const options& o, int timeout_ms, std::uint32_t n) {
   ::sendto(s, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
   pollfd p{s, POLLIN, 0};
   char buf[2048];
-  bool ok = false;
+  verdict v = answer_missing;
   if (::poll(&p, 1, timeout_ms) == 1) {
     const ssize_t r = ::recv(s, buf, sizeof buf, 0);
-    ok = r == static_cast<ssize_t>(msg.size()) && std::memcmp(buf, msg.data(), msg.size()) == 0;
+    if (r >= 0) v = r == static_cast<ssize_t>(msg.size()) && std::memcmp(buf, msg.data(), msg.size()) == 0 ? answer_ok : answer_wrong;
   }
   ::close(s);
-  return ok;
+  return v;
 }
 // One ping over a raw ICMP socket (its own id), answered with the same data.
-bool ping_right(const options& o, int timeout_ms, std::uint16_t seq) {
+verdict ping_right(const options& o, int timeout_ms, std::uint16_t seq) {
   static int s = ::socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
   static const std::uint16_t id = static_cast<std::uint16_t>(::getpid());
   bytes data(56);
@@ -407,7 +412,7 @@ bool ping_right(const options& o, int timeout_ms, std::uint16_t seq) {
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clk::now()).count();
     pollfd p{s, POLLIN, 0};
-    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) != 1) return false;
+    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) != 1) return answer_missing;
     const ssize_t n = ::recv(s, buf, sizeof buf, 0);
     if (n < 28) continue;
     const std::size_t hl = (buf[0] & 15u) * 4u;
@@ -415,7 +420,8 @@ bool ping_right(const options& o, int timeout_ms, std::uint16_t seq) {
     std::uint32_t src;
     std::memcpy(&src, buf + 12, 4);
     if (src != o.app_ip || icmp[0] != 0 || get16(icmp + 4) != id || get16(icmp + 6) != seq) continue;
-    return static_cast<std::size_t>(n) == hl + m.size() && std::equal(data.begin(), data.end(), icmp + 8);
+    return static_cast<std::size_t>(n) == hl + m.size() && std::equal(data.begin(), data.end(), icmp + 8) ? answer_ok
+                                                                                                          : answer_wrong;
   }
 }
 
@@ -952,7 +958,7 @@ void hold(context& c, const std::string& kind) {
 // ---- legitimate clients ----------------------------------------------------------------
 
 struct probe_stats {
-  long ok = 0, fail = 0;
+  long ok = 0, missing = 0, wrong = 0;
   std::vector<double> ms;
 };
 
@@ -962,10 +968,10 @@ void probe(context& c) {
   std::uint32_t n = 0;
   auto time = [&](const char* what, auto fn) {
     const auto t0 = clk::now();
-    const bool ok = fn();
+    const verdict v = fn();
     auto& s = st[what];
-    (ok ? s.ok : s.fail)++;
-    if (ok) s.ms.push_back(std::chrono::duration<double, std::milli>(clk::now() - t0).count());
+    (v == answer_ok ? s.ok : v == answer_missing ? s.missing : s.wrong)++;
+    if (v == answer_ok) s.ms.push_back(std::chrono::duration<double, std::milli>(clk::now() - t0).count());
   };
   do {
     ++n;
@@ -975,7 +981,7 @@ void probe(context& c) {
     if (c.o.dns) time("dns", [&] {
         const bytes q = dns_query(static_cast<std::uint16_t>(n), "www.example.com", 1);
         auto r = dns_udp(c.o, q, 1000);
-        return r && dns_answer_right(*r, static_cast<std::uint16_t>(n));
+        return !r ? answer_missing : dns_answer_right(*r, static_cast<std::uint16_t>(n)) ? answer_ok : answer_wrong;
       });
     if (c.o.http) time("http", [&] { return http_get_right(c.o, 3000); });
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -984,8 +990,9 @@ void probe(context& c) {
   for (auto& [what, s] : st) {
     std::sort(s.ms.begin(), s.ms.end());
     auto pct = [&](double p) { return s.ms.empty() ? 0.0 : s.ms[std::min(s.ms.size() - 1, static_cast<std::size_t>(p * static_cast<double>(s.ms.size())))]; };
-    std::printf("probe %s ok %ld fail %ld p50_ms %.2f p99_ms %.2f\n", what.c_str(), s.ok, s.fail, pct(0.5), pct(0.99));
-    all = all && s.fail == 0;
+    std::printf("probe %s ok %ld missing %ld wrong %ld p50_ms %.2f p99_ms %.2f\n", what.c_str(), s.ok, s.missing,
+                s.wrong, pct(0.5), pct(0.99));
+    all = all && s.missing == 0 && s.wrong == 0;
   }
   std::exit(all ? 0 : 1);
 }
