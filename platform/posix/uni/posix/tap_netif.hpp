@@ -74,7 +74,7 @@ class basic_tap_netif {
   static constexpr std::size_t read_batch = 64;  // frames per readiness event
   static constexpr std::size_t gso_max_views = 128;  // payload views held for one GSO frame
   static constexpr std::size_t big_size = 65536;      // a merged received frame past its first page
-  static constexpr std::size_t rx_reserve = 64;       // free pages below which received frames are dropped
+  static constexpr std::size_t rx_reserve = 64;       // free pages a pool needs for the receive offload
 
   struct stats {
     std::uint64_t rx_frames = 0;
@@ -245,9 +245,12 @@ class basic_tap_netif {
     for (std::size_t i = 0; i < read_batch; ++i) {
       vnet_header h{};
       const std::size_t hn = vnet_ ? sizeof h : 0;
-      // A merged frame becomes up to 64 pages: past that reserve, drop as if the pool were empty.
-      result<view> page = fail(error::no_buffers);
-      if (!rx_offload_ || pool_.available() > rx_reserve) page = pool_.allocate();
+      // Every frame gets a page while there is one: an ACK or an ARP reply is what
+      // frees pages, and holding them back at a reserve deadlocked 1,000 echo
+      // connections whose unacknowledged data held the pool. A merged frame cut
+      // into more segments than there are pages loses its tail (split()): TCP
+      // sends it again.
+      result<view> page = pool_.allocate();
       if (!page) {
         // Drain the frame anyway, or the device would stay readable forever.
         std::uint8_t scratch[page_size];
