@@ -490,17 +490,16 @@ class Stack {
       case ip_protocol::icmp: return icmp_input(h, std::move(payload));
       case ip_protocol::udp:
         if constexpr (Config::udp) return udp_input(h, std::move(payload));
-        [[fallthrough]];
+        break;
       case ip_protocol::tcp:
         if constexpr (Config::tcp) {
-          if (static_cast<ip_protocol>(h.protocol) == ip_protocol::tcp) {
-            if (is_broadcast(h.destination)) return counters_.ipv4.drop(ipv4_drop::not_for_us);
-            return tcp_.input(h.source, h.destination, std::move(payload));
-          }
+          if (is_broadcast(h.destination)) return counters_.ipv4.drop(ipv4_drop::not_for_us);
+          return tcp_.input(h.source, h.destination, std::move(payload));
         }
-        [[fallthrough]];
-      default: return counters_.ipv4.drop(ipv4_drop::unknown_protocol);
+        break;
+      default: break;
     }
+    counters_.ipv4.drop(ipv4_drop::unknown_protocol);  // or switched off in the Config
   }
 
   // ---- ICMP (RFC 792, RFC 1122 §3.2.2) --------------------------------------------
