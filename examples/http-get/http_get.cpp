@@ -1,10 +1,12 @@
 // examples/http-get: the HTTP client as an appliance (uni/http/client.hpp):
 // fetches a URL --count times over one kept-alive connection and reports the
 // status, the bytes and the connections used; exits 0 on a 2xx answer.
-// Flags: --url http://ADDR[:PORT]/PATH (an IPv4 address: names need the DNS
-// stub resolver), --count N (default 1), --follow N (redirects to follow,
-// default 0), --timeout S (per request, default 30); on POSIX, --out FILE
-// writes the last body there.
+// Flags: --url http://HOST[:PORT]/PATH (HOST a name or an IPv4 address),
+// --dns ADDR[:PORT] (the DNS server that resolves names; default: the first
+// one DHCP gave, with --dhcp), --count N (default 1), --follow N (redirects to
+// follow, default 0), --timeout S (per request, default 30); on POSIX, --out
+// FILE writes the last body there. A name that does not resolve, or any other
+// failure, is logged ("http-get: URL: why") and exits 1; bad flags exit 2.
 #include <uni/appliance.hpp>
 #include <uni/http/client.hpp>
 
@@ -15,41 +17,52 @@
 
 namespace {
 
-struct url {
-  uni::endpoint to;
-  std::string_view host;  // as written, for the Host field
-  std::string_view target;
+// The appliance's Config: the default one with the DHCP client in the image
+// (used only with --dhcp), for the DNS servers a lease names.
+struct http_get_config : uni::default_config {
+  static constexpr bool dhcp = true;
+  static constexpr bool dhcp_by_default = false;
 };
 
-bool parse_url(std::string_view u, url& out) {
-  if (u.substr(0, 7) != "http://") return false;
-  u.remove_prefix(7);
-  const std::size_t slash = u.find('/');
-  out.host = u.substr(0, slash);
-  out.target = slash == std::string_view::npos ? std::string_view("/") : u.substr(slash);
-  const std::size_t colon = out.host.find(':');
-  auto addr = uni::ipv4_address::parse(out.host.substr(0, colon));
-  if (!addr) return false;
-  std::uint16_t port = 80;
+// ADDR or ADDR:PORT (port 53 if absent).
+uni::result<uni::endpoint> parse_server(std::string_view s) {
+  const std::size_t colon = s.find(':');
+  auto addr = uni::ipv4_address::parse(s.substr(0, colon));
+  if (!addr) return uni::fail(addr.err());
+  std::uint16_t port = 53;
   if (colon != std::string_view::npos) {
-    auto p = uni::http::parse_decimal(out.host.substr(colon + 1));
-    if (!p || *p == 0 || *p > 65535) return false;
+    auto p = uni::http::parse_decimal(s.substr(colon + 1));
+    if (!p || *p == 0 || *p > 65535) return uni::fail(uni::error::invalid_argument);
     port = static_cast<std::uint16_t>(*p);
   }
-  out.to = {*addr, port};
-  return true;
+  return uni::endpoint{*addr, port};
 }
 
 template <class Stack>
 uni::task<int> fetch(Stack& stack, const uni::appliance_options& o) {
-  url u;
-  if (!parse_url(o.get("url"), u)) {
-    uni::log_error("http-get: --url http://ADDR[:PORT]/PATH is required (ADDR an IPv4 address)");
+  const std::string_view link = o.get("url");
+  if (auto u = uni::http::parse_url(link); !u) {
+    // (invalid_argument: a URL of a kind the client does not follow.)
+    uni::log_error("http-get: --url http://HOST[:PORT]/PATH is required (HOST a name or an IPv4 address; no https, ",
+                   "user@, [IPv6]): ", link.empty() ? std::string_view("none given") : uni::to_string(u.err()));
     co_return 2;
   }
   uni::http::client_options copt;
   copt.timeout = std::chrono::seconds(o.get_number("timeout", 30));
   copt.max_redirects = static_cast<int>(o.get_number("follow", 0));
+  if (!o.get("dns").empty()) {
+    auto server = parse_server(o.get("dns"));
+    if (!server) {
+      uni::log_error("http-get: --dns ADDR[:PORT] wants an IPv4 address: ", o.get("dns"));
+      co_return 2;
+    }
+    copt.dns_server = *server;
+  }
+  if constexpr (requires { stack.address_assigned(); }) {
+    // With --dhcp: the lease (and its DNS servers) first. (Not `if (!co_await ...)`: GCC 12.)
+    const auto assigned = co_await stack.address_assigned();
+    if (!assigned) co_return 1;
+  }
   uni::http::client<Stack> c(stack, copt);
   const long count = o.get_number("count", 1);
 #if HTTP_GET_POSIX
@@ -68,9 +81,9 @@ uni::task<int> fetch(Stack& stack, const uni::appliance_options& o) {
 #if HTTP_GET_POSIX
     if (i + 1 == count && !o.get("out").empty()) out = std::fopen(std::string(o.get("out")).c_str(), "wb");
 #endif
-    auto r = co_await c.get(u.to, u.host, u.target, sink);
+    auto r = co_await c.get(link, sink);
     if (!r) {
-      uni::log_error("http-get: ", u.to, u.target, ": ", uni::to_string(r.err()));
+      uni::log_error("http-get: ", link, ": ", uni::to_string(r.err()));
       co_return 1;
     }
     status = (*r)->status;
@@ -79,7 +92,7 @@ uni::task<int> fetch(Stack& stack, const uni::appliance_options& o) {
   if (out) std::fclose(out);
 #endif
   uni::log_info("http-get: status ", status, ", ", bytes, " bytes, ", count, " requests over ", c.connections_opened(),
-                " connections");
+                " connections (last to ", c.last_endpoint(), ")");
   co_return status >= 200 && status < 300 ? 0 : 1;
 }
 
@@ -87,4 +100,4 @@ uni::task<int> run_fetch(auto& stack, const uni::appliance_options& o) { return 
 
 }  // namespace
 
-UNI_APPLIANCE("http-get", uni::default_config, run_fetch)
+UNI_APPLIANCE("http-get", http_get_config, run_fetch)

@@ -11,6 +11,7 @@ set -euo pipefail
 mode=$1 app=$2 zone=$3
 command -v dig >/dev/null || { echo "SKIP: no dig (bind9-dnsutils)"; exit 77; }
 command -v nsd >/dev/null || { echo "SKIP: no nsd"; exit 77; }
+source "$(dirname "$0")/nsd.sh"
 work=$(mktemp -d)
 NSD_PID=""
 SOCK_PID=""
@@ -35,27 +36,7 @@ else
 fi
 
 cp "$zone" "$work/example.zone"
-cat >"$work/nsd.conf" <<EOF
-server:
-  ip-address: $nsd_ip
-  port: $nsd_port
-  username: ""
-  chroot: ""
-  zonesdir: "$work"
-  pidfile: "$work/nsd.pid"
-  database: ""
-  zonelistfile: "$work/zone.list"
-  xfrdfile: "$work/xfrd.state"
-  xfrdir: "$work"
-  logfile: "$work/nsd.log"
-  server-count: 1
-  minimal-responses: no
-remote-control:
-  control-enable: no
-zone:
-  name: example.com
-  zonefile: example.zone
-EOF
+nsd_conf "$work" "$nsd_ip" "$nsd_port" example.com example.zone "minimal-responses: no" >"$work/nsd.conf"
 "${run[@]}" nsd -d -c "$work/nsd.conf" >"$work/nsd.out" 2>&1 &
 NSD_PID=$!
 

@@ -1,9 +1,17 @@
 // uni/http/client.hpp: an HTTP/1.1 client (RFC 9110, RFC 9112) over any stack
 // with the uni::tcp handle API, uni's own or posix::SocketStack:
 //
-//   uni::http::client<Stack> c(stack);
-//   auto r = co_await c.get({addr, 80}, "example.org", "/index.html", sink);
+//   uni::http::client<Stack> c(stack, {.dns_server = {resolver, 53}});
+//   auto r = co_await c.get("http://www.example.org/index.html", sink);
 //   // r->status, r->header("content-type"); the body went to `sink` piece by piece
+//   auto s = co_await c.get({addr, 80}, "example.org", "/index.html", sink);  // no URL, no DNS
+//
+// A URL's host (uni/http/url.hpp) is an IPv4 address, used as it is, or a name
+// asked of a DNS server with the stub resolver (uni/dns/stub.hpp, A records):
+// client_options::dns_server, else the first server the stack learned by DHCP.
+// The last answer is kept for its TTL. A name that cannot be resolved is
+// error::unreachable (NXDOMAIN, no address), error::timed_out (the server is
+// silent) or error::refused (SERVFAIL, REFUSED); the log says which.
 //
 // One connection is kept open (keep-alive) and reused while requests go to the
 // same endpoint and the server does not close it; a request that finds the
@@ -11,10 +19,9 @@
 // GET and HEAD only). Response bodies with Content-Length, chunked, or ending
 // with the connection are handed to a sink as received views (no copy).
 // Redirects (301, 302, 303, 307, 308) are returned as they are unless
-// max_redirects is set; then same-host absolute paths and http:// URLs with an
-// IPv4 address are followed. Every request has a deadline (error::timed_out).
-// Names are not resolved here: the caller gives the address (the DNS stub
-// resolver is a separate service).
+// max_redirects is set; then absolute paths and http:// URLs are followed (a
+// name in the URL resolved as above, its Host field sent). Every request has a
+// deadline (error::timed_out), resolution included.
 #pragma once
 
 #include <algorithm>
@@ -28,10 +35,13 @@
 
 #include <uni/core/buffer.hpp>
 #include <uni/core/function_ref.hpp>
+#include <uni/core/log.hpp>
 #include <uni/core/task.hpp>
+#include <uni/dns/stub.hpp>
 #include <uni/http/body.hpp>
 #include <uni/http/request.hpp>
 #include <uni/http/response.hpp>
+#include <uni/http/url.hpp>
 #include <uni/net/endpoint.hpp>
 
 namespace uni::http {
@@ -115,6 +125,8 @@ struct client_options {
   duration connect_timeout = std::chrono::seconds(5);
   std::uint64_t max_body = ~std::uint64_t{0};
   int max_redirects = 0;  // 0: redirects are returned, not followed
+  endpoint dns_server{};  // for names in URLs; none: the stack's first DHCP-learned server
+  dns::stub_options dns{};
 };
 
 template <class Stack>
@@ -125,13 +137,30 @@ class client {
 
   explicit client(Stack& s, client_options o = {}) noexcept : stack_(s), opt_(o) {}
 
+  // To a URL (uni/http/url.hpp): its errors, then the resolver's, then the request's.
+  task<result<const response*>> get(std::string_view link, sink body) {
+    return request(method::get, link, {}, {}, body);
+  }
+  task<result<const response*>> post(std::string_view link, std::string_view content_type, std::span<const view> data,
+                                     sink body) {
+    const field f{"Content-Type", content_type};  // in this frame: the task starts when awaited
+    co_return co_await request(method::post, link, std::span<const field>(&f, 1), data, body);
+  }
+  task<result<const response*>> request(method m, std::string_view link, std::span<const field> headers,
+                                        std::span<const view> data, sink body) {
+    auto u = parse_url(link);
+    if (!u) co_return fail(u.err());
+    co_return co_await run(m, *u, std::nullopt, headers, data, body);
+  }
+
+  // To an endpoint the caller resolved, with `host` as the Host field.
   task<result<const response*>> get(endpoint to, std::string_view host, std::string_view target, sink body) {
     return request(method::get, to, host, target, {}, {}, body);
   }
   task<result<const response*>> post(endpoint to, std::string_view host, std::string_view target,
                                      std::string_view content_type, std::span<const view> data, sink body) {
     const field f{"Content-Type", content_type};
-    return request(method::post, to, host, target, std::span<const field>(&f, 1), data, body);
+    co_return co_await request(method::post, to, host, target, std::span<const field>(&f, 1), data, body);
   }
 
   // Sends one request and reads its response; the response (valid until the
@@ -139,8 +168,69 @@ class client {
   // response), error::too_large (past max_body), the stream's errors.
   task<result<const response*>> request(method m, endpoint to, std::string_view host, std::string_view target,
                                         std::span<const field> headers, std::span<const view> data, sink body) {
+    url u;
+    u.host = u.authority = host;
+    u.port = to.port;
+    u.target = target;
+    return run(m, u, to, headers, data, body);
+  }
+
+  // Resolves a URL's host: an IPv4 address as it is, a name through DNS.
+  task<result<endpoint>> resolve(url u) {
+    if (u.address) co_return endpoint{*u.address, u.port};
+    auto qname = dns::name::parse(u.host);
+    if (!qname) co_return fail(error::malformed);
+    const time_point now = stack_.sched().now();
+    if (cached_ && cached_->qname == *qname && now < cached_->until) co_return endpoint{cached_->address, u.port};
+    if constexpr (requires { stack_.udp_bind(std::uint16_t{}); }) {
+      const endpoint server = dns_server();
+      if (server.address.is_any()) {
+        log_warn("http client: ", u.host, ": no DNS server (none configured, none from DHCP)");
+        co_return fail(error::unreachable);
+      }
+      auto a = co_await dns::resolve(stack_, server, *qname, dns::rr_type::a, opt_.dns);
+      if (!a) {
+        if (a.err() == error::timed_out) log_warn("http client: ", u.host, ": DNS server ", server, " did not answer");
+        else log_warn("http client: ", u.host, ": DNS server ", server, ": ", to_string(a.err()));
+        co_return fail(a.err());
+      }
+      if (a->count == 0) {
+        log_warn("http client: ", u.host,
+                 a->rc == dns::rcode::nxdomain ? ": no such name (NXDOMAIN)" : ": no IPv4 address (NODATA)");
+        co_return fail(error::unreachable);
+      }
+      cached_.emplace(*qname, a->ipv4(0), now + std::chrono::seconds(a->ttl));
+      co_return endpoint{a->ipv4(0), u.port};
+    } else {
+      log_warn("http client: ", u.host, ": the stack has no UDP to ask DNS");
+      co_return fail(error::unreachable);
+    }
+  }
+
+  bool connected() const noexcept { return conn_.has_value(); }
+  std::uint64_t connections_opened() const noexcept { return opened_; }
+  // The endpoint of the last request (after resolution and redirects).
+  endpoint last_endpoint() const noexcept { return to_; }
+
+ private:
+  struct cached_name {
+    dns::name qname;
+    ipv4_address address;
+    time_point until;
+  };
+
+  endpoint dns_server() const noexcept {
+    if (!opt_.dns_server.address.is_any()) return opt_.dns_server;
+    if constexpr (requires { stack_.dns_servers(); }) {
+      if (!stack_.dns_servers().empty()) return {stack_.dns_servers()[0], 53};
+    }
+    return {};
+  }
+
+  task<result<const response*>> run(method m, url u, std::optional<endpoint> to, std::span<const field> headers,
+                                    std::span<const view> data, sink body) {
     // (The spans and strings outlive the spawned task: the caller awaits it.)
-    auto r = co_await with_timeout(stack_.sched(), opt_.timeout, exchange_all(m, to, host, target, headers, data, body));
+    auto r = co_await with_timeout(stack_.sched(), opt_.timeout, exchange_all(m, u, to, headers, data, body));
     if (!r) {
       conn_.reset();  // a request cut off leaves the connection in an unknown state
       co_return fail(r.err());
@@ -148,42 +238,42 @@ class client {
     co_return &resp_;
   }
 
-  bool connected() const noexcept { return conn_.has_value(); }
-  std::uint64_t connections_opened() const noexcept { return opened_; }
-
- private:
-  task<result<void>> exchange_all(method m, endpoint to, std::string_view host, std::string_view target,
-                                  std::span<const field> headers, std::span<const view> data, sink body) {
-    char redirect_target[1024];
+  // `to`: the endpoint when the caller gave it; otherwise u's host is resolved.
+  task<result<void>> exchange_all(method m, url u, std::optional<endpoint> to, std::span<const field> headers,
+                                  std::span<const view> data, sink body) {
+    // What is followed, copied out of the response it came in: the last
+    // Location, and the authority of the last absolute one (later relative
+    // Locations overwrite the first buffer but keep the host).
+    char location[1024];
+    char authority[264];
     for (int hops = 0;; ++hops) {
-      auto r = co_await once(m, to, host, target, headers, data, body, opt_.max_redirects - hops);
+      if (!to) {
+        auto e = co_await resolve(u);
+        if (!e) co_return fail(e.err());
+        to = *e;
+      }
+      auto r = co_await once(m, *to, u.authority, u.target, headers, data, body, opt_.max_redirects - hops);
       if (!r) co_return r;
       const int s = resp_.status;
       const bool redirect = s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
       if (!redirect || hops >= opt_.max_redirects) co_return result<void>{};
-      std::string_view loc = resp_.header("location");
-      if (loc.size() > 7 && iequals(loc.substr(0, 7), "http://")) {
-        // http://a.b.c.d[:port]/path: an address we can reach without a resolver.
-        std::string_view rest = loc.substr(7);
-        const std::size_t slash = rest.find('/');
-        const std::string_view authority = rest.substr(0, slash);
-        const std::size_t colon = authority.find(':');
-        auto addr = ipv4_address::parse(authority.substr(0, colon));
-        if (!addr) co_return result<void>{};  // not followable: returned as it is
-        std::uint16_t port = 80;
-        if (colon != std::string_view::npos) {
-          auto p = parse_decimal(authority.substr(colon + 1));
-          if (!p || *p == 0 || *p > 65535) co_return result<void>{};
-          port = static_cast<std::uint16_t>(*p);
-        }
-        to = {*addr, port};
-        loc = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
-      } else if (loc.empty() || loc.front() != '/') {
-        co_return result<void>{};
+      const std::string_view loc = resp_.header("location");
+      if (loc.empty() || loc.size() > sizeof location) co_return result<void>{};  // returned as it is
+      const bool absolute = loc.size() > 7 && iequals(loc.substr(0, 7), "http://");
+      if (!absolute && loc.front() != '/') co_return result<void>{};
+      std::copy(loc.begin(), loc.end(), location);
+      const std::string_view copy(location, loc.size());
+      if (absolute) {
+        auto next = parse_url(copy);
+        if (!next || next->authority.size() > sizeof authority) co_return result<void>{};  // returned as it is
+        u = *next;
+        std::copy(u.authority.begin(), u.authority.end(), authority);
+        u.authority = {authority, u.authority.size()};
+        u.host = u.authority.substr(0, u.host.size());
+        to.reset();
+      } else {
+        u.target = copy;  // the same host
       }
-      if (loc.size() > sizeof redirect_target) co_return result<void>{};
-      std::copy(loc.begin(), loc.end(), redirect_target);
-      target = {redirect_target, loc.size()};
       if (s == 303 || (m == method::post && (s == 301 || s == 302))) {
         m = method::get;  // RFC 9110 §15.4.4 (and the usual practice for 301/302)
         data = {};
@@ -319,6 +409,7 @@ class client {
   head_reader<8192> reader_{8192};  // holds the response head the fields point into
   response resp_;
   std::uint64_t opened_ = 0;
+  std::optional<cached_name> cached_;  // the last name resolved, until its TTL runs out
 };
 
 }  // namespace uni::http
