@@ -20,7 +20,7 @@ work=$(mktemp -d)
 pids=()  # nginx, nsd, dnsmasq
 cleanup() {
   local rc=$?
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   netns_cleanup
   rm -rf "$work"
   exit "$rc"
