@@ -177,11 +177,10 @@ class client {
 
   // Resolves a URL's host: an IPv4 address as it is, a name through DNS.
   task<result<endpoint>> resolve(url u) {
-    if (u.address) co_return endpoint{*u.address, u.port};
+    if (auto e = known(u)) co_return *e;
     auto qname = dns::name::parse(u.host);
     if (!qname) co_return fail(error::malformed);
     const time_point now = stack_.sched().now();
-    if (cached_ && cached_->qname == *qname && now < cached_->until) co_return endpoint{cached_->address, u.port};
     if constexpr (requires { stack_.udp_bind(std::uint16_t{}); }) {
       const endpoint server = dns_server();
       if (server.address.is_any()) {
@@ -219,6 +218,15 @@ class client {
     time_point until;
   };
 
+  // The endpoint of u without asking anyone: its address, or its name's cached one.
+  std::optional<endpoint> known(const url& u) const noexcept {
+    if (u.address) return endpoint{*u.address, u.port};
+    if (!cached_ || stack_.sched().now() >= cached_->until) return std::nullopt;
+    auto qname = dns::name::parse(u.host);
+    if (!qname || !(cached_->qname == *qname)) return std::nullopt;
+    return endpoint{cached_->address, u.port};
+  }
+
   endpoint dns_server() const noexcept {
     if (!opt_.dns_server.address.is_any()) return opt_.dns_server;
     if constexpr (requires { stack_.dns_servers(); }) {
@@ -247,6 +255,7 @@ class client {
     char location[1024];
     char authority[264];
     for (int hops = 0;; ++hops) {
+      if (!to) to = known(u);  // (no coroutine frame for an address or a cached name)
       if (!to) {
         auto e = co_await resolve(u);
         if (!e) co_return fail(e.err());
