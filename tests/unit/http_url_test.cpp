@@ -135,12 +135,12 @@ TEST_CASE("HTTP client: names resolved by the stub resolver, over host sockets",
     if (!page) co_return;
     std::memcpy(page->data(), host.data(), host.size());
     const view body = page->head(host.size());
-    co_await ex.respond(200, "text/plain", std::span<const view>(&body, 1));
+    (void)co_await ex.respond(200, "text/plain", std::span<const view>(&body, 1));
   };
   std::string away;  // http://there.test:PORT/host
   auto moved = [&away](http::exchange& ex) -> task<void> {
     const http::field f{"Location", away};
-    co_await ex.respond(301, "text/plain", {}, std::span<const http::field>(&f, 1));
+    (void)co_await ex.respond(301, "text/plain", {}, std::span<const http::field>(&f, 1));
   };
   http::router<4> routes;
   REQUIRE(routes.add(http::method::get, "/host", host_page).ok());

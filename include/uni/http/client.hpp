@@ -198,7 +198,7 @@ class client {
                  a->rc == dns::rcode::nxdomain ? ": no such name (NXDOMAIN)" : ": no IPv4 address (NODATA)");
         co_return fail(error::unreachable);
       }
-      cached_.emplace(*qname, a->ipv4(0), now + std::chrono::seconds(a->ttl));
+      cached_ = cached_name{*qname, a->ipv4(0), now + std::chrono::seconds(a->ttl)};
       co_return endpoint{a->ipv4(0), u.port};
     } else {
       log_warn("http client: ", u.host, ": the stack has no UDP to ask DNS");
