@@ -3,7 +3,7 @@
 // examples/CMakeLists.txt embeds the master file's text, parsed at start); on
 // POSIX `--zone FILE[,FILE...]` serves files instead. Flags: --port N
 // (default 53), --origin NAME (for files whose names are relative and that
-// have no $ORIGIN), --memo N (memo table slots, 0 = off), plus the platform's.
+// have no $ORIGIN), --memo N (answers the memo table keeps, 0 = off), plus the platform's.
 #include <string>
 #include <vector>
 

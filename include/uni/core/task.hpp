@@ -18,6 +18,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <uni/core/frame_cache.hpp>
 #include <uni/core/panic.hpp>
 #include <uni/core/result.hpp>
 #include <uni/core/scheduler.hpp>
@@ -50,6 +51,10 @@ struct promise_base {
   bool done = false;
   bool detached = false;
   bool running_inline = false;  // started by co_await, not yet suspended: see task::awaiter
+
+  // Frames come from the recycling cache (frame_cache.hpp), not the heap, once warm.
+  static void* operator new(std::size_t n) { return frame_cache::take(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { frame_cache::give(p, n); }
 
   std::suspend_always initial_suspend() noexcept { return {}; }
   void unhandled_exception() noexcept { panic("an exception escaped a uni task"); }

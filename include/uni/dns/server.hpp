@@ -36,6 +36,7 @@
 #include <vector>
 
 #include <uni/core/wire.hpp>
+#include <uni/dns/memo.hpp>
 #include <uni/dns/message.hpp>
 #include <uni/dns/name.hpp>
 #include <uni/dns/rdata.hpp>
@@ -52,8 +53,10 @@ struct server_options {
   // The zone's NS RRset in the authority section of positive answers (NSD and
   // BIND do this unless told to give minimal responses).
   bool authority_ns = true;
-  // Memo table: slots, and the largest answer a slot keeps (0 slots: none).
+  // Memo table (memo.hpp): how many answers it indexes (0: none), the bytes
+  // kept for their keys and answers, and the largest answer it keeps.
   std::size_t memo_slots = 4096;
+  std::size_t memo_bytes = 0;  // 0: 192 per slot
   std::size_t memo_answer_bytes = 512;
 };
 
@@ -77,11 +80,9 @@ class server {
   explicit server(std::vector<zone> zones, server_options o = {}) : zones_(std::move(zones)), opts_(o) {
     if (opts_.edns_payload < 512) opts_.edns_payload = 512;
     if (opts_.memo_slots) {
-      std::size_t n = 1;
-      while (n < opts_.memo_slots) n *= 2;
-      opts_.memo_slots = n;
-      stride_ = (sizeof(memo_head) + opts_.memo_answer_bytes + 7) / 8 * 8;
-      memo_.assign(n * stride_, 0);
+      if (opts_.memo_bytes == 0) opts_.memo_bytes = opts_.memo_slots * 192;
+      memo_ = memo_table(opts_.memo_slots, opts_.memo_bytes);
+      opts_.memo_slots = memo_.capacity();
     }
   }
 
@@ -132,38 +133,29 @@ class server {
     key[qlen + 4] = static_cast<std::uint8_t>((e.present ? 1 : 0) | (e.dnssec_ok ? 2 : 0) | (e.version ? 4 : 0));
     wire::store_be16(key + qlen + 5, static_cast<std::uint16_t>(limit));
     const std::span<const std::uint8_t> k(key, qlen + 7);
-    memo_head* slot = nullptr;
-    if (!memo_.empty()) {
-      const std::uint32_t hash = wire_hash(k);
-      slot = reinterpret_cast<memo_head*>(memo_.data() + (hash & (opts_.memo_slots - 1)) * stride_);
-      if (slot->answer_length && slot->hash == hash && slot->key_length == k.size() &&
-          std::equal(k.begin(), k.end(), slot->key) && slot->answer_length <= limit) {
+    const std::uint32_t hash = memo_.enabled() ? wire_hash(k) : 0;
+    if (memo_.enabled()) {
+      const auto kept = memo_.find(k, hash);
+      if (!kept.empty() && kept.size() <= limit) {
         ++stats_.memo_hits;
         ++stats_.answers;
         std::uint8_t* a = out.data();
-        std::memcpy(a, reinterpret_cast<std::uint8_t*>(slot + 1), slot->answer_length);
+        std::memcpy(a, kept.data(), kept.size());
         wire::store_be16(a, h->id);
         const std::uint16_t f = wire::load_be16(a + 2);
         wire::store_be16(a + 2, static_cast<std::uint16_t>((f & ~(header::rd | header::cd)) |
                                                            (h->flags & (header::rd | header::cd))));
         std::memcpy(a + header_size, q->qname.wire().data(), qlen);
         count_rcode(a);
-        return slot->answer_length;
+        return kept.size();
       }
-      slot->hash = hash;
-      slot->answer_length = 0;
       ++stats_.memo_misses;
     }
     const std::size_t n = build(*h, echoed, *q, e, out.first(limit));
     if (n) {
       ++stats_.answers;
       count_rcode(out.data());
-      if (slot && n <= opts_.memo_answer_bytes) {
-        slot->key_length = static_cast<std::uint16_t>(k.size());
-        std::memcpy(slot->key, k.data(), k.size());
-        std::memcpy(reinterpret_cast<std::uint8_t*>(slot + 1), out.data(), n);
-        slot->answer_length = static_cast<std::uint16_t>(n);
-      }
+      if (memo_.enabled() && n <= opts_.memo_answer_bytes) memo_.insert(k, hash, out.first(n));
     }
     return n;
   }
@@ -174,12 +166,6 @@ class server {
     bool dnssec_ok = false;
     std::uint8_t version = 0;
     std::uint16_t payload = 512;
-  };
-  struct memo_head {
-    std::uint32_t hash;
-    std::uint16_t key_length;
-    std::uint16_t answer_length;  // 0: empty slot
-    std::uint8_t key[max_name_length + 7];
   };
   struct counts {
     std::uint16_t an = 0, ns = 0, ar = 0;
@@ -430,8 +416,7 @@ class server {
   std::vector<zone> zones_;
   server_options opts_;
   server_stats stats_;
-  std::vector<std::uint8_t> memo_;
-  std::size_t stride_ = 0;
+  memo_table memo_;
 };
 
 }  // namespace uni::dns
