@@ -23,7 +23,8 @@
 #
 # Writes bench/results/dns.md (or --out DIR). Every step is bounded by `timeout`;
 # namespaces and daemons are removed on exit whatever happens.
-# Usage: bench/dns.sh [--quick] [--seconds S] [--repeats N] [--build DIR] [--xen-build DIR] [--out DIR]
+# Usage: bench/dns.sh [--quick] [--seconds S] [--repeats N] [--sizes "N ..."] [--servers "uni-tap nsd ..."]
+#                     [--build DIR] [--xen-build DIR] [--out DIR]
 #   --build: the release build (default build/release; configured with the
 #   release preset and the DNS targets built if missing).
 # Needs root (namespaces, TAP); exits 77 without it.
@@ -36,6 +37,7 @@ xen_build=$root/build/xen
 seconds=4
 repeats=3
 sizes="100 1000 10000"
+servers="uni-tap uni-socket nsd bind knot"
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) sizes="1000"; seconds=3; repeats=1 ;;
@@ -44,7 +46,9 @@ while [ $# -gt 0 ]; do
     --build) build=$(realpath "$2"); shift ;;
     --xen-build) xen_build=$(realpath "$2"); shift ;;
     --out) out=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--seconds S] [--repeats N] [--build DIR] [--xen-build DIR] [--out DIR]" >&2; exit 2 ;;
+    --sizes) sizes=$2; shift ;;
+    --servers) servers=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--seconds S] [--repeats N] [--sizes \"N ...\"] [--servers \"uni-tap nsd ...\"] [--build DIR] [--xen-build DIR] [--out DIR]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -202,8 +206,7 @@ run_dnsperf() {
     "$work/dnsperf.out"
 }
 
-servers="uni-tap uni-socket nsd bind knot"
-reversed="knot bind nsd uni-socket uni-tap"
+reversed=$(echo $servers | tr ' ' '\n' | tac | tr '\n' ' ')
 declare -A qps lost runs
 for n in $sizes; do
   make_zone "$n" "$work/bench.test.zone"
@@ -232,7 +235,7 @@ done
 
 engine=$(taskset -c 1 "$build/bench/bench_dns_engine" --names "$(echo $sizes | tr ' ' ',')" --seconds 1)
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "-" }'; }
 size_of() { [ -f "$1" ] && stat -c %s "$1" || echo 0; }
 stripped() {
   [ -f "$1" ] || { echo 0; return; }
@@ -256,9 +259,11 @@ mkdir -p "$out"
   echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for n in $sizes; do
     row="| $n"
-    for s in $servers; do row="$row | ${qps[$s,$n]} (${lost[$s,$n]})"; done
-    row="$row | $(ratio "${qps[uni-socket,$n]}" "${qps[nsd,$n]}") | $(ratio "${qps[uni-tap,$n]}" "${qps[nsd,$n]}")"
-    row="$row | $(ratio "${qps[uni-socket,$n]}" "${qps[bind,$n]}") |"
+    for s in uni-tap uni-socket nsd bind knot; do
+      if [ -n "${qps[$s,$n]:-}" ]; then row="$row | ${qps[$s,$n]} (${lost[$s,$n]})"; else row="$row | -"; fi
+    done
+    row="$row | $(ratio "${qps[uni-socket,$n]:-0}" "${qps[nsd,$n]:-0}") | $(ratio "${qps[uni-tap,$n]:-0}" "${qps[nsd,$n]:-0}")"
+    row="$row | $(ratio "${qps[uni-socket,$n]:-0}" "${qps[bind,$n]:-0}") |"
     echo "$row"
   done
   echo

@@ -3,6 +3,7 @@
 // uni's own (Stack<TapNetif, PosixClock>).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 
 #include <uni/core/log.hpp>
@@ -32,12 +33,19 @@ uni::task<int> serve_udp(Stack& stack, std::uint16_t port) {
   uni::log_info("udp-echo: listening on udp ", sock->local());
   counters c;
   while (true) {
-    auto d = co_await sock->receive();
-    if (!d) continue;  // no buffers right now: the datagram waits in its queue
+    auto d = sock->try_receive();  // what is queued, without a task
+    if (!d && d.err() == uni::error::would_block) d = co_await sock->receive();
+    if (!d) {
+      if (d.err() == uni::error::cancelled) co_return 0;
+      // No buffers right now: the datagram waits in its queue while the others run.
+      co_await stack.sched().sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
     ++c.datagrams;
     c.bytes += d->payload.length();
     // The reply is the received page itself: no copy.
-    auto sent = co_await sock->send_to(d->source, d->payload);
+    auto sent = sock->try_send_to(d->source, d->payload);
+    if (!sent && sent.err() == uni::error::would_block) sent = co_await sock->send_to(d->source, d->payload);
     if (!sent) ++c.send_errors;
   }
 }

@@ -194,6 +194,22 @@ class Stack {
       co_return table.pop(i);
     }
 
+    // The next datagram if one is queued, else error::would_block: no task, no
+    // wait (the loop of a busy server).
+    result<datagram> try_receive() noexcept {
+      if (!stack_->udp_.has_datagram(slot_)) return fail(error::would_block);
+      return stack_->udp_.pop(slot_);
+    }
+
+    // Sends now if the next hop is known, else error::would_block (send_to()
+    // resolves it first).
+    result<void> try_send_to(endpoint to, std::span<const view> payload) noexcept {
+      return stack_->udp_send_now(stack_->udp_.port(slot_), to, payload);
+    }
+    result<void> try_send_to(endpoint to, const view& payload) noexcept {
+      return try_send_to(to, std::span<const view>(&payload, 1));
+    }
+
     // Sends `payload` (any number of views, not copied) to `to`, resolving the
     // next hop first: error::unreachable if ARP gets no answer.
     task<result<void>> send_to(endpoint to, std::span<const view> payload) {
@@ -256,8 +272,7 @@ class Stack {
   task<result<mac_address>> resolve(ipv4_address next_hop) {
     bool started = false;
     while (true) {
-      if (is_broadcast(next_hop)) co_return mac_address::broadcast();
-      if (auto m = arp_.lookup(next_hop, now())) co_return *m;
+      if (auto m = known_neighbour(next_hop)) co_return *m;
       if (!arp_.pending(next_hop)) {
         if (started) co_return fail(error::unreachable);  // our resolution failed
         if (auto r = begin_resolution(next_hop); !r) co_return fail(r.err());
@@ -267,13 +282,19 @@ class Stack {
     }
   }
 
+  // The MAC of `next_hop` if no ARP exchange is needed: broadcast, or cached and fresh.
+  result<mac_address> known_neighbour(ipv4_address next_hop) noexcept {
+    if (is_broadcast(next_hop)) return mac_address::broadcast();
+    if (auto m = arp_.lookup(next_hop, now())) return *m;
+    return fail(error::would_block);
+  }
+
   // Sends an IP datagram now if the next hop is known, else queues it (bounded)
   // while ARP resolves it. For replies generated on the receive path.
   result<void> ip_send(ipv4_address dst, ip_protocol proto, std::span<const view> payload) noexcept {
     auto next = next_hop(dst);
     if (!next) return fail(next.err());
-    if (is_broadcast(*next)) return ip_transmit(mac_address::broadcast(), dst, proto, payload);
-    if (auto m = arp_.lookup(*next, now())) return ip_transmit(*m, dst, proto, payload);
+    if (auto m = known_neighbour(*next)) return ip_transmit(*m, dst, proto, payload);
     return enqueue_pending(*next, dst, proto, payload);
   }
 
@@ -568,20 +589,34 @@ class Stack {
   }
 
   task<result<void>> udp_send(std::uint16_t sport, endpoint to, std::span<const view> payload) {
-    if (unconfigured() && sport != dhcp_client_port) co_return fail(error::unreachable);  // no address yet
-    if (total_size(payload) > 65535 - ipv4_header::min_size - udp_header::size) co_return fail(error::too_large);
-    auto next = next_hop(to.address);
-    if (!next) co_return fail(next.err());
-    auto mac = co_await resolve(*next);
+    auto r = udp_send_now(sport, to, payload);
+    // would_block: ARP must ask first (or the device is full: that error stands).
+    if (r || r.err() != error::would_block || known_neighbour(*next_hop(to.address))) co_return r;
+    auto mac = co_await resolve(*next_hop(to.address));
     if (!mac) co_return fail(mac.err());
+    co_return udp_emit(sport, to, *mac, payload);
+  }
+
+  // udp_send() without waiting: error::would_block when ARP must resolve the next hop.
+  result<void> udp_send_now(std::uint16_t sport, endpoint to, std::span<const view> payload) noexcept {
+    if (unconfigured() && sport != dhcp_client_port) return fail(error::unreachable);  // no address yet
+    if (total_size(payload) > 65535 - ipv4_header::min_size - udp_header::size) return fail(error::too_large);
+    auto next = next_hop(to.address);
+    if (!next) return fail(next.err());
+    auto mac = known_neighbour(*next);
+    if (!mac) return fail(mac.err());
+    return udp_emit(sport, to, *mac, payload);
+  }
+
+  result<void> udp_emit(std::uint16_t sport, endpoint to, mac_address mac, std::span<const view> payload) noexcept {
     auto hdr = headers_.allocate(udp_header::size);
-    if (!hdr) co_return fail(hdr.err());
+    if (!hdr) return fail(hdr.err());
     udp_header::emit(hdr->bytes(), sport, to.port, settings_.address.address, to.address, payload);
     view_chain dgram(std::move(*hdr));
-    if (!append_range(dgram, payload, 0, total_size(payload))) co_return fail(error::too_large);
-    auto r = ip_transmit(*mac, to.address, ip_protocol::udp, dgram);
+    if (!append_range(dgram, payload, 0, total_size(payload))) return fail(error::too_large);
+    auto r = ip_transmit(mac, to.address, ip_protocol::udp, dgram);
     if (r) ++counters_.udp.sent;
-    co_return r;
+    return r;
   }
 
   // ---- DHCP client (RFC 2131) ------------------------------------------------------

@@ -39,10 +39,13 @@ template <class Stack, class Socket>
 task<void> serve_udp(Stack& stack, Socket& sock, server& srv, service_counters& n) {
   std::array<std::uint8_t, page_size> scratch;  // for a query in several pieces
   while (true) {
-    auto d = co_await sock.receive();
+    auto d = sock.try_receive();  // a busy server takes what is queued without a task
+    if (!d && d.err() == error::would_block) d = co_await sock.receive();
     if (!d) {
       if (d.err() == error::cancelled) co_return;
-      continue;  // no buffers right now: the datagram waits in its queue
+      // No buffers right now: the datagram waits in its queue while the others run.
+      co_await stack.sched().sleep_for(std::chrono::milliseconds(1));
+      continue;
     }
     ++n.udp_queries;
     std::span<const std::uint8_t> query;
@@ -59,7 +62,8 @@ task<void> serve_udp(Stack& stack, Socket& sock, server& srv, service_counters& 
     const std::size_t size = srv.answer(query, page->bytes(), transport::udp);
     if (size == 0) continue;
     page->truncate(size);
-    auto sent = co_await sock.send_to(d->source, *page);
+    auto sent = sock.try_send_to(d->source, *page);
+    if (!sent && sent.err() == error::would_block) sent = co_await sock.send_to(d->source, *page);
     if (!sent) ++n.udp_send_errors;
   }
 }

@@ -6,6 +6,7 @@
 // UDP:  auto s = stack.udp_bind(port);            result<udp_socket>
 //       auto d = co_await s->receive();           result<datagram>
 //       auto r = co_await s->send_to(ep, frags);  result<void>
+//       s->try_receive(), s->try_send_to(ep, frags): now or error::would_block
 //
 // TCP:  auto l = stack.tcp_listen(port);                 result<tcp_listener>
 //       auto c = co_await l->accept();                   result<tcp_stream>
@@ -126,37 +127,38 @@ class SocketStack {
       }
     }
 
-    endpoint local() const {
-      boost::system::error_code ec;
-      auto ep = st_->sock.local_endpoint(ec);
-      return {ipv4_address{ep.address().to_v4().to_uint()}, ep.port()};
+    endpoint local() const noexcept { return st_->local; }
+
+    // The next datagram if one is queued (error::would_block if none), its payload
+    // in a page of the pool (error::no_buffers if the pool is empty: the datagram
+    // stays queued in the kernel). No task, no wait: the loop of a busy server.
+    result<datagram> try_receive() {
+      auto page = st_->pool.allocate();
+      if (!page) return fail(error::no_buffers);
+      sockaddr_in from{};
+      socklen_t len = sizeof from;
+      const ssize_t n = ::recvfrom(st_->sock.native_handle(), page->data(), page->size(), MSG_DONTWAIT,
+                                   reinterpret_cast<sockaddr*>(&from), &len);
+      if (n < 0) return fail(errno == EAGAIN || errno == EWOULDBLOCK ? error::would_block : error::io);
+      return datagram{{ipv4_address{ntohl(from.sin_addr.s_addr)}, ntohs(from.sin_port)}, st_->local,
+                      page->head(static_cast<std::size_t>(n))};
     }
 
-    // The next datagram, its payload in a page of the pool (error::no_buffers if
-    // the pool is empty: the datagram stays queued in the kernel).
+    // The next datagram, waiting for one.
     task<result<datagram>> receive() {
       while (true) {
-        auto page = st_->pool.allocate();
-        if (!page) co_return fail(error::no_buffers);
-        sockaddr_in from{};
-        socklen_t len = sizeof from;
-        const ssize_t n = ::recvfrom(st_->sock.native_handle(), page->data(), page->size(), MSG_DONTWAIT,
-                                     reinterpret_cast<sockaddr*>(&from), &len);
-        if (n >= 0) {
-          co_return datagram{{ipv4_address{ntohl(from.sin_addr.s_addr)}, ntohs(from.sin_port)},
-                             local(),
-                             page->head(static_cast<std::size_t>(n))};
-        }
-        if (errno != EAGAIN && errno != EWOULDBLOCK) co_return fail(error::io);
+        auto d = try_receive();
+        if (d || d.err() != error::would_block) co_return d;
         if (auto why = co_await wait(boost::asio::ip::udp::socket::wait_read); why != wake_reason::notified)
           co_return fail(error::cancelled);
       }
     }
 
-    // Sends one datagram made of `frags` (gathered by the kernel, not by us).
-    task<result<void>> send_to(endpoint to, std::span<const view> frags) {
+    // Sends one datagram made of `frags` (gathered by the kernel, not by us) if
+    // the socket's buffer has room now, else error::would_block.
+    result<void> try_send_to(endpoint to, std::span<const view> frags) {
       iovec iov[16];
-      if (frags.size() > 16) co_return fail(error::too_large);
+      if (frags.size() > 16) return fail(error::too_large);
       for (std::size_t i = 0; i < frags.size(); ++i) iov[i] = iovec{frags[i].data(), frags[i].size()};
       sockaddr_in dst{};
       dst.sin_family = AF_INET;
@@ -167,10 +169,17 @@ class SocketStack {
       msg.msg_namelen = sizeof dst;
       msg.msg_iov = iov;
       msg.msg_iovlen = frags.size();
+      if (::sendmsg(st_->sock.native_handle(), &msg, MSG_DONTWAIT) >= 0) return {};
+      if (errno == EMSGSIZE) return fail(error::too_large);
+      return fail(errno == EAGAIN || errno == EWOULDBLOCK ? error::would_block : error::io);
+    }
+    result<void> try_send_to(endpoint to, const view& payload) { return try_send_to(to, std::span<const view>(&payload, 1)); }
+
+    // Sends one datagram, waiting for room in the socket's buffer.
+    task<result<void>> send_to(endpoint to, std::span<const view> frags) {
       while (true) {
-        if (::sendmsg(st_->sock.native_handle(), &msg, MSG_DONTWAIT) >= 0) co_return result<void>{};
-        if (errno == EMSGSIZE) co_return fail(error::too_large);
-        if (errno != EAGAIN && errno != EWOULDBLOCK) co_return fail(error::io);
+        auto r = try_send_to(to, frags);
+        if (r || r.err() != error::would_block) co_return r;
         if (auto why = co_await wait(boost::asio::ip::udp::socket::wait_write); why != wake_reason::notified)
           co_return fail(error::cancelled);
       }
@@ -185,6 +194,7 @@ class SocketStack {
       boost::asio::ip::udp::socket sock;
       page_pool& pool;
       wait_queue ready;
+      endpoint local{};  // asked once at bind: a getsockname per datagram costs a system call
     };
     explicit udp_socket(std::shared_ptr<state> st) : st_(std::move(st)) {}
 
@@ -207,6 +217,8 @@ class SocketStack {
                         : ec == boost::asio::error::access_denied ? error::permission
                                                                    : error::io);
     st->sock.non_blocking(true, ec);
+    const auto bound = st->sock.local_endpoint(ec);
+    st->local = {ipv4_address{bound.address().to_v4().to_uint()}, bound.port()};
     return udp_socket{std::move(st)};
   }
 
