@@ -14,9 +14,11 @@
 #   dns-socket runs the same engine over the host's UDP sockets, on the very
 #   path the daemons use (veth + kernel UDP): engine against engine. dns-tap is
 #   the appliance on uni's own stack, paying a TAP read and write per query.
-#   The engine alone (bench_dns_engine: query bytes in, answer out, no I/O) is
-#   measured too, and the appliance's image sizes are reported beside the
-#   paper's 184 KB (the Xen image if a xen build exists).
+#   The engine alone (bench_dns_engine: query bytes in, answer out, no I/O, and
+#   the same through uni's stack without a device) is measured too, and the
+#   appliance's image sizes are reported beside the paper's 184 KB (the Xen
+#   image if a xen build exists). CPU 1's busy time per answer is reported for
+#   each server: what an answer costs on the server's core, load generator aside.
 # The machine has 2 cores and is shared: dnsperf and the server get one each,
 # so a fast server is bounded by the load generator; the figures are q/s as
 # dnsperf counts them (answers received), with queries lost shown.
@@ -198,16 +200,25 @@ EOF
   return 1
 }
 
-# run_dnsperf QUERIES -> "qps lost"
+# busy_ticks CPU: the CPU's non-idle time so far (user, nice, system, irq, softirq), in ticks
+busy_ticks() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+
+# run_dnsperf QUERIES -> "qps lost us" (us: CPU 1's busy time per answer, in
+# microseconds: the server and the kernel work done on its core, whoever asked for it)
 run_dnsperf() {
+  local before after
+  before=$(busy_ticks 1)
   ip netns exec "$NC" timeout $((seconds + 30)) taskset -c 0 dnsperf -s "$SERVER_IP" -d "$1" -l "$seconds" -T 1 -c 1 \
     -q 256 >"$work/dnsperf.out" 2>&1 || true
-  awk '/Queries per second:/ { q = $4 } /Queries lost:/ { l = $3 } END { printf "%.0f %s\n", q, (l == "" ? "?" : l) }' \
+  after=$(busy_ticks 1)
+  awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" -v secs="$seconds" '
+    /Queries per second:/ { q = $4 } /Queries lost:/ { l = $3 }
+    END { printf "%.0f %s %s\n", q, (l == "" ? "?" : l), (q > 0 ? sprintf("%.2f", ticks / hz * 1e6 / (q * secs)) : "-") }' \
     "$work/dnsperf.out"
 }
 
 reversed=$(echo $servers | tr ' ' '\n' | tac | tr '\n' ' ')
-declare -A qps lost runs
+declare -A qps lost cpu runs
 for n in $sizes; do
   make_zone "$n" "$work/bench.test.zone"
   make_queries "$n" "$work/queries"
@@ -217,19 +228,18 @@ for n in $sizes; do
     order=$servers
     [ $((r % 2)) -eq 0 ] && order=$reversed
     for s in $order; do
-      q=0 l="-"
+      q=0 l="-" c="-"
       if start_server "$s" "$work/bench.test.zone"; then
-        read -r q l < <(run_dnsperf "$work/queries")
+        read -r q l c < <(run_dnsperf "$work/queries")
       fi
       stop_server
-      runs[$s,$n]="${runs[$s,$n]:-} $q:$l"
-      echo "zone of $n names, round $r: $s $q q/s (lost $l)" >&2
+      runs[$s,$n]="${runs[$s,$n]:-} $q:$l:$c"
+      echo "zone of $n names, round $r: $s $q q/s (lost $l), CPU 1 $c us per answer" >&2
     done
   done
   for s in $servers; do
     median=$(echo ${runs[$s,$n]} | tr ' ' '\n' | sort -t: -k1,1n | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }')
-    qps[$s,$n]=${median%%:*}
-    lost[$s,$n]=${median#*:}
+    IFS=: read -r "qps[$s,$n]" "lost[$s,$n]" "cpu[$s,$n]" <<<"$median"
   done
 done
 
@@ -269,7 +279,26 @@ mkdir -p "$out"
   echo
   echo "The paper (ASPLOS'13, Figure 10): Mirage 75-80k q/s with memoization (40k without), NSD 70k, BIND 55k."
   echo
+  echo "## CPU 1 time per answer (microseconds, in the median run)"
+  echo
+  echo "All the work on the server's core: the server, its system calls, and the kernel's"
+  echo "network processing that lands there (for dns-tap the TAP read and write, and the"
+  echo "write's delivery into dnsperf's socket). Lower is better; the ratio is NSD's over uni's."
+  echo
+  echo "| names | uni dns-tap | uni dns-socket | NSD | BIND | Knot | NSD / dns-tap | NSD / dns-socket |"
+  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  for n in $sizes; do
+    row="| $n"
+    for s in uni-tap uni-socket nsd bind knot; do row="$row | ${cpu[$s,$n]:--}"; done
+    row="$row | $(ratio "${cpu[nsd,$n]:-0}" "${cpu[uni-tap,$n]:-0}") | $(ratio "${cpu[nsd,$n]:-0}" "${cpu[uni-socket,$n]:-0}") |"
+    echo "$row"
+  done
+  echo
   echo "## The engine alone (bench_dns_engine: no I/O, one core)"
+  echo
+  echo "memoized: answers from the memo table; built: every answer built from the zone;"
+  echo "stack: memoized, the query handed to uni's whole stack as an Ethernet frame in a page"
+  echo "and the answer frame counted (the packet path without a device's system calls)."
   echo
   echo '```'
   echo "$engine"

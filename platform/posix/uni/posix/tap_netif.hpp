@@ -182,9 +182,10 @@ class basic_tap_netif {
     ++stats_.tx_frames;
     if (pcap_) pcap_->record(frags, std::chrono::system_clock::now());
     if constexpr (Offload) {
-      if (vnet_ && gso_.merge(frags, total)) return {};
+      const bool tcp = vnet_ && may_be_tcp(frags);
+      if (tcp && gso_.merge(frags, total)) return {};
       flush();  // what is held goes first: frames leave in order
-      if (vnet_ && gso_.start(frags, total)) {
+      if (tcp && gso_.start(frags, total)) {
         if (!flush_posted_) {
           flush_posted_ = true;
           boost::asio::post(fd_.get_executor(), [this] {
@@ -201,6 +202,14 @@ class basic_tap_netif {
     if (vnet_) iov[n++] = iovec{&plain, sizeof plain};
     for (const view& f : frags) iov[n++] = iovec{f.data(), f.size()};
     return write(iov.data(), n);
+  }
+
+  // False for a frame that is surely not IPv4/TCP (a UDP answer, ARP): it is
+  // written at once without the merge checks' copy of its headers.
+  static bool may_be_tcp(std::span<const view> frags) noexcept {
+    if (frags.empty() || frags[0].size() < 24) return true;  // headers split oddly: let parse() decide
+    const std::uint8_t* d = frags[0].data();
+    return d[12] == 0x08 && d[13] == 0x00 && d[23] == 6;
   }
 
   // Writes the held segments now (one frame, merged if there are several).
