@@ -190,6 +190,9 @@ EOF
   SERVER_PID=$!
   for _ in $(seq 200); do
     if ip netns exec "$NC" dig +short +tries=1 +time=1 @"$SERVER_IP" host-0.bench.test A 2>/dev/null | grep -q .; then
+      # Every thread on CPU 1: Knot pins its UDP worker to CPU 0 (the load
+      # generator's) itself, after taskset's start-up affinity.
+      taskset -a -p -c 1 "$SERVER_PID" >/dev/null
       return 0
     fi
     kill -0 "$SERVER_PID" 2>/dev/null || break
