@@ -31,6 +31,10 @@ struct page_meta {
   page_meta* next_free = nullptr;
   page_pool* pool = nullptr;
   std::uint8_t* data = nullptr;
+  // Set by a device for the frame it put in this page: its transport checksum
+  // was verified, or need not be (the frame came from the host's own stack
+  // and crossed no wire). Protocols then skip their check. Cleared on allocation.
+  bool checksum_verified = false;
 };
 
 class view;
@@ -151,6 +155,11 @@ class view {
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
   std::span<std::uint8_t> bytes() const noexcept { return {data_, size_}; }
+  // The device's word on the frame in this view's page (page_meta::checksum_verified).
+  bool checksum_verified() const noexcept { return page_ && page_->checksum_verified; }
+  void mark_checksum_verified() const noexcept {
+    if (page_) page_->checksum_verified = true;
+  }
   std::uint8_t& operator[](std::size_t i) const noexcept { return data_[i]; }
 
   // Sub-view [offset, offset + length), sharing the page. Out of range is an error.
@@ -233,6 +242,7 @@ inline result<view> page_pool::allocate() noexcept {
   free_ = m->next_free;
   m->next_free = nullptr;
   m->refs = 1;
+  m->checksum_verified = false;
   ++stats_.allocations;
   if (++stats_.in_use > stats_.high_water) stats_.high_water = stats_.in_use;
   return view{m, m->data, page_size};

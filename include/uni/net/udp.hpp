@@ -22,15 +22,16 @@ struct udp_header {
   std::uint16_t checksum = 0;
 
   // `datagram` is the IP payload as fragments (the first holds the header).
-  // Checks the length field against the data and the checksum; returns the
-  // header. Bytes past `length` (if the IP payload is longer) are padding.
+  // Checks the length field against the data and the checksum (unless the
+  // device verified it: view::checksum_verified); returns the header. Bytes
+  // past `length` (if the IP payload is longer) are padding.
   static result<udp_header> parse(std::span<const view> datagram, ipv4_address src, ipv4_address dst) noexcept {
     if (datagram.empty() || datagram[0].size() < size) return fail(error::truncated);
     const std::uint8_t* b = datagram[0].data();
     udp_header h{wire::load_be16(b), wire::load_be16(b + 2), wire::load_be16(b + 4), wire::load_be16(b + 6)};
     const std::size_t available = total_size(datagram);
     if (h.length < size || h.length > available) return fail(error::malformed);
-    if (h.checksum != 0) {
+    if (h.checksum != 0 && !(datagram.size() == 1 && datagram[0].checksum_verified())) {
       checksum_accumulator acc;
       add_pseudo_header(acc, src, dst, ip_protocol::udp, h.length);
       std::size_t left = h.length;

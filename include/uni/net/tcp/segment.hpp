@@ -79,10 +79,12 @@ struct header {
     h.header_length = static_cast<std::uint8_t>((b[12] >> 4) * 4);
     if (h.header_length < min_size || h.header_length > segment[0].size())
       return no(reject::bad_offset, error::malformed);
-    checksum_accumulator acc;
-    add_pseudo_header(acc, src, dst, ip_protocol::tcp, total_size(segment));
-    for (const view& v : segment) acc.add(v.bytes());
-    if (acc.finish() != 0) return no(reject::bad_checksum, error::bad_checksum);
+    if (!(segment.size() == 1 && segment[0].checksum_verified())) {  // else the device checked it
+      checksum_accumulator acc;
+      add_pseudo_header(acc, src, dst, ip_protocol::tcp, total_size(segment));
+      for (const view& v : segment) acc.add(v.bytes());
+      if (acc.finish() != 0) return no(reject::bad_checksum, error::bad_checksum);
+    }
     h.source_port = wire::load_be16(b);
     h.destination_port = wire::load_be16(b + 2);
     h.seq = {wire::load_be32(b + 4)};

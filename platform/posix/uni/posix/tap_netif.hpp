@@ -16,9 +16,12 @@
 // virtio header too. On receive, the device is told we take partial checksums
 // and merged TCP frames (TUNSETOFFLOAD: TUN_F_CSUM, TUN_F_TSO4): a Linux sender
 // then hands over up to 64 KiB per read() without cutting or checksumming it,
-// and TapNetif completes the checksum, or cuts the frame into the sender's
-// segments (one page each, as the stack expects them). UNI_TAP_OFFLOAD=0 in the
-// environment turns all this off, =tx keeps the transmit side only.
+// and TapNetif cuts a merged frame into the sender's segments (one page each, as
+// the stack expects them). Such frames come from the host's own stack, so they
+// are marked checksum-verified (view::checksum_verified): nobody sums them, and
+// their checksums are completed only when a capture (--pcap) records them.
+// UNI_TAP_OFFLOAD=0 in the environment
+// turns all this off, =tx keeps the transmit side only.
 #pragma once
 
 #include <fcntl.h>
@@ -62,6 +65,7 @@ struct vnet_header {
 };
 static_assert(sizeof(vnet_header) == 10);
 inline constexpr std::uint8_t vnet_needs_csum = 1;
+inline constexpr std::uint8_t vnet_data_valid = 2;  // the host verified the transport checksum
 inline constexpr std::uint8_t vnet_gso_none = 0;
 inline constexpr std::uint8_t vnet_gso_tcpv4 = 1;
 
@@ -282,12 +286,23 @@ class basic_tap_netif {
           continue;
         }
       }
-      if (h.gso_type != vnet_gso_none || n > page_size ||
-          ((h.flags & vnet_needs_csum) != 0 && !complete_checksum(page->data(), n, h))) {
+      if (h.gso_type != vnet_gso_none || n > page_size) {
         ++stats_.rx_errors;
         continue;
       }
-      deliver(page->head(n));
+      view frame = page->head(n);
+      if ((h.flags & vnet_needs_csum) != 0) {
+        // The host's own stack sent it (TUN_F_CSUM): there is nothing to verify,
+        // and the checksum is completed only for a capture, which shows the wire.
+        if (!partial_checksum_fits(n, h) || (pcap_ && !complete_checksum(page->data(), n, h))) {
+          ++stats_.rx_errors;
+          continue;
+        }
+        frame.mark_checksum_verified();
+      } else if ((h.flags & vnet_data_valid) != 0) {
+        frame.mark_checksum_verified();
+      }
+      deliver(std::move(frame));
     }
     return true;
   }
@@ -300,9 +315,12 @@ class basic_tap_netif {
 
   // A frame the kernel left to us to checksum (TUN_F_CSUM): the field holds the
   // pseudo-header's sum; the sum from csum_start to the end completes it.
+  static bool partial_checksum_fits(std::size_t n, const vnet_header& h) noexcept {
+    return h.csum_start < n && std::size_t{h.csum_start} + h.csum_offset + 2 <= n;
+  }
   static bool complete_checksum(std::uint8_t* d, std::size_t n, const vnet_header& h) noexcept {
     const std::size_t at = std::size_t{h.csum_start} + h.csum_offset;
-    if (h.csum_start >= n || at + 2 > n) return false;
+    if (!partial_checksum_fits(n, h)) return false;
     checksum_accumulator acc;
     acc.add({d + h.csum_start, n - h.csum_start});
     std::uint16_t c = acc.finish();
@@ -314,7 +332,8 @@ class basic_tap_netif {
 
   // Cuts a merged TCP/IPv4 frame (TUN_F_TSO4) of `n` bytes, its first page_size in
   // `first` and the rest in big_, into the segments of `mss` bytes the sender
-  // would have sent, each in a page of its own with complete checksums.
+  // would have sent, each in a page of its own, marked checksum-verified (the
+  // host's stack made them); their TCP checksums are filled in only for a capture.
   void split(const std::uint8_t* first, std::size_t n, std::size_t mss) noexcept {
     const auto at = [&](std::size_t off) { return off < page_size ? first + off : big_.get() + (off - page_size); };
     const auto copy = [&](std::uint8_t* dst, std::size_t off, std::size_t len) {
@@ -371,16 +390,20 @@ class basic_tap_netif {
       for (int b = 0; b < 4; ++b) d[t + 4 + b] = static_cast<std::uint8_t>(seq_i >> (24 - 8 * b));
       if (o + len < payload) d[t + 13] &= static_cast<std::uint8_t>(~0x09);  // FIN and PSH: the last only
       if (i > 0) d[t + 13] &= static_cast<std::uint8_t>(~0x80);                // CWR: the first only
-      d[t + 16] = d[t + 17] = 0;
-      checksum_accumulator acc;
-      acc.add({d + 26, 8});
-      acc.add16(6);
-      acc.add16(static_cast<std::uint16_t>(tcp_len + len));
-      acc.add({d + t, tcp_len + len});
-      const std::uint16_t c = acc.finish();
-      d[t + 16] = static_cast<std::uint8_t>(c >> 8);
-      d[t + 17] = static_cast<std::uint8_t>(c);
-      deliver(seg->head(hl + len));
+      if (pcap_) {
+        d[t + 16] = d[t + 17] = 0;
+        checksum_accumulator acc;
+        acc.add({d + 26, 8});
+        acc.add16(6);
+        acc.add16(static_cast<std::uint16_t>(tcp_len + len));
+        acc.add({d + t, tcp_len + len});
+        const std::uint16_t c = acc.finish();
+        d[t + 16] = static_cast<std::uint8_t>(c >> 8);
+        d[t + 17] = static_cast<std::uint8_t>(c);
+      }
+      view segment = seg->head(hl + len);
+      segment.mark_checksum_verified();
+      deliver(std::move(segment));
     }
   }
 
