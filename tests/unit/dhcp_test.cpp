@@ -237,7 +237,7 @@ TEST_CASE("RFC 2131 §4.3.2: the SELECTING DHCPREQUEST names the server and requ
   CHECK(find_option(r.payload, 54) == addr_bytes(server));   // server identifier
 }
 
-TEST_CASE("RFC 2131 §4.4.1: DHCPACK binds; the lease is recorded from the time the REQUEST was sent", "[dhcp]") {
+TEST_CASE("RFC 2131 §4.4.1: DHCPACK binds, the lease is recorded from the time the REQUEST was sent", "[dhcp]") {
   dhcp_client c{client_mac, 42};
   const std::uint32_t generation = c.lease_generation();
   const time_point requested = bind(c);
@@ -274,7 +274,7 @@ TEST_CASE("RFC 2131 §4.4.5: T1 defaults to 0.5 and T2 to 0.875 of the lease", "
   CHECK(l.expires_at() == requested + seconds{1000});
 }
 
-TEST_CASE("RFC 2131 §4.4.5: T1 MUST be before T2 and T2 before expiry; other values fall back to defaults", "[dhcp]") {
+TEST_CASE("RFC 2131 §4.4.5: T1 MUST be before T2 and T2 before expiry, other values fall back to defaults", "[dhcp]") {
   SECTION("T2 not before expiry") {
     dhcp_client c{client_mac, 7};
     bind(c, {.type = 5, .lease = 1000, .t1 = 100, .t2 = 1000});
@@ -728,7 +728,7 @@ TEST_CASE("RFC 2131 §2, §3: a dnsmasq DHCPACK parses into the fixed fields and
   CHECK_FALSE(m->requested_ip);
 }
 
-TEST_CASE("RFC 2131 §2: emit and parse are inverse; emit pads to the 300-octet BOOTP minimum", "[dhcp][wire]") {
+TEST_CASE("RFC 2131 §2: emit and parse are inverse, emit pads to the 300-octet BOOTP minimum", "[dhcp][wire]") {
   dhcp_message m;
   m.op = dhcp_op::boot_request;
   m.hops = 1;
@@ -817,7 +817,7 @@ TEST_CASE("RFC 2132 §2: an option whose length or value runs past the end is tr
   CHECK(dhcp_message::parse(no_end).err() == error::truncated);
 }
 
-TEST_CASE("RFC 2131 §3: a missing or wrong magic cookie is rejected; so is an empty buffer", "[dhcp][wire]") {
+TEST_CASE("RFC 2131 §3: a missing or wrong magic cookie is rejected, so is an empty buffer", "[dhcp][wire]") {
   const bytes ack = dnsmasq(7, client_mac, offered, {.type = 5});
   CHECK(dhcp_message::parse(std::span<const std::uint8_t>{}).err() == error::truncated);
   CHECK(dhcp_message::parse(std::span<const std::uint8_t>(ack.data(), 236)).err() == error::truncated);  // BOOTP header only
@@ -862,7 +862,7 @@ TEST_CASE("RFC 2132: known options with an illegal length are malformed", "[dhcp
   }
 }
 
-TEST_CASE("RFC 2132 §2, §3.1: pad and unknown options are skipped; nothing after end is read", "[dhcp][wire]") {
+TEST_CASE("RFC 2132 §2, §3.1: pad and unknown options are skipped, nothing after end is read", "[dhcp][wire]") {
   bytes m = reply_header(1, client_mac, offered);
   m.insert(m.end(), {0, 0, 0});            // pad
   opt(m, 43, {1, 2, 3, 4, 5, 6, 7});       // vendor specific
@@ -877,7 +877,7 @@ TEST_CASE("RFC 2132 §2, §3.1: pad and unknown options are skipped; nothing aft
   CHECK_FALSE(r->lease_seconds);
 }
 
-TEST_CASE("RFC 2131 §4.1: repeated list options are concatenated; single values take the last", "[dhcp][wire]") {
+TEST_CASE("RFC 2131 §4.1: repeated list options are concatenated, single values take the last", "[dhcp][wire]") {
   bytes m = reply_header(1, client_mac, offered);
   opt(m, 53, {2});
   opt(m, 6, {1, 1, 1, 1});

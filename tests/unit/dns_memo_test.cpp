@@ -48,7 +48,7 @@ TEST_CASE("dns memo: a full set gives up one entry, the others stay") {
   CHECK(kept == 7);
 }
 
-TEST_CASE("dns memo: a full arena is forgotten at once and fills again; bounds hold") {
+TEST_CASE("dns memo: a full arena is forgotten at once and fills again, bounds hold") {
   memo_table m(1024, 100);
   m.insert(bytes("a"), 1, bytes(std::string(40, 'x')));  // 45 bytes
   m.insert(bytes("b"), 2, bytes(std::string(40, 'y')));  // 90

@@ -92,7 +92,7 @@ TEST_CASE("dns stub: addresses, CNAME chains, NXDOMAIN and NODATA from an answer
   CHECK(exchange(s, "www.example.org.", rr_type::a).err() == error::refused);
 }
 
-TEST_CASE("dns stub: TC means ask again over TCP; answers to other questions are not ours") {
+TEST_CASE("dns stub: TC means ask again over TCP, answers to other questions are not ours") {
   server s = make_server();
   CHECK(exchange(s, "many.example.com.", rr_type::a, 0).err() == error::truncated);
   auto tcp = exchange(s, "many.example.com.", rr_type::a, 0, transport::tcp);

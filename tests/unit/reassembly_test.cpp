@@ -58,7 +58,7 @@ TEST_CASE("fragments in any order make the datagram, in order", "[reassembly]") 
   }
 }
 
-TEST_CASE("an exact duplicate is ignored; any overlap discards the datagram", "[reassembly]") {
+TEST_CASE("an exact duplicate is ignored, any overlap discards the datagram", "[reassembly]") {
   harness h;
   CHECK(h.add(0, 1000, true).status == reassembly_status::incomplete);
   CHECK(h.add(0, 1000, true).status == reassembly_status::duplicate);
@@ -123,7 +123,7 @@ TEST_CASE("more fragments than a chain holds discard the datagram", "[reassembly
   CHECK(h.pool->available() == 64);
 }
 
-TEST_CASE("ARP table: entries expire; resolution retries then fails", "[arp]") {
+TEST_CASE("ARP table: entries expire, resolution retries then fails", "[arp]") {
   arp_cache<2> c{arp_timing{std::chrono::seconds(60), std::chrono::seconds(1), 3}};
   const ipv4_address x = ipv4_address::from_octets(10, 0, 0, 9);
   const mac_address m{{2, 1, 1, 1, 1, 1}};

@@ -248,7 +248,7 @@ TEST_CASE("RFC 1122 3.2.2.6: echo requests to a broadcast address are ignored", 
   CHECK(f.stack.statistics().icmp.dropped_by(icmp_drop::broadcast_echo) == 1);
 }
 
-TEST_CASE("RFC 768: a datagram to a bound port is delivered; a zero checksum is accepted", "[stack][udp]") {
+TEST_CASE("RFC 768: a datagram to a bound port is delivered, a zero checksum is accepted", "[stack][udp]") {
   fixture f;
   auto sock = f.stack.udp_bind(5353);
   REQUIRE(sock.ok());
@@ -268,6 +268,36 @@ TEST_CASE("RFC 768: a datagram to a bound port is delivered; a zero checksum is 
   CHECK(data == pattern(100));
   CHECK(got[1].payload.length() == 3);
   CHECK(got[1].source.port == 4001);
+}
+
+TEST_CASE("UDP: try_receive and try_send_to work now or say would_block", "[stack][udp]") {
+  fixture f;
+  auto sock = f.stack.udp_bind(5353);
+  REQUIRE(sock.ok());
+  CHECK(sock->try_receive().err() == error::would_block);  // nothing queued
+  f.send_ip({peer_ip, us, 17}, udp(peer_ip, us, 4000, 5353, pattern(20)));
+  f.settle();
+  auto d = sock->try_receive();
+  REQUIRE(d.ok());
+  CHECK(d->source == endpoint{peer_ip, 4000});
+  CHECK(d->payload.length() == 20);
+  CHECK(sock->try_receive().err() == error::would_block);
+  // The peer's MAC is not known yet: nothing leaves, and no ARP request either
+  // (that is send_to()'s job).
+  const bytes payload = pattern(5);
+  const view v = view::unowned(std::span<const std::uint8_t>(payload));
+  CHECK(sock->try_send_to({peer_ip, 4000}, v).err() == error::would_block);
+  f.settle();
+  CHECK(f.peer.take(0x0806).empty());
+  CHECK(f.peer.take(0x0800).empty());
+  f.teach_arp();
+  REQUIRE(sock->try_send_to({peer_ip, 4000}, v).ok());
+  f.settle();
+  auto out = f.peer.take(0x0800);
+  REQUIRE(out.size() == 1);
+  CHECK(get16(out[0], 34) == 5353);
+  CHECK(get16(out[0], 36) == 4000);
+  CHECK(f.stack.statistics().udp.sent == 1);
 }
 
 TEST_CASE("RFC 768: bad checksums and lengths are dropped", "[stack][udp]") {

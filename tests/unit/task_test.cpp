@@ -1,4 +1,6 @@
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <coroutine>
 
 #include <memory>
 #include <string>
@@ -112,7 +114,7 @@ TEST_CASE("with_timeout flattens a task that already returns a result", "[task]"
   CHECK(r.err() == error::refused);
 }
 
-TEST_CASE("dropping a join handle cancels; detach lets the task run", "[task]") {
+TEST_CASE("dropping a join handle cancels, detach lets the task run", "[task]") {
   scheduler s;
   manual_clock clock;
   std::vector<int> log;
@@ -193,3 +195,49 @@ TEST_CASE("yield lets other ready tasks run first", "[task]") {
   CHECK(run(s, clock, main()).ok());
   CHECK(log == std::vector<int>{1, 2, 1, 2, 1, 2});
 }
+
+TEST_CASE("coroutine frames are recycled by size class, a bounded number per class", "[task]") {
+  using uni::detail::frame_cache;
+  if (!UNI_FRAME_CACHE) {
+    SUCCEED("sanitizer build: every frame comes from the heap");
+    return;
+  }
+  // A freed frame is the next one handed out for any size of its class.
+  void* a = frame_cache::take(200);
+  frame_cache::give(a, 200);
+  void* b = frame_cache::take(250);  // the same 64-byte class (193..256)
+  CHECK(b == a);
+  frame_cache::give(b, 250);
+  void* c = frame_cache::take(100);  // another class: not that frame
+  CHECK(c != a);
+  frame_cache::give(c, 100);
+  // At most max_kept per class are held: giving back more frees the rest.
+  std::vector<void*> many;
+  for (std::size_t i = 0; i < frame_cache::max_kept + 8; ++i) many.push_back(frame_cache::take(900));
+  for (void* p : many) frame_cache::give(p, 900);
+  std::vector<void*> again;
+  for (std::size_t i = 0; i < frame_cache::max_kept + 8; ++i) again.push_back(frame_cache::take(900));
+  std::size_t reused = 0;
+  for (void* p : again) reused += std::find(many.begin(), many.end(), p) != many.end();
+  CHECK(reused >= frame_cache::max_kept);
+  for (void* p : again) frame_cache::give(p, 900);
+  // Frames beyond the largest class come from the heap and go back to it.
+  void* big = frame_cache::take(4096);
+  frame_cache::give(big, 4096);
+  // Tasks use it: the frame of a finished task is the next task's.
+  auto one = []() -> uni::task<int> { co_return 1; };
+  void* first = nullptr;
+  void* second = nullptr;
+  {
+    auto t = one();
+    first = t.release().address();
+    std::coroutine_handle<>::from_address(first).destroy();
+  }
+  {
+    auto t = one();
+    second = t.release().address();
+    std::coroutine_handle<>::from_address(second).destroy();
+  }
+  CHECK(first == second);
+}
+

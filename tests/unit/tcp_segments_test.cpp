@@ -287,7 +287,7 @@ TEST_CASE("TCP: hostile headers are dropped and counted, the connection unharmed
   CHECK(got.back().ack == f.peer_seq + 100);
 }
 
-TEST_CASE("RFC 9293 3.10.7.4: data outside the window is not taken; an ACK says what is expected", "[tcp][hostile]") {
+TEST_CASE("RFC 9293 3.10.7.4: data outside the window is not taken, an ACK says what is expected", "[tcp][hostile]") {
   fixture f;
   f.handshake();
   f.take();
@@ -331,7 +331,7 @@ TEST_CASE("RFC 7323 5: PAWS drops a segment with an old timestamp", "[tcp][hosti
   CHECK(f.dropped(tcp_drop::paws) == 1);
 }
 
-TEST_CASE("RFC 9293 3.10.7.1: a closed port answers RST; a RST is never answered", "[tcp][hostile]") {
+TEST_CASE("RFC 9293 3.10.7.1: a closed port answers RST, a RST is never answered", "[tcp][hostile]") {
   fixture f;
   f.send({.dport = 81, .seq = 5000, .flags = SYN});
   f.settle();
@@ -450,7 +450,7 @@ TEST_CASE("RFC 5681 4.2: one segment is acknowledged after the delayed-ACK timer
   CHECK(got[0].ack == f.peer_seq);
 }
 
-TEST_CASE("RFC 896: Nagle holds a small segment while data is unacknowledged; set_nodelay sends it", "[tcp]") {
+TEST_CASE("RFC 896: Nagle holds a small segment while data is unacknowledged, set_nodelay sends it", "[tcp]") {
   for (bool nodelay : {false, true}) {
     INFO("nodelay " << nodelay);
     fixture f;

@@ -28,7 +28,7 @@ std::unique_ptr<std::uint8_t[]> exact(const bytes& src, std::size_t n) {
 }
 }  // namespace
 
-TEST_CASE("Ethernet: fields read in place; under 14 bytes is truncated", "[wire][ethernet]") {
+TEST_CASE("Ethernet: fields read in place, under 14 bytes is truncated", "[wire][ethernet]") {
   bytes f = ethernet(mb, ma, 0x0806, pattern(4));
   auto v = ethernet_view::parse(f);
   REQUIRE(v.ok());
@@ -45,7 +45,7 @@ TEST_CASE("Ethernet: fields read in place; under 14 bytes is truncated", "[wire]
   CHECK(bytes(out, out + 14) == bytes(f.begin(), f.begin() + 14));
 }
 
-TEST_CASE("ARP: parse and emit are inverse; every other shape is rejected", "[wire][arp]") {
+TEST_CASE("ARP: parse and emit are inverse, every other shape is rejected", "[wire][arp]") {
   bytes p = arp(2, ma, a, mb, b);
   auto r = arp_packet::parse(p);
   REQUIRE(r.ok());
@@ -78,7 +78,7 @@ TEST_CASE("ARP: a broadcast or multicast sender hardware address is rejected (fu
   CHECK(arp_packet::parse(arp(2, ma, a, mac_address::broadcast(), b)).ok());  // a target may be anything
 }
 
-TEST_CASE("IPv4: a valid header parses; each field check rejects its violation", "[wire][ipv4]") {
+TEST_CASE("IPv4: a valid header parses, each field check rejects its violation", "[wire][ipv4]") {
   bytes p = ipv4({a, b, 17, 0xbeef, 0x2000 | 3, 33}, pattern(24));
   ipv4_header::reject why{};
   auto h = ipv4_header::parse(p, &why);
@@ -127,7 +127,7 @@ TEST_CASE("IPv4: every IHL and total length is handled within bounds", "[wire][i
   }
 }
 
-TEST_CASE("ICMP: the checksum covers every fragment; short headers are truncated", "[wire][icmp]") {
+TEST_CASE("ICMP: the checksum covers every fragment, short headers are truncated", "[wire][icmp]") {
   auto pool = std::make_unique<static_page_pool<4>>();
   bytes m = icmp_echo(8, 0x1111, 0x2222, pattern(100));
   view page = *pool->allocate();
