@@ -7,7 +7,7 @@
 #   http_get_socket.sh PATH_TO_http-get-socket
 set -euo pipefail
 app=$1
-command -v nsd >/dev/null || { echo "SKIP: no nsd"; exit 77; }
+command -v nsd >/dev/null && command -v dig >/dev/null || { echo "SKIP: no nsd or dig"; exit 77; }
 source "$(dirname "$0")/../integration/nsd.sh"
 work=$(mktemp -d)
 pids=()
@@ -36,10 +36,18 @@ get() {
   [[ $status == "$1" ]] || { cat "$work/app.log"; fail "http-get $2 exited with $status, not $1"; }
 }
 
-for _ in $(seq 50); do
-  curl -s -m 1 -o /dev/null "http://127.0.0.1:$web_port/" && grep -q "nsd started" "$work/nsd.log" 2>/dev/null && break
+# Both peers up: the web server answers, and NSD serves the zone (NSD's log says
+# "started" before its zone is loaded: asking too early draws SERVFAIL).
+ready=""
+for _ in $(seq 200); do
+  if curl -s -m 1 -o /dev/null "http://127.0.0.1:$web_port/" &&
+     [[ $(dig +short +tries=1 +time=1 -p "$dns_port" @127.0.0.1 www.test A 2>/dev/null) == 127.0.0.1 ]]; then
+    ready=yes
+    break
+  fi
   sleep 0.1
 done
+[[ -n $ready ]] || { cat "$work/nsd.out" "$work/web.log"; fail "NSD or the web server did not start"; }
 get 0 "http://www.test:$web_port/data.bin"
 cmp -s "$work/got" "$work/files/data.bin" || fail "by name: contents differ"
 get 0 "http://alias.test.:$web_port/data.bin"
