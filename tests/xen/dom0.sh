@@ -104,11 +104,12 @@ brctl addbr xenbr0; ip addr add 10.0.0.1/24 dev xenbr0; ip link set xenbr0 up
 echo "dom0: toolstack up at \$(cut -d' ' -f1 /proc/uptime) s; xl create $name"
 t0=\$(cut -d' ' -f1 /proc/uptime)
 # (xl has been seen to die at random here, in its domain-monitoring child or of
-# heap corruption, leaving a half-made domain: remove it by id, wait until it is
-# gone, and try again, three times in all.)
+# heap corruption, leaving a half-made domain, and once to hang after restoring
+# the domain's CPU: cut it off after 20 s (it takes ~1 s), remove what it left
+# by id, wait until that is gone, and try again, three times in all.)
 created=0
 for attempt in 1 2 3; do
-  if xl create /app/$name.cfg; then created=1; break; fi
+  if timeout 20 xl create /app/$name.cfg; then created=1; break; fi
   echo "dom0: xl create failed (attempt \$attempt)"
   for id in \$(xl list 2>/dev/null | awk 'NR > 2 { print \$2 }'); do xl destroy \$id 2>/dev/null; done
   for i in 1 2 3 4 5 6 7 8 9 10; do xl list $name >/dev/null 2>&1 || break; sleep 0.5; done
