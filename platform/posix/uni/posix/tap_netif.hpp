@@ -20,8 +20,8 @@
 // the stack expects them). Such frames come from the host's own stack, so they
 // are marked checksum-verified (view::checksum_verified): nobody sums them, and
 // their checksums are completed only when a capture (--pcap) records them.
-// UNI_TAP_OFFLOAD=0 in the environment
-// turns all this off, =tx keeps the transmit side only.
+// UNI_TAP_OFFLOAD=0 in the environment turns all this off, =tx keeps the
+// transmit side only.
 #pragma once
 
 #include <fcntl.h>
