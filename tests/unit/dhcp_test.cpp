@@ -667,6 +667,30 @@ TEST_CASE("RFC 2131 Table 3: an OFFER without server identifier or an ACK withou
   CHECK(c.stats().ignored_by(dhcp_ignore::unusable) == 3);
 }
 
+TEST_CASE("a server identifier of 0.0.0.0 makes an OFFER or ACK unusable (fuzz regression)", "[dhcp]") {
+  // Found by the dhcp fuzz target: RENEWING would have unicast its REQUEST to 0.0.0.0.
+  const ipv4_address none = ipv4_address::any();
+  dhcp_client c{client_mac, 27};
+  c.start(t0);
+  take(c);
+  const std::uint32_t xid = c.xid();
+  deliver(c, dnsmasq(xid, client_mac, offered, {.server_id = none}), t0);
+  CHECK(c.state() == dhcp_state::selecting);
+  deliver(c, dnsmasq(xid, client_mac, offered, {}), t0);
+  take(c);
+  const time_point requested = t0;
+  deliver(c, dnsmasq(xid, client_mac, offered, {.type = 5}), t0);
+  REQUIRE(c.state() == dhcp_state::bound);
+
+  c.on_timer(requested + seconds{1800});  // T1
+  REQUIRE(c.state() == dhcp_state::renewing);
+  take(c);
+  deliver(c, dnsmasq(c.xid(), client_mac, offered, {.type = 5, .server_id = none}, offered), requested + seconds{1801});
+  CHECK(c.state() == dhcp_state::renewing);
+  CHECK(c.lease()->server == server);
+  CHECK(c.stats().ignored_by(dhcp_ignore::unusable) == 2);
+}
+
 TEST_CASE("RFC 2131 §3: BOOTREQUESTs and malformed messages are ignored, never crash the client", "[dhcp]") {
   dhcp_client c{client_mac, 18};
   c.start(t0);
@@ -771,6 +795,24 @@ TEST_CASE("RFC 2131 §2: emit and parse are inverse, emit pads to the 300-octet 
 
   std::array<std::uint8_t, 299> small{};
   CHECK(m.emit(small) == 0);  // too short: nothing written
+}
+
+TEST_CASE("a client identifier dropped for its length leaves no bytes behind (fuzz regression)",
+          "[dhcp][wire]") {
+  // Found by the dhcp fuzz target: a second option 61 longer than max_client_id cleared the
+  // size but kept the first one's bytes, and the parsed value then differed from its re-parse.
+  bytes b = dnsmasq(1, client_mac, offered, {.type = 5});
+  b.pop_back();  // the end option
+  opt(b, 61, {1, 2, 3, 4});
+  opt(b, 61, bytes(dhcp_message::max_client_id + 1, 7));
+  b.push_back(255);
+  auto m = dhcp_message::parse(b);
+  REQUIRE(m.ok());
+  CHECK(m->client_identifier().empty());
+  std::array<std::uint8_t, dhcp_message::max_emit_size> out{};
+  auto back = dhcp_message::parse(std::span<const std::uint8_t>(out.data(), m->emit(out)));
+  REQUIRE(back.ok());
+  CHECK(*back == *m);
 }
 
 TEST_CASE("RFC 2131 §3: every truncation of a valid DHCPACK fails cleanly, never reading past the end",

@@ -149,8 +149,10 @@ struct dhcp_message {
   constexpr std::span<const std::uint8_t> client_identifier() const noexcept {
     return {client_id.data(), client_id_size};
   }
-  // Sets option 55 (at most max_parameter_requests codes are kept).
+  // Sets option 55 (at most max_parameter_requests codes are kept). The setters clear
+  // the whole array first: operator== compares it, unused tail included.
   constexpr void set_parameter_request_list(std::span<const std::uint8_t> codes) noexcept {
+    parameter_requests = {};
     parameter_request_count = 0;
     for (std::uint8_t c : codes) {
       if (parameter_request_count == max_parameter_requests) break;
@@ -159,6 +161,7 @@ struct dhcp_message {
   }
   // Sets option 61; false (and no option) if it is shorter than 2 or longer than max_client_id.
   constexpr bool set_client_identifier(std::span<const std::uint8_t> id) noexcept {
+    client_id = {};
     client_id_size = 0;
     if (id.size() < 2 || id.size() > max_client_id) return false;
     for (std::size_t i = 0; i < id.size(); ++i) client_id[i] = id[i];
@@ -407,7 +410,8 @@ enum class dhcp_ignore : std::uint8_t {
   wrong_xid,      // not the transaction in progress (§4.4.1, §4.4.5: silently discarded)
   wrong_chaddr,   // for another client
   unexpected,     // no message type, or a type the current state does not take (Figure 5)
-  unusable,       // OFFER/ACK without a usable yiaddr, an OFFER without server id, an ACK without lease time
+  unusable,       // OFFER/ACK without a usable yiaddr or with an unusable server id, an OFFER
+                  // without server id, an ACK without lease time
   wrong_server,   // in REQUESTING, an ACK/NAK from a server other than the one selected
   count_
 };
@@ -599,7 +603,8 @@ class dhcp_client {
 
   // SELECTING -> REQUESTING (§4.4.1, §4.3.2 "DHCPREQUEST generated during SELECTING").
   void on_offer(const dhcp_message& m, time_point now) noexcept {
-    if (!usable_address(m.yiaddr) || !m.server_identifier) return ignore(dhcp_ignore::unusable);
+    if (!usable_address(m.yiaddr) || !m.server_identifier || !usable_address(*m.server_identifier))
+      return ignore(dhcp_ignore::unusable);
     offered_ = m.yiaddr;
     selected_server_ = *m.server_identifier;
     state_ = dhcp_state::requesting;
@@ -613,7 +618,10 @@ class dhcp_client {
   void on_ack(const dhcp_message& m, time_point) noexcept {
     if (state_ == dhcp_state::requesting && m.server_identifier && *m.server_identifier != selected_server_)
       return ignore(dhcp_ignore::wrong_server);
-    if (!usable_address(m.yiaddr) || !m.lease_seconds) return ignore(dhcp_ignore::unusable);
+    // A server id we could not unicast RENEWING's REQUEST to makes the lease unusable too.
+    if (!usable_address(m.yiaddr) || !m.lease_seconds ||
+        (m.server_identifier && !usable_address(*m.server_identifier)))
+      return ignore(dhcp_ignore::unusable);
 
     dhcp_lease l;
     l.address = {m.yiaddr, prefix_for(m.yiaddr, m.subnet_mask)};
