@@ -7,6 +7,7 @@
 //       auto d = co_await s->receive();           result<datagram>
 //       auto r = co_await s->send_to(ep, frags);  result<void>
 //       s->try_receive(), s->try_send_to(ep, frags): now or error::would_block
+//       (datagrams cross the kernel in batches: recvmmsg, sendmmsg)
 //
 // TCP:  auto l = stack.tcp_listen(port);                 result<tcp_listener>
 //       auto c = co_await l->accept();                   result<tcp_stream>
@@ -25,9 +26,11 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <memory>
 #include <span>
@@ -116,32 +119,43 @@ class SocketStack {
   SocketStack(scheduler& s, boost::asio::io_context& io, page_pool& pool, ipv4_address bind_address = ipv4_address::any())
       : sched_(s), io_(io), pool_(pool), address_(bind_address) {}
 
+  // Datagrams cross the kernel in batches, as NSD and Knot move them: one
+  // recvmmsg takes up to `batch` queued datagrams, and sends are gathered for one
+  // sendmmsg, made when the batch is full or when the event loop next polls (a
+  // handler posted at the first send). A service answering a burst makes two
+  // system calls for it, not two per datagram.
   class udp_socket {
    public:
+    static constexpr std::size_t batch = 32;
+    static constexpr std::size_t max_fragments = 16;  // views in one datagram
+
     udp_socket(udp_socket&&) noexcept = default;
     udp_socket& operator=(udp_socket&&) noexcept = default;
     ~udp_socket() {
       if (st_) {
+        st_->flush();
         boost::system::error_code ec;
         st_->sock.close(ec);  // pending waits complete as aborted and release st_
       }
     }
 
     endpoint local() const noexcept { return st_->local; }
+    // Datagrams try_send_to accepted that the kernel then refused (and dropped).
+    std::uint64_t send_failures() const noexcept { return st_->send_failures; }
 
     // The next datagram if one is queued (error::would_block if none), its payload
     // in a page of the pool (error::no_buffers if the pool is empty: the datagram
     // stays queued in the kernel). No task, no wait: the loop of a busy server.
     result<datagram> try_receive() {
-      auto page = st_->pool.allocate();
-      if (!page) return fail(error::no_buffers);
-      sockaddr_in from{};
-      socklen_t len = sizeof from;
-      const ssize_t n = ::recvfrom(st_->sock.native_handle(), page->data(), page->size(), MSG_DONTWAIT,
-                                   reinterpret_cast<sockaddr*>(&from), &len);
-      if (n < 0) return fail(errno == EAGAIN || errno == EWOULDBLOCK ? error::would_block : error::io);
-      return datagram{{ipv4_address{ntohl(from.sin_addr.s_addr)}, ntohs(from.sin_port)}, st_->local,
-                      page->head(static_cast<std::size_t>(n))};
+      state& st = *st_;
+      if (st.rx_next == st.rx_count) {
+        if (auto e = st.receive_batch(); e != error::none) return fail(e);
+      }
+      const std::size_t i = st.rx_next++;
+      const sockaddr_in& from = st.rx_from[i];
+      view payload = st.rx[i].head(st.rx_msgs[i].msg_len);
+      st.rx[i] = view{};
+      return datagram{{ipv4_address{ntohl(from.sin_addr.s_addr)}, ntohs(from.sin_port)}, st.local, std::move(payload)};
     }
 
     // The next datagram, waiting for one.
@@ -154,24 +168,33 @@ class SocketStack {
       }
     }
 
-    // Sends one datagram made of `frags` (gathered by the kernel, not by us) if
-    // the socket's buffer has room now, else error::would_block.
+    // Queues one datagram made of `frags` (gathered by the kernel, not by us; the
+    // views keep their pages until it is sent). error::would_block when the batch
+    // is full and the socket's buffer has no room to take it now.
     result<void> try_send_to(endpoint to, std::span<const view> frags) {
-      iovec iov[16];
-      if (frags.size() > 16) return fail(error::too_large);
-      for (std::size_t i = 0; i < frags.size(); ++i) iov[i] = iovec{frags[i].data(), frags[i].size()};
-      sockaddr_in dst{};
+      if (frags.size() > max_fragments) return fail(error::too_large);
+      state& st = *st_;
+      if (!st.has_room(frags.size())) {
+        st.flush();
+        if (!st.has_room(frags.size())) return fail(error::would_block);
+      }
+      sockaddr_in& dst = st.tx_to[st.tx_count];
+      dst = sockaddr_in{};
       dst.sin_family = AF_INET;
       dst.sin_port = htons(to.port);
       dst.sin_addr.s_addr = htonl(to.address.value);
-      msghdr msg{};
-      msg.msg_name = &dst;
-      msg.msg_namelen = sizeof dst;
-      msg.msg_iov = iov;
-      msg.msg_iovlen = frags.size();
-      if (::sendmsg(st_->sock.native_handle(), &msg, MSG_DONTWAIT) >= 0) return {};
-      if (errno == EMSGSIZE) return fail(error::too_large);
-      return fail(errno == EAGAIN || errno == EWOULDBLOCK ? error::would_block : error::io);
+      st.tx_first[st.tx_count] = st.tx_views_used;
+      st.tx_size[st.tx_count] = frags.size();
+      for (const view& f : frags) st.tx_views[st.tx_views_used++] = f;
+      ++st.tx_count;
+      if (!st.flush_posted) {
+        st.flush_posted = true;
+        boost::asio::post(st.sock.get_executor(), [keep = st_] {
+          keep->flush_posted = false;
+          keep->flush();
+        });
+      }
+      return {};
     }
     result<void> try_send_to(endpoint to, const view& payload) { return try_send_to(to, std::span<const view>(&payload, 1)); }
 
@@ -188,13 +211,121 @@ class SocketStack {
 
    private:
     friend class SocketStack;
-    // Shared with pending Asio waits, which may complete after the socket is gone.
-    struct state {
+    // Shared with pending Asio waits and the posted flush, which may run after the
+    // socket is gone.
+    struct state : std::enable_shared_from_this<state> {
+      static constexpr std::size_t max_views = batch * 2;  // a header and a payload each, typically
+
       state(scheduler& s, boost::asio::io_context& io, page_pool& p) : sock(io), pool(p), ready(s) {}
       boost::asio::ip::udp::socket sock;
       page_pool& pool;
       wait_queue ready;
       endpoint local{};  // asked once at bind: a getsockname per datagram costs a system call
+
+      // Received by the last recvmmsg, from rx_next on not yet taken.
+      std::array<view, batch> rx{};
+      std::array<sockaddr_in, batch> rx_from{};
+      std::array<iovec, batch> rx_iov{};
+      std::array<mmsghdr, batch> rx_msgs{};
+      std::size_t rx_next = 0;
+      std::size_t rx_count = 0;
+
+      // Queued for the next sendmmsg: datagram i is tx_size[i] views from tx_first[i].
+      std::array<sockaddr_in, batch> tx_to{};
+      std::array<std::size_t, batch> tx_first{};
+      std::array<std::size_t, batch> tx_size{};
+      std::array<view, max_views> tx_views{};
+      std::size_t tx_count = 0;
+      std::size_t tx_views_used = 0;
+      bool flush_posted = false;
+      bool flush_armed = false;  // waiting for room in the socket's buffer
+      std::uint64_t send_failures = 0;
+
+      // Reads what is queued, up to `batch` datagrams, each into a page of its own.
+      error receive_batch() noexcept {
+        std::size_t pages = 0;
+        while (pages < batch) {
+          auto page = pool.allocate();
+          if (!page) break;
+          rx_iov[pages] = iovec{page->data(), page->size()};
+          rx[pages++] = std::move(*page);
+        }
+        if (pages == 0) return error::no_buffers;
+        for (std::size_t i = 0; i < pages; ++i) {
+          rx_msgs[i] = mmsghdr{};
+          rx_msgs[i].msg_hdr.msg_name = &rx_from[i];
+          rx_msgs[i].msg_hdr.msg_namelen = sizeof rx_from[i];
+          rx_msgs[i].msg_hdr.msg_iov = &rx_iov[i];
+          rx_msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        const int n = ::recvmmsg(sock.native_handle(), rx_msgs.data(), static_cast<unsigned>(pages), MSG_DONTWAIT,
+                                 nullptr);
+        const int e = errno;
+        rx_next = 0;
+        rx_count = n > 0 ? static_cast<std::size_t>(n) : 0;
+        for (std::size_t i = rx_count; i < pages; ++i) rx[i] = view{};  // unused pages go back now
+        if (n > 0) return error::none;
+        return e == EAGAIN || e == EWOULDBLOCK ? error::would_block : error::io;
+      }
+
+      bool has_room(std::size_t views) const noexcept {
+        return tx_count < batch && tx_views_used + views <= max_views;
+      }
+
+      // Sends what is queued, in as few sendmmsg calls as the kernel takes. A
+      // datagram the kernel refuses is dropped and counted (UDP may lose it); when
+      // the buffer is full, the rest stay queued and go when it drains.
+      void flush() noexcept {
+        if (tx_count == 0) return;
+        std::array<iovec, max_views> iov;
+        std::array<mmsghdr, batch> msgs{};
+        for (std::size_t v = 0; v < tx_views_used; ++v) iov[v] = iovec{tx_views[v].data(), tx_views[v].size()};
+        for (std::size_t i = 0; i < tx_count; ++i) {
+          msgs[i].msg_hdr.msg_name = &tx_to[i];
+          msgs[i].msg_hdr.msg_namelen = sizeof tx_to[i];
+          msgs[i].msg_hdr.msg_iov = &iov[tx_first[i]];
+          msgs[i].msg_hdr.msg_iovlen = tx_size[i];
+        }
+        std::size_t done = 0;
+        while (done < tx_count) {
+          const int n = ::sendmmsg(sock.native_handle(), &msgs[done], static_cast<unsigned>(tx_count - done), MSG_DONTWAIT);
+          if (n > 0) {
+            done += static_cast<std::size_t>(n);
+            continue;
+          }
+          if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break;
+          ++send_failures;  // this one datagram: the others may go
+          ++done;
+        }
+        drop_sent(done);
+        if (tx_count != 0 && !flush_armed && sock.is_open()) wait_for_room();
+      }
+
+      // Forgets the first `n` queued datagrams, moving the rest to the front.
+      void drop_sent(std::size_t n) noexcept {
+        const std::size_t first_kept = n < tx_count ? tx_first[n] : tx_views_used;
+        for (std::size_t v = 0; v < first_kept; ++v) tx_views[v] = view{};
+        for (std::size_t i = n; i < tx_count; ++i) {
+          tx_to[i - n] = tx_to[i];
+          tx_first[i - n] = tx_first[i] - first_kept;
+          tx_size[i - n] = tx_size[i];
+        }
+        for (std::size_t v = first_kept; v < tx_views_used; ++v) tx_views[v - first_kept] = std::move(tx_views[v]);
+        tx_count -= n;
+        tx_views_used -= first_kept;
+      }
+
+      // Flushes again once the socket's buffer has room; senders waiting in
+      // send_to are woken then too.
+      void wait_for_room() {
+        flush_armed = true;
+        sock.async_wait(boost::asio::ip::udp::socket::wait_write,
+                        [keep = shared_from_this()](const boost::system::error_code& ec) {
+                          keep->flush_armed = false;
+                          if (!ec) keep->flush();
+                          keep->ready.notify_all();
+                        });
+      }
     };
     explicit udp_socket(std::shared_ptr<state> st) : st_(std::move(st)) {}
 
