@@ -87,6 +87,8 @@ class server {
   }
 
   const server_stats& stats() const noexcept { return stats_; }
+  // Times the memo table was full and emptied to make room.
+  std::uint64_t memo_flushes() const noexcept { return memo_.flushes(); }
   std::span<const zone> zones() const noexcept { return zones_; }
   const server_options& options() const noexcept { return opts_; }
 

@@ -161,8 +161,11 @@ task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
     ~report() {
       const auto& s = srv.stats();
       log_info("dns: ", n.udp_queries, " udp and ", n.tcp_queries, " tcp queries (", n.tcp_connections,
-               " connections); ", s.answers, " answers, ", s.memo_hits, " memo hits, ", s.nxdomain, " nxdomain, ",
-               s.refused, " refused, ", s.formerr, " formerr, ", s.truncated, " truncated, ", s.ignored, " ignored");
+               " connections); ", s.answers, " answers, ", s.nxdomain, " nxdomain, ", s.refused, " refused, ",
+               s.formerr, " formerr, ", s.truncated, " truncated, ", s.ignored, " ignored");
+      log_info("dns: memo ", s.memo_hits, " hits, ", s.memo_misses, " misses, ", srv.memo_flushes(),
+               " flushes; dropped: ", n.udp_no_pages, " udp (no pages), ", n.udp_send_errors, " udp sends, ",
+               n.tcp_failed, " tcp connections failed");
     }
   } r{n, srv};
   if constexpr (has_tcp<Stack>) {
