@@ -3,7 +3,8 @@
 // examples/CMakeLists.txt embeds the master file's text, parsed at start); on
 // POSIX `--zone FILE[,FILE...]` serves files instead. Flags: --port N
 // (default 53), --origin NAME (for files whose names are relative and that
-// have no $ORIGIN), --memo N (answers the memo table keeps, 0 = off), plus the platform's.
+// have no $ORIGIN), --memo N (answers the memo table keeps, 0 = off), --nsid TEXT
+// (the identifier sent to queries that ask with an NSID option, RFC 5001), plus the platform's.
 #include <string>
 #include <vector>
 
@@ -83,6 +84,10 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
   }
   uni::dns::server_options opts;
   opts.memo_slots = static_cast<std::size_t>(o.get_number("memo", 4096));
+  if (!opts.set_nsid(o.get("nsid"))) {
+    uni::log_error("dns: --nsid takes at most ", opts.max_nsid, " bytes");
+    co_return 2;
+  }
   uni::dns::server srv(std::move(zones), opts);
   co_return co_await uni::dns::serve(stack, srv, static_cast<std::uint16_t>(o.get_number("port", 53)));
 }

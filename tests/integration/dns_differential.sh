@@ -36,14 +36,16 @@ else
 fi
 
 cp "$zone" "$work/example.zone"
-nsd_conf "$work" "$nsd_ip" "$nsd_port" example.com example.zone "minimal-responses: no" >"$work/nsd.conf"
+nsid=uni-differential  # both servers' NSID (RFC 5001)
+nsd_conf "$work" "$nsd_ip" "$nsd_port" example.com example.zone "minimal-responses: no" "nsid: \"ascii_$nsid\"" \
+  >"$work/nsd.conf"
 "${run[@]}" nsd -d -c "$work/nsd.conf" >"$work/nsd.out" 2>&1 &
 NSD_PID=$!
 
 if [[ $mode == tap ]]; then
-  start_app "$app" --tap tap0 --ipv4 "$APP_IP/24" --port 53 --zone "$zone"
+  start_app "$app" --tap tap0 --ipv4 "$APP_IP/24" --port 53 --zone "$zone" --nsid "$nsid"
 else
-  "$app" --port "$app_port" --zone "$zone" >"$work/app.log" 2>&1 &
+  "$app" --port "$app_port" --zone "$zone" --nsid "$nsid" >"$work/app.log" 2>&1 &
   SOCK_PID=$!
 fi
 for _ in $(seq 100); do
@@ -125,6 +127,14 @@ compare "$work/queries" "$total"
 echo "ok: $total queries over UDP (${#names[@]} names x ${#types[@]} types x ${#transports[@]} EDNS settings) answered as NSD answers them"
 compare "$work/queries.tcp" "$total_tcp" +tcp
 echo "ok: $total_tcp queries over TCP answered as NSD answers them"
+
+# NSID: asked with dig +nsid (the comparisons above leave OPT out), the same from both.
+nsid_of() { "${run[@]}" dig +nsid +tries=2 +time=2 @"$1" -p "$2" www.example.com A | grep "NSID:" || true; }
+nsid_uni=$(nsid_of "$app_ip" "$app_port")
+nsid_nsd=$(nsid_of "$nsd_ip" "$nsd_port")
+[[ -n "$nsid_nsd" ]] || fail "NSD sent no NSID"
+[[ "$nsid_uni" == "$nsid_nsd" ]] || fail "NSID: the appliance sent '$nsid_uni', NSD '$nsid_nsd'"
+echo "ok: NSID as NSD sends it ($nsid_uni)"
 
 # What NSD is not asked: a response (QR set) gets no answer at all; FORMERR and NOTIMP.
 if [[ $mode == socket ]]; then

@@ -65,6 +65,7 @@ struct query_spec {
   int edns = -1;  // payload size, or -1 for no OPT
   std::uint8_t edns_version = 0;
   bool dnssec_ok = false;
+  bytes edns_options = {};  // the OPT's data: code, length, value, ...
 };
 
 bytes make_query(const query_spec& s) {
@@ -81,7 +82,10 @@ bytes make_query(const query_spec& s) {
   q.push_back(static_cast<std::uint8_t>(s.qclass));
   if (s.edns >= 0) {
     q.insert(q.end(), {0, 0, 41, static_cast<std::uint8_t>(s.edns >> 8), static_cast<std::uint8_t>(s.edns), 0,
-                       s.edns_version, static_cast<std::uint8_t>(s.dnssec_ok ? 0x80 : 0), 0, 0, 0});
+                       s.edns_version, static_cast<std::uint8_t>(s.dnssec_ok ? 0x80 : 0), 0,
+                       static_cast<std::uint8_t>(s.edns_options.size() >> 8),
+                       static_cast<std::uint8_t>(s.edns_options.size())});
+    q.insert(q.end(), s.edns_options.begin(), s.edns_options.end());
   }
   return q;
 }
@@ -121,7 +125,8 @@ answer parse(bytes raw) {
       std::uint8_t buf[1024];
       bytes rd;
       if (rec->type == rr_type::opt) {
-        rd = {};
+        const auto d = r.rdata(*rec);  // its options, raw
+        rd.assign(d.begin(), d.end());
       } else {
         auto n = expand_rdata(a.raw, *rec, buf);
         REQUIRE(n.ok());
@@ -315,6 +320,38 @@ TEST_CASE("dns server: EDNS(0): OPT echoed with our size, DO kept, BADVERS above
   CHECK(bad.rc() == 0);
   CHECK(bad.an.empty());
   CHECK(bad.raw[bad.raw.size() - 6] == 1);  // extended rcode 1: BADVERS (16)
+}
+
+TEST_CASE("dns server: NSID (RFC 5001): our identifier to queries that ask for it, nothing otherwise") {
+  server_options o;
+  REQUIRE(o.set_nsid("uni-1"));
+  CHECK_FALSE(o.set_nsid(std::string(server_options::max_nsid + 1, 'x')));
+  server s = make_server(o);
+  const query_spec with_nsid{"www.example.com.", rr_type::a, rr_class::in, 1, 0, 1232, 0, false, {0, 3, 0, 0}};
+  const query_spec without{"www.example.com.", rr_type::a, rr_class::in, 2, 0, 1232};
+  const bytes ours = {0, 3, 0, 5, 'u', 'n', 'i', '-', '1'};
+  for (int round = 0; round < 2; ++round) {  // the second from the memo table, which must keep them apart
+    answer a = ask(s, with_nsid);
+    CHECK(a.an.size() == 1);
+    REQUIRE_FALSE(a.ar.empty());
+    CHECK(a.ar.back().type == rr_type::opt);
+    CHECK(a.ar.back().rdata == ours);
+    answer b = ask(s, without);
+    REQUIRE_FALSE(b.ar.empty());
+    CHECK(b.ar.back().rdata.empty());
+  }
+  CHECK(s.stats().memo_hits == 2);
+
+  // Other options are skipped (a cookie before it here); no identifier configured, no NSID.
+  answer c = ask(s, {"www.example.com.", rr_type::a, rr_class::in, 3, 0, 1232, 0, false,
+                     {0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 3, 0, 0}});
+  CHECK(c.ar.back().rdata == ours);
+  server plain = make_server();
+  CHECK(ask(plain, with_nsid).ar.back().rdata.empty());
+
+  // An option running past the OPT's data is FORMERR.
+  answer bad = ask(s, {"www.example.com.", rr_type::a, rr_class::in, 4, 0, 1232, 0, false, {0, 3, 0, 9, 1}});
+  CHECK(bad.rc() == 1);
 }
 
 TEST_CASE("dns server: TC when the answer does not fit the client's size, whole over TCP") {

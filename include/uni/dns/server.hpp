@@ -19,6 +19,8 @@
 // - EDNS(0) (RFC 6891): the client's payload size bounds UDP answers (at most
 //   ours), OPT echoed with DO (RFC 3225), BADVERS for versions above 0;
 //   answers too large for UDP have TC set and no records (RFC 2181 §9).
+// - NSID (RFC 5001): the server's identifier in OPT for queries that ask for
+//   it, when one is configured.
 // - Memoized answers: a bounded table of answers already built, keyed by
 //   what the answer depends on (name lowered, type, class, EDNS, size limit);
 //   a hit costs a copy and three patches (ID, RD/CD, the question's case).
@@ -29,10 +31,12 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include <uni/core/wire.hpp>
@@ -58,6 +62,19 @@ struct server_options {
   std::size_t memo_slots = 4096;
   std::size_t memo_bytes = 0;  // 0: 192 per slot
   std::size_t memo_answer_bytes = 512;
+  // NSID (RFC 5001): what the server says it is to a query carrying an NSID
+  // option; none when empty. set_nsid keeps at most max_nsid bytes.
+  static constexpr std::size_t max_nsid = 64;
+  std::array<std::uint8_t, max_nsid> nsid{};
+  std::uint8_t nsid_size = 0;
+
+  constexpr bool set_nsid(std::string_view id) noexcept {
+    if (id.size() > max_nsid) return false;
+    nsid = {};
+    for (std::size_t i = 0; i < id.size(); ++i) nsid[i] = static_cast<std::uint8_t>(id[i]);
+    nsid_size = static_cast<std::uint8_t>(id.size());
+    return true;
+  }
 };
 
 struct server_stats {
@@ -120,6 +137,14 @@ class server {
       e.payload = std::max<std::uint16_t>(rr->rclass, 512);
       e.version = static_cast<std::uint8_t>(rr->ttl >> 16);
       e.dnssec_ok = (rr->ttl & 0x8000) != 0;
+      // Its options (RFC 6891 §6.1.2): code, length, data; one running past the end is FORMERR.
+      const auto opts = in.rdata(*rr);
+      for (std::size_t at = 0; at < opts.size();) {
+        if (opts.size() - at < 4 || opts.size() - at - 4 < wire::load_be16(opts.data() + at + 2))
+          return error_answer(*h, echoed, rcode::formerr, out, stats_.formerr);
+        if (wire::load_be16(opts.data() + at) == option_nsid) e.nsid = true;
+        at += 4u + wire::load_be16(opts.data() + at + 2);
+      }
     }
     std::size_t limit = via == transport::tcp ? std::min<std::size_t>(out.size(), 65535)
                         : e.present          ? std::min<std::size_t>(e.payload, opts_.edns_payload)
@@ -132,7 +157,8 @@ class server {
     for (std::size_t i = 0; i < qlen; ++i) key[i] = to_lower(q->qname.wire()[i]);
     wire::store_be16(key + qlen, q->qtype);
     wire::store_be16(key + qlen + 2, q->qclass);
-    key[qlen + 4] = static_cast<std::uint8_t>((e.present ? 1 : 0) | (e.dnssec_ok ? 2 : 0) | (e.version ? 4 : 0));
+    key[qlen + 4] = static_cast<std::uint8_t>((e.present ? 1 : 0) | (e.dnssec_ok ? 2 : 0) | (e.version ? 4 : 0) |
+                                              (e.nsid ? 8 : 0));
     wire::store_be16(key + qlen + 5, static_cast<std::uint16_t>(limit));
     const std::span<const std::uint8_t> k(key, qlen + 7);
     const std::uint32_t hash = memo_.enabled() ? wire_hash(k) : 0;
@@ -163,9 +189,12 @@ class server {
   }
 
  private:
+  static constexpr std::uint16_t option_nsid = 3;  // RFC 5001 §2.3
+
   struct edns {
     bool present = false;
     bool dnssec_ok = false;
+    bool nsid = false;  // the query asked for our NSID
     std::uint8_t version = 0;
     std::uint16_t payload = 512;
   };
@@ -306,7 +335,9 @@ class server {
     (void)w.u16(q.qtype);
     (void)w.u16(q.qclass);
     const auto after_question = w.mark();
-    if (e.present) w.limit(out.size() - 11);  // room for our OPT, always
+    const std::size_t nsid = e.nsid ? opts_.nsid_size : 0;
+    const std::size_t opt_size = 11 + (nsid ? 4 + nsid : 0);
+    if (e.present) w.limit(out.size() - opt_size);  // room for our OPT, always
     counts c;
     rcode rc = rcode::noerror;
     bool aa = false;
@@ -334,8 +365,13 @@ class server {
       wire::store_be16(p + 1, rr_type::opt);
       wire::store_be16(p + 3, opts_.edns_payload);
       wire::store_be32(p + 5, static_cast<std::uint32_t>(ext_rcode) << 24 | (e.dnssec_ok ? 0x8000u : 0u));
-      wire::store_be16(p + 9, 0);
-      size += 11;
+      wire::store_be16(p + 9, static_cast<std::uint16_t>(opt_size - 11));
+      if (nsid) {
+        wire::store_be16(p + 11, option_nsid);
+        wire::store_be16(p + 13, static_cast<std::uint16_t>(nsid));
+        std::memcpy(p + 15, opts_.nsid.data(), nsid);
+      }
+      size += opt_size;
       ++c.ar;
     }
     rh.flags = static_cast<std::uint16_t>(rh.flags | (aa ? header::aa : 0) | (tc ? header::tc : 0) |
