@@ -18,27 +18,16 @@
 #include <uni/posix/clock.hpp>
 #include <uni/posix/socket_stack.hpp>
 
+#include "socket_host.hpp"
+
 using namespace uni;
 using posix::SocketStack;
 using tcp_stream = SocketStack::tcp_stream;
 
 namespace {
-const ipv4_address loopback = ipv4_address::from_octets(127, 0, 0, 1);
-
+using test::loopback;
 template <std::size_t Pages = 64>
-struct host {
-  boost::asio::io_context io;
-  scheduler sched;
-  posix::PosixClock clock{io};
-  std::unique_ptr<static_page_pool<Pages>> pool = std::make_unique<static_page_pool<Pages>>();
-  SocketStack stack{sched, io, *pool, loopback};
-
-  // Runs `t` to its end, or fails it with timed_out after 10 s: a hang is a failure.
-  template <class T>
-  auto go(task<T> t) {
-    return run(sched, clock, with_timeout(sched, std::chrono::seconds(10), std::move(t)));
-  }
-};
+using host = test::socket_host<Pages>;
 
 std::vector<std::uint8_t> pattern(std::size_t n, unsigned seed = 1) {
   std::vector<std::uint8_t> v(n);

@@ -18,26 +18,16 @@
 #include <uni/posix/clock.hpp>
 #include <uni/posix/socket_stack.hpp>
 
+#include "socket_host.hpp"
+
 using namespace uni;
 using posix::SocketStack;
 using udp_socket = SocketStack::udp_socket;
 
 namespace {
-const ipv4_address loopback = ipv4_address::from_octets(127, 0, 0, 1);
-
+using test::loopback;
 template <std::size_t Pages = 128>
-struct host {
-  boost::asio::io_context io;
-  scheduler sched;
-  posix::PosixClock clock{io};
-  std::unique_ptr<static_page_pool<Pages>> pool = std::make_unique<static_page_pool<Pages>>();
-  SocketStack stack{sched, io, *pool, loopback};
-
-  template <class T>
-  auto go(task<T> t) {
-    return run(sched, clock, with_timeout(sched, std::chrono::seconds(10), std::move(t)));
-  }
-};
+using host = test::socket_host<Pages>;
 
 // A kernel UDP socket on 127.0.0.1, the stack's peer.
 struct peer {
