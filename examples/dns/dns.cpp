@@ -4,7 +4,9 @@
 // POSIX `--zone FILE[,FILE...]` serves files instead. Flags: --port N
 // (default 53), --origin NAME (for files whose names are relative and that
 // have no $ORIGIN), --memo N (answers the memo table keeps, 0 = off), --nsid TEXT
-// (the identifier sent to queries that ask with an NSID option, RFC 5001), plus the platform's.
+// (the identifier sent to queries that ask with an NSID option, RFC 5001), --identity
+// TEXT and --version TEXT (CHAOS TXT answers to id.server and version.bind, as NSD
+// gives them; without them such queries are refused), plus the platform's.
 #include <string>
 #include <vector>
 
@@ -84,8 +86,9 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
   }
   uni::dns::server_options opts;
   opts.memo_slots = static_cast<std::size_t>(o.get_number("memo", 4096));
-  if (!opts.set_nsid(o.get("nsid"))) {
-    uni::log_error("dns: --nsid takes at most ", opts.max_nsid, " bytes");
+  if (!opts.nsid.assign(o.get("nsid")) || !opts.identity.assign(o.get("identity")) ||
+      !opts.version.assign(o.get("version"))) {
+    uni::log_error("dns: --nsid takes at most 64 bytes, --identity and --version 255");
     co_return 2;
   }
   uni::dns::server srv(std::move(zones), opts);

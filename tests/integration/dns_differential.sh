@@ -36,16 +36,18 @@ else
 fi
 
 cp "$zone" "$work/example.zone"
-nsid=uni-differential  # both servers' NSID (RFC 5001)
+nsid=uni-differential identity=ns-differential version=v-differential  # the same for both servers
 nsd_conf "$work" "$nsd_ip" "$nsd_port" example.com example.zone "minimal-responses: no" "nsid: \"ascii_$nsid\"" \
-  >"$work/nsd.conf"
+  "identity: \"$identity\"" "version: \"$version\"" >"$work/nsd.conf"
 "${run[@]}" nsd -d -c "$work/nsd.conf" >"$work/nsd.out" 2>&1 &
 NSD_PID=$!
 
 if [[ $mode == tap ]]; then
-  start_app "$app" --tap tap0 --ipv4 "$APP_IP/24" --port 53 --zone "$zone" --nsid "$nsid"
+  start_app "$app" --tap tap0 --ipv4 "$APP_IP/24" --port 53 --zone "$zone" --nsid "$nsid" --identity "$identity" \
+    --version "$version"
 else
-  "$app" --port "$app_port" --zone "$zone" --nsid "$nsid" >"$work/app.log" 2>&1 &
+  "$app" --port "$app_port" --zone "$zone" --nsid "$nsid" --identity "$identity" --version "$version" \
+    >"$work/app.log" 2>&1 &
   SOCK_PID=$!
 fi
 for _ in $(seq 100); do
@@ -66,11 +68,16 @@ names=(example.com EXAMPLE.com www.example.com WwW.ExAmPlE.CoM ns1.example.com n
   a.b.wild.example.com wild.example.com '*.wild.example.com' foo.cnamewild.example.com FOO.CnameWild.example.com
   missing.example.com nope.example.com x.www.example.com big.example.com example.org com .)
 types=(A AAAA NS MX TXT SOA CNAME SRV CAA PTR TYPE65280 TYPE65281 DS ANY)
+# The server's own names in class CHAOS (NSD's identity and version answers).
+chaos_names=(id.server HOSTNAME.bind version.bind version.SERVER authors.bind example.com)
 transports=("+noedns" "+edns=0 +bufsize=512" "+edns=0 +bufsize=4096")
 : >"$work/queries"
 for t in "${transports[@]}"; do
   for n in "${names[@]}"; do
     for ty in "${types[@]}"; do echo "$n $ty $t" >>"$work/queries"; done
+  done
+  for n in "${chaos_names[@]}"; do
+    for ty in TXT ANY A; do echo "$n CH $ty $t" >>"$work/queries"; done
   done
 done
 # The same again over TCP (dig's +tcp applies to a whole batch, not to one line).
@@ -124,7 +131,7 @@ compare() {  # compare QUERIES COUNT [OPTION]
   fi
 }
 compare "$work/queries" "$total"
-echo "ok: $total queries over UDP (${#names[@]} names x ${#types[@]} types x ${#transports[@]} EDNS settings) answered as NSD answers them"
+echo "ok: $total queries over UDP (${#names[@]} names x ${#types[@]} types, and ${#chaos_names[@]} CHAOS names x 3 types, x ${#transports[@]} EDNS settings) answered as NSD answers them"
 compare "$work/queries.tcp" "$total_tcp" +tcp
 echo "ok: $total_tcp queries over TCP answered as NSD answers them"
 

@@ -324,8 +324,8 @@ TEST_CASE("dns server: EDNS(0): OPT echoed with our size, DO kept, BADVERS above
 
 TEST_CASE("dns server: NSID (RFC 5001): our identifier to queries that ask for it, nothing otherwise") {
   server_options o;
-  REQUIRE(o.set_nsid("uni-1"));
-  CHECK_FALSE(o.set_nsid(std::string(server_options::max_nsid + 1, 'x')));
+  REQUIRE(o.nsid.assign("uni-1"));
+  CHECK_FALSE(o.nsid.assign(std::string(65, 'x')));
   server s = make_server(o);
   const query_spec with_nsid{"www.example.com.", rr_type::a, rr_class::in, 1, 0, 1232, 0, false, {0, 3, 0, 0}};
   const query_spec without{"www.example.com.", rr_type::a, rr_class::in, 2, 0, 1232};
@@ -352,6 +352,38 @@ TEST_CASE("dns server: NSID (RFC 5001): our identifier to queries that ask for i
   // An option running past the OPT's data is FORMERR.
   answer bad = ask(s, {"www.example.com.", rr_type::a, rr_class::in, 4, 0, 1232, 0, false, {0, 3, 0, 9, 1}});
   CHECK(bad.rc() == 1);
+}
+
+TEST_CASE("dns server: CHAOS TXT for the identity and version, as NSD gives them, when configured") {
+  server_options o;
+  REQUIRE(o.identity.assign("ns-test"));
+  REQUIRE(o.version.assign("v1"));
+  server s = make_server(o);
+  const std::pair<const char*, std::string> asked[] = {
+      {"id.server.", "ns-test"}, {"HOSTNAME.bind.", "ns-test"}, {"version.bind.", "v1"}, {"Version.Server.", "v1"}};
+  for (const auto& [qname, text] : asked) {
+    for (std::uint16_t type : {rr_type::txt, rr_type::any}) {
+      answer a = ask(s, {qname, type, rr_class::ch});
+      INFO(qname << " type " << type);
+      CHECK(a.rc() == 0);
+      CHECK_FALSE(a.aa());
+      CHECK(a.qname == qname);
+      REQUIRE(a.an.size() == 1);
+      CHECK(a.an[0].type == rr_type::txt);
+      CHECK(a.an[0].ttl == 0);
+      bytes rdata{static_cast<std::uint8_t>(text.size())};
+      rdata.insert(rdata.end(), text.begin(), text.end());
+      CHECK(a.an[0].rdata == rdata);
+      CHECK(a.ns.empty());
+    }
+  }
+  // Another type, another CHAOS name, or the text not configured: REFUSED.
+  CHECK(ask(s, {"version.bind.", rr_type::a, rr_class::ch}).rc() == 5);
+  CHECK(ask(s, {"authors.bind.", rr_type::txt, rr_class::ch}).rc() == 5);
+  CHECK(ask(s, {"version.bind.", rr_type::txt, rr_class::in}).rc() == 5);
+  server hidden = make_server();
+  CHECK(ask(hidden, {"version.bind.", rr_type::txt, rr_class::ch}).rc() == 5);
+  CHECK(ask(hidden, {"id.server.", rr_type::txt, rr_class::ch}).rc() == 5);
 }
 
 TEST_CASE("dns server: TC when the answer does not fit the client's size, whole over TCP") {

@@ -21,6 +21,9 @@
 //   answers too large for UDP have TC set and no records (RFC 2181 §9).
 // - NSID (RFC 5001): the server's identifier in OPT for queries that ask for
 //   it, when one is configured.
+// - CHAOS TXT (as NSD): id.server and hostname.bind give the identity,
+//   version.bind and version.server the version, when configured; TTL 0, AA
+//   clear. Other CHAOS queries are REFUSED.
 // - Memoized answers: a bounded table of answers already built, keyed by
 //   what the answer depends on (name lowered, type, class, EDNS, size limit);
 //   a hit costs a copy and three patches (ID, RD/CD, the question's case).
@@ -50,6 +53,24 @@ namespace uni::dns {
 
 enum class transport : std::uint8_t { udp, tcp };
 
+// A short string held by value: options outlive what they were read from.
+template <std::size_t N>
+struct option_text {
+  static_assert(N <= 255);
+  std::array<std::uint8_t, N> data{};
+  std::uint8_t size = 0;
+
+  // False (and nothing kept) when `s` is longer than N.
+  constexpr bool assign(std::string_view s) noexcept {
+    if (s.size() > N) return false;
+    data = {};
+    for (std::size_t i = 0; i < s.size(); ++i) data[i] = static_cast<std::uint8_t>(s[i]);
+    size = static_cast<std::uint8_t>(s.size());
+    return true;
+  }
+  constexpr std::span<const std::uint8_t> bytes() const noexcept { return {data.data(), size}; }
+};
+
 struct server_options {
   // Our EDNS UDP payload size: advertised in OPT, and the most an answer over
   // UDP may take (1232: no IPv6 fragmentation, DNS flag day 2020; NSD's default).
@@ -63,18 +84,11 @@ struct server_options {
   std::size_t memo_bytes = 0;  // 0: 192 per slot
   std::size_t memo_answer_bytes = 512;
   // NSID (RFC 5001): what the server says it is to a query carrying an NSID
-  // option; none when empty. set_nsid keeps at most max_nsid bytes.
-  static constexpr std::size_t max_nsid = 64;
-  std::array<std::uint8_t, max_nsid> nsid{};
-  std::uint8_t nsid_size = 0;
-
-  constexpr bool set_nsid(std::string_view id) noexcept {
-    if (id.size() > max_nsid) return false;
-    nsid = {};
-    for (std::size_t i = 0; i < id.size(); ++i) nsid[i] = static_cast<std::uint8_t>(id[i]);
-    nsid_size = static_cast<std::uint8_t>(id.size());
-    return true;
-  }
+  // option. CHAOS TXT: the identity (id.server, hostname.bind) and version
+  // (version.bind, version.server). Each is off while empty.
+  option_text<64> nsid;
+  option_text<255> identity;
+  option_text<255> version;
 };
 
 struct server_stats {
@@ -281,6 +295,27 @@ class server {
     count = static_cast<std::uint16_t>(count + s.count);
     return true;
   }
+  // What a CHAOS TXT (or ANY) query for one of the server's own names is answered
+  // with, as NSD answers it; empty when it is not such a query or that text is off.
+  std::span<const std::uint8_t> chaos_text(const question& q) const noexcept {
+    if (q.qclass != rr_class::ch || (q.qtype != rr_type::txt && q.qtype != rr_type::any)) return {};
+    constexpr auto is = [](const name& n, std::string_view presentation) {
+      auto want = name::parse(presentation);
+      return want && n == *want;  // == ignores case
+    };
+    if (is(q.qname, "id.server.") || is(q.qname, "hostname.bind.")) return opts_.identity.bytes();
+    if (is(q.qname, "version.bind.") || is(q.qname, "version.server.")) return opts_.version.bytes();
+    return {};
+  }
+  static bool put_chaos_txt(message_writer& w, const question& q, std::span<const std::uint8_t> text) noexcept {
+    const auto m = w.mark();
+    const std::uint8_t length = static_cast<std::uint8_t>(text.size());
+    if (w.write_name(q.qname.wire()) && w.u16(rr_type::txt) && w.u16(rr_class::ch) && w.u32(0) &&
+        w.u16(static_cast<std::uint16_t>(text.size() + 1)) && w.bytes({&length, 1}) && w.bytes(text))
+      return true;
+    w.rewind(m);
+    return false;
+  }
   static bool put_soa(message_writer& w, const zone& z, std::uint16_t& count) noexcept {
     const zone::rrset* soa = z.soa();
     const auto r = z.rdata(*soa, 0);
@@ -335,7 +370,7 @@ class server {
     (void)w.u16(q.qtype);
     (void)w.u16(q.qclass);
     const auto after_question = w.mark();
-    const std::size_t nsid = e.nsid ? opts_.nsid_size : 0;
+    const std::size_t nsid = e.nsid ? opts_.nsid.size : 0;
     const std::size_t opt_size = 11 + (nsid ? 4 + nsid : 0);
     if (e.present) w.limit(out.size() - opt_size);  // room for our OPT, always
     counts c;
@@ -346,6 +381,9 @@ class server {
     const zone* z = nullptr;
     if (e.version != 0) {
       ext_rcode = badvers >> 4;  // RFC 6891 §6.1.3: upper 8 bits of the 12-bit rcode
+    } else if (auto text = chaos_text(q); !text.empty()) {
+      tc = !put_chaos_txt(w, q, text);
+      if (!tc) c.an = 1;
     } else if (q.qclass != rr_class::in || q.qtype == rr_type::axfr || q.qtype == rr_type::ixfr ||
                q.qtype == rr_type::opt || !(z = zone_for(q.qname))) {
       rc = rcode::refused;
@@ -369,7 +407,7 @@ class server {
       if (nsid) {
         wire::store_be16(p + 11, option_nsid);
         wire::store_be16(p + 13, static_cast<std::uint16_t>(nsid));
-        std::memcpy(p + 15, opts_.nsid.data(), nsid);
+        std::memcpy(p + 15, opts_.nsid.data.data(), nsid);
       }
       size += opt_size;
       ++c.ar;
