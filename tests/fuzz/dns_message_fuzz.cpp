@@ -64,13 +64,21 @@ std::vector<zone> zones() {
   return out;
 }
 
+// NSID and the CHAOS identity and version on, so that those paths are fuzzed too.
+server_options identified() {
+  server_options o;
+  o.nsid.assign("fuzz-nsid");
+  o.identity.assign("fuzz-identity");
+  o.version.assign("fuzz-version");
+  return o;
+}
 server& memo_server() {
-  static server s(zones());
+  static server s(zones(), identified());
   return s;
 }
 server& plain_server() {
   static server s = [] {
-    server_options o;
+    server_options o = identified();
     o.memo_slots = 0;
     return server(zones(), o);
   }();
