@@ -12,6 +12,7 @@
 //      it must be pattern(p). The table never holds more than its bounds; every
 //      datagram it completes is whole, in order, and within 65515 bytes; and when
 //      time runs out everything is released (every page back in the pool).
+#include <map>
 #include <vector>
 
 #include "fuzz_support.hpp"
@@ -65,14 +66,21 @@ void check_header(std::span<const std::uint8_t> b) {
              back->protocol == h->protocol && back->source == h->source && back->destination == h->destination);
 }
 
-void check_complete(const ipv4_header& last, const view_chain& payload) {
+// `end`: where the datagram's last fragment (MF clear) ended. It need not be the
+// fragment that completed it: fragments may come in any order.
+void check_complete(const ipv4_header& h, std::size_t end, const view_chain& payload) {
   FUZZ_CHECK(payload.length() >= 1 && payload.length() <= table::max_datagram);
   FUZZ_CHECK(payload.count() <= table::max_fragments);
-  // The last fragment ends the datagram.
-  FUZZ_CHECK(last.fragment_offset() + last.payload_length() == payload.length());
+  FUZZ_CHECK(end == payload.length());  // the last fragment ends the datagram
   std::size_t p = 0;
   for (const view& v : payload)
-    for (std::uint8_t byte : v.bytes()) FUZZ_CHECK(byte == pattern(last.identification, p++));
+    for (std::uint8_t byte : v.bytes()) FUZZ_CHECK(byte == pattern(h.identification, p++));
+}
+
+// A datagram's identity in the table (RFC 791 §3.2): addresses, protocol, identification.
+std::uint64_t datagram_key(const ipv4_header& h) {
+  return (std::uint64_t{h.source.value} * 0x9e3779b97f4a7c15ull) ^ (std::uint64_t{h.destination.value} << 24) ^
+         (std::uint64_t{h.protocol} << 16) ^ h.identification;
 }
 
 }  // namespace
@@ -81,6 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(shared_pool().statistics().in_use == 0);
   {
     table t{timeout};
+    std::map<std::uint64_t, std::size_t> last_end;  // per datagram, where its accepted last fragment ended
     time_point now{};
     records in({data, size});
     while (auto r = in.next()) {
@@ -101,7 +110,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const std::size_t held = t.bytes_held();
       const std::uint64_t evictions = t.evictions();
       auto o = t.add(*h, std::move(frag), now);
-      if (o.status == reassembly_status::complete) check_complete(*h, o.payload);
+      const bool accepted = o.status == reassembly_status::incomplete || o.status == reassembly_status::complete;
+      if (accepted && !h->more_fragments()) last_end[datagram_key(*h)] = h->fragment_offset() + h->payload_length();
+      if (o.status == reassembly_status::complete) check_complete(*h, last_end[datagram_key(*h)], o.payload);
       else FUZZ_CHECK(o.payload.count() == 0);
       if (o.status == reassembly_status::incomplete) {
         // Held bytes grow by the fragment, less an older datagram evicted for its slot.
