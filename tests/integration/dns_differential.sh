@@ -66,8 +66,11 @@ names=(example.com EXAMPLE.com www.example.com WwW.ExAmPlE.CoM ns1.example.com n
   empty.example.com genericA.example.com sub.example.com ns.sub.example.com x.sub.example.com a.b.SUB.example.com
   'dotted\.label.example.com' a.b.ent.example.com b.ent.example.com ent.example.com foo.wild.example.com
   a.b.wild.example.com wild.example.com '*.wild.example.com' foo.cnamewild.example.com FOO.CnameWild.example.com
-  missing.example.com nope.example.com x.www.example.com big.example.com example.org com .)
-types=(A AAAA NS MX TXT SOA CNAME SRV CAA PTR TYPE65280 TYPE65281 DS ANY)
+  missing.example.com nope.example.com x.www.example.com big.example.com example.org com .
+  dn.example.com www.dn.example.com WWW.Dn.Example.com x.dn.example.com a.b.dn.example.com a.ext.example.com
+  www.redirect.example.com a.loop.example.com x.long.example.com cloop1.example.com
+  ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd.x.long.example.com)
+types=(A AAAA NS MX TXT SOA CNAME SRV CAA PTR TYPE65280 TYPE65281 DS DNAME ANY)
 # The server's own names in class CHAOS (NSD's identity and version answers).
 chaos_names=(id.server HOSTNAME.bind version.bind version.SERVER authors.bind example.com)
 transports=("+noedns" "+edns=0 +bufsize=512" "+edns=0 +bufsize=4096")

@@ -38,6 +38,12 @@ x.wild A 192.0.2.7
 a.b.ent A 192.0.2.77
 sub NS ns.sub
 ns.sub A 192.0.2.200
+dn 300 DNAME www.example.com.
+occluded.dn A 192.0.2.1
+away DNAME example.org.
+loop DNAME loop.example.com.
+cl1 CNAME cl2
+cl2 CNAME cl1
 )";
 
 server make_server(server_options o = {}) {
@@ -224,6 +230,51 @@ TEST_CASE("dns server: names below a zone cut get a referral with glue, AA clear
   CHECK(ds.aa());
   CHECK(ds.ns.size() == 1);
   CHECK(ds.ns[0].type == rr_type::soa);
+}
+
+bytes wire_of(const char* text) {
+  const name n = *name::parse(text);
+  return bytes(n.wire().begin(), n.wire().end());
+}
+
+TEST_CASE("dns server: DNAME: the DNAME, a synthesised CNAME, and the chain goes on (RFC 6672 §3.2)") {
+  server s = make_server();
+  // x.dn -> x.www: NXDOMAIN at the chain's end, the SOA in authority.
+  answer a = ask(s, {"x.dn.example.com.", rr_type::a});
+  CHECK(a.rc() == 3);
+  CHECK(a.aa());
+  REQUIRE(a.an.size() == 2);
+  CHECK(a.an[0].type == rr_type::dname);
+  CHECK(a.an[0].owner == "dn.example.com.");
+  CHECK(a.an[1].type == rr_type::cname);
+  CHECK(a.an[1].owner == "x.dn.example.com.");
+  CHECK(a.an[1].ttl == 300);  // the DNAME's
+  CHECK(a.an[1].rdata == wire_of("x.www.example.com."));
+  // Names below the DNAME in the zone are occluded; the owner itself is answered as usual.
+  answer o = ask(s, {"occluded.dn.example.com.", rr_type::a});
+  REQUIRE(o.an.size() == 2);
+  CHECK(o.an[1].rdata == wire_of("occluded.www.example.com."));
+  answer owner = ask(s, {"dn.example.com.", rr_type::dname});
+  REQUIRE(owner.an.size() == 1);
+  CHECK(owner.an[0].type == rr_type::dname);
+  // Out of the zone: DNAME and CNAME, nothing more. Asked for CNAME: the synthesised one is the answer.
+  answer away = ask(s, {"a.away.example.com.", rr_type::a});
+  CHECK(away.rc() == 0);
+  CHECK(away.an.size() == 2);
+  CHECK(away.ns.empty());
+  answer asked_cname = ask(s, {"x.dn.example.com.", rr_type::cname});
+  CHECK(asked_cname.rc() == 0);
+  CHECK(asked_cname.an.size() == 2);
+  // A loop ends where it repeats, DNAME or CNAME.
+  CHECK(ask(s, {"a.loop.example.com.", rr_type::a}).an.size() == 2);
+  CHECK(ask(s, {"cl1.example.com.", rr_type::a}).an.size() == 2);
+  // A substitution longer than a name may be: YXDOMAIN, the DNAME alone (RFC 6672 §2.2).
+  // 255 bytes asked (239 below dn.example.com), 256 once dn.example.com is www.example.com.
+  const std::string l63(63, 'l');
+  answer too_long = ask(s, {l63 + "." + l63 + "." + l63 + "." + std::string(46, 'm') + ".dn.example.com.", rr_type::a});
+  CHECK(too_long.rc() == 6);
+  REQUIRE(too_long.an.size() == 1);
+  CHECK(too_long.an[0].type == rr_type::dname);
 }
 
 TEST_CASE("dns server: wildcards synthesise for the name asked (RFC 4592)") {

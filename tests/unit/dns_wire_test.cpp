@@ -154,6 +154,27 @@ TEST_CASE("dns writer: a write that does not fit leaves the message as it was") 
   CHECK(w.write_name(text("a.b.").wire()).ok());
 }
 
+TEST_CASE("dns writer: a name never compresses against itself half written (fuzz regression)") {
+  // The buffer still holds an earlier message's "a.a." where the new name goes.
+  // Matched against its own first label before the rest was written, "a.a.a."
+  // became "a" and a pointer to itself: a loop no reader can follow.
+  std::uint8_t buf[64];
+  message_writer before(buf);
+  REQUIRE(before.header(header{}).ok());
+  REQUIRE(before.write_name(text("a.a.").wire(), false).ok());
+  message_writer w(buf);
+  REQUIRE(w.header(header{}).ok());
+  REQUIRE(w.write_name(text("a.a.a.").wire()).ok());
+  std::size_t at = header_size;
+  auto n = name::read(std::span<const std::uint8_t>(buf, w.size()), at);
+  REQUIRE(n.ok());
+  CHECK(*n == text("a.a.a."));
+  // Once whole, its suffixes do compress what follows.
+  const auto size = w.size();
+  REQUIRE(w.write_name(text("a.a.").wire()).ok());
+  CHECK(w.size() == size + 2);
+}
+
 namespace {
 
 // Writes one record of `type` with `rdata` after a question for `owner`, reads

@@ -163,6 +163,7 @@ TEST_CASE("zone: the builder's rules (one SOA at the apex, CNAME alone, names in
   CHECK(build_error("$TTL 60\nwww A 192.0.2.1\n") == "t.zone:end: no SOA record at the zone apex example.com.");
   CHECK(build_error(head + "www CNAME a\nwww A 192.0.2.1\n").starts_with("t.zone:3: CNAME and other data"));
   CHECK(build_error(head + "www CNAME a\nwww CNAME b\n").starts_with("t.zone:3: more than one CNAME"));
+  CHECK(build_error(head + "dn DNAME a\ndn DNAME b\n").starts_with("t.zone:3: more than one DNAME"));
   CHECK(build_error(head + "www.example.org. A 192.0.2.1\n").starts_with("t.zone:3: www.example.org. is outside"));
   CHECK(build_error(head + "@ SOA ns host 2 2 3 4 5\n") == "t.zone:2: more than one SOA record");
   CHECK(build_error(head + "www SOA ns host 2 2 3 4 5\n").starts_with("t.zone:3: SOA record not at the zone apex"));

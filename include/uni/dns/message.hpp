@@ -30,6 +30,7 @@ enum class rcode : std::uint8_t {
   nxdomain = 3,
   notimp = 4,
   refused = 5,
+  yxdomain = 6,  // a DNAME substitution longer than a name may be (RFC 6672 §2.2)
 };
 inline constexpr std::uint16_t badvers = 16;  // extended rcode (RFC 6891 §9)
 
@@ -191,19 +192,27 @@ class message_writer {
   // its suffixes for later names either way).
   result<void> write_name(std::span<const std::uint8_t> w, bool compress = true) noexcept {
     const mark_t start = mark();
+    // This name's labels join the table only once it is whole: matched while
+    // half written, a suffix would be compared with bytes not yet ours, and a
+    // pointer could point into the name itself (a loop).
+    std::array<std::uint16_t, max_name_length / 2> labels;
+    std::size_t n = 0;
     std::size_t pos = 0;
+    bool pointer = false;
     while (w[pos] != 0) {
       if (compress) {
         if (auto target = find(w.subspan(pos)); target) {
           if (!u16(static_cast<std::uint16_t>(0xC000 | *target))) return rollback(start);
-          return {};
+          pointer = true;
+          break;
         }
       }
-      remember(at_);
+      labels[n++] = static_cast<std::uint16_t>(std::min<std::size_t>(at_, 0xFFFF));
       if (!bytes(w.subspan(pos, w[pos] + 1u))) return rollback(start);
       pos += w[pos] + 1u;
     }
-    if (!bytes(w.subspan(pos, 1))) return rollback(start);
+    if (!pointer && !bytes(w.subspan(pos, 1))) return rollback(start);
+    for (std::size_t i = 0; i < n; ++i) remember(labels[i]);
     return {};
   }
 

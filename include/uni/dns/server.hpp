@@ -4,7 +4,10 @@
 // - AA on authoritative answers; NXDOMAIN and NODATA with the zone's SOA in
 //   the authority section, its TTL capped by the SOA minimum (RFC 2308 §3).
 // - CNAME chains followed inside the zone (RFC 1034 §3.6.2), the rcode that of
-//   the chain's end (RFC 6604); referrals below zone cuts with the NS RRset in
+//   the chain's end (RFC 6604); DNAME (RFC 6672 §3.2): the DNAME, then a CNAME
+//   synthesised for the name below it, and the chain goes on; YXDOMAIN when the
+//   new name would be too long; a loop ends the chain where it repeats, as NSD
+//   ends it; referrals below zone cuts with the NS RRset in
 //   authority and glue in additional, AA clear; DS at a cut answered from the
 //   parent side (RFC 4035 §3.1.4.1).
 // - Wildcards (RFC 4592): `*.<closest encloser>` synthesises RRsets owned by
@@ -215,10 +218,11 @@ class server {
   struct counts {
     std::uint16_t an = 0, ns = 0, ar = 0;
   };
-  enum class found_kind { exact, wildcard, nxdomain, delegation };
+  enum class found_kind { exact, wildcard, nxdomain, delegation, dname };
   struct found {
     found_kind kind;
-    const zone::node* node;  // the match, the wildcard, or the cut
+    const zone::node* node;  // the match, the wildcard, the cut, or the DNAME's owner
+    std::size_t below = 0;   // dname: the bytes of the name asked that lie below that owner
   };
 
   void count_rcode(const std::uint8_t* a) noexcept {
@@ -262,6 +266,7 @@ class server {
     for (std::size_t at = 0; w[at] != 0; at += w[at] + 1u) offsets[labels++] = at;
     const std::size_t below_apex = labels - z.origin().label_count();
     const zone::node* encloser = z.apex();
+    if (below_apex > 0 && encloser->dname) return {found_kind::dname, encloser, offsets[below_apex]};
     for (std::size_t d = below_apex; d-- > 0;) {
       const zone::node* n = z.find(w.subspan(offsets[d]));
       if (!n) {
@@ -276,6 +281,7 @@ class server {
         return {found_kind::nxdomain, nullptr};
       }
       if (n->delegation && !(d == 0 && qtype == rr_type::ds)) return {found_kind::delegation, n};
+      if (n->dname && d > 0) return {found_kind::dname, n, offsets[d]};
       encloser = n;
     }
     return {found_kind::exact, encloser};
@@ -426,9 +432,44 @@ class server {
   bool resolve(message_writer& w, const zone& z, const question& q, counts& c, rcode& rc, bool& aa) noexcept {
     name current = q.qname;
     targets extra;
+    // The CNAME and DNAME RRsets the chain went through: one seen again is a loop.
+    const zone::rrset* chain[max_chain];
+    std::size_t chained = 0;
+    const auto loops = [&](const zone::rrset* s) {
+      if (std::find(chain, chain + chained, s) != chain + chained) return true;
+      chain[chained++] = s;
+      return false;
+    };
     for (int hop = 0; hop < max_chain; ++hop) {
       const found f = lookup(z, current, q.qtype);
       switch (f.kind) {
+        case found_kind::dname: {
+          const zone::rrset* dn = f.node->find(z, rr_type::dname);
+          if (loops(dn)) return true;
+          if (!put_rrset(w, f.node->owner.wire(), z, *dn, c.an)) return false;
+          // The name asked with the DNAME's owner replaced by its target.
+          const auto prefix = current.wire().first(f.below);
+          const auto target = z.rdata(*dn, 0);
+          if (prefix.size() + target.size() > max_name_length) {
+            rc = rcode::yxdomain;
+            return true;
+          }
+          std::uint8_t synthesised[max_name_length];
+          for (std::size_t i = 0; i < prefix.size(); ++i) synthesised[i] = to_lower(prefix[i]);
+          std::memcpy(synthesised + prefix.size(), target.data(), target.size());
+          const std::span<const std::uint8_t> cname(synthesised, prefix.size() + target.size());
+          const auto m = w.mark();
+          if (!w.write_name(current.wire()) || !w.u16(rr_type::cname) || !w.u16(rr_class::in) || !w.u32(dn->ttl) ||
+              !write_rdata(w, rr_type::cname, cname)) {
+            w.rewind(m);
+            return false;
+          }
+          ++c.an;
+          if (q.qtype == rr_type::cname) return true;  // the synthesised CNAME is the answer asked for
+          current = name::from_checked_wire(cname);
+          if (!current.is_subdomain_of(z.origin())) return true;
+          continue;
+        }
         case found_kind::delegation: {
           if (hop > 0) return true;  // the chain leaves our authority: the resolver goes on
           aa = false;
@@ -460,6 +501,7 @@ class server {
           }
           if (q.qtype != rr_type::cname) {
             if (const zone::rrset* cn = n->find(z, rr_type::cname)) {
+              if (loops(cn)) return true;
               if (!put_rrset(w, owner, z, *cn, c.an)) return false;
               current = name::from_checked_wire(z.rdata(*cn, 0));
               if (!current.is_subdomain_of(z.origin())) return true;

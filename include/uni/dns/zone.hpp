@@ -46,6 +46,7 @@ class zone {
     std::uint32_t first;    // index into rrsets
     std::uint32_t count;
     bool delegation;        // NS below the apex: a zone cut
+    bool dname;             // a DNAME: names below it are redirected (RFC 6672)
     const rrset* find(const zone& z, std::uint16_t type) const noexcept {
       for (std::uint32_t i = first; i < first + count; ++i)
         if (z.rrsets_[i].type == type) return &z.rrsets_[i];
@@ -113,7 +114,7 @@ class zone {
 
     for (std::size_t k = 0; k < order.size();) {
       const zone_record& head = records[order[k]];
-      node nd{head.owner, static_cast<std::uint32_t>(z.rrsets_.size()), 0, false};
+      node nd{head.owner, static_cast<std::uint32_t>(z.rrsets_.size()), 0, false, false};
       std::size_t end = k;
       while (end < order.size() && records[order[end]].owner == head.owner) ++end;
       bool other = false;
@@ -143,7 +144,10 @@ class zone {
           other = true;
         }
         if (first.type == rr_type::soa && set.count > 1) return bad(order[s], "more than one SOA record");
+        if (first.type == rr_type::dname && set.count > 1)  // RFC 6672 §2.4
+          return bad(order[s], "more than one DNAME at " + head.owner.to_string());
         if (first.type == rr_type::ns && !(head.owner == origin)) nd.delegation = true;
+        if (first.type == rr_type::dname) nd.dname = true;
         z.rrsets_.push_back(set);
         ++nd.count;
         s = e;
@@ -166,7 +170,7 @@ class zone {
     };
     std::sort(ancestors.begin(), ancestors.end(), wire_less);
     ancestors.erase(std::unique(ancestors.begin(), ancestors.end()), ancestors.end());
-    for (const name& n : ancestors) z.nodes_.push_back(node{n, 0, 0, false});
+    for (const name& n : ancestors) z.nodes_.push_back(node{n, 0, 0, false, false});
     z.index();
     z.apex_ = z.find(origin.wire());
     if (!z.soa()) return bad(records.size(), "no SOA record at the zone apex " + origin.to_string());
