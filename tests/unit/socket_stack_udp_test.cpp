@@ -190,4 +190,9 @@ TEST_CASE("SocketStack UDP: a datagram the kernel refuses is dropped and counted
   CHECK(p.drain().size() == 2);
   CHECK(s->send_failures() == 1);
   CHECK(h.pool->available() == 128);
+
+  // More than a datagram holds is refused at once, not queued.
+  std::vector<view> pages;
+  for (std::size_t i = 0; i < udp_socket::max_fragments; ++i) pages.push_back(*h.pool->allocate());
+  CHECK(s->try_send_to({loopback, p.port}, pages).err() == error::too_large);
 }

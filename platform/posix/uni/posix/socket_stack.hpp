@@ -128,6 +128,7 @@ class SocketStack {
    public:
     static constexpr std::size_t batch = 32;
     static constexpr std::size_t max_fragments = 16;  // views in one datagram
+    static constexpr std::size_t max_payload = 65535 - 20 - 8;  // IPv4 and UDP headers off the largest datagram
 
     udp_socket(udp_socket&&) noexcept = default;
     udp_socket& operator=(udp_socket&&) noexcept = default;
@@ -170,9 +171,12 @@ class SocketStack {
 
     // Queues one datagram made of `frags` (gathered by the kernel, not by us; the
     // views keep their pages until it is sent). error::would_block when the batch
-    // is full and the socket's buffer has no room to take it now.
+    // is full and the socket's buffer has no room to take it now; error::too_large
+    // for more than a UDP datagram over IPv4 holds.
     result<void> try_send_to(endpoint to, std::span<const view> frags) {
-      if (frags.size() > max_fragments) return fail(error::too_large);
+      std::size_t bytes = 0;
+      for (const view& f : frags) bytes += f.size();
+      if (frags.size() > max_fragments || bytes > max_payload) return fail(error::too_large);
       state& st = *st_;
       if (!st.has_room(frags.size())) {
         st.flush();
