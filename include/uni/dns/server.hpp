@@ -4,12 +4,12 @@
 // - AA on authoritative answers; NXDOMAIN and NODATA with the zone's SOA in
 //   the authority section, its TTL capped by the SOA minimum (RFC 2308 §3).
 // - CNAME chains followed inside the zone (RFC 1034 §3.6.2), the rcode that of
-//   the chain's end (RFC 6604); DNAME (RFC 6672 §3.2): the DNAME, then a CNAME
-//   synthesised for the name below it, and the chain goes on; YXDOMAIN when the
-//   new name would be too long; a loop ends the chain where it repeats, as NSD
-//   ends it; referrals below zone cuts with the NS RRset in
+//   the chain's end (RFC 6604); referrals below zone cuts with the NS RRset in
 //   authority and glue in additional, AA clear; DS at a cut answered from the
 //   parent side (RFC 4035 §3.1.4.1).
+// - DNAME (RFC 6672 §3.2): the DNAME, then a CNAME synthesised for the name
+//   below it, and the chain goes on; YXDOMAIN when the new name would be too
+//   long. A CNAME or DNAME loop ends where it repeats, as NSD ends it.
 // - Wildcards (RFC 4592): `*.<closest encloser>` synthesises RRsets owned by
 //   the query name; empty non-terminals stop them (§2.2.2).
 // - ANY answered with one RRset (RFC 8482 §4.2), the first of the name in the
