@@ -30,7 +30,23 @@ in_ns() { ip netns exec "$NS" "$@"; }
 
 netns_cleanup() {
   if [[ -n "$APP_PID" ]] && kill -0 "$APP_PID" 2>/dev/null; then kill -KILL "$APP_PID" 2>/dev/null || true; fi
-  [[ -n "$NS" ]] && ip netns del "$NS" 2>/dev/null || true
+  if [[ -n "$NS" ]]; then
+    # Every peer daemon still in the namespace goes with it: deleting a namespace
+    # does not end its processes, and a PID taken from a backgrounded in_ns is
+    # the subshell's, not the daemon's.
+    local left
+    left=$(ip netns pids "$NS" 2>/dev/null || true)
+    if [[ -n "$left" ]]; then
+      kill -TERM $left 2>/dev/null || true
+      for _ in $(seq 20); do
+        left=$(ip netns pids "$NS" 2>/dev/null || true)
+        [[ -z "$left" ]] && break
+        sleep 0.05
+      done
+      [[ -n "$left" ]] && kill -KILL $left 2>/dev/null || true
+    fi
+    ip netns del "$NS" 2>/dev/null || true
+  fi
   [[ -n "$APP_LOG" ]] && rm -f "$APP_LOG"
   return 0
 }
