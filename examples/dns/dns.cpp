@@ -7,6 +7,7 @@
 // (the identifier sent to queries that ask with an NSID option, RFC 5001), --identity
 // TEXT and --version TEXT (CHAOS TXT answers to id.server and version.bind, as NSD
 // gives them; without them such queries are refused), plus the platform's.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,9 +37,9 @@ struct dns_config : uni::default_config {
 namespace {
 
 bool load(std::vector<uni::dns::zone>& zones, std::string_view text, const uni::dns::name& origin,
-          std::string_view file) {
+          std::string_view file, const uni::dns::zone_include_reader* include = nullptr) {
   std::string problem;
-  auto z = uni::dns::load_zone(text, origin, file, problem);
+  auto z = uni::dns::load_zone(text, origin, file, problem, include);
   if (!z) {
     uni::log_error("dns: ", problem);
     return false;
@@ -48,6 +49,16 @@ bool load(std::vector<uni::dns::zone>& zones, std::string_view text, const uni::
   zones.push_back(std::move(*z));
   return true;
 }
+
+#if !defined(UNI_TARGET_XEN)
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return std::nullopt;
+  std::stringstream text;
+  text << f.rdbuf();
+  return std::move(text).str();
+}
+#endif
 
 uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
   std::vector<uni::dns::zone> zones;
@@ -73,14 +84,17 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
       const std::size_t comma = rest.find(',');
       const std::string file(rest.substr(0, comma));
       rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-      std::ifstream f(file);
-      if (!f) {
+      const auto text = read_file(file);
+      if (!text) {
         uni::log_error("dns: cannot read ", file);
         co_return 1;
       }
-      std::stringstream text;
-      text << f.rdbuf();
-      if (!load(zones, text.str(), origin, file)) co_return 1;
+      // $INCLUDE names a file relative to the zone file's folder (NSD: to its zonesdir).
+      const std::string folder = file.substr(0, file.rfind('/') + 1);
+      const uni::dns::zone_include_reader include = [&folder](const std::string& path) {
+        return read_file(path.starts_with('/') ? path : folder + path);
+      };
+      if (!load(zones, *text, origin, file, &include)) co_return 1;
     }
 #endif
   }

@@ -3,6 +3,8 @@
 // files, each naming the file and the line.
 #include <catch2/catch.hpp>
 
+#include <map>
+
 #include <string>
 #include <vector>
 
@@ -151,11 +153,61 @@ TEST_CASE("zone file: errors name the file and the line") {
   CHECK(error_of("$TTL 60\na A 192.0.2.1 )\n") == "t.zone:2: ')' without '('");
   CHECK(error_of("$TTL x\n") == "t.zone:1: bad $TTL 'x'");
   CHECK(error_of("$TTL 1h30\n") == "t.zone:1: bad $TTL '1h30'");
-  CHECK(error_of("$INCLUDE other\n") == "t.zone:1: unsupported directive $INCLUDE");
+  CHECK(error_of("$GENERATE 1-2 a$ A 192.0.2.$\n") == "t.zone:1: unsupported directive $GENERATE");
   CHECK(error_of("$TTL 60\na..b A 192.0.2.1\n") == "t.zone:2: bad owner name 'a..b'");
   CHECK(error_of("$TTL 60\na TXT \"" + std::string(256, 'x') + "\"\n") == "t.zone:2: TXT string longer than 255 bytes");
   CHECK(error_of("$TTL 60\na CAA 0 is-sue x\n").starts_with("t.zone:2: bad CAA tag"));
   CHECK(error_of("$TTL 60\na 60 60 A 192.0.2.1\n").starts_with("t.zone:2: unknown type '60'"));
+}
+
+TEST_CASE("zone file: $INCLUDE reads another file with its origin and the current $TTL (RFC 1035 §5.1)") {
+  std::map<std::string, std::string> files = {
+      {"hosts.inc", "www A 192.0.2.80\n$ORIGIN other.example.com.\nmail A 192.0.2.25\n"},
+      {"sub.inc", "@ A 192.0.2.1\nx 30 A 192.0.2.2\n"},
+      {"self.inc", "$INCLUDE self.inc\n"},
+      {"bad.inc", "ok A 192.0.2.3\nbroken A 10.0.0\n"},
+      {"cname.inc", "c CNAME a\nc A 192.0.2.4\n"},
+  };
+  std::vector<std::string> asked;
+  const zone_include_reader reader = [&](const std::string& path) -> std::optional<std::string> {
+    asked.push_back(path);
+    auto f = files.find(path);
+    if (f == files.end()) return std::nullopt;
+    return f->second;
+  };
+  std::string problem;
+  zone_record_places places;
+  auto r = read_zone_records("$TTL 60\n$INCLUDE hosts.inc\n$INCLUDE sub.inc sub ; a comment\nafter A 192.0.2.9\n",
+                             text("example.com."), "top.zone", problem, &places, &reader);
+  INFO(problem);
+  REQUIRE(r.has_value());
+  REQUIRE(r->size() == 5);
+  CHECK((*r)[0].owner == text("www.example.com."));
+  CHECK((*r)[0].ttl == 60);                                 // the including file's $TTL
+  CHECK((*r)[1].owner == text("mail.other.example.com."));  // the included file's own $ORIGIN
+  CHECK((*r)[2].owner == text("sub.example.com."));         // the origin $INCLUDE gave
+  CHECK((*r)[3].owner == text("x.sub.example.com."));
+  CHECK((*r)[3].ttl == 30);
+  CHECK((*r)[4].owner == text("after.example.com."));  // the $ORIGIN set inside stayed inside
+  CHECK(places == zone_record_places{"hosts.inc:1", "hosts.inc:3", "sub.inc:1", "sub.inc:2", "top.zone:4"});
+  CHECK(asked == std::vector<std::string>{"hosts.inc", "sub.inc"});
+
+  auto error = [&](const std::string& body, const zone_include_reader* with) {
+    std::string why;
+    CHECK_FALSE(read_zone_records(body, text("example.com."), "top.zone", why, nullptr, with).has_value());
+    return why;
+  };
+  CHECK(error("$INCLUDE hosts.inc\n", nullptr) == "top.zone:1: $INCLUDE needs a file system");
+  CHECK(error("$TTL 60\n$INCLUDE missing.inc\n", &reader) == "top.zone:2: cannot read $INCLUDE file 'missing.inc'");
+  CHECK(error("$INCLUDE\n", &reader).starts_with("top.zone:1: $INCLUDE takes a file name"));
+  CHECK(error("$INCLUDE self.inc\n", &reader) == "self.inc:1: $INCLUDE nested more than 8 deep");
+  CHECK(error("$TTL 60\n$INCLUDE bad.inc\n", &reader).starts_with("bad.inc:2: bad IPv4 address"));
+  // An error the zone builder finds names the included file too.
+  std::string why;
+  CHECK_FALSE(load_zone(std::string("$TTL 60\n") + soa_line + "$INCLUDE cname.inc\n", text("example.com."), "top.zone",
+                        why, &reader)
+                  .has_value());
+  CHECK(why.starts_with("cname.inc:"));
 }
 
 TEST_CASE("zone: the builder's rules (one SOA at the apex, CNAME alone, names inside)") {

@@ -1,5 +1,5 @@
 // uni/dns/zone_file.hpp: zone master files (RFC 1035 §5.1), read as NSD and
-// BIND read them: $ORIGIN, $TTL (RFC 2308 §4), `@`, relative names, owners
+// BIND read them: $ORIGIN, $TTL (RFC 2308 §4), $INCLUDE, `@`, relative names, owners
 // carried over from the previous line when a line starts with a blank,
 // parentheses spanning lines, `;` comments, quoted strings, `\X` and `\DDD`
 // escapes, TTLs with units (1h30m, as BIND writes them), and records A, NS,
@@ -7,11 +7,14 @@
 // generic form (`TYPE65280 \# 4 0a000001`, or `\#` for a known type).
 //
 // Runs once at start, so it allocates freely; errors are values that name
-// the file and the line ("example.zone:12: bad IPv4 address '10.0.0'").
+// the file and the line ("example.zone:12: bad IPv4 address '10.0.0'"). The
+// reader does no I/O: $INCLUDE (RFC 1035 §5.1) asks the caller's
+// zone_include_reader for the file's text (none: $INCLUDE is an error).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -323,19 +326,32 @@ inline bool unescape(std::string_view s, std::vector<std::uint8_t>& out) {
 
 }  // namespace zone_detail
 
+// The text of the file a $INCLUDE names, as written in the zone file; empty if
+// it cannot be read.
+using zone_include_reader = std::function<std::optional<std::string>(const std::string& path)>;
+inline constexpr int max_include_depth = 8;  // a file that includes itself ends here
+
+// Where a record came from, for errors found after reading ("file:line").
+using zone_record_places = std::vector<std::string>;
+
 // Reads a master file into records for `zone::build`. `origin` is the initial
 // $ORIGIN (the zone's name, as NSD's configuration gives it); the file may set
 // its own. Returns the records, or the error as "file:line: why" in `problem`.
+// $INCLUDE file [origin] reads another file through `include`, with that
+// origin (else the current one) and the current $TTL; what it sets stays in it.
 inline std::optional<std::vector<zone_record>> read_zone_records(std::string_view text, const name& origin,
                                                                  std::string_view file, std::string& problem,
-                                                                 std::vector<std::size_t>* lines = nullptr) {
+                                                                 zone_record_places* places = nullptr,
+                                                                 const zone_include_reader* include = nullptr,
+                                                                 std::optional<std::uint32_t> inherited_ttl = {},
+                                                                 int depth = 0) {
   using namespace zone_detail;
   std::vector<zone_record> out;
   tokenizer tz(text);
   entry e;
   name current_origin = origin;
   std::optional<name> last_owner;
-  std::optional<std::uint32_t> default_ttl, last_ttl;
+  std::optional<std::uint32_t> default_ttl = inherited_ttl, last_ttl;
   std::string why;
   auto error_at = [&](std::size_t line, std::string_view msg) {
     problem = std::string(file) + ":" + std::to_string(line) + ": " + std::string(msg);
@@ -360,6 +376,21 @@ inline std::optional<std::vector<zone_record>> read_zone_records(std::string_vie
         auto v = ttl_value(t[1].text);
         if (!v) return error_at(e.line, "bad $TTL '" + t[1].text + "'");
         default_ttl = *v;
+      } else if (iequals(first, "$INCLUDE")) {
+        if (t.size() < 2 || t.size() > 3) return error_at(e.line, "$INCLUDE takes a file name and an optional origin");
+        if (!include || !*include) return error_at(e.line, "$INCLUDE needs a file system");
+        if (depth >= max_include_depth) return error_at(e.line, "$INCLUDE nested more than 8 deep");
+        name included_origin = current_origin;
+        if (t.size() == 3) {
+          auto n = name::parse(t[2].text, current_origin);
+          if (!n) return error_at(e.line, "bad $INCLUDE origin '" + t[2].text + "'");
+          included_origin = *n;
+        }
+        auto body = (*include)(t[1].text);
+        if (!body) return error_at(e.line, "cannot read $INCLUDE file '" + t[1].text + "'");
+        auto more = read_zone_records(*body, included_origin, t[1].text, problem, places, include, default_ttl, depth + 1);
+        if (!more) return std::nullopt;  // `problem` names the included file and its line
+        for (zone_record& r : *more) out.push_back(std::move(r));
       } else {
         return error_at(e.line, "unsupported directive " + first);
       }
@@ -533,7 +564,7 @@ inline std::optional<std::vector<zone_record>> read_zone_records(std::string_vie
     }
     last_owner = rec.owner;
     out.push_back(std::move(rec));
-    if (lines) lines->push_back(e.line);
+    if (places) places->push_back(std::string(file) + ":" + std::to_string(e.line));
   }
   return out;
 }
@@ -541,9 +572,9 @@ inline std::optional<std::vector<zone_record>> read_zone_records(std::string_vie
 // Reads and builds a zone: the origin is `origin` unless the SOA is elsewhere
 // (then the SOA's owner is the zone). Errors name the file and line.
 inline std::optional<zone> load_zone(std::string_view text, const name& origin, std::string_view file,
-                                     std::string& problem) {
-  std::vector<std::size_t> lines;
-  auto records = read_zone_records(text, origin, file, problem, &lines);
+                                     std::string& problem, const zone_include_reader* include = nullptr) {
+  zone_record_places places;
+  auto records = read_zone_records(text, origin, file, problem, &places, include);
   if (!records) return std::nullopt;
   name apex = origin;
   for (const zone_record& r : *records)
@@ -555,8 +586,7 @@ inline std::optional<zone> load_zone(std::string_view text, const name& origin, 
   std::size_t where = 0;
   auto z = zone::build(apex, std::move(*records), why, &where);
   if (!z) {
-    problem = std::string(file) + ":" + (where < lines.size() ? std::to_string(lines[where]) : std::string("end")) +
-              ": " + why;
+    problem = (where < places.size() ? places[where] : std::string(file) + ":end") + ": " + why;
     return std::nullopt;
   }
   return std::move(*z);
