@@ -91,9 +91,10 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
       }
       // $INCLUDE names a file relative to the zone file's folder (NSD: to its zonesdir).
       const std::string folder = file.substr(0, file.rfind('/') + 1);
-      const uni::dns::zone_include_reader include = [&folder](const std::string& path) {
+      auto read_included = [&folder](const std::string& path) {
         return read_file(path.starts_with('/') ? path : folder + path);
       };
+      const uni::dns::zone_include_reader include = read_included;
       if (!load(zones, *text, origin, file, &include)) co_return 1;
     }
 #endif

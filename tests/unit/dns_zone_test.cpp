@@ -169,12 +169,13 @@ TEST_CASE("zone file: $INCLUDE reads another file with its origin and the curren
       {"cname.inc", "c CNAME a\nc A 192.0.2.4\n"},
   };
   std::vector<std::string> asked;
-  const zone_include_reader reader = [&](const std::string& path) -> std::optional<std::string> {
+  auto read = [&](const std::string& path) -> std::optional<std::string> {
     asked.push_back(path);
     auto f = files.find(path);
     if (f == files.end()) return std::nullopt;
     return f->second;
   };
+  const zone_include_reader reader = read;
   std::string problem;
   zone_record_places places;
   auto r = read_zone_records("$TTL 60\n$INCLUDE hosts.inc\n$INCLUDE sub.inc sub ; a comment\nafter A 192.0.2.9\n",

@@ -14,13 +14,13 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <uni/core/function_ref.hpp>
 #include <uni/dns/message.hpp>
 #include <uni/dns/name.hpp>
 #include <uni/dns/zone.hpp>
@@ -327,8 +327,8 @@ inline bool unescape(std::string_view s, std::vector<std::uint8_t>& out) {
 }  // namespace zone_detail
 
 // The text of the file a $INCLUDE names, as written in the zone file; empty if
-// it cannot be read.
-using zone_include_reader = std::function<std::optional<std::string>(const std::string& path)>;
+// it cannot be read. (A reference: no std::function in an image without files.)
+using zone_include_reader = function_ref<std::optional<std::string>(const std::string& path)>;
 inline constexpr int max_include_depth = 8;  // a file that includes itself ends here
 
 // Where a record came from, for errors found after reading ("file:line").
