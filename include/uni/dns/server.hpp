@@ -292,14 +292,21 @@ class server {
                         std::uint16_t& count, std::uint32_t ttl_cap = 0xFFFFFFFF) noexcept {
     const auto m = w.mark();
     for (std::uint32_t i = 0; i < s.count; ++i) {
-      if (!w.write_name(owner) || !w.u16(s.type) || !w.u16(rr_class::in) || !w.u32(std::min(s.ttl, ttl_cap)) ||
-          !write_rdata(w, s.type, z.rdata(s, i))) {
+      if (!put_record(w, owner, s.type, rr_class::in, std::min(s.ttl, ttl_cap), z.rdata(s, i))) {
         w.rewind(m);
         return false;
       }
     }
     count = static_cast<std::uint16_t>(count + s.count);
     return true;
+  }
+  // One record; all or nothing.
+  static bool put_record(message_writer& w, std::span<const std::uint8_t> owner, std::uint16_t type,
+                         std::uint16_t rclass, std::uint32_t ttl, std::span<const std::uint8_t> rdata) noexcept {
+    const auto m = w.mark();
+    if (w.write_name(owner) && w.u16(type) && w.u16(rclass) && w.u32(ttl) && write_rdata(w, type, rdata)) return true;
+    w.rewind(m);
+    return false;
   }
   // What a CHAOS TXT (or ANY) query for one of the server's own names is answered
   // with, as NSD answers it; empty when it is not such a query or that text is off.
@@ -314,13 +321,10 @@ class server {
     return {};
   }
   static bool put_chaos_txt(message_writer& w, const question& q, std::span<const std::uint8_t> text) noexcept {
-    const auto m = w.mark();
-    const std::uint8_t length = static_cast<std::uint8_t>(text.size());
-    if (w.write_name(q.qname.wire()) && w.u16(rr_type::txt) && w.u16(rr_class::ch) && w.u32(0) &&
-        w.u16(static_cast<std::uint16_t>(text.size() + 1)) && w.bytes({&length, 1}) && w.bytes(text))
-      return true;
-    w.rewind(m);
-    return false;
+    std::uint8_t rdata[1 + 255];  // one character-string
+    rdata[0] = static_cast<std::uint8_t>(text.size());
+    std::memcpy(rdata + 1, text.data(), text.size());
+    return put_record(w, q.qname.wire(), rr_type::txt, rr_class::ch, 0, {rdata, text.size() + 1});
   }
   static bool put_soa(message_writer& w, const zone& z, std::uint16_t& count) noexcept {
     const zone::rrset* soa = z.soa();
@@ -458,12 +462,7 @@ class server {
           for (std::size_t i = 0; i < prefix.size(); ++i) synthesised[i] = to_lower(prefix[i]);
           std::memcpy(synthesised + prefix.size(), target.data(), target.size());
           const std::span<const std::uint8_t> cname(synthesised, prefix.size() + target.size());
-          const auto m = w.mark();
-          if (!w.write_name(current.wire()) || !w.u16(rr_type::cname) || !w.u16(rr_class::in) || !w.u32(dn->ttl) ||
-              !write_rdata(w, rr_type::cname, cname)) {
-            w.rewind(m);
-            return false;
-          }
+          if (!put_record(w, current.wire(), rr_type::cname, rr_class::in, dn->ttl, cname)) return false;
           ++c.an;
           if (q.qtype == rr_type::cname) return true;  // the synthesised CNAME is the answer asked for
           current = name::from_checked_wire(cname);
