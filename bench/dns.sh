@@ -21,7 +21,11 @@
 #   each server: what an answer costs on the server's core, load generator aside.
 # The machine has 2 cores and is shared: dnsperf and the server get one each,
 # so a fast server is bounded by the load generator; the figures are q/s as
-# dnsperf counts them (answers received), with queries lost shown.
+# dnsperf counts them (answers received), with queries lost shown. How far each
+# path lets dnsperf go is measured too: bench_dns_reflector answers every query
+# without DNS work, on the TAP device (ceiling-tap) and on a kernel UDP socket
+# in the server namespace (ceiling-socket); each server's rate is also given as
+# a share of its path's ceiling.
 #
 # Writes bench/results/dns.md (or --out DIR). Every step is bounded by `timeout`;
 # namespaces and daemons are removed on exit whatever happens.
@@ -39,7 +43,7 @@ xen_build=$root/build/xen
 seconds=4
 repeats=3
 sizes="100 1000 10000"
-servers="uni-tap uni-socket nsd bind knot"
+servers="uni-tap uni-socket nsd bind knot ceiling-tap ceiling-socket"
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) sizes="1000"; seconds=3; repeats=1 ;;
@@ -58,9 +62,11 @@ done
 for tool in ip tc dnsperf dig nsd named knotd taskset timeout awk; do
   command -v $tool >/dev/null || { echo "bench/dns.sh: $tool is missing (scripts/setup.sh installs it)" >&2; exit 1; }
 done
-if [ ! -x "$build/examples/dns-tap" ] || [ ! -x "$build/examples/dns-socket" ] || [ ! -x "$build/bench/bench_dns_engine" ]; then
+targets="dns-tap dns-socket bench_dns_engine bench_dns_reflector"
+if [ ! -x "$build/examples/dns-tap" ] || [ ! -x "$build/examples/dns-socket" ] || [ ! -x "$build/bench/bench_dns_engine" ] ||
+  [ ! -x "$build/bench/bench_dns_reflector" ]; then
   [ -f "$build/CMakeCache.txt" ] || cmake --preset release -B "$build" >/dev/null
-  cmake --build "$build" --target dns-tap dns-socket bench_dns_engine -j2 >/dev/null
+  cmake --build "$build" --target $targets -j2 >/dev/null
 fi
 
 work=$(mktemp -d)
@@ -122,6 +128,13 @@ start_server() {  # start_server KIND ZONE -> SERVER_PID, SERVER_IP
       SERVER_IP=10.93.0.2
       ip netns exec "$NC" taskset -c 1 "$build/examples/dns-tap" --tap tap0 --ipv4 10.93.0.2/24 --port 53 \
         --zone "$zone" --memo 16384 >"$work/$kind.log" 2>&1 &
+      ;;
+    ceiling-tap)
+      SERVER_IP=10.93.0.2
+      ip netns exec "$NC" taskset -c 1 "$build/bench/bench_dns_reflector" --tap tap0 --ipv4 10.93.0.2 >"$work/$kind.log" 2>&1 &
+      ;;
+    ceiling-socket)
+      ip netns exec "$NSV" taskset -c 1 "$build/bench/bench_dns_reflector" --udp 10.94.0.2 >"$work/$kind.log" 2>&1 &
       ;;
     uni-socket)
       ip netns exec "$NSV" taskset -c 1 "$build/examples/dns-socket" --bind 10.94.0.2 --port 53 --zone "$zone" --memo 16384 \
@@ -194,7 +207,7 @@ EOF
   esac
   SERVER_PID=$!
   for _ in $(seq 200); do
-    if ip netns exec "$NC" dig +short +tries=1 +time=1 @"$SERVER_IP" host-0.bench.test A 2>/dev/null | grep -q .; then
+    if ip netns exec "$NC" dig +tries=1 +time=1 @"$SERVER_IP" host-0.bench.test A 2>/dev/null | grep -q 'status: NOERROR'; then
       # Every thread on CPU 1: Knot pins its UDP worker to CPU 0 (the load
       # generator's) itself, after taskset's start-up affinity.
       taskset -a -p -c 1 "$SERVER_PID" >/dev/null
@@ -286,6 +299,23 @@ mkdir -p "$out"
   done
   echo
   echo "The paper (ASPLOS'13, Figure 10): Mirage 75-80k q/s with memoization (40k without), NSD 70k, BIND 55k."
+  echo
+  echo "## Each path's ceiling"
+  echo
+  echo "What dnsperf on CPU 0 gets from bench_dns_reflector, which answers every query with"
+  echo "no DNS work (with CPU 1 to spare): about the most any server can show on that path here."
+  echo "A share near 1 means the load generator's core, not the server, set the rate. The"
+  echo "last column, the TAP ceiling over the socket one, bounds what dns-tap / NSD can show."
+  echo
+  echo "| names | TAP ceiling | uni dns-tap share | socket ceiling | NSD share | uni dns-socket share | TAP / socket ceiling |"
+  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  for n in $sizes; do
+    row="| $n | ${qps[ceiling-tap,$n]:--} | $(ratio "${qps[uni-tap,$n]:-0}" "${qps[ceiling-tap,$n]:-0}")"
+    row="$row | ${qps[ceiling-socket,$n]:--} | $(ratio "${qps[nsd,$n]:-0}" "${qps[ceiling-socket,$n]:-0}")"
+    row="$row | $(ratio "${qps[uni-socket,$n]:-0}" "${qps[ceiling-socket,$n]:-0}")"
+    row="$row | $(ratio "${qps[ceiling-tap,$n]:-0}" "${qps[ceiling-socket,$n]:-0}") |"
+    echo "$row"
+  done
   echo
   echo "## CPU 1 time per answer (microseconds, in the median run)"
   echo
