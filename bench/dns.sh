@@ -37,6 +37,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 out=$root/bench/results
 build=$root/build/release
 xen_build=$root/build/xen
@@ -58,16 +59,9 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ "$(id -u)" = 0 ] || { echo "SKIP: bench/dns.sh needs root (network namespaces, a TAP device)" >&2; exit 77; }
-for tool in ip tc dnsperf dig nsd named knotd taskset timeout awk; do
-  command -v $tool >/dev/null || { echo "bench/dns.sh: $tool is missing (scripts/setup.sh installs it)" >&2; exit 1; }
-done
-targets="dns-tap dns-socket bench_dns_engine bench_dns_reflector"
-if [ ! -x "$build/examples/dns-tap" ] || [ ! -x "$build/examples/dns-socket" ] || [ ! -x "$build/bench/bench_dns_engine" ] ||
-  [ ! -x "$build/bench/bench_dns_reflector" ]; then
-  [ -f "$build/CMakeCache.txt" ] || cmake --preset release -B "$build" >/dev/null
-  cmake --build "$build" --target $targets -j2 >/dev/null
-fi
+need_root dns
+need_tools dns ip tc dnsperf dig nsd named knotd taskset timeout awk
+build_targets "$build" release dns-tap dns-socket bench_dns_engine bench_dns_reflector
 
 work=$(mktemp -d)
 NC="uni-dnsb-c-$$"
@@ -322,12 +316,13 @@ mkdir -p "$out"
   echo "All the work on the server's core: the server, its system calls, and the kernel's"
   echo "network processing that lands there (for dns-tap the TAP read and write, and the"
   echo "write's delivery into dnsperf's socket). Lower is better; the ratio is NSD's over uni's."
+  echo "The ceilings' figures are each path's kernel cost with no server work around it."
   echo
-  echo "| names | uni dns-tap | uni dns-socket | NSD | BIND | Knot | NSD / dns-tap | NSD / dns-socket |"
-  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| names | uni dns-tap | uni dns-socket | NSD | BIND | Knot | TAP ceiling | socket ceiling | NSD / dns-tap | NSD / dns-socket |"
+  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for n in $sizes; do
     row="| $n"
-    for s in uni-tap uni-socket nsd bind knot; do row="$row | ${cpu[$s,$n]:--}"; done
+    for s in uni-tap uni-socket nsd bind knot ceiling-tap ceiling-socket; do row="$row | ${cpu[$s,$n]:--}"; done
     row="$row | $(ratio "${cpu[nsd,$n]:-0}" "${cpu[uni-tap,$n]:-0}") | $(ratio "${cpu[nsd,$n]:-0}" "${cpu[uni-socket,$n]:-0}") |"
     echo "$row"
   done

@@ -8,6 +8,7 @@
 # Usage: bench/hostile.sh [--build DIR] [--out FILE]. Needs root (exit 77 without).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 build=build/debug
 out=$root/bench/results/hostile.md
 while [ $# -gt 0 ]; do
@@ -18,10 +19,9 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ "$(id -u)" = 0 ] || { echo "SKIP: bench/hostile.sh needs root (network namespaces, a TAP device)" >&2; exit 77; }
+need_root hostile
 cd "$root"
-[ -f "$build/build.ninja" ] || timeout 300 cmake --preset debug -B "$build" >/dev/null
-timeout 1800 cmake --build "$build" -j2 --target tcp-echo-tap udp-echo-tap dns-tap www-tap uni_inject >/dev/null
+build_targets "$build" debug tcp-echo-tap udp-echo-tap dns-tap www-tap uni_inject
 mkdir -p "$(dirname "$out")"
 exec timeout 3600 bash tests/hostile/run.sh --inject "$build/tests/hostile/uni_inject" --apps "$build/examples" \
   --site examples/www/site --out "$out"

@@ -29,6 +29,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 out=$root/bench/results
 repeats=3
 duration=5
@@ -44,17 +45,13 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ "$(id -u)" = 0 ] || { echo "SKIP: bench/http.sh needs root (network namespaces, a TAP device)" >&2; exit 77; }
-for tool in wrk nginx curl; do
-  command -v "$tool" >/dev/null || { echo "bench/http.sh: $tool is missing (./scripts/setup.sh installs it)" >&2; exit 1; }
-done
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
+need_root http
+need_tools http wrk nginx curl
+out=$(results_dir "$out")
 conn_counts=(1 10 100)
 
 cd "$root"
-[ -f "$build/build.ninja" ] || timeout 300 cmake --preset release -B "$build" >/dev/null
-timeout 900 cmake --build "$build" --target www-socket www-tap >/dev/null
+build_targets "$build" release www-socket www-tap
 build=$(cd "$build" && pwd)
 
 NS_C="uni-bh-c-$$"

@@ -38,6 +38,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 out=$root/bench/results
 mode=default
 repeats=3
@@ -55,12 +56,9 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ "$(id -u)" = 0 ] || { echo "SKIP: bench/ping.sh needs root (network namespaces, a TAP device)" >&2; exit 77; }
-for tool in ip ping gnuplot timeout awk; do
-  command -v $tool >/dev/null || { echo "bench/ping.sh: $tool is missing" >&2; exit 1; }
-done
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
+need_root ping
+need_tools ping ip ping gnuplot timeout awk
+out=$(results_dir "$out")
 
 if [ $mode = quick ]; then lat_n=2000; flood_n=20000; else lat_n=20000; flood_n=100000; fi
 big_n=1000000  # --full only, once per target
@@ -68,8 +66,7 @@ limit_kib=1024 # allowed RSS growth over the floods
 
 # ---- the release appliance ---------------------------------------------------
 cd "$root"
-[ -f "$build/build.ninja" ] || timeout 300 cmake --preset release -B "$build" >/dev/null
-timeout 900 cmake --build "$build" --target ping-tap >/dev/null
+build_targets "$build" release ping-tap
 build=$(cd "$build" && pwd)
 app=$build/examples/ping-tap
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt")
@@ -343,20 +340,8 @@ for t in uni linux; do
   if [ $t = uni ]; then title="uni ping appliance (TAP)"; else title="Linux namespace (veth)"; fi
   [ -s "$work/cdf-$t.dat" ] && plots+=("'$work/cdf-$t.dat' using 1:2 with lines lw 2 title '$title, $(cat "$work"/lat-$t-*.us | wc -l) pings'")
 done
-if [ ${#plots[@]} -gt 0 ]; then
-  timeout 60 gnuplot <<EOF
-set terminal pngcairo size 900,560 font ",11"
-set output '$out/ping-cdf.png'
-set title "Ping round trip from a client namespace through one bridge (ping -i 0.001, $repeats × $lat_n per target)"
-set xlabel 'round trip (µs, log scale)'
-set ylabel 'cumulative frequency (%)'
-set logscale x
-set grid
-set key bottom right
-set yrange [0:100]
-plot $(IFS=,; echo "${plots[*]}")
-EOF
-fi
+cdf_plot "$out/ping-cdf.png" "Ping round trip from a client namespace through one bridge (ping -i 0.001, $repeats × $lat_n per target)" \
+  'round trip (µs, log scale)' "${plots[@]}"
 
 echo "wrote $out/ping.md and $out/ping-cdf.png" >&2
 sed -n '/^<!-- table -->/,/^<!-- end table -->/p' "$out/ping.md" | grep -v '^<!--' >&2

@@ -8,9 +8,10 @@
 #   raw.txt            the benchmarks' own output lines, jitter-*.dat the CDFs
 # then, as root, bench/ping.sh (ping latency and floods, the uni ping appliance
 # against the Linux stack), which writes ping.md and ping-cdf.png, bench/tcp.sh
-# (TCP bulk throughput, uni against Linux), which writes tcp.md, and bench/http.sh and
-# bench/tweets.sh (www against nginx; the tweets appliance), http.md and tweets.md; their tables are
-# appended to core.md. Without root those parts are skipped, with a note.
+# (TCP bulk throughput, uni against Linux), which writes tcp.md, bench/http.sh and
+# bench/tweets.sh (www against nginx; the tweets appliance), http.md and tweets.md,
+# and bench/dns.sh (the DNS appliance against NSD, BIND and Knot), dns.md; their
+# tables are appended to core.md. Without root those parts are skipped, with a note.
 # Usage: bench/run.sh [--quick] [--out DIR] [--build DIR]   (--quick: 100 k tasks,
 #   short sleeps, 2 k pings and 20 k-packet floods; without it ping.sh runs --full:
 #   20 k pings, 100 k-packet floods and one 1 M-packet flood per target; tcp.sh
@@ -20,6 +21,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 out=$root/bench/results
 quick=0
 build=build/release
@@ -32,12 +34,10 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
+out=$(results_dir "$out")
 
 cd "$root"
-[ -f "$build/build.ninja" ] || timeout 300 cmake --preset release -B "$build" >/dev/null
-timeout 900 cmake --build "$build" --target bench_tasks bench_timers >/dev/null
+build_targets "$build" release bench_tasks bench_timers
 build=$(cd "$build" && pwd)
 bin=$build/bench
 
@@ -141,102 +141,63 @@ lines() { grep "^$1 impl=uni" "$raw" || true; grep "^$1 impl=" "$raw" | grep -v 
   echo "![CDF of wake-up jitter](timer-jitter.png)"
 } >"$out/core.md"
 
-# The CDF, as the paper plots it (log x axis: the tail spans decades).
+# The CDF, as the paper plots it.
 plots=()
 for impl in uni pthread; do
   f=$out/jitter-$impl.dat
   [ -s "$f" ] && plots+=("'$f' using 1:2 with lines lw 2 title '$impl ($(sed -n 's/^# [a-z]*: wake-up jitter of \([0-9]*\).*/\1/p' "$f") sleepers)'")
 done
-if [ ${#plots[@]} -gt 0 ]; then
-  timeout 60 gnuplot <<EOF
-set terminal pngcairo size 900,560 font ",11"
-set output '$out/timer-jitter.png'
-set title "Wake-up jitter of parallel sleepers, each sleeping $((max_sleep_ms / 4))–${max_sleep_ms} ms"
-set xlabel 'jitter: wake-up time - deadline (µs, log scale)'
-set ylabel 'cumulative frequency (%)'
-set logscale x
-set grid
-set key bottom right
-set yrange [0:100]
-plot $(IFS=,; echo "${plots[*]}")
-EOF
-fi
+cdf_plot "$out/timer-jitter.png" "Wake-up jitter of parallel sleepers, each sleeping $((max_sleep_ms / 4))–${max_sleep_ms} ms" \
+  'jitter: wake-up time - deadline (µs, log scale)' "${plots[@]}"
 echo "wrote $out/core.md and $out/timer-jitter.png" >&2
 
-# Ping against the Linux stack (bench/ping.sh): needs root for namespaces and a TAP
-# device. Its table goes into core.md too; a failure (lost packets, memory growth)
-# stops the run like any other.
+# The benchmarks against Linux and the daemons need root (namespaces, TAP devices):
+# each writes NAME.md (and plots), and its table goes into core.md too. Without
+# root they are skipped, with a note; a failure (lost packets, memory growth, a
+# benchmark that did not finish) stops the run after its note.
+# run_part NAME TITLE FOOTER [FLAGS...]: bench/NAME.sh; core.md gets what it wrote
+# between its table markers under TITLE, followed by FOOTER, or, with no markers,
+# all of it one heading level down.
+run_part() {
+  local name=$1 title=$2 footer=$3 status=0 stamp
+  shift 3
+  echo "+ bench/$name.sh $*" >&2
+  stamp=$(mktemp)
+  timeout 1800 "$root/bench/$name.sh" "$@" --build "$build" --out "$out" || status=$?
+  {
+    echo
+    if [ ! "$out/$name.md" -nt "$stamp" ]; then
+      echo "## $title"
+      echo
+    elif grep -q '^<!-- table -->' "$out/$name.md"; then
+      echo "## $title"
+      echo
+      sed -n '/^<!-- table -->/,/^<!-- end table -->/p' "$out/$name.md" | grep -v '^<!--'
+      echo
+      echo "$footer Details: [$name.md]($name.md)."
+    else
+      sed -e '1s/^# /## /' -e '2,$s/^## /### /' "$out/$name.md" | sed '/^Every run/,$d'
+      echo "Details: [$name.md]($name.md)."
+    fi
+    [ $status = 0 ] || echo "**bench/$name.sh failed (exit status $status)**: see its output."
+  } >>"$out/core.md"
+  rm -f "$stamp"
+  [ $status = 0 ] || exit $status
+}
+
 if [ "$(id -u)" = 0 ]; then
   if [ $quick = 1 ]; then ping_mode=--quick; else ping_mode=--full; fi
-  echo "+ bench/ping.sh $ping_mode" >&2
-  stamp=$(mktemp)
-  ping_status=0
-  timeout 1800 "$root/bench/ping.sh" $ping_mode --build "$build" --out "$out" || ping_status=$?
-  {
-    echo
-    echo "## Ping: the uni appliance against the Linux stack"
-    echo
-    if [ "$out/ping.md" -nt "$stamp" ]; then
-      sed -n '/^<!-- table -->/,/^<!-- end table -->/p' "$out/ping.md" | grep -v '^<!--'
-      echo
-      echo "Median of 3 alternated runs; ratios are uni / Linux. Details, memory and the CDF: [ping.md](ping.md)."
-    fi
-    [ $ping_status = 0 ] || echo "**bench/ping.sh failed (exit status $ping_status)**: see its output and ping.md."
-  } >>"$out/core.md"
-  rm -f "$stamp"
-  [ $ping_status = 0 ] || exit $ping_status
+  flags=()
+  [ $quick = 1 ] && flags=(--quick)
+  run_part ping "Ping: the uni appliance against the Linux stack" \
+    "Median of 3 alternated runs; ratios are uni / Linux." $ping_mode
+  run_part tcp "TCP bulk throughput: uni against Linux (Figure 8)" \
+    "Median of 3 alternated runs; Linux is Linux → Linux over a veth pair." "${flags[@]}"
+  run_part http "HTTP: www against nginx" "" "${flags[@]}"
+  run_part tweets "The tweets appliance" "" "${flags[@]}"
+  run_part dns "DNS: uni against NSD, BIND and Knot" "" "${flags[@]}"
 else
-  echo "skipping bench/ping.sh: it needs root (network namespaces, a TAP device)" >&2
-  printf '\n## Ping: the uni appliance against the Linux stack\n\nNot run: bench/ping.sh needs root.\n' >>"$out/core.md"
+  echo "skipping bench/ping.sh, tcp.sh, http.sh, tweets.sh and dns.sh: they need root (network namespaces, a TAP device)" >&2
+  printf '\n## Against Linux, nginx and the DNS daemons\n\nNot run: bench/ping.sh, tcp.sh, http.sh, tweets.sh and dns.sh need root.\n' >>"$out/core.md"
 fi
-
-# TCP bulk throughput against Linux (bench/tcp.sh): root too; its table goes into core.md.
-if [ "$(id -u)" = 0 ]; then
-  if [ $quick = 1 ]; then tcp_mode=--quick; else tcp_mode=""; fi
-  echo "+ bench/tcp.sh $tcp_mode" >&2
-  stamp=$(mktemp)
-  tcp_status=0
-  timeout 1800 "$root/bench/tcp.sh" $tcp_mode --build "$build" --out "$out" || tcp_status=$?
-  {
-    echo
-    echo "## TCP bulk throughput: uni against Linux (Figure 8)"
-    echo
-    if [ "$out/tcp.md" -nt "$stamp" ]; then
-      sed -n '/^<!-- table -->/,/^<!-- end table -->/p' "$out/tcp.md" | grep -v '^<!--'
-      echo
-      echo "Median of 3 alternated runs; Linux is Linux → Linux over a veth pair. Details: [tcp.md](tcp.md)."
-    fi
-    [ $tcp_status = 0 ] || echo "**bench/tcp.sh failed (exit status $tcp_status)**: see its output and tcp.md."
-  } >>"$out/core.md"
-  rm -f "$stamp"
-  [ $tcp_status = 0 ] || exit $tcp_status
-else
-  echo "skipping bench/tcp.sh: it needs root (network namespaces, a TAP device)" >&2
-  printf '\n## TCP bulk throughput: uni against Linux (Figure 8)\n\nNot run: bench/tcp.sh needs root.\n' >>"$out/core.md"
-fi
-
-# HTTP: www against nginx, and the tweets appliance under load (bench/http.sh,
-# bench/tweets.sh): root too; their tables go into core.md.
-if [ "$(id -u)" = 0 ]; then
-  for b in http tweets; do
-    flags=""
-    [ $quick = 1 ] && flags=--quick
-    echo "+ bench/$b.sh $flags" >&2
-    stamp=$(mktemp)
-    status=0
-    timeout 1800 "$root/bench/$b.sh" $flags --build "$build" --out "$out" || status=$?
-    {
-      echo
-      if [ "$out/$b.md" -nt "$stamp" ]; then
-        sed -e '1s/^# /## /' -e '2,$s/^## /### /' "$out/$b.md" | sed '/^Every run/,$d'
-        echo "Details: [$b.md]($b.md)."
-      fi
-      [ $status = 0 ] || echo "**bench/$b.sh failed (exit status $status)**: see its output."
-    } >>"$out/core.md"
-    rm -f "$stamp"
-    [ $status = 0 ] || exit $status
-  done
-else
-  echo "skipping bench/http.sh and bench/tweets.sh: they need root (network namespaces, a TAP device)" >&2
-  printf '\n## HTTP: www against nginx\n\nNot run: bench/http.sh needs root.\n' >>"$out/core.md"
-fi
+echo "wrote $out/core.md" >&2

@@ -34,6 +34,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 out=$root/bench/results
 mode=default
 repeats=3
@@ -51,16 +52,14 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ "$(id -u)" = 0 ] || { echo "SKIP: bench/tcp.sh needs root (network namespaces, a TAP device)" >&2; exit 77; }
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
+need_root tcp
+out=$(results_dir "$out")
 case $mode in quick) bytes=256000000 ;; full) bytes=4000000000 ;; *) bytes=1000000000 ;; esac
 flow_counts=(1 10)
 run_timeout=120  # seconds, any single transfer
 
 cd "$root"
-[ -f "$build/build.ninja" ] || timeout 300 cmake --preset release -B "$build" >/dev/null
-timeout 900 cmake --build "$build" --target tcp-bulk-tap bench_tcp_peer >/dev/null
+build_targets "$build" release tcp-bulk-tap bench_tcp_peer
 build=$(cd "$build" && pwd)
 app=$build/bench/tcp-bulk-tap
 peer=$build/bench/bench_tcp_peer

@@ -15,6 +15,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 out=$root/bench/results
 duration=5
 build=build/release
@@ -28,15 +29,13 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ "$(id -u)" = 0 ] || { echo "SKIP: bench/tweets.sh needs root (network namespace, a TAP device)" >&2; exit 77; }
-command -v wrk >/dev/null || { echo "bench/tweets.sh: wrk is missing (./scripts/setup.sh installs it)" >&2; exit 1; }
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
+need_root tweets
+need_tools tweets wrk
+out=$(results_dir "$out")
 conn_counts=(1 10 100)
 
 cd "$root"
-[ -f "$build/build.ninja" ] || timeout 300 cmake --preset release -B "$build" >/dev/null
-timeout 900 cmake --build "$build" --target tweets-socket tweets-tap >/dev/null
+build_targets "$build" release tweets-socket tweets-tap
 build=$(cd "$build" && pwd)
 
 NS="uni-bt-$$"
