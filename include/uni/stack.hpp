@@ -20,6 +20,7 @@
 #include <uni/config.hpp>
 #include <uni/core/buffer.hpp>
 #include <uni/core/counters.hpp>
+#include <uni/core/function_ref.hpp>
 #include <uni/core/header_allocator.hpp>
 #include <uni/core/log.hpp>
 #include <uni/core/scheduler.hpp>
@@ -300,9 +301,13 @@ class Stack {
 
   // Builds the IPv4 header(s) and the Ethernet header and transmits, fragmenting
   // when the datagram exceeds the MTU (RFC 791 §2.3). `payload` is not copied.
-  result<void> ip_transmit(mac_address dst_mac, ipv4_address dst, ip_protocol proto,
-                           std::span<const view> payload) noexcept {
-    const std::size_t total = total_size(payload);
+  // A transport header of `transport_size` bytes, written by `put_transport`, goes
+  // in front of `payload` in the same slice as the first packet's Ethernet and IPv4
+  // headers: one allocation and one fragment less for the device.
+  result<void> ip_transmit(mac_address dst_mac, ipv4_address dst, ip_protocol proto, std::span<const view> payload,
+                           std::size_t transport_size = 0,
+                           function_ref<void(std::span<std::uint8_t>)> put_transport = {}) noexcept {
+    const std::size_t total = transport_size + total_size(payload);
     if (total > 65535 - ipv4_header::min_size) return fail(error::too_large);
     const std::size_t mtu = netif_.mtu();
     const std::size_t room = (mtu - ipv4_header::min_size) & ~std::size_t{7};  // per fragment, 8-aligned
@@ -317,7 +322,8 @@ class Stack {
       const std::size_t left = total - offset;
       const bool last = left + ipv4_header::min_size <= mtu;
       const std::size_t len = last ? left : room;
-      auto hdr = headers_.allocate(eth_ip_header);
+      const std::size_t in_slice = offset == 0 ? transport_size : 0;  // the transport header, first packet only
+      auto hdr = headers_.allocate(eth_ip_header + in_slice);
       if (!hdr) {
         counters_.ipv4.drop(ipv4_drop::no_buffers);
         return fail(hdr.err());
@@ -326,8 +332,9 @@ class Stack {
       h.total_length = static_cast<std::uint16_t>(ipv4_header::min_size + len);
       h.flags_fragment = static_cast<std::uint16_t>((offset / 8) | (last ? 0 : ipv4_header::flag_mf));
       h.emit(hdr->bytes().subspan(ethernet_view::header_size));
+      if (in_slice > 0) put_transport(hdr->bytes().subspan(eth_ip_header));
       view_chain frame(std::move(*hdr));
-      if (!append_range(frame, payload, offset, len)) return fail(error::too_large);
+      if (!append_range(frame, payload, offset + in_slice - transport_size, len - in_slice)) return fail(error::too_large);
       if (auto r = transmit(frame); !r) return r;
       ++counters_.ipv4.sent;
       offset += len;
@@ -609,12 +616,10 @@ class Stack {
   }
 
   result<void> udp_emit(std::uint16_t sport, endpoint to, mac_address mac, std::span<const view> payload) noexcept {
-    auto hdr = headers_.allocate(udp_header::size);
-    if (!hdr) return fail(hdr.err());
-    udp_header::emit(hdr->bytes(), sport, to.port, settings_.address.address, to.address, payload);
-    view_chain dgram(std::move(*hdr));
-    if (!append_range(dgram, payload, 0, total_size(payload))) return fail(error::too_large);
-    auto r = ip_transmit(mac, to.address, ip_protocol::udp, dgram);
+    auto put_header = [&](std::span<std::uint8_t> out) {
+      udp_header::emit(out, sport, to.port, settings_.address.address, to.address, payload);
+    };
+    auto r = ip_transmit(mac, to.address, ip_protocol::udp, payload, udp_header::size, put_header);
     if (r) ++counters_.udp.sent;
     return r;
   }

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <memory>
+#include <optional>
 #include <uni/core/run.hpp>
 #include <uni/stack.hpp>
 
@@ -445,31 +446,77 @@ struct capture_netif {
 };
 }  // namespace
 
-TEST_CASE("zero copy: an echo reply sends the request's data from the page it arrived in", "[stack][icmp]") {
-  auto pool = std::make_unique<static_page_pool<16>>();
+// A stack on capture_netif that knows the peer's MAC (from its ARP request); frames
+// from the peer go in as the device gives them, each in a page of the pool.
+struct capture_host {
+  std::unique_ptr<static_page_pool<16>> pool = std::make_unique<static_page_pool<16>>();
   scheduler sched;
   manual_clock clock;
   capture_netif nic;
   const mac_address peer_mac{{2, 0, 0, 0, 0, 0x20}};
-  {
-    Stack<capture_netif, manual_clock> stack{nic, clock, sched, *pool, {{us, 24}, peer_ip, false}};
-    stack.start();
-    auto inject = [&](const bytes& frame) {
-      view page = *pool->allocate();
-      std::copy(frame.begin(), frame.end(), page.data());
-      nic.receiver(page.head(frame.size()));
-      return page;
-    };
+  std::optional<Stack<capture_netif, manual_clock>> stack;
+
+  capture_host() {
+    stack.emplace(nic, clock, sched, *pool, stack_settings{{us, 24}, peer_ip, false});
+    stack->start();
     inject(ethernet(mac_address::broadcast(), peer_mac, 0x0806, arp(1, peer_mac, peer_ip, {}, us)));
     nic.sent.clear();
-    view request = inject(ethernet(nic.address, peer_mac, 0x0800, ipv4({peer_ip, us, 1}, icmp_echo(8, 5, 6, pattern(1000)))));
-    REQUIRE(nic.sent.size() == 1);
-    const auto& frags = nic.sent[0];
+  }
+  view inject(const bytes& frame) {
+    view page = *pool->allocate();
+    std::copy(frame.begin(), frame.end(), page.data());
+    nic.receiver(page.head(frame.size()));
+    return page;
+  }
+  // True if every page is back once the stack and what it sent are gone.
+  bool nothing_leaked() {
+    nic.sent.clear();
+    stack.reset();
+    return pool->statistics().in_use == 0;
+  }
+};
+
+TEST_CASE("zero copy: an echo reply sends the request's data from the page it arrived in", "[stack][icmp]") {
+  capture_host h;
+  {
+    view request =
+        h.inject(ethernet(h.nic.address, h.peer_mac, 0x0800, ipv4({peer_ip, us, 1}, icmp_echo(8, 5, 6, pattern(1000)))));
+    REQUIRE(h.nic.sent.size() == 1);
+    const auto& frags = h.nic.sent[0];
     REQUIRE(frags.size() == 3);  // Ethernet + IPv4 header, ICMP header, the data
     CHECK(frags[2].page() == request.page());
     CHECK(frags[2].data() == request.data() + 14 + 20 + 8);
     CHECK(frags[2].size() == 1000);
-    nic.sent.clear();
   }
-  CHECK(pool->statistics().in_use == 0);  // nothing leaked once the stack is gone
+  CHECK(h.nothing_leaked());
+}
+
+TEST_CASE("UDP: the transport header shares the Ethernet and IPv4 headers' slice, in the first fragment only", "[stack][udp]") {
+  capture_host h;
+  {
+    auto sock = h.stack->udp_bind(1111);
+    REQUIRE(sock.ok());
+    for (const std::size_t size : {100u, 3000u}) {
+      h.nic.sent.clear();
+      const bytes payload = pattern(size);
+      const view v = view::unowned(std::span<const std::uint8_t>(payload));
+      REQUIRE(sock->try_send_to({peer_ip, 2222}, v).ok());
+      INFO("payload " << size);
+      REQUIRE(h.nic.sent.size() == (size == 100 ? 1u : 3u));  // 1480 bytes of datagram per fragment
+      bytes datagram;
+      for (std::size_t k = 0; k < h.nic.sent.size(); ++k) {
+        const auto& frags = h.nic.sent[k];
+        REQUIRE(frags.size() == 2);  // the headers' slice, then the payload where it lives
+        CHECK(frags[0].size() == (k == 0 ? 14u + 20u + 8u : 14u + 20u));
+        CHECK(frags[1].page() == nullptr);  // the caller's bytes, not a copy
+        bytes frame;
+        for (const view& f : frags) frame.insert(frame.end(), f.data(), f.data() + f.size());
+        CHECK(static_cast<std::size_t>(get16(frame, 20) & 0x1fff) * 8 == datagram.size());  // fragment offset
+        CHECK(((get16(frame, 20) & 0x2000) != 0) == (k + 1 < h.nic.sent.size()));            // more fragments
+        datagram.insert(datagram.end(), frame.begin() + 34, frame.end());
+      }
+      CHECK(datagram == udp(us, peer_ip, 1111, 2222, payload));  // header, checksum and data as one datagram
+    }
+  }
+  CHECK(h.nothing_leaked());
 }
