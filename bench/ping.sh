@@ -25,11 +25,16 @@
 # The uni side pays for the TAP device (one read and one write system call per
 # frame, and a wake-up of a user process), the Linux side answers in the kernel on
 # a veth: ping.md says so. The appliance is the release build (--build).
+# On a virtual machine, a CPU with nothing to run halts, and waking it takes the
+# host tens of microseconds: uni sleeps between pings and pays that on every one,
+# the Linux side answers in the sender's own kernel path and does not. --awake
+# keeps every CPU busy with a nice-19 busy loop, which any real work preempts, so
+# that no CPU halts during the latency runs: the latency without the host's wake-up.
 #
 # Writes, under the results folder (default bench/results):
 #   ping.md          the tables, the memory lines, date/commit/CPU
 #   ping-cdf.png     CDF of the latency runs' round trips, uni vs Linux (gnuplot)
-# Usage: bench/ping.sh [--quick | --full] [--repeats N] [--out DIR] [--keep DIR] [--build DIR]
+# Usage: bench/ping.sh [--quick | --full] [--awake] [--repeats N] [--out DIR] [--keep DIR] [--build DIR]
 #   --keep DIR: keep the raw ping outputs, appliance log and CDF data there.
 #   --build DIR: the release build directory (default build/release, configured
 #   with the release preset if it does not exist).
@@ -44,15 +49,17 @@ mode=default
 repeats=3
 keep=""
 build=build/release
+awake=0
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) mode=quick ;;
     --full) mode=full ;;
+    --awake) awake=1 ;;
     --repeats) repeats=$2; shift ;;
     --out) out=$2; shift ;;
     --keep) keep=$2; shift ;;
     --build) build=$2; shift ;;
-    *) echo "usage: $0 [--quick | --full] [--repeats N] [--out DIR] [--keep DIR] [--build DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick | --full] [--awake] [--repeats N] [--out DIR] [--keep DIR] [--build DIR]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -77,6 +84,7 @@ tag=ubp-$$-$RANDOM
 NS_C=$tag-client NS_S=$tag-switch NS_L=$tag-linux
 UNI_IP=10.90.0.2 LINUX_IP=10.90.0.3 CLIENT_IP=10.90.0.1
 APP_PID=""
+spinners=()
 work=$(mktemp -d /tmp/uni-bench-ping.XXXXXX)
 app_log=$work/appliance.log
 raw=$work/raw.txt
@@ -84,6 +92,7 @@ raw=$work/raw.txt
 
 cleanup() {
   if [ -n "$APP_PID" ] && kill -0 "$APP_PID" 2>/dev/null; then kill -KILL "$APP_PID" 2>/dev/null || true; fi
+  if [ ${#spinners[@]} -gt 0 ]; then kill "${spinners[@]}" 2>/dev/null || true; fi
   for ns in "$NS_C" "$NS_S" "$NS_L"; do ip netns del "$ns" 2>/dev/null || true; done
   if [ -n "$keep" ]; then mkdir -p "$keep" && cp -r "$work"/. "$keep"/ && echo "raw files kept in $keep" >&2; fi
   rm -rf "$work"
@@ -145,6 +154,12 @@ for t in uni linux; do
 done
 rss_start=$(rss_kib)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+if [ $awake = 1 ]; then
+  for c in $(seq 0 $(($(nproc) - 1))); do
+    nice -n 19 taskset -c "$c" sh -c 'while :; do :; done' &
+    spinners+=($!)
+  done
+fi
 
 # latency TARGET RUN: one `ping -i 0.001` run; its round trips (µs) go to lat-TARGET-RUN.us.
 latency() {
@@ -184,6 +199,8 @@ flood() {
 order() { if [ $(($1 % 2)) = 1 ]; then echo uni linux; else echo linux uni; fi; }
 
 for r in $(seq "$repeats"); do for t in $(order "$r"); do latency "$t" "$r"; done; done
+if [ ${#spinners[@]} -gt 0 ]; then kill "${spinners[@]}" 2>/dev/null || true; fi
+spinners=()
 rss_before=$(rss_kib)
 for r in $(seq "$repeats"); do for t in $(order "$r"); do flood flood "$t" "$r" "$flood_n"; done; done
 if [ $mode = full ]; then for t in uni linux; do flood bigflood "$t" 1 "$big_n"; done; fi
@@ -236,6 +253,12 @@ u_p99=$(med latency uni p99) l_p99=$(med latency linux p99)
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) CPUs, Linux $(uname -r)"
 case $mode in quick) flag=' --quick' ;; full) flag=' --full' ;; *) flag='' ;; esac
+[ $awake = 1 ] && flag="$flag --awake"
+if [ $awake = 1 ]; then
+  cpus="In the latency runs every CPU was kept from halting by a nice-19 busy loop (--awake): the host's wake-up of a halted virtual CPU is left out."
+else
+  cpus="CPUs idle between packets may halt; on a virtual machine waking one costs the host tens of µs, which uni, asleep between pings, pays and the Linux side does not (--awake leaves it out)."
+fi
 big_note=""
 if [ $mode = full ]; then big_note=", and one \`ping -f -q -c $big_n\` per target"; fi
 
@@ -251,6 +274,7 @@ if [ $mode = full ]; then big_note=", and one \`ping -f -q -c $big_n\` per targe
   echo "(10.90.0.3). Latency: \`ping -c $lat_n -i 0.001\`, every \`time=\` value; flood: \`ping -f -q -c $flood_n\`$big_note."
   echo "$repeats runs of each, alternating which target goes first; each column is the median over the runs."
   echo "Ratios are uni / Linux: below 1.00 uni is faster (the goal: at or below Linux; Mirage measured 1.04–1.10)."
+  echo "$cpus"
   echo
   echo "<!-- table -->"
   echo "| target | avg µs | p50 µs | p99 µs | max µs | avg ×Linux | p99 ×Linux | flood pkts | lost | flood time s | flood rtt avg µs | flood ×Linux (time) |"
