@@ -29,7 +29,8 @@
 # host tens of microseconds: uni sleeps between pings and pays that on every one,
 # the Linux side answers in the sender's own kernel path and does not. --awake
 # keeps every CPU busy with a nice-19 busy loop, which any real work preempts, so
-# that no CPU halts during the latency runs: the latency without the host's wake-up.
+# that no CPU halts during the latency runs and floods: the round trips without
+# the host's wake-up.
 #
 # Writes, under the results folder (default bench/results):
 #   ping.md          the tables, the memory lines, date/commit/CPU
@@ -199,11 +200,11 @@ flood() {
 order() { if [ $(($1 % 2)) = 1 ]; then echo uni linux; else echo linux uni; fi; }
 
 for r in $(seq "$repeats"); do for t in $(order "$r"); do latency "$t" "$r"; done; done
-if [ ${#spinners[@]} -gt 0 ]; then kill "${spinners[@]}" 2>/dev/null || true; fi
-spinners=()
 rss_before=$(rss_kib)
 for r in $(seq "$repeats"); do for t in $(order "$r"); do flood flood "$t" "$r" "$flood_n"; done; done
 if [ $mode = full ]; then for t in uni linux; do flood bigflood "$t" 1 "$big_n"; done; fi
+if [ ${#spinners[@]} -gt 0 ]; then kill "${spinners[@]}" 2>/dev/null || true; fi
+spinners=()
 sleep 0.2  # let the last frames drain before reading memory
 rss_after=$(rss_kib)
 hwm=$(hwm_kib)
@@ -255,7 +256,7 @@ cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(npr
 case $mode in quick) flag=' --quick' ;; full) flag=' --full' ;; *) flag='' ;; esac
 [ $awake = 1 ] && flag="$flag --awake"
 if [ $awake = 1 ]; then
-  cpus="In the latency runs every CPU was kept from halting by a nice-19 busy loop (--awake): the host's wake-up of a halted virtual CPU is left out."
+  cpus="In the latency runs and floods every CPU was kept from halting by a nice-19 busy loop (--awake): the host's wake-up of a halted virtual CPU is left out."
 else
   cpus="CPUs idle between packets may halt; on a virtual machine waking one costs the host tens of µs, which uni, asleep between pings, pays and the Linux side does not (--awake leaves it out)."
 fi
