@@ -3,9 +3,10 @@
 # uni DNS appliance beside NSD, BIND 9 and Knot serving the same zone, in one run.
 #
 # What is measured, and how:
-#   dnsperf (one thread, pinned to CPU 0) runs in a "client" namespace and asks
-#   for random existing names of a zone of N names (N = 100, 1,000, 10,000), for
-#   a fixed time per server; each server is pinned to CPU 1, one worker each:
+#   dnsperf (by default one thread, pinned to CPU 0) runs in a "client" namespace
+#   and asks for random existing names of a zone of N names (N = 100, 1,000,
+#   10,000), for a fixed time per server; each server is pinned to CPU 1 (by
+#   default), one worker each:
 #
 #     client 10.94.0.1 --veth-- server namespace 10.94.0.2: uni dns-socket, NSD,
 #                                                           BIND, Knot (one at a time)
@@ -17,7 +18,7 @@
 #   The engine alone (bench_dns_engine: query bytes in, answer out, no I/O, and
 #   the same through uni's stack without a device) is measured too, and the
 #   appliance's image sizes are reported beside the paper's 184 KB (the Xen
-#   image if a xen build exists). CPU 1's busy time per answer is reported for
+#   image if a xen build exists). The server CPU's busy time per answer is reported for
 #   each server: what an answer costs on the server's core, load generator aside.
 # The machine has 2 cores and is shared: dnsperf and the server get one each,
 # so a fast server is bounded by the load generator; the figures are q/s as
@@ -30,9 +31,13 @@
 # Writes bench/results/dns.md (or --out DIR). Every step is bounded by `timeout`;
 # namespaces and daemons are removed on exit whatever happens.
 # Usage: bench/dns.sh [--quick] [--seconds S] [--repeats N] [--sizes "N ..."] [--servers "uni-tap nsd ..."]
-#                     [--build DIR] [--xen-build DIR] [--out DIR]
+#                     [--client-cpus LIST] [--server-cpu N] [--build DIR] [--xen-build DIR] [--out DIR]
 #   --build: the release build (default build/release; configured with the
 #   release preset and the DNS targets built if missing).
+#   --client-cpus, --server-cpu: where dnsperf runs (one thread per CPU listed,
+#   default 0) and where each server runs (default 1). On a machine with more
+#   cores, giving dnsperf more of them (e.g. --client-cpus 0,2) lifts the ceilings
+#   until the server's own core is the bound.
 # Needs root (namespaces, TAP); exits 77 without it.
 set -euo pipefail
 
@@ -45,6 +50,8 @@ seconds=4
 repeats=3
 sizes="100 1000 10000"
 servers="uni-tap uni-socket nsd bind knot ceiling-tap ceiling-socket"
+client_cpus=0
+server_cpu=1
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) sizes="1000"; seconds=3; repeats=1 ;;
@@ -55,11 +62,18 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift ;;
     --sizes) sizes=$2; shift ;;
     --servers) servers=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--seconds S] [--repeats N] [--sizes \"N ...\"] [--servers \"uni-tap nsd ...\"] [--build DIR] [--xen-build DIR] [--out DIR]" >&2; exit 2 ;;
+    --client-cpus) client_cpus=$2; shift ;;
+    --server-cpu) server_cpu=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--seconds S] [--repeats N] [--sizes \"N ...\"] [--servers \"uni-tap nsd ...\"] [--client-cpus LIST] [--server-cpu N] [--build DIR] [--xen-build DIR] [--out DIR]" >&2; exit 2 ;;
   esac
   shift
 done
 need_root dns
+client_threads=$(tr ',' '\n' <<<"$client_cpus" | grep -c .)
+for c in ${client_cpus//,/ } $server_cpu; do
+  [[ $c =~ ^[0-9]+$ ]] && [ "$c" -lt "$(nproc)" ] || { echo "bench/dns.sh: no CPU $c here ($(nproc) CPUs)" >&2; exit 2; }
+done
+[[ ",$client_cpus," != *",$server_cpu,"* ]] || { echo "bench/dns.sh: the server's CPU $server_cpu is one of dnsperf's ($client_cpus)" >&2; exit 2; }
 need_tools dns ip tc dnsperf dig nsd named knotd taskset timeout awk
 build_targets "$build" release dns-tap dns-socket bench_dns_engine bench_dns_reflector
 
@@ -120,18 +134,18 @@ start_server() {  # start_server KIND ZONE -> SERVER_PID, SERVER_IP
   case $kind in
     uni-tap)
       SERVER_IP=10.93.0.2
-      ip netns exec "$NC" taskset -c 1 "$build/examples/dns-tap" --tap tap0 --ipv4 10.93.0.2/24 --port 53 \
+      ip netns exec "$NC" taskset -c "$server_cpu" "$build/examples/dns-tap" --tap tap0 --ipv4 10.93.0.2/24 --port 53 \
         --zone "$zone" --memo 16384 >"$work/$kind.log" 2>&1 &
       ;;
     ceiling-tap)
       SERVER_IP=10.93.0.2
-      ip netns exec "$NC" taskset -c 1 "$build/bench/bench_dns_reflector" --tap tap0 --ipv4 10.93.0.2 >"$work/$kind.log" 2>&1 &
+      ip netns exec "$NC" taskset -c "$server_cpu" "$build/bench/bench_dns_reflector" --tap tap0 --ipv4 10.93.0.2 >"$work/$kind.log" 2>&1 &
       ;;
     ceiling-socket)
-      ip netns exec "$NSV" taskset -c 1 "$build/bench/bench_dns_reflector" --udp 10.94.0.2 >"$work/$kind.log" 2>&1 &
+      ip netns exec "$NSV" taskset -c "$server_cpu" "$build/bench/bench_dns_reflector" --udp 10.94.0.2 >"$work/$kind.log" 2>&1 &
       ;;
     uni-socket)
-      ip netns exec "$NSV" taskset -c 1 "$build/examples/dns-socket" --bind 10.94.0.2 --port 53 --zone "$zone" --memo 16384 \
+      ip netns exec "$NSV" taskset -c "$server_cpu" "$build/examples/dns-socket" --bind 10.94.0.2 --port 53 --zone "$zone" --memo 16384 \
         >"$work/$kind.log" 2>&1 &
       ;;
     nsd)
@@ -157,7 +171,7 @@ zone:
   zonefile: "$zone"
 EOF
       rm -f "$work/nsd.zonelist"
-      ip netns exec "$NSV" taskset -c 1 nsd -d -c "$work/nsd.conf" >"$work/$kind.log" 2>&1 &
+      ip netns exec "$NSV" taskset -c "$server_cpu" nsd -d -c "$work/nsd.conf" >"$work/$kind.log" 2>&1 &
       ;;
     bind)
       mkdir -p "$work/bind"
@@ -174,7 +188,7 @@ options {
 controls { };
 zone "bench.test" { type primary; file "$zone"; };
 EOF
-      ip netns exec "$NSV" taskset -c 1 named -g -n 1 -c "$work/named.conf" >"$work/$kind.log" 2>&1 &
+      ip netns exec "$NSV" taskset -c "$server_cpu" named -g -n 1 -c "$work/named.conf" >"$work/$kind.log" 2>&1 &
       ;;
     knot)
       mkdir -p "$work/knot"
@@ -196,15 +210,15 @@ zone:
     journal-content: none
     zonefile-sync: -1
 EOF
-      ip netns exec "$NSV" taskset -c 1 knotd -c "$work/knot.conf" >"$work/$kind.log" 2>&1 &
+      ip netns exec "$NSV" taskset -c "$server_cpu" knotd -c "$work/knot.conf" >"$work/$kind.log" 2>&1 &
       ;;
   esac
   SERVER_PID=$!
   for _ in $(seq 200); do
     if ip netns exec "$NC" dig +tries=1 +time=1 @"$SERVER_IP" host-0.bench.test A 2>/dev/null | grep -q 'status: NOERROR'; then
-      # Every thread on CPU 1: Knot pins its UDP worker to CPU 0 (the load
-      # generator's) itself, after taskset's start-up affinity.
-      taskset -a -p -c 1 "$SERVER_PID" >/dev/null
+      # Every thread on the server's CPU: Knot pins its UDP worker to CPU 0
+      # (the load generator's) itself, after taskset's start-up affinity.
+      taskset -a -p -c "$server_cpu" "$SERVER_PID" >/dev/null
       return 0
     fi
     kill -0 "$SERVER_PID" 2>/dev/null || break
@@ -218,14 +232,15 @@ EOF
 # busy_ticks CPU: the CPU's non-idle time so far (user, nice, system, irq, softirq), in ticks
 busy_ticks() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 
-# run_dnsperf QUERIES -> "qps lost us" (us: CPU 1's busy time per answer, in
+# run_dnsperf QUERIES -> "qps lost us" (us: the server CPU's busy time per answer, in
 # microseconds: the server and the kernel work done on its core, whoever asked for it)
 run_dnsperf() {
   local before after
-  before=$(busy_ticks 1)
-  ip netns exec "$NC" timeout $((seconds + 30)) taskset -c 0 dnsperf -s "$SERVER_IP" -d "$1" -l "$seconds" -T 1 -c 1 \
+  before=$(busy_ticks "$server_cpu")
+  ip netns exec "$NC" timeout $((seconds + 30)) taskset -c "$client_cpus" dnsperf -s "$SERVER_IP" -d "$1" -l "$seconds" \
+    -T "$client_threads" -c "$client_threads" \
     -q 256 >"$work/dnsperf.out" 2>&1 || true
-  after=$(busy_ticks 1)
+  after=$(busy_ticks "$server_cpu")
   awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" -v secs="$seconds" '
     /Queries per second:/ { q = $4 } /Queries lost:/ { l = $3 }
     END { printf "%.0f %s %s\n", q, (l == "" ? "?" : l), (q > 0 ? sprintf("%.2f", ticks / hz * 1e6 / (q * secs)) : "-") }' \
@@ -249,7 +264,7 @@ for n in $sizes; do
       fi
       stop_server
       runs[$s,$n]="${runs[$s,$n]:-} $q:$l:$c"
-      echo "zone of $n names, round $r: $s $q q/s (lost $l), CPU 1 $c us per answer" >&2
+      echo "zone of $n names, round $r: $s $q q/s (lost $l), CPU $server_cpu $c us per answer" >&2
     done
   done
   for s in $servers; do
@@ -258,7 +273,7 @@ for n in $sizes; do
   done
 done
 
-engine=$(taskset -c 1 "$build/bench/bench_dns_engine" --names "$(echo $sizes | tr ' ' ',')" --seconds 1)
+engine=$(taskset -c "$server_cpu" "$build/bench/bench_dns_engine" --names "$(echo $sizes | tr ' ' ',')" --seconds 1)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "-" }'; }
 size_of() { [ -f "$1" ] && stat -c %s "$1" || echo 0; }
@@ -274,8 +289,8 @@ mkdir -p "$out"
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'),"
   echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs (shared with other work)."
-  echo "dnsperf: one thread on CPU 0, 256 queries outstanding, ${seconds} s per run, median of $repeats runs;"
-  echo "each server on CPU 1 with one worker (NSD's response rate limiting off). NSD $(nsd -v 2>&1 | head -1 | awk '{print $3}'),"
+  echo "dnsperf: $client_threads thread(s) on CPU(s) $client_cpus, 256 queries outstanding, ${seconds} s per run, median of $repeats runs;"
+  echo "each server on CPU $server_cpu with one worker (NSD's response rate limiting off). NSD $(nsd -v 2>&1 | head -1 | awk '{print $3}'),"
   echo "BIND $(named -v | awk '{print $2}'), Knot $(knotd --version | awk '{print $NF}')."
   echo
   echo "## Queries per second (answers received by dnsperf; queries lost in parentheses)"
@@ -296,8 +311,8 @@ mkdir -p "$out"
   echo
   echo "## Each path's ceiling"
   echo
-  echo "What dnsperf on CPU 0 gets from bench_dns_reflector, which answers every query with"
-  echo "no DNS work (with CPU 1 to spare): about the most any server can show on that path here."
+  echo "What dnsperf on CPU(s) $client_cpus gets from bench_dns_reflector, which answers every query with"
+  echo "no DNS work (with CPU $server_cpu to spare): about the most any server can show on that path here."
   echo "A share near 1 means the load generator's core, not the server, set the rate. The"
   echo "last column, the TAP ceiling over the socket one, bounds what dns-tap / NSD can show."
   echo
@@ -311,7 +326,7 @@ mkdir -p "$out"
     echo "$row"
   done
   echo
-  echo "## CPU 1 time per answer (microseconds, in the median run)"
+  echo "## CPU $server_cpu time per answer (microseconds, in the median run)"
   echo
   echo "All the work on the server's core: the server, its system calls, and the kernel's"
   echo "network processing that lands there (for dns-tap the TAP read and write, and the"
