@@ -34,8 +34,8 @@
 #                     [--client-cpus LIST] [--server-cpu N] [--build DIR] [--xen-build DIR] [--out DIR]
 #   --build: the release build (default build/release; configured with the
 #   release preset and the DNS targets built if missing).
-#   --client-cpus, --server-cpu: where dnsperf runs (one thread per CPU listed,
-#   default 0) and where each server runs (default 1). On a machine with more
+#   --client-cpus, --server-cpu: where dnsperf runs (comma-separated CPU numbers,
+#   one thread on each; default 0) and where each server runs (default 1). On a machine with more
 #   cores, giving dnsperf more of them (e.g. --client-cpus 0,2) lifts the ceilings
 #   until the server's own core is the bound.
 # Needs root (namespaces, TAP); exits 77 without it.
