@@ -607,7 +607,7 @@ class Stack {
   // udp_send() without waiting: error::would_block when ARP must resolve the next hop.
   result<void> udp_send_now(std::uint16_t sport, endpoint to, std::span<const view> payload) noexcept {
     if (unconfigured() && sport != dhcp_client_port) return fail(error::unreachable);  // no address yet
-    if (total_size(payload) > 65535 - ipv4_header::min_size - udp_header::size) return fail(error::too_large);
+    if (total_size(payload) > udp_header::max_payload) return fail(error::too_large);
     auto next = next_hop(to.address);
     if (!next) return fail(next.err());
     auto mac = known_neighbour(*next);

@@ -15,6 +15,8 @@ namespace uni {
 
 struct udp_header {
   static constexpr std::size_t size = 8;
+  // The most data one datagram carries over IPv4 (its length field less both headers).
+  static constexpr std::size_t max_payload = 65535 - ipv4_header::min_size - size;
 
   std::uint16_t source_port = 0;
   std::uint16_t destination_port = 0;

@@ -40,6 +40,7 @@
 #include <uni/core/scheduler.hpp>
 #include <uni/core/task.hpp>
 #include <uni/net/endpoint.hpp>
+#include <uni/net/udp.hpp>
 
 namespace uni::posix {
 
@@ -128,7 +129,6 @@ class SocketStack {
    public:
     static constexpr std::size_t batch = 32;
     static constexpr std::size_t max_fragments = 16;  // views in one datagram
-    static constexpr std::size_t max_payload = 65535 - 20 - 8;  // IPv4 and UDP headers off the largest datagram
 
     udp_socket(udp_socket&&) noexcept = default;
     udp_socket& operator=(udp_socket&&) noexcept = default;
@@ -176,7 +176,7 @@ class SocketStack {
     result<void> try_send_to(endpoint to, std::span<const view> frags) {
       std::size_t bytes = 0;
       for (const view& f : frags) bytes += f.size();
-      if (frags.size() > max_fragments || bytes > max_payload) return fail(error::too_large);
+      if (frags.size() > max_fragments || bytes > udp_header::max_payload) return fail(error::too_large);
       state& st = *st_;
       if (!st.has_room(frags.size())) {
         st.flush();
