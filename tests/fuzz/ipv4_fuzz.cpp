@@ -13,6 +13,7 @@
 //      datagram it completes is whole, in order, and within 65515 bytes; and when
 //      time runs out everything is released (every page back in the pool).
 #include <map>
+#include <tuple>
 #include <vector>
 
 #include "fuzz_support.hpp"
@@ -78,9 +79,10 @@ void check_complete(const ipv4_header& h, std::size_t end, const view_chain& pay
 }
 
 // A datagram's identity in the table (RFC 791 §3.2): addresses, protocol, identification.
-std::uint64_t datagram_key(const ipv4_header& h) {
-  return (std::uint64_t{h.source.value} * 0x9e3779b97f4a7c15ull) ^ (std::uint64_t{h.destination.value} << 24) ^
-         (std::uint64_t{h.protocol} << 16) ^ h.identification;
+// Exact, not hashed: two datagrams that shared a key would pass each other's end.
+using datagram_key_t = std::tuple<std::uint32_t, std::uint32_t, std::uint8_t, std::uint16_t>;
+datagram_key_t datagram_key(const ipv4_header& h) {
+  return {h.source.value, h.destination.value, h.protocol, h.identification};
 }
 
 }  // namespace
@@ -89,7 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(shared_pool().statistics().in_use == 0);
   {
     table t{timeout};
-    std::map<std::uint64_t, std::size_t> last_end;  // per datagram, where its accepted last fragment ended
+    std::map<datagram_key_t, std::size_t> last_end;  // per datagram, where its accepted last fragment ended
     time_point now{};
     records in({data, size});
     while (auto r = in.next()) {

@@ -379,7 +379,7 @@ inline std::optional<std::vector<zone_record>> read_zone_records(std::string_vie
       } else if (iequals(first, "$INCLUDE")) {
         if (t.size() < 2 || t.size() > 3) return error_at(e.line, "$INCLUDE takes a file name and an optional origin");
         if (!include || !*include) return error_at(e.line, "$INCLUDE needs a file system");
-        if (depth >= max_include_depth) return error_at(e.line, "$INCLUDE nested more than 8 deep");
+        if (depth >= max_include_depth) return error_at(e.line, "$INCLUDE nested more than " + std::to_string(max_include_depth) + " deep");
         name included_origin = current_origin;
         if (t.size() == 3) {
           auto n = name::parse(t[2].text, current_origin);
