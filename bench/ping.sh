@@ -85,7 +85,11 @@ tag=ubp-$$-$RANDOM
 NS_C=$tag-client NS_S=$tag-switch NS_L=$tag-linux
 UNI_IP=10.90.0.2 LINUX_IP=10.90.0.3 CLIENT_IP=10.90.0.1
 APP_PID=""
-spinners=()
+spinners=()  # --awake's busy loops
+stop_spinners() {
+  if [ ${#spinners[@]} -gt 0 ]; then kill "${spinners[@]}" 2>/dev/null || true; fi
+  spinners=()
+}
 work=$(mktemp -d /tmp/uni-bench-ping.XXXXXX)
 app_log=$work/appliance.log
 raw=$work/raw.txt
@@ -93,7 +97,7 @@ raw=$work/raw.txt
 
 cleanup() {
   if [ -n "$APP_PID" ] && kill -0 "$APP_PID" 2>/dev/null; then kill -KILL "$APP_PID" 2>/dev/null || true; fi
-  if [ ${#spinners[@]} -gt 0 ]; then kill "${spinners[@]}" 2>/dev/null || true; fi
+  stop_spinners
   for ns in "$NS_C" "$NS_S" "$NS_L"; do ip netns del "$ns" 2>/dev/null || true; done
   if [ -n "$keep" ]; then mkdir -p "$keep" && cp -r "$work"/. "$keep"/ && echo "raw files kept in $keep" >&2; fi
   rm -rf "$work"
@@ -203,8 +207,7 @@ for r in $(seq "$repeats"); do for t in $(order "$r"); do latency "$t" "$r"; don
 rss_before=$(rss_kib)
 for r in $(seq "$repeats"); do for t in $(order "$r"); do flood flood "$t" "$r" "$flood_n"; done; done
 if [ $mode = full ]; then for t in uni linux; do flood bigflood "$t" 1 "$big_n"; done; fi
-if [ ${#spinners[@]} -gt 0 ]; then kill "${spinners[@]}" 2>/dev/null || true; fi
-spinners=()
+stop_spinners
 sleep 0.2  # let the last frames drain before reading memory
 rss_after=$(rss_kib)
 hwm=$(hwm_kib)
