@@ -2,7 +2,7 @@
 //
 // - `co_await child()` runs a child task to completion (symmetric transfer: no
 //   scheduler round trip, no stack growth) and yields its value.
-// - `sched.spawn(t)` (spawn() below) starts a task concurrently and returns a
+// - `spawn(sched, t)` starts a task concurrently and returns a
 //   join_handle that owns it: `co_await h.join()` waits for its result;
 //   destroying the handle, or `h.cancel()`, cancels it; `h.detach()` lets it run
 //   on its own, freeing itself when it finishes.
