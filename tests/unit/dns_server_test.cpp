@@ -44,6 +44,12 @@ away DNAME example.org.
 loop DNAME loop.example.com.
 cl1 CNAME cl2
 cl2 CNAME cl1
+tosub CNAME www.sub
+tosub2 CNAME tosub
+tocut CNAME sub
+dnsub DNAME sub.example.com.
+towild CNAME foo.wild
+toent CNAME b.ent
 )";
 
 server make_server(server_options o = {}) {
@@ -230,6 +236,172 @@ TEST_CASE("dns server: names below a zone cut get a referral with glue, AA clear
   CHECK(ds.aa());
   CHECK(ds.ns.size() == 1);
   CHECK(ds.ns[0].type == rr_type::soa);
+}
+
+// Names compressed against the question take its case.
+bool same_name(const std::string& a, const std::string& b) { return *name::parse(a) == *name::parse(b); }
+
+TEST_CASE("dns server: a chain whose next name lies under a zone cut ends with the referral (RFC 1034 §4.3.2 3b)") {
+  server s = make_server();
+  // Through a CNAME, a chain of two, a DNAME; in any case; the cut itself too.
+  struct chain_case {
+    const char* qname;
+    std::size_t records;    // in the answer section
+    const char* last_owner;  // of the CNAME that leads under the cut
+  };
+  const chain_case chains[] = {{"tosub.example.com.", 1, "tosub.example.com."},
+                               {"ToSub.EXAMPLE.com.", 1, "ToSub.EXAMPLE.com."},
+                               {"tosub2.example.com.", 2, "tosub.example.com."},
+                               {"x.dnsub.example.com.", 2, "x.dnsub.example.com."},
+                               {"tocut.example.com.", 1, "tocut.example.com."}};
+  for (auto [qname, records, last_owner] : chains) {
+    for (int edns : {-1, 512, 1232, 4096}) {
+      for (transport via : {transport::udp, transport::tcp}) {
+        INFO(qname << " edns " << edns << (via == transport::tcp ? " tcp" : " udp"));
+        answer a = ask(s, {qname, rr_type::a, rr_class::in, 1, header::rd, edns}, via);
+        CHECK(a.aa());  // for the chain's records
+        CHECK_FALSE(a.tc());
+        CHECK(a.rc() == 0);
+        REQUIRE(a.an.size() == records);
+        CHECK(a.an.back().type == rr_type::cname);
+        CHECK(same_name(a.an.back().owner, last_owner));
+        REQUIRE(a.ns.size() == 1);
+        CHECK(same_name(a.ns[0].owner, "sub.example.com."));
+        CHECK(a.ns[0].type == rr_type::ns);
+        REQUIRE(a.ar.size() == (edns >= 0 ? 2u : 1u));
+        CHECK(same_name(a.ar[0].owner, "ns.sub.example.com."));
+        CHECK(a.ar[0].rdata == bytes{192, 0, 2, 200});
+      }
+    }
+  }
+  // DS: below the cut a referral still; at the cut the parent's NODATA.
+  answer ds = ask(s, {"tosub.example.com.", rr_type::ds});
+  CHECK(ds.ns.size() == 1);
+  CHECK(ds.ns[0].type == rr_type::ns);
+  answer cut_ds = ask(s, {"tocut.example.com.", rr_type::ds});
+  CHECK(cut_ds.an.size() == 1);
+  REQUIRE(cut_ds.ns.size() == 1);
+  CHECK(cut_ds.ns[0].type == rr_type::soa);
+  // Asked for the CNAME itself: no chain, so no referral.
+  answer c = ask(s, {"tosub.example.com.", rr_type::cname});
+  CHECK(c.an.size() == 1);
+  CHECK(c.ns[0].owner == "example.com.");
+  CHECK(s.stats().referrals == 0);  // none of these is a bare referral
+}
+
+TEST_CASE("dns server: a chain to a wildcard or to an empty non-terminal is answered from there") {
+  server s = make_server();
+  answer w = ask(s, {"towild.example.com.", rr_type::a});
+  REQUIRE(w.an.size() == 2);
+  CHECK(w.an[1].owner == "foo.wild.example.com.");
+  CHECK(w.an[1].rdata == bytes{192, 0, 2, 99});
+  CHECK(w.ns[0].type == rr_type::ns);
+  answer e = ask(s, {"toent.example.com.", rr_type::a});
+  CHECK(e.rc() == 0);
+  CHECK(e.an.size() == 1);
+  REQUIRE(e.ns.size() == 1);
+  CHECK(e.ns[0].type == rr_type::soa);
+}
+
+namespace {
+
+server server_of(const std::string& text) {
+  std::string problem;
+  auto z = load_zone(text, name{}, "test.zone", problem);
+  INFO(problem);
+  REQUIRE(z.has_value());
+  std::vector<zone> zones;
+  zones.push_back(std::move(*z));
+  return server(std::move(zones));
+}
+
+// Where each section of a whole answer ends, in bytes.
+struct section_ends {
+  std::size_t answer, authority, first_additional;
+};
+section_ends ends_of(const answer& a) {
+  message_reader r(a.raw);
+  (void)r.read_header();
+  (void)r.read_question();
+  section_ends e{};
+  for (int i = 0; i < a.h.ancount; ++i) REQUIRE(r.read_record().ok());
+  e.answer = r.offset();
+  for (int i = 0; i < a.h.nscount; ++i) REQUIRE(r.read_record().ok());
+  e.authority = r.offset();
+  if (a.h.arcount) REQUIRE(r.read_record().ok());
+  e.first_additional = r.offset();
+  return e;
+}
+
+// The EDNS payload size that leaves `room` bytes past `end` (an OPT takes 11).
+int payload_for(std::size_t end, std::size_t room) { return static_cast<int>(end + 11 + room); }
+
+}  // namespace
+
+TEST_CASE("dns server: a referral truncates as NSD's: NS whole or TC, glue left out, TC with no A at all") {
+  // 16 servers with long names, each with an A and an AAAA: about 1500 bytes whole.
+  std::string text = "$ORIGIN cut.test.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n";
+  for (int i = 10; i < 26; ++i) {
+    const std::string host = "a-name-server-with-a-long-label-" + std::to_string(i) + ".fat";
+    text += "fat NS " + host + "\n" + host + " A 192.0.2." + std::to_string(i) + "\n" + host + " AAAA 2001:db8::" +
+            std::to_string(i) + "\n";
+  }
+  text += "tofat CNAME www.fat\nbig TXT \"" + std::string(250, 'x') + "\"\nbig TXT \"" + std::string(250, 'y') +
+          "\"\nbig TXT \"" + std::string(250, 'z') + "\"\ntobig CNAME big\n";
+  server s = server_of(text);
+  for (const char* qname : {"tofat.cut.test.", "www.fat.cut.test."}) {
+    INFO(qname);
+    const bool chain = qname[0] == 't';
+    answer whole = ask(s, {qname, rr_type::a}, transport::tcp);
+    REQUIRE(whole.ns.size() == 16);
+    REQUIRE(whole.ar.size() == 32);
+    CHECK(whole.ar[15].type == rr_type::a);  // all the A, then all the AAAA
+    CHECK(whole.ar[16].type == rr_type::aaaa);
+    const section_ends end = ends_of(whole);
+    REQUIRE(payload_for(end.first_additional, 0) > 512);
+    // The NS RRset does not fit: TC, and what came before it stays.
+    answer no_ns = ask(s, {qname, rr_type::a, rr_class::in, 1, 0, payload_for(end.authority, 0) - 1});
+    CHECK(no_ns.tc());
+    CHECK(no_ns.aa() == chain);
+    CHECK(no_ns.an.size() == (chain ? 1u : 0u));
+    CHECK(no_ns.ns.empty());
+    CHECK(no_ns.ar.size() == 1);  // OPT
+    // The NS fit, not one A: the referral is of no use, TC.
+    answer no_glue = ask(s, {qname, rr_type::a, rr_class::in, 1, 0, payload_for(end.first_additional, 0) - 1});
+    CHECK(no_glue.tc());
+    CHECK(no_glue.ns.size() == 16);
+    CHECK(no_glue.ar.size() == 1);
+    // One A fits: no TC, and no AAAA tried after the A that did not fit.
+    answer one = ask(s, {qname, rr_type::a, rr_class::in, 1, 0, payload_for(end.first_additional, 10)});
+    CHECK_FALSE(one.tc());
+    CHECK(one.aa() == chain);
+    CHECK(one.ns.size() == 16);
+    REQUIRE(one.ar.size() == 2);
+    CHECK(one.ar[0].type == rr_type::a);
+  }
+  // An answer's RRset that does not fit after a CNAME: TC, the CNAME kept.
+  answer big = ask(s, {"tobig.cut.test.", rr_type::txt});
+  CHECK(big.tc());
+  CHECK(big.aa());
+  REQUIRE(big.an.size() == 1);
+  CHECK(big.an[0].type == rr_type::cname);
+}
+
+TEST_CASE("dns server: the zone's NS that does not fit is left out, no TC, and the additional with it (as NSD)") {
+  std::string text = "$ORIGIN opt.test.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\nmx MX 10 mail\nmail A 192.0.2.25\n";
+  for (int i = 0; i < 8; ++i) text += "@ NS a-name-server-with-a-long-label-" + std::to_string(i) + ".example.net.\n";
+  for (int i = 0; i < 20; ++i) text += "mx MX " + std::to_string(20 + i) + " exchanger-" + std::to_string(i) + ".example.net.\n";
+  server s = server_of(text);
+  answer whole = ask(s, {"mx.opt.test.", rr_type::mx}, transport::tcp);
+  REQUIRE(whole.ns.size() == 8);
+  REQUIRE(whole.ar.size() == 1);  // mail's address
+  const section_ends end = ends_of(whole);
+  REQUIRE(payload_for(end.answer, 40) >= 512);
+  answer a = ask(s, {"mx.opt.test.", rr_type::mx, rr_class::in, 1, 0, payload_for(end.answer, 40)});
+  CHECK_FALSE(a.tc());
+  CHECK(a.an.size() == 21);
+  CHECK(a.ns.empty());
+  CHECK(a.ar.size() == 1);  // OPT only: mail's A would have fit
 }
 
 bytes wire_of(const char* text) {

@@ -6,7 +6,9 @@
 // - CNAME chains followed inside the zone (RFC 1034 §3.6.2), the rcode that of
 //   the chain's end (RFC 6604); referrals below zone cuts with the NS RRset in
 //   authority and glue in additional, AA clear; DS at a cut answered from the
-//   parent side (RFC 4035 §3.1.4.1).
+//   parent side (RFC 4035 §3.1.4.1). A chain (CNAME or DNAME) whose next name
+//   lies under a cut ends with that referral (§4.3.2 step 3b), AA kept for
+//   the chain.
 // - DNAME (RFC 6672 §3.2): the DNAME, then a CNAME synthesised for the name
 //   below it, and the chain goes on; YXDOMAIN when the new name would be too
 //   long. A CNAME or DNAME loop ends where it repeats, as NSD ends it.
@@ -20,8 +22,13 @@
 //   FORMERR for malformed queries; NOTIMP for opcodes other than QUERY; no
 //   answer at all to responses (QR set) or to anything shorter than a header.
 // - EDNS(0) (RFC 6891): the client's payload size bounds UDP answers (at most
-//   ours), OPT echoed with DO (RFC 3225), BADVERS for versions above 0;
-//   answers too large for UDP have TC set and no records (RFC 2181 §9).
+//   ours), OPT echoed with DO (RFC 3225), BADVERS for versions above 0.
+// - Truncation as NSD truncates (RFC 2181 §9): RRsets go whole or not at all;
+//   one that does not fit in the answer or authority section sets TC and
+//   ends the answer there, the RRsets before it kept. In the additional
+//   section one that does not fit is left out without TC, and once an A
+//   RRset is left out no AAAA is tried; a referral left with no A glue at
+//   all has TC set (NSD's minimal-responses build, its default).
 // - NSID (RFC 5001): the server's identifier in OPT for queries that ask for
 //   it, when one is configured.
 // - CHAOS TXT (as NSD): id.server and hostname.bind give the identity,
@@ -359,13 +366,23 @@ class server {
     }
   };
 
-  // A and AAAA of the targets, where this zone has them (glue included).
-  static void put_additional(message_writer& w, const zone& z, const targets& t, std::uint16_t& count) noexcept {
-    // All the A RRsets, then all the AAAA (NSD's order).
-    for (std::uint16_t type : {rr_type::a, rr_type::aaaa})
+  // A and AAAA of the targets, where this zone has them (glue included): all
+  // the A RRsets, then all the AAAA (NSD's order). One that does not fit is
+  // left out, and then no AAAA is tried. False (TC) when that leaves a
+  // referral without a single A: a resolver cannot use it (as NSD).
+  static bool put_additional(message_writer& w, const zone& z, const targets& t, std::uint16_t& count,
+                             bool referral = false) noexcept {
+    for (std::uint16_t type : {rr_type::a, rr_type::aaaa}) {
+      bool left_out = false;
+      std::uint16_t added = 0;
       for (std::size_t i = 0; i < t.n; ++i)
         if (const zone::node* n = z.find(t.names[i]))
-          if (const zone::rrset* s = n->find(z, type); s && !t.in_answer(s)) (void)put_rrset(w, t.names[i], z, *s, count);
+          if (const zone::rrset* s = n->find(z, type); s && !t.in_answer(s))
+            left_out |= !put_rrset(w, t.names[i], z, *s, added);
+      count = static_cast<std::uint16_t>(count + added);
+      if (left_out) return !(referral && type == rr_type::a && added == 0);
+    }
+    return true;
   }
 
   std::size_t build(const header& qh, std::uint16_t echoed, const question& q, const edns& e,
@@ -379,7 +396,6 @@ class server {
     (void)w.write_name(q.qname.wire(), false);
     (void)w.u16(q.qtype);
     (void)w.u16(q.qclass);
-    const auto after_question = w.mark();
     const std::size_t nsid = e.nsid ? opts_.nsid.size : 0;
     const std::size_t opt_size = 11 + (nsid ? 4 + nsid : 0);
     if (e.present) w.limit(out.size() - opt_size);  // room for our OPT, always
@@ -400,10 +416,6 @@ class server {
     } else {
       aa = true;
       tc = !resolve(w, *z, q, c, rc, aa);
-    }
-    if (tc) {
-      w.rewind(after_question);
-      c = {};
     }
     std::size_t size = w.size();
     if (e.present) {
@@ -431,8 +443,8 @@ class server {
     return size;
   }
 
-  // Fills the answer, authority and additional sections; false if the answer
-  // or authority did not fit (TC).
+  // Fills the answer, authority and additional sections; false (TC) when an
+  // RRset did not fit in the answer or authority: what is written stays.
   bool resolve(message_writer& w, const zone& z, const question& q, counts& c, rcode& rc, bool& aa) noexcept {
     name current = q.qname;
     targets extra;
@@ -470,13 +482,14 @@ class server {
           continue;
         }
         case found_kind::delegation: {
-          if (hop > 0) return true;  // the chain leaves our authority: the resolver goes on
-          aa = false;
+          // The referral (§4.3.2 step 3b): alone it is not authoritative; after
+          // a chain, AA stays for the chain's records and the referral tells
+          // the resolver where the chain's next name is answered.
+          if (hop == 0) aa = false;
           const zone::rrset* ns = f.node->find(z, rr_type::ns);
           if (!put_rrset(w, f.node->owner.wire(), z, *ns, c.ns)) return false;
           extra.add(rr_type::ns, z, *ns);
-          put_additional(w, z, extra, c.ar);
-          return true;
+          return put_additional(w, z, extra, c.ar, true);
         }
         case found_kind::nxdomain:
           rc = rcode::nxdomain;
@@ -495,7 +508,7 @@ class server {
             if (!put_rrset(w, owner, z, *first, c.an)) return false;
             extra.add(first->type, z, *first);
             extra.answered[extra.answered_n++] = first;
-            put_additional(w, z, extra, c.ar);
+            (void)put_additional(w, z, extra, c.ar);
             return true;
           }
           if (q.qtype != rr_type::cname) {
@@ -517,12 +530,14 @@ class server {
           }
           if (!any_data) return put_soa(w, z, c.ns);  // NODATA
           // The zone's NS in authority, unless the answer is that very RRset.
+          // Optional: when it does not fit, no TC, and (as NSD) no additional.
           const zone::rrset* apex_ns = z.apex()->find(z, rr_type::ns);
           const bool answered_apex_ns = n == z.apex() && q.qtype == rr_type::ns;
           if (opts_.authority_ns && apex_ns && !answered_apex_ns) {
-            if (put_rrset(w, z.origin().wire(), z, *apex_ns, c.ns)) extra.add(rr_type::ns, z, *apex_ns);
+            if (!put_rrset(w, z.origin().wire(), z, *apex_ns, c.ns)) return true;
+            extra.add(rr_type::ns, z, *apex_ns);
           }
-          put_additional(w, z, extra, c.ar);
+          (void)put_additional(w, z, extra, c.ar);
           return true;
         }
       }
