@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The DNS appliance judged against NSD: both serve examples/dns/example.zone
-# (read through $INCLUDE, with a second included file),
-# and dig sends each the same queries (names that exist and do not, every type,
-# mixed case, names under the delegation and the wildcards, without EDNS, with
-# a 512-byte and a 4096-byte EDNS payload, over TCP). The answers must be the
+# (read through $INCLUDE, with a second included file, and the delegations of
+# dns_referrals.zone), and dig sends each the same queries (names that exist
+# and do not, every type, mixed case, names under the delegations, and chains
+# into them, the wildcards, without EDNS, with a 512-byte and a 4096-byte EDNS
+# payload, over TCP). The answers must be the
 # same: rcode, flags, and the record sets of every section (order within a
 # section ignored; dig's query ids and timings removed).
 #   dns_differential.sh socket PATH_TO_dns-socket ZONE   (loopback, any user)
@@ -37,8 +38,9 @@ else
   app_port=$((20000 + RANDOM % 12000)) nsd_port=$((app_port + 1))
 fi
 
-# The zone as both servers read it: example.zone and a second file, both by $INCLUDE.
+# The zone as both servers read it: example.zone and two more files, all by $INCLUDE.
 cp "$zone" "$work/example.zone"
+cp "$(dirname "$0")/dns_referrals.zone" "$work/referrals.zone"
 cat >"$work/inc.zone" <<'ZONE'
 $TTL 1200
 @       A   192.0.2.150
@@ -46,7 +48,7 @@ www 120 A   192.0.2.151
 $ORIGIN deeper.inc.example.com.
 @       TXT "set inside the included file"
 ZONE
-printf '$ORIGIN example.com.\n$INCLUDE example.zone\n$INCLUDE inc.zone inc.example.com. ; with its origin\nafter 600 A 192.0.2.152\n' >"$work/top.zone"
+printf '$ORIGIN example.com.\n$INCLUDE example.zone\n$INCLUDE inc.zone inc.example.com. ; with its origin\nafter 600 A 192.0.2.152\n$INCLUDE referrals.zone\n' >"$work/top.zone"
 zone=$work/top.zone
 nsid=uni-differential identity=ns-differential version=v-differential  # the same for both servers
 nsd_conf "$work" "$nsd_ip" "$nsd_port" example.com top.zone "minimal-responses: no" "nsid: \"ascii_$nsid\"" \
@@ -85,7 +87,11 @@ names=(example.com EXAMPLE.com www.example.com WwW.ExAmPlE.CoM ns1.example.com n
   dn.example.com www.dn.example.com WWW.Dn.Example.com x.dn.example.com a.b.dn.example.com a.ext.example.com
   www.redirect.example.com a.loop.example.com x.long.example.com cloop1.example.com
   ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd.x.long.example.com
-  inc.example.com www.inc.example.com deeper.inc.example.com after.example.com)
+  inc.example.com www.inc.example.com deeper.inc.example.com after.example.com
+  tosub.example.com ToSub.EXAMPLE.com tosub2.example.com tocut.example.com x.dnsub.example.com X.DnSub.Example.COM
+  towild.example.com toent.example.com tooutside.example.com tobig.example.com
+  www.fat.example.com tofat.example.com tofat2.example.com x.dnfat.example.com www.tight.example.com
+  totight.example.com www.huge.example.com tohuge.example.com)
 types=(A AAAA NS MX TXT SOA CNAME SRV CAA PTR TYPE65280 TYPE65281 DS DNAME ANY)
 # The server's own names in class CHAOS (NSD's identity and version answers).
 chaos_names=(id.server HOSTNAME.bind version.bind version.SERVER authors.bind example.com)
@@ -145,7 +151,7 @@ compare() {  # compare QUERIES COUNT [OPTION]
   [[ $got_nsd -eq $2 ]] || fail "NSD answered $got_nsd of $2 queries ${3:-}"
   diffs=$(paste -d'\t' "$1" "$work/uni.txt" "$work/nsd.txt" | awk -F'\t' '$2 != $3 {print "query: " $1 "\n  uni: " $2 "\n  nsd: " $3}')
   if [[ -n "$diffs" ]]; then
-    echo "$diffs" | head -60
+    head -60 <<<"$diffs"  # (echo into head would die of SIGPIPE past 60 lines, under pipefail: no FAIL line)
     fail "$(echo "$diffs" | grep -c '^query:') of $2 answers ${3:-} differ from NSD's"
   fi
 }
