@@ -52,20 +52,28 @@ towild CNAME foo.wild
 toent CNAME b.ent
 )";
 
-server make_server(server_options o = {}) {
+zone zone_of(const std::string& text, const char* file = "test.zone") {
   std::string problem;
-  auto z = load_zone(zone_text, name{}, "test.zone", problem);
+  auto z = load_zone(text, name{}, file, problem);
   INFO(problem);
   REQUIRE(z.has_value());
+  return std::move(*z);
+}
+
+server make_server(server_options o = {}) {
   std::vector<zone> zones;
-  zones.push_back(std::move(*z));
+  zones.push_back(zone_of(zone_text));
   std::string big = "$ORIGIN big.test.\n$TTL 60\n@ SOA ns host 1 2 3 4 5\n";
   for (int i = 0; i < 40; ++i) big += "txt TXT \"record " + std::to_string(i) + " padding padding padding\"\n";
-  auto b = load_zone(big, name{}, "big.zone", problem);
-  INFO(problem);
-  REQUIRE(b.has_value());
-  zones.push_back(std::move(*b));
+  zones.push_back(zone_of(big, "big.zone"));
   return server(std::move(zones), o);
+}
+
+// A server for one zone of its own.
+server server_of(const std::string& text) {
+  std::vector<zone> zones;
+  zones.push_back(zone_of(text));
+  return server(std::move(zones));
 }
 
 struct query_spec {
@@ -304,16 +312,6 @@ TEST_CASE("dns server: a chain to a wildcard or to an empty non-terminal is answ
 }
 
 namespace {
-
-server server_of(const std::string& text) {
-  std::string problem;
-  auto z = load_zone(text, name{}, "test.zone", problem);
-  INFO(problem);
-  REQUIRE(z.has_value());
-  std::vector<zone> zones;
-  zones.push_back(std::move(*z));
-  return server(std::move(zones));
-}
 
 // Where each section of a whole answer ends, in bytes.
 struct section_ends {
