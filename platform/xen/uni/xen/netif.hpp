@@ -10,9 +10,12 @@
 //       per piece of a fragment within one page, the first slot's size is the
 //       whole frame, NETTXF_more_data links them. The pages are granted
 //       read-only and the views kept alive until netback answers.
-// connect() runs the xenstore handshake: ring references, event channel,
-// features, state Connected, then waits (watch) for the backend to connect.
-// close() walks the states down to Closed and revokes every grant.
+// connect() runs the xenbus handshake (uni/xen/xenbus.hpp): ring references,
+// event channel, features, state Connected, then waits for the backend to
+// connect. close() walks the states down to Closed and revokes every grant.
+// The rings are front_rings (uni/xen/shared_ring.hpp): a backend that answers
+// more than we asked, or names a slot not in flight, breaks the device: it is
+// counted (ring_errors), stops carrying frames, and is closed at close().
 #pragma once
 
 #include <array>
@@ -31,17 +34,21 @@
 #include <uni/xen/cpu.hpp>
 #include <uni/xen/events.hpp>
 #include <uni/xen/grant_table.hpp>
+#include <uni/xen/shared_ring.hpp>
+#include <uni/xen/xenbus.hpp>
 #include <uni/xen/xenstore.hpp>
 
 #include <xen/io/netif.h>
-#include <xen/io/xenbus.h>
 
 namespace uni::xen {
 
 class XenNetif {
  public:
+  using tx_ring = front_ring<netif_tx_sring>;
+  using rx_ring = front_ring<netif_rx_sring>;
   static constexpr std::size_t ring_size = 256;  // __CONST_RING_SIZE for a 4 KiB page
   static_assert(__CONST_RING_SIZE(netif_tx, 4096) == ring_size && __CONST_RING_SIZE(netif_rx, 4096) == ring_size);
+  static_assert(tx_ring::size == ring_size && rx_ring::size == ring_size);
 
   struct stats {
     std::uint64_t rx_frames = 0;
@@ -52,56 +59,31 @@ class XenNetif {
     std::uint64_t tx_would_block = 0;  // not enough free TX slots
     std::uint64_t tx_errors = 0;
     std::uint64_t events = 0;
+    std::uint64_t ring_errors = 0;     // the backend broke a ring's rules: the device stopped
   };
 
   XenNetif(event_channels& ev, grant_table& gnt, xenstore& xs, page_pool& pool) noexcept
-      : ev_(ev), gnt_(gnt), xs_(xs), pool_(pool) {}
+      : ev_(ev), gnt_(gnt), pool_(pool), bus_(xs) {}
   XenNetif(const XenNetif&) = delete;
   XenNetif& operator=(const XenNetif&) = delete;
   ~XenNetif() { release_all(); }
 
   // The handshake with netback for the vif at `node` ("device/vif/0").
   task<result<void>> connect(std::string_view node) {
-    node_ = node;
-    char path[128];
-    auto backend = co_await xs_.read(at(path, "backend"));
-    auto backend_id = co_await xs_.read(at(path, "backend-id"));
-    auto mac = co_await xs_.read(at(path, "mac"));
-    if (!backend || !backend_id || !mac) co_return fail(error::no_device);
-    backend_.size = backend->size < sizeof backend_.bytes ? backend->size : sizeof backend_.bytes;
-    std::memcpy(backend_.bytes, backend->bytes, backend_.size);
-    backend_id_ = static_cast<domid_t>(number(backend_id->view()));
+    if (auto r = co_await bus_.attach(node); !r) co_return fail(r.err());
+    auto mac = co_await bus_.read("mac");
+    if (!mac) co_return fail(error::no_device);
     auto m = mac_address::parse(mac->view());
     if (!m) co_return fail(error::malformed);
     mac_ = *m;
+    backend_id_ = bus_.backend_id();
 
     if (auto r = set_up_rings(); !r) co_return fail(r.err());
-    // Watch the backend's state before announcing ourselves, so no change is missed.
-    char bstate[160];
-    text_writer w{bstate, sizeof bstate};
-    format_to(w, backend_.view(), "/state");
-    if (auto r = co_await xs_.watch(w.view(), "uni-netfront"); !r) co_return fail(r.err());
-
-    for (int attempt = 0;; ++attempt) {
-      auto tx = co_await xs_.transaction_start();
-      if (!tx) co_return fail(tx.err());
-      auto r = co_await publish(*tx);
-      if (!r) {
-        (void)co_await xs_.transaction_end(*tx, false);
-        co_return fail(r.err());
-      }
-      auto e = co_await xs_.transaction_end(*tx, true);
-      if (e) break;
-      if (e.err() != error::would_block || attempt == 8) co_return fail(e.err());
-    }
-    // Wait for netback to reach Connected.
-    for (;;) {
-      auto s = co_await xs_.read(w.view());
-      if (s && number(s->view()) == XenbusStateConnected) break;
-      if (s && number(s->view()) > XenbusStateConnected) co_return fail(error::refused);
-      if (co_await xs_.watch_fired().wait_for(xenstore::timeout) != wake_reason::notified) co_return fail(error::timed_out);
-    }
-    (void)co_await xs_.unwatch(w.view(), "uni-netfront");
+    const xenbus_field fields[] = {{"tx-ring-ref", tx_ring_ref_},  {"rx-ring-ref", rx_ring_ref_},
+                                   {"event-channel", port_},       {"request-rx-copy", 1},
+                                   {"feature-rx-notify", 1},       {"feature-sg", 1},
+                                   {"feature-no-csum-offload", 1}};
+    if (auto r = co_await bus_.connect(fields, XenbusStateConnected); !r) co_return fail(r.err());
     connected_ = true;
     fill_rx();
     co_return result<void>{};
@@ -109,21 +91,9 @@ class XenNetif {
 
   // Closing, then Closed once netback has let go; revokes every grant.
   task<result<void>> close() {
-    if (!connected_) co_return result<void>{};
-    connected_ = false;
-    char path[128];
-    (void)co_await xs_.write(at(path, "state"), state_text(XenbusStateClosing));
-    char bstate[160];
-    text_writer w{bstate, sizeof bstate};
-    format_to(w, backend_.view(), "/state");
-    const time_point deadline = xs_.watch_fired().sched().now() + xenstore::timeout;
-    for (;;) {
-      auto s = co_await xs_.read(w.view());
-      if (!s || number(s->view()) >= XenbusStateClosing) break;
-      if (xs_.watch_fired().sched().now() >= deadline) break;
-      co_await xs_.watch_fired().sched().sleep_for(std::chrono::milliseconds(10));
-    }
-    (void)co_await xs_.write(at(path, "state"), state_text(XenbusStateClosed));
+    if (!connected_ && !broken_) co_return result<void>{};
+    connected_ = broken_ = false;
+    (void)co_await bus_.close();
     release_all();
     log_info("netfront: closed (rx ", stats_.rx_frames, " tx ", stats_.tx_frames, " frames)");
     co_return result<void>{};
@@ -137,6 +107,7 @@ class XenNetif {
   result<void> transmit(std::span<const view> frags) noexcept {
     if (!connected_) return fail(error::no_device);
     reap_tx();
+    if (!connected_) return fail(error::no_device);  // the ring broke
     // Slots needed: one per page each fragment touches.
     std::size_t need = 0, total = 0;
     for (const view& f : frags) {
@@ -146,7 +117,7 @@ class XenNetif {
       total += f.size();
     }
     if (need == 0 || total > 0xffff) return fail(error::too_large);
-    if (need > tx_free_count_) {
+    if (need > tx_free_count_ || need > tx_.free_requests()) {
       ++stats_.tx_would_block;
       return fail(error::would_block);
     }
@@ -162,7 +133,8 @@ class XenNetif {
         tx_slot& s = tx_slots_[id];
         gnt_.regrant(s.ref, backend_id_, a >> 12, true);
         s.held = f;  // keeps the page alive until netback answers
-        netif_tx_request_t* req = &tx_ring_->ring[tx_req_prod_++ & (ring_size - 1)].req;
+        s.in_flight = true;
+        netif_tx_request_t* req = &tx_.next_request();
         req->gref = s.ref;
         req->offset = static_cast<std::uint16_t>(a & 4095);
         req->flags = NETTXF_more_data;
@@ -178,60 +150,34 @@ class XenNetif {
     first->size = static_cast<std::uint16_t>(total);
     last->flags = 0;
     ++stats_.tx_frames;
-    push_tx();
+    if (tx_.push()) ev_.notify(port_);
     return {};
   }
 
   const stats& statistics() const noexcept { return stats_; }
   bool connected() const noexcept { return connected_; }
+  // The backend broke a ring's rules; close() still walks the states down.
+  bool broken() const noexcept { return broken_; }
 
  private:
   struct tx_slot {
     grant_ref_t ref = 0;
     view held;
+    bool in_flight = false;
   };
   struct rx_slot {
     grant_ref_t ref = 0;
     view page;
     bool posted = false;
   };
-  struct small_text {
-    char bytes[96];
-    std::size_t size = 0;
-    std::string_view view() const noexcept { return {bytes, size}; }
-  };
-
-  const char* at(char* buf, std::string_view leaf) const noexcept {
-    text_writer w{buf, 127};
-    format_to(w, node_, "/", leaf);
-    buf[w.size()] = '\0';
-    return buf;
-  }
-  static std::uint64_t number(std::string_view s) noexcept {
-    std::uint64_t n = 0;
-    for (char c : s) {
-      if (c < '0' || c > '9') break;
-      n = n * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    return n;
-  }
-  static std::string_view state_text(XenbusState s) noexcept {
-    static constexpr std::string_view names[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8"};
-    return names[static_cast<unsigned>(s) < 9 ? s : 0];
-  }
-
   result<void> set_up_rings() noexcept {
     auto txp = pool_.allocate();
     auto rxp = pool_.allocate();
     if (!txp || !rxp) return fail(error::no_buffers);
     tx_ring_page_ = std::move(*txp);
     rx_ring_page_ = std::move(*rxp);
-    std::memset(tx_ring_page_.data(), 0, 4096);
-    std::memset(rx_ring_page_.data(), 0, 4096);
-    tx_ring_ = reinterpret_cast<netif_tx_sring_t*>(tx_ring_page_.data());
-    rx_ring_ = reinterpret_cast<netif_rx_sring_t*>(rx_ring_page_.data());
-    tx_ring_->req_event = tx_ring_->rsp_event = 1;
-    rx_ring_->req_event = rx_ring_->rsp_event = 1;
+    tx_.attach(tx_ring_page_.data());
+    rx_.attach(rx_ring_page_.data());
     auto txr = gnt_.grant(backend_id_, gfn(tx_ring_page_), false);
     auto rxr = gnt_.grant(backend_id_, gfn(rx_ring_page_), false);
     if (!txr || !rxr) return fail(error::table_full);
@@ -257,24 +203,6 @@ class XenNetif {
     return {};
   }
 
-  task<result<void>> publish(std::uint32_t tx) {
-    struct field {
-      std::string_view leaf;
-      std::uint64_t value;
-    };
-    const field fields[] = {{"tx-ring-ref", tx_ring_ref_},  {"rx-ring-ref", rx_ring_ref_},
-                            {"event-channel", port_},       {"request-rx-copy", 1},
-                            {"feature-rx-notify", 1},       {"feature-sg", 1},
-                            {"feature-no-csum-offload", 1}, {"state", XenbusStateConnected}};
-    char path[128], num[24];
-    for (const field& f : fields) {
-      text_writer w{num, sizeof num};
-      format_to(w, f.value);
-      if (auto r = co_await xs_.write(at(path, f.leaf), w.view(), tx); !r) co_return fail(r.err());
-    }
-    co_return result<void>{};
-  }
-
   static std::uint64_t gfn(const view& v) noexcept { return reinterpret_cast<std::uintptr_t>(v.data()) >> 12; }
 
   // Posts an empty page in every RX slot that lacks one.
@@ -282,8 +210,8 @@ class XenNetif {
     bool any = false;
     // At most half the pool waits in the RX ring: the stack needs pages to answer.
     const std::size_t want = pool_.statistics().capacity / 2 < ring_size ? pool_.statistics().capacity / 2 : ring_size;
-    for (std::size_t n = 0; rx_req_prod_ - rx_rsp_cons_ < want; ++n) {
-      const std::uint16_t id = static_cast<std::uint16_t>(rx_req_prod_ & (ring_size - 1));
+    while (rx_.in_flight() < want) {
+      const std::uint16_t id = static_cast<std::uint16_t>(rx_.next_index() & (ring_size - 1));
       rx_slot& s = rx_slots_[id];
       if (s.posted) break;
       auto p = pool_.allocate();
@@ -294,27 +222,12 @@ class XenNetif {
       s.page = std::move(*p);
       s.posted = true;
       gnt_.regrant(s.ref, backend_id_, gfn(s.page), false);
-      netif_rx_request_t* req = &rx_ring_->ring[rx_req_prod_++ & (ring_size - 1)].req;
+      netif_rx_request_t* req = &rx_.next_request();
       req->id = id;
       req->gref = s.ref;
       any = true;
     }
-    if (!any) return;
-    const RING_IDX old = rx_ring_->req_prod;
-    cpu::wmb();
-    rx_ring_->req_prod = rx_req_prod_;
-    cpu::mb();
-    if (static_cast<RING_IDX>(rx_req_prod_ - rx_ring_->req_event) < static_cast<RING_IDX>(rx_req_prod_ - old))
-      ev_.notify(port_);
-  }
-
-  void push_tx() noexcept {
-    const RING_IDX old = tx_ring_->req_prod;
-    cpu::wmb();
-    tx_ring_->req_prod = tx_req_prod_;
-    cpu::mb();
-    if (static_cast<RING_IDX>(tx_req_prod_ - tx_ring_->req_event) < static_cast<RING_IDX>(tx_req_prod_ - old))
-      ev_.notify(port_);
+    if (any && rx_.push()) ev_.notify(port_);
   }
 
   static void on_event(void* self, evtchn_port_t) noexcept {
@@ -326,91 +239,99 @@ class XenNetif {
 
   // Frees the TX slots netback has answered: revoke, drop the held view.
   void reap_tx() noexcept {
-    if (!tx_ring_) return;
-    for (;;) {
-      const RING_IDX prod = __atomic_load_n(&tx_ring_->rsp_prod, __ATOMIC_ACQUIRE);
-      while (tx_rsp_cons_ != prod) {
-        const netif_tx_response_t& rsp = tx_ring_->ring[tx_rsp_cons_++ & (ring_size - 1)].rsp;
-        if (rsp.status == NETIF_RSP_NULL) continue;
-        if (rsp.status != NETIF_RSP_OKAY) ++stats_.tx_errors;
-        tx_slot& s = tx_slots_[rsp.id & (ring_size - 1)];
-        gnt_.revoke(s.ref);
-        s.held = view{};
-        tx_free_[tx_free_count_++] = rsp.id;
+    if (!tx_.attached() || broken_) return;
+    bool bad_id = false;
+    auto r = tx_.consume([&](const netif_tx_response_t& rsp) {
+      if (rsp.status == NETIF_RSP_NULL) return;
+      tx_slot& s = tx_slots_[rsp.id & (ring_size - 1)];
+      if (rsp.id >= ring_size || !s.in_flight) {
+        bad_id = true;  // a slot we did not send: never freed twice
+        return;
       }
-      tx_ring_->rsp_event = tx_rsp_cons_ + 1;
-      cpu::mb();
-      if (__atomic_load_n(&tx_ring_->rsp_prod, __ATOMIC_ACQUIRE) == tx_rsp_cons_) return;
-    }
+      if (rsp.status != NETIF_RSP_OKAY) ++stats_.tx_errors;
+      gnt_.revoke(s.ref);
+      s.held = view{};
+      s.in_flight = false;
+      tx_free_[tx_free_count_++] = rsp.id;
+    });
+    if (!r || bad_id) ring_broken("tx");
   }
 
   // Hands every received frame to the stack, then refills the ring.
   void receive() noexcept {
-    if (!rx_ring_) return;
-    for (;;) {
-      const RING_IDX prod = __atomic_load_n(&rx_ring_->rsp_prod, __ATOMIC_ACQUIRE);
-      while (rx_rsp_cons_ != prod) {
-        const netif_rx_response_t rsp = rx_ring_->ring[rx_rsp_cons_++ & (ring_size - 1)].rsp;
-        rx_slot& s = rx_slots_[rsp.id & (ring_size - 1)];
-        gnt_.revoke(s.ref);
-        s.posted = false;
-        view page = std::move(s.page);
-        if (rsp.status <= 0 || (rsp.flags & (NETRXF_more_data | NETRXF_extra_info))) {
-          ++stats_.rx_errors;  // errors, and frames over a page (we offer no GSO): dropped
-          continue;
-        }
-        auto frame = page.slice(rsp.offset, static_cast<std::size_t>(rsp.status));
-        if (!frame) {
-          ++stats_.rx_errors;
-          continue;
-        }
-        ++stats_.rx_frames;
-        if (receiver_) receiver_(std::move(*frame));
+    if (!rx_.attached() || broken_) return;
+    bool bad_id = false;
+    auto r = rx_.consume([&](const netif_rx_response_t& rsp) {
+      if (broken_) return;  // a frame delivered just now made us send, and the TX ring broke
+      rx_slot& s = rx_slots_[rsp.id & (ring_size - 1)];
+      if (rsp.id >= ring_size || !s.posted) {
+        bad_id = true;
+        return;
       }
-      rx_ring_->rsp_event = rx_rsp_cons_ + 1;
-      cpu::mb();
-      if (__atomic_load_n(&rx_ring_->rsp_prod, __ATOMIC_ACQUIRE) == rx_rsp_cons_) break;
-    }
-    fill_rx();
+      gnt_.revoke(s.ref);
+      s.posted = false;
+      view page = std::move(s.page);
+      if (rsp.status <= 0 || (rsp.flags & (NETRXF_more_data | NETRXF_extra_info))) {
+        ++stats_.rx_errors;  // errors, and frames over a page (we offer no GSO): dropped
+        return;
+      }
+      auto frame = page.slice(rsp.offset, static_cast<std::size_t>(rsp.status));
+      if (!frame) {
+        ++stats_.rx_errors;
+        return;
+      }
+      ++stats_.rx_frames;
+      if (receiver_) receiver_(std::move(*frame));
+    });
+    if (!r || bad_id) ring_broken("rx");
+    if (!broken_) fill_rx();
+  }
+
+  // The backend wrote what no backend may: the rings are not used again (close() ends the rest).
+  void ring_broken(const char* which) noexcept {
+    ++stats_.ring_errors;
+    if (broken_) return;
+    connected_ = false;
+    broken_ = true;
+    log_error("netfront: the backend broke the ", which, " ring; the device is stopped");
   }
 
   void release_all() noexcept {
     for (auto& s : tx_slots_) {
-      if (s.held.page() || s.held.data()) gnt_.revoke(s.ref);
+      if (s.in_flight) gnt_.revoke(s.ref);
       s.held = view{};
+      s.in_flight = false;
     }
     for (auto& s : rx_slots_) {
       if (s.posted) gnt_.revoke(s.ref);
       s.posted = false;
       s.page = view{};
     }
-    if (tx_ring_) {
+    if (tx_ring_page_.data()) {
       gnt_.revoke(tx_ring_ref_);
       gnt_.revoke(rx_ring_ref_);
     }
-    tx_ring_ = nullptr;
-    rx_ring_ = nullptr;
+    tx_.detach();
+    rx_.detach();
     tx_ring_page_ = view{};
     rx_ring_page_ = view{};
   }
 
   event_channels& ev_;
   grant_table& gnt_;
-  xenstore& xs_;
   page_pool& pool_;
-  std::string_view node_;
-  small_text backend_;
+  xenbus_frontend bus_;
   domid_t backend_id_ = 0;
   mac_address mac_{};
   evtchn_port_t port_ = 0;
   bool connected_ = false;
+  bool broken_ = false;
   frame_receiver receiver_{};
 
   view tx_ring_page_, rx_ring_page_;
-  netif_tx_sring_t* tx_ring_ = nullptr;
-  netif_rx_sring_t* rx_ring_ = nullptr;
+  tx_ring tx_;
+  rx_ring rx_;
   grant_ref_t tx_ring_ref_ = 0, rx_ring_ref_ = 0;
-  RING_IDX tx_req_prod_ = 0, tx_rsp_cons_ = 0, rx_req_prod_ = 0, rx_rsp_cons_ = 0;
   tx_slot tx_slots_[ring_size];
   rx_slot rx_slots_[ring_size];
   std::uint16_t tx_free_[ring_size];

@@ -1,0 +1,419 @@
+// uni/net/offload.hpp: TCP segmentation and checksum offload between uni and a
+// device that speaks it (TAP's virtio header, Xen netif's csum_blank and GSO
+// extra info), sans I/O: bytes and views in, bytes and decisions out.
+//
+//   transmit (GSO):  tcp_gso_batch holds back-to-back TCP/IPv4 data segments of
+//     one flow (same headers, consecutive sequence numbers, full-sized) and
+//     turns them into one frame of up to 64 KiB: the first segment's headers,
+//     patched (IPv4 total length and checksum, the TCP checksum field holding
+//     the pseudo-header's sum as a partial checksum does), then every payload
+//     view; offload_info tells the device to cut it at the segment size.
+//   receive:  classify() checks what a device's offload header asks of a frame
+//     against the frame (a malformed header is a reason, never a crash);
+//     complete_partial_checksum() finishes a checksum the sender left partial
+//     (RFC 1071 sum from csum_start, the pseudo-header already in the field);
+//     tcp_segmenter cuts a merged TCP/IPv4 frame into the segments of gso_size
+//     bytes the sender would have sent (RFC 9293 §3.1: sequence numbers advance,
+//     FIN and PSH stay on the last, CWR on the first; RFC 791: IP identification
+//     advances, header checksum recomputed).
+// Only IPv4 and TCP are offloaded. Fields are named below (wire::field) and read
+// at the IPv4 and TCP headers' offsets within an Ethernet frame.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+#include <uni/core/buffer.hpp>
+#include <uni/core/checksum.hpp>
+#include <uni/core/result.hpp>
+#include <uni/core/wire.hpp>
+
+namespace uni {
+
+enum class gso_kind : std::uint8_t { none, tcpv4, unknown };
+
+// What a device's offload header says of one frame, whatever its layout.
+struct offload_info {
+  bool csum_partial = false;  // the transport checksum field holds the pseudo-header's sum only
+  bool csum_valid = false;    // the sender verified (or made) the transport checksum
+  gso_kind gso = gso_kind::none;
+  std::uint16_t hdr_len = 0;   // Ethernet + IP + TCP headers of a merged frame
+  std::uint16_t gso_size = 0;  // payload bytes per segment
+  std::uint16_t csum_start = 0;
+  std::uint16_t csum_offset = 0;
+};
+
+namespace offload {
+
+// The header fields the offloads read and patch, at their RFC offsets.
+namespace eth {
+inline constexpr std::size_t size = 14;
+using type = wire::field<std::uint16_t, 12>;
+}  // namespace eth
+namespace ip {  // RFC 791 §3.1, from the IPv4 header's start
+inline constexpr std::size_t min_size = 20;
+using version_ihl = wire::field<std::uint8_t, 0>;
+using tos = wire::field<std::uint8_t, 1>;
+using total_length = wire::field<std::uint16_t, 2>;
+using identification = wire::field<std::uint16_t, 4>;
+using flags_fragment = wire::field<std::uint16_t, 6>;
+using ttl = wire::field<std::uint8_t, 8>;
+using protocol = wire::field<std::uint8_t, 9>;
+using checksum = wire::field<std::uint16_t, 10>;
+using source = wire::field<std::uint32_t, 12>;
+using destination = wire::field<std::uint32_t, 16>;
+inline constexpr std::uint8_t tcp = 6;
+inline constexpr std::uint16_t more_fragments_and_offset = 0x3fff;
+inline constexpr std::size_t header_length(const std::uint8_t* h) noexcept { return std::size_t{version_ihl::get(h)} % 16 * 4; }
+inline constexpr unsigned version(const std::uint8_t* h) noexcept { return version_ihl::get(h) / 16; }
+}  // namespace ip
+namespace tcp {  // RFC 9293 §3.1, from the TCP header's start
+inline constexpr std::size_t min_size = 20;
+using ports = wire::field<std::uint32_t, 0>;
+using seq = wire::field<std::uint32_t, 4>;
+using ack = wire::field<std::uint32_t, 8>;
+using data_offset = wire::field<std::uint8_t, 12>;
+using flags = wire::field<std::uint8_t, 13>;
+using window = wire::field<std::uint16_t, 14>;
+using checksum = wire::field<std::uint16_t, 16>;
+inline constexpr std::uint8_t fin = 0x01, psh = 0x08, ack_flag = 0x10, cwr = 0x80;
+inline constexpr std::size_t header_length(const std::uint8_t* h) noexcept { return std::size_t{data_offset::get(h)} / 16 * 4; }
+}  // namespace tcp
+
+inline constexpr std::size_t ipv4_tcp_min = eth::size + ip::min_size + tcp::min_size;
+
+// The sum of the IPv4 pseudo-header (RFC 9293 §3.1) of a TCP segment of
+// `tcp_length` bytes whose IPv4 header is at `iph`.
+inline void add_tcp_pseudo_header(checksum_accumulator& acc, const std::uint8_t* iph, std::size_t tcp_length) noexcept {
+  acc.add32(ip::source::get(iph));
+  acc.add32(ip::destination::get(iph));
+  acc.add16(ip::tcp);
+  acc.add16(static_cast<std::uint16_t>(tcp_length));
+}
+
+inline void set_ipv4_checksum(std::uint8_t* iph, std::size_t ihl) noexcept {
+  ip::checksum::set(iph, 0);
+  ip::checksum::set(iph, internet_checksum({iph, ihl}));
+}
+
+// False for a frame that is surely not IPv4/TCP (a UDP answer, ARP): it goes out
+// at once, without the merge checks' copy of its headers. True when unsure.
+inline bool may_be_tcp_ipv4(std::span<const view> frags) noexcept {
+  if (frags.empty() || frags[0].size() < eth::size + ip::min_size) return true;  // headers split oddly
+  const std::uint8_t* d = frags[0].data();
+  return eth::type::get(d) == 0x0800 && ip::protocol::get(d + eth::size) == ip::tcp;
+}
+
+// ---- receive --------------------------------------------------------------
+
+// Why a received frame was refused; offload_rejects counts each.
+enum class rx_reject : std::uint8_t {
+  gso_type,        // a GSO kind we did not ask for
+  gso_size,        // a merged frame with gso_size 0
+  hdr_len,         // hdr_len beyond the frame
+  csum_range,      // csum_start/csum_offset beyond the frame
+  too_long,        // a frame that is not merged but larger than one page
+  headers,         // a merged frame that is not TCP/IPv4 as it must be
+  segment_size,    // a merged frame whose segments would not fit a page
+};
+struct offload_rejects {
+  std::uint64_t gso_type = 0, gso_size = 0, hdr_len = 0, csum_range = 0, too_long = 0, headers = 0, segment_size = 0;
+  void count(rx_reject r) noexcept {
+    std::uint64_t* const by[] = {&gso_type, &gso_size, &hdr_len, &csum_range, &too_long, &headers, &segment_size};
+    ++*by[static_cast<std::size_t>(r)];
+  }
+  std::uint64_t total() const noexcept { return gso_type + gso_size + hdr_len + csum_range + too_long + headers + segment_size; }
+};
+
+// What to do with a received frame.
+enum class rx_kind : std::uint8_t {
+  plain,     // check it as usual
+  verified,  // the sender vouches for its checksums (mark the view verified)
+  partial,   // verified, but the transport checksum is partial: complete it if it will be seen
+  merged,    // cut it with tcp_segmenter
+};
+
+inline bool partial_checksum_fits(const offload_info& i, std::size_t n) noexcept {
+  return i.csum_start < n && std::size_t{i.csum_start} + i.csum_offset + 2 <= n;
+}
+
+// Checks `i` against a frame of `n` bytes; `max_plain` bounds a frame that is not merged.
+inline result<rx_kind> classify(const offload_info& i, std::size_t n, std::size_t max_plain,
+                                rx_reject* why = nullptr) noexcept {
+  auto no = [&](rx_reject r) {
+    if (why) *why = r;
+    return result<rx_kind>(fail(error::malformed));
+  };
+  if (i.hdr_len > n) return no(rx_reject::hdr_len);
+  if (i.gso == gso_kind::tcpv4) return i.gso_size == 0 ? no(rx_reject::gso_size) : result<rx_kind>(rx_kind::merged);
+  if (i.gso != gso_kind::none) return no(rx_reject::gso_type);
+  if (n > max_plain) return no(rx_reject::too_long);
+  if (i.csum_partial) return partial_checksum_fits(i, n) ? result<rx_kind>(rx_kind::partial) : no(rx_reject::csum_range);
+  return i.csum_valid ? rx_kind::verified : rx_kind::plain;
+}
+
+// Completes a partial checksum in place: the field holds the pseudo-header's
+// sum; the sum from csum_start to the end finishes it. False if it does not fit.
+inline bool complete_partial_checksum(std::span<std::uint8_t> frame, const offload_info& i) noexcept {
+  if (!partial_checksum_fits(i, frame.size())) return false;
+  checksum_accumulator acc;
+  acc.add(frame.subspan(i.csum_start));
+  std::uint16_t c = acc.finish();
+  if (c == 0) c = 0xffff;  // 0 means "no checksum" to UDP; the same value to TCP
+  wire::store_be16(frame.data() + i.csum_start + i.csum_offset, c);
+  return true;
+}
+
+// A received frame in two pieces: a device reads its first page into a pool
+// page and the rest of a merged frame into a side buffer.
+struct frame_parts {
+  std::span<const std::uint8_t> head;
+  std::span<const std::uint8_t> tail;
+
+  std::size_t size() const noexcept { return head.size() + tail.size(); }
+  // Copies bytes [off, off + len) of the whole frame to `dst`.
+  void copy(std::uint8_t* dst, std::size_t off, std::size_t len) const noexcept {
+    if (off < head.size()) {
+      const std::size_t a = std::min(len, head.size() - off);
+      std::memcpy(dst, head.data() + off, a);
+      dst += a;
+      off += a;
+      len -= a;
+    }
+    if (len > 0) std::memcpy(dst, tail.data() + (off - head.size()), len);
+  }
+};
+
+// Cuts a merged TCP/IPv4 frame (GSO TCPv4) into the segments of `mss` payload
+// bytes the sender would have sent. The headers must lie in the frame's head.
+class tcp_segmenter {
+ public:
+  // `max_segment`: no segment may exceed it (a page).
+  static result<tcp_segmenter> parse(frame_parts f, std::size_t mss, std::size_t max_segment,
+                                     rx_reject* why = nullptr) noexcept {
+    auto no = [&](rx_reject r) {
+      if (why) *why = r;
+      return result<tcp_segmenter>(fail(error::malformed));
+    };
+    const std::size_t n = f.size();
+    if (mss == 0) return no(rx_reject::gso_size);
+    if (n < ipv4_tcp_min || f.head.size() < ipv4_tcp_min) return no(rx_reject::headers);
+    const std::uint8_t* d = f.head.data();
+    const std::uint8_t* iph = d + eth::size;
+    tcp_segmenter s{f, mss};
+    s.ihl_ = ip::header_length(iph);
+    const std::size_t t = eth::size + s.ihl_;
+    if (eth::type::get(d) != 0x0800 || ip::version(iph) != 4 || s.ihl_ < ip::min_size || ip::protocol::get(iph) != ip::tcp ||
+        t + tcp::min_size > f.head.size())
+      return no(rx_reject::headers);
+    s.tcp_len_ = tcp::header_length(d + t);
+    s.hl_ = t + s.tcp_len_;
+    if (s.tcp_len_ < tcp::min_size || s.hl_ >= n || s.hl_ > f.head.size()) return no(rx_reject::headers);
+    if (s.hl_ + mss > max_segment) return no(rx_reject::segment_size);
+    s.payload_ = n - s.hl_;
+    s.id_ = ip::identification::get(iph);
+    s.seq_ = tcp::seq::get(d + t);
+    return s;
+  }
+
+  std::size_t count() const noexcept { return (payload_ + mss_ - 1) / mss_; }
+  std::size_t header_length() const noexcept { return hl_; }
+  std::size_t segment_size(std::size_t i) const noexcept { return hl_ + payload_of(i); }
+
+  // Writes segment `i` (< count()) into `out`, at least segment_size(i) bytes.
+  // Its TCP checksum is the merged frame's unless `checksum` asks it computed:
+  // the device vouches for these segments, so only a capture needs it.
+  void write(std::size_t i, std::span<std::uint8_t> out, bool checksum) const noexcept {
+    const std::size_t off = i * mss_, len = payload_of(i);
+    std::uint8_t* d = out.data();
+    std::uint8_t* iph = d + eth::size;
+    std::uint8_t* th = iph + ihl_;
+    frame_.copy(d, 0, hl_);
+    frame_.copy(d + hl_, hl_ + off, len);
+    ip::total_length::set(iph, static_cast<std::uint16_t>(ihl_ + tcp_len_ + len));
+    ip::identification::set(iph, static_cast<std::uint16_t>(id_ + i));
+    set_ipv4_checksum(iph, ihl_);
+    tcp::seq::set(th, seq_ + static_cast<std::uint32_t>(off));
+    std::uint8_t fl = tcp::flags::get(th);
+    if (off + len < payload_) fl &= static_cast<std::uint8_t>(~(tcp::fin | tcp::psh));  // the last only
+    if (i > 0) fl &= static_cast<std::uint8_t>(~tcp::cwr);                             // the first only
+    tcp::flags::set(th, fl);
+    if (checksum) {
+      tcp::checksum::set(th, 0);
+      checksum_accumulator acc;
+      add_tcp_pseudo_header(acc, iph, tcp_len_ + len);
+      acc.add({th, tcp_len_ + len});
+      tcp::checksum::set(th, acc.finish());
+    }
+  }
+
+ private:
+  tcp_segmenter(frame_parts f, std::size_t mss) noexcept : frame_(f), mss_(mss) {}
+  std::size_t payload_of(std::size_t i) const noexcept { return std::min(mss_, payload_ - i * mss_); }
+
+  frame_parts frame_;
+  std::size_t mss_;
+  std::size_t ihl_ = 0, tcp_len_ = 0, hl_ = 0, payload_ = 0;
+  std::uint16_t id_ = 0;
+  std::uint32_t seq_ = 0;
+};
+
+// ---- transmit -------------------------------------------------------------
+
+// Consecutive TCP segments of one flow, to leave as one GSO frame: the first
+// one's headers (patched at the end) and every payload view, which the TCP
+// send queue keeps valid until acknowledged. Merged only: IPv4 without options
+// or fragmentation, ACK with or without PSH, same addresses, ports, TOS, DF,
+// TTL, ACK number, window and options; no segment longer than the first, and
+// none after a short one.
+template <std::size_t MaxViews>
+class tcp_gso_batch {
+ public:
+  static constexpr std::size_t max_header = eth::size + ip::min_size + 60;  // TCP with every option
+  static constexpr std::size_t max_bytes = 65535 - 20 - 60;                  // payload of one IPv4 datagram at most
+  static constexpr std::size_t t = eth::size + ip::min_size;                 // the TCP header's offset
+
+  bool empty() const noexcept { return segments_ == 0; }
+  std::size_t segments() const noexcept { return segments_; }
+  void clear() noexcept {
+    for (std::size_t i = 0; i < views_; ++i) payload_[i] = view{};
+    segments_ = views_ = bytes_ = 0;
+    psh_ = last_short_ = false;
+  }
+
+  // Holds `frags` (`total` bytes) as the first segment if it is TCP data that may be merged.
+  bool start(std::span<const view> frags, std::size_t total) noexcept {
+    const std::size_t h = parse(frags, total, header_);
+    if (h == 0 || !take_payload(frags, h)) {
+      clear();
+      return false;
+    }
+    header_len_ = h;
+    segment_ = total - h;
+    bytes_ = segment_;
+    segments_ = 1;
+    next_seq_ = tcp::seq::get(header_ + t) + static_cast<std::uint32_t>(segment_);
+    psh_ = (tcp::flags::get(header_ + t) & tcp::psh) != 0;
+    return true;
+  }
+
+  // Appends `frags` if it continues the held flow exactly; else false (nothing held changes).
+  bool merge(std::span<const view> frags, std::size_t total) noexcept {
+    if (empty() || last_short_) return false;
+    std::uint8_t hdr[max_header];
+    const std::size_t h = parse(frags, total, hdr);
+    const std::size_t len = total - h;
+    if (h != header_len_ || len > segment_ || bytes_ + len > max_bytes || tcp::seq::get(hdr + t) != next_seq_) return false;
+    if (!same_flow(hdr, header_, h)) return false;
+    const std::size_t held = views_;
+    if (!take_payload(frags, h)) {
+      while (views_ > held) payload_[--views_] = view{};
+      return false;
+    }
+    psh_ = psh_ || (tcp::flags::get(hdr + t) & tcp::psh) != 0;
+    bytes_ += len;
+    next_seq_ += static_cast<std::uint32_t>(len);
+    last_short_ = len < segment_;
+    ++segments_;
+    return true;
+  }
+
+  // Patches the held headers into one datagram of every byte and returns what
+  // the device must do with it (nothing for a single segment: it goes as it came).
+  offload_info finish() noexcept {
+    offload_info o;
+    if (segments_ < 2) return o;
+    std::uint8_t* iph = header_ + eth::size;
+    std::uint8_t* th = header_ + t;
+    ip::total_length::set(iph, static_cast<std::uint16_t>(header_len_ - eth::size + bytes_));
+    set_ipv4_checksum(iph, ip::min_size);
+    if (psh_) tcp::flags::set(th, static_cast<std::uint8_t>(tcp::flags::get(th) | tcp::psh));
+    // A partial checksum holds the pseudo-header's sum, not complemented.
+    checksum_accumulator pseudo;
+    add_tcp_pseudo_header(pseudo, iph, header_len_ - t + bytes_);
+    tcp::checksum::set(th, pseudo.folded());
+    o.csum_partial = true;
+    o.gso = gso_kind::tcpv4;
+    o.gso_size = static_cast<std::uint16_t>(segment_);
+    o.hdr_len = static_cast<std::uint16_t>(header_len_);
+    o.csum_start = static_cast<std::uint16_t>(t);
+    o.csum_offset = static_cast<std::uint16_t>(tcp::checksum::offset);
+    return o;
+  }
+
+  // The frame after finish(): these headers, then the payload views.
+  std::span<const std::uint8_t> header() const noexcept { return {header_, header_len_}; }
+  std::span<const view> payload() const noexcept { return {payload_.data(), views_}; }
+
+ private:
+  // The header length of a TCP data segment we may merge (copied into `out`), or 0.
+  static std::size_t parse(std::span<const view> frags, std::size_t total, std::uint8_t* out) noexcept {
+    if (total < ipv4_tcp_min) return 0;
+    std::size_t got = 0;
+    for (const view& f : frags) {
+      const std::size_t n = std::min(f.size(), max_header - got);
+      std::memcpy(out + got, f.data(), n);
+      got += n;
+      if (got == max_header) break;
+    }
+    const std::uint8_t* iph = out + eth::size;
+    if (got < ipv4_tcp_min || eth::type::get(out) != 0x0800 || ip::version_ihl::get(iph) != 0x45 ||
+        ip::protocol::get(iph) != ip::tcp)
+      return 0;
+    if ((ip::flags_fragment::get(iph) & ip::more_fragments_and_offset) != 0) return 0;  // a fragment
+    if (ip::total_length::get(iph) != total - eth::size) return 0;                      // padding or a short frame
+    const std::size_t h = t + tcp::header_length(out + t);
+    const std::uint8_t flags = tcp::flags::get(out + t);
+    if (h < ipv4_tcp_min || h > got || h >= total || (flags & ~tcp::psh) != tcp::ack_flag) return 0;
+    return h;
+  }
+
+  // Same MACs, TOS, DF, TTL, addresses, ports, ACK number, flags but PSH,
+  // window and options: only the sequence number, IP length, ID and checksums
+  // may differ.
+  static bool same_flow(const std::uint8_t* a, const std::uint8_t* b, std::size_t h) noexcept {
+    const std::uint8_t* ia = a + eth::size;
+    const std::uint8_t* ib = b + eth::size;
+    return std::memcmp(a, b, eth::size - 2) == 0 && ip::tos::get(ia) == ip::tos::get(ib) &&
+           (ip::flags_fragment::get(ia) >> 8) == (ip::flags_fragment::get(ib) >> 8) && ip::ttl::get(ia) == ip::ttl::get(ib) &&
+           ip::source::get(ia) == ip::source::get(ib) && ip::destination::get(ia) == ip::destination::get(ib) &&
+           tcp::ports::get(a + t) == tcp::ports::get(b + t) && tcp::ack::get(a + t) == tcp::ack::get(b + t) &&
+           tcp::data_offset::get(a + t) == tcp::data_offset::get(b + t) &&
+           ((tcp::flags::get(a + t) ^ tcp::flags::get(b + t)) & ~tcp::psh) == 0 &&
+           tcp::window::get(a + t) == tcp::window::get(b + t) &&
+           std::memcmp(a + t + tcp::min_size, b + t + tcp::min_size, h - t - tcp::min_size) == 0;
+  }
+
+  // Keeps (shares) the views of the bytes after the first `h`.
+  bool take_payload(std::span<const view> frags, std::size_t h) noexcept {
+    std::size_t skip = h;
+    for (const view& f : frags) {
+      if (skip >= f.size()) {
+        skip -= f.size();
+        continue;
+      }
+      if (views_ == MaxViews) return false;
+      payload_[views_++] = f.tail(skip);
+      skip = 0;
+    }
+    return true;
+  }
+
+  std::uint8_t header_[max_header];
+  std::size_t header_len_ = 0;
+  std::array<view, MaxViews> payload_{};
+  std::size_t views_ = 0;
+  std::size_t segments_ = 0;
+  std::size_t segment_ = 0;  // the first segment's payload: the GSO size
+  std::size_t bytes_ = 0;
+  std::uint32_t next_seq_ = 0;
+  bool psh_ = false;
+  bool last_short_ = false;
+};
+
+}  // namespace offload
+}  // namespace uni

@@ -1,0 +1,186 @@
+// uni/xen/xenbus.hpp: the frontend's half of the xenbus handshake
+// (xen/io/xenbus.h), shared by every split driver: netfront, blkfront.
+//
+// A device is a frontend node ("device/vif/0") naming its backend's node and
+// domain. The frontend publishes what the backend needs (ring references, event
+// channel, features) and its own state in one xenstore transaction (retried
+// while xenstored says EAGAIN), then waits, watching the backend's `state`, for
+// Connected: Initialising -> InitWait (backend) -> Initialised or Connected
+// (us) -> Connected (backend). close() walks down: Closing, the backend's
+// Closing (bounded), Closed. Every wait is bounded by xenstore::timeout.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string_view>
+
+#include <uni/core/format.hpp>
+#include <uni/core/result.hpp>
+#include <uni/core/task.hpp>
+#include <uni/xen/public.hpp>
+#include <uni/xen/xenstore.hpp>
+
+#include <xen/io/xenbus.h>
+
+namespace uni::xen {
+
+// One key the frontend publishes under its node: a number or a text.
+struct xenbus_field {
+  std::string_view leaf;
+  std::uint64_t number = 0;
+  std::string_view text{};
+  constexpr xenbus_field(std::string_view l, std::uint64_t n) noexcept : leaf(l), number(n) {}
+  constexpr xenbus_field(std::string_view l, std::string_view t) noexcept : leaf(l), text(t) {}
+};
+
+class xenbus_frontend {
+ public:
+  static constexpr std::size_t max_path = 128;
+
+  explicit xenbus_frontend(xenstore& xs) noexcept : xs_(xs) {}
+
+  // Reads the backend's node and domain from `node` (kept: a literal or longer-lived).
+  task<result<void>> attach(std::string_view node) {
+    node_ = node;
+    char path[max_path];
+    auto backend = co_await xs_.read(at(path, node_, "backend"));
+    auto backend_id = co_await xs_.read(at(path, node_, "backend-id"));
+    if (!backend || !backend_id) co_return fail(error::no_device);
+    if (backend->size >= sizeof backend_.bytes) co_return fail(error::too_large);
+    backend_.size = backend->size;
+    std::memcpy(backend_.bytes, backend->bytes, backend_.size);
+    backend_id_ = static_cast<domid_t>(number(backend_id->view()));
+    co_return result<void>{};
+  }
+
+  std::string_view node() const noexcept { return node_; }
+  std::string_view backend() const noexcept { return backend_.view(); }
+  domid_t backend_id() const noexcept { return backend_id_; }
+
+  // A key under our node, or under the backend's ("mac", "sectors", ...).
+  task<result<xenstore::value>> read(std::string_view leaf) {
+    char path[max_path];
+    co_return co_await xs_.read(at(path, node_, leaf));
+  }
+  task<result<xenstore::value>> read_backend(std::string_view leaf) {
+    char path[max_path];
+    co_return co_await xs_.read(at(path, backend_.view(), leaf));
+  }
+
+  // Publishes `fields` and our `state` at once, then waits for the backend to
+  // be Connected. A backend past Connected (closing) refuses us.
+  task<result<void>> connect(std::span<const xenbus_field> fields, XenbusState state) {
+    char bstate[max_path];
+    at(bstate, backend_.view(), "state");
+    // Watch the backend's state before announcing ourselves, so no change is missed.
+    if (auto r = co_await xs_.watch(bstate, watch_token); !r) co_return fail(r.err());
+    auto r = co_await publish(fields, state);
+    if (r) r = co_await wait_for_backend(bstate, XenbusStateConnected);
+    (void)co_await xs_.unwatch(bstate, watch_token);
+    if (r) state_ = state;
+    co_return r;
+  }
+
+  // Our state alone (blkfront: Connected once the disk's size is read).
+  task<result<void>> switch_state(XenbusState s) {
+    char path[max_path];
+    auto r = co_await xs_.write(at(path, node_, "state"), state_text(s));
+    if (r) state_ = s;
+    co_return r;
+  }
+
+  XenbusState state() const noexcept { return state_; }
+
+  // Closing, the backend's Closing or more (or the deadline), then Closed.
+  task<result<void>> close() {
+    (void)co_await switch_state(XenbusStateClosing);
+    char bstate[max_path];
+    at(bstate, backend_.view(), "state");
+    scheduler& sched = xs_.watch_fired().sched();
+    const time_point deadline = sched.now() + xenstore::timeout;
+    for (;;) {
+      auto s = co_await xs_.read(bstate);
+      if (!s || number(s->view()) >= XenbusStateClosing) break;
+      if (sched.now() >= deadline) break;
+      co_await sched.sleep_for(std::chrono::milliseconds(10));
+    }
+    co_return co_await switch_state(XenbusStateClosed);
+  }
+
+ private:
+  static constexpr std::string_view watch_token = "uni-xenbus";
+
+  struct small_text {
+    char bytes[96];
+    std::size_t size = 0;
+    std::string_view view() const noexcept { return {bytes, size}; }
+  };
+
+  // `dir`/`leaf` in `buf` (max_path bytes), NUL-terminated.
+  static std::string_view at(char* buf, std::string_view dir, std::string_view leaf) noexcept {
+    text_writer w{buf, max_path - 1};
+    format_to(w, dir, "/", leaf);
+    buf[w.size()] = '\0';
+    return {buf, w.size()};
+  }
+  static std::uint64_t number(std::string_view s) noexcept {
+    std::uint64_t n = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') break;
+      n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return n;
+  }
+  static std::string_view state_text(XenbusState s) noexcept {
+    static constexpr std::string_view names[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8"};
+    return names[static_cast<unsigned>(s) < 9 ? s : 0];
+  }
+
+  task<result<void>> publish(std::span<const xenbus_field> fields, XenbusState state) {
+    for (int attempt = 0;; ++attempt) {
+      auto tx = co_await xs_.transaction_start();
+      if (!tx) co_return fail(tx.err());
+      auto r = co_await write_all(fields, state, *tx);
+      if (!r) {
+        (void)co_await xs_.transaction_end(*tx, false);
+        co_return fail(r.err());
+      }
+      auto e = co_await xs_.transaction_end(*tx, true);
+      if (e) co_return result<void>{};
+      if (e.err() != error::would_block || attempt == 8) co_return fail(e.err());
+    }
+  }
+
+  task<result<void>> write_all(std::span<const xenbus_field> fields, XenbusState state, std::uint32_t tx) {
+    char path[max_path], num[24];
+    for (const xenbus_field& f : fields) {
+      std::string_view value = f.text;
+      if (value.empty()) {
+        text_writer w{num, sizeof num};
+        format_to(w, f.number);
+        value = w.view();
+      }
+      if (auto r = co_await xs_.write(at(path, node_, f.leaf), value, tx); !r) co_return fail(r.err());
+    }
+    co_return co_await xs_.write(at(path, node_, "state"), state_text(state), tx);
+  }
+
+  task<result<void>> wait_for_backend(std::string_view bstate, XenbusState want) {
+    for (;;) {
+      auto s = co_await xs_.read(bstate);
+      if (s && number(s->view()) == static_cast<std::uint64_t>(want)) co_return result<void>{};
+      if (s && number(s->view()) > static_cast<std::uint64_t>(want)) co_return fail(error::refused);
+      if (co_await xs_.watch_fired().wait_for(xenstore::timeout) != wake_reason::notified) co_return fail(error::timed_out);
+    }
+  }
+
+  xenstore& xs_;
+  std::string_view node_;
+  small_text backend_;
+  domid_t backend_id_ = 0;
+  XenbusState state_ = XenbusStateInitialising;
+};
+
+}  // namespace uni::xen
