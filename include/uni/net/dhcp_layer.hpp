@@ -20,7 +20,6 @@
 #include <uni/core/scheduler.hpp>
 #include <uni/core/task.hpp>
 #include <uni/core/view_chain.hpp>
-#include <uni/net/arp.hpp>
 #include <uni/net/dhcp_client.hpp>
 #include <uni/net/dhcp_message.hpp>
 
