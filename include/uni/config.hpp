@@ -50,6 +50,10 @@ struct default_config {
   static constexpr std::uint32_t icmp_errors_per_second = 100;
   static constexpr std::uint32_t icmp_error_burst = 10;
 
+  // Frame hooks: how many takers of frames the stack does not consume (by
+  // EtherType, by IP protocol, other stations' frames) may be registered at once.
+  static constexpr std::size_t frame_hooks = 4;
+
   // UDP: sockets, datagrams queued per socket before drops.
   static constexpr std::size_t udp_sockets = 16;
   static constexpr std::size_t udp_queue = 16;

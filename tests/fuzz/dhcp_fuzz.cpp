@@ -1,5 +1,5 @@
 // tests/fuzz/dhcp_fuzz.cpp: libFuzzer target for the DHCP wire format and client
-// (uni/net/dhcp.hpp).
+// (uni/net/dhcp_message.hpp, uni/net/dhcp_client.hpp).
 //
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I include \
 //       tests/fuzz/dhcp_fuzz.cpp -o dhcp_fuzz && ./dhcp_fuzz -max_total_time=30
@@ -19,7 +19,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include <uni/net/dhcp.hpp>
+#include <uni/net/dhcp_client.hpp>
+#include <uni/net/dhcp_message.hpp>
 
 namespace {
 

@@ -1,6 +1,6 @@
 // tests/fuzz/dhcp_stack_fuzz.cpp: libFuzzer target for a stack that leases its
-// address (uni::Stack with Config::dhcp, uni/net/dhcp.hpp and its glue in
-// uni/stack.hpp). The input is a list of records (fuzz_support.hpp), each an
+// address (uni::Stack with Config::dhcp, uni/net/dhcp_client.hpp and its glue in
+// uni/net/dhcp_layer.hpp). The input is a list of records (fuzz_support.hpp), each an
 // Ethernet frame, handed to the stack as in stack_fuzz, starting while it has no
 // address and sends DHCPDISCOVER. In a record with the 0x40 bit, a UDP datagram to
 // port 68 is first made to pass the client's first checks (BOOTREPLY, the

@@ -273,7 +273,7 @@ class basic_stack_harness {
     FUZZ_CHECK(stack_->pending_packets() <= fuzz_config::arp_pending_packets);
     FUZZ_CHECK(stack_->reassembly_in_progress() <= fuzz_config::reassembly_slots);
     // Every frame is counted exactly once at the Ethernet layer, and every frame
-    // Ethernet passes up exactly once by ARP or IPv4.
+    // Ethernet passes up exactly once by ARP, IPv4 or a hook.
     FUZZ_CHECK(st.ethernet.received + st.ethernet.dropped_by(ethernet_drop::truncated) == injected_);
     const std::uint64_t arp_in = st.arp.received + st.arp.dropped_by(arp_drop::malformed);
     std::uint64_t ip_in = st.ipv4.received;
@@ -281,12 +281,13 @@ class basic_stack_harness {
                    ipv4_drop::bad_total_length, ipv4_drop::bad_checksum})
       ip_in += st.ipv4.dropped_by(r);
     FUZZ_CHECK(st.ethernet.received == st.ethernet.dropped_by(ethernet_drop::not_for_us) +
-                                           st.ethernet.dropped_by(ethernet_drop::unsupported_type) + arp_in + ip_in);
+                                           st.ethernet.dropped_by(ethernet_drop::unsupported_type) + arp_in + ip_in +
+                                           st.hooks.by_ethertype + st.hooks.other_macs);
     // Datagrams IPv4 hands up are at most the packets it took in.
     const std::uint64_t up = st.icmp.received + st.icmp.dropped_by(icmp_drop::malformed) +
                              st.icmp.dropped_by(icmp_drop::bad_checksum) + st.udp.received +
                              st.udp.dropped_by(udp_drop::malformed) + st.udp.dropped_by(udp_drop::bad_checksum) +
-                             st.ipv4.dropped_by(ipv4_drop::unknown_protocol);
+                             st.ipv4.dropped_by(ipv4_drop::unknown_protocol) + st.hooks.by_ip_protocol;
     FUZZ_CHECK(up <= st.ipv4.received);
     FUZZ_CHECK(st.icmp.dropped_by(icmp_drop::no_buffers) == 0 || shared_pool().statistics().exhausted != 0);
     // A leased address is the one configured, and without a lease there is none.

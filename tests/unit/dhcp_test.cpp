@@ -9,7 +9,8 @@
 #include <optional>
 #include <vector>
 
-#include <uni/net/dhcp.hpp>
+#include <uni/net/dhcp_client.hpp>
+#include <uni/net/dhcp_message.hpp>
 
 using namespace uni;
 

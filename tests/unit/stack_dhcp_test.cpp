@@ -7,7 +7,7 @@
 #include <memory>
 #include <optional>
 #include <uni/core/run.hpp>
-#include <uni/net/dhcp.hpp>
+#include <uni/net/dhcp_client.hpp>
 #include <uni/stack.hpp>
 
 #include "frames.hpp"

@@ -1,11 +1,18 @@
 // uni/core/wire.hpp: big-endian fields read and written in place.
 //
-// The contract every protocol header in uni follows (as smoltcp's wire module
-// does): a header view is created only through a checked constructor that proves
-// the buffer is long enough for every fixed field; after that, no accessor can read
-// or write out of bounds, so accessors do no checks of their own.
+// The rule every wire format in uni/net follows (as smoltcp's wire module does):
+// a header names each of its fixed fields once, as a `wire::field<T, Offset>` in
+// a nested `layout` (RFC field names, offsets from the header's first byte), and
+// reads and writes them only through those names: no literal offset appears in
+// parse() or emit(). The bytes are touched only after one length check has proved
+// that every fixed field is there (parse() checks `size`/`min_size`; a
+// `header_view` is constructible only over that many bytes), so no accessor checks
+// again. Variable parts (options, lists) are read at a cursor the parser has
+// bounds-checked, with load_be16/load_be32. Most formats are a validated value
+// with parse() and emit(); Ethernet, read and written in place, is a header_view.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -31,22 +38,38 @@ constexpr void store_be32(std::uint8_t* p, std::uint32_t v) noexcept {
   p[3] = static_cast<std::uint8_t>(v);
 }
 
+// A value type with its own wire form (an address): `wire_size` bytes, read by
+// load() and written by store().
+template <class T>
+concept wire_value = requires(const std::uint8_t* in, std::uint8_t* out, const T& v) {
+  { T::wire_size } -> std::convertible_to<std::size_t>;
+  { T::load(in) } -> std::same_as<T>;
+  v.store(out);
+};
+
 // A typed field at a fixed offset: `using total_length = field<std::uint16_t, 2>;`
-// then `total_length::get(bytes)` / `total_length::set(bytes, v)`.
+// then `total_length::get(bytes)` / `total_length::set(bytes, v)`. T is an 8-, 16- or
+// 32-bit integer or enum, or a wire_value (ipv4_address, mac_address).
 template <class T, std::size_t Offset>
 struct field {
-  static_assert(sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4, "8-, 16- or 32-bit fields");
+  static constexpr std::size_t size = [] {
+    if constexpr (wire_value<T>) return std::size_t{T::wire_size};
+    else return sizeof(T);
+  }();
+  static_assert(wire_value<T> || size == 1 || size == 2 || size == 4, "8-, 16- or 32-bit fields");
   static constexpr std::size_t offset = Offset;
-  static constexpr std::size_t end = Offset + sizeof(T);
+  static constexpr std::size_t end = Offset + size;
 
   static constexpr T get(const std::uint8_t* base) noexcept {
-    if constexpr (sizeof(T) == 1) return static_cast<T>(base[Offset]);
-    else if constexpr (sizeof(T) == 2) return static_cast<T>(load_be16(base + Offset));
+    if constexpr (wire_value<T>) return T::load(base + Offset);
+    else if constexpr (size == 1) return static_cast<T>(base[Offset]);
+    else if constexpr (size == 2) return static_cast<T>(load_be16(base + Offset));
     else return static_cast<T>(load_be32(base + Offset));
   }
   static constexpr void set(std::uint8_t* base, T v) noexcept {
-    if constexpr (sizeof(T) == 1) base[Offset] = static_cast<std::uint8_t>(v);
-    else if constexpr (sizeof(T) == 2) store_be16(base + Offset, static_cast<std::uint16_t>(v));
+    if constexpr (wire_value<T>) v.store(base + Offset);
+    else if constexpr (size == 1) base[Offset] = static_cast<std::uint8_t>(v);
+    else if constexpr (size == 2) store_be16(base + Offset, static_cast<std::uint16_t>(v));
     else store_be32(base + Offset, static_cast<std::uint32_t>(v));
   }
 };

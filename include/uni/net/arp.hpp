@@ -21,6 +21,20 @@ enum class arp_op : std::uint16_t { request = 1, reply = 2 };
 
 struct arp_packet {
   static constexpr std::size_t size = 28;
+  // RFC 826 "Packet format", for Ethernet (hardware type 1) and IPv4 (protocol 0x0800).
+  struct layout {
+    using hardware_type = wire::field<std::uint16_t, 0>;
+    using protocol_type = wire::field<std::uint16_t, 2>;
+    using hardware_length = wire::field<std::uint8_t, 4>;
+    using protocol_length = wire::field<std::uint8_t, 5>;
+    using op = wire::field<std::uint16_t, 6>;
+    using sender_mac = wire::field<mac_address, 8>;
+    using sender_ip = wire::field<ipv4_address, 14>;
+    using target_mac = wire::field<mac_address, 18>;
+    using target_ip = wire::field<ipv4_address, 24>;
+  };
+  static constexpr std::uint16_t ethernet = 1;
+  static constexpr std::uint16_t ipv4 = 0x0800;
 
   arp_op op = arp_op::request;
   mac_address sender_mac{};
@@ -28,36 +42,32 @@ struct arp_packet {
   mac_address target_mac{};
   ipv4_address target_ip{};
 
-  static result<arp_packet> parse(std::span<const std::uint8_t> b) noexcept {
-    if (b.size() < size) return fail(error::truncated);
-    if (wire::load_be16(&b[0]) != 1 || wire::load_be16(&b[2]) != 0x0800 || b[4] != 6 || b[5] != 4)
+  static result<arp_packet> parse(std::span<const std::uint8_t> bytes) noexcept {
+    if (bytes.size() < size) return fail(error::truncated);
+    const std::uint8_t* b = bytes.data();
+    if (layout::hardware_type::get(b) != ethernet || layout::protocol_type::get(b) != ipv4 ||
+        layout::hardware_length::get(b) != mac_address::wire_size ||
+        layout::protocol_length::get(b) != ipv4_address::wire_size)
       return fail(error::malformed);
-    const std::uint16_t op = wire::load_be16(&b[6]);
+    const std::uint16_t op = layout::op::get(b);
     if (op != 1 && op != 2) return fail(error::malformed);
-    if (b[8] & 1) return fail(error::malformed);  // a group address as the sender
-    arp_packet p;
-    p.op = static_cast<arp_op>(op);
-    for (std::size_t i = 0; i < 6; ++i) {
-      p.sender_mac.bytes[i] = b[8 + i];
-      p.target_mac.bytes[i] = b[18 + i];
-    }
-    p.sender_ip = {wire::load_be32(&b[14])};
-    p.target_ip = {wire::load_be32(&b[24])};
+    arp_packet p{static_cast<arp_op>(op), layout::sender_mac::get(b), layout::sender_ip::get(b),
+                 layout::target_mac::get(b), layout::target_ip::get(b)};
+    if (p.sender_mac.is_multicast()) return fail(error::malformed);  // a group address as the sender
     return p;
   }
 
   void emit(std::span<std::uint8_t> out) const noexcept {
-    wire::store_be16(&out[0], 1);
-    wire::store_be16(&out[2], 0x0800);
-    out[4] = 6;
-    out[5] = 4;
-    wire::store_be16(&out[6], static_cast<std::uint16_t>(op));
-    for (std::size_t i = 0; i < 6; ++i) {
-      out[8 + i] = sender_mac.bytes[i];
-      out[18 + i] = target_mac.bytes[i];
-    }
-    wire::store_be32(&out[14], sender_ip.value);
-    wire::store_be32(&out[24], target_ip.value);
+    std::uint8_t* b = out.data();
+    layout::hardware_type::set(b, ethernet);
+    layout::protocol_type::set(b, ipv4);
+    layout::hardware_length::set(b, mac_address::wire_size);
+    layout::protocol_length::set(b, ipv4_address::wire_size);
+    layout::op::set(b, static_cast<std::uint16_t>(op));
+    layout::sender_mac::set(b, sender_mac);
+    layout::sender_ip::set(b, sender_ip);
+    layout::target_mac::set(b, target_mac);
+    layout::target_ip::set(b, target_ip);
   }
 };
 

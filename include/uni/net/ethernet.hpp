@@ -16,21 +16,24 @@ namespace uni {
 enum class ethertype : std::uint16_t { ipv4 = 0x0800, arp = 0x0806, vlan = 0x8100, ipv6 = 0x86dd };
 
 class ethernet_view : public wire::header_view<14> {
-  using type_f = wire::field<std::uint16_t, 12>;
-
  public:
   static constexpr std::size_t header_size = 14;
+  struct layout {
+    using destination = wire::field<mac_address, 0>;
+    using source = wire::field<mac_address, 6>;
+    using type = wire::field<std::uint16_t, 12>;
+  };
 
   static result<ethernet_view> parse(std::span<std::uint8_t> frame) noexcept { return checked<ethernet_view>(frame); }
 
-  mac_address destination() const noexcept { return read_mac(0); }
-  mac_address source() const noexcept { return read_mac(6); }
-  std::uint16_t type() const noexcept { return get<type_f>(); }
+  mac_address destination() const noexcept { return get<layout::destination>(); }
+  mac_address source() const noexcept { return get<layout::source>(); }
+  std::uint16_t type() const noexcept { return get<layout::type>(); }
   std::span<std::uint8_t> payload() const noexcept { return bytes().subspan(header_size); }
 
-  void set_destination(mac_address m) const noexcept { write_mac(0, m); }
-  void set_source(mac_address m) const noexcept { write_mac(6, m); }
-  void set_type(ethertype t) const noexcept { set<type_f>(static_cast<std::uint16_t>(t)); }
+  void set_destination(mac_address m) const noexcept { set<layout::destination>(m); }
+  void set_source(mac_address m) const noexcept { set<layout::source>(m); }
+  void set_type(ethertype t) const noexcept { set<layout::type>(static_cast<std::uint16_t>(t)); }
 
   // Writes a whole header into the first 14 bytes of `out` (at least 14 long).
   static void emit(std::span<std::uint8_t> out, mac_address dst, mac_address src, ethertype t) noexcept {
@@ -43,15 +46,6 @@ class ethernet_view : public wire::header_view<14> {
  private:
   friend class wire::header_view<14>;
   using header_view::header_view;
-
-  mac_address read_mac(std::size_t at) const noexcept {
-    mac_address m;
-    for (std::size_t i = 0; i < 6; ++i) m.bytes[i] = data()[at + i];
-    return m;
-  }
-  void write_mac(std::size_t at, mac_address m) const noexcept {
-    for (std::size_t i = 0; i < 6; ++i) data()[at + i] = m.bytes[i];
-  }
 };
 
 }  // namespace uni

@@ -19,6 +19,13 @@ enum class icmp_unreachable_code : std::uint8_t { net = 0, host = 1, protocol = 
 
 struct icmp_header {
   static constexpr std::size_t size = 8;
+  // RFC 792: type, code, checksum, then a word whose meaning depends on the type.
+  struct layout {
+    using type = wire::field<std::uint8_t, 0>;
+    using code = wire::field<std::uint8_t, 1>;
+    using checksum = wire::field<std::uint16_t, 2>;
+    using rest = wire::field<std::uint32_t, 4>;
+  };
 
   std::uint8_t type = 0;
   std::uint8_t code = 0;
@@ -36,7 +43,7 @@ struct icmp_header {
     for (const view& v : message) acc.add(v.bytes());
     if (acc.finish() != 0) return fail(error::bad_checksum);
     const std::uint8_t* b = message[0].data();
-    return icmp_header{b[0], b[1], wire::load_be16(b + 2), wire::load_be32(b + 4)};
+    return icmp_header{layout::type::get(b), layout::code::get(b), layout::checksum::get(b), layout::rest::get(b)};
   }
 
   // The checksum of the echo reply to this echo request, `message` being the
@@ -58,16 +65,34 @@ struct icmp_header {
     return 0xffff;
   }
 
+  // Writes the 8-byte header as it is, `checksum` included: for a checksum found
+  // without reading the data again (the echo reply's, echo_reply_checksum()).
+  void write(std::span<std::uint8_t> out) const noexcept {
+    std::uint8_t* b = out.data();
+    layout::type::set(b, type);
+    layout::code::set(b, code);
+    layout::checksum::set(b, checksum);
+    layout::rest::set(b, rest);
+  }
+
   // Writes the 8-byte header; the checksum covers it and `data`.
   void emit(std::span<std::uint8_t> out, std::span<const view> data) const noexcept {
-    out[0] = type;
-    out[1] = code;
-    out[2] = out[3] = 0;
-    wire::store_be32(&out[4], rest);
+    icmp_header h = *this;
+    h.checksum = 0;
+    h.write(out);
     checksum_accumulator acc;
     acc.add(out.first(size));
     for (const view& v : data) acc.add(v.bytes());
-    wire::store_be16(&out[2], acc.finish());
+    layout::checksum::set(out.data(), acc.finish());
+  }
+
+  // Writes the header at the front of `message`, whose data already follows it in
+  // place; the checksum covers the whole of `message`.
+  void emit(std::span<std::uint8_t> message) const noexcept {
+    icmp_header h = *this;
+    h.checksum = 0;
+    h.write(message);
+    layout::checksum::set(message.data(), internet_checksum(message));
   }
 };
 

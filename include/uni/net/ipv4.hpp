@@ -24,6 +24,19 @@ struct ipv4_header {
   static constexpr std::uint16_t flag_df = 0x4000;
   static constexpr std::uint16_t flag_mf = 0x2000;
   static constexpr std::uint16_t offset_mask = 0x1fff;
+  // RFC 791 §3.1, Figure 4.
+  struct layout {
+    using version_ihl = wire::field<std::uint8_t, 0>;  // version << 4 | IHL (32-bit words)
+    using tos = wire::field<std::uint8_t, 1>;
+    using total_length = wire::field<std::uint16_t, 2>;
+    using identification = wire::field<std::uint16_t, 4>;
+    using flags_fragment = wire::field<std::uint16_t, 6>;
+    using ttl = wire::field<std::uint8_t, 8>;
+    using protocol = wire::field<std::uint8_t, 9>;
+    using checksum = wire::field<std::uint16_t, 10>;
+    using source = wire::field<ipv4_address, 12>;
+    using destination = wire::field<ipv4_address, 16>;
+  };
 
   std::uint8_t header_length = 20;  // bytes, options included
   std::uint8_t tos = 0;
@@ -44,44 +57,47 @@ struct ipv4_header {
   enum class reject : std::uint8_t { truncated, bad_version, bad_header_length, bad_total_length, bad_checksum };
 
   // `why` (optional) receives the precise reason for the counters.
-  static result<ipv4_header> parse(std::span<const std::uint8_t> b, reject* why = nullptr) noexcept {
+  static result<ipv4_header> parse(std::span<const std::uint8_t> bytes, reject* why = nullptr) noexcept {
     auto no = [&](reject r, error e) {
       if (why) *why = r;
       return result<ipv4_header>(fail(e));
     };
-    if (b.size() < min_size) return no(reject::truncated, error::truncated);
-    if ((b[0] >> 4) != 4) return no(reject::bad_version, error::malformed);
+    if (bytes.size() < min_size) return no(reject::truncated, error::truncated);
+    const std::uint8_t* b = bytes.data();
+    const std::uint8_t version_ihl = layout::version_ihl::get(b);
+    if ((version_ihl >> 4) != 4) return no(reject::bad_version, error::malformed);
     ipv4_header h;
-    h.header_length = static_cast<std::uint8_t>((b[0] & 0x0f) * 4);
-    if (h.header_length < min_size || h.header_length > b.size())
+    h.header_length = static_cast<std::uint8_t>((version_ihl & 0x0f) * 4);
+    if (h.header_length < min_size || h.header_length > bytes.size())
       return no(reject::bad_header_length, error::malformed);
-    h.total_length = wire::load_be16(&b[2]);
-    if (h.total_length < h.header_length || h.total_length > b.size())
+    h.total_length = layout::total_length::get(b);
+    if (h.total_length < h.header_length || h.total_length > bytes.size())
       return no(reject::bad_total_length, error::malformed);
-    if (internet_checksum(b.first(h.header_length)) != 0) return no(reject::bad_checksum, error::bad_checksum);
-    h.tos = b[1];
-    h.identification = wire::load_be16(&b[4]);
-    h.flags_fragment = wire::load_be16(&b[6]);
-    h.ttl = b[8];
-    h.protocol = b[9];
-    h.source = {wire::load_be32(&b[12])};
-    h.destination = {wire::load_be32(&b[16])};
+    if (internet_checksum(bytes.first(h.header_length)) != 0) return no(reject::bad_checksum, error::bad_checksum);
+    h.tos = layout::tos::get(b);
+    h.identification = layout::identification::get(b);
+    h.flags_fragment = layout::flags_fragment::get(b);
+    h.ttl = layout::ttl::get(b);
+    h.protocol = layout::protocol::get(b);
+    h.source = layout::source::get(b);
+    h.destination = layout::destination::get(b);
     return h;
   }
 
   // Writes 20 bytes (no options) with a correct checksum.
   void emit(std::span<std::uint8_t> out) const noexcept {
-    out[0] = 0x45;
-    out[1] = tos;
-    wire::store_be16(&out[2], total_length);
-    wire::store_be16(&out[4], identification);
-    wire::store_be16(&out[6], flags_fragment);
-    out[8] = ttl;
-    out[9] = protocol;
-    out[10] = out[11] = 0;
-    wire::store_be32(&out[12], source.value);
-    wire::store_be32(&out[16], destination.value);
-    wire::store_be16(&out[10], internet_checksum(out.first(min_size)));
+    std::uint8_t* b = out.data();
+    layout::version_ihl::set(b, std::uint8_t{4 << 4 | min_size / 4});  // IHL 5: no options
+    layout::tos::set(b, tos);
+    layout::total_length::set(b, total_length);
+    layout::identification::set(b, identification);
+    layout::flags_fragment::set(b, flags_fragment);
+    layout::ttl::set(b, ttl);
+    layout::protocol::set(b, protocol);
+    layout::checksum::set(b, 0);
+    layout::source::set(b, source);
+    layout::destination::set(b, destination);
+    layout::checksum::set(b, internet_checksum(out.first(min_size)));
   }
 };
 

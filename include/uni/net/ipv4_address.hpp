@@ -6,11 +6,13 @@
 
 #include <uni/core/format.hpp>
 #include <uni/core/result.hpp>
+#include <uni/core/wire.hpp>
 
 namespace uni {
 
 struct ipv4_address {
   std::uint32_t value = 0;  // host order: 10.0.0.1 is 0x0a000001
+  static constexpr std::size_t wire_size = 4;  // network order on the wire (wire::field)
 
   static constexpr ipv4_address any() noexcept { return {0}; }
   static constexpr ipv4_address broadcast() noexcept { return {0xffffffffu}; }
@@ -22,6 +24,9 @@ struct ipv4_address {
   constexpr bool is_multicast() const noexcept { return (value >> 28) == 0xe; }
   constexpr bool is_loopback() const noexcept { return (value >> 24) == 127; }
   friend constexpr auto operator<=>(const ipv4_address&, const ipv4_address&) noexcept = default;
+
+  static constexpr ipv4_address load(const std::uint8_t* p) noexcept { return {wire::load_be32(p)}; }
+  constexpr void store(std::uint8_t* p) const noexcept { wire::store_be32(p, value); }
 
   // Parses dotted decimal ("192.0.2.1"); no leading zeros games, four parts.
   static constexpr result<ipv4_address> parse(std::string_view s) noexcept {

@@ -1,7 +1,9 @@
 // uni/net/mac_address.hpp: a 48-bit Ethernet (IEEE 802) address.
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -12,12 +14,20 @@ namespace uni {
 
 struct mac_address {
   std::array<std::uint8_t, 6> bytes{};
+  static constexpr std::size_t wire_size = 6;  // as it is, in order (wire::field)
 
   static constexpr mac_address broadcast() noexcept { return {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}; }
   constexpr bool is_broadcast() const noexcept { return *this == broadcast(); }
   constexpr bool is_multicast() const noexcept { return (bytes[0] & 1) != 0; }
   constexpr bool is_zero() const noexcept { return *this == mac_address{}; }
   friend constexpr bool operator==(const mac_address&, const mac_address&) noexcept = default;
+
+  static constexpr mac_address load(const std::uint8_t* p) noexcept {
+    mac_address m;
+    std::copy_n(p, wire_size, m.bytes.begin());
+    return m;
+  }
+  constexpr void store(std::uint8_t* p) const noexcept { std::copy_n(bytes.begin(), wire_size, p); }
 
   // Parses "02:00:00:00:00:01".
   static constexpr result<mac_address> parse(std::string_view s) noexcept {

@@ -1,5 +1,6 @@
 // uni/net/stack_counters.hpp: why each layer of the stack drops what it drops.
-// Every discard in uni/stack.hpp increments exactly one of these.
+// Every discard in uni::Stack (uni/stack.hpp and its layers, uni/net/*_layer.hpp)
+// increments exactly one of these.
 #pragma once
 
 #include <cstdint>

@@ -17,6 +17,13 @@ struct udp_header {
   static constexpr std::size_t size = 8;
   // The most data one datagram carries over IPv4 (its length field less both headers).
   static constexpr std::size_t max_payload = 65535 - ipv4_header::min_size - size;
+  // RFC 768 "Format".
+  struct layout {
+    using source_port = wire::field<std::uint16_t, 0>;
+    using destination_port = wire::field<std::uint16_t, 2>;
+    using length = wire::field<std::uint16_t, 4>;
+    using checksum = wire::field<std::uint16_t, 6>;
+  };
 
   std::uint16_t source_port = 0;
   std::uint16_t destination_port = 0;
@@ -30,7 +37,8 @@ struct udp_header {
   static result<udp_header> parse(std::span<const view> datagram, ipv4_address src, ipv4_address dst) noexcept {
     if (datagram.empty() || datagram[0].size() < size) return fail(error::truncated);
     const std::uint8_t* b = datagram[0].data();
-    udp_header h{wire::load_be16(b), wire::load_be16(b + 2), wire::load_be16(b + 4), wire::load_be16(b + 6)};
+    udp_header h{layout::source_port::get(b), layout::destination_port::get(b), layout::length::get(b),
+                 layout::checksum::get(b)};
     const std::size_t available = total_size(datagram);
     if (h.length < size || h.length > available) return fail(error::malformed);
     if (h.checksum != 0 && !(datagram.size() == 1 && datagram[0].checksum_verified())) {
@@ -51,16 +59,17 @@ struct udp_header {
   static void emit(std::span<std::uint8_t> out, std::uint16_t sport, std::uint16_t dport, ipv4_address src,
                    ipv4_address dst, std::span<const view> data) noexcept {
     const auto length = static_cast<std::uint16_t>(size + total_size(data));
-    wire::store_be16(&out[0], sport);
-    wire::store_be16(&out[2], dport);
-    wire::store_be16(&out[4], length);
-    out[6] = out[7] = 0;
+    std::uint8_t* b = out.data();
+    layout::source_port::set(b, sport);
+    layout::destination_port::set(b, dport);
+    layout::length::set(b, length);
+    layout::checksum::set(b, 0);
     checksum_accumulator acc;
     add_pseudo_header(acc, src, dst, ip_protocol::udp, length);
     acc.add(out.first(size));
     for (const view& v : data) acc.add(v.bytes());
-    std::uint16_t c = acc.finish();
-    wire::store_be16(&out[6], c == 0 ? 0xffff : c);
+    const std::uint16_t c = acc.finish();
+    layout::checksum::set(b, c == 0 ? 0xffff : c);
   }
 };
 

@@ -1,0 +1,175 @@
+// uni/net/arp_layer.hpp: uni::Stack's ARP glue (RFC 826): answers requests for our
+// address, learns and refreshes neighbours (arp_cache.hpp), resolves next hops for
+// the layers above, and holds a bounded queue of datagrams waiting for their next
+// hop, sent when it is resolved and dropped (counted) when resolution fails.
+//
+// `S` is the stack (see ethernet_layer.hpp).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <span>
+
+#include <uni/core/buffer.hpp>
+#include <uni/core/result.hpp>
+#include <uni/core/scheduler.hpp>
+#include <uni/core/task.hpp>
+#include <uni/core/view_chain.hpp>
+#include <uni/net/arp.hpp>
+#include <uni/net/arp_cache.hpp>
+#include <uni/net/ethernet.hpp>
+#include <uni/net/ipv4.hpp>
+#include <uni/net/stack_counters.hpp>
+
+namespace uni {
+
+template <class S>
+class arp_layer {
+  using config = typename S::config;
+  using cache = arp_cache<config::arp_entries>;
+
+ public:
+  arp_layer(S& s, scheduler& sched) noexcept : s_(s), cache_(config::arp), resolved_(sched) {}
+
+  std::size_t entries() const noexcept { return cache_.size(); }
+  std::size_t pending_packets() const noexcept { return pending_count_; }
+
+  void input(view body) noexcept {
+    auto& c = s_.counters_.arp;
+    auto p = arp_packet::parse(body.bytes());
+    if (!p) return c.drop(arp_drop::malformed);
+    ++c.received;
+    const ipv4_address us = s_.settings_.address.address;
+    const time_point t = s_.now();
+    // RFC 826 "merge": refresh a sender we already know, whoever was asked.
+    const bool merged = !p->sender_ip.is_any() && cache_.refresh(p->sender_ip, p->sender_mac, t);
+    if (us.is_any() || p->target_ip != us) {
+      if (merged) resolved(p->sender_ip, p->sender_mac);
+      else c.drop(arp_drop::not_for_us);
+      return;
+    }
+    // Addressed to us: learn the sender (from requests too), answer requests.
+    if (!merged && !p->sender_ip.is_any() && !cache_.learn(p->sender_ip, p->sender_mac, t))
+      c.drop(arp_drop::table_full);
+    if (p->op == arp_op::request) send(arp_op::reply, p->sender_mac, p->sender_mac, p->sender_ip);
+    if (!p->sender_ip.is_any()) resolved(p->sender_ip, p->sender_mac);
+  }
+
+  // A request has target_mac zero and goes to broadcast; a reply goes to the asker.
+  void send(arp_op op, mac_address eth_dst, mac_address target_mac, ipv4_address target_ip) noexcept {
+    auto buf = s_.headers_.allocate(ethernet_view::header_size + arp_packet::size);
+    if (!buf) return s_.counters_.arp.drop(arp_drop::no_buffers);
+    const mac_address us = s_.netif_.mac();
+    ethernet_view::emit(buf->bytes(), eth_dst, us, ethertype::arp);
+    arp_packet{op, us, s_.settings_.address.address, target_mac, target_ip}.emit(
+        buf->bytes().subspan(ethernet_view::header_size));
+    if (s_.ethernet_.transmit(std::span<const view>(&*buf, 1))) ++s_.counters_.arp.sent;
+  }
+
+  // Announces `ip` as ours with a gratuitous ARP request (RFC 5227 §3).
+  void announce(ipv4_address ip) noexcept { send(arp_op::request, mac_address::broadcast(), {}, ip); }
+
+  // The MAC of `next_hop` if no ARP exchange is needed: broadcast, or cached and fresh.
+  result<mac_address> known_neighbour(ipv4_address next_hop) noexcept {
+    if (s_.ipv4_.is_broadcast(next_hop)) return mac_address::broadcast();
+    if (auto m = cache_.lookup(next_hop, s_.now())) return *m;
+    return fail(error::would_block);
+  }
+
+  // Waits until `next_hop` is resolved (see Stack::resolve).
+  task<result<mac_address>> resolve(ipv4_address next_hop) {
+    bool started = false;
+    while (true) {
+      if (auto m = known_neighbour(next_hop)) co_return *m;
+      if (!cache_.pending(next_hop)) {
+        if (started) co_return fail(error::unreachable);  // our resolution failed
+        if (auto r = begin_resolution(next_hop); !r) co_return fail(r.err());
+        started = true;
+      }
+      if (co_await resolved_.wait() == wake_reason::cancelled) co_return fail(error::cancelled);
+    }
+  }
+
+  // Holds a datagram (its views, not its bytes) until `next` is resolved.
+  result<void> enqueue(ipv4_address next, ipv4_address dst, ip_protocol proto, std::span<const view> payload) noexcept {
+    for (pending_packet& p : pending_) {
+      if (p.used) continue;
+      view_chain copy;
+      if (!append_range(copy, payload, 0, total_size(payload))) return fail(error::too_large);
+      if (auto r = begin_resolution(next); !r) return r;
+      p = pending_packet{true, next, dst, proto, std::move(copy)};
+      ++pending_count_;
+      return {};
+    }
+    s_.counters_.arp.drop(arp_drop::pending_full);
+    return fail(error::would_block);
+  }
+
+  // Retries and give-ups (from the stack's housekeeping task).
+  time_point next_deadline() const noexcept { return cache_.next_deadline(); }
+  void on_timer(time_point t) noexcept {
+    struct request_fn {
+      arp_layer* l;
+      void operator()(ipv4_address ip) const noexcept { l->send(arp_op::request, mac_address::broadcast(), {}, ip); }
+    };
+    struct failed_fn {
+      arp_layer* l;
+      void operator()(ipv4_address ip) const noexcept { l->resolution_failed(ip); }
+    };
+    cache_.on_timer(t, request_fn{this}, failed_fn{this});
+  }
+
+ private:
+  struct pending_packet {
+    bool used = false;
+    ipv4_address next_hop{};
+    ipv4_address destination{};
+    ip_protocol protocol{};
+    view_chain payload;
+  };
+
+  result<void> begin_resolution(ipv4_address ip) noexcept {
+    switch (cache_.start(ip, s_.now())) {
+      case cache::start_result::pending: return {};
+      case cache::start_result::table_full:
+        s_.counters_.arp.drop(arp_drop::table_full);
+        return fail(error::table_full);
+      case cache::start_result::started: break;
+    }
+    send(arp_op::request, mac_address::broadcast(), {}, ip);
+    s_.housekeeping_wake_.notify_one();  // a new retry deadline
+    return {};
+  }
+
+  // Sends what waited for `ip` and wakes the coroutines resolving it.
+  void resolved(ipv4_address ip, mac_address mac) noexcept {
+    for (pending_packet& p : pending_) {
+      if (!p.used || p.next_hop != ip) continue;
+      (void)s_.ipv4_.transmit(mac, p.destination, p.protocol, p.payload);
+      release(p);
+    }
+    resolved_.notify_all();
+  }
+
+  void resolution_failed(ipv4_address ip) noexcept {
+    for (pending_packet& p : pending_) {
+      if (!p.used || p.next_hop != ip) continue;
+      s_.counters_.arp.drop(arp_drop::resolution_failed);
+      release(p);
+    }
+    resolved_.notify_all();
+  }
+
+  void release(pending_packet& p) noexcept {
+    p = pending_packet{};
+    --pending_count_;
+  }
+
+  S& s_;
+  cache cache_;
+  std::array<pending_packet, config::arp_pending_packets> pending_{};
+  std::size_t pending_count_ = 0;
+  wait_queue resolved_;
+};
+
+}  // namespace uni

@@ -1,0 +1,78 @@
+// uni/net/ethernet_layer.hpp: uni::Stack's Ethernet glue. Frames come in from the
+// device's callback and go up to ARP or IPv4 when they are addressed to us (our MAC
+// or broadcast); what the stack does not consume goes to a hook (frame_hooks.hpp)
+// if one takes it, else it is dropped and counted. Frames go out to the device
+// through transmit(), which counts them.
+//
+// `S` is the stack: the layer reaches the device, the counters, the hooks and the
+// layers above through it (its friend), all resolved at compile time.
+#pragma once
+
+#include <span>
+
+#include <uni/core/buffer.hpp>
+#include <uni/core/result.hpp>
+#include <uni/net/ethernet.hpp>
+#include <uni/net/frame_hooks.hpp>
+#include <uni/net/stack_counters.hpp>
+
+namespace uni {
+
+template <class S>
+class ethernet_layer {
+ public:
+  explicit ethernet_layer(S& s) noexcept : s_(s) {}
+
+  void input(view frame) noexcept {
+    auto& c = s_.counters_.ethernet;
+    auto eth = ethernet_view::parse(frame.bytes());
+    if (!eth) return c.drop(ethernet_drop::truncated);
+    ++c.received;
+    const mac_address dst = eth->destination();
+    const std::uint16_t type = eth->type();
+    const bool ours = dst == s_.netif_.mac() || dst.is_broadcast();
+    if (ours) {
+      switch (static_cast<ethertype>(type)) {
+        case ethertype::arp: return s_.arp_.input(frame.tail(ethernet_view::header_size));
+        case ethertype::ipv4: return s_.ipv4_.input(frame.tail(ethernet_view::header_size));
+        default: break;
+      }
+    }
+    if (s_.hooks_.size() != 0 && take(frame, ours, dst, type)) return;
+    c.drop(ours ? ethernet_drop::unsupported_type : ethernet_drop::not_for_us);
+  }
+
+  // Sends one frame (given as fragments), counted as sent or as a failed transmit.
+  result<void> transmit(std::span<const view> frame) noexcept {
+    auto r = s_.netif_.transmit(frame);
+    if (r) ++s_.counters_.ethernet.sent;
+    else s_.counters_.ethernet.drop(ethernet_drop::transmit_failed);
+    return r;
+  }
+
+ private:
+  // A frame the stack does not consume: to the taker of its EtherType if it is
+  // addressed to us or to a group (LLDP goes to a multicast address), else, not
+  // being for us, to the taker of other stations' frames.
+  bool take(view& frame, bool ours, mac_address dst, std::uint16_t type) noexcept {
+    auto& hooks = s_.hooks_;
+    if (ours || dst.is_multicast()) {
+      if (frame_handler fn = hooks.frame_taker(hook_kind::ethertype, type)) {
+        ++s_.counters_.hooks.by_ethertype;
+        fn(std::move(frame));
+        return true;
+      }
+    }
+    if (ours) return false;
+    if (frame_handler fn = hooks.frame_taker(hook_kind::other_macs)) {
+      ++s_.counters_.hooks.other_macs;
+      fn(std::move(frame));
+      return true;
+    }
+    return false;
+  }
+
+  S& s_;
+};
+
+}  // namespace uni
