@@ -46,6 +46,9 @@ c2 CNAME c1
 _sip._tcp SRV 1 2 5060 www
 sub NS ns.sub
 ns.sub A 192.0.2.200
+tosub CNAME www.sub
+tosub2 CNAME tosub
+dnsub DNAME sub.example.com.
 caa CAA 0 issue "ca.example"
 g TYPE65280 \# 2 abcd
 dn DNAME www.example.com.
