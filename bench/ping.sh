@@ -232,7 +232,7 @@ med() {
 total() { { grep "^$1 target=$2 " "$raw" || true; } | sed -n "s/.* $3=\([^ ]*\).*/\1/p" | awk '{ s += $1 } END { print s + 0 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "—" }'; }
 num() { LC_ALL=C printf "%.0f" "$1" | sed -E ':a;s/^([0-9]+)([0-9]{3})/\1,\2/;ta'; }
-log_line() { sed -n "s/^\[info\] $1: //p" "$app_log" | tail -1; }
+log_line() { sed -n "s/^[0-9:.]* \[info\] $1: //p" "$app_log" | tail -1; }
 
 pages=$(log_line pages)                       # "1 in use of 1024, high water 3, exhausted 0"
 pages_in_use=$(sed -n 's/^\([0-9]*\) in use.*/\1/p' <<<"$pages")
@@ -334,7 +334,7 @@ if [ $mode = full ]; then big_note=", and one \`ping -f -q -c $big_n\` per targe
   echo "The appliance's counters at exit (SIGTERM, exit status $app_status):"
   echo
   echo '```'
-  sed 's/^\[info\] //' "$app_log"
+  sed 's/^[0-9:.]* \[info\] //' "$app_log"
   echo '```'
   echo
   echo "## What the comparison holds"

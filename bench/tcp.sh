@@ -279,12 +279,12 @@ case $mode in quick) flag=' --quick' ;; full) flag=' --full' ;; *) flag='' ;; es
       "with $flows flow(s) (peak RSS $(sed -n "s/^appliance dir=$dir flows=$flows vmhwm_kib=//p" "$raw") KiB):"
     echo
     echo '```'
-    sed 's/^\[info\] //' "$work/appliance-$([ $dir = send ] && echo sink || echo source)-$((bytes / flows)).log"
+    sed 's/^[0-9:.]* \[info\] //' "$work/appliance-$([ $dir = send ] && echo sink || echo source)-$((bytes / flows)).log"
     echo '```'
     echo
-    echo "Transmit offload only: $(sed -n 's/^\[info\] tap: //p' "$work/appliance-txonly-$([ $dir = send ] && echo sink || echo source)-$((bytes / flows)).log")."
+    echo "Transmit offload only: $(sed -n 's/^[0-9:.]* \[info\] tap: //p' "$work/appliance-txonly-$([ $dir = send ] && echo sink || echo source)-$((bytes / flows)).log")."
     echo
-    echo "No offload: $(sed -n 's/^\[info\] tap: //p' "$work/appliance-nooffload-$([ $dir = send ] && echo sink || echo source)-$((bytes / flows)).log")."
+    echo "No offload: $(sed -n 's/^[0-9:.]* \[info\] tap: //p' "$work/appliance-nooffload-$([ $dir = send ] && echo sink || echo source)-$((bytes / flows)).log")."
     echo
   done; done
   if [ "$bad" = 0 ] && [ "$app_status" = 0 ]; then echo "Verdict: **pass** (every transfer complete, the appliance exited 0)."

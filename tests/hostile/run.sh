@@ -79,20 +79,20 @@ hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$APP_PID/status" 2>/dev/null || echo
 # counters: asks for the counters (SIGUSR1); prints "IN_USE HIGH_WATER CAPACITY CONNECTIONS".
 counters() {
   local before
-  before=$(grep -c '^\[info\] pages:' "$APP_LOG")
+  before=$(grep -c '^[0-9:.]* \[info\] pages:' "$APP_LOG")
   kill -USR1 "$APP_PID" 2>/dev/null || { echo "0 0 0 0"; return; }
   for _ in $(seq 40); do
-    [ "$(grep -c '^\[info\] pages:' "$APP_LOG")" -gt "$before" ] && break
+    [ "$(grep -c '^[0-9:.]* \[info\] pages:' "$APP_LOG")" -gt "$before" ] && break
     sleep 0.05
   done
   local pages conns
-  pages=$(grep '^\[info\] pages:' "$APP_LOG" | tail -1)
-  conns=$(grep '^\[info\] tcp: ' "$APP_LOG" | tail -1 | sed -n 's/.*, \([0-9]*\) connections$/\1/p')
+  pages=$(grep '^[0-9:.]* \[info\] pages:' "$APP_LOG" | tail -1)
+  conns=$(grep '^[0-9:.]* \[info\] tcp: ' "$APP_LOG" | tail -1 | sed -n 's/.*, \([0-9]*\) connections$/\1/p')
   sed -n 's/.*pages: \([0-9]*\) in use of \([0-9]*\), high water \([0-9]*\),.*/\1 \3 \2/p' <<<"$pages" | tr '\n' ' '
   echo "${conns:-0}"
 }
 # drops: the counters' drop lines as they stand, one line.
-drops() { grep -E '^\[info\] (ethernet|arp|ipv4|icmp|udp|tcp): ' "$APP_LOG" | tail -6 | sed 's/^\[info\] //' | tr '\n' ';'; }
+drops() { grep -E '^[0-9:.]* \[info\] (ethernet|arp|ipv4|icmp|udp|tcp): ' "$APP_LOG" | tail -6 | sed 's/^[0-9:.]* \[info\] //' | tr '\n' ';'; }
 # wrong_of FILE|-: the wrong answers legitimate probes got (each answer is checked byte for byte).
 wrong_of() { awk '/^probe/ { w += $8 } END { print w + 0 }' "$1"; }
 # check_service LABEL: the appliance is alive and ping plus its service answer right.
