@@ -6,11 +6,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include <uni/core/log.hpp>
 #include <uni/core/scheduler.hpp>
 #include <uni/core/task.hpp>
+#include <uni/net/accept_supervisor.hpp>
+#include <uni/net/transport.hpp>
 
 namespace echo {
 
@@ -30,8 +31,8 @@ struct tcp_counters {
 
 // Echoes one connection until the peer's FIN, then sends ours after the echoed
 // bytes. Each read is a page of received bytes, written back as it is: no copy.
-template <class Stream>
-uni::task<void> echo_stream(uni::scheduler& sched, Stream c, tcp_counters& n, uni::wait_queue& ended) {
+template <uni::TcpStream Stream>
+uni::task<void> echo_stream(uni::scheduler& sched, Stream c, tcp_counters& n) {
   while (true) {
     auto d = co_await c.read();
     if (!d) {
@@ -56,13 +57,12 @@ uni::task<void> echo_stream(uni::scheduler& sched, Stream c, tcp_counters& n, un
     }
   }
   c.close();
-  ended.notify_one();
 }
 
 // Serves until cancelled; returns an exit status only if it cannot start.
-// Connection tasks are owned here (not detached), so cancelling the service
-// ends them too and releases their sockets and pages.
-template <class Stack>
+// Connection tasks are owned by the supervisor (not detached), so cancelling
+// the service ends them too and releases their sockets and pages.
+template <uni::TcpTransport Stack>
 uni::task<int> serve_tcp(Stack& stack, std::uint16_t port) {
   auto listener = stack.tcp_listen(port);
   if (!listener) {
@@ -71,26 +71,14 @@ uni::task<int> serve_tcp(Stack& stack, std::uint16_t port) {
   }
   uni::log_info("tcp-echo: listening on tcp ", listener->local());
   tcp_counters n;
-  uni::wait_queue ended(stack.sched());
-  std::vector<uni::join_handle<void>> active;  // declared last: cancelled first
-  active.reserve(max_tcp_connections);
-  while (true) {
-    std::erase_if(active, [](const uni::join_handle<void>& h) { return h.done(); });
-    if (active.size() == max_tcp_connections) {
-      co_await ended.wait();
-      continue;
-    }
-    auto c = co_await listener->accept();
-    if (!c) {
-      // Out of descriptors or memory: the connection stays queued; pause, retry.
-      uni::log_warn("tcp-echo: accept: ", uni::to_string(c.err()));
-      co_await stack.sched().sleep_for(std::chrono::milliseconds(10));
-      continue;
-    }
+  uni::accept_counters accepts;
+  uni::accept_supervisor<> sup(stack.sched(), "tcp-echo", max_tcp_connections, uni::when_full::wait, accepts);
+  co_await sup.run(*listener, [&](auto c, uni::no_info&) {
     ++n.connections;
-    uni::log_debug("tcp-echo: connection from ", c->remote());
-    active.push_back(uni::spawn(stack.sched(), echo_stream(stack.sched(), std::move(*c), n, ended)));
-  }
+    uni::log_debug("tcp-echo: connection from ", c.remote());
+    return echo_stream(stack.sched(), std::move(c), n);
+  });
+  co_return 0;
 }
 
 }  // namespace echo

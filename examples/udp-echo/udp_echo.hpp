@@ -8,6 +8,7 @@
 
 #include <uni/core/log.hpp>
 #include <uni/core/task.hpp>
+#include <uni/net/transport.hpp>
 
 namespace echo {
 
@@ -23,7 +24,7 @@ struct counters {
 };
 
 // Serves until cancelled; returns an exit status only if it cannot start.
-template <class Stack>
+template <uni::UdpTransport Stack>
 uni::task<int> serve_udp(Stack& stack, std::uint16_t port) {
   auto sock = stack.udp_bind(port);
   if (!sock) {

@@ -14,13 +14,13 @@
 // on POSIX, --root DIR serves DIR from disk instead of the embedded site.
 #include <uni/appliance.hpp>
 #include <uni/http/server.hpp>
+#include <uni/kv/embedded.hpp>
 
 #if defined(UNI_TARGET_POSIX_SOCKET) || defined(UNI_TARGET_POSIX_TAP)
 #include <ctime>
-#include <memory>
-#include <string>
+#include <optional>
 
-#include <uni/posix/disk_files.hpp>
+#include <uni/posix/directory_store.hpp>
 #define WWW_POSIX 1
 #endif
 
@@ -89,21 +89,27 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
   opt.max_connections = static_cast<std::size_t>(o.get_number("max-connections", 512));
   opt.limits.max_body = 16 << 20;  // /api/echo streams: a body costs no memory
 
-  const uni::http::static_fs site(uni::http::embedded_files());
-  auto embedded = [&](std::string_view path) { return site.find(path); };
-  opt.files = embedded;
+  uni::kv::embedded_store site(uni::kv::embedded_files());
+  opt.files = site;
 #if WWW_POSIX
   opt.unix_time = []() noexcept -> std::int64_t { return static_cast<std::int64_t>(std::time(nullptr)); };
-  std::unique_ptr<uni::posix::disk_files> disk;
-  auto from_disk = [&](std::string_view path) { return disk->find(path); };
+  std::optional<uni::posix::directory_store> disk;
   if (auto root = o.get("root"); !root.empty()) {
-    disk = std::make_unique<uni::posix::disk_files>(std::string(root));
-    opt.files = from_disk;
+    auto d = uni::posix::directory_store::open(root);
+    if (!d) {
+      const std::string_view why = d.err() == uni::error::invalid_argument ? "not a directory"
+                                   : d.err() == uni::error::not_found      ? "no such directory"
+                                                                           : uni::to_string(d.err());
+      uni::log_error("www: --root ", root, ": ", why);
+      co_return 2;
+    }
+    disk.emplace(std::move(*d));
+    opt.files = *disk;
     uni::log_info("www: serving ", root, " from disk");
   } else
 #endif
   {
-    uni::log_info("www: serving ", site.files().size(), " embedded files");
+    uni::log_info("www: serving ", site.entries().size(), " embedded files");
   }
   co_return co_await uni::http::serve(stack, port, opt, r.n);
 }

@@ -39,6 +39,7 @@
 #include <uni/net/ipv4_layer.hpp>
 #include <uni/net/stack_counters.hpp>
 #include <uni/net/tcp/socket.hpp>
+#include <uni/net/transport.hpp>
 #include <uni/net/udp_layer.hpp>
 
 namespace uni {
@@ -93,7 +94,10 @@ class Stack {
         housekeeping_wake_(sched),
         udp_(*this, sched),
         tcp_(transport(settings.seed != 0 ? settings.seed : derived_seed())),
-        dhcp_(*this, sched) {}
+        dhcp_(*this, sched) {
+    if constexpr (Config::udp) static_assert(UdpTransport<Stack>, "uni::Stack: its UDP must meet uni/net/transport.hpp");
+    if constexpr (Config::tcp) static_assert(TcpTransport<Stack>, "uni::Stack: its TCP must meet uni/net/transport.hpp");
+  }
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;
   ~Stack() { netif_.set_receiver({}); }

@@ -91,4 +91,14 @@ head -c "$size" /dev/urandom >"$WORK/large.bin"
 start --root "$WORK"
 www_large_file_check "$WORK/large.bin"
 stop
+
+# A --root that is no directory is the appliance's error at start: exit 2, one
+# line naming the path (not 404s for everyone).
+for bad in "$WORK/missing" "$WORK/large.bin"; do
+  status=0
+  timeout 10 "$app" --port 0 --root "$bad" >"$WORK/log" 2>&1 || status=$?
+  ((status == 2)) || die "--root $bad: exit status $status, not 2"
+  grep -q -- "--root $bad: " "$WORK/log" || die "--root $bad: the error does not name the path: $(cat "$WORK/log")"
+done
+echo "ok: --root on a missing directory or a regular file exits 2 naming the path"
 echo "www over host sockets: all checks passed"

@@ -6,7 +6,8 @@
 
 #include <uni/http/response.hpp>
 #include <uni/http/router.hpp>
-#include <uni/http/static_fs.hpp>
+#include <uni/http/files.hpp>
+#include <uni/kv/embedded.hpp>
 
 using namespace uni::http;
 
@@ -89,20 +90,50 @@ TEST_CASE("request paths: percent-decoding, dot segments refused", "[http]") {
   CHECK(decode_path("/..a/b..", buf, out));
 }
 
-TEST_CASE("static_fs: sorted lookup, index.html for directories", "[http]") {
+TEST_CASE("files: a path names a key, index.html for directories, the digest quoted is the ETag", "[http]") {
   static const std::uint8_t bytes[] = "abc";
-  static const embedded_file files[] = {
-      {"/a/index.html", bytes, bytes + 3, "\"1\"", "text/html"},
-      {"/b.css", bytes, bytes + 1, "\"2\"", "text/css"},
-      {"/index.html", bytes, bytes + 2, "\"3\"", "text/html"},
+  static const uni::kv::embedded_entry entries[] = {
+      {"a/index.html", bytes, bytes + 3, "1"},
+      {"b.css", bytes, bytes + 1, "2"},
+      {"index.html", bytes, bytes + 2, "3"},
   };
-  static_fs fs(files);
-  CHECK(fs.find("/")->etag == "\"3\"");
-  CHECK(fs.find("/a/")->etag == "\"1\"");
-  CHECK(fs.find("/b.css")->bytes().size() == 1);
-  CHECK(fs.find("/a") == nullptr);
-  CHECK(fs.is_directory("/a"));
-  CHECK(fs.find("/c") == nullptr);
+  uni::kv::embedded_store store(entries);
+  const file_source files(store);
+  CHECK(files.find("/")->etag() == "\"3\"");
+  CHECK(files.find("/")->content_type == "text/html; charset=utf-8");
+  CHECK(files.find("/a/")->etag() == "\"1\"");
+  CHECK(files.find("/b.css")->bytes.size() == 1);
+  CHECK(files.find("/b.css")->content_type == "text/css; charset=utf-8");
+  CHECK(files.find("/a").err() == uni::error::not_found);
+  CHECK(files.find("/c").err() == uni::error::not_found);
+  CHECK(files.find("//b.css").err() == uni::error::not_found);  // no key has an empty segment
+  CHECK_FALSE(file_source{});
+}
+
+TEST_CASE("files: RFC 9110 conditional and range answers", "[http]") {
+  request r;
+  r.method = method::get;
+  auto with = [&](std::initializer_list<field> f) {
+    r.field_count = 0;
+    for (const field& x : f) r.fields_storage[r.field_count++] = x;
+  };
+  with({});
+  CHECK(answer_for(r, 10, "\"e\"").status == 200);
+  CHECK(answer_for(r, 10, "\"e\"").last == 9);
+  with({{"if-none-match", "\"e\""}});
+  CHECK(answer_for(r, 10, "\"e\"").status == 304);
+  with({{"range", "bytes=2-4"}});
+  auto a = answer_for(r, 10, "\"e\"");
+  CHECK(a.status == 206);
+  CHECK(a.first == 2);
+  CHECK(a.last == 4);
+  with({{"range", "bytes=20-"}});
+  CHECK(answer_for(r, 10, "\"e\"").status == 416);
+  with({{"range", "bytes=2-4"}, {"if-range", "\"old\""}});  // another version: the whole
+  CHECK(answer_for(r, 10, "\"e\"").status == 200);
+  r.method = method::head;
+  with({{"range", "bytes=2-4"}});
+  CHECK(answer_for(r, 10, "\"e\"").status == 200);  // Range is for GET
 }
 
 TEST_CASE("router: literal and :param segments, trailing *, 405 with Allow", "[http]") {

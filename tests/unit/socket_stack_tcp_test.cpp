@@ -286,6 +286,41 @@ TEST_CASE("tcp: abort sends RST: the peer's read fails with error::reset", "[soc
   CHECK(after_abort_write == error::closed);
 }
 
+// SO_KEEPALIVE of this process's socket bound to `port` (-1 if none is).
+int keepalive_of_socket_on(std::uint16_t port) {
+  for (int fd = 0; fd < 1024; ++fd) {
+    sockaddr_in a{};
+    socklen_t len = sizeof a;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0 || a.sin_family != AF_INET) continue;
+    if (ntohs(a.sin_port) != port) continue;
+    int on = 0;
+    len = sizeof on;
+    if (::getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, &len) == 0) return on;
+  }
+  return -1;
+}
+
+TEST_CASE("tcp: set_keepalive turns the kernel's keep-alive probes on and off", "[socket][tcp]") {
+  host h;
+  auto l = h.stack.tcp_listen(0);
+  REQUIRE(l.ok());
+  int initially = -1, switched_on = -1, switched_off = -1;
+  auto main = [&]() -> task<void> {
+    auto client = co_await h.stack.tcp_connect(l->local(), std::chrono::seconds(2));
+    if (!client) co_return;
+    const std::uint16_t port = client->local().port;
+    initially = keepalive_of_socket_on(port);
+    client->set_keepalive(true);
+    switched_on = keepalive_of_socket_on(port);
+    client->set_keepalive(false);
+    switched_off = keepalive_of_socket_on(port);
+  };
+  REQUIRE(h.go(main()).ok());
+  CHECK(initially == 0);
+  CHECK(switched_on == 1);
+  CHECK(switched_off == 0);
+}
+
 TEST_CASE("tcp: close wakes a reader of the same connection with error::closed and the peer sees a FIN", "[socket][tcp]") {
   host h;
   auto l = h.stack.tcp_listen(0);

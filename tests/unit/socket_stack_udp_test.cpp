@@ -195,4 +195,11 @@ TEST_CASE("SocketStack UDP: a datagram the kernel refuses is dropped and counted
   std::vector<view> pages;
   for (std::size_t i = 0; i < udp_socket::max_fragments; ++i) pages.push_back(*h.pool->allocate());
   CHECK(s->try_send_to({loopback, p.port}, pages).err() == error::too_large);
+  CHECK(s->send_failures() == 2);  // refused by the call counts too
+
+  // close() unbinds now: the port is free again before the handle is dropped.
+  const std::uint16_t port = s->local().port;
+  s->close();
+  CHECK(s->local() == endpoint{});
+  CHECK(h.stack.udp_bind(port).ok());
 }

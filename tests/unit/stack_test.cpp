@@ -299,6 +299,11 @@ TEST_CASE("UDP: try_receive and try_send_to work now or say would_block", "[stac
   CHECK(get16(out[0], 34) == 5353);
   CHECK(get16(out[0], 36) == 4000);
   CHECK(f.stack.statistics().udp.sent == 1);
+  // would_block is no failure; a datagram larger than UDP over IPv4 carries is.
+  CHECK(sock->send_failures() == 0);
+  const bytes huge = pattern(udp_header::max_payload + 1);
+  CHECK(sock->try_send_to({peer_ip, 4000}, view::unowned(std::span<const std::uint8_t>(huge))).err() == error::too_large);
+  CHECK(sock->send_failures() == 1);
 }
 
 TEST_CASE("RFC 768: bad checksums and lengths are dropped", "[stack][udp]") {
@@ -347,6 +352,7 @@ TEST_CASE("ARP: a send waits for resolution, retries, then fails with unreachabl
   REQUIRE(run(f.sched, f.clock, sender()).ok());
   REQUIRE(outcome.has_value());
   CHECK(outcome->err() == error::unreachable);
+  CHECK(sock->send_failures() == 1);
   auto requests = f.peer.take(0x0806);
   CHECK(requests.size() == default_config::arp.max_requests);
   CHECK(f.clock.now() >= time_point{default_config::arp.retry_interval * default_config::arp.max_requests});

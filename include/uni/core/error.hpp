@@ -28,6 +28,7 @@ enum class error : std::uint8_t {
   permission,      // the platform refused (privileges)
   invalid_argument,
   io,              // the platform reported an I/O failure
+  not_found,       // no such key, file or record
 };
 
 constexpr std::string_view to_string(error e) noexcept {
@@ -51,6 +52,7 @@ constexpr std::string_view to_string(error e) noexcept {
     case error::permission: return "permission denied";
     case error::invalid_argument: return "invalid argument";
     case error::io: return "I/O error";
+    case error::not_found: return "not found";
   }
   return "unknown";
 }

@@ -18,15 +18,14 @@
 #include <uni/core/scheduler.hpp>
 #include <uni/core/task.hpp>
 #include <uni/dns/server.hpp>
+#include <uni/net/accept_supervisor.hpp>
+#include <uni/net/transport.hpp>
 
 namespace uni::dns {
 
 // Connections served at once over TCP, and how long one may sit idle (RFC 7766 §6.2.3).
 inline constexpr std::size_t max_tcp_connections = 64;
 inline constexpr auto tcp_idle_timeout = std::chrono::seconds(10);
-
-template <class Stack>
-concept has_tcp = requires(Stack& s) { s.tcp_listen(std::uint16_t{53}); };
 
 struct service_counters {
   std::uint64_t udp_queries = 0, udp_no_pages = 0, udp_send_errors = 0;
@@ -35,7 +34,7 @@ struct service_counters {
 
 // Answers datagrams on `sock` until cancelled. Each answer is written into a
 // page of the pool and sent from there: no allocation, no copy of the query.
-template <class Stack, class Socket>
+template <UdpTransport Stack, UdpSocket Socket>
 task<void> serve_udp(Stack& stack, Socket& sock, server& srv, service_counters& n) {
   std::array<std::uint8_t, page_size> scratch;  // for a query in several pieces
   while (true) {
@@ -69,9 +68,8 @@ task<void> serve_udp(Stack& stack, Socket& sock, server& srv, service_counters& 
 }
 
 // One TCP connection: length-prefixed queries in, answers out in order.
-template <class Stream>
-task<void> serve_tcp_connection(scheduler& sched, page_pool& pool, server& srv, Stream c, service_counters& n,
-                                wait_queue& ended) {
+template <TcpStream Stream>
+task<void> serve_tcp_connection(scheduler& sched, page_pool& pool, server& srv, Stream c, service_counters& n) {
   std::vector<std::uint8_t> in;  // per connection, at accept: not on the UDP path
   std::vector<std::uint8_t> out(2 + 65535);
   in.reserve(2 + 65535);
@@ -119,34 +117,21 @@ task<void> serve_tcp_connection(scheduler& sched, page_pool& pool, server& srv, 
     in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(used));
   }
   c.close();
-  ended.notify_one();
 }
 
-template <class Stack, class Listener>
+template <TcpTransport Stack, TcpListener Listener>
 task<void> serve_tcp(Stack& stack, Listener& listener, server& srv, service_counters& n) {
-  wait_queue ended(stack.sched());
-  std::vector<join_handle<void>> active;  // declared last: cancelled first
-  active.reserve(max_tcp_connections);
-  while (true) {
-    std::erase_if(active, [](const join_handle<void>& h) { return h.done(); });
-    if (active.size() == max_tcp_connections) {
-      if (co_await ended.wait() == wake_reason::cancelled) co_return;
-      continue;
-    }
-    auto c = co_await listener.accept();
-    if (!c) {
-      if (c.err() == error::cancelled) co_return;
-      co_await stack.sched().sleep_for(std::chrono::milliseconds(10));
-      continue;
-    }
+  accept_counters accepts;
+  accept_supervisor<> sup(stack.sched(), "dns", max_tcp_connections, when_full::wait, accepts);
+  co_await sup.run(listener, [&](auto c, no_info&) {
     ++n.tcp_connections;
-    active.push_back(spawn(stack.sched(), serve_tcp_connection(stack.sched(), stack.pool(), srv, std::move(*c), n, ended)));
-  }
+    return serve_tcp_connection(stack.sched(), stack.pool(), srv, std::move(c), n);
+  });
 }
 
 // Serves `srv` on `port` (UDP, and TCP when the stack has it) until cancelled;
 // returns an exit status only if it cannot start.
-template <class Stack>
+template <UdpTransport Stack>
 task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
   auto udp = stack.udp_bind(port);
   if (!udp) {
@@ -168,7 +153,7 @@ task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
                n.tcp_failed, " tcp connections failed");
     }
   } r{n, srv};
-  if constexpr (has_tcp<Stack>) {
+  if constexpr (TcpTransport<Stack>) {
     auto listener = stack.tcp_listen(port);
     if (!listener) {
       log_error("dns: cannot listen on tcp port ", port, ": ", to_string(listener.err()));

@@ -28,6 +28,7 @@
 #include <uni/dns/name.hpp>
 #include <uni/dns/rdata.hpp>
 #include <uni/dns/service.hpp>
+#include <uni/net/transport.hpp>
 #include <uni/net/endpoint.hpp>
 
 namespace uni::dns {
@@ -143,7 +144,7 @@ inline std::uint32_t mix(std::uint64_t x) noexcept {
 }  // namespace stub_detail
 
 // Resolves `qname` (type A or AAAA) through `server`.
-template <class Stack>
+template <UdpTransport Stack>
 task<result<stub_answer>> resolve(Stack& stack, endpoint server, name qname, std::uint16_t qtype,
                                   stub_options o = {}) {
   const std::uint32_t seed = stub_detail::mix(static_cast<std::uint64_t>(stack.sched().now().time_since_epoch().count()));
@@ -187,7 +188,7 @@ task<result<stub_answer>> resolve(Stack& stack, endpoint server, name qname, std
     }
   }
   if (!truncated) co_return fail(error::timed_out);
-  if constexpr (has_tcp<Stack>) {
+  if constexpr (TcpTransport<Stack>) {
     if (!o.tcp_fallback) co_return fail(error::truncated);
     // RFC 7766 §5: the same question over TCP, with a two-byte length.
     auto c = co_await stack.tcp_connect(server, o.timeout);

@@ -43,6 +43,7 @@
 #include <uni/http/response.hpp>
 #include <uni/http/url.hpp>
 #include <uni/net/endpoint.hpp>
+#include <uni/net/transport.hpp>
 
 namespace uni::http {
 
@@ -129,10 +130,10 @@ struct client_options {
   dns::stub_options dns{};
 };
 
-template <class Stack>
+template <TcpTransport Stack>
 class client {
  public:
-  using stream_type = typename Stack::tcp_stream;
+  using stream_type = tcp_stream_t<Stack>;
   using sink = function_ref<void(const view&)>;
 
   explicit client(Stack& s, client_options o = {}) noexcept : stack_(s), opt_(o) {}
@@ -181,7 +182,7 @@ class client {
     auto qname = dns::name::parse(u.host);
     if (!qname) co_return fail(error::malformed);
     const time_point now = stack_.sched().now();
-    if constexpr (requires { stack_.udp_bind(std::uint16_t{}); }) {
+    if constexpr (UdpTransport<Stack>) {
       const endpoint server = dns_server();
       if (server.address.is_any()) {
         log_warn("http client: ", u.host, ": no DNS server (none configured, none from DHCP)");

@@ -1,616 +1,50 @@
-// uni/http/server.hpp: an HTTP/1.1 server (RFC 9110, RFC 9112) over any TCP
-// stack with the uni::tcp handle API (uni's own, or posix::SocketStack):
+// uni/http/server.hpp: an HTTP/1.1 server (RFC 9110, RFC 9112) over any
+// TcpTransport (uni's own stack, or posix::SocketStack):
 //
 //   uni::http::server_counters n;
 //   uni::http::server_options o;  o.files = lookup;  o.router = &my_routes;
 //   co_await uni::http::serve(stack, 80, o, n);
 //
-// Each connection is one coroutine reading request heads (head_reader,
-// parse_head), dispatching to a dynamic handler (router) or to the static files,
-// and writing the head and the body's views in one scatter-gather write.
-// Keep-alive and pipelining come from the loop itself: bytes after one request
-// stay in the connection for the next, answers go out in order.
-//
-// Hostile clients meet bounds, each with a counter (server_counters):
-// request line (414), head bytes and field count (431), body (413), malformed
-// requests (400), unknown methods (501), known ones a path lacks (405);
-// deadlines for a head (from its first byte: slowloris), a body, idle
-// keep-alive and a stalled reader, enforced by a reaper that cancels the
-// connection's task; and a bound on connections (an idle one is evicted first,
-// otherwise the new one is refused). No exceptions; per request nothing is
-// allocated on the heap beyond the coroutine frames of TCP reads and writes;
-// response heads are written into I/O pages shared by successive responses.
+// This is the accept side: connections are accepted by the shared bounded
+// supervisor (uni/net/accept_supervisor.hpp), each served by its own task
+// running the protocol (uni/http/connection.hpp). At max_connections an idle
+// keep-alive connection is evicted for the new one (the one nearest its
+// deadline), otherwise the new one is refused. Deadlines for a head (from its
+// first byte: slowloris), a body, idle keep-alive and a stalled reader are
+// enforced by a reaper that cancels the connection's task, counting why.
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <span>
-#include <string_view>
 #include <utility>
-#include <vector>
 
-#include <uni/core/buffer.hpp>
-#include <uni/core/function_ref.hpp>
 #include <uni/core/log.hpp>
 #include <uni/core/scheduler.hpp>
 #include <uni/core/task.hpp>
-#include <uni/http/body.hpp>
-#include <uni/http/exchange.hpp>
-#include <uni/http/request.hpp>
-#include <uni/http/response.hpp>
-#include <uni/http/router.hpp>
-#include <uni/http/static_fs.hpp>
+#include <uni/http/connection.hpp>
+#include <uni/net/accept_supervisor.hpp>
+#include <uni/net/transport.hpp>
 
 namespace uni::http {
 
-// Bytes of one request head (request line + fields): more is a 431.
-inline constexpr std::size_t max_head_bytes = 8192;
-// A response body is written in pieces of at most this much, so the send
-// deadline measures progress, not the whole transfer.
-inline constexpr std::size_t send_piece = 256 * 1024;
-
-struct server_options {
-  http::limits limits{};
-  duration header_timeout = std::chrono::seconds(10);  // a whole head, from its first byte
-  duration body_timeout = std::chrono::seconds(60);    // a whole request body
-  duration idle_timeout = std::chrono::seconds(30);    // keep-alive with no request started
-  duration send_timeout = std::chrono::seconds(30);    // no progress writing a response
-  duration linger = std::chrono::seconds(2);           // reading after our FIN, before closing
-  std::size_t max_connections = 512;
-  // Seconds since 1970 for the Date field; none means no Date (RFC 9110
-  // §6.6.1: a server without a clock must not send one).
-  std::int64_t (*unix_time)() noexcept = nullptr;
-  const routes* router = nullptr;
-  // Static files by decoded path (static_fs::find, or a directory on disk).
-  function_ref<const embedded_file*(std::string_view)> files;
-};
-
-struct server_counters {
-  std::uint64_t connections = 0;
-  std::uint64_t requests = 0;
-  std::uint64_t responses = 0;
-  std::uint64_t not_modified = 0;  // 304
-  std::uint64_t partial = 0;       // 206
-  // Rejections, one counter each.
-  std::uint64_t bad_request = 0;         // 400
-  std::uint64_t not_found = 0;           // 404
-  std::uint64_t method_not_allowed = 0;  // 405
-  std::uint64_t body_too_large = 0;      // 413
-  std::uint64_t uri_too_long = 0;        // 414
-  std::uint64_t range_not_satisfiable = 0;  // 416
-  std::uint64_t expectation_failed = 0;  // 417
-  std::uint64_t headers_too_large = 0;   // 431
-  std::uint64_t not_implemented = 0;     // 501
-  std::uint64_t version_not_supported = 0;  // 505
-  std::uint64_t header_timeouts = 0;     // slowloris: a head too slow
-  std::uint64_t body_timeouts = 0;
-  std::uint64_t idle_timeouts = 0;
-  std::uint64_t send_timeouts = 0;
-  std::uint64_t connections_refused = 0;  // at max_connections, none idle
-  std::uint64_t idle_evicted = 0;         // idle keep-alive closed to make room
-  std::uint64_t stream_errors = 0;        // resets, write failures
-  std::uint64_t out_of_pages = 0;         // waits for the I/O page pool
-};
-
-// Two log lines' worth: traffic, then rejections and timeouts.
-inline void log_counters(std::string_view who, const server_counters& n) noexcept {
-  log_info(who, ": ", n.connections, " connections, ", n.requests, " requests, ", n.responses, " responses (",
-           n.not_modified, " 304, ", n.partial, " 206), ", n.stream_errors, " stream errors, ", n.out_of_pages,
-           " page waits");
-  log_info(who, ": rejected ", n.bad_request, " 400, ", n.not_found, " 404, ", n.method_not_allowed, " 405, ",
-           n.body_too_large, " 413, ", n.uri_too_long, " 414, ", n.range_not_satisfiable, " 416, ",
-           n.headers_too_large, " 431, ", n.not_implemented, " 501, ", n.version_not_supported,
-           " 505; timeouts ", n.header_timeouts, " head, ", n.body_timeouts, " body, ", n.idle_timeouts,
-           " idle, ", n.send_timeouts, " send; ", n.connections_refused, " refused, ", n.idle_evicted,
-           " evicted");
-}
-
-enum class conn_state : std::uint8_t { idle, head, body, busy, closing };
-
-struct conn_slot {
-  join_handle<void> task;
-  time_point deadline = time_never;
-  conn_state state = conn_state::idle;
-  bool free() const noexcept { return !task.valid() || task.done(); }
-};
-
-struct server_state {
-  scheduler& sched;
-  page_pool& pool;
-  const server_options& opt;
-  server_counters& n;
-  char date[29] = {};
-  std::int64_t date_second = -1;
-
-  std::string_view http_date() noexcept {
-    const std::int64_t t = opt.unix_time();
-    if (t != date_second) {
-      format_http_date(t, date);
-      date_second = t;
-    }
-    return {date, sizeof date};
-  }
-};
+using connection_supervisor = accept_supervisor<conn_watch>;
 
 namespace detail {
-inline view static_view(std::string_view s) noexcept {
-  return view::unowned(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
-}
-inline void count_status(server_counters& n, int status) noexcept {
-  switch (status) {
-    case 304: ++n.not_modified; break;
-    case 206: ++n.partial; break;
-    case 400: ++n.bad_request; break;
-    case 404: ++n.not_found; break;
-    case 405: ++n.method_not_allowed; break;
-    case 413: ++n.body_too_large; break;
-    case 414: ++n.uri_too_long; break;
-    case 416: ++n.range_not_satisfiable; break;
-    case 417: ++n.expectation_failed; break;
-    case 431: ++n.headers_too_large; break;
-    case 501: ++n.not_implemented; break;
-    case 505: ++n.version_not_supported; break;
-    default: break;
-  }
-}
-}  // namespace detail
-
-// The protocol of one connection; the transport is reached through three
-// virtual calls so that this code is compiled once, whatever the stack.
-class connection : public exchange {
- public:
-  connection(server_state& srv, conn_slot& slot) noexcept
-      : srv_(srv), slot_(slot), reader_(srv.opt.limits.max_request_line) {
-    req_ = &reqv_;
-  }
-
-  task<void> run() {
-    while (true) {
-      reader_.reset();
-      set_state(conn_state::idle, srv_.opt.idle_timeout);
-      head_status hs = head_status::need_more;
-      while (hs == head_status::need_more) {
-        if (in_.empty()) {
-          const bool more = co_await fill();
-          if (!more) co_return;
-        }
-        hs = reader_.feed(in_);
-        if (slot_.state == conn_state::idle && reader_.pending() > 0)
-          set_state(conn_state::head, srv_.opt.header_timeout);
-      }
-      ++srv_.n.requests;
-      if (hs != head_status::complete) reqv_.method = method::other, reqv_.minor = 1;  // no earlier request's
-      int status = hs == head_status::line_too_long ? 414
-                   : hs == head_status::too_large   ? 431
-                                                    : parse_head(reader_.head(), reqv_, srv_.opt.limits);
-      if (status == 0 && reqv_.method == method::other) status = 501;
-      begin_request();
-      if (status != 0) {
-        keep_alive_ = false;
-        co_await send_error(status);
-        co_await linger();
-        co_return;
-      }
-      keep_alive_ = reqv_.keep_alive;
-      body_.start(reqv_, srv_.opt.limits.max_body);
-      set_state(conn_state::busy, srv_.opt.send_timeout);
-
-      co_await dispatch();
-      if (!responded_ && !failed_) co_await send_error(body_error_ ? body_error_ : 500);
-      // A streamed body cut short by a bad request body must not look
-      // complete: no last chunk, the connection just closes.
-      if (streaming_ && body_error_) co_return;
-      if (streaming_ && !failed_) (void)co_await end_stream();
-      if (failed_) co_return;
-      if (!keep_alive_) {
-        co_await linger();
-        co_return;
-      }
-    }
-  }
-
-  // exchange
-  task<result<view>> read_body() override {
-    if (reqv_.expect_continue && !continue_sent_ && !body_.finished() && !responded_) {
-      continue_sent_ = true;
-      const view v = detail::static_view("HTTP/1.1 100 Continue\r\n\r\n");
-      if (auto w = co_await send(std::span<const view>(&v, 1)); !w) co_return fail(w.err());
-    }
-    bool waited = false;
-    while (true) {
-      view out;
-      switch (body_.next(in_, out)) {
-        case body_status::data: co_return out;
-        case body_status::done:
-          if (waited) set_state(conn_state::busy, srv_.opt.send_timeout);
-          co_return view{};
-        case body_status::malformed: body_error_ = 400; co_return fail(error::malformed);
-        case body_status::too_large: body_error_ = 413; co_return fail(error::too_large);
-        case body_status::need_more: break;
-      }
-      if (slot_.state != conn_state::body) set_state(conn_state::body, srv_.opt.body_timeout);
-      waited = true;
-      const bool more = co_await fill();
-      if (!more) {
-        body_error_ = 400;
-        co_return fail(error::truncated);
-      }
-    }
-  }
-
-  result<view> scratch(std::size_t bytes) noexcept override {
-    auto s = reserve(bytes);
-    if (!s) return fail(s.err());
-    return commit(bytes);
-  }
-
-  task<result<void>> respond(int status, std::string_view content_type, std::span<const view> body,
-                             std::span<const field> extra = {}) override {
-    if (responded_) co_return fail(error::invalid_argument);
-    const std::uint64_t length = total_size(body);
-    auto head = build_head(status, content_type, &length, extra, nullptr);
-    if (!head) co_return fail(head.err());
-    responded_ = true;
-    if (reqv_.method == method::head || status == 304 || status == 204) body = {};
-    co_return co_await send_with_head(*head, body);
-  }
-
-  task<result<void>> start_stream(int status, std::string_view content_type,
-                                  std::span<const field> extra = {}) override {
-    if (responded_) co_return fail(error::invalid_argument);
-    if (reqv_.minor == 0) keep_alive_ = false;  // HTTP/1.0: the end of the body is our FIN
-    auto head = build_head(status, content_type, nullptr, extra, nullptr);
-    if (!head) co_return fail(head.err());
-    responded_ = true;
-    streaming_ = reqv_.method != method::head;
-    co_return co_await send(std::span<const view>(&*head, 1));
-  }
-
-  task<result<void>> write_stream(std::span<const view> data) override {
-    if (!streaming_) co_return result<void>{};  // HEAD: no body
-    const std::size_t n = total_size(data);
-    if (n == 0) co_return result<void>{};  // an empty chunk would end the body
-    if (reqv_.minor == 0) co_return co_await send(data);
-    // A chunk (RFC 9112 §7.1): size line, data, CRLF.
-    auto line = reserve(20);
-    if (!line) co_return fail(line.err());
-    std::size_t len = 0;
-    char hex[16];
-    std::size_t k = 0;
-    for (std::size_t v = n; v; v >>= 4) hex[k++] = "0123456789abcdef"[v & 15];
-    while (k) (*line)[len++] = static_cast<std::uint8_t>(hex[--k]);
-    (*line)[len++] = '\r';
-    (*line)[len++] = '\n';
-    const view size_line = commit(len);
-    if (auto w = co_await send(std::span<const view>(&size_line, 1)); !w) co_return w;
-    if (auto w = co_await send(data); !w) co_return w;
-    const view crlf = detail::static_view("\r\n");
-    co_return co_await send(std::span<const view>(&crlf, 1));
-  }
-
-  task<result<void>> end_stream() override {
-    if (!streaming_) co_return result<void>{};
-    streaming_ = false;
-    if (reqv_.minor == 0) co_return result<void>{};
-    const view last = detail::static_view("0\r\n\r\n");
-    co_return co_await send(std::span<const view>(&last, 1));
-  }
-
- protected:
-  // The transport: the next received bytes (empty at end of stream), a write
-  // of views, and a half-close.
-  virtual task<result<view>> transport_read() = 0;
-  virtual task<result<void>> transport_write(std::span<const view> data) = 0;
-  virtual void transport_shutdown() noexcept = 0;
-  ~connection() = default;
-
- private:
-  void set_state(conn_state s, duration d) noexcept {
-    slot_.state = s;
-    slot_.deadline = srv_.sched.now() + d;
-  }
-  void begin_request() noexcept {
-    params_ = {};
-    responded_ = false;
-    streaming_ = false;
-    continue_sent_ = false;
-    body_error_ = 0;
-  }
-
-  // Reads more into in_; false at end of stream or on an error.
-  task<bool> fill() {
-    in_ = view{};      // a consumed view may still hold its page
-    scratch_ = view{};  // nor does a waiting connection keep a head page
-    while (true) {
-      auto d = co_await transport_read();
-      if (d) {
-        if (d->empty()) co_return false;
-        in_ = std::move(*d);
-        co_return true;
-      }
-      if (d.err() != error::no_buffers) {
-        if (d.err() != error::closed) ++srv_.n.stream_errors;
-        co_return false;
-      }
-      ++srv_.n.out_of_pages;  // pages come back as other connections' data is acknowledged
-      co_await srv_.sched.sleep_for(std::chrono::milliseconds(1));
-    }
-  }
-
-  // Writes, in pieces of at most send_piece bytes, each with a fresh deadline.
-  task<result<void>> send(std::span<const view> data) {
-    std::array<view, 8> batch;
-    std::size_t k = 0, bytes = 0;
-    for (const view& whole : data) {
-      view rest = whole;
-      while (!rest.empty()) {
-        const std::size_t take = rest.size() < send_piece - bytes ? rest.size() : send_piece - bytes;
-        batch[k++] = rest.head(take);
-        rest.drop_front(take);
-        bytes += take;
-        if (k == batch.size() || bytes == send_piece) {
-          if (auto w = co_await flush(std::span<const view>(batch.data(), k)); !w) co_return w;
-          k = 0;
-          bytes = 0;
-        }
-      }
-    }
-    if (k) co_return co_await flush(std::span<const view>(batch.data(), k));
-    co_return result<void>{};
-  }
-  task<result<void>> flush(std::span<const view> views) {
-    slot_.deadline = srv_.sched.now() + srv_.opt.send_timeout;
-    auto w = co_await transport_write(views);
-    if (!w) {
-      failed_ = true;
-      ++srv_.n.stream_errors;
-    }
-    co_return w;
-  }
-  task<result<void>> send_with_head(const view& head, std::span<const view> body) {
-    ++srv_.n.responses;
-    if (body.empty()) co_return co_await send(std::span<const view>(&head, 1));
-    if (body.size() == 1) {  // one write for both: send() cuts it into pieces
-      const std::array<view, 2> both{head, body[0]};
-      co_return co_await send(both);
-    }
-    if (auto w = co_await send(std::span<const view>(&head, 1)); !w) co_return w;
-    co_return co_await send(body);
-  }
-
-  // Room in the connection's scratch page (a fresh page when it is short).
-  result<std::span<std::uint8_t>> reserve(std::size_t n) noexcept {
-    if (n > page_size) return fail(error::too_large);
-    if (scratch_.empty() || page_size - scratch_used_ < n) {
-      auto p = srv_.pool.allocate();
-      if (!p) {
-        ++srv_.n.out_of_pages;
-        return fail(p.err());
-      }
-      scratch_ = std::move(*p);
-      scratch_used_ = 0;
-    }
-    return std::span<std::uint8_t>(scratch_.data() + scratch_used_, page_size - scratch_used_);
-  }
-  view commit(std::size_t n) noexcept {
-    view v = scratch_.slice(scratch_used_, n).value();
-    scratch_used_ += n;
-    return v;
-  }
-
-  struct range_info {
-    std::uint64_t first, last, size;
-  };
-  // A response head: status, Date, Content-Type, Content-Length (when
-  // `length`; chunked when streaming HTTP/1.1), Connection, extra fields.
-  result<view> build_head(int status, std::string_view content_type, const std::uint64_t* length,
-                          std::span<const field> extra, const range_info* range) noexcept {
-    if (!body_.finished() && !body_error_) keep_alive_ = false;  // the unread body is not worth reading
-    if (body_error_) keep_alive_ = false;
-    // Most heads fit in a few hundred bytes of the current scratch page; one
-    // with large extra fields gets a page of its own.
-    for (const std::size_t want : {std::size_t{1024}, page_size}) {
-      auto room = reserve(want);
-      if (!room) return fail(room.err());
-      auto n = write_head(room->first(want), status, content_type, length, extra, range);
-      if (n) {
-        detail::count_status(srv_.n, status);
-        return commit(*n);
-      }
-      scratch_ = view{};
-    }
-    return fail(error::too_large);
-  }
-  std::optional<std::size_t> write_head(std::span<std::uint8_t> room, int status, std::string_view content_type,
-                                        const std::uint64_t* length, std::span<const field> extra,
-                                        const range_info* range) noexcept {
-    head_writer w(room);
-    w.status(status, reqv_.minor);
-    if (srv_.opt.unix_time) w.field("Date", srv_.http_date());
-    w.field("Server", "uni");
-    for (const field& f : extra) w.field(f.name, f.value);
-    if (range) w.content_range(range->first, range->last, range->size);
-    if (status != 304 && status != 204) {
-      if (!content_type.empty()) w.field("Content-Type", content_type);
-      if (length) w.field("Content-Length", *length);
-      else if (reqv_.minor >= 1) w.field("Transfer-Encoding", "chunked");
-    }
-    if (!keep_alive_) w.field("Connection", "close");
-    else if (reqv_.minor == 0) w.field("Connection", "keep-alive");
-    return w.finish();
-  }
-
-  task<void> send_error(int status, std::span<const field> extra = {}) {
-    const std::string_view text = reason(status);
-    const std::array<view, 2> body{detail::static_view(text), detail::static_view("\n")};
-    const std::uint64_t length = text.size() + 1;
-    auto head = build_head(status, "text/plain; charset=utf-8", &length, extra, nullptr);
-    if (!head) {
-      failed_ = true;
-      co_return;
-    }
-    responded_ = true;
-    (void)co_await send_with_head(*head, reqv_.method == method::head ? std::span<const view>{} : body);
-  }
-
-  // Half-closes, then reads (and drops) what the client still sends, so our
-  // last response is not destroyed by a reset (RFC 9112 §9.6).
-  task<void> linger() {
-    transport_shutdown();
-    set_state(conn_state::closing, srv_.opt.linger);
-    in_ = view{};
-    while (true) {
-      const bool more = co_await fill();  // (GCC 12 mis-compiles co_await in a loop condition)
-      if (!more) break;
-      in_ = view{};
-    }
-  }
-
-  task<void> dispatch() {
-    if (const routes* r = srv_.opt.router) {
-      const routes::route* found = nullptr;
-      std::array<method, 8> allow{};
-      std::size_t allowed = 0;
-      switch (r->find(reqv_.method, reqv_.path, params_, found, allow, allowed)) {
-        case routes::outcome::found: co_await found->fn(*this); co_return;
-        case routes::outcome::wrong_method: {
-          char buf[80];
-          std::size_t len = 0;
-          for (std::size_t i = 0; i < allowed; ++i) {
-            const std::string_view m = to_string(allow[i]);
-            if (len + m.size() + 2 > sizeof buf) break;
-            if (len) buf[len++] = ',', buf[len++] = ' ';
-            for (char c : m) buf[len++] = c;
-          }
-          const field f{"Allow", {buf, len}};
-          co_await send_error(405, std::span<const field>(&f, 1));
-          co_return;
-        }
-        case routes::outcome::none: break;
-      }
-    }
-    if (srv_.opt.files) {
-      co_await serve_file();
-      co_return;
-    }
-    co_await send_error(404);
-  }
-
-  task<void> serve_file() {
-    char buf[1024];
-    std::string_view path;
-    if (!decode_path(reqv_.path, buf, path)) {
-      co_await send_error(reqv_.path.size() > sizeof buf ? 414 : 400);
-      co_return;
-    }
-    const embedded_file* f = srv_.opt.files(path);
-    if (!f) {
-      co_await send_error(404);
-      co_return;
-    }
-    if (reqv_.method != method::get && reqv_.method != method::head) {
-      const field allow{"Allow", "GET, HEAD"};
-      co_await send_error(405, std::span<const field>(&allow, 1));
-      co_return;
-    }
-    const std::uint64_t size = static_cast<std::uint64_t>(f->end - f->begin);
-    std::array<field, 2> extra{field{"ETag", f->etag}, field{"Accept-Ranges", "bytes"}};
-    // If-None-Match (RFC 9110 §13.1.2): 304 with the validator, no body.
-    if (const std::string_view inm = reqv_.header("if-none-match"); !inm.empty() && etag_matches(inm, f->etag)) {
-      auto head = build_head(304, {}, nullptr, std::span<const field>(extra.data(), 1), nullptr);
-      if (!head) co_return;
-      responded_ = true;
-      (void)co_await send_with_head(*head, {});
-      co_return;
-    }
-    int status = 200;
-    range_info range{0, size == 0 ? 0 : size - 1, size};
-    bool use_range = false;
-    // Range (RFC 9110 §14.2), GET only, unless If-Range names another version.
-    if (const std::string_view rh = reqv_.header("range"); !rh.empty() && reqv_.method == method::get) {
-      const std::string_view if_range = reqv_.header("if-range");
-      if (if_range.empty() || if_range == f->etag) {
-        byte_range br;
-        switch (parse_range(rh, size, br)) {
-          case range_result::whole: break;
-          case range_result::partial:
-            status = 206;
-            range.first = br.first;
-            range.last = br.last;
-            use_range = true;
-            break;
-          case range_result::unsatisfiable: {
-            range_info none{1, 0, size};
-            const std::uint64_t zero = 0;
-            auto head = build_head(416, {}, &zero, extra, &none);
-            if (!head) co_return;
-            responded_ = true;
-            (void)co_await send_with_head(*head, {});
-            co_return;
-          }
-        }
-      }
-    }
-    const std::uint64_t length = size == 0 ? 0 : range.last - range.first + 1;
-    auto head = build_head(status, f->content_type, &length, extra, use_range ? &range : nullptr);
-    if (!head) co_return;
-    responded_ = true;
-    const view body = view::unowned(f->bytes().subspan(range.first, length));
-    if (reqv_.method == method::head || length == 0) (void)co_await send_with_head(*head, {});
-    else (void)co_await send_with_head(*head, std::span<const view>(&body, 1));
-  }
-
-  server_state& srv_;
-  conn_slot& slot_;
-  head_reader<max_head_bytes> reader_;
-  http::request reqv_;
-  body_decoder body_;
-  view in_;       // received bytes not yet consumed
-  view scratch_;  // the page response heads are written into
-  std::size_t scratch_used_ = 0;
-  int body_error_ = 0;
-  bool keep_alive_ = true;
-  bool streaming_ = false;
-  bool continue_sent_ = false;
-  bool failed_ = false;
-};
-
-// The connection over a concrete stream type.
-template <class Stream>
-class stream_connection final : public connection {
- public:
-  stream_connection(server_state& srv, conn_slot& slot, Stream s) noexcept : connection(srv, slot), s_(std::move(s)) {}
-
- private:
-  task<result<view>> transport_read() override { return s_.read(); }
-  task<result<void>> transport_write(std::span<const view> data) override { return s_.write(data); }
-  void transport_shutdown() noexcept override { (void)s_.shutdown(); }
-  Stream s_;
-};
-
-namespace detail {
-template <class Stream>
-task<void> run_connection(server_state& srv, conn_slot& slot, Stream s) {
-  stream_connection<Stream> c(srv, slot, std::move(s));
-  co_await c.run();
-}
-
 // Cancels the connections whose deadline passed, counting why.
-inline task<void> reap(server_state& srv, std::vector<conn_slot>& slots) {
+inline task<void> reap(server_state& srv, connection_supervisor& sup) {
   while (true) {
     co_await srv.sched.sleep_for(std::chrono::milliseconds(200));
     const time_point now = srv.sched.now();
-    for (conn_slot& s : slots) {
+    for (auto& s : sup.children()) {
       if (!s.task.valid()) continue;
       if (s.task.done()) {
         s.task = {};
         continue;
       }
-      if (now < s.deadline) continue;
-      switch (s.state) {
+      if (now < s.info.deadline) continue;
+      switch (s.info.state) {
         case conn_state::idle: ++srv.n.idle_timeouts; break;
         case conn_state::head: ++srv.n.header_timeouts; break;
         case conn_state::body: ++srv.n.body_timeouts; break;
@@ -621,54 +55,37 @@ inline task<void> reap(server_state& srv, std::vector<conn_slot>& slots) {
     }
   }
 }
+
+// At the bound: the idle keep-alive connection nearest its deadline, if any.
+inline connection_supervisor::child* idle_to_evict(std::span<connection_supervisor::child> children) noexcept {
+  connection_supervisor::child* found = nullptr;
+  for (auto& s : children)
+    if (s.info.state == conn_state::idle && (!found || s.info.deadline < found->info.deadline)) found = &s;
+  return found;
+}
 }  // namespace detail
 
 // Serves HTTP on a listener until cancelled. `opt` and `n` must outlive the task.
-template <class Stack, class Listener>
-  requires requires(Listener& l) { l.accept(); }
+template <Transport Stack, TcpListener Listener>
 task<int> serve(Stack& stack, Listener listener, const server_options& opt, server_counters& n) {
   log_info("http: listening on http://", listener.local(), "/");
   server_state srv{stack.sched(), stack.pool(), opt, n};
-  std::vector<conn_slot> slots(opt.max_connections);
-  join_handle<void> reaper = spawn(stack.sched(), detail::reap(srv, slots));  // destroyed first
-  std::size_t cursor = 0;
-  while (true) {
-    auto c = co_await listener.accept();
-    if (!c) {
-      log_warn("http: accept: ", to_string(c.err()));
-      co_await stack.sched().sleep_for(std::chrono::milliseconds(10));
-      continue;
-    }
-    ++n.connections;
-    conn_slot* slot = nullptr;
-    for (std::size_t i = 0; i < slots.size() && !slot; ++i) {
-      conn_slot& s = slots[(cursor + i) % slots.size()];
-      if (s.free()) slot = &s, cursor = (cursor + i + 1) % slots.size();
-    }
-    if (!slot) {
-      // Full: close the idle keep-alive connection nearest its deadline.
-      for (conn_slot& s : slots)
-        if (s.state == conn_state::idle && (!slot || s.deadline < slot->deadline)) slot = &s;
-      if (slot) {
-        slot->task.cancel();
-        ++n.idle_evicted;
-      }
-    }
-    if (!slot) {
-      ++n.connections_refused;
-      c->abort();
-      continue;
-    }
-    c->set_nodelay(true);  // heads and bodies are whole writes: no reason to wait
-    slot->task = {};
-    slot->state = conn_state::idle;
-    slot->deadline = stack.sched().now() + opt.idle_timeout;
-    slot->task = spawn(stack.sched(), detail::run_connection(srv, *slot, std::move(*c)));
-  }
+  connection_supervisor sup(stack.sched(), "http", opt.max_connections, when_full::refuse, n.accepts);
+  join_handle<void> reaper = spawn(stack.sched(), detail::reap(srv, sup));  // destroyed first
+  co_await sup.run(
+      listener,
+      [&](auto c, conn_watch& watch) {
+        c.set_nodelay(true);  // heads and bodies are whole writes: no reason to wait
+        watch.state = conn_state::idle;
+        watch.deadline = stack.sched().now() + opt.idle_timeout;
+        return detail::run_connection(srv, watch, std::move(c));
+      },
+      detail::idle_to_evict);
+  co_return 0;
 }
 
 // Serves HTTP on `port`; returns 1 only if it cannot listen.
-template <class Stack>
+template <TcpTransport Stack>
 task<int> serve(Stack& stack, std::uint16_t port, const server_options& opt, server_counters& n) {
   auto listener = stack.tcp_listen(port);
   if (!listener) {

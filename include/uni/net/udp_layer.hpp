@@ -98,12 +98,14 @@ class udp_layer {
 template <class S>
 class basic_udp_socket {
  public:
-  basic_udp_socket(basic_udp_socket&& o) noexcept : stack_(std::exchange(o.stack_, nullptr)), slot_(o.slot_) {}
+  basic_udp_socket(basic_udp_socket&& o) noexcept
+      : stack_(std::exchange(o.stack_, nullptr)), slot_(o.slot_), send_failures_(o.send_failures_) {}
   basic_udp_socket& operator=(basic_udp_socket&& o) noexcept {
     if (this != &o) {
       close();
       stack_ = std::exchange(o.stack_, nullptr);
       slot_ = o.slot_;
+      send_failures_ = o.send_failures_;
     }
     return *this;
   }
@@ -132,7 +134,7 @@ class basic_udp_socket {
   // Sends now if the next hop is known, else error::would_block (send_to()
   // resolves it first).
   result<void> try_send_to(endpoint to, std::span<const view> payload) noexcept {
-    return layer().send_now(layer().table().port(slot_), to, payload);
+    return counted(layer().send_now(layer().table().port(slot_), to, payload));
   }
   result<void> try_send_to(endpoint to, const view& payload) noexcept {
     return try_send_to(to, std::span<const view>(&payload, 1));
@@ -141,11 +143,13 @@ class basic_udp_socket {
   // Sends `payload` (any number of views, not copied) to `to`, resolving the
   // next hop first: error::unreachable if ARP gets no answer.
   task<result<void>> send_to(endpoint to, std::span<const view> payload) {
-    return layer().send(layer().table().port(slot_), to, payload);
+    co_return counted(co_await layer().send(layer().table().port(slot_), to, payload));
   }
   task<result<void>> send_to(endpoint to, const view& payload) {
     return send_to(to, std::span<const view>(&payload, 1));
   }
+  // Sends that failed (would_block and cancellation aside): every refusal is the call's error here.
+  std::uint64_t send_failures() const noexcept { return send_failures_; }
 
   void close() noexcept {
     if (stack_) std::exchange(stack_, nullptr)->udp_.table().unbind(slot_);
@@ -155,9 +159,14 @@ class basic_udp_socket {
   friend S;
   basic_udp_socket(S* s, std::size_t slot) noexcept : stack_(s), slot_(slot) {}
   udp_layer<S>& layer() const noexcept { return stack_->udp_; }
+  result<void> counted(result<void> r) noexcept {
+    if (!r && r.err() != error::would_block && r.err() != error::cancelled) ++send_failures_;
+    return r;
+  }
 
   S* stack_;
   std::size_t slot_;
+  std::uint64_t send_failures_ = 0;
 };
 
 }  // namespace uni

@@ -40,6 +40,7 @@
 #include <uni/core/scheduler.hpp>
 #include <uni/core/task.hpp>
 #include <uni/net/endpoint.hpp>
+#include <uni/net/transport.hpp>
 #include <uni/net/udp.hpp>
 
 namespace uni::posix {
@@ -131,18 +132,28 @@ class SocketStack {
     static constexpr std::size_t max_fragments = 16;  // views in one datagram
 
     udp_socket(udp_socket&&) noexcept = default;
-    udp_socket& operator=(udp_socket&&) noexcept = default;
-    ~udp_socket() {
-      if (st_) {
-        st_->flush();
-        boost::system::error_code ec;
-        st_->sock.close(ec);  // pending waits complete as aborted and release st_
+    udp_socket& operator=(udp_socket&& o) noexcept {
+      if (this != &o) {
+        close();
+        st_ = std::move(o.st_);
       }
+      return *this;
     }
+    ~udp_socket() { close(); }
 
-    endpoint local() const noexcept { return st_->local; }
-    // Datagrams try_send_to accepted that the kernel then refused (and dropped).
-    std::uint64_t send_failures() const noexcept { return st_->send_failures; }
+    endpoint local() const noexcept { return st_ ? st_->local : endpoint{}; }
+    // Datagrams this socket could not send: refused by try_send_to (too large),
+    // or accepted and then refused by the kernel (and dropped).
+    std::uint64_t send_failures() const noexcept { return st_ ? st_->send_failures : 0; }
+
+    // Sends what is queued and unbinds; pending waits complete as aborted.
+    void close() noexcept {
+      if (!st_) return;
+      auto st = std::exchange(st_, nullptr);
+      st->flush();
+      boost::system::error_code ec;
+      st->sock.close(ec);
+    }
 
     // The next datagram if one is queued (error::would_block if none), its payload
     // in a page of the pool (error::no_buffers if the pool is empty: the datagram
@@ -176,8 +187,11 @@ class SocketStack {
     result<void> try_send_to(endpoint to, std::span<const view> frags) {
       std::size_t bytes = 0;
       for (const view& f : frags) bytes += f.size();
-      if (frags.size() > max_fragments || bytes > udp_header::max_payload) return fail(error::too_large);
       state& st = *st_;
+      if (frags.size() > max_fragments || bytes > udp_header::max_payload) {
+        ++st.send_failures;
+        return fail(error::too_large);
+      }
       if (!st.has_room(frags.size())) {
         st.flush();
         if (!st.has_room(frags.size())) return fail(error::would_block);
@@ -476,6 +490,14 @@ class SocketStack {
       st_->sock.set_option(tcp::no_delay(on), ec);
     }
 
+    // Keep-alive probes on an idle connection (SO_KEEPALIVE; Linux's default
+    // times are RFC 1122 §4.2.3.6's, as uni's own stack uses).
+    void set_keepalive(bool on) noexcept {
+      if (!st_) return;
+      boost::system::error_code ec;
+      st_->sock.set_option(boost::asio::socket_base::keep_alive(on), ec);
+    }
+
    private:
     friend class SocketStack;
     using tcp = boost::asio::ip::tcp;
@@ -656,5 +678,8 @@ class SocketStack {
   page_pool& pool_;
   ipv4_address address_;
 };
+
+static_assert(UdpTransport<SocketStack>, "posix::SocketStack: its UDP must meet uni/net/transport.hpp");
+static_assert(TcpTransport<SocketStack>, "posix::SocketStack: its TCP must meet uni/net/transport.hpp");
 
 }  // namespace uni::posix

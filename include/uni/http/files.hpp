@@ -1,0 +1,154 @@
+// uni/http/files.hpp: static files for the HTTP server, from any read-only
+// key-value store (uni/kv/concepts.hpp): the files compiled into the image
+// (uni/kv/embedded.hpp) or, on POSIX, a directory (uni/posix/directory_store.hpp).
+// The store holds bytes and digests; the HTTP names are made here: a request
+// path becomes a key, the digest quoted is the ETag, the key's extension gives
+// the Content-Type, and the request's conditional and range fields pick what
+// is sent (RFC 9110 §13.1.2 If-None-Match, §14.2 Range, §13.1.5 If-Range).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include <uni/core/buffer.hpp>
+#include <uni/core/result.hpp>
+#include <uni/http/request.hpp>
+#include <uni/http/response.hpp>
+#include <uni/kv/concepts.hpp>
+
+namespace uni::http {
+
+// Percent-decodes a request path (RFC 3986 §2.1) into `out`; false if it is
+// malformed, too long, decodes to a NUL, or has a "." or ".." segment.
+inline bool decode_path(std::string_view in, std::span<char> out, std::string_view& decoded) noexcept {
+  auto hexval = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  if (in.empty() || in.front() != '/') return false;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      const int h = hexval(in[i + 1]), l = hexval(in[i + 2]);
+      if (h < 0 || l < 0) return false;
+      c = static_cast<char>(h * 16 + l);
+      if (c == '\0') return false;
+      i += 2;
+    }
+    if (n == out.size()) return false;
+    out[n++] = c;
+  }
+  decoded = {out.data(), n};
+  // Dot segments would climb out of a served directory: refused, not resolved.
+  std::string_view rest = decoded;
+  while (!rest.empty()) {
+    rest.remove_prefix(1);  // the '/'
+    const std::size_t slash = rest.find('/');
+    const std::string_view seg = rest.substr(0, slash);
+    if (seg == "." || seg == ".." || seg.find('\\') != std::string_view::npos) return false;
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash);
+  }
+  return true;
+}
+
+// The key a decoded path names, written into `out`: the path without its
+// leading '/', and a path ending in '/' means its index.html. False if it does
+// not fit.
+inline bool key_for_path(std::string_view path, std::span<char> out, std::string_view& key) noexcept {
+  if (path.empty() || path.front() != '/') return false;
+  path.remove_prefix(1);
+  constexpr std::string_view index = "index.html";
+  const bool directory = path.empty() || path.back() == '/';
+  const std::size_t n = path.size() + (directory ? index.size() : 0);
+  if (n > out.size()) return false;
+  std::size_t k = 0;
+  for (char c : path) out[k++] = c;
+  if (directory)
+    for (char c : index) out[k++] = c;
+  key = {out.data(), n};
+  return true;
+}
+
+// A file found: its bytes (unowned, valid for the run), ETag and Content-Type.
+struct file {
+  view bytes;
+  std::string_view content_type;
+  std::array<char, kv::digest::capacity + 2> etag_text{};
+  std::size_t etag_size = 0;
+
+  std::string_view etag() const noexcept { return {etag_text.data(), etag_size}; }
+};
+
+// Any ReadOnlyStore, reached through one function pointer so that the
+// connection's code is compiled once, whatever holds the files.
+class file_source {
+ public:
+  constexpr file_source() noexcept = default;
+  template <kv::ReadOnlyStore S>
+  file_source(S& store) noexcept : store_(&store), find_(&find_in<S>) {}
+
+  explicit operator bool() const noexcept { return find_ != nullptr; }
+
+  // The file at a decoded request path; error::not_found when there is none
+  // (including for paths no key can name, such as "//x").
+  result<file> find(std::string_view path) const noexcept {
+    char buf[kv::max_key];
+    std::string_view key;
+    if (!key_for_path(path, buf, key) || !kv::valid_key(key)) return fail(error::not_found);
+    return find_(store_, key);
+  }
+
+ private:
+  template <class S>
+  static result<file> find_in(void* store, std::string_view key) noexcept {
+    S& s = *static_cast<S*>(store);
+    auto bytes = s.get(key);
+    if (!bytes) return fail(bytes.err() == error::invalid_argument ? error::not_found : bytes.err());
+    auto d = s.digest(key);
+    if (!d) return fail(d.err());
+    file f{std::move(*bytes), content_type_for(key)};
+    const std::string_view text = d->text();
+    f.etag_text[0] = '"';
+    for (std::size_t i = 0; i < text.size(); ++i) f.etag_text[i + 1] = text[i];
+    f.etag_text[text.size() + 1] = '"';
+    f.etag_size = text.size() + 2;
+    return f;
+  }
+
+  void* store_ = nullptr;
+  result<file> (*find_)(void*, std::string_view) noexcept = nullptr;
+};
+
+// What a GET or HEAD of a file of `size` bytes answers: 304 when If-None-Match
+// names its ETag, 206 for one satisfiable range (GET only, unless If-Range names
+// another version), 416 for an unsatisfiable one, else 200.
+struct file_answer {
+  int status = 200;
+  std::uint64_t first = 0, last = 0;  // the bytes sent (inclusive) for 200 and 206
+};
+inline file_answer answer_for(const request& r, std::uint64_t size, std::string_view etag) noexcept {
+  if (const std::string_view inm = r.header("if-none-match"); !inm.empty() && etag_matches(inm, etag)) return {304};
+  file_answer a{200, 0, size == 0 ? 0 : size - 1};
+  if (const std::string_view rh = r.header("range"); !rh.empty() && r.method == method::get) {
+    const std::string_view if_range = r.header("if-range");
+    if (if_range.empty() || if_range == etag) {
+      byte_range br;
+      switch (parse_range(rh, size, br)) {
+        case range_result::whole: break;
+        case range_result::partial: a = {206, br.first, br.last}; break;
+        case range_result::unsatisfiable: return {416};
+      }
+    }
+  }
+  return a;
+}
+
+}  // namespace uni::http

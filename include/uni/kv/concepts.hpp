@@ -1,0 +1,97 @@
+// uni/kv/concepts.hpp: key-value stores, as C++20 concepts. The paper's stores
+// (§3.5) are libraries with one interface whatever holds the bytes: the files
+// compiled into the image (uni/kv/embedded.hpp), a directory on the host
+// (uni/posix/directory_store.hpp), and later stores over a block device.
+//
+// A key is a relative, '/'-separated path ("index.html", "css/site.css"): no
+// leading '/', no empty, "." or ".." segment, no NUL or backslash, at most
+// max_key bytes (valid_key). A store refuses any other key with
+// error::invalid_argument, so no key can climb out of what the store holds.
+// A missing key is error::not_found. Errors are values; no call allocates.
+#pragma once
+
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include <uni/core/buffer.hpp>
+#include <uni/core/function_ref.hpp>
+#include <uni/core/result.hpp>
+#include <uni/core/task.hpp>
+
+namespace uni::kv {
+
+inline constexpr std::size_t max_key = 1024;
+
+// Is `key` a key (see above)?
+constexpr bool valid_key(std::string_view key) noexcept {
+  if (key.empty() || key.size() > max_key) return false;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t slash = key.find('/', start);
+    const std::string_view seg = key.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    if (seg.empty() || seg == "." || seg == "..") return false;
+    for (char c : seg)
+      if (c == '\0' || c == '\\') return false;
+    if (slash == std::string_view::npos) return true;
+    start = slash + 1;
+  }
+}
+
+// What identifies a value's version, as text (hex digits and '-'): equal
+// digests mean equal bytes. HTTP quotes it for an ETag.
+class digest {
+ public:
+  static constexpr std::size_t capacity = 64;
+  constexpr digest() noexcept = default;
+  // The first `capacity` characters of `text`.
+  constexpr explicit digest(std::string_view text) noexcept : size_(text.size() < capacity ? text.size() : capacity) {
+    for (std::size_t i = 0; i < size_; ++i) text_[i] = text[i];
+  }
+  constexpr std::string_view text() const noexcept { return {text_.data(), size_}; }
+  friend constexpr bool operator==(const digest& a, const digest& b) noexcept { return a.text() == b.text(); }
+
+ private:
+  std::array<char, capacity> text_{};
+  std::size_t size_ = 0;
+};
+
+// Called once per key by list().
+using key_visitor = function_ref<void(std::string_view key)>;
+
+// A read-only store whose values stay in memory for the whole run.
+//   get(key)           the value, as an unowned view valid for the run (what TCP
+//                      needs of bytes it may retransmit: they are never copied)
+//   exists(key)        whether the key has a value
+//   digest(key)        the value's digest
+//   list(prefix, f)    calls f with every key starting with `prefix`, in order;
+//                      the count of keys
+template <class S>
+concept ReadOnlyStore = requires(S& s, std::string_view key, key_visitor each) {
+  { s.get(key) } -> std::same_as<result<view>>;
+  { s.exists(key) } -> std::same_as<result<bool>>;
+  { s.digest(key) } -> std::same_as<result<kv::digest>>;
+  { s.list(key, each) } -> std::same_as<result<std::size_t>>;
+};
+
+// A read-write store, whose values may live on a device: every call may wait.
+//   get(key, out)      copies the value into `out`: its size, error::too_large
+//                      if it does not fit (nothing is allocated for the caller)
+//   set(key, value)    stores the bytes of `value` (views gathered, not kept)
+//   remove(key)        error::not_found if it had no value
+//   exists, digest, list as in ReadOnlyStore
+template <class S>
+concept Store = requires(S& s, std::string_view key, std::span<std::uint8_t> out, std::span<const view> value,
+                         key_visitor each) {
+  { s.get(key, out) } -> std::same_as<task<result<std::size_t>>>;
+  { s.set(key, value) } -> std::same_as<task<result<void>>>;
+  { s.remove(key) } -> std::same_as<task<result<void>>>;
+  { s.exists(key) } -> std::same_as<task<result<bool>>>;
+  { s.digest(key) } -> std::same_as<task<result<kv::digest>>>;
+  { s.list(key, each) } -> std::same_as<task<result<std::size_t>>>;
+};
+
+}  // namespace uni::kv

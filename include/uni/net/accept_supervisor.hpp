@@ -1,0 +1,142 @@
+// uni/net/accept_supervisor.hpp: the accept loop every TCP service shares. One
+// task accepts on a listener and starts one task per connection, up to a bound
+// fixed at construction (the slots are allocated once, none per connection but
+// the tasks' frames). At the bound a service either stops accepting until a
+// connection ends (when_full::wait: new ones wait in the listener's backlog) or
+// accepts and resets the new one (when_full::refuse), after asking the service
+// for a connection to evict. The connection tasks are owned by the supervisor:
+// destroying it (cancelling the service) cancels them, releasing their streams.
+//
+//   accept_supervisor<> sup(sched, "tcp-echo", 1000, when_full::wait, counters);
+//   co_await sup.run(listener, [&](auto stream, auto&) { return echo(std::move(stream)); });
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <uni/core/log.hpp>
+#include <uni/core/scheduler.hpp>
+#include <uni/core/task.hpp>
+#include <uni/net/transport.hpp>
+
+namespace uni {
+
+enum class when_full : std::uint8_t { wait, refuse };
+
+struct accept_counters {
+  std::uint64_t accepted = 0;       // connections accept() returned, refused ones included
+  std::uint64_t refused = 0;        // reset at the bound (when_full::refuse)
+  std::uint64_t evicted = 0;        // cancelled to make room for a new one
+  std::uint64_t accept_errors = 0;  // accept() failed (out of descriptors or memory): paused, retried
+};
+
+// One connection's task and what the service keeps beside it (a deadline, a state).
+template <class Info>
+struct supervised {
+  join_handle<void> task;
+  Info info{};
+  bool free() const noexcept { return !task.valid() || task.done(); }
+};
+
+struct no_info {};
+
+// The default for when_full::wait, or for a service that never evicts.
+struct evict_none {
+  template <class Child>
+  Child* operator()(std::span<Child>) const noexcept {
+    return nullptr;
+  }
+};
+
+template <class Info = no_info>
+class accept_supervisor {
+ public:
+  using child = supervised<Info>;
+
+  // `n` is the caller's, so that it outlives the supervisor (a service's
+  // report is printed after its tasks are gone).
+  accept_supervisor(scheduler& s, std::string_view name, std::size_t bound, when_full policy, accept_counters& n)
+      : sched_(s), name_(name), policy_(policy), n_(n), ended_(s), children_(bound) {}
+  accept_supervisor(const accept_supervisor&) = delete;
+  accept_supervisor& operator=(const accept_supervisor&) = delete;
+
+  std::span<child> children() noexcept { return children_; }
+
+  // Accepts until cancelled or the listener closes. For each connection,
+  // `start(stream, info)` gives the task that serves it (`info` is its slot's,
+  // for the service to fill); at the bound with when_full::refuse,
+  // `make_room(children())` names a child to cancel (nullptr: none, the new
+  // connection is reset).
+  template <TcpListener L, class Start, class MakeRoom = evict_none>
+  task<void> run(L& listener, Start start, MakeRoom make_room = {}) {
+    while (true) {
+      child* slot = free_slot();
+      if (!slot && policy_ == when_full::wait) {
+        if (co_await ended_.wait() == wake_reason::cancelled) co_return;
+        continue;
+      }
+      auto c = co_await listener.accept();
+      if (!c) {
+        if (c.err() == error::cancelled || c.err() == error::closed) co_return;
+        // Out of descriptors or memory: the connection stays queued; pause, retry.
+        ++n_.accept_errors;
+        log_warn(name_, ": accept: ", to_string(c.err()));
+        co_await sched_.sleep_for(std::chrono::milliseconds(10));
+        continue;
+      }
+      ++n_.accepted;
+      if (!slot) slot = free_slot();  // one may have ended during accept
+      if (!slot) {
+        slot = make_room(children());
+        if (slot) {
+          slot->task.cancel();
+          ++n_.evicted;
+        }
+      }
+      if (!slot) {
+        ++n_.refused;
+        c->abort();
+        continue;
+      }
+      slot->task = {};
+      slot->info = Info{};
+      slot->task = spawn(sched_, watch(start(std::move(*c), slot->info), ended_));
+    }
+  }
+
+ private:
+  child* free_slot() noexcept {
+    for (std::size_t i = 0; i < children_.size(); ++i) {
+      child& s = children_[(cursor_ + i) % children_.size()];
+      if (s.free()) {
+        cursor_ = (cursor_ + i + 1) % children_.size();
+        return &s;
+      }
+    }
+    return nullptr;
+  }
+
+  // Runs a connection's task and says when it ended, cancelled or not.
+  static task<void> watch(task<void> t, wait_queue& ended) {
+    struct on_exit {
+      wait_queue& q;
+      ~on_exit() { q.notify_one(); }
+    } notify{ended};
+    co_await std::move(t);
+  }
+
+  scheduler& sched_;
+  std::string_view name_;
+  when_full policy_;
+  accept_counters& n_;
+  wait_queue ended_;
+  std::size_t cursor_ = 0;
+  std::vector<child> children_;  // last: destroyed (cancelled) first
+};
+
+}  // namespace uni
