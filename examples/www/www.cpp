@@ -73,7 +73,6 @@ uni::task<void> echo(uni::http::exchange& ex) {
 
 uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
   const auto port = static_cast<std::uint16_t>(o.get_number("port", default_port));
-  report r;
   uni::http::server_options opt;
   uni::http::router<4> routes;
   auto hello_fn = hello;
@@ -111,6 +110,7 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
   {
     uni::log_info("www: serving ", site.entries().size(), " embedded files");
   }
+  report r;  // from here on the counters are printed at the end
   co_return co_await uni::http::serve(stack, port, opt, r.n);
 }
 

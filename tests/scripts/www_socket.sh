@@ -99,6 +99,7 @@ for bad in "$WORK/missing" "$WORK/large.bin"; do
   timeout 10 "$app" --port 0 --root "$bad" >"$WORK/log" 2>&1 || status=$?
   ((status == 2)) || die "--root $bad: exit status $status, not 2"
   grep -q -- "--root $bad: " "$WORK/log" || die "--root $bad: the error does not name the path: $(cat "$WORK/log")"
+  (($(wc -l <"$WORK/log") == 1)) || die "--root $bad: more than the one line: $(cat "$WORK/log")"
 done
 echo "ok: --root on a missing directory or a regular file exits 2 naming the path"
 echo "www over host sockets: all checks passed"

@@ -231,7 +231,7 @@ TEST_CASE("block device: sector ranges in and out of I/O pages, bounds, read-onl
   CHECK(run_now(write_rom()) == 0);
 }
 
-TEST_CASE("kv store: set, get, exists, digest, list, remove; missing keys and bounds", "[kv]") {
+TEST_CASE("kv store: set, get, exists, digest, list, remove, with missing keys and bounds", "[kv]") {
   memory_store<4, 64> s;
   auto body = [&]() -> task<int> {
     const view hello[] = {bytes_of("hello, "), bytes_of("store")};

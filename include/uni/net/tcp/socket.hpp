@@ -1,5 +1,5 @@
 // uni/net/tcp/socket.hpp: the application's TCP handles, the same API as
-// posix::SocketStack's:
+// posix::SocketStack's (the TcpStream and TcpListener of uni/net/transport.hpp):
 //
 //   auto l = stack.tcp_listen(port);                 result<tcp_listener>
 //   auto c = co_await l->accept();                   result<tcp_stream>

@@ -7,9 +7,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
+#include <utility>
 
 #include <uni/core/function_ref.hpp>
 #include <uni/core/scheduler.hpp>
+#include <uni/core/task.hpp>
 
 namespace uni::posix {
 
@@ -30,11 +32,21 @@ class stop_signal {
   bool stopped() const noexcept { return signal_ != 0; }
   int signal() const noexcept { return signal_; }
 
-  // co_await stop.wait(): returns once a stop signal arrived.
+  // Runs an appliance's service; its return ends a wait() too, so an appliance
+  // whose service cannot start exits with the service's status.
+  task<int> ending(task<int> service) {
+    const int status = co_await std::move(service);
+    service_ended_ = true;
+    q_.notify_all();
+    co_return status;
+  }
+
+  // co_await stop.wait(): returns once a stop signal arrived (or the service
+  // given to ending() returned).
   struct awaiter {
     stop_signal& s;
     wait_queue::wait_awaiter inner;
-    bool await_ready() const noexcept { return s.stopped(); }
+    bool await_ready() const noexcept { return s.stopped() || s.service_ended_; }
     void await_suspend(std::coroutine_handle<> h) noexcept { inner.await_suspend(h); }
     int await_resume() const noexcept { return s.signal_; }
   };
@@ -44,6 +56,7 @@ class stop_signal {
   boost::asio::signal_set set_;
   wait_queue q_;
   int signal_ = 0;
+  bool service_ended_ = false;
 };
 
 // Calls `report` on every SIGUSR1, from the event loop (never inside a signal handler).

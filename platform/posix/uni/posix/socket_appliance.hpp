@@ -48,7 +48,7 @@ int run_socket_appliance(std::string_view name, int argc, char** argv, App app) 
   stop_signal stop(sched, io);
 
   auto main_task = [&]() -> task<int> {
-    auto service = spawn(sched, app(stack, *opts));
+    auto service = spawn(sched, stop.ending(app(stack, *opts)));
     co_await stop.wait();
     if (service.done()) co_return *co_await service.join();
     service.cancel();

@@ -3,6 +3,8 @@
 // first development step: write the appliance against this on any Linux box,
 // without privileges, then rebuild it over the unikernel stack.
 //
+// Both stacks meet the transport contract (uni/net/transport.hpp), checked below.
+//
 // UDP:  auto s = stack.udp_bind(port);            result<udp_socket>
 //       auto d = co_await s->receive();           result<datagram>
 //       auto r = co_await s->send_to(ep, frags);  result<void>
@@ -15,6 +17,7 @@
 //       auto d = co_await c->read();                     result<view>, empty at end of stream
 //       auto r = co_await c->write(frags);               result<void>, waits while the send buffer is full
 //       c->shutdown(); c->close(); c->abort();           FIN after queued data / release / RST
+//       c->set_nodelay(true); c->set_keepalive(true);
 // Errors are uni::error values mapped from errno (detail::socket_error); Asio is
 // used only for readiness, through its error_code overloads: nothing throws.
 #pragma once

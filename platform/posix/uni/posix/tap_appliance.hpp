@@ -107,7 +107,7 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, App app) {
     join_handle<void> announced;  // with DHCP, when the lease is bound
     if (settings.dhcp) announced = spawn(sched, announce());
     else co_await announce();
-    auto service = spawn(sched, app(stack, *opts));
+    auto service = spawn(sched, stop.ending(app(stack, *opts)));
     co_await stop.wait();
     if (service.done()) co_return *co_await service.join();
     service.cancel();
