@@ -1,15 +1,18 @@
 // uni/posix/signals.hpp: SIGINT/SIGTERM as an event a coroutine can wait for, so
 // an appliance's main task can stop its services, print its counters and return
 // its exit status instead of dying mid-write. SIGUSR1 asks a running appliance
-// for its counters (tests read drops and page-pool use live).
+// for its counters (tests read drops and page-pool use live), on every POSIX target.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
+#include <string_view>
 
 #include <uni/core/function_ref.hpp>
+#include <uni/core/log.hpp>
 #include <uni/core/scheduler.hpp>
+#include <uni/core/task.hpp>
 
 namespace uni::posix {
 
@@ -39,6 +42,11 @@ class stop_signal {
     int await_resume() const noexcept { return s.signal_; }
   };
   awaiter wait() noexcept { return {*this, q_.wait()}; }
+  // The platform's stop request for uni/lifecycle.hpp: waits, then says which signal.
+  task<void> requested(std::string_view name) {
+    co_await wait();
+    log_info(name, ": stopped by signal ", signal_);
+  }
 
  private:
   boost::asio::signal_set set_;
