@@ -108,7 +108,7 @@ TEST_CASE("options: a flag given twice, a stray word, a value for a switch are r
   CHECK(parse({"--url", "--verbose"}).problem == "--url needs a value (URL)");
 }
 
-TEST_CASE("options: addresses need their form; ADDR/PREFIX needs the prefix", "[options]") {
+TEST_CASE("options: addresses need their form, and ADDR/PREFIX its prefix", "[options]") {
   CHECK(parse({"--ipv4", "10.0.0.2"}).problem == "--ipv4: '10.0.0.2' is not ADDR/PREFIX (e.g. 10.0.0.2/24)");
   CHECK(parse({"--ipv4", "10.0.0.2/33"}).problem == "--ipv4: '10.0.0.2/33' is not ADDR/PREFIX (e.g. 10.0.0.2/24)");
   CHECK(parse({"--gateway", "10.0.0"}).problem == "--gateway: '10.0.0' is not an IPv4 address");
@@ -145,7 +145,7 @@ TEST_CASE("options: --help wins over everything else", "[options]") {
   CHECK(has("echo's flags:", ""));
 }
 
-TEST_CASE("options: --tap begins the next interface; interface flags follow it", "[options]") {
+TEST_CASE("options: --tap begins the next interface, and interface flags describe it", "[options]") {
   auto r = parse({"--ipv4", "10.1.0.2/24", "--tap", "a", "--port", "9", "--tap", "b", "--ipv4", "10.2.0.2/24", "--dhcp"},
                  2);
   REQUIRE(r.options);
