@@ -5,7 +5,8 @@
 #   [ appliance ] --tap0-- 10.<n>.0.1/24 [ Linux ] 10.<n+1>.0.1/24 --tap1-- [ appliance ]
 #
 # It must answer ping and echo UDP on both addresses, the second --tap's flags
-# describing the second interface. Then: a missing second --tap is refused.
+# describing the second interface. Then: a missing second --tap is refused, and a
+# --tap naming no interface is created with a warning saying what to bring up.
 #   two_interfaces.sh PATH_TO_two-interfaces-tap
 set -euo pipefail
 source "$(dirname "$0")/netns.sh"
@@ -30,4 +31,10 @@ status=0
 out=$(in_ns timeout 10 "$app" --tap tap0 --ipv4 "$APP_IP/24" 2>&1) || status=$?
 ((status == 2)) && grep -q "has 2 network interfaces" <<<"$out" || fail "one --tap for two interfaces: status $status: $out"
 echo "ok: one --tap for two interfaces is refused: $out"
+# A --tap that names no interface: created, and the appliance says what to bring up.
+status=0
+out=$(in_ns timeout 2 "$app" --tap tap0 --ipv4 "$APP_IP/24" --tap unifresh0 --ipv4 "$second_app/24" 2>&1) || status=$?
+grep -q "there was no interface unifresh0: created it, down and without an address" <<<"$out" &&
+  grep -q "ip link set unifresh0 up" <<<"$out" || fail "no word about the TAP device it created (status $status): $out"
+echo "ok: a new TAP device is reported with what to bring up"
 echo "PASS: an appliance with two network interfaces answers on both"
