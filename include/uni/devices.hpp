@@ -45,14 +45,4 @@ constexpr bool devices_declared() noexcept {
   return true;
 }
 
-// What the service is given: one stack, or all of them.
-template <class Stack, std::size_t N>
-struct served {
-  using type = stacks<Stack, N>;
-};
-template <class Stack>
-struct served<Stack, 1> {
-  using type = Stack;
-};
-
 }  // namespace uni
