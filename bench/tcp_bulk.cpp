@@ -106,19 +106,21 @@ uni::task<void> serve_one(uni::scheduler& sched, Stream c, mode m, std::uint64_t
   s.end(sched.now(), m);
 }
 
+constexpr uni::option_spec flags[] = {
+    uni::choice_option("mode", "sink|source", "sink", "read what clients send, or send them --bytes"),
+    uni::number_option("bytes", 0, 0, std::int64_t{1} << 50, "bytes sent to each client (--mode source)"),
+    uni::number_option("port", 5001, 1, 65535, "TCP port to listen on"),
+};
+
 uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
-  const std::string_view m = o.get("mode", "sink");
-  if (m != "sink" && m != "source") {
-    uni::log_error("tcp-bulk: --mode sink|source, not ", m);
-    co_return 2;
-  }
+  const std::string_view m = o.text("mode");
   const mode md = m == "sink" ? mode::sink : mode::source;
-  const long bytes = o.get_number("bytes", 0);
+  const long bytes = static_cast<long>(o.number("bytes"));
   if (md == mode::source && bytes <= 0) {
     uni::log_error("tcp-bulk: --mode source needs --bytes N");
     co_return 2;
   }
-  const auto port = static_cast<std::uint16_t>(o.get_number("port", 5001));
+  const auto port = static_cast<std::uint16_t>(o.number("port"));
   auto listener = stack.tcp_listen(port);
   if (!listener) {
     uni::log_error("tcp-bulk: cannot listen on port ", port, ": ", uni::to_string(listener.err()));
@@ -143,4 +145,4 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
 
 }  // namespace
 
-UNI_APPLIANCE("tcp-bulk", bulk_config, serve)
+UNI_APPLIANCE("tcp-bulk", bulk_config, serve, flags)

@@ -60,6 +60,8 @@ message(STATUS "uni xen: layout seed ${UNI_XEN_LAYOUT_SEED} (base +${UNI_XEN_SHI
 set(UNI_XEN_MEMORY_MB 32 CACHE STRING "Memory in the xl configuration written beside each image")
 set(UNI_XEN_BRIDGE xenbr0 CACHE STRING "Bridge of the vif in the xl configuration written beside each image")
 
+set(UNI_XEN_CFG_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/uniXenCfg.cmake)
+
 # uni_add_xen_image(TARGET SOURCES ... [LIBRARIES ...]): one PVH guest kernel.
 # Writes TARGET.debug (with symbols), TARGET (stripped: what boots) and TARGET.cfg
 # (an xl configuration), and a link map TARGET.map.
@@ -76,17 +78,14 @@ function(uni_add_xen_image exe)
     COMMAND ${CMAKE_OBJCOPY} --strip-all $<TARGET_FILE:${exe}> ${dir}/${exe}
     BYPRODUCTS ${dir}/${exe}
     COMMENT "Stripping ${exe}")
-  file(GENERATE OUTPUT ${dir}/${exe}.cfg CONTENT
-"# xl configuration for the uni appliance ${exe}: xl create ${exe}.cfg
-name = \"${exe}\"
-type = \"pvh\"
-kernel = \"${dir}/${exe}\"
-memory = ${UNI_XEN_MEMORY_MB}
-vcpus = 1
-vif = [ 'bridge=${UNI_XEN_BRIDGE}' ]
-on_poweroff = \"destroy\"
-on_crash = \"destroy\"
-")
+  # The xl configuration, with a vif per network interface the appliance declares
+  # (cmake/uniXenCfg.cmake reads the count from the linked image).
+  add_custom_command(TARGET ${exe} POST_BUILD
+    COMMAND ${CMAKE_COMMAND} -DIMAGE=${dir}/${exe} -DDEBUG_IMAGE=$<TARGET_FILE:${exe}> -DNM=${CMAKE_NM}
+      -DNAME=${exe} -DMEMORY=${UNI_XEN_MEMORY_MB} -DBRIDGE=${UNI_XEN_BRIDGE} -DOUT=${dir}/${exe}.cfg
+      -P ${UNI_XEN_CFG_SCRIPT}
+    BYPRODUCTS ${dir}/${exe}.cfg
+    COMMENT "Writing ${exe}.cfg")
 endfunction()
 
 if(UNI_BUILD_EXAMPLES)

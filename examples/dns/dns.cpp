@@ -36,6 +36,18 @@ struct dns_config : uni::default_config {
 
 namespace {
 
+constexpr uni::option_spec flags[] = {
+    uni::number_option("port", 53, 1, 65535, "UDP and TCP port to answer on"),
+#if !defined(UNI_TARGET_XEN)
+    uni::text_option("zone", "FILE[,FILE...]", "", "serve these zone files instead of the compiled-in zone"),
+#endif
+    uni::text_option("origin", "NAME", "", "origin of zone files whose names are relative (no $ORIGIN)"),
+    uni::number_option("memo", 4096, 0, 1 << 20, "answers the memo table keeps (0: off)"),
+    uni::text_option("nsid", "TEXT", "", "identifier sent to queries with an NSID option (RFC 5001)"),
+    uni::text_option("identity", "TEXT", "", "CHAOS TXT answer to id.server (none: refused)"),
+    uni::text_option("version", "TEXT", "", "CHAOS TXT answer to version.bind (none: refused)"),
+};
+
 bool load(std::vector<uni::dns::zone>& zones, std::string_view text, const uni::dns::name& origin,
           std::string_view file, const uni::dns::zone_include_reader* include = nullptr) {
   std::string problem;
@@ -63,7 +75,7 @@ std::optional<std::string> read_file(const std::string& path) {
 uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
   std::vector<uni::dns::zone> zones;
   uni::dns::name origin;
-  if (auto given = o.get("origin"); !given.empty()) {
+  if (auto given = o.text("origin"); !given.empty()) {
     auto n = uni::dns::name::parse(given);
     if (!n) {
       uni::log_error("dns: bad --origin ", given);
@@ -71,16 +83,17 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
     }
     origin = *n;
   }
-  const std::string_view files = o.get("zone");
+#if defined(UNI_TARGET_XEN)
+  const std::string_view files;  // no file system: the Xen image serves its built-in zone
+#else
+  const std::string_view files = o.text("zone");
+#endif
   if (files.empty()) {
     const uni::kv::embedded_entry& builtin = uni::kv::embedded_dns_zone().front();
     const auto text = builtin.bytes();
     if (!load(zones, {reinterpret_cast<const char*>(text.data()), text.size()}, origin, builtin.key)) co_return 1;
   } else {
-#if defined(UNI_TARGET_XEN)
-    uni::log_error("dns: --zone needs a file system; the Xen image serves its built-in zone");
-    co_return 2;
-#else
+#if !defined(UNI_TARGET_XEN)
     std::string_view rest = files;
     while (!rest.empty()) {
       const std::size_t comma = rest.find(',');
@@ -102,16 +115,16 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
 #endif
   }
   uni::dns::server_options opts;
-  opts.memo_slots = static_cast<std::size_t>(o.get_number("memo", 4096));
-  if (!opts.nsid.assign(o.get("nsid")) || !opts.identity.assign(o.get("identity")) ||
-      !opts.version.assign(o.get("version"))) {
+  opts.memo_slots = static_cast<std::size_t>(o.number("memo"));
+  if (!opts.nsid.assign(o.text("nsid")) || !opts.identity.assign(o.text("identity")) ||
+      !opts.version.assign(o.text("version"))) {
     uni::log_error("dns: --nsid takes at most 64 bytes, --identity and --version 255");
     co_return 2;
   }
   uni::dns::server srv(std::move(zones), opts);
-  co_return co_await uni::dns::serve(stack, srv, static_cast<std::uint16_t>(o.get_number("port", 53)));
+  co_return co_await uni::dns::serve(stack, srv, static_cast<std::uint16_t>(o.number("port")));
 }
 
 }  // namespace
 
-UNI_APPLIANCE("dns", dns_config, serve)
+UNI_APPLIANCE("dns", dns_config, serve, flags)

@@ -24,6 +24,17 @@ struct http_get_config : uni::default_config {
   static constexpr bool dhcp_by_default = false;
 };
 
+constexpr uni::option_spec flags[] = {
+    uni::text_option("url", "http://HOST[:PORT]/PATH", "", "what to fetch (HOST a name or an IPv4 address; required)"),
+    uni::text_option("dns", "ADDR[:PORT]", "", "DNS server resolving names (default: the first a DHCP lease names)"),
+    uni::number_option("count", 1, 1, 1000000, "requests, over one kept-alive connection"),
+    uni::number_option("follow", 0, 0, 20, "redirects to follow"),
+    uni::number_option("timeout", 30, 1, 86400, "seconds per request"),
+#if HTTP_GET_POSIX
+    uni::path_option("out", uni::option_kind::output_file, "FILE", "write the last body there"),
+#endif
+};
+
 // ADDR or ADDR:PORT (port 53 if absent).
 uni::result<uni::endpoint> parse_server(std::string_view s) {
   const std::size_t colon = s.find(':');
@@ -40,7 +51,7 @@ uni::result<uni::endpoint> parse_server(std::string_view s) {
 
 template <class Stack>
 uni::task<int> fetch(Stack& stack, const uni::appliance_options& o) {
-  const std::string_view link = o.get("url");
+  const std::string_view link = o.text("url");
   if (auto u = uni::http::parse_url(link); !u) {
     // (invalid_argument: a URL of a kind the client does not follow.)
     uni::log_error("http-get: --url http://HOST[:PORT]/PATH is required (HOST a name or an IPv4 address; no https, ",
@@ -48,12 +59,12 @@ uni::task<int> fetch(Stack& stack, const uni::appliance_options& o) {
     co_return 2;
   }
   uni::http::client_options copt;
-  copt.timeout = std::chrono::seconds(o.get_number("timeout", 30));
-  copt.max_redirects = static_cast<int>(o.get_number("follow", 0));
-  if (!o.get("dns").empty()) {
-    auto server = parse_server(o.get("dns"));
+  copt.timeout = std::chrono::seconds(o.number("timeout"));
+  copt.max_redirects = static_cast<int>(o.number("follow"));
+  if (!o.text("dns").empty()) {
+    auto server = parse_server(o.text("dns"));
     if (!server) {
-      uni::log_error("http-get: --dns ADDR[:PORT] wants an IPv4 address: ", o.get("dns"));
+      uni::log_error("http-get: --dns ADDR[:PORT] wants an IPv4 address: ", o.text("dns"));
       co_return 2;
     }
     copt.dns_server = *server;
@@ -64,7 +75,7 @@ uni::task<int> fetch(Stack& stack, const uni::appliance_options& o) {
     if (!assigned) co_return 1;
   }
   uni::http::client<Stack> c(stack, copt);
-  const long count = o.get_number("count", 1);
+  const long count = static_cast<long>(o.number("count"));
 #if HTTP_GET_POSIX
   std::FILE* out = nullptr;
 #endif
@@ -79,7 +90,7 @@ uni::task<int> fetch(Stack& stack, const uni::appliance_options& o) {
   for (long i = 0; i < count; ++i) {
     bytes = 0;
 #if HTTP_GET_POSIX
-    if (i + 1 == count && !o.get("out").empty()) out = std::fopen(std::string(o.get("out")).c_str(), "wb");
+    if (i + 1 == count && !o.text("out").empty()) out = std::fopen(std::string(o.text("out")).c_str(), "wb");
 #endif
     auto r = co_await c.get(link, sink);
     if (!r) {
@@ -100,4 +111,4 @@ uni::task<int> run_fetch(auto& stack, const uni::appliance_options& o) { return 
 
 }  // namespace
 
-UNI_APPLIANCE("http-get", http_get_config, run_fetch)
+UNI_APPLIANCE("http-get", http_get_config, run_fetch, flags)

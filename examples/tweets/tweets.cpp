@@ -36,6 +36,10 @@ constexpr long default_port = 8080;
 constexpr long default_port = 80;
 #endif
 
+constexpr uni::option_spec flags[] = {
+    uni::number_option("port", default_port, 1, 65535, "TCP port to listen on"),
+};
+
 constexpr std::size_t max_users = 128;
 constexpr std::size_t tweets_kept = 100;
 constexpr std::size_t max_tweet = 280;
@@ -173,7 +177,7 @@ struct report {
 };
 
 uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
-  const auto port = static_cast<std::uint16_t>(o.get_number("port", default_port));
+  const auto port = static_cast<std::uint16_t>(o.number("port"));
   store st;
   report r;
   r.s = &st;
@@ -248,4 +252,4 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
 
 }  // namespace
 
-UNI_APPLIANCE("tweets", tweets_config, serve)
+UNI_APPLIANCE("tweets", tweets_config, serve, flags)

@@ -13,9 +13,13 @@ struct udp_echo_config : uni::default_config {
 };
 
 namespace {
+constexpr uni::option_spec flags[] = {
+    uni::number_option("port", 7, 1, 65535, "UDP port to listen on"),
+};
+
 uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
-  return echo::serve_udp(stack, static_cast<std::uint16_t>(o.get_number("port", 7)));
+  return echo::serve_udp(stack, static_cast<std::uint16_t>(o.number("port")));
 }
 }  // namespace
 
-UNI_APPLIANCE("udp-echo", udp_echo_config, serve)
+UNI_APPLIANCE("udp-echo", udp_echo_config, serve, flags)

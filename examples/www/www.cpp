@@ -36,6 +36,18 @@ constexpr long default_port = 8080;  // unprivileged
 constexpr long default_port = 80;
 #endif
 
+constexpr uni::option_spec flags[] = {
+    uni::number_option("port", default_port, 1, 65535, "TCP port to listen on"),
+    uni::number_option("header-timeout", 10, 1, 86400, "seconds a client has to send a request's header"),
+    uni::number_option("idle-timeout", 30, 1, 86400, "seconds a kept-alive connection may stay idle"),
+    uni::number_option("send-timeout", 30, 1, 86400, "seconds a client has to take our answer"),
+    uni::number_option("body-timeout", 60, 1, 86400, "seconds a client has to send a request's body"),
+    uni::number_option("max-connections", 512, 1, 65536, "connections served at once"),
+#if WWW_POSIX
+    uni::path_option("root", uni::option_kind::directory, "DIR", "serve DIR from disk instead of the embedded site"),
+#endif
+};
+
 // The counters, printed when the service ends (cancellation included).
 struct report {
   uni::http::server_counters n;
@@ -72,7 +84,7 @@ uni::task<void> echo(uni::http::exchange& ex) {
 }
 
 uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
-  const auto port = static_cast<std::uint16_t>(o.get_number("port", default_port));
+  const auto port = static_cast<std::uint16_t>(o.number("port"));
   uni::http::server_options opt;
   uni::http::router<4> routes;
   auto hello_fn = hello;
@@ -81,11 +93,11 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
   (void)routes.add(uni::http::method::post, "/api/echo", echo_fn);
   opt.router = &routes;
   // Bounds for hostile clients (seconds; the tests shorten them).
-  opt.header_timeout = std::chrono::seconds(o.get_number("header-timeout", 10));
-  opt.idle_timeout = std::chrono::seconds(o.get_number("idle-timeout", 30));
-  opt.send_timeout = std::chrono::seconds(o.get_number("send-timeout", 30));
-  opt.body_timeout = std::chrono::seconds(o.get_number("body-timeout", 60));
-  opt.max_connections = static_cast<std::size_t>(o.get_number("max-connections", 512));
+  opt.header_timeout = std::chrono::seconds(o.number("header-timeout"));
+  opt.idle_timeout = std::chrono::seconds(o.number("idle-timeout"));
+  opt.send_timeout = std::chrono::seconds(o.number("send-timeout"));
+  opt.body_timeout = std::chrono::seconds(o.number("body-timeout"));
+  opt.max_connections = static_cast<std::size_t>(o.number("max-connections"));
   opt.limits.max_body = 16 << 20;  // /api/echo streams: a body costs no memory
 
   uni::kv::embedded_store site(uni::kv::embedded_files());
@@ -93,7 +105,7 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
 #if WWW_POSIX
   opt.unix_time = []() noexcept -> std::int64_t { return static_cast<std::int64_t>(std::time(nullptr)); };
   std::optional<uni::posix::directory_store> disk;
-  if (auto root = o.get("root"); !root.empty()) {
+  if (auto root = o.text("root"); !root.empty()) {
     auto d = uni::posix::directory_store::open(root);
     if (!d) {
       const std::string_view why = d.err() == uni::error::invalid_argument ? "not a directory"
@@ -116,4 +128,4 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
 
 }  // namespace
 
-UNI_APPLIANCE("www", www_config, serve)
+UNI_APPLIANCE("www", www_config, serve, flags)

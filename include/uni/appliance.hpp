@@ -1,44 +1,65 @@
 // uni/appliance.hpp: one application source, every target. An appliance is
 //
 //   #include <uni/appliance.hpp>
-//   uni::task<int> serve(auto& stack, const uni::appliance_options& opts) { ... }
-//   UNI_APPLIANCE("name", my_config, serve)
+//   constexpr uni::option_spec my_flags[] = {
+//       uni::number_option("port", 7, 1, 65535, "TCP port to listen on"),
+//   };
+//   uni::task<int> serve(auto& stack, const uni::appliance_options& o) { ... o.number("port") ... }
+//   UNI_APPLIANCE("name", my_config, serve, my_flags)
 //
 // and uni_add_appliance(name SOURCES ... TARGETS posix-socket posix-tap xen) in CMake
 // compiles it once per target, defining UNI_TARGET_* so that this header picks
-// the platform's start of day (its main) and its stack type. `serve` runs until
-// the appliance is stopped (cancelled); a value it returns early is the exit status.
+// the platform's start of day (its main) and its stack type. The flags table is
+// optional (an appliance without flags leaves it out); the platform's own flags
+// (uni/target_options.hpp) come first, --help lists both with their defaults, and
+// anything else on the command line is refused (uni/options.hpp). The devices the
+// appliance needs are in its Config (uni/devices.hpp): with one network interface
+// `serve` gets its stack, with several `serve(auto& stacks, ...)` gets them all.
+// The appliance runs as uni/lifecycle.hpp says: until `serve` returns (its value
+// is the exit status), or until stopped (the service is cancelled; status 0).
 #pragma once
 
+#include <span>
+
+#include <uni/options.hpp>
+#include <uni/target_options.hpp>
+
+namespace uni::detail {
+constexpr std::span<const option_spec> appliance_flags() noexcept { return {}; }
+constexpr std::span<const option_spec> appliance_flags(std::span<const option_spec> t) noexcept { return t; }
+}  // namespace uni::detail
+
+// The flags table checked at compile time.
+#define UNI_APPLIANCE_FLAGS(...)                                                                          \
+  static_assert(::uni::target_flags::appliance_table_ok(::uni::detail::appliance_flags(__VA_ARGS__)),   \
+                "UNI_APPLIANCE: the flags table has a duplicate or empty name, a default outside its range, " \
+                "or a name the platforms use (uni/target_options.hpp)")
+
+#if defined(UNI_TARGET_POSIX_TAP) || defined(UNI_TARGET_POSIX_SOCKET)
 #if defined(UNI_TARGET_POSIX_TAP)
 #include <uni/posix/tap_appliance.hpp>
-namespace uni {
-using posix::appliance_options;
-}
-#define UNI_APPLIANCE(NAME, CONFIG, SERVE)                                                              \
-  int main(int argc, char** argv) {                                                                     \
-    return ::uni::posix::run_tap_appliance<CONFIG>(                                                     \
-        NAME, argc, argv, [](auto& stack, const ::uni::appliance_options& o) { return SERVE(stack, o); }); \
-  }
-#elif defined(UNI_TARGET_POSIX_SOCKET)
+#define UNI_POSIX_RUN ::uni::posix::run_tap_appliance
+#else
 #include <uni/posix/socket_appliance.hpp>
-namespace uni {
-using posix::appliance_options;
-}
-#define UNI_APPLIANCE(NAME, CONFIG, SERVE)                                                              \
-  int main(int argc, char** argv) {                                                                     \
-    return ::uni::posix::run_socket_appliance<CONFIG>(                                                  \
-        NAME, argc, argv, [](auto& stack, const ::uni::appliance_options& o) { return SERVE(stack, o); }); \
+#define UNI_POSIX_RUN ::uni::posix::run_socket_appliance
+#endif
+#define UNI_APPLIANCE(NAME, CONFIG, SERVE, ...)                                                               \
+  UNI_APPLIANCE_FLAGS(__VA_ARGS__);                                                                           \
+  int main(int argc, char** argv) {                                                                           \
+    return UNI_POSIX_RUN<CONFIG>(NAME, argc, argv, ::uni::detail::appliance_flags(__VA_ARGS__),              \
+                                 [](auto& devices, const ::uni::appliance_options& o) { return SERVE(devices, o); }); \
   }
 #elif defined(UNI_TARGET_XEN)
 #include <uni/xen/net_appliance.hpp>
-namespace uni {
-using xen::appliance_options;
-}
-#define UNI_APPLIANCE(NAME, CONFIG, SERVE)                                                              \
-  [[noreturn]] void uni_appliance_main(const ::uni::boot::info& b) noexcept {                           \
-    ::uni::xen::run_net_appliance<CONFIG>(                                                              \
-        NAME, b, [](auto& stack, const ::uni::appliance_options& o) { return SERVE(stack, o); });       \
+#define UNI_APPLIANCE(NAME, CONFIG, SERVE, ...)                                                               \
+  UNI_APPLIANCE_FLAGS(__VA_ARGS__);                                                                           \
+  /* its size is the number of vifs the generated xl configuration lists (cmake/uniXenCfg.cmake) */          \
+  extern "C" [[gnu::used, gnu::retain]] const char uni_xen_vifs[CONFIG::network_interfaces] = {};             \
+  [[noreturn]] void uni_appliance_main(const ::uni::boot::info& b) noexcept {                                 \
+    ::uni::xen::run_net_appliance<CONFIG>(NAME, b, ::uni::detail::appliance_flags(__VA_ARGS__),               \
+                                          [](auto& devices, const ::uni::appliance_options& o) {              \
+                                            return SERVE(devices, o);                                         \
+                                          });                                                                 \
   }
 #else
 #error "uni/appliance.hpp: build the appliance with uni_add_appliance(... TARGETS posix-socket posix-tap xen), which selects the platform (UNI_TARGET_*)"

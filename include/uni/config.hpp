@@ -28,6 +28,13 @@ struct default_config {
   static constexpr bool dhcp = false;
   static constexpr bool dhcp_by_default = true;
 
+  // Devices the appliance needs, each supplied by the platform (uni/devices.hpp):
+  // network interfaces (--tap per interface on POSIX, device/vif/N on Xen); block
+  // devices and vchan endpoints come with their drivers (issues 15 and 19).
+  static constexpr std::size_t network_interfaces = 1;
+  static constexpr std::size_t block_devices = 0;
+  static constexpr std::size_t vchan_endpoints = 0;
+
   // Addressing: the defaults; appliances may override them at start.
   static constexpr ipv4_cidr address{ipv4_address::from_octets(10, 0, 0, 2), 24};
   static constexpr ipv4_address gateway = ipv4_address::from_octets(10, 0, 0, 1);

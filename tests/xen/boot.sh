@@ -7,13 +7,15 @@
 #         boots IMAGE as a PVH dom0; its banner and "NAME: exit status 0" must
 #         appear on Xen's serial console (HYPERVISOR_console_io), and dom0 ends
 #         the run through isa-debug-exit.
+#   flags tier 2 with FLAGS (the 5th argument) on the command line: the appliance
+#         must refuse them with EXPECT (the 4th) and exit status 2.
 #   fault tier 1 for tests/xen/fault_image.cpp: QEMU boots IMAGE without Xen with
 #         NAME as its command line (the fault to provoke); start of day's trap
 #         handler must report it (EXPECT, the 4th argument) and stop with status 255.
 # Stops at once on a panic or crash line; the console log is kept as
 # NAME-MODE.log in the working directory. Exits 77 when QEMU or Xen is missing.
 set -u
-mode=$1 image=$2 name=$3 fault_expect=${4:-}
+mode=$1 image=$2 name=$3 fault_expect=${4:-} flags_given=${5:-}
 want_rc=1
 log="$PWD/$name-$mode.log"
 timeout_s=${UNI_XEN_TEST_TIMEOUT:-40}
@@ -32,7 +34,7 @@ case $mode in
     expect=("panic: page fault" "$fault_expect")
     want_rc=255  # isa-debug-exit status 255: (255 << 1) | 1, truncated to 8 bits
     ;;
-  xen)
+  xen|flags)
     xen_gz=/boot/xen-4.17-amd64.gz
     [[ -f $xen_gz ]] || { echo "SKIP: $xen_gz is missing (scripts/setup.sh installs xen-hypervisor-4.17-amd64)"; exit 77; }
     work=$(mktemp -d) && trap 'rm -rf "$work"' EXIT
@@ -40,10 +42,16 @@ case $mode in
     # smap=0: QEMU 7.2's TCG faults spuriously with SMAP (see xen-recipe.md).
     args+=(-kernel "$work/xen.elf"
       -append "console=com1 com1=115200 loglvl=all guest_loglvl=all dom0=pvh dom0-iommu=none dom0_mem=64M smap=0 noreboot"
-      -initrd "$image uni tier2")
+      -initrd "$image uni tier2${flags_given:+ $flags_given}")
     expect=("uni: $name on Xen 4.17 (PVH dom0" "boot: W^X holds" "uni: $name: exit status 0")
+    if [[ $mode == flags ]]; then
+      # The command line's flags go through the appliance's parser before any
+      # device: a bad one is one line and exit status 2, (2 << 1) | 1 for QEMU.
+      expect=("uni: $name on Xen 4.17 (PVH dom0" "$name: $fault_expect (see --help)" "uni: $name: exit status 2")
+      want_rc=5
+    fi
     ;;
-  *) echo "usage: $0 qemu|xen|fault IMAGE NAME [EXPECT]"; exit 2 ;;
+  *) echo "usage: $0 qemu|xen|fault|flags IMAGE NAME [EXPECT [FLAGS]]"; exit 2 ;;
 esac
 
 start=$(date +%s%N)

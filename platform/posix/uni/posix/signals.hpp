@@ -1,15 +1,16 @@
 // uni/posix/signals.hpp: SIGINT/SIGTERM as an event a coroutine can wait for, so
 // an appliance's main task can stop its services, print its counters and return
 // its exit status instead of dying mid-write. SIGUSR1 asks a running appliance
-// for its counters (tests read drops and page-pool use live).
+// for its counters (tests read drops and page-pool use live), on every POSIX target.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
-#include <utility>
+#include <string_view>
 
 #include <uni/core/function_ref.hpp>
+#include <uni/core/log.hpp>
 #include <uni/core/scheduler.hpp>
 #include <uni/core/task.hpp>
 
@@ -32,31 +33,25 @@ class stop_signal {
   bool stopped() const noexcept { return signal_ != 0; }
   int signal() const noexcept { return signal_; }
 
-  // Runs an appliance's service; its return ends a wait() too, so an appliance
-  // whose service cannot start exits with the service's status.
-  task<int> ending(task<int> service) {
-    const int status = co_await std::move(service);
-    service_ended_ = true;
-    q_.notify_all();
-    co_return status;
-  }
-
-  // co_await stop.wait(): returns once a stop signal arrived (or the service
-  // given to ending() returned).
+  // co_await stop.wait(): returns once a stop signal arrived.
   struct awaiter {
     stop_signal& s;
     wait_queue::wait_awaiter inner;
-    bool await_ready() const noexcept { return s.stopped() || s.service_ended_; }
+    bool await_ready() const noexcept { return s.stopped(); }
     void await_suspend(std::coroutine_handle<> h) noexcept { inner.await_suspend(h); }
     int await_resume() const noexcept { return s.signal_; }
   };
   awaiter wait() noexcept { return {*this, q_.wait()}; }
+  // The platform's stop request for uni/lifecycle.hpp: waits, then says which signal.
+  task<void> requested(std::string_view name) {
+    co_await wait();
+    log_info(name, ": stopped by signal ", signal_);
+  }
 
  private:
   boost::asio::signal_set set_;
   wait_queue q_;
   int signal_ = 0;
-  bool service_ended_ = false;
 };
 
 // Calls `report` on every SIGUSR1, from the event loop (never inside a signal handler).

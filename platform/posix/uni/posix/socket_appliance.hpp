@@ -1,19 +1,21 @@
 // uni/posix/socket_appliance.hpp: the POSIX host-socket target's start of day:
 // the application runs over SocketStack (the host kernel's TCP/IP through
-// Boost.Asio), needs no privileges, and stops cleanly on SIGINT/SIGTERM.
-//   --bind ADDR   address to bind services to (default 127.0.0.1)
-//   --log LEVEL   debug|info|warn
-// Other `--name value` flags are the application's.
+// Boost.Asio) and needs no privileges. The host has its own interfaces: this
+// target has one "stack" and no interface flags (--tap, --ipv4, --pcap ... are
+// refused). Its flags: --bind ADDR, --log LEVEL (uni/target_options.hpp), then
+// the appliance's; --help lists them. It runs as uni/lifecycle.hpp says,
+// stopping on SIGINT/SIGTERM; SIGUSR1 prints the counters.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <cstdio>
 #include <memory>
-#include <string>
+#include <span>
 #include <string_view>
 
 #include <uni/config.hpp>
 #include <uni/core/run.hpp>
+#include <uni/devices.hpp>
+#include <uni/lifecycle.hpp>
 #include <uni/posix/appliance_options.hpp>
 #include <uni/posix/clock.hpp>
 #include <uni/posix/console.hpp>
@@ -23,40 +25,28 @@
 namespace uni::posix {
 
 template <class Config, class App>
-int run_socket_appliance(std::string_view name, int argc, char** argv, App app) {
-  std::string problem;
-  auto opts = parse_appliance_options(argc, argv, problem);
-  ipv4_address bind = ipv4_address::from_octets(127, 0, 0, 1);
-  if (opts) {
-    if (auto b = opts->get("bind"); !b.empty()) {
-      auto a = ipv4_address::parse(b);
-      if (a) bind = *a;
-      else problem = "bad --bind: " + std::string(b), opts.reset();
-    }
-  }
-  if (!opts) {
-    std::fprintf(stderr, "%.*s: %s\nusage: %s [--bind ADDR] [application flags]\n", static_cast<int>(name.size()),
-                 name.data(), problem.c_str(), argv[0]);
-    return 2;
-  }
-  install_console(opts->level);
+int run_socket_appliance(std::string_view name, int argc, char** argv, std::span<const option_spec> flags, App app) {
+  static_assert(devices_declared<Config>());
+  int status = 0;
+  const auto opts = parse_command_line(
+      name, argc, argv, {"posix-socket", target_flags::posix_socket, flags, target_flags::any}, {}, status);
+  if (!opts) return status;
+  const ipv4_address bind = *ipv4_address::parse(opts->text("bind"));
+  install_console(target_flags::log_level_of(opts->text("log")));
   boost::asio::io_context io;
   scheduler sched;
   PosixClock clock(io);
   auto pool = std::make_unique<static_page_pool<Config::io_pages>>();
   SocketStack stack(sched, io, *pool, bind);
   stop_signal stop(sched, io);
-
-  auto main_task = [&]() -> task<int> {
-    auto service = spawn(sched, stop.ending(app(stack, *opts)));
-    co_await stop.wait();
-    if (service.done()) co_return *co_await service.join();
-    service.cancel();
-    log_info(name, ": stopped by signal ", stop.signal());
-    co_return 0;
+  auto report = [&] {
+    const auto& p = pool->statistics();
+    log_info("pages: ", p.in_use, " in use of ", p.capacity, ", high water ", p.high_water, ", exhausted ",
+             p.exhausted);
   };
-  auto status = run(sched, clock, main_task());
-  return status.ok() ? *status : 1;
+  report_signal on_usr1(io, report);
+  const auto outcome = run(sched, clock, serve_until_stopped(sched, name, app(stack, *opts), stop.requested(name), report));
+  return outcome.ok() ? *outcome : 1;
 }
 
 }  // namespace uni::posix

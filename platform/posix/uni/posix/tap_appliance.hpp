@@ -1,35 +1,38 @@
 // uni/posix/tap_appliance.hpp: the POSIX TAP target's start of day. Parses the
-// flags every TAP appliance shares, opens the device, builds
-// Stack<impaired_netif<TapNetif>, PosixClock, Config>, runs the application's task until
-// SIGINT/SIGTERM, then prints the stack's counters (also on SIGUSR1, while running).
+// flags (uni/target_options.hpp: --tap, --ipv4, --gateway, --mac, --dhcp, --pcap
+// per interface; --log, --impair, --impair-seed) and the appliance's, opens one
+// TAP device per network interface the Config declares, builds a
+// Stack<impaired_netif<TapNetif>, PosixClock, Config> on each, and runs the
+// service as uni/lifecycle.hpp says (until it ends, or SIGINT/SIGTERM), then
+// prints the counters (also on SIGUSR1, while running).
 //
-//   --tap IFNAME          TAP device to attach to (default tap0)
-//   --ipv4 ADDR/PREFIX    our address (default: Config::address)
-//   --gateway ADDR        default route (default: Config::gateway)
-//   --dhcp                address, gateway and DNS servers from a DHCP server (only an
-//                         appliance whose Config has dhcp = true has the client); the
-//                         appliance says " on IFNAME" once the lease is bound
-//   --mac MAC             our MAC (default: random, locally administered)
-//   --pcap FILE           record every frame (also: UNI_PCAP=FILE)
-//   --log debug|info|warn log level
-//   --impair SPEC         impair our own traffic both ways, for tests (see
-//                         uni/sim/impaired_netif.hpp): e.g. loss=2,dup=1,reorder=2,delay=1-5
-//   --impair-seed N       its random seed (default: random, printed)
-// Anything else of the form `--name value` is kept for the application.
+// Interfaces: each --tap IFNAME begins the next one and the interface flags after
+// it describe it: `--tap a --ipv4 10.0.1.2/24 --tap b --ipv4 10.0.2.2/24`. With one
+// interface the order does not matter and --tap defaults to tap0; its address
+// defaults to the Config's, its gateway to the Config's when the address is the
+// Config's or the gateway is inside the given subnet, and to none otherwise. Every
+// further interface needs --tap and --ipv4 (or --dhcp).
 #pragma once
 
+#include <net/if.h>
+
+#include <array>
 #include <boost/asio/io_context.hpp>
-#include <cstdio>
-#include <cstdlib>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include <uni/core/run.hpp>
+#include <uni/devices.hpp>
+#include <uni/lifecycle.hpp>
 #include <uni/posix/appliance_options.hpp>
 #include <uni/posix/clock.hpp>
 #include <uni/posix/console.hpp>
+#include <uni/posix/pcap.hpp>
 #include <uni/posix/signals.hpp>
 #include <uni/posix/tap_netif.hpp>
 #include <uni/sim/impaired_netif.hpp>
@@ -46,91 +49,135 @@ using tap_device = sim::impaired_netif<tap_driver<Config>>;
 template <class Config>
 using tap_stack = Stack<tap_device<Config>, PosixClock, Config>;
 
-// Runs `app(stack, options) -> task<int>` on a TAP device; returns the exit status.
+// One network interface: the TAP device, its capture, the impairment and the stack.
+template <class Config>
+struct tap_interface {
+  tap_interface(boost::asio::io_context& io, page_pool& pool, mac_address mac, scheduler& sched,
+                const sim::impairment& imp, std::uint64_t seed)
+      : tap(io, pool, mac), device(tap, sched, imp, seed) {}
+  tap_driver<Config> tap;
+  pcap_writer pcap;
+  tap_device<Config> device;
+  stack_settings settings;
+  std::optional<tap_stack<Config>> stack;
+};
+
+// Runs `app(stack, options) -> task<int>` (or `app(stacks, options)` with several
+// network interfaces); returns the exit status.
 template <class Config, class App>
-int run_tap_appliance(std::string_view name, int argc, char** argv, App app) {
-  std::string problem;
-  auto opts = parse_appliance_options(argc, argv, problem);
-  if (!opts) {
-    std::fprintf(stderr,
-                 "%.*s: %s\nusage: %s --tap IFNAME (--ipv4 ADDR/PREFIX [--gateway ADDR] | --dhcp) [--pcap FILE]\n",
-                 static_cast<int>(name.size()), name.data(), problem.c_str(), argv[0]);
-    return 2;
+int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<const option_spec> flags, App app) {
+  static_assert(devices_declared<Config>());
+  constexpr std::size_t n = Config::network_interfaces;
+  const fixed_text<200> more_help("the appliance's own address: ", Config::address, ", gateway ", Config::gateway,
+                                  "; it has ", n, " network interface", n == 1 ? "" : "s",
+                                  n == 1 ? "" : " (--tap IFNAME begins each one)");
+  int status = 0;
+  const auto opts = parse_command_line(name, argc, argv, {"posix-tap", target_flags::posix_tap, flags, target_flags::any, n},
+                                       more_help.view(), status);
+  if (!opts) return status;
+  if (opts->interfaces() != n)
+    return refuse(name, "this appliance has ", n, " network interfaces: give --tap IFNAME for each (got ",
+                  opts->interfaces(), ")");
+  std::array<stack_settings, n> settings;
+  for (std::size_t i = 0; i < n; ++i) {
+    char why[160];
+    text_writer w{why, sizeof why};
+    if (!target_flags::interface_settings<Config>(*opts, i, settings[i], w)) return refuse(name, w.view());
   }
-  if (opts->dhcp && (!Config::dhcp || opts->ipv4)) {
-    std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(name.size()), name.data(),
-                 Config::dhcp ? "--dhcp and --ipv4 exclude each other" : "built without DHCP (its Config has dhcp = false)");
-    return 2;
+  const auto impairment = sim::parse_impairment(opts->text("impair"));
+  if (!impairment) return refuse(name, "--impair: '", opts->text("impair"), "' is not e.g. loss=2,dup=1,reorder=2,delay=1-5");
+  const char* env_pcap = std::getenv("UNI_PCAP");
+  std::string pcap_path(opts->text("pcap", 0));
+  if (pcap_path.empty() && env_pcap && *env_pcap) {
+    char why[200];
+    text_writer w{why, sizeof why};
+    if (!check_host_path(option_kind::output_file, env_pcap, w)) return refuse(name, "UNI_PCAP: ", w.view());
+    pcap_path = env_pcap;
   }
-  install_console(opts->level);
+
+  install_console(target_flags::log_level_of(opts->text("log")));
   boost::asio::io_context io;
   scheduler sched;
   PosixClock clock(io);
   auto pool = std::make_unique<static_page_pool<Config::io_pages>>();
-  const mac_address mac = opts->mac ? *opts->mac : random_local_mac(std::random_device{}());
-  tap_driver<Config> tap(io, *pool, mac);
-  if (auto r = tap.open(opts->tap); !r) {
-    log_error(name, ": ", tap.error_message().c_str());
-    return 1;
-  }
-  pcap_writer pcap;
-  if (!opts->pcap.empty() && pcap.open(opts->pcap)) tap.record_to(&pcap);
-  const auto impairment = sim::parse_impairment(opts->get("impair"));
-  if (!impairment) {
-    log_error(name, ": bad --impair (want e.g. loss=2,dup=1,reorder=2,delay=1-5): ", opts->get("impair"));
-    return 2;
-  }
-  const auto impair_seed = static_cast<std::uint64_t>(opts->get_number("impair-seed", std::random_device{}()));
-  if (impairment->impaired()) log_info(name, ": impairing traffic: ", opts->get("impair"), " (seed ", impair_seed, ")");
-  tap_device<Config> device(tap, sched, *impairment, impair_seed);
+  std::uint64_t impair_seed = static_cast<std::uint64_t>(opts->number("impair-seed"));
+  if (impair_seed == 0) impair_seed = std::random_device{}();
+  if (impairment->impaired()) log_info(name, ": impairing traffic: ", opts->text("impair"), " (seed ", impair_seed, ")");
 
-  stack_settings settings = stack_settings::from<Config>();
-  if (opts->ipv4) settings.address = *opts->ipv4;
-  settings.dhcp = opts->dhcp || (settings.dhcp && !opts->ipv4);
-  if (opts->gateway) settings.gateway = *opts->gateway;
-  tap_stack<Config> stack(device, clock, sched, *pool, settings);
+  auto ifs = std::make_unique<std::array<std::optional<tap_interface<Config>>, n>>();
+  std::array<tap_stack<Config>*, n> stacks{};
+  for (std::size_t i = 0; i < n; ++i) {
+    const mac_address mac = opts->given("mac", i) ? *mac_address::parse(opts->text("mac", i))
+                                                  : random_local_mac(std::random_device{}());
+    auto& f = (*ifs)[i].emplace(io, *pool, mac, sched, *impairment, impair_seed + i);
+    const std::string ifname(opts->text("tap", i));
+    const bool existed = ::if_nametoindex(ifname.c_str()) != 0;
+    if (auto r = f.tap.open(ifname); !r) {
+      log_error(name, ": ", f.tap.error_message().c_str());
+      return 1;
+    }
+    if (!existed)
+      log_warn(name, ": there was no interface ", ifname.c_str(), ": created it, down and without an address; ",
+               "bring it up on the host (ip link set ", ifname.c_str(), " up; ip addr add ADDR/PREFIX dev ",
+               ifname.c_str(), ") or give an existing TAP device");
+    const std::string path = i == 0 ? pcap_path : std::string(opts->text("pcap", i));
+    if (!path.empty()) {
+      if (!f.pcap.open(path)) return refuse(name, "--pcap: cannot write ", path.c_str());
+      f.tap.record_to(&f.pcap);
+    }
+    f.settings = settings[i];
+    stacks[i] = &f.stack.emplace(f.device, clock, sched, *pool, f.settings);
+  }
   stop_signal stop(sched, io);
 
-  auto announce = [&]() -> task<void> {
+  auto announce = [&](std::size_t i) -> task<void> {
+    tap_interface<Config>& f = *(*ifs)[i];
     if constexpr (Config::dhcp) {
-      if (settings.dhcp) {
-        log_info(name, ": asking DHCP for an address (mac ", mac, ")");
-        const auto assigned = co_await stack.address_assigned();
+      if (f.settings.dhcp) {
+        log_info(name, ": asking DHCP for an address (mac ", f.tap.mac(), ")");
+        const auto assigned = co_await f.stack->address_assigned();
         if (!assigned) co_return;  // stopped first
       }
     }
-    log_info(name, ": ", stack.address(), " on ", tap.name().c_str(), " (mac ", mac, ", gateway ", stack.gateway(),
-             ")");
-  };
-  auto main_task = [&]() -> task<int> {
-    stack.start();
-    join_handle<void> announced;  // with DHCP, when the lease is bound
-    if (settings.dhcp) announced = spawn(sched, announce());
-    else co_await announce();
-    auto service = spawn(sched, stop.ending(app(stack, *opts)));
-    co_await stop.wait();
-    if (service.done()) co_return *co_await service.join();
-    service.cancel();
-    log_info(name, ": stopped by signal ", stop.signal());
-    co_return 0;
+    const ipv4_address gw = f.stack->gateway();
+    log_info(name, ": ", f.stack->address(), " on ", f.tap.name().c_str(), " (mac ", f.tap.mac(), ", gateway ",
+             gw.is_any() ? std::string_view("none") : std::string_view(fixed_text<16>(gw).view()), ")");
   };
   auto report = [&] {
-    stack.log_counters();
-    const auto& t = tap.statistics();
-    log_info("tap: rx ", t.rx_frames, " in ", t.rx_reads, " reads (", t.rx_gso_frames, " merged), tx ", t.tx_frames,
-             " in ", t.tx_writes, " writes (", t.tx_gso_frames, " merged by GSO) rx dropped (no buffers) ",
-             t.rx_no_buffers, " tx dropped (queue full) ", t.tx_would_block, " tx errors ", t.tx_errors,
-             " rx errors ", t.rx_errors);
-    if (impairment->impaired()) {
-      const auto& i = device.statistics();
-      log_info("impaired: lost ", i.lost, " duplicated ", i.duplicated, " delayed ", i.delayed, " reordered ",
-               i.reordered, " overflow ", i.overflow);
+    for (std::size_t i = 0; i < n; ++i) {
+      tap_interface<Config>& f = *(*ifs)[i];
+      if (n > 1) log_info("interface ", i + 1, ": ", f.tap.name().c_str());
+      f.stack->log_counters();
+      const auto& t = f.tap.statistics();
+      log_info("tap: rx ", t.rx_frames, " in ", t.rx_reads, " reads (", t.rx_gso_frames, " merged), tx ", t.tx_frames,
+               " in ", t.tx_writes, " writes (", t.tx_gso_frames, " merged by GSO) rx dropped (no buffers) ",
+               t.rx_no_buffers, " tx dropped (queue full) ", t.tx_would_block, " tx errors ", t.tx_errors,
+               " rx errors ", t.rx_errors);
+      if (impairment->impaired()) {
+        const auto& m = f.device.statistics();
+        log_info("impaired: lost ", m.lost, " duplicated ", m.duplicated, " delayed ", m.delayed, " reordered ",
+                 m.reordered, " overflow ", m.overflow);
+      }
+    }
+  };
+  auto main_task = [&]() -> task<int> {
+    std::array<join_handle<void>, n> announced;  // with DHCP, when the lease is bound
+    for (std::size_t i = 0; i < n; ++i) {
+      tap_interface<Config>& f = *(*ifs)[i];
+      f.stack->start();
+      if (f.settings.dhcp) announced[i] = spawn(sched, announce(i));
+      else co_await announce(i);
+    }
+    if constexpr (n == 1) {
+      co_return co_await serve_until_stopped(sched, name, app(*stacks[0], *opts), stop.requested(name), report);
+    } else {
+      uni::stacks<tap_stack<Config>, n> all(stacks);
+      co_return co_await serve_until_stopped(sched, name, app(all, *opts), stop.requested(name), report);
     }
   };
   report_signal on_usr1(io, report);
-  auto status = run(sched, clock, main_task());
-  report();
-  return status.ok() ? *status : 1;
+  auto outcome = run(sched, clock, main_task());
+  return outcome.ok() ? *outcome : 1;
 }
 
 }  // namespace uni::posix

@@ -2,16 +2,22 @@
 // UNI_TARGET_XEN branch of <uni/appliance.hpp>. After the platform's start
 // (console, shared info, event channels, XenClock; appliance.hpp) it maps the
 // grant table, starts the xenstore client, makes the I/O page pool over the
-// region start of day reserved, connects netfront (device/vif/0), and runs
-// `serve(stack, options)` over Stack<XenNetif, XenClock, Config>.
+// region start of day reserved, connects netfront on device/vif/0..N-1 (one per
+// network interface the Config declares; the generated xl configuration lists
+// as many vifs), and runs `serve(stack, options)` (`serve(stacks, options)` with
+// several) over Stack<XenNetif, XenClock, Config>.
 //
-// It stops when `serve` returns (its value is the exit status) or when the
-// toolstack asks (xl shutdown): then the service is cancelled, netfront closed,
-// and the domain powers off with status 0.
+// It runs as uni/lifecycle.hpp says: it stops when `serve` returns (its value is
+// the exit status) or when the toolstack asks (xl shutdown): then the service is
+// cancelled and the status is 0; netfront is closed and the domain powers off
+// (status 0) or crashes (any other).
 //
-// The options come from the kernel command line (xl's `extra=`), in the form the
-// POSIX targets take on theirs: --ipv4 ADDR/PREFIX --gateway ADDR --log LEVEL,
-// and any other `--name value` for the application.
+// The options come from the kernel command line (xl's `extra=`) through the
+// parser the POSIX targets use (uni/options.hpp), with the same policy: a bad or
+// unknown flag is an error (exit status 2). Its flags: --ipv4 ADDR/PREFIX and
+// --gateway ADDR per interface (--vif N begins interface N), --log LEVEL, then the
+// appliance's. Words not of the form --flag (the loader's, such as the image
+// name) are not ours and are skipped.
 #pragma once
 
 #include <array>
@@ -19,13 +25,18 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include <uni/boot/boot.hpp>
 #include <uni/boot/heap.hpp>
 #include <uni/core/buffer.hpp>
+#include <uni/devices.hpp>
+#include <uni/lifecycle.hpp>
 #include <uni/net/ipv4_address.hpp>
+#include <uni/options.hpp>
 #include <uni/stack.hpp>
+#include <uni/target_options.hpp>
 #include <uni/xen/appliance.hpp>
 #include <uni/xen/grant_table.hpp>
 #include <uni/xen/netif.hpp>
@@ -33,108 +44,97 @@
 
 namespace uni::xen {
 
-struct appliance_options {
-  static constexpr std::size_t max_extra = 16;
-  struct pair {
-    std::string_view name, value;
-  };
-  std::optional<ipv4_cidr> ipv4;
-  std::optional<ipv4_address> gateway;
-  log_level level = log_level::info;
-  pair extra[max_extra];
-  std::size_t extra_count = 0;
-
-  std::string_view get(std::string_view name, std::string_view fallback = {}) const noexcept {
-    for (std::size_t i = 0; i < extra_count; ++i)
-      if (extra[i].name == name) return extra[i].value;
-    return fallback;
-  }
-  long get_number(std::string_view name, long fallback) const noexcept {
-    const std::string_view v = get(name);
-    if (v.empty()) return fallback;
-    long n = 0;
-    for (char c : v) {
-      if (c < '0' || c > '9') return fallback;
-      n = n * 10 + (c - '0');
-    }
-    return n;
-  }
-
-  // Words of the command line; what is not `--name value` is ignored (Xen's loader
-  // may put the image name first).
-  static appliance_options parse(std::string_view cmdline) noexcept {
-    appliance_options o;
-    auto next = [&]() {
-      while (!cmdline.empty() && cmdline.front() == ' ') cmdline.remove_prefix(1);
-      const std::size_t end = cmdline.find(' ');
-      const std::string_view w = cmdline.substr(0, end);
-      cmdline.remove_prefix(end == std::string_view::npos ? cmdline.size() : end);
-      return w;
-    };
-    for (std::string_view w = next(); !w.empty(); w = next()) {
-      if (!w.starts_with("--")) continue;
-      const std::string_view v = next();
-      if (w == "--ipv4") {
-        if (auto c = ipv4_cidr::parse(v)) o.ipv4 = *c;
-        else log_warn("options: bad --ipv4 ", v);
-      } else if (w == "--gateway") {
-        if (auto a = ipv4_address::parse(v)) o.gateway = *a;
-        else log_warn("options: bad --gateway ", v);
-      } else if (w == "--log") {
-        o.level = v == "debug" ? log_level::debug : v == "warn" ? log_level::warn : log_level::info;
-      } else if (o.extra_count < max_extra) {
-        o.extra[o.extra_count++] = {w.substr(2), v};
-      }
-    }
-    return o;
-  }
-};
+using uni::appliance_options;
 
 template <class Config>
 using xen_stack = Stack<XenNetif, XenClock, Config>;
 
 namespace detail {
 
-// Why the appliance stops: its service returned, or the toolstack asked
-// (`xl shutdown`/`xl destroy` write control/shutdown; a guest acknowledges by
-// clearing the node).
-struct stop_state {
-  bool service_done = false;
-  bool shutdown_requested = false;
-  std::array<char, 16> reason{};
-};
-
-inline task<int> watch_shutdown(xenstore& xs, wait_queue& stop, stop_state& st) {
-  if (auto r = co_await xs.watch("control/shutdown", "uni-shutdown"); !r) co_return 1;
+// The toolstack's stop request (`xl shutdown`/`xl destroy` write control/shutdown;
+// a guest acknowledges by clearing the node), for uni/lifecycle.hpp.
+inline task<void> toolstack_shutdown(xenstore& xs, std::string_view name) {
+  if (auto r = co_await xs.watch("control/shutdown", "uni-shutdown"); !r) {
+    log_warn(name, ": cannot watch control/shutdown (", to_string(r.err()), "): xl shutdown will not reach it");
+    co_await std::suspend_always{};  // never asked
+  }
   for (;;) {
     auto v = co_await xs.read("control/shutdown");
     if (v && !v->view().empty()) {
-      const std::size_t n = v->size < st.reason.size() - 1 ? v->size : st.reason.size() - 1;
-      std::memcpy(st.reason.data(), v->bytes, n);
+      char reason[16] = {};
+      const std::size_t n = v->size < sizeof reason - 1 ? v->size : sizeof reason - 1;
+      std::memcpy(reason, v->bytes, n);
       (void)co_await xs.write("control/shutdown", "");
-      st.shutdown_requested = true;
-      stop.notify_all();
-      co_return 0;
+      log_info(name, ": stopped by the toolstack (", std::string_view{reason, n}, ")");
+      co_return;
     }
     co_await xs.watch_fired().wait();
   }
 }
 
-template <class Serve, class S>
-task<int> serve_then_stop(Serve& serve, S& stack, const appliance_options& o, wait_queue& stop, stop_state& st) {
-  const int status = co_await serve(stack, o);
-  st.service_done = true;
-  stop.notify_all();
-  co_return status;
+// One network interface: netfront on device/vif/N and the stack over it.
+template <class Config>
+struct xen_interface {
+  xen_interface(event_channels& ev, grant_table& g, xenstore& xs, page_pool& pool) noexcept : net(ev, g, xs, pool) {}
+  XenNetif net;
+  char node[24] = {};  // "device/vif/N": netfront keeps a view of it
+  stack_settings settings;
+  std::optional<xen_stack<Config>> stack;
+};
+
+// The options from the kernel command line (xl's `extra=`); nothing with the exit
+// status to end with (0 after --help, 2 after a line saying what is wrong).
+inline std::optional<appliance_options> command_line_options(std::string_view name, std::string_view cmdline,
+                                                             std::span<const option_spec> flags,
+                                                             std::size_t interfaces, int& status) noexcept {
+  const option_tables tables{"xen", target_flags::xen, flags, target_flags::any, interfaces, nullptr, true};
+  const auto words = command_words::from_text(cmdline);
+  char buf[200];
+  text_writer problem{buf, sizeof buf};
+  auto parsed = parse_options(words.words(), tables, problem);
+  if (words.overflowed()) format_to(problem, "more than ", command_words::capacity, " words on the command line");
+  if (!parsed || words.overflowed()) {
+    log_error(name, ": ", problem.view(), " (see --help)");
+    status = 2;
+    return std::nullopt;
+  }
+  if (parsed->help_asked()) {
+    write_help(name, tables, name, [](std::string_view line) { log_info(line); });
+    status = 0;
+    return std::nullopt;
+  }
+  for (std::size_t i = 0; i < parsed->interfaces(); ++i)
+    if (parsed->given("vif", i) && parsed->number("vif", i) != static_cast<std::int64_t>(i)) {
+      log_error(name, ": --vif ", parsed->number("vif", i), " given as interface ", i + 1, ": name them in order, from 0");
+      status = 2;
+      return std::nullopt;
+    }
+  return std::move(*parsed);
 }
 
 }  // namespace detail
 
+// Runs `serve(stack, options)` (or `serve(stacks, options)` with several network
+// interfaces) on Xen; never returns.
 template <class Config, class Serve>
-[[noreturn]] void run_net_appliance(std::string_view name, const boot::info& b, Serve serve) noexcept {
-  run_appliance(name, b, [name, serve](platform& p) -> task<int> {
-    const appliance_options opts = appliance_options::parse(p.boot.cmdline);
-    set_log_level(opts.level);
+[[noreturn]] void run_net_appliance(std::string_view name, const boot::info& b, std::span<const option_spec> flags,
+                                    Serve serve) noexcept {
+  static_assert(devices_declared<Config>());
+  run_appliance(name, b, [name, flags, serve](platform& p) -> task<int> {
+    constexpr std::size_t n = Config::network_interfaces;
+    int status = 0;
+    const auto opts = detail::command_line_options(name, p.boot.cmdline, flags, n, status);
+    if (!opts) co_return status;
+    set_log_level(target_flags::log_level_of(opts->text("log")));
+    std::array<stack_settings, n> settings;
+    for (std::size_t i = 0; i < n; ++i) {
+      char why[160];
+      text_writer w{why, sizeof why};
+      if (!target_flags::interface_settings<Config>(*opts, i, settings[i], w)) {
+        log_error(name, ": ", w.view(), " (see --help)");
+        co_return 2;
+      }
+    }
     static grant_table grants;  // 16 KiB of table, page-aligned: not on the stack
     if (auto r = grants.start(); !r) {
       log_error(name, ": cannot map the grant table: ", to_string(r.err()));
@@ -152,40 +152,53 @@ template <class Config, class Serve>
     std::unique_ptr<page_meta[]> meta{new page_meta[pages]};
     page_pool pool{{reinterpret_cast<std::uint8_t*>(io.start), pages * page_size}, {meta.get(), pages}};
 
-    XenNetif net(p.events, grants, store, pool);
-    if (auto r = co_await net.connect("device/vif/0"); !r) {
-      log_error(name, ": netfront did not connect: ", to_string(r.err()));
-      co_return 4;
+    auto ifs = std::make_unique<std::array<std::optional<detail::xen_interface<Config>>, n>>();
+    std::array<xen_stack<Config>*, n> stacks{};
+    std::size_t connected = 0;
+    auto close_all = [&]() -> task<void> {
+      for (std::size_t i = 0; i < connected; ++i)
+        if (auto r = co_await (*ifs)[i]->net.close(); !r) log_warn("netfront: close: ", to_string(r.err()));
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& f = (*ifs)[i].emplace(p.events, grants, store, pool);
+      text_writer node{f.node, sizeof f.node - 1};
+      format_to(node, "device/vif/", i);
+      if (auto r = co_await f.net.connect(node.view()); !r) {
+        log_error(name, ": netfront did not connect to ", node.view(), ": ", to_string(r.err()),
+                  n > 1 ? " (the xl configuration must list a vif per interface)" : "");
+        co_await close_all();
+        co_return 4;
+      }
+      ++connected;
+      f.settings = settings[i];
+      stacks[i] = &f.stack.emplace(f.net, p.clock, p.sched, pool, f.settings);
+      f.stack->start();
+      const std::uint64_t cycles = cpu::rdtsc() - p.boot.tsc_at_entry;
+      const ipv4_address gw = f.stack->gateway();
+      log_info(name, ": ", f.stack->address(), " on netfront ", node.view(), " (mac ", f.net.mac(), ", gateway ",
+               gw.is_any() ? std::string_view("none") : std::string_view(fixed_text<16>(gw).view()), ", ", pages,
+               " I/O pages); network up ", cycles, " cycles (", p.clock.tsc_to_ns(cycles) / 1000,
+               " us) after the first instruction");
     }
-    stack_settings settings = stack_settings::from<Config>();
-    if (opts.ipv4) settings.address = *opts.ipv4;
-    if (opts.gateway) settings.gateway = *opts.gateway;
-    xen_stack<Config> stack(net, p.clock, p.sched, pool, settings);
-    stack.start();
-    const std::uint64_t cycles = cpu::rdtsc() - p.boot.tsc_at_entry;
-    log_info(name, ": ", stack.address(), " on netfront (mac ", net.mac(), ", gateway ", stack.gateway(), ", ", pages,
-             " I/O pages); network up ", cycles, " cycles (", p.clock.tsc_to_ns(cycles) / 1000,
-             " us) after the first instruction");
-
-    wait_queue stop(p.sched);
-    detail::stop_state st;
-    auto service = spawn(p.sched, detail::serve_then_stop(serve, stack, opts, stop, st));
-    auto watcher = spawn(p.sched, detail::watch_shutdown(store, stop, st));
-    while (!st.service_done && !st.shutdown_requested) co_await stop.wait();
-    int status = 0;
-    if (st.service_done) {
-      auto r = co_await service.join();
-      status = r ? *r : 1;
+    auto report = [&] {
+      for (std::size_t i = 0; i < n; ++i) {
+        detail::xen_interface<Config>& f = *(*ifs)[i];
+        if (n > 1) log_info("interface ", i + 1, ": ", std::string_view(f.node));
+        f.stack->log_counters();
+        const auto& s = f.net.statistics();
+        log_info("netfront: rx ", s.rx_frames, " tx ", s.tx_frames, " (", s.tx_slots, " slots) rx errors ", s.rx_errors,
+                 " rx no buffers ", s.rx_no_buffers, " tx would block ", s.tx_would_block, " tx errors ", s.tx_errors);
+      }
+    };
+    if constexpr (n == 1) {
+      status = co_await serve_until_stopped(p.sched, name, serve(*stacks[0], *opts),
+                                            detail::toolstack_shutdown(store, name), report);
     } else {
-      service.cancel();
-      log_info(name, ": stopped by the toolstack (", std::string_view{st.reason.data()}, ")");
+      uni::stacks<xen_stack<Config>, n> all(stacks);
+      status = co_await serve_until_stopped(p.sched, name, serve(all, *opts), detail::toolstack_shutdown(store, name),
+                                            report);
     }
-    watcher.cancel();
-    stack.log_counters();
-    const auto& s = net.statistics();
-    log_info("netfront: rx ", s.rx_frames, " tx ", s.tx_frames, " (", s.tx_slots, " slots) rx errors ", s.rx_errors,
-             " rx no buffers ", s.rx_no_buffers, " tx would block ", s.tx_would_block, " tx errors ", s.tx_errors);
-    if (auto r = co_await net.close(); !r) log_warn("netfront: close: ", to_string(r.err()));
+    co_await close_all();
     co_return status;
   });
 }

@@ -1,0 +1,434 @@
+// uni/options.hpp: an appliance's command line, one parser for every target
+// (POSIX argv, the Xen kernel command line). The platform and the appliance each
+// declare their flags in a table of option_spec (name, kind of value, default,
+// one line of help); parse_options checks every word against both:
+//
+//   constexpr uni::option_spec echo_options[] = {
+//       uni::number_option("port", 7, 1, 65535, "TCP port to listen on"),
+//   };
+//   ... o.number("port") ...   // checked at start: 1..65535, 7 if not given
+//
+// One policy everywhere: an unknown flag, a flag of another target, a malformed
+// or out-of-range value, a flag given twice is an error with one line saying
+// why; `--help` asks for the list. Freestanding (Xen compiles it): the values
+// are views of the words, in a bounded table; nothing is allocated.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string_view>
+
+#include <uni/core/format.hpp>
+#include <uni/core/panic.hpp>
+#include <uni/core/result.hpp>
+#include <uni/net/ipv4_address.hpp>
+#include <uni/net/mac_address.hpp>
+
+namespace uni {
+
+enum class option_kind : std::uint8_t {
+  flag,          // no value: given or not
+  number,        // a decimal integer in [min, max]
+  text,          // any word
+  choice,        // one of `choices`, written "a|b|c"
+  ipv4_address,  // 192.0.2.1
+  ipv4_prefix,   // 192.0.2.1/24 (the prefix is required)
+  mac_address,   // 02:00:00:00:00:01
+  input_file,    // a regular file that can be read (checked where there are files)
+  directory,     // a directory that can be read
+  output_file,   // a file that can be created or overwritten
+};
+
+constexpr bool is_path(option_kind k) noexcept {
+  return k == option_kind::input_file || k == option_kind::directory || k == option_kind::output_file;
+}
+
+// Platform flags that describe one network interface: `interface_start` begins
+// the next interface (--tap IFNAME), `interface` flags set the current one.
+enum class option_scope : std::uint8_t { appliance, interface, interface_start };
+
+struct option_spec {
+  std::string_view name;  // without the leading "--"
+  option_kind kind = option_kind::text;
+  std::string_view help;        // one line
+  std::string_view value_name;  // how --help writes the value: N, FILE, ADDR/PREFIX
+  std::string_view text_default;  // default of a non-number ("": none)
+  std::int64_t number_default = 0;
+  std::int64_t min = 0, max = 0;  // numbers
+  std::string_view choices;       // choice: "debug|info|warn"
+  option_scope scope = option_scope::appliance;
+};
+
+namespace detail {
+constexpr option_spec spec(std::string_view name, option_kind kind, std::string_view value_name,
+                           std::string_view fallback, std::string_view help) noexcept {
+  option_spec s;
+  s.name = name;
+  s.kind = kind;
+  s.value_name = value_name;
+  s.text_default = fallback;
+  s.help = help;
+  return s;
+}
+}  // namespace detail
+
+constexpr option_spec number_option(std::string_view name, std::int64_t fallback, std::int64_t min, std::int64_t max,
+                                    std::string_view help) noexcept {
+  option_spec s = detail::spec(name, option_kind::number, "N", {}, help);
+  s.number_default = fallback;
+  s.min = min;
+  s.max = max;
+  return s;
+}
+constexpr option_spec text_option(std::string_view name, std::string_view value_name, std::string_view fallback,
+                                  std::string_view help) noexcept {
+  return detail::spec(name, option_kind::text, value_name, fallback, help);
+}
+constexpr option_spec flag_option(std::string_view name, std::string_view help) noexcept {
+  return detail::spec(name, option_kind::flag, {}, {}, help);
+}
+constexpr option_spec choice_option(std::string_view name, std::string_view choices, std::string_view fallback,
+                                    std::string_view help) noexcept {
+  option_spec s = detail::spec(name, option_kind::choice, choices, fallback, help);
+  s.choices = choices;
+  return s;
+}
+// input_file, directory or output_file; no default (not given: the option is off).
+constexpr option_spec path_option(std::string_view name, option_kind kind, std::string_view value_name,
+                                  std::string_view help) noexcept {
+  return detail::spec(name, kind, value_name, {}, help);
+}
+// A value of another kind with a fixed default (ipv4_address, mac_address, ...).
+constexpr option_spec typed_option(std::string_view name, option_kind kind, std::string_view value_name,
+                                   std::string_view fallback, std::string_view help) noexcept {
+  return detail::spec(name, kind, value_name, fallback, help);
+}
+constexpr option_spec for_each_interface(option_spec s, option_scope scope = option_scope::interface) noexcept {
+  s.scope = scope;
+  return s;
+}
+
+// A table an appliance can declare: unique names, defaults inside their ranges
+// (UNI_APPLIANCE checks it at compile time).
+constexpr bool options_well_formed(std::span<const option_spec> t) noexcept {
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (t[i].name.empty() || t[i].name.starts_with('-') || t[i].name == "help") return false;
+    if (t[i].kind == option_kind::number &&
+        (t[i].min > t[i].max || t[i].number_default < t[i].min || t[i].number_default > t[i].max))
+      return false;
+    for (std::size_t j = 0; j < i; ++j)
+      if (t[i].name == t[j].name) return false;
+  }
+  return true;
+}
+
+// The words of a command line: argv, or a kernel command line split at spaces.
+class command_words {
+ public:
+  static constexpr std::size_t capacity = 128;
+
+  static command_words from_argv(int argc, char** argv) noexcept {
+    command_words w;
+    for (int i = 1; i < argc; ++i) w.add(argv[i]);
+    return w;
+  }
+  static command_words from_text(std::string_view line) noexcept {
+    command_words w;
+    while (!line.empty()) {
+      const std::size_t start = line.find_first_not_of(' ');
+      if (start == std::string_view::npos) break;
+      line.remove_prefix(start);
+      const std::size_t end = line.find(' ');
+      w.add(line.substr(0, end));
+      line.remove_prefix(end == std::string_view::npos ? line.size() : end);
+    }
+    return w;
+  }
+  std::span<const std::string_view> words() const noexcept { return {words_, count_}; }
+  bool overflowed() const noexcept { return overflowed_; }
+
+ private:
+  void add(std::string_view w) noexcept {
+    if (count_ < capacity) words_[count_++] = w;
+    else overflowed_ = true;
+  }
+  std::string_view words_[capacity];
+  std::size_t count_ = 0;
+  bool overflowed_ = false;
+};
+
+// Checks a path option where the target has files; false with the reason in `why`.
+using path_checker = bool (*)(option_kind, std::string_view path, text_writer& why);
+
+// What parse_options checks the words against.
+struct option_tables {
+  std::string_view target;                 // "posix-tap": named in errors
+  std::span<const option_spec> platform;   // this target's flags
+  std::span<const option_spec> appliance;  // the appliance's
+  std::span<const option_spec> elsewhere;  // flags of other targets: "does not apply here"
+  std::size_t max_interfaces = 1;          // how many interface groups may be started
+  path_checker check_path = nullptr;       // nullptr: the target has no files
+  bool skip_stray_words = false;           // Xen: the loader's own words are not ours
+};
+
+class appliance_options;
+result<appliance_options> parse_options(std::span<const std::string_view> words, const option_tables& tables,
+                                        text_writer& problem) noexcept;
+
+// The parsed command line: typed lookups by declared name; a value not given is
+// the declared default. Looking up a name nobody declared is a programming error.
+class appliance_options {
+ public:
+  static constexpr std::size_t max_values = 48;
+
+  bool help_asked() const noexcept { return help_; }
+  std::size_t interfaces() const noexcept { return interfaces_; }
+
+  bool declared(std::string_view name) const noexcept {
+    return lookup(tables_.platform, name) || lookup(tables_.appliance, name);
+  }
+  bool given(std::string_view name, std::size_t interface = 0) const noexcept {
+    return find(name, interface) != nullptr;
+  }
+  bool flag(std::string_view name, std::size_t interface = 0) const noexcept {
+    expect(name, option_kind::flag);
+    return given(name, interface);
+  }
+  std::int64_t number(std::string_view name, std::size_t interface = 0) const noexcept {
+    const option_spec& s = expect(name, option_kind::number);
+    const value* v = find(name, interface);
+    return v ? v->number : s.number_default;
+  }
+  // Every kind but flag and number: the word as given, or the default.
+  std::string_view text(std::string_view name, std::size_t interface = 0) const noexcept {
+    const option_spec& s = spec(name);
+    if (s.kind == option_kind::flag || s.kind == option_kind::number)
+      panic("options: --", name, " is not a text option");
+    const value* v = find(name, interface);
+    return v ? v->text : s.text_default;
+  }
+  const option_spec& spec(std::string_view name) const noexcept {
+    if (const option_spec* s = lookup(tables_.platform, name)) return *s;
+    if (const option_spec* s = lookup(tables_.appliance, name)) return *s;
+    panic("options: --", name, " is not declared by the appliance or the platform");
+  }
+  std::span<const option_spec> platform_options() const noexcept { return tables_.platform; }
+  std::span<const option_spec> appliance_flags() const noexcept { return tables_.appliance; }
+
+ private:
+  friend result<appliance_options> parse_options(std::span<const std::string_view>, const option_tables&,
+                                                 text_writer&) noexcept;
+  struct value {
+    const option_spec* spec = nullptr;
+    std::string_view text;
+    std::int64_t number = 0;
+    std::size_t interface = 0;
+  };
+  static const option_spec* lookup(std::span<const option_spec> t, std::string_view name) noexcept {
+    for (const option_spec& s : t)
+      if (s.name == name) return &s;
+    return nullptr;
+  }
+  const option_spec& expect(std::string_view name, option_kind k) const noexcept {
+    const option_spec& s = spec(name);
+    if (s.kind != k) panic("options: --", name, " is declared as another kind");
+    return s;
+  }
+  const value* find(std::string_view name, std::size_t interface) const noexcept {
+    for (std::size_t i = 0; i < count_; ++i) {
+      const value& v = values_[i];
+      if (v.spec->name == name && (v.spec->scope == option_scope::appliance || v.interface == interface)) return &v;
+    }
+    return nullptr;
+  }
+
+  option_tables tables_;
+  value values_[max_values];
+  std::size_t count_ = 0;
+  std::size_t interfaces_ = 1;
+  bool help_ = false;
+};
+
+namespace detail {
+
+// A decimal integer, optionally negative, that fits std::int64_t.
+constexpr result<std::int64_t> parse_integer(std::string_view s) noexcept {
+  const bool negative = !s.empty() && s.front() == '-';
+  if (negative) s.remove_prefix(1);
+  if (s.empty()) return fail(error::invalid_argument);
+  std::uint64_t n = 0;
+  const std::uint64_t limit = negative ? std::uint64_t{1} << 63 : std::numeric_limits<std::int64_t>::max();
+  for (char c : s) {
+    if (c < '0' || c > '9') return fail(error::invalid_argument);
+    const auto digit = static_cast<std::uint64_t>(c - '0');
+    if (n > (limit - digit) / 10) return fail(error::invalid_argument);
+    n = n * 10 + digit;
+  }
+  return negative ? static_cast<std::int64_t>(0 - n) : static_cast<std::int64_t>(n);
+}
+
+constexpr bool is_choice(std::string_view choices, std::string_view word) noexcept {
+  while (!choices.empty()) {
+    const std::size_t bar = choices.find('|');
+    if (choices.substr(0, bar) == word) return true;
+    choices.remove_prefix(bar == std::string_view::npos ? choices.size() : bar + 1);
+  }
+  return false;
+}
+
+// Checks one value against its declaration; false with the reason in `why`.
+inline bool check_value(const option_spec& s, std::string_view v, std::int64_t& number, const option_tables& t,
+                        text_writer& why) noexcept {
+  switch (s.kind) {
+    case option_kind::flag:
+    case option_kind::text:
+      return true;
+    case option_kind::number: {
+      auto n = parse_integer(v);
+      if (!n) return format_to(why, "--", s.name, ": '", v, "' is not a number"), false;
+      if (*n < s.min || *n > s.max)
+        return format_to(why, "--", s.name, ": ", v, " is out of range (", s.min, "-", s.max, ")"), false;
+      number = *n;
+      return true;
+    }
+    case option_kind::choice:
+      if (is_choice(s.choices, v)) return true;
+      return format_to(why, "--", s.name, ": '", v, "' is not one of ", s.choices), false;
+    case option_kind::ipv4_address:
+      if (ipv4_address::parse(v)) return true;
+      return format_to(why, "--", s.name, ": '", v, "' is not an IPv4 address"), false;
+    case option_kind::ipv4_prefix:
+      if (v.find('/') != std::string_view::npos && ipv4_cidr::parse(v)) return true;
+      return format_to(why, "--", s.name, ": '", v, "' is not ADDR/PREFIX (e.g. 10.0.0.2/24)"), false;
+    case option_kind::mac_address:
+      if (mac_address::parse(v)) return true;
+      return format_to(why, "--", s.name, ": '", v, "' is not a MAC address (e.g. 02:00:00:00:00:01)"), false;
+    case option_kind::input_file:
+    case option_kind::directory:
+    case option_kind::output_file:
+      if (!t.check_path) return format_to(why, "--", s.name, ": the ", t.target, " target has no files"), false;
+      if (v.empty()) return format_to(why, "--", s.name, ": an empty path"), false;
+      {
+        char reason[160];
+        text_writer r{reason, sizeof reason};
+        if (t.check_path(s.kind, v, r)) return true;
+        return format_to(why, "--", s.name, ": ", r.view()), false;
+      }
+  }
+  return false;
+}
+
+}  // namespace detail
+
+// Parses `words` (argv without the program name, or the kernel command line's).
+// `--help` anywhere asks for help and nothing else is checked. Values are views
+// of the words: they must outlive the result.
+inline result<appliance_options> parse_options(std::span<const std::string_view> words, const option_tables& t,
+                                               text_writer& problem) noexcept {
+  appliance_options o;
+  o.tables_ = t;
+  for (std::string_view w : words)
+    if (w == "--help" || w == "-h") {
+      o.help_ = true;
+      return o;
+    }
+  bool interface_named = false;  // the current interface's interface_start flag was given
+  std::size_t current = 0;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    std::string_view w = words[i];
+    if (!w.starts_with("--")) {
+      if (t.skip_stray_words) continue;
+      format_to(problem, "unexpected '", w, "' (flags are --name [value])");
+      return fail(error::invalid_argument);
+    }
+    std::string_view name = w.substr(2);
+    std::string_view v;
+    bool inline_value = false;
+    if (const std::size_t eq = name.find('='); eq != std::string_view::npos) {
+      v = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      inline_value = true;
+    }
+    const option_spec* s = appliance_options::lookup(t.platform, name);
+    if (!s) s = appliance_options::lookup(t.appliance, name);
+    if (!s) {
+      if (appliance_options::lookup(t.elsewhere, name))
+        format_to(problem, "--", name, " does not apply to the ", t.target, " target");
+      else format_to(problem, "unknown flag --", name);
+      return fail(error::invalid_argument);
+    }
+    if (s->kind == option_kind::flag) {
+      if (inline_value) return format_to(problem, "--", name, " takes no value"), fail(error::invalid_argument);
+    } else if (!inline_value) {
+      // A number may be negative ("-1" is a value, refused by its range); any
+      // other value starting with "--" is the next flag: this one has none.
+      if (i + 1 >= words.size() || (words[i + 1].starts_with("--") && s->kind != option_kind::number)) {
+        format_to(problem, "--", name, " needs a value (", s->value_name, ")");
+        return fail(error::invalid_argument);
+      }
+      v = words[++i];
+    }
+    if (s->scope == option_scope::interface_start) {
+      if (interface_named) {
+        if (current + 1 >= t.max_interfaces) {
+          format_to(problem, "--", name, " given more than once: this appliance has ", t.max_interfaces,
+                    " network interface", t.max_interfaces == 1 ? "" : "s");
+          return fail(error::invalid_argument);
+        }
+        ++current;
+        o.interfaces_ = current + 1;
+      }
+      interface_named = true;
+    }
+    std::int64_t number = 0;
+    if (!detail::check_value(*s, v, number, t, problem)) return fail(error::invalid_argument);
+    const std::size_t where = s->scope == option_scope::appliance ? 0 : current;
+    if (o.find(name, where)) {
+      if (s->scope == option_scope::appliance) format_to(problem, "--", name, " given twice");
+      else format_to(problem, "--", name, " given twice for network interface ", where + 1);
+      return fail(error::invalid_argument);
+    }
+    if (o.count_ == appliance_options::max_values)
+      return format_to(problem, "too many flags"), fail(error::invalid_argument);
+    o.values_[o.count_++] = {s, v, number, where};
+  }
+  return o;
+}
+
+// Writes --help, one line per flag, through `line`.
+template <class Line>
+void write_help(std::string_view program, const option_tables& t, std::string_view appliance, Line&& line) noexcept {
+  char buf[256];
+  {
+    text_writer w{buf, sizeof buf};
+    format_to(w, "usage: ", program, " [--flag value]... (--help: this list)");
+    line(w.view());
+  }
+  auto table = [&](std::string_view title, std::span<const option_spec> specs) {
+    if (specs.empty()) return;
+    line(title);
+    for (const option_spec& s : specs) {
+      text_writer w{buf, sizeof buf};
+      format_to(w, "  --", s.name);
+      if (s.kind != option_kind::flag) format_to(w, " ", s.value_name);
+      while (w.size() < 30) w.put(' ');
+      format_to(w, " ", s.help);
+      if (s.kind == option_kind::number) format_to(w, " (", s.min, "-", s.max, ", default ", s.number_default, ")");
+      else if (!s.text_default.empty()) format_to(w, " (default ", s.text_default, ")");
+      if (s.scope == option_scope::interface_start) format_to(w, " [repeat for each interface]");
+      else if (s.scope == option_scope::interface) format_to(w, " [per interface]");
+      line(w.view());
+    }
+  };
+  char title[96];
+  text_writer tw{title, sizeof title};
+  format_to(tw, "flags of the ", t.target, " target:");
+  table(tw.view(), t.platform);
+  text_writer aw{title + tw.size(), sizeof title - tw.size()};
+  format_to(aw, appliance, "'s flags:");
+  table(aw.view(), t.appliance);
+}
+
+}  // namespace uni

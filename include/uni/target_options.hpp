@@ -1,0 +1,83 @@
+// uni/target_options.hpp: the flags each target's start of day takes, declared
+// once (uni/options.hpp) so that --help lists them and a flag of another target
+// is refused by name ("--pcap does not apply to the posix-socket target").
+// Interface flags (scope `interface`) describe the network interface begun by the
+// last --tap (or --vif); before any, the first. An appliance's own flags may not
+// reuse these names.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+
+#include <uni/config.hpp>
+#include <uni/core/log.hpp>
+#include <uni/options.hpp>
+
+namespace uni::target_flags {
+
+inline constexpr option_spec log = choice_option("log", "debug|info|warn", "info", "log level");
+inline constexpr option_spec bind =
+    typed_option("bind", option_kind::ipv4_address, "ADDR", "127.0.0.1", "host address the services bind to");
+inline constexpr option_spec tap = for_each_interface(
+    text_option("tap", "IFNAME", "tap0", "TAP device of the next network interface"), option_scope::interface_start);
+inline constexpr option_spec vif = for_each_interface(
+    number_option("vif", 0, 0, 7, "the next interface is device/vif/N (0, 1, ... in order)"), option_scope::interface_start);
+inline constexpr option_spec ipv4 = for_each_interface(
+    typed_option("ipv4", option_kind::ipv4_prefix, "ADDR/PREFIX", "", "the interface's address and subnet"));
+inline constexpr option_spec gateway = for_each_interface(typed_option(
+    "gateway", option_kind::ipv4_address, "ADDR", "", "default route (default: the appliance's if inside the subnet)"));
+inline constexpr option_spec mac =
+    for_each_interface(typed_option("mac", option_kind::mac_address, "MAC", "", "MAC address (default: random, local)"));
+inline constexpr option_spec dhcp =
+    for_each_interface(flag_option("dhcp", "lease address, gateway and DNS servers (appliances with the DHCP client)"));
+inline constexpr option_spec pcap = for_each_interface(
+    path_option("pcap", option_kind::output_file, "FILE", "record the interface's frames (also: UNI_PCAP=FILE)"));
+inline constexpr option_spec impair =
+    text_option("impair", "SPEC", "", "impair traffic both ways, for tests: e.g. loss=2,dup=1,reorder=2,delay=1-5");
+inline constexpr option_spec impair_seed = number_option(
+    "impair-seed", 0, 0, std::numeric_limits<std::int64_t>::max(), "its random seed (0: random, printed)");
+
+inline constexpr option_spec posix_socket[] = {bind, log};
+inline constexpr option_spec posix_tap[] = {tap, ipv4, gateway, mac, dhcp, pcap, log, impair, impair_seed};
+inline constexpr option_spec xen[] = {vif, ipv4, gateway, log};
+// Every target's, for the message that names a flag of another target.
+inline constexpr option_spec any[] = {bind, tap, vif, ipv4, gateway, mac, dhcp, pcap, log, impair, impair_seed};
+
+// The level --log names (checked by the parser: debug, info or warn).
+constexpr log_level log_level_of(std::string_view name) noexcept {
+  return name == "debug" ? log_level::debug : name == "warn" ? log_level::warn : log_level::info;
+}
+
+// An appliance's table: well formed, and no name the platforms use.
+constexpr bool appliance_table_ok(std::span<const option_spec> t) noexcept {
+  if (!options_well_formed(t)) return false;
+  for (const option_spec& s : t)
+    for (const option_spec& p : any)
+      if (s.name == p.name) return false;
+  return true;
+}
+
+// The addressing of network interface `i` (from 0) from its flags. The first
+// has the Config's address unless --ipv4 (or --dhcp) says otherwise; every other
+// one needs its own. The Config's gateway is kept only where the address's subnet
+// holds it: a route to an unreachable gateway is none. False with the reason.
+template <class Config>
+bool interface_settings(const appliance_options& o, std::size_t i, stack_settings& s, text_writer& problem) noexcept {
+  s = stack_settings::from<Config>();
+  const bool dhcp = o.declared("dhcp") && o.flag("dhcp", i);
+  const bool ipv4 = o.given("ipv4", i);
+  if (dhcp && !Config::dhcp) return format_to(problem, "--dhcp: built without DHCP (its Config has dhcp = false)"), false;
+  if (dhcp && ipv4) return format_to(problem, "--dhcp and --ipv4 exclude each other (interface ", i + 1, ")"), false;
+  if (ipv4) {
+    s.address = *ipv4_cidr::parse(o.text("ipv4", i));
+    if (!s.address.contains(Config::gateway)) s.gateway = {};
+  } else if (i > 0 && !dhcp) {
+    return format_to(problem, "network interface ", i + 1, " needs --ipv4 ADDR/PREFIX", Config::dhcp ? " or --dhcp" : ""),
+           false;
+  }
+  if (o.given("gateway", i)) s.gateway = *ipv4_address::parse(o.text("gateway", i));
+  s.dhcp = dhcp || (i == 0 && s.dhcp && !ipv4);
+  return true;
+}
+
+}  // namespace uni::target_flags
