@@ -96,9 +96,9 @@ stop
 # line naming the path (not 404s for everyone).
 for bad in "$WORK/missing" "$WORK/large.bin"; do
   status=0
-  timeout 10 "$app" --port 0 --root "$bad" >"$WORK/log" 2>&1 || status=$?
+  timeout 10 "$app" --port 8080 --root "$bad" >"$WORK/log" 2>&1 || status=$?
   ((status == 2)) || die "--root $bad: exit status $status, not 2"
-  grep -q -- "--root $bad: " "$WORK/log" || die "--root $bad: the error does not name the path: $(cat "$WORK/log")"
+  { grep -q -- "--root" "$WORK/log" && grep -qF -- "$bad" "$WORK/log"; } || die "--root $bad: the error does not name the path: $(cat "$WORK/log")"
   (($(wc -l <"$WORK/log") == 1)) || die "--root $bad: more than the one line: $(cat "$WORK/log")"
 done
 echo "ok: --root on a missing directory or a regular file exits 2 naming the path"

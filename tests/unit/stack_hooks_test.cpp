@@ -205,7 +205,7 @@ TEST_CASE("Hooks: a closed hook takes nothing more, and its key can be taken aga
   CHECK(f.counters().hooks.by_ethertype == 2);
 }
 
-TEST_CASE("Hooks: what the stack consumes cannot be taken; the table is bounded", "[stack][hooks]") {
+TEST_CASE("Hooks: what the stack consumes cannot be taken, and the table is bounded", "[stack][hooks]") {
   frame_taker t;
   datagram_taker d;
   fixture<default_config> f;
@@ -230,7 +230,7 @@ TEST_CASE("Hooks: what the stack consumes cannot be taken; the table is bounded"
   CHECK(small.stack.hook_ethertype(lldp, t).ok());
 }
 
-TEST_CASE("Hooks: send_frame sends a raw frame, counted; runts and giants are refused", "[stack][hooks]") {
+TEST_CASE("Hooks: send_frame sends a raw frame, counted, and refuses runts and giants", "[stack][hooks]") {
   fixture<default_config> f;
   const bytes frame = ethernet(lldp_group, us_mac, lldp, pattern(60));
   auto page = *f.pool->allocate();

@@ -47,7 +47,7 @@ TEST_CASE("front ring sizes are those of __CONST_RING_SIZE", "[xen][ring]") {
   CHECK(front_ring<blkif_sring>::size == 32);
 }
 
-TEST_CASE("requests pushed reach the backend; responses come back in order, copied", "[xen][ring]") {
+TEST_CASE("requests pushed reach the backend, and responses come back in order, copied", "[xen][ring]") {
   auto page = std::make_unique<ring_page>();
   front_ring<netif_tx_sring> ring;
   ring.attach(page->bytes);
