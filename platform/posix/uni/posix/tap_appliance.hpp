@@ -1,6 +1,6 @@
 // uni/posix/tap_appliance.hpp: the POSIX TAP target's start of day. Parses the
 // flags every TAP appliance shares, opens the device, builds
-// Stack<impaired_netif<TapNetif>, PosixClock, Config>, runs the application's task until
+// Stack<ImpairedNetif<TapNetif>, PosixClock, Config>, runs the application's task until
 // SIGINT/SIGTERM, then prints the stack's counters (also on SIGUSR1, while running).
 //
 //   --tap IFNAME          TAP device to attach to (default tap0)
@@ -40,9 +40,9 @@ namespace uni::posix {
 // The decorator forwards every call directly unless --impair is given.
 // (The TAP driver's TCP offloads exist only where the Config has TCP.)
 template <class Config>
-using tap_driver = basic_tap_netif<Config::tcp>;
+using tap_driver = BasicTapNetif<Config::tcp>;
 template <class Config>
-using tap_device = sim::impaired_netif<tap_driver<Config>>;
+using tap_device = sim::ImpairedNetif<tap_driver<Config>>;
 template <class Config>
 using tap_stack = Stack<tap_device<Config>, PosixClock, Config>;
 
