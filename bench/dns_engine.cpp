@@ -139,9 +139,9 @@ std::vector<std::uint8_t> arp_request() {
 }
 
 double run_stack(std::vector<zone> zones, const std::vector<std::vector<std::uint8_t>>& qs, double seconds) {
-  using stack_type = uni::Stack<counting_netif, uni::sim::manual_clock, path_config>;
+  using stack_type = uni::Stack<counting_netif, uni::sim::ManualClock, path_config>;
   counting_netif nic;
-  uni::sim::manual_clock clock;
+  uni::sim::ManualClock clock;
   uni::scheduler sched;
   auto pool = std::make_unique<uni::static_page_pool<path_config::io_pages>>();
   stack_type stack(nic, clock, sched, *pool, {{our_ip, 24}, peer_ip, false});

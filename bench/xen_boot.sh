@@ -8,7 +8,7 @@
 set -u
 build=${1:?usage: $0 BUILD_DIR [RUNS]} runs=${2:-3}
 here=$(cd "$(dirname "$0")/.." && pwd)
-image=$build/examples/ping-xen
+image=$(realpath -m "$build")/examples/ping-xen  # (absolute: the runs happen in a scratch folder)
 [[ -f $image ]] || { echo "no $image: cmake --preset xen && cmake --build build/xen"; exit 1; }
 work=$(mktemp -d) && trap 'rm -rf "$work"' EXIT
 cd "$work"

@@ -1,6 +1,11 @@
-# cmake/uniXen.cmake: the Xen guest build, included by the top-level CMakeLists.txt
-# instead of the POSIX platform when the `xen` preset (cmake/xen-toolchain.cmake)
-# is selected. Nothing here is seen by the POSIX builds.
+# cmake/uniXen.cmake: the Xen guest build. Included by uni's top-level
+# CMakeLists.txt instead of the POSIX platform when the `xen` preset
+# (cmake/xen-toolchain.cmake) is selected, and by the installed package's
+# uniConfig.cmake in a user's build tree configured with that toolchain file.
+# Nothing here is seen by the POSIX builds.
+if(TARGET uni_xen_boot)  # (a second find_package(uni))
+  return()
+endif()
 enable_language(ASM)
 
 # (a Generic toolchain has no system search path: name the usual ones)
@@ -9,21 +14,30 @@ if(NOT UNI_XEN_PUBLIC_HEADERS)
   message(FATAL_ERROR "uni xen: the Xen public headers are missing: install libxen-dev (scripts/setup.sh does)")
 endif()
 
+# Start of day's sources: the source tree's src/boot, or the installed package's
+# copy (uniConfig.cmake sets UNI_XEN_BOOT_DIR; its headers are then in uni::uni's
+# include directory with the others).
+if(NOT UNI_XEN_BOOT_DIR)
+  get_filename_component(UNI_XEN_BOOT_DIR ${CMAKE_CURRENT_LIST_DIR}/../src/boot ABSOLUTE)
+  get_filename_component(uni_xen_platform_dir ${CMAKE_CURRENT_LIST_DIR}/../platform/xen ABSOLUTE)
+  set(uni_xen_include_dirs ${uni_xen_platform_dir} ${UNI_XEN_BOOT_DIR})
+endif()
+
 # uni::xen: the Xen platform policies and start of day's interface.
 add_library(uni_xen INTERFACE)
 add_library(uni::xen ALIAS uni_xen)
-target_include_directories(uni_xen INTERFACE ${CMAKE_CURRENT_SOURCE_DIR}/platform/xen ${CMAKE_CURRENT_SOURCE_DIR}/src/boot)
+target_include_directories(uni_xen INTERFACE ${uni_xen_include_dirs})
 target_compile_definitions(uni_xen INTERFACE __XEN_INTERFACE_VERSION__=0x00040e00 UNI_TARGET_XEN)
-target_link_libraries(uni_xen INTERFACE uni)
-
-add_library(uni_warnings INTERFACE)
-target_compile_options(uni_warnings INTERFACE -Wall -Wextra -Wpedantic $<$<BOOL:${UNI_WERROR}>:-Werror>)
+target_link_libraries(uni_xen INTERFACE uni::uni)
 
 # src/boot: the PVH entry, start of day and the runtime, linked into every image.
-add_library(uni_xen_boot OBJECT src/boot/entry.S src/boot/start.cpp src/boot/runtime.cpp)
-target_link_libraries(uni_xen_boot PRIVATE uni_xen uni_warnings)
+add_library(uni_xen_boot OBJECT ${UNI_XEN_BOOT_DIR}/entry.S ${UNI_XEN_BOOT_DIR}/start.cpp ${UNI_XEN_BOOT_DIR}/runtime.cpp)
+target_link_libraries(uni_xen_boot PRIVATE uni_xen)
+if(TARGET uni_warnings)  # (uni's own build, not a user's)
+  target_link_libraries(uni_xen_boot PRIVATE uni_warnings)
+endif()
 # The memory functions must not be compiled into calls to themselves.
-set_source_files_properties(src/boot/runtime.cpp PROPERTIES COMPILE_OPTIONS "-fno-builtin;-fno-tree-loop-distribute-patterns")
+set_source_files_properties(${UNI_XEN_BOOT_DIR}/runtime.cpp PROPERTIES COMPILE_OPTIONS "-fno-builtin;-fno-tree-loop-distribute-patterns")
 
 # The layout randomised at build time (the paper's Section 3.3): a seed picks a
 # base shift and page gaps (src/boot/layout.ld.in) and lld shuffles functions and
@@ -43,7 +57,7 @@ math(EXPR UNI_XEN_GAP_RODATA "(${UNI_XEN_LAYOUT_SEED} / 256) % 16")
 math(EXPR UNI_XEN_GAP_DATA "(${UNI_XEN_LAYOUT_SEED} / 4096) % 16")
 math(EXPR UNI_XEN_GAP_STACK "(${UNI_XEN_LAYOUT_SEED} / 65536) % 16")
 set(UNI_XEN_LAYOUT ${CMAKE_CURRENT_BINARY_DIR}/uni-xen-layout.ld)
-configure_file(src/boot/layout.ld.in ${UNI_XEN_LAYOUT} @ONLY)
+configure_file(${UNI_XEN_BOOT_DIR}/layout.ld.in ${UNI_XEN_LAYOUT} @ONLY)
 find_program(UNI_XEN_LLD ld.lld)
 set(UNI_XEN_SHUFFLE)
 if(UNI_XEN_LAYOUT_SEED GREATER 0)
@@ -56,6 +70,9 @@ if(UNI_XEN_LAYOUT_SEED GREATER 0)
   endif()
 endif()
 target_compile_definitions(uni_xen_boot PRIVATE UNI_XEN_LAYOUT_SEED=${UNI_XEN_LAYOUT_SEED}u)
+# (uni_add_xen_image reads these from any directory: uni may be a subdirectory)
+set(UNI_XEN_LAYOUT ${UNI_XEN_LAYOUT} CACHE INTERNAL "The generated linker script")
+set(UNI_XEN_SHUFFLE "${UNI_XEN_SHUFFLE}" CACHE INTERNAL "lld's options that shuffle the sections")
 message(STATUS "uni xen: layout seed ${UNI_XEN_LAYOUT_SEED} (base +${UNI_XEN_SHIFT_PAGES} pages, gaps ${UNI_XEN_GAP_RODATA}/${UNI_XEN_GAP_DATA}/${UNI_XEN_GAP_STACK} pages)")
 set(UNI_XEN_MEMORY_MB 32 CACHE STRING "Memory in the xl configuration written beside each image")
 set(UNI_XEN_BRIDGE xenbr0 CACHE STRING "Bridge of the vif in the xl configuration written beside each image")
@@ -87,11 +104,3 @@ function(uni_add_xen_image exe)
     BYPRODUCTS ${dir}/${exe}.cfg
     COMMENT "Writing ${exe}.cfg")
 endfunction()
-
-if(UNI_BUILD_EXAMPLES)
-  add_subdirectory(examples)
-endif()
-if(UNI_BUILD_TESTS)
-  enable_testing()
-  add_subdirectory(tests/xen)
-endif()

@@ -3,6 +3,11 @@
 // A stack is instantiated over a Netif and a Clock; a type that does not fit
 // fails at compile time with the name of the missing member, and the static
 // assertions in the stack add a sentence saying what the policy is for.
+//
+// Names: the policies and the stacks, the types a user names as template
+// arguments (Stack<XenNetif, XenClock>, SocketStack, NewReno, SimNetif,
+// ManualClock), and the concepts they model (Netif, Clock, CongestionControl),
+// are PascalCase; every other type, function and variable is snake_case.
 #pragma once
 
 #include <concepts>

@@ -4,7 +4,11 @@
 // calls to the memory functions, operator new/delete (coroutine frames), the
 // static-destructor registration, the stack-protector hooks, and the libstdc++
 // headers reach a few out-of-line "throw" helpers that -fno-exceptions turns
-// into calls. Each is defined here; the error paths panic.
+// into calls. Each is defined here; the error paths panic. Beside them, what an
+// application commonly takes from the C library: the string functions, the
+// character classes of the "C" locale (<cctype>), malloc/calloc/free over the
+// same heap. Not here: stdio (printf and friends: uni/core/format.hpp's
+// text_writer formats), strtol and the like (std::from_chars), locales, time.
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -61,9 +65,64 @@ std::size_t strlen(const char* s) {
   return n;
 }
 
+int strcmp(const char* a, const char* b) {
+  while (*a && *a == *b) ++a, ++b;
+  return static_cast<unsigned char>(*a) - static_cast<unsigned char>(*b);
+}
+
+int strncmp(const char* a, const char* b, std::size_t n) {
+  for (; n > 0; --n, ++a, ++b)
+    if (*a != *b || !*a) return static_cast<unsigned char>(*a) - static_cast<unsigned char>(*b);
+  return 0;
+}
+
+std::size_t strnlen(const char* s, std::size_t max) {
+  std::size_t n = 0;
+  while (n < max && s[n]) ++n;
+  return n;
+}
+
+char* strchr(const char* s, int c) {
+  for (;; ++s) {
+    if (*s == static_cast<char>(c)) return const_cast<char*>(s);
+    if (!*s) return nullptr;
+  }
+}
+
+char* strrchr(const char* s, int c) {
+  const char* last = nullptr;
+  for (;; ++s) {
+    if (*s == static_cast<char>(c)) last = s;
+    if (!*s) return const_cast<char*>(last);
+  }
+}
+
+char* strstr(const char* hay, const char* needle) {
+  const std::size_t n = strlen(needle);
+  for (; *hay; ++hay)
+    if (strncmp(hay, needle, n) == 0) return const_cast<char*>(hay);
+  return n == 0 ? const_cast<char*>(hay) : nullptr;
+}
+
+// ---- character classes (<cctype>), the "C" locale: ASCII ----
+int isdigit(int c) { return c >= '0' && c <= '9'; }
+int islower(int c) { return c >= 'a' && c <= 'z'; }
+int isupper(int c) { return c >= 'A' && c <= 'Z'; }
+int isalpha(int c) { return islower(c) || isupper(c); }
+int isalnum(int c) { return isalpha(c) || isdigit(c); }
+int isxdigit(int c) { return isdigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+int isblank(int c) { return c == ' ' || c == '\t'; }
+int isspace(int c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+int iscntrl(int c) { return (c >= 0 && c < 0x20) || c == 0x7f; }
+int isprint(int c) { return c >= 0x20 && c < 0x7f; }
+int isgraph(int c) { return c > 0x20 && c < 0x7f; }
+int ispunct(int c) { return isgraph(c) && !isalnum(c); }
+int tolower(int c) { return isupper(c) ? c - 'A' + 'a' : c; }
+int toupper(int c) { return islower(c) ? c - 'a' + 'A' : c; }
+
 // ---- stack protector (-fstack-protector-strong -mstack-protector-guard=global) ----
 // entry.S seeds the canary from RDRAND/the TSC before the first protected call.
-std::uintptr_t __stack_chk_guard = 0x595e9fbd94fda766;
+[[gnu::used]] std::uintptr_t __stack_chk_guard = 0x595e9fbd94fda766;
 
 [[noreturn]] void __stack_chk_fail() { uni::panic("stack protector: a stack frame was overwritten"); }
 
@@ -133,6 +192,20 @@ void checked_free(void* p) noexcept {
   if (!uni::boot::kernel_heap().deallocate(p)) uni::panic("operator delete: ", p, " is not a heap block");
 }
 }  // namespace
+
+// malloc and free for C-style code: the same bounded heap; malloc says no with nullptr.
+extern "C" {
+void* malloc(std::size_t n) { return uni::boot::kernel_heap().allocate(n, 16); }
+void* calloc(std::size_t count, std::size_t size) {
+  if (size != 0 && count > static_cast<std::size_t>(-1) / size) return nullptr;
+  void* p = malloc(count * size);
+  if (p) memset(p, 0, count * size);
+  return p;
+}
+void free(void* p) {
+  if (p) checked_free(p);
+}
+}  // extern "C"
 
 void* operator new(std::size_t n) { return checked_allocate(n, 16); }
 void* operator new[](std::size_t n) { return checked_allocate(n, 16); }

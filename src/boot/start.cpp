@@ -32,8 +32,9 @@ extern std::uint32_t uni_boot_start_info;
 extern std::uint64_t uni_boot_pml4[512], uni_boot_pdpt[512], uni_boot_pd[4][512];
 extern std::uint8_t uni_boot_gdt[];
 extern const std::uintptr_t uni_boot_trap_stubs[32];
-[[noreturn]] void uni_boot_main(std::uint32_t start_info) noexcept;
-[[noreturn]] void uni_boot_trap(const void* frame) noexcept;
+// Called from entry.S only: [[gnu::used]] keeps them when the compiler sees no caller (LTO).
+[[noreturn, gnu::used]] void uni_boot_main(std::uint32_t start_info) noexcept;
+[[noreturn, gnu::used]] void uni_boot_trap(const void* frame) noexcept;
 }
 
 namespace uni::boot {

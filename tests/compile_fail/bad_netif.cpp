@@ -10,8 +10,8 @@ struct not_a_device {
 int main() {
   uni::static_page_pool<1> pool;
   uni::scheduler sched;
-  uni::sim::manual_clock clock;
+  uni::sim::ManualClock clock;
   not_a_device dev;
-  uni::Stack<not_a_device, uni::sim::manual_clock> stack(dev, clock, sched, pool);
+  uni::Stack<not_a_device, uni::sim::ManualClock> stack(dev, clock, sched, pool);
   stack.start();
 }

@@ -193,7 +193,7 @@ struct fuzz_config : default_config {
 };
 
 // A device that copies every frame it is given.
-struct capture_netif {
+struct CaptureNetif {
   frame_receiver receiver{};
   std::vector<std::vector<std::uint8_t>> sent{};
 
@@ -217,7 +217,7 @@ inline page_pool& shared_pool() {
 template <class Config>
 class basic_stack_harness {
  public:
-  using stack_type = Stack<capture_netif, sim::manual_clock, Config>;
+  using stack_type = Stack<CaptureNetif, sim::ManualClock, Config>;
   using socket_type = typename stack_type::udp_socket;
 
   explicit basic_stack_harness(stack_settings settings = {{our_ip, 24}, peer_ip, false}) : leasing_(settings.dhcp) {
@@ -331,8 +331,8 @@ class basic_stack_harness {
   }
 
   scheduler sched_;
-  sim::manual_clock clock_;
-  capture_netif nic_;
+  sim::ManualClock clock_;
+  CaptureNetif nic_;
   std::optional<stack_type> stack_;
   std::optional<socket_type> socket_;
   join_handle<void> echo_;

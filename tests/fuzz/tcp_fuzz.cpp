@@ -37,7 +37,7 @@ struct tcp_fuzz_config : fuzz_config {
   static constexpr unsigned tcp_max_retries = 4;
 };
 
-using stack_type = Stack<capture_netif, sim::manual_clock, tcp_fuzz_config>;
+using stack_type = Stack<CaptureNetif, sim::ManualClock, tcp_fuzz_config>;
 using stream_type = stack_type::tcp_stream;
 
 task<void> echo_one(stream_type s) {
@@ -69,8 +69,8 @@ task<void> echo_service(stack_type& stack, std::array<join_handle<void>, 8>& act
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FUZZ_CHECK(shared_pool().statistics().in_use == 0);
   scheduler sched;
-  sim::manual_clock clock;
-  capture_netif nic;
+  sim::ManualClock clock;
+  CaptureNetif nic;
   std::optional<stack_type> stack;
   stack.emplace(nic, clock, sched, shared_pool(), stack_settings{{our_ip, 24}, peer_ip, false, 1});
   stack->start();

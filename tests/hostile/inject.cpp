@@ -127,18 +127,24 @@ struct context {
     f.insert(f.end(), payload.begin(), payload.end());
     return f;
   }
+  // A zeroed header of `len` bytes followed by `data`, sized once: GCC 12 at -O3
+  // warns (-Warray-bounds, a false positive) on the inlined memcpy of an insert()
+  // that grows a small vector.
+  static bytes header_then(std::size_t len, const bytes& data) {
+    bytes b(len + data.size(), 0);
+    std::copy(data.begin(), data.end(), b.begin() + static_cast<long>(len));
+    return b;
+  }
   static bytes icmp_echo(std::uint16_t id, std::uint16_t seq, const bytes& data) {
-    bytes m(8);
+    bytes m = header_then(8, data);
     m[0] = 8;
     put16(&m[4], id), put16(&m[6], seq);
-    m.insert(m.end(), data.begin(), data.end());
     put16(&m[2], fold(sum16(m.data(), m.size())));
     return m;
   }
   bytes udp(std::uint16_t sport, std::uint16_t dport, const bytes& data, std::uint32_t src = 0) const {
-    bytes u(8);
+    bytes u = header_then(8, data);
     put16(&u[0], sport), put16(&u[2], dport), put16(&u[4], static_cast<std::uint16_t>(8 + data.size()));
-    u.insert(u.end(), data.begin(), data.end());
     std::uint16_t c = fold(sum16(u.data(), u.size(), pseudo(src ? src : o.peer_ip, o.app_ip, 17, u.size())));
     put16(&u[6], c ? c : 0xffff);
     return u;

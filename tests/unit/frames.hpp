@@ -186,7 +186,7 @@ inline bytes pattern(std::size_t n, std::uint8_t seed = 0) {
 // The far end of a simulated link, driven by hand: sends raw frames, keeps
 // every frame it receives.
 struct raw_peer {
-  uni::sim::sim_netif& nic;
+  uni::sim::SimNetif& nic;
   uni::page_pool& pool;
   std::vector<bytes> received{};
 

@@ -19,7 +19,7 @@ task<void> sleep_and_log(scheduler& s, duration d, int id, std::vector<std::pair
 
 TEST_CASE("timers fire in deadline order, ties in arrival order, cancelled ones never", "[scheduler]") {
   scheduler s;
-  sim::manual_clock clock;
+  sim::ManualClock clock;
   random_generator rng(3);
   std::vector<std::pair<long, int>> log;
   auto main = [&]() -> task<void> {

@@ -11,14 +11,14 @@ namespace {
 struct collector {
   std::vector<std::uint8_t> firsts;
   std::vector<time_point> times;
-  manual_clock* clock;
+  ManualClock* clock;
   void operator()(view frame) {
     firsts.push_back(frame[0]);
     times.push_back(clock->now());
   }
 };
 
-result<void> send_byte(sim_netif& n, page_pool& pool, std::uint8_t b, std::size_t len = 60) {
+result<void> send_byte(SimNetif& n, page_pool& pool, std::uint8_t b, std::size_t len = 60) {
   view f = pool.allocate()->head(len);
   f[0] = b;
   view frags[] = {f};
@@ -28,7 +28,7 @@ result<void> send_byte(sim_netif& n, page_pool& pool, std::uint8_t b, std::size_
 
 TEST_CASE("a clean link delivers every frame in order after its delay", "[sim]") {
   auto pool = std::make_unique<static_page_pool<64>>();
-  manual_clock clock;
+  ManualClock clock;
   sim_link link(*pool, clock, 1, impairment{.delay_min = 1ms, .delay_max = 1ms});
   collector got{{}, {}, &clock};
   link.b().set_receiver(got);
@@ -46,7 +46,7 @@ TEST_CASE("a clean link delivers every frame in order after its delay", "[sim]")
 TEST_CASE("impairments follow the seed: same seed, same outcome", "[sim]") {
   auto run_once = [](std::uint64_t seed) {
     auto pool = std::make_unique<static_page_pool<256>>();
-    manual_clock clock;
+    ManualClock clock;
     impairment imp{.loss_ppm = 100'000, .duplicate_ppm = 100'000, .reorder_ppm = 100'000,
                    .delay_min = 1ms, .delay_max = 3ms};
     sim_link link(*pool, clock, seed, imp);
@@ -73,7 +73,7 @@ TEST_CASE("impairments follow the seed: same seed, same outcome", "[sim]") {
 
 TEST_CASE("oversize frames are refused and the in-flight queue is bounded", "[sim]") {
   auto pool = std::make_unique<static_page_pool<1024>>();
-  manual_clock clock;
+  ManualClock clock;
   sim_link link(*pool, clock, 1, impairment{.delay_min = 1ms, .delay_max = 1ms});
   CHECK(send_byte(link.a(), *pool, 1, 1515).err() == error::too_large);
   CHECK(send_byte(link.a(), *pool, 1, 1514).ok());
@@ -86,7 +86,7 @@ TEST_CASE("oversize frames are refused and the in-flight queue is bounded", "[si
 
 TEST_CASE("the manual clock stops at the earlier of a deadline and a frame", "[sim]") {
   auto pool = std::make_unique<static_page_pool<8>>();
-  manual_clock clock;
+  ManualClock clock;
   sim_link link(*pool, clock, 1, impairment{.delay_min = 5ms, .delay_max = 5ms});
   collector got{{}, {}, &clock};
   link.a().set_receiver(got);

@@ -14,9 +14,9 @@
 
 using namespace uni;
 using namespace frames;
-using sim::manual_clock;
+using sim::ManualClock;
 using sim::sim_link;
-using sim::sim_netif;
+using sim::SimNetif;
 
 namespace {
 
@@ -46,9 +46,9 @@ template <class Config>
 struct fixture {
   std::unique_ptr<static_page_pool<256>> pool = std::make_unique<static_page_pool<256>>();
   scheduler sched;
-  manual_clock clock;
+  ManualClock clock;
   sim_link link{*pool, clock, 1, sim::impairment{.delay_min = 10us, .delay_max = 10us}};
-  Stack<sim_netif, manual_clock, Config> stack;
+  Stack<SimNetif, ManualClock, Config> stack;
   raw_peer peer{link.b(), *pool};
   mac_address us_mac = link.a().mac();
   mac_address server_mac = link.b().mac();

@@ -47,9 +47,9 @@ template <class Config>
 struct fixture {
   std::unique_ptr<static_page_pool<64>> pool = std::make_unique<static_page_pool<64>>();
   scheduler sched;
-  sim::manual_clock clock;
+  sim::ManualClock clock;
   inject_netif nic;
-  Stack<inject_netif, sim::manual_clock, Config> stack{nic, clock, sched, *pool, {{us, 24}, peer_ip, false}};
+  Stack<inject_netif, sim::ManualClock, Config> stack{nic, clock, sched, *pool, {{us, 24}, peer_ip, false}};
 
   fixture() {
     stack.start();
@@ -249,10 +249,10 @@ TEST_CASE("Hooks: send_frame sends a raw frame, counted, and refuses runts and g
 TEST_CASE("Hooks: two stacks on a link speak a protocol neither knows (LLDP-like)", "[stack][hooks]") {
   auto pool = std::make_unique<static_page_pool<128>>();
   scheduler sched;
-  sim::manual_clock clock;
+  sim::ManualClock clock;
   sim::sim_link link{*pool, clock, 1, sim::impairment{.delay_min = 10us, .delay_max = 10us}};
-  Stack<sim::sim_netif, sim::manual_clock> a{link.a(), clock, sched, *pool, {{us, 24}, peer_ip, false}};
-  Stack<sim::sim_netif, sim::manual_clock> b{link.b(), clock, sched, *pool, {{peer_ip, 24}, us, false}};
+  Stack<sim::SimNetif, sim::ManualClock> a{link.a(), clock, sched, *pool, {{us, 24}, peer_ip, false}};
+  Stack<sim::SimNetif, sim::ManualClock> b{link.b(), clock, sched, *pool, {{peer_ip, 24}, us, false}};
   a.start();
   b.start();
   frame_taker heard;

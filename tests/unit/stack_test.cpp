@@ -11,9 +11,9 @@
 
 using namespace uni;
 using namespace frames;
-using sim::manual_clock;
+using sim::ManualClock;
 using sim::sim_link;
-using sim::sim_netif;
+using sim::SimNetif;
 
 namespace {
 const ipv4_address us = ipv4_address::from_octets(10, 0, 0, 2);
@@ -23,9 +23,9 @@ const ipv4_address far_ip = ipv4_address::from_octets(192, 0, 2, 9);
 struct fixture {
   std::unique_ptr<static_page_pool<512>> pool = std::make_unique<static_page_pool<512>>();
   scheduler sched;
-  manual_clock clock;
+  ManualClock clock;
   sim_link link{*pool, clock, 1, sim::impairment{.delay_min = 10us, .delay_max = 10us}};
-  Stack<sim_netif, manual_clock> stack{link.a(), clock, sched, *pool, {{us, 24}, peer_ip, false}};
+  Stack<SimNetif, ManualClock> stack{link.a(), clock, sched, *pool, {{us, 24}, peer_ip, false}};
   raw_peer peer{link.b(), *pool};
   mac_address us_mac = link.a().mac();
   mac_address peer_mac = link.b().mac();
@@ -53,11 +53,11 @@ struct fixture {
 TEST_CASE("RFC 5227: the stack announces its address with a gratuitous ARP at start", "[stack][arp]") {
   auto pool = std::make_unique<static_page_pool<64>>();
   scheduler sched;
-  manual_clock clock;
+  ManualClock clock;
   sim_link link{*pool, clock, 1};
   raw_peer peer{link.b(), *pool};
   peer.attach();
-  Stack<sim_netif, manual_clock> stack{link.a(), clock, sched, *pool, {{us, 24}, peer_ip, false}};
+  Stack<SimNetif, ManualClock> stack{link.a(), clock, sched, *pool, {{us, 24}, peer_ip, false}};
   stack.start();
   clock.advance(1ms);
   auto got = peer.take(0x0806);
@@ -394,13 +394,13 @@ TEST_CASE("two stacks exchange UDP over a lossy, reordering link", "[stack][udp]
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
     auto pool = std::make_unique<static_page_pool<1024>>();
     scheduler sched;
-    manual_clock clock;
+    ManualClock clock;
     sim_link link{*pool, clock, seed,
                   sim::impairment{.loss_ppm = 100'000, .duplicate_ppm = 50'000, .reorder_ppm = 100'000,
                                   .delay_min = 100us, .delay_max = 2ms}};
     const ipv4_address b_ip = ipv4_address::from_octets(10, 0, 0, 3);
-    Stack<sim_netif, manual_clock> a{link.a(), clock, sched, *pool, {{us, 24}, {}, false}};
-    Stack<sim_netif, manual_clock> b{link.b(), clock, sched, *pool, {{b_ip, 24}, {}, false}};
+    Stack<SimNetif, ManualClock> a{link.a(), clock, sched, *pool, {{us, 24}, {}, false}};
+    Stack<SimNetif, ManualClock> b{link.b(), clock, sched, *pool, {{b_ip, 24}, {}, false}};
     a.start();
     b.start();
     auto sa = a.udp_bind(1111);
@@ -438,7 +438,7 @@ TEST_CASE("two stacks exchange UDP over a lossy, reordering link", "[stack][udp]
 
 namespace {
 // A device that keeps the fragment lists it is given, to see where bytes live.
-struct capture_netif {
+struct CaptureNetif {
   mac_address address{{2, 0, 0, 0, 0, 0x10}};
   frame_receiver receiver{};
   std::vector<std::vector<view>> sent{};
@@ -452,15 +452,15 @@ struct capture_netif {
 };
 }  // namespace
 
-// A stack on capture_netif that knows the peer's MAC (from its ARP request); frames
+// A stack on CaptureNetif that knows the peer's MAC (from its ARP request); frames
 // from the peer go in as the device gives them, each in a page of the pool.
 struct capture_host {
   std::unique_ptr<static_page_pool<16>> pool = std::make_unique<static_page_pool<16>>();
   scheduler sched;
-  manual_clock clock;
-  capture_netif nic;
+  ManualClock clock;
+  CaptureNetif nic;
   const mac_address peer_mac{{2, 0, 0, 0, 0, 0x20}};
-  std::optional<Stack<capture_netif, manual_clock>> stack;
+  std::optional<Stack<CaptureNetif, ManualClock>> stack;
 
   capture_host() {
     stack.emplace(nic, clock, sched, *pool, stack_settings{{us, 24}, peer_ip, false});

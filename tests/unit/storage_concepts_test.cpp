@@ -165,7 +165,7 @@ view bytes_of(std::string_view s) {
 
 int run_now(task<int> t) {
   scheduler s;
-  sim::manual_clock clock;
+  sim::ManualClock clock;
   auto r = run(s, clock, std::move(t));
   REQUIRE(r.ok());
   return *r;

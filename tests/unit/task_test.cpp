@@ -11,7 +11,7 @@
 #include <vector>
 
 using namespace uni;
-using sim::manual_clock;
+using sim::ManualClock;
 
 namespace {
 task<int> add(int a, int b) { co_return a + b; }
@@ -30,7 +30,7 @@ task<void> sleeper(scheduler& s, duration d, std::vector<int>& log, int id) {
 
 TEST_CASE("a task returns its value through co_await", "[task]") {
   scheduler s;
-  manual_clock clock;
+  ManualClock clock;
   auto r = run(s, clock, add(2, 3));
   REQUIRE(r.ok());
   CHECK(*r == 5);
@@ -38,7 +38,7 @@ TEST_CASE("a task returns its value through co_await", "[task]") {
 
 TEST_CASE("ten thousand nested awaits complete", "[task]") {
   scheduler s;
-  manual_clock clock;
+  ManualClock clock;
   auto r = run(s, clock, nested(10000));
   REQUIRE(r.ok());
   CHECK(*r == 10000);
@@ -46,7 +46,7 @@ TEST_CASE("ten thousand nested awaits complete", "[task]") {
 
 TEST_CASE("sleeping tasks wake in deadline order, in simulated time", "[task]") {
   scheduler s;
-  manual_clock clock;
+  ManualClock clock;
   std::vector<int> log;
   auto main = [&]() -> task<int> {
     auto a = spawn(s, sleeper(s, 30ms, log, 3));
@@ -65,7 +65,7 @@ TEST_CASE("sleeping tasks wake in deadline order, in simulated time", "[task]") 
 
 TEST_CASE("spawned tasks run concurrently and are joined", "[task]") {
   scheduler s;
-  manual_clock clock;
+  ManualClock clock;
   auto main = [&]() -> task<int> {
     std::vector<join_handle<int>> hs;
     for (int i = 0; i < 100; ++i) hs.push_back(spawn(s, add(i, 1)));
@@ -80,7 +80,7 @@ TEST_CASE("spawned tasks run concurrently and are joined", "[task]") {
 
 TEST_CASE("with_timeout cancels a task that is too slow", "[task]") {
   scheduler s;
-  manual_clock clock;
+  ManualClock clock;
   static_page_pool<4> pool;
   bool finished = false;
   auto slow = [&]() -> task<int> {
@@ -107,7 +107,7 @@ TEST_CASE("with_timeout cancels a task that is too slow", "[task]") {
 
 TEST_CASE("with_timeout flattens a task that already returns a result", "[task]") {
   scheduler s;
-  manual_clock clock;
+  ManualClock clock;
   auto failing = []() -> task<result<int>> { co_return fail(error::refused); };
   auto main = [&]() -> task<result<int>> { co_return co_await with_timeout(s, 1s, failing()); };
   auto r = run(s, clock, main());
@@ -116,7 +116,7 @@ TEST_CASE("with_timeout flattens a task that already returns a result", "[task]"
 
 TEST_CASE("dropping a join handle cancels, detach lets the task run", "[task]") {
   scheduler s;
-  manual_clock clock;
+  ManualClock clock;
   std::vector<int> log;
   auto main = [&]() -> task<void> {
     { auto h = spawn(s, sleeper(s, 5ms, log, 1)); }  // cancelled at once
@@ -131,7 +131,7 @@ TEST_CASE("dropping a join handle cancels, detach lets the task run", "[task]") 
 
 TEST_CASE("a joiner sees cancellation of the task it waits for", "[task]") {
   scheduler s;
-  manual_clock clock;
+  ManualClock clock;
   std::vector<int> log;
   auto main = [&]() -> task<int> {
     auto h = spawn(s, sleeper(s, 1s, log, 1));
@@ -151,7 +151,7 @@ TEST_CASE("a joiner sees cancellation of the task it waits for", "[task]") {
 
 TEST_CASE("wait queues wake waiters in order and time out", "[task]") {
   scheduler s;
-  manual_clock clock;
+  ManualClock clock;
   wait_queue q(s);
   std::vector<std::string> log;
   auto waiter_task = [&](std::string name) -> task<void> {
@@ -178,7 +178,7 @@ TEST_CASE("wait queues wake waiters in order and time out", "[task]") {
 
 TEST_CASE("yield lets other ready tasks run first", "[task]") {
   scheduler s;
-  manual_clock clock;
+  ManualClock clock;
   std::vector<int> log;
   auto worker = [&](int id) -> task<void> {
     for (int i = 0; i < 3; ++i) {

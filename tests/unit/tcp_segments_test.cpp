@@ -14,9 +14,9 @@
 
 using namespace uni;
 using namespace frames;
-using sim::manual_clock;
+using sim::ManualClock;
 using sim::sim_link;
-using sim::sim_netif;
+using sim::SimNetif;
 using tcp::tcp_drop;
 
 namespace {
@@ -24,7 +24,7 @@ const ipv4_address us = ipv4_address::from_octets(10, 0, 0, 2);
 const ipv4_address peer_ip = ipv4_address::from_octets(10, 0, 0, 1);
 constexpr std::uint8_t FIN = 1, SYN = 2, RST = 4, PSH = 8, ACK = 16;
 
-using sim_stack = Stack<sim_netif, manual_clock>;
+using sim_stack = Stack<SimNetif, ManualClock>;
 
 bytes option_bytes(bool timestamps, std::uint32_t tsval = 0, std::uint32_t tsecr = 0) {
   bytes o{2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 4, 2};  // MSS 1460, NOP WS 7, NOP NOP SACK-permitted
@@ -45,7 +45,7 @@ bytes ts_option(std::uint32_t tsval, std::uint32_t tsecr) {
 struct fixture {
   std::unique_ptr<static_page_pool<512>> pool = std::make_unique<static_page_pool<512>>();
   scheduler sched;
-  manual_clock clock;
+  ManualClock clock;
   sim_link link{*pool, clock, 1, sim::impairment{.delay_min = 10us, .delay_max = 10us}};
   sim_stack stack{link.a(), clock, sched, *pool, {{us, 24}, peer_ip, false, 42}};
   raw_peer peer{link.b(), *pool};

@@ -11,15 +11,15 @@
 #include <uni/stack.hpp>
 
 using namespace uni;
-using sim::manual_clock;
+using sim::ManualClock;
 using sim::sim_link;
-using sim::sim_netif;
+using sim::SimNetif;
 
 namespace {
 const ipv4_address a_ip = ipv4_address::from_octets(10, 0, 0, 2);
 const ipv4_address b_ip = ipv4_address::from_octets(10, 0, 0, 3);
 
-using sim_stack = Stack<sim_netif, manual_clock>;
+using sim_stack = Stack<SimNetif, ManualClock>;
 using stream = sim_stack::tcp_stream;
 
 std::uint8_t pattern_byte(std::uint64_t stream_id, std::size_t offset) noexcept {
@@ -36,7 +36,7 @@ std::uint64_t sim_seeds(std::uint64_t fallback) {
 struct pair_fixture {
   std::unique_ptr<static_page_pool<4096>> pool = std::make_unique<static_page_pool<4096>>();
   scheduler sched;
-  manual_clock clock;
+  ManualClock clock;
   sim_link link;
   sim_stack a, b;
 
@@ -115,7 +115,7 @@ void bidirectional(pair_fixture& f, std::size_t n, bool check_clean_close = true
   CHECK(done);
   if (check_clean_close) {
     // After 2 MSL every connection is gone and every page is back.
-    auto wait = [&]() -> task<void> { co_await f.sched.sleep_for(Stack<sim_netif, manual_clock>::config::tcp_time_wait + 5s); };
+    auto wait = [&]() -> task<void> { co_await f.sched.sleep_for(Stack<SimNetif, ManualClock>::config::tcp_time_wait + 5s); };
     REQUIRE(f.go(wait()).ok());
     CHECK(f.a.tcp_statistics().connections() == 0);
     CHECK(f.b.tcp_statistics().connections() == 0);

@@ -75,15 +75,15 @@ inline std::optional<impairment> parse_impairment(std::string_view spec) noexcep
 }
 
 template <Netif Inner, std::size_t Held = 512>
-class impaired_netif {
+class ImpairedNetif {
  public:
-  impaired_netif(Inner& inner, scheduler& sched, impairment imp, std::uint64_t seed) noexcept
+  ImpairedNetif(Inner& inner, scheduler& sched, impairment imp, std::uint64_t seed) noexcept
       : inner_(inner), sched_(sched), imp_(imp), rng_(seed), wake_(sched) {
     if (imp_.impaired()) pump_ = spawn(sched_, pump());
   }
-  impaired_netif(const impaired_netif&) = delete;
-  impaired_netif& operator=(const impaired_netif&) = delete;
-  ~impaired_netif() { inner_.set_receiver({}); }
+  ImpairedNetif(const ImpairedNetif&) = delete;
+  ImpairedNetif& operator=(const ImpairedNetif&) = delete;
+  ~ImpairedNetif() { inner_.set_receiver({}); }
 
   mac_address mac() const noexcept { return inner_.mac(); }
   std::size_t mtu() const noexcept { return inner_.mtu(); }
@@ -110,7 +110,7 @@ class impaired_netif {
     basic_view_chain<16> frame;
   };
   struct receive_fn {
-    impaired_netif* n;
+    ImpairedNetif* n;
     void operator()(view frame) const noexcept { n->pass(false, std::span<const view>(&frame, 1)); }
   };
 

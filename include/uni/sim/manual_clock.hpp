@@ -15,7 +15,7 @@
 
 namespace uni::sim {
 
-class manual_clock {
+class ManualClock {
  public:
   static constexpr std::size_t max_sources = 8;
 
@@ -26,12 +26,12 @@ class manual_clock {
     function_ref<void(time_point)> run_due;
   };
 
-  explicit manual_clock(time_point start = time_point{}) noexcept : now_(start) {}
+  explicit ManualClock(time_point start = time_point{}) noexcept : now_(start) {}
 
   time_point now() const noexcept { return now_; }
 
   void attach(event_source s) noexcept {
-    if (count_ == max_sources) panic("manual_clock: too many event sources");
+    if (count_ == max_sources) panic("ManualClock: too many event sources");
     sources_[count_++] = s;
   }
 
@@ -74,6 +74,6 @@ class manual_clock {
   std::size_t count_ = 0;
 };
 
-static_assert(Clock<manual_clock>);
+static_assert(Clock<ManualClock>);
 
 }  // namespace uni::sim

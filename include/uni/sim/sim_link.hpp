@@ -22,7 +22,7 @@ namespace uni::sim {
 
 class sim_link;
 
-class sim_netif {
+class SimNetif {
  public:
   mac_address mac() const noexcept { return mac_; }
   std::size_t mtu() const noexcept { return mtu_; }
@@ -38,7 +38,7 @@ class sim_netif {
   frame_receiver receiver_{};
 };
 
-static_assert(Netif<sim_netif>);
+static_assert(Netif<SimNetif>);
 
 class sim_link {
  public:
@@ -56,7 +56,7 @@ class sim_link {
     std::uint64_t oversize = 0;    // refused: larger than the MTU
   };
 
-  sim_link(page_pool& pool, manual_clock& clock, std::uint64_t seed, impairment imp = {}) noexcept
+  sim_link(page_pool& pool, ManualClock& clock, std::uint64_t seed, impairment imp = {}) noexcept
       : pool_(pool), clock_(clock), rng_(seed), imp_(imp) {
     for (int i = 0; i < 2; ++i) {
       ends_[i].link_ = this;
@@ -68,8 +68,8 @@ class sim_link {
   sim_link(const sim_link&) = delete;
   sim_link& operator=(const sim_link&) = delete;
 
-  sim_netif& a() noexcept { return ends_[0]; }
-  sim_netif& b() noexcept { return ends_[1]; }
+  SimNetif& a() noexcept { return ends_[0]; }
+  SimNetif& b() noexcept { return ends_[1]; }
   void set_impairment(const impairment& imp) noexcept { imp_ = imp; }
   const stats& statistics() const noexcept { return stats_; }
   std::size_t in_flight() const noexcept { return count_; }
@@ -89,7 +89,7 @@ class sim_link {
   }
 
  private:
-  friend class sim_netif;
+  friend class SimNetif;
   struct entry {
     time_point at{};
     std::uint64_t sequence = 0;
@@ -132,11 +132,11 @@ class sim_link {
   }
 
   page_pool& pool_;
-  manual_clock& clock_;
+  ManualClock& clock_;
   random_generator rng_;
   impairment imp_;
   stats stats_;
-  sim_netif ends_[2];
+  SimNetif ends_[2];
   std::array<entry, max_in_flight> queue_{};
   std::size_t count_ = 0;
   std::uint64_t sequence_ = 0;
@@ -151,6 +151,6 @@ class sim_link {
   } run_fn_{this};
 };
 
-inline result<void> sim_netif::transmit(std::span<const view> frags) noexcept { return link_->send(side_, frags); }
+inline result<void> SimNetif::transmit(std::span<const view> frags) noexcept { return link_->send(side_, frags); }
 
 }  // namespace uni::sim

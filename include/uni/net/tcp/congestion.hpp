@@ -22,7 +22,7 @@ concept CongestionControl = requires(C& c, const C& cc, std::uint32_t n) {
   { cc.ssthresh() } -> std::convertible_to<std::uint32_t>;  // the window SACK recovery keeps (RFC 6675)
 };
 
-class new_reno {
+class NewReno {
  public:
   static constexpr std::uint32_t initial_segments = 10;  // RFC 6928
 
@@ -73,6 +73,6 @@ class new_reno {
   std::uint32_t bytes_acked_ = 0;
 };
 
-static_assert(CongestionControl<new_reno>);
+static_assert(CongestionControl<NewReno>);
 
 }  // namespace uni::tcp

@@ -58,7 +58,7 @@ struct endpoints {
   friend constexpr bool operator==(const endpoints&, const endpoints&) noexcept = default;
 };
 
-template <class Config, CongestionControl CC = new_reno>
+template <class Config, CongestionControl CC = NewReno>
 class connection {
  public:
   // What goes out: the header's ports are filled by the layer from `endpoints`.

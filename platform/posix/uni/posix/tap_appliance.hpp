@@ -2,7 +2,7 @@
 // flags (uni/target_options.hpp: --tap, --ipv4, --gateway, --mac, --dhcp, --pcap
 // per interface; --log, --impair, --impair-seed) and the appliance's, opens one
 // TAP device per network interface the Config declares, builds a
-// Stack<impaired_netif<TapNetif>, PosixClock, Config> on each, and runs the
+// Stack<ImpairedNetif<TapNetif>, PosixClock, Config> on each, and runs the
 // service as uni/lifecycle.hpp says (until it ends, or SIGINT/SIGTERM), then
 // prints the counters (also on SIGUSR1, while running).
 //
@@ -43,9 +43,9 @@ namespace uni::posix {
 // The decorator forwards every call directly unless --impair is given.
 // (The TAP driver's TCP offloads exist only where the Config has TCP.)
 template <class Config>
-using tap_driver = basic_tap_netif<Config::tcp>;
+using tap_driver = BasicTapNetif<Config::tcp>;
 template <class Config>
-using tap_device = sim::impaired_netif<tap_driver<Config>>;
+using tap_device = sim::ImpairedNetif<tap_driver<Config>>;
 template <class Config>
 using tap_stack = Stack<tap_device<Config>, PosixClock, Config>;
 

@@ -57,9 +57,9 @@
 namespace uni::posix {
 
 // `Offload`: the TCP segmentation offloads above. An appliance without TCP
-// (Config::tcp false) takes basic_tap_netif<false>, which holds no TCP code.
+// (Config::tcp false) takes BasicTapNetif<false>, which holds no TCP code.
 template <bool Offload = true>
-class basic_tap_netif {
+class BasicTapNetif {
  public:
   static constexpr std::size_t max_fragments = 16;
   static constexpr std::size_t read_batch = 64;  // frames per readiness event
@@ -83,11 +83,11 @@ class basic_tap_netif {
   };
 
   // `mac` is the appliance's own address (the TAP device's is the kernel's side).
-  basic_tap_netif(boost::asio::io_context& io, page_pool& pool, mac_address mac, std::size_t mtu = 1500) noexcept
+  BasicTapNetif(boost::asio::io_context& io, page_pool& pool, mac_address mac, std::size_t mtu = 1500) noexcept
       : pool_(pool), fd_(io), mac_(mac), mtu_(mtu) {}
-  basic_tap_netif(const basic_tap_netif&) = delete;
-  basic_tap_netif& operator=(const basic_tap_netif&) = delete;
-  ~basic_tap_netif() { close(); }
+  BasicTapNetif(const BasicTapNetif&) = delete;
+  BasicTapNetif& operator=(const BasicTapNetif&) = delete;
+  ~BasicTapNetif() { close(); }
 
   // Attaches to the TAP device `ifname` (created if the caller may). On failure
   // error_message() says what to do.
@@ -348,9 +348,9 @@ class basic_tap_netif {
   offload::tcp_gso_batch<gso_max_views> gso_;
 };
 
-using TapNetif = basic_tap_netif<true>;
+using TapNetif = BasicTapNetif<true>;
 static_assert(Netif<TapNetif>);
-static_assert(Netif<basic_tap_netif<false>>);
+static_assert(Netif<BasicTapNetif<false>>);
 
 // A locally administered unicast MAC, random per process unless seeded.
 inline mac_address random_local_mac(std::uint64_t seed) noexcept {
