@@ -44,6 +44,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <string_view>
 
 #include <uni/concepts.hpp>
@@ -145,7 +146,7 @@ class BasicTapNetif {
 
   void close() noexcept {
     flush();
-    gso_.clear();
+    if constexpr (Offload) gso_.clear();
     if (fd_.is_open()) {
       boost::system::error_code ec;
       fd_.cancel(ec);
@@ -198,20 +199,21 @@ class BasicTapNetif {
 
   // Writes the held segments now (one frame, merged if there are several).
   void flush() noexcept {
-    if constexpr (!Offload) return;
-    if (gso_.empty()) return;
-    std::array<iovec, gso_max_views + 2> iov;
-    std::uint8_t vh[virtio_net_header_view::header_size];
-    const offload_info info = gso_.finish();
-    virtio_net_header_view::emit(vh, info);
-    if (info.gso != gso_kind::none) ++stats_.tx_gso_frames;
-    std::size_t n = 0;
-    iov[n++] = iovec{vh, sizeof vh};
-    const auto header = gso_.header();
-    iov[n++] = iovec{const_cast<std::uint8_t*>(header.data()), header.size()};
-    for (const view& p : gso_.payload()) iov[n++] = iovec{p.data(), p.size()};
-    (void)write(iov.data(), n);  // a lost frame is a lost segment: TCP sends it again
-    gso_.clear();
+    if constexpr (Offload) {
+      if (gso_.empty()) return;
+      std::array<iovec, gso_max_views + 2> iov;
+      std::uint8_t vh[virtio_net_header_view::header_size];
+      const offload_info info = gso_.finish();
+      virtio_net_header_view::emit(vh, info);
+      if (info.gso != gso_kind::none) ++stats_.tx_gso_frames;
+      std::size_t n = 0;
+      iov[n++] = iovec{vh, sizeof vh};
+      const auto header = gso_.header();
+      iov[n++] = iovec{const_cast<std::uint8_t*>(header.data()), header.size()};
+      for (const view& p : gso_.payload()) iov[n++] = iovec{p.data(), p.size()};
+      (void)write(iov.data(), n);  // a lost frame is a lost segment: TCP sends it again
+      gso_.clear();
+    }
   }
 
  private:
@@ -345,7 +347,10 @@ class BasicTapNetif {
   bool rx_offload_ = false;  // received frames may be merged or lack checksums
   std::unique_ptr<std::uint8_t[]> big_;
   bool flush_posted_ = false;
-  offload::tcp_gso_batch<gso_max_views> gso_;
+  // Only a device that offloads TCP holds segments to merge: an image without TCP
+  // has no batching code at all (tests/scripts/symbols.sh).
+  struct no_batch {};
+  [[no_unique_address]] std::conditional_t<Offload, offload::tcp_gso_batch<gso_max_views>, no_batch> gso_;
 };
 
 using TapNetif = BasicTapNetif<true>;
