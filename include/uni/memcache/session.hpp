@@ -106,6 +106,13 @@ class session {
     }
   }
 
+  // Only the first n bytes of the output were sent: the rest stays.
+  void sent_part(std::size_t n) noexcept {
+    c_.n.bytes_written += n;
+    std::memmove(out_, out_ + n, out_len_ - n);
+    out_len_ -= n;
+  }
+
   // More input must wait until the output is sent.
   bool blocked() const noexcept { return sending_ || get_pending_ || out_len_ > OutCapacity - answer_reserve; }
   bool closing() const noexcept { return closing_; }
