@@ -54,7 +54,7 @@ struct fixture {
 
 }  // namespace
 
-TEST_CASE("storage commands: set, add, replace, append, prepend, cas", "[memcache]") {
+TEST_CASE("memcache: storage commands: set, add, replace, append, prepend, cas", "[memcache]") {
   fixture f;
   client c(f.cache);
   CHECK(c.say("set a 5 0 3\r\nabc\r\nget a\r\n") == "STORED\r\nVALUE a 5 3\r\nabc\r\nEND\r\n");
@@ -71,20 +71,20 @@ TEST_CASE("storage commands: set, add, replace, append, prepend, cas", "[memcach
   CHECK(f.cache.n.cas_misses == 1);
 }
 
-TEST_CASE("retrieval: several keys, misses, gat and gats", "[memcache]") {
+TEST_CASE("memcache: retrieval: several keys, misses, gat and gats", "[memcache]") {
   fixture f;
   client c(f.cache);
   (void)c.say("set t 5 100 2\r\nab\r\nset u 0 0 0\r\n\r\n");
   CHECK(c.say("get t zz u\r\n") == "VALUE t 5 2\r\nab\r\nVALUE u 0 0\r\n\r\nEND\r\n");
   CHECK(c.say("gat 0 t zz\r\ngats 0 t\r\n") == "VALUE t 5 2\r\nab\r\nEND\r\nVALUE t 5 2 1\r\nab\r\nEND\r\n");
-  CHECK(c.say("gat t\r\ngat 10\r\nget\r\ngets\r\n") == "CLIENT_ERROR invalid exptime argument\r\nERROR\r\nERROR\r\nERROR\r\n");
+  CHECK(c.say("gat t\r\ngat 10\r\nget\r\ngets\r\n") == "CLIENT_ERROR invalid exptime argument\r\nEND\r\nERROR\r\nERROR\r\n");
   CHECK(f.cache.n.get_hits == 2);
   CHECK(f.cache.n.get_misses == 1);
   CHECK(f.cache.n.touch_hits == 2);
   CHECK(f.cache.n.touch_misses == 1);
 }
 
-TEST_CASE("errors: memcached's strings, and what is swallowed", "[memcache]") {
+TEST_CASE("memcache: errors: memcached's strings, and what is swallowed", "[memcache]") {
   fixture f;
   client c(f.cache);
   const std::string long_key(251, 'k');
@@ -105,7 +105,7 @@ TEST_CASE("errors: memcached's strings, and what is swallowed", "[memcache]") {
   CHECK(c.say("flush_all x\r\nverbosity 1\r\nmn\r\n") == "CLIENT_ERROR invalid exptime argument\r\nOK\r\nMN\r\n");
 }
 
-TEST_CASE("noreply silences every answer of its command", "[memcache]") {
+TEST_CASE("memcache: noreply silences every answer of its command", "[memcache]") {
   fixture f;
   client c(f.cache);
   CHECK(c.say("set a 0 0 1 noreply\r\n1\r\nadd a 0 0 1 noreply\r\n2\r\nincr a x noreply\r\n"
@@ -116,7 +116,7 @@ TEST_CASE("noreply silences every answer of its command", "[memcache]") {
   CHECK(c.say("set a 0 0 1 noreply\r\nabc\r\n") == "ERROR\r\n");
 }
 
-TEST_CASE("counters: 64 bits, incr wraps, decr stops at 0 and pads in place", "[memcache]") {
+TEST_CASE("memcache: counters: 64 bits, incr wraps, decr stops at 0 and pads in place", "[memcache]") {
   fixture f;
   client c(f.cache);
   CHECK(c.say("set a 0 0 2\r\n10\r\ndecr a 5\r\nget a\r\nincr a 100\r\ngets a\r\n") ==
@@ -130,7 +130,7 @@ TEST_CASE("counters: 64 bits, incr wraps, decr stops at 0 and pads in place", "[
         "STORED\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
 }
 
-TEST_CASE("expiry: relative, absolute, negative, touch, with a clock that moves", "[memcache]") {
+TEST_CASE("memcache: expiry: relative, absolute, negative, touch, with a clock that moves", "[memcache]") {
   fixture f;
   client c(f.cache);
   (void)c.say("set r 0 10 1\r\nr\r\nset abs 0 " + std::to_string(t0 + 20) + " 1\r\na\r\nset neg 0 -1 1\r\nn\r\n");
@@ -146,7 +146,7 @@ TEST_CASE("expiry: relative, absolute, negative, touch, with a clock that moves"
   CHECK(f.cache.items.items() == 0);
 }
 
-TEST_CASE("periodic expiry reclaims items no one asks for", "[memcache]") {
+TEST_CASE("memcache: periodic expiry reclaims items no one asks for", "[memcache]") {
   fixture f;
   client c(f.cache);
   for (int i = 0; i < 50; ++i) (void)c.say("set k" + std::to_string(i) + " 0 5 1 noreply\r\nx\r\n");
@@ -157,18 +157,23 @@ TEST_CASE("periodic expiry reclaims items no one asks for", "[memcache]") {
   CHECK(f.cache.items.counters().expired == 50);
 }
 
-TEST_CASE("flush_all: now, and with a delay", "[memcache]") {
+TEST_CASE("memcache: flush_all: now, and with a delay", "[memcache]") {
   fixture f;
   client c(f.cache);
   CHECK(c.say("set a 0 0 1\r\n1\r\nflush_all\r\nget a\r\nset b 0 0 1\r\n2\r\nget b\r\n") ==
         "STORED\r\nOK\r\nEND\r\nSTORED\r\nVALUE b 0 1\r\n2\r\nEND\r\n");
   CHECK(c.say("flush_all 10\r\nget b\r\n") == "OK\r\nVALUE b 0 1\r\n2\r\nEND\r\n");
+  c.now = t0 + 8;
+  CHECK(c.say("get b\r\nset c 0 0 1\r\n3\r\n") == "VALUE b 0 1\r\n2\r\nEND\r\nSTORED\r\n");
+  // As memcached: from the second before the flush time, items stored up to it go.
+  c.now = t0 + 9;
+  CHECK(c.say("get b c\r\nset d 0 0 1\r\n4\r\nget d\r\n") == "END\r\nSTORED\r\nEND\r\n");
   c.now = t0 + 10;
-  CHECK(c.say("get b\r\nset c 0 0 1\r\n3\r\nget c\r\n") == "END\r\nSTORED\r\nVALUE c 0 1\r\n3\r\nEND\r\n");
+  CHECK(c.say("set e 0 0 1\r\n5\r\nget e\r\n") == "STORED\r\nVALUE e 0 1\r\n5\r\nEND\r\n");
   CHECK(f.cache.n.cmd_flush == 2);
 }
 
-TEST_CASE("commands split at every byte, and pipelined", "[memcache]") {
+TEST_CASE("memcache: commands split at every byte, and pipelined", "[memcache]") {
   fixture f;
   const std::string script =
       "set a 1 0 5\r\nhello\r\nget a b\r\nincr n 1\r\nset n 0 0 1\r\n7\r\nincr n 3\r\n"
@@ -188,7 +193,7 @@ TEST_CASE("commands split at every byte, and pipelined", "[memcache]") {
   }
 }
 
-TEST_CASE("values up to the limit, one past it swallowed, and a get larger than the output", "[memcache]") {
+TEST_CASE("memcache: values up to the limit, one past it swallowed, and a get larger than the output", "[memcache]") {
   fixture f({.memory = 8u << 20, .item_max = 1u << 20});
   client<16 * 1024> c(f.cache);
   // memcached's accounting: 48 + 8 + key + 1 + value + 2 bytes at most item_max.
@@ -204,7 +209,7 @@ TEST_CASE("values up to the limit, one past it swallowed, and a get larger than 
   CHECK(c.say("set h 0 0 2000000000\r\n") == "SERVER_ERROR object too large for cache\r\n");
 }
 
-TEST_CASE("a value pinned while sent survives its replacement", "[memcache]") {
+TEST_CASE("memcache: a value pinned while sent survives its replacement", "[memcache]") {
   fixture f({.memory = 4u << 20, .item_max = 1u << 20});
   client<16 * 1024> reader(f.cache), writer(f.cache);
   const std::string v1(100000, '1');
@@ -222,7 +227,7 @@ TEST_CASE("a value pinned while sent survives its replacement", "[memcache]") {
   for (const auto& k : f.cache.items.classes()) CHECK(k.used == k.items);
 }
 
-TEST_CASE("LRU eviction within the byte budget, counted", "[memcache]") {
+TEST_CASE("memcache: LRU eviction within the byte budget, counted", "[memcache]") {
   fixture f({.memory = 2u << 20, .item_max = 1u << 20});
   client c(f.cache);
   const std::string v(1000, 'x');
@@ -239,7 +244,7 @@ TEST_CASE("LRU eviction within the byte budget, counted", "[memcache]") {
         std::string::npos);
 }
 
-TEST_CASE("a command line past the bound closes the connection", "[memcache]") {
+TEST_CASE("memcache: a command line past the bound closes the connection", "[memcache]") {
   fixture f;
   client c(f.cache);
   CHECK(c.say("get " + std::string(mc::session<>::line_capacity, 'k'), 1000) == "");
@@ -250,7 +255,7 @@ TEST_CASE("a command line past the bound closes the connection", "[memcache]") {
   CHECK(q.s->closing());
 }
 
-TEST_CASE("stats: general, settings, items, slabs, reset", "[memcache]") {
+TEST_CASE("memcache: stats: general, settings, items, slabs, reset", "[memcache]") {
   fixture f;
   client c(f.cache);
   (void)c.say("set a 0 0 1\r\n1\r\nget a b\r\n");

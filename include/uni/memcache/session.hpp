@@ -231,7 +231,6 @@ class session {
       std::int64_t e = 0;
       if (!number(line.substr(cursor, end - cursor), e)) return reply("CLIENT_ERROR invalid exptime argument");
       while (end < line.size() && line[end] == ' ') ++end;
-      if (end == line.size()) return reply("ERROR");
       get_exptime_ = expiry(e);
       cursor = end;
     }

@@ -179,14 +179,15 @@ class store {
   // A new CAS unique for an item changed in place (incr, decr).
   void touch_cas(item* it) noexcept { it->cas = ++last_cas_; }
 
-  // flush_all: every item stored before `at` is invalid from `at` on; with no
-  // delay (at <= now) every item stored so far, this second included.
+  // flush_all: with no delay (at <= now) every item stored so far, this second
+  // included. With one, as memcached: from the second before `at`, every item
+  // stored up to that second.
   void flush(std::int64_t at, std::int64_t now) noexcept {
     if (at <= now) {
       flush_cas_ = last_cas_;
       flush_time_ = 0;
     } else {
-      flush_time_ = at;
+      flush_time_ = at - 1;
     }
   }
 
@@ -234,7 +235,7 @@ class store {
  private:
   bool is_flushed(const item* it, std::int64_t now) const noexcept {
     if (it->cas <= flush_cas_) return true;
-    return flush_time_ != 0 && flush_time_ <= now && it->time < flush_time_;
+    return flush_time_ != 0 && flush_time_ <= now && it->time <= flush_time_;
   }
 
   int class_for(std::size_t total) const noexcept {
