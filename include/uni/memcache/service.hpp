@@ -8,6 +8,7 @@
 // command_timeout ends the connection; a reclaim task frees expired items.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -49,31 +50,42 @@ struct service_state {
   }
 };
 
-// Copies the session's output into pages and sends them; false if the
-// connection failed or the pool stayed empty.
+inline constexpr std::size_t max_pages_per_write = 16;
+
+// Copies the front of `out` into fresh pages (as many as the pool gives, up to
+// pages.size()); returns how many pages, `copied` the bytes they hold.
+inline std::size_t fill_pages(page_pool& pool, std::span<const std::uint8_t> out, std::span<view> pages,
+                              std::size_t& copied) noexcept {
+  std::size_t n = 0;
+  copied = 0;
+  while (copied < out.size() && n < pages.size()) {
+    auto p = pool.allocate();
+    if (!p) break;
+    const std::size_t k = std::min(out.size() - copied, p->size());
+    std::memcpy(p->data(), out.data() + copied, k);
+    pages[n++] = p->head(k);
+    copied += k;
+  }
+  return n;
+}
+
+// Sends the session's output, and what it adds as sent() goes on with a get;
+// false if the connection failed.
 template <class Stream, class Session>
 task<bool> flush(service_state& st, Stream& s, Session& session) {
-  constexpr std::size_t max_pages = 16;
+  std::array<view, max_pages_per_write> pages;
   while (!session.output().empty()) {
-    auto out = session.output();
-    view pages[max_pages];
-    std::size_t n = 0;
-    while (!out.empty() && n < max_pages) {
-      auto p = st.pool.allocate();
-      if (!p) {
-        if (n > 0) break;
-        co_await st.sched.sleep_for(std::chrono::milliseconds(1));  // pages come back as writes complete
-        continue;
-      }
-      const std::size_t k = std::min(out.size(), p->size());
-      std::memcpy(p->data(), out.data(), k);
-      pages[n++] = p->head(k);
-      out = out.subspan(k);
+    std::size_t copied = 0;
+    const std::size_t n = fill_pages(st.pool, session.output(), pages, copied);
+    if (n == 0) {
+      co_await st.sched.sleep_for(std::chrono::milliseconds(1));  // pages come back as writes complete
+      continue;
     }
-    const std::size_t sent = session.output().size() - out.size();
-    if (auto w = co_await s.write(std::span<const view>(pages, n)); !w) co_return false;
-    if (out.empty()) session.sent(st.now());
-    else session.sent_part(sent);  // the pool ran low: the rest goes next round
+    const auto w = co_await s.write(std::span<const view>(pages.data(), n));
+    for (view& p : pages) p = view{};
+    if (!w) co_return false;
+    if (copied == session.output().size()) session.sent(st.now());
+    else session.sent_part(copied);  // the pool ran low: the rest goes next round
   }
   co_return true;
 }

@@ -72,18 +72,19 @@ class store {
   static constexpr std::size_t max_classes = 64;
   static constexpr double growth = 1.25;
 
-  // The memory is taken here, once; std::nothrow: a budget the machine cannot
-  // give leaves the store empty (capacity() == 0) rather than throwing.
+  // The memory is taken here, once, without throwing (std::nothrow_t{}: the
+  // Xen runtime has the operator but not the std::nothrow object): a budget
+  // the machine cannot give leaves the store empty (capacity() == 0).
   explicit store(store_limits limits) noexcept : limits_(limits) {
     page_size_ = largest_item() + sizeof(item) + max_key_length + 8;
     if (page_size_ < (1u << 20)) page_size_ = 1u << 20;
     pages_total_ = limits.memory / page_size_;
     if (pages_total_ == 0) pages_total_ = 1;  // memcached too keeps a page per class at least
-    arena_.reset(new (std::nothrow) std::uint8_t[pages_total_ * page_size_]);
+    arena_.reset(new (std::nothrow_t{}) std::uint8_t[pages_total_ * page_size_]);
     if (!arena_) pages_total_ = 0;
     buckets_n_ = 1024;
     while (buckets_n_ < pages_total_ * page_size_ / 256 && buckets_n_ < (1u << 24)) buckets_n_ <<= 1;
-    buckets_.reset(new (std::nothrow) item*[buckets_n_]());
+    buckets_.reset(new (std::nothrow_t{}) item*[buckets_n_]());
     if (!buckets_) pages_total_ = 0;
     std::size_t size = smallest_chunk;
     while (classes_n_ < max_classes - 1 && size < page_size_ / 2) {
