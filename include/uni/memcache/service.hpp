@@ -98,6 +98,7 @@ task<void> run_connection(service_state& st, conn_slot& slot, Stream s) {
     ~live() { --c.connections.current; }
   } counted(st.c);
   session<> session(st.c);
+  s.set_nodelay(true);  // answers go out at once, as memcached sets TCP_NODELAY
   view pending;  // received bytes the session has not taken yet
   while (!session.closing()) {
     if (pending.empty()) {
