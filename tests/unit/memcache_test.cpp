@@ -269,3 +269,19 @@ TEST_CASE("memcache: stats: general, settings, items, slabs, reset", "[memcache]
   CHECK(c.say("stats reset\r\nstats foo\r\n") == "RESET\r\nERROR\r\n");
   CHECK(f.cache.n.get_hits == 0);
 }
+
+TEST_CASE("memcache: output sent in parts keeps its order", "[memcache]") {
+  fixture f;
+  client c(f.cache);
+  (void)c.say("set a 0 0 5\r\nhello\r\n");
+  const std::string get = "get a a\r\nversion\r\n";
+  std::span<const std::uint8_t> in(reinterpret_cast<const std::uint8_t*>(get.data()), get.size());
+  CHECK(c.s->receive(in, t0) == in.size());
+  std::string got;
+  while (!c.s->output().empty()) {  // three bytes at a time, as a transport short of pages would
+    const std::size_t n = std::min<std::size_t>(3, c.s->output().size());
+    got.append(c.s->output().begin(), c.s->output().begin() + static_cast<std::ptrdiff_t>(n));
+    if (n == c.s->output().size()) c.s->sent(t0); else c.s->sent_part(n);
+  }
+  CHECK(got == "VALUE a 0 5\r\nhello\r\nVALUE a 0 5\r\nhello\r\nEND\r\nVERSION " + std::string(mc::version_string) + "\r\n");
+}
