@@ -12,6 +12,7 @@ packages=(
   libxen-dev qemu-system-x86 xen-hypervisor-4.17-amd64 lld
   bind9-dnsutils knot-dnsutils nsd bind9 knot dnsperf
   curl wrk nginx
+  memcached libmemcached-tools python3-pymemcache
 )
 
 missing=()

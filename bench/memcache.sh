@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# bench/memcache.sh: operations per second, the memcache appliance on uni's own
+# stack against memcached with one thread (-t 1), each behind one link.
+#
+#   namespace C (client: memcaslap)                    namespace N
+#     tap0 10.95.0.1 ---- TAP ---- uni memcache-tap 10.95.0.2
+#     veth 10.96.0.1 ---- veth pair -------------- veth 10.96.0.2 memcached -t 1
+#
+#   memcaslap (libmemcached-tools' memaslap): one thread, 64-byte keys, 1 KiB
+#   values, get-heavy (90% get, 10% set) and set-heavy (50/50), 1 and 50
+#   connections, DURATION seconds each, runs alternating uni and memcached.
+#   Each server's CPU use over the run (user + system / wall) is measured:
+#   with two cores shared by the load generator and the server, ops per server
+#   CPU-second is the figure that compares the servers, as well as ops/s.
+#
+# Writes RESULTS/memcache.md. Usage: bench/memcache.sh [--quick] [--duration S] [--out DIR] [--build DIR]
+#   --quick: 3 s runs (default 8 s). --build: release build directory (default
+#   build/release, configured with the release preset if missing).
+# Needs root (namespaces, TAP); exits 77 without it. Every step is bounded by
+# `timeout`; the namespaces and servers are removed on exit whatever happens.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
+out=$root/bench/results
+duration=8
+build=build/release
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) duration=3 ;;
+    --duration) duration=$2; shift ;;
+    --out) out=$2; shift ;;
+    --build) build=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--duration S] [--out DIR] [--build DIR]" >&2; exit 2 ;;
+  esac
+  shift
+done
+need_root memcache
+need_tools memcache memcached memcaslap
+out=$(results_dir "$out")
+
+cd "$root"
+build_targets "$build" release memcache-tap
+build=$(cd "$build" && pwd)
+
+NS_C="uni-bm-c-$$"
+NS_N="uni-bm-n-$$"
+TAP_PEER=10.95.0.1 UNI_IP=10.95.0.2 C_IP=10.96.0.1 N_IP=10.96.0.2
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  for ns in "$NS_C" "$NS_N"; do ip netns del "$ns" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+for ns in "$NS_C" "$NS_N"; do
+  ip netns add "$ns"
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  ip -n "$ns" link set lo up
+done
+ip -n "$NS_C" tuntap add dev tap0 mode tap
+ip -n "$NS_C" addr add "$TAP_PEER/24" dev tap0
+ip -n "$NS_C" link set tap0 up
+ip -n "$NS_C" link add veth0 type veth peer name veth0 netns "$NS_N"
+ip -n "$NS_C" addr add "$C_IP/24" dev veth0
+ip -n "$NS_N" addr add "$N_IP/24" dev veth0
+ip -n "$NS_C" link set veth0 up
+ip -n "$NS_N" link set veth0 up
+
+# The two mixes memcaslap reads: 64-byte keys, 1 KiB values, set then get proportion.
+mix() { printf 'key\n64 64 1\nvalue\n1024 1024 1\ncmd\n0 %s\n1 %s\n' "$2" "$3" >"$work/$1.cfg"; }
+mix get90 0.1 0.9
+mix set50 0.5 0.5
+
+# start NAME NS ADDR CMD...: runs a server; SERVER_PID is its process; waits until it answers.
+start() {
+  local name=$1 ns=$2 addr=$3
+  shift 3
+  ip netns exec "$ns" "$@" >"$work/$name.log" 2>&1 &
+  SERVER_PID=$!
+  pids+=("$SERVER_PID")
+  for _ in $(seq 100); do
+    ip netns exec "$NS_C" timeout 2 memcping --servers="$addr" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "bench/memcache.sh: $name did not start:"; cat "$work/$name.log"; exit 1
+}
+stop() {
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  timeout 10 tail --pid="$SERVER_PID" -f /dev/null || kill -KILL "$SERVER_PID" 2>/dev/null || true
+}
+ticks() {
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" || true); do
+    [ -r "/proc/$p/stat" ] || continue
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+  done
+  echo "$total"
+}
+hz=$(getconf CLK_TCK)
+
+# measure NAME ADDR MIX CONNS: one memcaslap run; appends "name mix conns ops cpu" to runs.txt.
+measure() {
+  local name=$1 addr=$2 m=$3 c=$4 t0 t1 w0 w1 raw ops cpu
+  t0=$(ticks "$SERVER_PID")
+  w0=$(date +%s.%N)
+  raw=$(ip netns exec "$NS_C" timeout $((duration + 30)) memcaslap -s "$addr" -T 1 -c "$c" -t "${duration}s" -F "$work/$m.cfg")
+  w1=$(date +%s.%N)
+  t1=$(ticks "$SERVER_PID")
+  printf '== %s %s c=%s\n%s\n' "$name" "$m" "$c" "$raw" >>"$work/memcaslap.txt"
+  ops=$(awk '/^Run time:/ { for (i = 1; i <= NF; ++i) if ($i == "TPS:") print $(i + 1) }' <<<"$raw")
+  [ -n "$ops" ] || { echo "bench/memcache.sh: no result from memcaslap against $name:"; echo "$raw"; exit 1; }
+  cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$w0" -v e="$w1" 'BEGIN { printf "%.2f", (b - a) / hz / (e - s) }')
+  echo "$name $m $c $ops $cpu" >>"$work/runs.txt"
+  printf '  %-10s %-6s c=%-3s %9.0f ops/s  cpu %.2f\n' "$name" "$m" "$c" "$ops" "$cpu"
+}
+
+echo "bench/memcache.sh: ${duration} s per run"
+for m in get90 set50; do
+  for c in 1 50; do
+    start uni "$NS_C" "$UNI_IP:11211" "$build/examples/memcache-tap" --tap tap0 --ipv4 "$UNI_IP/24" --log warn --memory 256
+    measure uni "$UNI_IP:11211" "$m" "$c"
+    stop
+    start memcached "$NS_N" "$N_IP:11211" memcached -t 1 -U 0 -m 256 -c 4096 -l "$N_IP" -p 11211 -u root
+    measure memcached "$N_IP:11211" "$m" "$c"
+    stop
+  done
+done
+
+{
+  echo "# memcache: uni (TAP) against memcached -t 1 (veth)"
+  echo
+  echo "memcaslap, one thread, 64-byte keys, 1 KiB values, ${duration} s per run; $(nproc) cores shared with the load generator."
+  echo
+  echo "| mix | connections | uni ops/s | uni CPU | uni ops per CPU-s | memcached ops/s | memcached CPU | memcached ops per CPU-s | ops ratio | per-CPU ratio |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for m in get90 set50; do
+    for c in 1 50; do
+      read -r _ _ _ uo uc < <(awk -v m="$m" -v c="$c" '$1 == "uni" && $2 == m && $3 == c' "$work/runs.txt")
+      read -r _ _ _ mo mc < <(awk -v m="$m" -v c="$c" '$1 == "memcached" && $2 == m && $3 == c' "$work/runs.txt")
+      awk -v m="$m" -v c="$c" -v uo="$uo" -v uc="$uc" -v mo="$mo" -v mc="$mc" 'BEGIN {
+        up = uc > 0 ? uo / uc : 0; mp = mc > 0 ? mo / mc : 0
+        r = mo > 0 ? uo / mo : 0; rp = mp > 0 ? up / mp : 0  # (a ">" among printf arguments would redirect)
+        printf "| %s | %d | %.0f | %.2f | %.0f | %.0f | %.2f | %.0f | %.2f | %.2f |\n", m, c, uo, uc, up, mo, mc, mp, r, rp }'
+    done
+  done
+} >"$out/memcache.md"
+cat "$out/memcache.md"

@@ -1,0 +1,622 @@
+// uni/memcache/session.hpp: one connection's side of memcached's text protocol
+// (doc/protocol.txt of memcached 1.6), sans-I/O: received bytes and the time
+// come in, answers accumulate in a bounded output buffer.
+//
+//   memcache::session<> s(cache);
+//   std::size_t used = s.receive(bytes, now);   // a prefix of bytes: stops when answers fill the output
+//   send(s.output()); s.sent(now);              // frees the output and goes on with a value or get not finished
+//   s.closing()                                 // quit, or a command line past the bound: close once sent
+//
+// Bytes may be split anywhere: a partial line waits in a bounded line buffer,
+// a value is copied straight into its item as it arrives, a value too large is
+// swallowed. A get whose values do not fit is finished across several sent()
+// calls, the item pinned meanwhile. Answers match memcached's byte for byte
+// (error strings included), apart from `version` and `stats` values.
+//
+// Commands: get gets gat gats set add replace append prepend cas delete incr
+// decr touch flush_all version verbosity stats (general, settings, items,
+// slabs, reset) quit mn, with noreply.
+#pragma once
+
+#include <algorithm>
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string_view>
+
+#include <uni/memcache/cache.hpp>
+
+namespace uni::memcache {
+
+template <std::size_t OutCapacity = 32 * 1024, std::size_t LineCapacity = 16 * 1024>
+class session {
+  // Room kept free before a command runs: its whole answer fits (a line, a
+  // VALUE line, or stats: a few lines per size class).
+  static constexpr std::size_t answer_reserve = 8 * 1024;
+  static_assert(OutCapacity >= 2 * answer_reserve, "room for a command's answer and some values");
+
+ public:
+  static constexpr std::size_t line_capacity = LineCapacity;
+
+  explicit session(cache& c) noexcept : c_(c) {}
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+  ~session() {
+    if (filling_) c_.items.release(filling_);
+    if (sending_) c_.items.release(sending_);
+  }
+
+  // Consumes a prefix of `in` (all of it unless blocked()); `now` in Unix seconds.
+  std::size_t receive(std::span<const std::uint8_t> in, std::int64_t now) noexcept {
+    now_ = now;
+    std::size_t pos = 0;
+    while (pos < in.size() && !blocked() && !closing_) {
+      const std::size_t left = in.size() - pos;
+      if (mode_ == mode::data) {
+        const std::size_t n = std::min(left, filling_->nbytes - filled_);
+        std::memcpy(filling_->data() + filled_, in.data() + pos, n);
+        filled_ += n;
+        pos += n;
+        if (filled_ == filling_->nbytes) finish_store();
+      } else if (mode_ == mode::swallow) {
+        const std::size_t n = std::min<std::size_t>(left, swallow_);
+        swallow_ -= n;
+        pos += n;
+        if (swallow_ == 0) mode_ = mode::line;
+      } else {
+        const auto* start = in.data() + pos;
+        const auto* nl = static_cast<const std::uint8_t*>(std::memchr(start, '\n', left));
+        const std::size_t piece = nl ? static_cast<std::size_t>(nl - start) : left;
+        if (line_len_ + piece > LineCapacity) {
+          ++c_.n.lines_too_long;  // memcached too closes the connection here
+          closing_ = true;
+          break;
+        }
+        pos += nl ? piece + 1 : piece;
+        if (!nl) {
+          std::memcpy(line_ + line_len_, start, piece);
+          line_len_ += piece;
+        } else if (line_len_ == 0) {
+          command(reinterpret_cast<const char*>(start), piece);
+        } else {
+          std::memcpy(line_ + line_len_, start, piece);
+          const std::size_t n = line_len_ + piece;
+          line_len_ = 0;
+          command(line_, n);
+        }
+      }
+    }
+    c_.n.bytes_read += pos;
+    return pos;
+  }
+
+  std::span<const std::uint8_t> output() const noexcept { return {out_, out_len_}; }
+
+  // The output was sent: free it and go on with what did not fit.
+  void sent(std::int64_t now) noexcept {
+    now_ = now;
+    c_.n.bytes_written += out_len_;
+    out_len_ = 0;
+    if (sending_) continue_value();
+    if (!sending_ && get_pending_) {
+      get_pending_ = false;
+      run_get(get_line_len_, get_cursor_);
+    }
+  }
+
+  // Only the first n bytes of the output were sent: the rest stays.
+  void sent_part(std::size_t n) noexcept {
+    c_.n.bytes_written += n;
+    std::memmove(out_, out_ + n, out_len_ - n);
+    out_len_ -= n;
+  }
+
+  // More input must wait until the output is sent.
+  bool blocked() const noexcept { return sending_ || get_pending_ || out_len_ > OutCapacity - answer_reserve; }
+  bool closing() const noexcept { return closing_; }
+  // Part of a command received: a line, or a value still coming.
+  bool partial() const noexcept { return line_len_ != 0 || mode_ != mode::line; }
+
+ private:
+  enum class mode : std::uint8_t { line, data, swallow };
+  enum class store_op : std::uint8_t { set, add, replace, append, prepend, cas };
+
+  static constexpr std::size_t max_tokens = 9;
+  struct tokens {
+    std::string_view t[max_tokens];
+    std::size_t n = 0;
+    bool overflow = false;
+  };
+  static tokens split(std::string_view line) noexcept {
+    tokens r;
+    std::size_t i = 0;
+    while (i < line.size()) {
+      while (i < line.size() && line[i] == ' ') ++i;
+      if (i == line.size()) break;
+      std::size_t j = i;
+      while (j < line.size() && line[j] != ' ') ++j;
+      if (r.n == max_tokens) {
+        r.overflow = true;
+        break;
+      }
+      r.t[r.n++] = line.substr(i, j - i);
+      i = j;
+    }
+    return r;
+  }
+
+  template <class T>
+  static bool number(std::string_view s, T& v) noexcept {
+    if (s.empty()) return false;
+    const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    return ec == std::errc{} && p == s.data() + s.size();
+  }
+
+  // Appends to the output; false (nothing written) if it does not fit.
+  bool put(std::string_view s) noexcept {
+    if (OutCapacity - out_len_ < s.size()) return false;
+    std::memcpy(out_ + out_len_, s.data(), s.size());
+    out_len_ += s.size();
+    return true;
+  }
+  void put_u64(std::uint64_t v) noexcept {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    put({buf, static_cast<std::size_t>(r.ptr - buf)});
+  }
+  void put_i64(std::int64_t v) noexcept {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    put({buf, static_cast<std::size_t>(r.ptr - buf)});
+  }
+  void reply(std::string_view s) noexcept {
+    if (!noreply_) {
+      put(s);
+      put("\r\n");
+    }
+  }
+
+  // Relative (up to 30 days), absolute, zero or negative, as memcached reads exptime.
+  std::int64_t expiry(std::int64_t e) const noexcept {
+    if (e < 0) return 1;  // long past (the caller's clock starts after 1970)
+    if (e == 0) return 0;
+    if (e > relative_expiry_limit) return e <= c_.started_at ? 1 : e;
+    return now_ + e;
+  }
+
+  void command(const char* p, std::size_t n) noexcept {
+    if (n > 0 && p[n - 1] == '\r') --n;
+    const std::string_view line(p, n);
+    noreply_ = false;
+    std::string_view name = line.substr(0, line.find(' '));
+    if (name == "get" || name == "gets" || name == "gat" || name == "gats") return start_get(line, name);
+    const tokens tk = split(line);
+    if (tk.n > 1 && tk.t[tk.n - 1] == "noreply") noreply_ = true;
+    const std::size_t nt = tk.overflow ? max_tokens + 1 : tk.n;
+    if (name == "set" && (nt == 5 || nt == 6)) return storage(tk, store_op::set);
+    if (name == "add" && (nt == 5 || nt == 6)) return storage(tk, store_op::add);
+    if (name == "replace" && (nt == 5 || nt == 6)) return storage(tk, store_op::replace);
+    if (name == "append" && (nt == 5 || nt == 6)) return storage(tk, store_op::append);
+    if (name == "prepend" && (nt == 5 || nt == 6)) return storage(tk, store_op::prepend);
+    if (name == "cas" && (nt == 6 || nt == 7)) return storage(tk, store_op::cas);
+    if ((name == "incr" || name == "decr") && (nt == 3 || nt == 4)) return arithmetic(tk, name == "incr");
+    if (name == "delete" && nt >= 2 && nt <= 4) return remove(tk);
+    if (name == "touch" && (nt == 3 || nt == 4)) return touch(tk);
+    if (name == "flush_all" && nt >= 1 && nt <= 3) return flush(tk);
+    if (name == "version") return reply_version();
+    if (name == "verbosity" && (nt == 2 || nt == 3)) return verbosity(tk);
+    if (name == "stats") return stats(tk);
+    if (name == "quit") {
+      closing_ = true;
+      return;
+    }
+    if (name == "mn") return put("MN\r\n"), void();
+    noreply_ = false;
+    reply("ERROR");
+  }
+
+  // --- retrieval ---------------------------------------------------------
+
+  void start_get(std::string_view line, std::string_view name) noexcept {
+    get_cas_ = name == "gets" || name == "gats";
+    get_touch_ = name == "gat" || name == "gats";
+    std::size_t cursor = name.size();
+    while (cursor < line.size() && line[cursor] == ' ') ++cursor;
+    if (cursor == line.size()) return reply("ERROR");
+    if (get_touch_) {
+      std::size_t end = line.find(' ', cursor);
+      if (end == std::string_view::npos) end = line.size();
+      std::int64_t e = 0;
+      if (!number(line.substr(cursor, end - cursor), e)) return reply("CLIENT_ERROR invalid exptime argument");
+      while (end < line.size() && line[end] == ' ') ++end;
+      get_exptime_ = expiry(e);
+      cursor = end;
+    }
+    // The get may pause: keep its line where it survives the caller's buffer.
+    if (line.data() != line_) std::memmove(line_, line.data(), line.size());
+    run_get(line.size(), cursor);
+  }
+
+  // Answers the keys of the get line in line_ from `cursor` on; pauses when the
+  // output is full, to go on from sent().
+  void run_get(std::size_t len, std::size_t cursor) noexcept {
+    const std::string_view line(line_, len);
+    while (true) {
+      while (cursor < len && line[cursor] == ' ') ++cursor;
+      if (OutCapacity - out_len_ < answer_reserve) return pause_get(len, cursor);
+      if (cursor == len) break;
+      std::size_t end = line.find(' ', cursor);
+      if (end == std::string_view::npos) end = len;
+      const std::string_view key = line.substr(cursor, end - cursor);
+      if (key.size() > max_key_length) return put("CLIENT_ERROR bad command line format\r\n"), void();
+      cursor = end;
+      if (get_touch_) ++c_.n.cmd_touch; else ++c_.n.cmd_get;
+      item* it = c_.items.find(key, now_);
+      if (!it) {
+        if (get_touch_) ++c_.n.touch_misses; else ++c_.n.get_misses;
+        continue;
+      }
+      if (get_touch_) {
+        ++c_.n.touch_hits;
+        it->exptime = get_exptime_;
+      } else {
+        ++c_.n.get_hits;
+      }
+      put("VALUE ");
+      put(it->key_view());
+      put(" ");
+      put_u64(it->flags);
+      put(" ");
+      put_u64(it->value_size());
+      if (get_cas_) {
+        put(" ");
+        put_u64(it->cas);
+      }
+      put("\r\n");
+      c_.items.pin(it);
+      sending_ = it;
+      sending_off_ = 0;
+      continue_value();
+      if (sending_) return pause_get(len, cursor);
+    }
+    put("END\r\n");
+  }
+  void pause_get(std::size_t len, std::size_t cursor) noexcept {
+    get_pending_ = true;
+    get_line_len_ = len;
+    get_cursor_ = cursor;
+  }
+
+  // Copies what fits of the pinned value being sent.
+  void continue_value() noexcept {
+    const std::size_t n = std::min<std::size_t>(sending_->nbytes - sending_off_, OutCapacity - out_len_);
+    std::memcpy(out_ + out_len_, sending_->data() + sending_off_, n);
+    out_len_ += n;
+    sending_off_ += n;
+    if (sending_off_ == sending_->nbytes) {
+      c_.items.release(sending_);
+      sending_ = nullptr;
+    }
+  }
+
+  // --- storage -----------------------------------------------------------
+
+  void storage(const tokens& tk, store_op op) noexcept {
+    const std::string_view key = tk.t[1];
+    std::uint32_t flags = 0;
+    std::int64_t exptime = 0, length = 0;
+    std::uint64_t cas = 0;
+    if (key.size() > max_key_length || !number(tk.t[2], flags) || !number(tk.t[3], exptime) ||
+        !number(tk.t[4], length) || (op == store_op::cas && !number(tk.t[5], cas)) || length < 0 ||
+        length > static_cast<std::int64_t>(1) << 40)
+      return reply("CLIENT_ERROR bad command line format");
+    ++c_.n.cmd_set;
+    const auto size = static_cast<std::size_t>(length);
+    item* it = c_.items.allocate(key, flags, expiry(exptime), size, now_);
+    if (!it) {
+      reply(c_.items.too_large(key.size(), size) ? "SERVER_ERROR object too large for cache"
+                                                : "SERVER_ERROR out of memory storing object");
+      // memcached: a set that fails removes what the key held.
+      if (op == store_op::set)
+        if (item* old = c_.items.find(key, now_)) c_.items.unlink(old);
+      swallow_ = size + 2;
+      mode_ = mode::swallow;
+      return;
+    }
+    filling_ = it;
+    filled_ = 0;
+    op_ = op;
+    cas_ = cas;
+    mode_ = mode::data;
+  }
+
+  void finish_store() noexcept {
+    item* it = filling_;
+    filling_ = nullptr;
+    mode_ = mode::line;
+    const std::uint8_t* end = it->data() + it->nbytes - 2;
+    if (end[0] != '\r' || end[1] != '\n') {
+      c_.items.release(it);
+      return reply("CLIENT_ERROR bad data chunk");
+    }
+    item* old = c_.items.find(it->key_view(), now_);
+    switch (op_) {
+      case store_op::set: break;
+      case store_op::add:
+        if (old) return c_.items.release(it), reply("NOT_STORED");
+        break;
+      case store_op::replace:
+        if (!old) return c_.items.release(it), reply("NOT_STORED");
+        break;
+      case store_op::cas:
+        if (!old) {
+          ++c_.n.cas_misses;
+          return c_.items.release(it), reply("NOT_FOUND");
+        }
+        if (old->cas != cas_) {
+          ++c_.n.cas_badval;
+          return c_.items.release(it), reply("EXISTS");
+        }
+        ++c_.n.cas_hits;
+        break;
+      case store_op::append:
+      case store_op::prepend:
+        if (!old) return c_.items.release(it), reply("NOT_STORED");
+        if (!concatenate(it, old)) return;
+        c_.items.release(it);
+        return reply("STORED");
+    }
+    c_.items.link(it, now_);
+    c_.items.release(it);
+    reply("STORED");
+  }
+
+  // append/prepend: a new item holding both values, with the old one's flags and expiry.
+  bool concatenate(item* add, item* old) noexcept {
+    const std::size_t size = old->value_size() + add->value_size();
+    item* both = c_.items.allocate(old->key_view(), old->flags, old->exptime, size, now_);
+    if (!both) {
+      c_.items.release(add);
+      reply(c_.items.too_large(old->nkey, size) ? "SERVER_ERROR object too large for cache"
+                                                : "SERVER_ERROR out of memory storing object");
+      return false;
+    }
+    item* first = op_ == store_op::append ? old : add;
+    item* second = op_ == store_op::append ? add : old;
+    std::memcpy(both->data(), first->data(), first->value_size());
+    std::memcpy(both->data() + first->value_size(), second->data(), second->nbytes);
+    c_.items.link(both, now_);
+    c_.items.release(both);
+    return true;
+  }
+
+  // --- the others --------------------------------------------------------
+
+  void arithmetic(const tokens& tk, bool incr) noexcept {
+    const std::string_view key = tk.t[1];
+    std::uint64_t delta = 0;
+    if (key.size() > max_key_length) return reply("CLIENT_ERROR bad command line format");
+    if (!number(tk.t[2], delta)) return reply("CLIENT_ERROR invalid numeric delta argument");
+    item* it = c_.items.find(key, now_);
+    if (!it) {
+      ++(incr ? c_.n.incr_misses : c_.n.decr_misses);
+      return reply("NOT_FOUND");
+    }
+    // The value: digits, then (after an in-place decr) spaces.
+    std::string_view text(reinterpret_cast<const char*>(it->data()), it->value_size());
+    const std::size_t digits = text.find_first_not_of("0123456789");
+    if (digits != std::string_view::npos && text.find_first_not_of(' ', digits) != std::string_view::npos)
+      return reply("CLIENT_ERROR cannot increment or decrement non-numeric value");
+    std::uint64_t value = 0;
+    if (!number(text.substr(0, digits), value))
+      return reply("CLIENT_ERROR cannot increment or decrement non-numeric value");
+    ++(incr ? c_.n.incr_hits : c_.n.decr_hits);
+    value = incr ? value + delta : (delta > value ? 0 : value - delta);  // incr wraps at 2^64, decr stops at 0
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, value);
+    const auto len = static_cast<std::size_t>(r.ptr - buf);
+    if (len <= it->value_size() && it->pins == 0) {
+      // In place, as memcached: the rest padded with spaces, a new CAS.
+      std::memcpy(it->data(), buf, len);
+      std::memset(it->data() + len, ' ', it->value_size() - len);
+      c_.items.touch_cas(it);
+    } else {
+      item* fresh = c_.items.allocate(key, it->flags, it->exptime, len, now_);
+      if (!fresh) return reply("SERVER_ERROR out of memory");
+      std::memcpy(fresh->data(), buf, len);
+      std::memcpy(fresh->data() + len, "\r\n", 2);
+      c_.items.link(fresh, now_);
+      c_.items.release(fresh);
+    }
+    if (!noreply_) {
+      put({buf, len});
+      put("\r\n");
+    }
+  }
+
+  void remove(const tokens& tk) noexcept {
+    const std::size_t nt = tk.n;
+    if (nt > 2) {
+      const bool ok = (nt == 3 && (tk.t[2] == "0" || noreply_)) || (nt == 4 && tk.t[2] == "0" && noreply_);
+      if (!ok) return reply("CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]");
+    }
+    if (tk.t[1].size() > max_key_length) return reply("CLIENT_ERROR bad command line format");
+    item* it = c_.items.find(tk.t[1], now_);
+    if (!it) {
+      ++c_.n.delete_misses;
+      return reply("NOT_FOUND");
+    }
+    ++c_.n.delete_hits;
+    c_.items.unlink(it);
+    reply("DELETED");
+  }
+
+  void touch(const tokens& tk) noexcept {
+    std::int64_t e = 0;
+    if (tk.t[1].size() > max_key_length) return reply("CLIENT_ERROR bad command line format");
+    if (!number(tk.t[2], e)) return reply("CLIENT_ERROR invalid exptime argument");
+    ++c_.n.cmd_touch;
+    item* it = c_.items.find(tk.t[1], now_);
+    if (!it) {
+      ++c_.n.touch_misses;
+      return reply("NOT_FOUND");
+    }
+    ++c_.n.touch_hits;
+    it->exptime = expiry(e);
+    reply("TOUCHED");
+  }
+
+  void flush(const tokens& tk) noexcept {
+    std::int64_t delay = 0;
+    const std::size_t args = tk.n - 1 - (noreply_ ? 1 : 0);
+    if (args > 1 || (args == 1 && !number(tk.t[1], delay))) return reply("CLIENT_ERROR invalid exptime argument");
+    ++c_.n.cmd_flush;
+    c_.items.flush(delay > 0 ? expiry(delay) : now_, now_);
+    reply("OK");
+  }
+
+  void verbosity(const tokens& tk) noexcept {
+    unsigned level = 0;
+    if (number(tk.t[1], level)) c_.verbosity = level;
+    reply("OK");
+  }
+
+  void reply_version() noexcept {
+    put("VERSION ");
+    put(version_string);
+    put("\r\n");
+  }
+
+  void stat(std::string_view name, std::uint64_t v) noexcept {
+    put("STAT ");
+    put(name);
+    put(" ");
+    put_u64(v);
+    put("\r\n");
+  }
+  void class_stat(std::size_t c, std::string_view prefix, std::string_view name, std::uint64_t v) noexcept {
+    put("STAT ");
+    put(prefix);
+    put_u64(c + 1);
+    put(":");
+    put(name);
+    put(" ");
+    put_u64(v);
+    put("\r\n");
+  }
+
+  void stats(const tokens& tk) noexcept {
+    noreply_ = false;
+    const store& s = c_.items;
+    const std::string_view what = tk.n > 1 ? tk.t[1] : std::string_view{};
+    if (what.empty()) {
+      const command_counters& n = c_.n;
+      stat("uptime", static_cast<std::uint64_t>(now_ - c_.started_at));
+      put("STAT time ");
+      put_i64(now_);
+      put("\r\nSTAT version ");
+      put(version_string);
+      put("\r\n");
+      stat("pointer_size", sizeof(void*) * 8);
+      stat("curr_connections", c_.connections.current);
+      stat("total_connections", c_.connections.total);
+      stat("rejected_connections", c_.connections.rejected);
+      stat("connections_closed_idle", c_.connections.idle_closed);
+      stat("cmd_get", n.cmd_get);
+      stat("cmd_set", n.cmd_set);
+      stat("cmd_flush", n.cmd_flush);
+      stat("cmd_touch", n.cmd_touch);
+      stat("get_hits", n.get_hits);
+      stat("get_misses", n.get_misses);
+      stat("get_expired", s.counters().expired);
+      stat("get_flushed", s.counters().flushed);
+      stat("delete_misses", n.delete_misses);
+      stat("delete_hits", n.delete_hits);
+      stat("incr_misses", n.incr_misses);
+      stat("incr_hits", n.incr_hits);
+      stat("decr_misses", n.decr_misses);
+      stat("decr_hits", n.decr_hits);
+      stat("cas_misses", n.cas_misses);
+      stat("cas_hits", n.cas_hits);
+      stat("cas_badval", n.cas_badval);
+      stat("touch_hits", n.touch_hits);
+      stat("touch_misses", n.touch_misses);
+      stat("bytes_read", n.bytes_read);
+      stat("bytes_written", n.bytes_written);
+      stat("limit_maxbytes", s.limits().memory);
+      stat("lines_too_long", n.lines_too_long);
+      stat("threads", 1);
+      stat("bytes", s.bytes());
+      stat("curr_items", s.items());
+      stat("total_items", s.counters().total_items);
+      stat("expired_unfetched", s.counters().expired);
+      stat("evictions", s.counters().evictions);
+      stat("reclaimed", s.counters().expired + s.counters().flushed);
+      stat("total_malloced", s.pages_used() * s.page_size());
+    } else if (what == "settings") {
+      stat("maxbytes", s.limits().memory);
+      stat("maxconns", static_cast<std::uint64_t>(c_.max_connections));
+      stat("tcpport", 11211);
+      stat("verbosity", c_.verbosity);
+      stat("evictions", 1);  // "on": memcached prints on/off; a number keeps the line parseable
+      stat("growth_factor", 1);
+      stat("chunk_size", store::smallest_chunk);
+      stat("num_threads", 1);
+      stat("cas_enabled", 1);
+      stat("item_size_max", s.limits().item_max);
+      stat("slab_page_size", s.page_size());
+    } else if (what == "items") {
+      for (std::size_t c = 0; c < s.classes().size(); ++c) {
+        const auto& k = s.classes()[c];
+        if (k.items == 0) continue;
+        class_stat(c, "items:", "number", k.items);
+        class_stat(c, "items:", "age", k.tail ? static_cast<std::uint64_t>(now_ - k.tail->time) : 0);
+        class_stat(c, "items:", "evicted", k.evicted);
+      }
+    } else if (what == "slabs") {
+      for (std::size_t c = 0; c < s.classes().size(); ++c) {
+        const auto& k = s.classes()[c];
+        if (k.pages == 0) continue;
+        class_stat(c, "", "chunk_size", k.chunk);
+        class_stat(c, "", "chunks_per_page", s.page_size() / k.chunk);
+        class_stat(c, "", "total_pages", k.pages);
+        class_stat(c, "", "used_chunks", k.used);
+      }
+      stat("active_slabs", static_cast<std::uint64_t>(std::count_if(
+                               s.classes().begin(), s.classes().end(), [](const auto& k) { return k.pages != 0; })));
+      stat("total_malloced", s.pages_used() * s.page_size());
+    } else if (what == "reset") {
+      c_.n = command_counters{};
+      return put("RESET\r\n"), void();
+    } else {
+      return put("ERROR\r\n"), void();
+    }
+    put("END\r\n");
+  }
+
+  cache& c_;
+  std::int64_t now_ = 0;
+  mode mode_ = mode::line;
+  bool noreply_ = false;
+  bool closing_ = false;
+  // A storage command's value arriving.
+  item* filling_ = nullptr;
+  std::size_t filled_ = 0;
+  store_op op_ = store_op::set;
+  std::uint64_t cas_ = 0;
+  std::size_t swallow_ = 0;
+  // A get paused on a full output.
+  item* sending_ = nullptr;
+  std::size_t sending_off_ = 0;
+  bool get_pending_ = false, get_cas_ = false, get_touch_ = false;
+  std::int64_t get_exptime_ = 0;
+  std::size_t get_line_len_ = 0, get_cursor_ = 0;
+  std::size_t line_len_ = 0;
+  std::size_t out_len_ = 0;
+  char line_[LineCapacity];
+  std::uint8_t out_[OutCapacity];
+};
+
+}  // namespace uni::memcache

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The memcache appliance over host sockets against memcached (Debian's, one
+# thread): the same scripted sessions (memcache_sessions.py: every command,
+# noreply, values at the limit and one past it, long keys, bad commands, CAS
+# conflicts, expiry with a clock that moves, pipelining, a command split at
+# every byte) get answers equal byte for byte, apart from version and stats.
+# Skips (77) without memcached.
+#   memcache_differential.sh PATH_TO_memcache-socket
+set -euo pipefail
+app=$1
+here=$(dirname "$0")
+command -v memcached >/dev/null || { echo "SKIP: no memcached (scripts/setup.sh installs it)"; exit 77; }
+# Below the ephemeral range, so no client's port holds them.
+port=$((20000 + RANDOM % 10000))
+ref_port=$((port + 1))
+dir=$(mktemp -d)
+pids=()
+trap 'rc=$?; for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; ((rc)) && cat "$dir/log"; rm -rf "$dir"' EXIT
+"$app" --port "$port" 2>"$dir/log" &
+pids+=($!)
+memcached -t 1 -U 0 -l 127.0.0.1 -p "$ref_port" -u "$(id -un)" 2>"$dir/ref.log" &
+pids+=($!)
+for _ in $(seq 50); do grep -q listening "$dir/log" && break; sleep 0.1; done
+grep -q "listening on tcp 127.0.0.1:$port" "$dir/log" || { echo "FAIL: the appliance did not start"; exit 1; }
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$ref_port") 2>/dev/null && break; sleep 0.1; done
+
+timeout 50 python3 "$here/memcache_sessions.py" "$ref_port" >"$dir/memcached.txt" &
+ref=$!
+timeout 50 python3 "$here/memcache_sessions.py" "$port" >"$dir/uni.txt"
+wait "$ref"
+if ! cmp -s "$dir/memcached.txt" "$dir/uni.txt"; then
+  echo "FAIL: answers differ (< memcached, > uni)"
+  diff <(cat -A "$dir/memcached.txt") <(cat -A "$dir/uni.txt") | cut -c1-160 | head -40
+  exit 1
+fi
+echo "PASS: $(grep -c '^== ' "$dir/uni.txt") sessions, $(stat -c %s "$dir/uni.txt") bytes of answers equal to memcached's"

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Scripted memcached sessions, for memcache_differential.sh: each session is
+sent to a server (split as written, pipelined) and its answers recorded.
+Prints one transcript; two servers are compared by diffing them.
+
+Normalised: VERSION and STAT values, and CAS uniques in VALUE lines (they
+count stores the server made before the session); everything else is kept
+byte for byte.
+   memcache_sessions.py PORT
+"""
+import re
+import socket
+import sys
+import time
+
+port = int(sys.argv[1])
+
+
+def talk(pieces, settle=0.25):
+    """Sends each piece (pausing between them, so they arrive split) and returns all answers."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    out = b""
+    for p in pieces:
+        s.sendall(p)
+        time.sleep(0.02)
+    s.settimeout(settle)
+    try:
+        while True:
+            d = s.recv(1 << 20)
+            if not d:
+                break
+            out += d
+    except socket.timeout:
+        pass
+    s.close()
+    return out
+
+
+def normalise(b):
+    b = re.sub(rb"VERSION [^\r]*", b"VERSION x", b)
+    b = re.sub(rb"STAT (\S+) [^\r]*", rb"STAT \1 x", b)
+    return re.sub(rb"(VALUE \S+ \d+ \d+) \d+\r\n", rb"\1 CAS\r\n", b)
+
+
+K250 = b"k" * 250
+K251 = b"k" * 251
+LIMIT = 1048576 - 48 - 8 - 1 - 2 - 3  # largest value memcached -I 1m takes for a 3-byte key
+big = b"b" * LIMIT
+
+sessions = {
+    "storage": [b"flush_all\r\nset a 5 0 3\r\nabc\r\nget a\r\nadd a 0 0 1\r\n2\r\nadd n 1 0 1\r\n2\r\n"
+                b"replace zz 0 0 1\r\n1\r\nreplace n 2 0 2\r\n22\r\nappend a 0 0 1\r\n5\r\nprepend a 0 0 1\r\n4\r\n"
+                b"append zz 0 0 1\r\n5\r\nget a n zz\r\nset e 0 0 0\r\n\r\nget e\r\n"],
+    "noreply": [b"set a 0 0 1 noreply\r\n1\r\nadd a 0 0 1 noreply\r\n2\r\nreplace a 0 0 1 noreply\r\n3\r\n"
+                b"append a 0 0 1 noreply\r\n4\r\nprepend a 0 0 1 noreply\r\n5\r\nincr b 1 noreply\r\n"
+                b"set n 0 0 1 noreply\r\n7\r\nincr n 5 noreply\r\ndecr n 1 noreply\r\ntouch n 100 noreply\r\n"
+                b"delete zz noreply\r\ncas a 0 0 1 1 noreply\r\nx\r\nflush_all x noreply\r\nget a n\r\n"
+                b"delete n noreply\r\nflush_all noreply\r\nget a\r\n"],
+    "counters": [b"set a 0 0 2\r\n10\r\ndecr a 5\r\nget a\r\nincr a 100\r\nget a\r\n"
+                 b"set n 0 0 20\r\n18446744073709551615\r\nincr n 2\r\nget n\r\ndecr n 5\r\n"
+                 b"set t 0 0 2\r\nab\r\nincr t 1\r\nincr n 18446744073709551616\r\nincr n -1\r\n"
+                 b"decr nn 1\r\nincr zz 1\r\nincr\r\ndecr a\r\n"],
+    "errors": [b"foo\r\n\r\n \r\nGET a\r\nset d 0 0 -1\r\nset d 0 0 x\r\nset d x 0 1\r\n"
+               b"set c 0 0 1\r\nabc\r\nget c\r\nset c 0 0 1\r\nab\r\nget c\r\n"
+               b"incr\r\nget\r\ngets\r\nset x\r\ncas a 0 0 1\r\nverbosity\r\nverbosity 1\r\n"
+               b"delete a 0\r\ndelete a 1\r\ndelete a 1 noreply\r\ndelete\r\nflush_all x\r\ntouch a\r\ntouch a x\r\n"
+               b"gat a\r\ngat 10\r\nmn\r\n"],
+    "keys": [b"set " + K250 + b" 0 0 1\r\nx\r\nget " + K250 + b"\r\nset " + K251 + b" 0 0 1\r\nx\r\n"
+             b"delete " + K250 + b"\r\n"],
+    # Alone: memcached drops the answers queued before a get that fails on a
+    # long key in the same read; uni does not.
+    "a key too long in get": [b"get " + K251 + b"\r\n"],
+    "big values": [b"set big 0 0 %d\r\n" % LIMIT, big[:300000], big[300000:], b"\r\nget big\r\n",
+                   b"set big 0 0 %d\r\n" % (LIMIT + 1), big, b"x\r\nget big\r\nversion\r\n"],
+    "gat and touch": [b"set t 5 100 2\r\nab\r\ntouch t 0\r\ntouch zz 0\r\ngat 0 t zz\r\ngats 0 t\r\n"
+                      b"gat 100 zz\r\ntouch t 1000\r\nget t\r\n"],
+    "split everywhere": [bytes([c]) for c in
+                         b"set s 3 0 5\r\nhello\r\nget s\r\nincr x 1\r\nappend s 0 0 2\r\n!!\r\nget s zz s\r\ndelete s\r\n"],
+    "pipelined": [b"".join(b"set p%d 0 0 %d\r\n%s\r\n" % (i, len(str(i)), str(i).encode()) for i in range(200))
+                  + b"get " + b" ".join(b"p%d" % i for i in range(200)) + b"\r\n"
+                  + b"".join(b"incr p%d %d\r\n" % (i, i) for i in range(200))],
+}
+
+out = []
+for name, pieces in sessions.items():
+    out.append(b"== " + name.encode() + b"\n" + normalise(talk(pieces)))
+
+# CAS: the unique from this server's gets, then a conflict.
+s = talk([b"set c 0 0 1\r\n1\r\ngets c\r\n"])
+unique = re.search(rb"VALUE c 0 1 (\d+)", s).group(1)
+out.append(b"== cas\n" + normalise(s) + talk([b"cas c 0 0 1 " + unique + b"\r\n2\r\ncas c 0 0 1 " + unique +
+                                             b"\r\n3\r\ncas zz 0 0 1 1\r\n4\r\ncas c 0 0 1 x\r\n5\r\nget c\r\n"]))
+
+# Expiry with a clock that moves: relative, absolute, negative; then a delayed flush.
+now = int(time.time())
+out.append(b"== expiry set\n" + talk([b"set r 0 1 1\r\nr\r\nset l 0 100 1\r\nl\r\nset a 0 %d 1\r\na\r\n" % (now + 1)
+                                      + b"set past 0 %d 1\r\np\r\nset neg 0 -1 1\r\nn\r\nget past neg\r\n" % (now - 10)]))
+time.sleep(3.2)
+out.append(b"== expiry after 3 s\n" + talk([b"get r l a past neg\r\nset f 0 0 1\r\n1\r\nflush_all 3\r\nget f l\r\n"]))
+time.sleep(3.2)
+out.append(b"== after the delayed flush\n" + talk([b"get f l\r\nset g 0 0 1\r\n1\r\nget g\r\n"]))
+sys.stdout.buffer.write(b"\n".join(out) + b"\n")
