@@ -19,6 +19,7 @@
 #include <uni/core/scheduler.hpp>
 #include <uni/core/task.hpp>
 #include <uni/memcache/session.hpp>
+#include <uni/net/transport.hpp>
 
 namespace uni::memcache {
 
@@ -148,7 +149,9 @@ inline task<void> reap(service_state& st, std::vector<conn_slot>& slots) {
 }  // namespace detail
 
 // Serves the cache on a TCP port until cancelled; returns 1 if it cannot listen.
-template <class Stack>
+// (Its own accept loop, not accept_supervisor: past the bound memcached writes
+// "ERROR Too many open connections" before closing, where the supervisor resets.)
+template <TcpTransport Stack>
 task<int> serve(Stack& stack, std::uint16_t port, cache& c, const service_options& opt) {
   auto listener = stack.tcp_listen(port);
   if (!listener) {
