@@ -54,30 +54,7 @@ cd "$root"
 build_targets "$build" release www-socket www-tap
 build=$(cd "$build" && pwd)
 
-NS_C="uni-bh-c-$$"
-NS_N="uni-bh-n-$$"
-TAP_PEER=10.95.0.1 UNI_IP=10.95.0.2 C_IP=10.96.0.1 N_IP=10.96.0.2
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  for ns in "$NS_C" "$NS_N"; do ip netns del "$ns" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-for ns in "$NS_C" "$NS_N"; do
-  ip netns add "$ns"
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-  ip -n "$ns" link set lo up
-done
-ip -n "$NS_C" tuntap add dev tap0 mode tap
-ip -n "$NS_C" addr add "$TAP_PEER/24" dev tap0
-ip -n "$NS_C" link set tap0 up
-ip -n "$NS_C" link add veth0 type veth peer name veth0 netns "$NS_N"
-ip -n "$NS_C" addr add "$C_IP/24" dev veth0
-ip -n "$NS_N" addr add "$N_IP/24" dev veth0
-ip -n "$NS_C" link set veth0 up
-ip -n "$NS_N" link set veth0 up
+two_namespaces bh
 
 # The same files for both: the site, plus a 100 MB file for the download.
 mkdir -p "$work/files"

@@ -49,3 +49,37 @@ set yrange [0:100]
 plot $(IFS=,; echo "$*")
 EOF
 }
+
+# two_namespaces TAG: the layout http.sh and memcache.sh race on. Namespace $NS_C
+# holds the load generator, a TAP device tap0 ($TAP_PEER) for uni's appliance at
+# $UNI_IP, and a veth ($C_IP) to namespace $NS_N, where the Linux server listens at
+# $N_IP. Sets `work` (a scratch folder) and `pids` (what the caller starts there);
+# on exit those processes are killed and the namespaces and folder removed.
+two_namespaces() {
+  NS_C="uni-$1-c-$$"
+  NS_N="uni-$1-n-$$"
+  TAP_PEER=10.95.0.1 UNI_IP=10.95.0.2 C_IP=10.96.0.1 N_IP=10.96.0.2
+  work=$(mktemp -d)
+  pids=()
+  trap two_namespaces_cleanup EXIT
+  local ns
+  for ns in "$NS_C" "$NS_N"; do
+    ip netns add "$ns"
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    ip -n "$ns" link set lo up
+  done
+  ip -n "$NS_C" tuntap add dev tap0 mode tap
+  ip -n "$NS_C" addr add "$TAP_PEER/24" dev tap0
+  ip -n "$NS_C" link set tap0 up
+  ip -n "$NS_C" link add veth0 type veth peer name veth0 netns "$NS_N"
+  ip -n "$NS_C" addr add "$C_IP/24" dev veth0
+  ip -n "$NS_N" addr add "$N_IP/24" dev veth0
+  ip -n "$NS_C" link set veth0 up
+  ip -n "$NS_N" link set veth0 up
+}
+two_namespaces_cleanup() {
+  local p ns
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  for ns in "$NS_C" "$NS_N"; do ip netns del "$ns" 2>/dev/null || true; done
+  rm -rf "$work"
+}
