@@ -78,6 +78,7 @@ class store {
   explicit store(store_limits limits) noexcept : limits_(limits) {
     page_size_ = largest_item() + sizeof(item) + max_key_length + 8;
     if (page_size_ < (1u << 20)) page_size_ = 1u << 20;
+    page_size_ = (page_size_ + alignof(item) - 1) & ~(alignof(item) - 1);  // every page, so every chunk, aligned
     pages_total_ = limits.memory / page_size_;
     if (pages_total_ == 0) pages_total_ = 1;  // memcached too keeps a page per class at least
     arena_.reset(new (std::nothrow_t{}) std::uint8_t[pages_total_ * page_size_]);
