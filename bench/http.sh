@@ -106,19 +106,6 @@ start() {
   done
   echo "bench/http.sh: $name did not start:"; cat "$work/$name.log"; exit 1
 }
-stop() {
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
-  timeout 10 tail --pid="$SERVER_PID" -f /dev/null || kill -KILL "$SERVER_PID" 2>/dev/null || true
-}
-# CPU ticks (user + system) of a process and its children.
-ticks() {
-  local total=0 p
-  for p in $1 $(pgrep -P "$1" || true); do
-    [ -r "/proc/$p/stat" ] || continue
-    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
-  done
-  echo "$total"
-}
 hz=$(getconf CLK_TCK)
 
 # to_ms VALUE: wrk's "1.23ms", "456.00us", "1.02s" in milliseconds.

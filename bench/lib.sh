@@ -83,3 +83,19 @@ two_namespaces_cleanup() {
   for ns in "$NS_C" "$NS_N"; do ip netns del "$ns" 2>/dev/null || true; done
   rm -rf "$work"
 }
+
+# stop: ends the server a race script started ($SERVER_PID): SIGTERM, then SIGKILL
+# after 10 s.
+stop() {
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  timeout 10 tail --pid="$SERVER_PID" -f /dev/null || kill -KILL "$SERVER_PID" 2>/dev/null || true
+}
+# ticks PID: CPU ticks (user + system) of a process and its children.
+ticks() {
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" || true); do
+    [ -r "/proc/$p/stat" ] || continue
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+  done
+  echo "$total"
+}

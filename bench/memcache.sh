@@ -63,18 +63,6 @@ start() {
   done
   echo "bench/memcache.sh: $name did not start:"; cat "$work/$name.log"; exit 1
 }
-stop() {
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
-  timeout 10 tail --pid="$SERVER_PID" -f /dev/null || kill -KILL "$SERVER_PID" 2>/dev/null || true
-}
-ticks() {
-  local total=0 p
-  for p in $1 $(pgrep -P "$1" || true); do
-    [ -r "/proc/$p/stat" ] || continue
-    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
-  done
-  echo "$total"
-}
 hz=$(getconf CLK_TCK)
 
 # measure NAME ADDR MIX CONNS: one memcaslap run; appends "name mix conns ops cpu" to runs.txt.
