@@ -25,9 +25,10 @@ namespace uni {
 //                       sector size (the views are I/O pages or slices of them)
 //   write(first, from)  writes the views' bytes to the sectors from `first` on
 //   flush()             returns once every completed write is durable
-//   read_only()         writes fail with error::permission
-// A range past the end is error::invalid_argument, a view not a multiple of
-// the sector size too; the device's own failure is error::io.
+//   read_only()         writes fail with error::read_only
+// A range past the end is error::out_of_range, a view not a multiple of the
+// sector size (or not aligned as the device needs) error::misaligned; the
+// device's own failure is error::io, a device that went away error::device_gone.
 template <class D>
 concept BlockDevice = requires(D& d, const D& cd, std::uint64_t first, std::span<const view> pages) {
   { cd.sector_size() } noexcept -> std::same_as<std::size_t>;

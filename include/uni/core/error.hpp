@@ -29,6 +29,12 @@ enum class error : std::uint8_t {
   invalid_argument,
   io,              // the platform reported an I/O failure
   not_found,       // no such key, file or record
+  out_of_range,    // a block request past the end of the device
+  read_only,       // a write to a read-only device or store
+  misaligned,      // a buffer or length not a multiple of the sector size
+  device_gone,     // the device went away (hot-unplugged, backend closed)
+  no_space,        // a volume or store has no free space left
+  corrupt,         // on-disk data failed its checks (checksum, bounds, loops)
 };
 
 constexpr std::string_view to_string(error e) noexcept {
@@ -53,6 +59,12 @@ constexpr std::string_view to_string(error e) noexcept {
     case error::invalid_argument: return "invalid argument";
     case error::io: return "I/O error";
     case error::not_found: return "not found";
+    case error::out_of_range: return "out of range";
+    case error::read_only: return "read-only";
+    case error::misaligned: return "misaligned";
+    case error::device_gone: return "device gone";
+    case error::no_space: return "no space left";
+    case error::corrupt: return "corrupt";
   }
   return "unknown";
 }
