@@ -39,7 +39,8 @@ def talk(pieces, settle=0.25):
 def normalise(b):
     b = re.sub(rb"VERSION [^\r]*", b"VERSION x", b)
     b = re.sub(rb"STAT (\S+) [^\r]*", rb"STAT \1 x", b)
-    return re.sub(rb"(VALUE \S+ \d+ \d+) \d+\r\n", rb"\1 CAS\r\n", b)
+    b = re.sub(rb"(VALUE \S+ \d+ \d+) \d+\r\n", rb"\1 CAS\r\n", b)
+    return re.sub(rb"^((?:VA \d+|HD|NS|EX|NF|EN)(?: \S+)*?) c\d+", rb"\1 cCAS", b, flags=re.M)
 
 
 K250 = b"k" * 250
@@ -79,6 +80,32 @@ sessions = {
     "pipelined": [b"".join(b"set p%d 0 0 %d\r\n%s\r\n" % (i, len(str(i)), str(i).encode()) for i in range(200))
                   + b"get " + b" ".join(b"p%d" % i for i in range(200)) + b"\r\n"
                   + b"".join(b"incr p%d %d\r\n" % (i, i) for i in range(200))],
+    # The meta commands (memcached 1.6.18's flags): mg, ms, md, ma, mn.
+    "meta get": [b"ms a 2 F7\r\nhi\r\nmg a\r\nmg a s v\r\nmg a h l t\r\nmg a v c f s t k O1 q h l\r\n"
+                 b"mg a T10 t\r\nmg a u h\r\nmg zz v\r\nmg zz v q\r\nmg zz k O2\r\nmg zz q k\r\nmg a  v\r\n"
+                 b"mg a P L O\r\nmn\r\n"],
+    "meta set": [b"ms b 2 T0 F7 c k O9\r\nhi\r\nms b 2 q\r\nhi\r\nms b 2 ME\r\nzz\r\nms nb 2 MR c O5\r\nzz\r\n"
+                 b"ms b 1 MA\r\n!\r\nms b 1 MP\r\n<\r\nmg b v f\r\nms nb 1 MA\r\n!\r\nms b 2 C1\r\nhi\r\n"
+                 b"ms nx 2 C1\r\nhi\r\nms b 1 MA C1 c k\r\nz\r\nms b 1 MA C0 c\r\nz\r\nms b 2 ME C1 c\r\nhi\r\n"
+                 b"ms b 2 ME q\r\nhi\r\nmg b v\r\nms " + K250 + b" 1\r\nx\r\nms " + K251 + b" 1\r\nx\r\n"
+                 b"ms big %d\r\n" % (LIMIT + 1), big, b"x\r\nmg big s\r\nmn\r\n"],
+    "meta delete": [b"ms d 2\r\nhi\r\nmd d q\r\nmd d q\r\nmd d k O5\r\nms d 2\r\nhi\r\nmd d C1\r\nmd d C0 q\r\n"
+                    b"md d\r\nmn\r\n"],
+    "meta arithmetic": [b"ma c\r\nma c q\r\nma c N0 J5 v\r\nma c v t c k O1 D10\r\nma c MD D100 v\r\n"
+                        b"ma c M- v\r\nma c M+ v\r\nma c MI v\r\nma c q v\r\nma c T30 t v\r\nma c C1 v\r\n"
+                        b"ms s 2\r\nab\r\nma s\r\nma c D18446744073709551615 v\r\nma c v\r\nma c q\r\nmn\r\n"],
+    "meta stale and win": [b"mg w v N30 c t s f k\r\nmg w v N30 c t\r\nms w 3 C1\r\nnew\r\nmg w v c\r\n"
+                           b"mg w2 N30 q\r\nmg w2 v\r\nms t 1 T100\r\na\r\nmd t I T30\r\nmg t v t\r\nmg t v t\r\n"
+                           b"ms t 1 C1 I\r\nb\r\nmg t v\r\nms t 1 C1\r\nc\r\nms r 1 T10\r\nr\r\nmg r v R30\r\n"
+                           b"mg r v R30\r\nmg r v R5\r\nmn\r\n"],
+    "meta base64 keys": [b"ms ZGQ= 1 b k c\r\nx\r\nmg dd k v\r\nget dd\r\nmg ZGQ= b k s\r\nmg Zm9v b k\r\n"
+                         b"mg ZA b\r\nmg ZA= b\r\nmg ==== b\r\nmd ZA== b k\r\nma ZGQ= b\r\nmd ZGQ= b q\r\nmg dd\r\nmn\r\n"],
+    "meta errors": [b"mg\r\nms\r\nmd\r\nma\r\nmg a a\r\nmg a v v\r\nmg a 1\r\nmg a T\r\nmg a Tx\r\nmg a O" + b"o" * 33
+                    + b"\r\nmg a F1 M1 J D1 C1 I\r\nmg a E1\r\nmg a a b c d e f g h i j k l m n o p q r\r\n"
+                    b"mg a b c d e f g h i j k l m n o p q\r\nms a 1 c c\r\nx\r\nms b 1 MX\r\n!\r\nms b x\r\nhi\r\n"
+                    b"ms b\r\nms b -1\r\nms b 2 S5\r\nhi\r\nms b 2 MEq\r\nhi\r\nms b 3\r\nhi\r\nmg b v\r\n"
+                    b"md a C\r\nmd d x\r\nmd d Q\r\nma a J\r\nma c Mx\r\nma c D-1\r\nma c Dx\r\nma c S2\r\n"
+                    b"ma c J99999999999999999999 N0\r\nmg " + K251 + b" v\r\nmn\r\n"],
 }
 
 out = []

@@ -285,3 +285,24 @@ TEST_CASE("memcache: output sent in parts keeps its order", "[memcache]") {
   }
   CHECK(got == "VALUE a 0 5\r\nhello\r\nVALUE a 0 5\r\nhello\r\nEND\r\nVERSION " + std::string(mc::version_string) + "\r\n");
 }
+
+TEST_CASE("memcache: meta commands with a clock that moves (mg t l h, R, N, stale)", "[memcache]") {
+  fixture f;
+  client c(f.cache);
+  CHECK(c.say("ms a 2 T100\r\nhi\r\nmg a t l h\r\n") == "HD\r\nHD t100 l0 h0\r\n");
+  c.now += 70;  // past memcached's once-a-minute access update
+  CHECK(c.say("mg a t l h\r\nmg a l h\r\n") == "HD t30 l70 h1\r\nHD l0 h1\r\n");
+  CHECK(c.say("mg a R20 v\r\n") == "VA 2\r\nhi\r\n");  // 30 s left: not yet
+  c.now += 15;
+  CHECK(c.say("mg a R20 v\r\nmg a R20 v\r\n") == "VA 2 W\r\nhi\r\nVA 2 Z\r\nhi\r\n");
+  CHECK(c.say("mg n N5 s\r\n") == "HD s0 W\r\n");
+  c.now += 6;
+  CHECK(c.say("mg n s\r\nma m N10 J7 t\r\n") == "EN\r\nHD t10\r\n");
+  // A value larger than the output goes out across sends, as get's do.
+  const std::string big(100'000, 'v');
+  CHECK(c.say("ms big 100000\r\n" + big + "\r\nmg big v u k\r\n") ==
+        "HD\r\nVA 100000 kbig\r\n" + big + "\r\n");
+  // Quiet pipelines: only what is not nominal, then mn.
+  CHECK(c.say("ms q 1 q\r\nx\r\nmg q q v\r\nmg none q v\r\nmd none q\r\nmd q q\r\nmn\r\n", 3) ==
+        "VA 1\r\nx\r\nNF\r\nMN\r\n");
+}

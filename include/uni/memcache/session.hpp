@@ -15,7 +15,9 @@
 //
 // Commands: get gets gat gats set add replace append prepend cas delete incr
 // decr touch flush_all version verbosity stats (general, settings, items,
-// slabs, reset) quit mn, with noreply.
+// slabs, reset) quit, with noreply; the meta commands mg ms md ma mn with
+// memcached 1.6.18's flags (meta.hpp's notes: base64 keys, opaque tokens,
+// quiet mode, vivify on miss, early recache, stale items and win tokens).
 #pragma once
 
 #include <algorithm>
@@ -27,6 +29,7 @@
 #include <string_view>
 
 #include <uni/memcache/cache.hpp>
+#include <uni/memcache/meta.hpp>
 
 namespace uni::memcache {
 
@@ -124,20 +127,24 @@ class session {
   enum class store_op : std::uint8_t { set, add, replace, append, prepend, cas };
 
   static constexpr std::size_t max_tokens = 9;
-  struct tokens {
-    std::string_view t[max_tokens];
+  template <std::size_t N>
+  struct token_list {
+    std::string_view t[N];
     std::size_t n = 0;
     bool overflow = false;
   };
-  static tokens split(std::string_view line) noexcept {
-    tokens r;
+  using tokens = token_list<max_tokens>;
+  using meta_tokens = token_list<meta_max_tokens>;
+  template <std::size_t N = max_tokens>
+  static token_list<N> split(std::string_view line) noexcept {
+    token_list<N> r;
     std::size_t i = 0;
     while (i < line.size()) {
       while (i < line.size() && line[i] == ' ') ++i;
       if (i == line.size()) break;
       std::size_t j = i;
       while (j < line.size() && line[j] != ' ') ++j;
-      if (r.n == max_tokens) {
+      if (r.n == N) {
         r.overflow = true;
         break;
       }
@@ -192,6 +199,10 @@ class session {
     noreply_ = false;
     std::string_view name = line.substr(0, line.find(' '));
     if (name == "get" || name == "gets" || name == "gat" || name == "gats") return start_get(line, name);
+    if (name == "mg") return meta_get(split<meta_max_tokens>(line));
+    if (name == "ms") return meta_set(split<meta_max_tokens>(line));
+    if (name == "md") return meta_delete(split<meta_max_tokens>(line));
+    if (name == "ma") return meta_arithmetic(split<meta_max_tokens>(line));
     const tokens tk = split(line);
     if (tk.n > 1 && tk.t[tk.n - 1] == "noreply") noreply_ = true;
     const std::size_t nt = tk.overflow ? max_tokens + 1 : tk.n;
@@ -312,25 +323,38 @@ class session {
         !number(tk.t[4], length) || (op == store_op::cas && !number(tk.t[5], cas)) || length < 0 ||
         length > static_cast<std::int64_t>(1) << 40)
       return reply("CLIENT_ERROR bad command line format");
+    begin_value(key, flags, expiry(exptime), static_cast<std::size_t>(length), op, cas, false);
+  }
+
+  // The item the value will fill, or (too large, no memory) the error told
+  // and the value swallowed.
+  item* begin_value(std::string_view key, std::uint32_t flags, std::int64_t exptime, std::size_t size, store_op op,
+                    std::uint64_t cas, bool meta) noexcept {
     ++c_.n.cmd_set;
-    const auto size = static_cast<std::size_t>(length);
-    item* it = c_.items.allocate(key, flags, expiry(exptime), size, now_);
+    item* it = c_.items.allocate(key, flags, exptime, size, now_);
+    meta_store_ = meta && it;
     if (!it) {
       reply(c_.items.too_large(key.size(), size) ? "SERVER_ERROR object too large for cache"
-                                                : "SERVER_ERROR out of memory storing object");
-      // memcached: a set that fails removes what the key held.
-      if (op == store_op::set)
-        if (item* old = c_.items.find(key, now_)) c_.items.unlink(old);
-      swallow_ = size + 2;
-      mode_ = mode::swallow;
-      return;
+                                                 : "SERVER_ERROR out of memory storing object");
+      // memcached: a set that fails removes what the key held (ms whatever its mode).
+      if (op == store_op::set || meta)
+        if (item* old = c_.items.find(key, now_, false)) c_.items.unlink(old);
+      swallow(size + 2);
+      return nullptr;
     }
     filling_ = it;
     filled_ = 0;
     op_ = op;
     cas_ = cas;
     mode_ = mode::data;
+    return it;
   }
+  void swallow(std::size_t n) noexcept {
+    swallow_ = n;
+    mode_ = mode::swallow;
+  }
+
+  enum class outcome : std::uint8_t { stored, not_stored, exists, not_found, told };
 
   void finish_store() noexcept {
     item* it = filling_;
@@ -339,57 +363,387 @@ class session {
     const std::uint8_t* end = it->data() + it->nbytes - 2;
     if (end[0] != '\r' || end[1] != '\n') {
       c_.items.release(it);
+      meta_store_ = false;
       return reply("CLIENT_ERROR bad data chunk");
     }
-    item* old = c_.items.find(it->key_view(), now_);
+    std::uint64_t cas = 0;
+    if (meta_store_) {
+      c_.items.pin(it);  // its key, for the answer
+      meta_stored(store_item(it, cas), it, cas);
+      return c_.items.release(it);
+    }
+    const outcome r = store_item(it, cas);
+    switch (r) {
+      case outcome::stored: return reply("STORED");
+      case outcome::not_stored: return reply("NOT_STORED");
+      case outcome::exists: return reply("EXISTS");
+      case outcome::not_found: return reply("NOT_FOUND");
+      case outcome::told: return;
+    }
+  }
+
+  // Links the filled item as op_ asks (releasing the caller's pin); `cas` is
+  // the unique of what was stored.
+  outcome store_item(item* it, std::uint64_t& cas) noexcept {
+    item* old = c_.items.find(it->key_view(), now_, false);
     switch (op_) {
       case store_op::set: break;
       case store_op::add:
-        if (old) return c_.items.release(it), reply("NOT_STORED");
+        if (old) return c_.items.release(it), outcome::not_stored;
         break;
       case store_op::replace:
-        if (!old) return c_.items.release(it), reply("NOT_STORED");
+        if (!old) return c_.items.release(it), outcome::not_stored;
         break;
       case store_op::cas:
         if (!old) {
           ++c_.n.cas_misses;
-          return c_.items.release(it), reply("NOT_FOUND");
+          return c_.items.release(it), outcome::not_found;
         }
         if (old->cas != cas_) {
-          ++c_.n.cas_badval;
-          return c_.items.release(it), reply("EXISTS");
+          // ms I: a client with an older unique stores, and the item stays stale.
+          if (!(meta_stale_ && cas_ < old->cas)) {
+            ++c_.n.cas_badval;
+            return c_.items.release(it), outcome::exists;
+          }
+          it->state |= item_state::stale | (old->state & item_state::token_sent);
+          it->exptime = old->exptime;
         }
         ++c_.n.cas_hits;
         break;
       case store_op::append:
-      case store_op::prepend:
-        if (!old) return c_.items.release(it), reply("NOT_STORED");
-        if (!concatenate(it, old)) return;
+      case store_op::prepend: {
+        if (!old) return c_.items.release(it), outcome::not_stored;
+        if (cas_ != 0 && old->cas != cas_) return c_.items.release(it), outcome::exists;  // ms C
+        item* both = concatenate(it, old);
         c_.items.release(it);
-        return reply("STORED");
+        if (!both) return outcome::told;
+        cas = both->cas;
+        return outcome::stored;
+      }
     }
     c_.items.link(it, now_);
+    cas = it->cas;
     c_.items.release(it);
-    reply("STORED");
+    return outcome::stored;
   }
 
-  // append/prepend: a new item holding both values, with the old one's flags and expiry.
-  bool concatenate(item* add, item* old) noexcept {
+  // append/prepend: a new item holding both values, with the old one's flags
+  // and expiry; nullptr (the error told) if it cannot be had.
+  item* concatenate(item* add, item* old) noexcept {
     const std::size_t size = old->value_size() + add->value_size();
     item* both = c_.items.allocate(old->key_view(), old->flags, old->exptime, size, now_);
     if (!both) {
-      c_.items.release(add);
+      meta_store_ = false;
       reply(c_.items.too_large(old->nkey, size) ? "SERVER_ERROR object too large for cache"
                                                 : "SERVER_ERROR out of memory storing object");
-      return false;
+      return nullptr;
     }
+    both->state = old->state & item_state::binary_key;
     item* first = op_ == store_op::append ? old : add;
     item* second = op_ == store_op::append ? add : old;
     std::memcpy(both->data(), first->data(), first->value_size());
     std::memcpy(both->data() + first->value_size(), second->data(), second->nbytes);
     c_.items.link(both, now_);
     c_.items.release(both);
+    return both;
+  }
+
+  // --- meta commands ----------------------------------------------------
+
+  // The checks every meta command makes before its flags; false if one failed (told).
+  bool meta_start(const meta_tokens& tk, const char* too_many) noexcept {
+    if (tk.n < 2) return reply("ERROR"), false;
+    if (tk.t[1].size() > max_key_length) return reply("CLIENT_ERROR bad command line format"), false;
+    if (tk.overflow) return reply(too_many), false;
     return true;
+  }
+  static std::span<const std::string_view> meta_flag_tokens(const meta_tokens& tk, std::size_t from) noexcept {
+    return {tk.t + from, tk.n - from};
+  }
+  static bool opaque_too_long(std::span<const std::string_view> flags) noexcept {
+    for (const std::string_view t : flags)
+      if (t[0] == 'O' && t.size() > meta_max_opaque) return true;
+    return false;
+  }
+  // " k<key>", base64 and " b" for a binary key.
+  void meta_key(std::string_view key, bool binary) noexcept {
+    put(" k");
+    if (!binary) return put(key), void();
+    char buf[(max_key_length + 2) / 3 * 4];
+    put({buf, meta::base64_encode(key, buf)});
+    put(" b");
+  }
+  // What every answer carries back: opaque tokens and the key.
+  void meta_echo(std::string_view t, std::string_view key, bool binary) noexcept {
+    if (t[0] == 'O') {
+      put(" ");
+      put(t);
+    } else if (t[0] == 'k') {
+      meta_key(key, binary);
+    }
+  }
+  void put_ttl(const item* it) noexcept {
+    if (it->exptime == 0) return put("-1"), void();
+    put_u64(static_cast<std::uint32_t>(it->exptime - now_));  // memcached's 32-bit relative time
+  }
+
+  void meta_get(const meta_tokens& tk) noexcept {
+    if (!meta_start(tk, "CLIENT_ERROR options flags are too long")) return;
+    meta_flags f;
+    std::string_view key = tk.t[1];
+    const auto flags = meta_flag_tokens(tk, 2);
+    if (const char* e = meta::parse(flags, f, key, meta_key_)) return reply(e);
+    item* it = c_.items.find(key, now_, !f.no_update);
+    bool created = false, won = false, ttl_set = false;
+    if (!it && f.vivify) {  // N: a miss creates an empty item, and this client wins its recache
+      it = c_.items.allocate(key, 0, 0, 0, now_);
+      if (it) {
+        std::memcpy(it->data(), "\r\n", 2);
+        c_.items.link(it, now_);
+        c_.items.release(it);
+        created = true;
+      }
+    }
+    const std::size_t mark = out_len_;
+    if (!it) {
+      ++c_.n.cmd_get;
+      ++c_.n.get_misses;
+      if (opaque_too_long(flags)) return reply("CLIENT_ERROR opaque token too long");
+      if (f.quiet) return;
+      put("EN");
+      for (const std::string_view t : flags) meta_echo(t, key, f.binary);
+      return put("\r\n"), void();
+    }
+    if (f.value) {
+      put("VA ");
+      put_u64(it->value_size());
+    } else {
+      put("HD");
+    }
+    for (const std::string_view t : flags) {
+      switch (t[0]) {
+        case 'T':
+          ttl_set = true;
+          it->exptime = expiry(f.exptime);
+          break;
+        case 'N':
+          if (created) {
+            it->exptime = expiry(f.vivify_exptime);
+            won = true;
+          }
+          break;
+        case 'R':  // early recache: the first client to see the TTL below the mark wins
+          if (!(it->state & item_state::token_sent) && !created && it->exptime != 0 &&
+              it->exptime < expiry(f.recache_time))
+            won = true;
+          break;
+        case 's': put(" s"), put_u64(it->value_size()); break;
+        case 't': put(" t"), put_ttl(it); break;
+        case 'c': put(" c"), put_u64(it->cas); break;
+        case 'f': put(" f"), put_u64(it->flags); break;
+        case 'l': put(" l"), put_u64(static_cast<std::uint32_t>(now_ - it->time)); break;
+        case 'h': put(it->state & item_state::fetched ? " h1" : " h0"); break;
+        case 'O':
+          if (t.size() > meta_max_opaque) {
+            out_len_ = mark;
+            return reply("CLIENT_ERROR opaque token too long");
+          }
+          meta_echo(t, key, false);
+          break;
+        case 'k': meta_key(it->key_view(), it->state & item_state::binary_key); break;
+      }
+    }
+    if (it->state & item_state::token_sent) put(" Z");
+    if (it->state & item_state::stale) {
+      put(" X");
+      if (!(it->state & item_state::token_sent)) won = true;  // a stale item's first reader recaches it
+    }
+    if (won) {
+      put(" W");
+      it->state |= item_state::token_sent;
+    }
+    put("\r\n");
+    if (!f.no_update) c_.items.fetched(it, now_);
+    if (ttl_set) {
+      ++c_.n.cmd_touch;
+      ++c_.n.touch_hits;
+    } else {
+      ++c_.n.cmd_get;
+      ++c_.n.get_hits;
+    }
+    if (f.value) {
+      c_.items.pin(it);
+      sending_ = it;
+      sending_off_ = 0;
+      continue_value();
+    }
+  }
+
+  void meta_set(const meta_tokens& tk) noexcept {
+    if (!meta_start(tk, "CLIENT_ERROR options flags too long")) return;
+    std::int32_t length = 0;
+    if (tk.n == 2 || !number(tk.t[2], length) || length < 0 || length > 0x7fffffff - 2)
+      return reply("CLIENT_ERROR bad command line format");
+    const std::size_t size = static_cast<std::size_t>(length);
+    meta_flags f;
+    std::string_view key = tk.t[1];
+    const auto flags = meta_flag_tokens(tk, 3);
+    const char* e = meta::parse(flags, f, key, meta_key_);
+    store_op op = store_op::set;
+    if (!e) {
+      switch (f.mode) {
+        case 0: case 'S': break;
+        case 'E': op = store_op::add; break;
+        case 'A': op = store_op::append; break;
+        case 'P': op = store_op::prepend; break;
+        case 'R': op = store_op::replace; break;
+        default: e = "CLIENT_ERROR invalid mode for ms M token";
+      }
+      if (!e && opaque_too_long(flags)) e = "CLIENT_ERROR opaque token too long";
+    }
+    if (e) return reply(e), swallow(size + 2);
+    if (f.has_cas && (op == store_op::set || op == store_op::replace)) op = store_op::cas;
+    // What the answer echoes, kept past the line (the value comes after it).
+    meta_echo_len_ = 0;
+    for (const std::string_view t : flags) {
+      if (t[0] != 'O' && t[0] != 'k' && t[0] != 'c') continue;
+      meta_echo_[meta_echo_len_++] = ' ';
+      std::memcpy(meta_echo_ + meta_echo_len_, t.data(), t.size());
+      meta_echo_len_ += t.size();
+    }
+    item* it = begin_value(key, f.client_flags, expiry(f.exptime), size, op, f.cas, true);
+    if (!it) return;
+    if (f.binary) it->state |= item_state::binary_key;
+    meta_quiet_ = f.quiet;
+    meta_stale_ = f.stale && op == store_op::cas;
+  }
+
+  // ms's answer once its value is in: HD NS EX NF and the echoed flags.
+  void meta_stored(outcome r, item* it, std::uint64_t cas) noexcept {
+    meta_store_ = meta_stale_ = false;
+    const char* code = "HD";
+    switch (r) {
+      case outcome::stored:
+        if (meta_quiet_) return;
+        break;
+      case outcome::not_stored: code = "NS"; break;
+      case outcome::exists: code = "EX"; break;
+      case outcome::not_found: code = "NF"; break;
+      case outcome::told: return;
+    }
+    put(code);
+    const std::string_view echo(meta_echo_, meta_echo_len_);
+    for (std::size_t i = 1; i < echo.size();) {
+      std::size_t end = echo.find(' ', i);
+      if (end == std::string_view::npos) end = echo.size();
+      const std::string_view t = echo.substr(i, end - i);
+      if (t[0] == 'c') put(" c"), put_u64(cas);
+      else meta_echo(t, it->key_view(), it->state & item_state::binary_key);
+      i = end + 1;
+    }
+    put("\r\n");
+  }
+
+  void meta_delete(const meta_tokens& tk) noexcept {
+    if (!meta_start(tk, "CLIENT_ERROR options flags too long")) return;
+    meta_flags f;
+    std::string_view key = tk.t[1];
+    const auto flags = meta_flag_tokens(tk, 2);
+    if (meta::parse(flags, f, key, meta_key_)) return reply("CLIENT_ERROR invalid or duplicate flag");
+    if (opaque_too_long(flags)) return reply("CLIENT_ERROR opaque token too long");
+    item* it = c_.items.find(key, now_, false);
+    const char* code = "HD";
+    if (!it) {
+      ++c_.n.delete_misses;
+      code = "NF";
+    } else if (f.has_cas && it->cas != f.cas) {
+      ++c_.n.delete_misses;
+      code = "EX";
+    } else if (f.stale) {  // I: kept, marked stale, a new unique; the next reader wins its recache
+      if (f.new_ttl) it->exptime = expiry(f.exptime);
+      it->state = static_cast<std::uint8_t>((it->state | item_state::stale) & ~item_state::token_sent);
+      c_.items.touch_cas(it);
+    } else {
+      ++c_.n.delete_hits;
+      c_.items.unlink(it);
+    }
+    if (code[0] == 'H' && f.quiet) return;
+    put(code);
+    for (const std::string_view t : flags) meta_echo(t, key, f.binary);
+    put("\r\n");
+  }
+
+  void meta_arithmetic(const meta_tokens& tk) noexcept {
+    if (!meta_start(tk, "CLIENT_ERROR options flags too long")) return;
+    meta_flags f;
+    std::string_view key = tk.t[1];
+    const auto flags = meta_flag_tokens(tk, 2);
+    if (meta::parse(flags, f, key, meta_key_)) return reply("CLIENT_ERROR invalid or duplicate flag");
+    bool incr = true;
+    switch (f.mode) {
+      case 0: case 'I': case '+': break;
+      case 'D': case '-': incr = false; break;
+      default: return reply("CLIENT_ERROR invalid mode for ma M token");
+    }
+    char buf[24];
+    std::size_t len = 0;
+    item* it = nullptr;
+    bool created = false;
+    const char* code = nullptr;
+    switch (apply_delta(key, incr, f.delta, f.cas, buf, len, it)) {
+      case delta_result::ok: break;
+      case delta_result::non_numeric: return reply("CLIENT_ERROR cannot increment or decrement non-numeric value");
+      case delta_result::no_memory: return reply("SERVER_ERROR out of memory");
+      case delta_result::exists: code = "EX"; break;
+      case delta_result::not_found:
+        if (!f.vivify) {
+          ++(incr ? c_.n.incr_misses : c_.n.decr_misses);
+          code = "NF";
+          break;
+        }
+        // N: a miss creates the counter at J's value.
+        len = static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, f.initial).ptr - buf);
+        it = c_.items.allocate(key, 0, 0, len, now_);
+        if (!it) return reply("SERVER_ERROR Out of memory allocating new item");
+        std::memcpy(it->data(), buf, len);
+        std::memcpy(it->data() + len, "\r\n", 2);
+        c_.items.link(it, now_);
+        c_.items.release(it);
+        created = true;
+        break;
+    }
+    const std::size_t mark = out_len_;
+    if (code) {
+      put(code);
+    } else if (f.value) {
+      put("VA ");
+      put_u64(len);
+    } else {
+      put("HD");
+    }
+    for (const std::string_view t : flags) {
+      if (t[0] == 'O' && t.size() > meta_max_opaque) {
+        out_len_ = mark;
+        return reply("CLIENT_ERROR opaque token too long");
+      }
+      if (it) {
+        switch (t[0]) {
+          case 'c': put(" c"), put_u64(it->cas); continue;
+          case 't': put(" t"), put_ttl(it); continue;
+          case 'T': it->exptime = expiry(f.exptime); continue;
+          case 'N':
+            if (created) it->exptime = expiry(f.vivify_exptime);
+            continue;
+        }
+      }
+      meta_echo(t, key, f.binary);
+    }
+    if (it && f.value) {
+      put("\r\n");
+      put({buf, len});
+    }
+    put("\r\n");
+    if (it && !created && f.quiet) out_len_ = mark;  // q: only a plain success is not told
   }
 
   // --- the others --------------------------------------------------------
@@ -399,41 +753,61 @@ class session {
     std::uint64_t delta = 0;
     if (key.size() > max_key_length) return reply("CLIENT_ERROR bad command line format");
     if (!number(tk.t[2], delta)) return reply("CLIENT_ERROR invalid numeric delta argument");
-    item* it = c_.items.find(key, now_);
-    if (!it) {
-      ++(incr ? c_.n.incr_misses : c_.n.decr_misses);
-      return reply("NOT_FOUND");
+    char buf[24];
+    std::size_t len = 0;
+    item* it = nullptr;
+    switch (apply_delta(key, incr, delta, 0, buf, len, it)) {
+      case delta_result::ok:
+        if (!noreply_) {
+          put({buf, len});
+          put("\r\n");
+        }
+        return;
+      case delta_result::not_found:
+        ++(incr ? c_.n.incr_misses : c_.n.decr_misses);
+        return reply("NOT_FOUND");
+      case delta_result::exists: return reply("EXISTS");
+      case delta_result::non_numeric: return reply("CLIENT_ERROR cannot increment or decrement non-numeric value");
+      case delta_result::no_memory: return reply("SERVER_ERROR out of memory");
     }
+  }
+
+  enum class delta_result : std::uint8_t { ok, not_found, exists, non_numeric, no_memory };
+
+  // incr or decr of the key's counter (if cas is not 0, only at that unique):
+  // the new value's digits in buf (24 bytes), `out` the item now holding them.
+  delta_result apply_delta(std::string_view key, bool incr, std::uint64_t delta, std::uint64_t cas, char* buf,
+                           std::size_t& len, item*& out) noexcept {
+    item* it = c_.items.find(key, now_, false);
+    if (!it) return delta_result::not_found;
+    if (cas != 0 && it->cas != cas) return delta_result::exists;
     // The value: digits, then (after an in-place decr) spaces.
     std::string_view text(reinterpret_cast<const char*>(it->data()), it->value_size());
     const std::size_t digits = text.find_first_not_of("0123456789");
     if (digits != std::string_view::npos && text.find_first_not_of(' ', digits) != std::string_view::npos)
-      return reply("CLIENT_ERROR cannot increment or decrement non-numeric value");
+      return delta_result::non_numeric;
     std::uint64_t value = 0;
-    if (!number(text.substr(0, digits), value))
-      return reply("CLIENT_ERROR cannot increment or decrement non-numeric value");
+    if (!number(text.substr(0, digits), value)) return delta_result::non_numeric;
     ++(incr ? c_.n.incr_hits : c_.n.decr_hits);
     value = incr ? value + delta : (delta > value ? 0 : value - delta);  // incr wraps at 2^64, decr stops at 0
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, value);
-    const auto len = static_cast<std::size_t>(r.ptr - buf);
+    len = static_cast<std::size_t>(std::to_chars(buf, buf + 24, value).ptr - buf);
     if (len <= it->value_size() && it->pins == 0) {
       // In place, as memcached: the rest padded with spaces, a new CAS.
       std::memcpy(it->data(), buf, len);
       std::memset(it->data() + len, ' ', it->value_size() - len);
       c_.items.touch_cas(it);
-    } else {
-      item* fresh = c_.items.allocate(key, it->flags, it->exptime, len, now_);
-      if (!fresh) return reply("SERVER_ERROR out of memory");
-      std::memcpy(fresh->data(), buf, len);
-      std::memcpy(fresh->data() + len, "\r\n", 2);
-      c_.items.link(fresh, now_);
-      c_.items.release(fresh);
+      out = it;
+      return delta_result::ok;
     }
-    if (!noreply_) {
-      put({buf, len});
-      put("\r\n");
-    }
+    item* fresh = c_.items.allocate(key, it->flags, it->exptime, len, now_);
+    if (!fresh) return delta_result::no_memory;
+    fresh->state = it->state & item_state::binary_key;
+    std::memcpy(fresh->data(), buf, len);
+    std::memcpy(fresh->data() + len, "\r\n", 2);
+    c_.items.link(fresh, now_);
+    c_.items.release(fresh);
+    out = fresh;
+    return delta_result::ok;
   }
 
   void remove(const tokens& tk) noexcept {
@@ -607,6 +981,11 @@ class session {
   store_op op_ = store_op::set;
   std::uint64_t cas_ = 0;
   std::size_t swallow_ = 0;
+  // An ms whose value is arriving: its answer's flags and modes.
+  bool meta_store_ = false, meta_quiet_ = false, meta_stale_ = false;
+  char meta_echo_[8 + meta_max_opaque];
+  std::size_t meta_echo_len_ = 0;
+  char meta_key_[max_key_length];  // a b flag's decoded key
   // A get paused on a full output.
   item* sending_ = nullptr;
   std::size_t sending_off_ = 0;

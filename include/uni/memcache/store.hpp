@@ -38,6 +38,17 @@ struct store_limits {
   std::size_t item_max = 1u << 20;   // largest item, memcached's accounting (-I)
 };
 
+// What the meta commands (mg h, X, W, Z; ms b) see of an item, as memcached's item flags.
+namespace item_state {
+inline constexpr std::uint8_t fetched = 1;     // read since stored
+inline constexpr std::uint8_t stale = 2;       // marked by md I: served, flagged X
+inline constexpr std::uint8_t token_sent = 4;  // a client was told W (it won the recache)
+inline constexpr std::uint8_t binary_key = 8;  // stored with mg/ms b: key shown in base64
+}  // namespace item_state
+
+// memcached refreshes an item's access time at most once a minute.
+inline constexpr std::int64_t access_update_interval = 60;
+
 struct item {
   item* prev;   // LRU: towards the most recently used
   item* next;   // LRU: towards the least recently used
@@ -51,6 +62,7 @@ struct item {
   std::uint8_t nkey;
   std::uint8_t cls;
   bool linked;           // in the hash table and its class's LRU
+  std::uint8_t state;    // item_state bits (the meta commands' view of an item)
 
   char* key() noexcept { return reinterpret_cast<char*>(this + 1); }
   std::string_view key_view() noexcept { return {key(), nkey}; }
@@ -119,14 +131,14 @@ class store {
       return nullptr;
     }
     *it = item{nullptr, nullptr, nullptr, exptime, now, 0, flags, static_cast<std::uint32_t>(value_size + 2),
-               1, static_cast<std::uint8_t>(key.size()), static_cast<std::uint8_t>(c), false};
+               1, static_cast<std::uint8_t>(key.size()), static_cast<std::uint8_t>(c), false, 0};
     std::memcpy(it->key(), key.data(), key.size());
     return it;
   }
 
   // The live item for the key (expired or flushed ones are freed on the way),
-  // moved to the front of its LRU; nullptr if none.
-  item* find(std::string_view key, std::int64_t now) noexcept {
+  // moved to the front of its LRU unless !bump_lru (mg u); nullptr if none.
+  item* find(std::string_view key, std::int64_t now, bool bump_lru = true) noexcept {
     item** at = slot(key);
     while (*at && (*at)->key_view() != key) at = &(*at)->hnext;
     item* it = *at;
@@ -136,7 +148,7 @@ class store {
       unlink(it);
       return nullptr;
     }
-    bump(it);
+    if (bump_lru) bump(it);
     return it;
   }
 
@@ -171,6 +183,13 @@ class store {
     --items_;
     bytes_ -= it->nbytes + it->nkey;
     if (it->pins == 0) free_chunk(it);
+  }
+
+  // A client read the item: memcached's bump (fetched, and the access time
+  // moved once a minute at most).
+  void fetched(item* it, std::int64_t now) noexcept {
+    it->state |= item_state::fetched;
+    if (now - it->time >= access_update_interval) it->time = now;
   }
 
   void pin(item* it) noexcept { ++it->pins; }
