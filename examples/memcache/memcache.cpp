@@ -5,7 +5,7 @@
 //
 // Flags: --port N (11211), --memory MiB (64; 8 on Xen, whose guest has 32 MiB),
 // --max-item-size BYTES (1 MiB), --max-connections N (1024),
-// --command-timeout S (30), plus the platform's (--help lists them).
+// --command-timeout S (30), --udp PORT (0: off), plus the platform's (--help lists them).
 #include <uni/appliance.hpp>
 #include <uni/memcache/service.hpp>
 
@@ -32,6 +32,7 @@ constexpr uni::option_spec flags[] = {
     uni::number_option("max-item-size", 1 << 20, 1024, 128 << 20, "largest item in bytes (memcached -I)"),
     uni::number_option("max-connections", 1024, 1, 65536, "connections served at once (memcached -c)"),
     uni::number_option("command-timeout", 30, 1, 86400, "seconds a partial command or an unread answer may wait"),
+    uni::number_option("udp", 0, 0, 65535, "UDP port, off by default as memcached's since 1.5.6 (-U): no authentication, and amplification"),
 };
 
 // The counters, printed when the service ends (cancellation included).
@@ -58,6 +59,7 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
   uni::memcache::service_options opt;
   opt.max_connections = static_cast<std::size_t>(o.number("max-connections"));
   opt.command_timeout = std::chrono::seconds(o.number("command-timeout"));
+  opt.udp_port = static_cast<std::uint16_t>(o.number("udp"));
 #if MEMCACHE_WALL_CLOCK
   opt.unix_time = []() noexcept -> std::int64_t { return static_cast<std::int64_t>(std::time(nullptr)); };
 #endif

@@ -6,10 +6,13 @@ Prints one transcript; two servers are compared by diffing them.
 Normalised: VERSION and STAT values, and CAS uniques in VALUE lines (they
 count stores the server made before the session); everything else is kept
 byte for byte.
-   memcache_sessions.py PORT
+Over UDP (when UDP_PORT is given): one datagram per request with memcached's
+8-byte frame, the frames of the answer printed with its bytes.
+   memcache_sessions.py PORT [UDP_PORT]
 """
 import re
 import socket
+import struct
 import sys
 import time
 
@@ -126,4 +129,39 @@ time.sleep(3.2)
 out.append(b"== expiry after 3 s\n" + talk([b"get r l a past neg\r\nset f 0 0 1\r\n1\r\nflush_all 3\r\nget f l\r\n"]))
 time.sleep(3.2)
 out.append(b"== after the delayed flush\n" + talk([b"get f l\r\nset g 0 0 1\r\n1\r\nget g\r\n"]))
+
+
+def udp(payload, rid=1, seq=0, total=1, settle=0.3):
+    """One request datagram; returns its answer's frames and bytes, in order."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(struct.pack(">HHHH", rid, seq, total, 0) + payload, ("127.0.0.1", int(sys.argv[2])))
+    s.settimeout(settle)
+    got = []
+    try:
+        while True:
+            got.append(s.recv(65536))
+    except socket.timeout:
+        pass
+    s.close()
+    got.sort(key=lambda d: struct.unpack(">H", d[2:4]))
+    frames = b" ".join(b"[%d %d/%d %d]" % struct.unpack(">HHHH", d[:8]) for d in got)
+    return frames + b"\n" + normalise(b"".join(d[8:] for d in got))
+
+
+if len(sys.argv) > 2:
+    value = b"u" * 20000
+    requests = [
+        (b"set u 1 0 3\r\nabc\r\n", {}), (b"get u\r\n", {"rid": 513}), (b"get u zz u\r\n", {}),
+        (b"gets u\r\n", {}), (b"get zz\r\n", {}), (b"set w 0 0 2000\r\n" + value[:2000] + b"\r\n", {}),
+        (b"get v w\r\n", {"rid": 65535}), (b"get u\r\n", {"total": 2}), (b"get u\r\n", {"seq": 1}),
+        (b"get", {}), (b" u\r\n", {}), (b"mg u v f c k\r\n", {}), (b"incr u 1\r\n", {}),
+        (b"version\r\n", {}), (b"bogus\r\n", {}),
+    ]
+    talk([b"set v 0 0 20000\r\n" + value + b"\r\n"])  # over TCP: a request datagram fits a page of the host stack
+    answers = [b"== udp"]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(b"\0\1\0", ("127.0.0.1", int(sys.argv[2])))  # shorter than the frame: dropped
+    for payload, frame in requests:
+        answers.append(udp(payload, **frame))
+    out.append(b"\n".join(answers))
 sys.stdout.buffer.write(b"\n".join(out) + b"\n")

@@ -6,6 +6,18 @@
 // is told "ERROR Too many open connections" and closed, as memcached does); a
 // command left partial, or an answer the client does not take, for longer than
 // command_timeout ends the connection; a reclaim task frees expired items.
+//
+// UDP (off unless udp_port is set, as memcached since 1.5.6: open UDP ports
+// were used to amplify floods): memcached's frame, 8 bytes before each
+// datagram (request id, sequence number, datagrams in the message, reserved),
+// requests in one datagram, answers cut in datagrams of 1400 bytes. The
+// datagrams share one session, as memcached's UDP connection. Bounded: the
+// answers to one request datagram are one message of at most one session
+// output (32 KiB, 24 datagrams); a longer one (a large value) is not sent,
+// "SERVER_ERROR out of memory writing get response" is (memcached sends
+// every datagram of a 1 MiB value). As memcached, each command's answer, and
+// each value of a get after the first, is a message of its own (up to 64 per
+// request datagram, then they share the last).
 #pragma once
 
 #include <array>
@@ -13,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include <uni/core/log.hpp>
@@ -29,6 +42,7 @@ struct service_options {
   // Unix seconds; without it (Xen has no wall clock here) time counts from
   // 30 days + 1 s at start, so relative expiry works and absolute times are far off.
   std::int64_t (*unix_time)() noexcept = nullptr;
+  std::uint16_t udp_port = 0;  // 0: no UDP
 };
 
 namespace detail {
@@ -126,6 +140,99 @@ task<void> run_connection(service_state& st, conn_slot& slot, Stream s) {
   s.close();
 }
 
+inline constexpr std::size_t udp_header = 8;
+inline constexpr std::size_t udp_datagram = 1400;  // memcached's UDP_MAX_PAYLOAD_SIZE, header included
+
+// Sends the session's output as one message of datagrams with memcached's
+// frame; false if a datagram could not be had or sent.
+template <UdpSocket Socket>
+task<bool> send_message(service_state& st, Socket& sock, const endpoint& to, std::uint16_t id,
+                        std::span<const std::uint8_t> out) {
+  constexpr std::size_t room = udp_datagram - udp_header;
+  const auto total = static_cast<std::uint16_t>((out.size() + room - 1) / room);
+  for (std::uint16_t seq = 0; seq < total; ++seq) {
+    auto page = st.pool.allocate();
+    if (!page) co_return false;
+    const auto piece = out.subspan(seq * room, std::min(room, out.size() - seq * room));
+    std::uint8_t* p = page->data();
+    const std::uint16_t frame[4] = {id, seq, total, 0};
+    for (std::size_t i = 0; i < 4; ++i) {
+      p[2 * i] = static_cast<std::uint8_t>(frame[i] >> 8);
+      p[2 * i + 1] = static_cast<std::uint8_t>(frame[i]);
+    }
+    std::memcpy(p + udp_header, piece.data(), piece.size());
+    page->truncate(udp_header + piece.size());
+    auto sent = sock.try_send_to(to, *page);
+    if (!sent && sent.err() == error::would_block) sent = co_await sock.send_to(to, *page);
+    if (!sent) co_return false;
+  }
+  co_return true;
+}
+
+// Answers request datagrams until cancelled.
+template <UdpSocket Socket>
+task<void> serve_udp(service_state& st, Socket& sock) {
+  std::optional<session<>> s;  // one for the socket, as memcached's UDP connection; remade after quit or a cut answer
+  s.emplace(st.c);
+  s->track_messages(true);
+  std::array<std::uint8_t, 65536> scratch;  // a datagram in several views
+  while (true) {
+    auto d = sock.try_receive();
+    if (!d && d.err() == error::would_block) d = co_await sock.receive();
+    if (!d) {
+      if (d.err() == error::cancelled) co_return;
+      co_await st.sched.sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    std::span<const std::uint8_t> in;
+    if (d->payload.count() == 1) in = d->payload[0].bytes();
+    else in = std::span<const std::uint8_t>(scratch.data(), d->payload.copy_to(scratch));
+    // memcached drops a datagram too short for the frame, or one of several.
+    if (in.size() < udp_header || in[4] != 0 || in[5] != 1) {
+      ++st.c.udp.dropped;
+      continue;
+    }
+    ++st.c.udp.requests;
+    const auto id = static_cast<std::uint16_t>(in[0] << 8 | in[1]);
+    in = in.subspan(udp_header);
+    const std::int64_t now = st.now();
+    s->drop_partial_line();
+    std::size_t used = 0;
+    while (used < in.size() && !s->blocked() && !s->closing()) used += s->receive(in.subspan(used), now);
+    static constexpr char too_large[] = "SERVER_ERROR out of memory writing get response\r\n";
+    const bool cut = s->blocked();  // an answer not finished within the output: past the bound
+    bool ok = true;
+    if (cut) {
+      ++st.c.udp.too_large;
+      ok = co_await send_message(st, sock, d->source, id,
+                                 {reinterpret_cast<const std::uint8_t*>(too_large), sizeof too_large - 1});
+    } else {
+      const auto out = s->output();
+      const auto marks = s->messages();
+      // Before the first mark: the answer to a value that began in an earlier datagram.
+      std::size_t start = 0;
+      for (std::size_t i = 0; i <= marks.size() && ok; ++i) {
+        const std::size_t end = i < marks.size() ? marks[i] : out.size();
+        if (end > start) ok = co_await send_message(st, sock, d->source, id, out.subspan(start, end - start));
+        start = std::max(start, end);
+      }
+    }
+    if (!ok) ++st.c.udp.send_errors;
+    if (cut || s->closing()) {  // the session starts again (memcached too resets its UDP connection after quit)
+      s.reset();
+      s.emplace(st.c);
+      s->track_messages(true);
+    } else {
+      s->sent(now);
+    }
+  }
+}
+
+template <UdpSocket Socket>
+task<void> serve_udp_on(service_state& st, Socket sock) {
+  co_await serve_udp(st, sock);
+}
+
 // Ends connections whose deadline passed; frees expired items.
 inline task<void> reap(service_state& st, std::vector<conn_slot>& slots) {
   while (true) {
@@ -163,8 +270,22 @@ task<int> serve(Stack& stack, std::uint16_t port, cache& c, const service_option
   st.base = opt.unix_time ? opt.unix_time() : relative_expiry_limit + 1;
   c.started_at = st.base;
   c.max_connections = static_cast<std::int64_t>(opt.max_connections);
+  c.tcp_port = port;
   std::vector<detail::conn_slot> slots(opt.max_connections);
   join_handle<void> reaper = spawn(stack.sched(), detail::reap(st, slots));  // destroyed first
+  join_handle<void> udp;
+  if constexpr (UdpTransport<Stack>) {
+    if (opt.udp_port != 0) {
+      auto sock = stack.udp_bind(opt.udp_port);
+      if (!sock) {
+        log_error("memcache: cannot bind udp port ", opt.udp_port, ": ", to_string(sock.err()));
+        co_return 1;
+      }
+      log_info("memcache: udp on ", sock->local());
+      c.udp_port = opt.udp_port;
+      udp = spawn(stack.sched(), detail::serve_udp_on(st, std::move(*sock)));
+    }
+  }
   std::size_t cursor = 0;
   while (true) {
     auto s = co_await listener->accept();

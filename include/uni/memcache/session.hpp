@@ -102,11 +102,24 @@ class session {
     now_ = now;
     c_.n.bytes_written += out_len_;
     out_len_ = 0;
+    marks_n_ = 0;
     if (sending_) continue_value();
     if (!sending_ && get_pending_) {
       get_pending_ = false;
       run_get(get_line_len_, get_cursor_);
     }
+  }
+
+  // UDP: memcached sends each command's answer, and each value of a get after
+  // the first, as a message of its own. With tracking on, messages() are the
+  // offsets in output() where they begin (up to max_messages; later answers
+  // join the last); sent() clears them.
+  static constexpr std::size_t max_messages = 64;
+  void track_messages(bool on) noexcept { track_ = on; }
+  std::span<const std::size_t> messages() const noexcept { return {marks_, marks_n_}; }
+  // A datagram ends what memcached reads: a partial line does not carry over (a value does).
+  void drop_partial_line() noexcept {
+    if (mode_ == mode::line) line_len_ = 0;
   }
 
   // Only the first n bytes of the output were sent: the rest stays.
@@ -193,12 +206,18 @@ class session {
     return now_ + e;
   }
 
+  void new_message() noexcept {
+    if (track_ && marks_n_ < max_messages) marks_[marks_n_++] = out_len_;
+  }
+
   void command(const char* p, std::size_t n) noexcept {
+    new_message();
     if (n > 0 && p[n - 1] == '\r') --n;
     const std::string_view line(p, n);
     noreply_ = false;
     std::string_view name = line.substr(0, line.find(' '));
     if (name == "get" || name == "gets" || name == "gat" || name == "gats") return start_get(line, name);
+    if (name.size() == 2 && name[0] == 'm') ++c_.n.cmd_meta;
     if (name == "mg") return meta_get(split<meta_max_tokens>(line));
     if (name == "ms") return meta_set(split<meta_max_tokens>(line));
     if (name == "md") return meta_delete(split<meta_max_tokens>(line));
@@ -231,6 +250,7 @@ class session {
   // --- retrieval ---------------------------------------------------------
 
   void start_get(std::string_view line, std::string_view name) noexcept {
+    get_hit_ = false;
     get_cas_ = name == "gets" || name == "gats";
     get_touch_ = name == "gat" || name == "gats";
     std::size_t cursor = name.size();
@@ -275,6 +295,8 @@ class session {
       } else {
         ++c_.n.get_hits;
       }
+      if (get_hit_) new_message();
+      get_hit_ = true;
       put("VALUE ");
       put(it->key_view());
       put(" ");
@@ -334,8 +356,9 @@ class session {
     item* it = c_.items.allocate(key, flags, exptime, size, now_);
     meta_store_ = meta && it;
     if (!it) {
-      reply(c_.items.too_large(key.size(), size) ? "SERVER_ERROR object too large for cache"
-                                                 : "SERVER_ERROR out of memory storing object");
+      const bool large = c_.items.too_large(key.size(), size);
+      ++(large ? c_.n.store_too_large : c_.n.store_no_memory);
+      reply(large ? "SERVER_ERROR object too large for cache" : "SERVER_ERROR out of memory storing object");
       // memcached: a set that fails removes what the key held (ms whatever its mode).
       if (op == store_op::set || meta)
         if (item* old = c_.items.find(key, now_, false)) c_.items.unlink(old);
@@ -881,31 +904,43 @@ class session {
     put("\r\n");
   }
 
+  void stat_text(std::string_view name, std::string_view v) noexcept {
+    put("STAT ");
+    put(name);
+    put(" ");
+    put(v);
+    put("\r\n");
+  }
+
+  // memcached's keys, in its order, where they apply (no process or threads
+  // to report: no pid, rusage or libevent), then uni's own.
   void stats(const tokens& tk) noexcept {
     noreply_ = false;
     const store& s = c_.items;
     const std::string_view what = tk.n > 1 ? tk.t[1] : std::string_view{};
     if (what.empty()) {
       const command_counters& n = c_.n;
+      const store_counters& sc = s.counters();
       stat("uptime", static_cast<std::uint64_t>(now_ - c_.started_at));
       put("STAT time ");
       put_i64(now_);
-      put("\r\nSTAT version ");
-      put(version_string);
       put("\r\n");
+      stat_text("version", version_string);
       stat("pointer_size", sizeof(void*) * 8);
+      stat("max_connections", static_cast<std::uint64_t>(c_.max_connections));
       stat("curr_connections", c_.connections.current);
       stat("total_connections", c_.connections.total);
       stat("rejected_connections", c_.connections.rejected);
-      stat("connections_closed_idle", c_.connections.idle_closed);
+      stat("connection_structures", c_.connections.current);
       stat("cmd_get", n.cmd_get);
       stat("cmd_set", n.cmd_set);
       stat("cmd_flush", n.cmd_flush);
       stat("cmd_touch", n.cmd_touch);
+      stat("cmd_meta", n.cmd_meta);
       stat("get_hits", n.get_hits);
       stat("get_misses", n.get_misses);
-      stat("get_expired", s.counters().expired);
-      stat("get_flushed", s.counters().flushed);
+      stat("get_expired", sc.expired);
+      stat("get_flushed", sc.flushed);
       stat("delete_misses", n.delete_misses);
       stat("delete_hits", n.delete_hits);
       stat("incr_misses", n.incr_misses);
@@ -917,46 +952,86 @@ class session {
       stat("cas_badval", n.cas_badval);
       stat("touch_hits", n.touch_hits);
       stat("touch_misses", n.touch_misses);
+      stat("store_too_large", n.store_too_large);
+      stat("store_no_memory", n.store_no_memory);
+      stat("auth_cmds", 0);  // memcache has no authentication here
+      stat("auth_errors", 0);
+      stat("idle_kicks", c_.connections.idle_closed);
       stat("bytes_read", n.bytes_read);
       stat("bytes_written", n.bytes_written);
       stat("limit_maxbytes", s.limits().memory);
-      stat("lines_too_long", n.lines_too_long);
+      stat("accepting_conns", 1);
       stat("threads", 1);
+      std::uint64_t power = 0;
+      while ((std::size_t{1} << power) < s.buckets()) ++power;
+      stat("hash_power_level", power);
+      stat("hash_bytes", s.buckets() * sizeof(item*));
+      stat("hash_is_expanding", 0);
       stat("bytes", s.bytes());
       stat("curr_items", s.items());
-      stat("total_items", s.counters().total_items);
-      stat("expired_unfetched", s.counters().expired);
-      stat("evictions", s.counters().evictions);
-      stat("reclaimed", s.counters().expired + s.counters().flushed);
+      stat("total_items", sc.total_items);
+      stat("expired_unfetched", sc.expired_unfetched);
+      stat("evicted_unfetched", sc.evicted_unfetched);
+      stat("evictions", sc.evictions);
+      stat("reclaimed", sc.expired);
       stat("total_malloced", s.pages_used() * s.page_size());
+      stat("lines_too_long", n.lines_too_long);
+      stat("udp_requests", c_.udp.requests);
+      stat("udp_dropped", c_.udp.dropped);
+      stat("udp_too_large", c_.udp.too_large);
     } else if (what == "settings") {
       stat("maxbytes", s.limits().memory);
       stat("maxconns", static_cast<std::uint64_t>(c_.max_connections));
-      stat("tcpport", 11211);
+      stat("tcpport", c_.tcp_port);
+      stat("udpport", c_.udp_port);
       stat("verbosity", c_.verbosity);
-      stat("evictions", 1);  // "on": memcached prints on/off; a number keeps the line parseable
-      stat("growth_factor", 1);
-      stat("chunk_size", store::smallest_chunk);
+      stat_text("evictions", "on");
+      stat_text("growth_factor", "1.25");
+      stat("chunk_size", store::smallest_chunk - sizeof(item));
       stat("num_threads", 1);
-      stat("cas_enabled", 1);
+      stat_text("stat_key_prefix", ":");
+      stat_text("detail_enabled", "no");
+      stat_text("cas_enabled", "yes");
+      stat_text("binding_protocol", "ascii");
+      stat_text("auth_enabled_sasl", "no");
+      stat_text("auth_enabled_ascii", "no");
       stat("item_size_max", s.limits().item_max);
-      stat("slab_page_size", s.page_size());
+      stat_text("maxconns_fast", "yes");
+      stat_text("slab_reassign", "no");
+      stat("slab_automove", 0);
+      stat("slab_chunk_max", s.page_size());
+      stat_text("lru_crawler", "yes");  // reclaim(): expired items freed from the LRU tails
+      stat_text("flush_enabled", "yes");
+      stat_text("hash_algorithm", "fnv1a");
+      stat_text("lru_maintainer_thread", "no");
+      stat_text("lru_segmented", "no");
+      stat_text("temp_lru", "no");
+      stat("idle_timeout", 0);
     } else if (what == "items") {
       for (std::size_t c = 0; c < s.classes().size(); ++c) {
         const auto& k = s.classes()[c];
         if (k.items == 0) continue;
         class_stat(c, "items:", "number", k.items);
         class_stat(c, "items:", "age", k.tail ? static_cast<std::uint64_t>(now_ - k.tail->time) : 0);
+        class_stat(c, "items:", "mem_requested", k.requested);
         class_stat(c, "items:", "evicted", k.evicted);
+        class_stat(c, "items:", "evicted_nonzero", k.evicted_nonzero);
+        class_stat(c, "items:", "evicted_time", static_cast<std::uint64_t>(k.evicted_time));
+        class_stat(c, "items:", "outofmemory", k.out_of_memory);
+        class_stat(c, "items:", "reclaimed", k.reclaimed);
       }
     } else if (what == "slabs") {
       for (std::size_t c = 0; c < s.classes().size(); ++c) {
         const auto& k = s.classes()[c];
         if (k.pages == 0) continue;
+        const std::size_t per_page = s.page_size() / k.chunk;
         class_stat(c, "", "chunk_size", k.chunk);
-        class_stat(c, "", "chunks_per_page", s.page_size() / k.chunk);
+        class_stat(c, "", "chunks_per_page", per_page);
         class_stat(c, "", "total_pages", k.pages);
+        class_stat(c, "", "total_chunks", k.pages * per_page);
         class_stat(c, "", "used_chunks", k.used);
+        class_stat(c, "", "free_chunks", k.pages * per_page - k.used);
+        class_stat(c, "", "free_chunks_end", per_page - k.carved);
       }
       stat("active_slabs", static_cast<std::uint64_t>(std::count_if(
                                s.classes().begin(), s.classes().end(), [](const auto& k) { return k.pages != 0; })));
@@ -989,7 +1064,10 @@ class session {
   // A get paused on a full output.
   item* sending_ = nullptr;
   std::size_t sending_off_ = 0;
-  bool get_pending_ = false, get_cas_ = false, get_touch_ = false;
+  bool get_pending_ = false, get_cas_ = false, get_touch_ = false, get_hit_ = false;
+  bool track_ = false;
+  std::size_t marks_[max_messages];
+  std::size_t marks_n_ = 0;
   std::int64_t get_exptime_ = 0;
   std::size_t get_line_len_ = 0, get_cursor_ = 0;
   std::size_t line_len_ = 0;

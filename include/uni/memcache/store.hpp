@@ -76,6 +76,7 @@ struct store_counters {
   std::uint64_t flushed = 0;       // reclaimed after a flush_all
   std::uint64_t total_items = 0;   // items ever stored
   std::uint64_t out_of_memory = 0; // allocations refused
+  std::uint64_t expired_unfetched = 0, evicted_unfetched = 0;  // never read before they went
 };
 
 class store {
@@ -128,6 +129,7 @@ class store {
     item* it = take_chunk(static_cast<std::size_t>(c), now);
     if (!it) {
       ++counters_.out_of_memory;
+      ++classes_[static_cast<std::size_t>(c)].out_of_memory;
       return nullptr;
     }
     *it = item{nullptr, nullptr, nullptr, exptime, now, 0, flags, static_cast<std::uint32_t>(value_size + 2),
@@ -144,7 +146,7 @@ class store {
     item* it = *at;
     if (!it) return nullptr;
     if (!live(it, now)) {
-      if (is_flushed(it, now)) ++counters_.flushed; else ++counters_.expired;
+      count_dead(it, now);
       unlink(it);
       return nullptr;
     }
@@ -166,6 +168,7 @@ class store {
     lru_push(it);
     auto& k = classes_[it->cls];
     ++k.items;
+    k.requested += sizeof(item) + it->nkey + it->nbytes;
     ++items_;
     bytes_ += it->nbytes + it->nkey;
     ++counters_.total_items;
@@ -180,6 +183,7 @@ class store {
     lru_remove(it);
     it->linked = false;
     --classes_[it->cls].items;
+    classes_[it->cls].requested -= sizeof(item) + it->nkey + it->nbytes;
     --items_;
     bytes_ -= it->nbytes + it->nkey;
     if (it->pins == 0) free_chunk(it);
@@ -220,7 +224,7 @@ class store {
       for (std::size_t seen = 0; it && seen < budget; ++seen) {
         item* prev = it->prev;
         if (!live(it, now) && it->pins == 0) {
-          if (is_flushed(it, now)) ++counters_.flushed; else ++counters_.expired;
+          count_dead(it, now);
           unlink(it);
           ++freed;
         }
@@ -235,7 +239,9 @@ class store {
     std::size_t pages = 0;
     std::size_t items = 0;   // linked
     std::size_t used = 0;    // chunks handed out (linked, being filled or pinned)
-    std::uint64_t evicted = 0;
+    std::uint64_t evicted = 0, evicted_nonzero = 0, out_of_memory = 0, reclaimed = 0;
+    std::int64_t evicted_time = 0;  // seconds the last evicted item had not been touched
+    std::size_t requested = 0;      // bytes of the linked items, headers included
     item* head = nullptr;    // most recently used
     item* tail = nullptr;    // least
     item* free = nullptr;
@@ -247,6 +253,7 @@ class store {
   std::size_t bytes() const noexcept { return bytes_; }
   std::size_t pages_used() const noexcept { return pages_used_; }
   std::size_t page_size() const noexcept { return page_size_; }
+  std::size_t buckets() const noexcept { return buckets_n_; }
   const store_counters& counters() const noexcept { return counters_; }
 
   bool live(const item* it, std::int64_t now) const noexcept {
@@ -254,6 +261,13 @@ class store {
   }
 
  private:
+  void count_dead(const item* it, std::int64_t now) noexcept {
+    if (is_flushed(it, now)) return ++counters_.flushed, void();
+    ++counters_.expired;
+    ++classes_[it->cls].reclaimed;
+    if (!(it->state & item_state::fetched)) ++counters_.expired_unfetched;
+  }
+
   bool is_flushed(const item* it, std::int64_t now) const noexcept {
     if (it->cas <= flush_cas_) return true;
     return flush_time_ != 0 && flush_time_ <= now && it->time <= flush_time_;
@@ -290,10 +304,11 @@ class store {
       if (live(it, now)) {
         ++counters_.evictions;
         ++k.evicted;
-      } else if (is_flushed(it, now)) {
-        ++counters_.flushed;
+        if (it->exptime != 0) ++k.evicted_nonzero;
+        if (!(it->state & item_state::fetched)) ++counters_.evicted_unfetched;
+        k.evicted_time = now - it->time;
       } else {
-        ++counters_.expired;
+        count_dead(it, now);
       }
       unlink(it);
       return take_chunk(c, now);
