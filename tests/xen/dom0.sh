@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/xen/dom0.sh IMAGE NAME [ping ADDR [tcp|http|dns]]: tier 3. (IMAGE `linux`: a Debian Linux
+# tests/xen/dom0.sh IMAGE NAME [ping ADDR [tcp|http|dns|memcache]]: tier 3. (IMAGE `linux`: a Debian Linux
 # PVH domU with netfront instead of a uni image, the comparison for boot times.) Boots the real Xen 4.17 under
 # QEMU (TCG) with a Debian Linux PV dom0 that runs from an initramfs built here:
 # busybox, the Xen toolstack (xenstored, xenconsoled, xl) and the kernel's
@@ -149,6 +149,13 @@ if [ "$check" = ping ] && [ \$ok = 1 ]; then
        nslookup -type=mx example.com $ping_addr >/tmp/mx 2>&1 && grep -q "mail.example.com" /tmp/mx; then
       echo "dom0: dns answered A www.example.com and MX example.com over netfront"
     else echo "dom0: dns query failed"; cat /tmp/ns /tmp/mx 2>/dev/null; ok=0; fi
+  fi
+  if [ "$check_tcp" = memcache ]; then
+    # The memcache appliance: busybox nc sets a key, then gets it back (and a miss).
+    printf 'set dom0 7 0 11\\r\\nhello, xen!\\r\\nget dom0 nokey\\r\\n' | nc -w 3 $ping_addr 11211 >/tmp/mc
+    if [ "\$(tr -d '\\r' </tmp/mc | tr '\\n' '|')" = "STORED|VALUE dom0 7 11|hello, xen!|END|" ]; then
+      echo "dom0: memcache stored and answered a get over netfront"
+    else echo "dom0: memcache answer wrong:"; cat /tmp/mc; ok=0; fi
   fi
   # A clean stop: xl shutdown -> control/shutdown -> netfront closes -> poweroff.
   if [ "$image" != linux ]; then
