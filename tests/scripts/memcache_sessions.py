@@ -131,7 +131,7 @@ time.sleep(3.2)
 out.append(b"== after the delayed flush\n" + talk([b"get f l\r\nset g 0 0 1\r\n1\r\nget g\r\n"]))
 
 
-def udp(payload, rid=1, seq=0, total=1, settle=0.3):
+def udp(payload, rid=1, seq=0, total=1, settle=0.15):
     """One request datagram; returns its answer's frames and bytes, in order."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.sendto(struct.pack(">HHHH", rid, seq, total, 0) + payload, ("127.0.0.1", int(sys.argv[2])))

@@ -667,12 +667,20 @@ class session {
     put("\r\n");
   }
 
+  // md and ma: the checks, the flags, and memcached's one message for any flag error.
+  bool meta_keyed_begin(const meta_tokens& tk, meta_flags& f, std::string_view& key) noexcept {
+    if (!meta_start(tk, "CLIENT_ERROR options flags too long")) return false;
+    key = tk.t[1];
+    if (meta::parse(meta_flag_tokens(tk, 2), f, key, meta_key_))
+      return reply("CLIENT_ERROR invalid or duplicate flag"), false;
+    return true;
+  }
+
   void meta_delete(const meta_tokens& tk) noexcept {
-    if (!meta_start(tk, "CLIENT_ERROR options flags too long")) return;
     meta_flags f;
-    std::string_view key = tk.t[1];
+    std::string_view key;
+    if (!meta_keyed_begin(tk, f, key)) return;
     const auto flags = meta_flag_tokens(tk, 2);
-    if (meta::parse(flags, f, key, meta_key_)) return reply("CLIENT_ERROR invalid or duplicate flag");
     if (opaque_too_long(flags)) return reply("CLIENT_ERROR opaque token too long");
     item* it = c_.items.find(key, now_, false);
     const char* code = "HD";
@@ -697,11 +705,10 @@ class session {
   }
 
   void meta_arithmetic(const meta_tokens& tk) noexcept {
-    if (!meta_start(tk, "CLIENT_ERROR options flags too long")) return;
     meta_flags f;
-    std::string_view key = tk.t[1];
+    std::string_view key;
+    if (!meta_keyed_begin(tk, f, key)) return;
     const auto flags = meta_flag_tokens(tk, 2);
-    if (meta::parse(flags, f, key, meta_key_)) return reply("CLIENT_ERROR invalid or duplicate flag");
     bool incr = true;
     switch (f.mode) {
       case 0: case 'I': case '+': break;
@@ -1002,7 +1009,7 @@ class session {
       stat("slab_chunk_max", s.page_size());
       stat_text("lru_crawler", "yes");  // reclaim(): expired items freed from the LRU tails
       stat_text("flush_enabled", "yes");
-      stat_text("hash_algorithm", "fnv1a");
+      stat_text("hash_algorithm", "multiply-fold");
       stat_text("lru_maintainer_thread", "no");
       stat_text("lru_segmented", "no");
       stat_text("temp_lru", "no");
