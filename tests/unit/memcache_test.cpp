@@ -306,3 +306,11 @@ TEST_CASE("memcache: meta commands with a clock that moves (mg t l h, R, N, stal
   CHECK(c.say("ms q 1 q\r\nx\r\nmg q q v\r\nmg none q v\r\nmd none q\r\nmd q q\r\nmn\r\n", 3) ==
         "VA 1\r\nx\r\nNF\r\nMN\r\n");
 }
+
+TEST_CASE("memcache: meta flags with arguments they do not take", "[memcache]") {
+  fixture f;
+  client c(f.cache);
+  const std::string long_k(200, 'k');
+  CHECK(c.say("ms a 1 c" + long_k + " k" + long_k + " Oop\r\nx\r\n") == "HD c1 ka Oop\r\n");
+  CHECK(c.say("mg a k" + long_k + " v\r\n") == "VA 1 ka\r\nx\r\n");
+}

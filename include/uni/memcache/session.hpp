@@ -392,7 +392,8 @@ class session {
     std::uint64_t cas = 0;
     if (meta_store_) {
       c_.items.pin(it);  // its key, for the answer
-      meta_stored(store_item(it, cas), it, cas);
+      const outcome r = store_item(it, cas);
+      meta_stored(r, it, cas);
       return c_.items.release(it);
     }
     const outcome r = store_item(it, cas);
@@ -630,9 +631,10 @@ class session {
     meta_echo_len_ = 0;
     for (const std::string_view t : flags) {
       if (t[0] != 'O' && t[0] != 'k' && t[0] != 'c') continue;
+      const std::size_t n = t[0] == 'O' ? t.size() : 1;  // k and c echo no argument (each once: duplicates refused)
       meta_echo_[meta_echo_len_++] = ' ';
-      std::memcpy(meta_echo_ + meta_echo_len_, t.data(), t.size());
-      meta_echo_len_ += t.size();
+      std::memcpy(meta_echo_ + meta_echo_len_, t.data(), n);
+      meta_echo_len_ += n;
     }
     item* it = begin_value(key, f.client_flags, expiry(f.exptime), size, op, f.cas, true);
     if (!it) return;
@@ -1065,7 +1067,7 @@ class session {
   std::size_t swallow_ = 0;
   // An ms whose value is arriving: its answer's flags and modes.
   bool meta_store_ = false, meta_quiet_ = false, meta_stale_ = false;
-  char meta_echo_[8 + meta_max_opaque];
+  char meta_echo_[6 + 2 + meta_max_opaque];  // " k", " c", " O<opaque>"
   std::size_t meta_echo_len_ = 0;
   char meta_key_[max_key_length];  // a b flag's decoded key
   // A get paused on a full output.
