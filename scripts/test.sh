@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Sets up the machine, builds every configuration the suite covers and runs every
-# test: the debug build, then the whole suite again under ASan + UBSan, then the
-# Xen guest images (freestanding build; booted by QEMU, and by Xen under QEMU), then
+# test: the whole suite under ASan + UBSan (the debug build with sanitizers: every
+# test the debug preset runs, so CI does not build and run it a second time without
+# them; `scripts/test.sh debug` does), then the Xen guest images (freestanding build; booted by QEMU, and by Xen under QEMU), then
 # the libFuzzer targets (clang), each for a few seconds over its seed corpus, then
 # every target built in Release (-O3: what a user's plain configure builds, where
 # GCC's flow-sensitive warnings differ), with only its unit tests run.
-#   scripts/test.sh            everything
-#   scripts/test.sh debug      one preset only
+#   scripts/test.sh            everything CI runs: asan xen fuzz release
+#   scripts/test.sh debug      one preset only (the development loop's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-presets=("${@:-debug asan xen fuzz release}")
+presets=("${@:-asan xen fuzz release}")
 read -r -a presets <<<"${presets[*]}"
 jobs=$(nproc)
 for p in "${presets[@]}"; do
@@ -21,7 +22,7 @@ for p in "${presets[@]}"; do
   # (CI's budget is mostly compile time; ctest prints the tests' own total.)
   echo "== $p: test (configured and built in $((SECONDS - start)) s)"
   if [[ $p == release ]]; then
-    # The debug and asan runs cover the integration tests; here the build is the check.
+    # The asan run covers the integration tests; here the build is the check.
     ctest --preset "$p" -j "$jobs" -L unit
   else
     ctest --preset "$p" -j "$jobs"
