@@ -167,10 +167,13 @@ class request_queue {
     return d == direction::read ? device_->read(first, pages) : device_->write(first, pages);
   }
 
-  // One piece at the driver; its views and its slot go when it ends.
+  // One piece at the driver. Its slot and its views go when its body ends:
+  // a finished task's parameters live until its join handle is reaped, and a
+  // split request waiting for a slot must not wait on slots nobody uses.
   task<result<void>> piece(direction d, std::uint64_t first, piece_views views, std::size_t n, slot s) {
+    const slot held = std::move(s);
     result<void> r = co_await send(d, first, std::span<const view>(views.data(), n));
-    (void)s;
+    for (view& v : views) v = view{};
     co_return r;
   }
 

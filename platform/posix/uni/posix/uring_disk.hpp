@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -327,16 +328,17 @@ class UringDisk {
     ::io_uring_submit(&ring_);
   }
 
-  // Completions: the eventfd says there are some; each wakes its task (or, for
-  // a cancelled one, gives its slot back).
+  // Completions: the eventfd counts them; each wakes its task (or, for a
+  // cancelled one, gives its slot back). The eventfd is read (Asio tries the
+  // read at once, before waiting) and only then the ring reaped, so a
+  // completion that lands after the reap has counted again and is not missed.
   void arm() {
-    notify_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
-      if (ec) return;
-      std::uint64_t count = 0;
-      [[maybe_unused]] const auto n = ::read(notify_.native_handle(), &count, sizeof count);
-      reap();
-      arm();
-    });
+    notify_.async_read_some(boost::asio::buffer(&signalled_, sizeof signalled_),
+                            [this](const boost::system::error_code& ec, std::size_t) {
+                              if (ec) return;
+                              reap();
+                              arm();
+                            });
   }
   void reap() noexcept {
     io_uring_cqe* cqe = nullptr;
@@ -385,6 +387,7 @@ class UringDisk {
   io_uring ring_{};
   bool ring_open_ = false;
   bool submit_posted_ = false;
+  std::uint64_t signalled_ = 0;  // the eventfd's count, read and dropped
   int fd_ = -1;
   bool buffered_ = false;
   std::string path_;
