@@ -346,3 +346,25 @@ TEST_CASE("request queue: a failing piece, an unplugged device: nothing hangs, e
   CHECK(q.in_flight() == 0);
   CHECK(pool.available() == 16);
 }
+
+TEST_CASE("request queue: more split requests than slots at once still all complete", "[block]") {
+  static_page_pool<16> pool;
+  sim::RamDisk ram(512, 64);
+  ram.limit_request(1);
+  scheduler s;
+  sim::ManualClock clock;
+  sim::FaultDisk disk(ram, s, {.latency_min = 1us, .latency_max = 20us}, 9);
+  block::request_queue<sim::FaultDisk<sim::RamDisk>, 2> q(disk, s);  // each request below takes 4 pieces
+  std::array<view, 6> pages;
+  for (std::size_t i = 0; i < pages.size(); ++i) pages[i] = page_of(pool, 2048, static_cast<std::uint8_t>(i + 1));
+  auto writer = [&](std::size_t i) -> task<result<void>> { co_return co_await q.write(i * 4, one(pages[i])); };
+  run_now(s, clock, [&]() -> task<int> {
+    std::array<join_handle<result<void>>, 6> all;
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = spawn(s, writer(i));
+    for (auto& h : all) expect(co_await h.join(), error::none);
+    co_return 0;
+  }());
+  CHECK(q.statistics().split == 6);
+  CHECK(q.statistics().high_water == 2);
+  for (std::size_t i = 0; i < pages.size(); ++i) CHECK(ram.image()[i * 2048 + 2047] == i + 1);
+}
