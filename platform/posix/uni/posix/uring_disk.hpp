@@ -32,7 +32,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -55,8 +54,10 @@ namespace uni::posix {
 
 class UringDisk {
  public:
-  // Views one ring entry carries; a request with more goes as several entries, in turn.
-  static constexpr std::size_t segments = 64;
+  // Views one ring entry carries (1 MiB of pages); a request with more goes as
+  // several entries, in turn. Views that follow each other in memory (pages
+  // taken in a row from a fresh pool) share one iovec.
+  static constexpr std::size_t segments = 256;
 
   struct stats {
     std::uint64_t reads = 0, writes = 0, flushes = 0;
@@ -177,7 +178,8 @@ class UringDisk {
   struct slot {
     std::array<iovec, segments> iov{};
     std::array<view, segments> held{};
-    std::size_t count = 0;  // iovecs in use
+    std::size_t count = 0;       // iovecs in use
+    std::size_t held_count = 0;  // views held
     std::uint64_t offset = 0;
     std::uint8_t op = 0;
     int res = 0;
@@ -199,13 +201,17 @@ class UringDisk {
       lease s(*this, co_await take_slot());
       s->op = reading ? IORING_OP_READV : IORING_OP_WRITEV;
       s->offset = offset;
-      s->count = chunk.size();
-      std::size_t want = 0;
+      std::size_t want = 0, n = 0;
       for (std::size_t i = 0; i < chunk.size(); ++i) {
         s->held[i] = chunk[i];
-        s->iov[i] = {chunk[i].data(), chunk[i].size()};
+        std::uint8_t* const at = chunk[i].data();
+        if (n > 0 && static_cast<std::uint8_t*>(s->iov[n - 1].iov_base) + s->iov[n - 1].iov_len == at)
+          s->iov[n - 1].iov_len += chunk[i].size();
+        else s->iov[n++] = {at, chunk[i].size()};
         want += chunk[i].size();
       }
+      s->held_count = chunk.size();
+      s->count = n;
       std::size_t done = 0;
       while (true) {
         const int res = co_await run(*s);
@@ -251,8 +257,8 @@ class UringDisk {
     co_return s;
   }
   void give_back(slot& s) noexcept {
-    for (std::size_t i = 0; i < segments; ++i) s.held[i] = view{};
-    s.count = 0;
+    for (std::size_t i = 0; i < s.held_count; ++i) s.held[i] = view{};
+    s.count = s.held_count = 0;
     s.at_kernel = false;
     s.woken = nullptr;
     s.next_free = free_;
@@ -329,16 +335,16 @@ class UringDisk {
   }
 
   // Completions: the eventfd counts them; each wakes its task (or, for a
-  // cancelled one, gives its slot back). The eventfd is read (Asio tries the
-  // read at once, before waiting) and only then the ring reaped, so a
-  // completion that lands after the reap has counted again and is not missed.
+  // cancelled one, gives its slot back). The wait is re-armed inside its own
+  // handler, before the platform waits again, so a completion that lands after
+  // the reap raises an edge the next wait sees.
   void arm() {
-    notify_.async_read_some(boost::asio::buffer(&signalled_, sizeof signalled_),
-                            [this](const boost::system::error_code& ec, std::size_t) {
-                              if (ec) return;
-                              reap();
-                              arm();
-                            });
+    notify_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
+      if (ec) return;
+      [[maybe_unused]] const auto n = ::read(notify_.native_handle(), &signalled_, sizeof signalled_);
+      reap();
+      arm();
+    });
   }
   void reap() noexcept {
     io_uring_cqe* cqe = nullptr;
