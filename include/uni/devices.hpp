@@ -35,29 +35,23 @@
 
 namespace uni {
 
-// The stacks of an appliance with several network interfaces, in order.
+// Devices of one kind, in order: the stacks of an appliance with several
+// network interfaces (in the order of --tap flags or vifs), its block devices
+// (in the order of --disk flags or vbds).
+template <class Device, std::size_t N>
+class device_list {
+ public:
+  explicit device_list(const std::array<Device*, N>& each) noexcept : each_(each) {}
+  static constexpr std::size_t size() noexcept { return N; }
+  Device& operator[](std::size_t i) const noexcept { return *each_[i]; }
+
+ private:
+  std::array<Device*, N> each_;
+};
 template <class Stack, std::size_t N>
-class stacks {
- public:
-  explicit stacks(const std::array<Stack*, N>& each) noexcept : each_(each) {}
-  static constexpr std::size_t size() noexcept { return N; }
-  Stack& operator[](std::size_t i) const noexcept { return *each_[i]; }
-
- private:
-  std::array<Stack*, N> each_;
-};
-
-// The block devices of an appliance, in the order of --disk flags (or vbds).
+using stacks = device_list<Stack, N>;
 template <class Disk, std::size_t N>
-class disks {
- public:
-  explicit disks(const std::array<Disk*, N>& each) noexcept : each_(each) {}
-  static constexpr std::size_t size() noexcept { return N; }
-  Disk& operator[](std::size_t i) const noexcept { return *each_[i]; }
-
- private:
-  std::array<Disk*, N> each_;
-};
+using disks = device_list<Disk, N>;
 
 // Checks an appliance's device list at compile time.
 template <class Config>
