@@ -179,7 +179,7 @@ TEST_CASE("fault disk: the write log rebuilds the disk after any prefix, torn, f
   CHECK(landed[1] > 0);
 }
 
-TEST_CASE("fault disk: latency makes requests complete out of order; seeded faults replay", "[block]") {
+TEST_CASE("fault disk: latency makes requests complete out of order, seeded faults replay", "[block]") {
   static_page_pool<8> pool;
   sim::RamDisk ram(512, 16);
   scheduler s;

@@ -199,7 +199,7 @@ TEST_CASE("options: an interface's addressing from its flags", "[options]") {
   CHECK(settings({"--dhcp"}, 0, s) == "--dhcp: built without DHCP (its Config has dhcp = false)");
 }
 
-TEST_CASE("options: a repeated flag (--disk) keeps every value in order; a diskless appliance has none", "[options]") {
+TEST_CASE("options: a repeated flag (--disk) keeps every value in order, a diskless appliance has none", "[options]") {
   auto r = parse({"--disk", "/a.img", "--log", "warn", "--disk", "/dev/loop0", "--disk-cache"}, 1,
                  target_flags::posix_socket_disks, "posix-socket");
   REQUIRE(r.options.ok());
