@@ -108,9 +108,10 @@ int main(int argc, char** argv) {
   auto r = run(sched, clock, main_task());
   const double cpu = cpu_seconds() - cpu0;
   const double wall = std::chrono::duration<double>(t1 - t0).count();
-  std::printf("mib_s %.2f iops %.1f cpu_us_per_read %.2f reads %llu split %llu\n",
+  std::printf("mib_s %.2f iops %.1f cpu_us_per_read %.2f reads %llu split %llu iovecs_per_read %.1f\n",
               static_cast<double>(reads) * static_cast<double>(bs) / 1048576.0 / wall, static_cast<double>(reads) / wall,
               reads ? cpu * 1e6 / static_cast<double>(reads) : 0.0, static_cast<unsigned long long>(reads),
-              static_cast<unsigned long long>(q.statistics().split));
+              static_cast<unsigned long long>(q.statistics().split),
+              reads ? static_cast<double>(disk.statistics().iovecs) / static_cast<double>(reads) : 0.0);
   return r && *r == 0 ? 0 : 1;
 }

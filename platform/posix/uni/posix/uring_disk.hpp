@@ -63,6 +63,7 @@ class UringDisk {
     std::uint64_t reads = 0, writes = 0, flushes = 0;
     std::uint64_t bytes_read = 0, bytes_written = 0;
     std::uint64_t submits = 0;       // io_uring_submit calls (each a system call)
+    std::uint64_t iovecs = 0;        // iovecs sent (adjacent views merged)
     std::uint64_t completions = 0;
     std::uint64_t short_transfers = 0;  // partial reads or writes, finished by a further entry
     std::uint64_t errors = 0;
@@ -212,6 +213,7 @@ class UringDisk {
       }
       s->held_count = chunk.size();
       s->count = n;
+      stats_.iovecs += n;
       std::size_t done = 0;
       while (true) {
         const int res = co_await run(*s);
