@@ -198,3 +198,19 @@ TEST_CASE("options: an interface's addressing from its flags", "[options]") {
   CHECK(settings({"--tap", "a", "--tap", "b"}, 1, s) == "network interface 2 needs --ipv4 ADDR/PREFIX");
   CHECK(settings({"--dhcp"}, 0, s) == "--dhcp: built without DHCP (its Config has dhcp = false)");
 }
+
+TEST_CASE("options: a repeated flag (--disk) keeps every value in order, a diskless appliance has none", "[options]") {
+  auto r = parse({"--disk", "/a.img", "--log", "warn", "--disk", "/dev/loop0", "--disk-cache"}, 1,
+                 target_flags::posix_socket_disks, "posix-socket");
+  REQUIRE(r.options.ok());
+  CHECK(r.options->count("disk") == 2);
+  CHECK(r.options->text("disk", 0) == "/a.img");
+  CHECK(r.options->text("disk", 1) == "/dev/loop0");
+  CHECK(r.options->flag("disk-cache"));
+  CHECK(parse({}, 1, target_flags::posix_socket_disks, "posix-socket").options->count("disk") == 0);
+  CHECK(parse({"--disk-cache", "--disk-cache"}, 1, target_flags::posix_socket_disks, "posix-socket").problem ==
+        "--disk-cache given twice");
+  CHECK(parse({"--disk", "/a.img"}, 1, target_flags::posix_socket, "posix-socket").problem ==
+        "--disk does not apply to the posix-socket target");
+  CHECK(target_flags::posix_tap_flags<default_config>().size() == std::size(target_flags::posix_tap));
+}
