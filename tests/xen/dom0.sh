@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/xen/dom0.sh IMAGE NAME [ping ADDR [tcp|http|dns]]: tier 3. (IMAGE `linux`: a Debian Linux
+# tests/xen/dom0.sh IMAGE NAME [ping ADDR [tcp|http|dns] | disk]: tier 3. (IMAGE `linux`: a Debian Linux
 # PVH domU with netfront instead of a uni image, the comparison for boot times.) Boots the real Xen 4.17 under
 # QEMU (TCG) with a Debian Linux PV dom0 that runs from an initramfs built here:
 # busybox, the Xen toolstack (xenstored, xenconsoled, xl) and the kernel's
@@ -7,8 +7,10 @@
 # dom0 creates IMAGE as a PVH domU (`xl create`, a vif on bridge xenbr0 at
 # 10.0.0.1/24), waits for the domU's console (through its PV console ring and
 # xenconsoled) to say "NAME: exit status 0" -- or, with `ping ADDR`, for the
-# appliance to answer ping there (and with `tcp`, to echo a file over TCP port 7)
-# -- prints the domU console, and reports the
+# appliance to answer ping there (and with `tcp`, to echo a file over TCP port 7);
+# with `disk`, it gives the domU a disk image through blkback (xvda, a loop device)
+# instead of a vif, and checks the image's bytes once the domain is gone
+# (tests/xen/disk_image.cpp) -- prints the domU console, and reports the
 # verdict to QEMU's isa-debug-exit through /dev/port.
 # The domU console log is kept as NAME-dom0.domu.log, the whole run as NAME-dom0.log.
 # Exits 77 when QEMU, Xen or the dom0 packages are missing.
@@ -41,6 +43,11 @@ for l in $libs /lib/x86_64-linux-gnu/libgcc_s.so.1; do cp -L "$l" "$rd/lib/x86_6
 cp -L /lib64/ld-linux-x86-64.so.2 "$rd/lib64/"
 mods=(net/llc/llc net/802/stp net/bridge/bridge drivers/xen/xen-evtchn drivers/xen/xen-gntdev drivers/xen/xen-gntalloc
       drivers/xen/xen-privcmd drivers/xen/xenfs/xenfs drivers/net/xen-netback/xen-netback)
+load="llc stp bridge xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback"
+if [[ $check == disk ]]; then  # blkback, and loop devices for the image file
+  mods+=(drivers/block/loop drivers/block/xen-blkback/xen-blkback)
+  load="$load loop xen-blkback"
+fi
 for m in "${mods[@]}"; do cp "$root/lib/modules/$kver/kernel/$m.ko" "$rd/lib/modules/"; done
 : >"$rd/etc/xen/xl.conf"
 domu_kernel="kernel = \"/app/$name\""
@@ -77,6 +84,23 @@ fi
 xenstore-write "$XENBUS_PATH/hotplug-status" connected
 HOTPLUG
 chmod +x "$rd/etc/xen/scripts/vif-bridge"
+# The disk hotplug script (Debian's is bash): the image on a loop device, whose
+# major:minor (hex) blkback opens.
+cat >"$rd/etc/xen/scripts/block" <<'HOTPLUG'
+#!/bin/sh
+if [ "$1" = add ]; then
+  dev=$(losetup -f)
+  losetup "$dev" "$(xenstore-read "$XENBUS_PATH/params")" || exit 1
+  xenstore-write "$XENBUS_PATH/physical-device" "$(stat -L -c %t:%T "$dev")"
+  xenstore-write "$XENBUS_PATH/physical-device-path" "$dev"
+  xenstore-write "$XENBUS_PATH/hotplug-status" connected
+elif [ "$1" = remove ]; then
+  dev=$(xenstore-read "$XENBUS_PATH/physical-device-path") && losetup -d "$dev"
+fi
+HOTPLUG
+chmod +x "$rd/etc/xen/scripts/block"
+devices="vif = [ 'bridge=xenbr0,mac=00:16:3e:00:00:02' ]"
+[[ $check == disk ]] && devices="disk = [ 'format=raw, vdev=xvda, access=rw, target=/tmp/disk.img' ]"
 
 cat >"$rd/app/$name.cfg" <<CFG
 name = "$name"
@@ -84,7 +108,7 @@ type = "$domu_type"
 $domu_kernel
 memory = $domu_memory
 vcpus = 1
-vif = [ 'bridge=xenbr0,mac=00:16:3e:00:00:02' ]
+$devices
 on_poweroff = "destroy"
 on_crash = "preserve"
 CFG
@@ -94,13 +118,19 @@ cat >"$rd/init" <<INIT
 export PATH=/bin:/sbin:/usr/lib/xen-4.17/bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /run/xen; mount -t devpts devpts /dev/pts
-for m in llc stp bridge xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback; do insmod /lib/modules/\$m.ko; done
+for m in $load; do insmod /lib/modules/\$m.ko; done
 mount -t xenfs xenfs /proc/xen
 verdict() { echo "dom0: verdict \$1"; printf "\\\\\$(printf %o \$1)" | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null; poweroff -f; }
 xenstored --pid-file /run/xenstored.pid || verdict 10
 xen-init-dom0 >/dev/null || verdict 11
 xenconsoled --log=guest --log-dir=/var/log/xen/console || verdict 12
 brctl addbr xenbr0; ip addr add 10.0.0.1/24 dev xenbr0; ip link set xenbr0 up
+# The disk (check disk): sectors 0-1023 dom0's pattern, 1024-2047 zeros for the
+# domU to write, 2 MiB in all; 32-byte lines, 16 to a sector (tests/xen/disk_image.cpp).
+pattern() { awk -v who=\$1 'BEGIN { for (s = 0; s < 1024; s++) for (r = 0; r < 16; r++) printf "%-31s\\n", who " sector " s + (who == "domU" ? 1024 : 0) }'; }
+if [ "$check" = disk ]; then
+  pattern dom0 >/tmp/disk.img; dd if=/dev/zero bs=512 count=3072 >>/tmp/disk.img 2>/dev/null
+fi
 echo "dom0: toolstack up at \$(cut -d' ' -f1 /proc/uptime) s; xl create $name"
 t0=\$(cut -d' ' -f1 /proc/uptime)
 # (xl has been seen to die at random here, in its domain-monitoring child or of
@@ -155,6 +185,15 @@ if [ "$check" = ping ] && [ \$ok = 1 ]; then
     timeout 20 xl shutdown -w $name >/dev/null 2>&1
     grep -q "netfront: closed" \$domu && grep -q "$name: exit status 0" \$domu || { echo "dom0: no clean shutdown"; ok=0; }
   fi
+fi
+if [ "$check" = disk ] && [ \$ok = 1 ]; then
+  # The domain is gone and blkback has let go of the loop device: the image's bytes.
+  for i in \$(seq 1 50); do xl list $name >/dev/null 2>&1 || break; sleep 0.2; done
+  pattern domU >/tmp/want; pattern dom0 >/tmp/want0
+  if dd if=/tmp/disk.img bs=512 skip=1024 count=1024 2>/dev/null | cmp - /tmp/want &&
+     dd if=/tmp/disk.img bs=512 count=1024 2>/dev/null | cmp - /tmp/want0; then
+    echo "dom0: the image holds the domU's 512 KiB, and dom0's is unchanged"
+  else echo "dom0: the image's bytes are not what the domU wrote"; od -c -N 64 -j 524288 /tmp/disk.img; ok=0; fi
 fi
 echo "dom0: ---- domU console ----"; cat \$domu; echo "dom0: ---- end ----"
 if [ \$ok != 1 ]; then echo "dom0: diagnostics"; brctl show; ip -s link; cat /proc/net/arp; fi
