@@ -209,17 +209,24 @@ TEST_CASE("blkif: two batches in flight, answered in reverse, each gets its own"
 TEST_CASE("blkif: bounds and alignment are checked before anything is sent", "[xen][blkif]") {
   fixture f;
   view p = f.fresh_page(0);
+  const block::geometry disk{512, 2, false, 512};
+  const block::geometry big{4096, 8, false, 4096};
+  const block::geometry wide{512, 8, true, 512};
+  constexpr auto rd = block::direction::read;
   const view whole[] = {p.head(1024)};
-  CHECK(queue::check(0, whole, 512, 2));
-  CHECK(queue::check(1, whole, 512, 2).err() == error::out_of_range);
-  CHECK(queue::check(3, whole, 512, 2).err() == error::out_of_range);
-  CHECK(queue::check(~std::uint64_t{0}, whole, 512, 2).err() == error::out_of_range);
+  CHECK(queue::check(disk, rd, 0, whole));
+  CHECK(queue::check(disk, rd, 1, whole).err() == error::out_of_range);
+  CHECK(queue::check(disk, rd, 3, whole).err() == error::out_of_range);
+  CHECK(queue::check(disk, rd, ~std::uint64_t{0}, whole).err() == error::out_of_range);
+  CHECK(queue::check(wide, block::direction::write, 0, whole).err() == error::read_only);
   const view odd[] = {p.head(700)};
-  CHECK(queue::check(0, odd, 512, 8).err() == error::misaligned);
+  CHECK(queue::check(wide, rd, 0, odd).err() == error::misaligned);
   const view shifted[] = {*p.slice(100, 512)};
-  CHECK(queue::check(0, shifted, 512, 8).err() == error::misaligned);
+  CHECK(queue::check(wide, rd, 0, shifted).err() == error::misaligned);
   const view big_sectors[] = {*p.slice(512, 512)};
-  CHECK(queue::check(0, big_sectors, 4096, 8).err() == error::misaligned);
+  CHECK(queue::check(big, rd, 0, big_sectors).err() == error::misaligned);
+  const view across[] = {view::unowned(std::span<std::uint8_t>(p.data() + 3584, 1024))};  // into the next page
+  CHECK(queue::check(wide, rd, 0, across).err() == error::misaligned);
   CHECK(f.back.take_all().empty());
 }
 

@@ -74,16 +74,17 @@ class XenBlkfront {
     auto size = co_await backend_number("sector-size");
     if (!sectors || !size) co_return fail(error::no_device);
     if (*size < 512 || *size > page_size || (*size & (*size - 1)) != 0) co_return fail(error::malformed);
-    sector_size_ = static_cast<std::size_t>(*size);
-    sectors_ = *sectors;  // (in units of sector-size: blkif.h; Linux blkback writes 512-byte units for 512-byte disks)
+    geometry_.sector_size = geometry_.alignment = static_cast<std::size_t>(*size);
+    geometry_.sectors = *sectors;  // (in units of sector-size: blkif.h; Linux blkback writes 512-byte units for 512-byte disks)
     auto info = co_await backend_number("info");
     auto mode = co_await bus_.read_backend("mode");
-    read_only_ = (info && (*info & VDISK_READONLY)) || (mode && mode->view() == "r");
+    geometry_.read_only = (info && (*info & VDISK_READONLY)) || (mode && mode->view() == "r");
     auto flush = co_await backend_number("feature-flush-cache");
     flush_ = flush && *flush == 1;
     if (auto r = co_await bus_.switch_state(XenbusStateConnected); !r) co_return fail(r.err());
     connected_ = true;
-    log_info("blkfront: ", node, ": ", sectors_, " sectors of ", sector_size_, " bytes", read_only_ ? ", read-only" : "",
+    log_info("blkfront: ", node, ": ", geometry_.sectors, " sectors of ", geometry_.sector_size, " bytes",
+             geometry_.read_only ? ", read-only" : "",
              flush_ ? ", flush" : ", no write cache", "; backend ", bus_.backend(), ", ", queue::depth,
              " requests of up to ", queue::max_segments, " pages");
     co_return result<void>{};
@@ -108,15 +109,15 @@ class XenBlkfront {
   }
 
   // ---- the BlockDevice policy ----
-  std::size_t sector_size() const noexcept { return sector_size_; }
-  std::uint64_t sectors() const noexcept { return sectors_; }
-  bool read_only() const noexcept { return read_only_; }
+  std::size_t sector_size() const noexcept { return geometry_.sector_size; }
+  std::uint64_t sectors() const noexcept { return geometry_.sectors; }
+  bool read_only() const noexcept { return geometry_.read_only; }
+  const block::geometry& geometry() const noexcept { return geometry_; }
 
   task<result<void>> read(std::uint64_t first, std::span<const view> into) {
     return transfer(BLKIF_OP_READ, first, into);
   }
   task<result<void>> write(std::uint64_t first, std::span<const view> from) {
-    if (read_only_) return failed(error::read_only);
     return transfer(BLKIF_OP_WRITE, first, from);
   }
   task<result<void>> flush() {
@@ -131,8 +132,6 @@ class XenBlkfront {
   bool flushes() const noexcept { return flush_; }
 
  private:
-  static task<result<void>> failed(error e) { co_return fail(e); }
-
   task<result<std::uint64_t>> backend_number(std::string_view leaf) {
     auto v = co_await bus_.read_backend(leaf);
     if (!v || v->view().empty()) co_return fail(error::not_found);
@@ -146,9 +145,10 @@ class XenBlkfront {
 
   task<result<void>> transfer(std::uint8_t op, std::uint64_t first, std::span<const view> pages) {
     if (!connected_ || queue_.stopped()) co_return fail(error::device_gone);
-    if (auto r = queue::check(first, pages, sector_size_, sectors_); !r) co_return r;
     const bool flush = op == BLKIF_OP_FLUSH_DISKCACHE;
-    std::uint64_t sector = first * (sector_size_ / queue::wire_sector);
+    const auto d = op == BLKIF_OP_READ ? block::direction::read : block::direction::write;
+    if (auto r = queue::check(geometry_, d, first, pages); !r && !flush) co_return r;
+    std::uint64_t sector = first * (geometry_.sector_size / queue::wire_sector);
     queue::batch b;
     std::size_t next = 0;
     bool cut_short = false;  // the device stopped before every part was sent
@@ -205,9 +205,7 @@ class XenBlkfront {
   view ring_page_;
   grant_ref_t ring_ref_ = 0;
   evtchn_port_t port_ = 0;
-  std::size_t sector_size_ = 512;
-  std::uint64_t sectors_ = 0;
-  bool read_only_ = false;
+  block::geometry geometry_;
   bool flush_ = false;
   bool connected_ = false;
 };

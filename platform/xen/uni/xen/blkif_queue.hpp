@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <span>
 
+#include <uni/block/geometry.hpp>
 #include <uni/core/buffer.hpp>
 #include <uni/core/result.hpp>
 #include <uni/xen/public.hpp>
@@ -113,19 +114,15 @@ class blkif_queue {
     return {};
   }
 
-  // A read or write of `pages` from sector `first` of a device of `sectors`
-  // sectors of `sector_size` bytes: each view a whole number of sectors, in one
-  // page, at a sector-aligned offset in it.
-  static result<void> check(std::uint64_t first, std::span<const view> pages, std::size_t sector_size,
-                            std::uint64_t sectors) noexcept {
-    std::uint64_t count = 0;
-    for (const view& v : pages) {
-      const auto offset = reinterpret_cast<std::uintptr_t>(v.data()) & (page_size - 1);
-      if (v.size() % sector_size != 0 || offset % sector_size != 0 || offset + v.size() > page_size)
+  // A read or write of `pages` from sector `first` of the device `g` (whose
+  // alignment is its sector size): block::check_request's rules, and each view
+  // in one page (it is one segment).
+  static result<void> check(const block::geometry& g, block::direction d, std::uint64_t first,
+                            std::span<const view> pages) noexcept {
+    for (const view& v : pages)
+      if ((reinterpret_cast<std::uintptr_t>(v.data()) & (page_size - 1)) + v.size() > page_size)
         return fail(error::misaligned);
-      count += v.size() / sector_size;
-    }
-    if (first > sectors || count > sectors - first) return fail(error::out_of_range);
+    if (auto n = block::check_request(g, d, first, pages); !n) return fail(n.err());
     return {};
   }
 
