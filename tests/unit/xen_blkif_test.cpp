@@ -120,6 +120,14 @@ struct fixture {
     }
     (void)q.push();
   }
+  // One sector from 512-byte sector `sector`, in a page of its own; the request the backend gets.
+  blkif_request_t one_sector(std::uint8_t op, std::uint64_t sector, queue::batch& b) {
+    const view one[] = {fresh_page(static_cast<std::uint8_t>(sector)).head(512)};
+    issue_all(op, sector, one, b);
+    auto reqs = back.take_all();
+    REQUIRE(reqs.size() == 1);
+    return reqs[0];
+  }
 };
 
 }  // namespace
@@ -263,15 +271,13 @@ TEST_CASE("blkif: flush is a request without segments", "[xen][blkif]") {
 
 TEST_CASE("blkif: a caller gone before the answer leaves its slot to the answer", "[xen][blkif]") {
   fixture f;
-  const view one[] = {f.fresh_page(9).head(512)};
+  blkif_request_t req;
   {
     queue::batch b;
-    f.issue_all(BLKIF_OP_WRITE, 0, one, b);
+    req = f.one_sector(BLKIF_OP_WRITE, 0, b);
   }
-  auto reqs = f.back.take_all();
-  REQUIRE(reqs.size() == 1);
   CHECK(f.grants.active() == 1);  // the page stays granted while the backend may use it
-  f.back.answer(reqs[0]);
+  f.back.answer(req);
   REQUIRE(f.q.complete());
   CHECK(f.q.free_slots() == queue::depth);
   CHECK(f.grants.active() == 0);
@@ -279,12 +285,10 @@ TEST_CASE("blkif: a caller gone before the answer leaves its slot to the answer"
 
 TEST_CASE("blkif: a page the backend still maps is never handed back as done", "[xen][blkif]") {
   fixture f;
-  const view one[] = {f.fresh_page(0).head(512)};
   queue::batch b;
-  f.issue_all(BLKIF_OP_READ, 0, one, b);
-  auto reqs = f.back.take_all();
-  f.grants.table.at(reqs[0].seg[0].gref).mapped = true;
-  f.back.answer(reqs[0]);
+  const blkif_request_t req = f.one_sector(BLKIF_OP_READ, 0, b);
+  f.grants.table.at(req.seg[0].gref).mapped = true;
+  f.back.answer(req);
   REQUIRE(f.q.complete());
   REQUIRE(b.done());
   CHECK(b.outcome().err() == error::io);
@@ -316,13 +320,10 @@ TEST_CASE("blkif: a hostile backend stops the queue, never crashes it", "[xen][b
   for (const hostile& h : cases) {
     SECTION(h.what) {
       fixture f;
-      const view one[] = {f.fresh_page(0).head(512)};
       queue::batch b, other;
-      f.issue_all(BLKIF_OP_READ, 0, one, b);
-      f.issue_all(BLKIF_OP_READ, 1, one, other);
-      auto reqs = f.back.take_all();
-      REQUIRE(reqs.size() == 2);
-      h.act(f.back, reqs[0]);
+      const blkif_request_t req = f.one_sector(BLKIF_OP_READ, 0, b);
+      (void)f.one_sector(BLKIF_OP_READ, 1, other);
+      h.act(f.back, req);
       auto r = f.q.complete();
       CHECK(r.err() == error::malformed);
       CHECK(f.q.stopped());
@@ -341,9 +342,8 @@ TEST_CASE("blkif: a hostile backend stops the queue, never crashes it", "[xen][b
 
 TEST_CASE("blkif: release_all takes back every grant and reference", "[xen][blkif]") {
   fixture f;
-  const view one[] = {f.fresh_page(0).head(512)};
   queue::batch b;
-  f.issue_all(BLKIF_OP_WRITE, 0, one, b);
+  (void)f.one_sector(BLKIF_OP_WRITE, 0, b);
   f.q.release_all();
   REQUIRE(b.done());
   CHECK(b.outcome().err() == error::device_gone);
