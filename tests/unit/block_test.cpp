@@ -4,11 +4,13 @@
 // REQUIRE throws, which a coroutine must not: coroutines use CHECK and return.)
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <source_location>
 #include <vector>
 
+#include <uni/block/request_queue.hpp>
 #include <uni/core/run.hpp>
 #include <uni/sim/fault_disk.hpp>
 #include <uni/sim/manual_clock.hpp>
@@ -217,4 +219,130 @@ TEST_CASE("fault disk: latency makes requests complete out of order; seeded faul
   CHECK(run1 == run2);
   CHECK(run1 != run3);
   CHECK(std::count(run1.begin(), run1.end(), true) > 5);
+}
+
+TEST_CASE("request queue: a request longer than the driver takes is split, data in place", "[block]") {
+  static_page_pool<8> pool;
+  sim::RamDisk ram(512, 64);
+  ram.limit_request(2);  // sectors
+  scheduler s;
+  sim::ManualClock clock;
+  block::request_queue<sim::RamDisk, 4, 2> q(ram, s);  // and at most 2 views a piece
+  STATIC_REQUIRE(BlockDevice<block::request_queue<sim::RamDisk, 4, 2>>);
+  const std::array<view, 3> out{page_of(pool, 1536, 1), page_of(pool, 512, 2), page_of(pool, 1024, 3)};
+  const std::array<view, 3> in{page_of(pool, 512, 0), page_of(pool, 2048, 0), page_of(pool, 512, 0)};
+  for (std::size_t i = 0; i < 1536; ++i) out[0][i] = static_cast<std::uint8_t>(i * 7);
+  run_now(s, clock, [&]() -> task<int> {
+    expect(co_await q.write(5, out), error::none);  // sectors 5..10
+    expect(co_await q.read(5, in), error::none);
+    co_return 0;
+  }());
+  CHECK(q.statistics().split == 2);
+  CHECK(q.statistics().pieces == 6);  // 2+1+2+1 sectors written... read 1+2+1 ... 3 each way
+  CHECK(ram.statistics().refused == 0);
+  std::vector<std::uint8_t> wrote(3072), read(3072);
+  gather(out, wrote);
+  gather(in, read);
+  CHECK(wrote == read);
+  CHECK(std::equal(wrote.begin(), wrote.end(), ram.image().begin() + 5 * 512));
+  CHECK(q.in_flight() == 0);
+}
+
+TEST_CASE("request queue: every refusal before anything reaches the driver", "[block]") {
+  static_page_pool<4> pool;
+  sim::RamDisk ram(4096, 16, true);
+  scheduler s;
+  sim::ManualClock clock;
+  block::request_queue<sim::RamDisk, 4> q(ram, s);
+  const view page = page_of(pool, 4096, 0), half = page_of(pool, 2048, 0);
+  run_now(s, clock, [&]() -> task<int> {
+    expect(co_await q.read(16, one(page)), error::out_of_range);
+    expect(co_await q.read(~std::uint64_t{0}, one(page)), error::out_of_range);
+    expect(co_await q.read(0, one(half)), error::misaligned);
+    expect(co_await q.write(0, one(page)), error::read_only);
+    expect(co_await q.read(15, one(page)), error::none);
+    expect(co_await q.flush(), error::none);
+    co_return 0;
+  }());
+  CHECK(q.statistics().refused == 4);
+  CHECK(ram.statistics().refused == 0);
+  CHECK(ram.statistics().reads == 1);
+}
+
+TEST_CASE("request queue: full queue waits, completions out of order, each caller its own data", "[block]") {
+  static_page_pool<16> pool;
+  sim::RamDisk ram(512, 64);
+  for (std::size_t i = 0; i < 8; ++i) std::memset(ram.image().data() + i * 512, static_cast<int>(i + 1), 512);
+  scheduler s;
+  sim::ManualClock clock;
+  sim::FaultDisk disk(ram, s, {.latency_min = 1us, .latency_max = 900us}, 5);
+  disk.delay(sim::block_op::read, 0, 5ms);
+  disk.delay(sim::block_op::read, 1, 2ms);
+  block::request_queue<sim::FaultDisk<sim::RamDisk>, 3> q(disk, s);
+  std::vector<int> order;
+  std::array<view, 8> into;
+  for (auto& v : into) v = page_of(pool, 512, 0);
+  auto reader = [&](int i) -> task<result<void>> {
+    auto r = co_await q.read(static_cast<std::uint64_t>(i), one(into[static_cast<std::size_t>(i)]));
+    order.push_back(i);
+    co_return r;
+  };
+  run_now(s, clock, [&]() -> task<int> {
+    std::array<join_handle<result<void>>, 8> all;
+    for (int i = 0; i < 8; ++i) all[static_cast<std::size_t>(i)] = spawn(s, reader(i));
+    for (auto& h : all) expect(co_await h.join(), error::none);
+    co_return 0;
+  }());
+  CHECK(q.statistics().high_water == 3);
+  CHECK(q.statistics().waited > 0);
+  CHECK(order.size() == 8);
+  CHECK(order.back() == 0);  // the first sent, the last done: the others passed it
+  CHECK_FALSE(std::is_sorted(order.begin() + 1, order.end()));
+  for (std::size_t i = 0; i < 8; ++i) CHECK(into[i][0] == i + 1);
+}
+
+TEST_CASE("request queue: a failing piece, an unplugged device: nothing hangs, every page comes back", "[block]") {
+  static_page_pool<16> pool;
+  sim::RamDisk ram(512, 64);
+  ram.limit_request(1);
+  scheduler s;
+  sim::ManualClock clock;
+  sim::FaultDisk disk(ram, s, {.latency_min = 10us, .latency_max = 100us}, 3);
+  disk.fail_at(sim::block_op::write, 2);
+  block::request_queue<sim::FaultDisk<sim::RamDisk>, 4> q(disk, s);
+  {
+    const view big = page_of(pool, 4096, 9);  // 8 pieces of one sector
+    run_now(s, clock, [&]() -> task<int> {
+      expect(co_await q.write(0, one(big)), error::io);
+      co_return 0;
+    }());
+    CHECK(big.use_count() == 1);  // no piece holds a slice of it any more
+  }
+  CHECK(q.in_flight() == 0);
+  CHECK(pool.available() == 16);
+
+  {
+    std::array<view, 6> pages;
+    for (auto& v : pages) v = page_of(pool, 1024, 1);
+    auto writer = [&](std::size_t i) -> task<result<void>> { co_return co_await q.write(i * 2, one(pages[i])); };
+    auto unplug = [&]() -> task<int> {
+      co_await s.sleep_for(150us);
+      disk.unplug();
+      co_return 0;
+    };
+    std::vector<error> got;
+    run_now(s, clock, [&]() -> task<int> {
+      std::array<join_handle<result<void>>, 6> all;
+      for (std::size_t i = 0; i < 6; ++i) all[i] = spawn(s, writer(i));
+      auto cut = spawn(s, unplug());
+      for (auto& h : all) got.push_back((co_await h.join()).err());
+      co_await cut.join();
+      co_return 0;
+    }());
+    CHECK(std::count(got.begin(), got.end(), error::device_gone) > 0);
+    CHECK(std::count(got.begin(), got.end(), error::none) + std::count(got.begin(), got.end(), error::device_gone) == 6);
+    for (const view& v : pages) CHECK(v.use_count() == 1);
+  }
+  CHECK(q.in_flight() == 0);
+  CHECK(pool.available() == 16);
 }

@@ -5,6 +5,7 @@
 // error (uni/block/concepts.hpp lists them).
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -23,6 +24,31 @@ struct geometry {
 
   std::uint64_t bytes() const noexcept { return sectors * sector_size; }
 };
+
+// A driver's limits, where it states them (none otherwise).
+template <class D>
+constexpr std::uint64_t max_request_sectors_of(const D& d) noexcept {
+  if constexpr (requires { { d.max_request_sectors() } -> std::convertible_to<std::uint64_t>; })
+    return d.max_request_sectors();
+  else if constexpr (requires { d.geometry().max_request_sectors; })
+    return d.geometry().max_request_sectors;
+  else return 0;
+}
+template <class D>
+constexpr std::size_t max_segments_of(const D& d) noexcept {
+  if constexpr (requires { { d.max_segments() } -> std::convertible_to<std::size_t>; }) return d.max_segments();
+  else return 0;
+}
+template <class D>
+constexpr std::size_t alignment_of(const D& d) noexcept {
+  if constexpr (requires { { d.alignment() } -> std::convertible_to<std::size_t>; }) return d.alignment();
+  else if constexpr (requires { d.geometry().alignment; }) return d.geometry().alignment;
+  else return 1;
+}
+template <class D>
+geometry geometry_of(const D& d) noexcept {
+  return {d.sector_size(), d.sectors(), d.read_only(), alignment_of(d), max_request_sectors_of(d)};
+}
 
 enum class direction : std::uint8_t { read, write };
 

@@ -155,6 +155,9 @@ class FaultDisk {
   std::size_t sector_size() const noexcept { return inner_->sector_size(); }
   std::uint64_t sectors() const noexcept { return inner_->sectors(); }
   bool read_only() const noexcept { return inner_->read_only(); }
+  std::size_t alignment() const noexcept { return block::alignment_of(*inner_); }
+  std::uint64_t max_request_sectors() const noexcept { return block::max_request_sectors_of(*inner_); }
+  std::size_t max_segments() const noexcept { return block::max_segments_of(*inner_); }
   Inner& inner() noexcept { return *inner_; }
   const stats& statistics() const noexcept { return stats_; }
 
