@@ -8,9 +8,11 @@
 # 10.0.0.1/24), waits for the domU's console (through its PV console ring and
 # xenconsoled) to say "NAME: exit status 0" -- or, with `ping ADDR`, for the
 # appliance to answer ping there (and with `tcp`, to echo a file over TCP port 7);
-# with `disk`, it gives the domU a disk image through blkback (xvda, a loop device)
-# instead of a vif, and checks the image's bytes once the domain is gone
-# (tests/xen/disk_image.cpp) -- prints the domU console, and reports the
+# with `disk` (IMAGE: tests/integration/disk_check.cpp), it also gives the domU a
+# disk image through blkback (xvda, a loop device) twice: first made here with the
+# pattern of seed 7, which the appliance reads and checks (--check read), then it
+# writes seed 9's and reads it back (--check write), and once that domain is gone
+# the image's bytes must be seed 9's -- prints the domU console, and reports the
 # verdict to QEMU's isa-debug-exit through /dev/port.
 # The domU console log is kept as NAME-dom0.domu.log, the whole run as NAME-dom0.log.
 # Exits 77 when QEMU, Xen or the dom0 packages are missing.
@@ -100,18 +102,29 @@ fi
 HOTPLUG
 chmod +x "$rd/etc/xen/scripts/block"
 devices="vif = [ 'bridge=xenbr0,mac=00:16:3e:00:00:02' ]"
-[[ $check == disk ]] && devices="disk = [ 'format=raw, vdev=xvda, access=rw, target=/tmp/disk.img' ]"
-
-cat >"$rd/app/$name.cfg" <<CFG
-name = "$name"
-type = "$domu_type"
-$domu_kernel
-memory = $domu_memory
-vcpus = 1
-$devices
-on_poweroff = "destroy"
-on_crash = "preserve"
-CFG
+if [[ $check == disk ]]; then
+  devices+=$'\n'"disk = [ 'format=raw, vdev=xvda, access=rw, target=/tmp/disk.img' ]"
+  # disk_check.cpp's pattern: byte i of sector s is (s * 31 + i + seed) mod 256,
+  # but for its first 8 bytes, s in little-endian. 2 MiB; seed 7 to read, seed 9 written.
+  command -v python3 >/dev/null || { echo "SKIP: python3 makes the disk images"; exit 77; }
+  python3 - "$rd/app" <<'PY'
+import struct, sys
+for seed, name in ((7, "disk.img"), (9, "want.img")):
+    with open(f"{sys.argv[1]}/{name}", "wb") as f:
+        for s in range(4096):
+            f.write(struct.pack("<Q", s) + bytes((s * 31 + i + seed) & 255 for i in range(8, 512)))
+PY
+fi
+domu_cfg() {  # NAME EXTRA: an xl configuration
+  printf '%s\n' "name = \"$1\"" "type = \"$domu_type\"" "$domu_kernel" "memory = $domu_memory" "vcpus = 1" \
+    "$devices" ${2:+"extra = \"$2\""} 'on_poweroff = "destroy"' 'on_crash = "preserve"'
+}
+if [[ $check == disk ]]; then
+  domu_cfg "$name-read" "--check read --seed 7" >"$rd/app/$name-read.cfg"
+  domu_cfg "$name" "--check write --seed 9" >"$rd/app/$name.cfg"
+else
+  domu_cfg "$name" >"$rd/app/$name.cfg"
+fi
 
 cat >"$rd/init" <<INIT
 #!/bin/sh
@@ -125,11 +138,16 @@ xenstored --pid-file /run/xenstored.pid || verdict 10
 xen-init-dom0 >/dev/null || verdict 11
 xenconsoled --log=guest --log-dir=/var/log/xen/console || verdict 12
 brctl addbr xenbr0; ip addr add 10.0.0.1/24 dev xenbr0; ip link set xenbr0 up
-# The disk (check disk): sectors 0-1023 dom0's pattern, 1024-2047 zeros for the
-# domU to write, 2 MiB in all; 32-byte lines, 16 to a sector (tests/xen/disk_image.cpp).
-pattern() { awk -v who=\$1 'BEGIN { for (s = 0; s < 1024; s++) for (r = 0; r < 16; r++) printf "%-31s\\n", who " sector " s + (who == "domU" ? 1024 : 0) }'; }
 if [ "$check" = disk ]; then
-  pattern dom0 >/tmp/disk.img; dd if=/dev/zero bs=512 count=3072 >>/tmp/disk.img 2>/dev/null
+  # First direction: the domU reads the image made here.
+  cp /app/disk.img /tmp/disk.img
+  timeout 20 xl create /app/$name-read.cfg || verdict 14
+  read_log=/var/log/xen/console/guest-$name-read.log
+  limit=\$(( \$(cut -d. -f1 /proc/uptime) + ${UNI_XEN_DOMU_SECONDS:-40} ))
+  while [ \$(cut -d. -f1 /proc/uptime) -lt \$limit ] && ! grep -qE "exit status|panic:" \$read_log 2>/dev/null; do sleep 0.1; done
+  for i in \$(seq 1 50); do xl list $name-read >/dev/null 2>&1 || break; sleep 0.2; done
+  echo "dom0: ---- domU console ($name-read) ----"; cat \$read_log; echo "dom0: ---- end ----"
+  grep -q "$name: exit status 0" \$read_log || verdict 15
 fi
 echo "dom0: toolstack up at \$(cut -d' ' -f1 /proc/uptime) s; xl create $name"
 t0=\$(cut -d' ' -f1 /proc/uptime)
@@ -187,16 +205,19 @@ if [ "$check" = ping ] && [ \$ok = 1 ]; then
   fi
 fi
 if [ "$check" = disk ] && [ \$ok = 1 ]; then
-  # The domain is gone and blkback has let go of the loop device: the image's bytes.
+  # The other direction: the domain is gone, blkback has let go; the image's bytes.
   for i in \$(seq 1 50); do xl list $name >/dev/null 2>&1 || break; sleep 0.2; done
-  pattern domU >/tmp/want; pattern dom0 >/tmp/want0
-  if dd if=/tmp/disk.img bs=512 skip=1024 count=1024 2>/dev/null | cmp - /tmp/want &&
-     dd if=/tmp/disk.img bs=512 count=1024 2>/dev/null | cmp - /tmp/want0; then
-    echo "dom0: the image holds the domU's 512 KiB, and dom0's is unchanged"
-  else echo "dom0: the image's bytes are not what the domU wrote"; od -c -N 64 -j 524288 /tmp/disk.img; ok=0; fi
+  if cmp /tmp/disk.img /app/want.img; then echo "dom0: the image holds the 2 MiB the domU wrote"
+  else echo "dom0: the image's bytes are not what the domU wrote"; ok=0; fi
 fi
 echo "dom0: ---- domU console ----"; cat \$domu; echo "dom0: ---- end ----"
 if [ \$ok != 1 ]; then echo "dom0: diagnostics"; brctl show; ip -s link; cat /proc/net/arp; fi
+if [ \$ok != 1 ] && [ "$check" = disk ]; then
+  for k in state hotplug-status physical-device sectors feature-flush-cache; do
+    echo "dom0: vbd backend \$k: \$(xenstore-read /local/domain/0/backend/vbd/1/51712/\$k 2>&1)"
+  done
+  echo "dom0: vbd frontend state: \$(xenstore-read /local/domain/1/device/vbd/51712/state 2>&1)"; losetup -a
+fi
 xl list
 [ \$ok = 1 ] && verdict 0
 verdict 1

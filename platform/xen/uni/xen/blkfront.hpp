@@ -113,6 +113,8 @@ class XenBlkfront {
   std::uint64_t sectors() const noexcept { return geometry_.sectors; }
   bool read_only() const noexcept { return geometry_.read_only; }
   const block::geometry& geometry() const noexcept { return geometry_; }
+  // One ring request's views (block::request_queue cuts longer calls there).
+  static constexpr std::size_t max_segments() noexcept { return queue::max_segments; }
 
   task<result<void>> read(std::uint64_t first, std::span<const view> into) {
     return transfer(BLKIF_OP_READ, first, into);
