@@ -132,7 +132,7 @@ struct fixture {
 
 }  // namespace
 
-TEST_CASE("blkif: a request holds up to 11 segments; the rest go in the next", "[xen][blkif]") {
+TEST_CASE("blkif: a request holds up to 11 segments, and the rest go in the next", "[xen][blkif]") {
   fixture f;
   std::vector<view> pages;
   for (int i = 0; i < 13; ++i) pages.push_back(f.fresh_page(static_cast<std::uint8_t>('a' + i)).head(1024));
