@@ -56,6 +56,8 @@ constexpr std::span<const option_spec> appliance_flags(std::span<const option_sp
   UNI_APPLIANCE_FLAGS(__VA_ARGS__);                                                                           \
   /* its size is the number of vifs the generated xl configuration lists (cmake/uniXenCfg.cmake) */          \
   extern "C" [[gnu::used, gnu::retain]] const char uni_xen_vifs[CONFIG::network_interfaces] = {};             \
+  /* and one byte more than the disks it lists */                                                            \
+  extern "C" [[gnu::used, gnu::retain]] const char uni_xen_disks[CONFIG::block_devices + 1] = {};            \
   [[noreturn]] void uni_appliance_main(const ::uni::boot::info& b) noexcept {                                 \
     ::uni::xen::run_net_appliance<CONFIG>(NAME, b, ::uni::detail::appliance_flags(__VA_ARGS__),               \
                                           [](auto&... devices_then_options) {                                 \

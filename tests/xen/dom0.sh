@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/xen/dom0.sh IMAGE NAME [ping ADDR [tcp|http|dns|memcache]]: tier 3. (IMAGE `linux`: a Debian Linux
+# tests/xen/dom0.sh IMAGE NAME [ping ADDR [tcp|http|dns|memcache] | disk]: tier 3. (IMAGE `linux`: a Debian Linux
 # PVH domU with netfront instead of a uni image, the comparison for boot times.) Boots the real Xen 4.17 under
 # QEMU (TCG) with a Debian Linux PV dom0 that runs from an initramfs built here:
 # busybox, the Xen toolstack (xenstored, xenconsoled, xl) and the kernel's
@@ -7,8 +7,12 @@
 # dom0 creates IMAGE as a PVH domU (`xl create`, a vif on bridge xenbr0 at
 # 10.0.0.1/24), waits for the domU's console (through its PV console ring and
 # xenconsoled) to say "NAME: exit status 0" -- or, with `ping ADDR`, for the
-# appliance to answer ping there (and with `tcp`, to echo a file over TCP port 7)
-# -- prints the domU console, and reports the
+# appliance to answer ping there (and with `tcp`, to echo a file over TCP port 7);
+# with `disk` (IMAGE: tests/integration/disk_check.cpp), it also gives the domU a
+# disk image through blkback (xvda, a loop device) twice: first made here with the
+# pattern of seed 7, which the appliance reads and checks (--check read), then it
+# writes seed 9's and reads it back (--check write), and once that domain is gone
+# the image's bytes must be seed 9's -- prints the domU console, and reports the
 # verdict to QEMU's isa-debug-exit through /dev/port.
 # The domU console log is kept as NAME-dom0.domu.log, the whole run as NAME-dom0.log.
 # Exits 77 when QEMU, Xen or the dom0 packages are missing.
@@ -41,6 +45,11 @@ for l in $libs /lib/x86_64-linux-gnu/libgcc_s.so.1; do cp -L "$l" "$rd/lib/x86_6
 cp -L /lib64/ld-linux-x86-64.so.2 "$rd/lib64/"
 mods=(net/llc/llc net/802/stp net/bridge/bridge drivers/xen/xen-evtchn drivers/xen/xen-gntdev drivers/xen/xen-gntalloc
       drivers/xen/xen-privcmd drivers/xen/xenfs/xenfs drivers/net/xen-netback/xen-netback)
+load="llc stp bridge xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback"
+if [[ $check == disk ]]; then  # blkback, and loop devices for the image file
+  mods+=(drivers/block/loop drivers/block/xen-blkback/xen-blkback)
+  load="$load loop xen-blkback"
+fi
 for m in "${mods[@]}"; do cp "$root/lib/modules/$kver/kernel/$m.ko" "$rd/lib/modules/"; done
 : >"$rd/etc/xen/xl.conf"
 domu_kernel="kernel = \"/app/$name\""
@@ -77,30 +86,69 @@ fi
 xenstore-write "$XENBUS_PATH/hotplug-status" connected
 HOTPLUG
 chmod +x "$rd/etc/xen/scripts/vif-bridge"
-
-cat >"$rd/app/$name.cfg" <<CFG
-name = "$name"
-type = "$domu_type"
-$domu_kernel
-memory = $domu_memory
-vcpus = 1
-vif = [ 'bridge=xenbr0,mac=00:16:3e:00:00:02' ]
-on_poweroff = "destroy"
-on_crash = "preserve"
-CFG
+# The disk hotplug script (Debian's is bash): the image on a loop device, whose
+# major:minor (hex) blkback opens.
+cat >"$rd/etc/xen/scripts/block" <<'HOTPLUG'
+#!/bin/sh
+if [ "$1" = add ]; then
+  dev=$(losetup -f)
+  losetup "$dev" "$(xenstore-read "$XENBUS_PATH/params")" || exit 1
+  xenstore-write "$XENBUS_PATH/physical-device" "$(stat -L -c %t:%T "$dev")"
+  xenstore-write "$XENBUS_PATH/physical-device-path" "$dev"
+  xenstore-write "$XENBUS_PATH/hotplug-status" connected
+elif [ "$1" = remove ]; then
+  dev=$(xenstore-read "$XENBUS_PATH/physical-device-path") && losetup -d "$dev"
+fi
+HOTPLUG
+chmod +x "$rd/etc/xen/scripts/block"
+devices="vif = [ 'bridge=xenbr0,mac=00:16:3e:00:00:02' ]"
+if [[ $check == disk ]]; then
+  devices+=$'\n'"disk = [ 'format=raw, vdev=xvda, access=rw, target=/tmp/disk.img' ]"
+  # disk_check.cpp's pattern: byte i of sector s is (s * 31 + i + seed) mod 256,
+  # but for its first 8 bytes, s in little-endian. 2 MiB; seed 7 to read, seed 9 written.
+  command -v python3 >/dev/null || { echo "SKIP: python3 makes the disk images"; exit 77; }
+  python3 - "$rd/app" <<'PY'
+import struct, sys
+for seed, name in ((7, "disk.img"), (9, "want.img")):
+    with open(f"{sys.argv[1]}/{name}", "wb") as f:
+        for s in range(4096):
+            f.write(struct.pack("<Q", s) + bytes((s * 31 + i + seed) & 255 for i in range(8, 512)))
+PY
+fi
+domu_cfg() {  # NAME EXTRA: an xl configuration
+  printf '%s\n' "name = \"$1\"" "type = \"$domu_type\"" "$domu_kernel" "memory = $domu_memory" "vcpus = 1" \
+    "$devices" ${2:+"extra = \"$2\""} 'on_poweroff = "destroy"' 'on_crash = "preserve"'
+}
+if [[ $check == disk ]]; then
+  domu_cfg "$name-read" "--check read --seed 7" >"$rd/app/$name-read.cfg"
+  domu_cfg "$name" "--check write --seed 9" >"$rd/app/$name.cfg"
+else
+  domu_cfg "$name" >"$rd/app/$name.cfg"
+fi
 
 cat >"$rd/init" <<INIT
 #!/bin/sh
 export PATH=/bin:/sbin:/usr/lib/xen-4.17/bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /run/xen; mount -t devpts devpts /dev/pts
-for m in llc stp bridge xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback; do insmod /lib/modules/\$m.ko; done
+for m in $load; do insmod /lib/modules/\$m.ko; done
 mount -t xenfs xenfs /proc/xen
 verdict() { echo "dom0: verdict \$1"; printf "\\\\\$(printf %o \$1)" | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null; poweroff -f; }
 xenstored --pid-file /run/xenstored.pid || verdict 10
 xen-init-dom0 >/dev/null || verdict 11
 xenconsoled --log=guest --log-dir=/var/log/xen/console || verdict 12
 brctl addbr xenbr0; ip addr add 10.0.0.1/24 dev xenbr0; ip link set xenbr0 up
+if [ "$check" = disk ]; then
+  # First direction: the domU reads the image made here.
+  cp /app/disk.img /tmp/disk.img
+  timeout 20 xl create /app/$name-read.cfg || verdict 14
+  read_log=/var/log/xen/console/guest-$name-read.log
+  limit=\$(( \$(cut -d. -f1 /proc/uptime) + ${UNI_XEN_DOMU_SECONDS:-40} ))
+  while [ \$(cut -d. -f1 /proc/uptime) -lt \$limit ] && ! grep -qE "exit status|panic:" \$read_log 2>/dev/null; do sleep 0.1; done
+  for i in \$(seq 1 50); do xl list $name-read >/dev/null 2>&1 || break; sleep 0.2; done
+  echo "dom0: ---- domU console ($name-read) ----"; cat \$read_log; echo "dom0: ---- end ----"
+  grep -q "$name: exit status 0" \$read_log || verdict 15
+fi
 echo "dom0: toolstack up at \$(cut -d' ' -f1 /proc/uptime) s; xl create $name"
 t0=\$(cut -d' ' -f1 /proc/uptime)
 # (xl has been seen to die at random here, in its domain-monitoring child or of
@@ -163,8 +211,20 @@ if [ "$check" = ping ] && [ \$ok = 1 ]; then
     grep -q "netfront: closed" \$domu && grep -q "$name: exit status 0" \$domu || { echo "dom0: no clean shutdown"; ok=0; }
   fi
 fi
+if [ "$check" = disk ] && [ \$ok = 1 ]; then
+  # The other direction: the domain is gone, blkback has let go; the image's bytes.
+  for i in \$(seq 1 50); do xl list $name >/dev/null 2>&1 || break; sleep 0.2; done
+  if cmp /tmp/disk.img /app/want.img; then echo "dom0: the image holds the 2 MiB the domU wrote"
+  else echo "dom0: the image's bytes are not what the domU wrote"; ok=0; fi
+fi
 echo "dom0: ---- domU console ----"; cat \$domu; echo "dom0: ---- end ----"
 if [ \$ok != 1 ]; then echo "dom0: diagnostics"; brctl show; ip -s link; cat /proc/net/arp; fi
+if [ \$ok != 1 ] && [ "$check" = disk ]; then
+  for k in state hotplug-status physical-device sectors feature-flush-cache; do
+    echo "dom0: vbd backend \$k: \$(xenstore-read /local/domain/0/backend/vbd/1/51712/\$k 2>&1)"
+  done
+  echo "dom0: vbd frontend state: \$(xenstore-read /local/domain/1/device/vbd/51712/state 2>&1)"; losetup -a
+fi
 xl list
 [ \$ok = 1 ] && verdict 0
 verdict 1

@@ -7,6 +7,12 @@
 // as many vifs), and runs `serve(stack, options)` (`serve(stacks, options)` with
 // several) over Stack<XenNetif, XenClock, Config>.
 //
+// An appliance that declares block devices (Config::block_devices, uni/devices.hpp)
+// gets blkfront (uni/xen/blkfront.hpp) on device/vbd/51712, 51728, ... (xvda,
+// xvdb, ...: the generated xl configuration's disk lines, cmake/uniXenCfg.cmake),
+// each behind a block::request_queue of Config::block_queue_depth, and is served
+// `serve(stack, disks, options)`.
+//
 // It runs as uni/lifecycle.hpp says: it stops when `serve` returns (its value is
 // the exit status) or when the toolstack asks (xl shutdown): then the service is
 // cancelled and the status is 0; netfront is closed and the domain powers off
@@ -28,6 +34,7 @@
 #include <span>
 #include <string_view>
 
+#include <uni/block/request_queue.hpp>
 #include <uni/boot/boot.hpp>
 #include <uni/boot/heap.hpp>
 #include <uni/core/buffer.hpp>
@@ -38,6 +45,7 @@
 #include <uni/stack.hpp>
 #include <uni/target_options.hpp>
 #include <uni/xen/appliance.hpp>
+#include <uni/xen/blkfront.hpp>
 #include <uni/xen/grant_table.hpp>
 #include <uni/xen/netif.hpp>
 #include <uni/xen/xenstore.hpp>
@@ -80,6 +88,55 @@ struct xen_interface {
   char node[24] = {};  // "device/vif/N": netfront keeps a view of it
   stack_settings settings;
   std::optional<xen_stack<Config>> stack;
+};
+
+// The appliance's block devices: blkfront on device/vbd/(51712 + 16 i), xvda,
+// xvdb, ..., each behind the request queue the Config sizes.
+template <class Config>
+class xen_disks {
+ public:
+  static constexpr std::size_t count = Config::block_devices;
+  using queue = block::request_queue<XenBlkfront, Config::block_queue_depth>;
+
+  // Connects every disk, in order; the first that does not connect ends it.
+  task<result<void>> connect(std::string_view name, event_channels& ev, grant_table& g, xenstore& xs, page_pool& pool,
+                             scheduler& sched) {
+    for (std::size_t i = 0; i < count; ++i) {
+      one& d = each_[i].emplace(ev, g, xs, pool, sched);
+      text_writer node{d.node, sizeof d.node - 1};
+      format_to(node, "device/vbd/", 51712 + 16 * i);
+      if (auto r = co_await d.front.connect(node.view()); !r) {
+        log_error(name, ": blkfront did not connect to ", node.view(), ": ", to_string(r.err()),
+                  " (the xl configuration must list a disk per block device)");
+        co_return r;
+      }
+      ++connected_;
+      queues_[i] = &d.requests.emplace(d.front, sched);
+    }
+    all_.emplace(queues_);
+    co_return result<void>{};
+  }
+  // What `serve` is given (after connect()).
+  uni::disks<queue, count>& all() noexcept { return *all_; }
+
+  task<void> close() {
+    for (std::size_t i = 0; i < connected_; ++i)
+      if (auto r = co_await each_[i]->front.close(); !r) log_warn("blkfront: close: ", to_string(r.err()));
+    connected_ = 0;
+  }
+
+ private:
+  struct one {
+    one(event_channels& ev, grant_table& g, xenstore& xs, page_pool& pool, scheduler& sched) noexcept
+        : front(ev, g, xs, pool, sched) {}
+    XenBlkfront front;
+    char node[24] = {};  // "device/vbd/N": blkfront keeps a view of it
+    std::optional<queue> requests;
+  };
+  std::array<std::optional<one>, count> each_;
+  std::array<queue*, count> queues_{};
+  std::optional<uni::disks<queue, count>> all_;
+  std::size_t connected_ = 0;
 };
 
 // The options from the kernel command line (xl's `extra=`); nothing with the exit
@@ -152,6 +209,12 @@ template <class Config, class Serve>
     std::unique_ptr<page_meta[]> meta{new page_meta[pages]};
     page_pool pool{{reinterpret_cast<std::uint8_t*>(io.start), pages * page_size}, {meta.get(), pages}};
 
+    // Disks first: a service that starts finds them there.
+    auto disks = std::make_unique<detail::xen_disks<Config>>();
+    if (auto r = co_await disks->connect(name, p.events, grants, store, pool, p.sched); !r) {
+      co_await disks->close();
+      co_return 4;
+    }
     auto ifs = std::make_unique<std::array<std::optional<detail::xen_interface<Config>>, n>>();
     std::array<xen_stack<Config>*, n> stacks{};
     std::size_t connected = 0;
@@ -167,6 +230,7 @@ template <class Config, class Serve>
         log_error(name, ": netfront did not connect to ", node.view(), ": ", to_string(r.err()),
                   n > 1 ? " (the xl configuration must list a vif per interface)" : "");
         co_await close_all();
+        co_await disks->close();
         co_return 4;
       }
       ++connected;
@@ -190,15 +254,23 @@ template <class Config, class Serve>
                  " rx no buffers ", s.rx_no_buffers, " tx would block ", s.tx_would_block, " tx errors ", s.tx_errors);
       }
     };
+    // serve(stack or stacks, [disks,] options)
+    auto served = [&](auto& net) {
+      if constexpr (Config::block_devices > 0) {
+        return serve(net, disks->all(), *opts);
+      } else {
+        return serve(net, *opts);
+      }
+    };
     if constexpr (n == 1) {
-      status = co_await serve_until_stopped(p.sched, name, serve(*stacks[0], *opts),
-                                            detail::toolstack_shutdown(store, name), report);
+      status = co_await serve_until_stopped(p.sched, name, served(*stacks[0]), detail::toolstack_shutdown(store, name),
+                                            report);
     } else {
       uni::stacks<xen_stack<Config>, n> all(stacks);
-      status = co_await serve_until_stopped(p.sched, name, serve(all, *opts), detail::toolstack_shutdown(store, name),
-                                            report);
+      status = co_await serve_until_stopped(p.sched, name, served(all), detail::toolstack_shutdown(store, name), report);
     }
     co_await close_all();
+    co_await disks->close();
     co_return status;
   });
 }
