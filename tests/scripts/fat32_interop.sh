@@ -3,7 +3,8 @@
 # mkfs.fat -F 32 and filled by mcopy (long names, nested directories, empty
 # files, files of many sizes) is read back by uni byte for byte; then uni writes
 # (files, directories, long names, rename, move, remove, truncate) and the image
-# must pass fsck.fat -n without a word and copy back with mcopy byte for byte.
+# must pass fsck.fat -n without a word and copy back with mcopy byte for byte;
+# a volume uni formats passes the same judges.
 # As root, where the kernel has vfat and loop devices, the Linux driver reads it too.
 #   fat32_interop.sh FAT32_TOOL
 set -euo pipefail
@@ -86,7 +87,19 @@ echo "ok: mcopy copies back what uni wrote"
 diff -r "$expected" "$work/read2"
 echo "ok: uni reads back what it wrote"
 
-# 3. The Linux vfat driver, where it can be used.
+# 3. uni's formatter: fsck.fat and mcopy take its volume as their own.
+fresh=$work/fresh.img
+truncate -s 33M "$fresh"
+"$tool" "$fresh" format
+"$tool" "$fresh" putdir "$work/new" ""
+out=$(fsck.fat -n "$fresh" 2>&1) || { echo "$out"; echo "FAIL: fsck.fat -n on uni's formatted volume"; exit 1; }
+[ "$(printf '%s\n' "$out" | wc -l)" -eq 2 ] || { echo "$out"; echo "FAIL: fsck.fat -n had something to say"; exit 1; }
+mkdir "$work/fresh"
+mcopy -s -i "$fresh" ::/ "$work/fresh/"
+diff -r "$work/new" "$work/fresh"
+echo "ok: a volume uni formatted passes fsck.fat -n and copies back with mcopy"
+
+# 4. The Linux vfat driver, where it can be used.
 mkdir "$work/mnt"
 if [ "$(id -u)" -ne 0 ]; then
   echo "SKIP (vfat part only): not root"

@@ -7,7 +7,8 @@
 //                                         file's bytes in chunks of varied sizes
 //   fat32_tool IMAGE putdir HOSTDIR PATH  put every file under HOSTDIR, mkdir on the way
 //   fat32_tool IMAGE mkdir PATH | remove PATH | rename FROM TO | truncate PATH SIZE
-//   fat32_tool IMAGE format               a fresh volume over the whole image
+//   fat32_tool IMAGE format [RESERVED]    a fresh volume over the whole image (RESERVED
+//                                         sectors before the FATs: 32, or 8 for small seeds)
 //
 // The image is a BlockDevice of 512-byte sectors read and written with
 // pread/pwrite (the library sees only the concept).
@@ -162,7 +163,9 @@ int main(int argc, char** argv) {
     return argv[i];
   };
   if (cmd == "format") {
-    check(now(fat::format(disk, pool)), "format");
+    fat::format_options o;
+    if (argc > 3) o.reserved_sectors = static_cast<std::uint32_t>(std::stoul(argv[3]));
+    check(now(fat::format(disk, pool, o)), "format");
     return 0;
   }
   fat_volume v(disk, pool);

@@ -120,7 +120,7 @@ TEST_CASE("fat32 names: the long-name checksum, short aliases, UTF-8 and UTF-16"
   CHECK(!exact_short_name("A.B.C").has_value());
   const short_name alias = short_name_for("My long file.name.html", 1);
   CHECK(std::string_view(reinterpret_cast<const char*>(alias.data()), 11) == "MYLONG~1HTM");
-  CHECK(std::string_view(reinterpret_cast<const char*>(short_name_for(".bashrc", 12).data()), 11) == "BASHRC~12  ");
+  CHECK(std::string_view(reinterpret_cast<const char*>(short_name_for(".bashrc", 12).data()), 11) == "BASHR~12   ");
 
   std::array<char, 12> text{};
   std::memcpy(n.data(), "HELLO   TXT", 11);
@@ -297,7 +297,8 @@ TEST_CASE("fat32 full volume: no_space, and a failed write gives its clusters ba
   REQUIRE(put(vol, "big", huge.substr(0, std::size_t{free_before - 1} * 512)).ok());
   REQUIRE(now(vol.create("x")).ok());
   CHECK(put(vol, "x", std::string(2000, 'y')).err() == error::no_space);
-  CHECK(vol.free_clusters() == 0);
+  CHECK(vol.free_clusters() == 1);  // the one cluster it took is back
+  CHECK(now(vol.stat("x"))->size == 0);
 }
 
 TEST_CASE("fat32 corrupt images: errors, not crashes or hangs", "[fat32]") {
