@@ -389,7 +389,8 @@ class volume {
     auto n = co_await next_cluster(c.at.cluster);
     if (!n) co_return fail(n.err());
     std::uint32_t next = *n;
-    if (std::uint64_t{c.clusters + 1} * g_.cluster_bytes() > max_directory_bytes)
+    // A directory holds at most 65536 entries, and never more clusters than the volume.
+    if (std::uint64_t{c.clusters + 1} * g_.cluster_bytes() > max_directory_bytes || c.clusters >= g_.cluster_count)
       co_return fail(next == 0 && grow ? error::no_space : error::corrupt);
     if (next == 0) {
       if (!grow) {
