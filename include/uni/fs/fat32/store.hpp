@@ -15,12 +15,12 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <span>
 #include <string_view>
 
 #include <uni/block/concepts.hpp>
 #include <uni/core/buffer.hpp>
+#include <uni/core/format.hpp>
 #include <uni/core/result.hpp>
 #include <uni/core/task.hpp>
 #include <uni/fs/fat32/volume.hpp>
@@ -84,9 +84,9 @@ class store {
       for (std::uint8_t b : chunk->bytes()) hash = (hash ^ b) * 1099511628211ull;
     }
     char text[kv::digest::capacity];
-    const int n = std::snprintf(text, sizeof text, "%x-%016llx", static_cast<unsigned>(info->size),
-                                static_cast<unsigned long long>(hash));
-    co_return kv::digest(std::string_view(text, static_cast<std::size_t>(n)));
+    text_writer w(text, sizeof text);
+    format_to(w, hex(info->size), '-', hex(hash, 16));
+    co_return kv::digest(w.view());
   }
 
   task<result<std::size_t>> list(std::string_view prefix, kv::key_visitor each) {

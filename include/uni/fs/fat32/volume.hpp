@@ -113,7 +113,6 @@ class volume {
     task<result<view>> next() {
       if (pos_ >= size_) co_return view{};
       const std::uint32_t cb = v_->g_.cluster_bytes();
-      const std::uint32_t ss = v_->g_.sector_size;
       while (index_ < pos_ / cb) {
         auto n = co_await v_->next_cluster(cluster_);
         if (!n) co_return fail(n.err());
@@ -121,16 +120,13 @@ class volume {
         cluster_ = *n;
         ++index_;
       }
-      const std::uint64_t in_cluster = pos_ % cb;
-      const std::uint64_t aligned = pos_ - in_cluster % ss;
-      const std::uint64_t end = std::min<std::uint64_t>({size_, pos_ - in_cluster + cb, aligned + page_size});
-      const auto sectors = static_cast<std::uint32_t>((end - aligned + ss - 1) / ss);
+      const sector_run run = v_->run_at(cluster_, pos_, size_);
       auto page = v_->pool_.allocate();
       if (!page) co_return fail(page.err());
-      auto rd = co_await v_->read_sectors(v_->g_.cluster_sector(cluster_) + in_cluster / ss, sectors, *page);
+      auto rd = co_await v_->read_sectors(run.sector, run.sectors, *page);
       if (!rd) co_return fail(rd.err());
-      auto out = page->slice(static_cast<std::size_t>(pos_ - aligned), static_cast<std::size_t>(end - pos_));
-      pos_ = end;
+      auto out = page->slice(static_cast<std::size_t>(pos_ - run.aligned), static_cast<std::size_t>(run.stop - pos_));
+      pos_ = run.stop;
       co_return out;
     }
     std::uint64_t size() const noexcept { return size_; }
@@ -355,6 +351,21 @@ class volume {
       if (!w) co_return w;
     }
     co_return result<void>{};
+  }
+
+  // The sectors a transfer from byte `pos` of a file covers: from the sector
+  // holding `pos` to `end`, within pos's cluster (`cluster`) and one page.
+  struct sector_run {
+    std::uint64_t aligned, stop, sector;  // file offsets of the first sector and the end; the device sector
+    std::uint32_t sectors;
+  };
+  sector_run run_at(std::uint32_t cluster, std::uint64_t pos, std::uint64_t end) const noexcept {
+    const std::uint32_t cb = g_.cluster_bytes(), ss = g_.sector_size;
+    const std::uint64_t in_cluster = pos % cb;
+    const std::uint64_t aligned = pos - in_cluster % ss;
+    const std::uint64_t stop = std::min<std::uint64_t>({end, pos - in_cluster + cb, aligned + page_size});
+    return {aligned, stop, g_.cluster_sector(cluster) + in_cluster / ss,
+            static_cast<std::uint32_t>((stop - aligned + ss - 1) / ss)};
   }
 
   // ---- Directory sectors: one cached in dir_page_, written back when another is needed
@@ -842,11 +853,7 @@ class volume {
         cluster = *n;
         ++index;
       }
-      const std::uint64_t in_cluster = pos % cb;
-      const std::uint64_t aligned = pos - in_cluster % ss;
-      const std::uint64_t stop = std::min<std::uint64_t>({end, pos - in_cluster + cb, aligned + page_size});
-      const auto sectors = static_cast<std::uint32_t>((stop - aligned + ss - 1) / ss);
-      const std::uint64_t sector = g_.cluster_sector(cluster) + in_cluster / ss;
+      const auto [aligned, stop, sector, sectors] = run_at(cluster, pos, end);
       // Partial sectors keep the bytes around the write that are the file's.
       const bool partial_head = aligned < pos;
       const bool partial_tail = stop % ss != 0 && stop < old_size;
