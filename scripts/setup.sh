@@ -14,6 +14,7 @@ packages=(
   curl wrk nginx
   memcached libmemcached-tools python3-pymemcache
   liburing-dev fio dmsetup
+  dosfstools mtools
 )
 
 missing=()

@@ -1,0 +1,148 @@
+// uni/fs/fat32/store.hpp: a FAT-32 volume as a read-write key-value store
+// (uni::kv::Store): a key is a file's path ("css/site.css"), its value the
+// file's bytes. set() makes the missing directories on the way, then writes
+// the file (emptied first if it existed); remove() removes the file only.
+// Keys name files only: a directory is not a key. Names compare without regard
+// to ASCII case, as FAT's do, so "A.txt" and "a.txt" are one key.
+//
+// list() walks the directories depth first, at most max_depth deep, and gives
+// the keys in directory order (FAT keeps no sorted index, and sorting would need
+// memory for every key). The digest is the value's size and the FNV-1a hash of
+// its bytes (FAT's timestamps have two-second steps and no clock is passed in),
+// so computing it reads the file.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include <uni/block/concepts.hpp>
+#include <uni/core/buffer.hpp>
+#include <uni/core/format.hpp>
+#include <uni/core/result.hpp>
+#include <uni/core/task.hpp>
+#include <uni/fs/fat32/volume.hpp>
+#include <uni/kv/concepts.hpp>
+
+namespace uni::fs::fat32 {
+
+template <class Volume>
+class store {
+ public:
+  static constexpr std::size_t max_depth = 16;
+
+  explicit store(Volume& v) noexcept : v_(v) {}
+
+  task<result<std::size_t>> get(std::string_view key, std::span<std::uint8_t> out) {
+    auto info = co_await file(key);
+    if (!info) co_return fail(info.err());
+    if (info->size > out.size()) co_return fail(error::too_large);
+    co_return co_await v_.read(key, 0, out.first(info->size));
+  }
+
+  task<result<void>> set(std::string_view key, std::span<const view> value) {
+    if (!kv::valid_key(key)) co_return fail(error::invalid_argument);
+    for (std::size_t slash = key.find('/'); slash != std::string_view::npos; slash = key.find('/', slash + 1)) {
+      auto dir = co_await v_.stat(key.substr(0, slash));
+      if (dir && !dir->directory) co_return fail(error::invalid_argument);
+      if (!dir && dir.err() != error::not_found) co_return fail(dir.err());
+      if (!dir)
+        if (auto m = co_await v_.mkdir(key.substr(0, slash)); !m) co_return m;
+    }
+    auto info = co_await v_.stat(key);
+    if (info && info->directory) co_return fail(error::invalid_argument);
+    if (!info && info.err() != error::not_found) co_return fail(info.err());
+    auto made = info ? co_await v_.truncate(key, 0) : co_await v_.create(key);
+    if (!made) co_return made;
+    co_return co_await v_.write(key, 0, value);
+  }
+
+  task<result<void>> remove(std::string_view key) {
+    auto info = co_await file(key);
+    if (!info) co_return fail(info.err());
+    co_return co_await v_.remove(key);
+  }
+
+  task<result<bool>> exists(std::string_view key) {
+    auto info = co_await file(key);
+    if (!info && info.err() != error::not_found) co_return fail(info.err());
+    co_return info.ok();
+  }
+
+  task<result<kv::digest>> digest(std::string_view key) {
+    auto info = co_await file(key);
+    if (!info) co_return fail(info.err());
+    auto r = co_await v_.open(key);
+    if (!r) co_return fail(r.err());
+    std::uint64_t hash = 14695981039346656037ull;
+    while (true) {
+      auto chunk = co_await r->next();
+      if (!chunk) co_return fail(chunk.err());
+      if (chunk->empty()) break;
+      for (std::uint8_t b : chunk->bytes()) hash = (hash ^ b) * 1099511628211ull;
+    }
+    char text[kv::digest::capacity];
+    text_writer w(text, sizeof text);
+    format_to(w, hex(info->size), '-', hex(hash, 16));
+    co_return kv::digest(w.view());
+  }
+
+  task<result<std::size_t>> list(std::string_view prefix, kv::key_visitor each) {
+    using directory = typename Volume::directory;
+    std::array<directory, max_depth> stack;
+    std::array<std::size_t, max_depth> key_size{};  // the key's length at each level, before its names
+    std::array<char, kv::max_key> key{};
+    typename Volume::listed entry;
+    auto root = co_await v_.open_directory("");
+    if (!root) co_return fail(root.err());
+    stack[0] = *root;
+    std::size_t depth = 1, n = 0;
+    while (depth > 0) {
+      auto more = co_await v_.next(stack[depth - 1], entry);
+      if (!more) co_return fail(more.err());
+      if (!*more) {
+        --depth;
+        continue;
+      }
+      const std::size_t base = key_size[depth - 1];
+      const std::string_view name = entry.name();
+      if (base + name.size() + 1 > key.size()) continue;  // longer than any key
+      std::copy(name.begin(), name.end(), key.begin() + static_cast<std::ptrdiff_t>(base));
+      const std::string_view path(key.data(), base + name.size());
+      if (!entry.info.directory) {
+        if (path.starts_with(prefix) && kv::valid_key(path)) {
+          each(path);
+          ++n;
+        }
+        continue;
+      }
+      // Into a directory only if keys under it can start with the prefix.
+      key[path.size()] = '/';
+      const std::string_view under(key.data(), path.size() + 1);
+      if (!(prefix.starts_with(under) || under.starts_with(prefix))) continue;
+      if (depth == max_depth) co_return fail(error::table_full);
+      auto d = co_await v_.open_directory(path);
+      if (!d) co_return fail(d.err());
+      stack[depth] = *d;
+      key_size[depth] = under.size();
+      ++depth;
+    }
+    co_return n;
+  }
+
+ private:
+  // The file `key` names: error::not_found for a directory.
+  task<result<entry_info>> file(std::string_view key) {
+    if (!kv::valid_key(key)) co_return fail(error::invalid_argument);
+    auto info = co_await v_.stat(key);
+    if (!info) co_return fail(info.err());
+    if (info->directory) co_return fail(error::not_found);
+    co_return *info;
+  }
+
+  Volume& v_;
+};
+
+}  // namespace uni::fs::fat32
