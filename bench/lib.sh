@@ -99,3 +99,25 @@ ticks() {
   done
   echo "$total"
 }
+
+# read_flags USAGE SWITCHES VALUED "$@": the scripts' flags, one way. A switch
+# (`--quick`) sets its variable to 1, a valued flag (`--out DIR`) to its value; the
+# variable is the flag's name with dashes as underscores. Anything else prints
+# "usage: SCRIPT USAGE" and exits 2.
+read_flags() {
+  local usage=$1 switches=" $2 " valued=" $3 " name
+  shift 3
+  while [ $# -gt 0 ]; do
+    name=${1#--}
+    if [[ $1 == --* && $switches == *" $name "* ]]; then
+      printf -v "${name//-/_}" 1
+    elif [[ $1 == --* && $valued == *" $name "* && $# -ge 2 ]]; then
+      printf -v "${name//-/_}" '%s' "$2"
+      shift
+    else
+      echo "usage: $0 $usage" >&2
+      exit 2
+    fi
+    shift
+  done
+}

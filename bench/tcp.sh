@@ -35,23 +35,11 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
-out=$root/bench/results
+out=$root/bench/results repeats=3 keep="" build=build/release quick=0 full=0
+read_flags "[--quick | --full] [--repeats N] [--out DIR] [--build DIR] [--keep DIR]" "quick full" "repeats out build keep" "$@"
 mode=default
-repeats=3
-keep=""
-build=build/release
-while [ $# -gt 0 ]; do
-  case $1 in
-    --quick) mode=quick ;;
-    --full) mode=full ;;
-    --repeats) repeats=$2; shift ;;
-    --out) out=$2; shift ;;
-    --build) build=$2; shift ;;
-    --keep) keep=$2; shift ;;
-    *) echo "usage: $0 [--quick | --full] [--repeats N] [--out DIR] [--build DIR] [--keep DIR]" >&2; exit 2 ;;
-  esac
-  shift
-done
+[ "$quick" = 0 ] || mode=quick
+[ "$full" = 0 ] || mode=full
 need_root tcp
 out=$(results_dir "$out")
 case $mode in quick) bytes=256000000 ;; full) bytes=4000000000 ;; *) bytes=1000000000 ;; esac
