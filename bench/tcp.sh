@@ -76,25 +76,12 @@ trap cleanup EXIT
 trap 'echo "bench/tcp.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 trap 'exit 130' INT TERM
 
-for ns in "$NS_A" "$NS_B"; do
-  ip netns add "$ns"
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-  ip -n "$ns" link set lo up
-done
-ip -n "$NS_A" tuntap add dev tap0 mode tap
-ip -n "$NS_A" addr add "$PEER_IP/24" dev tap0
-ip -n "$NS_A" link set tap0 up
-ip -n "$NS_A" tuntap add dev tap1 mode tap
-ip -n "$NS_A" addr add "$PEER0_IP/24" dev tap1
-ip -n "$NS_A" link set tap1 up
-ip -n "$NS_A" tuntap add dev tap2 mode tap
-ip -n "$NS_A" addr add "$PEERTX_IP/24" dev tap2
-ip -n "$NS_A" link set tap2 up
-ip -n "$NS_A" link add veth0 type veth peer name veth0 netns "$NS_B"
-ip -n "$NS_A" addr add "$A_IP/24" dev veth0
-ip -n "$NS_B" addr add "$B_IP/24" dev veth0
-ip -n "$NS_A" link set veth0 up
-ip -n "$NS_B" link set veth0 up
+new_namespace "$NS_A"
+new_namespace "$NS_B"
+add_tap "$NS_A" tap0 "$PEER_IP"
+add_tap "$NS_A" tap1 "$PEER0_IP"
+add_tap "$NS_A" tap2 "$PEERTX_IP"
+add_veth "$NS_A" "$A_IP" "$NS_B" "$B_IP"
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
