@@ -44,17 +44,9 @@ using outcome_t = typename outcome<T>::type;
 
 namespace detail {
 
-// Storage for the start-of-run node and the joiners of a spawned task; kept in
-// the promise so spawning allocates nothing beyond the coroutine frame.
-struct spawn_state {
-  waiter start;
-  waitlist joiners;
-};
-
 struct promise_base {
   std::coroutine_handle<> continuation{};  // the coroutine co_awaiting this task
   // Only for spawned tasks:
-  spawn_state spawn;
   scheduler* sched = nullptr;
   bool done = false;
   bool detached = false;
@@ -84,16 +76,19 @@ struct promise_base {
     void await_resume() const noexcept {}
   };
   final_awaiter final_suspend() noexcept { return {}; }
+};
 
-  // (each promise's destructor; written here once for every T)
-  void wake_joiners_cancelled() noexcept {
-    while (waiter* w = spawn.joiners.front()) sched->wake(*w, wake_reason::cancelled);
-  }
+// Storage for the start-of-run node and the joiners of a spawned task; kept in
+// the promise so spawning allocates nothing beyond the coroutine frame.
+struct spawn_state {
+  waiter start;
+  waitlist joiners;
 };
 
 template <class T>
 struct promise : promise_base {
   std::optional<T> value;
+  spawn_state spawn;
 
   task<T> get_return_object() noexcept;
   template <class U>
@@ -102,14 +97,21 @@ struct promise : promise_base {
     value.emplace(std::forward<U>(v));
   }
   ~promise() { wake_joiners_cancelled(); }
+  void wake_joiners_cancelled() noexcept {
+    while (waiter* w = spawn.joiners.front()) sched->wake(*w, wake_reason::cancelled);
+  }
 };
 
 template <>
 struct promise<void> : promise_base {
+  spawn_state spawn;
 
   task<void> get_return_object() noexcept;
   void return_void() noexcept {}
   ~promise() { wake_joiners_cancelled(); }
+  void wake_joiners_cancelled() noexcept {
+    while (waiter* w = spawn.joiners.front()) sched->wake(*w, wake_reason::cancelled);
+  }
 };
 
 }  // namespace detail
