@@ -10,7 +10,7 @@ set -euo pipefail
 without=$1 with=$2 pattern=$3 control_pattern=${4:-$3}
 found=$(nm -C "$without" | grep -iE "$pattern" || true)
 if [[ -n "$found" ]]; then
-  echo "FAIL: $(basename "$without") has code it should not ($pattern):"; echo "$found" | head -20; exit 1
+  echo "FAIL: $(basename "$without") has code it should not ($pattern):"; head -20 <<<"$found"; exit 1
 fi
 control=$(nm -C "$with" | grep -ciE "$control_pattern" || true)
 [[ "$control" -gt 0 ]] || { echo "FAIL: no symbols match '$control_pattern' even in $(basename "$with"): the check is blind"; exit 1; }
