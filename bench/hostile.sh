@@ -9,16 +9,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
-build=build/debug
-out=$root/bench/results/hostile.md
-while [ $# -gt 0 ]; do
-  case $1 in
-    --build) build=$2; shift ;;
-    --out) out=$2; shift ;;
-    *) echo "usage: $0 [--build DIR] [--out FILE]" >&2; exit 2 ;;
-  esac
-  shift
-done
+build=build/debug out=$root/bench/results/hostile.md
+read_flags "[--build DIR] [--out FILE]" "" "build out" "$@"
 need_root hostile
 cd "$root"
 build_targets "$build" debug tcp-echo-tap udp-echo-tap dns-tap www-tap uni_inject

@@ -30,21 +30,10 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
-out=$root/bench/results
-repeats=3
-duration=5
-build=build/release
-while [ $# -gt 0 ]; do
-  case $1 in
-    --quick) repeats=1; duration=3 ;;
-    --repeats) repeats=$2; shift ;;
-    --duration) duration=$2; shift ;;
-    --out) out=$2; shift ;;
-    --build) build=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--repeats N] [--duration S] [--out DIR] [--build DIR]" >&2; exit 2 ;;
-  esac
-  shift
-done
+out=$root/bench/results build=build/release quick=0 repeats="" duration=""
+read_flags "[--quick] [--repeats N] [--duration S] [--out DIR] [--build DIR]" "quick" "repeats duration out build" "$@"
+[ -n "$repeats" ] || repeats=$((quick ? 1 : 3))
+[ -n "$duration" ] || duration=$((quick ? 3 : 5))
 need_root http
 need_tools http wrk nginx curl
 out=$(results_dir "$out")

@@ -62,20 +62,30 @@ two_namespaces() {
   work=$(mktemp -d)
   pids=()
   trap two_namespaces_cleanup EXIT
-  local ns
-  for ns in "$NS_C" "$NS_N"; do
-    ip netns add "$ns"
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-    ip -n "$ns" link set lo up
-  done
-  ip -n "$NS_C" tuntap add dev tap0 mode tap
-  ip -n "$NS_C" addr add "$TAP_PEER/24" dev tap0
-  ip -n "$NS_C" link set tap0 up
-  ip -n "$NS_C" link add veth0 type veth peer name veth0 netns "$NS_N"
-  ip -n "$NS_C" addr add "$C_IP/24" dev veth0
-  ip -n "$NS_N" addr add "$N_IP/24" dev veth0
-  ip -n "$NS_C" link set veth0 up
-  ip -n "$NS_N" link set veth0 up
+  new_namespace "$NS_C"
+  new_namespace "$NS_N"
+  add_tap "$NS_C" tap0 "$TAP_PEER"
+  add_veth "$NS_C" "$C_IP" "$NS_N" "$N_IP"
+}
+# new_namespace NS: a network namespace with lo up and IPv6 off.
+new_namespace() {
+  ip netns add "$1"
+  ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  ip -n "$1" link set lo up
+}
+# add_tap NS DEV ADDR: a TAP device in NS, at ADDR/24, up.
+add_tap() {
+  ip -n "$1" tuntap add dev "$2" mode tap
+  ip -n "$1" addr add "$3/24" dev "$2"
+  ip -n "$1" link set "$2" up
+}
+# add_veth NS_A ADDR_A NS_B ADDR_B: a veth pair veth0 between the two, at ADDR/24 each, up.
+add_veth() {
+  ip -n "$1" link add veth0 type veth peer name veth0 netns "$3"
+  ip -n "$1" addr add "$2/24" dev veth0
+  ip -n "$3" addr add "$4/24" dev veth0
+  ip -n "$1" link set veth0 up
+  ip -n "$3" link set veth0 up
 }
 two_namespaces_cleanup() {
   local p ns
@@ -98,4 +108,26 @@ ticks() {
     total=$((total + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
   done
   echo "$total"
+}
+
+# read_flags USAGE SWITCHES VALUED "$@": the scripts' flags, one way. A switch
+# (`--quick`) sets its variable to 1, a valued flag (`--out DIR`) to its value; the
+# variable is the flag's name with dashes as underscores. Anything else prints
+# "usage: SCRIPT USAGE" and exits 2.
+read_flags() {
+  local usage=$1 switches=" $2 " valued=" $3 " name
+  shift 3
+  while [ $# -gt 0 ]; do
+    name=${1#--}
+    if [[ $1 == --* && $switches == *" $name "* ]]; then
+      printf -v "${name//-/_}" 1
+    elif [[ $1 == --* && $valued == *" $name "* && $# -ge 2 ]]; then
+      printf -v "${name//-/_}" '%s' "$2"
+      shift
+    else
+      echo "usage: $0 $usage" >&2
+      exit 2
+    fi
+    shift
+  done
 }

@@ -22,19 +22,9 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
-out=$root/bench/results
-duration=8
-build=build/release
-while [ $# -gt 0 ]; do
-  case $1 in
-    --quick) duration=3 ;;
-    --duration) duration=$2; shift ;;
-    --out) out=$2; shift ;;
-    --build) build=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--duration S] [--out DIR] [--build DIR]" >&2; exit 2 ;;
-  esac
-  shift
-done
+out=$root/bench/results build=build/release quick=0 duration=""
+read_flags "[--quick] [--duration S] [--out DIR] [--build DIR]" "quick" "duration out build" "$@"
+[ -n "$duration" ] || duration=$((quick ? 3 : 8))
 need_root memcache
 need_tools memcache memcached memcaslap
 out=$(results_dir "$out")

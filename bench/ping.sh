@@ -45,25 +45,12 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
-out=$root/bench/results
+out=$root/bench/results repeats=3 keep="" build=build/release quick=0 full=0 awake=0
+read_flags "[--quick | --full] [--awake] [--repeats N] [--out DIR] [--keep DIR] [--build DIR]" "quick full awake" \
+  "repeats out keep build" "$@"
 mode=default
-repeats=3
-keep=""
-build=build/release
-awake=0
-while [ $# -gt 0 ]; do
-  case $1 in
-    --quick) mode=quick ;;
-    --full) mode=full ;;
-    --awake) awake=1 ;;
-    --repeats) repeats=$2; shift ;;
-    --out) out=$2; shift ;;
-    --keep) keep=$2; shift ;;
-    --build) build=$2; shift ;;
-    *) echo "usage: $0 [--quick | --full] [--awake] [--repeats N] [--out DIR] [--keep DIR] [--build DIR]" >&2; exit 2 ;;
-  esac
-  shift
-done
+[ "$quick" = 0 ] || mode=quick
+[ "$full" = 0 ] || mode=full
 need_root ping
 need_tools ping ip ping gnuplot timeout awk
 out=$(results_dir "$out")

@@ -22,18 +22,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
-out=$root/bench/results
-quick=0
-build=build/release
-while [ $# -gt 0 ]; do
-  case $1 in
-    --quick) quick=1 ;;
-    --out) out=$2; shift ;;
-    --build) build=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--out DIR] [--build DIR]" >&2; exit 2 ;;
-  esac
-  shift
-done
+out=$root/bench/results build=build/release quick=0
+read_flags "[--quick] [--out DIR] [--build DIR]" "quick" "out build" "$@"
 out=$(results_dir "$out")
 
 cd "$root"

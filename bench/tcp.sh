@@ -35,23 +35,11 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
-out=$root/bench/results
+out=$root/bench/results repeats=3 keep="" build=build/release quick=0 full=0
+read_flags "[--quick | --full] [--repeats N] [--out DIR] [--build DIR] [--keep DIR]" "quick full" "repeats out build keep" "$@"
 mode=default
-repeats=3
-keep=""
-build=build/release
-while [ $# -gt 0 ]; do
-  case $1 in
-    --quick) mode=quick ;;
-    --full) mode=full ;;
-    --repeats) repeats=$2; shift ;;
-    --out) out=$2; shift ;;
-    --build) build=$2; shift ;;
-    --keep) keep=$2; shift ;;
-    *) echo "usage: $0 [--quick | --full] [--repeats N] [--out DIR] [--build DIR] [--keep DIR]" >&2; exit 2 ;;
-  esac
-  shift
-done
+[ "$quick" = 0 ] || mode=quick
+[ "$full" = 0 ] || mode=full
 need_root tcp
 out=$(results_dir "$out")
 case $mode in quick) bytes=256000000 ;; full) bytes=4000000000 ;; *) bytes=1000000000 ;; esac
@@ -88,25 +76,12 @@ trap cleanup EXIT
 trap 'echo "bench/tcp.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 trap 'exit 130' INT TERM
 
-for ns in "$NS_A" "$NS_B"; do
-  ip netns add "$ns"
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-  ip -n "$ns" link set lo up
-done
-ip -n "$NS_A" tuntap add dev tap0 mode tap
-ip -n "$NS_A" addr add "$PEER_IP/24" dev tap0
-ip -n "$NS_A" link set tap0 up
-ip -n "$NS_A" tuntap add dev tap1 mode tap
-ip -n "$NS_A" addr add "$PEER0_IP/24" dev tap1
-ip -n "$NS_A" link set tap1 up
-ip -n "$NS_A" tuntap add dev tap2 mode tap
-ip -n "$NS_A" addr add "$PEERTX_IP/24" dev tap2
-ip -n "$NS_A" link set tap2 up
-ip -n "$NS_A" link add veth0 type veth peer name veth0 netns "$NS_B"
-ip -n "$NS_A" addr add "$A_IP/24" dev veth0
-ip -n "$NS_B" addr add "$B_IP/24" dev veth0
-ip -n "$NS_A" link set veth0 up
-ip -n "$NS_B" link set veth0 up
+new_namespace "$NS_A"
+new_namespace "$NS_B"
+add_tap "$NS_A" tap0 "$PEER_IP"
+add_tap "$NS_A" tap1 "$PEER0_IP"
+add_tap "$NS_A" tap2 "$PEERTX_IP"
+add_veth "$NS_A" "$A_IP" "$NS_B" "$B_IP"
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# What the configuration leaves out is not in the image: the ICMP-only ping
-# appliance must contain no UDP, TCP or DHCP code. The udp-echo appliance is the
-# control: the same check must find UDP there, or the test proves nothing.
-#   symbols.sh PATH_TO_ping-tap PATH_TO_udp-echo-tap
+# What the configuration leaves out is not in the image: an appliance built without
+# a protocol holds no symbol of it (grep -E PATTERN, case-insensitive, over nm -C).
+# An image built with it is the control: the same check must find CONTROL there
+# (PATTERN if not given), or the test proves nothing.
+#   symbols.sh WITHOUT WITH PATTERN [CONTROL]
+# e.g. the ICMP-only ping-tap against udp-echo-tap ('udp|tcp|dhcp', control 'udp');
+# the UDP-only dns-udp-tap against dns-tap ('uni::tcp::|tcp_listen|tcp_connect|serve_tcp').
 set -euo pipefail
-ping_app=$1 udp_app=$2
-pattern='udp|tcp|dhcp'
-found=$(nm -C "$ping_app" | grep -iE "$pattern" || true)
+without=$1 with=$2 pattern=$3 control_pattern=${4:-$3}
+found=$(nm -C "$without" | grep -iE "$pattern" || true)
 if [[ -n "$found" ]]; then
-  echo "FAIL: the ICMP-only image has protocol code it should not:"; echo "$found" | head -20; exit 1
+  echo "FAIL: $(basename "$without") has code it should not ($pattern):"; head -20 <<<"$found"; exit 1
 fi
-control=$(nm -C "$udp_app" | grep -ciE 'udp' || true)
-[[ "$control" -gt 0 ]] || { echo "FAIL: no UDP symbols found even in udp-echo: the check is blind"; exit 1; }
-echo "PASS: ping-tap has no UDP/TCP/DHCP symbols ($(nm "$ping_app" | wc -l) symbols); udp-echo-tap has $control UDP symbols"
-echo "sizes: $(stat -c %s "$ping_app") bytes ping-tap, $(stat -c %s "$udp_app") bytes udp-echo-tap (unstripped)"
+control=$(nm -C "$with" | grep -ciE "$control_pattern" || true)
+[[ "$control" -gt 0 ]] || { echo "FAIL: no symbols match '$control_pattern' even in $(basename "$with"): the check is blind"; exit 1; }
+echo "PASS: $(basename "$without") has no symbols matching '$pattern' ($(nm "$without" | wc -l) symbols); $(basename "$with") has $control matching '$control_pattern'"
+echo "sizes: $(stat -c %s "$without") bytes $(basename "$without"), $(stat -c %s "$with") bytes $(basename "$with") (unstripped)"

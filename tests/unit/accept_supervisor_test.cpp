@@ -35,15 +35,20 @@ task<bool> closed_by_server(socket_host<>& h, stream& c) {
   co_return (d && d->empty()) || (!d && d.err() != error::timed_out);
 }
 
-}  // namespace
-
-TEST_CASE("accept supervisor: at the bound with when_full::refuse, a new connection is reset and counted",
-          "[socket][accept]") {
+// A listener on the host's stack, the supervisor's counters, and how many of its
+// connections' tasks ended.
+struct supervised {
   socket_host<> h;
-  auto l = h.stack.tcp_listen(0);
-  REQUIRE(l.ok());
+  decltype(h.stack.tcp_listen(0)) l = h.stack.tcp_listen(0);
   accept_counters n;
   std::size_t ended = 0;
+  supervised() { REQUIRE(l.ok()); }
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(supervised, "accept supervisor: at the bound with when_full::refuse, a new connection is reset and counted",
+          "[socket][accept]") {
   auto main = [&]() -> task<int> {
     std::optional<accept_supervisor<>> sup(std::in_place, h.sched, "test", 2, when_full::refuse, n);
     auto running = spawn(h.sched, sup->run(*l, [&](stream c, no_info&) { return hold(std::move(c), ended); }));
@@ -82,18 +87,11 @@ TEST_CASE("accept supervisor: at the bound with when_full::refuse, a new connect
     CHECK(ended == 1);  // cancelled, not ended by their peers
     co_return 0;
   };
-  auto r = h.go(main());
-  REQUIRE(r.ok());
-  CHECK(*r == 0);
+  h.go_to_zero(main());
 }
 
-TEST_CASE("accept supervisor: at the bound with when_full::wait, the next connection waits in the backlog",
+TEST_CASE_METHOD(supervised, "accept supervisor: at the bound with when_full::wait, the next connection waits in the backlog",
           "[socket][accept]") {
-  socket_host<> h;
-  auto l = h.stack.tcp_listen(0);
-  REQUIRE(l.ok());
-  accept_counters n;
-  std::size_t ended = 0;
   auto main = [&]() -> task<int> {
     accept_supervisor<> sup(h.sched, "test", 1, when_full::wait, n);
     auto running = spawn(h.sched, sup.run(*l, [&](stream c, no_info&) { return hold(std::move(c), ended); }));
@@ -110,18 +108,11 @@ TEST_CASE("accept supervisor: at the bound with when_full::wait, the next connec
     CHECK(n.refused == 0);
     co_return 0;
   };
-  auto r = h.go(main());
-  REQUIRE(r.ok());
-  CHECK(*r == 0);
+  h.go_to_zero(main());
 }
 
-TEST_CASE("accept supervisor: at the bound, the child the service names is evicted for the new connection",
+TEST_CASE_METHOD(supervised, "accept supervisor: at the bound, the child the service names is evicted for the new connection",
           "[socket][accept]") {
-  socket_host<> h;
-  auto l = h.stack.tcp_listen(0);
-  REQUIRE(l.ok());
-  accept_counters n;
-  std::size_t ended = 0;
   using sup_type = accept_supervisor<int>;
   auto main = [&]() -> task<int> {
     sup_type sup(h.sched, "test", 1, when_full::refuse, n);
@@ -147,7 +138,5 @@ TEST_CASE("accept supervisor: at the bound, the child the service names is evict
     CHECK_FALSE(second_closed);
     co_return 0;
   };
-  auto r = h.go(main());
-  REQUIRE(r.ok());
-  CHECK(*r == 0);
+  h.go_to_zero(main());
 }

@@ -17,6 +17,10 @@ namespace frames {
 using bytes = std::vector<std::uint8_t>;
 using uni::ipv4_address;
 using uni::mac_address;
+// The simulated link the stack tests run over.
+using uni::sim::ManualClock;
+using uni::sim::sim_link;
+using uni::sim::SimNetif;
 
 inline void put16(bytes& b, std::uint16_t v) {
   b.push_back(static_cast<std::uint8_t>(v >> 8));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <memory>
 
@@ -27,6 +28,12 @@ struct socket_host {
   template <class T>
   auto go(task<T> t) {
     return run(sched, clock, with_timeout(sched, std::chrono::seconds(10), std::move(t)));
+  }
+  // Runs a test's main task, which returns 0, or the number of the step that failed.
+  void go_to_zero(task<int> t) {
+    auto r = go(std::move(t));
+    REQUIRE(r.ok());
+    CHECK(*r == 0);
   }
 };
 

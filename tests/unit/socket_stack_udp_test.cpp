@@ -94,13 +94,17 @@ task<received> receive_n(udp_socket& s, std::size_t n) {
   }
   co_return r;
 }
+// A socket bound on the host's stack, and a kernel socket as its peer.
+template <std::size_t Pages = 128>
+struct bound {
+  host<Pages> h;
+  decltype(h.stack.udp_bind(0)) s = h.stack.udp_bind(0);
+  peer p;
+  bound() { REQUIRE(s.ok()); }
+};
 }  // namespace
 
-TEST_CASE("SocketStack UDP: a burst is read in batches, in order, each datagram in a page of its own", "[socket][udp]") {
-  host<> h;
-  auto s = h.stack.udp_bind(0);
-  REQUIRE(s.ok());
-  peer p;
+TEST_CASE_METHOD(bound<>, "SocketStack UDP: a burst is read in batches, in order, each datagram in a page of its own", "[socket][udp]") {
   constexpr std::size_t n = 3 * udp_socket::batch + 5;  // several recvmmsg calls and a partial one
   for (std::size_t i = 0; i < n; ++i) p.send(s->local().port, numbered(i));
   auto r = h.go(receive_n(*s, n));
@@ -114,12 +118,8 @@ TEST_CASE("SocketStack UDP: a burst is read in batches, in order, each datagram 
   CHECK(h.pool->available() == 128);  // every page back: none is held by the batch once taken
 }
 
-TEST_CASE("SocketStack UDP: with fewer free pages than a batch, recvmmsg reads as many as there are pages",
+TEST_CASE_METHOD(bound<4>, "SocketStack UDP: with fewer free pages than a batch, recvmmsg reads as many as there are pages",
           "[socket][udp]") {
-  host<4> h;
-  auto s = h.stack.udp_bind(0);
-  REQUIRE(s.ok());
-  peer p;
   for (std::size_t i = 0; i < 10; ++i) p.send(s->local().port, numbered(i));
   auto r = h.go(receive_n(*s, 10));
   REQUIRE(r.ok());
@@ -138,12 +138,8 @@ TEST_CASE("SocketStack UDP: with fewer free pages than a batch, recvmmsg reads a
   CHECK(again->payloads[0] == numbered(77));
 }
 
-TEST_CASE("SocketStack UDP: sends are gathered, leave by sendmmsg when the batch fills or the loop polls",
+TEST_CASE_METHOD(bound<>, "SocketStack UDP: sends are gathered, leave by sendmmsg when the batch fills or the loop polls",
           "[socket][udp]") {
-  host<> h;
-  auto s = h.stack.udp_bind(0);
-  REQUIRE(s.ok());
-  peer p;
   constexpr std::size_t n = udp_socket::batch + 8;
   auto send_all = [&]() -> task<int> {
     for (std::size_t i = 0; i < n; ++i) {
@@ -160,9 +156,7 @@ TEST_CASE("SocketStack UDP: sends are gathered, leave by sendmmsg when the batch
     }
     co_return 0;
   };
-  auto r = h.go(send_all());
-  REQUIRE(r.ok());
-  CHECK(*r == 0);
+  h.go_to_zero(send_all());
   // The loop polled before run() returned: the rest are out too.
   const auto got = p.drain();
   REQUIRE(got.size() == n - udp_socket::batch);
@@ -171,12 +165,8 @@ TEST_CASE("SocketStack UDP: sends are gathered, leave by sendmmsg when the batch
   CHECK(s->send_failures() == 0);
 }
 
-TEST_CASE("SocketStack UDP: a datagram the kernel refuses is dropped and counted, the rest of the batch goes",
+TEST_CASE_METHOD(bound<>, "SocketStack UDP: a datagram the kernel refuses is dropped and counted, the rest of the batch goes",
           "[socket][udp]") {
-  host<> h;
-  auto s = h.stack.udp_bind(0);
-  REQUIRE(s.ok());
-  peer p;
   auto send_three = [&]() -> task<int> {
     int refused = 0;
     for (std::uint16_t port : {p.port, std::uint16_t{0}, p.port}) {  // port 0: Linux says EINVAL
@@ -184,9 +174,7 @@ TEST_CASE("SocketStack UDP: a datagram the kernel refuses is dropped and counted
     }
     co_return refused;
   };
-  auto r = h.go(send_three());
-  REQUIRE(r.ok());
-  CHECK(*r == 0);  // queued: the refusal comes at sendmmsg
+  h.go_to_zero(send_three());  // queued: the refusal comes at sendmmsg
   CHECK(p.drain().size() == 2);
   CHECK(s->send_failures() == 1);
   CHECK(h.pool->available() == 128);

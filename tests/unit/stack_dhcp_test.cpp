@@ -14,9 +14,6 @@
 
 using namespace uni;
 using namespace frames;
-using sim::ManualClock;
-using sim::sim_link;
-using sim::SimNetif;
 
 namespace {
 

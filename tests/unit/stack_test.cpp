@@ -11,9 +11,6 @@
 
 using namespace uni;
 using namespace frames;
-using sim::ManualClock;
-using sim::sim_link;
-using sim::SimNetif;
 
 namespace {
 const ipv4_address us = ipv4_address::from_octets(10, 0, 0, 2);

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 #include <uni/core/format.hpp>
@@ -32,17 +33,30 @@ struct layer_counters {
   }
 };
 
-// "rx 10 tx 9 dropped 1 (bad checksum 1)": only non-zero reasons are listed.
-template <class Reason>
-void format_value(text_writer& w, const layer_counters<Reason>& c) noexcept {
-  format_to(w, "rx ", c.received, " tx ", c.sent, " dropped ", c.dropped_total());
+namespace detail {
+// The writing of every layer's counters, once: the reasons' names come through
+// `name`, the one piece that depends on the Reason type.
+inline void format_counters(text_writer& w, std::uint64_t received, std::uint64_t sent,
+                            std::span<const std::uint64_t> dropped,
+                            std::string_view (*name)(std::size_t) noexcept) noexcept {
+  std::uint64_t total = 0;
+  for (auto d : dropped) total += d;
+  format_to(w, "rx ", received, " tx ", sent, " dropped ", total);
   bool first = true;
-  for (std::size_t i = 0; i < c.reasons; ++i) {
-    if (c.dropped[i] == 0) continue;
-    format_to(w, first ? " (" : ", ", to_string(static_cast<Reason>(i)), " ", c.dropped[i]);
+  for (std::size_t i = 0; i < dropped.size(); ++i) {
+    if (dropped[i] == 0) continue;
+    format_to(w, first ? " (" : ", ", name(i), " ", dropped[i]);
     first = false;
   }
   if (!first) w.put(')');
+}
+}  // namespace detail
+
+// "rx 10 tx 9 dropped 1 (bad checksum 1)": only non-zero reasons are listed.
+template <class Reason>
+void format_value(text_writer& w, const layer_counters<Reason>& c) noexcept {
+  detail::format_counters(w, c.received, c.sent, c.dropped,
+                          [](std::size_t i) noexcept { return std::string_view{to_string(static_cast<Reason>(i))}; });
 }
 
 }  // namespace uni

@@ -47,6 +47,50 @@ inline void format_value(text_writer& w, const char* s) noexcept { w.put(std::st
 inline void format_value(text_writer& w, char c) noexcept { w.put(c); }
 inline void format_value(text_writer& w, bool b) noexcept { w.put(b ? "true" : "false"); }
 
+// One argument of format_to, with its type erased: text, integers and hex are
+// written by write_args, once for the whole program; any other type by its own
+// format_value, through a thunk made once per type. So a log line or a panic costs
+// its call site a few stores, not a function per list of argument types.
+class format_arg {
+ public:
+  format_arg(std::string_view s) noexcept : kind_{kind::text}, text_{s.data(), s.size()} {}
+  format_arg(const char* s) noexcept : format_arg(std::string_view{s ? s : "(null)"}) {}
+  format_arg(const char& c) noexcept : kind_{kind::text}, text_{&c, 1} {}
+  format_arg(bool b) noexcept : format_arg(std::string_view{b ? "true" : "false"}) {}
+  template <std::integral T>
+    requires(!std::same_as<T, char> && !std::same_as<T, bool>)
+  format_arg(T v) noexcept {
+    if constexpr (std::is_signed_v<T>) kind_ = kind::signed_int, signed_ = v;
+    else kind_ = kind::unsigned_int, unsigned_ = v;
+  }
+  template <std::unsigned_integral T>
+  format_arg(hex_value<T> h) noexcept : kind_{kind::hex}, width_{h.width}, unsigned_{h.value} {}
+  template <class T>
+    requires(!std::is_array_v<T> && !std::is_pointer_v<T> && !std::integral<T> &&
+             !std::convertible_to<const T&, std::string_view> &&
+             requires(text_writer& w, const T& v) { format_value(w, v); })
+  format_arg(const T& v) noexcept : kind_{kind::other}, other_{&v, &write_other<T>} {}
+
+  friend void write_args(text_writer& w, const format_arg* args, std::size_t n) noexcept;
+
+ private:
+  enum class kind : std::uint8_t { text, signed_int, unsigned_int, hex, other };
+  using write_fn = void (*)(text_writer&, const void*) noexcept;
+  template <class T>
+  static void write_other(text_writer& w, const void* v) noexcept { format_value(w, *static_cast<const T*>(v)); }
+
+  void write(text_writer& w) const noexcept;
+
+  kind kind_;
+  int width_ = 0;
+  union {
+    struct { const char* data; std::size_t size; } text_;
+    std::int64_t signed_;
+    std::uint64_t unsigned_;
+    struct { const void* value; write_fn fn; } other_;
+  };
+};
+
 template <std::integral T>
   requires(!std::same_as<T, char> && !std::same_as<T, bool>)
 void format_value(text_writer& w, T v) noexcept {
@@ -80,9 +124,26 @@ void format_value(text_writer& w, hex_value<T> h) noexcept {
   while (n > 0) w.put(digits[--n]);
 }
 
+inline void format_arg::write(text_writer& w) const noexcept {
+  switch (kind_) {
+    case kind::text: w.put(std::string_view{text_.data, text_.size}); break;
+    case kind::signed_int: format_value(w, signed_); break;
+    case kind::unsigned_int: format_value(w, unsigned_); break;
+    case kind::hex: format_value(w, hex_value<std::uint64_t>{unsigned_, width_}); break;
+    case kind::other: other_.fn(w, other_.value); break;
+  }
+}
+
+[[gnu::noinline]] inline void write_args(text_writer& w, const format_arg* args, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) args[i].write(w);
+}
+
 template <class... Args>
 void format_to(text_writer& w, const Args&... args) noexcept {
-  (format_value(w, args), ...);
+  if constexpr (sizeof...(Args) > 0) {
+    const format_arg list[] = {format_arg(args)...};
+    write_args(w, list, sizeof...(Args));
+  }
 }
 
 // Formats into a fixed inline buffer: `uni::fixed_text<64> t; format_to(t.writer(), ...)`.

@@ -48,14 +48,23 @@ inline bool log_enabled(log_level l) noexcept {
          log_settings().sink != nullptr;
 }
 
+// Writes one line of formatted arguments to the sink: the one function that every
+// log call of the program shares.
+[[gnu::noinline]] inline void log_line(log_level l, std::string_view prefix, const format_arg* args,
+                                       std::size_t n) noexcept {
+  char buf[256];
+  text_writer w{buf, sizeof buf};
+  w.put(prefix);
+  write_args(w, args, n);
+  log_settings().sink(l, w.view());
+}
+
 // log(level, "tcp: ", port, " reset") with any formattable arguments.
 template <class... Args>
 void log(log_level l, const Args&... args) noexcept {
   if (!log_enabled(l)) return;
-  char buf[256];
-  text_writer w{buf, sizeof buf};
-  format_to(w, args...);
-  log_settings().sink(l, w.view());
+  const format_arg list[] = {format_arg(args)...};
+  log_line(l, {}, list, sizeof...(Args));
 }
 
 template <class... Args> void log_debug(const Args&... a) noexcept { log(log_level::debug, a...); }

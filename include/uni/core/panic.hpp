@@ -4,6 +4,7 @@
 // hypercall on Xen); without one it traps.
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 
 #include <uni/core/log.hpp>
@@ -17,16 +18,17 @@ inline halt_fn& halt_hook() noexcept {
   return h;
 }
 
-template <class... Args>
-[[noreturn]] void panic(const Args&... args) noexcept {
-  if (auto sink = log_settings().sink) {
-    char buf[256];
-    text_writer w{buf, sizeof buf};
-    format_to(w, "panic: ", args...);
-    sink(log_level::error, w.view());
-  }
+[[noreturn, gnu::cold, gnu::noinline]] inline void panic_line(const format_arg* args, std::size_t n) noexcept {
+  if (log_settings().sink) log_line(log_level::error, "panic: ", args, n);
   if (auto h = halt_hook()) h();
   __builtin_trap();
+}
+
+template <class... Args>
+  requires(sizeof...(Args) > 0)
+[[noreturn, gnu::cold]] void panic(const Args&... args) noexcept {
+  const format_arg list[] = {format_arg(args)...};
+  panic_line(list, sizeof...(Args));
 }
 
 }  // namespace uni

@@ -17,6 +17,11 @@ struct failure {
 };
 constexpr failure fail(error e) noexcept { return failure{e}; }
 
+// The panic of result<T>::value() on an error, written once and not per T.
+[[noreturn, gnu::cold, gnu::noinline]] inline void value_of_error(error e) noexcept {
+  panic("result::value() on an error: ", to_string(e));
+}
+
 template <class T>
 class [[nodiscard]] result {
  public:
@@ -69,7 +74,7 @@ class [[nodiscard]] result {
 
  private:
   constexpr void check() const noexcept {
-    if (!ok()) panic("result::value() on an error: ", to_string(error_));
+    if (!ok()) value_of_error(error_);
   }
   constexpr void reset() noexcept {
     if (ok()) std::destroy_at(&value_);

@@ -31,6 +31,8 @@
 #include <uni/core/checksum.hpp>
 #include <uni/core/result.hpp>
 #include <uni/core/wire.hpp>
+#include <uni/net/ethernet.hpp>
+#include <uni/net/ipv4.hpp>
 
 namespace uni {
 
@@ -49,28 +51,18 @@ struct offload_info {
 
 namespace offload {
 
-// The header fields the offloads read and patch, at their RFC offsets.
-namespace eth {
-inline constexpr std::size_t size = 14;
-using type = wire::field<std::uint16_t, 12>;
-}  // namespace eth
-namespace ip {  // RFC 791 §3.1, from the IPv4 header's start
-inline constexpr std::size_t min_size = 20;
-using version_ihl = wire::field<std::uint8_t, 0>;
-using tos = wire::field<std::uint8_t, 1>;
-using total_length = wire::field<std::uint16_t, 2>;
-using identification = wire::field<std::uint16_t, 4>;
-using flags_fragment = wire::field<std::uint16_t, 6>;
-using ttl = wire::field<std::uint8_t, 8>;
-using protocol = wire::field<std::uint8_t, 9>;
-using checksum = wire::field<std::uint16_t, 10>;
-using source = wire::field<std::uint32_t, 12>;
-using destination = wire::field<std::uint32_t, 16>;
-inline constexpr std::uint8_t tcp = 6;
-inline constexpr std::uint16_t more_fragments_and_offset = 0x3fff;
-inline constexpr std::size_t header_length(const std::uint8_t* h) noexcept { return std::size_t{version_ihl::get(h)} % 16 * 4; }
-inline constexpr unsigned version(const std::uint8_t* h) noexcept { return version_ihl::get(h) / 16; }
-}  // namespace ip
+// The header fields the offloads read and patch: Ethernet's and IPv4's are their
+// headers' own layouts; TCP's are here (uni's TCP header parses fields, not views).
+struct eth : ethernet_view::layout {
+  static constexpr std::size_t size = ethernet_view::header_size;
+};
+struct ip : ipv4_header::layout {  // RFC 791 §3.1, from the IPv4 header's start
+  static constexpr std::size_t min_size = ipv4_header::min_size;
+  static constexpr std::uint8_t tcp = static_cast<std::uint8_t>(ip_protocol::tcp);
+  static constexpr std::uint16_t more_fragments_and_offset = ipv4_header::flag_mf | ipv4_header::offset_mask;
+  static constexpr std::size_t header_length(const std::uint8_t* h) noexcept { return std::size_t{version_ihl::get(h)} % 16 * 4; }
+  static constexpr unsigned version(const std::uint8_t* h) noexcept { return version_ihl::get(h) / 16; }
+};
 namespace tcp {  // RFC 9293 §3.1, from the TCP header's start
 inline constexpr std::size_t min_size = 20;
 using ports = wire::field<std::uint32_t, 0>;
@@ -89,8 +81,8 @@ inline constexpr std::size_t ipv4_tcp_min = eth::size + ip::min_size + tcp::min_
 // The sum of the IPv4 pseudo-header (RFC 9293 §3.1) of a TCP segment of
 // `tcp_length` bytes whose IPv4 header is at `iph`.
 inline void add_tcp_pseudo_header(checksum_accumulator& acc, const std::uint8_t* iph, std::size_t tcp_length) noexcept {
-  acc.add32(ip::source::get(iph));
-  acc.add32(ip::destination::get(iph));
+  acc.add32(ip::source::get(iph).value);
+  acc.add32(ip::destination::get(iph).value);
   acc.add16(ip::tcp);
   acc.add16(static_cast<std::uint16_t>(tcp_length));
 }

@@ -43,26 +43,20 @@ unsigned long arg(T* p) noexcept {
 inline long console_io_write(const char* s, std::size_t n) noexcept {
   return hypercall(__HYPERVISOR_console_io, CONSOLEIO_write, n, arg(s));
 }
-template <class T>
-long sched_op(int cmd, T* a) noexcept {
-  return hypercall(__HYPERVISOR_sched_op, static_cast<unsigned long>(cmd), arg(a));
-}
-template <class T>
-long event_channel_op(int cmd, T* a) noexcept {
-  return hypercall(__HYPERVISOR_event_channel_op, static_cast<unsigned long>(cmd), arg(a));
-}
-template <class T>
-long memory_op(int cmd, T* a) noexcept {
-  return hypercall(__HYPERVISOR_memory_op, static_cast<unsigned long>(cmd), arg(a));
-}
-template <class T>
-long hvm_op(int cmd, T* a) noexcept {
-  return hypercall(__HYPERVISOR_hvm_op, static_cast<unsigned long>(cmd), arg(a));
-}
-template <class T>
-long xen_version(int cmd, T* a) noexcept {
-  return hypercall(__HYPERVISOR_xen_version, static_cast<unsigned long>(cmd), arg(a));
-}
+// The hypercalls that take a command and a pointer to its argument structure:
+// `sched_op(SCHEDOP_block, &arg)`.
+template <unsigned Nr>
+struct command_hypercall {
+  template <class T>
+  long operator()(int cmd, T* a) const noexcept {
+    return hypercall(Nr, static_cast<unsigned long>(cmd), arg(a));
+  }
+};
+inline constexpr command_hypercall<__HYPERVISOR_sched_op> sched_op{};
+inline constexpr command_hypercall<__HYPERVISOR_event_channel_op> event_channel_op{};
+inline constexpr command_hypercall<__HYPERVISOR_memory_op> memory_op{};
+inline constexpr command_hypercall<__HYPERVISOR_hvm_op> hvm_op{};
+inline constexpr command_hypercall<__HYPERVISOR_xen_version> xen_version{};
 // One-shot timer: VIRQ_TIMER fires once system time passes `deadline_ns` (0 cancels).
 inline long set_timer_op(std::uint64_t deadline_ns) noexcept {
   return hypercall(__HYPERVISOR_set_timer_op, deadline_ns);
