@@ -87,7 +87,11 @@ class node_view {
       if (at < start || at + entry_header > size_) return false;
       const std::size_t k = load16(b_ + at), v = load16(b_ + at + 2);
       if (k == 0 || at + entry_header + k + v > size_) return false;
-      if (kind() == node_kind::branch && v != child_value) return false;
+      if (kind() == node_kind::branch) {  // children were written first: no cycle, no forged reference
+        if (v != child_value) return false;
+        const child c = child_at(i);
+        if (c.position >= position || c.lowest > c.position) return false;
+      }
     }
     return true;
   }

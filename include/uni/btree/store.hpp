@@ -22,8 +22,8 @@
 // over them. compact() is one bounded step of cleaning: it copies the live nodes
 // in the oldest `Config::compact_blocks` of the log (and their ancestors) to the
 // tail and commits, so the oldest part can be reused; its time and memory are
-// bounded by the dirty-node budget. set() and remove() take such a step when the
-// log is more than half full.
+// bounded by the dirty-node budget. set() and remove() take up to four such
+// steps when the log is more than half full.
 //
 // Memory is fixed at construction, in the object: `cache_nodes` clean nodes
 // (a two-way set-associative cache keyed by position), `dirty_nodes` changed
@@ -289,6 +289,7 @@ class Store {
   static constexpr std::size_t record_bytes = 72;
   static constexpr std::size_t max_entries = (node_size - node_header) / entry_cost(1, 0) + 2;
   static constexpr std::size_t sets = Config::cache_nodes / 2;
+  static constexpr int clean_steps = 4;  // at most, after one set() or remove()
 
   struct busy_guard {
     bool& busy;
@@ -372,6 +373,13 @@ class Store {
     return position < tail_ && tail_ - position <= log_blocks_;
   }
 
+  // A node's block if it is in memory (dirty, or clean and cached), else null.
+  const std::uint8_t* peek(std::uint64_t ref) noexcept {
+    if (!is_dirty(ref)) return cached(ref);
+    const std::size_t i = dirty_index(ref);
+    return i < Config::dirty_nodes && dirty_used_[i] ? dirty_[i] : nullptr;
+  }
+
   // A node's block: dirty ones from memory, clean ones through the cache.
   task<result<const std::uint8_t*>> load(std::uint64_t ref) {
     if (is_dirty(ref)) {
@@ -405,10 +413,14 @@ class Store {
   task<result<std::size_t>> descend(std::uint64_t root, std::string_view key) {
     std::uint64_t ref = root;
     for (std::size_t d = 0; d < Config::max_height; ++d) {
-      auto p = co_await load(ref);
-      if (!p) co_return fail(p.err());
+      const std::uint8_t* block = peek(ref);  // the common case, without a coroutine per level
+      if (!block) {
+        auto p = co_await load(ref);
+        if (!p) co_return fail(p.err());
+        block = *p;
+      }
       path_[d] = ref;
-      const node_view v(*p, node_size);
+      const node_view v(block, node_size);
       if (v.leaf()) co_return d;
       at_[d] = v.child_for(key);
       auto c = child_of(ref, v, at_[d]);
@@ -427,9 +439,13 @@ class Store {
     if (root == none || key.size() > Config::max_key) co_return fail(error::not_found);
     auto d = co_await descend(root, key);
     if (!d) co_return fail(d.err());
-    auto p = co_await load(path_[*d]);
-    if (!p) co_return fail(p.err());
-    const node_view leaf(*p, node_size);
+    const std::uint8_t* block = peek(path_[*d]);
+    if (!block) {
+      auto p = co_await load(path_[*d]);
+      if (!p) co_return fail(p.err());
+      block = *p;
+    }
+    const node_view leaf(block, node_size);
     const std::size_t i = leaf.lower_bound(key);
     if (i == leaf.count() || leaf.key(i) != key) co_return fail(error::not_found);
     const auto value = leaf.at(i).value;
@@ -447,7 +463,10 @@ class Store {
     std::size_t depth = *d0, count = 0;
     std::size_t i = 0;
     bool first = true;
-    while (true) {
+    // A tree has fewer leaves than the log has blocks; a scribbled one that
+    // names a subtree many times over is caught here, not walked for ever.
+    for (std::uint64_t leaves = 0;; ++leaves) {
+      if (leaves > log_blocks_) co_return fail(error::corrupt);
       auto p = co_await load(path_[depth]);
       if (!p) co_return fail(p.err());
       const node_view leaf(*p, node_size);
@@ -812,9 +831,12 @@ class Store {
     co_return true;
   }
 
+  // A few cleaning steps when the log is past half full: each frees its window
+  // less what it copies, so steps, not one, keep ahead of the writes.
   task<result<void>> commit_and_clean() {
     if (auto r = co_await commit_dirty(); !r) co_return r;
-    if (2 * (tail_ - floor()) > log_blocks_) co_return co_await clean_step();
+    for (int step = 0; step < clean_steps && 2 * (tail_ - floor()) > log_blocks_; ++step)
+      if (auto r = co_await clean_step(); !r) co_return r;
     co_return result<void>{};
   }
 
@@ -829,6 +851,7 @@ class Store {
     if (!is_dirty(root_) && root_ < target)
       if (auto r = co_await copy_path(0); !r) co_return r;
     std::size_t d = 0;
+    std::uint64_t visited = 0;  // nodes entered: more than the log holds is a scribbled tree
     while (Config::dirty_nodes - dirty_count_ >= Config::max_height + 2) {
       auto p = co_await load(path_[d]);
       if (!p) co_return fail(p.err());
@@ -845,7 +868,7 @@ class Store {
         ++at_[d];
         continue;
       }
-      if (d + 1 >= Config::max_height) co_return fail(error::corrupt);
+      if (d + 1 >= Config::max_height || ++visited > log_blocks_) co_return fail(error::corrupt);
       path_[d + 1] = c.position;
       at_[d + 1] = 0;
       ++d;
