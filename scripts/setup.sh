@@ -13,6 +13,7 @@ packages=(
   bind9-dnsutils knot-dnsutils nsd bind9 knot dnsperf
   curl wrk nginx
   memcached libmemcached-tools python3-pymemcache
+  liburing-dev fio dmsetup
   liblmdb-dev libsqlite3-dev sqlite3
 )
 

@@ -14,7 +14,8 @@
 // (uni/target_options.hpp) come first, --help lists both with their defaults, and
 // anything else on the command line is refused (uni/options.hpp). The devices the
 // appliance needs are in its Config (uni/devices.hpp): with one network interface
-// `serve` gets its stack, with several `serve(auto& stacks, ...)` gets them all.
+// `serve` gets its stack, with several `serve(auto& stacks, ...)` gets them all;
+// with block devices `serve(auto& stack, auto& disks, ...)` gets its disks too.
 // The appliance runs as uni/lifecycle.hpp says: until `serve` returns (its value
 // is the exit status), or until stopped (the service is cancelled; status 0).
 #pragma once
@@ -47,7 +48,7 @@ constexpr std::span<const option_spec> appliance_flags(std::span<const option_sp
   UNI_APPLIANCE_FLAGS(__VA_ARGS__);                                                                           \
   int main(int argc, char** argv) {                                                                           \
     return UNI_POSIX_RUN<CONFIG>(NAME, argc, argv, ::uni::detail::appliance_flags(__VA_ARGS__),              \
-                                 [](auto& devices, const ::uni::appliance_options& o) { return SERVE(devices, o); }); \
+                                 [](auto&... devices_then_options) { return SERVE(devices_then_options...); }); \
   }
 #elif defined(UNI_TARGET_XEN)
 #include <uni/xen/net_appliance.hpp>
@@ -57,8 +58,8 @@ constexpr std::span<const option_spec> appliance_flags(std::span<const option_sp
   extern "C" [[gnu::used, gnu::retain]] const char uni_xen_vifs[CONFIG::network_interfaces] = {};             \
   [[noreturn]] void uni_appliance_main(const ::uni::boot::info& b) noexcept {                                 \
     ::uni::xen::run_net_appliance<CONFIG>(NAME, b, ::uni::detail::appliance_flags(__VA_ARGS__),               \
-                                          [](auto& devices, const ::uni::appliance_options& o) {              \
-                                            return SERVE(devices, o);                                         \
+                                          [](auto&... devices_then_options) {                                 \
+                                            return SERVE(devices_then_options...);                            \
                                           });                                                                 \
   }
 #else

@@ -29,11 +29,15 @@ struct default_config {
   static constexpr bool dhcp_by_default = true;
 
   // Devices the appliance needs, each supplied by the platform (uni/devices.hpp):
-  // network interfaces (--tap per interface on POSIX, device/vif/N on Xen); block
-  // devices and vchan endpoints come with their drivers (issues 15 and 19).
+  // network interfaces (--tap per interface on POSIX, device/vif/N on Xen), block
+  // devices (--disk PATH per device on POSIX, a vbd on Xen); vchan endpoints come
+  // with their driver (issue 19).
   static constexpr std::size_t network_interfaces = 1;
   static constexpr std::size_t block_devices = 0;
   static constexpr std::size_t vchan_endpoints = 0;
+  // Requests each block device has at its driver at once (uni/block/request_queue.hpp);
+  // one more waits for a free place.
+  static constexpr std::size_t block_queue_depth = 32;
 
   // Addressing: the defaults; appliances may override them at start.
   static constexpr ipv4_cidr address{ipv4_address::from_octets(10, 0, 0, 2), 24};

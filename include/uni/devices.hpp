@@ -11,8 +11,23 @@
 //     ... stacks[0] ... stacks[1] ...   // in the order of --tap (or vif) flags
 //   }
 //
-// Block devices and vchan endpoints are declared the same way; their drivers
-// come with later issues, and until then declaring one fails to compile.
+// Block devices are declared the same way, `block_devices = N` (on POSIX one
+// --disk PATH per device, in order; on Xen device/vbd/..., the generated xl
+// configuration's `disk = [...]`). An appliance with disks is served them
+// between its stack(s) and its options, and keeps one shape on every target:
+//
+//   struct store_config : uni::default_config {
+//     static constexpr std::size_t block_devices = 1;
+//   };
+//   uni::task<int> serve(auto& stack, auto& disks, const uni::appliance_options&) {
+//     auto& disk = disks[0];   // a uni::BlockDevice: co_await disk.read(sector, views)
+//   }
+//
+// Each disk is the platform's driver behind a block::request_queue of
+// Config::block_queue_depth (uni/block/request_queue.hpp): the same checks,
+// splitting and back-pressure everywhere. An appliance without disks keeps
+// `serve(stack, options)`. Vchan endpoints come with their issue (19); until
+// then declaring one fails to compile.
 #pragma once
 
 #include <array>
@@ -32,14 +47,26 @@ class stacks {
   std::array<Stack*, N> each_;
 };
 
+// The block devices of an appliance, in the order of --disk flags (or vbds).
+template <class Disk, std::size_t N>
+class disks {
+ public:
+  explicit disks(const std::array<Disk*, N>& each) noexcept : each_(each) {}
+  static constexpr std::size_t size() noexcept { return N; }
+  Disk& operator[](std::size_t i) const noexcept { return *each_[i]; }
+
+ private:
+  std::array<Disk*, N> each_;
+};
+
 // Checks an appliance's device list at compile time.
 template <class Config>
 constexpr bool devices_declared() noexcept {
   static_assert(Config::network_interfaces >= 1 && Config::network_interfaces <= 8,
                 "uni: Config::network_interfaces must be 1 to 8");
-  static_assert(Config::block_devices == 0,
-                "uni: Config::block_devices: no platform has a block-device driver yet; it comes with the "
-                "block-device issue (15)");
+  static_assert(Config::block_devices <= 8, "uni: Config::block_devices must be 0 to 8");
+  static_assert(Config::block_queue_depth >= 1 && Config::block_queue_depth <= 256,
+                "uni: Config::block_queue_depth must be 1 to 256");
   static_assert(Config::vchan_endpoints == 0,
                 "uni: Config::vchan_endpoints: no platform has a vchan driver yet; it comes with the vchan issue (19)");
   return true;

@@ -46,8 +46,11 @@ constexpr bool is_path(option_kind k) noexcept {
 }
 
 // Platform flags that describe one network interface: `interface_start` begins
-// the next interface (--tap IFNAME), `interface` flags set the current one.
-enum class option_scope : std::uint8_t { appliance, interface, interface_start };
+// the next interface (--tap IFNAME), `interface` flags set the current one. A
+// `repeated` flag may be given several times, each a value of its own, in order
+// (--disk PATH, one per block device): count(name) says how many, text(name, i)
+// the i-th.
+enum class option_scope : std::uint8_t { appliance, interface, interface_start, repeated };
 
 struct option_spec {
   std::string_view name;  // without the leading "--"
@@ -107,6 +110,10 @@ constexpr option_spec typed_option(std::string_view name, option_kind kind, std:
 }
 constexpr option_spec for_each_interface(option_spec s, option_scope scope = option_scope::interface) noexcept {
   s.scope = scope;
+  return s;
+}
+constexpr option_spec repeatable(option_spec s) noexcept {
+  s.scope = option_scope::repeated;
   return s;
 }
 
@@ -191,6 +198,12 @@ class appliance_options {
   }
   bool given(std::string_view name, std::size_t interface = 0) const noexcept {
     return find(name, interface) != nullptr;
+  }
+  // How many times a flag was given (a repeated flag's values are 0..count-1).
+  std::size_t count(std::string_view name) const noexcept {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < count_; ++i) n += values_[i].spec->name == name;
+    return n;
   }
   bool flag(std::string_view name, std::size_t interface = 0) const noexcept {
     expect(name, option_kind::flag);
@@ -384,7 +397,9 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
     }
     std::int64_t number = 0;
     if (!detail::check_value(*s, v, number, t, problem)) return fail(error::invalid_argument);
-    const std::size_t where = s->scope == option_scope::appliance ? 0 : current;
+    const std::size_t where = s->scope == option_scope::appliance ? 0
+                              : s->scope == option_scope::repeated ? o.count(name)
+                                                                   : current;
     if (o.find(name, where)) {
       if (s->scope == option_scope::appliance) format_to(problem, "--", name, " given twice");
       else format_to(problem, "--", name, " given twice for network interface ", where + 1);
@@ -418,6 +433,7 @@ void write_help(std::string_view program, const option_tables& t, std::string_vi
       if (s.kind == option_kind::number) format_to(w, " (", s.min, "-", s.max, ", default ", s.number_default, ")");
       else if (!s.text_default.empty()) format_to(w, " (default ", s.text_default, ")");
       if (s.scope == option_scope::interface_start) format_to(w, " [repeat for each interface]");
+      else if (s.scope == option_scope::repeated) format_to(w, " [repeatable]");
       else if (s.scope == option_scope::interface) format_to(w, " [per interface]");
       line(w.view());
     }

@@ -2,8 +2,9 @@
 // the application runs over SocketStack (the host kernel's TCP/IP through
 // Boost.Asio) and needs no privileges. The host has its own interfaces: this
 // target has one "stack" and no interface flags (--tap, --ipv4, --pcap ... are
-// refused). Its flags: --bind ADDR, --log LEVEL (uni/target_options.hpp), then
-// the appliance's; --help lists them. It runs as uni/lifecycle.hpp says,
+// refused). Its flags: --bind ADDR, --log LEVEL (uni/target_options.hpp), --disk
+// PATH and --disk-cache when the appliance has disks (uni/posix/disk_appliance.hpp),
+// then the appliance's; --help lists them. It runs as uni/lifecycle.hpp says,
 // stopping on SIGINT/SIGTERM; SIGUSR1 prints the counters.
 #pragma once
 
@@ -19,6 +20,7 @@
 #include <uni/posix/appliance_options.hpp>
 #include <uni/posix/clock.hpp>
 #include <uni/posix/console.hpp>
+#include <uni/posix/disk_appliance.hpp>
 #include <uni/posix/signals.hpp>
 #include <uni/posix/socket_stack.hpp>
 
@@ -29,7 +31,7 @@ int run_socket_appliance(std::string_view name, int argc, char** argv, std::span
   static_assert(devices_declared<Config>());
   int status = 0;
   const auto opts = parse_command_line(
-      name, argc, argv, {"posix-socket", target_flags::posix_socket, flags, target_flags::any}, {}, status);
+      name, argc, argv, {"posix-socket", target_flags::posix_socket_flags<Config>(), flags, target_flags::any}, {}, status);
   if (!opts) return status;
   const ipv4_address bind = *ipv4_address::parse(opts->text("bind"));
   install_console(target_flags::log_level_of(opts->text("log")));
@@ -38,14 +40,18 @@ int run_socket_appliance(std::string_view name, int argc, char** argv, std::span
   PosixClock clock(io);
   auto pool = std::make_unique<static_page_pool<Config::io_pages>>();
   SocketStack stack(sched, io, *pool, bind);
+  posix_disks<Config> disks(io, sched);
+  if (const int failed = disks.open(name, *opts); failed != 0) return failed;
   stop_signal stop(sched, io);
   auto report = [&] {
     const auto& p = pool->statistics();
     log_info("pages: ", p.in_use, " in use of ", p.capacity, ", high water ", p.high_water, ", exhausted ",
              p.exhausted);
+    disks.report();
   };
   report_signal on_usr1(io, report);
-  const auto outcome = run(sched, clock, serve_until_stopped(sched, name, app(stack, *opts), stop.requested(name), report));
+  const auto outcome = run(
+      sched, clock, serve_until_stopped(sched, name, serve_with_disks(app, stack, disks, *opts), stop.requested(name), report));
   return outcome.ok() ? *outcome : 1;
 }
 

@@ -1,7 +1,8 @@
 // uni/posix/tap_appliance.hpp: the POSIX TAP target's start of day. Parses the
 // flags (uni/target_options.hpp: --tap, --ipv4, --gateway, --mac, --dhcp, --pcap
 // per interface; --log, --impair, --impair-seed) and the appliance's, opens one
-// TAP device per network interface the Config declares, builds a
+// TAP device per network interface the Config declares (and a disk per block
+// device, uni/posix/disk_appliance.hpp), builds a
 // Stack<ImpairedNetif<TapNetif>, PosixClock, Config> on each, and runs the
 // service as uni/lifecycle.hpp says (until it ends, or SIGINT/SIGTERM), then
 // prints the counters (also on SIGUSR1, while running).
@@ -32,6 +33,7 @@
 #include <uni/posix/appliance_options.hpp>
 #include <uni/posix/clock.hpp>
 #include <uni/posix/console.hpp>
+#include <uni/posix/disk_appliance.hpp>
 #include <uni/posix/pcap.hpp>
 #include <uni/posix/signals.hpp>
 #include <uni/posix/tap_netif.hpp>
@@ -72,7 +74,7 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<co
                                   "; it has ", n, " network interface", n == 1 ? "" : "s",
                                   n == 1 ? "" : " (--tap IFNAME begins each one)");
   int status = 0;
-  const auto opts = parse_command_line(name, argc, argv, {"posix-tap", target_flags::posix_tap, flags, target_flags::any, n},
+  const auto opts = parse_command_line(name, argc, argv, {"posix-tap", target_flags::posix_tap_flags<Config>(), flags, target_flags::any, n},
                                        more_help.view(), status);
   if (!opts) return status;
   if (opts->interfaces() != n)
@@ -128,6 +130,8 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<co
     f.settings = settings[i];
     stacks[i] = &f.stack.emplace(f.device, clock, sched, *pool, f.settings);
   }
+  posix_disks<Config> disks(io, sched);
+  if (const int failed = disks.open(name, *opts); failed != 0) return failed;
   stop_signal stop(sched, io);
 
   auto announce = [&](std::size_t i) -> task<void> {
@@ -159,6 +163,7 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<co
                  m.reordered, " overflow ", m.overflow);
       }
     }
+    disks.report();
   };
   auto main_task = [&]() -> task<int> {
     std::array<join_handle<void>, n> announced;  // with DHCP, when the lease is bound
@@ -169,10 +174,12 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<co
       else co_await announce(i);
     }
     if constexpr (n == 1) {
-      co_return co_await serve_until_stopped(sched, name, app(*stacks[0], *opts), stop.requested(name), report);
+      co_return co_await serve_until_stopped(sched, name, serve_with_disks(app, *stacks[0], disks, *opts),
+                                             stop.requested(name), report);
     } else {
       uni::stacks<tap_stack<Config>, n> all(stacks);
-      co_return co_await serve_until_stopped(sched, name, app(all, *opts), stop.requested(name), report);
+      co_return co_await serve_until_stopped(sched, name, serve_with_disks(app, all, disks, *opts), stop.requested(name),
+                                             report);
     }
   };
   report_signal on_usr1(io, report);

@@ -1,0 +1,87 @@
+// uni/posix/disk_appliance.hpp: the block devices of a POSIX appliance (TAP and
+// socket targets alike). One --disk PATH per device the Config declares, in
+// order; --disk-cache for buffered I/O instead of O_DIRECT. Each disk is a
+// UringDisk behind a block::request_queue of Config::block_queue_depth, handed
+// to `serve(stack, disks, options)` (uni/devices.hpp). An appliance without
+// disks has none of this: no flags, no ring, `serve(stack, options)`.
+#pragma once
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <optional>
+#include <string_view>
+
+#include <uni/block/request_queue.hpp>
+#include <uni/core/log.hpp>
+#include <uni/devices.hpp>
+#include <uni/options.hpp>
+#include <uni/posix/appliance_options.hpp>
+#include <uni/posix/uring_disk.hpp>
+
+namespace uni::posix {
+
+template <class Config>
+class posix_disks {
+ public:
+  static constexpr std::size_t count = Config::block_devices;
+  using queue = block::request_queue<UringDisk, Config::block_queue_depth, UringDisk::segments>;
+
+  posix_disks(boost::asio::io_context& io, scheduler& sched) noexcept : io_(io), sched_(sched) {}
+
+  // The --disk flags: as many as the appliance declares. Returns the exit
+  // status to end with (2: the flags, 1: a disk cannot be used), or 0.
+  int open(std::string_view name, const appliance_options& o) {
+    if constexpr (count == 0) {
+      return 0;
+    } else {
+      if (o.count("disk") != count)
+        return refuse(name, "this appliance has ", count, " block device", count == 1 ? "" : "s", ": give --disk PATH for ",
+                      count == 1 ? "it" : "each", " (got ", o.count("disk"), ")");
+      const bool buffered = o.flag("disk-cache");
+      std::array<queue*, count> each{};
+      for (std::size_t i = 0; i < count; ++i) {
+        UringDisk& d = drivers_[i].emplace(io_, sched_, static_cast<unsigned>(Config::block_queue_depth));
+        char buf[320];
+        text_writer why{buf, sizeof buf};
+        if (!d.open(o.text("disk", i), buffered, why)) {
+          log_error(name, ": --disk: ", why.view());
+          return 1;
+        }
+        log_info(name, ": disk ", i, ": ", d.path(), ", ", d.sectors(), " sectors of ", d.sector_size(), " bytes",
+                 d.read_only() ? ", read-only" : "", buffered ? ", buffered (page cache)" : ", direct I/O");
+        each[i] = &queues_[i].emplace(d, sched_);
+      }
+      all_.emplace(each);
+      return 0;
+    }
+  }
+
+  uni::disks<queue, count>& all() noexcept { return *all_; }
+
+  void report() const {
+    for (std::size_t i = 0; i < count; ++i) {
+      if (!drivers_[i] || !queues_[i]) continue;
+      const auto& d = drivers_[i]->statistics();
+      const auto& q = queues_[i]->statistics();
+      log_info("disk ", i, ": reads ", d.reads, " (", d.bytes_read, " bytes) writes ", d.writes, " (", d.bytes_written,
+               " bytes) flushes ", d.flushes, " in ", d.submits, " submits, errors ", d.errors, "; queue: pieces ",
+               q.pieces, " split ", q.split, " waited ", q.waited, " refused ", q.refused, " high water ", q.high_water);
+    }
+  }
+
+ private:
+  boost::asio::io_context& io_;
+  scheduler& sched_;
+  std::array<std::optional<UringDisk>, count> drivers_;
+  std::array<std::optional<queue>, count> queues_;
+  std::optional<uni::disks<queue, count>> all_;
+};
+
+// Calls the service with the disks when the appliance has any.
+template <class Config, class App, class Stacks>
+auto serve_with_disks(App& app, Stacks& stacks, posix_disks<Config>& disks, const appliance_options& o) {
+  if constexpr (Config::block_devices > 0) return app(stacks, disks.all(), o);
+  else return app(stacks, o);
+}
+
+}  // namespace uni::posix

@@ -1,0 +1,403 @@
+// uni/posix/uring_disk.hpp: UringDisk, a BlockDevice over a host file or block
+// device, through io_uring (liburing).
+//
+// The scheduler never blocks on the disk: a request is a submission queue entry
+// (readv, writev, fdatasync) and its task waits; the ring signals completions on
+// an eventfd that the platform's one wait (the Asio io_context of PosixClock,
+// the same on the TAP and the socket targets) watches beside the TAP device,
+// the sockets and the timers. The entries a scheduler turn prepares go to the
+// kernel in one io_uring_submit, posted to run before the platform waits. No
+// helper threads.
+//
+// Direct I/O (O_DIRECT) by default: the bytes move between the kernel and the
+// request's I/O pages with no copy and no page cache, as the paper's block
+// devices do (caching is a library's choice above). buffered = true goes through
+// the page cache (--disk-cache). open() says clearly what is wrong: a missing
+// file, no permission, a file system that refuses O_DIRECT (and that
+// --disk-cache would run it), a size that is not a whole number of sectors.
+//
+// Each request in flight has a slot of its own (a fixed table, made at open):
+// its iovecs and a share of its views, so a task cancelled while the kernel
+// still owns its pages cannot free them under the kernel: the slot keeps them
+// until the completion arrives. Nothing is allocated per request.
+#pragma once
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <liburing.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <cerrno>
+#include <coroutine>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <uni/block/concepts.hpp>
+#include <uni/block/geometry.hpp>
+#include <uni/core/format.hpp>
+#include <uni/core/scheduler.hpp>
+#include <uni/core/task.hpp>
+
+namespace uni::posix {
+
+class UringDisk {
+ public:
+  // Views one ring entry carries; a request with more goes as several entries, in turn.
+  static constexpr std::size_t segments = 64;
+
+  struct stats {
+    std::uint64_t reads = 0, writes = 0, flushes = 0;
+    std::uint64_t bytes_read = 0, bytes_written = 0;
+    std::uint64_t submits = 0;       // io_uring_submit calls (each a system call)
+    std::uint64_t completions = 0;
+    std::uint64_t short_transfers = 0;  // partial reads or writes, finished by a further entry
+    std::uint64_t errors = 0;
+    std::uint64_t waited = 0;        // requests that found every slot taken
+  };
+
+  UringDisk(boost::asio::io_context& io, scheduler& sched, unsigned depth = 32)
+      : io_(&io), sched_(&sched), depth_(depth ? depth : 1), slots_free_(sched), notify_(io) {}
+  UringDisk(const UringDisk&) = delete;
+  UringDisk& operator=(const UringDisk&) = delete;
+  ~UringDisk() { close(); }
+
+  // Opens `path` (a regular file or a block device) read-write, or read-only
+  // where only reading is allowed. False with one line saying why in `why`.
+  bool open(std::string_view path, bool buffered, text_writer& why) {
+    const std::string p(path);
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0) return format_to(why, "cannot open ", path, ": ", std::strerror(errno)), false;
+    const bool device = S_ISBLK(st.st_mode);
+    if (!device && !S_ISREG(st.st_mode)) return format_to(why, path, " is not a regular file or a block device"), false;
+    const int direct = buffered ? 0 : O_DIRECT;
+    bool read_only = false;
+    int fd = ::open(p.c_str(), O_RDWR | O_CLOEXEC | direct);
+    if (fd < 0 && (errno == EACCES || errno == EPERM || errno == EROFS)) {
+      fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | direct);
+      read_only = fd >= 0;
+    }
+    if (fd < 0) {
+      if (errno == EINVAL && direct)
+        return format_to(why, path, ": the file system refuses direct I/O (O_DIRECT); run with --disk-cache ",
+                         "for buffered I/O through the page cache"),
+               false;
+      return format_to(why, "cannot open ", path, ": ", std::strerror(errno)), false;
+    }
+    fd_ = fd;
+    std::uint64_t bytes = static_cast<std::uint64_t>(st.st_size);
+    std::size_t sector = 512, align = buffered ? 1 : 512;
+    if (device) {
+      int logical = 0;
+      if (::ioctl(fd, BLKGETSIZE64, &bytes) != 0 || ::ioctl(fd, BLKSSZGET, &logical) != 0)
+        return format_to(why, path, ": cannot read the device's size: ", std::strerror(errno)), close(), false;
+      sector = static_cast<std::size_t>(logical);
+      if (!buffered) align = sector;
+    } else if (!buffered) {
+      struct statx sx {};
+      if (::statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 && (sx.stx_mask & STATX_DIOALIGN) &&
+          sx.stx_dio_offset_align != 0) {
+        if (sx.stx_dio_offset_align > sector) sector = sx.stx_dio_offset_align;
+        align = sx.stx_dio_mem_align ? sx.stx_dio_mem_align : sector;
+      }
+    }
+    if (sector < 512 || sector > page_size)
+      return format_to(why, path, ": sectors of ", sector, " bytes (uni takes 512 to 4096)"), close(), false;
+    if (bytes == 0) return format_to(why, path, " is empty"), close(), false;
+    if (bytes % sector != 0)
+      return format_to(why, path, ": its size, ", bytes, " bytes, is not a whole number of ", sector, "-byte sectors"),
+             close(), false;
+    geometry_ = {sector, bytes / sector, read_only, align, 0};
+
+    if (int e = ::io_uring_queue_init(depth_, &ring_, 0); e < 0)
+      return format_to(why, "io_uring unavailable (", std::strerror(-e), "): the kernel or its sandbox refuses it"),
+             close(), false;
+    ring_open_ = true;
+    const int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (efd < 0 || ::io_uring_register_eventfd(&ring_, efd) < 0) {
+      if (efd >= 0) ::close(efd);
+      return format_to(why, "io_uring: cannot register an eventfd"), close(), false;
+    }
+    notify_.assign(efd);
+    slots_ = std::make_unique<slot[]>(depth_);
+    for (unsigned i = 0; i < depth_; ++i) {
+      slots_[i].next_free = free_;
+      free_ = &slots_[i];
+    }
+    path_ = p;
+    buffered_ = buffered;
+    arm();
+    return true;
+  }
+
+  bool is_open() const noexcept { return fd_ >= 0; }
+  std::string_view path() const noexcept { return path_; }
+  bool buffered() const noexcept { return buffered_; }
+
+  std::size_t sector_size() const noexcept { return geometry_.sector_size; }
+  std::uint64_t sectors() const noexcept { return geometry_.sectors; }
+  bool read_only() const noexcept { return geometry_.read_only; }
+  std::size_t alignment() const noexcept { return geometry_.alignment; }
+  std::size_t max_segments() const noexcept { return segments; }
+  const block::geometry& geometry() const noexcept { return geometry_; }
+  const stats& statistics() const noexcept { return stats_; }
+  std::size_t in_flight() const noexcept { return in_flight_; }
+
+  task<result<void>> read(std::uint64_t first, std::span<const view> into) {
+    return transfer(block::direction::read, first, into);
+  }
+  task<result<void>> write(std::uint64_t first, std::span<const view> from) {
+    return transfer(block::direction::write, first, from);
+  }
+  task<result<void>> flush() {
+    if (fd_ < 0) co_return fail(error::device_gone);
+    ++stats_.flushes;
+    lease s(*this, co_await take_slot());
+    s->op = IORING_OP_FSYNC;
+    const int res = co_await run(*s);
+    if (res < 0) co_return fail(error_of(-res));
+    co_return result<void>{};
+  }
+
+ private:
+  // One request at the kernel: what it reads into or writes from, kept alive
+  // until its completion, whoever waits for it.
+  struct slot {
+    std::array<iovec, segments> iov{};
+    std::array<view, segments> held{};
+    std::size_t count = 0;  // iovecs in use
+    std::uint64_t offset = 0;
+    std::uint8_t op = 0;
+    int res = 0;
+    bool at_kernel = false;   // submitted, not yet completed
+    waiter* woken = nullptr;  // the task waiting, or none (it ended: the completion frees the slot)
+    slot* next_free = nullptr;
+  };
+
+  task<result<void>> transfer(block::direction d, std::uint64_t first, std::span<const view> pages) {
+    if (fd_ < 0) co_return fail(error::device_gone);
+    auto count = block::check_request(geometry_, d, first, pages);
+    if (!count) co_return fail(count.err());
+    const bool reading = d == block::direction::read;
+    ++(reading ? stats_.reads : stats_.writes);
+    std::uint64_t offset = first * geometry_.sector_size;
+    while (!pages.empty()) {  // a chunk of up to `segments` views per ring entry
+      const std::span<const view> chunk = pages.first(pages.size() < segments ? pages.size() : segments);
+      pages = pages.subspan(chunk.size());
+      lease s(*this, co_await take_slot());
+      s->op = reading ? IORING_OP_READV : IORING_OP_WRITEV;
+      s->offset = offset;
+      s->count = chunk.size();
+      std::size_t want = 0;
+      for (std::size_t i = 0; i < chunk.size(); ++i) {
+        s->held[i] = chunk[i];
+        s->iov[i] = {chunk[i].data(), chunk[i].size()};
+        want += chunk[i].size();
+      }
+      std::size_t done = 0;
+      while (true) {
+        const int res = co_await run(*s);
+        if (res < 0) {
+          ++stats_.errors;
+          co_return fail(error_of(-res));
+        }
+        if (res == 0) {  // nothing moved: past the end of a file that shrank
+          ++stats_.errors;
+          co_return fail(error::device_gone);
+        }
+        done += static_cast<std::size_t>(res);
+        if (done == want) break;
+        ++stats_.short_transfers;  // the rest, as a further entry in the same slot
+        consume(*s, static_cast<std::size_t>(res));
+        s->offset += static_cast<std::uint64_t>(res);
+      }
+      (reading ? stats_.bytes_read : stats_.bytes_written) += want;
+      offset += want;
+    }
+    co_return result<void>{};
+  }
+
+  // Drops the first `n` bytes of a slot's iovecs (after a short transfer).
+  static void consume(slot& s, std::size_t n) noexcept {
+    std::size_t i = 0;
+    while (i < s.count && n >= s.iov[i].iov_len) n -= s.iov[i++].iov_len;
+    if (i < s.count) {
+      s.iov[i].iov_base = static_cast<std::uint8_t*>(s.iov[i].iov_base) + n;
+      s.iov[i].iov_len -= n;
+    }
+    for (std::size_t j = i; j < s.count; ++j) s.iov[j - i] = s.iov[j];
+    s.count -= i;
+  }
+
+  // A free slot, waiting for one if every slot is at the kernel.
+  task<slot*> take_slot() {
+    if (!free_) ++stats_.waited;
+    while (!free_) co_await slots_free_.wait();
+    slot* s = free_;
+    free_ = s->next_free;
+    ++in_flight_;
+    co_return s;
+  }
+  void give_back(slot& s) noexcept {
+    for (std::size_t i = 0; i < segments; ++i) s.held[i] = view{};
+    s.count = 0;
+    s.at_kernel = false;
+    s.woken = nullptr;
+    s.next_free = free_;
+    free_ = &s;
+    --in_flight_;
+    slots_free_.notify_one();
+  }
+
+  // A slot held by a request's task. If the task ends (or is cancelled) while
+  // the kernel still has the request, the completion gives the slot back.
+  class lease {
+   public:
+    lease(UringDisk& d, slot* s) noexcept : d_(d), s_(s) {}
+    lease(const lease&) = delete;
+    lease& operator=(const lease&) = delete;
+    ~lease() {
+      if (s_->at_kernel) s_->woken = nullptr;
+      else d_.give_back(*s_);
+    }
+    slot& operator*() const noexcept { return *s_; }
+    slot* operator->() const noexcept { return s_; }
+
+   private:
+    UringDisk& d_;
+    slot* s_;
+  };
+
+  // Puts the slot's request on the ring and waits for its result (a byte
+  // count, or -errno).
+  struct run_awaiter {
+    UringDisk& disk;
+    slot& s;
+    waiter w{};
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) noexcept {
+      w.handle = h;
+      s.woken = &w;
+      if (!disk.queue(s)) {  // no room on the ring (it has a place per slot: never)
+        s.res = -EAGAIN;
+        return false;
+      }
+      return true;
+    }
+    int await_resume() const noexcept { return s.res; }
+    ~run_awaiter() {
+      if (s.woken == &w) s.woken = nullptr;
+    }
+  };
+  run_awaiter run(slot& s) noexcept { return {*this, s}; }
+
+  bool queue(slot& s) noexcept {
+    io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
+    if (!sqe) {
+      submit_now();
+      sqe = ::io_uring_get_sqe(&ring_);
+      if (!sqe) return false;
+    }
+    if (s.op == IORING_OP_FSYNC) ::io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC);
+    else if (s.op == IORING_OP_READV) ::io_uring_prep_readv(sqe, fd_, s.iov.data(), static_cast<unsigned>(s.count), s.offset);
+    else ::io_uring_prep_writev(sqe, fd_, s.iov.data(), static_cast<unsigned>(s.count), s.offset);
+    ::io_uring_sqe_set_data(sqe, &s);
+    s.at_kernel = true;
+    if (!submit_posted_) {  // one io_uring_submit for everything this scheduler turn queues
+      submit_posted_ = true;
+      boost::asio::post(*io_, [this] { submit_now(); });
+    }
+    return true;
+  }
+  void submit_now() noexcept {
+    submit_posted_ = false;
+    if (::io_uring_sq_ready(&ring_) == 0) return;
+    ++stats_.submits;
+    ::io_uring_submit(&ring_);
+  }
+
+  // Completions: the eventfd counts them; each wakes its task (or, for a
+  // cancelled one, gives its slot back). The eventfd is read (Asio tries the
+  // read at once, before waiting) and only then the ring reaped, so a
+  // completion that lands after the reap has counted again and is not missed.
+  void arm() {
+    notify_.async_read_some(boost::asio::buffer(&signalled_, sizeof signalled_),
+                            [this](const boost::system::error_code& ec, std::size_t) {
+                              if (ec) return;
+                              reap();
+                              arm();
+                            });
+  }
+  void reap() noexcept {
+    io_uring_cqe* cqe = nullptr;
+    unsigned head = 0, seen = 0;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++seen;
+      slot& s = *static_cast<slot*>(::io_uring_cqe_get_data(cqe));
+      s.res = cqe->res;
+      s.at_kernel = false;
+      if (s.woken) sched_->wake(*s.woken, wake_reason::notified);
+      else give_back(s);
+    }
+    ::io_uring_cq_advance(&ring_, seen);
+    stats_.completions += seen;
+  }
+
+  static error error_of(int e) noexcept {
+    switch (e) {
+      case EINVAL: return error::misaligned;
+      case EROFS: case EPERM: case EACCES: case EBADF: return error::read_only;
+      case ENOSPC: return error::no_space;
+      case ENODEV: case ENXIO: case ESHUTDOWN: return error::device_gone;
+      default: return error::io;
+    }
+  }
+
+  void close() noexcept {
+    if (ring_open_) {
+      ::io_uring_queue_exit(&ring_);  // the kernel finishes what it has first
+      ring_open_ = false;
+    }
+    if (slots_)
+      for (unsigned i = 0; i < depth_; ++i)
+        for (view& v : slots_[i].held) v = view{};
+    boost::system::error_code ignored;
+    notify_.close(ignored);
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  boost::asio::io_context* io_;
+  scheduler* sched_;
+  unsigned depth_;
+  wait_queue slots_free_;
+  boost::asio::posix::stream_descriptor notify_;
+  io_uring ring_{};
+  bool ring_open_ = false;
+  bool submit_posted_ = false;
+  std::uint64_t signalled_ = 0;  // the eventfd's count, read and dropped
+  int fd_ = -1;
+  bool buffered_ = false;
+  std::string path_;
+  block::geometry geometry_{};
+  std::unique_ptr<slot[]> slots_;
+  slot* free_ = nullptr;
+  std::size_t in_flight_ = 0;
+  stats stats_;
+};
+
+static_assert(BlockDevice<UringDisk>);
+
+}  // namespace uni::posix
