@@ -22,8 +22,8 @@
 // over them. compact() is one bounded step of cleaning: it copies the live nodes
 // in the oldest `Config::compact_blocks` of the log (and their ancestors) to the
 // tail and commits, so the oldest part can be reused; its time and memory are
-// bounded by the dirty-node budget. set() and remove() take up to four such
-// steps when the log is more than half full.
+// bounded by the dirty-node budget. When the log is more than half full, every
+// commit (set(), remove(), commit()) carries such a step in the same write.
 //
 // Memory is fixed at construction, in the object: `cache_nodes` clean nodes
 // (a two-way set-associative cache keyed by position), `dirty_nodes` changed
@@ -251,7 +251,7 @@ class Store {
   task<result<void>> commit() {
     busy_guard g(busy_);
     if (!g) co_return fail(error::would_block);
-    co_return co_await commit_dirty();
+    co_return co_await commit_and_clean();
   }
 
   // The last commit, and reads from it (error::not_found once the log has
@@ -268,8 +268,8 @@ class Store {
   task<result<void>> compact() {
     busy_guard g(busy_);
     if (!g) co_return fail(error::would_block);
-    if (auto r = co_await commit_dirty(); !r) co_return r;
-    co_return co_await clean_step();
+    if (auto r = co_await clean_walk(); !r) co_return r;
+    co_return co_await commit_dirty();
   }
 
   stats statistics() const noexcept {
@@ -289,7 +289,6 @@ class Store {
   static constexpr std::size_t record_bytes = 72;
   static constexpr std::size_t max_entries = (node_size - node_header) / entry_cost(1, 0) + 2;
   static constexpr std::size_t sets = Config::cache_nodes / 2;
-  static constexpr int clean_steps = 4;  // at most, after one set() or remove()
 
   struct busy_guard {
     bool& busy;
@@ -831,18 +830,18 @@ class Store {
     co_return true;
   }
 
-  // A few cleaning steps when the log is past half full: each frees its window
-  // less what it copies, so steps, not one, keep ahead of the writes.
+  // Past half full, the commit carries a cleaning step's copies too: one
+  // write and one flush for both.
   task<result<void>> commit_and_clean() {
-    if (auto r = co_await commit_dirty(); !r) co_return r;
-    for (int step = 0; step < clean_steps && 2 * (tail_ - floor()) > log_blocks_; ++step)
-      if (auto r = co_await clean_step(); !r) co_return r;
-    co_return result<void>{};
+    if (failed_) co_return fail(error::io);
+    if (2 * (tail_ - floor()) > log_blocks_)
+      if (auto r = co_await clean_walk(); !r) co_return r;
+    co_return co_await commit_dirty();
   }
 
-  // Copies every live node below head_ + compact_blocks (and the path to it),
-  // as far as the dirty budget allows, then commits.
-  task<result<void>> clean_step() {
+  // Copies every live node below head_ + compact_blocks (and the path to it)
+  // into the batch, as far as the dirty budget allows.
+  task<result<void>> clean_walk() {
     if (failed_) co_return fail(error::io);
     if (root_ == none) co_return result<void>{};
     const std::uint64_t target = head_ + Config::compact_blocks;
@@ -876,7 +875,7 @@ class Store {
         if (auto r = co_await copy_path(d); !r) co_return r;
     }
     ++stats_.compactions;
-    co_return co_await commit_dirty();
+    co_return result<void>{};
   }
 
   // Makes path_[0..d] dirty, top down, each parent naming its new child.
