@@ -56,7 +56,8 @@ const uni::sim::RamDisk& good_image() {
     if (!now(s->format(image_id))) __builtin_trap();
     for (std::size_t i = 0; i < 600; ++i) {
       const std::string k = "k/" + std::to_string(i * 7919 % 150);
-      const uni::view v = bytes_of(std::string(i % 60, 'v'));
+      const std::string value(i % 60, 'v');
+      const uni::view v = bytes_of(value);
       if (!now(s->set(k, std::span<const uni::view>(&v, 1)))) __builtin_trap();
     }
     return ram;

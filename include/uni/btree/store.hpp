@@ -408,7 +408,8 @@ class Store {
   }
 
   // Down from `root` to the leaf that holds or would hold `key`: path_[0..depth]
-  // and the entry taken at each branch in at_[]. Returns the depth of the leaf.
+  // and the entry taken at each branch in at_[]. Returns the depth of the leaf;
+  // leaf_ is its block, until the next load.
   task<result<std::size_t>> descend(std::uint64_t root, std::string_view key) {
     std::uint64_t ref = root;
     for (std::size_t d = 0; d < Config::max_height; ++d) {
@@ -420,7 +421,10 @@ class Store {
       }
       path_[d] = ref;
       const node_view v(block, node_size);
-      if (v.leaf()) co_return d;
+      if (v.leaf()) {
+        leaf_ = block;
+        co_return d;
+      }
       at_[d] = v.child_for(key);
       auto c = child_of(ref, v, at_[d]);
       if (!c) co_return fail(c.err());
@@ -438,13 +442,7 @@ class Store {
     if (root == none || key.size() > Config::max_key) co_return fail(error::not_found);
     auto d = co_await descend(root, key);
     if (!d) co_return fail(d.err());
-    const std::uint8_t* block = peek(path_[*d]);
-    if (!block) {
-      auto p = co_await load(path_[*d]);
-      if (!p) co_return fail(p.err());
-      block = *p;
-    }
-    const node_view leaf(block, node_size);
+    const node_view leaf(leaf_, node_size);
     const std::size_t i = leaf.lower_bound(key);
     if (i == leaf.count() || leaf.key(i) != key) co_return fail(error::not_found);
     const auto value = leaf.at(i).value;
@@ -673,9 +671,7 @@ class Store {
     }
     auto d = co_await descend(root_, key);
     if (!d) co_return fail(d.err());
-    auto p = co_await load(path_[*d]);
-    if (!p) co_return fail(p.err());
-    const node_view leaf(*p, node_size);
+    const node_view leaf(leaf_, node_size);
     edit e;
     e.at = leaf.lower_bound(key);
     e.removed = e.at < leaf.count() && leaf.key(e.at) == key ? 1 : 0;
@@ -691,9 +687,7 @@ class Store {
     if (auto r = co_await make_room(); !r) co_return r;
     auto d = co_await descend(root_, key);
     if (!d) co_return fail(d.err());
-    auto p = co_await load(path_[*d]);
-    if (!p) co_return fail(p.err());
-    const node_view leaf(*p, node_size);
+    const node_view leaf(leaf_, node_size);
     edit e;
     e.at = leaf.lower_bound(key);
     if (e.at == leaf.count() || leaf.key(e.at) != key) co_return fail(error::not_found);
@@ -916,6 +910,7 @@ class Store {
   std::uint64_t next_ = 0;
   std::size_t placed_ = 0;
   std::size_t dirty_count_ = 0;
+  const std::uint8_t* leaf_ = nullptr;  // what descend() reached
   stats stats_{};
 
   std::array<std::uint64_t, Config::max_height> path_{};
