@@ -1,0 +1,285 @@
+// bench/btree.cpp: uni's copy-on-write B-tree store beside LMDB and SQLite, on the
+// same file system with the same durability: every batch of puts is one commit,
+// synced to the device before the next begins (uni: its commit's write and
+// flush, here fdatasync; LMDB: mdb_txn_commit with the default MDB_SYNC; SQLite:
+// a transaction in WAL mode with synchronous=FULL).
+//
+// Phases: `keys` puts of distinct random keys (16 bytes) with values of
+// `--value` bytes, in batches of `--batch` per commit, timed as committed puts
+// per second; then `gets` lookups of random existing keys, timed as gets per
+// second. Each engine runs in its own process (--engine), so the memory figures
+// are its own: the cache the engine is given, and the process's resident memory
+// after the gets (VmRSS; LMDB's counts the pages of its map it touched).
+// Output: one `btree engine=... key=value ...` line.
+//
+// uni's device here is a file (preadv/pwritev of whole 4 KiB blocks, fdatasync
+// as flush). By default it goes through the host's page cache, as LMDB's map and
+// SQLite's file do; with --direct 1 it is opened O_DIRECT, so every node the
+// store's own cache misses is a device read and its memory is that cache alone.
+//
+// Usage: bench_btree --engine uni|lmdb|sqlite --dir DIR [--keys 100000]
+//        [--batch 1] [--gets 200000] [--value 100] [--seed 1] [--direct 0]
+#include <fcntl.h>
+#include <lmdb.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <uni/btree/store.hpp>
+#include <uni/core/run.hpp>
+#include <uni/sim/manual_clock.hpp>
+
+#include "bench_util.hpp"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+double seconds_since(clock_type::time_point t) {
+  return std::chrono::duration<double>(clock_type::now() - t).count();
+}
+
+// A BlockDevice over a file: whole 4 KiB blocks, fdatasync as flush.
+class file_disk {
+ public:
+  file_disk(const std::string& path, std::uint64_t bytes, bool direct) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | (direct ? O_DIRECT : 0), 0644);
+    if (fd_ < 0) std::perror("file_disk"), std::exit(1);
+    // Written whole first, as a disk is: a write into a hole would make each
+    // sync commit the file system's allocation too.
+    alignas(4096) static std::uint8_t zeros[1 << 20];
+    for (std::uint64_t at = 0; at < bytes; at += sizeof zeros)
+      if (::pwrite(fd_, zeros, sizeof zeros, static_cast<off_t>(at)) != sizeof zeros) std::perror("file_disk"), std::exit(1);
+    ::fsync(fd_);
+    sectors_ = bytes / 4096;
+  }
+  ~file_disk() { ::close(fd_); }
+  std::size_t sector_size() const noexcept { return 4096; }
+  std::uint64_t sectors() const noexcept { return sectors_; }
+  bool read_only() const noexcept { return false; }
+  uni::task<uni::result<void>> read(std::uint64_t first, std::span<const uni::view> into) {
+    co_return transfer(first, into, false);
+  }
+  uni::task<uni::result<void>> write(std::uint64_t first, std::span<const uni::view> from) {
+    co_return transfer(first, from, true);
+  }
+  uni::task<uni::result<void>> flush() {
+    if (::fdatasync(fd_) != 0) co_return uni::fail(uni::error::io);
+    co_return uni::result<void>{};
+  }
+
+ private:
+  uni::result<void> transfer(std::uint64_t first, std::span<const uni::view> views, bool out) {
+    iovec iov[IOV_MAX];
+    std::size_t n = 0, bytes = 0;
+    for (const uni::view& v : views) {
+      if (n == IOV_MAX) return uni::fail(uni::error::too_large);
+      iov[n++] = {v.data(), v.size()};
+      bytes += v.size();
+    }
+    const off_t at = static_cast<off_t>(first * 4096);
+    const ssize_t done = out ? ::pwritev(fd_, iov, static_cast<int>(n), at) : ::preadv(fd_, iov, static_cast<int>(n), at);
+    if (done != static_cast<ssize_t>(bytes)) return uni::fail(uni::error::io);
+    return {};
+  }
+  int fd_;
+  std::uint64_t sectors_;
+};
+static_assert(uni::BlockDevice<file_disk>);
+
+struct workload {
+  std::vector<std::string> keys;
+  std::string value;
+  std::vector<std::uint32_t> reads;
+};
+
+struct figures {
+  double put_s = 0, get_s = 0;
+  std::size_t cache_bytes = 0;
+  std::size_t found = 0;
+};
+
+using uni_store = uni::btree::Store<file_disk>;
+
+figures run_uni(const std::string& dir, const workload& w, std::size_t batch, bool direct) {
+  figures f;
+  // Room for the data four times over (the log is cleaned when half full).
+  const std::uint64_t bytes = std::max<std::uint64_t>(64 << 20, w.keys.size() * (w.value.size() + 64) * 8) & ~std::uint64_t{(1 << 20) - 1};
+  file_disk disk(dir + "/uni-btree.img", bytes, direct);
+  auto store = std::make_unique<uni_store>(disk);
+  f.cache_bytes = uni_store::cache_bytes;
+  uni::scheduler sched;
+  uni::sim::ManualClock clock;
+  auto main = [&]() -> uni::task<int> {
+    if (!co_await store->format(static_cast<std::uint64_t>(clock_type::now().time_since_epoch().count()))) co_return 1;
+    const uni::view value = uni::view::unowned(
+        std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(w.value.data()), w.value.size()));
+    auto t = clock_type::now();
+    for (std::size_t i = 0; i < w.keys.size(); ++i) {
+      if (!co_await store->put(w.keys[i], std::span<const uni::view>(&value, 1))) co_return 2;
+      if ((i + 1) % batch == 0 || i + 1 == w.keys.size()) {
+        if (!co_await store->commit()) co_return 3;  // cleans the log as it goes
+      }
+    }
+    f.put_s = seconds_since(t);
+    std::uint8_t out[4096];
+    t = clock_type::now();
+    for (std::uint32_t k : w.reads)
+      if (co_await store->get(w.keys[k], out)) ++f.found;
+    f.get_s = seconds_since(t);
+    co_return 0;
+  };
+  auto r = uni::run(sched, clock, main());
+  if (!r || *r != 0) std::fprintf(stderr, "uni: failed at step %d\n", r ? *r : -1), std::exit(1);
+  return f;
+}
+
+void check_lmdb(int rc, const char* what) {
+  if (rc != 0) std::fprintf(stderr, "lmdb %s: %s\n", what, mdb_strerror(rc)), std::exit(1);
+}
+
+figures run_lmdb(const std::string& dir, const workload& w, std::size_t batch) {
+  figures f;
+  const std::string path = dir + "/lmdb";
+  ::mkdir(path.c_str(), 0755);
+  ::unlink((path + "/data.mdb").c_str());
+  ::unlink((path + "/lock.mdb").c_str());
+  MDB_env* env;
+  check_lmdb(mdb_env_create(&env), "create");
+  check_lmdb(mdb_env_set_mapsize(env, std::size_t{4} << 30), "mapsize");
+  check_lmdb(mdb_env_open(env, path.c_str(), 0, 0644), "open");
+  MDB_dbi dbi;
+  MDB_txn* txn;
+  check_lmdb(mdb_txn_begin(env, nullptr, 0, &txn), "begin");
+  check_lmdb(mdb_dbi_open(txn, nullptr, 0, &dbi), "dbi");
+  check_lmdb(mdb_txn_commit(txn), "commit");
+  auto t = clock_type::now();
+  for (std::size_t i = 0; i < w.keys.size();) {
+    check_lmdb(mdb_txn_begin(env, nullptr, 0, &txn), "begin");
+    for (std::size_t j = 0; j < batch && i < w.keys.size(); ++j, ++i) {
+      MDB_val k{w.keys[i].size(), const_cast<char*>(w.keys[i].data())};
+      MDB_val v{w.value.size(), const_cast<char*>(w.value.data())};
+      check_lmdb(mdb_put(txn, dbi, &k, &v, 0), "put");
+    }
+    check_lmdb(mdb_txn_commit(txn), "commit");
+  }
+  f.put_s = seconds_since(t);
+  check_lmdb(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), "begin");
+  t = clock_type::now();
+  char out[4096];
+  for (std::uint32_t r : w.reads) {
+    MDB_val k{w.keys[r].size(), const_cast<char*>(w.keys[r].data())}, v;
+    if (mdb_get(txn, dbi, &k, &v) == 0) {
+      std::memcpy(out, v.mv_data, std::min(v.mv_size, sizeof out));  // copy out, as uni's get does
+      ++f.found;
+    }
+  }
+  f.get_s = seconds_since(t);
+  mdb_txn_abort(txn);
+  struct stat st {};
+  ::stat((path + "/data.mdb").c_str(), &st);
+  f.cache_bytes = static_cast<std::size_t>(st.st_size);  // the whole map: LMDB reads through the page cache
+  mdb_env_close(env);
+  return f;
+}
+
+void check_sqlite(int rc, sqlite3* db, const char* what) {
+  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+    std::fprintf(stderr, "sqlite %s: %s\n", what, sqlite3_errmsg(db)), std::exit(1);
+}
+
+figures run_sqlite(const std::string& dir, const workload& w, std::size_t batch) {
+  figures f;
+  const std::string path = dir + "/sqlite.db";
+  for (const char* suffix : {"", "-wal", "-shm"}) ::unlink((path + suffix).c_str());
+  sqlite3* db;
+  check_sqlite(sqlite3_open(path.c_str(), &db), db, "open");
+  check_sqlite(sqlite3_exec(db,
+                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                            "CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID;",
+                            nullptr, nullptr, nullptr),
+               db, "schema");
+  sqlite3_stmt *put, *get;
+  check_sqlite(sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO kv VALUES (?, ?)", -1, &put, nullptr), db, "prepare");
+  check_sqlite(sqlite3_prepare_v2(db, "SELECT v FROM kv WHERE k = ?", -1, &get, nullptr), db, "prepare");
+  auto t = clock_type::now();
+  for (std::size_t i = 0; i < w.keys.size();) {
+    check_sqlite(sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr), db, "begin");
+    for (std::size_t j = 0; j < batch && i < w.keys.size(); ++j, ++i) {
+      sqlite3_bind_blob(put, 1, w.keys[i].data(), static_cast<int>(w.keys[i].size()), SQLITE_STATIC);
+      sqlite3_bind_blob(put, 2, w.value.data(), static_cast<int>(w.value.size()), SQLITE_STATIC);
+      check_sqlite(sqlite3_step(put), db, "put");
+      sqlite3_reset(put);
+    }
+    check_sqlite(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), db, "commit");
+  }
+  f.put_s = seconds_since(t);
+  t = clock_type::now();
+  char out[4096];
+  for (std::uint32_t r : w.reads) {
+    sqlite3_bind_blob(get, 1, w.keys[r].data(), static_cast<int>(w.keys[r].size()), SQLITE_STATIC);
+    if (sqlite3_step(get) == SQLITE_ROW) {
+      std::memcpy(out, sqlite3_column_blob(get, 0), std::min<std::size_t>(sqlite3_column_bytes(get, 0), sizeof out));
+      ++f.found;
+    }
+    sqlite3_reset(get);
+  }
+  f.get_s = seconds_since(t);
+  sqlite3_int64 pages = 0;
+  sqlite3_stmt* q;
+  sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &q, nullptr);
+  if (sqlite3_step(q) == SQLITE_ROW) pages = sqlite3_column_int64(q, 0);
+  sqlite3_finalize(q);
+  f.cache_bytes = static_cast<std::size_t>(pages < 0 ? -pages * 1024 : pages * 4096);  // negative: KiB
+  sqlite3_finalize(put);
+  sqlite3_finalize(get);
+  sqlite3_close(db);
+  return f;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string engine = bench::option_str(argc, argv, "--engine", "uni");
+  const std::string dir = bench::option_str(argc, argv, "--dir", ".");
+  const std::size_t keys = bench::option(argc, argv, "--keys", 100000);
+  const std::size_t batch = std::max<std::size_t>(1, bench::option(argc, argv, "--batch", 1));
+  const std::size_t gets = bench::option(argc, argv, "--gets", 200000);
+  const std::size_t value_size = bench::option(argc, argv, "--value", 100);
+  std::mt19937_64 rng(bench::option(argc, argv, "--seed", 1));
+
+  workload w;
+  w.keys.reserve(keys);
+  for (std::size_t i = 0; i < keys; ++i) {
+    char k[17];
+    std::snprintf(k, sizeof k, "%016llx", static_cast<unsigned long long>(rng()));
+    w.keys.emplace_back(k);
+  }
+  w.value.assign(value_size, 'v');
+  w.reads.reserve(gets);
+  for (std::size_t i = 0; i < gets; ++i) w.reads.push_back(static_cast<std::uint32_t>(rng() % keys));
+
+  figures f;
+  if (engine == "uni")
+    f = run_uni(dir, w, batch, bench::option(argc, argv, "--direct", 0) != 0);
+  else if (engine == "lmdb")
+    f = run_lmdb(dir, w, batch);
+  else if (engine == "sqlite")
+    f = run_sqlite(dir, w, batch);
+  else
+    return std::fprintf(stderr, "usage: %s --engine uni|lmdb|sqlite --dir DIR ...\n", argv[0]), 2;
+  if (f.found != gets) return std::fprintf(stderr, "%s: %zu of %zu gets found\n", engine.c_str(), f.found, gets), 1;
+  std::printf("btree engine=%s keys=%zu batch=%zu value=%zu puts_per_s=%.0f gets=%zu gets_per_s=%.0f cache_bytes=%zu "
+              "rss_bytes=%lld\n",
+              engine.c_str(), keys, batch, value_size, static_cast<double>(keys) / f.put_s, gets,
+              static_cast<double>(gets) / f.get_s, f.cache_bytes, static_cast<long long>(bench::status_bytes("VmRSS")));
+  return 0;
+}

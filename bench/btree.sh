@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# bench/btree.sh: uni's copy-on-write B-tree store (uni/btree/store.hpp) beside
+# LMDB and SQLite, on one file system (the results folder's), with the same
+# durability: one synced commit per batch of puts (see bench/btree.cpp).
+#
+# For each batch size (1 and 100 puts per commit): KEYS distinct random 16-byte
+# keys with 100-byte values, then random gets of them; committed puts per second,
+# gets per second, each engine's cache and resident memory. uni runs twice: its
+# device file through the host's page cache (as LMDB's map and SQLite's file
+# are) and with O_DIRECT (every miss of its own node cache a device read). Runs
+# alternate between the engines, ROUNDS times; the table shows the medians.
+#
+# Writes RESULTS/btree.md (and raw lines in btree-raw.txt).
+# Usage: bench/btree.sh [--quick] [--keys N] [--rounds R] [--out DIR] [--build DIR]
+#   --quick: 2000 keys, 1 round (default 20000 keys, 3 rounds).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
+out=$root/bench/results
+build=build/release
+keys=20000
+rounds=3
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) keys=2000; rounds=1 ;;
+    --keys) keys=$2; shift ;;
+    --rounds) rounds=$2; shift ;;
+    --out) out=$2; shift ;;
+    --build) build=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--keys N] [--rounds R] [--out DIR] [--build DIR]" >&2; exit 2 ;;
+  esac
+  shift
+done
+out=$(results_dir "$out")
+build_targets "$build" release bench_btree
+bin=$(cd "$root/$build" && pwd)/bench/bench_btree
+work=$(mktemp -d "$out/btree-work.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+raw=$out/btree-raw.txt
+: >"$raw"
+gets=$((keys * 10))
+for batch in 1 100; do
+  for round in $(seq "$rounds"); do
+    for engine in uni uni-direct lmdb sqlite; do
+      args=(--engine "${engine%-direct}" --dir "$work" --keys "$keys" --batch "$batch" --gets "$gets" --seed "$round")
+      [ "$engine" = uni-direct ] && args+=(--direct 1)
+      echo "+ bench_btree ${args[*]}" >&2
+      timeout 600 "$bin" "${args[@]}" | sed "s/engine=uni /engine=$engine /" | tee -a "$raw"
+      rm -rf "${work:?}"/*
+    done
+  done
+done
+
+# The median of each figure per (engine, batch).
+python3 - "$raw" "$keys" >"$out/btree.md" <<'PY'
+import sys, statistics, collections
+rows = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    f = dict(kv.split("=", 1) for kv in line.split()[1:])
+    rows[(f["batch"], f["engine"])].append(f)
+def med(fs, k): return statistics.median(float(f[k]) for f in fs)
+print(f"# B-tree store beside LMDB and SQLite\n\n{sys.argv[2]} keys (16 B), 100 B values, one synced commit per batch; "
+      "medians of the rounds. cache: what the engine keeps in its own memory (uni: its node cache; "
+      "LMDB: none of its own, its map is the file, shown as the file's size; SQLite: cache_size).\n")
+print("| batch | engine | committed puts/s | random gets/s | cache | resident |")
+print("| --- | --- | ---: | ---: | ---: | ---: |")
+for (batch, engine), fs in sorted(rows.items(), key=lambda r: (int(r[0][0]), r[0][1])):
+    print(f"| {batch} | {engine} | {med(fs, 'puts_per_s'):.0f} | {med(fs, 'gets_per_s'):.0f} | "
+          f"{med(fs, 'cache_bytes') / 1048576:.1f} MiB | {med(fs, 'rss_bytes') / 1048576:.1f} MiB |")
+PY
+cat "$out/btree.md"
