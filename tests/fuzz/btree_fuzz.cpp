@@ -22,19 +22,12 @@
 #include <uni/sim/manual_clock.hpp>
 #include <uni/sim/ram_disk.hpp>
 
+#include "../unit/btree_small_config.hpp"
 #include "fuzz_support.hpp"
 
 namespace {
 
-struct config {
-  static constexpr std::size_t node_size = 512;
-  static constexpr std::size_t cache_nodes = 8;
-  static constexpr std::size_t dirty_nodes = 40;
-  static constexpr std::size_t max_height = 8;
-  static constexpr std::size_t max_key = 24;
-  static constexpr std::size_t max_value = 72;
-  static constexpr std::size_t compact_blocks = 8;
-};
+using config = btree_small_config<8>;
 using store = uni::btree::Store<uni::sim::RamDisk, config>;
 constexpr std::uint64_t image_id = 99;
 

@@ -25,20 +25,13 @@
 #include <uni/sim/manual_clock.hpp>
 #include <uni/sim/ram_disk.hpp>
 
+#include "btree_small_config.hpp"
+
 using namespace uni;
 
 namespace {
 
-// Small nodes, so small workloads build trees several levels deep.
-struct small_config {
-  static constexpr std::size_t node_size = 512;
-  static constexpr std::size_t cache_nodes = 8;
-  static constexpr std::size_t dirty_nodes = 40;
-  static constexpr std::size_t max_height = 8;
-  static constexpr std::size_t max_key = 24;
-  static constexpr std::size_t max_value = 72;
-  static constexpr std::size_t compact_blocks = 24;
-};
+using small_config = btree_small_config<24>;
 constexpr std::uint64_t disk_sectors = 200;  // 198 log blocks of 512 bytes
 
 using ram_store = btree::Store<sim::RamDisk, small_config>;
