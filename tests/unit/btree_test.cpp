@@ -260,7 +260,7 @@ TEST_CASE("btree: a sector size that does not divide the node, or a device too s
   CHECK(now(b.format(1)).err() == error::no_space);
 }
 
-TEST_CASE("btree: a batch is one commit; until then a reopened store has none of it", "[btree]") {
+TEST_CASE("btree: a batch is one commit, and until then a reopened store has none of it", "[btree]") {
   sim::RamDisk ram(512, disk_sectors);
   auto store = std::make_unique<ram_store>(ram);
   REQUIRE(now(store->format(3)).ok());
@@ -321,7 +321,7 @@ TEST_CASE("btree: compaction keeps many rewrites within a small log", "[btree]")
   CHECK(contents(*store) == m);
 }
 
-TEST_CASE("btree: a failed write leaves the last commit; the store refuses work until reopened", "[btree]") {
+TEST_CASE("btree: a failed write leaves the last commit, and the store refuses work until reopened", "[btree]") {
   sim::RamDisk ram = formatted(6);
   sim::FaultDisk<sim::RamDisk> disk(ram);
   auto store = std::make_unique<fault_store>(disk);
