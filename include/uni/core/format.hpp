@@ -81,13 +81,23 @@ class format_arg {
 
   void write(text_writer& w) const noexcept;
 
+  // Named, not anonymous: types declared inside an anonymous union are an
+  // extension ISO C++ does not have (clang's -Wpedantic says so).
+  struct text_arg {
+    const char* data;
+    std::size_t size;
+  };
+  struct other_arg {
+    const void* value;
+    write_fn fn;
+  };
   kind kind_;
   int width_ = 0;
   union {
-    struct { const char* data; std::size_t size; } text_;
+    text_arg text_;
     std::int64_t signed_;
     std::uint64_t unsigned_;
-    struct { const void* value; write_fn fn; } other_;
+    other_arg other_;
   };
 };
 
