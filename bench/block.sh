@@ -14,20 +14,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
 
-mode=default
+quick=0
 file=/var/tmp/uni-block-bench.img
 out=$root/bench/results
 build=build/release
-while [ $# -gt 0 ]; do
-  case $1 in
-    --quick) mode=quick ;;
-    --file) file=$2; shift ;;
-    --out) out=$2; shift ;;
-    --build) build=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--file PATH] [--out DIR] [--build DIR]" >&2; exit 2 ;;
-  esac
-  shift
-done
+read_flags "[--quick] [--file PATH] [--out DIR] [--build DIR]" "quick" "file out build" "$@"
+mode=default
+[ "$quick" = 1 ] && mode=quick
 need_tools block fio gnuplot python3
 out=$(results_dir "$out")
 build_targets "$build" release bench_block

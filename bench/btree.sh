@@ -19,19 +19,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
 out=$root/bench/results
 build=build/release
-keys=20000
-rounds=3
-while [ $# -gt 0 ]; do
-  case $1 in
-    --quick) keys=2000; rounds=1 ;;
-    --keys) keys=$2; shift ;;
-    --rounds) rounds=$2; shift ;;
-    --out) out=$2; shift ;;
-    --build) build=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--keys N] [--rounds R] [--out DIR] [--build DIR]" >&2; exit 2 ;;
-  esac
-  shift
-done
+quick=0 keys= rounds=
+read_flags "[--quick] [--keys N] [--rounds R] [--out DIR] [--build DIR]" "quick" "keys rounds out build" "$@"
+[ -n "$keys" ] || keys=$((quick ? 2000 : 20000))
+[ -n "$rounds" ] || rounds=$((quick ? 1 : 3))
 out=$(results_dir "$out")
 build_targets "$build" release bench_btree
 bin=$(cd "$root/$build" && pwd)/bench/bench_btree
