@@ -26,10 +26,8 @@
 #include <array>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -42,6 +40,7 @@
 #include <uni/posix/child_process.hpp>
 #include <uni/posix/clock.hpp>
 #include <uni/posix/console.hpp>
+#include <uni/posix/read_file.hpp>
 #include <uni/posix/signals.hpp>
 #include <uni/posix/socket_stack.hpp>
 
@@ -92,14 +91,6 @@ struct appliance {
   std::size_t held_count = 0;
   std::string why;  // the last start's failure
 };
-
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) return std::nullopt;
-  std::stringstream text;
-  text << f.rdbuf();
-  return std::move(text).str();
-}
 
 bool is_file(const std::string& path) {
   struct stat st;
@@ -230,8 +221,8 @@ class summoner {
         ++n_.start_failures;
         uni::log_error(program, ": ", a.cfg.name.to_string(), ": start failed: ", a.why, "; SERVFAIL to ",
                        a.held_count, " queries");
+        release_held(a, false);  // the clients need not wait for the clean-up
         co_await destroy(a);
-        release_held(a, false);
         a.state = phase::stopped;
         continue;
       }
@@ -364,8 +355,8 @@ int main(int argc, char** argv) {
   const std::string file(opts->text("config"));
   std::string problem;
   std::optional<summon::config> cfg;
-  if (auto text = read_file(file)) {
-    auto reader = [](const std::string& path) { return read_file(path); };
+  if (auto text = uni::posix::read_file(file)) {
+    auto reader = [](const std::string& path) { return uni::posix::read_file(path); };
     cfg = summon::read_config(*text, file, problem, reader);
   } else {
     problem = "cannot read " + file;

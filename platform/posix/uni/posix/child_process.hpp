@@ -132,22 +132,17 @@ class child_process {
     std::size_t tail_size = 0;
 
     void arm(const std::shared_ptr<state>& keep) {
-      if (!exit_armed && exit_fd.is_open()) {
-        exit_armed = true;
-        exit_fd.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                           [keep](const boost::system::error_code&) {
-                             keep->exit_armed = false;
-                             keep->changed.notify_all();
-                           });
-      }
-      if (!output_armed && output.is_open()) {
-        output_armed = true;
-        output.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                          [keep](const boost::system::error_code&) {
-                            keep->output_armed = false;
-                            keep->changed.notify_all();
-                          });
-      }
+      arm_one(keep, exit_fd, &state::exit_armed);
+      arm_one(keep, output, &state::output_armed);
+    }
+    static void arm_one(const std::shared_ptr<state>& keep, boost::asio::posix::stream_descriptor& fd,
+                        bool state::*armed) {
+      if ((*keep).*armed || !fd.is_open()) return;
+      (*keep).*armed = true;
+      fd.async_wait(boost::asio::posix::stream_descriptor::wait_read, [keep, armed](const boost::system::error_code&) {
+        (*keep).*armed = false;
+        keep->changed.notify_all();
+      });
     }
     // Reads what the pipe holds, keeping the tail; closes it at its end.
     void drain() {
