@@ -120,7 +120,7 @@ for d in broken hang missing; do
 done
 [[ $(creates missing) == 0 ]] || fail "xl create ran for a missing image"
 grep -q "fake failure creating broken" "$work/log" || fail "the toolstack's error is not in the log"
-! pgrep -x -f "sleep 60" >/dev/null || fail "the hanging xl create was not killed"
+! kill -0 "$(cat "$work/xl/hang.create-pid")" 2>/dev/null || fail "the hanging xl create was not killed"
 echo "PASS: failed create, hung create and missing image: SERVFAIL, a log line, xl destroy, nothing left"
 
 # Three names at once, max-starts 2: all answered, never more than 2 creates at a time.

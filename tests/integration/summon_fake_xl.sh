@@ -7,7 +7,7 @@
 # exit 3), hang ("hang") or take a second ("slow"). `xl shutdown -w D` and
 # `xl destroy D` end the process; `xl list` lists them. Every call is logged in
 # $FAKE_XL/calls ("create D", ...); `$FAKE_XL/concurrent` gets, at each create,
-# how many creates were running then.
+# how many creates were running then; a hanging create's pid is $FAKE_XL/D.create-pid.
 set -u
 dir=${FAKE_XL:?}
 verb=$1
@@ -32,7 +32,9 @@ create)
     : >"$dir/$dom.half"  # what a failed create leaves: destroy must remove it
     echo "libxl: error: fake failure creating $dom" >&2
     exit 3 ;;
-  hang) exec sleep 60 ;;  # the process uni-summon kills at the deadline
+  hang)  # the process uni-summon kills at the deadline (exec: the same pid)
+    echo $$ >"$dir/$dom.create-pid"
+    exec sleep 60 ;;
   slow) sleep 1 ;;
   esac
   run=$(field fake_run)
