@@ -97,6 +97,20 @@ bool is_file(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+// The line of a failed command's output that says why: its first error (xl
+// goes on to report the clean-up it did), else its last line.
+std::string telling_line(std::string_view out) {
+  std::string_view last;
+  for (std::size_t at = 0; at < out.size();) {
+    const std::size_t end = std::min(out.find('\n', at), out.size());
+    const std::string_view line = out.substr(at, end - at);
+    if (line.find("error") != std::string_view::npos) return std::string(line);
+    if (!line.empty()) last = line;
+    at = end + 1;
+  }
+  return std::string(last);
+}
+
 // A SERVFAIL for `q`: its header and question, nothing else.
 std::size_t servfail(const held_query& q, std::span<std::uint8_t> out) {
   std::memcpy(out.data(), q.bytes.data(), q.question_end);
@@ -307,10 +321,8 @@ class summoner {
       co_return false;
     }
     if (*status != 0) {
-      std::string out(c->output());
-      while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-      if (auto nl = out.rfind('\n'); nl != std::string::npos) out.erase(0, nl + 1);  // its last line
-      reason = command + " exited with status " + std::to_string(*status) + (out.empty() ? "" : ": " + out);
+      const std::string line = telling_line(c->output());
+      reason = command + " exited with status " + std::to_string(*status) + (line.empty() ? "" : ": " + line);
       co_return false;
     }
     co_return true;

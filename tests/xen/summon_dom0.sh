@@ -45,7 +45,7 @@ for i in $(seq 50); do grep -q "on udp" /tmp/summon.log && break; sleep 0.1; don
 t0=$(now)
 ask www.apps.test A >/tmp/q1 2>&1
 t_dns=$(since $t0)
-wget -q -T 20 -O /tmp/page http://10.0.0.2/
+timeout 30 wget -q -O /tmp/page http://10.0.0.2/
 t_page=$(since $t0)
 if grep -q "NOERROR" /tmp/q1 && grep -qE "^www\.apps\.test\.\s+0\s+IN\s+A\s+10\.0\.0\.2" /tmp/q1 &&
    grep -q "served by <strong>www</strong>" /tmp/page; then
@@ -69,7 +69,7 @@ a2=$!
 wait $a1 $a2
 t_both=$(since $t0)
 grep -q "10.0.0.2" /tmp/q4 && grep -q "10.0.0.3" /tmp/q5 || bad "www and dns at once: $(cat /tmp/q4 /tmp/q5)"
-wget -q -T 20 -O /tmp/page2 http://10.0.0.2/ && grep -q "served by <strong>www</strong>" /tmp/page2 || bad "restarted www: no page"
+timeout 30 wget -q -O /tmp/page2 http://10.0.0.2/ && grep -q "served by <strong>www</strong>" /tmp/page2 || bad "restarted www: no page"
 kdig @10.0.0.3 +retry=1 +timeout=5 www.example.com A >/tmp/q6 2>&1
 grep -q "192.0.2.80" /tmp/q6 || bad "the summoned dns appliance: $(cat /tmp/q6)"
 [ $ok = 1 ] && echo "dom0: www (started again) and dns summoned at once: both answered in $t_both s; both serve"
