@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/xen/dom0.sh IMAGE NAME [ping ADDR [tcp|http|dns|memcache] | disk]: tier 3. (IMAGE `linux`: a Debian Linux
+# tests/xen/dom0.sh IMAGE NAME [ping ADDR [tcp|http|dns|memcache] | disk | vchan]: tier 3. (IMAGE `linux`: a Debian Linux
 # PVH domU with netfront instead of a uni image, the comparison for boot times.) Boots the real Xen 4.17 under
 # QEMU (TCG) with a Debian Linux PV dom0 that runs from an initramfs built here:
 # busybox, the Xen toolstack (xenstored, xenconsoled, xl) and the kernel's
@@ -126,6 +126,8 @@ else
   domu_cfg "$name" >"$rd/app/$name.cfg"
 fi
 
+# vchan: dom0 runs a scenario of its own (tests/xen/vchan_dom0.sh), its status the verdict.
+[[ $check == vchan ]] && source "$(dirname "${BASH_SOURCE[0]}")/vchan_dom0.sh"
 cat >"$rd/init" <<INIT
 #!/bin/sh
 export PATH=/bin:/sbin:/usr/lib/xen-4.17/bin
@@ -138,6 +140,7 @@ xenstored --pid-file /run/xenstored.pid || verdict 10
 xen-init-dom0 >/dev/null || verdict 11
 xenconsoled --log=guest --log-dir=/var/log/xen/console || verdict 12
 brctl addbr xenbr0; ip addr add 10.0.0.1/24 dev xenbr0; ip link set xenbr0 up
+if [ -x /app/scenario.sh ]; then /app/scenario.sh; verdict \$?; fi
 if [ "$check" = disk ]; then
   # First direction: the domU reads the image made here.
   cp /app/disk.img /tmp/disk.img
