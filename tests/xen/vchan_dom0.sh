@@ -8,6 +8,9 @@
 #             one event round trip per KiB)
 #   pages     --ring-order 16 (64 KiB rings in 16 granted pages each): 10 MiB
 #             each way, the same
+#   client    the roles swapped: the proxy is the server (libxenvchan's own
+#             in-page orders) at /local/domain/0/data/vchan-DOMID, the appliance
+#             (--connect) maps its grants into its physmap: 1 MiB each way
 #   killed    --ring-order 12: the proxy killed (SIGKILL) mid-transfer; the
 #             appliance notices (the live byte gntdev clears, the event) and
 #             ends with status 0
@@ -40,10 +43,11 @@ finish() {
   echo "dom0: ---- domU console (\$1) ----"; cat \$log; echo "dom0: ---- end ----"
   grep -q "vchan-echo: exit status 0" \$log
 }
-# Connects the proxy (a client: dom0 maps the domU's grants) with /tmp/in as its stdin.
+# MODE: runs the proxy (client: dom0 maps the domU's grants; server: it grants)
+# with /tmp/in as its stdin and /tmp/got as its stdout.
 connect() {
   rm -f /tmp/in /tmp/got; mkfifo /tmp/in
-  vchan-socket-proxy -m client \$domid \$path - </tmp/in >/tmp/got &
+  vchan-socket-proxy -m \${1:-client} \$domid \$path - </tmp/in >/tmp/got &
   proxy=\$!
   exec 3>/tmp/in
 }
@@ -64,12 +68,28 @@ for run in "in-page 10 2" "pages 16 10"; do
   t0=\$(cut -d' ' -f1 /proc/uptime)
   connect
   cat /tmp/sent >&3
-  if wait_for \$total 40 && cmp /tmp/sent /tmp/got; then
+  if wait_for \$total 60 && cmp /tmp/sent /tmp/got; then
     echo "dom0: vchan (\$1, ring order \$2): \$total bytes each way, echoed intact in \$(awk -v t0=\$t0 '{printf "%.2f", \$1 - t0}' /proc/uptime) s"
   else echo "dom0: vchan (\$1): \$(size /tmp/got) of \$total bytes came back, or not intact"; ok=1; fi
   kill \$proxy; exec 3>&-
   finish vchan-\$1 || ok=1
 done
+# The appliance as the client of a server in dom0.
+head -c 1048576 /tmp/sent10 >/tmp/sent
+cfg vchan-client "--connect --vchan /local/domain/0/data/vchan-client"
+if timeout 20 xl create /app/vchan-client.cfg; then
+  domid=\$(xl domid vchan-client)
+  path=/local/domain/0/data/vchan-client
+  t0=\$(cut -d' ' -f1 /proc/uptime)
+  connect server
+  cat /tmp/sent >&3
+  if wait_for 1048576 60 && cmp /tmp/sent /tmp/got; then
+    echo "dom0: vchan (client, libxenvchan's orders): 1048576 bytes each way, echoed intact in \$(awk -v t0=\$t0 '{printf "%.2f", \$1 - t0}' /proc/uptime) s"
+  else echo "dom0: vchan (client): \$(size /tmp/got) of 1048576 bytes came back, or not intact"; ok=1; fi
+  kill \$proxy; exec 3>&-
+  finish vchan-client || ok=1
+else ok=1; fi
+cp /tmp/sent10 /tmp/sent
 # dom0's end killed mid-transfer: the appliance must end cleanly.
 start vchan-killed "--ring-order 12" || ok=1
 connect

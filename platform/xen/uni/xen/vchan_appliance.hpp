@@ -3,12 +3,15 @@
 // After the platform's start (uni/xen/appliance.hpp) it maps the grant table,
 // starts the xenstore client, makes the I/O page pool, and runs
 // `serve(vchans, options)`, where vchans.accept() offers a vchan as its server
-// (uni/xen/vchan.hpp) and returns the stream once the peer has connected.
+// (uni/xen/vchan.hpp) and returns the stream once the peer has connected, or
+// with --connect connects to one as its client.
 //
 // Flags (the kernel command line, xl's `extra=`): --vchan PATH (the xenstore
 // node, relative to our home: default data/vchan), --peer DOMID (default 0,
 // dom0), --ring-order N (10 or 11: both rings in the shared page, 10 and 11 or
-// 11 and 10; 12 to 16: two rings of 2^N bytes in pages of their own), --log.
+// 11 and 10; 12 to 16: two rings of 2^N bytes in pages of their own), --connect
+// (the client role instead: the server is domain --peer, at --vchan PATH, whose
+// orders it takes), --log.
 #pragma once
 
 #include <cstdint>
@@ -35,25 +38,29 @@ inline constexpr option_spec path = text_option("vchan", "PATH", "data/vchan", "
 inline constexpr option_spec peer = number_option("peer", 0, 0, 32767, "domain allowed to connect (0: dom0)");
 inline constexpr option_spec order =
     number_option("ring-order", 10, 10, vchan_server::max_order, "rings of 2^N bytes (10, 11: inside the shared page)");
-inline constexpr option_spec table[] = {target_flags::log, path, peer, order};
+inline constexpr option_spec connect =
+    flag_option("connect", "be the vchan's client: connect to the server at --vchan PATH of domain --peer");
+inline constexpr option_spec table[] = {target_flags::log, path, peer, order, connect};
 }  // namespace vchan_flags
 
-// What `serve` is given: the vchan the flags describe, offered again at each accept().
+// What `serve` is given: the vchan the flags describe, offered again (or, with
+// --connect, connected to again) at each accept().
 class vchan_endpoint {
  public:
   static constexpr duration accept_timeout = std::chrono::seconds(60);
 
-  vchan_endpoint(vchan_server& server, const appliance_options& o) noexcept
-      : server_(server), path_(o.text("vchan")), peer_(static_cast<domid_t>(o.number("peer"))),
-        order_(static_cast<unsigned>(o.number("ring-order"))) {}
+  vchan_endpoint(vchan_server& server, vchan_client& client, const appliance_options& o) noexcept
+      : server_(server), client_(client), path_(o.text("vchan")), peer_(static_cast<domid_t>(o.number("peer"))),
+        order_(static_cast<unsigned>(o.number("ring-order"))), connect_(o.flag("connect")) {}
 
   task<result<vchan_server::stream>> accept() {
+    if (connect_) co_return co_await client_.connect(path_, peer_, accept_timeout);
     const unsigned left = order_, right = order_ == 10 ? 11 : order_ == 11 ? 10 : order_;
     co_return co_await server_.accept(path_, peer_, left, right, accept_timeout);
   }
   // Bytes and signals of the last channel.
   void report() const {
-    if (const auto* c = server_.current()) {
+    if (const auto* c = connect_ ? client_.current() : server_.current()) {
       const auto& s = c->statistics();
       log_info("vchan: ", s.bytes_in, " bytes in, ", s.bytes_out, " bytes out, ", s.signals, " signals sent, ",
                s.waits, " waits");
@@ -63,9 +70,11 @@ class vchan_endpoint {
 
  private:
   vchan_server& server_;
+  vchan_client& client_;
   std::string_view path_;
   domid_t peer_;
   unsigned order_;
+  bool connect_;
 };
 
 template <std::size_t IoPages, class Serve>
@@ -98,10 +107,12 @@ template <std::size_t IoPages, class Serve>
     std::unique_ptr<page_meta[]> meta{new page_meta[pages]};
     page_pool pool{{reinterpret_cast<std::uint8_t*>(io.start), pages * page_size}, {meta.get(), pages}};
     auto server = std::make_unique<vchan_server>(p.events, grants, store, pool, p.sched);
-    vchan_endpoint vchans(*server, *opts);
+    auto client = std::make_unique<vchan_client>(p.events, store, pool, p.sched);
+    vchan_endpoint vchans(*server, *client, *opts);
     const int status = co_await serve(vchans, *opts);
     vchans.report();
     co_await server->release();
+    client->release();
     co_return status;
   });
 }
