@@ -82,7 +82,7 @@ TEST_CASE("orders: 10 and 11 in the page, 12 and up in pages of their own, grant
 }
 
 TEST_CASE("a ring moves the bytes a model queue does, across index wrap-around", "[vchan]") {
-  for (unsigned order : {10u, 11u, 13u}) {
+  for (unsigned order : {10u, 11u, 13u, 16u}) {
     layout l(order == 10 ? 10 : order, order == 10 ? 11 : 10);
     // Start both indices just short of 2^32: the run crosses the wrap many times over.
     l.header().left = {0xffffff00u, 0xffffff00u};
@@ -184,7 +184,7 @@ task<result<std::size_t>> receive_pattern(test_channel& c, std::uint8_t seed, st
 }  // namespace
 
 TEST_CASE("a server and a client channel move bytes both ways and end when the peer closes", "[vchan]") {
-  for (auto [lo, ro] : {std::pair{10u, 11u}, std::pair{13u, 12u}}) {
+  for (auto [lo, ro] : {std::pair{10u, 11u}, std::pair{13u, 12u}, std::pair{16u, 16u}}) {
     scheduler s;
     sim::ManualClock clock;
     static_page_pool<64> pool;

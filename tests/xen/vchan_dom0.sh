@@ -26,13 +26,21 @@ cat >"$rd/app/scenario.sh" <<SCENARIO
 # NAME EXTRA: an xl configuration for the vchan-echo image, no devices.
 cfg() { printf '%s\\n' "name = \"\$1\"" 'type = "pvh"' 'kernel = "/app/$name"' 'memory = 32' 'vcpus = 1' \\
   "extra = \"\$2\"" 'on_poweroff = "destroy"' 'on_crash = "preserve"' >/app/\$1.cfg; }
+# NAME EXTRA: creates the domU (xl has been seen to hang: cut off, cleared, tried again).
+create() {
+  cfg "\$1" "\$2"
+  for attempt in 1 2; do
+    timeout 60 xl create /app/\$1.cfg && return 0
+    echo "dom0: xl create \$1 failed (attempt \$attempt)"; xl destroy \$1 2>/dev/null; sleep 1
+  done
+  return 1
+}
 # NAME EXTRA: creates the domU and waits for its vchan in xenstore; sets \$path.
 start() {
-  cfg "\$1" "\$2"
-  timeout 20 xl create /app/\$1.cfg || return 1
+  create "\$1" "\$2" || return 1
   domid=\$(xl domid \$1)
   path=/local/domain/\$domid/data/vchan
-  for i in \$(seq 1 100); do xenstore-read \$path/ring-ref >/dev/null 2>&1 && return 0; sleep 0.1; done
+  for i in \$(seq 1 300); do xenstore-read \$path/ring-ref >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "dom0: \$1 offered no vchan at \$path"; return 1
 }
 # NAME: waits for the appliance's end, prints its console; true if it exited 0.
@@ -68,16 +76,16 @@ for run in "in-page 10 2" "pages 16 10"; do
   t0=\$(cut -d' ' -f1 /proc/uptime)
   connect
   cat /tmp/sent >&3
-  if wait_for \$total 60 && cmp /tmp/sent /tmp/got; then
-    echo "dom0: vchan (\$1, ring order \$2): \$total bytes each way, echoed intact in \$(awk -v t0=\$t0 '{printf "%.2f", \$1 - t0}' /proc/uptime) s"
-  else echo "dom0: vchan (\$1): \$(size /tmp/got) of \$total bytes came back, or not intact"; ok=1; fi
+  took() { awk -v t0=\$t0 '{printf "%.2f", \$1 - t0}' /proc/uptime; }
+  if ! wait_for \$total 60; then echo "dom0: vchan (\$1): \$(size /tmp/got) of \$total bytes back after \$(took) s"; ok=1
+  elif cmp /tmp/sent /tmp/got; then echo "dom0: vchan (\$1, ring order \$2): \$total bytes each way, echoed intact in \$(took) s"
+  else echo "dom0: vchan (\$1): the bytes came back changed"; ok=1; fi
   kill \$proxy; exec 3>&-
   finish vchan-\$1 || ok=1
 done
 # The appliance as the client of a server in dom0.
 head -c 1048576 /tmp/sent10 >/tmp/sent
-cfg vchan-client "--connect --vchan /local/domain/0/data/vchan-client"
-if timeout 20 xl create /app/vchan-client.cfg; then
+if create vchan-client "--connect --vchan /local/domain/0/data/vchan-client"; then
   domid=\$(xl domid vchan-client)
   path=/local/domain/0/data/vchan-client
   t0=\$(cut -d' ' -f1 /proc/uptime)
