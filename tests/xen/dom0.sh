@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/xen/dom0.sh IMAGE NAME [ping ADDR [tcp|http|dns|memcache] | disk | summon]: tier 3. (IMAGE `linux`: a Debian Linux
+# tests/xen/dom0.sh IMAGE NAME [ping ADDR [tcp|http|dns|memcache] | disk | summon | vchan]: tier 3. (IMAGE `linux`: a Debian Linux
 # PVH domU with netfront instead of a uni image, the comparison for boot times.) Boots the real Xen 4.17 under
 # QEMU (TCG) with a Debian Linux PV dom0 that runs from an initramfs built here:
 # busybox, the Xen toolstack (xenstored, xenconsoled, xl) and the kernel's
@@ -128,8 +128,8 @@ fi
 
 # A mode in a file of its own sets mode_init: dom0's checks, once the bridge is up.
 mode_init=""
-[[ $check == summon ]] && source "$(dirname "$0")/summon_dom0.sh"  # uni-summon (examples/summon)
-
+[[ $check == summon ]] && source "$(dirname "${BASH_SOURCE[0]}")/summon_dom0.sh"  # uni-summon (examples/summon)
+[[ $check == vchan ]] && source "$(dirname "${BASH_SOURCE[0]}")/vchan_dom0.sh"  # vchan-echo against libxenvchan
 cat >"$rd/init" <<INIT
 #!/bin/sh
 export PATH=/bin:/sbin:/usr/lib/xen-4.17/bin

@@ -1,0 +1,253 @@
+// vchan (uni/vchan/ring.hpp, uni/vchan/channel.hpp): the shared page against
+// libxenvchan's own header, the ring arithmetic against a model (a deque) with
+// the free-running indices wrapping, a hostile peer's indices, and a server and
+// a client channel over one page moving bytes both ways.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include <uni/core/random.hpp>
+#include <uni/core/run.hpp>
+#include <uni/sim/manual_clock.hpp>
+#include <uni/vchan/channel.hpp>
+
+#include <xen/io/libxenvchan.h>
+
+using namespace uni;
+using namespace uni::vchan;
+
+static_assert(sizeof(shared_header) == sizeof(vchan_interface));
+static_assert(offsetof(shared_header, right) == offsetof(vchan_interface, right));
+static_assert(offsetof(shared_header, right_order) == offsetof(vchan_interface, right_order));
+static_assert(offsetof(shared_header, srv_live) == offsetof(vchan_interface, srv_live));
+static_assert(offsetof(shared_header, cli_notify) == offsetof(vchan_interface, cli_notify));
+static_assert(grants_offset == offsetof(vchan_interface, grants));
+static_assert(notify_write == VCHAN_NOTIFY_WRITE && notify_read == VCHAN_NOTIFY_READ);
+
+namespace {
+
+struct alignas(4096) page {
+  std::uint8_t bytes[4096] = {};
+};
+
+// A shared page and the rings' own pages, as a server lays them out.
+struct layout {
+  std::vector<std::unique_ptr<page>> pages;  // [0] is the shared page
+  std::vector<std::uint8_t*> left_chunks, right_chunks;
+  unsigned left_order, right_order;
+
+  layout(unsigned l, unsigned r) : left_order(l), right_order(r) {
+    pages.push_back(std::make_unique<page>());
+    initialise(header(), l, r);
+    place(l, left_chunks);
+    place(r, right_chunks);
+  }
+  shared_header& header() { return *reinterpret_cast<shared_header*>(pages[0]->bytes); }
+  void place(unsigned order, std::vector<std::uint8_t*>& chunks) {
+    if (order < 12) {
+      chunks.push_back(pages[0]->bytes + in_page_offset(order));
+      return;
+    }
+    for (std::size_t i = 0; i < pages_of(order); ++i) {
+      pages.push_back(std::make_unique<page>());
+      chunks.push_back(pages.back()->bytes);
+    }
+  }
+  // The client's producer and the server's consumer of `left`, and so on.
+  ring left(bool producer) { return ring(header().left, left_chunks, left_order, producer); }
+  ring right(bool producer) { return ring(header().right, right_chunks, right_order, producer); }
+};
+
+}  // namespace
+
+TEST_CASE("orders: 10 and 11 in the page, 12 and up in pages of their own, grants before the rings", "[vchan]") {
+  CHECK(in_page_offset(10) == 1024);
+  CHECK(in_page_offset(11) == 2048);
+  CHECK(pages_of(12) == 1);
+  CHECK(pages_of(16) == 16);
+  CHECK(check_orders(10, 11).ok());
+  CHECK(check_orders(11, 10).ok());
+  CHECK(check_orders(12, 12).ok());
+  CHECK(check_orders(11, 20).ok());   // 256 grants end before 2048
+  CHECK(check_orders(20, 20).ok());   // 512 grants fit the page
+  CHECK(check_orders(10, 20).err() == error::malformed);  // 256 grants run into the ring at 1024
+  CHECK(check_orders(10, 10).err() == error::malformed);  // one place for two rings
+  CHECK(check_orders(11, 11).err() == error::malformed);
+  CHECK(check_orders(9, 12).err() == error::malformed);
+  CHECK(check_orders(12, 21).err() == error::malformed);
+}
+
+TEST_CASE("a ring moves the bytes a model queue does, across index wrap-around", "[vchan]") {
+  for (unsigned order : {10u, 11u, 13u, 16u}) {
+    layout l(order == 10 ? 10 : order, order == 10 ? 11 : 10);
+    // Start both indices just short of 2^32: the run crosses the wrap many times over.
+    l.header().left = {0xffffff00u, 0xffffff00u};
+    ring producer = l.left(true), consumer = l.left(false);
+    std::deque<std::uint8_t> model;
+    random_generator rng(order);
+    std::uint8_t next = 0;
+    std::vector<std::uint8_t> buf(3 * (std::size_t{1} << order));
+    std::uint64_t moved = 0;
+    for (int step = 0; step < 4000; ++step) {
+      const std::size_t want = rng.below(buf.size());
+      if (rng.chance(500'000)) {
+        for (std::size_t i = 0; i < want; ++i) buf[i] = static_cast<std::uint8_t>(next + i);
+        auto n = producer.write({buf.data(), want});
+        REQUIRE(n.ok());
+        CHECK(*n == std::min<std::size_t>(want, producer.size() - model.size()));
+        for (std::size_t i = 0; i < *n; ++i) model.push_back(static_cast<std::uint8_t>(next++));
+      } else {
+        auto n = consumer.read({buf.data(), want});
+        REQUIRE(n.ok());
+        REQUIRE(*n == std::min(want, model.size()));
+        const std::vector<std::uint8_t> want(model.begin(), model.begin() + static_cast<std::ptrdiff_t>(*n));
+        REQUIRE(std::equal(want.begin(), want.end(), buf.begin()));
+        model.erase(model.begin(), model.begin() + static_cast<std::ptrdiff_t>(*n));
+        moved += *n;
+      }
+      REQUIRE(*consumer.readable() == model.size());
+      REQUIRE(*producer.writable() == producer.size() - model.size());
+    }
+    CHECK(moved > 4 * producer.size());
+    CHECK(l.header().left.prod < 0xffffff00u);  // wrapped past 2^32
+    CHECK(static_cast<std::uint32_t>(l.header().left.prod - 0xffffff00u) == moved + model.size());
+  }
+}
+
+TEST_CASE("a peer's producer past the ring, or consumer ahead of ours, breaks the ring", "[vchan]") {
+  layout l(10, 11);
+  ring server_in = l.left(false), server_out = l.right(true);
+  l.header().left.prod = 1025;  // more than the 1024 bytes the ring holds
+  CHECK(server_in.readable().err() == error::malformed);
+  std::uint8_t b[8];
+  CHECK(server_in.read(b).err() == error::malformed);
+  CHECK(server_in.index() == 0);  // nothing consumed
+  l.header().left.prod = 0xfffffff0u;  // behind our consumer
+  CHECK(server_in.readable().err() == error::malformed);
+  l.header().left.prod = 1024;  // exactly full is fine
+  CHECK(*server_in.readable() == 1024);
+
+  l.header().right.cons = 1;  // the client consumed a byte we never wrote
+  CHECK(server_out.writable().err() == error::malformed);
+  CHECK(server_out.write(b).err() == error::malformed);
+  CHECK(l.header().right.prod == 0);
+  l.header().right.cons = 0;
+  CHECK(*server_out.writable() == 2048);
+}
+
+namespace {
+
+struct wake;
+using test_channel = channel<wake>;
+struct wake {
+  test_channel* peer = nullptr;
+  void operator()() noexcept;
+};
+void wake::operator()() noexcept {
+  if (peer) peer->on_event();
+}
+
+// Writes `total` bytes of a pattern seeded by `seed` in uneven pieces.
+task<result<void>> send_pattern(page_pool& pool, test_channel& c, std::size_t total, std::uint8_t seed) {
+  std::size_t sent = 0;
+  random_generator rng(seed);
+  while (sent < total) {
+    auto p = pool.allocate();
+    if (!p) co_return fail(p.err());
+    const std::size_t n = std::min<std::size_t>(total - sent, 1 + rng.below(page_size));
+    p->truncate(n);
+    for (std::size_t i = 0; i < n; ++i) (*p)[i] = static_cast<std::uint8_t>(seed + sent + i);
+    if (auto r = co_await c.write(*p); !r) co_return r;
+    sent += n;
+  }
+  co_return result<void>{};
+}
+
+// Reads `total` bytes (or to the end), checking the pattern; returns the byte count.
+task<result<std::size_t>> receive_pattern(test_channel& c, std::uint8_t seed, std::size_t total) {
+  std::size_t got = 0;
+  while (got < total) {
+    auto v = co_await c.read();
+    if (!v) co_return fail(v.err());
+    if (v->empty()) break;
+    for (std::size_t i = 0; i < v->size(); ++i)
+      if ((*v)[i] != static_cast<std::uint8_t>(seed + got + i)) co_return fail(error::corrupt);
+    got += v->size();
+  }
+  co_return got;
+}
+
+}  // namespace
+
+TEST_CASE("a server and a client channel move bytes both ways and end when the peer closes", "[vchan]") {
+  for (auto [lo, ro] : {std::pair{10u, 11u}, std::pair{13u, 12u}, std::pair{16u, 16u}}) {
+    scheduler s;
+    sim::ManualClock clock;
+    static_page_pool<64> pool;
+    layout l(lo, ro);
+    test_channel server(s, pool), client(s, pool);
+    server.attach(control(l.header(), role::server), l.left(false), l.right(true), wake{&client});
+    CHECK(l.header().cli_live == live_not_yet);
+    client.attach(control(l.header(), role::client), l.right(false), l.left(true), wake{&server});
+    constexpr std::size_t total = 200'000;
+    auto main = [&]() -> task<void> {
+      REQUIRE((co_await server.wait_for_peer(std::chrono::seconds(1))).ok());
+      auto up = spawn(s, send_pattern(pool, client, total, 7));
+      auto down = spawn(s, send_pattern(pool, server, total, 99));
+      auto at_server = spawn(s, receive_pattern(server, 7, total));
+      auto at_client = spawn(s, receive_pattern(client, 99, total));
+      CHECK((co_await up.join()).ok());
+      CHECK((co_await down.join()).ok());
+      auto a = co_await at_server.join();
+      auto b = co_await at_client.join();
+      REQUIRE(a.ok());
+      REQUIRE(b.ok());
+      CHECK(*a == total);
+      CHECK(*b == total);
+      // The client goes: what it wrote last is still read, then the end.
+      auto last = spawn(s, send_pattern(pool, client, 100, 1));
+      CHECK((co_await last.join()).ok());
+      client.close();
+      auto rest = co_await receive_pattern(server, 1, 1000);
+      REQUIRE(rest.ok());
+      CHECK(*rest == 100);
+      auto end = co_await server.read();
+      CHECK((end.ok() && end->empty()));
+      // ...and a write to a peer gone fails.
+      static const std::uint8_t byte[1] = {1};
+      CHECK((co_await server.write(view::unowned(std::span<const std::uint8_t>(byte)))).err() == error::closed);
+      server.close();
+    };
+    REQUIRE(run(s, clock, main()).ok());
+    CHECK(l.header().cli_live == live_gone);
+    CHECK(l.header().srv_live == live_gone);
+    CHECK(server.statistics().bytes_in == total + 100);
+    CHECK(pool.available() == 64);
+  }
+}
+
+TEST_CASE("a channel whose peer breaks the ring closes itself and says why", "[vchan]") {
+  scheduler s;
+  sim::ManualClock clock;
+  static_page_pool<4> pool;
+  layout l(10, 11);
+  test_channel server(s, pool);
+  server.attach(control(l.header(), role::server), l.left(false), l.right(true), wake{});
+  l.header().cli_live = live_connected;
+  l.header().left.prod = 5000;
+  auto main = [&]() -> task<void> {
+    auto r = co_await server.read();
+    CHECK(r.err() == error::malformed);
+    CHECK(!server.open());
+    CHECK(server.failure() == error::malformed);
+    CHECK(l.header().srv_live == live_gone);
+    static const std::uint8_t byte[1] = {1};
+    auto w = co_await server.write(view::unowned(std::span<const std::uint8_t>(byte)));
+    CHECK(!w.ok());
+  };
+  REQUIRE(run(s, clock, main()).ok());
+}

@@ -1,0 +1,117 @@
+# tests/xen/vchan_dom0.sh: the `vchan` mode of dom0.sh (sourced by it; IMAGE is
+# examples/vchan-echo). Puts Xen's vchan-socket-proxy (xen-utils, libxenvchan)
+# in dom0's initramfs with a scenario it runs once the toolstack is up, three
+# domUs in a row, dom0 the vchan's client each time through the proxy's
+# stdin/stdout:
+#   in-page   --ring-order 10 (both rings inside the shared page, 1 and 2 KiB):
+#             2 MiB each way, echoed byte for byte (10 MiB take ~65 s under TCG:
+#             one event round trip per KiB)
+#   pages     --ring-order 16 (64 KiB rings in 16 granted pages each): 10 MiB
+#             each way, the same
+#   client    the roles swapped: the proxy is the server (libxenvchan's own
+#             in-page orders) at /local/domain/0/data/vchan-DOMID, the appliance
+#             (--connect) maps its grants into its physmap: 1 MiB each way
+#   killed    --ring-order 12: the proxy killed (SIGKILL) mid-transfer; the
+#             appliance notices (the live byte gntdev clears, the event) and
+#             ends with status 0
+# The verdict is the scenario's exit status.
+proxy=$root/usr/lib/xen-4.17/bin/vchan-socket-proxy
+[[ -x $proxy ]] || { echo "SKIP: $proxy is missing (xen-utils-4.17 in $dom0)"; exit 77; }
+cp "$proxy" "$rd/bin/"
+for l in $(ldd "$proxy" | awk '/=> \// {print $3}'); do cp -L "$l" "$rd/lib/x86_64-linux-gnu/"; done
+cp "$root/usr/bin/xenstore-read" "$rd/bin/" 2>/dev/null
+
+cat >"$rd/app/scenario.sh" <<SCENARIO
+#!/bin/sh
+# NAME EXTRA: an xl configuration for the vchan-echo image, no devices.
+cfg() { printf '%s\\n' "name = \"\$1\"" 'type = "pvh"' 'kernel = "/app/$name"' 'memory = 32' 'vcpus = 1' \\
+  "extra = \"\$2\"" 'on_poweroff = "destroy"' 'on_crash = "preserve"' >/app/\$1.cfg; }
+# NAME EXTRA: creates the domU (xl has been seen to hang: cut off, cleared, tried again).
+create() {
+  cfg "\$1" "\$2"
+  for attempt in 1 2; do
+    timeout 60 xl create /app/\$1.cfg && return 0
+    echo "dom0: xl create \$1 failed (attempt \$attempt)"; xl destroy \$1 2>/dev/null; sleep 1
+  done
+  return 1
+}
+# NAME EXTRA: creates the domU and waits for its vchan in xenstore; sets \$path.
+start() {
+  create "\$1" "\$2" || return 1
+  domid=\$(xl domid \$1)
+  path=/local/domain/\$domid/data/vchan
+  for i in \$(seq 1 300); do xenstore-read \$path/ring-ref >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "dom0: \$1 offered no vchan at \$path"; return 1
+}
+# NAME: waits for the appliance's end, prints its console; true if it exited 0.
+finish() {
+  log=/var/log/xen/console/guest-\$1.log
+  for i in \$(seq 1 200); do grep -qE "exit status|panic:" \$log 2>/dev/null && break; sleep 0.1; done
+  for i in \$(seq 1 50); do xl list \$1 >/dev/null 2>&1 || break; sleep 0.1; done
+  echo "dom0: ---- domU console (\$1) ----"; cat \$log; echo "dom0: ---- end ----"
+  grep -q "vchan-echo: exit status 0" \$log
+}
+# MODE: runs the proxy (client: dom0 maps the domU's grants; server: it grants)
+# with /tmp/in as its stdin and /tmp/got as its stdout.
+connect() {
+  rm -f /tmp/in /tmp/got; mkfifo /tmp/in
+  vchan-socket-proxy -m \${1:-client} \$domid \$path - </tmp/in >/tmp/got &
+  proxy=\$!
+  exec 3>/tmp/in
+}
+size() { wc -c <\$1 2>/dev/null || echo 0; }
+wait_for() {  # BYTES SECONDS: until /tmp/got holds BYTES
+  t=\$(( \$(cut -d. -f1 /proc/uptime) + \$2 ))
+  while [ \$(size /tmp/got) -lt \$1 ] && [ \$(cut -d. -f1 /proc/uptime) -lt \$t ]; do sleep 0.1; done
+  [ \$(size /tmp/got) -ge \$1 ]
+}
+dd if=/dev/urandom of=/tmp/sent10 bs=1M count=10 2>/dev/null
+head -c 2097152 /tmp/sent10 >/tmp/sent2
+ok=0
+for run in "in-page 10 2" "pages 16 10"; do
+  set -- \$run
+  cp /tmp/sent\$3 /tmp/sent
+  total=\$(size /tmp/sent)
+  start vchan-\$1 "--ring-order \$2" || { ok=1; continue; }
+  t0=\$(cut -d' ' -f1 /proc/uptime)
+  connect
+  cat /tmp/sent >&3 &  # in the background: a peer that never reads must not hang the run
+  writer=\$!
+  took() { awk -v t0=\$t0 '{printf "%.2f", \$1 - t0}' /proc/uptime; }
+  if ! wait_for \$total 60; then echo "dom0: vchan (\$1): \$(size /tmp/got) of \$total bytes back after \$(took) s"; ok=1
+  elif cmp /tmp/sent /tmp/got; then echo "dom0: vchan (\$1, ring order \$2): \$total bytes each way, echoed intact in \$(took) s"
+  else echo "dom0: vchan (\$1): the bytes came back changed"; ok=1; fi
+  kill \$proxy \$writer 2>/dev/null; exec 3>&-
+  finish vchan-\$1 || ok=1
+done
+# The appliance as the client of a server in dom0.
+head -c 1048576 /tmp/sent10 >/tmp/sent
+if create vchan-client "--connect --vchan /local/domain/0/data/vchan-client"; then
+  domid=\$(xl domid vchan-client)
+  path=/local/domain/0/data/vchan-client
+  t0=\$(cut -d' ' -f1 /proc/uptime)
+  connect server
+  cat /tmp/sent >&3 &  # in the background: a peer that never reads must not hang the run
+  writer=\$!
+  if wait_for 1048576 60 && cmp /tmp/sent /tmp/got; then
+    echo "dom0: vchan (client, libxenvchan's orders): 1048576 bytes each way, echoed intact in \$(awk -v t0=\$t0 '{printf "%.2f", \$1 - t0}' /proc/uptime) s"
+  else echo "dom0: vchan (client): \$(size /tmp/got) of 1048576 bytes came back, or not intact"; ok=1; fi
+  kill \$proxy \$writer 2>/dev/null; exec 3>&-
+  finish vchan-client || ok=1
+else ok=1; fi
+cp /tmp/sent10 /tmp/sent
+# dom0's end killed mid-transfer: the appliance must end cleanly.
+start vchan-killed "--ring-order 12" || ok=1
+connect
+cat /tmp/sent >&3 &
+writer=\$!
+if wait_for 1048576 20; then
+  kill -9 \$proxy; echo "dom0: vchan-socket-proxy killed after \$(size /tmp/got) bytes"
+else echo "dom0: the transfer did not start"; ok=1; kill -9 \$proxy; fi
+exec 3>&-; kill \$writer 2>/dev/null
+finish vchan-killed && grep -q "ended by the peer going" /var/log/xen/console/guest-vchan-killed.log || ok=1
+exit \$ok
+SCENARIO
+chmod +x "$rd/app/scenario.sh"
+# dom0 runs the scenario instead of its own checks; its status is the verdict.
+mode_init='/app/scenario.sh; verdict $?'
