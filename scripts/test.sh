@@ -17,7 +17,11 @@ jobs=$(nproc)
 for p in "${presets[@]}"; do
   echo "== $p: configure and build"
   start=$SECONDS
-  cmake --preset "$p" >/dev/null
+  # Release: the examples' TAP appliances are left out (examples/CMakeLists.txt
+  # says what still covers them); nothing here runs them.
+  extra=()
+  [[ $p == release ]] && extra=(-DUNI_EXAMPLES_TAP_IN_ALL=OFF)
+  cmake --preset "$p" "${extra[@]}" >/dev/null
   cmake --build --preset "$p" -j "$jobs"
   # (CI's budget is mostly compile time; ctest prints the tests' own total.)
   echo "== $p: test (configured and built in $((SECONDS - start)) s)"
