@@ -408,3 +408,81 @@ TEST_CASE("fat32 store: paths as keys, through the kv::Store concept", "[fat32]"
   CHECK(now(kv.remove("index.html")).err() == error::not_found);
   check_counts(f);
 }
+
+TEST_CASE("fat32 store: list() gives the keys in byte order, under a prefix too", "[fat32]") {
+  fixture f;
+  store<fat_volume> kv(f.vol);
+  const std::string one = "1";
+  const view v = bytes_of(one);
+  const std::vector<std::string> made{"zeta", "b/x", "Alpha", "b/a", "a.txt", "bb", "b/c/deep", "B2"};
+  for (const std::string& k : made) REQUIRE(now(kv.set(k, std::span<const view>(&v, 1))).ok());
+  std::vector<std::string> keys;
+  auto each = [&](std::string_view k) { keys.emplace_back(k); };
+  CHECK(*now(kv.list("", each)) == made.size());
+  std::vector<std::string> sorted = made;
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(keys == sorted);
+  keys.clear();
+  CHECK(*now(kv.list("b/", each)) == 3);
+  CHECK(keys == std::vector<std::string>{"b/a", "b/c/deep", "b/x"});
+  keys.clear();
+  CHECK(*now(kv.list("nothing", each)) == 0);
+  CHECK(keys.empty());
+}
+
+static_assert(kv::StreamStore<store<fat_volume>>, "fat32::store must stream files (kv::StreamStore)");
+
+TEST_CASE("fat32 store: open() streams a file a page at a time, from any offset", "[fat32]") {
+  fixture f;
+  store<fat_volume> kv(f.vol);
+  auto stream_all = [&](std::string_view key, std::uint64_t from, std::size_t& pieces) {
+    auto s = now(kv.open(key));
+    REQUIRE(s.ok());
+    s->skip_to(from);
+    std::string out;
+    pieces = 0;
+    while (true) {
+      auto piece = now(s->next());
+      REQUIRE(piece.ok());
+      if (piece->empty()) break;
+      CHECK(piece->size() <= page_size);
+      out.append(reinterpret_cast<const char*>(piece->data()), piece->size());
+      ++pieces;
+    }
+    return out;
+  };
+  // Written in one go, the file's 512-byte clusters follow each other: a page per read.
+  const std::string data = pattern(20000, 3);
+  const view dv = bytes_of(data);
+  REQUIRE(now(kv.set("site/big.bin", std::span<const view>(&dv, 1))).ok());
+  std::size_t pieces = 0;
+  CHECK(stream_all("site/big.bin", 0, pieces) == data);
+  CHECK(pieces == (data.size() + page_size - 1) / page_size);
+  CHECK(stream_all("site/big.bin", 12345, pieces) == data.substr(12345));
+  CHECK(stream_all("site/big.bin", 1 << 20, pieces).empty());
+  CHECK(now(kv.open("site")).err() == error::not_found);
+  CHECK(now(kv.open("missing")).err() == error::not_found);
+
+  // Two files grown in turns: their clusters alternate, and each still reads back.
+  std::string a, b;
+  REQUIRE(now(f.vol.create("a")).ok());
+  REQUIRE(now(f.vol.create("b")).ok());
+  for (unsigned i = 0; i < 12; ++i) {
+    const std::string pa = pattern(700, i), pb = pattern(900, 100 + i);
+    const view va = bytes_of(pa), vb = bytes_of(pb);
+    REQUIRE(now(f.vol.append("a", std::span<const view>(&va, 1))).ok());
+    REQUIRE(now(f.vol.append("b", std::span<const view>(&vb, 1))).ok());
+    a += pa;
+    b += pb;
+  }
+  CHECK(stream_all("a", 0, pieces) == a);
+  CHECK(stream_all("b", 333, pieces) == b.substr(333));
+
+  // The version follows the file: a rewrite of another size changes it.
+  const kv::digest before = now(kv.open("a"))->version();
+  CHECK(now(kv.open("a"))->version() == before);
+  const view shorter = bytes_of(a.substr(1));
+  REQUIRE(now(kv.set("a", std::span<const view>(&shorter, 1))).ok());
+  CHECK(!(now(kv.open("a"))->version() == before));
+  check_counts(f);
+}

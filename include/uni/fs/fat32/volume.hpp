@@ -43,6 +43,7 @@ struct entry_info {
   bool directory = false;
   std::uint32_t size = 0;
   std::uint32_t first_cluster = 0;
+  std::uint32_t written = 0;  // the last write's DOS date << 16 | time
 };
 
 // Called once per entry by volume::list(): its name (UTF-8) and what it is.
@@ -120,7 +121,19 @@ class volume {
         cluster_ = *n;
         ++index_;
       }
-      const sector_run run = v_->run_at(cluster_, pos_, size_);
+      sector_run run = v_->run_at(cluster_, pos_, size_);
+      // Clusters that follow each other on the disk fill the rest of the page
+      // (small clusters would otherwise cost a read each).
+      const std::uint64_t limit = std::min<std::uint64_t>(size_, run.aligned + page_size);
+      while (run.stop < limit && run.stop % cb == 0) {
+        auto n = co_await v_->next_cluster(cluster_);
+        if (!n) co_return fail(n.err());
+        if (*n != cluster_ + 1) break;
+        cluster_ = *n;
+        ++index_;
+        run.stop = std::min<std::uint64_t>(limit, run.stop + cb);
+      }
+      run.sectors = static_cast<std::uint32_t>((run.stop - run.aligned + v_->g_.sector_size - 1) / v_->g_.sector_size);
       auto page = v_->pool_.allocate();
       if (!page) co_return fail(page.err());
       auto rd = co_await v_->read_sectors(run.sector, run.sectors, *page);
@@ -131,6 +144,11 @@ class volume {
     }
     std::uint64_t size() const noexcept { return size_; }
     std::uint64_t position() const noexcept { return pos_; }
+    // Moves forward to byte `offset` (the end at most) without reading what
+    // is skipped; the next next() follows the chain there.
+    void skip_to(std::uint64_t offset) noexcept {
+      if (offset > pos_) pos_ = offset < size_ ? offset : size_;
+    }
 
    private:
     friend class volume;
@@ -277,7 +295,7 @@ class volume {
     bool is_directory() noexcept { return root || entry().is_directory(); }
     std::uint32_t first_cluster() noexcept { return entry().first_cluster(); }
     std::uint32_t size() noexcept { return root ? 0 : entry().file_size(); }
-    entry_info info() noexcept { return {is_directory(), size(), first_cluster()}; }
+    entry_info info() noexcept { return {is_directory(), size(), first_cluster(), root ? 0 : entry().written()}; }
     bool dot() const noexcept { return raw[0] == '.'; }
   };
 
