@@ -2,8 +2,9 @@
 // stream (kv::StreamStore), such as a FAT-32 volume on a block device
 // (uni/fs/fat32/store.hpp). The answer's length comes from the file's size
 // before any byte is read; then the store's page views go straight into the
-// response, a few pages at a time, so a file of any size costs a connection
-// at most `pieces` pages beyond what the transport holds, and no copy.
+// response, `pieces` pages at a time (one device request when the file lies
+// in one run), so a file of any size costs a connection at most `pieces`
+// pages beyond what the transport holds, and no copy.
 //
 // The store's calls are taken one at a time: a FAT volume keeps one directory
 // sector and one set of FAT windows for all its callers, and a device read in
@@ -78,17 +79,17 @@ class stream_files {
     turn t(this);
     co_return co_await store_.open(key);
   }
-  // The stream's next page, waiting for the page pool when it is empty.
-  task<result<view>> next(typename S::stream& s) {
+  // The stream's next pages, waiting for the page pool when it is empty.
+  task<result<std::size_t>> next(typename S::stream& s, std::span<view> out) {
     while (true) {
       const bool mine = co_await take_turn();
       if (!mine) co_return fail(error::cancelled);
-      result<view> v = fail(error::no_buffers);
+      result<std::size_t> n = fail(error::no_buffers);
       {
         turn t(this);
-        v = co_await s.next();
+        n = co_await s.next(out);
       }
-      if (v || v.err() != error::no_buffers) co_return v;
+      if (n || n.err() != error::no_buffers) co_return n;
       co_await waiting_.sched().sleep_for(std::chrono::milliseconds(1));  // pages return as clients acknowledge
     }
   }
@@ -100,7 +101,8 @@ class stream_files {
     auto s = co_await open(key);
     if (!s) co_return fail(s.err() == error::invalid_argument ? error::not_found : s.err());
     // A weak ETag (kv::StreamStore's version): W/"..."
-    const std::string_view version = s->version().text();
+    const kv::digest tag = s->version();
+    const std::string_view version = tag.text();
     std::array<char, kv::digest::capacity + 4> etag{'W', '/', '"'};
     for (std::size_t i = 0; i < version.size(); ++i) etag[i + 3] = version[i];
     etag[version.size() + 3] = '"';
@@ -109,19 +111,17 @@ class stream_files {
     s->skip_to(window->first);
     std::uint64_t left = window->length;
     std::array<view, pieces> batch;
-    std::size_t k = 0;
     while (left > 0) {
-      auto v = co_await next(*s);
-      if (!v) co_return fail(v.err());
-      if (v->empty()) co_return fail(error::corrupt);  // the file ended before its size
-      if (v->size() > left) v->truncate(static_cast<std::size_t>(left));
-      left -= v->size();
-      batch[k++] = std::move(*v);
-      if (k == batch.size() || left == 0) {
-        if (auto w = co_await c.send_file(std::span<const view>(batch.data(), k)); !w) co_return w;
-        batch = {};  // the pages go back as the transport lets them go
-        k = 0;
+      auto n = co_await next(*s, batch);
+      if (!n) co_return fail(n.err());
+      if (*n == 0) co_return fail(error::corrupt);  // the file ended before its size
+      std::size_t k = 0;
+      for (; k < *n && left > 0; ++k) {
+        if (batch[k].size() > left) batch[k].truncate(static_cast<std::size_t>(left));
+        left -= batch[k].size();
       }
+      if (auto w = co_await c.send_file(std::span<const view>(batch.data(), k)); !w) co_return w;
+      batch = {};  // the pages go back as the transport lets them go
     }
     co_return result<void>{};
   }

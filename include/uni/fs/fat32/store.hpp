@@ -14,8 +14,8 @@
 // two-second steps and no clock is passed in), so computing it reads the file.
 //
 // open() is the streaming read (kv::StreamStore): a file's size and version
-// from its directory entry, then its bytes a page of sectors at a time, so a
-// file of any size is served with a page of memory.
+// from its directory entry, then its bytes a few pages at a time, as many as
+// the caller gives room for, so a file of any size is served with that much.
 #pragma once
 
 #include <array>
@@ -103,7 +103,7 @@ class store {
     std::uint64_t size() const noexcept { return r_.size(); }
     kv::digest version() const noexcept { return version_; }
     void skip_to(std::uint64_t offset) noexcept { r_.skip_to(offset); }
-    task<result<view>> next() { return r_.next(); }
+    task<result<std::size_t>> next(std::span<view> out) { return r_.next(out); }
 
    private:
     friend class store;
