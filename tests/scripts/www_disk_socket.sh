@@ -8,11 +8,11 @@
 # cache's reach and than the whole page pool, 16 MiB: it must stream) by
 # sha256, with a range from its middle, and the pages used stay far below its
 # size. Start-up errors: no --disk, and a disk with no FAT-32 volume.
-#   www_disk_socket.sh PATH_TO_www-disk-socket SITE_DIR [LARGE_MIB]   (default 24)
+#   www_disk_socket.sh PATH_TO_www-disk-socket SITE_DIR [LARGE_MIB]   (default 18)
 set -euo pipefail
 app=$1
 SITE=$2
-mib=${3:-24}
+mib=${3:-18}
 for t in mkfs.fat mcopy; do
   command -v "$t" >/dev/null || { echo "SKIP: $t not installed (scripts/setup.sh: dosfstools mtools)"; exit 77; }
 done
