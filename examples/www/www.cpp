@@ -12,22 +12,44 @@
 // --header-timeout S (10), --idle-timeout S (30), --send-timeout S (30),
 // --body-timeout S (60), --max-connections N (512);
 // on POSIX, --root DIR serves DIR from disk instead of the embedded site.
+//
+// www-disk (UNI_WWW_DISK) is the same appliance with a block device, the
+// paper's external storage with the data: it serves the FAT-32 volume on its
+// disk (--disk IMAGE on POSIX, the first vbd on Xen), each file streamed a
+// page at a time from the device (uni/http/stream_files.hpp). It is a variant
+// rather than a flag because an appliance's disks are declared in its Config:
+// www itself keeps no disk code (the www-xen image size is checked).
 #include <uni/appliance.hpp>
 #include <uni/http/server.hpp>
+
+#if UNI_WWW_DISK
+#include <type_traits>
+
+#include <uni/fs/fat32/store.hpp>
+#include <uni/fs/fat32/volume.hpp>
+#include <uni/http/stream_files.hpp>
+#else
 #include <uni/kv/embedded.hpp>
+#endif
 
 #if defined(UNI_TARGET_POSIX_SOCKET) || defined(UNI_TARGET_POSIX_TAP)
 #include <ctime>
+#define WWW_POSIX 1
+#endif
+#if WWW_POSIX && !UNI_WWW_DISK
 #include <optional>
 
 #include <uni/posix/directory_store.hpp>
-#define WWW_POSIX 1
+#define WWW_ROOT 1
 #endif
 
 namespace {
 
 struct www_config : uni::default_config {
   static constexpr std::size_t io_pages = 4096;  // 16 MiB of I/O pages
+#if UNI_WWW_DISK
+  static constexpr std::size_t block_devices = 1;
+#endif
 };
 
 #if defined(UNI_TARGET_POSIX_SOCKET)
@@ -43,7 +65,7 @@ constexpr uni::option_spec flags[] = {
     uni::number_option("send-timeout", 30, 1, 86400, "seconds a client has to take our answer"),
     uni::number_option("body-timeout", 60, 1, 86400, "seconds a client has to send a request's body"),
     uni::number_option("max-connections", 512, 1, 65536, "connections served at once"),
-#if WWW_POSIX
+#if WWW_ROOT
     uni::path_option("root", uni::option_kind::directory, "DIR", "serve DIR from disk instead of the embedded site"),
 #endif
 };
@@ -83,27 +105,53 @@ uni::task<void> echo(uni::http::exchange& ex) {
   if (piece) co_await ex.end_stream();
 }
 
-uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
-  const auto port = static_cast<std::uint16_t>(o.number("port"));
-  uni::http::server_options opt;
-  uni::http::router<4> routes;
+// The options every variant shares: routes, and the bounds for hostile
+// clients (seconds; the tests shorten them).
+void configure(uni::http::server_options& opt, uni::http::router<4>& routes, const uni::appliance_options& o) {
   auto hello_fn = hello;
   auto echo_fn = echo;
   (void)routes.add(uni::http::method::get, "/api/hello/:name", hello_fn);
   (void)routes.add(uni::http::method::post, "/api/echo", echo_fn);
   opt.router = &routes;
-  // Bounds for hostile clients (seconds; the tests shorten them).
   opt.header_timeout = std::chrono::seconds(o.number("header-timeout"));
   opt.idle_timeout = std::chrono::seconds(o.number("idle-timeout"));
   opt.send_timeout = std::chrono::seconds(o.number("send-timeout"));
   opt.body_timeout = std::chrono::seconds(o.number("body-timeout"));
   opt.max_connections = static_cast<std::size_t>(o.number("max-connections"));
   opt.limits.max_body = 16 << 20;  // /api/echo streams: a body costs no memory
-
-  uni::kv::embedded_store site(uni::kv::embedded_files());
-  opt.files = site;
 #if WWW_POSIX
   opt.unix_time = []() noexcept -> std::int64_t { return static_cast<std::int64_t>(std::time(nullptr)); };
+#endif
+}
+
+#if UNI_WWW_DISK
+uni::task<int> serve(auto& stack, auto& disks, const uni::appliance_options& o) {
+  const auto port = static_cast<std::uint16_t>(o.number("port"));
+  uni::http::server_options opt;
+  uni::http::router<4> routes;
+  configure(opt, routes, o);
+  using disk = std::remove_reference_t<decltype(disks[0])>;
+  uni::fs::fat32::volume<disk> volume(disks[0], stack.pool());
+  if (auto m = co_await volume.mount(); !m) {
+    uni::log_error("www: the disk holds no FAT-32 volume: ", uni::to_string(m.err()));
+    co_return 1;
+  }
+  uni::fs::fat32::store<decltype(volume)> store(volume);
+  uni::http::stream_files<decltype(store)> files(store, stack.sched());
+  opt.files = files;
+  uni::log_info("www: serving the FAT-32 volume on the disk");
+  report r;  // from here on the counters are printed at the end
+  co_return co_await uni::http::serve(stack, port, opt, r.n);
+}
+#else
+uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
+  const auto port = static_cast<std::uint16_t>(o.number("port"));
+  uni::http::server_options opt;
+  uni::http::router<4> routes;
+  configure(opt, routes, o);
+  uni::kv::embedded_store site(uni::kv::embedded_files());
+  opt.files = site;
+#if WWW_ROOT
   std::optional<uni::posix::directory_store> disk;
   if (auto root = o.text("root"); !root.empty()) {
     auto d = uni::posix::directory_store::open(root);
@@ -125,6 +173,7 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
   report r;  // from here on the counters are printed at the end
   co_return co_await uni::http::serve(stack, port, opt, r.n);
 }
+#endif
 
 }  // namespace
 

@@ -408,3 +408,90 @@ TEST_CASE("fat32 store: paths as keys, through the kv::Store concept", "[fat32]"
   CHECK(now(kv.remove("index.html")).err() == error::not_found);
   check_counts(f);
 }
+
+TEST_CASE("fat32 store: list() gives the keys in byte order, under a prefix too", "[fat32]") {
+  fixture f;
+  store<fat_volume> kv(f.vol);
+  const std::string one = "1";
+  const view v = bytes_of(one);
+  const std::vector<std::string> made{"zeta", "b/x", "Alpha", "b/a", "a.txt", "bb", "b/c/deep", "B2"};
+  for (const std::string& k : made) REQUIRE(now(kv.set(k, std::span<const view>(&v, 1))).ok());
+  std::vector<std::string> keys;
+  auto each = [&](std::string_view k) { keys.emplace_back(k); };
+  CHECK(*now(kv.list("", each)) == made.size());
+  std::vector<std::string> sorted = made;
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(keys == sorted);
+  keys.clear();
+  CHECK(*now(kv.list("b/", each)) == 3);
+  CHECK(keys == std::vector<std::string>{"b/a", "b/c/deep", "b/x"});
+  keys.clear();
+  CHECK(*now(kv.list("nothing", each)) == 0);
+  CHECK(keys.empty());
+}
+
+static_assert(kv::StreamStore<store<fat_volume>>, "fat32::store must stream files (kv::StreamStore)");
+
+TEST_CASE("fat32 store: open() streams a file a page at a time, from any offset", "[fat32]") {
+  fixture f;
+  store<fat_volume> kv(f.vol);
+  // Reads with room for `room` pages a call; `calls` counts the calls that gave bytes.
+  auto stream_all = [&](std::string_view key, std::uint64_t from, std::size_t room, std::size_t& calls) {
+    auto s = now(kv.open(key));
+    REQUIRE(s.ok());
+    s->skip_to(from);
+    std::string out;
+    calls = 0;
+    std::vector<view> pages(room);
+    while (true) {
+      auto n = now(s->next(pages));
+      REQUIRE(n.ok());
+      if (*n == 0) break;
+      for (std::size_t i = 0; i < *n; ++i) {
+        CHECK(pages[i].size() <= page_size);
+        out.append(reinterpret_cast<const char*>(pages[i].data()), pages[i].size());
+      }
+      pages.assign(room, view{});
+      ++calls;
+    }
+    return out;
+  };
+  // Written in one go, the file's 512-byte clusters follow each other: one
+  // device request fills as many pages as there is room for.
+  const std::string data = pattern(20000, 3);
+  const view dv = bytes_of(data);
+  REQUIRE(now(kv.set("site/big.bin", std::span<const view>(&dv, 1))).ok());
+  std::size_t calls = 0;
+  CHECK(stream_all("site/big.bin", 0, 1, calls) == data);
+  CHECK(calls == (data.size() + page_size - 1) / page_size);
+  CHECK(stream_all("site/big.bin", 0, 8, calls) == data);
+  CHECK(calls == 1);
+  CHECK(stream_all("site/big.bin", 12345, 2, calls) == data.substr(12345));
+  CHECK(stream_all("site/big.bin", 1 << 20, 2, calls).empty());
+  CHECK(now(kv.open("site")).err() == error::not_found);
+  CHECK(now(kv.open("missing")).err() == error::not_found);
+
+  // Two files grown in turns: their clusters alternate, and each still reads back.
+  std::string a, b;
+  REQUIRE(now(f.vol.create("a")).ok());
+  REQUIRE(now(f.vol.create("b")).ok());
+  for (unsigned i = 0; i < 12; ++i) {
+    const std::string pa = pattern(700, i), pb = pattern(900, 100 + i);
+    const view va = bytes_of(pa), vb = bytes_of(pb);
+    REQUIRE(now(f.vol.append("a", std::span<const view>(&va, 1))).ok());
+    REQUIRE(now(f.vol.append("b", std::span<const view>(&vb, 1))).ok());
+    a += pa;
+    b += pb;
+  }
+  CHECK(stream_all("a", 0, 4, calls) == a);
+  CHECK(stream_all("b", 333, 3, calls) == b.substr(333));
+  CHECK(f.pool.available() == 64 - fat_volume::pages_needed);  // every page given back
+
+  // The version follows the file: a rewrite of another size changes it.
+  const kv::digest before = now(kv.open("a"))->version();
+  CHECK(now(kv.open("a"))->version() == before);
+  const view shorter = bytes_of(a.substr(1));
+  REQUIRE(now(kv.set("a", std::span<const view>(&shorter, 1))).ok());
+  CHECK(!(now(kv.open("a"))->version() == before));
+  check_counts(f);
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/xen/dom0.sh IMAGE NAME [ping ADDR [tcp|http|dns|memcache] | disk | summon | vchan]: tier 3. (IMAGE `linux`: a Debian Linux
+# tests/xen/dom0.sh IMAGE NAME [ping ADDR [tcp|http|http-fat|dns|memcache] | disk | summon | vchan]: tier 3. (IMAGE `linux`: a Debian Linux
 # PVH domU with netfront instead of a uni image, the comparison for boot times.) Boots the real Xen 4.17 under
 # QEMU (TCG) with a Debian Linux PV dom0 that runs from an initramfs built here:
 # busybox, the Xen toolstack (xenstored, xenconsoled, xl) and the kernel's
@@ -12,7 +12,9 @@
 # disk image through blkback (xvda, a loop device) twice: first made here with the
 # pattern of seed 7, which the appliance reads and checks (--check read), then it
 # writes seed 9's and reads it back (--check write), and once that domain is gone
-# the image's bytes must be seed 9's -- prints the domU console, and reports the
+# the image's bytes must be seed 9's; with `http-fat` (IMAGE: www-disk), the http
+# checks against a FAT-32 image of examples/www/site made here by mkfs.fat and
+# mcopy, given as xvda -- prints the domU console, and reports the
 # verdict to QEMU's isa-debug-exit through /dev/port.
 # The domU console log is kept as NAME-dom0.domu.log, the whole run as NAME-dom0.log.
 # Exits 77 when QEMU, Xen or the dom0 packages are missing.
@@ -46,7 +48,7 @@ cp -L /lib64/ld-linux-x86-64.so.2 "$rd/lib64/"
 mods=(net/llc/llc net/802/stp net/bridge/bridge drivers/xen/xen-evtchn drivers/xen/xen-gntdev drivers/xen/xen-gntalloc
       drivers/xen/xen-privcmd drivers/xen/xenfs/xenfs drivers/net/xen-netback/xen-netback)
 load="llc stp bridge xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback"
-if [[ $check == disk ]]; then  # blkback, and loop devices for the image file
+if [[ $check == disk || $check_tcp == http-fat ]]; then  # blkback, and loop devices for the image file
   mods+=(drivers/block/loop drivers/block/xen-blkback/xen-blkback)
   load="$load loop xen-blkback"
 fi
@@ -102,6 +104,12 @@ fi
 HOTPLUG
 chmod +x "$rd/etc/xen/scripts/block"
 devices="vif = [ 'bridge=xenbr0,mac=00:16:3e:00:00:02' ]"
+if [[ $check_tcp == http-fat ]]; then
+  for t in mkfs.fat mcopy; do command -v $t >/dev/null || { echo "SKIP: $t makes the FAT image"; exit 77; }; done
+  devices+=$'\n'"disk = [ 'format=raw, vdev=xvda, access=rw, target=/tmp/disk.img' ]"
+  truncate -s 40M "$rd/app/disk.img" && mkfs.fat -F 32 "$rd/app/disk.img" >/dev/null &&
+    MTOOLS_SKIP_CHECK=1 mcopy -s -i "$rd/app/disk.img" "$(dirname "$0")"/../../examples/www/site/* ::/ || exit 1
+fi
 if [[ $check == disk ]]; then
   devices+=$'\n'"disk = [ 'format=raw, vdev=xvda, access=rw, target=/tmp/disk.img' ]"
   # disk_check.cpp's pattern: byte i of sector s is (s * 31 + i + seed) mod 256,
@@ -154,6 +162,7 @@ if [ "$check" = disk ]; then
   echo "dom0: ---- domU console ($name-read) ----"; cat \$read_log; echo "dom0: ---- end ----"
   grep -q "$name: exit status 0" \$read_log || verdict 15
 fi
+[ "$check_tcp" = http-fat ] && cp /app/disk.img /tmp/disk.img
 echo "dom0: toolstack up at \$(cut -d' ' -f1 /proc/uptime) s; xl create $name"
 t0=\$(cut -d' ' -f1 /proc/uptime)
 # (xl has been seen to die at random here, in its domain-monitoring child or of
@@ -189,7 +198,7 @@ if [ "$check" = ping ] && [ \$ok = 1 ]; then
     if cmp -s /tmp/sent /tmp/got; then echo "dom0: tcp echo of \$(wc -c </tmp/sent) bytes came back intact"
     else echo "dom0: tcp echo failed (\$(wc -c </tmp/got) bytes back)"; ok=0; fi
   fi
-  if [ "$check_tcp" = http ]; then
+  if [ "$check_tcp" = http ] || [ "$check_tcp" = http-fat ]; then
     # The www appliance: busybox wget fetches the embedded home page twice.
     if wget -q -O /tmp/page http://$ping_addr/ && grep -q "served by <strong>www</strong>" /tmp/page &&
        wget -q -O /tmp/css http://$ping_addr/style.css && grep -q "font-family" /tmp/css; then

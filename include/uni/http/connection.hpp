@@ -491,7 +491,8 @@ class connection : public exchange {
   }
 
   // A file from opt.files: what answer_for (uni/http/files.hpp) picks, its
-  // bytes sent as an unowned view of the store's memory.
+  // bytes sent as an unowned view of the store's memory, or, from a
+  // StreamStore, read a page at a time (uni/http/stream_files.hpp).
   task<void> serve_file() {
     char buf[1024];
     std::string_view path;
@@ -499,36 +500,23 @@ class connection : public exchange {
       co_await send_error(reqv_.path.size() > sizeof buf ? 414 : 400);
       co_return;
     }
+    if (srv_.opt.files.streams()) {
+      co_await srv_.opt.files.send(*this, path);
+      co_return;
+    }
     auto f = srv_.opt.files.find(path);
     if (!f) {
       co_await send_error(404);
       co_return;
     }
-    if (reqv_.method != method::get && reqv_.method != method::head) {
-      const field allow{"Allow", "GET, HEAD"};
-      co_await send_error(405, std::span<const field>(&allow, 1));
+    if (!file_method()) {
+      co_await refuse_file_method();
       co_return;
     }
     const std::uint64_t size = f->bytes.size();
-    std::array<field, 2> extra{field{"ETag", f->etag()}, field{"Accept-Ranges", "bytes"}};
     const file_answer a = answer_for(reqv_, size, f->etag());
-    result<view> head = fail(error::invalid_argument);
     std::uint64_t length = 0;
-    switch (a.status) {
-      case 304:  // with the validator, no body
-        head = build_head(304, {}, nullptr, std::span<const field>(extra.data(), 1), nullptr);
-        break;
-      case 416: {
-        const range_info none{1, 0, size};
-        head = build_head(416, {}, &length, extra, &none);
-        break;
-      }
-      default: {
-        length = size == 0 ? 0 : a.last - a.first + 1;
-        const range_info range{a.first, a.last, size};
-        head = build_head(a.status, f->content_type, &length, extra, a.status == 206 ? &range : nullptr);
-      }
-    }
+    auto head = file_head(a, size, f->etag(), f->content_type, length);
     if (!head) co_return;
     responded_ = true;
     const view body = f->bytes.slice(a.first, length).value();
@@ -536,6 +524,81 @@ class connection : public exchange {
     else (void)co_await send_with_head(*head, std::span<const view>(&body, 1));
   }
 
+  bool file_method() const noexcept { return reqv_.method == method::get || reqv_.method == method::head; }
+  task<void> refuse_file_method() {
+    const field allow{"Allow", "GET, HEAD"};
+    co_await send_error(405, std::span<const field>(&allow, 1));
+  }
+  // The head of a file's answer `a`; `length` is set to the body's bytes.
+  result<view> file_head(const file_answer& a, std::uint64_t size, std::string_view etag, std::string_view content_type,
+                         std::uint64_t& length) noexcept {
+    std::array<field, 2> extra{field{"ETag", etag}, field{"Accept-Ranges", "bytes"}};
+    length = 0;
+    switch (a.status) {
+      case 304:  // with the validator, no body
+        return build_head(304, {}, nullptr, std::span<const field>(extra.data(), 1), nullptr);
+      case 416: {
+        const range_info none{1, 0, size};
+        return build_head(416, {}, &length, extra, &none);
+      }
+      default: {
+        length = size == 0 ? 0 : a.last - a.first + 1;
+        const range_info range{a.first, a.last, size};
+        return build_head(a.status, content_type, &length, extra, a.status == 206 ? &range : nullptr);
+      }
+    }
+  }
+
+ public:
+  // ---- A file from a StreamStore, driven by uni/http/stream_files.hpp. These are
+  // compiled only into a server given such a store.
+
+  // The file is found, `size` bytes: its head is made (sent with the first
+  // piece, or by end_file) and the bytes the body carries are returned, none
+  // for HEAD, 304 or 416. error::invalid_argument for a method files refuse.
+  result<file_window> start_file(std::uint64_t size, std::string_view etag, std::string_view content_type) noexcept {
+    if (!file_method()) return fail(error::invalid_argument);
+    const file_answer a = answer_for(reqv_, size, etag);
+    std::uint64_t length = 0;
+    auto head = file_head(a, size, etag, content_type, length);
+    if (!head) return fail(head.err());
+    responded_ = true;
+    file_head_ = std::move(*head);
+    if (reqv_.method == method::head) length = 0;
+    return file_window{a.first, length};
+  }
+  // The next bytes of the body (the head goes with the first).
+  task<result<void>> send_file(std::span<const view> data) {
+    if (file_head_.empty()) co_return co_await send(data);
+    ++srv_.n.responses;
+    std::array<view, 8> first{std::move(file_head_)};  // one write for the head and the first views
+    const std::size_t k = data.size() < first.size() - 1 ? data.size() : first.size() - 1;
+    for (std::size_t i = 0; i < k; ++i) first[i + 1] = data[i];
+    if (auto w = co_await send(std::span<const view>(first.data(), k + 1)); !w) co_return w;
+    co_return co_await send(data.subspan(k));
+  }
+  // The file's end, `r` saying how it went: a file not found (or a method
+  // refused) before anything was sent is answered here; a body cut short
+  // closes the connection, as its length promised more.
+  task<void> end_file(result<void> r) {
+    if (!r && !file_head_.empty()) {  // nothing sent yet: the error can still be answered
+      file_head_ = view{};
+      responded_ = false;
+    }
+    if (!r && !responded_) {
+      if (r.err() == error::invalid_argument) co_await refuse_file_method();
+      else co_await send_error(r.err() == error::not_found ? 404 : 500);
+      co_return;
+    }
+    if (!r) {
+      if (!failed_) ++srv_.n.stream_errors;  // (a failed write has counted itself)
+      failed_ = true;
+      co_return;
+    }
+    if (!file_head_.empty()) (void)co_await send_file({});
+  }
+
+ private:
   server_state& srv_;
   conn_watch& slot_;
   head_reader<max_head_bytes> reader_;
@@ -543,6 +606,7 @@ class connection : public exchange {
   body_decoder body_;
   view in_;       // received bytes not yet consumed
   view scratch_;  // the page response heads are written into
+  view file_head_;  // a streamed file's head, until its first piece
   std::size_t scratch_used_ = 0;
   int body_error_ = 0;
   bool keep_alive_ = true;

@@ -15,6 +15,7 @@
 
 #include <uni/core/buffer.hpp>
 #include <uni/core/result.hpp>
+#include <uni/core/task.hpp>
 #include <uni/http/request.hpp>
 #include <uni/http/response.hpp>
 #include <uni/kv/concepts.hpp>
@@ -77,6 +78,15 @@ inline bool key_for_path(std::string_view path, std::span<char> out, std::string
   return true;
 }
 
+class connection;
+template <kv::StreamStore S>
+class stream_files;
+
+// The bytes of a file a response's body carries: [first, first + length).
+struct file_window {
+  std::uint64_t first = 0, length = 0;
+};
+
 // A file found: its bytes (unowned, valid for the run), ETag and Content-Type.
 struct file {
   view bytes;
@@ -88,14 +98,23 @@ struct file {
 };
 
 // Any ReadOnlyStore, reached through one function pointer so that the
-// connection's code is compiled once, whatever holds the files.
+// connection's code is compiled once, whatever holds the files; or a
+// StreamStore behind stream_files (uni/http/stream_files.hpp), which then
+// drives the connection itself.
 class file_source {
  public:
   constexpr file_source() noexcept = default;
   template <kv::ReadOnlyStore S>
   file_source(S& store) noexcept : store_(&store), find_(&find_in<S>) {}
+  template <kv::StreamStore S>
+  file_source(stream_files<S>& files) noexcept : store_(&files), send_(&stream_files<S>::send) {}
 
-  explicit operator bool() const noexcept { return find_ != nullptr; }
+  explicit operator bool() const noexcept { return find_ != nullptr || send_ != nullptr; }
+  bool streams() const noexcept { return send_ != nullptr; }
+
+  // Answers the request on `c` with the file at a decoded request path (a
+  // StreamStore's source only; `path` must outlive the wait).
+  task<void> send(connection& c, std::string_view path) const { return send_(store_, c, path); }
 
   // The file at a decoded request path; error::not_found when there is none
   // (including for paths no key can name, such as "//x").
@@ -125,6 +144,7 @@ class file_source {
 
   void* store_ = nullptr;
   result<file> (*find_)(void*, std::string_view) noexcept = nullptr;
+  task<void> (*send_)(void*, connection&, std::string_view) = nullptr;
 };
 
 // What a GET or HEAD of a file of `size` bytes answers: 304 when If-None-Match

@@ -94,4 +94,24 @@ concept Store = requires(S& s, std::string_view key, std::span<std::uint8_t> out
   { s.list(key, each) } -> std::same_as<task<result<std::size_t>>>;
 };
 
+// A store whose values are read as streams, so a value of any size costs a
+// page at a time (a file system on a block device: uni/fs/fat32/store.hpp).
+// open(key) waits, then gives a stream with
+//   size()        the value's size in bytes
+//   version()     a weak digest: it changes when the value is rewritten, but two
+//                 equal ones do not prove equal bytes (HTTP sends it as W/"...")
+//   skip_to(n)    moves forward to byte n without reading what is skipped
+//   next(out)     the next bytes, as up to out.size() views each owning its
+//                 page: how many, 0 at the end; error::no_buffers if no page
+//                 could be had
+template <class S>
+concept StreamStore = requires(S& s, std::string_view key) {
+  { s.open(key) } -> std::same_as<task<result<typename S::stream>>>;
+} && requires(typename S::stream& r, std::uint64_t n, std::span<view> out) {
+  { r.size() } -> std::same_as<std::uint64_t>;
+  { r.version() } -> std::same_as<kv::digest>;
+  r.skip_to(n);
+  { r.next(out) } -> std::same_as<task<result<std::size_t>>>;
+};
+
 }  // namespace uni::kv

@@ -75,6 +75,10 @@ class short_entry : public wire::header_view<entry_size> {
     return (std::uint32_t{get<layout::first_cluster_high>()} << 16) | get<layout::first_cluster_low>();
   }
   std::uint32_t file_size() const noexcept { return get<layout::file_size>(); }
+  // The last write's DOS date (high half) and time (low half).
+  std::uint32_t written() const noexcept {
+    return (std::uint32_t{get<layout::write_date>()} << 16) | get<layout::write_time>();
+  }
   bool is_directory() const noexcept { return attributes() & attr::directory; }
 
   void set_name(const short_name& n) const noexcept {

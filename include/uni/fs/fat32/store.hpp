@@ -5,11 +5,17 @@
 // Keys name files only: a directory is not a key. Names compare without regard
 // to ASCII case, as FAT's do, so "A.txt" and "a.txt" are one key.
 //
-// list() walks the directories depth first, at most max_depth deep, and gives
-// the keys in directory order (FAT keeps no sorted index, and sorting would need
-// memory for every key). The digest is the value's size and the FNV-1a hash of
-// its bytes (FAT's timestamps have two-second steps and no clock is passed in),
-// so computing it reads the file.
+// list() gives the keys in byte order, as the concept asks. FAT keeps no sorted
+// index, and sorting would need memory for every key, so each key costs a walk
+// of the tree (depth first, at most max_depth deep) that keeps only the least
+// key after the last one given: memory stays one key, time grows with the
+// square of the count (meant for small trees, such as a web site). The digest
+// is the value's size and the FNV-1a hash of its bytes (FAT's timestamps have
+// two-second steps and no clock is passed in), so computing it reads the file.
+//
+// open() is the streaming read (kv::StreamStore): a file's size and version
+// from its directory entry, then its bytes a few pages at a time, as many as
+// the caller gives room for, so a file of any size is served with that much.
 #pragma once
 
 #include <array>
@@ -89,7 +95,61 @@ class store {
     co_return kv::digest(w.view());
   }
 
+  // A file as a stream (kv::StreamStore): the volume's reader, with a version
+  // made of the size, first cluster and last write's stamp.
+  class stream {
+   public:
+    stream() noexcept = default;
+    std::uint64_t size() const noexcept { return r_.size(); }
+    kv::digest version() const noexcept { return version_; }
+    void skip_to(std::uint64_t offset) noexcept { r_.skip_to(offset); }
+    task<result<std::size_t>> next(std::span<view> out) { return r_.next(out); }
+
+   private:
+    friend class store;
+    stream(typename Volume::reader r, kv::digest v) noexcept : r_(r), version_(v) {}
+    typename Volume::reader r_;
+    kv::digest version_;
+  };
+
+  task<result<stream>> open(std::string_view key) {
+    auto info = co_await file(key);
+    if (!info) co_return fail(info.err());
+    auto r = co_await v_.open(key);
+    if (!r) co_return fail(r.err());
+    char text[kv::digest::capacity];
+    text_writer w(text, sizeof text);
+    format_to(w, hex(info->size), '-', hex(info->first_cluster), '-', hex(info->written, 8));
+    co_return stream(*r, kv::digest(w.view()));
+  }
+
   task<result<std::size_t>> list(std::string_view prefix, kv::key_visitor each) {
+    std::array<char, kv::max_key> last{}, least{};
+    std::size_t last_size = 0, n = 0;
+    while (true) {
+      std::size_t least_size = 0;
+      bool found = false;
+      const std::string_view after(last.data(), last_size);
+      auto keep_least = [&](std::string_view key) {
+        if (n > 0 && key <= after) return;
+        if (found && key >= std::string_view(least.data(), least_size)) return;
+        std::copy(key.begin(), key.end(), least.begin());
+        least_size = key.size();
+        found = true;
+      };
+      auto walked = co_await walk_keys(prefix, keep_least);
+      if (!walked) co_return fail(walked.err());
+      if (!found) co_return n;
+      last = least;
+      last_size = least_size;
+      each(std::string_view(last.data(), last_size));
+      ++n;
+    }
+  }
+
+ private:
+  // Calls `each` with every key under `prefix`, in directory order.
+  task<result<void>> walk_keys(std::string_view prefix, kv::key_visitor each) {
     using directory = typename Volume::directory;
     std::array<directory, max_depth> stack;
     std::array<std::size_t, max_depth> key_size{};  // the key's length at each level, before its names
@@ -98,7 +158,7 @@ class store {
     auto root = co_await v_.open_directory("");
     if (!root) co_return fail(root.err());
     stack[0] = *root;
-    std::size_t depth = 1, n = 0;
+    std::size_t depth = 1;
     while (depth > 0) {
       auto more = co_await v_.next(stack[depth - 1], entry);
       if (!more) co_return fail(more.err());
@@ -112,10 +172,7 @@ class store {
       std::copy(name.begin(), name.end(), key.begin() + static_cast<std::ptrdiff_t>(base));
       const std::string_view path(key.data(), base + name.size());
       if (!entry.info.directory) {
-        if (path.starts_with(prefix) && kv::valid_key(path)) {
-          each(path);
-          ++n;
-        }
+        if (path.starts_with(prefix) && kv::valid_key(path)) each(path);
         continue;
       }
       // Into a directory only if keys under it can start with the prefix.
@@ -129,10 +186,9 @@ class store {
       key_size[depth] = under.size();
       ++depth;
     }
-    co_return n;
+    co_return result<void>{};
   }
 
- private:
   // The file `key` names: error::not_found for a directory.
   task<result<entry_info>> file(std::string_view key) {
     if (!kv::valid_key(key)) co_return fail(error::invalid_argument);

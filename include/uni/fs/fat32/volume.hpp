@@ -43,6 +43,7 @@ struct entry_info {
   bool directory = false;
   std::uint32_t size = 0;
   std::uint32_t first_cluster = 0;
+  std::uint32_t written = 0;  // the last write's DOS date << 16 | time
 };
 
 // Called once per entry by volume::list(): its name (UTF-8) and what it is.
@@ -111,8 +112,19 @@ class volume {
     reader() noexcept = default;
     // The next bytes, as a view of a fresh pool page; an empty view at the end.
     task<result<view>> next() {
-      if (pos_ >= size_) co_return view{};
-      const std::uint32_t cb = v_->g_.cluster_bytes();
+      view one;
+      auto n = co_await next(std::span<view>(&one, 1));
+      if (!n) co_return fail(n.err());
+      co_return one;
+    }
+    // The next bytes into up to out.size() fresh pool pages, read in one
+    // device request as far as the file's clusters follow each other on the
+    // disk (small clusters would otherwise cost a request each): how many
+    // pages were filled, 0 at the end. Fewer pages when the pool runs short;
+    // error::no_buffers when it has none.
+    task<result<std::size_t>> next(std::span<view> out) {
+      if (pos_ >= size_ || out.empty()) co_return std::size_t{0};
+      const std::uint32_t cb = v_->g_.cluster_bytes(), ss = v_->g_.sector_size;
       while (index_ < pos_ / cb) {
         auto n = co_await v_->next_cluster(cluster_);
         if (!n) co_return fail(n.err());
@@ -120,17 +132,51 @@ class volume {
         cluster_ = *n;
         ++index_;
       }
-      const sector_run run = v_->run_at(cluster_, pos_, size_);
-      auto page = v_->pool_.allocate();
-      if (!page) co_return fail(page.err());
-      auto rd = co_await v_->read_sectors(run.sector, run.sectors, *page);
+      sector_run run = v_->run_at(cluster_, pos_, size_);
+      std::size_t pages = 0;
+      for (const std::uint64_t want = (size_ - run.aligned + page_size - 1) / page_size; pages < out.size() && pages < want;
+           ++pages) {
+        auto page = v_->pool_.allocate();
+        if (!page) break;
+        out[pages] = std::move(*page);
+      }
+      if (pages == 0) co_return fail(error::no_buffers);
+      const std::uint64_t limit = std::min<std::uint64_t>(size_, run.aligned + pages * page_size);
+      while (run.stop < limit) {
+        if (run.stop % cb == 0) {  // at the end of cluster_: on if the next one follows it
+          auto n = co_await v_->next_cluster(cluster_);
+          if (!n) co_return fail(n.err());
+          if (*n != cluster_ + 1) break;
+          cluster_ = *n;
+          ++index_;
+        }
+        run.stop = std::min<std::uint64_t>(limit, (run.stop / cb + 1) * cb);
+      }
+      // The pages the run covers, each cut to whole sectors; the rest go back.
+      const std::uint64_t bytes = (run.stop - run.aligned + ss - 1) / ss * ss;
+      const std::size_t used = static_cast<std::size_t>((bytes + page_size - 1) / page_size);
+      for (std::size_t i = 0; i < pages; ++i) {
+        if (i >= used) out[i] = view{};
+        else out[i].truncate(static_cast<std::size_t>(std::min<std::uint64_t>(page_size, bytes - i * page_size)));
+      }
+      auto rd = co_await v_->dev_.read(run.sector, std::span<const view>(out.data(), used));
       if (!rd) co_return fail(rd.err());
-      auto out = page->slice(static_cast<std::size_t>(pos_ - run.aligned), static_cast<std::size_t>(run.stop - pos_));
+      // Then the file's bytes only: from pos_ in the first page to stop in the last.
+      for (std::size_t i = 0; i < used; ++i) {
+        const std::uint64_t from = std::max(pos_, run.aligned + i * page_size) - run.aligned - i * page_size;
+        const std::uint64_t to = std::min(run.stop, run.aligned + (i + 1) * page_size) - run.aligned - i * page_size;
+        out[i] = out[i].slice(static_cast<std::size_t>(from), static_cast<std::size_t>(to - from)).value();
+      }
       pos_ = run.stop;
-      co_return out;
+      co_return used;
     }
     std::uint64_t size() const noexcept { return size_; }
     std::uint64_t position() const noexcept { return pos_; }
+    // Moves forward to byte `offset` (the end at most) without reading what
+    // is skipped; the next next() follows the chain there.
+    void skip_to(std::uint64_t offset) noexcept {
+      if (offset > pos_) pos_ = offset < size_ ? offset : size_;
+    }
 
    private:
     friend class volume;
@@ -277,7 +323,7 @@ class volume {
     bool is_directory() noexcept { return root || entry().is_directory(); }
     std::uint32_t first_cluster() noexcept { return entry().first_cluster(); }
     std::uint32_t size() noexcept { return root ? 0 : entry().file_size(); }
-    entry_info info() noexcept { return {is_directory(), size(), first_cluster()}; }
+    entry_info info() noexcept { return {is_directory(), size(), first_cluster(), root ? 0 : entry().written()}; }
     bool dot() const noexcept { return raw[0] == '.'; }
   };
 
