@@ -260,7 +260,8 @@ TEST_CASE("zone: a zone over another's tables (the form uni_dns_zone compiles) f
   REQUIRE(built.has_value());
   zone moved = std::move(*built);  // a built zone's tables move with it
   const zone view = zone::over(moved.origin(), moved.contents());
-  for (const zone* z : {&moved, &view}) {
+  const zone* both[] = {&moved, &view};
+  for (const zone* z : both) {
     CHECK(z->origin() == text("example.com."));
     CHECK(z->node_count() == 4);  // the apex, www, a.b and the empty non-terminal b
     CHECK(z->record_count() == 4);
