@@ -87,8 +87,11 @@ function(uni_add_xen_image exe)
   add_executable(${exe} ${arg_SOURCES} $<TARGET_OBJECTS:uni_xen_boot>)
   target_link_libraries(${exe} PRIVATE uni_xen ${arg_LIBRARIES})
   set(dir ${CMAKE_CURRENT_BINARY_DIR})
+  # lld's --icf=all folds identical functions and constants (template copies
+  # that differ only in type): they then share one address, which nothing in
+  # uni compares.
   target_link_options(${exe} PRIVATE -T ${UNI_XEN_LAYOUT} -Wl,-Map=${dir}/${exe}.map ${UNI_XEN_SHUFFLE}
-    $<$<BOOL:${UNI_XEN_LLD}>:-fuse-ld=lld>)
+    $<$<BOOL:${UNI_XEN_LLD}>:-fuse-ld=lld -Wl,--icf=all>)
   set_target_properties(${exe} PROPERTIES OUTPUT_NAME ${exe}.debug LINK_DEPENDS ${UNI_XEN_LAYOUT}
     UNI_XEN_IMAGE ${dir}/${exe})
   add_custom_command(TARGET ${exe} POST_BUILD

@@ -40,7 +40,7 @@
 #include <uni/posix/child_process.hpp>
 #include <uni/posix/clock.hpp>
 #include <uni/posix/console.hpp>
-#include <uni/posix/read_file.hpp>
+#include <uni/dns/zone_file_system.hpp>
 #include <uni/posix/signals.hpp>
 #include <uni/posix/socket_stack.hpp>
 
@@ -367,8 +367,8 @@ int main(int argc, char** argv) {
   const std::string file(opts->text("config"));
   std::string problem;
   std::optional<summon::config> cfg;
-  if (auto text = uni::posix::read_file(file)) {
-    auto reader = [](const std::string& path) { return uni::posix::read_file(path); };
+  if (auto text = uni::dns::read_text_file(file)) {
+    auto reader = [](const std::string& path) { return uni::dns::read_text_file(path); };
     cfg = summon::read_config(*text, file, problem, reader);
   } else {
     problem = "cannot read " + file;

@@ -252,6 +252,33 @@ TEST_CASE("zone: RRsets, duplicates, empty non-terminals, delegations") {
   CHECK(y->origin() == text("example.net."));
 }
 
+TEST_CASE("zone: a zone over another's tables (the form uni_dns_zone compiles) finds the same") {
+  std::string problem;
+  auto built = load_zone(std::string("$TTL 60\n") + soa_line + "@ NS ns1\nWww A 192.0.2.1\na.b A 192.0.2.3\n",
+                         text("example.com."), "t.zone", problem);
+  INFO(problem);
+  REQUIRE(built.has_value());
+  zone moved = std::move(*built);  // a built zone's tables move with it
+  const zone view = zone::over(moved.origin(), moved.contents());
+  const zone* both[] = {&moved, &view};
+  for (const zone* z : both) {
+    CHECK(z->origin() == text("example.com."));
+    CHECK(z->node_count() == 4);  // the apex, www, a.b and the empty non-terminal b
+    CHECK(z->record_count() == 4);
+    REQUIRE(z->soa() != nullptr);
+    const zone::node* www = z->find(text("www.example.com.").wire());
+    REQUIRE(www != nullptr);
+    CHECK(wire_equal(www->owner(*z), text("Www.example.com.").wire()));
+    CHECK(www->owner(*z)[1] == 'W');  // the owner as first written
+    const zone::rrset* a = www->find(*z, rr_type::a);
+    REQUIRE(a != nullptr);
+    const auto rdata = z->rdata(*a, 0);
+    CHECK(std::vector<std::uint8_t>(rdata.begin(), rdata.end()) == std::vector<std::uint8_t>{192, 0, 2, 1});
+    CHECK(z->find(text("b.example.com.").wire())->count == 0);
+    CHECK(z->find(text("c.example.com.").wire()) == nullptr);
+  }
+}
+
 TEST_CASE("zone file: the example appliance's zone loads") {
   // examples/dns/example.zone is checked by the integration tests against NSD;
   // here only that a zone of every construct at once loads whole.

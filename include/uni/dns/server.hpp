@@ -279,7 +279,7 @@ class server {
       if (!n) {
         // The wildcard at the closest encloser (RFC 4592 §3.3.1).
         std::uint8_t wild[max_name_length + 2];
-        const auto ce = encloser->owner.wire();
+        const auto ce = encloser->owner(z);
         if (ce.size() + 2 > max_name_length) return {found_kind::nxdomain, nullptr};
         wild[0] = 1;
         wild[1] = '*';
@@ -462,7 +462,7 @@ class server {
         case found_kind::dname: {
           const zone::rrset* dn = f.node->find(z, rr_type::dname);
           if (loops(dn)) return true;
-          if (!put_rrset(w, f.node->owner.wire(), z, *dn, c.an)) return false;
+          if (!put_rrset(w, f.node->owner(z), z, *dn, c.an)) return false;
           // The name asked with the DNAME's owner replaced by its target.
           const auto prefix = current.wire().first(f.below);
           const auto target = z.rdata(*dn, 0);
@@ -487,7 +487,7 @@ class server {
           // the resolver where the chain's next name is answered.
           if (hop == 0) aa = false;
           const zone::rrset* ns = f.node->find(z, rr_type::ns);
-          if (!put_rrset(w, f.node->owner.wire(), z, *ns, c.ns)) return false;
+          if (!put_rrset(w, f.node->owner(z), z, *ns, c.ns)) return false;
           extra.add(rr_type::ns, z, *ns);
           return put_additional(w, z, extra, c.ar, true);
         }

@@ -1,8 +1,9 @@
 // uni/dns/zone.hpp: an authoritative zone in memory, built once at start (from
-// a master file, uni/dns/zone_file.hpp) and then only read. Lookups take a
-// lowered wire name and touch no allocator: an open-addressing hash table maps
-// names to nodes, every node holds its RRsets, and every RRset its records'
-// uncompressed rdata in one shared byte array.
+// a master file, uni/dns/zone_file.hpp) or compiled at build time into constant
+// tables (uni_dns_zone in cmake/uniDnsZone.cmake), and then only read. Lookups
+// take a lowered wire name and touch no allocator: an open-addressing hash table
+// maps names to nodes, every node holds its RRsets, and every RRset its records'
+// uncompressed rdata in one shared byte array, where the owners' names are too.
 //
 // The builder applies what RFC 1034 §4.3.2 and RFC 2181 ask of a zone: every
 // name at or below the origin, one SOA at the apex, CNAME alone at its name
@@ -42,49 +43,80 @@ class zone {
     std::uint32_t file_order;  // where its first record was in the zone file
   };
   struct node {
-    name owner;             // as first written in the zone (case kept)
-    std::uint32_t first;    // index into rrsets
+    std::uint32_t owner_at;  // its wire name in the bytes, as first written in the zone (case kept)
+    std::uint32_t owner_size;
+    std::uint32_t first;  // index into rrsets
     std::uint32_t count;
-    bool delegation;        // NS below the apex: a zone cut
-    bool dname;             // a DNAME: names below it are redirected (RFC 6672)
+    bool delegation;  // NS below the apex: a zone cut
+    bool dname;       // a DNAME: names below it are redirected (RFC 6672)
+    std::span<const std::uint8_t> owner(const zone& z) const noexcept { return z.t_.bytes.subspan(owner_at, owner_size); }
     const rrset* find(const zone& z, std::uint16_t type) const noexcept {
       for (std::uint32_t i = first; i < first + count; ++i)
-        if (z.rrsets_[i].type == type) return &z.rrsets_[i];
+        if (z.t_.rrsets[i].type == type) return &z.t_.rrsets[i];
       return nullptr;
     }
-    std::span<const rrset> sets(const zone& z) const noexcept { return {z.rrsets_.data() + first, count}; }
+    std::span<const rrset> sets(const zone& z) const noexcept { return z.t_.rrsets.subspan(first, count); }
+  };
+  struct record {
+    std::uint32_t offset;  // into the bytes
+    std::uint32_t length;
+  };
+  // Everything a lookup reads: what build() makes, and what a zone compiled at
+  // build time holds as constants (uni_dns_zone writes them).
+  struct tables {
+    std::span<const node> nodes;
+    std::span<const rrset> rrsets;
+    std::span<const record> records;
+    std::span<const std::uint8_t> bytes;  // rdata and owner names
+    std::span<const std::uint32_t> index;  // node index + 1, 0 = empty; a power of two long
+    std::uint32_t apex;  // node index
   };
 
+  // A zone over tables that outlive it (constants): nothing is copied or owned.
+  static zone over(const name& origin, const tables& t) noexcept {
+    zone z;
+    z.origin_ = origin;
+    z.t_ = t;
+    return z;
+  }
+  const tables& contents() const noexcept { return t_; }
+
   const name& origin() const noexcept { return origin_; }
-  const node* apex() const noexcept { return apex_; }
-  std::size_t node_count() const noexcept { return nodes_.size(); }
-  std::size_t record_count() const noexcept { return records_.size(); }
-  const rrset* soa() const noexcept { return apex_ ? apex_->find(*this, rr_type::soa) : nullptr; }
+  const node* apex() const noexcept { return t_.apex < t_.nodes.size() ? &t_.nodes[t_.apex] : nullptr; }
+  std::size_t node_count() const noexcept { return t_.nodes.size(); }
+  std::size_t record_count() const noexcept { return t_.records.size(); }
+  const rrset* soa() const noexcept {
+    const node* a = apex();
+    return a ? a->find(*this, rr_type::soa) : nullptr;
+  }
 
   // The rdata of record `i` of a set.
   std::span<const std::uint8_t> rdata(const rrset& s, std::uint32_t i) const noexcept {
-    const record& r = records_[s.first + i];
-    return {bytes_.data() + r.offset, r.length};
+    const record& r = t_.records[s.first + i];
+    return t_.bytes.subspan(r.offset, r.length);
   }
 
   // The node named by the wire name `w` (any case), or null.
   const node* find(std::span<const std::uint8_t> w) const noexcept {
-    if (table_.empty()) return nullptr;
-    const std::size_t mask = table_.size() - 1;
+    if (t_.index.empty()) return nullptr;
+    const std::size_t mask = t_.index.size() - 1;
     for (std::size_t i = wire_hash(w) & mask;; i = (i + 1) & mask) {
-      const std::uint32_t e = table_[i];
+      const std::uint32_t e = t_.index[i];
       if (e == 0) return nullptr;
-      const node& n = nodes_[e - 1];
-      if (wire_equal(n.owner.wire(), w)) return &n;
+      const node& n = t_.nodes[e - 1];
+      if (wire_equal(n.owner(*this), w)) return &n;
     }
   }
 
   // Builds a zone from records; the error names the problem (and, with
-  // `where`, which record: its index in `records`).
+  // `where`, which record: its index in `records`). The zone owns its tables.
   static result<zone> build(const name& origin, std::vector<zone_record> records, std::string& problem,
                             std::size_t* where = nullptr) {
     zone z;
     z.origin_ = origin;
+    auto* own = new storage;
+    z.owned_ = own;
+    z.release_ = [](void* p) noexcept { delete static_cast<storage*>(p); };
     auto bad = [&](std::size_t i, std::string why) -> result<zone> {
       problem = std::move(why);
       if (where) *where = i;
@@ -112,31 +144,39 @@ class zone {
     };
     std::sort(order.begin(), order.end(), key_less);
 
+    std::vector<std::uint8_t>& bytes = own->bytes;
+    auto add_node = [&](const name& owner, std::uint32_t first) {
+      own->nodes.push_back(node{static_cast<std::uint32_t>(bytes.size()), static_cast<std::uint32_t>(owner.size()), first,
+                                0, false, false});
+      bytes.insert(bytes.end(), owner.wire().begin(), owner.wire().end());
+      return own->nodes.size() - 1;
+    };
     for (std::size_t k = 0; k < order.size();) {
       const zone_record& head = records[order[k]];
-      node nd{head.owner, static_cast<std::uint32_t>(z.rrsets_.size()), 0, false, false};
+      const std::size_t at = add_node(head.owner, static_cast<std::uint32_t>(own->rrsets.size()));
       std::size_t end = k;
       while (end < order.size() && records[order[end]].owner == head.owner) ++end;
       bool other = false;
       std::optional<std::size_t> cname;  // the CNAME record, for the error
       for (std::size_t s = k; s < end;) {
         const zone_record& first = records[order[s]];
-        rrset set{first.type, first.ttl, static_cast<std::uint32_t>(z.records_.size()), 0,
+        rrset set{first.type, first.ttl, static_cast<std::uint32_t>(own->records.size()), 0,
                   static_cast<std::uint32_t>(order[s])};
         std::size_t e = s;
         for (; e < end && records[order[e]].type == first.type; ++e) {
           const zone_record& r = records[order[e]];
           bool duplicate = false;
           for (std::uint32_t j = 0; j < set.count && !duplicate; ++j) {
-            const record& have = z.records_[set.first + j];
+            const record& have = own->records[set.first + j];
             duplicate = have.length == r.rdata.size() &&
-                        std::equal(r.rdata.begin(), r.rdata.end(), z.bytes_.begin() + have.offset);
+                        std::equal(r.rdata.begin(), r.rdata.end(), bytes.begin() + have.offset);
           }
           if (duplicate) continue;
-          z.records_.push_back({static_cast<std::uint32_t>(z.bytes_.size()), static_cast<std::uint16_t>(r.rdata.size())});
-          z.bytes_.insert(z.bytes_.end(), r.rdata.begin(), r.rdata.end());
+          own->records.push_back({static_cast<std::uint32_t>(bytes.size()), static_cast<std::uint32_t>(r.rdata.size())});
+          bytes.insert(bytes.end(), r.rdata.begin(), r.rdata.end());
           ++set.count;
         }
+        node& nd = own->nodes[at];
         if (first.type == rr_type::cname) {
           cname = order[s];
           if (set.count > 1) return bad(order[s], "more than one CNAME at " + head.owner.to_string());
@@ -148,19 +188,18 @@ class zone {
           return bad(order[s], "more than one DNAME at " + head.owner.to_string());
         if (first.type == rr_type::ns && !(head.owner == origin)) nd.delegation = true;
         if (first.type == rr_type::dname) nd.dname = true;
-        z.rrsets_.push_back(set);
+        own->rrsets.push_back(set);
         ++nd.count;
         s = e;
       }
       if (cname && other) return bad(*cname, "CNAME and other data at " + head.owner.to_string());
-      z.nodes_.push_back(nd);
       k = end;
     }
     // Empty non-terminals: every ancestor of a name, down from the origin, is a node.
     z.index();
     std::vector<name> ancestors;
-    for (const node& nd : z.nodes_)
-      for (name up = nd.owner; !(up == origin);) {
+    for (std::size_t i = 0; i < own->nodes.size(); ++i)
+      for (name up = name::from_checked_wire(z.t_.nodes[i].owner(z)); !(up == origin);) {
         up = up.parent();
         if (!z.find(up.wire())) ancestors.push_back(up);
       }
@@ -170,42 +209,57 @@ class zone {
     };
     std::sort(ancestors.begin(), ancestors.end(), wire_less);
     ancestors.erase(std::unique(ancestors.begin(), ancestors.end()), ancestors.end());
-    for (const name& n : ancestors) z.nodes_.push_back(node{n, 0, 0, false, false});
+    for (const name& n : ancestors) add_node(n, 0);
     z.index();
-    z.apex_ = z.find(origin.wire());
+    if (const node* apex = z.find(origin.wire())) z.t_.apex = static_cast<std::uint32_t>(apex - z.t_.nodes.data());
     if (!z.soa()) return bad(records.size(), "no SOA record at the zone apex " + origin.to_string());
     return z;
   }
 
   zone() = default;
-  zone(zone&&) noexcept = default;
-  zone& operator=(zone&&) noexcept = default;
+  zone(zone&& o) noexcept { *this = std::move(o); }
+  zone& operator=(zone&& o) noexcept {
+    std::swap(origin_, o.origin_);
+    std::swap(t_, o.t_);
+    std::swap(owned_, o.owned_);
+    std::swap(release_, o.release_);
+    return *this;
+  }
   zone(const zone&) = delete;
+  ~zone() {
+    if (release_) release_(owned_);
+  }
 
  private:
-  struct record {
-    std::uint32_t offset;
-    std::uint16_t length;
+  // The tables of a built zone. (Only build() names it: an image whose zone was
+  // compiled at build time holds no std::vector code for it.)
+  struct storage {
+    std::vector<node> nodes;
+    std::vector<rrset> rrsets;
+    std::vector<record> records;
+    std::vector<std::uint8_t> bytes;
+    std::vector<std::uint32_t> index;
   };
 
+  // (Re)builds the name index over the nodes so far, and points the tables at the storage.
   void index() {
+    auto* own = static_cast<storage*>(owned_);
     std::size_t cap = 16;
-    while (cap < nodes_.size() * 2) cap *= 2;
-    table_.assign(cap, 0);
-    for (std::size_t i = 0; i < nodes_.size(); ++i) {
-      std::size_t at = wire_hash(nodes_[i].owner.wire()) & (cap - 1);
-      while (table_[at] != 0) at = (at + 1) & (cap - 1);
-      table_[at] = static_cast<std::uint32_t>(i + 1);
+    while (cap < own->nodes.size() * 2) cap *= 2;
+    own->index.assign(cap, 0);
+    t_ = {own->nodes, own->rrsets, own->records, own->bytes, own->index, no_apex};
+    for (std::size_t i = 0; i < own->nodes.size(); ++i) {
+      std::size_t at = wire_hash(own->nodes[i].owner(*this)) & (cap - 1);
+      while (own->index[at] != 0) at = (at + 1) & (cap - 1);
+      own->index[at] = static_cast<std::uint32_t>(i + 1);
     }
   }
 
+  static constexpr std::uint32_t no_apex = 0xFFFFFFFF;
   name origin_;
-  std::vector<node> nodes_;
-  std::vector<rrset> rrsets_;
-  std::vector<record> records_;
-  std::vector<std::uint8_t> bytes_;
-  std::vector<std::uint32_t> table_;  // node index + 1, 0 = empty
-  const node* apex_ = nullptr;
+  tables t_{{}, {}, {}, {}, {}, no_apex};
+  void* owned_ = nullptr;  // a built zone's storage, freed by release_
+  void (*release_)(void*) noexcept = nullptr;
 };
 
 }  // namespace uni::dns

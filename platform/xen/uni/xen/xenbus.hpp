@@ -44,9 +44,8 @@ class xenbus_frontend {
   // Reads the backend's node and domain from `node` (kept: a literal or longer-lived).
   task<result<void>> attach(std::string_view node) {
     node_ = node;
-    char path[max_path];
-    auto backend = co_await xs_.read(at(path, node_, "backend"));
-    auto backend_id = co_await xs_.read(at(path, node_, "backend-id"));
+    auto backend = co_await xs_.read(node_, "backend");
+    auto backend_id = co_await xs_.read(node_, "backend-id");
     if (!backend || !backend_id) co_return fail(error::no_device);
     if (backend->size >= sizeof backend_.bytes) co_return fail(error::too_large);
     backend_.size = backend->size;
@@ -60,14 +59,9 @@ class xenbus_frontend {
   domid_t backend_id() const noexcept { return backend_id_; }
 
   // A key under our node, or under the backend's ("mac", "sectors", ...).
-  task<result<xenstore::value>> read(std::string_view leaf) {
-    char path[max_path];
-    co_return co_await xs_.read(at(path, node_, leaf));
-  }
-  task<result<xenstore::value>> read_backend(std::string_view leaf) {
-    char path[max_path];
-    co_return co_await xs_.read(at(path, backend_.view(), leaf));
-  }
+  // (`leaf` is kept until the read ends: a literal or longer-lived.)
+  task<result<xenstore::value>> read(std::string_view leaf) { return xs_.read(node_, leaf); }
+  task<result<xenstore::value>> read_backend(std::string_view leaf) { return xs_.read(backend_.view(), leaf); }
 
   // Publishes `fields` and our `state` at once, then waits for the backend to
   // be Connected. A backend past Connected (closing) refuses us.
@@ -85,10 +79,9 @@ class xenbus_frontend {
 
   // Our state alone (blkfront: Connected once the disk's size is read).
   task<result<void>> switch_state(XenbusState s) {
-    char path[max_path];
-    auto r = co_await xs_.write(at(path, node_, "state"), state_text(s));
-    if (r) state_ = s;
-    co_return r;
+    if (auto r = co_await xs_.write(node_, "state", state_text(s), 0); !r) co_return fail(r.err());
+    state_ = s;
+    co_return result<void>{};
   }
 
   XenbusState state() const noexcept { return state_; }
@@ -154,7 +147,7 @@ class xenbus_frontend {
   }
 
   task<result<void>> write_all(std::span<const xenbus_field> fields, XenbusState state, std::uint32_t tx) {
-    char path[max_path], num[24];
+    char num[24];
     for (const xenbus_field& f : fields) {
       std::string_view value = f.text;
       if (value.empty()) {
@@ -162,9 +155,10 @@ class xenbus_frontend {
         format_to(w, f.number);
         value = w.view();
       }
-      if (auto r = co_await xs_.write(at(path, node_, f.leaf), value, tx); !r) co_return fail(r.err());
+      if (auto r = co_await xs_.write(node_, f.leaf, value, tx); !r) co_return fail(r.err());
     }
-    co_return co_await xs_.write(at(path, node_, "state"), state_text(state), tx);
+    if (auto r = co_await xs_.write(node_, "state", state_text(state), tx); !r) co_return fail(r.err());
+    co_return result<void>{};
   }
 
   task<result<void>> wait_for_backend(std::string_view bstate, XenbusState want) {

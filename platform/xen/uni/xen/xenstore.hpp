@@ -59,27 +59,25 @@ class xenstore {
     return {};
   }
 
-  task<result<value>> read(std::string_view path, std::uint32_t tx = 0) {
-    value v;
-    const parts<2> msg{path, nul};
-    auto r = co_await request(XS_READ, tx, msg, v.bytes, sizeof v.bytes);
-    if (!r) co_return fail(r.err());
-    v.size = *r;
-    co_return v;
+  // The node `path`, or `dir`/`leaf` (the path sent in pieces: no buffer to build it in).
+  task<result<value>> read(std::string_view path) { return fetch({XS_READ, 0, {path, nul}}); }
+  task<result<value>> read(std::string_view dir, std::string_view leaf) {
+    return fetch({XS_READ, 0, {dir, "/", leaf, nul}});
   }
 
-  task<result<void>> write(std::string_view path, std::string_view data, std::uint32_t tx = 0) {
-    std::array<char, 8> ack;
-    const parts<3> msg{path, nul, data};
-    auto r = co_await request(XS_WRITE, tx, msg, ack.data(), ack.size());
-    if (!r) co_return fail(r.err());
-    co_return result<void>{};
+  // The requests whose reply is an acknowledgement ("OK") give its length, or
+  // the error. (Not coroutines of their own: each is one request's task.)
+  task<result<std::size_t>> write(std::string_view path, std::string_view data, std::uint32_t tx = 0) {
+    return request({XS_WRITE, tx, {path, nul, data}});
+  }
+  task<result<std::size_t>> write(std::string_view dir, std::string_view leaf, std::string_view data, std::uint32_t tx) {
+    return request({XS_WRITE, tx, {dir, "/", leaf, nul, data}});
   }
 
   task<result<std::uint32_t>> transaction_start() {
     std::array<char, 16> id;
-    const parts<1> msg{nul};
-    auto r = co_await request(XS_TRANSACTION_START, 0, msg, id.data(), id.size());
+    const message m{XS_TRANSACTION_START, 0, {nul}, id.data(), id.size()};
+    auto r = co_await request(m);
     if (!r) co_return fail(r.err());
     std::uint32_t tx = 0;
     for (std::size_t i = 0; i < *r && id[i] >= '0' && id[i] <= '9'; ++i) tx = tx * 10 + static_cast<std::uint32_t>(id[i] - '0');
@@ -87,28 +85,16 @@ class xenstore {
   }
 
   // Commits (or aborts) `tx`; error::would_block (EAGAIN) means: run it again.
-  task<result<void>> transaction_end(std::uint32_t tx, bool commit) {
-    std::array<char, 8> ack;
-    const parts<1> msg{commit ? std::string_view{"T\0", 2} : std::string_view{"F\0", 2}};
-    auto r = co_await request(XS_TRANSACTION_END, tx, msg, ack.data(), ack.size());
-    if (!r) co_return fail(r.err());
-    co_return result<void>{};
+  task<result<std::size_t>> transaction_end(std::uint32_t tx, bool commit) {
+    return request({XS_TRANSACTION_END, tx, {commit ? std::string_view{"T\0", 2} : std::string_view{"F\0", 2}}});
   }
 
   // Xen fires a watch once at registration, then on every change under `path`.
-  task<result<void>> watch(std::string_view path, std::string_view token) {
-    std::array<char, 8> ack;
-    const parts<4> msg{path, nul, token, nul};
-    auto r = co_await request(XS_WATCH, 0, msg, ack.data(), ack.size());
-    if (!r) co_return fail(r.err());
-    co_return result<void>{};
+  task<result<std::size_t>> watch(std::string_view path, std::string_view token) {
+    return request({XS_WATCH, 0, {path, nul, token, nul}});
   }
-  task<result<void>> unwatch(std::string_view path, std::string_view token) {
-    std::array<char, 8> ack;
-    const parts<4> msg{path, nul, token, nul};
-    auto r = co_await request(XS_UNWATCH, 0, msg, ack.data(), ack.size());
-    if (!r) co_return fail(r.err());
-    co_return result<void>{};
+  task<result<std::size_t>> unwatch(std::string_view path, std::string_view token) {
+    return request({XS_UNWATCH, 0, {path, nul, token, nul}});
   }
 
   // Waiters are woken (notified) by every watch event, or time out.
@@ -117,10 +103,17 @@ class xenstore {
 
  private:
   static constexpr std::string_view nul{"\0", 1};
-  // A message's payload pieces. (Named arrays: GCC 12 cannot keep the array
-  // behind a braced initializer list alive across a co_await.)
-  template <std::size_t N>
-  using parts = std::array<std::string_view, N>;
+
+  // One request: its payload in pieces (the unused ones empty), and where the
+  // reply's payload goes (none: a few bytes in the request's frame, enough
+  // for an acknowledgement or an error's name).
+  struct message {
+    std::uint32_t type;
+    std::uint32_t tx;
+    std::array<std::string_view, 5> parts;
+    char* out = nullptr;
+    std::size_t cap = 0;
+  };
 
   struct pending {
     std::uint32_t req_id;
@@ -132,36 +125,60 @@ class xenstore {
     bool truncated = false;
   };
 
-  task<result<std::size_t>> request(std::uint32_t type, std::uint32_t tx, std::span<const std::string_view> msg,
-                                    char* out, std::size_t cap) {
+  // A read's reply, in the value it returns.
+  task<result<value>> fetch(message m) {
+    value v;
+    m.out = v.bytes;
+    m.cap = sizeof v.bytes;
+    auto r = co_await request(m);
+    if (!r) co_return fail(r.err());
+    v.size = *r;
+    co_return v;
+  }
+
+  // Sends `m` once the requests before it are answered, and waits for its reply.
+  // (The one coroutine every call shares, beside read's: each coroutine costs a
+  // frame and its own code in every image.)
+  task<result<std::size_t>> request(message m) {
     const time_point deadline = sched_.now() + timeout;
     while (busy_)
       if (co_await idle_.wait_until(deadline) != wake_reason::notified) co_return fail(error::timed_out);
     busy_ = true;
-    auto r = co_await exchange(type, tx, msg, out, cap, deadline);
-    busy_ = false;
-    idle_.notify_one();
-    co_return r;
-  }
-
-  task<result<std::size_t>> exchange(std::uint32_t type, std::uint32_t tx, std::span<const std::string_view> msg,
-                                     char* out, std::size_t cap, time_point deadline) {
+    struct turn {  // the next request's turn, however this one ends
+      xenstore& xs;
+      ~turn() {
+        xs.current_ = nullptr;
+        xs.busy_ = false;
+        xs.idle_.notify_one();
+      }
+    } const held{*this};
+    char ack[16];
+    if (!m.out) {
+      m.out = ack;
+      m.cap = sizeof ack;
+    }
     std::size_t len = 0;
-    for (auto p : msg) len += p.size();
+    for (auto part : m.parts) len += part.size();
     if (len > XENSTORE_PAYLOAD_MAX) co_return fail(error::too_large);
-    pending p{++next_req_id_, out, cap};
-    xsd_sockmsg h{type, p.req_id, tx, static_cast<std::uint32_t>(len)};
+    pending p{++next_req_id_, m.out, m.cap};
+    const xsd_sockmsg h{m.type, p.req_id, m.tx, static_cast<std::uint32_t>(len)};
     current_ = &p;
     ++stats_.requests;
-    bool ok = co_await put({reinterpret_cast<const char*>(&h), sizeof h}, deadline);
-    for (auto part : msg) ok = ok && co_await put(part, deadline);
+    bool ok = true;
+    for (std::size_t i = 0; ok && i <= m.parts.size(); ++i) {
+      std::string_view rest = i == 0 ? std::string_view{reinterpret_cast<const char*>(&h), sizeof h} : m.parts[i - 1];
+      while (ok && !rest.empty()) {
+        const std::size_t sent = put(rest);
+        rest.remove_prefix(sent);
+        if (sent == 0) ok = co_await space_.wait_until(deadline) == wake_reason::notified;
+      }
+    }
     while (ok && !p.done)
       if (co_await reply_.wait_until(deadline) != wake_reason::notified) ok = false;
-    current_ = nullptr;
     if (!ok) co_return fail(error::timed_out);
     if (p.type == XS_ERROR) {
       ++stats_.errors;
-      const std::string_view e{out, p.len < cap ? p.len : cap};
+      const std::string_view e{m.out, p.len < m.cap ? p.len : m.cap};
       if (e.starts_with("ENOENT")) co_return fail(error::no_device);
       if (e.starts_with("EAGAIN")) co_return fail(error::would_block);
       if (e.starts_with("EACCES")) co_return fail(error::permission);
@@ -171,25 +188,18 @@ class xenstore {
     co_return p.len;
   }
 
-  // Copies `s` into the request ring as room appears.
-  task<bool> put(std::string_view s, time_point deadline) {
-    while (!s.empty()) {
-      const XENSTORE_RING_IDX cons = __atomic_load_n(&ring_->req_cons, __ATOMIC_ACQUIRE);
-      XENSTORE_RING_IDX prod = ring_->req_prod;
-      std::size_t room = XENSTORE_RING_SIZE - (prod - cons);
-      if (room == 0) {
-        if (co_await space_.wait_until(deadline) != wake_reason::notified) co_return false;
-        continue;
-      }
-      while (room-- > 0 && !s.empty()) {
-        ring_->req[MASK_XENSTORE_IDX(prod++)] = s.front();
-        s.remove_prefix(1);
-      }
-      cpu::wmb();
-      ring_->req_prod = prod;
-      ev_.notify(port_);
-    }
-    co_return true;
+  // Copies what fits of `s` into the request ring; the bytes copied (0: full).
+  std::size_t put(std::string_view s) noexcept {
+    const XENSTORE_RING_IDX cons = __atomic_load_n(&ring_->req_cons, __ATOMIC_ACQUIRE);
+    XENSTORE_RING_IDX prod = ring_->req_prod;
+    const std::size_t room = XENSTORE_RING_SIZE - (prod - cons);
+    const std::size_t n = s.size() < room ? s.size() : room;
+    if (n == 0) return 0;
+    for (std::size_t i = 0; i < n; ++i) ring_->req[MASK_XENSTORE_IDX(prod++)] = s[i];
+    cpu::wmb();
+    ring_->req_prod = prod;
+    ev_.notify(port_);
+    return n;
   }
 
   static void on_event(void* self, evtchn_port_t) noexcept { static_cast<xenstore*>(self)->pump(); }
