@@ -141,8 +141,8 @@ class chrome_json_writer {
                     "}");
       case kind::span_begin:
       case kind::span_end:
-        return emit(text{e.name ? e.name : "span"}, e.what == kind::span_begin ? 'b' : 'e', e, e.a,
-                    ",\"cat\":\"span\",\"id\":", e.id);
+        return emit(text{e.name ? e.name : "span"}, e.what == kind::span_begin ? 'b' : 'e', e, e.a, ",\"cat\":\"",
+                    text{e.name ? e.name : "span"}, "\",\"id\":", e.id);
       case kind::instant: return emit(text{e.name ? e.name : "event"}, 'i', e, e.id, ",\"s\":\"t\",\"args\":{\"value\":", e.a, "}");
       case kind::counter: return emit(text{e.name ? e.name : "counter"}, 'C', e, e.id, ",\"args\":{\"value\":", e.a, "}");
     }

@@ -120,6 +120,13 @@ inline void note(kind what, std::uint32_t id, std::uint64_t a = 0, std::uint64_t
   if (active) active->record(what, id, a, b, name, device);
 }
 
+// Whether a stack (uni::Stack, or any type with a `config`) traces: its Config's `trace`.
+template <class Stack>
+inline constexpr bool traces = [] {
+  if constexpr (requires { Stack::config::trace; }) return Stack::config::trace;
+  else return false;
+}();
+
 // A spawned task ended: returned, or cancelled (destroyed before it returned).
 inline void finished(std::uint32_t task, bool cancelled) noexcept {
   note(kind::task_finish, task, cancelled ? 1 : 0);
@@ -133,14 +140,23 @@ inline void instant(const char* name, std::uint64_t value = 0) noexcept { note(k
 // A value over time, drawn as a graph: trace::counter("queue depth", n).
 inline void counter(const char* name, std::uint64_t value) noexcept { note(kind::counter, current_task, value, 0, name); }
 
-// An operation that may suspend (a request): begins when made, ends when it dies.
+// An operation that may suspend (a request), as a span: begin_span() returns its
+// number (or takes one the caller keeps unique while it lasts), end_span() ends it.
+inline void begin_span(std::uint32_t id, const char* name) noexcept { note(kind::span_begin, id, current_task, 0, name); }
+inline std::uint32_t begin_span(const char* name) noexcept {
+  begin_span(++last_span, name);
+  return last_span;
+}
+inline void end_span(std::uint32_t id, const char* name) noexcept { note(kind::span_end, id, current_task, 0, name); }
+
+// The same for a scope: begins when made, ends when it dies.
 //   trace::span s("dns query");
 class span {
  public:
-  explicit span(const char* name) noexcept : name_(name), id_(++last_span) { note(kind::span_begin, id_, current_task, 0, name_); }
+  explicit span(const char* name) noexcept : name_(name), id_(begin_span(name)) {}
   span(const span&) = delete;
   span& operator=(const span&) = delete;
-  ~span() { note(kind::span_end, id_, current_task, 0, name_); }
+  ~span() { end_span(id_, name_); }
 
  private:
   const char* name_;
