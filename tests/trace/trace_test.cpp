@@ -2,8 +2,8 @@
 // built with UNI_TRACE=1): the ring keeps the newest events and counts the rest;
 // a traced TCP transfer over a lossy simulated link agrees with the stack's
 // counters, shows a retransmission wherever the link lost data, and every task
-// it created finishes; the transfer's trace is written as Chrome JSON for
-// tests/scripts/trace_json.py to parse and check (tests/CMakeLists.txt).
+// it created finishes; the transfer's trace is written as Chrome JSON, and as a
+// console dump, for tests/scripts/trace_test.sh to parse and check.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -14,6 +14,7 @@
 #include <uni/sim/sim_link.hpp>
 #include <uni/stack.hpp>
 #include <uni/trace/chrome_json.hpp>
+#include <uni/trace/console_dump.hpp>
 #include <vector>
 
 using namespace uni;
@@ -196,6 +197,13 @@ TEST_CASE("trace: a TCP transfer over a lossy link, traced end to end", "[trace]
   auto append = [&](std::string_view s) { json.append(s); };
   trace::write_chrome_json(*rec, append);
   write_file("trace_test.json", json);
+  // And as the Xen target dumps it, between other console lines, each with the
+  // console's own prefix: scripts/trace-from-console must give back the same JSON.
+  std::string console = "(d1) [info] www: serving\n";
+  auto console_line = [&](std::string_view s) { console += "(d1) " + std::string(s); };
+  trace::dump_to_console(*rec, console_line);
+  console += "(d1) [info] www: stopped\n";
+  write_file("trace_test.console", console);
   expect["retransmit_events_a"] = again.size();
   expect["tasks"] = spawned;
   std::string side = "{";
