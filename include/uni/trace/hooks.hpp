@@ -7,6 +7,8 @@
 // `compiled` is false, every hook is an `if constexpr` that vanishes, waiters
 // carry no task number, and the image holds no trace code (tests/scripts/symbols.sh
 // checks it). The stack's own hooks (frames, TCP, DNS, HTTP) ask Config::trace.
+// Every translation unit of a program must agree on UNI_TRACE: a waiter's layout
+// depends on it (tests/trace is an executable of its own for that reason).
 #pragma once
 
 #include <cstdint>
