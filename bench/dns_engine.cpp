@@ -153,10 +153,16 @@ double run_stack(std::vector<zone> zones, const std::vector<std::vector<std::uin
   uni::sim::ManualClock clock;
   uni::scheduler sched;
   auto pool = std::make_unique<uni::static_page_pool<path_config::io_pages>>();
-  // Traced (UNI_TRACE=1): every task, frame and query recorded into a ring that wraps, as --trace does.
+  // Traced (UNI_TRACE=1): every task, frame and query recorded into a ring that wraps, as --trace does,
+  // each stamped with the host's monotonic clock (UNI_TRACE_CLOCK=stack: with the stack's manual
+  // clock, which costs nothing to read: what recording alone costs).
   steady_clock_source wall;
   std::optional<uni::trace::recorder> traced;
-  if constexpr (uni::trace::compiled) traced.emplace(path_config::trace_events, wall);
+  if constexpr (uni::trace::compiled) {
+    const char* stamps = std::getenv("UNI_TRACE_CLOCK");
+    if (stamps && std::string_view(stamps) == "stack") traced.emplace(path_config::trace_events, clock);
+    else traced.emplace(path_config::trace_events, wall);
+  }
   stack_type stack(nic, clock, sched, *pool, {{our_ip, 24}, peer_ip, false});
   stack.start();
   server_options memo;
