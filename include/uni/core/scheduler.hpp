@@ -141,8 +141,10 @@ class scheduler {
     w.timed = true;
     heap_.push_back({});
     sift_up(heap_.size() - 1, {deadline, w.sequence, &w});
-    if constexpr (trace::compiled)
-      trace::note(trace::kind::timer_arm, trace::task_of(w), static_cast<std::uint64_t>(deadline.time_since_epoch().count()));
+    if constexpr (trace::compiled) {
+      const auto ns = static_cast<std::uint64_t>(deadline.time_since_epoch().count());
+      trace::note(trace::kind::timer_arm, trace::task_of(w), ns);
+    }
   }
 
   void remove_timer(timed_waiter& w) noexcept {

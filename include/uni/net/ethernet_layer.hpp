@@ -34,7 +34,8 @@ class ethernet_layer {
     auto eth = ethernet_view::parse(frame.bytes());
     if (!eth) return c.drop(ethernet_drop::truncated);
     ++c.received;
-    if constexpr (S::config::trace) trace::note(trace::kind::frame_rx, trace::current_task, frame.size(), 0, nullptr, trace_device(s_.netif_.mac()));
+    if constexpr (S::config::trace)
+      trace::note(trace::kind::frame_rx, trace::current_task, frame.size(), 0, nullptr, trace_device(s_.netif_.mac()));
     const mac_address dst = eth->destination();
     const std::uint16_t type = eth->type();
     const bool ours = dst == s_.netif_.mac() || dst.is_broadcast();
