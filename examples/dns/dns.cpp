@@ -34,6 +34,8 @@ struct dns_config : uni::default_config {
   static constexpr bool tcp = !UNI_DNS_UDP_ONLY;
   static constexpr std::size_t udp_queue = 256;
   static constexpr std::size_t io_pages = 4096;
+  // Traced when built with tracing (dns-traced: uni_add_appliance(... TRACE)); --trace FILE then writes it.
+  static constexpr bool trace = uni::trace::compiled;
 };
 
 namespace {

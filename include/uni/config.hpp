@@ -28,6 +28,13 @@ struct default_config {
   static constexpr bool dhcp = false;
   static constexpr bool dhcp_by_default = true;
 
+  // Tracing (uni/trace/): with `trace`, the stack records its tasks, timers, frames,
+  // TCP connections, DNS and HTTP requests into a ring of `trace_events` (the oldest
+  // go when it is full, counted); the appliance is built with tracing compiled in
+  // (uni_add_appliance(... TRACE)). Without it the image holds no trace code.
+  static constexpr bool trace = false;
+  static constexpr std::size_t trace_events = 1 << 16;
+
   // Devices the appliance needs, each supplied by the platform (uni/devices.hpp):
   // network interfaces (--tap per interface on POSIX, device/vif/N on Xen), block
   // devices (--disk PATH per device on POSIX, a vbd on Xen); vchan endpoints come

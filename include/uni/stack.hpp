@@ -59,6 +59,9 @@ class Stack {
   static_assert(Clock<C>,
                 "uni::Stack<N, C>: C must be a Clock: now() noexcept -> time_point, wait_until(time_point) "
                 "(see uni/concepts.hpp)");
+  static_assert(!Config::trace || trace::compiled,
+                "uni::Stack: a Config with trace = true is built with tracing compiled in: "
+                "uni_add_appliance(... TRACE), or UNI_TRACE=1 (uni/trace/hooks.hpp)");
   static_assert(!Config::dhcp || Config::udp, "uni::Stack: DHCP runs over UDP: a Config with dhcp = true needs udp = true");
 
   struct tcp_output_fn;
@@ -110,7 +113,10 @@ class Stack {
     if constexpr (Config::dhcp) {
       if (settings_.dhcp) dhcp_.start();
     }
-    if constexpr (Config::tcp) tcp_.start();
+    if constexpr (Config::tcp) {
+      if constexpr (Config::trace) tcp_.set_trace_device(trace_device(netif_.mac()));
+      tcp_.start();
+    }
     if (!settings_.address.address.is_any()) arp_.announce(settings_.address.address);
   }
 

@@ -37,17 +37,21 @@ inline constexpr option_spec impair =
 inline constexpr option_spec impair_seed = number_option(
     "impair-seed", 0, 0, std::numeric_limits<std::int64_t>::max(), "its random seed (0: random, printed)");
 
+inline constexpr option_spec trace = path_option(
+    "trace", option_kind::output_file, "FILE",
+    "write a trace (Chrome JSON: Perfetto, chrome://tracing) on exit and SIGUSR1 (a Config with trace)");
+
 // Block devices (an appliance whose Config declares them; uni/devices.hpp).
 inline constexpr option_spec disk =
     repeatable(text_option("disk", "PATH", "", "a file or block device: the next block device the appliance declares"));
 inline constexpr option_spec disk_cache =
     flag_option("disk-cache", "disk I/O through the host's page cache (default: direct I/O, O_DIRECT)");
 
-inline constexpr option_spec posix_socket[] = {bind, log};
-inline constexpr option_spec posix_tap[] = {tap, ipv4, gateway, mac, dhcp, pcap, log, impair, impair_seed};
-inline constexpr option_spec posix_socket_disks[] = {bind, log, disk, disk_cache};
-inline constexpr option_spec posix_tap_disks[] = {tap,  ipv4,   gateway,     mac,  dhcp,
-                                                  pcap, log,    impair,      impair_seed, disk, disk_cache};
+inline constexpr option_spec posix_socket[] = {bind, log, trace};
+inline constexpr option_spec posix_tap[] = {tap, ipv4, gateway, mac, dhcp, pcap, log, impair, impair_seed, trace};
+inline constexpr option_spec posix_socket_disks[] = {bind, log, trace, disk, disk_cache};
+inline constexpr option_spec posix_tap_disks[] = {tap,  ipv4,   gateway,     mac,   dhcp,
+                                                  pcap, log,    impair,      impair_seed, trace, disk, disk_cache};
 inline constexpr option_spec xen[] = {vif, ipv4, gateway, log};
 // Every target's, for the message that names a flag of another target.
 inline constexpr option_spec any[] = {bind, tap,    vif,         ipv4, gateway,   mac, dhcp,

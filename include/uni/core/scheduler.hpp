@@ -22,6 +22,7 @@
 
 #include <uni/core/panic.hpp>
 #include <uni/core/time.hpp>
+#include <uni/trace/hooks.hpp>
 
 namespace uni {
 
@@ -38,6 +39,9 @@ struct waiter {
   waiter* next = nullptr;
   waiter* prev = nullptr;
   waitlist* list = nullptr;
+#if defined(UNI_TRACE) && UNI_TRACE
+  std::uint32_t task = trace::current_task;  // whose waiter: made in the task that waits
+#endif
 
   waiter() noexcept = default;
   explicit waiter(std::coroutine_handle<> h) noexcept : handle(h) {}
@@ -125,6 +129,7 @@ class scheduler {
     if (w.list) w.list->remove(w);
     w.reason = why;
     ready_.push_back(w);
+    if constexpr (trace::compiled) trace::note(trace::kind::task_wake, trace::current_task, trace::task_of(w));
   }
 
   // Adds `w` to the timer heap; when `deadline` passes it wakes with timed_out.
@@ -136,6 +141,10 @@ class scheduler {
     w.timed = true;
     heap_.push_back({});
     sift_up(heap_.size() - 1, {deadline, w.sequence, &w});
+    if constexpr (trace::compiled) {
+      const auto ns = static_cast<std::uint64_t>(deadline.time_since_epoch().count());
+      trace::note(trace::kind::timer_arm, trace::task_of(w), ns);
+    }
   }
 
   void remove_timer(timed_waiter& w) noexcept {
@@ -163,6 +172,10 @@ class scheduler {
     if (now > now_) now_ = now;
     while (!heap_.empty() && heap_.front().deadline <= now_) {
       ++stats_.timers_fired;
+      if constexpr (trace::compiled) {
+        trace::current_task = 0;  // a timer wakes it, not a task
+        trace::note(trace::kind::timer_fire, trace::task_of(*heap_.front().w));
+      }
       wake(*heap_.front().w, wake_reason::timed_out);
     }
   }
@@ -177,6 +190,14 @@ class scheduler {
       if (!w) break;
       ++ran;
       ++stats_.resumed;
+      if constexpr (trace::compiled) {
+        const std::uint32_t task = trace::current_task = trace::task_of(*w);
+        trace::note(trace::kind::task_resume, task);
+        w->handle.resume();
+        if (trace::current_task == task) trace::note(trace::kind::task_suspend, task);  // else it finished
+        trace::current_task = 0;
+        continue;
+      }
       w->handle.resume();  // may destroy w: it lives in the coroutine frame
     }
     return ran;

@@ -69,6 +69,7 @@ struct promise_base {
       if (p.continuation) return p.continuation;
       if (p.sched) {
         while (waiter* w = p.spawn.joiners.front()) p.sched->wake(*w, wake_reason::notified);
+        if constexpr (trace::compiled) trace::finished(trace::task_of(p.spawn.start), false);
         if (p.detached) h.destroy();
       }
       return std::noop_coroutine();
@@ -205,7 +206,11 @@ class [[nodiscard]] join_handle {
 
   // Destroys the task wherever it is suspended, releasing what it held.
   void cancel() noexcept {
-    if (h_) std::exchange(h_, {}).destroy();
+    if (!h_) return;
+    if constexpr (trace::compiled) {
+      if (!h_.promise().done) trace::finished(trace::task_of(h_.promise().spawn.start), true);
+    }
+    std::exchange(h_, {}).destroy();
   }
   // Lets the task run on its own; it frees itself when it finishes.
   void detach() noexcept {
@@ -253,6 +258,10 @@ class spawner {
     auto& p = h.promise();
     p.sched = &s;
     p.spawn.start.handle = h;
+    if constexpr (trace::compiled) {
+      trace::set_task(p.spawn.start, ++trace::last_task);
+      trace::note(trace::kind::task_spawn, trace::last_task, trace::current_task);
+    }
     s.schedule(p.spawn.start);
     return join_handle<T>{h};
   }

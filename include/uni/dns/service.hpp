@@ -20,6 +20,7 @@
 #include <uni/dns/server.hpp>
 #include <uni/net/accept_supervisor.hpp>
 #include <uni/net/transport.hpp>
+#include <uni/trace/recorder.hpp>
 
 namespace uni::dns {
 
@@ -58,7 +59,10 @@ task<void> serve_udp(Stack& stack, Socket& sock, server& srv, service_counters& 
       ++n.udp_no_pages;
       continue;
     }
+    // A span per query (uni/trace/), named by the query count: answering never suspends.
+    if constexpr (trace::traces<Stack>) trace::begin_span(static_cast<std::uint32_t>(n.udp_queries), "dns query");
     const std::size_t size = srv.answer(query, page->bytes(), transport::udp);
+    if constexpr (trace::traces<Stack>) trace::end_span(static_cast<std::uint32_t>(n.udp_queries), "dns query");
     if (size == 0) continue;
     page->truncate(size);
     auto sent = sock.try_send_to(d->source, *page);

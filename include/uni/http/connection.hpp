@@ -158,6 +158,10 @@ class connection : public exchange {
     req_ = &reqv_;
   }
 
+  std::uint32_t request_span() const noexcept {
+    return static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(this) >> 4);
+  }
+
   task<void> run() {
     while (true) {
       reader_.reset();
@@ -185,12 +189,15 @@ class connection : public exchange {
         co_await linger();
         co_return;
       }
+      // A span per request (uni/trace/): a connection's requests follow one another, so its address names them.
+      if constexpr (trace::compiled) trace::begin_span(request_span(), "http request");
       keep_alive_ = reqv_.keep_alive;
       body_.start(reqv_, srv_.opt.limits.max_body);
       set_state(conn_state::busy, srv_.opt.send_timeout);
 
       co_await dispatch();
       if (!responded_ && !failed_) co_await send_error(body_error_ ? body_error_ : 500);
+      if constexpr (trace::compiled) trace::end_span(request_span(), "http request");
       // A streamed body cut short by a bad request body must not look
       // complete: no last chunk, the connection just closes.
       if (streaming_ && body_error_) co_return;

@@ -15,8 +15,14 @@
 #include <uni/net/ethernet.hpp>
 #include <uni/net/frame_hooks.hpp>
 #include <uni/net/stack_counters.hpp>
+#include <uni/trace/recorder.hpp>
 
 namespace uni {
+
+// A device in a trace (uni/trace/): the last two bytes of its MAC.
+constexpr std::uint16_t trace_device(const mac_address& m) noexcept {
+  return static_cast<std::uint16_t>(m.bytes[4] << 8 | m.bytes[5]);
+}
 
 template <class S>
 class ethernet_layer {
@@ -28,6 +34,8 @@ class ethernet_layer {
     auto eth = ethernet_view::parse(frame.bytes());
     if (!eth) return c.drop(ethernet_drop::truncated);
     ++c.received;
+    if constexpr (S::config::trace)
+      trace::note(trace::kind::frame_rx, trace::current_task, frame.size(), 0, nullptr, trace_device(s_.netif_.mac()));
     const mac_address dst = eth->destination();
     const std::uint16_t type = eth->type();
     const bool ours = dst == s_.netif_.mac() || dst.is_broadcast();
@@ -47,6 +55,11 @@ class ethernet_layer {
     auto r = s_.netif_.transmit(frame);
     if (r) ++s_.counters_.ethernet.sent;
     else s_.counters_.ethernet.drop(ethernet_drop::transmit_failed);
+    if constexpr (S::config::trace) {
+      std::size_t length = 0;
+      for (const view& v : frame) length += v.size();
+      if (r) trace::note(trace::kind::frame_tx, trace::current_task, length, 0, nullptr, trace_device(s_.netif_.mac()));
+    }
     return r;
   }
 

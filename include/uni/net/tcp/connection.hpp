@@ -215,6 +215,10 @@ class connection {
   bool timestamps_enabled() const noexcept { return ts_ok_; }
   bool sack_enabled() const noexcept { return sack_ok_; }
   std::uint8_t send_window_scale() const noexcept { return snd_wscale_; }
+  // The send sequence space, for traces (uni/net/tcp/trace_probe.hpp).
+  seq32 send_unacknowledged() const noexcept { return snd_una_; }
+  seq32 send_next() const noexcept { return snd_nxt_; }
+  std::size_t send_buffered() const noexcept { return send_.bytes(); }
 
   void set_output(output_fn out) noexcept { out_ = out; }
   void set_pool(const page_pool* p) noexcept { pool_ = p; }

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <type_traits>
 
 #include <uni/core/buffer.hpp>
 #include <uni/core/counters.hpp>
@@ -26,8 +27,13 @@
 #include <uni/net/endpoint.hpp>
 #include <uni/net/tcp/connection.hpp>
 #include <uni/net/tcp/segment.hpp>
+#include <uni/net/tcp/trace_probe.hpp>
 
 namespace uni::tcp {
+
+namespace detail {
+struct no_probe {};  // a slot's probe when the Config does not trace
+}  // namespace detail
 
 // `Output` sends a segment (header and payload) in an IP datagram:
 // result<void> operator()(ipv4_address dst, std::span<const view> segment).
@@ -63,6 +69,11 @@ class layer {
     acks_ = spawn(sched_, send_owed_acks());
   }
 
+  // Which device the trace names this layer's connections after (uni/trace/).
+  void set_trace_device(std::uint16_t d) noexcept {
+    if constexpr (Config::trace) trace_device_ = d;
+  }
+
   layer_counters<tcp_drop>& counters() noexcept { return counters_; }
   const layer_counters<tcp_drop>& counters() const noexcept { return counters_; }
   std::size_t connections() const noexcept { return in_use_; }
@@ -83,6 +94,7 @@ class layer {
           listeners_[s.listener].queued == Config::tcp_backlog) {
         return counters_.drop(tcp_drop::backlog_full);  // the peer retransmits its ACK later
       }
+      if constexpr (Config::trace) s.probe.segment_in(trace_device_, static_cast<std::uint32_t>(i), *h, data.length());
       s.conn->on_segment(*h, std::move(data), t);
       // Data for a connection its application has closed will never be read:
       // reset it (RFC 1122 §4.2.2.13, as Linux does) rather than take it for ever.
@@ -188,6 +200,7 @@ class layer {
   void settle(std::size_t i) noexcept {
     slot& s = slots_[i];
     connection_type& c = *s.conn;
+    if constexpr (Config::trace) s.probe.observe(trace_device_, static_cast<std::uint32_t>(i), c);
     const state st = c.current_state();
     if (s.half_open && st != state::syn_received) {
       listener_state& l = listeners_[s.listener];
@@ -219,7 +232,13 @@ class layer {
     layer* l = nullptr;
     std::size_t index = 0;
     void operator()(const header& h, std::span<const view> payload) const noexcept {
-      l->transmit(l->slots_[index].conn->ends(), h, payload);
+      slot& s = l->slots_[index];
+      if constexpr (Config::trace) {
+        std::size_t length = 0;
+        for (const view& v : payload) length += v.size();
+        s.probe.segment_out(l->trace_device_, static_cast<std::uint32_t>(index), *s.conn, h, length);
+      }
+      l->transmit(s.conn->ends(), h, payload);
     }
   };
   struct slot {
@@ -229,6 +248,7 @@ class layer {
     std::size_t listener = none;
     std::size_t next = none;  // in its hash bucket
     time_point opened{};
+    [[no_unique_address]] std::conditional_t<Config::trace, trace_probe, detail::no_probe> probe;
   };
   struct listener_state {
     bool used = false;
@@ -484,6 +504,7 @@ class layer {
   std::size_t owing_count_ = 0;
   wait_queue ack_wake_{sched_};
   join_handle<void> timers_, acks_;
+  [[no_unique_address]] std::conditional_t<Config::trace, std::uint16_t, detail::no_probe> trace_device_{};
 };
 
 }  // namespace uni::tcp

@@ -22,6 +22,7 @@
 #include <uni/posix/console.hpp>
 #include <uni/posix/disk_appliance.hpp>
 #include <uni/posix/signals.hpp>
+#include <uni/posix/trace_file.hpp>
 #include <uni/posix/socket_stack.hpp>
 
 namespace uni::posix {
@@ -33,11 +34,13 @@ int run_socket_appliance(std::string_view name, int argc, char** argv, std::span
   const auto opts = parse_command_line(
       name, argc, argv, {"posix-socket", target_flags::posix_socket_flags<Config>(), flags, target_flags::any}, {}, status);
   if (!opts) return status;
+  if (const auto why = trace_file<Config::trace>::refusal(*opts); !why.empty()) return refuse(name, why);
   const ipv4_address bind = *ipv4_address::parse(opts->text("bind"));
   install_console(target_flags::log_level_of(opts->text("log")));
   boost::asio::io_context io;
   scheduler sched;
   PosixClock clock(io);
+  trace_file<Config::trace> traced(*opts, Config::trace_events, clock);
   auto pool = std::make_unique<static_page_pool<Config::io_pages>>();
   SocketStack stack(sched, io, *pool, bind);
   posix_disks<Config> disks(io, sched);
@@ -48,10 +51,12 @@ int run_socket_appliance(std::string_view name, int argc, char** argv, std::span
     log_info("pages: ", p.in_use, " in use of ", p.capacity, ", high water ", p.high_water, ", exhausted ",
              p.exhausted);
     disks.report();
+    traced.write();
   };
   report_signal on_usr1(io, report);
   const auto outcome = run(
       sched, clock, serve_until_stopped(sched, name, serve_with_disks(app, stack, disks, *opts), stop.requested(name), report));
+  traced.write();
   return outcome.ok() ? *outcome : 1;
 }
 

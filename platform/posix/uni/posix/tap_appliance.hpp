@@ -36,6 +36,7 @@
 #include <uni/posix/disk_appliance.hpp>
 #include <uni/posix/pcap.hpp>
 #include <uni/posix/signals.hpp>
+#include <uni/posix/trace_file.hpp>
 #include <uni/posix/tap_netif.hpp>
 #include <uni/sim/impaired_netif.hpp>
 #include <uni/stack.hpp>
@@ -77,6 +78,7 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<co
   const auto opts = parse_command_line(name, argc, argv, {"posix-tap", target_flags::posix_tap_flags<Config>(), flags, target_flags::any, n},
                                        more_help.view(), status);
   if (!opts) return status;
+  if (const auto why = trace_file<Config::trace>::refusal(*opts); !why.empty()) return refuse(name, why);
   if (opts->interfaces() != n)
     return refuse(name, "this appliance has ", n, " network interfaces: give --tap IFNAME for each (got ",
                   opts->interfaces(), ")");
@@ -101,6 +103,7 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<co
   boost::asio::io_context io;
   scheduler sched;
   PosixClock clock(io);
+  trace_file<Config::trace> traced(*opts, Config::trace_events, clock);
   auto pool = std::make_unique<static_page_pool<Config::io_pages>>();
   std::uint64_t impair_seed = static_cast<std::uint64_t>(opts->number("impair-seed"));
   if (impair_seed == 0) impair_seed = std::random_device{}();
@@ -164,6 +167,7 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<co
       }
     }
     disks.report();
+    traced.write();
   };
   auto main_task = [&]() -> task<int> {
     std::array<join_handle<void>, n> announced;  // with DHCP, when the lease is bound
@@ -184,6 +188,7 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<co
   };
   report_signal on_usr1(io, report);
   auto outcome = run(sched, clock, main_task());
+  traced.write();
   return outcome.ok() ? *outcome : 1;
 }
 

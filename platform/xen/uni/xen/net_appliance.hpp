@@ -44,6 +44,7 @@
 #include <uni/options.hpp>
 #include <uni/stack.hpp>
 #include <uni/target_options.hpp>
+#include <uni/trace/console_dump.hpp>
 #include <uni/xen/appliance.hpp>
 #include <uni/xen/blkfront.hpp>
 #include <uni/xen/grant_table.hpp>
@@ -181,6 +182,25 @@ inline std::optional<appliance_options> command_line_options(std::string_view na
   return std::move(*parsed);
 }
 
+// Tracing (a Config with trace): recorded from the start, dumped over the console
+// when the appliance ends (uni/trace/console_dump.hpp; scripts/trace-from-console
+// makes the JSON of it). Without it, nothing.
+template <bool Traced>
+struct xen_trace {
+  xen_trace(XenClock&, std::size_t) noexcept {}
+  void dump() noexcept {}
+};
+template <>
+struct xen_trace<true> {
+  xen_trace(XenClock& clock, std::size_t events) : recorder(events, clock) {}
+  void dump() {
+    log_info("trace: ", recorder.size(), " events (", recorder.dropped(), " dropped) follow, as uni-trace: lines");
+    auto line = [](std::string_view s) { the_console().write(s); };
+    trace::dump_to_console(recorder, line);
+  }
+  trace::recorder recorder;
+};
+
 }  // namespace detail
 
 // Runs `serve(stack, options)` (or `serve(stacks, options)` with several network
@@ -195,6 +215,7 @@ template <class Config, class Serve>
     const auto opts = detail::command_line_options(name, p.boot.cmdline, flags, n, status);
     if (!opts) co_return status;
     set_log_level(target_flags::log_level_of(opts->text("log")));
+    detail::xen_trace<Config::trace> traced(p.clock, Config::trace_events);
     std::array<stack_settings, n> settings;
     for (std::size_t i = 0; i < n; ++i) {
       char why[160];
@@ -281,6 +302,7 @@ template <class Config, class Serve>
       uni::stacks<xen_stack<Config>, n> all(stacks);
       status = co_await serve_until_stopped(p.sched, name, served(all), detail::toolstack_shutdown(store, name), report);
     }
+    traced.dump();
     co_await close_all();
     co_await disks->close();
     co_return status;
