@@ -7,7 +7,7 @@
 // that port, idle timeout --idle-timeout) and is sent on; any other is flooded.
 // Speaks OpenFlow 1.0 and 1.3 (--openflow picks one, or both: the switch's
 // highest). Flags: --port N (6653), --max-switches N (64), --idle-timeout S (60),
-// --openflow 1.0|1.3|both (both), plus the platform's (--help lists them).
+// --openflow 1.0|1.3|both (both), --echo-interval S (5), plus the platform's (--help lists them).
 #include <uni/appliance.hpp>
 #include <uni/openflow/controller.hpp>
 
@@ -20,6 +20,7 @@ constexpr uni::option_spec flags[] = {
     uni::number_option("max-switches", 64, 1, 4096, "switches served at once"),
     uni::number_option("idle-timeout", 60, 0, 65535, "seconds a learned flow lives unused (0: until removed)"),
     uni::choice_option("openflow", "1.0|1.3|both", "both", "OpenFlow versions offered to switches"),
+    uni::number_option("echo-interval", 5, 1, 3600, "seconds a switch may be idle before an echo request probes it"),
 };
 
 constexpr std::uint64_t cookie = 0x756e69;  // "uni": the flows this controller installs
@@ -106,6 +107,8 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
   opt.versions = versions == "1.0"   ? of::version_set{}.add(of::version::of10)
                  : versions == "1.3" ? of::version_set{}.add(of::version::of13)
                                      : of::both_versions;
+  opt.limits.echo_interval = std::chrono::seconds(o.number("echo-interval"));
+  opt.limits.echo_timeout = 3 * opt.limits.echo_interval;
   auto ctl = std::make_unique<of::controller<std::remove_reference_t<decltype(stack)>>>(stack, opt);
   std::vector<mac_table> tables(opt.max_switches);
   learning n;

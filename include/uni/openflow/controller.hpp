@@ -235,6 +235,18 @@ class controller {
           s.answered.notify_all();
           break;
         case session_event::type::barrier_reply: s.answered.notify_all(); break;
+        case session_event::type::stats_reply:
+          if (e.stats.type == stats_type::desc)
+            (void)e.stats.read_entries<desc_stats>(s.session->negotiated(), [&](const desc_stats& d) {
+              log_info("openflow: switch ", hex(s.session->datapath_id(), 16), " is ", d.mfr_desc, " ", d.hw_desc,
+                       " ", d.sw_desc);
+            });
+          if (e.stats.type == stats_type::port_desc)
+            (void)e.stats.read_entries<port_desc_entry>(s.session->negotiated(), [&](const port_desc_entry& p) {
+              log_info("openflow: switch ", hex(s.session->datapath_id(), 16), " port ", p.desc.port_no, " ",
+                       p.desc.name);
+            });
+          break;
         case session_event::type::close: ok = false; break;
         default: break;
       }

@@ -278,12 +278,24 @@ class controller_session {
     return {};
   }
 
+  // The switch is known: the 1.3 table-miss entry, then what a controller
+  // reads of a new switch (its configuration, description and, on 1.3, ports),
+  // and a barrier, whose reply says the switch has taken all of it.
   session_event become_ready() noexcept {
     phase_ = session_phase::ready;
     if (v_ == version::of13) {
       const flow_mod miss = table_miss();
       (void)queue([&](std::span<std::uint8_t> o) { return miss.emit(v_, next_xid_++, o); });
     }
+    (void)get_config();
+    stats_request desc;
+    (void)stats(desc);
+    if (v_ == version::of13) {
+      stats_request ports;
+      ports.type = stats_type::port_desc;
+      (void)stats(ports);
+    }
+    (void)barrier();
     return session_event::of(session_event::type::ready);
   }
 
