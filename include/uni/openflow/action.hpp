@@ -194,6 +194,9 @@ constexpr result<action> parse_action13(std::uint16_t t, reader& r, refusal& why
     case dec_nw_ttl: a.t = T::dec_nw_ttl; break;
     case group: why = refusal::bad_out_group; return fail(error::malformed);
     case set_field: {
+      reader peek = r;
+      peek.skip(2);
+      const auto field = static_cast<std::uint8_t>(peek.u8() >> 1);  // which transport's port, for set_tp_*
       match m;
       if (auto f = parse_oxm_field(r, m, why); !f) return fail(f.err());
       const auto bit = static_cast<match::field>(m.fields);
@@ -205,6 +208,18 @@ constexpr result<action> parse_action13(std::uint16_t t, reader& r, refusal& why
         case match::ipv4_src: a.t = T::set_ipv4_src; a.value = m.ipv4_src_v; break;
         case match::ipv4_dst: a.t = T::set_ipv4_dst; a.value = m.ipv4_dst_v; break;
         case match::ip_dscp: a.t = T::set_ip_dscp; a.value = m.ip_dscp_v; break;
+        case match::tp_src:
+        case match::tp_dst: {
+          const bool src = bit == match::tp_src;
+          a.t = src ? T::set_tp_src : T::set_tp_dst;
+          a.value = src ? m.tp_src_v : m.tp_dst_v;
+          a.ip_proto = field <= oxm::tcp_dst ? 6 : field <= oxm::udp_dst ? 17 : field <= oxm::sctp_dst ? 132 : 0;
+          if (a.ip_proto == 0) {  // ICMP type and code are not set by actions
+            why = refusal::bad_action;
+            return fail(error::malformed);
+          }
+          break;
+        }
         default: why = refusal::bad_action; return fail(error::malformed);  // ARP, ICMP, metadata, unknown: not set
       }
       break;

@@ -73,7 +73,7 @@ struct hello {
 // The version both sides speak, or nothing (HELLO_FAILED/INCOMPATIBLE).
 constexpr std::optional<version> negotiate(version_set ours, const hello& theirs) noexcept {
   std::uint8_t v = 0;
-  if (theirs.bitmap && ours.highest() >= 4) {
+  if (theirs.bitmap) {  // the peer accepts only what it lists, whatever its header says
     v = version_set{ours.bits & theirs.bitmap->bits}.highest();
   } else {
     v = theirs.wire_version < ours.highest() ? theirs.wire_version : ours.highest();
