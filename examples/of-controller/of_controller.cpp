@@ -63,12 +63,12 @@ struct learning {
 };
 
 template <class Controller>
-void handle(Controller& ctl, std::vector<mac_table>& tables, learning& n, std::uint16_t idle,
-            const of::packet_in_event& pi) {
+uni::task<void> handle(Controller& ctl, std::vector<mac_table>& tables, learning& n, std::uint16_t idle,
+                       const of::packet_in_event& pi) {
   const auto frame = pi.data();
   if (frame.size() < 14) {
     ++n.dropped;
-    return;
+    co_return;
   }
   const auto dst = uni::mac_address::load(frame.data());
   const auto src = uni::mac_address::load(frame.data() + 6);
@@ -78,7 +78,7 @@ void handle(Controller& ctl, std::vector<mac_table>& tables, learning& n, std::u
   const auto out = dst.is_multicast() ? std::nullopt : t.find(dst);
   if (out && *out == pi.in_port) {  // it came from where it is going: the switch has no use for it
     ++n.dropped;
-    return;
+    co_return;
   }
   if (out) {
     of::flow_mod f;
@@ -87,7 +87,7 @@ void handle(Controller& ctl, std::vector<mac_table>& tables, learning& n, std::u
     f.priority = flow_priority;
     f.idle_timeout = idle;
     (void)f.does.apply.push(of::action::output_to(*out));
-    if (ctl.send(pi.sw, f)) ++n.flows;
+    if (co_await ctl.send_waiting(pi.sw, f)) ++n.flows;
     ++n.forwarded;
   } else {
     ++n.flooded;
@@ -97,7 +97,7 @@ void handle(Controller& ctl, std::vector<mac_table>& tables, learning& n, std::u
   p.in_port = pi.in_port;
   (void)p.actions.push(of::action::output_to(out ? *out : of::port::flood, 0));
   if (pi.buffer_id == of::no_buffer) p.data = frame;
-  (void)ctl.send(pi.sw, p);
+  (void)co_await ctl.send_waiting(pi.sw, p);
 }
 
 uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
@@ -118,8 +118,8 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
     ~report() {
       const auto& k = c.counters();
       uni::log_info("of-controller: ", k.switches_ready, " switches, ", k.sessions.packet_ins, " packet_in (",
-                    k.packet_in_dropped, " dropped), ", n.flows, " flows installed, ", n.forwarded, " forwarded, ",
-                    n.flooded, " flooded; refused: ", k.sessions.bad_length, " bad lengths, ", k.sessions.bad_type,
+                    k.packet_in_paused, " pauses on a full queue), ", n.flows, " flows installed, ", n.forwarded,
+                    " forwarded, ", n.flooded, " flooded; refused: ", k.sessions.bad_length, " bad lengths, ", k.sessions.bad_type,
                     " bad types, ", k.sessions.experimenter, " experimenter, ", k.framing_errors, " unframed");
     }
   } r{*ctl, n};
@@ -128,7 +128,7 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
   while (true) {
     auto pi = co_await ctl->next_packet_in();
     if (!pi) break;
-    handle(*ctl, tables, n, idle, *pi);
+    co_await handle(*ctl, tables, n, idle, *pi);
   }
   auto status = co_await served.join();
   co_return status ? *status : 1;

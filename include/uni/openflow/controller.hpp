@@ -10,8 +10,10 @@
 // child frames messages into the session, the task itself writes the
 // session's output and keeps it alive. Bounds: max_switches connections (more
 // wait in the listen backlog), a packet_in queue of packet_in_queue entries
-// shared by all switches (a flood beyond it is dropped and counted), frames
-// kept up to max_frame bytes each (longer ones are truncated and counted).
+// shared by all switches (when it is full, a switch's reader stops reading
+// until the application takes one: a flood is held back by TCP's flow
+// control, and counted), frames kept up to max_frame bytes each (longer ones
+// are truncated and counted).
 #pragma once
 
 #include <algorithm>
@@ -46,7 +48,7 @@ struct controller_counters {
   std::uint64_t switches_gone = 0;
   std::uint64_t framing_errors = 0;     // a length below the header's: the connection is closed
   std::uint64_t packet_in_queued = 0;
-  std::uint64_t packet_in_dropped = 0;  // the queue was full (a flood)
+  std::uint64_t packet_in_paused = 0;  // a switch's reading paused: the queue was full (a flood)
   std::uint64_t frames_truncated = 0;   // longer than max_frame
   std::uint64_t flow_mods = 0, packet_outs = 0, send_refused = 0;
   session_counters sessions;  // summed as each switch goes
@@ -79,7 +81,7 @@ template <TcpTransport Stack>
 class controller {
  public:
   controller(Stack& stack, const controller_options& o = {})
-      : stack_(stack), opt_(o), arrived_(stack.sched()), queue_(std::max<std::size_t>(o.packet_in_queue, 1)) {
+      : stack_(stack), opt_(o), arrived_(stack.sched()), room_(stack.sched()), queue_(std::max<std::size_t>(o.packet_in_queue, 1)) {
     slots_.reserve(o.max_switches);
     for (std::size_t i = 0; i < o.max_switches; ++i) slots_.push_back(std::make_unique<slot>(stack.sched(), o));
   }
@@ -122,6 +124,7 @@ class controller {
     packet_in_event e = queue_[head_];
     head_ = (head_ + 1) % queue_.size();
     --count_;
+    room_.notify_all();
     co_return e;
   }
   std::size_t queued() const noexcept { return count_; }
@@ -134,13 +137,26 @@ class controller {
     if (!s) return fail(error::closed);
     auto r = s->session->send(m);
     if (!r) {
-      ++n_.send_refused;
+      if (r.err() != error::would_block) ++n_.send_refused;
       return r;
     }
     if constexpr (std::is_same_v<Message, flow_mod>) ++n_.flow_mods;
     if constexpr (std::is_same_v<Message, packet_out>) ++n_.packet_outs;
     s->wake.notify_one();
     return {};
+  }
+
+  // The same, waiting while the switch's output is full (until its task
+  // has written some); error::closed if the switch goes meanwhile.
+  template <class Message>
+  task<result<void>> send_waiting(switch_ref sw, const Message& m) {
+    while (true) {
+      auto r = send(sw, m);
+      if (r || r.err() != error::would_block) co_return r;
+      slot* s = find(sw);
+      if (!s) co_return fail(error::closed);
+      if (co_await s->written.wait() == wake_reason::cancelled) co_return fail(error::cancelled);
+    }
   }
 
   // Sends a barrier and waits for its reply: everything sent before it is done.
@@ -168,10 +184,11 @@ class controller {
 
   struct slot {
     slot(scheduler& sc, const controller_options& o)
-        : session(std::make_unique<session_t>(o.versions, o.limits)), wake(sc), answered(sc) {}
+        : session(std::make_unique<session_t>(o.versions, o.limits)), wake(sc), answered(sc), written(sc) {}
     std::unique_ptr<session_t> session;
     wait_queue wake;      // the switch's task: output to write, the reader ended, a tick
     wait_queue answered;  // barrier waiters
+    wait_queue written;   // senders waiting for room in the output
     std::uint32_t generation = 0;
     bool live = false;
     bool reader_done = false;
@@ -186,10 +203,6 @@ class controller {
   }
 
   void deliver(std::uint32_t index, const slot& s, const packet_in& p) noexcept {
-    if (count_ == queue_.size()) {
-      ++n_.packet_in_dropped;
-      return;
-    }
     packet_in_event& e = queue_[(head_ + count_) % queue_.size()];
     e.sw = {index, s.generation};
     e.datapath_id = s.session->datapath_id();
@@ -207,11 +220,18 @@ class controller {
     arrived_.notify_one();
   }
 
-  // Frames and handles what has come; false when the connection must end.
-  bool take_input(std::uint32_t index, slot& s) noexcept {
+  enum class input : std::uint8_t { more, paused, end };
+
+  // Frames and handles what has come, until the packet_in queue is full
+  // (paused: the rest waits in the buffer) or more bytes are needed.
+  input take_input(std::uint32_t index, slot& s) noexcept {
     std::size_t used = 0;
-    bool ok = true;
+    bool ok = true, paused = false;
     while (ok) {
+      if (count_ == queue_.size()) {
+        paused = true;
+        break;
+      }
       auto m = next_message(std::span<const std::uint8_t>(s.in.data() + used, s.in_len - used));
       if (!m) {
         if (m.err() != error::truncated) {
@@ -253,25 +273,33 @@ class controller {
     }
     std::memmove(s.in.data(), s.in.data() + used, s.in_len - used);
     s.in_len -= used;
-    return ok && s.session->phase() != session_phase::closed;
+    if (!ok || s.session->phase() == session_phase::closed) return input::end;
+    return paused ? input::paused : input::more;
   }
 
   template <class Stream>
   task<void> read_switch(std::uint32_t index, slot& s, Stream& stream) {
+    view pending;  // received bytes not yet in the slot's buffer
     while (true) {
-      auto d = co_await stream.read();
-      if (!d || d->empty()) break;
-      std::span<const std::uint8_t> chunk(d->data(), d->size());
-      bool ok = true;
-      while (ok && !chunk.empty()) {
-        const std::size_t k = std::min(chunk.size(), s.in.size() - s.in_len);
-        std::memcpy(s.in.data() + s.in_len, chunk.data(), k);
-        s.in_len += k;
-        chunk = chunk.subspan(k);
-        ok = take_input(index, s);
-      }
+      const input got = take_input(index, s);
       s.wake.notify_one();
-      if (!ok) break;
+      if (got == input::end) break;
+      if (got == input::paused) {
+        ++n_.packet_in_paused;
+        while (count_ == queue_.size())
+          if (co_await room_.wait() == wake_reason::cancelled) co_return;
+        continue;
+      }
+      if (pending.empty()) {
+        auto d = co_await stream.read();
+        if (!d || d->empty()) break;
+        pending = std::move(*d);
+      }
+      // A message is at most max_message bytes: a partial one leaves room.
+      const std::size_t k = std::min(pending.size(), s.in.size() - s.in_len);
+      std::memcpy(s.in.data() + s.in_len, pending.data(), k);
+      s.in_len += k;
+      pending = pending.tail(k);
     }
     s.reader_done = true;
     s.wake.notify_one();
@@ -298,6 +326,7 @@ class controller {
       }
       if (!co_await stream.write(std::span<const view>(pages.data(), n))) co_return false;
       s.session->sent(copied);
+      s.written.notify_all();
     }
     co_return true;
   }
@@ -333,6 +362,7 @@ class controller {
         ++c.n_.switches_gone;
         s.live = false;
         s.answered.notify_all();
+        s.written.notify_all();
       }
     } released{*this, s};
     stream.set_nodelay(true);
@@ -358,6 +388,7 @@ class controller {
   controller_counters n_;
   std::vector<std::unique_ptr<slot>> slots_;
   wait_queue arrived_;
+  wait_queue room_;  // readers paused on a full queue
   std::vector<packet_in_event> queue_;
   std::size_t head_ = 0, count_ = 0;
   bool stopped_ = false;
