@@ -123,7 +123,7 @@ run() {  # run NAME MODE CMD...: one controller, one mode; prints a table row
     'BEGIN { r = fm + po; printf "| %s | %s | %d | %d | %.2f | %d |\n", n, m, fm, po, cpu, (cpu > 0 ? r / cpu : 0) }'
 }
 uni_ctl() { "$build/examples/of-controller-socket" --openflow 1.0 --port "$1"; }
-ovs_ctl() { ovs-testcontroller -O OpenFlow10 "ptcp:$1:127.0.0.1"; }
+ovs_ctl() { ovs-testcontroller -O OpenFlow10 --unixctl="$work/testcontroller.ctl" "ptcp:$1:127.0.0.1"; }
 
 {
   echo "# OpenFlow controllers, cbench's measurement (bench/openflow.sh, $(date -u +%F))"

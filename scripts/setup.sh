@@ -15,7 +15,7 @@ packages=(
   memcached libmemcached-tools python3-pymemcache
   liburing-dev fio dmsetup
   dosfstools mtools
-  openvswitch-switch tshark
+  openvswitch-switch openvswitch-testcontroller tshark
   liblmdb-dev libsqlite3-dev sqlite3
 )
 
