@@ -220,7 +220,7 @@ TEST_CASE("openflow: matches, 1.0's wildcards and 1.3's OXM", "[openflow]") {
   CHECK(o->others == 1);
 }
 
-TEST_CASE("openflow: every action of both versions round-trips; groups and experimenters are refused", "[openflow]") {
+TEST_CASE("openflow: every action of both versions round-trips, groups and experimenters are refused", "[openflow]") {
   for (version v : both) {
     const auto all = every_action(v);
     buffer b{};
@@ -729,7 +729,7 @@ TEST_CASE("openflow session: hostile switches are refused with errors and counte
   CHECK(b.s->phase() == of::session_phase::ready);
 }
 
-TEST_CASE("openflow session: no common version ends in HELLO_FAILED; a silent switch is probed, then dropped",
+TEST_CASE("openflow session: no common version ends in HELLO_FAILED, a silent switch is probed, then dropped",
           "[openflow][session]") {
   {
     bench b;

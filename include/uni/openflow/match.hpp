@@ -73,6 +73,19 @@ inline constexpr std::uint32_t in_port = 1 << 0, dl_vlan = 1 << 1, dl_src = 1 <<
                                all = (1 << 22) - 1;
 }
 
+// 1.0's one-bit wildcards and the fields they leave unmatched.
+struct wildcard_bit {
+  std::uint32_t bit;
+  match::field f;
+};
+inline constexpr wildcard_bit wildcard_bits10[] = {
+    {wildcard10::in_port, match::in_port},   {wildcard10::dl_vlan, match::vlan_vid},
+    {wildcard10::dl_src, match::eth_src},    {wildcard10::dl_dst, match::eth_dst},
+    {wildcard10::dl_type, match::eth_type},  {wildcard10::nw_proto, match::ip_proto},
+    {wildcard10::tp_src, match::tp_src},     {wildcard10::tp_dst, match::tp_dst},
+    {wildcard10::dl_vlan_pcp, match::vlan_pcp}, {wildcard10::nw_tos, match::ip_dscp},
+};
+
 // A prefix mask from 1.0's count of wildcarded low bits (32 or more: all).
 constexpr std::uint32_t mask_of_wild_bits(std::uint32_t n) noexcept { return n >= 32 ? 0 : ~std::uint32_t{0} << n; }
 // The count of wildcarded bits of a prefix mask; 33 if it is not a prefix.
@@ -102,19 +115,8 @@ constexpr result<match> parse_match10(reader& r) noexcept {
   m.tp_dst_v = r.u16();
   if (!r.ok()) return fail(error::truncated);
   using namespace wildcard10;
-  const auto bit = [&](std::uint32_t wild, match::field f) {
-    if (!(w & wild)) m.fields |= f;
-  };
-  bit(in_port, match::in_port);
-  bit(dl_vlan, match::vlan_vid);
-  bit(dl_src, match::eth_src);
-  bit(dl_dst, match::eth_dst);
-  bit(dl_type, match::eth_type);
-  bit(nw_proto, match::ip_proto);
-  bit(tp_src, match::tp_src);
-  bit(tp_dst, match::tp_dst);
-  bit(dl_vlan_pcp, match::vlan_pcp);
-  bit(nw_tos, match::ip_dscp);
+  for (const wildcard_bit& b : wildcard_bits10)
+    if (!(w & b.bit)) m.fields |= b.f;
   m.ipv4_src_mask = mask_of_wild_bits(w >> nw_src_shift & 63);
   m.ipv4_dst_mask = mask_of_wild_bits(w >> nw_dst_shift & 63);
   if (m.ipv4_src_mask) m.fields |= match::ipv4_src;
@@ -151,19 +153,8 @@ constexpr result<void> emit_match10(writer& w, const match& m) noexcept {
   if (src_wild > 32 || dst_wild > 32) return fail(error::invalid_argument);
   using namespace wildcard10;
   std::uint32_t wild = src_wild << nw_src_shift | dst_wild << nw_dst_shift;
-  const auto bit = [&](std::uint32_t b, match::field f) {
-    if (!m.has(f)) wild |= b;
-  };
-  bit(in_port, match::in_port);
-  bit(dl_vlan, match::vlan_vid);
-  bit(dl_src, match::eth_src);
-  bit(dl_dst, match::eth_dst);
-  bit(dl_type, match::eth_type);
-  bit(nw_proto, match::ip_proto);
-  bit(tp_src, match::tp_src);
-  bit(tp_dst, match::tp_dst);
-  bit(dl_vlan_pcp, match::vlan_pcp);
-  bit(nw_tos, match::ip_dscp);
+  for (const wildcard_bit& b : wildcard_bits10)
+    if (!m.has(b.f)) wild |= b.bit;
   w.u32(wild);
   w.u16(m.has(match::in_port) ? port_to_10(m.in_port_v) : 0);
   w.mac(m.has(match::eth_src) ? m.eth_src_v : mac_address{});

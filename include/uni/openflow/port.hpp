@@ -18,6 +18,31 @@ namespace port_state {
 inline constexpr std::uint32_t link_down = 1;
 }
 
+// The port number and hardware address that begin a port's description and a
+// port_mod: 1.0 packs them, 1.3 pads each.
+constexpr void read_port_head(version v, reader& r, std::uint32_t& port_no, mac_address& hw) noexcept {
+  if (v == version::of10) {
+    port_no = port_from_10(r.u16());
+    hw = r.mac();
+  } else {
+    port_no = r.u32();
+    r.skip(4);
+    hw = r.mac();
+    r.skip(2);
+  }
+}
+constexpr void write_port_head(version v, writer& w, std::uint32_t port_no, const mac_address& hw) noexcept {
+  if (v == version::of10) {
+    w.u16(port_to_10(port_no));
+    w.mac(hw);
+  } else {
+    w.u32(port_no);
+    w.zeros(4);
+    w.mac(hw);
+    w.zeros(2);
+  }
+}
+
 struct port_desc {
   std::uint32_t port_no = 0;
   mac_address hw_addr;
@@ -36,15 +61,7 @@ struct port_desc {
 
   static constexpr port_desc read(version v, reader& r) noexcept {
     port_desc p;
-    if (v == version::of10) {
-      p.port_no = port_from_10(r.u16());
-      p.hw_addr = r.mac();
-    } else {
-      p.port_no = r.u32();
-      r.skip(4);
-      p.hw_addr = r.mac();
-      r.skip(2);
-    }
+    read_port_head(v, r, p.port_no, p.hw_addr);
     r.text(p.name);
     p.config = r.u32();
     p.state = r.u32();
@@ -59,15 +76,7 @@ struct port_desc {
     return p;
   }
   constexpr void write(version v, writer& w) const noexcept {
-    if (v == version::of10) {
-      w.u16(port_to_10(port_no));
-      w.mac(hw_addr);
-    } else {
-      w.u32(port_no);
-      w.zeros(4);
-      w.mac(hw_addr);
-      w.zeros(2);
-    }
+    write_port_head(v, w, port_no, hw_addr);
     w.text(name);
     w.u32(config);
     w.u32(state);
@@ -119,15 +128,7 @@ struct port_mod {
   static constexpr result<port_mod> parse(const message& m) noexcept {
     reader r(m.body());
     port_mod p;
-    if (m.v() == version::of10) {
-      p.port_no = port_from_10(r.u16());
-      p.hw_addr = r.mac();
-    } else {
-      p.port_no = r.u32();
-      r.skip(4);
-      p.hw_addr = r.mac();
-      r.skip(2);
-    }
+    read_port_head(m.v(), r, p.port_no, p.hw_addr);
     p.config = r.u32();
     p.mask = r.u32();
     p.advertise = r.u32();
@@ -138,15 +139,7 @@ struct port_mod {
   constexpr result<std::size_t> emit(version v, std::uint32_t xid, std::span<std::uint8_t> out) const noexcept {
     writer w(out);
     begin(w, v, kind::port_mod, xid);
-    if (v == version::of10) {
-      w.u16(port_to_10(port_no));
-      w.mac(hw_addr);
-    } else {
-      w.u32(port_no);
-      w.zeros(4);
-      w.mac(hw_addr);
-      w.zeros(2);
-    }
+    write_port_head(v, w, port_no, hw_addr);
     w.u32(config);
     w.u32(mask);
     w.u32(advertise);
