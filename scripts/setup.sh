@@ -15,6 +15,7 @@ packages=(
   memcached libmemcached-tools python3-pymemcache
   liburing-dev fio dmsetup
   dosfstools mtools
+  openvswitch-switch openvswitch-testcontroller tshark
   liblmdb-dev libsqlite3-dev sqlite3
 )
 
