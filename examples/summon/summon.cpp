@@ -18,8 +18,10 @@
 //
 // uni-summon --config FILE [--port N] [--bind ADDR] [--check] [--log LEVEL]
 // UDP only (the clients that summon an appliance ask over UDP). The process
-// owns the domains its configuration names: it starts them as stopped and
-// leaves those running when it ends.
+// owns the domains its configuration names: it adopts those the toolstack
+// already runs (`xl domid`), notices one that crashed or was destroyed
+// elsewhere (checked every check-every) and starts it again when asked, and at
+// its end destroys what a start it cut short left, and leaves the rest running.
 #include <sys/stat.h>
 
 #include <boost/asio/io_context.hpp>
@@ -69,7 +71,7 @@ constexpr auto probe_pause = 50ms;
 
 struct counters {
   std::uint64_t queries = 0, at_once = 0, held = 0, held_dropped = 0, starts = 0, start_failures = 0,
-                servfails = 0, stops = 0, destroys = 0;
+                servfails = 0, stops = 0, destroys = 0, adopted = 0, vanished = 0;
 };
 
 struct held_query {
@@ -167,7 +169,20 @@ class summoner {
   void report() const {
     uni::log_info(program, ": ", n_.queries, " queries: ", n_.at_once, " answered at once, ", n_.held, " held (",
                   n_.held_dropped, " dropped), ", n_.servfails, " SERVFAIL; ", n_.starts, " starts, ",
-                  n_.start_failures, " failed; ", n_.stops, " stops, ", n_.destroys, " destroys");
+                  n_.start_failures, " failed; ", n_.stops, " stops, ", n_.destroys, " destroys; ", n_.adopted,
+                  " adopted, ", n_.vanished, " vanished");
+  }
+
+  // At exit: a start the stop cut short (its `xl create` was killed with the
+  // event loop) may have left a half-made domain; it goes, as after a failed start.
+  void destroy_unfinished_starts() {
+    for (auto& a : apps_) {
+      if (a->state != phase::starting) continue;
+      uni::log_warn(program, ": ", a->cfg.name.to_string(), ": stopped while starting: destroying domain ",
+                    a->cfg.domain);
+      ++n_.destroys;
+      child_process::run_blocking(xl_command("destroy", a->cfg.domain), cfg_.stop_deadline);
+    }
   }
 
  private:
@@ -224,14 +239,25 @@ class summoner {
   }
 
   // One appliance's life: stopped until asked, started, running until idle, stopped.
+  // A domain of ours the toolstack already runs (left by an earlier uni-summon)
+  // is adopted as running, not created a second time.
   uni::task<void> keep(appliance& a) {
     auto& sched = stack_.sched();
+    const bool running = co_await domain_exists(a);
+    if (running) {
+      ++n_.adopted;
+      uni::log_info(program, ": ", a.cfg.name.to_string(), ": domain ", a.cfg.domain, " is already running: adopted");
+      a.state = phase::running;
+      a.last_query = sched.now();
+      co_await run_until_idle(a);
+    }
     while (true) {
       while (a.held_count == 0) co_await a.wake.wait();
       a.state = phase::starting;
       const uni::time_point asked = sched.now();
       ++n_.starts;
-      if (!co_await start(a)) {
+      const bool started = co_await start(a);
+      if (!started) {
         ++n_.start_failures;
         uni::log_error(program, ": ", a.cfg.name.to_string(), ": start failed: ", a.why, "; SERVFAIL to ",
                        a.held_count, " queries");
@@ -245,14 +271,36 @@ class summoner {
                     (sched.now() - asked) / 1ms, " ms after the query; answering ", a.held_count);
       a.last_query = std::max(a.last_query, sched.now());
       release_held(a, true);
-      while (sched.now() < a.last_query + a.cfg.idle) co_await sched.sleep_until(a.last_query + a.cfg.idle);
-      a.state = phase::stopping;
-      uni::log_info(program, ": ", a.cfg.name.to_string(), ": idle for ", a.cfg.idle / 1ms, " ms: stopping domain ",
-                    a.cfg.domain);
-      ++n_.stops;
-      co_await stop(a);
-      a.state = phase::stopped;
+      co_await run_until_idle(a);
     }
+  }
+
+  // A running appliance until it is idle (then stopped), or until its domain
+  // is gone (it crashed, or someone destroyed it): checked every check-every,
+  // and gone when two checks in a row do not find it (one failed `xl` is not
+  // proof). Either way it is stopped after, and the next query starts it.
+  uni::task<void> run_until_idle(appliance& a) {
+    auto& sched = stack_.sched();
+    int missed = 0;
+    while (sched.now() < a.last_query + a.cfg.idle) {
+      co_await sched.sleep_until(std::min(a.last_query + a.cfg.idle, sched.now() + cfg_.check_every));
+      if (sched.now() >= a.last_query + a.cfg.idle) break;
+      const bool there = co_await domain_exists(a);
+      missed = there ? 0 : missed + 1;
+      if (missed == 2) {
+        ++n_.vanished;
+        uni::log_warn(program, ": ", a.cfg.name.to_string(), ": domain ", a.cfg.domain,
+                      " is gone (it crashed or was destroyed elsewhere); the next query starts it");
+        a.state = phase::stopped;
+        co_return;
+      }
+    }
+    a.state = phase::stopping;
+    uni::log_info(program, ": ", a.cfg.name.to_string(), ": idle for ", a.cfg.idle / 1ms, " ms: stopping domain ",
+                  a.cfg.domain);
+    ++n_.stops;
+    co_await stop(a);
+    a.state = phase::stopped;
   }
 
   // A start's turn: at most max-starts at once; waits for one within `deadline`.
@@ -328,6 +376,14 @@ class summoner {
     co_return true;
   }
 
+  // Whether the toolstack has the domain (`xl domid D` exits 0).
+  uni::task<bool> domain_exists(const appliance& a) {
+    std::string ignored;
+    const bool found =
+        co_await run(xl_command("domid", a.cfg.domain), stack_.sched().now() + cfg_.stop_deadline, ignored);
+    co_return found;
+  }
+
   // After a failed start: whatever `xl create` left goes (its absence is fine).
   uni::task<void> destroy(appliance& a) {
     ++n_.destroys;
@@ -394,5 +450,6 @@ int main(int argc, char** argv) {
                                 uni::serve_until_stopped(sched, program, s.serve(static_cast<std::uint16_t>(
                                                                              opts->number("port"))),
                                                          stop.requested(program), report));
+  s.destroy_unfinished_starts();
   return outcome.ok() ? *outcome : 1;
 }

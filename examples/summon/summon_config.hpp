@@ -13,6 +13,7 @@
 //   start-deadline 30s                  # defaults for the appliances below
 //   idle-timeout 5m
 //   stop-deadline 20s                   # `xl shutdown -w` past this: `xl destroy`
+//   check-every 5s                      # a running domain still there? (`xl domid`)
 //   appliance www.apps.test 10.0.0.2 image www.xen config www.cfg ready tcp:80
 //       [domain www] [idle 30s] [deadline 20s]
 //
@@ -60,6 +61,7 @@ struct config {
   std::string xl = "xl";
   std::size_t max_starts = 4;
   uni::duration stop_deadline = std::chrono::seconds(20);
+  uni::duration check_every = std::chrono::seconds(5);
   std::vector<appliance_config> appliances;
   std::vector<uni::dns::zone> zones;  // one: the zone answered from
 };
@@ -194,12 +196,13 @@ inline std::optional<config> read_config(std::string_view text, std::string_view
       auto n = one_value() ? number_of(w[1], max_starts_limit) : std::nullopt;
       if (!n || *n == 0) return bad("max-starts takes a number from 1 to " + std::to_string(max_starts_limit));
       c.max_starts = *n;
-    } else if (key == "start-deadline" || key == "idle-timeout" || key == "stop-deadline") {
+    } else if (key == "start-deadline" || key == "idle-timeout" || key == "stop-deadline" || key == "check-every") {
       auto d = one_value() ? duration_of(w[1]) : std::nullopt;
       if (!d || d->count() == 0) return bad(std::string(key) + " takes a duration (500ms, 10s, 2m, 1h; at most a day)");
       if (key == "start-deadline") deadline_default = *d;
       else if (key == "idle-timeout") idle_default = *d;
-      else c.stop_deadline = *d;
+      else if (key == "stop-deadline") c.stop_deadline = *d;
+      else c.check_every = *d;
     } else if (key == "records") {
       if (!one_value()) return bad("records takes a master file");
       record_files.emplace_back(path_of(w[1]), place);

@@ -6,7 +6,10 @@
 # connections, curl gets the page, the next query is answered at once; a failing
 # create, a hanging one and a missing image give SERVFAIL and leave nothing; three
 # names asked at once start at most max-starts (2) at a time; an idle www is shut
-# down and a new query starts it again. ~10 s.
+# down and a new query starts it again; a domain destroyed behind its back is
+# noticed and started again when asked; a stop during a start destroys the
+# half-made domain; a second uni-summon adopts the domains the first left
+# running. ~15 s.
 #   summon.sh PATH_TO_uni-summon PATH_TO_www-socket
 set -euo pipefail
 summon=$1 www=$2
@@ -16,8 +19,9 @@ work=$(mktemp -d)
 pid=
 cleanup() {
   rc=$?
-  [[ -n $pid ]] && kill "$pid" 2>/dev/null
-  for p in "$work"/xl/*.pid; do [[ -e $p ]] && kill -KILL "$(cat "$p")" 2>/dev/null; done
+  # (|| true: under set -e a failed kill, of a process already gone, would end the trap.)
+  [[ -n $pid ]] && kill "$pid" 2>/dev/null || true
+  for p in "$work"/xl/*.pid; do [[ -e $p ]] && kill -KILL "$(cat "$p")" 2>/dev/null || true; done
   ((rc)) && { echo "--- uni-summon log"; cat "$work/log" 2>/dev/null; echo "--- xl calls"; cat "$work/xl/calls" 2>/dev/null; }
   rm -rf "$work"
 }
@@ -74,6 +78,7 @@ records static.zone
 max-starts 2
 start-deadline 10s
 idle-timeout 30s
+check-every 500ms
 appliance www.apps.test 127.0.0.2 image image config www.cfg ready tcp:$www_port idle 2s
 appliance a.apps.test 127.0.0.3 image image config a.cfg
 appliance b.apps.test 127.0.0.4 image image config b.cfg
@@ -81,21 +86,29 @@ appliance c.apps.test 127.0.0.5 image image config c.cfg
 appliance broken.apps.test 127.0.0.6 image image config broken.cfg
 appliance hang.apps.test 127.0.0.7 image image config hang.cfg deadline 1s
 appliance missing.apps.test 127.0.0.8 image no-such-image config missing.cfg
+appliance late.apps.test 127.0.0.9 image image config hang.cfg deadline 20s
 CONF
 "$summon" --check --config "$work/summon.conf" || fail "the test's configuration was refused"
-for _ in 1 2 3 4 5; do
-  port=$((20000 + RANDOM % 20000))
-  [[ $port == "$www_port" ]] && continue
-  "$summon" --config "$work/summon.conf" --bind 127.0.0.1 --port "$port" >"$work/log" 2>&1 &
-  pid=$!
-  for _ in $(seq 50); do grep -q "on udp" "$work/log" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  grep -q "on udp 127.0.0.1:$port" "$work/log" && break
-  kill -KILL "$pid" 2>/dev/null || true
-  pid=
-done
-[[ -n $pid ]] || fail "uni-summon did not start"
+start_summon() {  # start_summon LOG: on a free port ($port), its pid in $pid
+  for _ in 1 2 3 4 5; do
+    port=$((20000 + RANDOM % 20000))
+    [[ $port == "$www_port" ]] && continue
+    "$summon" --config "$work/summon.conf" --bind 127.0.0.1 --port "$port" >"$1" 2>&1 &
+    pid=$!
+    for _ in $(seq 50); do grep -q "on udp" "$1" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    grep -q "on udp 127.0.0.1:$port" "$1" && return
+    kill -KILL "$pid" 2>/dev/null || true
+    pid=
+  done
+  fail "uni-summon did not start"
+}
+start_summon "$work/log"
 ask() { dig @127.0.0.1 -p "$port" +tries=1 +timeout=12 "$@"; }
 creates() { grep -c "^create $1\$" "$work/xl/calls" || true; }
+# The clean-up runs after the answer: give it up to 5 s.
+soon() { for _ in $(seq 50); do "$@" && return 0; sleep 0.1; done; "$@"; }
+absent() { [[ ! -e $1 ]]; }
+called() { grep -q "^$1\$" "$work/xl/calls"; }
 
 # A query for www starts it; the answer comes once it accepts connections.
 ask www.apps.test A >"$work/dig" || fail "dig www"
@@ -115,8 +128,8 @@ for d in broken hang missing; do
   ask $d.apps.test A >"$work/dig" || true
   grep -q "status: SERVFAIL" "$work/dig" || fail "$d: no SERVFAIL: $(cat "$work/dig")"
   grep -q "$d.apps.test.: start failed" "$work/log" || fail "$d: no log line"
-  grep -q "^destroy $d\$" "$work/xl/calls" || fail "$d: no xl destroy"
-  [[ ! -e $work/xl/$d.pid && ! -e $work/xl/$d.half ]] || fail "$d: left behind"
+  soon called "destroy $d" || fail "$d: no xl destroy"
+  soon absent "$work/xl/$d.half" && absent "$work/xl/$d.pid" || fail "$d: left behind"
 done
 [[ $(creates missing) == 0 ]] || fail "xl create ran for a missing image"
 grep -q "fake failure creating broken" "$work/log" || fail "the toolstack's error is not in the log"
@@ -137,16 +150,40 @@ most=$(sort -n "$work/xl/concurrent" | tail -1)
 echo "PASS: three names at once: all answered, creates at once: $(tr '\n' ' ' <"$work/xl/concurrent")"
 
 # Idle: www (idle 2s) is shut down; asked again, it starts again.
-for _ in $(seq 50); do grep -q "^shutdown www\$" "$work/xl/calls" && break; sleep 0.1; done
-grep -q "^shutdown www\$" "$work/xl/calls" || fail "idle www not shut down"
-[[ ! -e $work/xl/www.pid ]] || fail "www still running"
+soon called "shutdown www" || fail "idle www not shut down"
+soon absent "$work/xl/www.pid" || fail "www still running"
 ask www.apps.test A | grep -q "127.0.0.2" || fail "www not answered after its restart"
 [[ $(creates www) == 2 ]] || fail "www created $(creates www) times (want 2)"
 curl -sf -o /dev/null "http://127.0.0.2:$www_port/" || fail "no page from the restarted www"
 echo "PASS: idle www shut down, summoned again"
 
+# A domain destroyed behind uni-summon's back (a crash) is noticed (two missed
+# checks, 500 ms apart) and started again by the next query.
+xl destroy a 2>/dev/null
+for _ in $(seq 50); do grep -q "a.apps.test.: domain a is gone" "$work/log" && break; sleep 0.1; done
+grep -q "a.apps.test.: domain a is gone" "$work/log" || fail "a destroyed elsewhere was not noticed"
+ask a.apps.test A | grep -q "127.0.0.3" && [[ $(creates a) == 2 ]] || fail "a not started again ($(creates a) creates)"
+echo "PASS: a domain destroyed elsewhere noticed and started again when asked"
+
+# Stopped in the middle of a start: the half-made domain is destroyed.
+ask late.apps.test A >/dev/null 2>&1 &
+asker=$!
+for _ in $(seq 50); do [[ -e $work/xl/late.half ]] && break; sleep 0.1; done
+[[ -e $work/xl/late.half ]] || fail "late's create did not begin"
 kill -TERM "$pid"
 wait "$pid" || fail "uni-summon exited with status $?"
 pid=
+kill "$asker" 2>/dev/null || true
+grep -q "^destroy late\$" "$work/xl/calls" && [[ ! -e $work/xl/late.half ]] || fail "late's half-made domain was left"
 grep -E "queries: .* starts" "$work/log" | sed 's/^/  /'
+echo "PASS: stopped while starting: the half-made domain destroyed"
+
+# A second uni-summon adopts what the first left running (b, c): no second create.
+start_summon "$work/log2"
+for _ in $(seq 30); do grep -q "c.apps.test.: domain c is already running" "$work/log2" && break; sleep 0.1; done
+grep -q "b.apps.test.: domain b is already running: adopted" "$work/log2" || fail "b not adopted: $(cat "$work/log2")"
+ask b.apps.test A | grep -q "127.0.0.4" && [[ $(creates b) == 1 ]] || fail "b created again ($(creates b))"
+kill -TERM "$pid"
+wait "$pid" || fail "the second uni-summon exited with status $?"
+pid=
 echo "PASS: uni-summon"

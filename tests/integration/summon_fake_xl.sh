@@ -5,7 +5,8 @@
 # configuration's `fake_run = "..."` gives (in the background, its pid in
 # $FAKE_XL/D.pid); `fake_mode` makes it fail ("fail": a half-made domain, then
 # exit 3), hang ("hang") or take a second ("slow"). `xl shutdown -w D` and
-# `xl destroy D` end the process; `xl list` lists them. Every call is logged in
+# `xl destroy D` end the process; `xl list` lists them; `xl domid D` exits 0
+# while D's process runs. Every call is logged in
 # $FAKE_XL/calls ("create D", ...); `$FAKE_XL/concurrent` gets, at each create,
 # how many creates were running then; a hanging create's pid is $FAKE_XL/D.create-pid.
 set -u
@@ -33,6 +34,7 @@ create)
     echo "libxl: error: fake failure creating $dom" >&2
     exit 3 ;;
   hang)  # the process uni-summon kills at the deadline (exec: the same pid)
+    : >"$dir/$dom.half"
     echo $$ >"$dir/$dom.create-pid"
     exec sleep 60 ;;
   slow) sleep 1 ;;
@@ -63,6 +65,12 @@ shutdown | destroy)
   fi
   ((found == 0)) || echo "xl: domain $dom does not exist" >&2
   exit $found ;;
+domid)
+  dom=$1
+  echo "domid $dom" >>"$dir/calls"
+  if [[ -f $dir/$dom.pid ]] && kill -0 "$(cat "$dir/$dom.pid")" 2>/dev/null; then echo 1; exit 0; fi
+  echo "Can't get domid of domain name '$dom', maybe this domain does not exist." >&2
+  exit 1 ;;
 list)
   echo "Name ID"
   for p in "$dir"/*.pid "$dir"/*.half; do [[ -e $p ]] && basename "${p%.*}"; done

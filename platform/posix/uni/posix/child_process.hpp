@@ -23,6 +23,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <array>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <initializer_list>
@@ -90,6 +91,29 @@ class child_process {
     }
     ::fcntl(out[0], F_SETFL, O_NONBLOCK);
     return child_process(std::make_shared<state>(io, s, pid, pidfd, out[0]));
+  }
+
+  // Runs `words` to its end outside the event loop (a program's last clean-up,
+  // once the loop has stopped): its output goes to ours; past `limit` it is
+  // killed. Its exit status, or -1 if it could not run or was killed.
+  static int run_blocking(std::vector<std::string> words, duration limit) {
+    if (words.empty()) return -1;
+    std::vector<char*> argv;
+    for (std::string& w : words) argv.push_back(w.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    if (::posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -1;
+    const auto give_up = std::chrono::steady_clock::now() + limit;
+    int status = 0;
+    while (::waitpid(pid, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() >= give_up) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        return -1;
+      }
+      ::usleep(10'000);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
   // Waits until the child has exited and returns its status (its exit code, or
