@@ -65,6 +65,9 @@ fetch() {
   ip netns exec "$NS" "$app" --tap tap0 "${APP_IP_FLAGS[@]}" "$@" >"$APP_LOG" 2>&1 &
   APP_PID=$!
   for _ in $(seq 300); do grep -q "http-get: status\|http-get: .*: " "$APP_LOG" && break; sleep 0.1; done
+  # It ends by itself once it has reported (its exit status is the verdict); a
+  # stop sent at once could overtake that end (exit 143 under ASan).
+  for _ in $(seq 50); do kill -0 "$APP_PID" 2>/dev/null || break; sleep 0.1; done
   kill -TERM "$APP_PID" 2>/dev/null || true  # (gone already if it could not start)
   local status=0
   wait "$APP_PID" || status=$?
