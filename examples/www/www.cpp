@@ -177,4 +177,8 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
 
 }  // namespace
 
+#if UNI_WWW_DISK
+UNI_APPLIANCE("www-disk", www_config, serve, flags)
+#else
 UNI_APPLIANCE("www", www_config, serve, flags)
+#endif
