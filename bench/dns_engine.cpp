@@ -27,6 +27,8 @@
 #include <uni/sim/manual_clock.hpp>
 #include <uni/stack.hpp>
 
+#include "trace_stamps.hpp"
+
 using namespace uni::dns;
 
 namespace {
@@ -94,12 +96,6 @@ struct path_config : uni::default_config {  // as examples/dns
   static constexpr bool trace = uni::trace::compiled;  // bench_dns_engine_traced (bench/trace.sh)
 };
 
-// The host's monotonic clock, for trace stamps as a POSIX appliance takes them.
-struct steady_clock_source {
-  uni::time_point now() const noexcept {
-    return uni::time_point(std::chrono::duration_cast<uni::duration>(std::chrono::steady_clock::now().time_since_epoch()));
-  }
-};
 
 std::vector<std::uint8_t> ethernet_header(std::uint16_t type, uni::mac_address dst) {
   std::vector<std::uint8_t> f(dst.bytes.begin(), dst.bytes.end());
@@ -156,13 +152,7 @@ double run_stack(std::vector<zone> zones, const std::vector<std::vector<std::uin
   // Traced (UNI_TRACE=1): every task, frame and query recorded into a ring that wraps, as --trace does,
   // each stamped with the host's monotonic clock (UNI_TRACE_CLOCK=stack: with the stack's manual
   // clock, which costs nothing to read: what recording alone costs).
-  steady_clock_source wall;
-  std::optional<uni::trace::recorder> traced;
-  if constexpr (uni::trace::compiled) {
-    const char* stamps = std::getenv("UNI_TRACE_CLOCK");
-    if (stamps && std::string_view(stamps) == "stack") traced.emplace(path_config::trace_events, clock);
-    else traced.emplace(path_config::trace_events, wall);
-  }
+  bench::trace_stamps traced(path_config::trace_events, clock);
   stack_type stack(nic, clock, sched, *pool, {{our_ip, 24}, peer_ip, false});
   stack.start();
   server_options memo;
@@ -201,10 +191,10 @@ double run_stack(std::vector<zone> zones, const std::vector<std::vector<std::uin
                  static_cast<unsigned long long>(nic.sent - before));
     std::exit(1);
   }
-  if (traced)
+  if (traced.on())
     std::fprintf(stderr, "bench_dns_engine: traced, %llu events recorded (%.1f per query)\n",
-                 static_cast<unsigned long long>(traced->recorded()),
-                 static_cast<double>(traced->recorded()) / static_cast<double>(done));
+                 static_cast<unsigned long long>(traced.recorded()),
+                 static_cast<double>(traced.recorded()) / static_cast<double>(done));
   return static_cast<double>(done) / elapsed;
 }
 

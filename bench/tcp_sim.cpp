@@ -13,13 +13,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <optional>
 #include <string_view>
 #include <vector>
 
 #include <uni/core/run.hpp>
 #include <uni/sim/sim_link.hpp>
 #include <uni/stack.hpp>
+
+#include "trace_stamps.hpp"
 
 namespace {
 
@@ -29,13 +30,6 @@ struct bench_config : uni::default_config {
   static constexpr bool trace = uni::trace::compiled;  // bench_tcp_sim_traced (bench/trace.sh)
 };
 using stack_type = uni::Stack<uni::sim::SimNetif, uni::sim::ManualClock, bench_config>;
-
-// The host's monotonic clock, for trace stamps as a POSIX appliance takes them.
-struct steady_clock_source {
-  uni::time_point now() const noexcept {
-    return uni::time_point(std::chrono::duration_cast<uni::duration>(std::chrono::steady_clock::now().time_since_epoch()));
-  }
-};
 
 const uni::ipv4_address a_ip = uni::ipv4_address::from_octets(10, 0, 0, 2);
 const uni::ipv4_address b_ip = uni::ipv4_address::from_octets(10, 0, 0, 3);
@@ -49,13 +43,7 @@ struct outcome {
 bool transfer(std::size_t bytes, outcome& out) {
   auto pool = std::make_unique<uni::static_page_pool<4096>>();
   uni::sim::ManualClock clock;
-  steady_clock_source wall;
-  std::optional<uni::trace::recorder> traced;
-  if constexpr (uni::trace::compiled) {
-    const char* stamps = std::getenv("UNI_TRACE_CLOCK");
-    if (stamps && std::string_view(stamps) == "stack") traced.emplace(bench_config::trace_events, clock);
-    else traced.emplace(bench_config::trace_events, wall);
-  }
+  bench::trace_stamps traced(bench_config::trace_events, clock);
   uni::scheduler sched;
   uni::sim::sim_link link(*pool, clock, 1, {});
   stack_type a(link.a(), clock, sched, *pool, {{a_ip, 24}, {}, false, 1});
@@ -96,7 +84,7 @@ bool transfer(std::size_t bytes, outcome& out) {
     whole = got == bytes;
   };
   if (!uni::run(sched, clock, main()).ok()) return false;
-  if constexpr (uni::trace::compiled) out.events = traced->recorded();
+  out.events = traced.recorded();
   return whole;
 }
 
