@@ -47,6 +47,7 @@
 #include <uni/trace/console_dump.hpp>
 #include <uni/xen/appliance.hpp>
 #include <uni/xen/blkfront.hpp>
+#include <uni/xen/domu_base.hpp>
 #include <uni/xen/grant_table.hpp>
 #include <uni/xen/netif.hpp>
 #include <uni/xen/xenstore.hpp>
@@ -226,21 +227,10 @@ template <class Config, class Serve>
       }
     }
     static grant_table grants;  // 16 KiB of table, page-aligned: not on the stack
-    if (auto r = grants.start(); !r) {
-      log_error(name, ": cannot map the grant table: ", to_string(r.err()));
-      co_return 3;
-    }
     xenstore store(p.events, p.sched);
-    if (auto r = store.start(); !r) {
-      log_error(name, ": no xenstore (", to_string(r.err()), "): a network appliance runs as a domU");
-      co_return 3;
-    }
-    // The I/O page pool over the region start of day set aside.
-    const boot::region io = p.boot.memory.io_pages;
-    std::size_t pages = io.size() / page_size;
-    if (pages > Config::io_pages) pages = Config::io_pages;
-    std::unique_ptr<page_meta[]> meta{new page_meta[pages]};
-    page_pool pool{{reinterpret_cast<std::uint8_t*>(io.start), pages * page_size}, {meta.get(), pages}};
+    if (!start_grants_and_store(name, "a network appliance", grants, store)) co_return 3;
+    io_page_pool io(p.boot.memory.io_pages, Config::io_pages);
+    page_pool& pool = io.pool();
 
     // Disks first: a service that starts finds them there.
     auto disks = std::make_unique<detail::xen_disks<Config>>();
@@ -273,7 +263,7 @@ template <class Config, class Serve>
       const std::uint64_t cycles = cpu::rdtsc() - p.boot.tsc_at_entry;
       const ipv4_address gw = f.stack->gateway();
       log_info(name, ": ", f.stack->address(), " on netfront ", node.view(), " (mac ", f.net.mac(), ", gateway ",
-               gw.is_any() ? std::string_view("none") : std::string_view(fixed_text<16>(gw).view()), ", ", pages,
+               gw.is_any() ? std::string_view("none") : std::string_view(fixed_text<16>(gw).view()), ", ", io.pages(),
                " I/O pages); network up ", cycles, " cycles (", p.clock.tsc_to_ns(cycles) / 1000,
                " us) after the first instruction");
     }

@@ -25,6 +25,7 @@
 #include <uni/options.hpp>
 #include <uni/target_options.hpp>
 #include <uni/xen/appliance.hpp>
+#include <uni/xen/domu_base.hpp>
 #include <uni/xen/grant_table.hpp>
 #include <uni/xen/vchan.hpp>
 #include <uni/xen/xenstore.hpp>
@@ -92,20 +93,10 @@ template <std::size_t IoPages, class Serve>
     }
     set_log_level(target_flags::log_level_of(opts->text("log")));
     static grant_table grants;  // page-aligned, 16 KiB: not on the stack
-    if (auto r = grants.start(); !r) {
-      log_error(name, ": cannot map the grant table: ", to_string(r.err()));
-      co_return 3;
-    }
     xenstore store(p.events, p.sched);
-    if (auto r = store.start(); !r) {
-      log_error(name, ": no xenstore (", to_string(r.err()), "): a vchan appliance runs as a domU");
-      co_return 3;
-    }
-    const boot::region io = p.boot.memory.io_pages;
-    std::size_t pages = io.size() / page_size;
-    if (pages > IoPages) pages = IoPages;
-    std::unique_ptr<page_meta[]> meta{new page_meta[pages]};
-    page_pool pool{{reinterpret_cast<std::uint8_t*>(io.start), pages * page_size}, {meta.get(), pages}};
+    if (!start_grants_and_store(name, "a vchan appliance", grants, store)) co_return 3;
+    io_page_pool io(p.boot.memory.io_pages, IoPages);
+    page_pool& pool = io.pool();
     auto server = std::make_unique<vchan_server>(p.events, grants, store, pool, p.sched);
     auto client = std::make_unique<vchan_client>(p.events, store, pool, p.sched);
     vchan_endpoint vchans(*server, *client, *opts);
