@@ -59,8 +59,8 @@ zone compiled_zone() noexcept;
 }  // namespace uni::dns
 ")
     add_custom_command(OUTPUT "${dir}/uni_compiled_dns_zone.cpp"
-      COMMAND ${compiler} ${zone} "${dir}/uni_compiled_dns_zone.cpp"
-      DEPENDS ${compiler} ${zone}
+      COMMAND ${compiler} ${zone} "${dir}/uni_compiled_dns_zone.cpp" "${dir}/uni_compiled_dns_zone.d"
+      DEPENDS ${compiler} ${zone} DEPFILE "${dir}/uni_compiled_dns_zone.d"
       COMMENT "Compiling the DNS zone ${zone} into ${target}")
     add_dependencies(${target} uni_dns_zone_compiler)
     target_sources(${target} PRIVATE "${dir}/uni_compiled_dns_zone.cpp")

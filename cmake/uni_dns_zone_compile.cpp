@@ -4,10 +4,13 @@
 // builds the zone, and writes its tables (uni::dns::zone::tables) as constants
 // into a C++ source: the image then holds neither the parser nor the builder,
 // and a bad zone fails the build with the parser's own message.
-//   uni_dns_zone_compile ZONE_FILE OUT.cpp
+//   uni_dns_zone_compile ZONE_FILE OUT.cpp [DEPFILE]
+// DEPFILE (Makefile syntax) names every file the zone was read from, $INCLUDEs
+// too, so editing an included file rebuilds the image.
 // Built for the build machine (a hosted program), not for the image.
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include <uni/dns/zone_file_system.hpp>
 
@@ -23,17 +26,41 @@ void put_array(std::FILE* out, const char* type, const char* name, std::span<con
   std::fputs("\n};\n", out);
 }
 
+// Makefile syntax: spaces in paths escaped with a backslash.
+bool write_depfile(const char* path, const char* target, const std::vector<std::string>& files) {
+  std::FILE* d = std::fopen(path, "w");
+  if (!d) {
+    std::fprintf(stderr, "uni_dns_zone: cannot write %s\n", path);
+    return false;
+  }
+  auto put_path = [d](const std::string& p) {
+    for (char c : p) {
+      if (c == ' ') std::fputc('\\', d);
+      std::fputc(c, d);
+    }
+  };
+  put_path(target);
+  std::fputc(':', d);
+  for (const auto& f : files) {
+    std::fputc(' ', d);
+    put_path(f);
+  }
+  std::fputc('\n', d);
+  return std::fclose(d) == 0;
+}
+
 }  // namespace
 
 // (A built zone has an SOA, so no table is empty: no zero-length arrays.)
 int main(int argc, char** argv) {
   using namespace uni::dns;
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s ZONE_FILE OUT.cpp\n", argv[0]);
+  if (argc != 3 && argc != 4) {
+    std::fprintf(stderr, "usage: %s ZONE_FILE OUT.cpp [DEPFILE]\n", argv[0]);
     return 2;
   }
   std::string problem;
-  const auto z = load_zone_file(argv[1], name{}, problem);  // read as `dns --zone FILE` reads it
+  std::vector<std::string> files_read;
+  const auto z = load_zone_file(argv[1], name{}, problem, &files_read);  // read as `dns --zone FILE` reads it
   if (!z) {
     std::fprintf(stderr, "uni_dns_zone: %s\n", problem.c_str());
     return 1;
@@ -65,5 +92,6 @@ int main(int argc, char** argv) {
                "  return zone::over(name::from_checked_wire(origin), {nodes, rrsets, records, bytes, index, %u});\n"
                "}\n\n}  // namespace uni::dns\n",
                t.apex);
-  return std::fclose(out) == 0 ? 0 : 1;
+  if (std::fclose(out) != 0) return 1;
+  return argc == 4 && !write_depfile(argv[3], argv[2], files_read) ? 1 : 0;
 }

@@ -8,6 +8,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <uni/dns/zone_file.hpp>
 
@@ -22,16 +23,21 @@ inline std::optional<std::string> read_text_file(const std::string& path) {
 }
 
 // The zone in `file`, or the error in `problem` ("cannot read FILE", or the
-// parser's "file:line: why").
-inline std::optional<zone> load_zone_file(const std::string& file, const name& origin, std::string& problem) {
+// parser's "file:line: why"). `files_read`, if given, gets every file the zone
+// was read from ($INCLUDEs too): the zone compiler's build dependencies.
+inline std::optional<zone> load_zone_file(const std::string& file, const name& origin, std::string& problem,
+                                          std::vector<std::string>* files_read = nullptr) {
+  if (files_read) files_read->push_back(file);
   const auto text = read_text_file(file);
   if (!text) {
     problem = "cannot read " + file;
     return std::nullopt;
   }
   const std::string folder = file.substr(0, file.rfind('/') + 1);
-  auto read_included = [&folder](const std::string& path) {
-    return read_text_file(path.starts_with('/') ? path : folder + path);
+  auto read_included = [&folder, files_read](const std::string& path) {
+    const std::string full = path.starts_with('/') ? path : folder + path;
+    if (files_read) files_read->push_back(full);
+    return read_text_file(full);
   };
   const zone_include_reader include = read_included;
   return load_zone(*text, origin, file, problem, &include);
