@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# tests/integration/vchan_twin.sh VCHAN-ECHO-SOCKET: the POSIX twin of a vchan
-# (a Unix domain socket, --vchan PATH) serving examples/vchan-echo. A python3
-# client sends 10 MiB and must get them back byte for byte; then a client that
-# dies mid-transfer (SIGKILL) must leave the appliance ending cleanly (status 0),
-# as dom0's end killed does on Xen; without --vchan it refuses to start (2).
+# tests/integration/vchan_twin.sh VCHAN-ECHO-SOCKET [WWW-VCHAN-SOCKET]: the POSIX
+# twin of a vchan (a Unix domain socket, --vchan PATH) serving examples/vchan-echo.
+# A python3 client sends 10 MiB and must get them back byte for byte; then a
+# client that dies mid-transfer (SIGKILL) must leave the appliance ending cleanly
+# (status 0), as dom0's end killed does on Xen; without --vchan it refuses to
+# start (2). With www-vchan (examples/www over the vchan byte stream), curl
+# --unix-socket fetches its home page and style sheet over one kept-alive
+# stream, then a second stream gets the home page again.
 set -u
-app=$1
+app=$1 www=${2:-}
 command -v python3 >/dev/null || { echo "SKIP: python3 is the client"; exit 77; }
 work=$(mktemp -d) && trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 sock=$work/vchan.sock
@@ -55,4 +58,16 @@ grep -q "ended by the peer going" "$work/log" || fail "no clean end after the pe
 echo "a peer killed mid-transfer: $(grep -o '[0-9]* bytes echoed' "$work/log"), exit status 0"
 "$app" >"$work/log" 2>&1
 [[ $? == 2 ]] || fail "no refusal without --vchan"
+if [[ -n $www ]] && command -v curl >/dev/null; then
+  rm -f "$sock"
+  app=$www start
+  curl -sS --max-time 5 --unix-socket "$sock" -o "$work/page" http://www/ -o "$work/css" http://www/style.css ||
+    fail "curl over the Unix socket"
+  grep -q "served by <strong>www</strong>" "$work/page" && grep -q "font-family" "$work/css" ||
+    fail "the page or the style sheet is not the site's"
+  curl -sS --max-time 5 --unix-socket "$sock" http://www/ | cmp -s - "$work/page" || fail "the second stream's page differs"
+  kill -TERM $pid; wait $pid || fail "www-vchan exited $? on SIGTERM"
+  grep -q "www: 2 connections, 3 requests" "$work/log" || fail "www-vchan's counters: $(grep 'www:' "$work/log")"
+  echo "www-vchan served its site to curl over the Unix socket twin (3 requests, 2 streams)"
+fi
 echo "PASS"
