@@ -20,25 +20,27 @@ proxy=$root/usr/lib/xen-4.17/bin/vchan-socket-proxy
 cp "$proxy" "$rd/bin/"
 for l in $(ldd "$proxy" | awk '/=> \// {print $3}'); do cp -L "$l" "$rd/lib/x86_64-linux-gnu/"; done
 cp "$root/usr/bin/xenstore-read" "$rd/bin/" 2>/dev/null
+# www-vchan (examples/www over a vchan), when given: HTTP from dom0 through the proxy.
+[[ -n ${UNI_VCHAN_WWW:-} ]] && cp "$UNI_VCHAN_WWW" "$rd/app/www-vchan"
 
 with_client=${UNI_VCHAN_CLIENT:-0}
 cat >"$rd/app/scenario.sh" <<SCENARIO
 #!/bin/sh
-# NAME EXTRA: an xl configuration for the vchan-echo image, no devices.
-cfg() { printf '%s\\n' "name = \"\$1\"" 'type = "pvh"' 'kernel = "/app/$name"' 'memory = 32' 'vcpus = 1' \\
+# NAME EXTRA [IMAGE]: an xl configuration for the vchan-echo image (or IMAGE), no devices.
+cfg() { printf '%s\\n' "name = \"\$1\"" 'type = "pvh"' "kernel = \"\${3:-/app/$name}\"" 'memory = 32' 'vcpus = 1' \\
   "extra = \"\$2\"" 'on_poweroff = "destroy"' 'on_crash = "preserve"' >/app/\$1.cfg; }
-# NAME EXTRA: creates the domU (xl has been seen to hang: cut off, cleared, tried again).
+# NAME EXTRA [IMAGE]: creates the domU (xl has been seen to hang: cut off, cleared, tried again).
 create() {
-  cfg "\$1" "\$2"
+  cfg "\$1" "\$2" "\${3:-}"
   for attempt in 1 2; do
     timeout 60 xl create /app/\$1.cfg && return 0
     echo "dom0: xl create \$1 failed (attempt \$attempt)"; xl destroy \$1 2>/dev/null; sleep 1
   done
   return 1
 }
-# NAME EXTRA: creates the domU and waits for its vchan in xenstore; sets \$path.
+# NAME EXTRA [IMAGE]: creates the domU and waits for its vchan in xenstore; sets \$path.
 start() {
-  create "\$1" "\$2" || return 1
+  create "\$1" "\$2" "\${3:-}" || return 1
   domid=\$(xl domid \$1)
   path=/local/domain/\$domid/data/vchan
   for i in \$(seq 1 300); do xenstore-read \$path/ring-ref >/dev/null 2>&1 && return 0; sleep 0.1; done
@@ -85,6 +87,48 @@ for run in "in-page 10 1" "pages 16 10"; do
   kill \$proxy \$writer 2>/dev/null; exec 3>&-
   finish vchan-\$1 || ok=1
 done
+# Two uni domUs: vchan-echo serving (ring order 13: the client maps two
+# granted pages per ring) for the next domain, and vchan-echo --check as its
+# client sending a pattern. Both are created paused, so each knows the other's
+# domid before it runs: Xen hands out the next free id; a guess that missed
+# (an id taken by a failed create) is destroyed and made again.
+next=\$((domid + 1)); pair=""
+for attempt in 1 2 3; do
+  cfg vchan-server "--ring-order 13 --peer \$((next + 1))"
+  cfg vchan-checker "--connect --peer \$next --vchan /local/domain/\$next/data/vchan --check 262144"
+  s=""; c=""
+  timeout 60 xl create -p /app/vchan-server.cfg >/dev/null && s=\$(xl domid vchan-server)
+  [ "\$s" = "\$next" ] && timeout 60 xl create -p /app/vchan-checker.cfg >/dev/null && c=\$(xl domid vchan-checker)
+  [ "\$c" = "\$((next + 1))" ] && { pair=1; break; }
+  echo "dom0: the pair's domids were not \$next and \$((next + 1)) (\$s, \$c): again"
+  xl destroy vchan-server 2>/dev/null; xl destroy vchan-checker 2>/dev/null
+  next=\$(( \${c:-\${s:-\$next}} + 2 ))
+done
+if [ -n "\$pair" ]; then
+  t0=\$(cut -d' ' -f1 /proc/uptime)
+  xl unpause vchan-server; xl unpause vchan-checker
+  finish vchan-checker && grep -q "check: 262144 bytes sent and echoed intact" /var/log/xen/console/guest-vchan-checker.log &&
+    echo "dom0: vchan between two domUs (\$next serving, \$c checking): 262144 bytes each way intact in \$(awk -v t0=\$t0 '{printf "%.2f", \$1 - t0}' /proc/uptime) s" || ok=1
+  finish vchan-server || ok=1
+else ok=1; fi
+# HTTP over vchan: www-vchan serves its site; two pipelined requests (the
+# second asks to close) through vchan-socket-proxy, whose stdin stays open
+# until the appliance closes the channel after the second answer.
+if [ -f /app/www-vchan ]; then
+  if start www-vchan "--ring-order 12" /app/www-vchan; then
+    t0=\$(cut -d' ' -f1 /proc/uptime)
+    connect
+    printf 'GET / HTTP/1.1\\r\\nHost: www\\r\\n\\r\\nGET /style.css HTTP/1.1\\r\\nHost: www\\r\\nConnection: close\\r\\n\\r\\n' >&3
+    for i in \$(seq 1 200); do kill -0 \$proxy 2>/dev/null || break; sleep 0.1; done
+    exec 3>&-; kill \$proxy 2>/dev/null
+    if [ "\$(grep -c 'HTTP/1.1 200' /tmp/got)" = 2 ] && grep -q "served by <strong>www</strong>" /tmp/got && grep -q "font-family" /tmp/got; then
+      echo "dom0: http over vchan: GET / and /style.css from www-vchan (\$(size /tmp/got) bytes) in \$(awk -v t0=\$t0 '{printf "%.2f", \$1 - t0}' /proc/uptime) s"
+    else echo "dom0: http over vchan failed (\$(size /tmp/got) bytes):"; head -c 300 /tmp/got; ok=1; fi
+    xl destroy www-vchan
+    log=/var/log/xen/console/guest-www-vchan.log
+    echo "dom0: ---- domU console (www-vchan) ----"; cat \$log; echo "dom0: ---- end ----"
+  else ok=1; fi
+fi
 # The appliance as the client of a server in dom0. Asked for only
 # (UNI_VCHAN_CLIENT=1): in the clean-clone CI run dom0's vchan-socket-proxy, the
 # server here, died of a segmentation fault after 233 KB (cause not found).
@@ -113,6 +157,8 @@ if wait_for 65536 20; then  # under way: kill it
 else echo "dom0: the transfer did not start"; ok=1; kill -9 \$proxy; fi
 exec 3>&-; kill \$writer 2>/dev/null
 finish vchan-killed && grep -q "ended by the peer going" /var/log/xen/console/guest-vchan-killed.log || ok=1
+# dom0's own processes that crashed meanwhile (the kernel logs each segfault).
+dmesg | grep -E "segfault at" | sed 's/^/dom0: dmesg: /'
 exit \$ok
 SCENARIO
 chmod +x "$rd/app/scenario.sh"
