@@ -1,6 +1,7 @@
 // examples/vchan-echo: echoes a vchan (RFC 862's echo, over Xen's shared-memory
 // channel instead of TCP): one connection, every byte sent back as it came,
-// until the peer goes. On Xen a Linux domain connects with libxenvchan (e.g.
+// until the peer goes; the echo is tcp-echo's own (echo_stream, written
+// against any ByteStream). On Xen a Linux domain connects with libxenvchan (e.g.
 // `vchan-socket-proxy -m client DOMID /local/domain/DOMID/data/vchan -`); on
 // POSIX any Unix-socket client does (`socat - UNIX-CONNECT:PATH`).
 // Exit status 0 once the peer has gone, whether it closed or died; 1 if the
@@ -18,6 +19,8 @@
 #include <uni/core/buffer.hpp>
 #include <uni/core/log.hpp>
 #include <uni/net/transport.hpp>
+
+#include "tcp_echo.hpp"
 
 namespace {
 
@@ -73,25 +76,12 @@ uni::task<int> serve(auto& vchans, const uni::appliance_options& o) {
     s->close();
     co_return status;
   }
-  std::uint64_t bytes = 0;
-  uni::error ended = uni::error::none;
-  for (;;) {
-    auto d = co_await s->read();
-    if (!d) {
-      ended = d.err();
-      break;
-    }
-    if (d->empty()) break;
-    bytes += d->size();
-    if (auto w = co_await s->write(*d); !w) {
-      ended = w.err();
-      break;
-    }
-  }
-  s->close();
+  echo::stream_counters n;
+  co_await echo::echo_stream(vchans.sched(), std::move(*s), n);
+  const uni::error ended = n.last_error;
   // The peer going away mid-write (closed) ends the echo as its close does.
   const bool clean = ended == uni::error::none || ended == uni::error::closed;
-  uni::log_info("vchan-echo: ", bytes, " bytes echoed; ended by ", clean ? "the peer going" : "an error: ",
+  uni::log_info("vchan-echo: ", n.bytes, " bytes echoed; ended by ", clean ? "the peer going" : "an error: ",
                 clean ? "" : uni::to_string(ended));
   co_return clean ? 0 : 1;
 }
