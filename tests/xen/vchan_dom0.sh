@@ -1,19 +1,28 @@
 # tests/xen/vchan_dom0.sh: the `vchan` mode of dom0.sh (sourced by it; IMAGE is
 # examples/vchan-echo). Puts Xen's vchan-socket-proxy (xen-utils, libxenvchan)
-# in dom0's initramfs with a scenario it runs once the toolstack is up, three
-# domUs in a row, dom0 the vchan's client each time through the proxy's
-# stdin/stdout:
+# in dom0's initramfs with a scenario it runs once the toolstack is up, the
+# domUs one after another, dom0 the vchan's client through the proxy's
+# stdin/stdout unless said otherwise:
 #   in-page   --ring-order 10 (both rings inside the shared page, 1 and 2 KiB):
 #             1 MiB each way, echoed byte for byte (10 MiB take ~65 s under TCG:
-#             one event round trip per KiB)
+#             one event round trip per KiB of ring)
 #   pages     --ring-order 16 (64 KiB rings in 16 granted pages each): 10 MiB
 #             each way, the same
+#   two domUs vchan-echo serving at ring order 13 for another domU, vchan-echo
+#             --connect --check there: 256 KiB of a pattern each way (the server
+#             lets its peer read its xenstore nodes, XS_SET_PERMS)
+#   http      www-vchan (UNI_VCHAN_WWW: examples/www over a vchan) answers two
+#             pipelined GETs through the proxy
 #   client    (UNI_VCHAN_CLIENT=1 only) the roles swapped: the proxy is the server (libxenvchan's own
 #             in-page orders) at /local/domain/0/data/vchan-DOMID, the appliance
 #             (--connect) maps its grants into its physmap: 1 MiB each way
 #   killed    --ring-order 12: the proxy killed (SIGKILL) mid-transfer; the
 #             appliance notices (the live byte gntdev clears, the event) and
 #             ends with status 0
+# With UNI_VCHAN_BENCH (bench/vchan.sh) the benchmark runs instead.
+# dom0's kernel log of segfaults closes the run: this dom0 (Linux 6.1 PV under
+# Xen 4.17 in QEMU TCG) crashes processes at random once domUs run (busybox's
+# applets, the scenario's shell, xl), whatever the vchan's roles.
 # The verdict is the scenario's exit status.
 proxy=$root/usr/lib/xen-4.17/bin/vchan-socket-proxy
 [[ -x $proxy ]] || { echo "SKIP: $proxy is missing (xen-utils-4.17 in $dom0)"; exit 77; }
@@ -22,13 +31,20 @@ for l in $(ldd "$proxy" | awk '/=> \// {print $3}'); do cp -L "$l" "$rd/lib/x86_
 cp "$root/usr/bin/xenstore-read" "$rd/bin/" 2>/dev/null
 # www-vchan (examples/www over a vchan), when given: HTTP from dom0 through the proxy.
 [[ -n ${UNI_VCHAN_WWW:-} ]] && cp "$UNI_VCHAN_WWW" "$rd/app/www-vchan"
+# bench/vchan.sh: its peer (bench/vchan_peer.cpp) and tcp-echo-xen; the
+# benchmark runs instead of the tests.
+bench=${UNI_VCHAN_BENCH:-}
+if [[ -n $bench ]]; then
+  cp "$bench" "$rd/bin/vchan_peer" && cp "${UNI_VCHAN_TCP_ECHO:?tcp-echo-xen for the benchmark}" "$rd/app/tcp-echo" || exit 1
+fi
 
 with_client=${UNI_VCHAN_CLIENT:-0}
 cat >"$rd/app/scenario.sh" <<SCENARIO
 #!/bin/sh
-# NAME EXTRA [IMAGE]: an xl configuration for the vchan-echo image (or IMAGE), no devices.
+# NAME EXTRA [IMAGE [LINE]]: an xl configuration for the vchan-echo image (or
+# IMAGE), no devices (or LINE's).
 cfg() { printf '%s\\n' "name = \"\$1\"" 'type = "pvh"' "kernel = \"\${3:-/app/$name}\"" 'memory = 32' 'vcpus = 1' \\
-  "extra = \"\$2\"" 'on_poweroff = "destroy"' 'on_crash = "preserve"' >/app/\$1.cfg; }
+  "extra = \"\$2\"" 'on_poweroff = "destroy"' 'on_crash = "preserve"' "\${4:-}" >/app/\$1.cfg; }
 # NAME EXTRA [IMAGE]: creates the domU (xl has been seen to hang: cut off, cleared, tried again).
 create() {
   cfg "\$1" "\$2" "\${3:-}"
@@ -68,6 +84,24 @@ wait_for() {  # BYTES SECONDS: until /tmp/got holds BYTES
   while [ \$(size /tmp/got) -lt \$1 ] && [ \$(cut -d. -f1 /proc/uptime) -lt \$t ]; do sleep 0.1; done
   [ \$(size /tmp/got) -ge \$1 ]
 }
+if [ -n "$bench" ]; then
+  # The benchmark: tcp-echo over netfront (10.0.0.2) and vchan-echo (ring order
+  # 16, a fresh domain each time) against the same peer, alternately, twice.
+  cfg tcp-bench "" /app/tcp-echo "vif = [ 'bridge=xenbr0,mac=00:16:3e:00:00:02' ]"
+  timeout 60 xl create /app/tcp-bench.cfg >/dev/null || exit 1
+  for i in \$(seq 1 100); do ping -c 1 -W 1 10.0.0.2 >/dev/null 2>&1 && break; done
+  ok=0
+  measure() {  # RUN ARGS...: one vchan_peer run, its line prefixed
+    run=\$1; shift
+    vchan_peer "\$@" ${UNI_VCHAN_BENCH_BYTES:-8388608} 200 >/tmp/bench 2>&1 || ok=1
+    sed "s/^/dom0: bench: run \$run: /" /tmp/bench
+  }
+  for run in 1 2; do
+    if start vchan-bench\$run "--ring-order 16"; then measure \$run vchan \$domid \$path; else ok=1; fi
+    measure \$run tcp 10.0.0.2 7
+  done
+  exit \$ok
+fi
 dd if=/dev/urandom of=/tmp/sent10 bs=1M count=10 2>/dev/null
 head -c 1048576 /tmp/sent10 >/tmp/sent1
 ok=0
@@ -130,8 +164,14 @@ if [ -f /app/www-vchan ]; then
   else ok=1; fi
 fi
 # The appliance as the client of a server in dom0. Asked for only
-# (UNI_VCHAN_CLIENT=1): in the clean-clone CI run dom0's vchan-socket-proxy, the
-# server here, died of a segmentation fault after 233 KB (cause not found).
+# (UNI_VCHAN_CLIENT=1): it passes (2 MiB each way intact, 3 of 6 runs on
+# 2026-12-03), but fails as often, and not for uni's part: in those runs dom0's
+# kernel logged segfaults of its busybox applets, the scenario's shell and xl
+# (garbage addresses, the same few instructions), also in runs where uni was
+# only the server, and none in a run with no domU (libxenvchan's server and
+# client both in dom0: 4 x 2 MiB each way intact). The failed runs stalled or
+# got bytes changed in dom0 while uni's counters show every byte it read
+# written back; vchan-socket-proxy's own segfault (CI, 233 KB) is of that kind.
 head -c 1048576 /tmp/sent10 >/tmp/sent
 if [ "$with_client" = 1 ] && create vchan-client "--connect --vchan /local/domain/0/data/vchan-client"; then
   domid=\$(xl domid vchan-client)
