@@ -192,14 +192,14 @@ uni::task<int> serve_site(const uni::appliance_options& o, auto run) {
 
 #if UNI_WWW_VCHAN
 uni::task<int> serve(auto& vchans, const uni::appliance_options& o) {
-  co_return co_await serve_site(o, [&](const uni::http::server_options& opt, uni::http::server_counters& n) {
+  return serve_site(o, [&vchans](const uni::http::server_options& opt, uni::http::server_counters& n) {
     return uni::http::serve_streams(vchans, vchans.sched(), vchans.pool(), opt, n);
   });
 }
 #else
 uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
   const auto port = static_cast<std::uint16_t>(o.number("port"));
-  co_return co_await serve_site(o, [&](const uni::http::server_options& opt, uni::http::server_counters& n) {
+  return serve_site(o, [&stack, port](const uni::http::server_options& opt, uni::http::server_counters& n) {
     return uni::http::serve(stack, port, opt, n);
   });
 }

@@ -34,6 +34,8 @@ namespace uni::http {
 using connection_supervisor = accept_supervisor<conn_watch>;
 
 namespace detail {
+inline constexpr duration reap_every = std::chrono::milliseconds(200);
+
 // Counts why a connection past its deadline is being cancelled.
 inline void count_timeout(server_counters& n, conn_state state) noexcept {
   switch (state) {
@@ -48,7 +50,7 @@ inline void count_timeout(server_counters& n, conn_state state) noexcept {
 // Cancels the connections whose deadline passed, counting why.
 inline task<void> reap(server_state& srv, connection_supervisor& sup) {
   while (true) {
-    co_await srv.sched.sleep_for(std::chrono::milliseconds(200));
+    co_await srv.sched.sleep_for(reap_every);
     const time_point now = srv.sched.now();
     for (auto& s : sup.children()) {
       if (!s.task.valid()) continue;
@@ -110,8 +112,9 @@ task<int> serve_streams(Streams& streams, scheduler& sched, page_pool& pool, con
     ++n.accepts.accepted;
     conn_watch watch{sched.now() + opt.idle_timeout, conn_state::idle};
     join_handle<void> c = spawn(sched, detail::run_connection(srv, watch, std::move(*s)));
-    for (;;) {  // until it ends, or its deadline (which moves as it goes) passes
-      auto ended = co_await c.join_until(watch.deadline);
+    for (;;) {  // until it ends, or its deadline passes (it moves as the connection goes, earlier too)
+      const time_point look = sched.now() + detail::reap_every;
+      auto ended = co_await c.join_until(watch.deadline < look ? watch.deadline : look);
       if (ended || ended.err() != error::timed_out) break;
       if (sched.now() < watch.deadline) continue;
       detail::count_timeout(n, watch.state);
