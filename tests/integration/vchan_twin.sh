@@ -6,7 +6,8 @@
 # (status 0), as dom0's end killed does on Xen; without --vchan it refuses to
 # start (2). With www-vchan (examples/www over the vchan byte stream), curl
 # --unix-socket fetches its home page and style sheet over one kept-alive
-# stream, then a second stream gets the home page again.
+# stream, then a second stream gets the home page again, and a third asking to
+# close is ended after the linger though the client keeps its end open.
 set -u
 app=$1 www=${2:-}
 command -v python3 >/dev/null || { echo "SKIP: python3 is the client"; exit 77; }
@@ -66,8 +67,25 @@ if [[ -n $www ]] && command -v curl >/dev/null; then
   grep -q "served by <strong>www</strong>" "$work/page" && grep -q "font-family" "$work/css" ||
     fail "the page or the style sheet is not the site's"
   curl -sS --max-time 5 --unix-socket "$sock" http://www/ | cmp -s - "$work/page" || fail "the second stream's page differs"
+  # A client that asks to close but keeps its end open (as vchan-socket-proxy
+  # does): the stream ends after the 2 s linger, not at the idle deadline (30 s).
+  python3 - "$sock" <<'PY' || fail "www-vchan did not end a 'Connection: close' stream within 5 s"
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(10)
+t0 = time.monotonic()
+s.sendall(b"GET /robots.txt HTTP/1.1\r\nHost: www\r\nConnection: close\r\n\r\n")
+got = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    got += b
+sys.exit(0 if got.startswith(b"HTTP/1.1 200") and time.monotonic() - t0 < 5 else 1)
+PY
   kill -TERM $pid; wait $pid || fail "www-vchan exited $? on SIGTERM"
-  grep -q "www: 2 connections, 3 requests" "$work/log" || fail "www-vchan's counters: $(grep 'www:' "$work/log")"
-  echo "www-vchan served its site to curl over the Unix socket twin (3 requests, 2 streams)"
+  grep -q "www: 3 connections, 4 requests" "$work/log" || fail "www-vchan's counters: $(grep 'www:' "$work/log")"
+  echo "www-vchan served its site to curl over the Unix socket twin (4 requests, 3 streams; a close after the linger)"
 fi
 echo "PASS"
