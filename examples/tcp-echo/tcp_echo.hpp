@@ -1,6 +1,7 @@
 // examples/tcp-echo/tcp_echo.hpp: the TCP echo service (RFC 862), written once
 // against the transport API and compiled over any stack: host sockets
-// (SocketStack) or uni's own (Stack<TapNetif, PosixClock>).
+// (SocketStack) or uni's own (Stack<TapNetif, PosixClock>). echo_stream needs
+// only a ByteStream: vchan-echo echoes a vchan with it.
 #pragma once
 
 #include <chrono>
@@ -18,21 +19,33 @@ namespace echo {
 // Connections served at once; further ones wait in the listener's backlog.
 inline constexpr std::size_t max_tcp_connections = 1000;
 
-struct tcp_counters {
+struct stream_counters {
   std::uint64_t connections = 0;
   std::uint64_t bytes = 0;
-  std::uint64_t failed = 0;  // ended by an error (reset, timeout) instead of the peer's FIN
+  std::uint64_t failed = 0;  // ended by an error (reset, timeout) instead of the peer's end
+  uni::error last_error = uni::error::none;
+};
 
+struct tcp_counters : stream_counters {
   // Printed when the service ends, cancellation included: the frame's locals die.
   ~tcp_counters() {
     uni::log_info("tcp-echo: ", connections, " connections, ", bytes, " bytes echoed, ", failed, " failed");
   }
 };
 
-// Echoes one connection until the peer's FIN, then sends ours after the echoed
-// bytes. Each read is a page of received bytes, written back as it is: no copy.
-template <uni::TcpStream Stream>
-uni::task<void> echo_stream(uni::scheduler& sched, Stream c, tcp_counters& n) {
+// Why a stream's echo ended early, counted (and, for TCP, who the peer was).
+template <uni::ByteStream Stream>
+void count_failure(const Stream& c, stream_counters& n, uni::error e) {
+  if constexpr (uni::TcpStream<Stream>) uni::log_debug("tcp-echo: ", c.remote(), ": ", uni::to_string(e));
+  ++n.failed;
+  n.last_error = e;
+}
+
+// Echoes one stream until the peer's end (TCP: its FIN), then ends ours after
+// the echoed bytes. Each read is a page of received bytes, written back as it
+// is: no copy.
+template <uni::ByteStream Stream>
+uni::task<void> echo_stream(uni::scheduler& sched, Stream c, stream_counters& n) {
   while (true) {
     auto d = co_await c.read();
     if (!d) {
@@ -41,8 +54,7 @@ uni::task<void> echo_stream(uni::scheduler& sched, Stream c, tcp_counters& n) {
         co_await sched.sleep_for(std::chrono::milliseconds(1));
         continue;
       }
-      uni::log_debug("tcp-echo: ", c.remote(), ": ", uni::to_string(d.err()));
-      ++n.failed;
+      count_failure(c, n, d.err());
       break;
     }
     if (d->empty()) {
@@ -51,8 +63,7 @@ uni::task<void> echo_stream(uni::scheduler& sched, Stream c, tcp_counters& n) {
     }
     n.bytes += d->size();
     if (auto w = co_await c.write(*d); !w) {
-      uni::log_debug("tcp-echo: ", c.remote(), ": ", uni::to_string(w.err()));
-      ++n.failed;
+      count_failure(c, n, w.err());
       break;
     }
   }

@@ -19,7 +19,17 @@
 // page at a time from the device (uni/http/stream_files.hpp). It is a variant
 // rather than a flag because an appliance's disks are declared in its Config:
 // www itself keeps no disk code (the www-xen image size is checked).
+//
+// www-vchan (UNI_WWW_VCHAN) serves the embedded site over a vchan, Xen's
+// shared-memory channel, instead of TCP: the same HTTP service over another
+// ByteStream (uni/vchan_appliance.hpp: --vchan PATH, --peer, --ring-order on
+// Xen; a Unix socket on POSIX). One peer at a time; the channel is offered
+// again after each. A Linux domain reaches it with vchan-socket-proxy.
+#if UNI_WWW_VCHAN
+#include <uni/vchan_appliance.hpp>
+#else
 #include <uni/appliance.hpp>
+#endif
 #include <uni/http/server.hpp>
 
 #if UNI_WWW_DISK
@@ -36,7 +46,7 @@
 #include <ctime>
 #define WWW_POSIX 1
 #endif
-#if WWW_POSIX && !UNI_WWW_DISK
+#if WWW_POSIX && !UNI_WWW_DISK && !UNI_WWW_VCHAN
 #include <optional>
 
 #include <uni/posix/directory_store.hpp>
@@ -45,12 +55,16 @@
 
 namespace {
 
+#if UNI_WWW_VCHAN
+constexpr std::size_t vchan_io_pages = 256;  // 1 MiB: one peer at a time
+#else
 struct www_config : uni::default_config {
   static constexpr std::size_t io_pages = 4096;  // 16 MiB of I/O pages
 #if UNI_WWW_DISK
   static constexpr std::size_t block_devices = 1;
 #endif
 };
+#endif
 
 #if defined(UNI_TARGET_POSIX_SOCKET)
 constexpr long default_port = 8080;  // unprivileged
@@ -59,7 +73,9 @@ constexpr long default_port = 80;
 #endif
 
 constexpr uni::option_spec flags[] = {
+#if !UNI_WWW_VCHAN
     uni::number_option("port", default_port, 1, 65535, "TCP port to listen on"),
+#endif
     uni::number_option("header-timeout", 10, 1, 86400, "seconds a client has to send a request's header"),
     uni::number_option("idle-timeout", 30, 1, 86400, "seconds a kept-alive connection may stay idle"),
     uni::number_option("send-timeout", 30, 1, 86400, "seconds a client has to take our answer"),
@@ -144,8 +160,8 @@ uni::task<int> serve(auto& stack, auto& disks, const uni::appliance_options& o) 
   co_return co_await uni::http::serve(stack, port, opt, r.n);
 }
 #else
-uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
-  const auto port = static_cast<std::uint16_t>(o.number("port"));
+// The embedded site (or --root's directory) served by `run(opt, counters)`.
+uni::task<int> serve_site(const uni::appliance_options& o, auto run) {
   uni::http::server_options opt;
   uni::http::router<4> routes;
   configure(opt, routes, o);
@@ -171,14 +187,31 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
     uni::log_info("www: serving ", site.entries().size(), " embedded files");
   }
   report r;  // from here on the counters are printed at the end
-  co_return co_await uni::http::serve(stack, port, opt, r.n);
+  co_return co_await run(opt, r.n);
 }
+
+#if UNI_WWW_VCHAN
+uni::task<int> serve(auto& vchans, const uni::appliance_options& o) {
+  return serve_site(o, [&vchans](const uni::http::server_options& opt, uni::http::server_counters& n) {
+    return uni::http::serve_streams(vchans, vchans.sched(), vchans.pool(), opt, n);
+  });
+}
+#else
+uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
+  const auto port = static_cast<std::uint16_t>(o.number("port"));
+  return serve_site(o, [&stack, port](const uni::http::server_options& opt, uni::http::server_counters& n) {
+    return uni::http::serve(stack, port, opt, n);
+  });
+}
+#endif
 #endif
 
 }  // namespace
 
 #if UNI_WWW_DISK
 UNI_APPLIANCE("www-disk", www_config, serve, flags)
+#elif UNI_WWW_VCHAN
+UNI_VCHAN_APPLIANCE("www-vchan", vchan_io_pages, serve, flags)
 #else
 UNI_APPLIANCE("www", www_config, serve, flags)
 #endif

@@ -1,44 +1,62 @@
 # tests/xen/vchan_dom0.sh: the `vchan` mode of dom0.sh (sourced by it; IMAGE is
 # examples/vchan-echo). Puts Xen's vchan-socket-proxy (xen-utils, libxenvchan)
-# in dom0's initramfs with a scenario it runs once the toolstack is up, three
-# domUs in a row, dom0 the vchan's client each time through the proxy's
-# stdin/stdout:
+# in dom0's initramfs with a scenario it runs once the toolstack is up, the
+# domUs one after another, dom0 the vchan's client through the proxy's
+# stdin/stdout unless said otherwise:
 #   in-page   --ring-order 10 (both rings inside the shared page, 1 and 2 KiB):
 #             1 MiB each way, echoed byte for byte (10 MiB take ~65 s under TCG:
-#             one event round trip per KiB)
+#             one event round trip per KiB of ring)
 #   pages     --ring-order 16 (64 KiB rings in 16 granted pages each): 10 MiB
 #             each way, the same
+#   two domUs vchan-echo serving at ring order 13 for another domU, vchan-echo
+#             --connect --check there: 256 KiB of a pattern each way (the server
+#             lets its peer read its xenstore nodes, XS_SET_PERMS)
+#   http      www-vchan (UNI_VCHAN_WWW: examples/www over a vchan) answers two
+#             pipelined GETs through the proxy
 #   client    (UNI_VCHAN_CLIENT=1 only) the roles swapped: the proxy is the server (libxenvchan's own
 #             in-page orders) at /local/domain/0/data/vchan-DOMID, the appliance
 #             (--connect) maps its grants into its physmap: 1 MiB each way
 #   killed    --ring-order 12: the proxy killed (SIGKILL) mid-transfer; the
 #             appliance notices (the live byte gntdev clears, the event) and
 #             ends with status 0
+# With UNI_VCHAN_BENCH (bench/vchan.sh) the benchmark runs instead.
+# dom0's kernel log of segfaults closes the run: this dom0 (Linux 6.1 PV under
+# Xen 4.17 in QEMU TCG) crashes processes at random once domUs run (busybox's
+# applets, the scenario's shell, xl), whatever the vchan's roles.
 # The verdict is the scenario's exit status.
 proxy=$root/usr/lib/xen-4.17/bin/vchan-socket-proxy
 [[ -x $proxy ]] || { echo "SKIP: $proxy is missing (xen-utils-4.17 in $dom0)"; exit 77; }
 cp "$proxy" "$rd/bin/"
 for l in $(ldd "$proxy" | awk '/=> \// {print $3}'); do cp -L "$l" "$rd/lib/x86_64-linux-gnu/"; done
 cp "$root/usr/bin/xenstore-read" "$rd/bin/" 2>/dev/null
+# www-vchan (examples/www over a vchan), when given: HTTP from dom0 through the proxy.
+[[ -n ${UNI_VCHAN_WWW:-} ]] && cp "$UNI_VCHAN_WWW" "$rd/app/www-vchan"
+# bench/vchan.sh: its peer (bench/vchan_peer.cpp) and tcp-echo-xen; the
+# benchmark runs instead of the tests.
+bench=${UNI_VCHAN_BENCH:-}
+if [[ -n $bench ]]; then
+  cp "$bench" "$rd/bin/vchan_peer" && cp "${UNI_VCHAN_TCP_ECHO:?tcp-echo-xen for the benchmark}" "$rd/app/tcp-echo" || exit 1
+fi
 
 with_client=${UNI_VCHAN_CLIENT:-0}
 cat >"$rd/app/scenario.sh" <<SCENARIO
 #!/bin/sh
-# NAME EXTRA: an xl configuration for the vchan-echo image, no devices.
-cfg() { printf '%s\\n' "name = \"\$1\"" 'type = "pvh"' 'kernel = "/app/$name"' 'memory = 32' 'vcpus = 1' \\
-  "extra = \"\$2\"" 'on_poweroff = "destroy"' 'on_crash = "preserve"' >/app/\$1.cfg; }
-# NAME EXTRA: creates the domU (xl has been seen to hang: cut off, cleared, tried again).
+# NAME EXTRA [IMAGE [LINE]]: an xl configuration for the vchan-echo image (or
+# IMAGE), no devices (or LINE's).
+cfg() { printf '%s\\n' "name = \"\$1\"" 'type = "pvh"' "kernel = \"\${3:-/app/$name}\"" 'memory = 32' 'vcpus = 1' \\
+  "extra = \"\$2\"" 'on_poweroff = "destroy"' 'on_crash = "preserve"' "\${4:-}" >/app/\$1.cfg; }
+# NAME EXTRA [IMAGE]: creates the domU (xl has been seen to hang: cut off, cleared, tried again).
 create() {
-  cfg "\$1" "\$2"
+  cfg "\$1" "\$2" "\${3:-}"
   for attempt in 1 2; do
     timeout 60 xl create /app/\$1.cfg && return 0
     echo "dom0: xl create \$1 failed (attempt \$attempt)"; xl destroy \$1 2>/dev/null; sleep 1
   done
   return 1
 }
-# NAME EXTRA: creates the domU and waits for its vchan in xenstore; sets \$path.
+# NAME EXTRA [IMAGE]: creates the domU and waits for its vchan in xenstore; sets \$path.
 start() {
-  create "\$1" "\$2" || return 1
+  create "\$1" "\$2" "\${3:-}" || return 1
   domid=\$(xl domid \$1)
   path=/local/domain/\$domid/data/vchan
   for i in \$(seq 1 300); do xenstore-read \$path/ring-ref >/dev/null 2>&1 && return 0; sleep 0.1; done
@@ -66,6 +84,24 @@ wait_for() {  # BYTES SECONDS: until /tmp/got holds BYTES
   while [ \$(size /tmp/got) -lt \$1 ] && [ \$(cut -d. -f1 /proc/uptime) -lt \$t ]; do sleep 0.1; done
   [ \$(size /tmp/got) -ge \$1 ]
 }
+if [ -n "$bench" ]; then
+  # The benchmark: tcp-echo over netfront (10.0.0.2) and vchan-echo (ring order
+  # 16, a fresh domain each time) against the same peer, alternately, twice.
+  cfg tcp-bench "" /app/tcp-echo "vif = [ 'bridge=xenbr0,mac=00:16:3e:00:00:02' ]"
+  timeout 60 xl create /app/tcp-bench.cfg >/dev/null || exit 1
+  for i in \$(seq 1 100); do ping -c 1 -W 1 10.0.0.2 >/dev/null 2>&1 && break; done
+  ok=0
+  measure() {  # RUN ARGS...: one vchan_peer run, its line prefixed
+    run=\$1; shift
+    vchan_peer "\$@" ${UNI_VCHAN_BENCH_BYTES:-8388608} 200 >/tmp/bench 2>&1 || ok=1
+    sed "s/^/dom0: bench: run \$run: /" /tmp/bench
+  }
+  for run in 1 2; do
+    if start vchan-bench\$run "--ring-order 16"; then measure \$run vchan \$domid \$path; else ok=1; fi
+    measure \$run tcp 10.0.0.2 7
+  done
+  exit \$ok
+fi
 dd if=/dev/urandom of=/tmp/sent10 bs=1M count=10 2>/dev/null
 head -c 1048576 /tmp/sent10 >/tmp/sent1
 ok=0
@@ -85,9 +121,57 @@ for run in "in-page 10 1" "pages 16 10"; do
   kill \$proxy \$writer 2>/dev/null; exec 3>&-
   finish vchan-\$1 || ok=1
 done
+# Two uni domUs: vchan-echo serving (ring order 13: the client maps two
+# granted pages per ring) for the next domain, and vchan-echo --check as its
+# client sending a pattern. Both are created paused, so each knows the other's
+# domid before it runs: Xen hands out the next free id; a guess that missed
+# (an id taken by a failed create) is destroyed and made again.
+next=\$((domid + 1)); pair=""
+for attempt in 1 2 3; do
+  cfg vchan-server "--ring-order 13 --peer \$((next + 1))"
+  cfg vchan-checker "--connect --peer \$next --vchan /local/domain/\$next/data/vchan --check 262144"
+  s=""; c=""
+  timeout 60 xl create -p /app/vchan-server.cfg >/dev/null && s=\$(xl domid vchan-server)
+  [ "\$s" = "\$next" ] && timeout 60 xl create -p /app/vchan-checker.cfg >/dev/null && c=\$(xl domid vchan-checker)
+  [ "\$c" = "\$((next + 1))" ] && { pair=1; break; }
+  echo "dom0: the pair's domids were not \$next and \$((next + 1)) (\$s, \$c): again"
+  xl destroy vchan-server 2>/dev/null; xl destroy vchan-checker 2>/dev/null
+  next=\$(( \${c:-\${s:-\$next}} + 2 ))
+done
+if [ -n "\$pair" ]; then
+  t0=\$(cut -d' ' -f1 /proc/uptime)
+  xl unpause vchan-server; xl unpause vchan-checker
+  finish vchan-checker && grep -q "check: 262144 bytes sent and echoed intact" /var/log/xen/console/guest-vchan-checker.log &&
+    echo "dom0: vchan between two domUs (\$next serving, \$c checking): 262144 bytes each way intact in \$(awk -v t0=\$t0 '{printf "%.2f", \$1 - t0}' /proc/uptime) s" || ok=1
+  finish vchan-server || ok=1
+else ok=1; fi
+# HTTP over vchan: www-vchan serves its site; two pipelined requests (the
+# second asks to close) through vchan-socket-proxy, whose stdin stays open
+# until the appliance closes the channel after the second answer.
+if [ -f /app/www-vchan ]; then
+  if start www-vchan "--ring-order 12" /app/www-vchan; then
+    t0=\$(cut -d' ' -f1 /proc/uptime)
+    connect
+    printf 'GET / HTTP/1.1\\r\\nHost: www\\r\\n\\r\\nGET /style.css HTTP/1.1\\r\\nHost: www\\r\\nConnection: close\\r\\n\\r\\n' >&3
+    for i in \$(seq 1 200); do kill -0 \$proxy 2>/dev/null || break; sleep 0.1; done
+    exec 3>&-; kill \$proxy 2>/dev/null
+    if [ "\$(grep -c 'HTTP/1.1 200' /tmp/got)" = 2 ] && grep -q "served by <strong>www</strong>" /tmp/got && grep -q "font-family" /tmp/got; then
+      echo "dom0: http over vchan: GET / and /style.css from www-vchan (\$(size /tmp/got) bytes) in \$(awk -v t0=\$t0 '{printf "%.2f", \$1 - t0}' /proc/uptime) s"
+    else echo "dom0: http over vchan failed (\$(size /tmp/got) bytes):"; head -c 300 /tmp/got; ok=1; fi
+    xl destroy www-vchan
+    log=/var/log/xen/console/guest-www-vchan.log
+    echo "dom0: ---- domU console (www-vchan) ----"; cat \$log; echo "dom0: ---- end ----"
+  else ok=1; fi
+fi
 # The appliance as the client of a server in dom0. Asked for only
-# (UNI_VCHAN_CLIENT=1): in the clean-clone CI run dom0's vchan-socket-proxy, the
-# server here, died of a segmentation fault after 233 KB (cause not found).
+# (UNI_VCHAN_CLIENT=1): it passes (2 MiB each way intact, 3 of 6 runs on
+# 2026-12-03), but fails as often, and not for uni's part: in those runs dom0's
+# kernel logged segfaults of its busybox applets, the scenario's shell and xl
+# (garbage addresses, the same few instructions), also in runs where uni was
+# only the server, and none in a run with no domU (libxenvchan's server and
+# client both in dom0: 4 x 2 MiB each way intact). The failed runs stalled or
+# got bytes changed in dom0 while uni's counters show every byte it read
+# written back; vchan-socket-proxy's own segfault (CI, 233 KB) is of that kind.
 head -c 1048576 /tmp/sent10 >/tmp/sent
 if [ "$with_client" = 1 ] && create vchan-client "--connect --vchan /local/domain/0/data/vchan-client"; then
   domid=\$(xl domid vchan-client)
@@ -113,6 +197,8 @@ if wait_for 65536 20; then  # under way: kill it
 else echo "dom0: the transfer did not start"; ok=1; kill -9 \$proxy; fi
 exec 3>&-; kill \$writer 2>/dev/null
 finish vchan-killed && grep -q "ended by the peer going" /var/log/xen/console/guest-vchan-killed.log || ok=1
+# dom0's own processes that crashed meanwhile (the kernel logs each segfault).
+dmesg | grep -E "segfault at" | sed 's/^/dom0: dmesg: /'
 exit \$ok
 SCENARIO
 chmod +x "$rd/app/scenario.sh"

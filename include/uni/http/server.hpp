@@ -5,7 +5,8 @@
 //   uni::http::server_options o;  o.files = lookup;  o.router = &my_routes;
 //   co_await uni::http::serve(stack, 80, o, n);
 //
-// This is the accept side: connections are accepted by the shared bounded
+// serve_streams() serves the byte streams an endpoint hands out one at a time
+// instead (vchan). This is the accept side: connections are accepted by the shared bounded
 // supervisor (uni/net/accept_supervisor.hpp), each served by its own task
 // running the protocol (uni/http/connection.hpp). At max_connections an idle
 // keep-alive connection is evicted for the new one (the one nearest its
@@ -18,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 #include <utility>
 
 #include <uni/core/log.hpp>
@@ -32,10 +34,23 @@ namespace uni::http {
 using connection_supervisor = accept_supervisor<conn_watch>;
 
 namespace detail {
+inline constexpr duration reap_every = std::chrono::milliseconds(200);
+
+// Counts why a connection past its deadline is being cancelled.
+inline void count_timeout(server_counters& n, conn_state state) noexcept {
+  switch (state) {
+    case conn_state::idle: ++n.idle_timeouts; break;
+    case conn_state::head: ++n.header_timeouts; break;
+    case conn_state::body: ++n.body_timeouts; break;
+    case conn_state::busy: ++n.send_timeouts; break;
+    case conn_state::closing: break;
+  }
+}
+
 // Cancels the connections whose deadline passed, counting why.
 inline task<void> reap(server_state& srv, connection_supervisor& sup) {
   while (true) {
-    co_await srv.sched.sleep_for(std::chrono::milliseconds(200));
+    co_await srv.sched.sleep_for(reap_every);
     const time_point now = srv.sched.now();
     for (auto& s : sup.children()) {
       if (!s.task.valid()) continue;
@@ -44,13 +59,7 @@ inline task<void> reap(server_state& srv, connection_supervisor& sup) {
         continue;
       }
       if (now < s.info.deadline) continue;
-      switch (s.info.state) {
-        case conn_state::idle: ++srv.n.idle_timeouts; break;
-        case conn_state::head: ++srv.n.header_timeouts; break;
-        case conn_state::body: ++srv.n.body_timeouts; break;
-        case conn_state::busy: ++srv.n.send_timeouts; break;
-        case conn_state::closing: break;
-      }
+      count_timeout(srv.n, s.info.state);
       s.task.cancel();
     }
   }
@@ -82,6 +91,37 @@ task<int> serve(Stack& stack, Listener listener, const server_options& opt, serv
       },
       detail::idle_to_evict);
   co_return 0;
+}
+
+// Serves HTTP over the byte streams `streams.accept()` hands out, one after
+// the other (a vchan: one peer per channel, offered again once it has gone;
+// uni/vchan_appliance.hpp), with the same deadlines. A wait for a peer that
+// timed out is offered again; any other failure of accept() ends it (status 1).
+template <class Streams>
+task<int> serve_streams(Streams& streams, scheduler& sched, page_pool& pool, const server_options& opt,
+                        server_counters& n) {
+  server_state srv{sched, pool, opt, n};
+  for (;;) {
+    auto s = co_await streams.accept();
+    if (!s && s.err() == error::timed_out) continue;
+    if (!s) {
+      log_error("http: no stream to serve: ", to_string(s.err()));
+      co_return 1;
+    }
+    static_assert(ByteStream<std::remove_cvref_t<decltype(*s)>>);
+    ++n.accepts.accepted;
+    conn_watch watch{sched.now() + opt.idle_timeout, conn_state::idle};
+    join_handle<void> c = spawn(sched, detail::run_connection(srv, watch, std::move(*s)));
+    for (;;) {  // until it ends, or its deadline passes (it moves as the connection goes, earlier too)
+      const time_point look = sched.now() + detail::reap_every;
+      auto ended = co_await c.join_until(watch.deadline < look ? watch.deadline : look);
+      if (ended || ended.err() != error::timed_out) break;
+      if (sched.now() < watch.deadline) continue;
+      detail::count_timeout(n, watch.state);
+      c.cancel();
+      break;
+    }
+  }
 }
 
 // Serves HTTP on `port`; returns 1 only if it cannot listen.

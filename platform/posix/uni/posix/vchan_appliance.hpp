@@ -137,6 +137,10 @@ class unix_vchan_endpoint {
     return {};
   }
 
+  // What a service over the streams needs besides them.
+  scheduler& sched() noexcept { return st_->ready.waiters.sched(); }
+  page_pool& pool() noexcept { return pool_; }
+
   task<result<unix_stream>> accept() {
     auto st = st_;
     for (;;) {

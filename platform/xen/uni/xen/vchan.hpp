@@ -11,8 +11,8 @@
 // The next accept() (or the server's end) takes everything back: the event
 // channel closed, each grant revoked once the peer has unmapped it (waited for,
 // bounded; a page still mapped after that is kept out of the pool for good).
-// Not here: the client role (mapping a peer's grants into our physmap), and
-// xenstore permissions for a peer other than dom0 (dom0 reads every node).
+// Both nodes are ours and readable by the peer alone (XS_SET_PERMS), so a
+// client in another domU finds them. The client role is vchan_client below.
 #pragma once
 
 #include <array>
@@ -59,6 +59,16 @@ inline std::string_view vchan_node(char* buf, std::string_view dir, std::string_
   buf[w.size()] = '\0';
   return {buf, w.size()};
 }
+// A xenstore node's decimal value (at most 2^32 - 1).
+inline bool parse_number(std::string_view s, std::uint64_t& n) noexcept {
+  if (s.empty() || s.size() > 10) return false;
+  n = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return n <= 0xffffffffu;
+}
 }  // namespace detail
 
 class vchan_server {
@@ -104,9 +114,11 @@ class vchan_server {
       release_now();
       co_return fail(r.err());
     }
-    char node[160];
-    if (auto r = co_await xs_.write(detail::vchan_node(node, path, "event-channel"), number(port_)); !r) co_return fail(r.err());
-    if (auto r = co_await xs_.write(detail::vchan_node(node, path, "ring-ref"), number(refs_[0])); !r) co_return fail(r.err());
+    if (auto r = co_await publish(path, peer); !r) {
+      log_warn("vchan: could not offer at ", path, ": ", to_string(r.err()));
+      c.close();
+      co_return fail(r.err());
+    }
     log_info("vchan: offered at ", path, " to domain ", peer, ": rings of ", 1u << left_order, " and ",
              1u << right_order, " bytes, ring-ref ", refs_[0], ", event channel ", port_);
     if (auto r = co_await c.wait_for_peer(timeout); !r) {
@@ -130,6 +142,28 @@ class vchan_server {
   }
 
  private:
+  // Writes PATH/event-channel then PATH/ring-ref, each readable by `peer`
+  // alone (owned by us, no access for others: what libxenvchan's server sets;
+  // dom0 reads every node anyway).
+  task<result<void>> publish(std::string_view path, domid_t peer) {
+    if (self_ < 0) {
+      auto id = co_await xs_.read("domid");
+      std::uint64_t n = 0;
+      if (!id || !detail::parse_number(id->view(), n) || n >= DOMID_FIRST_RESERVED) co_return fail(error::no_device);
+      self_ = static_cast<int>(n);
+    }
+    xenstore::permissions perms;
+    perms.add('n', static_cast<std::uint16_t>(self_)).add('r', peer);
+    char node[160];
+    for (auto [leaf, value] : {std::pair{std::string_view{"event-channel"}, number(port_)},
+                               std::pair{std::string_view{"ring-ref"}, number(refs_[0])}}) {
+      const std::string_view at = detail::vchan_node(node, path, leaf);
+      if (auto r = co_await xs_.write(at, value); !r) co_return fail(r.err());
+      if (auto r = co_await xs_.set_perms(at, perms); !r) co_return fail(r.err());
+    }
+    co_return result<void>{};
+  }
+
   vchan::shared_header& header() noexcept { return *reinterpret_cast<vchan::shared_header*>(pages_[0].data()); }
 
   // The shared page and the rings' pages, granted to `peer`; refs_[0] is the shared page's.
@@ -231,6 +265,7 @@ class vchan_server {
   std::array<std::uint8_t*, max_ring_pages> left_{}, right_{};
   std::size_t left_count_ = 0, right_count_ = 0;
   evtchn_port_t port_ = 0;
+  int self_ = -1;  // our domain id, read once
   std::array<view, 1 + 2 * max_ring_pages> kept_pages_;
   std::size_t kept_ = 0;
 };
@@ -265,7 +300,7 @@ class vchan_client {
     for (;;) {
       auto r = co_await xs_.read(detail::vchan_node(node, path, "ring-ref"));
       auto e = co_await xs_.read(detail::vchan_node(node, path, "event-channel"));
-      if (r && e && parse(r->view(), ref) && parse(e->view(), port)) break;
+      if (r && e && detail::parse_number(r->view(), ref) && detail::parse_number(e->view(), port)) break;
       if (sched_.now() >= deadline) co_return fail(error::timed_out);
       co_await sched_.sleep_for(std::chrono::milliseconds(50));
     }
@@ -387,15 +422,6 @@ class vchan_client {
     r.nr_extents = 1;
     r.domid = DOMID_SELF;
     return memory_op(XENMEM_populate_physmap, &r) == 1;
-  }
-  static bool parse(std::string_view s, std::uint64_t& n) noexcept {
-    if (s.empty()) return false;
-    n = 0;
-    for (char c : s) {
-      if (c < '0' || c > '9') return false;
-      n = n * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    return n <= 0xffffffffu;
   }
   static void on_event(void* self, evtchn_port_t) noexcept {
     auto& c = *static_cast<vchan_client*>(self);

@@ -50,9 +50,15 @@ class vchan_endpoint {
  public:
   static constexpr duration accept_timeout = std::chrono::seconds(60);
 
-  vchan_endpoint(vchan_server& server, vchan_client& client, const appliance_options& o) noexcept
-      : server_(server), client_(client), path_(o.text("vchan")), peer_(static_cast<domid_t>(o.number("peer"))),
-        order_(static_cast<unsigned>(o.number("ring-order"))), connect_(o.flag("connect")) {}
+  vchan_endpoint(vchan_server& server, vchan_client& client, scheduler& sched, page_pool& pool,
+                 const appliance_options& o) noexcept
+      : server_(server), client_(client), sched_(sched), pool_(pool), path_(o.text("vchan")),
+        peer_(static_cast<domid_t>(o.number("peer"))), order_(static_cast<unsigned>(o.number("ring-order"))),
+        connect_(o.flag("connect")) {}
+
+  // What a service over the streams needs besides them.
+  scheduler& sched() noexcept { return sched_; }
+  page_pool& pool() noexcept { return pool_; }
 
   task<result<vchan_server::stream>> accept() {
     if (connect_) co_return co_await client_.connect(path_, peer_, accept_timeout);
@@ -72,6 +78,8 @@ class vchan_endpoint {
  private:
   vchan_server& server_;
   vchan_client& client_;
+  scheduler& sched_;
+  page_pool& pool_;
   std::string_view path_;
   domid_t peer_;
   unsigned order_;
@@ -99,7 +107,7 @@ template <std::size_t IoPages, class Serve>
     page_pool& pool = io.pool();
     auto server = std::make_unique<vchan_server>(p.events, grants, store, pool, p.sched);
     auto client = std::make_unique<vchan_client>(p.events, store, pool, p.sched);
-    vchan_endpoint vchans(*server, *client, *opts);
+    vchan_endpoint vchans(*server, *client, p.sched, pool, *opts);
     const int status = co_await serve(vchans, *opts);
     vchans.report();
     co_await server->release();

@@ -1,4 +1,5 @@
-// uni/xen/xenstore.hpp: a xenstore client: read, write, watch, transactions.
+// uni/xen/xenstore.hpp: a xenstore client: read, write, permissions, watch,
+// transactions.
 //
 // xenstore is dom0's configuration tree, reached through a shared page of two
 // byte rings (requests, responses; xen/io/xs_wire.h) and an event channel,
@@ -88,6 +89,35 @@ class xenstore {
   task<result<std::size_t>> transaction_end(std::uint32_t tx, bool commit) {
     return request({XS_TRANSACTION_END, tx, {commit ? std::string_view{"T\0", 2} : std::string_view{"F\0", 2}}});
   }
+
+  // Who may do what to `path` (XS_SET_PERMS, allowed on the nodes we own):
+  // `perms` as built by permissions below.
+  task<result<std::size_t>> set_perms(std::string_view path, std::string_view perms) {
+    return request({XS_SET_PERMS, 0, {path, nul, perms}});
+  }
+
+  // An XS_SET_PERMS list: entries of a letter (n none, r read, w write, b
+  // both) and a domain id, each NUL-terminated; the first names the node's
+  // owner and what the domains not listed may do.
+  class permissions {
+   public:
+    permissions& add(char what, std::uint16_t domain) noexcept {
+      char digits[5];
+      std::size_t n = 0;
+      do digits[n++] = static_cast<char>('0' + domain % 10);
+      while ((domain /= 10) != 0);
+      if (size_ + 2 + n > sizeof bytes_) return *this;  // 4 entries fit; more are dropped
+      bytes_[size_++] = what;
+      while (n > 0) bytes_[size_++] = digits[--n];
+      bytes_[size_++] = '\0';
+      return *this;
+    }
+    operator std::string_view() const noexcept { return {bytes_, size_}; }
+
+   private:
+    char bytes_[32];
+    std::size_t size_ = 0;
+  };
 
   // Xen fires a watch once at registration, then on every change under `path`.
   task<result<std::size_t>> watch(std::string_view path, std::string_view token) {
