@@ -242,8 +242,9 @@ class datapath {
         for (const action& a : in.write.view()) write_action(set, a);
       if (in.has_metadata) key.metadata_v = (key.metadata_v & ~in.metadata_mask) | (in.metadata & in.metadata_mask);
       if (in.goto_table <= static_cast<std::int16_t>(t)) {
-        std::stable_sort(set.items.begin(), set.items.begin() + static_cast<std::ptrdiff_t>(set.count),
-                         [](const action& a, const action& b) { return set_rank(a) < set_rank(b); });
+        for (std::size_t i = 1; i < set.count; ++i)  // in §5.10's order; an insertion sort (stable_sort allocates)
+          for (std::size_t j = i; j > 0 && set_rank(set.items[j]) < set_rank(set.items[j - 1]); --j)
+            std::swap(set.items[j], set.items[j - 1]);
         if (set.count) (void)execute(f, key, set.view(), at, now);
         return;
       }
