@@ -19,7 +19,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/bench/results build=build/release quick=0 duration=""
 read_flags "[--quick] [--duration S] [--out DIR] [--build DIR]" "quick" "duration out build" "$@"
 [ -n "$duration" ] || duration=$((quick ? 3 : 8))
-need_root
+need_root openflow_switch
 need_tools openflow_switch python3 ovs-vswitchd ovsdb-server ovs-vsctl ovs-ofctl
 out=$(results_dir "$out")
 cd "$root"

@@ -29,6 +29,7 @@
 #include <uni/net/accept_supervisor.hpp>
 #include <uni/net/transport.hpp>
 #include <uni/openflow/datapath.hpp>
+#include <uni/openflow/stream_writer.hpp>
 
 namespace uni::openflow {
 
@@ -230,31 +231,10 @@ class switch_agent {
     return ok;
   }
 
-  // Writes what the datapath queued for connection i, in pool pages.
+  // Writes what the datapath queued for connection i.
   template <class Stream>
   task<bool> flush(std::size_t i, Stream& stream) {
-    constexpr std::size_t batch = 16;
-    auto& c = dp_.conn(i);
-    while (!c.output().empty()) {
-      std::array<view, batch> pages;
-      std::size_t n = 0, copied = 0;
-      const auto out = c.output();
-      while (copied < out.size() && n < batch) {
-        auto p = control_.pool().allocate();
-        if (!p) break;
-        const std::size_t k = std::min(out.size() - copied, p->size());
-        std::memcpy(p->data(), out.data() + copied, k);
-        pages[n++] = p->head(k);
-        copied += k;
-      }
-      if (n == 0) {
-        co_await control_.sched().sleep_for(std::chrono::milliseconds(1));  // pages come back as writes complete
-        continue;
-      }
-      if (!co_await stream.write(std::span<const view>(pages.data(), n))) co_return false;
-      c.sent(copied);
-    }
-    co_return true;
+    co_return co_await write_queued(control_, stream, dp_.conn(i), [] {});
   }
 
   Control& control_;

@@ -14,6 +14,7 @@
 #include <uni/core/time.hpp>
 #include <uni/openflow/error.hpp>
 #include <uni/openflow/hello.hpp>
+#include <uni/openflow/output_queue.hpp>
 
 namespace uni::openflow {
 
@@ -47,7 +48,7 @@ class switch_connection {
     ours_ = ours;
     limits_ = l;
     phase_ = connection_phase::hello;
-    head_ = tail_ = 0;
+    out_.clear();
     started_ = last_rx_ = now;
     echo_sent_ = time_never;
     (void)queue([&](std::span<std::uint8_t> o) { return hello::emit(ours_, next_xid_++, o); });
@@ -55,15 +56,12 @@ class switch_connection {
   void close() noexcept { phase_ = connection_phase::closed; }
   void reset() noexcept {
     phase_ = connection_phase::idle;
-    head_ = tail_ = 0;
+    out_.clear();
   }
 
   // Bytes for the controller, oldest first; sent(n) once n of them are written.
-  std::span<const std::uint8_t> output() const noexcept { return {out_.data() + head_, tail_ - head_}; }
-  void sent(std::size_t n) noexcept {
-    head_ += std::min(n, tail_ - head_);
-    if (head_ == tail_) head_ = tail_ = 0;
-  }
+  std::span<const std::uint8_t> output() const noexcept { return out_.pending(); }
+  void sent(std::size_t n) noexcept { out_.sent(n); }
 
   // Any message: the peer is alive. False if the connection must close.
   void heard(time_point now) noexcept {
@@ -122,19 +120,9 @@ class switch_connection {
   // Emits a message at the end of the output; false (counted) if it does not fit.
   template <class Emit>
   bool queue(Emit emit) noexcept {
-    auto n = emit(std::span<std::uint8_t>(out_.data() + tail_, OutCapacity - tail_));
-    if (!n && head_ > 0) {  // room at the front: move what waits there and try again
-      std::memmove(out_.data(), out_.data() + head_, tail_ - head_);
-      tail_ -= head_;
-      head_ = 0;
-      n = emit(std::span<std::uint8_t>(out_.data() + tail_, OutCapacity - tail_));
-    }
-    if (!n) {
-      ++n_.output_full;
-      return false;
-    }
-    tail_ += *n;
-    return true;
+    if (out_.push(emit)) return true;
+    ++n_.output_full;
+    return false;
   }
 
  private:
@@ -145,8 +133,7 @@ class switch_connection {
   connection_counters n_;
   time_point started_{}, last_rx_{}, echo_sent_ = time_never;
   std::uint32_t next_xid_ = 1;
-  std::array<std::uint8_t, OutCapacity> out_{};
-  std::size_t head_ = 0, tail_ = 0;
+  output_queue<OutCapacity> out_;
 };
 
 }  // namespace uni::openflow
