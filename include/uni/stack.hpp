@@ -304,6 +304,13 @@ class Stack {
   {
     return make_hook(hooks_.add(hook_kind::other_macs, 0, fn));
   }
+  // Every frame the device receives, before the stack looks at it: the port of a
+  // switch's datapath, where this stack consumes nothing (no ARP, no IPv4).
+  result<hook> hook_every_frame(frame_handler fn) noexcept
+    requires(Config::frame_hooks > 0)
+  {
+    return make_hook(hooks_.add(hook_kind::every_frame, 0, fn));
+  }
 
   // Sends a whole Ethernet frame the application built (header included), counted
   // as an Ethernet frame sent and in statistics().hooks.sent: error::invalid_argument

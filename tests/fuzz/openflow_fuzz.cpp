@@ -1,17 +1,24 @@
 // tests/fuzz/openflow_fuzz.cpp: libFuzzer target for the OpenFlow parsers of
-// both versions and the controller session (uni/openflow/). The input is the
-// byte stream a switch sends (its first byte picks the versions the
-// controller offers).
+// both versions, the controller session and the switch's datapath
+// (uni/openflow/). The input is the byte stream a switch sends to the
+// controller and, the same bytes, a controller sends to the switch (its first
+// byte picks the versions both offer).
 //   1. every message framed from it is handed to every parser, which stays
 //      within the message's bytes (ASan) whatever it says;
 //   2. a flow_mod, packet_out or stats request a switch would accept emits
 //      again and parses back to the same value (what a switch reuses);
 //   3. the session's output is whole messages of the negotiated version (or a
-//      hello, or an error before negotiation), never past its buffer.
+//      hello, or an error before negotiation), never past its buffer;
+//   4. flow matching: a frame's key (each packet_out's data) is covered by a
+//      flow's match exactly when the key lies within it, and a table holding
+//      that flow finds it; the datapath handles every message and frame, and
+//      its output is whole messages within its bound.
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 
+#include <uni/openflow/datapath.hpp>
 #include <uni/openflow/session.hpp>
 
 #include "fuzz_support.hpp"
@@ -19,6 +26,35 @@
 namespace of = uni::openflow;
 
 namespace {
+
+struct fuzz_limits : of::switch_limits {
+  static constexpr std::size_t max_ports = 3;
+  static constexpr std::size_t table_size = 8;
+  static constexpr std::size_t buffers = 4;
+  static constexpr std::size_t connections = 1;
+  static constexpr std::size_t output_capacity = 16384;
+  static constexpr std::size_t mac_buckets = 16;
+};
+
+// Flow matching against one frame: covers() and within() agree, and a table finds the flow.
+void match_frame(std::span<const std::uint8_t> frame, const of::match& m) {
+  of::frame_layout at;
+  const of::match key = of::packet_key(frame, 1, at);
+  FUZZ_CHECK(at.l3 <= frame.size() && at.l4 <= frame.size());
+  if (m.has(of::match::metadata)) return;  // the pipeline's, not the frame's
+  const bool covered = of::covers(m, key);
+  FUZZ_CHECK(covered == of::within(key, m));
+  of::flow_table<2> t;
+  of::flow_mod f;
+  f.what = m;
+  of::refusal why{};
+  FUZZ_CHECK(t.apply(f, 1, 0, uni::time_point{}, {}, why));
+  FUZZ_CHECK((t.lookup(key, frame.size(), uni::time_point{}) != nullptr) == covered);
+}
+
+struct null_port {
+  uni::result<void> operator()(std::span<const uni::view>) const noexcept { return {}; }
+};
 
 void parse_all(const of::message& m) {
   const of::version v = m.v();
@@ -31,6 +67,10 @@ void parse_all(const of::message& m) {
     }
   }
   if (auto p = of::packet_out::parse(m, why)) {
+    of::match some = of::match{}.with_eth_type(0x0800).with_ip_proto(6).with_tp_dst(80);
+    if (auto f = of::flow_mod::parse(m, why)) some = f->what;
+    match_frame(p->data, some);
+    match_frame(p->data, of::match{});
     if (auto n = p->emit(v, m.h.xid, out)) {
       auto again = of::packet_out::parse(*of::next_message(std::span<const std::uint8_t>(out.data(), *n)), why);
       FUZZ_CHECK(again && again->actions == p->actions && again->data.size() == p->data.size());
@@ -72,6 +112,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto s = std::make_unique<of::controller_session<capacity>>(offers[data[0] % 3]);
   uni::time_point now{};
   s->start(now);
+  auto pool = std::make_unique<uni::static_page_pool<32>>();
+  of::switch_options opts;
+  opts.versions = offers[data[0] % 3];
+  auto dp = std::make_unique<of::datapath<fuzz_limits>>(*pool, opts);
+  null_port ports[3];
+  for (null_port& p : ports) FUZZ_CHECK(dp->add_port("p", uni::mac_address{}, p));
+  dp->connected(0, now);
   std::span<const std::uint8_t> in(data + 1, size - 1);
   while (s->phase() != of::session_phase::closed) {
     auto m = of::next_message(in);
@@ -79,6 +126,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     in = in.subspan(m->h.length);
     if (of::known_version(m->h.wire_version)) parse_all(*m);
     (void)s->on_message(*m, now);
+    if (dp->conn(0).phase() != of::connection_phase::closed) {
+      dp->on_message(0, *m, now);
+      of::refusal why{};
+      if (auto p = of::known_version(m->h.wire_version) ? of::packet_out::parse(*m, why) : uni::result<of::packet_out>{uni::fail(uni::error::malformed)})
+        if (auto page = pool->allocate(); page && p->data.size() <= page->size()) {
+          uni::view frame = page->head(p->data.size());
+          std::memcpy(frame.data(), p->data.data(), p->data.size());
+          dp->receive(1, std::move(frame), now);
+        }
+      dp->tick(now);
+      auto o = dp->conn(0).output();
+      FUZZ_CHECK(o.size() <= fuzz_limits::output_capacity);
+      while (!o.empty()) {
+        auto om = of::next_message(o);
+        FUZZ_CHECK(om);
+        o = o.subspan(om->h.length);
+      }
+      dp->conn(0).sent(dp->conn(0).output().size());
+    }
     now += std::chrono::milliseconds(300);
     (void)s->tick(now);
     auto out = s->output();

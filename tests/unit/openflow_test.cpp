@@ -2,7 +2,11 @@
 // in both versions, the bytes of a few checked against the specs' layouts,
 // version negotiation by hello bitmaps, every truncation of every message
 // refused or read within bounds, and the controller session's handshake,
-// keep-alive, refusals and xid tracking against a scripted switch.
+// keep-alive, refusals and xid tracking against a scripted switch. The
+// switch (datapath.hpp): frames' keys and matching, flow tables (priorities,
+// the five commands, out_port, bounds, timeouts), the pipeline of both
+// versions, rewrites that keep checksums valid, packet_in and its buffers,
+// fail-standalone, and hostile controllers answered with errors and counted.
 #include <catch2/catch.hpp>
 
 #include <array>
@@ -11,6 +15,8 @@
 #include <memory>
 #include <vector>
 
+#include <uni/core/checksum.hpp>
+#include <uni/openflow/datapath.hpp>
 #include <uni/openflow/session.hpp>
 
 namespace of = uni::openflow;
@@ -765,4 +771,635 @@ TEST_CASE("openflow session: no common version ends in HELLO_FAILED, a silent sw
     b.now += std::chrono::seconds(11);
     CHECK(b.s->tick(b.now).what == of::session_event::type::close);
   }
+}
+
+// ---- the switch ---------------------------------------------------------------------
+
+namespace {
+
+struct small_limits : of::switch_limits {
+  static constexpr std::size_t max_ports = 3;
+  static constexpr std::size_t tables = 3;
+  static constexpr std::size_t table_size = 4;
+  static constexpr std::size_t buffers = 4;
+  static constexpr std::size_t connections = 2;
+  static constexpr std::size_t output_capacity = 8192;
+  static constexpr std::size_t mac_buckets = 64;
+};
+
+// A UDP/IPv4 frame of `size` bytes from mac_a/10.0.0.1:1000 to mac_b/10.0.0.2:2000, checksums valid.
+std::vector<std::uint8_t> udp_frame(std::size_t size = 200, std::uint8_t ttl = 64) {
+  std::vector<std::uint8_t> f(size, 0x5a);
+  mac_b.store(f.data());
+  mac_a.store(f.data() + 6);
+  uni::wire::store_be16(&f[12], 0x0800);
+  std::uint8_t* ip = &f[14];
+  const std::uint8_t head[] = {0x45, 0, 0, 0, 0, 1, 0, 0, ttl, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2};
+  std::memcpy(ip, head, 20);
+  uni::wire::store_be16(ip + 2, static_cast<std::uint16_t>(size - 14));
+  uni::wire::store_be16(ip + 10, uni::internet_checksum({ip, 20}));
+  std::uint8_t* udp = ip + 20;
+  uni::wire::store_be16(udp, 1000);
+  uni::wire::store_be16(udp + 2, 2000);
+  uni::wire::store_be16(udp + 4, static_cast<std::uint16_t>(size - 34));
+  uni::wire::store_be16(udp + 6, 0);
+  uni::checksum_accumulator acc;
+  acc.add({ip + 12, 8});
+  const std::uint8_t pseudo[] = {0, 17, static_cast<std::uint8_t>((size - 34) >> 8), static_cast<std::uint8_t>(size - 34)};
+  acc.add(pseudo);
+  acc.add({udp, size - 34});
+  uni::wire::store_be16(udp + 6, acc.finish());
+  return f;
+}
+bool checksums_valid(const std::vector<std::uint8_t>& f) {
+  const std::uint8_t* ip = &f[14];
+  if (uni::internet_checksum({ip, 20}) != 0) return false;
+  uni::checksum_accumulator acc;
+  acc.add({ip + 12, 8});
+  const std::size_t n = f.size() - 34;
+  const std::uint8_t pseudo[] = {0, 17, static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)};
+  acc.add(pseudo);
+  acc.add({ip + 20, n});
+  return acc.finish() == 0;
+}
+
+// A datapath with three recording ports, a clock and a controller on connection 0.
+struct rig {
+  std::unique_ptr<uni::static_page_pool<64>> pool = std::make_unique<uni::static_page_pool<64>>();
+  std::unique_ptr<of::datapath<small_limits>> dp;
+  struct port_log {
+    std::vector<std::vector<std::uint8_t>> sent;
+    uni::result<void> operator()(std::span<const uni::view> frame) {
+      std::vector<std::uint8_t> f;
+      for (const uni::view& v : frame) f.insert(f.end(), v.data(), v.data() + v.size());
+      sent.push_back(std::move(f));
+      return {};
+    }
+  };
+  std::array<port_log, 3> ports;
+  uni::time_point now{};
+  version v = version::of10;
+
+  explicit rig(of::fail_mode mode = of::fail_mode::secure) {
+    of::switch_options o;
+    o.datapath_id = 0x42;
+    o.on_failure = mode;
+    dp = std::make_unique<of::datapath<small_limits>>(*pool, o);
+    for (std::size_t i = 0; i < 3; ++i) REQUIRE(dp->add_port("p", mac_a, ports[i]));
+  }
+  // Connects the controller in version `ver` (hello exchanged, output emptied).
+  void connect(version ver, std::size_t conn = 0) {
+    v = ver;
+    dp->connected(conn, now);
+    feed([&](auto o) { return of::hello::emit(of::version_set{}.add(ver), 1, o); }, conn);
+    REQUIRE(dp->conn(conn).ready());
+    REQUIRE(dp->conn(conn).negotiated() == ver);
+    (void)take(conn);
+  }
+  template <class Emit>
+  void feed(Emit emit, std::size_t conn = 0) {
+    buffer b{};
+    auto n = emit(std::span<std::uint8_t>(b));
+    REQUIRE(n);
+    auto m = of::next_message(std::span<const std::uint8_t>(b.data(), *n));
+    REQUIRE(m);
+    dp->on_message(conn, *m, now);
+  }
+  void feed_bytes(std::vector<std::uint8_t> bytes, std::size_t conn = 0) {
+    auto m = of::next_message(std::span<const std::uint8_t>(bytes));
+    REQUIRE(m);
+    dp->on_message(conn, *m, now);
+  }
+  // Every message the switch queued on `conn`, each as bytes.
+  std::vector<std::vector<std::uint8_t>> take(std::size_t conn = 0) {
+    std::vector<std::vector<std::uint8_t>> out;
+    auto bytes = dp->conn(conn).output();
+    while (!bytes.empty()) {
+      auto m = of::next_message(bytes);
+      REQUIRE(m);
+      out.emplace_back(m->bytes.begin(), m->bytes.end());
+      bytes = bytes.subspan(m->h.length);
+    }
+    dp->conn(conn).sent(dp->conn(conn).output().size());
+    return out;
+  }
+  void frame_in(std::uint32_t port, const std::vector<std::uint8_t>& f) {
+    auto page = pool->allocate();
+    REQUIRE(page);
+    uni::view v = page->tail(64).head(f.size());
+    std::memcpy(v.data(), f.data(), f.size());
+    dp->receive(port, std::move(v), now);
+  }
+  void flow(of::flow_mod f) {
+    feed([&](auto o) { return f.emit(v, 7, o); });
+  }
+  static of::message msg(const std::vector<std::uint8_t>& b) { return *of::next_message(std::span<const std::uint8_t>(b)); }
+  static std::uint8_t type(const std::vector<std::uint8_t>& b) { return b[1]; }
+  static of::error_code error_of(const std::vector<std::uint8_t>& b) {
+    return {uni::wire::load_be16(&b[8]), uni::wire::load_be16(&b[10])};
+  }
+};
+
+of::flow_mod forward(std::uint32_t in, std::uint32_t out, std::uint16_t priority = 10) {
+  of::flow_mod f;
+  f.what = of::match{}.with_in_port(in);
+  f.priority = priority;
+  (void)f.does.apply.push(of::action::output_to(out));
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("openflow switch: a frame's key, and which flows cover it (1.0 §3.4)", "[openflow][switch]") {
+  const auto f = udp_frame();
+  of::frame_layout at;
+  const of::match k = of::packet_key(f, 2, at);
+  CHECK(at.l3 == 14);
+  CHECK(at.l4 == 34);
+  CHECK(k.in_port_v == 2);
+  CHECK(k.eth_src_v == mac_a);
+  CHECK(k.eth_type_v == 0x0800);
+  CHECK(k.vlan_vid_v == of::vlan_none);
+  CHECK(k.ip_proto_v == 17);
+  CHECK(k.ipv4_src_v == 0x0a000001);
+  CHECK(k.tp_src_v == 1000);
+  CHECK(k.tp_dst_v == 2000);
+  of::match m = of::match{}.with_eth_type(0x0800).with_ip_proto(17).with_tp_dst(2000);
+  CHECK(of::covers(m, k));
+  m.fields |= of::match::ipv4_dst;
+  m.ipv4_dst_v = 0x0a000000;
+  m.ipv4_dst_mask = 0xffffff00;
+  CHECK(of::covers(m, k));
+  m.ipv4_dst_v = 0x0b000000;
+  CHECK_FALSE(of::covers(m, k));
+  CHECK(of::covers(of::match{}, k));  // everything wildcarded
+  // within: an entry at least as specific as the request.
+  const of::match wide = of::match{}.with_eth_type(0x0800);
+  const of::match narrow = of::match{}.with_eth_type(0x0800).with_in_port(1);
+  CHECK(of::within(narrow, wide));
+  CHECK_FALSE(of::within(wide, narrow));
+  CHECK(of::within(narrow, of::match{}));
+  // A tagged ARP frame: VID and PCP from the tag, the opcode and addresses in the IP fields.
+  std::vector<std::uint8_t> arp(46, 0);
+  uni::mac_address::broadcast().store(arp.data());
+  mac_a.store(arp.data() + 6);
+  const std::uint8_t tag[] = {0x81, 0x00, 0xa0, 0x2a, 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1};
+  std::memcpy(&arp[12], tag, sizeof tag);
+  uni::wire::store_be32(&arp[18 + 14], 0x0a000001);
+  uni::wire::store_be32(&arp[18 + 24], 0x0a000002);
+  const of::match a = of::packet_key(arp, 1, at);
+  CHECK(at.vlan);
+  CHECK(a.vlan_vid_v == 42);
+  CHECK(a.vlan_pcp_v == 5);
+  CHECK(a.eth_type_v == 0x0806);
+  CHECK(a.ip_proto_v == 1);
+  CHECK(a.ipv4_dst_v == 0x0a000002);
+  // Short and odd frames have keys too, read within their bytes.
+  for (std::size_t n = 0; n < f.size(); ++n) (void)of::packet_key(std::span<const std::uint8_t>(f.data(), n), 1, at);
+}
+
+TEST_CASE("openflow switch: flow tables rank by priority, modify and delete strictly or not, filter by out_port",
+          "[openflow][switch]") {
+  of::flow_table<8> t;
+  of::refusal why{};
+  const uni::time_point now{};
+  CHECK(t.apply(forward(1, 2, 10), 10, 0, now, {}, why));
+  CHECK(t.apply(forward(1, 3, 20), 20, 0, now, {}, why));
+  of::flow_mod any = forward(0, 1, 5);
+  any.what = of::match{};
+  CHECK(t.apply(any, 5, 0, now, {}, why));
+  REQUIRE(t.size() == 3);
+  of::frame_layout at;
+  const auto f = udp_frame();
+  const of::flow_entry* e = t.lookup(of::packet_key(f, 1, at), f.size(), now);
+  REQUIRE(e);
+  CHECK(e->priority == 20);
+  CHECK(t.lookup(of::packet_key(f, 2, at), f.size(), now)->priority == 5);
+  CHECK(t.lookups() == 2);
+  CHECK(t.matched() == 2);
+  // The same match and priority replaces; counters stay.
+  CHECK(t.apply(forward(1, 3, 20), 20, 0, now, {}, why));
+  CHECK(t.size() == 3);
+  CHECK(t.entries()[0].packets == 1);
+  // check_overlap refuses an entry of one priority some frame would share.
+  of::flow_mod overlap = forward(1, 2, 5);
+  overlap.flags = of::flow_flag::check_overlap;
+  CHECK_FALSE(t.apply(overlap, 5, 0, now, {}, why));
+  CHECK(why == of::refusal::overlap);
+  // Modify (non-strict) reaches every entry within its match; strict only the exact one.
+  of::flow_mod mod = forward(1, 3);
+  mod.command = of::flow_command::modify;
+  mod.does.apply.items[0].port = 2;
+  CHECK(t.apply(mod, 0, 0, now, {}, why));
+  CHECK(t.entries()[0].does.apply.items[0].port == 2);
+  CHECK(t.entries()[1].does.apply.items[0].port == 2);
+  CHECK(t.entries()[2].does.apply.items[0].port == 1);  // wildcard entry: not within in_port=1
+  // Delete with out_port: only entries that output there.
+  of::flow_mod del;
+  del.command = of::flow_command::remove;
+  del.out_port = 1;
+  CHECK(t.apply(del, 0, 0, now, {}, why));
+  CHECK(t.size() == 2);
+  del.command = of::flow_command::remove_strict;
+  del.out_port = of::port::any;
+  del.what = of::match{}.with_in_port(1);
+  del.priority = 10;
+  CHECK(t.apply(del, 10, 0, now, {}, why));
+  REQUIRE(t.size() == 1);
+  CHECK(t.entries()[0].priority == 20);
+  // 1.0: a modify that reaches nothing adds; 1.3: nothing happens.
+  of::flow_mod lone = forward(3, 1, 7);
+  lone.command = of::flow_command::modify_strict;
+  CHECK(t.apply(lone, 7, 0, now, {}, why, false));
+  CHECK(t.size() == 1);
+  CHECK(t.apply(lone, 7, 0, now, {}, why, true));
+  CHECK(t.size() == 2);
+}
+
+TEST_CASE("openflow switch: a full table answers ALL_TABLES_FULL (1.0) and TABLE_FULL (1.3)", "[openflow][switch]") {
+  for (version v : both) {
+    rig r;
+    r.connect(v);
+    for (std::uint16_t i = 0; i < small_limits::table_size; ++i) r.flow(forward(1, 2, static_cast<std::uint16_t>(100 + i)));
+    CHECK(r.take().empty());
+    r.flow(forward(1, 2, 1));
+    const auto out = r.take();
+    REQUIRE(out.size() == 1);
+    CHECK(rig::type(out[0]) == 1);
+    CHECK(rig::error_of(out[0]) == (v == version::of10 ? of::error_code{3, 0} : of::error_code{5, 1}));
+    CHECK(r.dp->flows(0).size() == small_limits::table_size);
+    CHECK(r.dp->counters().flow_mods_refused == 1);
+  }
+}
+
+TEST_CASE("openflow switch: flows forward and count; flow, aggregate, port and table statistics in both versions",
+          "[openflow][switch]") {
+  for (version v : both) {
+    rig r;
+    r.connect(v);
+    r.feed([&](auto o) { return of::emit_simple(v, of::kind::features_request, 3, o); });
+    auto out = r.take();
+    REQUIRE(out.size() == 1);
+    auto fr = of::features_reply::parse(rig::msg(out[0]));
+    REQUIRE(fr);
+    CHECK(fr->datapath_id == 0x42);
+    CHECK(fr->n_tables == small_limits::tables);
+    CHECK(fr->n_ports == (v == version::of10 ? 3u : 0u));
+    r.flow(forward(1, 2));
+    const auto f = udp_frame(150);
+    for (int i = 0; i < 3; ++i) r.frame_in(1, f);
+    REQUIRE(r.ports[1].sent.size() == 3);
+    CHECK(r.ports[1].sent[0] == f);
+    CHECK(r.ports[0].sent.empty());
+    CHECK(r.ports[2].sent.empty());
+    of::stats_request s;
+    s.type = of::stats_type::flow;
+    r.feed([&](auto o) { return s.emit(v, 9, o); });
+    out = r.take();
+    REQUIRE(out.size() == 1);
+    auto rep = of::stats_reply::parse(rig::msg(out[0]));
+    REQUIRE(rep);
+    std::vector<of::flow_stats> flows;
+    REQUIRE(rep->read_entries<of::flow_stats>(v, [&](const of::flow_stats& e) { flows.push_back(e); }));
+    REQUIRE(flows.size() == 1);
+    CHECK(flows[0].packet_count == 3);
+    CHECK(flows[0].byte_count == 450);
+    s.type = of::stats_type::aggregate;
+    r.feed([&](auto o) { return s.emit(v, 10, o); });
+    out = r.take();
+    rep = of::stats_reply::parse(rig::msg(out[0]));
+    REQUIRE(rep);
+    REQUIRE(rep->read_entries<of::aggregate_stats>(v, [&](const of::aggregate_stats& a) {
+      CHECK(a.flow_count == 1);
+      CHECK(a.packet_count == 3);
+    }));
+    s.type = of::stats_type::port;
+    r.feed([&](auto o) { return s.emit(v, 11, o); });
+    out = r.take();
+    rep = of::stats_reply::parse(rig::msg(out[0]));
+    std::vector<of::port_stats> ports;
+    REQUIRE(rep->read_entries<of::port_stats>(v, [&](const of::port_stats& p) { ports.push_back(p); }));
+    REQUIRE(ports.size() == 3);
+    CHECK(ports[0].rx_packets == 3);
+    CHECK(ports[1].tx_packets == 3);
+    CHECK(ports[1].tx_bytes == 450);
+    s.type = of::stats_type::table;
+    r.feed([&](auto o) { return s.emit(v, 12, o); });
+    out = r.take();
+    rep = of::stats_reply::parse(rig::msg(out[0]));
+    std::size_t tables = 0;
+    REQUIRE(rep->read_entries<of::table_stats>(v, [&](const of::table_stats& t) {
+      if (t.table_id == 0) CHECK(t.active_count == 1);
+      if (t.table_id == 0) CHECK(t.matched_count == 3);
+      ++tables;
+    }));
+    CHECK(tables == small_limits::tables);
+    r.feed([&](auto o) { return of::emit_simple(v, of::kind::barrier_request, 13, o); });
+    out = r.take();
+    REQUIRE(out.size() == 1);
+    CHECK(uni::wire::load_be32(&out[0][4]) == 13);
+  }
+}
+
+TEST_CASE("openflow switch: a miss is a packet_in with a buffer on 1.0, dropped on 1.3 until a table-miss entry",
+          "[openflow][switch]") {
+  {
+    rig r;
+    r.connect(version::of10);
+    const auto f = udp_frame(300);
+    r.frame_in(1, f);
+    auto out = r.take();
+    REQUIRE(out.size() == 1);
+    auto pi = of::packet_in::parse(rig::msg(out[0]));
+    REQUIRE(pi);
+    CHECK(pi->reason == of::packet_in_reason::no_match);
+    CHECK(pi->in_port == 1);
+    CHECK(pi->total_len == 300);
+    CHECK(pi->data.size() == 128);  // miss_send_len
+    REQUIRE(pi->buffer_id != of::no_buffer);
+    of::packet_out po;
+    po.buffer_id = pi->buffer_id;
+    po.in_port = 1;
+    (void)po.actions.push(of::action::output_to(of::port::flood));
+    r.feed([&](auto o) { return po.emit(version::of10, 5, o); });
+    CHECK(r.take().empty());
+    REQUIRE(r.ports[1].sent.size() == 1);
+    REQUIRE(r.ports[2].sent.size() == 1);
+    CHECK(r.ports[1].sent[0] == f);  // the whole frame, from the buffer
+    CHECK(r.ports[0].sent.empty());
+    r.feed([&](auto o) { return po.emit(version::of10, 6, o); });  // a buffer is used once
+    out = r.take();
+    REQUIRE(out.size() == 1);
+    CHECK(rig::error_of(out[0]) == of::error_code{1, 8});  // BUFFER_UNKNOWN
+    // set_config: whole frames from now on; packet_out with data goes out as given.
+    const of::switch_config cfg{0, of::controller_no_buffer};
+    r.feed([&](auto o) { return cfg.emit(version::of10, of::kind::set_config, 7, o); });
+    r.frame_in(2, f);
+    out = r.take();
+    pi = of::packet_in::parse(rig::msg(out[0]));
+    CHECK(pi->buffer_id == of::no_buffer);
+    CHECK(pi->data.size() == 300);
+    of::packet_out data;
+    data.data = f;
+    (void)data.actions.push(of::action::output_to(3));
+    r.feed([&](auto o) { return data.emit(version::of10, 8, o); });
+    REQUIRE(r.ports[2].sent.size() == 2);
+    CHECK(r.ports[2].sent[1] == f);
+  }
+  {
+    rig r;
+    r.connect(version::of13);
+    r.frame_in(1, udp_frame());
+    CHECK(r.take().empty());
+    CHECK(r.dp->counters().misses == 1);
+    r.flow(of::table_miss());
+    r.frame_in(1, udp_frame());
+    auto out = r.take();
+    REQUIRE(out.size() == 1);
+    auto pi = of::packet_in::parse(rig::msg(out[0]));
+    REQUIRE(pi);
+    CHECK(pi->reason == of::packet_in_reason::no_match);
+    CHECK(pi->buffer_id == of::no_buffer);
+    CHECK(pi->data.size() == 200);
+  }
+}
+
+TEST_CASE("openflow switch: 1.3's pipeline: goto_table, write_metadata, the action set", "[openflow][switch]") {
+  rig r;
+  r.connect(version::of13);
+  of::flow_mod first = forward(1, 0);
+  first.does.apply.count = 0;
+  first.does.goto_table = 2;
+  first.does.has_metadata = true;
+  first.does.metadata = 0x5;
+  first.does.metadata_mask = 0xff;
+  first.does.has_write = true;
+  (void)first.does.write.push(of::action::output_to(2));
+  r.flow(first);
+  of::flow_mod second;
+  second.table_id = 2;
+  second.what.fields = of::match::metadata;
+  second.what.metadata_v = 0x5;
+  second.what.metadata_mask = 0xff;
+  (void)second.does.apply.push(of::action::output_to(3));
+  r.flow(second);
+  CHECK(r.take().empty());
+  r.frame_in(1, udp_frame());
+  CHECK(r.ports[2].sent.size() == 1);  // applied in table 2
+  CHECK(r.ports[1].sent.size() == 1);  // the action set, at the end
+  // goto an earlier (or the same) table, or one past the last, is refused.
+  of::flow_mod back = forward(1, 2);
+  back.table_id = 2;
+  back.does.goto_table = 1;
+  r.flow(back);
+  auto out = r.take();
+  REQUIRE(out.size() == 1);
+  CHECK(rig::error_of(out[0]) == of::error_code{5, 2});
+  back.table_id = 5;
+  back.does.goto_table = -1;
+  r.flow(back);
+  out = r.take();
+  REQUIRE(out.size() == 1);
+  CHECK(rig::error_of(out[0]) == of::error_code{5, 2});
+}
+
+TEST_CASE("openflow switch: rewrites keep IPv4 and UDP checksums, tags are pushed and popped", "[openflow][switch]") {
+  using T = of::action::type;
+  for (version v : both) {
+    rig r;
+    r.connect(v);
+    of::flow_mod f = forward(1, 2);
+    auto act = [](T t, std::uint32_t value) {
+      of::action a;
+      a.t = t;
+      a.value = value;
+      a.ip_proto = 17;
+      return a;
+    };
+    f.does.apply.count = 0;
+    (void)f.does.apply.push(of::action::output_to(3));  // the original goes out first, unchanged
+    (void)f.does.apply.push(act(T::set_ipv4_dst, 0xc0a80009));
+    (void)f.does.apply.push(act(T::set_tp_dst, 53));
+    (void)f.does.apply.push(act(T::set_ip_dscp, 46));
+    (void)f.does.apply.push(act(T::set_vlan_vid, 7));
+    (void)f.does.apply.push(of::action::output_to(2));
+    r.flow(f);
+    CHECK(r.take().empty());
+    const auto in = udp_frame();
+    r.frame_in(1, in);
+    REQUIRE(r.ports[2].sent.size() == 1);
+    CHECK(r.ports[2].sent[0] == in);
+    REQUIRE(r.ports[1].sent.size() == 1);
+    auto out = r.ports[1].sent[0];
+    REQUIRE(out.size() == in.size() + 4);
+    CHECK(uni::wire::load_be16(&out[12]) == 0x8100);
+    CHECK((uni::wire::load_be16(&out[14]) & 0x0fff) == 7);
+    out.erase(out.begin() + 12, out.begin() + 16);  // the frame under the tag
+    CHECK(uni::wire::load_be32(&out[30]) == 0xc0a80009);
+    CHECK(uni::wire::load_be16(&out[36]) == 53);
+    CHECK(out[15] >> 2 == 46);
+    CHECK(checksums_valid(out));
+  }
+  rig r;  // dec_nw_ttl drops a frame whose TTL runs out
+  r.connect(version::of13);
+  of::flow_mod f = forward(1, 2);
+  f.does.apply.count = 0;
+  of::action dec;
+  dec.t = T::dec_nw_ttl;
+  (void)f.does.apply.push(dec);
+  (void)f.does.apply.push(of::action::output_to(2));
+  r.flow(f);
+  r.frame_in(1, udp_frame(200, 1));
+  CHECK(r.ports[1].sent.empty());
+  r.frame_in(1, udp_frame(200, 9));
+  REQUIRE(r.ports[1].sent.size() == 1);
+  CHECK(r.ports[1].sent[0][22] == 8);
+  CHECK(checksums_valid(r.ports[1].sent[0]));
+}
+
+TEST_CASE("openflow switch: idle and hard timeouts expire flows; flow_removed when asked", "[openflow][switch]") {
+  for (version v : both) {
+    rig r;
+    r.connect(v);
+    of::flow_mod idle = forward(1, 2, 30);
+    idle.idle_timeout = 5;
+    idle.flags = of::flow_flag::send_flow_removed;
+    of::flow_mod hard = forward(2, 1, 40);
+    hard.hard_timeout = 8;
+    hard.flags = of::flow_flag::send_flow_removed;
+    r.flow(idle);
+    r.flow(hard);
+    r.flow(forward(3, 1, 50));  // no timeout, no message
+    CHECK(r.dp->next_tick() <= r.now + std::chrono::seconds(5));
+    r.now += std::chrono::seconds(4);
+    r.frame_in(1, udp_frame());  // keeps the idle one alive
+    r.dp->tick(r.now);
+    CHECK(r.dp->flows(0).size() == 3);
+    r.now += std::chrono::seconds(4);
+    r.dp->tick(r.now);
+    auto out = r.take();
+    std::vector<of::flow_removed> gone;
+    for (const auto& m : out)
+      if (rig::type(m) == 11) gone.push_back(*of::flow_removed::parse(rig::msg(m)));
+    REQUIRE(gone.size() == 1);
+    CHECK(gone[0].reason == of::removed_reason::hard_timeout);
+    CHECK(gone[0].priority == 40);
+    r.now += std::chrono::seconds(5);
+    r.dp->tick(r.now);
+    gone.clear();
+    for (const auto& m : r.take())
+      if (rig::type(m) == 11) gone.push_back(*of::flow_removed::parse(rig::msg(m)));
+    REQUIRE(gone.size() == 1);
+    CHECK(gone[0].reason == of::removed_reason::idle_timeout);
+    CHECK(gone[0].packet_count == 1);
+    CHECK(r.dp->flows(0).size() == 1);
+    // A delete tells too, with its reason.
+    of::flow_mod keep = forward(2, 3, 60);
+    keep.flags = of::flow_flag::send_flow_removed;
+    r.flow(keep);
+    of::flow_mod del;
+    del.command = of::flow_command::remove;
+    r.flow(del);
+    out = r.take();
+    REQUIRE(out.size() == 1);
+    CHECK(of::flow_removed::parse(rig::msg(out[0]))->reason == of::removed_reason::remove);
+    CHECK(r.dp->flows(0).size() == 0);
+  }
+}
+
+TEST_CASE("openflow switch: hostile controllers get errors, bounds hold, and it is all counted", "[openflow][switch]") {
+  for (version v : both) {
+    rig r;
+    r.connect(v);
+    // A flow_mod cut short, an unknown type, an experimenter message, another version, groups.
+    buffer b{};
+    auto n = forward(1, 2).emit(v, 1, b);
+    REQUIRE(n);
+    std::vector<std::uint8_t> cut(b.begin(), b.begin() + 28);  // its fixed part cut short
+    uni::wire::store_be16(&cut[2], static_cast<std::uint16_t>(cut.size()));
+    r.feed_bytes(cut);
+    r.feed_bytes({static_cast<std::uint8_t>(v), 99, 0, 8, 0, 0, 0, 2});
+    r.feed([&](auto o) { return of::experimenter_msg{0x2320, 0, {}}.emit(v, 3, o); });
+    r.feed_bytes({v == version::of10 ? std::uint8_t{4} : std::uint8_t{1}, 2, 0, 8, 0, 0, 0, 4});
+    // 1.3: a match field of another OXM class (Nicira's); 1.0: a command past delete_strict.
+    n = forward(1, 2).emit(v, 5, b);
+    std::vector<std::uint8_t> odd(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(*n));
+    if (v == version::of13) uni::wire::store_be16(&odd[52], 0x0001);
+    else uni::wire::store_be16(&odd[56], 9);
+    r.feed_bytes(odd);
+    of::flow_mod nowhere = forward(1, 9);
+    r.flow(nowhere);
+    const auto out = r.take();
+    REQUIRE(out.size() == 6);
+    CHECK(rig::error_of(out[0]) == of::code_of(v, of::refusal::bad_len));
+    CHECK(rig::error_of(out[1]) == of::code_of(v, of::refusal::bad_type));
+    CHECK(rig::error_of(out[2]) == of::code_of(v, of::refusal::bad_experimenter));
+    CHECK(rig::error_of(out[3]) == of::code_of(v, of::refusal::bad_version));
+    CHECK(rig::error_of(out[4]) == of::code_of(v, v == version::of13 ? of::refusal::bad_match_field : of::refusal::bad_command));
+    CHECK(rig::error_of(out[5]) == of::code_of(v, of::refusal::bad_out_port));
+    CHECK(r.dp->conn(0).counters().refused == 6);
+    CHECK(r.dp->flows(0).size() == 0);
+    // A flood of misses: the controller's output never holds more than its bound; the rest is counted.
+    const of::switch_config cfg{0, of::controller_no_buffer};
+    r.feed([&](auto o) { return cfg.emit(v, of::kind::set_config, 7, o); });
+    if (v == version::of13) r.flow(of::table_miss());
+    for (int i = 0; i < 200; ++i) r.frame_in(1, udp_frame(1000));
+    CHECK(r.dp->conn(0).output().size() <= small_limits::output_capacity);
+    CHECK(r.dp->counters().packet_ins_lost > 0);
+    CHECK(r.dp->counters().packet_ins + r.dp->counters().packet_ins_lost == 200);
+    CHECK(r.dp->conn(0).counters().output_full == r.dp->counters().packet_ins_lost);
+  }
+  {
+    rig r;  // a first message that is not a hello closes; no common version is HELLO_FAILED
+    r.dp->connected(0, r.now);
+    (void)r.take();
+    r.feed([](auto o) { return of::emit_simple(version::of10, of::kind::features_request, 1, o); });
+    CHECK(r.dp->conn(0).phase() == of::connection_phase::closed);
+    r.dp->connected(1, r.now);
+    (void)r.take(1);
+    r.feed([](auto o) { return of::hello::emit(of::version_set{}.add(static_cast<version>(2)), 1, o); }, 1);
+    CHECK(r.dp->conn(1).phase() == of::connection_phase::closed);
+    const auto out = r.take(1);
+    REQUIRE(out.size() == 1);
+    CHECK(rig::error_of(out[0]) == of::error_code{0, 0});
+  }
+  {
+    rig r;  // a silent controller is probed, then given up
+    r.connect(version::of13);
+    r.now += std::chrono::seconds(6);
+    r.dp->tick(r.now);
+    const auto out = r.take();
+    REQUIRE(out.size() == 1);
+    CHECK(rig::type(out[0]) == 2);
+    r.now += std::chrono::seconds(16);
+    r.dp->tick(r.now);
+    CHECK(r.dp->conn(0).phase() == of::connection_phase::closed);
+  }
+}
+
+TEST_CASE("openflow switch: fail-standalone forwards as a learning bridge while no controller is connected",
+          "[openflow][switch]") {
+  rig r(of::fail_mode::standalone);
+  auto to_b = udp_frame();
+  r.frame_in(1, to_b);  // mac_b unknown: flooded
+  CHECK(r.ports[1].sent.size() == 1);
+  CHECK(r.ports[2].sent.size() == 1);
+  auto to_a = udp_frame();
+  mac_a.store(to_a.data());
+  mac_b.store(to_a.data() + 6);
+  r.frame_in(2, to_a);  // mac_a learned behind port 1
+  CHECK(r.ports[0].sent.size() == 1);
+  CHECK(r.ports[2].sent.size() == 1);
+  r.frame_in(1, to_b);  // mac_b learned behind port 2
+  CHECK(r.ports[1].sent.size() == 2);
+  CHECK(r.ports[2].sent.size() == 1);
+  CHECK(r.dp->counters().standalone == 3);
+  r.connect(version::of10);  // a controller: the flow tables again (a miss goes up)
+  r.frame_in(1, to_b);
+  CHECK(r.dp->counters().standalone == 3);
+  CHECK(r.take().size() == 1);
+  rig secure;  // fail-secure: no controller, no flows, nothing forwarded
+  secure.frame_in(1, to_b);
+  CHECK(secure.ports[1].sent.empty());
+  CHECK(secure.dp->counters().misses == 1);
 }

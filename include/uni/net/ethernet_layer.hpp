@@ -34,6 +34,11 @@ class ethernet_layer {
     auto eth = ethernet_view::parse(frame.bytes());
     if (!eth) return c.drop(ethernet_drop::truncated);
     ++c.received;
+    if (s_.hooks_.size() != 0)
+      if (frame_handler fn = s_.hooks_.frame_taker(hook_kind::every_frame)) {  // a switch port: the stack stands aside
+        ++s_.counters_.hooks.every_frame;
+        return fn(std::move(frame));
+      }
     if constexpr (S::config::trace)
       trace::note(trace::kind::frame_rx, trace::current_task, frame.size(), 0, nullptr, trace_device(s_.netif_.mac()));
     const mac_address dst = eth->destination();

@@ -1,8 +1,9 @@
 // uni/net/frame_hooks.hpp: the frames uni::Stack does not consume, taken by the
 // application: by EtherType (LLDP 0x88cc, IPv6), by IP protocol number (GRE 47,
 // OSPF 89, or a protocol the Config switches off), and frames addressed to other
-// stations (promiscuous: a switch's datapath). So a switch, LLDP or a new transport
-// is written beside the stack, not inside it.
+// stations (promiscuous), or every frame before the stack sees it (a switch port,
+// whose stack then consumes nothing: broadcasts included). So a switch, LLDP or a
+// new transport is written beside the stack, not inside it.
 //
 // The table is bounded (Config::frame_hooks) and filled at run time; each key has at
 // most one taker, so every frame goes to one hook or to none. A handler is called
@@ -35,17 +36,18 @@ struct hook_counters {
   std::uint64_t by_ethertype = 0;
   std::uint64_t by_ip_protocol = 0;
   std::uint64_t other_macs = 0;
+  std::uint64_t every_frame = 0;
   std::uint64_t sent = 0;
 
-  std::uint64_t taken() const noexcept { return by_ethertype + by_ip_protocol + other_macs; }
+  std::uint64_t taken() const noexcept { return by_ethertype + by_ip_protocol + other_macs + every_frame; }
 };
 
 inline void format_value(text_writer& w, const hook_counters& c) noexcept {
   format_to(w, "rx ", c.taken(), " (ethertype ", c.by_ethertype, ", ip protocol ", c.by_ip_protocol, ", other macs ",
-            c.other_macs, ") tx ", c.sent);
+            c.other_macs, ", every frame ", c.every_frame, ") tx ", c.sent);
 }
 
-enum class hook_kind : std::uint8_t { free, ethertype, ip_protocol, other_macs };
+enum class hook_kind : std::uint8_t { free, ethertype, ip_protocol, other_macs, every_frame };
 
 template <std::size_t Capacity>
 class frame_hooks {
@@ -65,7 +67,7 @@ class frame_hooks {
     --used_;
   }
 
-  // The taker of `key` (empty if none). `key` is ignored for other_macs.
+  // The taker of `key` (empty if none). `key` is ignored for other_macs and every_frame.
   frame_handler frame_taker(hook_kind kind, std::uint16_t key = 0) const noexcept {
     if (const entry* e = find(kind, key)) return e->frame;
     return {};

@@ -32,6 +32,7 @@
 #include <uni/net/accept_supervisor.hpp>
 #include <uni/net/transport.hpp>
 #include <uni/openflow/session.hpp>
+#include <uni/openflow/stream_writer.hpp>
 
 namespace uni::openflow {
 
@@ -307,28 +308,7 @@ class controller {
 
   template <class Stream>
   task<bool> flush(slot& s, Stream& stream) {
-    constexpr std::size_t batch = 16;
-    while (!s.session->output().empty()) {
-      std::array<view, batch> pages;
-      std::size_t n = 0, copied = 0;
-      const auto out = s.session->output();
-      while (copied < out.size() && n < batch) {
-        auto p = stack_.pool().allocate();
-        if (!p) break;
-        const std::size_t k = std::min(out.size() - copied, p->size());
-        std::memcpy(p->data(), out.data() + copied, k);
-        pages[n++] = p->head(k);
-        copied += k;
-      }
-      if (n == 0) {
-        co_await stack_.sched().sleep_for(std::chrono::milliseconds(1));  // pages come back as writes complete
-        continue;
-      }
-      if (!co_await stream.write(std::span<const view>(pages.data(), n))) co_return false;
-      s.session->sent(copied);
-      s.written.notify_all();
-    }
-    co_return true;
+    co_return co_await write_queued(stack_, stream, *s.session, [&] { s.written.notify_all(); });
   }
 
   template <class Stream>

@@ -30,6 +30,9 @@ enum class refusal : std::uint8_t {
   bad_match_mask,    // BAD_MATCH/BAD_MASK
   bad_prereq,        // BAD_MATCH/BAD_PREREQ (1.3)
   table_full,        // FLOW_MOD_FAILED/ALL_TABLES_FULL (1.3 TABLE_FULL)
+  overlap,           // FLOW_MOD_FAILED/OVERLAP: check_overlap found an entry of the same priority
+  eperm,             // FLOW_MOD_FAILED/EPERM: a switch refuses flows it cannot run (1.3: goto an earlier table)
+  bad_hw_addr,       // PORT_MOD_FAILED/BAD_HW_ADDR
   bad_table,         // FLOW_MOD_FAILED/BAD_TABLE_ID (1.3; 1.0: UNSUPPORTED)
   bad_command,       // FLOW_MOD_FAILED/BAD_COMMAND
   no_groups,         // GROUP_MOD_FAILED/OUT_OF_GROUPS (1.3): groups are not supported
@@ -63,6 +66,9 @@ constexpr error_code code_of(version v, refusal r) noexcept {
     case refusal::bad_match_mask: return v13 ? error_code{4, 8} : error_code{3, 5};
     case refusal::bad_prereq: return v13 ? error_code{4, 9} : error_code{3, 5};
     case refusal::table_full: return v13 ? error_code{5, 1} : error_code{3, 0};
+    case refusal::overlap: return v13 ? error_code{5, 3} : error_code{3, 1};
+    case refusal::eperm: return v13 ? error_code{5, 5} : error_code{3, 2};
+    case refusal::bad_hw_addr: return v13 ? error_code{7, 1} : error_code{4, 1};
     case refusal::bad_table: return v13 ? error_code{5, 2} : error_code{3, 5};
     case refusal::bad_command: return v13 ? error_code{5, 6} : error_code{3, 4};
     case refusal::no_groups: return v13 ? error_code{6, 3} : error_code{1, 1};

@@ -21,6 +21,7 @@
 
 #include <uni/core/time.hpp>
 #include <uni/openflow/openflow.hpp>
+#include <uni/openflow/output_queue.hpp>
 
 namespace uni::openflow {
 
@@ -80,12 +81,9 @@ class controller_session {
   const session_counters& counters() const noexcept { return n_; }
 
   // Bytes to send to the switch, oldest first; sent(n) after writing n of them.
-  std::span<const std::uint8_t> output() const noexcept { return {out_.data() + head_, tail_ - head_}; }
-  void sent(std::size_t n) noexcept {
-    head_ += std::min(n, tail_ - head_);
-    if (head_ == tail_) head_ = tail_ = 0;
-  }
-  std::size_t room() const noexcept { return OutCapacity - tail_; }
+  std::span<const std::uint8_t> output() const noexcept { return out_.pending(); }
+  void sent(std::size_t n) noexcept { out_.sent(n); }
+  std::size_t room() const noexcept { return out_.room(); }
 
   // Our hello, on connecting.
   void start(time_point now) noexcept {
@@ -321,19 +319,9 @@ class controller_session {
   // Emits a message at the end of the output; false if it did not fit.
   template <class Emit>
   bool queue(Emit emit) noexcept {
-    auto n = emit(std::span<std::uint8_t>(out_.data() + tail_, OutCapacity - tail_));
-    if (!n && head_ > 0) {  // room at the front: move what is waiting there and retry
-      std::memmove(out_.data(), out_.data() + head_, tail_ - head_);
-      tail_ -= head_;
-      head_ = 0;
-      n = emit(std::span<std::uint8_t>(out_.data() + tail_, OutCapacity - tail_));
-    }
-    if (!n) {
-      ++n_.output_full;
-      return false;
-    }
-    tail_ += *n;
-    return true;
+    if (out_.push(emit)) return true;
+    ++n_.output_full;
+    return false;
   }
   template <class Emit>
   result<void> ready_queue(Emit emit) noexcept {
@@ -382,8 +370,7 @@ class controller_session {
   time_point started_{}, last_rx_{}, echo_sent_ = time_never;
   std::array<pending, MaxPending> pending_{};
   session_counters n_;
-  std::size_t head_ = 0, tail_ = 0;
-  std::array<std::uint8_t, OutCapacity> out_{};
+  output_queue<OutCapacity> out_;
 };
 
 }  // namespace uni::openflow

@@ -15,14 +15,17 @@
 
 namespace uni::openflow {
 
-enum class stats_type : std::uint16_t { desc = 0, flow = 1, aggregate = 2, table = 3, port = 4, queue = 5, port_desc = 13 };
+enum class stats_type : std::uint16_t {
+  desc = 0, flow = 1, aggregate = 2, table = 3, port = 4, queue = 5, table_features = 12, port_desc = 13
+};
 
 inline constexpr std::uint16_t stats_more = 1;  // OFPSF_REPLY_MORE / OFPMPF_REPLY_MORE
 inline constexpr std::uint32_t all_queues = 0xffffffff;
 inline constexpr std::uint8_t all_tables = 0xff;
 
 constexpr bool served(version v, std::uint16_t t) noexcept {
-  return t <= 5 || (v == version::of13 && t == static_cast<std::uint16_t>(stats_type::port_desc));
+  return t <= 5 || (v == version::of13 && (t == static_cast<std::uint16_t>(stats_type::port_desc) ||
+                                           t == static_cast<std::uint16_t>(stats_type::table_features)));
 }
 
 // A request: its kind and what it selects.
@@ -376,6 +379,91 @@ struct queue_stats {
       w.u32(duration_sec);
       w.u32(duration_nsec);
     }
+  }
+};
+
+// 1.3's table features (§A.3.5.5), as a uni switch has them: a table's name,
+// size and metadata bits, and the properties every table shares (the
+// instructions, actions and OXM fields uni parses, the later tables it may go
+// to). Read back without its properties. A request with a body (to change
+// them) is refused: its length does not add up for uni.
+struct table_features_entry {
+  std::uint8_t table_id = 0;
+  std::uint8_t n_tables = 1;  // the tables after this one are its next tables
+  char name[32] = {};
+  std::uint64_t metadata_match = 0, metadata_write = 0;
+  std::uint32_t max_entries = 0;
+  static constexpr stats_type type = stats_type::table_features;
+  static constexpr std::size_t fixed_size = 64;
+
+  static constexpr result<table_features_entry> read(version, reader& outer, refusal& why) noexcept {
+    reader peek = outer;
+    const std::uint16_t len = peek.u16();
+    why = refusal::bad_len;
+    if (!peek.ok() || len < fixed_size || len > outer.left()) return fail(error::malformed);
+    reader r(outer.bytes(len));
+    table_features_entry t;
+    r.skip(2);
+    t.table_id = r.u8();
+    r.skip(5);
+    r.text(t.name);
+    t.metadata_match = r.u64();
+    t.metadata_write = r.u64();
+    r.skip(4);  // config: deprecated
+    t.max_entries = r.u32();
+    if (!r.ok()) return fail(error::truncated);
+    return t;
+  }
+
+  constexpr void write(version, writer& w) const noexcept {
+    const std::size_t start = w.size();
+    w.u16(0);
+    w.u8(table_id);
+    w.zeros(5);
+    w.text(name);
+    w.u64(metadata_match);
+    w.u64(metadata_write);
+    w.u32(0);
+    w.u32(max_entries);
+    constexpr std::uint16_t instructions[] = {1, 2, 3, 4, 5};         // goto .. clear_actions
+    constexpr std::uint16_t actions[] = {0, 17, 18, 21, 24, 25};      // output .. set_field
+    constexpr std::uint8_t fields[] = {0, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23};
+    constexpr std::uint8_t settable[] = {3, 4, 6, 7, 8, 11, 12, 13, 14, 15, 16, 17, 18};
+    constexpr std::uint8_t widths[] = {4, 4, 8, 6, 6, 2, 2, 1, 1, 1, 1, 4, 4, 2, 2, 2, 2, 2, 2, 1, 1, 2, 4, 4};
+    const auto property = [&](std::uint16_t type, auto each) {
+      const std::size_t at = w.size();
+      w.u16(type);
+      w.u16(0);
+      each();
+      w.patch16(at + 2, static_cast<std::uint16_t>(w.size() - at));
+      w.pad_to(8);
+    };
+    const auto headers = [&](std::span<const std::uint16_t> types) {
+      for (std::uint16_t t : types) {
+        w.u16(t);
+        w.u16(4);
+      }
+    };
+    const auto oxms = [&](std::span<const std::uint8_t> list, bool masks) {
+      for (std::uint8_t f : list) {
+        const bool maskable = masks && (f == oxm::metadata || f == oxm::ipv4_src || f == oxm::ipv4_dst ||
+                                        f == oxm::arp_spa || f == oxm::arp_tpa);
+        w.u16(oxm::basic);
+        w.u8(static_cast<std::uint8_t>(f << 1 | (maskable ? 1 : 0)));
+        w.u8(static_cast<std::uint8_t>(maskable ? 2 * widths[f] : widths[f]));
+      }
+    };
+    property(0, [&] { headers(instructions); });  // INSTRUCTIONS
+    property(2, [&] {                              // NEXT_TABLES
+      for (unsigned t = table_id + 1u; t < n_tables; ++t) w.u8(static_cast<std::uint8_t>(t));
+    });
+    property(4, [&] { headers(actions); });  // WRITE_ACTIONS
+    property(6, [&] { headers(actions); });  // APPLY_ACTIONS
+    property(8, [&] { oxms(fields, true); });  // MATCH
+    property(10, [&] { oxms(fields, false); });  // WILDCARDS
+    property(12, [&] { oxms(settable, false); });  // WRITE_SETFIELD
+    property(14, [&] { oxms(settable, false); });  // APPLY_SETFIELD
+    w.patch16(start, static_cast<std::uint16_t>(w.size() - start));
   }
 };
 
