@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -45,6 +46,13 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 double seconds_since(clock_type::time_point t) {
   return std::chrono::duration<double>(clock_type::now() - t).count();
+}
+// This process's CPU time (user and system), in seconds: per-operation cost
+// that a loaded machine's stolen wall time does not inflate.
+double cpu_seconds() {
+  timespec t{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
 }
 
 // A BlockDevice over a file: whole 4 KiB blocks, fdatasync as flush.
@@ -103,8 +111,10 @@ struct workload {
 
 struct figures {
   double put_s = 0, get_s = 0;
+  double get_cpu_s = 0;  // CPU time of the gets
   std::size_t cache_bytes = 0;
   std::size_t found = 0;
+  double misses_per_get = 0;  // uni: node reads from the device per get (its cache's misses)
 };
 
 using uni_store = uni::btree::Store<file_disk>;
@@ -131,10 +141,14 @@ figures run_uni(const std::string& dir, const workload& w, std::size_t batch, bo
     }
     f.put_s = seconds_since(t);
     std::uint8_t out[4096];
+    const auto before = store->statistics().cache_misses;
     t = clock_type::now();
+    const double cpu = cpu_seconds();
     for (std::uint32_t k : w.reads)
       if (co_await store->get(w.keys[k], out)) ++f.found;
     f.get_s = seconds_since(t);
+    f.get_cpu_s = cpu_seconds() - cpu;
+    f.misses_per_get = static_cast<double>(store->statistics().cache_misses - before) / static_cast<double>(w.reads.size());
     co_return 0;
   };
   auto r = uni::run(sched, clock, main());
@@ -174,6 +188,7 @@ figures run_lmdb(const std::string& dir, const workload& w, std::size_t batch) {
   f.put_s = seconds_since(t);
   check_lmdb(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), "begin");
   t = clock_type::now();
+  const double cpu = cpu_seconds();
   char out[4096];
   for (std::uint32_t r : w.reads) {
     MDB_val k{w.keys[r].size(), const_cast<char*>(w.keys[r].data())}, v;
@@ -183,6 +198,7 @@ figures run_lmdb(const std::string& dir, const workload& w, std::size_t batch) {
     }
   }
   f.get_s = seconds_since(t);
+    f.get_cpu_s = cpu_seconds() - cpu;
   mdb_txn_abort(txn);
   struct stat st {};
   ::stat((path + "/data.mdb").c_str(), &st);
@@ -223,6 +239,7 @@ figures run_sqlite(const std::string& dir, const workload& w, std::size_t batch)
   }
   f.put_s = seconds_since(t);
   t = clock_type::now();
+  const double cpu = cpu_seconds();
   char out[4096];
   for (std::uint32_t r : w.reads) {
     sqlite3_bind_blob(get, 1, w.keys[r].data(), static_cast<int>(w.keys[r].size()), SQLITE_STATIC);
@@ -233,6 +250,7 @@ figures run_sqlite(const std::string& dir, const workload& w, std::size_t batch)
     sqlite3_reset(get);
   }
   f.get_s = seconds_since(t);
+    f.get_cpu_s = cpu_seconds() - cpu;
   sqlite3_int64 pages = 0;
   sqlite3_stmt* q;
   sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &q, nullptr);
@@ -277,9 +295,9 @@ int main(int argc, char** argv) {
   else
     return std::fprintf(stderr, "usage: %s --engine uni|lmdb|sqlite --dir DIR ...\n", argv[0]), 2;
   if (f.found != gets) return std::fprintf(stderr, "%s: %zu of %zu gets found\n", engine.c_str(), f.found, gets), 1;
-  std::printf("btree engine=%s keys=%zu batch=%zu value=%zu puts_per_s=%.0f gets=%zu gets_per_s=%.0f cache_bytes=%zu "
-              "rss_bytes=%lld\n",
+  std::printf("btree engine=%s keys=%zu batch=%zu value=%zu puts_per_s=%.0f gets=%zu gets_per_s=%.0f get_cpu_us=%.3f cache_bytes=%zu "
+              "rss_bytes=%lld misses_per_get=%.3f\n",
               engine.c_str(), keys, batch, value_size, static_cast<double>(keys) / f.put_s, gets,
-              static_cast<double>(gets) / f.get_s, f.cache_bytes, static_cast<long long>(bench::status_bytes("VmRSS")));
+              static_cast<double>(gets) / f.get_s, f.get_cpu_s * 1e6 / static_cast<double>(gets), f.cache_bytes, static_cast<long long>(bench::status_bytes("VmRSS")), f.misses_per_get);
   return 0;
 }
