@@ -7,7 +7,8 @@
 #   - tweets-tap on uni's stack over TAP (wrk in the namespace's Linux side);
 #   - tweets-socket on host sockets over loopback.
 # The store is warmed first (100 tweets per user), so every GET returns 100
-# tweets. Reported: requests/s, sessions/s, average and 99th-percentile latency,
+# tweets. The appliance keeps its tweets in the B-tree on a disk image under
+# RESULTS (O_DIRECT; each POST is one synced commit). Reported: requests/s, sessions/s, average and 99th-percentile latency,
 # server CPU use. (No baseline is run: the paper's was nginx + FastCGI, which
 # needs an application of its own.)
 # Writes RESULTS/tweets.md. Usage: bench/tweets.sh [--quick] [--duration S] [--out DIR] [--build DIR]
@@ -31,11 +32,12 @@ build=$(cd "$build" && pwd)
 NS="uni-bt-$$"
 PEER=10.97.0.1 UNI_IP=10.97.0.2
 work=$(mktemp -d)
+disk=$out/tweets-disk.img  # a real file system (O_DIRECT), fresh for each target
 pid=
 cleanup() {
   [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
   ip netns del "$NS" 2>/dev/null || true
-  rm -rf "$work"
+  rm -rf "$work" "$disk"
 }
 trap cleanup EXIT
 ip netns add "$NS"
@@ -75,10 +77,12 @@ to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v
 : >"$work/runs.txt"
 for target in tap socket; do
   if [ $target = tap ]; then
-    ip netns exec "$NS" "$build/examples/tweets-tap" --tap tap0 --ipv4 "$UNI_IP/24" --log warn >"$work/app.log" 2>&1 &
+    rm -f "$disk" && truncate -s 64M "$disk"
+    ip netns exec "$NS" "$build/examples/tweets-tap" --tap tap0 --ipv4 "$UNI_IP/24" --disk "$disk" --log warn >"$work/app.log" 2>&1 &
     url="http://$UNI_IP:80"
   else
-    ip netns exec "$NS" "$build/examples/tweets-socket" --port 8080 --log warn >"$work/app.log" 2>&1 &
+    rm -f "$disk" && truncate -s 64M "$disk"
+    ip netns exec "$NS" "$build/examples/tweets-socket" --port 8080 --disk "$disk" --log warn >"$work/app.log" 2>&1 &
     url="http://127.0.0.1:8080"
   fi
   pid=$!
