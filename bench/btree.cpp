@@ -12,13 +12,17 @@
 // after the gets (VmRSS; LMDB's counts the pages of its map it touched).
 // Output: one `btree engine=... key=value ...` line.
 //
-// uni's device here is a file (preadv/pwritev of whole 4 KiB blocks, fdatasync
-// as flush). By default it goes through the host's page cache, as LMDB's map and
-// SQLite's file do; with --direct 1 it is opened O_DIRECT, so every node the
+// uni's device here is a file, through one of two drivers: --device uring (the
+// default) is the appliances' own, io_uring (uni/posix/uring_disk.hpp) behind
+// a block::request_queue, run by the POSIX run loop; --device file is
+// preadv/pwritev of whole 4 KiB blocks with fdatasync as flush, in the caller's
+// thread. By default the file goes through the host's page cache, as LMDB's map
+// and SQLite's file do; with --direct 1 it is opened O_DIRECT, so every node the
 // store's own cache misses is a device read and its memory is that cache alone.
 //
 // Usage: bench_btree --engine uni|lmdb|sqlite --dir DIR [--keys 100000]
 //        [--batch 1] [--gets 200000] [--value 100] [--seed 1] [--direct 0]
+//        [--device uring|file]
 #include <fcntl.h>
 #include <lmdb.h>
 #include <sqlite3.h>
@@ -35,8 +39,12 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+#include <uni/block/request_queue.hpp>
 #include <uni/btree/store.hpp>
 #include <uni/core/run.hpp>
+#include <uni/posix/clock.hpp>
+#include <uni/posix/uring_disk.hpp>
 #include <uni/sim/manual_clock.hpp>
 
 #include "bench_util.hpp"
@@ -59,15 +67,19 @@ double cpu_seconds() {
 class file_disk {
  public:
   file_disk(const std::string& path, std::uint64_t bytes, bool direct) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | (direct ? O_DIRECT : 0), 0644);
-    if (fd_ < 0) std::perror("file_disk"), std::exit(1);
-    // Written whole first, as a disk is: a write into a hole would make each
-    // sync commit the file system's allocation too.
+    fd_ = make_file(path, bytes, direct);
+    sectors_ = bytes / 4096;
+  }
+  // Creates the file written whole, as a disk is: a write into a hole would make
+  // each sync commit the file system's allocation too.
+  static int make_file(const std::string& path, std::uint64_t bytes, bool direct) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | (direct ? O_DIRECT : 0), 0644);
+    if (fd < 0) std::perror("file_disk"), std::exit(1);
     alignas(4096) static std::uint8_t zeros[1 << 20];
     for (std::uint64_t at = 0; at < bytes; at += sizeof zeros)
-      if (::pwrite(fd_, zeros, sizeof zeros, static_cast<off_t>(at)) != sizeof zeros) std::perror("file_disk"), std::exit(1);
-    ::fsync(fd_);
-    sectors_ = bytes / 4096;
+      if (::pwrite(fd, zeros, sizeof zeros, static_cast<off_t>(at)) != sizeof zeros) std::perror("file_disk"), std::exit(1);
+    ::fsync(fd);
+    return fd;
   }
   ~file_disk() { ::close(fd_); }
   std::size_t sector_size() const noexcept { return 4096; }
@@ -117,17 +129,13 @@ struct figures {
   double misses_per_get = 0;  // uni: node reads from the device per get (its cache's misses)
 };
 
-using uni_store = uni::btree::Store<file_disk>;
-
-figures run_uni(const std::string& dir, const workload& w, std::size_t batch, bool direct) {
+// The store's workload on `disk`, run by `clock`'s loop.
+template <class Disk, class Clock>
+figures run_uni_on(Disk& disk, Clock& clock, uni::scheduler& sched, const workload& w, std::size_t batch) {
+  using uni_store = uni::btree::Store<Disk>;
   figures f;
-  // Room for the data four times over (the log is cleaned when half full).
-  const std::uint64_t bytes = std::max<std::uint64_t>(64 << 20, w.keys.size() * (w.value.size() + 64) * 8) & ~std::uint64_t{(1 << 20) - 1};
-  file_disk disk(dir + "/uni-btree.img", bytes, direct);
   auto store = std::make_unique<uni_store>(disk);
   f.cache_bytes = uni_store::cache_bytes;
-  uni::scheduler sched;
-  uni::sim::ManualClock clock;
   auto main = [&]() -> uni::task<int> {
     if (!co_await store->format(static_cast<std::uint64_t>(clock_type::now().time_since_epoch().count()))) co_return 1;
     const uni::view value = uni::view::unowned(
@@ -154,6 +162,28 @@ figures run_uni(const std::string& dir, const workload& w, std::size_t batch, bo
   auto r = uni::run(sched, clock, main());
   if (!r || *r != 0) std::fprintf(stderr, "uni: failed at step %d\n", r ? *r : -1), std::exit(1);
   return f;
+}
+
+figures run_uni(const std::string& dir, const workload& w, std::size_t batch, bool direct, bool uring) {
+  // Room for the data four times over (the log is cleaned when half full).
+  const std::uint64_t bytes = std::max<std::uint64_t>(64 << 20, w.keys.size() * (w.value.size() + 64) * 8) & ~std::uint64_t{(1 << 20) - 1};
+  const std::string path = dir + "/uni-btree.img";
+  uni::scheduler sched;
+  if (!uring) {
+    file_disk disk(path, bytes, direct);
+    uni::sim::ManualClock clock;
+    return run_uni_on(disk, clock, sched, w, batch);
+  }
+  ::close(file_disk::make_file(path, bytes, direct));
+  boost::asio::io_context io;
+  uni::posix::PosixClock clock(io);
+  uni::posix::UringDisk driver(io, sched, 32);
+  char why[320];
+  uni::text_writer text{why, sizeof why};
+  if (!driver.open(path, !direct, text))
+    std::fprintf(stderr, "uni: %.*s\n", static_cast<int>(text.view().size()), text.view().data()), std::exit(1);
+  uni::block::request_queue<uni::posix::UringDisk, 32, uni::posix::UringDisk::segments> disk(driver, sched);
+  return run_uni_on(disk, clock, sched, w, batch);
 }
 
 void check_lmdb(int rc, const char* what) {
@@ -287,7 +317,8 @@ int main(int argc, char** argv) {
 
   figures f;
   if (engine == "uni")
-    f = run_uni(dir, w, batch, bench::option(argc, argv, "--direct", 0) != 0);
+    f = run_uni(dir, w, batch, bench::option(argc, argv, "--direct", 0) != 0,
+                bench::option_str(argc, argv, "--device", "uring") != "file");
   else if (engine == "lmdb")
     f = run_lmdb(dir, w, batch);
   else if (engine == "sqlite")
