@@ -12,13 +12,17 @@
 // after the gets (VmRSS; LMDB's counts the pages of its map it touched).
 // Output: one `btree engine=... key=value ...` line.
 //
-// uni's device here is a file (preadv/pwritev of whole 4 KiB blocks, fdatasync
-// as flush). By default it goes through the host's page cache, as LMDB's map and
-// SQLite's file do; with --direct 1 it is opened O_DIRECT, so every node the
+// uni's device here is a file, through one of two drivers: --device uring (the
+// default) is the appliances' own, io_uring (uni/posix/uring_disk.hpp) behind
+// a block::request_queue, run by the POSIX run loop; --device file is
+// preadv/pwritev of whole 4 KiB blocks with fdatasync as flush, in the caller's
+// thread. By default the file goes through the host's page cache, as LMDB's map
+// and SQLite's file do; with --direct 1 it is opened O_DIRECT, so every node the
 // store's own cache misses is a device read and its memory is that cache alone.
 //
 // Usage: bench_btree --engine uni|lmdb|sqlite --dir DIR [--keys 100000]
 //        [--batch 1] [--gets 200000] [--value 100] [--seed 1] [--direct 0]
+//        [--device uring|file]
 #include <fcntl.h>
 #include <lmdb.h>
 #include <sqlite3.h>
@@ -27,6 +31,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -34,8 +39,12 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+#include <uni/block/request_queue.hpp>
 #include <uni/btree/store.hpp>
 #include <uni/core/run.hpp>
+#include <uni/posix/clock.hpp>
+#include <uni/posix/uring_disk.hpp>
 #include <uni/sim/manual_clock.hpp>
 
 #include "bench_util.hpp"
@@ -46,20 +55,31 @@ using clock_type = std::chrono::steady_clock;
 double seconds_since(clock_type::time_point t) {
   return std::chrono::duration<double>(clock_type::now() - t).count();
 }
+// This process's CPU time (user and system), in seconds: per-operation cost
+// that a loaded machine's stolen wall time does not inflate.
+double cpu_seconds() {
+  timespec t{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+}
 
 // A BlockDevice over a file: whole 4 KiB blocks, fdatasync as flush.
 class file_disk {
  public:
   file_disk(const std::string& path, std::uint64_t bytes, bool direct) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | (direct ? O_DIRECT : 0), 0644);
-    if (fd_ < 0) std::perror("file_disk"), std::exit(1);
-    // Written whole first, as a disk is: a write into a hole would make each
-    // sync commit the file system's allocation too.
+    fd_ = make_file(path, bytes, direct);
+    sectors_ = bytes / 4096;
+  }
+  // Creates the file written whole, as a disk is: a write into a hole would make
+  // each sync commit the file system's allocation too.
+  static int make_file(const std::string& path, std::uint64_t bytes, bool direct) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | (direct ? O_DIRECT : 0), 0644);
+    if (fd < 0) std::perror("file_disk"), std::exit(1);
     alignas(4096) static std::uint8_t zeros[1 << 20];
     for (std::uint64_t at = 0; at < bytes; at += sizeof zeros)
-      if (::pwrite(fd_, zeros, sizeof zeros, static_cast<off_t>(at)) != sizeof zeros) std::perror("file_disk"), std::exit(1);
-    ::fsync(fd_);
-    sectors_ = bytes / 4096;
+      if (::pwrite(fd, zeros, sizeof zeros, static_cast<off_t>(at)) != sizeof zeros) std::perror("file_disk"), std::exit(1);
+    ::fsync(fd);
+    return fd;
   }
   ~file_disk() { ::close(fd_); }
   std::size_t sector_size() const noexcept { return 4096; }
@@ -103,21 +123,19 @@ struct workload {
 
 struct figures {
   double put_s = 0, get_s = 0;
+  double get_cpu_s = 0;  // CPU time of the gets
   std::size_t cache_bytes = 0;
   std::size_t found = 0;
+  double misses_per_get = 0;  // uni: node reads from the device per get (its cache's misses)
 };
 
-using uni_store = uni::btree::Store<file_disk>;
-
-figures run_uni(const std::string& dir, const workload& w, std::size_t batch, bool direct) {
+// The store's workload on `disk`, run by `clock`'s loop.
+template <class Disk, class Clock>
+figures run_uni_on(Disk& disk, Clock& clock, uni::scheduler& sched, const workload& w, std::size_t batch) {
+  using uni_store = uni::btree::Store<Disk>;
   figures f;
-  // Room for the data four times over (the log is cleaned when half full).
-  const std::uint64_t bytes = std::max<std::uint64_t>(64 << 20, w.keys.size() * (w.value.size() + 64) * 8) & ~std::uint64_t{(1 << 20) - 1};
-  file_disk disk(dir + "/uni-btree.img", bytes, direct);
   auto store = std::make_unique<uni_store>(disk);
   f.cache_bytes = uni_store::cache_bytes;
-  uni::scheduler sched;
-  uni::sim::ManualClock clock;
   auto main = [&]() -> uni::task<int> {
     if (!co_await store->format(static_cast<std::uint64_t>(clock_type::now().time_since_epoch().count()))) co_return 1;
     const uni::view value = uni::view::unowned(
@@ -131,15 +149,41 @@ figures run_uni(const std::string& dir, const workload& w, std::size_t batch, bo
     }
     f.put_s = seconds_since(t);
     std::uint8_t out[4096];
+    const auto before = store->statistics().cache_misses;
     t = clock_type::now();
+    const double cpu = cpu_seconds();
     for (std::uint32_t k : w.reads)
       if (co_await store->get(w.keys[k], out)) ++f.found;
     f.get_s = seconds_since(t);
+    f.get_cpu_s = cpu_seconds() - cpu;
+    f.misses_per_get = static_cast<double>(store->statistics().cache_misses - before) / static_cast<double>(w.reads.size());
     co_return 0;
   };
   auto r = uni::run(sched, clock, main());
   if (!r || *r != 0) std::fprintf(stderr, "uni: failed at step %d\n", r ? *r : -1), std::exit(1);
   return f;
+}
+
+figures run_uni(const std::string& dir, const workload& w, std::size_t batch, bool direct, bool uring) {
+  // Room for the data four times over (the log is cleaned when half full).
+  const std::uint64_t bytes = std::max<std::uint64_t>(64 << 20, w.keys.size() * (w.value.size() + 64) * 8) & ~std::uint64_t{(1 << 20) - 1};
+  const std::string path = dir + "/uni-btree.img";
+  uni::scheduler sched;
+  if (!uring) {
+    file_disk disk(path, bytes, direct);
+    uni::sim::ManualClock clock;
+    return run_uni_on(disk, clock, sched, w, batch);
+  }
+  ::close(file_disk::make_file(path, bytes, direct));
+  boost::asio::io_context io;
+  uni::posix::PosixClock clock(io);
+  uni::posix::UringDisk driver(io, sched, 32);
+  char why[320];
+  uni::text_writer text{why, sizeof why};
+  if (!driver.open(path, !direct, text))
+    std::fprintf(stderr, "uni: %.*s\n", static_cast<int>(text.view().size()), text.view().data()), std::exit(1);
+  uni::block::request_queue<uni::posix::UringDisk, 32, uni::posix::UringDisk::segments> disk(driver, sched);
+  return run_uni_on(disk, clock, sched, w, batch);
 }
 
 void check_lmdb(int rc, const char* what) {
@@ -174,6 +218,7 @@ figures run_lmdb(const std::string& dir, const workload& w, std::size_t batch) {
   f.put_s = seconds_since(t);
   check_lmdb(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), "begin");
   t = clock_type::now();
+  const double cpu = cpu_seconds();
   char out[4096];
   for (std::uint32_t r : w.reads) {
     MDB_val k{w.keys[r].size(), const_cast<char*>(w.keys[r].data())}, v;
@@ -183,6 +228,7 @@ figures run_lmdb(const std::string& dir, const workload& w, std::size_t batch) {
     }
   }
   f.get_s = seconds_since(t);
+    f.get_cpu_s = cpu_seconds() - cpu;
   mdb_txn_abort(txn);
   struct stat st {};
   ::stat((path + "/data.mdb").c_str(), &st);
@@ -223,6 +269,7 @@ figures run_sqlite(const std::string& dir, const workload& w, std::size_t batch)
   }
   f.put_s = seconds_since(t);
   t = clock_type::now();
+  const double cpu = cpu_seconds();
   char out[4096];
   for (std::uint32_t r : w.reads) {
     sqlite3_bind_blob(get, 1, w.keys[r].data(), static_cast<int>(w.keys[r].size()), SQLITE_STATIC);
@@ -233,6 +280,7 @@ figures run_sqlite(const std::string& dir, const workload& w, std::size_t batch)
     sqlite3_reset(get);
   }
   f.get_s = seconds_since(t);
+    f.get_cpu_s = cpu_seconds() - cpu;
   sqlite3_int64 pages = 0;
   sqlite3_stmt* q;
   sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &q, nullptr);
@@ -269,7 +317,8 @@ int main(int argc, char** argv) {
 
   figures f;
   if (engine == "uni")
-    f = run_uni(dir, w, batch, bench::option(argc, argv, "--direct", 0) != 0);
+    f = run_uni(dir, w, batch, bench::option(argc, argv, "--direct", 0) != 0,
+                bench::option_str(argc, argv, "--device", "uring") != "file");
   else if (engine == "lmdb")
     f = run_lmdb(dir, w, batch);
   else if (engine == "sqlite")
@@ -277,9 +326,9 @@ int main(int argc, char** argv) {
   else
     return std::fprintf(stderr, "usage: %s --engine uni|lmdb|sqlite --dir DIR ...\n", argv[0]), 2;
   if (f.found != gets) return std::fprintf(stderr, "%s: %zu of %zu gets found\n", engine.c_str(), f.found, gets), 1;
-  std::printf("btree engine=%s keys=%zu batch=%zu value=%zu puts_per_s=%.0f gets=%zu gets_per_s=%.0f cache_bytes=%zu "
-              "rss_bytes=%lld\n",
+  std::printf("btree engine=%s keys=%zu batch=%zu value=%zu puts_per_s=%.0f gets=%zu gets_per_s=%.0f get_cpu_us=%.3f cache_bytes=%zu "
+              "rss_bytes=%lld misses_per_get=%.3f\n",
               engine.c_str(), keys, batch, value_size, static_cast<double>(keys) / f.put_s, gets,
-              static_cast<double>(gets) / f.get_s, f.cache_bytes, static_cast<long long>(bench::status_bytes("VmRSS")));
+              static_cast<double>(gets) / f.get_s, f.get_cpu_s * 1e6 / static_cast<double>(gets), f.cache_bytes, static_cast<long long>(bench::status_bytes("VmRSS")), f.misses_per_get);
   return 0;
 }

@@ -5,10 +5,14 @@
 #
 # For each batch size (1 and 100 puts per commit): KEYS distinct random 16-byte
 # keys with 100-byte values, then random gets of them; committed puts per second,
-# gets per second, each engine's cache and resident memory. uni runs twice: its
-# device file through the host's page cache (as LMDB's map and SQLite's file
-# are) and with O_DIRECT (every miss of its own node cache a device read). Runs
-# alternate between the engines, ROUNDS times; the table shows the medians.
+# gets per second and CPU time per get, each engine's cache and resident memory.
+# uni's device is its file through the appliances' driver, io_uring
+# (uni/posix/uring_disk.hpp): through the host's page cache (uni, as LMDB's map
+# and SQLite's file are) and with O_DIRECT (uni-direct: every miss of its own
+# node cache a device read); uni-pread is the page-cache file through
+# preadv/pwritev in the caller's thread, the cost of a miss without the ring.
+# Runs alternate between the engines, ROUNDS times; the table shows the medians,
+# and the load average the runs saw.
 #
 # Writes RESULTS/btree.md (and raw lines in btree-raw.txt).
 # Usage: bench/btree.sh [--quick] [--keys N] [--rounds R] [--out DIR] [--build DIR]
@@ -34,11 +38,13 @@ raw=$out/btree-raw.txt
 gets=$((keys * 10))
 for batch in 1 100; do
   for round in $(seq "$rounds"); do
-    for engine in uni uni-direct lmdb sqlite; do
-      args=(--engine "${engine%-direct}" --dir "$work" --keys "$keys" --batch "$batch" --gets "$gets" --seed "$round")
+    for engine in uni uni-direct uni-pread lmdb sqlite; do
+      args=(--engine "${engine%-*}" --dir "$work" --keys "$keys" --batch "$batch" --gets "$gets" --seed "$round")
       [ "$engine" = uni-direct ] && args+=(--direct 1)
+      [ "$engine" = uni-pread ] && args+=(--device file)
       echo "+ bench_btree ${args[*]}" >&2
-      timeout 600 "$bin" "${args[@]}" | sed "s/engine=uni /engine=$engine /" | tee -a "$raw"
+      timeout 600 "$bin" "${args[@]}" | sed "s/engine=uni /engine=$engine /; s/\$/ load=$(cut -d' ' -f1 /proc/loadavg)/" |
+        tee -a "$raw"
       rm -rf "${work:?}"/*
     done
   done
@@ -52,13 +58,17 @@ for line in open(sys.argv[1]):
     f = dict(kv.split("=", 1) for kv in line.split()[1:])
     rows[(f["batch"], f["engine"])].append(f)
 def med(fs, k): return statistics.median(float(f[k]) for f in fs)
+loads = [float(f["load"]) for fs in rows.values() for f in fs]
 print(f"# B-tree store beside LMDB and SQLite\n\n{sys.argv[2]} keys (16 B), 100 B values, one synced commit per batch; "
       "medians of the rounds. cache: what the engine keeps in its own memory (uni: its node cache; "
-      "LMDB: none of its own, its map is the file, shown as the file's size; SQLite: cache_size).\n")
-print("| batch | engine | committed puts/s | random gets/s | cache | resident |")
-print("| --- | --- | ---: | ---: | ---: | ---: |")
+      "LMDB: none of its own, its map is the file, shown as the file's size; SQLite: cache_size). "
+      "CPU/get: the process's CPU time over the gets, per get; misses/get: uni's node reads per get. "
+      f"Load average during the runs: {min(loads):.1f} to {max(loads):.1f}.\n")
+print("| batch | engine | committed puts/s | random gets/s | CPU us/get | misses/get | cache | resident |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 for (batch, engine), fs in sorted(rows.items(), key=lambda r: (int(r[0][0]), r[0][1])):
     print(f"| {batch} | {engine} | {med(fs, 'puts_per_s'):.0f} | {med(fs, 'gets_per_s'):.0f} | "
+          f"{med(fs, 'get_cpu_us'):.2f} | {med(fs, 'misses_per_get'):.2f} | "
           f"{med(fs, 'cache_bytes') / 1048576:.1f} MiB | {med(fs, 'rss_bytes') / 1048576:.1f} MiB |")
 PY
 cat "$out/btree.md"

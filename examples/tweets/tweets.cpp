@@ -1,22 +1,33 @@
 // examples/tweets: the Mirage paper's dynamic web appliance (Section 4.4): a
-// "Twitter-like" service kept in memory.
+// "Twitter-like" service that keeps its tweets in a copy-on-write B-tree on its
+// block device (uni/btree/store.hpp), as the paper's kept them in Baardskeerder.
 //
 //   POST /users/:user/tweets     the body (at most 280 bytes) is a new tweet: 201 {"id":N}
 //   GET  /users/:user/tweets     the user's last 100 tweets, newest first, as JSON
 //
-// The store is bounded: max_users users (a fixed open-addressing table; a new
-// user past that is a 503), each with a ring of the last 100 tweets. A reply is
-// built into I/O pages in one go (a consistent snapshot, since a POST may
-// overwrite a ring slot while the reply is still in flight) and sent with its
-// Content-Length. One source for every target, like examples/www.
-// Flags: --port N (default 8080 over host sockets, 80 otherwise).
+// Memory is bounded: max_users users (a fixed open-addressing table; a new user
+// past that is a 503), each with a ring of the last 100 tweets, from which GETs
+// are answered. Each POST is first a durable commit in the B-tree (key
+// t/USER/SLOT, the ring slot it fills, so the device holds the rings and no
+// more), then goes into the ring; 201 means the tweet survives a restart, which
+// reads the rings back from the B-tree. The store takes one call at a time:
+// POSTs wait their turn. A reply is built into I/O pages in one go (a consistent
+// snapshot, since a POST may overwrite a ring slot while the reply is still in
+// flight) and sent with its Content-Length. One source for every target, like
+// examples/www.
+// Flags: --port N (default 8080 over host sockets, 80 otherwise); the disk is
+// --disk PATH on POSIX (io_uring), the first vbd on Xen (blkfront). A disk that
+// holds no store yet is formatted; one whose store does not open is refused.
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <uni/appliance.hpp>
+#include <uni/btree/store.hpp>
 #include <uni/http/server.hpp>
 
 #if defined(UNI_TARGET_POSIX_SOCKET) || defined(UNI_TARGET_POSIX_TAP)
@@ -28,6 +39,7 @@ namespace {
 
 struct tweets_config : uni::default_config {
   static constexpr std::size_t io_pages = 2048;  // 8 MiB of I/O pages
+  static constexpr std::size_t block_devices = 1;
 };
 
 #if defined(UNI_TARGET_POSIX_SOCKET)
@@ -90,23 +102,108 @@ class store {
     return nullptr;
   }
 
-  std::uint64_t post(user& u, std::string_view text) noexcept {
-    tweet& t = u.ring[u.posted % tweets_kept];
-    t.id = ++next_id_;
+  std::uint64_t next_id() const noexcept { return next_id_ + 1; }
+  // The tweet numbered `sequence` of the user (its ring slot is sequence % tweets_kept).
+  void put(user& u, std::uint64_t sequence, std::uint64_t id, std::string_view text) noexcept {
+    tweet& t = u.ring[sequence % tweets_kept];
+    t.id = id;
     t.length = static_cast<std::uint16_t>(text.size());
     std::memcpy(t.text, text.data(), text.size());
-    ++u.posted;
-    return t.id;
+    if (sequence >= u.posted) u.posted = sequence + 1;
+    if (id > next_id_) next_id_ = id;
   }
 
   std::size_t users() const noexcept { return count_; }
   std::uint64_t tweets() const noexcept { return next_id_; }
+  std::vector<user>& all() noexcept { return users_; }
 
  private:
   std::vector<user> users_;
   std::size_t count_ = 0;
   std::uint64_t next_id_ = 0;
 };
+
+// A tweet as the B-tree holds it: key t/USER/SLOT; value u64 id, u64 the user's
+// tweet number, the text (integers little-endian).
+constexpr std::size_t record_header = 16;
+constexpr std::size_t max_key = 2 + max_name + 1 + 2;
+struct tweet_key {
+  char text[max_key];
+  std::size_t length = 0;
+  tweet_key(std::string_view user, std::uint64_t sequence) noexcept {
+    const auto slot = static_cast<unsigned>(sequence % tweets_kept);
+    text[0] = 't';
+    text[1] = '/';
+    std::memcpy(text + 2, user.data(), user.size());
+    length = 2 + user.size();
+    text[length++] = '/';
+    text[length++] = static_cast<char>('0' + slot / 10);
+    text[length++] = static_cast<char>('0' + slot % 10);
+  }
+  std::string_view view() const noexcept { return {text, length}; }
+};
+// The user and slot a key names, if it is a tweet's.
+bool parse_key(std::string_view k, std::string_view& user, unsigned& slot) noexcept {
+  if (k.size() < 6 || k.substr(0, 2) != "t/" || k[k.size() - 3] != '/') return false;
+  const char a = k[k.size() - 2], b = k[k.size() - 1];
+  if (a < '0' || a > '9' || b < '0' || b > '9') return false;
+  user = k.substr(2, k.size() - 5);
+  slot = static_cast<unsigned>((a - '0') * 10 + (b - '0'));
+  return valid_name(user);
+}
+
+template <class Disk>
+using tweet_tree = uni::btree::Store<Disk>;
+
+// Opens the B-tree on the disk (formatting one that holds none) and reads every
+// tweet it keeps back into the rings. False, after logging why, if it cannot.
+template <class Disk>
+uni::task<bool> restore(tweet_tree<Disk>& tree, store& st, std::uint64_t format_id) {
+  auto opened = co_await tree.open();
+  if (!opened && opened.err() == uni::error::not_found) {
+    uni::log_info("tweets: the disk holds no store: formatting it");
+    opened = co_await tree.format(format_id);
+  }
+  if (!opened) {
+    uni::log_error("tweets: the store on the disk: ", uni::to_string(opened.err()));
+    co_return false;
+  }
+  // One walk of the keys marks the slots that hold a tweet (id ~0 until read).
+  std::size_t unknown = 0;
+  auto mark = [&](std::string_view k) {
+    std::string_view name;
+    unsigned slot;
+    user* u = parse_key(k, name, slot) ? st.find(name, true) : nullptr;
+    if (u)
+      u->ring[slot].id = ~std::uint64_t{0};
+    else
+      ++unknown;
+  };
+  auto listed = co_await tree.list("t/", mark);
+  if (!listed) {
+    uni::log_error("tweets: listing the store: ", uni::to_string(listed.err()));
+    co_return false;
+  }
+  std::size_t read = 0;
+  std::uint8_t value[record_header + max_tweet];
+  for (user& u : st.all())
+    for (std::size_t slot = 0; u.name_length != 0 && slot < tweets_kept; ++slot) {
+      if (u.ring[slot].id != ~std::uint64_t{0}) continue;
+      u.ring[slot].id = 0;
+      const tweet_key k(u.name_view(), slot);
+      auto got = co_await tree.get(k.view(), value);
+      if (!got || *got < record_header || *got > sizeof value || uni::btree::load64(value + 8) % tweets_kept != slot) {
+        uni::log_error("tweets: tweet ", k.view(), " cannot be read back");
+        co_return false;
+      }
+      st.put(u, uni::btree::load64(value + 8), uni::btree::load64(value),
+             {reinterpret_cast<const char*>(value + record_header), *got - record_header});
+      ++read;
+    }
+  if (unknown) uni::log_warn("tweets: ", unknown, " keys in the store are not tweets this table can hold");
+  uni::log_info("tweets: ", read, " tweets of ", st.users(), " users read back from the disk");
+  co_return true;
+}
 
 // Builds JSON into I/O pages taken from the exchange's scratch memory.
 class json_pages {
@@ -176,13 +273,45 @@ struct report {
   }
 };
 
-uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
+// The B-tree takes one call at a time: a POST waits for its turn, and gives it
+// back when it ends (or is cancelled).
+class turns {
+ public:
+  explicit turns(uni::scheduler& s) noexcept : waiting_(s) {}
+  // False if the server is going away. (No co_await in a condition: GCC 12.)
+  uni::task<bool> take() {
+    while (busy_) {
+      const uni::wake_reason why = co_await waiting_.wait();
+      if (why == uni::wake_reason::cancelled) co_return false;
+    }
+    busy_ = true;
+    co_return true;
+  }
+  struct held {
+    turns* t;
+    ~held() {
+      t->busy_ = false;
+      t->waiting_.notify_one();
+    }
+  };
+
+ private:
+  bool busy_ = false;
+  uni::wait_queue waiting_;
+};
+
+uni::task<int> serve(auto& stack, auto& disks, const uni::appliance_options& o) {
   const auto port = static_cast<std::uint16_t>(o.number("port"));
+  using disk = std::remove_reference_t<decltype(disks[0])>;
+  auto tree = std::make_unique<tweet_tree<disk>>(disks[0]);  // 1.7 MiB: its node cache and dirty nodes
   store st;
   report r;
   r.s = &st;
+  const bool restored = co_await restore(*tree, st, static_cast<std::uint64_t>(stack.sched().now().time_since_epoch().count()));
+  if (!restored) co_return 1;
+  turns store_turns(stack.sched());
 
-  auto post = [&st](uni::http::exchange& ex) -> uni::task<void> {
+  auto post = [&st, &tree, &store_turns](uni::http::exchange& ex) -> uni::task<void> {
     const std::string_view name = ex.param("user");
     if (!valid_name(name)) {
       co_await ex.respond_static(400, "text/plain", "bad user name\n");
@@ -205,12 +334,37 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
       co_await ex.respond_static(400, "text/plain", "empty tweet\n");
       co_return;
     }
-    user* u = st.find(name, true);
-    if (!u) {
-      co_await ex.respond_static(503, "text/plain", "no room for another user\n");
+    const bool mine = co_await store_turns.take();
+    if (!mine) co_return;
+    std::uint64_t id = 0;
+    std::string_view refused;  // why not, answered once the turn is given back
+    {
+      turns::held turn{&store_turns};
+      user* u = st.find(name, true);
+      if (!u) {
+        refused = "no room for another user\n";
+      } else {  // durable first: the ring only shows what a restart reads back
+        id = st.next_id();
+        const std::uint64_t sequence = u->posted;
+        std::uint8_t record[record_header + max_tweet];
+        uni::btree::store64(record, id);
+        uni::btree::store64(record + 8, sequence);
+        std::memcpy(record + record_header, text, length);
+        const uni::view value = uni::view::unowned(std::span<const std::uint8_t>(record, record_header + length));
+        const tweet_key key(name, sequence);
+        auto stored = co_await tree->set(key.view(), std::span<const uni::view>(&value, 1));
+        if (stored) {
+          st.put(*u, sequence, id, {text, length});
+        } else {
+          uni::log_error("tweets: storing a tweet: ", uni::to_string(stored.err()));
+          refused = "the store failed\n";
+        }
+      }
+    }
+    if (!refused.empty()) {
+      co_await ex.respond_static(503, "text/plain", refused);
       co_return;
     }
-    const std::uint64_t id = st.post(*u, {text, length});
     json_pages j(ex);
     if (!(j.put("{\"id\":") && j.put_number(id) && j.put("}\n"))) co_return;  // out of pages: 500
     co_await ex.respond(201, "application/json", j.views());

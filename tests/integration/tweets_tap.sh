@@ -4,7 +4,8 @@
 # posted for two users come back as JSON (checked by Python's parser), newest
 # first with their ids; 105 tweets over one kept-alive curl leave the last 100;
 # an unknown user is an empty list; bad names and an empty tweet are 400, 281
-# bytes 413, DELETE 405, another path 404. The counters must agree.
+# bytes 413, DELETE 405, another path 404. The counters must agree. The store
+# is a B-tree on a file given with --disk (the restart is tweets_socket.sh's).
 #   tweets_tap.sh PATH_TO_tweets-tap
 set -euo pipefail
 source "$(dirname "$0")/netns.sh"
@@ -39,7 +40,8 @@ ok = d["user"] == sys.argv[2] and ids == sorted(ids, reverse=True) and len(set(i
 sys.exit(0 if ok else 1)' "$WORK/body" "$1" "$2" || fail "GET /users/$1/tweets: not $2: $(head -c 300 "$WORK/body")"
 }
 
-start_app "$app" --tap tap0 --ipv4 "$APP_IP/24"
+truncate -s 16M "$WORK/disk.img"
+start_app "$app" --tap tap0 --ipv4 "$APP_IP/24" --disk "$WORK/disk.img" --disk-cache
 for text in "first" 'a "quoted" one' "third, with UTF-8: héllo"; do expect 201 POST /users/ann/tweets "$text"; done
 grep -q '^{"id":[0-9]*}$' "$WORK/body" || fail "POST: not {\"id\":N}: $(cat "$WORK/body")"
 expect 201 POST /users/bob/tweets "bob was here"

@@ -3,18 +3,25 @@
 # HTTP client and JSON parser: tweets come back newest first and exactly as
 # posted (quotes, backslashes, control characters, UTF-8); a user keeps the
 # last 100; bad names are 400, a 281-byte tweet 413, the 129th user 503; a
-# chunked POST works; 50 clients post and read at once.
+# chunked POST works; 50 clients post and read at once. The tweets are kept in
+# the B-tree on its disk (a file, O_DIRECT): after a restart every user reads
+# back exactly what it read before, and ids go on from there.
 #   tweets_socket.sh PATH_TO_tweets-socket
 set -euo pipefail
 app=$1
 port=$((20000 + RANDOM % 20000))
-log=$(mktemp)
+work=$(mktemp -d /var/tmp/uni-tweets-XXXXXX)  # a real file system: /tmp may refuse O_DIRECT
+log=$work/log
 pid=
-trap 'rc=$?; [[ -n "$pid" ]] && kill "$pid" 2>/dev/null; ((rc)) && cat "$log"; rm -f "$log"' EXIT
-"$app" --port "$port" 2>"$log" &
-pid=$!
-for _ in $(seq 50); do grep -q "listening on" "$log" && break; sleep 0.1; done
-grep -q "listening on http://127.0.0.1:$port/" "$log" || { echo "FAIL: did not start"; exit 1; }
+trap 'rc=$?; [[ -n "$pid" ]] && kill "$pid" 2>/dev/null; ((rc)) && cat "$log"; rm -rf "$work"' EXIT
+truncate -s 32M "$work/disk.img"
+start() {
+  "$app" --port "$port" --disk "$work/disk.img" 2>"$log" &
+  pid=$!
+  for _ in $(seq 50); do grep -q "listening on" "$log" && break; sleep 0.1; done
+  grep -q "listening on http://127.0.0.1:$port/" "$log" || { echo "FAIL: did not start"; exit 1; }
+}
+start
 
 timeout 120 python3 - "$port" <<'EOF'
 import http.client, json, sys, threading
@@ -92,9 +99,32 @@ check(call("POST", "/users/onetoomany/tweets", b"x")[0] == 503, "user 129 not 50
 check(call("POST", "/users/ann/tweets", b"still fine")[0] == 201, "existing user after full")
 print("ok: the 129th user is refused with 503; existing users still post")
 EOF
+# Every user's tweets as JSON, one user a line: what a restart must give back.
+snapshot() {
+  timeout 60 python3 - "$port" <<'EOF'
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+names = ["ann", "bob", "carol", "onetoomany"] + [f"u{n}" for n in range(50)] + [f"fill{n}" for n in range(75)]
+for n in names:
+    c.request("GET", f"/users/{n}/tweets")
+    print(c.getresponse().read().decode().strip())
+EOF
+}
+snapshot >"$work/before"
 kill -TERM "$pid"
 wait "$pid"
 pid=
 grep -q "tweets: 128 users" "$log" || { echo "FAIL: counters"; cat "$log"; exit 1; }
 sed 's/^/  appliance: /' "$log"
+
+start
+grep -q "tweets: 1181 tweets of 128 users read back from the disk" "$log" || { echo "FAIL: read back"; exit 1; }
+snapshot >"$work/after"
+cmp -s "$work/before" "$work/after" || { echo "FAIL: after a restart"; diff "$work/before" "$work/after" | head; exit 1; }
+again=$(curl -s -X POST --data-binary "again" "http://127.0.0.1:$port/users/ann/tweets")
+[[ $again == '{"id":1232}' ]] || { echo "FAIL: the ids do not go on after a restart: $again"; exit 1; }
+kill -TERM "$pid"
+wait "$pid"
+pid=
+echo "ok: after a restart every user's tweets read back the same, and ids go on"
 echo "tweets over host sockets: all checks passed"

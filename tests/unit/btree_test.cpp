@@ -321,6 +321,34 @@ TEST_CASE("btree: compaction keeps many rewrites within a small log", "[btree]")
   CHECK(contents(*store) == m);
 }
 
+// Room for a whole tree of 3000 entries in one batch: its commit writes every node.
+struct one_batch_config : btree::default_config {
+  static constexpr std::size_t dirty_nodes = 256;
+};
+
+TEST_CASE("btree: random inserts leave the leaves about four-fifths full (a full leaf shares with a sibling)",
+          "[btree]") {
+  sim::RamDisk ram(512, 16384);  // 8 MiB
+  auto store = std::make_unique<btree::Store<sim::RamDisk, one_batch_config>>(ram);
+  REQUIRE(now(store->format(12)).ok());
+  std::mt19937_64 rng(12);
+  const std::string value(100, 'v');
+  constexpr std::size_t keys = 3000;
+  for (std::size_t i = 0; i < keys; ++i) {
+    char k[17];
+    std::snprintf(k, sizeof k, "%016llx", static_cast<unsigned long long>(rng()));
+    REQUIRE(put(*store, k, value).ok());
+  }
+  const auto before = store->statistics();
+  REQUIRE(now(store->commit()).ok());
+  REQUIRE(store->statistics().commits == before.commits + 1);  // one commit: every node, and its record
+  const auto nodes = store->statistics().blocks_written - before.blocks_written - 1;
+  const double full = static_cast<double>(keys * btree::entry_cost(16, 100)) /
+                      static_cast<double>((nodes - 1) * (4096 - btree::node_header));  // the root aside
+  INFO(nodes << " nodes, leaves " << full << " full");
+  CHECK(full > 0.78);  // splitting alone leaves them about 0.69 full
+}
+
 TEST_CASE("btree: a failed write leaves the last commit, and the store refuses work until reopened", "[btree]") {
   sim::RamDisk ram = formatted(6);
   sim::FaultDisk<sim::RamDisk> disk(ram);

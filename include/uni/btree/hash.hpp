@@ -1,7 +1,9 @@
 // uni/btree/hash.hpp: the 64-bit checksum the B-tree puts on every node, commit
 // record and metadata slot. Not cryptographic: it catches torn and scribbled
 // blocks (any change of one bit changes about half the result's bits) and is fast
-// enough to run over every block written and read: eight bytes per step.
+// enough to run over every block written and read: hash_of() runs four
+// independent lanes, one 64 x 64-bit multiply per 16 bytes, so checking a 4 KiB
+// node costs less than reading it from the host's page cache.
 #pragma once
 
 #include <cstddef>
@@ -60,9 +62,35 @@ class block_hash {
   std::uint64_t length_ = 0;
 };
 
+// 64 x 64 -> 128-bit product, its halves folded: one multiply mixes 16 bytes.
+__extension__ typedef unsigned __int128 uint128;  // GCC and Clang on 64-bit targets
+inline std::uint64_t fold_multiply(std::uint64_t a, std::uint64_t b) noexcept {
+  const uint128 p = static_cast<uint128>(a) * b;
+  return static_cast<std::uint64_t>(p) ^ static_cast<std::uint64_t>(p >> 64);
+}
+
+// Whole 64-byte stripes go through four lanes that do not wait on each other
+// (the multiplies overlap), each lane chained so that order counts; the lanes
+// and the tail then go through block_hash.
 inline std::uint64_t hash_of(std::span<const std::uint8_t> bytes, std::uint64_t seed = 0) noexcept {
+  constexpr std::uint64_t k[4] = {0x9e3779b97f4a7c15ull, 0xff51afd7ed558ccdull, 0xc4ceb9fe1a85ec53ull,
+                                  0xa0761d6478bd642full};
+  const std::size_t stripes = bytes.size() / 64;
   block_hash h(seed);
-  h.add(bytes);
+  if (stripes > 0) {
+    std::uint64_t lane[4] = {seed ^ k[0], seed ^ k[1], seed ^ k[2], seed ^ k[3]};
+    const std::uint8_t* p = bytes.data();
+    for (std::size_t s = 0; s < stripes; ++s, p += 64)
+      for (int i = 0; i < 4; ++i) {
+        std::uint64_t a, b;
+        std::memcpy(&a, p + 16 * i, 8);
+        std::memcpy(&b, p + 16 * i + 8, 8);
+        lane[i] = fold_multiply(a ^ lane[i], b ^ k[i]);
+      }
+    for (std::uint64_t l : lane) h.add64(l);
+  }
+  h.add(bytes.subspan(stripes * 64));
+  h.add64(bytes.size());
   return h.finish();
 }
 

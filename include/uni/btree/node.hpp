@@ -21,6 +21,7 @@
 // reads outside the block. node_builder writes a node into a block.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -62,6 +63,28 @@ struct entry {
 
 inline std::string_view as_text(std::span<const std::uint8_t> b) noexcept {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+// The byte order of two keys (<0, 0, >0), eight bytes a step: keys are short,
+// and a call to memcmp per probe of a binary search costs more than the compare.
+inline int compare_keys(std::string_view a, std::string_view b) noexcept {
+  const std::size_t n = a.size() < b.size() ? a.size() : b.size();
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) {
+      if constexpr (std::endian::native == std::endian::little) {
+        x = __builtin_bswap64(x);
+        y = __builtin_bswap64(y);
+      }
+      return x < y ? -1 : 1;
+    }
+  }
+  for (; i < n; ++i)
+    if (a[i] != b[i]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]) ? -1 : 1;
+  return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
 }
 
 // A child reference as a branch stores it.
@@ -117,7 +140,7 @@ class node_view {
     std::size_t lo = 0, hi = count();
     while (lo < hi) {
       const std::size_t mid = (lo + hi) / 2;
-      if (this->key(mid) < key)
+      if (compare_keys(this->key(mid), key) < 0)
         lo = mid + 1;
       else
         hi = mid;
@@ -129,7 +152,7 @@ class node_view {
     std::size_t lo = 0, hi = count();  // the last entry whose key is <= key
     while (hi - lo > 1) {
       const std::size_t mid = (lo + hi) / 2;
-      if (this->key(mid) <= key)
+      if (compare_keys(this->key(mid), key) <= 0)
         lo = mid;
       else
         hi = mid;

@@ -195,9 +195,7 @@ class Store {
 
   // kv::Store: each set and remove is its own durable commit.
   task<result<std::size_t>> get(std::string_view key, std::span<std::uint8_t> out) {
-    busy_guard g(busy_);
-    if (!g) co_return fail(error::would_block);
-    co_return co_await read_value(root_, key, out, nullptr);
+    return read_value(root_, key, out, nullptr);
   }
   task<result<void>> set(std::string_view key, std::span<const view> value) {
     busy_guard g(busy_);
@@ -212,8 +210,6 @@ class Store {
     co_return co_await commit_and_clean();
   }
   task<result<bool>> exists(std::string_view key) {
-    busy_guard g(busy_);
-    if (!g) co_return fail(error::would_block);
     auto r = co_await read_value(root_, key, {}, nullptr);
     if (!r && r.err() == error::not_found) co_return false;
     if (!r && r.err() != error::too_large) co_return fail(r.err());
@@ -221,8 +217,6 @@ class Store {
   }
   // The value's block_hash, in hex.
   task<result<kv::digest>> digest(std::string_view key) {
-    busy_guard g(busy_);
-    if (!g) co_return fail(error::would_block);
     std::uint64_t h = 0;
     auto r = co_await read_value(root_, key, {}, &h);
     if (!r && r.err() != error::too_large) co_return fail(r.err());
@@ -258,8 +252,6 @@ class Store {
   // wrapped over its blocks, as for a missing key).
   snapshot last_commit() const noexcept { return last_; }
   task<result<std::size_t>> get(const snapshot& s, std::string_view key, std::span<std::uint8_t> out) {
-    busy_guard g(busy_);
-    if (!g) co_return fail(error::would_block);
     if (s.root != none && tail_ - s.lowest > log_blocks_) co_return fail(error::not_found);
     co_return co_await read_value(s.root, key, out, nullptr);
   }
@@ -287,7 +279,7 @@ class Store {
   static constexpr std::uint64_t commit_magic = 0x74636d63'54426e75ull;  // "unBTcmct"
   static constexpr std::size_t slot_bytes = 56;
   static constexpr std::size_t record_bytes = 72;
-  static constexpr std::size_t max_entries = (node_size - node_header) / entry_cost(1, 0) + 2;
+  static constexpr std::size_t max_entries = 2 * ((node_size - node_header) / entry_cost(1, 0)) + 3;  // two nodes and an edit
   static constexpr std::size_t sets = Config::cache_nodes / 2;
 
   struct busy_guard {
@@ -407,41 +399,66 @@ class Store {
     return c;
   }
 
+  // Down from `ref` at depth `d` while the nodes are in memory (`block`, when
+  // given, is ref's): true once the leaf is reached (leaf_ is its block, d its
+  // depth, path_[0..d] and at_[] the way down), false when `ref` must be loaded
+  // first. The common case, every node cached, needs no coroutine at all.
+  result<bool> descend_held(std::uint64_t& ref, std::size_t& d, std::string_view key, const std::uint8_t* block) noexcept {
+    for (; d < Config::max_height; ++d, block = nullptr) {
+      if (!block) block = peek(ref);
+      if (!block) return false;
+      path_[d] = ref;
+      const node_view v(block, node_size);
+      if (v.leaf()) {
+        leaf_ = block;
+        return true;
+      }
+      at_[d] = v.child_for(key);
+      auto c = child_of(ref, v, at_[d]);
+      if (!c) return fail(c.err());
+      ref = *c;
+    }
+    return fail(error::corrupt);  // deeper than any tree this store builds
+  }
+
   // Down from `root` to the leaf that holds or would hold `key`: path_[0..depth]
   // and the entry taken at each branch in at_[]. Returns the depth of the leaf;
   // leaf_ is its block, until the next load.
   task<result<std::size_t>> descend(std::uint64_t root, std::string_view key) {
     std::uint64_t ref = root;
-    for (std::size_t d = 0; d < Config::max_height; ++d) {
-      const std::uint8_t* block = peek(ref);  // the common case, without a coroutine per level
-      if (!block) {
-        auto p = co_await load(ref);
-        if (!p) co_return fail(p.err());
-        block = *p;
-      }
-      path_[d] = ref;
-      const node_view v(block, node_size);
-      if (v.leaf()) {
-        leaf_ = block;
-        co_return d;
-      }
-      at_[d] = v.child_for(key);
-      auto c = child_of(ref, v, at_[d]);
-      if (!c) co_return fail(c.err());
-      ref = *c;
+    std::size_t d = 0;
+    const std::uint8_t* block = nullptr;
+    while (true) {
+      auto held = descend_held(ref, d, key, block);
+      if (!held) co_return fail(held.err());
+      if (*held) co_return d;
+      auto p = co_await load(ref);
+      if (!p) co_return fail(p.err());
+      block = *p;
     }
-    co_return fail(error::corrupt);  // deeper than any tree this store builds
   }
 
   // The value of `key` under `root` copied into `out` (too_large if it does not
-  // fit, after hashing it into *hash if asked).
+  // fit, after hashing it into *hash if asked). One call at a time, like the
+  // public calls that return it: get() hands this task out as its own.
   task<result<std::size_t>> read_value(std::uint64_t root, std::string_view key, std::span<std::uint8_t> out,
                                        std::uint64_t* hash) {
+    busy_guard g(busy_);
+    if (!g) co_return fail(error::would_block);
     if (failed_) co_return fail(error::io);
     if (!kv::valid_key(key)) co_return fail(error::invalid_argument);
     if (root == none || key.size() > Config::max_key) co_return fail(error::not_found);
-    auto d = co_await descend(root, key);
-    if (!d) co_return fail(d.err());
+    std::uint64_t ref = root;
+    std::size_t d = 0;
+    const std::uint8_t* block = nullptr;
+    while (true) {  // descend(), inline: a cached path costs this one coroutine frame
+      auto held = descend_held(ref, d, key, block);
+      if (!held) co_return fail(held.err());
+      if (*held) break;
+      auto p = co_await load(ref);
+      if (!p) co_return fail(p.err());
+      block = *p;
+    }
     const node_view leaf(leaf_, node_size);
     const std::size_t i = leaf.lower_bound(key);
     if (i == leaf.count() || leaf.key(i) != key) co_return fail(error::not_found);
@@ -532,91 +549,140 @@ class Store {
     std::size_t at = 0;
     std::size_t removed = 0;
     std::size_t added = 0;
-    entry adds[2];
+    entry adds[3];
   };
 
+  // list_[n...]: the entries of `src` with `e` applied; returns the new end.
+  std::size_t gather(const node_view& src, const edit& e, std::size_t n) noexcept {
+    for (std::size_t i = 0; i < e.at; ++i) list_[n++] = src.at(i);
+    for (std::size_t i = 0; i < e.added; ++i) list_[n++] = e.adds[i];
+    for (std::size_t i = e.at + e.removed; i < src.count(); ++i) list_[n++] = src.at(i);
+    return n;
+  }
+
+  // Cuts list_[0, n) into the fewest nodes (three at most) of about equal
+  // bytes that each fit: ends[k] is one past part k's last entry. 0 parts for
+  // an empty list, or if no cut fits (which the config's limits rule out).
+  std::size_t cut(std::size_t n, std::array<std::size_t, 3>& ends) const noexcept {
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < n; ++i) total += entry_cost(list_[i].key.size(), list_[i].value.size());
+    if (n == 0) return 0;
+    for (std::size_t parts = 1; parts <= 3; ++parts) {
+      bool fits = true;
+      std::size_t i = 0, used = 0;
+      for (std::size_t k = 0; k < parts && fits; ++k) {
+        const std::size_t from = i, from_used = used, goal = total * (k + 1) / parts;
+        while (i < n && (used < goal || k + 1 == parts))
+          used += entry_cost(list_[i].key.size(), list_[i].value.size()), ++i;
+        fits = i > from && used - from_used <= node_size - node_header;
+        ends[k] = i;
+      }
+      if (fits) return parts;
+    }
+    return 0;
+  }
+
   // Applies `e` to the node at path_[level], then the resulting change of its
-  // parent, up to the root.
+  // parent, up to the root. A leaf that overflows is rebuilt together with a
+  // sibling: as two nodes while the pair fits, as three once both are full.
+  // Random inserts then leave leaves about four-fifths full instead of two
+  // thirds: fewer leaves, so the node cache holds more of them.
   task<result<void>> apply(std::size_t level, edit e) {
     while (true) {
-      auto p = co_await load(path_[level]);
-      if (!p) co_return fail(p.err());
-      const node_view src(*p, node_size);
-      const node_kind kind = src.kind();
-      std::size_t n = 0;
-      for (std::size_t i = 0; i < e.at; ++i) list_[n++] = src.at(i);
-      for (std::size_t i = 0; i < e.added; ++i) list_[n++] = e.adds[i];
-      for (std::size_t i = e.at + e.removed; i < src.count(); ++i) list_[n++] = src.at(i);
-      std::uint64_t lowest = 0;
-      std::array<std::uint8_t, max_key_copy> parent_key{};
-      std::size_t parent_key_size = 0;
-      if (level > 0) {  // the entry that names this node in its parent, read before anything moves
+      // From the parent, before anything moves: the key naming this node and a
+      // sibling (the next one, else the one before), with the sibling's key if
+      // it comes first.
+      auto& own_key = named_keys_[0];
+      auto& sibling_key = named_keys_[1];
+      std::size_t own_key_size = 0, sibling_key_size = 0, sibling_at = 0;
+      std::uint64_t sibling = none;
+      if (level > 0) {
         auto pp = co_await load(path_[level - 1]);
         if (!pp) co_return fail(pp.err());
         const node_view parent(*pp, node_size);
-        lowest = parent.child_at(at_[level - 1]).lowest;
-        const auto k = parent.at(at_[level - 1]).key;
-        if (k.size() > parent_key.size()) co_return fail(error::corrupt);
-        std::memcpy(parent_key.data(), k.data(), k.size());
-        parent_key_size = k.size();
-        // Loading the parent may have evicted this node: rebuild the list from a fresh copy.
-        auto again = co_await load(path_[level]);
-        if (!again) co_return fail(again.err());
-        if (*again != *p) {
-          p = again;
-          const node_view s2(*p, node_size);
-          n = 0;
-          for (std::size_t i = 0; i < e.at; ++i) list_[n++] = s2.at(i);
-          for (std::size_t i = 0; i < e.added; ++i) list_[n++] = e.adds[i];
-          for (std::size_t i = e.at + e.removed; i < s2.count(); ++i) list_[n++] = s2.at(i);
+        const std::size_t at = at_[level - 1];
+        auto copy_key = [&](std::size_t i, std::array<std::uint8_t, max_key_copy>& into, std::size_t& size) {
+          const auto k = parent.at(i).key;
+          if (k.size() > into.size()) return false;
+          std::memcpy(into.data(), k.data(), k.size());
+          size = k.size();
+          return true;
+        };
+        if (!copy_key(at, own_key, own_key_size)) co_return fail(error::corrupt);
+        if (parent.count() > 1) {
+          sibling_at = at + 1 < parent.count() ? at + 1 : at - 1;
+          auto c = child_of(path_[level - 1], parent, sibling_at);
+          if (!c) co_return fail(c.err());
+          sibling = *c;
+          if (sibling_at < at && !copy_key(sibling_at, sibling_key, sibling_key_size)) co_return fail(error::corrupt);
         }
       }
-      // Build into scratch (the list may point into the node's own dirty block).
-      std::size_t total = 0;
-      for (std::size_t i = 0; i < n; ++i) total += entry_cost(list_[i].key.size(), list_[i].value.size());
-      std::size_t split = n;
-      if (total > node_size - node_header) {
-        std::size_t left = 0;
-        for (split = 0; split < n && left < total / 2; ++split)
-          left += entry_cost(list_[split].key.size(), list_[split].value.size());
-        if (split == n) --split;
+      auto p = co_await load(path_[level]);
+      if (!p) co_return fail(p.err());
+      const node_kind kind = node_view(*p, node_size).kind();
+      std::size_t n = gather(node_view(*p, node_size), e, 0);
+      std::array<std::size_t, 3> ends{};
+      std::size_t parts = cut(n, ends);
+      const bool share = parts > 1 && kind == node_kind::leaf && sibling != none;
+      if (share) {  // the sibling's block is copied: loading the node again may evict it
+        auto sp = co_await load(sibling);
+        if (!sp) co_return fail(sp.err());
+        if (!node_view(*sp, node_size).leaf()) co_return fail(error::corrupt);  // leaves are all at one depth
+        std::memcpy(sibling_, *sp, node_size);
+        p = co_await load(path_[level]);
+        if (!p) co_return fail(p.err());
+        const node_view own(*p, node_size), other(sibling_, node_size);
+        n = sibling_at < at_[level - 1] ? gather(own, e, gather(other, edit{}, 0)) : gather(other, edit{}, gather(own, e, 0));
+        parts = cut(n, ends);
       }
-      std::size_t parts = 0;
-      for (std::size_t from = 0; from < n; from = split, split = n, ++parts) {
-        node_builder b(scratch_[parts], node_size, kind);
-        for (std::size_t i = from; i < split; ++i) {
-          if (!b.fits(list_[i].key.size(), list_[i].value.size())) co_return fail(error::corrupt);
-          b.add(list_[i].key, list_[i].value);
-        }
+      if (n > 0 && parts == 0) co_return fail(error::corrupt);
+      // Build into scratch (the list points into the nodes' own blocks).
+      for (std::size_t k = 0, from = 0; k < parts; from = ends[k++]) {
+        node_builder b(scratch_[k], node_size, kind);
+        for (std::size_t i = from; i < ends[k]; ++i) b.add(list_[i].key, list_[i].value);
       }
-      // Place the new nodes: the node's own dirty block first, fresh ones after.
-      std::uint64_t refs[2] = {none, none};
-      for (std::size_t i = 0; i < parts; ++i) {
+      // Place the new nodes: in the rebuilt nodes' own dirty blocks first, fresh ones after.
+      std::uint64_t reuse[2] = {path_[level], share ? sibling : none};
+      std::uint64_t refs[3] = {none, none, none};
+      for (std::size_t k = 0; k < parts; ++k) {
         std::size_t slot;
-        if (i == 0 && is_dirty(path_[level])) {
-          slot = dirty_index(path_[level]);
+        std::uint64_t* own = is_dirty(reuse[0]) ? &reuse[0] : is_dirty(reuse[1]) ? &reuse[1] : nullptr;
+        if (own) {
+          slot = dirty_index(*own);
+          *own = none;
         } else {
           auto t = take_dirty();
           if (!t) co_return fail(t.err());
           slot = *t;
         }
-        std::memcpy(dirty_[slot], scratch_[i], node_size);
-        refs[i] = dirty_ref(slot);
+        std::memcpy(dirty_[slot], scratch_[k], node_size);
+        refs[k] = dirty_ref(slot);
       }
-      if (parts == 0) give_dirty(path_[level]);
+      give_dirty(reuse[0]);
+      give_dirty(reuse[1]);
 
+      // Each new node's entry in the parent: the first keeps the key that named
+      // the leftmost node rebuilt (a branch's first entry covers everything below).
+      const bool sibling_first = share && sibling_at < at_[level - 1];
+      std::memcpy(key_copy_.data(), sibling_first ? sibling_key.data() : own_key.data(), max_key_copy);
+      const std::size_t first_key_size = sibling_first ? sibling_key_size : own_key_size;
+      auto child_entry = [&](std::size_t k, bool keep_key) {
+        store64(child_bytes_[k].data(), refs[k]);
+        store64(child_bytes_[k].data() + 8, 0);  // a dirty child's lowest is found when it is placed
+        const node_view made(dirty_[dirty_index(refs[k])], node_size);
+        return entry{keep_key ? std::span<const std::uint8_t>(key_copy_.data(), first_key_size) : made.at(0).key,
+                     child_bytes_[k]};
+      };
       if (level == 0) {
         if (parts == 0) {
           root_ = none;
-        } else if (parts == 2) {  // the root split: a new root above the halves
+        } else if (parts > 1) {  // the root split: a new root above the parts
           auto t = take_dirty();
           if (!t) co_return fail(t.err());
           node_builder b(dirty_[*t], node_size, node_kind::branch);
-          for (std::size_t i = 0; i < 2; ++i) {
-            store64(child_bytes_[i].data(), refs[i]);
-            store64(child_bytes_[i].data() + 8, 0);
-            const node_view half(dirty_[dirty_index(refs[i])], node_size);
-            b.add(half.at(0).key, child_bytes_[i]);
+          for (std::size_t k = 0; k < parts; ++k) {
+            const entry c = child_entry(k, false);
+            b.add(c.key, c.value);
           }
           root_ = dirty_ref(*t);
         } else {
@@ -631,22 +697,12 @@ class Store {
         }
         co_return result<void>{};
       }
-      // The parent's edit: this node's entry replaced by what it became.
+      // The parent's edit: the rebuilt nodes' entries replaced by what they became.
       e = edit{};
-      e.at = at_[level - 1];
-      e.removed = 1;
-      for (std::size_t i = 0; i < parts; ++i) {
-        store64(child_bytes_[i].data(), refs[i]);
-        store64(child_bytes_[i].data() + 8, lowest);
-        const node_view half(dirty_[dirty_index(refs[i])], node_size);
-        e.adds[i] = {i == 0 ? std::span<const std::uint8_t>(parent_key.data(), parent_key_size) : half.at(0).key,
-                     child_bytes_[i]};
-      }
+      e.at = sibling_first ? sibling_at : at_[level - 1];
+      e.removed = share ? 2 : 1;
+      for (std::size_t k = 0; k < parts; ++k) e.adds[k] = child_entry(k, k == 0);
       e.added = parts;
-      if (parts > 0) {  // the key is copied to the member so it outlives this frame's loop step
-        std::memcpy(key_copy_.data(), parent_key.data(), parent_key_size);
-        e.adds[0].key = {key_copy_.data(), parent_key_size};
-      }
       --level;
     }
   }
@@ -918,8 +974,9 @@ class Store {
   std::array<entry, max_entries> list_{};
   std::array<std::size_t, Config::dirty_nodes> order_{};
   std::array<view, Config::dirty_nodes + 1> pages_{};
-  std::array<std::array<std::uint8_t, child_value>, 2> child_bytes_{};
+  std::array<std::array<std::uint8_t, child_value>, 3> child_bytes_{};
   std::array<std::uint8_t, Config::max_key> key_copy_{};
+  std::array<std::array<std::uint8_t, max_key_copy>, 2> named_keys_{};  // apply(): the keys a parent names its rebuilt nodes by
   std::array<std::uint8_t, Config::max_value> value_{};
   std::array<bool, Config::dirty_nodes> dirty_used_{};
   std::array<std::uint64_t, Config::cache_nodes> cache_pos_{};
@@ -927,7 +984,8 @@ class Store {
 
   alignas(4096) std::uint8_t cache_[Config::cache_nodes][node_size];
   alignas(4096) std::uint8_t dirty_[Config::dirty_nodes][node_size];
-  alignas(4096) std::uint8_t scratch_[2][node_size];
+  alignas(4096) std::uint8_t scratch_[3][node_size];
+  alignas(4096) std::uint8_t sibling_[node_size];
   alignas(4096) std::uint8_t record_[node_size];
   alignas(4096) std::uint8_t slot_[node_size];
 };

@@ -26,19 +26,22 @@ namespace uni::kv {
 
 inline constexpr std::size_t max_key = 1024;
 
-// Is `key` a key (see above)?
+// Is `key` a key (see above)? One pass: it runs on every store lookup.
 constexpr bool valid_key(std::string_view key) noexcept {
   if (key.empty() || key.size() > max_key) return false;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t slash = key.find('/', start);
-    const std::string_view seg = key.substr(start, slash == std::string_view::npos ? slash : slash - start);
-    if (seg.empty() || seg == "." || seg == "..") return false;
-    for (char c : seg)
-      if (c == '\0' || c == '\\') return false;
-    if (slash == std::string_view::npos) return true;
-    start = slash + 1;
+  std::size_t length = 0, dots = 0;  // of the segment so far
+  auto segment_ok = [&] { return length > 0 && !(dots == length && length <= 2); };  // not "", "." or ".."
+  for (char c : key) {
+    if (c == '\0' || c == '\\') return false;
+    if (c == '/') {
+      if (!segment_ok()) return false;
+      length = dots = 0;
+      continue;
+    }
+    ++length;
+    if (c == '.') ++dots;
   }
+  return segment_ok();
 }
 
 // What identifies a value's version, as text (hex digits and '-'): equal

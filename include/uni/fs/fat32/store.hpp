@@ -6,10 +6,13 @@
 // to ASCII case, as FAT's do, so "A.txt" and "a.txt" are one key.
 //
 // list() gives the keys in byte order, as the concept asks. FAT keeps no sorted
-// index, and sorting would need memory for every key, so each key costs a walk
-// of the tree (depth first, at most max_depth deep) that keeps only the least
-// key after the last one given: memory stays one key, time grows with the
-// square of the count (meant for small trees, such as a web site). The digest
+// index, and sorting would need memory for every key; instead the tree is
+// walked once, depth first (at most max_depth deep), taking each directory's
+// entries in byte order of their names, a directory's with its '/' (the order
+// of the keys under them): each step scans one directory for the least name
+// after the one it took last. Memory stays a few names; time grows with the
+// square of a directory's size, not of the tree's (it was a walk of the whole
+// tree per key). The digest
 // is the value's size and the FNV-1a hash of its bytes (FAT's timestamps have
 // two-second steps and no clock is passed in), so computing it reads the file.
 //
@@ -124,71 +127,66 @@ class store {
   }
 
   task<result<std::size_t>> list(std::string_view prefix, kv::key_visitor each) {
-    std::array<char, kv::max_key> last{}, least{};
-    std::size_t last_size = 0, n = 0;
-    while (true) {
-      std::size_t least_size = 0;
-      bool found = false;
-      const std::string_view after(last.data(), last_size);
-      auto keep_least = [&](std::string_view key) {
-        if (n > 0 && key <= after) return;
-        if (found && key >= std::string_view(least.data(), least_size)) return;
-        std::copy(key.begin(), key.end(), least.begin());
-        least_size = key.size();
-        found = true;
-      };
-      auto walked = co_await walk_keys(prefix, keep_least);
-      if (!walked) co_return fail(walked.err());
-      if (!found) co_return n;
-      last = least;
-      last_size = least_size;
-      each(std::string_view(last.data(), last_size));
-      ++n;
-    }
-  }
-
- private:
-  // Calls `each` with every key under `prefix`, in directory order.
-  task<result<void>> walk_keys(std::string_view prefix, kv::key_visitor each) {
     using directory = typename Volume::directory;
-    std::array<directory, max_depth> stack;
-    std::array<std::size_t, max_depth> key_size{};  // the key's length at each level, before its names
-    std::array<char, kv::max_key> key{};
+    std::array<directory, max_depth> start;             // each open level's listing, from its beginning
+    std::array<std::size_t, max_depth> base{}, taken{};  // where a level's names start in `key`; the
+                                                         // length of the one it took last (0: none yet)
+    std::array<char, kv::max_key> key{}, last{}, best{};
     typename Volume::listed entry;
     auto root = co_await v_.open_directory("");
     if (!root) co_return fail(root.err());
-    stack[0] = *root;
-    std::size_t depth = 1;
+    start[0] = *root;
+    std::size_t depth = 1, count = 0;
     while (depth > 0) {
-      auto more = co_await v_.next(stack[depth - 1], entry);
-      if (!more) co_return fail(more.err());
-      if (!*more) {
+      const std::size_t d = depth - 1, at = base[d];
+      std::copy_n(key.begin() + static_cast<std::ptrdiff_t>(at), taken[d], last.begin());
+      const std::string_view after(last.data(), taken[d]);
+      std::size_t best_size = 0;
+      bool best_is_directory = false;
+      directory scan = start[d];
+      while (true) {  // the least name after `after` that can lead to a key under the prefix
+        auto more = co_await v_.next(scan, entry);
+        if (!more) co_return fail(more.err());
+        if (!*more) break;
+        const std::string_view name = entry.name();
+        const bool is_directory = entry.info.directory;
+        if (at + name.size() + 1 > key.size()) continue;  // longer than any key
+        std::copy(name.begin(), name.end(), key.begin() + static_cast<std::ptrdiff_t>(at));
+        if (is_directory) key[at + name.size()] = '/';
+        const std::size_t size = name.size() + (is_directory ? 1 : 0);
+        const std::string_view candidate(key.data() + at, size), path(key.data(), at + size);
+        const bool wanted = is_directory ? prefix.starts_with(path) || path.starts_with(prefix)
+                                         : path.starts_with(prefix) && kv::valid_key(path);
+        if (!wanted || (taken[d] > 0 && candidate <= after) ||
+            (best_size > 0 && candidate >= std::string_view(best.data(), best_size)))
+          continue;
+        std::copy(candidate.begin(), candidate.end(), best.begin());
+        best_size = size;
+        best_is_directory = is_directory;
+      }
+      if (best_size == 0) {  // this directory is done
         --depth;
         continue;
       }
-      const std::size_t base = key_size[depth - 1];
-      const std::string_view name = entry.name();
-      if (base + name.size() + 1 > key.size()) continue;  // longer than any key
-      std::copy(name.begin(), name.end(), key.begin() + static_cast<std::ptrdiff_t>(base));
-      const std::string_view path(key.data(), base + name.size());
-      if (!entry.info.directory) {
-        if (path.starts_with(prefix) && kv::valid_key(path)) each(path);
+      std::copy_n(best.begin(), best_size, key.begin() + static_cast<std::ptrdiff_t>(at));
+      taken[d] = best_size;
+      if (!best_is_directory) {
+        each(std::string_view(key.data(), at + best_size));
+        ++count;
         continue;
       }
-      // Into a directory only if keys under it can start with the prefix.
-      key[path.size()] = '/';
-      const std::string_view under(key.data(), path.size() + 1);
-      if (!(prefix.starts_with(under) || under.starts_with(prefix))) continue;
       if (depth == max_depth) co_return fail(error::table_full);
-      auto d = co_await v_.open_directory(path);
-      if (!d) co_return fail(d.err());
-      stack[depth] = *d;
-      key_size[depth] = under.size();
+      auto sub = co_await v_.open_directory(std::string_view(key.data(), at + best_size - 1));
+      if (!sub) co_return fail(sub.err());
+      start[depth] = *sub;
+      base[depth] = at + best_size;
+      taken[depth] = 0;
       ++depth;
     }
-    co_return result<void>{};
+    co_return count;
   }
 
+ private:
   // The file `key` names: error::not_found for a directory.
   task<result<entry_info>> file(std::string_view key) {
     if (!kv::valid_key(key)) co_return fail(error::invalid_argument);
