@@ -2,7 +2,8 @@
 // reads of `--bs` bytes over a file (or block device), `--qd` at once, for
 // `--seconds`, through UringDisk behind a block::request_queue, into I/O pages
 // from the pool (scatter-gather: a 4 MiB read is 1024 page views). Prints one
-// line: MiB/s, reads/s, and CPU microseconds (user + system) per read.
+// line: MiB/s, reads/s, CPU microseconds (user + system) per read, and per read
+// the iovecs, ring entries (SQEs) and io_uring_submit system calls it took.
 //
 //   bench_block FILE --bs BYTES --qd N --seconds S [--buffered]
 #include <sys/resource.h>
@@ -108,10 +109,13 @@ int main(int argc, char** argv) {
   auto r = run(sched, clock, main_task());
   const double cpu = cpu_seconds() - cpu0;
   const double wall = std::chrono::duration<double>(t1 - t0).count();
-  std::printf("mib_s %.2f iops %.1f cpu_us_per_read %.2f reads %llu split %llu iovecs_per_read %.1f\n",
+  const auto per_read = [&](std::uint64_t n) { return reads ? static_cast<double>(n) / static_cast<double>(reads) : 0.0; };
+  const auto& d = disk.statistics();
+  std::printf("mib_s %.2f iops %.1f cpu_us_per_read %.2f reads %llu split %llu iovecs_per_read %.1f sqes_per_read %.2f "
+              "submits_per_read %.2f\n",
               static_cast<double>(reads) * static_cast<double>(bs) / 1048576.0 / wall, static_cast<double>(reads) / wall,
               reads ? cpu * 1e6 / static_cast<double>(reads) : 0.0, static_cast<unsigned long long>(reads),
-              static_cast<unsigned long long>(q.statistics().split),
-              reads ? static_cast<double>(disk.statistics().iovecs) / static_cast<double>(reads) : 0.0);
+              static_cast<unsigned long long>(q.statistics().split), per_read(d.iovecs), per_read(d.completions),
+              per_read(d.submits));
   return r && *r == 0 ? 0 : 1;
 }

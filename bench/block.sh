@@ -56,26 +56,28 @@ secs = j["job_runtime"] / 1000.0
 cpu = (j["usr_cpu"] + j["sys_cpu"]) / 100.0 * secs
 print("%.2f %.2f" % (r["bw"] / 1024.0, cpu * 1e6 / max(r["total_ios"], 1)))'
 }
-uni_run() {  # BS QD DIRECT -> "MiB/s cpu_us_per_read"
+uni_run() {  # BS QD DIRECT -> "MiB/s cpu_us_per_read sqes_per_read"
   local flag=
   [ "$3" = 0 ] && flag=--buffered
-  "$uni" "$file" --bs "$1" --qd "$2" --seconds "$secs" $flag | awk '{print $2, $6}'
+  "$uni" "$file" --bs "$1" --qd "$2" --seconds "$secs" $flag | awk '{print $2, $6, $14}'
 }
 
 data=$out/block.dat
-echo "# bs qd uni_direct fio_direct uni_buffered fio_buffered uni_cpu_direct fio_cpu_direct uni_cpu_buf fio_cpu_buf" >"$data"
+echo "# bs qd uni_direct fio_direct uni_buffered fio_buffered uni_cpu_direct fio_cpu_direct uni_cpu_buf fio_cpu_buf uni_sqes_direct" >"$data"
 for qd in 1 32; do
   for bs in $sizes; do
     row="$bs $qd"
     cpus=
+    sqes=
     for direct in 1 0; do
-      drop; read -r u ucpu < <(uni_run "$bs" "$qd" "$direct")
+      drop; read -r u ucpu usqe < <(uni_run "$bs" "$qd" "$direct")
+      [ "$direct" = 1 ] && sqes=$usqe
       drop; read -r f fcpu < <(fio_run "$bs" "$qd" "$direct")
       row="$row $u $f"
       cpus="$cpus $ucpu $fcpu"
       echo "block: bs=$bs qd=$qd direct=$direct uni $u MiB/s ($ucpu us CPU/read), fio $f MiB/s ($fcpu us CPU/read)"
     done
-    echo "$row$cpus" >>"$data"
+    echo "$row$cpus $sqes" >>"$data"
   done
 done
 
@@ -89,16 +91,17 @@ with open(sys.argv[2], "w") as o:
     o.write("# Block devices: random reads (the paper's Figure 9)\n\n")
     o.write(f"bench/block.sh{' --quick' if sys.argv[3] == 'quick' else ''}: a 1 GiB file, uni's io_uring disk "
             "(UringDisk behind block::request_queue, reads into I/O pages) against fio (io_uring engine), "
-            "MiB/s; CPU in microseconds (user + system) per read. "
+            "MiB/s; CPU in microseconds (user + system) per read; the ring entries (SQEs) uni used per "
+            "direct read (fio uses one per read). "
             + ("Page cache dropped before every run." if sys.argv[4] == "1" else "NOT root: the page cache was not dropped.")
             + "\n\n")
-    o.write("| size | depth | uni direct | fio direct | uni/fio | uni buffered | fio buffered | uni/fio | CPU/read direct uni / fio | buffered uni / fio |\n")
-    o.write("|---|---|---|---|---|---|---|---|---|---|\n")
+    o.write("| size | depth | uni direct | fio direct | uni/fio | uni buffered | fio buffered | uni/fio | CPU/read direct uni / fio | buffered uni / fio | SQEs/read |\n")
+    o.write("|---|---|---|---|---|---|---|---|---|---|---|\n")
     for r in rows:
-        bs, qd, ud, fd, ub, fb, ucd, fcd, ucb, fcb = r
+        bs, qd, ud, fd, ub, fb, ucd, fcd, ucb, fcb, sqes = r
         ratio = lambda a, b: f"{float(a) / float(b):.2f}x" if float(b) > 0 else "-"
         o.write(f"| {size(bs)} | {qd} | {ud} | {fd} | {ratio(ud, fd)} | {ub} | {fb} | {ratio(ub, fb)} | "
-                f"{ucd} / {fcd} | {ucb} / {fcb} |\n")
+                f"{ucd} / {fcd} | {ucb} / {fcb} | {sqes} |\n")
     o.write("\nChart: block.png (MiB/s against block size, log scales).\n")
 PY
 

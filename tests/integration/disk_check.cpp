@@ -18,6 +18,9 @@ namespace {
 
 struct disk_config : uni::default_config {
   static constexpr std::size_t block_devices = 1;
+  // 64 requests at the driver: on Xen, a two-page blkif ring (uni/xen/blkfront.hpp),
+  // where blkback offers one.
+  static constexpr std::size_t block_queue_depth = 64;
   static constexpr bool tcp = false;
   static constexpr std::size_t io_pages = 256;
 };

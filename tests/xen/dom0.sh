@@ -230,6 +230,11 @@ if [ "$check" = disk ] && [ \$ok = 1 ]; then
   for i in \$(seq 1 50); do xl list $name >/dev/null 2>&1 || break; sleep 0.2; done
   if cmp /tmp/disk.img /app/want.img; then echo "dom0: the image holds the 2 MiB the domU wrote"
   else echo "dom0: the image's bytes are not what the domU wrote"; ok=0; fi
+  # blkback offers both optional features blkfront uses: a two-page ring (its
+  # Config's 64 requests) and indirect requests (its 16-page requests, one each).
+  grep -q "a ring of 2 pages (64 requests), 32 pages a request (indirect)" \$domu &&
+    grep -qE "blkfront: closed \([0-9]+ requests, [1-9][0-9]* of them indirect" \$domu ||
+    { echo "dom0: blkfront did not use a two-page ring and indirect requests"; ok=0; }
 fi
 echo "dom0: ---- domU console ----"; cat \$domu; echo "dom0: ---- end ----"
 if [ \$ok != 1 ]; then echo "dom0: diagnostics"; brctl show; ip -s link; cat /proc/net/arp; fi

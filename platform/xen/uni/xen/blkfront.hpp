@@ -2,29 +2,40 @@
 // frontend (xen/io/blkif.h) beside blkback in the driver domain.
 //
 // connect() runs the xenbus handshake (uni/xen/xenbus.hpp) under the node the
-// toolstack made ("device/vbd/51712" for xvda): one ring page and an event
-// channel published with `protocol` x86_64-abi and state Initialised; once the
-// backend is Connected its `sectors`, `sector-size`, `info`, `mode` and
-// `feature-flush-cache` are read and we say Connected. Requests go through a
-// blkif_queue (uni/xen/blkif_queue.hpp): a read or write is split into ring
-// requests of up to 11 segments, one per view, its pages granted (writable by
-// the backend for a read) until the answer; many calls may be in flight, up to
-// the ring's 32 requests (a call waits for free slots), and answers complete in
-// any order. flush() is BLKIF_OP_FLUSH_DISKCACHE when the backend offers
+// toolstack made ("device/vbd/51712" for xvda): the ring and an event channel
+// published with `protocol` x86_64-abi and state Initialised; once the backend is
+// Connected its `sectors`, `sector-size`, `info`, `mode`, `feature-flush-cache`
+// and `feature-max-indirect-segments` are read and we say Connected. Requests go
+// through a blkif_queue (uni/xen/blkif_queue.hpp): a read or write is split into
+// ring requests, one segment per view, its pages granted (writable by the backend
+// for a read) until the answer; many calls may be in flight, up to the ring's
+// requests (a call waits for free slots), and answers complete in any order.
+//
+// Optional features, used where the backend offers them (Linux blkback offers
+// both), each bounded at compile time (MaxRingPages, MaxRequestSegments):
+//   - a multi-page ring: 2^max-ring-page-order pages, up to MaxRingPages, as
+//     ring-page-order and ring-ref0..N (one page: ring-ref, as before): 32
+//     requests a page in flight;
+//   - indirect requests (BLKIF_OP_INDIRECT): up to feature-max-indirect-segments
+//     and MaxRequestSegments pages a request instead of 11, so a call of many
+//     pages is one ring request (max_segments() says how many, and
+//     block::request_queue cuts longer calls there).
+// flush() is BLKIF_OP_FLUSH_DISKCACHE when the backend offers
 // feature-flush-cache; without it the backend has no write cache to flush (a
 // completed write is on the device) and flush() only returns.
-// Not used (Linux blkback offers them): multi-page rings, indirect segments,
-// persistent grants, discard.
+// Not used: persistent grants, discard, multiple queues.
 //
 // A backend that breaks the protocol stops the device: every waiting call and
 // every later one fails with error::device_gone, and close() still walks the
 // states down and takes back what can be taken back.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <utility>
 
 #include <uni/block/concepts.hpp>
 #include <uni/core/buffer.hpp>
@@ -41,35 +52,42 @@
 
 namespace uni::xen {
 
-class XenBlkfront {
+template <std::size_t MaxRingPages = 1, std::size_t MaxRequestSegments = 32>
+class basic_blkfront {
  public:
-  using queue = blkif_queue<grant_table>;
+  using queue = blkif_queue<grant_table, MaxRingPages, MaxRequestSegments>;
 
-  XenBlkfront(event_channels& ev, grant_table& gnt, xenstore& xs, page_pool& pool, scheduler& sched) noexcept
+  basic_blkfront(event_channels& ev, grant_table& gnt, xenstore& xs, page_pool& pool, scheduler& sched) noexcept
       : ev_(ev), pool_(pool), bus_(xs), queue_(gnt), gnt_(gnt), changed_(sched) {}
-  XenBlkfront(const XenBlkfront&) = delete;
-  XenBlkfront& operator=(const XenBlkfront&) = delete;
-  ~XenBlkfront() { release(); }
+  basic_blkfront(const basic_blkfront&) = delete;
+  basic_blkfront& operator=(const basic_blkfront&) = delete;
+  ~basic_blkfront() { release(); }
 
   // The handshake with blkback for the disk at `node` ("device/vbd/51712").
   task<result<void>> connect(std::string_view node) {
     if (auto r = co_await bus_.attach(node); !r) co_return fail(r.err());
-    auto page = pool_.allocate();
-    if (!page) co_return fail(error::no_buffers);
-    ring_page_ = std::move(*page);
-    if (auto r = queue_.attach(ring_page_.data(), bus_.backend_id()); !r) co_return fail(r.err());
-    auto ref = gnt_.grant(bus_.backend_id(), reinterpret_cast<std::uintptr_t>(ring_page_.data()) >> 12, false);
-    if (!ref) co_return fail(error::table_full);
-    ring_ref_ = *ref;
+    auto order = co_await backend_number("max-ring-page-order");  // blkback writes it at probe
+    ring_pages_ = queue::ring_pages_for(order ? *order : 0);
+    if (auto r = queue_.attach(ring_.bytes, ring_pages_, bus_.backend_id()); !r) co_return fail(r.err());
+    for (std::size_t i = 0; i < ring_pages_; ++i) {
+      auto ref = gnt_.grant(bus_.backend_id(), (reinterpret_cast<std::uintptr_t>(ring_.bytes) >> 12) + i, false);
+      if (!ref) co_return fail(error::table_full);
+      ring_refs_[i] = *ref;
+      ++ring_granted_;
+    }
     evtchn_alloc_unbound_t op{};
     op.dom = DOMID_SELF;
     op.remote_dom = bus_.backend_id();
     if (event_channel_op(EVTCHNOP_alloc_unbound, &op) != 0) co_return fail(error::io);
     port_ = op.port;
-    if (auto r = ev_.attach(port_, &XenBlkfront::on_event, this); !r) co_return fail(r.err());
+    if (auto r = ev_.attach(port_, &basic_blkfront::on_event, this); !r) co_return fail(r.err());
 
-    const xenbus_field fields[] = {{"ring-ref", ring_ref_}, {"event-channel", port_}, {"protocol", "x86_64-abi"}};
-    if (auto r = co_await bus_.connect(fields, XenbusStateInitialised); !r) co_return fail(r.err());
+    // One page: ring-ref alone, as every backend reads it; more: ring-page-order and ring-ref0..N.
+    const auto fields = ring_fields(std::make_index_sequence<MaxRingPages>{});
+    const std::span<const xenbus_field> used =
+        ring_pages_ == 1 ? std::span<const xenbus_field>(fields).subspan(1, 3)
+                         : std::span<const xenbus_field>(fields).first(3 + ring_pages_);
+    if (auto r = co_await bus_.connect(used, XenbusStateInitialised); !r) co_return fail(r.err());
     auto sectors = co_await backend_number("sectors");
     auto size = co_await backend_number("sector-size");
     if (!sectors || !size) co_return fail(error::no_device);
@@ -81,12 +99,15 @@ class XenBlkfront {
     geometry_.read_only = (info && (*info & VDISK_READONLY)) || (mode && mode->view() == "r");
     auto flush = co_await backend_number("feature-flush-cache");
     flush_ = flush && *flush == 1;
+    auto indirect = co_await backend_number("feature-max-indirect-segments");  // written once Connected
+    queue_.use_indirect(indirect ? *indirect : 0, pool_);
     if (auto r = co_await bus_.switch_state(XenbusStateConnected); !r) co_return fail(r.err());
     connected_ = true;
     log_info("blkfront: ", node, ": ", geometry_.sectors, " sectors of ", geometry_.sector_size, " bytes",
-             geometry_.read_only ? ", read-only" : "",
-             flush_ ? ", flush" : ", no write cache", "; backend ", bus_.backend(), ", ", queue::depth,
-             " requests of up to ", queue::max_segments, " pages");
+             geometry_.read_only ? ", read-only" : "", flush_ ? ", flush" : ", no write cache", "; backend ",
+             bus_.backend(), ", a ring of ", ring_pages_, ring_pages_ == 1 ? " page (" : " pages (", queue_.depth(),
+             " requests), ", queue_.request_segments(), " pages a request",
+             queue_.indirect() ? " (indirect)" : " (no indirect requests)");
     co_return result<void>{};
   }
 
@@ -103,8 +124,8 @@ class XenBlkfront {
     (void)co_await bus_.close();
     release();
     const auto& s = queue_.statistics();
-    log_info("blkfront: closed (", s.requests, " requests, ", s.segments, " segments, ", s.io_errors, " I/O errors, ",
-             s.ring_errors, " ring errors)");
+    log_info("blkfront: closed (", s.requests, " requests, ", s.indirect, " of them indirect, ", s.segments,
+             " segments, ", s.io_errors, " I/O errors, ", s.ring_errors, " ring errors)");
     co_return result<void>{};
   }
 
@@ -113,8 +134,9 @@ class XenBlkfront {
   std::uint64_t sectors() const noexcept { return geometry_.sectors; }
   bool read_only() const noexcept { return geometry_.read_only; }
   const block::geometry& geometry() const noexcept { return geometry_; }
-  // One ring request's views (block::request_queue cuts longer calls there).
-  static constexpr std::size_t max_segments() noexcept { return queue::max_segments; }
+  // One ring request's views (block::request_queue cuts longer calls there):
+  // 11, or more with indirect requests.
+  std::size_t max_segments() const noexcept { return queue_.request_segments(); }
 
   task<result<void>> read(std::uint64_t first, std::span<const view> into) {
     return transfer(BLKIF_OP_READ, first, into);
@@ -145,13 +167,27 @@ class XenBlkfront {
     co_return n;
   }
 
+  // ring-page-order, event-channel, protocol, ring-ref (one page) or ring-ref0..N.
+  template <std::size_t... I>
+  std::array<xenbus_field, 3 + MaxRingPages> ring_fields(std::index_sequence<I...>) const noexcept {
+    constexpr std::string_view names[] = {"ring-ref0", "ring-ref1", "ring-ref2",  "ring-ref3",  "ring-ref4",  "ring-ref5",
+                                          "ring-ref6", "ring-ref7", "ring-ref8",  "ring-ref9",  "ring-ref10", "ring-ref11",
+                                          "ring-ref12", "ring-ref13", "ring-ref14", "ring-ref15"};
+    std::uint64_t order = 0;
+    while ((std::size_t{1} << order) < ring_pages_) ++order;
+    return {{{"ring-page-order", order},
+             {"event-channel", port_},
+             {"protocol", "x86_64-abi"},
+             {ring_pages_ == 1 ? std::string_view{"ring-ref"} : names[I], ring_refs_[I]}...}};
+  }
+
   task<result<void>> transfer(std::uint8_t op, std::uint64_t first, std::span<const view> pages) {
     if (!connected_ || queue_.stopped()) co_return fail(error::device_gone);
     const bool flush = op == BLKIF_OP_FLUSH_DISKCACHE;
     const auto d = op == BLKIF_OP_READ ? block::direction::read : block::direction::write;
     if (auto r = queue::check(geometry_, d, first, pages); !r && !flush) co_return r;
     std::uint64_t sector = first * (geometry_.sector_size / queue::wire_sector);
-    queue::batch b;
+    typename queue::batch b;
     std::size_t next = 0;
     bool cut_short = false;  // the device stopped before every part was sent
     while (flush || next < pages.size()) {
@@ -159,7 +195,7 @@ class XenBlkfront {
         ++next;
         continue;
       }
-      while (queue_.free_slots() == 0 && !queue_.stopped()) co_await changed_.wait();
+      while (!queue_.ready() && !queue_.stopped()) co_await changed_.wait();
       if (queue_.stopped()) {
         cut_short = true;
         break;
@@ -177,7 +213,7 @@ class XenBlkfront {
   }
 
   static void on_event(void* self, evtchn_port_t) noexcept {
-    auto& d = *static_cast<XenBlkfront*>(self);
+    auto& d = *static_cast<basic_blkfront*>(self);
     if (d.queue_.stopped()) return;
     if (auto r = d.queue_.complete(); !r)
       log_error("blkfront: the backend broke the ring (", to_string(r.err()), "); the device is stopped");
@@ -192,10 +228,8 @@ class XenBlkfront {
       port_ = 0;
     }
     queue_.release_all();
-    if (ring_page_.data() && gnt_.revoke(ring_ref_)) {
-      gnt_.release(ring_ref_);
-      ring_page_ = view{};
-    }
+    for (; ring_granted_ > 0; --ring_granted_)  // (one the backend still maps stays granted)
+      if (gnt_.revoke(ring_refs_[ring_granted_ - 1])) gnt_.release(ring_refs_[ring_granted_ - 1]);
   }
 
   event_channels& ev_;
@@ -204,13 +238,32 @@ class XenBlkfront {
   queue queue_;
   grant_table& gnt_;
   wait_queue changed_;  // an answer came, or the device stopped
-  view ring_page_;
-  grant_ref_t ring_ref_ = 0;
+  struct alignas(page_size) ring_memory {
+    std::uint8_t bytes[MaxRingPages * page_size];
+  };
+  ring_memory ring_;  // the ring's pages, in a row
+  std::size_t ring_pages_ = 1, ring_granted_ = 0;
+  grant_ref_t ring_refs_[MaxRingPages] = {};
   evtchn_port_t port_ = 0;
   block::geometry geometry_;
   bool flush_ = false;
   bool connected_ = false;
 };
+
+// A blkfront of one ring page (32 requests) and indirect requests of up to 32
+// pages (128 KiB), as Linux's blkfront by default.
+using XenBlkfront = basic_blkfront<>;
+
+// The blkfront an appliance's Config sizes: a ring of as many pages (up to 16)
+// as hold the Config::block_queue_depth requests its block::request_queue has
+// at the driver, 32 a page.
+constexpr std::size_t blkif_ring_pages_for(std::size_t requests) noexcept {
+  std::size_t pages = 1;
+  while (pages * front_ring<blkif_sring>::size < requests && pages < 16) pages *= 2;
+  return pages;
+}
+template <class Config>
+using blkfront_for = basic_blkfront<blkif_ring_pages_for(Config::block_queue_depth)>;
 
 static_assert(BlockDevice<XenBlkfront>);
 

@@ -98,7 +98,8 @@ template <class Config>
 class xen_disks {
  public:
   static constexpr std::size_t count = Config::block_devices;
-  using queue = block::request_queue<XenBlkfront, Config::block_queue_depth>;
+  using blkfront = blkfront_for<Config>;
+  using queue = block::request_queue<blkfront, Config::block_queue_depth, blkfront::queue::max_segments>;
 
   // Connects every disk, in order; the first that does not connect ends it.
   task<result<void>> connect(std::string_view name, event_channels& ev, grant_table& g, xenstore& xs, page_pool& pool,
@@ -131,7 +132,7 @@ class xen_disks {
   struct one {
     one(event_channels& ev, grant_table& g, xenstore& xs, page_pool& pool, scheduler& sched) noexcept
         : front(ev, g, xs, pool, sched) {}
-    XenBlkfront front;
+    blkfront front;
     char node[24] = {};  // "device/vbd/N": blkfront keeps a view of it
     std::optional<queue> requests;
   };

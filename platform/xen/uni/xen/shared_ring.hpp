@@ -38,29 +38,36 @@ class front_ring {
  public:
   using request_type = decltype(entry::req);
   using response_type = decltype(entry::rsp);
-  // __CONST_RING_SIZE: as many entries as fit the page, rounded down to a power of two.
-  static constexpr RING_IDX size =
-      static_cast<RING_IDX>(round_down_pow2((PageSize - offsetof(SharedRing, ring)) / sizeof(entry)));
+  // __CONST_RING_SIZE: as many entries as `bytes` hold, rounded down to a power of two.
+  static constexpr RING_IDX entries_in(std::size_t bytes) noexcept {
+    return static_cast<RING_IDX>(round_down_pow2((bytes - offsetof(SharedRing, ring)) / sizeof(entry)));
+  }
+  // The most entries: a ring of PageSize bytes (a multi-page ring's bound).
+  static constexpr RING_IDX size = entries_in(PageSize);
 
-  // Takes the zeroed-here page `page` (PageSize bytes, page-aligned) as the ring: SHARED_RING_INIT + FRONT_RING_INIT.
-  void attach(void* page) noexcept {
-    std::memset(page, 0, PageSize);
+  // Takes the zeroed-here `page` (`bytes` of at most PageSize, page-aligned:
+  // a multi-page ring's pages in a row) as the ring: SHARED_RING_INIT + FRONT_RING_INIT.
+  void attach(void* page, std::size_t bytes = PageSize) noexcept {
+    std::memset(page, 0, bytes);
     sring_ = static_cast<SharedRing*>(page);
     sring_->req_event = sring_->rsp_event = 1;
     req_prod_pvt_ = rsp_cons_ = pushed_ = 0;
+    entries_ = entries_in(bytes);
   }
+  // This ring's entries (size, or fewer for a ring attached smaller).
+  RING_IDX entries() const noexcept { return entries_; }
   void detach() noexcept { sring_ = nullptr; }
   bool attached() const noexcept { return sring_ != nullptr; }
 
   // Requests made, not yet answered (pushed or not).
   RING_IDX in_flight() const noexcept { return req_prod_pvt_ - rsp_cons_; }
-  RING_IDX free_requests() const noexcept { return size - in_flight(); }
-  // The index the next request takes (ring position = index & (size - 1)).
+  RING_IDX free_requests() const noexcept { return entries_ - in_flight(); }
+  // The index the next request takes (ring position = index & (entries() - 1)).
   RING_IDX next_index() const noexcept { return req_prod_pvt_; }
 
   // The next request slot, to fill; it goes to the backend at push(). Only
   // while free_requests() > 0.
-  request_type& next_request() noexcept { return sring_->ring[req_prod_pvt_++ & (size - 1)].req; }
+  request_type& next_request() noexcept { return sring_->ring[req_prod_pvt_++ & (entries_ - 1)].req; }
 
   // Publishes the requests made since the last push; true if the backend asked
   // to be notified of them (RING_PUSH_REQUESTS_AND_CHECK_NOTIFY).
@@ -88,7 +95,7 @@ class front_ring {
         return fail(error::malformed);
       }
       while (rsp_cons_ != prod) {
-        const response_type rsp = sring_->ring[rsp_cons_++ & (size - 1)].rsp;
+        const response_type rsp = sring_->ring[rsp_cons_++ & (entries_ - 1)].rsp;
         on(rsp);
         ++n;
       }
@@ -103,6 +110,7 @@ class front_ring {
   RING_IDX req_prod_pvt_ = 0;  // our next request
   RING_IDX rsp_cons_ = 0;      // the next response to read
   RING_IDX pushed_ = 0;        // what the backend has been shown
+  RING_IDX entries_ = size;
 };
 
 }  // namespace uni::xen
