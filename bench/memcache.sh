@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # bench/memcache.sh: operations per second, the memcache appliance on uni's own
-# stack against memcached with one thread (-t 1), each behind one link.
+# stack against memcached with one thread (-t 1), each behind one link; and the
+# appliance over host sockets (memcache-socket), on memcached's path.
 #
 #   namespace C (client: memcaslap)                    namespace N
 #     tap0 10.95.0.1 ---- TAP ---- uni memcache-tap 10.95.0.2
 #     veth 10.96.0.1 ---- veth pair -------------- veth 10.96.0.2 memcached -t 1
+#                                                                 or memcache-socket
 #
 #   memcaslap (libmemcached-tools' memaslap): one thread, 64-byte keys, 1 KiB
 #   values, get-heavy (90% get, 10% set) and set-heavy (50/50), 1 and 50
-#   connections, DURATION seconds each, runs alternating uni and memcached.
+#   connections, DURATION seconds each, runs alternating uni, memcached and
+#   uni over sockets.
 #   Each server's CPU use over the run (user + system / wall) is measured:
 #   with two cores shared by the load generator and the server, ops per server
 #   CPU-second is the figure that compares the servers, as well as ops/s.
@@ -30,7 +33,7 @@ need_tools memcache memcached memcaslap
 out=$(results_dir "$out")
 
 cd "$root"
-build_targets "$build" release memcache-tap
+build_targets "$build" release memcache-tap memcache-socket
 build=$(cd "$build" && pwd)
 
 two_namespaces bm
@@ -80,25 +83,32 @@ for m in get90 set50; do
     start memcached "$NS_N" "$N_IP:11211" memcached -t 1 -U 0 -m 256 -c 4096 -l "$N_IP" -p 11211 -u root
     measure memcached "$N_IP:11211" "$m" "$c"
     stop
+    start uni-socket "$NS_N" "$N_IP:11211" "$build/examples/memcache-socket" --bind "$N_IP" --log warn --memory 256
+    measure uni-socket "$N_IP:11211" "$m" "$c"
+    stop
   done
 done
 
 {
-  echo "# memcache: uni (TAP) against memcached -t 1 (veth)"
+  echo "# memcache: uni (TAP; and over host sockets, veth) against memcached -t 1 (veth)"
   echo
   echo "memcaslap, one thread, 64-byte keys, 1 KiB values, ${duration} s per run; $(nproc) cores shared with the load generator."
   echo
-  echo "| mix | connections | uni ops/s | uni CPU | uni ops per CPU-s | memcached ops/s | memcached CPU | memcached ops per CPU-s | ops ratio | per-CPU ratio |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| mix | connections | uni ops/s | uni CPU | uni ops per CPU-s | memcached ops/s | memcached CPU | memcached ops per CPU-s | ops ratio | per-CPU ratio | uni-socket ops/s | uni-socket CPU | uni-socket ops per CPU-s | uni-socket per-CPU ratio |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for m in get90 set50; do
     for c in 1 50; do
       read -r _ _ _ uo uc < <(awk -v m="$m" -v c="$c" '$1 == "uni" && $2 == m && $3 == c' "$work/runs.txt")
       read -r _ _ _ mo mc < <(awk -v m="$m" -v c="$c" '$1 == "memcached" && $2 == m && $3 == c' "$work/runs.txt")
-      awk -v m="$m" -v c="$c" -v uo="$uo" -v uc="$uc" -v mo="$mo" -v mc="$mc" 'BEGIN {
-        up = uc > 0 ? uo / uc : 0; mp = mc > 0 ? mo / mc : 0
+      read -r _ _ _ so sc < <(awk -v m="$m" -v c="$c" '$1 == "uni-socket" && $2 == m && $3 == c' "$work/runs.txt")
+      awk -v m="$m" -v c="$c" -v uo="$uo" -v uc="$uc" -v mo="$mo" -v mc="$mc" -v so="$so" -v sc="$sc" 'BEGIN {
+        up = uc > 0 ? uo / uc : 0; mp = mc > 0 ? mo / mc : 0; sp = sc > 0 ? so / sc : 0
         r = mo > 0 ? uo / mo : 0; rp = mp > 0 ? up / mp : 0  # (a ">" among printf arguments would redirect)
-        printf "| %s | %d | %.0f | %.2f | %.0f | %.0f | %.2f | %.0f | %.2f | %.2f |\n", m, c, uo, uc, up, mo, mc, mp, r, rp }'
+        rs = mp > 0 ? sp / mp : 0
+        printf "| %s | %d | %.0f | %.2f | %.0f | %.0f | %.2f | %.0f | %.2f | %.2f | %.0f | %.2f | %.0f | %.2f |\n", m, c, uo, uc, up, mo, mc, mp, r, rp, so, sc, sp, rs }'
     done
   done
+  echo
+  echo "uni over sockets (memcache-socket) runs on memcached's path (veth, the host's TCP); its per-CPU ratio is to memcached's. Load: $(uptime | sed 's/.*load/load/')."
 } >"$out/memcache.md"
 cat "$out/memcache.md"
