@@ -15,6 +15,10 @@
 #   Each server's CPU use over the run (user + system / wall) is measured:
 #   with two cores shared by the load generator and the server, ops per server
 #   CPU-second is the figure that compares the servers, as well as ops/s.
+#   The client's CPU is measured too: over veth, the kernel's TCP receive of
+#   memcached's requests runs in the sender's (the client's) time, while uni
+#   receives in its own; ops per CPU-second of client and server together
+#   counts that work on both sides.
 #
 # Writes RESULTS/memcache.md. Usage: bench/memcache.sh [--quick] [--duration S] [--out DIR] [--build DIR]
 #   --quick: 3 s runs (default 8 s). --build: release build directory (default
@@ -58,20 +62,23 @@ start() {
 }
 hz=$(getconf CLK_TCK)
 
-# measure NAME ADDR MIX CONNS: one memcaslap run; appends "name mix conns ops cpu" to runs.txt.
+# measure NAME ADDR MIX CONNS: one memcaslap run; appends "name mix conns ops cpu client-cpu" to runs.txt.
 measure() {
-  local name=$1 addr=$2 m=$3 c=$4 t0 t1 w0 w1 raw ops cpu
+  local name=$1 addr=$2 m=$3 c=$4 t0 t1 w0 w1 raw ops cpu client TIMEFORMAT='%U %S'
   t0=$(ticks "$SERVER_PID")
   w0=$(date +%s.%N)
-  raw=$(ip netns exec "$NS_C" timeout $((duration + 30)) memcaslap -s "$addr" -T 1 -c "$c" -t "${duration}s" -F "$work/$m.cfg")
+  # (bash's time: the CPU memcaslap used, user and system, on stderr's last line)
+  raw=$({ time ip netns exec "$NS_C" timeout $((duration + 30)) memcaslap -s "$addr" -T 1 -c "$c" -t "${duration}s" \
+    -F "$work/$m.cfg"; } 2>"$work/client_time")
   w1=$(date +%s.%N)
   t1=$(ticks "$SERVER_PID")
+  client=$(tail -1 "$work/client_time" | awk -v s="$w0" -v e="$w1" '{ printf "%.2f", ($1 + $2) / (e - s) }')
   printf '== %s %s c=%s\n%s\n' "$name" "$m" "$c" "$raw" >>"$work/memcaslap.txt"
   ops=$(awk '/^Run time:/ { for (i = 1; i <= NF; ++i) if ($i == "TPS:") print $(i + 1) }' <<<"$raw")
   [ -n "$ops" ] || { echo "bench/memcache.sh: no result from memcaslap against $name:"; echo "$raw"; exit 1; }
   cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$w0" -v e="$w1" 'BEGIN { printf "%.2f", (b - a) / hz / (e - s) }')
-  echo "$name $m $c $ops $cpu" >>"$work/runs.txt"
-  printf '  %-10s %-6s c=%-3s %9.0f ops/s  cpu %.2f\n' "$name" "$m" "$c" "$ops" "$cpu"
+  echo "$name $m $c $ops $cpu $client" >>"$work/runs.txt"
+  printf '  %-10s %-6s c=%-3s %9.0f ops/s  cpu %.2f  client cpu %.2f\n' "$name" "$m" "$c" "$ops" "$cpu" "$client"
 }
 
 echo "bench/memcache.sh: ${duration} s per run"
@@ -98,9 +105,9 @@ done
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for m in get90 set50; do
     for c in 1 50; do
-      read -r _ _ _ uo uc < <(awk -v m="$m" -v c="$c" '$1 == "uni" && $2 == m && $3 == c' "$work/runs.txt")
-      read -r _ _ _ mo mc < <(awk -v m="$m" -v c="$c" '$1 == "memcached" && $2 == m && $3 == c' "$work/runs.txt")
-      read -r _ _ _ so sc < <(awk -v m="$m" -v c="$c" '$1 == "uni-socket" && $2 == m && $3 == c' "$work/runs.txt")
+      read -r _ _ _ uo uc _ < <(awk -v m="$m" -v c="$c" '$1 == "uni" && $2 == m && $3 == c' "$work/runs.txt")
+      read -r _ _ _ mo mc _ < <(awk -v m="$m" -v c="$c" '$1 == "memcached" && $2 == m && $3 == c' "$work/runs.txt")
+      read -r _ _ _ so sc _ < <(awk -v m="$m" -v c="$c" '$1 == "uni-socket" && $2 == m && $3 == c' "$work/runs.txt")
       awk -v m="$m" -v c="$c" -v uo="$uo" -v uc="$uc" -v mo="$mo" -v mc="$mc" -v so="$so" -v sc="$sc" 'BEGIN {
         up = uc > 0 ? uo / uc : 0; mp = mc > 0 ? mo / mc : 0; sp = sc > 0 ? so / sc : 0
         r = mo > 0 ? uo / mo : 0; rp = mp > 0 ? up / mp : 0  # (a ">" among printf arguments would redirect)
@@ -110,5 +117,17 @@ done
   done
   echo
   echo "uni over sockets (memcache-socket) runs on memcached's path (veth, the host's TCP); its per-CPU ratio is to memcached's. Load: $(uptime | sed 's/.*load/load/')."
+  echo
+  echo "Ops per CPU-second of client and server together (the kernel's work for a request is counted wherever it ran):"
+  echo
+  echo "| mix | connections | uni | memcached | uni-socket | uni / memcached | uni-socket / memcached |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  for m in get90 set50; do
+    for c in 1 50; do
+      awk -v m="$m" -v c="$c" '$2 == m && $3 == c { both[$1] = ($5 + $6) > 0 ? $4 / ($5 + $6) : 0 }
+        END { u = both["uni"]; d = both["memcached"]; s = both["uni-socket"]; ru = d ? u / d : 0; rs = d ? s / d : 0
+              printf "| %s | %d | %.0f | %.0f | %.0f | %.2f | %.2f |\n", m, c, u, d, s, ru, rs }' "$work/runs.txt"
+    done
+  done
 } >"$out/memcache.md"
 cat "$out/memcache.md"
