@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # bench/memcache.sh: operations per second, the memcache appliance on uni's own
-# stack against memcached with one thread (-t 1), each behind one link.
+# stack against memcached with one thread (-t 1), each behind one link; and the
+# appliance over host sockets (memcache-socket), on memcached's path.
 #
 #   namespace C (client: memcaslap)                    namespace N
 #     tap0 10.95.0.1 ---- TAP ---- uni memcache-tap 10.95.0.2
 #     veth 10.96.0.1 ---- veth pair -------------- veth 10.96.0.2 memcached -t 1
+#                                                                 or memcache-socket
 #
 #   memcaslap (libmemcached-tools' memaslap): one thread, 64-byte keys, 1 KiB
 #   values, get-heavy (90% get, 10% set) and set-heavy (50/50), 1 and 50
-#   connections, DURATION seconds each, runs alternating uni and memcached.
+#   connections, DURATION seconds each, runs alternating uni, memcached and
+#   uni over sockets.
 #   Each server's CPU use over the run (user + system / wall) is measured:
 #   with two cores shared by the load generator and the server, ops per server
 #   CPU-second is the figure that compares the servers, as well as ops/s.
+#   The client's CPU is measured too: over veth, the kernel's TCP receive of
+#   memcached's requests runs in the sender's (the client's) time, while uni
+#   receives in its own; ops per CPU-second of client and server together
+#   counts that work on both sides.
 #
 # Writes RESULTS/memcache.md. Usage: bench/memcache.sh [--quick] [--duration S] [--out DIR] [--build DIR]
 #   --quick: 3 s runs (default 8 s). --build: release build directory (default
@@ -30,7 +37,7 @@ need_tools memcache memcached memcaslap
 out=$(results_dir "$out")
 
 cd "$root"
-build_targets "$build" release memcache-tap
+build_targets "$build" release memcache-tap memcache-socket
 build=$(cd "$build" && pwd)
 
 two_namespaces bm
@@ -55,20 +62,23 @@ start() {
 }
 hz=$(getconf CLK_TCK)
 
-# measure NAME ADDR MIX CONNS: one memcaslap run; appends "name mix conns ops cpu" to runs.txt.
+# measure NAME ADDR MIX CONNS: one memcaslap run; appends "name mix conns ops cpu client-cpu" to runs.txt.
 measure() {
-  local name=$1 addr=$2 m=$3 c=$4 t0 t1 w0 w1 raw ops cpu
+  local name=$1 addr=$2 m=$3 c=$4 t0 t1 w0 w1 raw ops cpu client TIMEFORMAT='%U %S'
   t0=$(ticks "$SERVER_PID")
   w0=$(date +%s.%N)
-  raw=$(ip netns exec "$NS_C" timeout $((duration + 30)) memcaslap -s "$addr" -T 1 -c "$c" -t "${duration}s" -F "$work/$m.cfg")
+  # (bash's time: the CPU memcaslap used, user and system, on stderr's last line)
+  raw=$({ time ip netns exec "$NS_C" timeout $((duration + 30)) memcaslap -s "$addr" -T 1 -c "$c" -t "${duration}s" \
+    -F "$work/$m.cfg"; } 2>"$work/client_time")
   w1=$(date +%s.%N)
   t1=$(ticks "$SERVER_PID")
+  client=$(tail -1 "$work/client_time" | awk -v s="$w0" -v e="$w1" '{ printf "%.2f", ($1 + $2) / (e - s) }')
   printf '== %s %s c=%s\n%s\n' "$name" "$m" "$c" "$raw" >>"$work/memcaslap.txt"
   ops=$(awk '/^Run time:/ { for (i = 1; i <= NF; ++i) if ($i == "TPS:") print $(i + 1) }' <<<"$raw")
   [ -n "$ops" ] || { echo "bench/memcache.sh: no result from memcaslap against $name:"; echo "$raw"; exit 1; }
   cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$w0" -v e="$w1" 'BEGIN { printf "%.2f", (b - a) / hz / (e - s) }')
-  echo "$name $m $c $ops $cpu" >>"$work/runs.txt"
-  printf '  %-10s %-6s c=%-3s %9.0f ops/s  cpu %.2f\n' "$name" "$m" "$c" "$ops" "$cpu"
+  echo "$name $m $c $ops $cpu $client" >>"$work/runs.txt"
+  printf '  %-10s %-6s c=%-3s %9.0f ops/s  cpu %.2f  client cpu %.2f\n' "$name" "$m" "$c" "$ops" "$cpu" "$client"
 }
 
 echo "bench/memcache.sh: ${duration} s per run"
@@ -80,24 +90,43 @@ for m in get90 set50; do
     start memcached "$NS_N" "$N_IP:11211" memcached -t 1 -U 0 -m 256 -c 4096 -l "$N_IP" -p 11211 -u root
     measure memcached "$N_IP:11211" "$m" "$c"
     stop
+    start uni-socket "$NS_N" "$N_IP:11211" "$build/examples/memcache-socket" --bind "$N_IP" --log warn --memory 256
+    measure uni-socket "$N_IP:11211" "$m" "$c"
+    stop
   done
 done
 
 {
-  echo "# memcache: uni (TAP) against memcached -t 1 (veth)"
+  echo "# memcache: uni (TAP; and over host sockets, veth) against memcached -t 1 (veth)"
   echo
   echo "memcaslap, one thread, 64-byte keys, 1 KiB values, ${duration} s per run; $(nproc) cores shared with the load generator."
   echo
-  echo "| mix | connections | uni ops/s | uni CPU | uni ops per CPU-s | memcached ops/s | memcached CPU | memcached ops per CPU-s | ops ratio | per-CPU ratio |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| mix | connections | uni ops/s | uni CPU | uni ops per CPU-s | memcached ops/s | memcached CPU | memcached ops per CPU-s | ops ratio | per-CPU ratio | uni-socket ops/s | uni-socket CPU | uni-socket ops per CPU-s | uni-socket per-CPU ratio |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for m in get90 set50; do
     for c in 1 50; do
-      read -r _ _ _ uo uc < <(awk -v m="$m" -v c="$c" '$1 == "uni" && $2 == m && $3 == c' "$work/runs.txt")
-      read -r _ _ _ mo mc < <(awk -v m="$m" -v c="$c" '$1 == "memcached" && $2 == m && $3 == c' "$work/runs.txt")
-      awk -v m="$m" -v c="$c" -v uo="$uo" -v uc="$uc" -v mo="$mo" -v mc="$mc" 'BEGIN {
-        up = uc > 0 ? uo / uc : 0; mp = mc > 0 ? mo / mc : 0
+      read -r _ _ _ uo uc _ < <(awk -v m="$m" -v c="$c" '$1 == "uni" && $2 == m && $3 == c' "$work/runs.txt")
+      read -r _ _ _ mo mc _ < <(awk -v m="$m" -v c="$c" '$1 == "memcached" && $2 == m && $3 == c' "$work/runs.txt")
+      read -r _ _ _ so sc _ < <(awk -v m="$m" -v c="$c" '$1 == "uni-socket" && $2 == m && $3 == c' "$work/runs.txt")
+      awk -v m="$m" -v c="$c" -v uo="$uo" -v uc="$uc" -v mo="$mo" -v mc="$mc" -v so="$so" -v sc="$sc" 'BEGIN {
+        up = uc > 0 ? uo / uc : 0; mp = mc > 0 ? mo / mc : 0; sp = sc > 0 ? so / sc : 0
         r = mo > 0 ? uo / mo : 0; rp = mp > 0 ? up / mp : 0  # (a ">" among printf arguments would redirect)
-        printf "| %s | %d | %.0f | %.2f | %.0f | %.0f | %.2f | %.0f | %.2f | %.2f |\n", m, c, uo, uc, up, mo, mc, mp, r, rp }'
+        rs = mp > 0 ? sp / mp : 0
+        printf "| %s | %d | %.0f | %.2f | %.0f | %.0f | %.2f | %.0f | %.2f | %.2f | %.0f | %.2f | %.0f | %.2f |\n", m, c, uo, uc, up, mo, mc, mp, r, rp, so, sc, sp, rs }'
+    done
+  done
+  echo
+  echo "uni over sockets (memcache-socket) runs on memcached's path (veth, the host's TCP); its per-CPU ratio is to memcached's. Load: $(uptime | sed 's/.*load/load/')."
+  echo
+  echo "Ops per CPU-second of client and server together (the kernel's work for a request is counted wherever it ran):"
+  echo
+  echo "| mix | connections | uni | memcached | uni-socket | uni / memcached | uni-socket / memcached |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  for m in get90 set50; do
+    for c in 1 50; do
+      awk -v m="$m" -v c="$c" '$2 == m && $3 == c { both[$1] = ($5 + $6) > 0 ? $4 / ($5 + $6) : 0 }
+        END { u = both["uni"]; d = both["memcached"]; s = both["uni-socket"]; ru = d ? u / d : 0; rs = d ? s / d : 0
+              printf "| %s | %d | %.0f | %.0f | %.0f | %.2f | %.2f |\n", m, c, u, d, s, ru, rs }' "$work/runs.txt"
     done
   done
 } >"$out/memcache.md"

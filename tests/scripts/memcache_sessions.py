@@ -7,7 +7,8 @@ Normalised: VERSION and STAT values, and CAS uniques in VALUE lines (they
 count stores the server made before the session); everything else is kept
 byte for byte.
 Over UDP (when UDP_PORT is given): one datagram per request with memcached's
-8-byte frame, the frames of the answer printed with its bytes.
+8-byte frame, the frames of the answer printed with its bytes; requests past a
+page, and values continued in the datagrams after their request.
    memcache_sessions.py PORT [UDP_PORT]
 """
 import re
@@ -131,10 +132,13 @@ time.sleep(3.2)
 out.append(b"== after the delayed flush\n" + talk([b"get f l\r\nset g 0 0 1\r\n1\r\nget g\r\n"]))
 
 
-def udp(payload, rid=1, seq=0, total=1, settle=0.15):
-    """One request datagram; returns its answer's frames and bytes, in order."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.sendto(struct.pack(">HHHH", rid, seq, total, 0) + payload, ("127.0.0.1", int(sys.argv[2])))
+def udp(payload, rid=1, seq=0, total=1, settle=0.15, s=None, raw=False):
+    """One request datagram (from socket s if given, or a fresh one; without
+    the frame if raw); returns its answer's frames and bytes, in order."""
+    own = s is None
+    if own:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto((b"" if raw else struct.pack(">HHHH", rid, seq, total, 0)) + payload, ("127.0.0.1", int(sys.argv[2])))
     s.settimeout(settle)
     got = []
     try:
@@ -142,7 +146,8 @@ def udp(payload, rid=1, seq=0, total=1, settle=0.15):
             got.append(s.recv(65536))
     except socket.timeout:
         pass
-    s.close()
+    if own:
+        s.close()
     got.sort(key=lambda d: struct.unpack(">H", d[2:4]))
     frames = b" ".join(b"[%d %d/%d %d]" % struct.unpack(">HHHH", d[:8]) for d in got)
     return frames + b"\n" + normalise(b"".join(d[8:] for d in got))
@@ -157,11 +162,36 @@ if len(sys.argv) > 2:
         (b"get", {}), (b" u\r\n", {}), (b"mg u v f c k\r\n", {}), (b"incr u 1\r\n", {}),
         (b"version\r\n", {}), (b"bogus\r\n", {}),
     ]
-    talk([b"set v 0 0 20000\r\n" + value + b"\r\n"])  # over TCP: a request datagram fits a page of the host stack
     answers = [b"== udp"]
+    # Request datagrams past a page (the host stack's and the TAP stack's unit).
+    answers.append(udp(b"set v 0 0 20000\r\n" + value + b"\r\n"))
+    answers.append(udp(b"set v2 0 0 40000\r\n" + b"w" * 40000 + b"\r\n" + b"get u\r\n", rid=40))
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.sendto(b"\0\1\0", ("127.0.0.1", int(sys.argv[2])))  # shorter than the frame: dropped
     for payload, frame in requests:
         answers.append(udp(payload, **frame))
+    out.append(b"\n".join(answers))
+    # A value the request datagram cuts short: memcached reads the next
+    # datagrams whole, their frame included, as the rest of it (and the rest of
+    # such a datagram is lost), then answers the request's sender and id.
+    # From one socket, so those answers come back.
+    one = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    split = [
+        (b"set s 0 0 10\r\n12345", {"rid": 21}), (b"67890\r\nget s\r\n", {"rid": 22}),  # bad data chunk
+        (b"set t 0 0 10\r\n", {"rid": 23}), (b"ab\r\n", {"rid": 24}),  # the frame fills the value: stored
+        (b"get t\r\n", {}),
+        (b"get u\r\nset f 0 0 4\r\nab", {"rid": 25}), (b"\0\1", {"raw": True}), (b"get f\r\n", {"rid": 26}),
+        (b"set g 0 0 3 noreply\r\nab", {}), (b"\r\nget g\r\n", {}), (b"get g t\r\n", {}),
+        # Answers before the value: those up to the last get or mn go at once, the others with the value's.
+        (b"delete zz\r\nget u\r\nmg u v\r\nset h 0 0 2\r\n", {"rid": 30}), (b"h", {"rid": 31}),
+        (b"mg u v\r\nmn\r\nversion\r\nset h 0 0 2\r\n", {"rid": 32}), (b"", {"rid": 33}),
+        # A get whose first key misses: memcached sends an empty message (a frame saying 0 datagrams) first.
+        (b"get zz u\r\n", {"rid": 34}), (b"get zz yy u\r\nget zz yy\r\ngets u zz u\r\n", {"rid": 35}),
+        # One past the item limit: swallowed across datagrams, answered once all of it came.
+        (b"set big 0 0 1048600\r\nabc", {"rid": 27}),
+    ] + [(b"x" * 40000, {})] * 26 + [(b"y" * 8383, {"rid": 28}), (b"get big u\r\n", {"rid": 29})]
+    answers = [b"== udp, a value over several datagrams"]
+    for payload, frame in split:
+        answers.append(udp(payload, s=one, settle=0.05, **frame))
     out.append(b"\n".join(answers))
 sys.stdout.buffer.write(b"\n".join(out) + b"\n")

@@ -227,12 +227,12 @@ TEST_CASE("memcache: a value pinned while sent survives its replacement", "[memc
   for (const auto& k : f.cache.items.classes()) CHECK(k.used == k.items);
 }
 
-TEST_CASE("memcache: LRU eviction within the byte budget, counted", "[memcache]") {
+TEST_CASE("memcache: LRU eviction within the byte budget, counted; a read item gets a second chance", "[memcache]") {
   fixture f({.memory = 2u << 20, .item_max = 1u << 20});
   client c(f.cache);
   const std::string v(1000, 'x');
   for (int i = 0; i < 3000; ++i) {
-    if (i % 100 == 50) (void)c.say("get k0\r\n");  // k0 stays recently used
+    if (i % 100 == 50) (void)c.say("get k0\r\nmg k1 u\r\n");  // k0 stays recently used; mg u leaves k1 as it was
     CHECK(c.say("set k" + std::to_string(i) + " 0 0 1000\r\n" + v + "\r\n") == "STORED\r\n");
   }
   CHECK(f.cache.items.counters().evictions > 0);

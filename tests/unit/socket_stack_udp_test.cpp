@@ -118,6 +118,25 @@ TEST_CASE_METHOD(bound<>, "SocketStack UDP: a burst is read in batches, in order
   CHECK(h.pool->available() == 128);  // every page back: none is held by the batch once taken
 }
 
+TEST_CASE_METHOD(bound<>, "SocketStack UDP: a datagram past a page arrives whole, in several pages, between small ones",
+                 "[socket][udp]") {
+  std::vector<std::uint8_t> big(40000);
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::uint8_t>(i * 7 + i / 4096);
+  const std::vector<std::uint8_t> page_and_one(page_size + 1, 0x5a);
+  p.send(s->local().port, numbered(1));
+  p.send(s->local().port, big);
+  p.send(s->local().port, page_and_one);
+  p.send(s->local().port, numbered(2));
+  auto r = h.go(receive_n(*s, 4));
+  REQUIRE(r.ok());
+  REQUIRE(r->payloads.size() == 4);
+  CHECK(r->payloads[0] == numbered(1));
+  CHECK(r->payloads[1] == big);
+  CHECK(r->payloads[2] == page_and_one);
+  CHECK(r->payloads[3] == numbered(2));
+  CHECK(h.pool->available() == 128);
+}
+
 TEST_CASE_METHOD(bound<4>, "SocketStack UDP: with fewer free pages than a batch, recvmmsg reads as many as there are pages",
           "[socket][udp]") {
   for (std::size_t i = 0; i < 10; ++i) p.send(s->local().port, numbered(i));

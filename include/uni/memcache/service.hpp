@@ -11,7 +11,10 @@
 // were used to amplify floods): memcached's frame, 8 bytes before each
 // datagram (request id, sequence number, datagrams in the message, reserved),
 // requests in one datagram, answers cut in datagrams of 1400 bytes. The
-// datagrams share one session, as memcached's UDP connection. Bounded: the
+// datagrams share one session, as memcached's UDP connection; as memcached's,
+// a value the request datagram cut short takes the next datagrams whole (frame
+// included: memcached reads them as raw bytes) until it is complete, and its
+// answer goes to the request's sender then. Bounded: the
 // answers to one request datagram are one message of at most one session
 // output (32 KiB, 24 datagrams); a longer one (a large value) is not sent,
 // "SERVER_ERROR out of memory writing get response" is (memcached sends
@@ -150,7 +153,7 @@ task<bool> send_message(service_state& st, Socket& sock, const endpoint& to, std
                         std::span<const std::uint8_t> out) {
   constexpr std::size_t room = udp_datagram - udp_header;
   const auto total = static_cast<std::uint16_t>((out.size() + room - 1) / room);
-  for (std::uint16_t seq = 0; seq < total; ++seq) {
+  for (std::uint16_t seq = 0; seq < std::max<std::uint16_t>(total, 1); ++seq) {  // an empty one: a frame saying 0
     auto page = st.pool.allocate();
     if (!page) co_return false;
     const auto piece = out.subspan(seq * room, std::min(room, out.size() - seq * room));
@@ -176,6 +179,9 @@ task<void> serve_udp(service_state& st, Socket& sock) {
   s.emplace(st.c);
   s->track_messages(true);
   std::array<std::uint8_t, 65536> scratch;  // a datagram in several views
+  endpoint asker{};      // the request datagram being answered
+  std::uint16_t id = 0;  // and its request id
+  std::size_t parts_sent = 0;  // of the output, while a value is coming (below)
   while (true) {
     auto d = sock.try_receive();
     if (!d && d.err() == error::would_block) d = co_await sock.receive();
@@ -187,37 +193,58 @@ task<void> serve_udp(service_state& st, Socket& sock) {
     std::span<const std::uint8_t> in;
     if (d->payload.count() == 1) in = d->payload[0].bytes();
     else in = std::span<const std::uint8_t>(scratch.data(), d->payload.copy_to(scratch));
-    // memcached drops a datagram too short for the frame, or one of several.
-    if (in.size() < udp_header || in[4] != 0 || in[5] != 1) {
-      ++st.c.udp.dropped;
-      continue;
-    }
-    ++st.c.udp.requests;
-    const auto id = static_cast<std::uint16_t>(in[0] << 8 | in[1]);
-    in = in.subspan(udp_header);
     const std::int64_t now = st.now();
-    s->drop_partial_line();
-    std::size_t used = 0;
-    while (used < in.size() && !s->blocked() && !s->closing()) used += s->receive(in.subspan(used), now);
+    if (const std::size_t wanted = s->value_wanted(); wanted != 0) {
+      // memcached reads the rest of a value straight from the socket: the next
+      // datagram whatever it holds, its frame included, up to the bytes still
+      // wanted (the rest of it is lost).
+      s->receive(in.first(std::min(in.size(), wanted)), now);
+    } else {
+      // memcached drops a datagram too short for the frame, or one of several.
+      if (in.size() < udp_header || in[4] != 0 || in[5] != 1) {
+        ++st.c.udp.dropped;
+        continue;
+      }
+      ++st.c.udp.requests;
+      asker = d->source;
+      id = static_cast<std::uint16_t>(in[0] << 8 | in[1]);
+      in = in.subspan(udp_header);
+      s->drop_partial_line();
+      std::size_t used = 0;
+      while (used < in.size() && !s->blocked() && !s->closing()) used += s->receive(in.subspan(used), now);
+    }
     static constexpr char too_large[] = "SERVER_ERROR out of memory writing get response\r\n";
     const bool cut = s->blocked();  // an answer not finished within the output: past the bound
+    // While a value is coming, memcached sends the answers up to the last get
+    // and keeps the others until it has read all of the value; all of them go
+    // to the datagram that began the command.
+    const bool waiting = !cut && s->value_wanted() != 0;
     bool ok = true;
     if (cut) {
       ++st.c.udp.too_large;
-      ok = co_await send_message(st, sock, d->source, id,
+      ok = co_await send_message(st, sock, asker, id,
                                  {reinterpret_cast<const std::uint8_t*>(too_large), sizeof too_large - 1});
     } else {
       const auto out = s->output();
       const auto marks = s->messages();
-      // Before the first mark: the answer to a value that began in an earlier datagram.
+      const std::size_t upto = waiting ? s->flush_point() : out.size();
+      // Part 0 is what precedes the first mark (the answer to a value begun in
+      // an earlier datagram), part k > 0 message k - 1.
       std::size_t start = 0;
-      for (std::size_t i = 0; i <= marks.size() && ok; ++i) {
-        const std::size_t end = i < marks.size() ? marks[i] : out.size();
-        if (end > start) ok = co_await send_message(st, sock, d->source, id, out.subspan(start, end - start));
+      for (std::size_t k = 0; k <= marks.size() && ok; ++k) {
+        const std::size_t end = k < marks.size() ? marks[k] : out.size();
+        if (end > upto || (waiting && k == marks.size())) break;  // not finished yet
+        if (k >= parts_sent) {
+          if (end > start || (k > 0 && s->sent_when_empty(k - 1)))
+            ok = co_await send_message(st, sock, asker, id, out.subspan(start, end - start));
+          parts_sent = k + 1;
+        }
         start = std::max(start, end);
       }
     }
     if (!ok) ++st.c.udp.send_errors;
+    if (waiting) continue;
+    parts_sent = 0;
     if (cut || s->closing()) {  // the session starts again (memcached too resets its UDP connection after quit)
       s.reset();
       s.emplace(st.c);

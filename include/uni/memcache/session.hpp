@@ -103,6 +103,8 @@ class session {
     c_.n.bytes_written += out_len_;
     out_len_ = 0;
     marks_n_ = 0;
+    empty_messages_ = 0;
+    flush_point_ = 0;
     if (sending_) continue_value();
     if (!sending_ && get_pending_) {
       get_pending_ = false;
@@ -113,13 +115,25 @@ class session {
   // UDP: memcached sends each command's answer, and each value of a get after
   // the first, as a message of its own. With tracking on, messages() are the
   // offsets in output() where they begin (up to max_messages; later answers
-  // join the last); sent() clears them.
+  // join the last); sent() clears them. An empty message is not sent, unless
+  // memcached sends it (a datagram of no bytes): a get whose first key missed
+  // and that has more keys.
   static constexpr std::size_t max_messages = 64;
   void track_messages(bool on) noexcept { track_ = on; }
   std::span<const std::size_t> messages() const noexcept { return {marks_, marks_n_}; }
-  // A datagram ends what memcached reads: a partial line does not carry over (a value does).
+  bool sent_when_empty(std::size_t message) const noexcept { return empty_messages_ >> message & 1; }
+  // While a value is still coming, memcached sends the answers only up to the
+  // end of the last get (or mn, which asks for that); the rest wait for the value.
+  std::size_t flush_point() const noexcept { return flush_point_; }
+  // A datagram ends what memcached reads: a partial line does not carry over.
   void drop_partial_line() noexcept {
     if (mode_ == mode::line) line_len_ = 0;
+  }
+
+  // Bytes of a value still expected (stored or swallowed); 0 between commands.
+  std::size_t value_wanted() const noexcept {
+    if (mode_ == mode::data) return filling_->nbytes - filled_;
+    return mode_ == mode::swallow ? swallow_ : 0;
   }
 
   // Only the first n bytes of the output were sent: the rest stays.
@@ -242,7 +256,11 @@ class session {
       closing_ = true;
       return;
     }
-    if (name == "mn") return put("MN\r\n"), void();
+    if (name == "mn") {
+      put("MN\r\n");
+      flush_point_ = out_len_;
+      return;
+    }
     noreply_ = false;
     reply("ERROR");
   }
@@ -251,6 +269,7 @@ class session {
 
   void start_get(std::string_view line, std::string_view name) noexcept {
     get_hit_ = false;
+    get_keys_ = 0;
     get_cas_ = name == "gets" || name == "gats";
     get_touch_ = name == "gat" || name == "gats";
     std::size_t cursor = name.size();
@@ -283,6 +302,10 @@ class session {
       const std::string_view key = line.substr(cursor, end - cursor);
       if (key.size() > max_key_length) return put("CLIENT_ERROR bad command line format\r\n"), void();
       cursor = end;
+      if (get_keys_++ == 1 && !get_hit_ && track_ && marks_n_ != 0 && marks_n_ < max_messages) {
+        empty_messages_ |= std::uint64_t{1} << (marks_n_ - 1);  // the first key's, empty
+        new_message();
+      }
       if (get_touch_) ++c_.n.cmd_touch; else ++c_.n.cmd_get;
       item* it = c_.items.find(key, now_);
       if (!it) {
@@ -315,6 +338,7 @@ class session {
       if (sending_) return pause_get(len, cursor);
     }
     put("END\r\n");
+    flush_point_ = out_len_;
   }
   void pause_get(std::size_t len, std::size_t cursor) noexcept {
     get_pending_ = true;
@@ -1077,6 +1101,9 @@ class session {
   bool track_ = false;
   std::size_t marks_[max_messages];
   std::size_t marks_n_ = 0;
+  std::uint64_t empty_messages_ = 0;  // bit i: message i is sent even if empty
+  std::size_t flush_point_ = 0;
+  std::size_t get_keys_ = 0;  // keys of the current get looked up so far
   std::int64_t get_exptime_ = 0;
   std::size_t get_line_len_ = 0, get_cursor_ = 0;
   std::size_t line_len_ = 0;

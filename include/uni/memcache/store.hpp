@@ -5,7 +5,9 @@
 // The budget is cut into slab pages; each page serves one size class of
 // chunks (classes grow by a factor of 1.25 up to the page size), and an item
 // (header, key, value with its "\r\n") lives in one chunk. When a class has
-// no free chunk and no page is left, its least recently used item is evicted.
+// no free chunk and no page is left, its least recently used item is evicted;
+// reads only mark an item, and a marked one at the tail moves to the front
+// once instead (a second chance, as memcached's active items get).
 // Items expire lazily (a lookup that finds one past its time frees it) and
 // periodically (reclaim() walks each class's LRU tail). A reader may pin an
 // item while its bytes are copied out: a pinned item is never reused, and one
@@ -44,6 +46,7 @@ inline constexpr std::uint8_t fetched = 1;     // read since stored
 inline constexpr std::uint8_t stale = 2;       // marked by md I: served, flagged X
 inline constexpr std::uint8_t token_sent = 4;  // a client was told W (it won the recache)
 inline constexpr std::uint8_t binary_key = 8;  // stored with mg/ms b: key shown in base64
+inline constexpr std::uint8_t active = 16;     // read since it last moved in its LRU (second chance)
 }  // namespace item_state
 
 // memcached refreshes an item's access time at most once a minute.
@@ -84,6 +87,7 @@ class store {
   static constexpr std::size_t smallest_chunk = 96;
   static constexpr std::size_t max_classes = 64;
   static constexpr double growth = 1.25;
+  static constexpr int max_second_chances = 64;  // recently read items moved aside per eviction, at most
 
   // The memory is taken here, once, without throwing (std::nothrow_t{}: the
   // Xen runtime has the operator but not the std::nothrow object): a budget
@@ -139,7 +143,7 @@ class store {
   }
 
   // The live item for the key (expired or flushed ones are freed on the way),
-  // moved to the front of its LRU unless !bump_lru (mg u); nullptr if none.
+  // marked recently used unless !bump_lru (mg u); nullptr if none.
   item* find(std::string_view key, std::int64_t now, bool bump_lru = true) noexcept {
     item** at = slot(key);
     while (*at && (*at)->key_view() != key) at = &(*at)->hnext;
@@ -298,10 +302,23 @@ class store {
       ++k.used;
       return reinterpret_cast<item*>(k.page);
     }
-    // Evict: the least recently used unpinned item (a few tries, as memcached).
+    // Evict: the least recently used unpinned item (a few tries, as memcached);
+    // one read since it last moved goes to the front instead, once.
     item* it = k.tail;
-    for (int tries = 0; it && tries < 5; ++tries, it = it->prev) {
-      if (it->pins != 0) continue;
+    for (int tries = 0, moved = 0; it && tries < 5;) {
+      item* const prev = it->prev;
+      if (it->pins != 0) {
+        ++tries;
+        it = prev;
+        continue;
+      }
+      if ((it->state & item_state::active) && moved++ < max_second_chances) {
+        it->state &= static_cast<std::uint8_t>(~item_state::active);
+        lru_remove(it);
+        lru_push(it);
+        it = prev ? prev : k.tail;  // it was the only one: now unmarked at the tail
+        continue;
+      }
       if (live(it, now)) {
         ++counters_.evictions;
         ++k.evicted;
@@ -338,11 +355,10 @@ class store {
     if (it->next) it->next->prev = it->prev; else k.tail = it->prev;
     it->prev = it->next = nullptr;
   }
-  void bump(item* it) noexcept {
-    if (classes_[it->cls].head == it) return;
-    lru_remove(it);
-    lru_push(it);
-  }
+  // A read only marks the item: moving it to the front would touch its two
+  // neighbours, two cache misses on every get. Eviction gives a marked item
+  // a second chance instead (memcached's active flag does the same).
+  static void bump(item* it) noexcept { it->state |= item_state::active; }
 
   // Eight bytes a step (keys are often 30 to 250 bytes): multiply and fold.
   item** slot(std::string_view key) noexcept {

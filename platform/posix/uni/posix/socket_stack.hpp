@@ -9,7 +9,8 @@
 //       auto d = co_await s->receive();           result<datagram>
 //       auto r = co_await s->send_to(ep, frags);  result<void>
 //       s->try_receive(), s->try_send_to(ep, frags): now or error::would_block
-//       (datagrams cross the kernel in batches: recvmmsg, sendmmsg)
+//       (datagrams cross the kernel in batches: recvmmsg, sendmmsg; one
+//       past a page arrives in several, up to what a view_chain holds)
 //
 // TCP:  auto l = stack.tcp_listen(port);                 result<tcp_listener>
 //       auto c = co_await l->accept();                   result<tcp_stream>
@@ -35,13 +36,16 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <memory>
+#include <new>
 #include <span>
 #include <utility>
 
 #include <uni/core/buffer.hpp>
 #include <uni/core/scheduler.hpp>
 #include <uni/core/task.hpp>
+#include <uni/core/view_chain.hpp>
 #include <uni/net/endpoint.hpp>
 #include <uni/net/transport.hpp>
 #include <uni/net/udp.hpp>
@@ -168,8 +172,18 @@ class SocketStack {
       }
       const std::size_t i = st.rx_next++;
       const sockaddr_in& from = st.rx_from[i];
-      view payload = st.rx[i].head(st.rx_msgs[i].msg_len);
+      const std::size_t length = st.rx_msgs[i].msg_len;
+      view_chain payload(st.rx[i].head(std::min(length, page_size)));
       st.rx[i] = view{};
+      // Past a page: the rest went to the slot's spill, and goes on in more pages.
+      for (std::size_t at = page_size; at < length; at += page_size) {
+        const std::uint8_t* spill = st.spill.get() + i * state::spill_size;
+        auto page = st.pool.allocate();
+        if (!page) break;  // the pool ran dry: the datagram is cut here
+        const std::size_t k = std::min(page_size, length - at);
+        std::memcpy(page->data(), spill + (at - page_size), k);
+        (void)payload.push_back(page->head(k));
+      }
       return datagram{{ipv4_address{ntohl(from.sin_addr.s_addr)}, ntohs(from.sin_port)}, st.local, std::move(payload)};
     }
 
@@ -246,7 +260,11 @@ class SocketStack {
       // Received by the last recvmmsg, from rx_next on not yet taken.
       std::array<view, batch> rx{};
       std::array<sockaddr_in, batch> rx_from{};
-      std::array<iovec, batch> rx_iov{};
+      std::array<std::array<iovec, 2>, batch> rx_iov{};  // the slot's page, then its spill
+      // What a datagram holds past its page (up to what a view_chain carries),
+      // one slot each; untouched, so not resident, until a datagram needs it.
+      static constexpr std::size_t spill_size = (max_chain_views - 1) * page_size;
+      std::unique_ptr<std::uint8_t[]> spill{new (std::nothrow) std::uint8_t[batch * spill_size]};
       std::array<mmsghdr, batch> rx_msgs{};
       std::size_t rx_next = 0;
       std::size_t rx_count = 0;
@@ -268,7 +286,8 @@ class SocketStack {
         while (pages < batch) {
           auto page = pool.allocate();
           if (!page) break;
-          rx_iov[pages] = iovec{page->data(), page->size()};
+          rx_iov[pages][0] = iovec{page->data(), page->size()};
+          if (spill) rx_iov[pages][1] = iovec{spill.get() + pages * spill_size, spill_size};
           rx[pages++] = std::move(*page);
         }
         if (pages == 0) return error::no_buffers;
@@ -276,8 +295,8 @@ class SocketStack {
           rx_msgs[i] = mmsghdr{};
           rx_msgs[i].msg_hdr.msg_name = &rx_from[i];
           rx_msgs[i].msg_hdr.msg_namelen = sizeof rx_from[i];
-          rx_msgs[i].msg_hdr.msg_iov = &rx_iov[i];
-          rx_msgs[i].msg_hdr.msg_iovlen = 1;
+          rx_msgs[i].msg_hdr.msg_iov = rx_iov[i].data();
+          rx_msgs[i].msg_hdr.msg_iovlen = spill ? 2 : 1;
         }
         const int n = ::recvmmsg(sock.native_handle(), rx_msgs.data(), static_cast<unsigned>(pages), MSG_DONTWAIT,
                                  nullptr);
