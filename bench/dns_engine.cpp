@@ -192,7 +192,7 @@ double run_stack(std::vector<zone> zones, const std::vector<std::vector<std::uin
                  static_cast<unsigned long long>(nic.sent - before));
     std::exit(1);
   }
-  std::fprintf(stderr, "bench_dns_engine: stack: %.1f ns of CPU per query\n", cpu * 1e9 / static_cast<double>(done));
+  std::fprintf(stderr, "bench_dns_engine: stack: %zu queries, %.1f ns of CPU per query\n", done, cpu * 1e9 / static_cast<double>(done));
   if (traced.on())
     std::fprintf(stderr, "bench_dns_engine: traced, %llu events recorded (%.1f per query)\n",
                  static_cast<unsigned long long>(traced.recorded()),

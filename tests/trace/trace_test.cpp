@@ -309,3 +309,19 @@ TEST_CASE("trace: DNS queries are spans, over UDP as one event and over TCP unti
   CHECK(spans[1].second == spans[2].second);
   CHECK(b_tx_during >= 1);  // the answer's segment went out inside the span
 }
+
+TEST_CASE("trace: a ring that begins inside a task's run gives no run end without its beginning", "[trace]") {
+  trace::recorder r(16);
+  trace::turn_begins(0);
+  trace::current_task = 7;  // recording starts while task 7 runs (the Xen appliance's main task)
+  trace::note(trace::kind::task_suspend, 7);
+  trace::note(trace::kind::task_resume, 8);
+  trace::note(trace::kind::task_suspend, 8);
+  trace::current_task = 0;
+  std::string json;
+  auto append = [&](std::string_view s) { json.append(s); };
+  trace::write_chrome_json(r, append);
+  CHECK(json.find("\"ph\":\"E\",\"ts\":0.000,\"pid\":1,\"tid\":7") == std::string::npos);
+  CHECK(json.find("\"ph\":\"B\",\"ts\":0.001,\"pid\":1,\"tid\":8") != std::string::npos);
+  CHECK(json.find("\"ph\":\"E\",\"ts\":0.002,\"pid\":1,\"tid\":8") != std::string::npos);
+}

@@ -111,12 +111,14 @@ class chrome_json_writer {
       case kind::task_spawn:
         name_thread(e.id, "task ", e.id);
         return emit("spawn", 'i', e.a, ",\"s\":\"t\",\"args\":{\"task\":", e.id, "}");
-      case kind::task_resume: return emit("run", 'B', e.id);
-      case kind::task_suspend: return emit("run", 'E', e.id);
+      case kind::task_resume:
+        running_ = e.id;
+        return emit("run", 'B', e.id);
+      case kind::task_suspend: return end_run(e.id);
       case kind::task_finish:
         if (e.a) return emit("cancelled", 'i', e.id, ",\"s\":\"t\"");
         emit("finished", 'i', e.id, ",\"s\":\"t\"");
-        return emit("run", 'E', e.id);
+        return end_run(e.id);
       case kind::task_wake:
         if (e.id == 0 || e.id == e.a) return;  // woken by a timer or the device, or by itself (a yield)
         ++flow_;
@@ -164,6 +166,14 @@ class chrome_json_writer {
     }
   }
 
+  // The end of a task's run, if its beginning is in the trace: one task runs at
+  // a time, and the ring may begin inside a run (recording started in a task, or
+  // the run's beginning was dropped).
+  void end_run(std::uint32_t task) {
+    if (running_ != task) return;
+    running_ = 0;
+    emit("run", 'E', task);
+  }
   static const char* or_else(const char* name, const char* otherwise) noexcept { return name ? name : otherwise; }
   void span(const event& e, char ph) {
     const text name{or_else(e.name(), "span")};
@@ -174,6 +184,7 @@ class chrome_json_writer {
   bool first_ = true;
   bool placed_ = false;
   std::uint64_t ts_ = 0;  // the time of the event being written (ns)
+  std::uint32_t running_ = 0;  // the task whose run ("B") is open
   std::uint64_t flow_ = 0;
   std::array<std::uint16_t, 16> device_{};
   std::size_t devices_ = 0;
