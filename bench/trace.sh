@@ -16,8 +16,13 @@
 # wall-clock rates and the load average are shown beside. Goal: at most 5% more
 # CPU per query (or less throughput per CPU second) traced.
 #
+# --instructions adds what no other process can disturb: instructions per DNS
+# query and per TCP megabyte, counted by valgrind's callgrind (perf's hardware
+# counters are not there in a VM), each the difference of a short and a long
+# run so the set-up cancels out (a few minutes).
+#
 # Writes bench/results/trace.md (or --out DIR).
-# Usage: bench/trace.sh [--seconds S] [--repeats N] [--names N] [--megabytes N] [--build DIR] [--out DIR]
+# Usage: bench/trace.sh [--seconds S] [--repeats N] [--names N] [--megabytes N] [--instructions] [--build DIR] [--out DIR]
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +33,8 @@ seconds=2
 repeats=7
 names=1000
 megabytes=200
-read_flags "[--seconds S] [--repeats N] [--names N] [--megabytes N] [--build DIR] [--out DIR]" "" \
+instructions=0
+read_flags "[--seconds S] [--repeats N] [--names N] [--megabytes N] [--instructions] [--build DIR] [--out DIR]" "instructions" \
   "seconds repeats names megabytes build out" "$@"
 
 [[ -f $build/build.ninja ]] || cmake --preset release >/dev/null
@@ -48,6 +54,28 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 column() { awk -v c="$1" '{ print $c }'; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
+# Instructions (callgrind) run_stack executes per query: the difference of a 2 s and a 6 s run.
+dns_instructions() {
+  local ir=() n=() s
+  for s in 2 6; do
+    local text
+    text=$(valgrind --tool=callgrind --toggle-collect='*run_stack*' --callgrind-out-file=/dev/null \
+      "$1" --names "$names" --seconds $s 2>&1)
+    ir+=("$(awk '/Collected :/ { gsub(/,/, "", $NF); print $NF }' <<<"$text")")
+    n+=("$(awk '/ns of CPU per query/ { print $3 }' <<<"$text")")
+  done
+  awk -v a="${ir[0]}" -v b="${ir[1]}" -v p="${n[0]}" -v q="${n[1]}" 'BEGIN { printf "%.0f", (b - a) / (q - p) }'
+}
+# Instructions per megabyte of a TCP transfer: the difference of a 10 MB and a 30 MB run.
+tcp_instructions() {
+  local ir=() m
+  for m in 10 30; do
+    ir+=("$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$1" --megabytes $m --rounds 1 2>&1 |
+      awk '/Collected :/ { gsub(/,/, "", $NF); print $NF }')")
+  done
+  awk -v a="${ir[0]}" -v b="${ir[1]}" 'BEGIN { printf "%.0f", (b - a) / 20 }'
+}
+
 load_before=$(load)
 dns_off=() dns_on=() tcp_off=() tcp_on=()
 for ((i = 0; i < repeats; i++)); do
@@ -56,6 +84,13 @@ for ((i = 0; i < repeats; i++)); do
   tcp_off+=("$(tcp_run "$build/bench/bench_tcp_sim")")
   tcp_on+=("$(tcp_run "$build/bench/bench_tcp_sim_traced")")
 done
+if ((instructions)); then
+  command -v valgrind >/dev/null || { echo "bench/trace.sh: --instructions needs valgrind" >&2; exit 1; }
+  ir_off=$(dns_instructions "$build/bench/bench_dns_engine")
+  ir_on=$(dns_instructions "$build/bench/bench_dns_engine_traced")
+  irt_off=$(tcp_instructions "$build/bench/bench_tcp_sim")
+  irt_on=$(tcp_instructions "$build/bench/bench_tcp_sim_traced")
+fi
 load_after=$(load)
 pick() { local c=$1; shift; printf '%s\n' "$@" | column "$c" | median; }
 all() { local c=$1; shift; printf '%s\n' "$@" | column "$c" | paste -sd' '; }
@@ -91,4 +126,9 @@ slower() {  # slower TRACED UNTRACED higher|lower: how much worse traced is, aga
   echo "| traced, $tcp_events events per segment sent | $mbc_on | $mbs_on | $(all 1 "${tcp_on[@]}") |"
   echo
   echo "TCP traced: throughput per CPU second $(slower "$mbc_on" "$mbc_off" higher); MB/s $(slower "$mbs_on" "$mbs_off" higher)."
+  if ((instructions)); then
+    echo
+    echo "Instructions (callgrind): DNS $ir_off per query untraced, $ir_on traced: $(slower "$ir_on" "$ir_off" lower);"
+    echo "TCP $irt_off per megabyte untraced, $irt_on traced: $(slower "$irt_on" "$irt_off" lower)."
+  fi
 } | tee "$out/trace.md"
