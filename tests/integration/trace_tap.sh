@@ -2,7 +2,7 @@
 # --trace FILE on a traced appliance (dns-traced-tap) against Linux: queries over UDP
 # and TCP (dig), then SIGUSR1 writes the trace while it runs and SIGTERM at exit.
 # Both files are Chrome trace-event JSON with the trace-event format's fields
-# (tests/scripts/trace_json.py), holding the DNS query spans, the frames and the
+# (tests/scripts/trace_json.py), holding the DNS query spans (UDP and TCP), the frames and the
 # TCP connection dig opened; an untraced dns-tap refuses the flag.
 #   trace_tap.sh DNS_TRACED_TAP DNS_TAP TRACE_JSON_PY
 set -euo pipefail
@@ -32,10 +32,13 @@ import json, sys
 events = json.load(open(sys.argv[1]))["traceEvents"]
 names = {e["name"] for e in events}
 spans = sum(1 for e in events if e["name"] == "dns query" and e["ph"] == "b")
+tcp = [e["ph"] for e in events if e["name"] == "dns tcp query"]
 for need in ("rx", "tx", "run", "segment in", "segment out", "state"):
     if need not in names:
         sys.exit(f"FAIL: no '{need}' event in the trace")
-if spans != 3:  # a span per query over UDP; the one over TCP shows as its connection
+if spans != 3:  # a span per query over UDP
     sys.exit(f"FAIL: {spans} 'dns query' spans, expected the 3 queries over UDP")
-print(f"PASS: {len(events)} events: {spans} DNS query spans, frames, tasks and the TCP connection")
+if tcp != ["b", "e"]:  # and the one over TCP, until its answer was written
+    sys.exit(f"FAIL: the query over TCP gave {tcp}, not one span begun and ended")
+print(f"PASS: {len(events)} events: {spans} DNS query spans over UDP, 1 over TCP, frames, tasks and the TCP connection")
 PY

@@ -168,8 +168,10 @@ class scheduler {
   const stats& statistics() const noexcept { return stats_; }
 
   // Sets the current time and wakes every waiter whose deadline has passed.
+  // Traced, the time is the stamp of this turn's events (uni/trace/recorder.hpp).
   void advance(time_point now) noexcept {
     if (now > now_) now_ = now;
+    if constexpr (trace::compiled) trace::turn_begins(now_.time_since_epoch().count());
     while (!heap_.empty() && heap_.front().deadline <= now_) {
       ++stats_.timers_fired;
       if constexpr (trace::compiled) {
@@ -200,6 +202,7 @@ class scheduler {
       }
       w->handle.resume();  // may destroy w: it lives in the coroutine frame
     }
+    if constexpr (trace::compiled) trace::turn_ends();
     return ran;
   }
 

@@ -59,10 +59,9 @@ task<void> serve_udp(Stack& stack, Socket& sock, server& srv, service_counters& 
       ++n.udp_no_pages;
       continue;
     }
-    // A span per query (uni/trace/), named by the query count: answering never suspends.
-    if constexpr (trace::traces<Stack>) trace::begin_span(static_cast<std::uint32_t>(n.udp_queries), "dns query");
     const std::size_t size = srv.answer(query, page->bytes(), transport::udp);
-    if constexpr (trace::traces<Stack>) trace::end_span(static_cast<std::uint32_t>(n.udp_queries), "dns query");
+    // A span per query (uni/trace/), named by the query count: answering never suspends, so one event.
+    if constexpr (trace::traces<Stack>) trace::whole_span(static_cast<std::uint32_t>(n.udp_queries), "dns query");
     if (size == 0) continue;
     page->truncate(size);
     auto sent = sock.try_send_to(d->source, *page);
@@ -90,10 +89,19 @@ task<void> serve_tcp_connection(scheduler& sched, page_pool& pool, server& srv, 
       const std::size_t len = wire::load_be16(in.data() + used);
       if (in.size() - used < 2 + len) break;
       ++n.tcp_queries;
+      // A span per query (uni/trace/), from its answer until the answer is written: it may wait for the peer.
+      [[maybe_unused]] std::uint32_t span = 0;
+      if constexpr (trace::compiled) span = trace::begin_span("dns tcp query");
+      const auto answered = [&] {
+        if constexpr (trace::compiled) trace::end_span(span, "dns tcp query");
+      };
       const std::size_t size =
           srv.answer(std::span<const std::uint8_t>(in.data() + used + 2, len), std::span(out).subspan(2), transport::tcp);
       used += 2 + len;
-      if (size == 0) continue;
+      if (size == 0) {
+        answered();
+        continue;
+      }
       wire::store_be16(out.data(), static_cast<std::uint16_t>(size));
       // The answer, copied into pages (at most 17 for 64 KiB), written at once.
       std::array<view, (2 + 65535 + page_size - 1) / page_size> pages;
@@ -110,10 +118,13 @@ task<void> serve_tcp_connection(scheduler& sched, page_pool& pool, server& srv, 
         pages[count++] = std::move(*p);
       }
       if (!ok) {
+        answered();
         ++n.tcp_failed;
         break;
       }
-      if (auto w = co_await c.write(std::span<const view>(pages.data(), count)); !w) {
+      auto w = co_await c.write(std::span<const view>(pages.data(), count));
+      answered();
+      if (!w) {
         ++n.tcp_failed;
         ok = false;
       }

@@ -40,7 +40,7 @@ class ethernet_layer {
         return fn(std::move(frame));
       }
     if constexpr (S::config::trace)
-      trace::note(trace::kind::frame_rx, trace::current_task, frame.size(), 0, nullptr, trace_device(s_.netif_.mac()));
+      trace::note(trace::kind::frame_rx, trace::current_task, frame.size(), 0, trace_device(s_.netif_.mac()));
     const mac_address dst = eth->destination();
     const std::uint16_t type = eth->type();
     const bool ours = dst == s_.netif_.mac() || dst.is_broadcast();
@@ -63,7 +63,7 @@ class ethernet_layer {
     if constexpr (S::config::trace) {
       std::size_t length = 0;
       for (const view& v : frame) length += v.size();
-      if (r) trace::note(trace::kind::frame_tx, trace::current_task, length, 0, nullptr, trace_device(s_.netif_.mac()));
+      if (r) trace::note(trace::kind::frame_tx, trace::current_task, length, 0, trace_device(s_.netif_.mac()));
     }
     return r;
   }

@@ -17,7 +17,7 @@ namespace uni::trace {
 inline constexpr std::string_view console_prefix = "uni-trace: ";
 
 // Writes `r` through `write_line`, a whole line ("uni-trace: ...\n") per call.
-inline void dump_to_console(const recorder& r, function_ref<void(std::string_view)> write_line) {
+inline void dump_to_console(const ring& r, function_ref<void(std::string_view)> write_line) {
   char line[640];  // an event is at most 384 characters (chrome_json.hpp)
   std::size_t used = 0;
   auto flush = [&] {

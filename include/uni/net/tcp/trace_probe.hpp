@@ -24,16 +24,16 @@ class trace_probe {
                    std::size_t payload) noexcept {
     observe(device, id, c);
     const std::uint32_t space = static_cast<std::uint32_t>(payload) + (h.has(syn) ? 1u : 0u) + (h.has(fin) ? 1u : 0u);
-    trace::note(trace::kind::tcp_segment_out, id, trace::pack(h.seq.value, payload), h.ack_number.value, nullptr, device);
+    trace::note(trace::kind::tcp_segment_out, id, trace::pack(h.seq.value, payload), h.ack_number.value, device);
     if (space == 0) return;
     if (sent_any_ && h.seq < highest_sent_)
-      trace::note(trace::kind::tcp_retransmit, id, trace::pack(h.seq.value, payload), 0, nullptr, device);
+      trace::note(trace::kind::tcp_retransmit, id, trace::pack(h.seq.value, payload), 0, device);
     if (!sent_any_ || highest_sent_ < h.seq + space) highest_sent_ = h.seq + space;
     sent_any_ = true;
   }
 
   void segment_in(std::uint16_t device, std::uint32_t id, const header& h, std::size_t payload) noexcept {
-    trace::note(trace::kind::tcp_segment_in, id, trace::pack(h.seq.value, payload), h.ack_number.value, nullptr, device);
+    trace::note(trace::kind::tcp_segment_in, id, trace::pack(h.seq.value, payload), h.ack_number.value, device);
   }
 
   // Records what changed since the last look.
@@ -45,13 +45,13 @@ class trace_probe {
         sent_any_ = false;
         fast_retransmits_ = timeouts_ = 0;
       }
-      trace::note(trace::kind::tcp_state, id, state_, st, nullptr, device);
+      trace::note(trace::kind::tcp_state, id, state_, st, device);
       state_ = st;
     }
     const auto& stats = c.statistics();
     if (stats.fast_retransmits != fast_retransmits_)
-      trace::note(trace::kind::tcp_recovery, id, 1, stats.fast_retransmits, nullptr, device);
-    if (stats.timeouts != timeouts_) trace::note(trace::kind::tcp_recovery, id, 2, stats.timeouts, nullptr, device);
+      trace::note(trace::kind::tcp_recovery, id, 1, stats.fast_retransmits, device);
+    if (stats.timeouts != timeouts_) trace::note(trace::kind::tcp_recovery, id, 2, stats.timeouts, device);
     fast_retransmits_ = stats.fast_retransmits;
     timeouts_ = stats.timeouts;
     const std::uint64_t srtt_us =
@@ -61,14 +61,14 @@ class trace_probe {
     if (window != window_ || flight != flight_) {
       window_ = window;
       flight_ = flight;
-      trace::note(trace::kind::tcp_window, id, window, flight, nullptr, device);
+      trace::note(trace::kind::tcp_window, id, window, flight, device);
     }
     const std::uint64_t sequence = trace::pack(c.send_unacknowledged().value, c.send_next().value);
     const std::uint64_t held = trace::pack(c.send_buffered(), stats.retransmits);
     if (sequence != sequence_ || held != held_) {
       sequence_ = sequence;
       held_ = held;
-      trace::note(trace::kind::tcp_sequence, id, sequence, held, nullptr, device);
+      trace::note(trace::kind::tcp_sequence, id, sequence, held, device);
     }
   }
 

@@ -24,8 +24,7 @@ class trace_file {
   static std::string_view refusal(const appliance_options& o) noexcept {
     return o.given("trace") ? "--trace: built without tracing (its Config has trace = false)" : "";
   }
-  template <class C>
-  trace_file(const appliance_options&, std::size_t, C&) noexcept {}
+  trace_file(const appliance_options&, std::size_t) noexcept {}
   void write() noexcept {}
 };
 
@@ -33,14 +32,11 @@ template <>
 class trace_file<true> {
  public:
   static std::string_view refusal(const appliance_options&) noexcept { return {}; }
-  // Records from now on when --trace was given, stamping with `clock`.
-  template <class C>
-  trace_file(const appliance_options& o, std::size_t events, C& clock) {
-    static_assert(sizeof(C) > 0 && trace::compiled,
-                  "a Config with trace = true is built with tracing compiled in: uni_add_appliance(... TRACE)");
+  // Records from now on when --trace was given (stamped by the run loop's turns).
+  trace_file(const appliance_options& o, std::size_t events) {
     if (!o.given("trace")) return;
     path_ = std::string(o.text("trace"));
-    recorder_.emplace(events, clock);
+    recorder_.emplace(events);
   }
 
   // Writes the ring as it is now (a new file each time: written aside, then renamed).

@@ -185,17 +185,18 @@ inline std::optional<appliance_options> command_line_options(std::string_view na
 }
 
 // Tracing (a Config with trace): recorded from the start, dumped over the console
-// when the appliance ends (uni/trace/console_dump.hpp; scripts/trace-from-console
-// makes the JSON of it). Without it, nothing.
+// when the appliance ends, whichever way (a failed start too; uni/trace/console_dump.hpp;
+// scripts/trace-from-console makes the JSON of it). Without it, nothing.
 template <bool Traced>
 struct xen_trace {
-  xen_trace(XenClock&, std::size_t) noexcept {}
-  void dump() noexcept {}
+  explicit xen_trace(std::size_t) noexcept {}
 };
 template <>
 struct xen_trace<true> {
-  xen_trace(XenClock& clock, std::size_t events) : recorder(events, clock) {}
-  void dump() {
+  explicit xen_trace(std::size_t events) : recorder(events) {}
+  xen_trace(const xen_trace&) = delete;
+  xen_trace& operator=(const xen_trace&) = delete;
+  ~xen_trace() {
     log_info("trace: ", recorder.size(), " events (", recorder.dropped(), " dropped) follow, as uni-trace: lines");
     auto line = [](std::string_view s) { the_console().write(s); };
     trace::dump_to_console(recorder, line);
@@ -217,7 +218,7 @@ template <class Config, class Serve>
     const auto opts = detail::command_line_options(name, p.boot.cmdline, flags, n, status);
     if (!opts) co_return status;
     set_log_level(target_flags::log_level_of(opts->text("log")));
-    detail::xen_trace<Config::trace> traced(p.clock, Config::trace_events);
+    detail::xen_trace<Config::trace> traced(Config::trace_events);
     std::array<stack_settings, n> settings;
     for (std::size_t i = 0; i < n; ++i) {
       char why[160];
@@ -293,7 +294,6 @@ template <class Config, class Serve>
       uni::stacks<xen_stack<Config>, n> all(stacks);
       status = co_await serve_until_stopped(p.sched, name, served(all), detail::toolstack_shutdown(store, name), report);
     }
-    traced.dump();
     co_await close_all();
     co_await disks->close();
     co_return status;
