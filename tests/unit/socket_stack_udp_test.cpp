@@ -137,6 +137,19 @@ TEST_CASE_METHOD(bound<>, "SocketStack UDP: a datagram past a page arrives whole
   CHECK(h.pool->available() == 128);
 }
 
+TEST_CASE_METHOD(bound<>, "SocketStack UDP: a datagram longer than a slot holds is dropped and counted, not handed on cut",
+                 "[socket][udp]") {
+  const std::vector<std::uint8_t> too_big(60000, 0x33);  // past a page and its spill (48 KiB)
+  p.send(s->local().port, too_big);
+  p.send(s->local().port, numbered(3));
+  auto r = h.go(receive_n(*s, 1));
+  REQUIRE(r.ok());
+  REQUIRE(r->payloads.size() == 1);
+  CHECK(r->payloads[0] == numbered(3));
+  CHECK(s->receive_drops() == 1);
+  CHECK(h.pool->available() == 128);
+}
+
 TEST_CASE_METHOD(bound<4>, "SocketStack UDP: with fewer free pages than a batch, recvmmsg reads as many as there are pages",
           "[socket][udp]") {
   for (std::size_t i = 0; i < 10; ++i) p.send(s->local().port, numbered(i));

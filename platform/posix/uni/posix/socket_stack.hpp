@@ -152,6 +152,9 @@ class SocketStack {
     // Datagrams this socket could not send: refused by try_send_to (too large),
     // or accepted and then refused by the kernel (and dropped).
     std::uint64_t send_failures() const noexcept { return st_ ? st_->send_failures : 0; }
+    // Datagrams received cut short (past what a slot holds, or no pages for
+    // their rest) and dropped.
+    std::uint64_t receive_drops() const noexcept { return st_ ? st_->receive_drops : 0; }
 
     // Sends what is queued and unbinds; pending waits complete as aborted.
     void close() noexcept {
@@ -167,24 +170,34 @@ class SocketStack {
     // stays queued in the kernel). No task, no wait: the loop of a busy server.
     result<datagram> try_receive() {
       state& st = *st_;
-      if (st.rx_next == st.rx_count) {
-        if (auto e = st.receive_batch(); e != error::none) return fail(e);
+      while (true) {
+        if (st.rx_next == st.rx_count) {
+          if (auto e = st.receive_batch(); e != error::none) return fail(e);
+        }
+        const std::size_t i = st.rx_next++;
+        const sockaddr_in& from = st.rx_from[i];
+        const std::size_t length = st.rx_msgs[i].msg_len;
+        view_chain payload(st.rx[i].head(std::min(length, page_size)));
+        st.rx[i] = view{};
+        // Past a page: the rest went to the slot's spill, and goes on in more pages.
+        bool whole = (st.rx_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) == 0;
+        for (std::size_t at = page_size; whole && at < length; at += page_size) {
+          const std::uint8_t* spill = st.spill.get() + i * state::spill_size;
+          auto page = st.pool.allocate();
+          whole = page.ok();
+          if (!whole) break;
+          const std::size_t k = std::min(page_size, length - at);
+          std::memcpy(page->data(), spill + (at - page_size), k);
+          (void)payload.push_back(page->head(k));
+        }
+        // A datagram cut short (longer than a slot holds, or the pool ran dry)
+        // is dropped and counted, never handed on as if it were whole.
+        if (!whole) {
+          ++st.receive_drops;
+          continue;
+        }
+        return datagram{{ipv4_address{ntohl(from.sin_addr.s_addr)}, ntohs(from.sin_port)}, st.local, std::move(payload)};
       }
-      const std::size_t i = st.rx_next++;
-      const sockaddr_in& from = st.rx_from[i];
-      const std::size_t length = st.rx_msgs[i].msg_len;
-      view_chain payload(st.rx[i].head(std::min(length, page_size)));
-      st.rx[i] = view{};
-      // Past a page: the rest went to the slot's spill, and goes on in more pages.
-      for (std::size_t at = page_size; at < length; at += page_size) {
-        const std::uint8_t* spill = st.spill.get() + i * state::spill_size;
-        auto page = st.pool.allocate();
-        if (!page) break;  // the pool ran dry: the datagram is cut here
-        const std::size_t k = std::min(page_size, length - at);
-        std::memcpy(page->data(), spill + (at - page_size), k);
-        (void)payload.push_back(page->head(k));
-      }
-      return datagram{{ipv4_address{ntohl(from.sin_addr.s_addr)}, ntohs(from.sin_port)}, st.local, std::move(payload)};
     }
 
     // The next datagram, waiting for one.
@@ -279,6 +292,7 @@ class SocketStack {
       bool flush_posted = false;
       bool flush_armed = false;  // waiting for room in the socket's buffer
       std::uint64_t send_failures = 0;
+      std::uint64_t receive_drops = 0;
 
       // Reads what is queued, up to `batch` datagrams, each into a page of its own.
       error receive_batch() noexcept {
