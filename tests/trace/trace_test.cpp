@@ -71,7 +71,7 @@ TEST_CASE("trace: a full ring drops its oldest events, counted, and keeps the ne
   CHECK(kept == std::vector<std::uint64_t>{12, 13, 14, 15, 16, 17, 18, 19});
 }
 
-TEST_CASE("trace: no recorder, and the hooks write to the sink; a recorder's end makes the one before active again", "[trace]") {
+TEST_CASE("trace: no recorder, and the hooks write to the sink, a recorder's end makes the one before active again", "[trace]") {
   CHECK(trace::active == &trace::sink);
   trace::instant("into the sink", 1);
   trace::instant("into the sink", 2);
@@ -90,7 +90,7 @@ TEST_CASE("trace: no recorder, and the hooks write to the sink; a recorder's end
   CHECK(trace::active == &trace::sink);
 }
 
-TEST_CASE("trace: events carry their turn's time; what came while the platform waited takes the turn it woke; "
+TEST_CASE("trace: events carry their turn's time, what came while the platform waited takes the turn it woke, "
           "the JSON spreads a turn 1 ns apart", "[trace]") {
   scheduler sched;
   trace::recorder r(64);

@@ -227,7 +227,7 @@ TEST_CASE("memcache: a value pinned while sent survives its replacement", "[memc
   for (const auto& k : f.cache.items.classes()) CHECK(k.used == k.items);
 }
 
-TEST_CASE("memcache: LRU eviction within the byte budget, counted; a read item gets a second chance", "[memcache]") {
+TEST_CASE("memcache: LRU eviction within the byte budget, counted, a read item gets a second chance", "[memcache]") {
   fixture f({.memory = 2u << 20, .item_max = 1u << 20});
   client c(f.cache);
   const std::string v(1000, 'x');

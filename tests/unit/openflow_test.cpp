@@ -1032,7 +1032,7 @@ TEST_CASE("openflow switch: a full table answers ALL_TABLES_FULL (1.0) and TABLE
   }
 }
 
-TEST_CASE("openflow switch: flows forward and count; flow, aggregate, port and table statistics in both versions",
+TEST_CASE("openflow switch: flows forward and count, flow, aggregate, port and table statistics in both versions",
           "[openflow][switch]") {
   for (version v : both) {
     rig r;
@@ -1257,7 +1257,7 @@ TEST_CASE("openflow switch: rewrites keep IPv4 and UDP checksums, tags are pushe
   CHECK(checksums_valid(r.ports[1].sent[0]));
 }
 
-TEST_CASE("openflow switch: idle and hard timeouts expire flows; flow_removed when asked", "[openflow][switch]") {
+TEST_CASE("openflow switch: idle and hard timeouts expire flows, flow_removed when asked", "[openflow][switch]") {
   for (version v : both) {
     rig r;
     r.connect(v);

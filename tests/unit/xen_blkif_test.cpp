@@ -500,7 +500,7 @@ TEST_CASE("blkif: without indirect requests, or their pages, the same call goes 
   }
 }
 
-TEST_CASE("blkif: the grants bound what is in flight; a call waits for answers", "[xen][blkif]") {
+TEST_CASE("blkif: the grants bound what is in flight, a call waits for answers", "[xen][blkif]") {
   fixture f(1, 64);  // 32 requests, 352 grants
   std::vector<view> pages;
   for (int i = 0; i < 64; ++i) pages.push_back(f.fresh_page(0).head(512));
