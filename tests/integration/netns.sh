@@ -28,25 +28,27 @@ netns_setup() {  # netns_setup SUBNET_OCTET  -> PEER_IP=10.<n>.0.1, APP_IP=10.<n
 
 in_ns() { ip netns exec "$NS" "$@"; }
 
+# end_namespace NAME: ends every process in the namespace, then deletes it.
+# Deleting a namespace does not end its processes, and a PID taken from a
+# backgrounded in_ns is the subshell's, not the daemon's.
+end_namespace() {
+  local left
+  left=$(ip netns pids "$1" 2>/dev/null || true)
+  if [[ -n "$left" ]]; then
+    kill -TERM $left 2>/dev/null || true
+    for _ in $(seq 20); do
+      left=$(ip netns pids "$1" 2>/dev/null || true)
+      [[ -z "$left" ]] && break
+      sleep 0.05
+    done
+    [[ -n "$left" ]] && kill -KILL $left 2>/dev/null || true
+  fi
+  ip netns del "$1" 2>/dev/null || true
+}
+
 netns_cleanup() {
   if [[ -n "$APP_PID" ]] && kill -0 "$APP_PID" 2>/dev/null; then kill -KILL "$APP_PID" 2>/dev/null || true; fi
-  if [[ -n "$NS" ]]; then
-    # Every peer daemon still in the namespace goes with it: deleting a namespace
-    # does not end its processes, and a PID taken from a backgrounded in_ns is
-    # the subshell's, not the daemon's.
-    local left
-    left=$(ip netns pids "$NS" 2>/dev/null || true)
-    if [[ -n "$left" ]]; then
-      kill -TERM $left 2>/dev/null || true
-      for _ in $(seq 20); do
-        left=$(ip netns pids "$NS" 2>/dev/null || true)
-        [[ -z "$left" ]] && break
-        sleep 0.05
-      done
-      [[ -n "$left" ]] && kill -KILL $left 2>/dev/null || true
-    fi
-    ip netns del "$NS" 2>/dev/null || true
-  fi
+  [[ -n "$NS" ]] && end_namespace "$NS"
   [[ -n "$APP_LOG" ]] && rm -f "$APP_LOG"
   return 0
 }

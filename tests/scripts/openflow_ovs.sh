@@ -14,7 +14,7 @@
 #   openflow_ovs.sh PATH_TO_of-controller-socket
 set -euo pipefail
 app=$1
-skip() { echo "SKIP: $*"; exit 77; }
+source "$(dirname "$0")/../integration/netns.sh"  # skip, end_namespace
 [[ $(id -u) -eq 0 ]] || skip "needs root (network namespaces)"
 for t in ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl ovs-ofctl tcpdump python3; do
   command -v "$t" >/dev/null || skip "$t missing (scripts/setup.sh installs openvswitch-switch)"
@@ -29,16 +29,7 @@ dir=$(mktemp -d)
 port=$((20000 + RANDOM % 10000))
 cleanup() {
   rc=$?
-  for ns in "$SW" "${hosts[@]}"; do
-    left=$(ip netns pids "$ns" 2>/dev/null || true)
-    [[ -n "$left" ]] && kill -TERM $left 2>/dev/null || true
-  done
-  sleep 0.2
-  for ns in "$SW" "${hosts[@]}"; do
-    left=$(ip netns pids "$ns" 2>/dev/null || true)
-    [[ -n "$left" ]] && kill -KILL $left 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  done
+  for ns in "$SW" "${hosts[@]}"; do end_namespace "$ns"; done
   if ((rc)) && [[ $rc -ne 77 ]]; then
     for f in "$dir"/*.log; do echo "== $f"; tail -n 30 "$f"; done
   fi

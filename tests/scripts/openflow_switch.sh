@@ -17,7 +17,7 @@
 #   openflow_switch.sh PATH_TO_of-switch-tap
 set -euo pipefail
 app=$1
-skip() { echo "SKIP: $*"; exit 77; }
+source "$(dirname "$0")/../integration/netns.sh"  # skip, end_namespace
 fail() { echo "FAIL: $*"; exit 1; }
 [[ $(id -u) -eq 0 ]] || skip "needs root (network namespaces)"
 for t in ovs-testcontroller ovs-ofctl tcpdump python3; do
@@ -35,16 +35,7 @@ mgmt=10.78.$n
 net=10.79.$n
 cleanup() {
   rc=$?
-  for ns in "$SW" "${hosts[@]}"; do
-    left=$(ip netns pids "$ns" 2>/dev/null || true)
-    [[ -n "$left" ]] && kill -TERM $left 2>/dev/null || true
-  done
-  sleep 0.2
-  for ns in "$SW" "${hosts[@]}"; do
-    left=$(ip netns pids "$ns" 2>/dev/null || true)
-    [[ -n "$left" ]] && kill -KILL $left 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  done
+  for ns in "$SW" "${hosts[@]}"; do end_namespace "$ns"; done
   if ((rc)) && [[ $rc -ne 77 ]]; then
     for f in "$dir"/*.log; do echo "== $f"; tail -n 30 "$f"; done
   fi
