@@ -252,12 +252,16 @@ INIT
 chmod +x "$rd/init"
 (cd "$rd" && find . | "$root/bin/busybox" cpio -o -H newc 2>/dev/null) >"$work/initramfs.cpio"  # busybox: cpio may be absent on the host
 
-# spec-ctrl=eager-fpu: Xen's default on this (AMD) CPU model is lazy FPU
-# switching, which relies on CR0.TS and the #NM trap; under QEMU 7.2's TCG it
-# corrupts dom0's SSE/AVX registers once a domU uses them too (measured: a dom0
-# memcpy loop beside vchan traffic had 40 of 780 copies wrong, 9 of 1122 with
-# AVX off; processes died in malloc at garbage addresses). Eager switching
-# (Intel's default) saves and restores them at every vCPU switch: 0 of 1236.
+# spec-ctrl=eager-fpu: on this (AMD) CPU model Xen defaults to lazy FPU
+# switching: it sets CR0.TS when a vCPU goes and loads the next one's registers
+# at its first FPU instruction (#NM). QEMU 7.2's TCG raises #NM for FXSAVE and
+# SSE but not for XSAVE/XRSTOR, with which dom0's Linux saves and restores its
+# processes' registers: once a domU has used the FPU, dom0's processes run with
+# another's SSE/AVX registers (measured: a dom0 memcpy loop beside vchan traffic
+# had 40 of 780 copies wrong, 9 of 1122 with AVX off; busybox, the shell, xl and
+# vchan-socket-proxy died in malloc at garbage addresses). Eager switching
+# (Intel's default) loads them at every vCPU switch and never relies on #NM:
+# 0 of 1236 copies wrong.
 xen_cmdline="console=com1 com1=115200 dom0_mem=512M smap=0 spec-ctrl=eager-fpu noreboot loglvl=all guest_loglvl=all"
 start=$(date +%s%N)
 "$qemu" -accel tcg -cpu max -m 1536 -nographic -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
