@@ -174,7 +174,7 @@ struct option_tables {
   std::string_view target;                 // "posix-tap": named in errors
   std::span<const option_spec> platform;   // this target's flags
   std::span<const option_spec> appliance;  // the appliance's
-  std::span<const option_spec> elsewhere;  // flags of other targets: "does not apply here"
+  std::span<const std::string_view> elsewhere;  // other targets' flag names: "does not apply here"
   std::size_t max_interfaces = 1;          // how many interface groups may be started
   path_checker check_path = nullptr;       // nullptr: the target has no files
   bool skip_stray_words = false;           // Xen: the loader's own words are not ours
@@ -367,7 +367,9 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
     const option_spec* s = appliance_options::lookup(t.platform, name);
     if (!s) s = appliance_options::lookup(t.appliance, name);
     if (!s) {
-      if (appliance_options::lookup(t.elsewhere, name))
+      bool other_target = false;
+      for (std::string_view e : t.elsewhere) other_target |= e == name;
+      if (other_target)
         format_to(problem, "--", name, " does not apply to the ", t.target, " target");
       else format_to(problem, "unknown flag --", name);
       return fail(error::invalid_argument);

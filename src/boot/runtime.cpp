@@ -120,7 +120,7 @@ int ispunct(int c) { return isgraph(c) && !isalnum(c); }
 int tolower(int c) { return isupper(c) ? c - 'A' + 'a' : c; }
 int toupper(int c) { return islower(c) ? c - 'a' + 'A' : c; }
 
-// ---- stack protector (-fstack-protector-strong -mstack-protector-guard=global) ----
+// ---- stack protector (-fstack-protector -mstack-protector-guard=global) ----
 // entry.S seeds the canary from RDRAND/the TSC before the first protected call.
 [[gnu::used]] std::uintptr_t __stack_chk_guard = 0x595e9fbd94fda766;
 

@@ -54,7 +54,9 @@ inline void format_value(text_writer& w, bool b) noexcept { w.put(b ? "true" : "
 class format_arg {
  public:
   format_arg(std::string_view s) noexcept : kind_{kind::text}, text_{s.data(), s.size()} {}
-  format_arg(const char* s) noexcept : format_arg(std::string_view{s ? s : "(null)"}) {}
+  // A C string's length is found when it is written: the call site stores one
+  // pointer, not a pointer and a length.
+  format_arg(const char* s) noexcept : kind_{kind::c_text}, c_text_{s} {}
   format_arg(const char& c) noexcept : kind_{kind::text}, text_{&c, 1} {}
   format_arg(bool b) noexcept : format_arg(std::string_view{b ? "true" : "false"}) {}
   template <std::integral T>
@@ -64,7 +66,7 @@ class format_arg {
     else kind_ = kind::unsigned_int, unsigned_ = v;
   }
   template <std::unsigned_integral T>
-  format_arg(hex_value<T> h) noexcept : kind_{kind::hex}, width_{h.width}, unsigned_{h.value} {}
+  format_arg(hex_value<T> h) noexcept : kind_{kind::hex}, hex_{h.value, h.width} {}
   template <class T>
     requires(!std::is_array_v<T> && !std::is_pointer_v<T> && !std::integral<T> &&
              !std::convertible_to<const T&, std::string_view> &&
@@ -74,7 +76,7 @@ class format_arg {
   friend void write_args(text_writer& w, const format_arg* args, std::size_t n) noexcept;
 
  private:
-  enum class kind : std::uint8_t { text, signed_int, unsigned_int, hex, other };
+  enum class kind : std::uint8_t { text, c_text, signed_int, unsigned_int, hex, other };
   using write_fn = void (*)(text_writer&, const void*) noexcept;
   template <class T>
   static void write_other(text_writer& w, const void* v) noexcept { format_value(w, *static_cast<const T*>(v)); }
@@ -91,10 +93,15 @@ class format_arg {
     const void* value;
     write_fn fn;
   };
+  struct hex_arg {
+    std::uint64_t value;
+    int width;
+  };
   kind kind_;
-  int width_ = 0;
   union {
     text_arg text_;
+    const char* c_text_;
+    hex_arg hex_;
     std::int64_t signed_;
     std::uint64_t unsigned_;
     other_arg other_;
@@ -137,9 +144,10 @@ void format_value(text_writer& w, hex_value<T> h) noexcept {
 inline void format_arg::write(text_writer& w) const noexcept {
   switch (kind_) {
     case kind::text: w.put(std::string_view{text_.data, text_.size}); break;
+    case kind::c_text: format_value(w, c_text_); break;
     case kind::signed_int: format_value(w, signed_); break;
     case kind::unsigned_int: format_value(w, unsigned_); break;
-    case kind::hex: format_value(w, hex_value<std::uint64_t>{unsigned_, width_}); break;
+    case kind::hex: format_value(w, hex_value<std::uint64_t>{hex_.value, hex_.width}); break;
     case kind::other: other_.fn(w, other_.value); break;
   }
 }
