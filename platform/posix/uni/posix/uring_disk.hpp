@@ -2,10 +2,11 @@
 // device, through io_uring (liburing).
 //
 // The scheduler never blocks on the disk: a request is a submission queue entry
-// (readv, writev, fdatasync) and its task waits; the ring signals completions on
-// an eventfd that the platform's one wait (the Asio io_context of PosixClock,
-// the same on the TAP and the socket targets) watches beside the TAP device,
-// the sockets and the timers. An entry prepared while the kernel has none goes
+// (a read or write of one run of memory, readv/writev of several, fdatasync)
+// and its task waits; the ring signals completions on an eventfd that the
+// platform's one wait (the Asio io_context of PosixClock, the same on the TAP
+// and the socket targets) watches beside the TAP device, the sockets and the
+// timers. An entry prepared while the kernel has none goes
 // at once (depth 1 pays one system call a request, as fio does); the entries a
 // busy scheduler turn prepares go to the kernel in one io_uring_submit, posted
 // to run before the platform waits. No helper threads.
@@ -14,14 +15,13 @@
 //   - the completions are read off the ring right after each submit: a read the
 //     kernel finishes as it takes it (the page cache had the bytes) costs that
 //     one system call, and its task goes on without waiting at all;
-//   - the eventfd is read by the wait itself, into a buffer longer than its
-//     count, so Asio knows it is drained and re-arms the wait without an
-//     epoll_ctl: one system call per wake-up, not two;
 //   - memory registered with register_memory() (the I/O page pool, a store's
 //     cache) is pinned and mapped by the kernel once: a request whose bytes are
 //     one run inside it goes as READ_FIXED/WRITE_FIXED, and the kernel skips
 //     pinning, dirtying and unpinning its pages every time (with O_DIRECT, the
-//     largest cost of a 1 MiB read after the device's own).
+//     largest cost of a 1 MiB read after the device's own);
+//   - the file and the ring's own descriptor are registered with the ring: no
+//     descriptor lookup per entry or per io_uring_enter.
 //
 // Direct I/O (O_DIRECT) by default: the bytes move between the kernel and the
 // request's I/O pages with no copy and no page cache, as the paper's block
@@ -46,7 +46,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -145,6 +144,10 @@ class UringDisk {
       return format_to(why, "io_uring unavailable (", std::strerror(-e), "): the kernel or its sandbox refuses it"),
              close(), false;
     ring_open_ = true;
+    // The file and the ring's own descriptor registered: no descriptor lookup
+    // per entry and per io_uring_enter. Where the kernel refuses, plain ones.
+    fixed_file_ = ::io_uring_register_files(&ring_, &fd_, 1) == 0;
+    (void)::io_uring_register_ring_fd(&ring_);
     const int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (efd < 0 || ::io_uring_register_eventfd(&ring_, efd) < 0) {
       if (efd >= 0) ::close(efd);
@@ -264,7 +267,9 @@ class UringDisk {
       s->held_count = chunk.size();
       s->count = n;
       stats_.iovecs += n;
-      if (n == 1 && registered(s->iov[0], s->region)) s->op = reading ? IORING_OP_READ_FIXED : IORING_OP_WRITE_FIXED;
+      if (n == 1)  // one run of memory: no iovec for the kernel to copy in
+        s->op = registered(s->iov[0], s->region) ? (reading ? IORING_OP_READ_FIXED : IORING_OP_WRITE_FIXED)
+                                                 : (reading ? IORING_OP_READ : IORING_OP_WRITE);
       std::size_t done = 0;
       while (true) {
         const int res = co_await run(*s);
@@ -385,14 +390,20 @@ class UringDisk {
       sqe = ::io_uring_get_sqe(&ring_);
       if (!sqe) return false;
     }
+    const int fd = fixed_file_ ? 0 : fd_;  // with IOSQE_FIXED_FILE, its index in the registered files
+    void* const at = s.iov[0].iov_base;
     const auto bytes = static_cast<unsigned>(s.iov[0].iov_len);
+    const auto iovecs = static_cast<unsigned>(s.count);
     switch (s.op) {
-      case IORING_OP_FSYNC: ::io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC); break;
-      case IORING_OP_READV: ::io_uring_prep_readv(sqe, fd_, s.iov.data(), static_cast<unsigned>(s.count), s.offset); break;
-      case IORING_OP_WRITEV: ::io_uring_prep_writev(sqe, fd_, s.iov.data(), static_cast<unsigned>(s.count), s.offset); break;
-      case IORING_OP_READ_FIXED: ::io_uring_prep_read_fixed(sqe, fd_, s.iov[0].iov_base, bytes, s.offset, s.region); break;
-      default: ::io_uring_prep_write_fixed(sqe, fd_, s.iov[0].iov_base, bytes, s.offset, s.region); break;
+      case IORING_OP_FSYNC: ::io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC); break;
+      case IORING_OP_READ: ::io_uring_prep_read(sqe, fd, at, bytes, s.offset); break;
+      case IORING_OP_WRITE: ::io_uring_prep_write(sqe, fd, at, bytes, s.offset); break;
+      case IORING_OP_READV: ::io_uring_prep_readv(sqe, fd, s.iov.data(), iovecs, s.offset); break;
+      case IORING_OP_WRITEV: ::io_uring_prep_writev(sqe, fd, s.iov.data(), iovecs, s.offset); break;
+      case IORING_OP_READ_FIXED: ::io_uring_prep_read_fixed(sqe, fd, at, bytes, s.offset, s.region); break;
+      default: ::io_uring_prep_write_fixed(sqe, fd, at, bytes, s.offset, s.region); break;
     }
+    if (fixed_file_) sqe->flags |= IOSQE_FIXED_FILE;
     if (s.op == IORING_OP_READ_FIXED || s.op == IORING_OP_WRITE_FIXED) ++stats_.fixed;
     ::io_uring_sqe_set_data(sqe, &s);
     s.at_kernel = true;
@@ -413,13 +424,15 @@ class UringDisk {
   }
 
   // Completions: the eventfd counts them; each wakes its task (or, for a
-  // cancelled one, gives its slot back). The eventfd is read before the ring is
-  // reaped, so a completion that lands after the reap raises an edge the next
-  // wait sees; the read is the wait's own, into more room than the count
-  // takes, so Asio sees the descriptor drained and re-arms without epoll_ctl.
+  // cancelled one, gives its slot back). The wait is re-armed inside its own
+  // handler, before the platform waits again, so a completion that lands after
+  // the reap raises an edge the next wait sees. (Re-arming costs Asio 1.74 a
+  // system call, an epoll_ctl; a read_some wait would cost a read that finds
+  // nothing instead, no cheaper.)
   void arm() {
-    notify_.async_read_some(boost::asio::buffer(signalled_), [this](const boost::system::error_code& ec, std::size_t) {
+    notify_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
       if (ec) return;
+      [[maybe_unused]] const auto n = ::read(notify_.native_handle(), &signalled_, sizeof signalled_);
       reap();
       arm();
     });
@@ -454,6 +467,7 @@ class UringDisk {
     if (ring_open_) {
       ::io_uring_queue_exit(&ring_);  // the kernel finishes what it has first
       ring_open_ = false;
+      fixed_file_ = false;
       regions_ = 0;
     }
     if (slots_)
@@ -472,9 +486,10 @@ class UringDisk {
   boost::asio::posix::stream_descriptor notify_;
   io_uring ring_{};
   bool ring_open_ = false;
+  bool fixed_file_ = false;  // fd_ is registered with the ring, as file 0
   bool submit_posted_ = false;
   std::uint64_t submitted_ = 0;  // entries the kernel took (at the kernel: submitted_ - stats_.completions)
-  std::array<std::uint64_t, 2> signalled_{};  // the eventfd's count, read and dropped (room for two: see arm())
+  std::uint64_t signalled_ = 0;  // the eventfd's count, read and dropped
   std::array<std::span<std::uint8_t>, registered_regions> region_{};
   unsigned regions_ = 0;
   int fd_ = -1;
