@@ -2,7 +2,7 @@
 // device, judged by a model of its bytes. disk_uring.sh runs it on a file, as
 // root on a loop device, buffered and direct.
 //
-//   uni_disk_uring PATH [--buffered] [--errors] [--ms N]
+//   uni_disk_uring PATH [--buffered] [--errors] [--registered] [--ms N]
 //
 // 32 tasks, each owning a stripe of the disk (so no two requests in flight
 // overlap and the model's order is the disk's), issue random reads and writes
@@ -12,7 +12,9 @@
 // At the end the file is read by plain pread and compared whole. --errors puts
 // a FaultDisk between the queue and the driver, failing 3% of requests with
 // error::io: every failure is io, a failed write written again lands whole,
-// and every page comes back. Exit status 0 when all held.
+// and every page comes back. --registered registers the page pool with the
+// ring: requests of one run of memory go as READ_FIXED/WRITE_FIXED, the
+// scattered ones as readv/writev. Exit status 0 when all held.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -138,16 +140,17 @@ task<int> exercise(Device& device, scheduler& sched, PosixClock& clock, page_poo
 int main(int argc, char** argv) {
   using namespace uni;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s PATH [--buffered] [--errors] [--ms N]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s PATH [--buffered] [--errors] [--registered] [--ms N]\n", argv[0]);
     return 2;
   }
   const std::string path = argv[1];
-  bool buffered = false, errors = false;
+  bool buffered = false, errors = false, registered = false;
   int ms = 1500;
   for (int i = 2; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--buffered") buffered = true;
     else if (a == "--errors") errors = true;
+    else if (a == "--registered") registered = true;
     else if (a == "--ms" && i + 1 < argc) ms = std::atoi(argv[++i]);
   }
   boost::asio::io_context io;
@@ -162,6 +165,10 @@ int main(int argc, char** argv) {
     char buf[320];
     text_writer why{buf, sizeof buf};
     if (!disk.open(path, buffered, why)) {
+      std::fprintf(stderr, "%.*s\n", static_cast<int>(why.view().size()), why.view().data());
+      return 1;
+    }
+    if (registered && !disk.register_memory(*pool, why)) {
       std::fprintf(stderr, "%.*s\n", static_cast<int>(why.view().size()), why.view().data());
       return 1;
     }
@@ -181,9 +188,11 @@ int main(int argc, char** argv) {
       status = r ? *r : 1;
     }
     const auto& d = disk.statistics();
-    std::printf("driver: %llu reads, %llu writes, %llu flushes in %llu submits, %llu short, %llu errors\n",
+    std::printf("driver: %llu reads, %llu writes, %llu flushes in %llu submits (%llu entries fixed, %llu completions "
+                "found at submit), %llu short, %llu errors\n",
                 static_cast<unsigned long long>(d.reads), static_cast<unsigned long long>(d.writes),
                 static_cast<unsigned long long>(d.flushes), static_cast<unsigned long long>(d.submits),
+                static_cast<unsigned long long>(d.fixed), static_cast<unsigned long long>(d.at_submit),
                 static_cast<unsigned long long>(d.short_transfers), static_cast<unsigned long long>(d.errors));
   }
   std::printf("requests: %llu reads, %llu writes, %llu flushes; %llu failed with io (injected), %llu other errors, "

@@ -16,14 +16,16 @@ trap cleanup EXIT
 head -c $((16 << 20)) /dev/urandom >"$work/file.img"  # allocated: no holes to fill on the way
 echo "== a file, direct I/O"
 "$bin" "$work/file.img" --ms 1000
+echo "== a file, direct I/O into registered memory (READ_FIXED/WRITE_FIXED)"
+"$bin" "$work/file.img" --registered --ms 800
 echo "== a file, buffered (--disk-cache)"
 "$bin" "$work/file.img" --buffered --ms 600
 echo "== a file, direct, 3% of requests failing with an I/O error"
 "$bin" "$work/file.img" --errors --ms 800
 
 if [ "$(id -u)" = 0 ] && command -v losetup >/dev/null && loop=$(losetup --find --show "$work/file.img" 2>/dev/null); then
-  echo "== loop device $loop, direct I/O"
-  "$bin" "$loop" --ms 1000
+  echo "== loop device $loop, direct I/O, registered memory"
+  "$bin" "$loop" --registered --ms 1000
 else
   loop=
   echo "(no loop device: not root, or none free; the file runs above stand for it)"

@@ -73,7 +73,8 @@ class request_queue {
   // requests already there, and covers every write completed before it.
   task<result<void>> flush() {
     ++stats_.flushes;
-    slot s = co_await acquire();
+    if (in_flight_ == Depth) co_await slot_freed();
+    slot s = take();
     result<void> r = co_await device_->flush();
     if (!r) ++stats_.failed;
     co_return r;
@@ -97,12 +98,15 @@ class request_queue {
     request_queue* q_;
   };
 
-  // A free slot, waiting for one if all Depth are taken.
-  task<slot> acquire() {
-    if (in_flight_ == Depth) ++stats_.waited;
+  // Waits until a slot is free (all Depth were taken); take() then takes it.
+  // A request that finds one free pays no coroutine for it.
+  task<void> slot_freed() {
+    ++stats_.waited;
     while (in_flight_ == Depth) co_await slots_.wait();
+  }
+  slot take() noexcept {
     if (++in_flight_ > stats_.high_water) stats_.high_water = in_flight_;
-    co_return slot{this};
+    return slot{this};
   }
   void release() noexcept {
     --in_flight_;
@@ -155,7 +159,8 @@ class request_queue {
     const std::uint64_t max_sectors = g.max_request_sectors ? g.max_request_sectors : *count;
     if (*count <= max_sectors && pages.size() <= max_views) {  // one piece: the caller's views as they are
       ++stats_.pieces;
-      slot s = co_await acquire();
+      if (in_flight_ == Depth) co_await slot_freed();
+      slot s = take();
       result<void> r = co_await send(d, first, pages);
       if (!r) ++stats_.failed;
       co_return r;
@@ -190,7 +195,8 @@ class request_queue {
       }
       piece_views views;
       const auto [n, bytes] = cut.next(views);
-      slot s = co_await acquire();
+      if (in_flight_ == Depth) co_await slot_freed();
+      slot s = take();
       ++stats_.pieces;
       p.running[(p.oldest + p.sent) % Depth] = spawn(*sched_, piece(d, at, std::move(views), n, std::move(s)));
       ++p.sent;

@@ -2,13 +2,26 @@
 // device, through io_uring (liburing).
 //
 // The scheduler never blocks on the disk: a request is a submission queue entry
-// (readv, writev, fdatasync) and its task waits; the ring signals completions on
-// an eventfd that the platform's one wait (the Asio io_context of PosixClock,
-// the same on the TAP and the socket targets) watches beside the TAP device,
-// the sockets and the timers. An entry prepared while the kernel has none goes
+// (a read or write of one run of memory, readv/writev of several, fdatasync)
+// and its task waits; the ring signals completions on an eventfd that the
+// platform's one wait (the Asio io_context of PosixClock, the same on the TAP
+// and the socket targets) watches beside the TAP device, the sockets and the
+// timers. An entry prepared while the kernel has none goes
 // at once (depth 1 pays one system call a request, as fio does); the entries a
 // busy scheduler turn prepares go to the kernel in one io_uring_submit, posted
 // to run before the platform waits. No helper threads.
+//
+// What each request costs the CPU, and why (bench/block.sh, perf):
+//   - the completions are read off the ring right after each submit: a read the
+//     kernel finishes as it takes it (the page cache had the bytes) costs that
+//     one system call, and its task goes on without waiting at all;
+//   - memory registered with register_memory() (the I/O page pool, a store's
+//     cache) is pinned and mapped by the kernel once: a request whose bytes are
+//     one run inside it goes as READ_FIXED/WRITE_FIXED, and the kernel skips
+//     pinning, dirtying and unpinning its pages every time (with O_DIRECT, the
+//     largest cost of a 1 MiB read after the device's own);
+//   - the file and the ring's own descriptor are registered with the ring: no
+//     descriptor lookup per entry or per io_uring_enter.
 //
 // Direct I/O (O_DIRECT) by default: the bytes move between the kernel and the
 // request's I/O pages with no copy and no page cache, as the paper's block
@@ -44,6 +57,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <uni/block/concepts.hpp>
 #include <uni/block/geometry.hpp>
@@ -65,7 +79,9 @@ class UringDisk {
     std::uint64_t bytes_read = 0, bytes_written = 0;
     std::uint64_t submits = 0;       // io_uring_submit calls (each a system call)
     std::uint64_t iovecs = 0;        // iovecs sent (adjacent views merged)
+    std::uint64_t fixed = 0;         // entries sent as READ_FIXED/WRITE_FIXED (registered memory)
     std::uint64_t completions = 0;
+    std::uint64_t at_submit = 0;     // of them, found on the ring as the submit returned
     std::uint64_t short_transfers = 0;  // partial reads or writes, finished by a further entry
     std::uint64_t errors = 0;
     std::uint64_t waited = 0;        // requests that found every slot taken
@@ -128,6 +144,10 @@ class UringDisk {
       return format_to(why, "io_uring unavailable (", std::strerror(-e), "): the kernel or its sandbox refuses it"),
              close(), false;
     ring_open_ = true;
+    // The file and the ring's own descriptor registered: no descriptor lookup
+    // per entry and per io_uring_enter. Where the kernel refuses, plain ones.
+    fixed_file_ = ::io_uring_register_files(&ring_, &fd_, 1) == 0;
+    (void)::io_uring_register_ring_fd(&ring_);
     const int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (efd < 0 || ::io_uring_register_eventfd(&ring_, efd) < 0) {
       if (efd >= 0) ::close(efd);
@@ -144,6 +164,34 @@ class UringDisk {
     arm();
     return true;
   }
+
+  // Registers `memory` with the kernel (io_uring's fixed buffers, at most
+  // `registered_regions` of them, each up to 1 GiB): it is pinned until the disk
+  // closes, and requests into it skip pinning their pages one by one. For start
+  // of day, after open(). False with the reason in `why` (a kernel without
+  // sparse buffer tables, RLIMIT_MEMLOCK for a user without CAP_IPC_LOCK, the
+  // table full); requests then go as before, so a caller may ignore it.
+  bool register_memory(std::span<std::uint8_t> memory, text_writer& why) {
+    if (!ring_open_) return format_to(why, "register_memory: the disk is not open"), false;
+    if (regions_ == registered_regions) return format_to(why, "register_memory: ", registered_regions, " regions already"), false;
+    if (regions_ == 0) {
+      if (const int e = ::io_uring_register_buffers_sparse(&ring_, registered_regions); e < 0)
+        return format_to(why, "io_uring cannot register buffers: ", std::strerror(-e)), false;
+    }
+    iovec iov{memory.data(), memory.size()};
+    const __u64 no_tag = 0;
+    if (const int e = ::io_uring_register_buffers_update_tag(&ring_, regions_, &iov, &no_tag, 1); e < 0)
+      return format_to(why, "io_uring cannot register ", memory.size(), " bytes: ", std::strerror(-e)), false;
+    region_[regions_++] = memory;
+    return true;
+  }
+  // The pages of an I/O page pool (one run of memory: uni/core/buffer.hpp).
+  bool register_memory(page_pool& pool, text_writer& why) {
+    const std::span<page_meta> pages = pool.pages();
+    if (pages.empty()) return format_to(why, "register_memory: an empty pool"), false;
+    return register_memory({pages.front().data, pages.back().data + page_size}, why);
+  }
+  static constexpr unsigned registered_regions = 4;
 
   bool is_open() const noexcept { return fd_ >= 0; }
   std::string_view path() const noexcept { return path_; }
@@ -167,7 +215,8 @@ class UringDisk {
   task<result<void>> flush() {
     if (fd_ < 0) co_return fail(error::device_gone);
     ++stats_.flushes;
-    lease s(*this, co_await take_slot());
+    if (!free_) co_await slot_freed();
+    lease s(*this, take_slot());
     s->op = IORING_OP_FSYNC;
     const int res = co_await run(*s);
     if (res < 0) co_return fail(error_of(-res));
@@ -184,9 +233,11 @@ class UringDisk {
     std::size_t held_count = 0;  // views held
     std::uint64_t offset = 0;
     std::uint8_t op = 0;
+    std::uint16_t region = 0;  // READ_FIXED/WRITE_FIXED: the registered region iov[0] lies in
     int res = 0;
     bool at_kernel = false;   // submitted, not yet completed
-    waiter* woken = nullptr;  // the task waiting, or none (it ended: the completion frees the slot)
+    bool abandoned = false;   // its task ended while at the kernel: the completion frees the slot
+    waiter* woken = nullptr;  // the task waiting, if it suspended
     slot* next_free = nullptr;
   };
 
@@ -200,7 +251,8 @@ class UringDisk {
     while (!pages.empty()) {  // a chunk of up to `segments` views per ring entry
       const std::span<const view> chunk = pages.first(pages.size() < segments ? pages.size() : segments);
       pages = pages.subspan(chunk.size());
-      lease s(*this, co_await take_slot());
+      if (!free_) co_await slot_freed();
+      lease s(*this, take_slot());
       s->op = reading ? IORING_OP_READV : IORING_OP_WRITEV;
       s->offset = offset;
       std::size_t want = 0, n = 0;
@@ -215,6 +267,9 @@ class UringDisk {
       s->held_count = chunk.size();
       s->count = n;
       stats_.iovecs += n;
+      if (n == 1)  // one run of memory: no iovec for the kernel to copy in
+        s->op = registered(s->iov[0], s->region) ? (reading ? IORING_OP_READ_FIXED : IORING_OP_WRITE_FIXED)
+                                                 : (reading ? IORING_OP_READ : IORING_OP_WRITE);
       std::size_t done = 0;
       while (true) {
         const int res = co_await run(*s);
@@ -250,19 +305,34 @@ class UringDisk {
     s.count -= i;
   }
 
-  // A free slot, waiting for one if every slot is at the kernel.
-  task<slot*> take_slot() {
-    if (!free_) ++stats_.waited;
+  // Whether `io` lies inside one registered region, and which.
+  bool registered(const iovec& io, std::uint16_t& region) const noexcept {
+    const auto at = reinterpret_cast<std::uintptr_t>(io.iov_base);
+    for (unsigned i = 0; i < regions_; ++i)
+      if (const auto base = reinterpret_cast<std::uintptr_t>(region_[i].data());
+          at >= base && at - base <= region_[i].size() && io.iov_len <= region_[i].size() - (at - base)) {
+        region = static_cast<std::uint16_t>(i);
+        return true;
+      }
+    return false;
+  }
+
+  // Waits until a slot is free (every slot was at the kernel); take_slot() then
+  // takes it. A request that finds one free pays no coroutine for it.
+  task<void> slot_freed() {
+    ++stats_.waited;
     while (!free_) co_await slots_free_.wait();
+  }
+  slot* take_slot() noexcept {
     slot* s = free_;
     free_ = s->next_free;
     ++in_flight_;
-    co_return s;
+    return s;
   }
   void give_back(slot& s) noexcept {
     for (std::size_t i = 0; i < s.held_count; ++i) s.held[i] = view{};
     s.count = s.held_count = 0;
-    s.at_kernel = false;
+    s.at_kernel = s.abandoned = false;
     s.woken = nullptr;
     s.next_free = free_;
     free_ = &s;
@@ -278,7 +348,7 @@ class UringDisk {
     lease(const lease&) = delete;
     lease& operator=(const lease&) = delete;
     ~lease() {
-      if (s_->at_kernel) s_->woken = nullptr;
+      if (s_->at_kernel) s_->abandoned = true;
       else d_.give_back(*s_);
     }
     slot& operator*() const noexcept { return *s_; }
@@ -290,19 +360,20 @@ class UringDisk {
   };
 
   // Puts the slot's request on the ring and waits for its result (a byte
-  // count, or -errno).
+  // count, or -errno), unless it completed as it was submitted.
   struct run_awaiter {
     UringDisk& disk;
     slot& s;
     waiter w{};
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> h) noexcept {
-      w.handle = h;
-      s.woken = &w;
       if (!disk.queue(s)) {  // no room on the ring (it has a place per slot: never)
         s.res = -EAGAIN;
         return false;
       }
+      if (!s.at_kernel) return false;  // done already: go on without a wait
+      w.handle = h;
+      s.woken = &w;
       return true;
     }
     int await_resume() const noexcept { return s.res; }
@@ -319,9 +390,21 @@ class UringDisk {
       sqe = ::io_uring_get_sqe(&ring_);
       if (!sqe) return false;
     }
-    if (s.op == IORING_OP_FSYNC) ::io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC);
-    else if (s.op == IORING_OP_READV) ::io_uring_prep_readv(sqe, fd_, s.iov.data(), static_cast<unsigned>(s.count), s.offset);
-    else ::io_uring_prep_writev(sqe, fd_, s.iov.data(), static_cast<unsigned>(s.count), s.offset);
+    const int fd = fixed_file_ ? 0 : fd_;  // with IOSQE_FIXED_FILE, its index in the registered files
+    void* const at = s.iov[0].iov_base;
+    const auto bytes = static_cast<unsigned>(s.iov[0].iov_len);
+    const auto iovecs = static_cast<unsigned>(s.count);
+    switch (s.op) {
+      case IORING_OP_FSYNC: ::io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC); break;
+      case IORING_OP_READ: ::io_uring_prep_read(sqe, fd, at, bytes, s.offset); break;
+      case IORING_OP_WRITE: ::io_uring_prep_write(sqe, fd, at, bytes, s.offset); break;
+      case IORING_OP_READV: ::io_uring_prep_readv(sqe, fd, s.iov.data(), iovecs, s.offset); break;
+      case IORING_OP_WRITEV: ::io_uring_prep_writev(sqe, fd, s.iov.data(), iovecs, s.offset); break;
+      case IORING_OP_READ_FIXED: ::io_uring_prep_read_fixed(sqe, fd, at, bytes, s.offset, s.region); break;
+      default: ::io_uring_prep_write_fixed(sqe, fd, at, bytes, s.offset, s.region); break;
+    }
+    if (fixed_file_) sqe->flags |= IOSQE_FIXED_FILE;
+    if (s.op == IORING_OP_READ_FIXED || s.op == IORING_OP_WRITE_FIXED) ++stats_.fixed;
     ::io_uring_sqe_set_data(sqe, &s);
     s.at_kernel = true;
     if (submitted_ == stats_.completions) {  // the kernel is idle: nothing to batch with, go now
@@ -337,12 +420,15 @@ class UringDisk {
     if (::io_uring_sq_ready(&ring_) == 0) return;
     ++stats_.submits;
     if (const int n = ::io_uring_submit(&ring_); n > 0) submitted_ += static_cast<std::uint64_t>(n);
+    stats_.at_submit += reap();  // what the kernel finished inline (page-cache hits, errors)
   }
 
   // Completions: the eventfd counts them; each wakes its task (or, for a
   // cancelled one, gives its slot back). The wait is re-armed inside its own
   // handler, before the platform waits again, so a completion that lands after
-  // the reap raises an edge the next wait sees.
+  // the reap raises an edge the next wait sees. (Re-arming costs Asio 1.74 a
+  // system call, an epoll_ctl; a read_some wait would cost a read that finds
+  // nothing instead, no cheaper.)
   void arm() {
     notify_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
       if (ec) return;
@@ -351,7 +437,7 @@ class UringDisk {
       arm();
     });
   }
-  void reap() noexcept {
+  unsigned reap() noexcept {
     io_uring_cqe* cqe = nullptr;
     unsigned head = 0, seen = 0;
     io_uring_for_each_cqe(&ring_, head, cqe) {
@@ -359,11 +445,12 @@ class UringDisk {
       slot& s = *static_cast<slot*>(::io_uring_cqe_get_data(cqe));
       s.res = cqe->res;
       s.at_kernel = false;
-      if (s.woken) sched_->wake(*s.woken, wake_reason::notified);
-      else give_back(s);
+      if (s.woken) sched_->wake(*std::exchange(s.woken, nullptr), wake_reason::notified);
+      else if (s.abandoned) give_back(s);
     }
     ::io_uring_cq_advance(&ring_, seen);
     stats_.completions += seen;
+    return seen;
   }
 
   static error error_of(int e) noexcept {
@@ -380,6 +467,8 @@ class UringDisk {
     if (ring_open_) {
       ::io_uring_queue_exit(&ring_);  // the kernel finishes what it has first
       ring_open_ = false;
+      fixed_file_ = false;
+      regions_ = 0;
     }
     if (slots_)
       for (unsigned i = 0; i < depth_; ++i)
@@ -397,9 +486,12 @@ class UringDisk {
   boost::asio::posix::stream_descriptor notify_;
   io_uring ring_{};
   bool ring_open_ = false;
+  bool fixed_file_ = false;  // fd_ is registered with the ring, as file 0
   bool submit_posted_ = false;
   std::uint64_t submitted_ = 0;  // entries the kernel took (at the kernel: submitted_ - stats_.completions)
   std::uint64_t signalled_ = 0;  // the eventfd's count, read and dropped
+  std::array<std::span<std::uint8_t>, registered_regions> region_{};
+  unsigned regions_ = 0;
   int fd_ = -1;
   bool buffered_ = false;
   std::string path_;
