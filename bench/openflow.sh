@@ -2,14 +2,18 @@
 # bench/openflow.sh: cbench's measurement (cbench itself is not packaged), the
 # paper's Figure 11: 16 emulated OpenFlow 1.0 switches with 100 MAC addresses
 # each send packet_ins to a MAC-learning controller, which answers with
-# flow_mods and packet_outs; the responses per second are counted.
-#   batch mode: every switch keeps its socket full of packet_ins (cbench's throughput)
-#   single mode: one packet_in outstanding per switch (cbench -l, latency bound)
-# Controllers, one after the other on loopback: uni's of-controller over host
-# sockets (release build) and ovs-testcontroller (Open vSwitch's learning
-# switch). The emulator is python (asyncio, one core): on two cores it can be
-# the limit, so each controller's CPU use is measured and responses per
-# controller CPU-second are reported beside responses per second.
+# flow_mods and packet_outs (bench/openflow_cbench.cpp, C++, one thread).
+#   throughput: every switch keeps its socket full of packet_ins (cbench -t)
+#   latency:    one packet_in outstanding per switch (cbench's default mode)
+# Controllers, one after the other, each on one core (taskset: the controller
+# on CPU 1, the emulator on CPU 0), all speaking the same learning switch:
+#   uni's of-controller over host sockets (release build), on loopback
+#   uni's of-controller on its own stack behind a TAP device (in a namespace)
+#   ovs-testcontroller (Open vSwitch's learning switch, C), on loopback
+#   a learning switch on os-ken (bench/openflow_osken_switch.py), on loopback
+# Each controller's CPU use (user + system ticks) is measured beside its rate:
+# on a loaded machine responses per controller CPU-second compare better than
+# rates. The last column is each rate over uni's (host sockets).
 #
 # Writes RESULTS/openflow.md. Usage: bench/openflow.sh [--quick] [--duration S] [--out DIR] [--build DIR]
 set -euo pipefail
@@ -19,122 +23,74 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/bench/results build=build/release quick=0 duration=""
 read_flags "[--quick] [--duration S] [--out DIR] [--build DIR]" "quick" "duration out build" "$@"
 [ -n "$duration" ] || duration=$((quick ? 3 : 8))
-need_tools openflow python3 ovs-testcontroller
+warmup=3  # the handshakes and the learning phase (os-ken takes the longest)
+need_root openflow
+need_tools openflow taskset ovs-testcontroller osken-manager
 out=$(results_dir "$out")
 cd "$root"
-build_targets "$build" release of-controller-socket
+build_targets "$build" release of-controller-socket of-controller-tap bench_openflow_cbench
 build=$(cd "$build" && pwd)
 work=$(mktemp -d)
+NS=uni-ofc-$$
 SERVER_PID=""
-trap '[ -n "$SERVER_PID" ] && kill -KILL "$SERVER_PID" 2>/dev/null; rm -rf "$work"' EXIT
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill -KILL "$SERVER_PID" 2>/dev/null
+  ip netns del "$NS" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+new_namespace "$NS"
+add_tap "$NS" ctl0 10.87.0.1
+hz=$(getconf CLK_TCK)
+base_fm=""  # uni's (host sockets) flow_mod/s in the mode being measured
 
-cat >"$work/cbench.py" <<'PY'
-import asyncio, struct, sys, time
-port, mode, seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
-SWITCHES, MACS = 16, 100
-def msg(t, xid, body=b""): return struct.pack("!BBHI", 1, t, 8 + len(body), xid) + body
-counts = {"flow_mod": 0, "packet_out": 0}
-counting = False
-async def switch(n):
-    r, w = await asyncio.open_connection("127.0.0.1", port)
-    w.write(msg(0, 0))
-    macs = [bytes([0, 0, 0, n, i >> 8, i & 255]) for i in range(MACS)]
-    # Each packet_in: a 60-byte IPv4 frame from one of the switch's MACs to another, port by MAC.
-    pins = []
-    for i in range(MACS):
-        src, dst = macs[i], macs[(i + 1) % MACS]
-        frame = dst + src + b"\x08\x00" + bytes(46)
-        pins.append(msg(10, 0, struct.pack("!IHHBx", 0xffffffff, len(frame), 1 + i % 16, 0) + frame))
-    # Before measuring, every MAC is seen once (as cbench's learning phase).
-    learn = b"".join(msg(10, 0, struct.pack("!IHHBx", 0xffffffff, 60, 1 + i % 16, 0) + macs[i] * 2 + b"\x08\x00" + bytes(46)) for i in range(MACS))
-    ready = asyncio.Event()
-    outstanding = [0]
-    async def reader():
-        global counting
-        buf = b""
-        while True:
-            d = await r.read(65536)
-            if not d: return
-            buf += d
-            while len(buf) >= 8:
-                t, ln = buf[1], struct.unpack("!H", buf[2:4])[0]
-                if len(buf) < ln: break
-                m, buf = buf[:ln], buf[ln:]
-                if t == 5:  # features request
-                    xid = m[4:8]
-                    w.write(struct.pack("!BBHI", 1, 6, 32, struct.unpack("!I", xid)[0]) + struct.pack("!QIB3xII", n + 1, 256, 1, 0xc7, 0xfff))
-                    w.write(learn)
-                    ready.set()
-                elif t == 2: w.write(bytes([1, 3]) + m[2:])
-                elif t == 16:  # stats request: an empty description reply
-                    w.write(struct.pack("!BBHI", 1, 17, 12 + 1056, struct.unpack("!I", m[4:8])[0]) + struct.pack("!HH", 0, 0) + bytes(1056))
-                elif t == 7:
-                    w.write(struct.pack("!BBHI", 1, 8, 12, struct.unpack("!I", m[4:8])[0]) + struct.pack("!HH", 0, 128))
-                elif t == 18: w.write(struct.pack("!BBHI", 1, 19, 8, struct.unpack("!I", m[4:8])[0]))
-                elif t in (13, 14):
-                    if counting: counts["flow_mod" if t == 14 else "packet_out"] += 1
-                    if t == 13: outstanding[0] -= 1
-    rt = asyncio.ensure_future(reader())
-    await ready.wait()
-    await asyncio.sleep(0.5)
-    i = 0
-    while True:
-        if mode == "batch":
-            w.write(b"".join(pins[(i + k) % MACS] for k in range(50)))
-            i += 50
-            await w.drain()
-            await asyncio.sleep(0)
-        else:
-            outstanding[0] += 1
-            w.write(pins[i % MACS]); i += 1
-            while outstanding[0] > 0 and not rt.done(): await asyncio.sleep(0)
-        if rt.done(): return
-async def main():
-    global counting
-    tasks = [asyncio.ensure_future(switch(n)) for n in range(SWITCHES)]
-    await asyncio.sleep(1.5)
-    counting = True
-    start = time.time()
-    await asyncio.sleep(seconds)
-    counting = False
-    el = time.time() - start
-    print(f"{counts['flow_mod'] / el:.0f} {counts['packet_out'] / el:.0f}")
-    for t in tasks: t.cancel()
-asyncio.run(main())
-PY
-
-run() {  # run NAME MODE CMD...: one controller, one mode; prints a table row
-  local name=$1 mode=$2 port=$((30000 + RANDOM % 10000))
-  shift 2
-  "$@" "$port" >"$work/$name.log" 2>&1 &
+# run NAME MODE ADDR NETNS CMD...: starts the controller (CMD, its word PORT
+# replaced by a port) on CPU 1, loads it from CPU 0 (in namespace NETNS if
+# given), prints a table row.
+run() {
+  local name=$1 mode=$2 addr=$3 netns=$4 port=$((30000 + RANDOM % 10000))
+  shift 4
+  taskset -c 1 "${@//PORT/$port}" >"$work/$name.log" 2>&1 &
   SERVER_PID=$!
-  sleep 0.5
-  local t0 t1 hz rates
+  local in=()
+  [ -n "$netns" ] && in=(ip netns exec "$netns")
+  for _ in $(seq 100); do
+    "${in[@]}" bash -c "exec 3<>/dev/tcp/$addr/$port" 2>/dev/null && break
+    sleep 0.1
+  done
+  local t0 t1 got
   t0=$(ticks "$SERVER_PID")
-  rates=$(timeout $((duration + 20)) python3 "$work/cbench.py" "$port" "$mode" "$duration")
+  got=$("${in[@]}" taskset -c 0 "$build/bench/bench_openflow_cbench" "$addr" "$port" --mode "$mode" \
+    --seconds "$duration" --warmup "$warmup" || echo "0 0 0 0")
   t1=$(ticks "$SERVER_PID")
   stop
   SERVER_PID=""
-  hz=$(getconf CLK_TCK)
-  read -r fm po <<<"$rates"
-  local cpu
-  cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v d="$duration" 'BEGIN { printf "%.2f", (b - a) / hz / (d + 2) }')
-  awk -v n="$name" -v m="$mode" -v fm="$fm" -v po="$po" -v cpu="$cpu" \
-    'BEGIN { r = fm + po; printf "| %s | %s | %d | %d | %.2f | %d |\n", n, m, fm, po, cpu, (cpu > 0 ? r / cpu : 0) }'
+  read -r fm po lat ready <<<"$got"
+  [ -n "$base_fm" ] || base_fm=$fm
+  awk -v n="$name" -v m="$mode" -v fm="$fm" -v po="$po" -v lat="$lat" -v k="$ready" -v t=$((t1 - t0)) -v hz="$hz" \
+    -v d="$duration" -v w="$warmup" -v base="$base_fm" 'BEGIN {
+      cpu = t / hz / (d + w)
+      printf "| %s | %s | %d | %d | %d | %s | %.2f | %d | %.2f |\n", n, m, k, fm, po,
+        (m == "latency" ? sprintf("%.0f", lat) : "-"), cpu, (cpu > 0 ? (fm + po) / cpu : 0),
+        (base > 0 ? fm / base : 0) }'
 }
-uni_ctl() { "$build/examples/of-controller-socket" --openflow 1.0 --port "$1"; }
-ovs_ctl() { ovs-testcontroller -O OpenFlow10 --unixctl="$work/testcontroller.ctl" "ptcp:$1:127.0.0.1"; }
 
 {
   echo "# OpenFlow controllers, cbench's measurement (bench/openflow.sh, $(date -u +%F))"
   echo
-  echo "16 switches x 100 MACs, OpenFlow 1.0, loopback, ${duration} s per run; python emulator."
-  echo "CPU: the controller's cores busy over the run (user + system); responses per CPU-second compare the controllers when the emulator is the limit."
+  echo "16 switches x 100 MACs, OpenFlow 1.0, ${duration} s per run after ${warmup} s of warm-up; the controller on CPU 1, the emulator (bench/openflow_cbench.cpp) on CPU 0."
+  echo "Load while measuring: $(uptime | sed 's/.*load/load/'). CPU: the controller's cores busy over the run; responses (flow_mod + packet_out) per controller CPU-second compare the controllers on a loaded machine."
   echo
-  echo "| controller | mode | flow_mod/s | packet_out/s | controller CPU | responses per CPU-second |"
-  echo "| --- | --- | --- | --- | --- | --- |"
-  for mode in batch single; do
-    run uni "$mode" uni_ctl
-    run ovs-testcontroller "$mode" ovs_ctl
+  echo "| controller | mode | switches | flow_mod/s | packet_out/s | mean latency (µs) | controller CPU | responses per CPU-second | flow_mod/s over uni's |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  for mode in throughput latency; do
+    base_fm=""
+    run "uni (host sockets)" "$mode" 127.0.0.1 "" "$build/examples/of-controller-socket" --log warn --openflow 1.0 --port PORT
+    run "uni (TAP)" "$mode" 10.87.0.2 "$NS" ip netns exec "$NS" "$build/examples/of-controller-tap" --log warn \
+      --tap ctl0 --ipv4 10.87.0.2/24 --openflow 1.0 --port PORT
+    run ovs-testcontroller "$mode" 127.0.0.1 "" ovs-testcontroller -O OpenFlow10 --unixctl="$work/testcontroller.ctl" \
+      ptcp:PORT:127.0.0.1
+    run "os-ken learning switch" "$mode" 127.0.0.1 "" osken-manager --ofp-listen-host 127.0.0.1 \
+      --ofp-tcp-listen-port PORT "$root/bench/openflow_osken_switch.py"
   done
 } | tee "$out/openflow.md"

@@ -15,7 +15,7 @@ packages=(
   memcached libmemcached-tools python3-pymemcache
   liburing-dev fio dmsetup
   dosfstools mtools
-  openvswitch-switch openvswitch-testcontroller tshark
+  openvswitch-switch openvswitch-testcontroller tshark python3-os-ken
   liblmdb-dev libsqlite3-dev sqlite3
 )
 

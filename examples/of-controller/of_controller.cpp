@@ -23,6 +23,14 @@ constexpr uni::option_spec flags[] = {
     uni::number_option("echo-interval", 5, 1, 3600, "seconds a switch may be idle before an echo request probes it"),
 };
 
+// OpenFlow messages are small and answered at once: a switch needs little
+// window either way, and 16 switches flooding the default windows (256 KiB in,
+// 512 KiB out) would hold every page of the pool (uni's stack on TAP or Xen).
+struct controller_config : uni::default_config {
+  static constexpr std::size_t tcp_receive_buffer = 32 * 1024;
+  static constexpr std::size_t tcp_send_buffer = 64 * 1024;
+};
+
 constexpr std::uint64_t cookie = 0x756e69;  // "uni": the flows this controller installs
 constexpr std::uint16_t flow_priority = 1;  // above the 1.3 table-miss entry (0)
 
@@ -136,4 +144,4 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
 
 }  // namespace
 
-UNI_APPLIANCE("of-controller", uni::default_config, serve, flags)
+UNI_APPLIANCE("of-controller", controller_config, serve, flags)

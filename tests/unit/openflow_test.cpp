@@ -17,6 +17,7 @@
 
 #include <uni/core/checksum.hpp>
 #include <uni/openflow/datapath.hpp>
+#include <uni/openflow/message_buffer.hpp>
 #include <uni/openflow/session.hpp>
 
 namespace of = uni::openflow;
@@ -112,6 +113,79 @@ TEST_CASE("openflow: type codes of both versions, and framing", "[openflow]") {
   const std::uint8_t partial[] = {4, 0, 0, 16, 0, 0, 0, 1, 0};
   CHECK(of::next_message(partial).err() == uni::error::truncated);
   CHECK(of::next_message(std::span<const std::uint8_t>(partial, 5)).err() == uni::error::truncated);
+}
+
+TEST_CASE("openflow: a message buffer frames split and coalesced reads, peeks, refuses a short length, holds the longest",
+          "[openflow]") {
+  auto in = std::make_unique<of::message_buffer>();
+  // An echo request of `length` bytes, xid `xid`, its body a pattern.
+  auto echo = [](std::size_t length, std::uint32_t xid) {
+    std::vector<std::uint8_t> m(length);
+    for (std::size_t i = 0; i < length; ++i) m[i] = static_cast<std::uint8_t>(i * 7);
+    const std::uint8_t h[] = {4, 2, static_cast<std::uint8_t>(length >> 8), static_cast<std::uint8_t>(length), 0, 0,
+                              static_cast<std::uint8_t>(xid >> 8), static_cast<std::uint8_t>(xid)};
+    std::memcpy(m.data(), h, sizeof h);
+    return m;
+  };
+  auto expect = [&](const std::vector<std::uint8_t>& sent) {
+    auto m = in->next();
+    REQUIRE(m);
+    CHECK(std::vector<std::uint8_t>(m->bytes.begin(), m->bytes.end()) == sent);
+  };
+
+  // Coalesced: two messages and the start of a third in one read.
+  const auto a = echo(8, 1), b = echo(40, 2), c = echo(300, 3);
+  std::vector<std::uint8_t> read(a);
+  read.insert(read.end(), b.begin(), b.end());
+  read.insert(read.end(), c.begin(), c.begin() + 5);
+  CHECK(in->append(read) == read.size());
+  auto peeked = in->peek();  // left in place: peeked again, then taken
+  REQUIRE(peeked);
+  CHECK(peeked->h.xid == 1);
+  CHECK(in->peek()->h.xid == 1);
+  CHECK(in->size() == read.size());
+  expect(a);
+  expect(b);
+  CHECK(in->next().err() == uni::error::truncated);  // a partial header
+  in->compact();
+  CHECK(in->size() == 5);
+  // Split: the rest of the third one byte at a time; whole only with its last.
+  for (std::size_t i = 5; i < c.size(); ++i) {
+    CHECK(in->next().err() == uni::error::truncated);
+    in->compact();
+    CHECK(in->append(std::span<const std::uint8_t>(&c[i], 1)) == 1);
+  }
+  expect(c);
+  CHECK(in->next().err() == uni::error::truncated);
+  in->compact();
+  CHECK(in->size() == 0);
+
+  // A length below the header's cannot be framed: malformed, and it stays so.
+  const std::uint8_t short_len[] = {4, 2, 0, 7, 0, 0, 0, 9};
+  CHECK(in->append(short_len) == sizeof short_len);
+  CHECK(in->next().err() == uni::error::malformed);
+  CHECK(in->next().err() == uni::error::malformed);
+  in->clear();
+
+  // The longest message (65535 bytes) fits whole, after a small one; what
+  // does not fit stays with the caller until the buffer is compacted.
+  const auto small = echo(16, 4), longest = echo(of::max_message, 5), after = echo(24, 6);
+  std::vector<std::uint8_t> stream(small);
+  stream.insert(stream.end(), longest.begin(), longest.end());
+  stream.insert(stream.end(), after.begin(), after.end());
+  std::span<const std::uint8_t> left(stream);
+  left = left.subspan(in->append(left));
+  CHECK(left.size() == small.size() + after.size());
+  CHECK(in->room() == 0);
+  expect(small);
+  CHECK(in->next().err() == uni::error::truncated);
+  in->compact();
+  left = left.subspan(in->append(left));
+  CHECK(left.size() == after.size());
+  expect(longest);
+  in->compact();
+  CHECK(in->append(left) == after.size());
+  expect(after);
 }
 
 TEST_CASE("openflow: hello bitmaps and version negotiation (1.3 §6.3.1)", "[openflow]") {
@@ -1348,6 +1422,23 @@ TEST_CASE("openflow switch: hostile controllers get errors, bounds hold, and it 
     CHECK(r.dp->counters().packet_ins_lost > 0);
     CHECK(r.dp->counters().packet_ins + r.dp->counters().packet_ins_lost == 200);
     CHECK(r.dp->conn(0).counters().output_full == r.dp->counters().packet_ins_lost);
+  }
+  {
+    rig r;  // no groups and no meters: 1.3 refuses each with its own error; 1.0 has neither message
+    r.connect(version::of13);
+    r.feed_bytes({4, 15, 0, 16, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0});  // group_mod
+    r.feed_bytes({4, 29, 0, 16, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0});  // meter_mod
+    auto out = r.take();
+    REQUIRE(out.size() == 2);
+    CHECK(rig::error_of(out[0]) == of::error_code{6, 3});    // GROUP_MOD_FAILED, OUT_OF_GROUPS
+    CHECK(rig::error_of(out[1]) == of::error_code{12, 10});  // METER_MOD_FAILED, OUT_OF_METERS
+    rig old;
+    old.connect(version::of10);
+    old.feed_bytes({1, 29, 0, 16, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0});
+    out = old.take();
+    REQUIRE(out.size() == 1);
+    CHECK(rig::error_of(out[0]) == of::error_code{1, 1});  // BAD_REQUEST, BAD_TYPE
+    CHECK(r.dp->flows(0).size() == 0);
   }
   {
     rig r;  // a first message that is not a hello closes; no common version is HELLO_FAILED

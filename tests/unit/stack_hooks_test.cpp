@@ -1,7 +1,7 @@
 // Frame hooks (uni/net/frame_hooks.hpp): the application takes the frames the
 // stack does not consume, by EtherType, by IP protocol and addressed to other
-// stations, and sends raw frames; what nobody takes is dropped and counted as
-// without hooks.
+// stations, or every frame (a switch port), and sends raw frames; what nobody
+// takes is dropped and counted as without hooks.
 #include <catch2/catch.hpp>
 
 #include <cstring>
@@ -172,6 +172,62 @@ TEST_CASE("Hooks: the other-stations taker gets frames for other MACs only", "[s
   CHECK(c.hooks.other_macs == 2);
   CHECK(c.ethernet.dropped_by(ethernet_drop::not_for_us) == 0);
   CHECK(c.ethernet.dropped_by(ethernet_drop::unsupported_type) == 1);
+}
+
+TEST_CASE("Hooks: the every-frame taker (a switch port) gets every frame before the stack, which consumes none",
+          "[stack][hooks]") {
+  fixture<default_config> f;
+  frame_taker port, lldp_frames;
+  auto h = f.stack.hook_every_frame(port);
+  REQUIRE(h.ok());
+  auto l = f.stack.hook_ethertype(lldp, lldp_frames);
+  REQUIRE(l.ok());
+  CHECK(f.stack.hook_every_frame(lldp_frames).err() == error::in_use);  // one port per stack
+  const bytes who_has = ethernet(mac_address::broadcast(), peer_mac, 0x0806,
+                                 arp(1, peer_mac, peer_ip, mac_address{}, us));
+  const bytes ping = ethernet(us_mac, peer_mac, 0x0800, ipv4({peer_ip, us, 1}, icmp_echo(8, 1, 1, pattern(8))));
+  const bytes passing = ethernet(other_mac, peer_mac, 0x0800, pattern(46));
+  const bytes announce = ethernet(lldp_group, peer_mac, lldp, pattern(46));
+  const std::uint8_t* page = f.inject(who_has);
+  for (const bytes* b : {&ping, &passing, &announce}) f.inject(*b);
+  f.inject(bytes(10, 0));  // a runt: not a frame, dropped before any hook
+  // Taken whole, in the pages they came in; none reached ARP, IPv4 or another hook.
+  REQUIRE(port.frames.size() == 4);
+  CHECK(port.frames[0].data() == page);
+  CHECK(as_bytes(port.frames[0]) == who_has);
+  CHECK(as_bytes(port.frames[1]) == ping);
+  CHECK(as_bytes(port.frames[2]) == passing);
+  CHECK(as_bytes(port.frames[3]) == announce);
+  CHECK(lldp_frames.frames.empty());
+  CHECK(f.nic.sent.empty());  // no ARP reply, no echo reply
+  const auto& c = f.counters();
+  CHECK(c.ethernet.received == 4);
+  CHECK(c.ethernet.dropped_by(ethernet_drop::truncated) == 1);
+  CHECK(c.ethernet.dropped_total() == 1);
+  CHECK(c.hooks.every_frame == 4);
+  CHECK(c.hooks.taken() == 4);
+  CHECK(c.arp.received == 0);
+  CHECK(c.ipv4.received == 0);
+
+  // Once the port lets go, the stack consumes its frames again: the same
+  // request is answered, the ping too, and LLDP goes to its taker.
+  h->close();
+  f.inject(who_has);
+  f.inject(ping);
+  f.inject(announce);
+  CHECK(port.frames.size() == 4);
+  REQUIRE(f.nic.sent.size() == 2);
+  CHECK(get16(f.nic.sent[0], 12) == 0x0806);
+  CHECK(get16(f.nic.sent[0], 20) == 2);  // an ARP reply
+  CHECK(get16(f.nic.sent[1], 12) == 0x0800);
+  CHECK(f.nic.sent[1][34] == 0);  // an ICMP echo reply
+  CHECK(lldp_frames.frames.size() == 1);
+  CHECK(c.hooks.every_frame == 4);
+  CHECK(c.hooks.by_ethertype == 1);
+  CHECK(c.arp.received == 1);
+  CHECK(c.ipv4.received == 1);
+  port.frames.clear();  // their pages back before the pool goes
+  lldp_frames.frames.clear();
 }
 
 TEST_CASE("Hooks: a closed hook takes nothing more, and its key can be taken again", "[stack][hooks]") {

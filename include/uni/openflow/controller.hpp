@@ -10,10 +10,12 @@
 // child frames messages into the session, the task itself writes the
 // session's output and keeps it alive. Bounds: max_switches connections (more
 // wait in the listen backlog), a packet_in queue of packet_in_queue entries
-// shared by all switches (when it is full, a switch's reader stops reading
-// until the application takes one: a flood is held back by TCP's flow
-// control, and counted), frames kept up to max_frame bytes each (longer ones
-// are truncated and counted).
+// shared by all switches (when it is full, a switch's reader stops at its next
+// packet_in until the application takes one: a flood is held back by TCP's
+// flow control, and counted; the handshakes and echo replies of switches not
+// at a packet_in go on, so a flood from some does not starve the others),
+// frames kept up to max_frame bytes each (longer ones are truncated and
+// counted).
 #pragma once
 
 #include <algorithm>
@@ -31,6 +33,7 @@
 #include <uni/core/task.hpp>
 #include <uni/net/accept_supervisor.hpp>
 #include <uni/net/transport.hpp>
+#include <uni/openflow/message_buffer.hpp>
 #include <uni/openflow/session.hpp>
 #include <uni/openflow/stream_writer.hpp>
 
@@ -181,7 +184,6 @@ class controller {
 
  private:
   using session_t = controller_session<>;
-  static constexpr std::size_t input_capacity = max_message + 1;
 
   struct slot {
     slot(scheduler& sc, const controller_options& o)
@@ -193,8 +195,7 @@ class controller {
     std::uint32_t generation = 0;
     bool live = false;
     bool reader_done = false;
-    std::array<std::uint8_t, input_capacity> in{};
-    std::size_t in_len = 0;
+    message_buffer in;
   };
 
   slot* find(switch_ref sw) const noexcept {
@@ -223,17 +224,12 @@ class controller {
 
   enum class input : std::uint8_t { more, paused, end };
 
-  // Frames and handles what has come, until the packet_in queue is full
-  // (paused: the rest waits in the buffer) or more bytes are needed.
+  // Frames and handles what has come, until a packet_in finds the queue full
+  // (paused: it and the rest wait in the buffer) or more bytes are needed.
   input take_input(std::uint32_t index, slot& s) noexcept {
-    std::size_t used = 0;
     bool ok = true, paused = false;
     while (ok) {
-      if (count_ == queue_.size()) {
-        paused = true;
-        break;
-      }
-      auto m = next_message(std::span<const std::uint8_t>(s.in.data() + used, s.in_len - used));
+      auto m = s.in.peek();
       if (!m) {
         if (m.err() != error::truncated) {
           ++n_.framing_errors;
@@ -241,7 +237,11 @@ class controller {
         }
         break;
       }
-      used += m->h.length;
+      if (count_ == queue_.size() && m->what() == kind::packet_in) {
+        paused = true;
+        break;
+      }
+      (void)s.in.next();
       const session_event e = s.session->on_message(*m, stack_.sched().now());
       switch (e.what) {
         case session_event::type::ready:
@@ -272,8 +272,7 @@ class controller {
         default: break;
       }
     }
-    std::memmove(s.in.data(), s.in.data() + used, s.in_len - used);
-    s.in_len -= used;
+    s.in.compact();
     if (!ok || s.session->phase() == session_phase::closed) return input::end;
     return paused ? input::paused : input::more;
   }
@@ -296,11 +295,7 @@ class controller {
         if (!d || d->empty()) break;
         pending = std::move(*d);
       }
-      // A message is at most max_message bytes: a partial one leaves room.
-      const std::size_t k = std::min(pending.size(), s.in.size() - s.in_len);
-      std::memcpy(s.in.data() + s.in_len, pending.data(), k);
-      s.in_len += k;
-      pending = pending.tail(k);
+      pending = pending.tail(s.in.append(pending.bytes()));
     }
     s.reader_done = true;
     s.wake.notify_one();
@@ -319,7 +314,7 @@ class controller {
     s.live = true;
     ++s.generation;
     s.reader_done = false;
-    s.in_len = 0;
+    s.in.clear();
     s.session = std::make_unique<session_t>(opt_.versions, opt_.limits);
     struct release {
       controller& c;

@@ -20,7 +20,6 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <cstring>
 #include <optional>
 
 #include <uni/core/log.hpp>
@@ -29,6 +28,7 @@
 #include <uni/net/accept_supervisor.hpp>
 #include <uni/net/transport.hpp>
 #include <uni/openflow/datapath.hpp>
+#include <uni/openflow/message_buffer.hpp>
 #include <uni/openflow/stream_writer.hpp>
 
 namespace uni::openflow {
@@ -167,7 +167,7 @@ class switch_agent {
   task<void> serve(std::size_t i, Stream& stream) {
     dp_.connected(i, control_.sched().now());
     reader_done_[i] = false;
-    in_len_[i] = 0;
+    inputs_[i].clear();
     stream.set_nodelay(true);
     timers_.notify_one();  // the hello's deadline
     join_handle<void> reader = spawn(control_.sched(), read(i, stream));
@@ -184,17 +184,14 @@ class switch_agent {
 
   template <class Stream>
   task<void> read(std::size_t i, Stream& stream) {
-    auto& in = inputs_[i];
+    message_buffer& in = inputs_[i];
     while (true) {
       auto d = co_await stream.read();
       if (!d || d->empty()) break;
       view pending = std::move(*d);
       bool ok = true;
       while (ok && !pending.empty()) {
-        const std::size_t k = std::min(pending.size(), in.size() - in_len_[i]);  // a message is at most 64 KiB
-        std::memcpy(in.data() + in_len_[i], pending.data(), k);
-        in_len_[i] += k;
-        pending = pending.tail(k);
+        pending = pending.tail(in.append(pending.bytes()));
         ok = take_input(i);
       }
       wake_writers();
@@ -207,11 +204,10 @@ class switch_agent {
 
   // Hands every whole message in connection i's buffer to the datapath.
   bool take_input(std::size_t i) noexcept {
-    auto& in = inputs_[i];
-    std::size_t used = 0;
+    message_buffer& in = inputs_[i];
     bool ok = true;
     while (true) {
-      auto m = next_message(std::span<const std::uint8_t>(in.data() + used, in_len_[i] - used));
+      auto m = in.next();
       if (!m) {
         if (m.err() != error::truncated) {
           ++n_.framing_errors;
@@ -219,15 +215,13 @@ class switch_agent {
         }
         break;
       }
-      used += m->h.length;
       dp_.on_message(i, *m, control_.sched().now());
       if (dp_.conn(i).phase() == connection_phase::closed) {
         ok = false;
         break;
       }
     }
-    std::memmove(in.data(), in.data() + used, in_len_[i] - used);
-    in_len_[i] -= used;
+    in.compact();
     return ok;
   }
 
@@ -243,8 +237,7 @@ class switch_agent {
   wait_queue timers_;
   std::array<std::optional<wait_queue>, Limits::connections> wake_;
   std::array<bool, Limits::connections> reader_done_{};
-  std::array<std::array<std::uint8_t, max_message + 1>, Limits::connections> inputs_{};
-  std::array<std::size_t, Limits::connections> in_len_{};
+  std::array<message_buffer, Limits::connections> inputs_{};
   std::array<port_glue, Limits::max_ports> ports_{};
   std::array<std::optional<typename Port::hook>, Limits::max_ports> hooks_;
 };
