@@ -16,8 +16,9 @@
 // flow (same headers, consecutive sequence numbers, full-sized) are held, not
 // written, and leave as one GSO frame of up to 64 KiB when the event loop comes
 // round (before the clock's next wait, flush_before_waits(); or else an Asio
-// handler posted at the first one), or as soon as any other frame must go out, which keeps the order of frames. The kernel delivers such a frame
-// to its own TCP whole, or cuts it into the original segments if it forwards it.
+// handler posted at the first one), or as soon as any other frame must go out,
+// which keeps the order of frames. The kernel delivers such a frame to its own
+// TCP whole, or cuts it into the original segments if it forwards it.
 // A segment that cannot be merged goes out as it is. Received frames carry a
 // virtio header too. On receive, the device is told we take partial checksums
 // and merged TCP frames (TUNSETOFFLOAD: TUN_F_CSUM, TUN_F_TSO4): a Linux sender
@@ -273,7 +274,7 @@ class BasicTapNetif {
   void frame_read(const boost::system::error_code& ec, std::size_t r) noexcept {
     if (ec == boost::asio::error::operation_aborted) return;  // the device is closing
     if (ec) {
-      // (An empty read is Asio's eof; the drain below takes it as nothing read.)
+      // An empty read (Asio's eof) is nothing read, as read_ready() takes it.
       if (ec == boost::asio::error::eof || read_failed(ec.value())) arm();
       return;
     }
