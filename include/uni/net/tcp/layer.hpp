@@ -247,6 +247,7 @@ class layer {
     bool used = false, held = false, queued = false, half_open = false, ack_listed = false;
     std::size_t listener = none;
     std::size_t next = none;  // in its hash bucket
+    std::size_t at = 0;       // in live_, while used
     time_point opened{};
     [[no_unique_address]] std::conditional_t<Config::trace, trace_probe, detail::no_probe> probe;
   };
@@ -381,7 +382,8 @@ class layer {
     const std::size_t b = bucket(ep);
     s.next = buckets_[b];
     buckets_[b] = i;
-    ++in_use_;
+    s.at = in_use_;
+    live_[in_use_++] = i;
     return i;
   }
 
@@ -405,7 +407,9 @@ class layer {
     s.conn->release_buffers();
     s.used = s.held = s.queued = s.half_open = false;
     s.listener = s.next = none;
-    --in_use_;
+    const std::size_t last = live_[--in_use_];  // the last live slot takes i's place
+    live_[s.at] = last;
+    slots_[last].at = s.at;
   }
 
   result<std::uint16_t> ephemeral_port(ipv4_address local, endpoint remote) noexcept {
@@ -469,17 +473,20 @@ class layer {
 
   task<void> run_timers() {
     while (true) {
+      // Only the live slots: the table is sized for the most connections, and
+      // this runs whenever a connection's deadline comes nearer (most segments).
       time_point next = time_never;
-      for (std::size_t i = 0; i < Config::tcp_connections; ++i)
-        if (slots_[i].used) next = std::min(next, slots_[i].conn->next_deadline());
+      for (std::size_t k = 0; k < in_use_; ++k) next = std::min(next, slots_[live_[k]].conn->next_deadline());
       wake_at_ = next;
       const wake_reason why = co_await wake_.wait_until(next);
       if (why == wake_reason::cancelled) co_return;
       wake_at_ = time_point{};  // while we run, nobody needs to wake us
       const time_point t = now();
-      for (std::size_t i = 0; i < Config::tcp_connections; ++i) {
+      // Backwards: a slot freed by settle() takes the last one, already seen, in its place.
+      for (std::size_t k = in_use_; k-- > 0;) {
+        const std::size_t i = live_[k];
         slot& s = slots_[i];
-        if (!s.used || s.conn->next_deadline() > t) continue;
+        if (s.conn->next_deadline() > t) continue;
         s.conn->on_timer(t);
         settle(i);
       }
@@ -500,6 +507,7 @@ class layer {
   layer_counters<tcp_drop> counters_{};
   wait_queue wake_;
   time_point wake_at_ = time_point{};
+  std::unique_ptr<std::size_t[]> live_{new std::size_t[Config::tcp_connections]};  // the used slots, in_use_ of them
   std::unique_ptr<std::size_t[]> owing_{new std::size_t[Config::tcp_connections]};
   std::size_t owing_count_ = 0;
   wait_queue ack_wake_{sched_};

@@ -1,16 +1,24 @@
 // uni/posix/clock.hpp: PosixClock, the Clock policy of a POSIX process.
 //
 // Time is CLOCK_MONOTONIC (std::chrono::steady_clock). The platform's one
-// blocking call is the Asio io_context: wait_until(t) runs Asio handlers (TAP
-// reads, socket completions, signals) until one has run or t passes. Handlers
-// deliver frames and wake coroutines; the run loop then resumes them.
+// blocking call is the Asio io_context: wait_until(t) runs one Asio handler (a
+// TAP read, a socket completion, a signal), waiting for it until t at most.
+// Handlers deliver frames and wake coroutines; the run loop then resumes them
+// and comes back. One handler per turn keeps each turn to one epoll_wait at most:
+// handlers already queued run without one, and the reactor is asked (with no
+// timeout when handlers are queued behind it) only when nothing else is left.
+// Devices that hold output until the loop comes round (TapNetif's merged
+// segments) flush before each wait (before_each_wait) instead of posting a
+// handler, which would cost the turn one more epoll_wait.
 #pragma once
 
 #include <sys/prctl.h>
 
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <chrono>
+#include <cstddef>
 
 #include <uni/concepts.hpp>
 #include <uni/core/time.hpp>
@@ -19,6 +27,8 @@ namespace uni::posix {
 
 class PosixClock {
  public:
+  static constexpr std::size_t max_flushers = 8;  // one per device that holds output
+
   // Linux delays timer wake-ups by up to 50 µs by default to batch them; an
   // appliance's timers are its work, so the clock asks for 1 ns slack.
   explicit PosixClock(boost::asio::io_context& io) noexcept : io_(io), work_(io.get_executor()) {
@@ -30,21 +40,33 @@ class PosixClock {
   }
 
   void wait_until(time_point t) {
-    // Handlers already queued run first, without blocking.
-    if (io_.poll() > 0) return;
+    for (std::size_t i = 0; i < flushers_; ++i) flush_[i].run(flush_[i].device);
     const time_point n = now();
-    if (t <= n) return;
-    if (t == time_never) io_.run_one();
+    if (t <= n) io_.poll_one();  // ready work: take what I/O is there, without blocking
+    else if (t == time_never) io_.run_one();
     else io_.run_one_for(t - n);
-    io_.poll();  // whatever else became ready while we slept
+  }
+
+  // `run(device)` is called before every wait. False when the table is full (the
+  // device then flushes by itself, through a posted handler).
+  bool before_each_wait(void (*run)(void*), void* device) noexcept {
+    if (flushers_ == max_flushers) return false;
+    flush_[flushers_++] = {run, device};
+    return true;
   }
 
   boost::asio::io_context& context() noexcept { return io_; }
 
  private:
+  struct flusher {
+    void (*run)(void*) = nullptr;
+    void* device = nullptr;
+  };
   boost::asio::io_context& io_;
   // Keeps run_one() blocking when no I/O is outstanding (a server waiting on a timer).
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::array<flusher, max_flushers> flush_{};
+  std::size_t flushers_ = 0;
 };
 
 static_assert(Clock<PosixClock>);

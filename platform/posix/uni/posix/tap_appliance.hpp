@@ -130,6 +130,7 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<co
       if (!f.pcap.open(path)) return refuse(name, "--pcap: cannot write ", path.c_str());
       f.tap.record_to(&f.pcap);
     }
+    f.tap.flush_before_waits(clock);
     f.settings = settings[i];
     stacks[i] = &f.stack.emplace(f.device, clock, sched, *pool, f.settings);
   }

@@ -1,17 +1,24 @@
 // uni/posix/tap_netif.hpp: TapNetif, the Netif policy over a Linux TAP device.
 //
 // Frames are read from /dev/net/tun (IFF_TAP | IFF_NO_PI) straight into pages of
-// the pool, without blocking the loop: Asio reports the descriptor readable and
-// a batch of frames is read. A frame given as fragments is written with one
-// writev, so headers and payload are never joined by a copy.
+// the pool, without blocking the loop. One read is always outstanding with Asio
+// (async_read_some into the next page): Asio tries it at once, and waits for the
+// descriptor only if nothing is there, so waiting costs no epoll_ctl (an
+// async_wait re-arms the descriptor with one each time). A frame read so is
+// delivered; when the last such try had found a frame waiting (a burst), the
+// frames behind it are read at once, a batch at most, until the device is empty.
+// So a lone request costs one read and one empty read, as a reply costs one
+// write. A frame given as fragments is written with one writev, so headers and
+// payload are never joined by a copy.
 //
 // Segmentation offload on transmit (IFF_VNET_HDR): one system call per frame is
 // what bounds a bulk sender on TAP, so back-to-back TCP data segments of one
 // flow (same headers, consecutive sequence numbers, full-sized) are held, not
 // written, and leave as one GSO frame of up to 64 KiB when the event loop comes
-// round (an Asio handler posted at the first one), or as soon as any other frame
-// must go out, which keeps the order of frames. The kernel delivers such a frame
-// to its own TCP whole, or cuts it into the original segments if it forwards it.
+// round (before the clock's next wait, flush_before_waits(); or else an Asio
+// handler posted at the first one), or as soon as any other frame must go out,
+// which keeps the order of frames. The kernel delivers such a frame to its own
+// TCP whole, or cuts it into the original segments if it forwards it.
 // A segment that cannot be merged goes out as it is. Received frames carry a
 // virtio header too. On receive, the device is told we take partial checksums
 // and merged TCP frames (TUNSETOFFLOAD: TUN_F_CSUM, TUN_F_TSO4): a Linux sender
@@ -43,6 +50,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <string_view>
@@ -53,6 +61,7 @@
 #include <uni/core/random.hpp>
 #include <uni/net/offload.hpp>
 #include <uni/net/virtio_net_header.hpp>
+#include <uni/posix/clock.hpp>
 #include <uni/posix/pcap.hpp>
 
 namespace uni::posix {
@@ -144,6 +153,12 @@ class BasicTapNetif {
     return {};
   }
 
+  // Held segments leave before each of the clock's waits, not through a posted
+  // handler (which costs the wait one more epoll_wait).
+  void flush_before_waits(PosixClock& clock) noexcept {
+    loop_flushes_ = clock.before_each_wait([](void* self) { static_cast<BasicTapNetif*>(self)->flush(); }, this);
+  }
+
   void close() noexcept {
     flush();
     if constexpr (Offload) gso_.clear();
@@ -179,7 +194,7 @@ class BasicTapNetif {
       if (tcp && gso_.merge(frags, total)) return {};
       flush();  // what is held goes first: frames leave in order
       if (tcp && gso_.start(frags, total)) {
-        if (!flush_posted_) {
+        if (!flush_posted_ && !loop_flushes_) {
           flush_posted_ = true;
           boost::asio::post(fd_.get_executor(), [this] {
             flush_posted_ = false;
@@ -232,15 +247,49 @@ class BasicTapNetif {
     return {};
   }
 
+  // One read outstanding, into the next page (or, with the pool empty, a wait
+  // for readiness, then a drain: read_ready()).
   void arm() {
-    fd_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
-      if (ec) return;  // cancelled: the device is closing
-      if (read_ready()) arm();
-    });
+    if (!fd_.is_open()) return;
+    if (!next_) {
+      result<view> page = pool_.allocate();
+      if (!page) {
+        fd_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
+          if (ec) return;  // cancelled: the device is closing
+          if (read_ready()) arm();
+        });
+        return;
+      }
+      next_ = std::move(*page);
+    }
+    const std::size_t hn = vnet_ ? sizeof next_vh_ : 0;
+    next_vh_[0] = no_frame;  // the kernel writes flags below 8: changed, a frame was waiting
+    const std::array<boost::asio::mutable_buffer, 3> into{
+        boost::asio::buffer(next_vh_, hn), boost::asio::buffer(next_->data(), page_size),
+        boost::asio::buffer(big_.get(), rx_offload_ ? big_size : 0)};
+    fd_.async_read_some(into, [this](const boost::system::error_code& ec, std::size_t r) { frame_read(ec, r); });
+    burst_ = !vnet_ || next_vh_[0] != no_frame;
   }
 
-  // False when the device failed (deleted under us): stop waiting on it, or the
-  // descriptor stays readable and poll() never returns.
+  void frame_read(const boost::system::error_code& ec, std::size_t r) noexcept {
+    if (ec == boost::asio::error::operation_aborted) return;  // the device is closing
+    if (ec) {
+      // An empty read (Asio's eof) is nothing read, as read_ready() takes it.
+      if (ec == boost::asio::error::eof || read_failed(ec.value())) arm();
+      return;
+    }
+    const std::size_t hn = vnet_ ? sizeof next_vh_ : 0;
+    view page = std::move(*next_);
+    next_.reset();
+    ++stats_.rx_reads;
+    if (r > hn) take(std::move(page), next_vh_, r - hn);
+    if (burst_ && !read_ready()) return;
+    arm();
+  }
+
+  // Reads frames until the device is empty (a batch at most). False when the
+  // device failed (deleted under us): stop waiting on it, or the descriptor
+  // stays readable and poll() never returns.
   bool read_ready() noexcept {
     for (std::size_t i = 0; i < read_batch; ++i) {
       std::uint8_t vh[virtio_net_header_view::header_size] = {};
@@ -264,32 +313,35 @@ class BasicTapNetif {
       const ssize_t r = ::readv(fd_.native_handle(), iov, rx_offload_ ? 3 : 2);
       if (r <= 0) return r == 0 || read_failed(errno);
       ++stats_.rx_reads;
-      if (static_cast<std::size_t>(r) <= hn) continue;
-      const std::size_t n = static_cast<std::size_t>(r) - hn;
-      const offload_info info = virtio_net_header_view::parse(vh)->to_info();
-      offload::rx_reject why{};
-      const auto kind = offload::classify(info, n, page_size, &why);
-      if (!kind || (!Offload && *kind == offload::rx_kind::merged)) {
-        if (kind) why = offload::rx_reject::gso_type;  // no TCP here: merged frames were never asked for
-        refuse(why);
-        continue;
-      }
-      if constexpr (Offload) {
-        if (*kind == offload::rx_kind::merged) {
-          ++stats_.rx_gso_frames;
-          const std::size_t in_page = std::min(n, page_size);
-          split({{page->data(), in_page}, {big_.get(), n - in_page}}, info.gso_size);
-          continue;
-        }
-      }
-      view frame = page->head(n);
-      // A partial checksum: the host's own stack sent it (TUN_F_CSUM), there is
-      // nothing to verify, and it is completed only for a capture, which shows the wire.
-      if (*kind == offload::rx_kind::partial && pcap_) (void)offload::complete_partial_checksum(frame.bytes(), info);
-      if (*kind != offload::rx_kind::plain) frame.mark_checksum_verified();
-      deliver(std::move(frame));
+      if (static_cast<std::size_t>(r) > hn) take(std::move(*page), vh, static_cast<std::size_t>(r) - hn);
     }
     return true;
+  }
+
+  // A frame of n bytes read into `page` (and big_ past it), behind the virtio header vh.
+  void take(view page, std::span<std::uint8_t> vh, std::size_t n) noexcept {
+    const offload_info info = virtio_net_header_view::parse(vh)->to_info();
+    offload::rx_reject why{};
+    const auto kind = offload::classify(info, n, page_size, &why);
+    if (!kind || (!Offload && *kind == offload::rx_kind::merged)) {
+      if (kind) why = offload::rx_reject::gso_type;  // no TCP here: merged frames were never asked for
+      refuse(why);
+      return;
+    }
+    if constexpr (Offload) {
+      if (*kind == offload::rx_kind::merged) {
+        ++stats_.rx_gso_frames;
+        const std::size_t in_page = std::min(n, page_size);
+        split({{page.data(), in_page}, {big_.get(), n - in_page}}, info.gso_size);
+        return;
+      }
+    }
+    view frame = page.head(n);
+    // A partial checksum: the host's own stack sent it (TUN_F_CSUM), there is
+    // nothing to verify, and it is completed only for a capture, which shows the wire.
+    if (*kind == offload::rx_kind::partial && pcap_) (void)offload::complete_partial_checksum(frame.bytes(), info);
+    if (*kind != offload::rx_kind::plain) frame.mark_checksum_verified();
+    deliver(std::move(frame));
   }
 
   void refuse(offload::rx_reject why) noexcept {
@@ -347,6 +399,12 @@ class BasicTapNetif {
   bool rx_offload_ = false;  // received frames may be merged or lack checksums
   std::unique_ptr<std::uint8_t[]> big_;
   bool flush_posted_ = false;
+  bool loop_flushes_ = false;  // the clock flushes before each wait
+  // The read Asio holds: its page and virtio header, and whether the last try found a frame waiting.
+  static constexpr std::uint8_t no_frame = 0xff;
+  std::optional<view> next_;
+  std::uint8_t next_vh_[virtio_net_header_view::header_size] = {};
+  bool burst_ = false;
   // Only a device that offloads TCP holds segments to merge: an image without TCP
   // has no batching code at all (tests/scripts/symbols.sh).
   struct no_batch {};
