@@ -8,7 +8,7 @@
 // A session's connection ends with a reset once its last reply is in (no
 // TIME_WAIT: thousands of sessions a second would use up the ports).
 // Replies are counted as they complete within the run's window; sessions still
-// open at its end are left unfinished.
+// open at its end are left unfinished (and reset).
 // Usage: bench_tweets_load ADDR PORT --rate R --seconds S [--users 100]
 //          [--timeout-ms 2000] [--max-open 4000]
 // Prints one line: rate seconds started completed failed unstarted replies
@@ -95,6 +95,8 @@ class load {
       const int n = epoll_wait(epoll_, events, 256, wait_ns > 0 ? static_cast<int>(wait_ns / 1'000'000) : 0);
       for (int k = 0; k < n; ++k) step(events[k].data.u32, t0, window);
     }
+    for (std::size_t i = 0; i < sessions_.size(); ++i)  // unfinished: reset, so the next run starts clean
+      if (sessions_[i].fd >= 0) end(i);
     return std::move(totals_);
   }
 
