@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
   if (argc != 3) return std::fprintf(stderr, "usage: %s SOCKET DATABASE\n", argv[0]), 2;
   tweets store(argv[2]);
   if (FCGX_Init() != 0) return std::fprintf(stderr, "bench_tweets_fcgi: FCGX_Init failed\n"), 1;
-  const int sock = FCGX_OpenSocket(argv[1], 128);
+  const int sock = FCGX_OpenSocket(argv[1], 4096);  // nginx connects once per request
   if (sock < 0) return std::fprintf(stderr, "bench_tweets_fcgi: cannot listen on %s\n", argv[1]), 1;
   FCGX_Request r;
   FCGX_InitRequest(&r, sock, 0);

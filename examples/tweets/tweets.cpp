@@ -7,11 +7,11 @@
 //
 // Memory is bounded: max_users users (a fixed open-addressing table; a new user
 // past that is a 503), each with a ring of the last 100 tweets, from which GETs
-// are answered. Each POST is first a durable commit in the B-tree (key
+// are answered. Each POST is first made durable in the B-tree (key
 // t/USER/SLOT, the ring slot it fills, so the device holds the rings and no
 // more), then goes into the ring; 201 means the tweet survives a restart, which
-// reads the rings back from the B-tree. The store takes one call at a time:
-// POSTs wait their turn. A reply is built into I/O pages in one go (a consistent
+// reads the rings back from the B-tree. POSTs that arrive together share one
+// commit (group commit: one flush for the batch). A reply is built into I/O pages in one go (a consistent
 // snapshot, since a POST may overwrite a ring slot while the reply is still in
 // flight) and sent with its Content-Length. One source for every target, like
 // examples/www.
@@ -66,7 +66,8 @@ struct tweet {
 struct user {
   std::uint8_t name_length = 0;  // 0: a free slot
   char name[max_name];
-  std::uint64_t posted = 0;  // tweets ever posted; the ring holds the last tweets_kept
+  std::uint64_t posted = 0;    // tweets ever posted; the ring holds the last tweets_kept
+  std::uint64_t reserved = 0;  // sequence numbers handed out (posted, and those waiting for their commit)
   std::array<tweet, tweets_kept> ring;
   std::string_view name_view() const noexcept { return {name, name_length}; }
 };
@@ -102,7 +103,7 @@ class store {
     return nullptr;
   }
 
-  std::uint64_t next_id() const noexcept { return next_id_ + 1; }
+  std::uint64_t new_id() noexcept { return ++issued_; }
   // The tweet numbered `sequence` of the user (its ring slot is sequence % tweets_kept).
   void put(user& u, std::uint64_t sequence, std::uint64_t id, std::string_view text) noexcept {
     tweet& t = u.ring[sequence % tweets_kept];
@@ -110,7 +111,9 @@ class store {
     t.length = static_cast<std::uint16_t>(text.size());
     std::memcpy(t.text, text.data(), text.size());
     if (sequence >= u.posted) u.posted = sequence + 1;
+    if (u.posted > u.reserved) u.reserved = u.posted;
     if (id > next_id_) next_id_ = id;
+    if (id > issued_) issued_ = id;
   }
 
   std::size_t users() const noexcept { return count_; }
@@ -120,7 +123,8 @@ class store {
  private:
   std::vector<user> users_;
   std::size_t count_ = 0;
-  std::uint64_t next_id_ = 0;
+  std::uint64_t next_id_ = 0;  // the highest id stored
+  std::uint64_t issued_ = 0;   // the highest id handed out
 };
 
 // A tweet as the B-tree holds it: key t/USER/SLOT; value u64 id, u64 the user's
@@ -273,31 +277,108 @@ struct report {
   }
 };
 
-// The B-tree takes one call at a time: a POST waits for its turn, and gives it
-// back when it ends (or is cancelled).
-class turns {
+// Group commit. A POST queues its tweet and waits; one committer task puts
+// every queued tweet into the B-tree and makes them all durable with one commit
+// (one flush), then shows them in the rings and wakes their POSTs. Tweets that
+// come while a commit waits on the device fill the next batch, so under load a
+// flush is paid once per batch, not once per POST (the B-tree takes one call at
+// a time, so POSTs could not overlap their commits otherwise). After a failed
+// commit the B-tree refuses everything until reopened, and so does this (503).
+template <class Tree>
+class committer {
  public:
-  explicit turns(uni::scheduler& s) noexcept : waiting_(s) {}
-  // False if the server is going away. (No co_await in a condition: GCC 12.)
-  uni::task<bool> take() {
-    while (busy_) {
-      const uni::wake_reason why = co_await waiting_.wait();
-      if (why == uni::wake_reason::cancelled) co_return false;
+  static constexpr std::size_t max_batch = 32;
+
+  committer(uni::scheduler& s, Tree& tree, store& st) noexcept
+      : tree_(tree), st_(st), queued_(s), committed_(s), room_(s) {}
+
+  // Queues `text` as u's next tweet and waits for its commit: its id, or 0 if
+  // it was not stored (or the server is going away).
+  uni::task<std::uint64_t> post(user& u, std::string_view text) {
+    while (batches_[filling_].count == max_batch && !broken()) {
+      const uni::wake_reason why = co_await room_.wait();
+      if (why == uni::wake_reason::cancelled) co_return 0;
     }
-    busy_ = true;
-    co_return true;
+    if (broken()) co_return 0;
+    batch& b = batches_[filling_];
+    pending& p = b.tweets[b.count++];
+    p.u = &u;
+    p.sequence = u.reserved++;
+    p.id = st_.new_id();
+    p.length = static_cast<std::uint16_t>(text.size());
+    std::memcpy(p.text, text.data(), text.size());
+    const std::uint64_t id = p.id, mine = number_;
+    queued_.notify_one();
+    while (committed_through_ < mine) {
+      const uni::wake_reason why = co_await committed_.wait();
+      if (why == uni::wake_reason::cancelled) co_return 0;
+    }
+    co_return mine < first_failed_ ? id : 0;
   }
-  struct held {
-    turns* t;
-    ~held() {
-      t->busy_ = false;
-      t->waiting_.notify_one();
+
+  // The committer: one batch at a time, until cancelled.
+  uni::task<void> run() {
+    while (true) {
+      while (batches_[filling_].count == 0) {
+        const uni::wake_reason why = co_await queued_.wait();
+        if (why == uni::wake_reason::cancelled) co_return;
+      }
+      batch& b = batches_[filling_];
+      const std::uint64_t n = number_++;
+      filling_ ^= 1;  // the other batch is empty: new tweets go there meanwhile
+      room_.notify_all();
+      bool ok = !broken();
+      for (std::size_t i = 0; ok && i < b.count; ++i) {
+        const pending& p = b.tweets[i];
+        uni::btree::store64(record_, p.id);
+        uni::btree::store64(record_ + 8, p.sequence);
+        std::memcpy(record_ + record_header, p.text, p.length);
+        const uni::view value = uni::view::unowned(std::span<const std::uint8_t>(record_, record_header + p.length));
+        const tweet_key key(p.u->name_view(), p.sequence);
+        auto staged = co_await tree_.put(key.view(), std::span<const uni::view>(&value, 1));
+        ok = staged.ok();
+        if (!ok) uni::log_error("tweets: storing a tweet: ", uni::to_string(staged.err()));
+      }
+      if (ok) {
+        auto durable = co_await tree_.commit();
+        ok = durable.ok();
+        if (!ok) uni::log_error("tweets: committing ", b.count, " tweets: ", uni::to_string(durable.err()));
+      }
+      for (std::size_t i = 0; ok && i < b.count; ++i) {  // durable first: the rings only show what a restart reads back
+        const pending& p = b.tweets[i];
+        st_.put(*p.u, p.sequence, p.id, {p.text, p.length});
+      }
+      if (!ok && first_failed_ > n) first_failed_ = n;
+      b.count = 0;
+      committed_through_ = n;
+      committed_.notify_all();
+      room_.notify_all();  // (a failure: POSTs waiting for room hear it)
     }
-  };
+  }
 
  private:
-  bool busy_ = false;
-  uni::wait_queue waiting_;
+  struct pending {
+    user* u = nullptr;
+    std::uint64_t sequence = 0, id = 0;
+    std::uint16_t length = 0;
+    char text[max_tweet];
+  };
+  struct batch {
+    std::array<pending, max_batch> tweets;
+    std::size_t count = 0;
+  };
+  bool broken() const noexcept { return first_failed_ != never; }
+  static constexpr std::uint64_t never = ~std::uint64_t{0};
+
+  Tree& tree_;
+  store& st_;
+  std::array<batch, 2> batches_;
+  std::size_t filling_ = 0;               // the batch new tweets join
+  std::uint64_t number_ = 1;              // ...and its number
+  std::uint64_t committed_through_ = 0;   // batches up to this one are done
+  std::uint64_t first_failed_ = never;
+  std::uint8_t record_[record_header + max_tweet];
+  uni::wait_queue queued_, committed_, room_;
 };
 
 uni::task<int> serve(auto& stack, auto& disks, const uni::appliance_options& o) {
@@ -309,9 +390,10 @@ uni::task<int> serve(auto& stack, auto& disks, const uni::appliance_options& o) 
   r.s = &st;
   const bool restored = co_await restore(*tree, st, static_cast<std::uint64_t>(stack.sched().now().time_since_epoch().count()));
   if (!restored) co_return 1;
-  turns store_turns(stack.sched());
+  auto commits = std::make_unique<committer<tweet_tree<disk>>>(stack.sched(), *tree, st);  // 20 KiB: two batches
+  auto committing = uni::spawn(stack.sched(), commits->run());
 
-  auto post = [&st, &tree, &store_turns](uni::http::exchange& ex) -> uni::task<void> {
+  auto post = [&st, &commits](uni::http::exchange& ex) -> uni::task<void> {
     const std::string_view name = ex.param("user");
     if (!valid_name(name)) {
       co_await ex.respond_static(400, "text/plain", "bad user name\n");
@@ -334,35 +416,14 @@ uni::task<int> serve(auto& stack, auto& disks, const uni::appliance_options& o) 
       co_await ex.respond_static(400, "text/plain", "empty tweet\n");
       co_return;
     }
-    const bool mine = co_await store_turns.take();
-    if (!mine) co_return;
-    std::uint64_t id = 0;
-    std::string_view refused;  // why not, answered once the turn is given back
-    {
-      turns::held turn{&store_turns};
-      user* u = st.find(name, true);
-      if (!u) {
-        refused = "no room for another user\n";
-      } else {  // durable first: the ring only shows what a restart reads back
-        id = st.next_id();
-        const std::uint64_t sequence = u->posted;
-        std::uint8_t record[record_header + max_tweet];
-        uni::btree::store64(record, id);
-        uni::btree::store64(record + 8, sequence);
-        std::memcpy(record + record_header, text, length);
-        const uni::view value = uni::view::unowned(std::span<const std::uint8_t>(record, record_header + length));
-        const tweet_key key(name, sequence);
-        auto stored = co_await tree->set(key.view(), std::span<const uni::view>(&value, 1));
-        if (stored) {
-          st.put(*u, sequence, id, {text, length});
-        } else {
-          uni::log_error("tweets: storing a tweet: ", uni::to_string(stored.err()));
-          refused = "the store failed\n";
-        }
-      }
+    user* u = st.find(name, true);
+    if (!u) {
+      co_await ex.respond_static(503, "text/plain", "no room for another user\n");
+      co_return;
     }
-    if (!refused.empty()) {
-      co_await ex.respond_static(503, "text/plain", refused);
+    const std::uint64_t id = co_await commits->post(*u, {text, length});
+    if (id == 0) {
+      co_await ex.respond_static(503, "text/plain", "the store failed\n");
       co_return;
     }
     json_pages j(ex);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/xen/dom0.sh IMAGE NAME [ping ADDR [tcp|http|http-fat|dns|memcache] | disk | summon | vchan]: tier 3. (IMAGE `linux`: a Debian Linux
+# tests/xen/dom0.sh IMAGE NAME [ping ADDR [tcp|http|http-fat|dns|memcache|tweets] | disk | summon | vchan]: tier 3. (IMAGE `linux`: a Debian Linux
 # PVH domU with netfront instead of a uni image, the comparison for boot times.) Boots the real Xen 4.17 under
 # QEMU (TCG) with a Debian Linux PV dom0 that runs from an initramfs built here:
 # busybox, the Xen toolstack (xenstored, xenconsoled, xl) and the kernel's
@@ -14,7 +14,9 @@
 # writes seed 9's and reads it back (--check write), and once that domain is gone
 # the image's bytes must be seed 9's; with `http-fat` (IMAGE: www-disk), the http
 # checks against a FAT-32 image of examples/www/site made here by mkfs.fat and
-# mcopy, given as xvda -- prints the domU console, and reports the
+# mcopy, given as xvda; with `tweets`, tests/xen/tweets_dom0.sh's checks (the
+# appliance's B-tree on a disk through blkback, read back by a second domain) --
+# prints the domU console, and reports the
 # verdict to QEMU's isa-debug-exit through /dev/port.
 # The domU console log is kept as NAME-dom0.domu.log, the whole run as NAME-dom0.log.
 # Exits 77 when QEMU, Xen or the dom0 packages are missing.
@@ -48,7 +50,7 @@ cp -L /lib64/ld-linux-x86-64.so.2 "$rd/lib64/"
 mods=(net/llc/llc net/802/stp net/bridge/bridge drivers/xen/xen-evtchn drivers/xen/xen-gntdev drivers/xen/xen-gntalloc
       drivers/xen/xen-privcmd drivers/xen/xenfs/xenfs drivers/net/xen-netback/xen-netback)
 load="llc stp bridge xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback"
-if [[ $check == disk || $check_tcp == http-fat ]]; then  # blkback, and loop devices for the image file
+if [[ $check == disk || $check_tcp == http-fat || $check_tcp == tweets ]]; then  # blkback, and loop devices for the image file
   mods+=(drivers/block/loop drivers/block/xen-blkback/xen-blkback)
   load="$load loop xen-blkback"
 fi
@@ -123,6 +125,8 @@ for seed, name in ((7, "disk.img"), (9, "want.img")):
             f.write(struct.pack("<Q", s) + bytes((s * 31 + i + seed) & 255 for i in range(8, 512)))
 PY
 fi
+app_check=""  # an appliance's checks of its own, once it answers ping
+[[ $check_tcp == tweets ]] && source "$(dirname "${BASH_SOURCE[0]}")/tweets_dom0.sh"  # the B-tree kept across domains
 domu_cfg() {  # NAME EXTRA: an xl configuration
   printf '%s\n' "name = \"$1\"" "type = \"$domu_type\"" "$domu_kernel" "memory = $domu_memory" "vcpus = 1" \
     "$devices" ${2:+"extra = \"$2\""} 'on_poweroff = "destroy"' 'on_crash = "preserve"'
@@ -162,22 +166,24 @@ if [ "$check" = disk ]; then
   echo "dom0: ---- domU console ($name-read) ----"; cat \$read_log; echo "dom0: ---- end ----"
   grep -q "$name: exit status 0" \$read_log || verdict 15
 fi
-[ "$check_tcp" = http-fat ] && cp /app/disk.img /tmp/disk.img
+case "$check_tcp" in http-fat|tweets) cp /app/disk.img /tmp/disk.img ;; esac
 echo "dom0: toolstack up at \$(cut -d' ' -f1 /proc/uptime) s; xl create $name"
 t0=\$(cut -d' ' -f1 /proc/uptime)
 # (xl used to die at random here, in its domain-monitoring child or of heap
 # corruption, leaving a half-made domain, until Xen's FPU switching was made
 # eager (spec-ctrl=eager-fpu below), and once hung after restoring the domain's
-# CPU: cut it off after 20 s (it takes ~1 s), remove what it left by id, wait
-# until that is gone, and try again, three times in all; each retry is logged.)
-created=0
-for attempt in 1 2 3; do
-  if timeout 20 xl create /app/$name.cfg; then created=1; break; fi
-  echo "dom0: xl create failed (attempt \$attempt)"
-  for id in \$(xl list 2>/dev/null | awk 'NR > 2 { print \$2 }'); do xl destroy \$id 2>/dev/null; done
-  for i in 1 2 3 4 5 6 7 8 9 10; do xl list $name >/dev/null 2>&1 || break; sleep 0.5; done
-done
-[ \$created = 1 ] || verdict 13
+# CPU: cut it off after 20 s (it takes ~1 s), remove what it left
+# by id, wait until that is gone, and try again, three times in all.)
+create_domain() {  # CFG NAME
+  for attempt in 1 2 3; do
+    timeout 20 xl create \$1 && return 0
+    echo "dom0: xl create failed (attempt \$attempt)"
+    for id in \$(xl list 2>/dev/null | awk 'NR > 2 { print \$2 }'); do xl destroy \$id 2>/dev/null; done
+    for i in 1 2 3 4 5 6 7 8 9 10; do xl list \$2 >/dev/null 2>&1 || break; sleep 0.5; done
+  done
+  return 1
+}
+create_domain /app/$name.cfg $name || verdict 13
 domu=/var/log/xen/console/guest-$name.log
 ok=0
 limit=\$(( \${t0%.*} + ${UNI_XEN_DOMU_SECONDS:-40} ))
@@ -220,6 +226,7 @@ if [ "$check" = ping ] && [ \$ok = 1 ]; then
       echo "dom0: memcache stored and answered a get over netfront"
     else echo "dom0: memcache answer wrong:"; cat /tmp/mc; ok=0; fi
   fi
+$app_check
   # A clean stop: xl shutdown -> control/shutdown -> netfront closes -> poweroff.
   if [ "$image" != linux ]; then
     timeout 20 xl shutdown -w $name >/dev/null 2>&1
