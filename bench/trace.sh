@@ -111,7 +111,8 @@ slower() {  # slower TRACED UNTRACED higher|lower: how much worse traced is, aga
   echo "# Tracing's cost: traced against untraced, DNS and TCP through uni's stack"
   echo
   echo "$(date -u +%Y-%m-%d), $(nproc) cores, load average $load_before before and $load_after after;"
-  echo "$repeats alternating runs each (bench/trace.sh): DNS zone of $names names, ${seconds} s a run; TCP $megabytes MB x 3 a run."
+  echo "$repeats alternating runs each (bench/trace.sh): DNS zone of $names names, ${seconds} s a run; TCP $megabytes MB x 3 a run;"
+  echo "the traced twins record into a ring of ${UNI_TRACE_EVENTS:-Config::trace_events (uni/config.hpp)} events."
   echo
   echo "| DNS (stack path) | CPU ns per query (median) | q/s, wall clock (median) | CPU ns per query, each run |"
   echo "| --- | ---: | ---: | --- |"

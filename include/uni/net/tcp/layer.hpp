@@ -236,7 +236,7 @@ class layer {
       if constexpr (Config::trace) {
         std::size_t length = 0;
         for (const view& v : payload) length += v.size();
-        s.probe.segment_out(l->trace_device_, static_cast<std::uint32_t>(index), *s.conn, h, length);
+        s.probe.segment_out(l->trace_device_, static_cast<std::uint32_t>(index), h, length);
       }
       l->transmit(s.conn->ends(), h, payload);
     }
