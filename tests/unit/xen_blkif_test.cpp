@@ -141,6 +141,12 @@ struct fixture {
     std::memset(p->data(), fill, p->size());
     return std::move(*p);
   }
+  // n pages cut to `bytes` each, page i filled with first + i * step.
+  std::vector<view> fresh_pages(int n, std::size_t bytes, std::uint8_t first = 0, std::uint8_t step = 0) {
+    std::vector<view> pages;
+    for (int i = 0; i < n; ++i) pages.push_back(fresh_page(static_cast<std::uint8_t>(first + i * step)).head(bytes));
+    return pages;
+  }
   // Issues every part of a read or write of `pages` from 512-byte sector `sector`.
   void issue_all(std::uint8_t op, std::uint64_t sector, std::span<const view> pages, queue::batch& b) {
     std::size_t next = 0;
@@ -166,8 +172,7 @@ struct fixture {
 
 TEST_CASE("blkif: a request holds up to 11 segments, and the rest go in the next", "[xen][blkif]") {
   fixture f;
-  std::vector<view> pages;
-  for (int i = 0; i < 13; ++i) pages.push_back(f.fresh_page(static_cast<std::uint8_t>('a' + i)).head(1024));
+  const std::vector<view> pages = f.fresh_pages(13, 1024, 'a', 1);
   queue::batch b;
   f.issue_all(BLKIF_OP_WRITE, 4, pages, b);
   auto reqs = f.back.take_all();
@@ -185,8 +190,7 @@ TEST_CASE("blkif: a request holds up to 11 segments, and the rest go in the next
 
 TEST_CASE("blkif: answers out of order complete the batch when the last part is in", "[xen][blkif]") {
   fixture f;
-  std::vector<view> out;
-  for (int i = 0; i < 12; ++i) out.push_back(f.fresh_page(static_cast<std::uint8_t>(i + 1)).head(512));
+  const std::vector<view> out = f.fresh_pages(12, 512, 1, 1);
   queue::batch w;
   f.issue_all(BLKIF_OP_WRITE, 0, out, w);
   auto reqs = f.back.take_all();
@@ -427,8 +431,7 @@ TEST_CASE("blkif: more than 11 pages go as one indirect request, its page reused
   fixture f(1, 256);
   REQUIRE(f.q.indirect());
   REQUIRE(f.q.request_segments() == 64);
-  std::vector<view> out;
-  for (int i = 0; i < 40; ++i) out.push_back(f.fresh_page(static_cast<std::uint8_t>(i + 1)).head(1024));
+  const std::vector<view> out = f.fresh_pages(40, 1024, 1, 1);
   queue::batch w;
   f.issue_all(BLKIF_OP_WRITE, 8, out, w);
   auto reqs = f.back.take_all();
@@ -455,8 +458,7 @@ TEST_CASE("blkif: more than 11 pages go as one indirect request, its page reused
 
   // Read back 70 pages: 64 in an indirect request (answered BLKIF_OP_INDIRECT, as
   // blkif.h reads), 6 in a direct one; the indirect page is the one kept.
-  std::vector<view> in;
-  for (int i = 0; i < 70; ++i) in.push_back(f.fresh_page(0).head(512));
+  const std::vector<view> in = f.fresh_pages(70, 512);
   const std::size_t pool_after_pages = f.pool->statistics().in_use;
   queue::batch r;
   f.issue_all(BLKIF_OP_READ, 8, in, r);
@@ -486,8 +488,7 @@ TEST_CASE("blkif: more than 11 pages go as one indirect request, its page reused
 TEST_CASE("blkif: without indirect requests, or their pages, the same call goes direct", "[xen][blkif]") {
   for (const bool offered : {false, true}) {
     fixture f(1, offered ? 32 : 0);
-    std::vector<view> out;
-    for (int i = 0; i < 30; ++i) out.push_back(f.fresh_page(0).head(512));
+    const std::vector<view> out = f.fresh_pages(30, 512);
     std::vector<view> hoard;  // every page left: none for an indirect request
     for (auto p = f.pool->allocate(); p; p = f.pool->allocate()) hoard.push_back(std::move(*p));
     queue::batch b;
@@ -502,8 +503,7 @@ TEST_CASE("blkif: without indirect requests, or their pages, the same call goes 
 
 TEST_CASE("blkif: the grants bound what is in flight, a call waits for answers", "[xen][blkif]") {
   fixture f(1, 64);  // 32 requests, 352 grants
-  std::vector<view> pages;
-  for (int i = 0; i < 64; ++i) pages.push_back(f.fresh_page(0).head(512));
+  const std::vector<view> pages = f.fresh_pages(64, 512);
   std::vector<std::unique_ptr<queue::batch>> batches;
   std::size_t requests = 0;
   while (f.q.ready()) {
@@ -524,8 +524,7 @@ TEST_CASE("blkif: the grants bound what is in flight, a call waits for answers",
 
 TEST_CASE("blkif: a hostile backend's answers to indirect requests", "[xen][blkif]") {
   fixture f(1, 64);
-  std::vector<view> pages;  // (after f: they go back to its pool first)
-  for (int i = 0; i < 20; ++i) pages.push_back(f.fresh_page(0).head(512));
+  const std::vector<view> pages = f.fresh_pages(20, 512);  // (after f: they go back to its pool first)
 
   SECTION("an indirect request answered with another operation stops the queue") {
     for (const std::uint8_t op : {std::uint8_t{BLKIF_OP_WRITE}, std::uint8_t{BLKIF_OP_FLUSH_DISKCACHE}}) {
