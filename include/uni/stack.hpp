@@ -166,7 +166,7 @@ class Stack {
   // Logs one line per layer: "ipv4: rx 10 tx 9 dropped 1 (bad checksum 1)".
   void log_counters() const noexcept {
     log_info("ethernet: ", counters_.ethernet);
-    log_info("arp: ", counters_.arp);
+    log_info("arp: ", counters_.arp, ", ", arp_.confirmations(), " entries confirmed in use");
     log_info("ipv4: ", counters_.ipv4);
     log_info("icmp: ", counters_.icmp);
     if constexpr (Config::udp) log_info("udp: ", counters_.udp);

@@ -6,8 +6,10 @@
 //      them, and emit() gives back the same 28 bytes;
 //   2. the same bytes drive an arp_cache<4> as a list of operations (learn,
 //      refresh, start, lookup, time passing), checked against what the table
-//      promises: bounded, learned entries found until they expire, resolution
-//      retried at most max_requests times and then reported failed exactly once;
+//      promises: bounded, learned entries found until they expire (or, if used,
+//      while they are confirmed by at most max_requests requests to their own
+//      address), resolution retried at most max_requests times and then
+//      reported failed exactly once;
 //   3. the packet goes to a stack three times: with an empty table, while the
 //      sender's address is being resolved for a waiting packet, and with the
 //      sender already known. A request for our address gets exactly one reply to
@@ -52,6 +54,8 @@ void check_cache(std::span<const std::uint8_t> b) {
     unsigned requests = 0;        // sent for the resolution in progress
     std::optional<mac_address> learned;
     time_point learned_at{};
+    bool used = false;            // looked up since learned_at
+    unsigned probes = 0;          // requests confirming it since it expired
   } m[addresses];
   auto ip = [](std::size_t i) { return ipv4_address::from_octets(10, 0, 0, static_cast<std::uint8_t>(i + 1)); };
   auto index = [&](ipv4_address a) { return static_cast<std::size_t>((a.value & 0xff) - 1); };
@@ -64,6 +68,7 @@ void check_cache(std::span<const std::uint8_t> b) {
         if (cache.learn(ip(i), mac, now)) {
           m[i] = {false, 0, mac, now};
           FUZZ_CHECK(cache.lookup(ip(i), now) == mac);
+          m[i].used = true;
         }
         break;
       case 1:
@@ -75,23 +80,37 @@ void check_cache(std::span<const std::uint8_t> b) {
           FUZZ_CHECK(!m[i].resolving);
           m[i] = {true, 1, std::nullopt, {}};
         }
-        if (r == arp_cache<cap>::start_result::pending) FUZZ_CHECK(m[i].resolving || cache.lookup(ip(i), now));
+        if (r == arp_cache<cap>::start_result::pending) {
+          const bool found = cache.lookup(ip(i), now).has_value();
+          FUZZ_CHECK(m[i].resolving || found);
+          m[i].used |= found;
+        }
         FUZZ_CHECK(cache.pending(ip(i)) == (r != arp_cache<cap>::start_result::table_full && m[i].resolving));
         break;
       }
       case 3: {
         auto got = cache.lookup(ip(i), now);
-        // Found only what was learned and not yet expired (it may have been evicted).
-        if (got) FUZZ_CHECK(m[i].learned == got && now < m[i].learned_at + timing.reachable_time);
+        // Found only what was learned and not yet expired, or used before it
+        // expired (it may have been evicted, or forgotten after its probes).
+        if (got) {
+          FUZZ_CHECK(m[i].learned == got && (now < m[i].learned_at + timing.reachable_time || m[i].used));
+          m[i].used = true;
+        }
         break;
       }
       case 4:
         now += std::chrono::milliseconds(b[at + 2]) * 20;
         cache.on_timer(
             now,
-            [&](ipv4_address a) {
+            [&](ipv4_address a, mac_address to) {
               auto& e = m[index(a)];
-              FUZZ_CHECK(e.resolving && ++e.requests <= timing.max_requests);
+              if (to == mac_address::broadcast()) {
+                FUZZ_CHECK(e.resolving && ++e.requests <= timing.max_requests);
+                return;
+              }
+              // A confirmation: of a used entry, past its expiry, to its own address.
+              FUZZ_CHECK(e.learned == to && e.used && now >= e.learned_at + timing.reachable_time);
+              FUZZ_CHECK(++e.probes <= timing.max_requests);
             },
             [&](ipv4_address a) {
               auto& e = m[index(a)];
@@ -106,8 +125,9 @@ void check_cache(std::span<const std::uint8_t> b) {
       if (!cache.pending(ip(k))) m[k].resolving = false;
     }
     FUZZ_CHECK(cache.size() <= cap);
+    // Every entry has a deadline: an expiry, a confirmation or a retry.
+    FUZZ_CHECK((cache.next_deadline() != time_never) == (cache.size() != 0));
     const bool any_resolving = std::any_of(std::begin(m), std::end(m), [](const model& e) { return e.resolving; });
-    FUZZ_CHECK((cache.next_deadline() != time_never) == any_resolving);
     if (any_resolving) FUZZ_CHECK(cache.next_deadline() <= now + timing.retry_interval);
   }
 }

@@ -128,15 +128,17 @@ TEST_CASE("ARP table: entries expire, resolution retries then fails", "[arp]") {
   const ipv4_address x = ipv4_address::from_octets(10, 0, 0, 9);
   const mac_address m{{2, 1, 1, 1, 1, 1}};
   CHECK(c.learn(x, m, time_point{0s}));
-  CHECK(c.lookup(x, time_point{59s}).value() == m);
-  CHECK_FALSE(c.lookup(x, time_point{60s}).has_value());  // expired
+  CHECK(c.next_deadline() == time_point{60s});
+  CHECK_FALSE(c.lookup(x, time_point{60s}).has_value());  // expired, never used
 
   using sr = arp_cache<2>::start_result;
   CHECK(c.start(x, time_point{100s}) == sr::started);
   CHECK(c.start(x, time_point{100s}) == sr::pending);
-  std::vector<int> events;  // 1 = request, 0 = failure
+  std::vector<int> events;  // 1 = broadcast request, 0 = failure
   auto tick = [&](time_point t) {
-    c.on_timer(t, [&](ipv4_address) { events.push_back(1); }, [&](ipv4_address) { events.push_back(0); });
+    c.on_timer(
+        t, [&](ipv4_address, mac_address to) { events.push_back(to == mac_address::broadcast()); },
+        [&](ipv4_address) { events.push_back(0); });
   };
   CHECK(c.next_deadline() == time_point{101s});
   tick(time_point{101s});
@@ -145,6 +147,43 @@ TEST_CASE("ARP table: entries expire, resolution retries then fails", "[arp]") {
   CHECK(events == std::vector<int>{1, 1, 0});  // requests 2 and 3, then give up
   CHECK_FALSE(c.pending(x));
   CHECK(c.next_deadline() == time_never);
+}
+
+TEST_CASE("ARP table: an entry in use when it expires stays in use while requests to its address confirm it",
+          "[arp]") {
+  arp_cache<2> c{arp_timing{std::chrono::seconds(60), std::chrono::seconds(1), 3}};
+  const ipv4_address x = ipv4_address::from_octets(10, 0, 0, 9);
+  const mac_address m{{2, 1, 1, 1, 1, 1}};
+  std::vector<mac_address> requests;
+  int failures = 0;
+  auto tick = [&](time_point t) {
+    c.on_timer(t, [&](ipv4_address, mac_address to) { requests.push_back(to); }, [&](ipv4_address) { ++failures; });
+  };
+  CHECK(c.learn(x, m, time_point{0s}));
+  CHECK(c.lookup(x, time_point{59s}) == m);
+  CHECK(c.lookup(x, time_point{60s}) == m);  // expired but used: still used
+  tick(time_point{60s});
+  CHECK(requests == std::vector<mac_address>{m});  // asked at its own address
+  CHECK(c.lookup(x, time_point{60500ms}) == m);
+  CHECK(c.start(x, time_point{60500ms}) == arp_cache<2>::start_result::pending);
+
+  // An answer makes it reachable for another 60 s; unused, it then goes quietly.
+  CHECK(c.refresh(x, m, time_point{60500ms}));
+  CHECK(c.next_deadline() == time_point{120500ms});
+  tick(time_point{120500ms});
+  CHECK(requests.size() == 1);
+  CHECK(c.size() == 0);
+
+  // No answer: max_requests requests to it, then it is forgotten (no failure:
+  // nothing was waiting for it) and the next use resolves it afresh.
+  CHECK(c.learn(x, m, time_point{200s}));
+  CHECK(c.lookup(x, time_point{201s}) == m);
+  for (int s = 260; s <= 263; ++s) tick(time_point{std::chrono::seconds(s)});
+  CHECK(requests.size() == 4);
+  CHECK(failures == 0);
+  CHECK_FALSE(c.lookup(x, time_point{263s}).has_value());
+  CHECK(c.start(x, time_point{263s}) == arp_cache<2>::start_result::started);
+  CHECK(c.probes() == 2);
 }
 
 TEST_CASE("ARP table: bounded, evicts the least recently used, never one being resolved", "[arp]") {

@@ -355,6 +355,55 @@ TEST_CASE("ARP: a send waits for resolution, retries, then fails with unreachabl
   CHECK(f.clock.now() >= time_point{default_config::arp.retry_interval * default_config::arp.max_requests});
 }
 
+TEST_CASE("RFC 1122 2.3.2.1: a neighbour in use is confirmed at its own address when its entry expires; "
+          "traffic never waits",
+          "[stack][arp]") {
+  fixture f;
+  f.teach_arp();
+  auto sock = f.stack.udp_bind(1000);
+  const bytes payload = pattern(10);
+  auto send_one = [&] {
+    auto sender = [&]() -> task<void> {
+      auto r = co_await sock->send_to({peer_ip, 7}, view::unowned(std::span<const std::uint8_t>(payload)));
+      CHECK(r.ok());
+    };
+    REQUIRE(run(f.sched, f.clock, sender()).ok());
+    f.settle();
+    CHECK(f.peer.take(0x0800).size() == 1);  // went out at once
+    CHECK(f.stack.pending_packets() == 0);
+  };
+  const duration reachable = default_config::arp.reachable_time, retry = default_config::arp.retry_interval;
+  const bytes probe = ethernet(f.peer_mac, f.us_mac, 0x0806, arp(1, f.us_mac, us, {}, peer_ip));
+
+  send_one();
+  f.settle(reachable);
+  auto requests = f.peer.take(0x0806);
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0] == probe);
+  send_one();  // while it is being confirmed
+  f.peer.send(ethernet(f.us_mac, f.peer_mac, 0x0806, arp(2, f.peer_mac, peer_ip, f.us_mac, us)));
+  f.settle(retry * 5);
+  CHECK(f.peer.take(0x0806).empty());  // confirmed: no more requests
+  send_one();
+
+  // Unanswered: max_requests requests to its address, then it is forgotten and
+  // the next datagram resolves it afresh (broadcast; unanswered too here).
+  f.settle(reachable + retry * (default_config::arp.max_requests + 1));
+  requests = f.peer.take(0x0806);
+  CHECK(requests.size() == default_config::arp.max_requests);
+  for (const bytes& r : requests) CHECK(r == probe);
+  CHECK(f.stack.arp_entries() == 0);
+  auto late = [&]() -> task<void> {
+    auto r = co_await sock->send_to({peer_ip, 7}, view::unowned(std::span<const std::uint8_t>(payload)));
+    CHECK(r.err() == error::unreachable);
+  };
+  REQUIRE(run(f.sched, f.clock, late()).ok());
+  requests = f.peer.take(0x0806);
+  CHECK(requests.size() == default_config::arp.max_requests);
+  for (const bytes& r : requests)
+    CHECK(r == ethernet(mac_address::broadcast(), f.us_mac, 0x0806, arp(1, f.us_mac, us, {}, peer_ip)));
+}
+
 TEST_CASE("ARP: a datagram to an unresolved host goes out once the reply arrives", "[stack][arp][udp]") {
   fixture f;
   auto sock = f.stack.udp_bind(1000);

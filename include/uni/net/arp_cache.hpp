@@ -1,7 +1,12 @@
 // uni/net/arp_cache.hpp: the bounded neighbour table of ARP (RFC 826, with the
 // timing advice of RFC 1122 §2.3.2.1): resolved entries expire, unresolved ones
-// are retried a bounded number of times and then given up. Pure data structure:
-// time comes in as an argument, requests go out through a callback.
+// are retried a bounded number of times and then given up. An entry in use when
+// it expires stays in use while it is confirmed with requests sent to the known
+// address (the RFC's "unicast poll", Linux's stale and probe states), and is
+// forgotten only if those go unanswered: under load, an expiry must not send
+// every packet to the bounded queue of packets waiting for resolution.
+// Pure data structure: time comes in as an argument, requests go out through a
+// callback.
 #pragma once
 
 #include <array>
@@ -29,14 +34,16 @@ class arp_cache {
 
   explicit arp_cache(arp_timing t = {}) noexcept : timing_(t) {}
 
-  // The MAC for `ip` if resolved and fresh; an expired entry is forgotten.
+  // The MAC for `ip` if resolved: fresh, or expired after use and being
+  // confirmed. An expired entry nobody used since it was confirmed is forgotten.
   std::optional<mac_address> lookup(ipv4_address ip, time_point now) noexcept {
     entry* e = find(ip);
-    if (!e || e->state != state::reachable) return std::nullopt;
-    if (e->deadline <= now) {
+    if (!e || e->state == state::incomplete) return std::nullopt;
+    if (e->state == state::reachable && e->deadline <= now && !e->used) {
       e->state = state::empty;
       return std::nullopt;
     }
+    e->used = true;
     e->last_used = now;
     return e->mac;
   }
@@ -52,7 +59,7 @@ class arp_cache {
     entry* e = find(ip);
     if (!e) e = free_slot(now);
     if (!e) return false;
-    *e = entry{ip, mac, state::reachable, 0, now + timing_.reachable_time, now};
+    *e = entry{ip, mac, state::reachable, 0, false, now + timing_.reachable_time, now};
     return true;
   }
 
@@ -60,45 +67,55 @@ class arp_cache {
   bool refresh(ipv4_address ip, mac_address mac, time_point now) noexcept {
     entry* e = find(ip);
     if (!e) return false;
-    *e = entry{ip, mac, state::reachable, 0, now + timing_.reachable_time, now};
+    *e = entry{ip, mac, state::reachable, 0, false, now + timing_.reachable_time, now};
     return true;
   }
 
   // Begins resolving `ip`: the caller sends the first request when `started`.
   start_result start(ipv4_address ip, time_point now) noexcept {
     if (entry* e = find(ip)) {
-      if (e->state == state::incomplete) return start_result::pending;
-      if (e->state == state::reachable && e->deadline > now) return start_result::pending;
+      if (e->state != state::reachable || e->deadline > now) return start_result::pending;
     }
     entry* e = find(ip);
     if (!e) e = free_slot(now);
     if (!e) return start_result::table_full;
-    *e = entry{ip, {}, state::incomplete, 1, now + timing_.retry_interval, now};
+    *e = entry{ip, {}, state::incomplete, 1, false, now + timing_.retry_interval, now};
     return start_result::started;
   }
 
-  // Runs retries and give-ups that are due: `request(ip)` to send again,
-  // `failed(ip)` when an address did not answer max_requests requests.
+  // Runs what is due: expiries, retries and give-ups. `request(ip, to)` sends a
+  // request to `to` (broadcast while resolving, the known address while
+  // confirming); `failed(ip)` when a resolution got no answer to max_requests.
   template <class Request, class Failed>
   void on_timer(time_point now, Request&& request, Failed&& failed) noexcept {
     for (entry& e : entries_) {
-      if (e.state != state::incomplete || e.deadline > now) continue;
-      if (e.requests >= timing_.max_requests) {
-        e.state = state::empty;
-        failed(e.ip);
-      } else {
-        ++e.requests;
-        e.deadline = now + timing_.retry_interval;
-        request(e.ip);
+      if (e.state == state::empty || e.deadline > now) continue;
+      if (e.state == state::reachable) {
+        if (!e.used) {
+          e.state = state::empty;
+          continue;
+        }
+        e.state = state::probing;
+        e.requests = 0;
+        ++probes_;
       }
+      if (e.requests >= timing_.max_requests) {
+        const bool resolving = e.state == state::incomplete;
+        e.state = state::empty;
+        if (resolving) failed(e.ip);
+        continue;
+      }
+      ++e.requests;
+      e.deadline = now + timing_.retry_interval;
+      request(e.ip, e.state == state::probing ? e.mac : mac_address::broadcast());
     }
   }
 
-  // When on_timer must run next (time_never if nothing is being resolved).
+  // When on_timer must run next (time_never if the table is empty).
   time_point next_deadline() const noexcept {
     time_point t = time_never;
     for (const entry& e : entries_)
-      if (e.state == state::incomplete && e.deadline < t) t = e.deadline;
+      if (e.state != state::empty && e.deadline < t) t = e.deadline;
     return t;
   }
 
@@ -108,17 +125,21 @@ class arp_cache {
     return n;
   }
   std::uint64_t evictions() const noexcept { return evictions_; }
+  // Entries that expired in use and were confirmed by requests (Linux's probes).
+  std::uint64_t probes() const noexcept { return probes_; }
   const arp_timing& timing() const noexcept { return timing_; }
 
  private:
-  enum class entry_state : std::uint8_t { empty, incomplete, reachable };
+  // probing: expired while in use, still used, being confirmed.
+  enum class entry_state : std::uint8_t { empty, incomplete, reachable, probing };
   using state = entry_state;
   struct entry {
     ipv4_address ip{};
     mac_address mac{};
     entry_state state = entry_state::empty;
     std::uint8_t requests = 0;
-    time_point deadline{};  // expiry when reachable, next retry when incomplete
+    bool used = false;      // looked up since it was last confirmed
+    time_point deadline{};  // expiry when reachable, next request otherwise
     time_point last_used{};
   };
 
@@ -127,14 +148,15 @@ class arp_cache {
       if (e.state != state::empty && e.ip == ip) return &e;
     return nullptr;
   }
-  // An empty slot, else an expired one, else the least recently used resolved
-  // one. Entries being resolved are never evicted.
+  // An empty slot, else an expired unused one, else the least recently used
+  // resolved one. Entries being resolved are never evicted.
   entry* free_slot(time_point now) noexcept {
     entry* victim = nullptr;
     for (entry& e : entries_) {
       if (e.state == state::empty) return &e;
-      if (e.state == state::reachable && e.deadline <= now) return &e;
-      if (e.state == state::reachable && (!victim || e.last_used < victim->last_used)) victim = &e;
+      if (e.state == state::incomplete) continue;
+      if (e.state == state::reachable && e.deadline <= now && !e.used) return &e;
+      if (!victim || e.last_used < victim->last_used) victim = &e;
     }
     if (victim) ++evictions_;
     return victim;
@@ -143,6 +165,7 @@ class arp_cache {
   arp_timing timing_;
   std::array<entry, Capacity> entries_{};
   std::uint64_t evictions_ = 0;
+  std::uint64_t probes_ = 0;
 };
 
 }  // namespace uni

@@ -33,6 +33,7 @@ class arp_layer {
 
   std::size_t entries() const noexcept { return cache_.size(); }
   std::size_t pending_packets() const noexcept { return pending_count_; }
+  std::uint64_t confirmations() const noexcept { return cache_.probes(); }
 
   void input(view body) noexcept {
     auto& c = s_.counters_.arp;
@@ -43,14 +44,17 @@ class arp_layer {
     const time_point t = s_.now();
     // RFC 826 "merge": refresh a sender we already know, whoever was asked.
     const bool merged = !p->sender_ip.is_any() && cache_.refresh(p->sender_ip, p->sender_mac, t);
+    if (merged) s_.housekeeping_wake_.notify_one();  // a new expiry
     if (us.is_any() || p->target_ip != us) {
       if (merged) resolved(p->sender_ip, p->sender_mac);
       else c.drop(arp_drop::not_for_us);
       return;
     }
     // Addressed to us: learn the sender (from requests too), answer requests.
-    if (!merged && !p->sender_ip.is_any() && !cache_.learn(p->sender_ip, p->sender_mac, t))
-      c.drop(arp_drop::table_full);
+    if (!merged && !p->sender_ip.is_any()) {
+      if (cache_.learn(p->sender_ip, p->sender_mac, t)) s_.housekeeping_wake_.notify_one();
+      else c.drop(arp_drop::table_full);
+    }
     if (p->op == arp_op::request) send(arp_op::reply, p->sender_mac, p->sender_mac, p->sender_ip);
     if (!p->sender_ip.is_any()) resolved(p->sender_ip, p->sender_mac);
   }
@@ -105,12 +109,12 @@ class arp_layer {
     return fail(error::would_block);
   }
 
-  // Retries and give-ups (from the stack's housekeeping task).
+  // Expiries, confirmations, retries and give-ups (from the stack's housekeeping task).
   time_point next_deadline() const noexcept { return cache_.next_deadline(); }
   void on_timer(time_point t) noexcept {
     struct request_fn {
       arp_layer* l;
-      void operator()(ipv4_address ip) const noexcept { l->send(arp_op::request, mac_address::broadcast(), {}, ip); }
+      void operator()(ipv4_address ip, mac_address to) const noexcept { l->send(arp_op::request, to, {}, ip); }
     };
     struct failed_fn {
       arp_layer* l;
