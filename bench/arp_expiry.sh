@@ -58,7 +58,7 @@ stop
 
 requests=$(awk '/requests in/ { print $1 }' "$work/wrk.txt")
 worst=$(awk '$1 == "Latency" { print $4; exit }' "$work/wrk.txt")
-echos=$(awk '/packets transmitted/ { print $1 " sent, " $4 " received, " $6 " lost" }' "$work/ping.txt")
+echos=$(awk '/packets transmitted/ { print $1 " sent, " $1 - $4 " lost" }' "$work/ping.txt")
 arp=$(grep -m1 'arp: ' "$work/www.log" | sed 's/.*arp: //')
 echo "  wrk: $requests requests, worst latency $worst"
 echo "  ping -f: $echos"
