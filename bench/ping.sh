@@ -35,7 +35,11 @@
 # Writes, under the results folder (default bench/results):
 #   ping.md          the tables, the memory lines, date/commit/CPU
 #   ping-cdf.png     CDF of the latency runs' round trips, uni vs Linux (gnuplot)
-# Usage: bench/ping.sh [--quick | --full] [--awake] [--repeats N] [--out DIR] [--keep DIR] [--build DIR]
+# --busy-poll US runs the appliance with that flag (it polls for I/O that long
+# before sleeping, so it does not halt between pings): run once with and once
+# without to see what latency it buys; the report gives the appliance's CPU use
+# over the latency runs either way.
+# Usage: bench/ping.sh [--quick | --full] [--awake] [--busy-poll US] [--repeats N] [--out DIR] [--keep DIR] [--build DIR]
 #   --keep DIR: keep the raw ping outputs, appliance log and CDF data there.
 #   --build DIR: the release build directory (default build/release, configured
 #   with the release preset if it does not exist).
@@ -45,9 +49,9 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
-out=$root/bench/results repeats=3 keep="" build=build/release quick=0 full=0 awake=0
-read_flags "[--quick | --full] [--awake] [--repeats N] [--out DIR] [--keep DIR] [--build DIR]" "quick full awake" \
-  "repeats out keep build" "$@"
+out=$root/bench/results repeats=3 keep="" build=build/release quick=0 full=0 awake=0 busy_poll=0
+read_flags "[--quick | --full] [--awake] [--busy-poll US] [--repeats N] [--out DIR] [--keep DIR] [--build DIR]" \
+  "quick full awake" "busy-poll repeats out keep build" "$@"
 mode=default
 [ "$quick" = 0 ] || mode=quick
 [ "$full" = 0 ] || mode=full
@@ -115,7 +119,8 @@ ip -n "$NS_L" addr add "$LINUX_IP/24" dev eth0
 ip -n "$NS_L" link set eth0 up
 
 # The appliance, in the switch namespace (ip execs it: $! is its PID).
-ip netns exec "$NS_S" "$app" --tap tap0 --ipv4 "$UNI_IP/24" --gateway "$CLIENT_IP" >"$app_log" 2>&1 &
+ip netns exec "$NS_S" "$app" --tap tap0 --ipv4 "$UNI_IP/24" --gateway "$CLIENT_IP" --busy-poll "$busy_poll" \
+  >"$app_log" 2>&1 &
 APP_PID=$!
 for _ in $(seq 100); do
   grep -q " on tap0 " "$app_log" && break
@@ -190,7 +195,10 @@ flood() {
 # order RUN: the targets in the order of this run (alternating who goes first).
 order() { if [ $(($1 % 2)) = 1 ]; then echo uni linux; else echo linux uni; fi; }
 
+lat_ticks0=$(ticks "$APP_PID") lat_t0=$(date +%s.%N)
 for r in $(seq "$repeats"); do for t in $(order "$r"); do latency "$t" "$r"; done; done
+lat_cpu=$(awk -v a="$lat_ticks0" -v b="$(ticks "$APP_PID")" -v hz="$(getconf CLK_TCK)" -v s="$lat_t0" -v e="$(date +%s.%N)" \
+  'BEGIN { printf "%.0f", 100 * (b - a) / hz / (e - s) }')
 rss_before=$(rss_kib)
 for r in $(seq "$repeats"); do for t in $(order "$r"); do flood flood "$t" "$r" "$flood_n"; done; done
 if [ $mode = full ]; then for t in uni linux; do flood bigflood "$t" 1 "$big_n"; done; fi
@@ -245,6 +253,7 @@ commit="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) CPUs, Linux $(uname -r)"
 case $mode in quick) flag=' --quick' ;; full) flag=' --full' ;; *) flag='' ;; esac
 [ $awake = 1 ] && flag="$flag --awake"
+[ "$busy_poll" = 0 ] || flag="$flag --busy-poll $busy_poll"
 if [ $awake = 1 ]; then
   cpus="In the latency runs and floods every CPU was kept from halting by a nice-19 busy loop (--awake): the host's wake-up of a halted virtual CPU is left out."
 else
@@ -279,6 +288,8 @@ if [ $mode = full ]; then big_note=", and one \`ping -f -q -c $big_n\` per targe
       "$(med flood $t rtt_avg) | $(ratio "$(med flood $t time_ms)" "$(med flood linux time_ms)") |"
   done
   echo "<!-- end table -->"
+  echo
+  echo "The appliance used $lat_cpu% of a core over the latency runs (both targets' runs), busy-polling $busy_poll µs before each sleep."
   echo
   echo "*lost*: echo requests without a reply, in the latency runs and the floods together."
   echo "*flood rtt avg*: ping's own average over a flood (\`ping -f\` sends the next request as soon as a reply comes back, or after 10 ms)."

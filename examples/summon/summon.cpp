@@ -440,6 +440,7 @@ int main(int argc, char** argv) {
   boost::asio::io_context io;
   uni::scheduler sched;
   uni::posix::PosixClock clock(io);
+  clock.set_busy_poll(std::chrono::microseconds(opts->number("busy-poll")));
   auto pool = std::make_unique<uni::static_page_pool<512>>();
   uni::posix::SocketStack stack(sched, io, *pool, *uni::ipv4_address::parse(opts->text("bind")));
   uni::posix::stop_signal stop(sched, io);

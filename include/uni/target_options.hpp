@@ -47,17 +47,23 @@ inline constexpr option_spec disk =
 inline constexpr option_spec disk_cache =
     flag_option("disk-cache", "disk I/O through the host's page cache (default: direct I/O, O_DIRECT)");
 
-inline constexpr option_spec posix_socket[] = {bind, log, trace};
-inline constexpr option_spec posix_tap[] = {tap, ipv4, gateway, mac, dhcp, pcap, log, impair, impair_seed, trace};
-inline constexpr option_spec posix_socket_disks[] = {bind, log, trace, disk, disk_cache};
-inline constexpr option_spec posix_tap_disks[] = {tap,  ipv4,   gateway,     mac,   dhcp,
-                                                  pcap, log,    impair,      impair_seed, trace, disk, disk_cache};
+// Latency for CPU: the run loop polls for I/O this long before the process
+// sleeps (as Linux's SO_BUSY_POLL does for a socket), so a reply does not wait
+// for a halted CPU to wake (uni/posix/clock.hpp).
+inline constexpr option_spec busy_poll = number_option(
+    "busy-poll", 0, 0, 1'000'000, "microseconds to poll for I/O before sleeping (default 0: off; costs CPU)");
+
+inline constexpr option_spec posix_socket[] = {bind, log, trace, busy_poll};
+inline constexpr option_spec posix_tap[] = {tap, ipv4, gateway, mac, dhcp, pcap, log, impair, impair_seed, trace, busy_poll};
+inline constexpr option_spec posix_socket_disks[] = {bind, log, trace, busy_poll, disk, disk_cache};
+inline constexpr option_spec posix_tap_disks[] = {tap, ipv4,        gateway, mac,       dhcp, pcap,      log,
+                                                  impair, impair_seed, trace, busy_poll, disk, disk_cache};
 inline constexpr option_spec xen[] = {vif, ipv4, gateway, log};
 // Every target's flag names, for the message that names a flag of another
 // target (names only: an image holds no help text of another target's flags).
 inline constexpr std::string_view any[] = {bind.name, tap.name,    vif.name,         ipv4.name, gateway.name,
                                            mac.name,  dhcp.name,   pcap.name,        log.name,  impair.name,
-                                           impair_seed.name, disk.name, disk_cache.name};
+                                           impair_seed.name, disk.name, disk_cache.name, busy_poll.name};
 
 // The POSIX targets' tables: with the disk flags when the appliance has disks.
 template <class Config>

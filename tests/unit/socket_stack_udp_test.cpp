@@ -8,9 +8,12 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include <uni/core/run.hpp>
@@ -222,4 +225,25 @@ TEST_CASE_METHOD(bound<>, "SocketStack UDP: a datagram the kernel refuses is dro
   s->close();
   CHECK(s->local() == endpoint{});
   CHECK(h.stack.udp_bind(port).ok());
+}
+
+TEST_CASE("PosixClock: a busy-polling wait runs I/O that arrives while it polls, and ends at its deadline",
+          "[posix][clock]") {
+  using namespace std::chrono_literals;
+  boost::asio::io_context io;
+  posix::PosixClock clock{io};
+  clock.set_busy_poll(5s);
+  bool ran = false;
+  std::thread poster([&] {
+    std::this_thread::sleep_for(20ms);
+    boost::asio::post(io, [&] { ran = true; });
+  });
+  clock.wait_until(clock.now() + 10s);
+  poster.join();
+  CHECK(ran);
+  // Nothing arrives: the deadline ends the wait, not the (longer) busy-poll time.
+  const time_point start = clock.now();
+  clock.wait_until(start + 30ms);
+  CHECK(clock.now() >= start + 30ms);
+  CHECK(clock.now() < start + 4s);
 }

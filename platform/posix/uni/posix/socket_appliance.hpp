@@ -40,6 +40,7 @@ int run_socket_appliance(std::string_view name, int argc, char** argv, std::span
   boost::asio::io_context io;
   scheduler sched;
   PosixClock clock(io);
+  clock.set_busy_poll(std::chrono::microseconds(opts->number("busy-poll")));
   trace_file<Config::trace> traced(*opts, Config::trace_events);
   auto pool = std::make_unique<static_page_pool<Config::io_pages>>();
   SocketStack stack(sched, io, *pool, bind);

@@ -103,6 +103,7 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<co
   boost::asio::io_context io;
   scheduler sched;
   PosixClock clock(io);
+  clock.set_busy_poll(std::chrono::microseconds(opts->number("busy-poll")));
   trace_file<Config::trace> traced(*opts, Config::trace_events);
   auto pool = std::make_unique<static_page_pool<Config::io_pages>>();
   std::uint64_t impair_seed = static_cast<std::uint64_t>(opts->number("impair-seed"));
