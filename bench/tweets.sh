@@ -138,10 +138,10 @@ for target in tap socket uwsgi fcgi; do
   rm -f "$disk" && dd if=/dev/zero of="$disk" bs=1M count=64 conv=fsync status=none
   case $target in
   tap)
-    "${on_server[@]}" "$build/examples/tweets-tap" --tap tap0 --ipv4 "$UNI_IP/24" --disk "$disk" --log warn >"$work/app.log" 2>&1 &
+    "${on_server[@]}" "$build/examples/tweets-tap" --tap tap0 --ipv4 "$UNI_IP/24" --disk "$disk" --log info >"$work/app.log" 2>&1 &
     pids=$! url="http://$UNI_IP:80" ;;
   socket)
-    "${on_server[@]}" "$build/examples/tweets-socket" --port 8080 --disk "$disk" --log warn >"$work/app.log" 2>&1 &
+    "${on_server[@]}" "$build/examples/tweets-socket" --port 8080 --disk "$disk" --log info >"$work/app.log" 2>&1 &
     pids=$! url="http://127.0.0.1:8080" ;;
   uwsgi | fcgi)
     rm -f "$disk" "$disk"-wal "$disk"-shm "$work/app.sock"
@@ -202,6 +202,11 @@ for target in tap socket uwsgi fcgi; do
   fi
   kill -TERM $pids
   for p in $pids; do timeout 10 tail --pid="$p" -f /dev/null || true; done
+  # uni's own figures over the whole run (printed as it stops): connections
+  # refused or evicted at the HTTP server's bound, the B-tree's commits and cache.
+  if [ $target = tap ]; then
+    { grep -E "refused|B-tree|disk 0" "$work/app.log" || true; } | sed 's/^[^]]*\] //' >"$work/uni-counters.txt"
+  fi
   pids=
 done
 
@@ -244,6 +249,12 @@ done
   echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   awk -v s="$step" '{ printf "| %s | %d | %.0f | %d | %d | %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %.2f |\n",
                         $1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $12, $13, $14, $15, ($3 > 0 ? $10 / ($3 * s) : 0), $16 }' "$work/sweep.txt"
+  echo
+  echo "uni on TAP's own counters over the run (warming and closed loop included):"
+  echo
+  echo '```'
+  cat "$work/uni-counters.txt" 2>/dev/null || true
+  echo '```'
   echo
   echo "The knee is the highest session rate answered in full (replies >= 95% of 10 per session); \"at least\" when"
   echo "the sweep ended with the last rate still answered in full. The goal (the paper's 4x) is judged against uwsgi."
