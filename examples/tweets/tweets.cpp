@@ -158,11 +158,11 @@ bool parse_key(std::string_view k, std::string_view& user, unsigned& slot) noexc
 
 // The B-tree's node cache. A POST's put descends to a leaf, and every node it
 // misses is a device read before the commit can go (with O_DIRECT, a real
-// one): with the default 1 MiB most puts missed once the 100-user benchmark
-// store was warm (10,000 tweets, ~400 leaves), and the reads, one after the
-// other in the committer, held every POST of the batch. On POSIX the cache
-// holds a full table's tree (128 users x 100 tweets of 280 bytes: ~1,400
-// nodes), so puts never read; Xen keeps the default within its 32 MiB domain.
+// one): with the default 1 MiB, bench/tweets.sh's warm store (100 users of
+// 100 tweets) cost ~0.7 reads per POST, one after the other in the committer,
+// holding every POST of the batch. On POSIX the cache holds a full table's
+// tree (128 users x 100 tweets of 280 bytes: ~1,400 nodes), so puts read only
+// what a restart has not touched yet; Xen keeps the default within its 32 MiB.
 struct tree_config : uni::btree::default_config {
 #if TWEETS_POSIX
   static constexpr std::size_t cache_nodes = 2048;  // 8 MiB
