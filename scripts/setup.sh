@@ -11,7 +11,7 @@ packages=(
   gnuplot-nox libbenchmark-dev
   libxen-dev qemu-system-x86 xen-hypervisor-4.17-amd64 lld
   bind9-dnsutils knot-dnsutils nsd bind9 knot dnsperf
-  curl wrk nginx libfcgi-dev
+  curl wrk nginx libfcgi-dev uwsgi uwsgi-plugin-python3
   memcached libmemcached-tools python3-pymemcache
   liburing-dev fio dmsetup
   dosfstools mtools
