@@ -16,7 +16,7 @@
 #
 # Usage: bench/block.sh [--quick] [--rounds N] [--seconds S] [--cells "BS:QD ..."]
 #                       [--no-buffered] [--file PATH] [--out DIR] [--build DIR]
-#   full (default): 8 sizes x 2 depths, 5 rounds of 2 s: about 8 minutes;
+#   full (default): 8 sizes x 2 depths, 5 rounds of 2 s: about 9 minutes (511 s);
 #   --quick: 4 KiB, 64 KiB, 1 MiB, 4 MiB, 3 rounds of 1 s: about 2 minutes;
 #   --cells "4096:1 65536:32": only those cells (size in bytes : depth);
 #   --no-buffered: direct I/O only.
