@@ -153,7 +153,8 @@ with open(f"{out}/block.md", "w") as o:
             f"into I/O pages) against fio (io_uring engine). Direct I/O: {rounds} rounds of {secs} s per cell, uni "
             "and fio back to back; MiB/s and CPU are medians over the rounds, uni/fio is the median of the rounds' "
             "ratios, range its lowest and highest. CPU: microseconds (user + system) per read. SQEs: ring entries "
-            "uni used per read (fio uses one). Buffered: one run each. "
+            "uni used per read (fio uses one). "
+            + ("Buffered: one run each. " if any(("0", "uni") in c for c in cells.values()) else "")
             + ("Page cache dropped before every run." if dropped == "1" else "NOT root: the page cache was not dropped.")
             + f" {elapsed} s in all; load average {load0} before, {load1} after.\n\n")
     o.write("| size | depth | uni MiB/s | fio MiB/s | uni/fio | range | >= 0.95x | CPU/read uni / fio (us) "
