@@ -4,10 +4,15 @@
 // UringDisk behind a block::request_queue of Config::block_queue_depth, handed
 // to `serve(stack, disks, options)` (uni/devices.hpp). An appliance without
 // disks has none of this: no flags, no ring, `serve(stack, options)`.
+//
+// At start of day each disk registers the appliance's I/O page pool with its
+// ring (the pages its stores read into and write from: requests into them skip
+// pinning page by page), and submits what a scheduler turn queued just before
+// the clock's wait. Where the kernel or RLIMIT_MEMLOCK refuses the pool, the
+// disk works as before, and a debug line says why.
 #pragma once
 
 #include <array>
-#include <boost/asio/io_context.hpp>
 #include <optional>
 #include <string_view>
 
@@ -16,6 +21,7 @@
 #include <uni/devices.hpp>
 #include <uni/options.hpp>
 #include <uni/posix/appliance_options.hpp>
+#include <uni/posix/clock.hpp>
 #include <uni/posix/uring_disk.hpp>
 
 namespace uni::posix {
@@ -26,7 +32,8 @@ class posix_disks {
   static constexpr std::size_t count = Config::block_devices;
   using queue = block::request_queue<UringDisk, Config::block_queue_depth, UringDisk::segments>;
 
-  posix_disks(boost::asio::io_context& io, scheduler& sched) noexcept : io_(io), sched_(sched) {}
+  posix_disks(PosixClock& clock, scheduler& sched, page_pool& pool) noexcept
+      : clock_(clock), sched_(sched), pool_(pool) {}
 
   // The --disk flags: as many as the appliance declares. Returns the exit
   // status to end with (2: the flags, 1: a disk cannot be used), or 0.
@@ -40,13 +47,17 @@ class posix_disks {
       const bool buffered = o.flag("disk-cache");
       std::array<queue*, count> each{};
       for (std::size_t i = 0; i < count; ++i) {
-        UringDisk& d = drivers_[i].emplace(io_, sched_, static_cast<unsigned>(Config::block_queue_depth));
+        UringDisk& d = drivers_[i].emplace(clock_.context(), sched_, static_cast<unsigned>(Config::block_queue_depth));
         char buf[320];
         text_writer why{buf, sizeof buf};
         if (!d.open(o.text("disk", i), buffered, why)) {
           log_error(name, ": --disk: ", why.view());
           return 1;
         }
+        text_writer refused{buf, sizeof buf};
+        if (!d.register_memory(pool_, refused))
+          log_debug(name, ": disk ", i, ": I/O pages not registered with io_uring: ", refused.view());
+        d.submit_before_waits(clock_);
         log_info(name, ": disk ", i, ": ", d.path(), ", ", d.sectors(), " sectors of ", d.sector_size(), " bytes",
                  d.read_only() ? ", read-only" : "", buffered ? ", buffered (page cache)" : ", direct I/O");
         each[i] = &queues_[i].emplace(d, sched_);
@@ -70,8 +81,9 @@ class posix_disks {
   }
 
  private:
-  boost::asio::io_context& io_;
+  PosixClock& clock_;
   scheduler& sched_;
+  page_pool& pool_;
   std::array<std::optional<UringDisk>, count> drivers_;
   std::array<std::optional<queue>, count> queues_;
   std::optional<uni::disks<queue, count>> all_;

@@ -44,7 +44,7 @@ int run_socket_appliance(std::string_view name, int argc, char** argv, std::span
   trace_file<Config::trace> traced(*opts, Config::trace_events);
   auto pool = std::make_unique<static_page_pool<Config::io_pages>>();
   SocketStack stack(sched, io, *pool, bind);
-  posix_disks<Config> disks(io, sched);
+  posix_disks<Config> disks(clock, sched, *pool);
   if (const int failed = disks.open(name, *opts); failed != 0) return failed;
   stop_signal stop(sched, io);
   auto report = [&] {

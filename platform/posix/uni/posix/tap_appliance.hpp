@@ -135,7 +135,7 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<co
     f.settings = settings[i];
     stacks[i] = &f.stack.emplace(f.device, clock, sched, *pool, f.settings);
   }
-  posix_disks<Config> disks(io, sched);
+  posix_disks<Config> disks(clock, sched, *pool);
   if (const int failed = disks.open(name, *opts); failed != 0) return failed;
   stop_signal stop(sched, io);
 

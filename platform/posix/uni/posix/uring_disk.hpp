@@ -8,8 +8,9 @@
 // and the socket targets) watches beside the TAP device, the sockets and the
 // timers. An entry prepared while the kernel has none goes
 // at once (depth 1 pays one system call a request, as fio does); the entries a
-// busy scheduler turn prepares go to the kernel in one io_uring_submit, posted
-// to run before the platform waits. No helper threads.
+// busy scheduler turn prepares go to the kernel in one io_uring_submit, made
+// just before the platform waits (submit_before_waits: a posted handler would
+// cost the turn one more epoll_wait). No helper threads.
 //
 // What each request costs the CPU, and why (bench/block.sh, perf):
 //   - the completions are read off the ring right after each submit: a read the
@@ -64,15 +65,17 @@
 #include <uni/core/format.hpp>
 #include <uni/core/scheduler.hpp>
 #include <uni/core/task.hpp>
+#include <uni/posix/clock.hpp>
 
 namespace uni::posix {
 
 class UringDisk {
  public:
-  // Views one ring entry carries (1 MiB of pages); a request with more goes as
-  // several entries, in turn. Views that follow each other in memory (pages
-  // taken in a row from a fresh pool) share one iovec.
-  static constexpr std::size_t segments = 256;
+  // Views one ring entry carries: as many iovecs as the kernel takes (UIO_MAXIOV,
+  // 4 MiB of pages); a request with more goes as several entries, in turn.
+  // Views that follow each other in memory (pages taken in a row from a fresh
+  // pool) share one iovec.
+  static constexpr std::size_t segments = UIO_MAXIOV;
 
   struct stats {
     std::uint64_t reads = 0, writes = 0, flushes = 0;
@@ -192,6 +195,13 @@ class UringDisk {
     return register_memory({pages.front().data, pages.back().data + page_size}, why);
   }
   static constexpr unsigned registered_regions = 4;
+
+  // Entries queued while others are at the kernel go in one io_uring_submit
+  // just before each of the clock's waits. Without it (or when the clock's
+  // table is full) they go through a posted handler.
+  void submit_before_waits(PosixClock& clock) noexcept {
+    loop_submits_ = clock.before_each_wait([](void* self) { static_cast<UringDisk*>(self)->submit_now(); }, this);
+  }
 
   bool is_open() const noexcept { return fd_ >= 0; }
   std::string_view path() const noexcept { return path_; }
@@ -409,7 +419,7 @@ class UringDisk {
     s.at_kernel = true;
     if (submitted_ == stats_.completions) {  // the kernel is idle: nothing to batch with, go now
       submit_now();
-    } else if (!submit_posted_) {  // one io_uring_submit for everything this scheduler turn queues
+    } else if (!loop_submits_ && !submit_posted_) {  // one io_uring_submit for everything this turn queues
       submit_posted_ = true;
       boost::asio::post(*io_, [this] { submit_now(); });
     }
@@ -417,7 +427,7 @@ class UringDisk {
   }
   void submit_now() noexcept {
     submit_posted_ = false;
-    if (::io_uring_sq_ready(&ring_) == 0) return;
+    if (!ring_open_ || ::io_uring_sq_ready(&ring_) == 0) return;
     ++stats_.submits;
     if (const int n = ::io_uring_submit(&ring_); n > 0) submitted_ += static_cast<std::uint64_t>(n);
     stats_.at_submit += reap();  // what the kernel finished inline (page-cache hits, errors)
@@ -488,6 +498,7 @@ class UringDisk {
   bool ring_open_ = false;
   bool fixed_file_ = false;  // fd_ is registered with the ring, as file 0
   bool submit_posted_ = false;
+  bool loop_submits_ = false;  // submit_now() runs before each of the clock's waits
   std::uint64_t submitted_ = 0;  // entries the kernel took (at the kernel: submitted_ - stats_.completions)
   std::uint64_t signalled_ = 0;  // the eventfd's count, read and dropped
   std::array<std::span<std::uint8_t>, registered_regions> region_{};
