@@ -12,7 +12,8 @@
 // process (--engine), so the memory figures are its own: the cache the engine
 // is given; its memory (uni: sizeof the store, all it ever uses; LMDB: its map,
 // the file, whose pages random gets all touch and keep resident; SQLite: its
-// cache_size); and the process's resident memory after the gets (VmRSS).
+// cache_size); and the process's resident memory right after the gets (VmRSS,
+// LMDB's counting the pages of its map the gets touched).
 // Output: one `btree engine=... key=value ...` line.
 //
 // uni's device here is a file, through one of two drivers: --device uring (the
@@ -137,6 +138,7 @@ struct figures {
   double get_cpu_s = 0;  // CPU time of the gets
   std::size_t cache_bytes = 0;
   std::size_t memory_bytes = 0;  // uni: the whole store object; LMDB: its map; SQLite: cache_size
+  std::int64_t rss_bytes = 0;     // the process's resident set right after the gets
   std::size_t found = 0;
   double misses_per_get = 0;  // uni: node reads from the device per get (its cache's misses)
 };
@@ -174,6 +176,7 @@ figures run_uni_on(Disk& disk, Clock& clock, uni::scheduler& sched, const worklo
       if (co_await store->get(w.keys[k], out)) ++f.found;
     f.get_s = seconds_since(t);
     f.get_cpu_s = cpu_seconds() - cpu;
+    f.rss_bytes = bench::status_bytes("VmRSS");
     f.misses_per_get = static_cast<double>(store->statistics().cache_misses - before) / static_cast<double>(w.reads.size());
     co_return 0;
   };
@@ -252,7 +255,8 @@ figures run_lmdb(const std::string& dir, const workload& w, std::size_t batch) {
     }
   }
   f.get_s = seconds_since(t);
-    f.get_cpu_s = cpu_seconds() - cpu;
+  f.get_cpu_s = cpu_seconds() - cpu;
+  f.rss_bytes = bench::status_bytes("VmRSS");  // before teardown: LMDB's map is still mapped
   mdb_txn_abort(txn);
   struct stat st {};
   ::stat((path + "/data.mdb").c_str(), &st);
@@ -306,7 +310,8 @@ figures run_sqlite(const std::string& dir, const workload& w, std::size_t batch)
     sqlite3_reset(get);
   }
   f.get_s = seconds_since(t);
-    f.get_cpu_s = cpu_seconds() - cpu;
+  f.get_cpu_s = cpu_seconds() - cpu;
+  f.rss_bytes = bench::status_bytes("VmRSS");
   sqlite3_int64 pages = 0;
   sqlite3_stmt* q;
   sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &q, nullptr);
@@ -357,6 +362,6 @@ int main(int argc, char** argv) {
   std::printf("btree engine=%s keys=%zu preload=%zu batch=%zu value=%zu puts_per_s=%.0f gets=%zu gets_per_s=%.0f get_cpu_us=%.3f cache_bytes=%zu memory_bytes=%zu "
               "rss_bytes=%lld misses_per_get=%.3f\n",
               engine.c_str(), keys, preload, batch, value_size, static_cast<double>(keys) / f.put_s, gets,
-              static_cast<double>(gets) / f.get_s, f.get_cpu_s * 1e6 / static_cast<double>(gets), f.cache_bytes, f.memory_bytes, static_cast<long long>(bench::status_bytes("VmRSS")), f.misses_per_get);
+              static_cast<double>(gets) / f.get_s, f.get_cpu_s * 1e6 / static_cast<double>(gets), f.cache_bytes, f.memory_bytes, static_cast<long long>(f.rss_bytes), f.misses_per_get);
   return 0;
 }
