@@ -4,12 +4,16 @@
 // flush, here fdatasync; LMDB: mdb_txn_commit with the default MDB_SYNC; SQLite:
 // a transaction in WAL mode with synchronous=FULL).
 //
-// Phases: `keys` puts of distinct random keys (16 bytes) with values of
-// `--value` bytes, in batches of `--batch` per commit, timed as committed puts
-// per second; then `gets` lookups of random existing keys, timed as gets per
-// second. Each engine runs in its own process (--engine), so the memory figures
-// are its own: the cache the engine is given, and the process's resident memory
-// after the gets (VmRSS; LMDB's counts the pages of its map it touched).
+// Phases: `--preload` puts of distinct random keys (16 bytes), untimed, in
+// batches of 100 (a store many times the size of uni's memory, quickly); then
+// `keys` more with values of `--value` bytes, in batches of `--batch` per
+// commit, timed as committed puts per second; then `gets` lookups of random
+// existing keys, timed as gets per second. Each engine runs in its own
+// process (--engine), so the memory figures are its own: the cache the engine
+// is given; its memory (uni: sizeof the store, all it ever uses; LMDB: its map,
+// the file, whose pages random gets all touch and keep resident; SQLite: its
+// cache_size); and the process's resident memory right after the gets (VmRSS,
+// LMDB's counting the pages of its map the gets touched).
 // Output: one `btree engine=... key=value ...` line.
 //
 // uni's device here is a file, through one of two drivers: --device uring (the
@@ -20,7 +24,7 @@
 // and SQLite's file do; with --direct 1 it is opened O_DIRECT, so every node the
 // store's own cache misses is a device read and its memory is that cache alone.
 //
-// Usage: bench_btree --engine uni|lmdb|sqlite --dir DIR [--keys 100000]
+// Usage: bench_btree --engine uni|lmdb|sqlite --dir DIR [--keys 100000] [--preload 0]
 //        [--batch 1] [--gets 200000] [--value 100] [--seed 1] [--direct 0]
 //        [--device uring|file]
 #include <fcntl.h>
@@ -117,14 +121,24 @@ static_assert(uni::BlockDevice<file_disk>);
 
 struct workload {
   std::vector<std::string> keys;
+  std::size_t preload = 0;  // keys[0, preload) are put first, untimed, in batches of preload_batch
   std::string value;
   std::vector<std::uint32_t> reads;
 };
+
+constexpr std::size_t preload_batch = 100;
+
+// The end of the batch of puts that starts at key `i`.
+std::size_t batch_end(const workload& w, std::size_t i, std::size_t batch) {
+  return i < w.preload ? std::min(i + preload_batch, w.preload) : std::min(i + batch, w.keys.size());
+}
 
 struct figures {
   double put_s = 0, get_s = 0;
   double get_cpu_s = 0;  // CPU time of the gets
   std::size_t cache_bytes = 0;
+  std::size_t memory_bytes = 0;  // uni: the whole store object; LMDB: its map; SQLite: cache_size
+  std::int64_t rss_bytes = 0;     // the process's resident set right after the gets
   std::size_t found = 0;
   double misses_per_get = 0;  // uni: node reads from the device per get (its cache's misses)
 };
@@ -136,16 +150,22 @@ figures run_uni_on(Disk& disk, Clock& clock, uni::scheduler& sched, const worklo
   figures f;
   auto store = std::make_unique<uni_store>(disk);
   f.cache_bytes = uni_store::cache_bytes;
+  f.memory_bytes = sizeof(uni_store);  // node cache, dirty nodes, scratch blocks: all it ever uses
+  uni::error why{};
   auto main = [&]() -> uni::task<int> {
     if (!co_await store->format(static_cast<std::uint64_t>(clock_type::now().time_since_epoch().count()))) co_return 1;
     const uni::view value = uni::view::unowned(
         std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(w.value.data()), w.value.size()));
     auto t = clock_type::now();
-    for (std::size_t i = 0; i < w.keys.size(); ++i) {
-      if (!co_await store->put(w.keys[i], std::span<const uni::view>(&value, 1))) co_return 2;
-      if ((i + 1) % batch == 0 || i + 1 == w.keys.size()) {
-        if (!co_await store->commit()) co_return 3;  // cleans the log as it goes
+    for (std::size_t i = 0, end; i < w.keys.size(); i = end) {
+      if (i == w.preload) t = clock_type::now();
+      end = batch_end(w, i, batch);
+      for (std::size_t j = i; j < end; ++j) {
+        auto put = co_await store->put(w.keys[j], std::span<const uni::view>(&value, 1));
+        if (!put) co_return why = put.err(), 2;
       }
+      auto commit = co_await store->commit();  // cleans the log as it goes
+      if (!commit) co_return why = commit.err(), 3;
     }
     f.put_s = seconds_since(t);
     std::uint8_t out[4096];
@@ -156,11 +176,16 @@ figures run_uni_on(Disk& disk, Clock& clock, uni::scheduler& sched, const worklo
       if (co_await store->get(w.keys[k], out)) ++f.found;
     f.get_s = seconds_since(t);
     f.get_cpu_s = cpu_seconds() - cpu;
+    f.rss_bytes = bench::status_bytes("VmRSS");
     f.misses_per_get = static_cast<double>(store->statistics().cache_misses - before) / static_cast<double>(w.reads.size());
     co_return 0;
   };
   auto r = uni::run(sched, clock, main());
-  if (!r || *r != 0) std::fprintf(stderr, "uni: failed at step %d\n", r ? *r : -1), std::exit(1);
+  if (!r || *r != 0) {
+    const std::string_view what = uni::to_string(why);
+    std::fprintf(stderr, "uni: failed at step %d: %.*s\n", r ? *r : -1, static_cast<int>(what.size()), what.data());
+    std::exit(1);
+  }
   return f;
 }
 
@@ -206,9 +231,11 @@ figures run_lmdb(const std::string& dir, const workload& w, std::size_t batch) {
   check_lmdb(mdb_dbi_open(txn, nullptr, 0, &dbi), "dbi");
   check_lmdb(mdb_txn_commit(txn), "commit");
   auto t = clock_type::now();
-  for (std::size_t i = 0; i < w.keys.size();) {
+  for (std::size_t i = 0, end; i < w.keys.size();) {
+    if (i == w.preload) t = clock_type::now();
+    end = batch_end(w, i, batch);
     check_lmdb(mdb_txn_begin(env, nullptr, 0, &txn), "begin");
-    for (std::size_t j = 0; j < batch && i < w.keys.size(); ++j, ++i) {
+    for (; i < end; ++i) {
       MDB_val k{w.keys[i].size(), const_cast<char*>(w.keys[i].data())};
       MDB_val v{w.value.size(), const_cast<char*>(w.value.data())};
       check_lmdb(mdb_put(txn, dbi, &k, &v, 0), "put");
@@ -228,11 +255,12 @@ figures run_lmdb(const std::string& dir, const workload& w, std::size_t batch) {
     }
   }
   f.get_s = seconds_since(t);
-    f.get_cpu_s = cpu_seconds() - cpu;
+  f.get_cpu_s = cpu_seconds() - cpu;
+  f.rss_bytes = bench::status_bytes("VmRSS");  // before teardown: LMDB's map is still mapped
   mdb_txn_abort(txn);
   struct stat st {};
   ::stat((path + "/data.mdb").c_str(), &st);
-  f.cache_bytes = static_cast<std::size_t>(st.st_size);  // the whole map: LMDB reads through the page cache
+  f.cache_bytes = f.memory_bytes = static_cast<std::size_t>(st.st_size);  // the whole map: LMDB reads through the page cache
   mdb_env_close(env);
   return f;
 }
@@ -257,9 +285,11 @@ figures run_sqlite(const std::string& dir, const workload& w, std::size_t batch)
   check_sqlite(sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO kv VALUES (?, ?)", -1, &put, nullptr), db, "prepare");
   check_sqlite(sqlite3_prepare_v2(db, "SELECT v FROM kv WHERE k = ?", -1, &get, nullptr), db, "prepare");
   auto t = clock_type::now();
-  for (std::size_t i = 0; i < w.keys.size();) {
+  for (std::size_t i = 0, end; i < w.keys.size();) {
+    if (i == w.preload) t = clock_type::now();
+    end = batch_end(w, i, batch);
     check_sqlite(sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr), db, "begin");
-    for (std::size_t j = 0; j < batch && i < w.keys.size(); ++j, ++i) {
+    for (; i < end; ++i) {
       sqlite3_bind_blob(put, 1, w.keys[i].data(), static_cast<int>(w.keys[i].size()), SQLITE_STATIC);
       sqlite3_bind_blob(put, 2, w.value.data(), static_cast<int>(w.value.size()), SQLITE_STATIC);
       check_sqlite(sqlite3_step(put), db, "put");
@@ -280,13 +310,14 @@ figures run_sqlite(const std::string& dir, const workload& w, std::size_t batch)
     sqlite3_reset(get);
   }
   f.get_s = seconds_since(t);
-    f.get_cpu_s = cpu_seconds() - cpu;
+  f.get_cpu_s = cpu_seconds() - cpu;
+  f.rss_bytes = bench::status_bytes("VmRSS");
   sqlite3_int64 pages = 0;
   sqlite3_stmt* q;
   sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &q, nullptr);
   if (sqlite3_step(q) == SQLITE_ROW) pages = sqlite3_column_int64(q, 0);
   sqlite3_finalize(q);
-  f.cache_bytes = static_cast<std::size_t>(pages < 0 ? -pages * 1024 : pages * 4096);  // negative: KiB
+  f.cache_bytes = f.memory_bytes = static_cast<std::size_t>(pages < 0 ? -pages * 1024 : pages * 4096);  // negative: KiB
   sqlite3_finalize(put);
   sqlite3_finalize(get);
   sqlite3_close(db);
@@ -299,21 +330,23 @@ int main(int argc, char** argv) {
   const std::string engine = bench::option_str(argc, argv, "--engine", "uni");
   const std::string dir = bench::option_str(argc, argv, "--dir", ".");
   const std::size_t keys = bench::option(argc, argv, "--keys", 100000);
+  const std::size_t preload = bench::option(argc, argv, "--preload", 0);
   const std::size_t batch = std::max<std::size_t>(1, bench::option(argc, argv, "--batch", 1));
   const std::size_t gets = bench::option(argc, argv, "--gets", 200000);
   const std::size_t value_size = bench::option(argc, argv, "--value", 100);
   std::mt19937_64 rng(bench::option(argc, argv, "--seed", 1));
 
   workload w;
-  w.keys.reserve(keys);
-  for (std::size_t i = 0; i < keys; ++i) {
+  w.preload = preload;
+  w.keys.reserve(preload + keys);
+  for (std::size_t i = 0; i < preload + keys; ++i) {
     char k[17];
     std::snprintf(k, sizeof k, "%016llx", static_cast<unsigned long long>(rng()));
     w.keys.emplace_back(k);
   }
   w.value.assign(value_size, 'v');
   w.reads.reserve(gets);
-  for (std::size_t i = 0; i < gets; ++i) w.reads.push_back(static_cast<std::uint32_t>(rng() % keys));
+  for (std::size_t i = 0; i < gets; ++i) w.reads.push_back(static_cast<std::uint32_t>(rng() % w.keys.size()));
 
   figures f;
   if (engine == "uni")
@@ -326,9 +359,9 @@ int main(int argc, char** argv) {
   else
     return std::fprintf(stderr, "usage: %s --engine uni|lmdb|sqlite --dir DIR ...\n", argv[0]), 2;
   if (f.found != gets) return std::fprintf(stderr, "%s: %zu of %zu gets found\n", engine.c_str(), f.found, gets), 1;
-  std::printf("btree engine=%s keys=%zu batch=%zu value=%zu puts_per_s=%.0f gets=%zu gets_per_s=%.0f get_cpu_us=%.3f cache_bytes=%zu "
+  std::printf("btree engine=%s keys=%zu preload=%zu batch=%zu value=%zu puts_per_s=%.0f gets=%zu gets_per_s=%.0f get_cpu_us=%.3f cache_bytes=%zu memory_bytes=%zu "
               "rss_bytes=%lld misses_per_get=%.3f\n",
-              engine.c_str(), keys, batch, value_size, static_cast<double>(keys) / f.put_s, gets,
-              static_cast<double>(gets) / f.get_s, f.get_cpu_s * 1e6 / static_cast<double>(gets), f.cache_bytes, static_cast<long long>(bench::status_bytes("VmRSS")), f.misses_per_get);
+              engine.c_str(), keys, preload, batch, value_size, static_cast<double>(keys) / f.put_s, gets,
+              static_cast<double>(gets) / f.get_s, f.get_cpu_s * 1e6 / static_cast<double>(gets), f.cache_bytes, f.memory_bytes, static_cast<long long>(f.rss_bytes), f.misses_per_get);
   return 0;
 }
