@@ -17,9 +17,10 @@
 # CPU per query (or less throughput per CPU second) traced.
 #
 # --instructions adds what no other process can disturb: instructions per DNS
-# query and per TCP megabyte, counted by valgrind's callgrind (perf's hardware
-# counters are not there in a VM), each the difference of a short and a long
-# run so the set-up cancels out (a few minutes).
+# query and per TCP megabyte, and the D1 and last-level cache misses of its
+# cache simulation, counted by valgrind's callgrind (perf's hardware counters
+# are not there in a VM), each the difference of a short and a long run so the
+# set-up cancels out (a few minutes).
 #
 # Writes bench/results/trace.md (or --out DIR).
 # Usage: bench/trace.sh [--seconds S] [--repeats N] [--names N] [--megabytes N] [--instructions] [--build DIR] [--out DIR]
@@ -54,31 +55,43 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 column() { awk -v c="$1" '{ print $c }'; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-# Instructions (callgrind) run_stack executes per query: the difference of a 2 s and a 6 s run.
+# callgrind's counts of one run, with its cache simulation: "instructions D1-misses LL-misses".
+counts() {
+  local file
+  file=$(mktemp)
+  valgrind --tool=callgrind --cache-sim=yes --callgrind-out-file="$file" "$@" >/dev/null 2>&1
+  awk '/^summary:/ { print $2, $6 + $7, $9 + $10 }' "$file"
+  rm -f "$file"
+}
+# What run_stack executes per query (instructions, D1 and LL misses): the difference of a 2 s and a 6 s run.
 dns_instructions() {
-  local ir=() n=() s
+  local c=() n=() s file
+  file=$(mktemp)
   for s in 2 6; do
     local text
-    text=$(valgrind --tool=callgrind --toggle-collect='*run_stack*' --callgrind-out-file=/dev/null \
+    text=$(valgrind --tool=callgrind --cache-sim=yes --toggle-collect='*run_stack*' --callgrind-out-file="$file" \
       "$1" --names "$names" --seconds $s 2>&1)
-    ir+=("$(awk '/Collected :/ { gsub(/,/, "", $NF); print $NF }' <<<"$text")")
+    c+=("$(awk '/^summary:/ { print $2, $6 + $7, $9 + $10 }' "$file")")
     n+=("$(awk '/ns of CPU per query/ { print $3 }' <<<"$text")")
   done
-  awk -v a="${ir[0]}" -v b="${ir[1]}" -v p="${n[0]}" -v q="${n[1]}" 'BEGIN { printf "%.0f", (b - a) / (q - p) }'
+  rm -f "$file"
+  awk -v a="${c[0]}" -v b="${c[1]}" -v p="${n[0]}" -v q="${n[1]}" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); d = q - p
+    printf "%.0f %.2f %.3f", (y[1] - x[1]) / d, (y[2] - x[2]) / d, (y[3] - x[3]) / d }'
 }
-# Instructions per megabyte of a TCP transfer: the difference of a 10 MB and a 30 MB run.
+# The same per megabyte of a TCP transfer: the difference of a 10 MB and a 30 MB run.
 tcp_instructions() {
-  local ir=() m
-  for m in 10 30; do
-    ir+=("$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$1" --megabytes $m --rounds 1 2>&1 |
-      awk '/Collected :/ { gsub(/,/, "", $NF); print $NF }')")
-  done
-  awk -v a="${ir[0]}" -v b="${ir[1]}" 'BEGIN { printf "%.0f", (b - a) / 20 }'
+  local a b
+  a=$(counts "$1" --megabytes 10 --rounds 1)
+  b=$(counts "$1" --megabytes 30 --rounds 1)
+  awk -v a="$a" -v b="$b" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); printf "%.0f %.0f %.1f", (y[1] - x[1]) / 20, (y[2] - x[2]) / 20, (y[3] - x[3]) / 20 }'
 }
 
 load_before=$(load)
-dns_off=() dns_on=() tcp_off=() tcp_on=()
+dns_off=() dns_on=() tcp_off=() tcp_on=() loads=()
 for ((i = 0; i < repeats; i++)); do
+  loads+=("$(cut -d' ' -f1 /proc/loadavg)")
   dns_off+=("$(dns_run "$build/bench/bench_dns_engine")")
   dns_on+=("$(dns_run "$build/bench/bench_dns_engine_traced")")
   tcp_off+=("$(tcp_run "$build/bench/bench_tcp_sim")")
@@ -94,6 +107,7 @@ fi
 load_after=$(load)
 pick() { local c=$1; shift; printf '%s\n' "$@" | column "$c" | median; }
 all() { local c=$1; shift; printf '%s\n' "$@" | column "$c" | paste -sd' '; }
+spread() { local c=$1; shift; printf '%s\n' "$@" | column "$c" | sort -g | sed -n '1p;$p' | paste -sd'-'; }
 cpu_off=$(pick 1 "${dns_off[@]}") cpu_on=$(pick 1 "${dns_on[@]}")
 qps_off=$(pick 2 "${dns_off[@]}") qps_on=$(pick 2 "${dns_on[@]}")
 events=$(pick 3 "${dns_on[@]}")
@@ -113,23 +127,30 @@ slower() {  # slower TRACED UNTRACED higher|lower: how much worse traced is, aga
   echo "$(date -u +%Y-%m-%d), $(nproc) cores, load average $load_before before and $load_after after;"
   echo "$repeats alternating runs each (bench/trace.sh): DNS zone of $names names, ${seconds} s a run; TCP $megabytes MB x 3 a run;"
   echo "the traced twins record into a ring of ${UNI_TRACE_EVENTS:-Config::trace_events (uni/config.hpp)} events."
+  echo "The 1-minute load average as each repetition began: ${loads[*]}."
   echo
-  echo "| DNS (stack path) | CPU ns per query (median) | q/s, wall clock (median) | CPU ns per query, each run |"
-  echo "| --- | ---: | ---: | --- |"
-  echo "| untraced (every appliance's code) | $cpu_off | $qps_off | $(all 1 "${dns_off[@]}") |"
-  echo "| traced, $events events per query | $cpu_on | $qps_on | $(all 1 "${dns_on[@]}") |"
+  echo "| DNS (stack path) | CPU ns per query (median) | q/s, wall clock (median) | CPU ns per query, spread | each run |"
+  echo "| --- | ---: | ---: | --- | --- |"
+  echo "| untraced (every appliance's code) | $cpu_off | $qps_off | $(spread 1 "${dns_off[@]}") | $(all 1 "${dns_off[@]}") |"
+  echo "| traced, $events events per query | $cpu_on | $qps_on | $(spread 1 "${dns_on[@]}") | $(all 1 "${dns_on[@]}") |"
   echo
   echo "DNS traced: CPU per query $(slower "$cpu_on" "$cpu_off" lower); q/s $(slower "$qps_on" "$qps_off" higher)."
   echo
-  echo "| TCP, two stacks over a simulated link | MB per CPU second (median) | MB/s, wall clock (median) | MB per CPU second, each run |"
-  echo "| --- | ---: | ---: | --- |"
-  echo "| untraced | $mbc_off | $mbs_off | $(all 1 "${tcp_off[@]}") |"
-  echo "| traced, $tcp_events events per segment sent | $mbc_on | $mbs_on | $(all 1 "${tcp_on[@]}") |"
+  echo "| TCP, two stacks over a simulated link | MB per CPU second (median) | MB/s, wall clock (median) | MB per CPU second, spread | each run |"
+  echo "| --- | ---: | ---: | --- | --- |"
+  echo "| untraced | $mbc_off | $mbs_off | $(spread 1 "${tcp_off[@]}") | $(all 1 "${tcp_off[@]}") |"
+  echo "| traced, $tcp_events events per segment sent | $mbc_on | $mbs_on | $(spread 1 "${tcp_on[@]}") | $(all 1 "${tcp_on[@]}") |"
   echo
   echo "TCP traced: throughput per CPU second $(slower "$mbc_on" "$mbc_off" higher); MB/s $(slower "$mbs_on" "$mbs_off" higher)."
   if ((instructions)); then
     echo
-    echo "Instructions (callgrind): DNS $ir_off per query untraced, $ir_on traced: $(slower "$ir_on" "$ir_off" lower);"
-    echo "TCP $irt_off per megabyte untraced, $irt_on traced: $(slower "$irt_on" "$irt_off" lower)."
+    read -r i_off d_off l_off <<<"$ir_off"
+    read -r i_on d_on l_on <<<"$ir_on"
+    read -r ti_off td_off tl_off <<<"$irt_off"
+    read -r ti_on td_on tl_on <<<"$irt_on"
+    echo "Instructions (callgrind): DNS $i_off per query untraced, $i_on traced: $(slower "$i_on" "$i_off" lower);"
+    echo "TCP $ti_off per megabyte untraced, $ti_on traced: $(slower "$ti_on" "$ti_off" lower)."
+    echo "Its cache simulation, D1 misses: DNS $d_off per query untraced, $d_on traced; TCP $td_off per megabyte"
+    echo "untraced, $td_on traced. Last-level misses: DNS $l_off and $l_on per query; TCP $tl_off and $tl_on per megabyte."
   fi
 } | tee "$out/trace.md"

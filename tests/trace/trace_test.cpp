@@ -112,6 +112,12 @@ TEST_CASE("trace: events carry their turn's time, what came while the platform w
   for (std::size_t at = json.find("\"ts\":"); at != std::string::npos; at = json.find("\"ts\":", at + 1))
     ts.push_back(json.substr(at + 5, json.find(',', at) - at - 5));
   CHECK(ts == std::vector<std::string>{"1000.000", "1000.001", "1500.000", "1500.001"});
+  // A ring that ends in a wait: what came last takes the turn before it.
+  sched.run_ready();
+  trace::instant("late");
+  std::int64_t late = 0;
+  r.for_each([&](const trace::event& e) { late = e.ns; });
+  CHECK(late == 1'500'000);
 }
 
 TEST_CASE("trace: a TCP transfer over a lossy link, traced end to end", "[trace]") {

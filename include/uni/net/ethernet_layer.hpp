@@ -12,6 +12,7 @@
 
 #include <uni/core/buffer.hpp>
 #include <uni/core/result.hpp>
+#include <uni/core/view_chain.hpp>
 #include <uni/net/ethernet.hpp>
 #include <uni/net/frame_hooks.hpp>
 #include <uni/net/stack_counters.hpp>
@@ -57,18 +58,26 @@ class ethernet_layer {
 
   // Sends one frame (given as fragments), counted as sent or as a failed transmit.
   result<void> transmit(std::span<const view> frame) noexcept {
-    auto r = s_.netif_.transmit(frame);
-    if (r) ++s_.counters_.ethernet.sent;
-    else s_.counters_.ethernet.drop(ethernet_drop::transmit_failed);
-    if constexpr (S::config::trace) {
-      std::size_t length = 0;
-      for (const view& v : frame) length += v.size();
-      if (r) trace::note(trace::kind::frame_tx, trace::current_task, length, 0, trace_device(s_.netif_.mac()));
-    }
-    return r;
+    if constexpr (S::config::trace) return send(frame, total_size(frame));
+    else return send(frame, 0);
+  }
+  // The same for a chain (IP's packets), whose length the trace takes as it is.
+  template <std::size_t N>
+  result<void> transmit(const basic_view_chain<N>& frame) noexcept {
+    return send(frame.views(), frame.length());
   }
 
  private:
+  // `length`: the frame's bytes, for the trace (unused untraced).
+  result<void> send(std::span<const view> frame, [[maybe_unused]] std::size_t length) noexcept {
+    auto r = s_.netif_.transmit(frame);
+    if (r) ++s_.counters_.ethernet.sent;
+    else s_.counters_.ethernet.drop(ethernet_drop::transmit_failed);
+    if constexpr (S::config::trace)
+      if (r) trace::note(trace::kind::frame_tx, trace::current_task, length, 0, trace_device(s_.netif_.mac()));
+    return r;
+  }
+
   // A frame the stack does not consume: to the taker of its EtherType if it is
   // addressed to us or to a group (LLDP goes to a multicast address), else, not
   // being for us, to the taker of other stations' frames.

@@ -7,8 +7,10 @@
 // (~200 ns in a VM against a few), so an event carries the time its scheduler
 // turn began (scheduler::advance, which the run loop feeds the clock once a
 // turn). Events recorded while the platform waited for I/O (frames, device
-// wake-ups) are stamped again with the turn they woke, when it begins: their
-// time is known to within the handlers' run. An event's place in the ring is its
+// wake-ups) carry no stamp of their own (`waited`): the turn they woke begins
+// with one `turn` event holding its time, which for_each gives them, so their
+// time is known to within the handlers' run (one event a turn that waited costs
+// less than stamping each event again). An event's place in the ring is its
 // sequence number, so the order within a turn survives; chrome_json spreads
 // the events of one turn 1 ns apart in that order.
 //
@@ -49,11 +51,12 @@ enum class kind : std::uint8_t {
   span_whole,      // a span begun and ended in one turn (it never waited): id, a, b as span_begin
   instant,         // id: task, a: value, b: name
   counter,         // id: task, a: value, b: name
+  turn,            // a turn that ended a wait began: the time of the events recorded while waiting (not written out)
 };
 
 // 32 bytes, aligned: two to a cache line, never across one.
 struct alignas(32) event {
-  std::int64_t ns = 0;  // the start of the scheduler turn it was recorded in
+  std::int64_t ns = 0;  // the start of the scheduler turn it was recorded in (in the ring: -1 while waiting)
   kind what{};
   std::uint16_t device = 0;
   std::uint32_t id = 0;
@@ -89,16 +92,16 @@ class ring {
     events_[written_++ & mask_] = event{stamp_, what, device, id, a, b};
   }
 
-  // A scheduler turn begins at `ns`: what was recorded since the last turn ended
-  // (while the platform waited) is stamped with it, and so is what follows.
+  // A scheduler turn begins at `ns`, and what follows carries it. If events were
+  // recorded since the last turn ended (while the platform waited: the newest
+  // event is `waited`), a `turn` event first says when they took place.
   void begin_turn(std::int64_t ns) noexcept {
-    for (std::uint64_t i = waiting_from_ > dropped() ? waiting_from_ : dropped(); i < written_; ++i)
-      events_[i & mask_].ns = ns;
-    waiting_from_ = in_turn;
+    const bool waited = events_[(written_ - 1) & mask_].ns == waited_stamp;
     stamp_ = ns;
+    if (waited) record(kind::turn, 0, 0, 0, 0);
   }
   // The turn ran what was ready: the platform waits next.
-  void end_turn() noexcept { waiting_from_ = written_; }
+  void end_turn() noexcept { stamp_ = waited_stamp; }
 
   std::int64_t stamp() const noexcept { return stamp_; }
   std::size_t capacity() const noexcept { return static_cast<std::size_t>(mask_ + 1); }
@@ -107,10 +110,27 @@ class ring {
   std::size_t size() const noexcept { return static_cast<std::size_t>(written_ - dropped()); }
 
   // Calls f(const event&) for each event held, oldest first (the sequence
-  // number of the first is dropped()).
+  // number of the first is dropped()), each with its time: an event recorded
+  // while waiting takes that of the `turn` after it (or, the ring ending in a
+  // wait, of the turn before). The `turn` events themselves are left out.
   template <class F>
   void for_each(F&& f) const {
-    for (std::uint64_t i = dropped(); i < written_; ++i) f(events_[i & mask_]);
+    std::int64_t before = 0, woke = 0;
+    std::uint64_t turn = 0;  // the `turn` the waiting events up to it take their time from
+    for (std::uint64_t i = dropped(); i < written_; ++i) {
+      event e = events_[i & mask_];
+      if (e.what == kind::turn) continue;
+      if (e.ns != waited_stamp) {
+        before = e.ns;
+      } else {
+        if (turn <= i) {
+          for (turn = i; turn < written_ && events_[turn & mask_].what != kind::turn;) ++turn;
+          woke = turn < written_ ? events_[turn & mask_].ns : before;
+        }
+        e.ns = woke;
+      }
+      f(static_cast<const event&>(e));
+    }
   }
 
  protected:
@@ -120,8 +140,7 @@ class ring {
   event* events_;
   std::uint64_t mask_ = 0;
   std::uint64_t written_ = 0;
-  static constexpr std::uint64_t in_turn = ~std::uint64_t{0};
-  std::uint64_t waiting_from_ = 0;  // the first event recorded since the last turn ended, or in_turn
+  static constexpr std::int64_t waited_stamp = -1;  // the stamp while the platform waits (times are never negative)
   std::int64_t stamp_ = 0;
 };
 

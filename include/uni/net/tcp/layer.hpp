@@ -198,9 +198,14 @@ class layer {
   // Called after every application call on slot `i`: frees it when done, and
   // re-arms the timer task when the connection's next deadline moved earlier.
   void settle(std::size_t i) noexcept {
+    if constexpr (Config::trace) slots_[i].probe.observe(trace_device_, static_cast<std::uint32_t>(i), *slots_[i].conn);
+    settle_read(i);
+  }
+  // settle() after a read, which moves only the receiving side: nothing the
+  // trace probe looks at (a window update it sends is recorded as a segment).
+  void settle_read(std::size_t i) noexcept {
     slot& s = slots_[i];
     connection_type& c = *s.conn;
-    if constexpr (Config::trace) s.probe.observe(trace_device_, static_cast<std::uint32_t>(i), c);
     const state st = c.current_state();
     if (s.half_open && st != state::syn_received) {
       listener_state& l = listeners_[s.listener];
@@ -232,13 +237,7 @@ class layer {
     layer* l = nullptr;
     std::size_t index = 0;
     void operator()(const header& h, std::span<const view> payload) const noexcept {
-      slot& s = l->slots_[index];
-      if constexpr (Config::trace) {
-        std::size_t length = 0;
-        for (const view& v : payload) length += v.size();
-        s.probe.segment_out(l->trace_device_, static_cast<std::uint32_t>(index), h, length);
-      }
-      l->transmit(s.conn->ends(), h, payload);
+      l->transmit(l->slots_[index].conn->ends(), h, payload, index);
     }
   };
   struct slot {
@@ -271,14 +270,21 @@ class layer {
 
   // ---- Output -----------------------------------------------------------------------
 
-  void transmit(const endpoints& ep, header h, std::span<const view> payload) noexcept {
+  // `from`: the connection's slot, whose probe records the segment (none: a reset
+  // for no connection; unused untraced).
+  void transmit(const endpoints& ep, header h, std::span<const view> payload,
+                [[maybe_unused]] std::size_t from = none) noexcept {
     h.source_port = ep.local_port;
     h.destination_port = ep.remote_port;
-    auto hdr = headers_.allocate(header::min_size + h.opts.wire_size());
+    const std::size_t header_size = header::min_size + h.opts.wire_size();
+    auto hdr = headers_.allocate(header_size);
     if (!hdr) return counters_.drop(tcp_drop::no_buffers);
     h.emit(hdr->bytes(), ep.local_ip, ep.remote_ip, payload);
     basic_view_chain<Config::tcp_segment_views + 1> segment(std::move(*hdr));
     for (const view& v : payload) (void)segment.push_back(v);
+    if constexpr (Config::trace)
+      if (from != none)
+        slots_[from].probe.segment_out(trace_device_, static_cast<std::uint32_t>(from), h, segment.length() - header_size);
     if (out_(ep.remote_ip, segment.views())) ++counters_.sent;
   }
 

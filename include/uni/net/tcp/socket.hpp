@@ -52,7 +52,7 @@ class stream {
       if (c.has_unread()) {
         basic_view_chain<1> out;
         c.read(out, static_cast<std::size_t>(-1), l_->now());
-        l_->settle(slot_);
+        l_->settle_read(slot_);
         co_return std::move(out.views()[0]);
       }
       if (c.peer_closed()) co_return view{};
