@@ -29,6 +29,12 @@ proxy=$root/usr/lib/xen-4.17/bin/vchan-socket-proxy
 cp "$proxy" "$rd/bin/"
 for l in $(ldd "$proxy" | awk '/=> \// {print $3}'); do cp -L "$l" "$rd/lib/x86_64-linux-gnu/"; done
 cp "$root/usr/bin/xenstore-read" "$rd/bin/" 2>/dev/null
+# xenctx, xen-hvmctx: a stalled domU's registers (the two-domU pair dumps them).
+for tool in xenctx xen-hvmctx; do
+  [[ -x $root/usr/lib/xen-4.17/bin/$tool ]] || continue
+  cp "$root/usr/lib/xen-4.17/bin/$tool" "$rd/usr/lib/xen-4.17/bin/"
+  for l in $(ldd "$root/usr/lib/xen-4.17/bin/$tool" | awk '/=> \// {print $3}'); do cp -L "$l" "$rd/lib/x86_64-linux-gnu/"; done
+done
 # www-vchan (examples/www over a vchan), when given: HTTP from dom0 through the proxy.
 [[ -n ${UNI_VCHAN_WWW:-} ]] && cp "$UNI_VCHAN_WWW" "$rd/app/www-vchan"
 # bench/vchan.sh: its peer (bench/vchan_peer.cpp) and tcp-echo-xen; the
@@ -68,7 +74,7 @@ finish() {
   log=/var/log/xen/console/guest-\$1.log
   for i in \$(seq 1 \${2:-200}); do grep -qE "exit status|panic:" \$log 2>/dev/null && break; sleep 0.1; done
   for i in \$(seq 1 50); do xl list \$1 >/dev/null 2>&1 || break; sleep 0.1; done
-  xl destroy \$1 2>/dev/null
+  xl destroy \$1 2>/dev/null && echo "dom0: \$1 had not ended: destroyed"
   echo "dom0: ---- domU console (\$1) ----"; cat \$log; echo "dom0: ---- end ----"
   grep -q "vchan-echo: exit status 0" \$log
 }
@@ -130,8 +136,9 @@ done
 # (an id taken by a failed create) is destroyed and made again. Both log at
 # debug level: a wait that moves nothing for 5 s prints the shared page's
 # indices, notify and live bytes as each side sees them. The checker has 40 s
-# (the pair takes 2-9 s at load 8-14); if it fails, Xen's event channel and
-# domain state are dumped. UNI_VCHAN_PAIRS=N runs the pair N times.
+# (the pair takes 2-9 s at load 8-14); if it has not ended by then, its
+# registers (xenctx, xen-hvmctx) and Xen's event channel and domain state are
+# dumped before it is destroyed. UNI_VCHAN_PAIRS=N runs the pair N times.
 pair() {  # ROUND
   next=\$((domid + 1)); made=""
   server=vchan-server\$1 checker=vchan-checker\$1
@@ -150,11 +157,17 @@ pair() {  # ROUND
   domid=\$c
   t0=\$(cut -d' ' -f1 /proc/uptime)
   xl unpause \$server; xl unpause \$checker
-  if finish \$checker 400 && grep -q "check: 262144 bytes sent and echoed intact" /var/log/xen/console/guest-\$checker.log; then
-    echo "dom0: vchan between two domUs (\$next serving, \$c checking): 262144 bytes each way intact in \$(awk -v t0=\$t0 '{printf "%.2f", \$1 - t0}' /proc/uptime) s"
+  took() { awk -v t0=\$t0 '{printf "%.2f", \$1 - t0}' /proc/uptime; }
+  t=\$(( \$(cut -d. -f1 /proc/uptime) + 40 ))
+  until grep -qE "exit status|panic:" /var/log/xen/console/guest-\$checker.log 2>/dev/null || [ \$(cut -d. -f1 /proc/uptime) -ge \$t ]; do sleep 0.2; done
+  if ! grep -qE "exit status|panic:" /var/log/xen/console/guest-\$checker.log; then
+    echo "dom0: vchan between two domUs (\$next serving, \$c checking): no end after \$(took) s; the domains, the checker's registers, Xen's event channels:"
+    xl list; xenctx \$c 2>&1; xen-hvmctx \$c 2>&1 | head -60; xl debug-keys e; xl debug-keys q; sleep 2
+  fi
+  if finish \$checker && grep -q "check: 262144 bytes sent and echoed intact" /var/log/xen/console/guest-\$checker.log; then
+    echo "dom0: vchan between two domUs (\$next serving, \$c checking): 262144 bytes each way intact in \$(took) s"
   else
-    echo "dom0: vchan between two domUs (\$next serving, \$c checking) failed after \$(awk -v t0=\$t0 '{printf "%.2f", \$1 - t0}' /proc/uptime) s:"
-    xl list; xl debug-keys e; xl debug-keys q; sleep 1
+    echo "dom0: vchan between two domUs (\$next serving, \$c checking) failed after \$(took) s"
     finish \$server; return 1
   fi
   finish \$server
