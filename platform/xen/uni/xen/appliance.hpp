@@ -52,7 +52,6 @@ inline bool is_dom0() noexcept {
 // verdict; a real machine has no device there and ignores it).
 [[noreturn]] inline void shutdown(int status, bool dom0) noexcept {
   if (dom0) cpu::outb(0xf4, static_cast<std::uint8_t>(status));
-  the_console().drain();
   sched_shutdown_t s{};
   s.reason = status == 0 ? SHUTDOWN_poweroff : SHUTDOWN_crash;
   sched_op(SCHEDOP_shutdown, &s);

@@ -54,18 +54,6 @@ class console {
     }
   }
 
-  // Before the domain ends: gives xenconsoled (a bounded number of yields) the
-  // time to read what is left in the ring. The toolstack destroys a domain that
-  // powered off (on_poweroff = "destroy") at once, maybe before xenconsoled has
-  // read its last lines: the exit status a test waits for.
-  void drain() noexcept {
-    if (kind_ != kind::ring) return;
-    for (int patience = 10000; patience > 0; --patience) {
-      if (__atomic_load_n(&ring_->out_cons, __ATOMIC_ACQUIRE) == ring_->out_prod) return;
-      sched_op(SCHEDOP_yield, static_cast<void*>(nullptr));
-    }
-  }
-
   const stats& statistics() const noexcept { return stats_; }
 
  private:
