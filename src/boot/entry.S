@@ -195,7 +195,12 @@ trap_common:
 
 /* The Xen event upcall (HVM_PARAM_CALLBACK_IRQ, vector type). Xen keeps raising
  * it while the vCPU's evtchn_upcall_pending is set, so clear that and return:
- * the run loop scans the pending ports itself after its hlt. */
+ * the run loop scans the pending ports itself after its hlt. An upcall taken on
+ * that hlt before it halted returns past it: halting there would sleep with the
+ * upcall cleared but the ports not scanned, and Xen raises the upcall only when a
+ * selector bit goes from 0 to 1, so nothing would wake the vCPU again. (Seen on
+ * tier 3, Xen under QEMU's emulated SVM: a domU blocked at this hlt with
+ * upcall_pending 0, its selector bit set, its timer and vchan ports pending.) */
   .balign 16
   .globl uni_boot_upcall_entry
 uni_boot_upcall_entry:
@@ -205,6 +210,11 @@ uni_boot_upcall_entry:
   jz 9f
   movb $0, (%rax)
 9:
+  mov 8(%rsp), %rax               /* the interrupted rip */
+  cmpb $0xf4, (%rax)              /* hlt: the only one run with interrupts on is the run loop's */
+  jne 10f
+  incq 8(%rsp)
+10:
   pop %rax
   iretq
 

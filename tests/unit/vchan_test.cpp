@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <span>
+#include <string_view>
 #include <vector>
 
 #include <uni/core/random.hpp>
@@ -248,6 +250,87 @@ TEST_CASE("a channel whose peer breaks the ring closes itself and says why", "[v
     static const std::uint8_t byte[1] = {1};
     auto w = co_await server.write(view::unowned(std::span<const std::uint8_t>(byte)));
     CHECK(!w.ok());
+  };
+  REQUIRE(run(s, clock, main()).ok());
+}
+
+// libxenvchan's wake-up, step by step: a side about to wait asks the other for
+// a signal, then looks at the ring again; the other side moves bytes, then takes
+// the request. In every order of those four steps the waiting side either sees
+// the bytes or is signalled, so no wake-up is lost whichever domain runs first.
+TEST_CASE("a side about to wait sees the bytes or is signalled, in every order of both sides' steps", "[vchan]") {
+  static const std::uint8_t bytes[1024] = {};
+  std::uint8_t sink[1024];
+  // 'w': the waiting side's next step, 'm': the moving side's.
+  for (std::string_view order : {"wwmm", "wmwm", "wmmw", "mwwm", "mwmw", "mmww"}) {
+    CAPTURE(order);
+    layout l(10, 11);
+    ring server_in = l.left(false), client_out = l.left(true);
+    control server(l.header(), role::server), client(l.header(), role::client);
+    // The server waits to read; the client writes.
+    bool seen = false, signalled = false;
+    int w = 0, m = 0;
+    for (char step : order) {
+      if (step == 'w' && w++ == 0) server.request(notify_write);
+      else if (step == 'w') seen = *server_in.readable() > 0;
+      else if (m++ == 0) CHECK(*client_out.write(std::span(bytes, 100)) == 100);
+      else signalled = client.take_request(notify_write);
+    }
+    CHECK((seen || signalled));
+    CHECK(*server_in.read(sink) == 100);
+    // The client's ring full, it waits for room; the server consumes.
+    REQUIRE(*client_out.write(bytes) == 1024);
+    bool room = false;
+    signalled = false;
+    w = m = 0;
+    for (char step : order) {
+      if (step == 'w' && w++ == 0) client.request(notify_read);
+      else if (step == 'w') room = *client_out.writable() > 0;
+      else if (m++ == 0) CHECK(*server_in.read(std::span(sink, 10)) == 10);
+      else signalled = server.take_request(notify_read);
+    }
+    CHECK((room || signalled));
+  }
+}
+
+// A signal that never arrives (the event lost on the way) costs at most a
+// poll: each wait ends after channel::poll and reads the shared indices afresh.
+TEST_CASE("a channel waiting without a signal finds the peer's bytes and room at the next poll", "[vchan]") {
+  scheduler s;
+  sim::ManualClock clock;
+  static_page_pool<8> pool;
+  layout l(10, 11);
+  test_channel server(s, pool);
+  server.attach(control(l.header(), role::server), l.left(false), l.right(true), wake{});
+  control client(l.header(), role::client);
+  client.set_live(live_connected);
+  ring client_out = l.left(true), client_in = l.right(false);
+  static const std::uint8_t bytes[2048] = {1, 2, 3};
+  const auto after_a_poll = test_channel::poll + std::chrono::milliseconds(1);
+  auto main = [&]() -> task<void> {
+    auto reading = spawn(s, server.read());
+    co_await s.sleep_for(std::chrono::milliseconds(30));
+    CHECK(*client_out.write(std::span(bytes, 3)) == 3);  // and no signal
+    CHECK(client.take_request(notify_write));           // though the server asked for one
+    co_await s.sleep_for(after_a_poll);
+    CHECK(reading.done());
+    // The server's ring to us full: its next write waits for room we make unsignalled.
+    auto filling = spawn(s, server.write(view::unowned(std::span(bytes))));
+    auto waiting = spawn(s, server.write(view::unowned(std::span(bytes, 5))));
+    co_await s.sleep_for(std::chrono::milliseconds(30));
+    CHECK(filling.done());
+    CHECK(!waiting.done());
+    std::uint8_t sink[16];
+    CHECK(*client_in.read(sink) == 16);
+    co_await s.sleep_for(after_a_poll);
+    CHECK(waiting.done());
+    CHECK(l.header().right.prod == 2048 + 5);
+    server.close();  // ends whatever still waits, so a failed check cannot hang the test
+    auto got = co_await reading.join();
+    REQUIRE(got.ok());
+    CHECK((got->size() == 3 && (*got)[2] == 3));
+    CHECK((co_await filling.join()).ok());
+    CHECK((co_await waiting.join()).ok());
   };
   REQUIRE(run(s, clock, main()).ok());
 }

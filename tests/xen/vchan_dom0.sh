@@ -29,6 +29,12 @@ proxy=$root/usr/lib/xen-4.17/bin/vchan-socket-proxy
 cp "$proxy" "$rd/bin/"
 for l in $(ldd "$proxy" | awk '/=> \// {print $3}'); do cp -L "$l" "$rd/lib/x86_64-linux-gnu/"; done
 cp "$root/usr/bin/xenstore-read" "$rd/bin/" 2>/dev/null
+# xenctx, xen-hvmctx: a stalled domU's registers (the two-domU pair dumps them).
+for tool in xenctx xen-hvmctx; do
+  [[ -x $root/usr/lib/xen-4.17/bin/$tool ]] || continue
+  cp "$root/usr/lib/xen-4.17/bin/$tool" "$rd/usr/lib/xen-4.17/bin/"
+  for l in $(ldd "$root/usr/lib/xen-4.17/bin/$tool" | awk '/=> \// {print $3}'); do cp -L "$l" "$rd/lib/x86_64-linux-gnu/"; done
+done
 # www-vchan (examples/www over a vchan), when given: HTTP from dom0 through the proxy.
 [[ -n ${UNI_VCHAN_WWW:-} ]] && cp "$UNI_VCHAN_WWW" "$rd/app/www-vchan"
 # bench/vchan.sh: its peer (bench/vchan_peer.cpp) and tcp-echo-xen; the
@@ -61,13 +67,14 @@ start() {
   for i in \$(seq 1 300); do xenstore-read \$path/ring-ref >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "dom0: \$1 offered no vchan at \$path"; return 1
 }
-# NAME: waits for the appliance's end, prints its console; true if it exited 0.
-# (One that has not ended by then is destroyed, so it cannot slow what follows.)
+# NAME [TENTHS]: waits (20 s, or TENTHS tenths of a second) for the appliance's
+# end, prints its console; true if it exited 0. (One that has not ended by then
+# is destroyed, so it cannot slow what follows.)
 finish() {
   log=/var/log/xen/console/guest-\$1.log
-  for i in \$(seq 1 200); do grep -qE "exit status|panic:" \$log 2>/dev/null && break; sleep 0.1; done
+  for i in \$(seq 1 \${2:-200}); do grep -qE "exit status|panic:" \$log 2>/dev/null && break; sleep 0.1; done
   for i in \$(seq 1 50); do xl list \$1 >/dev/null 2>&1 || break; sleep 0.1; done
-  xl destroy \$1 2>/dev/null
+  xl destroy \$1 2>/dev/null && echo "dom0: \$1 had not ended: destroyed"
   echo "dom0: ---- domU console (\$1) ----"; cat \$log; echo "dom0: ---- end ----"
   grep -q "vchan-echo: exit status 0" \$log
 }
@@ -126,26 +133,46 @@ done
 # granted pages per ring) for the next domain, and vchan-echo --check as its
 # client sending a pattern. Both are created paused, so each knows the other's
 # domid before it runs: Xen hands out the next free id; a guess that missed
-# (an id taken by a failed create) is destroyed and made again.
-next=\$((domid + 1)); pair=""
-for attempt in 1 2 3; do
-  cfg vchan-server "--ring-order 13 --peer \$((next + 1))"
-  cfg vchan-checker "--connect --peer \$next --vchan /local/domain/\$next/data/vchan --check 262144"
-  s=""; c=""
-  timeout 60 xl create -p /app/vchan-server.cfg >/dev/null && s=\$(xl domid vchan-server)
-  [ "\$s" = "\$next" ] && timeout 60 xl create -p /app/vchan-checker.cfg >/dev/null && c=\$(xl domid vchan-checker)
-  [ "\$c" = "\$((next + 1))" ] && { pair=1; break; }
-  echo "dom0: the pair's domids were not \$next and \$((next + 1)) (\$s, \$c): again"
-  xl destroy vchan-server 2>/dev/null; xl destroy vchan-checker 2>/dev/null
-  next=\$(( \${c:-\${s:-\$next}} + 2 ))
-done
-if [ -n "\$pair" ]; then
+# (an id taken by a failed create) is destroyed and made again. Both log at
+# debug level: a wait that moves nothing for 5 s prints the shared page's
+# indices, notify and live bytes as each side sees them. The checker has 40 s
+# (the pair takes 2-9 s at load 8-14); if it has not ended by then, its
+# registers (xenctx, xen-hvmctx) and Xen's event channel and domain state are
+# dumped before it is destroyed. UNI_VCHAN_PAIRS=N runs the pair N times.
+pair() {  # ROUND
+  next=\$((domid + 1)); made=""
+  server=vchan-server\$1 checker=vchan-checker\$1
+  for attempt in 1 2 3; do
+    cfg \$server "--ring-order 13 --peer \$((next + 1)) --log debug"
+    cfg \$checker "--connect --peer \$next --vchan /local/domain/\$next/data/vchan --check 262144 --log debug"
+    s=""; c=""
+    timeout 60 xl create -p /app/\$server.cfg >/dev/null && s=\$(xl domid \$server)
+    [ "\$s" = "\$next" ] && timeout 60 xl create -p /app/\$checker.cfg >/dev/null && c=\$(xl domid \$checker)
+    [ "\$c" = "\$((next + 1))" ] && { made=1; break; }
+    echo "dom0: the pair's domids were not \$next and \$((next + 1)) (\$s, \$c): again"
+    xl destroy \$server 2>/dev/null; xl destroy \$checker 2>/dev/null
+    next=\$(( \${c:-\${s:-\$next}} + 2 ))
+  done
+  [ -n "\$made" ] || return 1
+  domid=\$c
   t0=\$(cut -d' ' -f1 /proc/uptime)
-  xl unpause vchan-server; xl unpause vchan-checker
-  finish vchan-checker && grep -q "check: 262144 bytes sent and echoed intact" /var/log/xen/console/guest-vchan-checker.log &&
-    echo "dom0: vchan between two domUs (\$next serving, \$c checking): 262144 bytes each way intact in \$(awk -v t0=\$t0 '{printf "%.2f", \$1 - t0}' /proc/uptime) s" || ok=1
-  finish vchan-server || ok=1
-else ok=1; fi
+  xl unpause \$server; xl unpause \$checker
+  took() { awk -v t0=\$t0 '{printf "%.2f", \$1 - t0}' /proc/uptime; }
+  t=\$(( \$(cut -d. -f1 /proc/uptime) + 40 ))
+  until grep -qE "exit status|panic:" /var/log/xen/console/guest-\$checker.log 2>/dev/null || [ \$(cut -d. -f1 /proc/uptime) -ge \$t ]; do sleep 0.2; done
+  if ! grep -qE "exit status|panic:" /var/log/xen/console/guest-\$checker.log; then
+    echo "dom0: vchan between two domUs (\$next serving, \$c checking): no end after \$(took) s; the domains, the checker's registers, Xen's event channels:"
+    xl list; xenctx \$c 2>&1; xen-hvmctx \$c 2>&1 | head -60; xl debug-keys e; xl debug-keys q; sleep 2
+  fi
+  if finish \$checker && grep -q "check: 262144 bytes sent and echoed intact" /var/log/xen/console/guest-\$checker.log; then
+    echo "dom0: vchan between two domUs (\$next serving, \$c checking): 262144 bytes each way intact in \$(took) s"
+  else
+    echo "dom0: vchan between two domUs (\$next serving, \$c checking) failed after \$(took) s"
+    finish \$server; return 1
+  fi
+  finish \$server
+}
+for round in \$(seq 1 ${UNI_VCHAN_PAIRS:-1}); do pair \$round || ok=1; done
 # HTTP over vchan: www-vchan serves its site; two pipelined requests (the
 # second asks to close) through vchan-socket-proxy, whose stdin stays open
 # until the appliance closes the channel after the second answer.

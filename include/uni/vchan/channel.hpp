@@ -13,6 +13,9 @@
 // the end at close(). A peer that breaks the ring (uni/vchan/ring.hpp) closes
 // the channel: every later call fails with error::malformed. Waits re-check
 // the live byte every `poll` too, so a peer that died without a signal is noticed.
+// A wait that goes on `stall_report` without a byte moving logs the page as this
+// side sees it (debug level: an idle channel does the same), so a stalled pair
+// shows whether bytes sat unseen, a signal never came, or the peer never wrote.
 #pragma once
 
 #include <chrono>
@@ -21,6 +24,7 @@
 #include <utility>
 
 #include <uni/core/buffer.hpp>
+#include <uni/core/log.hpp>
 #include <uni/core/result.hpp>
 #include <uni/core/scheduler.hpp>
 #include <uni/core/task.hpp>
@@ -34,6 +38,7 @@ template <class Signal>
 class channel {
  public:
   static constexpr duration poll = std::chrono::milliseconds(100);
+  static constexpr duration stall_report = std::chrono::seconds(5);
 
   struct stats {
     std::uint64_t bytes_in = 0, bytes_out = 0;
@@ -52,6 +57,7 @@ class channel {
     signal_ = std::move(signal);
     failure_ = error::none;
     open_ = true;
+    moved_ = changed_.sched().now();
     ctl_.set_live(live_connected);
   }
 
@@ -80,7 +86,7 @@ class channel {
         if (!n) co_return fail(broken(n.err()));
         if (*n == 0) {
           if (gone) co_return view{};
-          ++stats_.waits;
+          note_wait("to read");
           co_await changed_.wait_for(poll);
           continue;
         }
@@ -91,6 +97,7 @@ class channel {
       if (!got) co_return fail(broken(got.err()));
       page->truncate(*got);
       stats_.bytes_in += *got;
+      moved_ = changed_.sched().now();
       if (ctl_.take_request(notify_read)) send_signal();
       co_return std::move(*page);
     }
@@ -107,6 +114,7 @@ class channel {
         if (*put > 0) {
           rest = rest.subspan(*put);
           stats_.bytes_out += *put;
+          moved_ = changed_.sched().now();
           if (ctl_.take_request(notify_write)) send_signal();
           continue;
         }
@@ -114,7 +122,7 @@ class channel {
         auto room = tx_.writable();
         if (!room) co_return fail(broken(room.err()));
         if (*room == 0) {
-          ++stats_.waits;
+          note_wait("for room");
           co_await changed_.wait_for(poll);
         }
       }
@@ -153,6 +161,22 @@ class channel {
     ++stats_.signals;
     signal_();
   }
+  // Counts a wait; once nothing has moved for stall_report (and each
+  // stall_report after), logs both rings' indices, the notify and live bytes.
+  void note_wait(const char* what) noexcept {
+    ++stats_.waits;
+    const time_point now = changed_.sched().now();
+    if (now - moved_ < stall_report || now - reported_ < stall_report) return;
+    reported_ = now;
+    const ring_indices rx = rx_.shared(), tx = tx_.shared();
+    const shared_header& h = *ctl_.header();
+    log_debug("vchan: nothing moved for ", (now - moved_).count() / 1'000'000, " ms, waiting ", what, ": rx cons ",
+              rx.cons, " prod ", rx.prod, ", tx cons ", tx.cons, " prod ", tx.prod, ", notify cli ",
+              __atomic_load_n(&h.cli_notify, __ATOMIC_ACQUIRE), " srv ", __atomic_load_n(&h.srv_notify, __ATOMIC_ACQUIRE),
+              ", live cli ", __atomic_load_n(&h.cli_live, __ATOMIC_ACQUIRE), " srv ",
+              __atomic_load_n(&h.srv_live, __ATOMIC_ACQUIRE), "; ", stats_.signals, " signals sent, ", stats_.waits,
+              " waits");
+  }
 
   wait_queue changed_;
   page_pool& pool_;
@@ -160,6 +184,7 @@ class channel {
   ring rx_, tx_;
   Signal signal_{};
   stats stats_;
+  time_point moved_{}, reported_{};  // when a byte last moved; when a stall was last logged
   error failure_ = error::none;
   bool open_ = false;
   bool shut_ = false;

@@ -113,6 +113,8 @@ class ring {
 
   std::uint32_t size() const noexcept { return size_; }
   std::uint32_t index() const noexcept { return mine_; }
+  // Both indices as the page holds them now (for a report, not for moving bytes).
+  ring_indices shared() const noexcept { return {load(shared_->cons), load(shared_->prod)}; }
 
   // Bytes waiting to be consumed (consumer side): the peer's prod, checked.
   result<std::uint32_t> readable() const noexcept {
