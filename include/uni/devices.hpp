@@ -26,8 +26,9 @@
 // Each disk is the platform's driver behind a block::request_queue of
 // Config::block_queue_depth (uni/block/request_queue.hpp): the same checks,
 // splitting and back-pressure everywhere. An appliance without disks keeps
-// `serve(stack, options)`. Vchan endpoints come with their issue (19); until
-// then declaring one fails to compile.
+// `serve(stack, options)`. Vchan endpoints are not devices beside a stack yet:
+// a vchan appliance is its own kind (UNI_VCHAN_APPLIANCE, uni/vchan_appliance.hpp),
+// and declaring one here fails to compile.
 #pragma once
 
 #include <array>
@@ -62,7 +63,8 @@ constexpr bool devices_declared() noexcept {
   static_assert(Config::block_queue_depth >= 1 && Config::block_queue_depth <= 256,
                 "uni: Config::block_queue_depth must be 1 to 256");
   static_assert(Config::vchan_endpoints == 0,
-                "uni: Config::vchan_endpoints: no platform has a vchan driver yet; it comes with the vchan issue (19)");
+                "uni: Config::vchan_endpoints: not yet a device beside a stack; write a vchan appliance with "
+                "UNI_VCHAN_APPLIANCE (uni/vchan_appliance.hpp)");
   return true;
 }
 
