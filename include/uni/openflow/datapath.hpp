@@ -5,7 +5,7 @@
 //
 //   pipeline   a frame's key (packet_key.hpp) is looked up in table 0; an entry
 //              applies its actions at once (rewrites: rewrite.hpp; outputs to a
-//              port, IN_PORT, FLOOD, ALL, CONTROLLER, NORMAL, or dropped when
+//              port, IN_PORT, FLOOD, ALL, CONTROLLER, NORMAL, LOCAL, or dropped when
 //              none), and on 1.3 may write the action set, write metadata and go
 //              on to a later table (§5.1). A miss sends a packet_in on 1.0 and
 //              drops on 1.3 unless the controller installed a table-miss entry.
@@ -29,6 +29,7 @@
 #include <cstring>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include <uni/core/buffer.hpp>
 #include <uni/core/function_ref.hpp>
@@ -94,7 +95,7 @@ class datapath {
   const switch_options& options() const noexcept { return opt_; }
   const table& flows(std::size_t t) const noexcept { return tables_[t]; }
   std::size_t ports() const noexcept { return n_ports_; }
-  const port_stats& port_counters(std::uint32_t port_no) const noexcept { return ports_[port_no - 1].stats; }
+  const port_stats& port_counters(std::uint32_t port_no) const noexcept { return port_at(port_no)->stats; }
 
   // Port number n_ports + 1 (ports are numbered from 1), or error::table_full.
   result<std::uint32_t> add_port(std::string_view name, mac_address hw, port_transmit tx) noexcept {
@@ -109,6 +110,21 @@ class datapath {
     p.stats.port_no = p.desc.port_no;
     p.tx = tx;
     return p.desc.port_no;
+  }
+
+  // The LOCAL port (OFPP_LOCAL): the switch's own network stack as a port, as
+  // Open vSwitch's bridge-internal interface. Flows output to it and match
+  // in_port=LOCAL; it floods and is listed with the others; error::in_use twice.
+  result<void> add_local(std::string_view name, mac_address hw, port_transmit tx) noexcept {
+    if (has_local_) return fail(error::in_use);
+    has_local_ = true;
+    local_.desc.port_no = port::local;
+    local_.desc.hw_addr = hw;
+    const std::size_t n = std::min(name.size(), sizeof local_.desc.name - 1);
+    std::memcpy(local_.desc.name, name.data(), n);
+    local_.stats.port_no = port::local;
+    local_.tx = tx;
+    return {};
   }
 
   // ---- connections: 0 is the controller's -------------------------------------------
@@ -215,7 +231,17 @@ class datapath {
   };
 
   port_slot* port_at(std::uint32_t port_no) noexcept {
+    return const_cast<port_slot*>(std::as_const(*this).port_at(port_no));
+  }
+  const port_slot* port_at(std::uint32_t port_no) const noexcept {
+    if (port_no == port::local) return has_local_ ? &local_ : nullptr;
     return port_no >= 1 && port_no <= n_ports_ ? &ports_[port_no - 1] : nullptr;
+  }
+  // Every port, the numbered ones in order, then LOCAL.
+  template <class Each>
+  void each_port(Each each) noexcept {
+    for (std::size_t i = 0; i < n_ports_; ++i) each(ports_[i]);
+    if (has_local_) each(local_);
   }
   match key_of(working_frame& f, std::uint64_t metadata) const noexcept {
     match key = packet_key(f.bytes.bytes(), f.in_port, f.layout);
@@ -309,8 +335,10 @@ class datapath {
       case port::in_port: return transmit(f, f.in_port);
       case port::flood:
       case port::all:
-        for (std::uint32_t p = 1; p <= n_ports_; ++p)
-          if (p != f.in_port && !(to == port::flood && (ports_[p - 1].desc.config & port_no_flood_10))) transmit(f, p);
+        each_port([&](const port_slot& p) {
+          if (p.desc.port_no != f.in_port && !(to == port::flood && (p.desc.config & port_no_flood_10)))
+            transmit(f, p.desc.port_no);
+        });
         return;
       case port::controller: return to_controller(f, max_len, at);
       case port::normal: return normal(f, now);
@@ -347,8 +375,9 @@ class datapath {
     if (f.in_port != port::controller) macs_.learn(mac_address::load(f.bytes.data() + 6), f.in_port, now);
     const auto out = dst.is_multicast() ? std::nullopt : macs_.find(dst, now);
     if (!out) {
-      for (std::uint32_t p = 1; p <= n_ports_; ++p)
-        if (p != f.in_port) transmit(f, p);
+      each_port([&](const port_slot& p) {
+        if (p.desc.port_no != f.in_port) transmit(f, p.desc.port_no);
+      });
       return;
     }
     if (*out == f.in_port) {
@@ -430,7 +459,9 @@ class datapath {
     f.n_tables = static_cast<std::uint8_t>(tables);
     f.capabilities = capability::flow_stats | capability::table_stats | capability::port_stats | capability::arp_match_ip;
     f.actions = (1u << 12) - 1;  // 1.0's output to enqueue (enqueue: the port, there are no queues)
-    for (std::size_t i = 0; i < n_ports_ && i < max_ports_listed; ++i) f.ports[f.n_ports++] = ports_[i].desc;
+    each_port([&](const port_slot& p) {
+      if (f.n_ports < max_ports_listed) f.ports[f.n_ports++] = p.desc;
+    });
     (void)c.queue([&](std::span<std::uint8_t> o) { return f.emit(c.negotiated(), xid, o); });
   }
 
@@ -441,7 +472,7 @@ class datapath {
       const std::uint32_t p = a.port;
       const bool reserved = p == port::in_port || p == port::flood || p == port::all || p == port::controller ||
                             p == port::normal || (in_packet_out && p == port::table);
-      if (!reserved && (p < 1 || p > n_ports_)) return false;
+      if (!reserved && !port_at(p)) return false;
     }
     return true;
   }
@@ -632,8 +663,9 @@ class datapath {
       case stats_type::port:
         if (s->out_port != port::any && !port_at(s->out_port)) return c.refuse(refusal::bad_port, m);
         return reply<port_stats>(c, xid, [&](const auto& put) {
-          for (std::size_t i = 0; i < n_ports_; ++i)
-            if (s->out_port == port::any || s->out_port == ports_[i].desc.port_no) put(ports_[i].stats);
+          each_port([&](const port_slot& p) {
+            if (s->out_port == port::any || s->out_port == p.desc.port_no) put(p.stats);
+          });
         });
       case stats_type::queue:  // no port has queues
         return reply<queue_stats>(c, xid, [](const auto&) {});
@@ -651,7 +683,7 @@ class datapath {
         });
       case stats_type::port_desc:
         return reply<port_desc_entry>(c, xid, [&](const auto& put) {
-          for (std::size_t i = 0; i < n_ports_; ++i) put(port_desc_entry{ports_[i].desc});
+          each_port([&](const port_slot& p) { put(port_desc_entry{p.desc}); });
         });
     }
   }
@@ -668,6 +700,8 @@ class datapath {
   datapath_counters n_;
   std::array<port_slot, Limits::max_ports> ports_{};
   std::size_t n_ports_ = 0;
+  port_slot local_{};
+  bool has_local_ = false;
   std::array<table, tables> tables_{};
   std::array<connection, Limits::connections> conns_{};
   std::array<held_frame, Limits::buffers> held_{};
