@@ -1616,3 +1616,58 @@ TEST_CASE("openflow switch: local_port carries a stack's frames into the datapat
   CHECK(dev.counters().to_stack == 4);
   CHECK(dev.counters().dropped == 1);
 }
+
+TEST_CASE("openflow switch: no port has queues: queue config lists none, queue stats are empty, enqueue forwards",
+          "[openflow][switch]") {
+  for (version v : both) {
+    rig r;
+    r.connect(v);
+    const bool v10 = v == version::of10;
+    const auto ask = [&](std::uint32_t port_no) {
+      std::vector<std::uint8_t> b(v10 ? 12 : 16, 0);
+      b[0] = static_cast<std::uint8_t>(v);
+      b[1] = v10 ? 20 : 22;  // QUEUE_GET_CONFIG_REQUEST
+      b[3] = static_cast<std::uint8_t>(b.size());
+      b[7] = 6;
+      if (v10) uni::wire::store_be16(&b[8], of::port_to_10(port_no));
+      else uni::wire::store_be32(&b[8], port_no);
+      r.feed_bytes(b);
+      auto out = r.take();
+      REQUIRE(out.size() == 1);
+      return out[0];
+    };
+    auto reply = ask(2);
+    CHECK(rig::type(reply) == (v10 ? 21 : 23));
+    CHECK(reply.size() == 16);  // the port and padding: no queues follow
+    CHECK((v10 ? uni::wire::load_be16(&reply[8]) : uni::wire::load_be32(&reply[8])) == 2);
+    reply = ask(7);
+    CHECK(rig::type(reply) == 1);
+    CHECK(rig::error_of(reply) == (v10 ? of::error_code{5, 0} : of::error_code{9, 0}));
+
+    of::stats_request s;
+    s.type = of::stats_type::queue;
+    r.feed([&](auto o) { return s.emit(v, 8, o); });
+    const auto stats = r.take();
+    REQUIRE(stats.size() == 1);
+    auto rep = of::stats_reply::parse(rig::msg(stats[0]));
+    REQUIRE(rep);
+    std::size_t queues = 0;
+    REQUIRE(rep->read_entries<of::queue_stats>(v, [&](const of::queue_stats&) { ++queues; }));
+    CHECK(queues == 0);
+
+    of::flow_mod f;
+    f.what = of::match{}.with_in_port(1);
+    f.priority = 10;
+    of::action queued = of::action::output_to(2);  // 1.0: enqueue to the port's queue 0; 1.3: set_queue, output
+    if (v10) queued.t = of::action::type::enqueue;
+    else {
+      of::action q;
+      q.t = of::action::type::set_queue;
+      (void)f.does.apply.push(q);
+    }
+    (void)f.does.apply.push(queued);
+    r.flow(f);
+    r.frame_in(1, udp_frame(100));
+    CHECK(r.ports[1].sent.size() == 1);
+  }
+}

@@ -180,6 +180,7 @@ class datapath {
       case kind::barrier_request:  // every message before it is done: they are handled in order, at once
         (void)c.queue([&](std::span<std::uint8_t> o) { return emit_simple(v, kind::barrier_reply, m.h.xid, o); });
         return;
+      case kind::queue_get_config_request: return on_queue_config(c, m);
       case kind::group_mod: return c.refuse(refusal::no_groups, m);
       case kind::meter_mod: return c.refuse(refusal::no_meters, m);
       default: return c.refuse(refusal::bad_type, m);  // a switch's own messages, roles, async, queues, tables
@@ -554,6 +555,28 @@ class datapath {
     if (!ctl.ready()) return;
     const port_status st{port_reason::modify, s->desc};
     (void)ctl.queue([&](std::span<std::uint8_t> o) { return st.emit(ctl.negotiated(), ctl.next_xid(), o); });
+  }
+
+  // No port has queues (enqueue and set_queue output to the port itself), so a
+  // port's queue configuration lists none (1.0 §5.3.4, 1.3 §A.3.6).
+  void on_queue_config(connection& c, const message& m) noexcept {
+    const version v = c.negotiated();
+    reader r(m.body());
+    const std::uint32_t port_no = v == version::of10 ? port_from_10(r.u16()) : r.u32();
+    if (!r.ok()) return c.refuse(refusal::bad_len, m);
+    if (!port_at(port_no) && !(v == version::of13 && port_no == port::any)) return c.refuse(refusal::bad_queue_port, m);
+    (void)c.queue([&](std::span<std::uint8_t> o) -> result<std::size_t> {
+      writer w(o);
+      begin(w, v, kind::queue_get_config_reply, m.h.xid);
+      if (v == version::of10) {
+        w.u16(port_to_10(port_no));
+        w.zeros(6);
+      } else {
+        w.u32(port_no);
+        w.zeros(4);
+      }
+      return finish(w);
+    });
   }
 
   // ---- statistics (1.0 §5.3.5, 1.3 §A.3.5) -------------------------------------------
