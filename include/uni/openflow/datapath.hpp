@@ -101,14 +101,9 @@ class datapath {
   result<std::uint32_t> add_port(std::string_view name, mac_address hw, port_transmit tx) noexcept {
     if (n_ports_ == Limits::max_ports) return fail(error::table_full);
     port_slot& p = ports_[n_ports_++];
-    p.desc.port_no = static_cast<std::uint32_t>(n_ports_);
-    p.desc.hw_addr = hw;
-    const std::size_t n = std::min(name.size(), sizeof p.desc.name - 1);
-    std::memcpy(p.desc.name, name.data(), n);
+    p.describe(static_cast<std::uint32_t>(n_ports_), name, hw, tx);
     p.desc.curr = p.desc.supported = 1 << 6 | 1 << 11;  // 10 Gb full duplex, copper: what a TAP says of itself
     p.desc.curr_speed = p.desc.max_speed = 10'000'000;
-    p.stats.port_no = p.desc.port_no;
-    p.tx = tx;
     return p.desc.port_no;
   }
 
@@ -118,12 +113,7 @@ class datapath {
   result<void> add_local(std::string_view name, mac_address hw, port_transmit tx) noexcept {
     if (has_local_) return fail(error::in_use);
     has_local_ = true;
-    local_.desc.port_no = port::local;
-    local_.desc.hw_addr = hw;
-    const std::size_t n = std::min(name.size(), sizeof local_.desc.name - 1);
-    std::memcpy(local_.desc.name, name.data(), n);
-    local_.stats.port_no = port::local;
-    local_.tx = tx;
+    local_.describe(port::local, name, hw, tx);
     return {};
   }
 
@@ -183,7 +173,7 @@ class datapath {
       case kind::queue_get_config_request: return on_queue_config(c, m);
       case kind::group_mod: return c.refuse(refusal::no_groups, m);
       case kind::meter_mod: return c.refuse(refusal::no_meters, m);
-      default: return c.refuse(refusal::bad_type, m);  // a switch's own messages, roles, async, queues, tables
+      default: return c.refuse(refusal::bad_type, m);  // a switch's own messages, roles, async, tables
     }
   }
 
@@ -229,6 +219,13 @@ class datapath {
     port_desc desc;
     port_stats stats;
     port_transmit tx;
+
+    void describe(std::uint32_t port_no, std::string_view name, mac_address hw, port_transmit to) noexcept {
+      desc.port_no = stats.port_no = port_no;
+      desc.hw_addr = hw;
+      std::memcpy(desc.name, name.data(), std::min(name.size(), sizeof desc.name - 1));
+      tx = to;
+    }
   };
 
   port_slot* port_at(std::uint32_t port_no) noexcept {
