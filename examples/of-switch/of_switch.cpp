@@ -15,9 +15,10 @@
 // ADDR/PREFIX it answers ARP and ping there (`ovs-ofctl add-flow ...
 // in_port=1,actions=LOCAL` and back, then ping it from port 1's host).
 //
-// Flags: --controller ADDR[:PORT] (none), --local ADDR/PREFIX (none), --listen N (6634; 0: none), --fail
-// secure|standalone (secure), --openflow 1.0|1.3|both (both), --datapath-id N
-// (0: from the management MAC), --echo-interval S (5), plus the platform's.
+// Flags: --controller ADDR[:PORT] (none), --local ADDR/PREFIX (none), --listen
+// N (6634; 0: none), --fail secure|standalone (secure), --openflow
+// 1.0|1.3|both (both), --datapath-id N (0: from the management MAC),
+// --echo-interval S (5), plus the platform's.
 #include <uni/appliance.hpp>
 #include <uni/openflow/switch_agent.hpp>
 
