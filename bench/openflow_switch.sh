@@ -2,30 +2,32 @@
 # bench/openflow_switch.sh: forwarding through an OpenFlow switch, uni's
 # (of-switch-tap, release build) against Open vSwitch's userspace datapath
 # (ovs-vswitchd, datapath_type=netdev), each on two TAP ports handed to two
-# host namespaces, each with the same two flows (in_port=1 -> 2, 2 -> 1,
-# installed with ovs-ofctl) and ARP flooded.
-#   latency: `ping -f` h1 -> h2 for the run, its average round trip
-#   rate: h1 sends UDP datagrams of 64-byte frames as fast as python can for
-#         the run; frames/s is what h2's port received
-# The switch's CPU (user + system ticks of the process) is divided by the
-# frames it forwarded: CPU per frame, which a loaded machine disturbs less
-# than rates. "Not read in time" counts the frames h1's TAP device dropped,
-# its queue full because the switch was not scheduled soon enough (on a loaded
-# machine the rate's limit). Runs alternate uni, OVS, uni, OVS.
+# host namespaces, each with the same flows (in_port=1 -> 2, 2 -> 1, ARP
+# flooded; installed with ovs-ofctl). The switch under test is pinned to core 0,
+# the load to core 1 (taskset), the same for both.
+#   load      bench_openflow_frames (openflow_frames.cpp): numbered UDP frames
+#             of 64 and 1518 bytes on the wire (60 and 1514 without the FCS) sent into h1's port by sendmmsg and counted
+#             coming out of h2's by recvmmsg, so each run knows what was lost
+#   no-loss   the offered rate is stepped up; the highest delivered with <1%
+#             loss is the switch's no-loss rate
+#   max       frames offered as fast as the generator can: what came out, and
+#             the switch's CPU (user + system ticks) per frame delivered
+#   latency   ping h1 -> h2 at 200/s: round trip p50 and p99; and the
+#             generator's one-way p50/p99 at 2,000 frames/s
+# Runs alternate uni, OVS, uni, OVS; `uptime` goes with every row.
 #
-# Writes RESULTS/openflow_switch.md. Usage: bench/openflow_switch.sh [--quick] [--duration S] [--out DIR] [--build DIR]
+# Writes RESULTS/openflow_switch.md. Usage: bench/openflow_switch.sh [--quick] [--rounds N] [--out DIR] [--build DIR]
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
-out=$root/bench/results build=build/release quick=0 duration=""
-read_flags "[--quick] [--duration S] [--out DIR] [--build DIR]" "quick" "duration out build" "$@"
-[ -n "$duration" ] || duration=$((quick ? 3 : 8))
-need_root openflow_switch
-need_tools openflow_switch python3 ovs-vswitchd ovsdb-server ovs-vsctl ovs-ofctl
+out=$root/bench/results build=build/release quick=0 rounds=""
+read_flags "[--quick] [--rounds N] [--out DIR] [--build DIR]" "quick" "rounds out build" "$@"
+[ -n "$rounds" ] || rounds=2
+need_tools openflow_switch taskset ping ovs-vswitchd ovsdb-server ovs-vsctl ovs-ofctl
 out=$(results_dir "$out")
 cd "$root"
-build_targets "$build" release of-switch-tap
+build_targets "$build" release of-switch-tap bench_openflow_frames
 build=$(cd "$build" && pwd)
 work=$(mktemp -d)
 tag=$$
@@ -39,24 +41,10 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-for ns in "$SW" "$H1" "$H2"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
+for ns in "$SW" "$H1" "$H2"; do ip netns add "$ns"; ip -n "$ns" link set lo up; ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1; done
 ip -n "$SW" tuntap add dev mgmt mode tap
 ip -n "$SW" addr add 10.88.0.1/24 dev mgmt
 ip -n "$SW" link set mgmt up
-
-cat >"$work/blast.py" <<'PY'
-import socket, sys, time
-dst, seconds = sys.argv[1], float(sys.argv[2])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-payload = bytes(18)  # 64-byte frames: 14 + 20 + 8 + 18 + FCS-less padding
-end, n = time.monotonic() + seconds, 0
-while time.monotonic() < end:
-    for _ in range(256):
-        try: s.sendto(payload, (dst, 9)); n += 1
-        except BlockingIOError: pass
-        except OSError: pass
-print(n)
-PY
 
 # Hands the two ports (TAP devices the switch holds) to h1 and h2.
 hand_out() {
@@ -77,30 +65,42 @@ flows() {  # flows TARGET
   ip netns exec "$SW" ovs-ofctl -O OpenFlow13 add-flow "$1" "priority=20,ip,in_port=1,actions=output:2"
   ip netns exec "$SW" ovs-ofctl -O OpenFlow13 add-flow "$1" "priority=20,ip,in_port=2,actions=output:1"
 }
-rx_packets() { ip netns exec "$H2" cat /sys/class/net/p2/statistics/rx_packets; }
-# Frames h1 sent that the switch did not read in time: the TAP device's queue was full.
-port_overflow() { ip netns exec "$H1" cat /sys/class/net/p1/statistics/tx_dropped; }
+gen() {  # gen SIZE RATE SECONDS: sent delivered loss% offered/s delivered/s p50 p99
+  taskset -c 1 "$build/bench/bench_openflow_frames" --from "$H1:p1" --to "$H2:p2" --dst-mac "$DST_MAC" \
+    --size "$1" --rate "$2" --seconds "$3"
+}
+if ((quick)); then rates=(50000 100000 200000 400000) step=0.5 max_secs=1
+else rates=(25000 50000 75000 100000 150000 200000 300000 400000 600000) step=1 max_secs=3; fi
 
-measure() {  # measure NAME PID: one run; prints a table row
-  local name=$1 pid=$2 hz t0 t1 r0 r1 o0 o1 sent rtt
+measure() {  # measure NAME PID ROUND: one run; prints a table row
+  local name=$1 pid=$2 round=$3 hz size rtt oneway row best r out t0 t1
   hz=$(getconf CLK_TCK)
-  ip netns exec "$H1" ping -c 3 -W 1 10.89.0.2 >/dev/null || { echo "| $name | (no connectivity) | | | | | |"; return; }
-  rtt=$(ip netns exec "$H1" ping -f -w "$duration" 10.89.0.2 2>/dev/null | awk -F/ '/^rtt|^round-trip/ { print $5 }')
-  r0=$(rx_packets)
-  o0=$(port_overflow)
-  t0=$(ticks "$pid")
-  sent=$(ip netns exec "$H1" python3 "$work/blast.py" 10.89.0.2 "$duration")
-  sleep 0.2
-  t1=$(ticks "$pid")
-  r1=$(rx_packets)
-  o1=$(port_overflow)
-  awk -v n="$name" -v rtt="$rtt" -v s="$sent" -v r=$((r1 - r0)) -v o=$((o1 - o0)) -v t=$((t1 - t0)) -v hz="$hz" -v d="$duration" 'BEGIN {
-    printf "| %s | %.1f | %d | %d | %.0f | %.0f | %.2f |\n", n, rtt * 1000, s, o, r / d, r ? t / hz / r * 1e9 : 0, t / hz / d }'
+  taskset -a -p -c 0 "$pid" >/dev/null
+  ip netns exec "$H1" ping -c 3 -W 1 10.89.0.2 >/dev/null || { echo "| $round | $name | (no connectivity) | | | | | | | | |"; return; }
+  DST_MAC=$(ip netns exec "$H2" cat /sys/class/net/p2/address)
+  rtt=$(ip netns exec "$H1" taskset -c 1 ping -n -i 0.005 -c $((quick ? 200 : 600)) 10.89.0.2 2>/dev/null |
+    sed -n 's/.*time=\([0-9.]*\) ms/\1/p' | sort -g | awk '{ v[NR] = $1 * 1000 } END { printf "%.0f / %.0f", v[int(NR * 0.5)], v[int(NR * 0.99)] }')
+  oneway=$(gen 60 2000 1 | awk '{ printf "%.0f / %.0f", $6, $7 }')
+  row="| $round | $name | $rtt | $oneway"
+  for size in 60 1514; do
+    best=0
+    for r in "${rates[@]}"; do
+      out=$(gen "$size" "$r" "$step")
+      awk -v l="$(echo "$out" | cut -d' ' -f3)" 'BEGIN { exit !(l < 1) }' || break
+      best=$(echo "$out" | awk '{ printf "%.0f", $5 }')
+    done
+    t0=$(ticks "$pid")
+    out=$(gen "$size" 0 "$max_secs")
+    t1=$(ticks "$pid")
+    row+=$(echo "$out" | awk -v best="$best" -v t=$((t1 - t0)) -v hz="$hz" '{
+      printf " | %s | %.0f (%.0f%% lost) | %.0f", best, $5, $3, $2 ? t / hz / $2 * 1e9 : 0 }')
+  done
+  echo "$row | $(uptime | sed 's/.*load average: //') |"
 }
 
 run_uni() {
   for i in 1 2 3; do ip -n "$SW" tuntap add dev "p$i" mode tap; done
-  ip netns exec "$SW" "$build/examples/of-switch-tap" --tap mgmt --ipv4 10.88.0.2/24 --listen 6634 \
+  ip netns exec "$SW" taskset -c 0 "$build/examples/of-switch-tap" --tap mgmt --ipv4 10.88.0.2/24 --listen 6634 \
     --tap p1 --ipv4 0.0.0.0/32 --tap p2 --ipv4 0.0.0.0/32 --tap p3 --ipv4 0.0.0.0/32 >"$work/uni.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do grep -q "listening for OpenFlow" "$work/uni.log" && break; sleep 0.1; done
@@ -109,7 +109,7 @@ run_uni() {
   else
     flows tcp:10.88.0.2:6634
     hand_out
-    measure "uni of-switch" "$SERVER_PID"
+    measure "uni of-switch" "$SERVER_PID" "$round"
   fi
   stop
   take_back
@@ -125,7 +125,7 @@ run_ovs() {
     --log-file="$dir/ovsdb.log" --detach --no-chdir
   vsctl() { in_sw ovs-vsctl --db="unix:$dir/db.sock" --timeout=10 "$@"; }
   vsctl --no-wait init
-  in_sw ovs-vswitchd "unix:$dir/db.sock" --unixctl="$dir/vswitchd.ctl" --pidfile="$dir/vswitchd.pid" \
+  in_sw taskset -c 0 ovs-vswitchd "unix:$dir/db.sock" --unixctl="$dir/vswitchd.ctl" --pidfile="$dir/vswitchd.pid" \
     --log-file="$dir/vswitchd.log" --detach --no-chdir
   for i in 1 2; do ip -n "$SW" tuntap add dev "p$i" mode tap; done
   vsctl add-br br0 -- set bridge br0 datapath_type=netdev fail-mode=secure \
@@ -135,7 +135,7 @@ run_ovs() {
   sleep 1
   flows tcp:10.88.0.1:6634
   hand_out
-  measure "Open vSwitch (userspace netdev)" "$(cat "$dir/vswitchd.pid")"
+  measure "OVS userspace" "$(cat "$dir/vswitchd.pid")" "$round"
   kill -TERM "$(cat "$dir/vswitchd.pid")" "$(cat "$dir/ovsdb.pid")" 2>/dev/null || true
   sleep 0.5
   take_back
@@ -145,12 +145,13 @@ run_ovs() {
 {
   echo "# OpenFlow switches forwarding between two TAP ports (bench/openflow_switch.sh, $(date -u +%F))"
   echo
-  echo "Two host namespaces behind the switch, flows in_port 1 <-> 2 (ovs-ofctl), ${duration} s per run."
-  echo "Load while measuring: $(uptime | sed 's/.*load/load/'). Rates on a loaded machine are noise; CPU per frame less so."
+  echo "Two host namespaces behind the switch, flows in_port 1 <-> 2 (ovs-ofctl); switch on core 0, load on core 1."
+  echo "No-loss: the highest offered rate (steps of ${rates[*]}/s, ${step} s each) delivered with <1% loss."
+  echo "Max: offered as fast as the generator can for ${max_secs} s; CPU: the switch's, per frame delivered."
   echo
-  echo "| switch | ping -f RTT (µs) | datagrams sent | not read in time | frames/s received | switch CPU ns/frame | switch cores busy |"
-  echo "| --- | --- | --- | --- | --- | --- | --- |"
-  for round in 1 2; do
+  echo "| round | switch | ping RTT p50 / p99 (µs) | one-way p50 / p99 (µs) | 64 B no-loss fps | 64 B max: delivered fps | 64 B CPU ns/frame | 1518 B no-loss fps | 1518 B max: delivered fps | 1518 B CPU ns/frame | load (1/5/15 min) |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  for round in $(seq "$rounds"); do
     run_uni
     run_ovs
   done

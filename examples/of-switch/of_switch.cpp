@@ -10,9 +10,15 @@
 //   of-switch-tap --tap mgmt --ipv4 10.0.0.2/24 --controller 10.0.0.1:6653
 //                 --tap p1 --ipv4 0.0.0.0/32 --tap p2 --ipv4 0.0.0.0/32 --tap p3 --ipv4 0.0.0.0/32
 //
-// Flags: --controller ADDR[:PORT] (none), --listen N (6634; 0: none), --fail
-// secure|standalone (secure), --openflow 1.0|1.3|both (both), --datapath-id N
-// (0: from the management MAC), --echo-interval S (5), plus the platform's.
+// The switch's own stack is on the LOCAL port, as Open vSwitch's bridge
+// interface: flows output to LOCAL and match in_port=LOCAL, and with --local
+// ADDR/PREFIX it answers ARP and ping there (`ovs-ofctl add-flow ...
+// in_port=1,actions=LOCAL` and back, then ping it from port 1's host).
+//
+// Flags: --controller ADDR[:PORT] (none), --local ADDR/PREFIX (none), --listen
+// N (6634; 0: none), --fail secure|standalone (secure), --openflow
+// 1.0|1.3|both (both), --datapath-id N (0: from the management MAC),
+// --echo-interval S (5), plus the platform's.
 #include <uni/appliance.hpp>
 #include <uni/openflow/switch_agent.hpp>
 
@@ -34,10 +40,17 @@ struct switch_config : uni::default_config {
   static constexpr bool udp = false;
   static constexpr bool dhcp = false;
 };
+// The LOCAL port's stack: ARP and ICMP echo on the datapath.
+struct local_config : uni::default_config {
+  static constexpr bool udp = false;
+  static constexpr bool tcp = false;
+  static constexpr bool dhcp = false;
+};
 constexpr std::size_t ports = switch_config::network_interfaces - 1;
 
 constexpr uni::option_spec flags[] = {
     uni::text_option("controller", "ADDR[:PORT]", "", "the controller to connect to (port 6653 if not given)"),
+    uni::text_option("local", "ADDR/PREFIX", "", "the address of the switch's own stack on the LOCAL port (none if not given)"),
     uni::number_option("listen", 6634, 0, 65535, "TCP port ovs-ofctl may connect to (0: none)"),
     uni::choice_option("fail", "secure|standalone", "secure",
                        "with no controller: keep flows and drop misses, or forward as a learning switch"),
@@ -71,6 +84,15 @@ uni::task<int> serve(auto& stacks, const uni::appliance_options& o) {
     uni::log_error("of-switch: --controller: '", o.text("controller"), "' is not ADDR or ADDR:PORT");
     co_return 2;
   }
+  auto local_address = uni::ipv4_cidr{};
+  if (!o.text("local").empty()) {
+    auto a = uni::ipv4_cidr::parse(o.text("local"));
+    if (!a) {
+      uni::log_error("of-switch: --local: '", o.text("local"), "' is not ADDR/PREFIX");
+      co_return 2;
+    }
+    local_address = *a;
+  }
   of::switch_options opt;
   opt.datapath_id = static_cast<std::uint64_t>(o.number("datapath-id"));
   if (opt.datapath_id == 0)
@@ -82,7 +104,22 @@ uni::task<int> serve(auto& stacks, const uni::appliance_options& o) {
   opt.on_failure = o.text("fail") == "standalone" ? of::fail_mode::standalone : of::fail_mode::secure;
   opt.limits.echo_interval = std::chrono::seconds(o.number("echo-interval"));
   opt.limits.echo_timeout = 3 * opt.limits.echo_interval;
+  // LOCAL's MAC: the management interface's, the last byte's low bit flipped.
+  uni::mac_address local_mac = control.mac();
+  local_mac.bytes[5] ^= 1;
+  auto local_dev = std::make_unique<of::local_port>(control.pool(), local_mac);
+  of::scheduler_clock local_clock{control.sched()};
+  uni::stack_settings local_settings;
+  local_settings.address = local_address;
+  local_settings.seed = opt.datapath_id | 1;  // the seed is all it asks of its clock
+  auto own = std::make_unique<uni::Stack<of::local_port, of::scheduler_clock, local_config>>(
+      *local_dev, local_clock, control.sched(), control.pool(), local_settings);
   auto sw = std::make_unique<of::switch_agent<stack_t, stack_t>>(control, control.pool(), opt);
+  if (auto l = sw->add_local(*local_dev, "of-switch"); !l) {
+    uni::log_error("of-switch: LOCAL port: ", uni::to_string(l.err()));
+    co_return 1;
+  }
+  own->start();
   for (std::size_t i = 1; i <= ports; ++i) {
     const uni::fixed_text<16> name = o.declared("tap") ? uni::fixed_text<16>(o.text("tap", i)) : uni::fixed_text<16>("vif", i);
     if (auto p = sw->add_port(stacks[i], name.view()); !p) {

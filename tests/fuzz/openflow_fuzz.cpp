@@ -11,8 +11,8 @@
 //      hello, or an error before negotiation), never past its buffer;
 //   4. flow matching: a frame's key (each packet_out's data) is covered by a
 //      flow's match exactly when the key lies within it, and a table holding
-//      that flow finds it; the datapath handles every message and frame, and
-//      its output is whole messages within its bound.
+//      that flow finds it; the datapath handles every message and frame (on a
+//      port or on LOCAL), and its output is whole messages within its bound.
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -118,6 +118,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto dp = std::make_unique<of::datapath<fuzz_limits>>(*pool, opts);
   null_port ports[3];
   for (null_port& p : ports) FUZZ_CHECK(dp->add_port("p", uni::mac_address{}, p));
+  null_port local;
+  FUZZ_CHECK(dp->add_local("local", uni::mac_address{}, local));
   dp->connected(0, now);
   std::span<const std::uint8_t> in(data + 1, size - 1);
   while (s->phase() != of::session_phase::closed) {
@@ -133,7 +135,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (auto page = pool->allocate(); page && p->data.size() <= page->size()) {
           uni::view frame = page->head(p->data.size());
           std::memcpy(frame.data(), p->data.data(), p->data.size());
-          dp->receive(1, std::move(frame), now);
+          dp->receive(m->h.xid & 1 ? of::port::local : 1, std::move(frame), now);  // a port's, or the stack's
         }
       dp->tick(now);
       auto o = dp->conn(0).output();

@@ -11,6 +11,10 @@
 #      flows add-flow installs carry the pings, and dump-flows counts exactly
 #      the packets sent; del-flows stops them again. dump-ports, dump-tables,
 #      dump-aggregate and show are answered.
+#      The switch's own stack is on the LOCAL port (--local .9): listed by
+#      show, reached by no ping until add-flow in_port=1,actions=LOCAL and
+#      in_port=LOCAL,actions=1, then h1 pings it and both flows and LOCAL's
+#      port counters count the frames.
 #   3. Every message the switch sent on the way decodes with `ovs-ofctl
 #      ofp-print`, and with tshark's OpenFlow dissector where tshark is installed.
 # Skips (77) without root or Open vSwitch's tools.
@@ -122,7 +126,7 @@ s=socket.create_connection(('$net.3', 9000), timeout=5); s.sendall(open('$dir/se
 done
 
 # ---- 2. ovs-ofctl drives it, no controller -----------------------------------------
-start_switch --fail secure  # one switch for both versions: each ovs-ofctl connection negotiates its own
+start_switch --fail secure --local "$net.9/24"  # one switch for both versions: each ovs-ofctl connection negotiates its own
 for proto in OpenFlow10 OpenFlow13; do
   target="tcp:$mgmt.2:$of_port"
   ofctl() { in_sw timeout 10 ovs-ofctl -O "$proto" "$@"; }
@@ -152,6 +156,24 @@ for proto in OpenFlow10 OpenFlow13; do
   ping_fails 1 2 || fail "$proto: a ping crossed after del-flows"
   echo "ok: $proto: ovs-ofctl add-flow/dump-flows/del-flows: $count pings counted each way"
   ofctl del-flows "$target"
+  # The LOCAL port: the switch's own stack, reached only through flows.
+  grep -q "LOCAL(of-switch)" "$dir/show.txt" || fail "$proto: $what lists no LOCAL port: $(cat "$dir/show.txt")"
+  ping_fails 1 9 || fail "$proto: the switch's own stack answered without a flow to LOCAL"
+  ofctl add-flow "$target" "priority=30,in_port=1,actions=LOCAL"
+  ofctl add-flow "$target" "priority=30,in_port=LOCAL,actions=output:1"
+  in_h 1 ping -c "$count" -i 0.05 -W 1 "$net.9" >/dev/null || fail "$proto: h1 cannot ping the switch's LOCAL stack"
+  ofctl dump-flows "$target" >"$dir/flows.txt" || fail "$proto: dump-flows"
+  for f in "in_port=\"\?1\"\? actions=\(output:\)\?LOCAL" "in_port=\"\?LOCAL\"\? actions=\(output:\)\?\"\?1"; do
+    n=$(grep "$f" "$dir/flows.txt" | grep -o "n_packets=[0-9]*" | cut -d= -f2)
+    ((${n:-0} >= count)) || fail "$proto: the flow $f counted ${n:-none}, not at least $count: $(cat "$dir/flows.txt")"
+  done
+  ofctl dump-ports "$target" LOCAL >"$dir/ports.txt" || fail "$proto: dump-ports LOCAL"
+  rx=$(sed -n 's/.*port  *LOCAL: rx pkts=\([0-9]*\).*/\1/p' "$dir/ports.txt")
+  tx=$(sed -n 's/.*tx pkts=\([0-9]*\).*/\1/p' "$dir/ports.txt")
+  ((${rx:-0} >= count && ${tx:-0} >= count)) || fail "$proto: LOCAL's port counters: $(cat "$dir/ports.txt")"
+  ofctl del-flows "$target"
+  ping_fails 1 9 || fail "$proto: the LOCAL stack answered after del-flows"
+  echo "ok: $proto: the LOCAL port: listed, h1 pings the switch's own stack through in_port=1/LOCAL flows, counted"
 done
 stop_switch
 grep -q "refused\b" "$dir/switch.log" || true

@@ -17,6 +17,7 @@
 
 #include <uni/core/checksum.hpp>
 #include <uni/openflow/datapath.hpp>
+#include <uni/openflow/local_port.hpp>
 #include <uni/openflow/message_buffer.hpp>
 #include <uni/openflow/session.hpp>
 
@@ -1493,4 +1494,180 @@ TEST_CASE("openflow switch: fail-standalone forwards as a learning bridge while 
   secure.frame_in(1, to_b);
   CHECK(secure.ports[1].sent.empty());
   CHECK(secure.dp->counters().misses == 1);
+}
+
+TEST_CASE("openflow switch: the LOCAL port is listed, floods, matches in_port=LOCAL and counts, in both versions",
+          "[openflow][switch]") {
+  for (version v : both) {
+    rig r;
+    rig::port_log local;
+    REQUIRE(r.dp->add_local("br0", mac_b, local));
+    CHECK(r.dp->add_local("br0", mac_b, local).err() == uni::error::in_use);
+    r.connect(v);
+    // 1.0 lists ports in features_reply, 1.3 in port_desc: four, LOCAL last.
+    std::vector<of::port_desc> listed;
+    if (v == version::of10) {
+      r.feed([&](auto o) { return of::emit_simple(v, of::kind::features_request, 3, o); });
+      const auto out = r.take();
+      auto fr = of::features_reply::parse(rig::msg(out[0]));
+      REQUIRE(fr);
+      for (std::size_t i = 0; i < fr->n_ports; ++i) listed.push_back(fr->ports[i]);
+    } else {
+      of::stats_request s;
+      s.type = of::stats_type::port_desc;
+      r.feed([&](auto o) { return s.emit(v, 4, o); });
+      const auto out = r.take();
+      auto rep = of::stats_reply::parse(rig::msg(out[0]));
+      REQUIRE(rep);
+      REQUIRE(rep->read_entries<of::port_desc_entry>(v, [&](const of::port_desc_entry& e) { listed.push_back(e.desc); }));
+    }
+    REQUIRE(listed.size() == 4);
+    CHECK(listed[3].port_no == of::port::local);
+    CHECK(listed[3].hw_addr == mac_b);
+    CHECK(std::string_view(listed[3].name) == "br0");
+
+    const auto f = udp_frame(120);
+    r.flow(forward(1, of::port::local));
+    r.flow(forward(of::port::local, 2));
+    r.frame_in(1, f);
+    REQUIRE(local.sent.size() == 1);
+    CHECK(local.sent[0] == f);
+    r.frame_in(of::port::local, f);  // what the switch's own stack sends
+    REQUIRE(r.ports[1].sent.size() == 1);
+    CHECK(r.ports[0].sent.empty());
+    CHECK(r.dp->port_counters(of::port::local).tx_packets == 1);
+    CHECK(r.dp->port_counters(of::port::local).rx_packets == 1);
+
+    // FLOOD reaches LOCAL too, never the port it came in by.
+    of::flow_mod flood = forward(3, of::port::flood);
+    r.flow(flood);
+    r.frame_in(3, f);
+    CHECK(local.sent.size() == 2);
+    CHECK(r.ports[0].sent.size() == 1);
+    CHECK(r.ports[1].sent.size() == 2);
+    CHECK(r.ports[2].sent.empty());
+
+    // Port statistics for LOCAL alone.
+    of::stats_request s;
+    s.type = of::stats_type::port;
+    s.out_port = of::port::local;
+    r.feed([&](auto o) { return s.emit(v, 5, o); });
+    const auto stats = r.take();  // kept: the reply views its bytes
+    auto rep = of::stats_reply::parse(rig::msg(stats[0]));
+    REQUIRE(rep);
+    std::vector<of::port_stats> ps;
+    REQUIRE(rep->read_entries<of::port_stats>(v, [&](const of::port_stats& p) { ps.push_back(p); }));
+    REQUIRE(ps.size() == 1);
+    CHECK(ps[0].port_no == of::port::local);
+    CHECK(ps[0].tx_packets == 2);
+  }
+  rig no_local;  // without add_local, LOCAL is no port: flows naming it are refused
+  no_local.connect(version::of13);
+  no_local.flow(forward(1, of::port::local));
+  auto out = no_local.take();
+  REQUIRE(out.size() == 1);
+  CHECK(rig::type(out[0]) == 1);  // OFPT_ERROR
+}
+
+TEST_CASE("openflow switch: local_port carries a stack's frames into the datapath and back, never re-entering the stack",
+          "[openflow][switch]") {
+  uni::static_page_pool<16> pool;
+  of::local_port dev(pool, mac_a);
+  std::vector<std::vector<std::uint8_t>> into_datapath;
+  int in_stack = 0, deepest = 0, answers = 0;
+  // A stack that answers every frame it receives (once per frame it sent first).
+  auto stack = [&](uni::view frame) {
+    deepest = std::max(deepest, ++in_stack);
+    if (answers < 3) {
+      ++answers;
+      std::array<uni::view, 1> reply{frame};
+      CHECK(dev.transmit(reply));
+    }
+    --in_stack;
+  };
+  uni::frame_receiver to_stack{stack};
+  // A datapath whose flows send every frame back to LOCAL, headroom kept for rewrites.
+  auto datapath = [&](uni::view frame) {
+    CHECK(frame.headroom() >= of::working_frame::headroom_wanted);
+    into_datapath.emplace_back(frame.data(), frame.data() + frame.size());
+    std::array<uni::view, 1> back{frame};
+    CHECK(dev.deliver(back));
+  };
+  uni::frame_handler into{datapath};
+  std::array<uni::view, 1> none{};
+  CHECK(dev.deliver(none).err() == uni::error::closed);  // no stack yet
+  dev.set_receiver(to_stack);
+  dev.attach(into);
+  // The stack sends a frame in two fragments: the datapath gets it whole.
+  auto a = pool.allocate(), b = pool.allocate();
+  REQUIRE(a);
+  REQUIRE(b);
+  std::memset(a->data(), 0xaa, 14);
+  std::memset(b->data(), 0xbb, 46);
+  std::array<uni::view, 2> frags{a->head(14), b->head(46)};
+  REQUIRE(dev.transmit(frags));
+  // 1 sent, 3 answers, each back to the stack: 4 frames in, 4 out, one level deep.
+  REQUIRE(into_datapath.size() == 4);
+  CHECK(into_datapath[0].size() == 60);
+  CHECK(into_datapath[0][13] == 0xaa);
+  CHECK(into_datapath[0][14] == 0xbb);
+  CHECK(deepest == 1);
+  CHECK(dev.counters().to_datapath == 4);
+  CHECK(dev.counters().to_stack == 4);
+  CHECK(dev.counters().dropped == 1);
+}
+
+TEST_CASE("openflow switch: no port has queues: queue config lists none, queue stats are empty, enqueue forwards",
+          "[openflow][switch]") {
+  for (version v : both) {
+    rig r;
+    r.connect(v);
+    const bool v10 = v == version::of10;
+    const auto ask = [&](std::uint32_t port_no) {
+      std::vector<std::uint8_t> b(v10 ? 12 : 16, 0);
+      b[0] = static_cast<std::uint8_t>(v);
+      b[1] = v10 ? 20 : 22;  // QUEUE_GET_CONFIG_REQUEST
+      b[3] = static_cast<std::uint8_t>(b.size());
+      b[7] = 6;
+      if (v10) uni::wire::store_be16(&b[8], of::port_to_10(port_no));
+      else uni::wire::store_be32(&b[8], port_no);
+      r.feed_bytes(b);
+      auto out = r.take();
+      REQUIRE(out.size() == 1);
+      return out[0];
+    };
+    auto reply = ask(2);
+    CHECK(rig::type(reply) == (v10 ? 21 : 23));
+    CHECK(reply.size() == 16);  // the port and padding: no queues follow
+    CHECK((v10 ? uni::wire::load_be16(&reply[8]) : uni::wire::load_be32(&reply[8])) == 2);
+    reply = ask(7);
+    CHECK(rig::type(reply) == 1);
+    CHECK(rig::error_of(reply) == (v10 ? of::error_code{5, 0} : of::error_code{9, 0}));
+
+    of::stats_request s;
+    s.type = of::stats_type::queue;
+    r.feed([&](auto o) { return s.emit(v, 8, o); });
+    const auto stats = r.take();
+    REQUIRE(stats.size() == 1);
+    auto rep = of::stats_reply::parse(rig::msg(stats[0]));
+    REQUIRE(rep);
+    std::size_t queues = 0;
+    REQUIRE(rep->read_entries<of::queue_stats>(v, [&](const of::queue_stats&) { ++queues; }));
+    CHECK(queues == 0);
+
+    of::flow_mod f;
+    f.what = of::match{}.with_in_port(1);
+    f.priority = 10;
+    of::action queued = of::action::output_to(2);  // 1.0: enqueue to the port's queue 0; 1.3: set_queue, output
+    if (v10) queued.t = of::action::type::enqueue;
+    else {
+      of::action q;
+      q.t = of::action::type::set_queue;
+      (void)f.does.apply.push(q);
+    }
+    (void)f.does.apply.push(queued);
+    r.flow(f);
+    r.frame_in(1, udp_frame(100));
+    CHECK(r.ports[1].sent.size() == 1);
+  }
 }

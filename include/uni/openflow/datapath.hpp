@@ -5,7 +5,7 @@
 //
 //   pipeline   a frame's key (packet_key.hpp) is looked up in table 0; an entry
 //              applies its actions at once (rewrites: rewrite.hpp; outputs to a
-//              port, IN_PORT, FLOOD, ALL, CONTROLLER, NORMAL, or dropped when
+//              port, IN_PORT, FLOOD, ALL, CONTROLLER, NORMAL, LOCAL, or dropped when
 //              none), and on 1.3 may write the action set, write metadata and go
 //              on to a later table (§5.1). A miss sends a packet_in on 1.0 and
 //              drops on 1.3 unless the controller installed a table-miss entry.
@@ -29,6 +29,7 @@
 #include <cstring>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include <uni/core/buffer.hpp>
 #include <uni/core/function_ref.hpp>
@@ -94,21 +95,26 @@ class datapath {
   const switch_options& options() const noexcept { return opt_; }
   const table& flows(std::size_t t) const noexcept { return tables_[t]; }
   std::size_t ports() const noexcept { return n_ports_; }
-  const port_stats& port_counters(std::uint32_t port_no) const noexcept { return ports_[port_no - 1].stats; }
+  const port_stats& port_counters(std::uint32_t port_no) const noexcept { return port_at(port_no)->stats; }
 
   // Port number n_ports + 1 (ports are numbered from 1), or error::table_full.
   result<std::uint32_t> add_port(std::string_view name, mac_address hw, port_transmit tx) noexcept {
     if (n_ports_ == Limits::max_ports) return fail(error::table_full);
     port_slot& p = ports_[n_ports_++];
-    p.desc.port_no = static_cast<std::uint32_t>(n_ports_);
-    p.desc.hw_addr = hw;
-    const std::size_t n = std::min(name.size(), sizeof p.desc.name - 1);
-    std::memcpy(p.desc.name, name.data(), n);
+    p.describe(static_cast<std::uint32_t>(n_ports_), name, hw, tx);
     p.desc.curr = p.desc.supported = 1 << 6 | 1 << 11;  // 10 Gb full duplex, copper: what a TAP says of itself
     p.desc.curr_speed = p.desc.max_speed = 10'000'000;
-    p.stats.port_no = p.desc.port_no;
-    p.tx = tx;
     return p.desc.port_no;
+  }
+
+  // The LOCAL port (OFPP_LOCAL): the switch's own network stack as a port, as
+  // Open vSwitch's bridge-internal interface. Flows output to it and match
+  // in_port=LOCAL; it floods and is listed with the others; error::in_use twice.
+  result<void> add_local(std::string_view name, mac_address hw, port_transmit tx) noexcept {
+    if (has_local_) return fail(error::in_use);
+    has_local_ = true;
+    local_.describe(port::local, name, hw, tx);
+    return {};
   }
 
   // ---- connections: 0 is the controller's -------------------------------------------
@@ -164,9 +170,10 @@ class datapath {
       case kind::barrier_request:  // every message before it is done: they are handled in order, at once
         (void)c.queue([&](std::span<std::uint8_t> o) { return emit_simple(v, kind::barrier_reply, m.h.xid, o); });
         return;
+      case kind::queue_get_config_request: return on_queue_config(c, m);
       case kind::group_mod: return c.refuse(refusal::no_groups, m);
       case kind::meter_mod: return c.refuse(refusal::no_meters, m);
-      default: return c.refuse(refusal::bad_type, m);  // a switch's own messages, roles, async, queues, tables
+      default: return c.refuse(refusal::bad_type, m);  // a switch's own messages, roles, async, tables
     }
   }
 
@@ -212,10 +219,27 @@ class datapath {
     port_desc desc;
     port_stats stats;
     port_transmit tx;
+
+    void describe(std::uint32_t port_no, std::string_view name, mac_address hw, port_transmit to) noexcept {
+      desc.port_no = stats.port_no = port_no;
+      desc.hw_addr = hw;
+      std::memcpy(desc.name, name.data(), std::min(name.size(), sizeof desc.name - 1));
+      tx = to;
+    }
   };
 
   port_slot* port_at(std::uint32_t port_no) noexcept {
+    return const_cast<port_slot*>(std::as_const(*this).port_at(port_no));
+  }
+  const port_slot* port_at(std::uint32_t port_no) const noexcept {
+    if (port_no == port::local) return has_local_ ? &local_ : nullptr;
     return port_no >= 1 && port_no <= n_ports_ ? &ports_[port_no - 1] : nullptr;
+  }
+  // Every port, the numbered ones in order, then LOCAL.
+  template <class Each>
+  void each_port(Each each) noexcept {
+    for (std::size_t i = 0; i < n_ports_; ++i) each(ports_[i]);
+    if (has_local_) each(local_);
   }
   match key_of(working_frame& f, std::uint64_t metadata) const noexcept {
     match key = packet_key(f.bytes.bytes(), f.in_port, f.layout);
@@ -309,8 +333,10 @@ class datapath {
       case port::in_port: return transmit(f, f.in_port);
       case port::flood:
       case port::all:
-        for (std::uint32_t p = 1; p <= n_ports_; ++p)
-          if (p != f.in_port && !(to == port::flood && (ports_[p - 1].desc.config & port_no_flood_10))) transmit(f, p);
+        each_port([&](const port_slot& p) {
+          if (p.desc.port_no != f.in_port && !(to == port::flood && (p.desc.config & port_no_flood_10)))
+            transmit(f, p.desc.port_no);
+        });
         return;
       case port::controller: return to_controller(f, max_len, at);
       case port::normal: return normal(f, now);
@@ -347,8 +373,9 @@ class datapath {
     if (f.in_port != port::controller) macs_.learn(mac_address::load(f.bytes.data() + 6), f.in_port, now);
     const auto out = dst.is_multicast() ? std::nullopt : macs_.find(dst, now);
     if (!out) {
-      for (std::uint32_t p = 1; p <= n_ports_; ++p)
-        if (p != f.in_port) transmit(f, p);
+      each_port([&](const port_slot& p) {
+        if (p.desc.port_no != f.in_port) transmit(f, p.desc.port_no);
+      });
       return;
     }
     if (*out == f.in_port) {
@@ -430,7 +457,9 @@ class datapath {
     f.n_tables = static_cast<std::uint8_t>(tables);
     f.capabilities = capability::flow_stats | capability::table_stats | capability::port_stats | capability::arp_match_ip;
     f.actions = (1u << 12) - 1;  // 1.0's output to enqueue (enqueue: the port, there are no queues)
-    for (std::size_t i = 0; i < n_ports_ && i < max_ports_listed; ++i) f.ports[f.n_ports++] = ports_[i].desc;
+    each_port([&](const port_slot& p) {
+      if (f.n_ports < max_ports_listed) f.ports[f.n_ports++] = p.desc;
+    });
     (void)c.queue([&](std::span<std::uint8_t> o) { return f.emit(c.negotiated(), xid, o); });
   }
 
@@ -441,7 +470,7 @@ class datapath {
       const std::uint32_t p = a.port;
       const bool reserved = p == port::in_port || p == port::flood || p == port::all || p == port::controller ||
                             p == port::normal || (in_packet_out && p == port::table);
-      if (!reserved && (p < 1 || p > n_ports_)) return false;
+      if (!reserved && !port_at(p)) return false;
     }
     return true;
   }
@@ -523,6 +552,28 @@ class datapath {
     if (!ctl.ready()) return;
     const port_status st{port_reason::modify, s->desc};
     (void)ctl.queue([&](std::span<std::uint8_t> o) { return st.emit(ctl.negotiated(), ctl.next_xid(), o); });
+  }
+
+  // No port has queues (enqueue and set_queue output to the port itself), so a
+  // port's queue configuration lists none (1.0 §5.3.4, 1.3 §A.3.6).
+  void on_queue_config(connection& c, const message& m) noexcept {
+    const version v = c.negotiated();
+    reader r(m.body());
+    const std::uint32_t port_no = v == version::of10 ? port_from_10(r.u16()) : r.u32();
+    if (!r.ok()) return c.refuse(refusal::bad_len, m);
+    if (!port_at(port_no) && !(v == version::of13 && port_no == port::any)) return c.refuse(refusal::bad_queue_port, m);
+    (void)c.queue([&](std::span<std::uint8_t> o) -> result<std::size_t> {
+      writer w(o);
+      begin(w, v, kind::queue_get_config_reply, m.h.xid);
+      if (v == version::of10) {
+        w.u16(port_to_10(port_no));
+        w.zeros(6);
+      } else {
+        w.u32(port_no);
+        w.zeros(4);
+      }
+      return finish(w);
+    });
   }
 
   // ---- statistics (1.0 §5.3.5, 1.3 §A.3.5) -------------------------------------------
@@ -632,8 +683,9 @@ class datapath {
       case stats_type::port:
         if (s->out_port != port::any && !port_at(s->out_port)) return c.refuse(refusal::bad_port, m);
         return reply<port_stats>(c, xid, [&](const auto& put) {
-          for (std::size_t i = 0; i < n_ports_; ++i)
-            if (s->out_port == port::any || s->out_port == ports_[i].desc.port_no) put(ports_[i].stats);
+          each_port([&](const port_slot& p) {
+            if (s->out_port == port::any || s->out_port == p.desc.port_no) put(p.stats);
+          });
         });
       case stats_type::queue:  // no port has queues
         return reply<queue_stats>(c, xid, [](const auto&) {});
@@ -651,7 +703,7 @@ class datapath {
         });
       case stats_type::port_desc:
         return reply<port_desc_entry>(c, xid, [&](const auto& put) {
-          for (std::size_t i = 0; i < n_ports_; ++i) put(port_desc_entry{ports_[i].desc});
+          each_port([&](const port_slot& p) { put(port_desc_entry{p.desc}); });
         });
     }
   }
@@ -668,6 +720,8 @@ class datapath {
   datapath_counters n_;
   std::array<port_slot, Limits::max_ports> ports_{};
   std::size_t n_ports_ = 0;
+  port_slot local_{};
+  bool has_local_ = false;
   std::array<table, tables> tables_{};
   std::array<connection, Limits::connections> conns_{};
   std::array<held_frame, Limits::buffers> held_{};

@@ -38,6 +38,7 @@ enum class refusal : std::uint8_t {
   no_groups,         // GROUP_MOD_FAILED/OUT_OF_GROUPS (1.3): groups are not supported
   no_meters,         // METER_MOD_FAILED/OUT_OF_METERS (1.3): meters are not supported
   bad_port,          // PORT_MOD_FAILED/BAD_PORT
+  bad_queue_port,    // QUEUE_OP_FAILED/BAD_PORT: queue configuration of a port that does not exist
 };
 
 struct error_code {
@@ -74,6 +75,7 @@ constexpr error_code code_of(version v, refusal r) noexcept {
     case refusal::no_groups: return v13 ? error_code{6, 3} : error_code{1, 1};
     case refusal::no_meters: return v13 ? error_code{12, 10} : error_code{1, 1};
     case refusal::bad_port: return v13 ? error_code{7, 0} : error_code{4, 0};
+    case refusal::bad_queue_port: return v13 ? error_code{9, 0} : error_code{5, 0};
   }
   return {1, 1};
 }

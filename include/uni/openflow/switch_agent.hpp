@@ -14,7 +14,8 @@
 // at each failure; a passive listener (OVS's ptcp:6634) lets `ovs-ofctl` in as
 // well. Each connection is one task that writes what the datapath queued for it
 // and a reader child that frames the bytes it receives; one more task runs the
-// flows' and connections' timers.
+// flows' and connections' timers. The switch's own stack may sit on the LOCAL
+// port (add_local, over local_port.hpp's device), as OVS's bridge interface.
 #pragma once
 
 #include <array>
@@ -28,6 +29,7 @@
 #include <uni/net/accept_supervisor.hpp>
 #include <uni/net/transport.hpp>
 #include <uni/openflow/datapath.hpp>
+#include <uni/openflow/local_port.hpp>
 #include <uni/openflow/message_buffer.hpp>
 #include <uni/openflow/stream_writer.hpp>
 
@@ -69,6 +71,14 @@ class switch_agent {
     if (!h) return fail(h.err());
     hooks_[i].emplace(std::move(*h));
     return no;
+  }
+
+  // Puts the switch's own stack, the one on `dev`, on the LOCAL port.
+  result<void> add_local(local_port& dev, std::string_view name) noexcept {
+    local_dev_ = &dev;
+    if (auto r = dp_.add_local(name, dev.mac(), local_tx_); !r) return r;
+    dev.attach(local_rx_);
+    return {};
   }
 
   // Runs the switch: connected to `controller` (none if its port is 0), listening
@@ -113,6 +123,18 @@ class switch_agent {
       number = o.number;
       return *this;
     }
+  };
+
+  struct local_receive_fn {
+    switch_agent* a;
+    void operator()(view frame) const noexcept {
+      a->dp_.receive(port::local, std::move(frame), a->control_.sched().now());
+      a->wake_writers();
+    }
+  };
+  struct local_transmit_fn {
+    switch_agent* a;
+    result<void> operator()(std::span<const view> frame) const noexcept { return a->local_dev_->deliver(frame); }
   };
 
   void wake_writers() noexcept {
@@ -240,6 +262,11 @@ class switch_agent {
   std::array<message_buffer, Limits::connections> inputs_{};
   std::array<port_glue, Limits::max_ports> ports_{};
   std::array<std::optional<typename Port::hook>, Limits::max_ports> hooks_;
+  local_port* local_dev_ = nullptr;
+  local_receive_fn on_local_frame_{this};
+  local_transmit_fn on_local_send_{this};
+  frame_handler local_rx_{on_local_frame_};
+  port_transmit local_tx_{on_local_send_};
 };
 
 }  // namespace uni::openflow
