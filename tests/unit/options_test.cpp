@@ -125,7 +125,7 @@ TEST_CASE("options: paths are checked by the target, and refused where it has no
   CHECK(w.view() == "--out: the xen target has no files");
 }
 
-TEST_CASE("options: --busy-poll takes microseconds on the POSIX targets, 0 by default; the Xen target names it", "[options]") {
+TEST_CASE("options: --busy-poll takes microseconds on the POSIX targets, 0 by default, and the Xen target names it", "[options]") {
   CHECK(parse({}).options->number("busy-poll") == 0);
   CHECK(parse({"--busy-poll", "50"}).options->number("busy-poll") == 50);
   CHECK(parse({"--busy-poll", "50"}, 1, target_flags::posix_socket, "posix-socket").options->number("busy-poll") == 50);

@@ -355,7 +355,7 @@ TEST_CASE("ARP: a send waits for resolution, retries, then fails with unreachabl
   CHECK(f.clock.now() >= time_point{default_config::arp.retry_interval * default_config::arp.max_requests});
 }
 
-TEST_CASE("RFC 1122 2.3.2.1: a neighbour in use is confirmed at its own address when its entry expires; "
+TEST_CASE("RFC 1122 2.3.2.1: a neighbour in use is confirmed at its own address when its entry expires, "
           "traffic never waits",
           "[stack][arp]") {
   fixture f;
