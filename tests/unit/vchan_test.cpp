@@ -261,35 +261,37 @@ TEST_CASE("a channel whose peer breaks the ring closes itself and says why", "[v
 TEST_CASE("a side about to wait sees the bytes or is signalled, in every order of both sides' steps", "[vchan]") {
   static const std::uint8_t bytes[1024] = {};
   std::uint8_t sink[1024];
-  // 'w': the waiting side's next step, 'm': the moving side's.
+  // Plays `order` ('w': the waiting side's next step, 'm': the moving side's):
+  // the waiter asks, then looks; the mover moves, then takes the request. True
+  // if the waiter saw the bytes (or room) or was signalled.
+  auto play = [](std::string_view order, auto ask, auto look, auto move, auto take) {
+    bool seen = false, signalled = false;
+    int w = 0, m = 0;
+    for (char step : order) {
+      if (step == 'w' && w++ == 0) ask();
+      else if (step == 'w') seen = look();
+      else if (m++ == 0) move();
+      else signalled = take();
+    }
+    return seen || signalled;
+  };
   for (std::string_view order : {"wwmm", "wmwm", "wmmw", "mwwm", "mwmw", "mmww"}) {
     CAPTURE(order);
     layout l(10, 11);
     ring server_in = l.left(false), client_out = l.left(true);
     control server(l.header(), role::server), client(l.header(), role::client);
     // The server waits to read; the client writes.
-    bool seen = false, signalled = false;
-    int w = 0, m = 0;
-    for (char step : order) {
-      if (step == 'w' && w++ == 0) server.request(notify_write);
-      else if (step == 'w') seen = *server_in.readable() > 0;
-      else if (m++ == 0) CHECK(*client_out.write(std::span(bytes, 100)) == 100);
-      else signalled = client.take_request(notify_write);
-    }
-    CHECK((seen || signalled));
+    CHECK(play(
+        order, [&] { server.request(notify_write); }, [&] { return *server_in.readable() > 0; },
+        [&] { CHECK(*client_out.write(std::span(bytes, 100)) == 100); },
+        [&] { return client.take_request(notify_write); }));
     CHECK(*server_in.read(sink) == 100);
     // The client's ring full, it waits for room; the server consumes.
     REQUIRE(*client_out.write(bytes) == 1024);
-    bool room = false;
-    signalled = false;
-    w = m = 0;
-    for (char step : order) {
-      if (step == 'w' && w++ == 0) client.request(notify_read);
-      else if (step == 'w') room = *client_out.writable() > 0;
-      else if (m++ == 0) CHECK(*server_in.read(std::span(sink, 10)) == 10);
-      else signalled = server.take_request(notify_read);
-    }
-    CHECK((room || signalled));
+    CHECK(play(
+        order, [&] { client.request(notify_read); }, [&] { return *client_out.writable() > 0; },
+        [&] { CHECK(*server_in.read(std::span(sink, 10)) == 10); },
+        [&] { return server.take_request(notify_read); }));
   }
 }
 
