@@ -317,8 +317,10 @@ TEST_CASE("a channel waiting without a signal finds the peer's bytes and room at
     co_await s.sleep_for(after_a_poll);
     CHECK(reading.done());
     // The server's ring to us full: its next write waits for room we make unsignalled.
-    auto filling = spawn(s, server.write(view::unowned(std::span(bytes))));
-    auto waiting = spawn(s, server.write(view::unowned(std::span(bytes, 5))));
+    // (The views outlive the spawned writes, which hold a reference to them.)
+    const view all = view::unowned(std::span(bytes)), five = view::unowned(std::span(bytes, 5));
+    auto filling = spawn(s, server.write(all));
+    auto waiting = spawn(s, server.write(five));
     co_await s.sleep_for(std::chrono::milliseconds(30));
     CHECK(filling.done());
     CHECK(!waiting.done());
