@@ -142,7 +142,10 @@ inline void check_outgoing(std::span<const std::uint8_t> f, bool leasing = false
     auto a = arp_packet::parse(body);
     FUZZ_CHECK(a.ok());
     FUZZ_CHECK(a->sender_mac == our_mac && (leasing || a->sender_ip == our_ip));
-    if (a->op == arp_op::request) FUZZ_CHECK(dst.is_broadcast() && a->target_mac == mac_address{});
+    // A request is broadcast, or sent to a known neighbour to confirm its entry
+    // (RFC 1122 §2.3.2.1); either way it names no target MAC.
+    if (a->op == arp_op::request)
+      FUZZ_CHECK(a->target_mac == mac_address{} && (dst.is_broadcast() || !dst.is_multicast()));
     else FUZZ_CHECK(dst == a->target_mac);
     return;
   }
