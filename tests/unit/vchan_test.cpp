@@ -183,6 +183,18 @@ task<result<std::size_t>> receive_pattern(test_channel& c, std::uint8_t seed, st
   co_return got;
 }
 
+// A server channel on in-page rings (orders 10 and 11) whose peer is the test
+// itself, writing the shared page by hand; `Pages` I/O pages for what it reads.
+template <std::size_t Pages>
+struct lone_server {
+  scheduler s;
+  sim::ManualClock clock;
+  static_page_pool<Pages> pool;
+  layout l{10, 11};
+  test_channel server{s, pool};
+  lone_server() { server.attach(control(l.header(), role::server), l.left(false), l.right(true), wake{}); }
+};
+
 }  // namespace
 
 TEST_CASE("a server and a client channel move bytes both ways and end when the peer closes", "[vchan]") {
@@ -233,12 +245,8 @@ TEST_CASE("a server and a client channel move bytes both ways and end when the p
 }
 
 TEST_CASE("a channel whose peer breaks the ring closes itself and says why", "[vchan]") {
-  scheduler s;
-  sim::ManualClock clock;
-  static_page_pool<4> pool;
-  layout l(10, 11);
-  test_channel server(s, pool);
-  server.attach(control(l.header(), role::server), l.left(false), l.right(true), wake{});
+  lone_server<4> f;
+  auto& [s, clock, pool, l, server] = f;
   l.header().cli_live = live_connected;
   l.header().left.prod = 5000;
   auto main = [&]() -> task<void> {
@@ -298,12 +306,8 @@ TEST_CASE("a side about to wait sees the bytes or is signalled, in every order o
 // A signal that never arrives (the event lost on the way) costs at most a
 // poll: each wait ends after channel::poll and reads the shared indices afresh.
 TEST_CASE("a channel waiting without a signal finds the peer's bytes and room at the next poll", "[vchan]") {
-  scheduler s;
-  sim::ManualClock clock;
-  static_page_pool<8> pool;
-  layout l(10, 11);
-  test_channel server(s, pool);
-  server.attach(control(l.header(), role::server), l.left(false), l.right(true), wake{});
+  lone_server<8> f;
+  auto& [s, clock, pool, l, server] = f;
   control client(l.header(), role::client);
   client.set_live(live_connected);
   ring client_out = l.left(true), client_in = l.right(false);
@@ -331,10 +335,12 @@ TEST_CASE("a channel waiting without a signal finds the peer's bytes and room at
     CHECK(l.header().right.prod == 2048 + 5);
     server.close();  // ends whatever still waits, so a failed check cannot hang the test
     auto got = co_await reading.join();
-    REQUIRE(got.ok());
-    CHECK((got->size() == 3 && (*got)[2] == 3));
-    CHECK((co_await filling.join()).ok());
-    CHECK((co_await waiting.join()).ok());
+    CHECK(got.ok());
+    if (got) CHECK((got->size() == 3 && (*got)[2] == 3));
+    const auto filled = co_await filling.join();  // awaited on its own: GCC 12 and Catch's macros
+    const auto waited = co_await waiting.join();
+    CHECK(filled.ok());
+    CHECK(waited.ok());
   };
   REQUIRE(run(s, clock, main()).ok());
 }
