@@ -73,10 +73,9 @@ class arp_cache {
 
   // Begins resolving `ip`: the caller sends the first request when `started`.
   start_result start(ipv4_address ip, time_point now) noexcept {
-    if (entry* e = find(ip)) {
-      if (e->state != state::reachable || e->deadline > now) return start_result::pending;
-    }
     entry* e = find(ip);
+    // Being resolved or confirmed, or still fresh: nothing to start.
+    if (e && (e->state != state::reachable || e->deadline > now)) return start_result::pending;
     if (!e) e = free_slot(now);
     if (!e) return start_result::table_full;
     *e = entry{ip, {}, state::incomplete, 1, false, now + timing_.retry_interval, now};
