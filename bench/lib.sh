@@ -28,6 +28,19 @@ build_targets() {
     [ -f "$dir/build.ninja" ] || timeout 300 cmake --preset "$preset" -B "$dir" >/dev/null
     timeout 1800 cmake --build "$dir" -j2 --target "$@" >/dev/null
   )
+  take_bench_lock
+}
+
+# take_bench_lock: with UNI_BENCH_LOCK=FILE in the environment, waits (15 min at
+# most) for an exclusive lock on FILE and holds it until the script exits, so
+# benchmarks sharing a machine take turns. build_targets takes it after building:
+# a compile never runs while the lock is held. The scripts a holder runs inherit
+# the lock (UNI_BENCH_LOCK_HELD) instead of waiting for it.
+take_bench_lock() {
+  [ -n "${UNI_BENCH_LOCK:-}" ] && [ -z "${UNI_BENCH_LOCK_HELD:-}" ] || return 0
+  exec {bench_lock_fd}>>"$UNI_BENCH_LOCK"
+  flock -w 900 "$bench_lock_fd" || { echo "bench: no lock on $UNI_BENCH_LOCK after 15 min" >&2; exit 1; }
+  export UNI_BENCH_LOCK_HELD=1
 }
 
 # cdf_plot PNG TITLE XLABEL PLOT...: a cumulative distribution as the paper draws
