@@ -6,9 +6,10 @@
 // (as TapNetif does after its read), answered by dns::serve_udp (memoized), the
 // answer frames counted by a device that drops them. That last figure is what
 // uni itself costs per query between the TAP read and write system calls.
-//   bench_dns_engine [--names 100,1000,10000] [--seconds S]
+//   bench_dns_engine [--names 100,1000,10000] [--seconds S] [--only stack]
 // Prints one line per zone size: names, q/s memoized, q/s built each time, q/s
-// through the stack.
+// through the stack (`--only stack`: the engine alone is not run, its columns 0;
+// bench/trace.sh, whose pairs of runs should follow each other closely).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -211,9 +212,12 @@ double run_stack(std::vector<zone> zones, const std::vector<std::vector<std::uin
 int main(int argc, char** argv) {
   std::vector<int> sizes = {100, 1000, 10000};
   double seconds = 1.0;
+  bool engine = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string_view a = argv[i];
-    if (a == "--seconds") {
+    if (a == "--only") {
+      engine = std::string_view(argv[i + 1]) != "stack";
+    } else if (a == "--seconds") {
       seconds = std::atof(argv[i + 1]);
     } else if (a == "--names") {
       sizes.clear();
@@ -243,9 +247,13 @@ int main(int argc, char** argv) {
     memo.memo_slots = 16384;
     server_options none;
     none.memo_slots = 0;
-    server with(load(), memo), without(load(), none);
-    (void)run(with, qs, 0.1);  // warm the memo table
-    const double a = run(with, qs, seconds), b = run(without, qs, seconds);
+    double a = 0, b = 0;
+    if (engine) {
+      server with(load(), memo), without(load(), none);
+      (void)run(with, qs, 0.1);  // warm the memo table
+      a = run(with, qs, seconds);
+      b = run(without, qs, seconds);
+    }
     const double c = run_stack(load(), qs, seconds);
     std::printf("%-8d %16.0f %16.0f %16.0f\n", n, a, b, c);
   }

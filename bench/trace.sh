@@ -41,9 +41,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/bench/results
 build=$root/build/release
 seconds=1
-pairs=15
+pairs=31
 names=1000
-megabytes=100
+megabytes=50
 cpu=$(($(nproc) - 1))
 instructions=0
 read_flags "[--seconds S] [--pairs N] [--names N] [--megabytes N] [--cpu C] [--instructions] [--build DIR] [--out DIR]" "instructions" \
@@ -55,7 +55,7 @@ mkdir -p "$out"
 
 dns_run() {  # "median-lap-CPU-ns-per-query whole-run-CPU-ns q/s events-per-query context-switches" of one run for $names
   local text
-  text=$(timeout 300 taskset -c "$cpu" "$1" --names "$names" --seconds "$seconds" 2>&1)
+  text=$(timeout 300 taskset -c "$cpu" "$1" --names "$names" --seconds "$seconds" --only stack 2>&1)
   awk -v n="$names" '/ns of CPU per query$/ { cpu = $(NF-5) } /laps of/ { lap = $(NF-8); sw = $(NF-2) }
     /events recorded/ { gsub(/\(/, ""); ev = $(NF-2) }
     $1 == n { qps = $4 } END { print lap, cpu, qps, (ev == "" ? 0 : ev), sw }' <<<"$text"
