@@ -82,9 +82,9 @@ dns_instructions() {
   for s in 2 6; do
     local text
     text=$(valgrind --tool=callgrind --cache-sim=yes --toggle-collect='*run_stack*' --callgrind-out-file="$file" \
-      "$1" --names "$names" --seconds $s 2>&1)
+      "$1" --names "$names" --seconds $s --only stack 2>&1)
     c+=("$(awk '/^summary:/ { print $2, $6 + $7, $9 + $10 }' "$file")")
-    n+=("$(awk '/ns of CPU per query/ { print $3 }' <<<"$text")")
+    n+=("$(awk '/ns of CPU per query$/ { print $3 }' <<<"$text")")
   done
   rm -f "$file"
   awk -v a="${c[0]}" -v b="${c[1]}" -v p="${n[0]}" -v q="${n[1]}" 'BEGIN {
