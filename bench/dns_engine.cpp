@@ -6,9 +6,10 @@
 // (as TapNetif does after its read), answered by dns::serve_udp (memoized), the
 // answer frames counted by a device that drops them. That last figure is what
 // uni itself costs per query between the TAP read and write system calls.
-//   bench_dns_engine [--names 100,1000,10000] [--seconds S]
+//   bench_dns_engine [--names 100,1000,10000] [--seconds S] [--only stack]
 // Prints one line per zone size: names, q/s memoized, q/s built each time, q/s
-// through the stack.
+// through the stack (`--only stack`: the engine alone is not run, its columns 0;
+// bench/trace.sh, whose pairs of runs should follow each other closely).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -175,15 +176,19 @@ double run_stack(std::vector<zone> zones, const std::vector<std::vector<std::uin
   constexpr std::size_t batch = 32;  // frames per wake-up, as a busy TAP read loop gives them
   const auto start = std::chrono::steady_clock::now();
   const double cpu_start = bench::cpu_seconds();
+  constexpr std::size_t lap = 128 * batch;  // queries a lap (a few ms)
+  bench::cpu_laps laps(static_cast<std::size_t>(seconds * 1e7 / lap) + 16);  // room for 10 M queries a second
+  laps.start();
   std::size_t done = 0;
   double elapsed = 0;
   while (elapsed < seconds) {
-    for (int round = 0; round < 128; ++round) {
+    for (std::size_t round = 0; round < lap / batch; ++round) {
       for (std::size_t k = 0; k < batch; ++k) hand_over(frames[done++ % frames.size()]);
       sched.advance(clock.now());  // as the run loop's turn after a wait (uni/core/run.hpp)
       while (sched.run_ready()) {
       }
     }
+    laps.lap();
     elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   const double cpu = bench::cpu_seconds() - cpu_start;
@@ -193,6 +198,8 @@ double run_stack(std::vector<zone> zones, const std::vector<std::vector<std::uin
     std::exit(1);
   }
   std::fprintf(stderr, "bench_dns_engine: stack: %zu queries, %.1f ns of CPU per query\n", done, cpu * 1e9 / static_cast<double>(done));
+  std::fprintf(stderr, "bench_dns_engine: stack: the median of %zu laps of %zu queries, %.1f ns of CPU per query; %ld context switches\n",
+               laps.count(), lap, laps.median() * 1e9 / static_cast<double>(lap), laps.switches());
   if (traced.on())
     std::fprintf(stderr, "bench_dns_engine: traced, %llu events recorded (%.1f per query)\n",
                  static_cast<unsigned long long>(traced.recorded()),
@@ -205,9 +212,12 @@ double run_stack(std::vector<zone> zones, const std::vector<std::vector<std::uin
 int main(int argc, char** argv) {
   std::vector<int> sizes = {100, 1000, 10000};
   double seconds = 1.0;
+  bool engine = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string_view a = argv[i];
-    if (a == "--seconds") {
+    if (a == "--only") {
+      engine = std::string_view(argv[i + 1]) != "stack";
+    } else if (a == "--seconds") {
       seconds = std::atof(argv[i + 1]);
     } else if (a == "--names") {
       sizes.clear();
@@ -237,9 +247,13 @@ int main(int argc, char** argv) {
     memo.memo_slots = 16384;
     server_options none;
     none.memo_slots = 0;
-    server with(load(), memo), without(load(), none);
-    (void)run(with, qs, 0.1);  // warm the memo table
-    const double a = run(with, qs, seconds), b = run(without, qs, seconds);
+    double a = 0, b = 0;
+    if (engine) {
+      server with(load(), memo), without(load(), none);
+      (void)run(with, qs, 0.1);  // warm the memo table
+      a = run(with, qs, seconds);
+      b = run(without, qs, seconds);
+    }
     const double c = run_stack(load(), qs, seconds);
     std::printf("%-8d %16.0f %16.0f %16.0f\n", n, a, b, c);
   }

@@ -6,8 +6,11 @@
 // and without, to show what tracing costs on the TCP path.
 //   bench_tcp_sim [--megabytes N] [--rounds R]
 // Prints one line: megabytes per second (the median of R transfers of N MB),
-// the events recorded per segment when traced, and megabytes per second of
-// this thread's CPU time (the median; what a shared machine cannot disturb).
+// the events recorded per segment when traced, megabytes per second of this
+// thread's CPU time (the median; what another process's time slice does not
+// inflate), the same of the median 1 MB lap (what the cold cache after a
+// context switch does not inflate either: bench::cpu_laps), and the context
+// switches during the transfers.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -35,9 +38,12 @@ using stack_type = uni::Stack<uni::sim::SimNetif, uni::sim::ManualClock, bench_c
 const uni::ipv4_address a_ip = uni::ipv4_address::from_octets(10, 0, 0, 2);
 const uni::ipv4_address b_ip = uni::ipv4_address::from_octets(10, 0, 0, 3);
 
+constexpr std::size_t lap_bytes = 1 << 20;  // a lap of the CPU time's median (bench::cpu_laps)
+
 struct outcome {
-  double seconds = 0, cpu_seconds = 0;
+  double seconds = 0, cpu_seconds = 0, lap_seconds = 0;  // lap_seconds: the median lap's CPU time
   std::uint64_t segments = 0, events = 0;
+  long switches = 0;
 };
 
 // One transfer of `bytes` from a to b; false if it did not arrive whole.
@@ -70,7 +76,10 @@ bool transfer(std::size_t bytes, outcome& out) {
     if (!c) co_return;
     const auto start = std::chrono::steady_clock::now();
     const double cpu_start = bench::cpu_seconds();
+    bench::cpu_laps laps(bytes / lap_bytes + 1);
+    laps.start();
     for (std::size_t sent = 0; sent < bytes; sent += uni::page_size) {
+      if (sent % lap_bytes == 0 && sent > 0) laps.lap();
       auto page = pool->allocate();
       while (!page) {  // every page is in flight: let the stacks run
         co_await sched.sleep_for(1us);
@@ -83,6 +92,8 @@ bool transfer(std::size_t bytes, outcome& out) {
     co_await receiver.join();
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     out.cpu_seconds = bench::cpu_seconds() - cpu_start;
+    out.lap_seconds = laps.median();
+    out.switches = laps.switches();
     out.segments = c->connection().statistics().segments_out;
     whole = got == bytes;
   };
@@ -105,7 +116,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::vector<double> rates, cpu_rates;
+  std::vector<double> rates, cpu_rates, lap_rates;
+  long switches = 0;
   outcome last;
   for (int r = 0; r < rounds; ++r) {
     if (!transfer(megabytes * 1'000'000, last)) {
@@ -114,11 +126,15 @@ int main(int argc, char** argv) {
     }
     rates.push_back(static_cast<double>(megabytes) / last.seconds);
     cpu_rates.push_back(static_cast<double>(megabytes) / last.cpu_seconds);
+    lap_rates.push_back(static_cast<double>(lap_bytes) / 1e6 / last.lap_seconds);
+    switches += last.switches;
   }
   std::sort(rates.begin(), rates.end());
   std::sort(cpu_rates.begin(), cpu_rates.end());
+  std::sort(lap_rates.begin(), lap_rates.end());
   const double per_segment = last.segments ? static_cast<double>(last.events) / static_cast<double>(last.segments) : 0;
-  std::printf("%.1f MB/s %.2f events/segment %.1f MB/CPU-s\n", rates[rates.size() / 2], per_segment,
-              cpu_rates[cpu_rates.size() / 2]);
+  std::printf("%.1f MB/s %.2f events/segment %.1f MB/CPU-s %.1f MB/CPU-s-median-lap %ld context-switches\n",
+              rates[rates.size() / 2], per_segment, cpu_rates[cpu_rates.size() / 2], lap_rates[lap_rates.size() / 2],
+              switches);
   return 0;
 }

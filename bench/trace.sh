@@ -10,11 +10,21 @@
 # bench_tcp_sim_traced). Events are stamped by the run loop's turns, so neither
 # reads a clock per event (uni/trace/recorder.hpp).
 #
-# The machine may be shared: the runs alternate untraced/traced, REPEATS each,
-# and the figure compared is CPU time (this thread's, per query, and megabytes
-# per CPU second), which another process's time slice does not inflate; the
-# wall-clock rates and the load average are shown beside. Goal: at most 5% more
-# CPU per query (or less throughput per CPU second) traced.
+# The machine may be shared, and even alone this VM's speed drifts by a third
+# from one minute to the next (its host's other tenants: the same binary's runs
+# went 2,450-3,750 MB per CPU second minutes apart, the single runs "bimodal"),
+# so figures from separate times cannot be compared. Each repetition is a pair
+# of short runs back to back, untraced and traced (in ABBA order: the first of a
+# pair alternates), pinned to one core (--cpu; taskset); what is compared is each
+# pair's ratio, traced cost over untraced, and the median of the ratios with
+# their range is the figure. Cost is CPU time (this thread's, which another
+# process's time slice does not inflate) of the median lap of each run (4,096
+# queries, or 1 MB: bench/trace_stamps.hpp's cpu_laps, so that the laps a context
+# switch left with a cold cache do not count either); the whole runs' CPU, the
+# wall-clock rates, the context switches and the load are shown beside. Goal: the
+# median ratio at most 1.05 (at most 5% more CPU per query, or per megabyte,
+# traced). perf's cycle and instruction counters are not there in a VM: see
+# --instructions.
 #
 # --instructions adds what no other process can disturb: instructions per DNS
 # query and per TCP megabyte, and the D1 and last-level cache misses of its
@@ -23,33 +33,35 @@
 # set-up cancels out (a few minutes).
 #
 # Writes bench/results/trace.md (or --out DIR).
-# Usage: bench/trace.sh [--seconds S] [--repeats N] [--names N] [--megabytes N] [--instructions] [--build DIR] [--out DIR]
+# Usage: bench/trace.sh [--seconds S] [--pairs N] [--names N] [--megabytes N] [--cpu C] [--instructions] [--build DIR] [--out DIR]
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
 out=$root/bench/results
 build=$root/build/release
-seconds=2
-repeats=7
+seconds=1
+pairs=31
 names=1000
-megabytes=200
+megabytes=50
+cpu=$(($(nproc) - 1))
 instructions=0
-read_flags "[--seconds S] [--repeats N] [--names N] [--megabytes N] [--instructions] [--build DIR] [--out DIR]" "instructions" \
-  "seconds repeats names megabytes build out" "$@"
+read_flags "[--seconds S] [--pairs N] [--names N] [--megabytes N] [--cpu C] [--instructions] [--build DIR] [--out DIR]" "instructions" \
+  "seconds pairs names megabytes cpu build out" "$@"
 
 [[ -f $build/build.ninja ]] || cmake --preset release >/dev/null
 cmake --build "$build" -j2 --target bench_dns_engine bench_dns_engine_traced bench_tcp_sim bench_tcp_sim_traced >/dev/null
 mkdir -p "$out"
 
-dns_run() {  # "CPU-ns-per-query q/s events-per-query" of one bench_dns_engine run for $names
+dns_run() {  # "median-lap-CPU-ns-per-query whole-run-CPU-ns q/s events-per-query context-switches" of one run for $names
   local text
-  text=$(timeout 300 "$1" --names "$names" --seconds "$seconds" 2>&1)
-  awk -v n="$names" '/ns of CPU per query/ { cpu = $(NF-5) } /events recorded/ { gsub(/\(/, ""); ev = $(NF-2) }
-    $1 == n { qps = $4 } END { print cpu, qps, (ev == "" ? 0 : ev) }' <<<"$text"
+  text=$(timeout 300 taskset -c "$cpu" "$1" --names "$names" --seconds "$seconds" --only stack 2>&1)
+  awk -v n="$names" '/ns of CPU per query$/ { cpu = $(NF-5) } /laps of/ { lap = $(NF-8); sw = $(NF-2) }
+    /events recorded/ { gsub(/\(/, ""); ev = $(NF-2) }
+    $1 == n { qps = $4 } END { print lap, cpu, qps, (ev == "" ? 0 : ev), sw }' <<<"$text"
 }
-tcp_run() {  # "MB-per-CPU-second MB/s events-per-segment" of one bench_tcp_sim run
-  timeout 300 "$1" --megabytes "$megabytes" --rounds 3 | awk '{ print $5, $1, $3 }'
+tcp_run() {  # "median-lap-MB-per-CPU-second whole-run-MB-per-CPU-second MB/s events-per-segment context-switches" of one run
+  timeout 300 taskset -c "$cpu" "$1" --megabytes "$megabytes" --rounds 3 | awk '{ print $7, $5, $1, $3, $9 }'
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 column() { awk -v c="$1" '{ print $c }'; }
@@ -70,9 +82,9 @@ dns_instructions() {
   for s in 2 6; do
     local text
     text=$(valgrind --tool=callgrind --cache-sim=yes --toggle-collect='*run_stack*' --callgrind-out-file="$file" \
-      "$1" --names "$names" --seconds $s 2>&1)
+      "$1" --names "$names" --seconds $s --only stack 2>&1)
     c+=("$(awk '/^summary:/ { print $2, $6 + $7, $9 + $10 }' "$file")")
-    n+=("$(awk '/ns of CPU per query/ { print $3 }' <<<"$text")")
+    n+=("$(awk '/ns of CPU per query$/ { print $3 }' <<<"$text")")
   done
   rm -f "$file"
   awk -v a="${c[0]}" -v b="${c[1]}" -v p="${n[0]}" -v q="${n[1]}" 'BEGIN {
@@ -88,14 +100,19 @@ tcp_instructions() {
     split(a, x, " "); split(b, y, " "); printf "%.0f %.0f %.1f", (y[1] - x[1]) / 20, (y[2] - x[2]) / 20, (y[3] - x[3]) / 20 }'
 }
 
+# pair ARRAY RUN UNTRACED TRACED: one pair of runs, in ABBA order (by $i); appends "untraced-record|traced-record".
+pair() {
+  local -n into=$1
+  local off on
+  if ((i % 2 == 0)); then off=$("$2" "$3"); on=$("$2" "$4"); else on=$("$2" "$4"); off=$("$2" "$3"); fi
+  into+=("$off|$on")
+}
 load_before=$(load)
-dns_off=() dns_on=() tcp_off=() tcp_on=() loads=()
-for ((i = 0; i < repeats; i++)); do
+dns=() tcp=() loads=()
+for ((i = 0; i < pairs; i++)); do
   loads+=("$(cut -d' ' -f1 /proc/loadavg)")
-  dns_off+=("$(dns_run "$build/bench/bench_dns_engine")")
-  dns_on+=("$(dns_run "$build/bench/bench_dns_engine_traced")")
-  tcp_off+=("$(tcp_run "$build/bench/bench_tcp_sim")")
-  tcp_on+=("$(tcp_run "$build/bench/bench_tcp_sim_traced")")
+  pair dns dns_run "$build/bench/bench_dns_engine" "$build/bench/bench_dns_engine_traced"
+  pair tcp tcp_run "$build/bench/bench_tcp_sim" "$build/bench/bench_tcp_sim_traced"
 done
 if ((instructions)); then
   command -v valgrind >/dev/null || { echo "bench/trace.sh: --instructions needs valgrind" >&2; exit 1; }
@@ -105,15 +122,37 @@ if ((instructions)); then
   irt_on=$(tcp_instructions "$build/bench/bench_tcp_sim_traced")
 fi
 load_after=$(load)
-pick() { local c=$1; shift; printf '%s\n' "$@" | column "$c" | median; }
-all() { local c=$1; shift; printf '%s\n' "$@" | column "$c" | paste -sd' '; }
-spread() { local c=$1; shift; printf '%s\n' "$@" | column "$c" | sort -g | sed -n '1p;$p' | paste -sd'-'; }
-cpu_off=$(pick 1 "${dns_off[@]}") cpu_on=$(pick 1 "${dns_on[@]}")
-qps_off=$(pick 2 "${dns_off[@]}") qps_on=$(pick 2 "${dns_on[@]}")
-events=$(pick 3 "${dns_on[@]}")
-mbc_off=$(pick 1 "${tcp_off[@]}") mbc_on=$(pick 1 "${tcp_on[@]}")
-mbs_off=$(pick 2 "${tcp_off[@]}") mbs_on=$(pick 2 "${tcp_on[@]}")
-tcp_events=$(pick 3 "${tcp_on[@]}")
+half() { printf '%s\n' "${@:2}" | cut -d'|' -f"$1"; }  # half 1|2 PAIRS...: the untraced or traced records
+# ratios COLUMN cost|rate PAIRS...: each pair's traced cost over its untraced cost
+ratios() {
+  local c=$1 how=$2
+  shift 2
+  printf '%s\n' "$@" | awk -F'|' -v c="$c" -v how="$how" '{
+    split($1, u, " "); split($2, t, " ")
+    if (u[c] + 0 > 0 && t[c] + 0 > 0) printf "%.4f\n", how == "cost" ? t[c] / u[c] : u[c] / t[c] }'
+}
+# summary < RATIOS: "median [lo-hi] (min-max)", [lo-hi] the median's 95% confidence
+# interval (distribution-free: the order statistics a sign test gives; 6 ratios or more)
+summary() {
+  sort -g | awk '{ v[NR] = $1 } END {
+    if (NR == 0) { print "not measured"; exit }
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    k = int((NR - 1.96 * sqrt(NR)) / 2); if (k < 1) k = 1
+    printf "%.3f [%.3f-%.3f] (%.3f-%.3f)", m, v[k], v[NR + 1 - k], v[1], v[NR] }'
+}
+verdict() {  # verdict SUMMARY: a summary's median and interval against the goal
+  awk -v s="$1" 'BEGIN { split(s, f, " "); m = f[1]; gsub(/[][]/, "", f[2]); split(f[2], ci, "-"); hi = ci[2]
+    if (m + 0 <= 0) { print "not measured (FAIL)"; exit }
+    w = (m - 1) * 100; printf "%.1f%% %s: %s", (w < 0 ? -w : w), (w < 0 ? "less" : "more"),
+      (hi + 0 <= 1.05 ? "PASS, shown (the interval is within 5%)" : m + 0 <= 1.05 ? "PASS by the median, not shown (the interval reaches past 5%)" : "FAIL") }'
+}
+# row LABEL < RECORDS: one build's medians, spread and each run
+row() {
+  local r
+  r=$(cat)
+  echo "| $1 | $(column 1 <<<"$r" | median) | $(column 2 <<<"$r" | median) | $(column 3 <<<"$r" | median) |" \
+    "$(column 5 <<<"$r" | median) | $(column 1 <<<"$r" | sort -g | sed -n '1p;$p' | paste -sd'-') | $(column 1 <<<"$r" | paste -sd' ') |"
+}
 slower() {  # slower TRACED UNTRACED higher|lower: how much worse traced is, against the goal
   awk -v a="$1" -v b="$2" -v better="$3" 'BEGIN {
     if (a + 0 <= 0 || b + 0 <= 0) { printf "not measured (FAIL)"; exit }
@@ -121,27 +160,32 @@ slower() {  # slower TRACED UNTRACED higher|lower: how much worse traced is, aga
     printf "%.1f%% %s (goal at most 5%%: %s)", (w < 0 ? -w : w), (w < 0 ? "better" : "worse"), (w <= 5 ? "PASS" : "FAIL") }'
 }
 
+dns_lap=$(ratios 1 cost "${dns[@]}" | summary) dns_whole=$(ratios 2 cost "${dns[@]}" | summary)
+tcp_lap=$(ratios 1 rate "${tcp[@]}" | summary) tcp_whole=$(ratios 2 rate "${tcp[@]}" | summary)
 {
   echo "# Tracing's cost: traced against untraced, DNS and TCP through uni's stack"
   echo
-  echo "$(date -u +%Y-%m-%d), $(nproc) cores, load average $load_before before and $load_after after;"
-  echo "$repeats alternating runs each (bench/trace.sh): DNS zone of $names names, ${seconds} s a run; TCP $megabytes MB x 3 a run;"
-  echo "the traced twins record into a ring of ${UNI_TRACE_EVENTS:-Config::trace_events (uni/config.hpp)} events."
-  echo "The 1-minute load average as each repetition began: ${loads[*]}."
+  echo "$(date -u +%Y-%m-%d), $(nproc) cores, pinned to core $cpu, load average $load_before before and $load_after after;"
+  echo "$pairs pairs of runs back to back, untraced and traced in ABBA order (bench/trace.sh): DNS zone of $names names, ${seconds} s a run;"
+  echo "TCP $megabytes MB x 3 a run; the traced twins record into a ring of ${UNI_TRACE_EVENTS:-Config::trace_events (uni/config.hpp)} events."
+  echo "The 1-minute load average as each pair began: ${loads[*]}."
   echo
-  echo "| DNS (stack path) | CPU ns per query (median) | q/s, wall clock (median) | CPU ns per query, spread | each run |"
-  echo "| --- | ---: | ---: | --- | --- |"
-  echo "| untraced (every appliance's code) | $cpu_off | $qps_off | $(spread 1 "${dns_off[@]}") | $(all 1 "${dns_off[@]}") |"
-  echo "| traced, $events events per query | $cpu_on | $qps_on | $(spread 1 "${dns_on[@]}") | $(all 1 "${dns_on[@]}") |"
+  echo "Each pair's traced cost over its untraced cost: the median [its 95% confidence interval] (the range). Goal: at most 1.05."
   echo
-  echo "DNS traced: CPU per query $(slower "$cpu_on" "$cpu_off" lower); q/s $(slower "$qps_on" "$qps_off" higher)."
+  echo "| traced / untraced | median lap's CPU | whole runs' CPU | traced, by the median lap |"
+  echo "| --- | ---: | ---: | --- |"
+  echo "| DNS, CPU per query | $dns_lap | $dns_whole | $(verdict "$dns_lap") |"
+  echo "| TCP, CPU per megabyte | $tcp_lap | $tcp_whole | $(verdict "$tcp_lap") |"
   echo
-  echo "| TCP, two stacks over a simulated link | MB per CPU second (median) | MB/s, wall clock (median) | MB per CPU second, spread | each run |"
-  echo "| --- | ---: | ---: | --- | --- |"
-  echo "| untraced | $mbc_off | $mbs_off | $(spread 1 "${tcp_off[@]}") | $(all 1 "${tcp_off[@]}") |"
-  echo "| traced, $tcp_events events per segment sent | $mbc_on | $mbs_on | $(spread 1 "${tcp_on[@]}") | $(all 1 "${tcp_on[@]}") |"
+  echo "| DNS (stack path) | CPU ns per query, median lap | the same, whole run | q/s, wall clock | context switches a run | median lap, spread | each run's median lap |"
+  echo "| --- | ---: | ---: | ---: | ---: | --- | --- |"
+  half 1 "${dns[@]}" | row "untraced (every appliance's code)"
+  half 2 "${dns[@]}" | row "traced, $(half 2 "${dns[@]}" | column 4 | median) events per query"
   echo
-  echo "TCP traced: throughput per CPU second $(slower "$mbc_on" "$mbc_off" higher); MB/s $(slower "$mbs_on" "$mbs_off" higher)."
+  echo "| TCP, two stacks over a simulated link | MB per CPU second, median lap | the same, whole run | MB/s, wall clock | context switches a run | median lap, spread | each run's median lap |"
+  echo "| --- | ---: | ---: | ---: | ---: | --- | --- |"
+  half 1 "${tcp[@]}" | row "untraced"
+  half 2 "${tcp[@]}" | row "traced, $(half 2 "${tcp[@]}" | column 4 | median) events per segment sent"
   if ((instructions)); then
     echo
     read -r i_off d_off l_off <<<"$ir_off"
