@@ -185,7 +185,8 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<co
       else co_await announce(i);
     }
     if constexpr (n == 1) {
-      co_return co_await serve_until_stopped(sched, name, serve_with_devices<Config>(app, *stacks[0], disks, vchans, *opts),
+      co_return co_await serve_until_stopped(sched, name,
+                                             serve_with_devices<Config>(app, *stacks[0], disks, vchans, *opts),
                                              stop.requested(name), report);
     } else {
       uni::stacks<tap_stack<Config>, n> all(stacks);
