@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -52,23 +53,22 @@ task<int> serve_both(posix::SocketStack& stack, auto& vchans, const std::string&
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un to{};
   to.sun_family = AF_UNIX;
-  std::memcpy(to.sun_path, path.c_str(), path.size() + 1);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0 || ::send(fd, "vchan", 5, 0) != 5) {
-    ::close(fd);
-    co_return 2;
+  std::memcpy(to.sun_path, path.c_str(), std::min(path.size() + 1, sizeof to.sun_path));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 && ::send(fd, "vchan", 5, 0) == 5) {
+    auto s = co_await vchans[0].accept();
+    static_assert(ByteStream<std::remove_cvref_t<decltype(*s)>>);
+    if (s) {
+      auto in = co_await s->read();
+      if (in) f.vchan = text_of(*in);
+      static const std::uint8_t reply[] = {'b', 'a', 'c', 'k'};
+      auto wrote = co_await s->write(view::unowned(std::span<const std::uint8_t>(reply)));
+      char buf[8] = {};
+      if (const ssize_t n = wrote ? ::recv(fd, buf, sizeof buf, 0) : -1; n > 0)
+        f.back.assign(buf, static_cast<std::size_t>(n));
+    }
   }
-  auto s = co_await vchans[0].accept();
-  static_assert(ByteStream<std::remove_cvref_t<decltype(*s)>>);
-  if (!s) co_return ::close(fd), 2;
-  auto in = co_await s->read();
-  if (!in) co_return ::close(fd), 2;
-  f.vchan = text_of(*in);
-  static const std::uint8_t reply[] = {'b', 'a', 'c', 'k'};
-  const bool wrote = static_cast<bool>(co_await s->write(view::unowned(std::span<const std::uint8_t>(reply))));
-  char buf[8] = {};
-  const ssize_t n = wrote ? ::recv(fd, buf, sizeof buf, 0) : -1;
   ::close(fd);
-  if (n > 0) f.back.assign(buf, static_cast<std::size_t>(n));
+  if (f.back.empty()) co_return 2;
   f.step = 0;
   co_return 0;
 }
