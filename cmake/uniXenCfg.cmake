@@ -1,10 +1,10 @@
 # cmake/uniXenCfg.cmake: writes an image's xl configuration after the link, run as
 #   cmake -DIMAGE=... -DDEBUG_IMAGE=... -DNM=... -DNAME=... -DMEMORY=... -DBRIDGE=... -DOUT=... -P uniXenCfg.cmake
 # The appliance declares its network interfaces in its Config; UNI_APPLIANCE
-# gives the image a symbol `uni_xen_vifs` of that many bytes, read here with
-# `nm -S`, so the configuration lists as many vifs (none for an image without it).
-# Its block devices the same way: `uni_xen_disks` is one byte longer than their
-# number (an array cannot be empty); disk N is xvda, xvdb, ... (blkfront's
+# gives the image a symbol `uni_xen_vifs` one byte longer than their number (an
+# array cannot be empty), read here with `nm -S`, so the configuration lists as
+# many vifs (none for an image without it, or of vchans alone). Its block devices
+# the same way: `uni_xen_disks`; disk N is xvda, xvdb, ... (blkfront's
 # device/vbd/51712 + 16 N), a raw image beside the image, IMAGE-diskN.img.
 execute_process(COMMAND ${NM} -S --defined-only ${DEBUG_IMAGE} OUTPUT_VARIABLE symbols RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
@@ -12,7 +12,7 @@ if(NOT rc EQUAL 0)
 endif()
 set(vifs 0)
 if(symbols MATCHES "[0-9a-fA-F]+ ([0-9a-fA-F]+) [rRdD] uni_xen_vifs\n")
-  math(EXPR vifs "0x${CMAKE_MATCH_1}")
+  math(EXPR vifs "0x${CMAKE_MATCH_1} - 1")
 endif()
 set(disks 0)
 if(symbols MATCHES "[0-9a-fA-F]+ ([0-9a-fA-F]+) [rRdD] uni_xen_disks\n")

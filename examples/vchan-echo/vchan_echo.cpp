@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <span>
 
-#include <uni/vchan_appliance.hpp>
+#include <uni/appliance.hpp>
 
 #include <uni/core/buffer.hpp>
 #include <uni/core/log.hpp>
@@ -23,6 +23,14 @@
 #include "tcp_echo.hpp"
 
 namespace {
+
+// No network: one vchan endpoint (uni/devices.hpp), its received bytes in 64
+// I/O pages.
+struct vchan_echo_config : uni::default_config {
+  static constexpr std::size_t network_interfaces = 0;
+  static constexpr std::size_t vchan_endpoints = 1;
+  static constexpr std::size_t io_pages = 64;
+};
 
 constexpr uni::option_spec flags[] = {
     uni::number_option("check", 0, 0, std::int64_t{1} << 40, "send N bytes of a pattern and check the echo instead"),
@@ -65,7 +73,8 @@ uni::task<int> check(Stream& s, std::uint64_t total) {
 }
 
 uni::task<int> serve(auto& vchans, const uni::appliance_options& o) {
-  auto s = co_await vchans.accept();
+  auto& vchan = vchans[0];
+  auto s = co_await vchan.accept();
   if (!s) {
     uni::log_error("vchan-echo: no connection: ", uni::to_string(s.err()));
     co_return 1;
@@ -77,7 +86,7 @@ uni::task<int> serve(auto& vchans, const uni::appliance_options& o) {
     co_return status;
   }
   echo::stream_counters n;
-  co_await echo::echo_stream(vchans.sched(), std::move(*s), n);
+  co_await echo::echo_stream(vchan.sched(), std::move(*s), n);
   const uni::error ended = n.last_error;
   // The peer going away mid-write (closed) ends the echo as its close does.
   const bool clean = ended == uni::error::none || ended == uni::error::closed;
@@ -88,4 +97,4 @@ uni::task<int> serve(auto& vchans, const uni::appliance_options& o) {
 
 }  // namespace
 
-UNI_VCHAN_APPLIANCE("vchan-echo", 64, serve, flags)
+UNI_APPLIANCE("vchan-echo", vchan_echo_config, serve, flags)

@@ -22,14 +22,10 @@
 //
 // www-vchan (UNI_WWW_VCHAN) serves the embedded site over a vchan, Xen's
 // shared-memory channel, instead of TCP: the same HTTP service over another
-// ByteStream (uni/vchan_appliance.hpp: --vchan PATH, --peer, --ring-order on
-// Xen; a Unix socket on POSIX). One peer at a time; the channel is offered
+// ByteStream (a vchan endpoint, uni/devices.hpp: --vchan PATH, --peer,
+// --ring-order on Xen; a Unix socket on POSIX). One peer at a time; the channel is offered
 // again after each. A Linux domain reaches it with vchan-socket-proxy.
-#if UNI_WWW_VCHAN
-#include <uni/vchan_appliance.hpp>
-#else
 #include <uni/appliance.hpp>
-#endif
 #include <uni/http/server.hpp>
 
 #if UNI_WWW_DISK
@@ -55,16 +51,18 @@
 
 namespace {
 
-#if UNI_WWW_VCHAN
-constexpr std::size_t vchan_io_pages = 256;  // 1 MiB: one peer at a time
-#else
 struct www_config : uni::default_config {
+#if UNI_WWW_VCHAN
+  static constexpr std::size_t network_interfaces = 0;
+  static constexpr std::size_t vchan_endpoints = 1;
+  static constexpr std::size_t io_pages = 256;  // 1 MiB: one peer at a time
+#else
   static constexpr std::size_t io_pages = 4096;  // 16 MiB of I/O pages
+#endif
 #if UNI_WWW_DISK
   static constexpr std::size_t block_devices = 1;
 #endif
 };
-#endif
 
 #if defined(UNI_TARGET_POSIX_SOCKET)
 constexpr long default_port = 8080;  // unprivileged
@@ -192,8 +190,8 @@ uni::task<int> serve_site(const uni::appliance_options& o, auto run) {
 
 #if UNI_WWW_VCHAN
 uni::task<int> serve(auto& vchans, const uni::appliance_options& o) {
-  return serve_site(o, [&vchans](const uni::http::server_options& opt, uni::http::server_counters& n) {
-    return uni::http::serve_streams(vchans, vchans.sched(), vchans.pool(), opt, n);
+  return serve_site(o, [&vchan = vchans[0]](const uni::http::server_options& opt, uni::http::server_counters& n) {
+    return uni::http::serve_streams(vchan, vchan.sched(), vchan.pool(), opt, n);
   });
 }
 #else
@@ -211,7 +209,7 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
 #if UNI_WWW_DISK
 UNI_APPLIANCE("www-disk", www_config, serve, flags)
 #elif UNI_WWW_VCHAN
-UNI_VCHAN_APPLIANCE("www-vchan", vchan_io_pages, serve, flags)
+UNI_APPLIANCE("www-vchan", www_config, serve, flags)
 #else
 UNI_APPLIANCE("www", www_config, serve, flags)
 #endif

@@ -15,7 +15,9 @@
 // anything else on the command line is refused (uni/options.hpp). The devices the
 // appliance needs are in its Config (uni/devices.hpp): with one network interface
 // `serve` gets its stack, with several `serve(auto& stacks, ...)` gets them all;
-// with block devices `serve(auto& stack, auto& disks, ...)` gets its disks too.
+// with block devices `serve(auto& stack, auto& disks, ...)` gets its disks too,
+// and with vchan endpoints its vchans after them (`serve(auto& vchans, ...)` for
+// an appliance of vchans alone, built for posix-socket and xen).
 // The appliance runs as uni/lifecycle.hpp says: until `serve` returns (its value
 // is the exit status), or until stopped (the service is cancelled; status 0).
 #pragma once
@@ -54,8 +56,8 @@ constexpr std::span<const option_spec> appliance_flags(std::span<const option_sp
 #include <uni/xen/net_appliance.hpp>
 #define UNI_APPLIANCE(NAME, CONFIG, SERVE, ...)                                                               \
   UNI_APPLIANCE_FLAGS(__VA_ARGS__);                                                                           \
-  /* its size is the number of vifs the generated xl configuration lists (cmake/uniXenCfg.cmake) */          \
-  extern "C" [[gnu::used, gnu::retain]] const char uni_xen_vifs[CONFIG::network_interfaces] = {};             \
+  /* one byte more than the vifs the generated xl configuration lists (cmake/uniXenCfg.cmake) */           \
+  extern "C" [[gnu::used, gnu::retain]] const char uni_xen_vifs[CONFIG::network_interfaces + 1] = {};         \
   /* and one byte more than the disks it lists */                                                            \
   extern "C" [[gnu::used, gnu::retain]] const char uni_xen_disks[CONFIG::block_devices + 1] = {};            \
   [[noreturn]] void uni_appliance_main(const ::uni::boot::info& b) noexcept {                                 \

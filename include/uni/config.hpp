@@ -39,9 +39,10 @@ struct default_config {
   static constexpr std::size_t trace_events = 1 << 13;
 
   // Devices the appliance needs, each supplied by the platform (uni/devices.hpp):
-  // network interfaces (--tap per interface on POSIX, device/vif/N on Xen), block
-  // devices (--disk PATH per device on POSIX, a vbd on Xen); vchan endpoints come
-  // with their driver (issue 19).
+  // network interfaces (--tap per interface on POSIX, device/vif/N on Xen; none
+  // for an appliance of vchans alone), block devices (--disk PATH per device on
+  // POSIX, a vbd on Xen), vchan endpoints (--vchan PATH each: a Unix socket on
+  // POSIX, a xenstore node on Xen).
   static constexpr std::size_t network_interfaces = 1;
   static constexpr std::size_t block_devices = 0;
   static constexpr std::size_t vchan_endpoints = 0;

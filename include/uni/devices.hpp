@@ -26,9 +26,26 @@
 // Each disk is the platform's driver behind a block::request_queue of
 // Config::block_queue_depth (uni/block/request_queue.hpp): the same checks,
 // splitting and back-pressure everywhere. An appliance without disks keeps
-// `serve(stack, options)`. Vchan endpoints are not devices beside a stack yet:
-// a vchan appliance is its own kind (UNI_VCHAN_APPLIANCE, uni/vchan_appliance.hpp),
-// and declaring one here fails to compile.
+// `serve(stack, options)`.
+//
+// Vchan endpoints (Xen's shared-memory channels to another domain of the host)
+// are declared alike, `vchan_endpoints = N`, and served after the disks. Each
+// is offered as the vchan's server at the xenstore node --vchan PATH (or, with
+// --connect, connected to as its client) on Xen, and on POSIX is its twin, a
+// Unix socket listening at --vchan PATH: one --vchan per endpoint, in order.
+// accept() gives the next peer's uni::ByteStream. An appliance may have no
+// network interface (`network_interfaces = 0`) when it has vchans; then its
+// vchans come first:
+//
+//   struct echo_config : uni::default_config {
+//     static constexpr std::size_t network_interfaces = 0;
+//     static constexpr std::size_t vchan_endpoints = 1;
+//   };
+//   uni::task<int> serve(auto& vchans, const uni::appliance_options&) {
+//     auto s = co_await vchans[0].accept();   // a uni::ByteStream once the peer came
+//   }
+//
+// The order is always: stack(s), disks, vchans, options, each only if declared.
 #pragma once
 
 #include <array>
@@ -38,7 +55,7 @@ namespace uni {
 
 // Devices of one kind, in order: the stacks of an appliance with several
 // network interfaces (in the order of --tap flags or vifs), its block devices
-// (in the order of --disk flags or vbds).
+// (in the order of --disk flags or vbds), its vchan endpoints (of --vchan flags).
 template <class Device, std::size_t N>
 class device_list {
  public:
@@ -53,19 +70,41 @@ template <class Stack, std::size_t N>
 using stacks = device_list<Stack, N>;
 template <class Disk, std::size_t N>
 using disks = device_list<Disk, N>;
+template <class Endpoint, std::size_t N>
+using vchans = device_list<Endpoint, N>;
 
 // Checks an appliance's device list at compile time.
 template <class Config>
 constexpr bool devices_declared() noexcept {
-  static_assert(Config::network_interfaces >= 1 && Config::network_interfaces <= 8,
-                "uni: Config::network_interfaces must be 1 to 8");
+  static_assert(Config::network_interfaces <= 8, "uni: Config::network_interfaces must be 0 to 8");
   static_assert(Config::block_devices <= 8, "uni: Config::block_devices must be 0 to 8");
   static_assert(Config::block_queue_depth >= 1 && Config::block_queue_depth <= 256,
                 "uni: Config::block_queue_depth must be 1 to 256");
-  static_assert(Config::vchan_endpoints == 0,
-                "uni: Config::vchan_endpoints: not yet a device beside a stack; write a vchan appliance with "
-                "UNI_VCHAN_APPLIANCE (uni/vchan_appliance.hpp)");
+  static_assert(Config::vchan_endpoints <= 8, "uni: Config::vchan_endpoints must be 0 to 8");
+  static_assert(Config::network_interfaces >= 1 || Config::vchan_endpoints >= 1,
+                "uni: an appliance needs a network interface or a vchan endpoint (Config::network_interfaces, "
+                "Config::vchan_endpoints)");
   return true;
+}
+
+// The network of an appliance that has none, for serve_with_devices.
+struct no_network {};
+
+// Calls `serve` with the devices the Config declares, in their one order:
+// network (a stack, or the list of several), disks, vchans, then the options.
+// `disks` and `vchans` are the platform's holders: all() is what `serve` gets.
+template <class Config, class Serve, class Net, class Disks, class Vchans, class Options>
+auto serve_with_devices(Serve& serve, Net& net, Disks& disks, Vchans& vchans, const Options& o) {
+  auto with_vchans = [&](auto&... devices) {
+    if constexpr (Config::vchan_endpoints > 0) return serve(devices..., vchans.all(), o);
+    else return serve(devices..., o);
+  };
+  auto with_disks = [&](auto&... devices) {
+    if constexpr (Config::block_devices > 0) return with_vchans(devices..., disks.all());
+    else return with_vchans(devices...);
+  };
+  if constexpr (Config::network_interfaces > 0) return with_disks(net);
+  else return with_disks();
 }
 
 }  // namespace uni

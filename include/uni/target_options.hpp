@@ -6,8 +6,10 @@
 // reuse these names.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <limits>
+#include <span>
 
 #include <uni/config.hpp>
 #include <uni/core/log.hpp>
@@ -53,28 +55,76 @@ inline constexpr option_spec disk_cache =
 inline constexpr option_spec busy_poll = number_option(
     "busy-poll", 0, 0, 1'000'000, "microseconds to poll for I/O before sleeping (default 0: off; costs CPU)");
 
+// Vchan endpoints (an appliance whose Config declares them; uni/devices.hpp): one
+// --vchan per endpoint, in order. On POSIX the Unix socket it listens on (the
+// vchan's twin); on Xen the xenstore node, and the role, peer and ring sizes
+// (the same for every endpoint).
+inline constexpr option_spec vchan_socket =
+    repeatable(text_option("vchan", "PATH", "", "Unix socket the next vchan endpoint listens on (the vchan's twin)"));
+inline constexpr option_spec vchan_node = repeatable(
+    text_option("vchan", "PATH", "data/vchan", "xenstore node the next vchan endpoint is offered at"));
+inline constexpr option_spec vchan_peer = number_option("peer", 0, 0, 32767, "domain allowed to connect (0: dom0)");
+inline constexpr option_spec vchan_ring_order =
+    number_option("ring-order", 10, 10, 16, "rings of 2^N bytes (10, 11: inside the shared page)");
+inline constexpr option_spec vchan_connect =
+    flag_option("connect", "be the vchan's client: connect to the server at --vchan PATH of domain --peer");
+
 inline constexpr option_spec posix_socket[] = {bind, log, trace, busy_poll};
+inline constexpr option_spec posix_socket_no_network[] = {log, trace, busy_poll};  // vchans alone
 inline constexpr option_spec posix_tap[] = {tap, ipv4, gateway, mac, dhcp, pcap, log, impair, impair_seed, trace, busy_poll};
-inline constexpr option_spec posix_socket_disks[] = {bind, log, trace, busy_poll, disk, disk_cache};
-inline constexpr option_spec posix_tap_disks[] = {tap, ipv4,        gateway, mac,       dhcp, pcap,      log,
-                                                  impair, impair_seed, trace, busy_poll, disk, disk_cache};
+inline constexpr option_spec disk_flags[] = {disk, disk_cache};
+inline constexpr option_spec posix_vchans[] = {vchan_socket};
 inline constexpr option_spec xen[] = {vif, ipv4, gateway, log};
+inline constexpr option_spec xen_interfaces[] = {vif, ipv4, gateway};
+inline constexpr option_spec xen_log[] = {log};
+inline constexpr option_spec xen_vchans[] = {vchan_node, vchan_peer, vchan_ring_order, vchan_connect};
 // Every target's flag names, for the message that names a flag of another
 // target (names only: an image holds no help text of another target's flags).
 inline constexpr std::string_view any[] = {bind.name, tap.name,    vif.name,         ipv4.name, gateway.name,
                                            mac.name,  dhcp.name,   pcap.name,        log.name,  impair.name,
                                            impair_seed.name, disk.name, disk_cache.name, busy_poll.name};
+// The vchan endpoints' names, kept from appliances' tables (not in `any`: an
+// image without vchans refuses --vchan as unknown, and carries no names of them).
+inline constexpr std::string_view vchan_names[] = {vchan_socket.name, vchan_peer.name, vchan_ring_order.name,
+                                                   vchan_connect.name};
 
-// The POSIX targets' tables: with the disk flags when the appliance has disks.
+// The tables whose `Use` is true, one after another.
+template <bool... Use, std::size_t... N>
+constexpr auto join_flags(const option_spec (&... tables)[N]) noexcept {
+  std::array<option_spec, ((Use ? N : 0) + ... + 0)> out{};
+  std::size_t i = 0;
+  auto add = [&](bool use, std::span<const option_spec> t) {
+    if (use)
+      for (const option_spec& s : t) out[i++] = s;
+  };
+  (add(Use, tables), ...);
+  return out;
+}
+
+// Each target's table for an appliance: the device flags of the devices its
+// Config declares (uni/devices.hpp), and no others.
+template <class Config>
+inline constexpr auto posix_socket_table =
+    join_flags<(Config::network_interfaces > 0), (Config::network_interfaces == 0), (Config::block_devices > 0),
+               (Config::vchan_endpoints > 0)>(posix_socket, posix_socket_no_network, disk_flags, posix_vchans);
+template <class Config>
+inline constexpr auto posix_tap_table =
+    join_flags<true, (Config::block_devices > 0), (Config::vchan_endpoints > 0)>(posix_tap, disk_flags, posix_vchans);
+template <class Config>
+inline constexpr auto xen_table = join_flags<(Config::network_interfaces > 0), true, (Config::vchan_endpoints > 0)>(
+    xen_interfaces, xen_log, xen_vchans);
 template <class Config>
 constexpr std::span<const option_spec> posix_socket_flags() noexcept {
-  if constexpr (Config::block_devices > 0) return posix_socket_disks;
-  else return posix_socket;
+  return posix_socket_table<Config>;
 }
 template <class Config>
 constexpr std::span<const option_spec> posix_tap_flags() noexcept {
-  if constexpr (Config::block_devices > 0) return posix_tap_disks;
-  else return posix_tap;
+  return posix_tap_table<Config>;
+}
+template <class Config>
+constexpr std::span<const option_spec> xen_flags() noexcept {
+  if constexpr (Config::network_interfaces > 0 && Config::vchan_endpoints == 0) return xen;
+  else return xen_table<Config>;
 }
 
 // The level --log names (checked by the parser: debug, info or warn).
@@ -87,6 +137,9 @@ constexpr bool appliance_table_ok(std::span<const option_spec> t) noexcept {
   if (!options_well_formed(t)) return false;
   for (const option_spec& s : t)
     for (std::string_view p : any)
+      if (s.name == p) return false;
+  for (const option_spec& s : t)
+    for (std::string_view p : vchan_names)
       if (s.name == p) return false;
   return true;
 }

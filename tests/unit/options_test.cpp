@@ -207,18 +207,53 @@ TEST_CASE("options: an interface's addressing from its flags", "[options]") {
   CHECK(settings({"--dhcp"}, 0, s) == "--dhcp: built without DHCP (its Config has dhcp = false)");
 }
 
+struct disk_config : default_config {
+  static constexpr std::size_t block_devices = 1;
+};
+struct vchan_config : default_config {
+  static constexpr std::size_t network_interfaces = 0;
+  static constexpr std::size_t vchan_endpoints = 2;
+};
+
 TEST_CASE("options: a repeated flag (--disk) keeps every value in order, a diskless appliance has none", "[options]") {
+  const auto posix_socket_disks = target_flags::posix_socket_flags<disk_config>();
   auto r = parse({"--disk", "/a.img", "--log", "warn", "--disk", "/dev/loop0", "--disk-cache"}, 1,
-                 target_flags::posix_socket_disks, "posix-socket");
+                 posix_socket_disks, "posix-socket");
   REQUIRE(r.options.ok());
   CHECK(r.options->count("disk") == 2);
   CHECK(r.options->text("disk", 0) == "/a.img");
   CHECK(r.options->text("disk", 1) == "/dev/loop0");
   CHECK(r.options->flag("disk-cache"));
-  CHECK(parse({}, 1, target_flags::posix_socket_disks, "posix-socket").options->count("disk") == 0);
-  CHECK(parse({"--disk-cache", "--disk-cache"}, 1, target_flags::posix_socket_disks, "posix-socket").problem ==
+  CHECK(parse({}, 1, posix_socket_disks, "posix-socket").options->count("disk") == 0);
+  CHECK(parse({"--disk-cache", "--disk-cache"}, 1, posix_socket_disks, "posix-socket").problem ==
         "--disk-cache given twice");
   CHECK(parse({"--disk", "/a.img"}, 1, target_flags::posix_socket, "posix-socket").problem ==
         "--disk does not apply to the posix-socket target");
   CHECK(target_flags::posix_tap_flags<default_config>().size() == std::size(target_flags::posix_tap));
+}
+
+TEST_CASE("options: vchan endpoints take --vchan each, Xen their role and peer, only where the Config declares them",
+          "[options][vchan]") {
+  const auto posix = target_flags::posix_socket_flags<vchan_config>();
+  auto r = parse({"--vchan", "/tmp/a.sock", "--vchan", "/tmp/b.sock"}, 1, posix, "posix-socket");
+  REQUIRE(r.options.ok());
+  CHECK(r.options->count("vchan") == 2);
+  CHECK(r.options->text("vchan", 1) == "/tmp/b.sock");
+  CHECK(parse({"--vchan", "/tmp/a.sock"}, 1, target_flags::posix_socket, "posix-socket").problem ==
+        "unknown flag --vchan");
+  CHECK(parse({"--connect"}, 1, posix, "posix-socket").problem == "unknown flag --connect");
+  // Xen without a network interface: the vchan flags, and no interface flags.
+  const auto xen = target_flags::xen_flags<vchan_config>();
+  auto x = parse({"--connect", "--peer", "7", "--ring-order", "12"}, 1, xen, "xen");
+  REQUIRE(x.options.ok());
+  CHECK(x.options->flag("connect"));
+  CHECK(x.options->number("peer") == 7);
+  CHECK(x.options->text("vchan") == "data/vchan");
+  CHECK(parse({"--ring-order", "17"}, 1, xen, "xen").problem.starts_with("--ring-order"));
+  CHECK(parse({"--ipv4", "10.0.0.2/24"}, 1, xen, "xen").problem == "--ipv4 does not apply to the xen target");
+  // A network appliance's table is the one it had.
+  CHECK(target_flags::xen_flags<default_config>().data() == target_flags::xen);
+  // The names are the platform's: an appliance may not take them.
+  constexpr option_spec takes_peer[] = {number_option("peer", 1, 0, 9, "a peer")};
+  static_assert(!target_flags::appliance_table_ok(takes_peer));
 }

@@ -94,8 +94,8 @@ task<int> serve(Stack& stack, Listener listener, const server_options& opt, serv
 }
 
 // Serves HTTP over the byte streams `streams.accept()` hands out, one after
-// the other (a vchan: one peer per channel, offered again once it has gone;
-// uni/vchan_appliance.hpp), with the same deadlines. A wait for a peer that
+// the other (a vchan endpoint, uni/devices.hpp: one peer per channel, offered
+// again once it has gone), with the same deadlines. A wait for a peer that
 // timed out is offered again; any other failure of accept() ends it (status 1).
 template <class Streams>
 task<int> serve_streams(Streams& streams, scheduler& sched, page_pool& pool, const server_options& opt,

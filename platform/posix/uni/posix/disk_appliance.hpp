@@ -89,11 +89,4 @@ class posix_disks {
   std::optional<uni::disks<queue, count>> all_;
 };
 
-// Calls the service with the disks when the appliance has any.
-template <class Config, class App, class Stacks>
-auto serve_with_disks(App& app, Stacks& stacks, posix_disks<Config>& disks, const appliance_options& o) {
-  if constexpr (Config::block_devices > 0) return app(stacks, disks.all(), o);
-  else return app(stacks, o);
-}
-
 }  // namespace uni::posix

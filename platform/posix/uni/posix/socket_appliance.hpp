@@ -2,10 +2,12 @@
 // the application runs over SocketStack (the host kernel's TCP/IP through
 // Boost.Asio) and needs no privileges. The host has its own interfaces: this
 // target has one "stack" and no interface flags (--tap, --ipv4, --pcap ... are
-// refused). Its flags: --bind ADDR, --log LEVEL (uni/target_options.hpp), --disk
-// PATH and --disk-cache when the appliance has disks (uni/posix/disk_appliance.hpp),
-// then the appliance's; --help lists them. It runs as uni/lifecycle.hpp says,
-// stopping on SIGINT/SIGTERM; SIGUSR1 prints the counters.
+// refused); an appliance of vchans alone is given no stack and takes no --bind.
+// Its flags: --bind ADDR, --log LEVEL (uni/target_options.hpp), --disk PATH and
+// --disk-cache when the appliance has disks (uni/posix/disk_appliance.hpp), --vchan
+// PATH per vchan endpoint (uni/posix/unix_vchan.hpp), then the appliance's; --help
+// lists them. It runs as uni/lifecycle.hpp says, stopping on SIGINT/SIGTERM;
+// SIGUSR1 prints the counters.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -24,6 +26,7 @@
 #include <uni/posix/signals.hpp>
 #include <uni/posix/trace_file.hpp>
 #include <uni/posix/socket_stack.hpp>
+#include <uni/posix/unix_vchan.hpp>
 
 namespace uni::posix {
 
@@ -35,7 +38,7 @@ int run_socket_appliance(std::string_view name, int argc, char** argv, std::span
       name, argc, argv, {"posix-socket", target_flags::posix_socket_flags<Config>(), flags, target_flags::any}, {}, status);
   if (!opts) return status;
   if (const auto why = trace_file<Config::trace>::refusal(*opts); !why.empty()) return refuse(name, why);
-  const ipv4_address bind = *ipv4_address::parse(opts->text("bind"));
+  const ipv4_address bind = opts->declared("bind") ? *ipv4_address::parse(opts->text("bind")) : ipv4_address{};
   install_console(target_flags::log_level_of(opts->text("log")));
   boost::asio::io_context io;
   scheduler sched;
@@ -46,6 +49,8 @@ int run_socket_appliance(std::string_view name, int argc, char** argv, std::span
   SocketStack stack(sched, io, *pool, bind);
   posix_disks<Config> disks(clock, sched, *pool);
   if (const int failed = disks.open(name, *opts); failed != 0) return failed;
+  posix_vchans<Config> vchans(sched, io, *pool);
+  if (const int failed = vchans.open(name, *opts); failed != 0) return failed;
   stop_signal stop(sched, io);
   auto report = [&] {
     const auto& p = pool->statistics();
@@ -56,7 +61,8 @@ int run_socket_appliance(std::string_view name, int argc, char** argv, std::span
   };
   report_signal on_usr1(io, report);
   const auto outcome = run(
-      sched, clock, serve_until_stopped(sched, name, serve_with_disks(app, stack, disks, *opts), stop.requested(name), report));
+      sched, clock, serve_until_stopped(sched, name, serve_with_devices<Config>(app, stack, disks, vchans, *opts),
+                                                 stop.requested(name), report));
   traced.write();
   return outcome.ok() ? *outcome : 1;
 }

@@ -2,7 +2,8 @@
 // flags (uni/target_options.hpp: --tap, --ipv4, --gateway, --mac, --dhcp, --pcap
 // per interface; --log, --impair, --impair-seed) and the appliance's, opens one
 // TAP device per network interface the Config declares (and a disk per block
-// device, uni/posix/disk_appliance.hpp), builds a
+// device, uni/posix/disk_appliance.hpp; a Unix socket per vchan endpoint,
+// uni/posix/unix_vchan.hpp), builds a
 // Stack<ImpairedNetif<TapNetif>, PosixClock, Config> on each, and runs the
 // service as uni/lifecycle.hpp says (until it ends, or SIGINT/SIGTERM), then
 // prints the counters (also on SIGUSR1, while running).
@@ -38,6 +39,7 @@
 #include <uni/posix/signals.hpp>
 #include <uni/posix/trace_file.hpp>
 #include <uni/posix/tap_netif.hpp>
+#include <uni/posix/unix_vchan.hpp>
 #include <uni/sim/impaired_netif.hpp>
 #include <uni/stack.hpp>
 
@@ -70,6 +72,7 @@ struct tap_interface {
 template <class Config, class App>
 int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<const option_spec> flags, App app) {
   static_assert(devices_declared<Config>());
+  static_assert(Config::network_interfaces >= 1, "uni: a posix-tap appliance has a network interface");
   constexpr std::size_t n = Config::network_interfaces;
   const fixed_text<200> more_help("the appliance's own address: ", Config::address, ", gateway ", Config::gateway,
                                   "; it has ", n, " network interface", n == 1 ? "" : "s",
@@ -137,6 +140,8 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<co
   }
   posix_disks<Config> disks(clock, sched, *pool);
   if (const int failed = disks.open(name, *opts); failed != 0) return failed;
+  posix_vchans<Config> vchans(sched, io, *pool);
+  if (const int failed = vchans.open(name, *opts); failed != 0) return failed;
   stop_signal stop(sched, io);
 
   auto announce = [&](std::size_t i) -> task<void> {
@@ -180,12 +185,13 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<co
       else co_await announce(i);
     }
     if constexpr (n == 1) {
-      co_return co_await serve_until_stopped(sched, name, serve_with_disks(app, *stacks[0], disks, *opts),
+      co_return co_await serve_until_stopped(sched, name,
+                                             serve_with_devices<Config>(app, *stacks[0], disks, vchans, *opts),
                                              stop.requested(name), report);
     } else {
       uni::stacks<tap_stack<Config>, n> all(stacks);
-      co_return co_await serve_until_stopped(sched, name, serve_with_disks(app, all, disks, *opts), stop.requested(name),
-                                             report);
+      co_return co_await serve_until_stopped(sched, name, serve_with_devices<Config>(app, all, disks, vchans, *opts),
+                                             stop.requested(name), report);
     }
   };
   report_signal on_usr1(io, report);

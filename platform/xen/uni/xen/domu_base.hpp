@@ -1,7 +1,7 @@
-// uni/xen/domu_base.hpp: what every domU appliance's devices stand on, set up
-// once at start by each appliance runner (net_appliance.hpp, vchan_appliance.hpp):
-// the grant table mapped, xenstore connected, and the I/O page pool over the
-// region start of day set aside.
+// uni/xen/domu_base.hpp: what every domU appliance's devices (network, disks,
+// vchans) stand on, set up once at start by the appliance's start of day
+// (net_appliance.hpp): the grant table mapped, xenstore connected, and the I/O
+// page pool over the region start of day set aside.
 #pragma once
 
 #include <algorithm>

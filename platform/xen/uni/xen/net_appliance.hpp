@@ -11,7 +11,10 @@
 // gets blkfront (uni/xen/blkfront.hpp) on device/vbd/51712, 51728, ... (xvda,
 // xvdb, ...: the generated xl configuration's disk lines, cmake/uniXenCfg.cmake),
 // each behind a block::request_queue of Config::block_queue_depth, and is served
-// `serve(stack, disks, options)`.
+// `serve(stack, disks, options)`. Vchan endpoints (Config::vchan_endpoints) come
+// after the disks (uni/xen/vchan_endpoints.hpp: --vchan PATH, --peer, --ring-order,
+// --connect); an appliance of vchans alone declares no network interface, and
+// has no netfront.
 //
 // It runs as uni/lifecycle.hpp says: it stops when `serve` returns (its value is
 // the exit status) or when the toolstack asks (xl shutdown): then the service is
@@ -50,6 +53,7 @@
 #include <uni/xen/domu_base.hpp>
 #include <uni/xen/grant_table.hpp>
 #include <uni/xen/netif.hpp>
+#include <uni/xen/vchan_endpoints.hpp>
 #include <uni/xen/xenstore.hpp>
 
 namespace uni::xen {
@@ -146,20 +150,15 @@ class xen_disks {
 // image (the loops above, though they run zero times, kept it there).
 template <class Config>
   requires(Config::block_devices == 0)
-class xen_disks<Config> {
- public:
-  task<result<void>> connect(std::string_view, event_channels&, grant_table&, xenstore&, page_pool&, scheduler&) {
-    co_return result<void>{};
-  }
-  task<void> close() { co_return; }
-};
+class xen_disks<Config> {};
 
 // The options from the kernel command line (xl's `extra=`); nothing with the exit
 // status to end with (0 after --help, 2 after a line saying what is wrong).
 inline std::optional<appliance_options> command_line_options(std::string_view name, std::string_view cmdline,
+                                                             std::span<const option_spec> platform,
                                                              std::span<const option_spec> flags,
                                                              std::size_t interfaces, int& status) noexcept {
-  const option_tables tables{"xen", target_flags::xen, flags, target_flags::any, interfaces, nullptr, true};
+  const option_tables tables{"xen", platform, flags, target_flags::any, interfaces, nullptr, true};
   const auto words = command_words::from_text(cmdline);
   char buf[200];
   text_writer problem{buf, sizeof buf};
@@ -215,7 +214,8 @@ template <class Config, class Serve>
   run_appliance(name, b, [name, flags, serve](platform& p) -> task<int> {
     constexpr std::size_t n = Config::network_interfaces;
     int status = 0;
-    const auto opts = detail::command_line_options(name, p.boot.cmdline, flags, n, status);
+    const auto opts =
+        detail::command_line_options(name, p.boot.cmdline, target_flags::xen_flags<Config>(), flags, n ? n : 1, status);
     if (!opts) co_return status;
     set_log_level(target_flags::log_level_of(opts->text("log")));
     detail::xen_trace<Config::trace> traced(Config::trace_events);
@@ -230,72 +230,82 @@ template <class Config, class Serve>
     }
     static grant_table grants;  // 16 KiB of table, page-aligned: not on the stack
     xenstore store(p.events, p.sched);
-    if (!start_grants_and_store(name, "a network appliance", grants, store)) co_return 3;
+    if (!start_grants_and_store(name, "an appliance", grants, store)) co_return 3;
     io_page_pool io(p.boot.memory.io_pages, Config::io_pages);
     page_pool& pool = io.pool();
 
     // Disks first: a service that starts finds them there.
     auto disks = std::make_unique<detail::xen_disks<Config>>();
-    if (auto r = co_await disks->connect(name, p.events, grants, store, pool, p.sched); !r) {
-      co_await disks->close();
-      co_return 4;
-    }
-    auto ifs = std::make_unique<std::array<std::optional<detail::xen_interface<Config>>, n>>();
-    std::array<xen_stack<Config>*, n> stacks{};
-    std::size_t connected = 0;
-    auto close_all = [&]() -> task<void> {
-      for (std::size_t i = 0; i < connected; ++i)
-        if (auto r = co_await (*ifs)[i]->net.close(); !r) log_warn("netfront: close: ", to_string(r.err()));
-    };
-    for (std::size_t i = 0; i < n; ++i) {
-      auto& f = (*ifs)[i].emplace(p.events, grants, store, pool);
-      text_writer node{f.node, sizeof f.node - 1};
-      format_to(node, "device/vif/", i);
-      if (auto r = co_await f.net.connect(node.view()); !r) {
-        log_error(name, ": netfront did not connect to ", node.view(), ": ", to_string(r.err()),
-                  n > 1 ? " (the xl configuration must list a vif per interface)" : "");
-        co_await close_all();
+    if constexpr (Config::block_devices > 0)
+      if (auto r = co_await disks->connect(name, p.events, grants, store, pool, p.sched); !r) {
         co_await disks->close();
         co_return 4;
       }
-      ++connected;
-      f.settings = settings[i];
-      stacks[i] = &f.stack.emplace(f.net, p.clock, p.sched, pool, f.settings);
-      f.stack->start();
-      const std::uint64_t cycles = cpu::rdtsc() - p.boot.tsc_at_entry;
-      const ipv4_address gw = f.stack->gateway();
-      log_info(name, ": ", f.stack->address(), " on netfront ", node.view(), " (mac ", f.net.mac(), ", gateway ",
-               gw.is_any() ? std::string_view("none") : std::string_view(fixed_text<16>(gw).view()), ", ", io.pages(),
-               " I/O pages); network up ", cycles, " cycles (", p.clock.tsc_to_ns(cycles) / 1000,
-               " us) after the first instruction");
+    xen_vchans<Config> vchans;
+    if (!vchans.open(name, p.events, grants, store, pool, p.sched, *opts)) {
+      if constexpr (Config::block_devices > 0) co_await disks->close();
+      co_return 2;
     }
-    auto report = [&] {
+    std::unique_ptr<std::array<std::optional<detail::xen_interface<Config>>, n>> ifs;
+    if constexpr (n > 0) ifs = std::make_unique<std::array<std::optional<detail::xen_interface<Config>>, n>>();
+    std::array<xen_stack<Config>*, n> stacks{};
+    std::size_t connected = 0;
+    auto close_all = [&]() -> task<void> {
+      if constexpr (n > 0)
+        for (std::size_t i = 0; i < connected; ++i)
+          if (auto r = co_await (*ifs)[i]->net.close(); !r) log_warn("netfront: close: ", to_string(r.err()));
+      if constexpr (Config::vchan_endpoints > 0) co_await vchans.close();
+      if constexpr (Config::block_devices > 0) co_await disks->close();
+    };
+    if constexpr (n > 0)
       for (std::size_t i = 0; i < n; ++i) {
-        detail::xen_interface<Config>& f = *(*ifs)[i];
-        if (n > 1) log_info("interface ", i + 1, ": ", std::string_view(f.node));
-        f.stack->log_counters();
-        const auto& s = f.net.statistics();
-        log_info("netfront: rx ", s.rx_frames, " tx ", s.tx_frames, " (", s.tx_slots, " slots) rx errors ", s.rx_errors,
-                 " rx no buffers ", s.rx_no_buffers, " tx would block ", s.tx_would_block, " tx errors ", s.tx_errors);
+        auto& f = (*ifs)[i].emplace(p.events, grants, store, pool);
+        text_writer node{f.node, sizeof f.node - 1};
+        format_to(node, "device/vif/", i);
+        if (auto r = co_await f.net.connect(node.view()); !r) {
+          log_error(name, ": netfront did not connect to ", node.view(), ": ", to_string(r.err()),
+                    n > 1 ? " (the xl configuration must list a vif per interface)" : "");
+          co_await close_all();
+          co_return 4;
+        }
+        ++connected;
+        f.settings = settings[i];
+        stacks[i] = &f.stack.emplace(f.net, p.clock, p.sched, pool, f.settings);
+        f.stack->start();
+        const std::uint64_t cycles = cpu::rdtsc() - p.boot.tsc_at_entry;
+        const ipv4_address gw = f.stack->gateway();
+        log_info(name, ": ", f.stack->address(), " on netfront ", node.view(), " (mac ", f.net.mac(), ", gateway ",
+                 gw.is_any() ? std::string_view("none") : std::string_view(fixed_text<16>(gw).view()), ", ",
+                 io.pages(), " I/O pages); network up ", cycles, " cycles (", p.clock.tsc_to_ns(cycles) / 1000,
+                 " us) after the first instruction");
       }
+    auto report = [&] {
+      if constexpr (n > 0)
+        for (std::size_t i = 0; i < n; ++i) {
+          detail::xen_interface<Config>& f = *(*ifs)[i];
+          if (n > 1) log_info("interface ", i + 1, ": ", std::string_view(f.node));
+          f.stack->log_counters();
+          const auto& s = f.net.statistics();
+          log_info("netfront: rx ", s.rx_frames, " tx ", s.tx_frames, " (", s.tx_slots, " slots) rx errors ",
+                   s.rx_errors, " rx no buffers ", s.rx_no_buffers, " tx would block ", s.tx_would_block,
+                   " tx errors ", s.tx_errors);
+        }
     };
-    // serve(stack or stacks, [disks,] options)
+    // serve([stack or stacks,] [disks,] [vchans,] options)
     auto served = [&](auto& net) {
-      if constexpr (Config::block_devices > 0) {
-        return serve(net, disks->all(), *opts);
-      } else {
-        return serve(net, *opts);
-      }
+      return serve_until_stopped(p.sched, name, serve_with_devices<Config>(serve, net, *disks, vchans, *opts),
+                                 detail::toolstack_shutdown(store, name), report);
     };
-    if constexpr (n == 1) {
-      status = co_await serve_until_stopped(p.sched, name, served(*stacks[0]), detail::toolstack_shutdown(store, name),
-                                            report);
-    } else {
+    if constexpr (n > 1) {
       uni::stacks<xen_stack<Config>, n> all(stacks);
-      status = co_await serve_until_stopped(p.sched, name, served(all), detail::toolstack_shutdown(store, name), report);
+      status = co_await served(all);
+    } else if constexpr (n == 1) {
+      status = co_await served(*stacks[0]);
+    } else {
+      no_network none;
+      status = co_await served(none);
     }
     co_await close_all();
-    co_await disks->close();
     co_return status;
   });
 }

@@ -1,10 +1,9 @@
-// uni/posix/vchan_appliance.hpp: the POSIX twin of a vchan appliance (the
-// posix-socket branch of <uni/vchan_appliance.hpp>): the same service source,
-// its byte streams carried by a Unix domain socket instead of shared pages, so
-// it runs in the development loop. --vchan PATH is the socket it listens on
-// (made afresh; removed at the end); vchans.accept() returns the next
-// connection as a ByteStream; --log LEVEL. It stops when `serve` returns or on
-// SIGINT/SIGTERM (uni/lifecycle.hpp).
+// uni/posix/unix_vchan.hpp: the POSIX twin of a vchan endpoint (uni/devices.hpp):
+// the same service source, its byte streams carried by a Unix domain socket
+// instead of shared pages, so it runs in the development loop. Each endpoint the
+// Config declares listens at its --vchan PATH (made afresh; removed at the end);
+// accept() returns the next connection as a ByteStream. The socket and TAP
+// targets alike serve them (socket_appliance.hpp, tap_appliance.hpp).
 #pragma once
 
 #include <sys/socket.h>
@@ -13,27 +12,20 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <array>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include <uni/core/log.hpp>
-#include <uni/core/run.hpp>
-#include <uni/lifecycle.hpp>
+#include <uni/devices.hpp>
 #include <uni/options.hpp>
 #include <uni/posix/appliance_options.hpp>
-#include <uni/posix/clock.hpp>
-#include <uni/posix/console.hpp>
-#include <uni/posix/signals.hpp>
 #include <uni/posix/socket_stack.hpp>
 
 namespace uni::posix {
-
-namespace vchan_flags {
-inline constexpr option_spec path = text_option("vchan", "PATH", "", "Unix socket to listen on (the vchan's twin)");
-inline constexpr option_spec table[] = {target_flags::log, path};
-}  // namespace vchan_flags
 
 // One connection of the Unix socket, as a ByteStream.
 class unix_stream {
@@ -115,7 +107,7 @@ class unix_stream {
 };
 static_assert(ByteStream<unix_stream>);
 
-// What `serve` is given: accept() waits for the next connection to --vchan PATH.
+// One endpoint: accept() waits for the next connection to its --vchan PATH.
 class unix_vchan_endpoint {
  public:
   using protocol = boost::asio::local::stream_protocol;
@@ -180,32 +172,45 @@ class unix_vchan_endpoint {
   std::string path_;
 };
 
-template <std::size_t IoPages, class Serve>
-int run_vchan_appliance(std::string_view name, int argc, char** argv, std::span<const option_spec> flags, Serve serve) {
-  int status = 0;
-  const auto opts =
-      parse_command_line(name, argc, argv, {"posix-socket", vchan_flags::table, flags, target_flags::any}, {}, status);
-  if (!opts) return status;
-  if (opts->text("vchan").empty()) return refuse(name, "--vchan PATH: the Unix socket to serve on");
-  install_console(target_flags::log_level_of(opts->text("log")));
-  boost::asio::io_context io;
-  scheduler sched;
-  PosixClock clock(io);
-  auto pool = std::make_unique<static_page_pool<IoPages>>();
-  unix_vchan_endpoint vchans(sched, io, *pool);
-  if (auto r = vchans.listen(opts->text("vchan")); !r) {
-    log_error(name, ": --vchan ", opts->text("vchan"), ": ", to_string(r.err()));
-    return 1;
+// The appliance's endpoints, one per --vchan PATH, in order.
+template <class Config>
+class posix_vchans {
+ public:
+  static constexpr std::size_t count = Config::vchan_endpoints;
+
+  posix_vchans(scheduler& sched, boost::asio::io_context& io, page_pool& pool) noexcept
+      : sched_(sched), io_(io), pool_(pool) {}
+
+  // Listens at each --vchan PATH. Returns the exit status to end with (2: the
+  // flags, 1: a socket cannot be made), or 0.
+  int open(std::string_view name, const appliance_options& o) {
+    if constexpr (count > 0) {
+      if (o.count("vchan") != count)
+        return refuse(name, "this appliance has ", count, " vchan endpoint", count == 1 ? "" : "s",
+                      ": give --vchan PATH (the Unix socket to serve on) for ", count == 1 ? "it" : "each", " (got ",
+                      o.count("vchan"), ")");
+      std::array<unix_vchan_endpoint*, count> each{};
+      for (std::size_t i = 0; i < count; ++i) {
+        auto& e = each_[i].emplace(sched_, io_, pool_);
+        if (auto r = e.listen(o.text("vchan", i)); !r) {
+          log_error(name, ": --vchan ", o.text("vchan", i), ": ", to_string(r.err()));
+          return 1;
+        }
+        log_info(name, ": listening on ", o.text("vchan", i));
+        each[i] = &e;
+      }
+      all_.emplace(each);
+    }
+    return 0;
   }
-  log_info(name, ": listening on ", opts->text("vchan"));
-  stop_signal stop(sched, io);
-  auto report = [&] {
-    const auto& p = pool->statistics();
-    log_info("pages: ", p.in_use, " in use of ", p.capacity, ", high water ", p.high_water);
-  };
-  const auto outcome =
-      run(sched, clock, serve_until_stopped(sched, name, serve(vchans, *opts), stop.requested(name), report));
-  return outcome.ok() ? *outcome : 1;
-}
+  uni::vchans<unix_vchan_endpoint, count>& all() noexcept { return *all_; }
+
+ private:
+  scheduler& sched_;
+  boost::asio::io_context& io_;
+  page_pool& pool_;
+  std::array<std::optional<unix_vchan_endpoint>, count> each_;
+  std::optional<uni::vchans<unix_vchan_endpoint, count>> all_;
+};
 
 }  // namespace uni::posix
