@@ -75,14 +75,16 @@ class xenstore {
     return request({XS_WRITE, tx, {dir, "/", leaf, nul, data}});
   }
 
-  task<result<std::uint32_t>> transaction_start() {
-    std::array<char, 16> id;
-    const message m{XS_TRANSACTION_START, 0, {nul}, id.data(), id.size()};
-    auto r = co_await request(m);
-    if (!r) co_return fail(r.err());
+  // A transaction's id comes back as text into `id` (the reply's length, or the
+  // error); transaction_id reads it. (Not a coroutine of its own, as below.)
+  using transaction_reply = std::array<char, 16>;
+  task<result<std::size_t>> transaction_start(transaction_reply& id) {
+    return request({XS_TRANSACTION_START, 0, {nul}, id.data(), id.size()});
+  }
+  static std::uint32_t transaction_id(const transaction_reply& id, std::size_t len) noexcept {
     std::uint32_t tx = 0;
-    for (std::size_t i = 0; i < *r && id[i] >= '0' && id[i] <= '9'; ++i) tx = tx * 10 + static_cast<std::uint32_t>(id[i] - '0');
-    co_return tx;
+    for (std::size_t i = 0; i < len && id[i] >= '0' && id[i] <= '9'; ++i) tx = tx * 10 + static_cast<std::uint32_t>(id[i] - '0');
+    return tx;
   }
 
   // Commits (or aborts) `tx`; error::would_block (EAGAIN) means: run it again.
