@@ -142,17 +142,11 @@ class xen_disks {
   std::size_t connected_ = 0;
 };
 
-// No disks declared: nothing to connect or close, and no blkfront code in the
-// image (the loops above, though they run zero times, kept it there).
+// No disks declared: nothing to connect or close (run_net_appliance does not
+// call them), so neither blkfront nor two empty coroutines are in the image.
 template <class Config>
   requires(Config::block_devices == 0)
-class xen_disks<Config> {
- public:
-  task<result<void>> connect(std::string_view, event_channels&, grant_table&, xenstore&, page_pool&, scheduler&) {
-    co_return result<void>{};
-  }
-  task<void> close() { co_return; }
-};
+class xen_disks<Config> {};
 
 // The options from the kernel command line (xl's `extra=`); nothing with the exit
 // status to end with (0 after --help, 2 after a line saying what is wrong).
@@ -236,9 +230,12 @@ template <class Config, class Serve>
 
     // Disks first: a service that starts finds them there.
     auto disks = std::make_unique<detail::xen_disks<Config>>();
-    if (auto r = co_await disks->connect(name, p.events, grants, store, pool, p.sched); !r) {
-      co_await disks->close();
-      co_return 4;
+    constexpr bool has_disks = Config::block_devices > 0;
+    if constexpr (has_disks) {
+      if (auto r = co_await disks->connect(name, p.events, grants, store, pool, p.sched); !r) {
+        co_await disks->close();
+        co_return 4;
+      }
     }
     auto ifs = std::make_unique<std::array<std::optional<detail::xen_interface<Config>>, n>>();
     std::array<xen_stack<Config>*, n> stacks{};
@@ -255,7 +252,7 @@ template <class Config, class Serve>
         log_error(name, ": netfront did not connect to ", node.view(), ": ", to_string(r.err()),
                   n > 1 ? " (the xl configuration must list a vif per interface)" : "");
         co_await close_all();
-        co_await disks->close();
+        if constexpr (has_disks) co_await disks->close();
         co_return 4;
       }
       ++connected;
@@ -281,7 +278,7 @@ template <class Config, class Serve>
     };
     // serve(stack or stacks, [disks,] options)
     auto served = [&](auto& net) {
-      if constexpr (Config::block_devices > 0) {
+      if constexpr (has_disks) {
         return serve(net, disks->all(), *opts);
       } else {
         return serve(net, *opts);
@@ -295,7 +292,7 @@ template <class Config, class Serve>
       status = co_await serve_until_stopped(p.sched, name, served(all), detail::toolstack_shutdown(store, name), report);
     }
     co_await close_all();
-    co_await disks->close();
+    if constexpr (has_disks) co_await disks->close();
     co_return status;
   });
 }
