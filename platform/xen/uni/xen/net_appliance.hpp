@@ -239,23 +239,20 @@ template <class Config, class Serve>
     }
     auto ifs = std::make_unique<std::array<std::optional<detail::xen_interface<Config>>, n>>();
     std::array<xen_stack<Config>*, n> stacks{};
+    // (One path to the end, whatever fails: each co_await in this coroutine is
+    // code of its own, a few hundred bytes in this large frame.)
     std::size_t connected = 0;
-    auto close_all = [&]() -> task<void> {
-      for (std::size_t i = 0; i < connected; ++i)
-        if (auto r = co_await (*ifs)[i]->net.close(); !r) log_warn("netfront: close: ", to_string(r.err()));
-    };
-    for (std::size_t i = 0; i < n; ++i) {
+    for (; connected < n; ++connected) {
+      const std::size_t i = connected;
       auto& f = (*ifs)[i].emplace(p.events, grants, store, pool);
       text_writer node{f.node, sizeof f.node - 1};
       format_to(node, "device/vif/", i);
       if (auto r = co_await f.net.connect(node.view()); !r) {
         log_error(name, ": netfront did not connect to ", node.view(), ": ", to_string(r.err()),
                   n > 1 ? " (the xl configuration must list a vif per interface)" : "");
-        co_await close_all();
-        if constexpr (has_disks) co_await disks->close();
-        co_return 4;
+        status = 4;
+        break;
       }
-      ++connected;
       f.settings = settings[i];
       stacks[i] = &f.stack.emplace(f.net, p.clock, p.sched, pool, f.settings);
       f.stack->start();
@@ -266,32 +263,37 @@ template <class Config, class Serve>
                " I/O pages); network up ", cycles, " cycles (", p.clock.tsc_to_ns(cycles) / 1000,
                " us) after the first instruction");
     }
-    auto report = [&] {
-      for (std::size_t i = 0; i < n; ++i) {
-        detail::xen_interface<Config>& f = *(*ifs)[i];
-        if (n > 1) log_info("interface ", i + 1, ": ", std::string_view(f.node));
-        f.stack->log_counters();
-        const auto& s = f.net.statistics();
-        log_info("netfront: rx ", s.rx_frames, " tx ", s.tx_frames, " (", s.tx_slots, " slots) rx errors ", s.rx_errors,
-                 " rx no buffers ", s.rx_no_buffers, " tx would block ", s.tx_would_block, " tx errors ", s.tx_errors);
-      }
-    };
-    // serve(stack or stacks, [disks,] options)
-    auto served = [&](auto& net) {
-      if constexpr (has_disks) {
-        return serve(net, disks->all(), *opts);
+    if (connected == n) {
+      auto report = [&] {
+        for (std::size_t i = 0; i < n; ++i) {
+          detail::xen_interface<Config>& f = *(*ifs)[i];
+          if (n > 1) log_info("interface ", i + 1, ": ", std::string_view(f.node));
+          f.stack->log_counters();
+          const auto& s = f.net.statistics();
+          log_info("netfront: rx ", s.rx_frames, " tx ", s.tx_frames, " (", s.tx_slots, " slots) rx errors ",
+                   s.rx_errors, " rx no buffers ", s.rx_no_buffers, " tx would block ", s.tx_would_block,
+                   " tx errors ", s.tx_errors);
+        }
+      };
+      // serve(stack or stacks, [disks,] options)
+      auto served = [&](auto& net) {
+        if constexpr (has_disks) {
+          return serve(net, disks->all(), *opts);
+        } else {
+          return serve(net, *opts);
+        }
+      };
+      if constexpr (n == 1) {
+        status = co_await serve_until_stopped(p.sched, name, served(*stacks[0]),
+                                              detail::toolstack_shutdown(store, name), report);
       } else {
-        return serve(net, *opts);
+        uni::stacks<xen_stack<Config>, n> all(stacks);
+        status =
+            co_await serve_until_stopped(p.sched, name, served(all), detail::toolstack_shutdown(store, name), report);
       }
-    };
-    if constexpr (n == 1) {
-      status = co_await serve_until_stopped(p.sched, name, served(*stacks[0]), detail::toolstack_shutdown(store, name),
-                                            report);
-    } else {
-      uni::stacks<xen_stack<Config>, n> all(stacks);
-      status = co_await serve_until_stopped(p.sched, name, served(all), detail::toolstack_shutdown(store, name), report);
     }
-    co_await close_all();
+    for (std::size_t i = 0; i < connected; ++i)
+      if (auto r = co_await (*ifs)[i]->net.close(); !r) log_warn("netfront: close: ", to_string(r.err()));
     if constexpr (has_disks) co_await disks->close();
     co_return status;
   });
