@@ -69,11 +69,11 @@ inline task<void> toolstack_shutdown(xenstore& xs, std::string_view name) {
     co_await std::suspend_always{};  // never asked
   }
   for (;;) {
-    auto v = co_await xs.read("control/shutdown");
-    if (v && !v->view().empty()) {
+    xenstore::value v;
+    if (auto r = co_await xs.read(v, "control/shutdown"); r && !v.view().empty()) {
       char reason[16] = {};
-      const std::size_t n = v->size < sizeof reason - 1 ? v->size : sizeof reason - 1;
-      std::memcpy(reason, v->bytes, n);
+      const std::size_t n = v.size < sizeof reason - 1 ? v.size : sizeof reason - 1;
+      std::memcpy(reason, v.bytes, n);
       (void)co_await xs.write("control/shutdown", "");
       log_info(name, ": stopped by the toolstack (", std::string_view{reason, n}, ")");
       co_return;

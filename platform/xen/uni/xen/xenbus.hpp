@@ -44,13 +44,13 @@ class xenbus_frontend {
   // Reads the backend's node and domain from `node` (kept: a literal or longer-lived).
   task<result<void>> attach(std::string_view node) {
     node_ = node;
-    auto backend = co_await xs_.read(node_, "backend");
-    auto backend_id = co_await xs_.read(node_, "backend-id");
-    if (!backend || !backend_id) co_return fail(error::no_device);
-    if (backend->size >= sizeof backend_.bytes) co_return fail(error::too_large);
-    backend_.size = backend->size;
-    std::memcpy(backend_.bytes, backend->bytes, backend_.size);
-    backend_id_ = static_cast<domid_t>(number(backend_id->view()));
+    xenstore::value v;
+    if (auto r = co_await xs_.read(v, node_, "backend-id"); !r) co_return fail(error::no_device);
+    backend_id_ = static_cast<domid_t>(number(v.view()));
+    if (auto r = co_await xs_.read(v, node_, "backend"); !r) co_return fail(error::no_device);
+    if (v.size >= sizeof backend_.bytes) co_return fail(error::too_large);
+    backend_.size = v.size;
+    std::memcpy(backend_.bytes, v.bytes, backend_.size);
     co_return result<void>{};
   }
 
@@ -58,10 +58,12 @@ class xenbus_frontend {
   std::string_view backend() const noexcept { return backend_.view(); }
   domid_t backend_id() const noexcept { return backend_id_; }
 
-  // A key under our node, or under the backend's ("mac", "sectors", ...).
-  // (`leaf` is kept until the read ends: a literal or longer-lived.)
-  task<result<xenstore::value>> read(std::string_view leaf) { return xs_.read(node_, leaf); }
-  task<result<xenstore::value>> read_backend(std::string_view leaf) { return xs_.read(backend_.view(), leaf); }
+  // A key under our node, or under the backend's ("mac", "sectors", ...), into
+  // `v`. (`v` and `leaf` are kept until the read ends.)
+  task<result<std::size_t>> read(xenstore::value& v, std::string_view leaf) { return xs_.read(v, node_, leaf); }
+  task<result<std::size_t>> read_backend(xenstore::value& v, std::string_view leaf) {
+    return xs_.read(v, backend_.view(), leaf);
+  }
 
   // Publishes `fields` and our `state` at once, then waits for the backend to
   // be Connected. A backend past Connected (closing) refuses us. (One coroutine
@@ -105,8 +107,9 @@ class xenbus_frontend {
     }
     // The backend's state, re-read at every watch event, until Connected.
     for (bool waiting = r.ok(); waiting;) {
-      auto s = co_await xs_.read(bstate);
-      const std::uint64_t now = s ? number(s->view()) : 0;
+      xenstore::value s;
+      auto read = co_await xs_.read(s, bstate);
+      const std::uint64_t now = read ? number(s.view()) : 0;
       if (now == static_cast<std::uint64_t>(XenbusStateConnected)) break;
       if (now > static_cast<std::uint64_t>(XenbusStateConnected)) r = fail(error::refused);
       else if (co_await xs_.watch_fired().wait_for(xenstore::timeout) != wake_reason::notified) r = fail(error::timed_out);
@@ -134,8 +137,9 @@ class xenbus_frontend {
     scheduler& sched = xs_.watch_fired().sched();
     const time_point deadline = sched.now() + xenstore::timeout;
     for (;;) {
-      auto s = co_await xs_.read(bstate);
-      if (!s || number(s->view()) >= XenbusStateClosing) break;
+      xenstore::value s;
+      auto read = co_await xs_.read(s, bstate);
+      if (!read || number(s.view()) >= XenbusStateClosing) break;
       if (sched.now() >= deadline) break;
       co_await sched.sleep_for(std::chrono::milliseconds(10));
     }

@@ -60,11 +60,17 @@ class xenstore {
     return {};
   }
 
-  // The node `path`, or `dir`/`leaf` (the path sent in pieces: no buffer to build it in).
-  task<result<value>> read(std::string_view path) { return fetch({XS_READ, 0, {path, nul}}); }
-  task<result<value>> read(std::string_view dir, std::string_view leaf) {
-    return fetch({XS_READ, 0, {dir, "/", leaf, nul}});
+  // The node `path`, or `dir`/`leaf` (the path sent in pieces: no buffer to build
+  // it in), into `v` (kept until the read ends): its length, or the error. (Not a
+  // coroutine of its own: the request's task, as below.)
+  task<result<std::size_t>> read(value& v, std::string_view path) {
+    return request({XS_READ, 0, {path, nul}, v.bytes, sizeof v.bytes, &v.size});
   }
+  task<result<std::size_t>> read(value& v, std::string_view dir, std::string_view leaf) {
+    return request({XS_READ, 0, {dir, "/", leaf, nul}, v.bytes, sizeof v.bytes, &v.size});
+  }
+  // The same, as a value (vchan's reads).
+  task<result<value>> read(std::string_view path) { return fetch({XS_READ, 0, {path, nul}}); }
 
   // The requests whose reply is an acknowledgement ("OK") give its length, or
   // the error. (Not coroutines of their own: each is one request's task.)
@@ -145,6 +151,7 @@ class xenstore {
     std::array<std::string_view, 5> parts;
     char* out = nullptr;
     std::size_t cap = 0;
+    std::size_t* size = nullptr;  // where the reply's length goes too (a read's value)
   };
 
   struct pending {
@@ -217,6 +224,7 @@ class xenstore {
       co_return fail(error::io);
     }
     if (p.truncated) co_return fail(error::too_large);
+    if (m.size) *m.size = p.len;
     co_return p.len;
   }
 
