@@ -129,24 +129,28 @@ class xenbus_frontend {
 
   XenbusState state() const noexcept { return state_; }
 
-  // Closing, the backend's Closing or more (or the deadline), then Closed.
+  // Closing, the backend's Closing or more (or the deadline), then Closed. (One
+  // write in a loop of the two states: each await is code of its own.)
   task<result<void>> close() {
-    if (auto r = co_await xs_.write(node_, "state", state_text(XenbusStateClosing), 0)) state_ = XenbusStateClosing;
     char bstate[max_path];
     at(bstate, backend_.view(), "state");
     scheduler& sched = xs_.watch_fired().sched();
-    const time_point deadline = sched.now() + xenstore::timeout;
-    for (;;) {
-      xenstore::value s;
-      auto read = co_await xs_.read(s, bstate);
-      if (!read || number(s.view()) >= XenbusStateClosing) break;
-      if (sched.now() >= deadline) break;
-      co_await sched.sleep_for(std::chrono::milliseconds(10));
+    for (XenbusState next = XenbusStateClosing;; next = XenbusStateClosed) {
+      auto w = co_await xs_.write(node_, "state", state_text(next), 0);
+      if (w) state_ = next;
+      if (next == XenbusStateClosed) {
+        if (!w) co_return fail(w.err());
+        co_return result<void>{};
+      }
+      const time_point deadline = sched.now() + xenstore::timeout;
+      for (;;) {
+        xenstore::value s;
+        auto read = co_await xs_.read(s, bstate);
+        if (!read || number(s.view()) >= XenbusStateClosing) break;
+        if (sched.now() >= deadline) break;
+        co_await sched.sleep_for(std::chrono::milliseconds(10));
+      }
     }
-    auto r = co_await xs_.write(node_, "state", state_text(XenbusStateClosed), 0);
-    if (!r) co_return fail(r.err());
-    state_ = XenbusStateClosed;
-    co_return result<void>{};
   }
 
  private:
