@@ -294,13 +294,17 @@ constexpr bool is_choice(std::string_view choices, std::string_view word) noexce
 // Checks one value against its declaration; false with the reason in `why`.
 inline bool check_value(const option_spec& s, std::string_view v, std::int64_t& number, const option_tables& t,
                         text_writer& why) noexcept {
+  const char* want = nullptr;  // what a value refused for its form is not: one message for them all
   switch (s.kind) {
     case option_kind::flag:
     case option_kind::text:
       return true;
     case option_kind::number: {
       auto n = parse_integer(v);
-      if (!n) return format_to(why, "--", s.name, ": '", v, "' is not a number"), false;
+      if (!n) {
+        want = "a number";
+        break;
+      }
       if (*n < s.min || *n > s.max)
         return format_to(why, "--", s.name, ": ", v, " is out of range (", s.min, "-", s.max, ")"), false;
       number = *n;
@@ -308,16 +312,20 @@ inline bool check_value(const option_spec& s, std::string_view v, std::int64_t& 
     }
     case option_kind::choice:
       if (is_choice(s.choices, v)) return true;
-      return format_to(why, "--", s.name, ": '", v, "' is not one of ", s.choices), false;
+      want = "one of ";
+      break;
     case option_kind::ipv4_address:
       if (ipv4_address::parse(v)) return true;
-      return format_to(why, "--", s.name, ": '", v, "' is not an IPv4 address"), false;
+      want = "an IPv4 address";
+      break;
     case option_kind::ipv4_prefix:
       if (v.find('/') != std::string_view::npos && ipv4_cidr::parse(v)) return true;
-      return format_to(why, "--", s.name, ": '", v, "' is not ADDR/PREFIX (e.g. 10.0.0.2/24)"), false;
+      want = "ADDR/PREFIX (e.g. 10.0.0.2/24)";
+      break;
     case option_kind::mac_address:
       if (mac_address::parse(v)) return true;
-      return format_to(why, "--", s.name, ": '", v, "' is not a MAC address (e.g. 02:00:00:00:00:01)"), false;
+      want = "a MAC address (e.g. 02:00:00:00:00:01)";
+      break;
     case option_kind::input_file:
     case option_kind::directory:
     case option_kind::output_file:
@@ -330,7 +338,9 @@ inline bool check_value(const option_spec& s, std::string_view v, std::int64_t& 
         return format_to(why, "--", s.name, ": ", r.view()), false;
       }
   }
-  return false;
+  if (!want) return false;
+  return format_to(why, "--", s.name, ": '", v, "' is not ", want,
+                   s.kind == option_kind::choice ? s.choices : std::string_view{}), false;
 }
 
 }  // namespace detail

@@ -338,45 +338,42 @@ class connection : public exchange {
     }
   }
 
-  // Writes, in pieces of at most send_piece bytes, each with a fresh deadline.
-  task<result<void>> send(std::span<const view> data) {
+  // Writes `first`, then `then`, in pieces of at most send_piece bytes (and 8
+  // views), each with a fresh deadline. (One coroutine for every write of a
+  // connection: each coroutine is code of its own.)
+  task<result<void>> send(std::span<const view> first, std::span<const view> then = {}) {
     std::array<view, 8> batch;
-    std::size_t k = 0, bytes = 0;
-    for (const view& whole : data) {
-      view rest = whole;
-      while (!rest.empty()) {
+    view rest;
+    std::size_t next = 0;  // the next view of first, then of then
+    while (true) {
+      std::size_t k = 0, bytes = 0;
+      while (k < batch.size() && bytes < send_piece) {
+        if (rest.empty()) {
+          if (next == first.size() + then.size()) break;
+          rest = next < first.size() ? first[next] : then[next - first.size()];
+          ++next;
+          continue;
+        }
         const std::size_t take = rest.size() < send_piece - bytes ? rest.size() : send_piece - bytes;
         batch[k++] = rest.head(take);
         rest.drop_front(take);
         bytes += take;
-        if (k == batch.size() || bytes == send_piece) {
-          if (auto w = co_await flush(std::span<const view>(batch.data(), k)); !w) co_return w;
-          k = 0;
-          bytes = 0;
-        }
+      }
+      if (k == 0) co_return result<void>{};
+      slot_.deadline = srv_.sched.now() + srv_.opt.send_timeout;
+      auto w = co_await transport_write(std::span<const view>(batch.data(), k));
+      if (!w) {
+        failed_ = true;
+        ++srv_.n.stream_errors;
+        co_return w;
       }
     }
-    if (k) co_return co_await flush(std::span<const view>(batch.data(), k));
-    co_return result<void>{};
   }
-  task<result<void>> flush(std::span<const view> views) {
-    slot_.deadline = srv_.sched.now() + srv_.opt.send_timeout;
-    auto w = co_await transport_write(views);
-    if (!w) {
-      failed_ = true;
-      ++srv_.n.stream_errors;
-    }
-    co_return w;
-  }
+  // A response's head and body (`head` kept until the send ends): the head goes
+  // in the body's first write.
   task<result<void>> send_with_head(const view& head, std::span<const view> body) {
     ++srv_.n.responses;
-    if (body.empty()) co_return co_await send(std::span<const view>(&head, 1));
-    if (body.size() == 1) {  // one write for both: send() cuts it into pieces
-      const std::array<view, 2> both{head, body[0]};
-      co_return co_await send(both);
-    }
-    if (auto w = co_await send(std::span<const view>(&head, 1)); !w) co_return w;
-    co_return co_await send(body);
+    return send(std::span<const view>(&head, 1), body);
   }
 
   // Room in the connection's scratch page (a fresh page when it is short).

@@ -95,8 +95,9 @@ class basic_blkfront {
     geometry_.sector_size = geometry_.alignment = static_cast<std::size_t>(*size);
     geometry_.sectors = *sectors;  // (in units of sector-size: blkif.h; Linux blkback writes 512-byte units for 512-byte disks)
     auto info = co_await backend_number("info");
-    auto mode = co_await bus_.read_backend("mode");
-    geometry_.read_only = (info && (*info & VDISK_READONLY)) || (mode && mode->view() == "r");
+    xenstore::value mode;
+    auto read_mode = co_await bus_.read_backend(mode, "mode");
+    geometry_.read_only = (info && (*info & VDISK_READONLY)) || (read_mode && mode.view() == "r");
     auto flush = co_await backend_number("feature-flush-cache");
     flush_ = flush && *flush == 1;
     auto indirect = co_await backend_number("feature-max-indirect-segments");  // written once Connected
@@ -157,10 +158,10 @@ class basic_blkfront {
 
  private:
   task<result<std::uint64_t>> backend_number(std::string_view leaf) {
-    auto v = co_await bus_.read_backend(leaf);
-    if (!v || v->view().empty()) co_return fail(error::not_found);
+    xenstore::value v;
+    if (auto r = co_await bus_.read_backend(v, leaf); !r || v.view().empty()) co_return fail(error::not_found);
     std::uint64_t n = 0;
-    for (char c : v->view()) {
+    for (char c : v.view()) {
       if (c < '0' || c > '9') co_return fail(error::malformed);
       n = n * 10 + static_cast<std::uint64_t>(c - '0');
     }

@@ -73,11 +73,11 @@ inline task<void> toolstack_shutdown(xenstore& xs, std::string_view name) {
     co_await std::suspend_always{};  // never asked
   }
   for (;;) {
-    auto v = co_await xs.read("control/shutdown");
-    if (v && !v->view().empty()) {
+    xenstore::value v;
+    if (auto r = co_await xs.read(v, "control/shutdown"); r && !v.view().empty()) {
       char reason[16] = {};
-      const std::size_t n = v->size < sizeof reason - 1 ? v->size : sizeof reason - 1;
-      std::memcpy(reason, v->bytes, n);
+      const std::size_t n = v.size < sizeof reason - 1 ? v.size : sizeof reason - 1;
+      std::memcpy(reason, v.bytes, n);
       (void)co_await xs.write("control/shutdown", "");
       log_info(name, ": stopped by the toolstack (", std::string_view{reason, n}, ")");
       co_return;
@@ -146,8 +146,8 @@ class xen_disks {
   std::size_t connected_ = 0;
 };
 
-// No disks declared: nothing to connect or close, and no blkfront code in the
-// image (the loops above, though they run zero times, kept it there).
+// No disks declared: nothing to connect or close (run_net_appliance does not
+// call them), so neither blkfront nor two empty coroutines are in the image.
 template <class Config>
   requires(Config::block_devices == 0)
 class xen_disks<Config> {};
@@ -236,39 +236,36 @@ template <class Config, class Serve>
 
     // Disks first: a service that starts finds them there.
     auto disks = std::make_unique<detail::xen_disks<Config>>();
-    if constexpr (Config::block_devices > 0)
+    constexpr bool has_disks = Config::block_devices > 0;
+    if constexpr (has_disks) {
       if (auto r = co_await disks->connect(name, p.events, grants, store, pool, p.sched); !r) {
         co_await disks->close();
         co_return 4;
       }
+    }
     xen_vchans<Config> vchans;
     if (!vchans.open(name, p.events, grants, store, pool, p.sched, *opts)) {
-      if constexpr (Config::block_devices > 0) co_await disks->close();
+      if constexpr (has_disks) co_await disks->close();
       co_return 2;
     }
     std::unique_ptr<std::array<std::optional<detail::xen_interface<Config>>, n>> ifs;
     if constexpr (n > 0) ifs = std::make_unique<std::array<std::optional<detail::xen_interface<Config>>, n>>();
     std::array<xen_stack<Config>*, n> stacks{};
+    // (One path to the end, whatever fails: each co_await in this coroutine is
+    // code of its own, a few hundred bytes in this large frame.)
     std::size_t connected = 0;
-    auto close_all = [&]() -> task<void> {
-      if constexpr (n > 0)
-        for (std::size_t i = 0; i < connected; ++i)
-          if (auto r = co_await (*ifs)[i]->net.close(); !r) log_warn("netfront: close: ", to_string(r.err()));
-      if constexpr (Config::vchan_endpoints > 0) co_await vchans.close();
-      if constexpr (Config::block_devices > 0) co_await disks->close();
-    };
     if constexpr (n > 0)
-      for (std::size_t i = 0; i < n; ++i) {
+      for (; connected < n; ++connected) {
+        const std::size_t i = connected;
         auto& f = (*ifs)[i].emplace(p.events, grants, store, pool);
         text_writer node{f.node, sizeof f.node - 1};
         format_to(node, "device/vif/", i);
         if (auto r = co_await f.net.connect(node.view()); !r) {
           log_error(name, ": netfront did not connect to ", node.view(), ": ", to_string(r.err()),
                     n > 1 ? " (the xl configuration must list a vif per interface)" : "");
-          co_await close_all();
-          co_return 4;
+          status = 4;
+          break;
         }
-        ++connected;
         f.settings = settings[i];
         stacks[i] = &f.stack.emplace(f.net, p.clock, p.sched, pool, f.settings);
         f.stack->start();
@@ -279,33 +276,39 @@ template <class Config, class Serve>
                  io.pages(), " I/O pages); network up ", cycles, " cycles (", p.clock.tsc_to_ns(cycles) / 1000,
                  " us) after the first instruction");
       }
-    auto report = [&] {
-      if constexpr (n > 0)
-        for (std::size_t i = 0; i < n; ++i) {
-          detail::xen_interface<Config>& f = *(*ifs)[i];
-          if (n > 1) log_info("interface ", i + 1, ": ", std::string_view(f.node));
-          f.stack->log_counters();
-          const auto& s = f.net.statistics();
-          log_info("netfront: rx ", s.rx_frames, " tx ", s.tx_frames, " (", s.tx_slots, " slots) rx errors ",
-                   s.rx_errors, " rx no buffers ", s.rx_no_buffers, " tx would block ", s.tx_would_block,
-                   " tx errors ", s.tx_errors);
-        }
-    };
-    // serve([stack or stacks,] [disks,] [vchans,] options)
-    auto served = [&](auto& net) {
-      return serve_until_stopped(p.sched, name, serve_with_devices<Config>(serve, net, *disks, vchans, *opts),
-                                 detail::toolstack_shutdown(store, name), report);
-    };
-    if constexpr (n > 1) {
-      uni::stacks<xen_stack<Config>, n> all(stacks);
-      status = co_await served(all);
-    } else if constexpr (n == 1) {
-      status = co_await served(*stacks[0]);
-    } else {
-      no_network none;
-      status = co_await served(none);
+    if (connected == n) {
+      auto report = [&] {
+        if constexpr (n > 0)
+          for (std::size_t i = 0; i < n; ++i) {
+            detail::xen_interface<Config>& f = *(*ifs)[i];
+            if (n > 1) log_info("interface ", i + 1, ": ", std::string_view(f.node));
+            f.stack->log_counters();
+            const auto& s = f.net.statistics();
+            log_info("netfront: rx ", s.rx_frames, " tx ", s.tx_frames, " (", s.tx_slots, " slots) rx errors ",
+                     s.rx_errors, " rx no buffers ", s.rx_no_buffers, " tx would block ", s.tx_would_block,
+                     " tx errors ", s.tx_errors);
+          }
+      };
+      // serve([stack or stacks,] [disks,] [vchans,] options)
+      auto served = [&](auto& net) {
+        return serve_until_stopped(p.sched, name, serve_with_devices<Config>(serve, net, *disks, vchans, *opts),
+                                   detail::toolstack_shutdown(store, name), report);
+      };
+      if constexpr (n > 1) {
+        uni::stacks<xen_stack<Config>, n> all(stacks);
+        status = co_await served(all);
+      } else if constexpr (n == 1) {
+        status = co_await served(*stacks[0]);
+      } else {
+        no_network none;
+        status = co_await served(none);
+      }
     }
-    co_await close_all();
+    if constexpr (n > 0)
+      for (std::size_t i = 0; i < connected; ++i)
+        if (auto r = co_await (*ifs)[i]->net.close(); !r) log_warn("netfront: close: ", to_string(r.err()));
+    if constexpr (Config::vchan_endpoints > 0) co_await vchans.close();
+    if constexpr (has_disks) co_await disks->close();
     co_return status;
   });
 }

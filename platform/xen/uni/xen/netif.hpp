@@ -71,9 +71,9 @@ class XenNetif {
   // The handshake with netback for the vif at `node` ("device/vif/0").
   task<result<void>> connect(std::string_view node) {
     if (auto r = co_await bus_.attach(node); !r) co_return fail(r.err());
-    auto mac = co_await bus_.read("mac");
-    if (!mac) co_return fail(error::no_device);
-    auto m = mac_address::parse(mac->view());
+    xenstore::value mac;
+    if (auto r = co_await bus_.read(mac, "mac"); !r) co_return fail(error::no_device);
+    auto m = mac_address::parse(mac.view());
     if (!m) co_return fail(error::malformed);
     mac_ = *m;
     backend_id_ = bus_.backend_id();

@@ -44,13 +44,13 @@ class xenbus_frontend {
   // Reads the backend's node and domain from `node` (kept: a literal or longer-lived).
   task<result<void>> attach(std::string_view node) {
     node_ = node;
-    auto backend = co_await xs_.read(node_, "backend");
-    auto backend_id = co_await xs_.read(node_, "backend-id");
-    if (!backend || !backend_id) co_return fail(error::no_device);
-    if (backend->size >= sizeof backend_.bytes) co_return fail(error::too_large);
-    backend_.size = backend->size;
-    std::memcpy(backend_.bytes, backend->bytes, backend_.size);
-    backend_id_ = static_cast<domid_t>(number(backend_id->view()));
+    xenstore::value v;
+    if (auto r = co_await xs_.read(v, node_, "backend-id"); !r) co_return fail(error::no_device);
+    backend_id_ = static_cast<domid_t>(number(v.view()));
+    if (auto r = co_await xs_.read(v, node_, "backend"); !r) co_return fail(error::no_device);
+    if (v.size >= sizeof backend_.bytes) co_return fail(error::too_large);
+    backend_.size = v.size;
+    std::memcpy(backend_.bytes, v.bytes, backend_.size);
     co_return result<void>{};
   }
 
@@ -58,20 +58,63 @@ class xenbus_frontend {
   std::string_view backend() const noexcept { return backend_.view(); }
   domid_t backend_id() const noexcept { return backend_id_; }
 
-  // A key under our node, or under the backend's ("mac", "sectors", ...).
-  // (`leaf` is kept until the read ends: a literal or longer-lived.)
-  task<result<xenstore::value>> read(std::string_view leaf) { return xs_.read(node_, leaf); }
-  task<result<xenstore::value>> read_backend(std::string_view leaf) { return xs_.read(backend_.view(), leaf); }
+  // A key under our node, or under the backend's ("mac", "sectors", ...), into
+  // `v`. (`v` and `leaf` are kept until the read ends.)
+  task<result<std::size_t>> read(xenstore::value& v, std::string_view leaf) { return xs_.read(v, node_, leaf); }
+  task<result<std::size_t>> read_backend(xenstore::value& v, std::string_view leaf) {
+    return xs_.read(v, backend_.view(), leaf);
+  }
 
   // Publishes `fields` and our `state` at once, then waits for the backend to
-  // be Connected. A backend past Connected (closing) refuses us.
+  // be Connected. A backend past Connected (closing) refuses us. (One coroutine
+  // for the whole handshake: each coroutine, and each task awaited, is code of
+  // its own in every image.)
   task<result<void>> connect(std::span<const xenbus_field> fields, XenbusState state) {
     char bstate[max_path];
     at(bstate, backend_.view(), "state");
     // Watch the backend's state before announcing ourselves, so no change is missed.
     if (auto r = co_await xs_.watch(bstate, watch_token); !r) co_return fail(r.err());
-    auto r = co_await publish(fields, state);
-    if (r) r = co_await wait_for_backend(bstate, XenbusStateConnected);
+    // The fields, then our state, in one transaction, run again while xenstored
+    // says EAGAIN (at most 8 more times).
+    result<void> r{};
+    for (int attempt = 0;; ++attempt) {
+      xenstore::transaction_reply id;
+      auto started = co_await xs_.transaction_start(id);
+      if (!started) {
+        r = fail(started.err());
+        break;
+      }
+      const std::uint32_t tx = xenstore::transaction_id(id, *started);
+      result<std::size_t> written = 0;
+      char num[24];
+      for (std::size_t i = 0; written && i <= fields.size(); ++i) {
+        std::string_view leaf = "state", value = state_text(state);
+        if (i < fields.size()) {
+          leaf = fields[i].leaf;
+          value = fields[i].text;
+          if (value.empty()) {
+            text_writer w{num, sizeof num};
+            format_to(w, fields[i].number);
+            value = w.view();
+          }
+        }
+        written = co_await xs_.write(node_, leaf, value, tx);
+      }
+      auto ended = co_await xs_.transaction_end(tx, written.ok());  // aborted if a write failed
+      if (!written) r = fail(written.err());
+      else if (!ended && (ended.err() != error::would_block || attempt == 8)) r = fail(ended.err());
+      if (!r || ended) break;
+    }
+    // The backend's state, re-read at every watch event, until Connected.
+    for (bool waiting = r.ok(); waiting;) {
+      xenstore::value s;
+      auto read = co_await xs_.read(s, bstate);
+      const std::uint64_t now = read ? number(s.view()) : 0;
+      if (now == static_cast<std::uint64_t>(XenbusStateConnected)) break;
+      if (now > static_cast<std::uint64_t>(XenbusStateConnected)) r = fail(error::refused);
+      else if (co_await xs_.watch_fired().wait_for(xenstore::timeout) != wake_reason::notified) r = fail(error::timed_out);
+      waiting = r.ok();
+    }
     (void)co_await xs_.unwatch(bstate, watch_token);
     if (r) state_ = state;
     co_return r;
@@ -86,20 +129,28 @@ class xenbus_frontend {
 
   XenbusState state() const noexcept { return state_; }
 
-  // Closing, the backend's Closing or more (or the deadline), then Closed.
+  // Closing, the backend's Closing or more (or the deadline), then Closed. (One
+  // write in a loop of the two states: each await is code of its own.)
   task<result<void>> close() {
-    (void)co_await switch_state(XenbusStateClosing);
     char bstate[max_path];
     at(bstate, backend_.view(), "state");
     scheduler& sched = xs_.watch_fired().sched();
-    const time_point deadline = sched.now() + xenstore::timeout;
-    for (;;) {
-      auto s = co_await xs_.read(bstate);
-      if (!s || number(s->view()) >= XenbusStateClosing) break;
-      if (sched.now() >= deadline) break;
-      co_await sched.sleep_for(std::chrono::milliseconds(10));
+    for (XenbusState next = XenbusStateClosing;; next = XenbusStateClosed) {
+      auto w = co_await xs_.write(node_, "state", state_text(next), 0);
+      if (w) state_ = next;
+      if (next == XenbusStateClosed) {
+        if (!w) co_return fail(w.err());
+        co_return result<void>{};
+      }
+      const time_point deadline = sched.now() + xenstore::timeout;
+      for (;;) {
+        xenstore::value s;
+        auto read = co_await xs_.read(s, bstate);
+        if (!read || number(s.view()) >= XenbusStateClosing) break;
+        if (sched.now() >= deadline) break;
+        co_await sched.sleep_for(std::chrono::milliseconds(10));
+      }
     }
-    co_return co_await switch_state(XenbusStateClosed);
   }
 
  private:
@@ -129,45 +180,6 @@ class xenbus_frontend {
   static std::string_view state_text(XenbusState s) noexcept {
     static constexpr std::string_view names[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8"};
     return names[static_cast<unsigned>(s) < 9 ? s : 0];
-  }
-
-  task<result<void>> publish(std::span<const xenbus_field> fields, XenbusState state) {
-    for (int attempt = 0;; ++attempt) {
-      auto tx = co_await xs_.transaction_start();
-      if (!tx) co_return fail(tx.err());
-      auto r = co_await write_all(fields, state, *tx);
-      if (!r) {
-        (void)co_await xs_.transaction_end(*tx, false);
-        co_return fail(r.err());
-      }
-      auto e = co_await xs_.transaction_end(*tx, true);
-      if (e) co_return result<void>{};
-      if (e.err() != error::would_block || attempt == 8) co_return fail(e.err());
-    }
-  }
-
-  task<result<void>> write_all(std::span<const xenbus_field> fields, XenbusState state, std::uint32_t tx) {
-    char num[24];
-    for (const xenbus_field& f : fields) {
-      std::string_view value = f.text;
-      if (value.empty()) {
-        text_writer w{num, sizeof num};
-        format_to(w, f.number);
-        value = w.view();
-      }
-      if (auto r = co_await xs_.write(node_, f.leaf, value, tx); !r) co_return fail(r.err());
-    }
-    if (auto r = co_await xs_.write(node_, "state", state_text(state), tx); !r) co_return fail(r.err());
-    co_return result<void>{};
-  }
-
-  task<result<void>> wait_for_backend(std::string_view bstate, XenbusState want) {
-    for (;;) {
-      auto s = co_await xs_.read(bstate);
-      if (s && number(s->view()) == static_cast<std::uint64_t>(want)) co_return result<void>{};
-      if (s && number(s->view()) > static_cast<std::uint64_t>(want)) co_return fail(error::refused);
-      if (co_await xs_.watch_fired().wait_for(xenstore::timeout) != wake_reason::notified) co_return fail(error::timed_out);
-    }
   }
 
   xenstore& xs_;

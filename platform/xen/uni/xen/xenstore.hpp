@@ -60,11 +60,17 @@ class xenstore {
     return {};
   }
 
-  // The node `path`, or `dir`/`leaf` (the path sent in pieces: no buffer to build it in).
-  task<result<value>> read(std::string_view path) { return fetch({XS_READ, 0, {path, nul}}); }
-  task<result<value>> read(std::string_view dir, std::string_view leaf) {
-    return fetch({XS_READ, 0, {dir, "/", leaf, nul}});
+  // The node `path`, or `dir`/`leaf` (the path sent in pieces: no buffer to build
+  // it in), into `v` (kept until the read ends): its length, or the error. (Not a
+  // coroutine of its own: the request's task, as below.)
+  task<result<std::size_t>> read(value& v, std::string_view path) {
+    return request({XS_READ, 0, {path, nul}, v.bytes, sizeof v.bytes, &v.size});
   }
+  task<result<std::size_t>> read(value& v, std::string_view dir, std::string_view leaf) {
+    return request({XS_READ, 0, {dir, "/", leaf, nul}, v.bytes, sizeof v.bytes, &v.size});
+  }
+  // The same, as a value (vchan's reads).
+  task<result<value>> read(std::string_view path) { return fetch({XS_READ, 0, {path, nul}}); }
 
   // The requests whose reply is an acknowledgement ("OK") give its length, or
   // the error. (Not coroutines of their own: each is one request's task.)
@@ -75,14 +81,16 @@ class xenstore {
     return request({XS_WRITE, tx, {dir, "/", leaf, nul, data}});
   }
 
-  task<result<std::uint32_t>> transaction_start() {
-    std::array<char, 16> id;
-    const message m{XS_TRANSACTION_START, 0, {nul}, id.data(), id.size()};
-    auto r = co_await request(m);
-    if (!r) co_return fail(r.err());
+  // A transaction's id comes back as text into `id` (the reply's length, or the
+  // error); transaction_id reads it. (Not a coroutine of its own, as below.)
+  using transaction_reply = std::array<char, 16>;
+  task<result<std::size_t>> transaction_start(transaction_reply& id) {
+    return request({XS_TRANSACTION_START, 0, {nul}, id.data(), id.size()});
+  }
+  static std::uint32_t transaction_id(const transaction_reply& id, std::size_t len) noexcept {
     std::uint32_t tx = 0;
-    for (std::size_t i = 0; i < *r && id[i] >= '0' && id[i] <= '9'; ++i) tx = tx * 10 + static_cast<std::uint32_t>(id[i] - '0');
-    co_return tx;
+    for (std::size_t i = 0; i < len && id[i] >= '0' && id[i] <= '9'; ++i) tx = tx * 10 + static_cast<std::uint32_t>(id[i] - '0');
+    return tx;
   }
 
   // Commits (or aborts) `tx`; error::would_block (EAGAIN) means: run it again.
@@ -143,6 +151,7 @@ class xenstore {
     std::array<std::string_view, 5> parts;
     char* out = nullptr;
     std::size_t cap = 0;
+    std::size_t* size = nullptr;  // where the reply's length goes too (a read's value)
   };
 
   struct pending {
@@ -215,6 +224,7 @@ class xenstore {
       co_return fail(error::io);
     }
     if (p.truncated) co_return fail(error::too_large);
+    if (m.size) *m.size = p.len;
     co_return p.len;
   }
 
