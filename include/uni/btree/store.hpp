@@ -7,8 +7,11 @@
 // a commit record and every node the batch changed (children before parents),
 // then flushes. The record carries the generation, the root, and a hash over
 // the checksums of the commit's nodes, so a torn or partly lost commit is seen
-// as such. After the flush the slot of the generation's parity is pointed at
-// the commit (that write is made durable by the next commit's flush).
+// as such. A slot is a hint where to start: once a commit lies a sixteenth of
+// the log past the newer slot's commit, the older slot is pointed at it after
+// its flush (that write is made durable by the next commit's flush). So most
+// small commits are one write and one flush, and a slot never names a commit
+// more than a sixteenth of the log (and one commit) behind.
 //
 // Opening reads both slots, takes the newest commit that checks (its record and
 // every node of it), then follows the log forward while the next block is the
@@ -835,9 +838,16 @@ class Store {
     root_lowest_ = root.lowest;
     head_ = std::min(root.lowest, at);
     last_ = {generation, root.position, root.lowest};
-    if (generation > 1) co_return co_await write_slot(generation % 2, generation, at);
+    if (generation > 1) {
+      const std::size_t older = slot_pending_[0] <= slot_pending_[1] ? 0 : 1;
+      if (at - slot_pending_[1 - older] >= slot_lag()) co_return co_await write_slot(older, generation, at);
+    }
     co_return result<void>{};
   }
+
+  // Blocks of log a commit may lie past the newer slot's commit before a slot is
+  // written: open() follows the log forward that far (the blocks stay, floor()).
+  std::uint64_t slot_lag() const noexcept { return std::max<std::uint64_t>(1, log_blocks_ / 16); }
 
   // Slot `s` names the commit at `position` (made durable by the next flush).
   task<result<void>> write_slot(std::size_t s, std::uint64_t generation, std::uint64_t position) {
