@@ -349,11 +349,19 @@ class Store {
       }
     return nullptr;
   }
+  // The way a new block takes: an empty one, else the one used less recently,
+  // unless that holds a branch and the other a leaf. Every descent passes
+  // through the branches, while a random get rarely finds its leaf again: a
+  // leaf evicting a branch would cost the next get through it a second read.
   std::size_t victim(std::uint64_t position) noexcept {
     const std::size_t s = set_of(position);
-    const std::size_t w = cache_pos_[2 * s] == none ? 0 : cache_pos_[2 * s + 1] == none ? 1 : 1u - recent_[s];
+    std::size_t w = cache_pos_[2 * s] == none ? 0 : cache_pos_[2 * s + 1] == none ? 1 : 1u - recent_[s];
+    if (cache_pos_[2 * s + (1 - w)] != none && holds_branch(2 * s + w) && !holds_branch(2 * s + 1 - w)) w = 1 - w;
     recent_[s] = static_cast<std::uint8_t>(w);
     return 2 * s + w;
+  }
+  bool holds_branch(std::size_t c) const noexcept {
+    return cache_pos_[c] != none && cache_[c][16] == static_cast<std::uint8_t>(node_kind::branch);
   }
   // A block just written or checked (replacing any older block of that position).
   void remember(std::uint64_t position, const std::uint8_t* block) noexcept {
