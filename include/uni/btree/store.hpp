@@ -313,6 +313,7 @@ class Store {
   void forget() noexcept {
     for (auto& p : cache_pos_) p = none;
     for (auto& r : recent_) r = 0;
+    for (auto& h : hit_in_) h = ~std::uint32_t{0};
     free_dirty();
     root_ = none;
     root_lowest_ = 0;
@@ -344,20 +345,26 @@ class Store {
     for (std::size_t w = 0; w < 2; ++w)
       if (cache_pos_[2 * s + w] == position) {
         recent_[s] = static_cast<std::uint8_t>(w);
+        hit_in_[2 * s + w] = static_cast<std::uint32_t>(generation_);
         ++stats_.cache_hits;
         return cache_[2 * s + w];
       }
     return nullptr;
   }
   // The way a new block takes: an empty one, else the one used less recently,
-  // unless that holds a branch and the other a leaf. Every descent passes
-  // through the branches, while a random get rarely finds its leaf again: a
-  // leaf evicting a branch would cost the next get through it a second read.
+  // unless that holds a branch found here since the last commit and the other
+  // a leaf. Every descent passes through the live branches, while a random get
+  // rarely finds its leaf again: a leaf evicting one would cost the next get
+  // through it a second read. (A branch a commit replaced was last found
+  // before that commit, so it keeps no way.)
   std::size_t victim(std::uint64_t position) noexcept {
     const std::size_t s = set_of(position);
     std::size_t w = cache_pos_[2 * s] == none ? 0 : cache_pos_[2 * s + 1] == none ? 1 : 1u - recent_[s];
-    if (cache_pos_[2 * s + (1 - w)] != none && holds_branch(2 * s + w) && !holds_branch(2 * s + 1 - w)) w = 1 - w;
+    if (cache_pos_[2 * s + (1 - w)] != none && hit_in_[2 * s + w] == static_cast<std::uint32_t>(generation_) &&
+        holds_branch(2 * s + w) && !holds_branch(2 * s + 1 - w))
+      w = 1 - w;
     recent_[s] = static_cast<std::uint8_t>(w);
+    hit_in_[2 * s + w] = static_cast<std::uint32_t>(generation_ - 1);
     return 2 * s + w;
   }
   bool holds_branch(std::size_t c) const noexcept {
@@ -1004,6 +1011,7 @@ class Store {
   std::array<bool, Config::dirty_nodes> dirty_used_{};
   std::array<std::uint64_t, Config::cache_nodes> cache_pos_{};
   std::array<std::uint8_t, sets> recent_{};
+  std::array<std::uint32_t, Config::cache_nodes> hit_in_{};  // the generation a lookup last found it in (low bits)
 
   alignas(4096) std::uint8_t cache_[Config::cache_nodes][node_size];
   alignas(4096) std::uint8_t dirty_[Config::dirty_nodes][node_size];
