@@ -1,11 +1,14 @@
 // bench/block.cpp: uni's side of bench/block.sh (the paper's Figure 9): random
 // reads of `--bs` bytes over a file (or block device), `--qd` at once, for
 // `--seconds`, through UringDisk behind a block::request_queue, into I/O pages
-// from the pool (scatter-gather: a 4 MiB read is 1024 page views). Prints one
-// line: MiB/s, reads/s, CPU microseconds (user + system) per read, and per read
-// the iovecs, ring entries (SQEs) and io_uring_submit system calls it took.
+// from the pool (scatter-gather: a 4 MiB read is 1024 page views). The pool is
+// in huge pages (huge_page_pool.hpp: a read is one DMA segment, so the whole
+// queue depth fits a virtio disk's ring); --small-pages puts it in 4 KiB pages.
+// Prints one line: MiB/s, reads/s, CPU microseconds (user + system) per read,
+// and per read the iovecs, ring entries (SQEs) and io_uring_submit system calls
+// it took.
 //
-//   bench_block FILE --bs BYTES --qd N --seconds S [--buffered] [--unregistered]
+//   bench_block FILE --bs BYTES --qd N --seconds S [--buffered] [--unregistered] [--small-pages]
 #include <sys/resource.h>
 
 #include <boost/asio/io_context.hpp>
@@ -19,6 +22,7 @@
 #include <uni/core/random.hpp>
 #include <uni/core/run.hpp>
 #include <uni/posix/clock.hpp>
+#include <uni/posix/huge_page_pool.hpp>
 #include <uni/posix/uring_disk.hpp>
 
 namespace {
@@ -66,14 +70,15 @@ task<int> reader(queue& q, page_pool& pool, std::size_t bs, std::uint64_t seed, 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) return std::fprintf(stderr, "usage: %s FILE --bs B --qd N --seconds S [--buffered] [--unregistered]\n", argv[0]), 2;
+  if (argc < 2) return std::fprintf(stderr, "usage: %s FILE --bs B --qd N --seconds S [--buffered] [--unregistered] [--small-pages]\n", argv[0]), 2;
   std::size_t bs = 4096, qd = 1;
   double seconds = 2;
-  bool buffered = false, unregistered = false;
+  bool buffered = false, unregistered = false, small_pages = false;
   for (int i = 2; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--buffered") buffered = true;
     else if (a == "--unregistered") unregistered = true;
+    else if (a == "--small-pages") small_pages = true;
     else if (i + 1 < argc && a == "--bs") bs = std::strtoull(argv[++i], nullptr, 10);
     else if (i + 1 < argc && a == "--qd") qd = std::strtoull(argv[++i], nullptr, 10);
     else if (i + 1 < argc && a == "--seconds") seconds = std::atof(argv[++i]);
@@ -82,7 +87,11 @@ int main(int argc, char** argv) {
   boost::asio::io_context io;
   scheduler sched;
   PosixClock clock(io);
-  auto pool = std::make_unique<static_page_pool<pool_pages>>();
+  std::unique_ptr<static_page_pool<pool_pages>> small;  // each deleted as its own type
+  std::unique_ptr<uni::posix::huge_page_pool<pool_pages>> huge;
+  if (small_pages) small = std::make_unique<static_page_pool<pool_pages>>();
+  else huge = std::make_unique<uni::posix::huge_page_pool<pool_pages>>();
+  page_pool* const pool = small ? static_cast<page_pool*>(small.get()) : huge.get();
   UringDisk disk(io, sched, static_cast<unsigned>(max_qd * 4));
   char buf[320];
   text_writer why{buf, sizeof buf};

@@ -2,7 +2,7 @@
 // device, judged by a model of its bytes. disk_uring.sh runs it on a file, as
 // root on a loop device, buffered and direct.
 //
-//   uni_disk_uring PATH [--buffered] [--errors] [--registered] [--ms N]
+//   uni_disk_uring PATH [--buffered] [--errors] [--registered] [--huge] [--ms N]
 //
 // 32 tasks, each owning a stripe of the disk (so no two requests in flight
 // overlap and the model's order is the disk's), issue random reads and writes
@@ -14,14 +14,18 @@
 // error::io: every failure is io, a failed write written again lands whole,
 // and every page comes back. --registered registers the page pool with the
 // ring: requests of one run of memory go as READ_FIXED/WRITE_FIXED, the
-// scattered ones as readv/writev. Exit status 0 when all held.
+// scattered ones as readv/writev. --huge puts the pool in huge pages
+// (huge_page_pool.hpp) and registers it: the kernel then maps a run of memory
+// by huge page, not page by page. Exit status 0 when all held.
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <array>
 #include <boost/asio/io_context.hpp>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +34,7 @@
 #include <uni/core/random.hpp>
 #include <uni/core/run.hpp>
 #include <uni/posix/clock.hpp>
+#include <uni/posix/huge_page_pool.hpp>
 #include <uni/posix/uring_disk.hpp>
 #include <uni/sim/fault_disk.hpp>
 
@@ -147,19 +152,28 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string path = argv[1];
-  bool buffered = false, errors = false, registered = false;
+  bool buffered = false, errors = false, registered = false, huge = false;
   int ms = 1500;
   for (int i = 2; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--buffered") buffered = true;
     else if (a == "--errors") errors = true;
     else if (a == "--registered") registered = true;
+    else if (a == "--huge") huge = registered = true;
     else if (a == "--ms" && i + 1 < argc) ms = std::atoi(argv[++i]);
   }
   boost::asio::io_context io;
   scheduler sched;
   PosixClock clock(io);
-  auto pool = std::make_unique<static_page_pool<1024>>();
+  std::unique_ptr<static_page_pool<1024>> small;  // each deleted as its own type
+  std::unique_ptr<uni::posix::huge_page_pool<1024>> huge_pool;
+  if (huge) huge_pool = std::make_unique<uni::posix::huge_page_pool<1024>>();
+  else small = std::make_unique<static_page_pool<1024>>();
+  page_pool* const pool = small ? static_cast<page_pool*>(small.get()) : huge_pool.get();
+  if (huge && reinterpret_cast<std::uintptr_t>(pool->pages().front().data) % (2u << 20) != 0) {
+    std::fprintf(stderr, "huge_page_pool: pages not on a 2 MiB boundary\n");
+    return 1;
+  }
   tally out;
   std::vector<std::uint8_t> model;
   int status = 0;

@@ -18,6 +18,8 @@ echo "== a file, direct I/O"
 "$bin" "$work/file.img" --ms 1000
 echo "== a file, direct I/O into registered memory (READ_FIXED/WRITE_FIXED)"
 "$bin" "$work/file.img" --registered --ms 800
+echo "== a file, direct I/O into registered huge pages (huge_page_pool)"
+"$bin" "$work/file.img" --huge --ms 800
 echo "== a file, buffered (--disk-cache)"
 "$bin" "$work/file.img" --buffered --ms 600
 echo "== a file, direct, 3% of requests failing with an I/O error"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -79,6 +80,37 @@ TEST_CASE("kv keys: relative '/'-separated paths, no empty or dot segment", "[kv
   CHECK_FALSE(kv::valid_key("a\\b"));
   CHECK_FALSE(kv::valid_key(std::string_view("a\0b", 3)));
   CHECK_FALSE(kv::valid_key(std::string(kv::max_key + 1, 'a')));
+}
+
+// The rules spelled out, segment by segment: valid_key's word-at-a-time path for
+// plain keys must agree with them on every length, the special byte anywhere.
+bool key_by_rules(std::string_view key) {
+  if (key.empty() || key.size() > kv::max_key) return false;
+  if (key.find('\0') != std::string_view::npos || key.find('\\') != std::string_view::npos) return false;
+  for (std::size_t start = 0;;) {
+    const std::size_t end = std::min(key.find('/', start), key.size());
+    const std::string_view segment = key.substr(start, end - start);
+    if (segment.empty() || segment == "." || segment == "..") return false;
+    if (end == key.size()) return true;
+    start = end + 1;
+  }
+}
+
+TEST_CASE("kv keys: the fast path for plain keys agrees with the rules, at every length and position", "[kv]") {
+  const char specials[] = {'/', '.', '\\', '\0', 'a'};
+  std::size_t checked = 0;
+  for (std::size_t length = 1; length <= 20; ++length)
+    for (std::size_t at = 0; at < length; ++at)
+      for (char c : specials)
+        for (char d : specials) {
+          std::string key(length, 'k');
+          key[at] = c;
+          key[length - 1 - at] = d;
+          INFO("length " << length << " at " << at);
+          CHECK(kv::valid_key(key) == key_by_rules(key));
+          ++checked;
+        }
+  CHECK(checked > 4000);
 }
 
 TEST_CASE("embedded store: the files compiled in, by key, with their SHA-256 digests", "[kv]") {

@@ -7,8 +7,11 @@
 // a commit record and every node the batch changed (children before parents),
 // then flushes. The record carries the generation, the root, and a hash over
 // the checksums of the commit's nodes, so a torn or partly lost commit is seen
-// as such. After the flush the slot of the generation's parity is pointed at
-// the commit (that write is made durable by the next commit's flush).
+// as such. A slot is a hint where to start: once a commit lies a sixteenth of
+// the log past the newer slot's commit, the older slot is pointed at it after
+// its flush (that write is made durable by the next commit's flush). So most
+// small commits are one write and one flush, and a slot never names a commit
+// more than a sixteenth of the log (and one commit) behind.
 //
 // Opening reads both slots, takes the newest commit that checks (its record and
 // every node of it), then follows the log forward while the next block is the
@@ -310,6 +313,7 @@ class Store {
   void forget() noexcept {
     for (auto& p : cache_pos_) p = none;
     for (auto& r : recent_) r = 0;
+    for (auto& h : hit_in_) h = ~std::uint32_t{0};
     free_dirty();
     root_ = none;
     root_lowest_ = 0;
@@ -341,16 +345,30 @@ class Store {
     for (std::size_t w = 0; w < 2; ++w)
       if (cache_pos_[2 * s + w] == position) {
         recent_[s] = static_cast<std::uint8_t>(w);
+        hit_in_[2 * s + w] = static_cast<std::uint32_t>(generation_);
         ++stats_.cache_hits;
         return cache_[2 * s + w];
       }
     return nullptr;
   }
+  // The way a new block takes: an empty one, else the one used less recently,
+  // unless that holds a branch found here since the last commit and the other
+  // a leaf. Every descent passes through the live branches, while a random get
+  // rarely finds its leaf again: a leaf evicting one would cost the next get
+  // through it a second read. (A branch a commit replaced was last found
+  // before that commit, so it keeps no way.)
   std::size_t victim(std::uint64_t position) noexcept {
     const std::size_t s = set_of(position);
-    const std::size_t w = cache_pos_[2 * s] == none ? 0 : cache_pos_[2 * s + 1] == none ? 1 : 1u - recent_[s];
+    std::size_t w = cache_pos_[2 * s] == none ? 0 : cache_pos_[2 * s + 1] == none ? 1 : 1u - recent_[s];
+    if (cache_pos_[2 * s + (1 - w)] != none && hit_in_[2 * s + w] == static_cast<std::uint32_t>(generation_) &&
+        holds_branch(2 * s + w) && !holds_branch(2 * s + 1 - w))
+      w = 1 - w;
     recent_[s] = static_cast<std::uint8_t>(w);
+    hit_in_[2 * s + w] = static_cast<std::uint32_t>(generation_ - 1);
     return 2 * s + w;
+  }
+  bool holds_branch(std::size_t c) const noexcept {
+    return cache_pos_[c] != none && cache_[c][16] == static_cast<std::uint8_t>(node_kind::branch);
   }
   // A block just written or checked (replacing any older block of that position).
   void remember(std::uint64_t position, const std::uint8_t* block) noexcept {
@@ -835,9 +853,16 @@ class Store {
     root_lowest_ = root.lowest;
     head_ = std::min(root.lowest, at);
     last_ = {generation, root.position, root.lowest};
-    if (generation > 1) co_return co_await write_slot(generation % 2, generation, at);
+    if (generation > 1) {
+      const std::size_t older = slot_pending_[0] <= slot_pending_[1] ? 0 : 1;
+      if (at - slot_pending_[1 - older] >= slot_lag()) co_return co_await write_slot(older, generation, at);
+    }
     co_return result<void>{};
   }
+
+  // Blocks of log a commit may lie past the newer slot's commit before a slot is
+  // written: open() follows the log forward that far (the blocks stay, floor()).
+  std::uint64_t slot_lag() const noexcept { return std::max<std::uint64_t>(1, log_blocks_ / 16); }
 
   // Slot `s` names the commit at `position` (made durable by the next flush).
   task<result<void>> write_slot(std::size_t s, std::uint64_t generation, std::uint64_t position) {
@@ -986,6 +1011,7 @@ class Store {
   std::array<bool, Config::dirty_nodes> dirty_used_{};
   std::array<std::uint64_t, Config::cache_nodes> cache_pos_{};
   std::array<std::uint8_t, sets> recent_{};
+  std::array<std::uint32_t, Config::cache_nodes> hit_in_{};  // the generation a lookup last found it in (low bits)
 
   alignas(4096) std::uint8_t cache_[Config::cache_nodes][node_size];
   alignas(4096) std::uint8_t dirty_[Config::dirty_nodes][node_size];

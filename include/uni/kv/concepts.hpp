@@ -14,8 +14,10 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string_view>
+#include <type_traits>
 
 #include <uni/core/buffer.hpp>
 #include <uni/core/function_ref.hpp>
@@ -26,9 +28,28 @@ namespace uni::kv {
 
 inline constexpr std::size_t max_key = 1024;
 
+namespace detail {
+// Whether no byte of `key` is '/', '.', '\\' or NUL, eight bytes a step (the
+// usual key: then it is valid as it is, with no per-byte walk).
+inline bool plain_key(std::string_view key) noexcept {
+  constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  const auto has = [](std::uint64_t w, char c) {
+    const std::uint64_t x = w ^ (ones * static_cast<unsigned char>(c));
+    return ((x - ones) & ~x & highs) != 0;
+  };
+  for (std::size_t i = 0; i < key.size(); i += 8) {
+    std::uint64_t w = ones * 'a';  // a short last word is padded with a plain byte
+    std::memcpy(&w, key.data() + i, key.size() - i < 8 ? key.size() - i : 8);
+    if (has(w, '/') || has(w, '.') || has(w, '\\') || has(w, '\0')) return false;
+  }
+  return true;
+}
+}  // namespace detail
+
 // Is `key` a key (see above)? One pass: it runs on every store lookup.
 constexpr bool valid_key(std::string_view key) noexcept {
   if (key.empty() || key.size() > max_key) return false;
+  if (!std::is_constant_evaluated() && detail::plain_key(key)) return true;
   std::size_t length = 0, dots = 0;  // of the segment so far
   auto segment_ok = [&] { return length > 0 && !(dots == length && length <= 2); };  // not "", "." or ".."
   for (char c : key) {
