@@ -57,7 +57,7 @@ namespace uni::xen {
 using uni::appliance_options;
 
 template <class Config>
-using xen_stack = Stack<XenNetif, XenClock, Config>;
+using xen_stack = Stack<BasicXenNetif<Config::tcp>, XenClock, Config>;  // TCP's offloads only with TCP
 
 namespace detail {
 
@@ -86,7 +86,7 @@ inline task<void> toolstack_shutdown(xenstore& xs, std::string_view name) {
 template <class Config>
 struct xen_interface {
   xen_interface(event_channels& ev, grant_table& g, xenstore& xs, page_pool& pool) noexcept : net(ev, g, xs, pool) {}
-  XenNetif net;
+  BasicXenNetif<Config::tcp> net;
   char node[24] = {};  // "device/vif/N": netfront keeps a view of it
   stack_settings settings;
   std::optional<xen_stack<Config>> stack;
@@ -259,6 +259,7 @@ template <class Config, class Serve>
         co_return 4;
       }
       ++connected;
+      f.net.flush_before_waits(p.clock);
       f.settings = settings[i];
       stacks[i] = &f.stack.emplace(f.net, p.clock, p.sched, pool, f.settings);
       f.stack->start();
@@ -277,6 +278,9 @@ template <class Config, class Serve>
         const auto& s = f.net.statistics();
         log_info("netfront: rx ", s.rx_frames, " tx ", s.tx_frames, " (", s.tx_slots, " slots) rx errors ", s.rx_errors,
                  " rx no buffers ", s.rx_no_buffers, " tx would block ", s.tx_would_block, " tx errors ", s.tx_errors);
+        log_info("netfront offloads: rx multi-slot ", s.rx_multi_slot, " gso ", s.rx_gso_frames, " csum ", s.rx_csum_offload,
+                 " drops ", s.rx_drops.total(), " rejects ", s.rx_rejects.total(), "; tx gso ", s.tx_gso_frames, " (",
+                 s.tx_gso_segments, " segments)");
       }
     };
     // serve(stack or stacks, [disks,] options)
