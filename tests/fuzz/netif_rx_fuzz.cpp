@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       size -= 9;
       if (control & 1) rsp.id = slot;
       auto page = pool.allocate();
-      FUZZ_CHECK(page.has_value());
+      FUZZ_CHECK(static_cast<bool>(page));
       std::memset(page->data(), 0x5a, page_size);
       if ((control & 2) && size >= 128) {
         const std::size_t at = rsp.offset < page_size - 128 ? rsp.offset : page_size - 128;
