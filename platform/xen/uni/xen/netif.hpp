@@ -125,8 +125,6 @@ class BasicXenNetif {
                                    {"feature-gso-tcpv4", Offload ? 1 : 0}};
     if (auto r = co_await bus_.connect(fields, XenbusStateConnected); !r) co_return fail(r.err());
     connected_ = true;
-    log_info("netfront: ", node, Offload ? " takes partial checksums and merged TCP frames; sends them " : " without offloads",
-             Offload ? (tx_gso_ ? "merged" : "unmerged (netback takes no GSO)") : "");
     fill_rx();
     co_return result<void>{};
   }
