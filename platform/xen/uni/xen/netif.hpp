@@ -165,7 +165,9 @@ class BasicXenNetif {
         }
       }
     }
-    const result<void> r = send(frags, offload_info{});
+    offload_info info;
+    if constexpr (Offload) info.csum_partial = is_tcp_ipv4(frags);  // its checksum is partial: TCP's is
+    const result<void> r = send(frags, info);
     if (r) ++stats_.tx_frames;
     return r;
   }
@@ -175,7 +177,8 @@ class BasicXenNetif {
     if constexpr (Offload) {
       if (gso_.empty()) return;
       const std::size_t segments = gso_.segments();
-      const offload_info info = gso_.finish();
+      offload_info info = gso_.finish();
+      info.csum_partial = true;  // merged or not: TCP left it partial
       // The headers in a page of their own: netback reads them after we return.
       auto page = pool_.allocate();
       if (page) {
@@ -201,6 +204,10 @@ class BasicXenNetif {
     if constexpr (Offload)
       flushed_ = clock.before_each_wait([](void* self) { static_cast<BasicXenNetif*>(self)->flush(); }, this);
   }
+
+  // TCP may leave its checksums partial: every TCP/IPv4 frame goes NETTXF_csum_blank
+  // (netback completes it, or its peer does: Linux netfront sends them so).
+  bool completes_tcp_checksums() const noexcept { return Offload && connected_; }
 
   const stats& statistics() const noexcept { return stats_; }
   bool connected() const noexcept { return connected_; }
@@ -242,6 +249,20 @@ class BasicXenNetif {
   }
   static std::size_t slots_of(std::span<const view> frags, std::size_t skip) noexcept {
     return each_slot(frags, skip, [](std::uintptr_t, std::size_t) {});
+  }
+
+  // An IPv4 TCP frame (not a fragment), whose checksum our TCP left partial.
+  static bool is_tcp_ipv4(std::span<const view> frags) noexcept {
+    std::uint8_t h[offload::eth::size + offload::ip::min_size];
+    std::size_t got = 0;
+    for (const view& f : frags) {
+      const std::size_t n = std::min(f.size(), sizeof h - got);
+      std::memcpy(h + got, f.data(), n);
+      if ((got += n) == sizeof h) break;
+    }
+    const std::uint8_t* iph = h + offload::eth::size;
+    return got == sizeof h && offload::eth::type::get(h) == 0x0800 && offload::ip::protocol::get(iph) == offload::ip::tcp &&
+           (offload::ip::flags_fragment::get(iph) & offload::ip::more_fragments_and_offset) == 0;
   }
 
   // Whether `frags`' payload still fits the held GSO frame: its slots and its
