@@ -7,8 +7,9 @@
 //       page goes up the stack as a view -- no copy -- and a fresh page is
 //       granted into the slot.
 //   TX: a frame is a list of fragments (scatter-gather, feature-sg): one slot
-//       per piece of a fragment within one page, the first slot's size is the
-//       whole frame, NETTXF_more_data links them. The pages are granted
+//       per piece of a fragment within one page (pieces that follow each other
+//       in a page share one), the first slot's size is the whole frame,
+//       NETTXF_more_data links them. The pages are granted
 //       read-only and the views kept alive until netback answers.
 // Offloads (BasicXenNetif<true>, an appliance with TCP), as TapNetif has them
 // and with the same sans-I/O code (uni/net/offload.hpp):
@@ -17,7 +18,9 @@
 //       with a GSO extra-info slot) is put together by uni/xen/netif_rx.hpp and
 //       cut into the sender's segments, one page each; frames netback marks
 //       data_validated or csum_blank are marked checksum-verified.
-//   TX: if netback takes them (its feature-gso-tcpv4), back-to-back TCP segments
+//   TX: TCP leaves its checksums partial (completes_tcp_checksums(): the
+//       pseudo-header's sum) and every TCP frame goes NETTXF_csum_blank.
+//       If netback takes them (its feature-gso-tcpv4), back-to-back TCP segments
 //       of one flow are held and leave as one frame with NETTXF_csum_blank and a
 //       GSO extra-info slot, at most XEN_NETIF_NR_SLOTS_MIN data slots, before
 //       the clock's next wait (flush_before_waits) or the next other frame.
@@ -27,8 +30,10 @@
 // event channel, features, state Connected, then waits for the backend to
 // connect. close() walks the states down to Closed and revokes every grant.
 // The rings are front_rings (uni/xen/shared_ring.hpp): a backend that answers
-// more than we asked, or names a slot not in flight, breaks the device: it is
-// counted (ring_errors), stops carrying frames, and is closed at close().
+// more than we asked, or names a TX slot not in flight, breaks the device: it
+// is counted (ring_errors), stops carrying frames, and is closed at close().
+// What it writes in an RX response is checked by netif_rx.hpp: a bad one costs
+// its frame (rx_drops), not the device.
 #pragma once
 
 #include <algorithm>
