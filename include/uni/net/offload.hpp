@@ -160,6 +160,22 @@ inline bool complete_partial_checksum(std::span<std::uint8_t> frame, const offlo
   return true;
 }
 
+// Where the transport checksum of an IPv4 TCP or UDP frame lies, for a device
+// that says a checksum is blank without saying where (Xen's NETRXF_csum_blank).
+// False for any other frame.
+inline bool locate_transport_checksum(std::span<const std::uint8_t> frame, offload_info& i) noexcept {
+  if (frame.size() < eth::size + ip::min_size || eth::type::get(frame.data()) != 0x0800) return false;
+  const std::uint8_t* iph = frame.data() + eth::size;
+  const std::size_t ihl = ip::header_length(iph);
+  if (ip::version(iph) != 4 || ihl < ip::min_size || eth::size + ihl > frame.size()) return false;
+  const std::uint8_t proto = ip::protocol::get(iph);
+  constexpr std::uint8_t udp = static_cast<std::uint8_t>(ip_protocol::udp);
+  if (proto != ip::tcp && proto != udp) return false;
+  i.csum_start = static_cast<std::uint16_t>(eth::size + ihl);
+  i.csum_offset = proto == ip::tcp ? static_cast<std::uint16_t>(tcp::checksum::offset) : std::uint16_t{6};  // RFC 768
+  return true;
+}
+
 // A received frame in two pieces: a device reads its first page into a pool
 // page and the rest of a merged frame into a side buffer.
 struct frame_parts {
@@ -254,6 +270,23 @@ class tcp_segmenter {
   std::uint32_t seq_ = 0;
 };
 
+// Writes each segment of `cut` into a page of `pool`, marked checksum-verified
+// (the device vouches for them; their TCP checksums are computed only if
+// `checksum`, for a capture), and hands it to `deliver`. False when the pool ran
+// dry: the rest is lost, and TCP sends it again.
+template <class Deliver>
+bool deliver_segments(const tcp_segmenter& cut, page_pool& pool, bool checksum, Deliver&& deliver) noexcept {
+  for (std::size_t i = 0; i < cut.count(); ++i) {
+    auto seg = pool.allocate();
+    if (!seg) return false;
+    cut.write(i, seg->bytes(), checksum);
+    view segment = seg->head(cut.segment_size(i));
+    segment.mark_checksum_verified();
+    deliver(std::move(segment));
+  }
+  return true;
+}
+
 // ---- transmit -------------------------------------------------------------
 
 // Consecutive TCP segments of one flow, to leave as one GSO frame: the first
@@ -271,6 +304,7 @@ class tcp_gso_batch {
 
   bool empty() const noexcept { return segments_ == 0; }
   std::size_t segments() const noexcept { return segments_; }
+  std::size_t bytes() const noexcept { return bytes_; }  // payload held
   void clear() noexcept {
     for (std::size_t i = 0; i < views_; ++i) payload_[i] = view{};
     segments_ = views_ = bytes_ = 0;

@@ -74,6 +74,9 @@ class layer {
     if constexpr (Config::trace) trace_device_ = d;
   }
 
+  // Segments leave with partial checksums (the pseudo-header's sum): the device completes them.
+  void set_partial_checksums(bool on) noexcept { partial_checksums_ = on; }
+
   layer_counters<tcp_drop>& counters() noexcept { return counters_; }
   const layer_counters<tcp_drop>& counters() const noexcept { return counters_; }
   std::size_t connections() const noexcept { return in_use_; }
@@ -279,7 +282,7 @@ class layer {
     const std::size_t header_size = header::min_size + h.opts.wire_size();
     auto hdr = headers_.allocate(header_size);
     if (!hdr) return counters_.drop(tcp_drop::no_buffers);
-    h.emit(hdr->bytes(), ep.local_ip, ep.remote_ip, payload);
+    h.emit(hdr->bytes(), ep.local_ip, ep.remote_ip, payload, partial_checksums_);
     basic_view_chain<Config::tcp_segment_views + 1> segment(std::move(*hdr));
     for (const view& v : payload) (void)segment.push_back(v);
     if constexpr (Config::trace)
@@ -511,6 +514,7 @@ class layer {
   std::array<std::size_t, bucket_count> buckets_{};
   std::size_t next_free_ = 0, in_use_ = 0;
   layer_counters<tcp_drop> counters_{};
+  bool partial_checksums_ = false;
   wait_queue wake_;
   time_point wake_at_ = time_point{};
   std::unique_ptr<std::size_t[]> live_{new std::size_t[Config::tcp_connections]};  // the used slots, in_use_ of them

@@ -98,8 +98,10 @@ struct header {
 
   // Writes header and options (header_length is computed) into `out`, which
   // must hold min_size + opts.wire_size() bytes; the checksum covers `payload`.
-  std::size_t emit(std::span<std::uint8_t> out, ipv4_address src, ipv4_address dst,
-                   std::span<const view> payload) const noexcept {
+  // `partial`: the device completes the checksum (netfront's NETTXF_csum_blank),
+  // so the field holds the pseudo-header's sum alone, not complemented.
+  std::size_t emit(std::span<std::uint8_t> out, ipv4_address src, ipv4_address dst, std::span<const view> payload,
+                   bool partial = false) const noexcept {
     const std::size_t hl = min_size + opts.wire_size();
     std::uint8_t* b = out.data();
     wire::store_be16(b, source_port);
@@ -147,6 +149,10 @@ struct header {
     while (o < b + hl) *o++ = 0;  // end of options / padding
     checksum_accumulator acc;
     add_pseudo_header(acc, src, dst, ip_protocol::tcp, hl + total_size(payload));
+    if (partial) {
+      wire::store_be16(b + 16, acc.folded());
+      return hl;
+    }
     acc.add(out.first(hl));
     for (const view& v : payload) acc.add(v.bytes());
     wire::store_be16(b + 16, acc.finish());

@@ -48,7 +48,7 @@ namespace uni::posix {
 // The decorator forwards every call directly unless --impair is given.
 // (The TAP driver's TCP offloads exist only where the Config has TCP.)
 template <class Config>
-using tap_driver = BasicTapNetif<Config::tcp>;
+using tap_driver = BasicTapNetif<Config::tcp && Config::device_offloads>;
 template <class Config>
 using tap_device = sim::ImpairedNetif<tap_driver<Config>>;
 template <class Config>

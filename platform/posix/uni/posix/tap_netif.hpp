@@ -67,7 +67,8 @@
 namespace uni::posix {
 
 // `Offload`: the TCP segmentation offloads above. An appliance without TCP
-// (Config::tcp false) takes BasicTapNetif<false>, which holds no TCP code.
+// (Config::tcp false), or one that leaves the offloads out (Config::device_offloads
+// false), takes BasicTapNetif<false>, which holds no TCP offload code.
 template <bool Offload = true>
 class BasicTapNetif {
  public:
@@ -366,17 +367,8 @@ class BasicTapNetif {
       refuse(why);
       return;
     }
-    for (std::size_t i = 0; i < cut->count(); ++i) {
-      auto seg = pool_.allocate();
-      if (!seg) {
-        ++stats_.rx_no_buffers;
-        return;
-      }
-      cut->write(i, seg->bytes(), pcap_ != nullptr);
-      view segment = seg->head(cut->segment_size(i));
-      segment.mark_checksum_verified();
-      deliver(std::move(segment));
-    }
+    if (!offload::deliver_segments(*cut, pool_, pcap_ != nullptr, [this](view segment) { deliver(std::move(segment)); }))
+      ++stats_.rx_no_buffers;
   }
 
   bool read_failed(int e) noexcept {

@@ -9,8 +9,12 @@
 // t and halts with `sti; hlt` -- for a PVH vCPU that is SCHEDOP_block: Xen
 // deschedules it until an event channel is raised (timer, device, console) and
 // injects the upcall vector. Then it dispatches the pending ports again.
+// A device that holds output (netfront's merged TCP segments) has it sent
+// before each wait (before_each_wait), as on POSIX.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 
 #include <uni/boot/boot.hpp>
@@ -54,8 +58,17 @@ class XenClock {
 
   time_point now() const noexcept { return time_point{duration{static_cast<std::int64_t>(system_time_ns())}}; }
 
+  // run(device) before each wait; false when max_flushers devices already asked.
+  static constexpr std::size_t max_flushers = 8;  // one per device that holds output
+  bool before_each_wait(void (*run)(void*), void* device) noexcept {
+    if (flushers_ == max_flushers) return false;
+    flush_[flushers_++] = {run, device};
+    return true;
+  }
+
   void wait_until(time_point t) noexcept {
     ++stats_.waits;
+    for (std::size_t i = 0; i < flushers_; ++i) flush_[i].run(flush_[i].device);
     cpu::cli();
     if (ev_.dispatch() > 0) return;
     const time_point n = now();
@@ -103,8 +116,14 @@ class XenClock {
  private:
   static void on_timer(void* self, evtchn_port_t) noexcept { ++static_cast<XenClock*>(self)->stats_.wakeups_by_timer; }
 
+  struct flusher {
+    void (*run)(void*) = nullptr;
+    void* device = nullptr;
+  };
   event_channels& ev_;
   const volatile vcpu_time_info& time_;
+  std::array<flusher, max_flushers> flush_{};
+  std::size_t flushers_ = 0;
   stats stats_;
 };
 

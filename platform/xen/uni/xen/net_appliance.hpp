@@ -61,7 +61,7 @@ namespace uni::xen {
 using uni::appliance_options;
 
 template <class Config>
-using xen_stack = Stack<XenNetif, XenClock, Config>;
+using xen_stack = Stack<BasicXenNetif<Config::tcp && Config::device_offloads>, XenClock, Config>;  // (config.hpp)
 
 namespace detail {
 
@@ -90,7 +90,7 @@ inline task<void> toolstack_shutdown(xenstore& xs, std::string_view name) {
 template <class Config>
 struct xen_interface {
   xen_interface(event_channels& ev, grant_table& g, xenstore& xs, page_pool& pool) noexcept : net(ev, g, xs, pool) {}
-  XenNetif net;
+  BasicXenNetif<Config::tcp && Config::device_offloads> net;
   char node[24] = {};  // "device/vif/N": netfront keeps a view of it
   stack_settings settings;
   std::optional<xen_stack<Config>> stack;
@@ -266,6 +266,7 @@ template <class Config, class Serve>
           status = 4;
           break;
         }
+        f.net.flush_before_waits(p.clock);
         f.settings = settings[i];
         stacks[i] = &f.stack.emplace(f.net, p.clock, p.sched, pool, f.settings);
         f.stack->start();
@@ -287,6 +288,9 @@ template <class Config, class Serve>
             log_info("netfront: rx ", s.rx_frames, " tx ", s.tx_frames, " (", s.tx_slots, " slots) rx errors ",
                      s.rx_errors, " rx no buffers ", s.rx_no_buffers, " tx would block ", s.tx_would_block,
                      " tx errors ", s.tx_errors);
+            log_info("netfront offloads: rx multi-slot ", s.rx_multi_slot, " gso ", s.rx_gso_frames, " csum ",
+                     s.rx_csum_offload, " drops ", s.rx_drops.total(), " rejects ", s.rx_rejects.total(), "; tx gso ",
+                     s.tx_gso_frames, " (", s.tx_gso_segments, " segments)");
           }
       };
       // serve([stack or stacks,] [disks,] [vchans,] options)

@@ -7,23 +7,43 @@
 //       page goes up the stack as a view -- no copy -- and a fresh page is
 //       granted into the slot.
 //   TX: a frame is a list of fragments (scatter-gather, feature-sg): one slot
-//       per piece of a fragment within one page, the first slot's size is the
-//       whole frame, NETTXF_more_data links them. The pages are granted
+//       per piece of a fragment within one page (pieces that follow each other
+//       in a page share one), the first slot's size is the whole frame,
+//       NETTXF_more_data links them. The pages are granted
 //       read-only and the views kept alive until netback answers.
+// Offloads (BasicXenNetif<true>, an appliance with TCP), as TapNetif has them
+// and with the same sans-I/O code (uni/net/offload.hpp):
+//   RX: we take partial checksums (no feature-no-csum-offload) and merged TCP
+//       frames (feature-gso-tcpv4). A frame over several slots (NETRXF_more_data,
+//       with a GSO extra-info slot) is put together by uni/xen/netif_rx.hpp and
+//       cut into the sender's segments, one page each; frames netback marks
+//       data_validated or csum_blank are marked checksum-verified.
+//   TX: TCP leaves its checksums partial (completes_tcp_checksums(): the
+//       pseudo-header's sum) and every TCP frame goes NETTXF_csum_blank.
+//       If netback takes them (its feature-gso-tcpv4), back-to-back TCP segments
+//       of one flow are held and leave as one frame with NETTXF_csum_blank and a
+//       GSO extra-info slot, at most XEN_NETIF_NR_SLOTS_MIN data slots, before
+//       the clock's next wait (flush_before_waits) or the next other frame.
+// Without TCP (BasicXenNetif<false>) none of this is offered or compiled;
+// chains of slots are still put together (up to a page) rather than dropped.
 // connect() runs the xenbus handshake (uni/xen/xenbus.hpp): ring references,
 // event channel, features, state Connected, then waits for the backend to
 // connect. close() walks the states down to Closed and revokes every grant.
 // The rings are front_rings (uni/xen/shared_ring.hpp): a backend that answers
-// more than we asked, or names a slot not in flight, breaks the device: it is
-// counted (ring_errors), stops carrying frames, and is closed at close().
+// more than we asked, or names a TX slot not in flight, breaks the device: it
+// is counted (ring_errors), stops carrying frames, and is closed at close().
+// What it writes in an RX response is checked by netif_rx.hpp: a bad one costs
+// its frame (rx_drops), not the device.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <span>
 #include <string_view>
+#include <type_traits>
 
 #include <uni/concepts.hpp>
 #include <uni/core/buffer.hpp>
@@ -31,9 +51,12 @@
 #include <uni/core/log.hpp>
 #include <uni/core/task.hpp>
 #include <uni/net/mac_address.hpp>
+#include <uni/net/offload.hpp>
 #include <uni/xen/cpu.hpp>
 #include <uni/xen/events.hpp>
 #include <uni/xen/grant_table.hpp>
+#include <uni/xen/clock.hpp>
+#include <uni/xen/netif_rx.hpp>
 #include <uni/xen/shared_ring.hpp>
 #include <uni/xen/xenbus.hpp>
 #include <uni/xen/xenstore.hpp>
@@ -42,19 +65,32 @@
 
 namespace uni::xen {
 
-class XenNetif {
+// `Offload`: the TCP offloads above (the Config's tcp flag).
+template <bool Offload = true>
+class BasicXenNetif {
  public:
   using tx_ring = front_ring<netif_tx_sring>;
   using rx_ring = front_ring<netif_rx_sring>;
   static constexpr std::size_t ring_size = 256;  // __CONST_RING_SIZE for a 4 KiB page
   static_assert(__CONST_RING_SIZE(netif_tx, 4096) == ring_size && __CONST_RING_SIZE(netif_rx, 4096) == ring_size);
   static_assert(tx_ring::size == ring_size && rx_ring::size == ring_size);
+  static constexpr std::size_t max_tx_slots = XEN_NETIF_NR_SLOTS_MIN;  // data slots of a frame netback must take
+  static constexpr std::size_t gso_max_views = 64;                     // payload views held for one GSO frame
+  // Past a received chain's first page: a merged frame's 64 KiB, or else a page.
+  static constexpr std::size_t rx_tail_bytes = Offload ? 65536 : page_size;
 
   struct stats {
     std::uint64_t rx_frames = 0;
     std::uint64_t tx_frames = 0;
     std::uint64_t tx_slots = 0;
-    std::uint64_t rx_errors = 0;       // netback reported an error, or a multi-slot frame
+    std::uint64_t rx_errors = 0;       // frames dropped: rx_drops, rx_rejects
+    std::uint64_t rx_multi_slot = 0;   // frames received over several slots
+    std::uint64_t rx_gso_frames = 0;   // merged frames, cut into segments
+    std::uint64_t rx_csum_offload = 0; // frames taken checksum-verified from netback's flags
+    std::uint64_t tx_gso_frames = 0;   // frames sent merged (GSO), with a partial checksum
+    std::uint64_t tx_gso_segments = 0; // the segments they carried
+    netif_rx_drops rx_drops;           // chains netback got wrong
+    offload::offload_rejects rx_rejects;  // frames whose offload fields or merged headers were wrong
     std::uint64_t rx_no_buffers = 0;   // a slot left empty: the pool was empty
     std::uint64_t tx_would_block = 0;  // not enough free TX slots
     std::uint64_t tx_errors = 0;
@@ -62,11 +98,11 @@ class XenNetif {
     std::uint64_t ring_errors = 0;     // the backend broke a ring's rules: the device stopped
   };
 
-  XenNetif(event_channels& ev, grant_table& gnt, xenstore& xs, page_pool& pool) noexcept
+  BasicXenNetif(event_channels& ev, grant_table& gnt, xenstore& xs, page_pool& pool) noexcept
       : ev_(ev), gnt_(gnt), pool_(pool), bus_(xs) {}
-  XenNetif(const XenNetif&) = delete;
-  XenNetif& operator=(const XenNetif&) = delete;
-  ~XenNetif() { release_all(); }
+  BasicXenNetif(const BasicXenNetif&) = delete;
+  BasicXenNetif& operator=(const BasicXenNetif&) = delete;
+  ~BasicXenNetif() { release_all(); }
 
   // The handshake with netback for the vif at `node` ("device/vif/0").
   task<result<void>> connect(std::string_view node) {
@@ -78,11 +114,20 @@ class XenNetif {
     mac_ = *m;
     backend_id_ = bus_.backend_id();
 
+    if constexpr (Offload) {  // netback's own offer: GSO frames from us
+      xenstore::value gso;
+      tx_gso_ = co_await bus_.read_backend(gso, "feature-gso-tcpv4") && gso.view() == "1";
+    }
+
     if (auto r = set_up_rings(); !r) co_return fail(r.err());
-    const xenbus_field fields[] = {{"tx-ring-ref", tx_ring_ref_},  {"rx-ring-ref", rx_ring_ref_},
-                                   {"event-channel", port_},       {"request-rx-copy", 1},
-                                   {"feature-rx-notify", 1},       {"feature-sg", 1},
-                                   {"feature-no-csum-offload", 1}};
+    const xenbus_field fields[] = {{"tx-ring-ref", tx_ring_ref_},
+                                   {"rx-ring-ref", rx_ring_ref_},
+                                   {"event-channel", port_},
+                                   {"request-rx-copy", 1},
+                                   {"feature-rx-notify", 1},
+                                   {"feature-sg", 1},
+                                   {"feature-no-csum-offload", Offload ? 0 : 1},
+                                   {"feature-gso-tcpv4", Offload ? 1 : 0}};
     if (auto r = co_await bus_.connect(fields, XenbusStateConnected); !r) co_return fail(r.err());
     connected_ = true;
     fill_rx();
@@ -92,6 +137,7 @@ class XenNetif {
   // Closing, then Closed once netback has let go; revokes every grant.
   task<result<void>> close() {
     if (!connected_ && !broken_) co_return result<void>{};
+    flush();
     connected_ = broken_ = false;
     (void)co_await bus_.close();
     release_all();
@@ -106,53 +152,67 @@ class XenNetif {
 
   result<void> transmit(std::span<const view> frags) noexcept {
     if (!connected_) return fail(error::no_device);
-    reap_tx();
-    if (!connected_) return fail(error::no_device);  // the ring broke
-    // Slots needed: one per page each fragment touches.
-    std::size_t need = 0, total = 0;
-    for (const view& f : frags) {
-      if (f.empty()) continue;
-      const auto a = reinterpret_cast<std::uintptr_t>(f.data());
-      need += ((a + f.size() - 1) >> 12) - (a >> 12) + 1;
-      total += f.size();
-    }
-    if (need == 0 || total > 0xffff) return fail(error::too_large);
-    if (need > tx_free_count_ || need > tx_.free_requests()) {
-      ++stats_.tx_would_block;
-      return fail(error::would_block);
-    }
-    netif_tx_request_t* first = nullptr;
-    netif_tx_request_t* last = nullptr;
-    for (const view& f : frags) {
-      auto a = reinterpret_cast<std::uintptr_t>(f.data());
-      std::size_t left = f.size();
-      while (left > 0) {
-        const std::size_t in_page = 4096 - (a & 4095);
-        const std::size_t n = left < in_page ? left : in_page;
-        const std::uint16_t id = tx_free_[--tx_free_count_];
-        tx_slot& s = tx_slots_[id];
-        gnt_.regrant(s.ref, backend_id_, a >> 12, true);
-        s.held = f;  // keeps the page alive until netback answers
-        s.in_flight = true;
-        netif_tx_request_t* req = &tx_.next_request();
-        req->gref = s.ref;
-        req->offset = static_cast<std::uint16_t>(a & 4095);
-        req->flags = NETTXF_more_data;
-        req->id = id;
-        req->size = static_cast<std::uint16_t>(n);
-        if (!first) first = req;
-        last = req;
-        ++stats_.tx_slots;
-        a += n;
-        left -= n;
+    if constexpr (Offload) {
+      if (tx_gso_ && flushed_) {  // (no flush before waits: nothing may be held)
+        std::size_t total = 0;
+        for (const view& f : frags) total += f.size();
+        const bool tcp = offload::may_be_tcp_ipv4(frags);
+        if (tcp && fits_held(frags, total) && gso_.merge(frags, total)) {
+          held_slots_ += slots_of(frags, gso_.header().size());
+          ++stats_.tx_frames;
+          return {};
+        }
+        flush();  // what is held goes first: frames leave in order
+        if (tcp && gso_.start(frags, total)) {
+          held_slots_ = slots_of(frags, gso_.header().size());
+          ++stats_.tx_frames;
+          return {};
+        }
       }
     }
-    first->size = static_cast<std::uint16_t>(total);
-    last->flags = 0;
-    ++stats_.tx_frames;
-    if (tx_.push()) ev_.notify(port_);
-    return {};
+    offload_info info;
+    if constexpr (Offload) info.csum_partial = is_tcp_ipv4(frags);  // its checksum is partial: TCP's is
+    const result<void> r = send(frags, info);
+    if (r) ++stats_.tx_frames;
+    return r;
   }
+
+  // Sends the held segments now: one frame, merged if there are several.
+  void flush() noexcept {
+    if constexpr (Offload) {
+      if (gso_.empty()) return;
+      const std::size_t segments = gso_.segments();
+      offload_info info = gso_.finish();
+      info.csum_partial = true;  // merged or not: TCP left it partial
+      // The headers in a page of their own: netback reads them after we return.
+      auto page = pool_.allocate();
+      if (page) {
+        const auto header = gso_.header();
+        std::memcpy(page->data(), header.data(), header.size());
+        std::array<view, gso_max_views + 1> frags;
+        frags[0] = page->head(header.size());
+        std::size_t n = 1;
+        for (const view& p : gso_.payload()) frags[n++] = p;
+        if (send({frags.data(), n}, info) && info.gso != gso_kind::none) {
+          ++stats_.tx_gso_frames;
+          stats_.tx_gso_segments += segments;
+        }
+      } else {
+        ++stats_.tx_would_block;  // lost segments: TCP sends them again
+      }
+      gso_.clear();
+    }
+  }
+
+  // Held segments leave before each of the clock's waits.
+  void flush_before_waits(XenClock& clock) noexcept {
+    if constexpr (Offload)
+      flushed_ = clock.before_each_wait([](void* self) { static_cast<BasicXenNetif*>(self)->flush(); }, this);
+  }
+
+  // TCP may leave its checksums partial: every TCP/IPv4 frame goes NETTXF_csum_blank
+  // (netback completes it, or its peer does: Linux netfront sends them so).
+  bool completes_tcp_checksums() const noexcept { return Offload && connected_; }
 
   const stats& statistics() const noexcept { return stats_; }
   bool connected() const noexcept { return connected_; }
@@ -160,6 +220,120 @@ class XenNetif {
   bool broken() const noexcept { return broken_; }
 
  private:
+  // Calls on(address, length) for each slot `frags` needs past their first
+  // `skip` bytes: one per piece within a page, pieces that follow each other in
+  // one page joined. Returns how many.
+  template <class On>
+  static std::size_t each_slot(std::span<const view> frags, std::size_t skip, On&& on) noexcept {
+    std::size_t slots = 0;
+    std::uintptr_t start = 0, end = 0;  // the piece being joined
+    for (const view& f : frags) {
+      if (skip >= f.size()) {
+        skip -= f.size();
+        continue;
+      }
+      auto a = reinterpret_cast<std::uintptr_t>(f.data()) + skip;
+      std::size_t left = f.size() - skip;
+      skip = 0;
+      while (left > 0) {
+        const std::size_t n = std::min(left, std::size_t{4096} - (a & 4095));
+        if (end == a && (start >> 12) == (a >> 12)) {
+          end += n;
+        } else {
+          if (end != start) on(start, end - start);
+          start = a;
+          end = a + n;
+          ++slots;
+        }
+        a += n;
+        left -= n;
+      }
+    }
+    if (end != start) on(start, end - start);
+    return slots;
+  }
+  static std::size_t slots_of(std::span<const view> frags, std::size_t skip) noexcept {
+    return each_slot(frags, skip, [](std::uintptr_t, std::size_t) {});
+  }
+
+  // An IPv4 TCP frame (not a fragment), whose checksum our TCP left partial.
+  static bool is_tcp_ipv4(std::span<const view> frags) noexcept {
+    std::uint8_t h[offload::eth::size + offload::ip::min_size];
+    std::size_t got = 0;
+    for (const view& f : frags) {
+      const std::size_t n = std::min(f.size(), sizeof h - got);
+      std::memcpy(h + got, f.data(), n);
+      if ((got += n) == sizeof h) break;
+    }
+    const std::uint8_t* iph = h + offload::eth::size;
+    return got == sizeof h && offload::eth::type::get(h) == 0x0800 && offload::ip::protocol::get(iph) == offload::ip::tcp &&
+           (offload::ip::flags_fragment::get(iph) & offload::ip::more_fragments_and_offset) == 0;
+  }
+
+  // Whether `frags`' payload still fits the held GSO frame: its slots and its
+  // 16-bit size (the first slot's size is the whole frame's).
+  bool fits_held(std::span<const view> frags, std::size_t total) const noexcept {
+    if constexpr (Offload) {
+      const std::size_t h = gso_.header().size();
+      if (gso_.empty() || total < h) return false;
+      return h + gso_.bytes() + (total - h) <= 0xffff && 1 + held_slots_ + slots_of(frags, h) <= max_tx_slots;
+    }
+    return false;
+  }
+
+  // One frame on the TX ring: a slot per piece, the first slot's size the
+  // whole frame's, NETTXF_more_data linking them; with `info` a partial
+  // checksum (NETTXF_csum_blank) and GSO (an extra-info slot after the first).
+  result<void> send(std::span<const view> frags, const offload_info& info) noexcept {
+    reap_tx();
+    if (!connected_) return fail(error::no_device);  // the ring broke
+    std::size_t total = 0;
+    for (const view& f : frags) total += f.size();
+    const std::size_t need = slots_of(frags, 0);
+    const bool gso = info.gso == gso_kind::tcpv4;
+    if (need == 0 || total > 0xffff || need > max_tx_slots) return fail(error::too_large);
+    if (need > tx_free_count_ || need + gso > tx_.free_requests()) {
+      ++stats_.tx_would_block;
+      return fail(error::would_block);
+    }
+    netif_tx_request_t* first = nullptr;
+    netif_tx_request_t* last = nullptr;
+    std::size_t frag = 0, frag_end = frags[0].size(), at = 0;  // which view holds the piece (to keep its page)
+    each_slot(frags, 0, [&](std::uintptr_t a, std::size_t n) {
+      while (at >= frag_end) frag_end += frags[++frag].size();
+      const std::uint16_t id = tx_free_[--tx_free_count_];
+      tx_slot& s = tx_slots_[id];
+      gnt_.regrant(s.ref, backend_id_, a >> 12, true);
+      s.held = frags[frag];  // keeps the page alive until netback answers
+      s.in_flight = true;
+      netif_tx_request_t* req = &tx_.next_request();
+      req->gref = s.ref;
+      req->offset = static_cast<std::uint16_t>(a & 4095);
+      req->flags = NETTXF_more_data;
+      req->id = id;
+      req->size = static_cast<std::uint16_t>(n);
+      if (!first) {
+        first = req;
+        if (info.csum_partial) req->flags |= NETTXF_csum_blank | NETTXF_data_validated;
+        if (gso) {
+          req->flags |= NETTXF_extra_info;
+          auto* x = reinterpret_cast<netif_extra_info_t*>(&tx_.next_request());
+          *x = netif_extra_info_t{};
+          x->type = XEN_NETIF_EXTRA_TYPE_GSO;
+          x->u.gso.size = info.gso_size;
+          x->u.gso.type = XEN_NETIF_GSO_TYPE_TCPV4;
+        }
+      }
+      last = req;
+      ++stats_.tx_slots;
+      at += n;
+    });
+    first->size = static_cast<std::uint16_t>(total);
+    last->flags &= static_cast<std::uint16_t>(~NETTXF_more_data);
+    if (tx_.push()) ev_.notify(port_);
+    return {};
+  }
+
   struct tx_slot {
     grant_ref_t ref = 0;
     view held;
@@ -199,7 +373,7 @@ class XenNetif {
     op.remote_dom = backend_id_;
     if (event_channel_op(EVTCHNOP_alloc_unbound, &op) != 0) return fail(error::io);
     port_ = op.port;
-    if (auto r = ev_.attach(port_, &XenNetif::on_event, this); !r) return fail(r.err());
+    if (auto r = ev_.attach(port_, &BasicXenNetif::on_event, this); !r) return fail(r.err());
     return {};
   }
 
@@ -231,7 +405,7 @@ class XenNetif {
   }
 
   static void on_event(void* self, evtchn_port_t) noexcept {
-    auto& n = *static_cast<XenNetif*>(self);
+    auto& n = *static_cast<BasicXenNetif*>(self);
     ++n.stats_.events;
     n.reap_tx();
     n.receive();
@@ -257,34 +431,75 @@ class XenNetif {
     if (!r || bad_id) ring_broken("tx");
   }
 
-  // Hands every received frame to the stack, then refills the ring.
+  // Hands every received frame to the stack, then refills the ring. A
+  // response is its ring slot's (netif.h: extra-info slots carry no id).
   void receive() noexcept {
     if (!rx_.attached() || broken_) return;
-    bool bad_id = false;
+    bool lost = false;
     auto r = rx_.consume([&](const netif_rx_response_t& rsp) {
-      if (broken_) return;  // a frame delivered just now made us send, and the TX ring broke
-      rx_slot& s = rx_slots_[rsp.id & (ring_size - 1)];
-      if (rsp.id >= ring_size || !s.posted) {
-        bad_id = true;
+      const std::uint16_t id = static_cast<std::uint16_t>(rx_cons_++ & (ring_size - 1));
+      rx_slot& s = rx_slots_[id];
+      if (broken_ || !s.posted) {  // the TX ring broke as a frame went up; a slot we did not post
+        lost = !broken_;
         return;
       }
       gnt_.revoke(s.ref);
       s.posted = false;
-      view page = std::move(s.page);
-      if (rsp.status <= 0 || (rsp.flags & (NETRXF_more_data | NETRXF_extra_info))) {
-        ++stats_.rx_errors;  // errors, and frames over a page (we offer no GSO): dropped
-        return;
-      }
-      auto frame = page.slice(rsp.offset, static_cast<std::size_t>(rsp.status));
-      if (!frame) {
-        ++stats_.rx_errors;
-        return;
-      }
-      ++stats_.rx_frames;
-      if (receiver_) receiver_(std::move(*frame));
+      auto frame = rx_chain_.take(rsp, id, std::move(s.page));
+      if (frame) take(std::move(*frame));
     });
-    if (!r || bad_id) ring_broken("rx");
+    stats_.rx_drops = rx_chain_.drops();
+    stats_.rx_multi_slot = rx_chain_.multi_slot_frames();
+    if (!r || lost) ring_broken("rx");
     if (!broken_) fill_rx();
+  }
+
+  // A frame netback finished: checked against its offload fields, then up as
+  // it is, joined into one page, or cut into segments (offload.hpp), as TAP does.
+  void take(typename netif_rx_chain<rx_tail_bytes>::frame f) noexcept {
+    const std::size_t n = f.head.size() + f.tail.size();
+    offload::rx_reject why{};
+    const auto kind = offload::classify(f.info, n, page_size, &why);
+    if (!kind || (!Offload && *kind == offload::rx_kind::merged)) {
+      if (kind) why = offload::rx_reject::gso_type;  // never asked for without TCP
+      ++stats_.rx_errors;
+      stats_.rx_rejects.count(why);
+      return;
+    }
+    if constexpr (Offload) {
+      if (*kind == offload::rx_kind::merged) {
+        ++stats_.rx_gso_frames;
+        auto cut = offload::tcp_segmenter::parse({f.head.bytes(), f.tail}, f.info.gso_size, page_size, &why);
+        if (!cut) {
+          ++stats_.rx_errors;
+          stats_.rx_rejects.count(why);
+        } else if (!offload::deliver_segments(*cut, pool_, false, [this](view v) { deliver(std::move(v)); })) {
+          ++stats_.rx_no_buffers;
+        }
+        return;
+      }
+    }
+    view frame = std::move(f.head);
+    if (!f.tail.empty()) {  // a frame of a page or less over several slots: into one page
+      auto page = pool_.allocate();
+      if (!page) {
+        ++stats_.rx_no_buffers;
+        return;
+      }
+      std::memcpy(page->data(), frame.data(), frame.size());
+      std::memcpy(page->data() + frame.size(), f.tail.data(), f.tail.size());
+      frame = page->head(n);
+    }
+    if (*kind != offload::rx_kind::plain) {
+      ++stats_.rx_csum_offload;
+      frame.mark_checksum_verified();  // no capture here to complete a partial checksum for
+    }
+    deliver(std::move(frame));
+  }
+
+  void deliver(view frame) noexcept {
+    ++stats_.rx_frames;
+    if (receiver_) receiver_(std::move(frame));
   }
 
   // The backend wrote what no backend may: the rings are not used again (close() ends the rest).
@@ -313,6 +528,7 @@ class XenNetif {
     }
     tx_.detach();
     rx_.detach();
+    rx_cons_ = 0;
     tx_ring_page_ = view{};
     rx_ring_page_ = view{};
   }
@@ -332,6 +548,15 @@ class XenNetif {
   tx_ring tx_;
   rx_ring rx_;
   grant_ref_t tx_ring_ref_ = 0, rx_ring_ref_ = 0;
+  RING_IDX rx_cons_ = 0;  // the ring slot of the next response
+  netif_rx_chain<rx_tail_bytes> rx_chain_;
+  bool tx_gso_ = false;   // netback takes GSO frames
+  bool flushed_ = false;  // the clock flushes held segments before each wait
+  std::size_t held_slots_ = 0;
+  struct no_batch {
+    bool empty() const noexcept { return true; }
+  };
+  [[no_unique_address]] std::conditional_t<Offload, offload::tcp_gso_batch<gso_max_views>, no_batch> gso_;
   tx_slot tx_slots_[ring_size];
   rx_slot rx_slots_[ring_size];
   std::uint16_t tx_free_[ring_size];
@@ -339,6 +564,8 @@ class XenNetif {
   stats stats_;
 };
 
+using XenNetif = BasicXenNetif<true>;
 static_assert(Netif<XenNetif>);
+static_assert(Netif<BasicXenNetif<false>>);
 
 }  // namespace uni::xen
