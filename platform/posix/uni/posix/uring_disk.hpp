@@ -461,7 +461,11 @@ class UringDisk {
     if (!ring_open_ || ::io_uring_sq_ready(&ring_) == 0) return;
     ++stats_.submits;
     if (const int n = ::io_uring_submit(&ring_); n > 0) submitted_ += static_cast<std::uint64_t>(n);
-    stats_.at_submit += reap();  // what the kernel finished inline (page-cache hits, errors)
+    // What the kernel finished inline (page-cache hits, errors). Not with a
+    // loop: it runs this just before it waits, computing its deadline first,
+    // and would sleep on tasks woken here; left on the ring, they make the
+    // loop's poll of it complete within the same io_uring_enter.
+    if (!loop_) stats_.at_submit += reap();
   }
 
   // Completions: the eventfd counts them; each wakes its task (or, for a
