@@ -275,8 +275,8 @@ class BasicTapNetif {
     if (ring_ && fd_.is_open()) {
       if (tx_slot* s = free_tx_) {
         free_tx_ = s->next_free;
-        std::memcpy(s->vh, vh.data(), vh.size());
-        std::memcpy(s->header, header.data(), header.size());
+        if (!vh.empty()) std::memcpy(s->vh, vh.data(), vh.size());
+        if (!header.empty()) std::memcpy(s->header, header.data(), header.size());
         for (std::size_t i = 0; i < views.size(); ++i) s->held[i] = views[i];
         s->held_count = views.size();
         const std::size_t n = gather(s->iov, {s->vh, vh.size()}, {s->header, header.size()}, views);
