@@ -474,9 +474,17 @@ class BasicTapNetif {
 
   // Posts the reads that are not at the kernel (each needs a page: an empty
   // pool leaves some unposted until the next wait).
+  // How many stay posted follows the traffic: the kernel wakes every posted
+  // read for each frame (they all wait on the device), and all but one find it
+  // gone, so a request-reply flow keeps one; a turn that found every posted read
+  // completed (a burst) doubles them, up to rx_depth, and a turn of one frame
+  // halves them.
   void refill() noexcept {
-    for (rx_slot& r : rx_)
-      if (r.in_flight == 0) post(r);
+    if (rx_turn_ >= rx_want_) rx_want_ = std::min(2 * rx_want_, rx_depth);
+    else if (rx_turn_ == 1 && rx_want_ > 1) rx_want_ /= 2;
+    rx_turn_ = 0;
+    for (std::size_t i = 0; i < rx_want_; ++i)
+      if (rx_[i].in_flight == 0) post(rx_[i]);
   }
   void post(rx_slot& r) noexcept {
     if (closing_ || rx_failed_ || !fd_.is_open()) return;
@@ -500,13 +508,14 @@ class BasicTapNetif {
       return;
     }
     ++stats_.rx_reads;
+    ++rx_turn_;
     const std::size_t hn = vnet_ ? sizeof r.vh : 0;
     if (static_cast<std::size_t>(res) > hn) {
       view page = std::move(*r.page);
       r.page.reset();
       take(std::move(page), r.vh, static_cast<std::size_t>(res) - hn, r.big);
     }
-    post(r);
+    if (static_cast<std::size_t>(&r - rx_.data()) < rx_want_) post(r);
   }
   void written(tx_slot& s, int res) noexcept {
     for (std::size_t i = 0; i < s.held_count; ++i) s.held[i] = view{};
@@ -546,6 +555,8 @@ class BasicTapNetif {
   bool burst_ = false;
   uring_loop* ring_ = nullptr;
   std::array<rx_slot, rx_depth> rx_{};
+  std::size_t rx_want_ = 1;  // reads kept posted (refill())
+  std::size_t rx_turn_ = 0;  // frames read since the last refill
   std::unique_ptr<tx_slot[]> tx_;
   tx_slot* free_tx_ = nullptr;
   bool closing_ = false;    // close() is taking the ring's entries back
