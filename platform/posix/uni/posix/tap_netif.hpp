@@ -33,8 +33,9 @@
 // header (uni/net/virtio_net_header.hpp), readv/writev, pages and counters.
 //
 // On a ring (use_ring: the clock waits on a uni/posix/uring_loop), the device
-// costs no system call of its own: rx_depth reads stay posted on the ring, each
-// into a page of the pool (and a merged frame's buffer of its own), so a burst
+// costs no system call of its own: reads stay posted on the ring, each into a
+// page of the pool (and a merged frame's buffer of its own), one for
+// request-reply traffic and up to rx_depth under bursts (refill()), so a burst
 // of frames needs no call between them and a completion is a frame, never an
 // empty read; a write is an entry that goes with the turn's one io_uring_enter,
 // its views held until it completes (tx_depth of them at once; past that, what
