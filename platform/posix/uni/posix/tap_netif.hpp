@@ -444,6 +444,7 @@ class BasicTapNetif {
     std::uint8_t vh[virtio_net_header_view::header_size] = {};
     std::uint8_t* big = nullptr;  // a merged frame's bytes past the page
     std::array<iovec, 3> iov{};
+    bool cancelled = false;  // refill() asked the kernel to end it
   };
   struct tx_slot : uring_loop::completion {
     BasicTapNetif* tap = nullptr;
@@ -478,14 +479,26 @@ class BasicTapNetif {
   // How many stay posted follows the traffic: the kernel wakes every posted
   // read for each frame (they all wait on the device), and all but one find it
   // gone, so a request-reply flow keeps one; a turn that found every posted read
-  // completed (a burst) doubles them, up to rx_depth, and a turn of one frame
-  // halves them.
+  // completed (a burst) doubles them, up to rx_depth, and a turn of one frame,
+  // or the 8th turn in a row without any, halves them; the reads past the
+  // number are cancelled, so an idle device holds one page, as on Asio.
   void refill() noexcept {
+    rx_idle_ = rx_turn_ == 0 ? rx_idle_ + 1 : 0;
     if (rx_turn_ >= rx_want_) rx_want_ = std::min(2 * rx_want_, rx_depth);
-    else if (rx_turn_ == 1 && rx_want_ > 1) rx_want_ /= 2;
+    else if ((rx_turn_ == 1 || rx_idle_ >= 8) && rx_want_ > 1) {
+      rx_want_ /= 2;
+      rx_idle_ = 0;
+    }
     rx_turn_ = 0;
-    for (std::size_t i = 0; i < rx_want_; ++i)
-      if (rx_[i].in_flight == 0) post(rx_[i]);
+    for (std::size_t i = 0; i < rx_depth; ++i) {
+      rx_slot& r = rx_[i];
+      if (i < rx_want_) {
+        if (r.in_flight == 0) post(r);
+      } else if (r.in_flight > 0 && !r.cancelled) {
+        r.cancelled = true;
+        ring_->cancel(r);
+      }
+    }
   }
   void post(rx_slot& r) noexcept {
     if (closing_ || rx_failed_ || !fd_.is_open()) return;
@@ -499,6 +512,7 @@ class BasicTapNetif {
     ::io_uring_prep_readv(ring_->entry(r), fd_.native_handle(), r.iov.data(), rx_offload_ ? 3 : 2, 0);
   }
   void read(rx_slot& r, int res) noexcept {
+    r.cancelled = false;
     if (closing_ || res == -ECANCELED) {
       r.page.reset();
       return;
@@ -558,6 +572,7 @@ class BasicTapNetif {
   std::array<rx_slot, rx_depth> rx_{};
   std::size_t rx_want_ = 1;  // reads kept posted (refill())
   std::size_t rx_turn_ = 0;  // frames read since the last refill
+  std::size_t rx_idle_ = 0;  // refills in a row without a frame
   std::unique_ptr<tx_slot[]> tx_;
   tx_slot* free_tx_ = nullptr;
   bool closing_ = false;    // close() is taking the ring's entries back

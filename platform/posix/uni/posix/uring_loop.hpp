@@ -150,15 +150,20 @@ class uring_loop {
   void retire(completion& c) noexcept {
     if (!open_) return;
     for (int turn = 0; c.in_flight > 0 && turn < 1000; ++turn) {
-      io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
-      if (!sqe) {
-        submit();
-        continue;
-      }
-      ::io_uring_prep_cancel(sqe, &c, IORING_ASYNC_CANCEL_ALL);
-      ::io_uring_sqe_set_data(sqe, nullptr);
+      cancel(c);
       wait(std::chrono::milliseconds(1));
     }
+  }
+  // Queues a request to end `c`'s entries (their `done` sees -ECANCELED, or
+  // their result if they completed first); no wait.
+  void cancel(completion& c) noexcept {
+    io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
+    if (!sqe) {
+      submit();
+      sqe = ::io_uring_get_sqe(&ring_);
+    }
+    ::io_uring_prep_cancel(sqe, &c, IORING_ASYNC_CANCEL_ALL);
+    ::io_uring_sqe_set_data(sqe, nullptr);
   }
 
   // Blocks `signals` and wakes the wait when one is pending (above); then lets
