@@ -14,7 +14,7 @@ skip() { echo "SKIP: $*"; exit 77; }
 
 netns_setup() {  # netns_setup SUBNET_OCTET  -> PEER_IP=10.<n>.0.1, APP_IP=10.<n>.0.2
   [[ $(id -u) -eq 0 ]] || skip "needs root (network namespaces and TAP devices)"
-  NS="uni-it-$$-$RANDOM"
+  NS="uni-it-${UNI_NETNS_TAG:+$UNI_NETNS_TAG-}$$-$RANDOM"  # UNI_NETNS_TAG: whose namespace it is
   PEER_IP="10.$1.0.1"
   APP_IP="10.$1.0.2"
   ip netns add "$NS" 2>/dev/null || skip "cannot create network namespaces here"

@@ -26,6 +26,7 @@
 #include <uni/posix/console.hpp>
 #include <uni/posix/pcap.hpp>
 #include <uni/posix/tap_netif.hpp>
+#include <uni/posix/uring_loop.hpp>
 
 extern char** environ;
 
@@ -206,7 +207,11 @@ int main(int argc, char** argv) {
 
   static uni::static_page_pool<64> pool;  // 256 KiB: static, not on the stack
   boost::asio::io_context io;
+  uni::posix::uring_loop ring;  // the wait, unless the kernel refuses it or UNI_URING=0
   uni::posix::PosixClock clock(io);
+  char why_buf[120];
+  uni::text_writer why{why_buf, sizeof why_buf};
+  if (ring.open(why)) clock.use_ring(ring);
   uni::scheduler sched;
   uni::posix::pcap_writer pcap;
   inbox in{{}, uni::wait_queue(sched)};
@@ -216,19 +221,29 @@ int main(int argc, char** argv) {
   };
 
   uni::posix::TapNetif tap(io, pool, our_mac);
+  tap.use_ring(clock);
   if (auto r = tap.open(ifname); !r) {
     std::fprintf(stderr, "FAIL: %s\n", tap.error_message().c_str());
     return 1;
   }
   tap.set_receiver(receive);
   if (!pcap_path.empty() && pcap.open(pcap_path)) tap.record_to(&pcap);
-  uni::log_info("attached to TAP ", tap.name().c_str(), " as ", our_mac);
+  uni::log_info("attached to TAP ", tap.name().c_str(), " as ", our_mac, tap.on_ring() ? ", on io_uring" : ", on Asio: ",
+                 why.view());
 
   // The kernel's trigger: one ping, whose ARP request and echo request we expect.
   char arg0[] = "ping", arg1[] = "-c1", arg2[] = "-W2", arg3[] = "10.77.0.2";
   char* ping_argv[] = {arg0, arg1, arg2, arg3, nullptr};
   pid_t ping = -1;
-  if (::posix_spawnp(&ping, "ping", nullptr, nullptr, ping_argv, environ) != 0) {
+  posix_spawnattr_t attr;  // the ring blocks the signals it forwards: not the child's
+  ::posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::posix_spawnattr_setsigmask(&attr, &none);
+  ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  const int spawned = ::posix_spawnp(&ping, "ping", nullptr, &attr, ping_argv, environ);
+  ::posix_spawnattr_destroy(&attr);
+  if (spawned != 0) {
     std::fprintf(stderr, "FAIL: cannot run ping\n");
     return 1;
   }

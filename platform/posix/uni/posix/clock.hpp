@@ -13,9 +13,14 @@
 // With a busy-poll time (set_busy_poll, --busy-poll), a wait first polls for
 // that long: on a virtual machine a halted CPU takes tens of microseconds to
 // wake, which a latency-bound appliance may prefer to pay in CPU.
+// With a ring (use_ring, the TAP target: uni/posix/uring_loop.hpp) the wait is
+// the ring's instead: one io_uring_enter submits the turn's entries and waits
+// for a completion until t; the busy poll peeks at its completion queue.
 #pragma once
 
 #include <sys/prctl.h>
+
+#include <csignal>
 
 #include <array>
 #include <boost/asio/io_context.hpp>
@@ -25,6 +30,7 @@
 
 #include <uni/concepts.hpp>
 #include <uni/core/time.hpp>
+#include <uni/posix/uring_loop.hpp>
 
 namespace uni::posix {
 
@@ -45,6 +51,7 @@ class PosixClock {
   void wait_until(time_point t) {
     for (std::size_t i = 0; i < flushers_; ++i) flush_[i].run(flush_[i].device);
     time_point n = now();
+    if (ring_) return ring_wait(t, n);
     if (t <= n) {
       io_.poll_one();  // ready work: take what I/O is there, without blocking
       return;
@@ -75,7 +82,36 @@ class PosixClock {
 
   boost::asio::io_context& context() noexcept { return io_; }
 
+  // Waits on `ring` (open) from now on; the signals Asio handles wake it, and
+  // Asio's handlers they make ready run then.
+  // False (the clock stays on Asio) if the signals cannot be forwarded.
+  bool use_ring(uring_loop& ring) noexcept {
+    if (!ring.forward_signals({SIGINT, SIGTERM, SIGUSR1},
+                              [](void* io) { static_cast<boost::asio::io_context*>(io)->poll(); }, &io_))
+      return false;
+    ring_ = &ring;
+    return true;
+  }
+  uring_loop* ring() const noexcept { return ring_; }
+
  private:
+  void ring_wait(time_point t, time_point n) {
+    if (t <= n) {  // tasks are ready: what completed, without a wait
+      ring_->step();
+      return;
+    }
+    if (busy_poll_ > duration::zero()) {
+      const time_point until = n + busy_poll_ < t ? n + busy_poll_ : t;
+      while (true) {
+        if (ring_->poll() != 0) return;
+        n = now();
+        if (n >= until) break;
+      }
+      if (t <= n) return;
+    }
+    ring_->wait(t == time_never ? duration(-1) : t - n);
+  }
+
   struct flusher {
     void (*run)(void*) = nullptr;
     void* device = nullptr;
@@ -86,6 +122,7 @@ class PosixClock {
   std::array<flusher, max_flushers> flush_{};
   std::size_t flushers_ = 0;
   duration busy_poll_{};
+  uring_loop* ring_ = nullptr;
 };
 
 static_assert(Clock<PosixClock>);

@@ -9,7 +9,8 @@
 // ring (the pages its stores read into and write from: requests into them skip
 // pinning page by page), and submits what a scheduler turn queued just before
 // the clock's wait. Where the kernel or RLIMIT_MEMLOCK refuses the pool, the
-// disk works as before, and a debug line says why.
+// disk works as before, and a debug line says why. When the clock waits on an
+// io_uring (the TAP target), the disks' completions reach it there.
 #pragma once
 
 #include <array>
@@ -48,6 +49,7 @@ class posix_disks {
       std::array<queue*, count> each{};
       for (std::size_t i = 0; i < count; ++i) {
         UringDisk& d = drivers_[i].emplace(clock_.context(), sched_, static_cast<unsigned>(Config::block_queue_depth));
+        if (clock_.ring()) d.completions_to(*clock_.ring());
         char buf[320];
         text_writer why{buf, sizeof buf};
         if (!d.open(o.text("disk", i), buffered, why)) {

@@ -23,9 +23,10 @@
 #include <uni/posix/clock.hpp>
 #include <uni/posix/console.hpp>
 #include <uni/posix/disk_appliance.hpp>
+#include <uni/posix/huge_page_pool.hpp>
 #include <uni/posix/signals.hpp>
-#include <uni/posix/trace_file.hpp>
 #include <uni/posix/socket_stack.hpp>
+#include <uni/posix/trace_file.hpp>
 #include <uni/posix/unix_vchan.hpp>
 
 namespace uni::posix {
@@ -45,7 +46,8 @@ int run_socket_appliance(std::string_view name, int argc, char** argv, std::span
   PosixClock clock(io);
   clock.set_busy_poll(std::chrono::microseconds(opts->number("busy-poll")));
   trace_file<Config::trace> traced(*opts, Config::trace_events);
-  auto pool = std::make_unique<static_page_pool<Config::io_pages>>();
+  // In huge pages where the kernel gives them: a disk read of pages taken in a row is one DMA segment.
+  auto pool = std::make_unique<huge_page_pool<Config::io_pages>>();
   SocketStack stack(sched, io, *pool, bind);
   posix_disks<Config> disks(clock, sched, *pool);
   if (const int failed = disks.open(name, *opts); failed != 0) return failed;

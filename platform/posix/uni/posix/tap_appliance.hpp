@@ -35,11 +35,13 @@
 #include <uni/posix/clock.hpp>
 #include <uni/posix/console.hpp>
 #include <uni/posix/disk_appliance.hpp>
+#include <uni/posix/huge_page_pool.hpp>
 #include <uni/posix/pcap.hpp>
 #include <uni/posix/signals.hpp>
-#include <uni/posix/trace_file.hpp>
 #include <uni/posix/tap_netif.hpp>
+#include <uni/posix/trace_file.hpp>
 #include <uni/posix/unix_vchan.hpp>
+#include <uni/posix/uring_loop.hpp>
 #include <uni/sim/impaired_netif.hpp>
 #include <uni/stack.hpp>
 
@@ -66,6 +68,16 @@ struct tap_interface {
   stack_settings settings;
   std::optional<tap_stack<Config>> stack;
 };
+
+// One io_uring as the wait (uni/posix/uring_loop.hpp), or Asio's epoll where
+// the kernel refuses it or UNI_URING=0 asks so.
+inline void wait_on_ring(std::string_view name, uring_loop& ring, PosixClock& clock) {
+  char buf[160];
+  text_writer why{buf, sizeof buf};
+  if (ring.open(why) && !clock.use_ring(ring)) format_to(why, "signals cannot be forwarded to it");
+  if (clock.ring()) log_debug(name, ": waiting on io_uring (TAP frames, disks, timers and signals)");
+  else log_debug(name, ": io_uring not used (", why.view(), "): waiting on Asio's epoll");
+}
 
 // Runs `app(stack, options) -> task<int>` (or `app(stacks, options)` with several
 // network interfaces); returns the exit status.
@@ -104,11 +116,14 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<co
 
   install_console(target_flags::log_level_of(opts->text("log")));
   boost::asio::io_context io;
+  uring_loop ring;
   scheduler sched;
   PosixClock clock(io);
   clock.set_busy_poll(std::chrono::microseconds(opts->number("busy-poll")));
+  wait_on_ring(name, ring, clock);
   trace_file<Config::trace> traced(*opts, Config::trace_events);
-  auto pool = std::make_unique<static_page_pool<Config::io_pages>>();
+  // In huge pages where the kernel gives them: a disk read of pages taken in a row is one DMA segment.
+  auto pool = std::make_unique<huge_page_pool<Config::io_pages>>();
   std::uint64_t impair_seed = static_cast<std::uint64_t>(opts->number("impair-seed"));
   if (impair_seed == 0) impair_seed = std::random_device{}();
   if (impairment->impaired()) log_info(name, ": impairing traffic: ", opts->text("impair"), " (seed ", impair_seed, ")");
@@ -121,6 +136,7 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<co
     auto& f = (*ifs)[i].emplace(io, *pool, mac, sched, *impairment, impair_seed + i);
     const std::string ifname(opts->text("tap", i));
     const bool existed = ::if_nametoindex(ifname.c_str()) != 0;
+    f.tap.use_ring(clock);
     if (auto r = f.tap.open(ifname); !r) {
       log_error(name, ": ", f.tap.error_message().c_str());
       return 1;

@@ -31,6 +31,15 @@
 // transmit side only. What the offloads do to the bytes is uni/net/offload.hpp
 // (sans I/O, shared with other drivers); here is only the device: the virtio
 // header (uni/net/virtio_net_header.hpp), readv/writev, pages and counters.
+//
+// On a ring (use_ring: the clock waits on a uni/posix/uring_loop), the device
+// costs no system call of its own: reads stay posted on the ring, each into a
+// page of the pool (and a merged frame's buffer of its own), one for
+// request-reply traffic and up to rx_depth under bursts (refill()), so a burst
+// of frames needs no call between them and a completion is a frame, never an
+// empty read; a write is an entry that goes with the turn's one io_uring_enter,
+// its views held until it completes (tx_depth of them at once; past that, what
+// the ring holds is submitted and the frame written at once, in order).
 #pragma once
 
 #include <fcntl.h>
@@ -63,6 +72,7 @@
 #include <uni/net/virtio_net_header.hpp>
 #include <uni/posix/clock.hpp>
 #include <uni/posix/pcap.hpp>
+#include <uni/posix/uring_loop.hpp>
 
 namespace uni::posix {
 
@@ -77,6 +87,8 @@ class BasicTapNetif {
   static constexpr std::size_t gso_max_views = 128;  // payload views held for one GSO frame
   static constexpr std::size_t big_size = 65536;      // a merged received frame past its first page
   static constexpr std::size_t rx_reserve = 64;       // free pages a pool needs for the receive offload
+  static constexpr std::size_t rx_depth = 8;          // reads posted on a ring
+  static constexpr std::size_t tx_depth = 64;         // writes on a ring at once
 
   struct stats {
     std::uint64_t rx_frames = 0;
@@ -99,6 +111,13 @@ class BasicTapNetif {
   BasicTapNetif(const BasicTapNetif&) = delete;
   BasicTapNetif& operator=(const BasicTapNetif&) = delete;
   ~BasicTapNetif() { close(); }
+
+  // Reads and writes through the clock's ring, if it has one (call before open()).
+  void use_ring(PosixClock& clock) noexcept {
+    ring_ = clock.ring();
+    if (ring_) flush_before_waits(clock);  // which also re-posts the reads an empty pool left unposted
+  }
+  bool on_ring() const noexcept { return ring_ != nullptr; }
 
   // Attaches to the TAP device `ifname` (created if the caller may). On failure
   // error_message() says what to do.
@@ -134,7 +153,7 @@ class BasicTapNetif {
     // (we complete and cut them), if the pool can hold a merged frame's pages.
     rx_offload_ = false;
     if (set == 0 && vnet_ && want != "tx" && pool_.available() >= 4 * rx_reserve) {
-      if (!big_) big_.reset(new (std::nothrow) std::uint8_t[big_size]);
+      if (!big_) big_.reset(new (std::nothrow) std::uint8_t[big_size * (ring_ ? rx_depth : 1)]);
       rx_offload_ = big_ && ::ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) == 0;
     }
     if (set == 0 && !rx_offload_) (void)::ioctl(fd, TUNSETOFFLOAD, 0);  // a persistent device keeps the last setting
@@ -150,19 +169,34 @@ class BasicTapNetif {
     }
     name_ = ifr.ifr_name;
     fd_.assign(fd);
-    arm();
+    if (ring_) start_ring();
+    else arm();
     return {};
   }
 
   // Held segments leave before each of the clock's waits, not through a posted
   // handler (which costs the wait one more epoll_wait).
   void flush_before_waits(PosixClock& clock) noexcept {
-    loop_flushes_ = clock.before_each_wait([](void* self) { static_cast<BasicTapNetif*>(self)->flush(); }, this);
+    if (loop_flushes_) return;
+    loop_flushes_ = clock.before_each_wait(
+        [](void* self) {
+          auto& t = *static_cast<BasicTapNetif*>(self);
+          t.flush();
+          if (t.ring_) t.refill();
+        },
+        this);
   }
 
   void close() noexcept {
     flush();
     if constexpr (Offload) gso_.clear();
+    if (ring_ && fd_.is_open()) {  // the kernel gives back the pages and views it holds
+      closing_ = true;
+      for (rx_slot& r : rx_) ring_->retire(r);
+      if (tx_)
+        for (std::size_t i = 0; i < tx_depth; ++i) ring_->retire(tx_[i]);
+      closing_ = false;
+    }
     if (fd_.is_open()) {
       boost::system::error_code ec;
       fd_.cancel(ec);
@@ -205,34 +239,58 @@ class BasicTapNetif {
         return {};
       }
     }
-    std::array<iovec, max_fragments + 1> iov;
-    std::uint8_t plain[virtio_net_header_view::header_size] = {};
-    std::size_t n = 0;
-    if (vnet_) iov[n++] = iovec{plain, sizeof plain};
-    for (const view& f : frags) iov[n++] = iovec{f.data(), f.size()};
-    return write(iov.data(), n);
+    static constexpr std::uint8_t plain[virtio_net_header_view::header_size] = {};
+    return send({plain, vnet_ ? sizeof plain : 0}, {}, frags);
   }
 
   // Writes the held segments now (one frame, merged if there are several).
   void flush() noexcept {
     if constexpr (Offload) {
       if (gso_.empty()) return;
-      std::array<iovec, gso_max_views + 2> iov;
       std::uint8_t vh[virtio_net_header_view::header_size];
       const offload_info info = gso_.finish();
       virtio_net_header_view::emit(vh, info);
       if (info.gso != gso_kind::none) ++stats_.tx_gso_frames;
-      std::size_t n = 0;
-      iov[n++] = iovec{vh, sizeof vh};
-      const auto header = gso_.header();
-      iov[n++] = iovec{const_cast<std::uint8_t*>(header.data()), header.size()};
-      for (const view& p : gso_.payload()) iov[n++] = iovec{p.data(), p.size()};
-      (void)write(iov.data(), n);  // a lost frame is a lost segment: TCP sends it again
+      (void)send(vh, gso_.header(), gso_.payload());  // a lost frame is a lost segment: TCP sends it again
       gso_.clear();
     }
   }
 
  private:
+  static constexpr std::size_t tx_views = Offload ? gso_max_views : max_fragments;
+  static constexpr std::size_t max_header = 128;  // offload::tcp_gso_batch's
+  using bytes = std::span<const std::uint8_t>;
+
+  // The iovecs of a frame: the virtio header, the merged segments' headers, the views.
+  template <std::size_t N>
+  static std::size_t gather(std::array<iovec, N>& iov, bytes vh, bytes header, std::span<const view> views) noexcept {
+    std::size_t n = 0;
+    if (!vh.empty()) iov[n++] = iovec{const_cast<std::uint8_t*>(vh.data()), vh.size()};
+    if (!header.empty()) iov[n++] = iovec{const_cast<std::uint8_t*>(header.data()), header.size()};
+    for (const view& v : views) iov[n++] = iovec{v.data(), v.size()};
+    return n;
+  }
+
+  // Writes a frame: on the ring, an entry that holds copies of what it writes;
+  // else (or with every ring slot taken) a writev now.
+  result<void> send(bytes vh, bytes header, std::span<const view> views) noexcept {
+    if (ring_ && fd_.is_open()) {
+      if (tx_slot* s = free_tx_) {
+        free_tx_ = s->next_free;
+        if (!vh.empty()) std::memcpy(s->vh, vh.data(), vh.size());
+        if (!header.empty()) std::memcpy(s->header, header.data(), header.size());
+        for (std::size_t i = 0; i < views.size(); ++i) s->held[i] = views[i];
+        s->held_count = views.size();
+        const std::size_t n = gather(s->iov, {s->vh, vh.size()}, {s->header, header.size()}, views);
+        ::io_uring_prep_writev(ring_->entry(*s), fd_.native_handle(), s->iov.data(), static_cast<unsigned>(n), 0);
+        return {};
+      }
+      ring_->submit();  // the frames queued before this one go first
+    }
+    std::array<iovec, tx_views + 2> iov;
+    return write(iov.data(), gather(iov, vh, header, views));
+  }
+
   result<void> write(const iovec* iov, std::size_t n) noexcept {
     if (!fd_.is_open()) return fail(error::io);
     const ssize_t r = ::writev(fd_.native_handle(), iov, static_cast<int>(n));
@@ -283,7 +341,7 @@ class BasicTapNetif {
     view page = std::move(*next_);
     next_.reset();
     ++stats_.rx_reads;
-    if (r > hn) take(std::move(page), next_vh_, r - hn);
+    if (r > hn) take(std::move(page), next_vh_, r - hn, big_.get());
     if (burst_ && !read_ready()) return;
     arm();
   }
@@ -314,13 +372,13 @@ class BasicTapNetif {
       const ssize_t r = ::readv(fd_.native_handle(), iov, rx_offload_ ? 3 : 2);
       if (r <= 0) return r == 0 || read_failed(errno);
       ++stats_.rx_reads;
-      if (static_cast<std::size_t>(r) > hn) take(std::move(*page), vh, static_cast<std::size_t>(r) - hn);
+      if (static_cast<std::size_t>(r) > hn) take(std::move(*page), vh, static_cast<std::size_t>(r) - hn, big_.get());
     }
     return true;
   }
 
-  // A frame of n bytes read into `page` (and big_ past it), behind the virtio header vh.
-  void take(view page, std::span<std::uint8_t> vh, std::size_t n) noexcept {
+  // A frame of n bytes read into `page` (and `big` past it), behind the virtio header vh.
+  void take(view page, std::span<std::uint8_t> vh, std::size_t n, const std::uint8_t* big) noexcept {
     const offload_info info = virtio_net_header_view::parse(vh)->to_info();
     offload::rx_reject why{};
     const auto kind = offload::classify(info, n, page_size, &why);
@@ -333,7 +391,7 @@ class BasicTapNetif {
       if (*kind == offload::rx_kind::merged) {
         ++stats_.rx_gso_frames;
         const std::size_t in_page = std::min(n, page_size);
-        split({{page.data(), in_page}, {big_.get(), n - in_page}}, info.gso_size);
+        split({{page.data(), in_page}, {big, n - in_page}}, info.gso_size);
         return;
       }
     }
@@ -371,6 +429,111 @@ class BasicTapNetif {
       ++stats_.rx_no_buffers;
   }
 
+  // The ring's reads and writes: each slot is the completion of its entry.
+  struct rx_slot : uring_loop::completion {
+    BasicTapNetif* tap = nullptr;
+    std::optional<view> page;
+    std::uint8_t vh[virtio_net_header_view::header_size] = {};
+    std::uint8_t* big = nullptr;  // a merged frame's bytes past the page
+    std::array<iovec, 3> iov{};
+    bool cancelled = false;  // refill() asked the kernel to end it
+  };
+  struct tx_slot : uring_loop::completion {
+    BasicTapNetif* tap = nullptr;
+    std::array<iovec, tx_views + 2> iov{};
+    std::array<view, tx_views> held{};
+    std::size_t held_count = 0;
+    std::uint8_t vh[virtio_net_header_view::header_size] = {};
+    std::uint8_t header[max_header] = {};
+    tx_slot* next_free = nullptr;
+  };
+
+  void start_ring() {
+    if (!tx_) tx_ = std::make_unique<tx_slot[]>(tx_depth);  // start of day: ~6 KiB a slot
+    free_tx_ = nullptr;
+    for (std::size_t i = 0; i < tx_depth; ++i) {
+      tx_[i].tap = this;
+      tx_[i].done = [](uring_loop::completion& c, int res) { static_cast<tx_slot&>(c).tap->written(static_cast<tx_slot&>(c), res); };
+      tx_[i].next_free = free_tx_;
+      free_tx_ = &tx_[i];
+    }
+    for (std::size_t i = 0; i < rx_depth; ++i) {
+      rx_[i].tap = this;
+      rx_[i].big = rx_offload_ ? big_.get() + i * big_size : nullptr;
+      rx_[i].done = [](uring_loop::completion& c, int res) { static_cast<rx_slot&>(c).tap->read(static_cast<rx_slot&>(c), res); };
+    }
+    rx_failed_ = false;
+    refill();
+  }
+
+  // Posts the reads that are not at the kernel (each needs a page: an empty
+  // pool leaves some unposted until the next wait).
+  // How many stay posted follows the traffic: the kernel wakes every posted
+  // read for each frame (they all wait on the device), and all but one find it
+  // gone, so a request-reply flow keeps one; a turn that found every posted read
+  // completed (a burst) doubles them, up to rx_depth, and a turn of one frame,
+  // or the 8th turn in a row without any, halves them; the reads past the
+  // number are cancelled, so an idle device holds one page, as on Asio.
+  void refill() noexcept {
+    rx_idle_ = rx_turn_ == 0 ? rx_idle_ + 1 : 0;
+    if (rx_turn_ >= rx_want_) rx_want_ = std::min(2 * rx_want_, rx_depth);
+    else if ((rx_turn_ == 1 || rx_idle_ >= 8) && rx_want_ > 1) {
+      rx_want_ /= 2;
+      rx_idle_ = 0;
+    }
+    rx_turn_ = 0;
+    for (std::size_t i = 0; i < rx_depth; ++i) {
+      rx_slot& r = rx_[i];
+      if (i < rx_want_) {
+        if (r.in_flight == 0) post(r);
+      } else if (r.in_flight > 0 && !r.cancelled) {
+        r.cancelled = true;
+        ring_->cancel(r);
+      }
+    }
+  }
+  void post(rx_slot& r) noexcept {
+    if (closing_ || rx_failed_ || !fd_.is_open()) return;
+    if (!r.page) {
+      result<view> page = pool_.allocate();
+      if (!page) return;
+      r.page = std::move(*page);
+    }
+    const std::size_t hn = vnet_ ? sizeof r.vh : 0;
+    r.iov = {iovec{r.vh, hn}, iovec{r.page->data(), page_size}, iovec{r.big, rx_offload_ ? big_size : 0}};
+    ::io_uring_prep_readv(ring_->entry(r), fd_.native_handle(), r.iov.data(), rx_offload_ ? 3 : 2, 0);
+  }
+  void read(rx_slot& r, int res) noexcept {
+    r.cancelled = false;
+    if (closing_ || res == -ECANCELED) {
+      r.page.reset();
+      return;
+    }
+    if (res < 0) {
+      if (read_failed(-res)) post(r);
+      else rx_failed_ = true;  // the device is gone: stop reading it
+      return;
+    }
+    ++stats_.rx_reads;
+    ++rx_turn_;
+    const std::size_t hn = vnet_ ? sizeof r.vh : 0;
+    if (static_cast<std::size_t>(res) > hn) {
+      view page = std::move(*r.page);
+      r.page.reset();
+      take(std::move(page), r.vh, static_cast<std::size_t>(res) - hn, r.big);
+    }
+    if (static_cast<std::size_t>(&r - rx_.data()) < rx_want_) post(r);
+  }
+  void written(tx_slot& s, int res) noexcept {
+    for (std::size_t i = 0; i < s.held_count; ++i) s.held[i] = view{};
+    s.held_count = 0;
+    if (res >= 0) ++stats_.tx_writes;
+    else if (res == -EAGAIN || res == -ENOBUFS) ++stats_.tx_would_block;
+    else if (res != -ECANCELED) ++stats_.tx_errors;
+    s.next_free = free_tx_;
+    free_tx_ = &s;
+  }
+
   bool read_failed(int e) noexcept {
     if (e == EAGAIN || e == EINTR) return true;  // nothing more for now
     ++stats_.rx_errors;
@@ -397,6 +560,15 @@ class BasicTapNetif {
   std::optional<view> next_;
   std::uint8_t next_vh_[virtio_net_header_view::header_size] = {};
   bool burst_ = false;
+  uring_loop* ring_ = nullptr;
+  std::array<rx_slot, rx_depth> rx_{};
+  std::size_t rx_want_ = 1;  // reads kept posted (refill())
+  std::size_t rx_turn_ = 0;  // frames read since the last refill
+  std::size_t rx_idle_ = 0;  // refills in a row without a frame
+  std::unique_ptr<tx_slot[]> tx_;
+  tx_slot* free_tx_ = nullptr;
+  bool closing_ = false;    // close() is taking the ring's entries back
+  bool rx_failed_ = false;  // a ring read failed: the device is gone
   // Only a device that offloads TCP holds segments to merge: an image without TCP
   // has no batching code at all (tests/scripts/symbols.sh).
   struct no_batch {};

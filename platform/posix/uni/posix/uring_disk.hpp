@@ -31,6 +31,10 @@
 // file, no permission, a file system that refuses O_DIRECT (and that
 // --disk-cache would run it), a size that is not a whole number of sectors.
 //
+// On the TAP target the clock waits on a uni/posix/uring_loop instead of Asio
+// (completions_to): that ring polls this one's descriptor, and no eventfd is
+// made.
+//
 // Each request in flight has a slot of its own (a fixed table, made at open):
 // its iovecs and a share of its views, so a task cancelled while the kernel
 // still owns its pages cannot free them under the kernel: the slot keeps them
@@ -66,6 +70,7 @@
 #include <uni/core/scheduler.hpp>
 #include <uni/core/task.hpp>
 #include <uni/posix/clock.hpp>
+#include <uni/posix/uring_loop.hpp>
 
 namespace uni::posix {
 
@@ -151,21 +156,34 @@ class UringDisk {
     // per entry and per io_uring_enter. Where the kernel refuses, plain ones.
     fixed_file_ = ::io_uring_register_files(&ring_, &fd_, 1) == 0;
     (void)::io_uring_register_ring_fd(&ring_);
+    make_slots();
+    path_ = p;
+    buffered_ = buffered;
+    if (loop_) {
+      watch();
+      return true;
+    }
     const int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (efd < 0 || ::io_uring_register_eventfd(&ring_, efd) < 0) {
       if (efd >= 0) ::close(efd);
       return format_to(why, "io_uring: cannot register an eventfd"), close(), false;
     }
     notify_.assign(efd);
-    slots_ = std::make_unique<slot[]>(depth_);
-    for (unsigned i = 0; i < depth_; ++i) {
-      slots_[i].next_free = free_;
-      free_ = &slots_[i];
-    }
-    path_ = p;
-    buffered_ = buffered;
     arm();
     return true;
+  }
+
+  // Completions reach the platform's wait through `loop`, which polls this
+  // disk's ring (call before open()), instead of an eventfd watched by Asio.
+  void completions_to(uring_loop& loop) noexcept {
+    loop_ = &loop;
+    watch_.disk = this;
+    watch_.done = [](uring_loop::completion& c, int res) {
+      UringDisk& d = *static_cast<ring_watch&>(c).disk;
+      if (res == -ECANCELED || !d.ring_open_ || !d.loop_) return;  // closing
+      d.reap();
+      d.watch();
+    };
   }
 
   // Registers `memory` with the kernel (io_uring's fixed buffers, at most
@@ -315,6 +333,19 @@ class UringDisk {
     s.count -= i;
   }
 
+  void make_slots() {
+    slots_ = std::make_unique<slot[]>(depth_);
+    free_ = nullptr;
+    for (unsigned i = 0; i < depth_; ++i) {
+      slots_[i].next_free = free_;
+      free_ = &slots_[i];
+    }
+  }
+
+  // The loop's one-shot poll of this ring, re-made after each reap: it
+  // completes at once if completions arrived in between.
+  void watch() noexcept { loop_->poll_readable(ring_.ring_fd, watch_); }
+
   // Whether `io` lies inside one registered region, and which.
   bool registered(const iovec& io, std::uint16_t& region) const noexcept {
     const auto at = reinterpret_cast<std::uintptr_t>(io.iov_base);
@@ -430,7 +461,11 @@ class UringDisk {
     if (!ring_open_ || ::io_uring_sq_ready(&ring_) == 0) return;
     ++stats_.submits;
     if (const int n = ::io_uring_submit(&ring_); n > 0) submitted_ += static_cast<std::uint64_t>(n);
-    stats_.at_submit += reap();  // what the kernel finished inline (page-cache hits, errors)
+    // What the kernel finished inline (page-cache hits, errors). Not with a
+    // loop: it runs this just before it waits, computing its deadline first,
+    // and would sleep on tasks woken here; left on the ring, they make the
+    // loop's poll of it complete within the same io_uring_enter.
+    if (!loop_) stats_.at_submit += reap();
   }
 
   // Completions: the eventfd counts them; each wakes its task (or, for a
@@ -474,6 +509,10 @@ class UringDisk {
   }
 
   void close() noexcept {
+    if (uring_loop* l = std::exchange(loop_, nullptr)) {  // the loop's poll of this ring ends first
+      if (watch_.in_flight > 0) l->retire(watch_);
+      loop_ = l;
+    }
     if (ring_open_) {
       ::io_uring_queue_exit(&ring_);  // the kernel finishes what it has first
       ring_open_ = false;
@@ -494,6 +533,11 @@ class UringDisk {
   unsigned depth_;
   wait_queue slots_free_;
   boost::asio::posix::stream_descriptor notify_;
+  struct ring_watch : uring_loop::completion {
+    UringDisk* disk = nullptr;
+  };
+  uring_loop* loop_ = nullptr;  // completions_to()
+  ring_watch watch_;
   io_uring ring_{};
   bool ring_open_ = false;
   bool fixed_file_ = false;  // fd_ is registered with the ring, as file 0

@@ -1,0 +1,243 @@
+// uni/posix/uring_loop.hpp: uring_loop, one io_uring as the platform's one wait
+// on the POSIX TAP target (PosixClock::use_ring).
+//
+// Each turn of the run loop costs one io_uring_enter: it submits what the turn
+// queued (TAP writes, re-posted TAP reads) and waits, until the next timer
+// deadline at most, for the first completion (a TAP frame, a disk's ring, a
+// signal). Asio's epoll, its eventfd and its re-arming epoll_ctl are out of
+// the path. Devices put entries on the ring with entry(c): the entry's
+// user_data is `c`, whose `done` runs when the completion is reaped, from the
+// clock's wait (never inside a device's call).
+//
+// Signals stay Asio's (signal_set: SIGINT, SIGTERM, SIGUSR1): forward_signals()
+// blocks them and watches a signalfd from the ring, so a wait ends when one is
+// pending even while the loop is busy; then they are let in (Asio's handlers
+// run, writing Asio's pipe), blocked again, and `after` (io_context::poll) runs
+// what Asio made ready. Blocked signals are inherited by children: a TAP
+// appliance spawns none.
+//
+// UNI_URING=0 in the environment refuses the ring, for comparisons and to test
+// the Asio path; so do an old kernel, seccomp or RLIMIT_MEMLOCK, and the
+// appliance then runs on Asio (tap_appliance.hpp says so in a debug line).
+#pragma once
+
+#include <liburing.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+#include <string_view>
+
+#include <uni/core/format.hpp>
+#include <uni/core/time.hpp>
+
+namespace uni::posix {
+
+class uring_loop {
+ public:
+  static constexpr unsigned entries = 256;  // submission queue; the completion queue is twice that
+
+  // What a ring entry's user_data points to: `done(c, res)` runs for its completion.
+  struct completion {
+    void (*done)(completion&, int res) = nullptr;
+    unsigned in_flight = 0;  // entries of it at the kernel (the loop counts them)
+  };
+
+  struct stats {
+    std::uint64_t enters = 0;       // io_uring_enter calls (submits and waits)
+    std::uint64_t completions = 0;
+    std::uint64_t signals = 0;      // wake-ups by a forwarded signal
+    std::uint64_t full = 0;         // entries that found the submission queue full (it was submitted first)
+  };
+
+  uring_loop() = default;
+  uring_loop(const uring_loop&) = delete;
+  uring_loop& operator=(const uring_loop&) = delete;
+  ~uring_loop() { close(); }
+
+  // Whether UNI_URING allows the ring (anything but "0").
+  static bool wanted() noexcept {
+    const char* v = std::getenv("UNI_URING");
+    return !(v && std::string_view(v) == "0");
+  }
+
+  // Sets the ring up; false with the reason in `why`.
+  bool open(text_writer& why) {
+    if (!wanted()) return format_to(why, "UNI_URING=0"), false;
+    io_uring_params p{};
+    p.flags = IORING_SETUP_CQSIZE;
+    p.cq_entries = 2 * entries;
+    if (const int e = ::io_uring_queue_init_params(entries, &ring_, &p); e < 0)
+      return format_to(why, "io_uring_setup: ", std::strerror(-e)), false;
+    if (!(p.features & IORING_FEAT_EXT_ARG)) {  // a wait with a timeout in one call (Linux 5.11)
+      ::io_uring_queue_exit(&ring_);
+      return format_to(why, "the kernel's io_uring cannot wait with a timeout (Linux 5.11)"), false;
+    }
+    (void)::io_uring_register_ring_fd(&ring_);
+    open_ = true;
+    return true;
+  }
+  bool is_open() const noexcept { return open_; }
+  const stats& statistics() const noexcept { return stats_; }
+
+  // A fresh entry for `c` (its user_data set). When the submission queue is
+  // full, what it holds is submitted first (no wait).
+  io_uring_sqe* entry(completion& c) noexcept {
+    io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
+    if (!sqe) {
+      ++stats_.full;
+      submit();
+      sqe = ::io_uring_get_sqe(&ring_);
+    }
+    ::io_uring_sqe_set_data(sqe, &c);
+    ++c.in_flight;
+    return sqe;
+  }
+  // Submits the queued entries now (one io_uring_enter), without waiting.
+  void submit() noexcept {
+    held_turns_ = 0;
+    if (::io_uring_sq_ready(&ring_) == 0) return;
+    ++stats_.enters;
+    (void)::io_uring_submit(&ring_);
+  }
+  bool has_unsubmitted() const noexcept { return ::io_uring_sq_ready(&ring_) != 0; }
+
+  // Runs the completions there are, submitting first what is queued; no wait.
+  // Returns how many ran.
+  unsigned poll() noexcept {
+    submit();
+    return reap();
+  }
+  // The same between turns that have tasks ready: the entries queued wait for
+  // the turn that waits (which submits them in its one call), unless they have
+  // waited `patience` turns (a loop that is never idle).
+  unsigned step() noexcept {
+    if (has_unsubmitted() && ++held_turns_ >= patience) submit();
+    return reap();
+  }
+  // One turn: a reply sent from a frame's handling goes with the next wait
+  // (ping: one enter an echo), and under load (memcache, 50 connections) no
+  // reply waits behind more than one busy turn (a patience of 4 cost them
+  // throughput, noisy as it was measured).
+  static constexpr unsigned patience = 2;
+
+  // Submits what is queued and waits for a completion, `timeout` at most (a
+  // negative one: no limit); then runs the completions. One io_uring_enter.
+  unsigned wait(duration timeout) noexcept {
+    if (::io_uring_cq_ready(&ring_) != 0) return step();  // completions there already
+    held_turns_ = 0;
+    io_uring_cqe* cqe = nullptr;
+    ++stats_.enters;
+    if (timeout < duration::zero()) {
+      (void)::io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, nullptr, nullptr);
+    } else {
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
+      __kernel_timespec ts{ns / 1000000000, ns % 1000000000};
+      (void)::io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    }
+    return reap();
+  }
+
+  // Asks the kernel to end `c`'s entries, and runs the ring until they have
+  // (their `done` sees -ECANCELED, or their result), a second at most. For a
+  // device that closes while the loop goes on.
+  void retire(completion& c) noexcept {
+    if (!open_) return;
+    for (int turn = 0; c.in_flight > 0 && turn < 1000; ++turn) {
+      cancel(c);
+      wait(std::chrono::milliseconds(1));
+    }
+  }
+  // Queues a request to end `c`'s entries (their `done` sees -ECANCELED, or
+  // their result if they completed first); no wait.
+  void cancel(completion& c) noexcept {
+    io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
+    if (!sqe) {
+      submit();
+      sqe = ::io_uring_get_sqe(&ring_);
+    }
+    ::io_uring_prep_cancel(sqe, &c, IORING_ASYNC_CANCEL_ALL);
+    ::io_uring_sqe_set_data(sqe, nullptr);
+  }
+
+  // Blocks `signals` and wakes the wait when one is pending (above); then lets
+  // them in and calls after(arg).
+  bool forward_signals(std::initializer_list<int> signals, void (*after)(void*), void* arg) noexcept {
+    sigemptyset(&forwarded_);
+    for (const int s : signals) sigaddset(&forwarded_, s);
+    if (::sigprocmask(SIG_BLOCK, &forwarded_, nullptr) != 0) return false;
+    signal_fd_ = ::signalfd(-1, &forwarded_, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (signal_fd_ < 0) {
+      (void)::sigprocmask(SIG_UNBLOCK, &forwarded_, nullptr);
+      return false;
+    }
+    after_ = after;
+    after_arg_ = arg;
+    signal_.loop = this;
+    signal_.done = [](completion& c, int res) {
+      uring_loop& l = *static_cast<signal_watch&>(c).loop;
+      if (res == -ECANCELED || l.signal_fd_ < 0) return;
+      ++l.stats_.signals;
+      (void)::sigprocmask(SIG_UNBLOCK, &l.forwarded_, nullptr);  // the pending ones are delivered here
+      (void)::sigprocmask(SIG_BLOCK, &l.forwarded_, nullptr);
+      l.after_(l.after_arg_);
+      l.watch_signals();
+    };
+    watch_signals();
+    return true;
+  }
+
+  // A one-shot poll of `fd` for input: `c` completes when it is readable (at
+  // once if it is already).
+  void poll_readable(int fd, completion& c) noexcept { ::io_uring_prep_poll_add(entry(c), fd, POLLIN); }
+
+  void close() noexcept {
+    if (signal_fd_ >= 0) {
+      ::close(signal_fd_);
+      signal_fd_ = -1;
+      (void)::sigprocmask(SIG_UNBLOCK, &forwarded_, nullptr);
+    }
+    if (open_) ::io_uring_queue_exit(&ring_);
+    open_ = false;
+  }
+
+ private:
+  unsigned reap() noexcept {
+    io_uring_cqe* cqe = nullptr;
+    unsigned seen = 0;
+    // One at a time: a `done` may queue entries, or retire() reap inside it.
+    while (::io_uring_peek_cqe(&ring_, &cqe) == 0 && cqe) {
+      auto* c = static_cast<completion*>(::io_uring_cqe_get_data(cqe));
+      const int res = cqe->res;
+      ::io_uring_cqe_seen(&ring_, cqe);
+      ++seen;
+      if (!c) continue;  // a cancel's own completion
+      --c->in_flight;
+      c->done(*c, res);
+    }
+    stats_.completions += seen;
+    return seen;
+  }
+
+  void watch_signals() noexcept { poll_readable(signal_fd_, signal_); }
+
+  io_uring ring_{};
+  bool open_ = false;
+  unsigned held_turns_ = 0;  // turns the queued entries have waited (step())
+  stats stats_;
+  int signal_fd_ = -1;
+  sigset_t forwarded_{};
+  struct signal_watch : completion {
+    uring_loop* loop = nullptr;
+  } signal_;
+  void (*after_)(void*) = nullptr;
+  void* after_arg_ = nullptr;
+};
+
+}  // namespace uni::posix
