@@ -147,9 +147,10 @@ class vchan_server {
   // dom0 reads every node anyway).
   task<result<void>> publish(std::string_view path, domid_t peer) {
     if (self_ < 0) {
-      auto id = co_await xs_.read("domid");
+      xenstore::value id;
       std::uint64_t n = 0;
-      if (!id || !detail::parse_number(id->view(), n) || n >= DOMID_FIRST_RESERVED) co_return fail(error::no_device);
+      if (!co_await xs_.read(id, "domid") || !detail::parse_number(id.view(), n) || n >= DOMID_FIRST_RESERVED)
+        co_return fail(error::no_device);
       self_ = static_cast<int>(n);
     }
     xenstore::permissions perms;
@@ -294,13 +295,13 @@ class vchan_client {
   task<result<stream>> connect(std::string_view path, domid_t server, duration timeout) {
     release();
     if (lost_ + pages_.size() > lost_pages_.size()) co_return fail(error::no_buffers);
-    char node[160];
     const time_point deadline = sched_.now() + timeout;
     std::uint64_t ref = 0, port = 0;
     for (;;) {
-      auto r = co_await xs_.read(detail::vchan_node(node, path, "ring-ref"));
-      auto e = co_await xs_.read(detail::vchan_node(node, path, "event-channel"));
-      if (r && e && detail::parse_number(r->view(), ref) && detail::parse_number(e->view(), port)) break;
+      xenstore::value r, e;
+      const bool read_r = static_cast<bool>(co_await xs_.read(r, path, "ring-ref"));
+      const bool read_e = static_cast<bool>(co_await xs_.read(e, path, "event-channel"));
+      if (read_r && read_e && detail::parse_number(r.view(), ref) && detail::parse_number(e.view(), port)) break;
       if (sched_.now() >= deadline) co_return fail(error::timed_out);
       co_await sched_.sleep_for(std::chrono::milliseconds(50));
     }

@@ -69,8 +69,6 @@ class xenstore {
   task<result<std::size_t>> read(value& v, std::string_view dir, std::string_view leaf) {
     return request({XS_READ, 0, {dir, "/", leaf, nul}, v.bytes, sizeof v.bytes, &v.size});
   }
-  // The same, as a value (vchan's reads).
-  task<result<value>> read(std::string_view path) { return fetch({XS_READ, 0, {path, nul}}); }
 
   // The requests whose reply is an acknowledgement ("OK") give its length, or
   // the error. (Not coroutines of their own: each is one request's task.)
@@ -163,17 +161,6 @@ class xenstore {
     bool done = false;
     bool truncated = false;
   };
-
-  // A read's reply, in the value it returns.
-  task<result<value>> fetch(message m) {
-    value v;
-    m.out = v.bytes;
-    m.cap = sizeof v.bytes;
-    auto r = co_await request(m);
-    if (!r) co_return fail(r.err());
-    v.size = *r;
-    co_return v;
-  }
 
   // Sends `m` once the requests before it are answered, and waits for its reply.
   // (The one coroutine every call shares, beside read's: each coroutine costs a
