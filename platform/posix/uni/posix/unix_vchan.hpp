@@ -21,9 +21,10 @@
 
 #include <uni/core/log.hpp>
 #include <uni/devices.hpp>
+#include <uni/net/transport.hpp>
 #include <uni/options.hpp>
 #include <uni/posix/appliance_options.hpp>
-#include <uni/posix/socket_stack.hpp>
+#include <uni/posix/socket_readiness.hpp>
 
 namespace uni::posix {
 
