@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   }
   if (bs == 0 || bs > max_bs || qd == 0 || qd > max_qd) return std::fprintf(stderr, "bs <= 4 MiB, qd 1..32\n"), 2;
   boost::asio::io_context io;
-  uni::posix::uring_loop ring;  // the wait, as on the TAP target (UNI_URING=0: Asio's epoll, as before)
+  uni::posix::uring_loop ring;  // the wait with UNI_URING=1, as on the TAP target (else Asio's epoll)
   scheduler sched;
   PosixClock clock(io);
   std::unique_ptr<static_page_pool<pool_pages>> small;  // each deleted as its own type
@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
   text_writer why{buf, sizeof buf};
   char ring_buf[120];
   text_writer no_ring{ring_buf, sizeof ring_buf};
-  if (ring.open(no_ring) && clock.use_ring(ring)) disk.completions_to(ring);
+  if (uni::posix::uring_loop::wanted() && ring.open(no_ring) && clock.use_ring(ring)) disk.completions_to(ring);
   if (!disk.open(argv[1], buffered, why))
     return std::fprintf(stderr, "%.*s\n", static_cast<int>(why.size()), why.view().data()), 1;
   if (bs % disk.sector_size() != 0) return std::fprintf(stderr, "bs is not a multiple of the sector size\n"), 2;

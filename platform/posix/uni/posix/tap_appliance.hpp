@@ -69,12 +69,13 @@ struct tap_interface {
   std::optional<tap_stack<Config>> stack;
 };
 
-// One io_uring as the wait (uni/posix/uring_loop.hpp), or Asio's epoll where
-// the kernel refuses it or UNI_URING=0 asks so.
+// One io_uring as the wait (uni/posix/uring_loop.hpp) when UNI_URING=1 asks for
+// it and the kernel allows it; else Asio's epoll.
 inline void wait_on_ring(std::string_view name, uring_loop& ring, PosixClock& clock) {
   char buf[160];
   text_writer why{buf, sizeof buf};
-  if (ring.open(why) && !clock.use_ring(ring)) format_to(why, "signals cannot be forwarded to it");
+  if (!uring_loop::wanted()) format_to(why, "UNI_URING=1 not set");
+  else if (ring.open(why) && !clock.use_ring(ring)) format_to(why, "signals cannot be forwarded to it");
   if (clock.ring()) log_debug(name, ": waiting on io_uring (TAP frames, disks, timers and signals)");
   else log_debug(name, ": io_uring not used (", why.view(), "): waiting on Asio's epoll");
 }
