@@ -32,7 +32,6 @@
 // server has a fixed address.
 struct dns_config : uni::default_config {
   static constexpr bool tcp = !UNI_DNS_UDP_ONLY;
-  static constexpr bool device_offloads = false;  // TCP here carries a few answers, no bulk
   static constexpr std::size_t udp_queue = 256;
   static constexpr std::size_t io_pages = 4096;
   // Traced when built with tracing (dns-traced: uni_add_appliance(... TRACE)); --trace FILE then writes it.

@@ -29,7 +29,7 @@ struct default_config {
   static constexpr bool dhcp_by_default = true;
   // The devices' TCP offloads (TAP's and netfront's segmentation and checksum
   // offloads, with TCP only): worth their code (~7.7 KB of a Xen image) where TCP
-  // carries bulk data; an appliance whose TCP carries little (DNS) leaves them out.
+  // carries bulk data; an appliance whose TCP carries little may leave them out.
   static constexpr bool device_offloads = true;
 
   // Tracing (uni/trace/): with `trace`, the stack records its tasks, timers, frames,
