@@ -92,12 +92,7 @@ class uring_loop {
   // A fresh entry for `c` (its user_data set). When the submission queue is
   // full, what it holds is submitted first (no wait).
   io_uring_sqe* entry(completion& c) noexcept {
-    io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
-    if (!sqe) {
-      ++stats_.full;
-      submit();
-      sqe = ::io_uring_get_sqe(&ring_);
-    }
+    io_uring_sqe* sqe = next_sqe();
     ::io_uring_sqe_set_data(sqe, &c);
     ++c.in_flight;
     return sqe;
@@ -160,11 +155,7 @@ class uring_loop {
   // Queues a request to end `c`'s entries (their `done` sees -ECANCELED, or
   // their result if they completed first); no wait.
   void cancel(completion& c) noexcept {
-    io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
-    if (!sqe) {
-      submit();
-      sqe = ::io_uring_get_sqe(&ring_);
-    }
+    io_uring_sqe* sqe = next_sqe();
     ::io_uring_prep_cancel(sqe, &c, IORING_ASYNC_CANCEL_ALL);
     ::io_uring_sqe_set_data(sqe, nullptr);
   }
@@ -211,6 +202,17 @@ class uring_loop {
   }
 
  private:
+  // A free submission entry; when the queue is full, what it holds is submitted first.
+  io_uring_sqe* next_sqe() noexcept {
+    io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
+    if (!sqe) {
+      ++stats_.full;
+      submit();
+      sqe = ::io_uring_get_sqe(&ring_);
+    }
+    return sqe;
+  }
+
   unsigned reap() noexcept {
     io_uring_cqe* cqe = nullptr;
     unsigned seen = 0;
