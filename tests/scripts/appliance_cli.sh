@@ -15,7 +15,6 @@ work=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-port=$((20000 + RANDOM % 20000))
 
 # expect STATUS TEXT CMD...: CMD ends within 10 s with STATUS and says TEXT (stderr or stdout).
 expect() {
@@ -35,16 +34,32 @@ refused() {
   echo "ok: $(basename "$1") ${*:2} -> 2: $(cat "$work/err")"
 }
 
-# A port in use (TCP and UDP): held by a listener of our own.
+# A port in use (TCP and UDP): held by a listener of our own. Other tests run beside
+# this one, so the holder tries ports until one binds both ways and its next two are
+# free too (the zone and SIGUSR1 checks below use them), then says which.
 python3 -c '
-import socket, sys, time
-p = int(sys.argv[1])
-t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(("127.0.0.1", p)); t.listen()
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", p))
-print("held", flush=True); time.sleep(60)' "$port" >"$work/held" &
+import random, socket, time
+def free(p):
+    try:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            with socket.socket(socket.AF_INET, kind) as s: s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+for p in random.sample(range(20000, 40000), 200):
+    t = socket.socket(); u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(("127.0.0.1", p)); t.listen()
+        u.bind(("127.0.0.1", p))
+    except OSError:
+        t.close(); u.close(); continue
+    if free(p + 1) and free(p + 2):
+        print("held", p, flush=True); time.sleep(60)
+    t.close(); u.close()' >"$work/held" &
 pids+=($!)
 for _ in $(seq 50); do grep -q held "$work/held" && break; sleep 0.1; done
-grep -q held "$work/held" || fail "could not hold port $port"
+grep -q held "$work/held" || fail "could not hold a port"
+port=$(awk '/held/ {print $2}' "$work/held")
 
 # 1. Start-up failures end the process at once with the service's status.
 expect 1 "cannot listen on port $port: in use" "$tcp_echo" --port "$port"
