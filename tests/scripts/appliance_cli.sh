@@ -36,7 +36,8 @@ refused() {
 
 # A port in use (TCP and UDP): held by a listener of our own. Other tests run beside
 # this one, so the holder tries ports until one binds both ways and its next two are
-# free too (the zone and SIGUSR1 checks below use them), then says which.
+# free too (the zone and SIGUSR1 checks below use them), then says which. Ports
+# stay below Linux's ephemeral range (32768 up), where other tests' clients take theirs.
 python3 -c '
 import random, socket, time
 def free(p):
@@ -46,7 +47,7 @@ def free(p):
         return True
     except OSError:
         return False
-for p in random.sample(range(20000, 40000), 200):
+for p in random.sample(range(20000, 32000), 200):
     t = socket.socket(); u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(("127.0.0.1", p)); t.listen()

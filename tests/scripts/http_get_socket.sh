@@ -13,7 +13,7 @@ work=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-web_port=$((20000 + RANDOM % 20000)) dns_port=$((web_port + 1))
+web_port=$((20000 + RANDOM % 12000)) dns_port=$((web_port + 1))
 
 mkdir "$work/files"
 head -c 300000 /dev/urandom >"$work/files/data.bin"

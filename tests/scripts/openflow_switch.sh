@@ -34,7 +34,7 @@ SW=uni-ofs-sw-$tag
 hosts=(uni-ofs-h1-$tag uni-ofs-h2-$tag uni-ofs-h3-$tag)
 dir=$(mktemp -d)
 ctl_port=$((20000 + RANDOM % 10000))
-of_port=$((30000 + RANDOM % 10000))
+of_port=$((30000 + RANDOM % 2000))
 mgmt=10.78.$n
 net=10.79.$n
 cleanup() {

@@ -5,7 +5,7 @@
 #   tcp_echo_socket.sh PATH_TO_tcp-echo-socket
 set -euo pipefail
 app=$1
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 dir=$(mktemp -d)
 pid=
 # On failure the appliance's log tells why (a sanitizer report, an error).

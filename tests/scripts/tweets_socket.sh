@@ -9,7 +9,7 @@
 #   tweets_socket.sh PATH_TO_tweets-socket
 set -euo pipefail
 app=$1
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 work=$(mktemp -d /var/tmp/uni-tweets-XXXXXX)  # a real file system: /tmp may refuse O_DIRECT
 log=$work/log
 pid=

@@ -4,7 +4,7 @@
 #   udp_echo_socket.sh PATH_TO_udp-echo-socket
 set -euo pipefail
 app=$1
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 log=$(mktemp)
 trap 'kill "$pid" 2>/dev/null || true; rm -f "$log"' EXIT
 "$app" --port "$port" 2>"$log" &

@@ -26,7 +26,7 @@ export MTOOLS_SKIP_CHECK=1
 start() {  # start FLAGS...: runs the appliance on a free port, sets BASE
   local port
   for _ in 1 2 3 4 5; do
-    port=$((20000 + RANDOM % 20000))
+    port=$((20000 + RANDOM % 12000))
     "$app" --port "$port" "$@" >"$WORK/log" 2>&1 &
     pid=$!
     for _ in $(seq 150); do grep -q "listening on" "$WORK/log" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
