@@ -19,7 +19,10 @@
 // handler posted at the first one), or as soon as any other frame must go out,
 // which keeps the order of frames. The kernel delivers such a frame to its own
 // TCP whole, or cuts it into the original segments if it forwards it.
-// A segment that cannot be merged goes out as it is. Received frames carry a
+// A segment that cannot be merged goes out as it is. TCP's checksums are left
+// to the host (completes_tcp_checksums(): VIRTIO_NET_HDR_F_NEEDS_CSUM on each TCP
+// frame, as netfront's csum_blank), which delivers such frames to its own
+// sockets without summing them at all. Received frames carry a
 // virtio header too. On receive, the device is told we take partial checksums
 // and merged TCP frames (TUNSETOFFLOAD: TUN_F_CSUM, TUN_F_TSO4): a Linux sender
 // then hands over up to 64 KiB per read() without cutting or checksumming it,
