@@ -69,8 +69,8 @@ EOF
 # $N_IP. Sets `work` (a scratch folder) and `pids` (what the caller starts there);
 # on exit those processes are killed and the namespaces and folder removed.
 two_namespaces() {
-  NS_C="uni-$1-c-$$"
-  NS_N="uni-$1-n-$$"
+  NS_C="uni-${UNI_NETNS_TAG:+$UNI_NETNS_TAG-}$1-c-$$"  # UNI_NETNS_TAG: whose namespaces, as tests/integration/netns.sh
+  NS_N="uni-${UNI_NETNS_TAG:+$UNI_NETNS_TAG-}$1-n-$$"
   TAP_PEER=10.95.0.1 UNI_IP=10.95.0.2 C_IP=10.96.0.1 N_IP=10.96.0.2
   work=$(mktemp -d)
   pids=()

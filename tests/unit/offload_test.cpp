@@ -415,3 +415,58 @@ TEST_CASE("a TCP header emitted with a partial checksum, completed as a device d
   REQUIRE(offload::complete_partial_checksum(segment, info));
   CHECK(std::equal(whole, whole + hl, segment.begin()));
 }
+
+TEST_CASE("a TCP frame left with a partial checksum says where the device completes it (VIRTIO_NET_HDR_F_NEEDS_CSUM)",
+          "[offload]") {
+  pool_fixture px;
+  const flow f;
+  const bytes whole = segment(f, f.seq, f.id, 0x18, frames::pattern(1000));
+  // What a stack with partial checksums emits: the pseudo-header's sum in the TCP checksum field.
+  bytes partial = whole;
+  checksum_accumulator pseudo;
+  offload::add_tcp_pseudo_header(pseudo, partial.data() + 14, partial.size() - 34);
+  offload::tcp::checksum::set(partial.data() + 34, pseudo.folded());
+  // Ethernet, IPv4 and TCP headers in views of their own, as the layers give them.
+  const std::vector<view> frags{px.copy(partial.data(), 14), px.copy(partial.data() + 14, 20),
+                                px.copy(partial.data() + 34, partial.size() - 34)};
+  offload_info info;
+  REQUIRE(offload::partial_tcp_checksum(frags, info));
+  CHECK(info.csum_partial);
+  CHECK(info.csum_start == 34);
+  CHECK(info.csum_offset == 16);
+  CHECK(info.gso == gso_kind::none);
+  bytes completed = partial;
+  REQUIRE(offload::complete_partial_checksum(completed, info));
+  CHECK(completed == whole);
+
+  // Held alone by a GSO batch, it leaves with the same header; asked without, an all-zero one.
+  offload::tcp_gso_batch<16> b;
+  auto held = px.fragments(partial, 54);
+  REQUIRE(b.start(held, partial.size()));
+  const offload_info lone = b.finish(true);
+  CHECK(lone.csum_partial);
+  CHECK(lone.csum_start == info.csum_start);
+  CHECK(lone.csum_offset == info.csum_offset);
+  CHECK(lone.gso == gso_kind::none);
+  CHECK_FALSE(b.finish().csum_partial);
+  std::uint8_t vh[10];
+  virtio_net_header_view::emit(vh, lone);
+  CHECK(vh[0] == virtio_net_header_view::needs_csum);
+
+  // Any other frame keeps a whole checksum: UDP, ARP, a fragment, too short to tell.
+  bytes udp = whole;
+  udp[23] = 17;
+  bytes arp = whole;
+  arp[13] = 0x06;
+  bytes fragment = whole;
+  fragment[20] = 0x20;  // more fragments
+  for (const bytes& other : {udp, arp, fragment}) {
+    offload_info o;
+    const std::vector<view> v{px.copy(other.data(), other.size())};
+    CHECK_FALSE(offload::partial_tcp_checksum(v, o));
+    CHECK_FALSE(o.csum_partial);
+  }
+  offload_info o;
+  const std::vector<view> short_frame{px.copy(whole.data(), 30)};
+  CHECK_FALSE(offload::partial_tcp_checksum(short_frame, o));
+}

@@ -100,6 +100,27 @@ inline bool may_be_tcp_ipv4(std::span<const view> frags) noexcept {
   return eth::type::get(d) == 0x0800 && ip::protocol::get(d + eth::size) == ip::tcp;
 }
 
+// A TCP/IPv4 frame (not a fragment) given as fragments, whose checksum a stack
+// with partial checksums left holding the pseudo-header's sum: `i` says so and
+// where the device completes it (csum_start, csum_offset). False for any other frame.
+inline bool partial_tcp_checksum(std::span<const view> frags, offload_info& i) noexcept {
+  std::uint8_t h[eth::size + ip::min_size];
+  std::size_t got = 0;
+  for (const view& f : frags) {
+    const std::size_t n = std::min(f.size(), sizeof h - got);
+    std::memcpy(h + got, f.data(), n);
+    if ((got += n) == sizeof h) break;
+  }
+  const std::uint8_t* iph = h + eth::size;
+  if (got < sizeof h || eth::type::get(h) != 0x0800 || ip::version(iph) != 4 || ip::protocol::get(iph) != ip::tcp ||
+      (ip::flags_fragment::get(iph) & ip::more_fragments_and_offset) != 0)
+    return false;
+  i.csum_partial = true;
+  i.csum_start = static_cast<std::uint16_t>(eth::size + ip::header_length(iph));
+  i.csum_offset = static_cast<std::uint16_t>(tcp::checksum::offset);
+  return true;
+}
+
 // ---- receive --------------------------------------------------------------
 
 // Why a received frame was refused; offload_rejects counts each.
@@ -349,10 +370,18 @@ class tcp_gso_batch {
   }
 
   // Patches the held headers into one datagram of every byte and returns what
-  // the device must do with it (nothing for a single segment: it goes as it came).
-  offload_info finish() noexcept {
+  // the device must do with it (a single segment goes as it came: nothing, or
+  // with `partial`, completing the partial checksum its stack left).
+  offload_info finish(bool partial = false) noexcept {
     offload_info o;
-    if (segments_ < 2) return o;
+    if (segments_ < 2) {
+      if (partial && segments_ == 1) {
+        o.csum_partial = true;
+        o.csum_start = static_cast<std::uint16_t>(t);
+        o.csum_offset = static_cast<std::uint16_t>(tcp::checksum::offset);
+      }
+      return o;
+    }
     std::uint8_t* iph = header_ + eth::size;
     std::uint8_t* th = header_ + t;
     ip::total_length::set(iph, static_cast<std::uint16_t>(header_len_ - eth::size + bytes_));

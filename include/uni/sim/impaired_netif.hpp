@@ -87,6 +87,12 @@ class ImpairedNetif {
 
   mac_address mac() const noexcept { return inner_.mac(); }
   std::size_t mtu() const noexcept { return inner_.mtu(); }
+  // Frames pass whole (lost, late, twice), so a device that completes TCP checksums still does.
+  bool completes_tcp_checksums() noexcept
+    requires requires(Inner& i) { i.completes_tcp_checksums(); }
+  {
+    return inner_.completes_tcp_checksums();
+  }
   const impaired_stats& statistics() const noexcept { return stats_; }
   const impairment& model() const noexcept { return imp_; }
 

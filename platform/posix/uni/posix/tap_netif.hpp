@@ -19,7 +19,10 @@
 // handler posted at the first one), or as soon as any other frame must go out,
 // which keeps the order of frames. The kernel delivers such a frame to its own
 // TCP whole, or cuts it into the original segments if it forwards it.
-// A segment that cannot be merged goes out as it is. Received frames carry a
+// A segment that cannot be merged goes out as it is. TCP's checksums are left
+// to the host (completes_tcp_checksums(): VIRTIO_NET_HDR_F_NEEDS_CSUM on each TCP
+// frame, as netfront's csum_blank), which delivers such frames to its own
+// sockets without summing them at all. Received frames carry a
 // virtio header too. On receive, the device is told we take partial checksums
 // and merged TCP frames (TUNSETOFFLOAD: TUN_F_CSUM, TUN_F_TSO4): a Linux sender
 // then hands over up to 64 KiB per read() without cutting or checksumming it,
@@ -213,6 +216,15 @@ class BasicTapNetif {
   mac_address mac() const noexcept { return mac_; }
   std::size_t mtu() const noexcept { return mtu_; }
   void set_receiver(frame_receiver r) noexcept { receiver_ = r; }
+  // Asked once by the stack, after open() and record_to(): with virtio headers,
+  // TCP leaves its checksums partial and each TCP frame goes VIRTIO_NET_HDR_F_NEEDS_CSUM.
+  // The host's stack then neither needs nor verifies them for itself (CHECKSUM_PARTIAL),
+  // and completes them only if it forwards the frame. Not with a capture, which
+  // records the frames as they are written.
+  bool completes_tcp_checksums() noexcept {
+    partial_tx_ = Offload && vnet_ && !pcap_;
+    return partial_tx_;
+  }
 
   result<void> transmit(std::span<const view> frags) noexcept {
     if (frags.size() > max_fragments) return fail(error::too_large);
@@ -240,6 +252,14 @@ class BasicTapNetif {
       }
     }
     static constexpr std::uint8_t plain[virtio_net_header_view::header_size] = {};
+    if constexpr (Offload) {
+      offload_info partial;
+      if (partial_tx_ && offload::partial_tcp_checksum(frags, partial)) {
+        std::uint8_t vh[virtio_net_header_view::header_size];
+        virtio_net_header_view::emit(vh, partial);
+        return send(vh, {}, frags);
+      }
+    }
     return send({plain, vnet_ ? sizeof plain : 0}, {}, frags);
   }
 
@@ -248,7 +268,7 @@ class BasicTapNetif {
     if constexpr (Offload) {
       if (gso_.empty()) return;
       std::uint8_t vh[virtio_net_header_view::header_size];
-      const offload_info info = gso_.finish();
+      const offload_info info = gso_.finish(partial_tx_);
       virtio_net_header_view::emit(vh, info);
       if (info.gso != gso_kind::none) ++stats_.tx_gso_frames;
       (void)send(vh, gso_.header(), gso_.payload());  // a lost frame is a lost segment: TCP sends it again
@@ -551,6 +571,7 @@ class BasicTapNetif {
   std::string message_;
   stats stats_;
   bool vnet_ = false;        // frames carry a virtio_net_hdr (IFF_VNET_HDR)
+  bool partial_tx_ = false;  // TCP's checksums are partial (completes_tcp_checksums())
   bool rx_offload_ = false;  // received frames may be merged or lack checksums
   std::unique_ptr<std::uint8_t[]> big_;
   bool flush_posted_ = false;

@@ -171,7 +171,7 @@ class BasicXenNetif {
       }
     }
     offload_info info;
-    if constexpr (Offload) info.csum_partial = is_tcp_ipv4(frags);  // its checksum is partial: TCP's is
+    if constexpr (Offload) (void)offload::partial_tcp_checksum(frags, info);  // its checksum is partial: TCP's is
     const result<void> r = send(frags, info);
     if (r) ++stats_.tx_frames;
     return r;
@@ -254,20 +254,6 @@ class BasicXenNetif {
   }
   static std::size_t slots_of(std::span<const view> frags, std::size_t skip) noexcept {
     return each_slot(frags, skip, [](std::uintptr_t, std::size_t) {});
-  }
-
-  // An IPv4 TCP frame (not a fragment), whose checksum our TCP left partial.
-  static bool is_tcp_ipv4(std::span<const view> frags) noexcept {
-    std::uint8_t h[offload::eth::size + offload::ip::min_size];
-    std::size_t got = 0;
-    for (const view& f : frags) {
-      const std::size_t n = std::min(f.size(), sizeof h - got);
-      std::memcpy(h + got, f.data(), n);
-      if ((got += n) == sizeof h) break;
-    }
-    const std::uint8_t* iph = h + offload::eth::size;
-    return got == sizeof h && offload::eth::type::get(h) == 0x0800 && offload::ip::protocol::get(iph) == offload::ip::tcp &&
-           (offload::ip::flags_fragment::get(iph) & offload::ip::more_fragments_and_offset) == 0;
   }
 
   // Whether `frags`' payload still fits the held GSO frame: its slots and its
