@@ -23,10 +23,12 @@
 // thread. By default the file goes through the host's page cache, as LMDB's map
 // and SQLite's file do; with --direct 1 it is opened O_DIRECT, so every node the
 // store's own cache misses is a device read and its memory is that cache alone.
+// --dsync 1 opens the ring's file O_DSYNC: each write is durable as it completes
+// and the store's flush costs no request (UringDisk's `synced`).
 //
 // Usage: bench_btree --engine uni|lmdb|sqlite --dir DIR [--keys 100000] [--preload 0]
 //        [--batch 1] [--gets 200000] [--value 100] [--seed 1] [--direct 0]
-//        [--device uring|file]
+//        [--device uring|file] [--dsync 0]
 #include <fcntl.h>
 #include <lmdb.h>
 #include <sqlite3.h>
@@ -189,7 +191,7 @@ figures run_uni_on(Disk& disk, Clock& clock, uni::scheduler& sched, const worklo
   return f;
 }
 
-figures run_uni(const std::string& dir, const workload& w, std::size_t batch, bool direct, bool uring) {
+figures run_uni(const std::string& dir, const workload& w, std::size_t batch, bool direct, bool uring, bool dsync) {
   // Room for the data four times over (the log is cleaned when half full).
   const std::uint64_t bytes = std::max<std::uint64_t>(64 << 20, w.keys.size() * (w.value.size() + 64) * 8) & ~std::uint64_t{(1 << 20) - 1};
   const std::string path = dir + "/uni-btree.img";
@@ -205,7 +207,7 @@ figures run_uni(const std::string& dir, const workload& w, std::size_t batch, bo
   uni::posix::UringDisk driver(io, sched, 32);
   char why[320];
   uni::text_writer text{why, sizeof why};
-  if (!driver.open(path, !direct, text))
+  if (!driver.open(path, !direct, text, dsync))
     std::fprintf(stderr, "uni: %.*s\n", static_cast<int>(text.view().size()), text.view().data()), std::exit(1);
   uni::block::request_queue<uni::posix::UringDisk, 32, uni::posix::UringDisk::segments> disk(driver, sched);
   return run_uni_on(disk, clock, sched, w, batch);
@@ -351,7 +353,8 @@ int main(int argc, char** argv) {
   figures f;
   if (engine == "uni")
     f = run_uni(dir, w, batch, bench::option(argc, argv, "--direct", 0) != 0,
-                bench::option_str(argc, argv, "--device", "uring") != "file");
+                bench::option_str(argc, argv, "--device", "uring") != "file",
+                bench::option(argc, argv, "--dsync", 0) != 0);
   else if (engine == "lmdb")
     f = run_lmdb(dir, w, batch);
   else if (engine == "sqlite")

@@ -16,7 +16,9 @@
 # (uni/posix/uring_disk.hpp): through the host's page cache (uni, as LMDB's map
 # and SQLite's file are) and with O_DIRECT (uni-direct: every miss of its own
 # node cache a device read); uni-pread is the page-cache file through
-# preadv/pwritev in the caller's thread, the cost of a miss without the ring.
+# preadv/pwritev in the caller's thread, the cost of a miss without the ring;
+# uni-dsync is uni with the file opened O_DSYNC, each commit one request (its
+# write, synced) instead of a write and a flush.
 # Runs alternate between the engines, ROUNDS times; the table shows the medians,
 # and the load average the runs saw.
 #
@@ -44,10 +46,11 @@ raw=$out/btree-raw.txt
 gets=200000
 for batch in 1 100; do
   for round in $(seq "$rounds"); do
-    for engine in uni uni-direct uni-pread lmdb sqlite; do
+    for engine in uni uni-direct uni-pread uni-dsync lmdb sqlite; do
       args=(--engine "${engine%-*}" --dir "$work" --keys "$keys" --preload "$preload" --batch "$batch" --gets "$gets" --seed "$round")
       [ "$engine" = uni-direct ] && args+=(--direct 1)
       [ "$engine" = uni-pread ] && args+=(--device file)
+      [ "$engine" = uni-dsync ] && args+=(--dsync 1)
       echo "+ bench_btree ${args[*]}" >&2
       timeout 600 "$bin" "${args[@]}" | sed "s/engine=uni /engine=$engine /; s/\$/ load=$(cut -d' ' -f1 /proc/loadavg)/" |
         tee -a "$raw"

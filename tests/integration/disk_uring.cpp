@@ -2,7 +2,7 @@
 // device, judged by a model of its bytes. disk_uring.sh runs it on a file, as
 // root on a loop device, buffered and direct.
 //
-//   uni_disk_uring PATH [--buffered] [--errors] [--registered] [--huge] [--ms N]
+//   uni_disk_uring PATH [--buffered] [--errors] [--registered] [--huge] [--synced] [--ms N]
 //
 // 32 tasks, each owning a stripe of the disk (so no two requests in flight
 // overlap and the model's order is the disk's), issue random reads and writes
@@ -16,8 +16,12 @@
 // ring: requests of one run of memory go as READ_FIXED/WRITE_FIXED, the
 // scattered ones as readv/writev. --huge puts the pool in huge pages
 // (huge_page_pool.hpp) and registers it: the kernel then maps a run of memory
-// by huge page, not page by page. Exit status 0 when all held.
+// by huge page, not page by page. --synced opens it O_DSYNC (checked in
+// /proc/self/fdinfo): every flush then completes without a ring entry, and the
+// model must hold as before. Exit status 0 when all held.
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <array>
@@ -25,6 +29,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -145,20 +150,42 @@ task<int> exercise(Device& device, scheduler& sched, PosixClock& clock, page_poo
 
 }  // namespace
 
+// The open-file flags (octal in /proc/self/fdinfo) of this process's descriptors
+// of `path`, or-ed together.
+int flags_of_open(const std::string& path) {
+  char want[PATH_MAX];
+  if (!::realpath(path.c_str(), want)) return 0;
+  int all = 0;
+  for (int fd = 0; fd < 1024; ++fd) {
+    char link[PATH_MAX];
+    const ssize_t n = ::readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), link, sizeof link - 1);
+    if (n <= 0 || std::string_view(link, static_cast<std::size_t>(n)) != want) continue;
+    std::ifstream info("/proc/self/fdinfo/" + std::to_string(fd));
+    for (std::string key; info >> key;)
+      if (key == "flags:") {
+        std::string octal;
+        info >> octal;
+        all |= static_cast<int>(std::strtol(octal.c_str(), nullptr, 8));
+      }
+  }
+  return all;
+}
+
 int main(int argc, char** argv) {
   using namespace uni;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s PATH [--buffered] [--errors] [--registered] [--ms N]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s PATH [--buffered] [--errors] [--registered] [--huge] [--synced] [--ms N]\n", argv[0]);
     return 2;
   }
   const std::string path = argv[1];
-  bool buffered = false, errors = false, registered = false, huge = false;
+  bool buffered = false, errors = false, registered = false, huge = false, synced = false;
   int ms = 1500;
   for (int i = 2; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--buffered") buffered = true;
     else if (a == "--errors") errors = true;
     else if (a == "--registered") registered = true;
+    else if (a == "--synced") synced = true;
     else if (a == "--huge") huge = registered = true;
     else if (a == "--ms" && i + 1 < argc) ms = std::atoi(argv[++i]);
   }
@@ -181,7 +208,7 @@ int main(int argc, char** argv) {
     UringDisk disk(io, sched, 32);
     char buf[320];
     text_writer why{buf, sizeof buf};
-    if (!disk.open(path, buffered, why)) {
+    if (!disk.open(path, buffered, why, synced)) {
       std::fprintf(stderr, "%.*s\n", static_cast<int>(why.view().size()), why.view().data());
       return 1;
     }
@@ -193,8 +220,12 @@ int main(int argc, char** argv) {
     const int fd = ::open(path.c_str(), O_RDONLY);
     if (fd < 0 || ::pread(fd, model.data(), model.size(), 0) != static_cast<ssize_t>(model.size())) return 1;
     ::close(fd);
-    std::printf("%s: %llu sectors of %zu bytes, %s\n", path.c_str(), static_cast<unsigned long long>(disk.sectors()),
-                disk.sector_size(), buffered ? "buffered" : "direct");
+    std::printf("%s: %llu sectors of %zu bytes, %s%s\n", path.c_str(), static_cast<unsigned long long>(disk.sectors()),
+                disk.sector_size(), buffered ? "buffered" : "direct", synced ? ", every write synced (O_DSYNC)" : "");
+    if (((flags_of_open(path) & O_DSYNC) != 0) != synced) {
+      std::fprintf(stderr, "the disk's descriptor is%s O_DSYNC\n", synced ? " not" : "");
+      return 1;
+    }
     if (errors) {
       sim::FaultDisk<UringDisk> faulty(
           disk, sched, {.read_error_ppm = 30'000, .write_error_ppm = 30'000, .flush_error_ppm = 30'000}, 7);
@@ -211,6 +242,12 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(d.flushes), static_cast<unsigned long long>(d.submits),
                 static_cast<unsigned long long>(d.fixed), static_cast<unsigned long long>(d.at_submit),
                 static_cast<unsigned long long>(d.short_transfers), static_cast<unsigned long long>(d.errors));
+    if (d.synced_flushes != (synced ? d.flushes : 0) || d.flushes == 0) {
+      std::fprintf(stderr, "%llu of %llu flushes answered without an entry, for %s\n",
+                   static_cast<unsigned long long>(d.synced_flushes), static_cast<unsigned long long>(d.flushes),
+                   synced ? "a synced disk: want all" : "a disk not synced: want none");
+      status = 1;
+    }
   }
   std::printf("requests: %llu reads, %llu writes, %llu flushes; %llu failed with io (injected), %llu other errors, "
               "%llu reads differing from the model\n",

@@ -22,6 +22,10 @@ echo "== a file, direct I/O into registered huge pages (huge_page_pool)"
 "$bin" "$work/file.img" --huge --ms 800
 echo "== a file, buffered (--disk-cache)"
 "$bin" "$work/file.img" --buffered --ms 600
+echo "== a file, buffered, every write synced (O_DSYNC: flushes need no entry)"
+"$bin" "$work/file.img" --buffered --synced --ms 600
+echo "== a file, direct, every write synced"
+"$bin" "$work/file.img" --synced --ms 600
 echo "== a file, direct, 3% of requests failing with an I/O error"
 "$bin" "$work/file.img" --errors --ms 800
 
