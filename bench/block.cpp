@@ -106,7 +106,6 @@ int main(int argc, char** argv) {
   // skip pinning their pages one by one (--unregistered: as before, to compare).
   if (!unregistered && !disk.register_memory(*pool, why))
     std::fprintf(stderr, "%.*s (reads go unregistered)\n", static_cast<int>(why.size()), why.view().data());
-  disk.submit_before_waits(clock);
   queue q(disk, sched);
   std::uint64_t reads = 0;
   double cpu0 = 0;

@@ -59,7 +59,6 @@ class posix_disks {
         text_writer refused{buf, sizeof buf};
         if (!d.register_memory(pool_, refused))
           log_debug(name, ": disk ", i, ": I/O pages not registered with io_uring: ", refused.view());
-        d.submit_before_waits(clock_);
         log_info(name, ": disk ", i, ": ", d.path(), ", ", d.sectors(), " sectors of ", d.sector_size(), " bytes",
                  d.read_only() ? ", read-only" : "", buffered ? ", buffered (page cache)" : ", direct I/O");
         each[i] = &queues_[i].emplace(d, sched_);
