@@ -192,7 +192,7 @@ int main(int argc, char** argv) {
   int status = 0;
   {
     UringDisk disk(io, sched, 32);
-    if (ring) disk.completions_to(loop);
+    if (ring) disk.use_ring(loop);
     char buf[320];
     text_writer why{buf, sizeof buf};
     if (!disk.open(path, buffered, why)) {

@@ -49,7 +49,7 @@ class posix_disks {
       std::array<queue*, count> each{};
       for (std::size_t i = 0; i < count; ++i) {
         UringDisk& d = drivers_[i].emplace(clock_.context(), sched_, static_cast<unsigned>(Config::block_queue_depth));
-        if (clock_.ring()) d.completions_to(*clock_.ring());
+        if (clock_.ring()) d.use_ring(*clock_.ring());
         char buf[320];
         text_writer why{buf, sizeof buf};
         if (!d.open(o.text("disk", i), buffered, why)) {

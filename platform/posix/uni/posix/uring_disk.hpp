@@ -4,9 +4,9 @@
 // The scheduler never blocks on the disk: a request is a submission queue entry
 // (a read or write of one run of memory, readv/writev of several, fdatasync)
 // and its task waits; the ring signals completions on an eventfd that the
-// platform's one wait (the Asio io_context of PosixClock, the same on the TAP
-// and the socket targets) watches beside the TAP device, the sockets and the
-// timers. No helper threads.
+// platform's one wait (the Asio io_context of PosixClock) watches beside the
+// TAP device, the sockets and the timers (or the entry is on the run loop's own
+// ring: below). No helper threads.
 //
 // Each entry goes to the kernel as it is made, in an io_uring_submit of its
 // own, as fio does. Gathering a scheduler turn's entries into one submit saved
@@ -34,9 +34,10 @@
 // file, no permission, a file system that refuses O_DIRECT (and that
 // --disk-cache would run it), a size that is not a whole number of sectors.
 //
-// On the TAP target the clock waits on a uni/posix/uring_loop instead of Asio
-// (completions_to): that ring polls this one's descriptor, and no eventfd is
-// made.
+// On the TAP target with UNI_URING=1 the clock waits on a uni/posix/uring_loop
+// instead of Asio, and the disk puts its requests on that ring (use_ring): no
+// ring of its own, no eventfd, and a request alone at the device goes with the
+// loop's wait, so a read at depth 1 is one io_uring_enter.
 //
 // Each request in flight has a slot of its own (a fixed table, made at open):
 // its iovecs and a share of its views, so a task cancelled while the kernel
@@ -148,6 +149,15 @@ class UringDisk {
       return format_to(why, path, ": its size, ", bytes, " bytes, is not a whole number of ", sector, "-byte sectors"),
              close(), false;
     geometry_ = {sector, bytes / sector, read_only, align, 0};
+    make_slots();
+    path_ = p;
+    buffered_ = buffered;
+    if (loop_) {  // its entries go on the loop's ring: no ring of its own
+      const int i = loop_->register_file(fd_);
+      fixed_file_ = i >= 0;
+      file_index_ = fixed_file_ ? i : 0;
+      return true;
+    }
 
     if (int e = ::io_uring_queue_init(depth_, &ring_, 0); e < 0)
       return format_to(why, "io_uring unavailable (", std::strerror(-e), "): the kernel or its sandbox refuses it"),
@@ -156,14 +166,8 @@ class UringDisk {
     // The file and the ring's own descriptor registered: no descriptor lookup
     // per entry and per io_uring_enter. Where the kernel refuses, plain ones.
     fixed_file_ = ::io_uring_register_files(&ring_, &fd_, 1) == 0;
+    file_index_ = 0;
     (void)::io_uring_register_ring_fd(&ring_);
-    make_slots();
-    path_ = p;
-    buffered_ = buffered;
-    if (loop_) {
-      watch();
-      return true;
-    }
     const int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (efd < 0 || ::io_uring_register_eventfd(&ring_, efd) < 0) {
       if (efd >= 0) ::close(efd);
@@ -174,18 +178,10 @@ class UringDisk {
     return true;
   }
 
-  // Completions reach the platform's wait through `loop`, which polls this
-  // disk's ring (call before open()), instead of an eventfd watched by Asio.
-  void completions_to(uring_loop& loop) noexcept {
-    loop_ = &loop;
-    watch_.disk = this;
-    watch_.done = [](uring_loop::completion& c, int res) {
-      UringDisk& d = *static_cast<ring_watch&>(c).disk;
-      if (res == -ECANCELED || !d.ring_open_ || !d.loop_) return;  // closing
-      d.reap();
-      d.watch();
-    };
-  }
+  // The requests go on `loop`'s ring (call before open()), the platform's
+  // wait on the TAP target, instead of a ring of this disk's own whose
+  // eventfd Asio watches.
+  void use_ring(uring_loop& loop) noexcept { loop_ = &loop; }
 
   // Registers `memory` with the kernel (io_uring's fixed buffers, at most
   // `registered_regions` of them, each up to 1 GiB): it is pinned until the disk
@@ -194,8 +190,15 @@ class UringDisk {
   // sparse buffer tables, RLIMIT_MEMLOCK for a user without CAP_IPC_LOCK, the
   // table full); requests then go as before, so a caller may ignore it.
   bool register_memory(std::span<std::uint8_t> memory, text_writer& why) {
-    if (!ring_open_) return format_to(why, "register_memory: the disk is not open"), false;
+    if (fd_ < 0) return format_to(why, "register_memory: the disk is not open"), false;
     if (regions_ == registered_regions) return format_to(why, "register_memory: ", registered_regions, " regions already"), false;
+    if (loop_) {
+      const int b = loop_->register_buffer(memory);
+      if (b < 0) return format_to(why, "io_uring cannot register ", memory.size(), " bytes with the loop's ring"), false;
+      buffer_index_[regions_] = static_cast<std::uint16_t>(b);
+      region_[regions_++] = memory;
+      return true;
+    }
     if (regions_ == 0) {
       if (const int e = ::io_uring_register_buffers_sparse(&ring_, registered_regions); e < 0)
         return format_to(why, "io_uring cannot register buffers: ", std::strerror(-e)), false;
@@ -204,6 +207,7 @@ class UringDisk {
     const __u64 no_tag = 0;
     if (const int e = ::io_uring_register_buffers_update_tag(&ring_, regions_, &iov, &no_tag, 1); e < 0)
       return format_to(why, "io_uring cannot register ", memory.size(), " bytes: ", std::strerror(-e)), false;
+    buffer_index_[regions_] = static_cast<std::uint16_t>(regions_);
     region_[regions_++] = memory;
     return true;
   }
@@ -248,7 +252,8 @@ class UringDisk {
  private:
   // One request at the kernel: what it reads into or writes from, kept alive
   // until its completion, whoever waits for it.
-  struct slot {
+  struct slot : uring_loop::completion {  // a completion on the loop's ring (use_ring)
+    UringDisk* disk = nullptr;
     std::array<iovec, segments> iov{};
     std::array<view, segments> held{};
     std::size_t count = 0;       // iovecs in use
@@ -331,14 +336,16 @@ class UringDisk {
     slots_ = std::make_unique<slot[]>(depth_);
     free_ = nullptr;
     for (unsigned i = 0; i < depth_; ++i) {
+      slots_[i].disk = this;
+      slots_[i].done = [](uring_loop::completion& c, int res) {
+        slot& s = static_cast<slot&>(c);
+        if (s.disk->loop_) s.disk->complete(s, res);
+        else s.at_kernel = false;  // closing (close() retires the slots)
+      };
       slots_[i].next_free = free_;
       free_ = &slots_[i];
     }
   }
-
-  // The loop's one-shot poll of this ring, re-made after each reap: it
-  // completes at once if completions arrived in between.
-  void watch() noexcept { loop_->poll_readable(ring_.ring_fd, watch_); }
 
   // Whether `io` lies inside one registered region, and which.
   bool registered(const iovec& io, std::uint16_t& region) const noexcept {
@@ -419,13 +426,14 @@ class UringDisk {
   run_awaiter run(slot& s) noexcept { return {*this, s}; }
 
   bool queue(slot& s) noexcept {
-    io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
-    if (!sqe) {
+    io_uring_sqe* sqe = loop_ ? loop_->entry(s) : ::io_uring_get_sqe(&ring_);
+    if (!sqe && !loop_) {
       submit_now();
       sqe = ::io_uring_get_sqe(&ring_);
-      if (!sqe) return false;
     }
-    const int fd = fixed_file_ ? 0 : fd_;  // with IOSQE_FIXED_FILE, its index in the registered files
+    if (!sqe) return false;
+    const int fd = fixed_file_ ? file_index_ : fd_;  // with IOSQE_FIXED_FILE, its index in the registered files
+    const std::uint16_t buffer = buffer_index_[s.region];
     void* const at = s.iov[0].iov_base;
     const auto bytes = static_cast<unsigned>(s.iov[0].iov_len);
     const auto iovecs = static_cast<unsigned>(s.count);
@@ -435,14 +443,25 @@ class UringDisk {
       case IORING_OP_WRITE: ::io_uring_prep_write(sqe, fd, at, bytes, s.offset); break;
       case IORING_OP_READV: ::io_uring_prep_readv(sqe, fd, s.iov.data(), iovecs, s.offset); break;
       case IORING_OP_WRITEV: ::io_uring_prep_writev(sqe, fd, s.iov.data(), iovecs, s.offset); break;
-      case IORING_OP_READ_FIXED: ::io_uring_prep_read_fixed(sqe, fd, at, bytes, s.offset, s.region); break;
-      default: ::io_uring_prep_write_fixed(sqe, fd, at, bytes, s.offset, s.region); break;
+      case IORING_OP_READ_FIXED: ::io_uring_prep_read_fixed(sqe, fd, at, bytes, s.offset, buffer); break;
+      default: ::io_uring_prep_write_fixed(sqe, fd, at, bytes, s.offset, buffer); break;
     }
     if (fixed_file_) sqe->flags |= IOSQE_FIXED_FILE;
     if (s.op == IORING_OP_READ_FIXED || s.op == IORING_OP_WRITE_FIXED) ++stats_.fixed;
-    ::io_uring_sqe_set_data(sqe, &s);
     s.at_kernel = true;
-    submit_now();  // at once, on its own (above)
+    ++at_kernel_;
+    if (!loop_) {
+      ::io_uring_sqe_set_data(sqe, &s);
+      submit_now();  // at once, on its own (above)
+    } else {
+      ::io_uring_sqe_set_data(sqe, static_cast<uring_loop::completion*>(&s));
+      // Alone at the device, it goes with the loop's wait, in its one
+      // io_uring_enter; beside others, at once, on its own (above).
+      if (at_kernel_ > 1) {
+        ++stats_.submits;
+        loop_->submit();
+      }
+    }
     return true;
   }
   void submit_now() noexcept {
@@ -473,15 +492,19 @@ class UringDisk {
     unsigned head = 0, seen = 0;
     io_uring_for_each_cqe(&ring_, head, cqe) {
       ++seen;
-      slot& s = *static_cast<slot*>(::io_uring_cqe_get_data(cqe));
-      s.res = cqe->res;
-      s.at_kernel = false;
-      if (s.woken) sched_->wake(*std::exchange(s.woken, nullptr), wake_reason::notified);
-      else if (s.abandoned) give_back(s);
+      complete(*static_cast<slot*>(::io_uring_cqe_get_data(cqe)), cqe->res);
     }
     ::io_uring_cq_advance(&ring_, seen);
-    stats_.completions += seen;
     return seen;
+  }
+  // A request's result: its task goes on (or, cancelled, its slot comes back).
+  void complete(slot& s, int res) noexcept {
+    ++stats_.completions;
+    --at_kernel_;
+    s.res = res;
+    s.at_kernel = false;
+    if (s.woken) sched_->wake(*std::exchange(s.woken, nullptr), wake_reason::notified);
+    else if (s.abandoned) give_back(s);
   }
 
   static error error_of(int e) noexcept {
@@ -495,16 +518,24 @@ class UringDisk {
   }
 
   void close() noexcept {
-    if (uring_loop* l = std::exchange(loop_, nullptr)) {  // the loop's poll of this ring ends first
-      if (watch_.in_flight > 0) l->retire(watch_);
-      loop_ = l;
+    if (loop_ && fd_ >= 0) {
+      // The loop's ring goes on: what it has of this disk ends first (those
+      // completions only mark their slots), then the disk's table entries.
+      uring_loop& l = *std::exchange(loop_, nullptr);
+      if (slots_)
+        for (unsigned i = 0; i < depth_; ++i)
+          if (slots_[i].in_flight > 0) l.retire(slots_[i]);
+      if (fixed_file_) l.unregister_file(file_index_);
+      for (unsigned i = 0; i < regions_; ++i) l.unregister_buffer(buffer_index_[i]);
+      loop_ = &l;
     }
     if (ring_open_) {
       ::io_uring_queue_exit(&ring_);  // the kernel finishes what it has first
       ring_open_ = false;
-      fixed_file_ = false;
-      regions_ = 0;
     }
+    fixed_file_ = false;
+    regions_ = 0;
+    at_kernel_ = 0;
     if (slots_)
       for (unsigned i = 0; i < depth_; ++i)
         for (view& v : slots_[i].held) v = view{};
@@ -518,14 +549,13 @@ class UringDisk {
   unsigned depth_;
   wait_queue slots_free_;
   boost::asio::posix::stream_descriptor notify_;
-  struct ring_watch : uring_loop::completion {
-    UringDisk* disk = nullptr;
-  };
-  uring_loop* loop_ = nullptr;  // completions_to()
-  ring_watch watch_;
+  uring_loop* loop_ = nullptr;  // use_ring()
   io_uring ring_{};
   bool ring_open_ = false;
-  bool fixed_file_ = false;  // fd_ is registered with the ring, as file 0
+  bool fixed_file_ = false;  // fd_ is registered with the ring, as file file_index_
+  int file_index_ = 0;
+  std::array<std::uint16_t, registered_regions> buffer_index_{};  // each region's index in the ring's table
+  unsigned at_kernel_ = 0;  // entries submitted, not yet completed
   std::uint64_t signalled_ = 0;  // the eventfd's count, read and dropped
   std::array<std::span<std::uint8_t>, registered_regions> region_{};
   unsigned regions_ = 0;
