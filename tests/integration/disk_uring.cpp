@@ -17,8 +17,9 @@
 // scattered ones as readv/writev. --huge puts the pool in huge pages
 // (huge_page_pool.hpp) and registers it: the kernel then maps a run of memory
 // by huge page, not page by page. --ring makes the clock wait on a uring_loop
-// that polls the disk's ring (the TAP target's wait with UNI_URING=1) instead
-// of Asio's epoll and an eventfd. Exit status 0 when all held.
+// (the TAP target's wait with UNI_URING=1) and puts the disk's requests on it
+// (UringDisk::use_ring), instead of Asio's epoll and the disk's own ring and
+// eventfd. Exit status 0 when all held.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -209,7 +210,7 @@ int main(int argc, char** argv) {
     ::close(fd);
     std::printf("%s: %llu sectors of %zu bytes, %s, completions through %s\n", path.c_str(),
                 static_cast<unsigned long long>(disk.sectors()), disk.sector_size(), buffered ? "buffered" : "direct",
-                ring ? "the run loop's ring" : "an eventfd Asio watches");
+                ring ? "the run loop's ring" : "its own ring and an eventfd Asio watches");
     if (errors) {
       sim::FaultDisk<UringDisk> faulty(
           disk, sched, {.read_error_ppm = 30'000, .write_error_ppm = 30'000, .flush_error_ppm = 30'000}, 7);

@@ -22,9 +22,9 @@ echo "== a file, direct I/O into registered huge pages (huge_page_pool)"
 "$bin" "$work/file.img" --huge --ms 800
 echo "== a file, buffered (--disk-cache)"
 "$bin" "$work/file.img" --buffered --ms 600
-echo "== a file, direct I/O into registered memory, completions through the run loop's ring (UNI_URING=1)"
+echo "== a file, direct I/O into registered memory, on the run loop's ring (UNI_URING=1)"
 "$bin" "$work/file.img" --registered --ring --ms 800
-echo "== a file, buffered, completions through the run loop's ring (most finish as they are submitted)"
+echo "== a file, buffered, on the run loop's ring"
 "$bin" "$work/file.img" --buffered --ring --ms 600
 echo "== a file, direct, 3% of requests failing with an I/O error"
 "$bin" "$work/file.img" --errors --ms 800
