@@ -10,10 +10,10 @@
 //
 // Each entry goes to the kernel as it is made, in an io_uring_submit of its
 // own, as fio does. Gathering a scheduler turn's entries into one submit saved
-// system calls but cost the device's time: on a virtio disk at depth 32, 4 KiB
-// reads submitted ~11 at a time spent 0.40-0.53 ms each in the block layer,
-// against 0.29-0.36 ms submitted one by one, and completed 0.81-0.86x fio's
-// reads a second (bench/block.sh; see the block section of the README).
+// system calls but cost the device's time: on this VM's virtio disk at depth
+// 32, 4 KiB reads submitted ~11 at a time spent 0.43-0.46 ms each in the block
+// layer (/sys/block/vda/stat), against 0.30-0.34 ms submitted one by one (fio:
+// 0.28-0.31), and completed 0.80x fio's reads a second, against 0.95x.
 //
 // What each request costs the CPU, and why (bench/block.sh, perf):
 //   - the completions are read off the ring right after each submit: a read the
