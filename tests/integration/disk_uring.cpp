@@ -2,7 +2,7 @@
 // device, judged by a model of its bytes. disk_uring.sh runs it on a file, as
 // root on a loop device, buffered and direct.
 //
-//   uni_disk_uring PATH [--buffered] [--errors] [--registered] [--huge] [--synced] [--ms N]
+//   uni_disk_uring PATH [--buffered] [--errors] [--registered] [--huge] [--synced] [--ring] [--ms N]
 //
 // 32 tasks, each owning a stripe of the disk (so no two requests in flight
 // overlap and the model's order is the disk's), issue random reads and writes
@@ -18,7 +18,10 @@
 // (huge_page_pool.hpp) and registers it: the kernel then maps a run of memory
 // by huge page, not page by page. --synced opens it O_DSYNC (checked in
 // /proc/self/fdinfo): every flush then completes without a ring entry, and the
-// model must hold as before. Exit status 0 when all held.
+// model must hold as before. --ring makes the clock wait on a uring_loop
+// (the TAP target's wait with UNI_URING=1) and puts the disk's requests on it
+// (UringDisk::use_ring), instead of Asio's epoll and the disk's own ring and
+// eventfd. Exit status 0 when all held.
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -41,6 +44,7 @@
 #include <uni/posix/clock.hpp>
 #include <uni/posix/huge_page_pool.hpp>
 #include <uni/posix/uring_disk.hpp>
+#include <uni/posix/uring_loop.hpp>
 #include <uni/sim/fault_disk.hpp>
 
 namespace {
@@ -174,11 +178,11 @@ int flags_of_open(const std::string& path) {
 int main(int argc, char** argv) {
   using namespace uni;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s PATH [--buffered] [--errors] [--registered] [--huge] [--synced] [--ms N]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s PATH [--buffered] [--errors] [--registered] [--huge] [--synced] [--ring] [--ms N]\n", argv[0]);
     return 2;
   }
   const std::string path = argv[1];
-  bool buffered = false, errors = false, registered = false, huge = false, synced = false;
+  bool buffered = false, errors = false, registered = false, huge = false, synced = false, ring = false;
   int ms = 1500;
   for (int i = 2; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -187,11 +191,21 @@ int main(int argc, char** argv) {
     else if (a == "--registered") registered = true;
     else if (a == "--synced") synced = true;
     else if (a == "--huge") huge = registered = true;
+    else if (a == "--ring") ring = true;
     else if (a == "--ms" && i + 1 < argc) ms = std::atoi(argv[++i]);
   }
   boost::asio::io_context io;
   scheduler sched;
   PosixClock clock(io);
+  uni::posix::uring_loop loop;
+  if (ring) {
+    char buf[160];
+    text_writer why{buf, sizeof buf};
+    if (!loop.open(why) || !clock.use_ring(loop)) {
+      std::fprintf(stderr, "--ring: no run loop ring: %.*s\n", static_cast<int>(why.view().size()), why.view().data());
+      return 1;
+    }
+  }
   std::unique_ptr<static_page_pool<1024>> small;  // each deleted as its own type
   std::unique_ptr<uni::posix::huge_page_pool<1024>> huge_pool;
   if (huge) huge_pool = std::make_unique<uni::posix::huge_page_pool<1024>>();
@@ -206,6 +220,7 @@ int main(int argc, char** argv) {
   int status = 0;
   {
     UringDisk disk(io, sched, 32);
+    if (ring) disk.use_ring(loop);
     char buf[320];
     text_writer why{buf, sizeof buf};
     if (!disk.open(path, buffered, why, synced)) {
@@ -220,8 +235,10 @@ int main(int argc, char** argv) {
     const int fd = ::open(path.c_str(), O_RDONLY);
     if (fd < 0 || ::pread(fd, model.data(), model.size(), 0) != static_cast<ssize_t>(model.size())) return 1;
     ::close(fd);
-    std::printf("%s: %llu sectors of %zu bytes, %s%s\n", path.c_str(), static_cast<unsigned long long>(disk.sectors()),
-                disk.sector_size(), buffered ? "buffered" : "direct", synced ? ", every write synced (O_DSYNC)" : "");
+    std::printf("%s: %llu sectors of %zu bytes, %s%s, completions through %s\n", path.c_str(),
+                static_cast<unsigned long long>(disk.sectors()), disk.sector_size(), buffered ? "buffered" : "direct",
+                synced ? ", every write synced (O_DSYNC)" : "",
+                ring ? "the run loop's ring" : "its own ring and an eventfd Asio watches");
     if (((flags_of_open(path) & O_DSYNC) != 0) != synced) {
       std::fprintf(stderr, "the disk's descriptor is%s O_DSYNC\n", synced ? " not" : "");
       return 1;

@@ -26,6 +26,10 @@ echo "== a file, buffered, every write synced (O_DSYNC: flushes need no entry)"
 "$bin" "$work/file.img" --buffered --synced --ms 600
 echo "== a file, direct, every write synced"
 "$bin" "$work/file.img" --synced --ms 600
+echo "== a file, direct I/O into registered memory, on the run loop's ring (UNI_URING=1)"
+"$bin" "$work/file.img" --registered --ring --ms 800
+echo "== a file, buffered, on the run loop's ring"
+"$bin" "$work/file.img" --buffered --ring --ms 600
 echo "== a file, direct, 3% of requests failing with an I/O error"
 "$bin" "$work/file.img" --errors --ms 800
 

@@ -1,13 +1,15 @@
 // uni::posix::uring_loop: entries complete through their `done`, a wait costs
 // one io_uring_enter and ends at its timeout, entries queued between busy turns
-// wait for the turn that waits, retire() takes a pending entry back, and a
-// forwarded signal ends a wait.
+// wait for the turn that waits, retire() takes a pending entry back, a
+// forwarded signal ends a wait, and entries name registered files and buffers
+// by their index in the ring's tables.
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 
 #include <uni/core/format.hpp>
@@ -107,6 +109,36 @@ TEST_CASE("uring_loop: retire takes back a read that would never complete", "[ur
   CHECK(r.in_flight == 0);
   CHECK(r.calls == 1);
   CHECK(r.result == -ECANCELED);
+}
+
+TEST_CASE("uring_loop: entries name registered files and buffers by index, and a freed index is taken again",
+          "[uring]") {
+  uring_loop loop;
+  if (!open_loop(loop)) return;
+  a_pipe p;
+  const int file = loop.register_file(p.fd[0]);
+  REQUIRE(file == 0);
+  alignas(64) static std::uint8_t memory[4096];
+  const int buffer = loop.register_buffer(memory);
+  REQUIRE(buffer == 0);
+
+  read_entry r;  // READ_FIXED from the fixed file into the fixed buffer
+  io_uring_sqe* sqe = loop.entry(r);
+  ::io_uring_prep_read_fixed(sqe, file, memory + 100, 16, 0, static_cast<int>(buffer));
+  sqe->flags |= IOSQE_FIXED_FILE;
+  REQUIRE(::write(p.fd[1], "frame", 5) == 5);
+  CHECK(loop.wait(1s) == 1);
+  CHECK(r.result == 5);
+  CHECK(std::memcmp(memory + 100, "frame", 5) == 0);
+
+  // A table holds fixed_files; a freed index is the next one taken.
+  int taken = 1;
+  while (loop.register_file(p.fd[1]) >= 0) ++taken;
+  CHECK(taken == static_cast<int>(uring_loop::fixed_files));
+  loop.unregister_file(3);
+  CHECK(loop.register_file(p.fd[1]) == 3);
+  loop.unregister_buffer(buffer);
+  CHECK(loop.register_buffer(memory) == buffer);
 }
 
 namespace {

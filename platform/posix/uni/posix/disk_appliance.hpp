@@ -49,7 +49,7 @@ class posix_disks {
       std::array<queue*, count> each{};
       for (std::size_t i = 0; i < count; ++i) {
         UringDisk& d = drivers_[i].emplace(clock_.context(), sched_, static_cast<unsigned>(Config::block_queue_depth));
-        if (clock_.ring()) d.completions_to(*clock_.ring());
+        if (clock_.ring()) d.use_ring(*clock_.ring());
         char buf[320];
         text_writer why{buf, sizeof buf};
         if (!d.open(o.text("disk", i), buffered, why)) {
@@ -59,7 +59,6 @@ class posix_disks {
         text_writer refused{buf, sizeof buf};
         if (!d.register_memory(pool_, refused))
           log_debug(name, ": disk ", i, ": I/O pages not registered with io_uring: ", refused.view());
-        d.submit_before_waits(clock_);
         log_info(name, ": disk ", i, ": ", d.path(), ", ", d.sectors(), " sectors of ", d.sector_size(), " bytes",
                  d.read_only() ? ", read-only" : "", buffered ? ", buffered (page cache)" : ", direct I/O");
         each[i] = &queues_[i].emplace(d, sched_);

@@ -9,6 +9,12 @@
 // user_data is `c`, whose `done` runs when the completion is reaped, from the
 // clock's wait (never inside a device's call).
 //
+// A disk (UringDisk::use_ring) puts its requests on this ring too, so a read
+// at depth 1 is one io_uring_enter (submit and wait), not one for the disk's
+// own ring and one for the loop's poll of it. Its file and memory are named in
+// the ring's fixed tables (register_file, register_buffer), shared by the
+// devices on the ring.
+//
 // Signals stay Asio's (signal_set: SIGINT, SIGTERM, SIGUSR1): forward_signals()
 // blocks them and watches a signalfd from the ring, so a wait ends when one is
 // pending even while the loop is busy; then they are let in (Asio's handlers
@@ -36,6 +42,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
+#include <span>
 #include <string_view>
 
 #include <uni/core/format.hpp>
@@ -88,6 +95,42 @@ class uring_loop {
   }
   bool is_open() const noexcept { return open_; }
   const stats& statistics() const noexcept { return stats_; }
+
+  // Fixed files and buffers: `fd` or `memory` registered with the ring, named
+  // in an entry by the index returned (IOSQE_FIXED_FILE, READ_FIXED/WRITE_FIXED);
+  // -1 when the kernel refuses or the table is full. Each table is made on first
+  // use. Unregister only what no entry at the kernel names.
+  static constexpr unsigned fixed_files = 8, fixed_buffers = 16;
+  int register_file(int fd) noexcept {
+    if (!files_made_) files_made_ = ::io_uring_register_files_sparse(&ring_, fixed_files) == 0;
+    const int i = free_index(files_used_, fixed_files);
+    if (!files_made_ || i < 0 || ::io_uring_register_files_update(&ring_, static_cast<unsigned>(i), &fd, 1) != 1)
+      return -1;
+    files_used_ |= 1u << i;
+    return i;
+  }
+  void unregister_file(int index) noexcept {
+    int none = -1;
+    (void)::io_uring_register_files_update(&ring_, static_cast<unsigned>(index), &none, 1);
+    files_used_ &= ~(1u << index);
+  }
+  int register_buffer(std::span<std::uint8_t> memory) noexcept {
+    if (!buffers_made_) buffers_made_ = ::io_uring_register_buffers_sparse(&ring_, fixed_buffers) == 0;
+    const int i = free_index(buffers_used_, fixed_buffers);
+    iovec iov{memory.data(), memory.size()};
+    const __u64 no_tag = 0;
+    if (!buffers_made_ || i < 0 ||
+        ::io_uring_register_buffers_update_tag(&ring_, static_cast<unsigned>(i), &iov, &no_tag, 1) != 1)
+      return -1;
+    buffers_used_ |= 1u << i;
+    return i;
+  }
+  void unregister_buffer(int index) noexcept {
+    iovec none{nullptr, 0};  // an empty slot: the kernel unpins what was there
+    const __u64 no_tag = 0;
+    (void)::io_uring_register_buffers_update_tag(&ring_, static_cast<unsigned>(index), &none, &no_tag, 1);
+    buffers_used_ &= ~(1u << index);
+  }
 
   // A fresh entry for `c` (its user_data set). When the submission queue is
   // full, what it holds is submitted first (no wait).
@@ -231,9 +274,16 @@ class uring_loop {
   }
 
   void watch_signals() noexcept { poll_readable(signal_fd_, signal_); }
+  static int free_index(unsigned used, unsigned size) noexcept {
+    for (unsigned i = 0; i < size; ++i)
+      if (!(used & (1u << i))) return static_cast<int>(i);
+    return -1;
+  }
 
   io_uring ring_{};
   bool open_ = false;
+  bool files_made_ = false, buffers_made_ = false;
+  unsigned files_used_ = 0, buffers_used_ = 0;  // bit i: table entry i taken
   unsigned held_turns_ = 0;  // turns the queued entries have waited (step())
   stats stats_;
   int signal_fd_ = -1;
