@@ -8,7 +8,7 @@
 // AF_PACKET socket on it, as a peer's would arrive.
 #include <fcntl.h>
 #include <linux/if_packet.h>
-#include <net/if.h>
+#include <net/if.h>  // before tap_netif.hpp's <linux/if.h>, which then leaves out what both define
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -44,15 +44,16 @@ struct own_namespace {
   }
 };
 
-bool link_up(const char* name) {
+// Brings the interface up; its index, or 0 on failure.
+unsigned link_up(const char* name) {
   const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   ifreq ifr{};
   std::strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
   bool ok = s >= 0 && ::ioctl(s, SIOCGIFFLAGS, &ifr) == 0;
   ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
-  ok = ok && ::ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
+  ok = ok && ::ioctl(s, SIOCSIFFLAGS, &ifr) == 0 && ::ioctl(s, SIOCGIFINDEX, &ifr) == 0;
   if (s >= 0) ::close(s);
-  return ok;
+  return ok ? static_cast<unsigned>(ifr.ifr_ifindex) : 0;
 }
 
 // Sends `frame` out of the interface: the TAP's reader (the driver) receives it.
@@ -107,8 +108,8 @@ received run(bool ring, unsigned count) {
     if (frame.checksum_verified()) ++got.marked_verified;
   };
   tap.set_receiver(receive);
-  REQUIRE(link_up(tap_name));
-  const unsigned ifindex = ::if_nametoindex(tap_name);
+  const unsigned ifindex = link_up(tap_name);
+  REQUIRE(ifindex != 0);
   const int ps = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
   REQUIRE(ps >= 0);
   for (unsigned i = 0; i < count; ++i) {
