@@ -40,7 +40,7 @@ out=$(results_dir "$out")
 conn_counts=(1 10 100)
 
 cd "$root"
-build_targets "$build" release www-socket www-tap
+build_targets "$build" release www-socket www-tap bench_pauses
 build=$(cd "$build" && pwd)
 
 two_namespaces bh
@@ -101,15 +101,24 @@ hz=$(getconf CLK_TCK)
 to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
 
 # measure NAME CONNS: one wrk run against the running server; appends a line
-# "name conns rps avg_ms p99_ms cpu" to runs.txt.
+# "name conns rps avg_ms p99_ms cpu steal pauses worst_pause_ms" to runs.txt. steal:
+# the host's steal time over the run (CPU-seconds per second, all CPUs); pauses: the
+# times a CPU stood still for 20 ms or more meanwhile (bench_pauses, beside wrk). A
+# p99 near the worst pause is the machine's, not the server's.
 measure() {
-  local name=$1 c=$2 url t0 t1 w0 w1 raw rps avg p99 cpu
+  local name=$1 c=$2 url t0 t1 s0 s1 w0 w1 raw rps avg p99 cpu steal pauser pauses
   url=$(eval echo "\$URL_$name")
+  "$build/bench/bench_pauses" --seconds "$duration" >"$work/pauses.txt" 2>&1 &
+  pauser=$!
   t0=$(ticks "$SERVER_PID")
+  s0=$(steal_ticks)
   w0=$(date +%s.%N)
   raw=$(ip netns exec "$NS_C" timeout $((duration + 30)) wrk -t1 -c"$c" -d"${duration}s" --latency "$url/index.html")
   w1=$(date +%s.%N)
   t1=$(ticks "$SERVER_PID")
+  s1=$(steal_ticks)
+  wait "$pauser" || true
+  pauses=$(sed -n 's/^pauses count=\([0-9]*\) worst_ms=\([0-9.]*\).*/\1 \2/p' "$work/pauses.txt")
   echo "== $name c=$c" >>"$work/wrk.txt"
   echo "$raw" >>"$work/wrk.txt"
   rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$raw")
@@ -119,8 +128,11 @@ measure() {
     echo "bench/http.sh: errors against $name (c=$c):"; echo "$raw"; exit 1
   fi
   cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$w0" -v e="$w1" 'BEGIN { printf "%.2f", (b - a) / hz / (e - s) }')
-  echo "$name $c $rps $avg $p99 $cpu" >>"$work/runs.txt"
-  printf '  %-12s c=%-3s %10.0f req/s  avg %7.3f ms  p99 %7.3f ms  cpu %.2f\n' "$name" "$c" "$rps" "$avg" "$p99" "$cpu"
+  steal=$(awk -v a="$s0" -v b="$s1" -v hz="$hz" -v s="$w0" -v e="$w1" 'BEGIN { printf "%.3f", (b - a) / hz / (e - s) }')
+  [ -n "$pauses" ] || pauses="? ?"
+  echo "$name $c $rps $avg $p99 $cpu $steal $pauses" >>"$work/runs.txt"
+  printf '  %-12s c=%-3s %10.0f req/s  avg %7.3f ms  p99 %7.3f ms  cpu %.2f  host steal %.3f  pauses %s (worst %s ms)\n' \
+    "$name" "$c" "$rps" "$avg" "$p99" "$cpu" "$steal" "${pauses% *}" "${pauses#* }"
 }
 
 URL_www_tap="http://$UNI_IP:80"
@@ -214,7 +226,8 @@ field() { awk -v n="$1" -v c="$2" -v f="$3" '$1 == n && $2 == c { print $f }' "$
   xen=$(ls "$root"/build/*/examples/www-xen 2>/dev/null | head -1 || true)
   [ -n "$xen" ] && echo "- www-xen: $(stat -c %s "$xen") bytes (the whole Xen guest kernel; the paper's static-site appliance: 172 KB)"
   echo
-  echo "Every run (server, connections, req/s, average ms, p99 ms, cpu):"
+  echo "Every run (server, connections, req/s, average ms, p99 ms, cpu, host steal in CPU-s/s, CPU pauses of"
+  echo "20 ms or more and the worst in ms: a p99 near the worst pause is the machine standing still, not the server):"
   echo
   echo '```'
   cat "$work/runs.txt"

@@ -68,8 +68,10 @@ EOF
 # $UNI_IP, and a veth ($C_IP) to namespace $NS_N, where the Linux server listens at
 # $N_IP. Sets `work` (a scratch folder) and `pids` (what the caller starts there);
 # on exit those processes are killed and the namespaces and folder removed.
+# UNI_NETNS_TAG in the environment goes into the names (whose namespaces they are),
+# as in tests/integration/netns.sh.
 two_namespaces() {
-  NS_C="uni-${UNI_NETNS_TAG:+$UNI_NETNS_TAG-}$1-c-$$"  # UNI_NETNS_TAG: whose namespaces, as tests/integration/netns.sh
+  NS_C="uni-${UNI_NETNS_TAG:+$UNI_NETNS_TAG-}$1-c-$$"
   NS_N="uni-${UNI_NETNS_TAG:+$UNI_NETNS_TAG-}$1-n-$$"
   TAP_PEER=10.95.0.1 UNI_IP=10.95.0.2 C_IP=10.96.0.1 N_IP=10.96.0.2
   work=$(mktemp -d)
@@ -122,6 +124,11 @@ ticks() {
   done
   echo "$total"
 }
+
+# steal_ticks: the host's steal time so far, all CPUs (ticks; /proc/stat). Time the
+# hypervisor ran something else while this machine's CPUs had work: a host that
+# pauses the guest shows here, and in every latency tail measured across it.
+steal_ticks() { awk '$1 == "cpu" { print $9 }' /proc/stat; }
 
 # read_flags USAGE SWITCHES VALUED "$@": the scripts' flags, one way. A switch
 # (`--quick`) sets its variable to 1, a valued flag (`--out DIR`) to its value; the

@@ -398,8 +398,12 @@ class BasicTapNetif {
   }
 
   // A frame of n bytes read into `page` (and `big` past it), behind the virtio header vh.
+  // Without virtio headers (BasicTapNetif<false>, UNI_TAP_OFFLOAD=0) the kernel says
+  // nothing of a frame and vh is not its word: on Asio's path it holds arm()'s
+  // no_frame marker, whose bits read "checksum partial, data valid", which let a
+  // UDP datagram with a bad checksum through to an ICMP port unreachable.
   void take(view page, std::span<std::uint8_t> vh, std::size_t n, const std::uint8_t* big) noexcept {
-    const offload_info info = virtio_net_header_view::parse(vh)->to_info();
+    const offload_info info = vnet_ ? virtio_net_header_view::parse(vh)->to_info() : offload_info{};
     offload::rx_reject why{};
     const auto kind = offload::classify(info, n, page_size, &why);
     if (!kind || (!Offload && *kind == offload::rx_kind::merged)) {
