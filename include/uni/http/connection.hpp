@@ -183,31 +183,31 @@ class connection : public exchange {
                                                     : parse_head(reader_.head(), reqv_, srv_.opt.limits);
       if (status == 0 && reqv_.method == method::other) status = 501;
       begin_request();
-      if (status != 0) {
+      // (One send_error and one linger for both paths: each await is code of its own.)
+      const bool parsed = status == 0;
+      if (!parsed) {
         keep_alive_ = false;
-        (void)co_await send_error(status);
-        co_await linger();
-        co_return;
+      } else {
+        // A span per request (uni/trace/): a connection's requests follow one another, so its address names them.
+        if constexpr (trace::compiled) trace::begin_span(request_span(), "http request");
+        keep_alive_ = reqv_.keep_alive;
+        body_.start(reqv_, srv_.opt.limits.max_body);
+        set_state(conn_state::busy, srv_.opt.send_timeout);
+        co_await dispatch();
+        if (!responded_ && !failed_) status = body_error_ ? body_error_ : 500;
       }
-      // A span per request (uni/trace/): a connection's requests follow one another, so its address names them.
-      if constexpr (trace::compiled) trace::begin_span(request_span(), "http request");
-      keep_alive_ = reqv_.keep_alive;
-      body_.start(reqv_, srv_.opt.limits.max_body);
-      set_state(conn_state::busy, srv_.opt.send_timeout);
-
-      co_await dispatch();
-      if (!responded_ && !failed_) (void)co_await send_error(body_error_ ? body_error_ : 500);
-      if constexpr (trace::compiled) trace::end_span(request_span(), "http request");
-      // A streamed body cut short by a bad request body must not look
-      // complete: no last chunk, the connection just closes.
-      if (streaming_ && body_error_) co_return;
-      if (streaming_ && !failed_) (void)co_await end_stream();
-      if (failed_) co_return;
-      if (!keep_alive_) {
-        co_await linger();
-        co_return;
+      if (status != 0) (void)co_await send_error(status);
+      if (parsed) {
+        if constexpr (trace::compiled) trace::end_span(request_span(), "http request");
+        // A streamed body cut short by a bad request body must not look
+        // complete: no last chunk, the connection just closes.
+        if (streaming_ && body_error_) co_return;
+        if (streaming_ && !failed_) (void)co_await end_stream();
+        if (failed_) co_return;
       }
+      if (!keep_alive_) break;
     }
+    co_await linger();
   }
 
   // exchange
