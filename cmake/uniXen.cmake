@@ -37,7 +37,8 @@ if(TARGET uni_warnings)  # (uni's own build, not a user's)
   target_link_libraries(uni_xen_boot PRIVATE uni_warnings)
 endif()
 # The memory functions must not be compiled into calls to themselves.
-set_source_files_properties(${UNI_XEN_BOOT_DIR}/runtime.cpp PROPERTIES COMPILE_OPTIONS "-fno-builtin;-fno-tree-loop-distribute-patterns")
+set_source_files_properties(${UNI_XEN_BOOT_DIR}/runtime.cpp PROPERTIES COMPILE_OPTIONS
+  "-fno-builtin$<$<CXX_COMPILER_ID:GNU>:;-fno-tree-loop-distribute-patterns>")
 
 # The layout randomised at build time (the paper's Section 3.3): a seed picks a
 # base shift and page gaps (src/boot/layout.ld.in) and lld shuffles functions and

@@ -422,7 +422,7 @@ uni::task<int> serve(auto& stack, auto& disks, const uni::appliance_options& o) 
   auto post = [&st, &commits](uni::http::exchange& ex) -> uni::task<void> {
     const std::string_view name = ex.param("user");
     if (!valid_name(name)) {
-      co_await ex.respond_static(400, "text/plain", "bad user name\n");
+      (void)co_await ex.respond_static(400, "text/plain", "bad user name\n");
       co_return;
     }
     char text[max_tweet];
@@ -432,35 +432,35 @@ uni::task<int> serve(auto& stack, auto& disks, const uni::appliance_options& o) 
       if (!piece) co_return;  // a malformed or oversized body: the server answers 400/413
       if (piece->empty()) break;
       if (piece->size() > max_tweet - length) {
-        co_await ex.respond_static(413, "text/plain", "a tweet is at most 280 bytes\n");
+        (void)co_await ex.respond_static(413, "text/plain", "a tweet is at most 280 bytes\n");
         co_return;
       }
       std::memcpy(text + length, piece->data(), piece->size());
       length += piece->size();
     }
     if (length == 0) {
-      co_await ex.respond_static(400, "text/plain", "empty tweet\n");
+      (void)co_await ex.respond_static(400, "text/plain", "empty tweet\n");
       co_return;
     }
     user* u = st.find(name, true);
     if (!u) {
-      co_await ex.respond_static(503, "text/plain", "no room for another user\n");
+      (void)co_await ex.respond_static(503, "text/plain", "no room for another user\n");
       co_return;
     }
     const std::uint64_t id = co_await commits->post(*u, {text, length});
     if (id == 0) {
-      co_await ex.respond_static(503, "text/plain", "the store failed\n");
+      (void)co_await ex.respond_static(503, "text/plain", "the store failed\n");
       co_return;
     }
     json_pages j(ex);
     if (!(j.put("{\"id\":") && j.put_number(id) && j.put("}\n"))) co_return;  // out of pages: 500
-    co_await ex.respond(201, "application/json", j.views());
+    (void)co_await ex.respond(201, "application/json", j.views());
   };
 
   auto get = [&st](uni::http::exchange& ex) -> uni::task<void> {
     const std::string_view name = ex.param("user");
     if (!valid_name(name)) {
-      co_await ex.respond_static(400, "text/plain", "bad user name\n");
+      (void)co_await ex.respond_static(400, "text/plain", "bad user name\n");
       co_return;
     }
     const user* u = st.find(name, false);
@@ -475,7 +475,7 @@ uni::task<int> serve(auto& stack, auto& disks, const uni::appliance_options& o) 
       }
     }
     if (!(ok && j.put("]}\n"))) co_return;  // out of pages: 500
-    co_await ex.respond(200, "application/json", j.views());
+    (void)co_await ex.respond(200, "application/json", j.views());
   };
 
   uni::http::router<2> routes;

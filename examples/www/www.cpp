@@ -64,7 +64,9 @@ struct www_config : uni::default_config {
 #endif
 };
 
-#if defined(UNI_TARGET_POSIX_SOCKET)
+#if UNI_WWW_VCHAN
+// (no --port: it serves over its vchan)
+#elif defined(UNI_TARGET_POSIX_SOCKET)
 constexpr long default_port = 8080;  // unprivileged
 #else
 constexpr long default_port = 80;
@@ -102,7 +104,7 @@ uni::task<void> hello(uni::http::exchange& ex) {
   (*page)[n++] = ' ';
   for (char c : name) (*page)[n++] = static_cast<std::uint8_t>(c);
   (*page)[n++] = '\n';
-  co_await ex.respond(200, "text/plain; charset=utf-8", std::span<const uni::view>(&*page, 1));
+  (void)co_await ex.respond(200, "text/plain; charset=utf-8", std::span<const uni::view>(&*page, 1));
 }
 
 // Streams the body back as it arrives: each piece is the received page itself.
@@ -116,7 +118,7 @@ uni::task<void> echo(uni::http::exchange& ex) {
     if (auto w = co_await ex.write_stream(std::span<const uni::view>(&*piece, 1)); !w) co_return;
     piece = co_await ex.read_body();
   }
-  if (piece) co_await ex.end_stream();
+  if (piece) (void)co_await ex.end_stream();
 }
 
 // The options every variant shares: routes, and the bounds for hostile

@@ -19,37 +19,30 @@ namespace uni {
 
 namespace detail {
 
-inline task<int> then_wake(task<int> service, bool& ended, wait_queue& wake) {
-  const int status = co_await std::move(service);
-  ended = true;
-  wake.notify_all();
-  co_return status;
-}
-
-inline task<void> then_wake(task<void> stop, bool& asked, wait_queue& wake) {
+// The stop request cancels the service (its joiner then wakes), unless the
+// service ended first: then its status stands.
+inline task<void> then_cancel(task<void> stop, join_handle<int>& service, bool& asked) {
   co_await std::move(stop);
+  if (service.done()) co_return;
   asked = true;
-  wake.notify_all();
+  service.cancel();
 }
 
 }  // namespace detail
 
 // Runs `service` until it ends or `stop` (the platform's stop request) completes;
 // `stop` says why it stopped in the log. Returns the exit status.
+// (One await here, no wrapper coroutine around the service: each costs code.)
 inline task<int> serve_until_stopped(scheduler& sched, std::string_view name, task<int> service, task<void> stop,
                                      function_ref<void()> report) {
-  wait_queue wake(sched);
-  bool ended = false, asked = false;
-  auto running = spawn(sched, detail::then_wake(std::move(service), ended, wake));
-  auto stopping = spawn(sched, detail::then_wake(std::move(stop), asked, wake));
-  while (!ended && !asked) co_await wake.wait();
+  bool asked = false;
+  auto running = spawn(sched, std::move(service));
+  auto stopping = spawn(sched, detail::then_cancel(std::move(stop), running, asked));
+  const auto r = co_await running.join();
   int status = 0;
-  if (ended) {
-    auto r = co_await running.join();
+  if (!asked) {
     status = r ? *r : 1;
     if (status != 0) log_info(name, ": the service ended with status ", status);
-  } else {
-    running.cancel();
   }
   stopping.cancel();
   report();

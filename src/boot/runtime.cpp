@@ -164,15 +164,15 @@ void run_exit_handlers() noexcept {
 
 // ---- libstdc++'s out-of-line error helpers (bits/functexcept.h) ----
 namespace std {
-[[noreturn]] void __throw_bad_alloc() { uni::panic("out of memory (std::bad_alloc)"); }
-[[noreturn]] void __throw_bad_array_new_length() { uni::panic("bad array new length"); }
-[[noreturn]] void __throw_length_error(const char* what) { uni::panic("length error: ", what); }
-[[noreturn]] void __throw_out_of_range(const char* what) { uni::panic("out of range: ", what); }
-[[noreturn]] void __throw_out_of_range_fmt(const char* what, ...) { uni::panic("out of range: ", what); }
-[[noreturn]] void __throw_logic_error(const char* what) { uni::panic("logic error: ", what); }
-[[noreturn]] void __throw_invalid_argument(const char* what) { uni::panic("invalid argument: ", what); }
-[[noreturn]] void __throw_bad_function_call() { uni::panic("bad function call"); }
-[[noreturn]] void __throw_bad_optional_access() { uni::panic("bad optional access"); }
+__attribute__((noreturn)) void __throw_bad_alloc() { uni::panic("out of memory (std::bad_alloc)"); }
+__attribute__((noreturn)) void __throw_bad_array_new_length() { uni::panic("bad array new length"); }
+__attribute__((noreturn)) void __throw_length_error(const char* what) { uni::panic("length error: ", what); }
+__attribute__((noreturn)) void __throw_out_of_range(const char* what) { uni::panic("out of range: ", what); }
+__attribute__((noreturn)) void __throw_out_of_range_fmt(const char* what, ...) { uni::panic("out of range: ", what); }
+__attribute__((noreturn)) void __throw_logic_error(const char* what) { uni::panic("logic error: ", what); }
+__attribute__((noreturn)) void __throw_invalid_argument(const char* what) { uni::panic("invalid argument: ", what); }
+__attribute__((noreturn)) void __throw_bad_function_call() { uni::panic("bad function call"); }
+__attribute__((noreturn)) void __throw_bad_optional_access() { uni::panic("bad optional access"); }
 }  // namespace std
 
 // ---- operator new and delete over the bounded heap ----

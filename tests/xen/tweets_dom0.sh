@@ -50,6 +50,8 @@ read -r -d '' app_check <<'CHECK'
       grep -qE "panic:|exit status [1-9]" $domu 2>/dev/null && break
     done
     [ $up = 1 ] || { echo "dom0: tweets: the second domain did not answer ping"; ok=0; }
+    # Its network answers ping before its store is read back and HTTP listens.
+    for i in $(seq 1 50); do grep -q "http: listening" $domu 2>/dev/null && break; sleep 0.2; done
   fi
   if [ $ok = 1 ] && fetch /tmp/tweets && [ "$(cat /tmp/tweets)" = "$want" ]; then
     echo "dom0: tweets: a new domain read the 3 tweets back from the disk, $(awk -v t=$t1 '{printf "%.2f", $1 - t}' /proc/uptime) s after xl create"

@@ -183,31 +183,31 @@ class connection : public exchange {
                                                     : parse_head(reader_.head(), reqv_, srv_.opt.limits);
       if (status == 0 && reqv_.method == method::other) status = 501;
       begin_request();
-      if (status != 0) {
+      // (One send_error and one linger for both paths: each await is code of its own.)
+      const bool parsed = status == 0;
+      if (!parsed) {
         keep_alive_ = false;
-        co_await send_error(status);
-        co_await linger();
-        co_return;
+      } else {
+        // A span per request (uni/trace/): a connection's requests follow one another, so its address names them.
+        if constexpr (trace::compiled) trace::begin_span(request_span(), "http request");
+        keep_alive_ = reqv_.keep_alive;
+        body_.start(reqv_, srv_.opt.limits.max_body);
+        set_state(conn_state::busy, srv_.opt.send_timeout);
+        co_await dispatch();
+        if (!responded_ && !failed_) status = body_error_ ? body_error_ : 500;
       }
-      // A span per request (uni/trace/): a connection's requests follow one another, so its address names them.
-      if constexpr (trace::compiled) trace::begin_span(request_span(), "http request");
-      keep_alive_ = reqv_.keep_alive;
-      body_.start(reqv_, srv_.opt.limits.max_body);
-      set_state(conn_state::busy, srv_.opt.send_timeout);
-
-      co_await dispatch();
-      if (!responded_ && !failed_) co_await send_error(body_error_ ? body_error_ : 500);
-      if constexpr (trace::compiled) trace::end_span(request_span(), "http request");
-      // A streamed body cut short by a bad request body must not look
-      // complete: no last chunk, the connection just closes.
-      if (streaming_ && body_error_) co_return;
-      if (streaming_ && !failed_) (void)co_await end_stream();
-      if (failed_) co_return;
-      if (!keep_alive_) {
-        co_await linger();
-        co_return;
+      if (status != 0) (void)co_await send_error(status);
+      if (parsed) {
+        if constexpr (trace::compiled) trace::end_span(request_span(), "http request");
+        // A streamed body cut short by a bad request body must not look
+        // complete: no last chunk, the connection just closes.
+        if (streaming_ && body_error_) co_return;
+        if (streaming_ && !failed_) (void)co_await end_stream();
+        if (failed_) co_return;
       }
+      if (!keep_alive_) break;
     }
+    co_await linger();
   }
 
   // exchange
@@ -245,36 +245,40 @@ class connection : public exchange {
     return commit(bytes);
   }
 
+  // The response calls are plain functions returning the one send coroutine (or
+  // done()): each coroutine, and each await, is code of its own. What they send
+  // beside the caller's views waits in out_ (the send runs after they return).
   task<result<void>> respond(int status, std::string_view content_type, std::span<const view> body,
                              std::span<const field> extra = {}) override {
-    if (responded_) co_return fail(error::invalid_argument);
+    if (responded_) return done(fail(error::invalid_argument));
     const std::uint64_t length = total_size(body);
     auto head = build_head(status, content_type, &length, extra, nullptr);
-    if (!head) co_return fail(head.err());
+    if (!head) return done(fail(head.err()));
     responded_ = true;
     if (reqv_.method == method::head || status == 304 || status == 204) body = {};
-    co_return co_await send_with_head(*head, body);
+    return send_with_head(std::move(*head), body);
   }
 
   task<result<void>> start_stream(int status, std::string_view content_type,
                                   std::span<const field> extra = {}) override {
-    if (responded_) co_return fail(error::invalid_argument);
+    if (responded_) return done(fail(error::invalid_argument));
     if (reqv_.minor == 0) keep_alive_ = false;  // HTTP/1.0: the end of the body is our FIN
     auto head = build_head(status, content_type, nullptr, extra, nullptr);
-    if (!head) co_return fail(head.err());
+    if (!head) return done(fail(head.err()));
     responded_ = true;
     streaming_ = reqv_.method != method::head;
-    co_return co_await send(std::span<const view>(&*head, 1));
+    out_[0] = std::move(*head);
+    return send(std::span<const view>(out_.data(), 1));
   }
 
   task<result<void>> write_stream(std::span<const view> data) override {
-    if (!streaming_) co_return result<void>{};  // HEAD: no body
+    if (!streaming_) return done(result<void>{});  // HEAD: no body
     const std::size_t n = total_size(data);
-    if (n == 0) co_return result<void>{};  // an empty chunk would end the body
-    if (reqv_.minor == 0) co_return co_await send(data);
-    // A chunk (RFC 9112 §7.1): size line, data, CRLF.
+    if (n == 0) return done(result<void>{});  // an empty chunk would end the body
+    if (reqv_.minor == 0) return send(data);
+    // A chunk (RFC 9112 §7.1): size line, data, CRLF, in one send.
     auto line = reserve(20);
-    if (!line) co_return fail(line.err());
+    if (!line) return done(fail(line.err()));
     std::size_t len = 0;
     char hex[16];
     std::size_t k = 0;
@@ -282,19 +286,17 @@ class connection : public exchange {
     while (k) (*line)[len++] = static_cast<std::uint8_t>(hex[--k]);
     (*line)[len++] = '\r';
     (*line)[len++] = '\n';
-    const view size_line = commit(len);
-    if (auto w = co_await send(std::span<const view>(&size_line, 1)); !w) co_return w;
-    if (auto w = co_await send(data); !w) co_return w;
-    const view crlf = detail::static_view("\r\n");
-    co_return co_await send(std::span<const view>(&crlf, 1));
+    out_[0] = commit(len);
+    out_[1] = detail::static_view("\r\n");
+    return send(std::span<const view>(out_.data(), 1), data, std::span<const view>(out_.data() + 1, 1));
   }
 
   task<result<void>> end_stream() override {
-    if (!streaming_) co_return result<void>{};
+    if (!streaming_) return done(result<void>{});
     streaming_ = false;
-    if (reqv_.minor == 0) co_return result<void>{};
-    const view last = detail::static_view("0\r\n\r\n");
-    co_return co_await send(std::span<const view>(&last, 1));
+    if (reqv_.minor == 0) return done(result<void>{});
+    out_[0] = detail::static_view("0\r\n\r\n");
+    return send(std::span<const view>(out_.data(), 1));
   }
 
  protected:
@@ -322,6 +324,7 @@ class connection : public exchange {
   task<bool> fill() {
     in_ = view{};      // a consumed view may still hold its page
     scratch_ = view{};  // nor does a waiting connection keep a head page
+    out_ = {};
     while (true) {
       auto d = co_await transport_read();
       if (d) {
@@ -338,20 +341,25 @@ class connection : public exchange {
     }
   }
 
-  // Writes `first`, then `then`, in pieces of at most send_piece bytes (and 8
-  // views), each with a fresh deadline. (One coroutine for every write of a
-  // connection: each coroutine is code of its own.)
-  task<result<void>> send(std::span<const view> first, std::span<const view> then = {}) {
+  // An answer that needs no write.
+  static task<result<void>> done(result<void> r) { co_return r; }
+
+  // Writes `first`, then `then`, then `last`, in pieces of at most send_piece
+  // bytes (and 8 views), each with a fresh deadline. (One coroutine for every
+  // write of a connection: each coroutine is code of its own.)
+  task<result<void>> send(std::span<const view> first, std::span<const view> then = {},
+                          std::span<const view> last = {}) {
+    const std::array<std::span<const view>, 3> parts{first, then, last};
     std::array<view, 8> batch;
     view rest;
-    std::size_t next = 0;  // the next view of first, then of then
+    std::size_t part = 0, next = 0;  // the next view: parts[part][next]
     while (true) {
       std::size_t k = 0, bytes = 0;
       while (k < batch.size() && bytes < send_piece) {
         if (rest.empty()) {
-          if (next == first.size() + then.size()) break;
-          rest = next < first.size() ? first[next] : then[next - first.size()];
-          ++next;
+          while (part < parts.size() && next == parts[part].size()) ++part, next = 0;
+          if (part == parts.size()) break;
+          rest = parts[part][next++];
           continue;
         }
         const std::size_t take = rest.size() < send_piece - bytes ? rest.size() : send_piece - bytes;
@@ -369,11 +377,11 @@ class connection : public exchange {
       }
     }
   }
-  // A response's head and body (`head` kept until the send ends): the head goes
-  // in the body's first write.
-  task<result<void>> send_with_head(const view& head, std::span<const view> body) {
+  // A response's head and body: the head goes in the body's first write.
+  task<result<void>> send_with_head(view head, std::span<const view> body) {
     ++srv_.n.responses;
-    return send(std::span<const view>(&head, 1), body);
+    out_[0] = std::move(head);
+    return send(std::span<const view>(out_.data(), 1), body);
   }
 
   // Room in the connection's scratch page (a fresh page when it is short).
@@ -438,17 +446,20 @@ class connection : public exchange {
     return w.finish();
   }
 
-  task<void> send_error(int status, std::span<const field> extra = {}) {
+  // (What it yields is only for awaiting: a failed write has marked the connection failed.)
+  task<result<void>> send_error(int status, std::span<const field> extra = {}) {
     const std::string_view text = reason(status);
-    const std::array<view, 2> body{detail::static_view(text), detail::static_view("\n")};
     const std::uint64_t length = text.size() + 1;
     auto head = build_head(status, "text/plain; charset=utf-8", &length, extra, nullptr);
     if (!head) {
       failed_ = true;
-      co_return;
+      return done(result<void>{});
     }
     responded_ = true;
-    (void)co_await send_with_head(*head, reqv_.method == method::head ? std::span<const view>{} : body);
+    out_[1] = detail::static_view(text);
+    out_[2] = detail::static_view("\n");
+    const std::span<const view> body(out_.data() + 1, reqv_.method == method::head ? 0 : 2);
+    return send_with_head(std::move(*head), body);
   }
 
   // Half-closes, then reads (and drops) what the client still sends, so our
@@ -481,7 +492,7 @@ class connection : public exchange {
             for (char c : m) buf[len++] = c;
           }
           const field f{"Allow", {buf, len}};
-          co_await send_error(405, std::span<const field>(&f, 1));
+          (void)co_await send_error(405, std::span<const field>(&f, 1));
           co_return;
         }
         case routes::outcome::none: break;
@@ -491,7 +502,7 @@ class connection : public exchange {
       co_await serve_file();
       co_return;
     }
-    co_await send_error(404);
+    (void)co_await send_error(404);
   }
 
   // A file from opt.files: what answer_for (uni/http/files.hpp) picks, its
@@ -500,38 +511,31 @@ class connection : public exchange {
   task<void> serve_file() {
     char buf[1024];
     std::string_view path;
-    if (!decode_path(reqv_.path, buf, path)) {
-      co_await send_error(reqv_.path.size() > sizeof buf ? 414 : 400);
-      co_return;
-    }
-    if (srv_.opt.files.streams()) {
-      co_await srv_.opt.files.send(*this, path);
-      co_return;
-    }
+    const bool decoded = decode_path(reqv_.path, buf, path);
+    if (decoded && srv_.opt.files.streams()) co_await srv_.opt.files.send(*this, path);
+    else (void)co_await answer_file(decoded, path, reqv_.path.size() > sizeof buf);
+  }
+  // serve_file's answer from a store in memory (or its error), as one send.
+  task<result<void>> answer_file(bool decoded, std::string_view path, bool too_long) {
+    if (!decoded) return send_error(too_long ? 414 : 400);
     auto f = srv_.opt.files.find(path);
-    if (!f) {
-      co_await send_error(404);
-      co_return;
-    }
-    if (!file_method()) {
-      co_await refuse_file_method();
-      co_return;
-    }
+    if (!f) return send_error(404);
+    if (!file_method()) return refuse_file_method();
     const std::uint64_t size = f->bytes.size();
     const file_answer a = answer_for(reqv_, size, f->etag());
     std::uint64_t length = 0;
     auto head = file_head(a, size, f->etag(), f->content_type, length);
-    if (!head) co_return;
+    if (!head) return done(result<void>{});
     responded_ = true;
-    const view body = f->bytes.slice(a.first, length).value();
-    if (reqv_.method == method::head || length == 0) (void)co_await send_with_head(*head, {});
-    else (void)co_await send_with_head(*head, std::span<const view>(&body, 1));
+    out_[1] = f->bytes.slice(a.first, length).value();
+    const bool no_body = reqv_.method == method::head || length == 0;
+    return send_with_head(std::move(*head), std::span<const view>(out_.data() + 1, no_body ? 0 : 1));
   }
 
   bool file_method() const noexcept { return reqv_.method == method::get || reqv_.method == method::head; }
-  task<void> refuse_file_method() {
+  task<result<void>> refuse_file_method() {
     const field allow{"Allow", "GET, HEAD"};
-    co_await send_error(405, std::span<const field>(&allow, 1));
+    return send_error(405, std::span<const field>(&allow, 1));
   }
   // The head of a file's answer `a`; `length` is set to the body's bytes.
   result<view> file_head(const file_answer& a, std::uint64_t size, std::string_view etag, std::string_view content_type,
@@ -590,8 +594,8 @@ class connection : public exchange {
       responded_ = false;
     }
     if (!r && !responded_) {
-      if (r.err() == error::invalid_argument) co_await refuse_file_method();
-      else co_await send_error(r.err() == error::not_found ? 404 : 500);
+      if (r.err() == error::invalid_argument) (void)co_await refuse_file_method();
+      else (void)co_await send_error(r.err() == error::not_found ? 404 : 500);
       co_return;
     }
     if (!r) {
@@ -611,6 +615,7 @@ class connection : public exchange {
   view in_;       // received bytes not yet consumed
   view scratch_;  // the page response heads are written into
   view file_head_;  // a streamed file's head, until its first piece
+  std::array<view, 3> out_;  // a response's head (and error body, chunk CRLF) while its send runs
   std::size_t scratch_used_ = 0;
   int body_error_ = 0;
   bool keep_alive_ = true;

@@ -115,7 +115,7 @@ class controller {
     }
     log_info("openflow: controller listening on tcp ", listener->local());
     accept_supervisor<> sup(stack_.sched(), "openflow", slots_.size(), when_full::wait, n_.accepts);
-    co_await sup.run(*listener, [this](auto stream, no_info&) { return run_switch(std::move(stream)); });
+    co_await sup.run(*listener, [this](auto stream, no_info&) { return this->run_switch(std::move(stream)); });
     co_return 0;
   }
 

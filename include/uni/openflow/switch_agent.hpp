@@ -175,7 +175,7 @@ class switch_agent {
     }
     log_info("openflow switch: listening for OpenFlow connections on tcp ", listener->local());
     accept_supervisor<> sup(control_.sched(), "openflow switch", Limits::connections - 1, when_full::wait, n_.accepts);
-    co_await sup.run(*listener, [this](auto stream, no_info&) { return serve_passive(std::move(stream)); });
+    co_await sup.run(*listener, [this](auto stream, no_info&) { return this->serve_passive(std::move(stream)); });
   }
 
   template <class Stream>

@@ -151,7 +151,7 @@ class basic_blkfront {
     co_return result<void>{};  // no write cache: what completed is on the device
   }
 
-  const queue::stats& statistics() const noexcept { return queue_.statistics(); }
+  const typename queue::stats& statistics() const noexcept { return queue_.statistics(); }
   bool connected() const noexcept { return connected_; }
   bool stopped() const noexcept { return queue_.stopped(); }
   bool flushes() const noexcept { return flush_; }

@@ -73,6 +73,7 @@ inline task<void> toolstack_shutdown(xenstore& xs, std::string_view name) {
     co_await std::suspend_always{};  // never asked
   }
   for (;;) {
+    const std::uint64_t events = xs.statistics().watch_events;  // (one during the read wakes no one)
     xenstore::value v;
     if (auto r = co_await xs.read(v, "control/shutdown"); r && !v.view().empty()) {
       char reason[16] = {};
@@ -82,7 +83,7 @@ inline task<void> toolstack_shutdown(xenstore& xs, std::string_view name) {
       log_info(name, ": stopped by the toolstack (", std::string_view{reason, n}, ")");
       co_return;
     }
-    co_await xs.watch_fired().wait();
+    if (xs.statistics().watch_events == events) co_await xs.watch_fired().wait();
   }
 }
 

@@ -105,14 +105,19 @@ class xenbus_frontend {
       else if (!ended && (ended.err() != error::would_block || attempt == 8)) r = fail(ended.err());
       if (!r || ended) break;
     }
-    // The backend's state, re-read at every watch event, until Connected.
+    // The backend's state, re-read at every watch event, until Connected. An
+    // event that arrives while the read runs wakes no one: read again at once.
     for (bool waiting = r.ok(); waiting;) {
+      const std::uint64_t events = xs_.statistics().watch_events;
       xenstore::value s;
       auto read = co_await xs_.read(s, bstate);
       const std::uint64_t now = read ? number(s.view()) : 0;
       if (now == static_cast<std::uint64_t>(XenbusStateConnected)) break;
-      if (now > static_cast<std::uint64_t>(XenbusStateConnected)) r = fail(error::refused);
-      else if (co_await xs_.watch_fired().wait_for(xenstore::timeout) != wake_reason::notified) r = fail(error::timed_out);
+      if (now > static_cast<std::uint64_t>(XenbusStateConnected)) {
+        r = fail(error::refused);
+      } else if (xs_.statistics().watch_events == events) {
+        if (co_await xs_.watch_fired().wait_for(xenstore::timeout) != wake_reason::notified) r = fail(error::timed_out);
+      }
       waiting = r.ok();
     }
     (void)co_await xs_.unwatch(bstate, watch_token);
