@@ -24,11 +24,14 @@
 // and SQLite's file do; with --direct 1 it is opened O_DIRECT, so every node the
 // store's own cache misses is a device read and its memory is that cache alone.
 // --dsync 1 opens the ring's file O_DSYNC: each write is durable as it completes
-// and the store's flush costs no request (UringDisk's `synced`).
+// and the store's flush costs no request (UringDisk's `synced`). The ring's
+// buffered reads ask the page cache first (preadv2 with RWF_NOWAIT, UringDisk's
+// try_page_cache), --nowait 0 puts every one on the ring, for comparison; the
+// device's counts go to stderr.
 //
 // Usage: bench_btree --engine uni|lmdb|sqlite --dir DIR [--keys 100000] [--preload 0]
 //        [--batch 1] [--gets 200000] [--value 100] [--seed 1] [--direct 0]
-//        [--device uring|file] [--dsync 0]
+//        [--device uring|file] [--dsync 0] [--nowait 1]
 #include <fcntl.h>
 #include <lmdb.h>
 #include <sqlite3.h>
@@ -191,7 +194,8 @@ figures run_uni_on(Disk& disk, Clock& clock, uni::scheduler& sched, const worklo
   return f;
 }
 
-figures run_uni(const std::string& dir, const workload& w, std::size_t batch, bool direct, bool uring, bool dsync) {
+figures run_uni(const std::string& dir, const workload& w, std::size_t batch, bool direct, bool uring, bool dsync,
+                bool nowait) {
   // Room for the data four times over (the log is cleaned when half full).
   const std::uint64_t bytes = std::max<std::uint64_t>(64 << 20, w.keys.size() * (w.value.size() + 64) * 8) & ~std::uint64_t{(1 << 20) - 1};
   const std::string path = dir + "/uni-btree.img";
@@ -209,8 +213,16 @@ figures run_uni(const std::string& dir, const workload& w, std::size_t batch, bo
   uni::text_writer text{why, sizeof why};
   if (!driver.open(path, !direct, text, dsync))
     std::fprintf(stderr, "uni: %.*s\n", static_cast<int>(text.view().size()), text.view().data()), std::exit(1);
+  driver.try_page_cache(nowait);
   uni::block::request_queue<uni::posix::UringDisk, 32, uni::posix::UringDisk::segments> disk(driver, sched);
-  return run_uni_on(disk, clock, sched, w, batch);
+  const figures f = run_uni_on(disk, clock, sched, w, batch);
+  const auto& d = driver.statistics();
+  std::fprintf(stderr, "uni: device: %llu reads (%llu held whole by the page cache, no entry; %llu not, %llu of them in part), "
+               "%llu entries submitted\n",
+               static_cast<unsigned long long>(d.reads), static_cast<unsigned long long>(d.cached_reads),
+               static_cast<unsigned long long>(d.uncached_reads), static_cast<unsigned long long>(d.cached_partly),
+               static_cast<unsigned long long>(d.submits));
+  return f;
 }
 
 void check_lmdb(int rc, const char* what) {
@@ -354,7 +366,7 @@ int main(int argc, char** argv) {
   if (engine == "uni")
     f = run_uni(dir, w, batch, bench::option(argc, argv, "--direct", 0) != 0,
                 bench::option_str(argc, argv, "--device", "uring") != "file",
-                bench::option(argc, argv, "--dsync", 0) != 0);
+                bench::option(argc, argv, "--dsync", 0) != 0, bench::option(argc, argv, "--nowait", 1) != 0);
   else if (engine == "lmdb")
     f = run_lmdb(dir, w, batch);
   else if (engine == "sqlite")

@@ -2,7 +2,7 @@
 // device, judged by a model of its bytes. disk_uring.sh runs it on a file, as
 // root on a loop device, buffered and direct.
 //
-//   uni_disk_uring PATH [--buffered] [--errors] [--registered] [--huge] [--synced] [--ring] [--ms N]
+//   uni_disk_uring PATH [--buffered] [--errors] [--registered] [--huge] [--synced] [--ring] [--cold] [--ms N]
 //
 // 32 tasks, each owning a stripe of the disk (so no two requests in flight
 // overlap and the model's order is the disk's), issue random reads and writes
@@ -21,7 +21,12 @@
 // model must hold as before. --ring makes the clock wait on a uring_loop
 // (the TAP target's wait with UNI_URING=1) and puts the disk's requests on it
 // (UringDisk::use_ring), instead of Asio's epoll and the disk's own ring and
-// eventfd. Exit status 0 when all held.
+// eventfd. A buffered disk reads from the page cache at once where it holds
+// the bytes (preadv2, RWF_NOWAIT) and on the ring where it does not: --cold
+// evicts random runs of the file's pages, and now and then all of them, from
+// the page cache while the tasks run (posix_fadvise DONTNEED), so both happen,
+// and a read held in part takes its rest from the ring; each outcome is
+// counted, and a direct disk must have tried none. Exit status 0 when all held.
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -125,9 +130,22 @@ task<void> worker(Queue& q, page_pool& pool, std::vector<std::uint8_t>& model, s
   }
 }
 
+// Drops runs of the file's pages from the page cache (dirty ones stay until
+// written back), every run the whole file, until cancelled.
+task<void> evict(int fd, std::uint64_t bytes, scheduler& sched) {
+  random_generator rng(99);
+  for (unsigned round = 1;; ++round) {
+    const std::uint64_t pages = bytes / page_size;
+    const std::uint64_t at = rng.below(pages), run = 1 + rng.below(32);
+    if (round % 16 == 0) (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    else (void)::posix_fadvise(fd, static_cast<off_t>(at * page_size), static_cast<off_t>(run * page_size), POSIX_FADV_DONTNEED);
+    co_await sched.sleep_for(std::chrono::microseconds(500));
+  }
+}
+
 template <class Device>
 task<int> exercise(Device& device, scheduler& sched, PosixClock& clock, page_pool& pool,
-                   std::vector<std::uint8_t>& model, int ms, tally& out) {
+                   std::vector<std::uint8_t>& model, int ms, int evict_fd, tally& out) {
   block::request_queue<Device, 32, 16> q(device, sched);
   const std::uint64_t stripe = device.sectors() / tasks;
   const time_point until = clock.now() + std::chrono::milliseconds(ms);
@@ -142,8 +160,11 @@ task<int> exercise(Device& device, scheduler& sched, PosixClock& clock, page_poo
     std::fflush(stdout);
   };
   auto dog = spawn(sched, watchdog());
+  join_handle<void> evicting;
+  if (evict_fd >= 0) evicting = spawn(sched, evict(evict_fd, model.size(), sched));
   for (auto& h : all) (void)co_await h.join();
   dog.cancel();
+  if (evict_fd >= 0) evicting.cancel();
   auto r = co_await q.flush();
   const auto& s = q.statistics();
   std::printf("queue: %llu pieces, %llu split, %llu waited, high water %zu\n",
@@ -178,11 +199,11 @@ int flags_of_open(const std::string& path) {
 int main(int argc, char** argv) {
   using namespace uni;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s PATH [--buffered] [--errors] [--registered] [--huge] [--synced] [--ring] [--ms N]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s PATH [--buffered] [--errors] [--registered] [--huge] [--synced] [--ring] [--cold] [--ms N]\n", argv[0]);
     return 2;
   }
   const std::string path = argv[1];
-  bool buffered = false, errors = false, registered = false, huge = false, synced = false, ring = false;
+  bool buffered = false, errors = false, registered = false, huge = false, synced = false, ring = false, cold = false;
   int ms = 1500;
   for (int i = 2; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -192,6 +213,7 @@ int main(int argc, char** argv) {
     else if (a == "--synced") synced = true;
     else if (a == "--huge") huge = registered = true;
     else if (a == "--ring") ring = true;
+    else if (a == "--cold") cold = true;
     else if (a == "--ms" && i + 1 < argc) ms = std::atoi(argv[++i]);
   }
   boost::asio::io_context io;
@@ -243,15 +265,17 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "the disk's descriptor is%s O_DSYNC\n", synced ? " not" : "");
       return 1;
     }
+    const int evict_fd = cold ? ::open(path.c_str(), O_RDONLY) : -1;
     if (errors) {
       sim::FaultDisk<UringDisk> faulty(
           disk, sched, {.read_error_ppm = 30'000, .write_error_ppm = 30'000, .flush_error_ppm = 30'000}, 7);
-      auto r = run(sched, clock, exercise(faulty, sched, clock, *pool, model, ms, out));
+      auto r = run(sched, clock, exercise(faulty, sched, clock, *pool, model, ms, evict_fd, out));
       status = r ? *r : 1;
     } else {
-      auto r = run(sched, clock, exercise(disk, sched, clock, *pool, model, ms, out));
+      auto r = run(sched, clock, exercise(disk, sched, clock, *pool, model, ms, evict_fd, out));
       status = r ? *r : 1;
     }
+    if (evict_fd >= 0) ::close(evict_fd);
     const auto& d = disk.statistics();
     std::printf("driver: %llu reads, %llu writes, %llu flushes in %llu submits (%llu entries fixed, %llu completions "
                 "found at submit), %llu short, %llu errors\n",
@@ -263,6 +287,19 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%llu of %llu flushes answered without an entry, for %s\n",
                    static_cast<unsigned long long>(d.synced_flushes), static_cast<unsigned long long>(d.flushes),
                    synced ? "a synced disk: want all" : "a disk not synced: want none");
+      status = 1;
+    }
+    std::printf("page cache first: %llu reads held whole (no entry), %llu not (%llu of them in part), the rest on the ring\n",
+                static_cast<unsigned long long>(d.cached_reads), static_cast<unsigned long long>(d.uncached_reads),
+                static_cast<unsigned long long>(d.cached_partly));
+    const bool tried = d.cached_reads + d.uncached_reads != 0;
+    if (tried != buffered || (buffered && d.cached_reads + d.uncached_reads != d.reads) ||
+        (buffered && d.cached_reads == 0) || (cold && d.cached_partly == 0) ||
+        (cold && d.uncached_reads == d.cached_partly)) {
+      std::fprintf(stderr, "want %s\n",
+                   !buffered ? "no page-cache try on a direct disk"
+                   : cold    ? "every read tried, some held whole, some in part, some not at all"
+                             : "every read tried, some held whole");
       status = 1;
     }
   }

@@ -2,7 +2,9 @@
 # The io_uring disk against a model (disk_uring.cpp): on a file, direct and
 # buffered, with injected I/O errors (this kernel has no device mapper, so the
 # FaultDisk injects them between the request queue and the driver), and, as
-# root, on a loop device over a file. A few seconds in all.
+# root, on a loop device over a file. A few seconds in all. Buffered reads try
+# the page cache first (RWF_NOWAIT); --cold drops the file's pages from it as
+# the run goes, so reads are held whole, in part and not at all.
 set -euo pipefail
 bin=$1
 work=$(mktemp -d /var/tmp/uni-disk-XXXXXX)
@@ -22,20 +24,24 @@ echo "== a file, direct I/O into registered huge pages (huge_page_pool)"
 "$bin" "$work/file.img" --huge --ms 800
 echo "== a file, buffered (--disk-cache)"
 "$bin" "$work/file.img" --buffered --ms 600
-echo "== a file, buffered, every write synced (O_DSYNC: flushes need no entry)"
-"$bin" "$work/file.img" --buffered --synced --ms 600
+echo "== a file, buffered, its pages dropped from the page cache as it runs (reads held whole, in part, not at all)"
+"$bin" "$work/file.img" --buffered --cold --ms 600
+echo "== a file, buffered, every write synced (O_DSYNC: flushes need no entry), pages dropped as it runs"
+"$bin" "$work/file.img" --buffered --synced --cold --ms 600
 echo "== a file, direct, every write synced"
 "$bin" "$work/file.img" --synced --ms 600
 echo "== a file, direct I/O into registered memory, on the run loop's ring (UNI_URING=1)"
 "$bin" "$work/file.img" --registered --ring --ms 800
-echo "== a file, buffered, on the run loop's ring"
-"$bin" "$work/file.img" --buffered --ring --ms 600
+echo "== a file, buffered, on the run loop's ring, pages dropped as it runs"
+"$bin" "$work/file.img" --buffered --ring --cold --ms 600
 echo "== a file, direct, 3% of requests failing with an I/O error"
 "$bin" "$work/file.img" --errors --ms 800
 
 if [ "$(id -u)" = 0 ] && command -v losetup >/dev/null && loop=$(losetup --find --show "$work/file.img" 2>/dev/null); then
   echo "== loop device $loop, direct I/O, registered memory"
   "$bin" "$loop" --registered --ms 1000
+  echo "== loop device $loop, buffered, pages dropped as it runs"
+  "$bin" "$loop" --buffered --cold --ms 600
 else
   loop=
   echo "(no loop device: not root, or none free; the file runs above stand for it)"
