@@ -46,6 +46,12 @@ else
   loop=
   echo "(no loop device: not root, or none free; the file runs above stand for it)"
 fi
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+  echo "== tmpfs, buffered: the file system refuses RWF_NOWAIT, so reads go on the ring"
+  unshare -m sh -c "mount -t tmpfs tmpfs '$work' && head -c 4M /dev/urandom >'$work/t.img' && exec '$bin' '$work/t.img' --buffered --ms 300" |
+    tee "$work/tmpfs.out" | grep -v '^queue'
+  grep -q "refuses RWF_NOWAIT" "$work/tmpfs.out"
+fi
 if command -v dmsetup >/dev/null && dmsetup targets >/dev/null 2>&1; then
   echo "(device mapper present: dm-error would apply here; the fault disk covers it on every kernel)"
 fi
