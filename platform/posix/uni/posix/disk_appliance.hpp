@@ -75,7 +75,8 @@ class posix_disks {
       if (!drivers_[i] || !queues_[i]) continue;
       const auto& d = drivers_[i]->statistics();
       const auto& q = queues_[i]->statistics();
-      log_info("disk ", i, ": reads ", d.reads, " (", d.bytes_read, " bytes) writes ", d.writes, " (", d.bytes_written,
+      log_info("disk ", i, ": reads ", d.reads, " (", d.bytes_read, " bytes; ", d.cached_reads,
+               " whole from the page cache at once, ", d.uncached_reads, " not) writes ", d.writes, " (", d.bytes_written,
                " bytes) flushes ", d.flushes, " in ", d.submits, " submits, errors ", d.errors, "; queue: pieces ",
                q.pieces, " split ", q.split, " waited ", q.waited, " refused ", q.refused, " high water ", q.high_water);
     }

@@ -38,13 +38,16 @@
 // preadv2 with RWF_NOWAIT returns the bytes when the cache holds them all, or
 // EAGAIN (or a short read) where it would have to wait for the device; then the
 // request (or the rest of it) goes on the ring as any other. It never waits for
-// the device: the kernel starts the readahead and returns, and io_uring's own
-// submit makes the same non-blocking attempt before it arms a wait. What it
-// saves on a page-cache hit (a B-tree's leaf read, bench/btree.sh): the ring's
-// entry, its submit and reap (~200-300 ns more in the kernel than preadv, this
-// VM, kernel 6.18) and ~500 instructions of the request path here. A miss costs
-// one system call more than before (~1 us against the device's tens of us).
-// stats() counts both outcomes. Direct I/O never tries: the device always waits.
+// the device: the kernel starts the readahead and returns (after dropping the
+// page cache, EAGAIN in 25-90 us where a pread waited 0.1-6 ms), and io_uring's
+// own submit makes the same non-blocking attempt before it arms a wait. A hit
+// (a B-tree's leaf read, bench/btree.sh) is one system call as before, but
+// preadv2 instead of io_uring_enter, which costs ~200-300 ns more in the kernel
+// (this VM, kernel 6.18) and signals the eventfd, and ~200 instructions fewer
+// here (no entry, submit or reap). A miss costs one system call more (~1 us,
+// against the device's tens of us or more). stats() counts both outcomes.
+// Direct I/O never tries: the device always waits. File systems without
+// non-blocking reads (tmpfs, ramfs: EOPNOTSUPP) go on the ring alone.
 //
 // synced = true opens the file O_DSYNC: each write is durable when it completes
 // (the kernel syncs it, a device's cache included, inside the same request), and
