@@ -24,16 +24,16 @@ echo "== a file, direct I/O into registered huge pages (huge_page_pool)"
 "$bin" "$work/file.img" --huge --ms 800
 echo "== a file, buffered (--disk-cache)"
 "$bin" "$work/file.img" --buffered --ms 600
-echo "== a file, buffered, its pages dropped from the page cache as it runs (reads held whole, in part, not at all)"
-"$bin" "$work/file.img" --buffered --cold --ms 600
+echo "== a file, buffered into registered memory, its pages dropped from the page cache as it runs (reads held whole, in part, not at all)"
+"$bin" "$work/file.img" --buffered --registered --cold --ms 600
 echo "== a file, buffered, every write synced (O_DSYNC: flushes need no entry), pages dropped as it runs"
 "$bin" "$work/file.img" --buffered --synced --cold --ms 600
 echo "== a file, direct, every write synced"
 "$bin" "$work/file.img" --synced --ms 600
 echo "== a file, direct I/O into registered memory, on the run loop's ring (UNI_URING=1)"
 "$bin" "$work/file.img" --registered --ring --ms 800
-echo "== a file, buffered, on the run loop's ring, pages dropped as it runs"
-"$bin" "$work/file.img" --buffered --ring --cold --ms 600
+echo "== a file, buffered into registered memory, on the run loop's ring, pages dropped as it runs"
+"$bin" "$work/file.img" --buffered --registered --ring --cold --ms 600
 echo "== a file, direct, 3% of requests failing with an I/O error"
 "$bin" "$work/file.img" --errors --ms 800
 
