@@ -44,10 +44,11 @@
 // (a B-tree's leaf read, bench/btree.sh) is one system call as before, but
 // preadv2 instead of io_uring_enter: 430-450 ns in the kernel against 810-840
 // for a READ entry and its eventfd signal (best of 20,000 4 KiB reads, this VM,
-// kernel 6.18), and ~200 instructions fewer here (no entry, submit or reap). A miss costs one system call more (~1 us,
-// against the device's tens of us or more). stats() counts both outcomes.
-// Direct I/O never tries: the device always waits. File systems without
-// non-blocking reads (tmpfs, ramfs: EOPNOTSUPP) go on the ring alone.
+// kernel 6.18), and ~200 instructions fewer here (no entry, submit or reap).
+// A miss costs one system call more (~1 us, against the device's tens of us or
+// more). stats() counts both outcomes. Direct I/O never tries: the device
+// always waits. File systems without non-blocking reads (tmpfs, ramfs:
+// EOPNOTSUPP) go on the ring alone.
 //
 // synced = true opens the file O_DSYNC: each write is durable when it completes
 // (the kernel syncs it, a device's cache included, inside the same request), and
