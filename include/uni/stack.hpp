@@ -103,6 +103,7 @@ class Stack {
     // A device that completes TCP checksums itself (netfront) gets partial ones.
     if constexpr (Config::tcp && requires { netif.completes_tcp_checksums(); })
       tcp_.set_partial_checksums(netif.completes_tcp_checksums());
+    pool.reserve(Config::tcp_pool_reserve);
   }
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;
@@ -182,7 +183,7 @@ class Stack {
     if (counters_.hooks.taken() != 0 || counters_.hooks.sent != 0) log_info("hooks: ", counters_.hooks);
     const auto& p = pool_.statistics();
     log_info("pages: ", p.in_use, " in use of ", p.capacity, ", high water ", p.high_water, ", exhausted ",
-             p.exhausted);
+             p.exhausted, ", held back ", p.held_back);
   }
 
   // ---- UDP (RFC 768): the same API as posix::SocketStack; uni/net/udp_layer.hpp ------

@@ -242,7 +242,7 @@ class basic_stack_harness {
   // false if the frame does not fit a page or the pool is empty.
   bool inject(std::span<const std::uint8_t> frame) {
     if (frame.size() > page_size) return false;
-    auto page = shared_pool().allocate();
+    auto page = shared_pool().allocate_reserved();
     if (!page) return false;
     if (!frame.empty()) std::memcpy(page->data(), frame.data(), frame.size());
     nic_.receiver(page->head(frame.size()));

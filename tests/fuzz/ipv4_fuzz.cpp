@@ -104,7 +104,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
       auto h = ipv4_header::parse(packet);
       if (!h || !h->is_fragment() || packet.size() > page_size) continue;
-      auto page = shared_pool().allocate();
+      auto page = shared_pool().allocate_reserved();
       if (!page) continue;
       view frag = page->head(h->payload_length());
       for (std::size_t i = 0; i < frag.size(); ++i) frag[i] = pattern(h->identification, h->fragment_offset() + i);

@@ -98,7 +98,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // The peer's MAC is learnt first, as a real peer's ARP would teach it.
   std::vector<std::uint8_t> arp(arp_packet::size);
   arp_packet{arp_op::request, peer_mac, peer_ip, {}, our_ip}.emit(arp);
-  auto page = shared_pool().allocate();
+  auto page = shared_pool().allocate_reserved();
   FUZZ_CHECK(page.ok());
   auto af = ethernet_frame(our_mac, peer_mac, ethertype::arp, arp);
   std::memcpy(page->data(), af.data(), af.size());
@@ -122,7 +122,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto packet = ipv4_packet(peer_ip, our_ip, ip_protocol::tcp, seg);
     const auto frame = ethernet_frame(our_mac, peer_mac, ethertype::ipv4, packet);
     if (frame.size() > page_size) continue;
-    auto p = shared_pool().allocate();
+    auto p = shared_pool().allocate_reserved();
     if (!p) continue;
     std::memcpy(p->data(), frame.data(), frame.size());
     nic.receiver(p->head(frame.size()));

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <memory>
+#include <vector>
 #include <uni/core/buffer.hpp>
 
 using namespace uni;
@@ -38,6 +39,30 @@ TEST_CASE("pool exhaustion is an error value and is counted", "[buffer]") {
   CHECK(pool.statistics().exhausted == 1);
   a = result<view>(view{});
   CHECK(pool.allocate().ok());  // the freed page is reused
+}
+
+TEST_CASE("the reserve is refused to ordinary allocations and served to reserved ones", "[buffer]") {
+  static_page_pool<8> pool;
+  pool.reserve(2);
+  pool.reserve(1);  // the largest asked for stays
+  CHECK(pool.reserved() == 2);
+  std::vector<view> held;
+  for (int i = 0; i < 6; ++i) held.push_back(*pool.allocate());
+  auto refused = pool.allocate();
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.err() == error::no_buffers);
+  CHECK(pool.statistics().held_back == 1);
+  held.push_back(*pool.allocate_reserved());
+  held.push_back(*pool.allocate_reserved());
+  CHECK(pool.allocate_reserved().err() == error::no_buffers);
+  CHECK(pool.allocate().err() == error::no_buffers);
+  CHECK(pool.statistics().exhausted == 2);  // empty: exhausted, not held back
+  CHECK(pool.statistics().held_back == 1);
+  held.resize(5);
+  CHECK(pool.allocate().ok());  // three free, two of them reserved
+  static_page_pool<4> small;
+  small.reserve(100);
+  CHECK(small.reserved() == 2);  // at most half the pool
 }
 
 TEST_CASE("slices share the page and check their bounds", "[buffer]") {

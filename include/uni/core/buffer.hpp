@@ -6,6 +6,9 @@
 // back to the pool. Views can also point at memory the pool does not own (static
 // read-only data such as an embedded web site); those carry no page and no count.
 // Running out of pages is an error value (error::no_buffers), counted, never a crash.
+// A reserve of pages is kept from ordinary allocations for the network stack's
+// own traffic (headers, ACKs, received frames), so applications that fill the
+// pool with writes cannot stop the ACKs that would free it.
 #pragma once
 
 #include <cstddef>
@@ -47,6 +50,7 @@ class page_pool {
     std::size_t high_water = 0;
     std::uint64_t allocations = 0;
     std::uint64_t exhausted = 0;  // allocations refused because no page was free
+    std::uint64_t held_back = 0;  // ordinary allocations refused because only the reserve was free
   };
 
   // `memory` must be page_size-aligned and hold pages * page_size bytes;
@@ -70,8 +74,21 @@ class page_pool {
     if (stats_.in_use != 0) panic("page_pool destroyed with ", stats_.in_use, " pages in use");
   }
 
-  // A whole fresh page as a writable view, or error::no_buffers.
+  // A whole fresh page as a writable view, or error::no_buffers: for applications
+  // (and anything that holds pages at a peer's pace), which may not take the reserve.
   result<view> allocate() noexcept;
+  // The same, down to the last page: for the network stack's own frames, whose
+  // sending or receiving is what frees pages (headers and ACKs, device receive
+  // pages, a simulated wire's copies).
+  result<view> allocate_reserved() noexcept;
+
+  // Keeps `pages` from ordinary allocations (the largest asked for wins), at most
+  // half the pool, so a small pool (a test's) still serves applications.
+  void reserve(std::size_t pages) noexcept {
+    if (pages > stats_.capacity / 2) pages = stats_.capacity / 2;
+    if (pages > reserve_) reserve_ = pages;
+  }
+  std::size_t reserved() const noexcept { return reserve_; }
 
   const stats& statistics() const noexcept { return stats_; }
   std::size_t available() const noexcept { return stats_.capacity - stats_.in_use; }
@@ -88,6 +105,7 @@ class page_pool {
   page_meta* free_ = nullptr;
   std::span<page_meta> meta_;
   stats stats_;
+  std::size_t reserve_ = 0;
 };
 
 namespace detail {
@@ -234,6 +252,14 @@ class view {
 };
 
 inline result<view> page_pool::allocate() noexcept {
+  if (available() <= reserve_ && free_) {
+    ++stats_.held_back;
+    return fail(error::no_buffers);
+  }
+  return allocate_reserved();
+}
+
+inline result<view> page_pool::allocate_reserved() noexcept {
   if (!free_) {
     ++stats_.exhausted;
     return fail(error::no_buffers);

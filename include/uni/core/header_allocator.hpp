@@ -26,7 +26,7 @@ class header_allocator {
     const std::size_t rounded = (n + alignment - 1) & ~(alignment - 1);
     if (rounded > page_size) return fail(error::too_large);
     if (!page_.page() || used_ + rounded > page_size) {
-      auto fresh = pool_.allocate();
+      auto fresh = pool_.allocate_reserved();
       if (!fresh) return fail(fresh.err());
       page_ = std::move(*fresh);
       used_ = 0;

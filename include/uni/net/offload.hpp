@@ -298,7 +298,7 @@ class tcp_segmenter {
 template <class Deliver>
 bool deliver_segments(const tcp_segmenter& cut, page_pool& pool, bool checksum, Deliver&& deliver) noexcept {
   for (std::size_t i = 0; i < cut.count(); ++i) {
-    auto seg = pool.allocate();
+    auto seg = pool.allocate_reserved();
     if (!seg) return false;
     cut.write(i, seg->bytes(), checksum);
     view segment = seg->head(cut.segment_size(i));

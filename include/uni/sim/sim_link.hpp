@@ -114,7 +114,7 @@ class sim_link {
     }
     if (plan.copies == 2) ++stats_.duplicated;
     if (plan.reordered) ++stats_.reordered;
-    auto page = pool_.allocate();
+    auto page = pool_.allocate_reserved();
     if (!page) {
       ++stats_.no_buffers;
       return {};

@@ -308,15 +308,18 @@ class connection {
   }
 
   // What we can still take: the byte budget, the views left (a segment each),
-  // and the global budget, the pool's free pages above its reserve.
+  // and the global budget, the pool's free pages above half its reserve. Data
+  // may dig into the reserve that applications cannot take (page_pool::reserve):
+  // when their writes have taken the rest, received data must still arrive, to
+  // be read and free pages; the other half is left for headers and ACKs.
   std::uint32_t receive_window() const noexcept {
     std::size_t held = recv_.bytes();
     for (std::size_t i = 0; i < ooo_count_; ++i) held += ooo_[i].data.size();
     std::size_t room = held >= Config::tcp_receive_buffer ? 0 : Config::tcp_receive_buffer - held;
     room = std::min(room, (Config::tcp_receive_views - recv_.count()) * std::size_t{smss_});
     if (pool_) {
-      const std::size_t free = pool_->available();
-      room = std::min(room, free > Config::tcp_pool_reserve ? (free - Config::tcp_pool_reserve) * std::size_t{smss_} : 0);
+      const std::size_t free = pool_->available(), floor = pool_->reserved() / 2;
+      room = std::min(room, free > floor ? (free - floor) * std::size_t{smss_} : 0);
     }
     return static_cast<std::uint32_t>(room);
   }

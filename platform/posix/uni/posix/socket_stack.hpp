@@ -121,7 +121,7 @@ class SocketStack {
         bool whole = (st.rx_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) == 0;
         for (std::size_t at = page_size; whole && at < length; at += page_size) {
           const std::uint8_t* spill = st.spill.get() + i * state::spill_size;
-          auto page = st.pool.allocate();
+          auto page = st.pool.allocate_reserved();
           whole = page.ok();
           if (!whole) break;
           const std::size_t k = std::min(page_size, length - at);
@@ -236,7 +236,7 @@ class SocketStack {
       error receive_batch() noexcept {
         std::size_t pages = 0;
         while (pages < batch) {
-          auto page = pool.allocate();
+          auto page = pool.allocate_reserved();
           if (!page) break;
           rx_iov[pages][0] = iovec{page->data(), page->size()};
           if (spill) rx_iov[pages][1] = iovec{spill.get() + pages * spill_size, spill_size};
@@ -374,7 +374,7 @@ class SocketStack {
       while (true) {
         if (!st->sock.is_open()) co_return fail(error::closed);
         {
-          auto page = st->pool.allocate();
+          auto page = st->pool.allocate_reserved();
           if (!page) co_return fail(error::no_buffers);
           const ssize_t n = ::recv(st->sock.native_handle(), page->data(), page->size(), MSG_DONTWAIT);
           if (n > 0) {

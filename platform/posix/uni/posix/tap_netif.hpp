@@ -331,7 +331,7 @@ class BasicTapNetif {
   void arm() {
     if (!fd_.is_open()) return;
     if (!next_) {
-      result<view> page = pool_.allocate();
+      result<view> page = pool_.allocate_reserved();
       if (!page) {
         fd_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
           if (ec) return;  // cancelled: the device is closing
@@ -378,7 +378,7 @@ class BasicTapNetif {
       // connections whose unacknowledged data held the pool. A merged frame cut
       // into more segments than there are pages loses its tail (split()): TCP
       // sends it again.
-      result<view> page = pool_.allocate();
+      result<view> page = pool_.allocate_reserved();
       if (!page) {
         // Drain the frame anyway, or the device would stay readable forever.
         std::uint8_t scratch[page_size];
@@ -519,7 +519,7 @@ class BasicTapNetif {
   void post(rx_slot& r) noexcept {
     if (closing_ || rx_failed_ || !fd_.is_open()) return;
     if (!r.page) {
-      result<view> page = pool_.allocate();
+      result<view> page = pool_.allocate_reserved();
       if (!page) return;
       r.page = std::move(*page);
     }

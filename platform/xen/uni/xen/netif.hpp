@@ -185,7 +185,7 @@ class BasicXenNetif {
       offload_info info = gso_.finish();
       info.csum_partial = true;  // merged or not: TCP left it partial
       // The headers in a page of their own: netback reads them after we return.
-      auto page = pool_.allocate();
+      auto page = pool_.allocate_reserved();
       if (page) {
         const auto header = gso_.header();
         std::memcpy(page->data(), header.data(), header.size());
@@ -331,8 +331,8 @@ class BasicXenNetif {
     bool posted = false;
   };
   result<void> set_up_rings() noexcept {
-    auto txp = pool_.allocate();
-    auto rxp = pool_.allocate();
+    auto txp = pool_.allocate_reserved();
+    auto rxp = pool_.allocate_reserved();
     if (!txp || !rxp) return fail(error::no_buffers);
     tx_ring_page_ = std::move(*txp);
     rx_ring_page_ = std::move(*rxp);
@@ -374,7 +374,7 @@ class BasicXenNetif {
       const std::uint16_t id = static_cast<std::uint16_t>(rx_.next_index() & (ring_size - 1));
       rx_slot& s = rx_slots_[id];
       if (s.posted) break;
-      auto p = pool_.allocate();
+      auto p = pool_.allocate_reserved();
       if (!p) {
         ++stats_.rx_no_buffers;
         break;
@@ -467,7 +467,7 @@ class BasicXenNetif {
     }
     view frame = std::move(f.head);
     if (!f.tail.empty()) {  // a frame of a page or less over several slots: into one page
-      auto page = pool_.allocate();
+      auto page = pool_.allocate_reserved();
       if (!page) {
         ++stats_.rx_no_buffers;
         return;
