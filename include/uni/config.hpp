@@ -100,12 +100,12 @@ struct default_config {
   static constexpr std::size_t tcp_receive_views = 192;
   static constexpr std::size_t tcp_out_of_order = 128;
   static constexpr std::size_t tcp_segment_views = 8;
-  // Global budget: the I/O page pool. A Stack keeps this reserve of its pool
-  // from applications (page_pool::allocate refuses, counted as held back) for
-  // its own frames: headers, ACKs, received pages. Windows offered shrink as
-  // free pages run short and close at half of it, so a thousand connections
-  // cannot exhaust the pool, and data still arrives when applications' writes
-  // hold the rest.
+  // Global budget: the I/O page pool. A Stack with TCP keeps this reserve of
+  // its pool (at most a quarter of it) from applications (page_pool::allocate
+  // refuses, counted as held back) for its own frames: headers, ACKs, received
+  // pages. Windows offered shrink as free pages run short and close at half of
+  // it, so a thousand connections cannot exhaust the pool, and data still
+  // arrives when applications' writes hold the rest.
   static constexpr std::size_t tcp_pool_reserve = io_pages / 8;
   // Options offered (RFC 7323, RFC 2018).
   static constexpr bool tcp_window_scaling = true;

@@ -103,7 +103,11 @@ class Stack {
     // A device that completes TCP checksums itself (netfront) gets partial ones.
     if constexpr (Config::tcp && requires { netif.completes_tcp_checksums(); })
       tcp_.set_partial_checksums(netif.completes_tcp_checksums());
-    pool.reserve(Config::tcp_pool_reserve);
+    // With TCP, a reserve applications cannot take (the ACKs that free pages), at
+    // most a quarter of this pool: a Config that shrinks io_pages keeps
+    // default_config's tcp_pool_reserve, and drivers hold receive pages posted
+    // from the rest (netfront: 128 of 256).
+    if constexpr (Config::tcp) pool.reserve(std::min(Config::tcp_pool_reserve, pool.statistics().capacity / 4));
   }
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;
