@@ -513,8 +513,7 @@ class UringDisk {
     if (!loop_) {
       ::io_uring_sqe_set_data(sqe, &s);
       submit_now();  // at once, on its own (above)
-    } else {
-      ::io_uring_sqe_set_data(sqe, static_cast<uring_loop::completion*>(&s));
+    } else {  // (entry() set its user_data: the prep calls leave it)
       // Alone at the device, it goes with the loop's wait, in its one
       // io_uring_enter; beside others, at once, on its own (above).
       if (at_kernel_ > 1) {
