@@ -31,10 +31,13 @@
 // disk must answer some so, with the model's bytes, and count each "no" it
 // gave (--cold must give some); a direct one none. On a file system that
 // refuses RWF_NOWAIT (tmpfs) the first read finds out and the rest go on the
-// ring alone. Exit status 0 when all held.
+// ring alone. The descriptor is O_NOATIME where the process may ask it (the
+// file's owner, or root), and without it otherwise (disk_uring.sh runs one
+// as nobody). Exit status 0 when all held.
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -282,6 +285,13 @@ int main(int argc, char** argv) {
                 ring ? "the run loop's ring" : "its own ring and an eventfd Asio watches");
     if (((flags_of_open(path) & O_DSYNC) != 0) != synced) {
       std::fprintf(stderr, "the disk's descriptor is%s O_DSYNC\n", synced ? " not" : "");
+      return 1;
+    }
+    // O_NOATIME where the kernel allows it (the file's owner, or root), else opened without.
+    struct stat st {};
+    const bool may_noatime = ::stat(path.c_str(), &st) == 0 && (st.st_uid == ::geteuid() || ::geteuid() == 0);
+    if (((flags_of_open(path) & O_NOATIME) != 0) != may_noatime) {
+      std::fprintf(stderr, "the disk's descriptor is%s O_NOATIME\n", may_noatime ? " not" : "");
       return 1;
     }
     const int evict_fd = cold ? ::open(path.c_str(), O_RDONLY) : -1;

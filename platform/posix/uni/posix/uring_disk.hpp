@@ -147,9 +147,15 @@ class UringDisk {
     const int direct = buffered ? 0 : O_DIRECT;
     const int mode = direct | (synced ? O_DSYNC : 0);
     bool read_only = false;
-    int fd = ::open(p.c_str(), O_RDWR | O_CLOEXEC | mode);
+    // O_NOATIME: a read does not make the kernel weigh an access-time update
+    // (~20 ns of a 4 KiB page-cache read); only the file's owner may ask it.
+    const auto open_as = [&](int flags) {
+      const int f = ::open(p.c_str(), flags | O_CLOEXEC | O_NOATIME | mode);
+      return f >= 0 || errno != EPERM ? f : ::open(p.c_str(), flags | O_CLOEXEC | mode);
+    };
+    int fd = open_as(O_RDWR);
     if (fd < 0 && (errno == EACCES || errno == EPERM || errno == EROFS)) {
-      fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | mode);
+      fd = open_as(O_RDONLY);
       read_only = fd >= 0;
     }
     if (fd < 0) {
