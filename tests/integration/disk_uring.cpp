@@ -26,12 +26,18 @@
 // evicts random runs of the file's pages, and now and then all of them, from
 // the page cache while the tasks run (posix_fadvise DONTNEED), so both happen,
 // and a read held in part takes its rest from the ring; each outcome is
-// counted, and a direct disk must have tried none. On a file system that
+// counted, and a direct disk must have tried none. Every other read sent
+// whole asks read_at_once() first (the queue's and the driver's): a buffered
+// disk must answer some so, with the model's bytes, and count each "no" it
+// gave (--cold must give some); a direct one none. On a file system that
 // refuses RWF_NOWAIT (tmpfs) the first read finds out and the rest go on the
-// ring alone. Exit status 0 when all held.
+// ring alone. The descriptor is O_NOATIME where the process may ask it (the
+// file's owner, or root), and without it otherwise (disk_uring.sh runs one
+// as nobody). Exit status 0 when all held.
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -68,6 +74,7 @@ constexpr std::uint64_t enough = 100;
 
 struct tally {
   std::uint64_t reads = 0, writes = 0, flushes = 0, injected = 0, mismatches = 0, wrong_errors = 0;
+  std::uint64_t at_once = 0, not_at_once = 0;  // reads tried with read_at_once() first, and its answer
 };
 
 template <class Queue>
@@ -117,7 +124,20 @@ task<void> worker(Queue& q, page_pool& pool, std::vector<std::uint8_t>& model, s
       }
     } else {
       for (std::size_t i = 0; i < used; ++i) std::memset(views[i].data(), 0xee, views[i].size());
-      auto r = co_await q.read(first, span);
+      // Every other read the queue sends whole asks for the bytes at once first,
+      // where the queue offers it (not through the FaultDisk).
+      bool done = false;
+      if constexpr (requires { q.read_at_once(first, span); })
+        if (roll % 2 == 0 && used <= 16) {
+          auto now = q.read_at_once(first, span);
+          if (!now) {
+            ++out.wrong_errors;
+            continue;
+          }
+          done = *now;
+          ++(done ? out.at_once : out.not_at_once);
+        }
+      auto r = done ? result<void>{} : co_await q.read(first, span);
       ++out.reads;
       if (!r) {
         (r.err() == error::io ? out.injected : out.wrong_errors)++;
@@ -267,6 +287,13 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "the disk's descriptor is%s O_DSYNC\n", synced ? " not" : "");
       return 1;
     }
+    // O_NOATIME where the kernel allows it (the file's owner, or root), else opened without.
+    struct stat st {};
+    const bool may_noatime = ::stat(path.c_str(), &st) == 0 && (st.st_uid == ::geteuid() || ::geteuid() == 0);
+    if (((flags_of_open(path) & O_NOATIME) != 0) != may_noatime) {
+      std::fprintf(stderr, "the disk's descriptor is%s O_NOATIME\n", may_noatime ? " not" : "");
+      return 1;
+    }
     const int evict_fd = cold ? ::open(path.c_str(), O_RDONLY) : -1;
     if (errors) {
       sim::FaultDisk<UringDisk> faulty(
@@ -294,10 +321,13 @@ int main(int argc, char** argv) {
     std::printf("page cache first: %llu reads held whole (no entry), %llu not (%llu of them in part), the rest on the ring\n",
                 static_cast<unsigned long long>(d.cached_reads), static_cast<unsigned long long>(d.uncached_reads),
                 static_cast<unsigned long long>(d.cached_partly));
-    const bool tried = d.cached_reads + d.uncached_reads != 0;
+    std::printf("read at once: %llu reads answered, %llu not (then read() on the ring); the driver's count %llu\n",
+                static_cast<unsigned long long>(out.at_once), static_cast<unsigned long long>(out.not_at_once),
+                static_cast<unsigned long long>(d.not_at_once));
+    const bool tried = d.cached_reads + d.uncached_reads + d.not_at_once != 0;
     if (buffered && !disk.tries_page_cache()) {  // refused (tmpfs, ramfs): once, then the ring alone
       std::printf("the file system refuses RWF_NOWAIT: every read on the ring after the first\n");
-      if (d.cached_reads != 0 || d.uncached_reads != 1) status = 1;
+      if (d.cached_reads != 0 || d.uncached_reads + d.not_at_once != 1 || out.at_once != 0) status = 1;
     } else if (tried != buffered || (buffered && d.cached_reads + d.uncached_reads != d.reads) ||
         (buffered && d.cached_reads == 0) || (cold && d.cached_partly == 0) ||
         (cold && d.uncached_reads == d.cached_partly)) {
@@ -305,6 +335,15 @@ int main(int argc, char** argv) {
                    !buffered ? "no page-cache try on a direct disk"
                    : cold    ? "every read tried, some held whole, some in part, some not at all"
                              : "every read tried, some held whole");
+      status = 1;
+    } else if (errors ? out.at_once + out.not_at_once != 0  // the FaultDisk offers no read_at_once
+                      : (buffered && out.at_once == 0) || (!buffered && out.at_once != 0) ||
+                            (cold && out.not_at_once == 0) || (buffered && out.not_at_once != d.not_at_once)) {
+      std::fprintf(stderr, "want %s\n",
+                   errors      ? "no read at once through the fault disk"
+                   : !buffered ? "no read answered at once by a direct disk"
+                   : cold      ? "reads answered at once and not, each refusal counted by the driver"
+                               : "reads answered at once");
       status = 1;
     }
   }

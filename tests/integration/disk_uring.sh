@@ -52,6 +52,13 @@ if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
     tee "$work/tmpfs.out" | grep -v '^queue'
   grep -q "refuses RWF_NOWAIT" "$work/tmpfs.out"
 fi
+if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then
+  echo "== a file another user owns, buffered, run as nobody: opened without O_NOATIME (only an owner may ask it)"
+  head -c 4M /dev/urandom >"$work/other.img"
+  chmod 666 "$work/other.img"
+  chmod 755 "$work"
+  runuser -u nobody -- "$bin" "$work/other.img" --buffered --ms 300
+fi
 if command -v dmsetup >/dev/null && dmsetup targets >/dev/null 2>&1; then
   echo "(device mapper present: dm-error would apply here; the fault disk covers it on every kernel)"
 fi

@@ -269,6 +269,43 @@ TEST_CASE("request queue: every refusal before anything reaches the driver", "[b
   CHECK(ram.statistics().reads == 1);
 }
 
+TEST_CASE("request queue: a read the driver answers at once takes no slot, after the same checks", "[block]") {
+  static_page_pool<8> pool;
+  sim::RamDisk ram(512, 64);
+  ram.limit_request(2);  // sectors
+  scheduler s;
+  block::request_queue<sim::RamDisk, 4, 2> q(ram, s);  // and at most 2 views a piece
+  STATIC_REQUIRE(ReadsAtOnce<sim::RamDisk>);
+  STATIC_REQUIRE(ReadsAtOnce<block::request_queue<sim::RamDisk, 4, 2>>);
+  STATIC_REQUIRE_FALSE(ReadsAtOnce<sim::FaultDisk<sim::RamDisk>>);  // its faults need a task
+  STATIC_REQUIRE_FALSE(ReadsAtOnce<block::request_queue<sim::FaultDisk<sim::RamDisk>>>);
+  for (std::size_t i = 0; i < ram.image().size(); ++i) ram.image()[i] = static_cast<std::uint8_t>(i * 13);
+  const view two = page_of(pool, 1024, 0), three = page_of(pool, 1536, 0), one_sector = page_of(pool, 512, 0);
+  auto r = q.read_at_once(5, one(two));
+  REQUIRE(r.ok());
+  CHECK(*r);
+  CHECK(std::equal(two.data(), two.data() + 1024, ram.image().begin() + 5 * 512));
+  CHECK(q.statistics().at_once == 1);
+  CHECK(q.statistics().requests == 1);
+  CHECK(q.statistics().pieces == 0);
+  CHECK(q.in_flight() == 0);
+  // What would go as pieces is read(): false, and nothing reaches the driver.
+  r = q.read_at_once(5, one(three));  // 3 sectors, the driver takes 2
+  REQUIRE(r.ok());
+  CHECK_FALSE(*r);
+  const std::array<view, 3> views{one_sector, one_sector, one_sector};  // 3 views, a piece takes 2
+  r = q.read_at_once(5, views);
+  REQUIRE(r.ok());
+  CHECK_FALSE(*r);
+  CHECK(ram.statistics().reads == 1);
+  CHECK(q.statistics().requests == 1);
+  // The queue's checks, as for read().
+  CHECK(q.read_at_once(64, one(one_sector)).err() == error::out_of_range);
+  CHECK(q.read_at_once(0, one(page_of(pool, 100, 0))).err() == error::misaligned);
+  CHECK(q.statistics().refused == 2);
+  CHECK(ram.statistics().refused == 0);
+}
+
 TEST_CASE("request queue: full queue waits, completions out of order, each caller its own data", "[block]") {
   static_page_pool<16> pool;
   sim::RamDisk ram(512, 64);

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include <uni/block/request_queue.hpp>
 #include <uni/btree/store.hpp>
 #include <uni/core/run.hpp>
 #include <uni/sim/fault_disk.hpp>
@@ -233,6 +234,47 @@ TEST_CASE("btree: sets, gets, removes and lists match a model, across reopening"
   REQUIRE(set(*store, some, m[some]).ok());
   CHECK(*now(store->digest(some)) == *d1);
   CHECK(store->statistics().used_blocks <= store->statistics().log_blocks);
+}
+
+// A RAM disk that answers read_at_once() only every other time (as a page
+// cache holds some blocks and not others): the store's lookups must take both
+// ways, the coroutine's read() after a "no".
+class sometimes_at_once : public sim::RamDisk {
+ public:
+  using sim::RamDisk::RamDisk;
+  result<bool> read_at_once(std::uint64_t first, std::span<const view> into) noexcept {
+    if (++asked % 2 == 0) return false;
+    return sim::RamDisk::read_at_once(first, into);
+  }
+  std::uint64_t asked = 0;
+};
+
+TEST_CASE("btree: a lookup reads the nodes a device gives at once with no task, the others with one", "[btree]") {
+  sometimes_at_once disk(512, disk_sectors);
+  scheduler s;
+  block::request_queue<sometimes_at_once, 4> q(disk, s);
+  auto store = std::make_unique<btree::Store<block::request_queue<sometimes_at_once, 4>, small_config>>(q);
+  REQUIRE(now(store->format(12)).ok());
+  std::mt19937_64 rng(11);
+  model m;
+  for (std::size_t step = 0; step < 600; ++step) {
+    const std::string k = key_of(rng() % 120), v = value_of(rng, step);
+    REQUIRE(set(*store, k, v).ok());
+    m[k] = v;
+  }
+  // A fresh store: every node it needs is a miss, read at once or not.
+  store = std::make_unique<btree::Store<block::request_queue<sometimes_at_once, 4>, small_config>>(q);
+  REQUIRE(now(store->open()).ok());
+  const auto before = q.statistics();
+  const std::uint64_t misses = store->statistics().cache_misses;
+  REQUIRE(contents(*store) == m);
+  const auto after = q.statistics();
+  const std::uint64_t read_at_once = after.at_once - before.at_once, read_later = after.pieces - before.pieces;
+  CHECK(read_at_once > 0);
+  CHECK(read_later > 0);
+  CHECK(read_at_once + read_later == store->statistics().cache_misses - misses);  // each miss read once
+  CHECK(after.refused == 0);
+  CHECK(q.in_flight() == 0);
 }
 
 TEST_CASE("btree: keys and values past the limits are refused, a short buffer is too_large", "[btree]") {

@@ -39,4 +39,18 @@ concept BlockDevice = requires(D& d, const D& cd, std::uint64_t first, std::span
   { d.flush() } -> std::same_as<task<result<void>>>;
 };
 
+// A device that can sometimes answer a read in the caller's turn, with no task
+// and no wait (a RAM disk always; a buffered file when the host's page cache
+// holds the bytes), also offers
+//   read_at_once(first, into)  true: done, the views are filled; false: not
+//                              done (what `into` holds is no answer), read()
+//                              it; an error: the request's own, as read()
+//                              would give it
+// A caller on the hot path tries it first and pays for a task only when it
+// says false (uni/btree/store.hpp: a lookup whose leaf the page cache holds).
+template <class D>
+concept ReadsAtOnce = BlockDevice<D> && requires(D& d, std::uint64_t first, std::span<const view> pages) {
+  { d.read_at_once(first, pages) } -> std::same_as<result<bool>>;
+};
+
 }  // namespace uni

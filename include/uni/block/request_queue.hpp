@@ -10,7 +10,9 @@
 //   - the same checks on every device, before anything is sent (geometry.hpp):
 //     misaligned, out_of_range, read_only; the driver's own failure (io,
 //     device_gone) comes back as it is. A request of several pieces fails with
-//     the first piece's error, once every piece sent has come back.
+//     the first piece's error, once every piece sent has come back;
+//   - over a driver that can answer a read in the caller's turn (ReadsAtOnce),
+//     read_at_once(): the same checks, then the driver's answer, no slot.
 //
 // Completions arrive in whatever order the driver finishes them; each caller's
 // task resumes on its own. The views of a request are the caller's: the queue
@@ -44,6 +46,7 @@ class request_queue {
     std::uint64_t requests = 0;  // reads and writes accepted
     std::uint64_t flushes = 0;
     std::uint64_t pieces = 0;    // sent to the driver (a request not split is one piece)
+    std::uint64_t at_once = 0;   // reads the driver answered at once (read_at_once), no piece sent
     std::uint64_t split = 0;     // requests sent as several pieces
     std::uint64_t waited = 0;    // times a piece waited for a free slot
     std::uint64_t refused = 0;   // refused by the checks, nothing sent
@@ -69,6 +72,27 @@ class request_queue {
   task<result<void>> write(std::uint64_t first, std::span<const view> from) {
     return submit(direction::write, first, from);
   }
+  // A read the driver answers in the caller's turn (block::ReadsAtOnce: a RAM
+  // disk, a page-cache hit), after the same checks as read(). It takes no
+  // slot: it is never at the driver. False: read() it (the driver could not,
+  // or the request would go as several pieces).
+  result<bool> read_at_once(std::uint64_t first, std::span<const view> into)
+    requires ReadsAtOnce<Device>
+  {
+    const geometry g = geometry_of(*device_);
+    const auto count = check_request(g, direction::read, first, into);
+    if (!count) {
+      ++stats_.refused;
+      return fail(count.err());
+    }
+    if (!one_piece(g, *count, into)) return false;
+    const result<bool> r = device_->read_at_once(first, into);
+    if (!r || *r) ++stats_.requests;
+    if (r && *r) ++stats_.at_once;
+    if (!r) ++stats_.failed;
+    return r;
+  }
+
   // Takes a slot like a request: the flush reaches the driver behind the
   // requests already there, and covers every write completed before it.
   task<result<void>> flush() {
@@ -154,10 +178,7 @@ class request_queue {
     }
     ++stats_.requests;
     if (*count == 0) co_return result<void>{};
-    std::size_t max_views = max_segments_of(*device_);
-    if (max_views == 0 || max_views > Segments) max_views = Segments;
-    const std::uint64_t max_sectors = g.max_request_sectors ? g.max_request_sectors : *count;
-    if (*count <= max_sectors && pages.size() <= max_views) {  // one piece: the caller's views as they are
+    if (one_piece(g, *count, pages)) {  // the caller's views as they are
       ++stats_.pieces;
       if (in_flight_ == Depth) co_await slot_freed();
       slot s = take();
@@ -165,7 +186,18 @@ class request_queue {
       if (!r) ++stats_.failed;
       co_return r;
     }
-    co_return co_await split(d, first, pages, static_cast<std::size_t>(max_sectors * g.sector_size), max_views);
+    const std::uint64_t max_sectors = g.max_request_sectors ? g.max_request_sectors : *count;
+    co_return co_await split(d, first, pages, static_cast<std::size_t>(max_sectors * g.sector_size), max_views());
+  }
+
+  // The most views one piece carries: the driver's limit, within Segments.
+  std::size_t max_views() const noexcept {
+    const std::size_t m = max_segments_of(*device_);
+    return m == 0 || m > Segments ? Segments : m;
+  }
+  // Whether a request of `count` sectors in `pages` goes to the driver whole.
+  bool one_piece(const geometry& g, std::uint64_t count, std::span<const view> pages) const noexcept {
+    return (g.max_request_sectors == 0 || count <= g.max_request_sectors) && pages.size() <= max_views();
   }
 
   task<result<void>> send(direction d, std::uint64_t first, std::span<const view> pages) {

@@ -32,7 +32,9 @@
 // Memory is fixed at construction, in the object: `cache_nodes` clean nodes
 // (a two-way set-associative cache keyed by position), `dirty_nodes` changed
 // ones, a few scratch blocks. No request allocates (coroutine frames come from
-// the frame cache). Errors are values: a block that fails its checks is
+// the frame cache); a lookup whose nodes are in memory, or which the device
+// reads at once (ReadsAtOnce: a leaf in the host's page cache), runs no
+// coroutine but its own. Errors are values: a block that fails its checks is
 // error::corrupt, a full log error::no_space, a key or value past the limits
 // error::invalid_argument / error::too_large. One call at a time: a call made
 // while another waits on the device is error::would_block. After a failed
@@ -400,14 +402,41 @@ class Store {
     if (const std::uint8_t* p = cached(ref)) co_return p;
     if (!readable(ref)) co_return fail(error::corrupt);
     ++stats_.cache_misses;
-    const std::size_t c = victim(ref);
-    cache_pos_[c] = none;
+    const std::size_t c = make_way(ref);
     const view into = view::unowned(std::span<std::uint8_t>(cache_[c], node_size));  // read_block() inline: a frame less per miss
     auto r = co_await disk_.read(sector_of(ref), std::span<const view>(&into, 1));
     if (!r) co_return fail(r.err());
-    if (!node_view(cache_[c], node_size).check(ref, id_)) co_return fail(error::corrupt);
+    co_return took(c, ref);
+  }
+
+  // The block of `ref`, not in memory (peek() found none), if the device reads
+  // it at once (ReadsAtOnce: a RAM disk, a page-cache hit): a descent's miss
+  // then costs no coroutine. Null: load() it.
+  result<const std::uint8_t*> load_at_once(std::uint64_t ref) noexcept {
+    if constexpr (ReadsAtOnce<Disk>) {
+      if (is_dirty(ref) || !readable(ref)) return static_cast<const std::uint8_t*>(nullptr);  // load() says what is wrong
+      const std::size_t c = make_way(ref);
+      const view into = view::unowned(std::span<std::uint8_t>(cache_[c], node_size));
+      auto r = disk_.read_at_once(sector_of(ref), std::span<const view>(&into, 1));
+      if (!r) return fail(r.err());
+      if (!*r) return static_cast<const std::uint8_t*>(nullptr);  // the way stays empty, for load()
+      ++stats_.cache_misses;
+      return took(c, ref);
+    } else {
+      return static_cast<const std::uint8_t*>(nullptr);
+    }
+  }
+  // The cache way a missed block goes to, emptied until took() fills it.
+  std::size_t make_way(std::uint64_t ref) noexcept {
+    const std::size_t c = victim(ref);
+    cache_pos_[c] = none;
+    return c;
+  }
+  // The block read into way `c` for `ref`, kept if it checks.
+  result<const std::uint8_t*> took(std::size_t c, std::uint64_t ref) noexcept {
+    if (!node_view(cache_[c], node_size).check(ref, id_)) return fail(error::corrupt);
     cache_pos_[c] = ref;
-    co_return static_cast<const std::uint8_t*>(cache_[c]);
+    return static_cast<const std::uint8_t*>(cache_[c]);
   }
 
   // The child entry `i` of `parent` names, if it can be a child: a clean node
@@ -420,13 +449,19 @@ class Store {
     return c;
   }
 
-  // Down from `ref` at depth `d` while the nodes are in memory (`block`, when
-  // given, is ref's): true once the leaf is reached (leaf_ is its block, d its
-  // depth, path_[0..d] and at_[] the way down), false when `ref` must be loaded
-  // first. The common case, every node cached, needs no coroutine at all.
+  // Down from `ref` at depth `d` while the nodes are in memory or the device
+  // reads them at once (`block`, when given, is ref's): true once the leaf is
+  // reached (leaf_ is its block, d its depth, path_[0..d] and at_[] the way
+  // down), false when `ref` must be loaded first. The common cases, every node
+  // cached or a leaf the host's page cache holds, need no coroutine at all.
   result<bool> descend_held(std::uint64_t& ref, std::size_t& d, std::string_view key, const std::uint8_t* block) noexcept {
     for (; d < Config::max_height; ++d, block = nullptr) {
       if (!block) block = peek(ref);
+      if (!block) {
+        auto now = load_at_once(ref);
+        if (!now) return fail(now.err());
+        block = *now;
+      }
       if (!block) return false;
       path_[d] = ref;
       const node_view v(block, node_size);
@@ -472,7 +507,7 @@ class Store {
     std::uint64_t ref = root;
     std::size_t d = 0;
     const std::uint8_t* block = nullptr;
-    while (true) {  // descend(), inline: a cached path costs this one coroutine frame
+    while (true) {  // descend(), inline: a path in memory (or read at once) costs this one coroutine frame
       auto held = descend_held(ref, d, key, block);
       if (!held) co_return fail(held.err());
       if (*held) break;

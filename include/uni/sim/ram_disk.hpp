@@ -5,9 +5,11 @@
 // read-only, and can be told to refuse requests longer than a limit (as a real
 // device does) so the splitting above it is exercised. Requests complete at
 // once, in the caller's task; wrap it in a FaultDisk (fault_disk.hpp) for
-// latency, errors, torn writes and power cuts. The memory is taken once, at
-// construction; no request allocates. A RamDisk copies (a snapshot of the
-// image) and compares its bytes directly through image().
+// latency, errors, torn writes and power cuts. It answers read_at_once() too
+// (block::ReadsAtOnce), so what sits on it takes that path; a FaultDisk does
+// not offer it, so the same code takes the task's path there. The memory is
+// taken once, at construction; no request allocates. A RamDisk copies (a
+// snapshot of the image) and compares its bytes directly through image().
 #pragma once
 
 #include <cstddef>
@@ -73,6 +75,12 @@ class RamDisk {
     return {};
   }
 
+  // block::ReadsAtOnce: every read is answered at once.
+  result<bool> read_at_once(std::uint64_t first, std::span<const view> into) noexcept {
+    if (auto r = read_now(first, into); !r) return fail(r.err());
+    return true;
+  }
+
   task<result<void>> read(std::uint64_t first, std::span<const view> into) { co_return read_now(first, into); }
   task<result<void>> write(std::uint64_t first, std::span<const view> from) { co_return write_now(first, from); }
   task<result<void>> flush() {
@@ -97,6 +105,6 @@ class RamDisk {
   stats stats_;
 };
 
-static_assert(BlockDevice<RamDisk>);
+static_assert(BlockDevice<RamDisk> && ReadsAtOnce<RamDisk>);
 
 }  // namespace uni::sim
