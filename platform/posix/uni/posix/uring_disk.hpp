@@ -112,6 +112,7 @@ class UringDisk {
     std::uint64_t reads = 0, writes = 0, flushes = 0;
     std::uint64_t bytes_read = 0, bytes_written = 0;
     std::uint64_t submits = 0;       // io_uring_submit calls (each a system call)
+    std::uint64_t gets = 0;          // io_uring_enter calls that only fetched completions (init_ring)
     std::uint64_t iovecs = 0;        // iovecs sent (adjacent views merged)
     std::uint64_t fixed = 0;         // entries sent as READ_FIXED/WRITE_FIXED (registered memory)
     std::uint64_t completions = 0;
@@ -191,7 +192,8 @@ class UringDisk {
       return true;
     }
 
-    if (int e = ::io_uring_queue_init(depth_, &ring_, 0); e < 0)
+    io_uring_params params{};
+    if (int e = init_ring(ring_, depth_, params); e < 0)
       return format_to(why, "io_uring unavailable (", std::strerror(-e), "): the kernel or its sandbox refuses it"),
              close(), false;
     ring_open_ = true;
@@ -547,6 +549,10 @@ class UringDisk {
     });
   }
   unsigned reap() noexcept {
+    if (has_deferred(ring_)) {  // completions the kernel holds until asked (init_ring)
+      ++stats_.gets;
+      (void)::io_uring_get_events(&ring_);
+    }
     io_uring_cqe* cqe = nullptr;
     unsigned head = 0, seen = 0;
     io_uring_for_each_cqe(&ring_, head, cqe) {
