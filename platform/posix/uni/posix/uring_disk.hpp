@@ -25,7 +25,11 @@
 //     pinning, dirtying and unpinning its pages every time (with O_DIRECT, the
 //     largest cost of a 1 MiB read after the device's own);
 //   - the file and the ring's own descriptor are registered with the ring: no
-//     descriptor lookup per entry or per io_uring_enter.
+//     descriptor lookup per entry or per io_uring_enter;
+//   - the ring is set up as fio's io_uring engine sets its own (init_ring): the
+//     kernel holds a completion until the loop fetches it, instead of running it
+//     as a signal that interrupted the platform's wait (epoll_wait returned
+//     EINTR once a depth-1 read, then ran again); reap() explains the eventfd.
 //
 // Direct I/O (O_DIRECT) by default: the bytes move between the kernel and the
 // request's I/O pages with no copy and no page cache, as the paper's block
