@@ -130,9 +130,10 @@ int main(int argc, char** argv) {
   const double wall = std::chrono::duration<double>(t1 - t0).count();
   const auto per_read = [&](std::uint64_t n) { return reads ? static_cast<double>(n) / static_cast<double>(reads) : 0.0; };
   const auto& d = disk.statistics();
-  // io_uring_enter calls a read took: the disk's own submits, plus the loop's
-  // submits and waits when it runs on the loop's ring (UNI_URING=1).
-  const std::uint64_t enters = d.submits + (ring.is_open() ? ring.statistics().enters : 0);
+  // io_uring_enter calls a read took: the disk's own submits and fetches, or,
+  // when it runs on the loop's ring (UNI_URING=1), the loop's (its submits are
+  // the loop's: counted once).
+  const std::uint64_t enters = ring.is_open() ? ring.statistics().enters : d.submits + d.gets;
   std::printf("mib_s %.2f iops %.1f cpu_us_per_read %.2f reads %llu split %llu iovecs_per_read %.1f sqes_per_read %.2f "
               "submits_per_read %.2f fixed_per_read %.2f enters_per_read %.2f\n",
               static_cast<double>(reads) * static_cast<double>(bs) / 1048576.0 / wall, static_cast<double>(reads) / wall,

@@ -50,6 +50,29 @@
 
 namespace uni::posix {
 
+// io_uring_queue_init_params with the flags for a ring one thread owns, as
+// fio's io_uring engine sets them: a completion's work (posting its entry)
+// waits until the thread asks for completions (DEFER_TASKRUN, which needs
+// SINGLE_ISSUER) instead of interrupting it as a signal does, and the ring's
+// flags say when there is such work (TASKRUN_FLAG: liburing's peek and submit
+// then enter the kernel to run it). A kernel older than 6.1 gets `p` as it was.
+inline int init_ring(io_uring& ring, unsigned entries, io_uring_params& p) noexcept {
+  io_uring_params owned = p;
+  owned.flags |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SINGLE_ISSUER |
+                 IORING_SETUP_DEFER_TASKRUN;
+  if (::io_uring_queue_init_params(entries, &ring, &owned) == 0) {
+    p = owned;
+    return 0;
+  }
+  return ::io_uring_queue_init_params(entries, &ring, &p);
+}
+
+// Whether `ring` has completions the kernel holds until the thread asks for
+// them (init_ring); io_uring_get_events posts them.
+inline bool has_deferred(const io_uring& ring) noexcept {
+  return (IO_URING_READ_ONCE(*ring.sq.kflags) & IORING_SQ_TASKRUN) != 0;
+}
+
 class uring_loop {
  public:
   static constexpr unsigned entries = 256;  // submission queue; the completion queue is twice that
@@ -83,7 +106,7 @@ class uring_loop {
     io_uring_params p{};
     p.flags = IORING_SETUP_CQSIZE;
     p.cq_entries = 2 * entries;
-    if (const int e = ::io_uring_queue_init_params(entries, &ring_, &p); e < 0)
+    if (const int e = init_ring(ring_, entries, p); e < 0)
       return format_to(why, "io_uring_setup: ", std::strerror(-e)), false;
     if (!(p.features & IORING_FEAT_EXT_ARG)) {  // a wait with a timeout in one call (Linux 5.11)
       ::io_uring_queue_exit(&ring_);
@@ -257,6 +280,10 @@ class uring_loop {
   }
 
   unsigned reap() noexcept {
+    if (has_deferred(ring_)) {  // completions the kernel holds until asked (init_ring)
+      ++stats_.enters;
+      (void)::io_uring_get_events(&ring_);
+    }
     io_uring_cqe* cqe = nullptr;
     unsigned seen = 0;
     // One at a time: a `done` may queue entries, or retire() reap inside it.
