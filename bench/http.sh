@@ -21,7 +21,9 @@
 #   is given as well. Then a 100 MB file (served from disk, --root / nginx root)
 #   is downloaded by curl from each server. The binary sizes close the report.
 #
-# Writes RESULTS/http.md. Usage: bench/http.sh [--quick] [--repeats N] [--duration S] [--out DIR] [--build DIR]
+# Writes RESULTS/http.md. Usage: bench/http.sh [--quick] [--repeats N] [--duration S] [--out DIR] [--build DIR] [--pin split|same]
+#   --pin: the servers on CPU 0, the load generator on CPU 1 (split) or CPU 0 too (same);
+#   unpinned by default (bench/lib.sh, pin_cpus, says why it matters at one connection).
 #   --quick: 1 repeat of 3 s; default 3 repeats of 5 s. --build: release build
 #   directory (default build/release, configured with the release preset if missing).
 # Needs root (namespaces, TAP); exits 77 without it. Every step is bounded by
@@ -30,8 +32,9 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
-out=$root/bench/results build=build/release quick=0 repeats="" duration=""
-read_flags "[--quick] [--repeats N] [--duration S] [--out DIR] [--build DIR]" "quick" "repeats duration out build" "$@"
+out=$root/bench/results build=build/release quick=0 repeats="" duration="" pin=""
+read_flags "[--quick] [--repeats N] [--duration S] [--out DIR] [--build DIR] [--pin split|same]" "quick" "repeats duration out build pin" "$@"
+pin_cpus "$pin"
 [ -n "$repeats" ] || repeats=$((quick ? 1 : 3))
 [ -n "$duration" ] || duration=$((quick ? 3 : 5))
 need_root http
@@ -85,7 +88,7 @@ EOF
 start() {
   local name=$1 ns=$2 url
   shift 2
-  ip netns exec "$ns" "$@" >"$work/$name.log" 2>&1 &
+  ip netns exec "$ns" "${SERVER_PIN[@]}" "$@" >"$work/$name.log" 2>&1 &
   SERVER_PID=$!
   pids+=("$SERVER_PID")
   url=$(eval echo "\$URL_$name")
@@ -113,7 +116,7 @@ measure() {
   t0=$(ticks "$SERVER_PID")
   s0=$(steal_ticks)
   w0=$(date +%s.%N)
-  raw=$(ip netns exec "$NS_C" timeout $((duration + 30)) wrk -t1 -c"$c" -d"${duration}s" --latency "$url/index.html")
+  raw=$(ip netns exec "$NS_C" "${CLIENT_PIN[@]}" timeout $((duration + 30)) wrk -t1 -c"$c" -d"${duration}s" --latency "$url/index.html")
   w1=$(date +%s.%N)
   t1=$(ticks "$SERVER_PID")
   s1=$(steal_ticks)
@@ -192,6 +195,7 @@ field() { awk -v n="$1" -v c="$2" -v f="$3" '$1 == n && $2 == c { print $f }' "$
   echo "wrk 1 thread, ${duration} s per run, median of $repeats run(s), GET /index.html (697 bytes), keep-alive."
   echo "nginx $(nginx -v 2>&1 | cut -d/ -f2): 1 worker, access log off, sendfile. cpu = server CPU time / wall time."
   echo "The load generator shares the two cores with the server; req/cpu-s = requests per server CPU-second."
+  echo "CPUs: ${pin:-not pinned}${pin:+ (--pin: servers on CPU 0, wrk on CPU ${CLIENT_PIN[2]})}."
   echo
   for pair in "www_tap nginx_veth uni's stack over TAP|Linux over veth" "www_socket nginx_lo host sockets, loopback|loopback"; do
     read -r a b rest <<<"$pair"

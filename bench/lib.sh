@@ -130,6 +130,23 @@ ticks() {
 # pauses the guest shows here, and in every latency tail measured across it.
 steal_ticks() { awk '$1 == "cpu" { print $9 }' /proc/stat; }
 
+# pin_cpus MODE: SERVER_PIN and CLIENT_PIN, command prefixes for the server and the
+# load generator (--pin): "split" puts the server on CPU 0 and its client on CPU 1,
+# "same" both on CPU 0, none leaves them to the scheduler. Measured at one
+# connection (www-tap, nginx, memcache-tap, memcached alike): a server spends ~4x
+# the CPU per request when its client runs on the other CPU (every wake-up crosses
+# CPUs: an IPI to a halted vCPU) than on its own, and the scheduler picks per run,
+# so two servers compared in unpinned runs may not be in the same case.
+pin_cpus() {
+  SERVER_PIN=() CLIENT_PIN=()
+  case $1 in
+    "") ;;
+    split) SERVER_PIN=(taskset -c 0) CLIENT_PIN=(taskset -c 1) ;;
+    same) SERVER_PIN=(taskset -c 0) CLIENT_PIN=(taskset -c 0) ;;
+    *) echo "bench: --pin takes split or same, not '$1'" >&2; exit 2 ;;
+  esac
+}
+
 # read_flags USAGE SWITCHES VALUED "$@": the scripts' flags, one way. A switch
 # (`--quick`) sets its variable to 1, a valued flag (`--out DIR`) to its value; the
 # variable is the flag's name with dashes as underscores. Anything else prints

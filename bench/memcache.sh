@@ -26,7 +26,9 @@
 #   Both servers pay alike for their answers: the client's receive of a reply
 #   runs in the writer's time, TAP write or veth send.
 #
-# Writes RESULTS/memcache.md. Usage: bench/memcache.sh [--quick] [--duration S] [--out DIR] [--build DIR]
+# Writes RESULTS/memcache.md. Usage: bench/memcache.sh [--quick] [--duration S] [--out DIR] [--build DIR] [--pin split|same]
+#   --pin: the servers on CPU 0, the load generator on CPU 1 (split) or CPU 0 too (same);
+#   unpinned by default (bench/lib.sh, pin_cpus, says why it matters at one connection).
 #   --quick: 3 s runs (default 8 s). --build: release build directory (default
 #   build/release, configured with the release preset if missing).
 # Needs root (namespaces, TAP); exits 77 without it. Every step is bounded by
@@ -35,8 +37,9 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
-out=$root/bench/results build=build/release quick=0 duration=""
-read_flags "[--quick] [--duration S] [--out DIR] [--build DIR]" "quick" "duration out build" "$@"
+out=$root/bench/results build=build/release quick=0 duration="" pin=""
+read_flags "[--quick] [--duration S] [--out DIR] [--build DIR] [--pin split|same]" "quick" "duration out build pin" "$@"
+pin_cpus "$pin"
 [ -n "$duration" ] || duration=$((quick ? 3 : 8))
 need_root memcache
 need_tools memcache memcached memcaslap
@@ -57,7 +60,7 @@ mix set50 0.5 0.5
 start() {
   local name=$1 ns=$2 addr=$3
   shift 3
-  ip netns exec "$ns" "$@" >"$work/$name.log" 2>&1 &
+  ip netns exec "$ns" "${SERVER_PIN[@]}" "$@" >"$work/$name.log" 2>&1 &
   SERVER_PID=$!
   pids+=("$SERVER_PID")
   for _ in $(seq 100); do
@@ -74,7 +77,7 @@ measure() {
   t0=$(ticks "$SERVER_PID")
   w0=$(date +%s.%N)
   # (bash's time: the CPU memcaslap used, user and system, on stderr's last line)
-  raw=$({ time ip netns exec "$NS_C" timeout $((duration + 30)) memcaslap -s "$addr" -T 1 -c "$c" -t "${duration}s" \
+  raw=$({ time ip netns exec "$NS_C" "${CLIENT_PIN[@]}" timeout $((duration + 30)) memcaslap -s "$addr" -T 1 -c "$c" -t "${duration}s" \
     -F "$work/$m.cfg"; } 2>"$work/client_time")
   w1=$(date +%s.%N)
   t1=$(ticks "$SERVER_PID")
@@ -106,6 +109,7 @@ done
   echo "# memcache: uni (TAP; and over host sockets, veth) against memcached -t 1 (veth)"
   echo
   echo "memcaslap, one thread, 64-byte keys, 1 KiB values, ${duration} s per run; $(nproc) cores shared with the load generator."
+  echo "CPUs: ${pin:-not pinned}${pin:+ (--pin: servers on CPU 0, memcaslap on CPU ${CLIENT_PIN[2]})}."
   echo
   echo "| mix | connections | uni ops/s | uni CPU | uni ops per CPU-s | memcached ops/s | memcached CPU | memcached ops per CPU-s | ops ratio | per-CPU ratio | uni-socket ops/s | uni-socket CPU | uni-socket ops per CPU-s | uni-socket per-CPU ratio |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -478,6 +478,41 @@ TEST_CASE("RFC 896: Nagle holds a small segment while data is unacknowledged, se
   }
 }
 
+TEST_CASE("TCP: the views of one write leave together, in full-sized segments, Nagle off", "[tcp]") {
+  // A response's head and body written at once are one segment, not one each
+  // (the head alone would go at once with Nagle off, and the body behind it).
+  struct shape {
+    std::size_t head, body;
+    std::vector<std::size_t> segments;
+  };
+  for (const shape& want : {shape{178, 697, {875}}, shape{100, 2000, {1460, 640}}}) {
+    INFO("views of " << want.head << " and " << want.body << " bytes");
+    fixture f;
+    f.handshake();
+    f.take();
+    f.conn->set_nodelay(true);
+    auto page = f.pool->allocate();
+    const bytes data = pattern(want.head + want.body, 7);
+    std::copy(data.begin(), data.end(), page->data());
+    const std::array<view, 2> views{page->head(want.head), page->slice(want.head, want.body).value()};
+    auto writer = [&]() -> task<void> {
+      auto r = co_await f.conn->write(std::span<const view>(views));
+      CHECK(r);
+    };
+    auto w = spawn(f.sched, writer());
+    f.settle(1ms);
+    bytes got_data;
+    std::vector<std::size_t> sizes;
+    for (auto& s : f.take()) {
+      if (s.data.empty()) continue;
+      sizes.push_back(s.data.size());
+      got_data.insert(got_data.end(), s.data.begin(), s.data.end());
+    }
+    CHECK(sizes == want.segments);
+    CHECK(got_data == data);
+  }
+}
+
 TEST_CASE("RFC 1122 4.2.3.6: keep-alive probes an idle peer and gives up when it is gone", "[tcp]") {
   fixture f;
   f.handshake();

@@ -169,8 +169,7 @@ class session {
     while (i < line.size()) {
       while (i < line.size() && line[i] == ' ') ++i;
       if (i == line.size()) break;
-      std::size_t j = i;
-      while (j < line.size() && line[j] != ' ') ++j;
+      const std::size_t j = std::min(line.find(' ', i), line.size());  // memchr: a key is up to 250 bytes
       if (r.n == N) {
         r.overflow = true;
         break;

@@ -229,12 +229,16 @@ class connection {
     keepalive_at_ = on && established() ? now + Config::tcp_keepalive_idle : time_never;
   }
 
-  // Queues `v` (not copied) for sending; false when the buffer is full.
+  // Queues `v` (not copied) and sends what the windows allow; false when the buffer is full.
   bool write(view v, time_point now) noexcept {
-    if (!can_write() || v.size() > send_space() || !send_.push(std::move(v))) return false;
+    if (!queue(std::move(v))) return false;
     output(now);
     return true;
   }
+  // Queues `v` without sending, for a writer with more views to come: push()
+  // then sends them together, so views that fit one segment leave as one.
+  bool queue(view v) noexcept { return can_write() && v.size() <= send_space() && send_.push(std::move(v)); }
+  void push(time_point now) noexcept { output(now); }
   // Moves up to `max` received bytes into `out`; the window reopens as space frees.
   template <std::size_t N>
   void read(basic_view_chain<N>& out, std::size_t max, time_point now) noexcept {

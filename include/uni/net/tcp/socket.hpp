@@ -63,8 +63,11 @@ class stream {
     }
   }
 
-  // Queues every byte of `data`, waiting while the send buffer is full.
+  // Queues every byte of `data`, waiting while the send buffer is full. All
+  // of it is queued before any is sent, so a response's head and body that
+  // fit one segment leave in one frame (with Nagle off, each view would go alone).
   task<result<void>> write(std::span<const view> data) {
+    bool queued = false;  // views queued and not yet pushed
     for (const view& v : data) {
       view rest = v;
       while (!rest.empty()) {
@@ -75,16 +78,19 @@ class stream {
         if (room > 0) {
           view part = rest.head(std::min(room, rest.size()));
           const std::size_t n = part.size();
-          if (c.write(std::move(part), l_->now())) {
+          if (c.queue(std::move(part))) {
             rest = rest.tail(n);
-            l_->settle(slot_);
+            queued = true;
             continue;
           }
         }
+        if (queued) push();  // what is queued goes before we wait for room
+        queued = false;
         const wake_reason why = co_await c.events().wait();
         if (why == wake_reason::cancelled) co_return fail(error::cancelled);
       }
     }
+    if (queued) push();
     co_return result<void>{};
   }
   task<result<void>> write(const view& v) { return write(std::span<const view>(&v, 1)); }
@@ -117,6 +123,10 @@ class stream {
   friend task<result<stream<L>>> connect(L&, ipv4_address, endpoint, duration);
   stream(Layer* l, std::size_t slot) noexcept : l_(l), slot_(slot) {}
   auto& conn() const noexcept { return l_->at(slot_); }
+  void push() noexcept {
+    conn().push(l_->now());
+    l_->settle(slot_);
+  }
 
   Layer* l_;
   std::size_t slot_;
