@@ -300,6 +300,19 @@ stripped() {
   strip -o "$work/stripped" "$1" && stat -c %s "$work/stripped"
 }
 kb() { awk -v b="$1" 'BEGIN { printf "%.0f KB", b / 1024 }'; }
+# per_answer_table ARRAY: the table of a CPU time per answer (cpu or own), every server, NSD's over uni's.
+per_answer_table() {
+  local -n us=$1
+  local n s row
+  echo "| names | uni dns-tap | uni dns-socket | NSD | BIND | Knot | TAP ceiling | socket ceiling | NSD / dns-tap | NSD / dns-socket |"
+  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  for n in $sizes; do
+    row="| $n"
+    for s in uni-tap uni-socket nsd bind knot ceiling-tap ceiling-socket; do row="$row | ${us[$s,$n]:--}"; done
+    row="$row | $(ratio "${us[nsd,$n]:-0}" "${us[uni-tap,$n]:-0}") | $(ratio "${us[nsd,$n]:-0}" "${us[uni-socket,$n]:-0}") |"
+    echo "$row"
+  done
+}
 
 mkdir -p "$out"
 {
@@ -351,14 +364,7 @@ mkdir -p "$out"
   echo "write's delivery into dnsperf's socket). Lower is better; the ratio is NSD's over uni's."
   echo "The ceilings' figures are each path's kernel cost with no server work around it."
   echo
-  echo "| names | uni dns-tap | uni dns-socket | NSD | BIND | Knot | TAP ceiling | socket ceiling | NSD / dns-tap | NSD / dns-socket |"
-  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-  for n in $sizes; do
-    row="| $n"
-    for s in uni-tap uni-socket nsd bind knot ceiling-tap ceiling-socket; do row="$row | ${cpu[$s,$n]:--}"; done
-    row="$row | $(ratio "${cpu[nsd,$n]:-0}" "${cpu[uni-tap,$n]:-0}") | $(ratio "${cpu[nsd,$n]:-0}" "${cpu[uni-socket,$n]:-0}") |"
-    echo "$row"
-  done
+  per_answer_table cpu
   echo
   echo "## The server processes' own CPU time per answer (microseconds, in the median run)"
   echo
@@ -367,14 +373,7 @@ mkdir -p "$out"
   echo "interrupts taken while it was idle). Where nothing else ran, the two agree to within"
   echo "those interrupts (the reflector on TAP, in a run on 2026-12-04: 3.65 against 3.48)."
   echo
-  echo "| names | uni dns-tap | uni dns-socket | NSD | BIND | Knot | TAP ceiling | socket ceiling | NSD / dns-tap | NSD / dns-socket |"
-  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-  for n in $sizes; do
-    row="| $n"
-    for s in uni-tap uni-socket nsd bind knot ceiling-tap ceiling-socket; do row="$row | ${own[$s,$n]:--}"; done
-    row="$row | $(ratio "${own[nsd,$n]:-0}" "${own[uni-tap,$n]:-0}") | $(ratio "${own[nsd,$n]:-0}" "${own[uni-socket,$n]:-0}") |"
-    echo "$row"
-  done
+  per_answer_table own
   echo
   echo "## The engine alone (bench_dns_engine: no I/O, one core)"
   echo
