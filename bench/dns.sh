@@ -80,8 +80,9 @@ need_tools dns ip tc dnsperf dig nsd named knotd taskset timeout awk
 build_targets "$build" release dns-tap dns-socket bench_dns_engine bench_dns_reflector
 
 work=$(mktemp -d)
-NC="uni-dnsb-c-$$"
-NSV="uni-dnsb-s-$$"
+# UNI_NETNS_TAG in the environment goes into the names (whose namespaces they are), as in bench/lib.sh.
+NC="uni-${UNI_NETNS_TAG:+$UNI_NETNS_TAG-}dnsb-c-$$"
+NSV="uni-${UNI_NETNS_TAG:+$UNI_NETNS_TAG-}dnsb-s-$$"
 SERVER_PID=""
 stop_server() {
   if [ -n "$SERVER_PID" ]; then
