@@ -72,7 +72,7 @@ build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt")
 [ "$build_type" = Release ] || { echo "bench/ping.sh: $build is '$build_type', not Release" >&2; exit 1; }
 
 # ---- topology ------------------------------------------------------------------
-tag=ubp-$$-$RANDOM
+tag=${UNI_NETNS_TAG:+$UNI_NETNS_TAG-}ubp-$$-$RANDOM  # UNI_NETNS_TAG: whose namespaces they are (bench/lib.sh)
 NS_C=$tag-client NS_S=$tag-switch NS_L=$tag-linux
 UNI_IP=10.90.0.2 LINUX_IP=10.90.0.3 CLIENT_IP=10.90.0.1
 APP_PID=""
