@@ -455,7 +455,8 @@ class BasicXenNetif {
     if constexpr (Offload) {
       if (*kind == offload::rx_kind::merged) {
         ++stats_.rx_gso_frames;
-        auto cut = offload::tcp_segmenter::parse({f.head.bytes(), f.tail}, f.info.gso_size, page_size, &why);
+        // Page-filling segments, not the sender's (as TapNetif: fewer for the stack).
+        auto cut = offload::tcp_segmenter::parse_filling({f.head.bytes(), f.tail}, f.info.gso_size, page_size, &why);
         if (!cut) {
           ++stats_.rx_errors;
           stats_.rx_rejects.count(why);
