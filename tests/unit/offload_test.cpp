@@ -180,6 +180,38 @@ TEST_CASE("GSO receive: a merged frame across a page cuts into segments a batch 
   CHECK(again == merged);  // the same frame, checksums and all
 }
 
+TEST_CASE("GRO: a merged frame cuts into page-filling segments of the same bytes, flags kept", "[offload]") {
+  const flow f;
+  const bytes data = frames::pattern(60000, 5);
+  const bytes merged = segment(f, f.seq, f.id, 0x80 | 0x18 | 0x01, data);  // CWR|PSH|ACK|FIN
+  const std::size_t mss = 1448;
+  offload::frame_parts parts{{merged.data(), 4096}, {merged.data() + 4096, merged.size() - 4096}};
+  auto s = offload::tcp_segmenter::parse_filling(parts, mss, page_size);
+  REQUIRE(s.ok());
+  const std::size_t per = page_size - 54;  // each fills its page
+  REQUIRE(s->count() == (data.size() + per - 1) / per);
+  CHECK(s->count() < (data.size() + mss - 1) / mss);
+  bytes joined;
+  for (std::size_t i = 0; i < s->count(); ++i) {
+    bytes seg(s->segment_size(i));
+    s->write(i, seg, true);
+    REQUIRE(seg.size() <= page_size);
+    CHECK(seg.size() == (i + 1 < s->count() ? page_size : 54 + data.size() - i * per));
+    CHECK(ipv4_checksum_ok(seg.data()));
+    CHECK(tcp_checksum_ok(seg.data(), seg.size()));
+    CHECK(frames::get16(seg, 16) == seg.size() - 14);
+    CHECK(frames::get32(seg, 38) == f.seq + i * per);
+    const bool last = i + 1 == s->count();
+    CHECK(seg[47] == ((i == 0 ? 0x80 : 0) | 0x10 | (last ? 0x08 | 0x01 : 0)));
+    joined.insert(joined.end(), seg.begin() + 54, seg.end());
+  }
+  CHECK(joined == data);
+  // What the sender's segments could not fit, the filling cut refuses as well.
+  offload::rx_reject why{};
+  CHECK_FALSE(offload::tcp_segmenter::parse_filling(parts, page_size - 53, page_size, &why).ok());
+  CHECK(why == offload::rx_reject::segment_size);
+}
+
 TEST_CASE("segments cut from a merged frame keep FIN and PSH on the last, CWR on the first", "[offload]") {
   const flow f;
   bytes merged = segment(f, f.seq, f.id, 0x80 | 0x10 | 0x08 | 0x01, frames::pattern(2500));

@@ -448,6 +448,40 @@ TEST_CASE("RFC 5681 4.2: one segment is acknowledged after the delayed-ACK timer
   CHECK(got[0].ack == f.peer_seq);
 }
 
+TEST_CASE("RFC 1122 4.2.3.3: a window reads open by half the buffer is one update after the reads", "[tcp]") {
+  fixture f;
+  f.handshake();
+  // 190 KB held, unread: the views left bound the window (two of them).
+  constexpr std::size_t n = 190, size = 1000;
+  for (std::size_t i = 0; i < n; ++i) {
+    f.send({.seq = f.peer_seq, .ack = f.our_seq, .flags = ACK}, pattern(size));
+    f.peer_seq += size;
+    f.settle(10us);
+  }
+  f.settle();
+  auto acks = f.take();
+  REQUIRE(!acks.empty());
+  CHECK(acks.back().ack == f.peer_seq);
+  // The application reads it all at once. Half way the window could grow by half
+  // the buffer: that update was sent there and then, and the rest of the reads
+  // waited for the next ACK. Now it is owed, and leaves after the reads with all of it.
+  std::size_t bytes_read = 0;
+  auto reader = [&]() -> task<void> {
+    for (std::size_t i = 0; i < n; ++i) {
+      auto d = co_await f.conn->read();
+      if (!d) co_return;
+      bytes_read += d->size();
+    }
+  };
+  auto r = spawn(f.sched, reader());
+  f.settle();
+  CHECK(bytes_read == n * size);
+  auto updates = f.take();
+  REQUIRE(updates.size() == 1);
+  CHECK(updates[0].ack == f.peer_seq);
+  CHECK((std::size_t{updates[0].window} << 3) == sim_stack::config::tcp_receive_buffer);  // window scale 3
+}
+
 TEST_CASE("RFC 896: Nagle holds a small segment while data is unacknowledged, set_nodelay sends it", "[tcp]") {
   for (bool nodelay : {false, true}) {
     INFO("nodelay " << nodelay);

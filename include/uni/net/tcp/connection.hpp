@@ -245,11 +245,17 @@ class connection {
     recv_.take(out, max);
     // RFC 1122 §4.2.3.3 (receiver SWS avoidance): a window update of its own
     // only when the offered window was nearly shut or can grow by half the buffer;
-    // otherwise the next ACK carries the larger window anyway.
+    // otherwise the next ACK carries the larger window anyway. A nearly shut
+    // window's update goes at once (the sender is stalled). Growth by half the
+    // buffer is owed, not sent: the layer flushes owed ACKs once the turn's
+    // frames and reads are through, so an application reading a burst page by
+    // page sends no update of its own every half buffer beside the ACK the burst
+    // owes (on TAP each is a write that also runs the sender's ACK processing).
     const std::uint32_t offered = rcv_adv_ > rcv_nxt_ ? rcv_adv_ - rcv_nxt_ : 0;
     const std::uint32_t now_open = receive_window();
-    const bool worth_it = offered < smss_ || now_open - offered >= Config::tcp_receive_buffer / 2;
-    if (can_receive() && now_open > offered && worth_it) send_ack(now);
+    if (!can_receive() || now_open <= offered) return;
+    if (offered < smss_) send_ack(now);
+    else if (now_open - offered >= Config::tcp_receive_buffer / 2) ack_owed_ = true;
   }
   // Half-close: a FIN goes after the queued data (§3.10.4).
   void shutdown(time_point now) noexcept {

@@ -209,6 +209,7 @@ class layer {
   void settle_read(std::size_t i) noexcept {
     slot& s = slots_[i];
     connection_type& c = *s.conn;
+    if (c.ack_owed()) owe_ack(i);  // a window update the read opened
     const state st = c.current_state();
     if (s.half_open && st != state::syn_received) {
       listener_state& l = listeners_[s.listener];

@@ -16,7 +16,7 @@
 //   RX: we take partial checksums (no feature-no-csum-offload) and merged TCP
 //       frames (feature-gso-tcpv4). A frame over several slots (NETRXF_more_data,
 //       with a GSO extra-info slot) is put together by uni/xen/netif_rx.hpp and
-//       cut into the sender's segments, one page each; frames netback marks
+//       cut into segments that fill a page each (larger than the sender's, as GRO); frames netback marks
 //       data_validated or csum_blank are marked checksum-verified.
 //   TX: TCP leaves its checksums partial (completes_tcp_checksums(): the
 //       pseudo-header's sum) and every TCP frame goes NETTXF_csum_blank.
@@ -455,7 +455,7 @@ class BasicXenNetif {
     if constexpr (Offload) {
       if (*kind == offload::rx_kind::merged) {
         ++stats_.rx_gso_frames;
-        auto cut = offload::tcp_segmenter::parse({f.head.bytes(), f.tail}, f.info.gso_size, page_size, &why);
+        auto cut = offload::tcp_segmenter::parse_filling({f.head.bytes(), f.tail}, f.info.gso_size, page_size, &why);
         if (!cut) {
           ++stats_.rx_errors;
           stats_.rx_rejects.count(why);
