@@ -27,9 +27,10 @@
 // and merged TCP frames (TUNSETOFFLOAD: TUN_F_CSUM, TUN_F_TSO4): a Linux sender
 // then hands over up to 64 KiB per read() without cutting or checksumming it,
 // and TapNetif cuts a merged frame into segments that fill a page each (as the
-// stack expects them: one page a segment), larger than the sender's, as GRO does. Such frames come from the host's own stack, so they
-// are marked checksum-verified (view::checksum_verified): nobody sums them, and
-// their checksums are completed only when a capture (--pcap) records them.
+// stack expects them: one page a segment), larger than the sender's, as GRO
+// does. Such frames come from the host's own stack, so they are marked
+// checksum-verified (view::checksum_verified): nobody sums them, and their
+// checksums are completed only when a capture (--pcap) records them.
 // UNI_TAP_OFFLOAD=0 in the environment turns all this off, =tx keeps the
 // transmit side only. What the offloads do to the bytes is uni/net/offload.hpp
 // (sans I/O, shared with other drivers); here is only the device: the virtio

@@ -16,8 +16,9 @@
 //   RX: we take partial checksums (no feature-no-csum-offload) and merged TCP
 //       frames (feature-gso-tcpv4). A frame over several slots (NETRXF_more_data,
 //       with a GSO extra-info slot) is put together by uni/xen/netif_rx.hpp and
-//       cut into segments that fill a page each (larger than the sender's, as GRO); frames netback marks
-//       data_validated or csum_blank are marked checksum-verified.
+//       cut into segments that fill a page each (larger than the sender's,
+//       as GRO); frames netback marks data_validated or csum_blank are marked
+//       checksum-verified.
 //   TX: TCP leaves its checksums partial (completes_tcp_checksums(): the
 //       pseudo-header's sum) and every TCP frame goes NETTXF_csum_blank.
 //       If netback takes them (its feature-gso-tcpv4), back-to-back TCP segments
