@@ -80,11 +80,8 @@ class request_queue {
     requires ReadsAtOnce<Device>
   {
     const geometry g = geometry_of(*device_);
-    const auto count = check_request(g, direction::read, first, into);
-    if (!count) {
-      ++stats_.refused;
-      return fail(count.err());
-    }
+    const auto count = checked(g, direction::read, first, into);
+    if (!count) return fail(count.err());
     if (!one_piece(g, *count, into)) return false;
     const result<bool> r = device_->read_at_once(first, into);
     if (!r || *r) ++stats_.requests;
@@ -171,11 +168,8 @@ class request_queue {
 
   task<result<void>> submit(direction d, std::uint64_t first, std::span<const view> pages) {
     const geometry g = geometry_of(*device_);
-    const auto count = check_request(g, d, first, pages);
-    if (!count) {
-      ++stats_.refused;
-      co_return fail(count.err());
-    }
+    const auto count = checked(g, d, first, pages);
+    if (!count) co_return fail(count.err());
     ++stats_.requests;
     if (*count == 0) co_return result<void>{};
     if (one_piece(g, *count, pages)) {  // the caller's views as they are
@@ -190,6 +184,13 @@ class request_queue {
     co_return co_await split(d, first, pages, static_cast<std::size_t>(max_sectors * g.sector_size), max_views());
   }
 
+  // The request's sectors if it passes the checks; a refusal is counted.
+  result<std::uint64_t> checked(const geometry& g, direction d, std::uint64_t first,
+                                std::span<const view> pages) noexcept {
+    auto count = check_request(g, d, first, pages);
+    if (!count) ++stats_.refused;
+    return count;
+  }
   // The most views one piece carries: the driver's limit, within Segments.
   std::size_t max_views() const noexcept {
     const std::size_t m = max_segments_of(*device_);
