@@ -72,7 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           const std::size_t n = f->head.size() + f->tail.size();
           const auto kind = offload::classify(f->info, n, page_size);
           if (kind && *kind == offload::rx_kind::merged) {
-            auto cut = offload::tcp_segmenter::parse({f->head.bytes(), f->tail}, f->info.gso_size, page_size);
+            auto cut = offload::tcp_segmenter::parse_filling({f->head.bytes(), f->tail}, f->info.gso_size, page_size);
             if (cut)
               (void)offload::deliver_segments(*cut, pool, false, [&](view v) { FUZZ_CHECK(v.size() <= page_size); });
           }

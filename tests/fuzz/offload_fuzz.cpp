@@ -55,10 +55,13 @@ void check_partial(std::span<const std::uint8_t> frame, const offload_info& info
   FUZZ_CHECK(fold(std::uint32_t{acc.folded()} + held) == 0xffff);
 }
 
-void check_merged(std::span<const std::uint8_t> frame, std::size_t head, const offload_info& info) {
+// `filling`: cut as the drivers cut (parse_filling: every segment but the last
+// fills its page), else into the sender's segments of gso_size.
+void check_merged(std::span<const std::uint8_t> frame, std::size_t head, const offload_info& info, bool filling) {
   offload::frame_parts parts{frame.first(head), frame.subspan(head)};
   offload::rx_reject why{};
-  auto cut = offload::tcp_segmenter::parse(parts, info.gso_size, page_size, &why);
+  auto cut = filling ? offload::tcp_segmenter::parse_filling(parts, info.gso_size, page_size, &why)
+                     : offload::tcp_segmenter::parse(parts, info.gso_size, page_size, &why);
   if (!cut) {
     FUZZ_CHECK(why == offload::rx_reject::headers || why == offload::rx_reject::segment_size);
     return;
@@ -72,7 +75,8 @@ void check_merged(std::span<const std::uint8_t> frame, std::size_t head, const o
   std::size_t off = hl;
   for (std::size_t i = 0; i < cut->count(); ++i) {
     std::vector<std::uint8_t> s(cut->segment_size(i));
-    FUZZ_CHECK(s.size() > hl && s.size() <= page_size && s.size() - hl <= info.gso_size);
+    FUZZ_CHECK(s.size() > hl && s.size() <= page_size && (filling || s.size() - hl <= info.gso_size));
+    FUZZ_CHECK(!filling || i + 1 == cut->count() || s.size() == page_size);
     cut->write(i, s, true);
     FUZZ_CHECK(internet_checksum({s.data() + 14, ihl}) == 0);
     FUZZ_CHECK(tcp_ok(s, ihl));
@@ -138,7 +142,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   FUZZ_CHECK(info.hdr_len <= n);
   switch (*kind) {
-    case offload::rx_kind::merged: check_merged(frame, head, info); break;
+    case offload::rx_kind::merged:
+      check_merged(frame, head, info, true);
+      check_merged(frame, head, info, false);
+      break;
     case offload::rx_kind::partial: check_partial(frame, info); break;
     case offload::rx_kind::verified: FUZZ_CHECK(info.csum_valid && !info.csum_partial); break;
     case offload::rx_kind::plain: FUZZ_CHECK(!info.csum_valid && !info.csum_partial && info.gso == gso_kind::none); break;
