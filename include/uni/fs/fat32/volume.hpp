@@ -670,9 +670,11 @@ class volume {
     if (!room) co_return fail(room.err());
     cursor c{*room, 1, false};
     const std::uint8_t sum = short_name_checksum(*sn);
+    bool at_end = false;  // a slot written was the end marker: the next must become it
     for (std::size_t k = longs; k >= 1; --k) {
       auto e = co_await entry_at(c.at);
       if (!e) co_return fail(e.err());
+      at_end = at_end || (*e)[0] == name0::end;
       std::memset(*e, 0, entry_size);
       auto le = *long_entry::parse({*e, entry_size});
       le.init();
@@ -687,8 +689,21 @@ class volume {
     }
     auto e = co_await entry_at(c.at);
     if (!e) co_return fail(e.err());
+    at_end = at_end || (*e)[0] == name0::end;
     std::memcpy(*e, short_bytes.data(), entry_size);
     touch_directory();
+    // FAT §6.1: the slots after an end marker are free whatever they hold, so
+    // the marker moves past what was written; else stale entries after it would
+    // reappear (a corrupt image's, beside the one just written).
+    if (at_end) {
+      if (auto a = co_await advance(c); !a) co_return fail(a.err());
+      if (!c.ended) {
+        auto next = co_await entry_at(c.at);
+        if (!next) co_return fail(next.err());
+        (*next)[0] = name0::end;
+        touch_directory();
+      }
+    }
     co_return result<void>{};
   }
 
