@@ -6,8 +6,9 @@
 // queue depth fits a virtio disk's ring); --small-pages puts it in 4 KiB pages.
 // Prints one line: MiB/s, reads/s, CPU microseconds (user + system) per read,
 // and per read the iovecs, ring entries (SQEs) and io_uring_submit calls the
-// disk made, and the io_uring_enter calls in all (with UNI_URING=1 the loop's
-// submits and waits too; on Asio's path its epoll_wait calls are not counted).
+// disk made, and the io_uring_enter calls in all (on the loop's ring, the default,
+// its submits and waits too; with UNI_URING=0, Asio's path, its epoll_wait calls
+// are not counted).
 //
 //   bench_block FILE --bs BYTES --qd N --seconds S [--buffered] [--unregistered] [--small-pages]
 #include <sys/resource.h>
@@ -86,7 +87,7 @@ int main(int argc, char** argv) {
   }
   if (bs == 0 || bs > max_bs || qd == 0 || qd > max_qd) return std::fprintf(stderr, "bs <= 4 MiB, qd 1..32\n"), 2;
   boost::asio::io_context io;
-  uni::posix::uring_loop ring;  // the wait with UNI_URING=1, as on the TAP target (else Asio's epoll)
+  uni::posix::uring_loop ring;  // the wait, as on the TAP target (UNI_URING=0: Asio's epoll)
   scheduler sched;
   PosixClock clock(io);
   std::unique_ptr<static_page_pool<pool_pages>> small;  // each deleted as its own type
@@ -131,7 +132,7 @@ int main(int argc, char** argv) {
   const auto per_read = [&](std::uint64_t n) { return reads ? static_cast<double>(n) / static_cast<double>(reads) : 0.0; };
   const auto& d = disk.statistics();
   // io_uring_enter calls a read took: the disk's own submits and fetches, or,
-  // when it runs on the loop's ring (UNI_URING=1), the loop's (its submits are
+  // when it runs on the loop's ring (unless UNI_URING=0), the loop's (its submits are
   // the loop's: counted once).
   const std::uint64_t enters = ring.is_open() ? ring.statistics().enters : d.submits + d.gets;
   std::printf("mib_s %.2f iops %.1f cpu_us_per_read %.2f reads %llu split %llu iovecs_per_read %.1f sqes_per_read %.2f "

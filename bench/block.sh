@@ -117,7 +117,7 @@ elapsed=$(($(date +%s) - started))
 load_after=$(uptime | sed 's/.*load average: //')
 
 python3 - "$runs" "$out" "$rounds" "$seconds" "$can_drop" "$elapsed" "$load_before" "$load_after" <<'PY'
-import statistics, sys
+import os, statistics, sys
 runs, out, rounds, secs, dropped, elapsed, load0, load1 = sys.argv[1:]
 cells = {}  # (bs, qd) -> {(direct, engine): [(round, mib, cpu, sqes)]}
 for line in open(runs):
@@ -147,10 +147,11 @@ for (bs, qd) in sorted(cells, key=lambda c: (c[1], c[0])):
     dat.append(" ".join([str(bs), str(qd)] + [f"{med(col(rs, 1)) if rs else 0:.2f}" for rs in (u, f, ub, fb)]))
 with open(f"{out}/block.dat", "w") as o:
     o.write("# bs qd uni_direct fio_direct uni_buffered fio_buffered (median MiB/s, 0: not run)\n" + "\n".join(dat) + "\n")
+loop = "Asio's epoll (UNI_URING=0)" if os.environ.get("UNI_URING") == "0" else "the run loop's io_uring"
 with open(f"{out}/block.md", "w") as o:
     o.write("# Block devices: random reads (the paper's Figure 9)\n\n")
     o.write(f"bench/block.sh: a 1 GiB file; uni's io_uring disk (UringDisk behind block::request_queue, reads "
-            f"into I/O pages) against fio (io_uring engine). Direct I/O: {rounds} rounds of {secs} s per cell, uni "
+            f"into I/O pages), waiting on {loop}, against fio (io_uring engine). Direct I/O: {rounds} rounds of {secs} s per cell, uni "
             "and fio back to back; MiB/s and CPU are medians over the rounds, uni/fio is the median of the rounds' "
             "ratios, range its lowest and highest. CPU: microseconds (user + system) per read. SQEs: ring entries "
             "uni used per read (fio uses one). "

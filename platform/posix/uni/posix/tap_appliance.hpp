@@ -69,12 +69,12 @@ struct tap_interface {
   std::optional<tap_stack<Config>> stack;
 };
 
-// One io_uring as the wait (uni/posix/uring_loop.hpp) when UNI_URING=1 asks for
-// it and the kernel allows it; else Asio's epoll.
+// One io_uring as the wait (uni/posix/uring_loop.hpp) unless UNI_URING=0 asks
+// for Asio's epoll or the kernel refuses the ring.
 inline void wait_on_ring(std::string_view name, uring_loop& ring, PosixClock& clock) {
   char buf[160];
   text_writer why{buf, sizeof buf};
-  if (!uring_loop::wanted()) format_to(why, "UNI_URING=1 not set");
+  if (!uring_loop::wanted()) format_to(why, "UNI_URING=0");
   else if (ring.open(why) && !clock.use_ring(ring)) format_to(why, "signals cannot be forwarded to it");
   if (clock.ring()) log_debug(name, ": waiting on io_uring (TAP frames, disks, timers and signals)");
   else log_debug(name, ": io_uring not used (", why.view(), "): waiting on Asio's epoll");
