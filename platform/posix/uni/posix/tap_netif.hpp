@@ -238,10 +238,11 @@ class BasicTapNetif {
     ++stats_.tx_frames;
     if (pcap_) pcap_->record(frags, std::chrono::system_clock::now());
     if constexpr (Offload) {
-      const bool tcp = vnet_ && offload::may_be_tcp_ipv4(frags);
-      if (tcp && gso_.merge(frags, total)) return {};
-      flush();  // what is held goes first: frames leave in order
-      if (tcp && gso_.start(frags, total)) {
+      // What is held goes first (flush()): frames leave in order.
+      bool held = false;
+      if (vnet_ && offload::may_be_tcp_ipv4(frags)) held = gso_.add(frags, total, [this] { flush(); });
+      else flush();
+      if (held) {
         if (!flush_posted_ && !loop_flushes_) {
           flush_posted_ = true;
           boost::asio::post(fd_.get_executor(), [this] {
