@@ -100,7 +100,7 @@ task<bool> flush(service_state& st, Stream& s, Session& session) {
       continue;
     }
     const auto w = co_await s.write(std::span<const view>(pages.data(), n));
-    for (view& p : pages) p = view{};
+    for (std::size_t i = 0; i < n; ++i) pages[i] = view{};
     if (!w) co_return false;
     if (copied == session.output().size()) session.sent(st.now());
     else session.sent_part(copied);  // the pool ran low: the rest goes next round
