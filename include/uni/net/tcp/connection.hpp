@@ -97,7 +97,7 @@ class connection {
 
   // ---- Input --------------------------------------------------------------------------
 
-  void on_segment(const header& h, view_chain data, time_point now) noexcept {
+  void on_segment(const header& h, view_chain&& data, time_point now) noexcept {
     ++stats_.segments_in;
     if (state_ == state::closed) return;
     if (state_ == state::syn_sent) return syn_sent_input(h, now);
@@ -652,7 +652,7 @@ class connection {
 
   // ---- Receiving data (§3.10.7.4 seventh and eighth) ---------------------------------
 
-  void receive_data(seq32 seq, view_chain data, bool with_fin, time_point now) noexcept {
+  void receive_data(seq32 seq, view_chain&& data, bool with_fin, time_point now) noexcept {
     // Trim what we already have and what lies beyond the window.
     if (seq < rcv_nxt_) {
       const std::uint32_t old = rcv_nxt_ - seq;
