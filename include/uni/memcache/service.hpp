@@ -126,7 +126,10 @@ task<void> run_connection(service_state& st, conn_slot& slot, Stream s) {
         co_await st.sched.sleep_for(std::chrono::milliseconds(1));  // pages come back as writes complete
         continue;
       }
-      const auto w = co_await s.write(std::span<const view>(pages.data(), n));
+      const std::span<const view> answer(pages.data(), n);
+      result<void> w = fail(error::would_block);
+      if constexpr (requires { s.try_write(answer); }) w = s.try_write(answer);  // uni's stack: no coroutine when it fits
+      if (!w && w.err() == error::would_block) w = co_await s.write(answer);
       for (std::size_t i = 0; i < n; ++i) pages[i] = view{};
       if (!w) failed = true;
       else if (copied == session.output().size()) session.sent(st.now());

@@ -238,6 +238,10 @@ class connection {
   // Queues `v` without sending, for a writer with more views to come: push()
   // then sends them together, so views that fit one segment leave as one.
   bool queue(view v) noexcept { return can_write() && v.size() <= send_space() && send_.push(std::move(v)); }
+  // Whether queue() would take all of `bytes` bytes in `views` views now.
+  bool can_queue(std::size_t bytes, std::size_t views) const noexcept {
+    return can_write() && bytes <= send_space() && send_.count() + views <= Config::tcp_send_views;
+  }
   void push(time_point now) noexcept { output(now); }
   // Moves up to `max` received bytes into `out`; the window reopens as space frees.
   template <std::size_t N>
