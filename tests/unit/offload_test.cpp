@@ -263,6 +263,41 @@ TEST_CASE("the GSO batch merges only the same flow's next full-sized data segmen
   CHECK(syn.finish().gso == gso_kind::none);
 }
 
+TEST_CASE("the GSO batch's add() merges a flow's next segment and hands over the held ones before another flow's", "[offload]") {
+  pool_fixture px;
+  const flow f;
+  flow other = f;
+  other.sport = 40001;
+  const bytes a1 = segment(f, f.seq, f.id, 0x10, frames::pattern(1000));
+  const bytes a2 = segment(f, f.seq + 1000, f.id + 1, 0x18, frames::pattern(300));
+  const bytes b1 = segment(other, 5000, 7, 0x18, frames::pattern(700));
+  const bytes syn = segment(f, f.seq, f.id, 0x12, frames::pattern(100));
+  offload::tcp_gso_batch<16> b;
+  std::vector<bytes> sent;  // what send_held() wrote, as one frame each
+  auto send_held = [&] {
+    (void)b.finish();
+    sent.push_back(merged_frame(b));
+    b.clear();
+  };
+  auto add = [&](const bytes& s) {
+    auto frags = px.fragments(s, 54);
+    return b.add(frags, s.size(), send_held);
+  };
+  REQUIRE(add(a1));
+  REQUIRE(add(a2));  // merged: nothing sent
+  CHECK(sent.empty());
+  CHECK(b.segments() == 2);
+  REQUIRE(add(b1));  // another flow: the two held leave first, as one frame
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].size() == 54 + 1300);
+  CHECK(b.segments() == 1);
+  CHECK(merged_frame(b) == b1);  // its headers parsed once, kept whole while the others were written
+  CHECK_FALSE(add(syn));  // not data: what is held leaves, and the batch is empty
+  REQUIRE(sent.size() == 2);
+  CHECK(sent[1] == b1);
+  CHECK(b.empty());
+}
+
 TEST_CASE("a lone segment leaves as it came, with an all-zero virtio header", "[offload]") {
   pool_fixture px;
   const flow f;

@@ -547,6 +547,34 @@ TEST_CASE("TCP: the views of one write leave together, in full-sized segments, N
   }
 }
 
+TEST_CASE("TCP: try_write sends a write at once when all of it fits, else queues none of it", "[tcp]") {
+  fixture f;
+  f.handshake();
+  f.take();
+  f.conn->set_nodelay(true);
+  auto page = f.pool->allocate();
+  const bytes data = pattern(1000, 3);
+  std::copy(data.begin(), data.end(), page->data());
+  const view v = page->head(1000);
+  const std::span<const view> one(&v, 1);
+  REQUIRE(f.conn->try_write(one));
+  f.settle(1ms);
+  auto sent = f.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].data == data);
+  // The peer acknowledges nothing: every view stays queued, until one slot is left.
+  for (std::size_t i = 2; i < sim_stack::config::tcp_send_views; ++i) REQUIRE(f.conn->try_write(one));
+  const std::size_t room = f.conn->connection().send_space();
+  REQUIRE(room >= 2000);
+  const std::array<view, 2> two{v, v};
+  auto r = f.conn->try_write(two);  // the bytes fit, the views do not
+  REQUIRE_FALSE(r);
+  CHECK(r.err() == error::would_block);
+  CHECK(f.conn->connection().send_space() == room);  // nothing of it was queued
+  CHECK(f.conn->try_write(one));
+  CHECK(f.conn->connection().send_space() == 0);
+}
+
 TEST_CASE("RFC 1122 4.2.3.6: keep-alive probes an idle peer and gives up when it is gone", "[tcp]") {
   fixture f;
   f.handshake();

@@ -348,39 +348,31 @@ class tcp_gso_batch {
 
   // Holds `frags` (`total` bytes) as the first segment if it is TCP data that may be merged.
   bool start(std::span<const view> frags, std::size_t total) noexcept {
-    const std::size_t h = parse(frags, total, header_);
-    if (h == 0 || !take_payload(frags, h)) {
-      clear();
-      return false;
-    }
-    header_len_ = h;
-    segment_ = total - h;
-    bytes_ = segment_;
-    segments_ = 1;
-    next_seq_ = tcp::seq::get(header_ + t) + static_cast<std::uint32_t>(segment_);
-    psh_ = (tcp::flags::get(header_ + t) & tcp::psh) != 0;
-    return true;
+    return begin(parse(frags, total, held()), frags, total);
   }
 
   // Appends `frags` if it continues the held flow exactly; else false (nothing held changes).
   bool merge(std::span<const view> frags, std::size_t total) noexcept {
     if (empty() || last_short_) return false;
     std::uint8_t hdr[max_header];
+    return append(hdr, parse(frags, total, hdr), frags, total);
+  }
+
+  // merge(), or else start() after `send_held()` (which writes what is held and
+  // clears the batch), parsing the segment's headers once: a server answering
+  // many connections holds each answer and sends it when the next one, of
+  // another flow, comes. False if the segment cannot be held (not TCP data):
+  // the caller writes it as it is, after what was held.
+  template <class SendHeld>
+  bool add(std::span<const view> frags, std::size_t total, SendHeld&& send_held) noexcept {
+    std::uint8_t* hdr = headers_[1 - cur_];  // parsed beside the held headers, which send_held() still writes
     const std::size_t h = parse(frags, total, hdr);
-    const std::size_t len = total - h;
-    if (h != header_len_ || len > segment_ || bytes_ + len > max_bytes || tcp::seq::get(hdr + t) != next_seq_) return false;
-    if (!same_flow(hdr, header_, h)) return false;
-    const std::size_t held = views_;
-    if (!take_payload(frags, h)) {
-      while (views_ > held) payload_[--views_] = view{};
-      return false;
+    if (!empty()) {
+      if (!last_short_ && append(hdr, h, frags, total)) return true;
+      send_held();
     }
-    psh_ = psh_ || (tcp::flags::get(hdr + t) & tcp::psh) != 0;
-    bytes_ += len;
-    next_seq_ += static_cast<std::uint32_t>(len);
-    last_short_ = len < segment_;
-    ++segments_;
-    return true;
+    cur_ = 1 - cur_;
+    return begin(h, frags, total);
   }
 
   // Patches the held headers into one datagram of every byte and returns what
@@ -396,8 +388,8 @@ class tcp_gso_batch {
       }
       return o;
     }
-    std::uint8_t* iph = header_ + eth::size;
-    std::uint8_t* th = header_ + t;
+    std::uint8_t* iph = held() + eth::size;
+    std::uint8_t* th = held() + t;
     ip::total_length::set(iph, static_cast<std::uint16_t>(header_len_ - eth::size + bytes_));
     set_ipv4_checksum(iph, ip::min_size);
     if (psh_) tcp::flags::set(th, static_cast<std::uint8_t>(tcp::flags::get(th) | tcp::psh));
@@ -415,7 +407,7 @@ class tcp_gso_batch {
   }
 
   // The frame after finish(): these headers, then the payload views.
-  std::span<const std::uint8_t> header() const noexcept { return {header_, header_len_}; }
+  std::span<const std::uint8_t> header() const noexcept { return {headers_[cur_], header_len_}; }
   std::span<const view> payload() const noexcept { return {payload_.data(), views_}; }
 
  private:
@@ -457,6 +449,42 @@ class tcp_gso_batch {
            std::memcmp(a + t + tcp::min_size, b + t + tcp::min_size, h - t - tcp::min_size) == 0;
   }
 
+  std::uint8_t* held() noexcept { return headers_[cur_]; }
+
+  // Holds the segment whose `h` bytes of headers parse() put in held() as the first one.
+  bool begin(std::size_t h, std::span<const view> frags, std::size_t total) noexcept {
+    if (h == 0 || !take_payload(frags, h)) {
+      clear();
+      return false;
+    }
+    header_len_ = h;
+    segment_ = total - h;
+    bytes_ = segment_;
+    segments_ = 1;
+    next_seq_ = tcp::seq::get(held() + t) + static_cast<std::uint32_t>(segment_);
+    psh_ = (tcp::flags::get(held() + t) & tcp::psh) != 0;
+    return true;
+  }
+
+  // Appends the segment whose `h` bytes of headers (0: not TCP data) are at `hdr`
+  // if it continues the held flow exactly; else false (nothing held changes).
+  bool append(const std::uint8_t* hdr, std::size_t h, std::span<const view> frags, std::size_t total) noexcept {
+    const std::size_t len = total - h;
+    if (h != header_len_ || len > segment_ || bytes_ + len > max_bytes || tcp::seq::get(hdr + t) != next_seq_) return false;
+    if (!same_flow(hdr, held(), h)) return false;
+    const std::size_t kept = views_;
+    if (!take_payload(frags, h)) {
+      while (views_ > kept) payload_[--views_] = view{};
+      return false;
+    }
+    psh_ = psh_ || (tcp::flags::get(hdr + t) & tcp::psh) != 0;
+    bytes_ += len;
+    next_seq_ += static_cast<std::uint32_t>(len);
+    last_short_ = len < segment_;
+    ++segments_;
+    return true;
+  }
+
   // Keeps (shares) the views of the bytes after the first `h`.
   bool take_payload(std::span<const view> frags, std::size_t h) noexcept {
     std::size_t skip = h;
@@ -472,7 +500,8 @@ class tcp_gso_batch {
     return true;
   }
 
-  std::uint8_t header_[max_header];
+  std::uint8_t headers_[2][max_header];  // the held segments' and the next one's (add())
+  int cur_ = 0;                          // which is held
   std::size_t header_len_ = 0;
   std::array<view, MaxViews> payload_{};
   std::size_t views_ = 0;

@@ -97,7 +97,7 @@ class connection {
 
   // ---- Input --------------------------------------------------------------------------
 
-  void on_segment(const header& h, view_chain data, time_point now) noexcept {
+  void on_segment(const header& h, view_chain&& data, time_point now) noexcept {
     ++stats_.segments_in;
     if (state_ == state::closed) return;
     if (state_ == state::syn_sent) return syn_sent_input(h, now);
@@ -160,8 +160,8 @@ class connection {
 
   // ---- Time ---------------------------------------------------------------------------
 
-  time_point next_deadline() const noexcept {
-    return std::min({rto_at_, delack_at_, persist_at_, keepalive_at_, time_wait_at_});
+  time_point next_deadline() const noexcept {  // pairwise: std::min of a list copies and walks it
+    return std::min(std::min(std::min(rto_at_, delack_at_), std::min(persist_at_, keepalive_at_)), time_wait_at_);
   }
 
   void on_timer(time_point now) noexcept {
@@ -238,6 +238,10 @@ class connection {
   // Queues `v` without sending, for a writer with more views to come: push()
   // then sends them together, so views that fit one segment leave as one.
   bool queue(view v) noexcept { return can_write() && v.size() <= send_space() && send_.push(std::move(v)); }
+  // Whether queue() would take all of `bytes` bytes in `views` views now.
+  bool can_queue(std::size_t bytes, std::size_t views) const noexcept {
+    return can_write() && bytes <= send_space() && send_.count() + views <= Config::tcp_send_views;
+  }
   void push(time_point now) noexcept { output(now); }
   // Moves up to `max` received bytes into `out`; the window reopens as space frees.
   template <std::size_t N>
@@ -652,7 +656,7 @@ class connection {
 
   // ---- Receiving data (§3.10.7.4 seventh and eighth) ---------------------------------
 
-  void receive_data(seq32 seq, view_chain data, bool with_fin, time_point now) noexcept {
+  void receive_data(seq32 seq, view_chain&& data, bool with_fin, time_point now) noexcept {
     // Trim what we already have and what lies beyond the window.
     if (seq < rcv_nxt_) {
       const std::uint32_t old = rcv_nxt_ - seq;

@@ -83,7 +83,7 @@ class layer {
 
   // ---- Input ----------------------------------------------------------------------
 
-  void input(ipv4_address src, ipv4_address dst, view_chain segment) noexcept {
+  void input(ipv4_address src, ipv4_address dst, view_chain&& segment) noexcept {
     header::reject why{};
     auto h = header::parse(segment.views(), src, dst, &why);
     if (!h) return counters_.drop(drop_reason(why));

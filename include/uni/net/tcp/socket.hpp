@@ -6,6 +6,7 @@
 //   auto c = co_await stack.tcp_connect(ep, 5s);     result<tcp_stream>
 //   auto d = co_await c->read();                     result<view>, empty at end of stream
 //   auto r = co_await c->write(views);               result<void>, waits for buffer room
+//   auto r = c->try_write(views);                    result<void> now, or error::would_block
 //   c->shutdown(); c->close(); c->abort(); c->set_nodelay(true);
 //
 // Reads return views of the pages the segments arrived in; writes queue the
@@ -94,6 +95,20 @@ class stream {
     co_return result<void>{};
   }
   task<result<void>> write(const view& v) { return write(std::span<const view>(&v, 1)); }
+  // write() now, without a coroutine, when the send buffer has room for all of
+  // `data`; else error::would_block with nothing queued (write() then waits).
+  // A server whose answers nearly always fit skips write()'s frame each time.
+  result<void> try_write(std::span<const view> data) noexcept {
+    auto& c = conn();
+    if (c.failure() != error::none) return fail(c.failure());
+    if (!c.can_write()) return fail(error::closed);
+    std::size_t bytes = 0;
+    for (const view& v : data) bytes += v.size();
+    if (!c.can_queue(bytes, data.size())) return fail(error::would_block);
+    for (const view& v : data) (void)c.queue(v);
+    if (bytes > 0) push();
+    return {};
+  }
 
   // Half-close: a FIN follows the queued data; reading goes on.
   result<void> shutdown() noexcept {

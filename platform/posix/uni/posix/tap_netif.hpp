@@ -43,7 +43,8 @@
 // of frames needs no call between them and a completion is a frame, never an
 // empty read; a write is an entry that goes with the turn's one io_uring_enter,
 // its views held until it completes (tx_depth of them at once; past that, what
-// the ring holds is submitted and the frame written at once, in order).
+// the ring holds is submitted and the frame written at once, in order). The
+// device is one of the ring's fixed files: no descriptor lookup per entry.
 #pragma once
 
 #include <fcntl.h>
@@ -200,6 +201,8 @@ class BasicTapNetif {
       if (tx_)
         for (std::size_t i = 0; i < tx_depth; ++i) ring_->retire(tx_[i]);
       closing_ = false;
+      if (ring_file_ >= 0) ring_->unregister_file(ring_file_);  // the table's reference would keep the device open
+      ring_file_ = -1;
     }
     if (fd_.is_open()) {
       boost::system::error_code ec;
@@ -238,10 +241,11 @@ class BasicTapNetif {
     ++stats_.tx_frames;
     if (pcap_) pcap_->record(frags, std::chrono::system_clock::now());
     if constexpr (Offload) {
-      const bool tcp = vnet_ && offload::may_be_tcp_ipv4(frags);
-      if (tcp && gso_.merge(frags, total)) return {};
-      flush();  // what is held goes first: frames leave in order
-      if (tcp && gso_.start(frags, total)) {
+      // What is held goes first (flush()): frames leave in order.
+      bool held = false;
+      if (vnet_ && offload::may_be_tcp_ipv4(frags)) held = gso_.add(frags, total, [this] { flush(); });
+      else flush();
+      if (held) {
         if (!flush_posted_ && !loop_flushes_) {
           flush_posted_ = true;
           boost::asio::post(fd_.get_executor(), [this] {
@@ -303,7 +307,9 @@ class BasicTapNetif {
         for (std::size_t i = 0; i < views.size(); ++i) s->held[i] = views[i];
         s->held_count = views.size();
         const std::size_t n = gather(s->iov, {s->vh, vh.size()}, {s->header, header.size()}, views);
-        ::io_uring_prep_writev(ring_->entry(*s), fd_.native_handle(), s->iov.data(), static_cast<unsigned>(n), 0);
+        io_uring_sqe* sqe = ring_->entry(*s);
+        ::io_uring_prep_writev(sqe, ring_fd(), s->iov.data(), static_cast<unsigned>(n), 0);
+        name_fixed(sqe);
         return {};
       }
       ring_->submit();  // the frames queued before this one go first
@@ -488,6 +494,7 @@ class BasicTapNetif {
       rx_[i].done = [](uring_loop::completion& c, int res) { static_cast<rx_slot&>(c).tap->read(static_cast<rx_slot&>(c), res); };
     }
     rx_failed_ = false;
+    if (ring_file_ < 0) ring_file_ = ring_->register_file(fd_.native_handle());
     refill();
   }
 
@@ -526,7 +533,16 @@ class BasicTapNetif {
     }
     const std::size_t hn = vnet_ ? sizeof r.vh : 0;
     r.iov = {iovec{r.vh, hn}, iovec{r.page->data(), page_size}, iovec{r.big, rx_offload_ ? big_size : 0}};
-    ::io_uring_prep_readv(ring_->entry(r), fd_.native_handle(), r.iov.data(), rx_offload_ ? 3 : 2, 0);
+    io_uring_sqe* sqe = ring_->entry(r);
+    ::io_uring_prep_readv(sqe, ring_fd(), r.iov.data(), rx_offload_ ? 3 : 2, 0);
+    name_fixed(sqe);
+  }
+  // The device in an entry: its index in the ring's fixed files, which spares
+  // the kernel a descriptor lookup (fget, fput) per read and write; or, where
+  // the kernel refused to register it, its descriptor.
+  int ring_fd() noexcept { return ring_file_ >= 0 ? ring_file_ : fd_.native_handle(); }
+  void name_fixed(io_uring_sqe* sqe) const noexcept {
+    if (ring_file_ >= 0) sqe->flags |= IOSQE_FIXED_FILE;
   }
   void read(rx_slot& r, int res) noexcept {
     r.cancelled = false;
@@ -587,6 +603,7 @@ class BasicTapNetif {
   std::uint8_t next_vh_[virtio_net_header_view::header_size] = {};
   bool burst_ = false;
   uring_loop* ring_ = nullptr;
+  int ring_file_ = -1;  // the device's index in the ring's fixed files (-1: none)
   std::array<rx_slot, rx_depth> rx_{};
   std::size_t rx_want_ = 1;  // reads kept posted (refill())
   std::size_t rx_turn_ = 0;  // frames read since the last refill
