@@ -35,11 +35,16 @@
 # Writes, under the results folder (default bench/results):
 #   ping.md          the tables, the memory lines, date/commit/CPU
 #   ping-cdf.png     CDF of the latency runs' round trips, uni vs Linux (gnuplot)
-# --busy-poll US runs the appliance with that flag (it polls for I/O that long
-# before sleeping, so it does not halt between pings): run once with and once
-# without to see what latency it buys; the report gives the appliance's CPU use
-# over the latency runs either way.
-# Usage: bench/ping.sh [--quick | --full] [--awake] [--busy-poll US] [--repeats N] [--out DIR] [--keep DIR] [--build DIR]
+# --busy-poll "US ..." runs the appliance with that flag (it polls for I/O that long
+# before sleeping, so it does not halt between pings); with several values (e.g.
+# "0 50 200") the appliance is restarted for each and every value gets a uni row of
+# its own in the latency runs (interleaved with Linux's, as above), with the CPU the
+# appliance used over its own runs; the floods and memory checks use the first value.
+# --pin same|split pins the appliance and the client's ping to one CPU (same) or to
+# CPUs 0 and 1 (split), as bench/lib.sh's pin_cpus: on a virtual machine whether the
+# two share a CPU decides whether a halted CPU must wake for every echo (default:
+# unpinned, the scheduler's choice).
+# Usage: bench/ping.sh [--quick | --full] [--awake] [--busy-poll "US ..."] [--pin same|split] [--repeats N] [--out DIR] [--keep DIR] [--build DIR]
 #   --keep DIR: keep the raw ping outputs, appliance log and CDF data there.
 #   --build DIR: the release build directory (default build/release, configured
 #   with the release preset if it does not exist).
@@ -49,9 +54,13 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
-out=$root/bench/results repeats=3 keep="" build=build/release quick=0 full=0 awake=0 busy_poll=0
-read_flags "[--quick | --full] [--awake] [--busy-poll US] [--repeats N] [--out DIR] [--keep DIR] [--build DIR]" \
-  "quick full awake" "busy-poll repeats out keep build" "$@"
+out=$root/bench/results repeats=3 keep="" build=build/release quick=0 full=0 awake=0 busy_poll=0 pin=""
+read_flags "[--quick | --full] [--awake] [--busy-poll \"US ...\"] [--pin same|split] [--repeats N] [--out DIR] [--keep DIR] [--build DIR]" \
+  "quick full awake" "busy-poll pin repeats out keep build" "$@"
+read -r -a polls <<<"$busy_poll"
+[ ${#polls[@]} -gt 0 ] || polls=(0)
+for v in "${polls[@]}"; do [[ $v =~ ^[0-9]+$ ]] || { echo "bench/ping.sh: --busy-poll takes microseconds, not '$v'" >&2; exit 2; }; done
+pin_cpus "$pin"
 mode=default
 [ "$quick" = 0 ] || mode=quick
 [ "$full" = 0 ] || mode=full
@@ -75,6 +84,7 @@ build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt")
 tag=${UNI_NETNS_TAG:+$UNI_NETNS_TAG-}ubp-$$-$RANDOM  # UNI_NETNS_TAG: whose namespaces they are (bench/lib.sh)
 NS_C=$tag-client NS_S=$tag-switch NS_L=$tag-linux
 UNI_IP=10.90.0.2 LINUX_IP=10.90.0.3 CLIENT_IP=10.90.0.1
+UNI_MAC=02:00:0a:5a:00:02  # fixed: a restarted appliance (one per --busy-poll value) keeps the MAC the client has cached
 APP_PID=""
 spinners=()  # --awake's busy loops
 stop_spinners() {
@@ -118,38 +128,51 @@ ip -n "$NS_C" link set eth0 up
 ip -n "$NS_L" addr add "$LINUX_IP/24" dev eth0
 ip -n "$NS_L" link set eth0 up
 
-# The appliance, in the switch namespace (ip execs it: $! is its PID).
-ip netns exec "$NS_S" "$app" --tap tap0 --ipv4 "$UNI_IP/24" --gateway "$CLIENT_IP" --busy-poll "$busy_poll" \
-  >"$app_log" 2>&1 &
-APP_PID=$!
-for _ in $(seq 100); do
-  grep -q " on tap0 " "$app_log" && break
-  kill -0 "$APP_PID" 2>/dev/null || break
-  sleep 0.05
-done
-grep -q " on tap0 " "$app_log" || { echo "bench/ping.sh: the appliance did not start:" >&2; cat "$app_log" >&2; exit 1; }
-[ "$(cat /proc/$APP_PID/comm)" = ping-tap ] || { echo "bench/ping.sh: PID $APP_PID is not the appliance" >&2; exit 1; }
+# key_of US: the runs' target name for the appliance busy-polling US µs ("uni" for the first value).
+key_of() { if [ "$1" = "${polls[0]}" ]; then echo uni; else echo "uni-bp$1"; fi; }
+ip_of() { case $1 in uni*) echo $UNI_IP ;; *) echo $LINUX_IP ;; esac; }
+uni_sent=0  # echo requests the client sent to the running appliance, to compare with its counters
+app_poll="" # the running appliance's busy-poll value
 
-ip_of() { if [ "$1" = uni ]; then echo $UNI_IP; else echo $LINUX_IP; fi; }
+# start_app US: (re)starts the appliance in the switch namespace, busy-polling US µs
+# (ip execs it: $! is its PID), and warms the path up (ARP, the bridge's table).
+start_app() {
+  if [ -n "$APP_PID" ]; then
+    kill -TERM "$APP_PID"
+    for _ in $(seq 50); do kill -0 "$APP_PID" 2>/dev/null || break; sleep 0.1; done
+    wait "$APP_PID" || { echo "bench/ping.sh: the appliance (--busy-poll $app_poll) failed:" >&2; cat "$app_log" >&2; exit 1; }
+  fi
+  ip netns exec "$NS_S" "${SERVER_PIN[@]}" "$app" --tap tap0 --ipv4 "$UNI_IP/24" --mac "$UNI_MAC" --gateway "$CLIENT_IP" --busy-poll "$1" \
+    >"$app_log" 2>&1 &
+  APP_PID=$! app_poll=$1 uni_sent=0
+  for _ in $(seq 600); do  # 30 s: on a loaded VM opening the TAP has waited 5 s and more (synchronize_rcu_expedited)
+    grep -q " on tap0 " "$app_log" && break
+    kill -0 "$APP_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  grep -q " on tap0 " "$app_log" || { echo "bench/ping.sh: the appliance did not start:" >&2; cat "$app_log" /proc/$APP_PID/stack >&2; cat /proc/$APP_PID/wchan >&2; exit 1; }
+  [ "$(cat /proc/$APP_PID/comm)" = ping-tap ] || { echo "bench/ping.sh: PID $APP_PID is not the appliance" >&2; exit 1; }
+  warm_up uni
+}
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$APP_PID/status"; }
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$APP_PID/status"; }
-uni_sent=0  # echo requests the client sent to uni, to compare with the appliance's counters
-
 # summary FILE: "transmitted received time_ms" from a ping's statistics line.
 summary() {
   sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.* time \([0-9]*\)ms.*/\1 \2 \3/p' "$1" | tail -1 | grep . || echo "0 0 0"
 }
-count_sent() { if [ "$1" = uni ]; then uni_sent=$((uni_sent + $2)); fi; }
+count_sent() { case $1 in uni*) uni_sent=$((uni_sent + $2)) ;; esac; }
 
-# Warm-up: ARP on both sides, the bridge's forwarding table, caches.
-for t in uni linux; do
-  f=$work/warmup-$t.out
-  in_c timeout -s INT -k 5 20 ping -n -c 20 -i 0.01 -W 1 "$(ip_of $t)" >"$f" 2>&1 || true
+# warm_up TARGET: ARP on both sides, the bridge's forwarding table, caches.
+warm_up() {
+  local f=$work/warmup-$1.out
+  in_c timeout -s INT -k 5 20 ping -n -c 20 -i 0.01 -W 1 "$(ip_of "$1")" >"$f" 2>&1 || true
   read -r tx rx _ < <(summary "$f")
-  count_sent $t "$tx"
-  [ "$rx" -gt 0 ] || { echo "bench/ping.sh: no answer from $t at $(ip_of $t):" >&2; cat "$f" "$app_log" >&2; exit 1; }
-done
-rss_start=$(rss_kib)
+  count_sent "$1" "$tx"
+  [ "$rx" -gt 0 ] || { echo "bench/ping.sh: no answer from $1 at $(ip_of "$1"):" >&2; cat "$f" "$app_log" >&2; exit 1; }
+  if [ "$1" = uni ]; then rss_start=$(rss_kib); fi
+}
+start_app "${polls[0]}"
+warm_up linux
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 if [ $awake = 1 ]; then
   for c in $(seq 0 $(($(nproc) - 1))); do
@@ -162,7 +185,7 @@ fi
 latency() {
   local t=$1 r=$2 f=$work/lat-$1-$2.out
   echo "+ latency $t run $r: ping -c $lat_n -i 0.001 $(ip_of "$t")" >&2
-  in_c timeout -s INT -k 5 $((lat_n * 3 / 1000 + 30)) ping -n -c "$lat_n" -i 0.001 -W 1 "$(ip_of "$t")" >"$f" 2>&1 || true
+  in_c "${CLIENT_PIN[@]}" timeout -s INT -k 5 $((lat_n * 3 / 1000 + 30)) ping -n -c "$lat_n" -i 0.001 -W 1 "$(ip_of "$t")" >"$f" 2>&1 || true
   read -r tx rx ms < <(summary "$f")
   count_sent "$t" "$tx"
   sed -n 's/.* time=\([0-9.]*\) ms.*/\1/p' "$f" | awk '{ printf "%.3f\n", $1 * 1000 }' | sort -g >"$work/lat-$t-$r.us"
@@ -179,7 +202,7 @@ latency() {
 flood() {
   local kind=$1 t=$2 r=$3 n=$4 f=$work/$1-$2-$3.out
   echo "+ $kind $t run $r: ping -f -c $n $(ip_of "$t")" >&2
-  in_c timeout -s INT -k 5 $((n / 5000 + 30)) ping -n -f -q -c "$n" -W 1 "$(ip_of "$t")" >"$f" 2>&1 || true
+  in_c "${CLIENT_PIN[@]}" timeout -s INT -k 5 $((n / 5000 + 30)) ping -n -f -q -c "$n" -W 1 "$(ip_of "$t")" >"$f" 2>&1 || true
   read -r tx rx ms < <(summary "$f")
   count_sent "$t" "$tx"
   # rtt min/avg/max/mdev = 0.007/0.011/0.293/0.006 ms[, pipe 2], ipg/ewma 0.021/0.017 ms
@@ -195,10 +218,22 @@ flood() {
 # order RUN: the targets in the order of this run (alternating who goes first).
 order() { if [ $(($1 % 2)) = 1 ]; then echo uni linux; else echo linux uni; fi; }
 
-lat_ticks0=$(ticks "$APP_PID") lat_t0=$(date +%s.%N)
-for r in $(seq "$repeats"); do for t in $(order "$r"); do latency "$t" "$r"; done; done
-lat_cpu=$(awk -v a="$lat_ticks0" -v b="$(ticks "$APP_PID")" -v hz="$(getconf CLK_TCK)" -v s="$lat_t0" -v e="$(date +%s.%N)" \
-  'BEGIN { printf "%.0f", 100 * (b - a) / hz / (e - s) }')
+# The latency runs; uni's once per busy-poll value, each adding the appliance's CPU
+# time and the wall time of its runs to cpu_ticks / cpu_secs (its CPU use).
+declare -A cpu_ticks=() cpu_secs=()
+for r in $(seq "$repeats"); do for t in $(order "$r"); do
+  if [ "$t" = linux ]; then latency linux "$r"; continue; fi
+  for v in "${polls[@]}"; do
+    [ "$app_poll" = "$v" ] || start_app "$v"
+    k=$(key_of "$v") ticks0=$(ticks "$APP_PID") t0=$(date +%s.%N)
+    latency "$k" "$r"
+    cpu_ticks[$k]=$(( ${cpu_ticks[$k]:-0} + $(ticks "$APP_PID") - ticks0 ))
+    cpu_secs[$k]=$(awk -v a="${cpu_secs[$k]:-0}" -v s="$t0" -v e="$(date +%s.%N)" 'BEGIN { print a + e - s }')
+  done
+done; done
+cpu_pct() { awk -v t="${cpu_ticks[$1]:-0}" -v s="${cpu_secs[$1]:-0}" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (s > 0) printf "%.0f", 100 * t / hz / s; else print "—" }'; }
+lat_cpu=$(cpu_pct uni)
+[ "$app_poll" = "${polls[0]}" ] || start_app "${polls[0]}"  # the floods and memory checks: the first value
 rss_before=$(rss_kib)
 for r in $(seq "$repeats"); do for t in $(order "$r"); do flood flood "$t" "$r" "$flood_n"; done; done
 if [ $mode = full ]; then for t in uni linux; do flood bigflood "$t" 1 "$big_n"; done; fi
@@ -253,7 +288,8 @@ commit="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) CPUs, Linux $(uname -r)"
 case $mode in quick) flag=' --quick' ;; full) flag=' --full' ;; *) flag='' ;; esac
 [ $awake = 1 ] && flag="$flag --awake"
-[ "$busy_poll" = 0 ] || flag="$flag --busy-poll $busy_poll"
+[ "$busy_poll" = 0 ] || flag="$flag --busy-poll \"${polls[*]}\""
+[ -z "$pin" ] || flag="$flag --pin $pin"
 if [ $awake = 1 ]; then
   cpus="In the latency runs and floods every CPU was kept from halting by a nice-19 busy loop (--awake): the host's wake-up of a halted virtual CPU is left out."
 else
@@ -277,19 +313,28 @@ if [ $mode = full ]; then big_note=", and one \`ping -f -q -c $big_n\` per targe
   echo "$cpus"
   echo
   echo "<!-- table -->"
-  echo "| target | avg µs | p50 µs | p99 µs | max µs | avg ×Linux | p99 ×Linux | flood pkts | lost | flood time s | flood rtt avg µs | flood ×Linux (time) |"
-  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-  for t in uni linux; do
-    if [ $t = uni ]; then name="uni (TAP, userspace)"; else name="Linux (veth, kernel)"; fi
+  echo "| target | avg µs | p50 µs | p99 µs | max µs | avg ×Linux | p99 ×Linux | flood pkts | lost | flood time s | flood rtt avg µs | flood ×Linux (time) | appliance CPU % |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  for t in $(for v in "${polls[@]}"; do key_of "$v"; done) linux; do
+    case $t in
+      uni) name="uni (TAP, userspace)"; [ "${polls[0]}" = 0 ] || name="$name, --busy-poll ${polls[0]}" ;;
+      uni-bp*) name="uni, --busy-poll ${t#uni-bp}" ;;
+      *) name="Linux (veth, kernel)" ;;
+    esac
     lost=$(( $(total latency $t transmitted) - $(total latency $t received) + $(total flood $t lost) ))
+    if [ "$(total flood $t transmitted)" = 0 ]; then
+      flood_cells="— | $lost | — | — | —"  # a busy-poll value the floods did not use
+    else
+      flood_cells="$repeats × $(num $flood_n) | $lost | $(awk -v m="$(med flood $t time_ms)" 'BEGIN { printf "%.2f", m / 1000 }') | $(med flood $t rtt_avg) | $(ratio "$(med flood $t time_ms)" "$(med flood linux time_ms)")"
+    fi
+    cpu_cell=—
+    [ "$t" = linux ] || cpu_cell=$(cpu_pct "$t")
     echo "| $name | $(med latency $t avg) | $(med latency $t p50) | $(med latency $t p99) | $(med latency $t max) |" \
-      "$(ratio "$(med latency $t avg)" "$l_avg") | $(ratio "$(med latency $t p99)" "$l_p99") |" \
-      "$repeats × $(num $flood_n) | $lost | $(awk -v m="$(med flood $t time_ms)" 'BEGIN { printf "%.2f", m / 1000 }') |" \
-      "$(med flood $t rtt_avg) | $(ratio "$(med flood $t time_ms)" "$(med flood linux time_ms)") |"
+      "$(ratio "$(med latency $t avg)" "$l_avg") | $(ratio "$(med latency $t p99)" "$l_p99") | $flood_cells | $cpu_cell |"
   done
   echo "<!-- end table -->"
   echo
-  echo "The appliance used $lat_cpu% of a core over the latency runs (both targets' runs), busy-polling $busy_poll µs before each sleep."
+  echo "*appliance CPU*: the appliance's CPU time over its own latency runs, as a share of one core. The appliance used $lat_cpu% of a core over its latency runs busy-polling ${polls[0]} µs before each sleep."
   echo
   echo "*lost*: echo requests without a reply, in the latency runs and the floods together."
   echo "*flood rtt avg*: ping's own average over a flood (\`ping -f\` sends the next request as soon as a reply comes back, or after 10 ms)."
@@ -311,11 +356,12 @@ if [ $mode = full ]; then big_note=", and one \`ping -f -q -c $big_n\` per targe
   echo
   echo "| run | target | avg µs | p50 | p90 | p99 | p99.9 | max | lost / sent | flood time s | flood rtt avg/max µs | flood lost |"
   echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-  for r in $(seq "$repeats"); do for t in $(order "$r"); do
+  for r in $(seq "$repeats"); do for t in $(order "$r" | sed "s/\buni\b/$(for v in "${polls[@]}"; do key_of "$v"; done | tr '\n' ' ')/"); do
     l=$(grep -m1 "^latency target=$t run=$r " "$raw" || true); fl=$(grep -m1 "^flood target=$t run=$r " "$raw" || true)
+    flood_cells="— | — | —"  # a busy-poll value the floods did not use
+    [ -z "$fl" ] || flood_cells="$(awk -v m="$(field "$fl" time_ms)" 'BEGIN { printf "%.2f", m / 1000 }') | $(field "$fl" rtt_avg) / $(field "$fl" rtt_max) | $(field "$fl" lost)"
     echo "| $r | $t | $(field "$l" avg) | $(field "$l" p50) | $(field "$l" p90) | $(field "$l" p99) | $(field "$l" p999) | $(field "$l" max) |" \
-      "$(( $(field "$l" transmitted) - $(field "$l" received) )) / $(num "$(field "$l" transmitted)") |" \
-      "$(awk -v m="$(field "$fl" time_ms)" 'BEGIN { printf "%.2f", m / 1000 }') | $(field "$fl" rtt_avg) / $(field "$fl" rtt_max) | $(field "$fl" lost) |"
+      "$(( $(field "$l" transmitted) - $(field "$l" received) )) / $(num "$(field "$l" transmitted)") | $flood_cells |"
   done; done
   echo
   echo "## The appliance's memory"
@@ -347,7 +393,11 @@ if [ $mode = full ]; then big_note=", and one \`ping -f -q -c $big_n\` per targe
   echo "For scale, testing-here.md measured ~30 µs for a minimal userspace TAP responder and ~7 µs"
   echo "for Linux on a veth (flood averages). Xen netfront (shared rings, no system call per frame)"
   echo "is the path where being at or below Linux is a fair target; on TAP it is a bound to approach."
-  echo "No CPU pinning: the client's ping, the appliance and the kernel's softirqs share $(nproc) CPUs."
+  case $pin in
+    same) echo "Pinned (--pin same): the client's ping and the appliance on CPU 0 (the Linux side answers on the pinging CPU anyway)." ;;
+    split) echo "Pinned (--pin split): the appliance on CPU 0, the client's ping on CPU 1." ;;
+    *) echo "No CPU pinning: the client's ping, the appliance and the kernel's softirqs share $(nproc) CPUs." ;;
+  esac
   echo
   if [ ${#failures[@]} = 0 ]; then
     echo "Verdict: **pass** (no uni flood packet lost, RSS growth within $limit_kib KiB, appliance exited 0)."
@@ -360,10 +410,14 @@ if [ $mode = full ]; then big_note=", and one \`ping -f -q -c $big_n\` per targe
 
 # CDF of all latency runs together, per target: "rtt_us cumulative_%", one point per distinct value.
 plots=()
-for t in uni linux; do
+for t in $(for v in "${polls[@]}"; do key_of "$v"; done) linux; do
   cat "$work"/lat-$t-*.us | sort -g | awk '{ v[NR] = $1 } END { for (i = 1; i <= NR; i++) if (i == NR || v[i] != v[i + 1]) printf "%s %.4f\n", v[i], 100 * i / NR }' \
     >"$work/cdf-$t.dat"
-  if [ $t = uni ]; then title="uni ping appliance (TAP)"; else title="Linux namespace (veth)"; fi
+  case $t in
+    uni) title="uni ping appliance (TAP)"; [ "${polls[0]}" = 0 ] || title="$title, busy-poll ${polls[0]} µs" ;;
+    uni-bp*) title="uni, busy-poll ${t#uni-bp} µs" ;;
+    *) title="Linux namespace (veth)" ;;
+  esac
   [ -s "$work/cdf-$t.dat" ] && plots+=("'$work/cdf-$t.dat' using 1:2 with lines lw 2 title '$title, $(cat "$work"/lat-$t-*.us | wc -l) pings'")
 done
 cdf_plot "$out/ping-cdf.png" "Ping round trip from a client namespace through one bridge (ping -i 0.001, $repeats × $lat_n per target)" \

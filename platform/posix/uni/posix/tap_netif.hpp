@@ -349,12 +349,17 @@ class BasicTapNetif {
       next_ = std::move(*page);
     }
     const std::size_t hn = vnet_ ? sizeof next_vh_ : 0;
-    next_vh_[0] = no_frame;  // the kernel writes flags below 8: changed, a frame was waiting
+    // Whether Asio's try found a frame: the kernel writes a virtio header's flags
+    // below 8, so no_frame changed means one was waiting; without headers, a frame's
+    // destination MAC is never all zero (if one were, a burst would go undrained
+    // for one turn: arm()'s own try still reads it).
+    next_vh_[0] = no_frame;
+    std::memset(next_->data(), 0, 6);
     const std::array<boost::asio::mutable_buffer, 3> into{
         boost::asio::buffer(next_vh_, hn), boost::asio::buffer(next_->data(), page_size),
         boost::asio::buffer(big_.get(), rx_offload_ ? big_size : 0)};
     fd_.async_read_some(into, [this](const boost::system::error_code& ec, std::size_t r) { frame_read(ec, r); });
-    burst_ = !vnet_ || next_vh_[0] != no_frame;
+    burst_ = vnet_ ? next_vh_[0] != no_frame : std::memcmp(next_->data(), zero_mac, 6) != 0;
   }
 
   void frame_read(const boost::system::error_code& ec, std::size_t r) noexcept {
@@ -503,12 +508,15 @@ class BasicTapNetif {
   // How many stay posted follows the traffic: the kernel wakes every posted
   // read for each frame (they all wait on the device), and all but one find it
   // gone, so a request-reply flow keeps one; a turn that found every posted read
-  // completed (a burst) doubles them, up to rx_depth, and a turn of one frame,
-  // or the 8th turn in a row without any, halves them; the reads past the
-  // number are cancelled, so an idle device holds one page, as on Asio.
+  // completed (a burst) doubles them, up to rx_depth, unless it was one frame
+  // after a turn without any (a lone request: doubling there cost ping a second
+  // read, its wake-up and its cancel every echo, as the count swung 1, 2, 1);
+  // a turn of one frame, or the 8th turn in a row without any, halves them; the
+  // reads past the number are cancelled, so an idle device holds one page, as on Asio.
   void refill() noexcept {
+    const bool lone = rx_turn_ == 1 && rx_idle_ > 0;
     rx_idle_ = rx_turn_ == 0 ? rx_idle_ + 1 : 0;
-    if (rx_turn_ >= rx_want_) rx_want_ = std::min(2 * rx_want_, rx_depth);
+    if (rx_turn_ >= rx_want_ && !lone) rx_want_ = std::min(2 * rx_want_, rx_depth);
     else if ((rx_turn_ == 1 || rx_idle_ >= 8) && rx_want_ > 1) {
       rx_want_ /= 2;
       rx_idle_ = 0;
@@ -599,6 +607,7 @@ class BasicTapNetif {
   bool loop_flushes_ = false;  // the clock flushes before each wait
   // The read Asio holds: its page and virtio header, and whether the last try found a frame waiting.
   static constexpr std::uint8_t no_frame = 0xff;
+  static constexpr std::uint8_t zero_mac[6] = {};
   std::optional<view> next_;
   std::uint8_t next_vh_[virtio_net_header_view::header_size] = {};
   bool burst_ = false;
