@@ -119,9 +119,9 @@ app_down() {
   # Fragments of unfinished datagrams hold pages until the reassembly timeout (30 s,
   # Config::reassembly_timeout; 8 slots): the full run waits it out, the quick one allows them,
   # and the receive pages a TAP appliance on io_uring may still keep posted after a burst
-  # (TapNetif::rx_depth, 8; one or two once traffic is request-reply again). A leak of a
+  # (TapNetif::rx_depth, 32; one or two once traffic is request-reply again). A leak of a
   # page per frame shows as thousands after a flood of 20,000.
-  local allow=20
+  local allow=40
   if [ $quick = 0 ]; then
     sleep 31
     c=$(counters)

@@ -14,12 +14,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include <uni/core/format.hpp>
 #include <uni/posix/clock.hpp>
@@ -97,6 +100,17 @@ std::uint64_t read_calls() {
   return at ? std::strtoull(at + 7, nullptr, 10) : 0;
 }
 
+// Opens `loop` and makes it the clock's wait; false (said) if the kernel refuses it.
+bool wait_on_ring(uni::posix::uring_loop& loop, uni::posix::PosixClock& clock) {
+  char why_buf[120];
+  uni::text_writer why{why_buf, sizeof why_buf};
+  if (!loop.open(why)) {
+    WARN("io_uring refused here: " << why.view());
+    return false;
+  }
+  return clock.use_ring(loop);
+}
+
 // Injects `count` frames one at a time through BasicTapNetif<false> (on the
 // clock's ring if `ring`), each read by a fresh wait, and counts what arrives.
 received run(bool ring, unsigned count) {
@@ -105,12 +119,7 @@ received run(bool ring, unsigned count) {
   boost::asio::io_context io;
   uni::posix::uring_loop loop;
   uni::posix::PosixClock clock(io);
-  char why_buf[120];
-  uni::text_writer why{why_buf, sizeof why_buf};
-  if (ring) {
-    REQUIRE(loop.open(why));
-    REQUIRE(clock.use_ring(loop));
-  }
+  if (ring) REQUIRE(wait_on_ring(loop, clock));
   uni::posix::BasicTapNetif<false> tap(io, pool, our_mac);
   tap.use_ring(clock);
   REQUIRE(tap.open(tap_name));
@@ -191,4 +200,56 @@ TEST_CASE("TAP: a lone frame costs one ring completion, or two reads on Asio's e
     CHECK(got.frames == 20);
     CHECK(got.read_calls <= 2 * got.reads + 4);
   }
+}
+
+// On a ring the driver keeps as many reads posted as the traffic needs
+// (TapNetif::refill): a burst of frames waiting grows them turn by turn up to
+// rx_depth (each a pool page), so one turn takes up to rx_depth frames and TCP
+// acknowledges them together; idle turns give the pages back but one.
+TEST_CASE("TAP on io_uring: a burst grows the posted reads to rx_depth, idle turns give back all but one",
+          "[tap][uring]") {
+  if (::geteuid() != 0) {
+    WARN("not run: needs root (a TAP device in a network namespace)");
+    return;
+  }
+  own_namespace ns;
+  REQUIRE(ns.entered);
+  using tap_netif = uni::posix::BasicTapNetif<false>;
+  static uni::static_page_pool<64> pool;
+  boost::asio::io_context io;
+  uni::posix::uring_loop loop;
+  uni::posix::PosixClock clock(io);
+  if (!wait_on_ring(loop, clock)) return;
+  tap_netif tap(io, pool, our_mac);
+  tap.use_ring(clock);
+  REQUIRE(tap.open(tap_name));
+  unsigned frames = 0;
+  auto receive = [&frames](uni::view frame) {
+    if (frame.size() >= 14 && std::memcmp(frame.data(), our_mac.bytes.data(), 6) == 0) ++frames;
+  };
+  tap.set_receiver(receive);
+  {  // no IPv6 chatter from the kernel's side (router and neighbour solicitations) between the counts
+    std::ofstream off(std::string("/proc/sys/net/ipv6/conf/") + tap_name + "/disable_ipv6");
+    off << "1\n";
+  }
+  const unsigned ifindex = link_up(tap_name);
+  REQUIRE(ifindex != 0);
+  const int ps = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+  REQUIRE(ps >= 0);
+  for (int turn = 0; turn < 20; ++turn) clock.wait_until(clock.now() + 1ms);
+  const std::size_t idle = pool.statistics().in_use;
+  CHECK(idle == 1);  // one read posted
+  constexpr unsigned burst = 200;  // all waiting in the device before the driver's next turn
+  for (unsigned i = 0; i < burst; ++i) REQUIRE(inject(ps, ifindex, bad_checksum_datagram(static_cast<std::uint16_t>(i))));
+  std::size_t most_posted = 0;
+  for (int turn = 0; turn < 400 && frames < burst; ++turn) {
+    clock.wait_until(clock.now() + 1ms);
+    most_posted = std::max(most_posted, pool.statistics().in_use);
+  }
+  CHECK(frames == burst);
+  CHECK(most_posted == tap_netif::rx_depth);
+  for (int turn = 0; turn < 20; ++turn) clock.wait_until(clock.now() + 1ms);
+  CHECK(pool.statistics().in_use == 1);
+  ::close(ps);
+  tap.close();
 }
