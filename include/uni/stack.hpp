@@ -100,6 +100,8 @@ class Stack {
         dhcp_(*this, sched) {
     if constexpr (Config::udp) static_assert(UdpTransport<Stack>, "uni::Stack: its UDP must meet uni/net/transport.hpp");
     if constexpr (Config::tcp) static_assert(TcpTransport<Stack>, "uni::Stack: its TCP must meet uni/net/transport.hpp");
+    if constexpr (Config::tcp)
+      static_assert(TryWriteStream<tcp_stream_t<Stack>>, "uni::Stack: its TCP streams write without waiting too");
     // A device that completes TCP checksums itself (netfront) gets partial ones.
     if constexpr (Config::tcp && requires { netif.completes_tcp_checksums(); })
       tcp_.set_partial_checksums(netif.completes_tcp_checksums());

@@ -128,7 +128,7 @@ task<void> run_connection(service_state& st, conn_slot& slot, Stream s) {
       }
       const std::span<const view> answer(pages.data(), n);
       result<void> w = fail(error::would_block);
-      if constexpr (requires { s.try_write(answer); }) w = s.try_write(answer);  // uni's stack: no coroutine when it fits
+      if constexpr (TryWriteStream<Stream>) w = s.try_write(answer);  // uni's stack: no coroutine when it fits
       if (!w && w.err() == error::would_block) w = co_await s.write(answer);
       for (std::size_t i = 0; i < n; ++i) pages[i] = view{};
       if (!w) failed = true;

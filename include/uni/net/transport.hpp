@@ -4,6 +4,7 @@
 // TCP/IP), posix::SocketStack (host sockets), and later vchan's byte stream.
 //
 //   ByteStream    reliable, ordered bytes both ways, whatever carries them
+//   TryWriteStream  a ByteStream that can also write without waiting
 //   TcpStream     a ByteStream with TCP's ends and options
 //   TcpListener   accepts TcpStreams
 //   UdpSocket     datagrams to and from endpoints
@@ -61,6 +62,15 @@ concept ByteStream = std::movable<S> && requires(S& s, const view& v, std::span<
   { s.write(v) } -> std::same_as<task<result<void>>>;
   { s.shutdown() } noexcept -> std::same_as<result<void>>;
   { s.close() } noexcept -> std::same_as<void>;
+};
+
+// A ByteStream that can also write without waiting (uni's TCP; not host sockets):
+//   try_write(views)   queues every byte now if there is room for all of them,
+//                      else error::would_block with nothing queued
+// A server whose answers nearly always fit skips write()'s coroutine frame.
+template <class S>
+concept TryWriteStream = ByteStream<S> && requires(S& s, std::span<const view> views) {
+  { s.try_write(views) } noexcept -> std::same_as<result<void>>;
 };
 
 // A TCP connection: both ends, a reset, and the two per-connection options.
