@@ -5,7 +5,8 @@
 # first with their ids; 105 tweets over one kept-alive curl leave the last 100;
 # an unknown user is an empty list; bad names and an empty tweet are 400, 281
 # bytes 413, DELETE 405, another path 404. The counters must agree. The store
-# is a B-tree on a file given with --disk (the restart is tweets_socket.sh's).
+# is a B-tree on a file given with --disk (the restart is tweets_socket.sh's),
+# so the appliance waits on io_uring (unless this kernel refuses it).
 #   tweets_tap.sh PATH_TO_tweets-tap
 set -euo pipefail
 source "$(dirname "$0")/netns.sh"
@@ -41,7 +42,11 @@ sys.exit(0 if ok else 1)' "$WORK/body" "$1" "$2" || fail "GET /users/$1/tweets: 
 }
 
 truncate -s 16M "$WORK/disk.img"
-start_app "$app" --tap tap0 --ipv4 "$APP_IP/24" --disk "$WORK/disk.img" --disk-cache
+start_app "$app" --tap tap0 --ipv4 "$APP_IP/24" --disk "$WORK/disk.img" --disk-cache --log debug
+if ! grep -q "waiting on io_uring" "$APP_LOG"; then
+  grep -q "io_uring not used (io_uring_setup" "$APP_LOG" || fail "with a disk it does not wait on io_uring: $(grep -m1 "io_uring" "$APP_LOG")"
+  echo "note: this kernel refuses io_uring; the appliance waits on Asio's epoll"
+fi
 for text in "first" 'a "quoted" one' "third, with UTF-8: héllo"; do expect 201 POST /users/ann/tweets "$text"; done
 grep -q '^{"id":[0-9]*}$' "$WORK/body" || fail "POST: not {\"id\":N}: $(cat "$WORK/body")"
 expect 201 POST /users/bob/tweets "bob was here"
