@@ -49,6 +49,13 @@ struct own_namespace {
   }
 };
 
+// Whether we are root, as these tests need (a TAP device in a network namespace); warns if not.
+bool root() {
+  if (::geteuid() == 0) return true;
+  WARN("not run: needs root (a TAP device in a network namespace)");
+  return false;
+}
+
 // Brings the interface up; its index, or 0 on failure.
 unsigned link_up(const char* name) {
   const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -156,10 +163,7 @@ received run(bool ring, unsigned count) {
 }  // namespace
 
 TEST_CASE("TAP without virtio headers: no received frame is marked checksum-verified", "[tap][offload]") {
-  if (::geteuid() != 0) {
-    WARN("not run: needs root (a TAP device in a network namespace)");
-    return;
-  }
+  if (!root()) return;
   own_namespace ns;
   REQUIRE(ns.entered);
   SECTION("on Asio's epoll") {
@@ -183,10 +187,7 @@ TEST_CASE("TAP without virtio headers: no received frame is marked checksum-veri
 // it took every frame for a burst and read once more in vain (ping-tap and dns-tap
 // on Asio: 3 reads an echo). The slack allows for the kernel's IPv6 chatter.
 TEST_CASE("TAP: a lone frame costs one ring completion, or two reads on Asio's epoll", "[tap]") {
-  if (::geteuid() != 0) {
-    WARN("not run: needs root (a TAP device in a network namespace)");
-    return;
-  }
+  if (!root()) return;
   own_namespace ns;
   REQUIRE(ns.entered);
   SECTION("on io_uring") {
@@ -208,10 +209,7 @@ TEST_CASE("TAP: a lone frame costs one ring completion, or two reads on Asio's e
 // acknowledges them together; idle turns give the pages back but one.
 TEST_CASE("TAP on io_uring: a burst grows the posted reads to rx_depth, idle turns give back all but one",
           "[tap][uring]") {
-  if (::geteuid() != 0) {
-    WARN("not run: needs root (a TAP device in a network namespace)");
-    return;
-  }
+  if (!root()) return;
   own_namespace ns;
   REQUIRE(ns.entered);
   using tap_netif = uni::posix::BasicTapNetif<false>;
