@@ -79,6 +79,14 @@ inline constexpr std::size_t header_length(const std::uint8_t* h) noexcept { ret
 
 inline constexpr std::size_t ipv4_tcp_min = eth::size + ip::min_size + tcp::min_size;
 
+// Marks `i` as a TCP checksum the device completes: the field holds the
+// pseudo-header's sum, and the sum runs from the TCP header at `tcp_start`.
+inline void partial_tcp(offload_info& i, std::size_t tcp_start) noexcept {
+  i.csum_partial = true;
+  i.csum_start = static_cast<std::uint16_t>(tcp_start);
+  i.csum_offset = static_cast<std::uint16_t>(tcp::checksum::offset);
+}
+
 // The sum of the IPv4 pseudo-header (RFC 9293 §3.1) of a TCP segment of
 // `tcp_length` bytes whose IPv4 header is at `iph`.
 inline void add_tcp_pseudo_header(checksum_accumulator& acc, const std::uint8_t* iph, std::size_t tcp_length) noexcept {
@@ -116,9 +124,7 @@ inline bool partial_tcp_checksum(std::span<const view> frags, offload_info& i) n
   if (got < sizeof h || eth::type::get(h) != 0x0800 || ip::version(iph) != 4 || ip::protocol::get(iph) != ip::tcp ||
       (ip::flags_fragment::get(iph) & ip::more_fragments_and_offset) != 0)
     return false;
-  i.csum_partial = true;
-  i.csum_start = static_cast<std::uint16_t>(eth::size + ip::header_length(iph));
-  i.csum_offset = static_cast<std::uint16_t>(tcp::checksum::offset);
+  partial_tcp(i, eth::size + ip::header_length(iph));
   return true;
 }
 
@@ -381,11 +387,7 @@ class tcp_gso_batch {
   offload_info finish(bool partial = false) noexcept {
     offload_info o;
     if (segments_ < 2) {
-      if (partial && segments_ == 1) {
-        o.csum_partial = true;
-        o.csum_start = static_cast<std::uint16_t>(t);
-        o.csum_offset = static_cast<std::uint16_t>(tcp::checksum::offset);
-      }
+      if (partial && segments_ == 1) partial_tcp(o, t);
       return o;
     }
     std::uint8_t* iph = held() + eth::size;
@@ -397,12 +399,10 @@ class tcp_gso_batch {
     checksum_accumulator pseudo;
     add_tcp_pseudo_header(pseudo, iph, header_len_ - t + bytes_);
     tcp::checksum::set(th, pseudo.folded());
-    o.csum_partial = true;
+    partial_tcp(o, t);
     o.gso = gso_kind::tcpv4;
     o.gso_size = static_cast<std::uint16_t>(segment_);
     o.hdr_len = static_cast<std::uint16_t>(header_len_);
-    o.csum_start = static_cast<std::uint16_t>(t);
-    o.csum_offset = static_cast<std::uint16_t>(tcp::checksum::offset);
     return o;
   }
 

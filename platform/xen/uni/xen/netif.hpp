@@ -183,8 +183,7 @@ class BasicXenNetif {
     if constexpr (Offload) {
       if (gso_.empty()) return;
       const std::size_t segments = gso_.segments();
-      offload_info info = gso_.finish();
-      info.csum_partial = true;  // merged or not: TCP left it partial
+      const offload_info info = gso_.finish(true);  // merged or not: TCP left it partial
       // The headers in a page of their own: netback reads them after we return.
       auto page = pool_.allocate_reserved();
       if (page) {
