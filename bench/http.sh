@@ -21,9 +21,11 @@
 #   is given as well. Then a 100 MB file (served from disk, --root / nginx root)
 #   is downloaded by curl from each server. The binary sizes close the report.
 #
-# Writes RESULTS/http.md. Usage: bench/http.sh [--quick] [--repeats N] [--duration S] [--out DIR] [--build DIR] [--pin split|same]
+# Writes RESULTS/http.md. Usage: bench/http.sh [--quick] [--repeats N] [--duration S] [--out DIR] [--build DIR] [--pin split|same] [--steer rfs]
 #   --pin: the servers on CPU 0, the load generator on CPU 1 (split) or CPU 0 too (same);
 #   unpinned by default (bench/lib.sh, pin_cpus, says why it matters at one connection).
+#   --steer rfs: Linux's receive flow steering on every device, uni's TAP and the
+#   Linux peer's veth alike (bench/lib.sh, start_steering, says what it moves); none by default.
 #   --quick: 1 repeat of 3 s; default 3 repeats of 5 s. --build: release build
 #   directory (default build/release, configured with the release preset if missing).
 # Needs root (namespaces, TAP); exits 77 without it. Every step is bounded by
@@ -32,8 +34,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
-out=$root/bench/results build=build/release quick=0 repeats="" duration="" pin=""
-read_flags "[--quick] [--repeats N] [--duration S] [--out DIR] [--build DIR] [--pin split|same]" "quick" "repeats duration out build pin" "$@"
+out=$root/bench/results build=build/release quick=0 repeats="" duration="" pin="" steer=""
+read_flags "[--quick] [--repeats N] [--duration S] [--out DIR] [--build DIR] [--pin split|same] [--steer rfs]" "quick" "repeats duration out build pin steer" "$@"
 pin_cpus "$pin"
 [ -n "$repeats" ] || repeats=$((quick ? 1 : 3))
 [ -n "$duration" ] || duration=$((quick ? 3 : 5))
@@ -46,6 +48,7 @@ cd "$root"
 build_targets "$build" release www-socket www-tap bench_pauses
 build=$(cd "$build" && pwd)
 
+start_steering "$steer"
 two_namespaces bh
 
 # The same files for both: the site, plus a 100 MB file for the download.
@@ -196,6 +199,7 @@ field() { awk -v n="$1" -v c="$2" -v f="$3" '$1 == n && $2 == c { print $f }' "$
   echo "nginx $(nginx -v 2>&1 | cut -d/ -f2): 1 worker, access log off, sendfile. cpu = server CPU time / wall time."
   echo "The load generator shares the two cores with the server; req/cpu-s = requests per server CPU-second."
   echo "CPUs: ${pin:-not pinned}${pin:+ (--pin: servers on CPU 0, wrk on CPU ${CLIENT_PIN[2]})}."
+  echo "$(steering_text)."
   echo
   for pair in "www_tap nginx_veth uni's stack over TAP|Linux over veth" "www_socket nginx_lo host sockets, loopback|loopback"; do
     read -r a b rest <<<"$pair"

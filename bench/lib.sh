@@ -93,6 +93,7 @@ add_tap() {
   ip -n "$1" tuntap add dev "$2" mode tap
   ip -n "$1" addr add "$3/24" dev "$2"
   ip -n "$1" link set "$2" up
+  steer_device "$1" "$2"
 }
 # add_veth NS_A ADDR_A NS_B ADDR_B: a veth pair veth0 between the two, at ADDR/24 each, up.
 add_veth() {
@@ -101,12 +102,54 @@ add_veth() {
   ip -n "$3" addr add "$4/24" dev veth0
   ip -n "$1" link set veth0 up
   ip -n "$3" link set veth0 up
+  steer_device "$1" veth0
+  steer_device "$3" veth0
 }
 two_namespaces_cleanup() {
   local p ns
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
   for ns in "$NS_C" "$NS_N"; do ip netns del "$ns" 2>/dev/null || true; done
   rm -rf "$work"
+  stop_steering
+}
+
+# Receive steering (--steer rfs): where the host processes what a device receives.
+# By default the CPU that wrote a frame into a TAP device or a veth also runs the
+# receiving end's TCP (the peer's ACK processing, the transmissions an ACK releases,
+# the receiver's queueing): for uni, one thread, that is host work on its own core.
+# With `rfs`, every device a script creates (uni's TAP and the Linux peer's veth
+# alike) gets Linux's receive flow steering: a segment is processed on the CPU
+# where its socket was last used, as a host with RFS configured does for every
+# server. `none` (the default) leaves the host as it is.
+start_steering() {
+  case ${1:-none} in
+    none) steer=none ;;
+    rfs)
+      steer=rfs
+      steer_saved=$(sysctl -n net.core.rps_sock_flow_entries)
+      sysctl -qw net.core.rps_sock_flow_entries=32768
+      ;;
+    *) echo "bench: --steer takes rfs or none, not '$1'" >&2; exit 2 ;;
+  esac
+}
+# stop_steering: the host's global RFS table as it was (from the cleanup on exit).
+stop_steering() {
+  [ -z "${steer_saved:-}" ] || sysctl -qw net.core.rps_sock_flow_entries="$steer_saved"
+  steer_saved=
+}
+# steer_device NS DEV: RFS on each receive queue of DEV, over all CPUs, with --steer rfs.
+steer_device() {
+  [ "${steer:-none}" = rfs ] || return 0
+  local cpus
+  cpus=$(printf '%x' $(( (1 << $(nproc)) - 1 )))
+  ip netns exec "$1" sh -c "for q in /sys/class/net/$2/queues/rx-*; do echo $cpus >\$q/rps_cpus; echo 32768 >\$q/rps_flow_cnt; done"
+}
+# steering_text: the report's line for it.
+steering_text() {
+  case ${steer:-none} in
+    rfs) echo "host receive steering: RFS (rps_cpus all CPUs, rps_flow_cnt 32768) on the TAP device and on the veth pair alike (--steer rfs)" ;;
+    *) echo "host receive steering: none (the host's default; --steer rfs sets RFS on every device)" ;;
+  esac
 }
 
 # stop: ends the server a race script started ($SERVER_PID): SIGTERM, then SIGKILL

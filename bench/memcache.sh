@@ -26,9 +26,11 @@
 #   Both servers pay alike for their answers: the client's receive of a reply
 #   runs in the writer's time, TAP write or veth send.
 #
-# Writes RESULTS/memcache.md. Usage: bench/memcache.sh [--quick] [--duration S] [--out DIR] [--build DIR] [--pin split|same]
+# Writes RESULTS/memcache.md. Usage: bench/memcache.sh [--quick] [--duration S] [--out DIR] [--build DIR] [--pin split|same] [--steer rfs]
 #   --pin: the servers on CPU 0, the load generator on CPU 1 (split) or CPU 0 too (same);
 #   unpinned by default (bench/lib.sh, pin_cpus, says why it matters at one connection).
+#   --steer rfs: Linux's receive flow steering on every device, uni's TAP and the
+#   Linux peer's veth alike (bench/lib.sh, start_steering, says what it moves); none by default.
 #   --quick: 3 s runs (default 8 s). --build: release build directory (default
 #   build/release, configured with the release preset if missing).
 # Needs root (namespaces, TAP); exits 77 without it. Every step is bounded by
@@ -37,8 +39,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
-out=$root/bench/results build=build/release quick=0 duration="" pin=""
-read_flags "[--quick] [--duration S] [--out DIR] [--build DIR] [--pin split|same]" "quick" "duration out build pin" "$@"
+out=$root/bench/results build=build/release quick=0 duration="" pin="" steer=""
+read_flags "[--quick] [--duration S] [--out DIR] [--build DIR] [--pin split|same] [--steer rfs]" "quick" "duration out build pin steer" "$@"
 pin_cpus "$pin"
 [ -n "$duration" ] || duration=$((quick ? 3 : 8))
 need_root memcache
@@ -49,6 +51,7 @@ cd "$root"
 build_targets "$build" release memcache-tap memcache-socket
 build=$(cd "$build" && pwd)
 
+start_steering "$steer"
 two_namespaces bm
 
 # The two mixes memcaslap reads: 64-byte keys, 1 KiB values, set then get proportion.
@@ -110,6 +113,7 @@ done
   echo
   echo "memcaslap, one thread, 64-byte keys, 1 KiB values, ${duration} s per run; $(nproc) cores shared with the load generator."
   echo "CPUs: ${pin:-not pinned}${pin:+ (--pin: servers on CPU 0, memcaslap on CPU ${CLIENT_PIN[2]})}."
+  echo "$(steering_text)."
   echo
   echo "| mix | connections | uni ops/s | uni CPU | uni ops per CPU-s | memcached ops/s | memcached CPU | memcached ops per CPU-s | ops ratio | per-CPU ratio | uni-socket ops/s | uni-socket CPU | uni-socket ops per CPU-s | uni-socket per-CPU ratio |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -25,18 +25,20 @@
 #
 # Writes, under the results folder (default bench/results), tcp.md: the table,
 # every run, the appliance's counters. Exits 1 if a transfer failed or was short.
-# Usage: bench/tcp.sh [--quick | --full] [--repeats N] [--out DIR] [--build DIR] [--keep DIR]
+# Usage: bench/tcp.sh [--quick | --full] [--repeats N] [--out DIR] [--build DIR] [--keep DIR] [--steer rfs]
 #   bytes per measurement: 256 MB with --quick, 1 GB by default, 4 GB with --full.
 #   --build DIR: the release build directory (default build/release, configured
 #   with the release preset if missing); --keep DIR: keep the raw outputs there.
+#   --steer rfs: Linux's receive flow steering on every device, uni's TAP and the
+#   Linux peer's veth alike (bench/lib.sh, start_steering, says what it moves); none by default.
 # Needs root (namespaces, TAP); exits 77 without it. Every step is bounded by
 # `timeout`; the namespaces are removed on exit whatever happens.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
-out=$root/bench/results repeats=3 keep="" build=build/release quick=0 full=0
-read_flags "[--quick | --full] [--repeats N] [--out DIR] [--build DIR] [--keep DIR]" "quick full" "repeats out build keep" "$@"
+out=$root/bench/results repeats=3 keep="" build=build/release quick=0 full=0 steer=""
+read_flags "[--quick | --full] [--repeats N] [--out DIR] [--build DIR] [--keep DIR] [--steer rfs]" "quick full" "repeats out build keep steer" "$@"
 mode=default
 [ "$quick" = 0 ] || mode=quick
 [ "$full" = 0 ] || mode=full
@@ -71,8 +73,10 @@ cleanup() {
   for ns in "$NS_A" "$NS_B"; do ip netns del "$ns" 2>/dev/null || true; done
   if [ -n "$keep" ]; then mkdir -p "$keep" && cp -r "$work"/. "$keep"/ && echo "raw files kept in $keep" >&2; fi
   rm -rf "$work"
+  stop_steering
 }
 trap cleanup EXIT
+start_steering "$steer"
 trap 'echo "bench/tcp.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 trap 'exit 130' INT TERM
 
@@ -202,7 +206,7 @@ case $mode in quick) flag=' --quick' ;; full) flag=' --full' ;; *) flag='' ;; es
   echo "# TCP bulk throughput: uni against Linux"
   echo
   echo "Written by \`bench/tcp.sh$flag\` on $(date -u '+%Y-%m-%d %H:%M UTC'): commit $commit, $cpu;"
-  echo "load average $load_start before, $load_end after (other work on the machine counts)."
+  echo "load average $load_start before, $load_end after (other work on the machine counts); $(steering_text)."
   echo "Appliance: \`${app#$root/}\` (CMAKE_BUILD_TYPE=$build_type); Linux side: \`bench_tcp_peer\` (one thread and one socket per flow)."
   echo
   echo "$(LC_ALL=C printf "%'d" "$bytes") bytes per measurement (split between the flows); the client in namespace A times it,"
