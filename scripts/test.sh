@@ -5,13 +5,15 @@
 # them; `scripts/test.sh debug` does), then the Xen guest images (freestanding build; booted by QEMU, and by Xen under QEMU), then
 # the libFuzzer targets (clang), each for a few seconds over its seed corpus, then
 # every target built in Release (-O3: what a user's plain configure builds, where
-# GCC's flow-sensitive warnings differ), with only its unit tests run.
-#   scripts/test.sh            everything CI runs: asan xen fuzz release
+# GCC's flow-sensitive warnings differ), with only its unit tests run, then the Xen
+# images again by clang with full LTO (the xen-clang preset): its quick checks
+# (sizes, xl configurations, tiers 1 and 2) and the two sized images on Xen (tier 3).
+#   scripts/test.sh            everything CI runs: asan xen fuzz release xen-clang
 #   scripts/test.sh debug      one preset only (the development loop's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-presets=("${@:-asan xen fuzz release}")
+presets=("${@:-asan xen fuzz release xen-clang}")
 read -r -a presets <<<"${presets[*]}"
 jobs=$(nproc)
 for p in "${presets[@]}"; do
@@ -28,6 +30,11 @@ for p in "${presets[@]}"; do
   if [[ $p == release ]]; then
     # The asan run covers the integration tests; here the build is the check.
     ctest --preset "$p" -j "$jobs" -L unit
+  elif [[ $p == xen-clang ]]; then
+    # The xen preset's run boots every image on Xen; the same code by clang needs
+    # its quick checks and the two images whose sizes are goals.
+    ctest --preset "$p" -j "$jobs" -LE xen-tier3
+    ctest --preset "$p" -j "$jobs" -R "tier 3: (dns answers|www serves)"
   else
     ctest --preset "$p" -j "$jobs"
   fi
