@@ -44,10 +44,10 @@
 // a batch at most, until the device is empty; TCP acknowledges a turn's frames
 // together: ten flows into uni, 5,270 ACKs a GB, 5,590 on Asio). Several
 // posted reads cost more: the kernel polls each, wakes them all for every
-// frame and completes each by
-// task work (up to 32 of them: DNS at 50k q/s cost 8.1-8.7 us of CPU an answer,
-// one read and the drain 6.7-7.9, Asio 6.9-8.8; HTTP at 10 connections 7.8-8.0
-// us a request, against 5.4-6.1 and Asio's 5.4-6.4).
+// frame and completes each by task work (up to 32 of them: DNS at 50k q/s
+// cost 8.1-8.7 us of CPU an answer, one read and the drain 6.7-7.9, Asio
+// 6.9-8.8; HTTP at 10 connections 7.8-8.0 us a request, against 5.4-6.1 and
+// Asio's 5.4-6.4).
 // A write is an entry that goes with the turn's one io_uring_enter,
 // its views held until it completes (tx_depth of them at once; past that, what
 // the ring holds is submitted and the frame written at once, in order). The
