@@ -117,10 +117,9 @@ app_down() {
   rss1=$(rss) hw=$(hwm)
   echo "== $APP at the end: pool $c (baseline $BASE), RSS $RSS0 -> $rss1 KiB, VmHWM $hw KiB"
   # Fragments of unfinished datagrams hold pages until the reassembly timeout (30 s,
-  # Config::reassembly_timeout; 8 slots): the full run waits it out, the quick one allows them,
-  # and the receive pages a TAP appliance on io_uring may still keep posted after a burst
-  # (TapNetif::rx_depth, 32; one or two once traffic is request-reply again). A leak of a
-  # page per frame shows as thousands after a flood of 20,000.
+  # Config::reassembly_timeout; 8 slots): the full run waits it out, the quick one allows them
+  # (and the TAP driver's one posted read). A leak of a page per frame shows as thousands
+  # after a flood of 20,000.
   local allow=40
   if [ $quick = 0 ]; then
     sleep 31

@@ -36,12 +36,19 @@
 // (sans I/O, shared with other drivers); here is only the device: the virtio
 // header (uni/net/virtio_net_header.hpp), readv/writev, pages and counters.
 //
-// On a ring (use_ring: the clock waits on a uni/posix/uring_loop), the device
-// costs no system call of its own: reads stay posted on the ring, each into a
-// page of the pool (and a merged frame's buffer of its own), one for
-// request-reply traffic and up to rx_depth under bursts (refill()), so a burst
-// of frames needs no call between them and a completion is a frame, never an
-// empty read; a write is an entry that goes with the turn's one io_uring_enter,
+// On a ring (use_ring: the clock waits on a uni/posix/uring_loop), one read
+// stays posted into a page of the pool: it is the wake-up, and a lone frame
+// (request-reply traffic, ping) costs no system call of the device's own. When
+// it completes in a turn that follows one with frames (a burst), the frames
+// behind it are read at once with plain reads, as on Asio's path (read_ready():
+// a batch at most, until the device is empty; TCP acknowledges a turn's frames
+// together: ten flows into uni, 5,270 ACKs a GB, 5,590 on Asio). Several
+// posted reads cost more: the kernel polls each, wakes them all for every
+// frame and completes each by task work (up to 32 of them: DNS at 50k q/s
+// cost 8.1-8.7 us of CPU an answer, one read and the drain 6.7-7.9, Asio
+// 6.9-8.8; HTTP at 10 connections 7.8-8.0 us a request, against 5.4-6.1 and
+// Asio's 5.4-6.4).
+// A write is an entry that goes with the turn's one io_uring_enter,
 // its views held until it completes (tx_depth of them at once; past that, what
 // the ring holds is submitted and the frame written at once, in order). The
 // device is one of the ring's fixed files: no descriptor lookup per entry.
@@ -92,12 +99,6 @@ class BasicTapNetif {
   static constexpr std::size_t gso_max_views = 128;  // payload views held for one GSO frame
   static constexpr std::size_t big_size = 65536;      // a merged received frame past its first page
   static constexpr std::size_t rx_reserve = 64;       // free pages a pool needs for the receive offload
-  // Reads posted on a ring, at most: a turn takes no more frames than that,
-  // and TCP acknowledges once per flow per turn, each ACK running the Linux
-  // sender's ACK processing inside our write. At 8, ten flows into uni cost
-  // 14,800 ACKs a GB (Asio's drain of read_batch: 5,400); at 32, 5,260 and
-  // less CPU per GB. A merged frame's buffer each: 2 MiB in all.
-  static constexpr std::size_t rx_depth = 32;
   static constexpr std::size_t tx_depth = 64;         // writes on a ring at once
 
   struct stats {
@@ -163,7 +164,7 @@ class BasicTapNetif {
     // (we complete and cut them), if the pool can hold a merged frame's pages.
     rx_offload_ = false;
     if (set == 0 && vnet_ && want != "tx" && pool_.available() >= 4 * rx_reserve) {
-      if (!big_) big_.reset(new (std::nothrow) std::uint8_t[big_size * (ring_ ? rx_depth : 1)]);
+      if (!big_) big_.reset(new (std::nothrow) std::uint8_t[big_size]);
       rx_offload_ = big_ && ::ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) == 0;
     }
     if (set == 0 && !rx_offload_) (void)::ioctl(fd, TUNSETOFFLOAD, 0);  // a persistent device keeps the last setting
@@ -202,7 +203,7 @@ class BasicTapNetif {
     if constexpr (Offload) gso_.clear();
     if (ring_ && fd_.is_open()) {  // the kernel gives back the pages and views it holds
       closing_ = true;
-      for (rx_slot& r : rx_) ring_->retire(r);
+      ring_->retire(rx_);
       if (tx_)
         for (std::size_t i = 0; i < tx_depth; ++i) ring_->retire(tx_[i]);
       closing_ = false;
@@ -385,7 +386,8 @@ class BasicTapNetif {
 
   // Reads frames until the device is empty (a batch at most). False when the
   // device failed (deleted under us): stop waiting on it, or the descriptor
-  // stays readable and poll() never returns.
+  // stays readable and poll() never returns. The ring's drain too: big_ is free
+  // then, as its posted read is not re-posted before the drain ends.
   bool read_ready() noexcept {
     for (std::size_t i = 0; i < read_batch; ++i) {
       std::uint8_t vh[virtio_net_header_view::header_size] = {};
@@ -475,9 +477,7 @@ class BasicTapNetif {
     BasicTapNetif* tap = nullptr;
     std::optional<view> page;
     std::uint8_t vh[virtio_net_header_view::header_size] = {};
-    std::uint8_t* big = nullptr;  // a merged frame's bytes past the page
     std::array<iovec, 3> iov{};
-    bool cancelled = false;  // refill() asked the kernel to end it
   };
   struct tx_slot : uring_loop::completion {
     BasicTapNetif* tap = nullptr;
@@ -498,57 +498,31 @@ class BasicTapNetif {
       tx_[i].next_free = free_tx_;
       free_tx_ = &tx_[i];
     }
-    for (std::size_t i = 0; i < rx_depth; ++i) {
-      rx_[i].tap = this;
-      rx_[i].big = rx_offload_ ? big_.get() + i * big_size : nullptr;
-      rx_[i].done = [](uring_loop::completion& c, int res) { static_cast<rx_slot&>(c).tap->read(static_cast<rx_slot&>(c), res); };
-    }
+    rx_.tap = this;
+    rx_.done = [](uring_loop::completion& c, int res) { static_cast<rx_slot&>(c).tap->read(res); };
     rx_failed_ = false;
     if (ring_file_ < 0) ring_file_ = ring_->register_file(fd_.native_handle());
     refill();
   }
 
-  // Posts the reads that are not at the kernel (each needs a page: an empty
-  // pool leaves some unposted until the next wait).
-  // How many stay posted follows the traffic: the kernel wakes every posted
-  // read for each frame (they all wait on the device), and all but one find it
-  // gone, so a request-reply flow keeps one; a turn that found every posted read
-  // completed (a burst) doubles them, up to rx_depth, unless it was one frame
-  // after a turn without any (a lone request: doubling there cost ping a second
-  // read, its wake-up and its cancel every echo, as the count swung 1, 2, 1);
-  // a turn of one frame halves them, and the 8th turn in a row without any
-  // drops them to one; the reads past the number are cancelled, so an idle
-  // device holds one page, as on Asio.
+  // Before each wait: the posted read, if it is not at the kernel (an empty
+  // pool left it unposted), and whether this turn read frames (read()).
   void refill() noexcept {
-    const bool lone = rx_turn_ == 1 && rx_idle_ > 0;
-    rx_idle_ = rx_turn_ == 0 ? rx_idle_ + 1 : 0;
-    if (rx_turn_ >= rx_want_ && !lone) rx_want_ = std::min(2 * rx_want_, rx_depth);
-    else if ((rx_turn_ == 1 || rx_idle_ >= 8) && rx_want_ > 1) {
-      rx_want_ = rx_idle_ >= 8 ? 1 : rx_want_ / 2;
-      rx_idle_ = 0;
-    }
-    rx_turn_ = 0;
-    for (std::size_t i = 0; i < rx_depth; ++i) {
-      rx_slot& r = rx_[i];
-      if (i < rx_want_) {
-        if (r.in_flight == 0) post(r);
-      } else if (r.in_flight > 0 && !r.cancelled) {
-        r.cancelled = true;
-        ring_->cancel(r);
-      }
-    }
+    rx_busy_ = rx_turn_;
+    rx_turn_ = false;
+    if (rx_.in_flight == 0) post();
   }
-  void post(rx_slot& r) noexcept {
+  void post() noexcept {
     if (closing_ || rx_failed_ || !fd_.is_open()) return;
-    if (!r.page) {
+    if (!rx_.page) {
       result<view> page = pool_.allocate_reserved();
       if (!page) return;
-      r.page = std::move(*page);
+      rx_.page = std::move(*page);
     }
-    const std::size_t hn = vnet_ ? sizeof r.vh : 0;
-    r.iov = {iovec{r.vh, hn}, iovec{r.page->data(), page_size}, iovec{r.big, rx_offload_ ? big_size : 0}};
-    io_uring_sqe* sqe = ring_->entry(r);
-    ::io_uring_prep_readv(sqe, ring_fd(), r.iov.data(), rx_offload_ ? 3 : 2, 0);
+    const std::size_t hn = vnet_ ? sizeof rx_.vh : 0;
+    rx_.iov = {iovec{rx_.vh, hn}, iovec{rx_.page->data(), page_size}, iovec{big_.get(), rx_offload_ ? big_size : 0}};
+    io_uring_sqe* sqe = ring_->entry(rx_);
+    ::io_uring_prep_readv(sqe, ring_fd(), rx_.iov.data(), rx_offload_ ? 3 : 2, 0);
     name_fixed(sqe);
   }
   // The device in an entry: its index in the ring's fixed files, which spares
@@ -558,26 +532,31 @@ class BasicTapNetif {
   void name_fixed(io_uring_sqe* sqe) const noexcept {
     if (ring_file_ >= 0) sqe->flags |= IOSQE_FIXED_FILE;
   }
-  void read(rx_slot& r, int res) noexcept {
-    r.cancelled = false;
+  // The posted read's frame; after a turn with frames, the ones behind it too
+  // (a lone frame costs no read that finds the device empty).
+  void read(int res) noexcept {
     if (closing_ || res == -ECANCELED) {
-      r.page.reset();
+      rx_.page.reset();
       return;
     }
     if (res < 0) {
-      if (read_failed(-res)) post(r);
+      if (read_failed(-res)) post();
       else rx_failed_ = true;  // the device is gone: stop reading it
       return;
     }
     ++stats_.rx_reads;
-    ++rx_turn_;
-    const std::size_t hn = vnet_ ? sizeof r.vh : 0;
+    rx_turn_ = true;
+    const std::size_t hn = vnet_ ? sizeof rx_.vh : 0;
     if (static_cast<std::size_t>(res) > hn) {
-      view page = std::move(*r.page);
-      r.page.reset();
-      take(std::move(page), r.vh, static_cast<std::size_t>(res) - hn, r.big);
+      view page = std::move(*rx_.page);
+      rx_.page.reset();
+      take(std::move(page), rx_.vh, static_cast<std::size_t>(res) - hn, big_.get());
     }
-    if (static_cast<std::size_t>(&r - rx_.data()) < rx_want_) post(r);
+    if (rx_busy_ && !read_ready()) {
+      rx_failed_ = true;
+      return;
+    }
+    post();
   }
   void written(tx_slot& s, int res) noexcept {
     for (std::size_t i = 0; i < s.held_count; ++i) s.held[i] = view{};
@@ -619,10 +598,9 @@ class BasicTapNetif {
   bool burst_ = false;
   uring_loop* ring_ = nullptr;
   int ring_file_ = -1;  // the device's index in the ring's fixed files (-1: none)
-  std::array<rx_slot, rx_depth> rx_{};
-  std::size_t rx_want_ = 1;  // reads kept posted (refill())
-  std::size_t rx_turn_ = 0;  // frames read since the last refill
-  std::size_t rx_idle_ = 0;  // refills in a row without a frame
+  rx_slot rx_;  // the posted read
+  bool rx_turn_ = false;  // this turn read a frame
+  bool rx_busy_ = false;  // the last turn did (refill())
   std::unique_ptr<tx_slot[]> tx_;
   tx_slot* free_tx_ = nullptr;
   bool closing_ = false;    // close() is taking the ring's entries back

@@ -25,12 +25,13 @@
 // The TAP target waits on it when the appliance opens a disk (wanted()): a
 // read at depth 1 is then one io_uring_enter against five calls on Asio's
 // epoll (which re-arms the disk's eventfd with epoll_ctl at every wake), and
-// only so does it keep up with fio. Without a disk Asio's epoll stays the wait:
-// measured on TAP traffic alone, the ring's 2-15x fewer system calls cost more
-// CPU than they save (DNS 4.7 against 4.0 us an answer, HTTP ~5% a request),
-// as each frame is a read the kernel polls and completes by task work, where
-// Asio drains a burst with plain reads. UNI_URING=1 or 0 in the environment
-// overrides the choice. An old kernel, seccomp or RLIMIT_MEMLOCK can still
+// only so does it keep up with fio. Without a disk Asio's epoll stays the wait.
+// On TAP traffic alone the ring once cost more CPU (DNS 4.7 against 4.0 us an
+// answer), when the TAP driver kept up to 32 reads posted, each polled by the
+// kernel, woken by every frame and completed by task work; it now keeps one and
+// drains a burst with plain reads as on Asio, and costs the same (DNS 4.6 against
+// 4.5 us, HTTP level at 1 to 100 connections, 2026-12-05, tap_netif.hpp).
+// UNI_URING=1 or 0 in the environment overrides the choice. An old kernel, seccomp or RLIMIT_MEMLOCK can still
 // refuse the ring: the appliance then runs on Asio (tap_appliance.hpp says
 // which in a debug line).
 #pragma once
