@@ -7,7 +7,7 @@
 // Prints one line: MiB/s, reads/s, CPU microseconds (user + system) per read,
 // and per read the iovecs, ring entries (SQEs) and io_uring_submit calls the
 // disk made, and the io_uring_enter calls in all (on the loop's ring, a TAP
-// appliance's wait when it opens a disk, its submits and waits too; with
+// appliance's wait, its submits and waits too; with
 // UNI_URING=0, Asio's path, its epoll_wait calls are not counted).
 //
 //   bench_block FILE --bs BYTES --qd N --seconds S [--buffered] [--unregistered] [--small-pages]
@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   }
   if (bs == 0 || bs > max_bs || qd == 0 || qd > max_qd) return std::fprintf(stderr, "bs <= 4 MiB, qd 1..32\n"), 2;
   boost::asio::io_context io;
-  uni::posix::uring_loop ring;  // the wait, as a TAP appliance's with a disk (UNI_URING=0: Asio's epoll)
+  uni::posix::uring_loop ring;  // the wait, as a TAP appliance's (UNI_URING=0: Asio's epoll)
   scheduler sched;
   PosixClock clock(io);
   std::unique_ptr<static_page_pool<pool_pages>> small;  // each deleted as its own type
@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
   text_writer why{buf, sizeof buf};
   char ring_buf[120];
   text_writer no_ring{ring_buf, sizeof ring_buf};
-  if (uni::posix::uring_loop::wanted(true) && ring.open(no_ring) && clock.use_ring(ring)) disk.use_ring(ring);
+  if (uni::posix::uring_loop::wanted() && ring.open(no_ring) && clock.use_ring(ring)) disk.use_ring(ring);
   if (!disk.open(argv[1], buffered, why))
     return std::fprintf(stderr, "%.*s\n", static_cast<int>(why.size()), why.view().data()), 1;
   if (bs % disk.sector_size() != 0) return std::fprintf(stderr, "bs is not a multiple of the sector size\n"), 2;

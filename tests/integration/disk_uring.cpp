@@ -19,7 +19,7 @@
 // by huge page, not page by page. --synced opens it O_DSYNC (checked in
 // /proc/self/fdinfo): every flush then completes without a ring entry, and the
 // model must hold as before. --ring makes the clock wait on a uring_loop
-// (a TAP appliance's wait when it opens a disk) and puts the disk's requests on it
+// (a TAP appliance's wait) and puts the disk's requests on it
 // (UringDisk::use_ring), instead of Asio's epoll and the disk's own ring and
 // eventfd. A buffered disk reads from the page cache at once where it holds
 // the bytes (preadv2, RWF_NOWAIT) and on the ring where it does not: --cold

@@ -30,7 +30,7 @@ echo "== a file, buffered, every write synced (O_DSYNC: flushes need no entry), 
 "$bin" "$work/file.img" --buffered --synced --cold --ms 600
 echo "== a file, direct, every write synced"
 "$bin" "$work/file.img" --synced --ms 600
-echo "== a file, direct I/O into registered memory, on the run loop's ring (a TAP appliance's wait with a disk)"
+echo "== a file, direct I/O into registered memory, on the run loop's ring (a TAP appliance's wait)"
 "$bin" "$work/file.img" --registered --ring --ms 800
 echo "== a file, buffered into registered memory, on the run loop's ring, pages dropped as it runs"
 "$bin" "$work/file.img" --buffered --registered --ring --cold --ms 600

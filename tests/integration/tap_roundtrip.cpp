@@ -207,11 +207,11 @@ int main(int argc, char** argv) {
 
   static uni::static_page_pool<64> pool;  // 256 KiB: static, not on the stack
   boost::asio::io_context io;
-  uni::posix::uring_loop ring;  // the wait with UNI_URING=1 (no disk here), unless the kernel refuses it
+  uni::posix::uring_loop ring;  // the wait, as a TAP appliance's, unless UNI_URING=0 or the kernel refuses it
   uni::posix::PosixClock clock(io);
   char why_buf[120];
   uni::text_writer why{why_buf, sizeof why_buf};
-  if (uni::posix::uring_loop::wanted(false) && ring.open(why)) clock.use_ring(ring);
+  if (uni::posix::uring_loop::wanted() && ring.open(why)) clock.use_ring(ring);
   uni::scheduler sched;
   uni::posix::pcap_writer pcap;
   inbox in{{}, uni::wait_queue(sched)};

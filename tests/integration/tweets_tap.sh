@@ -44,7 +44,7 @@ sys.exit(0 if ok else 1)' "$WORK/body" "$1" "$2" || fail "GET /users/$1/tweets: 
 truncate -s 16M "$WORK/disk.img"
 start_app "$app" --tap tap0 --ipv4 "$APP_IP/24" --disk "$WORK/disk.img" --disk-cache --log debug
 if ! grep -q "waiting on io_uring" "$APP_LOG"; then
-  grep -q "io_uring not used (io_uring_setup" "$APP_LOG" || fail "with a disk it does not wait on io_uring: $(grep -m1 "io_uring" "$APP_LOG")"
+  grep -q "io_uring not used (io_uring_setup" "$APP_LOG" || fail "it does not wait on io_uring: $(grep -m1 "io_uring" "$APP_LOG")"
   echo "note: this kernel refuses io_uring; the appliance waits on Asio's epoll"
 fi
 for text in "first" 'a "quoted" one' "third, with UTF-8: héllo"; do expect 201 POST /users/ann/tweets "$text"; done

@@ -69,13 +69,12 @@ struct tap_interface {
   std::optional<tap_stack<Config>> stack;
 };
 
-// One io_uring as the wait (uni/posix/uring_loop.hpp) when the appliance
-// opens a disk or UNI_URING=1 asks for it, unless UNI_URING=0 or the kernel
-// refuses the ring; else Asio's epoll.
-inline void wait_on_ring(std::string_view name, uring_loop& ring, PosixClock& clock, bool disks) {
+// One io_uring as the wait (uni/posix/uring_loop.hpp), unless UNI_URING=0 asks
+// for Asio's epoll or the kernel refuses the ring.
+inline void wait_on_ring(std::string_view name, uring_loop& ring, PosixClock& clock) {
   char buf[160];
   text_writer why{buf, sizeof buf};
-  if (!uring_loop::wanted(disks)) format_to(why, disks ? "UNI_URING=0" : "no disk opened; UNI_URING=1 asks for it");
+  if (!uring_loop::wanted()) format_to(why, "UNI_URING=0");
   else if (ring.open(why) && !clock.use_ring(ring)) format_to(why, "signals cannot be forwarded to it");
   if (clock.ring()) log_debug(name, ": waiting on io_uring (TAP frames, disks, timers and signals)");
   else log_debug(name, ": io_uring not used (", why.view(), "): waiting on Asio's epoll");
@@ -122,7 +121,7 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<co
   scheduler sched;
   PosixClock clock(io);
   clock.set_busy_poll(std::chrono::microseconds(opts->number("busy-poll")));
-  wait_on_ring(name, ring, clock, opts->count("disk") > 0);
+  wait_on_ring(name, ring, clock);
   trace_file<Config::trace> traced(*opts, Config::trace_events);
   // In huge pages where the kernel gives them: a disk read of pages taken in a row is one DMA segment.
   auto pool = std::make_unique<huge_page_pool<Config::io_pages>>();

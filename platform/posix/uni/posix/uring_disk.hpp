@@ -65,7 +65,7 @@
 // io_uring hands to its worker threads (ext4), that is one hand-off and one wait
 // of the loop instead of two. LMDB writes its meta page the same way.
 //
-// On the TAP target with a disk the clock waits on a uni/posix/uring_loop
+// On the TAP target the clock waits on a uni/posix/uring_loop
 // instead of Asio, and the disk puts its requests on that ring (use_ring): no
 // ring of its own, no eventfd, and a request alone at the device goes with the
 // loop's wait, so a read at depth 1 is one io_uring_enter.

@@ -22,16 +22,16 @@
 // what Asio made ready. Blocked signals are inherited by children: a TAP
 // appliance spawns none.
 //
-// The TAP target waits on it when the appliance opens a disk (wanted()): a
-// read at depth 1 is then one io_uring_enter against five calls on Asio's
-// epoll (which re-arms the disk's eventfd with epoll_ctl at every wake), and
-// only so does it keep up with fio. Without a disk Asio's epoll stays the wait.
-// On TAP traffic alone the ring once cost more CPU (DNS 4.7 against 4.0 us an
-// answer), when the TAP driver kept up to 32 reads posted, each polled by the
-// kernel, woken by every frame and completed by task work; it now keeps one and
-// drains a burst with plain reads as on Asio, and costs the same (DNS 4.6 against
-// 4.5 us, HTTP level at 1 to 100 connections, 2026-12-05, tap_netif.hpp).
-// UNI_URING=1 or 0 in the environment overrides the choice. An old kernel, seccomp or RLIMIT_MEMLOCK can still
+// It is the TAP target's wait (wanted()). A disk read at depth 1 is one
+// io_uring_enter against five calls on Asio's epoll (which re-arms the disk's
+// eventfd with epoll_ctl at every wake), and only so does it keep up with fio.
+// On TAP traffic alone it costs what Asio's epoll does: the TAP driver keeps one
+// read posted and drains a burst with plain reads (tap_netif.hpp). Three
+// interleaved pairs on 2026-12-05: DNS 4.40 against 4.42 us of CPU an answer;
+// HTTP requests per CPU-second 50k / 191-204k / 217-221k against 49-50k /
+// 170-199k / 174-205k at 1 / 10 / 100 connections; memcache 50 connections
+// 3.2-3.5 against 3.6-4.3 us an operation. (With a read posted per frame, as
+// once, it cost more: DNS 4.7 against 4.0.) UNI_URING=0 asks for Asio's epoll. An old kernel, seccomp or RLIMIT_MEMLOCK can still
 // refuse the ring: the appliance then runs on Asio (tap_appliance.hpp says
 // which in a debug line).
 #pragma once
@@ -100,13 +100,11 @@ class uring_loop {
   uring_loop& operator=(const uring_loop&) = delete;
   ~uring_loop() { close(); }
 
-  // Whether to wait on the ring: as UNI_URING=1 or 0 in the environment says,
-  // else `by_default` (the TAP target: whether the appliance opens a disk).
-  static bool wanted(bool by_default) noexcept {
+  // Whether to wait on the ring: yes, unless UNI_URING=0 in the environment
+  // asks for Asio's epoll.
+  static bool wanted() noexcept {
     const char* v = std::getenv("UNI_URING");
-    if (v && std::string_view(v) == "1") return true;
-    if (v && std::string_view(v) == "0") return false;
-    return by_default;
+    return !(v && std::string_view(v) == "0");
   }
 
   // Sets the ring up; false with the reason in `why`.
