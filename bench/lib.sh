@@ -140,8 +140,12 @@ stop_steering() {
 # steer_device NS DEV: RFS on each receive queue of DEV, over all CPUs, with --steer rfs.
 steer_device() {
   [ "${steer:-none}" = rfs ] || return 0
-  local cpus
-  cpus=$(printf '%x' $(( (1 << $(nproc)) - 1 )))
+  local n cpus="" g
+  # The CPU mask as the kernel reads it: 32-bit hex groups, commas between.
+  for ((n = $(nproc); n > 0; n -= g)); do
+    g=$((n < 32 ? n : 32))
+    cpus=$(printf '%x' $(((1 << g) - 1)))${cpus:+,$cpus}
+  done
   ip netns exec "$1" sh -c "for q in /sys/class/net/$2/queues/rx-*; do echo $cpus >\$q/rps_cpus; echo 32768 >\$q/rps_flow_cnt; done"
 }
 # steering_text: the report's line for it.

@@ -5,8 +5,8 @@
 # first with their ids; 105 tweets over one kept-alive curl leave the last 100;
 # an unknown user is an empty list; bad names and an empty tweet are 400, 281
 # bytes 413, DELETE 405, another path 404. The counters must agree. The store
-# is a B-tree on a file given with --disk (the restart is tweets_socket.sh's),
-# so the appliance waits on io_uring (unless this kernel refuses it).
+# is a B-tree on a file given with --disk (the restart is tweets_socket.sh's);
+# the appliance and its disk wait on io_uring, unless this kernel refuses it.
 #   tweets_tap.sh PATH_TO_tweets-tap
 set -euo pipefail
 source "$(dirname "$0")/netns.sh"

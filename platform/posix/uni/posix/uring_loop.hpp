@@ -31,9 +31,9 @@
 // HTTP requests per CPU-second 50k / 191-204k / 217-221k against 49-50k /
 // 170-199k / 174-205k at 1 / 10 / 100 connections; memcache 50 connections
 // 3.2-3.5 against 3.6-4.3 us an operation. (With a read posted per frame, as
-// once, it cost more: DNS 4.7 against 4.0.) UNI_URING=0 asks for Asio's epoll. An old kernel, seccomp or RLIMIT_MEMLOCK can still
-// refuse the ring: the appliance then runs on Asio (tap_appliance.hpp says
-// which in a debug line).
+// once, it cost more: DNS 4.7 against 4.0.) UNI_URING=0 asks for Asio's epoll.
+// An old kernel, seccomp or RLIMIT_MEMLOCK can still refuse the ring: the
+// appliance then runs on Asio (tap_appliance.hpp says which in a debug line).
 #pragma once
 
 #include <liburing.h>
@@ -100,11 +100,10 @@ class uring_loop {
   uring_loop& operator=(const uring_loop&) = delete;
   ~uring_loop() { close(); }
 
-  // Whether to wait on the ring: yes, unless UNI_URING=0 in the environment
-  // asks for Asio's epoll.
+  // Whether the environment leaves the ring on (anything but UNI_URING=0).
   static bool wanted() noexcept {
     const char* v = std::getenv("UNI_URING");
-    return !(v && std::string_view(v) == "0");
+    return !v || std::string_view(v) != "0";
   }
 
   // Sets the ring up; false with the reason in `why`.
