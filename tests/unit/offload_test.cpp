@@ -212,6 +212,60 @@ TEST_CASE("GRO: a merged frame cuts into page-filling segments of the same bytes
   CHECK(why == offload::rx_reject::segment_size);
 }
 
+TEST_CASE("GRO into pages: each page a segment, its headers written in front of its payload, nothing moved", "[offload]") {
+  pool_fixture px;
+  const flow f;
+  const bytes data = frames::pattern(60000, 7);
+  const bytes merged = segment(f, f.seq, f.id, 0x80 | 0x18 | 0x01, data);  // CWR|PSH|ACK|FIN
+  // Laid out as a readv into pages leaves it: the first page whole, then each
+  // page from paged_room on.
+  const std::size_t k = offload::paged_pages(merged.size());
+  REQUIRE(k == 16);
+  std::vector<view> pages;
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < k; ++i) {
+    auto page = px.pool->allocate();
+    REQUIRE(page.ok());
+    const std::size_t room = i == 0 ? 0 : offload::paged_room;
+    const std::size_t n = std::min(page_size - room, merged.size() - at);
+    std::memcpy(page->data() + room, merged.data() + at, n);
+    at += n;
+    pages.push_back(std::move(*page));
+  }
+  std::vector<const std::uint8_t*> payload_at;
+  for (std::size_t i = 0; i < k; ++i) payload_at.push_back(pages[i].data() + (i == 0 ? 54 : offload::paged_room));
+  std::vector<view> got;
+  offload::rx_reject why{};
+  REQUIRE(offload::deliver_paged_segments(pages, merged.size(), 1448, true, &why, [&](view v) { got.push_back(std::move(v)); }));
+  REQUIRE(got.size() == k);
+  bytes joined;
+  std::uint32_t seq = f.seq;
+  for (std::size_t i = 0; i < k; ++i) {
+    const bytes seg(got[i].data(), got[i].data() + got[i].size());
+    CHECK(got[i].data() + 54 == payload_at[i]);  // the payload where the read put it
+    CHECK(got[i].checksum_verified());
+    CHECK(ipv4_checksum_ok(seg.data()));
+    CHECK(tcp_checksum_ok(seg.data(), seg.size()));
+    CHECK(frames::get16(seg, 16) == seg.size() - 14);
+    CHECK(frames::get16(seg, 18) == f.id + i);
+    CHECK(frames::get32(seg, 38) == seq);
+    const bool last = i + 1 == k;
+    CHECK(seg[47] == ((i == 0 ? 0x80 : 0) | 0x10 | (last ? 0x08 | 0x01 : 0)));
+    seq += static_cast<std::uint32_t>(seg.size() - 54);
+    joined.insert(joined.end(), seg.begin() + 54, seg.end());
+  }
+  CHECK(joined == data);
+  for (const view& v : pages) CHECK(v.size() == 0);  // every page went into a segment
+  // Fewer pages than the frame takes, or a frame that is not TCP/IPv4: refused.
+  std::vector<view> few(2);
+  for (auto& v : few) v = std::move(*px.pool->allocate());
+  CHECK_FALSE(offload::deliver_paged_segments(few, merged.size(), 1448, false, &why, [](view) { FAIL("delivered"); }));
+  CHECK(why == offload::rx_reject::too_long);
+  std::memset(few[0].data() + 12, 0x86, 2);  // not IPv4
+  CHECK_FALSE(offload::deliver_paged_segments(few, 3000, 1448, false, &why, [](view) { FAIL("delivered"); }));
+  CHECK(why == offload::rx_reject::headers);
+}
+
 TEST_CASE("segments cut from a merged frame keep FIN and PSH on the last, CWR on the first", "[offload]") {
   const flow f;
   bytes merged = segment(f, f.seq, f.id, 0x80 | 0x10 | 0x08 | 0x01, frames::pattern(2500));

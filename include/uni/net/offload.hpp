@@ -236,6 +236,77 @@ class tcp_segmenter {
       return result<tcp_segmenter>(fail(error::malformed));
     };
     const std::size_t n = f.size();
+    return parse_headers(f, n, mss, max_segment, no);
+  }
+  // A frame `n` bytes long of which only `head` (the headers at least) is at hand:
+  // its segments' headers are written with write_headers() where the device left
+  // room in front of each page's payload (paged_frame), no payload copied.
+  static result<tcp_segmenter> parse_head(std::span<const std::uint8_t> head, std::size_t n, std::size_t mss,
+                                          std::size_t max_segment, rx_reject* why = nullptr) noexcept {
+    auto no = [&](rx_reject r) {
+      if (why) *why = r;
+      return result<tcp_segmenter>(fail(error::malformed));
+    };
+    if (n < head.size()) return no(rx_reject::headers);
+    return parse_headers({head, {}}, n, mss, max_segment, no);
+  }
+
+  // The same frame cut into as few segments as there are pages, each filling
+  // its page (up to `max_segment` bytes, headers included), not into the
+  // sender's: what Linux's GRO hands its own TCP, so the stack takes a 64 KiB
+  // frame in 17 segments, not 45, and a window's bytes hold 2.8x fewer pages.
+  // TCP takes any segment within the window whatever its length (RFC 9293
+  // §3.10.7.4), and the sequence space is the sender's, only cut elsewhere.
+  static result<tcp_segmenter> parse_filling(frame_parts f, std::size_t mss, std::size_t max_segment,
+                                             rx_reject* why = nullptr) noexcept {
+    auto s = parse(f, mss, max_segment, why);
+    if (s) s->mss_ = max_segment - s->hl_;
+    return s;
+  }
+
+  std::size_t count() const noexcept { return (payload_ + mss_ - 1) / mss_; }
+  std::size_t header_length() const noexcept { return hl_; }
+  std::size_t payload_length() const noexcept { return payload_; }
+  std::size_t segment_size(std::size_t i) const noexcept { return hl_ + payload_of(i); }
+
+  // Writes segment `i` (< count()) into `out`, at least segment_size(i) bytes.
+  // Its TCP checksum is the merged frame's unless `checksum` asks it computed:
+  // the device vouches for these segments, so only a capture needs it.
+  void write(std::size_t i, std::span<std::uint8_t> out, bool checksum) const noexcept {
+    const std::size_t off = i * mss_, len = payload_of(i);
+    frame_.copy(out.data() + hl_, hl_ + off, len);
+    write_headers(i, out.data(), off, len, checksum);
+  }
+
+  // Writes the headers of segment `i` at `d` (header_length() bytes), for the
+  // `len` payload bytes from payload offset `off`, which follow them there (a
+  // TCP checksum, if asked, sums them). `d` may be the frame's own head.
+  void write_headers(std::size_t i, std::uint8_t* d, std::size_t off, std::size_t len, bool checksum) const noexcept {
+    std::uint8_t* iph = d + eth::size;
+    std::uint8_t* th = iph + ihl_;
+    if (d != frame_.head.data()) frame_.copy(d, 0, hl_);
+    ip::total_length::set(iph, static_cast<std::uint16_t>(ihl_ + tcp_len_ + len));
+    ip::identification::set(iph, static_cast<std::uint16_t>(id_ + i));
+    set_ipv4_checksum(iph, ihl_);
+    tcp::seq::set(th, seq_ + static_cast<std::uint32_t>(off));
+    std::uint8_t fl = tcp::flags::get(th);
+    if (off + len < payload_) fl &= static_cast<std::uint8_t>(~(tcp::fin | tcp::psh));  // the last only
+    if (i > 0) fl &= static_cast<std::uint8_t>(~tcp::cwr);                             // the first only
+    tcp::flags::set(th, fl);
+    if (checksum) {
+      tcp::checksum::set(th, 0);
+      checksum_accumulator acc;
+      add_tcp_pseudo_header(acc, iph, tcp_len_ + len);
+      acc.add({th, tcp_len_ + len});
+      tcp::checksum::set(th, acc.finish());
+    }
+  }
+
+ private:
+  tcp_segmenter(frame_parts f, std::size_t mss) noexcept : frame_(f), mss_(mss) {}
+  template <class No>
+  static result<tcp_segmenter> parse_headers(frame_parts f, std::size_t n, std::size_t mss, std::size_t max_segment,
+                                             No no) noexcept {
     if (mss == 0) return no(rx_reject::gso_size);
     if (n < ipv4_tcp_min || f.head.size() < ipv4_tcp_min) return no(rx_reject::headers);
     const std::uint8_t* d = f.head.data();
@@ -256,52 +327,6 @@ class tcp_segmenter {
     return s;
   }
 
-  // The same frame cut into as few segments as there are pages, each filling
-  // its page (up to `max_segment` bytes, headers included), not into the
-  // sender's: what Linux's GRO hands its own TCP, so the stack takes a 64 KiB
-  // frame in 17 segments, not 45, and a window's bytes hold 2.8x fewer pages.
-  // TCP takes any segment within the window whatever its length (RFC 9293
-  // §3.10.7.4), and the sequence space is the sender's, only cut elsewhere.
-  static result<tcp_segmenter> parse_filling(frame_parts f, std::size_t mss, std::size_t max_segment,
-                                             rx_reject* why = nullptr) noexcept {
-    auto s = parse(f, mss, max_segment, why);
-    if (s) s->mss_ = max_segment - s->hl_;
-    return s;
-  }
-
-  std::size_t count() const noexcept { return (payload_ + mss_ - 1) / mss_; }
-  std::size_t header_length() const noexcept { return hl_; }
-  std::size_t segment_size(std::size_t i) const noexcept { return hl_ + payload_of(i); }
-
-  // Writes segment `i` (< count()) into `out`, at least segment_size(i) bytes.
-  // Its TCP checksum is the merged frame's unless `checksum` asks it computed:
-  // the device vouches for these segments, so only a capture needs it.
-  void write(std::size_t i, std::span<std::uint8_t> out, bool checksum) const noexcept {
-    const std::size_t off = i * mss_, len = payload_of(i);
-    std::uint8_t* d = out.data();
-    std::uint8_t* iph = d + eth::size;
-    std::uint8_t* th = iph + ihl_;
-    frame_.copy(d, 0, hl_);
-    frame_.copy(d + hl_, hl_ + off, len);
-    ip::total_length::set(iph, static_cast<std::uint16_t>(ihl_ + tcp_len_ + len));
-    ip::identification::set(iph, static_cast<std::uint16_t>(id_ + i));
-    set_ipv4_checksum(iph, ihl_);
-    tcp::seq::set(th, seq_ + static_cast<std::uint32_t>(off));
-    std::uint8_t fl = tcp::flags::get(th);
-    if (off + len < payload_) fl &= static_cast<std::uint8_t>(~(tcp::fin | tcp::psh));  // the last only
-    if (i > 0) fl &= static_cast<std::uint8_t>(~tcp::cwr);                             // the first only
-    tcp::flags::set(th, fl);
-    if (checksum) {
-      tcp::checksum::set(th, 0);
-      checksum_accumulator acc;
-      add_tcp_pseudo_header(acc, iph, tcp_len_ + len);
-      acc.add({th, tcp_len_ + len});
-      tcp::checksum::set(th, acc.finish());
-    }
-  }
-
- private:
-  tcp_segmenter(frame_parts f, std::size_t mss) noexcept : frame_(f), mss_(mss) {}
   std::size_t payload_of(std::size_t i) const noexcept { return std::min(mss_, payload_ - i * mss_); }
 
   frame_parts frame_;
@@ -322,6 +347,51 @@ bool deliver_segments(const tcp_segmenter& cut, page_pool& pool, bool checksum, 
     if (!seg) return false;
     cut.write(i, seg->bytes(), checksum);
     view segment = seg->head(cut.segment_size(i));
+    segment.mark_checksum_verified();
+    deliver(std::move(segment));
+  }
+  return true;
+}
+
+// A merged frame a device read straight into pages (readv into page iovecs):
+// the first page holds the frame's first page_size bytes, headers and the first
+// payload; each further page `paged_room` bytes of nothing, then the next
+// page_size - paged_room bytes of the frame. Cut where the pages end, each page
+// is one segment, its headers written into the room in front of its payload: no
+// payload byte is copied (deliver_segments copies them all). A 64 KiB frame
+// takes 17 pages.
+inline constexpr std::size_t paged_room = 192;  // the longest headers fit: 14 + 60 + 60
+inline constexpr std::size_t paged_pages(std::size_t n) noexcept {
+  return n <= page_size ? 1 : 1 + (n - page_size + (page_size - paged_room) - 1) / (page_size - paged_room);
+}
+
+// Hands the segments of the paged frame of `n` bytes in `pages` (moved out of
+// the first paged_pages(n)) to `deliver`, in order, marked checksum-verified;
+// their TCP checksums computed only if `checksum` (a capture). False, with `why`,
+// when the frame is not a merged TCP/IPv4 frame or `pages` too few.
+template <class Deliver>
+bool deliver_paged_segments(std::span<view> pages, std::size_t n, std::size_t mss, bool checksum, rx_reject* why,
+                            Deliver&& deliver) noexcept {
+  const std::size_t k = paged_pages(n);
+  if (pages.empty() || k > pages.size()) {
+    if (why) *why = rx_reject::too_long;
+    return false;
+  }
+  const std::size_t first = std::min(n, page_size);
+  auto cut = tcp_segmenter::parse_head(pages[0].bytes().first(first), n, mss, page_size, why);
+  if (!cut) return false;
+  const std::size_t hl = cut->header_length(), payload = cut->payload_length();
+  // Segment i's payload: the first page's after the headers, then each page's after the room.
+  auto offset_of = [&](std::size_t i) { return i == 0 ? 0 : (first - hl) + (i - 1) * (page_size - paged_room); };
+  auto length_of = [&](std::size_t i) { return i == 0 ? first - hl : std::min(page_size - paged_room, payload - offset_of(i)); };
+  // The further pages first: their headers are copied from the first page's,
+  // which is then patched in place.
+  for (std::size_t i = k; i-- > 1;)
+    cut->write_headers(i, pages[i].data() + paged_room - hl, offset_of(i), length_of(i), checksum);
+  cut->write_headers(0, pages[0].data(), 0, length_of(0), checksum);
+  for (std::size_t i = 0; i < k; ++i) {
+    view segment = i == 0 ? pages[0].head(hl + length_of(0)) : pages[i].tail(paged_room - hl).head(hl + length_of(i));
+    pages[i] = view{};
     segment.mark_checksum_verified();
     deliver(std::move(segment));
   }

@@ -25,10 +25,14 @@
 // sockets without summing them at all. Received frames carry a
 // virtio header too. On receive, the device is told we take partial checksums
 // and merged TCP frames (TUNSETOFFLOAD: TUN_F_CSUM, TUN_F_TSO4): a Linux sender
-// then hands over up to 64 KiB per read() without cutting or checksumming it,
-// and TapNetif cuts a merged frame into segments that fill a page each (as the
-// stack expects them: one page a segment), larger than the sender's, as GRO
-// does. Such frames come from the host's own stack, so they are marked
+// then hands over up to 64 KiB per read() without cutting or checksumming it.
+// The read puts such a frame straight into pages (the first page, then 16 more
+// read from offload::paged_room on), and each page becomes one segment, its
+// headers written in the room in front of its payload: the stack takes one page
+// a segment, larger than the sender's, as GRO does, and no payload byte is
+// copied (offload::deliver_paged_segments). When the pool cannot give the 16
+// pages, the rest of the frame goes into a side buffer and is copied into pages
+// (split()). Such frames come from the host's own stack, so they are marked
 // checksum-verified (view::checksum_verified): nobody sums them, and their
 // checksums are completed only when a capture (--pcap) records them.
 // UNI_TAP_OFFLOAD=0 in the environment turns all this off, =tx keeps the
@@ -98,6 +102,8 @@ class BasicTapNetif {
   static constexpr std::size_t read_batch = 64;  // frames per readiness event
   static constexpr std::size_t gso_max_views = 128;  // payload views held for one GSO frame
   static constexpr std::size_t big_size = 65536;      // a merged received frame past its first page
+  static constexpr std::size_t tail_pages = offload::paged_pages(65535 + 14) - 1;  // the rest of the largest, paged
+  static constexpr std::size_t max_read_iov = 2 + tail_pages;  // virtio header, first page, the rest
   static constexpr std::size_t rx_reserve = 64;       // free pages a pool needs for the receive offload
   static constexpr std::size_t tx_depth = 64;         // writes on a ring at once
 
@@ -215,6 +221,7 @@ class BasicTapNetif {
       fd_.cancel(ec);
       fd_.close(ec);
     }
+    for (auto& t : tail_) t.reset();
   }
 
   const std::string& error_message() const noexcept { return message_; }
@@ -361,9 +368,10 @@ class BasicTapNetif {
     // for one turn: arm()'s own try still reads it).
     next_vh_[0] = no_frame;
     std::memset(next_->data(), 0, 6);
-    const std::array<boost::asio::mutable_buffer, 3> into{
-        boost::asio::buffer(next_vh_, hn), boost::asio::buffer(next_->data(), page_size),
-        boost::asio::buffer(big_.get(), rx_offload_ ? big_size : 0)};
+    std::array<iovec, max_read_iov> iov{};
+    const std::size_t count = read_iovecs(iov, next_vh_, hn, next_->data(), next_paged_);
+    std::array<boost::asio::mutable_buffer, max_read_iov> into;
+    for (std::size_t i = 0; i < max_read_iov; ++i) into[i] = boost::asio::buffer(iov[i].iov_base, i < count ? iov[i].iov_len : 0);
     fd_.async_read_some(into, [this](const boost::system::error_code& ec, std::size_t r) { frame_read(ec, r); });
     burst_ = vnet_ ? next_vh_[0] != no_frame : std::memcmp(next_->data(), zero_mac, 6) != 0;
   }
@@ -379,15 +387,15 @@ class BasicTapNetif {
     view page = std::move(*next_);
     next_.reset();
     ++stats_.rx_reads;
-    if (r > hn) take(std::move(page), next_vh_, r - hn, big_.get());
+    if (r > hn) take(std::move(page), next_vh_, r - hn, next_paged_);
     if (burst_ && !read_ready()) return;
     arm();
   }
 
   // Reads frames until the device is empty (a batch at most). False when the
   // device failed (deleted under us): stop waiting on it, or the descriptor
-  // stays readable and poll() never returns. The ring's drain too: big_ is free
-  // then, as its posted read is not re-posted before the drain ends.
+  // stays readable and poll() never returns. The ring's drain too: big_ and the
+  // tail pages are free  // then, as its posted read is not re-posted before the drain ends.
   bool read_ready() noexcept {
     for (std::size_t i = 0; i < read_batch; ++i) {
       std::uint8_t vh[virtio_net_header_view::header_size] = {};
@@ -406,12 +414,15 @@ class BasicTapNetif {
         ++stats_.rx_no_buffers;
         continue;
       }
-      // With the receive offload, what does not fit the page (a merged frame) goes on in big_.
-      const iovec iov[3] = {{vh, hn}, {page->data(), page_size}, {big_.get(), rx_offload_ ? big_size : 0}};
-      const ssize_t r = ::readv(fd_.native_handle(), iov, rx_offload_ ? 3 : 2);
+      // With the receive offload, what does not fit the page (a merged frame) goes on
+      // in the tail pages (or big_, read_iovecs()).
+      std::array<iovec, max_read_iov> iov;
+      bool paged = false;
+      const std::size_t count = read_iovecs(iov, vh, hn, page->data(), paged);
+      const ssize_t r = ::readv(fd_.native_handle(), iov.data(), static_cast<int>(count));
       if (r <= 0) return r == 0 || read_failed(errno);
       ++stats_.rx_reads;
-      if (static_cast<std::size_t>(r) > hn) take(std::move(*page), vh, static_cast<std::size_t>(r) - hn, big_.get());
+      if (static_cast<std::size_t>(r) > hn) take(std::move(*page), vh, static_cast<std::size_t>(r) - hn, paged);
     }
     return true;
   }
@@ -421,7 +432,7 @@ class BasicTapNetif {
   // nothing of a frame and vh is not its word: on Asio's path it holds arm()'s
   // no_frame marker, whose bits read "checksum partial, data valid", which let a
   // UDP datagram with a bad checksum through to an ICMP port unreachable.
-  void take(view page, std::span<std::uint8_t> vh, std::size_t n, const std::uint8_t* big) noexcept {
+  void take(view page, std::span<std::uint8_t> vh, std::size_t n, bool paged) noexcept {
     const offload_info info = vnet_ ? virtio_net_header_view::parse(vh)->to_info() : offload_info{};
     offload::rx_reject why{};
     const auto kind = offload::classify(info, n, page_size, &why);
@@ -433,8 +444,12 @@ class BasicTapNetif {
     if constexpr (Offload) {
       if (*kind == offload::rx_kind::merged) {
         ++stats_.rx_gso_frames;
+        if (paged) {
+          split_paged(std::move(page), n, info.gso_size);
+          return;
+        }
         const std::size_t in_page = std::min(n, page_size);
-        split({{page.data(), in_page}, {big, n - in_page}}, info.gso_size);
+        split({{page.data(), in_page}, {big_.get(), n - in_page}}, info.gso_size);
         return;
       }
     }
@@ -472,12 +487,58 @@ class BasicTapNetif {
       ++stats_.rx_no_buffers;
   }
 
+  // A merged frame read into the first page and the tail pages (read_iovecs()):
+  // each page one segment, headers written in front of its payload, nothing
+  // copied (offload::deliver_paged_segments). The tail pages it took are
+  // allocated again for the next read.
+  void split_paged(view first, std::size_t n, std::size_t mss) noexcept {
+    std::array<view, 1 + tail_pages> pages;
+    pages[0] = std::move(first);
+    const std::size_t k = std::min(offload::paged_pages(n), pages.size());
+    for (std::size_t i = 1; i < k; ++i) pages[i] = std::move(*tail_[i - 1]), tail_[i - 1].reset();
+    offload::rx_reject why{};
+    if (!offload::deliver_paged_segments(std::span<view>(pages.data(), k), n, mss, pcap_ != nullptr, &why,
+                                         [this](view segment) { deliver(std::move(segment)); }))
+      refuse(why);
+  }
+
+  // The iovecs of a read: the virtio header, the first page (`page`), and with
+  // the receive offload where a merged frame goes on: tail pages, each from
+  // offload::paged_room on (`paged`), or, when the pool cannot give them all,
+  // big_ (the frame is then copied into pages, split()). Returns how many.
+  std::size_t read_iovecs(std::array<iovec, max_read_iov>& iov, std::uint8_t* vh, std::size_t hn, std::uint8_t* page,
+                          bool& paged) noexcept {
+    iov[0] = {vh, hn};
+    iov[1] = {page, page_size};
+    paged = false;
+    if (!rx_offload_) return 2;
+    paged = true;
+    for (auto& t : tail_) {
+      if (!t) {
+        result<view> p = pool_.allocate_reserved();
+        if (!p) {
+          paged = false;
+          break;
+        }
+        t = std::move(*p);
+      }
+    }
+    if (!paged) {
+      iov[2] = {big_.get(), big_size};
+      return 3;
+    }
+    for (std::size_t i = 0; i < tail_pages; ++i)
+      iov[2 + i] = {tail_[i]->data() + offload::paged_room, page_size - offload::paged_room};
+    return max_read_iov;
+  }
+
   // The ring's reads and writes: each slot is the completion of its entry.
   struct rx_slot : uring_loop::completion {
     BasicTapNetif* tap = nullptr;
     std::optional<view> page;
     std::uint8_t vh[virtio_net_header_view::header_size] = {};
-    std::array<iovec, 3> iov{};
+    std::array<iovec, max_read_iov> iov{};
+    bool paged = false;  // the frame goes on in the tail pages, not big_
   };
   struct tx_slot : uring_loop::completion {
     BasicTapNetif* tap = nullptr;
@@ -520,9 +581,9 @@ class BasicTapNetif {
       rx_.page = std::move(*page);
     }
     const std::size_t hn = vnet_ ? sizeof rx_.vh : 0;
-    rx_.iov = {iovec{rx_.vh, hn}, iovec{rx_.page->data(), page_size}, iovec{big_.get(), rx_offload_ ? big_size : 0}};
+    const std::size_t count = read_iovecs(rx_.iov, rx_.vh, hn, rx_.page->data(), rx_.paged);
     io_uring_sqe* sqe = ring_->entry(rx_);
-    ::io_uring_prep_readv(sqe, ring_fd(), rx_.iov.data(), rx_offload_ ? 3 : 2, 0);
+    ::io_uring_prep_readv(sqe, ring_fd(), rx_.iov.data(), static_cast<unsigned>(count), 0);
     name_fixed(sqe);
   }
   // The device in an entry: its index in the ring's fixed files, which spares
@@ -550,7 +611,7 @@ class BasicTapNetif {
     if (static_cast<std::size_t>(res) > hn) {
       view page = std::move(*rx_.page);
       rx_.page.reset();
-      take(std::move(page), rx_.vh, static_cast<std::size_t>(res) - hn, big_.get());
+      take(std::move(page), rx_.vh, static_cast<std::size_t>(res) - hn, rx_.paged);
     }
     if (rx_busy_ && !read_ready()) {
       rx_failed_ = true;
@@ -588,12 +649,14 @@ class BasicTapNetif {
   bool partial_tx_ = false;  // TCP's checksums are partial (completes_tcp_checksums())
   bool rx_offload_ = false;  // received frames may be merged or lack checksums
   std::unique_ptr<std::uint8_t[]> big_;
+  std::array<std::optional<view>, tail_pages> tail_;  // where a merged frame read goes on past its first page
   bool flush_posted_ = false;
   bool loop_flushes_ = false;  // the clock flushes before each wait
   // The read Asio holds: its page and virtio header, and whether the last try found a frame waiting.
   static constexpr std::uint8_t no_frame = 0xff;
   static constexpr std::uint8_t zero_mac[6] = {};
   std::optional<view> next_;
+  bool next_paged_ = false;
   std::uint8_t next_vh_[virtio_net_header_view::header_size] = {};
   bool burst_ = false;
   uring_loop* ring_ = nullptr;
