@@ -14,10 +14,15 @@
 //      are the frame's, in order, every byte once;
 //   4. if the frame's headers are ones the transmit batch merges, the segments
 //      merge back, and the frame they make is the original's bytes (length and
-//      checksums recomputed).
+//      checksums recomputed);
+//   5. the same frame laid out in pages as TapNetif reads it (deliver_paged_segments)
+//      is accepted exactly when the filling cut accepts it, and gives segments of
+//      one page at most, checksums right, whose payloads are the frame's in
+//      order, each where the read put it; every page back in the pool.
 #include <algorithm>
 #include <vector>
 
+#include <uni/core/buffer.hpp>
 #include <uni/net/offload.hpp>
 #include <uni/net/virtio_net_header.hpp>
 
@@ -118,6 +123,55 @@ void check_merged(std::span<const std::uint8_t> frame, std::size_t head, const o
   batch->clear();
 }
 
+// The frame in pages as a readv leaves it: the first page whole, then each
+// from offload::paged_room on.
+void check_paged(std::span<const std::uint8_t> frame, const offload_info& info) {
+  static static_page_pool<20> pool;
+  const std::size_t k = offload::paged_pages(frame.size());
+  if (k > 17) return;  // larger than a TAP read takes
+  {
+    std::vector<view> pages;
+    std::vector<const std::uint8_t*> payload_at;
+    for (std::size_t i = 0, at = 0; i < k; ++i) {
+      auto page = pool.allocate();
+      FUZZ_CHECK(page.ok());
+      const std::size_t room = i == 0 ? 0 : offload::paged_room;
+      const std::size_t n = std::min(page_size - room, frame.size() - at);
+      std::memcpy(page->data() + room, frame.data() + at, n);
+      payload_at.push_back(page->data() + room);
+      at += n;
+      pages.push_back(std::move(*page));
+    }
+    offload::rx_reject why{};
+    std::vector<std::vector<std::uint8_t>> got;
+    std::vector<const std::uint8_t*> where;
+    const bool ok = offload::deliver_paged_segments(pages, frame.size(), info.gso_size, true, &why, [&](view v) {
+      FUZZ_CHECK(v.size() <= page_size && v.checksum_verified());
+      got.emplace_back(v.data(), v.data() + v.size());
+      where.push_back(v.data());
+    });
+    const bool filling = offload::tcp_segmenter::parse_filling({frame.first(std::min(frame.size(), page_size)), frame.subspan(std::min(frame.size(), page_size))},
+                                                               info.gso_size, page_size).ok();
+    FUZZ_CHECK(ok == filling);
+    if (ok) {
+      FUZZ_CHECK(got.size() == k);
+      const std::size_t ihl = (frame[14] & 0x0fu) * 4;
+      const std::size_t hl = 14 + ihl + (frame[14 + ihl + 12] >> 4) * 4;
+      std::size_t off = hl;
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        const auto& s = got[i];
+        FUZZ_CHECK(s.size() > hl && internet_checksum({s.data() + 14, ihl}) == 0 && tcp_ok(s, ihl));
+        FUZZ_CHECK(wire::load_be16(&s[16]) == s.size() - 14);
+        FUZZ_CHECK(std::equal(s.begin() + static_cast<long>(hl), s.end(), frame.begin() + static_cast<long>(off)));
+        FUZZ_CHECK(where[i] + hl == payload_at[i] + (i == 0 ? hl : 0));  // not moved
+        off += s.size() - hl;
+      }
+      FUZZ_CHECK(off == frame.size());
+    }
+  }
+  FUZZ_CHECK(pool.available() == 20);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -150,6 +204,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case offload::rx_kind::merged:
       check_merged(frame, head, info, true);
       check_merged(frame, head, info, false);
+      check_paged(frame, info);
       break;
     case offload::rx_kind::partial: check_partial(frame, info); break;
     case offload::rx_kind::verified: FUZZ_CHECK(info.csum_valid && !info.csum_partial); break;
