@@ -65,6 +65,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -114,6 +115,7 @@ class BasicTapNetif {
     std::uint64_t tx_gso_frames = 0;  // writes that merged segments (GSO)
     std::uint64_t rx_reads = 0;       // system calls that read rx_frames
     std::uint64_t rx_gso_frames = 0;  // reads of a merged frame, cut into segments
+    std::uint64_t rx_gso_copied = 0;  // of them, copied through the side buffer (the pool was low)
     std::uint64_t rx_no_buffers = 0;  // frames dropped: the pool was empty
     std::uint64_t tx_would_block = 0; // frames dropped: the device queue was full
     std::uint64_t tx_errors = 0;
@@ -221,6 +223,7 @@ class BasicTapNetif {
       fd_.cancel(ec);
       fd_.close(ec);
     }
+    next_.reset();  // Asio's read was aborted with the descriptor: its page goes back
     for (auto& t : tail_) t.reset();
   }
 
@@ -448,6 +451,7 @@ class BasicTapNetif {
           split_paged(std::move(page), n, info.gso_size);
           return;
         }
+        ++stats_.rx_gso_copied;
         const std::size_t in_page = std::min(n, page_size);
         split({{page.data(), in_page}, {big_.get(), n - in_page}}, info.gso_size);
         return;
@@ -512,16 +516,15 @@ class BasicTapNetif {
     iov[1] = {page, page_size};
     paged = false;
     if (!rx_offload_) return 2;
-    paged = true;
-    for (auto& t : tail_) {
-      if (!t) {
-        result<view> p = pool_.allocate_reserved();
-        if (!p) {
-          paged = false;
-          break;
-        }
-        t = std::move(*p);
-      }
+    // The tail pages only from a pool with rx_reserve pages to spare after them:
+    // a pool running low keeps its pages for the frames themselves.
+    const auto missing = static_cast<std::size_t>(std::count(tail_.begin(), tail_.end(), std::nullopt));
+    paged = missing == 0 || pool_.available() >= missing + rx_reserve;
+    for (std::size_t i = 0; paged && i < tail_pages; ++i) {
+      if (tail_[i]) continue;
+      result<view> p = pool_.allocate_reserved();
+      if (!p) paged = false;
+      else tail_[i] = std::move(*p);
     }
     if (!paged) {
       iov[2] = {big_.get(), big_size};
