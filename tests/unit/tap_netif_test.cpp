@@ -68,6 +68,13 @@ unsigned link_up(const char* name) {
   return ok ? static_cast<unsigned>(ifr.ifr_ifindex) : 0;
 }
 
+// The TAP device up without IPv6, so that no chatter of the kernel's side (router
+// and neighbour solicitations) comes between a test's counts; its index, or 0.
+unsigned quiet_link_up() {
+  std::ofstream(std::string("/proc/sys/net/ipv6/conf/") + tap_name + "/disable_ipv6") << "1\n";
+  return link_up(tap_name);
+}
+
 // Sends `frame` out of the interface: the TAP's reader (the driver) receives it.
 bool inject(int packet_socket, unsigned ifindex, const frames::bytes& frame) {
   sockaddr_ll to{};
@@ -228,11 +235,7 @@ TEST_CASE("TAP on io_uring: a burst is drained with plain reads behind one poste
     if (frame.size() >= 14 && std::memcmp(frame.data(), our_mac.bytes.data(), 6) == 0) ++frames;
   };
   tap.set_receiver(receive);
-  {  // no IPv6 chatter from the kernel's side (router and neighbour solicitations) between the counts
-    std::ofstream off(std::string("/proc/sys/net/ipv6/conf/") + tap_name + "/disable_ipv6");
-    off << "1\n";
-  }
-  const unsigned ifindex = link_up(tap_name);
+  const unsigned ifindex = quiet_link_up();
   REQUIRE(ifindex != 0);
   const int ps = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
   REQUIRE(ps >= 0);
@@ -294,11 +297,7 @@ TEST_CASE("TAP receive offload: a merged frame arrives as page segments, read in
     if (keep) kept.push_back(std::move(frame));
   };
   tap.set_receiver(receive);
-  {
-    std::ofstream off(std::string("/proc/sys/net/ipv6/conf/") + tap_name + "/disable_ipv6");
-    off << "1\n";
-  }
-  const unsigned ifindex = link_up(tap_name);
+  const unsigned ifindex = quiet_link_up();
   REQUIRE(ifindex != 0);
   const int ps = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
   REQUIRE(ps >= 0);

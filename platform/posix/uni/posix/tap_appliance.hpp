@@ -180,7 +180,8 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<co
       if (n > 1) log_info("interface ", i + 1, ": ", f.tap.name().c_str());
       f.stack->log_counters();
       const auto& t = f.tap.statistics();
-      log_info("tap: rx ", t.rx_frames, " in ", t.rx_reads, " reads (", t.rx_gso_frames, " merged), tx ", t.tx_frames,
+      log_info("tap: rx ", t.rx_frames, " in ", t.rx_reads, " reads (", t.rx_gso_frames, " merged, ", t.rx_gso_copied,
+               " of them copied), tx ", t.tx_frames,
                " in ", t.tx_writes, " writes (", t.tx_gso_frames, " merged by GSO) rx dropped (no buffers) ",
                t.rx_no_buffers, " tx dropped (queue full) ", t.tx_would_block, " tx errors ", t.tx_errors,
                " rx errors ", t.rx_errors);
