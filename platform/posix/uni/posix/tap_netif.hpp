@@ -398,7 +398,7 @@ class BasicTapNetif {
   // Reads frames until the device is empty (a batch at most). False when the
   // device failed (deleted under us): stop waiting on it, or the descriptor
   // stays readable and poll() never returns. The ring's drain too: big_ and the
-  // tail pages are free  // then, as its posted read is not re-posted before the drain ends.
+  // tail pages are free then, as its posted read is not re-posted before the drain ends.
   bool read_ready() noexcept {
     for (std::size_t i = 0; i < read_batch; ++i) {
       std::uint8_t vh[virtio_net_header_view::header_size] = {};
