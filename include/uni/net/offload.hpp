@@ -240,7 +240,7 @@ class tcp_segmenter {
   }
   // A frame `n` bytes long of which only `head` (the headers at least) is at hand:
   // its segments' headers are written with write_headers() where the device left
-  // room in front of each page's payload (paged_frame), no payload copied.
+  // room in front of each page's payload (deliver_paged_segments), no payload copied.
   static result<tcp_segmenter> parse_head(std::span<const std::uint8_t> head, std::size_t n, std::size_t mss,
                                           std::size_t max_segment, rx_reject* why = nullptr) noexcept {
     auto no = [&](rx_reject r) {
@@ -360,7 +360,8 @@ bool deliver_segments(const tcp_segmenter& cut, page_pool& pool, bool checksum, 
 // is one segment, its headers written into the room in front of its payload: no
 // payload byte is copied (deliver_segments copies them all). A 64 KiB frame
 // takes 17 pages.
-inline constexpr std::size_t paged_room = 192;  // the longest headers fit: 14 + 60 + 60
+inline constexpr std::size_t paged_room = 192;
+static_assert(paged_room >= eth::size + 60 + 60, "the longest headers (IPv4 and TCP options) fit the room");
 inline constexpr std::size_t paged_pages(std::size_t n) noexcept {
   return n <= page_size ? 1 : 1 + (n - page_size + (page_size - paged_room) - 1) / (page_size - paged_room);
 }
