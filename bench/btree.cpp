@@ -145,12 +145,22 @@ struct figures {
   double put_s = 0, get_s = 0;
   double get_cpu_s = 0;  // CPU time of the gets
   double warm_get_s = 0, warm_get_cpu_s = 0;  // the second pass of the same gets
+
+  // Ends pass `pass` of the gets (0, then 1: warm), begun at `t` with `cpu` used;
+  // after the first, the resident set.
+  void gets_done(int pass, clock_type::time_point t, double cpu);
   std::size_t cache_bytes = 0;
   std::size_t memory_bytes = 0;  // uni: the whole store object; LMDB: its map; SQLite: cache_size
   std::int64_t rss_bytes = 0;     // the process's resident set right after the gets
   std::size_t found = 0;
   double misses_per_get = 0;  // uni: node reads from the device per get (its cache's misses)
 };
+
+void figures::gets_done(int pass, clock_type::time_point t, double cpu) {
+  (pass == 0 ? get_s : warm_get_s) = seconds_since(t);
+  (pass == 0 ? get_cpu_s : warm_get_cpu_s) = cpu_seconds() - cpu;
+  if (pass == 0) rss_bytes = bench::status_bytes("VmRSS");
+}
 
 // The store's workload on `disk`, run by `clock`'s loop.
 template <class Disk, class Clock>
@@ -184,12 +194,9 @@ figures run_uni_on(Disk& disk, Clock& clock, uni::scheduler& sched, const worklo
       const double cpu = cpu_seconds();
       for (std::uint32_t k : w.reads)
         if (co_await store->get(w.keys[k], out) && pass == 0) ++f.found;
-      (pass == 0 ? f.get_s : f.warm_get_s) = seconds_since(t);
-      (pass == 0 ? f.get_cpu_s : f.warm_get_cpu_s) = cpu_seconds() - cpu;
-      if (pass == 0) {
-        f.rss_bytes = bench::status_bytes("VmRSS");
+      f.gets_done(pass, t, cpu);
+      if (pass == 0)
         f.misses_per_get = static_cast<double>(store->statistics().cache_misses - before) / static_cast<double>(w.reads.size());
-      }
     }
     co_return 0;
   };
@@ -277,9 +284,7 @@ figures run_lmdb(const std::string& dir, const workload& w, std::size_t batch) {
         if (pass == 0) ++f.found;
       }
     }
-    (pass == 0 ? f.get_s : f.warm_get_s) = seconds_since(t);
-    (pass == 0 ? f.get_cpu_s : f.warm_get_cpu_s) = cpu_seconds() - cpu;
-    if (pass == 0) f.rss_bytes = bench::status_bytes("VmRSS");  // before teardown: LMDB's map is still mapped
+    f.gets_done(pass, t, cpu);  // (before teardown: LMDB's map is still mapped)
   }
   mdb_txn_abort(txn);
   struct stat st {};
@@ -334,9 +339,7 @@ figures run_sqlite(const std::string& dir, const workload& w, std::size_t batch)
       }
       sqlite3_reset(get);
     }
-    (pass == 0 ? f.get_s : f.warm_get_s) = seconds_since(t);
-    (pass == 0 ? f.get_cpu_s : f.warm_get_cpu_s) = cpu_seconds() - cpu;
-    if (pass == 0) f.rss_bytes = bench::status_bytes("VmRSS");
+    f.gets_done(pass, t, cpu);
   }
   sqlite3_int64 pages = 0;
   sqlite3_stmt* q;

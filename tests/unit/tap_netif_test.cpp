@@ -315,11 +315,7 @@ TEST_CASE("TAP receive offload: a merged frame arrives as page segments, read in
         frames::ethernet(our_mac, peer_mac, 0x0800, frames::ipv4({src, dst, 6, 7}, frames::tcp(src, dst, t, payload)));
     frames::bytes out = {1, 1, 54, 0, 0xa8, 0x05, 34, 0, 16, 0};  // little-endian fields
     out.insert(out.end(), frame.begin(), frame.end());
-    sockaddr_ll to{};
-    to.sll_family = AF_PACKET;
-    to.sll_ifindex = static_cast<int>(ifindex);
-    return ::sendto(ps, out.data(), out.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) ==
-           static_cast<ssize_t>(out.size());
+    return inject(ps, ifindex, out);  // (PACKET_VNET_HDR: the socket takes the header off)
   };
   const frames::bytes payload = frames::pattern(60000, 9);
   auto deliver_one = [&] {

@@ -430,7 +430,8 @@ class BasicTapNetif {
     return true;
   }
 
-  // A frame of n bytes read into `page` (and `big` past it), behind the virtio header vh.
+  // A frame of n bytes read into `page` and, past it, into the tail pages if
+  // `paged`, else into big_ (read_iovecs()), behind the virtio header vh.
   // Without virtio headers (BasicTapNetif<false>, UNI_TAP_OFFLOAD=0) the kernel says
   // nothing of a frame and vh is not its word: on Asio's path it holds arm()'s
   // no_frame marker, whose bits read "checksum partial, data valid", which let a
