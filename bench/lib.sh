@@ -162,12 +162,15 @@ stop() {
   kill -TERM "$SERVER_PID" 2>/dev/null || true
   timeout 10 tail --pid="$SERVER_PID" -f /dev/null || kill -KILL "$SERVER_PID" 2>/dev/null || true
 }
-# ticks PID: CPU ticks (user + system) of a process and its children.
+# ticks PID [system]: CPU ticks of a process and its children: user + system, or
+# with `system` the system part alone (the kernel's work in its system calls,
+# where a TAP device's copies and the host's TCP for its frames are charged).
 ticks() {
-  local total=0 p
+  local total=0 p sum='$14 + $15'
+  [ "${2:-}" = system ] && sum='$15'
   for p in $1 $(pgrep -P "$1" || true); do
     [ -r "/proc/$p/stat" ] || continue
-    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+    total=$((total + $(awk "{ print $sum }" "/proc/$p/stat")))
   done
   echo "$total"
 }

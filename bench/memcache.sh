@@ -25,6 +25,11 @@
 #   against TAP its send only queues the frame for uni, who receives it itself).
 #   Both servers pay alike for their answers: the client's receive of a reply
 #   runs in the writer's time, TAP write or veth send.
+#   A last table splits each server's CPU per operation into user and system
+#   time; uni's system time is the floor of its cost on this path (the kernel's
+#   work for its TAP frames, and at one connection the switches between server
+#   and client), so memcached's cost over it bounds the per-CPU ratio any uni
+#   code could reach here (the "ceiling").
 #
 # Writes RESULTS/memcache.md. Usage: bench/memcache.sh [--quick] [--duration S] [--out DIR] [--build DIR] [--pin split|same] [--steer rfs]
 #   --pin: the servers on CPU 0, the load generator on CPU 1 (split) or CPU 0 too (same);
@@ -74,22 +79,26 @@ start() {
 }
 hz=$(getconf CLK_TCK)
 
-# measure NAME ADDR MIX CONNS: one memcaslap run; appends "name mix conns ops cpu client-cpu" to runs.txt.
+# measure NAME ADDR MIX CONNS: one memcaslap run; appends "name mix conns ops cpu client-cpu system-cpu"
+# to runs.txt (system-cpu: the server's system time alone).
 measure() {
-  local name=$1 addr=$2 m=$3 c=$4 t0 t1 w0 w1 raw ops cpu client TIMEFORMAT='%U %S'
+  local name=$1 addr=$2 m=$3 c=$4 t0 t1 s0 s1 w0 w1 raw ops cpu client system TIMEFORMAT='%U %S'
   t0=$(ticks "$SERVER_PID")
+  s0=$(ticks "$SERVER_PID" system)
   w0=$(date +%s.%N)
   # (bash's time: the CPU memcaslap used, user and system, on stderr's last line)
   raw=$({ time ip netns exec "$NS_C" "${CLIENT_PIN[@]}" timeout $((duration + 30)) memcaslap -s "$addr" -T 1 -c "$c" -t "${duration}s" \
     -F "$work/$m.cfg"; } 2>"$work/client_time")
   w1=$(date +%s.%N)
   t1=$(ticks "$SERVER_PID")
+  s1=$(ticks "$SERVER_PID" system)
   client=$(tail -1 "$work/client_time" | awk -v s="$w0" -v e="$w1" '{ printf "%.3f", ($1 + $2) / (e - s) }')
   printf '== %s %s c=%s\n%s\n' "$name" "$m" "$c" "$raw" >>"$work/memcaslap.txt"
   ops=$(awk '/^Run time:/ { for (i = 1; i <= NF; ++i) if ($i == "TPS:") print $(i + 1) }' <<<"$raw")
   [ -n "$ops" ] || { echo "bench/memcache.sh: no result from memcaslap against $name:"; echo "$raw"; exit 1; }
   cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$w0" -v e="$w1" 'BEGIN { printf "%.3f", (b - a) / hz / (e - s) }')
-  echo "$name $m $c $ops $cpu $client" >>"$work/runs.txt"
+  system=$(awk -v a="$s0" -v b="$s1" -v hz="$hz" -v s="$w0" -v e="$w1" 'BEGIN { printf "%.3f", (b - a) / hz / (e - s) }')
+  echo "$name $m $c $ops $cpu $client $system" >>"$work/runs.txt"
   printf '  %-10s %-6s c=%-3s %9.0f ops/s  cpu %.2f  client cpu %.2f\n' "$name" "$m" "$c" "$ops" "$cpu" "$client"
 }
 
@@ -154,6 +163,23 @@ done
         END { rx = cli["memcached"] - cli["uni"]; if (rx < 0) rx = 0
               d = srv["memcached"] + rx; r = srv["uni"] > 0 ? d / srv["uni"] : 0
               printf "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", m, c, cli["uni"], cli["memcached"], rx, srv["uni"], d, r }' "$work/runs.txt"
+    done
+  done
+  echo
+  echo "Where each server's CPU per operation goes (µs): its own code (user time) and the kernel's work in its system calls"
+  echo "(system time: for uni the TAP reads and writes, in which the host delivers its answers into the client's TCP"
+  echo "sockets and wakes it; for memcached its sockets). *Ceiling*: memcached's CPU per operation over uni's system"
+  echo "time per operation, the per-CPU ratio uni would reach if its own code took no time at all:"
+  echo
+  echo "| mix | connections | uni user | uni system | memcached user | memcached system | per-CPU ratio | ceiling |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  for m in get90 set50; do
+    for c in 1 50; do
+      awk -v m="$m" -v c="$c" '$2 == m && $3 == c && $4 > 0 { sys[$1] = $7 * 1e6 / $4; usr[$1] = ($5 - $7) * 1e6 / $4 }
+        END { u = usr["uni"] + sys["uni"]; d = usr["memcached"] + sys["memcached"]
+              r = u > 0 ? d / u : 0; ceiling = sys["uni"] > 0 ? d / sys["uni"] : 0  # (not among printf arguments)
+              printf "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", m, c, usr["uni"], sys["uni"],
+                usr["memcached"], sys["memcached"], r, ceiling }' "$work/runs.txt"
     done
   done
 } >"$out/memcache.md"

@@ -21,7 +21,9 @@
 #   rotate the order of the targets (uni first, then the next first, ...) so the
 #   machine's noise hits all; the median of the runs is reported, and uni / Linux.
 #   uni's CPU use (user + system time of the appliance over the run's wall time)
-#   is given beside its figures: 100% means one core saturated.
+#   is given beside its figures: 100% means one core saturated; its system part
+#   (the host kernel's work in its TAP reads and writes) gives the ceiling any
+#   change to uni alone could reach where that core is saturated.
 #
 # Writes, under the results folder (default bench/results), tcp.md: the table,
 # every run, the appliance's counters. Exits 1 if a transfer failed or was short.
@@ -87,8 +89,9 @@ add_tap "$NS_A" tap1 "$PEER0_IP"
 add_tap "$NS_A" tap2 "$PEERTX_IP"
 add_veth "$NS_A" "$A_IP" "$NS_B" "$B_IP"
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
+# percent T0 T1 SECONDS: the ticks from T0 to T1 as a share of one core over SECONDS.
+percent() { awk -v a="$1" -v b="$2" -v hz="$hz" -v s="$3" 'BEGIN { if (s > 0) printf "%.0f", 100 * (b - a) / hz / s; else print 0 }'; }
 
 # launch LOG TAP IP PEER MODE BYTES [ENV...]: one appliance (ip execs it: $! is its PID).
 launch() {
@@ -133,7 +136,7 @@ stop_app() {
 # measure TARGET DIR FLOWS RUN: one transfer; DIR is send (to the target) or recv.
 # The uni appliance must be running in the matching mode; Linux gets a server per run.
 measure() {
-  local t=$1 dir=$2 flows=$3 r=$4 per=$(( bytes / $3 )) ip f=$work/$1-$2-$3-$4.out t0 t1 status=0
+  local t=$1 dir=$2 flows=$3 r=$4 per=$(( bytes / $3 )) ip f=$work/$1-$2-$3-$4.out t0 t1 s0 s1 status=0
   local pid=""
   case $t in
     uni) pid=$APP_PID ip=$UNI_IP ;;
@@ -141,7 +144,7 @@ measure() {
     unitx) pid=$APPTX_PID ip=$UNITX_IP ;;
   esac
   if [ -n "$pid" ]; then
-    t0=$(cpu_ticks "$pid")
+    t0=$(ticks "$pid") s0=$(ticks "$pid" system)
   else
     ip=$B_IP
     local srv_log=$work/server.log
@@ -154,18 +157,18 @@ measure() {
   echo "+ $t $dir, $flows flow(s), run $r: $(( per * flows )) bytes" >&2
   ip netns exec "$NS_A" timeout -k 5 $((run_timeout + 10)) "$peer" client "$dir" --host "$ip" --port 5001 \
     --flows "$flows" --bytes "$per" --timeout $run_timeout >"$f" 2>&1 || status=$?
-  local cpu=""
+  local cpu="" sys="" secs
   if [ -n "$pid" ]; then
-    t1=$(cpu_ticks "$pid")
-    cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' "$f")" \
-      'BEGIN { if (s > 0) printf "%.0f", 100 * (b - a) / hz / s; else print 0 }')
+    t1=$(ticks "$pid") s1=$(ticks "$pid" system)
+    secs=$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' "$f")
+    cpu=$(percent "$t0" "$t1" "$secs") sys=$(percent "$s0" "$s1" "$secs")
   else
     wait "$SRV_PID" || status=$?
     SRV_PID=""
   fi
   local line
   line=$(grep -m1 '^tcp-peer ' "$f" || echo "tcp-peer gbit_s=0 seconds=0 ok=0")
-  echo "run target=$t dir=$dir flows=$flows run=$r status=$status cpu=${cpu:-0} ${line#tcp-peer }" | tee -a "$raw"
+  echo "run target=$t dir=$dir flows=$flows run=$r status=$status cpu=${cpu:-0} sys=${sys:-0} ${line#tcp-peer }" | tee -a "$raw"
 }
 
 # order RUN: the targets, rotated by the run number.
@@ -215,18 +218,25 @@ case $mode in quick) flag=' --quick' ;; full) flag=' --full' ;; *) flag='' ;; es
   echo "medians. *uni CPU*: the appliance's user + system time over the transfer (100% = one core)."
   echo
   echo "<!-- table -->"
-  echo "| direction | flows | uni Gbit/s | Linux Gbit/s | uni / Linux | uni CPU | uni, tx offload only: Gbit/s (CPU) | uni, no offload: Gbit/s (CPU) |"
-  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| direction | flows | uni Gbit/s | Linux Gbit/s | uni / Linux | uni CPU | of it, host kernel | ceiling | uni, tx offload only: Gbit/s (CPU) | uni, no offload: Gbit/s (CPU) |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for dir in send recv; do
     if [ $dir = send ]; then name="Linux → uni (uni receives)"; else name="uni → Linux (uni sends)"; fi
     for flows in "${flow_counts[@]}"; do
       u=$(med uni $dir "$flows" gbit_s) l=$(med linux $dir "$flows" gbit_s)
-      echo "| $name | $flows | $(printf %.2f "$u") | $(printf %.2f "$l") | $(ratio "$u" "$l") | $(med uni $dir "$flows" cpu)% |" \
+      c=$(med uni $dir "$flows" cpu) k=$(med uni $dir "$flows" sys)
+      echo "| $name | $flows | $(printf %.2f "$u") | $(printf %.2f "$l") | $(ratio "$u" "$l") | $c% | $k% |" \
+        "$(awk -v u="$u" -v l="$l" -v c="$c" -v k="$k" 'BEGIN { if (c >= 90 && k > 0 && l > 0) printf "%.2f", u * c / k / l; else print "—" }') |" \
         "$(printf %.2f "$(med unitx $dir "$flows" gbit_s)") ($(med unitx $dir "$flows" cpu)%) |" \
         "$(printf %.2f "$(med uni0 $dir "$flows" gbit_s)") ($(med uni0 $dir "$flows" cpu)%) |"
     done
   done
   echo "<!-- end table -->"
+  echo
+  echo "*of it, host kernel*: the appliance's system time, the kernel's work inside its TAP reads and writes (the"
+  echo "copies, and the Linux peer's TCP that runs in them: its ACK processing and the transmissions they release)."
+  echo "*ceiling*: where uni's core is saturated (CPU ≥ 90%), uni / Linux if uni's own code took no time at all"
+  echo "(Gbit/s × CPU / host kernel): what any change to uni alone could reach on this path."
   echo
   echo "The Mirage paper (ASPLOS 2013, Figure 8) measured Mirage receiving at 1.1× Linux and sending at 0.6×."
   echo
