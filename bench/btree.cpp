@@ -38,6 +38,7 @@
 #include <fcntl.h>
 #include <lmdb.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -67,13 +68,21 @@ using clock_type = std::chrono::steady_clock;
 double seconds_since(clock_type::time_point t) {
   return std::chrono::duration<double>(clock_type::now() - t).count();
 }
-// This process's CPU time (user and system), in seconds: per-operation cost
-// that a loaded machine's stolen wall time does not inflate.
-double cpu_seconds() {
-  timespec t{};
-  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
-}
+// This process's CPU time so far, in seconds: all of it (user and system: per-
+// operation cost that a loaded machine's stolen wall time does not inflate), and
+// the system part (the kernel's work in its calls: uni's reads of nodes from the
+// page cache).
+struct cpu_mark {
+  double total = 0, system = 0;
+  static cpu_mark now() {
+    timespec t{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    return {static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9,
+            static_cast<double>(u.ru_stime.tv_sec) + static_cast<double>(u.ru_stime.tv_usec) / 1e6};
+  }
+};
 
 // A BlockDevice over a file: whole 4 KiB blocks, fdatasync as flush.
 class file_disk {
@@ -143,12 +152,12 @@ std::size_t batch_end(const workload& w, std::size_t i, std::size_t batch) {
 
 struct figures {
   double put_s = 0, get_s = 0;
-  double get_cpu_s = 0;  // CPU time of the gets
-  double warm_get_s = 0, warm_get_cpu_s = 0;  // the second pass of the same gets
+  double get_cpu_s = 0, get_sys_s = 0;  // CPU time of the gets, and its system part
+  double warm_get_s = 0, warm_get_cpu_s = 0, warm_get_sys_s = 0;  // the second pass of the same gets
 
   // Ends pass `pass` of the gets (0, then 1: warm), begun at `t` with `cpu` used;
   // after the first, the resident set.
-  void gets_done(int pass, clock_type::time_point t, double cpu);
+  void gets_done(int pass, clock_type::time_point t, cpu_mark cpu);
   std::size_t cache_bytes = 0;
   std::size_t memory_bytes = 0;  // uni: the whole store object; LMDB: its map; SQLite: cache_size
   std::int64_t rss_bytes = 0;     // the process's resident set right after the gets
@@ -156,9 +165,11 @@ struct figures {
   double misses_per_get = 0;  // uni: node reads from the device per get (its cache's misses)
 };
 
-void figures::gets_done(int pass, clock_type::time_point t, double cpu) {
+void figures::gets_done(int pass, clock_type::time_point t, cpu_mark cpu) {
+  const cpu_mark end = cpu_mark::now();
   (pass == 0 ? get_s : warm_get_s) = seconds_since(t);
-  (pass == 0 ? get_cpu_s : warm_get_cpu_s) = cpu_seconds() - cpu;
+  (pass == 0 ? get_cpu_s : warm_get_cpu_s) = end.total - cpu.total;
+  (pass == 0 ? get_sys_s : warm_get_sys_s) = end.system - cpu.system;
   if (pass == 0) rss_bytes = bench::status_bytes("VmRSS");
 }
 
@@ -191,7 +202,7 @@ figures run_uni_on(Disk& disk, Clock& clock, uni::scheduler& sched, const worklo
     const auto before = store->statistics().cache_misses;
     for (int pass = 0; pass < 2; ++pass) {
       t = clock_type::now();
-      const double cpu = cpu_seconds();
+      const cpu_mark cpu = cpu_mark::now();
       for (std::uint32_t k : w.reads)
         if (co_await store->get(w.keys[k], out) && pass == 0) ++f.found;
       f.gets_done(pass, t, cpu);
@@ -276,7 +287,7 @@ figures run_lmdb(const std::string& dir, const workload& w, std::size_t batch) {
   char out[4096];
   for (int pass = 0; pass < 2; ++pass) {
     t = clock_type::now();
-    const double cpu = cpu_seconds();
+    const cpu_mark cpu = cpu_mark::now();
     for (std::uint32_t r : w.reads) {
       MDB_val k{w.keys[r].size(), const_cast<char*>(w.keys[r].data())}, v;
       if (mdb_get(txn, dbi, &k, &v) == 0) {
@@ -330,7 +341,7 @@ figures run_sqlite(const std::string& dir, const workload& w, std::size_t batch)
   char out[4096];
   for (int pass = 0; pass < 2; ++pass) {
     t = clock_type::now();
-    const double cpu = cpu_seconds();
+    const cpu_mark cpu = cpu_mark::now();
     for (std::uint32_t r : w.reads) {
       sqlite3_bind_blob(get, 1, w.keys[r].data(), static_cast<int>(w.keys[r].size()), SQLITE_STATIC);
       if (sqlite3_step(get) == SQLITE_ROW) {
@@ -389,11 +400,13 @@ int main(int argc, char** argv) {
   else
     return std::fprintf(stderr, "usage: %s --engine uni|lmdb|sqlite --dir DIR ...\n", argv[0]), 2;
   if (f.found != gets) return std::fprintf(stderr, "%s: %zu of %zu gets found\n", engine.c_str(), f.found, gets), 1;
+  const auto per_get = [gets](double s) { return s * 1e6 / static_cast<double>(gets); };
   std::printf("btree engine=%s keys=%zu preload=%zu batch=%zu value=%zu puts_per_s=%.0f gets=%zu gets_per_s=%.0f get_cpu_us=%.3f "
-              "warm_gets_per_s=%.0f warm_get_cpu_us=%.3f cache_bytes=%zu memory_bytes=%zu "
+              "get_sys_us=%.3f warm_gets_per_s=%.0f warm_get_cpu_us=%.3f warm_get_sys_us=%.3f cache_bytes=%zu memory_bytes=%zu "
               "rss_bytes=%lld misses_per_get=%.3f\n",
               engine.c_str(), keys, preload, batch, value_size, static_cast<double>(keys) / f.put_s, gets,
-              static_cast<double>(gets) / f.get_s, f.get_cpu_s * 1e6 / static_cast<double>(gets),
-              static_cast<double>(gets) / f.warm_get_s, f.warm_get_cpu_s * 1e6 / static_cast<double>(gets), f.cache_bytes, f.memory_bytes, static_cast<long long>(f.rss_bytes), f.misses_per_get);
+              static_cast<double>(gets) / f.get_s, per_get(f.get_cpu_s), per_get(f.get_sys_s),
+              static_cast<double>(gets) / f.warm_get_s, per_get(f.warm_get_cpu_s), per_get(f.warm_get_sys_s), f.cache_bytes,
+              f.memory_bytes, static_cast<long long>(f.rss_bytes), f.misses_per_get);
   return 0;
 }
