@@ -226,7 +226,7 @@ case $mode in quick) flag=' --quick' ;; full) flag=' --full' ;; *) flag='' ;; es
       u=$(med uni $dir "$flows" gbit_s) l=$(med linux $dir "$flows" gbit_s)
       c=$(med uni $dir "$flows" cpu) k=$(med uni $dir "$flows" sys)
       echo "| $name | $flows | $(printf %.2f "$u") | $(printf %.2f "$l") | $(ratio "$u" "$l") | $c% | $k% |" \
-        "$(awk -v u="$u" -v l="$l" -v c="$c" -v k="$k" 'BEGIN { if (c >= 90 && k > 0 && l > 0) printf "%.2f", u * c / k / l; else print "—" }') |" \
+        "$(awk -v u="$u" -v l="$l" -v c="$c" -v k="$k" 'BEGIN { if (c >= 90 && k > 0 && l > 0) printf "%.2f", u * 100 / k / l; else print "—" }') |" \
         "$(printf %.2f "$(med unitx $dir "$flows" gbit_s)") ($(med unitx $dir "$flows" cpu)%) |" \
         "$(printf %.2f "$(med uni0 $dir "$flows" gbit_s)") ($(med uni0 $dir "$flows" cpu)%) |"
     done
@@ -235,8 +235,8 @@ case $mode in quick) flag=' --quick' ;; full) flag=' --full' ;; *) flag='' ;; es
   echo
   echo "*of it, host kernel*: the appliance's system time, the kernel's work inside its TAP reads and writes (the"
   echo "copies, and the Linux peer's TCP that runs in them: its ACK processing and the transmissions they release)."
-  echo "*ceiling*: where uni's core is saturated (CPU ≥ 90%), uni / Linux if uni's own code took no time at all"
-  echo "(Gbit/s × CPU / host kernel): what any change to uni alone could reach on this path."
+  echo "*ceiling*: where uni's core is saturated (CPU ≥ 90%), uni / Linux if uni's own code took no time at all and"
+  echo "the host's work filled the whole core (Gbit/s × 100% / host kernel): what any change to uni alone could reach."
   echo
   echo "The Mirage paper (ASPLOS 2013, Figure 8) measured Mirage receiving at 1.1× Linux and sending at 0.6×."
   echo
