@@ -95,15 +95,16 @@ add_tap() {
   ip -n "$1" link set "$2" up
   steer_device "$1" "$2"
 }
-# add_veth NS_A ADDR_A NS_B ADDR_B: a veth pair veth0 between the two, at ADDR/24 each, up.
+# add_veth NS_A ADDR_A NS_B ADDR_B [DEV]: a veth pair DEV (veth0) between the two, at ADDR/24 each, up.
 add_veth() {
-  ip -n "$1" link add veth0 type veth peer name veth0 netns "$3"
-  ip -n "$1" addr add "$2/24" dev veth0
-  ip -n "$3" addr add "$4/24" dev veth0
-  ip -n "$1" link set veth0 up
-  ip -n "$3" link set veth0 up
-  steer_device "$1" veth0
-  steer_device "$3" veth0
+  local dev=${5:-veth0}
+  ip -n "$1" link add "$dev" type veth peer name "$dev" netns "$3"
+  ip -n "$1" addr add "$2/24" dev "$dev"
+  ip -n "$3" addr add "$4/24" dev "$dev"
+  ip -n "$1" link set "$dev" up
+  ip -n "$3" link set "$dev" up
+  steer_device "$1" "$dev"
+  steer_device "$3" "$dev"
 }
 two_namespaces_cleanup() {
   local p ns

@@ -7,11 +7,16 @@
 #     tap1 10.95.0.1 ---- TAP ---- the same, UNI_TAP_OFFLOAD=0 10.95.0.2
 #     tap2 10.96.0.1 ---- TAP ---- the same, UNI_TAP_OFFLOAD=tx 10.96.0.2
 #     veth 10.94.0.1 ---- veth pair ----------------- veth 10.94.0.2 (Linux)
+#     veth1 10.97.0.1 --- veth pair, offloads off ---- veth1 10.97.0.2 (Linux)
 #
 #   - Linux -> uni:   bench_tcp_peer client send (A)  ->  tcp-bulk-tap --mode sink
 #   - uni -> Linux:   bench_tcp_peer client recv (A)  <-  tcp-bulk-tap --mode source
 #   - Linux -> Linux: the same clients in A against bench_tcp_peer server sink /
 #     source in B, over the veth pair;
+#   - the paper's Figure 8 configuration, every offload off on both sides: uni
+#     with TapNetif's offloads off ("no offload", below) against Linux over a
+#     second veth pair whose ends have TSO, GSO, GRO, checksum offload and
+#     scatter-gather off (ethtool -K);
 #   - "no offload": the same appliance with TapNetif's offloads off (one read or
 #     write per frame), and "tx offload only": merged frames on transmit only;
 #     what each step gives;
@@ -45,6 +50,7 @@ mode=default
 [ "$quick" = 0 ] || mode=quick
 [ "$full" = 0 ] || mode=full
 need_root tcp
+need_tools tcp ethtool
 out=$(results_dir "$out")
 case $mode in quick) bytes=256000000 ;; full) bytes=4000000000 ;; *) bytes=1000000000 ;; esac
 flow_counts=(1 10)
@@ -62,7 +68,7 @@ build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt")
 tag=ubt-$$-$RANDOM
 NS_A=$tag-a NS_B=$tag-b
 PEER_IP=10.93.0.1 UNI_IP=10.93.0.2 A_IP=10.94.0.1 B_IP=10.94.0.2 PEER0_IP=10.95.0.1 UNI0_IP=10.95.0.2
-PEERTX_IP=10.96.0.1 UNITX_IP=10.96.0.2
+PEERTX_IP=10.96.0.1 UNITX_IP=10.96.0.2 A0_IP=10.97.0.1 B0_IP=10.97.0.2
 APP_PID="" APP0_PID="" APPTX_PID="" SRV_PID=""
 work=$(mktemp -d /tmp/uni-bench-tcp.XXXXXX)
 raw=$work/raw.txt
@@ -88,6 +94,10 @@ add_tap "$NS_A" tap0 "$PEER_IP"
 add_tap "$NS_A" tap1 "$PEER0_IP"
 add_tap "$NS_A" tap2 "$PEERTX_IP"
 add_veth "$NS_A" "$A_IP" "$NS_B" "$B_IP"
+add_veth "$NS_A" "$A0_IP" "$NS_B" "$B0_IP" veth1
+for ns in "$NS_A" "$NS_B"; do
+  ip netns exec "$ns" ethtool -K veth1 tso off gso off gro off tx off rx off sg off >/dev/null
+done
 
 hz=$(getconf CLK_TCK)
 # percent T0 T1 SECONDS: the ticks from T0 to T1 as a share of one core over SECONDS.
@@ -146,7 +156,7 @@ measure() {
   if [ -n "$pid" ]; then
     t0=$(ticks "$pid") s0=$(ticks "$pid" system)
   else
-    ip=$B_IP
+    if [ "$t" = linux0 ]; then ip=$B0_IP; else ip=$B_IP; fi
     local srv_log=$work/server.log
     if [ "$dir" = send ]; then sdir=sink; else sdir=source; fi
     ip netns exec "$NS_B" "$peer" server "$sdir" --port 5001 --flows "$flows" --bytes "$per" \
@@ -172,7 +182,7 @@ measure() {
 }
 
 # order RUN: the targets, rotated by the run number.
-order() { local t=(uni linux uni0 unitx) i; for i in 0 1 2 3; do echo "${t[$(( (i + $1 - 1) % 4 ))]}"; done; }
+order() { local t=(uni linux uni0 unitx linux0) i; for i in 0 1 2 3 4; do echo "${t[$(( (i + $1 - 1) % 5 ))]}"; done; }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for dir in send recv; do
@@ -180,7 +190,7 @@ for dir in send recv; do
     # A source serves the same count on every connection: one appliance per flow count.
     if [ $dir = send ]; then start_app sink $((bytes / flows)); else start_app source $((bytes / flows)); fi
     # Warm-up: ARP on both paths.
-    for ip in "$UNI_IP" "$UNI0_IP" "$UNITX_IP" "$B_IP"; do
+    for ip in "$UNI_IP" "$UNI0_IP" "$UNITX_IP" "$B_IP" "$B0_IP"; do
       ip netns exec "$NS_A" timeout 10 ping -n -q -c 3 -i 0.1 -W 1 "$ip" >/dev/null ||
         { echo "bench/tcp.sh: no answer from $ip" >&2; cat "$app_log" >&2; exit 1; }
     done
@@ -238,7 +248,19 @@ case $mode in quick) flag=' --quick' ;; full) flag=' --full' ;; *) flag='' ;; es
   echo "*ceiling*: where uni's core is saturated (CPU ≥ 90%), uni / Linux if uni's own code took no time at all and"
   echo "the host's work filled the whole core (Gbit/s × 100% / host kernel): what any change to uni alone could reach."
   echo
-  echo "The Mirage paper (ASPLOS 2013, Figure 8) measured Mirage receiving at 1.1× Linux and sending at 0.6×."
+  echo "The Mirage paper (ASPLOS 2013, Figure 8) measured Mirage receiving at 1.1× Linux and sending at 0.6×,"
+  echo "every offload off on both sides. That configuration here: uni with TapNetif's offloads off against Linux"
+  echo "over a veth pair with TSO, GSO, GRO, checksum offload and scatter-gather off at both ends:"
+  echo
+  echo "| direction | flows | uni, no offload: Gbit/s | Linux, no offload: Gbit/s | uni / Linux |"
+  echo "| --- | ---: | ---: | ---: | ---: |"
+  for dir in send recv; do
+    if [ $dir = send ]; then name="Linux → uni (uni receives)"; else name="uni → Linux (uni sends)"; fi
+    for flows in "${flow_counts[@]}"; do
+      u=$(med uni0 $dir "$flows" gbit_s) l=$(med linux0 $dir "$flows" gbit_s)
+      echo "| $name | $flows | $(printf %.2f "$u") | $(printf %.2f "$l") | $(ratio "$u" "$l") |"
+    done
+  done
   echo
   echo "### Every run"
   echo
@@ -247,7 +269,7 @@ case $mode in quick) flag=' --quick' ;; full) flag=' --full' ;; *) flag='' ;; es
   while read -r l; do
     echo "| $(field "$l" run) | $(field "$l" target) | $([ "$(field "$l" dir)" = send ] && echo 'to the target' || echo 'from the target') |" \
       "$(field "$l" flows) | $(field "$l" gbit_s) | $(field "$l" seconds) |" \
-      "$([ "$(field "$l" target)" = linux ] && echo — || echo "$(field "$l" cpu)%") | $([ "$(field "$l" ok)" = 1 ] && [ "$(field "$l" status)" = 0 ] && echo yes || echo '**no**') |"
+      "$([[ "$(field "$l" target)" == linux* ]] && echo — || echo "$(field "$l" cpu)%") | $([ "$(field "$l" ok)" = 1 ] && [ "$(field "$l" status)" = 0 ] && echo yes || echo '**no**') |"
   done < <(grep '^run ' "$raw")
   echo
   echo "## What the comparison holds"

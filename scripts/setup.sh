@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost-dev catch2
   clang libclang-rt-14-dev
-  iproute2 iputils-ping iputils-arping tcpdump nftables socat dnsmasq-base python3
+  iproute2 ethtool iputils-ping iputils-arping tcpdump nftables socat dnsmasq-base python3
   gnuplot-nox libbenchmark-dev
   libxen-dev qemu-system-x86 xen-hypervisor-4.17-amd64 lld
   bind9-dnsutils knot-dnsutils nsd bind9 knot dnsperf
