@@ -210,6 +210,14 @@ med() {
     awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print 0 }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "—" }'; }
+# each_row ROW: ROW NAME DIR FLOWS for every table row, the receive rows first.
+each_row() {
+  local dir flows name
+  for dir in send recv; do
+    if [ $dir = send ]; then name="Linux → uni (uni receives)"; else name="uni → Linux (uni sends)"; fi
+    for flows in "${flow_counts[@]}"; do "$1" "$name" "$dir" "$flows"; done
+  done
+}
 bad=$({ grep '^run ' "$raw" | grep -v ' status=0 .* ok=1' || true; } | wc -l)
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) CPUs, Linux $(uname -r)"
@@ -230,17 +238,16 @@ case $mode in quick) flag=' --quick' ;; full) flag=' --full' ;; *) flag='' ;; es
   echo "<!-- table -->"
   echo "| direction | flows | uni Gbit/s | Linux Gbit/s | uni / Linux | uni CPU | of it, host kernel | ceiling | uni, tx offload only: Gbit/s (CPU) | uni, no offload: Gbit/s (CPU) |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-  for dir in send recv; do
-    if [ $dir = send ]; then name="Linux → uni (uni receives)"; else name="uni → Linux (uni sends)"; fi
-    for flows in "${flow_counts[@]}"; do
-      u=$(med uni $dir "$flows" gbit_s) l=$(med linux $dir "$flows" gbit_s)
-      c=$(med uni $dir "$flows" cpu) k=$(med uni $dir "$flows" sys)
-      echo "| $name | $flows | $(printf %.2f "$u") | $(printf %.2f "$l") | $(ratio "$u" "$l") | $c% | $k% |" \
-        "$(awk -v u="$u" -v l="$l" -v c="$c" -v k="$k" 'BEGIN { if (c >= 90 && k > 0 && l > 0) printf "%.2f", u * 100 / k / l; else print "—" }') |" \
-        "$(printf %.2f "$(med unitx $dir "$flows" gbit_s)") ($(med unitx $dir "$flows" cpu)%) |" \
-        "$(printf %.2f "$(med uni0 $dir "$flows" gbit_s)") ($(med uni0 $dir "$flows" cpu)%) |"
-    done
-  done
+  main_row() {  # main_row NAME DIR FLOWS
+    local u l c k
+    u=$(med uni "$2" "$3" gbit_s) l=$(med linux "$2" "$3" gbit_s)
+    c=$(med uni "$2" "$3" cpu) k=$(med uni "$2" "$3" sys)
+    echo "| $1 | $3 | $(printf %.2f "$u") | $(printf %.2f "$l") | $(ratio "$u" "$l") | $c% | $k% |" \
+      "$(awk -v u="$u" -v l="$l" -v c="$c" -v k="$k" 'BEGIN { if (c >= 90 && k > 0 && l > 0) printf "%.2f", u * 100 / k / l; else print "—" }') |" \
+      "$(printf %.2f "$(med unitx "$2" "$3" gbit_s)") ($(med unitx "$2" "$3" cpu)%) |" \
+      "$(printf %.2f "$(med uni0 "$2" "$3" gbit_s)") ($(med uni0 "$2" "$3" cpu)%) |"
+  }
+  each_row main_row
   echo "<!-- end table -->"
   echo
   echo "*of it, host kernel*: the appliance's system time, the kernel's work inside its TAP reads and writes (the"
@@ -254,13 +261,12 @@ case $mode in quick) flag=' --quick' ;; full) flag=' --full' ;; *) flag='' ;; es
   echo
   echo "| direction | flows | uni, no offload: Gbit/s | Linux, no offload: Gbit/s | uni / Linux |"
   echo "| --- | ---: | ---: | ---: | ---: |"
-  for dir in send recv; do
-    if [ $dir = send ]; then name="Linux → uni (uni receives)"; else name="uni → Linux (uni sends)"; fi
-    for flows in "${flow_counts[@]}"; do
-      u=$(med uni0 $dir "$flows" gbit_s) l=$(med linux0 $dir "$flows" gbit_s)
-      echo "| $name | $flows | $(printf %.2f "$u") | $(printf %.2f "$l") | $(ratio "$u" "$l") |"
-    done
-  done
+  paper_row() {  # paper_row NAME DIR FLOWS
+    local u l
+    u=$(med uni0 "$2" "$3" gbit_s) l=$(med linux0 "$2" "$3" gbit_s)
+    echo "| $1 | $3 | $(printf %.2f "$u") | $(printf %.2f "$l") | $(ratio "$u" "$l") |"
+  }
+  each_row paper_row
   echo
   echo "### Every run"
   echo
