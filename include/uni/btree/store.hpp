@@ -30,8 +30,8 @@
 // dirty-node budget) carries such a step in the same write.
 //
 // Memory is fixed at construction, in the object: `cache_nodes` clean nodes
-// (a two-way set-associative cache keyed by position), `dirty_nodes` changed
-// ones, a few scratch blocks. No request allocates (coroutine frames come from
+// (a four-way set-associative cache keyed by position, where branches a lookup
+// has found outrank leaves), `dirty_nodes` changed ones, a few scratch blocks. No request allocates (coroutine frames come from
 // the frame cache); a lookup whose nodes are in memory, or which the device
 // reads at once (ReadsAtOnce: a leaf in the host's page cache), runs no
 // coroutine but its own. Errors are values: a block that fails its checks is
@@ -84,7 +84,7 @@ concept StoreConfig = requires {
   { C::max_key } -> std::convertible_to<std::size_t>;
   { C::max_value } -> std::convertible_to<std::size_t>;
   { C::compact_blocks } -> std::convertible_to<std::size_t>;
-} && C::node_size % 512 == 0 && C::node_size <= 32768 && C::cache_nodes >= 2 && C::cache_nodes % 2 == 0 &&
+} && C::node_size % 512 == 0 && C::node_size <= 32768 && C::cache_nodes >= 4 && C::cache_nodes % 4 == 0 &&
     C::max_height >= 2 && C::dirty_nodes >= 4 * C::max_height + 4 &&
     // any edit of a full node splits into two halves that fit
     4 * entry_cost(C::max_key, C::max_value) <= C::node_size - node_header &&
@@ -286,7 +286,9 @@ class Store {
   static constexpr std::size_t slot_bytes = 56;
   static constexpr std::size_t record_bytes = 72;
   static constexpr std::size_t max_entries = 2 * ((node_size - node_header) / entry_cost(1, 0)) + 3;  // two nodes and an edit
-  static constexpr std::size_t sets = Config::cache_nodes / 2;
+  static constexpr std::size_t ways = 4;
+  static constexpr std::size_t sets = Config::cache_nodes / ways;
+  static constexpr std::size_t transit = Config::cache_nodes;  // cache_[transit]: a lookup's leaf kept out of the cache
 
   struct busy_guard {
     bool& busy;
@@ -314,7 +316,8 @@ class Store {
 
   void forget() noexcept {
     for (auto& p : cache_pos_) p = none;
-    for (auto& r : recent_) r = 0;
+    for (auto& u : used_) u = 0;
+    tick_ = 0;
     for (auto& h : hit_in_) h = ~std::uint32_t{0};
     free_dirty();
     root_ = none;
@@ -343,41 +346,60 @@ class Store {
     return static_cast<std::size_t>((position * 0x9e3779b97f4a7c15ull) >> 20) % sets;
   }
   std::uint8_t* cached(std::uint64_t position) noexcept {
-    const std::size_t s = set_of(position);
-    for (std::size_t w = 0; w < 2; ++w)
-      if (cache_pos_[2 * s + w] == position) {
-        recent_[s] = static_cast<std::uint8_t>(w);
-        hit_in_[2 * s + w] = static_cast<std::uint32_t>(generation_);
+    for (std::size_t c = ways * set_of(position), end = c + ways; c < end; ++c)
+      if (cache_pos_[c] == position) {
+        used_[c] = ++tick_;
+        hit_in_[c] = static_cast<std::uint32_t>(generation_);
         ++stats_.cache_hits;
-        return cache_[2 * s + w];
+        return cache_[c];
       }
     return nullptr;
   }
-  // The way a new block takes: an empty one, else the one used less recently,
-  // unless that holds a branch found here since the last commit and the other
-  // a leaf. Every descent passes through the live branches, while a random get
-  // rarely finds its leaf again: a leaf evicting one would cost the next get
-  // through it a second read. (A branch a commit replaced was last found
-  // before that commit, so it keeps no way.)
-  std::size_t victim(std::uint64_t position) noexcept {
-    const std::size_t s = set_of(position);
-    std::size_t w = cache_pos_[2 * s] == none ? 0 : cache_pos_[2 * s + 1] == none ? 1 : 1u - recent_[s];
-    if (cache_pos_[2 * s + (1 - w)] != none && hit_in_[2 * s + w] == static_cast<std::uint32_t>(generation_) &&
-        holds_branch(2 * s + w) && !holds_branch(2 * s + 1 - w))
-      w = 1 - w;
-    recent_[s] = static_cast<std::uint8_t>(w);
-    hit_in_[2 * s + w] = static_cast<std::uint32_t>(generation_ - 1);
-    return 2 * s + w;
+  // Does way `c` hold a branch found here since the last commit? Every descent
+  // passes through the live branches, while a random get rarely finds its leaf
+  // again: a leaf evicting one would cost the next get through it a second
+  // read. (A branch a commit replaced was last found before that commit.)
+  bool guarded(std::size_t c) const noexcept {
+    return hit_in_[c] == static_cast<std::uint32_t>(generation_) && holds_branch(c);
   }
-  bool holds_branch(std::size_t c) const noexcept {
-    return cache_pos_[c] != none && cache_[c][16] == static_cast<std::uint8_t>(node_kind::branch);
+  // The way a new block takes: an empty one, else the least recently used of
+  // those not guarded, else the least recently used. Four ways, not two: a
+  // store whose branches fill a good part of the cache (a million keys in
+  // 4 MiB) then finds room for them all in nearly every set.
+  std::size_t victim(std::uint64_t position) noexcept {
+    std::size_t best = ways * set_of(position);
+    bool best_guarded = true;
+    for (std::size_t c = best, end = c + ways; c < end; ++c) {
+      if (cache_pos_[c] == none) {
+        best = c;
+        break;
+      }
+      const bool g = guarded(c);
+      if ((best_guarded && !g) || (g == best_guarded && used_[c] < used_[best])) best = c, best_guarded = g;
+    }
+    used_[best] = ++tick_;
+    hit_in_[best] = static_cast<std::uint32_t>(generation_ - 1);
+    return best;
+  }
+  bool set_guarded(std::uint64_t position) const noexcept {
+    for (std::size_t c = ways * set_of(position), end = c + ways; c < end; ++c)
+      if (!guarded(c)) return false;
+    return true;
+  }
+  bool holds_branch(std::size_t c) const noexcept { return cache_pos_[c] != none && branch_[c]; }
+  // Way `c` now holds `block`, the node at `position`.
+  void fill(std::size_t c, std::uint64_t position, const std::uint8_t* block) noexcept {
+    cache_pos_[c] = position;
+    branch_[c] = block[16] == static_cast<std::uint8_t>(node_kind::branch);
   }
   // A block just written or checked (replacing any older block of that position).
   void remember(std::uint64_t position, const std::uint8_t* block) noexcept {
     const std::size_t s = set_of(position);
-    const std::size_t c = cache_pos_[2 * s] == position ? 2 * s : cache_pos_[2 * s + 1] == position ? 2 * s + 1 : victim(position);
+    std::size_t c = ways * s;
+    while (c < ways * s + ways && cache_pos_[c] != position) ++c;
+    if (c == ways * s + ways) c = victim(position);
     std::memcpy(cache_[c], block, node_size);
-    cache_pos_[c] = position;
+    fill(c, position, block);
   }
 
   // Is `position` a block the log still holds?
@@ -393,7 +415,7 @@ class Store {
   }
 
   // A node's block: dirty ones from memory, clean ones through the cache.
-  task<result<const std::uint8_t*>> load(std::uint64_t ref) {
+  task<result<const std::uint8_t*>> load(std::uint64_t ref, bool lookup = false) {
     if (is_dirty(ref)) {
       const std::size_t i = dirty_index(ref);
       if (i >= Config::dirty_nodes || !dirty_used_[i]) co_return fail(error::corrupt);
@@ -402,7 +424,7 @@ class Store {
     if (const std::uint8_t* p = cached(ref)) co_return p;
     if (!readable(ref)) co_return fail(error::corrupt);
     ++stats_.cache_misses;
-    const std::size_t c = make_way(ref);
+    const std::size_t c = make_way(ref, lookup);
     const view into = view::unowned(std::span<std::uint8_t>(cache_[c], node_size));  // read_block() inline: a frame less per miss
     auto r = co_await disk_.read(sector_of(ref), std::span<const view>(&into, 1));
     if (!r) co_return fail(r.err());
@@ -412,10 +434,10 @@ class Store {
   // The block of `ref`, not in memory (peek() found none), if the device reads
   // it at once (ReadsAtOnce: a RAM disk, a page-cache hit): a descent's miss
   // then costs no coroutine. Null: load() it.
-  result<const std::uint8_t*> load_at_once(std::uint64_t ref) noexcept {
+  result<const std::uint8_t*> load_at_once(std::uint64_t ref, bool lookup) noexcept {
     if constexpr (ReadsAtOnce<Disk>) {
       if (is_dirty(ref) || !readable(ref)) return static_cast<const std::uint8_t*>(nullptr);  // load() says what is wrong
-      const std::size_t c = make_way(ref);
+      const std::size_t c = make_way(ref, lookup);
       const view into = view::unowned(std::span<std::uint8_t>(cache_[c], node_size));
       auto r = disk_.read_at_once(sector_of(ref), std::span<const view>(&into, 1));
       if (!r) return fail(r.err());
@@ -426,16 +448,27 @@ class Store {
       return static_cast<const std::uint8_t*>(nullptr);
     }
   }
-  // The cache way a missed block goes to, emptied until took() fills it.
-  std::size_t make_way(std::uint64_t ref) noexcept {
+  // The cache way a missed block goes to, emptied until took() fills it. A
+  // lookup (a get's descent, whose block is used at once and not kept) that
+  // finds every way of the set guarded reads into `transit` instead.
+  std::size_t make_way(std::uint64_t ref, bool lookup) noexcept {
+    if (lookup && set_guarded(ref)) return transit;
     const std::size_t c = victim(ref);
     cache_pos_[c] = none;
     return c;
   }
-  // The block read into way `c` for `ref`, kept if it checks.
+  // The block read into way `c` for `ref`, kept if it checks (a branch that
+  // came through `transit` takes a way after all; a leaf stays there, out of
+  // the cache, until the next lookup's read).
   result<const std::uint8_t*> took(std::size_t c, std::uint64_t ref) noexcept {
     if (!node_view(cache_[c], node_size).check(ref, id_)) return fail(error::corrupt);
-    cache_pos_[c] = ref;
+    if (c == transit) {
+      if (cache_[c][16] != static_cast<std::uint8_t>(node_kind::branch)) return static_cast<const std::uint8_t*>(cache_[c]);
+      const std::size_t way = victim(ref);
+      std::memcpy(cache_[way], cache_[c], node_size);
+      c = way;
+    }
+    fill(c, ref, cache_[c]);
     return static_cast<const std::uint8_t*>(cache_[c]);
   }
 
@@ -454,11 +487,12 @@ class Store {
   // reached (leaf_ is its block, d its depth, path_[0..d] and at_[] the way
   // down), false when `ref` must be loaded first. The common cases, every node
   // cached or a leaf the host's page cache holds, need no coroutine at all.
-  result<bool> descend_held(std::uint64_t& ref, std::size_t& d, std::string_view key, const std::uint8_t* block) noexcept {
+  result<bool> descend_held(std::uint64_t& ref, std::size_t& d, std::string_view key, const std::uint8_t* block,
+                            bool lookup) noexcept {
     for (; d < Config::max_height; ++d, block = nullptr) {
       if (!block) block = peek(ref);
       if (!block) {
-        auto now = load_at_once(ref);
+        auto now = load_at_once(ref, lookup);
         if (!now) return fail(now.err());
         block = *now;
       }
@@ -485,7 +519,7 @@ class Store {
     std::size_t d = 0;
     const std::uint8_t* block = nullptr;
     while (true) {
-      auto held = descend_held(ref, d, key, block);
+      auto held = descend_held(ref, d, key, block, false);
       if (!held) co_return fail(held.err());
       if (*held) co_return d;
       auto p = co_await load(ref);
@@ -508,10 +542,10 @@ class Store {
     std::size_t d = 0;
     const std::uint8_t* block = nullptr;
     while (true) {  // descend(), inline: a path in memory (or read at once) costs this one coroutine frame
-      auto held = descend_held(ref, d, key, block);
+      auto held = descend_held(ref, d, key, block, true);
       if (!held) co_return fail(held.err());
       if (*held) break;
-      auto p = co_await load(ref);
+      auto p = co_await load(ref, true);
       if (!p) co_return fail(p.err());
       block = *p;
     }
@@ -1045,10 +1079,12 @@ class Store {
   std::array<std::uint8_t, Config::max_value> value_{};
   std::array<bool, Config::dirty_nodes> dirty_used_{};
   std::array<std::uint64_t, Config::cache_nodes> cache_pos_{};
-  std::array<std::uint8_t, sets> recent_{};
+  std::array<std::uint32_t, Config::cache_nodes> used_{};      // the tick of its last use, for LRU
+  std::array<bool, Config::cache_nodes> branch_{};            // holds a branch (its block's kind, kept here: no miss to ask)
+  std::uint32_t tick_ = 0;
   std::array<std::uint32_t, Config::cache_nodes> hit_in_{};  // the generation a lookup last found it in (low bits)
 
-  alignas(4096) std::uint8_t cache_[Config::cache_nodes][node_size];
+  alignas(4096) std::uint8_t cache_[Config::cache_nodes + 1][node_size];  // the ways, then transit
   alignas(4096) std::uint8_t dirty_[Config::dirty_nodes][node_size];
   alignas(4096) std::uint8_t scratch_[3][node_size];
   alignas(4096) std::uint8_t sibling_[node_size];
