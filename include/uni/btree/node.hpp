@@ -46,6 +46,15 @@ inline void store64(std::uint8_t* p, std::uint64_t v) noexcept {
 
 enum class node_kind : std::uint8_t { leaf = 1, branch = 2 };
 
+// Asks the CPU to bring the line holding `p` into its caches.
+inline void prefetch_line(const std::uint8_t* p) noexcept {
+#if defined(__x86_64__)
+  asm volatile("prefetcht0 %0" : : "m"(*p));
+#else
+  __builtin_prefetch(p);
+#endif
+}
+
 inline constexpr std::size_t node_header = 24;
 inline constexpr std::size_t entry_header = 4;
 inline constexpr std::size_t child_value = 16;  // position, lowest position below
@@ -137,6 +146,18 @@ class node_view {
   child child_at(std::size_t i) const noexcept {
     const auto v = at(i).value;
     return {load64(v.data()), load64(v.data() + 8)};
+  }
+
+  // Asks the CPU for every line a search of this node may read (the offsets and
+  // the entries): a binary search's probes are dependent loads, each a miss of
+  // its own when the node is not in the CPU's caches; asked at once, the misses
+  // overlap.
+  // (An asm statement on x86-64: GCC 12 drops __builtin_prefetch loops like
+  // these as dead code.)
+  void prefetch() const noexcept {
+    const std::size_t offsets_end = node_header + 2 * count(), start = load16(b_ + 20);
+    for (std::size_t at = 64; at < offsets_end; at += 64) prefetch_line(b_ + at);
+    for (std::size_t at = start & ~std::size_t{63}; at < size_; at += 64) prefetch_line(b_ + at);
   }
 
   // The first entry whose key is not below `key` (count() if none).

@@ -348,6 +348,7 @@ class Store {
   std::uint8_t* cached(std::uint64_t position) noexcept {
     for (std::size_t c = ways * set_of(position), end = c + ways; c < end; ++c)
       if (cache_pos_[c] == position) {
+        idle_ = tick_ - used_[c];
         used_[c] = ++tick_;
         hit_in_[c] = static_cast<std::uint32_t>(generation_);
         ++stats_.cache_hits;
@@ -409,6 +410,7 @@ class Store {
 
   // A node's block if it is in memory (dirty, or clean and cached), else null.
   const std::uint8_t* peek(std::uint64_t ref) noexcept {
+    idle_ = 0;
     if (!is_dirty(ref)) return cached(ref);
     const std::size_t i = dirty_index(ref);
     return i < Config::dirty_nodes && dirty_used_[i] ? dirty_[i] : nullptr;
@@ -503,6 +505,10 @@ class Store {
         leaf_ = block;
         return true;
       }
+      // A branch the cache has not handed out for a while (other nodes enough
+      // to fill the CPU's L2 since) has likely left the CPU's caches: its lines
+      // are asked for at once, not missed one probe at a time.
+      if (idle_ > cold_after) v.prefetch();
       at_[d] = v.child_for(key);
       auto c = child_of(ref, v, at_[d]);
       if (!c) return fail(c.err());
@@ -1082,6 +1088,8 @@ class Store {
   std::array<std::uint32_t, Config::cache_nodes> used_{};      // the tick of its last use, for LRU
   std::array<bool, Config::cache_nodes> branch_{};            // holds a branch (its block's kind, kept here: no miss to ask)
   std::uint32_t tick_ = 0;
+  std::uint32_t idle_ = 0;  // cached(): ticks since the node it found was last used
+  static constexpr std::uint32_t cold_after = (1u << 20) / node_size;  // a 1 MiB L2's worth of nodes
   std::array<std::uint32_t, Config::cache_nodes> hit_in_{};  // the generation a lookup last found it in (low bits)
 
   alignas(4096) std::uint8_t cache_[Config::cache_nodes + 1][node_size];  // the ways, then transit
