@@ -32,9 +32,13 @@
 // try_page_cache), --nowait 0 puts every one on the ring, for comparison; the
 // device's counts go to stderr.
 //
+// uni's node cache is the default configuration's 1 MiB, or with --cache-mib 4
+// four times that: room for the branches of a million keys (~2 MiB), as a user
+// of a store that size would configure it.
+//
 // Usage: bench_btree --engine uni|lmdb|sqlite --dir DIR [--keys 100000] [--preload 0]
 //        [--batch 1] [--gets 200000] [--value 100] [--seed 1] [--direct 0]
-//        [--device uring|file] [--dsync 0] [--nowait 1]
+//        [--device uring|file] [--dsync 0] [--nowait 1] [--cache-mib 1|4]
 #include <fcntl.h>
 #include <lmdb.h>
 #include <sqlite3.h>
@@ -173,10 +177,15 @@ void figures::gets_done(int pass, clock_type::time_point t, cpu_mark cpu) {
   if (pass == 0) rss_bytes = bench::status_bytes("VmRSS");
 }
 
+// The store's configuration with four times the default node cache (--cache-mib 4).
+struct cache_4mib_config : uni::btree::default_config {
+  static constexpr std::size_t cache_nodes = 4 * uni::btree::default_config::cache_nodes;
+};
+
 // The store's workload on `disk`, run by `clock`'s loop.
-template <class Disk, class Clock>
+template <class Config, class Disk, class Clock>
 figures run_uni_on(Disk& disk, Clock& clock, uni::scheduler& sched, const workload& w, std::size_t batch) {
-  using uni_store = uni::btree::Store<Disk>;
+  using uni_store = uni::btree::Store<Disk, Config>;
   figures f;
   auto store = std::make_unique<uni_store>(disk);
   f.cache_bytes = uni_store::cache_bytes;
@@ -220,6 +229,7 @@ figures run_uni_on(Disk& disk, Clock& clock, uni::scheduler& sched, const worklo
   return f;
 }
 
+template <class Config>
 figures run_uni(const std::string& dir, const workload& w, std::size_t batch, bool direct, bool uring, bool dsync,
                 bool nowait) {
   // Room for the data four times over (the log is cleaned when half full).
@@ -229,7 +239,7 @@ figures run_uni(const std::string& dir, const workload& w, std::size_t batch, bo
   if (!uring) {
     file_disk disk(path, bytes, direct);
     uni::sim::ManualClock clock;
-    return run_uni_on(disk, clock, sched, w, batch);
+    return run_uni_on<Config>(disk, clock, sched, w, batch);
   }
   ::close(file_disk::make_file(path, bytes, direct));
   boost::asio::io_context io;
@@ -241,7 +251,7 @@ figures run_uni(const std::string& dir, const workload& w, std::size_t batch, bo
     std::fprintf(stderr, "uni: %.*s\n", static_cast<int>(text.view().size()), text.view().data()), std::exit(1);
   driver.try_page_cache(nowait);
   uni::block::request_queue<uni::posix::UringDisk, 32, uni::posix::UringDisk::segments> disk(driver, sched);
-  const figures f = run_uni_on(disk, clock, sched, w, batch);
+  const figures f = run_uni_on<Config>(disk, clock, sched, w, batch);
   const auto& d = driver.statistics();
   std::fprintf(stderr, "uni: device: %llu reads (%llu held whole by the page cache, no entry; %llu not, %llu of them in part), "
                "%llu entries submitted\n",
@@ -389,11 +399,16 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < gets; ++i) w.reads.push_back(static_cast<std::uint32_t>(rng() % w.keys.size()));
 
   figures f;
-  if (engine == "uni")
-    f = run_uni(dir, w, batch, bench::option(argc, argv, "--direct", 0) != 0,
-                bench::option_str(argc, argv, "--device", "uring") != "file",
-                bench::option(argc, argv, "--dsync", 0) != 0, bench::option(argc, argv, "--nowait", 1) != 0);
-  else if (engine == "lmdb")
+  const std::size_t cache_mib = bench::option(argc, argv, "--cache-mib", 1);
+  if (engine == "uni" && cache_mib != 1 && cache_mib != 4)
+    return std::fprintf(stderr, "%s: --cache-mib is 1 or 4\n", argv[0]), 2;
+  if (engine == "uni") {
+    const bool direct = bench::option(argc, argv, "--direct", 0) != 0;
+    const bool uring = bench::option_str(argc, argv, "--device", "uring") != "file";
+    const bool dsync = bench::option(argc, argv, "--dsync", 0) != 0, nowait = bench::option(argc, argv, "--nowait", 1) != 0;
+    f = cache_mib == 4 ? run_uni<cache_4mib_config>(dir, w, batch, direct, uring, dsync, nowait)
+                       : run_uni<uni::btree::default_config>(dir, w, batch, direct, uring, dsync, nowait);
+  } else if (engine == "lmdb")
     f = run_lmdb(dir, w, batch);
   else if (engine == "sqlite")
     f = run_sqlite(dir, w, batch);
