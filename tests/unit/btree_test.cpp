@@ -88,6 +88,14 @@ std::string value_of(std::mt19937_64& rng, std::size_t step) {
   return v + std::to_string(step);
 }
 
+// A store of `Config` formatted on `ram` with id `id`.
+template <class Config>
+std::unique_ptr<btree::Store<sim::RamDisk, Config>> new_store(sim::RamDisk& ram, std::uint64_t id) {
+  auto store = std::make_unique<btree::Store<sim::RamDisk, Config>>(ram);
+  REQUIRE(now(store->format(id)).ok());
+  return store;
+}
+
 sim::RamDisk formatted(std::uint64_t id) {
   sim::RamDisk ram(512, disk_sectors);
   auto store = std::make_unique<ram_store>(ram);
@@ -392,8 +400,7 @@ struct one_batch_config : btree::default_config {
 TEST_CASE("btree: random inserts leave the leaves about four-fifths full (a full leaf shares with a sibling)",
           "[btree]") {
   sim::RamDisk ram(512, 16384);  // 8 MiB
-  auto store = std::make_unique<btree::Store<sim::RamDisk, one_batch_config>>(ram);
-  REQUIRE(now(store->format(12)).ok());
+  auto store = new_store<one_batch_config>(ram, 12);
   std::mt19937_64 rng(12);
   const std::string value(100, 'v');
   constexpr std::size_t keys = 3000;
@@ -420,8 +427,7 @@ struct crowded_cache_config : btree_small_config<24> {
 
 TEST_CASE("btree: random gets keep the branches cached when they fill half the cache (leaves give way)", "[btree]") {
   sim::RamDisk ram(512, 16384);
-  auto store = std::make_unique<btree::Store<sim::RamDisk, crowded_cache_config>>(ram);
-  REQUIRE(now(store->format(13)).ok());
+  auto store = new_store<crowded_cache_config>(ram, 13);
   std::mt19937_64 rng(13);
   const std::string value(20, 'v');
   std::vector<std::string> keys;
@@ -452,10 +458,9 @@ struct one_set_config : btree_small_config<24> {
   static constexpr std::size_t cache_nodes = 4;
 };
 
-TEST_CASE("btree: gets through a cache of one set, every way a branch, read what was written", "[btree]") {
+TEST_CASE("btree: gets through a one-set cache crowded by branches read what was written", "[btree]") {
   sim::RamDisk ram(512, 16384);
-  auto store = std::make_unique<btree::Store<sim::RamDisk, one_set_config>>(ram);
-  REQUIRE(now(store->format(14)).ok());
+  auto store = new_store<one_set_config>(ram, 14);
   std::mt19937_64 rng(14);
   model m;
   for (std::size_t step = 0; step < 3000; ++step) {
