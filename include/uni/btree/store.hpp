@@ -31,10 +31,10 @@
 //
 // Memory is fixed at construction, in the object: `cache_nodes` clean nodes
 // (a four-way set-associative cache keyed by position, where branches a lookup
-// has found outrank leaves), `dirty_nodes` changed ones, a few scratch blocks. No request allocates (coroutine frames come from
-// the frame cache); a lookup whose nodes are in memory, or which the device
-// reads at once (ReadsAtOnce: a leaf in the host's page cache), runs no
-// coroutine but its own. Errors are values: a block that fails its checks is
+// has found outrank leaves), `dirty_nodes` changed ones, a few scratch blocks.
+// No request allocates (coroutine frames come from the frame cache); a lookup
+// whose nodes are in memory, or which the device reads at once (ReadsAtOnce: a
+// leaf in the host's page cache), runs no coroutine but its own. Errors are values: a block that fails its checks is
 // error::corrupt, a full log error::no_space, a key or value past the limits
 // error::invalid_argument / error::too_large. One call at a time: a call made
 // while another waits on the device is error::would_block. After a failed
@@ -465,7 +465,8 @@ class Store {
   result<const std::uint8_t*> took(std::size_t c, std::uint64_t ref) noexcept {
     if (!node_view(cache_[c], node_size).check(ref, id_)) return fail(error::corrupt);
     if (c == transit) {
-      if (cache_[c][16] != static_cast<std::uint8_t>(node_kind::branch)) return static_cast<const std::uint8_t*>(cache_[c]);
+      if (cache_[c][16] != static_cast<std::uint8_t>(node_kind::branch))
+        return static_cast<const std::uint8_t*>(cache_[c]);
       const std::size_t way = victim(ref);
       std::memcpy(cache_[way], cache_[c], node_size);
       c = way;
@@ -1085,14 +1086,14 @@ class Store {
   std::array<std::uint8_t, Config::max_value> value_{};
   std::array<bool, Config::dirty_nodes> dirty_used_{};
   std::array<std::uint64_t, Config::cache_nodes> cache_pos_{};
-  std::array<std::uint32_t, Config::cache_nodes> used_{};      // the tick of its last use, for LRU
-  std::array<bool, Config::cache_nodes> branch_{};            // holds a branch (its block's kind, kept here: no miss to ask)
+  std::array<std::uint32_t, Config::cache_nodes> used_{};  // the tick of its last use, for LRU
+  std::array<bool, Config::cache_nodes> branch_{};        // holds a branch (the block's kind, kept here: no miss to ask)
   std::uint32_t tick_ = 0;
   std::uint32_t idle_ = 0;  // cached(): ticks since the node it found was last used
   static constexpr std::uint32_t cold_after = (1u << 20) / node_size;  // a 1 MiB L2's worth of nodes
   std::array<std::uint32_t, Config::cache_nodes> hit_in_{};  // the generation a lookup last found it in (low bits)
 
-  alignas(4096) std::uint8_t cache_[Config::cache_nodes + 1][node_size];  // the ways, then transit
+  alignas(4096) std::uint8_t cache_[Config::cache_nodes + 1][node_size];  // the ways, then `transit`
   alignas(4096) std::uint8_t dirty_[Config::dirty_nodes][node_size];
   alignas(4096) std::uint8_t scratch_[3][node_size];
   alignas(4096) std::uint8_t sibling_[node_size];
