@@ -34,11 +34,12 @@
 // has found outrank leaves), `dirty_nodes` changed ones, a few scratch blocks.
 // No request allocates (coroutine frames come from the frame cache); a lookup
 // whose nodes are in memory, or which the device reads at once (ReadsAtOnce: a
-// leaf in the host's page cache), runs no coroutine but its own. Errors are values: a block that fails its checks is
-// error::corrupt, a full log error::no_space, a key or value past the limits
-// error::invalid_argument / error::too_large. One call at a time: a call made
-// while another waits on the device is error::would_block. After a failed
-// commit the store refuses everything (error::io) until it is opened again.
+// leaf in the host's page cache), runs no coroutine but its own. Errors are
+// values: a block that fails its checks is error::corrupt, a full log
+// error::no_space, a key or value past the limits error::invalid_argument /
+// error::too_large. One call at a time: a call made while another waits on the
+// device is error::would_block. After a failed commit the store refuses
+// everything (error::io) until it is opened again.
 //
 // Limits: keys of at most Config::max_key bytes and values of at most
 // Config::max_value bytes, inline in the leaves. Removal does not merge
@@ -289,6 +290,7 @@ class Store {
   static constexpr std::size_t ways = 4;
   static constexpr std::size_t sets = Config::cache_nodes / ways;
   static constexpr std::size_t transit = Config::cache_nodes;  // cache_[transit]: a lookup's leaf kept out of the cache
+  static constexpr std::size_t no_way = ~std::size_t{0};
 
   struct busy_guard {
     bool& busy;
@@ -345,16 +347,20 @@ class Store {
   std::size_t set_of(std::uint64_t position) const noexcept {
     return static_cast<std::size_t>((position * 0x9e3779b97f4a7c15ull) >> 20) % sets;
   }
-  std::uint8_t* cached(std::uint64_t position) noexcept {
+  // The way holding `position`, or no_way.
+  std::size_t way_of(std::uint64_t position) const noexcept {
     for (std::size_t c = ways * set_of(position), end = c + ways; c < end; ++c)
-      if (cache_pos_[c] == position) {
-        idle_ = tick_ - used_[c];
-        used_[c] = ++tick_;
-        hit_in_[c] = static_cast<std::uint32_t>(generation_);
-        ++stats_.cache_hits;
-        return cache_[c];
-      }
-    return nullptr;
+      if (cache_pos_[c] == position) return c;
+    return no_way;
+  }
+  std::uint8_t* cached(std::uint64_t position) noexcept {
+    const std::size_t c = way_of(position);
+    if (c == no_way) return nullptr;
+    idle_ = tick_ - used_[c];
+    used_[c] = ++tick_;
+    hit_in_[c] = static_cast<std::uint32_t>(generation_);
+    ++stats_.cache_hits;
+    return cache_[c];
   }
   // Does way `c` hold a branch found here since the last commit? Every descent
   // passes through the live branches, while a random get rarely finds its leaf
@@ -391,14 +397,12 @@ class Store {
   // Way `c` now holds `block`, the node at `position`.
   void fill(std::size_t c, std::uint64_t position, const std::uint8_t* block) noexcept {
     cache_pos_[c] = position;
-    branch_[c] = block[16] == static_cast<std::uint8_t>(node_kind::branch);
+    branch_[c] = node_view(block, node_size).kind() == node_kind::branch;
   }
   // A block just written or checked (replacing any older block of that position).
   void remember(std::uint64_t position, const std::uint8_t* block) noexcept {
-    const std::size_t s = set_of(position);
-    std::size_t c = ways * s;
-    while (c < ways * s + ways && cache_pos_[c] != position) ++c;
-    if (c == ways * s + ways) c = victim(position);
+    std::size_t c = way_of(position);
+    if (c == no_way) c = victim(position);
     std::memcpy(cache_[c], block, node_size);
     fill(c, position, block);
   }
@@ -463,10 +467,10 @@ class Store {
   // came through `transit` takes a way after all; a leaf stays there, out of
   // the cache, until the next lookup's read).
   result<const std::uint8_t*> took(std::size_t c, std::uint64_t ref) noexcept {
-    if (!node_view(cache_[c], node_size).check(ref, id_)) return fail(error::corrupt);
+    const node_view v(cache_[c], node_size);
+    if (!v.check(ref, id_)) return fail(error::corrupt);
     if (c == transit) {
-      if (cache_[c][16] != static_cast<std::uint8_t>(node_kind::branch))
-        return static_cast<const std::uint8_t*>(cache_[c]);
+      if (v.leaf()) return static_cast<const std::uint8_t*>(cache_[c]);
       const std::size_t way = victim(ref);
       std::memcpy(cache_[way], cache_[c], node_size);
       c = way;
