@@ -209,6 +209,58 @@ TEST_CASE("btree: hash_of gives the known answers the on-disk format was written
     CHECK(uni::btree::hash_of({b.data(), length}, length * 0x1234567ull) == hash);
 }
 
+// Room for a whole tree of 3000 entries in one batch: its commit writes every node.
+struct one_batch_config : btree::default_config {
+  static constexpr std::size_t dirty_nodes = 256;
+};
+
+TEST_CASE("btree: a separator is the shortest prefix of the right key above the left one", "[btree]") {
+  auto sep = [](std::string_view left, std::string_view right) {
+    auto bytes = [](std::string_view s) { return std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()); };
+    return std::string(btree::as_text(btree::separator(bytes(left), bytes(right))));
+  };
+  CHECK(sep("abc", "abd") == "abd");
+  CHECK(sep("abc", "abzzz") == "abz");
+  CHECK(sep("ab", "abc") == "abc");   // the left key a prefix of the right: one byte past it
+  CHECK(sep("a", "azzz") == "az");
+  CHECK(sep("k/19", "k/2") == "k/2");
+  CHECK(sep("abc", "b") == "b");
+  CHECK(sep("\xff\x01", "\xff\x02\x03") == "\xff\x02");
+  CHECK(sep("", "x") == "x");
+}
+
+// Keys of 150 bytes, the same but for their first six: with whole keys as the
+// branches' entries, 2,000 of them need three levels (about 110 leaves under 5
+// or 6 branches under the root); with separators of four bytes or so, the root
+// holds every leaf. In a cache of four nodes, then, the root stays and gets
+// read only their leaf (with whole keys, often a branch as well).
+struct four_node_config : one_batch_config {
+  static constexpr std::size_t cache_nodes = 4;
+};
+
+TEST_CASE("btree: branches name their children by short separators, so long keys make a shallow tree", "[btree]") {
+  sim::RamDisk ram(512, 16384);
+  auto store = new_store<four_node_config>(ram, 15);
+  std::mt19937_64 rng(15);
+  const std::string value(20, 'v'), tail(144, 'x');
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; i < 2000; ++i) {
+    char k[7];
+    std::snprintf(k, sizeof k, "%06llx", static_cast<unsigned long long>(rng() & 0xffffff));
+    keys.push_back(k + tail);
+    REQUIRE(put(*store, keys.back(), value).ok());
+    if (i % 100 == 99) REQUIRE(now(store->commit()).ok());
+  }
+  std::uint8_t out[four_node_config::max_value];
+  for (const std::string& k : keys) REQUIRE(now(store->get(k, out)).ok());
+  const std::uint64_t before = store->statistics().cache_misses;
+  constexpr std::size_t gets = 2000;
+  for (std::size_t i = 0; i < gets; ++i) REQUIRE(now(store->get(keys[rng() % keys.size()], out)).ok());
+  const double per_get = static_cast<double>(store->statistics().cache_misses - before) / gets;
+  INFO(per_get << " node reads a get");
+  CHECK(per_get < 1.02);
+}
+
 TEST_CASE("btree: sets, gets, removes and lists match a model, across reopening", "[btree]") {
   sim::RamDisk ram(512, disk_sectors);
   auto store = std::make_unique<ram_store>(ram);
@@ -392,10 +444,6 @@ TEST_CASE("btree: compaction keeps many rewrites within a small log", "[btree]")
   CHECK(contents(*store) == m);
 }
 
-// Room for a whole tree of 3000 entries in one batch: its commit writes every node.
-struct one_batch_config : btree::default_config {
-  static constexpr std::size_t dirty_nodes = 256;
-};
 
 TEST_CASE("btree: random inserts leave the leaves about four-fifths full (a full leaf shares with a sibling)",
           "[btree]") {

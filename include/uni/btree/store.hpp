@@ -769,12 +769,15 @@ class Store {
       const bool sibling_first = share && sibling_at < at_[level - 1];
       std::memcpy(key_copy_.data(), sibling_first ? sibling_key.data() : own_key.data(), max_key_copy);
       const std::size_t first_key_size = sibling_first ? sibling_key_size : own_key_size;
+      // A later leaf's key is the shortest that parts it from the leaf before.
       auto child_entry = [&](std::size_t k, bool keep_key) {
         store64(child_bytes_[k].data(), refs[k]);
         store64(child_bytes_[k].data() + 8, 0);  // a dirty child's lowest is found when it is placed
         const node_view made(dirty_[dirty_index(refs[k])], node_size);
-        return entry{keep_key ? std::span<const std::uint8_t>(key_copy_.data(), first_key_size) : made.at(0).key,
-                     child_bytes_[k]};
+        if (keep_key) return entry{std::span<const std::uint8_t>(key_copy_.data(), first_key_size), child_bytes_[k]};
+        if (k == 0 || kind != node_kind::leaf) return entry{made.at(0).key, child_bytes_[k]};
+        const node_view before(dirty_[dirty_index(refs[k - 1])], node_size);
+        return entry{separator(before.at(before.count() - 1).key, made.at(0).key), child_bytes_[k]};
       };
       if (level == 0) {
         if (parts == 0) {
