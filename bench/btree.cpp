@@ -34,11 +34,13 @@
 //
 // uni's node cache is the default configuration's 1 MiB, or with --cache-mib 4
 // four times that: room for the branches of a million keys (~2 MiB), as a user
-// of a store that size would configure it.
+// of a store that size would configure it. --node-kib 1 takes the library's
+// small_records_config (1 KiB nodes; values up to 180 bytes) instead of the
+// default's 4 KiB nodes, with the same cache in bytes.
 //
 // Usage: bench_btree --engine uni|lmdb|sqlite --dir DIR [--keys 100000] [--preload 0]
 //        [--batch 1] [--gets 200000] [--value 100] [--seed 1] [--direct 0]
-//        [--device uring|file] [--dsync 0] [--nowait 1] [--cache-mib 1|4]
+//        [--device uring|file] [--dsync 0] [--nowait 1] [--cache-mib 1|4] [--node-kib 4|1]
 #include <fcntl.h>
 #include <lmdb.h>
 #include <sqlite3.h>
@@ -177,9 +179,10 @@ void figures::gets_done(int pass, clock_type::time_point t, cpu_mark cpu) {
   if (pass == 0) rss_bytes = bench::status_bytes("VmRSS");
 }
 
-// The store's configuration with four times the default node cache (--cache-mib 4).
-struct cache_4mib_config : uni::btree::default_config {
-  static constexpr std::size_t cache_nodes = 4 * uni::btree::default_config::cache_nodes;
+// A store configuration with a node cache of `CacheMib` MiB.
+template <class Base, std::size_t CacheMib>
+struct cache_mib_config : Base {
+  static constexpr std::size_t cache_nodes = CacheMib * (std::size_t{1} << 20) / Base::node_size;
 };
 
 // The store's workload on `disk`, run by `clock`'s loop.
@@ -399,15 +402,19 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < gets; ++i) w.reads.push_back(static_cast<std::uint32_t>(rng() % w.keys.size()));
 
   figures f;
-  const std::size_t cache_mib = bench::option(argc, argv, "--cache-mib", 1);
-  if (engine == "uni" && cache_mib != 1 && cache_mib != 4)
-    return std::fprintf(stderr, "%s: --cache-mib is 1 or 4\n", argv[0]), 2;
+  const std::size_t cache_mib = bench::option(argc, argv, "--cache-mib", 1), node_kib = bench::option(argc, argv, "--node-kib", 4);
+  if (engine == "uni" && ((cache_mib != 1 && cache_mib != 4) || (node_kib != 1 && node_kib != 4)))
+    return std::fprintf(stderr, "%s: --cache-mib is 1 or 4, --node-kib 4 or 1\n", argv[0]), 2;
   if (engine == "uni") {
+    using uni::btree::default_config, uni::btree::small_records_config;
     const bool direct = bench::option(argc, argv, "--direct", 0) != 0;
     const bool uring = bench::option_str(argc, argv, "--device", "uring") != "file";
     const bool dsync = bench::option(argc, argv, "--dsync", 0) != 0, nowait = bench::option(argc, argv, "--nowait", 1) != 0;
-    f = cache_mib == 4 ? run_uni<cache_4mib_config>(dir, w, batch, direct, uring, dsync, nowait)
-                       : run_uni<uni::btree::default_config>(dir, w, batch, direct, uring, dsync, nowait);
+    const auto run = [&](auto config) { return run_uni<decltype(config)>(dir, w, batch, direct, uring, dsync, nowait); };
+    if (node_kib == 1)
+      f = cache_mib == 4 ? run(cache_mib_config<small_records_config, 4>{}) : run(small_records_config{});
+    else
+      f = cache_mib == 4 ? run(cache_mib_config<default_config, 4>{}) : run(default_config{});
   } else if (engine == "lmdb")
     f = run_lmdb(dir, w, batch);
   else if (engine == "sqlite")

@@ -20,7 +20,9 @@
 # node cache a device read); uni-pread is the page-cache file through
 # preadv/pwritev in the caller's thread, the cost of a miss without the ring;
 # uni-dsync is uni with the file opened O_DSYNC, each commit one request (its
-# write, synced) instead of a write and a flush.
+# write, synced) instead of a write and a flush; uni-1k is uni with the
+# library's small_records_config (1 KiB nodes, the same 1 MiB cache), the
+# configuration for records this size.
 # Runs alternate between the engines, ROUNDS times; the table shows the medians,
 # and the load average the runs saw.
 #
@@ -68,6 +70,7 @@ run() {
 for batch in 1 100; do
   for round in $(seq "$rounds"); do
     run uni "$preload" "$batch" "$round"
+    run uni-1k "$preload" "$batch" "$round" --node-kib 1
     run uni-direct "$preload" "$batch" "$round" --direct 1
     run uni-pread "$preload" "$batch" "$round" --device file
     run uni-dsync "$preload" "$batch" "$round" --dsync 1
@@ -111,16 +114,16 @@ for (size, batch, engine), fs in sorted(rows.items()):
           f"{med(fs, 'cache_bytes') / 1048576:.1f} MiB | {med(fs, 'memory_bytes') / 1048576:.1f} MiB | "
           f"{med(fs, 'rss_bytes') / 1048576:.1f} MiB |")
 # The goal, per store size and batch: uni's gets/s and CPU per get against LMDB's, memory and puts.
-for size, batch in sorted({(s, b) for s, b, _ in rows}):
-    if (size, batch, "uni") not in rows or (size, batch, "lmdb") not in rows: continue
-    u, l = rows[(size, batch, "uni")], rows[(size, batch, "lmdb")]
+for size, batch, engine in sorted(rows):
+    if not engine in ("uni", "uni-1k") or (size, batch, "lmdb") not in rows: continue
+    u, l = rows[(size, batch, engine)], rows[(size, batch, "lmdb")]
     each = ", ".join("%.2f" % (float(a["warm_gets_per_s"]) / float(b["warm_gets_per_s"])) for a, b in zip(u, l))
-    print(f"\n{size} keys, batch {batch}: uni/LMDB gets/s {med(u, 'gets_per_s') / med(l, 'gets_per_s'):.2f} "
+    print(f"\n{size} keys, batch {batch}: {engine}/LMDB gets/s {med(u, 'gets_per_s') / med(l, 'gets_per_s'):.2f} "
           f"(warm {med(u, 'warm_gets_per_s') / med(l, 'warm_gets_per_s'):.2f}; each round's {each}), "
-          f"CPU per get LMDB/uni {med(l, 'get_cpu_us') / med(u, 'get_cpu_us'):.2f}, "
-          f"memory uni/LMDB {med(u, 'memory_bytes') / med(l, 'memory_bytes'):.3f}, "
-          f"puts uni/LMDB {med(u, 'puts_per_s') / med(l, 'puts_per_s'):.1f}; "
-          f"ceiling of warm gets uni/LMDB (uni's own code taking no time: LMDB's warm time per get over uni's system "
+          f"CPU per get LMDB/{engine} {med(l, 'get_cpu_us') / med(u, 'get_cpu_us'):.2f}, "
+          f"memory {engine}/LMDB {med(u, 'memory_bytes') / med(l, 'memory_bytes'):.3f}, "
+          f"puts {engine}/LMDB {med(u, 'puts_per_s') / med(l, 'puts_per_s'):.1f}; "
+          f"ceiling of warm gets {engine}/LMDB (uni's own code taking no time: LMDB's warm time per get over uni's system "
           f"time per get) {1e6 / med(l, 'warm_gets_per_s') / med(u, 'warm_get_sys_us'):.2f}")
 PY
 cat "$out/btree.md"
