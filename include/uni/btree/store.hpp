@@ -27,7 +27,8 @@
 // tail and commits, so the oldest part can be reused; its time and memory are
 // bounded by the dirty-node budget. When the log is more than half full, every
 // commit (set(), remove(), commit(), and each part of a batch that outgrew the
-// dirty-node budget) carries such a step in the same write.
+// dirty-node budget) carries such a step in the same write, over as many of the
+// oldest blocks as the commit before it appended if that is more.
 //
 // Memory is fixed at construction, in the object: `cache_nodes` clean nodes
 // (a four-way set-associative cache keyed by position, where branches a lookup
@@ -88,7 +89,6 @@ struct small_records_config : default_config {
   static constexpr std::size_t dirty_nodes = 512;   // 512 KiB
   static constexpr std::size_t max_key = 64;
   static constexpr std::size_t max_value = 180;
-  static constexpr std::size_t compact_blocks = 128;  // the default's bytes a step
 };
 
 template <class C>
@@ -341,7 +341,7 @@ class Store {
     root_lowest_ = 0;
     last_ = {0, none, 0};
     generation_ = 0;
-    commit_pos_ = head_ = tail_ = 0;
+    commit_pos_ = head_ = tail_ = checked_at_ = 0;
     slot_durable_[0] = slot_durable_[1] = slot_pending_[0] = slot_pending_[1] = 0;
   }
   void free_dirty() noexcept {
@@ -1009,20 +1009,27 @@ class Store {
   }
 
   // Past half full, the commit carries a cleaning step's copies too: one
-  // write and one flush for both.
+  // write and one flush for both. The step cleans as many blocks as the last
+  // commit appended, if that is more than compact_blocks: a fixed step falls
+  // behind commits that each rewrite many leaves of a large tree, and the log
+  // fills while most of it is dead.
   task<result<void>> commit_and_clean() {
     if (failed_) co_return fail(error::io);
+    const std::uint64_t appended = tail_ > checked_at_ ? tail_ - checked_at_ : 0;
+    checked_at_ = tail_;
     if (2 * (tail_ - floor()) > log_blocks_)
-      if (auto r = co_await clean_walk(); !r) co_return r;
+      if (auto r = co_await clean_walk(appended); !r) co_return r;
     co_return co_await commit_dirty();
   }
 
-  // Copies every live node below head_ + compact_blocks (and the path to it)
-  // into the batch, as far as the dirty budget allows.
-  task<result<void>> clean_walk() {
+  // Copies every live node below head_ + compact_blocks, or + `blocks` if more
+  // (up to a commit's worth), and the path to each, into the batch, as far as
+  // the dirty budget allows.
+  task<result<void>> clean_walk(std::uint64_t blocks = 0) {
     if (failed_) co_return fail(error::io);
     if (root_ == none) co_return result<void>{};
-    const std::uint64_t target = head_ + Config::compact_blocks;
+    const std::uint64_t target =
+        head_ + std::max<std::uint64_t>(Config::compact_blocks, std::min<std::uint64_t>(blocks, Config::dirty_nodes + 1));
     path_[0] = root_;
     at_[0] = 0;
     if (!is_dirty(root_) && root_ < target)
@@ -1090,6 +1097,7 @@ class Store {
   std::uint64_t root_lowest_ = 0;   // the lowest position under a clean root_
   snapshot last_{};                 // the last commit
   std::uint64_t generation_ = 0, commit_pos_ = 0, head_ = 0, tail_ = 0;
+  std::uint64_t checked_at_ = 0;    // tail_ when commit_and_clean() last looked
   std::uint64_t slot_durable_[2] = {0, 0}, slot_pending_[2] = {0, 0};
   std::uint64_t next_ = 0;
   std::size_t placed_ = 0;
