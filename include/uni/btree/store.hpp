@@ -81,8 +81,8 @@ struct default_config {
 // sessions, index entries): 1 KiB nodes. A get that misses the node cache then
 // reads and checks a quarter of the bytes, and the same 1 MiB cache holds four
 // times the nodes. With more data than the cache's branches can cover (about
-// 25 bytes of branch a leaf, so some 250,000 records a MiB), default_config's
-// 4 KiB nodes keep every branch cached instead.
+// 25 bytes of branch a leaf of six 100-byte records: some 250,000 such records
+// a MiB of cache), default_config's 4 KiB nodes keep every branch cached instead.
 struct small_records_config : default_config {
   static constexpr std::size_t node_size = 1024;
   static constexpr std::size_t cache_nodes = 1024;  // 1 MiB
