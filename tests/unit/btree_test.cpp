@@ -488,7 +488,6 @@ TEST_CASE("btree: compaction keeps many rewrites within a small log", "[btree]")
   CHECK(contents(*store) == m);
 }
 
-
 // Many leaves, each commit rewriting a few dozen of them (~55 blocks with their
 // branches), in a log three times the live data. Cleaning a fixed 8 blocks a
 // commit fell behind: the log was full by the tenth batch. Cleaning as many

@@ -341,7 +341,7 @@ class Store {
     root_lowest_ = 0;
     last_ = {0, none, 0};
     generation_ = 0;
-    commit_pos_ = head_ = tail_ = checked_at_ = 0;
+    commit_pos_ = head_ = tail_ = 0;
     slot_durable_[0] = slot_durable_[1] = slot_pending_[0] = slot_pending_[1] = 0;
   }
   void free_dirty() noexcept {
@@ -1010,15 +1010,14 @@ class Store {
 
   // Past half full, the commit carries a cleaning step's copies too: one
   // write and one flush for both. The step cleans as many blocks as the last
-  // commit appended, if that is more than compact_blocks: a fixed step falls
-  // behind commits that each rewrite many leaves of a large tree, and the log
-  // fills while most of it is dead.
+  // commit took (its record and nodes, commit_pos_ up to tail_), if that is
+  // more than compact_blocks: a fixed step falls behind commits that each
+  // rewrite many leaves of a large tree, and the log fills while most of it is
+  // dead.
   task<result<void>> commit_and_clean() {
     if (failed_) co_return fail(error::io);
-    const std::uint64_t appended = tail_ > checked_at_ ? tail_ - checked_at_ : 0;
-    checked_at_ = tail_;
     if (2 * (tail_ - floor()) > log_blocks_)
-      if (auto r = co_await clean_walk(appended); !r) co_return r;
+      if (auto r = co_await clean_walk(tail_ - commit_pos_); !r) co_return r;
     co_return co_await commit_dirty();
   }
 
@@ -1097,7 +1096,6 @@ class Store {
   std::uint64_t root_lowest_ = 0;   // the lowest position under a clean root_
   snapshot last_{};                 // the last commit
   std::uint64_t generation_ = 0, commit_pos_ = 0, head_ = 0, tail_ = 0;
-  std::uint64_t checked_at_ = 0;    // tail_ when commit_and_clean() last looked
   std::uint64_t slot_durable_[2] = {0, 0}, slot_pending_[2] = {0, 0};
   std::uint64_t next_ = 0;
   std::size_t placed_ = 0;
