@@ -115,7 +115,7 @@ for (size, batch, engine), fs in sorted(rows.items()):
           f"{med(fs, 'rss_bytes') / 1048576:.1f} MiB |")
 # The goal, per store size and batch: uni's gets/s and CPU per get against LMDB's, memory and puts.
 for size, batch, engine in sorted(rows):
-    if not engine in ("uni", "uni-1k") or (size, batch, "lmdb") not in rows: continue
+    if engine not in ("uni", "uni-1k") or (size, batch, "lmdb") not in rows: continue
     u, l = rows[(size, batch, engine)], rows[(size, batch, "lmdb")]
     each = ", ".join("%.2f" % (float(a["warm_gets_per_s"]) / float(b["warm_gets_per_s"])) for a, b in zip(u, l))
     print(f"\n{size} keys, batch {batch}: {engine}/LMDB gets/s {med(u, 'gets_per_s') / med(l, 'gets_per_s'):.2f} "
