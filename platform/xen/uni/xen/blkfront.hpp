@@ -64,52 +64,52 @@ class basic_blkfront {
   ~basic_blkfront() { release(); }
 
   // The handshake with blkback for the disk at `node` ("device/vbd/51712").
-  task<result<void>> connect(std::string_view node) {
-    if (auto r = co_await bus_.attach(node); !r) co_return fail(r.err());
-    auto order = co_await backend_number("max-ring-page-order");  // blkback writes it at probe
+  result<void> connect(std::string_view node) noexcept {
+    if (auto r = bus_.attach(node); !r) return fail(r.err());
+    auto order = backend_number("max-ring-page-order");  // blkback writes it at probe
     ring_pages_ = queue::ring_pages_for(order ? *order : 0);
-    if (auto r = queue_.attach(ring_.bytes, ring_pages_, bus_.backend_id()); !r) co_return fail(r.err());
+    if (auto r = queue_.attach(ring_.bytes, ring_pages_, bus_.backend_id()); !r) return fail(r.err());
     for (std::size_t i = 0; i < ring_pages_; ++i) {
       auto ref = gnt_.grant(bus_.backend_id(), (reinterpret_cast<std::uintptr_t>(ring_.bytes) >> 12) + i, false);
-      if (!ref) co_return fail(error::table_full);
+      if (!ref) return fail(error::table_full);
       ring_refs_[i] = *ref;
       ++ring_granted_;
     }
     evtchn_alloc_unbound_t op{};
     op.dom = DOMID_SELF;
     op.remote_dom = bus_.backend_id();
-    if (event_channel_op(EVTCHNOP_alloc_unbound, &op) != 0) co_return fail(error::io);
+    if (event_channel_op(EVTCHNOP_alloc_unbound, &op) != 0) return fail(error::io);
     port_ = op.port;
-    if (auto r = ev_.attach(port_, &basic_blkfront::on_event, this); !r) co_return fail(r.err());
+    if (auto r = ev_.attach(port_, &basic_blkfront::on_event, this); !r) return fail(r.err());
 
     // One page: ring-ref alone, as every backend reads it; more: ring-page-order and ring-ref0..N.
     const auto fields = ring_fields(std::make_index_sequence<MaxRingPages>{});
     const std::span<const xenbus_field> used =
         ring_pages_ == 1 ? std::span<const xenbus_field>(fields).subspan(1, 3)
                          : std::span<const xenbus_field>(fields).first(3 + ring_pages_);
-    if (auto r = co_await bus_.connect(used, XenbusStateInitialised); !r) co_return fail(r.err());
-    auto sectors = co_await backend_number("sectors");
-    auto size = co_await backend_number("sector-size");
-    if (!sectors || !size) co_return fail(error::no_device);
-    if (*size < 512 || *size > page_size || (*size & (*size - 1)) != 0) co_return fail(error::malformed);
+    if (auto r = bus_.connect(used, XenbusStateInitialised); !r) return fail(r.err());
+    auto sectors = backend_number("sectors");
+    auto size = backend_number("sector-size");
+    if (!sectors || !size) return fail(error::no_device);
+    if (*size < 512 || *size > page_size || (*size & (*size - 1)) != 0) return fail(error::malformed);
     geometry_.sector_size = geometry_.alignment = static_cast<std::size_t>(*size);
     geometry_.sectors = *sectors;  // (in units of sector-size: blkif.h; Linux blkback writes 512-byte units for 512-byte disks)
-    auto info = co_await backend_number("info");
+    auto info = backend_number("info");
     xenstore::value mode;
-    auto read_mode = co_await bus_.read_backend(mode, "mode");
+    auto read_mode = bus_.read_backend(mode, "mode");
     geometry_.read_only = (info && (*info & VDISK_READONLY)) || (read_mode && mode.view() == "r");
-    auto flush = co_await backend_number("feature-flush-cache");
+    auto flush = backend_number("feature-flush-cache");
     flush_ = flush && *flush == 1;
-    auto indirect = co_await backend_number("feature-max-indirect-segments");  // written once Connected
+    auto indirect = backend_number("feature-max-indirect-segments");  // written once Connected
     queue_.use_indirect(indirect ? *indirect : 0, pool_);
-    if (auto r = co_await bus_.switch_state(XenbusStateConnected); !r) co_return fail(r.err());
+    if (auto r = bus_.switch_state(XenbusStateConnected); !r) return fail(r.err());
     connected_ = true;
     log_info("blkfront: ", node, ": ", geometry_.sectors, " sectors of ", geometry_.sector_size, " bytes",
              geometry_.read_only ? ", read-only" : "", flush_ ? ", flush" : ", no write cache", "; backend ",
              bus_.backend(), ", a ring of ", ring_pages_, ring_pages_ == 1 ? " page (" : " pages (", queue_.depth(),
              " requests), ", queue_.request_segments(), " pages a request",
              queue_.indirect() ? " (indirect)" : " (no indirect requests)");
-    co_return result<void>{};
+    return {};
   }
 
   // Lets the calls in flight finish (bounded), then Closing, the backend's
@@ -122,7 +122,7 @@ class basic_blkfront {
       if (co_await changed_.wait_until(deadline) != wake_reason::notified) break;
     queue_.stop();
     changed_.notify_all();
-    (void)co_await bus_.close();
+    (void)bus_.close();
     release();
     const auto& s = queue_.statistics();
     log_info("blkfront: closed (", s.requests, " requests, ", s.indirect, " of them indirect, ", s.segments,
@@ -157,15 +157,15 @@ class basic_blkfront {
   bool flushes() const noexcept { return flush_; }
 
  private:
-  task<result<std::uint64_t>> backend_number(std::string_view leaf) {
+  result<std::uint64_t> backend_number(std::string_view leaf) noexcept {
     xenstore::value v;
-    if (auto r = co_await bus_.read_backend(v, leaf); !r || v.view().empty()) co_return fail(error::not_found);
+    if (auto r = bus_.read_backend(v, leaf); !r || v.view().empty()) return fail(error::not_found);
     std::uint64_t n = 0;
     for (char c : v.view()) {
-      if (c < '0' || c > '9') co_return fail(error::malformed);
+      if (c < '0' || c > '9') return fail(error::malformed);
       n = n * 10 + static_cast<std::uint64_t>(c - '0');
     }
-    co_return n;
+    return n;
   }
 
   // ring-page-order, event-channel, protocol, ring-ref (one page) or ring-ref0..N.

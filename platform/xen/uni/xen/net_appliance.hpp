@@ -68,18 +68,18 @@ namespace detail {
 // The toolstack's stop request (`xl shutdown`/`xl destroy` write control/shutdown;
 // a guest acknowledges by clearing the node), for uni/lifecycle.hpp.
 inline task<void> toolstack_shutdown(xenstore& xs, std::string_view name) {
-  if (auto r = co_await xs.watch("control/shutdown", "uni-shutdown"); !r) {
+  if (auto r = xs.watch("control/shutdown", "uni-shutdown"); !r) {
     log_warn(name, ": cannot watch control/shutdown (", to_string(r.err()), "): xl shutdown will not reach it");
     co_await std::suspend_always{};  // never asked
   }
   for (;;) {
-    const std::uint64_t events = xs.statistics().watch_events;  // (one during the read wakes no one)
+    const std::uint64_t events = xs.statistics().watch_events;  // (one during the read counts)
     xenstore::value v;
-    if (auto r = co_await xs.read(v, "control/shutdown"); r && !v.view().empty()) {
+    if (auto r = xs.read(v, "control/shutdown"); r && !v.view().empty()) {
       char reason[16] = {};
       const std::size_t n = v.size < sizeof reason - 1 ? v.size : sizeof reason - 1;
       std::memcpy(reason, v.bytes, n);
-      (void)co_await xs.write("control/shutdown", "");
+      (void)xs.write("control/shutdown", "");
       log_info(name, ": stopped by the toolstack (", std::string_view{reason, n}, ")");
       co_return;
     }
@@ -107,22 +107,22 @@ class xen_disks {
   using queue = block::request_queue<blkfront, Config::block_queue_depth, blkfront::queue::max_segments>;
 
   // Connects every disk, in order; the first that does not connect ends it.
-  task<result<void>> connect(std::string_view name, event_channels& ev, grant_table& g, xenstore& xs, page_pool& pool,
-                             scheduler& sched) {
+  result<void> connect(std::string_view name, event_channels& ev, grant_table& g, xenstore& xs, page_pool& pool,
+                       scheduler& sched) noexcept {
     for (std::size_t i = 0; i < count; ++i) {
       one& d = each_[i].emplace(ev, g, xs, pool, sched);
       text_writer node{d.node, sizeof d.node - 1};
       format_to(node, "device/vbd/", 51712 + 16 * i);
-      if (auto r = co_await d.front.connect(node.view()); !r) {
+      if (auto r = d.front.connect(node.view()); !r) {
         log_error(name, ": blkfront did not connect to ", node.view(), ": ", to_string(r.err()),
                   " (the xl configuration must list a disk per block device)");
-        co_return r;
+        return r;
       }
       ++connected_;
       queues_[i] = &d.requests.emplace(d.front, sched);
     }
     all_.emplace(queues_);
-    co_return result<void>{};
+    return {};
   }
   // What `serve` is given (after connect()).
   uni::disks<queue, count>& all() noexcept { return *all_; }
@@ -204,6 +204,129 @@ struct xen_trace<true> {
   trace::recorder recorder;
 };
 
+// An appliance's devices and the start of day that makes them, in one object.
+// start() is a plain function (each of its xenstore calls blocks, and nothing
+// else runs yet), so that the run loop's coroutine (run_net_appliance) holds
+// only the awaits of serving and closing: each await is code of its own.
+template <class Config>
+class xen_appliance {
+ public:
+  static constexpr std::size_t n = Config::network_interfaces;
+  static constexpr int started = -1;
+
+  xen_appliance(std::string_view name, platform& p) noexcept : name_(name), p_(p), store_(p.events, p.clock, p.sched) {}
+
+  // Options, grants and xenstore, I/O pages, then the disks (a service that
+  // starts finds them there), the vchans, and netfront with a stack on each
+  // network interface: `started`, or the exit status after a line saying why.
+  int start(std::span<const option_spec> flags) noexcept {
+    int status = 0;
+    opts_ = command_line_options(name_, p_.boot.cmdline, target_flags::xen_flags<Config>(), flags, n ? n : 1, status);
+    if (!opts_) return status;
+    set_log_level(target_flags::log_level_of(opts_->text("log")));
+    traced_.emplace(Config::trace_events);
+    std::array<stack_settings, n> settings;
+    for (std::size_t i = 0; i < n; ++i) {
+      char why[160];
+      text_writer w{why, sizeof why};
+      if (!target_flags::interface_settings<Config>(*opts_, i, settings[i], w)) {
+        log_error(name_, ": ", w.view(), " (see --help)");
+        return 2;
+      }
+    }
+    static grant_table grants;  // 16 KiB of table, page-aligned: not on the stack
+    if (!start_grants_and_store(name_, "an appliance", grants, store_)) return 3;
+    page_pool& pool = io_.emplace(p_.boot.memory.io_pages, Config::io_pages).pool();
+    if constexpr (Config::block_devices > 0)
+      if (!disks_.connect(name_, p_.events, grants, store_, pool, p_.sched)) return 4;
+    if (!vchans_.open(name_, p_.events, grants, store_, pool, p_.sched, *opts_)) return 2;
+    if constexpr (n > 0)
+      for (; connected_ < n; ++connected_) {
+        const std::size_t i = connected_;
+        auto& f = ifs_[i].emplace(p_.events, grants, store_, pool);
+        text_writer node{f.node, sizeof f.node - 1};
+        format_to(node, "device/vif/", i);
+        if (auto r = f.net.connect(node.view()); !r) {
+          log_error(name_, ": netfront did not connect to ", node.view(), ": ", to_string(r.err()),
+                    n > 1 ? " (the xl configuration must list a vif per interface)" : "");
+          return 4;
+        }
+        f.net.flush_before_waits(p_.clock);
+        f.settings = settings[i];
+        stacks_[i] = &f.stack.emplace(f.net, p_.clock, p_.sched, pool, f.settings);
+        f.stack->start();
+        const std::uint64_t cycles = cpu::rdtsc() - p_.boot.tsc_at_entry;
+        const ipv4_address gw = f.stack->gateway();
+        log_info(name_, ": ", f.stack->address(), " on netfront ", node.view(), " (mac ", f.net.mac(), ", gateway ",
+                 gw.is_any() ? std::string_view("none") : std::string_view(fixed_text<16>(gw).view()), ", ",
+                 io_->pages(), " I/O pages); network up ", cycles, " cycles (", p_.clock.tsc_to_ns(cycles) / 1000,
+                 " us) after the first instruction");
+      }
+    return started;
+  }
+
+  // serve([stack or stacks,] [disks,] [vchans,] options) until it returns or the
+  // toolstack stops us (after start()).
+  template <class Serve>
+  task<int> serve(Serve& serve) {
+    auto with = [&](auto& net) {
+      return serve_until_stopped(p_.sched, name_, serve_with_devices<Config>(serve, net, disks_, vchans_, *opts_),
+                                 toolstack_shutdown(store_, name_), reporter_);
+    };
+    if constexpr (n > 1) return with(all_.emplace(stacks_));
+    else if constexpr (n == 1) return with(*stacks_[0]);
+    else return with(none_);
+  }
+
+  // Netfront closed on each interface that connected (the vchans and disks
+  // close with awaits: run_net_appliance's).
+  void close_interfaces() noexcept {
+    if constexpr (n > 0)
+      for (std::size_t i = 0; i < connected_; ++i)
+        if (auto r = ifs_[i]->net.close(); !r) log_warn("netfront: close: ", to_string(r.err()));
+    connected_ = 0;
+  }
+  xen_disks<Config>& disks() noexcept { return disks_; }
+  xen_vchans<Config>& vchans() noexcept { return vchans_; }
+
+ private:
+  // Each interface's counters, as the service ends.
+  void report() const {
+    if constexpr (n > 0)
+      for (std::size_t i = 0; i < n; ++i) {
+        const xen_interface<Config>& f = *ifs_[i];
+        if (n > 1) log_info("interface ", i + 1, ": ", std::string_view(f.node));
+        f.stack->log_counters();
+        const auto& s = f.net.statistics();
+        log_info("netfront: rx ", s.rx_frames, " tx ", s.tx_frames, " (", s.tx_slots, " slots) rx errors ", s.rx_errors,
+                 " rx no buffers ", s.rx_no_buffers, " tx would block ", s.tx_would_block, " tx errors ", s.tx_errors);
+        log_info("netfront offloads: rx multi-slot ", s.rx_multi_slot, " gso ", s.rx_gso_frames, " csum ",
+                 s.rx_csum_offload, " drops ", s.rx_drops.total(), " rejects ", s.rx_rejects.total(), "; tx gso ",
+                 s.tx_gso_frames, " (", s.tx_gso_segments, " segments)");
+      }
+  }
+  struct report_fn {  // what serve_until_stopped calls (it outlives the serving)
+    const xen_appliance& app;
+    void operator()() const { app.report(); }
+  };
+
+  std::string_view name_;
+  platform& p_;
+  // (Destroyed in the reverse order: the trace is dumped after everything else.)
+  std::optional<appliance_options> opts_;
+  std::optional<xen_trace<Config::trace>> traced_;
+  xenstore store_;
+  std::optional<io_page_pool> io_;
+  xen_disks<Config> disks_;
+  xen_vchans<Config> vchans_;
+  std::array<std::optional<xen_interface<Config>>, n> ifs_;
+  std::array<xen_stack<Config>*, n> stacks_{};
+  std::size_t connected_ = 0;
+  std::optional<uni::stacks<xen_stack<Config>, n>> all_;
+  no_network none_;
+  report_fn reporter_{*this};
+};
+
 }  // namespace detail
 
 // Runs `serve(stack, options)` (or `serve(stacks, options)` with several network
@@ -212,108 +335,13 @@ template <class Config, class Serve>
 [[noreturn]] void run_net_appliance(std::string_view name, const boot::info& b, std::span<const option_spec> flags,
                                     Serve serve) noexcept {
   static_assert(devices_declared<Config>());
-  run_appliance(name, b, [name, flags, serve](platform& p) -> task<int> {
-    constexpr std::size_t n = Config::network_interfaces;
-    int status = 0;
-    const auto opts =
-        detail::command_line_options(name, p.boot.cmdline, target_flags::xen_flags<Config>(), flags, n ? n : 1, status);
-    if (!opts) co_return status;
-    set_log_level(target_flags::log_level_of(opts->text("log")));
-    detail::xen_trace<Config::trace> traced(Config::trace_events);
-    std::array<stack_settings, n> settings;
-    for (std::size_t i = 0; i < n; ++i) {
-      char why[160];
-      text_writer w{why, sizeof why};
-      if (!target_flags::interface_settings<Config>(*opts, i, settings[i], w)) {
-        log_error(name, ": ", w.view(), " (see --help)");
-        co_return 2;
-      }
-    }
-    static grant_table grants;  // 16 KiB of table, page-aligned: not on the stack
-    xenstore store(p.events, p.sched);
-    if (!start_grants_and_store(name, "an appliance", grants, store)) co_return 3;
-    io_page_pool io(p.boot.memory.io_pages, Config::io_pages);
-    page_pool& pool = io.pool();
-
-    // Disks first: a service that starts finds them there.
-    auto disks = std::make_unique<detail::xen_disks<Config>>();
-    constexpr bool has_disks = Config::block_devices > 0;
-    if constexpr (has_disks) {
-      if (auto r = co_await disks->connect(name, p.events, grants, store, pool, p.sched); !r) {
-        co_await disks->close();
-        co_return 4;
-      }
-    }
-    xen_vchans<Config> vchans;
-    if (!vchans.open(name, p.events, grants, store, pool, p.sched, *opts)) {
-      if constexpr (has_disks) co_await disks->close();
-      co_return 2;
-    }
-    std::unique_ptr<std::array<std::optional<detail::xen_interface<Config>>, n>> ifs;
-    if constexpr (n > 0) ifs = std::make_unique<std::array<std::optional<detail::xen_interface<Config>>, n>>();
-    std::array<xen_stack<Config>*, n> stacks{};
-    // (One path to the end, whatever fails: each co_await in this coroutine is
-    // code of its own, a few hundred bytes in this large frame.)
-    std::size_t connected = 0;
-    if constexpr (n > 0)
-      for (; connected < n; ++connected) {
-        const std::size_t i = connected;
-        auto& f = (*ifs)[i].emplace(p.events, grants, store, pool);
-        text_writer node{f.node, sizeof f.node - 1};
-        format_to(node, "device/vif/", i);
-        if (auto r = co_await f.net.connect(node.view()); !r) {
-          log_error(name, ": netfront did not connect to ", node.view(), ": ", to_string(r.err()),
-                    n > 1 ? " (the xl configuration must list a vif per interface)" : "");
-          status = 4;
-          break;
-        }
-        f.net.flush_before_waits(p.clock);
-        f.settings = settings[i];
-        stacks[i] = &f.stack.emplace(f.net, p.clock, p.sched, pool, f.settings);
-        f.stack->start();
-        const std::uint64_t cycles = cpu::rdtsc() - p.boot.tsc_at_entry;
-        const ipv4_address gw = f.stack->gateway();
-        log_info(name, ": ", f.stack->address(), " on netfront ", node.view(), " (mac ", f.net.mac(), ", gateway ",
-                 gw.is_any() ? std::string_view("none") : std::string_view(fixed_text<16>(gw).view()), ", ",
-                 io.pages(), " I/O pages); network up ", cycles, " cycles (", p.clock.tsc_to_ns(cycles) / 1000,
-                 " us) after the first instruction");
-      }
-    if (connected == n) {
-      auto report = [&] {
-        if constexpr (n > 0)
-          for (std::size_t i = 0; i < n; ++i) {
-            detail::xen_interface<Config>& f = *(*ifs)[i];
-            if (n > 1) log_info("interface ", i + 1, ": ", std::string_view(f.node));
-            f.stack->log_counters();
-            const auto& s = f.net.statistics();
-            log_info("netfront: rx ", s.rx_frames, " tx ", s.tx_frames, " (", s.tx_slots, " slots) rx errors ",
-                     s.rx_errors, " rx no buffers ", s.rx_no_buffers, " tx would block ", s.tx_would_block,
-                     " tx errors ", s.tx_errors);
-            log_info("netfront offloads: rx multi-slot ", s.rx_multi_slot, " gso ", s.rx_gso_frames, " csum ",
-                     s.rx_csum_offload, " drops ", s.rx_drops.total(), " rejects ", s.rx_rejects.total(), "; tx gso ",
-                     s.tx_gso_frames, " (", s.tx_gso_segments, " segments)");
-          }
-      };
-      // serve([stack or stacks,] [disks,] [vchans,] options)
-      auto served = [&](auto& net) {
-        return serve_until_stopped(p.sched, name, serve_with_devices<Config>(serve, net, *disks, vchans, *opts),
-                                   detail::toolstack_shutdown(store, name), report);
-      };
-      if constexpr (n > 1) {
-        uni::stacks<xen_stack<Config>, n> all(stacks);
-        status = co_await served(all);
-      } else if constexpr (n == 1) {
-        status = co_await served(*stacks[0]);
-      } else {
-        no_network none;
-        status = co_await served(none);
-      }
-    }
-    if constexpr (n > 0)
-      for (std::size_t i = 0; i < connected; ++i)
-        if (auto r = co_await (*ifs)[i]->net.close(); !r) log_warn("netfront: close: ", to_string(r.err()));
-    if constexpr (Config::vchan_endpoints > 0) co_await vchans.close();
-    if constexpr (has_disks) co_await disks->close();
+  run_appliance(name, b, [name, flags, serve](platform& p) mutable -> task<int> {
+    const auto app = std::make_unique<detail::xen_appliance<Config>>(name, p);
+    int status = app->start(flags);
+    if (status == app->started) status = co_await app->serve(serve);
+    app->close_interfaces();
+    if constexpr (Config::vchan_endpoints > 0) co_await app->vchans().close();
+    if constexpr (Config::block_devices > 0) co_await app->disks().close();
     co_return status;
   });
 }

@@ -50,7 +50,6 @@
 #include <uni/core/buffer.hpp>
 #include <uni/core/format.hpp>
 #include <uni/core/log.hpp>
-#include <uni/core/task.hpp>
 #include <uni/net/mac_address.hpp>
 #include <uni/net/offload.hpp>
 #include <uni/xen/cpu.hpp>
@@ -106,21 +105,21 @@ class BasicXenNetif {
   ~BasicXenNetif() { release_all(); }
 
   // The handshake with netback for the vif at `node` ("device/vif/0").
-  task<result<void>> connect(std::string_view node) {
-    if (auto r = co_await bus_.attach(node); !r) co_return fail(r.err());
+  result<void> connect(std::string_view node) noexcept {
+    if (auto r = bus_.attach(node); !r) return fail(r.err());
     xenstore::value mac;
-    if (auto r = co_await bus_.read(mac, "mac"); !r) co_return fail(error::no_device);
+    if (auto r = bus_.read(mac, "mac"); !r) return fail(error::no_device);
     auto m = mac_address::parse(mac.view());
-    if (!m) co_return fail(error::malformed);
+    if (!m) return fail(error::malformed);
     mac_ = *m;
     backend_id_ = bus_.backend_id();
 
     if constexpr (Offload) {  // netback's own offer: GSO frames from us
       xenstore::value gso;
-      tx_gso_ = co_await bus_.read_backend(gso, "feature-gso-tcpv4") && gso.view() == "1";
+      tx_gso_ = bus_.read_backend(gso, "feature-gso-tcpv4") && gso.view() == "1";
     }
 
-    if (auto r = set_up_rings(); !r) co_return fail(r.err());
+    if (auto r = set_up_rings(); !r) return fail(r.err());
     const xenbus_field fields[] = {{"tx-ring-ref", tx_ring_ref_},
                                    {"rx-ring-ref", rx_ring_ref_},
                                    {"event-channel", port_},
@@ -129,21 +128,21 @@ class BasicXenNetif {
                                    {"feature-sg", 1},
                                    {"feature-no-csum-offload", Offload ? 0 : 1},
                                    {"feature-gso-tcpv4", Offload ? 1 : 0}};
-    if (auto r = co_await bus_.connect(fields, XenbusStateConnected); !r) co_return fail(r.err());
+    if (auto r = bus_.connect(fields, XenbusStateConnected); !r) return fail(r.err());
     connected_ = true;
     fill_rx();
-    co_return result<void>{};
+    return {};
   }
 
   // Closing, then Closed once netback has let go; revokes every grant.
-  task<result<void>> close() {
-    if (!connected_ && !broken_) co_return result<void>{};
+  result<void> close() noexcept {
+    if (!connected_ && !broken_) return {};
     flush();
     connected_ = broken_ = false;
-    (void)co_await bus_.close();
+    (void)bus_.close();
     release_all();
     log_info("netfront: closed (rx ", stats_.rx_frames, " tx ", stats_.tx_frames, " frames)");
-    co_return result<void>{};
+    return {};
   }
 
   // ---- the Netif policy ----

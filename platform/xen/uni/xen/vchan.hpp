@@ -114,7 +114,7 @@ class vchan_server {
       release_now();
       co_return fail(r.err());
     }
-    if (auto r = co_await publish(path, peer); !r) {
+    if (auto r = publish(path, peer); !r) {
       log_warn("vchan: could not offer at ", path, ": ", to_string(r.err()));
       c.close();
       co_return fail(r.err());
@@ -145,12 +145,12 @@ class vchan_server {
   // Writes PATH/event-channel then PATH/ring-ref, each readable by `peer`
   // alone (owned by us, no access for others: what libxenvchan's server sets;
   // dom0 reads every node anyway).
-  task<result<void>> publish(std::string_view path, domid_t peer) {
+  result<void> publish(std::string_view path, domid_t peer) noexcept {
     if (self_ < 0) {
       xenstore::value id;
       std::uint64_t n = 0;
-      if (!co_await xs_.read(id, "domid") || !detail::parse_number(id.view(), n) || n >= DOMID_FIRST_RESERVED)
-        co_return fail(error::no_device);
+      if (!xs_.read(id, "domid") || !detail::parse_number(id.view(), n) || n >= DOMID_FIRST_RESERVED)
+        return fail(error::no_device);
       self_ = static_cast<int>(n);
     }
     xenstore::permissions perms;
@@ -159,10 +159,10 @@ class vchan_server {
     for (auto [leaf, value] : {std::pair{std::string_view{"event-channel"}, number(port_)},
                                std::pair{std::string_view{"ring-ref"}, number(refs_[0])}}) {
       const std::string_view at = detail::vchan_node(node, path, leaf);
-      if (auto r = co_await xs_.write(at, value); !r) co_return fail(r.err());
-      if (auto r = co_await xs_.set_perms(at, perms); !r) co_return fail(r.err());
+      if (auto r = xs_.write(at, value); !r) return fail(r.err());
+      if (auto r = xs_.set_perms(at, perms); !r) return fail(r.err());
     }
-    co_return result<void>{};
+    return {};
   }
 
   vchan::shared_header& header() noexcept { return *reinterpret_cast<vchan::shared_header*>(pages_[0].data()); }
@@ -299,8 +299,8 @@ class vchan_client {
     std::uint64_t ref = 0, port = 0;
     for (;;) {
       xenstore::value r, e;
-      const bool read_r = static_cast<bool>(co_await xs_.read(r, path, "ring-ref"));
-      const bool read_e = static_cast<bool>(co_await xs_.read(e, path, "event-channel"));
+      const bool read_r = static_cast<bool>(xs_.read(r, path, "ring-ref"));
+      const bool read_e = static_cast<bool>(xs_.read(e, path, "event-channel"));
       if (read_r && read_e && detail::parse_number(r.view(), ref) && detail::parse_number(e.view(), port)) break;
       if (sched_.now() >= deadline) co_return fail(error::timed_out);
       co_await sched_.sleep_for(std::chrono::milliseconds(50));

@@ -7,18 +7,19 @@
 // while xenstored says EAGAIN), then waits, watching the backend's `state`, for
 // Connected: Initialising -> InitWait (backend) -> Initialised or Connected
 // (us) -> Connected (backend). close() walks down: Closing, the backend's
-// Closing (bounded), Closed. Every wait is bounded by xenstore::timeout.
+// Closing (bounded), Closed. Every wait is bounded by xenstore::timeout. Like
+// xenstore's calls, these block the domain until done (the control plane's).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <span>
 #include <string_view>
 
 #include <uni/core/format.hpp>
 #include <uni/core/result.hpp>
-#include <uni/core/task.hpp>
 #include <uni/xen/public.hpp>
 #include <uni/xen/xenstore.hpp>
 
@@ -42,16 +43,16 @@ class xenbus_frontend {
   explicit xenbus_frontend(xenstore& xs) noexcept : xs_(xs) {}
 
   // Reads the backend's node and domain from `node` (kept: a literal or longer-lived).
-  task<result<void>> attach(std::string_view node) {
+  result<void> attach(std::string_view node) noexcept {
     node_ = node;
     xenstore::value v;
-    if (auto r = co_await xs_.read(v, node_, "backend-id"); !r) co_return fail(error::no_device);
+    if (auto r = xs_.read(v, node_, "backend-id"); !r) return fail(error::no_device);
     backend_id_ = static_cast<domid_t>(number(v.view()));
-    if (auto r = co_await xs_.read(v, node_, "backend"); !r) co_return fail(error::no_device);
-    if (v.size >= sizeof backend_.bytes) co_return fail(error::too_large);
+    if (auto r = xs_.read(v, node_, "backend"); !r) return fail(error::no_device);
+    if (v.size >= sizeof backend_.bytes) return fail(error::too_large);
     backend_.size = v.size;
     std::memcpy(backend_.bytes, v.bytes, backend_.size);
-    co_return result<void>{};
+    return {};
   }
 
   std::string_view node() const noexcept { return node_; }
@@ -59,27 +60,25 @@ class xenbus_frontend {
   domid_t backend_id() const noexcept { return backend_id_; }
 
   // A key under our node, or under the backend's ("mac", "sectors", ...), into
-  // `v`. (`v` and `leaf` are kept until the read ends.)
-  task<result<std::size_t>> read(xenstore::value& v, std::string_view leaf) { return xs_.read(v, node_, leaf); }
-  task<result<std::size_t>> read_backend(xenstore::value& v, std::string_view leaf) {
+  // `v`.
+  result<std::size_t> read(xenstore::value& v, std::string_view leaf) noexcept { return xs_.read(v, node_, leaf); }
+  result<std::size_t> read_backend(xenstore::value& v, std::string_view leaf) noexcept {
     return xs_.read(v, backend_.view(), leaf);
   }
 
   // Publishes `fields` and our `state` at once, then waits for the backend to
-  // be Connected. A backend past Connected (closing) refuses us. (One coroutine
-  // for the whole handshake: each coroutine, and each task awaited, is code of
-  // its own in every image.)
-  task<result<void>> connect(std::span<const xenbus_field> fields, XenbusState state) {
+  // be Connected. A backend past Connected (closing) refuses us.
+  result<void> connect(std::span<const xenbus_field> fields, XenbusState state) noexcept {
     char bstate[max_path];
     at(bstate, backend_.view(), "state");
     // Watch the backend's state before announcing ourselves, so no change is missed.
-    if (auto r = co_await xs_.watch(bstate, watch_token); !r) co_return fail(r.err());
+    if (auto r = xs_.watch(bstate, watch_token); !r) return fail(r.err());
     // The fields, then our state, in one transaction, run again while xenstored
     // says EAGAIN (at most 8 more times).
     result<void> r{};
     for (int attempt = 0;; ++attempt) {
       xenstore::transaction_reply id;
-      auto started = co_await xs_.transaction_start(id);
+      auto started = xs_.transaction_start(id);
       if (!started) {
         r = fail(started.err());
         break;
@@ -98,62 +97,57 @@ class xenbus_frontend {
             value = w.view();
           }
         }
-        written = co_await xs_.write(node_, leaf, value, tx);
+        written = xs_.write(node_, leaf, value, tx);
       }
-      auto ended = co_await xs_.transaction_end(tx, written.ok());  // aborted if a write failed
+      auto ended = xs_.transaction_end(tx, written.ok());  // aborted if a write failed
       if (!written) r = fail(written.err());
       else if (!ended && (ended.err() != error::would_block || attempt == 8)) r = fail(ended.err());
       if (!r || ended) break;
     }
-    // The backend's state, re-read at every watch event, until Connected. An
-    // event that arrives while the read runs wakes no one: read again at once.
+    // The backend's state, re-read at every watch event, until Connected (an
+    // event that arrives while the read runs counts: read again at once).
     for (bool waiting = r.ok(); waiting;) {
       const std::uint64_t events = xs_.statistics().watch_events;
       xenstore::value s;
-      auto read = co_await xs_.read(s, bstate);
+      auto read = xs_.read(s, bstate);
       const std::uint64_t now = read ? number(s.view()) : 0;
       if (now == static_cast<std::uint64_t>(XenbusStateConnected)) break;
-      if (now > static_cast<std::uint64_t>(XenbusStateConnected)) {
-        r = fail(error::refused);
-      } else if (xs_.statistics().watch_events == events) {
-        if (co_await xs_.watch_fired().wait_for(xenstore::timeout) != wake_reason::notified) r = fail(error::timed_out);
-      }
+      if (now > static_cast<std::uint64_t>(XenbusStateConnected)) r = fail(error::refused);
+      else if (!xs_.wait_for_watch(events, xs_.deadline())) r = fail(error::timed_out);
       waiting = r.ok();
     }
-    (void)co_await xs_.unwatch(bstate, watch_token);
+    (void)xs_.unwatch(bstate, watch_token);
     if (r) state_ = state;
-    co_return r;
+    return r;
   }
 
   // Our state alone (blkfront: Connected once the disk's size is read).
-  task<result<void>> switch_state(XenbusState s) {
-    if (auto r = co_await xs_.write(node_, "state", state_text(s), 0); !r) co_return fail(r.err());
+  result<void> switch_state(XenbusState s) noexcept {
+    if (auto r = xs_.write(node_, "state", state_text(s), 0); !r) return fail(r.err());
     state_ = s;
-    co_return result<void>{};
+    return {};
   }
 
   XenbusState state() const noexcept { return state_; }
 
-  // Closing, the backend's Closing or more (or the deadline), then Closed. (One
-  // write in a loop of the two states: each await is code of its own.)
-  task<result<void>> close() {
+  // Closing, the backend's Closing or more (or the deadline), then Closed: the
+  // backend's state re-read at each watch event (ours or the toolstack's) or
+  // every 10 ms.
+  result<void> close() noexcept {
     char bstate[max_path];
     at(bstate, backend_.view(), "state");
-    scheduler& sched = xs_.watch_fired().sched();
     for (XenbusState next = XenbusStateClosing;; next = XenbusStateClosed) {
-      auto w = co_await xs_.write(node_, "state", state_text(next), 0);
+      auto w = xs_.write(node_, "state", state_text(next), 0);
       if (w) state_ = next;
-      if (next == XenbusStateClosed) {
-        if (!w) co_return fail(w.err());
-        co_return result<void>{};
-      }
-      const time_point deadline = sched.now() + xenstore::timeout;
+      if (next == XenbusStateClosed) return w ? result<void>{} : fail(w.err());
+      const time_point deadline = xs_.deadline();
       for (;;) {
+        const std::uint64_t events = xs_.statistics().watch_events;
         xenstore::value s;
-        auto read = co_await xs_.read(s, bstate);
+        auto read = xs_.read(s, bstate);
         if (!read || number(s.view()) >= XenbusStateClosing) break;
-        if (sched.now() >= deadline) break;
-        co_await sched.sleep_for(std::chrono::milliseconds(10));
+        if (xs_.now() >= deadline) break;
+        (void)xs_.wait_for_watch(events, std::min(deadline, xs_.now() + std::chrono::milliseconds(10)));
       }
     }
   }

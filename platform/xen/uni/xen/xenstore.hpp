@@ -4,10 +4,16 @@
 // xenstore is dom0's configuration tree, reached through a shared page of two
 // byte rings (requests, responses; xen/io/xs_wire.h) and an event channel,
 // both named by HVM params. Messages are a xsd_sockmsg header and a payload.
-// One request is in flight at a time (requests queue on `idle_`); the event
-// handler drains the response ring as messages complete: the reply goes to the
-// waiting request, watch events are counted and wake `watch_fired()` waiters,
-// who re-read the nodes they care about. Every wait is bounded by a deadline.
+//
+// Calls are synchronous: a call sends its request and blocks the domain in the
+// clock's wait (which dispatches event channels, so the response ring is
+// drained) until the reply or the deadline. Xenstore is the control plane's:
+// start of day, a device's handshake, the stop; blocking for one round trip to
+// xenstored there costs less than a coroutine per call, whose code every image
+// would carry (the Xen images' size goal). So one request is in flight at a
+// time, and no queue is needed. Watch events are counted, and wake
+// `watch_fired()` waiters (tasks, which re-read the nodes they care about), or
+// a caller of wait_for_watch(). Every wait is bounded by a deadline.
 #pragma once
 
 #include <array>
@@ -18,7 +24,7 @@
 
 #include <uni/core/result.hpp>
 #include <uni/core/scheduler.hpp>
-#include <uni/core/task.hpp>
+#include <uni/xen/clock.hpp>
 #include <uni/xen/cpu.hpp>
 #include <uni/xen/events.hpp>
 #include <uni/xen/hypercall.hpp>
@@ -45,7 +51,7 @@ class xenstore {
     std::uint64_t discarded = 0;      // replies nobody waited for, or too long
   };
 
-  xenstore(event_channels& ev, scheduler& s) noexcept : ev_(ev), sched_(s), idle_(s), reply_(s), space_(s), watch_(s) {}
+  xenstore(event_channels& ev, XenClock& clock, scheduler& s) noexcept : ev_(ev), clock_(clock), watch_(s) {}
   xenstore(const xenstore&) = delete;
   xenstore& operator=(const xenstore&) = delete;
 
@@ -61,28 +67,27 @@ class xenstore {
   }
 
   // The node `path`, or `dir`/`leaf` (the path sent in pieces: no buffer to build
-  // it in), into `v` (kept until the read ends): its length, or the error. (Not a
-  // coroutine of its own: the request's task, as below.)
-  task<result<std::size_t>> read(value& v, std::string_view path) {
+  // it in), into `v`: its length, or the error.
+  result<std::size_t> read(value& v, std::string_view path) {
     return request({XS_READ, 0, {path, nul}, v.bytes, sizeof v.bytes, &v.size});
   }
-  task<result<std::size_t>> read(value& v, std::string_view dir, std::string_view leaf) {
+  result<std::size_t> read(value& v, std::string_view dir, std::string_view leaf) {
     return request({XS_READ, 0, {dir, "/", leaf, nul}, v.bytes, sizeof v.bytes, &v.size});
   }
 
   // The requests whose reply is an acknowledgement ("OK") give its length, or
-  // the error. (Not coroutines of their own: each is one request's task.)
-  task<result<std::size_t>> write(std::string_view path, std::string_view data, std::uint32_t tx = 0) {
+  // the error.
+  result<std::size_t> write(std::string_view path, std::string_view data, std::uint32_t tx = 0) {
     return request({XS_WRITE, tx, {path, nul, data}});
   }
-  task<result<std::size_t>> write(std::string_view dir, std::string_view leaf, std::string_view data, std::uint32_t tx) {
+  result<std::size_t> write(std::string_view dir, std::string_view leaf, std::string_view data, std::uint32_t tx) {
     return request({XS_WRITE, tx, {dir, "/", leaf, nul, data}});
   }
 
   // A transaction's id comes back as text into `id` (the reply's length, or the
-  // error); transaction_id reads it. (Not a coroutine of its own, as below.)
+  // error); transaction_id reads it.
   using transaction_reply = std::array<char, 16>;
-  task<result<std::size_t>> transaction_start(transaction_reply& id) {
+  result<std::size_t> transaction_start(transaction_reply& id) {
     return request({XS_TRANSACTION_START, 0, {nul}, id.data(), id.size()});
   }
   static std::uint32_t transaction_id(const transaction_reply& id, std::size_t len) noexcept {
@@ -92,13 +97,13 @@ class xenstore {
   }
 
   // Commits (or aborts) `tx`; error::would_block (EAGAIN) means: run it again.
-  task<result<std::size_t>> transaction_end(std::uint32_t tx, bool commit) {
+  result<std::size_t> transaction_end(std::uint32_t tx, bool commit) {
     return request({XS_TRANSACTION_END, tx, {commit ? std::string_view{"T\0", 2} : std::string_view{"F\0", 2}}});
   }
 
   // Who may do what to `path` (XS_SET_PERMS, allowed on the nodes we own):
   // `perms` as built by permissions below.
-  task<result<std::size_t>> set_perms(std::string_view path, std::string_view perms) {
+  result<std::size_t> set_perms(std::string_view path, std::string_view perms) {
     return request({XS_SET_PERMS, 0, {path, nul, perms}});
   }
 
@@ -126,15 +131,28 @@ class xenstore {
   };
 
   // Xen fires a watch once at registration, then on every change under `path`.
-  task<result<std::size_t>> watch(std::string_view path, std::string_view token) {
+  result<std::size_t> watch(std::string_view path, std::string_view token) {
     return request({XS_WATCH, 0, {path, nul, token, nul}});
   }
-  task<result<std::size_t>> unwatch(std::string_view path, std::string_view token) {
+  result<std::size_t> unwatch(std::string_view path, std::string_view token) {
     return request({XS_UNWATCH, 0, {path, nul, token, nul}});
   }
 
-  // Waiters are woken (notified) by every watch event, or time out.
+  // The clock's time, and the deadline of a wait that begins now.
+  time_point now() const noexcept { return clock_.now(); }
+  time_point deadline() const noexcept { return now() + timeout; }
+
+  // Tasks waiting here are woken (notified) by every watch event.
   wait_queue& watch_fired() noexcept { return watch_; }
+
+  // Blocks until a watch event after the `seen`th (statistics().watch_events
+  // noted before the read it follows: one that came during the read counts), or
+  // the deadline; false at the deadline.
+  bool wait_for_watch(std::uint64_t seen, time_point until) noexcept {
+    while (stats_.watch_events == seen)
+      if (!wait(until)) return false;
+    return true;
+  }
   const stats& statistics() const noexcept { return stats_; }
 
  private:
@@ -162,22 +180,9 @@ class xenstore {
     bool truncated = false;
   };
 
-  // Sends `m` once the requests before it are answered, and waits for its reply.
-  // (The one coroutine every call shares, beside read's: each coroutine costs a
-  // frame and its own code in every image.)
-  task<result<std::size_t>> request(message m) {
-    const time_point deadline = sched_.now() + timeout;
-    while (busy_)
-      if (co_await idle_.wait_until(deadline) != wake_reason::notified) co_return fail(error::timed_out);
-    busy_ = true;
-    struct turn {  // the next request's turn, however this one ends
-      xenstore& xs;
-      ~turn() {
-        xs.current_ = nullptr;
-        xs.busy_ = false;
-        xs.idle_.notify_one();
-      }
-    } const held{*this};
+  // Sends `m` and waits for its reply.
+  result<std::size_t> request(message m) noexcept {
+    const time_point until = deadline();
     char ack[16];
     if (!m.out) {
       m.out = ack;
@@ -185,7 +190,7 @@ class xenstore {
     }
     std::size_t len = 0;
     for (auto part : m.parts) len += part.size();
-    if (len > XENSTORE_PAYLOAD_MAX) co_return fail(error::too_large);
+    if (len > XENSTORE_PAYLOAD_MAX) return fail(error::too_large);
     pending p{++next_req_id_, m.out, m.cap};
     const xsd_sockmsg h{m.type, p.req_id, m.tx, static_cast<std::uint32_t>(len)};
     current_ = &p;
@@ -196,23 +201,31 @@ class xenstore {
       while (ok && !rest.empty()) {
         const std::size_t sent = put(rest);
         rest.remove_prefix(sent);
-        if (sent == 0) ok = co_await space_.wait_until(deadline) == wake_reason::notified;
+        if (sent == 0) ok = wait(until);  // the ring is full: xenstored takes some and signals
       }
     }
-    while (ok && !p.done)
-      if (co_await reply_.wait_until(deadline) != wake_reason::notified) ok = false;
-    if (!ok) co_return fail(error::timed_out);
+    while (ok && !p.done) ok = wait(until);
+    current_ = nullptr;  // (a late reply is discarded)
+    if (!ok) return fail(error::timed_out);
     if (p.type == XS_ERROR) {
       ++stats_.errors;
       const std::string_view e{m.out, p.len < m.cap ? p.len : m.cap};
-      if (e.starts_with("ENOENT")) co_return fail(error::no_device);
-      if (e.starts_with("EAGAIN")) co_return fail(error::would_block);
-      if (e.starts_with("EACCES")) co_return fail(error::permission);
-      co_return fail(error::io);
+      if (e.starts_with("ENOENT")) return fail(error::no_device);
+      if (e.starts_with("EAGAIN")) return fail(error::would_block);
+      if (e.starts_with("EACCES")) return fail(error::permission);
+      return fail(error::io);
     }
-    if (p.truncated) co_return fail(error::too_large);
+    if (p.truncated) return fail(error::too_large);
     if (m.size) *m.size = p.len;
-    co_return p.len;
+    return p.len;
+  }
+
+  // One wait for an event channel (ours or any other: their handlers run) or the
+  // deadline; false once the deadline has passed.
+  bool wait(time_point until) noexcept {
+    if (clock_.now() >= until) return false;
+    clock_.wait_until(until);
+    return true;
   }
 
   // Copies what fits of `s` into the request ring; the bytes copied (0: full).
@@ -233,7 +246,6 @@ class xenstore {
 
   // Takes every complete message off the response ring.
   void pump() noexcept {
-    space_.notify_all();
     for (;;) {
       const XENSTORE_RING_IDX prod = __atomic_load_n(&ring_->rsp_prod, __ATOMIC_ACQUIRE);
       XENSTORE_RING_IDX cons = ring_->rsp_cons;
@@ -253,7 +265,6 @@ class xenstore {
         p.truncated = h.len > p.cap && h.type != XS_ERROR;
         p.type = h.type;
         p.done = true;
-        reply_.notify_all();
       } else {
         ++stats_.discarded;
       }
@@ -269,13 +280,12 @@ class xenstore {
   }
 
   event_channels& ev_;
-  scheduler& sched_;
+  XenClock& clock_;
   xenstore_domain_interface* ring_ = nullptr;
   evtchn_port_t port_ = 0;
-  bool busy_ = false;
   std::uint32_t next_req_id_ = 0;
   pending* current_ = nullptr;
-  wait_queue idle_, reply_, space_, watch_;
+  wait_queue watch_;
   stats stats_;
 };
 
