@@ -73,7 +73,7 @@ ${asm}  \".popsection\\n\");
 ${decls}
 namespace uni::kv {
 namespace {
-const embedded_entry entries[] = {
+constexpr embedded_entry entries[] = {  // (constexpr: laid out by the linker, no start-up code)
 ${table}};
 }  // namespace
 ${declaration} { return entries; }
