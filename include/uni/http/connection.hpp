@@ -430,19 +430,20 @@ class connection : public exchange {
   std::optional<std::size_t> write_head(std::span<std::uint8_t> room, int status, std::string_view content_type,
                                         const std::uint64_t* length, std::span<const field> extra,
                                         const range_info* range) noexcept {
+    using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
     head_writer w(room);
     w.status(status, reqv_.minor);
-    if (srv_.opt.unix_time) w.field("Date", srv_.http_date());
-    w.field("Server", "uni");
+    if (srv_.opt.unix_time) w.field("Date"sv, srv_.http_date());
+    w.field("Server"sv, "uni"sv);
     for (const field& f : extra) w.field(f.name, f.value);
     if (range) w.content_range(range->first, range->last, range->size);
     if (status != 304 && status != 204) {
-      if (!content_type.empty()) w.field("Content-Type", content_type);
-      if (length) w.field("Content-Length", *length);
-      else if (reqv_.minor >= 1) w.field("Transfer-Encoding", "chunked");
+      if (!content_type.empty()) w.field("Content-Type"sv, content_type);
+      if (length) w.field("Content-Length"sv, *length);
+      else if (reqv_.minor >= 1) w.field("Transfer-Encoding"sv, "chunked"sv);
     }
-    if (!keep_alive_) w.field("Connection", "close");
-    else if (reqv_.minor == 0) w.field("Connection", "keep-alive");
+    if (!keep_alive_) w.field("Connection"sv, "close"sv);
+    else if (reqv_.minor == 0) w.field("Connection"sv, "keep-alive"sv);
     return w.finish();
   }
 

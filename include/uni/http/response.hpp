@@ -222,6 +222,11 @@ class head_writer {
   }
 
  private:
+  // A literal's length is known here (a string_view made of a char* is a strlen call).
+  template <std::size_t N>
+  void put(const char (&s)[N]) noexcept {
+    put(std::string_view(s, N - 1));
+  }
   void put(std::string_view s) noexcept {
     if (s.size() > cap_ - n_) {
       over_ = true;
