@@ -207,7 +207,15 @@ class connection : public exchange {
       }
       if (!keep_alive_) break;
     }
-    co_await linger();
+    // Half-closes, then reads (and drops) what the client still sends, so our
+    // last response is not destroyed by a reset (RFC 9112 §9.6). (Here, not a
+    // coroutine of its own: each coroutine is code of its own.)
+    transport_shutdown();
+    set_state(conn_state::closing, srv_.opt.linger);
+    while (true) {
+      const bool more = co_await fill();  // (fill drops the bytes read before; GCC 12 mis-compiles co_await in a loop condition)
+      if (!more) break;
+    }
   }
 
   // exchange
@@ -463,60 +471,55 @@ class connection : public exchange {
     return send_with_head(std::move(*head), body);
   }
 
-  // Half-closes, then reads (and drops) what the client still sends, so our
-  // last response is not destroyed by a reset (RFC 9112 §9.6).
-  task<void> linger() {
-    transport_shutdown();
-    set_state(conn_state::closing, srv_.opt.linger);
-    in_ = view{};
-    while (true) {
-      const bool more = co_await fill();  // (GCC 12 mis-compiles co_await in a loop condition)
-      if (!more) break;
-      in_ = view{};
-    }
-  }
-
+  // The request's answer: a route's handler, a file streamed from a StreamStore,
+  // or the server's own answer (a file from memory, a 405, a 404), each kind
+  // awaited in one place (each await is code of its own).
   task<void> dispatch() {
+    int status = 404;
+    char allow_text[80];
+    field allow{"Allow", {}};
     if (const routes* r = srv_.opt.router) {
       const routes::route* found = nullptr;
-      std::array<method, 8> allow{};
+      std::array<method, 8> methods{};
       std::size_t allowed = 0;
-      switch (r->find(reqv_.method, reqv_.path, params_, found, allow, allowed)) {
+      switch (r->find(reqv_.method, reqv_.path, params_, found, methods, allowed)) {
         case routes::outcome::found: co_await found->fn(*this); co_return;
         case routes::outcome::wrong_method: {
-          char buf[80];
           std::size_t len = 0;
           for (std::size_t i = 0; i < allowed; ++i) {
-            const std::string_view m = to_string(allow[i]);
-            if (len + m.size() + 2 > sizeof buf) break;
-            if (len) buf[len++] = ',', buf[len++] = ' ';
-            for (char c : m) buf[len++] = c;
+            const std::string_view m = to_string(methods[i]);
+            if (len + m.size() + 2 > sizeof allow_text) break;
+            if (len) allow_text[len++] = ',', allow_text[len++] = ' ';
+            for (char c : m) allow_text[len++] = c;
           }
-          const field f{"Allow", {buf, len}};
-          (void)co_await send_error(405, std::span<const field>(&f, 1));
-          co_return;
+          allow.value = {allow_text, len};
+          status = 405;
+          break;
         }
         case routes::outcome::none: break;
       }
     }
-    if (srv_.opt.files) {
-      co_await serve_file();
-      co_return;
-    }
-    (void)co_await send_error(404);
-  }
-
-  // A file from opt.files: what answer_for (uni/http/files.hpp) picks, its
-  // bytes sent as an unowned view of the store's memory, or, from a
-  // StreamStore, read a page at a time (uni/http/stream_files.hpp).
-  task<void> serve_file() {
+    // A file from opt.files: what answer_for (uni/http/files.hpp) picks, its
+    // bytes sent as an unowned view of the store's memory, or, from a
+    // StreamStore, read a page at a time (uni/http/stream_files.hpp).
+    const bool file = status == 404 && srv_.opt.files;
     char buf[1024];
     std::string_view path;
-    const bool decoded = decode_path(reqv_.path, buf, path);
-    if (decoded && srv_.opt.files.streams()) co_await srv_.opt.files.send(*this, path);
-    else (void)co_await answer_file(decoded, path, reqv_.path.size() > sizeof buf);
+    bool decoded = false;
+    if (file) {
+      decoded = decode_path(reqv_.path, buf, path);
+      if (decoded && srv_.opt.files.streams()) {
+        co_await srv_.opt.files.send(*this, path);
+        co_return;
+      }
+    }
+    // (A named task: GCC 12 frees a conditional's task temporary twice in a co_await.)
+    task<result<void>> answer = file ? answer_file(decoded, path, reqv_.path.size() > sizeof buf)
+                                     : send_error(status, std::span<const field>(&allow, status == 405 ? 1 : 0));
+    (void)co_await std::move(answer);
   }
-  // serve_file's answer from a store in memory (or its error), as one send.
+
+  // dispatch's answer from a store in memory (or its error), as one send.
   task<result<void>> answer_file(bool decoded, std::string_view path, bool too_long) {
     if (!decoded) return send_error(too_long ? 414 : 400);
     auto f = srv_.opt.files.find(path);
