@@ -98,12 +98,14 @@ uni::task<void> hello(uni::http::exchange& ex) {
   const std::string_view name = ex.param("name");
   auto page = ex.scratch(greeting.size() + name.size() + 3);
   if (!page) co_return;  // out of pages: the server answers 500
-  std::size_t n = 0;
-  for (char c : greeting) (*page)[n++] = static_cast<std::uint8_t>(c);
-  (*page)[n++] = ',';
-  (*page)[n++] = ' ';
-  for (char c : name) (*page)[n++] = static_cast<std::uint8_t>(c);
-  (*page)[n++] = '\n';
+  std::uint8_t* out = page->data();
+  auto put = [&out](std::string_view s) {
+    for (char c : s) *out++ = static_cast<std::uint8_t>(c);
+  };
+  put(greeting);
+  put(", ");
+  put(name);
+  put("\n");
   (void)co_await ex.respond(200, "text/plain; charset=utf-8", std::span<const uni::view>(&*page, 1));
 }
 
