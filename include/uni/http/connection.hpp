@@ -46,6 +46,27 @@ inline constexpr std::size_t max_head_bytes = 8192;
 // deadline measures progress, not the whole transfer.
 inline constexpr std::size_t send_piece = 256 * 1024;
 
+// The clock for the Date field: a function giving seconds since 1970, set as
+// `opt.unix_time = f`. The date's formatting is taken along when it is set, so
+// that a server without a clock (on Xen) carries none of that code.
+class unix_clock {
+ public:
+  constexpr unix_clock() noexcept = default;
+  unix_clock& operator=(std::int64_t (*now)() noexcept) noexcept {
+    now_ = now;
+    format_ = &format_http_date;
+    return *this;
+  }
+  explicit operator bool() const noexcept { return now_ != nullptr; }
+  std::int64_t operator()() const noexcept { return now_(); }
+  // The IMF-fixdate of `t` (response.hpp's format_http_date).
+  void format(std::int64_t t, char (&out)[29]) const noexcept { format_(t, out); }
+
+ private:
+  std::int64_t (*now_)() noexcept = nullptr;
+  std::size_t (*format_)(std::int64_t, char (&)[29]) noexcept = nullptr;
+};
+
 struct server_options {
   http::limits limits{};
   duration header_timeout = std::chrono::seconds(10);  // a whole head, from its first byte
@@ -56,7 +77,7 @@ struct server_options {
   std::size_t max_connections = 512;
   // Seconds since 1970 for the Date field; none means no Date (RFC 9110
   // §6.6.1: a server without a clock must not send one).
-  std::int64_t (*unix_time)() noexcept = nullptr;
+  unix_clock unix_time;
   const routes* router = nullptr;
   // Static files: any read-only key-value store (uni/http/files.hpp).
   file_source files;
@@ -119,7 +140,7 @@ struct server_state {
   std::string_view http_date() noexcept {
     const std::int64_t t = opt.unix_time();
     if (t != date_second) {
-      format_http_date(t, date);
+      opt.unix_time.format(t, date);
       date_second = t;
     }
     return {date, sizeof date};
