@@ -492,9 +492,9 @@ class connection : public exchange {
     return send_with_head(std::move(*head), body);
   }
 
-  // The request's answer: a route's handler, a file streamed from a StreamStore,
-  // or the server's own answer (a file from memory, a 405, a 404), each kind
-  // awaited in one place (each await is code of its own).
+  // The request's answer: a route's handler, or else the server's own (a
+  // file, from memory or streamed from a StreamStore, a 405, a 404), awaited
+  // in one place (each await is code of its own).
   task<void> dispatch() {
     int status = 404;
     char allow_text[80];
@@ -526,17 +526,12 @@ class connection : public exchange {
     const bool file = status == 404 && srv_.opt.files;
     char buf[1024];
     std::string_view path;
-    bool decoded = false;
-    if (file) {
-      decoded = decode_path(reqv_.path, buf, path);
-      if (decoded && srv_.opt.files.streams()) {
-        co_await srv_.opt.files.send(*this, path);
-        co_return;
-      }
-    }
+    const bool decoded = file && decode_path(reqv_.path, buf, path);
     // (A named task: GCC 12 frees a conditional's task temporary twice in a co_await.)
-    task<result<void>> answer = file ? answer_file(decoded, path, reqv_.path.size() > sizeof buf)
-                                     : send_error(status, std::span<const field>(&allow, status == 405 ? 1 : 0));
+    task<result<void>> answer = !file ? send_error(status, std::span<const field>(&allow, status == 405 ? 1 : 0))
+                                : decoded && srv_.opt.files.streams()
+                                    ? srv_.opt.files.send(*this, path)
+                                    : answer_file(decoded, path, reqv_.path.size() > sizeof buf);
     (void)co_await std::move(answer);
   }
 
