@@ -46,6 +46,27 @@ inline constexpr std::size_t max_head_bytes = 8192;
 // deadline measures progress, not the whole transfer.
 inline constexpr std::size_t send_piece = 256 * 1024;
 
+// The clock for the Date field: a function giving seconds since 1970, set as
+// `opt.unix_time = f`. The date's formatting is taken along when it is set, so
+// that a server without a clock (on Xen) carries none of that code.
+class unix_clock {
+ public:
+  constexpr unix_clock() noexcept = default;
+  unix_clock& operator=(std::int64_t (*now)() noexcept) noexcept {
+    now_ = now;
+    format_ = &format_http_date;
+    return *this;
+  }
+  explicit operator bool() const noexcept { return now_ != nullptr; }
+  std::int64_t operator()() const noexcept { return now_(); }
+  // The IMF-fixdate of `t` (response.hpp's format_http_date).
+  void format(std::int64_t t, char (&out)[29]) const noexcept { format_(t, out); }
+
+ private:
+  std::int64_t (*now_)() noexcept = nullptr;
+  std::size_t (*format_)(std::int64_t, char (&)[29]) noexcept = nullptr;
+};
+
 struct server_options {
   http::limits limits{};
   duration header_timeout = std::chrono::seconds(10);  // a whole head, from its first byte
@@ -56,7 +77,7 @@ struct server_options {
   std::size_t max_connections = 512;
   // Seconds since 1970 for the Date field; none means no Date (RFC 9110
   // §6.6.1: a server without a clock must not send one).
-  std::int64_t (*unix_time)() noexcept = nullptr;
+  unix_clock unix_time;
   const routes* router = nullptr;
   // Static files: any read-only key-value store (uni/http/files.hpp).
   file_source files;
@@ -119,7 +140,7 @@ struct server_state {
   std::string_view http_date() noexcept {
     const std::int64_t t = opt.unix_time();
     if (t != date_second) {
-      format_http_date(t, date);
+      opt.unix_time.format(t, date);
       date_second = t;
     }
     return {date, sizeof date};
@@ -207,7 +228,15 @@ class connection : public exchange {
       }
       if (!keep_alive_) break;
     }
-    co_await linger();
+    // Half-closes, then reads (and drops) what the client still sends, so our
+    // last response is not destroyed by a reset (RFC 9112 §9.6). (Here, not a
+    // coroutine of its own: each coroutine is code of its own.)
+    transport_shutdown();
+    set_state(conn_state::closing, srv_.opt.linger);
+    while (true) {
+      const bool more = co_await fill();  // (fill drops the bytes read before; GCC 12 mis-compiles co_await in a loop condition)
+      if (!more) break;
+    }
   }
 
   // exchange
@@ -430,19 +459,20 @@ class connection : public exchange {
   std::optional<std::size_t> write_head(std::span<std::uint8_t> room, int status, std::string_view content_type,
                                         const std::uint64_t* length, std::span<const field> extra,
                                         const range_info* range) noexcept {
+    using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
     head_writer w(room);
     w.status(status, reqv_.minor);
-    if (srv_.opt.unix_time) w.field("Date", srv_.http_date());
-    w.field("Server", "uni");
+    if (srv_.opt.unix_time) w.field("Date"sv, srv_.http_date());
+    w.field("Server"sv, "uni"sv);
     for (const field& f : extra) w.field(f.name, f.value);
     if (range) w.content_range(range->first, range->last, range->size);
     if (status != 304 && status != 204) {
-      if (!content_type.empty()) w.field("Content-Type", content_type);
-      if (length) w.field("Content-Length", *length);
-      else if (reqv_.minor >= 1) w.field("Transfer-Encoding", "chunked");
+      if (!content_type.empty()) w.field("Content-Type"sv, content_type);
+      if (length) w.field("Content-Length"sv, *length);
+      else if (reqv_.minor >= 1) w.field("Transfer-Encoding"sv, "chunked"sv);
     }
-    if (!keep_alive_) w.field("Connection", "close");
-    else if (reqv_.minor == 0) w.field("Connection", "keep-alive");
+    if (!keep_alive_) w.field("Connection"sv, "close"sv);
+    else if (reqv_.minor == 0) w.field("Connection"sv, "keep-alive"sv);
     return w.finish();
   }
 
@@ -462,60 +492,50 @@ class connection : public exchange {
     return send_with_head(std::move(*head), body);
   }
 
-  // Half-closes, then reads (and drops) what the client still sends, so our
-  // last response is not destroyed by a reset (RFC 9112 §9.6).
-  task<void> linger() {
-    transport_shutdown();
-    set_state(conn_state::closing, srv_.opt.linger);
-    in_ = view{};
-    while (true) {
-      const bool more = co_await fill();  // (GCC 12 mis-compiles co_await in a loop condition)
-      if (!more) break;
-      in_ = view{};
-    }
-  }
-
+  // The request's answer: a route's handler, or else the server's own (a
+  // file, from memory or streamed from a StreamStore, a 405, a 404), awaited
+  // in one place (each await is code of its own).
   task<void> dispatch() {
+    int status = 404;
+    char allow_text[80];
+    field allow{"Allow", {}};
     if (const routes* r = srv_.opt.router) {
       const routes::route* found = nullptr;
-      std::array<method, 8> allow{};
+      std::array<method, 8> methods{};
       std::size_t allowed = 0;
-      switch (r->find(reqv_.method, reqv_.path, params_, found, allow, allowed)) {
+      switch (r->find(reqv_.method, reqv_.path, params_, found, methods, allowed)) {
         case routes::outcome::found: co_await found->fn(*this); co_return;
         case routes::outcome::wrong_method: {
-          char buf[80];
           std::size_t len = 0;
           for (std::size_t i = 0; i < allowed; ++i) {
-            const std::string_view m = to_string(allow[i]);
-            if (len + m.size() + 2 > sizeof buf) break;
-            if (len) buf[len++] = ',', buf[len++] = ' ';
-            for (char c : m) buf[len++] = c;
+            const std::string_view m = to_string(methods[i]);
+            if (len + m.size() + 2 > sizeof allow_text) break;
+            if (len) allow_text[len++] = ',', allow_text[len++] = ' ';
+            for (char c : m) allow_text[len++] = c;
           }
-          const field f{"Allow", {buf, len}};
-          (void)co_await send_error(405, std::span<const field>(&f, 1));
-          co_return;
+          allow.value = {allow_text, len};
+          status = 405;
+          break;
         }
         case routes::outcome::none: break;
       }
     }
-    if (srv_.opt.files) {
-      co_await serve_file();
-      co_return;
-    }
-    (void)co_await send_error(404);
-  }
-
-  // A file from opt.files: what answer_for (uni/http/files.hpp) picks, its
-  // bytes sent as an unowned view of the store's memory, or, from a
-  // StreamStore, read a page at a time (uni/http/stream_files.hpp).
-  task<void> serve_file() {
+    // A file from opt.files: what answer_for (uni/http/files.hpp) picks, its
+    // bytes sent as an unowned view of the store's memory, or, from a
+    // StreamStore, read a page at a time (uni/http/stream_files.hpp).
+    const bool file = status == 404 && srv_.opt.files;
     char buf[1024];
     std::string_view path;
-    const bool decoded = decode_path(reqv_.path, buf, path);
-    if (decoded && srv_.opt.files.streams()) co_await srv_.opt.files.send(*this, path);
-    else (void)co_await answer_file(decoded, path, reqv_.path.size() > sizeof buf);
+    const bool decoded = file && decode_path(reqv_.path, buf, path);
+    // (A named task: GCC 12 frees a conditional's task temporary twice in a co_await.)
+    task<result<void>> answer = !file ? send_error(status, std::span<const field>(&allow, status == 405 ? 1 : 0))
+                                : decoded && srv_.opt.files.streams()
+                                    ? srv_.opt.files.send(*this, path)
+                                    : answer_file(decoded, path, reqv_.path.size() > sizeof buf);
+    (void)co_await std::move(answer);
   }
-  // serve_file's answer from a store in memory (or its error), as one send.
+
+  // dispatch's answer from a store in memory (or its error), as one send.
   task<result<void>> answer_file(bool decoded, std::string_view path, bool too_long) {
     if (!decoded) return send_error(too_long ? 414 : 400);
     auto f = srv_.opt.files.find(path);

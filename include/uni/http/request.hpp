@@ -29,20 +29,15 @@ namespace uni::http {
 
 enum class method : std::uint8_t { get, head, post, put, del, options, patch, trace, connect, other };
 
+namespace detail {
+// The methods' names, in the enum's order (a table: no switch code for each).
+inline constexpr std::string_view method_names[] = {"GET",     "HEAD",  "POST",  "PUT",    "DELETE",
+                                                    "OPTIONS", "PATCH", "TRACE", "CONNECT"};
+}  // namespace detail
+
 constexpr std::string_view to_string(method m) noexcept {
-  switch (m) {
-    case method::get: return "GET";
-    case method::head: return "HEAD";
-    case method::post: return "POST";
-    case method::put: return "PUT";
-    case method::del: return "DELETE";
-    case method::options: return "OPTIONS";
-    case method::patch: return "PATCH";
-    case method::trace: return "TRACE";
-    case method::connect: return "CONNECT";
-    case method::other: break;
-  }
-  return "?";
+  const auto i = static_cast<std::size_t>(m);
+  return i < std::size(detail::method_names) ? detail::method_names[i] : "?";
 }
 
 // ASCII case-insensitive equality (field names, tokens: RFC 9110 §5.1).
@@ -147,28 +142,8 @@ constexpr std::optional<std::uint64_t> parse_decimal(std::string_view s) noexcep
 
 namespace detail {
 constexpr http::method method_of(std::string_view m) noexcept {
-  switch (m.size()) {
-    case 3:
-      if (m == "GET") return method::get;
-      if (m == "PUT") return method::put;
-      break;
-    case 4:
-      if (m == "HEAD") return method::head;
-      if (m == "POST") return method::post;
-      break;
-    case 5:
-      if (m == "PATCH") return method::patch;
-      if (m == "TRACE") return method::trace;
-      break;
-    case 6:
-      if (m == "DELETE") return method::del;
-      break;
-    case 7:
-      if (m == "OPTIONS") return method::options;
-      if (m == "CONNECT") return method::connect;
-      break;
-    default: break;
-  }
+  for (std::size_t i = 0; i < std::size(method_names); ++i)
+    if (method_names[i] == m) return static_cast<http::method>(i);
   return method::other;
 }
 
@@ -194,6 +169,7 @@ constexpr bool valid_target(std::string_view t) noexcept {
 // Parses one complete head (request line through the empty line, CRLFs included)
 // into `r`. Returns 0, or the status code to answer with.
 constexpr int parse_head(std::string_view head, request& r, const limits& lim = {}) noexcept {
+  using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
   r.method = method::other;  // nothing of an earlier request survives a failure
   r.minor = 1;
   r.field_count = 0;
@@ -202,7 +178,7 @@ constexpr int parse_head(std::string_view head, request& r, const limits& lim = 
   r.expect_continue = false;
   r.host = {};
 
-  std::size_t eol = head.find("\r\n");
+  std::size_t eol = head.find("\r\n"sv);
   if (eol == std::string_view::npos) return 400;
   if (eol > lim.max_request_line) return 414;
   std::string_view line = head.substr(0, eol);
@@ -221,7 +197,7 @@ constexpr int parse_head(std::string_view head, request& r, const limits& lim = 
   r.target = line.substr(0, sp2);
   std::string_view version = line.substr(sp2 + 1);
   if (!detail::valid_target(r.target)) return 400;
-  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' || version[5] < '0' ||
+  if (version.size() != 8 || version.substr(0, 5) != "HTTP/"sv || version[6] != '.' || version[5] < '0' ||
       version[5] > '9' || version[7] < '0' || version[7] > '9')
     return 400;
   if (version[5] != '1') return 505;
@@ -230,11 +206,11 @@ constexpr int parse_head(std::string_view head, request& r, const limits& lim = 
   // absolute-form (§3.2.2): keep the path; authority-form only for CONNECT.
   std::string_view t = r.target;
   if (t.front() != '/') {
-    if (t == "*" && r.method == method::options) {
-    } else if (t.size() > 7 && (iequals(t.substr(0, 7), "http://") || (t.size() > 8 && iequals(t.substr(0, 8), "https://")))) {
+    if (t == "*"sv && r.method == method::options) {
+    } else if (t.size() > 7 && (iequals(t.substr(0, 7), "http://"sv) || (t.size() > 8 && iequals(t.substr(0, 8), "https://"sv)))) {
       t.remove_prefix(t[4] == ':' ? 7 : 8);
       const std::size_t slash = t.find('/');
-      t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
+      t = slash == std::string_view::npos ? "/"sv : t.substr(slash);
     } else if (r.method != method::connect) {
       return 400;
     }
@@ -247,7 +223,7 @@ constexpr int parse_head(std::string_view head, request& r, const limits& lim = 
   const std::size_t max_fields = lim.max_headers < r.fields_storage.size() ? lim.max_headers : r.fields_storage.size();
   bool have_length = false, have_te = false, have_host = false;
   while (true) {
-    eol = head.find("\r\n");
+    eol = head.find("\r\n"sv);
     if (eol == std::string_view::npos) return 400;  // the head must end with an empty line
     if (eol == 0) {
       head.remove_prefix(2);
@@ -264,23 +240,23 @@ constexpr int parse_head(std::string_view head, request& r, const limits& lim = 
     if (r.field_count == max_fields) return 431;
     r.fields_storage[r.field_count++] = f;
 
-    if (iequals(f.name, "content-length")) {
+    if (iequals(f.name, "content-length"sv)) {
       auto n = parse_decimal(f.value);
       if (!n || (have_length && *n != r.content_length)) return 400;
       have_length = true;
       r.content_length = *n;
-    } else if (iequals(f.name, "transfer-encoding")) {
+    } else if (iequals(f.name, "transfer-encoding"sv)) {
       // chunked must be the final coding (§6.3: else 400); it is the only
       // one implemented (§6.1: any other is 501).
-      if (have_te || !iequals(list_last(f.value), "chunked")) return 400;
-      if (!iequals(f.value, "chunked")) return 501;
+      if (have_te || !iequals(list_last(f.value), "chunked"sv)) return 400;
+      if (!iequals(f.value, "chunked"sv)) return 501;
       have_te = true;
-    } else if (iequals(f.name, "host")) {
+    } else if (iequals(f.name, "host"sv)) {
       if (have_host) return 400;
       have_host = true;
       r.host = f.value;
-    } else if (iequals(f.name, "expect")) {
-      if (!iequals(f.value, "100-continue")) return 417;
+    } else if (iequals(f.name, "expect"sv)) {
+      if (!iequals(f.value, "100-continue"sv)) return 417;
       r.expect_continue = true;
     }
   }
@@ -292,8 +268,8 @@ constexpr int parse_head(std::string_view head, request& r, const limits& lim = 
   else if (have_length && r.content_length > 0) r.framing = body_framing::length;
   if (r.content_length > lim.max_body) return 413;
 
-  const std::string_view conn = r.header("connection");
-  r.keep_alive = r.minor >= 1 ? !list_has(conn, "close") : list_has(conn, "keep-alive");
+  const std::string_view conn = r.header("connection"sv);
+  r.keep_alive = r.minor >= 1 ? !list_has(conn, "close"sv) : list_has(conn, "keep-alive"sv);
   return 0;
 }
 

@@ -124,15 +124,21 @@ task<int> serve_streams(Streams& streams, scheduler& sched, page_pool& pool, con
   }
 }
 
-// Serves HTTP on `port`; returns 1 only if it cannot listen.
+namespace detail {
+// A task that is done as soon as it starts (a plain function's early answer).
+inline task<int> exit_status(int status) { co_return status; }
+}  // namespace detail
+
+// Serves HTTP on `port`; returns 1 only if it cannot listen. (A plain function
+// returning the task it would await: a coroutine would be code of its own.)
 template <TcpTransport Stack>
 task<int> serve(Stack& stack, std::uint16_t port, const server_options& opt, server_counters& n) {
   auto listener = stack.tcp_listen(port);
   if (!listener) {
     log_error("http: cannot listen on port ", port, ": ", to_string(listener.err()));
-    co_return 1;
+    return detail::exit_status(1);
   }
-  co_return co_await serve(stack, std::move(*listener), opt, n);
+  return serve(stack, std::move(*listener), opt, n);
 }
 
 }  // namespace uni::http

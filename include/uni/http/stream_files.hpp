@@ -42,9 +42,12 @@ class stream_files {
   stream_files& operator=(const stream_files&) = delete;
 
   // file_source's entry: answers the request on `c` with the file at `path`.
-  static task<void> send(void* self, connection& c, std::string_view path) {
+  // (A result, always a success, so that the connection awaits it where it
+  // awaits its own answers: end_file has handled any error.)
+  static task<result<void>> send(void* self, connection& c, std::string_view path) {
     auto& f = *static_cast<stream_files*>(self);
     co_await c.end_file(co_await f.stream_to(c, path));
+    co_return result<void>{};
   }
 
  private:
