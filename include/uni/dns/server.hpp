@@ -118,13 +118,9 @@ class server {
   // The smallest answer buffer `answer` works with: a header, a question and OPT.
   static constexpr std::size_t min_buffer = 512;
 
-  explicit server(std::vector<zone> zones, server_options o = {}) : zones_(std::move(zones)), opts_(o) {
-    if (opts_.edns_payload < 512) opts_.edns_payload = 512;
-    if (opts_.memo_slots) {
-      if (opts_.memo_bytes == 0) opts_.memo_bytes = opts_.memo_slots * 192;
-      memo_ = memo_table(opts_.memo_slots, opts_.memo_bytes);
-      opts_.memo_slots = memo_.capacity();
-    }
+  explicit server(std::vector<zone> zones, server_options o = {})
+      : zones_(std::move(zones)), opts_(settled(o)), memo_(opts_.memo_slots, opts_.memo_bytes) {
+    opts_.memo_slots = memo_.capacity();
   }
 
   const server_stats& stats() const noexcept { return stats_; }
@@ -231,6 +227,13 @@ class server {
     const zone::node* node;  // the match, the wildcard, the cut, or the DNAME's owner
     std::size_t below = 0;   // dname: the bytes of the name asked that lie below that owner
   };
+
+  // The options as the server uses them: the payload size at least 512, the memo's bytes filled in.
+  static server_options settled(server_options o) noexcept {
+    if (o.edns_payload < 512) o.edns_payload = 512;
+    if (o.memo_slots && o.memo_bytes == 0) o.memo_bytes = o.memo_slots * 192;
+    return o;
+  }
 
   void count_rcode(const std::uint8_t* a) noexcept {
     const std::uint16_t f = wire::load_be16(a + 2);
