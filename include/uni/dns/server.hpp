@@ -133,39 +133,19 @@ class server {
   // over TCP up to 65535) and returns its length, or 0 for no answer.
   std::size_t answer(std::span<const std::uint8_t> query, std::span<std::uint8_t> out, transport via) noexcept {
     ++stats_.queries;
-    auto h = header::parse(query);
-    if (!h || h->is_response() || out.size() < min_buffer) {
+    message_reader in(query);
+    const auto parsed = in.read_header();
+    if (!parsed || parsed->is_response() || out.size() < min_buffer) {
       ++stats_.ignored;
       return 0;
     }
-    const std::uint16_t echoed = static_cast<std::uint16_t>(h->flags & (0x7800 | header::rd | header::cd));
-    if (h->op() != opcode::query) return error_answer(*h, echoed, rcode::notimp, out, stats_.notimp);
-    message_reader in(query);
-    (void)in.read_header();
-    if (h->qdcount != 1 || h->ancount != 0 || h->nscount != 0)
-      return error_answer(*h, echoed, rcode::formerr, out, stats_.formerr);
-    auto q = in.read_question();
-    if (!q) return error_answer(*h, echoed, rcode::formerr, out, stats_.formerr);
-    // The additional section: at most one OPT, owned by the root (RFC 6891 §6.1.1).
+    const header h = *parsed;
+    const std::uint16_t echoed = static_cast<std::uint16_t>(h.flags & (0x7800 | header::rd | header::cd));
+    if (h.op() != opcode::query) return error_answer(h, echoed, rcode::notimp, out);
     edns e;
-    for (std::uint16_t i = 0; i < h->arcount; ++i) {
-      auto rr = in.read_record();
-      if (!rr) return error_answer(*h, echoed, rcode::formerr, out, stats_.formerr);
-      if (rr->type != rr_type::opt) continue;  // TSIG and the like: not ours to check
-      if (e.present || !rr->owner.is_root()) return error_answer(*h, echoed, rcode::formerr, out, stats_.formerr);
-      e.present = true;
-      e.payload = std::max<std::uint16_t>(rr->rclass, 512);
-      e.version = static_cast<std::uint8_t>(rr->ttl >> 16);
-      e.dnssec_ok = (rr->ttl & 0x8000) != 0;
-      // Its options (RFC 6891 §6.1.2): code, length, data; one running past the end is FORMERR.
-      const auto opts = in.rdata(*rr);
-      for (std::size_t at = 0; at < opts.size();) {
-        if (opts.size() - at < 4 || opts.size() - at - 4 < wire::load_be16(opts.data() + at + 2))
-          return error_answer(*h, echoed, rcode::formerr, out, stats_.formerr);
-        if (wire::load_be16(opts.data() + at) == option_nsid) e.nsid = true;
-        at += 4u + wire::load_be16(opts.data() + at + 2);
-      }
-    }
+    const auto read = read_query(in, h, e);
+    if (!read) return error_answer(h, echoed, rcode::formerr, out);
+    const question& q = *read;
     std::size_t limit = via == transport::tcp ? std::min<std::size_t>(out.size(), 65535)
                         : e.present          ? std::min<std::size_t>(e.payload, opts_.edns_payload)
                                              : 512;
@@ -173,10 +153,10 @@ class server {
 
     // The memo table: everything the answer depends on is in the key.
     std::uint8_t key[max_name_length + 7];
-    const std::size_t qlen = q->qname.size();
-    for (std::size_t i = 0; i < qlen; ++i) key[i] = to_lower(q->qname.wire()[i]);
-    wire::store_be16(key + qlen, q->qtype);
-    wire::store_be16(key + qlen + 2, q->qclass);
+    const std::size_t qlen = q.qname.size();
+    for (std::size_t i = 0; i < qlen; ++i) key[i] = to_lower(q.qname.wire()[i]);
+    wire::store_be16(key + qlen, q.qtype);
+    wire::store_be16(key + qlen + 2, q.qclass);
     key[qlen + 4] = static_cast<std::uint8_t>((e.present ? 1 : 0) | (e.dnssec_ok ? 2 : 0) | (e.version ? 4 : 0) |
                                               (e.nsid ? 8 : 0));
     wire::store_be16(key + qlen + 5, static_cast<std::uint16_t>(limit));
@@ -189,17 +169,17 @@ class server {
         ++stats_.answers;
         std::uint8_t* a = out.data();
         std::memcpy(a, kept.data(), kept.size());
-        wire::store_be16(a, h->id);
+        wire::store_be16(a, h.id);
         const std::uint16_t f = wire::load_be16(a + 2);
         wire::store_be16(a + 2, static_cast<std::uint16_t>((f & ~(header::rd | header::cd)) |
-                                                           (h->flags & (header::rd | header::cd))));
-        std::memcpy(a + header_size, q->qname.wire().data(), qlen);
+                                                           (h.flags & (header::rd | header::cd))));
+        std::memcpy(a + header_size, q.qname.wire().data(), qlen);
         count_rcode(a);
         return kept.size();
       }
       ++stats_.memo_misses;
     }
-    const std::size_t n = build(*h, echoed, *q, e, out.first(limit));
+    const std::size_t n = build(h, echoed, q, e, out.first(limit));
     if (n) {
       ++stats_.answers;
       count_rcode(out.data());
@@ -249,10 +229,39 @@ class server {
     }
   }
 
+  // The question and EDNS of a query whose header `h` has been read; an error
+  // (FORMERR) when they are malformed, or when the header counts more than one
+  // question or any answer or authority record.
+  static result<question> read_query(message_reader& in, const header& h, edns& e) noexcept {
+    if (h.qdcount != 1 || h.ancount != 0 || h.nscount != 0) return fail(error::malformed);
+    auto q = in.read_question();
+    if (!q) return q;
+    // The additional section: at most one OPT, owned by the root (RFC 6891 §6.1.1).
+    for (std::uint16_t i = 0; i < h.arcount; ++i) {
+      const auto read_rr = in.read_record();
+      if (!read_rr) return fail(error::malformed);
+      const record_view& rr = *read_rr;
+      if (rr.type != rr_type::opt) continue;  // TSIG and the like: not ours to check
+      if (e.present || !rr.owner.is_root()) return fail(error::malformed);
+      e.present = true;
+      e.payload = std::max<std::uint16_t>(rr.rclass, 512);
+      e.version = static_cast<std::uint8_t>(rr.ttl >> 16);
+      e.dnssec_ok = (rr.ttl & 0x8000) != 0;
+      // Its options (RFC 6891 §6.1.2): code, length, data; one running past the end is FORMERR.
+      const auto opts = in.rdata(rr);
+      for (std::size_t at = 0; at < opts.size();) {
+        if (opts.size() - at < 4 || opts.size() - at - 4 < wire::load_be16(opts.data() + at + 2))
+          return fail(error::malformed);
+        if (wire::load_be16(opts.data() + at) == option_nsid) e.nsid = true;
+        at += 4u + wire::load_be16(opts.data() + at + 2);
+      }
+    }
+    return q;
+  }
+
   // A header-only answer (FORMERR, NOTIMP): the question may be what is wrong.
-  std::size_t error_answer(const header& q, std::uint16_t echoed, rcode rc, std::span<std::uint8_t> out,
-                           std::uint64_t& counter) noexcept {
-    ++counter;
+  std::size_t error_answer(const header& q, std::uint16_t echoed, rcode rc, std::span<std::uint8_t> out) noexcept {
+    ++(rc == rcode::notimp ? stats_.notimp : stats_.formerr);
     ++stats_.answers;
     header r;
     r.id = q.id;
