@@ -331,12 +331,13 @@ class server {
   // with, as NSD answers it; empty when it is not such a query or that text is off.
   std::span<const std::uint8_t> chaos_text(const question& q) const noexcept {
     if (q.qclass != rr_class::ch || (q.qtype != rr_type::txt && q.qtype != rr_type::any)) return {};
-    constexpr auto is = [](const name& n, std::string_view presentation) {
-      auto want = name::parse(presentation);
-      return want && n == *want;  // == ignores case
-    };
-    if (is(q.qname, "id.server.") || is(q.qname, "hostname.bind.")) return opts_.identity.bytes();
-    if (is(q.qname, "version.bind.") || is(q.qname, "version.server.")) return opts_.version.bytes();
+    static constexpr name_literal id_server("id.server.");
+    static constexpr name_literal hostname_bind("hostname.bind.");
+    static constexpr name_literal version_bind("version.bind.");
+    static constexpr name_literal version_server("version.server.");
+    const auto is = [&](std::span<const std::uint8_t> n) { return wire_equal(q.qname.wire(), n); };  // ignores case
+    if (is(id_server.wire()) || is(hostname_bind.wire())) return opts_.identity.bytes();
+    if (is(version_bind.wire()) || is(version_server.wire())) return opts_.version.bytes();
     return {};
   }
   static bool put_chaos_txt(message_writer& w, const question& q, std::span<const std::uint8_t> text) noexcept {
