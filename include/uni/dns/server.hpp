@@ -511,20 +511,7 @@ class server {
         case found_kind::wildcard: {
           const zone::node* n = f.node;
           const auto owner = current.wire();  // wildcard answers are owned by the name asked
-          if (q.qtype == rr_type::any) {
-            // RFC 8482 §4.2, as NSD answers ANY: one RRset (the first the zone
-            // file gave for the name) with its additional records, no authority.
-            const zone::rrset* first = nullptr;
-            for (const zone::rrset& s : n->sets(z))
-              if (!first || s.file_order < first->file_order) first = &s;
-            if (!first) return put_soa(w, z, c.ns);
-            if (!put_rrset(w, owner, z, *first, c.an)) return false;
-            extra.add(first->type, z, *first);
-            extra.answered[extra.answered_n++] = first;
-            (void)put_additional(w, z, extra, c.ar);
-            return true;
-          }
-          if (q.qtype != rr_type::cname) {
+          if (q.qtype != rr_type::cname && q.qtype != rr_type::any) {
             if (const zone::rrset* cn = n->find(z, rr_type::cname)) {
               if (loops(cn)) return true;
               if (!put_rrset(w, owner, z, *cn, c.an)) return false;
@@ -533,20 +520,23 @@ class server {
               continue;
             }
           }
-          bool any_data = false;
-          for (const zone::rrset& s : n->sets(z)) {
-            if (s.type != q.qtype) continue;
-            if (!put_rrset(w, owner, z, s, c.an)) return false;
-            extra.add(s.type, z, s);
-            if (extra.answered_n < max_additional_targets) extra.answered[extra.answered_n++] = &s;
-            any_data = true;
-          }
-          if (!any_data) return put_soa(w, z, c.ns);  // NODATA
+          // ANY (RFC 8482 §4.2, as NSD answers it): one RRset, the first the
+          // zone file gave for the name, with its additional records and no
+          // authority section.
+          const zone::rrset* s = nullptr;
+          if (q.qtype != rr_type::any) s = n->find(z, q.qtype);
+          else
+            for (const zone::rrset& each : n->sets(z))
+              if (!s || each.file_order < s->file_order) s = &each;
+          if (!s) return put_soa(w, z, c.ns);  // NODATA
+          if (!put_rrset(w, owner, z, *s, c.an)) return false;
+          extra.add(s->type, z, *s);
+          extra.answered[extra.answered_n++] = s;
           // The zone's NS in authority, unless the answer is that very RRset.
           // Optional: when it does not fit, no TC, and (as NSD) no additional.
           const zone::rrset* apex_ns = z.apex()->find(z, rr_type::ns);
           const bool answered_apex_ns = n == z.apex() && q.qtype == rr_type::ns;
-          if (opts_.authority_ns && apex_ns && !answered_apex_ns) {
+          if (q.qtype != rr_type::any && opts_.authority_ns && apex_ns && !answered_apex_ns) {
             if (!put_rrset(w, z.origin().wire(), z, *apex_ns, c.ns)) return true;
             extra.add(rr_type::ns, z, *apex_ns);
           }
