@@ -18,6 +18,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <uni/dns/message.hpp>
@@ -217,7 +218,12 @@ class zone {
   }
 
   zone() = default;
-  zone(zone&& o) noexcept { *this = std::move(o); }
+  // Member by member (a swap with an empty zone copied the 255-byte name three times); `o` is left without tables.
+  zone(zone&& o) noexcept
+      : origin_(o.origin_),
+        t_(std::exchange(o.t_, tables{})),  // no nodes: no apex
+        owned_(std::exchange(o.owned_, nullptr)),
+        release_(std::exchange(o.release_, nullptr)) {}
   zone& operator=(zone&& o) noexcept {
     std::swap(origin_, o.origin_);
     std::swap(t_, o.t_);
