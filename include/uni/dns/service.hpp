@@ -11,7 +11,9 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
+#include <utility>
 
 #include <uni/core/buffer.hpp>
 #include <uni/core/log.hpp>
@@ -32,43 +34,6 @@ struct service_counters {
   std::uint64_t udp_queries = 0, udp_no_pages = 0, udp_send_errors = 0;
   std::uint64_t tcp_connections = 0, tcp_queries = 0, tcp_failed = 0;
 };
-
-// Answers datagrams on `sock` until cancelled. Each answer is written into a
-// page of the pool and sent from there: no allocation, no copy of the query.
-template <UdpTransport Stack, UdpSocket Socket>
-task<void> serve_udp(Stack& stack, Socket& sock, server& srv, service_counters& n) {
-  std::array<std::uint8_t, page_size> scratch;  // for a query in several pieces
-  while (true) {
-    auto d = sock.try_receive();  // a busy server takes what is queued without a task
-    if (!d && d.err() == error::would_block) d = co_await sock.receive();
-    if (!d) {
-      if (d.err() == error::cancelled) co_return;
-      // No buffers right now: the datagram waits in its queue while the others run.
-      co_await stack.sched().sleep_for(std::chrono::milliseconds(1));
-      continue;
-    }
-    ++n.udp_queries;
-    std::span<const std::uint8_t> query;
-    if (d->payload.count() == 1) {
-      query = d->payload[0].bytes();
-    } else {
-      query = std::span<const std::uint8_t>(scratch.data(), d->payload.copy_to(scratch));
-    }
-    auto page = stack.pool().allocate();
-    if (!page) {
-      ++n.udp_no_pages;
-      continue;
-    }
-    const std::size_t size = srv.answer(query, page->bytes(), transport::udp);
-    // A span per query (uni/trace/), named by the query count: answering never suspends, so one event.
-    if constexpr (trace::traces<Stack>) trace::whole_span(static_cast<std::uint32_t>(n.udp_queries), "dns query");
-    if (size == 0) continue;
-    page->truncate(size);
-    auto sent = sock.try_send_to(d->source, *page);
-    if (!sent && sent.err() == error::would_block) sent = co_await sock.send_to(d->source, *page);
-    if (!sent) ++n.udp_send_errors;
-  }
-}
 
 // One TCP connection's queries and answers, apart from its I/O: the bytes read
 // go in, and every complete query (a two-byte length, then the message) comes
@@ -174,6 +139,41 @@ task<void> serve_tcp_connection(scheduler& sched, page_pool& pool, server& srv, 
   c.close();
 }
 
+namespace detail {
+// serve()'s TCP side: nothing for a stack without TCP.
+template <class Stack>
+struct tcp_side {
+  explicit tcp_side(Stack&) noexcept {}
+  bool start(Stack&, server&, std::uint16_t, service_counters&) noexcept { return true; }
+};
+// With TCP: a listener on the port and, beside the UDP loop, one task
+// accepting on it and one per connection. (Members end in reverse order: the
+// tasks first, the listener last.)
+template <TcpTransport Stack>
+struct tcp_side<Stack> {
+  std::optional<uni::detail::outcome_t<decltype(std::declval<Stack&>().tcp_listen(std::uint16_t{}))>> listener;
+  accept_counters accepts;
+  accept_supervisor<> sup;
+  join_handle<void> accepting;
+
+  explicit tcp_side(Stack& stack) : sup(stack.sched(), "dns", max_tcp_connections, when_full::wait, accepts) {}
+  // False (and logged) when the port cannot be listened on.
+  bool start(Stack& stack, server& srv, std::uint16_t port, service_counters& n) {
+    auto l = stack.tcp_listen(port);
+    if (!l) {
+      log_error("dns: cannot listen on tcp port ", port, ": ", to_string(l.err()));
+      return false;
+    }
+    listener.emplace(std::move(*l));
+    accepting = spawn(stack.sched(), sup.run(*listener, [&stack, &srv, &n](auto c, no_info&) {
+      ++n.tcp_connections;
+      return serve_tcp_connection(stack.sched(), stack.pool(), srv, std::move(c), n);
+    }));
+    return true;
+  }
+};
+}  // namespace detail
+
 // Serves `srv` on `port` (UDP, and TCP when the stack has it) until cancelled;
 // returns an exit status only if it cannot start.
 template <UdpTransport Stack>
@@ -183,7 +183,8 @@ task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
     log_error("dns: cannot bind udp port ", port, ": ", to_string(udp.err()));
     co_return 1;
   }
-  log_info("dns: serving ", srv.zones().size(), " zone(s) on udp ", udp->local());
+  auto& sock = *udp;
+  log_info("dns: serving ", srv.zones().size(), " zone(s) on udp ", sock.local());
   service_counters n;
   struct report {
     const service_counters& n;
@@ -198,24 +199,41 @@ task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
                n.tcp_failed, " tcp connections failed");
     }
   } r{n, srv};
-  if constexpr (TcpTransport<Stack>) {
-    auto listener = stack.tcp_listen(port);
-    if (!listener) {
-      log_error("dns: cannot listen on tcp port ", port, ": ", to_string(listener.err()));
-      co_return 1;
+  detail::tcp_side<Stack> tcp(stack);
+  if (!tcp.start(stack, srv, port, n)) co_return 1;
+  // The UDP side: datagrams answered here until cancelled. Each answer is
+  // written into a page of the pool and sent from there: no allocation, no
+  // copy of the query.
+  std::array<std::uint8_t, page_size> scratch;  // for a query in several pieces
+  while (true) {
+    auto d = sock.try_receive();  // a busy server takes what is queued without a task
+    if (!d && d.err() == error::would_block) d = co_await sock.receive();
+    if (!d) {
+      if (d.err() == error::cancelled) co_return 0;
+      // No buffers right now: the datagram waits in its queue while the others run.
+      co_await stack.sched().sleep_for(std::chrono::milliseconds(1));
+      continue;
     }
-    // The TCP side, beside the UDP loop: one task accepting, one per connection.
-    accept_counters accepts;
-    accept_supervisor<> sup(stack.sched(), "dns", max_tcp_connections, when_full::wait, accepts);
-    auto tcp = spawn(stack.sched(), sup.run(*listener, [&](auto c, no_info&) {
-      ++n.tcp_connections;
-      return serve_tcp_connection(stack.sched(), stack.pool(), srv, std::move(c), n);
-    }));
-    co_await serve_udp(stack, *udp, srv, n);
-  } else {
-    co_await serve_udp(stack, *udp, srv, n);
+    ++n.udp_queries;
+    const datagram& query = *d;
+    auto page = stack.pool().allocate();
+    if (!page) {
+      ++n.udp_no_pages;
+      continue;
+    }
+    view& answer = *page;
+    const std::size_t size = srv.answer(query.payload.count() == 1
+                                            ? query.payload[0].bytes()
+                                            : std::span(scratch.data(), query.payload.copy_to(scratch)),
+                                        answer.bytes(), transport::udp);
+    // A span per query (uni/trace/), named by the query count: answering never suspends, so one event.
+    if constexpr (trace::traces<Stack>) trace::whole_span(static_cast<std::uint32_t>(n.udp_queries), "dns query");
+    if (size == 0) continue;
+    answer.truncate(size);
+    auto sent = sock.try_send_to(query.source, answer);
+    if (!sent && sent.err() == error::would_block) sent = co_await sock.send_to(query.source, answer);
+    if (!sent) ++n.udp_send_errors;
   }
-  co_return 0;
 }
 
 }  // namespace uni::dns
