@@ -353,25 +353,17 @@ class server {
     return put_rrset(w, z.origin().wire(), z, *soa, count, minimum);
   }
 
-  // The name inside rdata that additional-section processing follows.
-  static std::span<const std::uint8_t> target_of(std::uint16_t type, std::span<const std::uint8_t> r) noexcept {
-    const std::size_t skip = type == rr_type::mx ? 2 : type == rr_type::srv ? 6 : 0;
-    return r.subspan(skip);  // a name fills the rest for NS, MX, SRV
-  }
-
   struct targets {
     std::span<const std::uint8_t> names[max_additional_targets];
     std::size_t n = 0;
-    // RRsets already in the answer: not repeated in additional (as NSD does).
-    const zone::rrset* answered[max_additional_targets];
-    std::size_t answered_n = 0;
-    bool in_answer(const zone::rrset* s) const noexcept {
-      return std::find(answered, answered + answered_n, s) != answered + answered_n;
-    }
-    void add(std::uint16_t type, const zone& z, const zone::rrset& s) noexcept {
-      if (type != rr_type::ns && type != rr_type::mx && type != rr_type::srv) return;
+    // The RRset the answer gives: not repeated in additional (as NSD does).
+    const zone::rrset* answered = nullptr;
+    // The names an NS, MX or SRV RRset points to.
+    void add(const zone& z, const zone::rrset& s) noexcept {
+      if (s.type != rr_type::ns && s.type != rr_type::mx && s.type != rr_type::srv) return;
       for (std::uint32_t i = 0; i < s.count && n < max_additional_targets; ++i) {
-        const auto t = target_of(type, z.rdata(s, i));
+        // The name fills the rdata after its fixed fields (MX's preference; SRV's priority, weight, port).
+        const auto t = z.rdata(s, i).subspan(layout_of(s.type).prefix);
         bool seen = false;
         for (std::size_t j = 0; j < n && !seen; ++j) seen = wire_equal(names[j], t);
         if (!seen) names[n++] = t;
@@ -390,7 +382,7 @@ class server {
       std::uint16_t added = 0;
       for (std::size_t i = 0; i < t.n; ++i)
         if (const zone::node* n = z.find(t.names[i]))
-          if (const zone::rrset* s = n->find(z, type); s && !t.in_answer(s))
+          if (const zone::rrset* s = n->find(z, type); s && s != t.answered)
             left_out |= !put_rrset(w, t.names[i], z, *s, added);
       count = static_cast<std::uint16_t>(count + added);
       if (left_out) return !(referral && type == rr_type::a && added == 0);
@@ -501,7 +493,7 @@ class server {
           if (hop == 0) aa = false;
           const zone::rrset* ns = f.node->find(z, rr_type::ns);
           if (!put_rrset(w, f.node->owner(z), z, *ns, c.ns)) return false;
-          extra.add(rr_type::ns, z, *ns);
+          extra.add(z, *ns);
           return put_additional(w, z, extra, c.ar, true);
         }
         case found_kind::nxdomain:
@@ -530,15 +522,15 @@ class server {
               if (!s || each.file_order < s->file_order) s = &each;
           if (!s) return put_soa(w, z, c.ns);  // NODATA
           if (!put_rrset(w, owner, z, *s, c.an)) return false;
-          extra.add(s->type, z, *s);
-          extra.answered[extra.answered_n++] = s;
+          extra.add(z, *s);
+          extra.answered = s;
           // The zone's NS in authority, unless the answer is that very RRset.
           // Optional: when it does not fit, no TC, and (as NSD) no additional.
           const zone::rrset* apex_ns = z.apex()->find(z, rr_type::ns);
           const bool answered_apex_ns = n == z.apex() && q.qtype == rr_type::ns;
           if (q.qtype != rr_type::any && opts_.authority_ns && apex_ns && !answered_apex_ns) {
             if (!put_rrset(w, z.origin().wire(), z, *apex_ns, c.ns)) return true;
-            extra.add(rr_type::ns, z, *apex_ns);
+            extra.add(z, *apex_ns);
           }
           (void)put_additional(w, z, extra, c.ar);
           return true;
