@@ -55,10 +55,16 @@ class tcp_exchange {
       open_ = false;
       return;
     }
-    // What is left is less than one whole query, and a read is at most a page.
+    // What is left is less than one whole query, and a read is at most a page
+    // (a stream's views are of pages): it fits. Were it not so, the connection ends.
     std::memmove(in_.get(), in_.get() + used_, end_ - used_);
     end_ -= used_;
     used_ = 0;
+    if (d->size() > in_capacity - end_) {
+      ++n_.tcp_failed;
+      open_ = false;
+      return;
+    }
     std::memcpy(in_.get() + end_, d->data(), d->size());
     end_ += d->size();
   }
