@@ -3,7 +3,7 @@
 // paper's Figure 10 sizes), queries for random existing names in random case,
 // with the memo table on and off; and the appliance's whole packet path without
 // a device: the same queries as Ethernet frames handed to a uni::Stack in pages
-// (as TapNetif does after its read), answered by dns::serve_udp (memoized), the
+// (as TapNetif does after its read), answered by dns::serve (memoized), the
 // answer frames counted by a device that drops them. That last figure is what
 // uni itself costs per query between the TAP read and write system calls.
 //   bench_dns_engine [--names 100,1000,10000] [--seconds S] [--only stack]
@@ -157,10 +157,7 @@ double run_stack(std::vector<zone> zones, const std::vector<std::vector<std::uin
   server_options memo;
   memo.memo_slots = 16384;
   server srv(std::move(zones), memo);
-  auto sock = stack.udp_bind(53);
-  if (!sock) std::abort();
-  service_counters counters;
-  auto service = uni::spawn(sched, serve_udp(stack, *sock, srv, counters));
+  auto service = uni::spawn(sched, serve(stack, srv, 53));
   std::vector<std::vector<std::uint8_t>> frames;
   for (const auto& q : qs) frames.push_back(query_frame(q));
   auto hand_over = [&](const std::vector<std::uint8_t>& f) {

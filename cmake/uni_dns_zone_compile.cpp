@@ -76,11 +76,11 @@ int main(int argc, char** argv) {
   const auto origin = z->origin().wire();
   put_array<std::uint8_t>(out, "std::uint8_t", "origin", origin, [&](std::uint8_t b) { std::fprintf(out, " %u,", b); });
   put_array<zone::node>(out, "zone::node", "nodes", t.nodes, [&](const zone::node& n) {
-    std::fprintf(out, " {%u, %u, %u, %u, %s, %s},", n.owner_at, n.owner_size, n.first, n.count,
+    std::fprintf(out, " {%u, %u, %u, %u, %s, %s},", n.owner_at, n.first, n.count, n.owner_size,
                  n.delegation ? "true" : "false", n.dname ? "true" : "false");
   });
   put_array<zone::rrset>(out, "zone::rrset", "rrsets", t.rrsets, [&](const zone::rrset& s) {
-    std::fprintf(out, " {%u, %u, %u, %u, %u},", s.type, s.ttl, s.first, s.count, s.file_order);
+    std::fprintf(out, " {%u, %u, %u, %u, %u},", s.type, s.count, s.ttl, s.first, s.file_order);
   });
   put_array<zone::record>(out, "zone::record", "records", t.records,
                           [&](const zone::record& r) { std::fprintf(out, " {%u, %u},", r.offset, r.length); });

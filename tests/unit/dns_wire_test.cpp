@@ -47,6 +47,15 @@ TEST_CASE("dns name: presentation form to wire (RFC 1035 §3.1, §5.1)") {
   CHECK(text("x\\000y.").to_string() == "x\\000y.");
 }
 
+TEST_CASE("dns name: a name literal is the wire form name::parse gives") {
+  static constexpr name_literal www("www.example.com.");
+  CHECK(bytes(www.wire().begin(), www.wire().end()) == wire_of(text("www.example.com.")));
+  static constexpr name_literal hostname("hostname.bind.");
+  CHECK(bytes(hostname.wire().begin(), hostname.wire().end()) == wire_of(text("hostname.bind.")));
+  static constexpr name_literal top("a.");
+  CHECK(bytes(top.wire().begin(), top.wire().end()) == b({1, 'a', 0}));
+}
+
 TEST_CASE("dns name: bad presentation forms are errors") {
   CHECK_FALSE(name::parse("a..b.").ok());           // empty label
   CHECK_FALSE(name::parse("").ok());

@@ -27,13 +27,9 @@ class memo_table {
   memo_table() = default;
   // Room for about `entries` answers (rounded up to whole sets, a power of two)
   // and `arena_bytes` of keys and answers; 0 entries: no table.
-  memo_table(std::size_t entries, std::size_t arena_bytes) {
-    if (entries == 0 || arena_bytes == 0) return;
-    std::size_t sets = 1;
-    while (sets * ways < entries) sets *= 2;
-    sets_.assign(sets, set{});
-    arena_.assign(std::min<std::size_t>(arena_bytes, UINT32_MAX), 0);
-  }
+  memo_table(std::size_t entries, std::size_t arena_bytes)
+      : sets_(entries && arena_bytes ? sets_for(entries) : 0),
+        arena_(entries && arena_bytes ? std::min<std::size_t>(arena_bytes, UINT32_MAX) : 0) {}
 
   bool enabled() const noexcept { return !sets_.empty(); }
   std::size_t capacity() const noexcept { return sets_.size() * ways; }
@@ -83,6 +79,11 @@ class memo_table {
   };
   static_assert(sizeof(set) == 64, "a set is one cache line");
 
+  static std::size_t sets_for(std::size_t entries) noexcept {
+    std::size_t sets = 1;
+    while (sets * ways < entries) sets *= 2;
+    return sets;
+  }
   static std::size_t load16(const std::uint8_t* p) noexcept { return std::size_t{p[0]} | std::size_t{p[1]} << 8; }
   static void store16(std::uint8_t* p, std::size_t v) noexcept {
     p[0] = static_cast<std::uint8_t>(v);

@@ -45,6 +45,34 @@ constexpr std::uint32_t wire_hash(std::span<const std::uint8_t> w) noexcept {
   return h;
 }
 
+// An absolute name written as a literal ("id.server."), put in wire form at
+// compile time: plain labels, no escapes. For names the code itself knows,
+// without name::parse at run time.
+template <std::size_t N>
+struct name_literal {
+  static_assert(N >= 2 && N <= max_name_length, "a name literal ends with its dot");
+  std::uint8_t bytes[N]{};  // the text's N - 1 characters and the root's zero
+
+  consteval name_literal(const char (&text)[N]) {
+    if (text[N - 2] != '.') not_a_name();
+    std::size_t length_at = 0;  // where the current label's length goes
+    for (std::size_t i = 0; i + 1 < N; ++i) {
+      if (text[i] != '.') {
+        bytes[i + 1] = static_cast<std::uint8_t>(text[i]);
+        continue;
+      }
+      if (i == length_at || i - length_at > max_label_length) not_a_name();  // an empty or too long label
+      bytes[length_at] = static_cast<std::uint8_t>(i - length_at);
+      length_at = i + 1;
+    }
+  }
+  constexpr std::span<const std::uint8_t> wire() const noexcept { return {bytes, N}; }
+
+ private:
+  // Not constexpr: a literal that reaches it does not compile.
+  static void not_a_name() noexcept {}
+};
+
 class name {
  public:
   constexpr name() noexcept { bytes_[0] = 0; }  // the root

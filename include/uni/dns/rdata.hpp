@@ -28,19 +28,21 @@ struct rdata_layout {
   std::uint8_t fixed = 0;
 };
 
+// The types with names or a fixed length; every other type's rdata is opaque.
+struct typed_layout {
+  std::uint16_t type;
+  rdata_layout layout;
+};
+inline constexpr typed_layout known_layouts[] = {
+    {rr_type::a, {0, 0, 0, false, 4}},    {rr_type::aaaa, {0, 0, 0, false, 16}}, {rr_type::ns, {0, 1, 0, true, 0}},
+    {rr_type::cname, {0, 1, 0, true, 0}}, {rr_type::ptr, {0, 1, 0, true, 0}},    {rr_type::dname, {0, 1, 0, false, 0}},
+    {rr_type::soa, {0, 2, 20, true, 0}},  {rr_type::mx, {2, 1, 0, true, 0}},     {rr_type::srv, {6, 1, 0, false, 0}},
+};
+
 constexpr rdata_layout layout_of(std::uint16_t type) noexcept {
-  switch (type) {
-    case rr_type::a: return {0, 0, 0, false, 4};
-    case rr_type::aaaa: return {0, 0, 0, false, 16};
-    case rr_type::ns:
-    case rr_type::cname:
-    case rr_type::ptr: return {0, 1, 0, true, 0};
-    case rr_type::dname: return {0, 1, 0, false, 0};
-    case rr_type::soa: return {0, 2, 20, true, 0};
-    case rr_type::mx: return {2, 1, 0, true, 0};
-    case rr_type::srv: return {6, 1, 0, false, 0};
-    default: return {};
-  }
+  for (const typed_layout& k : known_layouts)
+    if (k.type == type) return k.layout;
+  return {};
 }
 constexpr bool has_names(std::uint16_t type) noexcept { return layout_of(type).names > 0; }
 

@@ -118,13 +118,9 @@ class server {
   // The smallest answer buffer `answer` works with: a header, a question and OPT.
   static constexpr std::size_t min_buffer = 512;
 
-  explicit server(std::vector<zone> zones, server_options o = {}) : zones_(std::move(zones)), opts_(o) {
-    if (opts_.edns_payload < 512) opts_.edns_payload = 512;
-    if (opts_.memo_slots) {
-      if (opts_.memo_bytes == 0) opts_.memo_bytes = opts_.memo_slots * 192;
-      memo_ = memo_table(opts_.memo_slots, opts_.memo_bytes);
-      opts_.memo_slots = memo_.capacity();
-    }
+  explicit server(std::vector<zone> zones, server_options o = {})
+      : zones_(std::move(zones)), opts_(settled(o)), memo_(opts_.memo_slots, opts_.memo_bytes) {
+    opts_.memo_slots = memo_.capacity();
   }
 
   const server_stats& stats() const noexcept { return stats_; }
@@ -137,39 +133,19 @@ class server {
   // over TCP up to 65535) and returns its length, or 0 for no answer.
   std::size_t answer(std::span<const std::uint8_t> query, std::span<std::uint8_t> out, transport via) noexcept {
     ++stats_.queries;
-    auto h = header::parse(query);
-    if (!h || h->is_response() || out.size() < min_buffer) {
+    message_reader in(query);
+    const auto parsed = in.read_header();
+    if (!parsed || parsed->is_response() || out.size() < min_buffer) {
       ++stats_.ignored;
       return 0;
     }
-    const std::uint16_t echoed = static_cast<std::uint16_t>(h->flags & (0x7800 | header::rd | header::cd));
-    if (h->op() != opcode::query) return error_answer(*h, echoed, rcode::notimp, out, stats_.notimp);
-    message_reader in(query);
-    (void)in.read_header();
-    if (h->qdcount != 1 || h->ancount != 0 || h->nscount != 0)
-      return error_answer(*h, echoed, rcode::formerr, out, stats_.formerr);
-    auto q = in.read_question();
-    if (!q) return error_answer(*h, echoed, rcode::formerr, out, stats_.formerr);
-    // The additional section: at most one OPT, owned by the root (RFC 6891 §6.1.1).
+    const header h = *parsed;
+    const std::uint16_t echoed = static_cast<std::uint16_t>(h.flags & (0x7800 | header::rd | header::cd));
+    if (h.op() != opcode::query) return error_answer(h, echoed, rcode::notimp, out);
     edns e;
-    for (std::uint16_t i = 0; i < h->arcount; ++i) {
-      auto rr = in.read_record();
-      if (!rr) return error_answer(*h, echoed, rcode::formerr, out, stats_.formerr);
-      if (rr->type != rr_type::opt) continue;  // TSIG and the like: not ours to check
-      if (e.present || !rr->owner.is_root()) return error_answer(*h, echoed, rcode::formerr, out, stats_.formerr);
-      e.present = true;
-      e.payload = std::max<std::uint16_t>(rr->rclass, 512);
-      e.version = static_cast<std::uint8_t>(rr->ttl >> 16);
-      e.dnssec_ok = (rr->ttl & 0x8000) != 0;
-      // Its options (RFC 6891 §6.1.2): code, length, data; one running past the end is FORMERR.
-      const auto opts = in.rdata(*rr);
-      for (std::size_t at = 0; at < opts.size();) {
-        if (opts.size() - at < 4 || opts.size() - at - 4 < wire::load_be16(opts.data() + at + 2))
-          return error_answer(*h, echoed, rcode::formerr, out, stats_.formerr);
-        if (wire::load_be16(opts.data() + at) == option_nsid) e.nsid = true;
-        at += 4u + wire::load_be16(opts.data() + at + 2);
-      }
-    }
+    const auto read = read_query(in, h, e);
+    if (!read) return error_answer(h, echoed, rcode::formerr, out);
+    const question& q = *read;
     std::size_t limit = via == transport::tcp ? std::min<std::size_t>(out.size(), 65535)
                         : e.present          ? std::min<std::size_t>(e.payload, opts_.edns_payload)
                                              : 512;
@@ -177,10 +153,10 @@ class server {
 
     // The memo table: everything the answer depends on is in the key.
     std::uint8_t key[max_name_length + 7];
-    const std::size_t qlen = q->qname.size();
-    for (std::size_t i = 0; i < qlen; ++i) key[i] = to_lower(q->qname.wire()[i]);
-    wire::store_be16(key + qlen, q->qtype);
-    wire::store_be16(key + qlen + 2, q->qclass);
+    const std::size_t qlen = q.qname.size();
+    for (std::size_t i = 0; i < qlen; ++i) key[i] = to_lower(q.qname.wire()[i]);
+    wire::store_be16(key + qlen, q.qtype);
+    wire::store_be16(key + qlen + 2, q.qclass);
     key[qlen + 4] = static_cast<std::uint8_t>((e.present ? 1 : 0) | (e.dnssec_ok ? 2 : 0) | (e.version ? 4 : 0) |
                                               (e.nsid ? 8 : 0));
     wire::store_be16(key + qlen + 5, static_cast<std::uint16_t>(limit));
@@ -193,17 +169,17 @@ class server {
         ++stats_.answers;
         std::uint8_t* a = out.data();
         std::memcpy(a, kept.data(), kept.size());
-        wire::store_be16(a, h->id);
+        wire::store_be16(a, h.id);
         const std::uint16_t f = wire::load_be16(a + 2);
         wire::store_be16(a + 2, static_cast<std::uint16_t>((f & ~(header::rd | header::cd)) |
-                                                           (h->flags & (header::rd | header::cd))));
-        std::memcpy(a + header_size, q->qname.wire().data(), qlen);
+                                                           (h.flags & (header::rd | header::cd))));
+        std::memcpy(a + header_size, q.qname.wire().data(), qlen);
         count_rcode(a);
         return kept.size();
       }
       ++stats_.memo_misses;
     }
-    const std::size_t n = build(*h, echoed, *q, e, out.first(limit));
+    const std::size_t n = build(h, echoed, q, e, out.first(limit));
     if (n) {
       ++stats_.answers;
       count_rcode(out.data());
@@ -232,6 +208,13 @@ class server {
     std::size_t below = 0;   // dname: the bytes of the name asked that lie below that owner
   };
 
+  // The options as the server uses them: the payload size at least 512, the memo's bytes filled in.
+  static server_options settled(server_options o) noexcept {
+    if (o.edns_payload < 512) o.edns_payload = 512;
+    if (o.memo_slots && o.memo_bytes == 0) o.memo_bytes = o.memo_slots * 192;
+    return o;
+  }
+
   void count_rcode(const std::uint8_t* a) noexcept {
     const std::uint16_t f = wire::load_be16(a + 2);
     switch (static_cast<rcode>(f & 0xF)) {
@@ -246,10 +229,39 @@ class server {
     }
   }
 
+  // The question and EDNS of a query whose header `h` has been read; an error
+  // (FORMERR) when they are malformed, or when the header counts more than one
+  // question or any answer or authority record.
+  static result<question> read_query(message_reader& in, const header& h, edns& e) noexcept {
+    if (h.qdcount != 1 || h.ancount != 0 || h.nscount != 0) return fail(error::malformed);
+    auto q = in.read_question();
+    if (!q) return q;
+    // The additional section: at most one OPT, owned by the root (RFC 6891 §6.1.1).
+    for (std::uint16_t i = 0; i < h.arcount; ++i) {
+      const auto read_rr = in.read_record();
+      if (!read_rr) return fail(error::malformed);
+      const record_view& rr = *read_rr;
+      if (rr.type != rr_type::opt) continue;  // TSIG and the like: not ours to check
+      if (e.present || !rr.owner.is_root()) return fail(error::malformed);
+      e.present = true;
+      e.payload = std::max<std::uint16_t>(rr.rclass, 512);
+      e.version = static_cast<std::uint8_t>(rr.ttl >> 16);
+      e.dnssec_ok = (rr.ttl & 0x8000) != 0;
+      // Its options (RFC 6891 §6.1.2): code, length, data; one running past the end is FORMERR.
+      const auto opts = in.rdata(rr);
+      for (std::size_t at = 0; at < opts.size();) {
+        if (opts.size() - at < 4 || opts.size() - at - 4 < wire::load_be16(opts.data() + at + 2))
+          return fail(error::malformed);
+        if (wire::load_be16(opts.data() + at) == option_nsid) e.nsid = true;
+        at += 4u + wire::load_be16(opts.data() + at + 2);
+      }
+    }
+    return q;
+  }
+
   // A header-only answer (FORMERR, NOTIMP): the question may be what is wrong.
-  std::size_t error_answer(const header& q, std::uint16_t echoed, rcode rc, std::span<std::uint8_t> out,
-                           std::uint64_t& counter) noexcept {
-    ++counter;
+  std::size_t error_answer(const header& q, std::uint16_t echoed, rcode rc, std::span<std::uint8_t> out) noexcept {
+    ++(rc == rcode::notimp ? stats_.notimp : stats_.formerr);
     ++stats_.answers;
     header r;
     r.id = q.id;
@@ -319,12 +331,13 @@ class server {
   // with, as NSD answers it; empty when it is not such a query or that text is off.
   std::span<const std::uint8_t> chaos_text(const question& q) const noexcept {
     if (q.qclass != rr_class::ch || (q.qtype != rr_type::txt && q.qtype != rr_type::any)) return {};
-    constexpr auto is = [](const name& n, std::string_view presentation) {
-      auto want = name::parse(presentation);
-      return want && n == *want;  // == ignores case
-    };
-    if (is(q.qname, "id.server.") || is(q.qname, "hostname.bind.")) return opts_.identity.bytes();
-    if (is(q.qname, "version.bind.") || is(q.qname, "version.server.")) return opts_.version.bytes();
+    static constexpr name_literal id_server("id.server.");
+    static constexpr name_literal hostname_bind("hostname.bind.");
+    static constexpr name_literal version_bind("version.bind.");
+    static constexpr name_literal version_server("version.server.");
+    const auto is = [&](std::span<const std::uint8_t> n) { return wire_equal(q.qname.wire(), n); };  // ignores case
+    if (is(id_server.wire()) || is(hostname_bind.wire())) return opts_.identity.bytes();
+    if (is(version_bind.wire()) || is(version_server.wire())) return opts_.version.bytes();
     return {};
   }
   static bool put_chaos_txt(message_writer& w, const question& q, std::span<const std::uint8_t> text) noexcept {
@@ -340,25 +353,17 @@ class server {
     return put_rrset(w, z.origin().wire(), z, *soa, count, minimum);
   }
 
-  // The name inside rdata that additional-section processing follows.
-  static std::span<const std::uint8_t> target_of(std::uint16_t type, std::span<const std::uint8_t> r) noexcept {
-    const std::size_t skip = type == rr_type::mx ? 2 : type == rr_type::srv ? 6 : 0;
-    return r.subspan(skip);  // a name fills the rest for NS, MX, SRV
-  }
-
   struct targets {
     std::span<const std::uint8_t> names[max_additional_targets];
     std::size_t n = 0;
-    // RRsets already in the answer: not repeated in additional (as NSD does).
-    const zone::rrset* answered[max_additional_targets];
-    std::size_t answered_n = 0;
-    bool in_answer(const zone::rrset* s) const noexcept {
-      return std::find(answered, answered + answered_n, s) != answered + answered_n;
-    }
-    void add(std::uint16_t type, const zone& z, const zone::rrset& s) noexcept {
-      if (type != rr_type::ns && type != rr_type::mx && type != rr_type::srv) return;
+    // The RRset the answer gives: not repeated in additional (as NSD does).
+    const zone::rrset* answered = nullptr;
+    // The names an NS, MX or SRV RRset points to.
+    void add(const zone& z, const zone::rrset& s) noexcept {
+      if (s.type != rr_type::ns && s.type != rr_type::mx && s.type != rr_type::srv) return;
       for (std::uint32_t i = 0; i < s.count && n < max_additional_targets; ++i) {
-        const auto t = target_of(type, z.rdata(s, i));
+        // The name fills the rdata after its fixed fields (MX's preference; SRV's priority, weight, port).
+        const auto t = z.rdata(s, i).subspan(layout_of(s.type).prefix);
         bool seen = false;
         for (std::size_t j = 0; j < n && !seen; ++j) seen = wire_equal(names[j], t);
         if (!seen) names[n++] = t;
@@ -377,7 +382,7 @@ class server {
       std::uint16_t added = 0;
       for (std::size_t i = 0; i < t.n; ++i)
         if (const zone::node* n = z.find(t.names[i]))
-          if (const zone::rrset* s = n->find(z, type); s && !t.in_answer(s))
+          if (const zone::rrset* s = n->find(z, type); s && s != t.answered)
             left_out |= !put_rrset(w, t.names[i], z, *s, added);
       count = static_cast<std::uint16_t>(count + added);
       if (left_out) return !(referral && type == rr_type::a && added == 0);
@@ -488,7 +493,7 @@ class server {
           if (hop == 0) aa = false;
           const zone::rrset* ns = f.node->find(z, rr_type::ns);
           if (!put_rrset(w, f.node->owner(z), z, *ns, c.ns)) return false;
-          extra.add(rr_type::ns, z, *ns);
+          extra.add(z, *ns);
           return put_additional(w, z, extra, c.ar, true);
         }
         case found_kind::nxdomain:
@@ -498,20 +503,7 @@ class server {
         case found_kind::wildcard: {
           const zone::node* n = f.node;
           const auto owner = current.wire();  // wildcard answers are owned by the name asked
-          if (q.qtype == rr_type::any) {
-            // RFC 8482 §4.2, as NSD answers ANY: one RRset (the first the zone
-            // file gave for the name) with its additional records, no authority.
-            const zone::rrset* first = nullptr;
-            for (const zone::rrset& s : n->sets(z))
-              if (!first || s.file_order < first->file_order) first = &s;
-            if (!first) return put_soa(w, z, c.ns);
-            if (!put_rrset(w, owner, z, *first, c.an)) return false;
-            extra.add(first->type, z, *first);
-            extra.answered[extra.answered_n++] = first;
-            (void)put_additional(w, z, extra, c.ar);
-            return true;
-          }
-          if (q.qtype != rr_type::cname) {
+          if (q.qtype != rr_type::cname && q.qtype != rr_type::any) {
             if (const zone::rrset* cn = n->find(z, rr_type::cname)) {
               if (loops(cn)) return true;
               if (!put_rrset(w, owner, z, *cn, c.an)) return false;
@@ -520,22 +512,25 @@ class server {
               continue;
             }
           }
-          bool any_data = false;
-          for (const zone::rrset& s : n->sets(z)) {
-            if (s.type != q.qtype) continue;
-            if (!put_rrset(w, owner, z, s, c.an)) return false;
-            extra.add(s.type, z, s);
-            if (extra.answered_n < max_additional_targets) extra.answered[extra.answered_n++] = &s;
-            any_data = true;
-          }
-          if (!any_data) return put_soa(w, z, c.ns);  // NODATA
+          // ANY (RFC 8482 §4.2, as NSD answers it): one RRset, the first the
+          // zone file gave for the name, with its additional records and no
+          // authority section.
+          const zone::rrset* s = nullptr;
+          if (q.qtype != rr_type::any) s = n->find(z, q.qtype);
+          else
+            for (const zone::rrset& each : n->sets(z))
+              if (!s || each.file_order < s->file_order) s = &each;
+          if (!s) return put_soa(w, z, c.ns);  // NODATA
+          if (!put_rrset(w, owner, z, *s, c.an)) return false;
+          extra.add(z, *s);
+          extra.answered = s;
           // The zone's NS in authority, unless the answer is that very RRset.
           // Optional: when it does not fit, no TC, and (as NSD) no additional.
           const zone::rrset* apex_ns = z.apex()->find(z, rr_type::ns);
           const bool answered_apex_ns = n == z.apex() && q.qtype == rr_type::ns;
-          if (opts_.authority_ns && apex_ns && !answered_apex_ns) {
+          if (q.qtype != rr_type::any && opts_.authority_ns && apex_ns && !answered_apex_ns) {
             if (!put_rrset(w, z.origin().wire(), z, *apex_ns, c.ns)) return true;
-            extra.add(rr_type::ns, z, *apex_ns);
+            extra.add(z, *apex_ns);
           }
           (void)put_additional(w, z, extra, c.ar);
           return true;

@@ -10,8 +10,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <span>
-#include <vector>
+#include <utility>
 
 #include <uni/core/buffer.hpp>
 #include <uni/core/log.hpp>
@@ -33,116 +35,150 @@ struct service_counters {
   std::uint64_t tcp_connections = 0, tcp_queries = 0, tcp_failed = 0;
 };
 
-// Answers datagrams on `sock` until cancelled. Each answer is written into a
-// page of the pool and sent from there: no allocation, no copy of the query.
-template <UdpTransport Stack, UdpSocket Socket>
-task<void> serve_udp(Stack& stack, Socket& sock, server& srv, service_counters& n) {
-  std::array<std::uint8_t, page_size> scratch;  // for a query in several pieces
-  while (true) {
-    auto d = sock.try_receive();  // a busy server takes what is queued without a task
-    if (!d && d.err() == error::would_block) d = co_await sock.receive();
-    if (!d) {
-      if (d.err() == error::cancelled) co_return;
-      // No buffers right now: the datagram waits in its queue while the others run.
-      co_await stack.sched().sleep_for(std::chrono::milliseconds(1));
-      continue;
-    }
-    ++n.udp_queries;
-    std::span<const std::uint8_t> query;
-    if (d->payload.count() == 1) {
-      query = d->payload[0].bytes();
-    } else {
-      query = std::span<const std::uint8_t>(scratch.data(), d->payload.copy_to(scratch));
-    }
-    auto page = stack.pool().allocate();
-    if (!page) {
-      ++n.udp_no_pages;
-      continue;
-    }
-    const std::size_t size = srv.answer(query, page->bytes(), transport::udp);
-    // A span per query (uni/trace/), named by the query count: answering never suspends, so one event.
-    if constexpr (trace::traces<Stack>) trace::whole_span(static_cast<std::uint32_t>(n.udp_queries), "dns query");
-    if (size == 0) continue;
-    page->truncate(size);
-    auto sent = sock.try_send_to(d->source, *page);
-    if (!sent && sent.err() == error::would_block) sent = co_await sock.send_to(d->source, *page);
-    if (!sent) ++n.udp_send_errors;
-  }
-}
+// One TCP connection's queries and answers, apart from its I/O: the bytes read
+// go in, and every complete query (a two-byte length, then the message) comes
+// out answered, in pages ready to write. Not a template: every stream type
+// shares it, and the connection's coroutine only reads and writes.
+class tcp_exchange {
+ public:
+  tcp_exchange(page_pool& pool, server& srv, service_counters& n)
+      : pool_(pool), srv_(srv), n_(n), in_(new std::uint8_t[in_capacity + out_capacity]) {}
 
-// One TCP connection: length-prefixed queries in, answers out in order.
-template <TcpStream Stream>
-task<void> serve_tcp_connection(scheduler& sched, page_pool& pool, server& srv, Stream c, service_counters& n) {
-  std::vector<std::uint8_t> in;  // per connection, at accept: not on the UDP path
-  std::vector<std::uint8_t> out(2 + 65535);
-  in.reserve(2 + 65535);
-  bool ok = true;
-  while (ok) {
-    auto d = co_await with_timeout(sched, tcp_idle_timeout, c.read());
+  // False once the connection is over: the peer ended it, it sat idle too
+  // long, or a read, a page or a write failed (counted in tcp_failed).
+  bool open() const noexcept { return open_; }
+
+  // Takes what a read gave.
+  void read(const result<view>& d) noexcept {
     if (!d || d->empty()) {
-      if (!d && d.err() != error::timed_out) ++n.tcp_failed;
-      break;
+      if (!d && d.err() != error::timed_out) ++n_.tcp_failed;
+      open_ = false;
+      return;
     }
-    in.insert(in.end(), d->data(), d->data() + d->size());
-    std::size_t used = 0;
-    while (ok && in.size() - used >= 2) {
-      const std::size_t len = wire::load_be16(in.data() + used);
-      if (in.size() - used < 2 + len) break;
-      ++n.tcp_queries;
+    // What is left is less than one whole query, and a read is at most a page
+    // (a stream's views are of pages): it fits. Were it not so, the connection ends.
+    std::memmove(in_.get(), in_.get() + used_, end_ - used_);
+    end_ -= used_;
+    used_ = 0;
+    if (d->size() > in_capacity - end_) {
+      ++n_.tcp_failed;
+      open_ = false;
+      return;
+    }
+    std::memcpy(in_.get() + end_, d->data(), d->size());
+    end_ += d->size();
+  }
+
+  // The answer to the next complete query, length first, copied into pages (at
+  // most 17 for 64 KiB); empty when every query read so far is answered.
+  std::span<const view> next_answer() noexcept {
+    std::uint8_t* const out = in_.get() + in_capacity;
+    while (open_ && end_ - used_ >= 2) {
+      const std::size_t len = wire::load_be16(in_.get() + used_);
+      if (end_ - used_ < 2 + len) break;
+      ++n_.tcp_queries;
       // A span per query (uni/trace/), from its answer until the answer is written: it may wait for the peer.
-      [[maybe_unused]] std::uint32_t span = 0;
-      if constexpr (trace::compiled) span = trace::begin_span("dns tcp query");
-      const auto answered = [&] {
-        if constexpr (trace::compiled) trace::end_span(span, "dns tcp query");
-      };
-      const std::size_t size =
-          srv.answer(std::span<const std::uint8_t>(in.data() + used + 2, len), std::span(out).subspan(2), transport::tcp);
-      used += 2 + len;
+      if constexpr (trace::compiled) span_ = trace::begin_span("dns tcp query");
+      const std::size_t size = srv_.answer({in_.get() + used_ + 2, len}, {out + 2, 65535}, transport::tcp);
+      used_ += 2 + len;
       if (size == 0) {
         answered();
         continue;
       }
-      wire::store_be16(out.data(), static_cast<std::uint16_t>(size));
-      // The answer, copied into pages (at most 17 for 64 KiB), written at once.
-      std::array<view, (2 + 65535 + page_size - 1) / page_size> pages;
+      wire::store_be16(out, static_cast<std::uint16_t>(size));
       std::size_t count = 0;
       for (std::size_t at = 0; at < size + 2; at += page_size) {
-        auto p = pool.allocate();
+        auto p = pool_.allocate();
         if (!p) {
-          ok = false;
-          break;
+          answered();
+          ++n_.tcp_failed;
+          open_ = false;
+          return {};
         }
         const std::size_t k = std::min(page_size, size + 2 - at);
-        std::memcpy(p->data(), out.data() + at, k);
+        std::memcpy(p->data(), out + at, k);
         p->truncate(k);
-        pages[count++] = std::move(*p);
+        pages_[count++] = std::move(*p);
       }
-      if (!ok) {
-        answered();
-        ++n.tcp_failed;
-        break;
-      }
-      auto w = co_await c.write(std::span<const view>(pages.data(), count));
-      answered();
-      if (!w) {
-        ++n.tcp_failed;
-        ok = false;
-      }
+      return {pages_.data(), count};
     }
-    in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(used));
+    return {};
+  }
+
+  // Takes how the write of next_answer()'s pages went, and lets them go.
+  void wrote(const result<void>& w) noexcept {
+    answered();
+    for (view& p : pages_) p = view{};
+    if (!w) {
+      ++n_.tcp_failed;
+      open_ = false;
+    }
+  }
+
+ private:
+  static constexpr std::size_t in_capacity = 2 + 65535 + page_size;
+  static constexpr std::size_t out_capacity = 2 + 65535;
+
+  void answered() noexcept {
+    if constexpr (trace::compiled) trace::end_span(span_, "dns tcp query");
+  }
+
+  page_pool& pool_;
+  server& srv_;
+  service_counters& n_;
+  std::unique_ptr<std::uint8_t[]> in_;  // the bytes read, then room for one answer
+  std::size_t used_ = 0, end_ = 0;  // in_[used_, end_): read, not yet answered
+  std::array<view, (out_capacity + page_size - 1) / page_size> pages_;
+  [[maybe_unused]] std::uint32_t span_ = 0;
+  bool open_ = true;
+};
+
+// One TCP connection: length-prefixed queries in, answers out in order, until
+// the peer ends it or it sits idle for tcp_idle_timeout.
+template <TcpStream Stream>
+task<void> serve_tcp_connection(scheduler& sched, page_pool& pool, server& srv, Stream c, service_counters& n) {
+  for (tcp_exchange x(pool, srv, n); x.open();) {
+    auto reading = spawn(sched, c.read());  // cancelled when it times out, as it goes out of scope
+    x.read(co_await reading.join_until(sched.now() + tcp_idle_timeout));
+    for (auto answer = x.next_answer(); !answer.empty(); answer = x.next_answer()) x.wrote(co_await c.write(answer));
   }
   c.close();
 }
 
-template <TcpTransport Stack, TcpListener Listener>
-task<void> serve_tcp(Stack& stack, Listener& listener, server& srv, service_counters& n) {
+namespace detail {
+// serve()'s TCP side: nothing for a stack without TCP.
+template <class Stack>
+struct tcp_side {
+  explicit tcp_side(Stack&) noexcept {}
+  bool start(Stack&, server&, std::uint16_t, service_counters&) noexcept { return true; }
+};
+// With TCP: a listener on the port and, beside the UDP loop, one task
+// accepting on it and one per connection. (Members end in reverse order: the
+// tasks first, the listener last.)
+template <TcpTransport Stack>
+struct tcp_side<Stack> {
+  std::optional<uni::detail::outcome_t<decltype(std::declval<Stack&>().tcp_listen(std::uint16_t{}))>> listener;
   accept_counters accepts;
-  accept_supervisor<> sup(stack.sched(), "dns", max_tcp_connections, when_full::wait, accepts);
-  co_await sup.run(listener, [&](auto c, no_info&) {
-    ++n.tcp_connections;
-    return serve_tcp_connection(stack.sched(), stack.pool(), srv, std::move(c), n);
-  });
-}
+  accept_supervisor<> sup;
+  join_handle<void> accepting;
+
+  explicit tcp_side(Stack& stack) : sup(stack.sched(), "dns", max_tcp_connections, when_full::wait, accepts) {}
+  // False (and logged) when the port cannot be listened on.
+  bool start(Stack& stack, server& srv, std::uint16_t port, service_counters& n) {
+    auto l = stack.tcp_listen(port);
+    if (!l) {
+      log_error("dns: cannot listen on tcp port ", port, ": ", to_string(l.err()));
+      return false;
+    }
+    listener.emplace(std::move(*l));
+    accepting = spawn(stack.sched(), sup.run(*listener, [&stack, &srv, &n](auto c, no_info&) {
+      ++n.tcp_connections;
+      return serve_tcp_connection(stack.sched(), stack.pool(), srv, std::move(c), n);
+    }));
+    return true;
+  }
+};
+}  // namespace detail
 
 // Serves `srv` on `port` (UDP, and TCP when the stack has it) until cancelled;
 // returns an exit status only if it cannot start.
@@ -153,7 +189,8 @@ task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
     log_error("dns: cannot bind udp port ", port, ": ", to_string(udp.err()));
     co_return 1;
   }
-  log_info("dns: serving ", srv.zones().size(), " zone(s) on udp ", udp->local());
+  auto& sock = *udp;
+  log_info("dns: serving ", srv.zones().size(), " zone(s) on udp ", sock.local());
   service_counters n;
   struct report {
     const service_counters& n;
@@ -168,18 +205,41 @@ task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
                n.tcp_failed, " tcp connections failed");
     }
   } r{n, srv};
-  if constexpr (TcpTransport<Stack>) {
-    auto listener = stack.tcp_listen(port);
-    if (!listener) {
-      log_error("dns: cannot listen on tcp port ", port, ": ", to_string(listener.err()));
-      co_return 1;
+  detail::tcp_side<Stack> tcp(stack);
+  if (!tcp.start(stack, srv, port, n)) co_return 1;
+  // The UDP side: datagrams answered here until cancelled. Each answer is
+  // written into a page of the pool and sent from there: no allocation, no
+  // copy of the query.
+  std::array<std::uint8_t, page_size> scratch;  // for a query in several pieces
+  while (true) {
+    auto d = sock.try_receive();  // a busy server takes what is queued without a task
+    if (!d && d.err() == error::would_block) d = co_await sock.receive();
+    if (!d) {
+      if (d.err() == error::cancelled) co_return 0;
+      // No buffers right now: the datagram waits in its queue while the others run.
+      co_await stack.sched().sleep_for(std::chrono::milliseconds(1));
+      continue;
     }
-    auto tcp = spawn(stack.sched(), serve_tcp(stack, *listener, srv, n));
-    co_await serve_udp(stack, *udp, srv, n);
-  } else {
-    co_await serve_udp(stack, *udp, srv, n);
+    ++n.udp_queries;
+    const datagram& query = *d;
+    auto page = stack.pool().allocate();
+    if (!page) {
+      ++n.udp_no_pages;
+      continue;
+    }
+    view& answer = *page;
+    const std::size_t size = srv.answer(query.payload.count() == 1
+                                            ? query.payload[0].bytes()
+                                            : std::span(scratch.data(), query.payload.copy_to(scratch)),
+                                        answer.bytes(), transport::udp);
+    // A span per query (uni/trace/), named by the query count: answering never suspends, so one event.
+    if constexpr (trace::traces<Stack>) trace::whole_span(static_cast<std::uint32_t>(n.udp_queries), "dns query");
+    if (size == 0) continue;
+    answer.truncate(size);
+    auto sent = sock.try_send_to(query.source, answer);
+    if (!sent && sent.err() == error::would_block) sent = co_await sock.send_to(query.source, answer);
+    if (!sent) ++n.udp_send_errors;
   }
-  co_return 0;
 }
 
 }  // namespace uni::dns

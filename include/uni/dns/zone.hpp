@@ -8,8 +8,9 @@
 // The builder applies what RFC 1034 §4.3.2 and RFC 2181 ask of a zone: every
 // name at or below the origin, one SOA at the apex, CNAME alone at its name
 // (RFC 1034 §3.6.2, RFC 2181 §10.1), one TTL per RRset (§5.2: the first wins),
-// duplicate records removed (§5), and empty non-terminals (RFC 4592 §2.2.2)
-// present as nodes without data.
+// duplicate records removed (§5), at most 65535 records in an RRset (no
+// answer could hold more), and empty non-terminals (RFC 4592 §2.2.2) present
+// as nodes without data.
 #pragma once
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <uni/dns/message.hpp>
@@ -35,20 +37,20 @@ struct zone_record {
 
 class zone {
  public:
-  struct rrset {
+  struct rrset {  // 16 bytes
     std::uint16_t type;
+    std::uint16_t count;  // an answer holds at most 65535 records (RFC 1035 §4.1.1: ANCOUNT)
     std::uint32_t ttl;
-    std::uint32_t first;  // index into records
-    std::uint32_t count;
+    std::uint32_t first;       // index into records
     std::uint32_t file_order;  // where its first record was in the zone file
   };
-  struct node {
+  struct node {  // 16 bytes
     std::uint32_t owner_at;  // its wire name in the bytes, as first written in the zone (case kept)
-    std::uint32_t owner_size;
-    std::uint32_t first;  // index into rrsets
+    std::uint32_t first;     // index into rrsets
     std::uint32_t count;
-    bool delegation;  // NS below the apex: a zone cut
-    bool dname;       // a DNAME: names below it are redirected (RFC 6672)
+    std::uint8_t owner_size;  // a name is at most 255 bytes
+    bool delegation;          // NS below the apex: a zone cut
+    bool dname;               // a DNAME: names below it are redirected (RFC 6672)
     std::span<const std::uint8_t> owner(const zone& z) const noexcept { return z.t_.bytes.subspan(owner_at, owner_size); }
     const rrset* find(const zone& z, std::uint16_t type) const noexcept {
       for (std::uint32_t i = first; i < first + count; ++i)
@@ -146,8 +148,8 @@ class zone {
 
     std::vector<std::uint8_t>& bytes = own->bytes;
     auto add_node = [&](const name& owner, std::uint32_t first) {
-      own->nodes.push_back(node{static_cast<std::uint32_t>(bytes.size()), static_cast<std::uint32_t>(owner.size()), first,
-                                0, false, false});
+      own->nodes.push_back(
+          node{static_cast<std::uint32_t>(bytes.size()), first, 0, static_cast<std::uint8_t>(owner.size()), false, false});
       bytes.insert(bytes.end(), owner.wire().begin(), owner.wire().end());
       return own->nodes.size() - 1;
     };
@@ -160,7 +162,7 @@ class zone {
       std::optional<std::size_t> cname;  // the CNAME record, for the error
       for (std::size_t s = k; s < end;) {
         const zone_record& first = records[order[s]];
-        rrset set{first.type, first.ttl, static_cast<std::uint32_t>(own->records.size()), 0,
+        rrset set{first.type, 0, first.ttl, static_cast<std::uint32_t>(own->records.size()),
                   static_cast<std::uint32_t>(order[s])};
         std::size_t e = s;
         for (; e < end && records[order[e]].type == first.type; ++e) {
@@ -172,6 +174,7 @@ class zone {
                         std::equal(r.rdata.begin(), r.rdata.end(), bytes.begin() + have.offset);
           }
           if (duplicate) continue;
+          if (set.count == 0xFFFF) return bad(order[e], "more than 65535 records in one RRset at " + head.owner.to_string());
           own->records.push_back({static_cast<std::uint32_t>(bytes.size()), static_cast<std::uint32_t>(r.rdata.size())});
           bytes.insert(bytes.end(), r.rdata.begin(), r.rdata.end());
           ++set.count;
@@ -217,7 +220,12 @@ class zone {
   }
 
   zone() = default;
-  zone(zone&& o) noexcept { *this = std::move(o); }
+  // Member by member (a swap with an empty zone copied the 255-byte name three times); `o` is left without tables.
+  zone(zone&& o) noexcept
+      : origin_(o.origin_),
+        t_(std::exchange(o.t_, tables{})),  // no nodes: no apex
+        owned_(std::exchange(o.owned_, nullptr)),
+        release_(std::exchange(o.release_, nullptr)) {}
   zone& operator=(zone&& o) noexcept {
     std::swap(origin_, o.origin_);
     std::swap(t_, o.t_);
