@@ -66,7 +66,6 @@ class layer {
 
   void start() {
     timers_ = spawn(sched_, run_timers());
-    acks_ = spawn(sched_, send_owed_acks());
   }
 
   // Which device the trace names this layer's connections after (uni/trace/).
@@ -149,25 +148,24 @@ class layer {
     l.ready->notify_all();
   }
 
-  // The next established connection on listener `li` (its slot), waiting for one.
-  task<result<std::size_t>> accept(std::size_t li) {
+  // The next established connection on listener `li` (its slot), taken off its
+  // accept queue: `none` while there is none yet (wait on accept_ready(li)),
+  // error::closed once the listener is closed.
+  result<std::size_t> take_accepted(std::size_t li) noexcept {
     listener_state& l = listeners_[li];
-    while (true) {
-      if (!l.used) co_return fail(error::closed);
-      if (l.queued > 0) {
-        const std::size_t i = l.accept[l.head];
-        l.head = (l.head + 1) % Config::tcp_backlog;
-        --l.queued;
-        slot& s = slots_[i];
-        s.queued = false;
-        s.listener = none;
-        s.held = true;
-        co_return i;
-      }
-      const wake_reason why = co_await l.ready->wait();  // a local first: see impaired_netif.hpp
-      if (why == wake_reason::cancelled) co_return fail(error::cancelled);
-    }
+    if (!l.used) return fail(error::closed);
+    if (l.queued == 0) return none;
+    const std::size_t i = l.accept[l.head];
+    l.head = (l.head + 1) % Config::tcp_backlog;
+    --l.queued;
+    slot& s = slots_[i];
+    s.queued = false;
+    s.listener = none;
+    s.held = true;
+    return i;
   }
+  // Notified when listener `li` queues a connection or closes.
+  wait_queue& accept_ready(std::size_t li) noexcept { return *listeners_[li].ready; }
 
   // Active open from `local` to `remote`; the caller waits on the connection.
   result<std::size_t> connect(ipv4_address local, endpoint remote) noexcept {
@@ -456,31 +454,28 @@ class layer {
 
   // ---- ACKs owed ------------------------------------------------------------------
 
-  // Connections owing an ACK are listed once; the task below runs when the
-  // scheduler next turns, after the device's whole batch of frames.
+  // Connections owing an ACK are listed once; the timer task below sends them
+  // when the scheduler next turns, after the device's whole batch of frames.
   void owe_ack(std::size_t i) noexcept {
     slot& s = slots_[i];
     if (s.ack_listed) return;
     s.ack_listed = true;
     owing_[owing_count_++] = i;
-    ack_wake_.notify_one();
+    wake_.notify_one();
   }
-  task<void> send_owed_acks() {
-    while (true) {
-      const wake_reason why = co_await ack_wake_.wait();
-      if (why == wake_reason::cancelled) co_return;
-      const time_point t = now();
-      for (std::size_t k = 0; k < owing_count_; ++k) {
-        slot& s = slots_[owing_[k]];
-        s.ack_listed = false;
-        if (s.used) s.conn->flush_ack(t);
-      }
-      owing_count_ = 0;
+  void send_owed_acks(time_point t) noexcept {
+    for (std::size_t k = 0; k < owing_count_; ++k) {
+      slot& s = slots_[owing_[k]];
+      s.ack_listed = false;
+      if (s.used) s.conn->flush_ack(t);
     }
+    owing_count_ = 0;
   }
 
   // ---- Timers -----------------------------------------------------------------------
 
+  // One task for every connection's timers and the ACKs owed (one coroutine
+  // frame, not two).
   task<void> run_timers() {
     while (true) {
       // Only the live slots: the table is sized for the most connections, and
@@ -500,6 +495,7 @@ class layer {
         s.conn->on_timer(t);
         settle(i);
       }
+      send_owed_acks(t);  // after the timers: a segment they sent carries the ACK
     }
   }
 
@@ -521,8 +517,7 @@ class layer {
   std::unique_ptr<std::size_t[]> live_{new std::size_t[Config::tcp_connections]};  // the used slots, in_use_ of them
   std::unique_ptr<std::size_t[]> owing_{new std::size_t[Config::tcp_connections]};
   std::size_t owing_count_ = 0;
-  wait_queue ack_wake_{sched_};
-  join_handle<void> timers_, acks_;
+  join_handle<void> timers_;
   [[no_unique_address]] std::conditional_t<Config::trace, std::uint16_t, detail::no_probe> trace_device_{};
 };
 

@@ -164,10 +164,16 @@ class listener {
 
   endpoint local() const noexcept { return local_; }
 
+  // The next established connection, waiting for one (one coroutine: the
+  // layer's accept queue is polled here, not through a task of its own).
   task<result<stream<Layer>>> accept() {
-    auto i = co_await l_->accept(index_);
-    if (!i) co_return fail(i.err());
-    co_return stream<Layer>{l_, *i};
+    while (true) {
+      auto i = l_->take_accepted(index_);
+      if (!i) co_return fail(i.err());
+      if (*i != Layer::none) co_return stream<Layer>{l_, *i};
+      const wake_reason why = co_await l_->accept_ready(index_).wait();  // a local first: see impaired_netif.hpp
+      if (why == wake_reason::cancelled) co_return fail(error::cancelled);
+    }
   }
 
   void close() noexcept {
