@@ -2,12 +2,13 @@
 // found by their four-tuple, listening ports with a bounded accept queue and
 // a bounded set of half-open connections (the oldest gives way under a SYN
 // flood), RSTs for segments no connection wants (RFC 9293 §3.10.7.1), initial
-// sequence numbers from a keyed hash (RFC 6528), ephemeral ports, and one timer
-// task for every connection. The application's handles (`listener`, `stream`)
+// sequence numbers from a keyed hash (RFC 6528), ephemeral ports, and the
+// timers of every connection, which the stack's housekeeping task runs. The application's handles (`listener`, `stream`)
 // are in uni/net/tcp/socket.hpp.
 //
 // The layer does no I/O of its own: segments come in through input(), and go
-// out through the `ip_output` function the stack gives it.
+// out through the `ip_output` function the stack gives it; time comes in through
+// on_timer(), called by the task that waits on the queue the stack gives it.
 #pragma once
 
 #include <array>
@@ -43,17 +44,19 @@ class layer {
   using connection_type = connection<Config>;
   static constexpr std::size_t none = static_cast<std::size_t>(-1);
 
-  layer(scheduler& s, page_pool& pool, header_allocator& headers, Output out, std::uint16_t mss,
-        std::uint64_t seed) noexcept
+  // `timer_wake` is notified when a connection's deadline comes nearer or an
+  // ACK is owed: its waiter calls on_timer() by next_deadline().
+  layer(scheduler& s, wait_queue& timer_wake, page_pool& pool, header_allocator& headers, Output out,
+        std::uint16_t mss, std::uint64_t seed) noexcept
       : sched_(s),
+        wake_(timer_wake),
         pool_(pool),
         headers_(headers),
         out_(out),
         mss_(mss),
         random_(seed),
         slots_(new slot[Config::tcp_connections]),
-        listeners_(new listener_state[Config::tcp_listeners]),
-        wake_(s) {
+        listeners_(new listener_state[Config::tcp_listeners]) {
     secret_[0] = random_();
     secret_[1] = random_();
     for (auto& b : buckets_) b = none;
@@ -62,10 +65,6 @@ class layer {
   layer& operator=(const layer&) = delete;
   ~layer() {
     for (std::size_t i = 0; i < Config::tcp_connections; ++i) slots_[i].conn.reset();
-  }
-
-  void start() {
-    timers_ = spawn(sched_, run_timers());
   }
 
   // Which device the trace names this layer's connections after (uni/trace/).
@@ -454,8 +453,8 @@ class layer {
 
   // ---- ACKs owed ------------------------------------------------------------------
 
-  // Connections owing an ACK are listed once; the timer task below sends them
-  // when the scheduler next turns, after the device's whole batch of frames.
+  // Connections owing an ACK are listed once; on_timer() sends them when the
+  // scheduler next turns, after the device's whole batch of frames.
   void owe_ack(std::size_t i) noexcept {
     slot& s = slots_[i];
     if (s.ack_listed) return;
@@ -474,32 +473,34 @@ class layer {
 
   // ---- Timers -----------------------------------------------------------------------
 
-  // One task for every connection's timers and the ACKs owed (one coroutine
-  // frame, not two).
-  task<void> run_timers() {
-    while (true) {
-      // Only the live slots: the table is sized for the most connections, and
-      // this runs whenever a connection's deadline comes nearer (most segments).
-      time_point next = time_never;
-      for (std::size_t k = 0; k < in_use_; ++k) next = std::min(next, slots_[live_[k]].conn->next_deadline());
-      wake_at_ = next;
-      const wake_reason why = co_await wake_.wait_until(next);
-      if (why == wake_reason::cancelled) co_return;
-      wake_at_ = time_point{};  // while we run, nobody needs to wake us
-      const time_point t = now();
-      // Backwards: a slot freed by settle() takes the last one, already seen, in its place.
-      for (std::size_t k = in_use_; k-- > 0;) {
-        const std::size_t i = live_[k];
-        slot& s = slots_[i];
-        if (s.conn->next_deadline() > t) continue;
-        s.conn->on_timer(t);
-        settle(i);
-      }
-      send_owed_acks(t);  // after the timers: a segment they sent carries the ACK
+ public:
+  // The earliest deadline of the live connections (only those: the table is
+  // sized for the most connections, and this is asked whenever a connection's
+  // deadline comes nearer, i.e. on most segments). The waiter sleeps until
+  // then, so settle() wakes it only for an earlier one.
+  time_point next_deadline() noexcept {
+    time_point next = time_never;
+    for (std::size_t k = 0; k < in_use_; ++k) next = std::min(next, slots_[live_[k]].conn->next_deadline());
+    wake_at_ = next;
+    return next;
+  }
+  // Runs the connections' timers that are due at `t`, then sends the ACKs owed.
+  void on_timer(time_point t) noexcept {
+    wake_at_ = time_point{};  // while we run, nobody needs to wake us
+    // Backwards: a slot freed by settle() takes the last one, already seen, in its place.
+    for (std::size_t k = in_use_; k-- > 0;) {
+      const std::size_t i = live_[k];
+      slot& s = slots_[i];
+      if (s.conn->next_deadline() > t) continue;
+      s.conn->on_timer(t);
+      settle(i);
     }
+    send_owed_acks(t);  // after the timers: a segment they sent carries the ACK
   }
 
+ private:
   scheduler& sched_;
+  wait_queue& wake_;
   page_pool& pool_;
   header_allocator& headers_;
   Output out_;
@@ -512,12 +513,10 @@ class layer {
   std::size_t next_free_ = 0, in_use_ = 0;
   layer_counters<tcp_drop> counters_{};
   bool partial_checksums_ = false;
-  wait_queue wake_;
   time_point wake_at_ = time_point{};
   std::unique_ptr<std::size_t[]> live_{new std::size_t[Config::tcp_connections]};  // the used slots, in_use_ of them
   std::unique_ptr<std::size_t[]> owing_{new std::size_t[Config::tcp_connections]};
   std::size_t owing_count_ = 0;
-  join_handle<void> timers_;
   [[no_unique_address]] std::conditional_t<Config::trace, std::uint16_t, detail::no_probe> trace_device_{};
 };
 
