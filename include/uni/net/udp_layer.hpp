@@ -60,13 +60,21 @@ class udp_layer {
   }
 
   // Sends from port `sport`, resolving the next hop first if it must.
-  task<result<void>> send(std::uint16_t sport, endpoint to, std::span<const view> payload) {
+  // `failures` (a socket's send_failures()) counts the sends that fail.
+  task<result<void>> send(std::uint16_t sport, endpoint to, std::span<const view> payload,
+                          std::uint64_t* failures = nullptr) {
     auto r = send_now(sport, to, payload);
     // would_block: ARP must ask first (or the device is full: that error stands).
-    if (r || r.err() != error::would_block || s_.arp_.known_neighbour(*s_.ipv4_.next_hop(to.address))) co_return r;
-    auto mac = co_await s_.arp_.resolve(*s_.ipv4_.next_hop(to.address));
-    if (!mac) co_return fail(mac.err());
-    co_return emit(sport, to, *mac, payload);
+    if (!r && r.err() == error::would_block && !s_.arp_.known_neighbour(*s_.ipv4_.next_hop(to.address))) {
+      auto mac = co_await s_.arp_.resolve(*s_.ipv4_.next_hop(to.address));
+      r = mac ? emit(sport, to, *mac, payload) : fail(mac.err());
+    }
+    co_return counted(r, failures);
+  }
+  // Counts a failed send in `*failures`: every refusal but would_block and cancellation.
+  static result<void> counted(result<void> r, std::uint64_t* failures) noexcept {
+    if (failures && !r && r.err() != error::would_block && r.err() != error::cancelled) ++*failures;
+    return r;
   }
 
   // send() without waiting: error::would_block when ARP must resolve the next hop.
@@ -134,7 +142,7 @@ class basic_udp_socket {
   // Sends now if the next hop is known, else error::would_block (send_to()
   // resolves it first).
   result<void> try_send_to(endpoint to, std::span<const view> payload) noexcept {
-    return counted(layer().send_now(layer().table().port(slot_), to, payload));
+    return udp_layer<S>::counted(layer().send_now(layer().table().port(slot_), to, payload), &send_failures_);
   }
   result<void> try_send_to(endpoint to, const view& payload) noexcept {
     return try_send_to(to, std::span<const view>(&payload, 1));
@@ -142,8 +150,9 @@ class basic_udp_socket {
 
   // Sends `payload` (any number of views, not copied) to `to`, resolving the
   // next hop first: error::unreachable if ARP gets no answer.
+  // (The layer's task itself, counting into send_failures_: no frame of our own.)
   task<result<void>> send_to(endpoint to, std::span<const view> payload) {
-    co_return counted(co_await layer().send(layer().table().port(slot_), to, payload));
+    return layer().send(layer().table().port(slot_), to, payload, &send_failures_);
   }
   task<result<void>> send_to(endpoint to, const view& payload) {
     return send_to(to, std::span<const view>(&payload, 1));
@@ -159,10 +168,6 @@ class basic_udp_socket {
   friend S;
   basic_udp_socket(S* s, std::size_t slot) noexcept : stack_(s), slot_(slot) {}
   udp_layer<S>& layer() const noexcept { return stack_->udp_; }
-  result<void> counted(result<void> r) noexcept {
-    if (!r && r.err() != error::would_block && r.err() != error::cancelled) ++send_failures_;
-    return r;
-  }
 
   S* stack_;
   std::size_t slot_;
