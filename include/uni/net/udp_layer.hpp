@@ -41,21 +41,22 @@ class udp_layer {
 
   void input(const ipv4_header& h, view_chain datagram_bytes) noexcept {
     auto& c = s_.counters_.udp;
-    auto u = udp_header::parse(datagram_bytes, h.source, h.destination);
-    if (!u) return c.drop(u.err() == error::bad_checksum ? udp_drop::bad_checksum : udp_drop::malformed);
+    auto parsed = udp_header::parse(datagram_bytes, h.source, h.destination);
+    if (!parsed) return c.drop(parsed.err() == error::bad_checksum ? udp_drop::bad_checksum : udp_drop::malformed);
+    const udp_header& u = *parsed;  // once: each -> checks the result again
     ++c.received;
     // Without an address, only the DHCP client's port is served (see ipv4_layer::deliver).
-    const bool served = !s_.ipv4_.unconfigured() || u->destination_port == dhcp_client_port;
-    const std::size_t slot = served ? table_.find(u->destination_port) : table_type::none;
+    const bool served = !s_.ipv4_.unconfigured() || u.destination_port == dhcp_client_port;
+    const std::size_t slot = served ? table_.find(u.destination_port) : table_type::none;
     if (slot == table_type::none) {
       c.drop(udp_drop::no_listener);
       if (!s_.ipv4_.is_broadcast(h.destination) && !s_.ipv4_.unconfigured())
         s_.icmp_.send_unreachable(icmp_unreachable_code::port, h, datagram_bytes);
       return;
     }
-    datagram d{{h.source, u->source_port},
-               {h.destination, u->destination_port},
-               datagram_bytes.subchain(udp_header::size, u->length - udp_header::size)};
+    datagram d{{h.source, u.source_port},
+               {h.destination, u.destination_port},
+               datagram_bytes.subchain(udp_header::size, u.length - udp_header::size)};
     if (!table_.deliver(slot, std::move(d))) c.drop(udp_drop::queue_full);
   }
 

@@ -83,20 +83,21 @@ class layer {
 
   void input(ipv4_address src, ipv4_address dst, view_chain&& segment) noexcept {
     header::reject why{};
-    auto h = header::parse(segment.views(), src, dst, &why);
-    if (!h) return counters_.drop(drop_reason(why));
+    auto parsed = header::parse(segment.views(), src, dst, &why);
+    if (!parsed) return counters_.drop(drop_reason(why));
+    const header& h = *parsed;  // once: each -> checks the result again
     ++counters_.received;
-    view_chain data = segment.subchain(h->header_length, segment.length() - h->header_length);
-    const endpoints ep{dst, src, h->destination_port, h->source_port};
+    view_chain data = segment.subchain(h.header_length, segment.length() - h.header_length);
+    const endpoints ep{dst, src, h.destination_port, h.source_port};
     const time_point t = now();
     if (std::size_t i = find(ep); i != none) {
       slot& s = slots_[i];
-      if (s.half_open && s.conn->current_state() == state::syn_received && h->has(ack) &&
+      if (s.half_open && s.conn->current_state() == state::syn_received && h.has(ack) &&
           listeners_[s.listener].queued == Config::tcp_backlog) {
         return counters_.drop(tcp_drop::backlog_full);  // the peer retransmits its ACK later
       }
-      if constexpr (Config::trace) s.probe.segment_in(trace_device_, static_cast<std::uint32_t>(i), *h, data.length());
-      s.conn->on_segment(*h, std::move(data), t);
+      if constexpr (Config::trace) s.probe.segment_in(trace_device_, static_cast<std::uint32_t>(i), h, data.length());
+      s.conn->on_segment(h, std::move(data), t);
       // Data for a connection its application has closed will never be read:
       // reset it (RFC 1122 §4.2.2.13, as Linux does) rather than take it for ever.
       if (!s.held && !s.queued && !s.half_open && s.conn->has_unread()) {
@@ -106,12 +107,12 @@ class layer {
       if (s.conn->ack_owed()) owe_ack(i);
       return settle(i);
     }
-    if (h->has(rst)) return counters_.drop(tcp_drop::no_connection);  // never answer a RST
-    const std::size_t li = find_listener(h->destination_port);
-    if (li != none && h->has(syn) && !h->has(ack)) return accept_syn(li, ep, *h, t);
-    if (li != none && !h->has(ack)) return counters_.drop(tcp_drop::not_syn);
+    if (h.has(rst)) return counters_.drop(tcp_drop::no_connection);  // never answer a RST
+    const std::size_t li = find_listener(h.destination_port);
+    if (li != none && h.has(syn) && !h.has(ack)) return accept_syn(li, ep, h, t);
+    if (li != none && !h.has(ack)) return counters_.drop(tcp_drop::not_syn);
     counters_.drop(tcp_drop::no_connection);
-    send_reset_for(ep, *h, static_cast<std::uint32_t>(data.length()));
+    send_reset_for(ep, h, static_cast<std::uint32_t>(data.length()));
   }
 
   // ---- Application (through uni/net/tcp/socket.hpp) ---------------------------------
@@ -278,10 +279,11 @@ class layer {
     h.source_port = ep.local_port;
     h.destination_port = ep.remote_port;
     const std::size_t header_size = header::min_size + h.opts.wire_size();
-    auto hdr = headers_.allocate(header_size);
-    if (!hdr) return counters_.drop(tcp_drop::no_buffers);
-    h.emit(hdr->bytes(), ep.local_ip, ep.remote_ip, payload, partial_checksums_);
-    basic_view_chain<Config::tcp_segment_views + 1> segment(std::move(*hdr));
+    auto allocated = headers_.allocate(header_size);
+    if (!allocated) return counters_.drop(tcp_drop::no_buffers);
+    view& hdr = *allocated;
+    h.emit(hdr.bytes(), ep.local_ip, ep.remote_ip, payload, partial_checksums_);
+    basic_view_chain<Config::tcp_segment_views + 1> segment(std::move(hdr));
     for (const view& v : payload) (void)segment.push_back(v);
     if constexpr (Config::trace)
       if (from != none)
