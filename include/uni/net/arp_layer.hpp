@@ -86,15 +86,26 @@ class arp_layer {
   task<result<mac_address>> resolve(ipv4_address next_hop) {
     bool started = false;
     while (true) {
-      if (auto m = known_neighbour(next_hop)) co_return *m;
-      if (!cache_.pending(next_hop)) {
-        if (started) co_return fail(error::unreachable);  // our resolution failed
-        if (auto r = begin_resolution(next_hop); !r) co_return fail(r.err());
-        started = true;
-      }
+      auto m = resolve_step(next_hop, started);
+      if (m || m.err() != error::would_block) co_return m;
       if (co_await resolved_.wait() == wake_reason::cancelled) co_return fail(error::cancelled);
     }
   }
+  // resolve() between its waits, for a coroutine that waits itself (UDP's
+  // send: one frame, not two): the MAC, or error::would_block while the
+  // resolution runs (wait on resolutions(), then ask again). `started`, false
+  // at first, records that the caller began it: its failure is then final.
+  result<mac_address> resolve_step(ipv4_address next_hop, bool& started) noexcept {
+    if (auto m = known_neighbour(next_hop)) return m;
+    if (!cache_.pending(next_hop)) {
+      if (started) return fail(error::unreachable);  // our resolution failed
+      if (auto r = begin_resolution(next_hop); !r) return fail(r.err());
+      started = true;
+    }
+    return fail(error::would_block);
+  }
+  // Notified when a next hop is resolved or its resolution fails.
+  wait_queue& resolutions() noexcept { return resolved_; }
 
   // Holds a datagram (its views, not its bytes) until `next` is resolved.
   result<void> enqueue(ipv4_address next, ipv4_address dst, ip_protocol proto, std::span<const view> payload) noexcept {

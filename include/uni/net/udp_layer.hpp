@@ -66,11 +66,16 @@ class udp_layer {
                           std::uint64_t* failures = nullptr) {
     auto r = send_now(sport, to, payload);
     // would_block: ARP must ask first (or the device is full: that error stands).
-    if (!r && r.err() == error::would_block && !s_.arp_.known_neighbour(*s_.ipv4_.next_hop(to.address))) {
-      auto mac = co_await s_.arp_.resolve(*s_.ipv4_.next_hop(to.address));
-      r = mac ? emit(sport, to, *mac, payload) : fail(mac.err());
+    if (r || r.err() != error::would_block) co_return counted(r, failures);
+    const ipv4_address next = *s_.ipv4_.next_hop(to.address);  // send_now found it
+    if (s_.arp_.known_neighbour(next)) co_return counted(r, failures);
+    bool started = false;
+    while (true) {  // arp_layer::resolve's loop, in this frame (one frame, not two)
+      auto mac = s_.arp_.resolve_step(next, started);
+      if (mac) co_return counted(emit(sport, to, *mac, payload), failures);
+      if (mac.err() != error::would_block) co_return counted(fail(mac.err()), failures);
+      if (co_await s_.arp_.resolutions().wait() == wake_reason::cancelled) co_return fail(error::cancelled);
     }
-    co_return counted(r, failures);
   }
   // Counts a failed send in `*failures`: every refusal but would_block and cancellation.
   static result<void> counted(result<void> r, std::uint64_t* failures) noexcept {
