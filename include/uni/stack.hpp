@@ -384,6 +384,11 @@ class Stack {
 
   time_point now() const noexcept { return sched_.now(); }
 
+  // A slice of a header page for what is sent off the per-frame path (ARP,
+  // ICMP, DHCP): one copy of header_allocator::allocate for them, which is
+  // inlined only where every frame passes (IPv4's and TCP's transmit).
+  result<view> header_slice(std::size_t n) noexcept { return headers_.allocate(n); }
+
   // A seed for what must differ between hosts and boots (TCP's secret unless the
   // settings give one, DHCP's transaction ids): our MAC and the clock.
   std::uint64_t derived_seed() const noexcept {

@@ -62,7 +62,7 @@ class arp_layer {
 
   // A request has target_mac zero and goes to broadcast; a reply goes to the asker.
   void send(arp_op op, mac_address eth_dst, mac_address target_mac, ipv4_address target_ip) noexcept {
-    auto allocated = s_.headers_.allocate(ethernet_view::header_size + arp_packet::size);
+    auto allocated = s_.header_slice(ethernet_view::header_size + arp_packet::size);
     if (!allocated) return s_.counters_.arp.drop(arp_drop::no_buffers);
     view& buf = *allocated;
     const mac_address us = s_.netif_.mac();

@@ -35,7 +35,7 @@ class icmp_layer {
     if (s_.ipv4_.is_broadcast(h.destination)) return c.drop(icmp_drop::broadcast_echo);
     // The reply carries the request's data from the page it arrived in; only the
     // type changes, so the checksum is updated, not recomputed (RFC 1624).
-    auto allocated = s_.headers_.allocate(icmp_header::size);
+    auto allocated = s_.header_slice(icmp_header::size);
     if (!allocated) return c.drop(icmp_drop::no_buffers);
     view& hdr = *allocated;
     const icmp_header reply{static_cast<std::uint8_t>(icmp_type::echo_reply), 0, m.echo_reply_checksum(message),
@@ -51,7 +51,7 @@ class icmp_layer {
   void send_unreachable(icmp_unreachable_code code, const ipv4_header& h, const view_chain& payload) noexcept {
     auto& c = s_.counters_.icmp;
     if (!errors_.take(s_.now())) return c.drop(icmp_drop::rate_limited);
-    auto allocated = s_.headers_.allocate(icmp_header::size + ipv4_header::min_size + 8);
+    auto allocated = s_.header_slice(icmp_header::size + ipv4_header::min_size + 8);
     if (!allocated) return c.drop(icmp_drop::no_buffers);
     view& buf = *allocated;
     std::span<std::uint8_t> quoted = buf.bytes().subspan(icmp_header::size);
