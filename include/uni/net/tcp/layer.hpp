@@ -11,6 +11,7 @@
 // on_timer(), called by the task that waits on the queue the stack gives it.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstdint>
@@ -283,7 +284,9 @@ class layer {
     if (!allocated) return counters_.drop(tcp_drop::no_buffers);
     view& hdr = *allocated;
     h.emit(hdr.bytes(), ep.local_ip, ep.remote_ip, payload, partial_checksums_);
-    basic_view_chain<Config::tcp_segment_views + 1> segment(std::move(hdr));
+    // The header and the payload's views: a view_chain, the type IP's path
+    // already instantiates, unless the Config's segments carry more views.
+    basic_view_chain<std::max(Config::tcp_segment_views + 1, max_chain_views)> segment(std::move(hdr));
     for (const view& v : payload) (void)segment.push_back(v);
     if constexpr (Config::trace)
       if (from != none)
