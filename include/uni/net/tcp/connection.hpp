@@ -238,10 +238,10 @@ class connection {
     return can_write() && bytes <= send_space() && send_.count() + views <= Config::tcp_send_views;
   }
   void push(time_point now) noexcept { output(now); }
-  // Moves up to `max` received bytes into `out`; the window reopens as space frees.
-  template <std::size_t N>
-  void read(basic_view_chain<N>& out, std::size_t max, time_point now) noexcept {
-    recv_.take(out, max);
+  // Takes the next received view, whole (as its segment brought it); the
+  // window reopens as space frees.
+  view read(time_point now) noexcept {
+    view v = recv_.take_front();
     // RFC 1122 §4.2.3.3 (receiver SWS avoidance): a window update of its own
     // only when the offered window was nearly shut or can grow by half the buffer;
     // otherwise the next ACK carries the larger window anyway. A nearly shut
@@ -252,9 +252,10 @@ class connection {
     // owes (on TAP each is a write that also runs the sender's ACK processing).
     const std::uint32_t offered = rcv_adv_ > rcv_nxt_ ? rcv_adv_ - rcv_nxt_ : 0;
     const std::uint32_t now_open = receive_window();
-    if (!can_receive() || now_open <= offered) return;
+    if (!can_receive() || now_open <= offered) return v;
     if (offered < smss_) send_ack(now);
     else if (now_open - offered >= Config::tcp_receive_buffer / 2) ack_owed_ = true;
+    return v;
   }
   // Half-close: a FIN goes after the queued data (§3.10.4).
   void shutdown(time_point now) noexcept {

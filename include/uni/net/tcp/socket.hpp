@@ -51,10 +51,9 @@ class stream {
     while (true) {
       auto& c = conn();
       if (c.has_unread()) {
-        basic_view_chain<1> out;
-        c.read(out, static_cast<std::size_t>(-1), l_->now());
+        view v = c.read(l_->now());
         l_->settle_read(slot_);
-        co_return std::move(out.views()[0]);
+        co_return v;
       }
       if (c.peer_closed()) co_return view{};
       if (c.failure() != error::none) co_return fail(c.failure());

@@ -47,6 +47,16 @@ class view_ring_base {
     }
   }
 
+  // Takes the first view out whole; an empty view when there is none.
+  view take_front(std::span<view> slots) noexcept {
+    if (count_ == 0) return {};
+    view v = std::move(slots[head_]);
+    bytes_ -= v.size();
+    head_ = (head_ + 1) % slots.size();
+    --count_;
+    return v;
+  }
+
   std::size_t head_ = 0;
   std::size_t count_ = 0;
   std::size_t bytes_ = 0;
@@ -85,25 +95,8 @@ class view_ring : public detail::view_ring_base {
     return done;
   }
 
-  // Moves up to `max_bytes` from the front into `out` (for reads).
-  template <std::size_t N>
-  void take(basic_view_chain<N>& out, std::size_t max_bytes) noexcept {
-    while (count_ > 0 && max_bytes > 0 && out.count() < N) {
-      view& v = slots_[head_];
-      if (v.size() > max_bytes) {
-        (void)out.push_back(v.head(max_bytes));
-        drop_front(max_bytes);
-        return;
-      }
-      max_bytes -= v.size();
-      const std::size_t n = v.size();
-      (void)out.push_back(std::move(v));
-      v = view{};
-      bytes_ -= n;
-      head_ = (head_ + 1) % Capacity;
-      --count_;
-    }
-  }
+  // Takes the first view out whole (for reads); an empty view when there is none.
+  view take_front() noexcept { return view_ring_base::take_front(slots_); }
 
   void clear() noexcept { drop_front(bytes_); }
 
