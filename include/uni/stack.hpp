@@ -115,7 +115,7 @@ class Stack {
   Stack& operator=(const Stack&) = delete;
   ~Stack() { netif_.set_receiver({}); }
 
-  // Attaches to the device, starts the timers, and announces our address with a
+  // Attaches to the device, starts the timers (ARP's, IPv4's, TCP's), and announces our address with a
   // gratuitous ARP (RFC 5227 §3), or with DHCP starts asking for a lease.
   void start() noexcept {
     netif_.set_receiver(receiver_);
@@ -123,10 +123,7 @@ class Stack {
     if constexpr (Config::dhcp) {
       if (settings_.dhcp) dhcp_.start();
     }
-    if constexpr (Config::tcp) {
-      if constexpr (Config::trace) tcp_.set_trace_device(trace_device(netif_.mac()));
-      tcp_.start();
-    }
+    if constexpr (Config::tcp && Config::trace) tcp_.set_trace_device(trace_device(netif_.mac()));
     if (!settings_.address.address.is_any()) arp_.announce(settings_.address.address);
   }
 
@@ -369,19 +366,28 @@ class Stack {
     return hook{this, *slot};
   }
 
-  // One background task runs ARP retries and give-ups and reassembly timeouts.
+  // One background task runs ARP retries and give-ups, reassembly timeouts, and
+  // TCP's timers and owed ACKs: one coroutine for all of the stack's time.
   task<void> housekeeping() {
     while (true) {
       time_point next = arp_.next_deadline();
       if (time_point r = ipv4_.next_deadline(); r < next) next = r;
+      if constexpr (Config::tcp)
+        if (time_point r = tcp_.next_deadline(); r < next) next = r;
       if (co_await housekeeping_wake_.wait_until(next) == wake_reason::cancelled) co_return;
       const time_point t = now();
       arp_.on_timer(t);
       ipv4_.on_timer(t);
+      if constexpr (Config::tcp) tcp_.on_timer(t);
     }
   }
 
   time_point now() const noexcept { return sched_.now(); }
+
+  // A slice of a header page for what is sent off the per-frame path (ARP,
+  // ICMP, DHCP): one copy of header_allocator::allocate for them, which is
+  // inlined only where every frame passes (IPv4's and TCP's transmit).
+  result<view> header_slice(std::size_t n) noexcept { return headers_.allocate(n); }
 
   // A seed for what must differ between hosts and boots (TCP's secret unless the
   // settings give one, DHCP's transaction ids): our MAC and the clock.
@@ -394,7 +400,8 @@ class Stack {
   // The TCP layer, or nothing at all when the configuration has no TCP.
   auto transport(std::uint64_t seed) noexcept {
     if constexpr (Config::tcp)
-      return tcp_layer(sched_, pool_, headers_, tcp_output_fn{this}, static_cast<std::uint16_t>(netif_.mtu() - 40), seed);
+      return tcp_layer(sched_, housekeeping_wake_, pool_, headers_, tcp_output_fn{this},
+                       static_cast<std::uint16_t>(netif_.mtu() - 40), seed);
     else
       return detail::absent_layer{};
   }

@@ -37,37 +37,39 @@ class arp_layer {
 
   void input(view body) noexcept {
     auto& c = s_.counters_.arp;
-    auto p = arp_packet::parse(body.bytes());
-    if (!p) return c.drop(arp_drop::malformed);
+    auto parsed = arp_packet::parse(body.bytes());
+    if (!parsed) return c.drop(arp_drop::malformed);
+    const arp_packet& p = *parsed;  // once: each -> checks the result again
     ++c.received;
     const ipv4_address us = s_.settings_.address.address;
     const time_point t = s_.now();
     // RFC 826 "merge": refresh a sender we already know, whoever was asked.
-    const bool merged = !p->sender_ip.is_any() && cache_.refresh(p->sender_ip, p->sender_mac, t);
+    const bool merged = !p.sender_ip.is_any() && cache_.refresh(p.sender_ip, p.sender_mac, t);
     if (merged) s_.housekeeping_wake_.notify_one();  // a new expiry
-    if (us.is_any() || p->target_ip != us) {
-      if (merged) resolved(p->sender_ip, p->sender_mac);
+    if (us.is_any() || p.target_ip != us) {
+      if (merged) resolved(p.sender_ip, p.sender_mac);
       else c.drop(arp_drop::not_for_us);
       return;
     }
     // Addressed to us: learn the sender (from requests too), answer requests.
-    if (!merged && !p->sender_ip.is_any()) {
-      if (cache_.learn(p->sender_ip, p->sender_mac, t)) s_.housekeeping_wake_.notify_one();
+    if (!merged && !p.sender_ip.is_any()) {
+      if (cache_.learn(p.sender_ip, p.sender_mac, t)) s_.housekeeping_wake_.notify_one();
       else c.drop(arp_drop::table_full);
     }
-    if (p->op == arp_op::request) send(arp_op::reply, p->sender_mac, p->sender_mac, p->sender_ip);
-    if (!p->sender_ip.is_any()) resolved(p->sender_ip, p->sender_mac);
+    if (p.op == arp_op::request) send(arp_op::reply, p.sender_mac, p.sender_mac, p.sender_ip);
+    if (!p.sender_ip.is_any()) resolved(p.sender_ip, p.sender_mac);
   }
 
   // A request has target_mac zero and goes to broadcast; a reply goes to the asker.
   void send(arp_op op, mac_address eth_dst, mac_address target_mac, ipv4_address target_ip) noexcept {
-    auto buf = s_.headers_.allocate(ethernet_view::header_size + arp_packet::size);
-    if (!buf) return s_.counters_.arp.drop(arp_drop::no_buffers);
+    auto allocated = s_.header_slice(ethernet_view::header_size + arp_packet::size);
+    if (!allocated) return s_.counters_.arp.drop(arp_drop::no_buffers);
+    view& buf = *allocated;
     const mac_address us = s_.netif_.mac();
-    ethernet_view::emit(buf->bytes(), eth_dst, us, ethertype::arp);
+    ethernet_view::emit(buf.bytes(), eth_dst, us, ethertype::arp);
     arp_packet{op, us, s_.settings_.address.address, target_mac, target_ip}.emit(
-        buf->bytes().subspan(ethernet_view::header_size));
-    if (s_.ethernet_.transmit(std::span<const view>(&*buf, 1))) ++s_.counters_.arp.sent;
+        buf.bytes().subspan(ethernet_view::header_size));
+    if (s_.ethernet_.transmit(std::span<const view>(&buf, 1))) ++s_.counters_.arp.sent;
   }
 
   // Announces `ip` as ours with a gratuitous ARP request (RFC 5227 §3).
@@ -84,15 +86,26 @@ class arp_layer {
   task<result<mac_address>> resolve(ipv4_address next_hop) {
     bool started = false;
     while (true) {
-      if (auto m = known_neighbour(next_hop)) co_return *m;
-      if (!cache_.pending(next_hop)) {
-        if (started) co_return fail(error::unreachable);  // our resolution failed
-        if (auto r = begin_resolution(next_hop); !r) co_return fail(r.err());
-        started = true;
-      }
+      auto m = resolve_step(next_hop, started);
+      if (m || m.err() != error::would_block) co_return m;
       if (co_await resolved_.wait() == wake_reason::cancelled) co_return fail(error::cancelled);
     }
   }
+  // resolve() between its waits, for a coroutine that waits itself (UDP's
+  // send: one frame, not two): the MAC, or error::would_block while the
+  // resolution runs (wait on resolutions(), then ask again). `started`, false
+  // at first, records that the caller began it: its failure is then final.
+  result<mac_address> resolve_step(ipv4_address next_hop, bool& started) noexcept {
+    if (auto m = known_neighbour(next_hop)) return m;
+    if (!cache_.pending(next_hop)) {
+      if (started) return fail(error::unreachable);  // our resolution failed
+      if (auto r = begin_resolution(next_hop); !r) return fail(r.err());
+      started = true;
+    }
+    return fail(error::would_block);
+  }
+  // Notified when a next hop is resolved or its resolution fails.
+  wait_queue& resolutions() noexcept { return resolved_; }
 
   // Holds a datagram (its views, not its bytes) until `next` is resolved.
   result<void> enqueue(ipv4_address next, ipv4_address dst, ip_protocol proto, std::span<const view> payload) noexcept {

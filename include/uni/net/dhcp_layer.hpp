@@ -79,7 +79,7 @@ class dhcp_layer {
   // From port 68 to the server's port 67; the IP source is our address, 0.0.0.0 before
   // a lease, exactly when the client asks for it (dhcp_outgoing::from_unspecified).
   task<result<void>> send(const dhcp_outgoing& out) {
-    auto buf = s_.headers_.allocate(out.size);
+    auto buf = s_.header_slice(out.size);
     if (!buf) co_return fail(buf.err());
     std::copy_n(out.bytes.data(), out.size, buf->data());
     co_return co_await s_.udp_.send(dhcp_client_port, {out.destination, dhcp_server_port},

@@ -32,8 +32,9 @@ class ethernet_layer {
 
   void input(view frame) noexcept {
     auto& c = s_.counters_.ethernet;
-    auto eth = ethernet_view::parse(frame.bytes());
-    if (!eth) return c.drop(ethernet_drop::truncated);
+    auto parsed = ethernet_view::parse(frame.bytes());
+    if (!parsed) return c.drop(ethernet_drop::truncated);
+    const ethernet_view& eth = *parsed;
     ++c.received;
     if (s_.hooks_.size() != 0)
       if (frame_handler fn = s_.hooks_.frame_taker(hook_kind::every_frame)) {  // a switch port: the stack stands aside
@@ -42,8 +43,8 @@ class ethernet_layer {
       }
     if constexpr (S::config::trace)
       trace::note(trace::kind::frame_rx, trace::current_task, frame.size(), 0, trace_device(s_.netif_.mac()));
-    const mac_address dst = eth->destination();
-    const std::uint16_t type = eth->type();
+    const mac_address dst = eth.destination();
+    const std::uint16_t type = eth.type();
     const bool ours = dst == s_.netif_.mac() || dst.is_broadcast();
     if (ours) {
       switch (static_cast<ethertype>(type)) {

@@ -25,21 +25,23 @@ class icmp_layer {
 
   void input(const ipv4_header& h, view_chain message) noexcept {
     auto& c = s_.counters_.icmp;
-    auto m = icmp_header::parse(message);
-    if (!m) return c.drop(m.err() == error::bad_checksum ? icmp_drop::bad_checksum : icmp_drop::malformed);
+    auto parsed = icmp_header::parse(message);
+    if (!parsed) return c.drop(parsed.err() == error::bad_checksum ? icmp_drop::bad_checksum : icmp_drop::malformed);
+    const icmp_header& m = *parsed;  // once: each -> checks the result again
     ++c.received;
-    if (m->type != static_cast<std::uint8_t>(icmp_type::echo_request) || m->code != 0)
+    if (m.type != static_cast<std::uint8_t>(icmp_type::echo_request) || m.code != 0)
       return c.drop(icmp_drop::unsupported_type);
     // RFC 1122 §3.2.2.6 lets a host ignore echo requests sent to a broadcast address.
     if (s_.ipv4_.is_broadcast(h.destination)) return c.drop(icmp_drop::broadcast_echo);
     // The reply carries the request's data from the page it arrived in; only the
     // type changes, so the checksum is updated, not recomputed (RFC 1624).
-    auto hdr = s_.headers_.allocate(icmp_header::size);
-    if (!hdr) return c.drop(icmp_drop::no_buffers);
-    const icmp_header reply{static_cast<std::uint8_t>(icmp_type::echo_reply), 0, m->echo_reply_checksum(message),
-                            m->rest};
-    reply.write(hdr->bytes());
-    view_chain out(std::move(*hdr));
+    auto allocated = s_.header_slice(icmp_header::size);
+    if (!allocated) return c.drop(icmp_drop::no_buffers);
+    view& hdr = *allocated;
+    const icmp_header reply{static_cast<std::uint8_t>(icmp_type::echo_reply), 0, m.echo_reply_checksum(message),
+                            m.rest};
+    reply.write(hdr.bytes());
+    view_chain out(std::move(hdr));
     if (!append_range(out, message.views(), icmp_header::size, message.length() - icmp_header::size))
       return c.drop(icmp_drop::malformed);
     if (s_.ipv4_.send(h.source, ip_protocol::icmp, out)) ++c.sent;
@@ -49,14 +51,15 @@ class icmp_layer {
   void send_unreachable(icmp_unreachable_code code, const ipv4_header& h, const view_chain& payload) noexcept {
     auto& c = s_.counters_.icmp;
     if (!errors_.take(s_.now())) return c.drop(icmp_drop::rate_limited);
-    auto buf = s_.headers_.allocate(icmp_header::size + ipv4_header::min_size + 8);
-    if (!buf) return c.drop(icmp_drop::no_buffers);
-    std::span<std::uint8_t> quoted = buf->bytes().subspan(icmp_header::size);
+    auto allocated = s_.header_slice(icmp_header::size + ipv4_header::min_size + 8);
+    if (!allocated) return c.drop(icmp_drop::no_buffers);
+    view& buf = *allocated;
+    std::span<std::uint8_t> quoted = buf.bytes().subspan(icmp_header::size);
     ipv4_header original = h;
     original.header_length = ipv4_header::min_size;
     original.emit(quoted);
     const std::size_t n = payload.copy_to(quoted.subspan(ipv4_header::min_size, 8));
-    view message = buf->head(icmp_header::size + ipv4_header::min_size + n);
+    view message = buf.head(icmp_header::size + ipv4_header::min_size + n);
     const icmp_header unreachable{static_cast<std::uint8_t>(icmp_type::destination_unreachable),
                                   static_cast<std::uint8_t>(code), 0, 0};
     unreachable.emit(message.bytes());

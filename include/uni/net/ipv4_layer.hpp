@@ -77,17 +77,18 @@ class ipv4_layer {
       const bool last = left + ipv4_header::min_size <= mtu;
       const std::size_t len = last ? left : room;
       const std::size_t in_slice = offset == 0 ? transport_size : 0;  // the transport header, first packet only
-      auto hdr = s_.headers_.allocate(eth_ip_header + in_slice);
-      if (!hdr) {
+      auto allocated = s_.headers_.allocate(eth_ip_header + in_slice);
+      if (!allocated) {
         s_.counters_.ipv4.drop(ipv4_drop::no_buffers);
-        return fail(hdr.err());
+        return fail(allocated.err());
       }
-      ethernet_view::emit(hdr->bytes(), dst_mac, src_mac, ethertype::ipv4);
+      view& hdr = *allocated;
+      ethernet_view::emit(hdr.bytes(), dst_mac, src_mac, ethertype::ipv4);
       h.total_length = static_cast<std::uint16_t>(ipv4_header::min_size + len);
       h.flags_fragment = static_cast<std::uint16_t>((offset / 8) | (last ? 0 : ipv4_header::flag_mf));
-      h.emit(hdr->bytes().subspan(ethernet_view::header_size));
-      if (in_slice > 0) put_transport(hdr->bytes().subspan(eth_ip_header));
-      view_chain frame(std::move(*hdr));
+      h.emit(hdr.bytes().subspan(ethernet_view::header_size));
+      if (in_slice > 0) put_transport(hdr.bytes().subspan(eth_ip_header));
+      view_chain frame(std::move(hdr));
       if (!append_range(frame, payload, offset + in_slice - transport_size, len - in_slice)) return fail(error::too_large);
       if (auto r = s_.ethernet_.transmit(frame); !r) return r;
       ++s_.counters_.ipv4.sent;
@@ -99,16 +100,17 @@ class ipv4_layer {
   void input(view packet) noexcept {
     auto& c = s_.counters_.ipv4;
     ipv4_header::reject why{};
-    auto h = ipv4_header::parse(packet.bytes(), &why);
-    if (!h) return c.drop(drop_reason(why));
+    auto parsed = ipv4_header::parse(packet.bytes(), &why);
+    if (!parsed) return c.drop(drop_reason(why));
+    const ipv4_header& h = *parsed;  // once: each -> checks the result again
     ++c.received;
-    if (!for_us(h->destination)) return c.drop(ipv4_drop::not_for_us);
-    packet.truncate(h->total_length);  // anything after is link padding
-    view payload = packet.tail(h->header_length);
-    if (!h->is_fragment()) return deliver(*h, view_chain(std::move(payload)));
-    auto o = reassembly_.add(*h, std::move(payload), s_.now());
+    if (!for_us(h.destination)) return c.drop(ipv4_drop::not_for_us);
+    packet.truncate(h.total_length);  // anything after is link padding
+    view payload = packet.tail(h.header_length);
+    if (!h.is_fragment()) return deliver(h, view_chain(std::move(payload)));
+    auto o = reassembly_.add(h, std::move(payload), s_.now());
     switch (o.status) {
-      case reassembly_status::complete: return deliver(*h, std::move(o.payload));
+      case reassembly_status::complete: return deliver(h, std::move(o.payload));
       case reassembly_status::incomplete: return s_.housekeeping_wake_.notify_one();  // a new timeout
       case reassembly_status::duplicate: return c.drop(ipv4_drop::fragment_duplicate);
       case reassembly_status::overlap: return c.drop(ipv4_drop::fragment_overlap);

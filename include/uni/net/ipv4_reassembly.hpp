@@ -172,9 +172,11 @@ class ipv4_reassembly {
   }
 
   void discard(slot& s) noexcept {
-    for (std::size_t i = 0; i < s.count; ++i) s.frags[i].data = view{};
+    for (std::size_t i = 0; i < s.count; ++i) s.frags[i] = fragment{};
     bytes_ -= s.received;
-    s = slot{};
+    // The rest is set again when the slot is next used (find_or_make, add).
+    s.used = false;
+    s.total = s.received = s.highest = s.count = 0;
   }
 
   duration timeout_;

@@ -41,32 +41,46 @@ class udp_layer {
 
   void input(const ipv4_header& h, view_chain datagram_bytes) noexcept {
     auto& c = s_.counters_.udp;
-    auto u = udp_header::parse(datagram_bytes, h.source, h.destination);
-    if (!u) return c.drop(u.err() == error::bad_checksum ? udp_drop::bad_checksum : udp_drop::malformed);
+    auto parsed = udp_header::parse(datagram_bytes, h.source, h.destination);
+    if (!parsed) return c.drop(parsed.err() == error::bad_checksum ? udp_drop::bad_checksum : udp_drop::malformed);
+    const udp_header& u = *parsed;  // once: each -> checks the result again
     ++c.received;
     // Without an address, only the DHCP client's port is served (see ipv4_layer::deliver).
-    const bool served = !s_.ipv4_.unconfigured() || u->destination_port == dhcp_client_port;
-    const std::size_t slot = served ? table_.find(u->destination_port) : table_type::none;
+    const bool served = !s_.ipv4_.unconfigured() || u.destination_port == dhcp_client_port;
+    const std::size_t slot = served ? table_.find(u.destination_port) : table_type::none;
     if (slot == table_type::none) {
       c.drop(udp_drop::no_listener);
       if (!s_.ipv4_.is_broadcast(h.destination) && !s_.ipv4_.unconfigured())
         s_.icmp_.send_unreachable(icmp_unreachable_code::port, h, datagram_bytes);
       return;
     }
-    datagram d{{h.source, u->source_port},
-               {h.destination, u->destination_port},
-               datagram_bytes.subchain(udp_header::size, u->length - udp_header::size)};
+    datagram d{{h.source, u.source_port},
+               {h.destination, u.destination_port},
+               datagram_bytes.subchain(udp_header::size, u.length - udp_header::size)};
     if (!table_.deliver(slot, std::move(d))) c.drop(udp_drop::queue_full);
   }
 
   // Sends from port `sport`, resolving the next hop first if it must.
-  task<result<void>> send(std::uint16_t sport, endpoint to, std::span<const view> payload) {
+  // `failures` (a socket's send_failures()) counts the sends that fail.
+  task<result<void>> send(std::uint16_t sport, endpoint to, std::span<const view> payload,
+                          std::uint64_t* failures = nullptr) {
     auto r = send_now(sport, to, payload);
     // would_block: ARP must ask first (or the device is full: that error stands).
-    if (r || r.err() != error::would_block || s_.arp_.known_neighbour(*s_.ipv4_.next_hop(to.address))) co_return r;
-    auto mac = co_await s_.arp_.resolve(*s_.ipv4_.next_hop(to.address));
-    if (!mac) co_return fail(mac.err());
-    co_return emit(sport, to, *mac, payload);
+    if (r || r.err() != error::would_block) co_return counted(r, failures);
+    const ipv4_address next = *s_.ipv4_.next_hop(to.address);  // send_now found it
+    if (s_.arp_.known_neighbour(next)) co_return counted(r, failures);
+    bool started = false;
+    while (true) {  // arp_layer::resolve's loop, in this frame (one frame, not two)
+      auto mac = s_.arp_.resolve_step(next, started);
+      if (mac) co_return counted(emit(sport, to, *mac, payload), failures);
+      if (mac.err() != error::would_block) co_return counted(fail(mac.err()), failures);
+      if (co_await s_.arp_.resolutions().wait() == wake_reason::cancelled) co_return fail(error::cancelled);
+    }
+  }
+  // Counts a failed send in `*failures`: every refusal but would_block and cancellation.
+  static result<void> counted(result<void> r, std::uint64_t* failures) noexcept {
+    if (failures && !r && r.err() != error::would_block && r.err() != error::cancelled) ++*failures;
+    return r;
   }
 
   // send() without waiting: error::would_block when ARP must resolve the next hop.
@@ -134,7 +148,7 @@ class basic_udp_socket {
   // Sends now if the next hop is known, else error::would_block (send_to()
   // resolves it first).
   result<void> try_send_to(endpoint to, std::span<const view> payload) noexcept {
-    return counted(layer().send_now(layer().table().port(slot_), to, payload));
+    return udp_layer<S>::counted(layer().send_now(layer().table().port(slot_), to, payload), &send_failures_);
   }
   result<void> try_send_to(endpoint to, const view& payload) noexcept {
     return try_send_to(to, std::span<const view>(&payload, 1));
@@ -142,8 +156,9 @@ class basic_udp_socket {
 
   // Sends `payload` (any number of views, not copied) to `to`, resolving the
   // next hop first: error::unreachable if ARP gets no answer.
+  // (The layer's task itself, counting into send_failures_: no frame of our own.)
   task<result<void>> send_to(endpoint to, std::span<const view> payload) {
-    co_return counted(co_await layer().send(layer().table().port(slot_), to, payload));
+    return layer().send(layer().table().port(slot_), to, payload, &send_failures_);
   }
   task<result<void>> send_to(endpoint to, const view& payload) {
     return send_to(to, std::span<const view>(&payload, 1));
@@ -159,10 +174,6 @@ class basic_udp_socket {
   friend S;
   basic_udp_socket(S* s, std::size_t slot) noexcept : stack_(s), slot_(slot) {}
   udp_layer<S>& layer() const noexcept { return stack_->udp_; }
-  result<void> counted(result<void> r) noexcept {
-    if (!r && r.err() != error::would_block && r.err() != error::cancelled) ++send_failures_;
-    return r;
-  }
 
   S* stack_;
   std::size_t slot_;

@@ -136,12 +136,7 @@ class connection {
     if (!h.has(ack)) return drop(tcp_drop::no_ack);
     if (state_ == state::syn_received) {
       if (!(snd_una_ < h.ack_number && h.ack_number <= snd_nxt_)) return send_reset(h.ack_number);
-      state_ = state::established;
-      snd_una_ = h.ack_number;
-      set_send_window(h);
-      rto_at_ = time_never;
-      retries_ = 0;
-      events_.notify_all();
+      become_established(h);
     }
     // RFC 5961 §5.2: ACK of something never sent is answered; one too old is challenged.
     if (h.ack_number > snd_max_) {
@@ -243,10 +238,10 @@ class connection {
     return can_write() && bytes <= send_space() && send_.count() + views <= Config::tcp_send_views;
   }
   void push(time_point now) noexcept { output(now); }
-  // Moves up to `max` received bytes into `out`; the window reopens as space frees.
-  template <std::size_t N>
-  void read(basic_view_chain<N>& out, std::size_t max, time_point now) noexcept {
-    recv_.take(out, max);
+  // Takes the next received view, whole (as its segment brought it); the
+  // window reopens as space frees.
+  view read(time_point now) noexcept {
+    view v = recv_.take_front();
     // RFC 1122 §4.2.3.3 (receiver SWS avoidance): a window update of its own
     // only when the offered window was nearly shut or can grow by half the buffer;
     // otherwise the next ACK carries the larger window anyway. A nearly shut
@@ -257,9 +252,10 @@ class connection {
     // owes (on TAP each is a write that also runs the sender's ACK processing).
     const std::uint32_t offered = rcv_adv_ > rcv_nxt_ ? rcv_adv_ - rcv_nxt_ : 0;
     const std::uint32_t now_open = receive_window();
-    if (!can_receive() || now_open <= offered) return;
+    if (!can_receive() || now_open <= offered) return v;
     if (offered < smss_) send_ack(now);
     else if (now_open - offered >= Config::tcp_receive_buffer / 2) ack_owed_ = true;
+    return v;
   }
   // Half-close: a FIN goes after the queued data (§3.10.4).
   void shutdown(time_point now) noexcept {
@@ -563,6 +559,27 @@ class connection {
     rtt_timing_ = false;  // Karn: never time a retransmitted segment
   }
 
+  // The handshake's ACK came (SYN-RECEIVED, or SYN-SENT's SYN-ACK).
+  void become_established(const header& h) noexcept {
+    state_ = state::established;
+    snd_una_ = h.ack_number;
+    set_send_window(h);
+    rto_at_ = time_never;
+    retries_ = 0;
+    events_.notify_all();
+  }
+
+  // An RTT sample from the echoed timestamp (RFC 7323 §4.1), else from the one
+  // timed segment if `h` acknowledges it.
+  void sample_rtt(const header& h, time_point now) noexcept {
+    if (ts_ok_ && h.opts.timestamps && h.opts.timestamps->second != 0) {
+      rtt_.sample(std::chrono::milliseconds(ts_now(now) - h.opts.timestamps->second));
+    } else if (rtt_timing_ && h.ack_number > rtt_seq_) {
+      rtt_.sample(now - rtt_start_);
+      rtt_timing_ = false;
+    }
+  }
+
   void start_rtt(seq32 seq, time_point now) noexcept {
     rtt_timing_ = true;
     rtt_seq_ = seq;
@@ -581,13 +598,7 @@ class connection {
       for (std::size_t i = 0; i < h.opts.sack_count; ++i) new_sack |= sacked_.add(h.opts.sack[i], max(a, snd_una_), snd_max_);
     if (a > snd_una_) {
       std::uint32_t acked = a - snd_una_;
-      // RTT: from the echoed timestamp (RFC 7323 §4.1), else the one timed segment.
-      if (ts_ok_ && h.opts.timestamps && h.opts.timestamps->second != 0) {
-        rtt_.sample(std::chrono::milliseconds(ts_now(now) - h.opts.timestamps->second));
-      } else if (rtt_timing_ && a > rtt_seq_) {
-        rtt_.sample(now - rtt_start_);
-        rtt_timing_ = false;
-      }
+      sample_rtt(h, now);
       if (snd_una_ == iss_) --acked;  // the SYN's sequence number
       const bool fin_acked = fin_queued_ && snd_una_ <= fin_seq_ && a > fin_seq_;
       const std::uint32_t data_acked = acked - (fin_acked ? 1u : 0u);
@@ -786,18 +797,11 @@ class connection {
     rcv_nxt_ = rcv_adv_ = h.seq + 1;
     take_syn_options(h);
     if (h.has(ack)) {
-      snd_una_ = h.ack_number;
-      state_ = state::established;
-      set_send_window(h);
-      rto_at_ = time_never;
-      retries_ = 0;
-      if (ts_ok_ && h.opts.timestamps && h.opts.timestamps->second)
-        rtt_.sample(std::chrono::milliseconds(ts_now(now) - h.opts.timestamps->second));
-      else if (rtt_timing_) rtt_.sample(now - rtt_start_);
+      sample_rtt(h, now);  // (the SYN, timed or stamped: the ACK is past it)
       rtt_timing_ = false;
+      become_established(h);
       if (keepalive_on_) keepalive_at_ = now + Config::tcp_keepalive_idle;
       send_ack(now);
-      events_.notify_all();
       output(now);
     } else {  // simultaneous open
       state_ = state::syn_received;

@@ -2,14 +2,16 @@
 // found by their four-tuple, listening ports with a bounded accept queue and
 // a bounded set of half-open connections (the oldest gives way under a SYN
 // flood), RSTs for segments no connection wants (RFC 9293 §3.10.7.1), initial
-// sequence numbers from a keyed hash (RFC 6528), ephemeral ports, and one timer
-// task for every connection. The application's handles (`listener`, `stream`)
+// sequence numbers from a keyed hash (RFC 6528), ephemeral ports, and the
+// timers of every connection, which the stack's housekeeping task runs. The application's handles (`listener`, `stream`)
 // are in uni/net/tcp/socket.hpp.
 //
 // The layer does no I/O of its own: segments come in through input(), and go
-// out through the `ip_output` function the stack gives it.
+// out through the `ip_output` function the stack gives it; time comes in through
+// on_timer(), called by the task that waits on the queue the stack gives it.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstdint>
@@ -43,17 +45,19 @@ class layer {
   using connection_type = connection<Config>;
   static constexpr std::size_t none = static_cast<std::size_t>(-1);
 
-  layer(scheduler& s, page_pool& pool, header_allocator& headers, Output out, std::uint16_t mss,
-        std::uint64_t seed) noexcept
+  // `timer_wake` is notified when a connection's deadline comes nearer or an
+  // ACK is owed: its waiter calls on_timer() by next_deadline().
+  layer(scheduler& s, wait_queue& timer_wake, page_pool& pool, header_allocator& headers, Output out,
+        std::uint16_t mss, std::uint64_t seed) noexcept
       : sched_(s),
+        wake_(timer_wake),
         pool_(pool),
         headers_(headers),
         out_(out),
         mss_(mss),
         random_(seed),
         slots_(new slot[Config::tcp_connections]),
-        listeners_(new listener_state[Config::tcp_listeners]),
-        wake_(s) {
+        listeners_(new listener_state[Config::tcp_listeners]) {
     secret_[0] = random_();
     secret_[1] = random_();
     for (auto& b : buckets_) b = none;
@@ -62,11 +66,6 @@ class layer {
   layer& operator=(const layer&) = delete;
   ~layer() {
     for (std::size_t i = 0; i < Config::tcp_connections; ++i) slots_[i].conn.reset();
-  }
-
-  void start() {
-    timers_ = spawn(sched_, run_timers());
-    acks_ = spawn(sched_, send_owed_acks());
   }
 
   // Which device the trace names this layer's connections after (uni/trace/).
@@ -85,20 +84,21 @@ class layer {
 
   void input(ipv4_address src, ipv4_address dst, view_chain&& segment) noexcept {
     header::reject why{};
-    auto h = header::parse(segment.views(), src, dst, &why);
-    if (!h) return counters_.drop(drop_reason(why));
+    auto parsed = header::parse(segment.views(), src, dst, &why);
+    if (!parsed) return counters_.drop(drop_reason(why));
+    const header& h = *parsed;  // once: each -> checks the result again
     ++counters_.received;
-    view_chain data = segment.subchain(h->header_length, segment.length() - h->header_length);
-    const endpoints ep{dst, src, h->destination_port, h->source_port};
+    view_chain data = segment.subchain(h.header_length, segment.length() - h.header_length);
+    const endpoints ep{dst, src, h.destination_port, h.source_port};
     const time_point t = now();
     if (std::size_t i = find(ep); i != none) {
       slot& s = slots_[i];
-      if (s.half_open && s.conn->current_state() == state::syn_received && h->has(ack) &&
+      if (s.half_open && s.conn->current_state() == state::syn_received && h.has(ack) &&
           listeners_[s.listener].queued == Config::tcp_backlog) {
         return counters_.drop(tcp_drop::backlog_full);  // the peer retransmits its ACK later
       }
-      if constexpr (Config::trace) s.probe.segment_in(trace_device_, static_cast<std::uint32_t>(i), *h, data.length());
-      s.conn->on_segment(*h, std::move(data), t);
+      if constexpr (Config::trace) s.probe.segment_in(trace_device_, static_cast<std::uint32_t>(i), h, data.length());
+      s.conn->on_segment(h, std::move(data), t);
       // Data for a connection its application has closed will never be read:
       // reset it (RFC 1122 §4.2.2.13, as Linux does) rather than take it for ever.
       if (!s.held && !s.queued && !s.half_open && s.conn->has_unread()) {
@@ -108,12 +108,12 @@ class layer {
       if (s.conn->ack_owed()) owe_ack(i);
       return settle(i);
     }
-    if (h->has(rst)) return counters_.drop(tcp_drop::no_connection);  // never answer a RST
-    const std::size_t li = find_listener(h->destination_port);
-    if (li != none && h->has(syn) && !h->has(ack)) return accept_syn(li, ep, *h, t);
-    if (li != none && !h->has(ack)) return counters_.drop(tcp_drop::not_syn);
+    if (h.has(rst)) return counters_.drop(tcp_drop::no_connection);  // never answer a RST
+    const std::size_t li = find_listener(h.destination_port);
+    if (li != none && h.has(syn) && !h.has(ack)) return accept_syn(li, ep, h, t);
+    if (li != none && !h.has(ack)) return counters_.drop(tcp_drop::not_syn);
     counters_.drop(tcp_drop::no_connection);
-    send_reset_for(ep, *h, static_cast<std::uint32_t>(data.length()));
+    send_reset_for(ep, h, static_cast<std::uint32_t>(data.length()));
   }
 
   // ---- Application (through uni/net/tcp/socket.hpp) ---------------------------------
@@ -149,25 +149,24 @@ class layer {
     l.ready->notify_all();
   }
 
-  // The next established connection on listener `li` (its slot), waiting for one.
-  task<result<std::size_t>> accept(std::size_t li) {
+  // The next established connection on listener `li` (its slot), taken off its
+  // accept queue: `none` while there is none yet (wait on accept_ready(li)),
+  // error::closed once the listener is closed.
+  result<std::size_t> take_accepted(std::size_t li) noexcept {
     listener_state& l = listeners_[li];
-    while (true) {
-      if (!l.used) co_return fail(error::closed);
-      if (l.queued > 0) {
-        const std::size_t i = l.accept[l.head];
-        l.head = (l.head + 1) % Config::tcp_backlog;
-        --l.queued;
-        slot& s = slots_[i];
-        s.queued = false;
-        s.listener = none;
-        s.held = true;
-        co_return i;
-      }
-      const wake_reason why = co_await l.ready->wait();  // a local first: see impaired_netif.hpp
-      if (why == wake_reason::cancelled) co_return fail(error::cancelled);
-    }
+    if (!l.used) return fail(error::closed);
+    if (l.queued == 0) return none;
+    const std::size_t i = l.accept[l.head];
+    l.head = (l.head + 1) % Config::tcp_backlog;
+    --l.queued;
+    slot& s = slots_[i];
+    s.queued = false;
+    s.listener = none;
+    s.held = true;
+    return i;
   }
+  // Notified when listener `li` queues a connection or closes.
+  wait_queue& accept_ready(std::size_t li) noexcept { return *listeners_[li].ready; }
 
   // Active open from `local` to `remote`; the caller waits on the connection.
   result<std::size_t> connect(ipv4_address local, endpoint remote) noexcept {
@@ -281,10 +280,13 @@ class layer {
     h.source_port = ep.local_port;
     h.destination_port = ep.remote_port;
     const std::size_t header_size = header::min_size + h.opts.wire_size();
-    auto hdr = headers_.allocate(header_size);
-    if (!hdr) return counters_.drop(tcp_drop::no_buffers);
-    h.emit(hdr->bytes(), ep.local_ip, ep.remote_ip, payload, partial_checksums_);
-    basic_view_chain<Config::tcp_segment_views + 1> segment(std::move(*hdr));
+    auto allocated = headers_.allocate(header_size);
+    if (!allocated) return counters_.drop(tcp_drop::no_buffers);
+    view& hdr = *allocated;
+    h.emit(hdr.bytes(), ep.local_ip, ep.remote_ip, payload, partial_checksums_);
+    // The header and the payload's views: a view_chain, the type IP's path
+    // already instantiates, unless the Config's segments carry more views.
+    basic_view_chain<std::max(Config::tcp_segment_views + 1, max_chain_views)> segment(std::move(hdr));
     for (const view& v : payload) (void)segment.push_back(v);
     if constexpr (Config::trace)
       if (from != none)
@@ -456,54 +458,54 @@ class layer {
 
   // ---- ACKs owed ------------------------------------------------------------------
 
-  // Connections owing an ACK are listed once; the task below runs when the
+  // Connections owing an ACK are listed once; on_timer() sends them when the
   // scheduler next turns, after the device's whole batch of frames.
   void owe_ack(std::size_t i) noexcept {
     slot& s = slots_[i];
     if (s.ack_listed) return;
     s.ack_listed = true;
     owing_[owing_count_++] = i;
-    ack_wake_.notify_one();
+    wake_.notify_one();
   }
-  task<void> send_owed_acks() {
-    while (true) {
-      const wake_reason why = co_await ack_wake_.wait();
-      if (why == wake_reason::cancelled) co_return;
-      const time_point t = now();
-      for (std::size_t k = 0; k < owing_count_; ++k) {
-        slot& s = slots_[owing_[k]];
-        s.ack_listed = false;
-        if (s.used) s.conn->flush_ack(t);
-      }
-      owing_count_ = 0;
+  void send_owed_acks(time_point t) noexcept {
+    for (std::size_t k = 0; k < owing_count_; ++k) {
+      slot& s = slots_[owing_[k]];
+      s.ack_listed = false;
+      if (s.used) s.conn->flush_ack(t);
     }
+    owing_count_ = 0;
   }
 
   // ---- Timers -----------------------------------------------------------------------
 
-  task<void> run_timers() {
-    while (true) {
-      // Only the live slots: the table is sized for the most connections, and
-      // this runs whenever a connection's deadline comes nearer (most segments).
-      time_point next = time_never;
-      for (std::size_t k = 0; k < in_use_; ++k) next = std::min(next, slots_[live_[k]].conn->next_deadline());
-      wake_at_ = next;
-      const wake_reason why = co_await wake_.wait_until(next);
-      if (why == wake_reason::cancelled) co_return;
-      wake_at_ = time_point{};  // while we run, nobody needs to wake us
-      const time_point t = now();
-      // Backwards: a slot freed by settle() takes the last one, already seen, in its place.
-      for (std::size_t k = in_use_; k-- > 0;) {
-        const std::size_t i = live_[k];
-        slot& s = slots_[i];
-        if (s.conn->next_deadline() > t) continue;
-        s.conn->on_timer(t);
-        settle(i);
-      }
+ public:
+  // The earliest deadline of the live connections (only those: the table is
+  // sized for the most connections, and this is asked whenever a connection's
+  // deadline comes nearer, i.e. on most segments). The waiter sleeps until
+  // then, so settle() wakes it only for an earlier one.
+  time_point next_deadline() noexcept {
+    time_point next = time_never;
+    for (std::size_t k = 0; k < in_use_; ++k) next = std::min(next, slots_[live_[k]].conn->next_deadline());
+    wake_at_ = next;
+    return next;
+  }
+  // Runs the connections' timers that are due at `t`, then sends the ACKs owed.
+  void on_timer(time_point t) noexcept {
+    wake_at_ = time_point{};  // while we run, nobody needs to wake us
+    // Backwards: a slot freed by settle() takes the last one, already seen, in its place.
+    for (std::size_t k = in_use_; k-- > 0;) {
+      const std::size_t i = live_[k];
+      slot& s = slots_[i];
+      if (s.conn->next_deadline() > t) continue;
+      s.conn->on_timer(t);
+      settle(i);
     }
+    send_owed_acks(t);  // after the timers: a segment they sent carries the ACK
   }
 
+ private:
   scheduler& sched_;
+  wait_queue& wake_;
   page_pool& pool_;
   header_allocator& headers_;
   Output out_;
@@ -516,13 +518,10 @@ class layer {
   std::size_t next_free_ = 0, in_use_ = 0;
   layer_counters<tcp_drop> counters_{};
   bool partial_checksums_ = false;
-  wait_queue wake_;
   time_point wake_at_ = time_point{};
   std::unique_ptr<std::size_t[]> live_{new std::size_t[Config::tcp_connections]};  // the used slots, in_use_ of them
   std::unique_ptr<std::size_t[]> owing_{new std::size_t[Config::tcp_connections]};
   std::size_t owing_count_ = 0;
-  wait_queue ack_wake_{sched_};
-  join_handle<void> timers_, acks_;
   [[no_unique_address]] std::conditional_t<Config::trace, std::uint16_t, detail::no_probe> trace_device_{};
 };
 

@@ -51,10 +51,9 @@ class stream {
     while (true) {
       auto& c = conn();
       if (c.has_unread()) {
-        basic_view_chain<1> out;
-        c.read(out, static_cast<std::size_t>(-1), l_->now());
+        view v = c.read(l_->now());
         l_->settle_read(slot_);
-        co_return std::move(out.views()[0]);
+        co_return v;
       }
       if (c.peer_closed()) co_return view{};
       if (c.failure() != error::none) co_return fail(c.failure());
@@ -68,31 +67,14 @@ class stream {
   // of it is queued before any is sent, so a response's head and body that
   // fit one segment leave in one frame (with Nagle off, each view would go alone).
   task<result<void>> write(std::span<const view> data) {
-    bool queued = false;  // views queued and not yet pushed
-    for (const view& v : data) {
-      view rest = v;
-      while (!rest.empty()) {
-        auto& c = conn();
-        if (c.failure() != error::none) co_return fail(c.failure());
-        if (!c.can_write()) co_return fail(error::closed);
-        const std::size_t room = c.send_space();
-        if (room > 0) {
-          view part = rest.head(std::min(room, rest.size()));
-          const std::size_t n = part.size();
-          if (c.queue(std::move(part))) {
-            rest = rest.tail(n);
-            queued = true;
-            continue;
-          }
-        }
-        if (queued) push();  // what is queued goes before we wait for room
-        queued = false;
-        const wake_reason why = co_await c.events().wait();
-        if (why == wake_reason::cancelled) co_return fail(error::cancelled);
-      }
+    std::size_t at = 0, skip = 0;  // what comes next: data[at], from byte `skip`
+    while (true) {
+      auto all = queue_some(data, at, skip);
+      if (!all) co_return fail(all.err());
+      if (*all) co_return result<void>{};
+      const wake_reason why = co_await conn().events().wait();
+      if (why == wake_reason::cancelled) co_return fail(error::cancelled);
     }
-    if (queued) push();
-    co_return result<void>{};
   }
   task<result<void>> write(const view& v) { return write(std::span<const view>(&v, 1)); }
   // write() now, without a coroutine, when the send buffer has room for all of
@@ -138,6 +120,28 @@ class stream {
   friend task<result<stream<L>>> connect(L&, ipv4_address, endpoint, duration);
   stream(Layer* l, std::size_t slot) noexcept : l_(l), slot_(slot) {}
   auto& conn() const noexcept { return l_->at(slot_); }
+  // write()'s work between waits: queues data[at], from byte `skip`, and what
+  // follows, as far as the send buffer takes them, and pushes what it queued.
+  // True when all of it is queued; false when write() must wait for room.
+  result<bool> queue_some(std::span<const view> data, std::size_t& at, std::size_t& skip) noexcept {
+    auto& c = conn();
+    bool queued = false;
+    for (; at < data.size(); ++at, skip = 0) {
+      while (skip < data[at].size()) {
+        if (c.failure() != error::none) return fail(c.failure());
+        if (!c.can_write()) return fail(error::closed);
+        const std::size_t n = std::min(c.send_space(), data[at].size() - skip);
+        if (n == 0 || !c.queue(data[at].tail(skip).head(n))) {
+          if (queued) push();  // what is queued goes before we wait for room
+          return false;
+        }
+        skip += n;
+        queued = true;
+      }
+    }
+    if (queued) push();
+    return true;
+  }
   void push() noexcept {
     conn().push(l_->now());
     l_->settle(slot_);
@@ -164,10 +168,16 @@ class listener {
 
   endpoint local() const noexcept { return local_; }
 
+  // The next established connection, waiting for one (one coroutine: the
+  // layer's accept queue is polled here, not through a task of its own).
   task<result<stream<Layer>>> accept() {
-    auto i = co_await l_->accept(index_);
-    if (!i) co_return fail(i.err());
-    co_return stream<Layer>{l_, *i};
+    while (true) {
+      auto i = l_->take_accepted(index_);
+      if (!i) co_return fail(i.err());
+      if (*i != Layer::none) co_return stream<Layer>{l_, *i};
+      const wake_reason why = co_await l_->accept_ready(index_).wait();  // a local first: see impaired_netif.hpp
+      if (why == wake_reason::cancelled) co_return fail(error::cancelled);
+    }
   }
 
   void close() noexcept {

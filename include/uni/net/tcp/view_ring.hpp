@@ -6,32 +6,34 @@
 
 #include <array>
 #include <cstddef>
+#include <span>
 
 #include <uni/core/buffer.hpp>
 #include <uni/core/view_chain.hpp>
 
 namespace uni::tcp {
 
-template <std::size_t Capacity>
-class view_ring {
+namespace detail {
+
+// The ring's work over its slots, passed in: one copy of the code for the
+// send and the receive rings, whatever their capacities.
+class view_ring_base {
  public:
-  bool full() const noexcept { return count_ == Capacity; }
-  bool empty() const noexcept { return bytes_ == 0; }
   std::size_t bytes() const noexcept { return bytes_; }
   std::size_t count() const noexcept { return count_; }
 
-  bool push(view v) noexcept {
+ protected:
+  bool push(std::span<view> slots, view v) noexcept {
     if (v.empty()) return true;
-    if (count_ == Capacity) return false;
+    if (count_ == slots.size()) return false;
     bytes_ += v.size();
-    slots_[(head_ + count_++) % Capacity] = std::move(v);
+    slots[(head_ + count_++) % slots.size()] = std::move(v);
     return true;
   }
 
-  // Forgets the first n bytes (acknowledged, or read).
-  void drop_front(std::size_t n) noexcept {
+  void drop_front(std::span<view> slots, std::size_t n) noexcept {
     while (n > 0 && count_ > 0) {
-      view& v = slots_[head_];
+      view& v = slots[head_];
       if (n < v.size()) {
         v.drop_front(n);
         bytes_ -= n;
@@ -40,10 +42,38 @@ class view_ring {
       n -= v.size();
       bytes_ -= v.size();
       v = view{};
-      head_ = (head_ + 1) % Capacity;
+      head_ = (head_ + 1) % slots.size();
       --count_;
     }
   }
+
+  // Takes the first view out whole; an empty view when there is none.
+  view take_front(std::span<view> slots) noexcept {
+    if (count_ == 0) return {};
+    view v = std::move(slots[head_]);
+    bytes_ -= v.size();
+    head_ = (head_ + 1) % slots.size();
+    --count_;
+    return v;
+  }
+
+  std::size_t head_ = 0;
+  std::size_t count_ = 0;
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace detail
+
+template <std::size_t Capacity>
+class view_ring : public detail::view_ring_base {
+ public:
+  bool full() const noexcept { return count_ == Capacity; }
+  bool empty() const noexcept { return bytes_ == 0; }
+
+  bool push(view v) noexcept { return view_ring_base::push(slots_, std::move(v)); }
+
+  // Forgets the first n bytes (acknowledged, or read).
+  void drop_front(std::size_t n) noexcept { view_ring_base::drop_front(slots_, n); }
 
   // Appends the bytes [offset, offset + length) to `out` as shared sub-views,
   // stopping early when `out` is full; returns the bytes appended.
@@ -65,33 +95,13 @@ class view_ring {
     return done;
   }
 
-  // Moves up to `max_bytes` from the front into `out` (for reads).
-  template <std::size_t N>
-  void take(basic_view_chain<N>& out, std::size_t max_bytes) noexcept {
-    while (count_ > 0 && max_bytes > 0 && out.count() < N) {
-      view& v = slots_[head_];
-      if (v.size() > max_bytes) {
-        (void)out.push_back(v.head(max_bytes));
-        drop_front(max_bytes);
-        return;
-      }
-      max_bytes -= v.size();
-      const std::size_t n = v.size();
-      (void)out.push_back(std::move(v));
-      v = view{};
-      bytes_ -= n;
-      head_ = (head_ + 1) % Capacity;
-      --count_;
-    }
-  }
+  // Takes the first view out whole (for reads); an empty view when there is none.
+  view take_front() noexcept { return view_ring_base::take_front(slots_); }
 
   void clear() noexcept { drop_front(bytes_); }
 
  private:
   std::array<view, Capacity> slots_{};
-  std::size_t head_ = 0;
-  std::size_t count_ = 0;
-  std::size_t bytes_ = 0;
 };
 
 }  // namespace uni::tcp
