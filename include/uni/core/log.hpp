@@ -50,26 +50,32 @@ inline bool log_enabled(log_level l) noexcept {
 
 // Writes one line of formatted arguments to the sink: the one function that every
 // log call of the program shares.
-[[gnu::noinline]] inline void log_line(log_level l, std::string_view prefix, const format_arg* args,
-                                       std::size_t n) noexcept {
+[[gnu::noinline]] inline void log_line(log_level l, std::string_view prefix, const detail::arg_kind* kinds,
+                                       const detail::arg_word* words, std::size_t n) noexcept {
   char buf[256];
   text_writer w{buf, sizeof buf};
   w.put(prefix);
-  write_args(w, args, n);
+  detail::write_args(w, kinds, words, n);
   log_settings().sink(l, w.view());
 }
 
-// log(level, "tcp: ", port, " reset") with any formattable arguments.
+// log(level, "tcp: ", port, " reset") with any formattable arguments. Inlined: the
+// call site stores the arguments' values and calls log_line, with no function of
+// its own per list of argument types.
 template <class... Args>
-void log(log_level l, const Args&... args) noexcept {
+[[gnu::always_inline]] inline void log(log_level l, const Args&... args) noexcept {
   if (!log_enabled(l)) return;
-  const format_arg list[] = {format_arg(args)...};
-  log_line(l, {}, list, sizeof...(Args));
+  const detail::format_args<Args...> list(args...);
+  log_line(l, {}, list.kinds, list.words, sizeof...(Args));
 }
 
-template <class... Args> void log_debug(const Args&... a) noexcept { log(log_level::debug, a...); }
-template <class... Args> void log_info(const Args&... a) noexcept { log(log_level::info, a...); }
-template <class... Args> void log_warn(const Args&... a) noexcept { log(log_level::warn, a...); }
-template <class... Args> void log_error(const Args&... a) noexcept { log(log_level::error, a...); }
+template <class... Args>
+[[gnu::always_inline]] inline void log_debug(const Args&... a) noexcept { log(log_level::debug, a...); }
+template <class... Args>
+[[gnu::always_inline]] inline void log_info(const Args&... a) noexcept { log(log_level::info, a...); }
+template <class... Args>
+[[gnu::always_inline]] inline void log_warn(const Args&... a) noexcept { log(log_level::warn, a...); }
+template <class... Args>
+[[gnu::always_inline]] inline void log_error(const Args&... a) noexcept { log(log_level::error, a...); }
 
 }  // namespace uni
