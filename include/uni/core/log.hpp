@@ -48,10 +48,10 @@ inline bool log_enabled(log_level l) noexcept {
          log_settings().sink != nullptr;
 }
 
-// Writes one line of formatted arguments to the sink: the one function that every
-// log call of the program shares.
-[[gnu::noinline]] inline void log_line(log_level l, std::string_view prefix, const detail::arg_kind* kinds,
-                                       const detail::arg_word* words, std::size_t n) noexcept {
+// Writes one line of formatted arguments to the sink (there is one), whatever the
+// run-time level: log_line's and panic's.
+[[gnu::noinline]] inline void write_log_line(log_level l, std::string_view prefix, const detail::arg_kind* kinds,
+                                             const detail::arg_word* words, std::size_t n) noexcept {
   char buf[256];
   text_writer w{buf, sizeof buf};
   w.put(prefix);
@@ -59,14 +59,21 @@ inline bool log_enabled(log_level l) noexcept {
   log_settings().sink(l, w.view());
 }
 
+// The one function that every log call of the program shares.
+[[gnu::noinline]] inline void log_line(log_level l, const detail::arg_kind* kinds, const detail::arg_word* words,
+                                       std::size_t n) noexcept {
+  if (log_enabled(l)) write_log_line(l, {}, kinds, words, n);
+}
+
 // log(level, "tcp: ", port, " reset") with any formattable arguments. Inlined: the
 // call site stores the arguments' values and calls log_line, with no function of
-// its own per list of argument types.
+// its own per list of argument types; log_line checks the run-time level, the
+// call site only the compile-time floor.
 template <class... Args>
 [[gnu::always_inline]] inline void log(log_level l, const Args&... args) noexcept {
-  if (!log_enabled(l)) return;
+  if (l < log_floor) return;
   const detail::format_args<Args...> list(args...);
-  log_line(l, {}, list.kinds, list.words, sizeof...(Args));
+  log_line(l, list.kinds, list.words, sizeof...(Args));
 }
 
 template <class... Args>

@@ -20,7 +20,7 @@ inline halt_fn& halt_hook() noexcept {
 
 [[noreturn, gnu::cold, gnu::noinline]] inline void panic_line(const detail::arg_kind* kinds, const detail::arg_word* words,
                                                               std::size_t n) noexcept {
-  if (log_settings().sink) log_line(log_level::error, "panic: ", kinds, words, n);
+  if (log_settings().sink) write_log_line(log_level::error, "panic: ", kinds, words, n);
   if (auto h = halt_hook()) h();
   __builtin_trap();
 }
