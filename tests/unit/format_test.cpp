@@ -74,4 +74,9 @@ TEST_CASE("result holds a value or an error", "[result]") {
   bad = copy;
   CHECK(*bad == "x");
   CHECK(to_string(error::reset) == "reset");
+  CHECK(to_string(error::none) == "none");
+  CHECK(to_string(error::permission) == "permission denied");
+  CHECK(to_string(error::corrupt) == "corrupt");
+  CHECK(to_string(static_cast<error>(200)) == "unknown");
+  static_assert(to_string(error::io) == "I/O error");
 }
