@@ -128,37 +128,37 @@ struct format_args {
 
 }  // namespace detail
 
+namespace detail {
+// The digits of `u` in base 10 or 16, at least `width` of them: every integer and
+// hex value is written here.
+[[gnu::noinline]] inline void write_digits(text_writer& w, std::uint64_t u, unsigned base, int width) noexcept {
+  char digits[20];
+  int n = 0;
+  do {
+    digits[n++] = "0123456789abcdef"[u % base];
+    u /= base;
+  } while (u != 0);
+  for (int i = n; i < width; ++i) w.put('0');
+  while (n > 0) w.put(digits[--n]);
+}
+}  // namespace detail
+
 template <std::integral T>
   requires(!std::same_as<T, char> && !std::same_as<T, bool>)
 void format_value(text_writer& w, T v) noexcept {
-  char digits[24];
-  int n = 0;
-  using U = std::make_unsigned_t<T>;
-  U u = static_cast<U>(v);
+  auto u = static_cast<std::uint64_t>(v);
   if constexpr (std::is_signed_v<T>) {
     if (v < 0) {
       w.put('-');
-      u = static_cast<U>(U{0} - u);
+      u = 0 - u;
     }
   }
-  do {
-    digits[n++] = static_cast<char>('0' + u % 10);
-    u /= 10;
-  } while (u != 0);
-  while (n > 0) w.put(digits[--n]);
+  detail::write_digits(w, u, 10, 0);
 }
 
 template <std::unsigned_integral T>
 void format_value(text_writer& w, hex_value<T> h) noexcept {
-  char digits[2 * sizeof(T)];
-  int n = 0;
-  T u = h.value;
-  do {
-    digits[n++] = "0123456789abcdef"[u & 0xf];
-    u >>= 4;
-  } while (u != 0);
-  for (int i = n; i < h.width; ++i) w.put('0');
-  while (n > 0) w.put(digits[--n]);
+  detail::write_digits(w, h.value, 16, h.width);
 }
 
 namespace detail {
