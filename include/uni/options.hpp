@@ -32,7 +32,7 @@ enum class option_kind : std::uint8_t {
   flag,          // no value: given or not
   number,        // a decimal integer in [min, max]
   text,          // any word
-  choice,        // one of `choices`, written "a|b|c"
+  choice,        // one of the words its value_name lists, "a|b|c"
   ipv4_address,  // 192.0.2.1
   ipv4_prefix,   // 192.0.2.1/24 (the prefix is required)
   mac_address,   // 02:00:00:00:00:01
@@ -55,13 +55,14 @@ enum class option_scope : std::uint8_t { appliance, interface, interface_start, 
 struct option_spec {
   std::string_view name;  // without the leading "--"
   option_kind kind = option_kind::text;
-  std::string_view help;        // one line
-  std::string_view value_name;  // how --help writes the value: N, FILE, ADDR/PREFIX
+  option_scope scope = option_scope::appliance;
+  std::string_view help;  // one line
+  // How --help writes the value: N, FILE, ADDR/PREFIX; a choice's choices,
+  // "debug|info|warn".
+  std::string_view value_name;
   std::string_view text_default;  // default of a non-number ("": none)
   std::int64_t number_default = 0;
   std::int64_t min = 0, max = 0;  // numbers
-  std::string_view choices;       // choice: "debug|info|warn"
-  option_scope scope = option_scope::appliance;
 };
 
 namespace detail {
@@ -94,9 +95,7 @@ constexpr option_spec flag_option(std::string_view name, std::string_view help) 
 }
 constexpr option_spec choice_option(std::string_view name, std::string_view choices, std::string_view fallback,
                                     std::string_view help) noexcept {
-  option_spec s = detail::spec(name, option_kind::choice, choices, fallback, help);
-  s.choices = choices;
-  return s;
+  return detail::spec(name, option_kind::choice, choices, fallback, help);
 }
 // input_file, directory or output_file; no default (not given: the option is off).
 constexpr option_spec path_option(std::string_view name, option_kind kind, std::string_view value_name,
@@ -311,7 +310,7 @@ inline bool check_value(const option_spec& s, std::string_view v, std::int64_t& 
       return true;
     }
     case option_kind::choice:
-      if (is_choice(s.choices, v)) return true;
+      if (is_choice(s.value_name, v)) return true;
       want = "one of ";
       break;
     case option_kind::ipv4_address:
@@ -340,7 +339,7 @@ inline bool check_value(const option_spec& s, std::string_view v, std::int64_t& 
   }
   if (!want) return false;
   return format_to(why, "--", s.name, ": '", v, "' is not ", want,
-                   s.kind == option_kind::choice ? s.choices : std::string_view{}), false;
+                   s.kind == option_kind::choice ? s.value_name : std::string_view{}), false;
 }
 
 }  // namespace detail
