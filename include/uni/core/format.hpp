@@ -48,8 +48,8 @@ inline void format_value(text_writer& w, char c) noexcept { w.put(c); }
 inline void format_value(text_writer& w, bool b) noexcept { w.put(b ? "true" : "false"); }
 
 // The arguments of one format_to, log or panic call with their types erased, in
-// two parts: what kind each one is, a constant table (a byte an argument, in
-// .rodata, one per list of kinds), and their values, one or two words each, which
+// two parts: how many there are and what kind each one is, a constant table (a
+// byte each, in .rodata, one per list of kinds), and their values, one or two words each, which
 // are all a call site stores. Text, integers and hex are
 // written by write_args, once for the whole program; any other type by its own
 // format_value, through a thunk made once per type. So a log line or a panic
@@ -111,13 +111,15 @@ template <class T>
   } else w[0].pointer = &v, w[1].fn = &write_other<T>;
 }
 
-// One table per list of kinds, not per list of types: "a: ", n and "b: ", m share it.
+// The length of a list, then each argument's kind. One table per list of kinds,
+// not per list of types: "a: ", n and "b: ", m share it.
 template <arg_kind... Kinds>
-inline constexpr arg_kind kind_table[] = {Kinds...};
+  requires(sizeof...(Kinds) < 256)
+inline constexpr std::uint8_t kind_list[] = {sizeof...(Kinds), static_cast<std::uint8_t>(Kinds)...};
 
 template <class... Args>
 struct format_args {
-  static constexpr const arg_kind* kinds = kind_table<kind_of<Args>()...>;
+  static constexpr const std::uint8_t* kinds = kind_list<kind_of<Args>()...>;
   arg_word words[(words_of<Args>() + ... + 0)];
 
   [[gnu::always_inline]] explicit format_args(const Args&... args) noexcept {
@@ -126,9 +128,6 @@ struct format_args {
   }
 };
 
-}  // namespace detail
-
-namespace detail {
 // The digits of `u` in base 10 or 16, at least `width` of them: every integer and
 // hex value is written here.
 [[gnu::noinline]] inline void write_digits(text_writer& w, std::uint64_t u, unsigned base, int width) noexcept {
@@ -168,11 +167,10 @@ void write_other(text_writer& w, const void* v) noexcept {
   format_value(w, *static_cast<const T*>(v));
 }
 
-[[gnu::noinline]] inline void write_args(text_writer& w, const arg_kind* kinds, const arg_word* words,
-                                                 std::size_t n) noexcept {
-  for (std::size_t i = 0; i < n; ++i) {
+[[gnu::noinline]] inline void write_args(text_writer& w, const std::uint8_t* kinds, const arg_word* words) noexcept {
+  for (std::size_t i = 1; i <= kinds[0]; ++i) {
     const arg_word a = *words++;
-    switch (kinds[i]) {
+    switch (static_cast<arg_kind>(kinds[i])) {
       case arg_kind::text: w.put(std::string_view{static_cast<const char*>(a.pointer), (words++)->number}); break;
       case arg_kind::c_text: format_value(w, static_cast<const char*>(a.pointer)); break;
       case arg_kind::character: w.put(static_cast<char>(a.number)); break;
@@ -190,7 +188,7 @@ template <class... Args>
 [[gnu::always_inline]] inline void format_to(text_writer& w, const Args&... args) noexcept {
   if constexpr (sizeof...(Args) > 0) {
     const detail::format_args<Args...> list(args...);
-    detail::write_args(w, list.kinds, list.words, sizeof...(Args));
+    detail::write_args(w, list.kinds, list.words);
   }
 }
 

@@ -50,19 +50,18 @@ inline bool log_enabled(log_level l) noexcept {
 
 // Writes one line of formatted arguments to the sink (there is one), whatever the
 // run-time level: log_line's and panic's.
-[[gnu::noinline]] inline void write_log_line(log_level l, std::string_view prefix, const detail::arg_kind* kinds,
-                                             const detail::arg_word* words, std::size_t n) noexcept {
+[[gnu::noinline]] inline void write_log_line(log_level l, std::string_view prefix, const std::uint8_t* kinds,
+                                             const detail::arg_word* words) noexcept {
   char buf[256];
   text_writer w{buf, sizeof buf};
   w.put(prefix);
-  detail::write_args(w, kinds, words, n);
+  detail::write_args(w, kinds, words);
   log_settings().sink(l, w.view());
 }
 
 // The one function that every log call of the program shares.
-[[gnu::noinline]] inline void log_line(log_level l, const detail::arg_kind* kinds, const detail::arg_word* words,
-                                       std::size_t n) noexcept {
-  if (log_enabled(l)) write_log_line(l, {}, kinds, words, n);
+[[gnu::noinline]] inline void log_line(log_level l, const std::uint8_t* kinds, const detail::arg_word* words) noexcept {
+  if (log_enabled(l)) write_log_line(l, {}, kinds, words);
 }
 
 // log(level, "tcp: ", port, " reset") with any formattable arguments. Inlined: the
@@ -73,7 +72,7 @@ template <class... Args>
 [[gnu::always_inline]] inline void log(log_level l, const Args&... args) noexcept {
   if (l < log_floor) return;
   const detail::format_args<Args...> list(args...);
-  log_line(l, list.kinds, list.words, sizeof...(Args));
+  log_line(l, list.kinds, list.words);
 }
 
 template <class... Args>

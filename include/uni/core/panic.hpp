@@ -18,9 +18,9 @@ inline halt_fn& halt_hook() noexcept {
   return h;
 }
 
-[[noreturn, gnu::cold, gnu::noinline]] inline void panic_line(const detail::arg_kind* kinds, const detail::arg_word* words,
-                                                              std::size_t n) noexcept {
-  if (log_settings().sink) write_log_line(log_level::error, "panic: ", kinds, words, n);
+[[noreturn, gnu::cold, gnu::noinline]] inline void panic_line(const std::uint8_t* kinds,
+                                                              const detail::arg_word* words) noexcept {
+  if (log_settings().sink) write_log_line(log_level::error, "panic: ", kinds, words);
   if (auto h = halt_hook()) h();
   __builtin_trap();
 }
@@ -29,7 +29,7 @@ template <class... Args>
   requires(sizeof...(Args) > 0)
 [[noreturn, gnu::cold]] void panic(const Args&... args) noexcept {
   const detail::format_args<Args...> list(args...);
-  panic_line(list.kinds, list.words, sizeof...(Args));
+  panic_line(list.kinds, list.words);
 }
 
 }  // namespace uni
