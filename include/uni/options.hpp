@@ -294,20 +294,19 @@ constexpr bool is_choice(std::string_view choices, std::string_view word) noexce
 inline bool check_value(const option_spec& s, std::string_view v, std::int64_t& number, const option_tables& t,
                         text_writer& why) noexcept {
   const char* want = nullptr;  // what a value refused for its form is not: one message for them all
+  bool out_of_range = false;
+  char reason[160];  // why a path is refused
+  text_writer r{reason, sizeof reason};
   switch (s.kind) {
     case option_kind::flag:
     case option_kind::text:
       return true;
     case option_kind::number: {
       auto n = parse_integer(v);
-      if (!n) {
-        want = "a number";
-        break;
-      }
-      if (*n < s.min || *n > s.max)
-        return format_to(why, "--", s.name, ": ", v, " is out of range (", s.min, "-", s.max, ")"), false;
-      number = *n;
-      return true;
+      if (!n) want = "a number";
+      else if (*n < s.min || *n > s.max) out_of_range = true;
+      else return number = *n, true;
+      break;
     }
     case option_kind::choice:
       if (is_choice(s.value_name, v)) return true;
@@ -328,18 +327,18 @@ inline bool check_value(const option_spec& s, std::string_view v, std::int64_t& 
     case option_kind::input_file:
     case option_kind::directory:
     case option_kind::output_file:
-      if (!t.check_path) return format_to(why, "--", s.name, ": the ", t.target, " target has no files"), false;
-      if (v.empty()) return format_to(why, "--", s.name, ": an empty path"), false;
-      {
-        char reason[160];
-        text_writer r{reason, sizeof reason};
-        if (t.check_path(s.kind, v, r)) return true;
-        return format_to(why, "--", s.name, ": ", r.view()), false;
-      }
+      if (!t.check_path) format_to(r, "the ", t.target, " target has no files");
+      else if (v.empty()) r.put("an empty path");
+      else if (t.check_path(s.kind, v, r)) return true;
+      break;
+    default:
+      return false;
   }
-  if (!want) return false;
-  return format_to(why, "--", s.name, ": '", v, "' is not ", want,
-                   s.kind == option_kind::choice ? s.value_name : std::string_view{}), false;
+  format_to(why, "--", s.name, ": ");
+  if (want) format_to(why, "'", v, "' is not ", want, s.kind == option_kind::choice ? s.value_name : std::string_view{});
+  else if (out_of_range) format_to(why, v, " is out of range (", s.min, "-", s.max, ")");
+  else why.put(r.view());
+  return false;
 }
 
 }  // namespace detail
