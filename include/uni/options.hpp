@@ -32,7 +32,7 @@ enum class option_kind : std::uint8_t {
   flag,          // no value: given or not
   number,        // a decimal integer in [min, max]
   text,          // any word
-  choice,        // one of `choices`, written "a|b|c"
+  choice,        // one of the words its value_name lists, "a|b|c"
   ipv4_address,  // 192.0.2.1
   ipv4_prefix,   // 192.0.2.1/24 (the prefix is required)
   mac_address,   // 02:00:00:00:00:01
@@ -55,13 +55,14 @@ enum class option_scope : std::uint8_t { appliance, interface, interface_start, 
 struct option_spec {
   std::string_view name;  // without the leading "--"
   option_kind kind = option_kind::text;
-  std::string_view help;        // one line
-  std::string_view value_name;  // how --help writes the value: N, FILE, ADDR/PREFIX
+  option_scope scope = option_scope::appliance;
+  std::string_view help;  // one line
+  // How --help writes the value: N, FILE, ADDR/PREFIX; a choice's choices,
+  // "debug|info|warn".
+  std::string_view value_name;
   std::string_view text_default;  // default of a non-number ("": none)
   std::int64_t number_default = 0;
   std::int64_t min = 0, max = 0;  // numbers
-  std::string_view choices;       // choice: "debug|info|warn"
-  option_scope scope = option_scope::appliance;
 };
 
 namespace detail {
@@ -94,9 +95,7 @@ constexpr option_spec flag_option(std::string_view name, std::string_view help) 
 }
 constexpr option_spec choice_option(std::string_view name, std::string_view choices, std::string_view fallback,
                                     std::string_view help) noexcept {
-  option_spec s = detail::spec(name, option_kind::choice, choices, fallback, help);
-  s.choices = choices;
-  return s;
+  return detail::spec(name, option_kind::choice, choices, fallback, help);
 }
 // input_file, directory or output_file; no default (not given: the option is off).
 constexpr option_spec path_option(std::string_view name, option_kind kind, std::string_view value_name,
@@ -295,23 +294,22 @@ constexpr bool is_choice(std::string_view choices, std::string_view word) noexce
 inline bool check_value(const option_spec& s, std::string_view v, std::int64_t& number, const option_tables& t,
                         text_writer& why) noexcept {
   const char* want = nullptr;  // what a value refused for its form is not: one message for them all
+  bool out_of_range = false;
+  char reason[160];  // why a path is refused
+  text_writer r{reason, sizeof reason};
   switch (s.kind) {
     case option_kind::flag:
     case option_kind::text:
       return true;
     case option_kind::number: {
       auto n = parse_integer(v);
-      if (!n) {
-        want = "a number";
-        break;
-      }
-      if (*n < s.min || *n > s.max)
-        return format_to(why, "--", s.name, ": ", v, " is out of range (", s.min, "-", s.max, ")"), false;
-      number = *n;
-      return true;
+      if (!n) want = "a number";
+      else if (*n < s.min || *n > s.max) out_of_range = true;
+      else return number = *n, true;
+      break;
     }
     case option_kind::choice:
-      if (is_choice(s.choices, v)) return true;
+      if (is_choice(s.value_name, v)) return true;
       want = "one of ";
       break;
     case option_kind::ipv4_address:
@@ -329,18 +327,18 @@ inline bool check_value(const option_spec& s, std::string_view v, std::int64_t& 
     case option_kind::input_file:
     case option_kind::directory:
     case option_kind::output_file:
-      if (!t.check_path) return format_to(why, "--", s.name, ": the ", t.target, " target has no files"), false;
-      if (v.empty()) return format_to(why, "--", s.name, ": an empty path"), false;
-      {
-        char reason[160];
-        text_writer r{reason, sizeof reason};
-        if (t.check_path(s.kind, v, r)) return true;
-        return format_to(why, "--", s.name, ": ", r.view()), false;
-      }
+      if (!t.check_path) format_to(r, "the ", t.target, " target has no files");
+      else if (v.empty()) r.put("an empty path");
+      else if (t.check_path(s.kind, v, r)) return true;
+      break;
+    default:
+      return false;
   }
-  if (!want) return false;
-  return format_to(why, "--", s.name, ": '", v, "' is not ", want,
-                   s.kind == option_kind::choice ? s.choices : std::string_view{}), false;
+  format_to(why, "--", s.name, ": ");
+  if (want) format_to(why, "'", v, "' is not ", want, s.kind == option_kind::choice ? s.value_name : std::string_view{});
+  else if (out_of_range) format_to(why, v, " is out of range (", s.min, "-", s.max, ")");
+  else why.put(r.view());
+  return false;
 }
 
 }  // namespace detail

@@ -27,6 +27,16 @@ TEST_CASE("the formatter writes strings, integers and hex", "[format]") {
   CHECK(fmt(true, false) == "truefalse");
 }
 
+TEST_CASE("the formatter writes C strings, views, characters and values with a format_value", "[format]") {
+  const char* none = nullptr;
+  char word[] = "mutable";
+  const std::string owned = "owned";
+  const auto m = *mac_address::parse("02:00:00:00:00:01");
+  CHECK(fmt("a ", none, ' ', word, ' ', std::string_view{"xyz", 2}, ' ', owned) == "a (null) mutable xy owned");
+  CHECK(fmt(hex(std::uint64_t{0xabc}, 16), ' ', short{-7}, ' ', std::uint8_t{200}) == "0000000000000abc -7 200");
+  CHECK(fmt("mac ", m, ", ", m, " (", 1, ")") == "mac 02:00:00:00:00:01, 02:00:00:00:00:01 (1)");
+}
+
 TEST_CASE("the formatter truncates instead of overflowing", "[format]") {
   fixed_text<4> t("abcdefgh");
   CHECK(t.view() == "abcd");
@@ -64,4 +74,9 @@ TEST_CASE("result holds a value or an error", "[result]") {
   bad = copy;
   CHECK(*bad == "x");
   CHECK(to_string(error::reset) == "reset");
+  CHECK(to_string(error::none) == "none");
+  CHECK(to_string(error::permission) == "permission denied");
+  CHECK(to_string(error::corrupt) == "corrupt");
+  CHECK(to_string(static_cast<error>(200)) == "unknown");
+  static_assert(to_string(error::io) == "I/O error");
 }

@@ -3,7 +3,9 @@
 // including the freestanding Xen target, where there are no exceptions.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string_view>
 
 namespace uni {
@@ -37,36 +39,53 @@ enum class error : std::uint8_t {
   corrupt,         // on-disk data failed its checks (checksum, bounds, loops)
 };
 
+namespace detail {
+// The errors' names in the enum's order, each ended by '\0'.
+inline constexpr char error_names[] =
+    "none\0"
+    "no buffers\0"
+    "timed out\0"
+    "cancelled\0"
+    "would block\0"
+    "too large\0"
+    "truncated\0"
+    "malformed\0"
+    "bad checksum\0"
+    "unreachable\0"
+    "refused\0"
+    "reset\0"
+    "closed\0"
+    "in use\0"
+    "table full\0"
+    "no device\0"
+    "permission denied\0"
+    "invalid argument\0"
+    "I/O error\0"
+    "not found\0"
+    "out of range\0"
+    "read-only\0"
+    "misaligned\0"
+    "device gone\0"
+    "no space left\0"
+    "corrupt\0";
+constexpr std::size_t count_names(std::string_view all) noexcept {
+  std::size_t n = 0;
+  for (char c : all) n += c == '\0';
+  return n;
+}
+static_assert(count_names({error_names, sizeof error_names - 1}) == static_cast<std::size_t>(error::corrupt) + 1,
+              "a name for every error, in order");
+}  // namespace detail
+
+// Found by counting the names before it: one string and a short loop, not a
+// switch of a case per error (or a table of pointers) in every image.
 constexpr std::string_view to_string(error e) noexcept {
-  switch (e) {
-    case error::none: return "none";
-    case error::no_buffers: return "no buffers";
-    case error::timed_out: return "timed out";
-    case error::cancelled: return "cancelled";
-    case error::would_block: return "would block";
-    case error::too_large: return "too large";
-    case error::truncated: return "truncated";
-    case error::malformed: return "malformed";
-    case error::bad_checksum: return "bad checksum";
-    case error::unreachable: return "unreachable";
-    case error::refused: return "refused";
-    case error::reset: return "reset";
-    case error::closed: return "closed";
-    case error::in_use: return "in use";
-    case error::table_full: return "table full";
-    case error::no_device: return "no device";
-    case error::permission: return "permission denied";
-    case error::invalid_argument: return "invalid argument";
-    case error::io: return "I/O error";
-    case error::not_found: return "not found";
-    case error::out_of_range: return "out of range";
-    case error::read_only: return "read-only";
-    case error::misaligned: return "misaligned";
-    case error::device_gone: return "device gone";
-    case error::no_space: return "no space left";
-    case error::corrupt: return "corrupt";
+  const char* name = detail::error_names;
+  for (auto i = static_cast<std::size_t>(e); i > 0; --i) {
+    while (*name != '\0') ++name;
+    if (++name == std::end(detail::error_names)) return "unknown";
   }
-  return "unknown";
+  return name;
 }
 
 }  // namespace uni

@@ -47,120 +47,148 @@ inline void format_value(text_writer& w, const char* s) noexcept { w.put(std::st
 inline void format_value(text_writer& w, char c) noexcept { w.put(c); }
 inline void format_value(text_writer& w, bool b) noexcept { w.put(b ? "true" : "false"); }
 
-// One argument of format_to, with its type erased: text, integers and hex are
+// The arguments of one format_to, log or panic call with their types erased, in
+// two parts: how many there are and what kind each one is, a constant table (a
+// byte each, in .rodata, one per list of kinds), and their values, one or two words each, which
+// are all a call site stores. Text, integers and hex are
 // written by write_args, once for the whole program; any other type by its own
-// format_value, through a thunk made once per type. So a log line or a panic costs
-// its call site a few stores, not a function per list of argument types.
-class format_arg {
- public:
-  format_arg(std::string_view s) noexcept : kind_{kind::text}, text_{s.data(), s.size()} {}
+// format_value, through a thunk made once per type. So a log line or a panic
+// costs its call site a store or two per argument, not a function per list of
+// argument types.
+namespace detail {
+
+enum class arg_kind : std::uint8_t { text, c_text, character, signed_int, unsigned_int, hex, other };
+
+using write_fn = void (*)(text_writer&, const void*) noexcept;
+union arg_word {
+  const void* pointer;
+  std::uint64_t number;
+  write_fn fn;
+};
+
+template <class T> inline constexpr bool is_hex_value = false;
+template <class T> inline constexpr bool is_hex_value<hex_value<T>> = true;
+
+template <class T>
+void write_other(text_writer& w, const void* v) noexcept;
+
+template <class T>
+consteval arg_kind kind_of() noexcept {
+  using D = std::decay_t<T>;  // a char array is a C string
+  if constexpr (std::same_as<D, char>) return arg_kind::character;
+  else if constexpr (std::same_as<D, bool>) return arg_kind::c_text;
+  else if constexpr (std::integral<D>) return std::is_signed_v<D> ? arg_kind::signed_int : arg_kind::unsigned_int;
   // A C string's length is found when it is written: the call site stores one
   // pointer, not a pointer and a length.
-  format_arg(const char* s) noexcept : kind_{kind::c_text}, c_text_{s} {}
-  format_arg(const char& c) noexcept : kind_{kind::text}, text_{&c, 1} {}
-  format_arg(bool b) noexcept : format_arg(std::string_view{b ? "true" : "false"}) {}
-  template <std::integral T>
-    requires(!std::same_as<T, char> && !std::same_as<T, bool>)
-  format_arg(T v) noexcept {
-    if constexpr (std::is_signed_v<T>) kind_ = kind::signed_int, signed_ = v;
-    else kind_ = kind::unsigned_int, unsigned_ = v;
+  else if constexpr (std::same_as<D, const char*> || std::same_as<D, char*>) return arg_kind::c_text;
+  else if constexpr (is_hex_value<D>) return arg_kind::hex;
+  else if constexpr (std::convertible_to<const T&, std::string_view>) return arg_kind::text;
+  else {
+    static_assert(requires(text_writer& w, const T& v) { format_value(w, v); },
+                  "uni::format_to: no format_value(text_writer&, const T&) for this argument");
+    return arg_kind::other;
   }
-  template <std::unsigned_integral T>
-  format_arg(hex_value<T> h) noexcept : kind_{kind::hex}, hex_{h.value, h.width} {}
-  template <class T>
-    requires(!std::is_array_v<T> && !std::is_pointer_v<T> && !std::integral<T> &&
-             !std::convertible_to<const T&, std::string_view> &&
-             requires(text_writer& w, const T& v) { format_value(w, v); })
-  format_arg(const T& v) noexcept : kind_{kind::other}, other_{&v, &write_other<T>} {}
+}
 
-  friend void write_args(text_writer& w, const format_arg* args, std::size_t n) noexcept;
+template <class T>
+consteval std::size_t words_of() noexcept {
+  constexpr arg_kind k = kind_of<T>();
+  return k == arg_kind::text || k == arg_kind::hex || k == arg_kind::other ? 2 : 1;
+}
 
- private:
-  enum class kind : std::uint8_t { text, c_text, signed_int, unsigned_int, hex, other };
-  using write_fn = void (*)(text_writer&, const void*) noexcept;
-  template <class T>
-  static void write_other(text_writer& w, const void* v) noexcept { format_value(w, *static_cast<const T*>(v)); }
+template <class T>
+[[gnu::always_inline]] inline void store_arg(arg_word* w, const T& v) noexcept {
+  constexpr arg_kind k = kind_of<T>();
+  if constexpr (std::same_as<T, bool>) w[0].pointer = v ? "true" : "false";
+  else if constexpr (k == arg_kind::character) w[0].number = static_cast<unsigned char>(v);
+  else if constexpr (k == arg_kind::signed_int) w[0].number = static_cast<std::uint64_t>(static_cast<std::int64_t>(v));
+  else if constexpr (k == arg_kind::unsigned_int) w[0].number = v;
+  else if constexpr (k == arg_kind::c_text) w[0].pointer = static_cast<const char*>(v);
+  else if constexpr (k == arg_kind::hex) w[0].number = v.value, w[1].number = static_cast<std::uint64_t>(v.width);
+  else if constexpr (k == arg_kind::text) {
+    const std::string_view s = v;
+    w[0].pointer = s.data(), w[1].number = s.size();
+  } else w[0].pointer = &v, w[1].fn = &write_other<T>;
+}
 
-  void write(text_writer& w) const noexcept;
+// The length of a list, then each argument's kind. One table per list of kinds,
+// not per list of types: "a: ", n and "b: ", m share it.
+template <arg_kind... Kinds>
+  requires(sizeof...(Kinds) < 256)
+inline constexpr std::uint8_t kind_list[] = {sizeof...(Kinds), static_cast<std::uint8_t>(Kinds)...};
 
-  // Named, not anonymous: types declared inside an anonymous union are an
-  // extension ISO C++ does not have (clang's -Wpedantic says so).
-  struct text_arg {
-    const char* data;
-    std::size_t size;
-  };
-  struct other_arg {
-    const void* value;
-    write_fn fn;
-  };
-  struct hex_arg {
-    std::uint64_t value;
-    int width;
-  };
-  kind kind_;
-  union {
-    text_arg text_;
-    const char* c_text_;
-    hex_arg hex_;
-    std::int64_t signed_;
-    std::uint64_t unsigned_;
-    other_arg other_;
-  };
+template <class... Args>
+struct format_args {
+  static constexpr const std::uint8_t* kinds = kind_list<kind_of<Args>()...>;
+  arg_word words[(words_of<Args>() + ... + 0)];
+
+  [[gnu::always_inline]] explicit format_args(const Args&... args) noexcept {
+    arg_word* w = words;
+    ((store_arg(w, args), w += words_of<Args>()), ...);
+  }
 };
+
+// The digits of `u` in base 10 or 16, at least `width` of them: every integer and
+// hex value is written here.
+[[gnu::noinline]] inline void write_digits(text_writer& w, std::uint64_t u, unsigned base, int width) noexcept {
+  char digits[20];
+  int n = 0;
+  do {
+    digits[n++] = "0123456789abcdef"[u % base];
+    u /= base;
+  } while (u != 0);
+  for (int i = n; i < width; ++i) w.put('0');
+  while (n > 0) w.put(digits[--n]);
+}
+}  // namespace detail
 
 template <std::integral T>
   requires(!std::same_as<T, char> && !std::same_as<T, bool>)
 void format_value(text_writer& w, T v) noexcept {
-  char digits[24];
-  int n = 0;
-  using U = std::make_unsigned_t<T>;
-  U u = static_cast<U>(v);
+  auto u = static_cast<std::uint64_t>(v);
   if constexpr (std::is_signed_v<T>) {
     if (v < 0) {
       w.put('-');
-      u = static_cast<U>(U{0} - u);
+      u = 0 - u;
     }
   }
-  do {
-    digits[n++] = static_cast<char>('0' + u % 10);
-    u /= 10;
-  } while (u != 0);
-  while (n > 0) w.put(digits[--n]);
+  detail::write_digits(w, u, 10, 0);
 }
 
 template <std::unsigned_integral T>
 void format_value(text_writer& w, hex_value<T> h) noexcept {
-  char digits[2 * sizeof(T)];
-  int n = 0;
-  T u = h.value;
-  do {
-    digits[n++] = "0123456789abcdef"[u & 0xf];
-    u >>= 4;
-  } while (u != 0);
-  for (int i = n; i < h.width; ++i) w.put('0');
-  while (n > 0) w.put(digits[--n]);
+  detail::write_digits(w, h.value, 16, h.width);
 }
 
-inline void format_arg::write(text_writer& w) const noexcept {
-  switch (kind_) {
-    case kind::text: w.put(std::string_view{text_.data, text_.size}); break;
-    case kind::c_text: format_value(w, c_text_); break;
-    case kind::signed_int: format_value(w, signed_); break;
-    case kind::unsigned_int: format_value(w, unsigned_); break;
-    case kind::hex: format_value(w, hex_value<std::uint64_t>{hex_.value, hex_.width}); break;
-    case kind::other: other_.fn(w, other_.value); break;
+namespace detail {
+
+template <class T>
+void write_other(text_writer& w, const void* v) noexcept {
+  format_value(w, *static_cast<const T*>(v));
+}
+
+[[gnu::noinline]] inline void write_args(text_writer& w, const std::uint8_t* kinds, const arg_word* words) noexcept {
+  for (std::size_t i = 1; i <= kinds[0]; ++i) {
+    const arg_word a = *words++;
+    switch (static_cast<arg_kind>(kinds[i])) {
+      case arg_kind::text: w.put(std::string_view{static_cast<const char*>(a.pointer), (words++)->number}); break;
+      case arg_kind::c_text: format_value(w, static_cast<const char*>(a.pointer)); break;
+      case arg_kind::character: w.put(static_cast<char>(a.number)); break;
+      case arg_kind::signed_int: format_value(w, static_cast<std::int64_t>(a.number)); break;
+      case arg_kind::unsigned_int: format_value(w, a.number); break;
+      case arg_kind::hex: format_value(w, hex_value<std::uint64_t>{a.number, static_cast<int>((words++)->number)}); break;
+      case arg_kind::other: (words++)->fn(w, a.pointer); break;
+    }
   }
 }
 
-[[gnu::noinline]] inline void write_args(text_writer& w, const format_arg* args, std::size_t n) noexcept {
-  for (std::size_t i = 0; i < n; ++i) args[i].write(w);
-}
+}  // namespace detail
 
 template <class... Args>
-void format_to(text_writer& w, const Args&... args) noexcept {
+[[gnu::always_inline]] inline void format_to(text_writer& w, const Args&... args) noexcept {
   if constexpr (sizeof...(Args) > 0) {
-    const format_arg list[] = {format_arg(args)...};
-    write_args(w, list, sizeof...(Args));
+    const detail::format_args<Args...> list(args...);
+    detail::write_args(w, list.kinds, list.words);
   }
 }
 

@@ -48,28 +48,40 @@ inline bool log_enabled(log_level l) noexcept {
          log_settings().sink != nullptr;
 }
 
-// Writes one line of formatted arguments to the sink: the one function that every
-// log call of the program shares.
-[[gnu::noinline]] inline void log_line(log_level l, std::string_view prefix, const format_arg* args,
-                                       std::size_t n) noexcept {
+// Writes one line of formatted arguments to the sink (there is one), whatever the
+// run-time level: log_line's and panic's.
+[[gnu::noinline]] inline void write_log_line(log_level l, std::string_view prefix, const std::uint8_t* kinds,
+                                             const detail::arg_word* words) noexcept {
   char buf[256];
   text_writer w{buf, sizeof buf};
   w.put(prefix);
-  write_args(w, args, n);
+  detail::write_args(w, kinds, words);
   log_settings().sink(l, w.view());
 }
 
-// log(level, "tcp: ", port, " reset") with any formattable arguments.
-template <class... Args>
-void log(log_level l, const Args&... args) noexcept {
-  if (!log_enabled(l)) return;
-  const format_arg list[] = {format_arg(args)...};
-  log_line(l, {}, list, sizeof...(Args));
+// The one function that every log call of the program shares.
+[[gnu::noinline]] inline void log_line(log_level l, const std::uint8_t* kinds, const detail::arg_word* words) noexcept {
+  if (log_enabled(l)) write_log_line(l, {}, kinds, words);
 }
 
-template <class... Args> void log_debug(const Args&... a) noexcept { log(log_level::debug, a...); }
-template <class... Args> void log_info(const Args&... a) noexcept { log(log_level::info, a...); }
-template <class... Args> void log_warn(const Args&... a) noexcept { log(log_level::warn, a...); }
-template <class... Args> void log_error(const Args&... a) noexcept { log(log_level::error, a...); }
+// log(level, "tcp: ", port, " reset") with any formattable arguments. Inlined: the
+// call site stores the arguments' values and calls log_line, with no function of
+// its own per list of argument types; log_line checks the run-time level, the
+// call site only the compile-time floor.
+template <class... Args>
+[[gnu::always_inline]] inline void log(log_level l, const Args&... args) noexcept {
+  if (l < log_floor) return;
+  const detail::format_args<Args...> list(args...);
+  log_line(l, list.kinds, list.words);
+}
+
+template <class... Args>
+[[gnu::always_inline]] inline void log_debug(const Args&... a) noexcept { log(log_level::debug, a...); }
+template <class... Args>
+[[gnu::always_inline]] inline void log_info(const Args&... a) noexcept { log(log_level::info, a...); }
+template <class... Args>
+[[gnu::always_inline]] inline void log_warn(const Args&... a) noexcept { log(log_level::warn, a...); }
+template <class... Args>
+[[gnu::always_inline]] inline void log_error(const Args&... a) noexcept { log(log_level::error, a...); }
 
 }  // namespace uni

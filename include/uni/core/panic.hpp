@@ -18,8 +18,9 @@ inline halt_fn& halt_hook() noexcept {
   return h;
 }
 
-[[noreturn, gnu::cold, gnu::noinline]] inline void panic_line(const format_arg* args, std::size_t n) noexcept {
-  if (log_settings().sink) log_line(log_level::error, "panic: ", args, n);
+[[noreturn, gnu::cold, gnu::noinline]] inline void panic_line(const std::uint8_t* kinds,
+                                                              const detail::arg_word* words) noexcept {
+  if (log_settings().sink) write_log_line(log_level::error, "panic: ", kinds, words);
   if (auto h = halt_hook()) h();
   __builtin_trap();
 }
@@ -27,8 +28,8 @@ inline halt_fn& halt_hook() noexcept {
 template <class... Args>
   requires(sizeof...(Args) > 0)
 [[noreturn, gnu::cold]] void panic(const Args&... args) noexcept {
-  const format_arg list[] = {format_arg(args)...};
-  panic_line(list, sizeof...(Args));
+  const detail::format_args<Args...> list(args...);
+  panic_line(list.kinds, list.words);
 }
 
 }  // namespace uni

@@ -18,7 +18,8 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
-#include <vector>
+#include <algorithm>
+#include <memory>
 
 #include <uni/core/panic.hpp>
 #include <uni/core/time.hpp>
@@ -50,8 +51,8 @@ struct waiter {
   inline ~waiter();
 };
 
-// A waiter that may also wait for a deadline: a node of the timer heap
-// (a pairing heap: O(1) insert, O(log n) amortised removal of any node).
+// A waiter that may also wait for a deadline: an entry of the timer heap, which
+// knows its place there (index), so that it can leave in O(log n).
 struct timed_waiter : waiter {
   time_point deadline{};
   std::uint64_t sequence = 0;  // ties between equal deadlines fire in FIFO order
@@ -112,14 +113,16 @@ class scheduler {
   scheduler(const scheduler&) = delete;
   scheduler& operator=(const scheduler&) = delete;
   ~scheduler() {
-    if (!heap_.empty()) panic("scheduler destroyed with timers pending");
+    if (timers_ != 0) panic("scheduler destroyed with timers pending");
   }
 
   time_point now() const noexcept { return now_; }
 
   // Grows the timer heap ahead of time, so adding up to `n` timers allocates
   // nothing (the heap otherwise grows to the most timers ever pending).
-  void reserve_timers(std::size_t n) { heap_.reserve(n); }
+  void reserve_timers(std::size_t n) {
+    if (n > room_) grow_heap(n);
+  }
 
   // Makes `w` runnable (no effect if it already is), taking it out of its wait
   // list and the timer heap.
@@ -139,8 +142,8 @@ class scheduler {
     w.sequence = next_sequence_++;
     w.heap = this;
     w.timed = true;
-    heap_.push_back({});
-    sift_up(heap_.size() - 1, {deadline, w.sequence, &w});
+    if (timers_ == room_) grow_heap(room_ ? 2 * room_ : 16);
+    sift_up(timers_++, {deadline, w.sequence, &w});
     if constexpr (trace::compiled) {
       const auto ns = static_cast<std::uint64_t>(deadline.time_since_epoch().count());
       trace::note(trace::kind::timer_arm, trace::task_of(w), ns);
@@ -150,9 +153,8 @@ class scheduler {
   void remove_timer(timed_waiter& w) noexcept {
     if (!w.timed) return;
     const std::size_t i = w.index;
-    const entry last = heap_.back();
-    heap_.pop_back();
-    if (i < heap_.size()) {
+    const entry last = heap_[--timers_];
+    if (i < timers_) {
       if (i > 0 && earlier(last, heap_[(i - 1) / 4])) sift_up(i, last);
       else sift_down(i, last);
     }
@@ -161,10 +163,10 @@ class scheduler {
   }
 
   // The earliest deadline in the heap, or time_never.
-  time_point next_deadline() const noexcept { return heap_.empty() ? time_never : heap_.front().deadline; }
+  time_point next_deadline() const noexcept { return timers_ == 0 ? time_never : heap_[0].deadline; }
   bool has_ready() const noexcept { return !ready_.empty(); }
   std::size_t ready_count() const noexcept { return ready_.size(); }
-  std::size_t timer_count() const noexcept { return heap_.size(); }
+  std::size_t timer_count() const noexcept { return timers_; }
   const stats& statistics() const noexcept { return stats_; }
 
   // Sets the current time and wakes every waiter whose deadline has passed.
@@ -172,13 +174,13 @@ class scheduler {
   void advance(time_point now) noexcept {
     if (now > now_) now_ = now;
     if constexpr (trace::compiled) trace::turn_begins(now_.time_since_epoch().count());
-    while (!heap_.empty() && heap_.front().deadline <= now_) {
+    while (timers_ != 0 && heap_[0].deadline <= now_) {
       ++stats_.timers_fired;
       if constexpr (trace::compiled) {
         trace::current_task = 0;  // a timer wakes it, not a task
-        trace::note(trace::kind::timer_fire, trace::task_of(*heap_.front().w));
+        trace::note(trace::kind::timer_fire, trace::task_of(*heap_[0].w));
       }
-      wake(*heap_.front().w, wake_reason::timed_out);
+      wake(*heap_[0].w, wake_reason::timed_out);
     }
   }
 
@@ -261,7 +263,7 @@ class scheduler {
     place(i, e);
   }
   void sift_down(std::size_t i, entry e) noexcept {
-    const std::size_t n = heap_.size();
+    const std::size_t n = timers_;
     while (true) {
       const std::size_t first = 4 * i + 1;
       if (first >= n) break;
@@ -276,7 +278,18 @@ class scheduler {
   }
 
   waitlist ready_;
-  std::vector<entry> heap_;  // grows to the most timers ever pending, never shrinks
+  // The heap's array, grown by doubling to the most timers ever pending (its only
+  // allocations) and never shrunk: a vector's growth, without the generic code of
+  // one in every image.
+  [[gnu::noinline]] void grow_heap(std::size_t room) {
+    std::unique_ptr<entry[]> bigger(new entry[room]);
+    std::copy_n(heap_.get(), timers_, bigger.get());
+    heap_ = std::move(bigger);
+    room_ = room;
+  }
+  std::unique_ptr<entry[]> heap_;
+  std::size_t timers_ = 0;
+  std::size_t room_ = 0;
   std::uint64_t next_sequence_ = 0;
   time_point now_{};
   stats stats_;

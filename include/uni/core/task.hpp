@@ -44,6 +44,8 @@ using outcome_t = typename outcome<T>::type;
 
 namespace detail {
 
+struct spawn_state;
+
 struct promise_base {
   std::coroutine_handle<> continuation{};  // the coroutine co_awaiting this task
   // Only for spawned tasks:
@@ -63,20 +65,15 @@ struct promise_base {
     bool await_ready() const noexcept { return false; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-      P& p = h.promise();
-      p.done = true;
-      if (p.continuation && p.running_inline) return std::noop_coroutine();  // back into awaiter::await_suspend
-      if (p.continuation) return p.continuation;
-      if (p.sched) {
-        while (waiter* w = p.spawn.joiners.front()) p.sched->wake(*w, wake_reason::notified);
-        if constexpr (trace::compiled) trace::finished(trace::task_of(p.spawn.start), false);
-        if (p.detached) h.destroy();
-      }
-      return std::noop_coroutine();
+      return h.promise().finish(h.promise().spawn, h);
     }
     void await_resume() const noexcept {}
   };
   final_awaiter final_suspend() noexcept { return {}; }
+
+  // The task has ended: what runs next. Written once for every T (the spawn
+  // state, which follows the value, is passed in).
+  [[gnu::noinline]] inline std::coroutine_handle<> finish(spawn_state& spawn, std::coroutine_handle<> self) noexcept;
 };
 
 // Storage for the start-of-run node and the joiners of a spawned task; kept in
@@ -85,6 +82,18 @@ struct spawn_state {
   waiter start;
   waitlist joiners;
 };
+
+std::coroutine_handle<> promise_base::finish(spawn_state& spawn, std::coroutine_handle<> self) noexcept {
+  done = true;
+  if (continuation && running_inline) return std::noop_coroutine();  // back into awaiter::await_suspend
+  if (continuation) return continuation;
+  if (sched) {
+    while (waiter* w = spawn.joiners.front()) sched->wake(*w, wake_reason::notified);
+    if constexpr (trace::compiled) trace::finished(trace::task_of(spawn.start), false);
+    if (detached) self.destroy();
+  }
+  return std::noop_coroutine();
+}
 
 template <class T>
 struct promise : promise_base {
