@@ -106,9 +106,10 @@ class BasicXenNetif {
 
   // The handshake with netback for the vif at `node` ("device/vif/0").
   result<void> connect(std::string_view node) noexcept {
+    using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
     if (auto r = bus_.attach(node); !r) return fail(r.err());
     xenstore::value mac;
-    if (auto r = bus_.read(mac, "mac"); !r) return fail(error::no_device);
+    if (auto r = bus_.read(mac, "mac"sv); !r) return fail(error::no_device);
     auto m = mac_address::parse(mac.view());
     if (!m) return fail(error::malformed);
     mac_ = *m;
@@ -116,18 +117,18 @@ class BasicXenNetif {
 
     if constexpr (Offload) {  // netback's own offer: GSO frames from us
       xenstore::value gso;
-      tx_gso_ = bus_.read_backend(gso, "feature-gso-tcpv4") && gso.view() == "1";
+      tx_gso_ = bus_.read_backend(gso, "feature-gso-tcpv4"sv) && gso.view() == "1"sv;
     }
 
     if (auto r = set_up_rings(); !r) return fail(r.err());
-    const xenbus_field fields[] = {{"tx-ring-ref", tx_ring_ref_},
-                                   {"rx-ring-ref", rx_ring_ref_},
-                                   {"event-channel", port_},
-                                   {"request-rx-copy", 1},
-                                   {"feature-rx-notify", 1},
-                                   {"feature-sg", 1},
-                                   {"feature-no-csum-offload", Offload ? 0 : 1},
-                                   {"feature-gso-tcpv4", Offload ? 1 : 0}};
+    const xenbus_field fields[] = {{"tx-ring-ref"sv, tx_ring_ref_},
+                                   {"rx-ring-ref"sv, rx_ring_ref_},
+                                   {"event-channel"sv, port_},
+                                   {"request-rx-copy"sv, 1},
+                                   {"feature-rx-notify"sv, 1},
+                                   {"feature-sg"sv, 1},
+                                   {"feature-no-csum-offload"sv, Offload ? 0 : 1},
+                                   {"feature-gso-tcpv4"sv, Offload ? 1 : 0}};
     if (auto r = bus_.connect(fields, XenbusStateConnected); !r) return fail(r.err());
     connected_ = true;
     fill_rx();
@@ -342,12 +343,10 @@ class BasicXenNetif {
     if (!txr || !rxr) return fail(error::table_full);
     tx_ring_ref_ = *txr;
     rx_ring_ref_ = *rxr;
-    for (std::size_t i = 0; i < ring_size; ++i) {
-      auto t = gnt_.grant(backend_id_, 0, true);
-      auto r = gnt_.grant(backend_id_, 0, false);
+    for (std::size_t i = 0; i < ring_size; ++i) {  // a reference per slot, granted as the slot is used
+      auto t = gnt_.reserve();
+      auto r = gnt_.reserve();
       if (!t || !r) return fail(error::table_full);
-      gnt_.revoke(*t);
-      gnt_.revoke(*r);
       tx_slots_[i].ref = *t;
       rx_slots_[i].ref = *r;
       tx_free_[i] = static_cast<std::uint16_t>(ring_size - 1 - i);
