@@ -288,12 +288,9 @@ class BasicXenNetif {
     each_slot(frags, 0, [&](std::uintptr_t a, std::size_t n) {
       while (at >= frag_end) frag_end += frags[++frag].size();
       const std::uint16_t id = tx_free_[--tx_free_count_];
-      tx_slot& s = tx_slots_[id];
-      gnt_.regrant(s.ref, backend_id_, a >> 12, true);
-      s.held = frags[frag];  // keeps the page alive until netback answers
-      s.in_flight = true;
+      const grant_ref_t ref = lend(tx_slots_[id], frags[frag], a, true);
       netif_tx_request_t* req = &tx_.next_request();
-      req->gref = s.ref;
+      req->gref = ref;
       req->offset = static_cast<std::uint16_t>(a & 4095);
       req->flags = NETTXF_more_data;
       req->id = id;
@@ -320,16 +317,29 @@ class BasicXenNetif {
     return {};
   }
 
-  struct tx_slot {
-    grant_ref_t ref = 0;
-    view held;
-    bool in_flight = false;
-  };
-  struct rx_slot {
+  // A ring slot: its grant reference and, while netback holds the slot (a TX
+  // request in flight, an RX request posted), the page it is lent.
+  struct slot {
     grant_ref_t ref = 0;
     view page;
-    bool posted = false;
+    bool lent = false;
   };
+
+  // Grants netback the page at `address` (read-only for TX, writable for RX),
+  // `page` kept alive until it is taken back. Returns the slot's reference.
+  grant_ref_t lend(slot& s, view page, std::uintptr_t address, bool readonly) noexcept {
+    gnt_.regrant(s.ref, backend_id_, address >> 12, readonly);
+    s.page = std::move(page);
+    s.lent = true;
+    return s.ref;
+  }
+  // Revokes the slot's grant and hands back the page it lent.
+  view take_back(slot& s) noexcept {
+    gnt_.revoke(s.ref);
+    s.lent = false;
+    return std::move(s.page);
+  }
+
   result<void> set_up_rings() noexcept {
     auto txp = pool_.allocate_reserved();
     auto rxp = pool_.allocate_reserved();
@@ -343,14 +353,12 @@ class BasicXenNetif {
     if (!txr || !rxr) return fail(error::table_full);
     tx_ring_ref_ = *txr;
     rx_ring_ref_ = *rxr;
-    for (std::size_t i = 0; i < ring_size; ++i) {  // a reference per slot, granted as the slot is used
-      auto t = gnt_.reserve();
+    for (slot& s : slots_) {  // a reference per slot, granted as the slot is used
       auto r = gnt_.reserve();
-      if (!t || !r) return fail(error::table_full);
-      tx_slots_[i].ref = *t;
-      rx_slots_[i].ref = *r;
-      tx_free_[i] = static_cast<std::uint16_t>(ring_size - 1 - i);
+      if (!r) return fail(error::table_full);
+      s.ref = *r;
     }
+    for (std::size_t i = 0; i < ring_size; ++i) tx_free_[i] = static_cast<std::uint16_t>(ring_size - 1 - i);
     tx_free_count_ = ring_size;
     evtchn_alloc_unbound_t op{};
     op.dom = DOMID_SELF;
@@ -370,19 +378,17 @@ class BasicXenNetif {
     const std::size_t want = pool_.statistics().capacity / 2 < ring_size ? pool_.statistics().capacity / 2 : ring_size;
     while (rx_.in_flight() < want) {
       const std::uint16_t id = static_cast<std::uint16_t>(rx_.next_index() & (ring_size - 1));
-      rx_slot& s = rx_slots_[id];
-      if (s.posted) break;
+      slot& s = rx_slots_[id];
+      if (s.lent) break;
       auto p = pool_.allocate_reserved();
       if (!p) {
         ++stats_.rx_no_buffers;
         break;
       }
-      s.page = std::move(*p);
-      s.posted = true;
-      gnt_.regrant(s.ref, backend_id_, gfn(s.page), false);
+      const auto address = reinterpret_cast<std::uintptr_t>(p->data());
       netif_rx_request_t* req = &rx_.next_request();
       req->id = id;
-      req->gref = s.ref;
+      req->gref = lend(s, std::move(*p), address, false);
       any = true;
     }
     if (any && rx_.push()) ev_.notify(port_);
@@ -401,15 +407,13 @@ class BasicXenNetif {
     bool bad_id = false;
     auto r = tx_.consume([&](const netif_tx_response_t& rsp) {
       if (rsp.status == NETIF_RSP_NULL) return;
-      tx_slot& s = tx_slots_[rsp.id & (ring_size - 1)];
-      if (rsp.id >= ring_size || !s.in_flight) {
+      slot& s = tx_slots_[rsp.id & (ring_size - 1)];
+      if (rsp.id >= ring_size || !s.lent) {
         bad_id = true;  // a slot we did not send: never freed twice
         return;
       }
       if (rsp.status != NETIF_RSP_OKAY) ++stats_.tx_errors;
-      gnt_.revoke(s.ref);
-      s.held = view{};
-      s.in_flight = false;
+      (void)take_back(s);
       tx_free_[tx_free_count_++] = rsp.id;
     });
     if (!r || bad_id) ring_broken("tx");
@@ -422,14 +426,12 @@ class BasicXenNetif {
     bool lost = false;
     auto r = rx_.consume([&](const netif_rx_response_t& rsp) {
       const std::uint16_t id = static_cast<std::uint16_t>(rx_cons_++ & (ring_size - 1));
-      rx_slot& s = rx_slots_[id];
-      if (broken_ || !s.posted) {  // the TX ring broke as a frame went up; a slot we did not post
+      slot& s = rx_slots_[id];
+      if (broken_ || !s.lent) {  // the TX ring broke as a frame went up; a slot we did not post
         lost = !broken_;
         return;
       }
-      gnt_.revoke(s.ref);
-      s.posted = false;
-      auto frame = rx_chain_.take(rsp, id, std::move(s.page));
+      auto frame = rx_chain_.take(rsp, id, take_back(s));
       if (frame) take(std::move(*frame));
     });
     stats_.rx_drops = rx_chain_.drops();
@@ -496,16 +498,8 @@ class BasicXenNetif {
   }
 
   void release_all() noexcept {
-    for (auto& s : tx_slots_) {
-      if (s.in_flight) gnt_.revoke(s.ref);
-      s.held = view{};
-      s.in_flight = false;
-    }
-    for (auto& s : rx_slots_) {
-      if (s.posted) gnt_.revoke(s.ref);
-      s.posted = false;
-      s.page = view{};
-    }
+    for (slot& s : slots_)
+      if (s.lent) (void)take_back(s);
     if (tx_ring_page_.data()) {
       gnt_.revoke(tx_ring_ref_);
       gnt_.revoke(rx_ring_ref_);
@@ -541,8 +535,9 @@ class BasicXenNetif {
     bool empty() const noexcept { return true; }
   };
   [[no_unique_address]] std::conditional_t<Offload, offload::tcp_gso_batch<gso_max_views>, no_batch> gso_;
-  tx_slot tx_slots_[ring_size];
-  rx_slot rx_slots_[ring_size];
+  slot slots_[2 * ring_size];
+  slot* const tx_slots_ = slots_;              // by request id
+  slot* const rx_slots_ = slots_ + ring_size;  // by ring position
   std::uint16_t tx_free_[ring_size];
   std::size_t tx_free_count_ = 0;
   stats stats_;
