@@ -65,6 +65,55 @@
 
 namespace uni::xen {
 
+// The TX slots a frame's fragments take past their first `skip` bytes, one at
+// a time: a slot per piece of a fragment within one page, pieces that follow
+// each other in one page joined into one slot.
+class netif_tx_slots {
+ public:
+  struct piece {
+    std::uintptr_t address = 0;
+    std::size_t size = 0;
+    const view* frag = nullptr;  // the fragment holding its first byte
+  };
+
+  netif_tx_slots(std::span<const view> frags, std::size_t skip) noexcept : frags_(frags), skip_(skip) {}
+
+  // The next slot's piece; false past the last.
+  bool next(piece& p) noexcept {
+    if (!load()) return false;
+    p = {at_, 0, &frags_[next_ - 1]};
+    for (;;) {
+      const std::size_t n = std::min(left_, std::size_t{4096} - (at_ & 4095));
+      p.size += n;
+      at_ += n;
+      left_ -= n;
+      if ((at_ & 4095) == 0) return true;  // the page ends here
+      const std::uintptr_t end = at_;
+      if (!load() || at_ != end) return true;  // the next fragment does not follow on in this page
+    }
+  }
+
+ private:
+  // Moves on to the next fragment with bytes (past `skip_`), unless the current one has some left.
+  bool load() noexcept {
+    while (left_ == 0) {
+      if (next_ == frags_.size()) return false;
+      const view& f = frags_[next_++];
+      const std::size_t skipped = std::min(skip_, f.size());
+      skip_ -= skipped;
+      at_ = reinterpret_cast<std::uintptr_t>(f.data()) + skipped;
+      left_ = f.size() - skipped;
+    }
+    return true;
+  }
+
+  std::span<const view> frags_;
+  std::size_t skip_;
+  std::size_t next_ = 0;   // the fragment after the current one
+  std::uintptr_t at_ = 0;  // the current fragment's next byte
+  std::size_t left_ = 0;   // and how many follow it
+};
+
 // `Offload`: the TCP offloads above (the Config's tcp flag).
 template <bool Offload = true>
 class BasicXenNetif {
@@ -220,40 +269,11 @@ class BasicXenNetif {
   bool broken() const noexcept { return broken_; }
 
  private:
-  // Calls on(address, length) for each slot `frags` needs past their first
-  // `skip` bytes: one per piece within a page, pieces that follow each other in
-  // one page joined. Returns how many.
-  template <class On>
-  static std::size_t each_slot(std::span<const view> frags, std::size_t skip, On&& on) noexcept {
-    std::size_t slots = 0;
-    std::uintptr_t start = 0, end = 0;  // the piece being joined
-    for (const view& f : frags) {
-      if (skip >= f.size()) {
-        skip -= f.size();
-        continue;
-      }
-      auto a = reinterpret_cast<std::uintptr_t>(f.data()) + skip;
-      std::size_t left = f.size() - skip;
-      skip = 0;
-      while (left > 0) {
-        const std::size_t n = std::min(left, std::size_t{4096} - (a & 4095));
-        if (end == a && (start >> 12) == (a >> 12)) {
-          end += n;
-        } else {
-          if (end != start) on(start, end - start);
-          start = a;
-          end = a + n;
-          ++slots;
-        }
-        a += n;
-        left -= n;
-      }
-    }
-    if (end != start) on(start, end - start);
-    return slots;
-  }
   static std::size_t slots_of(std::span<const view> frags, std::size_t skip) noexcept {
-    return each_slot(frags, skip, [](std::uintptr_t, std::size_t) {});
+    netif_tx_slots walk(frags, skip);
+    std::size_t n = 0;
+    for (netif_tx_slots::piece p; walk.next(p);) ++n;
+    return n;
   }
 
   // Whether `frags`' payload still fits the held GSO frame: its slots and its
@@ -284,17 +304,16 @@ class BasicXenNetif {
     }
     netif_tx_request_t* first = nullptr;
     netif_tx_request_t* last = nullptr;
-    std::size_t frag = 0, frag_end = frags[0].size(), at = 0;  // which view holds the piece (to keep its page)
-    each_slot(frags, 0, [&](std::uintptr_t a, std::size_t n) {
-      while (at >= frag_end) frag_end += frags[++frag].size();
+    netif_tx_slots walk(frags, 0);
+    for (netif_tx_slots::piece p; walk.next(p);) {
       const std::uint16_t id = tx_free_[--tx_free_count_];
-      const grant_ref_t ref = lend(tx_slots_[id], frags[frag], a, true);
+      const grant_ref_t ref = lend(tx_slots_[id], *p.frag, p.address, true);  // the view keeps its page alive
       netif_tx_request_t* req = &tx_.next_request();
       req->gref = ref;
-      req->offset = static_cast<std::uint16_t>(a & 4095);
+      req->offset = static_cast<std::uint16_t>(p.address & 4095);
       req->flags = NETTXF_more_data;
       req->id = id;
-      req->size = static_cast<std::uint16_t>(n);
+      req->size = static_cast<std::uint16_t>(p.size);
       if (!first) {
         first = req;
         if (info.csum_partial) req->flags |= NETTXF_csum_blank | NETTXF_data_validated;
@@ -309,8 +328,7 @@ class BasicXenNetif {
       }
       last = req;
       ++stats_.tx_slots;
-      at += n;
-    });
+    }
     first->size = static_cast<std::uint16_t>(total);
     last->flags &= static_cast<std::uint16_t>(~NETTXF_more_data);
     if (tx_.push()) ev_.notify(port_);
