@@ -450,7 +450,7 @@ class BasicXenNetif {
         return;
       }
       auto frame = rx_chain_.take(rsp, id, take_back(s));
-      if (frame) take(std::move(*frame));
+      if (frame) take(*frame);
     });
     stats_.rx_drops = rx_chain_.drops();
     stats_.rx_multi_slot = rx_chain_.multi_slot_frames();
@@ -460,7 +460,7 @@ class BasicXenNetif {
 
   // A frame netback finished: checked against its offload fields, then up as
   // it is, joined into one page, or cut into segments (offload.hpp), as TAP does.
-  void take(typename netif_rx_chain<rx_tail_bytes>::frame f) noexcept {
+  void take(typename netif_rx_chain<rx_tail_bytes>::frame& f) noexcept {
     const std::size_t n = f.head.size() + f.tail.size();
     offload::rx_reject why{};
     const auto kind = offload::classify(f.info, n, page_size, &why);
