@@ -483,7 +483,7 @@ class BasicXenNetif {
         return;
       }
     }
-    view frame = std::move(f.head);
+    view& frame = f.head;
     if (!f.tail.empty()) {  // a frame of a page or less over several slots: into one page
       auto page = pool_.allocate_reserved();
       if (!page) {
@@ -501,7 +501,7 @@ class BasicXenNetif {
     deliver(std::move(frame));
   }
 
-  void deliver(view frame) noexcept {
+  void deliver(view&& frame) noexcept {
     ++stats_.rx_frames;
     if (receiver_) receiver_(std::move(frame));
   }
