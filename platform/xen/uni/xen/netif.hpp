@@ -170,8 +170,8 @@ class BasicXenNetif {
     }
 
     if (auto r = set_up_rings(); !r) return fail(r.err());
-    const xenbus_field fields[] = {{"tx-ring-ref"sv, tx_ring_ref_},
-                                   {"rx-ring-ref"sv, rx_ring_ref_},
+    const xenbus_field fields[] = {{"tx-ring-ref"sv, tx_ring_page_.ref},
+                                   {"rx-ring-ref"sv, rx_ring_page_.ref},
                                    {"event-channel"sv, port_},
                                    {"request-rx-copy"sv, 1},
                                    {"feature-rx-notify"sv, 1},
@@ -307,7 +307,7 @@ class BasicXenNetif {
     netif_tx_slots walk(frags, 0);
     for (netif_tx_slots::piece p; walk.next(p);) {
       const std::uint16_t id = tx_free_[--tx_free_count_];
-      const grant_ref_t ref = lend(tx_slots_[id], *p.frag, p.address, true);  // the view keeps its page alive
+      const grant_ref_t ref = lend(tx_slots_[id], view(*p.frag), p.address, true);  // the view keeps its page alive
       netif_tx_request_t* req = &tx_.next_request();
       req->gref = ref;
       req->offset = static_cast<std::uint16_t>(p.address & 4095);
@@ -336,7 +336,8 @@ class BasicXenNetif {
   }
 
   // A ring slot: its grant reference and, while netback holds the slot (a TX
-  // request in flight, an RX request posted), the page it is lent.
+  // request in flight, an RX request posted), the page it is lent. The two
+  // rings' own pages are lent as slots too, from set-up to release_all().
   struct slot {
     grant_ref_t ref = 0;
     view page;
@@ -345,7 +346,7 @@ class BasicXenNetif {
 
   // Grants netback the page at `address` (read-only for TX, writable for RX),
   // `page` kept alive until it is taken back. Returns the slot's reference.
-  grant_ref_t lend(slot& s, view page, std::uintptr_t address, bool readonly) noexcept {
+  grant_ref_t lend(slot& s, view&& page, std::uintptr_t address, bool readonly) noexcept {
     gnt_.regrant(s.ref, backend_id_, address >> 12, readonly);
     s.page = std::move(page);
     s.lent = true;
@@ -362,20 +363,17 @@ class BasicXenNetif {
     auto txp = pool_.allocate_reserved();
     auto rxp = pool_.allocate_reserved();
     if (!txp || !rxp) return fail(error::no_buffers);
-    tx_ring_page_ = std::move(*txp);
-    rx_ring_page_ = std::move(*rxp);
-    tx_.attach(tx_ring_page_.data());
-    rx_.attach(rx_ring_page_.data());
-    auto txr = gnt_.grant(backend_id_, gfn(tx_ring_page_), false);
-    auto rxr = gnt_.grant(backend_id_, gfn(rx_ring_page_), false);
-    if (!txr || !rxr) return fail(error::table_full);
-    tx_ring_ref_ = *txr;
-    rx_ring_ref_ = *rxr;
     for (slot& s : slots_) {  // a reference per slot, granted as the slot is used
       auto r = gnt_.reserve();
       if (!r) return fail(error::table_full);
       s.ref = *r;
     }
+    tx_.attach(txp->data());
+    rx_.attach(rxp->data());
+    const auto tx_page = reinterpret_cast<std::uintptr_t>(txp->data());
+    const auto rx_page = reinterpret_cast<std::uintptr_t>(rxp->data());
+    (void)lend(tx_ring_page_, std::move(*txp), tx_page, false);
+    (void)lend(rx_ring_page_, std::move(*rxp), rx_page, false);
     for (std::size_t i = 0; i < ring_size; ++i) tx_free_[i] = static_cast<std::uint16_t>(ring_size - 1 - i);
     tx_free_count_ = ring_size;
     evtchn_alloc_unbound_t op{};
@@ -386,8 +384,6 @@ class BasicXenNetif {
     if (auto r = ev_.attach(port_, &BasicXenNetif::on_event, this); !r) return fail(r.err());
     return {};
   }
-
-  static std::uint64_t gfn(const view& v) noexcept { return reinterpret_cast<std::uintptr_t>(v.data()) >> 12; }
 
   // Posts an empty page in every RX slot that lacks one.
   void fill_rx() noexcept {
@@ -516,17 +512,11 @@ class BasicXenNetif {
   }
 
   void release_all() noexcept {
-    for (slot& s : slots_)
+    for (slot& s : slots_)  // the rings' pages last
       if (s.lent) (void)take_back(s);
-    if (tx_ring_page_.data()) {
-      gnt_.revoke(tx_ring_ref_);
-      gnt_.revoke(rx_ring_ref_);
-    }
     tx_.detach();
     rx_.detach();
     rx_cons_ = 0;
-    tx_ring_page_ = view{};
-    rx_ring_page_ = view{};
   }
 
   event_channels& ev_;
@@ -540,10 +530,8 @@ class BasicXenNetif {
   bool broken_ = false;
   frame_receiver receiver_{};
 
-  view tx_ring_page_, rx_ring_page_;
   tx_ring tx_;
   rx_ring rx_;
-  grant_ref_t tx_ring_ref_ = 0, rx_ring_ref_ = 0;
   RING_IDX rx_cons_ = 0;  // the ring slot of the next response
   netif_rx_chain<rx_tail_bytes> rx_chain_;
   bool tx_gso_ = false;   // netback takes GSO frames
@@ -553,9 +541,11 @@ class BasicXenNetif {
     bool empty() const noexcept { return true; }
   };
   [[no_unique_address]] std::conditional_t<Offload, offload::tcp_gso_batch<gso_max_views>, no_batch> gso_;
-  slot slots_[2 * ring_size];
-  slot* const tx_slots_ = slots_;              // by request id
-  slot* const rx_slots_ = slots_ + ring_size;  // by ring position
+  slot slots_[2 * ring_size + 2];
+  slot* const tx_slots_ = slots_;                  // by request id
+  slot* const rx_slots_ = slots_ + ring_size;      // by ring position
+  slot& tx_ring_page_ = slots_[2 * ring_size];     // the rings' own pages
+  slot& rx_ring_page_ = slots_[2 * ring_size + 1];
   std::uint16_t tx_free_[ring_size];
   std::size_t tx_free_count_ = 0;
   stats stats_;
