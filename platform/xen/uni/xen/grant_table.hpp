@@ -46,10 +46,16 @@ class grant_table {
 
   // A new reference giving `domid` access to guest frame `gfn`.
   result<grant_ref_t> grant(domid_t domid, std::uint64_t gfn, bool readonly) noexcept {
-    if (free_count_ == 0) return fail(error::table_full);
-    const grant_ref_t ref = free_[--free_count_];
-    regrant(ref, domid, gfn, readonly);
+    auto ref = reserve();
+    if (ref) regrant(*ref, domid, gfn, readonly);
     return ref;
+  }
+
+  // A new reference that grants nothing yet (its flags are clear): regrant()
+  // points it at a frame when there is one to lend.
+  result<grant_ref_t> reserve() noexcept {
+    if (free_count_ == 0) return fail(error::table_full);
+    return free_[--free_count_];
   }
 
   // Points a reference we hold (and have revoked) at another frame.

@@ -57,6 +57,7 @@
 #include <uni/xen/grant_table.hpp>
 #include <uni/xen/clock.hpp>
 #include <uni/xen/netif_rx.hpp>
+#include <uni/xen/netif_tx.hpp>
 #include <uni/xen/shared_ring.hpp>
 #include <uni/xen/xenbus.hpp>
 #include <uni/xen/xenstore.hpp>
@@ -106,9 +107,10 @@ class BasicXenNetif {
 
   // The handshake with netback for the vif at `node` ("device/vif/0").
   result<void> connect(std::string_view node) noexcept {
+    using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
     if (auto r = bus_.attach(node); !r) return fail(r.err());
     xenstore::value mac;
-    if (auto r = bus_.read(mac, "mac"); !r) return fail(error::no_device);
+    if (auto r = bus_.read(mac, "mac"sv); !r) return fail(error::no_device);
     auto m = mac_address::parse(mac.view());
     if (!m) return fail(error::malformed);
     mac_ = *m;
@@ -116,18 +118,18 @@ class BasicXenNetif {
 
     if constexpr (Offload) {  // netback's own offer: GSO frames from us
       xenstore::value gso;
-      tx_gso_ = bus_.read_backend(gso, "feature-gso-tcpv4") && gso.view() == "1";
+      tx_gso_ = bus_.read_backend(gso, "feature-gso-tcpv4"sv) && gso.view() == "1"sv;
     }
 
     if (auto r = set_up_rings(); !r) return fail(r.err());
-    const xenbus_field fields[] = {{"tx-ring-ref", tx_ring_ref_},
-                                   {"rx-ring-ref", rx_ring_ref_},
-                                   {"event-channel", port_},
-                                   {"request-rx-copy", 1},
-                                   {"feature-rx-notify", 1},
-                                   {"feature-sg", 1},
-                                   {"feature-no-csum-offload", Offload ? 0 : 1},
-                                   {"feature-gso-tcpv4", Offload ? 1 : 0}};
+    const xenbus_field fields[] = {{"tx-ring-ref"sv, tx_ring_page_.ref},
+                                   {"rx-ring-ref"sv, rx_ring_page_.ref},
+                                   {"event-channel"sv, port_},
+                                   {"request-rx-copy"sv, 1},
+                                   {"feature-rx-notify"sv, 1},
+                                   {"feature-sg"sv, 1},
+                                   {"feature-no-csum-offload"sv, Offload ? 0 : 1},
+                                   {"feature-gso-tcpv4"sv, Offload ? 1 : 0}};
     if (auto r = bus_.connect(fields, XenbusStateConnected); !r) return fail(r.err());
     connected_ = true;
     fill_rx();
@@ -219,40 +221,11 @@ class BasicXenNetif {
   bool broken() const noexcept { return broken_; }
 
  private:
-  // Calls on(address, length) for each slot `frags` needs past their first
-  // `skip` bytes: one per piece within a page, pieces that follow each other in
-  // one page joined. Returns how many.
-  template <class On>
-  static std::size_t each_slot(std::span<const view> frags, std::size_t skip, On&& on) noexcept {
-    std::size_t slots = 0;
-    std::uintptr_t start = 0, end = 0;  // the piece being joined
-    for (const view& f : frags) {
-      if (skip >= f.size()) {
-        skip -= f.size();
-        continue;
-      }
-      auto a = reinterpret_cast<std::uintptr_t>(f.data()) + skip;
-      std::size_t left = f.size() - skip;
-      skip = 0;
-      while (left > 0) {
-        const std::size_t n = std::min(left, std::size_t{4096} - (a & 4095));
-        if (end == a && (start >> 12) == (a >> 12)) {
-          end += n;
-        } else {
-          if (end != start) on(start, end - start);
-          start = a;
-          end = a + n;
-          ++slots;
-        }
-        a += n;
-        left -= n;
-      }
-    }
-    if (end != start) on(start, end - start);
-    return slots;
-  }
   static std::size_t slots_of(std::span<const view> frags, std::size_t skip) noexcept {
-    return each_slot(frags, skip, [](std::uintptr_t, std::size_t) {});
+    netif_tx_slots walk(frags, skip);
+    std::size_t n = 0;
+    for (netif_tx_slots::piece p; walk.next(p);) ++n;
+    return n;
   }
 
   // Whether `frags`' payload still fits the held GSO frame: its slots and its
@@ -283,20 +256,16 @@ class BasicXenNetif {
     }
     netif_tx_request_t* first = nullptr;
     netif_tx_request_t* last = nullptr;
-    std::size_t frag = 0, frag_end = frags[0].size(), at = 0;  // which view holds the piece (to keep its page)
-    each_slot(frags, 0, [&](std::uintptr_t a, std::size_t n) {
-      while (at >= frag_end) frag_end += frags[++frag].size();
+    netif_tx_slots walk(frags, 0);
+    for (netif_tx_slots::piece p; walk.next(p);) {
       const std::uint16_t id = tx_free_[--tx_free_count_];
-      tx_slot& s = tx_slots_[id];
-      gnt_.regrant(s.ref, backend_id_, a >> 12, true);
-      s.held = frags[frag];  // keeps the page alive until netback answers
-      s.in_flight = true;
+      const grant_ref_t ref = lend(tx_slots_[id], view(*p.frag), p.address, true);  // the view keeps its page alive
       netif_tx_request_t* req = &tx_.next_request();
-      req->gref = s.ref;
-      req->offset = static_cast<std::uint16_t>(a & 4095);
+      req->gref = ref;
+      req->offset = static_cast<std::uint16_t>(p.address & 4095);
       req->flags = NETTXF_more_data;
       req->id = id;
-      req->size = static_cast<std::uint16_t>(n);
+      req->size = static_cast<std::uint16_t>(p.size);
       if (!first) {
         first = req;
         if (info.csum_partial) req->flags |= NETTXF_csum_blank | NETTXF_data_validated;
@@ -311,47 +280,53 @@ class BasicXenNetif {
       }
       last = req;
       ++stats_.tx_slots;
-      at += n;
-    });
+    }
     first->size = static_cast<std::uint16_t>(total);
     last->flags &= static_cast<std::uint16_t>(~NETTXF_more_data);
     if (tx_.push()) ev_.notify(port_);
     return {};
   }
 
-  struct tx_slot {
-    grant_ref_t ref = 0;
-    view held;
-    bool in_flight = false;
-  };
-  struct rx_slot {
+  // A ring slot: its grant reference and, while netback holds the slot (a TX
+  // request in flight, an RX request posted), the page it is lent. The two
+  // rings' own pages are lent as slots too, from set-up to release_all().
+  struct slot {
     grant_ref_t ref = 0;
     view page;
-    bool posted = false;
+    bool lent = false;
   };
+
+  // Grants netback the page at `address` (read-only for TX, writable for RX),
+  // `page` kept alive until it is taken back. Returns the slot's reference.
+  grant_ref_t lend(slot& s, view&& page, std::uintptr_t address, bool readonly) noexcept {
+    gnt_.regrant(s.ref, backend_id_, address >> 12, readonly);
+    s.page = std::move(page);
+    s.lent = true;
+    return s.ref;
+  }
+  // Revokes the slot's grant and hands back the page it lent.
+  view take_back(slot& s) noexcept {
+    gnt_.revoke(s.ref);
+    s.lent = false;
+    return std::move(s.page);
+  }
+
   result<void> set_up_rings() noexcept {
     auto txp = pool_.allocate_reserved();
     auto rxp = pool_.allocate_reserved();
     if (!txp || !rxp) return fail(error::no_buffers);
-    tx_ring_page_ = std::move(*txp);
-    rx_ring_page_ = std::move(*rxp);
-    tx_.attach(tx_ring_page_.data());
-    rx_.attach(rx_ring_page_.data());
-    auto txr = gnt_.grant(backend_id_, gfn(tx_ring_page_), false);
-    auto rxr = gnt_.grant(backend_id_, gfn(rx_ring_page_), false);
-    if (!txr || !rxr) return fail(error::table_full);
-    tx_ring_ref_ = *txr;
-    rx_ring_ref_ = *rxr;
-    for (std::size_t i = 0; i < ring_size; ++i) {
-      auto t = gnt_.grant(backend_id_, 0, true);
-      auto r = gnt_.grant(backend_id_, 0, false);
-      if (!t || !r) return fail(error::table_full);
-      gnt_.revoke(*t);
-      gnt_.revoke(*r);
-      tx_slots_[i].ref = *t;
-      rx_slots_[i].ref = *r;
-      tx_free_[i] = static_cast<std::uint16_t>(ring_size - 1 - i);
+    for (slot& s : slots_) {  // a reference per slot, granted as the slot is used
+      auto r = gnt_.reserve();
+      if (!r) return fail(error::table_full);
+      s.ref = *r;
     }
+    tx_.attach(txp->data());
+    rx_.attach(rxp->data());
+    const auto tx_page = reinterpret_cast<std::uintptr_t>(txp->data());
+    const auto rx_page = reinterpret_cast<std::uintptr_t>(rxp->data());
+    (void)lend(tx_ring_page_, std::move(*txp), tx_page, false);
+    (void)lend(rx_ring_page_, std::move(*rxp), rx_page, false);
+    for (std::size_t i = 0; i < ring_size; ++i) tx_free_[i] = static_cast<std::uint16_t>(ring_size - 1 - i);
     tx_free_count_ = ring_size;
     evtchn_alloc_unbound_t op{};
     op.dom = DOMID_SELF;
@@ -362,8 +337,6 @@ class BasicXenNetif {
     return {};
   }
 
-  static std::uint64_t gfn(const view& v) noexcept { return reinterpret_cast<std::uintptr_t>(v.data()) >> 12; }
-
   // Posts an empty page in every RX slot that lacks one.
   void fill_rx() noexcept {
     bool any = false;
@@ -371,19 +344,17 @@ class BasicXenNetif {
     const std::size_t want = pool_.statistics().capacity / 2 < ring_size ? pool_.statistics().capacity / 2 : ring_size;
     while (rx_.in_flight() < want) {
       const std::uint16_t id = static_cast<std::uint16_t>(rx_.next_index() & (ring_size - 1));
-      rx_slot& s = rx_slots_[id];
-      if (s.posted) break;
+      slot& s = rx_slots_[id];
+      if (s.lent) break;
       auto p = pool_.allocate_reserved();
       if (!p) {
         ++stats_.rx_no_buffers;
         break;
       }
-      s.page = std::move(*p);
-      s.posted = true;
-      gnt_.regrant(s.ref, backend_id_, gfn(s.page), false);
+      const auto address = reinterpret_cast<std::uintptr_t>(p->data());
       netif_rx_request_t* req = &rx_.next_request();
       req->id = id;
-      req->gref = s.ref;
+      req->gref = lend(s, std::move(*p), address, false);
       any = true;
     }
     if (any && rx_.push()) ev_.notify(port_);
@@ -402,15 +373,13 @@ class BasicXenNetif {
     bool bad_id = false;
     auto r = tx_.consume([&](const netif_tx_response_t& rsp) {
       if (rsp.status == NETIF_RSP_NULL) return;
-      tx_slot& s = tx_slots_[rsp.id & (ring_size - 1)];
-      if (rsp.id >= ring_size || !s.in_flight) {
+      slot& s = tx_slots_[rsp.id & (ring_size - 1)];
+      if (rsp.id >= ring_size || !s.lent) {
         bad_id = true;  // a slot we did not send: never freed twice
         return;
       }
       if (rsp.status != NETIF_RSP_OKAY) ++stats_.tx_errors;
-      gnt_.revoke(s.ref);
-      s.held = view{};
-      s.in_flight = false;
+      (void)take_back(s);
       tx_free_[tx_free_count_++] = rsp.id;
     });
     if (!r || bad_id) ring_broken("tx");
@@ -423,15 +392,13 @@ class BasicXenNetif {
     bool lost = false;
     auto r = rx_.consume([&](const netif_rx_response_t& rsp) {
       const std::uint16_t id = static_cast<std::uint16_t>(rx_cons_++ & (ring_size - 1));
-      rx_slot& s = rx_slots_[id];
-      if (broken_ || !s.posted) {  // the TX ring broke as a frame went up; a slot we did not post
+      slot& s = rx_slots_[id];
+      if (broken_ || !s.lent) {  // the TX ring broke as a frame went up; a slot we did not post
         lost = !broken_;
         return;
       }
-      gnt_.revoke(s.ref);
-      s.posted = false;
-      auto frame = rx_chain_.take(rsp, id, std::move(s.page));
-      if (frame) take(std::move(*frame));
+      auto frame = rx_chain_.take(rsp, id, take_back(s));
+      if (frame) take(*frame);
     });
     stats_.rx_drops = rx_chain_.drops();
     stats_.rx_multi_slot = rx_chain_.multi_slot_frames();
@@ -441,7 +408,7 @@ class BasicXenNetif {
 
   // A frame netback finished: checked against its offload fields, then up as
   // it is, joined into one page, or cut into segments (offload.hpp), as TAP does.
-  void take(typename netif_rx_chain<rx_tail_bytes>::frame f) noexcept {
+  void take(typename netif_rx_chain<rx_tail_bytes>::frame& f) noexcept {
     const std::size_t n = f.head.size() + f.tail.size();
     offload::rx_reject why{};
     const auto kind = offload::classify(f.info, n, page_size, &why);
@@ -464,7 +431,7 @@ class BasicXenNetif {
         return;
       }
     }
-    view frame = std::move(f.head);
+    view& frame = f.head;
     if (!f.tail.empty()) {  // a frame of a page or less over several slots: into one page
       auto page = pool_.allocate_reserved();
       if (!page) {
@@ -482,7 +449,7 @@ class BasicXenNetif {
     deliver(std::move(frame));
   }
 
-  void deliver(view frame) noexcept {
+  void deliver(view&& frame) noexcept {
     ++stats_.rx_frames;
     if (receiver_) receiver_(std::move(frame));
   }
@@ -497,25 +464,11 @@ class BasicXenNetif {
   }
 
   void release_all() noexcept {
-    for (auto& s : tx_slots_) {
-      if (s.in_flight) gnt_.revoke(s.ref);
-      s.held = view{};
-      s.in_flight = false;
-    }
-    for (auto& s : rx_slots_) {
-      if (s.posted) gnt_.revoke(s.ref);
-      s.posted = false;
-      s.page = view{};
-    }
-    if (tx_ring_page_.data()) {
-      gnt_.revoke(tx_ring_ref_);
-      gnt_.revoke(rx_ring_ref_);
-    }
+    for (slot& s : slots_)  // the rings' pages last
+      if (s.lent) (void)take_back(s);
     tx_.detach();
     rx_.detach();
     rx_cons_ = 0;
-    tx_ring_page_ = view{};
-    rx_ring_page_ = view{};
   }
 
   event_channels& ev_;
@@ -529,10 +482,8 @@ class BasicXenNetif {
   bool broken_ = false;
   frame_receiver receiver_{};
 
-  view tx_ring_page_, rx_ring_page_;
   tx_ring tx_;
   rx_ring rx_;
-  grant_ref_t tx_ring_ref_ = 0, rx_ring_ref_ = 0;
   RING_IDX rx_cons_ = 0;  // the ring slot of the next response
   netif_rx_chain<rx_tail_bytes> rx_chain_;
   bool tx_gso_ = false;   // netback takes GSO frames
@@ -542,8 +493,11 @@ class BasicXenNetif {
     bool empty() const noexcept { return true; }
   };
   [[no_unique_address]] std::conditional_t<Offload, offload::tcp_gso_batch<gso_max_views>, no_batch> gso_;
-  tx_slot tx_slots_[ring_size];
-  rx_slot rx_slots_[ring_size];
+  slot slots_[2 * ring_size + 2];
+  slot* const tx_slots_ = slots_;                  // by request id
+  slot* const rx_slots_ = slots_ + ring_size;      // by ring position
+  slot& tx_ring_page_ = slots_[2 * ring_size];     // the rings' own pages
+  slot& rx_ring_page_ = slots_[2 * ring_size + 1];
   std::uint16_t tx_free_[ring_size];
   std::size_t tx_free_count_ = 0;
   stats stats_;

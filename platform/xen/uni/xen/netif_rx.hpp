@@ -62,14 +62,14 @@ class netif_rx_chain {
   // The response found in ring slot `slot`, and the page that slot was given
   // (the frame keeps the first, the others go back to the pool). A frame once
   // its last response is taken.
-  std::optional<frame> take(const netif_rx_response_t& rsp, std::uint16_t slot, view page) noexcept {
+  std::optional<frame> take(const netif_rx_response_t& rsp, std::uint16_t slot, view&& page) noexcept {
     if (want_extra_) {
       netif_extra_info_t x;
       std::memcpy(&x, &rsp, sizeof x);
       extra(x);
       want_extra_ = (x.flags & XEN_NETIF_EXTRA_FLAG_MORE) != 0;
     } else {
-      data(rsp, slot, std::move(page));
+      data(rsp, slot, page);
     }
     if (!in_frame_ || want_extra_ || more_) return std::nullopt;
     return finish();
@@ -79,7 +79,7 @@ class netif_rx_chain {
   std::size_t multi_slot_frames() const noexcept { return multi_slot_; }
 
  private:
-  void data(const netif_rx_response_t& rsp, std::uint16_t slot, view page) noexcept {
+  void data(const netif_rx_response_t& rsp, std::uint16_t slot, const view& page) noexcept {
     if (!in_frame_) {
       in_frame_ = true;
       dropping_ = false;
