@@ -204,27 +204,35 @@ class connection : public exchange {
                                                     : parse_head(reader_.head(), reqv_, srv_.opt.limits);
       if (status == 0 && reqv_.method == method::other) status = 501;
       begin_request();
-      // (One send_error and one linger for both paths: each await is code of its own.)
+      // The answer, awaited in one place (each await is code of its own): an
+      // error for a bad head, the server's own (a file, a 405, a 404), or what
+      // a route's handler leaves to do (a 400/413/500 when it did not answer,
+      // a streamed body's end).
       const bool parsed = status == 0;
+      task<result<void>> answer;
       if (!parsed) {
         keep_alive_ = false;
+        answer = send_error(status);
       } else {
         // A span per request (uni/trace/): a connection's requests follow one another, so its address names them.
         if constexpr (trace::compiled) trace::begin_span(request_span(), "http request");
         keep_alive_ = reqv_.keep_alive;
         body_.start(reqv_, srv_.opt.limits.max_body);
         set_state(conn_state::busy, srv_.opt.send_timeout);
-        co_await dispatch();
-        if (!responded_ && !failed_) status = body_error_ ? body_error_ : 500;
+        const routes::route* route = nullptr;
+        answer = route_or_answer(route);
+        if (route) {
+          co_await route->fn(*this);
+          // A streamed body cut short by a bad request body must not look
+          // complete: no last chunk, the connection just closes (below).
+          if (!responded_ && !failed_) answer = send_error(body_error_ ? body_error_ : 500);
+          else if (streaming_ && !failed_ && !body_error_) answer = end_stream();
+        }
       }
-      if (status != 0) (void)co_await send_error(status);
+      if (answer.valid()) (void)co_await std::move(answer);
       if (parsed) {
         if constexpr (trace::compiled) trace::end_span(request_span(), "http request");
-        // A streamed body cut short by a bad request body must not look
-        // complete: no last chunk, the connection just closes.
-        if (streaming_ && body_error_) co_return;
-        if (streaming_ && !failed_) (void)co_await end_stream();
-        if (failed_) co_return;
+        if (failed_ || (streaming_ && body_error_)) co_return;
       }
       if (!keep_alive_) break;
     }
@@ -492,10 +500,10 @@ class connection : public exchange {
     return send_with_head(std::move(*head), body);
   }
 
-  // The request's answer: a route's handler, or else the server's own (a
-  // file, from memory or streamed from a StreamStore, a 405, a 404), awaited
-  // in one place (each await is code of its own).
-  task<void> dispatch() {
+  // The server's own answer to the request (a file, from memory or streamed
+  // from a StreamStore, a 405, a 404), or no task and `route` set when a
+  // route's handler answers. (A plain function: run awaits what it returns.)
+  task<result<void>> route_or_answer(const routes::route*& route) {
     int status = 404;
     char allow_text[80];
     field allow{"Allow", {}};
@@ -504,7 +512,7 @@ class connection : public exchange {
       std::array<method, 8> methods{};
       std::size_t allowed = 0;
       switch (r->find(reqv_.method, reqv_.path, params_, found, methods, allowed)) {
-        case routes::outcome::found: co_await found->fn(*this); co_return;
+        case routes::outcome::found: route = found; return {};
         case routes::outcome::wrong_method: {
           std::size_t len = 0;
           for (std::size_t i = 0; i < allowed; ++i) {
@@ -520,22 +528,19 @@ class connection : public exchange {
         case routes::outcome::none: break;
       }
     }
+    // (send_error writes the Allow field into the head before it returns.)
+    if (status == 405 || !srv_.opt.files) return send_error(status, std::span<const field>(&allow, status == 405 ? 1 : 0));
     // A file from opt.files: what answer_for (uni/http/files.hpp) picks, its
     // bytes sent as an unowned view of the store's memory, or, from a
-    // StreamStore, read a page at a time (uni/http/stream_files.hpp).
-    const bool file = status == 404 && srv_.opt.files;
-    char buf[1024];
+    // StreamStore, read a page at a time (uni/http/stream_files.hpp), which
+    // reads the decoded path when it starts: it is kept in path_.
     std::string_view path;
-    const bool decoded = file && decode_path(reqv_.path, buf, path);
-    // (A named task: GCC 12 frees a conditional's task temporary twice in a co_await.)
-    task<result<void>> answer = !file ? send_error(status, std::span<const field>(&allow, status == 405 ? 1 : 0))
-                                : decoded && srv_.opt.files.streams()
-                                    ? srv_.opt.files.send(*this, path)
-                                    : answer_file(decoded, path, reqv_.path.size() > sizeof buf);
-    (void)co_await std::move(answer);
+    const bool decoded = decode_path(reqv_.path, path_, path);
+    if (decoded && srv_.opt.files.streams()) return srv_.opt.files.send(*this, path);
+    return answer_file(decoded, path, reqv_.path.size() > sizeof path_);
   }
 
-  // dispatch's answer from a store in memory (or its error), as one send.
+  // A file's answer from a store in memory (or its error), as one send.
   task<result<void>> answer_file(bool decoded, std::string_view path, bool too_long) {
     if (!decoded) return send_error(too_long ? 414 : 400);
     auto f = srv_.opt.files.find(path);
@@ -545,7 +550,7 @@ class connection : public exchange {
     const file_answer a = answer_for(reqv_, size, f->etag());
     std::uint64_t length = 0;
     auto head = file_head(a, size, f->etag(), f->content_type, length);
-    if (!head) return done(result<void>{});
+    if (!head) return send_error(500);
     responded_ = true;
     out_[1] = f->bytes.slice(a.first, length).value();
     const bool no_body = reqv_.method == method::head || length == 0;
@@ -642,6 +647,7 @@ class connection : public exchange {
   bool streaming_ = false;
   bool continue_sent_ = false;
   bool failed_ = false;
+  char path_[1024];  // a request's decoded path, while its file is answered
 };
 
 // The connection over a concrete stream type.
