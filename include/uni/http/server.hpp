@@ -47,21 +47,19 @@ inline void count_timeout(server_counters& n, conn_state state) noexcept {
   }
 }
 
-// Cancels the connections whose deadline passed, counting why.
-inline task<void> reap(server_state& srv, connection_supervisor& sup) {
-  while (true) {
-    co_await srv.sched.sleep_for(reap_every);
-    const time_point now = srv.sched.now();
-    for (auto& s : sup.children()) {
-      if (!s.task.valid()) continue;
-      if (s.task.done()) {
-        s.task = {};
-        continue;
-      }
-      if (now < s.info.deadline) continue;
-      count_timeout(srv.n, s.info.state);
-      s.task.cancel();
+// Cancels the connections whose deadline passed, counting why, and lets go
+// of the frames of those that ended.
+inline void reap(server_state& srv, connection_supervisor& sup) noexcept {
+  const time_point now = srv.sched.now();
+  for (auto& s : sup.children()) {
+    if (!s.task.valid()) continue;
+    if (s.task.done()) {
+      s.task = {};
+      continue;
     }
+    if (now < s.info.deadline) continue;
+    count_timeout(srv.n, s.info.state);
+    s.task.cancel();
   }
 }
 
@@ -80,16 +78,23 @@ task<int> serve(Stack& stack, Listener listener, const server_options& opt, serv
   log_info("http: listening on http://", listener.local(), "/");
   server_state srv{stack.sched(), stack.pool(), opt, n};
   connection_supervisor sup(stack.sched(), "http", opt.max_connections, when_full::refuse, n.accepts);
-  join_handle<void> reaper = spawn(stack.sched(), detail::reap(srv, sup));  // destroyed first
-  co_await sup.run(
-      listener,
-      [&](auto c, conn_watch& watch) {
-        c.set_nodelay(true);  // heads and bodies are whole writes: no reason to wait
-        watch.state = conn_state::idle;
-        watch.deadline = stack.sched().now() + opt.idle_timeout;
-        return detail::run_connection(srv, watch, std::move(c));
-      },
-      detail::idle_to_evict);
+  join_handle<void> accepting = spawn(  // destroyed (cancelled) first
+      stack.sched(), sup.run(
+                         listener,
+                         [&](auto c, conn_watch& watch) {
+                           c.set_nodelay(true);  // heads and bodies are whole writes: no reason to wait
+                           watch.state = conn_state::idle;
+                           watch.deadline = stack.sched().now() + opt.idle_timeout;
+                           return detail::run_connection(srv, watch, std::move(c));
+                         },
+                         detail::idle_to_evict));
+  // The reaper, while the supervisor accepts (here, not a task of its own:
+  // each coroutine is code of its own). Accepting ends when the listener closes.
+  while (true) {
+    auto ended = co_await accepting.join_until(srv.sched.now() + detail::reap_every);
+    if (ended || ended.err() != error::timed_out) break;
+    detail::reap(srv, sup);
+  }
   co_return 0;
 }
 
