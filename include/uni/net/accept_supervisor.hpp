@@ -77,7 +77,7 @@ class accept_supervisor {
   // are spawned as they are, not watched for their end (a coroutine fewer).
   template <TcpListener L, class Start, class MakeRoom = evict_none>
   task<void> run(L& listener, Start start, MakeRoom make_room = {}) {
-    constexpr bool evicts = !std::is_same_v<MakeRoom, evict_none>;
+    static constexpr bool evicts = !std::is_same_v<MakeRoom, evict_none>;
     while (true) {
       child* slot = free_slot();
       if (!slot && !evicts && policy_ == when_full::wait) {
