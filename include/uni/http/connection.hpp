@@ -183,61 +183,13 @@ class connection : public exchange {
     return static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(this) >> 4);
   }
 
-  task<void> run() {
-    while (true) {
-      reader_.reset();
-      set_state(conn_state::idle, srv_.opt.idle_timeout);
-      head_status hs = head_status::need_more;
-      while (hs == head_status::need_more) {
-        if (in_.empty()) {
-          const bool more = co_await fill();
-          if (!more) co_return;
-        }
-        hs = reader_.feed(in_);
-        if (slot_.state == conn_state::idle && reader_.pending() > 0)
-          set_state(conn_state::head, srv_.opt.header_timeout);
-      }
-      ++srv_.n.requests;
-      if (hs != head_status::complete) reqv_.method = method::other, reqv_.minor = 1;  // no earlier request's
-      int status = hs == head_status::line_too_long ? 414
-                   : hs == head_status::too_large   ? 431
-                                                    : parse_head(reader_.head(), reqv_, srv_.opt.limits);
-      if (status == 0 && reqv_.method == method::other) status = 501;
-      begin_request();
-      // (One send_error and one linger for both paths: each await is code of its own.)
-      const bool parsed = status == 0;
-      if (!parsed) {
-        keep_alive_ = false;
-      } else {
-        // A span per request (uni/trace/): a connection's requests follow one another, so its address names them.
-        if constexpr (trace::compiled) trace::begin_span(request_span(), "http request");
-        keep_alive_ = reqv_.keep_alive;
-        body_.start(reqv_, srv_.opt.limits.max_body);
-        set_state(conn_state::busy, srv_.opt.send_timeout);
-        co_await dispatch();
-        if (!responded_ && !failed_) status = body_error_ ? body_error_ : 500;
-      }
-      if (status != 0) (void)co_await send_error(status);
-      if (parsed) {
-        if constexpr (trace::compiled) trace::end_span(request_span(), "http request");
-        // A streamed body cut short by a bad request body must not look
-        // complete: no last chunk, the connection just closes.
-        if (streaming_ && body_error_) co_return;
-        if (streaming_ && !failed_) (void)co_await end_stream();
-        if (failed_) co_return;
-      }
-      if (!keep_alive_) break;
-    }
-    // Half-closes, then reads (and drops) what the client still sends, so our
-    // last response is not destroyed by a reset (RFC 9112 §9.6). (Here, not a
-    // coroutine of its own: each coroutine is code of its own.)
-    transport_shutdown();
-    set_state(conn_state::closing, srv_.opt.linger);
-    while (true) {
-      const bool more = co_await fill();  // (fill drops the bytes read before; GCC 12 mis-compiles co_await in a loop condition)
-      if (!more) break;
-    }
-  }
+  // Serves a connection over `s` until it ends: reads a head, answers it,
+  // again while the connection is kept alive, then lingers. The stream and the
+  // connection live in this one coroutine's frame (a template only for the
+  // stream's type: the protocol's steps are the plain functions it calls; each
+  // coroutine, and each await, is code of its own).
+  template <class Stream>
+  static task<void> run(server_state& srv, conn_watch& slot, Stream s);
 
   // exchange
   task<result<view>> read_body() override {
@@ -341,12 +293,60 @@ class connection : public exchange {
     slot_.state = s;
     slot_.deadline = srv_.sched.now() + d;
   }
-  void begin_request() noexcept {
+  // A head's next bytes from in_; once the idle connection has some, it has
+  // the header timeout to send the rest.
+  head_status feed_head() noexcept {
+    const head_status hs = reader_.feed(in_);
+    if (slot_.state == conn_state::idle && reader_.pending() > 0)
+      set_state(conn_state::head, srv_.opt.header_timeout);
+    return hs;
+  }
+
+  // A request whose head is read (or refused, `hs`): true if it parsed. Its
+  // answer is `answer`, awaited in one place (each await is code of its own):
+  // an error for a bad head or the server's own (a file, a 405, a 404); or
+  // `route` is set, and its handler runs first (see after_handler).
+  bool start_request(head_status hs, task<result<void>>& answer, const routes::route*& route) {
+    ++srv_.n.requests;
+    if (hs != head_status::complete) reqv_.method = method::other, reqv_.minor = 1;  // no earlier request's
+    int status = hs == head_status::line_too_long ? 414
+                 : hs == head_status::too_large   ? 431
+                                                  : parse_head(reader_.head(), reqv_, srv_.opt.limits);
+    if (status == 0 && reqv_.method == method::other) status = 501;
     params_ = {};
     responded_ = false;
     streaming_ = false;
     continue_sent_ = false;
     body_error_ = 0;
+    if (status != 0) {
+      keep_alive_ = false;
+      answer = send_error(status);
+      return false;
+    }
+    // A span per request (uni/trace/): a connection's requests follow one another, so its address names them.
+    if constexpr (trace::compiled) trace::begin_span(request_span(), "http request");
+    keep_alive_ = reqv_.keep_alive;
+    body_.start(reqv_, srv_.opt.limits.max_body);
+    set_state(conn_state::busy, srv_.opt.send_timeout);
+    answer = route_or_answer(route);
+    return true;
+  }
+
+  // What a route's handler leaves to send: the server's answer when it gave
+  // none (its body's 400 or 413, else 500), or a streamed body's last chunk.
+  // A streamed body cut short by a bad request body must not look complete:
+  // no last chunk, the connection just closes (request_ended).
+  task<result<void>> after_handler() {
+    if (!responded_ && !failed_) return send_error(body_error_ ? body_error_ : 500);
+    if (streaming_ && !failed_ && !body_error_) return end_stream();
+    return {};
+  }
+
+  // A parsed request's answer is sent: false if the connection must close at
+  // once (a failed write, a streamed body cut short).
+  bool request_ended() noexcept {
+    if constexpr (trace::compiled) trace::end_span(request_span(), "http request");
+    return !failed_ && !(streaming_ && body_error_);
   }
 
   // Reads more into in_; false at end of stream or on an error.
@@ -492,10 +492,10 @@ class connection : public exchange {
     return send_with_head(std::move(*head), body);
   }
 
-  // The request's answer: a route's handler, or else the server's own (a
-  // file, from memory or streamed from a StreamStore, a 405, a 404), awaited
-  // in one place (each await is code of its own).
-  task<void> dispatch() {
+  // The server's own answer to the request (a file, from memory or streamed
+  // from a StreamStore, a 405, a 404), or no task and `route` set when a
+  // route's handler answers. (A plain function: run awaits what it returns.)
+  task<result<void>> route_or_answer(const routes::route*& route) {
     int status = 404;
     char allow_text[80];
     field allow{"Allow", {}};
@@ -504,7 +504,7 @@ class connection : public exchange {
       std::array<method, 8> methods{};
       std::size_t allowed = 0;
       switch (r->find(reqv_.method, reqv_.path, params_, found, methods, allowed)) {
-        case routes::outcome::found: co_await found->fn(*this); co_return;
+        case routes::outcome::found: route = found; return {};
         case routes::outcome::wrong_method: {
           std::size_t len = 0;
           for (std::size_t i = 0; i < allowed; ++i) {
@@ -520,22 +520,19 @@ class connection : public exchange {
         case routes::outcome::none: break;
       }
     }
+    // (send_error writes the Allow field into the head before it returns.)
+    if (status == 405 || !srv_.opt.files) return send_error(status, std::span<const field>(&allow, status == 405 ? 1 : 0));
     // A file from opt.files: what answer_for (uni/http/files.hpp) picks, its
     // bytes sent as an unowned view of the store's memory, or, from a
-    // StreamStore, read a page at a time (uni/http/stream_files.hpp).
-    const bool file = status == 404 && srv_.opt.files;
-    char buf[1024];
+    // StreamStore, read a page at a time (uni/http/stream_files.hpp), which
+    // reads the decoded path when it starts: it is kept in path_.
     std::string_view path;
-    const bool decoded = file && decode_path(reqv_.path, buf, path);
-    // (A named task: GCC 12 frees a conditional's task temporary twice in a co_await.)
-    task<result<void>> answer = !file ? send_error(status, std::span<const field>(&allow, status == 405 ? 1 : 0))
-                                : decoded && srv_.opt.files.streams()
-                                    ? srv_.opt.files.send(*this, path)
-                                    : answer_file(decoded, path, reqv_.path.size() > sizeof buf);
-    (void)co_await std::move(answer);
+    const bool decoded = decode_path(reqv_.path, path_, path);
+    if (decoded && srv_.opt.files.streams()) return srv_.opt.files.send(*this, path);
+    return answer_file(decoded, path, reqv_.path.size() > sizeof path_);
   }
 
-  // dispatch's answer from a store in memory (or its error), as one send.
+  // A file's answer from a store in memory (or its error), as one send.
   task<result<void>> answer_file(bool decoded, std::string_view path, bool too_long) {
     if (!decoded) return send_error(too_long ? 414 : 400);
     auto f = srv_.opt.files.find(path);
@@ -545,7 +542,7 @@ class connection : public exchange {
     const file_answer a = answer_for(reqv_, size, f->etag());
     std::uint64_t length = 0;
     auto head = file_head(a, size, f->etag(), f->content_type, length);
-    if (!head) return done(result<void>{});
+    if (!head) return send_error(500);
     responded_ = true;
     out_[1] = f->bytes.slice(a.first, length).value();
     const bool no_body = reqv_.method == method::head || length == 0;
@@ -642,6 +639,7 @@ class connection : public exchange {
   bool streaming_ = false;
   bool continue_sent_ = false;
   bool failed_ = false;
+  char path_[1024];  // a request's decoded path, while its file is answered
 };
 
 // The connection over a concrete stream type.
@@ -661,13 +659,48 @@ class stream_connection final : public connection {
   Stream s_;
 };
 
-namespace detail {
 template <class Stream>
-task<void> run_connection(server_state& srv, conn_watch& slot, Stream s) {
-  stream_connection<Stream> c(srv, slot, std::move(s));
-  co_await c.run();
+task<void> connection::run(server_state& srv, conn_watch& slot, Stream s) {
+  stream_connection<Stream> conn(srv, slot, std::move(s));
+  connection& c = conn;
+  while (true) {
+    c.reader_.reset();
+    c.set_state(conn_state::idle, srv.opt.idle_timeout);
+    head_status hs = head_status::need_more;
+    while (hs == head_status::need_more) {
+      if (c.in_.empty()) {
+        const bool more = co_await c.fill();
+        if (!more) co_return;
+      }
+      hs = c.feed_head();
+    }
+    task<result<void>> answer;
+    const routes::route* route = nullptr;
+    const bool parsed = c.start_request(hs, answer, route);
+    if (route) {
+      co_await route->fn(c);
+      answer = c.after_handler();
+    }
+    if (answer.valid()) (void)co_await std::move(answer);
+    if (parsed && !c.request_ended()) co_return;
+    if (!c.keep_alive_) break;
+  }
+  // Half-closes, then reads (and drops) what the client still sends, so our
+  // last response is not destroyed by a reset (RFC 9112 §9.6).
+  c.transport_shutdown();
+  c.set_state(conn_state::closing, srv.opt.linger);
+  while (true) {
+    const bool more = co_await c.fill();  // (fill drops the bytes read before; GCC 12 mis-compiles co_await in a loop condition)
+    if (!more) break;
+  }
 }
 
+namespace detail {
+// The task serving one connection over `s`.
+template <class Stream>
+task<void> run_connection(server_state& srv, conn_watch& slot, Stream s) {
+  return connection::run(srv, slot, std::move(s));
+}
 }  // namespace detail
 
 }  // namespace uni::http

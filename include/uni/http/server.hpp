@@ -47,21 +47,19 @@ inline void count_timeout(server_counters& n, conn_state state) noexcept {
   }
 }
 
-// Cancels the connections whose deadline passed, counting why.
-inline task<void> reap(server_state& srv, connection_supervisor& sup) {
-  while (true) {
-    co_await srv.sched.sleep_for(reap_every);
-    const time_point now = srv.sched.now();
-    for (auto& s : sup.children()) {
-      if (!s.task.valid()) continue;
-      if (s.task.done()) {
-        s.task = {};
-        continue;
-      }
-      if (now < s.info.deadline) continue;
-      count_timeout(srv.n, s.info.state);
-      s.task.cancel();
+// Cancels the connections whose deadline passed, counting why, and lets go
+// of the frames of those that ended.
+inline void reap(server_state& srv, connection_supervisor& sup) noexcept {
+  const time_point now = srv.sched.now();
+  for (auto& s : sup.children()) {
+    if (!s.task.valid()) continue;
+    if (s.task.done()) {
+      s.task = {};
+      continue;
     }
+    if (now < s.info.deadline) continue;
+    count_timeout(srv.n, s.info.state);
+    s.task.cancel();
   }
 }
 
@@ -74,23 +72,46 @@ inline connection_supervisor::child* idle_to_evict(std::span<connection_supervis
 }
 }  // namespace detail
 
-// Serves HTTP on a listener until cancelled. `opt` and `n` must outlive the task.
+namespace detail {
+// Serves HTTP on what listening on `port` gave until cancelled; status 1 if
+// it failed. (One coroutine for both of serve's forms: each coroutine is code
+// of its own.)
 template <Transport Stack, TcpListener Listener>
-task<int> serve(Stack& stack, Listener listener, const server_options& opt, server_counters& n) {
+task<int> serve_listening(Stack& stack, result<Listener> listening, std::uint16_t port, const server_options& opt,
+                          server_counters& n) {
+  if (!listening) {
+    log_error("http: cannot listen on port ", port, ": ", to_string(listening.err()));
+    co_return 1;
+  }
+  Listener& listener = *listening;
   log_info("http: listening on http://", listener.local(), "/");
   server_state srv{stack.sched(), stack.pool(), opt, n};
   connection_supervisor sup(stack.sched(), "http", opt.max_connections, when_full::refuse, n.accepts);
-  join_handle<void> reaper = spawn(stack.sched(), detail::reap(srv, sup));  // destroyed first
-  co_await sup.run(
-      listener,
-      [&](auto c, conn_watch& watch) {
-        c.set_nodelay(true);  // heads and bodies are whole writes: no reason to wait
-        watch.state = conn_state::idle;
-        watch.deadline = stack.sched().now() + opt.idle_timeout;
-        return detail::run_connection(srv, watch, std::move(c));
-      },
-      detail::idle_to_evict);
+  join_handle<void> accepting = spawn(  // destroyed (cancelled) first
+      stack.sched(), sup.run(
+                         listener,
+                         [&](auto c, conn_watch& watch) {
+                           c.set_nodelay(true);  // heads and bodies are whole writes: no reason to wait
+                           watch.state = conn_state::idle;
+                           watch.deadline = stack.sched().now() + opt.idle_timeout;
+                           return detail::run_connection(srv, watch, std::move(c));
+                         },
+                         detail::idle_to_evict));
+  // The reaper, while the supervisor accepts (here, not a task of its own:
+  // each coroutine is code of its own). Accepting ends when the listener closes.
+  while (true) {
+    auto ended = co_await accepting.join_until(srv.sched.now() + detail::reap_every);
+    if (ended || ended.err() != error::timed_out) break;
+    detail::reap(srv, sup);
+  }
   co_return 0;
+}
+}  // namespace detail
+
+// Serves HTTP on a listener until cancelled. `opt` and `n` must outlive the task.
+template <Transport Stack, TcpListener Listener>
+task<int> serve(Stack& stack, Listener listener, const server_options& opt, server_counters& n) {
+  return detail::serve_listening(stack, result<Listener>(std::move(listener)), 0, opt, n);
 }
 
 // Serves HTTP over the byte streams `streams.accept()` hands out, one after
@@ -124,21 +145,11 @@ task<int> serve_streams(Streams& streams, scheduler& sched, page_pool& pool, con
   }
 }
 
-namespace detail {
-// A task that is done as soon as it starts (a plain function's early answer).
-inline task<int> exit_status(int status) { co_return status; }
-}  // namespace detail
-
-// Serves HTTP on `port`; returns 1 only if it cannot listen. (A plain function
-// returning the task it would await: a coroutine would be code of its own.)
+// Serves HTTP on `port`; returns 1 only if it cannot listen. (Plain functions
+// returning the task they would await: a coroutine would be code of its own.)
 template <TcpTransport Stack>
 task<int> serve(Stack& stack, std::uint16_t port, const server_options& opt, server_counters& n) {
-  auto listener = stack.tcp_listen(port);
-  if (!listener) {
-    log_error("http: cannot listen on port ", port, ": ", to_string(listener.err()));
-    return detail::exit_status(1);
-  }
-  return serve(stack, std::move(*listener), opt, n);
+  return detail::serve_listening(stack, stack.tcp_listen(port), port, opt, n);
 }
 
 }  // namespace uni::http

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -71,12 +72,15 @@ class accept_supervisor {
   // `start(stream, info)` gives the task that serves it (`info` is its slot's,
   // for the service to fill); at the bound with when_full::refuse,
   // `make_room(children())` names a child to cancel (nullptr: none, the new
-  // connection is reset).
+  // connection is reset). A supervisor given make_room refuses, whatever its
+  // policy: it never waits for a connection to end, so its connections' tasks
+  // are spawned as they are, not watched for their end (a coroutine fewer).
   template <TcpListener L, class Start, class MakeRoom = evict_none>
   task<void> run(L& listener, Start start, MakeRoom make_room = {}) {
+    static constexpr bool evicts = !std::is_same_v<MakeRoom, evict_none>;
     while (true) {
       child* slot = free_slot();
-      if (!slot && policy_ == when_full::wait) {
+      if (!slot && !evicts && policy_ == when_full::wait) {
         if (co_await ended_.wait() == wake_reason::cancelled) co_return;
         continue;
       }
@@ -105,7 +109,8 @@ class accept_supervisor {
       }
       slot->task = {};
       slot->info = Info{};
-      slot->task = spawn(sched_, watch(start(std::move(*c), slot->info), ended_));
+      if constexpr (evicts) slot->task = spawn(sched_, start(std::move(*c), slot->info));
+      else slot->task = spawn(sched_, watch(start(std::move(*c), slot->info), ended_));
     }
   }
 
