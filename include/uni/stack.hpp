@@ -115,8 +115,9 @@ class Stack {
   Stack& operator=(const Stack&) = delete;
   ~Stack() { netif_.set_receiver({}); }
 
-  // Attaches to the device, starts the timers (ARP's, IPv4's, TCP's), and announces our address with a
-  // gratuitous ARP (RFC 5227 §3), or with DHCP starts asking for a lease.
+  // Attaches to the device, starts the timers (ARP's, IPv4's, TCP's), and
+  // announces our address with a gratuitous ARP (RFC 5227 §3), or with DHCP
+  // starts asking for a lease.
   void start() noexcept {
     netif_.set_receiver(receiver_);
     housekeeping_ = spawn(sched_, housekeeping());

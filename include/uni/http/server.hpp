@@ -70,9 +70,7 @@ inline connection_supervisor::child* idle_to_evict(std::span<connection_supervis
     if (s.info.state == conn_state::idle && (!found || s.info.deadline < found->info.deadline)) found = &s;
   return found;
 }
-}  // namespace detail
 
-namespace detail {
 // Serves HTTP on what listening on `port` gave until cancelled; status 1 if
 // it failed. (One coroutine for both of serve's forms: each coroutine is code
 // of its own.)
