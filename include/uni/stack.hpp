@@ -371,14 +371,18 @@ class Stack {
   // TCP's timers and owed ACKs: one coroutine for all of the stack's time.
   task<void> housekeeping() {
     while (true) {
-      time_point next = arp_.next_deadline();
-      if (time_point r = ipv4_.next_deadline(); r < next) next = r;
+      const time_point arp_at = arp_.next_deadline(), ipv4_at = ipv4_.next_deadline();
+      time_point next = arp_at < ipv4_at ? arp_at : ipv4_at;
       if constexpr (Config::tcp)
         if (time_point r = tcp_.next_deadline(); r < next) next = r;
       if (co_await housekeeping_wake_.wait_until(next) == wake_reason::cancelled) co_return;
       const time_point t = now();
-      arp_.on_timer(t);
-      ipv4_.on_timer(t);
+      // TCP wakes this on most segments (an ACK owed, a deadline nearer): ARP's
+      // and IPv4's timers run only when theirs are due, not a table walk each.
+      // (A deadline of theirs that came nearer meanwhile woke us too: the next
+      // turn of the loop sees it.)
+      if (arp_at <= t) arp_.on_timer(t);
+      if (ipv4_at <= t) ipv4_.on_timer(t);
       if constexpr (Config::tcp) tcp_.on_timer(t);
     }
   }
