@@ -209,10 +209,11 @@ class xenstore {
     if (!ok) return fail(error::timed_out);
     if (p.type == XS_ERROR) {
       ++stats_.errors;
+      using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
       const std::string_view e{m.out, p.len < m.cap ? p.len : m.cap};
-      if (e.starts_with("ENOENT")) return fail(error::no_device);
-      if (e.starts_with("EAGAIN")) return fail(error::would_block);
-      if (e.starts_with("EACCES")) return fail(error::permission);
+      if (e.starts_with("ENOENT"sv)) return fail(error::no_device);
+      if (e.starts_with("EAGAIN"sv)) return fail(error::would_block);
+      if (e.starts_with("EACCES"sv)) return fail(error::permission);
       return fail(error::io);
     }
     if (p.truncated) return fail(error::too_large);
