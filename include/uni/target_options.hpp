@@ -165,7 +165,8 @@ bool interface_settings(const appliance_options& o, std::size_t i, stack_setting
     s.address = *ipv4_cidr::parse(o.text("ipv4"sv, i));
     if (!s.address.contains(Config::gateway)) s.gateway = {};
   } else if (i > 0 && !dhcp) {
-    return format_to(problem, "network interface ", i + 1, " needs --ipv4 ADDR/PREFIX", Config::dhcp ? " or --dhcp" : ""),
+    return format_to(problem, "network interface ", i + 1, " needs --ipv4 ADDR/PREFIX",
+                     Config::dhcp ? " or --dhcp"sv : ""sv),
            false;
   }
   if (o.given("gateway"sv, i)) s.gateway = *ipv4_address::parse(o.text("gateway"sv, i));

@@ -70,7 +70,8 @@ inline task<void> toolstack_shutdown(xenstore& xs, std::string_view name) {
   using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
   constexpr std::string_view node = "control/shutdown"sv;
   const auto watch = xs.watch(node, "uni-shutdown"sv);
-  if (!watch) log_warn(name, ": cannot watch control/shutdown (", to_string(watch.err()), "): xl shutdown will not reach it");
+  if (!watch)
+    log_warn(name, ": cannot watch control/shutdown (", to_string(watch.err()), "): xl shutdown will not reach it");
   const bool watched = bool(watch);
   for (;;) {
     const std::uint64_t events = xs.statistics().watch_events;  // (one during the read counts)
@@ -251,7 +252,7 @@ class xen_appliance {
         format_to(node, "device/vif/", i);
         if (auto r = f.net.connect(node.view()); !r) {
           log_error(name_, ": netfront did not connect to ", node.view(), ": ", to_string(r.err()),
-                    n > 1 ? " (the xl configuration must list a vif per interface)" : "");
+                    n > 1 ? " (the xl configuration must list a vif per interface)"sv : ""sv);
           return 4;
         }
         f.net.flush_before_waits(p_.clock);
