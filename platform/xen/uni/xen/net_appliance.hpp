@@ -339,15 +339,28 @@ template <class Config, class Serve>
 [[noreturn]] void run_net_appliance(std::string_view name, const boot::info& b, std::span<const option_spec> flags,
                                     Serve serve) noexcept {
   static_assert(devices_declared<Config>());
-  run_appliance(name, b, [name, flags, serve](platform& p) mutable -> task<int> {
-    const auto app = std::make_unique<detail::xen_appliance<Config>>(name, p);
-    int status = app->start(flags);
-    if (status == app->started) status = co_await app->serve(serve);
-    app->close_interfaces();
-    if constexpr (Config::vchan_endpoints > 0) co_await app->vchans().close();
-    if constexpr (Config::block_devices > 0) co_await app->disks().close();
-    co_return status;
-  });
+  // Vchans and disks close with awaits, in the main task's coroutine. Netfront
+  // alone closes without: the serving task is run to its end here and netfront
+  // closed after it, with no coroutine around them (each is code of its own).
+  if constexpr (Config::vchan_endpoints > 0 || Config::block_devices > 0)
+    run_appliance(name, b, [name, flags, serve](platform& p) mutable -> task<int> {
+      const auto app = std::make_unique<detail::xen_appliance<Config>>(name, p);
+      int status = app->start(flags);
+      if (status == app->started) status = co_await app->serve(serve);
+      app->close_interfaces();
+      if constexpr (Config::vchan_endpoints > 0) co_await app->vchans().close();
+      if constexpr (Config::block_devices > 0) co_await app->disks().close();
+      co_return status;
+    });
+  else
+    run_appliance(name, b, [name, flags, serve](platform& p) mutable -> result<int> {
+      const auto app = std::make_unique<detail::xen_appliance<Config>>(name, p);
+      const int status = app->start(flags);
+      result<int> outcome = status;
+      if (status == app->started) outcome = run(p.sched, p.clock, app->serve(serve));
+      app->close_interfaces();
+      return outcome;
+    });
 }
 
 }  // namespace uni::xen
