@@ -209,8 +209,9 @@ struct xen_trace<true> {
 
 // An appliance's devices and the start of day that makes them, in one object.
 // start() is a plain function (each of its xenstore calls blocks, and nothing
-// else runs yet), so that the run loop's coroutine (run_net_appliance) holds
-// only the awaits of serving and closing: each await is code of its own.
+// else runs yet), so that run_net_appliance's main holds only the awaits of
+// serving and closing (none of its own when netfront alone closes): each await
+// is code of its own.
 template <class Config>
 class xen_appliance {
  public:
