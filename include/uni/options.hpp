@@ -173,7 +173,7 @@ struct option_tables {
   std::string_view target;                 // "posix-tap": named in errors
   std::span<const option_spec> platform;   // this target's flags
   std::span<const option_spec> appliance;  // the appliance's
-  std::span<const std::string_view> elsewhere;  // other targets' flag names: "does not apply here"
+  std::string_view elsewhere;              // other targets' flag names, "a|b|c": "does not apply here"
   std::size_t max_interfaces = 1;          // how many interface groups may be started
   path_checker check_path = nullptr;       // nullptr: the target has no files
   bool skip_stray_words = false;           // Xen: the loader's own words are not ours
@@ -348,10 +348,11 @@ inline bool check_value(const option_spec& s, std::string_view v, std::int64_t& 
 // of the words: they must outlive the result.
 inline result<appliance_options> parse_options(std::span<const std::string_view> words, const option_tables& t,
                                                text_writer& problem) noexcept {
+  using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
   appliance_options o;
   o.tables_ = t;
   for (std::string_view w : words)
-    if (w == "--help" || w == "-h") {
+    if (w == "--help"sv || w == "-h"sv) {
       o.help_ = true;
       return o;
     }
@@ -359,7 +360,7 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
   std::size_t current = 0;
   for (std::size_t i = 0; i < words.size(); ++i) {
     std::string_view w = words[i];
-    if (!w.starts_with("--")) {
+    if (!w.starts_with("--"sv)) {
       if (t.skip_stray_words) continue;
       format_to(problem, "unexpected '", w, "' (flags are --name [value])");
       return fail(error::invalid_argument);
@@ -375,9 +376,7 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
     const option_spec* s = appliance_options::lookup(t.platform, name);
     if (!s) s = appliance_options::lookup(t.appliance, name);
     if (!s) {
-      bool other_target = false;
-      for (std::string_view e : t.elsewhere) other_target |= e == name;
-      if (other_target)
+      if (detail::is_choice(t.elsewhere, name))
         format_to(problem, "--", name, " does not apply to the ", t.target, " target");
       else format_to(problem, "unknown flag --", name);
       return fail(error::invalid_argument);
@@ -387,7 +386,7 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
     } else if (!inline_value) {
       // A number may be negative ("-1" is a value, refused by its range); any
       // other value starting with "--" is the next flag: this one has none.
-      if (i + 1 >= words.size() || (words[i + 1].starts_with("--") && s->kind != option_kind::number)) {
+      if (i + 1 >= words.size() || (words[i + 1].starts_with("--"sv) && s->kind != option_kind::number)) {
         format_to(problem, "--", name, " needs a value (", s->value_name, ")");
         return fail(error::invalid_argument);
       }

@@ -79,10 +79,16 @@ inline constexpr option_spec xen_interfaces[] = {vif, ipv4, gateway};
 inline constexpr option_spec xen_log[] = {log};
 inline constexpr option_spec xen_vchans[] = {vchan_node, vchan_peer, vchan_ring_order, vchan_connect};
 // Every target's flag names, for the message that names a flag of another
-// target (names only: an image holds no help text of another target's flags).
-inline constexpr std::string_view any[] = {bind.name, tap.name,    vif.name,         ipv4.name, gateway.name,
-                                           mac.name,  dhcp.name,   pcap.name,        log.name,  impair.name,
-                                           impair_seed.name, disk.name, disk_cache.name, busy_poll.name};
+// target (names only: an image holds no help text of another target's flags),
+// '|' between them: one string, where a table of views took 16 bytes a name.
+inline constexpr std::string_view any =
+    "bind|tap|vif|ipv4|gateway|mac|dhcp|pcap|log|impair|impair-seed|disk|disk-cache|busy-poll";
+static_assert([] {
+  for (const option_spec& s : {bind, tap, vif, ipv4, gateway, mac, dhcp, pcap, log, impair, impair_seed, disk, disk_cache,
+                               busy_poll})
+    if (!detail::is_choice(any, s.name)) return false;
+  return true;
+}(), "target_flags::any names every target's flags");
 // The vchan endpoints' names, kept from appliances' tables (not in `any`: an
 // image without vchans refuses --vchan as unknown, and carries no names of them).
 inline constexpr std::string_view vchan_names[] = {vchan_socket.name, vchan_peer.name, vchan_ring_order.name,
@@ -136,8 +142,7 @@ constexpr log_level log_level_of(std::string_view name) noexcept {
 constexpr bool appliance_table_ok(std::span<const option_spec> t) noexcept {
   if (!options_well_formed(t)) return false;
   for (const option_spec& s : t)
-    for (std::string_view p : any)
-      if (s.name == p) return false;
+    if (detail::is_choice(any, s.name)) return false;
   for (const option_spec& s : t)
     for (std::string_view p : vchan_names)
       if (s.name == p) return false;
@@ -150,19 +155,21 @@ constexpr bool appliance_table_ok(std::span<const option_spec> t) noexcept {
 // holds it: a route to an unreachable gateway is none. False with the reason.
 template <class Config>
 bool interface_settings(const appliance_options& o, std::size_t i, stack_settings& s, text_writer& problem) noexcept {
+  using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
   s = stack_settings::from<Config>();
-  const bool dhcp = o.declared("dhcp") && o.flag("dhcp", i);
-  const bool ipv4 = o.given("ipv4", i);
+  const bool dhcp = o.declared("dhcp"sv) && o.flag("dhcp"sv, i);
+  const bool ipv4 = o.given("ipv4"sv, i);
   if (dhcp && !Config::dhcp) return format_to(problem, "--dhcp: built without DHCP (its Config has dhcp = false)"), false;
   if (dhcp && ipv4) return format_to(problem, "--dhcp and --ipv4 exclude each other (interface ", i + 1, ")"), false;
   if (ipv4) {
-    s.address = *ipv4_cidr::parse(o.text("ipv4", i));
+    s.address = *ipv4_cidr::parse(o.text("ipv4"sv, i));
     if (!s.address.contains(Config::gateway)) s.gateway = {};
   } else if (i > 0 && !dhcp) {
-    return format_to(problem, "network interface ", i + 1, " needs --ipv4 ADDR/PREFIX", Config::dhcp ? " or --dhcp" : ""),
+    return format_to(problem, "network interface ", i + 1, " needs --ipv4 ADDR/PREFIX",
+                     Config::dhcp ? " or --dhcp"sv : ""sv),
            false;
   }
-  if (o.given("gateway", i)) s.gateway = *ipv4_address::parse(o.text("gateway", i));
+  if (o.given("gateway"sv, i)) s.gateway = *ipv4_address::parse(o.text("gateway"sv, i));
   s.dhcp = dhcp || (i == 0 && s.dhcp && !ipv4);
   return true;
 }

@@ -23,6 +23,8 @@
 #include <uni/xen/cpu.hpp>
 #include <uni/xen/hypercall.hpp>
 
+using namespace std::string_view_literals;  // (a literal's length known, not a strlen call)
+
 extern "C" {
 extern char __image_start[], __image_end[], __text_start[], __text_end[], __rodata_start[], __rodata_end[];
 extern char __data_start[], __data_end[], __stack_guard[], __stack_bottom[], __stack_top[];
@@ -62,7 +64,7 @@ std::size_t memmap_count = 0;
 void copy_start_info(std::uint32_t pa) noexcept {
   const auto* si = reinterpret_cast<const hvm_start_info*>(std::uintptr_t{pa});
   if (!si || si->magic != XEN_HVM_START_MAGIC_VALUE) {
-    early_write("boot: no hvm_start_info (not booted through the PVH entry)\n");
+    early_write("boot: no hvm_start_info (not booted through the PVH entry)\n"sv);
     hard_stop(2);
   }
   start_info_copy = *si;
@@ -111,7 +113,7 @@ void lay_out_memory() noexcept {
       m.ram_end = e.addr + e.size;
   }
   if (m.ram_end == 0) {
-    early_write("boot: the memory map has no RAM range holding the image\n");
+    early_write("boot: the memory map has no RAM range holding the image\n"sv);
     hard_stop(3);
   }
   if (m.ram_end > mapped_limit) m.ram_end = mapped_limit;
@@ -119,7 +121,7 @@ void lay_out_memory() noexcept {
   m.io_pages = {image_end, image_end + io_page_count * page};
   m.heap = {m.io_pages.end, m.ram_end};
   if (m.heap.start >= m.heap.end || m.heap.size() < 256 * 1024) {
-    early_write("boot: not enough memory for the I/O pages and a heap\n");
+    early_write("boot: not enough memory for the I/O pages and a heap\n"sv);
     hard_stop(3);
   }
 }
@@ -147,7 +149,7 @@ void install_page_tables() noexcept {
     std::uint64_t entry;
     if (c >= first && c < last) {
       if (used == max_fine_tables) {
-        early_write("boot: the image is too large for the fine page tables\n");
+        early_write("boot: the image is too large for the fine page tables\n"sv);
         hard_stop(4);
       }
       std::uint64_t* pt = fine_tables[used++];
@@ -312,7 +314,9 @@ extern "C" [[noreturn]] void uni_boot_main(std::uint32_t start_info) noexcept {
 }
 
 namespace {
-constexpr std::string_view trap_names[32] = {
+// Pointers, not string_views: half the table (the names' lengths are found as
+// the one trap reported is written).
+constexpr const char* trap_names[32] = {
     "divide error", "debug", "NMI", "breakpoint", "overflow", "bound range", "invalid opcode",
     "device not available", "double fault", "coprocessor overrun", "invalid TSS", "segment not present",
     "stack fault", "general protection fault", "page fault", "reserved", "x87 error", "alignment check",
@@ -341,8 +345,8 @@ extern "C" [[noreturn]] void uni_boot_trap(const void* p) noexcept {
   if (f.vector == 14) uni::format_to(w, " address ", uni::hex(cr2));
   if (guard) uni::format_to(w, " -- stack overflow into the guard page");
   if (uni::log_settings().sink) uni::panic(w.view());
-  early_write("panic: ");
+  early_write("panic: "sv);
   early_write(w.view());
-  early_write("\n");
+  early_write("\n"sv);
   hard_stop(255);
 }

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 
 #include <uni/boot/boot.hpp>
 #include <uni/boot/heap.hpp>
@@ -89,6 +90,14 @@ inline void report_layout(const boot::info& b, const XenClock* clock) noexcept {
   else log_info("boot: start of day took ", cycles, " cycles");
 }
 
+// The main task run to its end: its outcome. A main that returns the outcome
+// itself has run its own task (uni/xen/net_appliance.hpp: its devices close after).
+template <class Main>
+result<int> run_main(Main& main_task, platform& p) {
+  if constexpr (std::is_same_v<decltype(main_task(p)), result<int>>) return main_task(p);
+  else return run(p.sched, p.clock, main_task(p));
+}
+
 }  // namespace detail
 
 template <class Main>
@@ -119,7 +128,7 @@ template <class Main>
 
   scheduler sched;
   platform p{b, con, events, clock, sched, detail::dom0_flag, static_cast<std::uint32_t>(v)};
-  auto outcome = run(sched, clock, main_task(p));
+  auto outcome = detail::run_main(main_task, p);
   const int status = outcome ? *outcome : 1;
   if (!outcome) log_error("uni: ", name, ": main task failed: ", to_string(outcome.err()));
   const auto& hs = boot::kernel_heap().statistics();

@@ -19,15 +19,14 @@
 namespace uni::xen {
 
 // Maps the grant table and connects xenstore; false after a log line saying
-// which failed (`kind`: what the appliance is, "a network appliance").
-inline bool start_grants_and_store(std::string_view name, std::string_view kind, grant_table& grants,
-                                   xenstore& store) noexcept {
+// which failed.
+inline bool start_grants_and_store(std::string_view name, grant_table& grants, xenstore& store) noexcept {
   if (auto r = grants.start(); !r) {
     log_error(name, ": cannot map the grant table: ", to_string(r.err()));
     return false;
   }
   if (auto r = store.start(); !r) {
-    log_error(name, ": no xenstore (", to_string(r.err()), "): ", kind, " runs as a domU");
+    log_error(name, ": no xenstore (", to_string(r.err()), "): an appliance runs as a domU");
     return false;
   }
   return true;

@@ -17,8 +17,14 @@ namespace uni::xen {
 // Set once at start of day from CPUID (uni::xen::cpu::is_amd).
 inline constinit bool hypercall_uses_vmmcall = false;
 
-inline long hypercall(unsigned nr, unsigned long a1 = 0, unsigned long a2 = 0, unsigned long a3 = 0,
-                      unsigned long a4 = 0, unsigned long a5 = 0) noexcept {
+namespace detail {
+// Out of line: a hypercall is a VM exit, next to which a call costs nothing, and
+// each of the image's ~30 call sites would otherwise carry both instructions and
+// the test between them. The arguments come in the order of the registers the
+// instruction reads them from (the number last), so a call site loads most of
+// them where they go.
+[[gnu::noinline]] inline long hypercall(unsigned long a1, unsigned long a2, unsigned long a3, unsigned long a4,
+                                        unsigned long a5, unsigned long nr) noexcept {
   long ret;
   register unsigned long r10 asm("r10") = a4;
   register unsigned long r8 asm("r8") = a5;
@@ -33,6 +39,12 @@ inline long hypercall(unsigned nr, unsigned long a1 = 0, unsigned long a2 = 0, u
                  : "a"(nr)
                  : "memory");
   return ret;
+}
+}  // namespace detail
+
+inline long hypercall(unsigned nr, unsigned long a1 = 0, unsigned long a2 = 0, unsigned long a3 = 0,
+                      unsigned long a4 = 0, unsigned long a5 = 0) noexcept {
+  return detail::hypercall(a1, a2, a3, a4, a5, nr);
 }
 
 template <class T>

@@ -31,7 +31,6 @@
 
 #include <array>
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -68,22 +67,23 @@ namespace detail {
 // The toolstack's stop request (`xl shutdown`/`xl destroy` write control/shutdown;
 // a guest acknowledges by clearing the node), for uni/lifecycle.hpp.
 inline task<void> toolstack_shutdown(xenstore& xs, std::string_view name) {
-  if (auto r = xs.watch("control/shutdown", "uni-shutdown"); !r) {
-    log_warn(name, ": cannot watch control/shutdown (", to_string(r.err()), "): xl shutdown will not reach it");
-    co_await std::suspend_always{};  // never asked
-  }
+  using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
+  constexpr std::string_view node = "control/shutdown"sv;
+  const auto watch = xs.watch(node, "uni-shutdown"sv);
+  if (!watch)
+    log_warn(name, ": cannot watch control/shutdown (", to_string(watch.err()), "): xl shutdown will not reach it");
+  const bool watched = bool(watch);
   for (;;) {
     const std::uint64_t events = xs.statistics().watch_events;  // (one during the read counts)
     xenstore::value v;
-    if (auto r = xs.read(v, "control/shutdown"); r && !v.view().empty()) {
-      char reason[16] = {};
-      const std::size_t n = v.size < sizeof reason - 1 ? v.size : sizeof reason - 1;
-      std::memcpy(reason, v.bytes, n);
-      (void)xs.write("control/shutdown", "");
-      log_info(name, ": stopped by the toolstack (", std::string_view{reason, n}, ")");
-      co_return;
-    }
-    if (xs.statistics().watch_events == events) co_await xs.watch_fired().wait();
+    if (watched)
+      if (auto r = xs.read(v, node); r && !v.view().empty()) {
+        (void)xs.write(node, {});
+        log_info(name, ": stopped by the toolstack (", v.view().substr(0, 15), ")");
+        co_return;
+      }
+    // Unwatched, it waits for ever: the watch events are other nodes'.
+    if (!watched || xs.statistics().watch_events == events) co_await xs.watch_fired().wait();
   }
 }
 
@@ -159,7 +159,8 @@ inline std::optional<appliance_options> command_line_options(std::string_view na
                                                              std::span<const option_spec> platform,
                                                              std::span<const option_spec> flags,
                                                              std::size_t interfaces, int& status) noexcept {
-  const option_tables tables{"xen", platform, flags, target_flags::any, interfaces, nullptr, true};
+  using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
+  const option_tables tables{"xen"sv, platform, flags, target_flags::any, interfaces, nullptr, true};
   const auto words = command_words::from_text(cmdline);
   char buf[200];
   text_writer problem{buf, sizeof buf};
@@ -170,18 +171,20 @@ inline std::optional<appliance_options> command_line_options(std::string_view na
     status = 2;
     return std::nullopt;
   }
-  if (parsed->help_asked()) {
+  appliance_options& o = *parsed;  // (checked once: each -> would check the result again)
+  if (o.help_asked()) {
     write_help(name, tables, name, [](std::string_view line) { log_info(line); });
     status = 0;
     return std::nullopt;
   }
-  for (std::size_t i = 0; i < parsed->interfaces(); ++i)
-    if (parsed->given("vif", i) && parsed->number("vif", i) != static_cast<std::int64_t>(i)) {
-      log_error(name, ": --vif ", parsed->number("vif", i), " given as interface ", i + 1, ": name them in order, from 0");
+  constexpr std::string_view vif = "vif"sv;
+  for (std::size_t i = 0; i < o.interfaces(); ++i)
+    if (o.given(vif, i) && o.number(vif, i) != static_cast<std::int64_t>(i)) {
+      log_error(name, ": --vif ", o.number(vif, i), " given as interface ", i + 1, ": name them in order, from 0");
       status = 2;
       return std::nullopt;
     }
-  return std::move(*parsed);
+  return std::move(o);
 }
 
 // Tracing (a Config with trace): recorded from the start, dumped over the console
@@ -206,8 +209,9 @@ struct xen_trace<true> {
 
 // An appliance's devices and the start of day that makes them, in one object.
 // start() is a plain function (each of its xenstore calls blocks, and nothing
-// else runs yet), so that the run loop's coroutine (run_net_appliance) holds
-// only the awaits of serving and closing: each await is code of its own.
+// else runs yet), so that run_net_appliance's main holds only the awaits of
+// serving and closing (none of its own when netfront alone closes): each await
+// is code of its own.
 template <class Config>
 class xen_appliance {
  public:
@@ -220,10 +224,11 @@ class xen_appliance {
   // starts finds them there), the vchans, and netfront with a stack on each
   // network interface: `started`, or the exit status after a line saying why.
   int start(std::span<const option_spec> flags) noexcept {
+    using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
     int status = 0;
     opts_ = command_line_options(name_, p_.boot.cmdline, target_flags::xen_flags<Config>(), flags, n ? n : 1, status);
     if (!opts_) return status;
-    set_log_level(target_flags::log_level_of(opts_->text("log")));
+    set_log_level(target_flags::log_level_of(opts_->text("log"sv)));
     traced_.emplace(Config::trace_events);
     std::array<stack_settings, n> settings;
     for (std::size_t i = 0; i < n; ++i) {
@@ -235,7 +240,7 @@ class xen_appliance {
       }
     }
     static grant_table grants;  // 16 KiB of table, page-aligned: not on the stack
-    if (!start_grants_and_store(name_, "an appliance", grants, store_)) return 3;
+    if (!start_grants_and_store(name_, grants, store_)) return 3;
     page_pool& pool = io_.emplace(p_.boot.memory.io_pages, Config::io_pages).pool();
     if constexpr (Config::block_devices > 0)
       if (!disks_.connect(name_, p_.events, grants, store_, pool, p_.sched)) return 4;
@@ -248,7 +253,7 @@ class xen_appliance {
         format_to(node, "device/vif/", i);
         if (auto r = f.net.connect(node.view()); !r) {
           log_error(name_, ": netfront did not connect to ", node.view(), ": ", to_string(r.err()),
-                    n > 1 ? " (the xl configuration must list a vif per interface)" : "");
+                    n > 1 ? " (the xl configuration must list a vif per interface)"sv : ""sv);
           return 4;
         }
         f.net.flush_before_waits(p_.clock);
@@ -258,7 +263,7 @@ class xen_appliance {
         const std::uint64_t cycles = cpu::rdtsc() - p_.boot.tsc_at_entry;
         const ipv4_address gw = f.stack->gateway();
         log_info(name_, ": ", f.stack->address(), " on netfront ", node.view(), " (mac ", f.net.mac(), ", gateway ",
-                 gw.is_any() ? std::string_view("none") : std::string_view(fixed_text<16>(gw).view()), ", ",
+                 gw.is_any() ? "none"sv : std::string_view(fixed_text<16>(gw).view()), ", ",
                  io_->pages(), " I/O pages); network up ", cycles, " cycles (", p_.clock.tsc_to_ns(cycles) / 1000,
                  " us) after the first instruction");
       }
@@ -335,15 +340,28 @@ template <class Config, class Serve>
 [[noreturn]] void run_net_appliance(std::string_view name, const boot::info& b, std::span<const option_spec> flags,
                                     Serve serve) noexcept {
   static_assert(devices_declared<Config>());
-  run_appliance(name, b, [name, flags, serve](platform& p) mutable -> task<int> {
-    const auto app = std::make_unique<detail::xen_appliance<Config>>(name, p);
-    int status = app->start(flags);
-    if (status == app->started) status = co_await app->serve(serve);
-    app->close_interfaces();
-    if constexpr (Config::vchan_endpoints > 0) co_await app->vchans().close();
-    if constexpr (Config::block_devices > 0) co_await app->disks().close();
-    co_return status;
-  });
+  // Vchans and disks close with awaits, in the main task's coroutine. Netfront
+  // alone closes without: the serving task is run to its end here and netfront
+  // closed after it, with no coroutine around them (each is code of its own).
+  if constexpr (Config::vchan_endpoints > 0 || Config::block_devices > 0)
+    run_appliance(name, b, [name, flags, serve](platform& p) mutable -> task<int> {
+      const auto app = std::make_unique<detail::xen_appliance<Config>>(name, p);
+      int status = app->start(flags);
+      if (status == app->started) status = co_await app->serve(serve);
+      app->close_interfaces();
+      if constexpr (Config::vchan_endpoints > 0) co_await app->vchans().close();
+      if constexpr (Config::block_devices > 0) co_await app->disks().close();
+      co_return status;
+    });
+  else
+    run_appliance(name, b, [name, flags, serve](platform& p) mutable -> result<int> {
+      const auto app = std::make_unique<detail::xen_appliance<Config>>(name, p);
+      const int status = app->start(flags);
+      result<int> outcome = status;
+      if (status == app->started) outcome = run(p.sched, p.clock, app->serve(serve));
+      app->close_interfaces();
+      return outcome;
+    });
 }
 
 }  // namespace uni::xen

@@ -72,7 +72,7 @@ class xenstore {
     return request({XS_READ, 0, {path, nul}, v.bytes, sizeof v.bytes, &v.size});
   }
   result<std::size_t> read(value& v, std::string_view dir, std::string_view leaf) {
-    return request({XS_READ, 0, {dir, "/", leaf, nul}, v.bytes, sizeof v.bytes, &v.size});
+    return request({XS_READ, 0, {dir, slash, leaf, nul}, v.bytes, sizeof v.bytes, &v.size});
   }
 
   // The requests whose reply is an acknowledgement ("OK") give its length, or
@@ -81,7 +81,7 @@ class xenstore {
     return request({XS_WRITE, tx, {path, nul, data}});
   }
   result<std::size_t> write(std::string_view dir, std::string_view leaf, std::string_view data, std::uint32_t tx) {
-    return request({XS_WRITE, tx, {dir, "/", leaf, nul, data}});
+    return request({XS_WRITE, tx, {dir, slash, leaf, nul, data}});
   }
 
   // A transaction's id comes back as text into `id` (the reply's length, or the
@@ -156,7 +156,7 @@ class xenstore {
   const stats& statistics() const noexcept { return stats_; }
 
  private:
-  static constexpr std::string_view nul{"\0", 1};
+  static constexpr std::string_view nul{"\0", 1}, slash{"/", 1};
 
   // One request: its payload in pieces (the unused ones empty), and where the
   // reply's payload goes (none: a few bytes in the request's frame, enough
@@ -180,18 +180,17 @@ class xenstore {
     bool truncated = false;
   };
 
-  // Sends `m` and waits for its reply.
-  result<std::size_t> request(message m) noexcept {
+  // Sends `m` and waits for its reply. (By reference: a message passed by
+  // value is copied again at each of the calls above.)
+  result<std::size_t> request(const message& m) noexcept {
     const time_point until = deadline();
     char ack[16];
-    if (!m.out) {
-      m.out = ack;
-      m.cap = sizeof ack;
-    }
+    char* const out = m.out ? m.out : ack;
+    const std::size_t cap = m.out ? m.cap : sizeof ack;
     std::size_t len = 0;
     for (auto part : m.parts) len += part.size();
     if (len > XENSTORE_PAYLOAD_MAX) return fail(error::too_large);
-    pending p{++next_req_id_, m.out, m.cap};
+    pending p{++next_req_id_, out, cap};
     const xsd_sockmsg h{m.type, p.req_id, m.tx, static_cast<std::uint32_t>(len)};
     current_ = &p;
     ++stats_.requests;
@@ -209,10 +208,11 @@ class xenstore {
     if (!ok) return fail(error::timed_out);
     if (p.type == XS_ERROR) {
       ++stats_.errors;
-      const std::string_view e{m.out, p.len < m.cap ? p.len : m.cap};
-      if (e.starts_with("ENOENT")) return fail(error::no_device);
-      if (e.starts_with("EAGAIN")) return fail(error::would_block);
-      if (e.starts_with("EACCES")) return fail(error::permission);
+      using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
+      const std::string_view e{out, p.len < cap ? p.len : cap};
+      if (e.starts_with("ENOENT"sv)) return fail(error::no_device);
+      if (e.starts_with("EAGAIN"sv)) return fail(error::would_block);
+      if (e.starts_with("EACCES"sv)) return fail(error::permission);
       return fail(error::io);
     }
     if (p.truncated) return fail(error::too_large);
