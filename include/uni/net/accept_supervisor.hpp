@@ -80,43 +80,41 @@ class accept_supervisor {
     static constexpr bool evicts = !std::is_same_v<MakeRoom, evict_none>;
     while (true) {
       child* slot = free_slot();
-      wait_queue* idle = &ended_;  // what to wait on when there is nothing to do
-      next step = next::wait;
+      wait_queue* idle = &ended_;  // what to wait on when there is nothing to accept
       if (slot || evicts || policy_ == when_full::refuse) {
         // A listener that can be polled is, in this frame: no accept() coroutine.
         if constexpr (PollingTcpListener<L>) {
           auto c = listener.try_accept();
-          if (!c && c.err() == error::would_block) idle = &listener.accept_ready();
-          else step = admit(std::move(c), slot, start, make_room);
+          if (c) {
+            admit(std::move(*c), slot, start, make_room);
+            continue;
+          }
+          if (c.err() != error::would_block) co_return;  // closed: it fails for nothing else
+          idle = &listener.accept_ready();
         } else {
           auto c = co_await listener.accept();
-          step = admit(std::move(c), slot, start, make_room);
+          if (c) {
+            admit(std::move(*c), slot, start, make_room);
+            continue;
+          }
+          if (c.err() == error::cancelled || c.err() == error::closed) co_return;
+          // Out of descriptors or memory: the connection stays queued; pause, retry.
+          ++n_.accept_errors;
+          log_warn(name_, ": accept: ", to_string(c.err()));
+          co_await sched_.sleep_for(std::chrono::milliseconds(10));
+          continue;
         }
       }
-      if (step == next::stop) co_return;
-      if (step == next::pause) co_await sched_.sleep_for(std::chrono::milliseconds(10));
-      if (step == next::wait) {
-        const wake_reason why = co_await idle->wait();
-        if (why == wake_reason::cancelled) co_return;
-      }
+      const wake_reason why = co_await idle->wait();
+      if (why == wake_reason::cancelled) co_return;
     }
   }
 
  private:
-  enum class next : std::uint8_t { accept, wait, pause, stop };
-
-  // What run() does with accept()'s outcome: a connection is served in `slot`
-  // (or one that ended since, or one make_room empties) or, with none, reset;
-  // an error other than the listener's end pauses the loop (out of descriptors
-  // or memory: the connection stays queued).
+  // Serves an accepted connection in `slot`, or one that ended since, or one
+  // make_room empties; with none, resets it.
   template <class S, class Start, class MakeRoom>
-  next admit(result<S>&& c, child* slot, Start& start, MakeRoom& make_room) {
-    if (!c) {
-      if (c.err() == error::cancelled || c.err() == error::closed) return next::stop;
-      ++n_.accept_errors;
-      log_warn(name_, ": accept: ", to_string(c.err()));
-      return next::pause;
-    }
+  void admit(S&& c, child* slot, Start& start, MakeRoom& make_room) {
     ++n_.accepted;
     if (!slot) slot = free_slot();  // one may have ended during accept
     if (!slot) {
@@ -128,14 +126,13 @@ class accept_supervisor {
     }
     if (!slot) {
       ++n_.refused;
-      c->abort();
-      return next::accept;
+      c.abort();
+      return;
     }
     slot->task = {};
     slot->info = Info{};
-    if constexpr (!std::is_same_v<MakeRoom, evict_none>) slot->task = spawn(sched_, start(std::move(*c), slot->info));
-    else slot->task = spawn(sched_, watch(start(std::move(*c), slot->info), ended_));
-    return next::accept;
+    if constexpr (!std::is_same_v<MakeRoom, evict_none>) slot->task = spawn(sched_, start(std::move(c), slot->info));
+    else slot->task = spawn(sched_, watch(start(std::move(c), slot->info), ended_));
   }
 
   child* free_slot() noexcept {

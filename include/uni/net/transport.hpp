@@ -98,7 +98,8 @@ concept TcpListener = std::movable<L> && requires(L& l, const L& cl) {
 
 // A TcpListener that can also accept without waiting (uni's TCP; not host sockets):
 //   try_accept()     the next established connection if one is queued, else
-//                    error::would_block (error::closed once the listener is)
+//                    error::would_block; error::closed once the listener is, and
+//                    no other error (a queued connection holds what it needs)
 //   accept_ready()   notified when one may be: wait on it, then try again
 // An accept loop polls it in its own frame, without accept()'s coroutine.
 template <class L>

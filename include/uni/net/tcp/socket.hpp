@@ -180,7 +180,8 @@ class listener {
     }
   }
   // accept() without waiting: the next established connection if one is
-  // queued, else error::would_block (error::closed once the listener is).
+  // queued, else error::would_block; error::closed once the listener is, and
+  // no other error (a queued connection has its slot already).
   result<stream<Layer>> try_accept() noexcept {
     if (!l_) return fail(error::closed);  // closed by this handle, maybe while an accept waited
     auto i = l_->take_accepted(index_);
