@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 #include <uni/core/run.hpp>
+#include <uni/net/accept_supervisor.hpp>
 #include <uni/sim/sim_link.hpp>
 #include <uni/stack.hpp>
 
@@ -352,4 +353,49 @@ TEST_CASE("TCP: every close order ends with both connections released", "[tcp][s
     CHECK(f.a.tcp_statistics().connections() == 0);
     CHECK(f.b.tcp_statistics().connections() == 0);
   }
+}
+
+namespace {
+// Serves a connection until its peer closes it.
+task<void> hold_until_closed(stream c, std::size_t& ended) {
+  while (true) {
+    auto d = co_await c.read();
+    if (!d || d->empty()) break;
+  }
+  ++ended;
+}
+}  // namespace
+
+TEST_CASE("TCP: the accept supervisor polls uni's listener: the bound is kept, a waiting connection is taken when one ends, and closing the listener ends it",
+          "[tcp][sim][accept]") {
+  static_assert(PollingTcpListener<sim_stack::tcp_listener>);
+  pair_fixture f(8);
+  accept_counters n;
+  std::size_t ended = 0;
+  auto main = [&]() -> task<void> {
+    auto l = f.b.tcp_listen(80);
+    REQUIRE(l);
+    accept_supervisor<> sup(f.sched, "test", 1, when_full::wait, n);
+    auto running = spawn(f.sched, sup.run(*l, [&](stream c, no_info&) { return hold_until_closed(std::move(c), ended); }));
+    auto first = co_await f.a.tcp_connect({b_ip, 80}, 5s);
+    auto second = co_await f.a.tcp_connect({b_ip, 80}, 5s);  // the layer completes the handshake: it waits queued
+    REQUIRE(first);
+    REQUIRE(second);
+    co_await f.sched.sleep_for(50ms);
+    CHECK(n.accepted == 1);
+    first->close();
+    co_await f.sched.sleep_for(50ms);
+    CHECK(ended == 1);
+    CHECK(n.accepted == 2);
+    second->close();
+    co_await f.sched.sleep_for(50ms);
+    CHECK(ended == 2);
+    CHECK_FALSE(running.done());  // waiting for a connection
+    l->close();
+    co_await f.sched.sleep_for(1ms);
+    CHECK(running.done());
+    CHECK(n.accept_errors == 0);
+    CHECK(n.refused == 0);
+  };
+  REQUIRE(f.go(main()).ok());
 }

@@ -80,41 +80,61 @@ class accept_supervisor {
     static constexpr bool evicts = !std::is_same_v<MakeRoom, evict_none>;
     while (true) {
       child* slot = free_slot();
-      if (!slot && !evicts && policy_ == when_full::wait) {
-        if (co_await ended_.wait() == wake_reason::cancelled) co_return;
-        continue;
-      }
-      auto c = co_await listener.accept();
-      if (!c) {
-        if (c.err() == error::cancelled || c.err() == error::closed) co_return;
-        // Out of descriptors or memory: the connection stays queued; pause, retry.
-        ++n_.accept_errors;
-        log_warn(name_, ": accept: ", to_string(c.err()));
-        co_await sched_.sleep_for(std::chrono::milliseconds(10));
-        continue;
-      }
-      ++n_.accepted;
-      if (!slot) slot = free_slot();  // one may have ended during accept
-      if (!slot) {
-        slot = make_room(children());
-        if (slot) {
-          slot->task.cancel();
-          ++n_.evicted;
+      wait_queue* idle = &ended_;  // what to wait on when there is nothing to accept
+      if (slot || evicts || policy_ == when_full::refuse) {
+        // A listener that can be polled is, in this frame: no accept() coroutine.
+        if constexpr (PollingTcpListener<L>) {
+          auto c = listener.try_accept();
+          if (c) {
+            admit(std::move(*c), slot, start, make_room);
+            continue;
+          }
+          if (c.err() != error::would_block) co_return;  // closed: it fails for nothing else
+          idle = &listener.accept_ready();
+        } else {
+          auto c = co_await listener.accept();
+          if (c) {
+            admit(std::move(*c), slot, start, make_room);
+            continue;
+          }
+          if (c.err() == error::cancelled || c.err() == error::closed) co_return;
+          // Out of descriptors or memory: the connection stays queued; pause, retry.
+          ++n_.accept_errors;
+          log_warn(name_, ": accept: ", to_string(c.err()));
+          co_await sched_.sleep_for(std::chrono::milliseconds(10));
+          continue;
         }
       }
-      if (!slot) {
-        ++n_.refused;
-        c->abort();
-        continue;
-      }
-      slot->task = {};
-      slot->info = Info{};
-      if constexpr (evicts) slot->task = spawn(sched_, start(std::move(*c), slot->info));
-      else slot->task = spawn(sched_, watch(start(std::move(*c), slot->info), ended_));
+      const wake_reason why = co_await idle->wait();
+      if (why == wake_reason::cancelled) co_return;
     }
   }
 
  private:
+  // Serves an accepted connection in `slot`, or one that ended since, or one
+  // make_room empties; with none, resets it.
+  template <class S, class Start, class MakeRoom>
+  void admit(S&& c, child* slot, Start& start, MakeRoom& make_room) {
+    ++n_.accepted;
+    if (!slot) slot = free_slot();  // one may have ended during accept
+    if (!slot) {
+      slot = make_room(children());
+      if (slot) {
+        slot->task.cancel();
+        ++n_.evicted;
+      }
+    }
+    if (!slot) {
+      ++n_.refused;
+      c.abort();
+      return;
+    }
+    slot->task = {};
+    slot->info = Info{};
+    if constexpr (!std::is_same_v<MakeRoom, evict_none>) slot->task = spawn(sched_, start(std::move(c), slot->info));
+    else slot->task = spawn(sched_, watch(start(std::move(c), slot->info), ended_));
+  }
+
   child* free_slot() noexcept {
     for (std::size_t i = 0; i < children_.size(); ++i) {
       child& s = children_[(cursor_ + i) % children_.size()];

@@ -7,6 +7,7 @@
 //   TryWriteStream  a ByteStream that can also write without waiting
 //   TcpStream     a ByteStream with TCP's ends and options
 //   TcpListener   accepts TcpStreams
+//   PollingTcpListener  a TcpListener that can also accept without waiting
 //   UdpSocket     datagrams to and from endpoints
 //   UdpTransport  a stack that binds UdpSockets
 //   TcpTransport  a stack that listens and connects
@@ -94,6 +95,18 @@ concept TcpListener = std::movable<L> && requires(L& l, const L& cl) {
   { l.accept() } -> std::same_as<task<result<detail::outcome_t<decltype(l.accept())>>>>;
   { l.close() } noexcept -> std::same_as<void>;
 } && TcpStream<detail::outcome_t<decltype(std::declval<L&>().accept())>>;
+
+// A TcpListener that can also accept without waiting (uni's TCP; not host sockets):
+//   try_accept()     the next established connection if one is queued, else
+//                    error::would_block; error::closed once the listener is, and
+//                    no other error (a queued connection holds what it needs)
+//   accept_ready()   notified when one may be: wait on it, then try again
+// An accept loop polls it in its own frame, without accept()'s coroutine.
+template <class L>
+concept PollingTcpListener = TcpListener<L> && requires(L& l) {
+  { l.try_accept() } noexcept -> std::same_as<result<detail::outcome_t<decltype(l.accept())>>>;
+  { l.accept_ready() } noexcept -> std::same_as<wait_queue&>;
+};
 
 // A bound UDP port.
 //   receive()              the next datagram, waiting for one

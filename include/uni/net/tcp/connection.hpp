@@ -668,17 +668,19 @@ class connection {
   // ---- Receiving data (§3.10.7.4 seventh and eighth) ---------------------------------
 
   void receive_data(seq32 seq, view_chain&& data, bool with_fin, time_point now) noexcept {
-    // Trim what we already have and what lies beyond the window.
+    // Trim what we already have and what lies beyond the window (one subchain for both).
+    std::size_t old = 0;
     if (seq < rcv_nxt_) {
-      const std::uint32_t old = rcv_nxt_ - seq;
-      data = data.subchain(old, data.length() - old);
+      old = rcv_nxt_ - seq;
       seq = rcv_nxt_;
     }
     const std::uint32_t wnd = rcv_adv_ > rcv_nxt_ ? rcv_adv_ - rcv_nxt_ : 0;
-    if (data.length() > wnd - (seq - rcv_nxt_)) {
-      data = data.subchain(0, wnd - (seq - rcv_nxt_));
+    std::size_t len = data.length() - std::min(old, data.length());
+    if (len > wnd - (seq - rcv_nxt_)) {
+      len = wnd - (seq - rcv_nxt_);
       with_fin = false;
     }
+    if (len < data.length()) data = data.subchain(old, len);
     stats_.bytes_in += data.length();
     if (seq == rcv_nxt_) {
       for (view& v : data) {

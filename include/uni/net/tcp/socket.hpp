@@ -3,6 +3,7 @@
 //
 //   auto l = stack.tcp_listen(port);                 result<tcp_listener>
 //   auto c = co_await l->accept();                   result<tcp_stream>
+//   auto c = l->try_accept();                        result<tcp_stream> now, or error::would_block
 //   auto c = co_await stack.tcp_connect(ep, 5s);     result<tcp_stream>
 //   auto d = co_await c->read();                     result<view>, empty at end of stream
 //   auto r = co_await c->write(views);               result<void>, waits for buffer room
@@ -172,13 +173,24 @@ class listener {
   // layer's accept queue is polled here, not through a task of its own).
   task<result<stream<Layer>>> accept() {
     while (true) {
-      auto i = l_->take_accepted(index_);
-      if (!i) co_return fail(i.err());
-      if (*i != Layer::none) co_return stream<Layer>{l_, *i};
-      const wake_reason why = co_await l_->accept_ready(index_).wait();  // a local first: see impaired_netif.hpp
+      auto s = try_accept();
+      if (s || s.err() != error::would_block) co_return std::move(s);
+      const wake_reason why = co_await accept_ready().wait();  // a local first: see impaired_netif.hpp
       if (why == wake_reason::cancelled) co_return fail(error::cancelled);
     }
   }
+  // accept() without waiting: the next established connection if one is
+  // queued, else error::would_block; error::closed once the listener is, and
+  // no other error (a queued connection has its slot already).
+  result<stream<Layer>> try_accept() noexcept {
+    if (!l_) return fail(error::closed);  // closed by this handle, maybe while an accept waited
+    auto i = l_->take_accepted(index_);
+    if (!i) return fail(i.err());
+    if (*i == Layer::none) return fail(error::would_block);
+    return stream<Layer>{l_, *i};
+  }
+  // Notified when a connection is queued or the listener closes.
+  wait_queue& accept_ready() noexcept { return l_->accept_ready(index_); }
 
   void close() noexcept {
     if (l_) std::exchange(l_, nullptr)->unlisten(index_);
