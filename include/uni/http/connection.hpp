@@ -195,7 +195,7 @@ class connection : public exchange {
   task<result<view>> read_body() override {
     if (reqv_.expect_continue && !continue_sent_ && !body_.finished() && !responded_) {
       continue_sent_ = true;
-      const view v = detail::static_view("HTTP/1.1 100 Continue\r\n\r\n");
+      const view v = detail::static_view("HTTP/1.1 100 Continue\r\n\r\n"sv);
       if (auto w = co_await send(std::span<const view>(&v, 1)); !w) co_return fail(w.err());
     }
     bool waited = false;
@@ -268,7 +268,7 @@ class connection : public exchange {
     (*line)[len++] = '\r';
     (*line)[len++] = '\n';
     out_[0] = commit(len);
-    out_[1] = detail::static_view("\r\n");
+    out_[1] = detail::static_view("\r\n"sv);
     return send(std::span<const view>(out_.data(), 1), data, std::span<const view>(out_.data() + 1, 1));
   }
 
@@ -276,7 +276,7 @@ class connection : public exchange {
     if (!streaming_) return done(result<void>{});
     streaming_ = false;
     if (reqv_.minor == 0) return done(result<void>{});
-    out_[0] = detail::static_view("0\r\n\r\n");
+    out_[0] = detail::static_view("0\r\n\r\n"sv);
     return send(std::span<const view>(out_.data(), 1));
   }
 
@@ -347,6 +347,21 @@ class connection : public exchange {
   bool request_ended() noexcept {
     if constexpr (trace::compiled) trace::end_span(request_span(), "http request");
     return !failed_ && !(streaming_ && body_error_);
+  }
+
+  // After an answer: true, and an idle wait for the next request, if the
+  // connection is kept alive; else false, and it half-closes, then lingers,
+  // reading (and dropping) what the client still sends, so our last response
+  // is not destroyed by a reset (RFC 9112 §9.6).
+  bool next_request() noexcept {
+    if (keep_alive_) {
+      reader_.reset();
+      set_state(conn_state::idle, srv_.opt.idle_timeout);
+      return true;
+    }
+    transport_shutdown();
+    set_state(conn_state::closing, srv_.opt.linger);
+    return false;
   }
 
   // Reads more into in_; false at end of stream or on an error.
@@ -459,7 +474,6 @@ class connection : public exchange {
   std::optional<std::size_t> write_head(std::span<std::uint8_t> room, int status, std::string_view content_type,
                                         const std::uint64_t* length, std::span<const field> extra,
                                         const range_info* range) noexcept {
-    using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
     head_writer w(room);
     w.status(status, reqv_.minor);
     if (srv_.opt.unix_time) w.field("Date"sv, srv_.http_date());
@@ -480,14 +494,14 @@ class connection : public exchange {
   task<result<void>> send_error(int status, std::span<const field> extra = {}) {
     const std::string_view text = reason(status);
     const std::uint64_t length = text.size() + 1;
-    auto head = build_head(status, "text/plain; charset=utf-8", &length, extra, nullptr);
+    auto head = build_head(status, "text/plain; charset=utf-8"sv, &length, extra, nullptr);
     if (!head) {
       failed_ = true;
       return done(result<void>{});
     }
     responded_ = true;
     out_[1] = detail::static_view(text);
-    out_[2] = detail::static_view("\n");
+    out_[2] = detail::static_view("\n"sv);
     const std::span<const view> body(out_.data() + 1, reqv_.method == method::head ? 0 : 2);
     return send_with_head(std::move(*head), body);
   }
@@ -498,7 +512,7 @@ class connection : public exchange {
   task<result<void>> route_or_answer(const routes::route*& route) {
     int status = 404;
     char allow_text[80];
-    field allow{"Allow", {}};
+    field allow{"Allow"sv, {}};
     if (const routes* r = srv_.opt.router) {
       const routes::route* found = nullptr;
       std::array<method, 8> methods{};
@@ -551,13 +565,13 @@ class connection : public exchange {
 
   bool file_method() const noexcept { return reqv_.method == method::get || reqv_.method == method::head; }
   task<result<void>> refuse_file_method() {
-    const field allow{"Allow", "GET, HEAD"};
+    const field allow{"Allow"sv, "GET, HEAD"sv};
     return send_error(405, std::span<const field>(&allow, 1));
   }
   // The head of a file's answer `a`; `length` is set to the body's bytes.
   result<view> file_head(const file_answer& a, std::uint64_t size, std::string_view etag, std::string_view content_type,
                          std::uint64_t& length) noexcept {
-    std::array<field, 2> extra{field{"ETag", etag}, field{"Accept-Ranges", "bytes"}};
+    std::array<field, 2> extra{field{"ETag"sv, etag}, field{"Accept-Ranges"sv, "bytes"sv}};
     length = 0;
     switch (a.status) {
       case 304:  // with the validator, no body
@@ -663,17 +677,17 @@ template <class Stream>
 task<void> connection::run(server_state& srv, conn_watch& slot, Stream s) {
   stream_connection<Stream> conn(srv, slot, std::move(s));
   connection& c = conn;
+  bool open = c.next_request();
   while (true) {
-    c.reader_.reset();
-    c.set_state(conn_state::idle, srv.opt.idle_timeout);
-    head_status hs = head_status::need_more;
-    while (hs == head_status::need_more) {
-      if (c.in_.empty()) {
-        const bool more = co_await c.fill();
-        if (!more) co_return;
-      }
-      hs = c.feed_head();
+    // One read for a head's bytes and for those dropped while closing (each
+    // await is code of its own).
+    if (!open || c.in_.empty()) {
+      const bool more = co_await c.fill();  // (fill drops the bytes read before)
+      if (!more) co_return;
+      if (!open) continue;
     }
+    const head_status hs = c.feed_head();
+    if (hs == head_status::need_more) continue;
     task<result<void>> answer;
     const routes::route* route = nullptr;
     const bool parsed = c.start_request(hs, answer, route);
@@ -683,15 +697,7 @@ task<void> connection::run(server_state& srv, conn_watch& slot, Stream s) {
     }
     if (answer.valid()) (void)co_await std::move(answer);
     if (parsed && !c.request_ended()) co_return;
-    if (!c.keep_alive_) break;
-  }
-  // Half-closes, then reads (and drops) what the client still sends, so our
-  // last response is not destroyed by a reset (RFC 9112 §9.6).
-  c.transport_shutdown();
-  c.set_state(conn_state::closing, srv.opt.linger);
-  while (true) {
-    const bool more = co_await c.fill();  // (fill drops the bytes read before; GCC 12 mis-compiles co_await in a loop condition)
-    if (!more) break;
+    open = c.next_request();
   }
 }
 

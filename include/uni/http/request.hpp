@@ -27,6 +27,10 @@
 
 namespace uni::http {
 
+// ""sv literals: a literal's length known where it is used (at -Oz a string_view
+// made of a char* is an out-of-line strlen call).
+using namespace std::string_view_literals;
+
 enum class method : std::uint8_t { get, head, post, put, del, options, patch, trace, connect, other };
 
 namespace detail {
@@ -37,7 +41,7 @@ inline constexpr std::string_view method_names[] = {"GET",     "HEAD",  "POST", 
 
 constexpr std::string_view to_string(method m) noexcept {
   const auto i = static_cast<std::size_t>(m);
-  return i < std::size(detail::method_names) ? detail::method_names[i] : "?";
+  return i < std::size(detail::method_names) ? detail::method_names[i] : "?"sv;
 }
 
 // ASCII case-insensitive equality (field names, tokens: RFC 9110 §5.1).
@@ -169,7 +173,6 @@ constexpr bool valid_target(std::string_view t) noexcept {
 // Parses one complete head (request line through the empty line, CRLFs included)
 // into `r`. Returns 0, or the status code to answer with.
 constexpr int parse_head(std::string_view head, request& r, const limits& lim = {}) noexcept {
-  using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
   r.method = method::other;  // nothing of an earlier request survives a failure
   r.minor = 1;
   r.field_count = 0;

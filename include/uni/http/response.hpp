@@ -9,9 +9,11 @@
 //   are answered with the whole representation, as §14.2 allows.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <optional>
 #include <string_view>
 
@@ -20,32 +22,30 @@
 
 namespace uni::http {
 
+namespace detail {
+// The status codes reason() names, and their phrases in the same order in one
+// string (a table: no switch code for each); "Unknown" follows the last.
+inline constexpr std::uint16_t reason_codes[] = {100, 200, 201, 204, 206, 301, 302, 304, 400, 404, 405,
+                                                 408, 411, 413, 414, 416, 417, 431, 500, 501, 503, 505};
+inline constexpr char reason_phrases[] =
+    "Continue\0OK\0Created\0No Content\0Partial Content\0Moved Permanently\0Found\0Not Modified\0"
+    "Bad Request\0Not Found\0Method Not Allowed\0Request Timeout\0Length Required\0Content Too Large\0"
+    "URI Too Long\0Range Not Satisfiable\0Expectation Failed\0Request Header Fields Too Large\0"
+    "Internal Server Error\0Not Implemented\0Service Unavailable\0HTTP Version Not Supported\0Unknown";
+static_assert(std::count(std::begin(reason_phrases), std::end(reason_phrases), '\0') == std::size(reason_codes) + 1,
+              "one phrase per status code, then Unknown");
+}  // namespace detail
+
 constexpr std::string_view reason(int status) noexcept {
-  switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+  const char* p = detail::reason_phrases;
+  for (const std::uint16_t code : detail::reason_codes) {
+    if (code == status) break;
+    while (*p != '\0') ++p;
+    ++p;
   }
+  std::size_t n = 0;
+  while (p[n] != '\0') ++n;
+  return {p, n};
 }
 
 constexpr std::string_view content_type_for(std::string_view path) noexcept {
@@ -123,7 +123,7 @@ constexpr bool etag_matches(std::string_view if_none_match, std::string_view eta
     if (t.size() >= 2 && t[0] == 'W' && t[1] == '/') t.remove_prefix(2);
     return t;
   };
-  if (trim_ows(if_none_match) == "*") return !etag.empty();
+  if (trim_ows(if_none_match) == "*"sv) return !etag.empty();
   const std::string_view want = opaque(etag);
   while (!if_none_match.empty()) {
     const std::size_t comma = if_none_match.find(',');
@@ -144,7 +144,7 @@ enum class range_result : std::uint8_t { whole, partial, unsatisfiable };
 // "bytes=" range is answered with the whole (§14.2 lets a server ignore Range).
 constexpr range_result parse_range(std::string_view h, std::uint64_t size, byte_range& out) noexcept {
   h = trim_ows(h);
-  if (h.size() < 6 || !iequals(h.substr(0, 6), "bytes=")) return range_result::whole;
+  if (h.size() < 6 || !iequals(h.substr(0, 6), "bytes="sv)) return range_result::whole;
   h = trim_ows(h.substr(6));
   if (h.find(',') != std::string_view::npos) return range_result::whole;
   const std::size_t dash = h.find('-');
