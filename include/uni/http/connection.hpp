@@ -422,14 +422,16 @@ class connection : public exchange {
     }
   }
 
-  // An answer that needs no write.
-  static task<result<void>> done(result<void> r) { co_return r; }
+  // An answer that needs no write, yielding `r`: a send of nothing (a
+  // coroutine of its own would be code of its own).
+  task<result<void>> done(result<void> r) { return send({}, {}, {}, r); }
 
   // Writes `first`, then `then`, then `last`, in pieces of at most send_piece
-  // bytes (and 8 views), each with a fresh deadline. (One coroutine for every
-  // write of a connection: each coroutine is code of its own.)
+  // bytes (and 8 views), each with a fresh deadline, and yields `written`
+  // (or a failed write's error). (One coroutine for every write of a
+  // connection: each coroutine is code of its own.)
   task<result<void>> send(std::span<const view> first, std::span<const view> then = {},
-                          std::span<const view> last = {}) {
+                          std::span<const view> last = {}, result<void> written = {}) {
     const std::array<std::span<const view>, 3> parts{first, then, last};
     std::array<view, 8> batch;
     view rest;
@@ -448,7 +450,7 @@ class connection : public exchange {
         rest.drop_front(take);
         bytes += take;
       }
-      if (k == 0) co_return result<void>{};
+      if (k == 0) co_return written;
       slot_.deadline = srv_.sched.now() + srv_.opt.send_timeout;
       auto w = co_await transport_write(std::span<const view>(batch.data(), k));
       if (!w) {
@@ -586,16 +588,17 @@ class connection : public exchange {
   // A file's answer from a store in memory (or its error), as one send.
   task<result<void>> answer_file(bool decoded, std::string_view path, bool too_long) {
     if (!decoded) return send_error(too_long ? 414 : 400);
-    auto f = srv_.opt.files.find(path);
-    if (!f) return send_error(404);
+    auto found = srv_.opt.files.find(path);
+    if (!found) return send_error(404);
     if (!file_method()) return refuse_file_method();
-    const std::uint64_t size = f->bytes.size();
-    const file_answer a = answer_for(reqv_, size, f->etag());
+    const file& f = *found;  // (checked once: each -> checks the result again)
+    const std::uint64_t size = f.bytes.size();
+    const file_answer a = answer_for(reqv_, size, f.etag());
     std::uint64_t length = 0;
-    auto head = file_head(a, size, f->etag(), f->content_type, length);
+    auto head = file_head(a, size, f.etag(), f.content_type, length);
     if (!head) return send_error(500);
     responded_ = true;
-    out_[1] = f->bytes.slice(a.first, length).value();
+    out_[1] = f.bytes.slice(a.first, length).value();
     const bool no_body = reqv_.method == method::head || length == 0;
     return send_with_head(std::move(*head), std::span<const view>(out_.data() + 1, no_body ? 0 : 1));
   }
