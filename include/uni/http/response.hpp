@@ -23,6 +23,17 @@
 namespace uni::http {
 
 namespace detail {
+// The NUL-terminated word at `p`, and `p` moved past it: tables of words kept
+// in one string (a table of pointers takes 8 bytes a word, and a string_view
+// made of a char* is a strlen call).
+constexpr std::string_view next_word(const char*& p) noexcept {
+  std::size_t n = 0;
+  while (p[n] != '\0') ++n;
+  const std::string_view word(p, n);
+  p += n + 1;
+  return word;
+}
+
 // The status codes reason() names, and their phrases in the same order in one
 // string (a table: no switch code for each); "Unknown" follows the last.
 inline constexpr std::uint16_t reason_codes[] = {100, 200, 201, 204, 206, 301, 302, 304, 400, 404, 405,
@@ -40,39 +51,35 @@ constexpr std::string_view reason(int status) noexcept {
   const char* p = detail::reason_phrases;
   for (const std::uint16_t code : detail::reason_codes) {
     if (code == status) break;
-    while (*p != '\0') ++p;
-    ++p;
+    detail::next_word(p);
   }
-  std::size_t n = 0;
-  while (p[n] != '\0') ++n;
-  return {p, n};
+  return detail::next_word(p);
 }
+
+namespace detail {
+// File extensions and their Content-Types, in pairs, in one string; an empty
+// extension ends it.
+inline constexpr char content_types[] =
+    "html\0text/html; charset=utf-8\0htm\0text/html; charset=utf-8\0css\0text/css; charset=utf-8\0"
+    "js\0text/javascript; charset=utf-8\0mjs\0text/javascript; charset=utf-8\0json\0application/json\0"
+    "txt\0text/plain; charset=utf-8\0md\0text/markdown; charset=utf-8\0xml\0application/xml\0"
+    "svg\0image/svg+xml\0png\0image/png\0jpg\0image/jpeg\0jpeg\0image/jpeg\0gif\0image/gif\0"
+    "webp\0image/webp\0ico\0image/vnd.microsoft.icon\0woff\0font/woff\0woff2\0font/woff2\0"
+    "pdf\0application/pdf\0wasm\0application/wasm\0mp4\0video/mp4\0gz\0application/gzip\0";
+}  // namespace detail
 
 constexpr std::string_view content_type_for(std::string_view path) noexcept {
   const std::size_t dot = path.rfind('.');
   const std::size_t slash = path.rfind('/');
   if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash))
-    return "application/octet-stream";
+    return "application/octet-stream"sv;
   const std::string_view e = path.substr(dot + 1);
-  struct entry {
-    const char *ext, *type;  // (not string_views: the table is half the size)
-  };
-  constexpr entry table[] = {
-      {"html", "text/html; charset=utf-8"}, {"htm", "text/html; charset=utf-8"},
-      {"css", "text/css; charset=utf-8"},   {"js", "text/javascript; charset=utf-8"},
-      {"mjs", "text/javascript; charset=utf-8"}, {"json", "application/json"},
-      {"txt", "text/plain; charset=utf-8"}, {"md", "text/markdown; charset=utf-8"},
-      {"xml", "application/xml"},           {"svg", "image/svg+xml"},
-      {"png", "image/png"},                 {"jpg", "image/jpeg"},
-      {"jpeg", "image/jpeg"},               {"gif", "image/gif"},
-      {"webp", "image/webp"},               {"ico", "image/vnd.microsoft.icon"},
-      {"woff", "font/woff"},                {"woff2", "font/woff2"},
-      {"pdf", "application/pdf"},           {"wasm", "application/wasm"},
-      {"mp4", "video/mp4"},                 {"gz", "application/gzip"},
-  };
-  for (const entry& x : table)
-    if (iequals(e, x.ext)) return x.type;
-  return "application/octet-stream";
+  for (const char* p = detail::content_types; *p != '\0';) {
+    const std::string_view ext = detail::next_word(p);
+    const std::string_view type = detail::next_word(p);
+    if (iequals(e, ext)) return type;
+  }
+  return "application/octet-stream"sv;
 }
 
 // IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT" (29 bytes), from Unix time.
