@@ -23,17 +23,6 @@
 namespace uni::http {
 
 namespace detail {
-// The NUL-terminated word at `p`, and `p` moved past it: tables of words kept
-// in one string (a table of pointers takes 8 bytes a word, and a string_view
-// made of a char* is a strlen call).
-constexpr std::string_view next_word(const char*& p) noexcept {
-  std::size_t n = 0;
-  while (p[n] != '\0') ++n;
-  const std::string_view word(p, n);
-  p += n + 1;
-  return word;
-}
-
 // The status codes reason() names, and their phrases in the same order in one
 // string (a table: no switch code for each); "Unknown" follows the last.
 inline constexpr std::uint16_t reason_codes[] = {100, 200, 201, 204, 206, 301, 302, 304, 400, 404, 405,
