@@ -51,6 +51,9 @@
 
 namespace {
 
+// ""sv: a literal's length is known where it is passed (no strlen call).
+using namespace std::string_view_literals;
+
 struct www_config : uni::default_config {
 #if UNI_WWW_VCHAN
   static constexpr std::size_t network_interfaces = 0;
@@ -89,13 +92,13 @@ constexpr uni::option_spec flags[] = {
 // The counters, printed when the service ends (cancellation included).
 struct report {
   uni::http::server_counters n;
-  ~report() { uni::http::log_counters("www", n); }
+  ~report() { uni::http::log_counters("www"sv, n); }
 };
 
 uni::task<void> hello(uni::http::exchange& ex) {
-  std::string_view greeting = ex.query("greeting");
-  if (greeting.empty()) greeting = "hello";
-  const std::string_view name = ex.param("name");
+  std::string_view greeting = ex.query("greeting"sv);
+  if (greeting.empty()) greeting = "hello"sv;
+  const std::string_view name = ex.param("name"sv);
   auto page = ex.scratch(greeting.size() + name.size() + 3);
   if (!page) co_return;  // out of pages: the server answers 500
   std::uint8_t* out = page->data();
@@ -103,10 +106,10 @@ uni::task<void> hello(uni::http::exchange& ex) {
     for (char c : s) *out++ = static_cast<std::uint8_t>(c);
   };
   put(greeting);
-  put(", ");
+  put(", "sv);
   put(name);
-  put("\n");
-  (void)co_await ex.respond(200, "text/plain; charset=utf-8", std::span<const uni::view>(&*page, 1));
+  put("\n"sv);
+  (void)co_await ex.respond(200, "text/plain; charset=utf-8"sv, std::span<const uni::view>(&*page, 1));
 }
 
 // Streams the body back as it arrives: each piece is the received page itself.
@@ -119,7 +122,7 @@ uni::task<void> echo(uni::http::exchange& ex) {
     auto piece = co_await ex.read_body();
     if (!piece) co_return;
     if (!started) {
-      if (auto s = co_await ex.start_stream(200, "application/octet-stream"); !s) co_return;
+      if (auto s = co_await ex.start_stream(200, "application/octet-stream"sv); !s) co_return;
       started = true;
     }
     const bool end = piece->empty();
@@ -135,14 +138,14 @@ uni::task<void> echo(uni::http::exchange& ex) {
 void configure(uni::http::server_options& opt, uni::http::router<4>& routes, const uni::appliance_options& o) {
   auto hello_fn = hello;
   auto echo_fn = echo;
-  (void)routes.add(uni::http::method::get, "/api/hello/:name", hello_fn);
-  (void)routes.add(uni::http::method::post, "/api/echo", echo_fn);
+  (void)routes.add(uni::http::method::get, "/api/hello/:name"sv, hello_fn);
+  (void)routes.add(uni::http::method::post, "/api/echo"sv, echo_fn);
   opt.router = &routes;
-  opt.header_timeout = std::chrono::seconds(o.number("header-timeout"));
-  opt.idle_timeout = std::chrono::seconds(o.number("idle-timeout"));
-  opt.send_timeout = std::chrono::seconds(o.number("send-timeout"));
-  opt.body_timeout = std::chrono::seconds(o.number("body-timeout"));
-  opt.max_connections = static_cast<std::size_t>(o.number("max-connections"));
+  opt.header_timeout = std::chrono::seconds(o.number("header-timeout"sv));
+  opt.idle_timeout = std::chrono::seconds(o.number("idle-timeout"sv));
+  opt.send_timeout = std::chrono::seconds(o.number("send-timeout"sv));
+  opt.body_timeout = std::chrono::seconds(o.number("body-timeout"sv));
+  opt.max_connections = static_cast<std::size_t>(o.number("max-connections"sv));
   opt.limits.max_body = 16 << 20;  // /api/echo streams: a body costs no memory
 #if WWW_POSIX
   opt.unix_time = []() noexcept -> std::int64_t { return static_cast<std::int64_t>(std::time(nullptr)); };
@@ -151,7 +154,7 @@ void configure(uni::http::server_options& opt, uni::http::router<4>& routes, con
 
 #if UNI_WWW_DISK
 uni::task<int> serve(auto& stack, auto& disks, const uni::appliance_options& o) {
-  const auto port = static_cast<std::uint16_t>(o.number("port"));
+  const auto port = static_cast<std::uint16_t>(o.number("port"sv));
   uni::http::server_options opt;
   uni::http::router<4> routes;
   configure(opt, routes, o);
@@ -207,7 +210,7 @@ uni::task<int> serve(auto& vchans, const uni::appliance_options& o) {
 }
 #else
 uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
-  const auto port = static_cast<std::uint16_t>(o.number("port"));
+  const auto port = static_cast<std::uint16_t>(o.number("port"sv));
   return serve_site(o, [&stack, port](const uni::http::server_options& opt, uni::http::server_counters& n) {
     return uni::http::serve(stack, port, opt, n);
   });

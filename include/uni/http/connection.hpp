@@ -14,10 +14,13 @@
 // pages shared by successive responses.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <iterator>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -108,17 +111,51 @@ struct server_counters {
   std::uint64_t out_of_pages = 0;         // waits for the I/O page pool
 };
 
+namespace detail {
+// log_counters' two lines (traffic, then rejections and timeouts), '#' standing
+// for the next counter of counter_order: one formatting loop, not a log call
+// of sixty arguments.
+inline constexpr std::string_view counter_lines[] = {
+    "# connections, # requests, # responses (# 304, # 206), # stream errors, # page waits",
+    "rejected # 400, # 404, # 405, # 413, # 414, # 416, # 431, # 501, # 505; timeouts # head, # body, # idle, "
+    "# send; # refused, # evicted"};
+// (Byte offsets into server_counters, whose counters are all std::uint64_t.)
+inline constexpr std::uint8_t counter_order[] = {
+    offsetof(server_counters, accepts.accepted), offsetof(server_counters, requests),
+    offsetof(server_counters, responses), offsetof(server_counters, not_modified), offsetof(server_counters, partial),
+    offsetof(server_counters, stream_errors), offsetof(server_counters, out_of_pages),
+    offsetof(server_counters, bad_request), offsetof(server_counters, not_found),
+    offsetof(server_counters, method_not_allowed), offsetof(server_counters, body_too_large),
+    offsetof(server_counters, uri_too_long), offsetof(server_counters, range_not_satisfiable),
+    offsetof(server_counters, headers_too_large), offsetof(server_counters, not_implemented),
+    offsetof(server_counters, version_not_supported), offsetof(server_counters, header_timeouts),
+    offsetof(server_counters, body_timeouts), offsetof(server_counters, idle_timeouts),
+    offsetof(server_counters, send_timeouts), offsetof(server_counters, accepts.refused),
+    offsetof(server_counters, accepts.evicted)};
+static_assert(sizeof(server_counters) <= 256, "counter_order's offsets are bytes");
+static_assert(std::count(counter_lines[0].begin(), counter_lines[0].end(), '#') +
+                      std::count(counter_lines[1].begin(), counter_lines[1].end(), '#') ==
+                  std::size(counter_order),
+              "one counter per '#'");
+}  // namespace detail
+
 // Two log lines' worth: traffic, then rejections and timeouts.
 inline void log_counters(std::string_view who, const server_counters& n) noexcept {
-  log_info(who, ": ", n.accepts.accepted, " connections, ", n.requests, " requests, ", n.responses, " responses (",
-           n.not_modified, " 304, ", n.partial, " 206), ", n.stream_errors, " stream errors, ", n.out_of_pages,
-           " page waits");
-  log_info(who, ": rejected ", n.bad_request, " 400, ", n.not_found, " 404, ", n.method_not_allowed, " 405, ",
-           n.body_too_large, " 413, ", n.uri_too_long, " 414, ", n.range_not_satisfiable, " 416, ",
-           n.headers_too_large, " 431, ", n.not_implemented, " 501, ", n.version_not_supported,
-           " 505; timeouts ", n.header_timeouts, " head, ", n.body_timeouts, " body, ", n.idle_timeouts,
-           " idle, ", n.send_timeouts, " send; ", n.accepts.refused, " refused, ", n.accepts.evicted,
-           " evicted");
+  const std::uint8_t* next = detail::counter_order;
+  for (const std::string_view line : detail::counter_lines) {
+    char buf[256];  // (a log line's bound)
+    text_writer w{buf, sizeof buf};
+    for (const char c : line) {
+      if (c != '#') {
+        w.put(c);
+        continue;
+      }
+      std::uint64_t value;
+      std::memcpy(&value, reinterpret_cast<const char*>(&n) + *next++, sizeof value);
+      format_value(w, value);
+    }
+    log_info(who, ": "sv, w.view());
+  }
 }
 
 enum class conn_state : std::uint8_t { idle, head, body, busy, closing };
@@ -151,22 +188,23 @@ namespace detail {
 inline view static_view(std::string_view s) noexcept {
   return view::unowned(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
 }
+// The statuses with a counter of their own, and where it is in server_counters
+// (a table: no switch code for each).
+inline constexpr std::uint16_t counted_statuses[] = {304, 206, 400, 404, 405, 413, 414, 416, 417, 431, 501, 505};
+inline constexpr std::uint8_t status_counters[] = {
+    offsetof(server_counters, not_modified),      offsetof(server_counters, partial),
+    offsetof(server_counters, bad_request),       offsetof(server_counters, not_found),
+    offsetof(server_counters, method_not_allowed), offsetof(server_counters, body_too_large),
+    offsetof(server_counters, uri_too_long),      offsetof(server_counters, range_not_satisfiable),
+    offsetof(server_counters, expectation_failed), offsetof(server_counters, headers_too_large),
+    offsetof(server_counters, not_implemented),   offsetof(server_counters, version_not_supported)};
+static_assert(std::size(counted_statuses) == std::size(status_counters));
 inline void count_status(server_counters& n, int status) noexcept {
-  switch (status) {
-    case 304: ++n.not_modified; break;
-    case 206: ++n.partial; break;
-    case 400: ++n.bad_request; break;
-    case 404: ++n.not_found; break;
-    case 405: ++n.method_not_allowed; break;
-    case 413: ++n.body_too_large; break;
-    case 414: ++n.uri_too_long; break;
-    case 416: ++n.range_not_satisfiable; break;
-    case 417: ++n.expectation_failed; break;
-    case 431: ++n.headers_too_large; break;
-    case 501: ++n.not_implemented; break;
-    case 505: ++n.version_not_supported; break;
-    default: break;
-  }
+  for (std::size_t i = 0; i < std::size(counted_statuses); ++i)
+    if (counted_statuses[i] == status) {
+      ++*reinterpret_cast<std::uint64_t*>(reinterpret_cast<char*>(&n) + status_counters[i]);
+      return;
+    }
 }
 }  // namespace detail
 
@@ -195,7 +233,7 @@ class connection : public exchange {
   task<result<view>> read_body() override {
     if (reqv_.expect_continue && !continue_sent_ && !body_.finished() && !responded_) {
       continue_sent_ = true;
-      const view v = detail::static_view("HTTP/1.1 100 Continue\r\n\r\n");
+      const view v = detail::static_view("HTTP/1.1 100 Continue\r\n\r\n"sv);
       if (auto w = co_await send(std::span<const view>(&v, 1)); !w) co_return fail(w.err());
     }
     bool waited = false;
@@ -268,7 +306,7 @@ class connection : public exchange {
     (*line)[len++] = '\r';
     (*line)[len++] = '\n';
     out_[0] = commit(len);
-    out_[1] = detail::static_view("\r\n");
+    out_[1] = detail::static_view("\r\n"sv);
     return send(std::span<const view>(out_.data(), 1), data, std::span<const view>(out_.data() + 1, 1));
   }
 
@@ -276,7 +314,7 @@ class connection : public exchange {
     if (!streaming_) return done(result<void>{});
     streaming_ = false;
     if (reqv_.minor == 0) return done(result<void>{});
-    out_[0] = detail::static_view("0\r\n\r\n");
+    out_[0] = detail::static_view("0\r\n\r\n"sv);
     return send(std::span<const view>(out_.data(), 1));
   }
 
@@ -349,6 +387,21 @@ class connection : public exchange {
     return !failed_ && !(streaming_ && body_error_);
   }
 
+  // After an answer: true, and an idle wait for the next request, if the
+  // connection is kept alive; else false, and it half-closes, then lingers,
+  // reading (and dropping) what the client still sends, so our last response
+  // is not destroyed by a reset (RFC 9112 §9.6).
+  bool next_request() noexcept {
+    if (keep_alive_) {
+      reader_.reset();
+      set_state(conn_state::idle, srv_.opt.idle_timeout);
+      return true;
+    }
+    transport_shutdown();
+    set_state(conn_state::closing, srv_.opt.linger);
+    return false;
+  }
+
   // Reads more into in_; false at end of stream or on an error.
   task<bool> fill() {
     in_ = view{};      // a consumed view may still hold its page
@@ -370,14 +423,16 @@ class connection : public exchange {
     }
   }
 
-  // An answer that needs no write.
-  static task<result<void>> done(result<void> r) { co_return r; }
+  // An answer that needs no write, yielding `r`: a send of nothing (a
+  // coroutine of its own would be code of its own).
+  task<result<void>> done(result<void> r) { return send({}, {}, {}, r); }
 
   // Writes `first`, then `then`, then `last`, in pieces of at most send_piece
-  // bytes (and 8 views), each with a fresh deadline. (One coroutine for every
-  // write of a connection: each coroutine is code of its own.)
+  // bytes (and 8 views), each with a fresh deadline, and yields `written`
+  // (or a failed write's error). (One coroutine for every write of a
+  // connection: each coroutine is code of its own.)
   task<result<void>> send(std::span<const view> first, std::span<const view> then = {},
-                          std::span<const view> last = {}) {
+                          std::span<const view> last = {}, result<void> written = {}) {
     const std::array<std::span<const view>, 3> parts{first, then, last};
     std::array<view, 8> batch;
     view rest;
@@ -396,7 +451,7 @@ class connection : public exchange {
         rest.drop_front(take);
         bytes += take;
       }
-      if (k == 0) co_return result<void>{};
+      if (k == 0) co_return written;
       slot_.deadline = srv_.sched.now() + srv_.opt.send_timeout;
       auto w = co_await transport_write(std::span<const view>(batch.data(), k));
       if (!w) {
@@ -459,7 +514,6 @@ class connection : public exchange {
   std::optional<std::size_t> write_head(std::span<std::uint8_t> room, int status, std::string_view content_type,
                                         const std::uint64_t* length, std::span<const field> extra,
                                         const range_info* range) noexcept {
-    using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
     head_writer w(room);
     w.status(status, reqv_.minor);
     if (srv_.opt.unix_time) w.field("Date"sv, srv_.http_date());
@@ -480,14 +534,14 @@ class connection : public exchange {
   task<result<void>> send_error(int status, std::span<const field> extra = {}) {
     const std::string_view text = reason(status);
     const std::uint64_t length = text.size() + 1;
-    auto head = build_head(status, "text/plain; charset=utf-8", &length, extra, nullptr);
+    auto head = build_head(status, "text/plain; charset=utf-8"sv, &length, extra, nullptr);
     if (!head) {
       failed_ = true;
       return done(result<void>{});
     }
     responded_ = true;
     out_[1] = detail::static_view(text);
-    out_[2] = detail::static_view("\n");
+    out_[2] = detail::static_view("\n"sv);
     const std::span<const view> body(out_.data() + 1, reqv_.method == method::head ? 0 : 2);
     return send_with_head(std::move(*head), body);
   }
@@ -498,7 +552,7 @@ class connection : public exchange {
   task<result<void>> route_or_answer(const routes::route*& route) {
     int status = 404;
     char allow_text[80];
-    field allow{"Allow", {}};
+    field allow{"Allow"sv, {}};
     if (const routes* r = srv_.opt.router) {
       const routes::route* found = nullptr;
       std::array<method, 8> methods{};
@@ -535,29 +589,30 @@ class connection : public exchange {
   // A file's answer from a store in memory (or its error), as one send.
   task<result<void>> answer_file(bool decoded, std::string_view path, bool too_long) {
     if (!decoded) return send_error(too_long ? 414 : 400);
-    auto f = srv_.opt.files.find(path);
-    if (!f) return send_error(404);
+    auto found = srv_.opt.files.find(path);
+    if (!found) return send_error(404);
     if (!file_method()) return refuse_file_method();
-    const std::uint64_t size = f->bytes.size();
-    const file_answer a = answer_for(reqv_, size, f->etag());
+    const file& f = *found;  // (checked once: each -> checks the result again)
+    const std::uint64_t size = f.bytes.size();
+    const file_answer a = answer_for(reqv_, size, f.etag());
     std::uint64_t length = 0;
-    auto head = file_head(a, size, f->etag(), f->content_type, length);
+    auto head = file_head(a, size, f.etag(), f.content_type, length);
     if (!head) return send_error(500);
     responded_ = true;
-    out_[1] = f->bytes.slice(a.first, length).value();
+    out_[1] = f.bytes.slice(a.first, length).value();
     const bool no_body = reqv_.method == method::head || length == 0;
     return send_with_head(std::move(*head), std::span<const view>(out_.data() + 1, no_body ? 0 : 1));
   }
 
   bool file_method() const noexcept { return reqv_.method == method::get || reqv_.method == method::head; }
   task<result<void>> refuse_file_method() {
-    const field allow{"Allow", "GET, HEAD"};
+    const field allow{"Allow"sv, "GET, HEAD"sv};
     return send_error(405, std::span<const field>(&allow, 1));
   }
   // The head of a file's answer `a`; `length` is set to the body's bytes.
   result<view> file_head(const file_answer& a, std::uint64_t size, std::string_view etag, std::string_view content_type,
                          std::uint64_t& length) noexcept {
-    std::array<field, 2> extra{field{"ETag", etag}, field{"Accept-Ranges", "bytes"}};
+    std::array<field, 2> extra{field{"ETag"sv, etag}, field{"Accept-Ranges"sv, "bytes"sv}};
     length = 0;
     switch (a.status) {
       case 304:  // with the validator, no body
@@ -663,17 +718,17 @@ template <class Stream>
 task<void> connection::run(server_state& srv, conn_watch& slot, Stream s) {
   stream_connection<Stream> conn(srv, slot, std::move(s));
   connection& c = conn;
+  bool open = c.next_request();
   while (true) {
-    c.reader_.reset();
-    c.set_state(conn_state::idle, srv.opt.idle_timeout);
-    head_status hs = head_status::need_more;
-    while (hs == head_status::need_more) {
-      if (c.in_.empty()) {
-        const bool more = co_await c.fill();
-        if (!more) co_return;
-      }
-      hs = c.feed_head();
+    // One read for a head's bytes and for those dropped while closing (each
+    // await is code of its own).
+    if (!open || c.in_.empty()) {
+      const bool more = co_await c.fill();  // (fill drops the bytes read before)
+      if (!more) co_return;
+      if (!open) continue;
     }
+    const head_status hs = c.feed_head();
+    if (hs == head_status::need_more) continue;
     task<result<void>> answer;
     const routes::route* route = nullptr;
     const bool parsed = c.start_request(hs, answer, route);
@@ -683,15 +738,7 @@ task<void> connection::run(server_state& srv, conn_watch& slot, Stream s) {
     }
     if (answer.valid()) (void)co_await std::move(answer);
     if (parsed && !c.request_ended()) co_return;
-    if (!c.keep_alive_) break;
-  }
-  // Half-closes, then reads (and drops) what the client still sends, so our
-  // last response is not destroyed by a reset (RFC 9112 §9.6).
-  c.transport_shutdown();
-  c.set_state(conn_state::closing, srv.opt.linger);
-  while (true) {
-    const bool more = co_await c.fill();  // (fill drops the bytes read before; GCC 12 mis-compiles co_await in a loop condition)
-    if (!more) break;
+    open = c.next_request();
   }
 }
 

@@ -53,7 +53,7 @@ inline bool decode_path(std::string_view in, std::span<char> out, std::string_vi
     rest.remove_prefix(1);  // the '/'
     const std::size_t slash = rest.find('/');
     const std::string_view seg = rest.substr(0, slash);
-    if (seg == "." || seg == ".." || seg.find('\\') != std::string_view::npos) return false;
+    if (seg == "."sv || seg == ".."sv || seg.find('\\') != std::string_view::npos) return false;
     if (slash == std::string_view::npos) break;
     rest.remove_prefix(slash);
   }
@@ -156,10 +156,10 @@ struct file_answer {
   std::uint64_t first = 0, last = 0;  // the bytes sent (inclusive) for 200 and 206
 };
 inline file_answer answer_for(const request& r, std::uint64_t size, std::string_view etag) noexcept {
-  if (const std::string_view inm = r.header("if-none-match"); !inm.empty() && etag_matches(inm, etag)) return {304};
+  if (const std::string_view inm = r.header("if-none-match"sv); !inm.empty() && etag_matches(inm, etag)) return {304};
   file_answer a{200, 0, size == 0 ? 0 : size - 1};
-  if (const std::string_view rh = r.header("range"); !rh.empty() && r.method == method::get) {
-    const std::string_view if_range = r.header("if-range");
+  if (const std::string_view rh = r.header("range"sv); !rh.empty() && r.method == method::get) {
+    const std::string_view if_range = r.header("if-range"sv);
     if (if_range.empty() || if_range == etag) {
       byte_range br;
       switch (parse_range(rh, size, br)) {

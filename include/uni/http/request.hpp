@@ -27,17 +27,34 @@
 
 namespace uni::http {
 
+// ""sv literals: a literal's length known where it is used (at -Oz a string_view
+// made of a char* is an out-of-line strlen call).
+using namespace std::string_view_literals;
+
 enum class method : std::uint8_t { get, head, post, put, del, options, patch, trace, connect, other };
 
 namespace detail {
-// The methods' names, in the enum's order (a table: no switch code for each).
-inline constexpr std::string_view method_names[] = {"GET",     "HEAD",  "POST",  "PUT",    "DELETE",
-                                                    "OPTIONS", "PATCH", "TRACE", "CONNECT"};
+// The NUL-terminated word at `p`, and `p` moved past it: tables of words kept
+// in one string (a table of pointers takes 8 bytes a word, a string_view 16,
+// and a string_view made of a char* is a strlen call).
+constexpr std::string_view next_word(const char*& p) noexcept {
+  std::size_t n = 0;
+  while (p[n] != '\0') ++n;
+  const std::string_view word(p, n);
+  p += n + 1;
+  return word;
+}
+
+// The methods' names, in the enum's order, one word each.
+inline constexpr char method_names[] = "GET\0HEAD\0POST\0PUT\0DELETE\0OPTIONS\0PATCH\0TRACE\0CONNECT";
+inline constexpr std::size_t method_count = static_cast<std::size_t>(method::other);
 }  // namespace detail
 
 constexpr std::string_view to_string(method m) noexcept {
-  const auto i = static_cast<std::size_t>(m);
-  return i < std::size(detail::method_names) ? detail::method_names[i] : "?";
+  if (m >= method::other) return "?"sv;
+  const char* p = detail::method_names;
+  for (auto i = static_cast<std::size_t>(m); i > 0; --i) detail::next_word(p);
+  return detail::next_word(p);
 }
 
 // ASCII case-insensitive equality (field names, tokens: RFC 9110 §5.1).
@@ -142,8 +159,9 @@ constexpr std::optional<std::uint64_t> parse_decimal(std::string_view s) noexcep
 
 namespace detail {
 constexpr http::method method_of(std::string_view m) noexcept {
-  for (std::size_t i = 0; i < std::size(method_names); ++i)
-    if (method_names[i] == m) return static_cast<http::method>(i);
+  const char* p = method_names;
+  for (std::size_t i = 0; i < method_count; ++i)
+    if (next_word(p) == m) return static_cast<http::method>(i);
   return method::other;
 }
 
@@ -169,7 +187,6 @@ constexpr bool valid_target(std::string_view t) noexcept {
 // Parses one complete head (request line through the empty line, CRLFs included)
 // into `r`. Returns 0, or the status code to answer with.
 constexpr int parse_head(std::string_view head, request& r, const limits& lim = {}) noexcept {
-  using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
   r.method = method::other;  // nothing of an earlier request survives a failure
   r.minor = 1;
   r.field_count = 0;

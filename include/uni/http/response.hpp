@@ -9,9 +9,11 @@
 //   are answered with the whole representation, as §14.2 allows.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <optional>
 #include <string_view>
 
@@ -20,59 +22,53 @@
 
 namespace uni::http {
 
+namespace detail {
+// The status codes reason() names, and their phrases in the same order in one
+// string (a table: no switch code for each); "Unknown" follows the last.
+inline constexpr std::uint16_t reason_codes[] = {100, 200, 201, 204, 206, 301, 302, 304, 400, 404, 405,
+                                                 408, 411, 413, 414, 416, 417, 431, 500, 501, 503, 505};
+inline constexpr char reason_phrases[] =
+    "Continue\0OK\0Created\0No Content\0Partial Content\0Moved Permanently\0Found\0Not Modified\0"
+    "Bad Request\0Not Found\0Method Not Allowed\0Request Timeout\0Length Required\0Content Too Large\0"
+    "URI Too Long\0Range Not Satisfiable\0Expectation Failed\0Request Header Fields Too Large\0"
+    "Internal Server Error\0Not Implemented\0Service Unavailable\0HTTP Version Not Supported\0Unknown";
+static_assert(std::count(std::begin(reason_phrases), std::end(reason_phrases), '\0') == std::size(reason_codes) + 1,
+              "one phrase per status code, then Unknown");
+}  // namespace detail
+
 constexpr std::string_view reason(int status) noexcept {
-  switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+  const char* p = detail::reason_phrases;
+  for (const std::uint16_t code : detail::reason_codes) {
+    if (code == status) break;
+    detail::next_word(p);
   }
+  return detail::next_word(p);
 }
+
+namespace detail {
+// File extensions and their Content-Types, in pairs, in one string; an empty
+// extension ends it.
+inline constexpr char content_types[] =
+    "html\0text/html; charset=utf-8\0htm\0text/html; charset=utf-8\0css\0text/css; charset=utf-8\0"
+    "js\0text/javascript; charset=utf-8\0mjs\0text/javascript; charset=utf-8\0json\0application/json\0"
+    "txt\0text/plain; charset=utf-8\0md\0text/markdown; charset=utf-8\0xml\0application/xml\0"
+    "svg\0image/svg+xml\0png\0image/png\0jpg\0image/jpeg\0jpeg\0image/jpeg\0gif\0image/gif\0"
+    "webp\0image/webp\0ico\0image/vnd.microsoft.icon\0woff\0font/woff\0woff2\0font/woff2\0"
+    "pdf\0application/pdf\0wasm\0application/wasm\0mp4\0video/mp4\0gz\0application/gzip\0";
+}  // namespace detail
 
 constexpr std::string_view content_type_for(std::string_view path) noexcept {
   const std::size_t dot = path.rfind('.');
   const std::size_t slash = path.rfind('/');
   if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash))
-    return "application/octet-stream";
+    return "application/octet-stream"sv;
   const std::string_view e = path.substr(dot + 1);
-  struct entry {
-    const char *ext, *type;  // (not string_views: the table is half the size)
-  };
-  constexpr entry table[] = {
-      {"html", "text/html; charset=utf-8"}, {"htm", "text/html; charset=utf-8"},
-      {"css", "text/css; charset=utf-8"},   {"js", "text/javascript; charset=utf-8"},
-      {"mjs", "text/javascript; charset=utf-8"}, {"json", "application/json"},
-      {"txt", "text/plain; charset=utf-8"}, {"md", "text/markdown; charset=utf-8"},
-      {"xml", "application/xml"},           {"svg", "image/svg+xml"},
-      {"png", "image/png"},                 {"jpg", "image/jpeg"},
-      {"jpeg", "image/jpeg"},               {"gif", "image/gif"},
-      {"webp", "image/webp"},               {"ico", "image/vnd.microsoft.icon"},
-      {"woff", "font/woff"},                {"woff2", "font/woff2"},
-      {"pdf", "application/pdf"},           {"wasm", "application/wasm"},
-      {"mp4", "video/mp4"},                 {"gz", "application/gzip"},
-  };
-  for (const entry& x : table)
-    if (iequals(e, x.ext)) return x.type;
-  return "application/octet-stream";
+  for (const char* p = detail::content_types; *p != '\0';) {
+    const std::string_view ext = detail::next_word(p);
+    const std::string_view type = detail::next_word(p);
+    if (iequals(e, ext)) return type;
+  }
+  return "application/octet-stream"sv;
 }
 
 // IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT" (29 bytes), from Unix time.
@@ -123,7 +119,7 @@ constexpr bool etag_matches(std::string_view if_none_match, std::string_view eta
     if (t.size() >= 2 && t[0] == 'W' && t[1] == '/') t.remove_prefix(2);
     return t;
   };
-  if (trim_ows(if_none_match) == "*") return !etag.empty();
+  if (trim_ows(if_none_match) == "*"sv) return !etag.empty();
   const std::string_view want = opaque(etag);
   while (!if_none_match.empty()) {
     const std::size_t comma = if_none_match.find(',');
@@ -144,7 +140,7 @@ enum class range_result : std::uint8_t { whole, partial, unsatisfiable };
 // "bytes=" range is answered with the whole (§14.2 lets a server ignore Range).
 constexpr range_result parse_range(std::string_view h, std::uint64_t size, byte_range& out) noexcept {
   h = trim_ows(h);
-  if (h.size() < 6 || !iequals(h.substr(0, 6), "bytes=")) return range_result::whole;
+  if (h.size() < 6 || !iequals(h.substr(0, 6), "bytes="sv)) return range_result::whole;
   h = trim_ows(h.substr(6));
   if (h.find(',') != std::string_view::npos) return range_result::whole;
   const std::size_t dash = h.find('-');

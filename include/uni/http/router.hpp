@@ -40,8 +40,8 @@ inline bool match_pattern(std::string_view pattern, std::string_view path, path_
     if (pattern.front() != '/' || path.front() != '/') return false;
     pattern.remove_prefix(1);
     path.remove_prefix(1);
-    if (pattern == "*") {
-      if (out.count < out.items.size()) out.items[out.count++] = {"*", path};
+    if (pattern == "*"sv) {
+      if (out.count < out.items.size()) out.items[out.count++] = {"*"sv, path};
       return true;
     }
     const std::size_t ps = pattern.find('/'), qs = path.find('/');

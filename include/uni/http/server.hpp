@@ -84,7 +84,7 @@ task<int> serve_listening(Stack& stack, result<Listener> listening, std::uint16_
   Listener& listener = *listening;
   log_info("http: listening on http://", listener.local(), "/");
   server_state srv{stack.sched(), stack.pool(), opt, n};
-  connection_supervisor sup(stack.sched(), "http", opt.max_connections, when_full::refuse, n.accepts);
+  connection_supervisor sup(stack.sched(), "http"sv, opt.max_connections, when_full::refuse, n.accepts);
   join_handle<void> accepting = spawn(  // destroyed (cancelled) first
       stack.sched(), sup.run(
                          listener,
