@@ -220,17 +220,20 @@ class zone {
   }
 
   zone() = default;
-  // Member by member (a swap with an empty zone copied the 255-byte name three times); `o` is left without tables.
+  // Member by member (a swap copied the 255-byte name three times); `o` is left without tables.
   zone(zone&& o) noexcept
       : origin_(o.origin_),
         t_(std::exchange(o.t_, tables{})),  // no nodes: no apex
         owned_(std::exchange(o.owned_, nullptr)),
         release_(std::exchange(o.release_, nullptr)) {}
   zone& operator=(zone&& o) noexcept {
-    std::swap(origin_, o.origin_);
-    std::swap(t_, o.t_);
-    std::swap(owned_, o.owned_);
-    std::swap(release_, o.release_);
+    if (this != &o) {
+      if (release_) release_(owned_);
+      origin_ = o.origin_;
+      t_ = std::exchange(o.t_, tables{});
+      owned_ = std::exchange(o.owned_, nullptr);
+      release_ = std::exchange(o.release_, nullptr);
+    }
     return *this;
   }
   zone(const zone&) = delete;
