@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
                  n.delegation ? "true" : "false", n.dname ? "true" : "false");
   });
   put_array<zone::rrset>(out, "zone::rrset", "rrsets", t.rrsets, [&](const zone::rrset& s) {
-    std::fprintf(out, " {%u, %u, %u, %u, %u},", s.type, s.count, s.ttl, s.first, s.file_order);
+    std::fprintf(out, " {%u, %u, %u, %u},", s.type, s.count, s.ttl, s.first);
   });
   put_array<zone::record>(out, "zone::record", "records", t.records,
                           [&](const zone::record& r) { std::fprintf(out, " {%u, %u},", r.offset, r.length); });

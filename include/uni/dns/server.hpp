@@ -528,11 +528,9 @@ class server {
           // ANY (RFC 8482 §4.2, as NSD answers it): one RRset, the first the
           // zone file gave for the name, with its additional records and no
           // authority section.
-          const zone::rrset* s = nullptr;
-          if (q.qtype != rr_type::any) s = n->find(z, q.qtype);
-          else
-            for (const zone::rrset& each : n->sets(z))
-              if (!s || each.file_order < s->file_order) s = &each;
+          const zone::rrset* s = q.qtype != rr_type::any ? n->find(z, q.qtype)
+                                 : n->count != 0         ? &n->sets(z).front()
+                                                         : nullptr;
           if (!s) return put_soa(w, z, c.ns);  // NODATA
           if (!put_rrset(w, owner, z, *s, c.an)) return false;
           extra.add(z, *s);

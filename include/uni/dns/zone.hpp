@@ -37,16 +37,15 @@ struct zone_record {
 
 class zone {
  public:
-  struct rrset {  // 16 bytes
+  struct rrset {  // 12 bytes
     std::uint16_t type;
     std::uint16_t count;  // an answer holds at most 65535 records (RFC 1035 §4.1.1: ANCOUNT)
     std::uint32_t ttl;
-    std::uint32_t first;       // index into records
-    std::uint32_t file_order;  // where its first record was in the zone file
+    std::uint32_t first;  // index into records
   };
   struct node {  // 16 bytes
     std::uint32_t owner_at;  // its wire name in the bytes, as first written in the zone (case kept)
-    std::uint32_t first;     // index into rrsets
+    std::uint32_t first;     // index into rrsets: the node's, in the order the zone file first gave them
     std::uint32_t count;
     std::uint8_t owner_size;  // a name is at most 255 bytes
     bool delegation;          // NS below the apex: a zone cut
@@ -160,10 +159,10 @@ class zone {
       while (end < order.size() && records[order[end]].owner == head.owner) ++end;
       bool other = false;
       std::optional<std::size_t> cname;  // the CNAME record, for the error
+      std::vector<std::pair<std::size_t, rrset>> sets;  // each with where its first record was in the file
       for (std::size_t s = k; s < end;) {
         const zone_record& first = records[order[s]];
-        rrset set{first.type, 0, first.ttl, static_cast<std::uint32_t>(own->records.size()),
-                  static_cast<std::uint32_t>(order[s])};
+        rrset set{first.type, 0, first.ttl, static_cast<std::uint32_t>(own->records.size())};
         std::size_t e = s;
         for (; e < end && records[order[e]].type == first.type; ++e) {
           const zone_record& r = records[order[e]];
@@ -191,11 +190,14 @@ class zone {
           return bad(order[s], "more than one DNAME at " + head.owner.to_string());
         if (first.type == rr_type::ns && !(head.owner == origin)) nd.delegation = true;
         if (first.type == rr_type::dname) nd.dname = true;
-        own->rrsets.push_back(set);
-        ++nd.count;
+        sets.emplace_back(order[s], set);
         s = e;
       }
       if (cname && other) return bad(*cname, "CNAME and other data at " + head.owner.to_string());
+      // In file order: ANY is answered with the name's first RRset in the file (as NSD).
+      std::sort(sets.begin(), sets.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (const auto& each : sets) own->rrsets.push_back(each.second);
+      own->nodes[at].count = static_cast<std::uint32_t>(sets.size());
       k = end;
     }
     // Empty non-terminals: every ancestor of a name, down from the origin, is a node.
