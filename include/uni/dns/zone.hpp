@@ -58,17 +58,15 @@ class zone {
     }
     std::span<const rrset> sets(const zone& z) const noexcept { return z.t_.rrsets.subspan(first, count); }
   };
-  struct record {
-    std::uint32_t offset;  // into the bytes
-    std::uint32_t length;
-  };
   // Everything a lookup reads: what build() makes, and what a zone compiled at
   // build time holds as constants (uni_dns_zone writes them).
   struct tables {
     std::span<const node> nodes;
     std::span<const rrset> rrsets;
-    std::span<const record> records;
-    std::span<const std::uint8_t> bytes;  // rdata and owner names
+    // Where each record's rdata starts in the bytes, and at the end where the
+    // last one ends: the rdata lie one after another, so a record ends where the next starts.
+    std::span<const std::uint32_t> records;
+    std::span<const std::uint8_t> bytes;  // the rdata, then the owner names
     std::span<const std::uint32_t> index;  // node index + 1, 0 = empty; a power of two long
     std::uint32_t apex;  // node index
   };
@@ -85,7 +83,7 @@ class zone {
   const name& origin() const noexcept { return origin_; }
   const node* apex() const noexcept { return t_.apex < t_.nodes.size() ? &t_.nodes[t_.apex] : nullptr; }
   std::size_t node_count() const noexcept { return t_.nodes.size(); }
-  std::size_t record_count() const noexcept { return t_.records.size(); }
+  std::size_t record_count() const noexcept { return t_.records.empty() ? 0 : t_.records.size() - 1; }
   const rrset* soa() const noexcept {
     const node* a = apex();
     return a ? a->find(*this, rr_type::soa) : nullptr;
@@ -93,8 +91,8 @@ class zone {
 
   // The rdata of record `i` of a set.
   std::span<const std::uint8_t> rdata(const rrset& s, std::uint32_t i) const noexcept {
-    const record& r = t_.records[s.first + i];
-    return t_.bytes.subspan(r.offset, r.length);
+    const std::uint32_t* r = &t_.records[s.first + i];
+    return t_.bytes.subspan(r[0], r[1] - r[0]);
   }
 
   // The node named by the wire name `w` (any case), or null.
@@ -145,7 +143,11 @@ class zone {
     };
     std::sort(order.begin(), order.end(), key_less);
 
-    std::vector<std::uint8_t>& bytes = own->bytes;
+    std::vector<std::uint8_t>& bytes = own->bytes;  // owner names and rdata as they come, packed at the end
+    struct placed_record {
+      std::size_t offset, length;  // in bytes
+    };
+    std::vector<placed_record> placed;
     auto add_node = [&](const name& owner, std::uint32_t first) {
       own->nodes.push_back(
           node{static_cast<std::uint32_t>(bytes.size()), first, 0, static_cast<std::uint8_t>(owner.size()), false, false});
@@ -162,19 +164,19 @@ class zone {
       std::vector<std::pair<std::size_t, rrset>> sets;  // each with where its first record was in the file
       for (std::size_t s = k; s < end;) {
         const zone_record& first = records[order[s]];
-        rrset set{first.type, 0, first.ttl, static_cast<std::uint32_t>(own->records.size())};
+        rrset set{first.type, 0, first.ttl, static_cast<std::uint32_t>(placed.size())};
         std::size_t e = s;
         for (; e < end && records[order[e]].type == first.type; ++e) {
           const zone_record& r = records[order[e]];
           bool duplicate = false;
           for (std::uint32_t j = 0; j < set.count && !duplicate; ++j) {
-            const record& have = own->records[set.first + j];
+            const placed_record& have = placed[set.first + j];
             duplicate = have.length == r.rdata.size() &&
                         std::equal(r.rdata.begin(), r.rdata.end(), bytes.begin() + have.offset);
           }
           if (duplicate) continue;
           if (set.count == 0xFFFF) return bad(order[e], "more than 65535 records in one RRset at " + head.owner.to_string());
-          own->records.push_back({static_cast<std::uint32_t>(bytes.size()), static_cast<std::uint32_t>(r.rdata.size())});
+          placed.push_back({bytes.size(), r.rdata.size()});
           bytes.insert(bytes.end(), r.rdata.begin(), r.rdata.end());
           ++set.count;
         }
@@ -215,6 +217,19 @@ class zone {
     std::sort(ancestors.begin(), ancestors.end(), wire_less);
     ancestors.erase(std::unique(ancestors.begin(), ancestors.end()), ancestors.end());
     for (const name& n : ancestors) add_node(n, 0);
+    // The bytes as lookups read them: every record's rdata, in record order, then the owner names.
+    std::vector<std::uint8_t> packed;
+    for (const placed_record& r : placed) {
+      own->records.push_back(static_cast<std::uint32_t>(packed.size()));
+      packed.insert(packed.end(), bytes.begin() + r.offset, bytes.begin() + r.offset + r.length);
+    }
+    own->records.push_back(static_cast<std::uint32_t>(packed.size()));
+    for (node& n : own->nodes) {
+      const auto owner = bytes.begin() + n.owner_at;
+      n.owner_at = static_cast<std::uint32_t>(packed.size());
+      packed.insert(packed.end(), owner, owner + n.owner_size);
+    }
+    bytes = std::move(packed);
     z.index();
     if (const node* apex = z.find(origin.wire())) z.t_.apex = static_cast<std::uint32_t>(apex - z.t_.nodes.data());
     if (!z.soa()) return bad(records.size(), "no SOA record at the zone apex " + origin.to_string());
@@ -249,7 +264,7 @@ class zone {
   struct storage {
     std::vector<node> nodes;
     std::vector<rrset> rrsets;
-    std::vector<record> records;
+    std::vector<std::uint32_t> records;
     std::vector<std::uint8_t> bytes;
     std::vector<std::uint32_t> index;
   };
