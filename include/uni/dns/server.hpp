@@ -474,8 +474,10 @@ class server {
       chain[chained++] = s;
       return false;
     };
+    std::uint8_t synthesised[max_name_length];  // a DNAME's CNAME target
     for (int hop = 0; hop < max_chain; ++hop) {
       const found f = lookup(z, current, q.qtype);
+      std::span<const std::uint8_t> next;  // where the chain goes on
       switch (f.kind) {
         case found_kind::dname: {
           const zone::rrset* dn = f.node->find(z, rr_type::dname);
@@ -488,16 +490,13 @@ class server {
             rc = rcode::yxdomain;
             return true;
           }
-          std::uint8_t synthesised[max_name_length];
           for (std::size_t i = 0; i < prefix.size(); ++i) synthesised[i] = to_lower(prefix[i]);
           std::memcpy(synthesised + prefix.size(), target.data(), target.size());
-          const std::span<const std::uint8_t> cname(synthesised, prefix.size() + target.size());
-          if (!put_record(w, current.wire(), rr_type::cname, rr_class::in, dn->ttl, cname)) return false;
+          next = {synthesised, prefix.size() + target.size()};
+          if (!put_record(w, current.wire(), rr_type::cname, rr_class::in, dn->ttl, next)) return false;
           ++c.an;
           if (q.qtype == rr_type::cname) return true;  // the synthesised CNAME is the answer asked for
-          current = name::from_checked_wire(cname);
-          if (!current.is_subdomain_of(z.origin())) return true;
-          continue;
+          break;
         }
         case found_kind::delegation: {
           // The referral (§4.3.2 step 3b): alone it is not authoritative; after
@@ -520,9 +519,8 @@ class server {
             if (const zone::rrset* cn = n->find(z, rr_type::cname)) {
               if (loops(cn)) return true;
               if (!put_rrset(w, owner, z, *cn, c.an)) return false;
-              current = name::from_checked_wire(z.rdata(*cn, 0));
-              if (!current.is_subdomain_of(z.origin())) return true;
-              continue;
+              next = z.rdata(*cn, 0);
+              break;
             }
           }
           // ANY (RFC 8482 §4.2, as NSD answers it): one RRset, the first the
@@ -547,6 +545,9 @@ class server {
           return true;
         }
       }
+      // A CNAME or DNAME led on: the chain goes on at `next` while it stays in this zone.
+      current = name::from_checked_wire(next);
+      if (!current.is_subdomain_of(z.origin())) return true;
     }
     return true;  // a chain longer than max_chain: what we have
   }
