@@ -80,10 +80,9 @@ int main(int argc, char** argv) {
                  n.delegation ? "true" : "false", n.dname ? "true" : "false");
   });
   put_array<zone::rrset>(out, "zone::rrset", "rrsets", t.rrsets, [&](const zone::rrset& s) {
-    std::fprintf(out, " {%u, %u, %u, %u, %u},", s.type, s.count, s.ttl, s.first, s.file_order);
+    std::fprintf(out, " {%u, %u, %u, %u},", s.type, s.count, s.ttl, s.first);
   });
-  put_array<zone::record>(out, "zone::record", "records", t.records,
-                          [&](const zone::record& r) { std::fprintf(out, " {%u, %u},", r.offset, r.length); });
+  put_array<std::uint32_t>(out, "std::uint32_t", "records", t.records, [&](std::uint32_t e) { std::fprintf(out, " %u,", e); });
   put_array<std::uint8_t>(out, "std::uint8_t", "bytes", t.bytes, [&](std::uint8_t b) { std::fprintf(out, " %u,", b); });
   put_array<std::uint32_t>(out, "std::uint32_t", "index", t.index, [&](std::uint32_t e) { std::fprintf(out, " %u,", e); });
   std::fprintf(out,

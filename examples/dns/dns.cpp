@@ -8,6 +8,7 @@
 // (the identifier sent to queries that ask with an NSID option, RFC 5001), --identity
 // TEXT and --version TEXT (CHAOS TXT answers to id.server and version.bind, as NSD
 // gives them; without them such queries are refused), plus the platform's.
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -43,6 +44,8 @@ struct dns_config : uni::default_config {
 
 namespace {
 
+using namespace std::string_view_literals;  // flag names as "port"sv: their lengths known, no strlen call
+
 constexpr uni::option_spec flags[] = {
     uni::number_option("port", 53, 1, 65535, "UDP and TCP port to answer on"),
 #if !defined(UNI_TARGET_XEN)
@@ -57,14 +60,16 @@ constexpr uni::option_spec flags[] = {
 
 // The zones to serve: 0, or the exit status (1: a zone cannot be read; 2: a bad flag).
 #if defined(UNI_TARGET_XEN)
-// No file system: the image serves the zone built into it.
-int load_zones(std::vector<uni::dns::zone>& zones, const uni::appliance_options&) {
-  zones.push_back(uni::dns::compiled_zone());
-  uni::log_info("dns: zone built into the image: ", zones.back().record_count(), " records, ",
-                zones.back().node_count(), " names");
+// No file system: the image serves the zone built into it, one zone and no list of them.
+using zone_set = uni::dns::zone;
+int load_zones(uni::dns::zone& z, const uni::appliance_options&) {
+  z = uni::dns::compiled_zone();
+  uni::log_info("dns: zone built into the image: ", z.record_count(), " records, ", z.node_count(), " names");
   return 0;
 }
 #else
+using zone_set = std::vector<uni::dns::zone>;
+
 // Keeps the zone `z` (or logs why there is none).
 bool keep(std::vector<uni::dns::zone>& zones, std::optional<uni::dns::zone> z, std::string_view file,
           const std::string& problem) {
@@ -81,7 +86,7 @@ bool keep(std::vector<uni::dns::zone>& zones, std::optional<uni::dns::zone> z, s
 // The compiled-in zone file, or the files --zone names.
 int load_zones(std::vector<uni::dns::zone>& zones, const uni::appliance_options& o) {
   uni::dns::name origin;
-  if (auto given = o.text("origin"); !given.empty()) {
+  if (auto given = o.text("origin"sv); !given.empty()) {
     auto n = uni::dns::name::parse(given);
     if (!n) {
       uni::log_error("dns: bad --origin ", given);
@@ -89,7 +94,7 @@ int load_zones(std::vector<uni::dns::zone>& zones, const uni::appliance_options&
     }
     origin = *n;
   }
-  const std::string_view files = o.text("zone");
+  const std::string_view files = o.text("zone"sv);
   if (files.empty()) {
     const uni::kv::embedded_entry& builtin = uni::kv::embedded_dns_zone().front();
     const auto text = builtin.bytes();
@@ -111,17 +116,17 @@ int load_zones(std::vector<uni::dns::zone>& zones, const uni::appliance_options&
 #endif
 
 uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
-  std::vector<uni::dns::zone> zones;
+  zone_set zones;
   if (const int status = load_zones(zones, o); status != 0) co_return status;
   uni::dns::server_options opts;
-  opts.memo_slots = static_cast<std::size_t>(o.number("memo"));
-  if (!opts.nsid.assign(o.text("nsid")) || !opts.identity.assign(o.text("identity")) ||
-      !opts.version.assign(o.text("version"))) {
+  opts.memo_slots = static_cast<std::size_t>(o.number("memo"sv));
+  if (!opts.nsid.assign(o.text("nsid"sv)) || !opts.identity.assign(o.text("identity"sv)) ||
+      !opts.version.assign(o.text("version"sv))) {
     uni::log_error("dns: --nsid takes at most 64 bytes, --identity and --version 255");
     co_return 2;
   }
   uni::dns::server srv(std::move(zones), opts);
-  co_return co_await uni::dns::serve(stack, srv, static_cast<std::uint16_t>(o.number("port")));
+  co_return co_await uni::dns::serve(stack, srv, static_cast<std::uint16_t>(o.number("port"sv)));
 }
 
 }  // namespace

@@ -436,6 +436,53 @@ TEST_CASE("ARP: a datagram to an unresolved host goes out once the reply arrives
   CHECK(bytes(got[0].begin() + 34, got[0].end()) == udp(us, far_ip, 1000, 7, payload));
 }
 
+TEST_CASE("UDP: a loop that waits itself: readable() wakes on a datagram, send_step() waits for ARP", "[stack][arp][udp]") {
+  fixture f;
+  auto sock = f.stack.udp_bind(1000);
+  REQUIRE(sock.ok());
+  const bytes payload = pattern(10);
+  const view v = view::unowned(std::span<const std::uint8_t>(payload));
+  std::optional<result<void>> sent;
+  wake_reason woke = wake_reason::none;
+  int waits = 0;
+  auto server = [&]() -> task<void> {  // as dns::serve's loop: no task per datagram
+    woke = co_await sock->readable();
+    auto d = sock->try_receive();
+    CHECK(d.ok());
+    if (!d) co_return;
+    for (bool started = false; !sent;) {
+      sent = sock->send_step({far_ip, d->source.port}, v, started);
+      if (!sent && co_await sock->next_hop_resolved() != wake_reason::cancelled) ++waits;
+    }
+  };
+  auto peer = [&]() -> task<void> {
+    co_await f.sched.sleep_for(10ms);
+    f.send_ip({far_ip, us, 17}, udp(far_ip, us, 4000, 1000, pattern(3)));
+    co_await f.sched.sleep_for(1500ms);  // the server asks for the gateway, once and once again
+    auto requests = f.peer.take(0x0806);
+    CHECK(requests.size() == 2);
+    CHECK(get32(requests.at(0), 14 + 24) == peer_ip.value);
+    CHECK(f.peer.take(0x0800).empty());  // nothing before the reply
+    f.peer.send(ethernet(f.us_mac, f.peer_mac, 0x0806, arp(2, f.peer_mac, peer_ip, f.us_mac, us)));
+  };
+  auto main = [&]() -> task<void> {
+    auto p = spawn(f.sched, peer());
+    co_await server();
+    co_await p.join();
+  };
+  REQUIRE(run(f.sched, f.clock, main()).ok());
+  CHECK(woke == wake_reason::notified);
+  REQUIRE(sent.has_value());
+  CHECK(sent->ok());
+  CHECK(waits >= 1);
+  CHECK(sock->send_failures() == 0);
+  f.settle();
+  auto got = f.peer.take(0x0800);
+  REQUIRE(got.size() == 1);
+  CHECK(get32(got[0], 14 + 16) == far_ip.value);
+  CHECK(bytes(got[0].begin() + 34, got[0].end()) == udp(us, far_ip, 1000, 4000, payload));
+}
+
 TEST_CASE("two stacks exchange UDP over a lossy, reordering link", "[stack][udp][sim]") {
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
     auto pool = std::make_unique<static_page_pool<1024>>();

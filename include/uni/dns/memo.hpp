@@ -15,8 +15,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
-#include <vector>
 
 namespace uni::dns {
 
@@ -28,20 +28,22 @@ class memo_table {
   // Room for about `entries` answers (rounded up to whole sets, a power of two)
   // and `arena_bytes` of keys and answers; 0 entries: no table.
   memo_table(std::size_t entries, std::size_t arena_bytes)
-      : sets_(entries && arena_bytes ? sets_for(entries) : 0),
-        arena_(entries && arena_bytes ? std::min<std::size_t>(arena_bytes, UINT32_MAX) : 0) {}
+      : set_count_(entries && arena_bytes ? sets_for(entries) : 0),
+        arena_size_(set_count_ ? std::min<std::size_t>(arena_bytes, UINT32_MAX) : 0),
+        sets_(set_count_ ? new set[set_count_] : nullptr),
+        arena_(set_count_ ? new std::uint8_t[arena_size_] : nullptr) {}
 
-  bool enabled() const noexcept { return !sets_.empty(); }
-  std::size_t capacity() const noexcept { return sets_.size() * ways; }
-  std::size_t arena_bytes() const noexcept { return arena_.size(); }
+  bool enabled() const noexcept { return set_count_ != 0; }
+  std::size_t capacity() const noexcept { return set_count_ * ways; }
+  std::size_t arena_bytes() const noexcept { return arena_size_; }
   std::uint64_t flushes() const noexcept { return flushes_; }
 
   // The answer kept for `key` (whose hash is `hash`), or an empty span.
   std::span<const std::uint8_t> find(std::span<const std::uint8_t> key, std::uint32_t hash) const noexcept {
-    const set& s = sets_[hash & (sets_.size() - 1)];
+    const set& s = sets_[hash & (set_count_ - 1)];
     for (std::size_t i = 0; i < ways; ++i) {
       if (s.hash[i] != hash || s.at[i] == 0) continue;
-      const std::uint8_t* e = arena_.data() + s.at[i] - 1;
+      const std::uint8_t* e = arena_.get() + s.at[i] - 1;
       const std::size_t key_length = load16(e), answer_length = load16(e + 2);
       if (key_length == key.size() && std::memcmp(e + 4, key.data(), key.size()) == 0)
         return {e + 4 + key_length, answer_length};
@@ -52,17 +54,17 @@ class memo_table {
   // Keeps `answer` for `key`; an older entry of the same set may be given up.
   void insert(std::span<const std::uint8_t> key, std::uint32_t hash, std::span<const std::uint8_t> answer) noexcept {
     const std::size_t need = 4 + key.size() + answer.size();
-    if (!enabled() || key.size() > 0xffff || answer.size() > 0xffff || need > arena_.size()) return;
-    if (used_ + need > arena_.size()) {  // full: start again
-      std::fill(sets_.begin(), sets_.end(), set{});
+    if (!enabled() || key.size() > 0xffff || answer.size() > 0xffff || need > arena_size_) return;
+    if (used_ + need > arena_size_) {  // full: start again
+      std::fill_n(sets_.get(), set_count_, set{});
       used_ = 0;
       ++flushes_;
     }
-    set& s = sets_[hash & (sets_.size() - 1)];
+    set& s = sets_[hash & (set_count_ - 1)];
     std::size_t way = 0;
     while (way < ways && s.at[way] != 0 && !(s.hash[way] == hash && same_key(s.at[way], key))) ++way;
     if (way == ways) way = victim_++ % ways;  // all taken by others: turn about
-    std::uint8_t* e = arena_.data() + used_;
+    std::uint8_t* e = arena_.get() + used_;
     store16(e, key.size());
     store16(e + 2, answer.size());
     std::memcpy(e + 4, key.data(), key.size());
@@ -90,12 +92,15 @@ class memo_table {
     p[1] = static_cast<std::uint8_t>(v >> 8);
   }
   bool same_key(std::uint32_t at, std::span<const std::uint8_t> key) const noexcept {
-    const std::uint8_t* e = arena_.data() + at - 1;
+    const std::uint8_t* e = arena_.get() + at - 1;
     return load16(e) == key.size() && std::memcmp(e + 4, key.data(), key.size()) == 0;
   }
 
-  std::vector<set> sets_;
-  std::vector<std::uint8_t> arena_;
+  // Arrays made once, at their sizes (no std::vector: its growth is never needed).
+  std::size_t set_count_ = 0;
+  std::size_t arena_size_ = 0;
+  std::unique_ptr<set[]> sets_;
+  std::unique_ptr<std::uint8_t[]> arena_;
   std::size_t used_ = 0;
   std::size_t victim_ = 0;
   std::uint64_t flushes_ = 0;

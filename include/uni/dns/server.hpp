@@ -48,6 +48,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -118,15 +119,15 @@ class server {
   // The smallest answer buffer `answer` works with: a header, a question and OPT.
   static constexpr std::size_t min_buffer = 512;
 
-  explicit server(std::vector<zone> zones, server_options o = {})
-      : zones_(std::move(zones)), opts_(settled(o)), memo_(opts_.memo_slots, opts_.memo_bytes) {
-    opts_.memo_slots = memo_.capacity();
-  }
+  // Serves one zone, or several (the most specific origin answers a name).
+  explicit server(zone&& z, const server_options& o = {})
+      : server(std::unique_ptr<zone[]>(new zone[1]{std::move(z)}), 1, o) {}
+  explicit server(std::vector<zone> zones, const server_options& o = {}) : server(moved(zones), zones.size(), o) {}
 
   const server_stats& stats() const noexcept { return stats_; }
   // Times the memo table was full and emptied to make room.
   std::uint64_t memo_flushes() const noexcept { return memo_.flushes(); }
-  std::span<const zone> zones() const noexcept { return zones_; }
+  std::span<const zone> zones() const noexcept { return {zones_.get(), zone_count_}; }
   const server_options& options() const noexcept { return opts_; }
 
   // Answers one query: writes the answer into `out` (at least min_buffer bytes;
@@ -208,8 +209,20 @@ class server {
     std::size_t below = 0;   // dname: the bytes of the name asked that lie below that owner
   };
 
+  // The zones are kept in an array made at their number (no std::vector: they never grow).
+  server(std::unique_ptr<zone[]> zones, std::size_t count, const server_options& o)
+      : zones_(std::move(zones)), zone_count_(count), opts_(settled(o)), memo_(opts_.memo_slots, opts_.memo_bytes) {
+    opts_.memo_slots = memo_.capacity();
+  }
+  static std::unique_ptr<zone[]> moved(std::vector<zone>& zones) {
+    std::unique_ptr<zone[]> a(new zone[zones.size()]);
+    std::move(zones.begin(), zones.end(), a.get());
+    return a;
+  }
+
   // The options as the server uses them: the payload size at least 512, the memo's bytes filled in.
-  static server_options settled(server_options o) noexcept {
+  static server_options settled(const server_options& given) noexcept {
+    server_options o = given;
     if (o.edns_payload < 512) o.edns_payload = 512;
     if (o.memo_slots && o.memo_bytes == 0) o.memo_bytes = o.memo_slots * 192;
     return o;
@@ -272,7 +285,7 @@ class server {
 
   const zone* zone_for(const name& qn) const noexcept {
     const zone* best = nullptr;
-    for (const zone& z : zones_)
+    for (const zone& z : zones())
       if (qn.is_subdomain_of(z.origin()) && (!best || z.origin().size() > best->origin().size())) best = &z;
     return best;
   }
@@ -461,8 +474,10 @@ class server {
       chain[chained++] = s;
       return false;
     };
+    std::uint8_t synthesised[max_name_length];  // a DNAME's CNAME target
     for (int hop = 0; hop < max_chain; ++hop) {
       const found f = lookup(z, current, q.qtype);
+      std::span<const std::uint8_t> next;  // where the chain goes on
       switch (f.kind) {
         case found_kind::dname: {
           const zone::rrset* dn = f.node->find(z, rr_type::dname);
@@ -475,16 +490,13 @@ class server {
             rc = rcode::yxdomain;
             return true;
           }
-          std::uint8_t synthesised[max_name_length];
           for (std::size_t i = 0; i < prefix.size(); ++i) synthesised[i] = to_lower(prefix[i]);
           std::memcpy(synthesised + prefix.size(), target.data(), target.size());
-          const std::span<const std::uint8_t> cname(synthesised, prefix.size() + target.size());
-          if (!put_record(w, current.wire(), rr_type::cname, rr_class::in, dn->ttl, cname)) return false;
+          next = {synthesised, prefix.size() + target.size()};
+          if (!put_record(w, current.wire(), rr_type::cname, rr_class::in, dn->ttl, next)) return false;
           ++c.an;
           if (q.qtype == rr_type::cname) return true;  // the synthesised CNAME is the answer asked for
-          current = name::from_checked_wire(cname);
-          if (!current.is_subdomain_of(z.origin())) return true;
-          continue;
+          break;
         }
         case found_kind::delegation: {
           // The referral (§4.3.2 step 3b): alone it is not authoritative; after
@@ -507,19 +519,16 @@ class server {
             if (const zone::rrset* cn = n->find(z, rr_type::cname)) {
               if (loops(cn)) return true;
               if (!put_rrset(w, owner, z, *cn, c.an)) return false;
-              current = name::from_checked_wire(z.rdata(*cn, 0));
-              if (!current.is_subdomain_of(z.origin())) return true;
-              continue;
+              next = z.rdata(*cn, 0);
+              break;
             }
           }
           // ANY (RFC 8482 §4.2, as NSD answers it): one RRset, the first the
           // zone file gave for the name, with its additional records and no
           // authority section.
-          const zone::rrset* s = nullptr;
-          if (q.qtype != rr_type::any) s = n->find(z, q.qtype);
-          else
-            for (const zone::rrset& each : n->sets(z))
-              if (!s || each.file_order < s->file_order) s = &each;
+          const zone::rrset* s = q.qtype != rr_type::any ? n->find(z, q.qtype)
+                                 : n->count != 0         ? &n->sets(z).front()
+                                                         : nullptr;
           if (!s) return put_soa(w, z, c.ns);  // NODATA
           if (!put_rrset(w, owner, z, *s, c.an)) return false;
           extra.add(z, *s);
@@ -536,11 +545,15 @@ class server {
           return true;
         }
       }
+      // A CNAME or DNAME led on: the chain goes on at `next` while it stays in this zone.
+      current = name::from_checked_wire(next);
+      if (!current.is_subdomain_of(z.origin())) return true;
     }
     return true;  // a chain longer than max_chain: what we have
   }
 
-  std::vector<zone> zones_;
+  std::unique_ptr<zone[]> zones_;
+  std::size_t zone_count_;
   server_options opts_;
   server_stats stats_;
   memo_table memo_;

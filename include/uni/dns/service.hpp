@@ -146,6 +146,15 @@ task<void> serve_tcp_connection(scheduler& sched, page_pool& pool, server& srv, 
 }
 
 namespace detail {
+// A UDP socket that lets a server's loop wait itself (uni's stack: see
+// basic_udp_socket): serve() then awaits no task per datagram.
+template <class Socket>
+concept waits_itself = requires(Socket& s, endpoint to, const view& v, bool& started) {
+  s.readable();
+  s.send_step(to, v, started);
+  s.next_hop_resolved();
+};
+
 // serve()'s TCP side: nothing for a stack without TCP.
 template <class Stack>
 struct tcp_side {
@@ -213,12 +222,19 @@ task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
   std::array<std::uint8_t, page_size> scratch;  // for a query in several pieces
   while (true) {
     auto d = sock.try_receive();  // a busy server takes what is queued without a task
-    if (!d && d.err() == error::would_block) d = co_await sock.receive();
-    if (!d) {
-      if (d.err() == error::cancelled) co_return 0;
-      // No buffers right now: the datagram waits in its queue while the others run.
-      co_await stack.sched().sleep_for(std::chrono::milliseconds(1));
-      continue;
+    if constexpr (detail::waits_itself<udp_socket_t<Stack>>) {
+      if (!d) {  // nothing queued
+        if (co_await sock.readable() == wake_reason::cancelled) co_return 0;
+        continue;
+      }
+    } else {
+      if (!d && d.err() == error::would_block) d = co_await sock.receive();
+      if (!d) {
+        if (d.err() == error::cancelled) co_return 0;
+        // No buffers right now: the datagram waits in its queue while the others run.
+        co_await stack.sched().sleep_for(std::chrono::milliseconds(1));
+        continue;
+      }
     }
     ++n.udp_queries;
     const datagram& query = *d;
@@ -236,9 +252,18 @@ task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
     if constexpr (trace::traces<Stack>) trace::whole_span(static_cast<std::uint32_t>(n.udp_queries), "dns query");
     if (size == 0) continue;
     answer.truncate(size);
-    auto sent = sock.try_send_to(query.source, answer);
-    if (!sent && sent.err() == error::would_block) sent = co_await sock.send_to(query.source, answer);
-    if (!sent) ++n.udp_send_errors;
+    if constexpr (detail::waits_itself<udp_socket_t<Stack>>) {
+      std::optional<result<void>> sent;
+      for (bool started = false; !sent;) {
+        sent = sock.send_step(query.source, answer, started);
+        if (!sent && co_await sock.next_hop_resolved() == wake_reason::cancelled) sent = fail(error::cancelled);
+      }
+      if (!*sent) ++n.udp_send_errors;
+    } else {
+      auto sent = sock.try_send_to(query.source, answer);
+      if (!sent && sent.err() == error::would_block) sent = co_await sock.send_to(query.source, answer);
+      if (!sent) ++n.udp_send_errors;
+    }
   }
 }
 

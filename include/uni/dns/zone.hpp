@@ -37,16 +37,15 @@ struct zone_record {
 
 class zone {
  public:
-  struct rrset {  // 16 bytes
+  struct rrset {  // 12 bytes
     std::uint16_t type;
     std::uint16_t count;  // an answer holds at most 65535 records (RFC 1035 §4.1.1: ANCOUNT)
     std::uint32_t ttl;
-    std::uint32_t first;       // index into records
-    std::uint32_t file_order;  // where its first record was in the zone file
+    std::uint32_t first;  // index into records
   };
   struct node {  // 16 bytes
     std::uint32_t owner_at;  // its wire name in the bytes, as first written in the zone (case kept)
-    std::uint32_t first;     // index into rrsets
+    std::uint32_t first;     // index into rrsets: the node's, in the order the zone file first gave them
     std::uint32_t count;
     std::uint8_t owner_size;  // a name is at most 255 bytes
     bool delegation;          // NS below the apex: a zone cut
@@ -59,17 +58,15 @@ class zone {
     }
     std::span<const rrset> sets(const zone& z) const noexcept { return z.t_.rrsets.subspan(first, count); }
   };
-  struct record {
-    std::uint32_t offset;  // into the bytes
-    std::uint32_t length;
-  };
   // Everything a lookup reads: what build() makes, and what a zone compiled at
   // build time holds as constants (uni_dns_zone writes them).
   struct tables {
     std::span<const node> nodes;
     std::span<const rrset> rrsets;
-    std::span<const record> records;
-    std::span<const std::uint8_t> bytes;  // rdata and owner names
+    // Where each record's rdata starts in the bytes, and at the end where the
+    // last one ends: the rdata lie one after another, so a record ends where the next starts.
+    std::span<const std::uint32_t> records;
+    std::span<const std::uint8_t> bytes;  // the rdata, then the owner names
     std::span<const std::uint32_t> index;  // node index + 1, 0 = empty; a power of two long
     std::uint32_t apex;  // node index
   };
@@ -86,7 +83,7 @@ class zone {
   const name& origin() const noexcept { return origin_; }
   const node* apex() const noexcept { return t_.apex < t_.nodes.size() ? &t_.nodes[t_.apex] : nullptr; }
   std::size_t node_count() const noexcept { return t_.nodes.size(); }
-  std::size_t record_count() const noexcept { return t_.records.size(); }
+  std::size_t record_count() const noexcept { return t_.records.empty() ? 0 : t_.records.size() - 1; }
   const rrset* soa() const noexcept {
     const node* a = apex();
     return a ? a->find(*this, rr_type::soa) : nullptr;
@@ -94,8 +91,8 @@ class zone {
 
   // The rdata of record `i` of a set.
   std::span<const std::uint8_t> rdata(const rrset& s, std::uint32_t i) const noexcept {
-    const record& r = t_.records[s.first + i];
-    return t_.bytes.subspan(r.offset, r.length);
+    const std::uint32_t* r = &t_.records[s.first + i];
+    return t_.bytes.subspan(r[0], r[1] - r[0]);
   }
 
   // The node named by the wire name `w` (any case), or null.
@@ -146,7 +143,11 @@ class zone {
     };
     std::sort(order.begin(), order.end(), key_less);
 
-    std::vector<std::uint8_t>& bytes = own->bytes;
+    std::vector<std::uint8_t>& bytes = own->bytes;  // owner names and rdata as they come, packed at the end
+    struct placed_record {
+      std::size_t offset, length;  // in bytes
+    };
+    std::vector<placed_record> placed;
     auto add_node = [&](const name& owner, std::uint32_t first) {
       own->nodes.push_back(
           node{static_cast<std::uint32_t>(bytes.size()), first, 0, static_cast<std::uint8_t>(owner.size()), false, false});
@@ -160,22 +161,22 @@ class zone {
       while (end < order.size() && records[order[end]].owner == head.owner) ++end;
       bool other = false;
       std::optional<std::size_t> cname;  // the CNAME record, for the error
+      std::vector<std::pair<std::size_t, rrset>> sets;  // each with where its first record was in the file
       for (std::size_t s = k; s < end;) {
         const zone_record& first = records[order[s]];
-        rrset set{first.type, 0, first.ttl, static_cast<std::uint32_t>(own->records.size()),
-                  static_cast<std::uint32_t>(order[s])};
+        rrset set{first.type, 0, first.ttl, static_cast<std::uint32_t>(placed.size())};
         std::size_t e = s;
         for (; e < end && records[order[e]].type == first.type; ++e) {
           const zone_record& r = records[order[e]];
           bool duplicate = false;
           for (std::uint32_t j = 0; j < set.count && !duplicate; ++j) {
-            const record& have = own->records[set.first + j];
+            const placed_record& have = placed[set.first + j];
             duplicate = have.length == r.rdata.size() &&
                         std::equal(r.rdata.begin(), r.rdata.end(), bytes.begin() + have.offset);
           }
           if (duplicate) continue;
           if (set.count == 0xFFFF) return bad(order[e], "more than 65535 records in one RRset at " + head.owner.to_string());
-          own->records.push_back({static_cast<std::uint32_t>(bytes.size()), static_cast<std::uint32_t>(r.rdata.size())});
+          placed.push_back({bytes.size(), r.rdata.size()});
           bytes.insert(bytes.end(), r.rdata.begin(), r.rdata.end());
           ++set.count;
         }
@@ -191,11 +192,14 @@ class zone {
           return bad(order[s], "more than one DNAME at " + head.owner.to_string());
         if (first.type == rr_type::ns && !(head.owner == origin)) nd.delegation = true;
         if (first.type == rr_type::dname) nd.dname = true;
-        own->rrsets.push_back(set);
-        ++nd.count;
+        sets.emplace_back(order[s], set);
         s = e;
       }
       if (cname && other) return bad(*cname, "CNAME and other data at " + head.owner.to_string());
+      // In file order: ANY is answered with the name's first RRset in the file (as NSD).
+      std::sort(sets.begin(), sets.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (const auto& each : sets) own->rrsets.push_back(each.second);
+      own->nodes[at].count = static_cast<std::uint32_t>(sets.size());
       k = end;
     }
     // Empty non-terminals: every ancestor of a name, down from the origin, is a node.
@@ -213,6 +217,19 @@ class zone {
     std::sort(ancestors.begin(), ancestors.end(), wire_less);
     ancestors.erase(std::unique(ancestors.begin(), ancestors.end()), ancestors.end());
     for (const name& n : ancestors) add_node(n, 0);
+    // The bytes as lookups read them: every record's rdata, in record order, then the owner names.
+    std::vector<std::uint8_t> packed;
+    for (const placed_record& r : placed) {
+      own->records.push_back(static_cast<std::uint32_t>(packed.size()));
+      packed.insert(packed.end(), bytes.begin() + r.offset, bytes.begin() + r.offset + r.length);
+    }
+    own->records.push_back(static_cast<std::uint32_t>(packed.size()));
+    for (node& n : own->nodes) {
+      const auto owner = bytes.begin() + n.owner_at;
+      n.owner_at = static_cast<std::uint32_t>(packed.size());
+      packed.insert(packed.end(), owner, owner + n.owner_size);
+    }
+    bytes = std::move(packed);
     z.index();
     if (const node* apex = z.find(origin.wire())) z.t_.apex = static_cast<std::uint32_t>(apex - z.t_.nodes.data());
     if (!z.soa()) return bad(records.size(), "no SOA record at the zone apex " + origin.to_string());
@@ -220,17 +237,20 @@ class zone {
   }
 
   zone() = default;
-  // Member by member (a swap with an empty zone copied the 255-byte name three times); `o` is left without tables.
+  // Member by member (a swap copied the 255-byte name three times); `o` is left without tables.
   zone(zone&& o) noexcept
       : origin_(o.origin_),
         t_(std::exchange(o.t_, tables{})),  // no nodes: no apex
         owned_(std::exchange(o.owned_, nullptr)),
         release_(std::exchange(o.release_, nullptr)) {}
   zone& operator=(zone&& o) noexcept {
-    std::swap(origin_, o.origin_);
-    std::swap(t_, o.t_);
-    std::swap(owned_, o.owned_);
-    std::swap(release_, o.release_);
+    if (this != &o) {
+      if (release_) release_(owned_);
+      origin_ = o.origin_;
+      t_ = std::exchange(o.t_, tables{});
+      owned_ = std::exchange(o.owned_, nullptr);
+      release_ = std::exchange(o.release_, nullptr);
+    }
     return *this;
   }
   zone(const zone&) = delete;
@@ -244,7 +264,7 @@ class zone {
   struct storage {
     std::vector<node> nodes;
     std::vector<rrset> rrsets;
-    std::vector<record> records;
+    std::vector<std::uint32_t> records;
     std::vector<std::uint8_t> bytes;
     std::vector<std::uint32_t> index;
   };

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <utility>
 
@@ -64,19 +65,30 @@ class udp_layer {
   // `failures` (a socket's send_failures()) counts the sends that fail.
   task<result<void>> send(std::uint16_t sport, endpoint to, std::span<const view> payload,
                           std::uint64_t* failures = nullptr) {
-    auto r = send_now(sport, to, payload);
-    // would_block: ARP must ask first (or the device is full: that error stands).
-    if (r || r.err() != error::would_block) co_return counted(r, failures);
-    const ipv4_address next = *s_.ipv4_.next_hop(to.address);  // send_now found it
-    if (s_.arp_.known_neighbour(next)) co_return counted(r, failures);
     bool started = false;
-    while (true) {  // arp_layer::resolve's loop, in this frame (one frame, not two)
-      auto mac = s_.arp_.resolve_step(next, started);
-      if (mac) co_return counted(emit(sport, to, *mac, payload), failures);
-      if (mac.err() != error::would_block) co_return counted(fail(mac.err()), failures);
+    while (true) {
+      if (auto r = send_step(sport, to, payload, started)) co_return counted(*r, failures);
       if (co_await s_.arp_.resolutions().wait() == wake_reason::cancelled) co_return fail(error::cancelled);
     }
   }
+  // send() between its waits, for a coroutine that waits itself (no task of
+  // its own): the send's result, or nothing while ARP resolves the next hop
+  // (wait on resolutions(), then call again). `started`, false at first, is
+  // arp_layer::resolve_step's: once this send began a resolution, its failure is final.
+  std::optional<result<void>> send_step(std::uint16_t sport, endpoint to, std::span<const view> payload,
+                                        bool& started) noexcept {
+    auto r = send_now(sport, to, payload);
+    // would_block: ARP must ask first (or the device is full: that error stands).
+    if (r || r.err() != error::would_block) return r;
+    const ipv4_address next = *s_.ipv4_.next_hop(to.address);  // send_now found it
+    if (s_.arp_.known_neighbour(next)) return r;
+    auto mac = s_.arp_.resolve_step(next, started);
+    if (mac) return emit(sport, to, *mac, payload);
+    if (mac.err() == error::would_block) return std::nullopt;
+    return fail(mac.err());
+  }
+  // Notified when a next hop is resolved, or its resolution fails (send_step's waits).
+  wait_queue& resolutions() noexcept { return s_.arp_.resolutions(); }
   // Counts a failed send in `*failures`: every refusal but would_block and cancellation.
   static result<void> counted(result<void> r, std::uint64_t* failures) noexcept {
     if (failures && !r && r.err() != error::would_block && r.err() != error::cancelled) ++*failures;
@@ -163,6 +175,19 @@ class basic_udp_socket {
   task<result<void>> send_to(endpoint to, const view& payload) {
     return send_to(to, std::span<const view>(&payload, 1));
   }
+  // For a server's loop that waits itself, without a task (and its frame) per
+  // datagram: readable() waits until a datagram is queued (notified) or the
+  // socket closes (cancelled), and send_step() is send_to() between its waits:
+  // its result, or nothing while ARP resolves the next hop (co_await
+  // next_hop_resolved(), then call it again with the same `started`, false at first).
+  wait_queue::wait_awaiter readable() noexcept { return layer().table().ready(slot_).wait(); }
+  std::optional<result<void>> send_step(endpoint to, const view& payload, bool& started) noexcept {
+    auto r = layer().send_step(layer().table().port(slot_), to, std::span<const view>(&payload, 1), started);
+    if (r) (void)udp_layer<S>::counted(*r, &send_failures_);
+    return r;
+  }
+  wait_queue::wait_awaiter next_hop_resolved() noexcept { return layer().resolutions().wait(); }
+
   // Sends that failed (would_block and cancellation aside): every refusal is the call's error here.
   std::uint64_t send_failures() const noexcept { return send_failures_; }
 
