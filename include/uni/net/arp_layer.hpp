@@ -61,7 +61,7 @@ class arp_layer {
   }
 
   // A request has target_mac zero and goes to broadcast; a reply goes to the asker.
-  void send(arp_op op, mac_address eth_dst, mac_address target_mac, ipv4_address target_ip) noexcept {
+  void send(arp_op op, const mac_address& eth_dst, const mac_address& target_mac, ipv4_address target_ip) noexcept {
     auto allocated = s_.header_slice(ethernet_view::header_size + arp_packet::size);
     if (!allocated) return s_.counters_.arp.drop(arp_drop::no_buffers);
     view& buf = *allocated;
@@ -127,7 +127,7 @@ class arp_layer {
   void on_timer(time_point t) noexcept {
     struct request_fn {
       arp_layer* l;
-      void operator()(ipv4_address ip, mac_address to) const noexcept { l->send(arp_op::request, to, {}, ip); }
+      void operator()(ipv4_address ip, const mac_address& to) const noexcept { l->send(arp_op::request, to, {}, ip); }
     };
     struct failed_fn {
       arp_layer* l;
@@ -159,7 +159,7 @@ class arp_layer {
   }
 
   // Sends what waited for `ip` and wakes the coroutines resolving it.
-  void resolved(ipv4_address ip, mac_address mac) noexcept {
+  void resolved(ipv4_address ip, const mac_address& mac) noexcept {
     for (pending_packet& p : pending_) {
       if (!p.used || p.next_hop != ip) continue;
       (void)s_.ipv4_.transmit(mac, p.destination, p.protocol, p.payload);
