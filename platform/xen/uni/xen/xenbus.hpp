@@ -67,9 +67,11 @@ class xenbus_frontend {
     return xs_.read(v, backend_.view(), leaf);
   }
 
-  // Publishes `fields` and our `state` at once, then waits for the backend to
-  // be Connected. A backend past Connected (closing) refuses us.
-  result<void> connect(std::span<const xenbus_field> fields, XenbusState state) noexcept {
+  // Publishes `fields`, then `more` (a driver's constant features: a static
+  // table, not copied into each call's), and our `state` at once, then waits
+  // for the backend to be Connected. A backend past Connected (closing) refuses us.
+  result<void> connect(std::span<const xenbus_field> fields, XenbusState state,
+                       std::span<const xenbus_field> more = {}) noexcept {
     char path[max_path];
     const std::string_view bstate = at(path, backend_.view(), state_key);
     // Watch the backend's state before announcing ourselves, so no change is missed.
@@ -87,14 +89,16 @@ class xenbus_frontend {
       const std::uint32_t tx = xenstore::transaction_id(id, *started);
       result<std::size_t> written = 0;
       char num[24];
-      for (std::size_t i = 0; written && i <= fields.size(); ++i) {
+      const std::size_t n = fields.size() + more.size();
+      for (std::size_t i = 0; written && i <= n; ++i) {
         std::string_view leaf = state_key, value = state_text(state);
-        if (i < fields.size()) {
-          leaf = fields[i].leaf;
-          value = fields[i].text;
+        if (i < n) {
+          const xenbus_field& f = i < fields.size() ? fields[i] : more[i - fields.size()];
+          leaf = f.leaf;
+          value = f.text;
           if (value.empty()) {
             text_writer w{num, sizeof num};
-            format_to(w, fields[i].number);
+            format_to(w, f.number);
             value = w.view();
           }
         }
