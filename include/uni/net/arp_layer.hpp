@@ -111,10 +111,17 @@ class arp_layer {
   result<void> enqueue(ipv4_address next, ipv4_address dst, ip_protocol proto, std::span<const view> payload) noexcept {
     for (pending_packet& p : pending_) {
       if (p.used) continue;
-      view_chain copy;
-      if (!append_range(copy, payload, 0, total_size(payload))) return fail(error::too_large);
-      if (auto r = begin_resolution(next); !r) return r;
-      p = pending_packet{true, next, dst, proto, std::move(copy)};
+      // Straight into the free slot's chain (emptied again if it cannot be held).
+      result<void> r = append_range(p.payload, payload, 0, total_size(payload));
+      if (r) r = begin_resolution(next);
+      if (!r) {  // error::too_large (more views than a chain holds), or begin_resolution's
+        p.payload.clear();
+        return r;
+      }
+      p.used = true;
+      p.next_hop = next;
+      p.destination = dst;
+      p.protocol = proto;
       ++pending_count_;
       return {};
     }
@@ -177,8 +184,10 @@ class arp_layer {
     resolved_.notify_all();
   }
 
+  // (A slot's addresses are read only while it is used: set again by enqueue.)
   void release(pending_packet& p) noexcept {
-    p = pending_packet{};
+    p.used = false;
+    p.payload.clear();
     --pending_count_;
   }
 
