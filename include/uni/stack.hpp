@@ -249,7 +249,7 @@ class Stack {
   // A transport header of `transport_size` bytes, written by `put_transport`, goes
   // in front of `payload` in the same slice as the first packet's Ethernet and IPv4
   // headers: one allocation and one fragment less for the device.
-  result<void> ip_transmit(mac_address dst_mac, ipv4_address dst, ip_protocol proto, std::span<const view> payload,
+  result<void> ip_transmit(const mac_address& dst_mac, ipv4_address dst, ip_protocol proto, std::span<const view> payload,
                            std::size_t transport_size = 0,
                            function_ref<void(std::span<std::uint8_t>)> put_transport = {}) noexcept {
     return ipv4_.transmit(dst_mac, dst, proto, payload, transport_size, put_transport);

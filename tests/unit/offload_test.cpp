@@ -423,8 +423,8 @@ TEST_CASE("malformed virtio headers are refused with a reason, counted", "[offlo
   CHECK(refuse(udp, 100) == offload::rx_reject::gso_type);
   CHECK(refuse(offload_info{}, page_size + 1) == offload::rx_reject::too_long);
   CHECK(counts.total() == 6);
-  CHECK(counts.csum_range == 2);
-  CHECK(counts.gso_size == 1);
+  CHECK(counts.of(offload::rx_reject::csum_range) == 2);
+  CHECK(counts.of(offload::rx_reject::gso_size) == 1);
 
   // And what is well formed is classified.
   csum.csum_offset = 64;

@@ -55,7 +55,7 @@ class arp_cache {
 
   // Records ip -> mac as reachable. Returns false if no slot could be had (the
   // table is full of addresses still being resolved).
-  bool learn(ipv4_address ip, mac_address mac, time_point now) noexcept {
+  bool learn(ipv4_address ip, const mac_address& mac, time_point now) noexcept {
     entry* e = find(ip);
     if (!e) e = free_slot(now);
     if (!e) return false;
@@ -64,7 +64,7 @@ class arp_cache {
   }
 
   // Updates an existing entry only (RFC 826: "merge" when the sender is known).
-  bool refresh(ipv4_address ip, mac_address mac, time_point now) noexcept {
+  bool refresh(ipv4_address ip, const mac_address& mac, time_point now) noexcept {
     entry* e = find(ip);
     if (!e) return false;
     *e = entry{ip, mac, state::reachable, 0, false, now + timing_.reachable_time, now};

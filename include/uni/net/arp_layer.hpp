@@ -61,7 +61,7 @@ class arp_layer {
   }
 
   // A request has target_mac zero and goes to broadcast; a reply goes to the asker.
-  void send(arp_op op, mac_address eth_dst, mac_address target_mac, ipv4_address target_ip) noexcept {
+  void send(arp_op op, const mac_address& eth_dst, const mac_address& target_mac, ipv4_address target_ip) noexcept {
     auto allocated = s_.header_slice(ethernet_view::header_size + arp_packet::size);
     if (!allocated) return s_.counters_.arp.drop(arp_drop::no_buffers);
     view& buf = *allocated;
@@ -111,10 +111,17 @@ class arp_layer {
   result<void> enqueue(ipv4_address next, ipv4_address dst, ip_protocol proto, std::span<const view> payload) noexcept {
     for (pending_packet& p : pending_) {
       if (p.used) continue;
-      view_chain copy;
-      if (!append_range(copy, payload, 0, total_size(payload))) return fail(error::too_large);
-      if (auto r = begin_resolution(next); !r) return r;
-      p = pending_packet{true, next, dst, proto, std::move(copy)};
+      // Straight into the free slot's chain (emptied again if it cannot be held).
+      result<void> r = append_range(p.payload, payload, 0, total_size(payload));
+      if (r) r = begin_resolution(next);
+      if (!r) {  // error::too_large (more views than a chain holds), or begin_resolution's
+        p.payload.clear();
+        return r;
+      }
+      p.used = true;
+      p.next_hop = next;
+      p.destination = dst;
+      p.protocol = proto;
       ++pending_count_;
       return {};
     }
@@ -127,7 +134,7 @@ class arp_layer {
   void on_timer(time_point t) noexcept {
     struct request_fn {
       arp_layer* l;
-      void operator()(ipv4_address ip, mac_address to) const noexcept { l->send(arp_op::request, to, {}, ip); }
+      void operator()(ipv4_address ip, const mac_address& to) const noexcept { l->send(arp_op::request, to, {}, ip); }
     };
     struct failed_fn {
       arp_layer* l;
@@ -159,7 +166,7 @@ class arp_layer {
   }
 
   // Sends what waited for `ip` and wakes the coroutines resolving it.
-  void resolved(ipv4_address ip, mac_address mac) noexcept {
+  void resolved(ipv4_address ip, const mac_address& mac) noexcept {
     for (pending_packet& p : pending_) {
       if (!p.used || p.next_hop != ip) continue;
       (void)s_.ipv4_.transmit(mac, p.destination, p.protocol, p.payload);
@@ -177,8 +184,10 @@ class arp_layer {
     resolved_.notify_all();
   }
 
+  // (A slot's addresses are read only while it is used: set again by enqueue.)
   void release(pending_packet& p) noexcept {
-    p = pending_packet{};
+    p.used = false;
+    p.payload.clear();
     --pending_count_;
   }
 

@@ -31,12 +31,12 @@ class ethernet_view : public wire::header_view<14> {
   std::uint16_t type() const noexcept { return get<layout::type>(); }
   std::span<std::uint8_t> payload() const noexcept { return bytes().subspan(header_size); }
 
-  void set_destination(mac_address m) const noexcept { set<layout::destination>(m); }
-  void set_source(mac_address m) const noexcept { set<layout::source>(m); }
+  void set_destination(const mac_address& m) const noexcept { set<layout::destination>(m); }
+  void set_source(const mac_address& m) const noexcept { set<layout::source>(m); }
   void set_type(ethertype t) const noexcept { set<layout::type>(static_cast<std::uint16_t>(t)); }
 
   // Writes a whole header into the first 14 bytes of `out` (at least 14 long).
-  static void emit(std::span<std::uint8_t> out, mac_address dst, mac_address src, ethertype t) noexcept {
+  static void emit(std::span<std::uint8_t> out, const mac_address& dst, const mac_address& src, ethertype t) noexcept {
     ethernet_view v{out};
     v.set_destination(dst);
     v.set_source(src);

@@ -82,7 +82,7 @@ class ethernet_layer {
   // A frame the stack does not consume: to the taker of its EtherType if it is
   // addressed to us or to a group (LLDP goes to a multicast address), else, not
   // being for us, to the taker of other stations' frames.
-  bool take(view& frame, bool ours, mac_address dst, std::uint16_t type) noexcept {
+  bool take(view& frame, bool ours, const mac_address& dst, std::uint16_t type) noexcept {
     auto& hooks = s_.hooks_;
     if (ours || dst.is_multicast()) {
       if (frame_handler fn = hooks.frame_taker(hook_kind::ethertype, type)) {

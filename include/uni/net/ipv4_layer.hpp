@@ -57,7 +57,7 @@ class ipv4_layer {
   }
 
   // See Stack::ip_transmit.
-  result<void> transmit(mac_address dst_mac, ipv4_address dst, ip_protocol proto, std::span<const view> payload,
+  result<void> transmit(const mac_address& dst_mac, ipv4_address dst, ip_protocol proto, std::span<const view> payload,
                         std::size_t transport_size = 0,
                         function_ref<void(std::span<std::uint8_t>)> put_transport = {}) noexcept {
     const std::size_t total = transport_size + total_size(payload);

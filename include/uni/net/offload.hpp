@@ -141,13 +141,16 @@ enum class rx_reject : std::uint8_t {
   segment_size,    // a merged frame whose segments would not fit a page
 };
 struct offload_rejects {
-  std::uint64_t gso_type = 0, gso_size = 0, hdr_len = 0, csum_range = 0, too_long = 0, headers = 0, segment_size = 0;
-  void count(rx_reject r) noexcept {
-    std::uint64_t* const by[] = {&gso_type, &gso_size, &hdr_len, &csum_range, &too_long, &headers, &segment_size};
-    ++*by[static_cast<std::size_t>(r)];
+  std::array<std::uint64_t, 7> by_reason{};  // indexed by rx_reject
+  void count(rx_reject r) noexcept { ++by_reason[static_cast<std::size_t>(r)]; }
+  std::uint64_t of(rx_reject r) const noexcept { return by_reason[static_cast<std::size_t>(r)]; }
+  std::uint64_t total() const noexcept {
+    std::uint64_t n = 0;
+    for (std::uint64_t c : by_reason) n += c;
+    return n;
   }
-  std::uint64_t total() const noexcept { return gso_type + gso_size + hdr_len + csum_range + too_long + headers + segment_size; }
 };
+static_assert(static_cast<std::size_t>(rx_reject::segment_size) + 1 == std::tuple_size_v<decltype(offload_rejects::by_reason)>);
 
 // What to do with a received frame.
 enum class rx_kind : std::uint8_t {

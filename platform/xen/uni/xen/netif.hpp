@@ -124,13 +124,13 @@ class BasicXenNetif {
     if (auto r = set_up_rings(); !r) return fail(r.err());
     const xenbus_field fields[] = {{"tx-ring-ref"sv, tx_ring_page_.ref},
                                    {"rx-ring-ref"sv, rx_ring_page_.ref},
-                                   {"event-channel"sv, port_},
-                                   {"request-rx-copy"sv, 1},
-                                   {"feature-rx-notify"sv, 1},
-                                   {"feature-sg"sv, 1},
-                                   {"feature-no-csum-offload"sv, Offload ? 0 : 1},
-                                   {"feature-gso-tcpv4"sv, Offload ? 1 : 0}};
-    if (auto r = bus_.connect(fields, XenbusStateConnected); !r) return fail(r.err());
+                                   {"event-channel"sv, port_}};
+    static constexpr xenbus_field features[] = {{"request-rx-copy"sv, 1},
+                                                {"feature-rx-notify"sv, 1},
+                                                {"feature-sg"sv, 1},
+                                                {"feature-no-csum-offload"sv, Offload ? 0 : 1},
+                                                {"feature-gso-tcpv4"sv, Offload ? 1 : 0}};
+    if (auto r = bus_.connect(fields, XenbusStateConnected, features); !r) return fail(r.err());
     connected_ = true;
     fill_rx();
     return {};
@@ -315,17 +315,19 @@ class BasicXenNetif {
     auto txp = pool_.allocate_reserved();
     auto rxp = pool_.allocate_reserved();
     if (!txp || !rxp) return fail(error::no_buffers);
+    view& tx_page = *txp;  // once: each -> checks the result again
+    view& rx_page = *rxp;
     for (slot& s : slots_) {  // a reference per slot, granted as the slot is used
       auto r = gnt_.reserve();
       if (!r) return fail(error::table_full);
       s.ref = *r;
     }
-    tx_.attach(txp->data());
-    rx_.attach(rxp->data());
-    const auto tx_page = reinterpret_cast<std::uintptr_t>(txp->data());
-    const auto rx_page = reinterpret_cast<std::uintptr_t>(rxp->data());
-    (void)lend(tx_ring_page_, std::move(*txp), tx_page, false);
-    (void)lend(rx_ring_page_, std::move(*rxp), rx_page, false);
+    std::uint8_t* const tx_ring = tx_page.data();
+    std::uint8_t* const rx_ring = rx_page.data();
+    tx_.attach(tx_ring);
+    rx_.attach(rx_ring);
+    (void)lend(tx_ring_page_, std::move(tx_page), reinterpret_cast<std::uintptr_t>(tx_ring), false);
+    (void)lend(rx_ring_page_, std::move(rx_page), reinterpret_cast<std::uintptr_t>(rx_ring), false);
     for (std::size_t i = 0; i < ring_size; ++i) tx_free_[i] = static_cast<std::uint16_t>(ring_size - 1 - i);
     tx_free_count_ = ring_size;
     evtchn_alloc_unbound_t op{};
@@ -351,10 +353,11 @@ class BasicXenNetif {
         ++stats_.rx_no_buffers;
         break;
       }
-      const auto address = reinterpret_cast<std::uintptr_t>(p->data());
+      view& page = *p;  // once: each -> checks the result again
+      const auto address = reinterpret_cast<std::uintptr_t>(page.data());
       netif_rx_request_t* req = &rx_.next_request();
       req->id = id;
-      req->gref = lend(s, std::move(*p), address, false);
+      req->gref = lend(s, std::move(page), address, false);
       any = true;
     }
     if (any && rx_.push()) ev_.notify(port_);

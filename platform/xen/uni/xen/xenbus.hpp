@@ -44,11 +44,12 @@ class xenbus_frontend {
 
   // Reads the backend's node and domain from `node` (kept: a literal or longer-lived).
   result<void> attach(std::string_view node) noexcept {
+    using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
     node_ = node;
     xenstore::value v;
-    if (auto r = xs_.read(v, node_, "backend-id"); !r) return fail(error::no_device);
+    if (auto r = xs_.read(v, node_, "backend-id"sv); !r) return fail(error::no_device);
     backend_id_ = static_cast<domid_t>(number(v.view()));
-    if (auto r = xs_.read(v, node_, "backend"); !r) return fail(error::no_device);
+    if (auto r = xs_.read(v, node_, "backend"sv); !r) return fail(error::no_device);
     if (v.size >= sizeof backend_.bytes) return fail(error::too_large);
     backend_.size = v.size;
     std::memcpy(backend_.bytes, v.bytes, backend_.size);
@@ -66,11 +67,13 @@ class xenbus_frontend {
     return xs_.read(v, backend_.view(), leaf);
   }
 
-  // Publishes `fields` and our `state` at once, then waits for the backend to
-  // be Connected. A backend past Connected (closing) refuses us.
-  result<void> connect(std::span<const xenbus_field> fields, XenbusState state) noexcept {
-    char bstate[max_path];
-    at(bstate, backend_.view(), "state");
+  // Publishes `fields`, then `more` (a driver's constant features: a static
+  // table, not copied into each call's), and our `state` at once, then waits
+  // for the backend to be Connected. A backend past Connected (closing) refuses us.
+  result<void> connect(std::span<const xenbus_field> fields, XenbusState state,
+                       std::span<const xenbus_field> more = {}) noexcept {
+    char path[max_path];
+    const std::string_view bstate = at(path, backend_.view(), state_key);
     // Watch the backend's state before announcing ourselves, so no change is missed.
     if (auto r = xs_.watch(bstate, watch_token); !r) return fail(r.err());
     // The fields, then our state, in one transaction, run again while xenstored
@@ -86,14 +89,16 @@ class xenbus_frontend {
       const std::uint32_t tx = xenstore::transaction_id(id, *started);
       result<std::size_t> written = 0;
       char num[24];
-      for (std::size_t i = 0; written && i <= fields.size(); ++i) {
-        std::string_view leaf = "state", value = state_text(state);
-        if (i < fields.size()) {
-          leaf = fields[i].leaf;
-          value = fields[i].text;
+      const std::size_t n = fields.size() + more.size();
+      for (std::size_t i = 0; written && i <= n; ++i) {
+        std::string_view leaf = state_key, value = state_text(state);
+        if (i < n) {
+          const xenbus_field& f = i < fields.size() ? fields[i] : more[i - fields.size()];
+          leaf = f.leaf;
+          value = f.text;
           if (value.empty()) {
             text_writer w{num, sizeof num};
-            format_to(w, fields[i].number);
+            format_to(w, f.number);
             value = w.view();
           }
         }
@@ -123,7 +128,7 @@ class xenbus_frontend {
 
   // Our state alone (blkfront: Connected once the disk's size is read).
   result<void> switch_state(XenbusState s) noexcept {
-    if (auto r = xs_.write(node_, "state", state_text(s), 0); !r) return fail(r.err());
+    if (auto r = xs_.write(node_, state_key, state_text(s), 0); !r) return fail(r.err());
     state_ = s;
     return {};
   }
@@ -134,10 +139,10 @@ class xenbus_frontend {
   // backend's state re-read at each watch event (ours or the toolstack's) or
   // every 10 ms.
   result<void> close() noexcept {
-    char bstate[max_path];
-    at(bstate, backend_.view(), "state");
+    char path[max_path];
+    const std::string_view bstate = at(path, backend_.view(), state_key);
     for (XenbusState next = XenbusStateClosing;; next = XenbusStateClosed) {
-      auto w = xs_.write(node_, "state", state_text(next), 0);
+      auto w = xs_.write(node_, state_key, state_text(next), 0);
       if (w) state_ = next;
       if (next == XenbusStateClosed) return w ? result<void>{} : fail(w.err());
       const time_point deadline = xs_.deadline();
@@ -154,6 +159,8 @@ class xenbus_frontend {
 
  private:
   static constexpr std::string_view watch_token = "uni-xenbus";
+  // (string_view constants and literals: their lengths known, no strlen call each)
+  static constexpr std::string_view state_key = "state";
 
   struct small_text {
     char bytes[96];
@@ -176,9 +183,11 @@ class xenbus_frontend {
     }
     return n;
   }
+  // A state as xenstore holds it: its number, one digit (a table of string_views
+  // would be 16 bytes a state).
   static std::string_view state_text(XenbusState s) noexcept {
-    static constexpr std::string_view names[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8"};
-    return names[static_cast<unsigned>(s) < 9 ? s : 0];
+    static constexpr char digits[] = "012345678";
+    return {digits + (static_cast<unsigned>(s) < 9 ? s : 0), 1};
   }
 
   xenstore& xs_;
