@@ -44,8 +44,15 @@ using outcome_t = typename outcome<T>::type;
 
 namespace detail {
 
-struct spawn_state;
+// Storage for the start-of-run node and the joiners of a spawned task; kept in
+// the promise so spawning allocates nothing beyond the coroutine frame.
+struct spawn_state {
+  waiter start;
+  waitlist joiners;
+};
 
+// What every task's promise holds and does, whatever its value's type: written
+// once, not once per T.
 struct promise_base {
   std::coroutine_handle<> continuation{};  // the coroutine co_awaiting this task
   // Only for spawned tasks:
@@ -53,6 +60,7 @@ struct promise_base {
   bool done = false;
   bool detached = false;
   bool running_inline = false;  // started by co_await, not yet suspended: see task::awaiter
+  spawn_state spawn;
 
   // Frames come from the recycling cache (frame_cache.hpp), not the heap, once warm.
   static void* operator new(std::size_t n) { return frame_cache::take(n); }
@@ -65,27 +73,29 @@ struct promise_base {
     bool await_ready() const noexcept { return false; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-      return h.promise().finish(h.promise().spawn, h);
+      return h.promise().finish(h);
     }
     void await_resume() const noexcept {}
   };
   final_awaiter final_suspend() noexcept { return {}; }
 
-  // The task has ended: what runs next. Written once for every T (the spawn
-  // state, which follows the value, is passed in).
-  [[gnu::noinline]] inline std::coroutine_handle<> finish(spawn_state& spawn, std::coroutine_handle<> self) noexcept;
+  // Destroyed before it ended (cancelled): its joiners wake as cancelled.
+  ~promise_base() {
+    while (waiter* w = spawn.joiners.front()) sched->wake(*w, wake_reason::cancelled);
+  }
+
+  // The task has ended: what runs next.
+  [[gnu::noinline]] inline std::coroutine_handle<> finish(std::coroutine_handle<> self) noexcept;
+  // Runs this task, awaited by `outer`, until it first suspends or ends: see
+  // task::awaiter. True if it suspended (it resumes `outer` when it ends).
+  [[gnu::noinline]] inline bool run_inline(std::coroutine_handle<> self, std::coroutine_handle<> outer) noexcept;
+  // Makes this task, not yet started, spawned on `s`: it first runs at s's next turn.
+  [[gnu::noinline]] inline void start_on(scheduler& s, std::coroutine_handle<> self) noexcept;
 };
 
-// Storage for the start-of-run node and the joiners of a spawned task; kept in
-// the promise so spawning allocates nothing beyond the coroutine frame.
-struct spawn_state {
-  waiter start;
-  waitlist joiners;
-};
-
-std::coroutine_handle<> promise_base::finish(spawn_state& spawn, std::coroutine_handle<> self) noexcept {
+std::coroutine_handle<> promise_base::finish(std::coroutine_handle<> self) noexcept {
   done = true;
-  if (continuation && running_inline) return std::noop_coroutine();  // back into awaiter::await_suspend
+  if (continuation && running_inline) return std::noop_coroutine();  // back into run_inline
   if (continuation) return continuation;
   if (sched) {
     while (waiter* w = spawn.joiners.front()) sched->wake(*w, wake_reason::notified);
@@ -95,10 +105,27 @@ std::coroutine_handle<> promise_base::finish(spawn_state& spawn, std::coroutine_
   return std::noop_coroutine();
 }
 
+bool promise_base::run_inline(std::coroutine_handle<> self, std::coroutine_handle<> outer) noexcept {
+  continuation = outer;
+  running_inline = true;
+  self.resume();
+  running_inline = false;
+  return !done;
+}
+
+void promise_base::start_on(scheduler& s, std::coroutine_handle<> self) noexcept {
+  sched = &s;
+  spawn.start.handle = self;
+  if constexpr (trace::compiled) {
+    trace::set_task(spawn.start, ++trace::last_task);
+    trace::note(trace::kind::task_spawn, trace::last_task, trace::current_task);
+  }
+  s.schedule(spawn.start);
+}
+
 template <class T>
 struct promise : promise_base {
   std::optional<T> value;
-  spawn_state spawn;
 
   task<T> get_return_object() noexcept;
   template <class U>
@@ -106,22 +133,12 @@ struct promise : promise_base {
   void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
     value.emplace(std::forward<U>(v));
   }
-  ~promise() { wake_joiners_cancelled(); }
-  void wake_joiners_cancelled() noexcept {
-    while (waiter* w = spawn.joiners.front()) sched->wake(*w, wake_reason::cancelled);
-  }
 };
 
 template <>
 struct promise<void> : promise_base {
-  spawn_state spawn;
-
   task<void> get_return_object() noexcept;
   void return_void() noexcept {}
-  ~promise() { wake_joiners_cancelled(); }
-  void wake_joiners_cancelled() noexcept {
-    while (waiter* w = spawn.joiners.front()) sched->wake(*w, wake_reason::cancelled);
-  }
 };
 
 }  // namespace detail
@@ -161,12 +178,7 @@ class [[nodiscard]] task {
     handle_type h;
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> outer) noexcept {
-      auto& p = h.promise();
-      p.continuation = outer;
-      p.running_inline = true;
-      h.resume();
-      p.running_inline = false;
-      return !p.done;  // suspended: its final_suspend resumes `outer` later
+      return h.promise().run_inline(h, outer);  // suspended: its final_suspend resumes `outer` later
     }
     T await_resume() noexcept {
       if constexpr (!std::is_void_v<T>) return std::move(*h.promise().value);
@@ -264,14 +276,7 @@ class spawner {
   static join_handle<T> spawn(scheduler& s, task<T> t) noexcept {
     auto h = t.release();
     if (!h) panic("spawn of an empty task");
-    auto& p = h.promise();
-    p.sched = &s;
-    p.spawn.start.handle = h;
-    if constexpr (trace::compiled) {
-      trace::set_task(p.spawn.start, ++trace::last_task);
-      trace::note(trace::kind::task_spawn, trace::last_task, trace::current_task);
-    }
-    s.schedule(p.spawn.start);
+    h.promise().start_on(s, h);
     return join_handle<T>{h};
   }
 };
