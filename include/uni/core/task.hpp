@@ -29,6 +29,9 @@ template <class T = void>
 class task;
 template <class T>
 class join_handle;
+namespace detail {
+struct first_end_awaiter;
+}
 
 // What joining a task yields: result<T>, flattened when T is already a result.
 template <class T>
@@ -254,21 +257,53 @@ class [[nodiscard]] join_handle {
       if (deadline != time_never) p.sched->add_timer(w, deadline);
     }
     outcome_t<T> await_resume() noexcept {
-      if (!jh.h_ || w.reason == wake_reason::cancelled) return fail(error::cancelled);
-      if (!jh.h_.promise().done) return fail(error::timed_out);
-      if constexpr (std::is_void_v<T>) return {};
-      else return std::move(*jh.h_.promise().value);
+      if (jh.h_ && w.reason == wake_reason::cancelled) return fail(error::cancelled);
+      if (jh.h_ && !jh.h_.promise().done) return fail(error::timed_out);
+      return jh.value();
     }
   };
   join_awaiter join() noexcept { return {*this, time_never}; }
+  // What join() yields once the task has ended (done()), without a wait: its
+  // value, or cancelled if it was.
+  outcome_t<T> value() noexcept {
+    if (!h_) return fail(error::cancelled);
+    if constexpr (std::is_void_v<T>) return {};
+    else return std::move(*h_.promise().value);
+  }
   // Like join(), but gives up (leaving the task running) with timed_out at `deadline`.
   join_awaiter join_until(time_point deadline) noexcept { return {*this, deadline}; }
 
  private:
   friend class spawner;
+  template <class A, class B>
+  friend detail::first_end_awaiter first_to_end(join_handle<A>& a, join_handle<B>& b) noexcept;
   explicit join_handle(handle_type h) noexcept : h_(h) {}
   handle_type h_{};
 };
+
+// co_await first_to_end(a, b): waits until one of two spawned tasks has ended
+// (both must be running or ended, not cancelled). Each has a joiner here; the
+// one not woken leaves its list (or the ready queue) when the await is over.
+namespace detail {
+struct first_end_awaiter {
+  promise_base& a;
+  promise_base& b;
+  waiter wa{};
+  waiter wb{};
+  bool await_ready() const noexcept { return a.done || b.done; }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    wa.handle = wb.handle = h;
+    a.spawn.joiners.push_back(wa);
+    b.spawn.joiners.push_back(wb);
+  }
+  void await_resume() const noexcept {}
+};
+}  // namespace detail
+
+template <class A, class B>
+detail::first_end_awaiter first_to_end(join_handle<A>& a, join_handle<B>& b) noexcept {
+  return {a.h_.promise(), b.h_.promise()};
+}
 
 class spawner {
  public:
