@@ -5,7 +5,9 @@
 // - `spawn(sched, t)` starts a task concurrently and returns a
 //   join_handle that owns it: `co_await h.join()` waits for its result;
 //   destroying the handle, or `h.cancel()`, cancels it; `h.detach()` lets it run
-//   on its own, freeing itself when it finishes.
+//   on its own, freeing itself when it finishes. `co_await first_to_end(a, b)`
+//   waits until one of two spawned tasks has ended; h.value() is an ended
+//   task's outcome.
 // - Cancelling destroys the coroutine frame: destructors of its locals run (views
 //   return their pages, waiters leave their queues), and the child tasks it was
 //   awaiting are destroyed with it. Cancellation is the release of what it held.
