@@ -17,33 +17,23 @@
 
 namespace uni {
 
-namespace detail {
-
-// The stop request cancels the service (its joiner then wakes), unless the
-// service ended first: then its status stands.
-inline task<void> then_cancel(task<void> stop, join_handle<int>& service, bool& asked) {
-  co_await std::move(stop);
-  if (service.done()) co_return;
-  asked = true;
-  service.cancel();
-}
-
-}  // namespace detail
-
 // Runs `service` until it ends or `stop` (the platform's stop request) completes;
-// `stop` says why it stopped in the log. Returns the exit status.
-// (One await here, no wrapper coroutine around the service: each costs code.)
+// `stop` says why it stopped in the log. Returns the exit status: the service's
+// if it ended first (its status stands even if a stop came too), else 0, the
+// service cancelled. (One await here, no wrapper coroutine around the service
+// or the stop: each costs code.)
 inline task<int> serve_until_stopped(scheduler& sched, std::string_view name, task<int> service, task<void> stop,
                                      function_ref<void()> report) {
-  bool asked = false;
   auto running = spawn(sched, std::move(service));
-  auto stopping = spawn(sched, detail::then_cancel(std::move(stop), running, asked));
-  const auto r = co_await running.join();
+  auto stopping = spawn(sched, std::move(stop));
+  co_await first_to_end(running, stopping);
   int status = 0;
-  if (!asked) {
+  if (running.done()) {
+    const auto r = running.value();
     status = r ? *r : 1;
     if (status != 0) log_info(name, ": the service ended with status ", status);
   }
+  running.cancel();
   stopping.cancel();
   report();
   co_return status;

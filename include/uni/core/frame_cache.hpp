@@ -81,11 +81,14 @@ class frame_cache {
   static free_list* list_for(std::size_t n) noexcept {
     if (!UNI_FRAME_CACHE || n == 0 || n > granule * classes) return nullptr;
 #if defined(UNI_TARGET_XEN)
-    static lists all;
+    // The guest's memory goes when it stops: nothing to give back at exit, so
+    // no destructor (nor the guard and exit handler a static with one needs).
+    static constinit free_list all[classes];
+    return &all[(n - 1) / granule];
 #else
     static thread_local lists all;
-#endif
     return &all.by_class[(n - 1) / granule];
+#endif
   }
 };
 

@@ -20,9 +20,7 @@ outcome_t<T> run(scheduler& s, C& clock, task<T> main) {
     // Ready work left: only poll for I/O. Otherwise sleep until the next deadline.
     clock.wait_until(s.has_ready() ? time_point{} : s.next_deadline());
   }
-  // Read the result through a join that completes at once.
-  auto j = h.join();
-  return j.await_resume();
+  return h.value();
 }
 
 }  // namespace uni

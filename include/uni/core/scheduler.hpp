@@ -32,19 +32,21 @@ enum class wake_reason : std::uint8_t { none, notified, timed_out, cancelled };
 class waitlist;
 class scheduler;
 
-// A suspended coroutine and why it was woken.
+// A suspended coroutine and why it was woken. Only what is read before it waits
+// is set when it is made (an awaiter's waiter is made at every co_await): the
+// handle when it waits, next and prev when it joins a list.
 struct waiter {
-  std::coroutine_handle<> handle{};
+  std::coroutine_handle<> handle;
   wake_reason reason = wake_reason::none;
   bool timed = false;  // this is a timed_waiter, and is in the timer heap
-  waiter* next = nullptr;
-  waiter* prev = nullptr;
+  waiter* next;
+  waiter* prev;
   waitlist* list = nullptr;
 #if defined(UNI_TRACE) && UNI_TRACE
   std::uint32_t task = trace::current_task;  // whose waiter: made in the task that waits
 #endif
 
-  waiter() noexcept = default;
+  waiter() noexcept {}
   explicit waiter(std::coroutine_handle<> h) noexcept : handle(h) {}
   waiter(const waiter&) = delete;
   waiter& operator=(const waiter&) = delete;
@@ -53,11 +55,13 @@ struct waiter {
 
 // A waiter that may also wait for a deadline: an entry of the timer heap, which
 // knows its place there (index), so that it can leave in O(log n).
+// Its heap fields are set by add_timer.
 struct timed_waiter : waiter {
-  time_point deadline{};
-  std::uint64_t sequence = 0;  // ties between equal deadlines fire in FIFO order
-  std::size_t index = 0;  // position in the scheduler's timer heap
-  scheduler* heap = nullptr;
+  time_point deadline;
+  std::uint64_t sequence;  // ties between equal deadlines fire in FIFO order
+  std::size_t index;  // position in the scheduler's timer heap
+  scheduler* heap;
+  timed_waiter() noexcept {}
   inline ~timed_waiter();
 };
 

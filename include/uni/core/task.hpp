@@ -5,7 +5,9 @@
 // - `spawn(sched, t)` starts a task concurrently and returns a
 //   join_handle that owns it: `co_await h.join()` waits for its result;
 //   destroying the handle, or `h.cancel()`, cancels it; `h.detach()` lets it run
-//   on its own, freeing itself when it finishes.
+//   on its own, freeing itself when it finishes. `co_await first_to_end(a, b)`
+//   waits until one of two spawned tasks has ended; h.value() is an ended
+//   task's outcome.
 // - Cancelling destroys the coroutine frame: destructors of its locals run (views
 //   return their pages, waiters leave their queues), and the child tasks it was
 //   awaiting are destroyed with it. Cancellation is the release of what it held.
@@ -29,6 +31,9 @@ template <class T = void>
 class task;
 template <class T>
 class join_handle;
+namespace detail {
+struct first_end_awaiter;
+}
 
 // What joining a task yields: result<T>, flattened when T is already a result.
 template <class T>
@@ -44,8 +49,15 @@ using outcome_t = typename outcome<T>::type;
 
 namespace detail {
 
-struct spawn_state;
+// Storage for the start-of-run node and the joiners of a spawned task; kept in
+// the promise so spawning allocates nothing beyond the coroutine frame.
+struct spawn_state {
+  waiter start;
+  waitlist joiners;
+};
 
+// What every task's promise holds and does, whatever its value's type: written
+// once, not once per T.
 struct promise_base {
   std::coroutine_handle<> continuation{};  // the coroutine co_awaiting this task
   // Only for spawned tasks:
@@ -53,6 +65,7 @@ struct promise_base {
   bool done = false;
   bool detached = false;
   bool running_inline = false;  // started by co_await, not yet suspended: see task::awaiter
+  spawn_state spawn;
 
   // Frames come from the recycling cache (frame_cache.hpp), not the heap, once warm.
   static void* operator new(std::size_t n) { return frame_cache::take(n); }
@@ -65,27 +78,29 @@ struct promise_base {
     bool await_ready() const noexcept { return false; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-      return h.promise().finish(h.promise().spawn, h);
+      return h.promise().finish(h);
     }
     void await_resume() const noexcept {}
   };
   final_awaiter final_suspend() noexcept { return {}; }
 
-  // The task has ended: what runs next. Written once for every T (the spawn
-  // state, which follows the value, is passed in).
-  [[gnu::noinline]] inline std::coroutine_handle<> finish(spawn_state& spawn, std::coroutine_handle<> self) noexcept;
+  // Destroyed before it ended (cancelled): its joiners wake as cancelled.
+  ~promise_base() {
+    while (waiter* w = spawn.joiners.front()) sched->wake(*w, wake_reason::cancelled);
+  }
+
+  // The task has ended: what runs next.
+  [[gnu::noinline]] inline std::coroutine_handle<> finish(std::coroutine_handle<> self) noexcept;
+  // Runs this task, awaited by `outer`, until it first suspends or ends: see
+  // task::awaiter. True if it suspended (it resumes `outer` when it ends).
+  [[gnu::noinline]] inline bool run_inline(std::coroutine_handle<> self, std::coroutine_handle<> outer) noexcept;
+  // Makes this task, not yet started, spawned on `s`: it first runs at s's next turn.
+  [[gnu::noinline]] inline void start_on(scheduler& s, std::coroutine_handle<> self) noexcept;
 };
 
-// Storage for the start-of-run node and the joiners of a spawned task; kept in
-// the promise so spawning allocates nothing beyond the coroutine frame.
-struct spawn_state {
-  waiter start;
-  waitlist joiners;
-};
-
-std::coroutine_handle<> promise_base::finish(spawn_state& spawn, std::coroutine_handle<> self) noexcept {
+std::coroutine_handle<> promise_base::finish(std::coroutine_handle<> self) noexcept {
   done = true;
-  if (continuation && running_inline) return std::noop_coroutine();  // back into awaiter::await_suspend
+  if (continuation && running_inline) return std::noop_coroutine();  // back into run_inline
   if (continuation) return continuation;
   if (sched) {
     while (waiter* w = spawn.joiners.front()) sched->wake(*w, wake_reason::notified);
@@ -95,10 +110,27 @@ std::coroutine_handle<> promise_base::finish(spawn_state& spawn, std::coroutine_
   return std::noop_coroutine();
 }
 
+bool promise_base::run_inline(std::coroutine_handle<> self, std::coroutine_handle<> outer) noexcept {
+  continuation = outer;
+  running_inline = true;
+  self.resume();
+  running_inline = false;
+  return !done;
+}
+
+void promise_base::start_on(scheduler& s, std::coroutine_handle<> self) noexcept {
+  sched = &s;
+  spawn.start.handle = self;
+  if constexpr (trace::compiled) {
+    trace::set_task(spawn.start, ++trace::last_task);
+    trace::note(trace::kind::task_spawn, trace::last_task, trace::current_task);
+  }
+  s.schedule(spawn.start);
+}
+
 template <class T>
 struct promise : promise_base {
   std::optional<T> value;
-  spawn_state spawn;
 
   task<T> get_return_object() noexcept;
   template <class U>
@@ -106,22 +138,12 @@ struct promise : promise_base {
   void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
     value.emplace(std::forward<U>(v));
   }
-  ~promise() { wake_joiners_cancelled(); }
-  void wake_joiners_cancelled() noexcept {
-    while (waiter* w = spawn.joiners.front()) sched->wake(*w, wake_reason::cancelled);
-  }
 };
 
 template <>
 struct promise<void> : promise_base {
-  spawn_state spawn;
-
   task<void> get_return_object() noexcept;
   void return_void() noexcept {}
-  ~promise() { wake_joiners_cancelled(); }
-  void wake_joiners_cancelled() noexcept {
-    while (waiter* w = spawn.joiners.front()) sched->wake(*w, wake_reason::cancelled);
-  }
 };
 
 }  // namespace detail
@@ -161,12 +183,7 @@ class [[nodiscard]] task {
     handle_type h;
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> outer) noexcept {
-      auto& p = h.promise();
-      p.continuation = outer;
-      p.running_inline = true;
-      h.resume();
-      p.running_inline = false;
-      return !p.done;  // suspended: its final_suspend resumes `outer` later
+      return h.promise().run_inline(h, outer);  // suspended: its final_suspend resumes `outer` later
     }
     T await_resume() noexcept {
       if constexpr (!std::is_void_v<T>) return std::move(*h.promise().value);
@@ -242,21 +259,53 @@ class [[nodiscard]] join_handle {
       if (deadline != time_never) p.sched->add_timer(w, deadline);
     }
     outcome_t<T> await_resume() noexcept {
-      if (!jh.h_ || w.reason == wake_reason::cancelled) return fail(error::cancelled);
-      if (!jh.h_.promise().done) return fail(error::timed_out);
-      if constexpr (std::is_void_v<T>) return {};
-      else return std::move(*jh.h_.promise().value);
+      if (jh.h_ && w.reason == wake_reason::cancelled) return fail(error::cancelled);
+      if (jh.h_ && !jh.h_.promise().done) return fail(error::timed_out);
+      return jh.value();
     }
   };
   join_awaiter join() noexcept { return {*this, time_never}; }
+  // What join() yields once the task has ended (done()), without a wait: its
+  // value, or cancelled if it was.
+  outcome_t<T> value() noexcept {
+    if (!h_) return fail(error::cancelled);
+    if constexpr (std::is_void_v<T>) return {};
+    else return std::move(*h_.promise().value);
+  }
   // Like join(), but gives up (leaving the task running) with timed_out at `deadline`.
   join_awaiter join_until(time_point deadline) noexcept { return {*this, deadline}; }
 
  private:
   friend class spawner;
+  template <class A, class B>
+  friend detail::first_end_awaiter first_to_end(join_handle<A>& a, join_handle<B>& b) noexcept;
   explicit join_handle(handle_type h) noexcept : h_(h) {}
   handle_type h_{};
 };
+
+// co_await first_to_end(a, b): waits until one of two spawned tasks has ended
+// (both must be running or ended, not cancelled). Each has a joiner here; the
+// one not woken leaves its list (or the ready queue) when the await is over.
+namespace detail {
+struct first_end_awaiter {
+  promise_base& a;
+  promise_base& b;
+  waiter wa{};
+  waiter wb{};
+  bool await_ready() const noexcept { return a.done || b.done; }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    wa.handle = wb.handle = h;
+    a.spawn.joiners.push_back(wa);
+    b.spawn.joiners.push_back(wb);
+  }
+  void await_resume() const noexcept {}
+};
+}  // namespace detail
+
+template <class A, class B>
+detail::first_end_awaiter first_to_end(join_handle<A>& a, join_handle<B>& b) noexcept {
+  return {a.h_.promise(), b.h_.promise()};
+}
 
 class spawner {
  public:
@@ -264,14 +313,7 @@ class spawner {
   static join_handle<T> spawn(scheduler& s, task<T> t) noexcept {
     auto h = t.release();
     if (!h) panic("spawn of an empty task");
-    auto& p = h.promise();
-    p.sched = &s;
-    p.spawn.start.handle = h;
-    if constexpr (trace::compiled) {
-      trace::set_task(p.spawn.start, ++trace::last_task);
-      trace::note(trace::kind::task_spawn, trace::last_task, trace::current_task);
-    }
-    s.schedule(p.spawn.start);
+    h.promise().start_on(s, h);
     return join_handle<T>{h};
   }
 };

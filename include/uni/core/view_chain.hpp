@@ -23,10 +23,7 @@ class basic_view_chain {
   basic_view_chain(const basic_view_chain& o) noexcept {
     for (const view& v : o) (void)push_back(v);
   }
-  basic_view_chain(basic_view_chain&& o) noexcept {
-    for (view& v : o) (void)push_back(std::move(v));
-    o.clear();
-  }
+  basic_view_chain(basic_view_chain&& o) noexcept { take(o); }
   basic_view_chain& operator=(const basic_view_chain& o) noexcept {
     if (this != &o) {
       clear();
@@ -37,8 +34,7 @@ class basic_view_chain {
   basic_view_chain& operator=(basic_view_chain&& o) noexcept {
     if (this != &o) {
       clear();
-      for (view& v : o) (void)push_back(std::move(v));
-      o.clear();
+      take(o);
     }
     return *this;
   }
@@ -91,6 +87,14 @@ class basic_view_chain {
   }
 
  private:
+  // Moves o's views into this empty chain, which has room for them all, and
+  // leaves o empty (its moved-from views hold no page: nothing to release).
+  [[gnu::noinline]] void take(basic_view_chain& o) noexcept {
+    for (std::size_t i = 0; i < o.count_; ++i) std::construct_at(&slots_[i].v, std::move(o.slots_[i].v));
+    count_ = std::exchange(o.count_, 0);
+    length_ = std::exchange(o.length_, 0);
+  }
+
   // A union member per slot: views are constructed only when pushed.
   union slot {
     slot() noexcept {}
