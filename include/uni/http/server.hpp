@@ -54,7 +54,7 @@ inline void reap(server_state& srv, connection_supervisor& sup) noexcept {
   for (auto& s : sup.children()) {
     if (!s.task.valid()) continue;
     if (s.task.done()) {
-      s.task = {};
+      s.task.cancel();  // ended: its frame is freed
       continue;
     }
     if (now < s.info.deadline) continue;
@@ -88,7 +88,7 @@ task<int> serve_listening(Stack& stack, result<Listener> listening, std::uint16_
   join_handle<void> accepting = spawn(  // destroyed (cancelled) first
       stack.sched(), sup.run(
                          listener,
-                         [&](auto c, conn_watch& watch) {
+                         [&](auto&& c, conn_watch& watch) {
                            c.set_nodelay(true);  // heads and bodies are whole writes: no reason to wait
                            watch.state = conn_state::idle;
                            watch.deadline = stack.sched().now() + opt.idle_timeout;

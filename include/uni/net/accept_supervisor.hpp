@@ -14,11 +14,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include <uni/core/log.hpp>
 #include <uni/core/scheduler.hpp>
@@ -62,11 +62,11 @@ class accept_supervisor {
   // `n` is the caller's, so that it outlives the supervisor (a service's
   // report is printed after its tasks are gone).
   accept_supervisor(scheduler& s, std::string_view name, std::size_t bound, when_full policy, accept_counters& n)
-      : sched_(s), name_(name), policy_(policy), n_(n), ended_(s), children_(bound) {}
+      : sched_(s), name_(name), policy_(policy), n_(n), ended_(s), bound_(bound), children_(new child[bound]) {}
   accept_supervisor(const accept_supervisor&) = delete;
   accept_supervisor& operator=(const accept_supervisor&) = delete;
 
-  std::span<child> children() noexcept { return children_; }
+  std::span<child> children() noexcept { return {children_.get(), bound_}; }
 
   // Accepts until cancelled or the listener closes. For each connection,
   // `start(stream, info)` gives the task that serves it (`info` is its slot's,
@@ -79,7 +79,8 @@ class accept_supervisor {
   task<void> run(L& listener, Start start, MakeRoom make_room = {}) {
     static constexpr bool evicts = !std::is_same_v<MakeRoom, evict_none>;
     while (true) {
-      child* slot = free_slot();
+      // One that evicts accepts whatever its slots: admit() finds it one.
+      child* slot = evicts ? nullptr : free_slot();
       wait_queue* idle = &ended_;  // what to wait on when there is nothing to accept
       if (slot || evicts || policy_ == when_full::refuse) {
         // A listener that can be polled is, in this frame: no accept() coroutine.
@@ -129,19 +130,19 @@ class accept_supervisor {
       c.abort();
       return;
     }
-    slot->task = {};
+    slot->task.cancel();  // the ended task's frame, freed before the new one is made
     slot->info = Info{};
     if constexpr (!std::is_same_v<MakeRoom, evict_none>) slot->task = spawn(sched_, start(std::move(c), slot->info));
     else slot->task = spawn(sched_, watch(start(std::move(c), slot->info), ended_));
   }
 
+  // The next free slot from the cursor on, round the ring (the cursor then
+  // follows it); a full turn leaves the cursor where it was.
   child* free_slot() noexcept {
-    for (std::size_t i = 0; i < children_.size(); ++i) {
-      child& s = children_[(cursor_ + i) % children_.size()];
-      if (s.free()) {
-        cursor_ = (cursor_ + i + 1) % children_.size();
-        return &s;
-      }
+    for (std::size_t left = bound_; left != 0; --left) {
+      child& s = children_[cursor_];
+      if (++cursor_ == bound_) cursor_ = 0;
+      if (s.free()) return &s;
     }
     return nullptr;
   }
@@ -161,7 +162,8 @@ class accept_supervisor {
   accept_counters& n_;
   wait_queue ended_;
   std::size_t cursor_ = 0;
-  std::vector<child> children_;  // last: destroyed (cancelled) first
+  std::size_t bound_;
+  std::unique_ptr<child[]> children_;  // last: destroyed (cancelled) first
 };
 
 }  // namespace uni
