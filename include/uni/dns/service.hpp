@@ -138,9 +138,29 @@ class tcp_exchange {
 template <TcpStream Stream>
 task<void> serve_tcp_connection(scheduler& sched, page_pool& pool, server& srv, Stream c, service_counters& n) {
   for (tcp_exchange x(pool, srv, n); x.open();) {
-    auto reading = spawn(sched, c.read());  // cancelled when it times out, as it goes out of scope
-    x.read(co_await reading.join_until(sched.now() + tcp_idle_timeout));
-    for (auto answer = x.next_answer(); !answer.empty(); answer = x.next_answer()) x.wrote(co_await c.write(answer));
+    if constexpr (PollingByteStream<Stream>) {  // uni's stack: this frame waits, no read or write task
+      const time_point deadline = sched.now() + tcp_idle_timeout;
+      auto d = c.try_read();
+      while (!d && d.err() == error::would_block) {
+        const wake_reason why = co_await c.events().wait_until(deadline);
+        d = why == wake_reason::notified ? c.try_read()
+                                         : fail(why == wake_reason::timed_out ? error::timed_out : error::cancelled);
+      }
+      x.read(d);
+      for (auto answer = x.next_answer(); !answer.empty(); answer = x.next_answer()) {
+        std::size_t at = 0, skip = 0;
+        auto all = c.write_some(answer, at, skip);
+        while (all && !*all) {
+          if (co_await c.events().wait() == wake_reason::cancelled) all = fail(error::cancelled);
+          else all = c.write_some(answer, at, skip);
+        }
+        x.wrote(all ? result<void>{} : fail(all.err()));
+      }
+    } else {
+      auto reading = spawn(sched, c.read());  // cancelled when it times out, as it goes out of scope
+      x.read(co_await reading.join_until(sched.now() + tcp_idle_timeout));
+      for (auto answer = x.next_answer(); !answer.empty(); answer = x.next_answer()) x.wrote(co_await c.write(answer));
+    }
   }
   c.close();
 }

@@ -5,6 +5,7 @@
 //
 //   ByteStream    reliable, ordered bytes both ways, whatever carries them
 //   TryWriteStream  a ByteStream that can also write without waiting
+//   PollingByteStream  a ByteStream that can also read and write without waiting
 //   TcpStream     a ByteStream with TCP's ends and options
 //   TcpListener   accepts TcpStreams
 //   PollingTcpListener  a TcpListener that can also accept without waiting
@@ -18,6 +19,7 @@
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <utility>
@@ -73,6 +75,20 @@ template <class S>
 concept TryWriteStream = ByteStream<S> && requires(S& s, std::span<const view> views) {
   { s.try_write(views) } noexcept -> std::same_as<result<void>>;
 };
+
+// A ByteStream a loop can drive without read()'s and write()'s coroutines
+// (uni's TCP; not host sockets):
+//   try_read()                  what read() would give now, else error::would_block
+//   write_some(views, at, skip) queues from views[at], byte `skip`, as far as
+//                               there is room: true once all is queued, false to wait
+//   events()                    notified when either may do more: wait, then try again
+template <class S>
+concept PollingByteStream =
+    ByteStream<S> && requires(S& s, std::span<const view> views, std::size_t& at, std::size_t& skip) {
+      { s.try_read() } noexcept -> std::same_as<result<view>>;
+      { s.write_some(views, at, skip) } noexcept -> std::same_as<result<bool>>;
+      { s.events() } noexcept -> std::same_as<wait_queue&>;
+    };
 
 // A TCP connection: both ends, a reset, and the two per-connection options.
 //   local(), remote()   the ends as they were when the connection was established

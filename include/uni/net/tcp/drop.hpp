@@ -2,8 +2,11 @@
 // ACK instead of accepting it): the layer's reasons, then a connection's.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
+
+#include <uni/net/stack_counters.hpp>  // detail::nth_name
 
 namespace uni::tcp {
 
@@ -16,14 +19,16 @@ enum class tcp_drop : std::uint8_t {
   count_
 };
 
-constexpr std::string_view to_string(tcp_drop d) noexcept {
-  constexpr std::string_view names[] = {
-      "truncated",     "bad data offset", "bad checksum",       "bad options",
-      "no connection (RST sent)", "not a SYN for a listener", "backlog full", "half-open evicted",
-      "connection table full", "no buffers", "data after close (RST sent)", "out of window", "PAWS",
-      "RST not at RCV.NXT", "challenge ACK sent", "ACK of unsent data", "no ACK flag",
-      "out-of-order queue full", "receive buffer full"};
-  return names[static_cast<std::size_t>(d)];
+namespace detail {
+inline constexpr char tcp_drop_names[] =
+    "truncated\0bad data offset\0bad checksum\0bad options\0no connection (RST sent)\0not a SYN for a listener\0"
+    "backlog full\0half-open evicted\0connection table full\0no buffers\0data after close (RST sent)\0"
+    "out of window\0PAWS\0RST not at RCV.NXT\0challenge ACK sent\0ACK of unsent data\0no ACK flag\0"
+    "out-of-order queue full\0receive buffer full";
+}  // namespace detail
+static_assert(uni::detail::names_every<tcp_drop>(detail::tcp_drop_names));
+constexpr std::string_view to_string(tcp_drop d) noexcept {  // one string of names (stack_counters.hpp's way)
+  return uni::detail::nth_name(detail::tcp_drop_names, static_cast<std::size_t>(d));
 }
 
 }  // namespace uni::tcp

@@ -6,6 +6,8 @@
 //   auto c = l->try_accept();                        result<tcp_stream> now, or error::would_block
 //   auto c = co_await stack.tcp_connect(ep, 5s);     result<tcp_stream>
 //   auto d = co_await c->read();                     result<view>, empty at end of stream
+//   auto d = c->try_read();                          result<view> now, or error::would_block
+//   co_await c->events().wait();                     wake_reason: then try_read() again
 //   auto r = co_await c->write(views);               result<void>, waits for buffer room
 //   auto r = c->try_write(views);                    result<void> now, or error::would_block
 //   c->shutdown(); c->close(); c->abort(); c->set_nodelay(true);
@@ -63,6 +65,23 @@ class stream {
       if (why == wake_reason::cancelled) co_return fail(error::cancelled);
     }
   }
+  // What read() would give now, or error::would_block when it would wait.
+  result<view> try_read() noexcept {
+    auto& c = conn();
+    if (c.has_unread()) {
+      view v = c.read(l_->now());
+      l_->settle_read(slot_);
+      return v;
+    }
+    if (c.peer_closed()) return view{};
+    if (c.failure() != error::none) return fail(c.failure());
+    if (c.current_state() == state::closed) return fail(error::closed);
+    return fail(error::would_block);
+  }
+  // Notified at each of the connection's events (bytes in, room to write, the
+  // peer's close, a failure): a loop that reads or writes without read()'s or
+  // write()'s coroutine waits on it, then tries again.
+  wait_queue& events() noexcept { return conn().events(); }
 
   // Queues every byte of `data`, waiting while the send buffer is full. All
   // of it is queued before any is sent, so a response's head and body that
@@ -70,12 +89,35 @@ class stream {
   task<result<void>> write(std::span<const view> data) {
     std::size_t at = 0, skip = 0;  // what comes next: data[at], from byte `skip`
     while (true) {
-      auto all = queue_some(data, at, skip);
+      auto all = write_some(data, at, skip);
       if (!all) co_return fail(all.err());
       if (*all) co_return result<void>{};
       const wake_reason why = co_await conn().events().wait();
       if (why == wake_reason::cancelled) co_return fail(error::cancelled);
     }
+  }
+  // write()'s work between waits: queues data[at], from byte `skip`, and what
+  // follows, as far as the send buffer takes them, and pushes what it queued.
+  // True when all of it is queued; false when it must wait for room (on
+  // events(), then call again with the same `at` and `skip`, 0 and 0 at first).
+  result<bool> write_some(std::span<const view> data, std::size_t& at, std::size_t& skip) noexcept {
+    auto& c = conn();
+    bool queued = false;
+    for (; at < data.size(); ++at, skip = 0) {
+      while (skip < data[at].size()) {
+        if (c.failure() != error::none) return fail(c.failure());
+        if (!c.can_write()) return fail(error::closed);
+        const std::size_t n = std::min(c.send_space(), data[at].size() - skip);
+        if (n == 0 || !c.queue(data[at].tail(skip).head(n))) {
+          if (queued) push();  // what is queued goes before we wait for room
+          return false;
+        }
+        skip += n;
+        queued = true;
+      }
+    }
+    if (queued) push();
+    return true;
   }
   task<result<void>> write(const view& v) { return write(std::span<const view>(&v, 1)); }
   // write() now, without a coroutine, when the send buffer has room for all of
@@ -121,28 +163,6 @@ class stream {
   friend task<result<stream<L>>> connect(L&, ipv4_address, endpoint, duration);
   stream(Layer* l, std::size_t slot) noexcept : l_(l), slot_(slot) {}
   auto& conn() const noexcept { return l_->at(slot_); }
-  // write()'s work between waits: queues data[at], from byte `skip`, and what
-  // follows, as far as the send buffer takes them, and pushes what it queued.
-  // True when all of it is queued; false when write() must wait for room.
-  result<bool> queue_some(std::span<const view> data, std::size_t& at, std::size_t& skip) noexcept {
-    auto& c = conn();
-    bool queued = false;
-    for (; at < data.size(); ++at, skip = 0) {
-      while (skip < data[at].size()) {
-        if (c.failure() != error::none) return fail(c.failure());
-        if (!c.can_write()) return fail(error::closed);
-        const std::size_t n = std::min(c.send_space(), data[at].size() - skip);
-        if (n == 0 || !c.queue(data[at].tail(skip).head(n))) {
-          if (queued) push();  // what is queued goes before we wait for room
-          return false;
-        }
-        skip += n;
-        queued = true;
-      }
-    }
-    if (queued) push();
-    return true;
-  }
   void push() noexcept {
     conn().push(l_->now());
     l_->settle(slot_);
