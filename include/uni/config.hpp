@@ -107,7 +107,10 @@ struct default_config {
   // it, so a thousand connections cannot exhaust the pool, and data still
   // arrives when applications' writes hold the rest.
   static constexpr std::size_t tcp_pool_reserve = io_pages / 8;
-  // Options offered (RFC 7323, RFC 2018).
+  // Options offered (RFC 7323, RFC 2018). A peer may use only what both SYNs
+  // carried, so an option turned off is never in use and its code is not in the
+  // image (uni/net/tcp/offered.hpp): in dns-xen, SACK's ~1.5 KB, timestamps'
+  // ~0.65 KB, window scaling's ~0.2 KB; a peer's offer is still parsed, and declined.
   static constexpr bool tcp_window_scaling = true;
   static constexpr bool tcp_timestamps = true;
   static constexpr bool tcp_sack = true;

@@ -15,7 +15,8 @@
 // connection); zero-window probing; keep-alive; a retry limit that fails the
 // connection with error::timed_out.
 // With SACK, loss recovery follows RFC 6675 (the scoreboard, the pipe, holes
-// sent again before new data); without it, NewReno's.
+// sent again before new data); without it, NewReno's. An option the Config
+// does not offer is never agreed, and its code folds away (offered.hpp).
 #pragma once
 
 #include <algorithm>
@@ -29,6 +30,7 @@
 #include <uni/net/ipv4_address.hpp>
 #include <uni/net/tcp/congestion.hpp>
 #include <uni/net/tcp/drop.hpp>
+#include <uni/net/tcp/offered.hpp>
 #include <uni/net/tcp/rtt.hpp>
 #include <uni/net/tcp/scoreboard.hpp>
 #include <uni/net/tcp/segment.hpp>
@@ -65,8 +67,11 @@ class connection {
   using output_fn = function_ref<void(const header&, std::span<const view> payload)>;
   // Views of application data one segment may carry (each a writev fragment).
   static constexpr std::size_t segment_views = Config::tcp_segment_views;
-  static constexpr std::uint32_t mss_default = 536;
-  static constexpr std::uint32_t timestamp_option = 12;  // padded, as every segment carries it  // RFC 9293 §3.7.1 when the peer sends none
+  static constexpr std::uint32_t mss_default = 536;       // RFC 9293 §3.7.1 when the peer sends none
+  static constexpr std::uint32_t timestamp_option = 12;  // padded, as every segment carries it
+  // The options our SYNs offer: the only ones a peer may use, so the only ones
+  // whose code is in the image (uni/net/tcp/offered.hpp).
+  static constexpr offered_options offered = offered_options::of<Config>();
 
   explicit connection(scheduler& s) noexcept : events_(s) {}
   connection(const connection&) = delete;
@@ -295,8 +300,8 @@ class connection {
     for (auto& o : ooo_) o = ooo_segment{};
     ooo_count_ = 0;
     error_ = error::none;
-    peer_closed_ = fin_queued_ = ws_ok_ = false;
-    ts_ok_ = sack_ok_ = false;
+    peer_closed_ = fin_queued_ = false;
+    ws_ok_ = ts_ok_ = sack_ok_ = false;
     rcv_nxt_ = rcv_adv_ = last_ack_sent_ = seq32{};
     snd_wscale_ = rcv_wscale_ = 0;
     rto_at_ = delack_at_ = persist_at_ = keepalive_at_ = time_wait_at_ = time_never;
@@ -398,12 +403,12 @@ class connection {
       if (Config::tcp_sack && (!answer || sack_ok_)) h.opts.sack_permitted = true;
       if (Config::tcp_timestamps && (!answer || ts_ok_)) h.opts.timestamps = std::pair{ts_now(now), answer ? ts_recent_ : 0u};
     } else {
-      if (ts_ok_) h.opts.timestamps = std::pair{ts_now(now), ts_recent_};
+      if (ts_ok_) h.opts.timestamps = std::pair{ts_now(now), std::uint32_t{ts_recent_}};
       if (sack_ok_ && ooo_count_ > 0) add_sack_blocks(h.opts);
     }
     basic_view_chain<segment_views> payload;
     // SACK blocks take room from the data (the timestamps are already counted in smss_).
-    const std::size_t room = smss_ + (ts_ok_ ? timestamp_option : 0) - h.opts.wire_size();
+    const std::size_t room = smss_ + (ts_ok_ ? timestamp_option : 0) - h.opts.wire_size<offered>();
     if (data_len > room) {
       data_len = room;
       h.flags &= static_cast<std::uint8_t>(~(fin | psh));
@@ -905,11 +910,12 @@ class connection {
   std::uint16_t local_mss_ = 1460;
   // Receive sequence space.
   seq32 irs_{}, rcv_nxt_{}, rcv_adv_{}, last_ack_sent_{};
-  std::uint8_t snd_wscale_ = 0, rcv_wscale_ = 0;
-  bool ws_ok_ = false;
-  // Options.
-  bool ts_ok_ = false, sack_ok_ = false;
-  std::uint32_t ts_recent_ = 0, ts_offset_ = 0;
+  // Options agreed in the handshake: constants, and no code, for those not offered.
+  option_state<std::uint8_t, offered.window_scale> snd_wscale_{}, rcv_wscale_{};
+  option_state<bool, offered.window_scale> ws_ok_{};
+  option_state<bool, offered.timestamps> ts_ok_{};
+  option_state<bool, offered.sack> sack_ok_{};
+  option_state<std::uint32_t, offered.timestamps> ts_recent_{}, ts_offset_{};
   // Buffers.
   view_ring<Config::tcp_send_views> send_;
   view_ring<Config::tcp_receive_views> recv_;

@@ -279,11 +279,11 @@ class layer {
                 [[maybe_unused]] std::size_t from = none) noexcept {
     h.source_port = ep.local_port;
     h.destination_port = ep.remote_port;
-    const std::size_t header_size = header::min_size + h.opts.wire_size();
+    const std::size_t header_size = header::min_size + h.opts.wire_size<connection_type::offered>();
     auto allocated = headers_.allocate(header_size);
     if (!allocated) return counters_.drop(tcp_drop::no_buffers);
     view& hdr = *allocated;
-    h.emit(hdr.bytes(), ep.local_ip, ep.remote_ip, payload, partial_checksums_);
+    h.emit<connection_type::offered>(hdr.bytes(), ep.local_ip, ep.remote_ip, payload, partial_checksums_);
     // The header and the payload's views: a view_chain, the type IP's path
     // already instantiates, unless the Config's segments carry more views.
     basic_view_chain<std::max(Config::tcp_segment_views + 1, max_chain_views)> segment(std::move(hdr));

@@ -18,6 +18,7 @@
 #include <uni/core/checksum.hpp>
 #include <uni/core/wire.hpp>
 #include <uni/net/ipv4.hpp>
+#include <uni/net/tcp/offered.hpp>
 #include <uni/net/tcp/seq.hpp>
 
 namespace uni::tcp {
@@ -36,14 +37,18 @@ struct options {
   std::array<sack_block, 4> sack{};
   std::uint8_t sack_count = 0;
 
-  // Bytes these options take on the wire, padded to a multiple of 4.
+  // Bytes these options take on the wire, padded to a multiple of 4. `Sent`:
+  // the kinds the sender may send (header::emit writes no others).
+  template <offered_options Sent = offered_options{}>
   std::size_t wire_size() const noexcept {
+    const bool ws = Sent.window_scale && window_scale, ts = Sent.timestamps && timestamps;
+    const bool sp = Sent.sack && sack_permitted;
     std::size_t n = 0;
     if (mss) n += 4;
-    if (window_scale) n += 4;  // NOP + 3
-    if (sack_permitted) n += timestamps ? 2 : 4;  // shares a word with timestamps when both
-    if (timestamps) n += sack_permitted ? 10 : 12;  // NOP NOP + 10
-    if (sack_count) n += 4 + 8 * sack_count;  // NOP NOP + 2 + 8n
+    if (ws) n += 4;  // NOP + 3
+    if (sp) n += ts ? 2 : 4;  // shares a word with timestamps when both
+    if (ts) n += sp ? 10 : 12;  // NOP NOP + 10
+    if (Sent.sack && sack_count) n += 4 + 8 * sack_count;  // NOP NOP + 2 + 8n
     return (n + 3) & ~std::size_t{3};
   }
 };
@@ -100,9 +105,13 @@ struct header {
   // must hold min_size + opts.wire_size() bytes; the checksum covers `payload`.
   // `partial`: the device completes the checksum (netfront's NETTXF_csum_blank),
   // so the field holds the pseudo-header's sum alone, not complemented.
+  // `Sent`: the option kinds the sender may send; the others are not written
+  // and cost no code (a Config's connections send only what it offers).
+  template <offered_options Sent = offered_options{}>
   std::size_t emit(std::span<std::uint8_t> out, ipv4_address src, ipv4_address dst, std::span<const view> payload,
                    bool partial = false) const noexcept {
-    const std::size_t hl = min_size + opts.wire_size();
+    const std::size_t hl = min_size + opts.wire_size<Sent>();
+    const bool ts = Sent.timestamps && opts.timestamps, sp = Sent.sack && opts.sack_permitted;
     std::uint8_t* b = out.data();
     wire::store_be16(b, source_port);
     wire::store_be16(b + 2, destination_port);
@@ -119,25 +128,25 @@ struct header {
       wire::store_be16(o + 2, *opts.mss);
       o += 4;
     }
-    if (opts.sack_permitted && opts.timestamps) {
+    if (sp && ts) {
       o[0] = 4, o[1] = 2, o[2] = 8, o[3] = 10;  // SACK-permitted, then timestamps
       wire::store_be32(o + 4, opts.timestamps->first);
       wire::store_be32(o + 8, opts.timestamps->second);
       o += 12;
-    } else if (opts.timestamps) {
+    } else if (ts) {
       o[0] = 1, o[1] = 1, o[2] = 8, o[3] = 10;
       wire::store_be32(o + 4, opts.timestamps->first);
       wire::store_be32(o + 8, opts.timestamps->second);
       o += 12;
-    } else if (opts.sack_permitted) {
+    } else if (sp) {
       o[0] = 1, o[1] = 1, o[2] = 4, o[3] = 2;
       o += 4;
     }
-    if (opts.window_scale) {
+    if (Sent.window_scale && opts.window_scale) {
       o[0] = 1, o[1] = 3, o[2] = 3, o[3] = *opts.window_scale;
       o += 4;
     }
-    if (opts.sack_count) {
+    if (Sent.sack && opts.sack_count) {
       o[0] = 1, o[1] = 1, o[2] = 5, o[3] = static_cast<std::uint8_t>(2 + 8 * opts.sack_count);
       o += 4;
       for (std::size_t i = 0; i < opts.sack_count; ++i) {
