@@ -29,8 +29,11 @@ struct stop_request {
 namespace detail {
 // co_await: until the spawned service ends or the queue is notified. The waiter
 // not woken leaves its list (or the ready queue) when the await is over. (Out
-// of line: one call where the coroutine suspends and one where it resumes or dies.)
+// of line: one call where the coroutine suspends and one where it resumes or
+// dies; built in place, not from awaiter temporaries GCC would copy.)
 struct end_or_notified {
+  [[gnu::noinline]] end_or_notified(join_handle<int>& service, wait_queue& q) noexcept
+      : ended(service.join()), notified(q.wait()) {}
   join_handle<int>::join_awaiter ended;
   wait_queue::wait_awaiter notified;
   bool await_ready() const noexcept { return ended.await_ready(); }
@@ -50,7 +53,7 @@ inline task<int> serve_until_stopped(scheduler& sched, std::string_view name, ta
                                      function_ref<void()> report) {
   auto running = spawn(sched, std::move(service));
   while (!stop.asked(name)) {
-    co_await detail::end_or_notified{running.join(), stop.changed.wait()};
+    co_await detail::end_or_notified(running, stop.changed);
     if (running.done()) break;
   }
   int status = 0;
