@@ -450,7 +450,7 @@ int main(int argc, char** argv) {
   const auto outcome = uni::run(sched, clock,
                                 uni::serve_until_stopped(sched, program, s.serve(static_cast<std::uint16_t>(
                                                                              opts->number("port"))),
-                                                         stop.requested(program), report));
+                                                         stop.request(), report));
   s.destroy_unfinished_starts();
   return outcome.ok() ? *outcome : 1;
 }

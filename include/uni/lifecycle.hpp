@@ -8,6 +8,7 @@
 // and then its counters are printed. The platform supplies only the stop request.
 #pragma once
 
+#include <coroutine>
 #include <string_view>
 
 #include <uni/core/function_ref.hpp>
@@ -17,16 +18,44 @@
 
 namespace uni {
 
-// Runs `service` until it ends or `stop` (the platform's stop request) completes;
-// `stop` says why it stopped in the log. Returns the exit status: the service's
-// if it ended first (its status stands even if a stop came too), else 0, the
-// service cancelled. (One await here, no wrapper coroutine around the service
-// or the stop: each costs code.)
-inline task<int> serve_until_stopped(scheduler& sched, std::string_view name, task<int> service, task<void> stop,
+// The platform's stop request: `changed` is notified whenever a stop may have
+// been asked for since; `asked(name)` says whether it was, and then logs why
+// (it is not asked again). A check, not a task: each coroutine costs code.
+struct stop_request {
+  wait_queue& changed;
+  function_ref<bool(std::string_view name)> asked;
+};
+
+namespace detail {
+// co_await: until the spawned service ends or the queue is notified. The waiter
+// not woken leaves its list (or the ready queue) when the await is over. (Out
+// of line: one call where the coroutine suspends and one where it resumes or
+// dies; built in place, not from awaiter temporaries GCC would copy.)
+struct end_or_notified {
+  [[gnu::noinline]] end_or_notified(join_handle<int>& service, wait_queue& q) noexcept
+      : ended(service.join()), notified(q.wait()) {}
+  join_handle<int>::join_awaiter ended;
+  wait_queue::wait_awaiter notified;
+  bool await_ready() const noexcept { return ended.await_ready(); }
+  [[gnu::noinline]] void await_suspend(std::coroutine_handle<> h) noexcept {
+    ended.await_suspend(h);
+    notified.await_suspend(h);
+  }
+  void await_resume() const noexcept {}
+  [[gnu::noinline]] ~end_or_notified() {}
+};
+}  // namespace detail
+
+// Runs `service` until it ends or `stop` is asked for. Returns the exit status:
+// the service's if it ended first (its status stands even if a stop came too),
+// else 0, the service cancelled.
+inline task<int> serve_until_stopped(scheduler& sched, std::string_view name, task<int> service, stop_request stop,
                                      function_ref<void()> report) {
   auto running = spawn(sched, std::move(service));
-  auto stopping = spawn(sched, std::move(stop));
-  co_await first_to_end(running, stopping);
+  while (!stop.asked(name)) {
+    co_await detail::end_or_notified(running, stop.changed);
+    if (running.done()) break;
+  }
   int status = 0;
   if (running.done()) {
     const auto r = running.value();
@@ -34,7 +63,6 @@ inline task<int> serve_until_stopped(scheduler& sched, std::string_view name, ta
     if (status != 0) log_info(name, ": the service ended with status ", status);
   }
   running.cancel();
-  stopping.cancel();
   report();
   co_return status;
 }

@@ -279,19 +279,49 @@ TEST_CASE("serve_until_stopped: the service's status if it ends first, else 0 an
     log.push_back(status);
     co_return status;
   };
-  auto stop = [&](duration d) -> task<void> {
-    co_await s.sleep_for(d);
-    log.push_back(-1);
+  // The stop request: a flag, and the queue notified when it may have changed
+  // (notified once for nothing first: a wake-up alone is not a stop).
+  wait_queue changed(s);
+  bool stop_asked = false;
+  int checks = 0;
+  auto asked = [&](std::string_view) {
+    ++checks;
+    if (stop_asked) log.push_back(-1);
+    return stop_asked;
   };
-  auto ended = run(s, clock, serve_until_stopped(s, "test", service(1ms, 3), stop(1s), report));
-  REQUIRE(ended.ok());
-  CHECK(*ended == 3);
-  CHECK(log == std::vector<int>{3});
+  auto stop_after = [&](duration d) -> task<void> {
+    co_await s.sleep_for(d / 2);
+    changed.notify_all();
+    co_await s.sleep_for(d / 2);
+    stop_asked = true;
+    changed.notify_all();
+  };
+  {
+    auto stopper = spawn(s, stop_after(1s));
+    auto ended = run(s, clock, serve_until_stopped(s, "test", service(1ms, 3), {changed, asked}, report));
+    REQUIRE(ended.ok());
+    CHECK(*ended == 3);
+    CHECK(log == std::vector<int>{3});
+    CHECK(checks == 1);
+  }
   log.clear();
-  auto stopped = run(s, clock, serve_until_stopped(s, "test", service(1s, 3), stop(1ms), report));
-  REQUIRE(stopped.ok());
-  CHECK(*stopped == 0);
-  CHECK(log == std::vector<int>{-1});
+  checks = 0;
+  {
+    auto stopper = spawn(s, stop_after(2ms));
+    auto stopped = run(s, clock, serve_until_stopped(s, "test", service(1s, 3), {changed, asked}, report));
+    REQUIRE(stopped.ok());
+    CHECK(*stopped == 0);
+    CHECK(log == std::vector<int>{-1});
+    CHECK(checks == 3);
+  }
+  CHECK(changed.empty());
   CHECK(reports == 2);
   CHECK(s.timer_count() == 0);
+  // Asked for before the service first runs: it is cancelled unstarted.
+  log.clear();
+  auto at_once = run(s, clock, serve_until_stopped(s, "test", service(1ms, 3), {changed, asked}, report));
+  REQUIRE(at_once.ok());
+  CHECK(*at_once == 0);
+  CHECK(log == std::vector<int>{-1});
+  CHECK(reports == 3);
 }

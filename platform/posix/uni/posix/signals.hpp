@@ -13,6 +13,7 @@
 #include <uni/core/log.hpp>
 #include <uni/core/scheduler.hpp>
 #include <uni/core/task.hpp>
+#include <uni/lifecycle.hpp>
 
 namespace uni::posix {
 
@@ -42,16 +43,20 @@ class stop_signal {
     int await_resume() const noexcept { return s.signal_; }
   };
   awaiter wait() noexcept { return {*this, q_.wait()}; }
-  // The platform's stop request for uni/lifecycle.hpp: waits, then says which signal.
-  task<void> requested(std::string_view name) {
-    co_await wait();
-    log_info(name, ": stopped by signal ", signal_);
-  }
+  // The platform's stop request for uni/lifecycle.hpp: says which signal.
+  stop_request request() noexcept { return {q_, asked_}; }
 
  private:
   boost::asio::signal_set set_;
   wait_queue q_;
   int signal_ = 0;
+  struct asked_fn {
+    const stop_signal& s;
+    bool operator()(std::string_view name) const {
+      if (s.signal_ != 0) log_info(name, ": stopped by signal ", s.signal_);
+      return s.signal_ != 0;
+    }
+  } asked_{*this};
 };
 
 // Calls `report` on every SIGUSR1, from the event loop (never inside a signal handler).

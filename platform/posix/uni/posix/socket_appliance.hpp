@@ -64,7 +64,7 @@ int run_socket_appliance(std::string_view name, int argc, char** argv, std::span
   report_signal on_usr1(io, report);
   const auto outcome = run(
       sched, clock, serve_until_stopped(sched, name, serve_with_devices<Config>(app, stack, disks, vchans, *opts),
-                                                 stop.requested(name), report));
+                                                 stop.request(), report));
   traced.write();
   return outcome.ok() ? *outcome : 1;
 }

@@ -205,11 +205,11 @@ int run_tap_appliance(std::string_view name, int argc, char** argv, std::span<co
     if constexpr (n == 1) {
       co_return co_await serve_until_stopped(sched, name,
                                              serve_with_devices<Config>(app, *stacks[0], disks, vchans, *opts),
-                                             stop.requested(name), report);
+                                             stop.request(), report);
     } else {
       uni::stacks<tap_stack<Config>, n> all(stacks);
       co_return co_await serve_until_stopped(sched, name, serve_with_devices<Config>(app, all, disks, vchans, *opts),
-                                             stop.requested(name), report);
+                                             stop.request(), report);
     }
   };
   report_signal on_usr1(io, report);

@@ -65,27 +65,40 @@ using xen_stack = Stack<BasicXenNetif<Config::tcp && Config::device_offloads>, X
 namespace detail {
 
 // The toolstack's stop request (`xl shutdown`/`xl destroy` write control/shutdown;
-// a guest acknowledges by clearing the node), for uni/lifecycle.hpp.
-inline task<void> toolstack_shutdown(xenstore& xs, std::string_view name) {
-  using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
-  constexpr std::string_view node = "control/shutdown"sv;
-  const auto watch = xs.watch(node, "uni-shutdown"sv);
-  if (!watch)
-    log_warn(name, ": cannot watch control/shutdown (", to_string(watch.err()), "): xl shutdown will not reach it");
-  const bool watched = bool(watch);
-  for (;;) {
-    const std::uint64_t events = xs.statistics().watch_events;  // (one during the read counts)
-    xenstore::value v;
-    if (watched)
-      if (auto r = xs.read(v, node); r && !v.view().empty()) {
-        (void)xs.write(node, {});
-        log_info(name, ": stopped by the toolstack (", v.view().substr(0, 15), ")");
-        co_return;
-      }
-    // Unwatched, it waits for ever: the watch events are other nodes'.
-    if (!watched || xs.statistics().watch_events == events) co_await xs.watch_fired().wait();
+// a guest acknowledges by clearing the node), for uni/lifecycle.hpp: xenstore's
+// watch events say when to read the node again.
+class toolstack_shutdown {
+ public:
+  explicit toolstack_shutdown(xenstore& xs) noexcept : xs_(xs) {}
+
+  // Once the store is up. Unwatched, no stop is ever asked for: the appliance
+  // runs until its service ends (the watch events are other nodes').
+  stop_request watch(std::string_view name) {
+    using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
+    const auto w = xs_.watch(node, "uni-shutdown"sv);
+    if (!w) log_warn(name, ": cannot watch control/shutdown (", to_string(w.err()), "): xl shutdown will not reach it");
+    watched_ = bool(w);
+    return {xs_.watch_fired(), *this};
   }
-}
+  bool operator()(std::string_view name) {
+    if (!watched_) return false;
+    for (;;) {
+      const std::uint64_t events = xs_.statistics().watch_events;  // (one during the read counts)
+      xenstore::value v;
+      if (auto r = xs_.read(v, node); r && !v.view().empty()) {
+        (void)xs_.write(node, {});
+        log_info(name, ": stopped by the toolstack (", v.view().substr(0, 15), ")");
+        return true;
+      }
+      if (xs_.statistics().watch_events == events) return false;
+    }
+  }
+
+ private:
+  static constexpr std::string_view node = "control/shutdown";
+  xenstore& xs_;
+  bool watched_ = false;
+};
 
 // One network interface: netfront on device/vif/N and the stack over it.
 template <class Config>
@@ -276,7 +289,7 @@ class xen_appliance {
   task<int> serve(Serve& serve) {
     auto with = [&](auto& net) {
       return serve_until_stopped(p_.sched, name_, serve_with_devices<Config>(serve, net, disks_, vchans_, *opts_),
-                                 toolstack_shutdown(store_, name_), reporter_);
+                                 shutdown_.watch(name_), reporter_);
     };
     if constexpr (n > 1) return with(all_.emplace(stacks_));
     else if constexpr (n == 1) return with(*stacks_[0]);
@@ -321,6 +334,7 @@ class xen_appliance {
   std::optional<appliance_options> opts_;
   std::optional<xen_trace<Config::trace>> traced_;
   xenstore store_;
+  toolstack_shutdown shutdown_{store_};
   std::optional<io_page_pool> io_;
   xen_disks<Config> disks_;
   xen_vchans<Config> vchans_;
