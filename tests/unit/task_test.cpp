@@ -242,31 +242,6 @@ TEST_CASE("coroutine frames are recycled by size class, a bounded number per cla
   CHECK(first == second);
 }
 
-
-TEST_CASE("first_to_end resumes once, when the first of two tasks ends", "[task]") {
-  scheduler s;
-  ManualClock clock;
-  std::vector<int> log;
-  auto main = [&]() -> task<int> {
-    auto slow = spawn(s, sleeper(s, 1s, log, 1));
-    auto fast = spawn(s, sleeper(s, 5ms, log, 2));
-    co_await first_to_end(slow, fast);
-    const bool first = fast.done() && !slow.done();
-    // Both end in the same turn: one resumption, the other joiner left behind.
-    auto a = spawn(s, sleeper(s, 5ms, log, 3));
-    auto b = spawn(s, sleeper(s, 5ms, log, 4));
-    co_await first_to_end(a, b);
-    const bool both = a.done() && b.done();
-    co_await first_to_end(a, b);  // already ended: no wait
-    co_return first && both ? 1 : 0;
-  };
-  auto r = run(s, clock, main());
-  REQUIRE(r.ok());
-  CHECK(*r == 1);
-  CHECK(log == std::vector<int>{2, 3, 4});
-  CHECK(s.timer_count() == 0);
-}
-
 TEST_CASE("serve_until_stopped: the service's status if it ends first, else 0 and the service cancelled",
           "[task]") {
   scheduler s;

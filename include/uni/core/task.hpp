@@ -5,9 +5,8 @@
 // - `spawn(sched, t)` starts a task concurrently and returns a
 //   join_handle that owns it: `co_await h.join()` waits for its result;
 //   destroying the handle, or `h.cancel()`, cancels it; `h.detach()` lets it run
-//   on its own, freeing itself when it finishes. `co_await first_to_end(a, b)`
-//   waits until one of two spawned tasks has ended; h.value() is an ended
-//   task's outcome.
+//   on its own, freeing itself when it finishes; h.value() is an ended task's
+//   outcome.
 // - Cancelling destroys the coroutine frame: destructors of its locals run (views
 //   return their pages, waiters leave their queues), and the child tasks it was
 //   awaiting are destroyed with it. Cancellation is the release of what it held.
@@ -31,9 +30,6 @@ template <class T = void>
 class task;
 template <class T>
 class join_handle;
-namespace detail {
-struct first_end_awaiter;
-}
 
 // What joining a task yields: result<T>, flattened when T is already a result.
 template <class T>
@@ -277,35 +273,9 @@ class [[nodiscard]] join_handle {
 
  private:
   friend class spawner;
-  template <class A, class B>
-  friend detail::first_end_awaiter first_to_end(join_handle<A>& a, join_handle<B>& b) noexcept;
   explicit join_handle(handle_type h) noexcept : h_(h) {}
   handle_type h_{};
 };
-
-// co_await first_to_end(a, b): waits until one of two spawned tasks has ended
-// (both must be running or ended, not cancelled). Each has a joiner here; the
-// one not woken leaves its list (or the ready queue) when the await is over.
-namespace detail {
-struct first_end_awaiter {
-  promise_base& a;
-  promise_base& b;
-  waiter wa{};
-  waiter wb{};
-  bool await_ready() const noexcept { return a.done || b.done; }
-  void await_suspend(std::coroutine_handle<> h) noexcept {
-    wa.handle = wb.handle = h;
-    a.spawn.joiners.push_back(wa);
-    b.spawn.joiners.push_back(wb);
-  }
-  void await_resume() const noexcept {}
-};
-}  // namespace detail
-
-template <class A, class B>
-detail::first_end_awaiter first_to_end(join_handle<A>& a, join_handle<B>& b) noexcept {
-  return {a.h_.promise(), b.h_.promise()};
-}
 
 class spawner {
  public:
