@@ -52,16 +52,9 @@ class stream {
   // view once the peer has closed its side and everything was read.
   task<result<view>> read() {
     while (true) {
-      auto& c = conn();
-      if (c.has_unread()) {
-        view v = c.read(l_->now());
-        l_->settle_read(slot_);
-        co_return v;
-      }
-      if (c.peer_closed()) co_return view{};
-      if (c.failure() != error::none) co_return fail(c.failure());
-      if (c.current_state() == state::closed) co_return fail(error::closed);
-      const wake_reason why = co_await c.events().wait();
+      auto r = try_read();
+      if (r || r.err() != error::would_block) co_return r;
+      const wake_reason why = co_await events().wait();
       if (why == wake_reason::cancelled) co_return fail(error::cancelled);
     }
   }
