@@ -100,8 +100,13 @@ class Stack {
         dhcp_(*this, sched) {
     if constexpr (Config::udp) static_assert(UdpTransport<Stack>, "uni::Stack: its UDP must meet uni/net/transport.hpp");
     if constexpr (Config::tcp) static_assert(TcpTransport<Stack>, "uni::Stack: its TCP must meet uni/net/transport.hpp");
-    if constexpr (Config::tcp)
+    if constexpr (Config::udp)
+      static_assert(PollingUdpSocket<udp_socket_t<Stack>>, "uni::Stack: its UDP sockets let a loop wait itself");
+    if constexpr (Config::tcp) {
       static_assert(TryWriteStream<tcp_stream_t<Stack>>, "uni::Stack: its TCP streams write without waiting too");
+      static_assert(PollingByteStream<tcp_stream_t<Stack>>, "uni::Stack: its TCP streams let a loop wait itself");
+      static_assert(PollingTcpListener<tcp_listener_t<Stack>>, "uni::Stack: its TCP listeners accept without waiting too");
+    }
     // A device that completes TCP checksums itself (netfront) gets partial ones.
     if constexpr (Config::tcp && requires { netif.completes_tcp_checksums(); })
       tcp_.set_partial_checksums(netif.completes_tcp_checksums());

@@ -166,15 +166,6 @@ task<void> serve_tcp_connection(scheduler& sched, page_pool& pool, server& srv, 
 }
 
 namespace detail {
-// A UDP socket that lets a server's loop wait itself (uni's stack: see
-// basic_udp_socket): serve() then awaits no task per datagram.
-template <class Socket>
-concept waits_itself = requires(Socket& s, endpoint to, const view& v, bool& started) {
-  s.readable();
-  s.send_step(to, v, started);
-  s.next_hop_resolved();
-};
-
 // serve()'s TCP side: nothing for a stack without TCP.
 template <class Stack>
 struct tcp_side {
@@ -242,7 +233,7 @@ task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
   std::array<std::uint8_t, page_size> scratch;  // for a query in several pieces
   while (true) {
     auto d = sock.try_receive();  // a busy server takes what is queued without a task
-    if constexpr (detail::waits_itself<udp_socket_t<Stack>>) {
+    if constexpr (PollingUdpSocket<udp_socket_t<Stack>>) {
       if (!d) {  // nothing queued
         if (co_await sock.readable() == wake_reason::cancelled) co_return 0;
         continue;
@@ -272,7 +263,7 @@ task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
     if constexpr (trace::traces<Stack>) trace::whole_span(static_cast<std::uint32_t>(n.udp_queries), "dns query");
     if (size == 0) continue;
     answer.truncate(size);
-    if constexpr (detail::waits_itself<udp_socket_t<Stack>>) {
+    if constexpr (PollingUdpSocket<udp_socket_t<Stack>>) {
       std::optional<result<void>> sent;
       for (bool started = false; !sent;) {
         sent = sock.send_step(query.source, answer, started);

@@ -10,6 +10,8 @@
 //   TcpListener   accepts TcpStreams
 //   PollingTcpListener  a TcpListener that can also accept without waiting
 //   UdpSocket     datagrams to and from endpoints
+//   PollingUdpSocket  a UdpSocket that can also wait for a datagram or a next hop
+//                     without receive()'s and send_to()'s coroutines
 //   UdpTransport  a stack that binds UdpSockets
 //   TcpTransport  a stack that listens and connects
 //
@@ -21,6 +23,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <utility>
 
@@ -146,6 +149,21 @@ concept UdpSocket = std::movable<U> &&
                       { cu.send_failures() } noexcept -> std::same_as<std::uint64_t>;
                       { u.close() } noexcept -> std::same_as<void>;
                     };
+
+// A UdpSocket a loop can drive without receive()'s and send_to()'s coroutines
+// (uni's stack; not host sockets):
+//   readable()                 awaits a datagram queued (notified) or the socket
+//                              closed (cancelled); then try_receive()
+//   send_step(to, v, started)  send_to() between its waits: the datagram's outcome,
+//                              or nothing while its next hop is resolved (`started`
+//                              false at first, kept from call to call)
+//   next_hop_resolved()        awaits the end of a resolution: then step again
+template <class U>
+concept PollingUdpSocket = UdpSocket<U> && requires(U& u, endpoint to, const view& v, bool& started) {
+  u.readable();
+  { u.send_step(to, v, started) } -> std::same_as<std::optional<result<void>>>;
+  u.next_hop_resolved();
+};
 
 // What every transport gives its services: the scheduler their tasks run on and
 // the pool of I/O pages their buffers come from.
