@@ -79,10 +79,11 @@ class connection {
 
   // ---- Opening ----------------------------------------------------------------------
 
+  // Each opens a fresh connection (one life per connection: see begin()).
   // Active open (RFC 9293 §3.10.1): sends SYN.
   void open_active(const endpoints& ep, seq32 iss, std::uint16_t local_mss, std::uint32_t ts_offset,
                    time_point now) noexcept {
-    reset(ep, iss, local_mss, ts_offset);
+    begin(ep, iss, local_mss, ts_offset);
     state_ = state::syn_sent;
     send_syn(now);
   }
@@ -90,7 +91,7 @@ class connection {
   // Passive open from a SYN that reached a listener (§3.10.7.2): sends SYN-ACK.
   void open_passive(const endpoints& ep, const header& syn, seq32 iss, std::uint16_t local_mss,
                     std::uint32_t ts_offset, time_point now) noexcept {
-    reset(ep, iss, local_mss, ts_offset);
+    begin(ep, iss, local_mss, ts_offset);
     state_ = state::syn_received;
     irs_ = syn.seq;
     rcv_nxt_ = rcv_adv_ = syn.seq + 1;
@@ -287,31 +288,14 @@ class connection {
  private:
   // ---- Helpers ------------------------------------------------------------------------
 
-  void reset(const endpoints& ep, seq32 iss, std::uint16_t local_mss, std::uint32_t ts_offset) noexcept {
+  // A connection serves one life: it is opened once, freshly constructed (the
+  // layer constructs one each time it gives a slot out), so what is not set
+  // here starts from its member's initializer.
+  void begin(const endpoints& ep, seq32 iss, std::uint16_t local_mss, std::uint32_t ts_offset) noexcept {
     ep_ = ep;
     iss_ = snd_una_ = snd_nxt_ = snd_max_ = recover_ = high_rxt_ = iss;
-    sacked_.clear();
     local_mss_ = local_mss;
-    smss_ = mss_default;
     ts_offset_ = ts_offset;
-    passive_ = orphaned_ = false;
-    send_.clear();
-    recv_.clear();
-    for (auto& o : ooo_) o = ooo_segment{};
-    ooo_count_ = 0;
-    error_ = error::none;
-    peer_closed_ = fin_queued_ = false;
-    ws_ok_ = ts_ok_ = sack_ok_ = false;
-    rcv_nxt_ = rcv_adv_ = last_ack_sent_ = seq32{};
-    snd_wscale_ = rcv_wscale_ = 0;
-    rto_at_ = delack_at_ = persist_at_ = keepalive_at_ = time_wait_at_ = time_never;
-    retries_ = dupacks_ = keepalive_probes_ = probes_ = 0;
-    in_recovery_ = nodelay_ = keepalive_on_ = ack_now_ = ack_owed_ = false;
-    rtt_ = rtt_estimator{};
-    rtt_timing_ = false;
-    stats_ = {};
-    max_snd_wnd_ = 0;
-    unacked_segments_ = 0;
   }
 
   bool can_receive() const noexcept {

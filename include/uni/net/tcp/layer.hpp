@@ -244,7 +244,7 @@ class layer {
     }
   };
   struct slot {
-    std::optional<connection_type> conn;  // constructed on first use, then reused
+    std::optional<connection_type> conn;  // constructed afresh each time the slot is given out
     output_binding out;
     bool used = false, held = false, queued = false, half_open = false, ack_listed = false;
     std::size_t listener = none;
@@ -379,13 +379,11 @@ class layer {
     if (i == none) return none;
     next_free_ = (i + 1) % Config::tcp_connections;
     slot& s = slots_[i];
-    if (!s.conn) {
-      s.conn.emplace(sched_);
-      s.out = output_binding{this, i};
-      s.conn->set_output(s.out);
-      s.conn->set_drop_counter(&counters_);
-      s.conn->set_pool(&pool_);
-    }
+    s.conn.emplace(sched_);  // fresh: its fields start from their initializers, none reset one by one
+    s.out = output_binding{this, i};
+    s.conn->set_output(s.out);
+    s.conn->set_drop_counter(&counters_);
+    s.conn->set_pool(&pool_);
     s.used = true;
     s.held = s.queued = s.half_open = false;
     s.listener = none;
