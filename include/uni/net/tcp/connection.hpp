@@ -380,15 +380,16 @@ class connection {
     const std::uint8_t scale = syn_segment ? 0 : rcv_wscale_;
     h.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(wnd >> scale, 65535));
     rcv_adv_ = max(rcv_adv_, rcv_nxt_ + (static_cast<std::uint32_t>(h.window) << scale));
+    // A SYN offers every option the Config offers; a SYN-ACK and every later
+    // segment carry only those agreed (TS.Recent is 0 until a SYN set it).
+    const bool offer = syn_segment && state_ != state::syn_received;
+    if (offer ? offered.timestamps : ts_ok_) h.opts.timestamps = std::pair{ts_now(now), std::uint32_t{ts_recent_}};
     if (syn_segment) {
       h.opts.mss = local_mss_;
-      const bool answer = state_ == state::syn_received;
-      if (Config::tcp_window_scaling && (!answer || ws_ok_)) h.opts.window_scale = answer ? rcv_wscale_ : our_window_scale();
-      if (Config::tcp_sack && (!answer || sack_ok_)) h.opts.sack_permitted = true;
-      if (Config::tcp_timestamps && (!answer || ts_ok_)) h.opts.timestamps = std::pair{ts_now(now), answer ? ts_recent_ : 0u};
-    } else {
-      if (ts_ok_) h.opts.timestamps = std::pair{ts_now(now), std::uint32_t{ts_recent_}};
-      if (sack_ok_ && ooo_count_ > 0) add_sack_blocks(h.opts);
+      if (offer ? offered.window_scale : ws_ok_) h.opts.window_scale = offer ? our_window_scale() : rcv_wscale_;
+      h.opts.sack_permitted = offer ? offered.sack : sack_ok_;
+    } else if (sack_ok_ && ooo_count_ > 0) {
+      add_sack_blocks(h.opts);
     }
     basic_view_chain<segment_views> payload;
     // SACK blocks take room from the data (the timestamps are already counted in smss_).
@@ -594,7 +595,7 @@ class connection {
       send_.drop_front(data_acked);
       snd_una_ = a;
       if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
-      sacked_.advance(snd_una_);
+      if (sack_ok_) sacked_.advance(snd_una_);  // (the scoreboard holds nothing without SACK)
       retries_ = 0;
       if (in_recovery_) {
         if (a >= recover_) {
@@ -814,7 +815,7 @@ class connection {
     cc_.on_timeout(snd_nxt_ - snd_una_);
     in_recovery_ = false;
     recover_ = snd_max_;
-    sacked_.clear();  // RFC 6675 §5.1: after a timeout, start afresh
+    if (sack_ok_) sacked_.clear();  // RFC 6675 §5.1: after a timeout, start afresh
     dupacks_ = 0;
     rtt_timing_ = false;  // Karn
     rto_at_ = now + rtt_.rto();

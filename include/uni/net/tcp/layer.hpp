@@ -243,14 +243,14 @@ class layer {
       l->transmit(l->slots_[index].conn->ends(), h, payload, index);
     }
   };
-  struct slot {
-    std::optional<connection_type> conn;  // constructed afresh each time the slot is given out
-    output_binding out;
+  struct slot {  // the small fields first, within a one-byte offset; the connection after them
     bool used = false, held = false, queued = false, half_open = false, ack_listed = false;
     std::size_t listener = none;
     std::size_t next = none;  // in its hash bucket
     std::size_t at = 0;       // in live_, while used
     time_point opened{};
+    output_binding out;
+    std::optional<connection_type> conn;  // constructed afresh each time the slot is given out
     [[no_unique_address]] std::conditional_t<Config::trace, trace_probe, detail::no_probe> probe;
   };
   struct listener_state {
@@ -512,15 +512,15 @@ class layer {
   std::array<std::uint64_t, 2> secret_{};
   std::unique_ptr<slot[]> slots_;
   std::unique_ptr<listener_state[]> listeners_;
-  std::array<std::size_t, bucket_count> buckets_{};
   std::size_t next_free_ = 0, in_use_ = 0;
-  layer_counters<tcp_drop> counters_{};
   bool partial_checksums_ = false;
   time_point wake_at_ = time_point{};
   std::unique_ptr<std::size_t[]> live_{new std::size_t[Config::tcp_connections]};  // the used slots, in_use_ of them
   std::unique_ptr<std::size_t[]> owing_{new std::size_t[Config::tcp_connections]};
   std::size_t owing_count_ = 0;
   [[no_unique_address]] std::conditional_t<Config::trace, std::uint16_t, detail::no_probe> trace_device_{};
+  layer_counters<tcp_drop> counters_{};
+  std::array<std::size_t, bucket_count> buckets_{};  // last: the fields above stay near the layer's start
 };
 
 }  // namespace uni::tcp
