@@ -105,8 +105,7 @@ class layer {
         counters_.drop(tcp_drop::data_after_close);
         s.conn->abort();
       }
-      if (s.conn->ack_owed()) owe_ack(i);
-      return settle(i);
+      return settle(i);  // (which lists an ACK the segment owes)
     }
     if (h.has(rst)) return counters_.drop(tcp_drop::no_connection);  // never answer a RST
     const std::size_t li = find_listener(h.destination_port);
