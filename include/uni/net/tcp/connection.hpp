@@ -871,11 +871,6 @@ class connection {
   void flush_ack(time_point now) noexcept {
     if (ack_owed_ && state_ != state::closed) send_ack(now);
   }
-  // Received bytes not yet read, releasable pages when a connection is reaped.
-  void release_buffers() noexcept {
-    recv_.clear();
-    send_.clear();
-  }
 
  private:
   struct ooo_segment {

@@ -249,7 +249,7 @@ class layer {
     std::size_t at = 0;       // in live_, while used
     time_point opened{};
     output_binding out;
-    std::optional<connection_type> conn;  // constructed afresh each time the slot is given out
+    std::optional<connection_type> conn;  // constructed afresh each time the slot is given out, gone when freed
     [[no_unique_address]] std::conditional_t<Config::trace, trace_probe, detail::no_probe> probe;
   };
   struct listener_state {
@@ -413,7 +413,7 @@ class layer {
     std::size_t* link = &buckets_[bucket(s.conn->ends())];
     while (*link != none && *link != i) link = &slots_[*link].next;
     if (*link == i) *link = s.next;
-    s.conn->release_buffers();
+    s.conn.reset();  // its pages go back now; the next use constructs a fresh one
     s.used = s.held = s.queued = s.half_open = false;
     s.listener = s.next = none;
     const std::size_t last = live_[--in_use_];  // the last live slot takes i's place
