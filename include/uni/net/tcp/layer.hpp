@@ -105,8 +105,7 @@ class layer {
         counters_.drop(tcp_drop::data_after_close);
         s.conn->abort();
       }
-      if (s.conn->ack_owed()) owe_ack(i);
-      return settle(i);
+      return settle(i);  // (which lists an ACK the segment owes)
     }
     if (h.has(rst)) return counters_.drop(tcp_drop::no_connection);  // never answer a RST
     const std::size_t li = find_listener(h.destination_port);
@@ -243,14 +242,14 @@ class layer {
       l->transmit(l->slots_[index].conn->ends(), h, payload, index);
     }
   };
-  struct slot {
-    std::optional<connection_type> conn;  // constructed on first use, then reused
-    output_binding out;
+  struct slot {  // the small fields first, within a one-byte offset; the connection after them
     bool used = false, held = false, queued = false, half_open = false, ack_listed = false;
     std::size_t listener = none;
     std::size_t next = none;  // in its hash bucket
     std::size_t at = 0;       // in live_, while used
     time_point opened{};
+    output_binding out;
+    std::optional<connection_type> conn;  // constructed afresh each time the slot is given out, gone when freed
     [[no_unique_address]] std::conditional_t<Config::trace, trace_probe, detail::no_probe> probe;
   };
   struct listener_state {
@@ -379,13 +378,11 @@ class layer {
     if (i == none) return none;
     next_free_ = (i + 1) % Config::tcp_connections;
     slot& s = slots_[i];
-    if (!s.conn) {
-      s.conn.emplace(sched_);
-      s.out = output_binding{this, i};
-      s.conn->set_output(s.out);
-      s.conn->set_drop_counter(&counters_);
-      s.conn->set_pool(&pool_);
-    }
+    s.conn.emplace(sched_);  // fresh: its fields start from their initializers, none reset one by one
+    s.out = output_binding{this, i};
+    s.conn->set_output(s.out);
+    s.conn->set_drop_counter(&counters_);
+    s.conn->set_pool(&pool_);
     s.used = true;
     s.held = s.queued = s.half_open = false;
     s.listener = none;
@@ -416,7 +413,7 @@ class layer {
     std::size_t* link = &buckets_[bucket(s.conn->ends())];
     while (*link != none && *link != i) link = &slots_[*link].next;
     if (*link == i) *link = s.next;
-    s.conn->release_buffers();
+    s.conn.reset();  // its pages go back now; the next use constructs a fresh one
     s.used = s.held = s.queued = s.half_open = false;
     s.listener = s.next = none;
     const std::size_t last = live_[--in_use_];  // the last live slot takes i's place
@@ -514,15 +511,15 @@ class layer {
   std::array<std::uint64_t, 2> secret_{};
   std::unique_ptr<slot[]> slots_;
   std::unique_ptr<listener_state[]> listeners_;
-  std::array<std::size_t, bucket_count> buckets_{};
   std::size_t next_free_ = 0, in_use_ = 0;
-  layer_counters<tcp_drop> counters_{};
   bool partial_checksums_ = false;
   time_point wake_at_ = time_point{};
   std::unique_ptr<std::size_t[]> live_{new std::size_t[Config::tcp_connections]};  // the used slots, in_use_ of them
   std::unique_ptr<std::size_t[]> owing_{new std::size_t[Config::tcp_connections]};
   std::size_t owing_count_ = 0;
   [[no_unique_address]] std::conditional_t<Config::trace, std::uint16_t, detail::no_probe> trace_device_{};
+  layer_counters<tcp_drop> counters_{};
+  std::array<std::size_t, bucket_count> buckets_{};  // last: the fields above stay near the layer's start
 };
 
 }  // namespace uni::tcp
