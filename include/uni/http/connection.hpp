@@ -578,7 +578,12 @@ class connection : public exchange {
       std::array<method, 8> methods{};
       std::size_t allowed = 0;
       switch (r->find(reqv_.method, reqv_.path, params_, found, methods, allowed)) {
-        case routes::outcome::found: route = found; return {};
+        case routes::outcome::found:
+          if (found->fn) {
+            route = found;
+            return {};
+          }
+          return respond_at_once(*found);
         case routes::outcome::wrong_method: {
           std::size_t len = 0;
           for (std::size_t i = 0; i < allowed; ++i) {
@@ -604,6 +609,13 @@ class connection : public exchange {
     const bool decoded = decode_path(reqv_.path, path_, path);
     if (decoded && srv_.opt.files.streams()) return srv_.opt.files.send(*this, path);
     return answer_file(decoded, path, reqv_.path.size() > sizeof path_);
+  }
+
+  // A responder's send, or the server's 500 when it gave none.
+  task<result<void>> respond_at_once(const routes::route& r) {
+    auto sent = r.respond(*this);
+    if (!responded_) return send_error(500);
+    return sent;
   }
 
   // A file's answer from a store in memory (or its error), as one send.

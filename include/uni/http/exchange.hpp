@@ -5,7 +5,8 @@
 // Body bytes come as views of received pages (read_body; an empty view at the
 // end). A response is either whole (respond: head and body views in one write)
 // or streamed (start_stream, write_stream..., end_stream: chunked for HTTP/1.1,
-// delimited by closing the connection for HTTP/1.0). Views sent must stay valid
+// delimited by closing the connection for HTTP/1.0; a handler that returns
+// without end_stream has it sent by the server). Views sent must stay valid
 // until the peer acknowledges them: static memory, or pool pages from scratch().
 #pragma once
 
