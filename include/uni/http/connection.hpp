@@ -215,6 +215,7 @@ class connection : public exchange {
   connection(server_state& srv, conn_watch& slot) noexcept
       : srv_(srv), slot_(slot), reader_(srv.opt.limits.max_request_line) {
     req_ = &reqv_;
+    params_ = &paramsv_;
   }
 
   std::uint32_t request_span() const noexcept {
@@ -418,7 +419,7 @@ class connection : public exchange {
                  : hs == head_status::too_large   ? 431
                                                   : parse_head(reader_.head(), reqv_, srv_.opt.limits);
     if (status == 0 && reqv_.method == method::other) status = 501;
-    params_ = {};
+    paramsv_ = {};
     responded_ = false;
     streaming_ = false;
     continue_sent_ = false;
@@ -577,7 +578,7 @@ class connection : public exchange {
       const routes::route* found = nullptr;
       std::array<method, 8> methods{};
       std::size_t allowed = 0;
-      switch (r->find(reqv_.method, reqv_.path, params_, found, methods, allowed)) {
+      switch (r->find(reqv_.method, reqv_.path, paramsv_, found, methods, allowed)) {
         case routes::outcome::found:
           if (found->fn) {
             route = found;
@@ -711,21 +712,24 @@ class connection : public exchange {
   }
 
  private:
+  // (The members used most come first: their offsets fit a byte in the
+  // instructions that reach them; the large buffers come last.)
   server_state& srv_;
   conn_watch& slot_;
-  head_reader<max_head_bytes> reader_;
-  http::request reqv_;
-  body_decoder body_;
-  view in_;       // received bytes not yet consumed
-  view scratch_;  // the page response heads are written into
-  view file_head_;  // a streamed file's head, until its first piece
-  std::array<view, 3> out_;  // a response's head (and error body, chunk CRLF) while its send runs
   std::size_t scratch_used_ = 0;
   int body_error_ = 0;
   bool keep_alive_ = true;
   bool streaming_ = false;
   bool continue_sent_ = false;
   bool failed_ = false;
+  http::request reqv_;
+  view in_;       // received bytes not yet consumed
+  view scratch_;  // the page response heads are written into
+  std::array<view, 3> out_;  // a response's head (and error body, chunk CRLF) while its send runs
+  view file_head_;  // a streamed file's head, until its first piece
+  body_decoder body_;
+  path_params paramsv_;
+  head_reader<max_head_bytes> reader_;
   char path_[1024];  // a request's decoded path, while its file is answered
 };
 

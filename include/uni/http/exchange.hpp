@@ -49,7 +49,7 @@ constexpr std::string_view query_value(std::string_view query, std::string_view 
 class exchange {
  public:
   const http::request& request() const noexcept { return *req_; }
-  std::string_view param(std::string_view name) const noexcept { return params_.get(name); }
+  std::string_view param(std::string_view name) const noexcept { return params_->get(name); }
   std::string_view query(std::string_view name) const noexcept { return query_value(req_->query, name); }
   bool responded() const noexcept { return responded_; }
 
@@ -80,8 +80,10 @@ class exchange {
   exchange() noexcept = default;
   ~exchange() = default;
 
+  // (Pointers to the implementation's: the members after them stay near the
+  // start of the object, at short offsets.)
   const http::request* req_ = nullptr;
-  path_params params_;
+  const path_params* params_ = nullptr;
   bool responded_ = false;
 };
 
