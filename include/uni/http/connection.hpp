@@ -551,20 +551,15 @@ class connection : public exchange {
     return w.finish();
   }
 
-  // (What it yields is only for awaiting: a failed write has marked the connection failed.)
+  // The server's own answer for `status`: its reason as text/plain, by
+  // respond(). A head that cannot be made fails the connection. (What it
+  // yields is only for awaiting: a failed write has marked the connection failed.)
   task<result<void>> send_error(int status, std::span<const field> extra = {}) {
-    const std::string_view text = reason(status);
-    const std::uint64_t length = text.size() + 1;
-    auto head = build_head(status, "text/plain; charset=utf-8"sv, &length, extra, nullptr);
-    if (!head) {
-      failed_ = true;
-      return done(result<void>{});
-    }
-    responded_ = true;
-    out_[1] = detail::static_view(text);
+    out_[1] = detail::static_view(reason(status));
     out_[2] = detail::static_view("\n"sv);
-    const std::span<const view> body(out_.data() + 1, reqv_.method == method::head ? 0 : 2);
-    return send_with_head(std::move(*head), body);
+    auto sent = respond(status, "text/plain; charset=utf-8"sv, std::span<const view>(out_.data() + 1, 2), extra);
+    if (!responded_) failed_ = true;
+    return sent;
   }
 
   // The server's own answer to the request (a file, from memory or streamed
