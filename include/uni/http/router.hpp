@@ -77,16 +77,16 @@ class routes {
   };
   enum class outcome : std::uint8_t { found, wrong_method, none };
 
-  // The route for (m, path); `allow` lists the methods the path has when the
-  // outcome is wrong_method (for the Allow field).
+  // The route for (m, path), and its parameters in `params` (which are
+  // otherwise left unspecified: each pattern tried is matched into them);
+  // `allow` lists the methods the path has when the outcome is wrong_method
+  // (for the Allow field).
   outcome find(http::method m, std::string_view path, path_params& params, const route*& found,
                std::array<http::method, 8>& allow, std::size_t& allowed) const noexcept {
     allowed = 0;
     for (const route& r : table_) {
-      path_params p;
-      if (!detail::match_pattern(r.pattern, path, p)) continue;
+      if (!detail::match_pattern(r.pattern, path, params)) continue;
       if (r.method == m || (m == method::head && r.method == method::get)) {
-        params = p;
         found = &r;
         return outcome::found;
       }
