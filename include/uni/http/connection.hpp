@@ -10,7 +10,7 @@
 // request line (414), head bytes and field count (431), body (413), malformed
 // requests (400), unknown methods (501), known ones a path lacks (405). No
 // exceptions; per request nothing is allocated on the heap beyond the coroutine
-// frames of the stream's reads and writes; response heads are written into I/O
+// frames of the connection's reads and writes; response heads are written into I/O
 // pages shared by successive responses.
 #pragma once
 
@@ -209,7 +209,8 @@ inline void count_status(server_counters& n, int status) noexcept {
 }  // namespace detail
 
 // The protocol of one connection; the transport is reached through three
-// virtual calls so that this code is compiled once, whatever the stack.
+// virtual calls (its read and write loops, and the half-close, in
+// stream_connection) so that this code is compiled once, whatever the stack.
 class connection : public exchange {
  public:
   connection(server_state& srv, conn_watch& slot) noexcept
