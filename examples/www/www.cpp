@@ -95,12 +95,14 @@ struct report {
   ~report() { uni::http::log_counters("www"sv, n); }
 };
 
-uni::task<void> hello(uni::http::exchange& ex) {
+// Answers at once: a plain function returning respond()'s send (the server
+// awaits it; a coroutine would be code of its own).
+uni::task<uni::result<void>> hello(uni::http::exchange& ex) {
   std::string_view greeting = ex.query("greeting"sv);
   if (greeting.empty()) greeting = "hello"sv;
   const std::string_view name = ex.param("name"sv);
   auto page = ex.scratch(greeting.size() + name.size() + 3);
-  if (!page) co_return;  // out of pages: the server answers 500
+  if (!page) return {};  // out of pages: the server answers 500
   std::uint8_t* out = page->data();
   auto put = [&out](std::string_view s) {
     for (char c : s) *out++ = static_cast<std::uint8_t>(c);
@@ -109,13 +111,14 @@ uni::task<void> hello(uni::http::exchange& ex) {
   put(", "sv);
   put(name);
   put("\n"sv);
-  (void)co_await ex.respond(200, "text/plain; charset=utf-8"sv, std::span<const uni::view>(&*page, 1));
+  return ex.respond(200, "text/plain; charset=utf-8"sv, std::span<const uni::view>(&*page, 1));
 }
 
 // Streams the body back as it arrives: each piece is the received page itself.
 // The first piece is read before answering, so a body malformed from its start
-// gets the server's 400 (413 if too large); a later error cuts the stream.
-// (One read and one write awaited in the loop: each await is code of its own.)
+// gets the server's 400 (413 if too large); a later error cuts the stream. At
+// the body's end the handler returns: the server ends the stream (its last
+// chunk). (One read and one write awaited in the loop: each await is code of its own.)
 uni::task<void> echo(uni::http::exchange& ex) {
   bool started = false;
   while (true) {
@@ -125,11 +128,8 @@ uni::task<void> echo(uni::http::exchange& ex) {
       if (auto s = co_await ex.start_stream(200, "application/octet-stream"sv); !s) co_return;
       started = true;
     }
-    const bool end = piece->empty();
-    // (A named task: GCC 12 frees a conditional's task temporary twice in a co_await.)
-    auto send = end ? ex.end_stream() : ex.write_stream(std::span<const uni::view>(&*piece, 1));
-    auto w = co_await std::move(send);
-    if (!w || end) co_return;
+    if (piece->empty()) co_return;
+    if (auto w = co_await ex.write_stream(std::span<const uni::view>(&*piece, 1)); !w) co_return;
   }
 }
 

@@ -10,7 +10,7 @@
 // request line (414), head bytes and field count (431), body (413), malformed
 // requests (400), unknown methods (501), known ones a path lacks (405). No
 // exceptions; per request nothing is allocated on the heap beyond the coroutine
-// frames of the stream's reads and writes; response heads are written into I/O
+// frames of the connection's reads and writes; response heads are written into I/O
 // pages shared by successive responses.
 #pragma once
 
@@ -209,12 +209,14 @@ inline void count_status(server_counters& n, int status) noexcept {
 }  // namespace detail
 
 // The protocol of one connection; the transport is reached through three
-// virtual calls so that this code is compiled once, whatever the stack.
+// virtual calls (its read and write loops, and the half-close, in
+// stream_connection) so that this code is compiled once, whatever the stack.
 class connection : public exchange {
  public:
   connection(server_state& srv, conn_watch& slot) noexcept
       : srv_(srv), slot_(slot), reader_(srv.opt.limits.max_request_line) {
     req_ = &reqv_;
+    params_ = &paramsv_;
   }
 
   std::uint32_t request_span() const noexcept {
@@ -230,33 +232,7 @@ class connection : public exchange {
   static task<void> run(server_state& srv, conn_watch& slot, Stream s);
 
   // exchange
-  task<result<view>> read_body() override {
-    if (reqv_.expect_continue && !continue_sent_ && !body_.finished() && !responded_) {
-      continue_sent_ = true;
-      const view v = detail::static_view("HTTP/1.1 100 Continue\r\n\r\n"sv);
-      if (auto w = co_await send(std::span<const view>(&v, 1)); !w) co_return fail(w.err());
-    }
-    bool waited = false;
-    while (true) {
-      view out;
-      switch (body_.next(in_, out)) {
-        case body_status::data: co_return out;
-        case body_status::done:
-          if (waited) set_state(conn_state::busy, srv_.opt.send_timeout);
-          co_return view{};
-        case body_status::malformed: body_error_ = 400; co_return fail(error::malformed);
-        case body_status::too_large: body_error_ = 413; co_return fail(error::too_large);
-        case body_status::need_more: break;
-      }
-      if (slot_.state != conn_state::body) set_state(conn_state::body, srv_.opt.body_timeout);
-      waited = true;
-      const bool more = co_await fill();
-      if (!more) {
-        body_error_ = 400;
-        co_return fail(error::truncated);
-      }
-    }
-  }
+  task<result<view>> read_body() override { return receive(true); }
 
   result<view> scratch(std::size_t bytes) noexcept override {
     auto s = reserve(bytes);
@@ -319,12 +295,105 @@ class connection : public exchange {
   }
 
  protected:
-  // The transport: the next received bytes (empty at end of stream), a write
-  // of views, and a half-close.
-  virtual task<result<view>> transport_read() = 0;
-  virtual task<result<void>> transport_write(std::span<const view> data) = 0;
+  // The transport, in stream_connection<Stream> (a template: for uni's stack
+  // its loops poll the stream in their own frame, with no read or write
+  // coroutine of the stream's; what they need of this class is private
+  // below). receive() is the one read coroutine: with `body`, the request
+  // body's next piece (read_body); without, more of a head's bytes into in_
+  // (an empty view; an error at the end). send_parts() writes each batch that
+  // next_batch() gives, then yields `written` (or write_failed()'s error).
+  template <class>
+  friend class stream_connection;
+  virtual task<result<view>> receive(bool body) = 0;
+  struct send_cursor {
+    std::array<std::span<const view>, 3> parts;
+    std::size_t part = 0, next = 0;  // the next view: parts[part][next]
+    view rest;                        // what is left of the one before
+  };
+  virtual task<result<void>> send_parts(send_cursor c, result<void> written) = 0;
   virtual void transport_shutdown() noexcept = 0;
   ~connection() = default;
+
+  // A read's outcome for receive(): bytes (now in_), the end (or an error,
+  // counted), or a wait: for the stream, or a while when out of pages.
+  enum class read_step : std::uint8_t { got, ended, wait, no_pages };
+  read_step took(result<view> d) noexcept {
+    if (d) {
+      if (d->empty()) return read_step::ended;
+      in_ = std::move(*d);
+      return read_step::got;
+    }
+    if (d.err() == error::would_block) return read_step::wait;
+    if (d.err() != error::no_buffers) {
+      if (d.err() != error::closed) ++srv_.n.stream_errors;
+      return read_step::ended;
+    }
+    ++srv_.n.out_of_pages;  // pages come back as other connections' data is acknowledged
+    return read_step::no_pages;
+  }
+  // What receive() yields when the stream ended where more was needed.
+  result<view> read_ended(bool body) noexcept {
+    if (!body) return fail(error::closed);
+    body_error_ = 400;
+    return fail(error::truncated);
+  }
+  // True if a 100 Continue is due before the body's first read (RFC 9110
+  // §10.1.1): it is then out_[0] while it is sent.
+  bool continue_due() noexcept {
+    if (!reqv_.expect_continue || continue_sent_ || body_.finished() || responded_) return false;
+    continue_sent_ = true;
+    out_[0] = detail::static_view("HTTP/1.1 100 Continue\r\n\r\n"sv);
+    return true;
+  }
+  // The body's next piece from in_, or none when it needs more bytes (which
+  // the body's deadline then bounds); `waited`: an earlier read waited.
+  std::optional<result<view>> body_piece(bool waited) noexcept {
+    view out;
+    switch (body_.next(in_, out)) {
+      case body_status::data: return result<view>(std::move(out));
+      case body_status::done:
+        if (waited) set_state(conn_state::busy, srv_.opt.send_timeout);
+        return result<view>(view{});
+      case body_status::malformed: body_error_ = 400; return result<view>(fail(error::malformed));
+      case body_status::too_large: body_error_ = 413; return result<view>(fail(error::too_large));
+      case body_status::need_more: break;
+    }
+    if (slot_.state != conn_state::body) set_state(conn_state::body, srv_.opt.body_timeout);
+    return std::nullopt;
+  }
+  // Before a read: a consumed view may still hold its page, nor does a
+  // waiting connection keep a head page.
+  void drop_buffers() noexcept {
+    for (view* v : {&in_, &scratch_, &out_[0], &out_[1], &out_[2]}) *v = view{};
+  }
+  scheduler& sched() const noexcept { return srv_.sched; }
+  time_point no_pages_until() const noexcept { return srv_.sched.now() + std::chrono::milliseconds(1); }
+
+  // The next batch to write into `batch`: at most send_piece bytes and 8
+  // views, with a fresh deadline (so it measures progress); 0 when all is written.
+  std::size_t next_batch(send_cursor& c, std::array<view, 8>& batch) noexcept {
+    std::size_t k = 0, bytes = 0;
+    while (k < batch.size() && bytes < send_piece) {
+      if (c.rest.empty()) {
+        while (c.part < c.parts.size() && c.next == c.parts[c.part].size()) ++c.part, c.next = 0;
+        if (c.part == c.parts.size()) break;
+        c.rest = c.parts[c.part][c.next++];
+        continue;
+      }
+      const std::size_t take = c.rest.size() < send_piece - bytes ? c.rest.size() : send_piece - bytes;
+      batch[k++] = c.rest.head(take);
+      c.rest.drop_front(take);
+      bytes += take;
+    }
+    if (k) slot_.deadline = srv_.sched.now() + srv_.opt.send_timeout;
+    return k;
+  }
+  // A failed write: the connection closes.
+  result<void> write_failed(error e) noexcept {
+    failed_ = true;
+    ++srv_.n.stream_errors;
+    return fail(e);
+  }
 
  private:
   void set_state(conn_state s, duration d) noexcept {
@@ -351,7 +420,7 @@ class connection : public exchange {
                  : hs == head_status::too_large   ? 431
                                                   : parse_head(reader_.head(), reqv_, srv_.opt.limits);
     if (status == 0 && reqv_.method == method::other) status = 501;
-    params_ = {};
+    paramsv_ = {};
     responded_ = false;
     streaming_ = false;
     continue_sent_ = false;
@@ -402,27 +471,6 @@ class connection : public exchange {
     return false;
   }
 
-  // Reads more into in_; false at end of stream or on an error.
-  task<bool> fill() {
-    in_ = view{};      // a consumed view may still hold its page
-    scratch_ = view{};  // nor does a waiting connection keep a head page
-    out_ = {};
-    while (true) {
-      auto d = co_await transport_read();
-      if (d) {
-        if (d->empty()) co_return false;
-        in_ = std::move(*d);
-        co_return true;
-      }
-      if (d.err() != error::no_buffers) {
-        if (d.err() != error::closed) ++srv_.n.stream_errors;
-        co_return false;
-      }
-      ++srv_.n.out_of_pages;  // pages come back as other connections' data is acknowledged
-      co_await srv_.sched.sleep_for(std::chrono::milliseconds(1));
-    }
-  }
-
   // An answer that needs no write, yielding `r`: a send of nothing (a
   // coroutine of its own would be code of its own).
   task<result<void>> done(result<void> r) { return send({}, {}, {}, r); }
@@ -433,33 +481,7 @@ class connection : public exchange {
   // connection: each coroutine is code of its own.)
   task<result<void>> send(std::span<const view> first, std::span<const view> then = {},
                           std::span<const view> last = {}, result<void> written = {}) {
-    const std::array<std::span<const view>, 3> parts{first, then, last};
-    std::array<view, 8> batch;
-    view rest;
-    std::size_t part = 0, next = 0;  // the next view: parts[part][next]
-    while (true) {
-      std::size_t k = 0, bytes = 0;
-      while (k < batch.size() && bytes < send_piece) {
-        if (rest.empty()) {
-          while (part < parts.size() && next == parts[part].size()) ++part, next = 0;
-          if (part == parts.size()) break;
-          rest = parts[part][next++];
-          continue;
-        }
-        const std::size_t take = rest.size() < send_piece - bytes ? rest.size() : send_piece - bytes;
-        batch[k++] = rest.head(take);
-        rest.drop_front(take);
-        bytes += take;
-      }
-      if (k == 0) co_return written;
-      slot_.deadline = srv_.sched.now() + srv_.opt.send_timeout;
-      auto w = co_await transport_write(std::span<const view>(batch.data(), k));
-      if (!w) {
-        failed_ = true;
-        ++srv_.n.stream_errors;
-        co_return w;
-      }
-    }
+    return send_parts(send_cursor{{first, then, last}, 0, 0, view{}}, written);
   }
   // A response's head and body: the head goes in the body's first write.
   task<result<void>> send_with_head(view head, std::span<const view> body) {
@@ -530,20 +552,15 @@ class connection : public exchange {
     return w.finish();
   }
 
-  // (What it yields is only for awaiting: a failed write has marked the connection failed.)
+  // The server's own answer for `status`: its reason as text/plain, by
+  // respond(). A head that cannot be made fails the connection. (What it
+  // yields is only for awaiting: a failed write has marked the connection failed.)
   task<result<void>> send_error(int status, std::span<const field> extra = {}) {
-    const std::string_view text = reason(status);
-    const std::uint64_t length = text.size() + 1;
-    auto head = build_head(status, "text/plain; charset=utf-8"sv, &length, extra, nullptr);
-    if (!head) {
-      failed_ = true;
-      return done(result<void>{});
-    }
-    responded_ = true;
-    out_[1] = detail::static_view(text);
+    out_[1] = detail::static_view(reason(status));
     out_[2] = detail::static_view("\n"sv);
-    const std::span<const view> body(out_.data() + 1, reqv_.method == method::head ? 0 : 2);
-    return send_with_head(std::move(*head), body);
+    auto sent = respond(status, "text/plain; charset=utf-8"sv, std::span<const view>(out_.data() + 1, 2), extra);
+    if (!responded_) failed_ = true;
+    return sent;
   }
 
   // The server's own answer to the request (a file, from memory or streamed
@@ -557,8 +574,13 @@ class connection : public exchange {
       const routes::route* found = nullptr;
       std::array<method, 8> methods{};
       std::size_t allowed = 0;
-      switch (r->find(reqv_.method, reqv_.path, params_, found, methods, allowed)) {
-        case routes::outcome::found: route = found; return {};
+      switch (r->find(reqv_.method, reqv_.path, paramsv_, found, methods, allowed)) {
+        case routes::outcome::found:
+          if (found->fn) {
+            route = found;
+            return {};
+          }
+          return respond_at_once(*found);
         case routes::outcome::wrong_method: {
           std::size_t len = 0;
           for (std::size_t i = 0; i < allowed; ++i) {
@@ -584,6 +606,13 @@ class connection : public exchange {
     const bool decoded = decode_path(reqv_.path, path_, path);
     if (decoded && srv_.opt.files.streams()) return srv_.opt.files.send(*this, path);
     return answer_file(decoded, path, reqv_.path.size() > sizeof path_);
+  }
+
+  // A responder's send, or the server's 500 when it gave none.
+  task<result<void>> respond_at_once(const routes::route& r) {
+    auto sent = r.respond(*this);
+    if (!responded_) return send_error(500);
+    return sent;
   }
 
   // A file's answer from a store in memory (or its error), as one send.
@@ -679,21 +708,24 @@ class connection : public exchange {
   }
 
  private:
+  // (The members used most come first: their offsets fit a byte in the
+  // instructions that reach them; the large buffers come last.)
   server_state& srv_;
   conn_watch& slot_;
-  head_reader<max_head_bytes> reader_;
-  http::request reqv_;
-  body_decoder body_;
-  view in_;       // received bytes not yet consumed
-  view scratch_;  // the page response heads are written into
-  view file_head_;  // a streamed file's head, until its first piece
-  std::array<view, 3> out_;  // a response's head (and error body, chunk CRLF) while its send runs
   std::size_t scratch_used_ = 0;
   int body_error_ = 0;
   bool keep_alive_ = true;
   bool streaming_ = false;
   bool continue_sent_ = false;
   bool failed_ = false;
+  http::request reqv_;
+  view in_;       // received bytes not yet consumed
+  view scratch_;  // the page response heads are written into
+  std::array<view, 3> out_;  // a response's head (and error body, chunk CRLF) while its send runs
+  view file_head_;  // a streamed file's head, until its first piece
+  body_decoder body_;
+  path_params paramsv_;
+  head_reader<max_head_bytes> reader_;
   char path_[1024];  // a request's decoded path, while its file is answered
 };
 
@@ -708,8 +740,49 @@ class stream_connection final : public connection {
   stream_connection(server_state& srv, conn_watch& slot, Stream s) noexcept : connection(srv, slot), s_(std::move(s)) {}
 
  private:
-  task<result<view>> transport_read() override { return s_.read(); }
-  task<result<void>> transport_write(std::span<const view> data) override { return s_.write(data); }
+  task<result<view>> receive(bool body) override {
+    if (body && continue_due())
+      if (auto w = co_await send(std::span<const view>(out_.data(), 1)); !w) co_return fail(w.err());
+    bool waited = false;
+    while (true) {
+      if (body) {
+        if (auto piece = body_piece(waited)) co_return std::move(*piece);
+        waited = true;
+      }
+      drop_buffers();
+      read_step step;
+      if constexpr (PollingByteStream<Stream>) {  // uni's stack: this frame waits, no read task
+        result<view> d = s_.try_read();
+        while ((step = took(std::move(d))) == read_step::wait || step == read_step::no_pages) {
+          const wake_reason why =
+              co_await s_.events().wait_until(step == read_step::no_pages ? no_pages_until() : time_never);
+          d = why == wake_reason::cancelled ? fail(error::cancelled) : s_.try_read();
+        }
+      } else {
+        while ((step = took(co_await s_.read())) == read_step::no_pages)
+          co_await sched().sleep_until(no_pages_until());
+      }
+      if (step == read_step::ended) co_return read_ended(body);
+      if (!body) co_return view{};
+    }
+  }
+  task<result<void>> send_parts(send_cursor c, result<void> written) override {
+    std::array<view, 8> batch;
+    for (std::size_t k; (k = next_batch(c, batch)) != 0;) {
+      const std::span<const view> views(batch.data(), k);
+      if constexpr (PollingByteStream<Stream>) {  // uni's stack: no write task
+        std::size_t at = 0, skip = 0;
+        auto all = s_.write_some(views, at, skip);
+        while (all && !*all)
+          all = co_await s_.events().wait() == wake_reason::cancelled ? fail(error::cancelled)
+                                                                       : s_.write_some(views, at, skip);
+        if (!all) co_return write_failed(all.err());
+      } else {
+        if (auto w = co_await s_.write(views); !w) co_return write_failed(w.err());
+      }
+    }
+    co_return written;
+  }
   void transport_shutdown() noexcept override { (void)s_.shutdown(); }
   Stream s_;
 };
@@ -723,8 +796,7 @@ task<void> connection::run(server_state& srv, conn_watch& slot, Stream s) {
     // One read for a head's bytes and for those dropped while closing (each
     // await is code of its own).
     if (!open || c.in_.empty()) {
-      const bool more = co_await c.fill();  // (fill drops the bytes read before)
-      if (!more) co_return;
+      if (!co_await c.receive(false)) co_return;  // (it drops the bytes read before)
       if (!open) continue;
     }
     const head_status hs = c.feed_head();

@@ -5,7 +5,8 @@
 // Body bytes come as views of received pages (read_body; an empty view at the
 // end). A response is either whole (respond: head and body views in one write)
 // or streamed (start_stream, write_stream..., end_stream: chunked for HTTP/1.1,
-// delimited by closing the connection for HTTP/1.0). Views sent must stay valid
+// delimited by closing the connection for HTTP/1.0; a handler that returns
+// without end_stream has it sent by the server). Views sent must stay valid
 // until the peer acknowledges them: static memory, or pool pages from scratch().
 #pragma once
 
@@ -48,7 +49,7 @@ constexpr std::string_view query_value(std::string_view query, std::string_view 
 class exchange {
  public:
   const http::request& request() const noexcept { return *req_; }
-  std::string_view param(std::string_view name) const noexcept { return params_.get(name); }
+  std::string_view param(std::string_view name) const noexcept { return params_->get(name); }
   std::string_view query(std::string_view name) const noexcept { return query_value(req_->query, name); }
   bool responded() const noexcept { return responded_; }
 
@@ -79,8 +80,10 @@ class exchange {
   exchange() noexcept = default;
   ~exchange() = default;
 
+  // (Pointers to the implementation's: the members after them stay near the
+  // start of the object, at short offsets.)
   const http::request* req_ = nullptr;
-  path_params params_;
+  const path_params* params_ = nullptr;
   bool responded_ = false;
 };
 

@@ -1,5 +1,5 @@
-// uni/http/router.hpp: dynamic handlers, written as coroutines, chosen by
-// method and path pattern:
+// uni/http/router.hpp: dynamic handlers, chosen by method and path pattern.
+// A handler that waits (for the body, for its writes) is a coroutine:
 //
 //   uni::http::router<8> r;
 //   auto tweets = [&](uni::http::exchange& ex) -> uni::task<void> {
@@ -9,6 +9,13 @@
 //     co_await ex.respond(200, "application/json", body_views);
 //   };
 //   r.add(uni::http::method::get, "/users/:user/tweets", tweets);
+//
+// One whose answer is ready at once is a plain function returning the send
+// that respond() gives (the server awaits it; no coroutine of its own), or no
+// task when it cannot answer (the server answers 500):
+//
+//   auto hi = [](uni::http::exchange& ex) { return ex.respond_static(200, "text/plain", "hi\n"); };
+//   r.add(uni::http::method::get, "/hi", hi);
 //
 // A pattern is literal segments, ":name" segments (one non-empty segment each)
 // and an optional final "*" (the rest of the path). The table is fixed-size;
@@ -30,6 +37,7 @@
 namespace uni::http {
 
 using handler = function_ref<task<void>(exchange&)>;
+using responder = function_ref<task<result<void>>(exchange&)>;
 
 namespace detail {
 // Matches `path` against `pattern`, filling `out` with the ":name" segments.
@@ -64,20 +72,21 @@ class routes {
   struct route {
     http::method method;
     std::string_view pattern;
-    handler fn;
+    handler fn;         // a coroutine handler, or
+    responder respond;  // one answering at once
   };
   enum class outcome : std::uint8_t { found, wrong_method, none };
 
-  // The route for (m, path); `allow` lists the methods the path has when the
-  // outcome is wrong_method (for the Allow field).
+  // The route for (m, path), and its parameters in `params` (which are
+  // otherwise left unspecified: each pattern tried is matched into them);
+  // `allow` lists the methods the path has when the outcome is wrong_method
+  // (for the Allow field).
   outcome find(http::method m, std::string_view path, path_params& params, const route*& found,
                std::array<http::method, 8>& allow, std::size_t& allowed) const noexcept {
     allowed = 0;
     for (const route& r : table_) {
-      path_params p;
-      if (!detail::match_pattern(r.pattern, path, p)) continue;
+      if (!detail::match_pattern(r.pattern, path, params)) continue;
       if (r.method == m || (m == method::head && r.method == method::get)) {
-        params = p;
         found = &r;
         return outcome::found;
       }
@@ -98,14 +107,19 @@ class router : public routes {
   router& operator=(const router&) = delete;
 
   // error::table_full past N routes.
-  result<void> add(http::method m, std::string_view pattern, handler fn) noexcept {
+  result<void> add(http::method m, std::string_view pattern, handler fn) noexcept { return add({m, pattern, fn, {}}); }
+  result<void> add(http::method m, std::string_view pattern, responder fn) noexcept {
+    return add({m, pattern, {}, fn});
+  }
+
+ private:
+  result<void> add(const route& r) noexcept {
     if (count_ == N) return fail(error::table_full);
-    items_[count_++] = {m, pattern, fn};
+    items_[count_++] = r;
     table_ = {items_.data(), count_};
     return {};
   }
 
- private:
   std::array<route, N> items_{};
   std::size_t count_ = 0;
 };
