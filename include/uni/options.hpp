@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <span>
 #include <string_view>
@@ -421,6 +422,12 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
   return o;
 }
 
+namespace detail {
+// What --help says after a flag of each option_scope, in the enum's order.
+inline constexpr const char* scope_notes[] = {"", " [per interface]", " [repeat for each interface]", " [repeatable]"};
+static_assert(std::size(scope_notes) == static_cast<std::size_t>(option_scope::repeated) + 1);
+}  // namespace detail
+
 // Writes --help, one line per flag, through `line`.
 template <class Line>
 void write_help(std::string_view program, const option_tables& t, std::string_view appliance, Line&& line) noexcept {
@@ -430,9 +437,17 @@ void write_help(std::string_view program, const option_tables& t, std::string_vi
     format_to(w, "usage: ", program, " [--flag value]... (--help: this list)");
     line(w.view());
   }
-  auto table = [&](std::string_view title, std::span<const option_spec> specs) {
-    if (specs.empty()) return;
-    line(title);
+  // The target's flags, then the appliance's, each under its title: one loop,
+  // not a body per table.
+  for (const bool platform : {true, false}) {
+    const std::span<const option_spec> specs = platform ? t.platform : t.appliance;
+    if (specs.empty()) continue;
+    {
+      text_writer w{buf, sizeof buf};
+      if (platform) format_to(w, "flags of the ", t.target, " target:");
+      else format_to(w, appliance, "'s flags:");
+      line(w.view());
+    }
     for (const option_spec& s : specs) {
       text_writer w{buf, sizeof buf};
       format_to(w, "  --", s.name);
@@ -441,19 +456,10 @@ void write_help(std::string_view program, const option_tables& t, std::string_vi
       format_to(w, " ", s.help);
       if (s.kind == option_kind::number) format_to(w, " (", s.min, "-", s.max, ", default ", s.number_default, ")");
       else if (!s.text_default.empty()) format_to(w, " (default ", s.text_default, ")");
-      if (s.scope == option_scope::interface_start) format_to(w, " [repeat for each interface]");
-      else if (s.scope == option_scope::repeated) format_to(w, " [repeatable]");
-      else if (s.scope == option_scope::interface) format_to(w, " [per interface]");
+      format_to(w, detail::scope_notes[static_cast<std::size_t>(s.scope)]);
       line(w.view());
     }
-  };
-  char title[96];
-  text_writer tw{title, sizeof title};
-  format_to(tw, "flags of the ", t.target, " target:");
-  table(tw.view(), t.platform);
-  text_writer aw{title + tw.size(), sizeof title - tw.size()};
-  format_to(aw, appliance, "'s flags:");
-  table(aw.view(), t.appliance);
+  }
 }
 
 }  // namespace uni
