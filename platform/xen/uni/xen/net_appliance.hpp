@@ -80,24 +80,27 @@ class toolstack_shutdown {
     watched_ = bool(w);
     return {xs_.watch_fired(), *this};
   }
+  // The node is read again only after a watch event since the last read (one
+  // during the read counts): asked at every turn of the run loop, this is a
+  // comparison while nothing happens (uni/lifecycle.hpp's run_until_stopped).
   bool operator()(std::string_view name) {
-    if (!watched_) return false;
-    for (;;) {
-      const std::uint64_t events = xs_.statistics().watch_events;  // (one during the read counts)
+    while (watched_ && xs_.statistics().watch_events != read_at_) {
+      read_at_ = xs_.statistics().watch_events;
       xenstore::value v;
       if (auto r = xs_.read(v, node); r && !v.view().empty()) {
         (void)xs_.write(node, {});
         log_info(name, ": stopped by the toolstack (", v.view().substr(0, 15), ")");
         return true;
       }
-      if (xs_.statistics().watch_events == events) return false;
     }
+    return false;
   }
 
  private:
   static constexpr std::string_view node = "control/shutdown";
   xenstore& xs_;
   bool watched_ = false;
+  std::uint64_t read_at_ = ~std::uint64_t{0};  // watch events when last read (none yet: read at once)
 };
 
 // One network interface: netfront on device/vif/N and the stack over it.
@@ -284,16 +287,15 @@ class xen_appliance {
   }
 
   // serve([stack or stacks,] [disks,] [vchans,] options) until it returns or the
-  // toolstack stops us (after start()).
+  // toolstack stops us (after start()): in a coroutine (serve), or in the run
+  // loop when the main is none (run; uni/lifecycle.hpp).
   template <class Serve>
   task<int> serve(Serve& serve) {
-    auto with = [&](auto& net) {
-      return serve_until_stopped(p_.sched, name_, serve_with_devices<Config>(serve, net, disks_, vchans_, *opts_),
-                                 shutdown_.watch(name_), reporter_);
-    };
-    if constexpr (n > 1) return with(all_.emplace(stacks_));
-    else if constexpr (n == 1) return with(*stacks_[0]);
-    else return with(none_);
+    return serve_until_stopped(p_.sched, name_, service(serve), shutdown_.watch(name_), reporter_);
+  }
+  template <class Serve>
+  int run(Serve& serve) {
+    return run_until_stopped(p_.sched, p_.clock, name_, service(serve), shutdown_.watch(name_), reporter_);
   }
 
   // Netfront closed on each interface that connected (the vchans and disks
@@ -308,6 +310,14 @@ class xen_appliance {
   xen_vchans<Config>& vchans() noexcept { return vchans_; }
 
  private:
+  template <class Serve>
+  task<int> service(Serve& serve) {
+    auto with = [&](auto& net) { return serve_with_devices<Config>(serve, net, disks_, vchans_, *opts_); };
+    if constexpr (n > 1) return with(all_.emplace(stacks_));
+    else if constexpr (n == 1) return with(*stacks_[0]);
+    else return with(none_);
+  }
+
   // Each interface's counters, as the service ends.
   void report() const {
     if constexpr (n > 0)
@@ -355,8 +365,9 @@ template <class Config, class Serve>
                                     Serve serve) noexcept {
   static_assert(devices_declared<Config>());
   // Vchans and disks close with awaits, in the main task's coroutine. Netfront
-  // alone closes without: the serving task is run to its end here and netfront
-  // closed after it, with no coroutine around them (each is code of its own).
+  // alone closes without: the service is run here, in the run loop with the stop
+  // request checked between turns (run_until_stopped), and netfront closed
+  // after it, with no coroutine around them (each is code of its own).
   if constexpr (Config::vchan_endpoints > 0 || Config::block_devices > 0)
     run_appliance(name, b, [name, flags, serve](platform& p) mutable -> task<int> {
       const auto app = std::make_unique<detail::xen_appliance<Config>>(name, p);
@@ -370,11 +381,10 @@ template <class Config, class Serve>
   else
     run_appliance(name, b, [name, flags, serve](platform& p) mutable -> result<int> {
       const auto app = std::make_unique<detail::xen_appliance<Config>>(name, p);
-      const int status = app->start(flags);
-      result<int> outcome = status;
-      if (status == app->started) outcome = run(p.sched, p.clock, app->serve(serve));
+      int status = app->start(flags);
+      if (status == app->started) status = app->run(serve);
       app->close_interfaces();
-      return outcome;
+      return status;
     });
 }
 
