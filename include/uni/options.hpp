@@ -53,22 +53,25 @@ constexpr bool is_path(option_kind k) noexcept {
 // the i-th.
 enum class option_scope : std::uint8_t { appliance, interface, interface_start, repeated };
 
+// The texts but the name are C strings (the factories below take literals): a
+// pointer each, not a pointer and a length, in every table of every image; they
+// are read only by --help, a refusal's message and text()'s default.
 struct option_spec {
   std::string_view name;  // without the leading "--"
   option_kind kind = option_kind::text;
   option_scope scope = option_scope::appliance;
-  std::string_view help;  // one line
+  const char* help = "";  // one line
   // How --help writes the value: N, FILE, ADDR/PREFIX; a choice's choices,
   // "debug|info|warn".
-  std::string_view value_name;
-  std::string_view text_default;  // default of a non-number ("": none)
+  const char* value_name = "";
+  const char* text_default = "";  // default of a non-number ("": none)
   std::int64_t number_default = 0;
   std::int64_t min = 0, max = 0;  // numbers
 };
 
 namespace detail {
-constexpr option_spec spec(std::string_view name, option_kind kind, std::string_view value_name,
-                           std::string_view fallback, std::string_view help) noexcept {
+constexpr option_spec spec(std::string_view name, option_kind kind, const char* value_name,
+                           const char* fallback, const char* help) noexcept {
   option_spec s;
   s.name = name;
   s.kind = kind;
@@ -80,32 +83,32 @@ constexpr option_spec spec(std::string_view name, option_kind kind, std::string_
 }  // namespace detail
 
 constexpr option_spec number_option(std::string_view name, std::int64_t fallback, std::int64_t min, std::int64_t max,
-                                    std::string_view help) noexcept {
-  option_spec s = detail::spec(name, option_kind::number, "N", {}, help);
+                                    const char* help) noexcept {
+  option_spec s = detail::spec(name, option_kind::number, "N", "", help);
   s.number_default = fallback;
   s.min = min;
   s.max = max;
   return s;
 }
-constexpr option_spec text_option(std::string_view name, std::string_view value_name, std::string_view fallback,
-                                  std::string_view help) noexcept {
+constexpr option_spec text_option(std::string_view name, const char* value_name, const char* fallback,
+                                  const char* help) noexcept {
   return detail::spec(name, option_kind::text, value_name, fallback, help);
 }
-constexpr option_spec flag_option(std::string_view name, std::string_view help) noexcept {
-  return detail::spec(name, option_kind::flag, {}, {}, help);
+constexpr option_spec flag_option(std::string_view name, const char* help) noexcept {
+  return detail::spec(name, option_kind::flag, "", "", help);
 }
-constexpr option_spec choice_option(std::string_view name, std::string_view choices, std::string_view fallback,
-                                    std::string_view help) noexcept {
+constexpr option_spec choice_option(std::string_view name, const char* choices, const char* fallback,
+                                    const char* help) noexcept {
   return detail::spec(name, option_kind::choice, choices, fallback, help);
 }
 // input_file, directory or output_file; no default (not given: the option is off).
-constexpr option_spec path_option(std::string_view name, option_kind kind, std::string_view value_name,
-                                  std::string_view help) noexcept {
-  return detail::spec(name, kind, value_name, {}, help);
+constexpr option_spec path_option(std::string_view name, option_kind kind, const char* value_name,
+                                  const char* help) noexcept {
+  return detail::spec(name, kind, value_name, "", help);
 }
 // A value of another kind with a fixed default (ipv4_address, mac_address, ...).
-constexpr option_spec typed_option(std::string_view name, option_kind kind, std::string_view value_name,
-                                   std::string_view fallback, std::string_view help) noexcept {
+constexpr option_spec typed_option(std::string_view name, option_kind kind, const char* value_name,
+                                   const char* fallback, const char* help) noexcept {
   return detail::spec(name, kind, value_name, fallback, help);
 }
 constexpr option_spec for_each_interface(option_spec s, option_scope scope = option_scope::interface) noexcept {
@@ -220,7 +223,7 @@ class appliance_options {
     if (s.kind == option_kind::flag || s.kind == option_kind::number)
       panic("options: --", name, " is not a text option");
     const value* v = find(name, interface);
-    return v ? v->text : s.text_default;
+    return v ? v->text : std::string_view{s.text_default};
   }
   const option_spec& spec(std::string_view name) const noexcept {
     if (const option_spec* s = lookup(tables_.platform, name)) return *s;
@@ -336,7 +339,7 @@ inline bool check_value(const option_spec& s, std::string_view v, std::int64_t& 
       return false;
   }
   format_to(why, "--", s.name, ": ");
-  if (want) format_to(why, "'", v, "' is not ", want, s.kind == option_kind::choice ? s.value_name : std::string_view{});
+  if (want) format_to(why, "'", v, "' is not ", want, s.kind == option_kind::choice ? s.value_name : "");
   else if (out_of_range) format_to(why, v, " is out of range (", s.min, "-", s.max, ")");
   else why.put(r.view());
   return false;
@@ -455,7 +458,7 @@ void write_help(std::string_view program, const option_tables& t, std::string_vi
       while (w.size() < 30) w.put(' ');
       format_to(w, " ", s.help);
       if (s.kind == option_kind::number) format_to(w, " (", s.min, "-", s.max, ", default ", s.number_default, ")");
-      else if (!s.text_default.empty()) format_to(w, " (default ", s.text_default, ")");
+      else if (*s.text_default) format_to(w, " (default ", s.text_default, ")");
       format_to(w, detail::scope_notes[static_cast<std::size_t>(s.scope)]);
       line(w.view());
     }
