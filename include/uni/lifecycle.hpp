@@ -77,7 +77,7 @@ inline task<int> serve_until_stopped(scheduler& sched, std::string_view name, ta
   co_return detail::end_serving(running, name, report);
 }
 
-// The same, for a main that is no coroutine (Xen's network appliances): the run
+// The same, for a main that is no coroutine (Xen's appliances): the run
 // loop itself (uni::run's), with the stop request checked between its turns
 // rather than by a coroutine woken by `stop.changed` -- neither that coroutine
 // nor its awaits are code of the image. Returns the exit status.
