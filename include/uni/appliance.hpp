@@ -22,7 +22,9 @@
 // is the exit status), or until stopped (the service is cancelled; status 0).
 #pragma once
 
+#include <cstddef>
 #include <span>
+#include <string_view>
 
 #include <uni/options.hpp>
 #include <uni/target_options.hpp>
@@ -30,6 +32,13 @@
 namespace uni::detail {
 constexpr std::span<const option_spec> appliance_flags() noexcept { return {}; }
 constexpr std::span<const option_spec> appliance_flags(std::span<const option_spec> t) noexcept { return t; }
+// The appliance's name: a literal's length is known (a string_view made of it
+// at run time would be a strlen call).
+template <std::size_t N>
+constexpr std::string_view appliance_name(const char (&name)[N]) noexcept {
+  return {name, N - 1};
+}
+constexpr std::string_view appliance_name(std::string_view name) noexcept { return name; }
 }  // namespace uni::detail
 
 // The flags table checked at compile time.
@@ -61,7 +70,8 @@ constexpr std::span<const option_spec> appliance_flags(std::span<const option_sp
   /* and one byte more than the disks it lists */                                                            \
   extern "C" [[gnu::used, gnu::retain]] const char uni_xen_disks[CONFIG::block_devices + 1] = {};            \
   [[noreturn]] void uni_appliance_main(const ::uni::boot::info& b) noexcept {                                 \
-    ::uni::xen::run_net_appliance<CONFIG>(NAME, b, ::uni::detail::appliance_flags(__VA_ARGS__),               \
+    ::uni::xen::run_net_appliance<CONFIG>(::uni::detail::appliance_name(NAME), b,                             \
+                                          ::uni::detail::appliance_flags(__VA_ARGS__),                        \
                                           [](auto&... devices_then_options) {                                 \
                                             return SERVE(devices_then_options...);                            \
                                           });                                                                 \

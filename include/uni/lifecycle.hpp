@@ -11,6 +11,7 @@
 #include <coroutine>
 #include <string_view>
 
+#include <uni/concepts.hpp>
 #include <uni/core/function_ref.hpp>
 #include <uni/core/log.hpp>
 #include <uni/core/scheduler.hpp>
@@ -21,6 +22,8 @@ namespace uni {
 // The platform's stop request: `changed` is notified whenever a stop may have
 // been asked for since; `asked(name)` says whether it was, and then logs why
 // (it is not asked again). A check, not a task: each coroutine costs code.
+// run_until_stopped calls `asked` at every turn of the run loop: there it must
+// be cheap while nothing has changed.
 struct stop_request {
   wait_queue& changed;
   function_ref<bool(std::string_view name)> asked;
@@ -44,6 +47,21 @@ struct end_or_notified {
   void await_resume() const noexcept {}
   [[gnu::noinline]] ~end_or_notified() {}
 };
+
+// How serving ends, once the service has ended or a stop was asked for: the
+// service's status if it ended (a line if it is not 0), else 0; the service
+// cancelled if it still runs; the counters reported.
+inline int end_serving(join_handle<int>& running, std::string_view name, function_ref<void()> report) noexcept {
+  int status = 0;
+  if (running.done()) {
+    const auto r = running.value();
+    status = r ? *r : 1;
+    if (status != 0) log_info(name, ": the service ended with status ", status);
+  }
+  running.cancel();
+  report();
+  return status;
+}
 }  // namespace detail
 
 // Runs `service` until it ends or `stop` is asked for. Returns the exit status:
@@ -56,15 +74,24 @@ inline task<int> serve_until_stopped(scheduler& sched, std::string_view name, ta
     co_await detail::end_or_notified(running, stop.changed);
     if (running.done()) break;
   }
-  int status = 0;
-  if (running.done()) {
-    const auto r = running.value();
-    status = r ? *r : 1;
-    if (status != 0) log_info(name, ": the service ended with status ", status);
+  co_return detail::end_serving(running, name, report);
+}
+
+// The same, for a main that is no coroutine (Xen's appliances): the run
+// loop itself (uni::run's), with the stop request checked between its turns
+// rather than by a coroutine woken by `stop.changed` -- neither that coroutine
+// nor its awaits are code of the image. Returns the exit status.
+template <Clock C>
+int run_until_stopped(scheduler& sched, C& clock, std::string_view name, task<int> service, stop_request stop,
+                      function_ref<void()> report) {
+  auto running = spawn(sched, std::move(service));
+  while (!stop.asked(name)) {
+    sched.advance(clock.now());
+    sched.run_ready();
+    if (running.done()) break;
+    clock.wait_until(sched.has_ready() ? time_point{} : sched.next_deadline());
   }
-  running.cancel();
-  report();
-  co_return status;
+  return detail::end_serving(running, name, report);
 }
 
 }  // namespace uni

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <span>
 #include <string_view>
@@ -52,22 +53,25 @@ constexpr bool is_path(option_kind k) noexcept {
 // the i-th.
 enum class option_scope : std::uint8_t { appliance, interface, interface_start, repeated };
 
+// The texts but the name are C strings (the factories below take literals): a
+// pointer each, not a pointer and a length, in every table of every image; they
+// are read only by --help, a refusal's message and text()'s default.
 struct option_spec {
   std::string_view name;  // without the leading "--"
   option_kind kind = option_kind::text;
   option_scope scope = option_scope::appliance;
-  std::string_view help;  // one line
+  const char* help = "";  // one line
   // How --help writes the value: N, FILE, ADDR/PREFIX; a choice's choices,
   // "debug|info|warn".
-  std::string_view value_name;
-  std::string_view text_default;  // default of a non-number ("": none)
+  const char* value_name = "";
+  const char* text_default = "";  // default of a non-number ("": none)
   std::int64_t number_default = 0;
   std::int64_t min = 0, max = 0;  // numbers
 };
 
 namespace detail {
-constexpr option_spec spec(std::string_view name, option_kind kind, std::string_view value_name,
-                           std::string_view fallback, std::string_view help) noexcept {
+constexpr option_spec spec(std::string_view name, option_kind kind, const char* value_name,
+                           const char* fallback, const char* help) noexcept {
   option_spec s;
   s.name = name;
   s.kind = kind;
@@ -79,32 +83,32 @@ constexpr option_spec spec(std::string_view name, option_kind kind, std::string_
 }  // namespace detail
 
 constexpr option_spec number_option(std::string_view name, std::int64_t fallback, std::int64_t min, std::int64_t max,
-                                    std::string_view help) noexcept {
-  option_spec s = detail::spec(name, option_kind::number, "N", {}, help);
+                                    const char* help) noexcept {
+  option_spec s = detail::spec(name, option_kind::number, "N", "", help);
   s.number_default = fallback;
   s.min = min;
   s.max = max;
   return s;
 }
-constexpr option_spec text_option(std::string_view name, std::string_view value_name, std::string_view fallback,
-                                  std::string_view help) noexcept {
+constexpr option_spec text_option(std::string_view name, const char* value_name, const char* fallback,
+                                  const char* help) noexcept {
   return detail::spec(name, option_kind::text, value_name, fallback, help);
 }
-constexpr option_spec flag_option(std::string_view name, std::string_view help) noexcept {
-  return detail::spec(name, option_kind::flag, {}, {}, help);
+constexpr option_spec flag_option(std::string_view name, const char* help) noexcept {
+  return detail::spec(name, option_kind::flag, "", "", help);
 }
-constexpr option_spec choice_option(std::string_view name, std::string_view choices, std::string_view fallback,
-                                    std::string_view help) noexcept {
+constexpr option_spec choice_option(std::string_view name, const char* choices, const char* fallback,
+                                    const char* help) noexcept {
   return detail::spec(name, option_kind::choice, choices, fallback, help);
 }
 // input_file, directory or output_file; no default (not given: the option is off).
-constexpr option_spec path_option(std::string_view name, option_kind kind, std::string_view value_name,
-                                  std::string_view help) noexcept {
-  return detail::spec(name, kind, value_name, {}, help);
+constexpr option_spec path_option(std::string_view name, option_kind kind, const char* value_name,
+                                  const char* help) noexcept {
+  return detail::spec(name, kind, value_name, "", help);
 }
 // A value of another kind with a fixed default (ipv4_address, mac_address, ...).
-constexpr option_spec typed_option(std::string_view name, option_kind kind, std::string_view value_name,
-                                   std::string_view fallback, std::string_view help) noexcept {
+constexpr option_spec typed_option(std::string_view name, option_kind kind, const char* value_name,
+                                   const char* fallback, const char* help) noexcept {
   return detail::spec(name, kind, value_name, fallback, help);
 }
 constexpr option_spec for_each_interface(option_spec s, option_scope scope = option_scope::interface) noexcept {
@@ -219,7 +223,7 @@ class appliance_options {
     if (s.kind == option_kind::flag || s.kind == option_kind::number)
       panic("options: --", name, " is not a text option");
     const value* v = find(name, interface);
-    return v ? v->text : s.text_default;
+    return v ? v->text : std::string_view{s.text_default};
   }
   const option_spec& spec(std::string_view name) const noexcept {
     if (const option_spec* s = lookup(tables_.platform, name)) return *s;
@@ -335,7 +339,7 @@ inline bool check_value(const option_spec& s, std::string_view v, std::int64_t& 
       return false;
   }
   format_to(why, "--", s.name, ": ");
-  if (want) format_to(why, "'", v, "' is not ", want, s.kind == option_kind::choice ? s.value_name : std::string_view{});
+  if (want) format_to(why, "'", v, "' is not ", want, s.kind == option_kind::choice ? s.value_name : "");
   else if (out_of_range) format_to(why, v, " is out of range (", s.min, "-", s.max, ")");
   else why.put(r.view());
   return false;
@@ -421,6 +425,12 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
   return o;
 }
 
+namespace detail {
+// What --help says after a flag of each option_scope, in the enum's order.
+inline constexpr const char* scope_notes[] = {"", " [per interface]", " [repeat for each interface]", " [repeatable]"};
+static_assert(std::size(scope_notes) == static_cast<std::size_t>(option_scope::repeated) + 1);
+}  // namespace detail
+
 // Writes --help, one line per flag, through `line`.
 template <class Line>
 void write_help(std::string_view program, const option_tables& t, std::string_view appliance, Line&& line) noexcept {
@@ -430,9 +440,17 @@ void write_help(std::string_view program, const option_tables& t, std::string_vi
     format_to(w, "usage: ", program, " [--flag value]... (--help: this list)");
     line(w.view());
   }
-  auto table = [&](std::string_view title, std::span<const option_spec> specs) {
-    if (specs.empty()) return;
-    line(title);
+  // The target's flags, then the appliance's, each under its title: one loop,
+  // not a body per table.
+  for (const bool platform : {true, false}) {
+    const std::span<const option_spec> specs = platform ? t.platform : t.appliance;
+    if (specs.empty()) continue;
+    {
+      text_writer w{buf, sizeof buf};
+      if (platform) format_to(w, "flags of the ", t.target, " target:");
+      else format_to(w, appliance, "'s flags:");
+      line(w.view());
+    }
     for (const option_spec& s : specs) {
       text_writer w{buf, sizeof buf};
       format_to(w, "  --", s.name);
@@ -440,20 +458,11 @@ void write_help(std::string_view program, const option_tables& t, std::string_vi
       while (w.size() < 30) w.put(' ');
       format_to(w, " ", s.help);
       if (s.kind == option_kind::number) format_to(w, " (", s.min, "-", s.max, ", default ", s.number_default, ")");
-      else if (!s.text_default.empty()) format_to(w, " (default ", s.text_default, ")");
-      if (s.scope == option_scope::interface_start) format_to(w, " [repeat for each interface]");
-      else if (s.scope == option_scope::repeated) format_to(w, " [repeatable]");
-      else if (s.scope == option_scope::interface) format_to(w, " [per interface]");
+      else if (*s.text_default) format_to(w, " (default ", s.text_default, ")");
+      format_to(w, detail::scope_notes[static_cast<std::size_t>(s.scope)]);
       line(w.view());
     }
-  };
-  char title[96];
-  text_writer tw{title, sizeof title};
-  format_to(tw, "flags of the ", t.target, " target:");
-  table(tw.view(), t.platform);
-  text_writer aw{title + tw.size(), sizeof title - tw.size()};
-  format_to(aw, appliance, "'s flags:");
-  table(aw.view(), t.appliance);
+  }
 }
 
 }  // namespace uni

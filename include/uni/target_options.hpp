@@ -135,7 +135,8 @@ constexpr std::span<const option_spec> xen_flags() noexcept {
 
 // The level --log names (checked by the parser: debug, info or warn).
 constexpr log_level log_level_of(std::string_view name) noexcept {
-  return name == "debug" ? log_level::debug : name == "warn" ? log_level::warn : log_level::info;
+  using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
+  return name == "debug"sv ? log_level::debug : name == "warn"sv ? log_level::warn : log_level::info;
 }
 
 // An appliance's table: well formed, and no name the platforms use.

@@ -314,15 +314,25 @@ extern "C" [[noreturn]] void uni_boot_main(std::uint32_t start_info) noexcept {
 }
 
 namespace {
-// Pointers, not string_views: half the table (the names' lengths are found as
-// the one trap reported is written).
-constexpr const char* trap_names[32] = {
-    "divide error", "debug", "NMI", "breakpoint", "overflow", "bound range", "invalid opcode",
-    "device not available", "double fault", "coprocessor overrun", "invalid TSS", "segment not present",
-    "stack fault", "general protection fault", "page fault", "reserved", "x87 error", "alignment check",
-    "machine check", "SIMD error", "virtualisation", "control protection", "reserved", "reserved",
-    "reserved", "reserved", "reserved", "reserved", "hypervisor injection", "VMM communication",
-    "security", "reserved"};
+// The traps' names in vector order, each ended by '\0': one string, not a
+// table of 32 pointers (256 bytes).
+constexpr char trap_names[] =
+    "divide error\0debug\0NMI\0breakpoint\0overflow\0bound range\0invalid opcode\0device not available\0"
+    "double fault\0coprocessor overrun\0invalid TSS\0segment not present\0stack fault\0"
+    "general protection fault\0page fault\0reserved\0x87 error\0alignment check\0machine check\0SIMD error\0"
+    "virtualisation\0control protection\0reserved\0reserved\0reserved\0reserved\0reserved\0reserved\0"
+    "hypervisor injection\0VMM communication\0security\0reserved";
+static_assert([] {
+  std::size_t n = 0;
+  for (char c : trap_names) n += c == '\0';
+  return n == 32;
+}(), "a name for each of the 32 exception vectors");
+const char* trap_name(std::uint64_t vector) noexcept {
+  const char* name = trap_names;
+  for (vector &= 31; vector > 0; --vector)
+    while (*name++ != '\0') {}
+  return name;
+}
 struct trap_frame {
   std::uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
   std::uint64_t vector, error, rip, cs, rflags, rsp, ss;
@@ -340,7 +350,7 @@ extern "C" [[noreturn]] void uni_boot_trap(const void* p) noexcept {
   const bool guard = f.vector == 14 && cr2 >= m.guard.start && cr2 < m.guard.end;
   char buf[200];
   uni::text_writer w{buf, sizeof buf};
-  uni::format_to(w, trap_names[f.vector & 31], " (vector ", f.vector, ", error ", uni::hex(f.error), ") at rip ",
+  uni::format_to(w, trap_name(f.vector), " (vector ", f.vector, ", error ", uni::hex(f.error), ") at rip ",
                  uni::hex(f.rip), " rsp ", uni::hex(f.rsp));
   if (f.vector == 14) uni::format_to(w, " address ", uni::hex(cr2));
   if (guard) uni::format_to(w, " -- stack overflow into the guard page");

@@ -28,6 +28,12 @@
 #include <uni/xen/hypercall.hpp>
 #include <uni/xen/shared_info.hpp>
 
+namespace uni::boot {
+// A region in the boot report: its start and size, "0x100000+44K" (one argument
+// of a log line, not four).
+inline void format_value(text_writer& w, const region& r) noexcept { format_to(w, hex(r.start), "+", r.size() / 1024, "K"); }
+}  // namespace uni::boot
+
 namespace uni::xen {
 
 // What an appliance's main task is given.
@@ -65,16 +71,13 @@ inline bool dom0_flag = false;
 }
 
 inline void report_layout(const boot::info& b, const XenClock* clock) noexcept {
-  const auto kib = [](const boot::region& r) { return r.size() / 1024; };
   const boot::layout& m = b.memory;
   char ram[160];
   text_writer rw{ram, sizeof ram};
   for (std::size_t i = 0; i < b.ram_count; ++i) format_to(rw, i ? ", " : "", hex(b.ram[i].start), "-", hex(b.ram[i].end));
   log_info("boot: layout seed ", b.layout_seed, "; RAM ", rw.view());
-  log_info("boot: text ", hex(m.text.start), "+", kib(m.text), "K rx, rodata ", hex(m.rodata.start), "+", kib(m.rodata),
-           "K r, data ", hex(m.data.start), "+", kib(m.data), "K rw");
-  log_info("boot: guard page ", hex(m.guard.start), ", stack ", hex(m.stack.start), "+", kib(m.stack), "K, I/O pages ",
-           hex(m.io_pages.start), "+", kib(m.io_pages), "K, heap ", hex(m.heap.start), "+", kib(m.heap), "K");
+  log_info("boot: text ", m.text, " rx, rodata ", m.rodata, " r, data ", m.data, " rw");
+  log_info("boot: guard page ", hex(m.guard.start), ", stack ", m.stack, ", I/O pages ", m.io_pages, ", heap ", m.heap);
   log_info("boot: W^X ", b.wx_violations == 0 ? "holds" : "VIOLATED", " (", b.wx_pages_checked, " pages walked, ",
            b.wx_violations, " writable+executable", b.nx ? "" : "; no NX on this CPU", ")");
   char steps[200];

@@ -18,8 +18,8 @@
 //
 // It runs as uni/lifecycle.hpp says: it stops when `serve` returns (its value is
 // the exit status) or when the toolstack asks (xl shutdown): then the service is
-// cancelled and the status is 0; netfront is closed and the domain powers off
-// (status 0) or crashes (any other).
+// cancelled and the status is 0; netfront is closed, then the vchans and disks,
+// and the domain powers off (status 0) or crashes (any other).
 //
 // The options come from the kernel command line (xl's `extra=`) through the
 // parser the POSIX targets use (uni/options.hpp), with the same policy: a bad or
@@ -80,24 +80,27 @@ class toolstack_shutdown {
     watched_ = bool(w);
     return {xs_.watch_fired(), *this};
   }
+  // The node is read again only after a watch event since the last read (one
+  // during the read counts): asked at every turn of the run loop, this is a
+  // comparison while nothing happens (uni/lifecycle.hpp's run_until_stopped).
   bool operator()(std::string_view name) {
-    if (!watched_) return false;
-    for (;;) {
-      const std::uint64_t events = xs_.statistics().watch_events;  // (one during the read counts)
+    while (watched_ && xs_.statistics().watch_events != read_at_) {
+      read_at_ = xs_.statistics().watch_events;
       xenstore::value v;
       if (auto r = xs_.read(v, node); r && !v.view().empty()) {
         (void)xs_.write(node, {});
         log_info(name, ": stopped by the toolstack (", v.view().substr(0, 15), ")");
         return true;
       }
-      if (xs_.statistics().watch_events == events) return false;
     }
+    return false;
   }
 
  private:
   static constexpr std::string_view node = "control/shutdown";
   xenstore& xs_;
   bool watched_ = false;
+  std::uint64_t read_at_ = ~std::uint64_t{0};  // watch events when last read (none yet: read at once)
 };
 
 // One network interface: netfront on device/vif/N and the stack over it.
@@ -222,9 +225,8 @@ struct xen_trace<true> {
 
 // An appliance's devices and the start of day that makes them, in one object.
 // start() is a plain function (each of its xenstore calls blocks, and nothing
-// else runs yet), so that run_net_appliance's main holds only the awaits of
-// serving and closing (none of its own when netfront alone closes): each await
-// is code of its own.
+// else runs yet), and so is run_net_appliance's main: no await is code of its
+// own.
 template <class Config>
 class xen_appliance {
  public:
@@ -284,16 +286,10 @@ class xen_appliance {
   }
 
   // serve([stack or stacks,] [disks,] [vchans,] options) until it returns or the
-  // toolstack stops us (after start()).
+  // toolstack stops us (after start()), in the run loop (uni/lifecycle.hpp).
   template <class Serve>
-  task<int> serve(Serve& serve) {
-    auto with = [&](auto& net) {
-      return serve_until_stopped(p_.sched, name_, serve_with_devices<Config>(serve, net, disks_, vchans_, *opts_),
-                                 shutdown_.watch(name_), reporter_);
-    };
-    if constexpr (n > 1) return with(all_.emplace(stacks_));
-    else if constexpr (n == 1) return with(*stacks_[0]);
-    else return with(none_);
+  int run(Serve& serve) {
+    return run_until_stopped(p_.sched, p_.clock, name_, service(serve), shutdown_.watch(name_), reporter_);
   }
 
   // Netfront closed on each interface that connected (the vchans and disks
@@ -308,6 +304,14 @@ class xen_appliance {
   xen_vchans<Config>& vchans() noexcept { return vchans_; }
 
  private:
+  template <class Serve>
+  task<int> service(Serve& serve) {
+    auto with = [&](auto& net) { return serve_with_devices<Config>(serve, net, disks_, vchans_, *opts_); };
+    if constexpr (n > 1) return with(all_.emplace(stacks_));
+    else if constexpr (n == 1) return with(*stacks_[0]);
+    else return with(none_);
+  }
+
   // Each interface's counters, as the service ends.
   void report() const {
     if constexpr (n > 0)
@@ -323,7 +327,7 @@ class xen_appliance {
                  s.tx_gso_frames, " (", s.tx_gso_segments, " segments)");
       }
   }
-  struct report_fn {  // what serve_until_stopped calls (it outlives the serving)
+  struct report_fn {  // what run_until_stopped calls (it outlives the serving)
     const xen_appliance& app;
     void operator()() const { app.report(); }
   };
@@ -354,28 +358,18 @@ template <class Config, class Serve>
 [[noreturn]] void run_net_appliance(std::string_view name, const boot::info& b, std::span<const option_spec> flags,
                                     Serve serve) noexcept {
   static_assert(devices_declared<Config>());
-  // Vchans and disks close with awaits, in the main task's coroutine. Netfront
-  // alone closes without: the serving task is run to its end here and netfront
-  // closed after it, with no coroutine around them (each is code of its own).
-  if constexpr (Config::vchan_endpoints > 0 || Config::block_devices > 0)
-    run_appliance(name, b, [name, flags, serve](platform& p) mutable -> task<int> {
-      const auto app = std::make_unique<detail::xen_appliance<Config>>(name, p);
-      int status = app->start(flags);
-      if (status == app->started) status = co_await app->serve(serve);
-      app->close_interfaces();
-      if constexpr (Config::vchan_endpoints > 0) co_await app->vchans().close();
-      if constexpr (Config::block_devices > 0) co_await app->disks().close();
-      co_return status;
-    });
-  else
-    run_appliance(name, b, [name, flags, serve](platform& p) mutable -> result<int> {
-      const auto app = std::make_unique<detail::xen_appliance<Config>>(name, p);
-      const int status = app->start(flags);
-      result<int> outcome = status;
-      if (status == app->started) outcome = run(p.sched, p.clock, app->serve(serve));
-      app->close_interfaces();
-      return outcome;
-    });
+  // No coroutine of its own: the service is run here, in the run loop with the
+  // stop request checked between turns (run_until_stopped), then netfront closed,
+  // then the vchans and disks, whose closing awaits, each run to its end.
+  run_appliance(name, b, [name, flags, serve](platform& p) mutable -> result<int> {
+    const auto app = std::make_unique<detail::xen_appliance<Config>>(name, p);
+    int status = app->start(flags);
+    if (status == app->started) status = app->run(serve);
+    app->close_interfaces();
+    if constexpr (Config::vchan_endpoints > 0) (void)run(p.sched, p.clock, app->vchans().close());
+    if constexpr (Config::block_devices > 0) (void)run(p.sched, p.clock, app->disks().close());
+    return status;
+  });
 }
 
 }  // namespace uni::xen

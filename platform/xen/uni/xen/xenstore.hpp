@@ -68,20 +68,19 @@ class xenstore {
 
   // The node `path`, or `dir`/`leaf` (the path sent in pieces: no buffer to build
   // it in), into `v`: its length, or the error.
-  result<std::size_t> read(value& v, std::string_view path) {
-    return request({XS_READ, 0, {path, nul}, v.bytes, sizeof v.bytes, &v.size});
-  }
+  // (A path is a dir with no leaf: one function for both, not two.)
+  result<std::size_t> read(value& v, std::string_view path) { return read(v, path, {}); }
   result<std::size_t> read(value& v, std::string_view dir, std::string_view leaf) {
-    return request({XS_READ, 0, {dir, slash, leaf, nul}, v.bytes, sizeof v.bytes, &v.size});
+    return request({XS_READ, 0, {dir, slash_before(leaf), leaf, nul}, v.bytes, sizeof v.bytes, &v.size});
   }
 
   // The requests whose reply is an acknowledgement ("OK") give its length, or
   // the error.
   result<std::size_t> write(std::string_view path, std::string_view data, std::uint32_t tx = 0) {
-    return request({XS_WRITE, tx, {path, nul, data}});
+    return write(path, {}, data, tx);
   }
   result<std::size_t> write(std::string_view dir, std::string_view leaf, std::string_view data, std::uint32_t tx) {
-    return request({XS_WRITE, tx, {dir, slash, leaf, nul, data}});
+    return request({XS_WRITE, tx, {dir, slash_before(leaf), leaf, nul, data}});
   }
 
   // A transaction's id comes back as text into `id` (the reply's length, or the
@@ -131,11 +130,9 @@ class xenstore {
   };
 
   // Xen fires a watch once at registration, then on every change under `path`.
-  result<std::size_t> watch(std::string_view path, std::string_view token) {
-    return request({XS_WATCH, 0, {path, nul, token, nul}});
-  }
+  result<std::size_t> watch(std::string_view path, std::string_view token) { return watching(XS_WATCH, path, token); }
   result<std::size_t> unwatch(std::string_view path, std::string_view token) {
-    return request({XS_UNWATCH, 0, {path, nul, token, nul}});
+    return watching(XS_UNWATCH, path, token);
   }
 
   // The clock's time, and the deadline of a wait that begins now.
@@ -157,6 +154,12 @@ class xenstore {
 
  private:
   static constexpr std::string_view nul{"\0", 1}, slash{"/", 1};
+  static std::string_view slash_before(std::string_view leaf) noexcept { return leaf.empty() ? leaf : slash; }
+
+  // XS_WATCH or XS_UNWATCH (the same message: one body).
+  [[gnu::noinline]] result<std::size_t> watching(std::uint32_t type, std::string_view path, std::string_view token) {
+    return request({type, 0, {path, nul, token, nul}});
+  }
 
   // One request: its payload in pieces (the unused ones empty), and where the
   // reply's payload goes (none: a few bytes in the request's frame, enough
