@@ -300,3 +300,56 @@ TEST_CASE("serve_until_stopped: the service's status if it ends first, else 0 an
   CHECK(log == std::vector<int>{-1});
   CHECK(reports == 3);
 }
+
+TEST_CASE("run_until_stopped: the run loop itself, with the same ends as serve_until_stopped", "[task]") {
+  scheduler s;
+  ManualClock clock;
+  std::vector<int> log;
+  int reports = 0;
+  auto report = [&] { ++reports; };
+  auto service = [&](duration d, int status) -> task<int> {
+    co_await s.sleep_for(d);
+    log.push_back(status);
+    co_return status;
+  };
+  // No queue is waited on here: the request is checked at every turn.
+  wait_queue changed(s);
+  bool stop_asked = false;
+  auto asked = [&](std::string_view) {
+    if (stop_asked) log.push_back(-1);
+    return stop_asked;
+  };
+  auto stop_after = [&](duration d) -> task<void> {
+    co_await s.sleep_for(d);
+    stop_asked = true;
+  };
+  {
+    // The service ends first: its status, the stopper left to its owner.
+    auto stopper = spawn(s, stop_after(1s));
+    CHECK(run_until_stopped(s, clock, "test", service(1ms, 3), {changed, asked}, report) == 3);
+    CHECK(log == std::vector<int>{3});
+    CHECK(clock.now() == time_point{} + 1ms);
+  }
+  log.clear();
+  {
+    // Stopped first: 0, and the service cancelled (it never logs).
+    auto stopper = spawn(s, stop_after(2ms));
+    CHECK(run_until_stopped(s, clock, "test", service(1s, 3), {changed, asked}, report) == 0);
+    CHECK(log == std::vector<int>{-1});
+  }
+  CHECK(reports == 2);
+  CHECK(s.timer_count() == 0);
+  // A status other than 0 is the appliance's.
+  stop_asked = false;
+  auto failing = [&]() -> task<int> {
+    co_await s.sleep_for(1ms);
+    co_return 7;
+  };
+  CHECK(run_until_stopped(s, clock, "test", failing(), {changed, asked}, report) == 7);
+  // Asked for before the service first runs: it is cancelled unstarted.
+  log.clear();
+  stop_asked = true;
+  CHECK(run_until_stopped(s, clock, "test", service(1ms, 3), {changed, asked}, report) == 0);
+  CHECK(log == std::vector<int>{-1});
+  CHECK(reports == 4);
+}
