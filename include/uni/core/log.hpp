@@ -18,14 +18,15 @@ namespace uni {
 enum class log_level : std::uint8_t { debug = 0, info = 1, warn = 2, error = 3, none = 4 };
 
 constexpr std::string_view to_string(log_level l) noexcept {
+  using namespace std::string_view_literals;  // lengths known: no strlen call at run time
   switch (l) {
-    case log_level::debug: return "debug";
-    case log_level::info: return "info";
-    case log_level::warn: return "warn";
-    case log_level::error: return "error";
-    case log_level::none: return "none";
+    case log_level::debug: return "debug"sv;
+    case log_level::info: return "info"sv;
+    case log_level::warn: return "warn"sv;
+    case log_level::error: return "error"sv;
+    case log_level::none: return "none"sv;
   }
-  return "?";
+  return "?"sv;
 }
 
 using log_sink_fn = void (*)(log_level, std::string_view line) noexcept;
