@@ -488,7 +488,7 @@ class BasicXenNetif {
   tx_ring tx_;
   rx_ring rx_;
   RING_IDX rx_cons_ = 0;  // the ring slot of the next response
-  netif_rx_chain<rx_tail_bytes> rx_chain_;
+  netif_rx_chain<rx_tail_bytes> rx_chain_{};  // {}: zeroed in one block (its tail too, once), not a store per field
   bool tx_gso_ = false;   // netback takes GSO frames
   bool flushed_ = false;  // the clock flushes held segments before each wait
   std::size_t held_slots_ = 0;
@@ -503,7 +503,7 @@ class BasicXenNetif {
   slot& rx_ring_page_ = slots_[2 * ring_size + 1];
   std::uint16_t tx_free_[ring_size];
   std::size_t tx_free_count_ = 0;
-  stats stats_;
+  stats stats_{};  // {}: zeroed in one block, not a store per field
 };
 
 using XenNetif = BasicXenNetif<true>;
