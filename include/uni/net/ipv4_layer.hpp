@@ -77,7 +77,7 @@ class ipv4_layer {
       const bool last = left + ipv4_header::min_size <= mtu;
       const std::size_t len = last ? left : room;
       const std::size_t in_slice = offset == 0 ? transport_size : 0;  // the transport header, first packet only
-      auto allocated = s_.headers_.allocate(eth_ip_header + in_slice);
+      auto allocated = s_.header_slice(eth_ip_header + in_slice);
       if (!allocated) {
         s_.counters_.ipv4.drop(ipv4_drop::no_buffers);
         return fail(allocated.err());
