@@ -40,7 +40,7 @@ class udp_layer {
 
   table_type& table() noexcept { return table_; }
 
-  void input(const ipv4_header& h, view_chain datagram_bytes) noexcept {
+  void input(const ipv4_header& h, const view_chain& datagram_bytes) noexcept {
     auto& c = s_.counters_.udp;
     auto parsed = udp_header::parse(datagram_bytes, h.source, h.destination);
     if (!parsed) return c.drop(parsed.err() == error::bad_checksum ? udp_drop::bad_checksum : udp_drop::malformed);
