@@ -421,7 +421,7 @@ class tcp_gso_batch {
   std::size_t segments() const noexcept { return segments_; }
   std::size_t bytes() const noexcept { return bytes_; }  // payload held
   void clear() noexcept {
-    for (std::size_t i = 0; i < views_; ++i) payload_[i] = view{};
+    for (std::size_t i = 0; i <= views_; ++i) views_of_[i] = view{};  // the headers' view too
     segments_ = views_ = bytes_ = 0;
     psh_ = last_short_ = false;
   }
@@ -482,7 +482,13 @@ class tcp_gso_batch {
 
   // The frame after finish(): these headers, then the payload views.
   std::span<const std::uint8_t> header() const noexcept { return {headers_[cur_], header_len_}; }
-  std::span<const view> payload() const noexcept { return {payload_.data(), views_}; }
+  std::span<const view> payload() const noexcept { return {views_of_.data() + 1, views_}; }
+  // The frame as one list of views: `headers` (a view of header()'s bytes where
+  // the device reads them, kept until clear()), then the payload's.
+  std::span<const view> frame(view&& headers) noexcept {
+    views_of_[0] = std::move(headers);
+    return {views_of_.data(), views_ + 1};
+  }
 
  private:
   // The header length of a TCP data segment we may merge (copied into `out`), or 0.
@@ -548,7 +554,7 @@ class tcp_gso_batch {
     if (!same_flow(hdr, held(), h)) return false;
     const std::size_t kept = views_;
     if (!take_payload(frags, h)) {
-      while (views_ > kept) payload_[--views_] = view{};
+      while (views_ > kept) views_of_[views_--] = view{};
       return false;
     }
     psh_ = psh_ || (tcp::flags::get(hdr + t) & tcp::psh) != 0;
@@ -568,7 +574,7 @@ class tcp_gso_batch {
         continue;
       }
       if (views_ == MaxViews) return false;
-      payload_[views_++] = f.tail(skip);
+      views_of_[++views_] = f.tail(skip);
       skip = 0;
     }
     return true;
@@ -577,7 +583,7 @@ class tcp_gso_batch {
   std::uint8_t headers_[2][max_header];  // the held segments' and the next one's (add())
   int cur_ = 0;                          // which is held
   std::size_t header_len_ = 0;
-  std::array<view, MaxViews> payload_{};
+  std::array<view, MaxViews + 1> views_of_{};  // the headers' view (frame()), then the payload's
   std::size_t views_ = 0;
   std::size_t segments_ = 0;
   std::size_t segment_ = 0;  // the first segment's payload: the GSO size

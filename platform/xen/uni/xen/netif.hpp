@@ -190,11 +190,7 @@ class BasicXenNetif {
       if (page) {
         const auto header = gso_.header();
         std::memcpy(page->data(), header.data(), header.size());
-        std::array<view, gso_max_views + 1> frags;
-        frags[0] = page->head(header.size());
-        std::size_t n = 1;
-        for (const view& p : gso_.payload()) frags[n++] = p;
-        if (send({frags.data(), n}, info) && info.gso != gso_kind::none) {
+        if (send(gso_.frame(page->head(header.size())), info) && info.gso != gso_kind::none) {
           ++stats_.tx_gso_frames;
           stats_.tx_gso_segments += segments;
         }
