@@ -234,24 +234,15 @@ class tcp_segmenter {
   // `max_segment`: no segment may exceed it (a page).
   static result<tcp_segmenter> parse(frame_parts f, std::size_t mss, std::size_t max_segment,
                                      rx_reject* why = nullptr) noexcept {
-    auto no = [&](rx_reject r) {
-      if (why) *why = r;
-      return result<tcp_segmenter>(fail(error::malformed));
-    };
-    const std::size_t n = f.size();
-    return parse_headers(f, n, mss, max_segment, no);
+    return parse_headers(f, f.size(), mss, max_segment, why);
   }
   // A frame `n` bytes long of which only `head` (the headers at least) is at hand:
   // its segments' headers are written with write_headers() where the device left
   // room in front of each page's payload (deliver_paged_segments), no payload copied.
   static result<tcp_segmenter> parse_head(std::span<const std::uint8_t> head, std::size_t n, std::size_t mss,
                                           std::size_t max_segment, rx_reject* why = nullptr) noexcept {
-    auto no = [&](rx_reject r) {
-      if (why) *why = r;
-      return result<tcp_segmenter>(fail(error::malformed));
-    };
-    if (n < head.size()) return no(rx_reject::headers);
-    return parse_headers({head, {}}, n, mss, max_segment, no);
+    if (n < head.size()) return refused(rx_reject::headers, why);
+    return parse_headers({head, {}}, n, mss, max_segment, why);
   }
 
   // The same frame cut into as few segments as there are pages, each filling
@@ -262,9 +253,7 @@ class tcp_segmenter {
   // §3.10.7.4), and the sequence space is the sender's, only cut elsewhere.
   static result<tcp_segmenter> parse_filling(frame_parts f, std::size_t mss, std::size_t max_segment,
                                              rx_reject* why = nullptr) noexcept {
-    auto s = parse(f, mss, max_segment, why);
-    if (s) s->mss_ = max_segment - s->hl_;
-    return s;
+    return parse_headers(f, f.size(), mss, max_segment, why, true);
   }
 
   std::size_t count() const noexcept { return (payload_ + mss_ - 1) / mss_; }
@@ -307,9 +296,14 @@ class tcp_segmenter {
 
  private:
   tcp_segmenter(frame_parts f, std::size_t mss) noexcept : frame_(f), mss_(mss) {}
-  template <class No>
-  static result<tcp_segmenter> parse_headers(frame_parts f, std::size_t n, std::size_t mss, std::size_t max_segment,
-                                             No no) noexcept {
+  static result<tcp_segmenter> refused(rx_reject r, rx_reject* why) noexcept {
+    if (why) *why = r;
+    return fail(error::malformed);
+  }
+  // `filling`: parse_filling's segments (each filling max_segment), else the sender's.
+  static result<tcp_segmenter> parse_headers(const frame_parts& f, std::size_t n, std::size_t mss,
+                                             std::size_t max_segment, rx_reject* why, bool filling = false) noexcept {
+    auto no = [why](rx_reject r) { return refused(r, why); };
     if (mss == 0) return no(rx_reject::gso_size);
     if (n < ipv4_tcp_min || f.head.size() < ipv4_tcp_min) return no(rx_reject::headers);
     const std::uint8_t* d = f.head.data();
@@ -327,6 +321,7 @@ class tcp_segmenter {
     s.payload_ = n - s.hl_;
     s.id_ = ip::identification::get(iph);
     s.seq_ = tcp::seq::get(d + t);
+    if (filling) s.mss_ = max_segment - s.hl_;
     return s;
   }
 
