@@ -23,7 +23,7 @@ class icmp_layer {
  public:
   explicit icmp_layer(S& s) noexcept : s_(s), errors_(config::icmp_errors_per_second, config::icmp_error_burst) {}
 
-  void input(const ipv4_header& h, view_chain message) noexcept {
+  void input(const ipv4_header& h, const view_chain& message) noexcept {
     auto& c = s_.counters_.icmp;
     auto parsed = icmp_header::parse(message);
     if (!parsed) return c.drop(parsed.err() == error::bad_checksum ? icmp_drop::bad_checksum : icmp_drop::malformed);

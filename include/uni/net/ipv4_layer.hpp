@@ -77,7 +77,7 @@ class ipv4_layer {
       const bool last = left + ipv4_header::min_size <= mtu;
       const std::size_t len = last ? left : room;
       const std::size_t in_slice = offset == 0 ? transport_size : 0;  // the transport header, first packet only
-      auto allocated = s_.headers_.allocate(eth_ip_header + in_slice);
+      auto allocated = s_.header_slice(eth_ip_header + in_slice);
       if (!allocated) {
         s_.counters_.ipv4.drop(ipv4_drop::no_buffers);
         return fail(allocated.err());
@@ -107,10 +107,13 @@ class ipv4_layer {
     if (!for_us(h.destination)) return c.drop(ipv4_drop::not_for_us);
     packet.truncate(h.total_length);  // anything after is link padding
     view payload = packet.tail(h.header_length);
-    if (!h.is_fragment()) return deliver(h, view_chain(std::move(payload)));
+    if (!h.is_fragment()) {
+      view_chain whole(std::move(payload));
+      return deliver(h, whole);
+    }
     auto o = reassembly_.add(h, std::move(payload), s_.now());
     switch (o.status) {
-      case reassembly_status::complete: return deliver(h, std::move(o.payload));
+      case reassembly_status::complete: return deliver(h, o.payload);
       case reassembly_status::incomplete: return s_.housekeeping_wake_.notify_one();  // a new timeout
       case reassembly_status::duplicate: return c.drop(ipv4_drop::fragment_duplicate);
       case reassembly_status::overlap: return c.drop(ipv4_drop::fragment_overlap);
@@ -139,15 +142,16 @@ class ipv4_layer {
   }
 
   // `h` describes the datagram (for a reassembled one, its last fragment's header).
-  void deliver(const ipv4_header& h, view_chain payload) noexcept {
+  // The layers above read `payload` where it is; a hook or TCP takes it.
+  void deliver(const ipv4_header& h, view_chain& payload) noexcept {
     // Without an address (DHCP not bound yet) only the DHCP client's UDP port is
     // served (RFC 1122 §3.2.1.3: 0.0.0.0 is only for the initialisation procedure).
     if (unconfigured() && static_cast<ip_protocol>(h.protocol) != ip_protocol::udp)
       return s_.counters_.ipv4.drop(ipv4_drop::not_for_us);
     switch (static_cast<ip_protocol>(h.protocol)) {
-      case ip_protocol::icmp: return s_.icmp_.input(h, std::move(payload));
+      case ip_protocol::icmp: return s_.icmp_.input(h, payload);
       case ip_protocol::udp:
-        if constexpr (config::udp) return s_.udp_.input(h, std::move(payload));
+        if constexpr (config::udp) return s_.udp_.input(h, payload);
         break;
       case ip_protocol::tcp:
         if constexpr (config::tcp) {

@@ -234,24 +234,15 @@ class tcp_segmenter {
   // `max_segment`: no segment may exceed it (a page).
   static result<tcp_segmenter> parse(frame_parts f, std::size_t mss, std::size_t max_segment,
                                      rx_reject* why = nullptr) noexcept {
-    auto no = [&](rx_reject r) {
-      if (why) *why = r;
-      return result<tcp_segmenter>(fail(error::malformed));
-    };
-    const std::size_t n = f.size();
-    return parse_headers(f, n, mss, max_segment, no);
+    return parse_headers(f, f.size(), mss, max_segment, why);
   }
   // A frame `n` bytes long of which only `head` (the headers at least) is at hand:
   // its segments' headers are written with write_headers() where the device left
   // room in front of each page's payload (deliver_paged_segments), no payload copied.
   static result<tcp_segmenter> parse_head(std::span<const std::uint8_t> head, std::size_t n, std::size_t mss,
                                           std::size_t max_segment, rx_reject* why = nullptr) noexcept {
-    auto no = [&](rx_reject r) {
-      if (why) *why = r;
-      return result<tcp_segmenter>(fail(error::malformed));
-    };
-    if (n < head.size()) return no(rx_reject::headers);
-    return parse_headers({head, {}}, n, mss, max_segment, no);
+    if (n < head.size()) return refused(rx_reject::headers, why);
+    return parse_headers({head, {}}, n, mss, max_segment, why);
   }
 
   // The same frame cut into as few segments as there are pages, each filling
@@ -262,9 +253,7 @@ class tcp_segmenter {
   // §3.10.7.4), and the sequence space is the sender's, only cut elsewhere.
   static result<tcp_segmenter> parse_filling(frame_parts f, std::size_t mss, std::size_t max_segment,
                                              rx_reject* why = nullptr) noexcept {
-    auto s = parse(f, mss, max_segment, why);
-    if (s) s->mss_ = max_segment - s->hl_;
-    return s;
+    return parse_headers(f, f.size(), mss, max_segment, why, true);
   }
 
   std::size_t count() const noexcept { return (payload_ + mss_ - 1) / mss_; }
@@ -307,9 +296,14 @@ class tcp_segmenter {
 
  private:
   tcp_segmenter(frame_parts f, std::size_t mss) noexcept : frame_(f), mss_(mss) {}
-  template <class No>
-  static result<tcp_segmenter> parse_headers(frame_parts f, std::size_t n, std::size_t mss, std::size_t max_segment,
-                                             No no) noexcept {
+  static result<tcp_segmenter> refused(rx_reject r, rx_reject* why) noexcept {
+    if (why) *why = r;
+    return fail(error::malformed);
+  }
+  // `filling`: parse_filling's segments (each filling max_segment), else the sender's.
+  static result<tcp_segmenter> parse_headers(const frame_parts& f, std::size_t n, std::size_t mss,
+                                             std::size_t max_segment, rx_reject* why, bool filling = false) noexcept {
+    auto no = [why](rx_reject r) { return refused(r, why); };
     if (mss == 0) return no(rx_reject::gso_size);
     if (n < ipv4_tcp_min || f.head.size() < ipv4_tcp_min) return no(rx_reject::headers);
     const std::uint8_t* d = f.head.data();
@@ -327,6 +321,7 @@ class tcp_segmenter {
     s.payload_ = n - s.hl_;
     s.id_ = ip::identification::get(iph);
     s.seq_ = tcp::seq::get(d + t);
+    if (filling) s.mss_ = max_segment - s.hl_;
     return s;
   }
 
@@ -421,7 +416,7 @@ class tcp_gso_batch {
   std::size_t segments() const noexcept { return segments_; }
   std::size_t bytes() const noexcept { return bytes_; }  // payload held
   void clear() noexcept {
-    for (std::size_t i = 0; i < views_; ++i) payload_[i] = view{};
+    for (std::size_t i = 0; i <= views_; ++i) views_of_[i] = view{};  // the headers' view too
     segments_ = views_ = bytes_ = 0;
     psh_ = last_short_ = false;
   }
@@ -482,7 +477,13 @@ class tcp_gso_batch {
 
   // The frame after finish(): these headers, then the payload views.
   std::span<const std::uint8_t> header() const noexcept { return {headers_[cur_], header_len_}; }
-  std::span<const view> payload() const noexcept { return {payload_.data(), views_}; }
+  std::span<const view> payload() const noexcept { return {views_of_.data() + 1, views_}; }
+  // The frame as one list of views: `headers` (a view of header()'s bytes where
+  // the device reads them, kept until clear()), then the payload's.
+  std::span<const view> frame(view&& headers) noexcept {
+    views_of_[0] = std::move(headers);
+    return {views_of_.data(), views_ + 1};
+  }
 
  private:
   // The header length of a TCP data segment we may merge (copied into `out`), or 0.
@@ -548,7 +549,7 @@ class tcp_gso_batch {
     if (!same_flow(hdr, held(), h)) return false;
     const std::size_t kept = views_;
     if (!take_payload(frags, h)) {
-      while (views_ > kept) payload_[--views_] = view{};
+      while (views_ > kept) views_of_[views_--] = view{};
       return false;
     }
     psh_ = psh_ || (tcp::flags::get(hdr + t) & tcp::psh) != 0;
@@ -568,7 +569,7 @@ class tcp_gso_batch {
         continue;
       }
       if (views_ == MaxViews) return false;
-      payload_[views_++] = f.tail(skip);
+      views_of_[++views_] = f.tail(skip);
       skip = 0;
     }
     return true;
@@ -577,7 +578,7 @@ class tcp_gso_batch {
   std::uint8_t headers_[2][max_header];  // the held segments' and the next one's (add())
   int cur_ = 0;                          // which is held
   std::size_t header_len_ = 0;
-  std::array<view, MaxViews> payload_{};
+  std::array<view, MaxViews + 1> views_of_{};  // the headers' view (frame()), then the payload's
   std::size_t views_ = 0;
   std::size_t segments_ = 0;
   std::size_t segment_ = 0;  // the first segment's payload: the GSO size

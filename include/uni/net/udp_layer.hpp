@@ -40,7 +40,7 @@ class udp_layer {
 
   table_type& table() noexcept { return table_; }
 
-  void input(const ipv4_header& h, view_chain datagram_bytes) noexcept {
+  void input(const ipv4_header& h, const view_chain& datagram_bytes) noexcept {
     auto& c = s_.counters_.udp;
     auto parsed = udp_header::parse(datagram_bytes, h.source, h.destination);
     if (!parsed) return c.drop(parsed.err() == error::bad_checksum ? udp_drop::bad_checksum : udp_drop::malformed);
@@ -77,13 +77,11 @@ class udp_layer {
   // arp_layer::resolve_step's: once this send began a resolution, its failure is final.
   std::optional<result<void>> send_step(std::uint16_t sport, endpoint to, std::span<const view> payload,
                                         bool& started) noexcept {
-    auto r = send_now(sport, to, payload);
-    // would_block: ARP must ask first (or the device is full: that error stands).
-    if (r || r.err() != error::would_block) return r;
-    const ipv4_address next = *s_.ipv4_.next_hop(to.address);  // send_now found it
-    if (s_.arp_.known_neighbour(next)) return r;
-    auto mac = s_.arp_.resolve_step(next, started);
-    if (mac) return emit(sport, to, *mac, payload);
+    auto next = route(sport, to, payload);
+    if (!next) return fail(next.err());
+    // A known neighbour's MAC at once, else its resolution begun or followed.
+    auto mac = s_.arp_.resolve_step(*next, started);
+    if (mac) return emit(sport, to, *mac, payload);  // its error stands: a full device's would_block too
     if (mac.err() == error::would_block) return std::nullopt;
     return fail(mac.err());
   }
@@ -97,9 +95,7 @@ class udp_layer {
 
   // send() without waiting: error::would_block when ARP must resolve the next hop.
   result<void> send_now(std::uint16_t sport, endpoint to, std::span<const view> payload) noexcept {
-    if (s_.ipv4_.unconfigured() && sport != dhcp_client_port) return fail(error::unreachable);  // no address yet
-    if (total_size(payload) > udp_header::max_payload) return fail(error::too_large);
-    auto next = s_.ipv4_.next_hop(to.address);
+    auto next = route(sport, to, payload);
     if (!next) return fail(next.err());
     auto mac = s_.arp_.known_neighbour(*next);
     if (!mac) return fail(mac.err());
@@ -107,7 +103,14 @@ class udp_layer {
   }
 
  private:
-  result<void> emit(std::uint16_t sport, endpoint to, mac_address mac, std::span<const view> payload) noexcept {
+  // Whether a datagram from `sport` may go to `to`, and its next hop.
+  result<ipv4_address> route(std::uint16_t sport, endpoint to, std::span<const view> payload) const noexcept {
+    if (s_.ipv4_.unconfigured() && sport != dhcp_client_port) return fail(error::unreachable);  // no address yet
+    if (total_size(payload) > udp_header::max_payload) return fail(error::too_large);
+    return s_.ipv4_.next_hop(to.address);
+  }
+
+  result<void> emit(std::uint16_t sport, endpoint to, const mac_address& mac, std::span<const view> payload) noexcept {
     auto put_header = [&](std::span<std::uint8_t> out) {
       udp_header::emit(out, sport, to.port, s_.settings_.address.address, to.address, payload);
     };

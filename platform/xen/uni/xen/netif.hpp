@@ -190,11 +190,7 @@ class BasicXenNetif {
       if (page) {
         const auto header = gso_.header();
         std::memcpy(page->data(), header.data(), header.size());
-        std::array<view, gso_max_views + 1> frags;
-        frags[0] = page->head(header.size());
-        std::size_t n = 1;
-        for (const view& p : gso_.payload()) frags[n++] = p;
-        if (send({frags.data(), n}, info) && info.gso != gso_kind::none) {
+        if (send(gso_.frame(page->head(header.size())), info) && info.gso != gso_kind::none) {
           ++stats_.tx_gso_frames;
           stats_.tx_gso_segments += segments;
         }
@@ -248,7 +244,7 @@ class BasicXenNetif {
     std::size_t total = 0;
     for (const view& f : frags) total += f.size();
     const std::size_t need = slots_of(frags, 0);
-    const bool gso = info.gso == gso_kind::tcpv4;
+    const bool gso = Offload && info.gso == gso_kind::tcpv4;  // (never asked of a device without offloads)
     if (need == 0 || total > 0xffff || need > max_tx_slots) return fail(error::too_large);
     if (need > tx_free_count_ || need + gso > tx_.free_requests()) {
       ++stats_.tx_would_block;
@@ -268,7 +264,7 @@ class BasicXenNetif {
       req->size = static_cast<std::uint16_t>(p.size);
       if (!first) {
         first = req;
-        if (info.csum_partial) req->flags |= NETTXF_csum_blank | NETTXF_data_validated;
+        if (Offload && info.csum_partial) req->flags |= NETTXF_csum_blank | NETTXF_data_validated;
         if (gso) {
           req->flags |= NETTXF_extra_info;
           auto* x = reinterpret_cast<netif_extra_info_t*>(&tx_.next_request());
@@ -414,15 +410,16 @@ class BasicXenNetif {
   void take(typename netif_rx_chain<rx_tail_bytes>::frame& f) noexcept {
     const std::size_t n = f.head.size() + f.tail.size();
     offload::rx_reject why{};
-    const auto kind = offload::classify(f.info, n, page_size, &why);
-    if (!kind || (!Offload && *kind == offload::rx_kind::merged)) {
-      if (kind) why = offload::rx_reject::gso_type;  // never asked for without TCP
+    const auto classified = offload::classify(f.info, n, page_size, &why);
+    const offload::rx_kind kind = classified ? *classified : offload::rx_kind::plain;  // (read once: * checks again)
+    if (!classified || (!Offload && kind == offload::rx_kind::merged)) {
+      if (classified) why = offload::rx_reject::gso_type;  // never asked for without TCP
       ++stats_.rx_errors;
       stats_.rx_rejects.count(why);
       return;
     }
     if constexpr (Offload) {
-      if (*kind == offload::rx_kind::merged) {
+      if (kind == offload::rx_kind::merged) {
         ++stats_.rx_gso_frames;
         auto cut = offload::tcp_segmenter::parse_filling({f.head.bytes(), f.tail}, f.info.gso_size, page_size, &why);
         if (!cut) {
@@ -445,7 +442,7 @@ class BasicXenNetif {
       std::memcpy(page->data() + frame.size(), f.tail.data(), f.tail.size());
       frame = page->head(n);
     }
-    if (*kind != offload::rx_kind::plain) {
+    if (kind != offload::rx_kind::plain) {
       ++stats_.rx_csum_offload;
       frame.mark_checksum_verified();  // no capture here to complete a partial checksum for
     }
@@ -488,7 +485,7 @@ class BasicXenNetif {
   tx_ring tx_;
   rx_ring rx_;
   RING_IDX rx_cons_ = 0;  // the ring slot of the next response
-  netif_rx_chain<rx_tail_bytes> rx_chain_;
+  netif_rx_chain<rx_tail_bytes> rx_chain_{};  // {}: zeroed in one block (its tail too, once), not a store per field
   bool tx_gso_ = false;   // netback takes GSO frames
   bool flushed_ = false;  // the clock flushes held segments before each wait
   std::size_t held_slots_ = 0;
@@ -503,7 +500,7 @@ class BasicXenNetif {
   slot& rx_ring_page_ = slots_[2 * ring_size + 1];
   std::uint16_t tx_free_[ring_size];
   std::size_t tx_free_count_ = 0;
-  stats stats_;
+  stats stats_{};  // {}: zeroed in one block, not a store per field
 };
 
 using XenNetif = BasicXenNetif<true>;
