@@ -200,10 +200,10 @@ struct tcp_side<Stack> {
 };
 }  // namespace detail
 
-// Serves `srv` on `port` (UDP, and TCP when the stack has it) until cancelled;
-// returns an exit status only if it cannot start.
-template <UdpTransport Stack>
-task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
+namespace detail {
+// serve()'s one body: `Server` is server& (the caller's) or server (held in the frame).
+template <class Server, UdpTransport Stack>
+task<int> serve(Stack& stack, Server srv, std::uint16_t port) {
   auto udp = stack.udp_bind(port);
   if (!udp) {
     log_error("dns: cannot bind udp port ", port, ": ", to_string(udp.err()));
@@ -276,6 +276,20 @@ task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
       if (!sent) ++n.udp_send_errors;
     }
   }
+}
+}  // namespace detail
+
+// Serves `srv` on `port` (UDP, and TCP when the stack has it) until cancelled;
+// returns an exit status only if it cannot start.
+template <UdpTransport Stack>
+task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
+  return detail::serve<server&>(stack, srv, port);
+}
+// The same for a server the service keeps (moved into its frame): the caller
+// needs no frame of its own to hold it.
+template <UdpTransport Stack>
+task<int> serve(Stack& stack, server&& srv, std::uint16_t port) {
+  return detail::serve<server>(stack, std::move(srv), port);
 }
 
 }  // namespace uni::dns
