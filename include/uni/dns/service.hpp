@@ -182,7 +182,7 @@ struct tcp_side<Stack> {
   accept_supervisor<> sup;
   join_handle<void> accepting;
 
-  explicit tcp_side(Stack& stack) : sup(stack.sched(), "dns", max_tcp_connections, when_full::wait, accepts) {}
+  explicit tcp_side(Stack& stack) : sup(stack.sched(), std::string_view("dns", 3), max_tcp_connections, when_full::wait, accepts) {}
   // False (and logged) when the port cannot be listened on.
   bool start(Stack& stack, server& srv, std::uint16_t port, service_counters& n) {
     auto l = stack.tcp_listen(port);
