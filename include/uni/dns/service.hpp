@@ -69,6 +69,14 @@ class tcp_exchange {
     end_ += d->size();
   }
 
+  // Takes what a read gave, as read() does, unless it would have blocked: then
+  // false, and nothing is taken (wait, and read again).
+  bool took(const result<view>& d) noexcept {
+    if (!d && d.err() == error::would_block) return false;
+    read(d);
+    return true;
+  }
+
   // The answer to the next complete query, length first, copied into pages (at
   // most 17 for 64 KiB); empty when every query read so far is answered.
   std::span<const view> next_answer() noexcept {
@@ -139,14 +147,15 @@ template <TcpStream Stream>
 task<void> serve_tcp_connection(scheduler& sched, page_pool& pool, server& srv, Stream c, service_counters& n) {
   for (tcp_exchange x(pool, srv, n); x.open();) {
     if constexpr (PollingByteStream<Stream>) {  // uni's stack: this frame waits, no read or write task
+      // What was read is taken at once: no read's result is held across a wait.
       const time_point deadline = sched.now() + tcp_idle_timeout;
-      auto d = c.try_read();
-      while (!d && d.err() == error::would_block) {
+      while (!x.took(c.try_read())) {
         const wake_reason why = co_await c.events().wait_until(deadline);
-        d = why == wake_reason::notified ? c.try_read()
-                                         : fail(why == wake_reason::timed_out ? error::timed_out : error::cancelled);
+        if (why != wake_reason::notified) {
+          x.read(fail(why == wake_reason::timed_out ? error::timed_out : error::cancelled));
+          break;
+        }
       }
-      x.read(d);
       for (auto answer = x.next_answer(); !answer.empty(); answer = x.next_answer()) {
         std::size_t at = 0, skip = 0;
         auto all = c.write_some(answer, at, skip);
