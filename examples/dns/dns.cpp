@@ -135,8 +135,7 @@ uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
     uni::log_error("dns: --nsid takes at most 64 bytes, --identity and --version 255");
     return exit_with(2);
   }
-  return uni::dns::serve(stack, uni::dns::server(std::move(zones), opts),
-                         static_cast<std::uint16_t>(o.number("port"sv)));
+  return uni::dns::serve(stack, std::move(zones), opts, static_cast<std::uint16_t>(o.number("port"sv)));
 }
 
 }  // namespace

@@ -210,9 +210,11 @@ struct tcp_side<Stack> {
 }  // namespace detail
 
 namespace detail {
-// serve()'s one body: `Server` is server& (the caller's) or server (held in the frame).
-template <class Server, UdpTransport Stack>
-task<int> serve(Stack& stack, Server srv, std::uint16_t port) {
+// serve()'s one body, serving what `get()` gives: the caller's server (a
+// reference), or one made right here in the frame (a value, not moved).
+template <UdpTransport Stack, class Get>
+task<int> serve(Stack& stack, Get get, std::uint16_t port) {
+  decltype(auto) srv = get();
   auto udp = stack.udp_bind(port);
   if (!udp) {
     log_error("dns: cannot bind udp port ", port, ": ", to_string(udp.err()));
@@ -292,13 +294,14 @@ task<int> serve(Stack& stack, Server srv, std::uint16_t port) {
 // returns an exit status only if it cannot start.
 template <UdpTransport Stack>
 task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
-  return detail::serve<server&>(stack, srv, port);
+  return detail::serve(stack, [&srv]() -> server& { return srv; }, port);
 }
-// The same for a server the service keeps (moved into its frame): the caller
-// needs no frame of its own to hold it.
-template <UdpTransport Stack>
-task<int> serve(Stack& stack, server&& srv, std::uint16_t port) {
-  return detail::serve<server>(stack, std::move(srv), port);
+// The same for a server of `zones` (a zone, or a std::vector of them) and
+// options `o`, made in the service's own frame: the caller needs no frame to
+// hold it.
+template <UdpTransport Stack, class Zones>
+task<int> serve(Stack& stack, Zones zones, const server_options& o, std::uint16_t port) {
+  return detail::serve(stack, [zones = std::move(zones), o]() mutable { return server(std::move(zones), o); }, port);
 }
 
 }  // namespace uni::dns
