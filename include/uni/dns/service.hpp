@@ -178,28 +178,28 @@ namespace detail {
 // serve()'s TCP side: nothing for a stack without TCP.
 template <class Stack>
 struct tcp_side {
-  explicit tcp_side(Stack&) noexcept {}
+  tcp_side(Stack&, std::uint16_t) noexcept {}
   bool start(Stack&, server&, std::uint16_t, service_counters&) noexcept { return true; }
 };
-// With TCP: a listener on the port and, beside the UDP loop, one task
-// accepting on it and one per connection. (Members end in reverse order: the
-// tasks first, the listener last.)
+// With TCP: a listener on the port (listened on when made) and, beside the UDP
+// loop, one task accepting on it and one per connection. (Members end in
+// reverse order: the tasks first, the listener last.)
 template <TcpTransport Stack>
 struct tcp_side<Stack> {
-  std::optional<uni::detail::outcome_t<decltype(std::declval<Stack&>().tcp_listen(std::uint16_t{}))>> listener;
+  decltype(std::declval<Stack&>().tcp_listen(std::uint16_t{})) listener;  // the listener, or why there is none
   accept_counters accepts;
   accept_supervisor<> sup;
   join_handle<void> accepting;
 
-  explicit tcp_side(Stack& stack) : sup(stack.sched(), std::string_view("dns", 3), max_tcp_connections, when_full::wait, accepts) {}
-  // False (and logged) when the port cannot be listened on.
+  tcp_side(Stack& stack, std::uint16_t port)
+      : listener(stack.tcp_listen(port)),
+        sup(stack.sched(), std::string_view("dns", 3), max_tcp_connections, when_full::wait, accepts) {}
+  // False (and logged) when the port could not be listened on.
   bool start(Stack& stack, server& srv, std::uint16_t port, service_counters& n) {
-    auto l = stack.tcp_listen(port);
-    if (!l) {
-      log_error("dns: cannot listen on tcp port ", port, ": ", to_string(l.err()));
+    if (!listener) {
+      log_error("dns: cannot listen on tcp port ", port, ": ", to_string(listener.err()));
       return false;
     }
-    listener.emplace(std::move(*l));
     accepting = spawn(stack.sched(), sup.run(*listener, [&stack, &srv, &n](auto c, no_info&) {
       ++n.tcp_connections;
       return serve_tcp_connection(stack.sched(), stack.pool(), srv, std::move(c), n);
@@ -207,9 +207,7 @@ struct tcp_side<Stack> {
     return true;
   }
 };
-}  // namespace detail
 
-namespace detail {
 // serve()'s one body, serving what `get()` gives: the caller's server (a
 // reference), or one made right here in the frame (a value, not moved).
 template <UdpTransport Stack, class Get>
@@ -236,7 +234,7 @@ task<int> serve(Stack& stack, Get get, std::uint16_t port) {
                n.tcp_failed, " tcp connections failed");
     }
   } r{n, srv};
-  detail::tcp_side<Stack> tcp(stack);
+  detail::tcp_side<Stack> tcp(stack, port);
   if (!tcp.start(stack, srv, port, n)) co_return 1;
   // The UDP side: datagrams answered here until cancelled. Each answer is
   // written into a page of the pool and sent from there: no allocation, no
