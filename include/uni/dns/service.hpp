@@ -158,10 +158,12 @@ task<void> serve_tcp_connection(scheduler& sched, page_pool& pool, server& srv, 
       }
       for (auto answer = x.next_answer(); !answer.empty(); answer = x.next_answer()) {
         std::size_t at = 0, skip = 0;
-        auto all = c.write_some(answer, at, skip);
-        while (all && !*all) {
-          if (co_await c.events().wait() == wake_reason::cancelled) all = fail(error::cancelled);
-          else all = c.write_some(answer, at, skip);
+        result<bool> all = false;
+        while ((all = c.write_some(answer, at, skip)) && !*all) {
+          if (co_await c.events().wait() == wake_reason::cancelled) {
+            all = fail(error::cancelled);
+            break;
+          }
         }
         x.wrote(all ? result<void>{} : fail(all.err()));
       }
