@@ -8,6 +8,7 @@
 // DEPFILE (Makefile syntax) names every file the zone was read from, $INCLUDEs
 // too, so editing an included file rebuilds the image.
 // Built for the build machine (a hosted program), not for the image.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -49,6 +50,26 @@ bool write_depfile(const char* path, const char* target, const std::vector<std::
   return std::fclose(d) == 0;
 }
 
+// The bytes the image holds: the rdata as built, then the owner names, each
+// written only where the bytes do not hold it yet: a name that lies in an rdata
+// (a CNAME's or an NS's target) or at the end of a longer owner (the apex, empty
+// non-terminals) is pointed at there. An owner is a span of the bytes, so
+// lookups read it as before; only the image is smaller.
+std::vector<std::uint8_t> share_owners(const uni::dns::zone::tables& t, std::vector<uni::dns::zone::node>& nodes) {
+  std::vector<std::uint8_t> bytes(t.bytes.begin(), t.bytes.begin() + t.records.back());
+  std::vector<std::size_t> longest_first(nodes.size());
+  for (std::size_t i = 0; i < nodes.size(); ++i) longest_first[i] = i;
+  std::stable_sort(longest_first.begin(), longest_first.end(),
+                   [&](std::size_t a, std::size_t b) { return nodes[a].owner_size > nodes[b].owner_size; });
+  for (std::size_t i : longest_first) {
+    const auto owner = t.bytes.subspan(nodes[i].owner_at, nodes[i].owner_size);
+    auto at = std::search(bytes.begin(), bytes.end(), owner.begin(), owner.end());
+    if (at == bytes.end()) at = bytes.insert(bytes.end(), owner.begin(), owner.end());
+    nodes[i].owner_at = static_cast<std::uint32_t>(at - bytes.begin());
+  }
+  return bytes;
+}
+
 }  // namespace
 
 // (A built zone has an SOA, so no table is empty: no zero-length arrays.)
@@ -75,7 +96,9 @@ int main(int argc, char** argv) {
   std::fputs("#include \"uni_compiled_dns_zone.hpp\"\n\nnamespace uni::dns {\nnamespace {\n", out);
   const auto origin = z->origin().wire();
   put_array<std::uint8_t>(out, "std::uint8_t", "origin", origin, [&](std::uint8_t b) { std::fprintf(out, " %u,", b); });
-  put_array<zone::node>(out, "zone::node", "nodes", t.nodes, [&](const zone::node& n) {
+  std::vector<zone::node> nodes(t.nodes.begin(), t.nodes.end());
+  const std::vector<std::uint8_t> bytes = share_owners(t, nodes);
+  put_array<zone::node>(out, "zone::node", "nodes", std::span<const zone::node>(nodes), [&](const zone::node& n) {
     std::fprintf(out, " {%u, %u, %u, %u, %s, %s},", n.owner_at, n.first, n.count, n.owner_size,
                  n.delegation ? "true" : "false", n.dname ? "true" : "false");
   });
@@ -83,7 +106,7 @@ int main(int argc, char** argv) {
     std::fprintf(out, " {%u, %u, %u, %u},", s.type, s.count, s.ttl, s.first);
   });
   put_array<std::uint32_t>(out, "std::uint32_t", "records", t.records, [&](std::uint32_t e) { std::fprintf(out, " %u,", e); });
-  put_array<std::uint8_t>(out, "std::uint8_t", "bytes", t.bytes, [&](std::uint8_t b) { std::fprintf(out, " %u,", b); });
+  put_array<std::uint8_t>(out, "std::uint8_t", "bytes", std::span<const std::uint8_t>(bytes), [&](std::uint8_t b) { std::fprintf(out, " %u,", b); });
   put_array<std::uint32_t>(out, "std::uint32_t", "index", t.index, [&](std::uint32_t e) { std::fprintf(out, " %u,", e); });
   std::fprintf(out,
                "}  // namespace\n\n"

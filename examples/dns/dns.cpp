@@ -121,18 +121,21 @@ int load_zones(std::vector<uni::dns::zone>& zones, const uni::appliance_options&
 }
 #endif
 
+// The appliance's end when it cannot start: `status`.
+uni::task<int> exit_with(int status) { co_return status; }
+
+// Not a coroutine: the service keeps the server in its own frame.
 uni::task<int> serve(auto& stack, const uni::appliance_options& o) {
   zone_set zones;
-  if (const int status = load_zones(zones, o); status != 0) co_return status;
+  if (const int status = load_zones(zones, o); status != 0) return exit_with(status);
   uni::dns::server_options opts;
   opts.memo_slots = static_cast<std::size_t>(o.number("memo"sv));
   if (!opts.nsid.assign(o.text("nsid"sv)) || !opts.identity.assign(o.text("identity"sv)) ||
       !opts.version.assign(o.text("version"sv))) {
     uni::log_error("dns: --nsid takes at most 64 bytes, --identity and --version 255");
-    co_return 2;
+    return exit_with(2);
   }
-  uni::dns::server srv(std::move(zones), opts);
-  co_return co_await uni::dns::serve(stack, srv, static_cast<std::uint16_t>(o.number("port"sv)));
+  return uni::dns::serve(stack, std::move(zones), opts, static_cast<std::uint16_t>(o.number("port"sv)));
 }
 
 }  // namespace

@@ -192,27 +192,19 @@ class message_writer {
   // its suffixes for later names either way).
   result<void> write_name(std::span<const std::uint8_t> w, bool compress = true) noexcept {
     const mark_t start = mark();
-    // This name's labels join the table only once it is whole: matched while
-    // half written, a suffix would be compared with bytes not yet ours, and a
-    // pointer could point into the name itself (a loop).
-    std::array<std::uint16_t, max_name_length / 2> labels;
-    std::size_t n = 0;
-    std::size_t pos = 0;
-    bool pointer = false;
+    std::size_t pos = 0;                 // w[0, pos): written as they are
+    std::optional<std::size_t> earlier;  // where the rest of the name was written before
     while (w[pos] != 0) {
-      if (compress) {
-        if (auto target = find(w.subspan(pos)); target) {
-          if (!u16(static_cast<std::uint16_t>(0xC000 | *target))) return rollback(start);
-          pointer = true;
-          break;
-        }
-      }
-      labels[n++] = static_cast<std::uint16_t>(std::min<std::size_t>(at_, 0xFFFF));
+      if (compress && (earlier = find(w.subspan(pos)))) break;
       if (!bytes(w.subspan(pos, w[pos] + 1u))) return rollback(start);
       pos += w[pos] + 1u;
     }
-    if (!pointer && !bytes(w.subspan(pos, 1))) return rollback(start);
-    for (std::size_t i = 0; i < n; ++i) remember(labels[i]);
+    if (!(earlier ? u16(static_cast<std::uint16_t>(0xC000 | *earlier)) : bytes(w.subspan(pos, 1))))
+      return rollback(start);
+    // This name's labels join the table only once it is whole: matched while
+    // half written, a suffix would be compared with bytes not yet ours, and a
+    // pointer could point into the name itself (a loop).
+    for (std::size_t p = 0; p < pos; p += w[p] + 1u) remember(start.at + p);
     return {};
   }
 

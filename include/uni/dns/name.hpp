@@ -38,6 +38,15 @@ constexpr bool wire_equal(std::span<const std::uint8_t> a, std::span<const std::
   return true;
 }
 
+// True if the uncompressed wire name `w` is `parent` or below it (any case).
+constexpr bool wire_is_under(std::span<const std::uint8_t> w, std::span<const std::uint8_t> parent) noexcept {
+  if (parent.size() > w.size()) return false;
+  for (std::size_t at = 0;; at += w[at] + 1u) {
+    if (w.size() - at == parent.size()) return wire_equal(w.subspan(at), parent);
+    if (w.size() - at < parent.size() || w[at] == 0) return false;
+  }
+}
+
 // FNV-1a over the lowered bytes: the hash the zone's name table uses.
 constexpr std::uint32_t wire_hash(std::span<const std::uint8_t> w) noexcept {
   std::uint32_t h = 2166136261u;
@@ -95,13 +104,7 @@ class name {
   }
   constexpr bool operator==(const name& o) const noexcept { return wire_equal(wire(), o.wire()); }
   // True if this name is `parent` or below it.
-  constexpr bool is_subdomain_of(const name& parent) const noexcept {
-    if (parent.size_ > size_) return false;
-    for (std::size_t at = 0;; at += bytes_[at] + 1u) {
-      if (size_ - at == parent.size_) return wire_equal(std::span(bytes_ + at, parent.size_), parent.wire());
-      if (size_ - at < parent.size_ || bytes_[at] == 0) return false;
-    }
-  }
+  constexpr bool is_subdomain_of(const name& parent) const noexcept { return wire_is_under(wire(), parent.wire()); }
   constexpr void to_lower_case() noexcept {
     for (std::size_t i = 0; i < size_; ++i) bytes_[i] = to_lower(bytes_[i]);
   }

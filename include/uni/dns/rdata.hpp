@@ -84,26 +84,21 @@ inline result<void> check_rdata(std::uint16_t type, std::span<const std::uint8_t
 inline result<void> write_rdata(message_writer& w, std::uint16_t type, std::span<const std::uint8_t> r) noexcept {
   const rdata_layout l = layout_of(type);
   const auto start = w.mark();
-  if (!l.names || !l.compress) {
-    if (!w.u16(static_cast<std::uint16_t>(r.size())) || !w.bytes(r)) {
-      w.rewind(start);
-      return fail(error::too_large);
-    }
-    return {};
-  }
-  if (!w.u16(0)) return fail(error::too_large);
+  bool ok = bool(w.u16(0));  // RDLENGTH, once the rdata is written
   const std::size_t begin = w.size();
-  bool ok = bool(w.bytes(r.first(l.prefix)));
-  std::size_t at = l.prefix;
-  for (int i = 0; ok && i < l.names; ++i) {
-    std::size_t n = 0;
-    while (r[at + n] != 0) n += r[at + n] + 1u;
-    ++n;
-    ok = bool(w.write_name(r.subspan(at, n), true));
-    at += n;
+  std::size_t at = 0;  // what is left from here on is written as it is
+  if (l.compress) {    // the fixed fields before the names, then the names
+    ok = ok && w.bytes(r.first(l.prefix));
+    at = l.prefix;
+    for (int i = 0; ok && i < l.names; ++i) {
+      std::size_t n = 0;
+      while (r[at + n] != 0) n += r[at + n] + 1u;
+      ++n;
+      ok = bool(w.write_name(r.subspan(at, n), true));
+      at += n;
+    }
   }
-  ok = ok && w.bytes(r.subspan(at));
-  if (!ok) {
+  if (!ok || !w.bytes(r.subspan(at))) {
     w.rewind(start);
     return fail(error::too_large);
   }

@@ -291,8 +291,7 @@ class server {
   }
 
   // RFC 1034 §4.3.2 step 3 in one zone: down from the apex, label by label.
-  found lookup(const zone& z, const name& qn, std::uint16_t qtype) const noexcept {
-    const auto w = qn.wire();
+  found lookup(const zone& z, std::span<const std::uint8_t> w, std::uint16_t qtype) const noexcept {
     std::size_t offsets[128];
     std::size_t labels = 0;
     for (std::size_t at = 0; w[at] != 0; at += w[at] + 1u) offsets[labels++] = at;
@@ -348,9 +347,11 @@ class server {
     static constexpr name_literal hostname_bind("hostname.bind.");
     static constexpr name_literal version_bind("version.bind.");
     static constexpr name_literal version_server("version.server.");
-    const auto is = [&](std::span<const std::uint8_t> n) { return wire_equal(q.qname.wire(), n); };  // ignores case
-    if (is(id_server.wire()) || is(hostname_bind.wire())) return opts_.identity.bytes();
-    if (is(version_bind.wire()) || is(version_server.wire())) return opts_.version.bytes();
+    // The identity's two names, then the version's.
+    static constexpr std::span<const std::uint8_t> names[] = {id_server.wire(), hostname_bind.wire(),
+                                                              version_bind.wire(), version_server.wire()};
+    for (std::size_t i = 0; i < std::size(names); ++i)
+      if (wire_equal(q.qname.wire(), names[i])) return (i < 2 ? opts_.identity : opts_.version).bytes();  // ignores case
     return {};
   }
   static bool put_chaos_txt(message_writer& w, const question& q, std::span<const std::uint8_t> text) noexcept {
@@ -464,17 +465,20 @@ class server {
   // Fills the answer, authority and additional sections; false (TC) when an
   // RRset did not fit in the answer or authority: what is written stays.
   bool resolve(message_writer& w, const zone& z, const question& q, counts& c, rcode& rc, bool& aa) noexcept {
-    name current = q.qname;
+    std::span<const std::uint8_t> current = q.qname.wire();  // the name the chain has reached
     targets extra;
     // The CNAME and DNAME RRsets the chain went through: one seen again is a loop.
     const zone::rrset* chain[max_chain];
     std::size_t chained = 0;
     const auto loops = [&](const zone::rrset* s) {
-      if (std::find(chain, chain + chained, s) != chain + chained) return true;
+      for (std::size_t i = 0; i < chained; ++i)  // (a dozen at most: std::find's unrolled loop is not worth its code)
+        if (chain[i] == s) return true;
       chain[chained++] = s;
       return false;
     };
-    std::uint8_t synthesised[max_name_length];  // a DNAME's CNAME target
+    // A DNAME's CNAME target, made at each hop apart from the name it follows
+    // on from (that of the hop before, which may be the one made there).
+    std::uint8_t synthesised[2][max_name_length];
     for (int hop = 0; hop < max_chain; ++hop) {
       const found f = lookup(z, current, q.qtype);
       std::span<const std::uint8_t> next;  // where the chain goes on
@@ -484,16 +488,17 @@ class server {
           if (loops(dn)) return true;
           if (!put_rrset(w, f.node->owner(z), z, *dn, c.an)) return false;
           // The name asked with the DNAME's owner replaced by its target.
-          const auto prefix = current.wire().first(f.below);
+          const auto prefix = current.first(f.below);
           const auto target = z.rdata(*dn, 0);
           if (prefix.size() + target.size() > max_name_length) {
             rc = rcode::yxdomain;
             return true;
           }
-          for (std::size_t i = 0; i < prefix.size(); ++i) synthesised[i] = to_lower(prefix[i]);
-          std::memcpy(synthesised + prefix.size(), target.data(), target.size());
-          next = {synthesised, prefix.size() + target.size()};
-          if (!put_record(w, current.wire(), rr_type::cname, rr_class::in, dn->ttl, next)) return false;
+          std::uint8_t* const made = synthesised[hop & 1];
+          for (std::size_t i = 0; i < prefix.size(); ++i) made[i] = to_lower(prefix[i]);
+          std::memcpy(made + prefix.size(), target.data(), target.size());
+          next = {made, prefix.size() + target.size()};
+          if (!put_record(w, current, rr_type::cname, rr_class::in, dn->ttl, next)) return false;
           ++c.an;
           if (q.qtype == rr_type::cname) return true;  // the synthesised CNAME is the answer asked for
           break;
@@ -514,7 +519,7 @@ class server {
         case found_kind::exact:
         case found_kind::wildcard: {
           const zone::node* n = f.node;
-          const auto owner = current.wire();  // wildcard answers are owned by the name asked
+          const auto owner = current;  // wildcard answers are owned by the name asked
           if (q.qtype != rr_type::cname && q.qtype != rr_type::any) {
             if (const zone::rrset* cn = n->find(z, rr_type::cname)) {
               if (loops(cn)) return true;
@@ -546,8 +551,8 @@ class server {
         }
       }
       // A CNAME or DNAME led on: the chain goes on at `next` while it stays in this zone.
-      current = name::from_checked_wire(next);
-      if (!current.is_subdomain_of(z.origin())) return true;
+      current = next;
+      if (!wire_is_under(current, z.origin().wire())) return true;
     }
     return true;  // a chain longer than max_chain: what we have
   }

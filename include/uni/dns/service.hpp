@@ -69,6 +69,14 @@ class tcp_exchange {
     end_ += d->size();
   }
 
+  // Takes what a read gave, as read() does, unless it would have blocked: then
+  // false, and nothing is taken (wait, and read again).
+  bool took(const result<view>& d) noexcept {
+    if (!d && d.err() == error::would_block) return false;
+    read(d);
+    return true;
+  }
+
   // The answer to the next complete query, length first, copied into pages (at
   // most 17 for 64 KiB); empty when every query read so far is answered.
   std::span<const view> next_answer() noexcept {
@@ -139,20 +147,23 @@ template <TcpStream Stream>
 task<void> serve_tcp_connection(scheduler& sched, page_pool& pool, server& srv, Stream c, service_counters& n) {
   for (tcp_exchange x(pool, srv, n); x.open();) {
     if constexpr (PollingByteStream<Stream>) {  // uni's stack: this frame waits, no read or write task
+      // What was read is taken at once: no read's result is held across a wait.
       const time_point deadline = sched.now() + tcp_idle_timeout;
-      auto d = c.try_read();
-      while (!d && d.err() == error::would_block) {
+      while (!x.took(c.try_read())) {
         const wake_reason why = co_await c.events().wait_until(deadline);
-        d = why == wake_reason::notified ? c.try_read()
-                                         : fail(why == wake_reason::timed_out ? error::timed_out : error::cancelled);
+        if (why != wake_reason::notified) {
+          x.read(fail(why == wake_reason::timed_out ? error::timed_out : error::cancelled));
+          break;
+        }
       }
-      x.read(d);
       for (auto answer = x.next_answer(); !answer.empty(); answer = x.next_answer()) {
         std::size_t at = 0, skip = 0;
-        auto all = c.write_some(answer, at, skip);
-        while (all && !*all) {
-          if (co_await c.events().wait() == wake_reason::cancelled) all = fail(error::cancelled);
-          else all = c.write_some(answer, at, skip);
+        result<bool> all = false;
+        while ((all = c.write_some(answer, at, skip)) && !*all) {
+          if (co_await c.events().wait() == wake_reason::cancelled) {
+            all = fail(error::cancelled);
+            break;
+          }
         }
         x.wrote(all ? result<void>{} : fail(all.err()));
       }
@@ -169,28 +180,28 @@ namespace detail {
 // serve()'s TCP side: nothing for a stack without TCP.
 template <class Stack>
 struct tcp_side {
-  explicit tcp_side(Stack&) noexcept {}
+  tcp_side(Stack&, std::uint16_t) noexcept {}
   bool start(Stack&, server&, std::uint16_t, service_counters&) noexcept { return true; }
 };
-// With TCP: a listener on the port and, beside the UDP loop, one task
-// accepting on it and one per connection. (Members end in reverse order: the
-// tasks first, the listener last.)
+// With TCP: a listener on the port (listened on when made) and, beside the UDP
+// loop, one task accepting on it and one per connection. (Members end in
+// reverse order: the tasks first, the listener last.)
 template <TcpTransport Stack>
 struct tcp_side<Stack> {
-  std::optional<uni::detail::outcome_t<decltype(std::declval<Stack&>().tcp_listen(std::uint16_t{}))>> listener;
+  decltype(std::declval<Stack&>().tcp_listen(std::uint16_t{})) listener;  // the listener, or why there is none
   accept_counters accepts;
   accept_supervisor<> sup;
   join_handle<void> accepting;
 
-  explicit tcp_side(Stack& stack) : sup(stack.sched(), "dns", max_tcp_connections, when_full::wait, accepts) {}
-  // False (and logged) when the port cannot be listened on.
+  tcp_side(Stack& stack, std::uint16_t port)
+      : listener(stack.tcp_listen(port)),
+        sup(stack.sched(), std::string_view("dns", 3), max_tcp_connections, when_full::wait, accepts) {}
+  // False (and logged) when the port could not be listened on.
   bool start(Stack& stack, server& srv, std::uint16_t port, service_counters& n) {
-    auto l = stack.tcp_listen(port);
-    if (!l) {
-      log_error("dns: cannot listen on tcp port ", port, ": ", to_string(l.err()));
+    if (!listener) {
+      log_error("dns: cannot listen on tcp port ", port, ": ", to_string(listener.err()));
       return false;
     }
-    listener.emplace(std::move(*l));
     accepting = spawn(stack.sched(), sup.run(*listener, [&stack, &srv, &n](auto c, no_info&) {
       ++n.tcp_connections;
       return serve_tcp_connection(stack.sched(), stack.pool(), srv, std::move(c), n);
@@ -198,12 +209,12 @@ struct tcp_side<Stack> {
     return true;
   }
 };
-}  // namespace detail
 
-// Serves `srv` on `port` (UDP, and TCP when the stack has it) until cancelled;
-// returns an exit status only if it cannot start.
-template <UdpTransport Stack>
-task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
+// serve()'s one body, serving what `get()` gives: the caller's server (a
+// reference), or one made right here in the frame (a value, not moved).
+template <UdpTransport Stack, class Get>
+task<int> serve(Stack& stack, Get get, std::uint16_t port) {
+  decltype(auto) srv = get();
   auto udp = stack.udp_bind(port);
   if (!udp) {
     log_error("dns: cannot bind udp port ", port, ": ", to_string(udp.err()));
@@ -225,7 +236,7 @@ task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
                n.tcp_failed, " tcp connections failed");
     }
   } r{n, srv};
-  detail::tcp_side<Stack> tcp(stack);
+  detail::tcp_side<Stack> tcp(stack, port);
   if (!tcp.start(stack, srv, port, n)) co_return 1;
   // The UDP side: datagrams answered here until cancelled. Each answer is
   // written into a page of the pool and sent from there: no allocation, no
@@ -276,6 +287,21 @@ task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
       if (!sent) ++n.udp_send_errors;
     }
   }
+}
+}  // namespace detail
+
+// Serves `srv` on `port` (UDP, and TCP when the stack has it) until cancelled;
+// returns an exit status only if it cannot start.
+template <UdpTransport Stack>
+task<int> serve(Stack& stack, server& srv, std::uint16_t port) {
+  return detail::serve(stack, [&srv]() -> server& { return srv; }, port);
+}
+// The same for a server of `zones` (a zone, or a std::vector of them) and
+// options `o`, made in the service's own frame: the caller needs no frame to
+// hold it.
+template <UdpTransport Stack, class Zones>
+task<int> serve(Stack& stack, Zones zones, const server_options& o, std::uint16_t port) {
+  return detail::serve(stack, [zones = std::move(zones), o]() mutable { return server(std::move(zones), o); }, port);
 }
 
 }  // namespace uni::dns

@@ -43,13 +43,13 @@ class zone {
     std::uint32_t ttl;
     std::uint32_t first;  // index into records
   };
-  struct node {  // 16 bytes
+  struct node {  // 12 bytes
     std::uint32_t owner_at;  // its wire name in the bytes, as first written in the zone (case kept)
     std::uint32_t first;     // index into rrsets: the node's, in the order the zone file first gave them
-    std::uint32_t count;
+    std::uint16_t count;     // an RRset per type: at most 65535 (build() refuses more)
     std::uint8_t owner_size;  // a name is at most 255 bytes
-    bool delegation;          // NS below the apex: a zone cut
-    bool dname;               // a DNAME: names below it are redirected (RFC 6672)
+    bool delegation : 1;      // NS below the apex: a zone cut
+    bool dname : 1;           // a DNAME: names below it are redirected (RFC 6672)
     std::span<const std::uint8_t> owner(const zone& z) const noexcept { return z.t_.bytes.subspan(owner_at, owner_size); }
     const rrset* find(const zone& z, std::uint16_t type) const noexcept {
       for (std::uint32_t i = first; i < first + count; ++i)
@@ -58,6 +58,7 @@ class zone {
     }
     std::span<const rrset> sets(const zone& z) const noexcept { return z.t_.rrsets.subspan(first, count); }
   };
+  static_assert(sizeof(node) == 12);
   // Everything a lookup reads: what build() makes, and what a zone compiled at
   // build time holds as constants (uni_dns_zone writes them).
   struct tables {
@@ -192,6 +193,7 @@ class zone {
           return bad(order[s], "more than one DNAME at " + head.owner.to_string());
         if (first.type == rr_type::ns && !(head.owner == origin)) nd.delegation = true;
         if (first.type == rr_type::dname) nd.dname = true;
+        if (sets.size() == 0xFFFF) return bad(order[s], "more than 65535 RRsets at " + head.owner.to_string());
         sets.emplace_back(order[s], set);
         s = e;
       }
@@ -199,7 +201,7 @@ class zone {
       // In file order: ANY is answered with the name's first RRset in the file (as NSD).
       std::sort(sets.begin(), sets.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
       for (const auto& each : sets) own->rrsets.push_back(each.second);
-      own->nodes[at].count = static_cast<std::uint32_t>(sets.size());
+      own->nodes[at].count = static_cast<std::uint16_t>(sets.size());
       k = end;
     }
     // Empty non-terminals: every ancestor of a name, down from the origin, is a node.
