@@ -395,9 +395,7 @@ class Stack {
   time_point now() const noexcept { return sched_.now(); }
 
   // A slice of a header page for the layers' headers (IPv4's packets, ARP,
-  // ICMP, DHCP): one out-of-line copy of header_allocator::allocate for them
-  // all (inlined in IPv4's transmit, it was ~350 bytes of it, for a call saved
-  // per packet).
+  // ICMP, DHCP; TCP holds the allocator itself).
   result<view> header_slice(std::size_t n) noexcept { return headers_.allocate(n); }
 
   // A seed for what must differ between hosts and boots (TCP's secret unless the
