@@ -242,114 +242,112 @@ TEST_CASE("coroutine frames are recycled by size class, a bounded number per cla
   CHECK(first == second);
 }
 
-TEST_CASE("serve_until_stopped: the service's status if it ends first, else 0 and the service cancelled",
-          "[task]") {
+// What the tests of serving until stopped share: a service that sleeps, logs
+// its status and returns it; a stop request that is a flag (its check counted,
+// and logging -1 when it finds the flag set); a report that is counted.
+struct stopping {
   scheduler s;
   ManualClock clock;
   std::vector<int> log;
   int reports = 0;
-  auto report = [&] { ++reports; };
-  auto service = [&](duration d, int status) -> task<int> {
+  int checks = 0;
+  bool stop_asked = false;
+  wait_queue changed{s};
+
+  task<int> service(duration d, int status) {
     co_await s.sleep_for(d);
     log.push_back(status);
     co_return status;
-  };
-  // The stop request: a flag, and the queue notified when it may have changed
-  // (notified once for nothing first: a wake-up alone is not a stop).
-  wait_queue changed(s);
-  bool stop_asked = false;
-  int checks = 0;
-  auto asked = [&](std::string_view) {
-    ++checks;
-    if (stop_asked) log.push_back(-1);
-    return stop_asked;
-  };
+  }
+  struct asked_fn {
+    stopping& f;
+    bool operator()(std::string_view) const {
+      ++f.checks;
+      if (f.stop_asked) f.log.push_back(-1);
+      return f.stop_asked;
+    }
+  } asked{*this};
+  struct report_fn {
+    stopping& f;
+    void operator()() const { ++f.reports; }
+  } report{*this};
+  stop_request request() { return {changed, asked}; }
+};
+
+TEST_CASE("serve_until_stopped: the service's status if it ends first, else 0 and the service cancelled",
+          "[task]") {
+  stopping f;
+  scheduler& s = f.s;
+  // The queue is notified when the stop may have changed (once for nothing
+  // first: a wake-up alone is not a stop).
   auto stop_after = [&](duration d) -> task<void> {
     co_await s.sleep_for(d / 2);
-    changed.notify_all();
+    f.changed.notify_all();
     co_await s.sleep_for(d / 2);
-    stop_asked = true;
-    changed.notify_all();
+    f.stop_asked = true;
+    f.changed.notify_all();
   };
   {
     auto stopper = spawn(s, stop_after(1s));
-    auto ended = run(s, clock, serve_until_stopped(s, "test", service(1ms, 3), {changed, asked}, report));
+    auto ended = run(s, f.clock, serve_until_stopped(s, "test", f.service(1ms, 3), f.request(), f.report));
     REQUIRE(ended.ok());
     CHECK(*ended == 3);
-    CHECK(log == std::vector<int>{3});
-    CHECK(checks == 1);
+    CHECK(f.log == std::vector<int>{3});
+    CHECK(f.checks == 1);
   }
-  log.clear();
-  checks = 0;
+  f.log.clear();
+  f.checks = 0;
   {
     auto stopper = spawn(s, stop_after(2ms));
-    auto stopped = run(s, clock, serve_until_stopped(s, "test", service(1s, 3), {changed, asked}, report));
+    auto stopped = run(s, f.clock, serve_until_stopped(s, "test", f.service(1s, 3), f.request(), f.report));
     REQUIRE(stopped.ok());
     CHECK(*stopped == 0);
-    CHECK(log == std::vector<int>{-1});
-    CHECK(checks == 3);
+    CHECK(f.log == std::vector<int>{-1});
+    CHECK(f.checks == 3);
   }
-  CHECK(changed.empty());
-  CHECK(reports == 2);
+  CHECK(f.changed.empty());
+  CHECK(f.reports == 2);
   CHECK(s.timer_count() == 0);
   // Asked for before the service first runs: it is cancelled unstarted.
-  log.clear();
-  auto at_once = run(s, clock, serve_until_stopped(s, "test", service(1ms, 3), {changed, asked}, report));
+  f.log.clear();
+  auto at_once = run(s, f.clock, serve_until_stopped(s, "test", f.service(1ms, 3), f.request(), f.report));
   REQUIRE(at_once.ok());
   CHECK(*at_once == 0);
-  CHECK(log == std::vector<int>{-1});
-  CHECK(reports == 3);
+  CHECK(f.log == std::vector<int>{-1});
+  CHECK(f.reports == 3);
 }
 
 TEST_CASE("run_until_stopped: the run loop itself, with the same ends as serve_until_stopped", "[task]") {
-  scheduler s;
-  ManualClock clock;
-  std::vector<int> log;
-  int reports = 0;
-  auto report = [&] { ++reports; };
-  auto service = [&](duration d, int status) -> task<int> {
-    co_await s.sleep_for(d);
-    log.push_back(status);
-    co_return status;
-  };
+  stopping f;
+  scheduler& s = f.s;
   // No queue is waited on here: the request is checked at every turn.
-  wait_queue changed(s);
-  bool stop_asked = false;
-  auto asked = [&](std::string_view) {
-    if (stop_asked) log.push_back(-1);
-    return stop_asked;
-  };
   auto stop_after = [&](duration d) -> task<void> {
     co_await s.sleep_for(d);
-    stop_asked = true;
+    f.stop_asked = true;
   };
   {
     // The service ends first: its status, the stopper left to its owner.
     auto stopper = spawn(s, stop_after(1s));
-    CHECK(run_until_stopped(s, clock, "test", service(1ms, 3), {changed, asked}, report) == 3);
-    CHECK(log == std::vector<int>{3});
-    CHECK(clock.now() == time_point{} + 1ms);
+    CHECK(run_until_stopped(s, f.clock, "test", f.service(1ms, 3), f.request(), f.report) == 3);
+    CHECK(f.log == std::vector<int>{3});
+    CHECK(f.clock.now() == time_point{} + 1ms);
   }
-  log.clear();
+  f.log.clear();
   {
     // Stopped first: 0, and the service cancelled (it never logs).
     auto stopper = spawn(s, stop_after(2ms));
-    CHECK(run_until_stopped(s, clock, "test", service(1s, 3), {changed, asked}, report) == 0);
-    CHECK(log == std::vector<int>{-1});
+    CHECK(run_until_stopped(s, f.clock, "test", f.service(1s, 3), f.request(), f.report) == 0);
+    CHECK(f.log == std::vector<int>{-1});
   }
-  CHECK(reports == 2);
+  CHECK(f.reports == 2);
   CHECK(s.timer_count() == 0);
   // A status other than 0 is the appliance's.
-  stop_asked = false;
-  auto failing = [&]() -> task<int> {
-    co_await s.sleep_for(1ms);
-    co_return 7;
-  };
-  CHECK(run_until_stopped(s, clock, "test", failing(), {changed, asked}, report) == 7);
+  f.stop_asked = false;
+  CHECK(run_until_stopped(s, f.clock, "test", f.service(1ms, 7), f.request(), f.report) == 7);
   // Asked for before the service first runs: it is cancelled unstarted.
-  log.clear();
-  stop_asked = true;
-  CHECK(run_until_stopped(s, clock, "test", service(1ms, 3), {changed, asked}, report) == 0);
-  CHECK(log == std::vector<int>{-1});
-  CHECK(reports == 4);
+  f.log.clear();
+  f.stop_asked = true;
+  CHECK(run_until_stopped(s, f.clock, "test", f.service(1ms, 3), f.request(), f.report) == 0);
+  CHECK(f.log == std::vector<int>{-1});
+  CHECK(f.reports == 4);
 }
