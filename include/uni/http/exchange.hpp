@@ -36,12 +36,8 @@ struct path_params {
 // empty if absent.
 constexpr std::string_view query_value(std::string_view query, std::string_view name) noexcept {
   while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    const std::size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
+    std::string_view value = detail::take_until(query, '&');  // name=value (or a bare name)
+    if (detail::take_until(value, '=') == name) return value;
   }
   return {};
 }

@@ -48,14 +48,10 @@ inline bool decode_path(std::string_view in, std::span<char> out, std::string_vi
   }
   decoded = {out.data(), n};
   // Dot segments would climb out of a served directory: refused, not resolved.
-  std::string_view rest = decoded;
+  std::string_view rest = decoded.substr(1);  // after the leading '/'
   while (!rest.empty()) {
-    rest.remove_prefix(1);  // the '/'
-    const std::size_t slash = rest.find('/');
-    const std::string_view seg = rest.substr(0, slash);
+    const std::string_view seg = detail::take_until(rest, '/');
     if (seg == "."sv || seg == ".."sv || seg.find('\\') != std::string_view::npos) return false;
-    if (slash == std::string_view::npos) break;
-    rest.remove_prefix(slash);
   }
   return true;
 }

@@ -22,6 +22,7 @@
 #include <cstring>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include <uni/core/buffer.hpp>
 
@@ -79,11 +80,65 @@ constexpr bool is_tchar(char c) noexcept {
   }
 }
 
+// `s` without the optional whitespace (SP, HTAB) at either end (RFC 9110 §5.6.3).
 constexpr std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
+  auto ows = [](char c) { return c == ' ' || c == '\t'; };
+  std::size_t first = 0, end = s.size();
+  while (first < end && ows(s[first])) ++first;
+  while (end > first && ows(s[end - 1])) --end;
+  return {s.data() + first, end - first};
 }
+
+// token = 1*tchar (RFC 9110 §5.6.2): a method, a field name.
+constexpr bool is_token(std::string_view s) noexcept {
+  for (char c : s)
+    if (!is_tchar(c)) return false;
+  return !s.empty();
+}
+
+namespace detail {
+// Cuts `s` at its first `sep`: `before` is the text ahead of it and `s` keeps
+// what follows it. False, and nothing changed, if `s` holds no `sep`.
+constexpr bool cut(std::string_view& s, char sep, std::string_view& before) noexcept {
+  const std::size_t at = s.find(sep);
+  if (at == std::string_view::npos) return false;
+  before = {s.data(), at};
+  s.remove_prefix(at + 1);
+  return true;
+}
+
+// Cuts `s` after its first CRLF: `line` is the text ahead of it. False, and
+// nothing changed, if `s` holds no CRLF (a lone CR or LF ends no line).
+constexpr bool cut_line(std::string_view& s, std::string_view& line) noexcept {
+  for (std::size_t at = 1; at < s.size(); ++at)
+    if (s[at] == '\n' && s[at - 1] == '\r') {
+      line = {s.data(), at - 1};
+      s.remove_prefix(at + 1);
+      return true;
+    }
+  return false;
+}
+
+// The first item of a `sep`-separated list, taken off the list's front (the
+// whole list, leaving it empty, if there is no `sep`).
+constexpr std::string_view take_until(std::string_view& list, char sep) noexcept {
+  std::string_view item;
+  if (!cut(list, sep, item)) item = std::exchange(list, {});
+  return item;
+}
+
+// The index of `w` among the `count` words of `words` (see next_word), or
+// `count`; field names and tokens compare case-insensitively (`fold_case`),
+// methods exactly (RFC 9110 §9.1).
+constexpr std::size_t word_index(const char* words, std::size_t count, std::string_view w, bool fold_case) noexcept {
+  std::size_t i = 0;
+  for (; i < count; ++i) {
+    const std::string_view word = next_word(words);
+    if (fold_case ? iequals(word, w) : word == w) break;
+  }
+  return i;
+}
+}  // namespace detail
 
 struct field {
   std::string_view name;
@@ -131,13 +186,8 @@ struct request {
 
 // Does a comma-separated list (Connection, Transfer-Encoding) contain `token`?
 constexpr bool list_has(std::string_view list, std::string_view token) noexcept {
-  while (!list.empty()) {
-    const std::size_t comma = list.find(',');
-    std::string_view item = trim_ows(list.substr(0, comma));
-    if (iequals(item, token)) return true;
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
+  while (!list.empty())
+    if (iequals(trim_ows(detail::take_until(list, ',')), token)) return true;
   return false;
 }
 
@@ -160,10 +210,14 @@ constexpr std::optional<std::uint64_t> parse_decimal(std::string_view s) noexcep
 
 namespace detail {
 constexpr http::method method_of(std::string_view m) noexcept {
-  const char* p = method_names;
-  for (std::size_t i = 0; i < method_count; ++i)
-    if (next_word(p) == m) return static_cast<http::method>(i);
-  return method::other;
+  return static_cast<http::method>(word_index(method_names, method_count, m, false));
+}
+
+// The fields parse_head acts on (besides keeping them), in the enum's order.
+enum class head_field : std::uint8_t { content_length, transfer_encoding, host, expect, other };
+inline constexpr char head_field_names[] = "content-length\0transfer-encoding\0host\0expect";
+constexpr head_field head_field_of(std::string_view name) noexcept {
+  return static_cast<head_field>(word_index(head_field_names, static_cast<std::size_t>(head_field::other), name, true));
 }
 
 // Field values: VCHAR, obs-text, SP, HTAB (RFC 9110 §5.5). No CR, LF or NUL.
@@ -175,13 +229,27 @@ constexpr bool valid_value(std::string_view v) noexcept {
   return true;
 }
 
-// request-target (RFC 9112 §3.2): visible ASCII, no whitespace.
+// request-target (RFC 9112 §3.2): visible ASCII, no whitespace, not empty.
 constexpr bool valid_target(std::string_view t) noexcept {
   for (char ch : t) {
     const auto c = static_cast<unsigned char>(ch);
     if (c <= 0x20 || c >= 0x7f) return false;
   }
+  return !t.empty();
+}
+
+// HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 §2.3).
+constexpr bool valid_version(std::string_view v) noexcept {
+  constexpr std::string_view form = "HTTP/0.0"sv;  // a '0' stands for any digit
+  if (v.size() != form.size()) return false;
+  for (std::size_t i = 0; i < form.size(); ++i)
+    if (form[i] == '0' ? v[i] < '0' || v[i] > '9' : v[i] != form[i]) return false;
   return true;
+}
+
+// Does `s` start with `prefix`, case-insensitively?
+constexpr bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
+  return iequals(s.substr(0, prefix.size()), prefix);
 }
 }  // namespace detail
 
@@ -196,86 +264,73 @@ constexpr int parse_head(std::string_view head, request& r, const limits& lim = 
   r.expect_continue = false;
   r.host = {};
 
-  std::size_t eol = head.find("\r\n"sv);
-  if (eol == std::string_view::npos) return 400;
-  if (eol > lim.max_request_line) return 414;
-  std::string_view line = head.substr(0, eol);
-  head.remove_prefix(eol + 2);
-
   // request-line = method SP request-target SP HTTP-version (§3)
-  const std::size_t sp1 = line.find(' ');
-  if (sp1 == std::string_view::npos || sp1 == 0) return 400;
-  r.method_name = line.substr(0, sp1);
-  for (char c : r.method_name)
-    if (!is_tchar(c)) return 400;
+  std::string_view line;
+  if (!detail::cut_line(head, line)) return 400;
+  if (line.size() > lim.max_request_line) return 414;
+  if (!detail::cut(line, ' ', r.method_name) || !is_token(r.method_name)) return 400;
   r.method = detail::method_of(r.method_name);
-  line.remove_prefix(sp1 + 1);
-  const std::size_t sp2 = line.find(' ');
-  if (sp2 == std::string_view::npos || sp2 == 0) return 400;
-  r.target = line.substr(0, sp2);
-  std::string_view version = line.substr(sp2 + 1);
-  if (!detail::valid_target(r.target)) return 400;
-  if (version.size() != 8 || version.substr(0, 5) != "HTTP/"sv || version[6] != '.' || version[5] < '0' ||
-      version[5] > '9' || version[7] < '0' || version[7] > '9')
-    return 400;
+  r.target = detail::take_until(line, ' ');
+  const std::string_view version = line;  // what follows the second SP
+  if (!detail::valid_target(r.target) || !detail::valid_version(version)) return 400;
   if (version[5] != '1') return 505;
   r.minor = static_cast<std::uint8_t>(version[7] - '0');
 
-  // absolute-form (§3.2.2): keep the path; authority-form only for CONNECT.
+  // absolute-form (§3.2.2): keep the path; "*" only for OPTIONS, authority-form
+  // only for CONNECT.
   std::string_view t = r.target;
   if (t.front() != '/') {
-    if (t == "*"sv && r.method == method::options) {
-    } else if (t.size() > 7 && (iequals(t.substr(0, 7), "http://"sv) || (t.size() > 8 && iequals(t.substr(0, 8), "https://"sv)))) {
-      t.remove_prefix(t[4] == ':' ? 7 : 8);
-      const std::size_t slash = t.find('/');
+    const std::size_t scheme = detail::istarts_with(t, "http://"sv) ? 7 : detail::istarts_with(t, "https://"sv) ? 8 : 0;
+    if (scheme != 0 && t.size() > scheme) {
+      const std::size_t slash = t.find('/', scheme);
       t = slash == std::string_view::npos ? "/"sv : t.substr(slash);
-    } else if (r.method != method::connect) {
+    } else if (!(t == "*"sv && r.method == method::options) && r.method != method::connect) {
       return 400;
     }
   }
-  const std::size_t q = t.find('?');
-  r.path = t.substr(0, q);
-  r.query = q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
+  r.query = t;  // what follows the '?', if there is one
+  r.path = detail::take_until(r.query, '?');
 
   // field-line = field-name ":" OWS field-value OWS (§5)
   const std::size_t max_fields = lim.max_headers < r.fields_storage.size() ? lim.max_headers : r.fields_storage.size();
   bool have_length = false, have_te = false, have_host = false;
   while (true) {
-    eol = head.find("\r\n"sv);
-    if (eol == std::string_view::npos) return 400;  // the head must end with an empty line
-    if (eol == 0) {
-      head.remove_prefix(2);
-      break;
-    }
-    std::string_view fl = head.substr(0, eol);
-    head.remove_prefix(eol + 2);
-    const std::size_t colon = fl.find(':');
-    if (colon == std::string_view::npos || colon == 0) return 400;  // also rejects obs-fold lines
-    field f{fl.substr(0, colon), trim_ows(fl.substr(colon + 1))};
-    for (char c : f.name)
-      if (!is_tchar(c)) return 400;  // whitespace before ':' included (§5.1)
+    if (!detail::cut_line(head, line)) return 400;  // the head must end with an empty line
+    if (line.empty()) break;
+    field f;
+    // (A name must be a token: no whitespace before ':' (§5.1), no obs-fold line (§5.2).)
+    if (!detail::cut(line, ':', f.name) || !is_token(f.name)) return 400;
+    f.value = trim_ows(line);
     if (!detail::valid_value(f.value)) return 400;
     if (r.field_count == max_fields) return 431;
     r.fields_storage[r.field_count++] = f;
 
-    if (iequals(f.name, "content-length"sv)) {
-      auto n = parse_decimal(f.value);
-      if (!n || (have_length && *n != r.content_length)) return 400;
-      have_length = true;
-      r.content_length = *n;
-    } else if (iequals(f.name, "transfer-encoding"sv)) {
-      // chunked must be the final coding (§6.3: else 400); it is the only
-      // one implemented (§6.1: any other is 501).
-      if (have_te || !iequals(list_last(f.value), "chunked"sv)) return 400;
-      if (!iequals(f.value, "chunked"sv)) return 501;
-      have_te = true;
-    } else if (iequals(f.name, "host"sv)) {
-      if (have_host) return 400;
-      have_host = true;
-      r.host = f.value;
-    } else if (iequals(f.name, "expect"sv)) {
-      if (!iequals(f.value, "100-continue"sv)) return 417;
-      r.expect_continue = true;
+    switch (detail::head_field_of(f.name)) {
+      case detail::head_field::content_length: {
+        const auto n = parse_decimal(f.value);
+        if (!n || (have_length && *n != r.content_length)) return 400;
+        have_length = true;
+        r.content_length = *n;
+        break;
+      }
+      case detail::head_field::transfer_encoding:
+        // chunked must be the final coding (§6.3: else 400); it is the only
+        // one implemented (§6.1: any other is 501).
+        if (have_te || !iequals(list_last(f.value), "chunked"sv)) return 400;
+        if (!iequals(f.value, "chunked"sv)) return 501;
+        have_te = true;
+        break;
+      case detail::head_field::host:
+        if (have_host) return 400;
+        have_host = true;
+        r.host = f.value;
+        break;
+      case detail::head_field::expect:
+        if (!iequals(f.value, "100-continue"sv)) return 417;
+        r.expect_continue = true;
+        break;
+      case detail::head_field::other:
+        break;
     }
   }
   if (!head.empty()) return 400;  // bytes after the empty line are not this head's
@@ -283,7 +338,7 @@ constexpr int parse_head(std::string_view head, request& r, const limits& lim = 
   if (have_te && r.minor == 0) return 400;
   if (r.minor >= 1 && !have_host) return 400;  // §3.2
   if (have_te) r.framing = body_framing::chunked;
-  else if (have_length && r.content_length > 0) r.framing = body_framing::length;
+  else if (r.content_length > 0) r.framing = body_framing::length;
   if (r.content_length > lim.max_body) return 413;
 
   const std::string_view conn = r.header("connection"sv);

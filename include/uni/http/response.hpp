@@ -121,12 +121,8 @@ constexpr bool etag_matches(std::string_view if_none_match, std::string_view eta
   };
   if (trim_ows(if_none_match) == "*"sv) return !etag.empty();
   const std::string_view want = opaque(etag);
-  while (!if_none_match.empty()) {
-    const std::size_t comma = if_none_match.find(',');
-    if (opaque(if_none_match.substr(0, comma)) == want) return true;
-    if (comma == std::string_view::npos) break;
-    if_none_match.remove_prefix(comma + 1);
-  }
+  while (!if_none_match.empty())
+    if (opaque(detail::take_until(if_none_match, ',')) == want) return true;
   return false;
 }
 
@@ -140,29 +136,29 @@ enum class range_result : std::uint8_t { whole, partial, unsatisfiable };
 // "bytes=" range is answered with the whole (§14.2 lets a server ignore Range).
 constexpr range_result parse_range(std::string_view h, std::uint64_t size, byte_range& out) noexcept {
   h = trim_ows(h);
-  if (h.size() < 6 || !iequals(h.substr(0, 6), "bytes="sv)) return range_result::whole;
+  if (!detail::istarts_with(h, "bytes="sv)) return range_result::whole;
   h = trim_ows(h.substr(6));
-  if (h.find(',') != std::string_view::npos) return range_result::whole;
-  const std::size_t dash = h.find('-');
-  if (dash == std::string_view::npos) return range_result::whole;
-  const std::string_view a = trim_ows(h.substr(0, dash)), b = trim_ows(h.substr(dash + 1));
-  if (a.empty()) {  // suffix: the last N bytes
-    auto n = parse_decimal(b);
+  std::string_view a;
+  if (h.find(',') != std::string_view::npos || !detail::cut(h, '-', a)) return range_result::whole;
+  a = trim_ows(a);
+  const std::string_view b = trim_ows(h);
+  std::uint64_t first, last = size == 0 ? 0 : size - 1;
+  if (a.empty()) {  // suffix: the last N bytes (none of 0 bytes, or of an empty representation)
+    const auto n = parse_decimal(b);
     if (!n) return range_result::whole;
-    if (*n == 0 || size == 0) return range_result::unsatisfiable;
-    out = {*n >= size ? 0 : size - *n, size - 1};
-    return range_result::partial;
+    first = *n >= size ? 0 : size - *n;
+  } else {
+    const auto f = parse_decimal(a);
+    if (!f) return range_result::whole;
+    first = *f;
+    if (!b.empty()) {
+      const auto l = parse_decimal(b);
+      if (!l || *l < first) return range_result::whole;  // invalid: ignored
+      if (*l < last) last = *l;
+    }
   }
-  auto first = parse_decimal(a);
-  if (!first) return range_result::whole;
-  std::uint64_t last = size == 0 ? 0 : size - 1;
-  if (!b.empty()) {
-    auto l = parse_decimal(b);
-    if (!l || *l < *first) return range_result::whole;  // invalid: ignored
-    if (*l < last) last = *l;
-  }
-  if (*first >= size) return range_result::unsatisfiable;
-  out = {*first, last};
+  if (first >= size) return range_result::unsatisfiable;
+  out = {first, last};
   return range_result::partial;
 }
 
