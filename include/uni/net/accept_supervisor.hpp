@@ -74,7 +74,7 @@ class accept_supervisor {
   // `make_room(children())` names a child to cancel (nullptr: none, the new
   // connection is reset). A supervisor given make_room refuses, whatever its
   // policy: it never waits for a connection to end, so its connections' tasks
-  // are spawned as they are, not watched for their end (a coroutine fewer).
+  // do not notify ended_ when they finish.
   template <TcpListener L, class Start, class MakeRoom = evict_none>
   task<void> run(L& listener, Start start, MakeRoom make_room = {}) {
     static constexpr bool evicts = !std::is_same_v<MakeRoom, evict_none>;
@@ -133,7 +133,7 @@ class accept_supervisor {
     slot->task.cancel();  // the ended task's frame, freed before the new one is made
     slot->info = Info{};
     if constexpr (!std::is_same_v<MakeRoom, evict_none>) slot->task = spawn(sched_, start(std::move(c), slot->info));
-    else slot->task = spawn(sched_, watch(start(std::move(c), slot->info), ended_));
+    else slot->task = spawn(sched_, start(std::move(c), slot->info), ended_);  // its end notifies ended_
   }
 
   // The next free slot from the cursor on, round the ring (the cursor then
@@ -145,15 +145,6 @@ class accept_supervisor {
       if (s.free()) return &s;
     }
     return nullptr;
-  }
-
-  // Runs a connection's task and says when it ended, cancelled or not.
-  static task<void> watch(task<void> t, wait_queue& ended) {
-    struct on_exit {
-      wait_queue& q;
-      ~on_exit() { q.notify_one(); }
-    } notify{ended};
-    co_await std::move(t);
   }
 
   scheduler& sched_;
