@@ -140,3 +140,33 @@ TEST_CASE_METHOD(supervised, "accept supervisor: at the bound, the child the ser
   };
   h.go_to_zero(main());
 }
+
+TEST_CASE_METHOD(supervised, "accept supervisor: a periodic duty runs every interval, while accepting and at the bound",
+          "[socket][accept]") {
+  auto main = [&]() -> task<int> {
+    accept_supervisor<> sup(h.sched, "test", 1, when_full::wait, n);
+    std::vector<time_point> ran;
+    const time_point started = h.sched.now();
+    auto running = spawn(h.sched, sup.run(*l, [&](stream c, no_info&) { return hold(std::move(c), ended); }, evict_none{},
+                                          periodic_duty{40ms, [&] { ran.push_back(h.sched.now()); }}));
+    co_await h.sched.sleep_for(100ms);  // waiting in accept()
+    CHECK(ran.size() >= 1);
+    auto c = co_await h.stack.tcp_connect(l->local(), 1s);
+    if (!c) co_return 1;
+    co_await h.sched.sleep_for(20ms);
+    CHECK(n.accepted == 1);
+    const std::size_t before = ran.size();
+    co_await h.sched.sleep_for(130ms);  // at the bound: waiting for the connection to end
+    CHECK(ran.size() >= before + 1);
+    time_point last = started;
+    for (time_point t : ran) {  // never sooner than the interval after the last
+      CHECK(t - last >= 40ms);
+      last = t;
+    }
+    c->close();
+    co_await h.sched.sleep_for(20ms);
+    CHECK(ended == 1);
+    co_return 0;
+  };
+  h.go_to_zero(main());
+}

@@ -150,6 +150,34 @@ TEST_CASE("a joiner sees cancellation of the task it waits for", "[task]") {
   CHECK(log.empty());
 }
 
+TEST_CASE("a task spawned with a wait queue notifies it when it finishes, not when cancelled", "[task]") {
+  scheduler s;
+  ManualClock clock;
+  wait_queue finished(s);
+  std::vector<int> log;
+  auto main = [&]() -> task<void> {
+    auto h = spawn(s, sleeper(s, 5ms, log, 1), finished);
+    const wake_reason first = co_await finished.wait();
+    CHECK(first == wake_reason::notified);
+    CHECK(s.now() == time_point{5ms});
+    CHECK(h.done());  // done before the queue is notified
+    CHECK(h.value().ok());
+    auto c = spawn(s, sleeper(s, 5ms, log, 2), finished);
+    co_await s.sleep_for(1ms);
+    c.cancel();
+    const wake_reason second = co_await finished.wait_for(10ms);
+    CHECK(second == wake_reason::timed_out);  // cancelled: no notification
+    detach(s, sleeper(s, 0ms, log, 3));  // plain spawn: nothing notified
+    spawn(s, sleeper(s, 1ms, log, 4), finished).detach();
+    const wake_reason third = co_await finished.wait_for(10ms);
+    CHECK(third == wake_reason::notified);
+    CHECK(s.now() == time_point{17ms});
+  };
+  CHECK(run(s, clock, main()).ok());
+  CHECK(log == std::vector<int>{1, 3, 4});
+  CHECK(s.timer_count() == 0);
+}
+
 TEST_CASE("wait queues wake waiters in order and time out", "[task]") {
   scheduler s;
   ManualClock clock;

@@ -7,6 +7,10 @@
 //   destroying the handle, or `h.cancel()`, cancels it; `h.detach()` lets it run
 //   on its own, freeing itself when it finishes; h.value() is an ended task's
 //   outcome.
+// - `spawn(sched, t, q)` also calls q.notify_one() when t finishes (not when it
+//   is cancelled: whoever cancels knows), after it is done(): a supervisor
+//   waiting on q for room sees the ended task's slot free, without a coroutine
+//   wrapped around each task to say so. q must outlive the task's running.
 // - Cancelling destroys the coroutine frame: destructors of its locals run (views
 //   return their pages, waiters leave their queues), and the child tasks it was
 //   awaiting are destroyed with it. Cancellation is the release of what it held.
@@ -55,8 +59,13 @@ struct spawn_state {
 // What every task's promise holds and does, whatever its value's type: written
 // once, not once per T.
 struct promise_base {
-  std::coroutine_handle<> continuation{};  // the coroutine co_awaiting this task
-  // Only for spawned tasks:
+  // A task is either awaited or spawned, never both (spawning takes the task):
+  // one word says what it resumes or notifies when it ends.
+  union {
+    std::coroutine_handle<> continuation{};  // awaited: the coroutine co_awaiting it
+    wait_queue* finished;                    // spawned: notified when it finishes, if not null
+  };
+  // Only for spawned tasks (null for an awaited one):
   scheduler* sched = nullptr;
   bool done = false;
   bool detached = false;
@@ -90,19 +99,18 @@ struct promise_base {
   // Runs this task, awaited by `outer`, until it first suspends or ends: see
   // task::awaiter. True if it suspended (it resumes `outer` when it ends).
   [[gnu::noinline]] inline bool run_inline(std::coroutine_handle<> self, std::coroutine_handle<> outer) noexcept;
-  // Makes this task, not yet started, spawned on `s`: it first runs at s's next turn.
-  [[gnu::noinline]] inline void start_on(scheduler& s, std::coroutine_handle<> self) noexcept;
+  // Makes this task, not yet started, spawned on `s`: it first runs at s's next
+  // turn, and notifies `finished` (if not null) when it finishes.
+  [[gnu::noinline]] inline void start_on(scheduler& s, std::coroutine_handle<> self, wait_queue* finished) noexcept;
 };
 
 std::coroutine_handle<> promise_base::finish(std::coroutine_handle<> self) noexcept {
   done = true;
-  if (continuation && running_inline) return std::noop_coroutine();  // back into run_inline
-  if (continuation) return continuation;
-  if (sched) {
-    while (waiter* w = spawn.joiners.front()) sched->wake(*w, wake_reason::notified);
-    if constexpr (trace::compiled) trace::finished(trace::task_of(spawn.start), false);
-    if (detached) self.destroy();
-  }
+  if (!sched) return running_inline ? std::noop_coroutine() : continuation;  // awaited (inline: back into run_inline)
+  while (waiter* w = spawn.joiners.front()) sched->wake(*w, wake_reason::notified);
+  if (finished) finished->notify_one();
+  if constexpr (trace::compiled) trace::finished(trace::task_of(spawn.start), false);
+  if (detached) self.destroy();
   return std::noop_coroutine();
 }
 
@@ -114,8 +122,9 @@ bool promise_base::run_inline(std::coroutine_handle<> self, std::coroutine_handl
   return !done;
 }
 
-void promise_base::start_on(scheduler& s, std::coroutine_handle<> self) noexcept {
+void promise_base::start_on(scheduler& s, std::coroutine_handle<> self, wait_queue* f) noexcept {
   sched = &s;
+  finished = f;
   spawn.start.handle = self;
   if constexpr (trace::compiled) {
     trace::set_task(spawn.start, ++trace::last_task);
@@ -280,10 +289,10 @@ class [[nodiscard]] join_handle {
 class spawner {
  public:
   template <class T>
-  static join_handle<T> spawn(scheduler& s, task<T> t) noexcept {
+  static join_handle<T> spawn(scheduler& s, task<T> t, wait_queue* finished) noexcept {
     auto h = t.release();
     if (!h) panic("spawn of an empty task");
-    h.promise().start_on(s, h);
+    h.promise().start_on(s, h, finished);
     return join_handle<T>{h};
   }
 };
@@ -291,7 +300,12 @@ class spawner {
 // Starts `t` concurrently on `s`; it first runs at the scheduler's next turn.
 template <class T>
 join_handle<T> spawn(scheduler& s, task<T> t) noexcept {
-  return spawner::spawn(s, std::move(t));
+  return spawner::spawn(s, std::move(t), nullptr);
+}
+// The same, and `finished.notify_one()` when it finishes (not when cancelled).
+template <class T>
+join_handle<T> spawn(scheduler& s, task<T> t, wait_queue& finished) noexcept {
+  return spawner::spawn(s, std::move(t), &finished);
 }
 
 // Starts `t` and forgets it: it frees itself when it finishes.

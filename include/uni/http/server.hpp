@@ -85,23 +85,17 @@ task<int> serve_listening(Stack& stack, result<Listener> listening, std::uint16_
   log_info("http: listening on http://", listener.local(), "/");
   server_state srv{stack.sched(), stack.pool(), opt, n};
   connection_supervisor sup(stack.sched(), "http"sv, opt.max_connections, when_full::refuse, n.accepts);
-  join_handle<void> accepting = spawn(  // destroyed (cancelled) first
-      stack.sched(), sup.run(
-                         listener,
-                         [&](auto&& c, conn_watch& watch) {
-                           c.set_nodelay(true);  // heads and bodies are whole writes: no reason to wait
-                           watch.state = conn_state::idle;
-                           watch.deadline = stack.sched().now() + opt.idle_timeout;
-                           return detail::run_connection(srv, watch, std::move(c));
-                         },
-                         detail::idle_to_evict));
-  // The reaper, while the supervisor accepts (here, not a task of its own:
-  // each coroutine is code of its own). Accepting ends when the listener closes.
-  while (true) {
-    auto ended = co_await accepting.join_until(srv.sched.now() + detail::reap_every);
-    if (ended || ended.err() != error::timed_out) break;
-    detail::reap(srv, sup);
-  }
+  // The reaper runs in the supervisor's loop, between accepts (each coroutine is code of its own).
+  co_await sup.run(
+      listener,
+      [&](auto&& c, conn_watch& watch) {
+        c.set_nodelay(true);  // heads and bodies are whole writes: no reason to wait
+        watch.state = conn_state::idle;
+        watch.deadline = stack.sched().now() + opt.idle_timeout;
+        return detail::run_connection(srv, watch, std::move(c));
+      },
+      detail::idle_to_evict, periodic_duty{detail::reap_every, [&] { detail::reap(srv, sup); }});
+  // Accepting ends when the listener closes.
   co_return 0;
 }
 }  // namespace detail

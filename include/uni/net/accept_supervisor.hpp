@@ -7,6 +7,9 @@
 // for a connection to evict. The connection tasks are owned by the supervisor:
 // destroying it (cancelling the service) cancels them, releasing their streams.
 //
+// A service may also give run() a duty done periodically beside accepting (HTTP
+// reaps connections past their deadlines), in the same loop.
+//
 //   accept_supervisor<> sup(sched, "tcp-echo", 1000, when_full::wait, counters);
 //   co_await sup.run(listener, [&](auto stream, auto&) { return echo(std::move(stream)); });
 #pragma once
@@ -54,6 +57,15 @@ struct evict_none {
   }
 };
 
+// A duty run() does every `every` beside accepting, in its own loop:
+//   sup.run(listener, start, make_room, periodic_duty{200ms, [&] { reap(sup); }});
+template <class Fn>
+struct periodic_duty {
+  duration every;
+  Fn fn;
+};
+struct no_duty {};  // the default
+
 template <class Info = no_info>
 class accept_supervisor {
  public:
@@ -74,10 +86,13 @@ class accept_supervisor {
   // `make_room(children())` names a child to cancel (nullptr: none, the new
   // connection is reset). A supervisor given make_room refuses, whatever its
   // policy: it never waits for a connection to end, so its connections' tasks
-  // are spawned as they are, not watched for their end (a coroutine fewer).
-  template <TcpListener L, class Start, class MakeRoom = evict_none>
-  task<void> run(L& listener, Start start, MakeRoom make_room = {}) {
+  // do not notify ended_ when they finish. A periodic_duty, if given, runs
+  // `every` after it last ran (after the start at first), accepting or waiting.
+  template <TcpListener L, class Start, class MakeRoom = evict_none, class Duty = no_duty>
+  task<void> run(L& listener, Start start, MakeRoom make_room = {}, Duty duty = {}) {
     static constexpr bool evicts = !std::is_same_v<MakeRoom, evict_none>;
+    static constexpr bool periodic = !std::is_same_v<Duty, no_duty>;
+    if constexpr (periodic) duty_due_ = sched_.now() + duty.every;
     while (true) {
       // One that evicts accepts whatever its slots: admit() finds it one.
       child* slot = evicts ? nullptr : free_slot();
@@ -93,7 +108,9 @@ class accept_supervisor {
           if (c.err() != error::would_block) co_return;  // closed: it fails for nothing else
           idle = &listener.accept_ready();
         } else {
-          auto c = co_await listener.accept();
+          auto accepting = listener.accept();
+          if constexpr (periodic) accepting = on_duty(std::move(accepting), duty);
+          auto c = co_await std::move(accepting);
           if (c) {
             admit(std::move(*c), slot, start, make_room);
             continue;
@@ -106,7 +123,13 @@ class accept_supervisor {
           continue;
         }
       }
-      const wake_reason why = co_await idle->wait();
+      wake_reason why;
+      if constexpr (periodic) {
+        if (sched_.now() >= duty_due_) do_duty(duty);
+        why = co_await idle->wait_until(duty_due_);  // timed out: the duty's turn, next time round
+      } else {
+        why = co_await idle->wait();
+      }
       if (why == wake_reason::cancelled) co_return;
     }
   }
@@ -133,7 +156,24 @@ class accept_supervisor {
     slot->task.cancel();  // the ended task's frame, freed before the new one is made
     slot->info = Info{};
     if constexpr (!std::is_same_v<MakeRoom, evict_none>) slot->task = spawn(sched_, start(std::move(c), slot->info));
-    else slot->task = spawn(sched_, watch(start(std::move(c), slot->info), ended_));
+    else slot->task = spawn(sched_, start(std::move(c), slot->info), ended_);  // its end notifies ended_
+  }
+
+  // accept() of a listener that cannot be polled (the host's sockets), doing the
+  // duty while it waits.
+  template <class R, class Duty>
+  task<R> on_duty(task<R> accept, Duty& duty) {
+    join_handle<R> accepting = spawn(sched_, std::move(accept));
+    while (true) {
+      auto c = co_await accepting.join_until(duty_due_);
+      if (c || c.err() != error::timed_out || accepting.done()) co_return c;
+      do_duty(duty);
+    }
+  }
+  template <class Duty>
+  void do_duty(Duty& duty) {
+    duty.fn();
+    duty_due_ = sched_.now() + duty.every;
   }
 
   // The next free slot from the cursor on, round the ring (the cursor then
@@ -147,15 +187,6 @@ class accept_supervisor {
     return nullptr;
   }
 
-  // Runs a connection's task and says when it ended, cancelled or not.
-  static task<void> watch(task<void> t, wait_queue& ended) {
-    struct on_exit {
-      wait_queue& q;
-      ~on_exit() { q.notify_one(); }
-    } notify{ended};
-    co_await std::move(t);
-  }
-
   scheduler& sched_;
   std::string_view name_;
   when_full policy_;
@@ -163,6 +194,7 @@ class accept_supervisor {
   wait_queue ended_;
   std::size_t cursor_ = 0;
   std::size_t bound_;
+  time_point duty_due_{};              // when a periodic_duty runs next
   std::unique_ptr<child[]> children_;  // last: destroyed (cancelled) first
 };
 
