@@ -106,7 +106,10 @@ struct promise_base {
 
 std::coroutine_handle<> promise_base::finish(std::coroutine_handle<> self) noexcept {
   done = true;
-  if (!sched) return running_inline ? std::noop_coroutine() : continuation;  // awaited (inline: back into run_inline)
+  if (!sched) {  // awaited (inline: back into run_inline); a handle resumed by hand has no one to go back to
+    if (running_inline || !continuation) return std::noop_coroutine();
+    return continuation;
+  }
   while (waiter* w = spawn.joiners.front()) sched->wake(*w, wake_reason::notified);
   if (finished) finished->notify_one();
   if constexpr (trace::compiled) trace::finished(trace::task_of(spawn.start), false);
