@@ -47,8 +47,7 @@ class body_decoder {
   // The connection ended: complete for a body delimited by it, else truncated.
   body_status at_end_of_stream() noexcept {
     if (mode_ == mode::to_close || mode_ == mode::none) return end();
-    mode_ = mode::failed;
-    return body_status::malformed;
+    return bad();
   }
 
   bool finished() const noexcept { return mode_ == mode::none; }
@@ -60,121 +59,133 @@ class body_decoder {
     switch (mode_) {
       case mode::none: return body_status::done;
       case mode::failed: return body_status::malformed;
-      case mode::length: {
+      case mode::length:
         if (remaining_ == 0) return end();
         if (in.empty()) return body_status::need_more;
-        const std::size_t n = in.size() < remaining_ ? in.size() : static_cast<std::size_t>(remaining_);
-        out = in.head(n);
-        in.drop_front(n);
-        remaining_ -= n;
-        total_ += n;
-        if (remaining_ == 0) mode_ = mode::none;
-        return body_status::data;
-      }
-      case mode::chunked: return chunked(in, out);
-      case mode::to_close: {
-        if (in.empty()) return body_status::need_more;
-        if (in.size() > max_ - total_) {
-          mode_ = mode::failed;
-          return body_status::too_large;
+        return take(in, out, mode_, mode::none);
+      case mode::chunked: {
+        if (st_ != st::data) {
+          const body_status s = chunk_lines(in);
+          if (s != body_status::data) return s;
         }
-        total_ += in.size();
-        out = std::move(in);
-        in = view{};
-        return body_status::data;
+        if (in.empty()) return body_status::need_more;
+        return take(in, out, st_, st::data_end);
       }
+      case mode::to_close:
+        if (in.empty()) return body_status::need_more;
+        if (in.size() > max_ - total_) return fail(body_status::too_large);
+        total_ += in.size();
+        out = std::move(in);  // leaves `in` empty
+        return body_status::data;
     }
     return body_status::malformed;
   }
 
  private:
   enum class mode : std::uint8_t { none, length, chunked, to_close, failed };
-  // size: hex digits; ext: after the digits up to CR; size_lf: LF of the size
-  // line; data; data_cr/data_lf: CRLF after the data; trailer: a trailer line
-  // (or the final empty line) from its first byte; trailer_lf: LF ending it.
-  enum class st : std::uint8_t { size, ext, size_lf, data, data_cr, data_lf, trailer, trailer_lf };
+  // The line being read (each ends in CRLF; `cr_` once its CR is seen), or data.
+  // size: the chunk size's hex digits; ext: what follows them (chunk-ext, §7.1.1);
+  // data_end: the empty line after a chunk's data; trailer: a trailer line, or
+  // the empty line that ends the message.
+  enum class st : std::uint8_t { size, ext, data, data_end, trailer };
 
   body_status end() noexcept {
     mode_ = mode::none;
     return body_status::done;
   }
-  body_status bad() noexcept {
+  body_status fail(body_status s) noexcept {
     mode_ = mode::failed;
-    return body_status::malformed;
+    return s;
   }
+  body_status bad() noexcept { return fail(body_status::malformed); }
 
   static int hex(std::uint8_t c) noexcept {
     if (c >= '0' && c <= '9') return c - '0';
+    c |= 0x20;  // lower case
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
   }
 
-  body_status chunked(view& in, view& out) noexcept {
-    while (!in.empty()) {
-      if (st_ == st::data) {
-        const std::size_t n = in.size() < remaining_ ? in.size() : static_cast<std::size_t>(remaining_);
-        out = in.head(n);
-        in.drop_front(n);
-        remaining_ -= n;
-        total_ += n;
-        if (remaining_ == 0) st_ = st::data_cr;
-        return body_status::data;
-      }
-      const std::uint8_t c = in[0];
-      in.drop_front(1);
-      switch (st_) {
-        case st::size: {
-          const int h = hex(c);
-          if (h >= 0) {
-            if (++digits_ > max_size_digits) return bad();
-            remaining_ = remaining_ * 16 + static_cast<std::uint64_t>(h);
-            break;
-          }
-          if (digits_ == 0) return bad();
-          if (c == '\r') st_ = st::size_lf;
-          else if (c == ';' || c == ' ' || c == '\t') st_ = st::ext;  // chunk-ext (§7.1.1), ignored
-          else return bad();
-          break;
+  // A Content-Length body or a chunk's data: up to `remaining_` bytes, no
+  // copy; once they are all out, `state` moves to `after`.
+  template <class State>
+  body_status take(view& in, view& out, State& state, State after) noexcept {
+    const std::size_t n = in.size() < remaining_ ? in.size() : static_cast<std::size_t>(remaining_);
+    out = in.head(n);
+    in.drop_front(n);
+    remaining_ -= n;
+    total_ += n;
+    if (remaining_ == 0) state = after;
+    return body_status::data;
+  }
+
+  // Reads the lines of a chunked body until a chunk's data begins (`data`),
+  // the body ends, it fails, or `in` is used up (`need_more`).
+  body_status chunk_lines(view& in) noexcept {
+    body_status s = body_status::need_more;
+    std::size_t used = 0;
+    while (s == body_status::need_more && used < in.size()) s = line_byte(in[used++]);
+    in.drop_front(used);
+    return s;
+  }
+
+  // One byte of a chunk-size line, of the CRLF after a chunk's data or of the
+  // trailer: `need_more` to go on.
+  body_status line_byte(std::uint8_t c) noexcept {
+    if (cr_) {  // the line's LF
+      if (c != '\n') return bad();
+      cr_ = false;
+      const std::size_t length = line_;
+      line_ = 0;
+      if (st_ == st::data_end) {
+        st_ = st::size;
+      } else if (st_ == st::trailer) {
+        if (length == 0) return end();  // the empty line ends the message
+      } else {  // the chunk-size line
+        if (remaining_ > max_ - total_) return fail(body_status::too_large);
+        if (remaining_ != 0) {
+          st_ = st::data;
+          return body_status::data;
         }
-        case st::ext:
-          if (c == '\r') st_ = st::size_lf;
-          else if (++extra_ > max_line_extra || c == '\n' || c == 0) return bad();
-          break;
-        case st::size_lf:
-          if (c != '\n') return bad();
-          if (remaining_ > max_ - total_) {
-            mode_ = mode::failed;
-            return body_status::too_large;
-          }
-          digits_ = 0;
-          extra_ = 0;
-          st_ = remaining_ == 0 ? st::trailer : st::data;
-          line_ = 0;
-          break;
-        case st::data_cr:
-          if (c != '\r') return bad();
-          st_ = st::data_lf;
-          break;
-        case st::data_lf:
-          if (c != '\n') return bad();
-          st_ = st::size;
-          break;
-        case st::trailer:
-          // Trailer fields are read and dropped (RFC 9112 §7.1.2); bounded.
-          if (++trailer_bytes_ > max_trailer_bytes) return bad();
-          if (c == '\r') st_ = st::trailer_lf;
-          else if (c == '\n' || c == 0) return bad();
-          else ++line_;
-          break;
-        case st::trailer_lf:
-          if (c != '\n') return bad();
-          if (line_ == 0) return end();  // the empty line ends the message
-          line_ = 0;
-          st_ = st::trailer;
-          break;
-        case st::data: break;
+        st_ = st::trailer;
       }
+      return body_status::need_more;
+    }
+    // `line_` counts the size digits, then the extension bytes, or a trailer line's bytes.
+    switch (st_) {
+      case st::size: {
+        const int h = hex(c);
+        if (h >= 0) {
+          if (++line_ > max_size_digits) return bad();
+          remaining_ = remaining_ * 16 + static_cast<std::uint64_t>(h);
+        } else if (line_ == 0) {
+          return bad();
+        } else if (c == '\r') {
+          cr_ = true;
+        } else if (c == ';' || c == ' ' || c == '\t') {  // chunk-ext, ignored
+          st_ = st::ext;
+          line_ = 0;
+        } else {
+          return bad();
+        }
+        break;
+      }
+      case st::ext:
+        if (c == '\r') cr_ = true;
+        else if (++line_ > max_line_extra || c == '\n' || c == 0) return bad();
+        break;
+      case st::data_end:
+        if (c != '\r') return bad();
+        cr_ = true;
+        break;
+      case st::trailer:
+        // Trailer fields are read and dropped (RFC 9112 §7.1.2); bounded.
+        if (++trailer_bytes_ > max_trailer_bytes) return bad();
+        if (c == '\r') cr_ = true;
+        else if (c == '\n' || c == 0) return bad();
+        else ++line_;
+        break;
+      case st::data: break;  // not reached: next() hands data out
     }
     return body_status::need_more;
   }
@@ -184,8 +195,7 @@ class body_decoder {
   std::uint64_t remaining_ = 0;
   std::uint64_t total_ = 0;
   std::uint64_t max_ = 0;
-  std::size_t digits_ = 0;
-  std::size_t extra_ = 0;
+  bool cr_ = false;
   std::size_t line_ = 0;
   std::size_t trailer_bytes_ = 0;
 };
