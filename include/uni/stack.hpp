@@ -125,12 +125,12 @@ class Stack {
   // starts asking for a lease.
   void start() noexcept {
     netif_.set_receiver(receiver_);
-    housekeeping_ = spawn(sched_, housekeeping());
     if constexpr (Config::dhcp) {
       if (settings_.dhcp) dhcp_.start();
     }
     if constexpr (Config::tcp && Config::trace) tcp_.set_trace_device(trace_device(netif_.mac()));
     if (!settings_.address.address.is_any()) arp_.announce(settings_.address.address);
+    await_housekeeping();
   }
 
   ipv4_cidr address() const noexcept { return settings_.address; }
@@ -372,25 +372,34 @@ class Stack {
     return hook{this, *slot};
   }
 
-  // One background task runs ARP retries and give-ups, reassembly timeouts, and
-  // TCP's timers and owed ACKs: one coroutine for all of the stack's time.
-  task<void> housekeeping() {
-    while (true) {
-      const time_point arp_at = arp_.next_deadline(), ipv4_at = ipv4_.next_deadline();
-      time_point next = arp_at < ipv4_at ? arp_at : ipv4_at;
-      if constexpr (Config::tcp)
-        if (time_point r = tcp_.next_deadline(); r < next) next = r;
-      if (co_await housekeeping_wake_.wait_until(next) == wake_reason::cancelled) co_return;
-      const time_point t = now();
-      // TCP wakes this on most segments (an ACK owed, a deadline nearer): ARP's
-      // and IPv4's timers run only when theirs are due, not a table walk each.
-      // (A deadline of theirs that came nearer meanwhile woke us too: the next
-      // turn of the loop sees it.)
-      if (arp_at <= t) arp_.on_timer(t);
-      if (ipv4_at <= t) ipv4_.on_timer(t);
-      if constexpr (Config::tcp) tcp_.on_timer(t);
-    }
+  // One timed callback runs ARP retries and give-ups, reassembly timeouts, and
+  // TCP's timers and owed ACKs: all of the stack's time, without a coroutine. It
+  // waits on housekeeping_wake_ until the nearest deadline; the layers notify it
+  // when one comes nearer.
+  void await_housekeeping() noexcept {
+    arp_at_ = arp_.next_deadline();
+    ipv4_at_ = ipv4_.next_deadline();
+    time_point next = arp_at_ < ipv4_at_ ? arp_at_ : ipv4_at_;
+    if constexpr (Config::tcp)
+      if (time_point r = tcp_.next_deadline(); r < next) next = r;
+    housekeeping_wake_.wait_until(housekeeper_, next);
   }
+  void housekeeping(wake_reason why) noexcept {
+    if (why == wake_reason::cancelled) return;
+    const time_point t = now();
+    // TCP wakes this on most segments (an ACK owed, a deadline nearer): ARP's
+    // and IPv4's timers run only when theirs are due, not a table walk each.
+    // (A deadline of theirs that came nearer meanwhile woke us too: waiting
+    // again sees it.)
+    if (arp_at_ <= t) arp_.on_timer(t);
+    if (ipv4_at_ <= t) ipv4_.on_timer(t);
+    if constexpr (Config::tcp) tcp_.on_timer(t);
+    await_housekeeping();
+  }
+  struct housekeeping_fn {
+    Stack* s;
+    void operator()(wake_reason why) const noexcept { s->housekeeping(why); }
+  };
 
   time_point now() const noexcept { return sched_.now(); }
 
@@ -440,7 +449,11 @@ class Stack {
   wait_queue housekeeping_wake_;
   [[no_unique_address]] std::conditional_t<Config::udp, udp_layer<Stack>, detail::absent_layer> udp_;
   std::conditional_t<Config::tcp, tcp_layer, detail::absent_layer> tcp_;  // built in place: no [[no_unique_address]]
-  join_handle<void> housekeeping_;
+  // The deadlines housekeeper_ waits for (when it runs, which timers are due).
+  time_point arp_at_ = time_never;
+  time_point ipv4_at_ = time_never;
+  housekeeping_fn housekeeping_fn_{this};
+  callback_waiter housekeeper_{housekeeping_fn_};  // leaves its queue and the timer heap before them
   // Last: its task is cancelled first, while everything it uses still exists.
   [[no_unique_address]] std::conditional_t<Config::dhcp, dhcp_layer<Stack>, detail::absent_layer> dhcp_;
 };

@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <memory>
 
+#include <uni/core/function_ref.hpp>
 #include <uni/core/panic.hpp>
 #include <uni/core/time.hpp>
 #include <uni/trace/hooks.hpp>
@@ -32,9 +33,9 @@ enum class wake_reason : std::uint8_t { none, notified, timed_out, cancelled };
 class waitlist;
 class scheduler;
 
-// A suspended coroutine and why it was woken. Only what is read before it waits
-// is set when it is made (an awaiter's waiter is made at every co_await): the
-// handle when it waits, next and prev when it joins a list.
+// A suspended coroutine (or a callback_waiter, below) and why it was woken. Only
+// what is read before it waits is set when it is made (an awaiter's waiter is made
+// at every co_await): the handle when it waits, next and prev when it joins a list.
 struct waiter {
   std::coroutine_handle<> handle;
   wake_reason reason = wake_reason::none;
@@ -63,6 +64,16 @@ struct timed_waiter : waiter {
   scheduler* heap;
   timed_waiter() noexcept {}
   inline ~timed_waiter();
+};
+
+// A waiter that calls a function instead of resuming a coroutine: woken (notified,
+// timed out or cancelled), it is run in its turn as a coroutine would be, and the
+// function gets why. Work that waits in a loop (the stack's timers) re-arms it from
+// the function, without a coroutine's frame and actor. A waiter with no coroutine
+// handle is one of these.
+struct callback_waiter : timed_waiter {
+  function_ref<void(wake_reason)> on_wake;
+  explicit callback_waiter(function_ref<void(wake_reason)> f) noexcept : on_wake(f) { trace::set_task(*this, 0); }
 };
 
 // An intrusive FIFO of waiters.
@@ -199,14 +210,16 @@ class scheduler {
       ++ran;
       ++stats_.resumed;
       if constexpr (trace::compiled) {
-        const std::uint32_t task = trace::current_task = trace::task_of(*w);
-        trace::note(trace::kind::task_resume, task);
-        w->handle.resume();
-        if (trace::current_task == task) trace::note(trace::kind::task_suspend, task);  // else it finished
-        trace::current_task = 0;
-        continue;
+        if (w->handle) {  // a task (a callback is none: it runs as task 0)
+          const std::uint32_t task = trace::current_task = trace::task_of(*w);
+          trace::note(trace::kind::task_resume, task);
+          w->handle.resume();
+          if (trace::current_task == task) trace::note(trace::kind::task_suspend, task);  // else it finished
+          trace::current_task = 0;
+          continue;
+        }
       }
-      w->handle.resume();  // may destroy w: it lives in the coroutine frame
+      run(*w);  // may destroy w: it lives in the coroutine frame
     }
     if constexpr (trace::compiled) trace::turn_ends();
     return ran;
@@ -243,6 +256,12 @@ class scheduler {
   yield_awaiter yield() noexcept { return {*this}; }
 
  private:
+  static void run(waiter& w) noexcept {
+    if (w.handle) return w.handle.resume();
+    auto& c = static_cast<callback_waiter&>(w);
+    c.on_wake(c.reason);
+  }
+
   // A 4-ary implicit heap: keys inline (comparisons never touch a frame), and
   // each waiter knows its index so any node can leave in O(log n).
   struct entry {
@@ -343,8 +362,7 @@ class wait_queue {
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) noexcept {
       w.handle = h;
-      q.list_.push_back(w);
-      if (deadline != time_never) q.sched_->add_timer(w, deadline);
+      q.enqueue(w, deadline);
     }
     wake_reason await_resume() const noexcept { return w.reason; }
   };
@@ -352,10 +370,17 @@ class wait_queue {
   // Returns notified, or timed_out once `deadline` passes.
   timed_wait_awaiter wait_until(time_point deadline) noexcept { return {*this, deadline}; }
   timed_wait_awaiter wait_for(duration d) noexcept { return {*this, sched_->now() + d}; }
+  // The same for a callback_waiter (not waiting already): it is run when notified,
+  // or timed out once `deadline` passes.
+  void wait_until(callback_waiter& w, time_point deadline) noexcept { enqueue(w, deadline); }
 
   scheduler& sched() const noexcept { return *sched_; }
 
  private:
+  void enqueue(timed_waiter& w, time_point deadline) noexcept {
+    list_.push_back(w);
+    if (deadline != time_never) sched_->add_timer(w, deadline);
+  }
   void wake_all(wake_reason why) noexcept {
     while (waiter* w = list_.front()) sched_->wake(*w, why);
   }
