@@ -129,7 +129,7 @@ class arp_layer {
     return fail(error::would_block);
   }
 
-  // Expiries, confirmations, retries and give-ups (from the stack's housekeeping task).
+  // Expiries, confirmations, retries and give-ups (from the stack's housekeeping).
   time_point next_deadline() const noexcept { return cache_.next_deadline(); }
   void on_timer(time_point t) noexcept {
     struct request_fn {

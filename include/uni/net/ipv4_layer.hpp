@@ -123,7 +123,7 @@ class ipv4_layer {
     }
   }
 
-  // Reassembly timeouts (from the stack's housekeeping task).
+  // Reassembly timeouts (from the stack's housekeeping).
   time_point next_deadline() const noexcept { return reassembly_.next_deadline(); }
   void on_timer(time_point t) noexcept {
     for (std::size_t n = reassembly_.expire(t); n > 0; --n) s_.counters_.ipv4.drop(ipv4_drop::fragment_timeout);

@@ -3,7 +3,7 @@
 // a bounded set of half-open connections (the oldest gives way under a SYN
 // flood), RSTs for segments no connection wants (RFC 9293 §3.10.7.1), initial
 // sequence numbers from a keyed hash (RFC 6528), ephemeral ports, and the
-// timers of every connection, which the stack's housekeeping task runs. The
+// timers of every connection, which the stack's housekeeping runs. The
 // application's handles (`listener`, `stream`) are in uni/net/tcp/socket.hpp.
 //
 // The layer does no I/O of its own: segments come in through input(), and go
