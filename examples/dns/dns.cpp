@@ -38,12 +38,6 @@ struct dns_config : uni::default_config {
   // DNS over TCP carries single answers, not bulk: the devices' TCP offloads
   // would cost dns-xen ~4.3 KB for nothing.
   static constexpr bool device_offloads = false;
-  // Nor the TCP options made for long, fast transfers: an answer is at most 64 KB,
-  // a few segments, so SACK, timestamps and window scaling would only cost code
-  // (dns-xen 2.3 KB). Peers that offer them get a plain handshake back.
-  static constexpr bool tcp_sack = false;
-  static constexpr bool tcp_timestamps = false;
-  static constexpr bool tcp_window_scaling = false;
   // Traced when built with tracing (dns-traced: uni_add_appliance(... TRACE)); --trace FILE then writes it.
   static constexpr bool trace = uni::trace::compiled;
 };
