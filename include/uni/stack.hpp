@@ -191,8 +191,11 @@ class Stack {
     }
     if (counters_.hooks.taken() != 0 || counters_.hooks.sent != 0) log_info("hooks: ", counters_.hooks);
     const auto& p = pool_.statistics();
-    log_info("pages: ", p.in_use, " in use of ", p.capacity, ", high water ", p.high_water, ", exhausted ",
-             p.exhausted, ", held back ", p.held_back);
+    using pool_stats = page_pool::stats;
+    static constexpr count_field pages[] = {{offsetof(pool_stats, in_use)}, {offsetof(pool_stats, capacity)},
+                                            {offsetof(pool_stats, high_water)}, {offsetof(pool_stats, exhausted)},
+                                            {offsetof(pool_stats, held_back)}};
+    log_fields(log_level::info, "pages: \0 in use of \0, high water \0, exhausted \0, held back \0", p, pages);
   }
 
   // ---- UDP (RFC 768): the same API as posix::SocketStack; uni/net/udp_layer.hpp ------
