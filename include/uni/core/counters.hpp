@@ -1,6 +1,8 @@
 // uni/core/counters.hpp: per-layer counters: frames received and sent, and drops
 // by reason. Every place that discards input increments one, so an operator can
-// tell from the counters alone why traffic vanished.
+// tell from the counters alone why traffic vanished. And their writing to the
+// log as a run ends, each kind of line by one function for the whole program: a
+// layer's line (log_layer), and a report's long lines of counts (log_fields).
 //
 // `Reason` is an enum whose last enumerator is `count_`, with a
 // `to_string(Reason)` found by ADL that takes its names from one string, in
@@ -11,9 +13,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 #include <span>
 #include <string_view>
+#include <type_traits>
 
 #include <uni/core/format.hpp>
 #include <uni/core/log.hpp>
@@ -38,23 +40,41 @@ struct layer_counters {
 };
 
 namespace detail {
-// The writing of every layer's counters, once: `names` holds the reasons' names
-// in order, each ended by '\0' (uni/net/stack_counters.hpp), walked as the counts are.
-[[gnu::noinline]] inline void format_counters(text_writer& w, std::uint64_t received, std::uint64_t sent,
-                                              std::span<const std::uint64_t> dropped, const char* names) noexcept {
+// The 64-bit counter at `byte_offset` in a struct of counters.
+inline std::uint64_t counter_at(const void* counters, std::size_t byte_offset) noexcept {
+  std::uint64_t v;
+  std::memcpy(&v, static_cast<const char*>(counters) + byte_offset, sizeof v);
+  return v;
+}
+
+// A layer's counters with their type erased: a layer_counters<Reason> (received,
+// sent, then a drop count per reason), how many reasons, and their names in
+// order, each ended by '\0' (uni/net/stack_counters.hpp).
+struct counters_view {
+  const void* counters;
+  std::size_t reasons;
+  const char* names;
+};
+
+// The writing of every layer's counters, once.
+[[gnu::noinline]] inline void format_counters(text_writer& w, const counters_view& c) noexcept {
+  constexpr std::size_t first_drop = 2 * sizeof(std::uint64_t);
   std::uint64_t total = 0;
-  for (auto d : dropped) total += d;
-  format_to(w, "rx ", received, " tx ", sent, " dropped ", total);
+  for (std::size_t i = 0; i < c.reasons; ++i) total += counter_at(c.counters, first_drop + i * sizeof total);
+  format_to(w, "rx ", counter_at(c.counters, 0), " tx ", counter_at(c.counters, sizeof total), " dropped ", total);
+  const char* name = c.names;
   bool first = true;
-  for (const std::uint64_t d : dropped) {
-    const std::string_view name = names;
-    names += name.size() + 1;
+  for (std::size_t i = 0; i < c.reasons; ++i) {
+    const std::string_view n = name;
+    name += n.size() + 1;
+    const std::uint64_t d = counter_at(c.counters, first_drop + i * sizeof total);
     if (d == 0) continue;
-    format_to(w, first ? " (" : ", ", name, " ", d);
+    format_to(w, first ? " (" : ", ", n, " ", d);
     first = false;
   }
   if (!first) w.put(')');
 }
+inline void format_value(text_writer& w, const counters_view& c) noexcept { format_counters(w, c); }
 
 // All of Reason's names in one string: to_string's names are one string of
 // names ended by '\0', its first name at its start (uni/net/stack_counters.hpp).
@@ -66,12 +86,39 @@ constexpr const char* reason_names() noexcept {
                 "to_string(Reason) must take its names from one string, in order");
   return first.data();
 }
+
+template <class Reason>
+constexpr counters_view view_of(const layer_counters<Reason>& c) noexcept {
+  using counters = layer_counters<Reason>;
+  static_assert(std::is_standard_layout_v<counters> && offsetof(counters, received) == 0 &&
+                offsetof(counters, sent) == sizeof(std::uint64_t) && offsetof(counters, dropped) == 2 * sizeof(std::uint64_t));
+  return {&c, counters::reasons, reason_names<Reason>()};
+}
+
+// One line of a layer's counters: "<label><counters>", then ", <count><tail>" if
+// there is a tail. Every layer's line is this one function's.
+[[gnu::noinline]] inline void log_layer(const char* label, const void* counters, std::size_t reasons,
+                                        const char* names, std::uint64_t count, const char* tail) noexcept {
+  const counters_view c{counters, reasons, names};
+  if (tail == nullptr) log_info(label, c);
+  else log_info(label, c, ", ", count, tail);
+}
 }  // namespace detail
 
 // "rx 10 tx 9 dropped 1 (bad checksum 1)": only non-zero reasons are listed.
 template <class Reason>
 void format_value(text_writer& w, const layer_counters<Reason>& c) noexcept {
-  detail::format_counters(w, c.received, c.sent, c.dropped, detail::reason_names<Reason>());
+  detail::format_counters(w, detail::view_of(c));
+}
+
+// Logs (at info) "<label>rx 10 tx 9 dropped 1 (bad checksum 1)", and then
+// ", <count><tail>" with a tail ("arp: ..., 3 entries confirmed in use").
+template <class Reason>
+[[gnu::always_inline]] inline void log_layer(const char* label, const layer_counters<Reason>& c, std::uint64_t count = 0,
+                                             const char* tail = nullptr) noexcept {
+  if (log_level::info < log_floor) return;
+  const detail::counters_view v = detail::view_of(c);
+  detail::log_layer(label, v.counters, v.reasons, v.names, count, tail);
 }
 
 // One value of a report line, read from a struct of 64-bit counters: the counter
@@ -100,11 +147,7 @@ inline constexpr std::size_t max_fields = 8;  // a line's values at most
     words[k++].pointer = pieces;
     pieces += std::string_view{pieces}.size() + 1;
     std::uint64_t sum = 0;
-    for (std::size_t i = 0; i < f.words; ++i) {
-      std::uint64_t v;
-      std::memcpy(&v, static_cast<const char*>(stats) + f.offset + i * sizeof v, sizeof v);
-      sum += v;
-    }
+    for (std::size_t i = 0; i < f.words; ++i) sum += counter_at(stats, f.offset + i * sizeof sum);
     kinds[1 + k] = static_cast<std::uint8_t>(arg_kind::unsigned_int);
     words[k++].number = sum;
   }
