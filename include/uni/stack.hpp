@@ -178,21 +178,34 @@ class Stack {
 
   // Logs one line per layer: "ipv4: rx 10 tx 9 dropped 1 (bad checksum 1)".
   void log_counters() const noexcept {
-    log_info("ethernet: ", counters_.ethernet);
-    log_info("arp: ", counters_.arp, ", ", arp_.confirmations(), " entries confirmed in use");
-    log_info("ipv4: ", counters_.ipv4);
-    log_info("icmp: ", counters_.icmp);
-    if constexpr (Config::udp) log_info("udp: ", counters_.udp);
+    log_layer("ethernet: ", counters_.ethernet);
+    log_layer("arp: ", counters_.arp, arp_.confirmations(), " entries confirmed in use");
+    log_layer("ipv4: ", counters_.ipv4);
+    log_layer("icmp: ", counters_.icmp);
+    if constexpr (Config::udp) log_layer("udp: ", counters_.udp);
     if constexpr (Config::dhcp) {
       if (const auto* d = dhcp_.statistics()) log_info("dhcp: ", *d);
     }
     if constexpr (Config::tcp) {
-      log_info("tcp: ", tcp_.counters(), ", ", tcp_.connections(), " connections");
+      log_layer("tcp: ", tcp_.counters(), tcp_.connections(), " connections");
     }
-    if (counters_.hooks.taken() != 0 || counters_.hooks.sent != 0) log_info("hooks: ", counters_.hooks);
+    if (counters_.hooks.taken() != 0 || counters_.hooks.sent != 0) {
+      static constexpr count_field hooks[] = {
+          // taken(): the sum of the four kinds, the counters before `sent`
+          count_total(offsetof(hook_counters, by_ethertype),
+                      offsetof(hook_counters, sent) - offsetof(hook_counters, by_ethertype)),
+          {offsetof(hook_counters, by_ethertype)}, {offsetof(hook_counters, by_ip_protocol)},
+          {offsetof(hook_counters, other_macs)},   {offsetof(hook_counters, every_frame)},
+          {offsetof(hook_counters, sent)}};
+      log_fields(log_level::info, "hooks: rx \0 (ethertype \0, ip protocol \0, other macs \0, every frame \0) tx \0",
+                 counters_.hooks, hooks);
+    }
     const auto& p = pool_.statistics();
-    log_info("pages: ", p.in_use, " in use of ", p.capacity, ", high water ", p.high_water, ", exhausted ",
-             p.exhausted, ", held back ", p.held_back);
+    using pool_stats = page_pool::stats;
+    static constexpr count_field pages[] = {{offsetof(pool_stats, in_use)}, {offsetof(pool_stats, capacity)},
+                                            {offsetof(pool_stats, high_water)}, {offsetof(pool_stats, exhausted)},
+                                            {offsetof(pool_stats, held_back)}};
+    log_fields(log_level::info, "pages: \0 in use of \0, high water \0, exhausted \0, held back \0", p, pages);
   }
 
   // ---- UDP (RFC 768): the same API as posix::SocketStack; uni/net/udp_layer.hpp ------

@@ -6,14 +6,14 @@
 #include <uni/core/format.hpp>
 #include <uni/core/result.hpp>
 #include <uni/net/mac_address.hpp>
+#include <uni/net/stack_counters.hpp>  // detail::nth_name
 
 using namespace uni;
 
 namespace {
 enum class toy_drop { bad_checksum, too_short, count_ };
-constexpr std::string_view to_string(toy_drop d) {
-  return d == toy_drop::bad_checksum ? "bad checksum" : "too short";
-}
+constexpr char toy_drop_names[] = "bad checksum\0too short";  // one string, as layer_counters wants
+constexpr std::string_view to_string(toy_drop d) { return detail::nth_name(toy_drop_names, static_cast<std::size_t>(d)); }
 template <class... A>
 std::string fmt(const A&... a) {
   return std::string(fixed_text<128>(a...).view());

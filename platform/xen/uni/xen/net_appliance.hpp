@@ -320,13 +320,29 @@ class xen_appliance {
         if (n > 1) log_info("interface ", i + 1, ": ", std::string_view(f.node));
         f.stack->log_counters();
         const auto& s = f.net.statistics();
-        log_info("netfront: rx ", s.rx_frames, " tx ", s.tx_frames, " (", s.tx_slots, " slots) rx errors ", s.rx_errors,
-                 " rx no buffers ", s.rx_no_buffers, " tx would block ", s.tx_would_block, " tx errors ", s.tx_errors);
-        log_info("netfront offloads: rx multi-slot ", s.rx_multi_slot, " gso ", s.rx_gso_frames, " csum ",
-                 s.rx_csum_offload, " drops ", s.rx_drops.total(), " rejects ", s.rx_rejects.total(), "; tx gso ",
-                 s.tx_gso_frames, " (", s.tx_gso_segments, " segments)");
+        log_fields(log_level::info,
+                   "netfront: rx \0 tx \0 (\0 slots) rx errors \0 rx no buffers \0 tx would block \0 tx errors \0", s,
+                   traffic_fields);
+        log_fields(log_level::info,
+                   "netfront offloads: rx multi-slot \0 gso \0 csum \0 drops \0 rejects \0; tx gso \0 (\0 segments)", s,
+                   offload_fields);
       }
   }
+  // The report's netfront lines, read from netfront's counters.
+  using netfront_stats = typename decltype(xen_interface<Config>::net)::stats;
+  static constexpr count_field traffic_fields[] = {
+      {offsetof(netfront_stats, rx_frames)},     {offsetof(netfront_stats, tx_frames)},
+      {offsetof(netfront_stats, tx_slots)},      {offsetof(netfront_stats, rx_errors)},
+      {offsetof(netfront_stats, rx_no_buffers)}, {offsetof(netfront_stats, tx_would_block)},
+      {offsetof(netfront_stats, tx_errors)}};
+  static constexpr count_field offload_fields[] = {
+      {offsetof(netfront_stats, rx_multi_slot)},
+      {offsetof(netfront_stats, rx_gso_frames)},
+      {offsetof(netfront_stats, rx_csum_offload)},
+      count_total(offsetof(netfront_stats, rx_drops), sizeof(netfront_stats::rx_drops)),  // its total()
+      count_total(offsetof(netfront_stats, rx_rejects), sizeof(netfront_stats::rx_rejects)),
+      {offsetof(netfront_stats, tx_gso_frames)},
+      {offsetof(netfront_stats, tx_gso_segments)}};
   struct report_fn {  // what run_until_stopped calls (it outlives the serving)
     const xen_appliance& app;
     void operator()() const { app.report(); }
