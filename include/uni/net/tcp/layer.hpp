@@ -55,9 +55,7 @@ class layer {
         headers_(headers),
         out_(out),
         mss_(mss),
-        random_(seed),
-        slots_(new slot[Config::tcp_connections]),
-        listeners_(new listener_state[Config::tcp_listeners]) {
+        random_(seed) {
     secret_[0] = random_();
     secret_[1] = random_();
     for (auto& b : buckets_) b = none;
@@ -65,7 +63,7 @@ class layer {
   layer(const layer&) = delete;
   layer& operator=(const layer&) = delete;
   ~layer() {
-    for (std::size_t i = 0; i < Config::tcp_connections; ++i) slots_[i].conn.reset();
+    for (std::size_t i = 0; i < Config::tcp_connections; ++i) tables_->slots[i].conn.reset();
   }
 
   // Which device the trace names this layer's connections after (uni/trace/).
@@ -92,9 +90,9 @@ class layer {
     const endpoints ep{dst, src, h.destination_port, h.source_port};
     const time_point t = now();
     if (std::size_t i = find(ep); i != none) {
-      slot& s = slots_[i];
+      slot& s = tables_->slots[i];
       if (s.half_open && s.conn->current_state() == state::syn_received && h.has(ack) &&
-          listeners_[s.listener].queued == Config::tcp_backlog) {
+          tables_->listeners[s.listener].queued == Config::tcp_backlog) {
         return counters_.drop(tcp_drop::backlog_full);  // the peer retransmits its ACK later
       }
       if constexpr (Config::trace) s.probe.segment_in(trace_device_, static_cast<std::uint32_t>(i), h, data.length());
@@ -121,7 +119,7 @@ class layer {
     if (port == 0) return fail(error::invalid_argument);
     if (find_listener(port) != none) return fail(error::in_use);
     for (std::size_t i = 0; i < Config::tcp_listeners; ++i) {
-      listener_state& l = listeners_[i];
+      listener_state& l = tables_->listeners[i];
       if (l.used) continue;
       l.used = true;
       l.port = port;
@@ -134,9 +132,9 @@ class layer {
 
   // Stops listening: connections not yet accepted are reset.
   void unlisten(std::size_t li) noexcept {
-    listener_state& l = listeners_[li];
+    listener_state& l = tables_->listeners[li];
     for (std::size_t i = 0; i < Config::tcp_connections; ++i) {
-      slot& s = slots_[i];
+      slot& s = tables_->slots[i];
       if (!s.used || s.listener != li || (!s.half_open && !s.queued)) continue;
       s.conn->abort();
       s.half_open = s.queued = false;
@@ -152,20 +150,20 @@ class layer {
   // accept queue: `none` while there is none yet (wait on accept_ready(li)),
   // error::closed once the listener is closed.
   result<std::size_t> take_accepted(std::size_t li) noexcept {
-    listener_state& l = listeners_[li];
+    listener_state& l = tables_->listeners[li];
     if (!l.used) return fail(error::closed);
     if (l.queued == 0) return none;
     const std::size_t i = l.accept[l.head];
     l.head = (l.head + 1) % Config::tcp_backlog;
     --l.queued;
-    slot& s = slots_[i];
+    slot& s = tables_->slots[i];
     s.queued = false;
     s.listener = none;
     s.held = true;
     return i;
   }
   // Notified when listener `li` queues a connection or closes.
-  wait_queue& accept_ready(std::size_t li) noexcept { return *listeners_[li].ready; }
+  wait_queue& accept_ready(std::size_t li) noexcept { return *tables_->listeners[li].ready; }
 
   // Active open from `local` to `remote`; the caller waits on the connection.
   result<std::size_t> connect(ipv4_address local, endpoint remote) noexcept {
@@ -174,20 +172,20 @@ class layer {
     const endpoints ep{local, remote.address, *port, remote.port};
     const std::size_t i = allocate(ep);
     if (i == none) return fail(error::table_full);
-    slot& s = slots_[i];
+    slot& s = tables_->slots[i];
     s.held = true;
     s.conn->open_active(ep, initial_sequence(ep), mss_, ts_offset(ep), now());
     settle(i);
     return i;
   }
 
-  connection_type& at(std::size_t i) noexcept { return *slots_[i].conn; }
-  const connection_type& at(std::size_t i) const noexcept { return *slots_[i].conn; }
+  connection_type& at(std::size_t i) noexcept { return *tables_->slots[i].conn; }
+  const connection_type& at(std::size_t i) const noexcept { return *tables_->slots[i].conn; }
 
   // The application lets go of slot `i`: a graceful close, or a RST when
   // received data would go unread (RFC 2525 §2.17, as Linux does).
   void release(std::size_t i, bool reset) noexcept {
-    slot& s = slots_[i];
+    slot& s = tables_->slots[i];
     connection_type& c = *s.conn;
     if (reset || c.has_unread()) c.abort();
     else c.shutdown(now());
@@ -199,18 +197,18 @@ class layer {
   // Called after every application call on slot `i`: frees it when done, and
   // re-arms the timer task when the connection's next deadline moved earlier.
   void settle(std::size_t i) noexcept {
-    if constexpr (Config::trace) slots_[i].probe.observe(trace_device_, static_cast<std::uint32_t>(i), *slots_[i].conn);
+    if constexpr (Config::trace) tables_->slots[i].probe.observe(trace_device_, static_cast<std::uint32_t>(i), *tables_->slots[i].conn);
     settle_read(i);
   }
   // settle() after a read, which moves only the receiving side: nothing the
   // trace probe looks at (a window update it sends is recorded as a segment).
   void settle_read(std::size_t i) noexcept {
-    slot& s = slots_[i];
+    slot& s = tables_->slots[i];
     connection_type& c = *s.conn;
     if (c.ack_owed()) owe_ack(i);  // a window update the read opened
     const state st = c.current_state();
     if (s.half_open && st != state::syn_received) {
-      listener_state& l = listeners_[s.listener];
+      listener_state& l = tables_->listeners[s.listener];
       s.half_open = false;
       --l.half_open;
       if (st != state::closed) {
@@ -239,14 +237,14 @@ class layer {
     layer* l = nullptr;
     std::size_t index = 0;
     void operator()(const header& h, std::span<const view> payload) const noexcept {
-      l->transmit(l->slots_[index].conn->ends(), h, payload, index);
+      l->transmit(l->tables_->slots[index].conn->ends(), h, payload, index);
     }
   };
   struct slot {  // the small fields first, within a one-byte offset; the connection after them
     bool used = false, held = false, queued = false, half_open = false, ack_listed = false;
     std::size_t listener = none;
     std::size_t next = none;  // in its hash bucket
-    std::size_t at = 0;       // in live_, while used
+    std::size_t at = 0;       // in tables_->live, while used
     time_point opened{};
     output_binding out;
     std::optional<connection_type> conn;  // constructed afresh each time the slot is given out, gone when freed
@@ -289,7 +287,7 @@ class layer {
     for (const view& v : payload) (void)segment.push_back(v);
     if constexpr (Config::trace)
       if (from != none)
-        slots_[from].probe.segment_out(trace_device_, static_cast<std::uint32_t>(from), h, segment.length() - header_size);
+        tables_->slots[from].probe.segment_out(trace_device_, static_cast<std::uint32_t>(from), h, segment.length() - header_size);
     if (out_(ep.remote_ip, segment.views())) ++counters_.sent;
   }
 
@@ -310,16 +308,16 @@ class layer {
 
   std::size_t find_listener(std::uint16_t port) const noexcept {
     for (std::size_t i = 0; i < Config::tcp_listeners; ++i)
-      if (listeners_[i].used && listeners_[i].port == port) return i;
+      if (tables_->listeners[i].used && tables_->listeners[i].port == port) return i;
     return none;
   }
 
   void accept_syn(std::size_t li, const endpoints& ep, const header& syn, time_point t) noexcept {
-    listener_state& l = listeners_[li];
+    listener_state& l = tables_->listeners[li];
     if (l.half_open >= Config::tcp_half_open) evict_oldest_half_open(li);
     const std::size_t i = allocate(ep);
     if (i == none) return counters_.drop(tcp_drop::table_full);
-    slot& s = slots_[i];
+    slot& s = tables_->slots[i];
     s.listener = li;
     s.half_open = true;
     ++l.half_open;
@@ -333,14 +331,14 @@ class layer {
   void evict_oldest_half_open(std::size_t li) noexcept {
     std::size_t oldest = none;
     for (std::size_t i = 0; i < Config::tcp_connections; ++i) {
-      const slot& s = slots_[i];
-      if (s.used && s.half_open && s.listener == li && (oldest == none || s.opened < slots_[oldest].opened)) oldest = i;
+      const slot& s = tables_->slots[i];
+      if (s.used && s.half_open && s.listener == li && (oldest == none || s.opened < tables_->slots[oldest].opened)) oldest = i;
     }
     if (oldest == none) return;
     counters_.drop(tcp_drop::half_open_evicted);
-    slot& s = slots_[oldest];
+    slot& s = tables_->slots[oldest];
     s.half_open = false;
-    --listeners_[li].half_open;
+    --tables_->listeners[li].half_open;
     s.conn->abort();
     free(oldest);
   }
@@ -359,8 +357,8 @@ class layer {
   }
 
   std::size_t find(const endpoints& ep) const noexcept {
-    for (std::size_t i = buckets_[bucket(ep)]; i != none; i = slots_[i].next)
-      if (slots_[i].conn->ends() == ep) return i;
+    for (std::size_t i = buckets_[bucket(ep)]; i != none; i = tables_->slots[i].next)
+      if (tables_->slots[i].conn->ends() == ep) return i;
     return none;
   }
 
@@ -369,7 +367,7 @@ class layer {
     std::size_t i = none;
     for (std::size_t n = 0; n < Config::tcp_connections; ++n) {
       const std::size_t k = (next_free_ + n) % Config::tcp_connections;
-      if (!slots_[k].used) {
+      if (!tables_->slots[k].used) {
         i = k;
         break;
       }
@@ -377,7 +375,7 @@ class layer {
     if (i == none) i = reuse_time_wait();
     if (i == none) return none;
     next_free_ = (i + 1) % Config::tcp_connections;
-    slot& s = slots_[i];
+    slot& s = tables_->slots[i];
     s.conn.emplace(sched_);  // fresh: its fields start from their initializers, none reset one by one
     s.out = output_binding{this, i};
     s.conn->set_output(s.out);
@@ -392,13 +390,13 @@ class layer {
     s.next = buckets_[b];
     buckets_[b] = i;
     s.at = in_use_;
-    live_[in_use_++] = i;
+    tables_->live[in_use_++] = i;
     return i;
   }
 
   std::size_t reuse_time_wait() noexcept {
     for (std::size_t i = 0; i < Config::tcp_connections; ++i) {
-      slot& s = slots_[i];
+      slot& s = tables_->slots[i];
       if (s.used && !s.held && s.conn->current_state() == state::time_wait) {
         s.conn->abort();
         free(i);
@@ -409,16 +407,16 @@ class layer {
   }
 
   void free(std::size_t i) noexcept {
-    slot& s = slots_[i];
+    slot& s = tables_->slots[i];
     std::size_t* link = &buckets_[bucket(s.conn->ends())];
-    while (*link != none && *link != i) link = &slots_[*link].next;
+    while (*link != none && *link != i) link = &tables_->slots[*link].next;
     if (*link == i) *link = s.next;
     s.conn.reset();  // its pages go back now; the next use constructs a fresh one
     s.used = s.held = s.queued = s.half_open = false;
     s.listener = s.next = none;
-    const std::size_t last = live_[--in_use_];  // the last live slot takes i's place
-    live_[s.at] = last;
-    slots_[last].at = s.at;
+    const std::size_t last = tables_->live[--in_use_];  // the last live slot takes i's place
+    tables_->live[s.at] = last;
+    tables_->slots[last].at = s.at;
   }
 
   result<std::uint16_t> ephemeral_port(ipv4_address local, endpoint remote) noexcept {
@@ -458,15 +456,15 @@ class layer {
   // Connections owing an ACK are listed once; on_timer() sends them when the
   // scheduler next turns, after the device's whole batch of frames.
   void owe_ack(std::size_t i) noexcept {
-    slot& s = slots_[i];
+    slot& s = tables_->slots[i];
     if (s.ack_listed) return;
     s.ack_listed = true;
-    owing_[owing_count_++] = i;
+    tables_->owing[owing_count_++] = i;
     wake_.notify_one();
   }
   void send_owed_acks(time_point t) noexcept {
     for (std::size_t k = 0; k < owing_count_; ++k) {
-      slot& s = slots_[owing_[k]];
+      slot& s = tables_->slots[tables_->owing[k]];
       s.ack_listed = false;
       if (s.used) s.conn->flush_ack(t);
     }
@@ -482,7 +480,7 @@ class layer {
   // then, so settle() wakes it only for an earlier one.
   time_point next_deadline() noexcept {
     time_point next = time_never;
-    for (std::size_t k = 0; k < in_use_; ++k) next = std::min(next, slots_[live_[k]].conn->next_deadline());
+    for (std::size_t k = 0; k < in_use_; ++k) next = std::min(next, tables_->slots[tables_->live[k]].conn->next_deadline());
     wake_at_ = next;
     return next;
   }
@@ -491,8 +489,8 @@ class layer {
     wake_at_ = time_point{};  // while we run, nobody needs to wake us
     // Backwards: a slot freed by settle() takes the last one, already seen, in its place.
     for (std::size_t k = in_use_; k-- > 0;) {
-      const std::size_t i = live_[k];
-      slot& s = slots_[i];
+      const std::size_t i = tables_->live[k];
+      slot& s = tables_->slots[i];
       if (s.conn->next_deadline() > t) continue;
       s.conn->on_timer(t);
       settle(i);
@@ -509,13 +507,17 @@ class layer {
   std::uint16_t mss_;
   random_generator random_;
   std::array<std::uint64_t, 2> secret_{};
-  std::unique_ptr<slot[]> slots_;
-  std::unique_ptr<listener_state[]> listeners_;
+  // The connection and listener tables in one allocation (made once, at construction).
+  struct tables {
+    std::array<slot, Config::tcp_connections> slots{};
+    std::array<listener_state, Config::tcp_listeners> listeners{};
+    std::array<std::size_t, Config::tcp_connections> live;   // the used slots, in_use_ of them
+    std::array<std::size_t, Config::tcp_connections> owing;  // the slots that owe an ACK, owing_count_ of them
+  };
+  std::unique_ptr<tables> tables_{new tables};
   std::size_t next_free_ = 0, in_use_ = 0;
   bool partial_checksums_ = false;
   time_point wake_at_ = time_point{};
-  std::unique_ptr<std::size_t[]> live_{new std::size_t[Config::tcp_connections]};  // the used slots, in_use_ of them
-  std::unique_ptr<std::size_t[]> owing_{new std::size_t[Config::tcp_connections]};
   std::size_t owing_count_ = 0;
   [[no_unique_address]] std::conditional_t<Config::trace, std::uint16_t, detail::no_probe> trace_device_{};
   layer_counters<tcp_drop> counters_{};
