@@ -88,10 +88,10 @@ task<int> serve_listening(Stack& stack, result<Listener> listening, std::uint16_
   // The reaper runs in the supervisor's loop, between accepts (each coroutine is code of its own).
   co_await sup.run(
       listener,
-      [&](auto&& c, conn_watch& watch) {
+      [&srv](auto&& c, conn_watch& watch) {
         c.set_nodelay(true);  // heads and bodies are whole writes: no reason to wait
         watch.state = conn_state::idle;
-        watch.deadline = stack.sched().now() + opt.idle_timeout;
+        watch.deadline = srv.sched.now() + srv.opt.idle_timeout;
         return detail::run_connection(srv, watch, std::move(c));
       },
       detail::idle_to_evict, periodic_duty{detail::reap_every, [&] { detail::reap(srv, sup); }});
