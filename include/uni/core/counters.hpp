@@ -134,25 +134,30 @@ consteval count_field count_total(std::size_t offset, std::size_t size) noexcept
 }
 
 namespace detail {
-inline constexpr std::size_t max_fields = 8;  // a line's values at most
+inline constexpr std::size_t max_fields = 16;  // a line's values at most
 
+// (`prefix` by address: with the other five arguments, all are passed in registers.)
 [[gnu::noinline]] inline void log_fields(log_level l, const char* pieces, const void* stats, const count_field* fields,
-                                         std::size_t n) noexcept {
-  // The line as log's arguments (text, value, text, ... text), written by log_line.
-  std::uint8_t kinds[2 + 2 * max_fields];
-  arg_word words[1 + 2 * max_fields];
-  std::size_t k = 0;
+                                         std::size_t n, const std::string_view* prefix) noexcept {
+  // The line as log's arguments (prefix, text, value, text, ... text), written by
+  // log_line. The prefix takes two words: kinds[1 + k] describes words[1 + k] after it.
+  std::uint8_t kinds[3 + 2 * max_fields];
+  arg_word words[3 + 2 * max_fields];
+  kinds[1] = static_cast<std::uint8_t>(arg_kind::text);
+  words[0].pointer = prefix ? prefix->data() : nullptr;
+  words[1].number = prefix ? prefix->size() : 0;
+  std::size_t k = 1;
   for (const count_field& f : std::span{fields, n}) {
     kinds[1 + k] = static_cast<std::uint8_t>(arg_kind::c_text);
-    words[k++].pointer = pieces;
+    words[1 + k++].pointer = pieces;
     pieces += std::string_view{pieces}.size() + 1;
     std::uint64_t sum = 0;
     for (std::size_t i = 0; i < f.words; ++i) sum += counter_at(stats, f.offset + i * sizeof sum);
     kinds[1 + k] = static_cast<std::uint8_t>(arg_kind::unsigned_int);
-    words[k++].number = sum;
+    words[1 + k++].number = sum;
   }
   kinds[1 + k] = static_cast<std::uint8_t>(arg_kind::c_text);
-  words[k++].pointer = pieces;
+  words[1 + k++].pointer = pieces;
   kinds[0] = static_cast<std::uint8_t>(k);
   log_line(l, kinds, words);
 }
@@ -162,12 +167,18 @@ inline constexpr std::size_t max_fields = 8;  // a line's values at most
 // holds a text before each field's value and one after the last, each ended by
 // '\0' ("rx \0 tx \0" and the fields of 3 and 4 write "rx 3 tx 4"). A report's
 // long line is a string and a table, not a stored argument per text and per
-// value at its call.
+// value at its call. A `prefix` (a service's name, known at run time) comes first.
 template <class Stats, std::size_t N>
   requires(N <= detail::max_fields && std::is_trivially_copyable_v<Stats>)
 [[gnu::always_inline]] inline void log_fields(log_level l, const char* pieces, const Stats& stats,
                                               const count_field (&fields)[N]) noexcept {
-  if (l >= log_floor) detail::log_fields(l, pieces, &stats, fields, N);
+  if (l >= log_floor) detail::log_fields(l, pieces, &stats, fields, N, nullptr);
+}
+template <class Stats, std::size_t N>
+  requires(N <= detail::max_fields && std::is_trivially_copyable_v<Stats>)
+[[gnu::always_inline]] inline void log_fields(log_level l, std::string_view prefix, const char* pieces,
+                                              const Stats& stats, const count_field (&fields)[N]) noexcept {
+  if (l >= log_floor) detail::log_fields(l, pieces, &stats, fields, N, &prefix);
 }
 
 }  // namespace uni

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include <uni/core/buffer.hpp>
+#include <uni/core/counters.hpp>
 #include <uni/core/function_ref.hpp>
 #include <uni/core/log.hpp>
 #include <uni/core/scheduler.hpp>
@@ -111,51 +112,27 @@ struct server_counters {
   std::uint64_t out_of_pages = 0;         // waits for the I/O page pool
 };
 
-namespace detail {
-// log_counters' two lines (traffic, then rejections and timeouts), '#' standing
-// for the next counter of counter_order: one formatting loop, not a log call
-// of sixty arguments.
-inline constexpr std::string_view counter_lines[] = {
-    "# connections, # requests, # responses (# 304, # 206), # stream errors, # page waits",
-    "rejected # 400, # 404, # 405, # 413, # 414, # 416, # 431, # 501, # 505; timeouts # head, # body, # idle, "
-    "# send; # refused, # evicted"};
-// (Byte offsets into server_counters, whose counters are all std::uint64_t.)
-inline constexpr std::uint8_t counter_order[] = {
-    offsetof(server_counters, accepts.accepted), offsetof(server_counters, requests),
-    offsetof(server_counters, responses), offsetof(server_counters, not_modified), offsetof(server_counters, partial),
-    offsetof(server_counters, stream_errors), offsetof(server_counters, out_of_pages),
-    offsetof(server_counters, bad_request), offsetof(server_counters, not_found),
-    offsetof(server_counters, method_not_allowed), offsetof(server_counters, body_too_large),
-    offsetof(server_counters, uri_too_long), offsetof(server_counters, range_not_satisfiable),
-    offsetof(server_counters, headers_too_large), offsetof(server_counters, not_implemented),
-    offsetof(server_counters, version_not_supported), offsetof(server_counters, header_timeouts),
-    offsetof(server_counters, body_timeouts), offsetof(server_counters, idle_timeouts),
-    offsetof(server_counters, send_timeouts), offsetof(server_counters, accepts.refused),
-    offsetof(server_counters, accepts.evicted)};
-static_assert(sizeof(server_counters) <= 256, "counter_order's offsets are bytes");
-static_assert(std::count(counter_lines[0].begin(), counter_lines[0].end(), '#') +
-                      std::count(counter_lines[1].begin(), counter_lines[1].end(), '#') ==
-                  std::size(counter_order),
-              "one counter per '#'");
-}  // namespace detail
-
-// Two log lines' worth: traffic, then rejections and timeouts.
+// Two log lines' worth: traffic, then rejections and timeouts (each a string and
+// a table of counters, uni/core/counters.hpp's log_fields).
 inline void log_counters(std::string_view who, const server_counters& n) noexcept {
-  const std::uint8_t* next = detail::counter_order;
-  for (const std::string_view line : detail::counter_lines) {
-    char buf[256];  // (a log line's bound)
-    text_writer w{buf, sizeof buf};
-    for (const char c : line) {
-      if (c != '#') {
-        w.put(c);
-        continue;
-      }
-      std::uint64_t value;
-      std::memcpy(&value, reinterpret_cast<const char*>(&n) + *next++, sizeof value);
-      format_value(w, value);
-    }
-    log_info(who, ": "sv, w.view());
-  }
+  using c = server_counters;
+  static constexpr count_field traffic[] = {
+      {offsetof(c, accepts.accepted)}, {offsetof(c, requests)},      {offsetof(c, responses)},
+      {offsetof(c, not_modified)},     {offsetof(c, partial)},       {offsetof(c, stream_errors)},
+      {offsetof(c, out_of_pages)}};
+  log_fields(log_level::info, who,
+             ": \0 connections, \0 requests, \0 responses (\0 304, \0 206), \0 stream errors, \0 page waits", n,
+             traffic);
+  static constexpr count_field rejections[] = {
+      {offsetof(c, bad_request)},     {offsetof(c, not_found)},       {offsetof(c, method_not_allowed)},
+      {offsetof(c, body_too_large)},  {offsetof(c, uri_too_long)},    {offsetof(c, range_not_satisfiable)},
+      {offsetof(c, headers_too_large)}, {offsetof(c, not_implemented)}, {offsetof(c, version_not_supported)},
+      {offsetof(c, header_timeouts)}, {offsetof(c, body_timeouts)},   {offsetof(c, idle_timeouts)},
+      {offsetof(c, send_timeouts)},   {offsetof(c, accepts.refused)}, {offsetof(c, accepts.evicted)}};
+  log_fields(log_level::info, who,
+             ": rejected \0 400, \0 404, \0 405, \0 413, \0 414, \0 416, \0 431, \0 501, \0 505; timeouts \0 head, "
+             "\0 body, \0 idle, \0 send; \0 refused, \0 evicted",
+             n, rejections);
 }
 
 enum class conn_state : std::uint8_t { idle, head, body, busy, closing };

@@ -64,12 +64,15 @@ inline void reap(server_state& srv, connection_supervisor& sup) noexcept {
 }
 
 // At the bound: the idle keep-alive connection nearest its deadline, if any.
-inline connection_supervisor::child* idle_to_evict(std::span<connection_supervisor::child> children) noexcept {
-  connection_supervisor::child* found = nullptr;
-  for (auto& s : children)
-    if (s.info.state == conn_state::idle && (!found || s.info.deadline < found->info.deadline)) found = &s;
-  return found;
-}
+// (A function object: an empty one in the supervisor's frame, called directly.)
+struct idle_to_evict {
+  connection_supervisor::child* operator()(std::span<connection_supervisor::child> children) const noexcept {
+    connection_supervisor::child* found = nullptr;
+    for (auto& s : children)
+      if (s.info.state == conn_state::idle && (!found || s.info.deadline < found->info.deadline)) found = &s;
+    return found;
+  }
+};
 
 // Serves HTTP on what listening on `port` gave until cancelled; status 1 if
 // it failed. (One coroutine for both of serve's forms: each coroutine is code
@@ -88,13 +91,13 @@ task<int> serve_listening(Stack& stack, result<Listener> listening, std::uint16_
   // The reaper runs in the supervisor's loop, between accepts (each coroutine is code of its own).
   co_await sup.run(
       listener,
-      [&](auto&& c, conn_watch& watch) {
+      [&srv](auto&& c, conn_watch& watch) {
         c.set_nodelay(true);  // heads and bodies are whole writes: no reason to wait
         watch.state = conn_state::idle;
-        watch.deadline = stack.sched().now() + opt.idle_timeout;
+        watch.deadline = srv.sched.now() + srv.opt.idle_timeout;
         return detail::run_connection(srv, watch, std::move(c));
       },
-      detail::idle_to_evict, periodic_duty{detail::reap_every, [&] { detail::reap(srv, sup); }});
+      detail::idle_to_evict{}, periodic_duty{detail::reap_every, [&] { detail::reap(srv, sup); }});
   // Accepting ends when the listener closes.
   co_return 0;
 }
