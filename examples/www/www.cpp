@@ -111,7 +111,7 @@ uni::task<uni::result<void>> hello(uni::http::exchange& ex) {
   put(", "sv);
   put(name);
   put("\n"sv);
-  return ex.respond(200, "text/plain; charset=utf-8"sv, std::span<const uni::view>(&*page, 1));
+  return ex.respond(200, "text/plain; charset=utf-8"sv, std::move(*page));  // the page, not a span of this frame's
 }
 
 // Streams the body back as it arrives: each piece is the received page itself.

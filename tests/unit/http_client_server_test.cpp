@@ -19,6 +19,7 @@
 
 using namespace uni;
 using namespace std::chrono_literals;
+using namespace std::string_view_literals;
 using posix::SocketStack;
 
 namespace {
@@ -73,6 +74,18 @@ TEST_CASE("HTTP client and server over host sockets", "[http]") {
     co_await ex.respond(302, "text/plain", {}, std::span<const http::field>(&f, 1));
     (void)none;
   };
+  // A responder: a plain function whose body, built in a scratch page, is
+  // handed over as a view (the send runs after it has returned).
+  auto hi = [](http::exchange& ex) -> task<result<void>> {
+    const std::string_view name = ex.param("name");
+    auto page = ex.scratch(name.size() + 5);
+    if (!page) return {};
+    std::uint8_t* out = page->data();
+    for (char c : "hi, "sv) *out++ = static_cast<std::uint8_t>(c);
+    for (char c : name) *out++ = static_cast<std::uint8_t>(c);
+    *out = '\n';
+    return ex.respond(200, "text/plain", std::move(*page));
+  };
   scheduler* sp = &h.sched;
   auto stall = [sp](http::exchange&) -> task<void> { co_await sp->sleep_for(10s); };
   http::router<8> routes;
@@ -81,6 +94,7 @@ TEST_CASE("HTTP client and server over host sockets", "[http]") {
   REQUIRE(routes.add(http::method::get, "/stream", stream).ok());
   REQUIRE(routes.add(http::method::get, "/moved", moved).ok());
   REQUIRE(routes.add(http::method::get, "/stall", stall).ok());
+  REQUIRE(routes.add(http::method::get, "/hi/:name", hi).ok());
   opt.router = &routes;
 
   auto listener = h.stack.tcp_listen(0);
@@ -123,12 +137,14 @@ TEST_CASE("HTTP client and server over host sockets", "[http]") {
     auto r = co_await follow.get(at, "test", "/moved", sink);
     if (r) x.status = (*r)->status;
     f.push_back(std::move(x));                    // 9: followed
+    co_await one(http::method::get, "/hi/ann");   // 10: a responder
+    co_await one(http::method::head, "/hi/bob");  // 11: its HEAD
     co_return 0;
   };
   auto status = run(h.sched, h.clock, with_timeout(h.sched, 20s, main()));
   server.cancel();
   REQUIRE(status.ok());
-  REQUIRE(f.size() == 10);
+  REQUIRE(f.size() == 12);
   CHECK(f[0].status == 200);
   CHECK(f[0].body == "a page\n");
   CHECK(f[0].content_type == "text/plain");
@@ -149,6 +165,10 @@ TEST_CASE("HTTP client and server over host sockets", "[http]") {
   CHECK(f[8].body == "a page\n");
   CHECK(f[9].status == 200);
   CHECK(f[9].body == "a page\n");
+  CHECK(f[10].status == 200);
+  CHECK(f[10].body == "hi, ann\n");
+  CHECK(f[11].status == 200);
+  CHECK(f[11].body.empty());
 }
 
 TEST_CASE("HTTP response heads (RFC 9112 §4, §6.3)", "[http]") {

@@ -231,6 +231,12 @@ class connection : public exchange {
     return send_with_head(std::move(*head), body);
   }
 
+  task<result<void>> respond(int status, std::string_view content_type, view body) override {
+    if (responded_) return done(fail(error::invalid_argument));
+    out_[1] = std::move(body);  // released by drop_buffers() before the next read
+    return respond(status, content_type, std::span<const view>(&out_[1], 1));
+  }
+
   task<result<void>> start_stream(int status, std::string_view content_type,
                                   std::span<const field> extra = {}) override {
     if (responded_) return done(fail(error::invalid_argument));

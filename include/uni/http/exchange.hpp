@@ -60,6 +60,9 @@ class exchange {
 
   virtual task<result<void>> respond(int status, std::string_view content_type, std::span<const view> body,
                                      std::span<const field> extra = {}) = 0;
+  // A body of one view (a scratch() page) that the connection keeps until it is
+  // sent: what a responder answers with, whose locals are gone when the send runs.
+  virtual task<result<void>> respond(int status, std::string_view content_type, view body) = 0;
   // A body of static text (a literal: it outlives the send).
   task<result<void>> respond_static(int status, std::string_view content_type, std::string_view text) {
     const view v = view::unowned(

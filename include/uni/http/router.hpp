@@ -12,7 +12,9 @@
 //
 // One whose answer is ready at once is a plain function returning the send
 // that respond() gives (the server awaits it; no coroutine of its own), or no
-// task when it cannot answer (the server answers 500):
+// task when it cannot answer (the server answers 500). The send runs after the
+// function has returned, so its body is static text or a scratch() page handed
+// over as a view, never a span of the function's locals:
 //
 //   auto hi = [](uni::http::exchange& ex) { return ex.respond_static(200, "text/plain", "hi\n"); };
 //   r.add(uni::http::method::get, "/hi", hi);
