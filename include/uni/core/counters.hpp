@@ -129,7 +129,9 @@ struct count_field {
   std::uint8_t words = 1;
 };
 // A group's total: every counter of the member at `offset`, `size` bytes long.
-consteval count_field count_total(std::size_t offset, std::size_t size) noexcept {
+// (constexpr, not consteval: clang 14 refuses the call in a class template's
+// static table, where the offsets are dependent; the tables are constexpr anyway.)
+constexpr count_field count_total(std::size_t offset, std::size_t size) noexcept {
   return {static_cast<std::uint16_t>(offset), static_cast<std::uint8_t>(size / sizeof(std::uint64_t))};
 }
 
