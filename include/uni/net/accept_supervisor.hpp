@@ -64,6 +64,8 @@ struct periodic_duty {
   duration every;
   Fn fn;
 };
+template <class Fn>
+periodic_duty(duration, Fn) -> periodic_duty<Fn>;  // (clang before 17 deduces no aggregate's arguments)
 struct no_duty {};  // the default
 
 template <class Info = no_info>
