@@ -2,8 +2,10 @@
 # link-time optimisation (preset "xen-clang"). The same freestanding flags as
 # cmake/xen-toolchain.cmake (GCC 12, preset "xen"), which this file includes.
 #
-# What it gives (bytes loaded, tests/scripts/image_size.sh, one layout seed):
-# dns-xen and www-xen about 5 and 6 % below GCC 12 -Oz; without LTO clang is
+# What it gave (bytes loaded, tests/scripts/image_size.sh, one layout seed):
+# dns-xen and www-xen about 5 and 6 % below GCC 12 -Oz when first measured, 1-3 %
+# later, and 2-3 % above it since a round of trimming measured with GCC (the
+# ceilings in tests/xen/CMakeLists.txt differ by compiler); without LTO clang was
 # 12 % above GCC, with ThinLTO 1-2 % below. lld runs the LTO itself, so its
 # --shuffle-sections (the randomised layout) and --icf=all still apply. The
 # machine outliner (repeated instruction runs made into functions) saves ~1 KB more.
