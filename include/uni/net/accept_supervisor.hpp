@@ -56,6 +56,9 @@ struct evict_none {
     return nullptr;
   }
 };
+// Whether a supervisor given this make_room evicts (and so never waits for room).
+template <class MakeRoom>
+inline constexpr bool evicts = !std::is_same_v<MakeRoom, evict_none>;
 
 // A duty run() does every `every` beside accepting, in its own loop:
 //   sup.run(listener, start, make_room, periodic_duty{200ms, [&] { reap(sup); }});
@@ -92,14 +95,13 @@ class accept_supervisor {
   // `every` after it last ran (after the start at first), accepting or waiting.
   template <TcpListener L, class Start, class MakeRoom = evict_none, class Duty = no_duty>
   task<void> run(L& listener, Start start, MakeRoom make_room = {}, Duty duty = {}) {
-    static constexpr bool evicts = !std::is_same_v<MakeRoom, evict_none>;
     static constexpr bool periodic = !std::is_same_v<Duty, no_duty>;
     if constexpr (periodic) duty_due_ = sched_.now() + duty.every;
     while (true) {
       // One that evicts accepts whatever its slots: admit() finds it one.
-      child* slot = evicts ? nullptr : free_slot();
+      child* slot = evicts<MakeRoom> ? nullptr : free_slot();
       wait_queue* idle = &ended_;  // what to wait on when there is nothing to accept
-      if (slot || evicts || policy_ == when_full::refuse) {
+      if (slot || evicts<MakeRoom> || policy_ == when_full::refuse) {
         // A listener that can be polled is, in this frame: no accept() coroutine.
         if constexpr (PollingTcpListener<L>) {
           auto c = listener.try_accept();
@@ -157,7 +159,7 @@ class accept_supervisor {
     }
     slot->task.cancel();  // the ended task's frame, freed before the new one is made
     slot->info = Info{};
-    if constexpr (!std::is_same_v<MakeRoom, evict_none>) slot->task = spawn(sched_, start(std::move(c), slot->info));
+    if constexpr (evicts<MakeRoom>) slot->task = spawn(sched_, start(std::move(c), slot->info));
     else slot->task = spawn(sched_, start(std::move(c), slot->info), ended_);  // its end notifies ended_
   }
 
