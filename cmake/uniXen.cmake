@@ -60,7 +60,9 @@ math(EXPR UNI_XEN_GAP_STACK "(${UNI_XEN_LAYOUT_SEED} / 65536) % 16")
 set(UNI_XEN_LAYOUT ${CMAKE_CURRENT_BINARY_DIR}/uni-xen-layout.ld)
 configure_file(${UNI_XEN_BOOT_DIR}/layout.ld.in ${UNI_XEN_LAYOUT} @ONLY)
 find_program(UNI_XEN_LLD ld.lld)
-set(UNI_XEN_SHUFFLE)
+# Empty, not unset: unset, the name would read the cache entry below from the
+# last configure, and a new seed's options would be appended to the old ones.
+set(UNI_XEN_SHUFFLE "")
 if(UNI_XEN_LAYOUT_SEED GREATER 0)
   if(UNI_XEN_LLD)
     foreach(group IN ITEMS .text.* .rodata.* .data.* .bss.*)
