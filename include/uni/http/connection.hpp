@@ -195,6 +195,7 @@ class connection : public exchange {
       : srv_(srv), slot_(slot), reader_(srv.opt.limits.max_request_line) {
     req_ = &reqv_;
     params_ = &paramsv_;
+    outcome_ = &outcomev_;
   }
 
   std::uint32_t request_span() const noexcept {
@@ -296,8 +297,8 @@ class connection : public exchange {
   virtual void transport_shutdown() noexcept = 0;
   ~connection() = default;
 
-  // The transfer set up: none left (outcome_ is its result), more of a head's
-  // bytes into in_ (an empty view; an error at the end), the body's next
+  // The transfer set up: none left (outcomev_ is its result), more of a head's
+  // bytes into in_ (an error at the stream's end), the body's next
   // piece, or a write of what cursor_ holds (each batch next_batch() gives).
   enum class io_op : std::uint8_t { none, head, body, write };
   struct send_cursor {
@@ -306,8 +307,9 @@ class connection : public exchange {
     view rest;                        // what is left of the one before
   };
   // The transfer has its outcome.
-  bool finish(result<view> r) noexcept {
-    outcome_ = std::move(r);
+  bool finish(error e, view bytes = {}) noexcept {
+    outcomev_.err = e;
+    outcomev_.bytes = std::move(bytes);
     op_ = io_op::none;
     return true;
   }
@@ -319,7 +321,7 @@ class connection : public exchange {
   bool poll(Stream& s, wake_reason why, time_point& until) noexcept {
     if (op_ == io_op::none) return true;
     if (op_ == io_op::write) {  // (a body's read may write a 100 Continue first)
-      result<view> sent = view{};
+      error sent = error::none;
       while (true) {
         if (batch_views_ == 0) {
           batch_views_ = next_batch(cursor_, batch_);
@@ -331,21 +333,21 @@ class connection : public exchange {
                        : s.write_some(std::span<const view>(batch_.data(), batch_views_), at_, skip_);
         why = wake_reason::none;
         if (!all) {
-          sent = fail(write_failed(all.err()).err());
+          sent = write_failed(all.err()).err();
           break;
         }
         if (!*all) return false;
         batch_views_ = 0;
       }
       end_write();
-      if (!sent || !continuing_) return finish(std::move(sent));
+      if (sent != error::none || !continuing_) return finish(sent);
       continuing_ = false;
       op_ = io_op::body;
     }
     while (true) {
       if (why == wake_reason::none) {  // a new read, not one woken
         if (op_ == io_op::body) {
-          if (auto piece = body_piece(waited_)) return finish(std::move(*piece));
+          if (body_piece(waited_)) return true;
           waited_ = true;
         }
         drop_buffers();
@@ -354,7 +356,7 @@ class connection : public exchange {
       why = wake_reason::none;
       switch (took(std::move(d))) {
         case read_step::got:
-          if (op_ == io_op::head) return finish(view{});
+          if (op_ == io_op::head) return finish(error::none);
           continue;
         case read_step::ended: return finish(read_ended(op_ == io_op::body));
         case read_step::no_pages: until = no_pages_until(); return false;
@@ -386,10 +388,10 @@ class connection : public exchange {
     return read_step::no_pages;
   }
   // What a read yields when the stream ended where more was needed.
-  result<view> read_ended(bool body) noexcept {
-    if (!body) return fail(error::closed);
+  error read_ended(bool body) noexcept {
+    if (!body) return error::closed;
     body_error_ = 400;
-    return fail(error::truncated);
+    return error::truncated;
   }
   // True if a 100 Continue is due before the body's first read (RFC 9110
   // §10.1.1): it is then out_[0] while it is sent.
@@ -399,21 +401,22 @@ class connection : public exchange {
     out_[0] = detail::static_view("HTTP/1.1 100 Continue\r\n\r\n"sv);
     return true;
   }
-  // The body's next piece from in_, or none when it needs more bytes (which
-  // the body's deadline then bounds); `waited`: an earlier read waited.
-  std::optional<result<view>> body_piece(bool waited) noexcept {
+  // The body's next piece from in_ as the read's outcome (true), or false
+  // when it needs more bytes (which the body's deadline then bounds);
+  // `waited`: an earlier read waited.
+  bool body_piece(bool waited) noexcept {
     view out;
     switch (body_.next(in_, out)) {
-      case body_status::data: return result<view>(std::move(out));
+      case body_status::data: return finish(error::none, std::move(out));
       case body_status::done:
         if (waited) set_state(conn_state::busy, srv_.opt.send_timeout);
-        return result<view>(view{});
-      case body_status::malformed: body_error_ = 400; return result<view>(fail(error::malformed));
-      case body_status::too_large: body_error_ = 413; return result<view>(fail(error::too_large));
+        return finish(error::none);
+      case body_status::malformed: body_error_ = 400; return finish(error::malformed);
+      case body_status::too_large: body_error_ = 413; return finish(error::too_large);
       case body_status::need_more: break;
     }
     if (slot_.state != conn_state::body) set_state(conn_state::body, srv_.opt.body_timeout);
-    return std::nullopt;
+    return false;
   }
   // Before a read: a consumed view may still hold its page, nor does a
   // waiting connection keep a head page.
@@ -454,10 +457,10 @@ class connection : public exchange {
     slot_.state = s;
     slot_.deadline = srv_.sched.now() + d;
   }
-  // More of a head's bytes, read into in_.
-  transfer<view> read_head() noexcept {
+  // More of a head's bytes, read into in_ (an error at the stream's end).
+  transfer<void> read_head() noexcept {
     op_ = io_op::head;
-    return transfer<view>(*this);
+    return transfer<void>(*this);
   }
   // A head's next bytes from in_; once the idle connection has some, it has
   // the header timeout to send the rest.
@@ -534,8 +537,7 @@ class connection : public exchange {
 
   // An answer that needs no write, yielding `r`.
   sending done(result<void> r) {
-    if (r) finish(view{});
-    else finish(fail(r.err()));
+    finish(r ? error::none : r.err());
     return sending(*this);
   }
 
@@ -790,6 +792,7 @@ class connection : public exchange {
   bool waited_ = false;      // a body's read waited (body_piece)
   std::size_t batch_views_ = 0, at_ = 0, skip_ = 0;  // the batch written, and where write_some goes on in it
   send_cursor cursor_{};
+  transfer_outcome outcomev_;  // the last transfer's, read through outcome_
   http::request reqv_;
   view in_;       // received bytes not yet consumed
   view scratch_;  // the page response heads are written into
@@ -844,15 +847,15 @@ class stream_connection final : public connection {
   // The transfer over a stream that does not poll: its read() and write() awaited.
   task<void> pump() {
     if (op_ == io_op::write) {
-      result<view> sent = view{};
+      error sent = error::none;
       for (std::size_t k; (k = next_batch(cursor_, batch_)) != 0;)
         if (auto w = co_await s_.write(std::span<const view>(batch_.data(), k)); !w) {
-          sent = fail(write_failed(w.err()).err());
+          sent = write_failed(w.err()).err();
           break;
         }
       end_write();
-      if (!sent || !continuing_) {
-        finish(std::move(sent));
+      if (sent != error::none || !continuing_) {
+        finish(sent);
         co_return;
       }
       continuing_ = false;
@@ -860,17 +863,14 @@ class stream_connection final : public connection {
     }
     while (op_ != io_op::none) {
       if (op_ == io_op::body) {
-        if (auto piece = body_piece(waited_)) {
-          finish(std::move(*piece));
-          co_return;
-        }
+        if (body_piece(waited_)) co_return;
         waited_ = true;
       }
       drop_buffers();
       read_step step;
       while ((step = took(co_await s_.read())) == read_step::no_pages) co_await sched().sleep_until(no_pages_until());
       if (step == read_step::ended) finish(read_ended(op_ == io_op::body));
-      else if (op_ == io_op::head) finish(view{});
+      else if (op_ == io_op::head) finish(error::none);
     }
   }
 

@@ -50,6 +50,12 @@ constexpr std::string_view query_value(std::string_view query, std::string_view 
 
 class exchange;
 
+// How a transfer ended: an error, or none and (a read's) the bytes.
+struct transfer_outcome {
+  view bytes;
+  error err = error::none;
+};
+
 // A read or write of an exchange, as its call left it: co_await does it and
 // yields its result (result<view> for read_body, result<void> for the writes).
 // An empty one (made by default) is none: a responder that cannot answer
@@ -117,8 +123,8 @@ class exchange {
   // start of the object, at short offsets.)
   const http::request* req_ = nullptr;
   const path_params* params_ = nullptr;
+  transfer_outcome* outcome_ = nullptr;  // the last transfer's
   bool responded_ = false;
-  result<view> outcome_ = fail(error::closed);  // the last transfer's (a write's is an empty view)
 };
 
 template <class T>
@@ -127,12 +133,10 @@ bool transfer<T>::await_suspend(std::coroutine_handle<> h) noexcept {
 }
 template <class T>
 result<T> transfer<T>::await_resume() noexcept {
-  if constexpr (std::is_void_v<T>) {
-    if (!ex_->outcome_) return fail(ex_->outcome_.err());
-    return {};
-  } else {
-    return std::move(ex_->outcome_);
-  }
+  transfer_outcome& o = *ex_->outcome_;
+  if (o.err != error::none) return fail(o.err);
+  if constexpr (std::is_void_v<T>) return {};
+  else return std::move(o.bytes);
 }
 
 }  // namespace uni::http
