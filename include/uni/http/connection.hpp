@@ -835,8 +835,9 @@ class stream_connection final : public connection {
     if constexpr (PollingByteStream<Stream>) {
       time_point until = time_never;
       if (!poll(s_, why, until)) return s_.events().wait_until(woken_, until);
-      if constexpr (trace::compiled) trace::current_task = trace::task_of(woken_);
-      waiting_.resume();  // (last: the connection may end in it)
+      if constexpr (trace::compiled) trace::current_task = trace::task_of(woken_);  // the awaiting task's
+      waiting_.resume();  // (then nothing of this: the connection may end in it)
+      if constexpr (trace::compiled) trace::current_task = 0;
     }
   }
   struct event_fn {
