@@ -97,7 +97,7 @@ struct report {
 
 // Answers at once: a plain function returning respond()'s send (the server
 // awaits it; a coroutine would be code of its own).
-uni::task<uni::result<void>> hello(uni::http::exchange& ex) {
+uni::http::sending hello(uni::http::exchange& ex) {
   std::string_view greeting = ex.query("greeting"sv);
   if (greeting.empty()) greeting = "hello"sv;
   const std::string_view name = ex.param("name"sv);

@@ -76,7 +76,7 @@ TEST_CASE("HTTP client and server over host sockets", "[http]") {
   };
   // A responder: a plain function whose body, built in a scratch page, is
   // handed over as a view (the send runs after it has returned).
-  auto hi = [](http::exchange& ex) -> task<result<void>> {
+  auto hi = [](http::exchange& ex) -> http::sending {
     const std::string_view name = ex.param("name");
     auto page = ex.scratch(name.size() + 5);
     if (!page) return {};

@@ -9,9 +9,10 @@
 // Hostile clients meet bounds, each with a counter (server_counters):
 // request line (414), head bytes and field count (431), body (413), malformed
 // requests (400), unknown methods (501), known ones a path lacks (405). No
-// exceptions; per request nothing is allocated on the heap beyond the coroutine
-// frames of the connection's reads and writes; response heads are written into I/O
-// pages shared by successive responses.
+// exceptions; per request nothing is allocated on the heap beyond a handler's
+// coroutine frame (and, over streams that do not poll, the frames of their reads
+// and writes); response heads are written into I/O pages shared by successive
+// responses.
 #pragma once
 
 #include <algorithm>
@@ -185,15 +186,16 @@ inline void count_status(server_counters& n, int status) noexcept {
 }
 }  // namespace detail
 
-// The protocol of one connection; the transport is reached through three
-// virtual calls (its read and write loops, and the half-close, in
-// stream_connection) so that this code is compiled once, whatever the stack.
+// The protocol of one connection; the transport is reached through two
+// virtual calls (a transfer's start, and the half-close, in stream_connection)
+// so that this code is compiled once, whatever the stack.
 class connection : public exchange {
  public:
   connection(server_state& srv, conn_watch& slot) noexcept
       : srv_(srv), slot_(slot), reader_(srv.opt.limits.max_request_line) {
     req_ = &reqv_;
     params_ = &paramsv_;
+    outcome_ = &outcomev_;
   }
 
   std::uint32_t request_span() const noexcept {
@@ -209,7 +211,15 @@ class connection : public exchange {
   static task<void> run(server_state& srv, conn_watch& slot, Stream s);
 
   // exchange
-  task<result<view>> read_body() override { return receive(true); }
+  transfer<view> read_body() override {
+    op_ = io_op::body;
+    waited_ = false;
+    if (continue_due()) {  // written first
+      (void)send(std::span<const view>(out_.data(), 1));
+      continuing_ = true;
+    }
+    return transfer<view>(*this);
+  }
 
   result<view> scratch(std::size_t bytes) noexcept override {
     auto s = reserve(bytes);
@@ -217,11 +227,11 @@ class connection : public exchange {
     return commit(bytes);
   }
 
-  // The response calls are plain functions returning the one send coroutine (or
-  // done()): each coroutine, and each await, is code of its own. What they send
-  // beside the caller's views waits in out_ (the send runs after they return).
-  task<result<void>> respond(int status, std::string_view content_type, std::span<const view> body,
-                             std::span<const field> extra = {}) override {
+  // The response calls set up a send (or done()'s outcome) and return it, to be
+  // awaited. What they send beside the caller's views waits in out_ (the send
+  // runs after they return).
+  sending respond(int status, std::string_view content_type, std::span<const view> body,
+                  std::span<const field> extra = {}) override {
     if (responded_) return done(fail(error::invalid_argument));
     const std::uint64_t length = total_size(body);
     auto head = build_head(status, content_type, &length, extra, nullptr);
@@ -231,14 +241,13 @@ class connection : public exchange {
     return send_with_head(std::move(*head), body);
   }
 
-  task<result<void>> respond(int status, std::string_view content_type, view body) override {
+  sending respond(int status, std::string_view content_type, view body) override {
     if (responded_) return done(fail(error::invalid_argument));
     out_[1] = std::move(body);  // released by drop_buffers() before the next read
     return respond(status, content_type, std::span<const view>(&out_[1], 1));
   }
 
-  task<result<void>> start_stream(int status, std::string_view content_type,
-                                  std::span<const field> extra = {}) override {
+  sending start_stream(int status, std::string_view content_type, std::span<const field> extra = {}) override {
     if (responded_) return done(fail(error::invalid_argument));
     if (reqv_.minor == 0) keep_alive_ = false;  // HTTP/1.0: the end of the body is our FIN
     auto head = build_head(status, content_type, nullptr, extra, nullptr);
@@ -249,7 +258,7 @@ class connection : public exchange {
     return send(std::span<const view>(out_.data(), 1));
   }
 
-  task<result<void>> write_stream(std::span<const view> data) override {
+  sending write_stream(std::span<const view> data) override {
     if (!streaming_) return done(result<void>{});  // HEAD: no body
     const std::size_t n = total_size(data);
     if (n == 0) return done(result<void>{});  // an empty chunk would end the body
@@ -269,7 +278,7 @@ class connection : public exchange {
     return send(std::span<const view>(out_.data(), 1), data, std::span<const view>(out_.data() + 1, 1));
   }
 
-  task<result<void>> end_stream() override {
+  sending end_stream() override {
     if (!streaming_) return done(result<void>{});
     streaming_ = false;
     if (reqv_.minor == 0) return done(result<void>{});
@@ -278,26 +287,90 @@ class connection : public exchange {
   }
 
  protected:
-  // The transport, in stream_connection<Stream> (a template: for uni's stack
-  // its loops poll the stream in their own frame, with no read or write
-  // coroutine of the stream's; what they need of this class is private
-  // below). receive() is the one read coroutine: with `body`, the request
-  // body's next piece (read_body); without, more of a head's bytes into in_
-  // (an empty view; an error at the end). send_parts() writes each batch that
-  // next_batch() gives, then yields `written` (or write_failed()'s error).
+  // The transport, in stream_connection<Stream> (a template): its
+  // start_transfer does the transfer the last call set up (op_), on uni's
+  // stack by polling the stream (poll) between waits on its events, with no
+  // coroutine; over other streams in a coroutine awaiting their read() and
+  // write(). What it needs of this class is private below.
   template <class>
   friend class stream_connection;
-  virtual task<result<view>> receive(bool body) = 0;
+  virtual void transport_shutdown() noexcept = 0;
+  ~connection() = default;
+
+  // The transfer set up: none left (outcomev_ is its result), more of a head's
+  // bytes into in_ (an error at the stream's end), the body's next
+  // piece, or a write of what cursor_ holds (each batch next_batch() gives).
+  enum class io_op : std::uint8_t { none, head, body, write };
   struct send_cursor {
     std::array<std::span<const view>, 3> parts;
     std::size_t part = 0, next = 0;  // the next view: parts[part][next]
     view rest;                        // what is left of the one before
   };
-  virtual task<result<void>> send_parts(send_cursor c, result<void> written) = 0;
-  virtual void transport_shutdown() noexcept = 0;
-  ~connection() = default;
+  // The transfer has its outcome.
+  bool finish(error e, view bytes = {}) noexcept {
+    outcomev_.err = e;
+    outcomev_.bytes = std::move(bytes);
+    op_ = io_op::none;
+    return true;
+  }
+  // The transfer's steps on a stream that polls (PollingByteStream), between
+  // waits on its events: true once it has its outcome, false while it must
+  // wait (until `until`, a while when out of pages). `why`: how the last wait
+  // ended, none before the first.
+  template <class Stream>
+  bool poll(Stream& s, wake_reason why, time_point& until) noexcept {
+    if (op_ == io_op::none) return true;
+    if (op_ == io_op::write) {  // (a body's read may write a 100 Continue first)
+      error sent = error::none;
+      while (true) {
+        if (batch_views_ == 0) {
+          batch_views_ = next_batch(cursor_, batch_);
+          at_ = skip_ = 0;
+          if (batch_views_ == 0) break;
+        }
+        auto all = why == wake_reason::cancelled
+                       ? result<bool>(fail(error::cancelled))
+                       : s.write_some(std::span<const view>(batch_.data(), batch_views_), at_, skip_);
+        why = wake_reason::none;
+        if (!all) {
+          sent = write_failed(all.err()).err();
+          break;
+        }
+        if (!*all) return false;
+        batch_views_ = 0;
+      }
+      end_write();
+      if (sent != error::none || !continuing_) return finish(sent);
+      continuing_ = false;
+      op_ = io_op::body;
+    }
+    while (true) {
+      if (why == wake_reason::none) {  // a new read, not one woken
+        if (op_ == io_op::body) {
+          if (body_piece(waited_)) return true;
+          waited_ = true;
+        }
+        drop_buffers();
+      }
+      result<view> d = why == wake_reason::cancelled ? result<view>(fail(error::cancelled)) : s.try_read();
+      why = wake_reason::none;
+      switch (took(std::move(d))) {
+        case read_step::got:
+          if (op_ == io_op::head) return finish(error::none);
+          continue;
+        case read_step::ended: return finish(read_ended(op_ == io_op::body));
+        case read_step::no_pages: until = no_pages_until(); return false;
+        case read_step::wait: return false;
+      }
+    }
+  }
+  // A write is over: its batch's views let go.
+  void end_write() noexcept {
+    batch_ = {};
+    batch_views_ = 0;
+  }
 
-  // A read's outcome for receive(): bytes (now in_), the end (or an error,
+  // A read's outcome: bytes (now in_), the end (or an error,
   // counted), or a wait: for the stream, or a while when out of pages.
   enum class read_step : std::uint8_t { got, ended, wait, no_pages };
   read_step took(result<view> d) noexcept {
@@ -314,11 +387,11 @@ class connection : public exchange {
     ++srv_.n.out_of_pages;  // pages come back as other connections' data is acknowledged
     return read_step::no_pages;
   }
-  // What receive() yields when the stream ended where more was needed.
-  result<view> read_ended(bool body) noexcept {
-    if (!body) return fail(error::closed);
+  // What a read yields when the stream ended where more was needed.
+  error read_ended(bool body) noexcept {
+    if (!body) return error::closed;
     body_error_ = 400;
-    return fail(error::truncated);
+    return error::truncated;
   }
   // True if a 100 Continue is due before the body's first read (RFC 9110
   // §10.1.1): it is then out_[0] while it is sent.
@@ -328,21 +401,22 @@ class connection : public exchange {
     out_[0] = detail::static_view("HTTP/1.1 100 Continue\r\n\r\n"sv);
     return true;
   }
-  // The body's next piece from in_, or none when it needs more bytes (which
-  // the body's deadline then bounds); `waited`: an earlier read waited.
-  std::optional<result<view>> body_piece(bool waited) noexcept {
+  // The body's next piece from in_ as the read's outcome (true), or false
+  // when it needs more bytes (which the body's deadline then bounds);
+  // `waited`: an earlier read waited.
+  bool body_piece(bool waited) noexcept {
     view out;
     switch (body_.next(in_, out)) {
-      case body_status::data: return result<view>(std::move(out));
+      case body_status::data: return finish(error::none, std::move(out));
       case body_status::done:
         if (waited) set_state(conn_state::busy, srv_.opt.send_timeout);
-        return result<view>(view{});
-      case body_status::malformed: body_error_ = 400; return result<view>(fail(error::malformed));
-      case body_status::too_large: body_error_ = 413; return result<view>(fail(error::too_large));
+        return finish(error::none);
+      case body_status::malformed: body_error_ = 400; return finish(error::malformed);
+      case body_status::too_large: body_error_ = 413; return finish(error::too_large);
       case body_status::need_more: break;
     }
     if (slot_.state != conn_state::body) set_state(conn_state::body, srv_.opt.body_timeout);
-    return std::nullopt;
+    return false;
   }
   // Before a read: a consumed view may still hold its page, nor does a
   // waiting connection keep a head page.
@@ -383,6 +457,11 @@ class connection : public exchange {
     slot_.state = s;
     slot_.deadline = srv_.sched.now() + d;
   }
+  // More of a head's bytes, read into in_ (an error at the stream's end).
+  transfer<void> read_head() noexcept {
+    op_ = io_op::head;
+    return transfer<void>(*this);
+  }
   // A head's next bytes from in_; once the idle connection has some, it has
   // the header timeout to send the rest.
   head_status feed_head() noexcept {
@@ -395,8 +474,9 @@ class connection : public exchange {
   // A request whose head is read (or refused, `hs`): true if it parsed. Its
   // answer is `answer`, awaited in one place (each await is code of its own):
   // an error for a bad head or the server's own (a file, a 405, a 404); or
-  // `route` is set, and its handler runs first (see after_handler).
-  bool start_request(head_status hs, task<result<void>>& answer, const routes::route*& route) {
+  // `work` is set, a route's handler or a StreamStore's file, which runs first
+  // (see after_handler).
+  bool start_request(head_status hs, sending& answer, task<void>& work) {
     ++srv_.n.requests;
     if (hs != head_status::complete) reqv_.method = method::other, reqv_.minor = 1;  // no earlier request's
     int status = hs == head_status::line_too_long ? 414
@@ -418,15 +498,16 @@ class connection : public exchange {
     keep_alive_ = reqv_.keep_alive;
     body_.start(reqv_, srv_.opt.limits.max_body);
     set_state(conn_state::busy, srv_.opt.send_timeout);
-    answer = route_or_answer(route);
+    answer = route_or_answer(work);
     return true;
   }
 
-  // What a route's handler leaves to send: the server's answer when it gave
-  // none (its body's 400 or 413, else 500), or a streamed body's last chunk.
-  // A streamed body cut short by a bad request body must not look complete:
-  // no last chunk, the connection just closes (request_ended).
-  task<result<void>> after_handler() {
+  // What a route's handler (or a StreamStore's file) leaves to send: the
+  // server's answer when it gave none (its body's 400 or 413, else 500), or a
+  // streamed body's last chunk. A streamed body cut short by a bad request
+  // body must not look complete: no last chunk, the connection just closes
+  // (request_ended).
+  sending after_handler() {
     if (!responded_ && !failed_) return send_error(body_error_ ? body_error_ : 500);
     if (streaming_ && !failed_ && !body_error_) return end_stream();
     return {};
@@ -454,20 +535,22 @@ class connection : public exchange {
     return false;
   }
 
-  // An answer that needs no write, yielding `r`: a send of nothing (a
-  // coroutine of its own would be code of its own).
-  task<result<void>> done(result<void> r) { return send({}, {}, {}, r); }
+  // An answer that needs no write, yielding `r`.
+  sending done(result<void> r) {
+    finish(r ? error::none : r.err());
+    return sending(*this);
+  }
 
   // Writes `first`, then `then`, then `last`, in pieces of at most send_piece
-  // bytes (and 8 views), each with a fresh deadline, and yields `written`
-  // (or a failed write's error). (One coroutine for every write of a
-  // connection: each coroutine is code of its own.)
-  task<result<void>> send(std::span<const view> first, std::span<const view> then = {},
-                          std::span<const view> last = {}, result<void> written = {}) {
-    return send_parts(send_cursor{{first, then, last}, 0, 0, view{}}, written);
+  // bytes (and 8 views), each with a fresh deadline (or a failed write's error).
+  sending send(std::span<const view> first, std::span<const view> then = {}, std::span<const view> last = {}) {
+    cursor_ = send_cursor{{first, then, last}, 0, 0, view{}};
+    op_ = io_op::write;
+    continuing_ = false;
+    return sending(*this);
   }
   // A response's head and body: the head goes in the body's first write.
-  task<result<void>> send_with_head(view head, std::span<const view> body) {
+  sending send_with_head(view head, std::span<const view> body) {
     ++srv_.n.responses;
     out_[0] = std::move(head);
     return send(std::span<const view>(out_.data(), 1), body);
@@ -538,7 +621,7 @@ class connection : public exchange {
   // The server's own answer for `status`: its reason as text/plain, by
   // respond(). A head that cannot be made fails the connection. (What it
   // yields is only for awaiting: a failed write has marked the connection failed.)
-  task<result<void>> send_error(int status, std::span<const field> extra = {}) {
+  sending send_error(int status, std::span<const field> extra = {}) {
     out_[1] = detail::static_view(reason(status));
     out_[2] = detail::static_view("\n"sv);
     auto sent = respond(status, "text/plain; charset=utf-8"sv, std::span<const view>(out_.data() + 1, 2), extra);
@@ -546,10 +629,10 @@ class connection : public exchange {
     return sent;
   }
 
-  // The server's own answer to the request (a file, from memory or streamed
-  // from a StreamStore, a 405, a 404), or no task and `route` set when a
-  // route's handler answers. (A plain function: run awaits what it returns.)
-  task<result<void>> route_or_answer(const routes::route*& route) {
+  // The server's own answer to the request (a file from memory, a 405, a
+  // 404), or none and `work` set when a route's handler or a StreamStore's
+  // file answers. (A plain function: run awaits what it returns.)
+  sending route_or_answer(task<void>& work) {
     int status = 404;
     char allow_text[80];
     field allow{"Allow"sv, {}};
@@ -560,7 +643,7 @@ class connection : public exchange {
       switch (r->find(reqv_.method, reqv_.path, paramsv_, found, methods, allowed)) {
         case routes::outcome::found:
           if (found->fn) {
-            route = found;
+            work = found->fn(*this);
             return {};
           }
           return respond_at_once(*found);
@@ -587,19 +670,22 @@ class connection : public exchange {
     // reads the decoded path when it starts: it is kept in path_.
     std::string_view path;
     const bool decoded = decode_path(reqv_.path, path_, path);
-    if (decoded && srv_.opt.files.streams()) return srv_.opt.files.send(*this, path);
+    if (decoded && srv_.opt.files.streams()) {
+      work = srv_.opt.files.send(*this, path);
+      return {};
+    }
     return answer_file(decoded, path, reqv_.path.size() > sizeof path_);
   }
 
   // A responder's send, or the server's 500 when it gave none.
-  task<result<void>> respond_at_once(const routes::route& r) {
+  sending respond_at_once(const routes::route& r) {
     auto sent = r.respond(*this);
     if (!responded_) return send_error(500);
     return sent;
   }
 
   // A file's answer from a store in memory (or its error), as one send.
-  task<result<void>> answer_file(bool decoded, std::string_view path, bool too_long) {
+  sending answer_file(bool decoded, std::string_view path, bool too_long) {
     if (!decoded) return send_error(too_long ? 414 : 400);
     auto found = srv_.opt.files.find(path);
     if (!found) return send_error(404);
@@ -617,7 +703,7 @@ class connection : public exchange {
   }
 
   bool file_method() const noexcept { return reqv_.method == method::get || reqv_.method == method::head; }
-  task<result<void>> refuse_file_method() {
+  sending refuse_file_method() {
     const field allow{"Allow"sv, "GET, HEAD"sv};
     return send_error(405, std::span<const field>(&allow, 1));
   }
@@ -701,10 +787,17 @@ class connection : public exchange {
   bool streaming_ = false;
   bool continue_sent_ = false;
   bool failed_ = false;
+  io_op op_ = io_op::none;
+  bool continuing_ = false;  // the write is a 100 Continue, then the body's read
+  bool waited_ = false;      // a body's read waited (body_piece)
+  std::size_t batch_views_ = 0, at_ = 0, skip_ = 0;  // the batch written, and where write_some goes on in it
+  send_cursor cursor_{};
+  transfer_outcome outcomev_;  // the last transfer's, read through outcome_
   http::request reqv_;
   view in_;       // received bytes not yet consumed
   view scratch_;  // the page response heads are written into
   std::array<view, 3> out_;  // a response's head (and error body, chunk CRLF) while its send runs
+  std::array<view, 8> batch_;  // a write's views while it runs
   view file_head_;  // a streamed file's head, until its first piece
   body_decoder body_;
   path_params paramsv_;
@@ -723,51 +816,72 @@ class stream_connection final : public connection {
   stream_connection(server_state& srv, conn_watch& slot, Stream s) noexcept : connection(srv, slot), s_(std::move(s)) {}
 
  private:
-  task<result<view>> receive(bool body) override {
-    if (body && continue_due())
-      if (auto w = co_await send(std::span<const view>(out_.data(), 1)); !w) co_return fail(w.err());
-    bool waited = false;
-    while (true) {
-      if (body) {
-        if (auto piece = body_piece(waited)) co_return std::move(*piece);
-        waited = true;
+  bool start_transfer(std::coroutine_handle<> h) noexcept override {
+    if constexpr (PollingByteStream<Stream>) {
+      time_point until = time_never;
+      if (poll(s_, wake_reason::none, until)) return false;
+      waiting_ = h;
+      if constexpr (trace::compiled) trace::set_task(woken_, trace::current_task);
+      s_.events().wait_until(woken_, until);
+      return true;
+    } else {
+      pump_ = pump();
+      return std::move(pump_).operator co_await().await_suspend(h);
+    }
+  }
+  // On the stream's events (or at the deadline): the transfer's next step, and
+  // the awaiting coroutine resumed once it has its outcome.
+  void on_event(wake_reason why) noexcept {
+    if constexpr (PollingByteStream<Stream>) {
+      time_point until = time_never;
+      if (!poll(s_, why, until)) return s_.events().wait_until(woken_, until);
+      if constexpr (trace::compiled) trace::current_task = trace::task_of(woken_);  // the awaiting task's
+      waiting_.resume();  // (then nothing of this: the connection may end in it)
+      if constexpr (trace::compiled) trace::current_task = 0;
+    }
+  }
+  struct event_fn {
+    stream_connection* c;
+    void operator()(wake_reason why) const noexcept { c->on_event(why); }
+  };
+
+  // The transfer over a stream that does not poll: its read() and write() awaited.
+  task<void> pump() {
+    if (op_ == io_op::write) {
+      error sent = error::none;
+      for (std::size_t k; (k = next_batch(cursor_, batch_)) != 0;)
+        if (auto w = co_await s_.write(std::span<const view>(batch_.data(), k)); !w) {
+          sent = write_failed(w.err()).err();
+          break;
+        }
+      end_write();
+      if (sent != error::none || !continuing_) {
+        finish(sent);
+        co_return;
+      }
+      continuing_ = false;
+      op_ = io_op::body;
+    }
+    while (op_ != io_op::none) {
+      if (op_ == io_op::body) {
+        if (body_piece(waited_)) co_return;
+        waited_ = true;
       }
       drop_buffers();
       read_step step;
-      if constexpr (PollingByteStream<Stream>) {  // uni's stack: this frame waits, no read task
-        result<view> d = s_.try_read();
-        while ((step = took(std::move(d))) == read_step::wait || step == read_step::no_pages) {
-          const wake_reason why =
-              co_await s_.events().wait_until(step == read_step::no_pages ? no_pages_until() : time_never);
-          d = why == wake_reason::cancelled ? fail(error::cancelled) : s_.try_read();
-        }
-      } else {
-        while ((step = took(co_await s_.read())) == read_step::no_pages)
-          co_await sched().sleep_until(no_pages_until());
-      }
-      if (step == read_step::ended) co_return read_ended(body);
-      if (!body) co_return view{};
+      while ((step = took(co_await s_.read())) == read_step::no_pages) co_await sched().sleep_until(no_pages_until());
+      if (step == read_step::ended) finish(read_ended(op_ == io_op::body));
+      else if (op_ == io_op::head) finish(error::none);
     }
   }
-  task<result<void>> send_parts(send_cursor c, result<void> written) override {
-    std::array<view, 8> batch;
-    for (std::size_t k; (k = next_batch(c, batch)) != 0;) {
-      const std::span<const view> views(batch.data(), k);
-      if constexpr (PollingByteStream<Stream>) {  // uni's stack: no write task
-        std::size_t at = 0, skip = 0;
-        auto all = s_.write_some(views, at, skip);
-        while (all && !*all)
-          all = co_await s_.events().wait() == wake_reason::cancelled ? fail(error::cancelled)
-                                                                       : s_.write_some(views, at, skip);
-        if (!all) co_return write_failed(all.err());
-      } else {
-        if (auto w = co_await s_.write(views); !w) co_return write_failed(w.err());
-      }
-    }
-    co_return written;
-  }
+
   void transport_shutdown() noexcept override { (void)s_.shutdown(); }
   Stream s_;
+  // (After the stream: they leave its queue, or end their wait on it, first.)
+  std::coroutine_handle<> waiting_;  // the coroutine awaiting the transfer
+  event_fn event_fn_{this};
+  callback_waiter woken_{event_fn_};
+  task<void> pump_;
 };
 
 template <class Stream>
@@ -779,19 +893,19 @@ task<void> connection::run(server_state& srv, conn_watch& slot, Stream s) {
     // One read for a head's bytes and for those dropped while closing (each
     // await is code of its own).
     if (!open || c.in_.empty()) {
-      if (!co_await c.receive(false)) co_return;  // (it drops the bytes read before)
+      if (!co_await c.read_head()) co_return;  // (it drops the bytes read before)
       if (!open) continue;
     }
     const head_status hs = c.feed_head();
     if (hs == head_status::need_more) continue;
-    task<result<void>> answer;
-    const routes::route* route = nullptr;
-    const bool parsed = c.start_request(hs, answer, route);
-    if (route) {
-      co_await route->fn(c);
+    sending answer;
+    task<void> work;
+    const bool parsed = c.start_request(hs, answer, work);
+    if (work.valid()) {
+      co_await std::move(work);
       answer = c.after_handler();
     }
-    if (answer.valid()) (void)co_await std::move(answer);
+    if (answer.valid()) (void)co_await answer;
     if (parsed && !c.request_ended()) co_return;
     open = c.next_request();
   }

@@ -109,9 +109,8 @@ class file_source {
   bool streams() const noexcept { return send_ != nullptr; }
 
   // Answers the request on `c` with the file at a decoded request path (a
-  // StreamStore's source only; `path` must outlive the wait). What it yields
-  // is only for awaiting, as the connection's own answers are.
-  task<result<void>> send(connection& c, std::string_view path) const { return send_(store_, c, path); }
+  // StreamStore's source only; `path` must outlive the wait).
+  task<void> send(connection& c, std::string_view path) const { return send_(store_, c, path); }
 
   // The file at a decoded request path; error::not_found when there is none
   // (including for paths no key can name, such as "//x").
@@ -141,7 +140,7 @@ class file_source {
 
   void* store_ = nullptr;
   result<file> (*find_)(void*, std::string_view) noexcept = nullptr;
-  task<result<void>> (*send_)(void*, connection&, std::string_view) = nullptr;
+  task<void> (*send_)(void*, connection&, std::string_view) = nullptr;
 };
 
 // What a GET or HEAD of a file of `size` bytes answers: 304 when If-None-Match

@@ -11,8 +11,8 @@
 //   r.add(uni::http::method::get, "/users/:user/tweets", tweets);
 //
 // One whose answer is ready at once is a plain function returning the send
-// that respond() gives (the server awaits it; no coroutine of its own), or no
-// task when it cannot answer (the server answers 500). The send runs after the
+// that respond() gives (the server awaits it; no coroutine of its own), or an
+// empty one (http::sending{}) when it cannot answer (the server answers 500). The send runs after the
 // function has returned, so its body is static text or a scratch() page handed
 // over as a view, never a span of the function's locals:
 //
@@ -39,7 +39,7 @@
 namespace uni::http {
 
 using handler = function_ref<task<void>(exchange&)>;
-using responder = function_ref<task<result<void>>(exchange&)>;
+using responder = function_ref<sending(exchange&)>;
 
 namespace detail {
 // Matches `path` against `pattern`, filling `out` with the ":name" segments.

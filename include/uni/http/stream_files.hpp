@@ -41,13 +41,11 @@ class stream_files {
   stream_files(const stream_files&) = delete;
   stream_files& operator=(const stream_files&) = delete;
 
-  // file_source's entry: answers the request on `c` with the file at `path`.
-  // (A result, always a success, so that the connection awaits it where it
-  // awaits its own answers: end_file has handled any error.)
-  static task<result<void>> send(void* self, connection& c, std::string_view path) {
+  // file_source's entry: answers the request on `c` with the file at `path`
+  // (end_file handles any error).
+  static task<void> send(void* self, connection& c, std::string_view path) {
     auto& f = *static_cast<stream_files*>(self);
     co_await c.end_file(co_await f.stream_to(c, path));
-    co_return result<void>{};
   }
 
  private:
