@@ -91,7 +91,7 @@ class accept_supervisor {
 
   // The loop that accepts on `listener` until the listener closes: `co_await`
   // it, or start() it and keep it (destroying it, or the coroutine awaiting
-  // it, stops it). For each connection, `start(stream, info)` gives the task
+  // it, stops it; the supervisor and the listener must outlive it). For each connection, `start(stream, info)` gives the task
   // that serves it (`info` is its slot's, for the service to fill); at the
   // bound with when_full::refuse, `make_room(children())` names a child to
   // cancel (nullptr: none, the new connection is reset). A supervisor given
