@@ -29,6 +29,13 @@ task<void> hold(stream c, std::size_t& ended) {
   ++ended;
 }
 
+// The supervisor's loop awaited by a task of its own, as a service's task awaits
+// it: cancelling the task stops it.
+template <class Sup, class L, class... A>
+task<void> run_loop(Sup& sup, L& l, A... a) {
+  co_await sup.run(l, std::move(a)...);
+}
+
 // How the client's side ends: true if the server closed or reset it.
 task<bool> closed_by_server(socket_host<>& h, stream& c) {
   auto d = co_await with_timeout(h.sched, 200ms, c.read());
@@ -51,7 +58,7 @@ TEST_CASE_METHOD(supervised, "accept supervisor: at the bound with when_full::re
           "[socket][accept]") {
   auto main = [&]() -> task<int> {
     std::optional<accept_supervisor<>> sup(std::in_place, h.sched, "test", 2, when_full::refuse, n);
-    auto running = spawn(h.sched, sup->run(*l, [&](stream c, no_info&) { return hold(std::move(c), ended); }));
+    auto running = spawn(h.sched, run_loop(*sup, *l, [&](stream c, no_info&) { return hold(std::move(c), ended); }));
     std::vector<stream> clients;
     for (int i = 0; i < 3; ++i) {
       auto c = co_await h.stack.tcp_connect(l->local(), 1s);
@@ -94,7 +101,7 @@ TEST_CASE_METHOD(supervised, "accept supervisor: at the bound with when_full::wa
           "[socket][accept]") {
   auto main = [&]() -> task<int> {
     accept_supervisor<> sup(h.sched, "test", 1, when_full::wait, n);
-    auto running = spawn(h.sched, sup.run(*l, [&](stream c, no_info&) { return hold(std::move(c), ended); }));
+    auto running = spawn(h.sched, run_loop(sup, *l, [&](stream c, no_info&) { return hold(std::move(c), ended); }));
     auto first = co_await h.stack.tcp_connect(l->local(), 1s);
     auto second = co_await h.stack.tcp_connect(l->local(), 1s);  // the kernel completes the handshake
     if (!first || !second) co_return 1;
@@ -122,7 +129,7 @@ TEST_CASE_METHOD(supervised, "accept supervisor: at the bound, the child the ser
       return hold(std::move(c), ended);
     };
     auto oldest = [](std::span<sup_type::child> children) { return &children[0]; };
-    auto running = spawn(h.sched, sup.run(*l, start, oldest));
+    auto running = spawn(h.sched, run_loop(sup, *l, start, oldest));
     auto first = co_await h.stack.tcp_connect(l->local(), 1s);
     if (!first) co_return 1;
     co_await h.sched.sleep_for(20ms);
@@ -147,7 +154,7 @@ TEST_CASE_METHOD(supervised, "accept supervisor: a periodic duty runs every inte
     accept_supervisor<> sup(h.sched, "test", 1, when_full::wait, n);
     std::vector<time_point> ran;
     const time_point started = h.sched.now();
-    auto running = spawn(h.sched, sup.run(*l, [&](stream c, no_info&) { return hold(std::move(c), ended); }, evict_none{},
+    auto running = spawn(h.sched, run_loop(sup, *l, [&](stream c, no_info&) { return hold(std::move(c), ended); }, evict_none{},
                                           periodic_duty{40ms, [&] { ran.push_back(h.sched.now()); }}));
     co_await h.sched.sleep_for(100ms);  // waiting in accept()
     CHECK(ran.size() >= 1);
@@ -166,6 +173,22 @@ TEST_CASE_METHOD(supervised, "accept supervisor: a periodic duty runs every inte
     c->close();
     co_await h.sched.sleep_for(20ms);
     CHECK(ended == 1);
+    co_return 0;
+  };
+  h.go_to_zero(main());
+}
+
+TEST_CASE_METHOD(supervised, "accept supervisor: closing the listener ends the loop, and the task awaiting it goes on",
+          "[socket][accept]") {
+  auto main = [&]() -> task<int> {
+    accept_supervisor<> sup(h.sched, "test", 1, when_full::wait, n);
+    auto running = spawn(h.sched, run_loop(sup, *l, [&](stream c, no_info&) { return hold(std::move(c), ended); }));
+    co_await h.sched.sleep_for(20ms);  // waiting in accept()
+    CHECK_FALSE(running.done());
+    l->close();
+    co_await h.sched.sleep_for(20ms);
+    CHECK(running.done());
+    CHECK(n.accept_errors == 0);
     co_return 0;
   };
   h.go_to_zero(main());

@@ -184,14 +184,27 @@ struct tcp_side {
   bool start(Stack&, server&, std::uint16_t, service_counters&) noexcept { return true; }
 };
 // With TCP: a listener on the port (listened on when made) and, beside the UDP
-// loop, one task accepting on it and one per connection. (Members end in
-// reverse order: the tasks first, the listener last.)
+// loop, the supervisor's loop accepting on it and one task per connection.
+// (Members end in reverse order: the loop and the tasks first, the listener last.)
 template <TcpTransport Stack>
 struct tcp_side<Stack> {
-  decltype(std::declval<Stack&>().tcp_listen(std::uint16_t{})) listener;  // the listener, or why there is none
+  using listener_type = tcp_listener_t<Stack>;
+  // The supervisor's start: one connection's task.
+  struct start_connection {
+    Stack& stack;
+    server& srv;
+    service_counters& n;
+    template <class C>
+    task<void> operator()(C c, no_info&) const {
+      ++n.tcp_connections;
+      return serve_tcp_connection(stack.sched(), stack.pool(), srv, std::move(c), n);
+    }
+  };
+
+  result<listener_type> listener;  // the listener, or why there is none
   accept_counters accepts;
   accept_supervisor<> sup;
-  join_handle<void> accepting;
+  std::optional<accept_supervisor<>::loop<listener_type, start_connection, evict_none, no_duty>> accepting;
 
   tcp_side(Stack& stack, std::uint16_t port)
       : listener(stack.tcp_listen(port)),
@@ -202,10 +215,8 @@ struct tcp_side<Stack> {
       log_error("dns: cannot listen on tcp port ", port, ": ", to_string(listener.err()));
       return false;
     }
-    accepting = spawn(stack.sched(), sup.run(*listener, [&stack, &srv, &n](auto c, no_info&) {
-      ++n.tcp_connections;
-      return serve_tcp_connection(stack.sched(), stack.pool(), srv, std::move(c), n);
-    }));
+    accepting.emplace(sup, *listener, start_connection{stack, srv, n}, evict_none{}, no_duty{});
+    accepting->start();
     return true;
   }
 };

@@ -17,7 +17,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <coroutine>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <type_traits>
 #include <utility>
@@ -74,39 +76,72 @@ struct idle_to_evict {
   }
 };
 
-// Serves HTTP on what listening on `port` gave until cancelled; status 1 if
-// it failed. (One coroutine for both of serve's forms: each coroutine is code
-// of its own.)
-template <Transport Stack, TcpListener Listener>
-task<int> serve_listening(Stack& stack, result<Listener> listening, std::uint16_t port, const server_options& opt,
-                          server_counters& n) {
-  if (!listening) {
-    log_error("http: cannot listen on port ", port, ": ", to_string(listening.err()));
-    co_return 1;
+// The supervisor's start: a connection's task, idle until its first request.
+struct start_connection {
+  server_state* srv;
+  template <class Stream>
+  task<void> operator()(Stream&& c, conn_watch& watch) const {
+    c.set_nodelay(true);  // heads and bodies are whole writes: no reason to wait
+    watch.state = conn_state::idle;
+    watch.deadline = srv->sched.now() + srv->opt.idle_timeout;
+    return run_connection(*srv, watch, std::move(c));
   }
-  Listener& listener = *listening;
-  log_info("http: listening on http://", listener.local(), "/");
-  server_state srv{stack.sched(), stack.pool(), opt, n};
-  connection_supervisor sup(stack.sched(), "http"sv, opt.max_connections, when_full::refuse, n.accepts);
-  // The reaper runs in the supervisor's loop, between accepts (each coroutine is code of its own).
-  co_await sup.run(
-      listener,
-      [&srv](auto&& c, conn_watch& watch) {
-        c.set_nodelay(true);  // heads and bodies are whole writes: no reason to wait
-        watch.state = conn_state::idle;
-        watch.deadline = srv.sched.now() + srv.opt.idle_timeout;
-        return detail::run_connection(srv, watch, std::move(c));
-      },
-      detail::idle_to_evict{}, periodic_duty{detail::reap_every, [&] { detail::reap(srv, sup); }});
-  // Accepting ends when the listener closes.
-  co_return 0;
-}
+};
 }  // namespace detail
+
+// HTTP served on what listening on `port` gave, until the listener closes or
+// this is destroyed (the awaiting task cancelled): what serve() returns. It is
+// no coroutine but the service's state, awaited in the caller's frame; the
+// supervisor's loop accepts, and reaps connections past their deadlines. co_await
+// yields 1 if listening failed (logged), else 0 once the listener has closed.
+template <Transport Stack, TcpListener Listener>
+class serving {
+ public:
+  serving(Stack& stack, result<Listener> listening, std::uint16_t port, const server_options& opt,
+          server_counters& n) noexcept
+      : listening_(std::move(listening)),
+        port_(port),
+        srv_{stack.sched(), stack.pool(), opt, n},
+        sup_(stack.sched(), "http"sv, opt.max_connections, when_full::refuse, n.accepts) {}
+  serving(const serving&) = delete;
+  serving& operator=(const serving&) = delete;
+
+  bool await_ready() noexcept {
+    if (!listening_) {
+      log_error("http: cannot listen on port ", port_, ": ", to_string(listening_.err()));
+      return true;
+    }
+    log_info("http: listening on http://", listening_->local(), "/");
+    return false;
+  }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    accepting_.emplace(sup_, *listening_, detail::start_connection{&srv_}, detail::idle_to_evict{},
+                       periodic_duty{detail::reap_every, reap_fn{this}});
+    accepting_->await_suspend(h);
+  }
+  int await_resume() const noexcept { return listening_ ? 0 : 1; }
+
+ private:
+  struct reap_fn {
+    serving* self;
+    void operator()() const noexcept { detail::reap(self->srv_, self->sup_); }
+  };
+
+  result<Listener> listening_;
+  std::uint16_t port_;
+  server_state srv_;
+  connection_supervisor sup_;
+  // Last: stops accepting before the connections are cancelled.
+  std::optional<connection_supervisor::loop<Listener, detail::start_connection, detail::idle_to_evict,
+                                            periodic_duty<reap_fn>>>
+      accepting_;
+};
+
 
 // Serves HTTP on a listener until cancelled. `opt` and `n` must outlive the task.
 template <Transport Stack, TcpListener Listener>
 task<int> serve(Stack& stack, Listener listener, const server_options& opt, server_counters& n) {
-  return detail::serve_listening(stack, result<Listener>(std::move(listener)), 0, opt, n);
+  co_return co_await serving<Stack, Listener>(stack, result<Listener>(std::move(listener)), 0, opt, n);
 }
 
 // Serves HTTP over the byte streams `streams.accept()` hands out, one after
@@ -140,11 +175,12 @@ task<int> serve_streams(Streams& streams, scheduler& sched, page_pool& pool, con
   }
 }
 
-// Serves HTTP on `port`; returns 1 only if it cannot listen. (Plain functions
-// returning the task they would await: a coroutine would be code of its own.)
+// Serves HTTP on `port` until cancelled: `co_await` what it returns, which
+// yields 1 only if it cannot listen. `opt` and `n` must outlive it.
 template <TcpTransport Stack>
-task<int> serve(Stack& stack, std::uint16_t port, const server_options& opt, server_counters& n) {
-  return detail::serve_listening(stack, stack.tcp_listen(port), port, opt, n);
+serving<Stack, tcp_listener_t<Stack>> serve(Stack& stack, std::uint16_t port, const server_options& opt,
+                                            server_counters& n) {
+  return {stack, stack.tcp_listen(port), port, opt, n};
 }
 
 }  // namespace uni::http

@@ -1,5 +1,5 @@
 // uni/net/accept_supervisor.hpp: the accept loop every TCP service shares. One
-// task accepts on a listener and starts one task per connection, up to a bound
+// loop accepts on a listener and starts one task per connection, up to a bound
 // fixed at construction (the slots are allocated once, none per connection but
 // the tasks' frames). At the bound a service either stops accepting until a
 // connection ends (when_full::wait: new ones wait in the listener's backlog) or
@@ -8,13 +8,15 @@
 // destroying it (cancelling the service) cancels them, releasing their streams.
 //
 // A service may also give run() a duty done periodically beside accepting (HTTP
-// reaps connections past their deadlines), in the same loop.
+// reaps connections past their deadlines), in the same loop. The loop is no
+// coroutine: the scheduler calls it when what it waits for happens.
 //
 //   accept_supervisor<> sup(sched, "tcp-echo", 1000, when_full::wait, counters);
 //   co_await sup.run(listener, [&](auto stream, auto&) { return echo(std::move(stream)); });
 #pragma once
 
 #include <chrono>
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -75,6 +77,8 @@ template <class Info = no_info>
 class accept_supervisor {
  public:
   using child = supervised<Info>;
+  template <TcpListener L, class Start, class MakeRoom, class Duty>
+  class loop;
 
   // `n` is the caller's, so that it outlives the supervisor (a service's
   // report is printed after its tasks are gone).
@@ -85,57 +89,19 @@ class accept_supervisor {
 
   std::span<child> children() noexcept { return {children_.get(), bound_}; }
 
-  // Accepts until cancelled or the listener closes. For each connection,
-  // `start(stream, info)` gives the task that serves it (`info` is its slot's,
-  // for the service to fill); at the bound with when_full::refuse,
-  // `make_room(children())` names a child to cancel (nullptr: none, the new
-  // connection is reset). A supervisor given make_room refuses, whatever its
-  // policy: it never waits for a connection to end, so its connections' tasks
-  // do not notify ended_ when they finish. A periodic_duty, if given, runs
-  // `every` after it last ran (after the start at first), accepting or waiting.
+  // The loop that accepts on `listener` until the listener closes: `co_await`
+  // it, or start() it and keep it (destroying it, or the coroutine awaiting
+  // it, stops it; the supervisor and the listener must outlive it). For each connection, `start(stream, info)` gives the task
+  // that serves it (`info` is its slot's, for the service to fill); at the
+  // bound with when_full::refuse, `make_room(children())` names a child to
+  // cancel (nullptr: none, the new connection is reset). A supervisor given
+  // make_room refuses, whatever its policy: it never waits for a connection to
+  // end, so its connections' tasks do not notify ended_ when they finish. A
+  // periodic_duty, if given, runs `every` after it last ran (after the start at
+  // first), accepting or waiting.
   template <TcpListener L, class Start, class MakeRoom = evict_none, class Duty = no_duty>
-  task<void> run(L& listener, Start start, MakeRoom make_room = {}, Duty duty = {}) {
-    static constexpr bool periodic = !std::is_same_v<Duty, no_duty>;
-    if constexpr (periodic) duty_due_ = sched_.now() + duty.every;
-    while (true) {
-      // One that evicts accepts whatever its slots: admit() finds it one.
-      child* slot = evicts<MakeRoom> ? nullptr : free_slot();
-      wait_queue* idle = &ended_;  // what to wait on when there is nothing to accept
-      if (slot || evicts<MakeRoom> || policy_ == when_full::refuse) {
-        // A listener that can be polled is, in this frame: no accept() coroutine.
-        if constexpr (PollingTcpListener<L>) {
-          auto c = listener.try_accept();
-          if (c) {
-            admit(std::move(*c), slot, start, make_room);
-            continue;
-          }
-          if (c.err() != error::would_block) co_return;  // closed: it fails for nothing else
-          idle = &listener.accept_ready();
-        } else {
-          auto accepting = listener.accept();
-          if constexpr (periodic) accepting = on_duty(std::move(accepting), duty);
-          auto c = co_await std::move(accepting);
-          if (c) {
-            admit(std::move(*c), slot, start, make_room);
-            continue;
-          }
-          if (c.err() == error::cancelled || c.err() == error::closed) co_return;
-          // Out of descriptors or memory: the connection stays queued; pause, retry.
-          ++n_.accept_errors;
-          log_warn(name_, ": accept: ", to_string(c.err()));
-          co_await sched_.sleep_for(std::chrono::milliseconds(10));
-          continue;
-        }
-      }
-      wake_reason why;
-      if constexpr (periodic) {
-        if (sched_.now() >= duty_due_) do_duty(duty);
-        why = co_await idle->wait_until(duty_due_);  // timed out: the duty's turn, next time round
-      } else {
-        why = co_await idle->wait();
-      }
-      if (why == wake_reason::cancelled) co_return;
-    }
+  loop<L, Start, MakeRoom, Duty> run(L& listener, Start start, MakeRoom make_room = {}, Duty duty = {}) noexcept {
+    return {*this, listener, std::move(start), std::move(make_room), std::move(duty)};
   }
 
  private:
@@ -163,23 +129,6 @@ class accept_supervisor {
     else slot->task = spawn(sched_, start(std::move(c), slot->info), ended_);  // its end notifies ended_
   }
 
-  // accept() of a listener that cannot be polled (the host's sockets), doing the
-  // duty while it waits.
-  template <class R, class Duty>
-  task<R> on_duty(task<R> accept, Duty& duty) {
-    join_handle<R> accepting = spawn(sched_, std::move(accept));
-    while (true) {
-      auto c = co_await accepting.join_until(duty_due_);
-      if (c || c.err() != error::timed_out || accepting.done()) co_return c;
-      do_duty(duty);
-    }
-  }
-  template <class Duty>
-  void do_duty(Duty& duty) {
-    duty.fn();
-    duty_due_ = sched_.now() + duty.every;
-  }
-
   // The next free slot from the cursor on, round the ring (the cursor then
   // follows it); a full turn leaves the cursor where it was.
   child* free_slot() noexcept {
@@ -198,8 +147,125 @@ class accept_supervisor {
   wait_queue ended_;
   std::size_t cursor_ = 0;
   std::size_t bound_;
-  time_point duty_due_{};              // when a periodic_duty runs next
   std::unique_ptr<child[]> children_;  // last: destroyed (cancelled) first
+};
+
+namespace detail {
+// accept() of a listener that cannot be polled (the host's sockets) runs as a
+// task of its own, which notifies `finished` when it has a connection or failed.
+template <class L>
+struct pending_accept {
+  explicit pending_accept(scheduler& s) noexcept : finished(s) {}
+  join_handle<result<accepted_t<L>>> task;
+  wait_queue finished;
+};
+struct no_pending_accept {
+  explicit no_pending_accept(scheduler&) noexcept {}
+};
+}  // namespace detail
+
+// run()'s loop: no coroutine, but a callback the scheduler calls when what it
+// waits for happens (a connection queued, a connection ended, the duty due).
+// Each call accepts what it can, then waits again or ends.
+template <class Info>
+template <TcpListener L, class Start, class MakeRoom, class Duty>
+class accept_supervisor<Info>::loop {
+ public:
+  loop(accept_supervisor& sup, L& listener, Start start, MakeRoom make_room, Duty duty) noexcept
+      : sup_(sup),
+        listener_(listener),
+        start_(std::move(start)),
+        make_room_(std::move(make_room)),
+        duty_(std::move(duty)),
+        pending_(sup.sched_) {}
+  loop(const loop&) = delete;
+  loop& operator=(const loop&) = delete;
+
+  // Starts accepting, from the scheduler's next turn.
+  void start() noexcept {
+    if constexpr (periodic) duty_due_ = sup_.sched_.now() + duty_.every;
+    sup_.sched_.schedule(waiter_);
+  }
+  // It has ended: the listener closed.
+  bool done() const noexcept { return done_; }
+
+  // co_await: starts it, and resumes the awaiting coroutine once it has ended.
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    awaiting_.handle = h;
+    start();
+  }
+  void await_resume() const noexcept {}
+
+ private:
+  static constexpr bool periodic = !std::is_same_v<Duty, no_duty>;
+
+  void step(wake_reason why) noexcept {
+    if (why == wake_reason::cancelled) return end();
+    accept_supervisor& s = sup_;
+    while (true) {
+      if constexpr (periodic) {
+        if (s.sched_.now() >= duty_due_) {
+          duty_.fn();
+          duty_due_ = s.sched_.now() + duty_.every;
+        }
+      }
+      // One that evicts accepts whatever its slots: admit() finds it one.
+      child* slot = evicts<MakeRoom> ? nullptr : s.free_slot();
+      wait_queue* idle = &s.ended_;  // what to wait on when there is nothing to accept
+      if (slot || evicts<MakeRoom> || s.policy_ == when_full::refuse) {
+        if constexpr (PollingTcpListener<L>) {
+          auto c = listener_.try_accept();
+          if (c) {
+            s.admit(std::move(*c), slot, start_, make_room_);
+            continue;
+          }
+          if (c.err() != error::would_block) return end();  // closed: it fails for nothing else
+          idle = &listener_.accept_ready();
+        } else {
+          auto& accepting = pending_.task;
+          if (!accepting.valid()) accepting = spawn(s.sched_, listener_.accept(), pending_.finished);
+          if (accepting.done()) {
+            auto c = accepting.value();
+            accepting.cancel();  // its frame
+            if (c) {
+              s.admit(std::move(*c), slot, start_, make_room_);
+              continue;
+            }
+            if (c.err() == error::cancelled || c.err() == error::closed) return end();
+            // Out of descriptors or memory: the connection stays queued; pause, retry.
+            ++s.n_.accept_errors;
+            log_warn(s.name_, ": accept: ", to_string(c.err()));
+            return s.sched_.add_timer(waiter_, s.sched_.now() + std::chrono::milliseconds(10));
+          }
+          idle = &pending_.finished;
+        }
+      }
+      // Timed out: the duty's turn, next time round.
+      return idle->wait_until(waiter_, periodic ? duty_due_ : time_never);
+    }
+  }
+  void end() noexcept {
+    done_ = true;
+    if (awaiting_.handle) sup_.sched_.schedule(awaiting_);
+  }
+  struct wake_fn {
+    loop* self;
+    void operator()(wake_reason why) const noexcept { self->step(why); }
+  };
+
+  accept_supervisor& sup_;
+  L& listener_;
+  [[no_unique_address]] Start start_;
+  [[no_unique_address]] MakeRoom make_room_;
+  [[no_unique_address]] Duty duty_;
+  time_point duty_due_{};  // when a periodic_duty runs next
+  bool done_ = false;
+  [[no_unique_address]] std::conditional_t<PollingTcpListener<L>, detail::no_pending_accept, detail::pending_accept<L>>
+      pending_;
+  waiter awaiting_;  // the coroutine awaiting it, if one is: scheduled when it ends
+  wake_fn wake_{this};
+  callback_waiter waiter_{wake_};  // last: leaves its queue and the timer heap before they go
 };
 
 }  // namespace uni
