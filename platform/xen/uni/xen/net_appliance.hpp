@@ -29,6 +29,7 @@
 // name) are not ours and are skipped.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -89,7 +90,7 @@ class toolstack_shutdown {
       xenstore::value v;
       if (auto r = xs_.read(v, node); r && !v.view().empty()) {
         (void)xs_.write(node, {});
-        log_info(name, ": stopped by the toolstack (", v.view().substr(0, 15), ")");
+        log_info(name, ": stopped by the toolstack (", std::string_view{v.bytes, std::min<std::size_t>(v.size, 15)}, ")");
         return true;
       }
     }
