@@ -345,13 +345,13 @@ extern "C" [[noreturn]] void uni_boot_trap(const void* p) noexcept {
   std::uint64_t cr2;
   asm volatile("mov %%cr2, %0" : "=r"(cr2));
   const layout& m = boot_info.memory;
-  const bool guard = f.vector == 14 && cr2 >= m.guard.start && cr2 < m.guard.end;
+  const bool guard = cr2 >= m.guard.start && cr2 < m.guard.end;
   char buf[200];
   uni::text_writer w{buf, sizeof buf};
   uni::format_to(w, trap_name(f.vector), " (vector ", f.vector, ", error ", uni::hex(f.error), ") at rip ",
                  uni::hex(f.rip), " rsp ", uni::hex(f.rsp));
-  if (f.vector == 14) uni::format_to(w, " address ", uni::hex(cr2));
-  if (guard) uni::format_to(w, " -- stack overflow into the guard page");
+  if (f.vector == 14)  // a page fault: where, and whether in the guard page
+    uni::format_to(w, " address ", uni::hex(cr2), guard ? " -- stack overflow into the guard page" : "");
   if (uni::log_settings().sink) uni::panic(w.view());
   early_write("panic: "sv);
   early_write(w.view());
