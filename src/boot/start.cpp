@@ -57,9 +57,15 @@ info boot_info;
 // ---- 1. what the loader passed ----
 hvm_start_info start_info_copy;
 char cmdline_copy[1024];
-constexpr std::size_t max_memmap = 64;
-hvm_memmap_table_entry memmap[max_memmap];
-std::size_t memmap_count = 0;
+constexpr std::size_t max_memmap = 64;  // the memory map's entries looked at, at most
+
+// An entry of the memory map, as it is read: a RAM range is listed in the boot
+// info, and the one holding the image is where the heap may grow to.
+void note_memory(std::uint64_t start, std::uint64_t size, std::uint32_t type) noexcept {
+  if (type != XEN_HVM_MEMMAP_TYPE_RAM) return;
+  if (boot_info.ram_count < info::max_ram_ranges) boot_info.ram[boot_info.ram_count++] = {start, start + size};
+  if (start <= addr(__image_start) && addr(__image_start) < start + size) boot_info.memory.ram_end = start + size;
+}
 
 void copy_start_info(std::uint32_t pa) noexcept {
   const auto* si = reinterpret_cast<const hvm_start_info*>(std::uintptr_t{pa});
@@ -79,7 +85,7 @@ void copy_start_info(std::uint32_t pa) noexcept {
   }
   if (si->version >= 1 && si->memmap_paddr && si->memmap_entries) {
     const auto* m = reinterpret_cast<const hvm_memmap_table_entry*>(si->memmap_paddr);
-    for (std::size_t i = 0; i < si->memmap_entries && memmap_count < max_memmap; ++i) memmap[memmap_count++] = m[i];
+    for (std::size_t i = 0; i < si->memmap_entries && i < max_memmap; ++i) note_memory(m[i].addr, m[i].size, m[i].type);
   } else if (on_xen) {
     // No map in the start info (older Xen PVH dom0): ask Xen for the E820.
     static struct {
@@ -90,8 +96,7 @@ void copy_start_info(std::uint32_t pa) noexcept {
     mm.nr_entries = max_memmap;
     set_xen_guest_handle(mm.buffer, e820);
     if (uni::xen::memory_op(XENMEM_memory_map, &mm) == 0)
-      for (unsigned i = 0; i < mm.nr_entries; ++i)
-        memmap[memmap_count++] = {e820[i].addr, e820[i].size, e820[i].type, 0};
+      for (unsigned i = 0; i < mm.nr_entries; ++i) note_memory(e820[i].addr, e820[i].size, e820[i].type);
   }
   boot_info.start_info = &start_info_copy;
 }
@@ -105,13 +110,6 @@ void lay_out_memory() noexcept {
   m.guard = {addr(__stack_guard), addr(__stack_bottom)};
   m.stack = {addr(__stack_bottom), addr(__stack_top)};
   const std::uintptr_t image_end = align_up(addr(__image_end), page);
-  for (std::size_t i = 0; i < memmap_count; ++i) {
-    const auto& e = memmap[i];
-    if (e.type == XEN_HVM_MEMMAP_TYPE_RAM && boot_info.ram_count < info::max_ram_ranges)
-      boot_info.ram[boot_info.ram_count++] = {e.addr, e.addr + e.size};
-    if (e.type == XEN_HVM_MEMMAP_TYPE_RAM && e.addr <= addr(__image_start) && addr(__image_start) < e.addr + e.size)
-      m.ram_end = e.addr + e.size;
-  }
   if (m.ram_end == 0) {
     early_write("boot: the memory map has no RAM range holding the image\n"sv);
     hard_stop(3);
@@ -347,13 +345,13 @@ extern "C" [[noreturn]] void uni_boot_trap(const void* p) noexcept {
   std::uint64_t cr2;
   asm volatile("mov %%cr2, %0" : "=r"(cr2));
   const layout& m = boot_info.memory;
-  const bool guard = f.vector == 14 && cr2 >= m.guard.start && cr2 < m.guard.end;
+  const bool guard = cr2 >= m.guard.start && cr2 < m.guard.end;
   char buf[200];
   uni::text_writer w{buf, sizeof buf};
   uni::format_to(w, trap_name(f.vector), " (vector ", f.vector, ", error ", uni::hex(f.error), ") at rip ",
                  uni::hex(f.rip), " rsp ", uni::hex(f.rsp));
-  if (f.vector == 14) uni::format_to(w, " address ", uni::hex(cr2));
-  if (guard) uni::format_to(w, " -- stack overflow into the guard page");
+  if (f.vector == 14)  // a page fault: where, and whether in the guard page
+    uni::format_to(w, " address ", uni::hex(cr2), guard ? " -- stack overflow into the guard page" : "");
   if (uni::log_settings().sink) uni::panic(w.view());
   early_write("panic: "sv);
   early_write(w.view());

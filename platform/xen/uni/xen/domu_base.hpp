@@ -21,15 +21,17 @@ namespace uni::xen {
 // Maps the grant table and connects xenstore; false after a log line saying
 // which failed.
 inline bool start_grants_and_store(std::string_view name, grant_table& grants, xenstore& store) noexcept {
-  if (auto r = grants.start(); !r) {
-    log_error(name, ": cannot map the grant table: ", to_string(r.err()));
-    return false;
+  // (One error line for both: the text around the error says which.)
+  const char* before = ": cannot map the grant table: ";
+  const char* after = "";
+  auto r = grants.start();
+  if (r) {
+    r = store.start();
+    before = ": no xenstore (";
+    after = "): an appliance runs as a domU";
   }
-  if (auto r = store.start(); !r) {
-    log_error(name, ": no xenstore (", to_string(r.err()), "): an appliance runs as a domU");
-    return false;
-  }
-  return true;
+  if (!r) log_error(name, before, to_string(r.err()), after);
+  return r.ok();
 }
 
 // The I/O page pool over the region start of day set aside, at most `limit` pages.

@@ -29,12 +29,14 @@
 // name) are not ours and are skipped.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
+#include <utility>
 
 #include <uni/block/request_queue.hpp>
 #include <uni/boot/boot.hpp>
@@ -89,7 +91,7 @@ class toolstack_shutdown {
       xenstore::value v;
       if (auto r = xs_.read(v, node); r && !v.view().empty()) {
         (void)xs_.write(node, {});
-        log_info(name, ": stopped by the toolstack (", v.view().substr(0, 15), ")");
+        log_info(name, ": stopped by the toolstack (", std::string_view{v.bytes, std::min<std::size_t>(v.size, 15)}, ")");
         return true;
       }
     }
@@ -102,6 +104,15 @@ class toolstack_shutdown {
   bool watched_ = false;
   std::uint64_t read_at_ = ~std::uint64_t{0};  // watch events when last read (none yet: read at once)
 };
+
+// Makes the value of an optional that is empty (a device or a stack made once,
+// at start of day): the destructor emplace() would call for a value already
+// there is no code of the image.
+template <class T, class... Args>
+T& emplace_once(std::optional<T>& o, Args&&... args) {
+  if (o) __builtin_unreachable();
+  return o.emplace(std::forward<Args>(args)...);
+}
 
 // One network interface: netfront on device/vif/N and the stack over it.
 template <class Config>
@@ -126,7 +137,7 @@ class xen_disks {
   result<void> connect(std::string_view name, event_channels& ev, grant_table& g, xenstore& xs, page_pool& pool,
                        scheduler& sched) noexcept {
     for (std::size_t i = 0; i < count; ++i) {
-      one& d = each_[i].emplace(ev, g, xs, pool, sched);
+      one& d = emplace_once(each_[i], ev, g, xs, pool, sched);
       text_writer node{d.node, sizeof d.node - 1};
       format_to(node, "device/vbd/", 51712 + 16 * i);
       if (auto r = d.front.connect(node.view()); !r) {
@@ -135,9 +146,9 @@ class xen_disks {
         return r;
       }
       ++connected_;
-      queues_[i] = &d.requests.emplace(d.front, sched);
+      queues_[i] = &emplace_once(d.requests, d.front, sched);
     }
-    all_.emplace(queues_);
+    emplace_once(all_, queues_);
     return {};
   }
   // What `serve` is given (after connect()).
@@ -256,14 +267,14 @@ class xen_appliance {
     }
     static grant_table grants;  // 16 KiB of table, page-aligned: not on the stack
     if (!start_grants_and_store(name_, grants, store_)) return 3;
-    page_pool& pool = io_.emplace(p_.boot.memory.io_pages, Config::io_pages).pool();
+    page_pool& pool = emplace_once(io_, p_.boot.memory.io_pages, Config::io_pages).pool();
     if constexpr (Config::block_devices > 0)
       if (!disks_.connect(name_, p_.events, grants, store_, pool, p_.sched)) return 4;
     if (!vchans_.open(name_, p_.events, grants, store_, pool, p_.sched, *opts_)) return 2;
     if constexpr (n > 0)
       for (; connected_ < n; ++connected_) {
         const std::size_t i = connected_;
-        auto& f = ifs_[i].emplace(p_.events, grants, store_, pool);
+        auto& f = emplace_once(ifs_[i], p_.events, grants, store_, pool);
         text_writer node{f.node, sizeof f.node - 1};
         format_to(node, "device/vif/", i);
         if (auto r = f.net.connect(node.view()); !r) {
@@ -273,7 +284,7 @@ class xen_appliance {
         }
         f.net.flush_before_waits(p_.clock);
         f.settings = settings[i];
-        stacks_[i] = &f.stack.emplace(f.net, p_.clock, p_.sched, pool, f.settings);
+        stacks_[i] = &emplace_once(f.stack, f.net, p_.clock, p_.sched, pool, f.settings);
         f.stack->start();
         const std::uint64_t cycles = cpu::rdtsc() - p_.boot.tsc_at_entry;
         const ipv4_address gw = f.stack->gateway();
@@ -302,6 +313,9 @@ class xen_appliance {
   }
   xen_disks<Config>& disks() noexcept { return disks_; }
   xen_vchans<Config>& vchans() noexcept { return vchans_; }
+
+  // The trace dumped (with a trace), once everything else has closed.
+  void end_trace() noexcept { traced_.reset(); }
 
  private:
   template <class Serve>
@@ -350,7 +364,7 @@ class xen_appliance {
 
   std::string_view name_;
   platform& p_;
-  // (Destroyed in the reverse order: the trace is dumped after everything else.)
+  // (Never destroyed: run_net_appliance's. end_trace() dumps the trace.)
   std::optional<appliance_options> opts_;
   std::optional<xen_trace<Config::trace>> traced_;
   xenstore store_;
@@ -376,14 +390,20 @@ template <class Config, class Serve>
   static_assert(devices_declared<Config>());
   // No coroutine of its own: the service is run here, in the run loop with the
   // stop request checked between turns (run_until_stopped), then netfront closed,
-  // then the vchans and disks, whose closing awaits, each run to its end.
+  // then the vchans and disks, whose closing awaits, each run to its end, then
+  // the trace dumped.
+  // The appliance is never destroyed: the domain ends once this returns, and
+  // what it holds (the stacks, their pages, the devices' grants, which closing
+  // revoked) goes with it, so no destructor of a stack or a device is code of
+  // the image (as the frame cache's, uni/core/frame_cache.hpp).
   run_appliance(name, b, [name, flags, serve](platform& p) mutable -> result<int> {
-    const auto app = std::make_unique<detail::xen_appliance<Config>>(name, p);
-    int status = app->start(flags);
-    if (status == app->started) status = app->run(serve);
-    app->close_interfaces();
-    if constexpr (Config::vchan_endpoints > 0) (void)run(p.sched, p.clock, app->vchans().close());
-    if constexpr (Config::block_devices > 0) (void)run(p.sched, p.clock, app->disks().close());
+    auto& app = *new detail::xen_appliance<Config>(name, p);
+    int status = app.start(flags);
+    if (status == app.started) status = app.run(serve);
+    app.close_interfaces();
+    if constexpr (Config::vchan_endpoints > 0) (void)run(p.sched, p.clock, app.vchans().close());
+    if constexpr (Config::block_devices > 0) (void)run(p.sched, p.clock, app.disks().close());
+    app.end_trace();
     return status;
   });
 }

@@ -38,8 +38,6 @@ struct xenbus_field {
 
 class xenbus_frontend {
  public:
-  static constexpr std::size_t max_path = 128;
-
   explicit xenbus_frontend(xenstore& xs) noexcept : xs_(xs) {}
 
   // Reads the backend's node and domain from `node` (kept: a literal or longer-lived).
@@ -48,7 +46,7 @@ class xenbus_frontend {
     node_ = node;
     xenstore::value v;
     if (auto r = xs_.read(v, node_, "backend-id"sv); !r) return fail(error::no_device);
-    backend_id_ = static_cast<domid_t>(number(v.view()));
+    backend_id_ = static_cast<domid_t>(xenstore::number(v.view()));
     if (auto r = xs_.read(v, node_, "backend"sv); !r) return fail(error::no_device);
     if (v.size >= sizeof backend_.bytes) return fail(error::too_large);
     backend_.size = v.size;
@@ -72,21 +70,19 @@ class xenbus_frontend {
   // for the backend to be Connected. A backend past Connected (closing) refuses us.
   result<void> connect(std::span<const xenbus_field> fields, XenbusState state,
                        std::span<const xenbus_field> more = {}) noexcept {
-    char path[max_path];
-    const std::string_view bstate = at(path, backend_.view(), state_key);
+    const std::string_view backend = backend_.view();  // its state is backend/state
     // Watch the backend's state before announcing ourselves, so no change is missed.
-    if (auto r = xs_.watch(bstate, watch_token); !r) return fail(r.err());
+    if (auto r = xs_.watch(backend, state_key, watch_token); !r) return fail(r.err());
     // The fields, then our state, in one transaction, run again while xenstored
     // says EAGAIN (at most 8 more times).
     result<void> r{};
     for (int attempt = 0;; ++attempt) {
-      xenstore::transaction_reply id;
-      auto started = xs_.transaction_start(id);
+      auto started = xs_.transaction_start();
       if (!started) {
         r = fail(started.err());
         break;
       }
-      const std::uint32_t tx = xenstore::transaction_id(id, *started);
+      const std::uint32_t tx = *started;
       result<std::size_t> written = 0;
       char num[24];
       const std::size_t n = fields.size() + more.size();
@@ -114,14 +110,14 @@ class xenbus_frontend {
     for (bool waiting = r.ok(); waiting;) {
       const std::uint64_t events = xs_.statistics().watch_events;
       xenstore::value s;
-      auto read = xs_.read(s, bstate);
-      const std::uint64_t now = read ? number(s.view()) : 0;
+      auto read = xs_.read(s, backend, state_key);
+      const std::uint64_t now = read ? xenstore::number(s.view()) : 0;
       if (now == static_cast<std::uint64_t>(XenbusStateConnected)) break;
       if (now > static_cast<std::uint64_t>(XenbusStateConnected)) r = fail(error::refused);
       else if (!xs_.wait_for_watch(events, xs_.deadline())) r = fail(error::timed_out);
       waiting = r.ok();
     }
-    (void)xs_.unwatch(bstate, watch_token);
+    (void)xs_.unwatch(backend, state_key, watch_token);
     if (r) state_ = state;
     return r;
   }
@@ -139,8 +135,6 @@ class xenbus_frontend {
   // backend's state re-read at each watch event (ours or the toolstack's) or
   // every 10 ms.
   result<void> close() noexcept {
-    char path[max_path];
-    const std::string_view bstate = at(path, backend_.view(), state_key);
     for (XenbusState next = XenbusStateClosing;; next = XenbusStateClosed) {
       auto w = xs_.write(node_, state_key, state_text(next), 0);
       if (w) state_ = next;
@@ -149,8 +143,8 @@ class xenbus_frontend {
       for (;;) {
         const std::uint64_t events = xs_.statistics().watch_events;
         xenstore::value s;
-        auto read = xs_.read(s, bstate);
-        if (!read || number(s.view()) >= XenbusStateClosing) break;
+        auto read = xs_.read(s, backend_.view(), state_key);
+        if (!read || xenstore::number(s.view()) >= XenbusStateClosing) break;
         if (xs_.now() >= deadline) break;
         (void)xs_.wait_for_watch(events, std::min(deadline, xs_.now() + std::chrono::milliseconds(10)));
       }
@@ -168,21 +162,6 @@ class xenbus_frontend {
     std::string_view view() const noexcept { return {bytes, size}; }
   };
 
-  // `dir`/`leaf` in `buf` (max_path bytes), NUL-terminated.
-  static std::string_view at(char* buf, std::string_view dir, std::string_view leaf) noexcept {
-    text_writer w{buf, max_path - 1};
-    format_to(w, dir, "/", leaf);
-    buf[w.size()] = '\0';
-    return {buf, w.size()};
-  }
-  static std::uint64_t number(std::string_view s) noexcept {
-    std::uint64_t n = 0;
-    for (char c : s) {
-      if (c < '0' || c > '9') break;
-      n = n * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    return n;
-  }
   // A state as xenstore holds it: its number, one digit (a table of string_views
   // would be 16 bytes a state).
   static std::string_view state_text(XenbusState s) noexcept {

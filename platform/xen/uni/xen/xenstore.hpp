@@ -16,7 +16,6 @@
 // a caller of wait_for_watch(). Every wait is bounded by a deadline.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -71,7 +70,7 @@ class xenstore {
   // (A path is a dir with no leaf: one function for both, not two.)
   result<std::size_t> read(value& v, std::string_view path) { return read(v, path, {}); }
   result<std::size_t> read(value& v, std::string_view dir, std::string_view leaf) {
-    return request({XS_READ, 0, {dir, slash_before(leaf), leaf, nul}, v.bytes, sizeof v.bytes, &v.size});
+    return request({XS_READ, 0, dir, leaf, {}, &v});
   }
 
   // The requests whose reply is an acknowledgement ("OK") give its length, or
@@ -80,30 +79,37 @@ class xenstore {
     return write(path, {}, data, tx);
   }
   result<std::size_t> write(std::string_view dir, std::string_view leaf, std::string_view data, std::uint32_t tx) {
-    return request({XS_WRITE, tx, {dir, slash_before(leaf), leaf, nul, data}});
+    return request({XS_WRITE, tx, dir, leaf, data});
   }
 
-  // A transaction's id comes back as text into `id` (the reply's length, or the
-  // error); transaction_id reads it.
-  using transaction_reply = std::array<char, 16>;
-  result<std::size_t> transaction_start(transaction_reply& id) {
-    return request({XS_TRANSACTION_START, 0, {nul}, id.data(), id.size()});
+  // A new transaction's id (xenstored sends it as text), or the error.
+  result<std::uint32_t> transaction_start() {
+    value id;
+    auto r = request({XS_TRANSACTION_START, 0, {}, {}, {}, &id});
+    if (!r) return fail(r.err());
+    return static_cast<std::uint32_t>(number(id.view()));
   }
-  static std::uint32_t transaction_id(const transaction_reply& id, std::size_t len) noexcept {
-    std::uint32_t tx = 0;
-    for (std::size_t i = 0; i < len && id[i] >= '0' && id[i] <= '9'; ++i) tx = tx * 10 + static_cast<std::uint32_t>(id[i] - '0');
-    return tx;
+
+  // The decimal number a node's value begins with (0 if none): a state, a domain id.
+  static std::uint64_t number(std::string_view s) noexcept {
+    std::uint64_t n = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') break;
+      n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return n;
   }
 
   // Commits (or aborts) `tx`; error::would_block (EAGAIN) means: run it again.
+  // (Its payload, "T" or "F", is sent as the path part: the NUL follows it.)
   result<std::size_t> transaction_end(std::uint32_t tx, bool commit) {
-    return request({XS_TRANSACTION_END, tx, {commit ? std::string_view{"T\0", 2} : std::string_view{"F\0", 2}}});
+    return request({XS_TRANSACTION_END, tx, commit ? std::string_view{"T", 1} : std::string_view{"F", 1}});
   }
 
   // Who may do what to `path` (XS_SET_PERMS, allowed on the nodes we own):
   // `perms` as built by permissions below.
   result<std::size_t> set_perms(std::string_view path, std::string_view perms) {
-    return request({XS_SET_PERMS, 0, {path, nul, perms}});
+    return request({XS_SET_PERMS, 0, path, {}, perms});
   }
 
   // An XS_SET_PERMS list: entries of a letter (n none, r read, w write, b
@@ -129,10 +135,14 @@ class xenstore {
     std::size_t size_ = 0;
   };
 
-  // Xen fires a watch once at registration, then on every change under `path`.
-  result<std::size_t> watch(std::string_view path, std::string_view token) { return watching(XS_WATCH, path, token); }
-  result<std::size_t> unwatch(std::string_view path, std::string_view token) {
-    return watching(XS_UNWATCH, path, token);
+  // Xen fires a watch once at registration, then on every change under `path`
+  // (or `dir`/`leaf`).
+  result<std::size_t> watch(std::string_view path, std::string_view token) { return watching(XS_WATCH, path, {}, token); }
+  result<std::size_t> watch(std::string_view dir, std::string_view leaf, std::string_view token) {
+    return watching(XS_WATCH, dir, leaf, token);
+  }
+  result<std::size_t> unwatch(std::string_view dir, std::string_view leaf, std::string_view token) {
+    return watching(XS_UNWATCH, dir, leaf, token);
   }
 
   // The clock's time, and the deadline of a wait that begins now.
@@ -154,23 +164,26 @@ class xenstore {
 
  private:
   static constexpr std::string_view nul{"\0", 1}, slash{"/", 1};
-  static std::string_view slash_before(std::string_view leaf) noexcept { return leaf.empty() ? leaf : slash; }
 
   // XS_WATCH or XS_UNWATCH (the same message: one body).
-  [[gnu::noinline]] result<std::size_t> watching(std::uint32_t type, std::string_view path, std::string_view token) {
-    return request({type, 0, {path, nul, token, nul}});
+  [[gnu::noinline]] result<std::size_t> watching(std::uint32_t type, std::string_view dir, std::string_view leaf,
+                                                 std::string_view token) {
+    return request({type, 0, dir, leaf, token});
   }
 
-  // One request: its payload in pieces (the unused ones empty), and where the
-  // reply's payload goes (none: a few bytes in the request's frame, enough
-  // for an acknowledgement or an error's name).
+  // One request. Every payload is one form: `dir`, then "/" and `leaf` if there
+  // is a leaf, a NUL, then `data` as it is (a write's value, a permissions list
+  // whose entries end in NULs) -- or NUL-terminated, a watch's token. The reply's
+  // payload goes to `reply` (none: a few bytes in the request's frame, enough
+  // for an acknowledgement or an error's name). Callers fill in three views and
+  // a pointer, not the payload's pieces.
   struct message {
     std::uint32_t type;
     std::uint32_t tx;
-    std::array<std::string_view, 5> parts;
-    char* out = nullptr;
-    std::size_t cap = 0;
-    std::size_t* size = nullptr;  // where the reply's length goes too (a read's value)
+    std::string_view dir;
+    std::string_view leaf{};
+    std::string_view data{};
+    value* reply = nullptr;
   };
 
   struct pending {
@@ -188,18 +201,21 @@ class xenstore {
   result<std::size_t> request(const message& m) noexcept {
     const time_point until = deadline();
     char ack[16];
-    char* const out = m.out ? m.out : ack;
-    const std::size_t cap = m.out ? m.cap : sizeof ack;
+    char* const out = m.reply ? m.reply->bytes : ack;
+    const std::size_t cap = m.reply ? sizeof m.reply->bytes : sizeof ack;
+    const bool token = m.type == XS_WATCH || m.type == XS_UNWATCH;
+    const std::string_view parts[] = {m.dir, m.leaf.empty() ? m.leaf : slash, m.leaf, nul, m.data,
+                                      token ? nul : std::string_view{}};
     std::size_t len = 0;
-    for (auto part : m.parts) len += part.size();
+    for (auto part : parts) len += part.size();
     if (len > XENSTORE_PAYLOAD_MAX) return fail(error::too_large);
     pending p{++next_req_id_, out, cap};
     const xsd_sockmsg h{m.type, p.req_id, m.tx, static_cast<std::uint32_t>(len)};
     current_ = &p;
     ++stats_.requests;
     bool ok = true;
-    for (std::size_t i = 0; ok && i <= m.parts.size(); ++i) {
-      std::string_view rest = i == 0 ? std::string_view{reinterpret_cast<const char*>(&h), sizeof h} : m.parts[i - 1];
+    for (std::size_t i = 0; ok && i <= std::size(parts); ++i) {
+      std::string_view rest = i == 0 ? std::string_view{reinterpret_cast<const char*>(&h), sizeof h} : parts[i - 1];
       while (ok && !rest.empty()) {
         const std::size_t sent = put(rest);
         rest.remove_prefix(sent);
@@ -219,7 +235,7 @@ class xenstore {
       return fail(error::io);
     }
     if (p.truncated) return fail(error::too_large);
-    if (m.size) *m.size = p.len;
+    if (m.reply) m.reply->size = p.len;
     return p.len;
   }
 

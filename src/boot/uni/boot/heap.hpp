@@ -33,7 +33,6 @@ class heap {
     stats_ = {};
     stats_.capacity = end_ > s ? end_ - s : 0;
     for (auto& f : free_) f = nullptr;
-    large_free_ = nullptr;
   }
 
   // `align` may be up to 4096; larger blocks are over-allocated and indirect.
@@ -56,20 +55,13 @@ class heap {
     if (!p) return true;
     auto* h = static_cast<header*>(p) - 1;
     if (h->magic == indirect_magic) return deallocate(reinterpret_cast<void*>(h->aux));
-    if (h->magic == block_magic && h->cls == large_class) {
-      h->magic = free_magic;
-      auto* f = reinterpret_cast<free_block*>(h);
-      f->next = large_free_;
-      large_free_ = f;
-      stats_.in_use -= h->aux;
-      return true;
-    }
-    if (h->magic != block_magic || h->cls >= classes) return false;
+    if (h->magic != block_magic || h->cls > large_class) return false;
+    // A small block to its class's list, a large one to the large list: one path.
     h->magic = free_magic;
     auto* f = reinterpret_cast<free_block*>(h);
     f->next = free_[h->cls];
     free_[h->cls] = f;
-    stats_.in_use -= std::size_t{1} << h->cls;
+    stats_.in_use -= h->aux;
     return true;
   }
 
@@ -78,7 +70,7 @@ class heap {
 
  private:
   static constexpr unsigned classes = 17;                  // small blocks: up to 64 KiB
-  static constexpr std::uint32_t large_class = 0xffffffff;
+  static constexpr std::uint32_t large_class = classes;    // free_[large_class] is the large blocks' list
   static constexpr std::size_t max_block = std::size_t{1} << 30;
   static constexpr std::uint32_t block_magic = 0x756e6962;     // "unib"
   static constexpr std::uint32_t free_magic = 0x756e6966;      // "unif"
@@ -87,7 +79,7 @@ class heap {
   struct header {
     std::uint32_t magic;
     std::uint32_t cls;   // size class, or large_class
-    std::uintptr_t aux;  // large: the block's size; indirect: the block the aligned pointer lives in
+    std::uintptr_t aux;  // the block's size; indirect: the block the aligned pointer lives in
   };
   static_assert(sizeof(header) == 16);
   struct free_block {
@@ -105,12 +97,12 @@ class heap {
     if (n + sizeof(header) > (std::size_t{1} << (classes - 1))) return large(n);
     unsigned cls = 5;  // 32-byte minimum: header + a free-list link
     while ((std::size_t{1} << cls) < n + sizeof(header)) ++cls;
+    const std::size_t size = std::size_t{1} << cls;
     header* h;
     if (free_block* f = free_[cls]) {
       free_[cls] = f->next;
       h = &f->h;
     } else {
-      const std::size_t size = std::size_t{1} << cls;
       if (end_ - next_ < size) return fail();
       h = reinterpret_cast<header*>(next_);
       next_ += size;
@@ -118,14 +110,14 @@ class heap {
     }
     h->magic = block_magic;
     h->cls = cls;
-    h->aux = 0;
-    return account(h, std::size_t{1} << cls);
+    h->aux = size;
+    return account(h, size);
   }
 
   void* large(std::size_t n) noexcept {
     const std::size_t size = (n + sizeof(header) + 4095) & ~std::size_t{4095};
     header* h = nullptr;
-    for (free_block** link = &large_free_; *link; link = &(*link)->next) {
+    for (free_block** link = &free_[large_class]; *link; link = &(*link)->next) {
       const std::size_t have = (*link)->h.aux;
       if (have >= size && have / 2 <= size) {
         h = &(*link)->h;
@@ -154,8 +146,7 @@ class heap {
 
   std::uintptr_t next_ = 0;
   std::uintptr_t end_ = 0;
-  free_block* free_[classes] = {};
-  free_block* large_free_ = nullptr;
+  free_block* free_[classes + 1] = {};  // a list per small class, then the large blocks' list
   stats stats_;
 };
 
