@@ -103,7 +103,8 @@ class connection {
 
   // ---- Input --------------------------------------------------------------------------
 
-  void on_segment(const header& h, view_chain&& data, time_point now) noexcept {
+  // Out of line: see layer::input.
+  [[gnu::noinline]] void on_segment(const header& h, view_chain&& data, time_point now) noexcept {
     ++stats_.segments_in;
     if (state_ == state::closed) return;
     if (state_ == state::syn_sent) return syn_sent_input(h, now);
