@@ -378,7 +378,8 @@ class layer {
     if (i == none) return none;
     next_free_ = (i + 1) % Config::tcp_connections;
     slot& s = tables_->slots[i];
-    s.conn.emplace(sched_);  // fresh: its fields start from their initializers, none reset one by one
+    s.conn.emplace();  // fresh (value-initialized): its fields start from their initializers, none reset one by one
+    s.conn->attach(sched_);
     s.out = output_binding{this, i};
     s.conn->set_output(s.out);
     s.conn->set_drop_counter(&counters_);
