@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <optional>
 
 #include <uni/core/counters.hpp>
 #include <uni/core/function_ref.hpp>
@@ -73,7 +74,13 @@ class connection {
   // whose code is in the image (uni/net/tcp/offered.hpp).
   static constexpr offered_options offered = offered_options::of<Config>();
 
-  explicit connection(scheduler& s) noexcept : events_(s) {}
+  // The layer value-initializes its connections (emplace() with no argument):
+  // the object is zeroed in one go, then only what starts non-zero is stored,
+  // where a constructor of its own would store every field one by one. The
+  // scheduler comes after, through attach().
+  connection() noexcept = default;
+  explicit connection(scheduler& s) noexcept { attach(s); }
+  void attach(scheduler& s) noexcept { events_.emplace(s); }
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
@@ -103,7 +110,8 @@ class connection {
 
   // ---- Input --------------------------------------------------------------------------
 
-  void on_segment(const header& h, view_chain&& data, time_point now) noexcept {
+  // Out of line: see layer::input.
+  [[gnu::noinline]] void on_segment(const header& h, view_chain&& data, time_point now) noexcept {
     ++stats_.segments_in;
     if (state_ == state::closed) return;
     if (state_ == state::syn_sent) return syn_sent_input(h, now);
@@ -207,7 +215,7 @@ class connection {
   bool can_write() const noexcept {
     return !fin_queued_ && (state_ == state::established || state_ == state::close_wait);
   }
-  wait_queue& events() noexcept { return events_; }
+  wait_queue& events() noexcept { return *events_; }
   const endpoints& ends() const noexcept { return ep_; }
   const connection_stats& statistics() const noexcept { return stats_; }
   const rtt_estimator& rtt() const noexcept { return rtt_; }
@@ -556,7 +564,7 @@ class connection {
     set_send_window(h);
     rto_at_ = time_never;
     retries_ = 0;
-    events_.notify_all();
+    events_->notify_all();
   }
 
   // An RTT sample from the echoed timestamp (RFC 7323 §4.1), else from the one
@@ -611,7 +619,7 @@ class connection {
       dupacks_ = 0;
       rto_at_ = snd_una_ == snd_max_ ? time_never : now + rtt_.rto();
       if (fin_acked) our_fin_acked(now);
-      events_.notify_all();  // room to write, or a state change
+      events_->notify_all();  // room to write, or a state change
     } else if (a == snd_una_ && seg_len == 0 && flight_before > 0 &&
                (new_sack || (!sack_ok_ && h.window == (old_wnd >> snd_wscale_)))) {
       // A duplicate ACK (RFC 5681 §2; with SACK, RFC 6675 §2).
@@ -634,7 +642,7 @@ class connection {
     // Window update, if the segment is newer than the last one that set it.
     if (snd_wl1_ < h.seq || (snd_wl1_ == h.seq && snd_wl2_ <= a)) {
       set_send_window(h);
-      if (snd_wnd_ > old_wnd) events_.notify_all();
+      if (snd_wnd_ > old_wnd) events_->notify_all();
     }
     if (keepalive_on_) {
       keepalive_at_ = now + Config::tcp_keepalive_idle;
@@ -693,7 +701,7 @@ class connection {
       if (had_ooo || peer_closed_) ack_now_ = true;
       else if (++unacked_segments_ >= 2) ack_owed_ = true;
       if (!ack_now_ && delack_at_ == time_never) delack_at_ = now + Config::tcp_delayed_ack;
-      events_.notify_all();
+      events_->notify_all();
     } else {
       // Out of order: keep it (bounded) and send a duplicate ACK at once (RFC 5681 §4.2).
       store_out_of_order(seq, data, with_fin);
@@ -762,7 +770,7 @@ class connection {
       case state::fin_wait_2: enter_time_wait(now); break;
       default: break;
     }
-    events_.notify_all();
+    events_->notify_all();
   }
 
   // One copy, not inlined: FIN-WAIT-2 (the peer's FIN) and CLOSING (our FIN's ACK) both come here.
@@ -771,7 +779,7 @@ class connection {
     time_wait_at_ = now + Config::tcp_time_wait;
     rto_at_ = persist_at_ = keepalive_at_ = time_never;
     send_ack(now);
-    events_.notify_all();
+    events_->notify_all();
   }
 
   // ---- SYN-SENT (§3.10.7.3) ----------------------------------------------------------
@@ -853,7 +861,7 @@ class connection {
     for (std::size_t i = 0; i < ooo_count_; ++i) ooo_[i] = ooo_segment{};
     ooo_count_ = 0;
     send_.clear();
-    events_.notify_all();
+    events_->notify_all();
   }
 
  public:
@@ -902,7 +910,7 @@ class connection {
   rtt_estimator rtt_{};
   seq32 rtt_seq_{};
   time_point rtt_start_{}, last_challenge_{};
-  wait_queue events_;
+  std::optional<wait_queue> events_;  // set by attach()
   output_fn out_{};
   const page_pool* pool_ = nullptr;
   layer_counters<tcp_drop>* drops_ = nullptr;
