@@ -186,7 +186,7 @@ heap& kernel_heap() noexcept { return the_heap; }
 namespace {
 void* checked_allocate(std::size_t n, std::size_t align) {
   if (void* p = uni::boot::kernel_heap().allocate(n, align)) return p;
-  uni::panic("out of memory: ", n, " bytes (heap ", uni::boot::kernel_heap().statistics().capacity, " bytes)");
+  uni::panic(uni::fmt<"out of memory: {} bytes (heap {} bytes)">, n, uni::boot::kernel_heap().statistics().capacity);
 }
 void checked_free(void* p) noexcept {
   if (!uni::boot::kernel_heap().deallocate(p)) uni::panic("operator delete: ", p, " is not a heap block");

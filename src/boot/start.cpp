@@ -348,8 +348,8 @@ extern "C" [[noreturn]] void uni_boot_trap(const void* p) noexcept {
   const bool guard = cr2 >= m.guard.start && cr2 < m.guard.end;
   char buf[200];
   uni::text_writer w{buf, sizeof buf};
-  uni::format_to(w, trap_name(f.vector), " (vector ", f.vector, ", error ", uni::hex(f.error), ") at rip ",
-                 uni::hex(f.rip), " rsp ", uni::hex(f.rsp));
+  uni::format_to(w, uni::fmt<"{} (vector {}, error {}) at rip {} rsp {}">, trap_name(f.vector), f.vector,
+                 uni::hex(f.error), uni::hex(f.rip), uni::hex(f.rsp));
   if (f.vector == 14)  // a page fault: where, and whether in the guard page
     uni::format_to(w, " address ", uni::hex(cr2), guard ? " -- stack overflow into the guard page" : "");
   if (uni::log_settings().sink) uni::panic(w.view());

@@ -15,16 +15,16 @@ enum class toy_drop { bad_checksum, too_short, count_ };
 constexpr char toy_drop_names[] = "bad checksum\0too short";  // one string, as layer_counters wants
 constexpr std::string_view to_string(toy_drop d) { return detail::nth_name(toy_drop_names, static_cast<std::size_t>(d)); }
 template <class... A>
-std::string fmt(const A&... a) {
+std::string written(const A&... a) {
   return std::string(fixed_text<128>(a...).view());
 }
 }  // namespace
 
 TEST_CASE("the formatter writes strings, integers and hex", "[format]") {
-  CHECK(fmt("port ", 80, " seq ", 4294967295u) == "port 80 seq 4294967295");
-  CHECK(fmt(-42, ' ', LLONG_MIN) == "-42 -9223372036854775808");
-  CHECK(fmt(hex(0xbeefu), " ", hex(std::uint8_t{5}, 2)) == "beef 05");
-  CHECK(fmt(true, false) == "truefalse");
+  CHECK(written("port ", 80, " seq ", 4294967295u) == "port 80 seq 4294967295");
+  CHECK(written(-42, ' ', LLONG_MIN) == "-42 -9223372036854775808");
+  CHECK(written(hex(0xbeefu), " ", hex(std::uint8_t{5}, 2)) == "beef 05");
+  CHECK(written(true, false) == "truefalse");
 }
 
 TEST_CASE("the formatter writes C strings, views, characters and values with a format_value", "[format]") {
@@ -32,9 +32,9 @@ TEST_CASE("the formatter writes C strings, views, characters and values with a f
   char word[] = "mutable";
   const std::string owned = "owned";
   const auto m = *mac_address::parse("02:00:00:00:00:01");
-  CHECK(fmt("a ", none, ' ', word, ' ', std::string_view{"xyz", 2}, ' ', owned) == "a (null) mutable xy owned");
-  CHECK(fmt(hex(std::uint64_t{0xabc}, 16), ' ', short{-7}, ' ', std::uint8_t{200}) == "0000000000000abc -7 200");
-  CHECK(fmt("mac ", m, ", ", m, " (", 1, ")") == "mac 02:00:00:00:00:01, 02:00:00:00:00:01 (1)");
+  CHECK(written("a ", none, ' ', word, ' ', std::string_view{"xyz", 2}, ' ', owned) == "a (null) mutable xy owned");
+  CHECK(written(hex(std::uint64_t{0xabc}, 16), ' ', short{-7}, ' ', std::uint8_t{200}) == "0000000000000abc -7 200");
+  CHECK(written("mac ", m, ", ", m, " (", 1, ")") == "mac 02:00:00:00:00:01, 02:00:00:00:00:01 (1)");
 }
 
 TEST_CASE("the formatter truncates instead of overflowing", "[format]") {
@@ -49,13 +49,13 @@ TEST_CASE("counters print non-zero drop reasons", "[counters]") {
   c.drop(toy_drop::too_short);
   c.drop(toy_drop::too_short);
   CHECK(c.dropped_total() == 2);
-  CHECK(fmt(c) == "rx 10 tx 3 dropped 2 (too short 2)");
+  CHECK(written(c) == "rx 10 tx 3 dropped 2 (too short 2)");
 }
 
 TEST_CASE("MAC addresses parse and print", "[format]") {
   auto m = mac_address::parse("02:00:5e:10:AB:ff");
   REQUIRE(m.ok());
-  CHECK(fmt(*m) == "02:00:5e:10:ab:ff");
+  CHECK(written(*m) == "02:00:5e:10:ab:ff");
   CHECK_FALSE(mac_address::parse("02:00:5e:10:ab").ok());
   CHECK_FALSE(mac_address::parse("02:00:5e:10:ab:fg").ok());
   CHECK(mac_address::broadcast().is_broadcast());
@@ -79,4 +79,19 @@ TEST_CASE("result holds a value or an error", "[result]") {
   CHECK(to_string(error::corrupt) == "corrupt");
   CHECK(to_string(static_cast<error>(200)) == "unknown");
   static_assert(to_string(error::io) == "I/O error");
+}
+
+TEST_CASE("fmt<> writes its text around the values, a hole each", "[format]") {
+  CHECK(written(fmt<"rx {} of {} slots">, 3, 8u) == "rx 3 of 8 slots");
+  CHECK(written(fmt<"{} and {}">, "a", std::string_view{"b"}) == "a and b");
+  CHECK(written(fmt<"{}{}">, 'x', hex(0xffu)) == "xff");
+  CHECK(written(fmt<"no values">) == "no values");
+  CHECK(written(fmt<"mac {}.">, *mac_address::parse("02:00:00:00:00:01")) == "mac 02:00:00:00:00:01.");
+  CHECK(written(fmt<"{} pages walked{}">, 12, "; no NX") == "12 pages walked; no NX");
+  // One NUL-separated constant holds the texts between the holes.
+  STATIC_REQUIRE(decltype(fmt<"a {} b {}">)::holes == 2);
+  STATIC_REQUIRE(std::string_view(decltype(fmt<"a {} b {}">)::pieces(), 7) == std::string_view("a \0 b \0", 7));
+  STATIC_REQUIRE(!detail::holes_match<decltype(fmt<"{} {}">), int>());
+  STATIC_REQUIRE(detail::holes_match<decltype(fmt<"{} {}">), int, int>());
+  STATIC_REQUIRE(!detail::holes_match<int, decltype(fmt<"{}">)>());
 }

@@ -4,10 +4,12 @@
 // overload (found by ADL) into a fixed buffer, truncating when it is full.
 #pragma once
 
+#include <array>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 
 namespace uni {
@@ -47,6 +49,43 @@ inline void format_value(text_writer& w, const char* s) noexcept { w.put(std::st
 inline void format_value(text_writer& w, char c) noexcept { w.put(c); }
 inline void format_value(text_writer& w, bool b) noexcept { w.put(b ? "true" : "false"); }
 
+// A line's text with a hole "{}" for each value, as the first argument of a
+// format_to, log or panic call: log_info(fmt<"rx {} of {} slots">, n, total)
+// writes what log_info("rx ", n, " of ", total, " slots") does. The texts
+// between the holes are one constant (each ended by a NUL), so the call site
+// stores one pointer for all of them, not a pointer and a length for each; the
+// number of holes is checked against the values at compile time. No escapes:
+// the text holds no "{}" of its own.
+template <std::size_t N>
+struct format_text {  // the text as written, holes and all
+  char text[N]{};
+  consteval format_text(const char (&written)[N]) noexcept {
+    for (std::size_t i = 0; i < N; ++i) text[i] = written[i];
+  }
+  constexpr bool hole_at(std::size_t i) const noexcept { return i + 2 < N && text[i] == '{' && text[i + 1] == '}'; }
+  constexpr std::size_t holes() const noexcept {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < N; ++i) n += hole_at(i);
+    return n;
+  }
+};
+template <format_text Text>
+struct format_pieces {
+  static constexpr std::size_t holes = Text.holes();
+  // Only this is in the image: a char array, the pieces each ended by a NUL.
+  static constexpr std::array<char, sizeof(Text.text) - holes> pieces_ = [] {
+    std::array<char, sizeof(Text.text) - holes> out{};
+    for (std::size_t i = 0, o = 0; o < out.size(); ++i, ++o) {
+      out[o] = Text.hole_at(i) ? '\0' : Text.text[i];
+      i += Text.hole_at(i);
+    }
+    return out;
+  }();
+  static constexpr const char* pieces() noexcept { return pieces_.data(); }
+};
+template <format_text Text>
+inline constexpr format_pieces<Text> fmt{};
+
 // The arguments of one format_to, log or panic call with their types erased, in
 // two parts: how many there are and what kind each one is, a constant table (a
 // byte each, in .rodata, one per list of kinds), and their values, one or two words each, which
@@ -57,7 +96,7 @@ inline void format_value(text_writer& w, bool b) noexcept { w.put(b ? "true" : "
 // argument types.
 namespace detail {
 
-enum class arg_kind : std::uint8_t { text, c_text, character, signed_int, unsigned_int, hex, other };
+enum class arg_kind : std::uint8_t { text, c_text, character, signed_int, unsigned_int, hex, other, pieces };
 
 using write_fn = void (*)(text_writer&, const void*) noexcept;
 union arg_word {
@@ -65,6 +104,9 @@ union arg_word {
   std::uint64_t number;
   write_fn fn;
 };
+
+template <class T> inline constexpr bool is_format_pieces = false;
+template <format_text Text> inline constexpr bool is_format_pieces<format_pieces<Text>> = true;
 
 template <class T> inline constexpr bool is_hex_value = false;
 template <class T> inline constexpr bool is_hex_value<hex_value<T>> = true;
@@ -82,6 +124,7 @@ consteval arg_kind kind_of() noexcept {
   // pointer, not a pointer and a length.
   else if constexpr (std::same_as<D, const char*> || std::same_as<D, char*>) return arg_kind::c_text;
   else if constexpr (is_hex_value<D>) return arg_kind::hex;
+  else if constexpr (is_format_pieces<D>) return arg_kind::pieces;
   else if constexpr (std::convertible_to<const T&, std::string_view>) return arg_kind::text;
   else {
     static_assert(requires(text_writer& w, const T& v) { format_value(w, v); },
@@ -104,6 +147,7 @@ template <class T>
   else if constexpr (k == arg_kind::signed_int) w[0].number = static_cast<std::uint64_t>(static_cast<std::int64_t>(v));
   else if constexpr (k == arg_kind::unsigned_int) w[0].number = v;
   else if constexpr (k == arg_kind::c_text) w[0].pointer = static_cast<const char*>(v);
+  else if constexpr (k == arg_kind::pieces) w[0].pointer = T::pieces();
   else if constexpr (k == arg_kind::hex) w[0].number = v.value, w[1].number = static_cast<std::uint64_t>(v.width);
   else if constexpr (k == arg_kind::text) {
     const std::string_view s = v;
@@ -117,8 +161,20 @@ template <arg_kind... Kinds>
   requires(sizeof...(Kinds) < 256)
 inline constexpr std::uint8_t kind_list[] = {sizeof...(Kinds), static_cast<std::uint8_t>(Kinds)...};
 
+// fmt<"...">'s holes, one for each value after it.
+template <class... Args>
+consteval bool holes_match() noexcept {
+  if constexpr (sizeof...(Args) == 0) return true;
+  else {
+    using First = std::decay_t<std::tuple_element_t<0, std::tuple<Args...>>>;
+    if constexpr (is_format_pieces<First>) return First::holes + 1 == sizeof...(Args);
+    else return ((!is_format_pieces<std::decay_t<Args>>) && ...);  // fmt<> only first
+  }
+}
+
 template <class... Args>
 struct format_args {
+  static_assert(holes_match<Args...>(), "uni: fmt<\"...\">'s \"{}\" holes and the values after it differ in number");
   static constexpr const std::uint8_t* kinds = kind_list<kind_of<Args>()...>;
   arg_word words[(words_of<Args>() + ... + 0)];
 
@@ -168,9 +224,15 @@ void write_other(text_writer& w, const void* v) noexcept {
 }
 
 [[gnu::noinline]] inline void write_args(text_writer& w, const std::uint8_t* kinds, const arg_word* words) noexcept {
+  const char* pieces = nullptr;  // fmt<"...">'s: the next text to write before a value
   for (std::size_t i = 1; i <= kinds[0]; ++i) {
     const arg_word a = *words++;
+    if (pieces) {
+      format_value(w, pieces);
+      while (*pieces++ != '\0') {}
+    }
     switch (static_cast<arg_kind>(kinds[i])) {
+      case arg_kind::pieces: pieces = static_cast<const char*>(a.pointer); break;
       case arg_kind::text: w.put(std::string_view{static_cast<const char*>(a.pointer), (words++)->number}); break;
       case arg_kind::c_text: format_value(w, static_cast<const char*>(a.pointer)); break;
       case arg_kind::character: w.put(static_cast<char>(a.number)); break;
@@ -180,6 +242,7 @@ void write_other(text_writer& w, const void* v) noexcept {
       case arg_kind::other: (words++)->fn(w, a.pointer); break;
     }
   }
+  if (pieces) format_value(w, pieces);
 }
 
 }  // namespace detail

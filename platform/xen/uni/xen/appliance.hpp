@@ -76,10 +76,10 @@ inline void report_layout(const boot::info& b, const XenClock* clock) noexcept {
   text_writer rw{ram, sizeof ram};
   for (std::size_t i = 0; i < b.ram_count; ++i) format_to(rw, i ? ", " : "", hex(b.ram[i].start), "-", hex(b.ram[i].end));
   log_info("boot: layout seed ", b.layout_seed, "; RAM ", rw.view());
-  log_info("boot: text ", m.text, " rx, rodata ", m.rodata, " r, data ", m.data, " rw");
-  log_info("boot: guard page ", hex(m.guard.start), ", stack ", m.stack, ", I/O pages ", m.io_pages, ", heap ", m.heap);
-  log_info("boot: W^X ", b.wx_violations == 0 ? "holds" : "VIOLATED", " (", b.wx_pages_checked, " pages walked, ",
-           b.wx_violations, " writable+executable", b.nx ? "" : "; no NX on this CPU", ")");
+  log_info(fmt<"boot: text {} rx, rodata {} r, data {} rw">, m.text, m.rodata, m.data);
+  log_info(fmt<"boot: guard page {}, stack {}, I/O pages {}, heap {}">, hex(m.guard.start), m.stack, m.io_pages, m.heap);
+  log_info(fmt<"boot: W^X {} ({} pages walked, {} writable+executable{})">, b.wx_violations == 0 ? "holds" : "VIOLATED",
+           b.wx_pages_checked, b.wx_violations, b.nx ? "" : "; no NX on this CPU");
   char steps[200];
   text_writer w{steps, sizeof steps};
   std::uint64_t last = b.tsc_at_entry;
@@ -89,7 +89,7 @@ inline void report_layout(const boot::info& b, const XenClock* clock) noexcept {
   }
   log_info("boot: cycles per step: ", w.view());
   const std::uint64_t cycles = b.tsc_at_main - b.tsc_at_entry;
-  if (clock) log_info("boot: start of day took ", cycles, " cycles (", clock->tsc_to_ns(cycles) / 1000, " us)");
+  if (clock) log_info(fmt<"boot: start of day took {} cycles ({} us)">, cycles, clock->tsc_to_ns(cycles) / 1000);
   else log_info("boot: start of day took ", cycles, " cycles");
 }
 
@@ -111,7 +111,7 @@ template <class Main>
   set_log_sink(&console_sink);
   set_log_level(log_level::info);
   if (!on_xen) {
-    log_info("uni: ", name, ": booted by QEMU's PVH loader, cmdline '", b.cmdline, "'");
+    log_info(fmt<"uni: {}: booted by QEMU's PVH loader, cmdline '{}'">, name, b.cmdline);
     detail::report_layout(b, nullptr);
     log_warn("uni: ", name, ": not running on Xen (no Xen CPUID leaves): nothing to do, exiting");
     boot::hard_stop(0);
@@ -119,8 +119,8 @@ template <class Main>
   detail::dom0_flag = detail::is_dom0();
   halt_hook() = &detail::halt_on_panic;
   const long v = xen_version(XENVER_version, static_cast<void*>(nullptr));
-  log_info("uni: ", name, " on Xen ", v >> 16, ".", v & 0xffff, " (PVH ", detail::dom0_flag ? "dom0" : "domU",
-           ", console ", con.output() == console::kind::ring ? "ring" : "console_io", "), cmdline '", b.cmdline, "'");
+  log_info(fmt<"uni: {} on Xen {}.{} (PVH {}, console {}), cmdline '{}'">, name, v >> 16, v & 0xffff,
+           detail::dom0_flag ? "dom0" : "domU", con.output() == console::kind::ring ? "ring" : "console_io", b.cmdline);
 
   auto shared = map_shared_info();
   if (!shared) panic("xen: cannot map the shared info page: ", to_string(shared.err()));
@@ -135,9 +135,9 @@ template <class Main>
   const int status = outcome ? *outcome : 1;
   if (!outcome) log_error("uni: ", name, ": main task failed: ", to_string(outcome.err()));
   const auto& hs = boot::kernel_heap().statistics();
-  log_info("uni: ", name, ": exit status ", status, " (heap high water ", hs.high_water, " bytes, ",
-           clock.statistics().waits, " waits, ", clock.statistics().blocks, " blocks, ", events.statistics().dispatched,
-           " events, ", events.statistics().unhandled, " unhandled)");
+  log_info(fmt<"uni: {}: exit status {} (heap high water {} bytes, {} waits, {} blocks, {} events, {} unhandled)">, name,
+           status, hs.high_water, clock.statistics().waits, clock.statistics().blocks, events.statistics().dispatched,
+           events.statistics().unhandled);
   boot::run_exit_handlers();
   detail::shutdown(status, detail::dom0_flag);
 }

@@ -141,8 +141,8 @@ class xen_disks {
       text_writer node{d.node, sizeof d.node - 1};
       format_to(node, "device/vbd/", 51712 + 16 * i);
       if (auto r = d.front.connect(node.view()); !r) {
-        log_error(name, ": blkfront did not connect to ", node.view(), ": ", to_string(r.err()),
-                  " (the xl configuration must list a disk per block device)");
+        log_error(fmt<"{}: blkfront did not connect to {}: {} (the xl configuration must list a disk per block device)">,
+                  name, node.view(), to_string(r.err()));
         return r;
       }
       ++connected_;
@@ -207,7 +207,7 @@ inline std::optional<appliance_options> command_line_options(std::string_view na
   constexpr std::string_view vif = "vif"sv;
   for (std::size_t i = 0; i < o.interfaces(); ++i)
     if (o.given(vif, i) && o.number(vif, i) != static_cast<std::int64_t>(i)) {
-      log_error(name, ": --vif ", o.number(vif, i), " given as interface ", i + 1, ": name them in order, from 0");
+      log_error(fmt<"{}: --vif {} given as interface {}: name them in order, from 0">, name, o.number(vif, i), i + 1);
       status = 2;
       return std::nullopt;
     }
@@ -227,7 +227,7 @@ struct xen_trace<true> {
   xen_trace(const xen_trace&) = delete;
   xen_trace& operator=(const xen_trace&) = delete;
   ~xen_trace() {
-    log_info("trace: ", recorder.size(), " events (", recorder.dropped(), " dropped) follow, as uni-trace: lines");
+    log_info(fmt<"trace: {} events ({} dropped) follow, as uni-trace: lines">, recorder.size(), recorder.dropped());
     auto line = [](std::string_view s) { the_console().write(s); };
     trace::dump_to_console(recorder, line);
   }
@@ -278,7 +278,7 @@ class xen_appliance {
         text_writer node{f.node, sizeof f.node - 1};
         format_to(node, "device/vif/", i);
         if (auto r = f.net.connect(node.view()); !r) {
-          log_error(name_, ": netfront did not connect to ", node.view(), ": ", to_string(r.err()),
+          log_error(fmt<"{}: netfront did not connect to {}: {}{}">, name_, node.view(), to_string(r.err()),
                     n > 1 ? " (the xl configuration must list a vif per interface)"sv : ""sv);
           return 4;
         }
@@ -288,10 +288,11 @@ class xen_appliance {
         f.stack->start();
         const std::uint64_t cycles = cpu::rdtsc() - p_.boot.tsc_at_entry;
         const ipv4_address gw = f.stack->gateway();
-        log_info(name_, ": ", f.stack->address(), " on netfront ", node.view(), " (mac ", f.net.mac(), ", gateway ",
-                 gw.is_any() ? "none"sv : std::string_view(fixed_text<16>(gw).view()), ", ",
-                 io_->pages(), " I/O pages); network up ", cycles, " cycles (", p_.clock.tsc_to_ns(cycles) / 1000,
-                 " us) after the first instruction");
+        log_info(fmt<"{}: {} on netfront {} (mac {}, gateway {}, {} I/O pages); network up {} cycles ({} us) after the first "
+                     "instruction">,
+                 name_, f.stack->address(), node.view(), f.net.mac(),
+                 gw.is_any() ? "none"sv : std::string_view(fixed_text<16>(gw).view()), io_->pages(), cycles,
+                 p_.clock.tsc_to_ns(cycles) / 1000);
       }
     return started;
   }
