@@ -236,14 +236,12 @@ class appliance_options {
     std::int64_t number = 0;
     std::size_t interface = 0;
   };
-  static const option_spec* lookup(std::span<const option_spec> t, std::string_view name) noexcept {
-    for (const option_spec& s : t)
-      if (s.name == name) return &s;
-    return nullptr;
-  }
+  // The declaration of `name`: the platform's, or the appliance's.
   const option_spec* lookup(std::string_view name) const noexcept {
-    const option_spec* s = lookup(tables_.platform, name);
-    return s ? s : lookup(tables_.appliance, name);
+    for (const std::span<const option_spec> table : {tables_.platform, tables_.appliance})
+      for (const option_spec& s : table)
+        if (s.name == name) return &s;
+    return nullptr;
   }
   // The declaration of `name`, of kind `k`; option_kind::text stands for every
   // kind text() reads (all but flag and number).
@@ -439,24 +437,20 @@ static_assert(std::size(scope_notes) == static_cast<std::size_t>(option_scope::r
 template <class Line>
 void write_help(std::string_view program, const option_tables& t, std::string_view appliance, Line&& line) noexcept {
   char buf[256];
-  {
-    text_writer w{buf, sizeof buf};
-    format_to(w, "usage: ", program, " [--flag value]... (--help: this list)");
-    line(w.view());
-  }
+  text_writer w{buf, sizeof buf};
+  format_to(w, "usage: ", program, " [--flag value]... (--help: this list)");
+  line(w.view());
   // The target's flags, then the appliance's, each under its title: one loop,
   // not a body per table.
   for (const bool platform : {true, false}) {
     const std::span<const option_spec> specs = platform ? t.platform : t.appliance;
     if (specs.empty()) continue;
-    {
-      text_writer w{buf, sizeof buf};
-      if (platform) format_to(w, "flags of the ", t.target, " target:");
-      else format_to(w, appliance, "'s flags:");
-      line(w.view());
-    }
+    w.truncate(0);
+    // "flags of the xen target:", "www's flags:"
+    format_to(w, platform ? "flags of the " : "", platform ? t.target : appliance, platform ? " target:" : "'s flags:");
+    line(w.view());
     for (const option_spec& s : specs) {
-      text_writer w{buf, sizeof buf};
+      w.truncate(0);
       const bool valued = s.kind != option_kind::flag;
       format_to(w, "  --", s.name, valued ? " " : "", valued ? s.value_name : "");
       while (w.size() < 30) w.put(' ');
