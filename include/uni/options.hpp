@@ -292,11 +292,11 @@ constexpr result<std::int64_t> parse_integer(std::string_view s) noexcept {
 }
 
 constexpr bool is_choice(std::string_view choices, std::string_view word) noexcept {
-  while (!choices.empty()) {
-    const std::size_t bar = choices.find('|');
-    if (choices.substr(0, bar) == word) return true;
-    choices.remove_prefix(bar == std::string_view::npos ? choices.size() : bar + 1);
-  }
+  for (std::size_t start = 0, end = 0; start < choices.size(); ++end)  // (no word after a last '|')
+    if (end == choices.size() || choices[end] == '|') {
+      if (std::string_view{choices.data() + start, end - start} == word) return true;
+      start = end + 1;
+    }
   return false;
 }
 
