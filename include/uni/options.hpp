@@ -146,13 +146,13 @@ class command_words {
   }
   static command_words from_text(std::string_view line) noexcept {
     command_words w;
-    while (!line.empty()) {
-      const std::size_t start = line.find_first_not_of(' ');
-      if (start == std::string_view::npos) break;
-      line.remove_prefix(start);
-      const std::size_t end = line.find(' ');
-      w.add(line.substr(0, end));
-      line.remove_prefix(end == std::string_view::npos ? line.size() : end);
+    for (std::size_t i = 0, end; i < line.size(); i = end) {
+      if (line[i] == ' ') {
+        end = i + 1;
+        continue;
+      }
+      for (end = i; end < line.size() && line[end] != ' ';) ++end;
+      w.add({line.data() + i, end - i});
     }
     return w;
   }
@@ -196,38 +196,32 @@ class appliance_options {
   bool help_asked() const noexcept { return help_; }
   std::size_t interfaces() const noexcept { return interfaces_; }
 
-  bool declared(std::string_view name) const noexcept {
-    return lookup(tables_.platform, name) || lookup(tables_.appliance, name);
-  }
+  bool declared(std::string_view name) const noexcept { return lookup(name) != nullptr; }
   bool given(std::string_view name, std::size_t interface = 0) const noexcept {
-    return find(name, interface) != nullptr;
+    const option_spec* s = lookup(name);
+    return s && find(*s, interface);
   }
   // How many times a flag was given (a repeated flag's values are 0..count-1).
   std::size_t count(std::string_view name) const noexcept {
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < count_; ++i) n += values_[i].spec->name == name;
-    return n;
+    const option_spec* s = lookup(name);
+    return s ? count(*s) : 0;
   }
   bool flag(std::string_view name, std::size_t interface = 0) const noexcept {
-    expect(name, option_kind::flag);
-    return given(name, interface);
+    return find(expect(name, option_kind::flag), interface) != nullptr;
   }
   std::int64_t number(std::string_view name, std::size_t interface = 0) const noexcept {
     const option_spec& s = expect(name, option_kind::number);
-    const value* v = find(name, interface);
+    const value* v = find(s, interface);
     return v ? v->number : s.number_default;
   }
   // Every kind but flag and number: the word as given, or the default.
   std::string_view text(std::string_view name, std::size_t interface = 0) const noexcept {
-    const option_spec& s = spec(name);
-    if (s.kind == option_kind::flag || s.kind == option_kind::number)
-      panic("options: --", name, " is not a text option");
-    const value* v = find(name, interface);
+    const option_spec& s = expect(name, option_kind::text);
+    const value* v = find(s, interface);
     return v ? v->text : std::string_view{s.text_default};
   }
   const option_spec& spec(std::string_view name) const noexcept {
-    if (const option_spec* s = lookup(tables_.platform, name)) return *s;
-    if (const option_spec* s = lookup(tables_.appliance, name)) return *s;
+    if (const option_spec* s = lookup(name)) return *s;
     panic("options: --", name, " is not declared by the appliance or the platform");
   }
   std::span<const option_spec> platform_options() const noexcept { return tables_.platform; }
@@ -242,22 +236,34 @@ class appliance_options {
     std::int64_t number = 0;
     std::size_t interface = 0;
   };
-  static const option_spec* lookup(std::span<const option_spec> t, std::string_view name) noexcept {
-    for (const option_spec& s : t)
-      if (s.name == name) return &s;
+  // The declaration of `name`: the platform's, or the appliance's.
+  const option_spec* lookup(std::string_view name) const noexcept {
+    for (const std::span<const option_spec> table : {tables_.platform, tables_.appliance})
+      for (const option_spec& s : table)
+        if (s.name == name) return &s;
     return nullptr;
   }
+  // The declaration of `name`, of kind `k`; option_kind::text stands for every
+  // kind text() reads (all but flag and number).
   const option_spec& expect(std::string_view name, option_kind k) const noexcept {
     const option_spec& s = spec(name);
-    if (s.kind != k) panic("options: --", name, " is declared as another kind");
+    const bool any_text = k == option_kind::text;
+    if (any_text ? s.kind == option_kind::flag || s.kind == option_kind::number : s.kind != k)
+      panic("options: --", name, any_text ? " is not a text option" : " is declared as another kind");
     return s;
   }
-  const value* find(std::string_view name, std::size_t interface) const noexcept {
+  // A value of `s` (a declaration of these tables: values are found by it, not by name).
+  const value* find(const option_spec& s, std::size_t interface) const noexcept {
     for (std::size_t i = 0; i < count_; ++i) {
       const value& v = values_[i];
-      if (v.spec->name == name && (v.spec->scope == option_scope::appliance || v.interface == interface)) return &v;
+      if (v.spec == &s && (s.scope == option_scope::appliance || v.interface == interface)) return &v;
     }
     return nullptr;
+  }
+  std::size_t count(const option_spec& s) const noexcept {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < count_; ++i) n += values_[i].spec == &s;
+    return n;
   }
 
   option_tables tables_;
@@ -286,31 +292,30 @@ constexpr result<std::int64_t> parse_integer(std::string_view s) noexcept {
 }
 
 constexpr bool is_choice(std::string_view choices, std::string_view word) noexcept {
-  while (!choices.empty()) {
-    const std::size_t bar = choices.find('|');
-    if (choices.substr(0, bar) == word) return true;
-    choices.remove_prefix(bar == std::string_view::npos ? choices.size() : bar + 1);
-  }
+  for (std::size_t start = 0, end = 0; start < choices.size(); ++end)  // (no word after a last '|')
+    if (end == choices.size() || choices[end] == '|') {
+      if (std::string_view{choices.data() + start, end - start} == word) return true;
+      start = end + 1;
+    }
   return false;
 }
 
-// Checks one value against its declaration; false with the reason in `why`.
-inline bool check_value(const option_spec& s, std::string_view v, std::int64_t& number, const option_tables& t,
-                        text_writer& why) noexcept {
+// Checks one value of `flag` ("--name" as given) against its declaration; false
+// with the reason in `why`.
+inline bool check_value(const option_spec& s, std::string_view flag, std::string_view v, std::int64_t& number,
+                        const option_tables& t, text_writer& why) noexcept {
   const char* want = nullptr;  // what a value refused for its form is not: one message for them all
-  bool out_of_range = false;
-  char reason[160];  // why a path is refused
-  text_writer r{reason, sizeof reason};
   switch (s.kind) {
-    case option_kind::flag:
-    case option_kind::text:
-      return true;
     case option_kind::number: {
-      auto n = parse_integer(v);
-      if (!n) want = "a number";
-      else if (*n < s.min || *n > s.max) out_of_range = true;
-      else return number = *n, true;
-      break;
+      const auto n = parse_integer(v);
+      if (!n) {
+        want = "a number";
+        break;
+      }
+      number = n.value();
+      if (number >= s.min && number <= s.max) return true;
+      format_to(why, flag, ": ", v, " is out of range (", s.min, "-", s.max, ")");
+      return false;
     }
     case option_kind::choice:
       if (is_choice(s.value_name, v)) return true;
@@ -330,18 +335,19 @@ inline bool check_value(const option_spec& s, std::string_view v, std::int64_t& 
       break;
     case option_kind::input_file:
     case option_kind::directory:
-    case option_kind::output_file:
-      if (!t.check_path) format_to(r, "the ", t.target, " target has no files");
-      else if (v.empty()) r.put("an empty path");
-      else if (t.check_path(s.kind, v, r)) return true;
-      break;
-    default:
+    case option_kind::output_file: {
+      // The target writes its reason after the flag's name, taken back if there is none.
+      const std::size_t start = why.size();
+      format_to(why, flag, ": ");
+      if (!t.check_path) format_to(why, "the ", t.target, " target has no files");
+      else if (v.empty()) format_to(why, "an empty path");
+      else if (t.check_path(s.kind, v, why)) return why.truncate(start), true;
       return false;
+    }
+    default:  // a flag, a text: any word
+      return true;
   }
-  format_to(why, "--", s.name, ": ");
-  if (want) format_to(why, "'", v, "' is not ", want, s.kind == option_kind::choice ? s.value_name : "");
-  else if (out_of_range) format_to(why, v, " is out of range (", s.min, "-", s.max, ")");
-  else why.put(r.view());
+  format_to(why, flag, ": '", v, "' is not ", want, s.kind == option_kind::choice ? s.value_name : "");
   return false;
 }
 
@@ -363,35 +369,31 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
   bool interface_named = false;  // the current interface's interface_start flag was given
   std::size_t current = 0;
   for (std::size_t i = 0; i < words.size(); ++i) {
-    std::string_view w = words[i];
+    const std::string_view w = words[i];
     if (!w.starts_with("--"sv)) {
       if (t.skip_stray_words) continue;
       format_to(problem, "unexpected '", w, "' (flags are --name [value])");
       return fail(error::invalid_argument);
     }
-    std::string_view name = w.substr(2);
-    std::string_view v;
-    bool inline_value = false;
-    if (const std::size_t eq = name.find('='); eq != std::string_view::npos) {
-      v = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      inline_value = true;
-    }
-    const option_spec* s = appliance_options::lookup(t.platform, name);
-    if (!s) s = appliance_options::lookup(t.appliance, name);
+    // "--name" or "--name=value": `flag` is "--name" as given, as the messages name it.
+    const std::size_t eq = w.find('=');
+    const bool inline_value = eq != std::string_view::npos;
+    const std::string_view flag = w.substr(0, eq);
+    const std::string_view name = flag.substr(2);
+    std::string_view v = inline_value ? w.substr(eq + 1) : ""sv;
+    const option_spec* s = o.lookup(name);
     if (!s) {
-      if (detail::is_choice(t.elsewhere, name))
-        format_to(problem, "--", name, " does not apply to the ", t.target, " target");
-      else format_to(problem, "unknown flag --", name);
+      if (detail::is_choice(t.elsewhere, name)) format_to(problem, flag, " does not apply to the ", t.target, " target");
+      else format_to(problem, "unknown flag ", flag);
       return fail(error::invalid_argument);
     }
     if (s->kind == option_kind::flag) {
-      if (inline_value) return format_to(problem, "--", name, " takes no value"), fail(error::invalid_argument);
+      if (inline_value) return format_to(problem, flag, " takes no value"), fail(error::invalid_argument);
     } else if (!inline_value) {
       // A number may be negative ("-1" is a value, refused by its range); any
       // other value starting with "--" is the next flag: this one has none.
       if (i + 1 >= words.size() || (words[i + 1].starts_with("--"sv) && s->kind != option_kind::number)) {
-        format_to(problem, "--", name, " needs a value (", s->value_name, ")");
+        format_to(problem, flag, " needs a value (", s->value_name, ")");
         return fail(error::invalid_argument);
       }
       v = words[++i];
@@ -399,7 +401,7 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
     if (s->scope == option_scope::interface_start) {
       if (interface_named) {
         if (current + 1 >= t.max_interfaces) {
-          format_to(problem, "--", name, " given more than once: this appliance has ", t.max_interfaces,
+          format_to(problem, flag, " given more than once: this appliance has ", t.max_interfaces,
                     " network interface", t.max_interfaces == 1 ? "" : "s");
           return fail(error::invalid_argument);
         }
@@ -409,13 +411,13 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
       interface_named = true;
     }
     std::int64_t number = 0;
-    if (!detail::check_value(*s, v, number, t, problem)) return fail(error::invalid_argument);
+    if (!detail::check_value(*s, flag, v, number, t, problem)) return fail(error::invalid_argument);
     const std::size_t where = s->scope == option_scope::appliance ? 0
-                              : s->scope == option_scope::repeated ? o.count(name)
+                              : s->scope == option_scope::repeated ? o.count(*s)
                                                                    : current;
-    if (o.find(name, where)) {
-      if (s->scope == option_scope::appliance) format_to(problem, "--", name, " given twice");
-      else format_to(problem, "--", name, " given twice for network interface ", where + 1);
+    if (o.find(*s, where)) {
+      if (s->scope == option_scope::appliance) format_to(problem, flag, " given twice");
+      else format_to(problem, flag, " given twice for network interface ", where + 1);
       return fail(error::invalid_argument);
     }
     if (o.count_ == appliance_options::max_values)
@@ -435,26 +437,22 @@ static_assert(std::size(scope_notes) == static_cast<std::size_t>(option_scope::r
 template <class Line>
 void write_help(std::string_view program, const option_tables& t, std::string_view appliance, Line&& line) noexcept {
   char buf[256];
-  {
-    text_writer w{buf, sizeof buf};
-    format_to(w, "usage: ", program, " [--flag value]... (--help: this list)");
-    line(w.view());
-  }
+  text_writer w{buf, sizeof buf};
+  format_to(w, "usage: ", program, " [--flag value]... (--help: this list)");
+  line(w.view());
   // The target's flags, then the appliance's, each under its title: one loop,
   // not a body per table.
   for (const bool platform : {true, false}) {
     const std::span<const option_spec> specs = platform ? t.platform : t.appliance;
     if (specs.empty()) continue;
-    {
-      text_writer w{buf, sizeof buf};
-      if (platform) format_to(w, "flags of the ", t.target, " target:");
-      else format_to(w, appliance, "'s flags:");
-      line(w.view());
-    }
+    w.truncate(0);
+    // "flags of the xen target:", "www's flags:"
+    format_to(w, platform ? "flags of the " : "", platform ? t.target : appliance, platform ? " target:" : "'s flags:");
+    line(w.view());
     for (const option_spec& s : specs) {
-      text_writer w{buf, sizeof buf};
-      format_to(w, "  --", s.name);
-      if (s.kind != option_kind::flag) format_to(w, " ", s.value_name);
+      w.truncate(0);
+      const bool valued = s.kind != option_kind::flag;
+      format_to(w, "  --", s.name, valued ? " " : "", valued ? s.value_name : "");
       while (w.size() < 30) w.put(' ');
       format_to(w, " ", s.help);
       if (s.kind == option_kind::number) format_to(w, " (", s.min, "-", s.max, ", default ", s.number_default, ")");

@@ -42,6 +42,20 @@ TEST_CASE("the formatter truncates instead of overflowing", "[format]") {
   CHECK(t.view() == "abcd");
 }
 
+TEST_CASE("a text_writer takes back what was written after a point", "[format]") {
+  char buf[16];
+  text_writer w{buf, sizeof buf};
+  format_to(w, "--port", ": ");
+  const std::size_t mark = w.size();
+  format_to(w, "a reason");
+  w.truncate(mark);
+  CHECK(w.view() == "--port: ");
+  w.truncate(100);  // past the end: nothing changes
+  CHECK(w.view() == "--port: ");
+  w.truncate(0);
+  CHECK(w.view().empty());
+}
+
 TEST_CASE("counters print non-zero drop reasons", "[counters]") {
   layer_counters<toy_drop> c;
   c.received = 10;

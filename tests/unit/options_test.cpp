@@ -123,6 +123,10 @@ TEST_CASE("options: paths are checked by the target, and refused where it has no
   const std::string_view words[] = {"--out", "/tmp/x"};
   CHECK_FALSE(parse_options(words, no_files, w));
   CHECK(w.view() == "--out: the xen target has no files");
+  // A path the target takes leaves no word of a reason behind.
+  auto ok = parse({"--out", "/tmp/x"});
+  REQUIRE(ok.options);
+  CHECK(ok.problem.empty());
 }
 
 TEST_CASE("options: --busy-poll takes microseconds on the POSIX targets, 0 by default, and the Xen target names it", "[options]") {

@@ -24,6 +24,10 @@ class text_writer {
   void put(std::string_view s) noexcept {
     for (char c : s) put(c);
   }
+  // Drops what was written after the first `n` characters.
+  void truncate(std::size_t n) noexcept {
+    if (n < len_) len_ = n;
+  }
   std::string_view view() const noexcept { return {buf_, len_}; }
   std::size_t size() const noexcept { return len_; }
 
