@@ -64,7 +64,7 @@ constexpr uni::option_spec flags[] = {
 using zone_set = uni::dns::zone;
 int load_zones(uni::dns::zone& z, const uni::appliance_options&) {
   z = uni::dns::compiled_zone();
-  uni::log_info("dns: zone built into the image: ", z.record_count(), " records, ", z.node_count(), " names");
+  uni::log_info(uni::fmt<"dns: zone built into the image: {} records, {} names">, z.record_count(), z.node_count());
   return 0;
 }
 #else

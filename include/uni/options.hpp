@@ -314,7 +314,7 @@ inline bool check_value(const option_spec& s, std::string_view flag, std::string
       }
       number = n.value();
       if (number >= s.min && number <= s.max) return true;
-      format_to(why, flag, ": ", v, " is out of range (", s.min, "-", s.max, ")");
+      format_to(why, fmt<"{}: {} is out of range ({}-{})">, flag, v, s.min, s.max);
       return false;
     }
     case option_kind::choice:
@@ -455,7 +455,7 @@ void write_help(std::string_view program, const option_tables& t, std::string_vi
       format_to(w, "  --", s.name, valued ? " " : "", valued ? s.value_name : "");
       while (w.size() < 30) w.put(' ');
       format_to(w, " ", s.help);
-      if (s.kind == option_kind::number) format_to(w, " (", s.min, "-", s.max, ", default ", s.number_default, ")");
+      if (s.kind == option_kind::number) format_to(w, fmt<" ({}-{}, default {})">, s.min, s.max, s.number_default);
       else if (*s.text_default) format_to(w, " (default ", s.text_default, ")");
       format_to(w, detail::scope_notes[static_cast<std::size_t>(s.scope)]);
       line(w.view());

@@ -61,7 +61,7 @@ struct counters_view {
   constexpr std::size_t first_drop = 2 * sizeof(std::uint64_t);
   std::uint64_t total = 0;
   for (std::size_t i = 0; i < c.reasons; ++i) total += counter_at(c.counters, first_drop + i * sizeof total);
-  format_to(w, "rx ", counter_at(c.counters, 0), " tx ", counter_at(c.counters, sizeof total), " dropped ", total);
+  format_to(w, fmt<"rx {} tx {} dropped {}">, counter_at(c.counters, 0), counter_at(c.counters, sizeof total), total);
   const char* name = c.names;
   bool first = true;
   for (std::size_t i = 0; i < c.reasons; ++i) {

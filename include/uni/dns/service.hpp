@@ -239,12 +239,13 @@ task<int> serve(Stack& stack, Get get, std::uint16_t port) {
     const server& srv;
     ~report() {
       const auto& s = srv.stats();
-      log_info("dns: ", n.udp_queries, " udp and ", n.tcp_queries, " tcp queries (", n.tcp_connections,
-               " connections); ", s.answers, " answers, ", s.nxdomain, " nxdomain, ", s.refused, " refused, ",
-               s.formerr, " formerr, ", s.truncated, " truncated, ", s.ignored, " ignored");
-      log_info("dns: memo ", s.memo_hits, " hits, ", s.memo_misses, " misses, ", srv.memo_flushes(),
-               " flushes; dropped: ", n.udp_no_pages, " udp (no pages), ", n.udp_send_errors, " udp sends, ",
-               n.tcp_failed, " tcp connections failed");
+      log_info(fmt<"dns: {} udp and {} tcp queries ({} connections); {} answers, {} nxdomain, {} refused, {} formerr, "
+                   "{} truncated, {} ignored">,
+               n.udp_queries, n.tcp_queries, n.tcp_connections, s.answers, s.nxdomain, s.refused, s.formerr,
+               s.truncated, s.ignored);
+      log_info(fmt<"dns: memo {} hits, {} misses, {} flushes; dropped: {} udp (no pages), {} udp sends, {} tcp "
+                   "connections failed">,
+               s.memo_hits, s.memo_misses, srv.memo_flushes(), n.udp_no_pages, n.udp_send_errors, n.tcp_failed);
     }
   } r{n, srv};
   detail::tcp_side<Stack> tcp(stack, port);
