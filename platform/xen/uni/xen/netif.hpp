@@ -396,8 +396,7 @@ class BasicXenNetif {
         lost = !broken_;
         return;
       }
-      auto frame = rx_chain_.take(rsp, id, take_back(s));
-      if (frame) take(*frame);
+      if (auto* frame = rx_chain_.take(rsp, id, take_back(s))) take(*frame);
     });
     stats_.rx_drops = rx_chain_.drops();
     stats_.rx_multi_slot = rx_chain_.multi_slot_frames();
@@ -408,7 +407,8 @@ class BasicXenNetif {
   // A frame netback finished: checked against its offload fields, then up as
   // it is, joined into one page, or cut into segments (offload.hpp), as TAP does.
   void take(typename netif_rx_chain<rx_tail_bytes>::frame& f) noexcept {
-    const std::size_t n = f.head.size() + f.tail.size();
+    view frame = std::move(f.head);  // the page goes back to the pool when not delivered
+    const std::size_t n = frame.size() + f.tail.size();
     offload::rx_reject why{};
     const auto classified = offload::classify(f.info, n, page_size, &why);
     const offload::rx_kind kind = classified ? *classified : offload::rx_kind::plain;  // (read once: * checks again)
@@ -421,7 +421,7 @@ class BasicXenNetif {
     if constexpr (Offload) {
       if (kind == offload::rx_kind::merged) {
         ++stats_.rx_gso_frames;
-        auto cut = offload::tcp_segmenter::parse_filling({f.head.bytes(), f.tail}, f.info.gso_size, page_size, &why);
+        auto cut = offload::tcp_segmenter::parse_filling({frame.bytes(), f.tail}, f.info.gso_size, page_size, &why);
         if (!cut) {
           ++stats_.rx_errors;
           stats_.rx_rejects.count(why);
@@ -431,7 +431,6 @@ class BasicXenNetif {
         return;
       }
     }
-    view& frame = f.head;
     if (!f.tail.empty()) {  // a frame of a page or less over several slots: into one page
       auto page = pool_.allocate_reserved();
       if (!page) {
