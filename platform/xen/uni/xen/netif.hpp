@@ -370,18 +370,18 @@ class BasicXenNetif {
   void reap_tx() noexcept {
     if (!tx_.attached() || broken_) return;
     bool bad_id = false;
-    auto r = tx_.consume([&](const netif_tx_response_t& rsp) {
-      if (rsp.status == NETIF_RSP_NULL) return;
+    for (netif_tx_response_t rsp; tx_.next_response(rsp);) {
+      if (rsp.status == NETIF_RSP_NULL) continue;
       slot& s = tx_slots_[rsp.id & (ring_size - 1)];
       if (rsp.id >= ring_size || !s.lent) {
         bad_id = true;  // a slot we did not send: never freed twice
-        return;
+        continue;
       }
       if (rsp.status != NETIF_RSP_OKAY) ++stats_.tx_errors;
       (void)take_back(s);
       tx_free_[tx_free_count_++] = rsp.id;
-    });
-    if (!r || bad_id) ring_broken("tx");
+    }
+    if (!tx_.attached() || bad_id) ring_broken("tx");
   }
 
   // Hands every received frame to the stack, then refills the ring. A
@@ -389,18 +389,18 @@ class BasicXenNetif {
   void receive() noexcept {
     if (!rx_.attached() || broken_) return;
     bool lost = false;
-    auto r = rx_.consume([&](const netif_rx_response_t& rsp) {
-      const std::uint16_t id = static_cast<std::uint16_t>(rx_cons_++ & (ring_size - 1));
+    for (netif_rx_response_t rsp; rx_.next_response(rsp);) {
+      const std::uint16_t id = static_cast<std::uint16_t>((rx_.consumed() - 1) & (ring_size - 1));  // its ring slot
       slot& s = rx_slots_[id];
       if (broken_ || !s.lent) {  // the TX ring broke as a frame went up; a slot we did not post
         lost = !broken_;
-        return;
+        continue;
       }
       if (auto* frame = rx_chain_.take(rsp, id, take_back(s))) take(*frame);
-    });
+    }
     stats_.rx_drops = rx_chain_.drops();
     stats_.rx_multi_slot = rx_chain_.multi_slot_frames();
-    if (!r || lost) ring_broken("rx");
+    if (!rx_.attached() || lost) ring_broken("rx");
     if (!broken_) fill_rx();
   }
 
@@ -467,7 +467,6 @@ class BasicXenNetif {
       if (s.lent) (void)take_back(s);
     tx_.detach();
     rx_.detach();
-    rx_cons_ = 0;
   }
 
   event_channels& ev_;
@@ -483,7 +482,6 @@ class BasicXenNetif {
 
   tx_ring tx_;
   rx_ring rx_;
-  RING_IDX rx_cons_ = 0;  // the ring slot of the next response
   netif_rx_chain<rx_tail_bytes> rx_chain_{};  // {}: zeroed in one block (its tail too, once), not a store per field
   bool tx_gso_ = false;   // netback takes GSO frames
   bool flushed_ = false;  // the clock flushes held segments before each wait
