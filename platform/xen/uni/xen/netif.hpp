@@ -425,7 +425,7 @@ class BasicXenNetif {
         if (!cut) {
           ++stats_.rx_errors;
           stats_.rx_rejects.count(why);
-        } else if (!offload::deliver_segments(*cut, pool_, false, [this](view v) { deliver(std::move(v)); })) {
+        } else if (!offload::deliver_segments(*cut, pool_, false, [this](view&& v) { deliver(std::move(v)); })) {
           ++stats_.rx_no_buffers;
         }
         return;

@@ -69,7 +69,7 @@ class netif_rx_chain {
       extra(x);
       want_extra_ = (x.flags & XEN_NETIF_EXTRA_FLAG_MORE) != 0;
     } else {
-      data(rsp, slot, page);
+      data(rsp, slot, std::move(page));
     }
     if (!in_frame_ || want_extra_ || more_) return nullptr;
     return finish();
@@ -79,7 +79,7 @@ class netif_rx_chain {
   std::size_t multi_slot_frames() const noexcept { return multi_slot_; }
 
  private:
-  void data(const netif_rx_response_t& rsp, std::uint16_t slot, const view& page) noexcept {
+  void data(const netif_rx_response_t& rsp, std::uint16_t slot, view&& page) noexcept {
     if (!in_frame_) {
       in_frame_ = true;
       dropping_ = false;
@@ -94,13 +94,14 @@ class netif_rx_chain {
     if (rsp.id != slot) return drop(drops_.id);
     if (rsp.status < 0) return drop(drops_.status);
     const std::size_t n = static_cast<std::size_t>(rsp.status);
-    auto bytes = page.slice(rsp.offset, n);
-    if (!bytes) return drop(drops_.slot_range);
+    if (rsp.offset > page.size() || n > page.size() - rsp.offset) return drop(drops_.slot_range);
     if (first) {
-      frame_.head = std::move(*bytes);
+      page.drop_front(rsp.offset);
+      page.truncate(n);
+      frame_.head = std::move(page);
     } else if (!dropping_) {
       if (n > TailBytes - tail_len_) return drop(drops_.too_long);
-      std::memcpy(tail_ + tail_len_, bytes->data(), n);
+      std::memcpy(tail_ + tail_len_, page.data() + rsp.offset, n);
       tail_len_ += n;
     }
   }
