@@ -338,9 +338,11 @@ class tcp_segmenter {
 // Writes each segment of `cut` into a page of `pool`, marked checksum-verified
 // (the device vouches for them; their TCP checksums are computed only if
 // `checksum`, for a capture), and hands it to `deliver`. False when the pool ran
-// dry: the rest is lost, and TCP sends it again.
+// dry: the rest is lost, and TCP sends it again. Inlined into its caller (one
+// per driver), so that a `checksum` known there (netfront: none) costs no code.
 template <class Deliver>
-bool deliver_segments(const tcp_segmenter& cut, page_pool& pool, bool checksum, Deliver&& deliver) noexcept {
+[[gnu::always_inline]] inline bool deliver_segments(const tcp_segmenter& cut, page_pool& pool, bool checksum,
+                                                    Deliver&& deliver) noexcept {
   for (std::size_t i = 0; i < cut.count(); ++i) {
     auto seg = pool.allocate_reserved();
     if (!seg) return false;
