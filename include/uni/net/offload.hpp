@@ -419,8 +419,9 @@ class tcp_gso_batch {
   std::size_t segments() const noexcept { return segments_; }
   std::size_t bytes() const noexcept { return bytes_; }  // payload held
   void clear() noexcept {
-    for (std::size_t i = 0; i <= views_; ++i) views_of_[i] = view{};  // the headers' view too
-    segments_ = views_ = bytes_ = 0;
+    keep_views(0);
+    views_of_[0] = view{};  // the headers' view
+    segments_ = bytes_ = 0;
     psh_ = last_short_ = false;
   }
 
@@ -558,7 +559,7 @@ class tcp_gso_batch {
     if (!same_flow(hdr, held(), h)) return false;
     const std::size_t kept = views_;
     if (!take_payload(frags, h)) {
-      while (views_ > kept) views_of_[views_--] = view{};
+      keep_views(kept);
       return false;
     }
     psh_ = psh_ || (tcp::flags::get(hdr + t) & tcp::psh) != 0;
@@ -567,6 +568,11 @@ class tcp_gso_batch {
     last_short_ = len < segment_;
     ++segments_;
     return true;
+  }
+
+  // Lets go of the payload views past the first `n`.
+  void keep_views(std::size_t n) noexcept {
+    while (views_ > n) views_of_[views_--] = view{};
   }
 
   // Keeps (shares) the views of the bytes after the first `h`.

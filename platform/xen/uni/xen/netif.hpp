@@ -159,14 +159,10 @@ class BasicXenNetif {
         std::size_t total = 0;
         for (const view& f : frags) total += f.size();
         const bool tcp = offload::may_be_tcp_ipv4(frags);
-        if (tcp && fits_held(frags, total) && gso_.merge(frags, total)) {
-          held_slots_ += slots_of(frags, gso_.header().size());
-          ++stats_.tx_frames;
-          return {};
-        }
-        flush();  // what is held goes first: frames leave in order
-        if (tcp && gso_.start(frags, total)) {
-          held_slots_ = slots_of(frags, gso_.header().size());
+        const bool merged = tcp && fits_held(frags, total) && gso_.merge(frags, total);
+        if (!merged) flush();  // what is held goes first: frames leave in order
+        if (merged || (tcp && gso_.start(frags, total))) {
+          held_slots_ = (merged ? held_slots_ : 0) + slots_of(frags, gso_.header().size());
           ++stats_.tx_frames;
           return {};
         }
