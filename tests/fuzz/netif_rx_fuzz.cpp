@@ -79,7 +79,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         bytes_in_chain = slots_in_chain = 0;
       } else {
-        FUZZ_CHECK(!f.has_value());
+        FUZZ_CHECK(f == nullptr);
       }
     }
     // An unfinished last chain may have counted its drop already.

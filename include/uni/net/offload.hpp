@@ -73,6 +73,7 @@ using data_offset = wire::field<std::uint8_t, 12>;
 using flags = wire::field<std::uint8_t, 13>;
 using window = wire::field<std::uint16_t, 14>;
 using checksum = wire::field<std::uint16_t, 16>;
+using urgent = wire::field<std::uint16_t, 18>;
 inline constexpr std::uint8_t fin = 0x01, psh = 0x08, ack_flag = 0x10, cwr = 0x80;
 inline constexpr std::size_t header_length(const std::uint8_t* h) noexcept { return std::size_t{data_offset::get(h)} / 16 * 4; }
 }  // namespace tcp
@@ -337,9 +338,11 @@ class tcp_segmenter {
 // Writes each segment of `cut` into a page of `pool`, marked checksum-verified
 // (the device vouches for them; their TCP checksums are computed only if
 // `checksum`, for a capture), and hands it to `deliver`. False when the pool ran
-// dry: the rest is lost, and TCP sends it again.
+// dry: the rest is lost, and TCP sends it again. Inlined into its caller (one
+// per driver), so that a `checksum` known there (netfront: none) costs no code.
 template <class Deliver>
-bool deliver_segments(const tcp_segmenter& cut, page_pool& pool, bool checksum, Deliver&& deliver) noexcept {
+[[gnu::always_inline]] inline bool deliver_segments(const tcp_segmenter& cut, page_pool& pool, bool checksum,
+                                                    Deliver&& deliver) noexcept {
   for (std::size_t i = 0; i < cut.count(); ++i) {
     auto seg = pool.allocate_reserved();
     if (!seg) return false;
@@ -416,8 +419,9 @@ class tcp_gso_batch {
   std::size_t segments() const noexcept { return segments_; }
   std::size_t bytes() const noexcept { return bytes_; }  // payload held
   void clear() noexcept {
-    for (std::size_t i = 0; i <= views_; ++i) views_of_[i] = view{};  // the headers' view too
-    segments_ = views_ = bytes_ = 0;
+    keep_views(0);
+    views_of_[0] = view{};  // the headers' view
+    segments_ = bytes_ = 0;
     psh_ = last_short_ = false;
   }
 
@@ -509,20 +513,26 @@ class tcp_gso_batch {
   }
 
   // Same MACs, TOS, DF, TTL, addresses, ports, ACK number, flags but PSH,
-  // window and options: only the sequence number, IP length, ID and checksums
-  // may differ.
+  // window and options: only the sequence number (checked against the next one
+  // expected), IP length, ID and checksums may differ, and the urgent pointer,
+  // which no ACK or ACK|PSH segment has. Both parsed: IPv4 without options.
   static bool same_flow(const std::uint8_t* a, const std::uint8_t* b, std::size_t h) noexcept {
-    const std::uint8_t* ia = a + eth::size;
-    const std::uint8_t* ib = b + eth::size;
-    return std::memcmp(a, b, eth::size - 2) == 0 && ip::tos::get(ia) == ip::tos::get(ib) &&
-           (ip::flags_fragment::get(ia) >> 8) == (ip::flags_fragment::get(ib) >> 8) && ip::ttl::get(ia) == ip::ttl::get(ib) &&
-           ip::source::get(ia) == ip::source::get(ib) && ip::destination::get(ia) == ip::destination::get(ib) &&
-           tcp::ports::get(a + t) == tcp::ports::get(b + t) && tcp::ack::get(a + t) == tcp::ack::get(b + t) &&
-           tcp::data_offset::get(a + t) == tcp::data_offset::get(b + t) &&
-           ((tcp::flags::get(a + t) ^ tcp::flags::get(b + t)) & ~tcp::psh) == 0 &&
-           tcp::window::get(a + t) == tcp::window::get(b + t) &&
-           std::memcmp(a + t + tcp::min_size, b + t + tcp::min_size, h - t - tcp::min_size) == 0;
+    for (std::size_t i = 0; i < h; ++i) {
+      std::uint8_t d = a[i] ^ b[i];
+      if (i == t + tcp::flags::offset) d &= static_cast<std::uint8_t>(~tcp::psh);
+      else if (i < 64 && (may_differ >> i & 1)) d = 0;
+      if (d != 0) return false;
+    }
+    return true;
   }
+  // The header bytes (of the first 64) that may differ within a flow, a bit each.
+  template <class... Fields>
+  static constexpr std::uint64_t bytes_of(std::size_t base) noexcept {
+    return ((((std::uint64_t{1} << Fields::size) - 1) << (base + Fields::offset)) | ...);
+  }
+  static constexpr std::uint64_t may_differ = bytes_of<ip::total_length, ip::identification, ip::checksum>(eth::size) |
+                                              bytes_of<tcp::seq, tcp::checksum, tcp::urgent>(t);
+  static_assert(t + tcp::min_size <= 64);
 
   std::uint8_t* held() noexcept { return headers_[cur_]; }
 
@@ -549,7 +559,7 @@ class tcp_gso_batch {
     if (!same_flow(hdr, held(), h)) return false;
     const std::size_t kept = views_;
     if (!take_payload(frags, h)) {
-      while (views_ > kept) views_of_[views_--] = view{};
+      keep_views(kept);
       return false;
     }
     psh_ = psh_ || (tcp::flags::get(hdr + t) & tcp::psh) != 0;
@@ -558,6 +568,11 @@ class tcp_gso_batch {
     last_short_ = len < segment_;
     ++segments_;
     return true;
+  }
+
+  // Lets go of the payload views past the first `n`.
+  void keep_views(std::size_t n) noexcept {
+    while (views_ > n) views_of_[views_--] = view{};
   }
 
   // Keeps (shares) the views of the bytes after the first `h`.

@@ -159,14 +159,10 @@ class BasicXenNetif {
         std::size_t total = 0;
         for (const view& f : frags) total += f.size();
         const bool tcp = offload::may_be_tcp_ipv4(frags);
-        if (tcp && fits_held(frags, total) && gso_.merge(frags, total)) {
-          held_slots_ += slots_of(frags, gso_.header().size());
-          ++stats_.tx_frames;
-          return {};
-        }
-        flush();  // what is held goes first: frames leave in order
-        if (tcp && gso_.start(frags, total)) {
-          held_slots_ = slots_of(frags, gso_.header().size());
+        const bool merged = tcp && fits_held(frags, total) && gso_.merge(frags, total);
+        if (!merged) flush();  // what is held goes first: frames leave in order
+        if (merged || (tcp && gso_.start(frags, total))) {
+          held_slots_ = (merged ? held_slots_ : 0) + slots_of(frags, gso_.header().size());
           ++stats_.tx_frames;
           return {};
         }
@@ -370,18 +366,18 @@ class BasicXenNetif {
   void reap_tx() noexcept {
     if (!tx_.attached() || broken_) return;
     bool bad_id = false;
-    auto r = tx_.consume([&](const netif_tx_response_t& rsp) {
-      if (rsp.status == NETIF_RSP_NULL) return;
+    for (netif_tx_response_t rsp; tx_.next_response(rsp);) {
+      if (rsp.status == NETIF_RSP_NULL) continue;
       slot& s = tx_slots_[rsp.id & (ring_size - 1)];
       if (rsp.id >= ring_size || !s.lent) {
         bad_id = true;  // a slot we did not send: never freed twice
-        return;
+        continue;
       }
       if (rsp.status != NETIF_RSP_OKAY) ++stats_.tx_errors;
       (void)take_back(s);
       tx_free_[tx_free_count_++] = rsp.id;
-    });
-    if (!r || bad_id) ring_broken("tx");
+    }
+    if (!tx_.attached() || bad_id) ring_broken("tx");
   }
 
   // Hands every received frame to the stack, then refills the ring. A
@@ -389,26 +385,26 @@ class BasicXenNetif {
   void receive() noexcept {
     if (!rx_.attached() || broken_) return;
     bool lost = false;
-    auto r = rx_.consume([&](const netif_rx_response_t& rsp) {
-      const std::uint16_t id = static_cast<std::uint16_t>(rx_cons_++ & (ring_size - 1));
+    for (netif_rx_response_t rsp; rx_.next_response(rsp);) {
+      const std::uint16_t id = static_cast<std::uint16_t>((rx_.consumed() - 1) & (ring_size - 1));  // its ring slot
       slot& s = rx_slots_[id];
       if (broken_ || !s.lent) {  // the TX ring broke as a frame went up; a slot we did not post
         lost = !broken_;
-        return;
+        continue;
       }
-      auto frame = rx_chain_.take(rsp, id, take_back(s));
-      if (frame) take(*frame);
-    });
+      if (auto* frame = rx_chain_.take(rsp, id, take_back(s))) take(*frame);
+    }
     stats_.rx_drops = rx_chain_.drops();
     stats_.rx_multi_slot = rx_chain_.multi_slot_frames();
-    if (!r || lost) ring_broken("rx");
+    if (!rx_.attached() || lost) ring_broken("rx");
     if (!broken_) fill_rx();
   }
 
   // A frame netback finished: checked against its offload fields, then up as
   // it is, joined into one page, or cut into segments (offload.hpp), as TAP does.
   void take(typename netif_rx_chain<rx_tail_bytes>::frame& f) noexcept {
-    const std::size_t n = f.head.size() + f.tail.size();
+    view frame = std::move(f.head);  // the page goes back to the pool when not delivered
+    const std::size_t n = frame.size() + f.tail.size();
     offload::rx_reject why{};
     const auto classified = offload::classify(f.info, n, page_size, &why);
     const offload::rx_kind kind = classified ? *classified : offload::rx_kind::plain;  // (read once: * checks again)
@@ -421,17 +417,16 @@ class BasicXenNetif {
     if constexpr (Offload) {
       if (kind == offload::rx_kind::merged) {
         ++stats_.rx_gso_frames;
-        auto cut = offload::tcp_segmenter::parse_filling({f.head.bytes(), f.tail}, f.info.gso_size, page_size, &why);
+        auto cut = offload::tcp_segmenter::parse_filling({frame.bytes(), f.tail}, f.info.gso_size, page_size, &why);
         if (!cut) {
           ++stats_.rx_errors;
           stats_.rx_rejects.count(why);
-        } else if (!offload::deliver_segments(*cut, pool_, false, [this](view v) { deliver(std::move(v)); })) {
+        } else if (!offload::deliver_segments(*cut, pool_, false, [this](view&& v) { deliver(std::move(v)); })) {
           ++stats_.rx_no_buffers;
         }
         return;
       }
     }
-    view& frame = f.head;
     if (!f.tail.empty()) {  // a frame of a page or less over several slots: into one page
       auto page = pool_.allocate_reserved();
       if (!page) {
@@ -468,7 +463,6 @@ class BasicXenNetif {
       if (s.lent) (void)take_back(s);
     tx_.detach();
     rx_.detach();
-    rx_cons_ = 0;
   }
 
   event_channels& ev_;
@@ -484,7 +478,6 @@ class BasicXenNetif {
 
   tx_ring tx_;
   rx_ring rx_;
-  RING_IDX rx_cons_ = 0;  // the ring slot of the next response
   netif_rx_chain<rx_tail_bytes> rx_chain_{};  // {}: zeroed in one block (its tail too, once), not a store per field
   bool tx_gso_ = false;   // netback takes GSO frames
   bool flushed_ = false;  // the clock flushes held segments before each wait

@@ -20,7 +20,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <optional>
 #include <span>
 
 #include <uni/core/buffer.hpp>
@@ -54,24 +53,25 @@ class netif_rx_chain {
 
   struct frame {
     view head;                           // the first slot's bytes, in its page
-    std::span<const std::uint8_t> tail;  // the other slots', in order (until the next take())
+    std::span<const std::uint8_t> tail;  // the other slots', in order
     offload_info info;                   // from the flags and the GSO extra
     std::size_t slots = 0;
   };
 
   // The response found in ring slot `slot`, and the page that slot was given
-  // (the frame keeps the first, the others go back to the pool). A frame once
-  // its last response is taken.
-  std::optional<frame> take(const netif_rx_response_t& rsp, std::uint16_t slot, view&& page) noexcept {
+  // (the frame keeps the first, the others go back to the pool). The frame
+  // once its last response is taken, else null: the chain's own, until the
+  // next take() (the caller moves its head out to keep it).
+  frame* take(const netif_rx_response_t& rsp, std::uint16_t slot, view&& page) noexcept {
     if (want_extra_) {
       netif_extra_info_t x;
       std::memcpy(&x, &rsp, sizeof x);
       extra(x);
       want_extra_ = (x.flags & XEN_NETIF_EXTRA_FLAG_MORE) != 0;
     } else {
-      data(rsp, slot, page);
+      data(rsp, slot, std::move(page));
     }
-    if (!in_frame_ || want_extra_ || more_) return std::nullopt;
+    if (!in_frame_ || want_extra_ || more_) return nullptr;
     return finish();
   }
 
@@ -79,28 +79,29 @@ class netif_rx_chain {
   std::size_t multi_slot_frames() const noexcept { return multi_slot_; }
 
  private:
-  void data(const netif_rx_response_t& rsp, std::uint16_t slot, const view& page) noexcept {
+  void data(const netif_rx_response_t& rsp, std::uint16_t slot, view&& page) noexcept {
     if (!in_frame_) {
       in_frame_ = true;
       dropping_ = false;
       first_flags_ = rsp.flags;
       want_extra_ = (rsp.flags & NETRXF_extra_info) != 0;
-      slots_ = extras_ = tail_len_ = 0;
-      info_ = offload_info{};
+      frame_.slots = extras_ = tail_len_ = 0;
+      frame_.info = offload_info{};
     }
     more_ = (rsp.flags & NETRXF_more_data) != 0;
-    const bool first = ++slots_ == 1;
-    if (slots_ > max_slots) return drop(drops_.slots);
+    const bool first = ++frame_.slots == 1;
+    if (frame_.slots > max_slots) return drop(drops_.slots);
     if (rsp.id != slot) return drop(drops_.id);
     if (rsp.status < 0) return drop(drops_.status);
     const std::size_t n = static_cast<std::size_t>(rsp.status);
-    auto bytes = page.slice(rsp.offset, n);
-    if (!bytes) return drop(drops_.slot_range);
+    if (rsp.offset > page.size() || n > page.size() - rsp.offset) return drop(drops_.slot_range);
     if (first) {
-      head_ = std::move(*bytes);
+      page.drop_front(rsp.offset);
+      page.truncate(n);
+      frame_.head = std::move(page);
     } else if (!dropping_) {
       if (n > TailBytes - tail_len_) return drop(drops_.too_long);
-      std::memcpy(tail_ + tail_len_, bytes->data(), n);
+      std::memcpy(tail_ + tail_len_, page.data() + rsp.offset, n);
       tail_len_ += n;
     }
   }
@@ -110,37 +111,38 @@ class netif_rx_chain {
       return drop(drops_.extra);
     if (x.type != XEN_NETIF_EXTRA_TYPE_GSO) return;  // multicast and hash: nothing we asked for, nothing we need
     // A kind other than TCPv4, or a size of 0, is classify()'s to refuse.
-    info_.gso = x.u.gso.type == XEN_NETIF_GSO_TYPE_TCPV4 ? gso_kind::tcpv4 : gso_kind::unknown;
-    info_.gso_size = x.u.gso.size;
+    frame_.info.gso = x.u.gso.type == XEN_NETIF_GSO_TYPE_TCPV4 ? gso_kind::tcpv4 : gso_kind::unknown;
+    frame_.info.gso_size = x.u.gso.size;
   }
 
   // Counts the first reason a chain is dropped; the rest of it is only followed.
   void drop(std::uint64_t& reason) noexcept {
     if (!dropping_) ++reason;
     dropping_ = true;
-    head_ = view{};
+    frame_.head = view{};
   }
 
-  std::optional<frame> finish() noexcept {
+  frame* finish() noexcept {
     in_frame_ = false;
-    if (dropping_) return std::nullopt;
-    if (slots_ > 1) ++multi_slot_;
+    if (dropping_) return nullptr;
+    if (frame_.slots > 1) ++multi_slot_;
     // data_validated: the checksums were checked (or the frame never left the
     // host); csum_blank: the transport checksum is partial, to be completed where
     // someone looks. Where it lies is found in the headers (netif.h does not say).
-    info_.csum_valid = (first_flags_ & (NETRXF_data_validated | NETRXF_csum_blank)) != 0;
+    offload_info& info = frame_.info;
+    info.csum_valid = (first_flags_ & (NETRXF_data_validated | NETRXF_csum_blank)) != 0;
     if (first_flags_ & NETRXF_csum_blank) {
-      info_.csum_partial = true;
-      if (!offload::locate_transport_checksum(head_.bytes(), info_)) info_.csum_start = 0xffff;  // classify() refuses it
+      info.csum_partial = true;
+      if (!offload::locate_transport_checksum(frame_.head.bytes(), info)) info.csum_start = 0xffff;  // classify() refuses it
     }
-    return frame{std::move(head_), {tail_, tail_len_}, info_, slots_};
+    frame_.tail = {tail_, tail_len_};
+    return &frame_;
   }
 
   bool in_frame_ = false, want_extra_ = false, more_ = false, dropping_ = false;
   std::uint16_t first_flags_ = 0;
-  std::size_t slots_ = 0, extras_ = 0, tail_len_ = 0, multi_slot_ = 0;
-  offload_info info_;
-  view head_;
+  std::size_t extras_ = 0, tail_len_ = 0, multi_slot_ = 0;
+  frame frame_;  // the frame being put together: its head, info and slots so far
   netif_rx_drops drops_;
   std::uint8_t tail_[TailBytes];
 };
