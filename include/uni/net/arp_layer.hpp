@@ -42,20 +42,17 @@ class arp_layer {
     const arp_packet& p = *parsed;  // once: each -> checks the result again
     ++c.received;
     const ipv4_address us = s_.settings_.address.address;
-    const time_point t = s_.now();
-    // RFC 826 "merge": refresh a sender we already know, whoever was asked.
-    const bool merged = !p.sender_ip.is_any() && cache_.refresh(p.sender_ip, p.sender_mac, t);
-    if (merged) s_.housekeeping_wake_.notify_one();  // a new expiry
-    if (us.is_any() || p.target_ip != us) {
-      if (merged) resolved(p.sender_ip, p.sender_mac);
+    const bool for_us = !us.is_any() && p.target_ip == us;
+    // RFC 826 "merge": refresh a sender we already know, whoever was asked;
+    // one that asked us or answered us is learnt too (from requests as well).
+    const bool known = !p.sender_ip.is_any() && cache_.learn(p.sender_ip, p.sender_mac, s_.now(), for_us);
+    if (known) s_.housekeeping_wake_.notify_one();  // a new expiry
+    if (!for_us) {
+      if (known) resolved(p.sender_ip, p.sender_mac);
       else c.drop(arp_drop::not_for_us);
       return;
     }
-    // Addressed to us: learn the sender (from requests too), answer requests.
-    if (!merged && !p.sender_ip.is_any()) {
-      if (cache_.learn(p.sender_ip, p.sender_mac, t)) s_.housekeeping_wake_.notify_one();
-      else c.drop(arp_drop::table_full);
-    }
+    if (!known && !p.sender_ip.is_any()) c.drop(arp_drop::table_full);
     if (p.op == arp_op::request) send(arp_op::reply, p.sender_mac, p.sender_mac, p.sender_ip);
     if (!p.sender_ip.is_any()) resolved(p.sender_ip, p.sender_mac);
   }
