@@ -12,7 +12,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 
 #include <uni/core/time.hpp>
 #include <uni/net/ipv4_address.hpp>
@@ -34,18 +33,19 @@ class arp_cache {
 
   explicit arp_cache(arp_timing t = {}) noexcept : timing_(t) {}
 
-  // The MAC for `ip` if resolved: fresh, or expired after use and being
-  // confirmed. An expired entry nobody used since it was confirmed is forgotten.
-  std::optional<mac_address> lookup(ipv4_address ip, time_point now) noexcept {
+  // The MAC for `ip` if resolved (fresh, or expired after use and being
+  // confirmed), else null. An expired entry nobody used since it was confirmed
+  // is forgotten. It points into the table: valid until the table next changes.
+  const mac_address* lookup(ipv4_address ip, time_point now) noexcept {
     entry* e = find(ip);
-    if (!e || e->state == state::incomplete) return std::nullopt;
+    if (!e || e->state == state::incomplete) return nullptr;
     if (e->state == state::reachable && e->deadline <= now && !e->used) {
       e->state = state::empty;
-      return std::nullopt;
+      return nullptr;
     }
     e->used = true;
     e->last_used = now;
-    return e->mac;
+    return &e->mac;
   }
 
   bool pending(ipv4_address ip) const noexcept {

@@ -72,10 +72,17 @@ class arp_layer {
   // Announces `ip` as ours with a gratuitous ARP request (RFC 5227 §3).
   void announce(ipv4_address ip) noexcept { send(arp_op::request, mac_address::broadcast(), {}, ip); }
 
-  // The MAC of `next_hop` if no ARP exchange is needed: broadcast, or cached and fresh.
+  // The MAC of `next_hop` if no ARP exchange is needed (broadcast, or cached and
+  // fresh), else null: a pointer (into the table, valid until it next changes),
+  // not a copy of six bytes made at each step on the way.
+  const mac_address* neighbour(ipv4_address next_hop) noexcept {
+    static constexpr mac_address broadcast = mac_address::broadcast();
+    if (s_.ipv4_.is_broadcast(next_hop)) return &broadcast;
+    return cache_.lookup(next_hop, s_.now());
+  }
+  // The same as a result: error::would_block when ARP must resolve it.
   result<mac_address> known_neighbour(ipv4_address next_hop) noexcept {
-    if (s_.ipv4_.is_broadcast(next_hop)) return mac_address::broadcast();
-    if (auto m = cache_.lookup(next_hop, s_.now())) return *m;
+    if (const mac_address* m = neighbour(next_hop)) return *m;
     return fail(error::would_block);
   }
 
@@ -93,7 +100,7 @@ class arp_layer {
   // resolution runs (wait on resolutions(), then ask again). `started`, false
   // at first, records that the caller began it: its failure is then final.
   result<mac_address> resolve_step(ipv4_address next_hop, bool& started) noexcept {
-    if (auto m = known_neighbour(next_hop)) return m;
+    if (const mac_address* m = neighbour(next_hop)) return *m;
     if (!cache_.pending(next_hop)) {
       if (started) return fail(error::unreachable);  // our resolution failed
       if (auto r = begin_resolution(next_hop); !r) return fail(r.err());

@@ -52,7 +52,7 @@ class ipv4_layer {
   result<void> send(ipv4_address dst, ip_protocol proto, std::span<const view> payload) noexcept {
     auto next = next_hop(dst);
     if (!next) return fail(next.err());
-    if (auto m = s_.arp_.known_neighbour(*next)) return transmit(*m, dst, proto, payload);
+    if (const mac_address* m = s_.arp_.neighbour(*next)) return transmit(*m, dst, proto, payload);
     return s_.arp_.enqueue(*next, dst, proto, payload);
   }
 
