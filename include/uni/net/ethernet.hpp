@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 #include <uni/core/wire.hpp>
@@ -27,6 +28,12 @@ class ethernet_view : public wire::header_view<14> {
   static result<ethernet_view> parse(std::span<std::uint8_t> frame) noexcept { return checked<ethernet_view>(frame); }
 
   mac_address destination() const noexcept { return get<layout::destination>(); }
+  // Whether the destination is `m`: compared where it is, not copied out first.
+  bool destination_is(const mac_address& m) const noexcept {
+    return std::memcmp(data() + layout::destination::offset, m.bytes.data(), mac_address::wire_size) == 0;
+  }
+  // A group (multicast or broadcast) destination: its first byte's low bit.
+  bool destination_is_group() const noexcept { return (data()[layout::destination::offset] & 1) != 0; }
   mac_address source() const noexcept { return get<layout::source>(); }
   std::uint16_t type() const noexcept { return get<layout::type>(); }
   std::span<std::uint8_t> payload() const noexcept { return bytes().subspan(header_size); }
