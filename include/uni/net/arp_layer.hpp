@@ -64,8 +64,8 @@ class arp_layer {
     view& buf = *allocated;
     const mac_address us = s_.netif_.mac();
     ethernet_view::emit(buf.bytes(), eth_dst, us, ethertype::arp);
-    arp_packet{op, us, s_.settings_.address.address, target_mac, target_ip}.emit(
-        buf.bytes().subspan(ethernet_view::header_size));
+    arp_packet::emit(buf.bytes().subspan(ethernet_view::header_size), op, us, s_.settings_.address.address, target_mac,
+                     target_ip);
     if (s_.ethernet_.transmit(std::span<const view>(&buf, 1))) ++s_.counters_.arp.sent;
   }
 

@@ -43,11 +43,11 @@ class ethernet_view : public wire::header_view<14> {
   void set_type(ethertype t) const noexcept { set<layout::type>(static_cast<std::uint16_t>(t)); }
 
   // Writes a whole header into the first 14 bytes of `out` (at least 14 long).
+  // (The addresses are stored from where they are: field::set takes a copy.)
   static void emit(std::span<std::uint8_t> out, const mac_address& dst, const mac_address& src, ethertype t) noexcept {
-    ethernet_view v{out};
-    v.set_destination(dst);
-    v.set_source(src);
-    v.set_type(t);
+    dst.store(out.data() + layout::destination::offset);
+    src.store(out.data() + layout::source::offset);
+    layout::type::set(out.data(), static_cast<std::uint16_t>(t));
   }
 
  private:
