@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 #include <uni/core/wire.hpp>
@@ -51,8 +52,11 @@ struct arp_packet {
       return fail(error::malformed);
     const std::uint16_t op = layout::op::get(b);
     if (op != 1 && op != 2) return fail(error::malformed);
-    arp_packet p{static_cast<arp_op>(op), layout::sender_mac::get(b), layout::sender_ip::get(b),
-                 layout::target_mac::get(b), layout::target_ip::get(b)};
+    // The addresses copied straight into the packet (field::get returns a copy,
+    // which GCC passes in a register and splits byte by byte).
+    arp_packet p{static_cast<arp_op>(op), {}, layout::sender_ip::get(b), {}, layout::target_ip::get(b)};
+    std::memcpy(p.sender_mac.bytes.data(), b + layout::sender_mac::offset, mac_address::wire_size);
+    std::memcpy(p.target_mac.bytes.data(), b + layout::target_mac::offset, mac_address::wire_size);
     if (p.sender_mac.is_multicast()) return fail(error::malformed);  // a group address as the sender
     return p;
   }
