@@ -99,10 +99,9 @@ class ipv4_layer {
 
   void input(view packet) noexcept {
     auto& c = s_.counters_.ipv4;
+    ipv4_header h;
     ipv4_header::reject why{};
-    auto parsed = ipv4_header::parse(packet.bytes(), &why);
-    if (!parsed) return c.drop(drop_reason(why));
-    const ipv4_header& h = *parsed;  // once: each -> checks the result again
+    if (!ipv4_header::read(packet.bytes(), h, why)) return c.drop(drop_reason(why));
     ++c.received;
     if (!for_us(h.destination)) return c.drop(ipv4_drop::not_for_us);
     packet.truncate(h.total_length);  // anything after is link padding
