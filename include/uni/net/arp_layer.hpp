@@ -48,13 +48,13 @@ class arp_layer {
     const bool known = !p.sender_ip.is_any() && cache_.learn(p.sender_ip, p.sender_mac, s_.now(), for_us);
     if (known) s_.housekeeping_wake_.notify_one();  // a new expiry
     if (!for_us) {
-      if (known) resolved(p.sender_ip, p.sender_mac);
+      if (known) settled(p.sender_ip, &p.sender_mac);
       else c.drop(arp_drop::not_for_us);
       return;
     }
     if (!known && !p.sender_ip.is_any()) c.drop(arp_drop::table_full);
     if (p.op == arp_op::request) send(arp_op::reply, p.sender_mac, p.sender_mac, p.sender_ip);
-    if (!p.sender_ip.is_any()) resolved(p.sender_ip, p.sender_mac);
+    if (!p.sender_ip.is_any()) settled(p.sender_ip, &p.sender_mac);
   }
 
   // A request has target_mac zero and goes to broadcast; a reply goes to the asker.
@@ -142,7 +142,7 @@ class arp_layer {
     };
     struct failed_fn {
       arp_layer* l;
-      void operator()(ipv4_address ip) const noexcept { l->resolution_failed(ip); }
+      void operator()(ipv4_address ip) const noexcept { l->settled(ip, nullptr); }
     };
     cache_.on_timer(t, request_fn{this}, failed_fn{this});
   }
@@ -169,20 +169,13 @@ class arp_layer {
     return {};
   }
 
-  // Sends what waited for `ip` and wakes the coroutines resolving it.
-  void resolved(ipv4_address ip, const mac_address& mac) noexcept {
+  // Sends what waited for `ip` to `mac`, or drops it (counted) when its
+  // resolution failed (null), and wakes the coroutines resolving it.
+  void settled(ipv4_address ip, const mac_address* mac) noexcept {
     for (pending_packet& p : pending_) {
       if (!p.used || p.next_hop != ip) continue;
-      (void)s_.ipv4_.transmit(mac, p.destination, p.protocol, p.payload);
-      release(p);
-    }
-    resolved_.notify_all();
-  }
-
-  void resolution_failed(ipv4_address ip) noexcept {
-    for (pending_packet& p : pending_) {
-      if (!p.used || p.next_hop != ip) continue;
-      s_.counters_.arp.drop(arp_drop::resolution_failed);
+      if (mac) (void)s_.ipv4_.transmit(*mac, p.destination, p.protocol, p.payload);
+      else s_.counters_.arp.drop(arp_drop::resolution_failed);
       release(p);
     }
     resolved_.notify_all();
