@@ -111,17 +111,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
       const std::size_t held = t.bytes_held();
       const std::uint64_t evictions = t.evictions();
-      auto o = t.add(*h, std::move(frag), now);
-      const bool accepted = o.status == reassembly_status::incomplete || o.status == reassembly_status::complete;
+      view_chain whole;
+      const reassembly_status status = t.add(*h, std::move(frag), now, whole);
+      const bool accepted = status == reassembly_status::incomplete || status == reassembly_status::complete;
       if (accepted && !h->more_fragments()) last_end[datagram_key(*h)] = h->fragment_offset() + h->payload_length();
-      if (o.status == reassembly_status::complete) check_complete(*h, last_end[datagram_key(*h)], o.payload);
-      else FUZZ_CHECK(o.payload.count() == 0);
-      if (o.status == reassembly_status::incomplete) {
+      if (status == reassembly_status::complete) check_complete(*h, last_end[datagram_key(*h)], whole);
+      else FUZZ_CHECK(whole.count() == 0);
+      if (status == reassembly_status::incomplete) {
         // Held bytes grow by the fragment, less an older datagram evicted for its slot.
         if (t.evictions() == evictions) FUZZ_CHECK(t.bytes_held() == held + h->payload_length());
         else FUZZ_CHECK(t.evictions() == evictions + 1 && t.bytes_held() <= held + h->payload_length());
       }
-      if (o.status == reassembly_status::duplicate || o.status == reassembly_status::over_budget)
+      if (status == reassembly_status::duplicate || status == reassembly_status::over_budget)
         FUZZ_CHECK(t.bytes_held() <= held);
       FUZZ_CHECK(t.bytes_held() <= budget);
       FUZZ_CHECK(t.in_progress() <= slots);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 #include <uni/core/wire.hpp>
@@ -51,22 +52,30 @@ struct arp_packet {
       return fail(error::malformed);
     const std::uint16_t op = layout::op::get(b);
     if (op != 1 && op != 2) return fail(error::malformed);
-    arp_packet p{static_cast<arp_op>(op), layout::sender_mac::get(b), layout::sender_ip::get(b),
-                 layout::target_mac::get(b), layout::target_ip::get(b)};
+    // The addresses copied straight into the packet (field::get returns a copy,
+    // which GCC passes in a register and splits byte by byte).
+    arp_packet p{static_cast<arp_op>(op), {}, layout::sender_ip::get(b), {}, layout::target_ip::get(b)};
+    std::memcpy(p.sender_mac.bytes.data(), b + layout::sender_mac::offset, mac_address::wire_size);
+    std::memcpy(p.target_mac.bytes.data(), b + layout::target_mac::offset, mac_address::wire_size);
     if (p.sender_mac.is_multicast()) return fail(error::malformed);  // a group address as the sender
     return p;
   }
 
   void emit(std::span<std::uint8_t> out) const noexcept {
+    emit(out, op, sender_mac, sender_ip, target_mac, target_ip);
+  }
+  // The same from its fields, the addresses where they are (no packet built first).
+  static void emit(std::span<std::uint8_t> out, arp_op op, const mac_address& sender_mac, ipv4_address sender_ip,
+                   const mac_address& target_mac, ipv4_address target_ip) noexcept {
     std::uint8_t* b = out.data();
     layout::hardware_type::set(b, ethernet);
     layout::protocol_type::set(b, ipv4);
     layout::hardware_length::set(b, mac_address::wire_size);
     layout::protocol_length::set(b, ipv4_address::wire_size);
     layout::op::set(b, static_cast<std::uint16_t>(op));
-    layout::sender_mac::set(b, sender_mac);
+    sender_mac.store(b + layout::sender_mac::offset);
     layout::sender_ip::set(b, sender_ip);
-    layout::target_mac::set(b, target_mac);
+    target_mac.store(b + layout::target_mac::offset);
     layout::target_ip::set(b, target_ip);
   }
 };

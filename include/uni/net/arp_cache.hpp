@@ -12,7 +12,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 
 #include <uni/core/time.hpp>
 #include <uni/net/ipv4_address.hpp>
@@ -34,18 +33,19 @@ class arp_cache {
 
   explicit arp_cache(arp_timing t = {}) noexcept : timing_(t) {}
 
-  // The MAC for `ip` if resolved: fresh, or expired after use and being
-  // confirmed. An expired entry nobody used since it was confirmed is forgotten.
-  std::optional<mac_address> lookup(ipv4_address ip, time_point now) noexcept {
+  // The MAC for `ip` if resolved (fresh, or expired after use and being
+  // confirmed), else null. An expired entry nobody used since it was confirmed
+  // is forgotten. It points into the table: valid until the table next changes.
+  const mac_address* lookup(ipv4_address ip, time_point now) noexcept {
     entry* e = find(ip);
-    if (!e || e->state == state::incomplete) return std::nullopt;
+    if (!e || e->state == state::incomplete) return nullptr;
     if (e->state == state::reachable && e->deadline <= now && !e->used) {
       e->state = state::empty;
-      return std::nullopt;
+      return nullptr;
     }
     e->used = true;
     e->last_used = now;
-    return e->mac;
+    return &e->mac;
   }
 
   bool pending(ipv4_address ip) const noexcept {
@@ -53,23 +53,19 @@ class arp_cache {
     return e && e->state == state::incomplete;
   }
 
-  // Records ip -> mac as reachable. Returns false if no slot could be had (the
-  // table is full of addresses still being resolved).
-  bool learn(ipv4_address ip, const mac_address& mac, time_point now) noexcept {
+  // Records ip -> mac as reachable: in the entry for `ip`, else, if `may_add`,
+  // in a new one. Returns false if it has none and gets none (not to add, or
+  // the table is full of addresses still being resolved).
+  bool learn(ipv4_address ip, const mac_address& mac, time_point now, bool may_add = true) noexcept {
     entry* e = find(ip);
-    if (!e) e = free_slot(now);
+    if (!e && may_add) e = free_slot(now);
     if (!e) return false;
     *e = entry{ip, mac, state::reachable, 0, false, now + timing_.reachable_time, now};
     return true;
   }
 
   // Updates an existing entry only (RFC 826: "merge" when the sender is known).
-  bool refresh(ipv4_address ip, const mac_address& mac, time_point now) noexcept {
-    entry* e = find(ip);
-    if (!e) return false;
-    *e = entry{ip, mac, state::reachable, 0, false, now + timing_.reachable_time, now};
-    return true;
-  }
+  bool refresh(ipv4_address ip, const mac_address& mac, time_point now) noexcept { return learn(ip, mac, now, false); }
 
   // Begins resolving `ip`: the caller sends the first request when `started`.
   start_result start(ipv4_address ip, time_point now) noexcept {

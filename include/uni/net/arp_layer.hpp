@@ -42,22 +42,19 @@ class arp_layer {
     const arp_packet& p = *parsed;  // once: each -> checks the result again
     ++c.received;
     const ipv4_address us = s_.settings_.address.address;
-    const time_point t = s_.now();
-    // RFC 826 "merge": refresh a sender we already know, whoever was asked.
-    const bool merged = !p.sender_ip.is_any() && cache_.refresh(p.sender_ip, p.sender_mac, t);
-    if (merged) s_.housekeeping_wake_.notify_one();  // a new expiry
-    if (us.is_any() || p.target_ip != us) {
-      if (merged) resolved(p.sender_ip, p.sender_mac);
+    const bool for_us = !us.is_any() && p.target_ip == us;
+    // RFC 826 "merge": refresh a sender we already know, whoever was asked;
+    // one that asked us or answered us is learnt too (from requests as well).
+    const bool known = !p.sender_ip.is_any() && cache_.learn(p.sender_ip, p.sender_mac, s_.now(), for_us);
+    if (known) s_.housekeeping_wake_.notify_one();  // a new expiry
+    if (!for_us) {
+      if (known) settled(p.sender_ip, &p.sender_mac);
       else c.drop(arp_drop::not_for_us);
       return;
     }
-    // Addressed to us: learn the sender (from requests too), answer requests.
-    if (!merged && !p.sender_ip.is_any()) {
-      if (cache_.learn(p.sender_ip, p.sender_mac, t)) s_.housekeeping_wake_.notify_one();
-      else c.drop(arp_drop::table_full);
-    }
+    if (!known && !p.sender_ip.is_any()) c.drop(arp_drop::table_full);
     if (p.op == arp_op::request) send(arp_op::reply, p.sender_mac, p.sender_mac, p.sender_ip);
-    if (!p.sender_ip.is_any()) resolved(p.sender_ip, p.sender_mac);
+    if (!p.sender_ip.is_any()) settled(p.sender_ip, &p.sender_mac);
   }
 
   // A request has target_mac zero and goes to broadcast; a reply goes to the asker.
@@ -67,18 +64,25 @@ class arp_layer {
     view& buf = *allocated;
     const mac_address us = s_.netif_.mac();
     ethernet_view::emit(buf.bytes(), eth_dst, us, ethertype::arp);
-    arp_packet{op, us, s_.settings_.address.address, target_mac, target_ip}.emit(
-        buf.bytes().subspan(ethernet_view::header_size));
+    arp_packet::emit(buf.bytes().subspan(ethernet_view::header_size), op, us, s_.settings_.address.address, target_mac,
+                     target_ip);
     if (s_.ethernet_.transmit(std::span<const view>(&buf, 1))) ++s_.counters_.arp.sent;
   }
 
   // Announces `ip` as ours with a gratuitous ARP request (RFC 5227 §3).
   void announce(ipv4_address ip) noexcept { send(arp_op::request, mac_address::broadcast(), {}, ip); }
 
-  // The MAC of `next_hop` if no ARP exchange is needed: broadcast, or cached and fresh.
+  // The MAC of `next_hop` if no ARP exchange is needed (broadcast, or cached and
+  // fresh), else null: a pointer (into the table, valid until it next changes),
+  // not a copy of six bytes made at each step on the way.
+  const mac_address* neighbour(ipv4_address next_hop) noexcept {
+    static constexpr mac_address broadcast = mac_address::broadcast();
+    if (s_.ipv4_.is_broadcast(next_hop)) return &broadcast;
+    return cache_.lookup(next_hop, s_.now());
+  }
+  // The same as a result: error::would_block when ARP must resolve it.
   result<mac_address> known_neighbour(ipv4_address next_hop) noexcept {
-    if (s_.ipv4_.is_broadcast(next_hop)) return mac_address::broadcast();
-    if (auto m = cache_.lookup(next_hop, s_.now())) return *m;
+    if (const mac_address* m = neighbour(next_hop)) return *m;
     return fail(error::would_block);
   }
 
@@ -96,7 +100,7 @@ class arp_layer {
   // resolution runs (wait on resolutions(), then ask again). `started`, false
   // at first, records that the caller began it: its failure is then final.
   result<mac_address> resolve_step(ipv4_address next_hop, bool& started) noexcept {
-    if (auto m = known_neighbour(next_hop)) return m;
+    if (const mac_address* m = neighbour(next_hop)) return *m;
     if (!cache_.pending(next_hop)) {
       if (started) return fail(error::unreachable);  // our resolution failed
       if (auto r = begin_resolution(next_hop); !r) return fail(r.err());
@@ -138,7 +142,7 @@ class arp_layer {
     };
     struct failed_fn {
       arp_layer* l;
-      void operator()(ipv4_address ip) const noexcept { l->resolution_failed(ip); }
+      void operator()(ipv4_address ip) const noexcept { l->settled(ip, nullptr); }
     };
     cache_.on_timer(t, request_fn{this}, failed_fn{this});
   }
@@ -165,20 +169,13 @@ class arp_layer {
     return {};
   }
 
-  // Sends what waited for `ip` and wakes the coroutines resolving it.
-  void resolved(ipv4_address ip, const mac_address& mac) noexcept {
+  // Sends what waited for `ip` to `mac`, or drops it (counted) when its
+  // resolution failed (null), and wakes the coroutines resolving it.
+  void settled(ipv4_address ip, const mac_address* mac) noexcept {
     for (pending_packet& p : pending_) {
       if (!p.used || p.next_hop != ip) continue;
-      (void)s_.ipv4_.transmit(mac, p.destination, p.protocol, p.payload);
-      release(p);
-    }
-    resolved_.notify_all();
-  }
-
-  void resolution_failed(ipv4_address ip) noexcept {
-    for (pending_packet& p : pending_) {
-      if (!p.used || p.next_hop != ip) continue;
-      s_.counters_.arp.drop(arp_drop::resolution_failed);
+      if (mac) (void)s_.ipv4_.transmit(*mac, p.destination, p.protocol, p.payload);
+      else s_.counters_.arp.drop(arp_drop::resolution_failed);
       release(p);
     }
     resolved_.notify_all();

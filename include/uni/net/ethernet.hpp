@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 #include <uni/core/wire.hpp>
@@ -27,6 +28,12 @@ class ethernet_view : public wire::header_view<14> {
   static result<ethernet_view> parse(std::span<std::uint8_t> frame) noexcept { return checked<ethernet_view>(frame); }
 
   mac_address destination() const noexcept { return get<layout::destination>(); }
+  // Whether the destination is `m`: compared where it is, not copied out first.
+  bool destination_is(const mac_address& m) const noexcept {
+    return std::memcmp(data() + layout::destination::offset, m.bytes.data(), mac_address::wire_size) == 0;
+  }
+  // A group (multicast or broadcast) destination: its first byte's low bit.
+  bool destination_is_group() const noexcept { return (data()[layout::destination::offset] & 1) != 0; }
   mac_address source() const noexcept { return get<layout::source>(); }
   std::uint16_t type() const noexcept { return get<layout::type>(); }
   std::span<std::uint8_t> payload() const noexcept { return bytes().subspan(header_size); }
@@ -36,11 +43,11 @@ class ethernet_view : public wire::header_view<14> {
   void set_type(ethertype t) const noexcept { set<layout::type>(static_cast<std::uint16_t>(t)); }
 
   // Writes a whole header into the first 14 bytes of `out` (at least 14 long).
+  // (The addresses are stored from where they are: field::set takes a copy.)
   static void emit(std::span<std::uint8_t> out, const mac_address& dst, const mac_address& src, ethertype t) noexcept {
-    ethernet_view v{out};
-    v.set_destination(dst);
-    v.set_source(src);
-    v.set_type(t);
+    dst.store(out.data() + layout::destination::offset);
+    src.store(out.data() + layout::source::offset);
+    layout::type::set(out.data(), static_cast<std::uint16_t>(t));
   }
 
  private:

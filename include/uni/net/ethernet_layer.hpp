@@ -43,9 +43,8 @@ class ethernet_layer {
       }
     if constexpr (S::config::trace)
       trace::note(trace::kind::frame_rx, trace::current_task, frame.size(), 0, trace_device(s_.netif_.mac()));
-    const mac_address dst = eth.destination();
     const std::uint16_t type = eth.type();
-    const bool ours = dst == s_.netif_.mac() || dst.is_broadcast();
+    const bool ours = eth.destination_is(s_.netif_.mac()) || eth.destination_is(mac_address::broadcast());
     if (ours) {
       switch (static_cast<ethertype>(type)) {
         case ethertype::arp: return s_.arp_.input(frame.tail(ethernet_view::header_size));
@@ -53,7 +52,7 @@ class ethernet_layer {
         default: break;
       }
     }
-    if (s_.hooks_.size() != 0 && take(frame, ours, dst, type)) return;
+    if (s_.hooks_.size() != 0 && take(frame, ours, eth.destination_is_group(), type)) return;
     c.drop(ours ? ethernet_drop::unsupported_type : ethernet_drop::not_for_us);
   }
 
@@ -82,9 +81,9 @@ class ethernet_layer {
   // A frame the stack does not consume: to the taker of its EtherType if it is
   // addressed to us or to a group (LLDP goes to a multicast address), else, not
   // being for us, to the taker of other stations' frames.
-  bool take(view& frame, bool ours, const mac_address& dst, std::uint16_t type) noexcept {
+  bool take(view& frame, bool ours, bool to_group, std::uint16_t type) noexcept {
     auto& hooks = s_.hooks_;
-    if (ours || dst.is_multicast()) {
+    if (ours || to_group) {
       if (frame_handler fn = hooks.frame_taker(hook_kind::ethertype, type)) {
         ++s_.counters_.hooks.by_ethertype;
         fn(std::move(frame));

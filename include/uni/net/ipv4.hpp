@@ -58,22 +58,32 @@ struct ipv4_header {
 
   // `why` (optional) receives the precise reason for the counters.
   static result<ipv4_header> parse(std::span<const std::uint8_t> bytes, reject* why = nullptr) noexcept {
-    auto no = [&](reject r, error e) {
-      if (why) *why = r;
-      return result<ipv4_header>(fail(e));
-    };
-    if (bytes.size() < min_size) return no(reject::truncated, error::truncated);
+    ipv4_header h;
+    reject r{};
+    if (read(bytes, h, r)) return h;
+    if (why) *why = r;
+    return fail(r == reject::truncated      ? error::truncated
+                : r == reject::bad_checksum ? error::bad_checksum
+                                            : error::malformed);
+  }
+
+  // parse() into `h`, for a caller that keeps the header where it is (no
+  // result copied out): false, with the reason in `why`, when refused.
+  static bool read(std::span<const std::uint8_t> bytes, ipv4_header& h, reject& why) noexcept {
+    why = reject::truncated;
+    if (bytes.size() < min_size) return false;
     const std::uint8_t* b = bytes.data();
     const std::uint8_t version_ihl = layout::version_ihl::get(b);
-    if ((version_ihl >> 4) != 4) return no(reject::bad_version, error::malformed);
-    ipv4_header h;
+    why = reject::bad_version;
+    if ((version_ihl >> 4) != 4) return false;
     h.header_length = static_cast<std::uint8_t>((version_ihl & 0x0f) * 4);
-    if (h.header_length < min_size || h.header_length > bytes.size())
-      return no(reject::bad_header_length, error::malformed);
+    why = reject::bad_header_length;
+    if (h.header_length < min_size || h.header_length > bytes.size()) return false;
     h.total_length = layout::total_length::get(b);
-    if (h.total_length < h.header_length || h.total_length > bytes.size())
-      return no(reject::bad_total_length, error::malformed);
-    if (internet_checksum(bytes.first(h.header_length)) != 0) return no(reject::bad_checksum, error::bad_checksum);
+    why = reject::bad_total_length;
+    if (h.total_length < h.header_length || h.total_length > bytes.size()) return false;
+    why = reject::bad_checksum;
+    if (internet_checksum(bytes.first(h.header_length)) != 0) return false;
     h.tos = layout::tos::get(b);
     h.identification = layout::identification::get(b);
     h.flags_fragment = layout::flags_fragment::get(b);
@@ -81,7 +91,7 @@ struct ipv4_header {
     h.protocol = layout::protocol::get(b);
     h.source = layout::source::get(b);
     h.destination = layout::destination::get(b);
-    return h;
+    return true;
   }
 
   // Writes 20 bytes (no options) with a correct checksum.

@@ -25,7 +25,7 @@ namespace uni {
 
 enum class reassembly_status : std::uint8_t {
   incomplete,        // held, waiting for more
-  complete,          // `payload` is the whole datagram
+  complete,          // add()'s `whole` is the datagram
   duplicate,         // an exact copy of a fragment already held: ignored
   overlap,           // discarded the datagram
   bogus,             // bad length/offset: discarded the datagram
@@ -39,65 +39,21 @@ class ipv4_reassembly {
   static constexpr std::size_t max_datagram = 65535 - 20;
   static constexpr std::size_t max_fragments = view_chain::capacity;
 
-  struct outcome {
-    reassembly_status status;
-    view_chain payload;  // set when complete
-  };
-
   explicit ipv4_reassembly(duration timeout = std::chrono::seconds(30)) noexcept : timeout_(timeout) {}
 
-  // Adds one fragment: `h` is its parsed header, `data` its payload.
-  outcome add(const ipv4_header& h, view data, time_point now) noexcept {
-    const std::size_t offset = h.fragment_offset();
-    const std::size_t len = data.size();
-    const bool last = !h.more_fragments();
-    slot* s = find_or_make(h, now);
-    if ((!last && len % 8 != 0) || offset + len > max_datagram || (len == 0 && !last)) {
-      if (s) discard(*s);
-      return {reassembly_status::bogus, {}};
-    }
-    if (bytes_ + len > MaxBytes) {
-      if (s->count == 0) discard(*s);
-      return {reassembly_status::over_budget, {}};
-    }
-    // Known end: a last fragment fixes it, and nothing may lie beyond it.
-    if (last) {
-      if ((s->total && s->total != offset + len) || s->highest > offset + len) {
-        discard(*s);
-        return {reassembly_status::bogus, {}};
-      }
-      s->total = offset + len;
-    } else if (s->total && offset + len > s->total) {
-      discard(*s);
-      return {reassembly_status::bogus, {}};
-    }
-    // Insert sorted by offset; exact duplicates are ignored, any overlap kills.
-    std::size_t at = 0;
-    while (at < s->count && s->frags[at].offset < offset) ++at;
-    if (at < s->count && s->frags[at].offset == offset && s->frags[at].data.size() == len)
-      return {reassembly_status::duplicate, {}};
-    const bool overlaps_previous = at > 0 && s->frags[at - 1].offset + s->frags[at - 1].data.size() > offset;
-    const bool overlaps_next = at < s->count && offset + len > s->frags[at].offset;
-    if (overlaps_previous || overlaps_next) {
-      discard(*s);
-      return {reassembly_status::overlap, {}};
-    }
-    if (s->count == max_fragments) {
-      discard(*s);
-      return {reassembly_status::too_many_fragments, {}};
-    }
-    for (std::size_t i = s->count; i > at; --i) s->frags[i] = std::move(s->frags[i - 1]);
-    s->frags[at] = fragment{offset, std::move(data)};
-    ++s->count;
-    s->received += len;
-    bytes_ += len;
-    if (offset + len > s->highest) s->highest = offset + len;
-    if (!s->total || s->received != s->total) return {reassembly_status::incomplete, {}};
-    // No overlaps and the byte count matches the end: the datagram is whole.
-    outcome done{reassembly_status::complete, {}};
-    for (std::size_t i = 0; i < s->count; ++i) (void)done.payload.push_back(std::move(s->frags[i].data));
-    discard(*s);
-    return done;
+  // Adds one fragment: `h` is its parsed header, `data` its payload. When the
+  // datagram is complete, its payload is appended to `whole` (empty before).
+  reassembly_status add(const ipv4_header& h, view data, time_point now, view_chain& whole) noexcept {
+    slot& s = find_or_make(h, now);
+    const reassembly_status r = place(s, h, data);
+    if (r == reassembly_status::complete)
+      for (std::size_t i = 0; i < s.count; ++i) (void)whole.push_back(std::move(s.frags[i].data));
+    // What proves the datagram bad discards it, as does completion (handed
+    // over) and a refused first fragment (nothing of it is held).
+    const bool bad = r == reassembly_status::overlap || r == reassembly_status::bogus ||
+                     r == reassembly_status::too_many_fragments;
+    if (bad || r == reassembly_status::complete || s.count == 0) discard(s);
+    return r;
   }
 
   // Discards datagrams whose time is up; returns how many.
@@ -144,12 +100,12 @@ class ipv4_reassembly {
   };
 
   // RFC 791: fragments belong together by source, destination, protocol and id.
-  slot* find_or_make(const ipv4_header& h, time_point now) noexcept {
+  slot& find_or_make(const ipv4_header& h, time_point now) noexcept {
     slot* oldest = nullptr;
     for (slot& s : slots_) {
       if (s.used && s.source == h.source && s.destination == h.destination && s.protocol == h.protocol &&
           s.identification == h.identification)
-        return &s;
+        return s;
     }
     for (slot& s : slots_) {
       if (!s.used) {
@@ -168,7 +124,38 @@ class ipv4_reassembly {
     oldest->protocol = h.protocol;
     oldest->identification = h.identification;
     oldest->expires = now + timeout_;
-    return oldest;
+    return *oldest;
+  }
+
+  // Puts the fragment in its place in `s`, or says why not (add() discards).
+  reassembly_status place(slot& s, const ipv4_header& h, view& data) noexcept {
+    const std::size_t offset = h.fragment_offset();
+    const std::size_t len = data.size();
+    const std::size_t end = offset + len;
+    const bool last = !h.more_fragments();
+    if ((!last && (len % 8 != 0 || len == 0)) || end > max_datagram) return reassembly_status::bogus;
+    if (bytes_ + len > MaxBytes) return reassembly_status::over_budget;
+    // Known end: a last fragment fixes it, and nothing may lie beyond it.
+    if (last ? (s.total && s.total != end) || s.highest > end : s.total && end > s.total)
+      return reassembly_status::bogus;
+    if (last) s.total = end;
+    // Insert sorted by offset; exact duplicates are ignored, any overlap kills.
+    std::size_t at = 0;
+    while (at < s.count && s.frags[at].offset < offset) ++at;
+    if (at < s.count && s.frags[at].offset == offset && s.frags[at].data.size() == len)
+      return reassembly_status::duplicate;
+    const bool overlaps_previous = at > 0 && s.frags[at - 1].offset + s.frags[at - 1].data.size() > offset;
+    const bool overlaps_next = at < s.count && end > s.frags[at].offset;
+    if (overlaps_previous || overlaps_next) return reassembly_status::overlap;
+    if (s.count == max_fragments) return reassembly_status::too_many_fragments;
+    for (std::size_t i = s.count; i > at; --i) s.frags[i] = std::move(s.frags[i - 1]);
+    s.frags[at] = fragment{offset, std::move(data)};
+    ++s.count;
+    s.received += len;
+    bytes_ += len;
+    if (end > s.highest) s.highest = end;
+    // No overlaps and the byte count matches the end: the datagram is whole.
+    return s.total && s.received == s.total ? reassembly_status::complete : reassembly_status::incomplete;
   }
 
   void discard(slot& s) noexcept {

@@ -97,8 +97,8 @@ class udp_layer {
   result<void> send_now(std::uint16_t sport, endpoint to, std::span<const view> payload) noexcept {
     auto next = route(sport, to, payload);
     if (!next) return fail(next.err());
-    auto mac = s_.arp_.known_neighbour(*next);
-    if (!mac) return fail(mac.err());
+    const mac_address* mac = s_.arp_.neighbour(*next);
+    if (!mac) return fail(error::would_block);
     return emit(sport, to, *mac, payload);
   }
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 
 #include <uni/core/scheduler.hpp>
@@ -37,7 +38,7 @@ class udp_socket_table {
   // Frees the slot: queued datagrams are dropped, waiters woken as cancelled.
   void unbind(std::size_t i) noexcept {
     slot& s = slots_[i];
-    while (s.count) pop(i);
+    while (s.count) s.drop_front();
     s.ready.reset();
     s.bound = false;
   }
@@ -52,32 +53,47 @@ class udp_socket_table {
   bool deliver(std::size_t i, datagram&& d) noexcept {
     slot& s = slots_[i];
     if (s.count == Queue) return false;
-    s.queue[(s.head + s.count) % Queue] = std::move(d);
+    std::construct_at(&s.queue[(s.head + s.count) % Queue].d, std::move(d));
     ++s.count;
     s.ready->notify_one();
     return true;
   }
 
   bool has_datagram(std::size_t i) const noexcept { return slots_[i].count != 0; }
-  datagram pop(std::size_t i) noexcept {
-    slot& s = slots_[i];
-    datagram d = std::move(s.queue[s.head]);
-    s.queue[s.head] = datagram{};
-    s.head = (s.head + 1) % Queue;
-    --s.count;
-    return d;
-  }
+  datagram pop(std::size_t i) noexcept { return slots_[i].pop(); }
   wait_queue& ready(std::size_t i) noexcept { return *slots_[i].ready; }
   std::uint16_t port(std::size_t i) const noexcept { return slots_[i].port; }
 
  private:
   struct slot {
+    // A union member per entry: a datagram exists only while it is queued (none
+    // is made, moved over or destroyed for the free entries).
+    union entry {
+      entry() noexcept {}
+      ~entry() {}
+      datagram d;
+    };
+
     bool bound = false;
     std::uint16_t port = 0;
     std::size_t head = 0;
     std::size_t count = 0;
-    std::array<datagram, Queue> queue{};
+    entry queue[Queue];
     std::optional<wait_queue> ready;
+
+    ~slot() {
+      while (count) drop_front();
+    }
+    datagram pop() noexcept {
+      datagram d = std::move(queue[head].d);
+      drop_front();
+      return d;
+    }
+    void drop_front() noexcept {
+      std::destroy_at(&queue[head].d);
+      head = (head + 1) % Queue;
+      --count;
+    }
   };
   scheduler& sched_;
   std::array<slot, Sockets> slots_{};
