@@ -55,6 +55,10 @@ namespace {
 using namespace std::string_view_literals;
 
 struct www_config : uni::default_config {
+  // HTTP over TCP is all www speaks (no DHCP, no DNS client): no UDP code in the
+  // image, as ping's Config. A UDP datagram is dropped and counted as for an
+  // unknown protocol, with no ICMP port unreachable.
+  static constexpr bool udp = false;
 #if UNI_WWW_VCHAN
   static constexpr std::size_t network_interfaces = 0;
   static constexpr std::size_t vchan_endpoints = 1;
