@@ -31,13 +31,17 @@ set(CMAKE_CXX_FLAGS_INIT
 # CMAKE_CXX_FLAGS_MINSIZEREL_INIT: GCC's own "-Os" is appended to the _INIT
 # value and, coming last, won (every image was -Os until this was seen).
 set(CMAKE_CXX_FLAGS_MINSIZEREL "-Oz -DNDEBUG" CACHE STRING "Flags of the Xen images' MinSizeRel build")
-# Measured and not used: -flto gives dns-xen -3.6 KB (was -12 KiB before the zone
-# was compiled at build time: the gain was mostly the parser's) but needs GNU ld's
-# linker plugin (lld cannot read GCC's LTO objects), which loses lld's
-# --shuffle-sections, the randomised layout; LTO into a relocatable object that
-# lld then links keeps the shuffle but gives only -1.4 KB (every global stays
-# exported). -fwhole-program splits start of day's state between translation
-# units; --icf=safe, -fmerge-all-constants and -fno-ident change nothing.
+# Measured and not used: -flto through GNU ld's linker plugin (lld cannot read
+# GCC's LTO objects) loses lld's --shuffle-sections, the randomised layout, and
+# measured again (2026-12) made www-xen 0.1 KB larger than lld's --icf=all
+# without it (it once saved dns-xen 3.6 KB, when the zone was parsed at run
+# time); LTO into a relocatable object that lld then links kept the shuffle but
+# gave only -1.4 KB then (every global stays exported). -fwhole-program splits
+# start of day's state between translation units; --icf=safe,
+# -fmerge-all-constants and -fno-ident change nothing. GCC's inlining and IPA
+# parameters (max-inline-insns-*, early-inlining-insns, ipa-cp, ipa-sra, ipa-pta),
+# -mgeneral-regs-only and -fno-optimize-sibling-calls each move www-xen by 300
+# bytes or less, either way.
 # lld's --icf=all is used (cmake/uniXen.cmake).
 set(CMAKE_ASM_FLAGS_INIT "-fno-pic")
 set(CMAKE_EXE_LINKER_FLAGS_INIT
