@@ -19,6 +19,7 @@
 #include <uni/http/request.hpp>
 #include <uni/http/response.hpp>
 #include <uni/kv/concepts.hpp>
+#include <uni/kv/embedded.hpp>
 
 namespace uni::http {
 
@@ -93,6 +94,18 @@ struct file {
   std::string_view etag() const noexcept { return {etag_text.data(), etag_size}; }
 };
 
+// The file at `key` of a store: its bytes, its digest quoted as the ETag, the
+// key's Content-Type.
+inline file make_file(view bytes, std::string_view digest, std::string_view key) noexcept {
+  file f{std::move(bytes), content_type_for(key)};
+  const std::size_t n = digest.size() < kv::digest::capacity ? digest.size() : kv::digest::capacity;
+  f.etag_text[0] = '"';
+  for (std::size_t i = 0; i < n; ++i) f.etag_text[i + 1] = digest[i];
+  f.etag_text[n + 1] = '"';
+  f.etag_size = n + 2;
+  return f;
+}
+
 // Any ReadOnlyStore, reached through one function pointer so that the
 // connection's code is compiled once, whatever holds the files; or a
 // StreamStore behind stream_files (uni/http/stream_files.hpp), which then
@@ -102,6 +115,8 @@ class file_source {
   constexpr file_source() noexcept = default;
   template <kv::ReadOnlyStore S>
   file_source(S& store) noexcept : store_(&store), find_(&find_in<S>) {}
+  // The files compiled in: bytes and digest from one lookup of the key.
+  file_source(kv::embedded_store& store) noexcept : store_(&store), find_(&find_embedded) {}
   template <kv::StreamStore S>
   file_source(stream_files<S>& files) noexcept : store_(&files), send_(&stream_files<S>::send) {}
 
@@ -117,8 +132,8 @@ class file_source {
   result<file> find(std::string_view path) const noexcept {
     char buf[kv::max_key];
     std::string_view key;
-    if (!key_for_path(path, buf, key) || !kv::valid_key(key)) return fail(error::not_found);
-    return find_(store_, key);
+    if (!key_for_path(path, buf, key)) return fail(error::not_found);
+    return find_(store_, key);  // (a store refuses what is no key: not found)
   }
 
  private:
@@ -129,13 +144,13 @@ class file_source {
     if (!bytes) return fail(bytes.err() == error::invalid_argument ? error::not_found : bytes.err());
     auto d = s.digest(key);
     if (!d) return fail(d.err());
-    file f{std::move(*bytes), content_type_for(key)};
-    const std::string_view text = d->text();
-    f.etag_text[0] = '"';
-    for (std::size_t i = 0; i < text.size(); ++i) f.etag_text[i + 1] = text[i];
-    f.etag_text[text.size() + 1] = '"';
-    f.etag_size = text.size() + 2;
-    return f;
+    return make_file(std::move(*bytes), d->text(), key);
+  }
+  // (What is no key names no entry: the table holds only keys.)
+  static result<file> find_embedded(void* store, std::string_view key) noexcept {
+    const kv::embedded_entry* e = static_cast<const kv::embedded_store*>(store)->entry(key);
+    if (!e) return fail(error::not_found);
+    return make_file(view::unowned(e->bytes()), e->digest, key);
   }
 
   void* store_ = nullptr;
