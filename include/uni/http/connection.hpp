@@ -306,14 +306,14 @@ class connection : public exchange, protected detail::connection_fields {
     // A chunk (RFC 9112 §7.1): size line, data, CRLF, in one send.
     auto line = reserve(20);
     if (!line) return done(fail(line.err()));
-    std::size_t len = 0;
-    char hex[16];
-    std::size_t k = 0;
-    for (std::size_t v = n; v; v >>= 4) hex[k++] = "0123456789abcdef"[v & 15];
-    while (k) (*line)[len++] = static_cast<std::uint8_t>(hex[--k]);
-    (*line)[len++] = '\r';
-    (*line)[len++] = '\n';
-    out_[0] = commit(len);
+    // The size's hex digits written from the last, straight into the page.
+    std::uint8_t* p = line->data();
+    std::size_t digits = 0;
+    for (std::size_t v = n; v; v >>= 4) ++digits;
+    for (std::size_t v = n, i = digits; i; v >>= 4) p[--i] = static_cast<std::uint8_t>("0123456789abcdef"[v & 15]);
+    p[digits] = '\r';
+    p[digits + 1] = '\n';
+    out_[0] = commit(digits + 2);
     out_[1] = detail::static_view("\r\n"sv);
     return send(std::span<const view>(out_.data(), 1), data, std::span<const view>(out_.data() + 1, 1));
   }
