@@ -272,13 +272,9 @@ class connection : public exchange, protected detail::connection_fields {
   // runs after they return).
   sending respond(int status, std::string_view content_type, std::span<const view> body,
                   std::span<const field> extra = {}) override {
-    if (responded_) return done(fail(error::invalid_argument));
     const std::uint64_t length = total_size(body);
-    auto head = build_head(status, content_type, &length, extra, nullptr);
-    if (!head) return done(fail(head.err()));
-    responded_ = true;
     if (reqv_.method == method::head || status == 304 || status == 204) body = {};
-    return send_with_head(std::move(*head), body);
+    return head_then(status, content_type, &length, extra, body);
   }
 
   sending respond(int status, std::string_view content_type, view body) override {
@@ -288,14 +284,7 @@ class connection : public exchange, protected detail::connection_fields {
   }
 
   sending start_stream(int status, std::string_view content_type, std::span<const field> extra = {}) override {
-    if (responded_) return done(fail(error::invalid_argument));
-    if (reqv_.minor == 0) keep_alive_ = false;  // HTTP/1.0: the end of the body is our FIN
-    auto head = build_head(status, content_type, nullptr, extra, nullptr);
-    if (!head) return done(fail(head.err()));
-    responded_ = true;
-    streaming_ = reqv_.method != method::head;
-    out_[0] = std::move(*head);
-    return send(std::span<const view>(out_.data(), 1));
+    return head_then(status, content_type, nullptr, extra, {});
   }
 
   sending write_stream(std::span<const view> data) override {
@@ -564,6 +553,21 @@ class connection : public exchange, protected detail::connection_fields {
     transport_shutdown();
     set_state(conn_state::closing, srv_->opt.linger);
     return false;
+  }
+
+  // A response's head (made once) and `body`: a whole response's, `length`
+  // bytes, or a stream's start (no length, no body yet).
+  sending head_then(int status, std::string_view content_type, const std::uint64_t* length,
+                    std::span<const field> extra, std::span<const view> body) {
+    if (responded_) return done(fail(error::invalid_argument));
+    if (!length && reqv_.minor == 0) keep_alive_ = false;  // HTTP/1.0: the end of a stream is our FIN
+    auto head = build_head(status, content_type, length, extra, nullptr);
+    if (!head) return done(fail(head.err()));
+    responded_ = true;
+    if (length) ++srv_->n.responses;
+    else streaming_ = reqv_.method != method::head;
+    out_[0] = std::move(*head);
+    return send(std::span<const view>(out_.data(), 1), body);
   }
 
   // An answer that needs no write, yielding `r`.
