@@ -722,17 +722,18 @@ class connection : public exchange, protected detail::connection_fields {
   // A file's answer from a store in memory (or its error), as one send.
   sending answer_file(bool decoded, std::string_view path, bool too_long) {
     if (!decoded) return send_error(too_long ? 414 : 400);
-    auto found = srv_->opt.files.find(path);
-    if (!found) return send_error(404);
+    file f;
+    if (srv_->opt.files.find(path, f) != error::none) return send_error(404);
     if (!file_method()) return refuse_file_method();
-    const file& f = *found;  // (checked once: each -> checks the result again)
     const std::uint64_t size = f.bytes.size();
     const file_answer a = answer_for(reqv_, size, f.etag());
     std::uint64_t length = 0;
     auto head = file_head(a, size, f.etag(), f.content_type, length);
     if (!head) return send_error(500);
     responded_ = true;
-    out_[1] = f.bytes.slice(a.first, length).value();
+    f.bytes.drop_front(a.first);  // (within the file: answer_for picked them)
+    f.bytes.truncate(length);
+    out_[1] = std::move(f.bytes);
     const bool no_body = reqv_.method == method::head || length == 0;
     return send_with_head(std::move(*head), std::span<const view>(out_.data() + 1, no_body ? 0 : 1));
   }
