@@ -127,8 +127,9 @@ class file_source {
   // StreamStore's source only; `path` must outlive the wait).
   task<void> send(connection& c, std::string_view path) const { return send_(store_, c, path); }
 
-  // The file at a decoded request path, into `out`; error::not_found when
-  // there is none (including for paths no key can name, such as "//x").
+  // The file at a decoded request path, into `out`: error::none, or
+  // error::not_found when there is none (including for paths no key can name,
+  // such as "//x"), or the store's error.
   error find(std::string_view path, file& out) const noexcept {
     char buf[kv::max_key];
     std::string_view key;
