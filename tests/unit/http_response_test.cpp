@@ -99,14 +99,18 @@ TEST_CASE("files: a path names a key, index.html for directories, the digest quo
   };
   uni::kv::embedded_store store(entries);
   const file_source files(store);
-  CHECK(files.find("/")->etag() == "\"3\"");
-  CHECK(files.find("/")->content_type == "text/html; charset=utf-8");
-  CHECK(files.find("/a/")->etag() == "\"1\"");
-  CHECK(files.find("/b.css")->bytes.size() == 1);
-  CHECK(files.find("/b.css")->content_type == "text/css; charset=utf-8");
-  CHECK(files.find("/a").err() == uni::error::not_found);
-  CHECK(files.find("/c").err() == uni::error::not_found);
-  CHECK(files.find("//b.css").err() == uni::error::not_found);  // no key has an empty segment
+  file f;
+  REQUIRE(files.find("/", f) == uni::error::none);
+  CHECK(f.etag() == "\"3\"");
+  CHECK(f.content_type == "text/html; charset=utf-8");
+  REQUIRE(files.find("/a/", f) == uni::error::none);
+  CHECK(f.etag() == "\"1\"");
+  REQUIRE(files.find("/b.css", f) == uni::error::none);
+  CHECK(f.bytes.size() == 1);
+  CHECK(f.content_type == "text/css; charset=utf-8");
+  CHECK(files.find("/a", f) == uni::error::not_found);
+  CHECK(files.find("/c", f) == uni::error::not_found);
+  CHECK(files.find("//b.css", f) == uni::error::not_found);  // no key has an empty segment
   CHECK_FALSE(file_source{});
 }
 

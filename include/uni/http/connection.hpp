@@ -184,15 +184,55 @@ inline void count_status(server_counters& n, int status) noexcept {
       return;
     }
 }
+
+// A connection's state but its large buffers, a base of it: value-initialized
+// as a whole (zeroed in blocks, then the few fields that do not start at zero
+// stored), not member by member. (The members used most come first: their
+// offsets fit a byte in the instructions that reach them.)
+struct connection_fields {
+  // The transfer set up: none left (outcomev_ is its result), more of a head's
+  // bytes into in_ (an error at the stream's end), the body's next
+  // piece, or a write of what cursor_ holds (each batch next_batch() gives).
+  enum class io_op : std::uint8_t { none, head, body, write };
+  struct send_cursor {
+    std::array<std::span<const view>, 3> parts;
+    std::size_t part = 0, next = 0;  // the next view: parts[part][next]
+    view rest;                        // what is left of the one before
+  };
+  server_state* srv_ = nullptr;  // (pointers, set by the connection: no reference is value-initialized)
+  conn_watch* slot_ = nullptr;
+  std::size_t scratch_used_ = 0;
+  int body_error_ = 0;
+  bool keep_alive_ = true;
+  bool streaming_ = false;
+  bool continue_sent_ = false;
+  bool failed_ = false;
+  io_op op_ = io_op::none;
+  bool continuing_ = false;  // the write is a 100 Continue, then the body's read
+  bool waited_ = false;      // a body's read waited (body_piece)
+  std::size_t batch_views_ = 0, at_ = 0, skip_ = 0;  // the batch written, and where write_some goes on in it
+  send_cursor cursor_{};
+  transfer_outcome outcomev_;  // the last transfer's, read through outcome_
+  http::request reqv_;
+  view in_;       // received bytes not yet consumed
+  view scratch_;  // the page response heads are written into
+  std::array<view, 3> out_;  // a response's head (and error body, chunk CRLF) while its send runs
+  std::array<view, 8> batch_;  // a write's views while it runs
+  view file_head_;  // a streamed file's head, until its first piece
+  body_decoder body_;
+  path_params paramsv_;
+};
 }  // namespace detail
 
 // The protocol of one connection; the transport is reached through two
 // virtual calls (a transfer's start, and the half-close, in stream_connection)
 // so that this code is compiled once, whatever the stack.
-class connection : public exchange {
+class connection : public exchange, protected detail::connection_fields {
  public:
   connection(server_state& srv, conn_watch& slot) noexcept
-      : srv_(srv), slot_(slot), reader_(srv.opt.limits.max_request_line) {
+      : connection_fields(), reader_(srv.opt.limits.max_request_line) {  // (the fields value-initialized)
+    srv_ = &srv;
+    slot_ = &slot;
     req_ = &reqv_;
     params_ = &paramsv_;
     outcome_ = &outcomev_;
@@ -232,13 +272,9 @@ class connection : public exchange {
   // runs after they return).
   sending respond(int status, std::string_view content_type, std::span<const view> body,
                   std::span<const field> extra = {}) override {
-    if (responded_) return done(fail(error::invalid_argument));
     const std::uint64_t length = total_size(body);
-    auto head = build_head(status, content_type, &length, extra, nullptr);
-    if (!head) return done(fail(head.err()));
-    responded_ = true;
     if (reqv_.method == method::head || status == 304 || status == 204) body = {};
-    return send_with_head(std::move(*head), body);
+    return head_then(status, content_type, &length, extra, body);
   }
 
   sending respond(int status, std::string_view content_type, view body) override {
@@ -248,14 +284,7 @@ class connection : public exchange {
   }
 
   sending start_stream(int status, std::string_view content_type, std::span<const field> extra = {}) override {
-    if (responded_) return done(fail(error::invalid_argument));
-    if (reqv_.minor == 0) keep_alive_ = false;  // HTTP/1.0: the end of the body is our FIN
-    auto head = build_head(status, content_type, nullptr, extra, nullptr);
-    if (!head) return done(fail(head.err()));
-    responded_ = true;
-    streaming_ = reqv_.method != method::head;
-    out_[0] = std::move(*head);
-    return send(std::span<const view>(out_.data(), 1));
+    return head_then(status, content_type, nullptr, extra, {});
   }
 
   sending write_stream(std::span<const view> data) override {
@@ -266,14 +295,14 @@ class connection : public exchange {
     // A chunk (RFC 9112 §7.1): size line, data, CRLF, in one send.
     auto line = reserve(20);
     if (!line) return done(fail(line.err()));
-    std::size_t len = 0;
-    char hex[16];
-    std::size_t k = 0;
-    for (std::size_t v = n; v; v >>= 4) hex[k++] = "0123456789abcdef"[v & 15];
-    while (k) (*line)[len++] = static_cast<std::uint8_t>(hex[--k]);
-    (*line)[len++] = '\r';
-    (*line)[len++] = '\n';
-    out_[0] = commit(len);
+    // The size's hex digits written from the last, straight into the page.
+    std::uint8_t* p = line->data();
+    std::size_t digits = 0;
+    for (std::size_t v = n; v; v >>= 4) ++digits;
+    for (std::size_t v = n, i = digits; i; v >>= 4) p[--i] = static_cast<std::uint8_t>("0123456789abcdef"[v & 15]);
+    p[digits] = '\r';
+    p[digits + 1] = '\n';
+    out_[0] = commit(digits + 2);
     out_[1] = detail::static_view("\r\n"sv);
     return send(std::span<const view>(out_.data(), 1), data, std::span<const view>(out_.data() + 1, 1));
   }
@@ -297,15 +326,6 @@ class connection : public exchange {
   virtual void transport_shutdown() noexcept = 0;
   ~connection() = default;
 
-  // The transfer set up: none left (outcomev_ is its result), more of a head's
-  // bytes into in_ (an error at the stream's end), the body's next
-  // piece, or a write of what cursor_ holds (each batch next_batch() gives).
-  enum class io_op : std::uint8_t { none, head, body, write };
-  struct send_cursor {
-    std::array<std::span<const view>, 3> parts;
-    std::size_t part = 0, next = 0;  // the next view: parts[part][next]
-    view rest;                        // what is left of the one before
-  };
   // The transfer has its outcome.
   bool finish(error e, view bytes = {}) noexcept {
     outcomev_.err = e;
@@ -381,10 +401,10 @@ class connection : public exchange {
     }
     if (d.err() == error::would_block) return read_step::wait;
     if (d.err() != error::no_buffers) {
-      if (d.err() != error::closed) ++srv_.n.stream_errors;
+      if (d.err() != error::closed) ++srv_->n.stream_errors;
       return read_step::ended;
     }
-    ++srv_.n.out_of_pages;  // pages come back as other connections' data is acknowledged
+    ++srv_->n.out_of_pages;  // pages come back as other connections' data is acknowledged
     return read_step::no_pages;
   }
   // What a read yields when the stream ended where more was needed.
@@ -409,13 +429,13 @@ class connection : public exchange {
     switch (body_.next(in_, out)) {
       case body_status::data: return finish(error::none, std::move(out));
       case body_status::done:
-        if (waited) set_state(conn_state::busy, srv_.opt.send_timeout);
+        if (waited) set_state(conn_state::busy, srv_->opt.send_timeout);
         return finish(error::none);
       case body_status::malformed: body_error_ = 400; return finish(error::malformed);
       case body_status::too_large: body_error_ = 413; return finish(error::too_large);
       case body_status::need_more: break;
     }
-    if (slot_.state != conn_state::body) set_state(conn_state::body, srv_.opt.body_timeout);
+    if (slot_->state != conn_state::body) set_state(conn_state::body, srv_->opt.body_timeout);
     return false;
   }
   // Before a read: a consumed view may still hold its page, nor does a
@@ -423,8 +443,8 @@ class connection : public exchange {
   void drop_buffers() noexcept {
     for (view* v : {&in_, &scratch_, &out_[0], &out_[1], &out_[2]}) *v = view{};
   }
-  scheduler& sched() const noexcept { return srv_.sched; }
-  time_point no_pages_until() const noexcept { return srv_.sched.now() + std::chrono::milliseconds(1); }
+  scheduler& sched() const noexcept { return srv_->sched; }
+  time_point no_pages_until() const noexcept { return srv_->sched.now() + std::chrono::milliseconds(1); }
 
   // The next batch to write into `batch`: at most send_piece bytes and 8
   // views, with a fresh deadline (so it measures progress); 0 when all is written.
@@ -442,20 +462,20 @@ class connection : public exchange {
       c.rest.drop_front(take);
       bytes += take;
     }
-    if (k) slot_.deadline = srv_.sched.now() + srv_.opt.send_timeout;
+    if (k) slot_->deadline = srv_->sched.now() + srv_->opt.send_timeout;
     return k;
   }
   // A failed write: the connection closes.
   result<void> write_failed(error e) noexcept {
     failed_ = true;
-    ++srv_.n.stream_errors;
+    ++srv_->n.stream_errors;
     return fail(e);
   }
 
  private:
   void set_state(conn_state s, duration d) noexcept {
-    slot_.state = s;
-    slot_.deadline = srv_.sched.now() + d;
+    slot_->state = s;
+    slot_->deadline = srv_->sched.now() + d;
   }
   // More of a head's bytes, read into in_ (an error at the stream's end).
   transfer<void> read_head() noexcept {
@@ -466,8 +486,8 @@ class connection : public exchange {
   // the header timeout to send the rest.
   head_status feed_head() noexcept {
     const head_status hs = reader_.feed(in_);
-    if (slot_.state == conn_state::idle && reader_.pending() > 0)
-      set_state(conn_state::head, srv_.opt.header_timeout);
+    if (slot_->state == conn_state::idle && reader_.pending() > 0)
+      set_state(conn_state::head, srv_->opt.header_timeout);
     return hs;
   }
 
@@ -477,11 +497,11 @@ class connection : public exchange {
   // `work` is set, a route's handler or a StreamStore's file, which runs first
   // (see after_handler).
   bool start_request(head_status hs, sending& answer, task<void>& work) {
-    ++srv_.n.requests;
+    ++srv_->n.requests;
     if (hs != head_status::complete) reqv_.method = method::other, reqv_.minor = 1;  // no earlier request's
     int status = hs == head_status::line_too_long ? 414
                  : hs == head_status::too_large   ? 431
-                                                  : parse_head(reader_.head(), reqv_, srv_.opt.limits);
+                                                  : parse_head(reader_.head(), reqv_, srv_->opt.limits);
     if (status == 0 && reqv_.method == method::other) status = 501;
     paramsv_ = {};
     responded_ = false;
@@ -496,8 +516,8 @@ class connection : public exchange {
     // A span per request (uni/trace/): a connection's requests follow one another, so its address names them.
     if constexpr (trace::compiled) trace::begin_span(request_span(), "http request");
     keep_alive_ = reqv_.keep_alive;
-    body_.start(reqv_, srv_.opt.limits.max_body);
-    set_state(conn_state::busy, srv_.opt.send_timeout);
+    body_.start(reqv_, srv_->opt.limits.max_body);
+    set_state(conn_state::busy, srv_->opt.send_timeout);
     answer = route_or_answer(work);
     return true;
   }
@@ -527,12 +547,27 @@ class connection : public exchange {
   bool next_request() noexcept {
     if (keep_alive_) {
       reader_.reset();
-      set_state(conn_state::idle, srv_.opt.idle_timeout);
+      set_state(conn_state::idle, srv_->opt.idle_timeout);
       return true;
     }
     transport_shutdown();
-    set_state(conn_state::closing, srv_.opt.linger);
+    set_state(conn_state::closing, srv_->opt.linger);
     return false;
+  }
+
+  // A response's head (made once) and `body`: a whole response's, `length`
+  // bytes, or a stream's start (no length, no body yet).
+  sending head_then(int status, std::string_view content_type, const std::uint64_t* length,
+                    std::span<const field> extra, std::span<const view> body) {
+    if (responded_) return done(fail(error::invalid_argument));
+    if (!length && reqv_.minor == 0) keep_alive_ = false;  // HTTP/1.0: the end of a stream is our FIN
+    auto head = build_head(status, content_type, length, extra, nullptr);
+    if (!head) return done(fail(head.err()));
+    responded_ = true;
+    if (length) ++srv_->n.responses;
+    else streaming_ = reqv_.method != method::head;
+    out_[0] = std::move(*head);
+    return send(std::span<const view>(out_.data(), 1), body);
   }
 
   // An answer that needs no write, yielding `r`.
@@ -551,7 +586,7 @@ class connection : public exchange {
   }
   // A response's head and body: the head goes in the body's first write.
   sending send_with_head(view head, std::span<const view> body) {
-    ++srv_.n.responses;
+    ++srv_->n.responses;
     out_[0] = std::move(head);
     return send(std::span<const view>(out_.data(), 1), body);
   }
@@ -560,9 +595,9 @@ class connection : public exchange {
   result<std::span<std::uint8_t>> reserve(std::size_t n) noexcept {
     if (n > page_size) return fail(error::too_large);
     if (scratch_.empty() || page_size - scratch_used_ < n) {
-      auto p = srv_.pool.allocate();
+      auto p = srv_->pool.allocate();
       if (!p) {
-        ++srv_.n.out_of_pages;
+        ++srv_->n.out_of_pages;
         return fail(p.err());
       }
       scratch_ = std::move(*p);
@@ -592,7 +627,7 @@ class connection : public exchange {
       if (!room) return fail(room.err());
       auto n = write_head(room->first(want), status, content_type, length, extra, range);
       if (n) {
-        detail::count_status(srv_.n, status);
+        detail::count_status(srv_->n, status);
         return commit(*n);
       }
       scratch_ = view{};
@@ -604,7 +639,7 @@ class connection : public exchange {
                                         const range_info* range) noexcept {
     head_writer w(room);
     w.status(status, reqv_.minor);
-    if (srv_.opt.unix_time) w.field("Date"sv, srv_.http_date());
+    if (srv_->opt.unix_time) w.field("Date"sv, srv_->http_date());
     w.field("Server"sv, "uni"sv);
     for (const field& f : extra) w.field(f.name, f.value);
     if (range) w.content_range(range->first, range->last, range->size);
@@ -636,7 +671,7 @@ class connection : public exchange {
     int status = 404;
     char allow_text[80];
     field allow{"Allow"sv, {}};
-    if (const routes* r = srv_.opt.router) {
+    if (const routes* r = srv_->opt.router) {
       const routes::route* found = nullptr;
       std::array<method, 8> methods{};
       std::size_t allowed = 0;
@@ -663,15 +698,15 @@ class connection : public exchange {
       }
     }
     // (send_error writes the Allow field into the head before it returns.)
-    if (status == 405 || !srv_.opt.files) return send_error(status, std::span<const field>(&allow, status == 405 ? 1 : 0));
+    if (status == 405 || !srv_->opt.files) return send_error(status, std::span<const field>(&allow, status == 405 ? 1 : 0));
     // A file from opt.files: what answer_for (uni/http/files.hpp) picks, its
     // bytes sent as an unowned view of the store's memory, or, from a
     // StreamStore, read a page at a time (uni/http/stream_files.hpp), which
     // reads the decoded path when it starts: it is kept in path_.
     std::string_view path;
     const bool decoded = decode_path(reqv_.path, path_, path);
-    if (decoded && srv_.opt.files.streams()) {
-      work = srv_.opt.files.send(*this, path);
+    if (decoded && srv_->opt.files.streams()) {
+      work = srv_->opt.files.send(*this, path);
       return {};
     }
     return answer_file(decoded, path, reqv_.path.size() > sizeof path_);
@@ -687,17 +722,18 @@ class connection : public exchange {
   // A file's answer from a store in memory (or its error), as one send.
   sending answer_file(bool decoded, std::string_view path, bool too_long) {
     if (!decoded) return send_error(too_long ? 414 : 400);
-    auto found = srv_.opt.files.find(path);
-    if (!found) return send_error(404);
+    file f;
+    if (srv_->opt.files.find(path, f) != error::none) return send_error(404);
     if (!file_method()) return refuse_file_method();
-    const file& f = *found;  // (checked once: each -> checks the result again)
     const std::uint64_t size = f.bytes.size();
     const file_answer a = answer_for(reqv_, size, f.etag());
     std::uint64_t length = 0;
     auto head = file_head(a, size, f.etag(), f.content_type, length);
     if (!head) return send_error(500);
     responded_ = true;
-    out_[1] = f.bytes.slice(a.first, length).value();
+    f.bytes.drop_front(a.first);  // (within the file: answer_for picked them)
+    f.bytes.truncate(length);
+    out_[1] = std::move(f.bytes);
     const bool no_body = reqv_.method == method::head || length == 0;
     return send_with_head(std::move(*head), std::span<const view>(out_.data() + 1, no_body ? 0 : 1));
   }
@@ -748,7 +784,7 @@ class connection : public exchange {
   // The next bytes of the body (the head goes with the first).
   task<result<void>> send_file(std::span<const view> data) {
     if (file_head_.empty()) co_return co_await send(data);
-    ++srv_.n.responses;
+    ++srv_->n.responses;
     std::array<view, 8> first{std::move(file_head_)};  // one write for the head and the first views
     const std::size_t k = data.size() < first.size() - 1 ? data.size() : first.size() - 1;
     for (std::size_t i = 0; i < k; ++i) first[i + 1] = data[i];
@@ -769,7 +805,7 @@ class connection : public exchange {
       co_return;
     }
     if (!r) {
-      if (!failed_) ++srv_.n.stream_errors;  // (a failed write has counted itself)
+      if (!failed_) ++srv_->n.stream_errors;  // (a failed write has counted itself)
       failed_ = true;
       co_return;
     }
@@ -777,30 +813,7 @@ class connection : public exchange {
   }
 
  private:
-  // (The members used most come first: their offsets fit a byte in the
-  // instructions that reach them; the large buffers come last.)
-  server_state& srv_;
-  conn_watch& slot_;
-  std::size_t scratch_used_ = 0;
-  int body_error_ = 0;
-  bool keep_alive_ = true;
-  bool streaming_ = false;
-  bool continue_sent_ = false;
-  bool failed_ = false;
-  io_op op_ = io_op::none;
-  bool continuing_ = false;  // the write is a 100 Continue, then the body's read
-  bool waited_ = false;      // a body's read waited (body_piece)
-  std::size_t batch_views_ = 0, at_ = 0, skip_ = 0;  // the batch written, and where write_some goes on in it
-  send_cursor cursor_{};
-  transfer_outcome outcomev_;  // the last transfer's, read through outcome_
-  http::request reqv_;
-  view in_;       // received bytes not yet consumed
-  view scratch_;  // the page response heads are written into
-  std::array<view, 3> out_;  // a response's head (and error body, chunk CRLF) while its send runs
-  std::array<view, 8> batch_;  // a write's views while it runs
-  view file_head_;  // a streamed file's head, until its first piece
-  body_decoder body_;
-  path_params paramsv_;
+  // (After the fields, its base: the large buffers.)
   head_reader<max_head_bytes> reader_;
   char path_[1024];  // a request's decoded path, while its file is answered
 };

@@ -19,6 +19,7 @@
 #include <uni/http/request.hpp>
 #include <uni/http/response.hpp>
 #include <uni/kv/concepts.hpp>
+#include <uni/kv/embedded.hpp>
 
 namespace uni::http {
 
@@ -93,6 +94,18 @@ struct file {
   std::string_view etag() const noexcept { return {etag_text.data(), etag_size}; }
 };
 
+// The file at `key` of a store, into `f`: its bytes, its digest quoted as the
+// ETag, the key's Content-Type.
+inline void make_file(view bytes, std::string_view digest, std::string_view key, file& f) noexcept {
+  f.bytes = std::move(bytes);
+  f.content_type = content_type_for(key);
+  const std::size_t n = digest.size() < kv::digest::capacity ? digest.size() : kv::digest::capacity;
+  f.etag_text[0] = '"';
+  for (std::size_t i = 0; i < n; ++i) f.etag_text[i + 1] = digest[i];
+  f.etag_text[n + 1] = '"';
+  f.etag_size = n + 2;
+}
+
 // Any ReadOnlyStore, reached through one function pointer so that the
 // connection's code is compiled once, whatever holds the files; or a
 // StreamStore behind stream_files (uni/http/stream_files.hpp), which then
@@ -102,6 +115,8 @@ class file_source {
   constexpr file_source() noexcept = default;
   template <kv::ReadOnlyStore S>
   file_source(S& store) noexcept : store_(&store), find_(&find_in<S>) {}
+  // The files compiled in: bytes and digest from one lookup of the key.
+  file_source(kv::embedded_store& store) noexcept : store_(&store), find_(&find_embedded) {}
   template <kv::StreamStore S>
   file_source(stream_files<S>& files) noexcept : store_(&files), send_(&stream_files<S>::send) {}
 
@@ -112,34 +127,37 @@ class file_source {
   // StreamStore's source only; `path` must outlive the wait).
   task<void> send(connection& c, std::string_view path) const { return send_(store_, c, path); }
 
-  // The file at a decoded request path; error::not_found when there is none
-  // (including for paths no key can name, such as "//x").
-  result<file> find(std::string_view path) const noexcept {
+  // The file at a decoded request path, into `out`: error::none, or
+  // error::not_found when there is none (including for paths no key can name,
+  // such as "//x"), or the store's error.
+  error find(std::string_view path, file& out) const noexcept {
     char buf[kv::max_key];
     std::string_view key;
-    if (!key_for_path(path, buf, key) || !kv::valid_key(key)) return fail(error::not_found);
-    return find_(store_, key);
+    if (!key_for_path(path, buf, key)) return error::not_found;
+    return find_(store_, key, out);  // (a store refuses what is no key: not found)
   }
 
  private:
   template <class S>
-  static result<file> find_in(void* store, std::string_view key) noexcept {
+  static error find_in(void* store, std::string_view key, file& out) noexcept {
     S& s = *static_cast<S*>(store);
     auto bytes = s.get(key);
-    if (!bytes) return fail(bytes.err() == error::invalid_argument ? error::not_found : bytes.err());
+    if (!bytes) return bytes.err() == error::invalid_argument ? error::not_found : bytes.err();
     auto d = s.digest(key);
-    if (!d) return fail(d.err());
-    file f{std::move(*bytes), content_type_for(key)};
-    const std::string_view text = d->text();
-    f.etag_text[0] = '"';
-    for (std::size_t i = 0; i < text.size(); ++i) f.etag_text[i + 1] = text[i];
-    f.etag_text[text.size() + 1] = '"';
-    f.etag_size = text.size() + 2;
-    return f;
+    if (!d) return d.err();
+    make_file(std::move(*bytes), d->text(), key, out);
+    return error::none;
+  }
+  // (What is no key names no entry: the table holds only keys.)
+  static error find_embedded(void* store, std::string_view key, file& out) noexcept {
+    const kv::embedded_entry* e = static_cast<const kv::embedded_store*>(store)->entry(key);
+    if (!e) return error::not_found;
+    make_file(view::unowned(e->bytes()), e->digest, key, out);
+    return error::none;
   }
 
   void* store_ = nullptr;
-  result<file> (*find_)(void*, std::string_view) noexcept = nullptr;
+  error (*find_)(void*, std::string_view, file&) noexcept = nullptr;
   task<void> (*send_)(void*, connection&, std::string_view) = nullptr;
 };
 

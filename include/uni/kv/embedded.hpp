@@ -39,7 +39,7 @@ std::span<const embedded_entry> embedded_files() noexcept;
 class embedded_store {
  public:
   constexpr embedded_store() noexcept = default;
-  // `entries` sorted by key, as the generated table is.
+  // `entries` sorted by key, each a valid key, as the generated table is.
   constexpr explicit embedded_store(std::span<const embedded_entry> entries) noexcept : entries_(entries) {}
 
   result<view> get(std::string_view key) const noexcept {
@@ -67,13 +67,20 @@ class embedded_store {
 
   std::span<const embedded_entry> entries() const noexcept { return entries_; }
 
+  // The entry at `key` (its bytes and its digest at once), or null. The key
+  // is not checked: what is no key names no entry.
+  const embedded_entry* entry(std::string_view key) const noexcept {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
+                               [](const embedded_entry& e, std::string_view k) { return e.key < k; });
+    return it == entries_.end() || it->key != key ? nullptr : &*it;
+  }
+
  private:
   result<const embedded_entry*> find(std::string_view key) const noexcept {
     if (!valid_key(key)) return fail(error::invalid_argument);
-    auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
-                               [](const embedded_entry& e, std::string_view k) { return e.key < k; });
-    if (it == entries_.end() || it->key != key) return fail(error::not_found);
-    return &*it;
+    const embedded_entry* e = entry(key);
+    if (!e) return fail(error::not_found);
+    return e;
   }
 
   std::span<const embedded_entry> entries_;
