@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <type_traits>
 
 #include <uni/core/buffer.hpp>
 #include <uni/core/checksum.hpp>
@@ -513,20 +514,39 @@ class tcp_gso_batch {
 
   // Same MACs, TOS, DF, TTL, addresses, ports, ACK number, flags but PSH,
   // window and options: only the sequence number, IP length, ID and checksums
-  // may differ. Field by field and memcmp, not a loop over every byte: this runs
-  // for every segment a driver merges (a byte loop cost TAP's bulk send a quarter
-  // of its throughput).
+  // may differ. The runs of bytes between those are compared a word at a time,
+  // not field by field nor byte by byte: this runs for every segment a driver
+  // merges (a byte loop cost TAP's bulk send a fifth of its throughput). Both
+  // passed parse(), so some bytes compared along are equal anyway: the
+  // EtherType, IPv4's version, header length and protocol, the fragment offset
+  // (0), and the TCP flags but PSH (ACK), which need no compare of their own.
   static bool same_flow(const std::uint8_t* a, const std::uint8_t* b, std::size_t h) noexcept {
-    const std::uint8_t* ia = a + eth::size;
-    const std::uint8_t* ib = b + eth::size;
-    return std::memcmp(a, b, eth::size - 2) == 0 && ip::tos::get(ia) == ip::tos::get(ib) &&
-           (ip::flags_fragment::get(ia) >> 8) == (ip::flags_fragment::get(ib) >> 8) && ip::ttl::get(ia) == ip::ttl::get(ib) &&
-           ip::source::get(ia) == ip::source::get(ib) && ip::destination::get(ia) == ip::destination::get(ib) &&
-           tcp::ports::get(a + t) == tcp::ports::get(b + t) && tcp::ack::get(a + t) == tcp::ack::get(b + t) &&
-           tcp::data_offset::get(a + t) == tcp::data_offset::get(b + t) &&
-           ((tcp::flags::get(a + t) ^ tcp::flags::get(b + t)) & ~tcp::psh) == 0 &&
-           tcp::window::get(a + t) == tcp::window::get(b + t) &&
-           std::memcmp(a + t + tcp::min_size, b + t + tcp::min_size, h - t - tcp::min_size) == 0;
+    constexpr std::size_t i = eth::size;
+    return same_bytes<0, i + ip::total_length::offset>(a, b) &&                           // MACs, EtherType, version, TOS
+           same_bytes<i + ip::flags_fragment::offset, i + ip::checksum::offset>(a, b) &&  // DF, offset, TTL, protocol
+           same_bytes<i + ip::source::offset, t + tcp::seq::offset>(a, b) &&              // addresses, ports
+           same_bytes<t + tcp::ack::offset, t + tcp::flags::offset>(a, b) &&              // ACK number, data offset
+           same_bytes<t + tcp::window::offset, t + tcp::checksum::offset>(a, b) &&        // window
+           std::memcmp(a + t + tcp::min_size, b + t + tcp::min_size, h - t - tcp::min_size) == 0;  // options
+  }
+
+  // Whether bytes [From, To) of `a` and `b` are equal: 8, 4, 2, then 1 bytes at a
+  // time, each load one move, not a memcmp call (the Xen image's is a byte loop).
+  // __builtin_memcpy: a freestanding build (-fno-builtin) calls std::memcpy even
+  // for a word, where the builtin stays one load.
+  template <std::size_t From, std::size_t To>
+  static bool same_bytes(const std::uint8_t* a, const std::uint8_t* b) noexcept {
+    if constexpr (From == To) {
+      return true;
+    } else {
+      constexpr std::size_t n = To - From >= 8 ? 8 : To - From >= 4 ? 4 : To - From >= 2 ? 2 : 1;
+      using word = std::conditional_t<n == 8, std::uint64_t,
+                                      std::conditional_t<n == 4, std::uint32_t, std::conditional_t<n == 2, std::uint16_t, std::uint8_t>>>;
+      word x, y;
+      __builtin_memcpy(&x, a + From, n);
+      __builtin_memcpy(&y, b + From, n);
+      return x == y && same_bytes<From + n, To>(a, b);
+    }
   }
 
   std::uint8_t* held() noexcept { return headers_[cur_]; }

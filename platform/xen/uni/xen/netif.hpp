@@ -158,11 +158,11 @@ class BasicXenNetif {
       if (tx_gso_ && flushed_) {  // (no flush before waits: nothing may be held)
         std::size_t total = 0;
         for (const view& f : frags) total += f.size();
+        // What is held goes first: frames leave in order (add() flushes a flow it does not continue).
         const bool tcp = offload::may_be_tcp_ipv4(frags);
-        const bool merged = tcp && fits_held(frags, total) && gso_.merge(frags, total);
-        if (!merged) flush();  // what is held goes first: frames leave in order
-        if (merged || (tcp && gso_.start(frags, total))) {
-          held_slots_ = (merged ? held_slots_ : 0) + slots_of(frags, gso_.header().size());
+        if (!tcp || !fits_held(frags, total)) flush();
+        if (tcp && gso_.add(frags, total, [this] { flush(); })) {
+          held_slots_ = (gso_.segments() > 1 ? held_slots_ : 0) + slots_of(frags, gso_.header().size());
           ++stats_.tx_frames;
           return {};
         }
