@@ -114,13 +114,22 @@ T& emplace_once(std::optional<T>& o, Args&&... args) {
   return o.emplace(std::forward<Args>(args)...);
 }
 
+// A gateway in the start-up line: its address, or "none" (one argument of the
+// line, not a text formatted beforehand).
+struct gateway_text {
+  ipv4_address address;
+};
+inline void format_value(text_writer& w, gateway_text g) noexcept {
+  if (g.address.is_any()) w.put(std::string_view{"none", 4});
+  else format_value(w, g.address);
+}
+
 // One network interface: netfront on device/vif/N and the stack over it.
 template <class Config>
 struct xen_interface {
   xen_interface(event_channels& ev, grant_table& g, xenstore& xs, page_pool& pool) noexcept : net(ev, g, xs, pool) {}
   BasicXenNetif<Config::tcp && Config::device_offloads> net;
   char node[24] = {};  // "device/vif/N": netfront keeps a view of it
-  stack_settings settings;
   std::optional<xen_stack<Config>> stack;
 };
 
@@ -283,15 +292,13 @@ class xen_appliance {
           return 4;
         }
         f.net.flush_before_waits(p_.clock);
-        f.settings = settings[i];
-        stacks_[i] = &emplace_once(f.stack, f.net, p_.clock, p_.sched, pool, f.settings);
+        stacks_[i] = &emplace_once(f.stack, f.net, p_.clock, p_.sched, pool, settings[i]);
         f.stack->start();
         const std::uint64_t cycles = cpu::rdtsc() - p_.boot.tsc_at_entry;
-        const ipv4_address gw = f.stack->gateway();
         log_info(fmt<"{}: {} on netfront {} (mac {}, gateway {}, {} I/O pages); network up {} cycles ({} us) after the first "
                      "instruction">,
                  name_, f.stack->address(), node.view(), f.net.mac(),
-                 gw.is_any() ? "none"sv : std::string_view(fixed_text<16>(gw).view()), io_->pages(), cycles,
+                 gateway_text{f.stack->gateway()}, io_->pages(), cycles,
                  p_.clock.tsc_to_ns(cycles) / 1000);
       }
     return started;
