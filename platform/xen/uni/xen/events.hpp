@@ -105,8 +105,8 @@ class event_channels {
     void* ctx = nullptr;
   };
   shared_info* shared_;
-  entry handlers_[max_ports];
   stats stats_;
+  entry handlers_[max_ports];  // (last: the fields above are reached with 1-byte offsets)
 };
 
 }  // namespace uni::xen

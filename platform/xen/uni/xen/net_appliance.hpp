@@ -373,19 +373,22 @@ class xen_appliance {
   std::string_view name_;
   platform& p_;
   // (Never destroyed: run_net_appliance's. end_trace() dumps the trace.)
-  std::optional<appliance_options> opts_;
+  // The small members first and the large ones (the options, the devices and
+  // stacks, kilobytes) last: the small ones' offsets then fit in a byte, which
+  // each instruction reaching them encodes, rather than in four.
   std::optional<xen_trace<Config::trace>> traced_;
   xenstore store_;
   toolstack_shutdown shutdown_{store_};
   std::optional<io_page_pool> io_;
+  std::array<xen_stack<Config>*, n> stacks_{};
+  std::size_t connected_ = 0;
+  no_network none_;
+  report_fn reporter_{*this};
+  std::optional<appliance_options> opts_;
   xen_disks<Config> disks_;
   xen_vchans<Config> vchans_;
   std::array<std::optional<xen_interface<Config>>, n> ifs_;
-  std::array<xen_stack<Config>*, n> stacks_{};
-  std::size_t connected_ = 0;
   std::optional<uni::stacks<xen_stack<Config>, n>> all_;
-  no_network none_;
-  report_fn reporter_{*this};
 };
 
 }  // namespace detail
