@@ -105,15 +105,6 @@ class toolstack_shutdown {
   std::uint64_t read_at_ = ~std::uint64_t{0};  // watch events when last read (none yet: read at once)
 };
 
-// Makes the value of an optional that is empty (a device or a stack made once,
-// at start of day): the destructor emplace() would call for a value already
-// there is no code of the image.
-template <class T, class... Args>
-T& emplace_once(std::optional<T>& o, Args&&... args) {
-  if (o) __builtin_unreachable();
-  return o.emplace(std::forward<Args>(args)...);
-}
-
 // A gateway in the start-up line: its address, or "none" (one argument of the
 // line, not a text formatted beforehand).
 struct gateway_text {
