@@ -123,9 +123,11 @@ template <class Main>
 
   auto shared = map_shared_info();
   if (!shared) panic("xen: cannot map the shared info page: ", to_string(shared.err()));
-  event_channels events{*shared};
-  XenClock clock{events};
-  if (auto r = clock.start(); !r) panic("xen: cannot start the clock (upcall vector, VIRQ_TIMER): ", to_string(r.err()));
+  // (Statics, as the console: constant-initialized, no code zeroes their tables.)
+  static constinit event_channels events;
+  events.start(*shared);
+  static constinit XenClock clock;
+  if (auto r = clock.start(events); !r) panic("xen: cannot start the clock (upcall vector, VIRQ_TIMER): ", to_string(r.err()));
   detail::report_layout(b, &clock);
 
   scheduler sched;
