@@ -180,12 +180,12 @@ template <class Config>
   requires(Config::block_devices == 0)
 class xen_disks<Config> {};
 
-// The options from the kernel command line (xl's `extra=`); nothing with the exit
-// status to end with (0 after --help, 2 after a line saying what is wrong).
-inline std::optional<appliance_options> command_line_options(std::string_view name, std::string_view cmdline,
-                                                             std::span<const option_spec> platform,
-                                                             std::span<const option_spec> flags,
-                                                             std::size_t interfaces, int& status) noexcept {
+// The options from the kernel command line (xl's `extra=`) into `options`
+// (empty; filled in place: no copy of them returned), true; or false with the
+// exit status to end with (0 after --help, 2 after a line saying what is wrong).
+inline bool command_line_options(std::optional<appliance_options>& options, std::string_view name,
+                                 std::string_view cmdline, std::span<const option_spec> platform,
+                                 std::span<const option_spec> flags, std::size_t interfaces, int& status) noexcept {
   using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
   const option_tables tables{"xen"sv, platform, flags, target_flags::any, interfaces, nullptr, true};
   const auto words = command_words::from_text(cmdline);
@@ -196,22 +196,23 @@ inline std::optional<appliance_options> command_line_options(std::string_view na
   if (!parsed || words.overflowed()) {
     log_error(name, ": ", problem.view(), " (see --help)");
     status = 2;
-    return std::nullopt;
+    return false;
   }
   appliance_options& o = *parsed;  // (checked once: each -> would check the result again)
   if (o.help_asked()) {
     write_help(name, tables, name, [](std::string_view line) { log_info(line); });
     status = 0;
-    return std::nullopt;
+    return false;
   }
   constexpr std::string_view vif = "vif"sv;
   for (std::size_t i = 0; i < o.interfaces(); ++i)
     if (o.given(vif, i) && o.number(vif, i) != static_cast<std::int64_t>(i)) {
       log_error(fmt<"{}: --vif {} given as interface {}: name them in order, from 0">, name, o.number(vif, i), i + 1);
       status = 2;
-      return std::nullopt;
+      return false;
     }
-  return std::move(o);
+  emplace_once(options, std::move(o));
+  return true;
 }
 
 // Tracing (a Config with trace): recorded from the start, dumped over the console
@@ -251,9 +252,9 @@ class xen_appliance {
   // network interface: `started`, or the exit status after a line saying why.
   int start(std::span<const option_spec> flags) noexcept {
     using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
-    int status = 0;
-    opts_ = command_line_options(name_, p_.boot.cmdline, target_flags::xen_flags<Config>(), flags, n ? n : 1, status);
-    if (!opts_) return status;
+    if (int status = 0; !command_line_options(opts_, name_, p_.boot.cmdline, target_flags::xen_flags<Config>(), flags,
+                                              n ? n : 1, status))
+      return status;
     set_log_level(target_flags::log_level_of(opts_->text("log"sv)));
     traced_.emplace(Config::trace_events);
     std::array<stack_settings, n> settings;
