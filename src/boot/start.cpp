@@ -166,39 +166,22 @@ void install_page_tables() noexcept {
 }
 
 // Walks every present leaf: a page is W^X-clean if it is not writable, or not
-// executable (NX set, or an upper level forbids it).
-void check_wx() noexcept {
-  std::size_t pages = 0, bad = 0;
-  for (std::size_t i4 = 0; i4 < 512; ++i4) {
-    const std::uint64_t e4 = uni_boot_pml4[i4];
-    if (!(e4 & pte_p)) continue;
-    const auto* pdpt = reinterpret_cast<const std::uint64_t*>(e4 & pte_addr);
-    for (std::size_t i3 = 0; i3 < 512; ++i3) {
-      const std::uint64_t e3 = pdpt[i3];
-      if (!(e3 & pte_p)) continue;
-      const auto* pd = reinterpret_cast<const std::uint64_t*>(e3 & pte_addr);
-      for (std::size_t i2 = 0; i2 < 512; ++i2) {
-        const std::uint64_t e2 = pd[i2];
-        if (!(e2 & pte_p)) continue;
-        const bool w2 = (e4 & e3 & e2 & pte_w) != 0;
-        const bool x2 = ((e4 | e3 | e2) & pte_nx) == 0;
-        if (e2 & pte_ps) {
-          pages += 512;
-          if (w2 && x2) bad += 512;
-          continue;
-        }
-        const auto* pt = reinterpret_cast<const std::uint64_t*>(e2 & pte_addr);
-        for (std::size_t i1 = 0; i1 < 512; ++i1) {
-          const std::uint64_t e1 = pt[i1];
-          if (!(e1 & pte_p)) continue;
-          ++pages;
-          if (w2 && (e1 & pte_w) && x2 && !(e1 & pte_nx)) ++bad;
-        }
-      }
+// executable (NX set, or an upper level forbids it). One body for the four
+// levels: `table` is at `level` (4: the PML4 ... 1: a page table), `w` and `x`
+// what the entries above it allow.
+void check_wx(const std::uint64_t* table, int level, bool w, bool x) noexcept {
+  for (std::size_t i = 0; i < 512; ++i) {
+    const std::uint64_t e = table[i];
+    if (!(e & pte_p)) continue;
+    const bool we = w && (e & pte_w) != 0, xe = x && !(e & pte_nx);
+    if (level == 1 || (level == 2 && (e & pte_ps))) {  // a 4 KiB page, or a 2 MiB one
+      const std::size_t pages = level == 1 ? 1 : 512;
+      boot_info.wx_pages_checked += pages;
+      if (we && xe) boot_info.wx_violations += pages;
+    } else {
+      check_wx(reinterpret_cast<const std::uint64_t*>(e & pte_addr), level - 1, we, xe);
     }
   }
-  boot_info.wx_pages_checked = pages;
-  boot_info.wx_violations = bad;
 }
 
 // ---- 4. traps ----
@@ -302,7 +285,7 @@ extern "C" [[noreturn]] void uni_boot_main(std::uint32_t start_info) noexcept {
   step("traps");
   install_page_tables();
   step("page tables");
-  check_wx();
+  check_wx(uni_boot_pml4, 4, true, true);
   step("W^X walk");
   kernel_heap().init(reinterpret_cast<void*>(boot_info.memory.heap.start), boot_info.memory.heap.size());
   for (auto* f = __init_array_start; f != __init_array_end; ++f) (*f)();

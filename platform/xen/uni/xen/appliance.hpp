@@ -72,16 +72,15 @@ inline bool dom0_flag = false;
 
 inline void report_layout(const boot::info& b, const XenClock* clock) noexcept {
   const boot::layout& m = b.memory;
-  char ram[160];
-  text_writer rw{ram, sizeof ram};
-  for (std::size_t i = 0; i < b.ram_count; ++i) format_to(rw, i ? ", " : "", hex(b.ram[i].start), "-", hex(b.ram[i].end));
-  log_info("boot: layout seed ", b.layout_seed, "; RAM ", rw.view());
+  char list[200];  // the RAM ranges, then the steps (one buffer, emptied between)
+  text_writer w{list, sizeof list};
+  for (std::size_t i = 0; i < b.ram_count; ++i) format_to(w, i ? ", " : "", hex(b.ram[i].start), "-", hex(b.ram[i].end));
+  log_info("boot: layout seed ", b.layout_seed, "; RAM ", w.view());
   log_info(fmt<"boot: text {} rx, rodata {} r, data {} rw">, m.text, m.rodata, m.data);
   log_info(fmt<"boot: guard page {}, stack {}, I/O pages {}, heap {}">, hex(m.guard.start), m.stack, m.io_pages, m.heap);
   log_info(fmt<"boot: W^X {} ({} pages walked, {} writable+executable{})">, b.wx_violations == 0 ? "holds" : "VIOLATED",
            b.wx_pages_checked, b.wx_violations, b.nx ? "" : "; no NX on this CPU");
-  char steps[200];
-  text_writer w{steps, sizeof steps};
+  w.truncate(0);
   std::uint64_t last = b.tsc_at_entry;
   for (std::size_t i = 0; i < b.step_count; ++i) {
     format_to(w, i ? ", " : "", b.steps[i].what, " ", b.steps[i].tsc - last);
@@ -124,9 +123,11 @@ template <class Main>
 
   auto shared = map_shared_info();
   if (!shared) panic("xen: cannot map the shared info page: ", to_string(shared.err()));
-  event_channels events{*shared};
-  XenClock clock{events};
-  if (auto r = clock.start(); !r) panic("xen: cannot start the clock (upcall vector, VIRQ_TIMER): ", to_string(r.err()));
+  // (Statics, as the console: constant-initialized, no code zeroes their tables.)
+  static constinit event_channels events;
+  events.start(*shared);
+  static constinit XenClock clock;
+  if (auto r = clock.start(events); !r) panic("xen: cannot start the clock (upcall vector, VIRQ_TIMER): ", to_string(r.err()));
   detail::report_layout(b, &clock);
 
   scheduler sched;

@@ -1,14 +1,17 @@
 // uni/xen/domu_base.hpp: what every domU appliance's devices (network, disks,
 // vchans) stand on, set up once at start by the appliance's start of day
 // (net_appliance.hpp): the grant table mapped, xenstore connected, and the I/O
-// page pool over the region start of day set aside.
+// page pool over the region start of day set aside; and detail::emplace_once,
+// how their devices are made.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
+#include <utility>
 
 #include <uni/boot/boot.hpp>
 #include <uni/core/buffer.hpp>
@@ -33,6 +36,17 @@ inline bool start_grants_and_store(std::string_view name, grant_table& grants, x
   if (!r) log_error(name, before, to_string(r.err()), after);
   return r.ok();
 }
+
+namespace detail {
+// Makes the value of an optional that is empty (a device or a stack made once,
+// at start of day): the destructor emplace() would call for a value already
+// there is no code of the image.
+template <class T, class... Args>
+T& emplace_once(std::optional<T>& o, Args&&... args) {
+  if (o) __builtin_unreachable();
+  return o.emplace(std::forward<Args>(args)...);
+}
+}  // namespace detail
 
 // The I/O page pool over the region start of day set aside, at most `limit` pages.
 class io_page_pool {

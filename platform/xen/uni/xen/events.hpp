@@ -26,7 +26,10 @@ class event_channels {
     std::uint64_t unhandled = 0;  // a pending port with no handler (cleared, counted)
   };
 
-  explicit event_channels(shared_info* s) noexcept : shared_(s) {}
+  // Constant-initialized (the image's table is a static: no code zeroes it);
+  // start() gives it the shared info page.
+  constexpr event_channels() noexcept = default;
+  void start(shared_info* s) noexcept { shared_ = s; }
   event_channels(const event_channels&) = delete;
   event_channels& operator=(const event_channels&) = delete;
 
@@ -104,9 +107,9 @@ class event_channels {
     handler_fn fn = nullptr;
     void* ctx = nullptr;
   };
-  shared_info* shared_;
-  entry handlers_[max_ports];
+  shared_info* shared_ = nullptr;
   stats stats_;
+  entry handlers_[max_ports];  // (last: the fields above are reached with 1-byte offsets)
 };
 
 }  // namespace uni::xen

@@ -105,13 +105,14 @@ class toolstack_shutdown {
   std::uint64_t read_at_ = ~std::uint64_t{0};  // watch events when last read (none yet: read at once)
 };
 
-// Makes the value of an optional that is empty (a device or a stack made once,
-// at start of day): the destructor emplace() would call for a value already
-// there is no code of the image.
-template <class T, class... Args>
-T& emplace_once(std::optional<T>& o, Args&&... args) {
-  if (o) __builtin_unreachable();
-  return o.emplace(std::forward<Args>(args)...);
+// A gateway in the start-up line: its address, or "none" (one argument of the
+// line, not a text formatted beforehand).
+struct gateway_text {
+  ipv4_address address;
+};
+inline void format_value(text_writer& w, gateway_text g) noexcept {
+  if (g.address.is_any()) w.put(std::string_view{"none", 4});
+  else format_value(w, g.address);
 }
 
 // One network interface: netfront on device/vif/N and the stack over it.
@@ -120,7 +121,6 @@ struct xen_interface {
   xen_interface(event_channels& ev, grant_table& g, xenstore& xs, page_pool& pool) noexcept : net(ev, g, xs, pool) {}
   BasicXenNetif<Config::tcp && Config::device_offloads> net;
   char node[24] = {};  // "device/vif/N": netfront keeps a view of it
-  stack_settings settings;
   std::optional<xen_stack<Config>> stack;
 };
 
@@ -180,12 +180,12 @@ template <class Config>
   requires(Config::block_devices == 0)
 class xen_disks<Config> {};
 
-// The options from the kernel command line (xl's `extra=`); nothing with the exit
-// status to end with (0 after --help, 2 after a line saying what is wrong).
-inline std::optional<appliance_options> command_line_options(std::string_view name, std::string_view cmdline,
-                                                             std::span<const option_spec> platform,
-                                                             std::span<const option_spec> flags,
-                                                             std::size_t interfaces, int& status) noexcept {
+// The options from the kernel command line (xl's `extra=`) into `options`
+// (empty; filled in place: no copy of them returned), true; or false with the
+// exit status to end with (0 after --help, 2 after a line saying what is wrong).
+inline bool command_line_options(std::optional<appliance_options>& options, std::string_view name,
+                                 std::string_view cmdline, std::span<const option_spec> platform,
+                                 std::span<const option_spec> flags, std::size_t interfaces, int& status) noexcept {
   using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
   const option_tables tables{"xen"sv, platform, flags, target_flags::any, interfaces, nullptr, true};
   const auto words = command_words::from_text(cmdline);
@@ -196,22 +196,23 @@ inline std::optional<appliance_options> command_line_options(std::string_view na
   if (!parsed || words.overflowed()) {
     log_error(name, ": ", problem.view(), " (see --help)");
     status = 2;
-    return std::nullopt;
+    return false;
   }
   appliance_options& o = *parsed;  // (checked once: each -> would check the result again)
   if (o.help_asked()) {
     write_help(name, tables, name, [](std::string_view line) { log_info(line); });
     status = 0;
-    return std::nullopt;
+    return false;
   }
   constexpr std::string_view vif = "vif"sv;
   for (std::size_t i = 0; i < o.interfaces(); ++i)
     if (o.given(vif, i) && o.number(vif, i) != static_cast<std::int64_t>(i)) {
       log_error(fmt<"{}: --vif {} given as interface {}: name them in order, from 0">, name, o.number(vif, i), i + 1);
       status = 2;
-      return std::nullopt;
+      return false;
     }
-  return std::move(o);
+  emplace_once(options, std::move(o));
+  return true;
 }
 
 // Tracing (a Config with trace): recorded from the start, dumped over the console
@@ -249,11 +250,14 @@ class xen_appliance {
   // Options, grants and xenstore, I/O pages, then the disks (a service that
   // starts finds them there), the vchans, and netfront with a stack on each
   // network interface: `started`, or the exit status after a line saying why.
-  int start(std::span<const option_spec> flags) noexcept {
+  // (Out of line, as close_interfaces(): inlined into run_appliance, with the
+  // stacks' and devices' constructors and closing, they made one frame of
+  // kilobytes whose slots each instruction reached with 4-byte offsets.)
+  [[gnu::noinline]] int start(std::span<const option_spec> flags) noexcept {
     using namespace std::string_view_literals;  // (a literal's length known here, not a strlen call)
-    int status = 0;
-    opts_ = command_line_options(name_, p_.boot.cmdline, target_flags::xen_flags<Config>(), flags, n ? n : 1, status);
-    if (!opts_) return status;
+    if (int status = 0; !command_line_options(opts_, name_, p_.boot.cmdline, target_flags::xen_flags<Config>(), flags,
+                                              n ? n : 1, status))
+      return status;
     set_log_level(target_flags::log_level_of(opts_->text("log"sv)));
     traced_.emplace(Config::trace_events);
     std::array<stack_settings, n> settings;
@@ -283,15 +287,13 @@ class xen_appliance {
           return 4;
         }
         f.net.flush_before_waits(p_.clock);
-        f.settings = settings[i];
-        stacks_[i] = &emplace_once(f.stack, f.net, p_.clock, p_.sched, pool, f.settings);
+        stacks_[i] = &emplace_once(f.stack, f.net, p_.clock, p_.sched, pool, settings[i]);
         f.stack->start();
         const std::uint64_t cycles = cpu::rdtsc() - p_.boot.tsc_at_entry;
-        const ipv4_address gw = f.stack->gateway();
         log_info(fmt<"{}: {} on netfront {} (mac {}, gateway {}, {} I/O pages); network up {} cycles ({} us) after the first "
                      "instruction">,
                  name_, f.stack->address(), node.view(), f.net.mac(),
-                 gw.is_any() ? "none"sv : std::string_view(fixed_text<16>(gw).view()), io_->pages(), cycles,
+                 gateway_text{f.stack->gateway()}, io_->pages(), cycles,
                  p_.clock.tsc_to_ns(cycles) / 1000);
       }
     return started;
@@ -306,7 +308,7 @@ class xen_appliance {
 
   // Netfront closed on each interface that connected (the vchans and disks
   // close with awaits: run_net_appliance's).
-  void close_interfaces() noexcept {
+  [[gnu::noinline]] void close_interfaces() noexcept {
     if constexpr (n > 0)
       for (std::size_t i = 0; i < connected_; ++i)
         if (auto r = ifs_[i]->net.close(); !r) log_warn("netfront: close: ", to_string(r.err()));
@@ -366,19 +368,22 @@ class xen_appliance {
   std::string_view name_;
   platform& p_;
   // (Never destroyed: run_net_appliance's. end_trace() dumps the trace.)
-  std::optional<appliance_options> opts_;
+  // The small members first and the large ones (the options, the devices and
+  // stacks, kilobytes) last: the small ones' offsets then fit in a byte, which
+  // each instruction reaching them encodes, rather than in four.
   std::optional<xen_trace<Config::trace>> traced_;
   xenstore store_;
   toolstack_shutdown shutdown_{store_};
   std::optional<io_page_pool> io_;
+  std::array<xen_stack<Config>*, n> stacks_{};
+  std::size_t connected_ = 0;
+  no_network none_;
+  report_fn reporter_{*this};
+  std::optional<appliance_options> opts_;
   xen_disks<Config> disks_;
   xen_vchans<Config> vchans_;
   std::array<std::optional<xen_interface<Config>>, n> ifs_;
-  std::array<xen_stack<Config>*, n> stacks_{};
-  std::size_t connected_ = 0;
   std::optional<uni::stacks<xen_stack<Config>, n>> all_;
-  no_network none_;
-  report_fn reporter_{*this};
 };
 
 }  // namespace detail

@@ -21,6 +21,7 @@
 #include <uni/devices.hpp>
 #include <uni/options.hpp>
 #include <uni/target_options.hpp>
+#include <uni/xen/domu_base.hpp>
 #include <uni/xen/events.hpp>
 #include <uni/xen/grant_table.hpp>
 #include <uni/xen/vchan.hpp>
@@ -90,10 +91,10 @@ class xen_vchans {
     }
     std::array<vchan_endpoint*, count> each{};
     for (std::size_t i = 0; i < count; ++i) {
-      one& e = each_[i].emplace(ev, g, xs, pool, sched);
-      each[i] = &e.endpoint.emplace(*e.server, *e.client, sched, pool, o, i);
+      one& e = detail::emplace_once(each_[i], ev, g, xs, pool, sched);
+      each[i] = &detail::emplace_once(e.endpoint, *e.server, *e.client, sched, pool, o, i);
     }
-    all_.emplace(each);
+    detail::emplace_once(all_, each);
     return true;
   }
   uni::vchans<vchan_endpoint, count>& all() noexcept { return *all_; }

@@ -92,34 +92,22 @@ class heap {
     return nullptr;
   }
 
+  // A small block is its class's power of two, a large one whole pages; either
+  // is taken from its free list first (one loop: a small class's blocks all fit,
+  // so the first is taken), else carved.
   void* plain(std::size_t n) noexcept {
     if (n > max_block) return fail();
-    if (n + sizeof(header) > (std::size_t{1} << (classes - 1))) return large(n);
-    unsigned cls = 5;  // 32-byte minimum: header + a free-list link
-    while ((std::size_t{1} << cls) < n + sizeof(header)) ++cls;
-    const std::size_t size = std::size_t{1} << cls;
-    header* h;
-    if (free_block* f = free_[cls]) {
-      free_[cls] = f->next;
-      h = &f->h;
-    } else {
-      if (end_ - next_ < size) return fail();
-      h = reinterpret_cast<header*>(next_);
-      next_ += size;
-      stats_.carved += size;
+    std::uint32_t cls = large_class;
+    std::size_t size = (n + sizeof(header) + 4095) & ~std::size_t{4095};
+    if (n + sizeof(header) <= (std::size_t{1} << (classes - 1))) {
+      cls = 5;  // 32-byte minimum: header + a free-list link
+      while ((std::size_t{1} << cls) < n + sizeof(header)) ++cls;
+      size = std::size_t{1} << cls;
     }
-    h->magic = block_magic;
-    h->cls = cls;
-    h->aux = size;
-    return account(h, size);
-  }
-
-  void* large(std::size_t n) noexcept {
-    const std::size_t size = (n + sizeof(header) + 4095) & ~std::size_t{4095};
     header* h = nullptr;
-    for (free_block** link = &free_[large_class]; *link; link = &(*link)->next) {
+    for (free_block** link = &free_[cls]; *link; link = &(*link)->next) {
       const std::size_t have = (*link)->h.aux;
-      if (have >= size && have / 2 <= size) {
+      if (have >= size && have / 2 <= size) {  // a large block: first fit, at most twice the size
         h = &(*link)->h;
         *link = (*link)->next;
         break;
@@ -133,7 +121,7 @@ class heap {
       h->aux = size;
     }
     h->magic = block_magic;
-    h->cls = large_class;
+    h->cls = cls;
     return account(h, h->aux);
   }
 
