@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -112,50 +113,32 @@ struct header {
                    bool partial = false) const noexcept {
     const std::size_t hl = min_size + opts.wire_size<Sent>();
     const bool ts = Sent.timestamps && opts.timestamps, sp = Sent.sack && opts.sack_permitted;
-    std::uint8_t* b = out.data();
-    wire::store_be16(b, source_port);
-    wire::store_be16(b + 2, destination_port);
-    wire::store_be32(b + 4, seq.value);
-    wire::store_be32(b + 8, ack_number.value);
-    b[12] = static_cast<std::uint8_t>((hl / 4) << 4);
-    b[13] = flags;
-    wire::store_be16(b + 14, window);
-    wire::store_be16(b + 16, 0);
-    wire::store_be16(b + 18, urgent);
-    std::uint8_t* o = b + min_size;
-    if (opts.mss) {
-      o[0] = 2, o[1] = 4;
-      wire::store_be16(o + 2, *opts.mss);
-      o += 4;
-    }
-    if (sp && ts) {
-      o[0] = 4, o[1] = 2, o[2] = 8, o[3] = 10;  // SACK-permitted, then timestamps
-      wire::store_be32(o + 4, opts.timestamps->first);
-      wire::store_be32(o + 8, opts.timestamps->second);
-      o += 12;
-    } else if (ts) {
-      o[0] = 1, o[1] = 1, o[2] = 8, o[3] = 10;
-      wire::store_be32(o + 4, opts.timestamps->first);
-      wire::store_be32(o + 8, opts.timestamps->second);
-      o += 12;
+    // Header and options are written as whole 32-bit words; each option is a
+    // kind, a length and its value, NOPs in front where it is shorter, so no
+    // padding follows them.
+    std::uint8_t* const b = out.data();
+    std::uint8_t* o = b;
+    o = put_word(o, std::uint32_t{source_port} << 16 | destination_port);
+    o = put_word(o, seq.value);
+    o = put_word(o, ack_number.value);
+    o = put_word(o, std::uint32_t(hl / 4) << 28 | std::uint32_t{flags} << 16 | window);  // data offset, flags, window
+    o = put_word(o, urgent);  // the checksum (0 until it is computed) and the urgent pointer
+    if (opts.mss) o = put_word(o, 0x02040000u | *opts.mss);
+    if (ts) {
+      o = put_word(o, sp ? 0x0402080au : 0x0101080au);  // SACK-permitted or two NOPs, then timestamps
+      o = put_word(o, opts.timestamps->first);
+      o = put_word(o, opts.timestamps->second);
     } else if (sp) {
-      o[0] = 1, o[1] = 1, o[2] = 4, o[3] = 2;
-      o += 4;
+      o = put_word(o, 0x01010402u);
     }
-    if (Sent.window_scale && opts.window_scale) {
-      o[0] = 1, o[1] = 3, o[2] = 3, o[3] = *opts.window_scale;
-      o += 4;
-    }
+    if (Sent.window_scale && opts.window_scale) o = put_word(o, 0x01030300u | *opts.window_scale);
     if (Sent.sack && opts.sack_count) {
-      o[0] = 1, o[1] = 1, o[2] = 5, o[3] = static_cast<std::uint8_t>(2 + 8 * opts.sack_count);
-      o += 4;
+      o = put_word(o, 0x01010500u | (2u + 8u * opts.sack_count));
       for (std::size_t i = 0; i < opts.sack_count; ++i) {
-        wire::store_be32(o, opts.sack[i].left.value);
-        wire::store_be32(o + 4, opts.sack[i].right.value);
-        o += 8;
+        o = put_word(o, opts.sack[i].left.value);
+        o = put_word(o, opts.sack[i].right.value);
       }
     }
-    while (o < b + hl) *o++ = 0;  // end of options / padding
     checksum_accumulator acc;
     add_pseudo_header(acc, src, dst, ip_protocol::tcp, hl + total_size(payload));
     if (partial) {
@@ -169,6 +152,14 @@ struct header {
   }
 
  private:
+  // A big-endian word stored in one go (store_be32 stores byte by byte and,
+  // at -Oz, is called): a constant word is one immediate store.
+  [[gnu::always_inline]] static std::uint8_t* put_word(std::uint8_t* o, std::uint32_t w) noexcept {
+    if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap32(w);
+    __builtin_memcpy(o, &w, 4);  // (std::memcpy is a call in the freestanding images)
+    return o + 4;
+  }
+
   static bool parse_options(std::span<const std::uint8_t> o, tcp::options& out) noexcept {
     std::size_t i = 0;
     while (i < o.size()) {
