@@ -91,13 +91,15 @@ struct header {
       for (const view& v : segment) acc.add(v.bytes());
       if (acc.finish() != 0) return no(reject::bad_checksum, error::bad_checksum);
     }
-    h.source_port = wire::load_be16(b);
-    h.destination_port = wire::load_be16(b + 2);
-    h.seq = {wire::load_be32(b + 4)};
-    h.ack_number = {wire::load_be32(b + 8)};
-    h.flags = b[13] & 0x3f;
-    h.window = wire::load_be16(b + 14);
-    h.urgent = wire::load_be16(b + 18);
+    // Read as the words emit() writes (see put_word).
+    const std::uint32_t ports = get_word(b), offset_flags_window = get_word(b + 12);
+    h.source_port = static_cast<std::uint16_t>(ports >> 16);
+    h.destination_port = static_cast<std::uint16_t>(ports);
+    h.seq = {get_word(b + 4)};
+    h.ack_number = {get_word(b + 8)};
+    h.flags = (offset_flags_window >> 16) & 0x3f;
+    h.window = static_cast<std::uint16_t>(offset_flags_window);
+    h.urgent = static_cast<std::uint16_t>(get_word(b + 16));
     if (!parse_options({b + min_size, h.header_length - min_size}, h.opts)) return no(reject::bad_options, error::malformed);
     return h;
   }
@@ -159,6 +161,13 @@ struct header {
     __builtin_memcpy(o, &w, 4);  // (std::memcpy is a call in the freestanding images)
     return o + 4;
   }
+  // The word at `p`, read as put_word stores it.
+  [[gnu::always_inline]] static std::uint32_t get_word(const std::uint8_t* p) noexcept {
+    std::uint32_t w;
+    __builtin_memcpy(&w, p, 4);
+    if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap32(w);
+    return w;
+  }
 
   static bool parse_options(std::span<const std::uint8_t> o, tcp::options& out) noexcept {
     std::size_t i = 0;
@@ -176,7 +185,7 @@ struct header {
       switch (kind) {
         case 2:
           if (len != 4) return false;
-          out.mss = wire::load_be16(p);
+          out.mss = static_cast<std::uint16_t>(get_word(p - 2));  // kind, length, MSS
           break;
         case 3:
           if (len != 3) return false;
@@ -190,13 +199,13 @@ struct header {
           if ((len - 2) % 8 != 0) return false;
           out.sack_count = 0;
           for (std::size_t n = 0; n < static_cast<std::size_t>(len - 2) / 8 && n < out.sack.size(); ++n) {
-            out.sack[n] = {{wire::load_be32(p + 8 * n)}, {wire::load_be32(p + 8 * n + 4)}};
+            out.sack[n] = {{get_word(p + 8 * n)}, {get_word(p + 8 * n + 4)}};
             ++out.sack_count;
           }
           break;
         case 8:
           if (len != 10) return false;
-          out.timestamps = std::pair{wire::load_be32(p), wire::load_be32(p + 4)};
+          out.timestamps = std::pair{get_word(p), get_word(p + 4)};
           break;
         default: break;  // unknown: skipped by its length
       }
