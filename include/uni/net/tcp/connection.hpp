@@ -423,13 +423,11 @@ class connection {
   // RFC 2018 §4: the first block holds the most recent segment; up to 3 with timestamps.
   void add_sack_blocks(options& o) const noexcept {
     const std::size_t room = ts_ok_ ? 3 : 4;
-    for (std::size_t i = 0; i < ooo_count_ && o.sack_count < room; ++i) {
-      seq32 left = ooo_[i].seq, right = ooo_[i].seq + static_cast<std::uint32_t>(ooo_[i].data.size());
-      while (i + 1 < ooo_count_ && ooo_[i + 1].seq == right) {  // merge contiguous
-        ++i;
-        right = ooo_[i].seq + static_cast<std::uint32_t>(ooo_[i].data.size());
-      }
-      o.sack[o.sack_count++] = {left, right};
+    for (std::size_t i = 0; i < ooo_count_; ++i) {
+      const seq32 left = ooo_[i].seq, right = left + static_cast<std::uint32_t>(ooo_[i].data.size());
+      if (o.sack_count > 0 && o.sack[o.sack_count - 1].right == left) o.sack[o.sack_count - 1].right = right;  // contiguous
+      else if (o.sack_count < room) o.sack[o.sack_count++] = {left, right};
+      else break;
     }
   }
 
