@@ -64,7 +64,7 @@ struct endpoints {
 template <class Config, CongestionControl CC = NewReno>
 class connection {
  public:
-  // What goes out: the header's ports are filled by the layer from `endpoints`.
+  // What goes out: a whole header (its ports from ends()) and the payload.
   using output_fn = function_ref<void(const header&, std::span<const view> payload)>;
   // Views of application data one segment may carry (each a writev fragment).
   static constexpr std::size_t segment_views = Config::tcp_segment_views;
@@ -377,9 +377,7 @@ class connection {
   // Sends one segment; returns the payload bytes it could carry (fewer than
   // `data_len` when the data is spread over more views than a segment holds).
   std::size_t emit(seq32 seq, std::uint8_t flags, std::size_t data_offset, std::size_t data_len, time_point now) noexcept {
-    header h;
-    h.seq = seq;
-    h.flags = flags;
+    header h = fresh_header(seq, flags);
     if (flags & ack) h.ack_number = rcv_nxt_;
     const bool syn_segment = flags & syn;
     // The window: never shrink the right edge we already offered (§3.8.6.2.2).
@@ -425,13 +423,11 @@ class connection {
   // RFC 2018 §4: the first block holds the most recent segment; up to 3 with timestamps.
   void add_sack_blocks(options& o) const noexcept {
     const std::size_t room = ts_ok_ ? 3 : 4;
-    for (std::size_t i = 0; i < ooo_count_ && o.sack_count < room; ++i) {
-      seq32 left = ooo_[i].seq, right = ooo_[i].seq + static_cast<std::uint32_t>(ooo_[i].data.size());
-      while (i + 1 < ooo_count_ && ooo_[i + 1].seq == right) {  // merge contiguous
-        ++i;
-        right = ooo_[i].seq + static_cast<std::uint32_t>(ooo_[i].data.size());
-      }
-      o.sack[o.sack_count++] = {left, right};
+    for (std::size_t i = 0; i < ooo_count_; ++i) {
+      const seq32 left = ooo_[i].seq, right = left + static_cast<std::uint32_t>(ooo_[i].data.size());
+      if (o.sack_count > 0 && o.sack[o.sack_count - 1].right == left) o.sack[o.sack_count - 1].right = right;  // contiguous
+      else if (o.sack_count < room) o.sack[o.sack_count++] = {left, right};
+      else break;
     }
   }
 
@@ -454,10 +450,17 @@ class connection {
     last_challenge_ = now;
     send_ack(now);
   }
-  void send_reset(seq32 seq) noexcept {
+  // A header of ours: our ports, `seq` and `flags`.
+  header fresh_header(seq32 seq, std::uint8_t flags) const noexcept {
     header h;
+    h.source_port = ep_.local_port;
+    h.destination_port = ep_.remote_port;
     h.seq = seq;
-    h.flags = rst;
+    h.flags = flags;
+    return h;
+  }
+  void send_reset(seq32 seq) noexcept {
+    const header h = fresh_header(seq, rst);
     ++stats_.segments_out;
     if (out_) out_(h, {});
   }

@@ -274,10 +274,9 @@ class layer {
 
   // `from`: the connection's slot, whose probe records the segment (none: a reset
   // for no connection; unused untraced).
-  void transmit(const endpoints& ep, header h, std::span<const view> payload,
+  // `h` has its ports already (the connection's, or send_reset_for's).
+  void transmit(const endpoints& ep, const header& h, std::span<const view> payload,
                 [[maybe_unused]] std::size_t from = none) noexcept {
-    h.source_port = ep.local_port;
-    h.destination_port = ep.remote_port;
     const std::size_t header_size = header::min_size + h.opts.wire_size<connection_type::offered>();
     auto allocated = headers_.allocate(header_size);
     if (!allocated) return counters_.drop(tcp_drop::no_buffers);
@@ -296,6 +295,8 @@ class layer {
   // §3.10.7.1: the reset for a segment that belongs to no connection.
   void send_reset_for(const endpoints& ep, const header& in, std::uint32_t data_len) noexcept {
     header h;
+    h.source_port = ep.local_port;
+    h.destination_port = ep.remote_port;
     if (in.has(ack)) {
       h.seq = in.ack_number;
       h.flags = rst;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -90,13 +91,15 @@ struct header {
       for (const view& v : segment) acc.add(v.bytes());
       if (acc.finish() != 0) return no(reject::bad_checksum, error::bad_checksum);
     }
-    h.source_port = wire::load_be16(b);
-    h.destination_port = wire::load_be16(b + 2);
-    h.seq = {wire::load_be32(b + 4)};
-    h.ack_number = {wire::load_be32(b + 8)};
-    h.flags = b[13] & 0x3f;
-    h.window = wire::load_be16(b + 14);
-    h.urgent = wire::load_be16(b + 18);
+    // Read as the words emit() writes (see put_word).
+    const std::uint32_t ports = get_word(b), offset_flags_window = get_word(b + 12);
+    h.source_port = static_cast<std::uint16_t>(ports >> 16);
+    h.destination_port = static_cast<std::uint16_t>(ports);
+    h.seq = {get_word(b + 4)};
+    h.ack_number = {get_word(b + 8)};
+    h.flags = (offset_flags_window >> 16) & 0x3f;
+    h.window = static_cast<std::uint16_t>(offset_flags_window);
+    h.urgent = static_cast<std::uint16_t>(get_word(b + 16));
     if (!parse_options({b + min_size, h.header_length - min_size}, h.opts)) return no(reject::bad_options, error::malformed);
     return h;
   }
@@ -112,50 +115,32 @@ struct header {
                    bool partial = false) const noexcept {
     const std::size_t hl = min_size + opts.wire_size<Sent>();
     const bool ts = Sent.timestamps && opts.timestamps, sp = Sent.sack && opts.sack_permitted;
-    std::uint8_t* b = out.data();
-    wire::store_be16(b, source_port);
-    wire::store_be16(b + 2, destination_port);
-    wire::store_be32(b + 4, seq.value);
-    wire::store_be32(b + 8, ack_number.value);
-    b[12] = static_cast<std::uint8_t>((hl / 4) << 4);
-    b[13] = flags;
-    wire::store_be16(b + 14, window);
-    wire::store_be16(b + 16, 0);
-    wire::store_be16(b + 18, urgent);
-    std::uint8_t* o = b + min_size;
-    if (opts.mss) {
-      o[0] = 2, o[1] = 4;
-      wire::store_be16(o + 2, *opts.mss);
-      o += 4;
-    }
-    if (sp && ts) {
-      o[0] = 4, o[1] = 2, o[2] = 8, o[3] = 10;  // SACK-permitted, then timestamps
-      wire::store_be32(o + 4, opts.timestamps->first);
-      wire::store_be32(o + 8, opts.timestamps->second);
-      o += 12;
-    } else if (ts) {
-      o[0] = 1, o[1] = 1, o[2] = 8, o[3] = 10;
-      wire::store_be32(o + 4, opts.timestamps->first);
-      wire::store_be32(o + 8, opts.timestamps->second);
-      o += 12;
+    // Header and options are written as whole 32-bit words; each option is a
+    // kind, a length and its value, NOPs in front where it is shorter, so no
+    // padding follows them.
+    std::uint8_t* const b = out.data();
+    std::uint8_t* o = b;
+    o = put_word(o, std::uint32_t{source_port} << 16 | destination_port);
+    o = put_word(o, seq.value);
+    o = put_word(o, ack_number.value);
+    o = put_word(o, std::uint32_t(hl / 4) << 28 | std::uint32_t{flags} << 16 | window);  // data offset, flags, window
+    o = put_word(o, urgent);  // the checksum (0 until it is computed) and the urgent pointer
+    if (opts.mss) o = put_word(o, 0x02040000u | *opts.mss);
+    if (ts) {
+      o = put_word(o, sp ? 0x0402080au : 0x0101080au);  // SACK-permitted or two NOPs, then timestamps
+      o = put_word(o, opts.timestamps->first);
+      o = put_word(o, opts.timestamps->second);
     } else if (sp) {
-      o[0] = 1, o[1] = 1, o[2] = 4, o[3] = 2;
-      o += 4;
+      o = put_word(o, 0x01010402u);
     }
-    if (Sent.window_scale && opts.window_scale) {
-      o[0] = 1, o[1] = 3, o[2] = 3, o[3] = *opts.window_scale;
-      o += 4;
-    }
+    if (Sent.window_scale && opts.window_scale) o = put_word(o, 0x01030300u | *opts.window_scale);
     if (Sent.sack && opts.sack_count) {
-      o[0] = 1, o[1] = 1, o[2] = 5, o[3] = static_cast<std::uint8_t>(2 + 8 * opts.sack_count);
-      o += 4;
+      o = put_word(o, 0x01010500u | (2u + 8u * opts.sack_count));
       for (std::size_t i = 0; i < opts.sack_count; ++i) {
-        wire::store_be32(o, opts.sack[i].left.value);
-        wire::store_be32(o + 4, opts.sack[i].right.value);
-        o += 8;
+        o = put_word(o, opts.sack[i].left.value);
+        o = put_word(o, opts.sack[i].right.value);
       }
     }
-    while (o < b + hl) *o++ = 0;  // end of options / padding
     checksum_accumulator acc;
     add_pseudo_header(acc, src, dst, ip_protocol::tcp, hl + total_size(payload));
     if (partial) {
@@ -169,6 +154,21 @@ struct header {
   }
 
  private:
+  // A big-endian word stored in one go (store_be32 stores byte by byte and,
+  // at -Oz, is called): a constant word is one immediate store.
+  [[gnu::always_inline]] static std::uint8_t* put_word(std::uint8_t* o, std::uint32_t w) noexcept {
+    if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap32(w);
+    __builtin_memcpy(o, &w, 4);  // (std::memcpy is a call in the freestanding images)
+    return o + 4;
+  }
+  // The word at `p`, read as put_word stores it.
+  [[gnu::always_inline]] static std::uint32_t get_word(const std::uint8_t* p) noexcept {
+    std::uint32_t w;
+    __builtin_memcpy(&w, p, 4);
+    if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap32(w);
+    return w;
+  }
+
   static bool parse_options(std::span<const std::uint8_t> o, tcp::options& out) noexcept {
     std::size_t i = 0;
     while (i < o.size()) {
@@ -185,7 +185,7 @@ struct header {
       switch (kind) {
         case 2:
           if (len != 4) return false;
-          out.mss = wire::load_be16(p);
+          out.mss = static_cast<std::uint16_t>(get_word(p - 2));  // kind, length, MSS
           break;
         case 3:
           if (len != 3) return false;
@@ -199,13 +199,13 @@ struct header {
           if ((len - 2) % 8 != 0) return false;
           out.sack_count = 0;
           for (std::size_t n = 0; n < static_cast<std::size_t>(len - 2) / 8 && n < out.sack.size(); ++n) {
-            out.sack[n] = {{wire::load_be32(p + 8 * n)}, {wire::load_be32(p + 8 * n + 4)}};
+            out.sack[n] = {{get_word(p + 8 * n)}, {get_word(p + 8 * n + 4)}};
             ++out.sack_count;
           }
           break;
         case 8:
           if (len != 10) return false;
-          out.timestamps = std::pair{wire::load_be32(p), wire::load_be32(p + 4)};
+          out.timestamps = std::pair{get_word(p), get_word(p + 4)};
           break;
         default: break;  // unknown: skipped by its length
       }

@@ -23,7 +23,7 @@ class view_ring_base {
   std::size_t count() const noexcept { return count_; }
 
  protected:
-  bool push(std::span<view> slots, view v) noexcept {
+  bool push(std::span<view> slots, view&& v) noexcept {
     if (v.empty()) return true;
     if (count_ == slots.size()) return false;
     bytes_ += v.size();
@@ -86,7 +86,8 @@ class view_ring : public detail::view_ring_base {
         offset -= v.size();
         continue;
       }
-      view piece = v.tail(offset).head(length - done);
+      view piece = v.tail(offset);  // one share of the page, trimmed in place
+      piece.truncate(length - done);
       offset = 0;
       const std::size_t n = piece.size();
       if (!out.push_back(std::move(piece))) break;
