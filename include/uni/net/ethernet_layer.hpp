@@ -30,7 +30,7 @@ class ethernet_layer {
  public:
   explicit ethernet_layer(S& s) noexcept : s_(s) {}
 
-  void input(view frame) noexcept {
+  void input(view&& frame) noexcept {  // the device's frame, taken
     auto& c = s_.counters_.ethernet;
     auto parsed = ethernet_view::parse(frame.bytes());
     if (!parsed) return c.drop(ethernet_drop::truncated);
