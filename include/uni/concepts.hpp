@@ -22,8 +22,9 @@
 
 namespace uni {
 
-// Called by a device for every frame it receives; the view owns its page.
-using frame_receiver = function_ref<void(view frame)>;
+// Called by a device for every frame it receives; the view owns its page and is
+// handed over (an rvalue: one view all the way up the stack, no move at each call).
+using frame_receiver = function_ref<void(view&& frame)>;
 
 // A network interface: an Ethernet device.
 //   mac()            its hardware address

@@ -369,7 +369,7 @@ class Stack {
 
   struct receive_fn {
     Stack* s;
-    void operator()(view frame) const noexcept { s->ethernet_.input(std::move(frame)); }
+    void operator()(view&& frame) const noexcept { s->ethernet_.input(std::move(frame)); }
   };
 
   static constexpr bool consumes(std::uint8_t protocol) noexcept {

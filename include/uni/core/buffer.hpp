@@ -186,7 +186,8 @@ class view {
     return view{page_, data_ + offset, length, shared};
   }
   // Everything from `offset` on (clamped: past the end gives an empty view).
-  view tail(std::size_t offset) const noexcept {
+  // Out of line, as head() below.
+  [[gnu::noinline]] view tail(std::size_t offset) const noexcept {
     if (offset > size_) offset = size_;
     return view{page_, data_ + offset, size_ - offset, shared};
   }

@@ -35,9 +35,9 @@ class arp_layer {
   std::size_t pending_packets() const noexcept { return pending_count_; }
   std::uint64_t confirmations() const noexcept { return cache_.probes(); }
 
-  void input(view body) noexcept {
+  void input(std::span<const std::uint8_t> body) noexcept {
     auto& c = s_.counters_.arp;
-    auto parsed = arp_packet::parse(body.bytes());
+    auto parsed = arp_packet::parse(body);
     if (!parsed) return c.drop(arp_drop::malformed);
     const arp_packet& p = *parsed;  // once: each -> checks the result again
     ++c.received;

@@ -30,7 +30,7 @@ class ethernet_layer {
  public:
   explicit ethernet_layer(S& s) noexcept : s_(s) {}
 
-  void input(view frame) noexcept {
+  void input(view&& frame) noexcept {  // the device's frame, taken
     auto& c = s_.counters_.ethernet;
     auto parsed = ethernet_view::parse(frame.bytes());
     if (!parsed) return c.drop(ethernet_drop::truncated);
@@ -46,9 +46,10 @@ class ethernet_layer {
     const std::uint16_t type = eth.type();
     const bool ours = eth.destination_is(s_.netif_.mac()) || eth.destination_is(mac_address::broadcast());
     if (ours) {
+      // Past the header in place: no second view of the frame's page made.
       switch (static_cast<ethertype>(type)) {
-        case ethertype::arp: return s_.arp_.input(frame.tail(ethernet_view::header_size));
-        case ethertype::ipv4: return s_.ipv4_.input(frame.tail(ethernet_view::header_size));
+        case ethertype::arp: return s_.arp_.input(eth.payload());
+        case ethertype::ipv4: frame.drop_front(ethernet_view::header_size); return s_.ipv4_.input(std::move(frame));
         default: break;
       }
     }

@@ -25,11 +25,13 @@
 
 namespace uni {
 
-// Takes a whole Ethernet frame, its header included.
-using frame_handler = function_ref<void(view frame)>;
+// Takes a whole Ethernet frame, its header included, handed over (as a device's
+// frame_receiver does).
+using frame_handler = function_ref<void(view&& frame)>;
 // Takes an IPv4 datagram for us: its header, and its payload (reassembled if it came
-// in fragments).
-using datagram_handler = function_ref<void(const ipv4_header& header, view_chain payload)>;
+// in fragments), handed over as it is (an rvalue: a handler taking it by value
+// moves it once, no chain is moved on the way).
+using datagram_handler = function_ref<void(const ipv4_header& header, view_chain&& payload)>;
 
 // Frames given to hooks, by kind, and raw frames the application sent.
 struct hook_counters {

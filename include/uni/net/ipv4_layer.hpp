@@ -97,7 +97,7 @@ class ipv4_layer {
     return {};
   }
 
-  void input(view packet) noexcept {
+  void input(view&& packet) noexcept {  // the frame past its Ethernet header, taken
     auto& c = s_.counters_.ipv4;
     ipv4_header h;
     ipv4_header::reject why{};
@@ -105,12 +105,12 @@ class ipv4_layer {
     ++c.received;
     if (!for_us(h.destination)) return c.drop(ipv4_drop::not_for_us);
     packet.truncate(h.total_length);  // anything after is link padding
-    view payload = packet.tail(h.header_length);
+    packet.drop_front(h.header_length);  // now the payload
     view_chain datagram;
     if (!h.is_fragment()) {
-      (void)datagram.push_back(std::move(payload));
+      (void)datagram.push_back(std::move(packet));
     } else {
-      const reassembly_status r = reassembly_.add(h, std::move(payload), s_.now(), datagram);
+      const reassembly_status r = reassembly_.add(h, std::move(packet), s_.now(), datagram);
       if (r == reassembly_status::incomplete) return s_.housekeeping_wake_.notify_one();  // a new timeout
       if (r != reassembly_status::complete) return c.drop(fragment_drop(r));
     }

@@ -133,7 +133,7 @@ class ImpairedNetif {
 
   void deliver(bool outgoing, std::span<const view> frame) noexcept {
     if (outgoing) (void)inner_.transmit(frame);
-    else if (receiver_ && !frame.empty()) receiver_(frame[0]);
+    else if (receiver_ && !frame.empty()) receiver_(view(frame[0]));
   }
 
   void hold(bool outgoing, std::span<const view> frame, time_point due) noexcept {
