@@ -38,6 +38,9 @@ struct dns_config : uni::default_config {
   // DNS over TCP carries single answers, not bulk: the devices' TCP offloads
   // would cost dns-xen ~4.3 KB for nothing.
   static constexpr bool device_offloads = false;
+  // It takes no frames the stack does not consume (no frame hooks): they are
+  // dropped and counted, with no hook table looked at.
+  static constexpr std::size_t frame_hooks = 0;
   // Traced when built with tracing (dns-traced: uni_add_appliance(... TRACE)); --trace FILE then writes it.
   static constexpr bool trace = uni::trace::compiled;
 };

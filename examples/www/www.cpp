@@ -59,6 +59,9 @@ struct www_config : uni::default_config {
   // image, as ping's Config. A UDP datagram is dropped and counted as for an
   // unknown protocol, with no ICMP port unreachable.
   static constexpr bool udp = false;
+  // It takes no frames the stack does not consume (no frame hooks): they are
+  // dropped and counted, with no hook table looked at.
+  static constexpr std::size_t frame_hooks = 0;
 #if UNI_WWW_VCHAN
   static constexpr std::size_t network_interfaces = 0;
   static constexpr std::size_t vchan_endpoints = 1;
