@@ -86,13 +86,13 @@ inline constexpr std::string_view any =
 static_assert([] {
   for (const option_spec& s : {bind, tap, vif, ipv4, gateway, mac, dhcp, pcap, log, impair, impair_seed, disk, disk_cache,
                                busy_poll})
-    if (!detail::is_choice(any, s.name)) return false;
+    if (!detail::is_choice(any, s.name())) return false;
   return true;
 }(), "target_flags::any names every target's flags");
 // The vchan endpoints' names, kept from appliances' tables (not in `any`: an
 // image without vchans refuses --vchan as unknown, and carries no names of them).
-inline constexpr std::string_view vchan_names[] = {vchan_socket.name, vchan_peer.name, vchan_ring_order.name,
-                                                   vchan_connect.name};
+inline constexpr std::string_view vchan_names[] = {vchan_socket.name(), vchan_peer.name(), vchan_ring_order.name(),
+                                                   vchan_connect.name()};
 
 // The tables whose `Use` is true, one after another.
 template <bool... Use, std::size_t... N>
@@ -143,10 +143,10 @@ constexpr log_level log_level_of(std::string_view name) noexcept {
 constexpr bool appliance_table_ok(std::span<const option_spec> t) noexcept {
   if (!options_well_formed(t)) return false;
   for (const option_spec& s : t)
-    if (detail::is_choice(any, s.name)) return false;
+    if (detail::is_choice(any, s.name())) return false;
   for (const option_spec& s : t)
     for (std::string_view p : vchan_names)
-      if (s.name == p) return false;
+      if (s.name() == p) return false;
   return true;
 }
 
