@@ -295,11 +295,11 @@ namespace detail {
 // A decimal integer, optionally negative, that fits std::int64_t.
 constexpr result<std::int64_t> parse_integer(std::string_view s) noexcept {
   const bool negative = !s.empty() && s.front() == '-';
-  if (negative) s.remove_prefix(1);
-  if (s.empty()) return fail(error::invalid_argument);
+  if (s.size() == std::size_t{negative}) return fail(error::invalid_argument);
   std::uint64_t n = 0;
   const std::uint64_t limit = negative ? std::uint64_t{1} << 63 : std::numeric_limits<std::int64_t>::max();
-  for (char c : s) {
+  for (std::size_t i = negative; i < s.size(); ++i) {  // (by index: remove_prefix is an out-of-line call)
+    const char c = s[i];
     if (c < '0' || c > '9') return fail(error::invalid_argument);
     const auto digit = static_cast<std::uint64_t>(c - '0');
     if (n > (limit - digit) / 10) return fail(error::invalid_argument);
@@ -360,7 +360,7 @@ inline bool check_value(const option_spec& s, std::string_view flag, std::string
       // The target writes its reason after the flag's name, taken back if there is none.
       const std::size_t start = why.size();
       format_to(why, flag, ": ");
-      if (!t.check_path) format_to(why, "the ", t.target, " target has no files");
+      if (!t.check_path) format_to(why, fmt<"the {} target has no files">, t.target);
       else if (v.empty()) format_to(why, "an empty path");
       else if (t.check_path(s.kind, v, why)) return why.truncate(start), true;
       return false;
@@ -368,7 +368,7 @@ inline bool check_value(const option_spec& s, std::string_view flag, std::string
     default:  // a flag, a text: any word
       return true;
   }
-  format_to(why, flag, ": '", v, "' is not ", want, s.kind == option_kind::choice ? s.value_word : "");
+  format_to(why, fmt<"{}: '{}' is not {}{}">, flag, v, want, s.kind == option_kind::choice ? s.value_word : "");
   return false;
 }
 
@@ -393,7 +393,7 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
     const std::string_view w = words[i];
     if (!detail::is_flag_word(w)) {
       if (t.skip_stray_words) continue;
-      format_to(problem, "unexpected '", w, "' (flags are --name [value])");
+      format_to(problem, fmt<"unexpected '{}' (flags are --name [value])">, w);
       return fail(error::invalid_argument);
     }
     // "--name" or "--name=value": `flag` is "--name" as given, as the messages name it.
@@ -405,7 +405,7 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
     std::string_view v = inline_value ? std::string_view{w.data() + eq + 1, w.size() - eq - 1} : ""sv;
     const option_spec* s = o.lookup(name);
     if (!s) {
-      if (detail::is_choice(t.elsewhere, name)) format_to(problem, flag, " does not apply to the ", t.target, " target");
+      if (detail::is_choice(t.elsewhere, name)) format_to(problem, fmt<"{} does not apply to the {} target">, flag, t.target);
       else format_to(problem, "unknown flag ", flag);
       return fail(error::invalid_argument);
     }
@@ -415,7 +415,7 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
       // A number may be negative ("-1" is a value, refused by its range); any
       // other value starting with "--" is the next flag: this one has none.
       if (i + 1 >= words.size() || (detail::is_flag_word(words[i + 1]) && s->kind != option_kind::number)) {
-        format_to(problem, flag, " needs a value (", s->value_name(), ")");
+        format_to(problem, fmt<"{} needs a value ({})">, flag, s->value_name());
         return fail(error::invalid_argument);
       }
       v = words[++i];
@@ -423,8 +423,8 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
     if (s->scope == option_scope::interface_start) {
       if (interface_named) {
         if (current + 1 >= t.max_interfaces) {
-          format_to(problem, flag, " given more than once: this appliance has ", t.max_interfaces,
-                    " network interface", t.max_interfaces == 1 ? "" : "s");
+          format_to(problem, fmt<"{} given more than once: this appliance has {} network interface{}">, flag,
+                    t.max_interfaces, t.max_interfaces == 1 ? "" : "s");
           return fail(error::invalid_argument);
         }
         ++current;
@@ -439,7 +439,7 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
                                                                    : current;
     if (o.find(*s, where)) {
       if (s->scope == option_scope::appliance) format_to(problem, flag, " given twice");
-      else format_to(problem, flag, " given twice for network interface ", where + 1);
+      else format_to(problem, fmt<"{} given twice for network interface {}">, flag, where + 1);
       return fail(error::invalid_argument);
     }
     if (o.count_ == appliance_options::max_values)
@@ -460,7 +460,7 @@ template <class Line>
 void write_help(std::string_view program, const option_tables& t, std::string_view appliance, Line&& line) noexcept {
   char buf[256];
   text_writer w{buf, sizeof buf};
-  format_to(w, "usage: ", program, " [--flag value]... (--help: this list)");
+  format_to(w, fmt<"usage: {} [--flag value]... (--help: this list)">, program);
   line(w.view());
   // The target's flags, then the appliance's, each under its title: one loop,
   // not a body per table.
@@ -478,7 +478,7 @@ void write_help(std::string_view program, const option_tables& t, std::string_vi
       while (w.size() < 30) w.put(' ');
       format_to(w, " ", s.help);
       if (s.kind == option_kind::number) format_to(w, fmt<" ({}-{}, default {})">, s.min, s.max, s.number_default);
-      else if (*s.text_default) format_to(w, " (default ", s.text_default, ")");
+      else if (*s.text_default) format_to(w, fmt<" (default {})">, s.text_default);
       format_to(w, detail::scope_notes[static_cast<std::size_t>(s.scope)]);
       line(w.view());
     }
