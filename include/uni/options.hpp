@@ -451,7 +451,8 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
 
 namespace detail {
 // What --help says after a flag of each option_scope, in the enum's order.
-inline constexpr const char* scope_notes[] = {"", " [per interface]", " [repeat for each interface]", " [repeatable]"};
+alignas(8) inline constexpr const char* scope_notes[] =  // (alignas: not 32, as GCC would)
+    {"", " [per interface]", " [repeat for each interface]", " [repeatable]"};
 static_assert(std::size(scope_notes) == static_cast<std::size_t>(option_scope::repeated) + 1);
 }  // namespace detail
 

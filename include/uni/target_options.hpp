@@ -69,15 +69,17 @@ inline constexpr option_spec vchan_ring_order =
 inline constexpr option_spec vchan_connect =
     flag_option("connect", "be the vchan's client: connect to the server at --vchan PATH of domain --peer");
 
-inline constexpr option_spec posix_socket[] = {bind, log, trace, busy_poll};
-inline constexpr option_spec posix_socket_no_network[] = {log, trace, busy_poll};  // vchans alone
-inline constexpr option_spec posix_tap[] = {tap, ipv4, gateway, mac, dhcp, pcap, log, impair, impair_seed, trace, busy_poll};
-inline constexpr option_spec disk_flags[] = {disk, disk_cache};
-inline constexpr option_spec posix_vchans[] = {vchan_socket};
-inline constexpr option_spec xen[] = {vif, ipv4, gateway, log};
-inline constexpr option_spec xen_interfaces[] = {vif, ipv4, gateway};
-inline constexpr option_spec xen_log[] = {log};
-inline constexpr option_spec xen_vchans[] = {vchan_node, vchan_peer, vchan_ring_order, vchan_connect};
+// The tables: alignas(8), an option_spec's own alignment, keeps GCC from aligning
+// a table of 32 bytes or more to 32 (up to 24 bytes of padding before each).
+alignas(8) inline constexpr option_spec posix_socket[] = {bind, log, trace, busy_poll};
+alignas(8) inline constexpr option_spec posix_socket_no_network[] = {log, trace, busy_poll};  // vchans alone
+alignas(8) inline constexpr option_spec posix_tap[] = {tap, ipv4, gateway, mac, dhcp, pcap, log, impair, impair_seed, trace, busy_poll};
+alignas(8) inline constexpr option_spec disk_flags[] = {disk, disk_cache};
+alignas(8) inline constexpr option_spec posix_vchans[] = {vchan_socket};
+alignas(8) inline constexpr option_spec xen[] = {vif, ipv4, gateway, log};
+alignas(8) inline constexpr option_spec xen_interfaces[] = {vif, ipv4, gateway};
+alignas(8) inline constexpr option_spec xen_log[] = {log};
+alignas(8) inline constexpr option_spec xen_vchans[] = {vchan_node, vchan_peer, vchan_ring_order, vchan_connect};
 // Every target's flag names, for the message that names a flag of another
 // target (names only: an image holds no help text of another target's flags),
 // '|' between them: one string, where a table of views took 16 bytes a name.
@@ -110,14 +112,14 @@ constexpr auto join_flags(const option_spec (&... tables)[N]) noexcept {
 // Each target's table for an appliance: the device flags of the devices its
 // Config declares (uni/devices.hpp), and no others.
 template <class Config>
-inline constexpr auto posix_socket_table =
+alignas(8) inline constexpr auto posix_socket_table =
     join_flags<(Config::network_interfaces > 0), (Config::network_interfaces == 0), (Config::block_devices > 0),
                (Config::vchan_endpoints > 0)>(posix_socket, posix_socket_no_network, disk_flags, posix_vchans);
 template <class Config>
-inline constexpr auto posix_tap_table =
+alignas(8) inline constexpr auto posix_tap_table =
     join_flags<true, (Config::block_devices > 0), (Config::vchan_endpoints > 0)>(posix_tap, disk_flags, posix_vchans);
 template <class Config>
-inline constexpr auto xen_table = join_flags<(Config::network_interfaces > 0), true, (Config::vchan_endpoints > 0)>(
+alignas(8) inline constexpr auto xen_table = join_flags<(Config::network_interfaces > 0), true, (Config::vchan_endpoints > 0)>(
     xen_interfaces, xen_log, xen_vchans);
 template <class Config>
 constexpr std::span<const option_spec> posix_socket_flags() noexcept {

@@ -77,7 +77,7 @@ template <format_text Text>
 struct format_pieces {
   static constexpr std::size_t holes = Text.holes();
   // Only this is in the image: a char array, the pieces each ended by a NUL.
-  static constexpr std::array<char, sizeof(Text.text) - holes> pieces_ = [] {
+  alignas(1) static constexpr std::array<char, sizeof(Text.text) - holes> pieces_ = [] {
     std::array<char, sizeof(Text.text) - holes> out{};
     for (std::size_t i = 0, o = 0; o < out.size(); ++i, ++o) {
       out[o] = Text.hole_at(i) ? '\0' : Text.text[i];

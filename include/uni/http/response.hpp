@@ -25,9 +25,11 @@ namespace uni::http {
 namespace detail {
 // The status codes reason() names, and their phrases in the same order in one
 // string (a table: no switch code for each); "Unknown" follows the last.
-inline constexpr std::uint16_t reason_codes[] = {100, 200, 201, 204, 206, 301, 302, 304, 400, 404, 405,
+// (alignas: each table's own alignment, not the 32 GCC gives an array of 32
+// bytes or more, with padding before it; so content_types.)
+alignas(2) inline constexpr std::uint16_t reason_codes[] = {100, 200, 201, 204, 206, 301, 302, 304, 400, 404, 405,
                                                  408, 411, 413, 414, 416, 417, 431, 500, 501, 503, 505};
-inline constexpr char reason_phrases[] =
+alignas(1) inline constexpr char reason_phrases[] =
     "Continue\0OK\0Created\0No Content\0Partial Content\0Moved Permanently\0Found\0Not Modified\0"
     "Bad Request\0Not Found\0Method Not Allowed\0Request Timeout\0Length Required\0Content Too Large\0"
     "URI Too Long\0Range Not Satisfiable\0Expectation Failed\0Request Header Fields Too Large\0"
@@ -48,7 +50,7 @@ constexpr std::string_view reason(int status) noexcept {
 namespace detail {
 // File extensions and their Content-Types, in pairs, in one string; an empty
 // extension ends it.
-inline constexpr char content_types[] =
+alignas(1) inline constexpr char content_types[] =
     "html\0text/html; charset=utf-8\0htm\0text/html; charset=utf-8\0css\0text/css; charset=utf-8\0"
     "js\0text/javascript; charset=utf-8\0mjs\0text/javascript; charset=utf-8\0json\0application/json\0"
     "txt\0text/plain; charset=utf-8\0md\0text/markdown; charset=utf-8\0xml\0application/xml\0"
