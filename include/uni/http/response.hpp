@@ -48,13 +48,14 @@ constexpr std::string_view reason(int status) noexcept {
 }
 
 namespace detail {
-// File extensions and their Content-Types, in pairs, in one string; an empty
-// extension ends it.
+// File extensions and their Content-Types, in pairs, in one string: the
+// extensions of a type between '|', then the type (each type once: a string in
+// a char array is not merged with its copies); an empty extension ends it.
 alignas(1) inline constexpr char content_types[] =
-    "html\0text/html; charset=utf-8\0htm\0text/html; charset=utf-8\0css\0text/css; charset=utf-8\0"
-    "js\0text/javascript; charset=utf-8\0mjs\0text/javascript; charset=utf-8\0json\0application/json\0"
+    "html|htm\0text/html; charset=utf-8\0css\0text/css; charset=utf-8\0"
+    "js|mjs\0text/javascript; charset=utf-8\0json\0application/json\0"
     "txt\0text/plain; charset=utf-8\0md\0text/markdown; charset=utf-8\0xml\0application/xml\0"
-    "svg\0image/svg+xml\0png\0image/png\0jpg\0image/jpeg\0jpeg\0image/jpeg\0gif\0image/gif\0"
+    "svg\0image/svg+xml\0png\0image/png\0jpg|jpeg\0image/jpeg\0gif\0image/gif\0"
     "webp\0image/webp\0ico\0image/vnd.microsoft.icon\0woff\0font/woff\0woff2\0font/woff2\0"
     "pdf\0application/pdf\0wasm\0application/wasm\0mp4\0video/mp4\0gz\0application/gzip\0";
 }  // namespace detail
@@ -64,11 +65,12 @@ constexpr std::string_view content_type_for(std::string_view path) noexcept {
   const std::size_t slash = path.rfind('/');
   if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash))
     return "application/octet-stream"sv;
-  const std::string_view e = path.substr(dot + 1);
+  const std::string_view e{path.data() + dot + 1, path.size() - dot - 1};  // (dot < size: no substr check)
   for (const char* p = detail::content_types; *p != '\0';) {
-    const std::string_view ext = detail::next_word(p);
+    std::string_view extensions = detail::next_word(p);
     const std::string_view type = detail::next_word(p);
-    if (iequals(e, ext)) return type;
+    while (!extensions.empty())
+      if (iequals(e, detail::take_until(extensions, '|'))) return type;
   }
   return "application/octet-stream"sv;
 }
