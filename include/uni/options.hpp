@@ -14,6 +14,7 @@
 // are views of the words, in a bounded table; nothing is allocated.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -53,29 +54,45 @@ constexpr bool is_path(option_kind k) noexcept {
 // the i-th.
 enum class option_scope : std::uint8_t { appliance, interface, interface_start, repeated };
 
-// The texts but the name are C strings (the factories below take literals): a
-// pointer each, not a pointer and a length, in every table of every image; they
-// are read only by --help, a refusal's message and text()'s default.
+// The texts are C strings (the factories take literals): a pointer each, not a
+// pointer and a length, in every table of every image; they are read only by
+// --help, a refusal's message and text()'s default. A number's range and default
+// share their words with what only the other kinds have (the value's name and
+// default text): 48 bytes a flag.
 struct option_spec {
-  std::string_view name;  // without the leading "--"
+  const char* name_chars = "";  // name(): a pointer and a byte, not a view's 16 bytes
+  std::uint8_t name_size = 0;
   option_kind kind = option_kind::text;
   option_scope scope = option_scope::appliance;
   const char* help = "";  // one line
-  // How --help writes the value: N, FILE, ADDR/PREFIX; a choice's choices,
-  // "debug|info|warn".
-  const char* value_name = "";
-  const char* text_default = "";  // default of a non-number ("": none)
-  std::int64_t number_default = 0;
-  std::int64_t min = 0, max = 0;  // numbers
+  union {
+    // How --help writes the value: FILE, ADDR/PREFIX; a choice's choices,
+    // "debug|info|warn" (a number's is N: value_name()).
+    const char* value_word = "";
+    std::int64_t min;  // numbers
+  };
+  union {
+    const char* text_default = "";  // default of a non-number ("": none)
+    std::int64_t number_default;
+  };
+  std::int64_t max = 0;  // numbers
+
+  // Without the leading "--".
+  constexpr std::string_view name() const noexcept { return {name_chars, name_size}; }
+  constexpr const char* value_name() const noexcept { return kind == option_kind::number ? "N" : value_word; }
 };
 
 namespace detail {
+void option_name_longer_than_255_bytes();  // (not constexpr: a table naming one is no constant)
+
 constexpr option_spec spec(std::string_view name, option_kind kind, const char* value_name,
                            const char* fallback, const char* help) noexcept {
+  if (name.size() > 255) option_name_longer_than_255_bytes();
   option_spec s;
-  s.name = name;
+  s.name_chars = name.data();
+  s.name_size = static_cast<std::uint8_t>(name.size());
   s.kind = kind;
-  s.value_name = value_name;
+  s.value_word = value_name;
   s.text_default = fallback;
   s.help = help;
   return s;
@@ -84,7 +101,7 @@ constexpr option_spec spec(std::string_view name, option_kind kind, const char* 
 
 constexpr option_spec number_option(std::string_view name, std::int64_t fallback, std::int64_t min, std::int64_t max,
                                     const char* help) noexcept {
-  option_spec s = detail::spec(name, option_kind::number, "N", "", help);
+  option_spec s = detail::spec(name, option_kind::number, "", "", help);
   s.number_default = fallback;
   s.min = min;
   s.max = max;
@@ -124,12 +141,12 @@ constexpr option_spec repeatable(option_spec s) noexcept {
 // (UNI_APPLIANCE checks it at compile time).
 constexpr bool options_well_formed(std::span<const option_spec> t) noexcept {
   for (std::size_t i = 0; i < t.size(); ++i) {
-    if (t[i].name.empty() || t[i].name.starts_with('-') || t[i].name == "help") return false;
+    if (t[i].name().empty() || t[i].name().starts_with('-') || t[i].name() == "help") return false;
     if (t[i].kind == option_kind::number &&
         (t[i].min > t[i].max || t[i].number_default < t[i].min || t[i].number_default > t[i].max))
       return false;
     for (std::size_t j = 0; j < i; ++j)
-      if (t[i].name == t[j].name) return false;
+      if (t[i].name() == t[j].name()) return false;
   }
   return true;
 }
@@ -240,7 +257,7 @@ class appliance_options {
   const option_spec* lookup(std::string_view name) const noexcept {
     for (const std::span<const option_spec> table : {tables_.platform, tables_.appliance})
       for (const option_spec& s : table)
-        if (s.name == name) return &s;
+        if (s.name() == name) return &s;
     return nullptr;
   }
   // The declaration of `name`, of kind `k`; option_kind::text stands for every
@@ -278,11 +295,11 @@ namespace detail {
 // A decimal integer, optionally negative, that fits std::int64_t.
 constexpr result<std::int64_t> parse_integer(std::string_view s) noexcept {
   const bool negative = !s.empty() && s.front() == '-';
-  if (negative) s.remove_prefix(1);
-  if (s.empty()) return fail(error::invalid_argument);
+  if (s.size() == std::size_t{negative}) return fail(error::invalid_argument);
   std::uint64_t n = 0;
   const std::uint64_t limit = negative ? std::uint64_t{1} << 63 : std::numeric_limits<std::int64_t>::max();
-  for (char c : s) {
+  for (std::size_t i = negative; i < s.size(); ++i) {  // (by index: remove_prefix is an out-of-line call)
+    const char c = s[i];
     if (c < '0' || c > '9') return fail(error::invalid_argument);
     const auto digit = static_cast<std::uint64_t>(c - '0');
     if (n > (limit - digit) / 10) return fail(error::invalid_argument);
@@ -299,6 +316,10 @@ constexpr bool is_choice(std::string_view choices, std::string_view word) noexce
     }
   return false;
 }
+
+// "--name" or "--name=value" (a word starting "--"; compared in place, not by
+// starts_with's substr, which checks its bounds).
+constexpr bool is_flag_word(std::string_view w) noexcept { return w.size() >= 2 && w[0] == '-' && w[1] == '-'; }
 
 // Checks one value of `flag` ("--name" as given) against its declaration; false
 // with the reason in `why`.
@@ -318,7 +339,7 @@ inline bool check_value(const option_spec& s, std::string_view flag, std::string
       return false;
     }
     case option_kind::choice:
-      if (is_choice(s.value_name, v)) return true;
+      if (is_choice(s.value_word, v)) return true;
       want = "one of ";
       break;
     case option_kind::ipv4_address:
@@ -339,7 +360,7 @@ inline bool check_value(const option_spec& s, std::string_view flag, std::string
       // The target writes its reason after the flag's name, taken back if there is none.
       const std::size_t start = why.size();
       format_to(why, flag, ": ");
-      if (!t.check_path) format_to(why, "the ", t.target, " target has no files");
+      if (!t.check_path) format_to(why, fmt<"the {} target has no files">, t.target);
       else if (v.empty()) format_to(why, "an empty path");
       else if (t.check_path(s.kind, v, why)) return why.truncate(start), true;
       return false;
@@ -347,7 +368,7 @@ inline bool check_value(const option_spec& s, std::string_view flag, std::string
     default:  // a flag, a text: any word
       return true;
   }
-  format_to(why, flag, ": '", v, "' is not ", want, s.kind == option_kind::choice ? s.value_name : "");
+  format_to(why, fmt<"{}: '{}' is not {}{}">, flag, v, want, s.kind == option_kind::choice ? s.value_word : "");
   return false;
 }
 
@@ -370,20 +391,21 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
   std::size_t current = 0;
   for (std::size_t i = 0; i < words.size(); ++i) {
     const std::string_view w = words[i];
-    if (!w.starts_with("--"sv)) {
+    if (!detail::is_flag_word(w)) {
       if (t.skip_stray_words) continue;
-      format_to(problem, "unexpected '", w, "' (flags are --name [value])");
+      format_to(problem, fmt<"unexpected '{}' (flags are --name [value])">, w);
       return fail(error::invalid_argument);
     }
     // "--name" or "--name=value": `flag` is "--name" as given, as the messages name it.
-    const std::size_t eq = w.find('=');
-    const bool inline_value = eq != std::string_view::npos;
-    const std::string_view flag = w.substr(0, eq);
-    const std::string_view name = flag.substr(2);
-    std::string_view v = inline_value ? w.substr(eq + 1) : ""sv;
+    // (Cut by index: each substr would check its bounds, which hold, again.)
+    const std::size_t eq = std::min(w.find('='), w.size());  // >= 2: w starts with "--"
+    const bool inline_value = eq < w.size();
+    const std::string_view flag{w.data(), eq};
+    const std::string_view name{w.data() + 2, eq - 2};
+    std::string_view v = inline_value ? std::string_view{w.data() + eq + 1, w.size() - eq - 1} : ""sv;
     const option_spec* s = o.lookup(name);
     if (!s) {
-      if (detail::is_choice(t.elsewhere, name)) format_to(problem, flag, " does not apply to the ", t.target, " target");
+      if (detail::is_choice(t.elsewhere, name)) format_to(problem, fmt<"{} does not apply to the {} target">, flag, t.target);
       else format_to(problem, "unknown flag ", flag);
       return fail(error::invalid_argument);
     }
@@ -392,8 +414,8 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
     } else if (!inline_value) {
       // A number may be negative ("-1" is a value, refused by its range); any
       // other value starting with "--" is the next flag: this one has none.
-      if (i + 1 >= words.size() || (words[i + 1].starts_with("--"sv) && s->kind != option_kind::number)) {
-        format_to(problem, flag, " needs a value (", s->value_name, ")");
+      if (i + 1 >= words.size() || (detail::is_flag_word(words[i + 1]) && s->kind != option_kind::number)) {
+        format_to(problem, fmt<"{} needs a value ({})">, flag, s->value_name());
         return fail(error::invalid_argument);
       }
       v = words[++i];
@@ -401,8 +423,8 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
     if (s->scope == option_scope::interface_start) {
       if (interface_named) {
         if (current + 1 >= t.max_interfaces) {
-          format_to(problem, flag, " given more than once: this appliance has ", t.max_interfaces,
-                    " network interface", t.max_interfaces == 1 ? "" : "s");
+          format_to(problem, fmt<"{} given more than once: this appliance has {} network interface{}">, flag,
+                    t.max_interfaces, t.max_interfaces == 1 ? "" : "s");
           return fail(error::invalid_argument);
         }
         ++current;
@@ -417,7 +439,7 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
                                                                    : current;
     if (o.find(*s, where)) {
       if (s->scope == option_scope::appliance) format_to(problem, flag, " given twice");
-      else format_to(problem, flag, " given twice for network interface ", where + 1);
+      else format_to(problem, fmt<"{} given twice for network interface {}">, flag, where + 1);
       return fail(error::invalid_argument);
     }
     if (o.count_ == appliance_options::max_values)
@@ -429,7 +451,8 @@ inline result<appliance_options> parse_options(std::span<const std::string_view>
 
 namespace detail {
 // What --help says after a flag of each option_scope, in the enum's order.
-inline constexpr const char* scope_notes[] = {"", " [per interface]", " [repeat for each interface]", " [repeatable]"};
+alignas(8) inline constexpr const char* scope_notes[] =  // (alignas: not 32, as GCC would)
+    {"", " [per interface]", " [repeat for each interface]", " [repeatable]"};
 static_assert(std::size(scope_notes) == static_cast<std::size_t>(option_scope::repeated) + 1);
 }  // namespace detail
 
@@ -438,7 +461,7 @@ template <class Line>
 void write_help(std::string_view program, const option_tables& t, std::string_view appliance, Line&& line) noexcept {
   char buf[256];
   text_writer w{buf, sizeof buf};
-  format_to(w, "usage: ", program, " [--flag value]... (--help: this list)");
+  format_to(w, fmt<"usage: {} [--flag value]... (--help: this list)">, program);
   line(w.view());
   // The target's flags, then the appliance's, each under its title: one loop,
   // not a body per table.
@@ -452,11 +475,11 @@ void write_help(std::string_view program, const option_tables& t, std::string_vi
     for (const option_spec& s : specs) {
       w.truncate(0);
       const bool valued = s.kind != option_kind::flag;
-      format_to(w, "  --", s.name, valued ? " " : "", valued ? s.value_name : "");
+      format_to(w, "  --", s.name(), valued ? " " : "", valued ? s.value_name() : "");
       while (w.size() < 30) w.put(' ');
       format_to(w, " ", s.help);
       if (s.kind == option_kind::number) format_to(w, fmt<" ({}-{}, default {})">, s.min, s.max, s.number_default);
-      else if (*s.text_default) format_to(w, " (default ", s.text_default, ")");
+      else if (*s.text_default) format_to(w, fmt<" (default {})">, s.text_default);
       format_to(w, detail::scope_notes[static_cast<std::size_t>(s.scope)]);
       line(w.view());
     }

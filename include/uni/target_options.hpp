@@ -69,15 +69,17 @@ inline constexpr option_spec vchan_ring_order =
 inline constexpr option_spec vchan_connect =
     flag_option("connect", "be the vchan's client: connect to the server at --vchan PATH of domain --peer");
 
-inline constexpr option_spec posix_socket[] = {bind, log, trace, busy_poll};
-inline constexpr option_spec posix_socket_no_network[] = {log, trace, busy_poll};  // vchans alone
-inline constexpr option_spec posix_tap[] = {tap, ipv4, gateway, mac, dhcp, pcap, log, impair, impair_seed, trace, busy_poll};
-inline constexpr option_spec disk_flags[] = {disk, disk_cache};
-inline constexpr option_spec posix_vchans[] = {vchan_socket};
-inline constexpr option_spec xen[] = {vif, ipv4, gateway, log};
-inline constexpr option_spec xen_interfaces[] = {vif, ipv4, gateway};
-inline constexpr option_spec xen_log[] = {log};
-inline constexpr option_spec xen_vchans[] = {vchan_node, vchan_peer, vchan_ring_order, vchan_connect};
+// The tables: alignas(8), an option_spec's own alignment, keeps GCC from aligning
+// a table of 32 bytes or more to 32 (up to 24 bytes of padding before each).
+alignas(8) inline constexpr option_spec posix_socket[] = {bind, log, trace, busy_poll};
+alignas(8) inline constexpr option_spec posix_socket_no_network[] = {log, trace, busy_poll};  // vchans alone
+alignas(8) inline constexpr option_spec posix_tap[] = {tap, ipv4, gateway, mac, dhcp, pcap, log, impair, impair_seed, trace, busy_poll};
+alignas(8) inline constexpr option_spec disk_flags[] = {disk, disk_cache};
+alignas(8) inline constexpr option_spec posix_vchans[] = {vchan_socket};
+alignas(8) inline constexpr option_spec xen[] = {vif, ipv4, gateway, log};
+alignas(8) inline constexpr option_spec xen_interfaces[] = {vif, ipv4, gateway};
+alignas(8) inline constexpr option_spec xen_log[] = {log};
+alignas(8) inline constexpr option_spec xen_vchans[] = {vchan_node, vchan_peer, vchan_ring_order, vchan_connect};
 // Every target's flag names, for the message that names a flag of another
 // target (names only: an image holds no help text of another target's flags),
 // '|' between them: one string, where a table of views took 16 bytes a name.
@@ -86,13 +88,13 @@ inline constexpr std::string_view any =
 static_assert([] {
   for (const option_spec& s : {bind, tap, vif, ipv4, gateway, mac, dhcp, pcap, log, impair, impair_seed, disk, disk_cache,
                                busy_poll})
-    if (!detail::is_choice(any, s.name)) return false;
+    if (!detail::is_choice(any, s.name())) return false;
   return true;
 }(), "target_flags::any names every target's flags");
 // The vchan endpoints' names, kept from appliances' tables (not in `any`: an
 // image without vchans refuses --vchan as unknown, and carries no names of them).
-inline constexpr std::string_view vchan_names[] = {vchan_socket.name, vchan_peer.name, vchan_ring_order.name,
-                                                   vchan_connect.name};
+inline constexpr std::string_view vchan_names[] = {vchan_socket.name(), vchan_peer.name(), vchan_ring_order.name(),
+                                                   vchan_connect.name()};
 
 // The tables whose `Use` is true, one after another.
 template <bool... Use, std::size_t... N>
@@ -110,14 +112,14 @@ constexpr auto join_flags(const option_spec (&... tables)[N]) noexcept {
 // Each target's table for an appliance: the device flags of the devices its
 // Config declares (uni/devices.hpp), and no others.
 template <class Config>
-inline constexpr auto posix_socket_table =
+alignas(8) inline constexpr auto posix_socket_table =
     join_flags<(Config::network_interfaces > 0), (Config::network_interfaces == 0), (Config::block_devices > 0),
                (Config::vchan_endpoints > 0)>(posix_socket, posix_socket_no_network, disk_flags, posix_vchans);
 template <class Config>
-inline constexpr auto posix_tap_table =
+alignas(8) inline constexpr auto posix_tap_table =
     join_flags<true, (Config::block_devices > 0), (Config::vchan_endpoints > 0)>(posix_tap, disk_flags, posix_vchans);
 template <class Config>
-inline constexpr auto xen_table = join_flags<(Config::network_interfaces > 0), true, (Config::vchan_endpoints > 0)>(
+alignas(8) inline constexpr auto xen_table = join_flags<(Config::network_interfaces > 0), true, (Config::vchan_endpoints > 0)>(
     xen_interfaces, xen_log, xen_vchans);
 template <class Config>
 constexpr std::span<const option_spec> posix_socket_flags() noexcept {
@@ -143,10 +145,10 @@ constexpr log_level log_level_of(std::string_view name) noexcept {
 constexpr bool appliance_table_ok(std::span<const option_spec> t) noexcept {
   if (!options_well_formed(t)) return false;
   for (const option_spec& s : t)
-    if (detail::is_choice(any, s.name)) return false;
+    if (detail::is_choice(any, s.name())) return false;
   for (const option_spec& s : t)
     for (std::string_view p : vchan_names)
-      if (s.name == p) return false;
+      if (s.name() == p) return false;
   return true;
 }
 

@@ -25,6 +25,10 @@ TEST_CASE("the formatter writes strings, integers and hex", "[format]") {
   CHECK(written(-42, ' ', LLONG_MIN) == "-42 -9223372036854775808");
   CHECK(written(hex(0xbeefu), " ", hex(std::uint8_t{5}, 2)) == "beef 05");
   CHECK(written(true, false) == "truefalse");
+  // A data pointer is its address in hex (not a bool: "operator delete: 1000 is not a heap block").
+  const void* p = reinterpret_cast<const void*>(std::uintptr_t{0x1000});
+  int* q = reinterpret_cast<int*>(std::uintptr_t{0xbeef0});
+  CHECK(written(p, " ", q, " ", static_cast<const void*>(nullptr)) == "1000 beef0 0");
 }
 
 TEST_CASE("the formatter writes C strings, views, characters and values with a format_value", "[format]") {

@@ -40,8 +40,9 @@ enum class error : std::uint8_t {
 };
 
 namespace detail {
-// The errors' names in the enum's order, each ended by '\0'.
-inline constexpr char error_names[] =
+// The errors' names in the enum's order, each ended by '\0'. (alignas(1): GCC
+// would align an array of 32 bytes or more to 32, padding .rodata before it.)
+alignas(1) inline constexpr char error_names[] =
     "none\0"
     "no buffers\0"
     "timed out\0"

@@ -77,7 +77,7 @@ template <format_text Text>
 struct format_pieces {
   static constexpr std::size_t holes = Text.holes();
   // Only this is in the image: a char array, the pieces each ended by a NUL.
-  static constexpr std::array<char, sizeof(Text.text) - holes> pieces_ = [] {
+  alignas(1) static constexpr std::array<char, sizeof(Text.text) - holes> pieces_ = [] {
     std::array<char, sizeof(Text.text) - holes> out{};
     for (std::size_t i = 0, o = 0; o < out.size(); ++i, ++o) {
       out[o] = Text.hole_at(i) ? '\0' : Text.text[i];
@@ -128,6 +128,9 @@ consteval arg_kind kind_of() noexcept {
   // pointer, not a pointer and a length.
   else if constexpr (std::same_as<D, const char*> || std::same_as<D, char*>) return arg_kind::c_text;
   else if constexpr (is_hex_value<D>) return arg_kind::hex;
+  // Any other data pointer: its address in hex, as hex() writes one (it
+  // converted to bool, and format_value(bool) wrote "true").
+  else if constexpr (std::is_pointer_v<D> && !std::is_function_v<std::remove_pointer_t<D>>) return arg_kind::hex;
   else if constexpr (is_format_pieces<D>) return arg_kind::pieces;
   else if constexpr (std::convertible_to<const T&, std::string_view>) return arg_kind::text;
   else {
@@ -152,6 +155,8 @@ template <class T>
   else if constexpr (k == arg_kind::unsigned_int) w[0].number = v;
   else if constexpr (k == arg_kind::c_text) w[0].pointer = static_cast<const char*>(v);
   else if constexpr (k == arg_kind::pieces) w[0].pointer = T::pieces();
+  else if constexpr (k == arg_kind::hex && std::is_pointer_v<std::decay_t<T>>)
+    w[0].number = reinterpret_cast<std::uintptr_t>(static_cast<std::decay_t<T>>(v)), w[1].number = 0;
   else if constexpr (k == arg_kind::hex) w[0].number = v.value, w[1].number = static_cast<std::uint64_t>(v.width);
   else if constexpr (k == arg_kind::text) {
     const std::string_view s = v;

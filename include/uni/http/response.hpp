@@ -25,9 +25,11 @@ namespace uni::http {
 namespace detail {
 // The status codes reason() names, and their phrases in the same order in one
 // string (a table: no switch code for each); "Unknown" follows the last.
-inline constexpr std::uint16_t reason_codes[] = {100, 200, 201, 204, 206, 301, 302, 304, 400, 404, 405,
+// (alignas: each table's own alignment, not the 32 GCC gives an array of 32
+// bytes or more, with padding before it; so content_types.)
+alignas(2) inline constexpr std::uint16_t reason_codes[] = {100, 200, 201, 204, 206, 301, 302, 304, 400, 404, 405,
                                                  408, 411, 413, 414, 416, 417, 431, 500, 501, 503, 505};
-inline constexpr char reason_phrases[] =
+alignas(1) inline constexpr char reason_phrases[] =
     "Continue\0OK\0Created\0No Content\0Partial Content\0Moved Permanently\0Found\0Not Modified\0"
     "Bad Request\0Not Found\0Method Not Allowed\0Request Timeout\0Length Required\0Content Too Large\0"
     "URI Too Long\0Range Not Satisfiable\0Expectation Failed\0Request Header Fields Too Large\0"
@@ -46,13 +48,14 @@ constexpr std::string_view reason(int status) noexcept {
 }
 
 namespace detail {
-// File extensions and their Content-Types, in pairs, in one string; an empty
-// extension ends it.
-inline constexpr char content_types[] =
-    "html\0text/html; charset=utf-8\0htm\0text/html; charset=utf-8\0css\0text/css; charset=utf-8\0"
-    "js\0text/javascript; charset=utf-8\0mjs\0text/javascript; charset=utf-8\0json\0application/json\0"
+// File extensions and their Content-Types, in pairs, in one string: the
+// extensions of a type between '|', then the type (each type once: a string in
+// a char array is not merged with its copies); an empty extension ends it.
+alignas(1) inline constexpr char content_types[] =
+    "html|htm\0text/html; charset=utf-8\0css\0text/css; charset=utf-8\0"
+    "js|mjs\0text/javascript; charset=utf-8\0json\0application/json\0"
     "txt\0text/plain; charset=utf-8\0md\0text/markdown; charset=utf-8\0xml\0application/xml\0"
-    "svg\0image/svg+xml\0png\0image/png\0jpg\0image/jpeg\0jpeg\0image/jpeg\0gif\0image/gif\0"
+    "svg\0image/svg+xml\0png\0image/png\0jpg|jpeg\0image/jpeg\0gif\0image/gif\0"
     "webp\0image/webp\0ico\0image/vnd.microsoft.icon\0woff\0font/woff\0woff2\0font/woff2\0"
     "pdf\0application/pdf\0wasm\0application/wasm\0mp4\0video/mp4\0gz\0application/gzip\0";
 }  // namespace detail
@@ -62,11 +65,12 @@ constexpr std::string_view content_type_for(std::string_view path) noexcept {
   const std::size_t slash = path.rfind('/');
   if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash))
     return "application/octet-stream"sv;
-  const std::string_view e = path.substr(dot + 1);
+  const std::string_view e{path.data() + dot + 1, path.size() - dot - 1};  // (dot < size: no substr check)
   for (const char* p = detail::content_types; *p != '\0';) {
-    const std::string_view ext = detail::next_word(p);
+    std::string_view extensions = detail::next_word(p);
     const std::string_view type = detail::next_word(p);
-    if (iequals(e, ext)) return type;
+    while (!extensions.empty())
+      if (iequals(e, detail::take_until(extensions, '|'))) return type;
   }
   return "application/octet-stream"sv;
 }
