@@ -14,6 +14,8 @@ set(CMAKE_CXX_FLAGS_MINSIZEREL "-Oz -flto -DNDEBUG" CACHE STRING "Flags of the X
 set(CMAKE_EXE_LINKER_FLAGS_MINSIZEREL "-Oz -flto -Wl,-mllvm,-enable-machine-outliner" CACHE STRING
   "Link flags of the Xen images' MinSizeRel build (the LTO code generation)")
 include(${CMAKE_CURRENT_LIST_DIR}/xen-toolchain.cmake)
+# GCC's own: clang has no -malign-data (it aligns a table as the psABI says).
+string(REPLACE "-malign-data=abi " "" CMAKE_CXX_FLAGS_INIT "${CMAKE_CXX_FLAGS_INIT}")
 set(CMAKE_CXX_COMPILER clang++-14)
 set(CMAKE_ASM_COMPILER clang-14)
 # (-no-pie is GCC's link option; clang links static, non-PIE, with -static)
