@@ -702,14 +702,15 @@ class connection : public exchange, protected detail::connection_fields {
     // A file from opt.files: what answer_for (uni/http/files.hpp) picks, its
     // bytes sent as an unowned view of the store's memory, or, from a
     // StreamStore, read a page at a time (uni/http/stream_files.hpp), which
-    // reads the decoded path when it starts: it is kept in path_.
+    // reads the decoded path when it starts: it is kept in path_. A path
+    // that does not decode is a 400 (a 414 when longer than path_).
     std::string_view path;
-    const bool decoded = decode_path(reqv_.path, path_, path);
-    if (decoded && srv_->opt.files.streams()) {
+    if (!decode_path(reqv_.path, path_, path)) return send_error(reqv_.path.size() > sizeof path_ ? 414 : 400);
+    if (srv_->opt.files.streams()) {
       work = srv_->opt.files.send(*this, path);
       return {};
     }
-    return answer_file(decoded, path, reqv_.path.size() > sizeof path_);
+    return answer_file(path);
   }
 
   // A responder's send, or the server's 500 when it gave none.
@@ -720,8 +721,7 @@ class connection : public exchange, protected detail::connection_fields {
   }
 
   // A file's answer from a store in memory (or its error), as one send.
-  sending answer_file(bool decoded, std::string_view path, bool too_long) {
-    if (!decoded) return send_error(too_long ? 414 : 400);
+  sending answer_file(std::string_view path) {
     file f;
     if (srv_->opt.files.find(path, f) != error::none) return send_error(404);
     if (!file_method()) return refuse_file_method();
