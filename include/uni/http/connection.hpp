@@ -669,7 +669,10 @@ class connection : public exchange, protected detail::connection_fields {
   // file answers. (A plain function: run awaits what it returns.)
   sending route_or_answer(task<void>& work) {
     int status = 404;
-    char allow_text[80];
+    // A 405's Allow text (80 bytes at most) is written into path_: it serves no
+    // file, and a buffer of the connection needs no stack guard here.
+    constexpr std::size_t allow_room = 80;
+    char* const allow_text = path_;
     field allow{"Allow"sv, {}};
     if (const routes* r = srv_->opt.router) {
       const routes::route* found = nullptr;
@@ -686,7 +689,7 @@ class connection : public exchange, protected detail::connection_fields {
           std::size_t len = 0;
           for (std::size_t i = 0; i < allowed; ++i) {
             const std::string_view m = to_string(methods[i]);
-            if (len + m.size() + 2 > sizeof allow_text) break;
+            if (len + m.size() + 2 > allow_room) break;
             if (len) allow_text[len++] = ',', allow_text[len++] = ' ';
             for (char c : m) allow_text[len++] = c;
           }
@@ -815,7 +818,7 @@ class connection : public exchange, protected detail::connection_fields {
  private:
   // (After the fields, its base: the large buffers.)
   head_reader<max_head_bytes> reader_;
-  char path_[1024];  // a request's decoded path, while its file is answered
+  char path_[1024];  // a request's decoded path, while its file is answered (or a 405's Allow text)
 };
 
 // The connection over a concrete stream type.
