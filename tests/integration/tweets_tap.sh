@@ -17,11 +17,11 @@ WORK=$(mktemp -d)
 trap 'netns_cleanup; rm -rf "$WORK"' EXIT
 base="http://$APP_IP:80"
 
-# call METHOD PATH [BODY]: prints the status; the body is in $WORK/body.
+# call METHOD PATH [BODY]: prints the status; the body is in $WORK/body, the head in $WORK/head.
 call() {
   local data=()
   [[ $# -ge 3 ]] && data=(--data-binary "$3" -H "Content-Type: text/plain")
-  in_ns curl -s -m 5 -X "$1" "${data[@]}" -o "$WORK/body" -w '%{http_code}' "$base$2"
+  in_ns curl -s -m 5 -X "$1" "${data[@]}" -o "$WORK/body" -D "$WORK/head" -w '%{http_code}' "$base$2"
 }
 # expect STATUS METHOD PATH [BODY]
 expect() {
@@ -71,6 +71,7 @@ expect 400 GET "/users/$(printf 'n%.0s' $(seq 33))/tweets"
 expect 400 POST /users/ann/tweets ""
 expect 413 POST /users/ann/tweets "$(head -c 281 /dev/zero | tr '\0' x)"
 expect 405 DELETE /users/ann/tweets
+grep -q $'^Allow: POST, GET\r$' "$WORK/head" || fail "405: no Allow: POST, GET in $(cat "$WORK/head")"
 expect 404 GET /nothing
 tweets ann 'len(t) == 3'
 echo "ok: 400 for bad names and an empty tweet, 413 past 280 bytes, 405, 404; nothing stored by them"

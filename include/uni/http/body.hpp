@@ -61,16 +61,13 @@ class body_decoder {
       case mode::failed: return body_status::malformed;
       case mode::length:
         if (remaining_ == 0) return end();
-        if (in.empty()) return body_status::need_more;
-        return take(in, out, mode_, mode::none);
-      case mode::chunked: {
+        break;
+      case mode::chunked:
         if (st_ != st::data) {
           const body_status s = chunk_lines(in);
           if (s != body_status::data) return s;
         }
-        if (in.empty()) return body_status::need_more;
-        return take(in, out, st_, st::data_end);
-      }
+        break;
       case mode::to_close:
         if (in.empty()) return body_status::need_more;
         if (in.size() > max_ - total_) return fail(body_status::too_large);
@@ -78,7 +75,19 @@ class body_decoder {
         out = std::move(in);  // leaves `in` empty
         return body_status::data;
     }
-    return body_status::malformed;
+    // A Content-Length body or a chunk's data: up to `remaining_` bytes, no
+    // copy; once they are all out, the body ends or the chunk's CRLF follows.
+    if (in.empty()) return body_status::need_more;
+    const std::size_t n = in.size() < remaining_ ? in.size() : static_cast<std::size_t>(remaining_);
+    out = in.head(n);
+    in.drop_front(n);
+    remaining_ -= n;
+    total_ += n;
+    if (remaining_ == 0) {
+      if (mode_ == mode::length) mode_ = mode::none;
+      else st_ = st::data_end;
+    }
+    return body_status::data;
   }
 
  private:
@@ -104,19 +113,6 @@ class body_decoder {
     c |= 0x20;  // lower case
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     return -1;
-  }
-
-  // A Content-Length body or a chunk's data: up to `remaining_` bytes, no
-  // copy; once they are all out, `state` moves to `after`.
-  template <class State>
-  body_status take(view& in, view& out, State& state, State after) noexcept {
-    const std::size_t n = in.size() < remaining_ ? in.size() : static_cast<std::size_t>(remaining_);
-    out = in.head(n);
-    in.drop_front(n);
-    remaining_ -= n;
-    total_ += n;
-    if (remaining_ == 0) state = after;
-    return body_status::data;
   }
 
   // Reads the lines of a chunked body until a chunk's data begins (`data`),

@@ -669,7 +669,10 @@ class connection : public exchange, protected detail::connection_fields {
   // file answers. (A plain function: run awaits what it returns.)
   sending route_or_answer(task<void>& work) {
     int status = 404;
-    char allow_text[80];
+    // A 405's Allow text (80 bytes at most) is written into path_: it serves no
+    // file, and a buffer of the connection needs no stack guard here.
+    constexpr std::size_t allow_room = 80;
+    char* const allow_text = path_;
     field allow{"Allow"sv, {}};
     if (const routes* r = srv_->opt.router) {
       const routes::route* found = nullptr;
@@ -686,7 +689,7 @@ class connection : public exchange, protected detail::connection_fields {
           std::size_t len = 0;
           for (std::size_t i = 0; i < allowed; ++i) {
             const std::string_view m = to_string(methods[i]);
-            if (len + m.size() + 2 > sizeof allow_text) break;
+            if (len + m.size() + 2 > allow_room) break;
             if (len) allow_text[len++] = ',', allow_text[len++] = ' ';
             for (char c : m) allow_text[len++] = c;
           }
@@ -702,14 +705,15 @@ class connection : public exchange, protected detail::connection_fields {
     // A file from opt.files: what answer_for (uni/http/files.hpp) picks, its
     // bytes sent as an unowned view of the store's memory, or, from a
     // StreamStore, read a page at a time (uni/http/stream_files.hpp), which
-    // reads the decoded path when it starts: it is kept in path_.
+    // reads the decoded path when it starts: it is kept in path_. A path
+    // that does not decode is a 400 (a 414 when longer than path_).
     std::string_view path;
-    const bool decoded = decode_path(reqv_.path, path_, path);
-    if (decoded && srv_->opt.files.streams()) {
+    if (!decode_path(reqv_.path, path_, path)) return send_error(reqv_.path.size() > sizeof path_ ? 414 : 400);
+    if (srv_->opt.files.streams()) {
       work = srv_->opt.files.send(*this, path);
       return {};
     }
-    return answer_file(decoded, path, reqv_.path.size() > sizeof path_);
+    return answer_file(path);
   }
 
   // A responder's send, or the server's 500 when it gave none.
@@ -720,8 +724,7 @@ class connection : public exchange, protected detail::connection_fields {
   }
 
   // A file's answer from a store in memory (or its error), as one send.
-  sending answer_file(bool decoded, std::string_view path, bool too_long) {
-    if (!decoded) return send_error(too_long ? 414 : 400);
+  sending answer_file(std::string_view path) {
     file f;
     if (srv_->opt.files.find(path, f) != error::none) return send_error(404);
     if (!file_method()) return refuse_file_method();
@@ -815,7 +818,7 @@ class connection : public exchange, protected detail::connection_fields {
  private:
   // (After the fields, its base: the large buffers.)
   head_reader<max_head_bytes> reader_;
-  char path_[1024];  // a request's decoded path, while its file is answered
+  char path_[1024];  // a request's decoded path, while its file is answered (or a 405's Allow text)
 };
 
 // The connection over a concrete stream type.

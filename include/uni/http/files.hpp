@@ -24,7 +24,8 @@
 namespace uni::http {
 
 // Percent-decodes a request path (RFC 3986 §2.1) into `out`; false if it is
-// malformed, too long, decodes to a NUL, or has a "." or ".." segment.
+// malformed, too long, decodes to a NUL, or has a "." or ".." segment or a
+// backslash.
 inline bool decode_path(std::string_view in, std::span<char> out, std::string_view& decoded) noexcept {
   auto hexval = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
@@ -33,7 +34,11 @@ inline bool decode_path(std::string_view in, std::span<char> out, std::string_vi
     return -1;
   };
   if (in.empty() || in.front() != '/') return false;
-  std::size_t n = 0;
+  // Dot segments would climb out of a served directory: refused, not resolved.
+  // They are seen in the decoded bytes as they are written: `seg` counts the
+  // current segment's bytes, `dots` its dots.
+  std::size_t n = 0, seg = 0, dots = 0;
+  auto dot_segment = [&] { return seg == dots && (dots == 1 || dots == 2); };
   for (std::size_t i = 0; i < in.size(); ++i) {
     char c = in[i];
     if (c == '%') {
@@ -44,16 +49,19 @@ inline bool decode_path(std::string_view in, std::span<char> out, std::string_vi
       if (c == '\0') return false;
       i += 2;
     }
+    if (c == '/') {
+      if (dot_segment()) return false;
+      seg = dots = 0;
+    } else {
+      if (c == '\\') return false;
+      ++seg;
+      dots += c == '.' ? 1 : 0;
+    }
     if (n == out.size()) return false;
     out[n++] = c;
   }
+  if (dot_segment()) return false;
   decoded = {out.data(), n};
-  // Dot segments would climb out of a served directory: refused, not resolved.
-  std::string_view rest = decoded.substr(1);  // after the leading '/'
-  while (!rest.empty()) {
-    const std::string_view seg = detail::take_until(rest, '/');
-    if (seg == "."sv || seg == ".."sv || seg.find('\\') != std::string_view::npos) return false;
-  }
   return true;
 }
 

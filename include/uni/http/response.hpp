@@ -141,7 +141,7 @@ enum class range_result : std::uint8_t { whole, partial, unsatisfiable };
 constexpr range_result parse_range(std::string_view h, std::uint64_t size, byte_range& out) noexcept {
   h = trim_ows(h);
   if (!detail::istarts_with(h, "bytes="sv)) return range_result::whole;
-  h = trim_ows(h.substr(6));
+  h.remove_prefix(6);  // (OWS around the range is trimmed from its two numbers)
   std::string_view a;
   if (h.find(',') != std::string_view::npos || !detail::cut(h, '-', a)) return range_result::whole;
   a = trim_ows(a);

@@ -42,28 +42,33 @@ using handler = function_ref<task<void>(exchange&)>;
 using responder = function_ref<sending(exchange&)>;
 
 namespace detail {
+// The segment after the '/' that starts `s`, taken off `s` (which then starts
+// at the next '/', or is empty).
+constexpr std::string_view take_segment(std::string_view& s) noexcept {
+  std::size_t n = 1;
+  while (n < s.size() && s[n] != '/') ++n;
+  const std::string_view segment(s.data() + 1, n - 1);
+  s.remove_prefix(n);
+  return segment;
+}
+
 // Matches `path` against `pattern`, filling `out` with the ":name" segments.
 inline bool match_pattern(std::string_view pattern, std::string_view path, path_params& out) noexcept {
   out.count = 0;
   while (true) {
     if (pattern.empty() || path.empty()) return pattern.empty() && path.empty();
     if (pattern.front() != '/' || path.front() != '/') return false;
-    pattern.remove_prefix(1);
-    path.remove_prefix(1);
-    if (pattern == "*"sv) {
-      if (out.count < out.items.size()) out.items[out.count++] = {"*"sv, path};
+    if (pattern == "/*"sv) {
+      if (out.count < out.items.size()) out.items[out.count++] = {"*"sv, {path.data() + 1, path.size() - 1}};
       return true;
     }
-    const std::size_t ps = pattern.find('/'), qs = path.find('/');
-    const std::string_view pseg = pattern.substr(0, ps), seg = path.substr(0, qs);
+    const std::string_view pseg = take_segment(pattern), seg = take_segment(path);
     if (!pseg.empty() && pseg.front() == ':') {
       if (seg.empty() || out.count == out.items.size()) return false;
-      out.items[out.count++] = {pseg.substr(1), seg};
+      out.items[out.count++] = {{pseg.data() + 1, pseg.size() - 1}, seg};
     } else if (pseg != seg) {
       return false;
     }
-    pattern.remove_prefix(pseg.size());
-    path.remove_prefix(seg.size());
   }
 }
 }  // namespace detail
