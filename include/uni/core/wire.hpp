@@ -12,31 +12,50 @@
 // with parse() and emit(); Ethernet, read and written in place, is a header_view.
 #pragma once
 
+#include <bit>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 
 #include <uni/core/result.hpp>
 
 namespace uni::wire {
 
-constexpr std::uint16_t load_be16(const std::uint8_t* p) noexcept {
-  return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+// Big-endian words are read and written as a load or a store and a byte swap,
+// always inline: shorter than a call (GCC at -Oz would otherwise call them)
+// and than a byte at a time. (Bytes in a constant expression, where no memcpy
+// runs.)
+template <class T>
+[[gnu::always_inline]] constexpr T byte_swapped(T v) noexcept {
+  if constexpr (sizeof(T) == 2) return __builtin_bswap16(v);
+  else return __builtin_bswap32(v);
 }
-constexpr std::uint32_t load_be32(const std::uint8_t* p) noexcept {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+template <class T>
+[[gnu::always_inline]] constexpr T load_be(const std::uint8_t* p) noexcept {
+  if (std::is_constant_evaluated()) {
+    T v = 0;
+    for (std::size_t i = 0; i < sizeof(T); ++i) v = static_cast<T>(v << 8 | p[i]);
+    return v;
+  }
+  T v;
+  __builtin_memcpy(&v, p, sizeof(T));  // (std::memcpy is a call where builtins are off: clang's Xen build)
+  return std::endian::native == std::endian::little ? byte_swapped(v) : v;
 }
-constexpr void store_be16(std::uint8_t* p, std::uint16_t v) noexcept {
-  p[0] = static_cast<std::uint8_t>(v >> 8);
-  p[1] = static_cast<std::uint8_t>(v);
+template <class T>
+[[gnu::always_inline]] constexpr void store_be(std::uint8_t* p, T v) noexcept {
+  if (std::is_constant_evaluated()) {
+    for (std::size_t i = sizeof(T); i-- > 0; v = static_cast<T>(v >> 8)) p[i] = static_cast<std::uint8_t>(v);
+    return;
+  }
+  if constexpr (std::endian::native == std::endian::little) v = byte_swapped(v);
+  __builtin_memcpy(p, &v, sizeof(T));
 }
-constexpr void store_be32(std::uint8_t* p, std::uint32_t v) noexcept {
-  p[0] = static_cast<std::uint8_t>(v >> 24);
-  p[1] = static_cast<std::uint8_t>(v >> 16);
-  p[2] = static_cast<std::uint8_t>(v >> 8);
-  p[3] = static_cast<std::uint8_t>(v);
-}
+[[gnu::always_inline]] constexpr std::uint16_t load_be16(const std::uint8_t* p) noexcept { return load_be<std::uint16_t>(p); }
+[[gnu::always_inline]] constexpr std::uint32_t load_be32(const std::uint8_t* p) noexcept { return load_be<std::uint32_t>(p); }
+[[gnu::always_inline]] constexpr void store_be16(std::uint8_t* p, std::uint16_t v) noexcept { store_be(p, v); }
+[[gnu::always_inline]] constexpr void store_be32(std::uint8_t* p, std::uint32_t v) noexcept { store_be(p, v); }
 
 // A value type with its own wire form (an address): `wire_size` bytes, read by
 // load() and written by store().

@@ -532,8 +532,8 @@ class tcp_gso_batch {
 
   // Whether bytes [From, To) of `a` and `b` are equal: 8, 4, 2, then 1 bytes at a
   // time, each load one move, not a memcmp call (the Xen image's is a byte loop).
-  // __builtin_memcpy: a freestanding build (-fno-builtin) calls std::memcpy even
-  // for a word, where the builtin stays one load.
+  // __builtin_memcpy: where builtins are off (clang's freestanding Xen build)
+  // std::memcpy is a call even for a word; the builtin stays one load.
   template <std::size_t From, std::size_t To>
   static bool same_bytes(const std::uint8_t* a, const std::uint8_t* b) noexcept {
     if constexpr (From == To) {

@@ -91,15 +91,15 @@ struct header {
       for (const view& v : segment) acc.add(v.bytes());
       if (acc.finish() != 0) return no(reject::bad_checksum, error::bad_checksum);
     }
-    // Read as the words emit() writes (see put_word).
-    const std::uint32_t ports = get_word(b), offset_flags_window = get_word(b + 12);
+    // Read as the words emit() writes.
+    const std::uint32_t ports = wire::load_be32(b), offset_flags_window = wire::load_be32(b + 12);
     h.source_port = static_cast<std::uint16_t>(ports >> 16);
     h.destination_port = static_cast<std::uint16_t>(ports);
-    h.seq = {get_word(b + 4)};
-    h.ack_number = {get_word(b + 8)};
+    h.seq = {wire::load_be32(b + 4)};
+    h.ack_number = {wire::load_be32(b + 8)};
     h.flags = (offset_flags_window >> 16) & 0x3f;
     h.window = static_cast<std::uint16_t>(offset_flags_window);
-    h.urgent = static_cast<std::uint16_t>(get_word(b + 16));
+    h.urgent = static_cast<std::uint16_t>(wire::load_be32(b + 16));
     if (!parse_options({b + min_size, h.header_length - min_size}, h.opts)) return no(reject::bad_options, error::malformed);
     return h;
   }
@@ -154,19 +154,11 @@ struct header {
   }
 
  private:
-  // A big-endian word stored in one go (store_be32 stores byte by byte and,
-  // at -Oz, is called): a constant word is one immediate store.
-  [[gnu::always_inline]] static std::uint8_t* put_word(std::uint8_t* o, std::uint32_t w) noexcept {
-    if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap32(w);
-    __builtin_memcpy(o, &w, 4);  // (std::memcpy is a call in the freestanding images)
+  // The header's words are written in order (a constant word, such as an
+  // option's kind and length with its NOPs, is one immediate store).
+  static std::uint8_t* put_word(std::uint8_t* o, std::uint32_t w) noexcept {
+    wire::store_be32(o, w);
     return o + 4;
-  }
-  // The word at `p`, read as put_word stores it.
-  [[gnu::always_inline]] static std::uint32_t get_word(const std::uint8_t* p) noexcept {
-    std::uint32_t w;
-    __builtin_memcpy(&w, p, 4);
-    if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap32(w);
-    return w;
   }
 
   static bool parse_options(std::span<const std::uint8_t> o, tcp::options& out) noexcept {
@@ -185,7 +177,7 @@ struct header {
       switch (kind) {
         case 2:
           if (len != 4) return false;
-          out.mss = static_cast<std::uint16_t>(get_word(p - 2));  // kind, length, MSS
+          out.mss = static_cast<std::uint16_t>(wire::load_be32(p - 2));  // kind, length, MSS
           break;
         case 3:
           if (len != 3) return false;
@@ -199,13 +191,13 @@ struct header {
           if ((len - 2) % 8 != 0) return false;
           out.sack_count = 0;
           for (std::size_t n = 0; n < static_cast<std::size_t>(len - 2) / 8 && n < out.sack.size(); ++n) {
-            out.sack[n] = {{get_word(p + 8 * n)}, {get_word(p + 8 * n + 4)}};
+            out.sack[n] = {{wire::load_be32(p + 8 * n)}, {wire::load_be32(p + 8 * n + 4)}};
             ++out.sack_count;
           }
           break;
         case 8:
           if (len != 10) return false;
-          out.timestamps = std::pair{get_word(p), get_word(p + 4)};
+          out.timestamps = std::pair{wire::load_be32(p), wire::load_be32(p + 4)};
           break;
         default: break;  // unknown: skipped by its length
       }
